@@ -1,0 +1,127 @@
+"""`gpudoctor check`: probe the host (or replay a report), diagnose, render, exit by severity."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gpudoctor.cli.files import write_output
+from gpudoctor.cli.options import debug_option, force_option, output_option
+from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.model.findings import Diagnosis, Severity
+
+
+def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
+    """0 without error findings, 1 with at least one (with ``strict``, warnings count too)."""
+    threshold = Severity.WARNING if strict else Severity.ERROR
+    return ExitCode.PROBLEMS if diagnosis.worst >= threshold else ExitCode.OK
+
+
+def use_color(env: dict[str, str] | os._Environ[str], to_file: bool) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if to_file or env.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.command("check")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines (the versioned report), markdown for tickets.",
+)
+@output_option
+@force_option
+@click.option("--verbose", "-v", is_flag=True, help="Show every fact, not only the problems.")
+@click.option(
+    "--no-frameworks", is_flag=True, help="Skip the PyTorch and TensorFlow probes (fast)."
+)
+@click.option(
+    "--python",
+    "python_exe",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Inspect the frameworks of another interpreter (a conda env, a venv).",
+)
+@click.option(
+    "--from-report",
+    "from_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Re-diagnose a saved JSON report instead of probing this machine.",
+)
+@click.option(
+    "--no-redact",
+    is_flag=True,
+    help="Keep GPU UUIDs, serials, hostname and user names in JSON/Markdown and saved output.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=1.0, max=600.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds any one probe may take before it is stopped and reported.",
+)
+@debug_option
+def command(
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    verbose: bool,
+    no_frameworks: bool,
+    python_exe: Path | None,
+    from_report: Path | None,
+    no_redact: bool,
+    strict: bool,
+    timeout_s: float,
+) -> int:
+    """Diagnose the NVIDIA driver, NVML, CUDA, cuDNN and the installed frameworks.
+
+    Prints one line per area of the stack, each problem with its cause and a fix, and exits
+    0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
+    input and 3 when gpudoctor itself failed.
+    """
+    from gpudoctor import kb
+    from gpudoctor.model.redact import redact
+    from gpudoctor.model.serialize import load_report
+    from gpudoctor.render import render_report
+    from gpudoctor.rules import diagnose
+
+    if output is not None and output.exists() and not force:
+        raise BadInputError(f"{output} exists; use --force to overwrite it")
+    if from_report is not None:
+        if python_exe is not None:
+            raise BadInputError("--from-report and --python cannot be combined")
+        report = load_report(from_report)
+    else:
+        from gpudoctor.probe.base import ProbeContext
+        from gpudoctor.probe.collect import collect_report
+
+        ctx = ProbeContext(
+            python=str(python_exe) if python_exe else sys.executable, timeout_s=timeout_s
+        )
+        report = collect_report(ctx, frameworks=not no_frameworks)
+    diagnosis = diagnose(report, kb.load())
+    if not no_redact and (fmt != "text" or output is not None):
+        report = redact(report)
+    text = render_report(
+        fmt,
+        report,
+        diagnosis,
+        verbose=verbose,
+        color=use_color(os.environ, output is not None) and fmt == "text",
+    )
+    if output is not None:
+        write_output(output, text, force=force)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    return int(exit_code_for(diagnosis, strict=strict))

@@ -1,0 +1,36 @@
+"""Writing the user's files: never over an existing one without --force, always atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from gpudoctor.errors import BadInputError, OutputExistsError
+
+
+def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    An interrupted write leaves the old file (or no file) behind, never a partial one.
+    """
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists; use --force to overwrite it")
+    if path.is_dir():
+        raise BadInputError(f"{path} is a directory")
+    folder = path.parent if str(path.parent) else Path()
+    if not folder.is_dir():
+        raise BadInputError(f"{folder}: no such directory")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise

@@ -1,0 +1,20 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gpudoctor.cli import debug_option
+
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the result to FILE instead of the terminal.",
+)
+force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+
+__all__ = ["debug_option", "force_option", "output_option"]

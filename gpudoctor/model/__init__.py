@@ -1,0 +1,1 @@
+"""The typed, frozen data that flows between layers: reports, findings, plans."""

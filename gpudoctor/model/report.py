@@ -1,0 +1,314 @@
+"""The system report: everything the probes learned about the host, as frozen data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+"""Version of the JSON form of :class:`Report`; bump it on any incompatible change."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unavailable:
+    """A fact a probe tried to read and could not, with why."""
+
+    field: str
+    """The fact that is missing, e.g. ``gpu[1].power_draw_w`` or ``nvml.init``."""
+    code: str
+    """A short machine-readable cause, e.g. ``not_supported``, ``gpu_is_lost``, ``timeout``."""
+    message: str
+    """What went wrong, in words."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeRun:
+    """How one probe ran: its outcome and its cost."""
+
+    name: str
+    status: str
+    """``ok``, ``failed``, ``timeout`` (the child was killed) or ``skipped``."""
+    duration_s: float
+    message: str = ""
+
+
+# --- host -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonInfo:
+    """The interpreter gpudoctor inspected (its own, or the one given with ``--python``)."""
+
+    version: str
+    executable: str
+    implementation: str = "CPython"
+    env_kind: str = "system"
+    """``venv``, ``conda`` or ``system``."""
+    env_prefix: str | None = None
+    env_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostInfo:
+    """The operating system, CPU, memory, Python, container and the variables that matter."""
+
+    hostname: str
+    os: str
+    """``linux``, ``windows`` or ``darwin``."""
+    os_release: str | None = None
+    """A pretty name such as ``Ubuntu 22.04.5 LTS``."""
+    kernel: str | None = None
+    arch: str
+    """``x86_64`` or ``aarch64``."""
+    cpu_model: str | None = None
+    cpu_count: int | None = None
+    memory_total_mib: int | None = None
+    python: PythonInfo
+    container: str | None = None
+    """``docker``, ``podman``, ``container`` (other) or None."""
+    wsl: bool = False
+    glibc: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """The environment variables that matter to CUDA, only those that are set."""
+    errors: tuple[Unavailable, ...] = ()
+
+
+# --- kernel driver --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PciFunction:
+    """One NVIDIA PCI function and the kernel driver bound to it."""
+
+    address: str
+    device_id: str
+    class_code: str
+    driver: str | None
+    """``nvidia``, ``nouveau``, ``vfio-pci``, or None when no driver is bound."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelDriverInfo:
+    """What the kernel says about the NVIDIA driver, read without loading any library."""
+
+    module_version: str | None = None
+    """From ``/sys/module/nvidia/version`` or ``/proc/driver/nvidia/version``."""
+    proc_version_line: str | None = None
+    pci_functions: tuple[PciFunction, ...] = ()
+    dev_nodes: tuple[str, ...] = ()
+    uvm_loaded: bool | None = None
+    nouveau_loaded: bool | None = None
+    errors: tuple[Unavailable, ...] = ()
+
+
+# --- NVML -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuProcess:
+    """A compute process holding GPU memory."""
+
+    pid: int
+    name: str | None = None
+    used_memory_mib: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigDevice:
+    """One MIG instance of a GPU."""
+
+    index: int
+    uuid: str | None = None
+    name: str | None = None
+    memory_total_mib: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuInfo:
+    """One physical GPU as NVML reports it; a field is None when NVML could not say."""
+
+    index: int
+    name: str | None = None
+    uuid: str | None = None
+    serial: str | None = None
+    pci_bus_id: str | None = None
+    lost: bool = False
+    """True when NVML could not get a handle to this GPU at all."""
+    memory_total_mib: int | None = None
+    memory_used_mib: int | None = None
+    compute_capability: str | None = None
+    """``major.minor``, e.g. ``9.0``."""
+    architecture: str | None = None
+    temperature_c: int | None = None
+    power_draw_w: float | None = None
+    power_limit_w: float | None = None
+    sm_clock_mhz: int | None = None
+    sm_clock_max_mhz: int | None = None
+    utilization_gpu_pct: int | None = None
+    pcie_gen: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width: int | None = None
+    pcie_width_max: int | None = None
+    ecc_enabled: bool | None = None
+    ecc_pending: bool | None = None
+    ecc_uncorrected_volatile: int | None = None
+    ecc_uncorrected_aggregate: int | None = None
+    retired_pages_sbe: int | None = None
+    retired_pages_dbe: int | None = None
+    retired_pages_pending: bool | None = None
+    remapped_rows_correctable: int | None = None
+    remapped_rows_uncorrectable: int | None = None
+    remap_pending: bool | None = None
+    remap_failure: bool | None = None
+    inforom_valid: bool | None = None
+    persistence_mode: bool | None = None
+    compute_mode: str | None = None
+    """``default``, ``exclusive_process`` or ``prohibited``."""
+    mig_enabled: bool | None = None
+    mig_pending: bool | None = None
+    mig_devices: tuple[MigDevice, ...] = ()
+    clock_event_reasons: int | None = None
+    """The raw NVML clock-event (throttle) bitmask."""
+    processes: tuple[GpuProcess, ...] = ()
+    errors: tuple[Unavailable, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NvmlInfo:
+    """The outcome of NVML: whether it initialised, the versions, and every GPU it sees."""
+
+    status: str
+    """``ok`` or a named cause: ``library_not_found``, ``driver_not_loaded``,
+    ``lib_rm_version_mismatch``, ``no_permission``, ``timeout``, ``bindings_missing``,
+    ``unknown_error``."""
+    message: str = ""
+    driver_version: str | None = None
+    nvml_version: str | None = None
+    cuda_driver_version: str | None = None
+    """``major.minor`` from ``nvmlSystemGetCudaDriverVersion_v2`` (or v1 when v2 failed)."""
+    cuda_driver_version_source: str | None = None
+    """``v2`` or ``v1``."""
+    cuda_v2_error: str | None = None
+    """The error code of v2 when v1 answered: the "NVML works, libcuda missing" signature."""
+    gpus: tuple[GpuInfo, ...] = ()
+    missing_functions: tuple[str, ...] = ()
+    """NVML functions the installed nvidia-ml-py or driver lacked (FunctionNotFound)."""
+    errors: tuple[Unavailable, ...] = ()
+
+
+# --- CUDA user space ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibraryInfo:
+    """Where a CUDA library resolves from, and its version."""
+
+    name: str
+    """``cuda``, ``cudart``, ``cublas``, ``cudnn``, ``nvrtc``, ``nvjitlink``."""
+    soname: str | None = None
+    path: str | None = None
+    version: str | None = None
+    origin: str | None = None
+    """``system``, ``conda``, ``pip`` (an ``nvidia-*`` wheel), ``ld_library_path``, ``wsl``."""
+    error: str | None = None
+    """The loader's own words when it could not be opened."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageInfo:
+    """An installed Python distribution."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CudaInfo:
+    """The CUDA driver API and libraries as a fresh child process sees them."""
+
+    status: str
+    """``ok``, ``failed``, ``timeout`` or ``skipped``."""
+    message: str = ""
+    libcuda_path: str | None = None
+    libcuda_error: str | None = None
+    cu_init_result: int | None = None
+    cu_init_error: str | None = None
+    """The CUresult name, e.g. ``CUDA_ERROR_NO_DEVICE``."""
+    driver_version: str | None = None
+    """From ``cuDriverGetVersion``, as ``major.minor``."""
+    device_count: int | None = None
+    libraries: tuple[LibraryInfo, ...] = ()
+    nvidia_wheels: tuple[PackageInfo, ...] = ()
+
+
+# --- frameworks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameworkDevice:
+    """One GPU as the framework sees it, and the outcome of a tiny computation on it."""
+
+    index: int
+    name: str | None = None
+    compute_capability: str | None = None
+    smoke_ok: bool | None = None
+    """True when a tiny op on this GPU matched the CPU result."""
+    smoke_error: str | None = None
+    max_abs_diff: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameworkInfo:
+    """What an installed framework was built with and what it can really use."""
+
+    name: str
+    """``torch`` or ``tensorflow``."""
+    status: str
+    """``ok``, ``not_installed``, ``import_error``, ``timeout``, ``crashed``."""
+    message: str = ""
+    version: str | None = None
+    cuda_build: bool | None = None
+    """False for a CPU-only build."""
+    build_cuda: str | None = None
+    build_cudnn: str | None = None
+    """The cuDNN version the framework reports, decoded (``9.10.2`` or a major like ``9``)."""
+    cudnn_runtime: str | None = None
+    cuda_available: bool | None = None
+    device_count: int | None = None
+    arch_list: tuple[str, ...] = ()
+    """``sm_XY`` / ``compute_XY`` entries the build carries."""
+    devices: tuple[FrameworkDevice, ...] = ()
+    init_error: str | None = None
+    loaded_libraries: tuple[str, ...] = ()
+    """Paths of CUDA libraries mapped into the child after import and a tiny op."""
+    failed_libraries: tuple[LibraryInfo, ...] = ()
+    requires: tuple[str, ...] = ()
+    """The framework's ``Requires-Dist`` lines on ``nvidia-*`` wheels."""
+    python_version: str | None = None
+    duration_s: float | None = None
+
+
+# --- the whole report -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    """Everything ``gpudoctor check`` learned about one machine and one Python environment."""
+
+    schema_version: int = SCHEMA_VERSION
+    gpudoctor_version: str
+    created_at: str
+    """ISO 8601, UTC."""
+    redacted: bool = False
+    host: HostInfo
+    driver: KernelDriverInfo
+    nvml: NvmlInfo
+    cuda: CudaInfo
+    frameworks: tuple[FrameworkInfo, ...] = ()
+    probes: tuple[ProbeRun, ...] = ()
+
+    def framework(self, name: str) -> FrameworkInfo | None:
+        """The probe result of one framework, or None when it was not probed."""
+        for fw in self.frameworks:
+            if fw.name == name:
+                return fw
+        return None

@@ -1,0 +1,42 @@
+"""What every probe gets: a context to read the host through, fakeable in tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gpudoctor.probe.runcmd import CmdResult, run_cmd
+
+RunCmd = Callable[..., CmdResult]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeContext:
+    """The host as probes see it.
+
+    Tests point ``root`` at a fake file tree (``/proc``, ``/sys``, ``/dev``), pass a dict for
+    ``env`` and a fake ``run`` so that no probe reads the real machine.
+    """
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    root: Path = Path("/")
+    """Prefix for every absolute path a probe reads."""
+    run: RunCmd = run_cmd
+    python: str = sys.executable
+    """The interpreter whose environment the framework and CUDA probes inspect."""
+    timeout_s: float = 30.0
+    """Upper bound for any one child process."""
+
+    def path(self, absolute: str) -> Path:
+        """The host path ``absolute`` under :attr:`root`."""
+        return self.root / absolute.lstrip("/")
+
+    def read_text(self, absolute: str) -> str | None:
+        """The content of a host file, or None when it is absent or unreadable."""
+        try:
+            return self.path(absolute).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None

@@ -1,0 +1,1 @@
+"""Renderers: turn reports, findings and results into text; they only format."""

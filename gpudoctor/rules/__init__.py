@@ -1,0 +1,1 @@
+"""Rules: pure functions from a report (and the knowledge base) to findings."""

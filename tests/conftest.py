@@ -1,0 +1,71 @@
+"""Shared fixtures: a CLI harness that keeps stdout and stderr apart, and test data paths."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gpudoctor.cli import run
+
+DATA = Path(__file__).parent / "data"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one CLI invocation printed and returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        return f"exit {self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+class Cli:
+    """Runs ``gpudoctor ARGS`` in-process, as the console script does, exit status included."""
+
+    def __call__(
+        self, *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None
+    ) -> CliResult:
+        runner = CliRunner()
+        with runner.isolation(input=input, env=env) as streams:
+            code = run(list(args))
+            out, err = streams[0].getvalue(), streams[1].getvalue()
+        return CliResult(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def have(module: str) -> bool:
+    """True when ``module`` can be imported (checked without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def have_gpu() -> bool:
+    """True on a machine with an NVIDIA driver loaded (the real-GPU tests run only there)."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_gpu = pytest.mark.skip(reason="no NVIDIA GPU on this machine")
+    skip_torch = pytest.mark.skip(reason="PyTorch is not installed")
+    skip_tf = pytest.mark.skip(reason="TensorFlow is not installed")
+    gpu, torch, tf = have_gpu(), have("torch"), have("tensorflow")
+    for item in items:
+        if "gpu" in item.keywords and not gpu:
+            item.add_marker(skip_gpu)
+        if "torch" in item.keywords and not torch:
+            item.add_marker(skip_torch)
+        if "tensorflow" in item.keywords and not tf:
+            item.add_marker(skip_tf)
