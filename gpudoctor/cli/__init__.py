@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+
 import click
 
 from gpudoctor import __version__
@@ -91,7 +92,7 @@ def run(args: list[str] | None = None) -> int:
         return 130
     except GpudoctorError as exc:
         return _fail(str(exc), exc.exit_code, debug)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 3
+    except Exception as exc:  # the last line of defence: one line, exit 3
         name = type(exc).__name__
         hint = "" if debug else " (run again with --debug for a traceback)"
         return _fail(f"internal error: {name}: {exc}{hint}", ExitCode.INTERNAL, debug)

@@ -9,7 +9,9 @@ from typing import Any
 from gpudoctor.model.report import Report
 from gpudoctor.model.serialize import from_dict, to_dict
 
-_HOME = re.compile(r"(?P<pre>/home/|/Users/|[A-Za-z]:\\Users\\|/var/home/)(?P<user>[^/\\\s:;,'\"]+)")
+_HOME = re.compile(
+    r"(?P<pre>/home/|/Users/|[A-Za-z]:\\Users\\|/var/home/)(?P<user>[^/\\\s:;,'\"]+)"
+)
 _IDENTIFIER_KEYS = {"uuid", "serial"}
 REDACTED = "<redacted>"
 

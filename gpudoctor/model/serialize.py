@@ -38,7 +38,7 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one branch per JSON shape
+def _convert(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value

@@ -43,7 +43,8 @@ def test_python_dash_m_works():
 def test_help_imports_no_heavy_module():
     code = (
         "import sys; from gpudoctor.cli import run; run(['--help']);"
-        "heavy = [m for m in ('torch', 'tensorflow', 'pynvml', 'numpy', 'rich') if m in sys.modules];"
+        "mods = ('torch', 'tensorflow', 'pynvml', 'numpy', 'rich');"
+        "heavy = [m for m in mods if m in sys.modules];"
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     proc = subprocess.run(
