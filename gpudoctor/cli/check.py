@@ -109,9 +109,10 @@ def command(
             python=str(python_exe) if python_exe else sys.executable, timeout_s=timeout_s
         )
         report = collect_report(ctx, frameworks=not no_frameworks)
-    diagnosis = diagnose(report, kb.load())
     if not no_redact and (fmt != "text" or output is not None):
+        # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
         report = redact(report)
+    diagnosis = diagnose(report, kb.load())
     text = render_report(
         fmt,
         report,

@@ -1,20 +1,50 @@
-"""The knowledge base: compatibility facts kept as dated, sourced data files, with typed queries.
+"""The knowledge base: compatibility facts kept as dated, sourced TOML files, with typed queries.
 
-INTERFACE DRAFT (owned by the knowledge-base work; bodies to be filled in):
+``load()`` (cached) reads ``gpudoctor/kb/data/*.toml`` into a :class:`KnowledgeBase`; its queries
+are listed in :mod:`gpudoctor.kb.knowledge` and in docs/knowledge-base.md:
 
-    load() -> KnowledgeBase                     cached; reads gpudoctor/kb/data/*.toml
-
-    KnowledgeBase.cuda_support(driver: str, cuda: str, os: str) -> CudaSupport
-        CudaSupport.level: "full" (driver >= the toolkit's own driver), "minor_compat"
-        (driver >= the major's minor-version-compatibility floor), or "none";
-        CudaSupport.full_min_driver / mvc_min_driver: the floors (str | None); .source: str
-    KnowledgeBase.max_cuda_for_driver(driver: str, os: str) -> str | None
-        newest CUDA "major.minor" the driver fully supports (the nvidia-smi "CUDA Version")
-    KnowledgeBase.arch_coverage(cc: str, arch_list: Sequence[str]) -> ArchCoverage
-        ArchCoverage.kind: "sass" | "ptx_jit" | "none" | "unknown"; .matched: str | None
-        (same major with minor <= CC for sm_XY; compute_XY <= CC as PTX JIT; Jetson/iGPU CCs
-        5.3, 6.2, 7.2, 8.7 run only their own code; empty list -> "unknown")
-    KnowledgeBase.torch_release(version: str) -> TorchRelease | None
-    KnowledgeBase.tensorflow_release(version: str) -> TensorflowRelease | None
-        .python_min, .python_max (str "3.10"), .cudnn, .cuda variants ...
+    kb = load()
+    kb.cuda_support("535.104.05", "12.6", "linux").level        # "minor_compat"
+    kb.max_cuda_for_driver("535.104.05", "linux")               # "12.2"
+    kb.arch_coverage("6.1", ["sm_50", "sm_60", "sm_70"]).kind   # "sass"
+    kb.torch_release("2.9.1").variant("cu126").cudnn            # "9.10.2.21"
+    kb.python_supported("tensorflow", "2.21", "3.14")           # False
 """
+
+from __future__ import annotations
+
+import functools
+
+from gpudoctor.kb.arch import ArchCoverage
+from gpudoctor.kb.knowledge import KnowledgeBase
+from gpudoctor.kb.records import (
+    Architecture,
+    CudaSupport,
+    CudaTargets,
+    FrameworkRelease,
+    TensorflowRelease,
+    TorchRelease,
+    Variant,
+)
+
+
+@functools.cache
+def load() -> KnowledgeBase:
+    """The knowledge base shipped with gpudoctor, read once per process."""
+    from gpudoctor.kb.loader import load_dir
+
+    return load_dir()
+
+
+__all__ = [
+    "ArchCoverage",
+    "Architecture",
+    "CudaSupport",
+    "CudaTargets",
+    "FrameworkRelease",
+    "KnowledgeBase",
+    "TensorflowRelease",
+    "TorchRelease",
+    "Variant",
+    "load",
+]

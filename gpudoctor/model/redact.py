@@ -12,33 +12,50 @@ from gpudoctor.model.serialize import from_dict, to_dict
 _HOME = re.compile(
     r"(?P<pre>/home/|/Users/|[A-Za-z]:\\Users\\|/var/home/)(?P<user>[^/\\\s:;,'\"]+)"
 )
-_IDENTIFIER_KEYS = {"uuid", "serial"}
+# GPU and MIG UUIDs wherever they appear: fields, CUDA_VISIBLE_DEVICES, evidence text.
+_UUID = re.compile(r"\b(?P<kind>GPU|MIG)-[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 REDACTED = "<redacted>"
 
 
-def _scrub(value: Any, hostname: str, counters: dict[str, int], key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _scrub(v, hostname, counters, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, hostname, counters, key) for v in value]
-    if isinstance(value, str):
-        if key in _IDENTIFIER_KEYS and value:
-            # Keep the kind of identifier (GPU- / MIG-) and a stable index, drop the identity.
-            prefix = value.split("-", 1)[0] if value.startswith(("GPU-", "MIG-")) else key
-            counters[prefix] = counters.get(prefix, -1) + 1
-            return f"{prefix}-{REDACTED}-{counters[prefix]}"
-        text = _HOME.sub(lambda m: f"{m.group('pre')}<user>", value)
-        if hostname and len(hostname) > 1:
-            text = text.replace(hostname, REDACTED)
-        return text
-    return value
+class _Scrubber:
+    """Replaces identities with stable tokens: one identity, one token, across the report."""
+
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
+        self.tokens: dict[str, str] = {}
+
+    def token(self, identity: str, kind: str) -> str:
+        if identity not in self.tokens:
+            n = sum(1 for t in self.tokens.values() if t.startswith(f"{kind}-"))
+            self.tokens[identity] = f"{kind}-{REDACTED}-{n}"
+        return self.tokens[identity]
+
+    def text(self, value: str) -> str:
+        value = _UUID.sub(lambda m: self.token(m.group(0), m.group("kind")), value)
+        value = _HOME.sub(lambda m: f"{m.group('pre')}<user>", value)
+        if len(self.hostname) > 1:
+            value = value.replace(self.hostname, REDACTED)
+        return value
+
+    def walk(self, value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: self.walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.walk(v, key) for v in value]
+        if isinstance(value, str):
+            if key == "serial" and value:
+                return self.token(value, "serial")
+            if key == "uuid" and value and not _UUID.fullmatch(value):
+                kind = value[:3] if value.startswith(("GPU-", "MIG-")) else "uuid"
+                return self.token(value, kind)
+            return self.text(value)
+        return value
 
 
 def redact(report: Report) -> Report:
     """A copy of ``report`` without GPU UUIDs and serials, hostname, or user names in paths."""
     if report.redacted:
         return report
-    data = _scrub(to_dict(report), report.host.hostname, {})
-    data["redacted"] = True
+    data = _Scrubber(report.host.hostname).walk(to_dict(report))
     data["host"]["hostname"] = REDACTED
     return dataclasses.replace(from_dict(Report, data), redacted=True)

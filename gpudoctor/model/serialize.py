@@ -7,12 +7,11 @@ import enum
 import json
 import types
 import typing
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from gpudoctor.errors import ReportFormatError
-from gpudoctor.model.findings import Diagnosis, Finding, Severity
+from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.report import SCHEMA_VERSION, Report
 
 T = TypeVar("T")
@@ -33,9 +32,13 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
@@ -100,6 +103,10 @@ def report_to_json(report: Report, diagnosis: Diagnosis | None = None) -> str:
     doc = to_dict(report)
     if diagnosis is not None:
         doc["verdict"] = diagnosis.worst.label
+        doc["areas"] = {
+            area: max((f.severity for f in diagnosis.in_area(area)), default=Severity.OK).label
+            for area in AREAS
+        }
         doc["findings"] = [dict(to_dict(f), doc_url=f.doc_url) for f in diagnosis.findings]
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from gpudoctor.model.redact import redact
 from gpudoctor.model.serialize import report_to_json
 from tests.model.test_serialize import make_report
@@ -28,3 +30,18 @@ def test_redaction_keeps_the_facts_rules_use():
 def test_redaction_is_idempotent():
     once = redact(make_report())
     assert redact(once) == once
+
+
+def test_uuids_in_variables_are_redacted_with_the_same_token_as_the_field():
+    report = make_report()
+    uuid = "GPU-12345678-abcd-ef01-2345-6789abcdef01"
+    gpu = report.nvml.gpus[0]
+    report = dataclasses.replace(
+        report,
+        host=dataclasses.replace(report.host, env={"CUDA_VISIBLE_DEVICES": uuid}),
+        nvml=dataclasses.replace(report.nvml, gpus=(dataclasses.replace(gpu, uuid=uuid),)),
+    )
+    red = redact(report)
+    assert uuid not in report_to_json(red)
+    assert red.host.env["CUDA_VISIBLE_DEVICES"] == red.nvml.gpus[0].uuid
+    assert red.nvml.gpus[0].uuid == "GPU-<redacted>-0"

@@ -1,0 +1,194 @@
+"""`gpudoctor make-env`: write a conda environment.yml that works on a machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gpudoctor.cli.files import write_output
+from gpudoctor.cli.options import debug_option, force_option
+from gpudoctor.envplan.plan import FRAMEWORK_CHOICES, SOURCES, Plan, Request, make_plan
+from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
+from gpudoctor.envplan.writers import to_json, to_yaml
+from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.kb import KnowledgeBase, load
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
+    # validated here rather than with click.Choice so that a bad value is one line, exit 2
+    if value not in allowed:
+        raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
+    return value
+
+
+def _target(
+    kb: KnowledgeBase,
+    from_report: Path | None,
+    driver: str | None,
+    cc: str | None,
+    os: str | None,
+    arch: str | None,
+    wsl: bool,
+) -> Target:
+    given = driver is not None or cc is not None or os is not None or arch is not None or wsl
+    if from_report is not None:
+        if given:
+            raise BadInputError("--from-report cannot be combined with --driver/--cc/--os/--arch")
+        from gpudoctor.model.serialize import load_report
+
+        return target_from_report(load_report(from_report), f"report {from_report.name}")
+    if given:
+        return target_from_args(
+            kb,
+            driver=driver,
+            cc=cc,
+            os=_choice("--os", os or "linux", OSES),
+            arch=_choice("--arch", arch or "x86_64", ARCHES),
+            wsl=wsl,
+        )
+    from gpudoctor.probe.base import ProbeContext
+    from gpudoctor.probe.collect import collect_report
+
+    return target_from_report(collect_report(ProbeContext(), frameworks=False), "this machine")
+
+
+def _summary(plan: Plan, where: str) -> str:
+    builds = ", ".join(
+        f"{fw.name} {fw.version} ({fw.variant if fw.cuda else 'CPU'}, {fw.source})"
+        for fw in plan.frameworks
+    )
+    return f"{where}: {builds}, Python {plan.python} for {plan.target_text}"
+
+
+@click.command("make-env")
+@click.option(
+    "--from-report",
+    "from_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Plan for the machine a saved `check --format json` report describes.",
+)
+@click.option(
+    "--driver", default=None, help="Plan for another machine: its driver, e.g. 535.104.05."
+)
+@click.option("--cc", default=None, help="With --driver: the lowest compute capability, e.g. 8.6.")
+@click.option("--os", "os_name", default=None, help="With --driver: linux (default) or windows.")
+@click.option("--arch", default=None, help="With --driver: x86_64 (default) or aarch64.")
+@click.option("--wsl", is_flag=True, help="With --driver: WSL2 (Linux packages, Windows driver).")
+@click.option(
+    "--framework",
+    default="torch",
+    show_default=True,
+    help="torch, tensorflow, or both (in one environment when their CUDA stacks agree).",
+)
+@click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
+@click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9 or 2.9.1.")
+@click.option("--tensorflow", "tf_version", default=None, help="TensorFlow version, e.g. 2.20.")
+@click.option(
+    "--source",
+    default="pip",
+    show_default=True,
+    help="pip (official wheels; Python from conda-forge) or conda-forge (conda packages).",
+)
+@click.option("--cpu", is_flag=True, help="CPU-only builds.")
+@click.option("--name", default=None, help="The environment name (default: from the builds).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE (default environment.yml; with --format json, stdout).",
+)
+@force_option
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing a file.")
+@click.option(
+    "--format",
+    "fmt",
+    default="yaml",
+    show_default=True,
+    help="yaml (a conda environment.yml) or json (the plan, with reasons and warnings).",
+)
+@click.option(
+    "--solve",
+    is_flag=True,
+    help="Solve the conda part for the target's __cuda/__cuda_arch first (needs py-rattler).",
+)
+@click.option(
+    "--solve-channel",
+    "solve_channels",
+    multiple=True,
+    help="With --solve: a channel URL or folder to solve against instead of conda-forge.",
+)
+@debug_option
+def command(
+    from_report: Path | None,
+    driver: str | None,
+    cc: str | None,
+    os_name: str | None,
+    arch: str | None,
+    wsl: bool,
+    framework: str,
+    python: str | None,
+    torch_version: str | None,
+    tf_version: str | None,
+    source: str,
+    cpu: bool,
+    name: str | None,
+    output: Path | None,
+    force: bool,
+    to_stdout: bool,
+    fmt: str,
+    solve: bool,
+    solve_channels: tuple[str, ...],
+) -> int:
+    """Write a conda environment.yml whose PyTorch/TensorFlow build fits a machine.
+
+    With no target options the machine is this one. The build chosen is the newest release
+    whose CUDA the driver runs (fully, else through minor-version compatibility, with a
+    warning), whose arch list covers the GPU, and which supports the Python and the platform.
+    Exit 1 when nothing fits, naming the nearest working combination.
+    """
+    _choice("--framework", framework, FRAMEWORK_CHOICES)
+    _choice("--source", source, SOURCES)
+    _choice("--format", fmt, ("yaml", "json"))
+    if torch_version and framework == "tensorflow":
+        raise BadInputError("--torch needs --framework torch or both")
+    if tf_version and framework == "torch":
+        raise BadInputError("--tensorflow needs --framework tensorflow or both")
+    if to_stdout and output is not None:
+        raise BadInputError("--stdout and --output exclude each other")
+    if solve_channels and not solve:
+        raise BadInputError("--solve-channel needs --solve")
+    kb = load()
+    target = _target(kb, from_report, driver, cc, os_name, arch, wsl)
+    frameworks = ("torch", "tensorflow") if framework == "both" else (framework,)
+    request = Request(
+        frameworks=frameworks,
+        python=python,
+        torch=torch_version,
+        tensorflow=tf_version,
+        source=source,
+        cpu=cpu,
+        name=name,
+    )
+    plan = make_plan(kb, target, request)
+    if solve:
+        from gpudoctor.envplan.solve import solve_plan
+
+        result = solve_plan(kb, plan, solve_channels)
+        click.echo(
+            f"--solve: solvable with {', '.join(result.virtual_packages)}: "
+            + ", ".join(result.records),
+            err=True,
+        )
+    text = to_json(plan) if fmt == "json" else to_yaml(plan)
+    if output is None and (to_stdout or fmt == "json"):
+        click.echo(text, nl=False)
+        return int(ExitCode.OK)
+    path = output or Path("environment.yml")
+    write_output(path, text, force=force)
+    click.echo(_summary(plan, f"wrote {path}"))
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return int(ExitCode.OK)

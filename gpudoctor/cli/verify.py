@@ -1,0 +1,169 @@
+"""`gpudoctor verify`: run the reference CNNs on GPU and CPU, judge, render, exit by verdict."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gpudoctor.cli.files import write_output
+from gpudoctor.cli.options import debug_option, force_option, output_option
+from gpudoctor.errors import BadInputError, ExitCode
+
+
+def exit_code_for(verdict: str) -> ExitCode:
+    """0 for pass and warn, 1 for fail."""
+    return ExitCode.PROBLEMS if verdict == "fail" else ExitCode.OK
+
+
+def _refuse_existing(path: Path | None, force: bool) -> None:
+    # Checked before minutes of timing, not after.
+    if path is not None and path.exists() and not force:
+        raise BadInputError(f"{path} exists; use --force to overwrite it")
+
+
+@click.command("verify")
+@click.option(
+    "--models",
+    "models_text",
+    default="all",
+    show_default=True,
+    metavar="NAMES",
+    help="Comma-separated reference models (see `gpudoctor models`).",
+)
+@click.option(
+    "--framework",
+    type=click.Choice(["torch", "tensorflow", "all"]),
+    default="all",
+    show_default=True,
+    help="Which framework(s) to verify.",
+)
+@click.option(
+    "--device",
+    "device_text",
+    default="all",
+    show_default=True,
+    metavar="cpu|cuda|cuda:N|all",
+    help="cuda = every GPU; all = the CPU and every GPU.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["inference", "training"]),
+    default="inference",
+    show_default=True,
+    help="training = forward, backward and an SGD step.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "tf32", "amp-fp16", "amp-bf16"]),
+    default="fp32",
+    show_default=True,
+    help="GPU precision; CPU runs are always fp32 (they are the reference).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="One batch for every model and device (default: per model).",
+)
+@click.option(
+    "--quick", is_flag=True, help="A short budget for onboarding (4 s per model and device)."
+)
+@click.option(
+    "--time-budget",
+    "time_budget",
+    type=click.FloatRange(min=0.5, max=3600),
+    default=None,
+    metavar="SECONDS",
+    help="Timing budget per model and device [default: 15, or 4 with --quick].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines, markdown for tickets.",
+)
+@output_option
+@force_option
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE.png",
+    help="Also write a chart (needs matplotlib: gpudoctor[plot]).",
+)
+@debug_option
+def command(
+    models_text: str,
+    framework: str,
+    device_text: str,
+    mode: str,
+    precision: str,
+    batch_size: int | None,
+    quick: bool,
+    time_budget: float | None,
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    plot_path: Path | None,
+) -> int:
+    """Prove the install: run LeNet-5 to ResNet-152 on the GPU and the CPU, in PyTorch and Keras.
+
+    Each framework runs in its own process. Every model is checked for the same output on GPU
+    and CPU (and in torch and Keras), timed, and judged: exit 0 on pass or warn, 1 on fail,
+    2 on bad input, 3 when gpudoctor itself failed.
+    """
+    from gpudoctor.refmodels import parse_model_list
+    from gpudoctor.verify import plan
+    from gpudoctor.verify.harness import run_verify
+    from gpudoctor.verify.model import Settings
+    from gpudoctor.verify.progress import make_progress
+    from gpudoctor.verify.references import load_references
+    from gpudoctor.verify.render import render
+    from gpudoctor.verify.verdict import judge
+
+    models = tuple(spec.name for spec in parse_model_list(models_text))
+    device = plan.parse_device(device_text)
+    _refuse_existing(output, force)
+    _refuse_existing(plot_path, force)
+    if plot_path is not None:
+        from gpudoctor.verify.plot import require_matplotlib
+
+        require_matplotlib()
+    refs = load_references()
+    settings = Settings(
+        models=models,
+        framework=framework,
+        device=device,
+        mode=mode,
+        precision=precision,
+        batch_size=batch_size,
+        quick=quick,
+        time_budget_s=plan.budget_for(quick, time_budget),
+    )
+    progress = make_progress(settings, sys.stderr)
+    try:
+        result = run_verify(settings, progress)
+    finally:
+        progress.close()
+    verdict = judge(result, refs)
+    color = (
+        fmt == "text" and output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    )
+    text = render(fmt, result, verdict, color=color)
+    if plot_path is not None:
+        from gpudoctor.verify.plot import render_png
+
+        write_output(plot_path, render_png(result), force=force)
+        click.echo(f"wrote {plot_path}", err=True)
+    if output is not None:
+        write_output(output, text, force=force)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    return int(exit_code_for(verdict.overall))

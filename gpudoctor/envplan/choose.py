@@ -1,0 +1,141 @@
+"""Judging every build of a framework against a target, and picking the best one that fits.
+
+A build (release x variant) fits when (1) the driver runs its CUDA, fully or through
+minor-version compatibility, (2) its arch list covers the GPU, by SASS or PTX JIT, (3) it
+supports the requested Python and (4) it exists for the target's platform. The newest release
+with a fitting build wins; within a release, full driver support beats minor-version
+compatibility, SASS beats PTX, stable beats experimental, and a newer CUDA beats an older one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpudoctor.envplan.target import Target
+from gpudoctor.kb import ArchCoverage, KnowledgeBase
+from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
+from gpudoctor.kb.versions import python_key, release_key
+
+NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """One build and how it fares on the target; ``failed`` names the constraints it breaks."""
+
+    release: FrameworkRelease
+    variant: Variant
+    driver_level: CudaLevel | None
+    """None for a CPU build."""
+    coverage: ArchCoverage | None
+    """None for a CPU build or when the CC is unknown."""
+    failed: frozenset[str]
+    """A subset of ``version``, ``platform``, ``python``, ``driver``, ``arch``."""
+
+    @property
+    def fits(self) -> bool:
+        """True when the build breaks no constraint."""
+        return not self.failed
+
+    @property
+    def python_max(self) -> str:
+        """The newest Python this build supports."""
+        return self.variant.python_max or self.release.python_max
+
+    @property
+    def label(self) -> str:
+        """``PyTorch 2.9.1 cu126`` or ``TensorFlow 2.21 (CPU)``."""
+        name = NAMES[self.release.framework]
+        tag = self.variant.tag if self.variant.cuda else "(CPU)"
+        return f"{name} {self.release.display_version} {tag}"
+
+    def rank(self) -> tuple[object, ...]:
+        """Sort key: larger is better."""
+        level = {"full": 2, "minor_compat": 1}.get(self.driver_level or "", 0)
+        cover = {"sass": 3, "unknown": 2, "ptx_jit": 1}.get(
+            self.coverage.kind if self.coverage else "unknown", 0
+        )
+        cuda = tuple(int(x) for x in (self.variant.cuda or "0.0").split("."))
+        return (
+            release_key(self.release.version),
+            level,
+            cover,
+            self.variant.status == "stable",
+            cuda,
+        )
+
+
+def judge(
+    kb: KnowledgeBase,
+    target: Target,
+    release: FrameworkRelease,
+    variant: Variant,
+    *,
+    python: str | None,
+    version: str | None,
+    cpu: bool,
+) -> Candidate:
+    """How one build fares on ``target`` (CPU builds only when ``cpu``, GPU builds otherwise)."""
+    failed: set[str] = set()
+    if version is not None and release_key(version) != release_key(release.version):
+        failed.add("version")
+    if target.platform not in variant.arch:
+        failed.add("platform")
+    if python is not None:
+        low, high = (
+            python_key(release.python_min),
+            python_key(variant.python_max or release.python_max),
+        )
+        if not low <= python_key(python) <= high:
+            failed.add("python")
+    level: CudaLevel | None = None
+    coverage: ArchCoverage | None = None
+    if variant.cuda is not None and not cpu:
+        if target.driver is None:
+            failed.add("driver")
+        else:
+            level = kb.cuda_support(target.driver, variant.cuda, target.driver_os).level
+            if level == "none":
+                failed.add("driver")
+        if target.cc is not None and target.platform in variant.arch:
+            coverage = kb.arch_coverage(target.cc, variant.arch[target.platform])
+            if coverage.kind == "none":
+                failed.add("arch")
+    return Candidate(
+        release=release,
+        variant=variant,
+        driver_level=level,
+        coverage=coverage,
+        failed=frozenset(failed),
+    )
+
+
+def candidates(
+    kb: KnowledgeBase,
+    target: Target,
+    framework: str,
+    channel: str,
+    *,
+    python: str | None,
+    version: str | None,
+    cpu: bool,
+) -> list[Candidate]:
+    """Every build of ``framework`` from ``channel`` judged on ``target``, best first.
+
+    With ``cpu`` (or a target without a driver) only CPU builds are judged, else only CUDA
+    builds.
+    """
+    cpu = cpu or not target.has_gpu
+    judged = [
+        judge(kb, target, release, variant, python=python, version=version, cpu=cpu)
+        for release in kb.releases(framework, channel)
+        for variant in release.variants
+        if (variant.cuda is None) == cpu
+    ]
+    judged.sort(key=lambda c: c.rank(), reverse=True)
+    return judged
+
+
+def best(judged: list[Candidate]) -> Candidate | None:
+    """The best build that fits, or None."""
+    return next((c for c in judged if c.fits), None)

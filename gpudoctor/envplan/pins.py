@@ -1,0 +1,220 @@
+"""Turning the chosen builds into pins, each with its reason, and the warnings to write."""
+
+from __future__ import annotations
+
+from gpudoctor.envplan.choose import NAMES, Candidate
+from gpudoctor.envplan.plan import FrameworkPlan, Pin, Plan, Request
+from gpudoctor.envplan.suggest import command_for
+from gpudoctor.envplan.target import Target
+from gpudoctor.errors import PlanError
+from gpudoctor.kb import KnowledgeBase
+from gpudoctor.kb.versions import python_key
+
+CHANNELS = ("conda-forge", "nodefaults")
+
+
+def _python(kb: KnowledgeBase, chosen: list[Candidate], request: Request) -> tuple[str, str]:
+    low = max(python_key(c.release.python_min) for c in chosen)
+    high = min(python_key(c.python_max) for c in chosen)
+    ranges = ", ".join(f"{c.label} supports {c.release.python_min}-{c.python_max}" for c in chosen)
+    if request.python is not None:
+        major, minor = python_key(request.python)
+        return f"{major}.{minor}", f"requested with --python ({ranges})"
+    newest = kb.newest_python(f"{low[0]}.{low[1]}", f"{high[0]}.{high[1]}")
+    if newest is None:
+        raise PlanError(f"no released Python fits every chosen package ({ranges})")
+    return newest, f"the newest released Python every chosen package supports ({ranges})"
+
+
+def _why(kb: KnowledgeBase, target: Target, c: Candidate) -> str:
+    parts = [f"newest {NAMES[c.release.framework]} release with a build that fits"]
+    cuda = c.variant.cuda
+    if cuda is None or target.driver is None:
+        parts.append(f"CPU build for {target.platform}")
+    else:
+        support = kb.cuda_support(target.driver, cuda, target.driver_os)
+        how = "fully" if support.level == "full" else "through minor-version compatibility"
+        parts.append(f"driver {target.driver} runs CUDA {cuda} {how}")
+        if c.coverage is not None and c.coverage.kind in ("sass", "ptx_jit"):
+            kind = "native code" if c.coverage.kind == "sass" else "PTX only (JIT)"
+            parts.append(f"CC {target.cc} covered by {c.coverage.matched} ({kind})")
+    parts.append(f"source: {c.variant.source.split('; ')[0]}, as of {c.variant.as_of}")
+    return "; ".join(parts)
+
+
+def _unverified(c: Candidate, platform: str) -> str:
+    if not c.release.verified:
+        return f"release data marked unverified ({c.release.note or 'moving'})"
+    if not c.variant.verified:
+        return f"build data marked unverified ({c.variant.note or 'moving'})"
+    if not c.variant.verified_on(platform):
+        return f"the {platform} arch list is not confirmed at its source"
+    return ""
+
+
+def _warnings(
+    kb: KnowledgeBase, target: Target, chosen: list[Candidate], request: Request
+) -> list[str]:
+    out: list[str] = []
+    if not target.has_gpu and not request.cpu:
+        out.append("no NVIDIA driver on the target: this is a CPU-only environment")
+    for c in chosen:
+        cuda = c.variant.cuda
+        if cuda is not None and target.driver is not None:
+            support = kb.cuda_support(target.driver, cuda, target.driver_os)
+            if support.level == "minor_compat":
+                out.append(
+                    f"{c.label}: driver {target.driver} runs CUDA {cuda} only through "
+                    "minor-version compatibility (no PTX JIT of newer PTX, no APIs that need a "
+                    f"newer driver); upgrade the driver to >= {support.full_min_driver} for full "
+                    "support"
+                )
+            if c.coverage is not None and c.coverage.kind == "ptx_jit":
+                out.append(
+                    f"{c.label}: CC {target.cc} is covered only by PTX ({c.coverage.matched}); "
+                    "the driver JIT-compiles kernels at first use (slow first start, kernels "
+                    "without PTX missing)"
+                )
+            if target.cc is None:
+                out.append(f"{c.label}: the GPU's compute capability is unknown; not checked")
+            if c.variant.status == "experimental":
+                out.append(f"{c.label}: {c.variant.tag} is an experimental build of this release")
+        note = _unverified(c, target.platform)
+        if note:
+            out.append(f"{c.label}: {note}; check it before relying on this file")
+    return out
+
+
+def _name(chosen: list[Candidate], request: Request) -> str:
+    if request.name:
+        return request.name
+    parts = [
+        ("torch" if c.release.framework == "torch" else "tf") + c.release.version for c in chosen
+    ]
+    last = chosen[-1].variant
+    parts.append(last.tag if last.cuda else "cpu")
+    return "-".join(parts)
+
+
+def _framework_plan(c: Candidate, channel: str, platform: str) -> FrameworkPlan:
+    return FrameworkPlan(
+        name=c.release.framework,
+        version=c.release.display_version,
+        cuda=c.variant.cuda,
+        cudnn=c.variant.cudnn,
+        source=channel,
+        variant=c.variant.tag,
+        index_url=c.variant.index_url if channel == "pip" else None,
+        driver_support=c.driver_level,
+        gpu_coverage=(c.coverage.kind if c.coverage else ("unknown" if c.variant.cuda else None)),
+        coverage_entry=c.coverage.matched if c.coverage else None,
+        verified=c.release.verified and c.variant.verified_on(platform),
+        data_source=c.variant.source,
+        as_of=c.variant.as_of.isoformat(),
+    )
+
+
+def _pip_version(c: Candidate, request: Request) -> str:
+    release = c.release
+    asked = request.version(release.framework)
+    if asked is not None and asked.count(".") >= 2:
+        return f"=={asked}"
+    if release.latest:
+        return f"=={release.latest}"
+    return f"=={release.version}.*"
+
+
+def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> list[Pin]:
+    release, variant = c.release, c.variant
+    package = variant.package or release.package
+    pins = [
+        Pin(
+            spec=f"{package}{_pip_version(c, request)}",
+            reason=f"{c.label}: {_why(kb, target, c)}",
+        )
+    ]
+    for companion, series in release.companions.items():
+        pins.append(
+            Pin(
+                spec=f"{companion}=={series}.*",
+                reason=f"the {companion} series released with {release.framework} "
+                f"{release.version}",
+            )
+        )
+    pins.extend(Pin(spec=p, reason=variant.note or f"needed by {c.label}") for p in variant.pip)
+    return pins
+
+
+def _conda_forge_pins(kb: KnowledgeBase, target: Target, chosen: list[Candidate]) -> list[Pin]:
+    pins: list[Pin] = []
+    cudas: list[str] = []
+    for c in chosen:
+        tag = c.variant.tag if c.variant.cuda else "cpu"
+        pins.append(
+            Pin(
+                spec=f"{c.release.package}={c.release.version}.*={tag}*",
+                reason=f"{c.label}: {_why(kb, target, c)}",
+            )
+        )
+        if c.variant.cuda and c.variant.cuda not in cudas:
+            cudas.append(c.variant.cuda)
+    for cuda in cudas:
+        max_cuda = (
+            kb.max_cuda_for_driver(target.driver, target.driver_os) if target.driver else None
+        )
+        pins.append(
+            Pin(
+                spec=f"cuda-version={cuda}",
+                reason=f"pins every CUDA library to {cuda}; conda-forge checks the driver only "
+                f"by major (__cuda is {max_cuda} here), so the solver could pick a newer minor",
+            )
+        )
+    return pins
+
+
+def build_plan(
+    kb: KnowledgeBase, target: Target, request: Request, chosen: list[Candidate]
+) -> Plan:
+    """Assemble the plan for the builds ``chosen`` by the planner."""
+    python, python_why = _python(kb, chosen, request)
+    conda: list[Pin] = [Pin(spec=f"python={python}", reason=python_why)]
+    pip: list[Pin] = []
+    options: list[tuple[str, str]] = []
+    if request.source == "pip":
+        conda.append(Pin(spec="pip", reason="installs the pip section"))
+        for c in chosen:
+            why = c.variant.note or f"needed by {c.label}"
+            conda.extend(Pin(spec=spec, reason=why) for spec in c.variant.conda)
+            pip.extend(_pip_pins(kb, target, c, request))
+        indexed = [c for c in chosen if c.variant.index_url]
+        if len(indexed) == 1 and len(chosen) == 1:
+            url = indexed[0].variant.index_url
+            options.append((f"--index-url {url}", f"the wheel index of {indexed[0].label}"))
+        for c in indexed if len(chosen) > 1 else ():
+            options.append(
+                (
+                    f"--extra-index-url {c.variant.index_url}",
+                    "PyPI serves the other packages; the local version label (+cpu, +cu126) "
+                    f"makes pip take {c.label} from this index",
+                )
+            )
+    else:
+        conda.extend(_conda_forge_pins(kb, target, chosen))
+    reasons = [f"{p.spec}: {p.reason}" for p in conda if p.spec != "pip"]
+    reasons += [f"{option}: {why}" for option, why in options]
+    reasons += [f"{p.spec}: {p.reason}" for p in pip]
+    return Plan(
+        name=_name(chosen, request),
+        python=python,
+        target=target,
+        target_text=target.describe(kb),
+        frameworks=tuple(_framework_plan(c, request.source, target.platform) for c in chosen),
+        channels=CHANNELS,
+        conda=tuple(conda),
+        pip=tuple(pip),
+        pip_options=tuple(option for option, _ in options),
+        warnings=tuple(_warnings(kb, target, chosen, request)),
+        reasons=tuple(reasons),
+        as_of=max(c.variant.as_of for c in chosen).isoformat(),
+        command=command_for(target, request),
+    )

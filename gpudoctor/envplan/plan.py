@@ -1,0 +1,208 @@
+"""The planner: from a target machine and a request to a Plan (pins, reasons and warnings)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
+from gpudoctor.envplan.explain import no_fit_message
+from gpudoctor.envplan.target import Target
+from gpudoctor.errors import BadInputError, PlanError
+from gpudoctor.kb import KnowledgeBase
+from gpudoctor.kb.versions import python_key, release_key
+
+SOURCES = ("pip", "conda-forge")
+FRAMEWORK_CHOICES = ("torch", "tensorflow", "both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """What the user asked make-env for."""
+
+    frameworks: tuple[str, ...] = ("torch",)
+    python: str | None = None
+    torch: str | None = None
+    tensorflow: str | None = None
+    source: str = "pip"
+    cpu: bool = False
+    name: str | None = None
+
+    def version(self, framework: str) -> str | None:
+        """The version pinned for ``framework``, if any."""
+        return self.torch if framework == "torch" else self.tensorflow
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pin:
+    """One line of the environment file and why it is there."""
+
+    spec: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameworkPlan:
+    """The build chosen for one framework."""
+
+    name: str
+    version: str
+    """The newest known patch release (``2.9.1``), else the series (``2.14``)."""
+    cuda: str | None
+    cudnn: str | None
+    source: str
+    variant: str
+    index_url: str | None
+    driver_support: str | None
+    """``full``, ``minor_compat``, or None for a CPU build."""
+    gpu_coverage: str | None
+    """``sass``, ``ptx_jit``, ``unknown``, or None for a CPU build."""
+    coverage_entry: str | None
+    verified: bool
+    data_source: str
+    as_of: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Everything make-env writes: the environment and the reasons behind it."""
+
+    name: str
+    python: str
+    target: Target
+    target_text: str
+    frameworks: tuple[FrameworkPlan, ...]
+    channels: tuple[str, ...]
+    conda: tuple[Pin, ...]
+    pip: tuple[Pin, ...]
+    pip_options: tuple[str, ...]
+    warnings: tuple[str, ...]
+    reasons: tuple[str, ...]
+    as_of: str
+    command: str
+    """The make-env command line that regenerates this plan on any machine."""
+
+
+def _validate(kb: KnowledgeBase, request: Request) -> None:
+    if request.source not in SOURCES:
+        raise BadInputError(f"--source {request.source}: use pip or conda-forge")
+    if request.python is not None:
+        python_key(request.python)
+    for framework in request.frameworks:
+        version = request.version(framework)
+        if version is None:
+            continue
+        release_key(version)
+        if kb.release(framework, version, request.source) is None:
+            known = [r.version for r in kb.releases(framework, request.source)]
+            raise BadInputError(
+                f"{NAMES[framework]} {version} is not in the knowledge base for "
+                f"{request.source} (known: {', '.join(reversed(known))})"
+            )
+
+
+def _judge(
+    kb: KnowledgeBase, target: Target, request: Request, framework: str, channel: str
+) -> list[Candidate]:
+    return candidates(
+        kb,
+        target,
+        framework,
+        channel,
+        python=request.python,
+        version=request.version(framework),
+        cpu=request.cpu,
+    )
+
+
+def _fail(
+    kb: KnowledgeBase, target: Target, request: Request, framework: str, judged: list[Candidate]
+) -> PlanError:
+    message = no_fit_message(
+        kb,
+        target,
+        framework,
+        request.source,
+        judged,
+        python=request.python,
+        version=request.version(framework),
+        cpu=request.cpu,
+    )
+    other = "conda-forge" if request.source == "pip" else "pip"
+    if request.version(framework) is None:
+        alt = best(_judge(kb, target, request, framework, other))
+        if alt is not None:
+            message += f"; --source {other} has {alt.label}"
+    return PlanError(message)
+
+
+def _cudnn_wheel(c: Candidate) -> str | None:
+    """The exact nvidia-cudnn wheel a pip build installs (PyTorch pins its cuDNN exactly)."""
+    if c.variant.conda:
+        return None
+    if c.release.framework == "torch":
+        return c.variant.cudnn
+    return c.variant.cudnn_pip
+
+
+def _python_range(chosen: list[Candidate]) -> tuple[tuple[int, int], tuple[int, int]]:
+    low = max(python_key(c.release.python_min) for c in chosen)
+    high = min(python_key(c.python_max) for c in chosen)
+    return low, high
+
+
+def _compatible(a: Candidate, b: Candidate, channel: str) -> bool:
+    low, high = _python_range([a, b])
+    if low > high:
+        return False
+    if a.variant.cuda is None and b.variant.cuda is None:
+        return True
+    if a.variant.cuda is None or b.variant.cuda is None:
+        return False
+    if channel == "conda-forge":
+        return a.variant.cuda == b.variant.cuda
+    wheel_a, wheel_b = _cudnn_wheel(a), _cudnn_wheel(b)
+    same_major = a.variant.cuda.split(".")[0] == b.variant.cuda.split(".")[0]
+    return same_major and wheel_a is not None and wheel_a == wheel_b
+
+
+def _pair(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate]:
+    fits: dict[str, list[Candidate]] = {}
+    for framework in ("torch", "tensorflow"):
+        judged = _judge(kb, target, request, framework, request.source)
+        fits[framework] = [c for c in judged if c.fits]
+        if not fits[framework]:
+            raise _fail(kb, target, request, framework, judged)
+    torch, tf = fits["torch"], fits["tensorflow"]
+    pairs = sorted(itertools.product(range(len(torch)), range(len(tf))), key=lambda p: (sum(p), p))
+    for i, j in pairs:
+        if _compatible(torch[i], tf[j], request.source):
+            return [torch[i], tf[j]]
+    a, b = torch[0], tf[0]
+    stack = "CUDA/cuDNN stack" if request.source == "pip" else "cuda-version"
+    raise PlanError(
+        f"PyTorch and TensorFlow share no {stack} on {request.source} for "
+        f"{target.describe(kb)} (best: {a.label} with cuDNN {_cudnn_wheel(a) or a.variant.cudnn}, "
+        f"{b.label} with cuDNN {_cudnn_wheel(b) or b.variant.cudnn}): make two environments, "
+        "with --framework torch and with --framework tensorflow"
+    )
+
+
+def choose(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate]:
+    """The builds make-env would install, one per framework; raises PlanError when none fits."""
+    _validate(kb, request)
+    if len(request.frameworks) == 2:
+        return _pair(kb, target, request)
+    framework = request.frameworks[0]
+    judged = _judge(kb, target, request, framework, request.source)
+    chosen = best(judged)
+    if chosen is None:
+        raise _fail(kb, target, request, framework, judged)
+    return [chosen]
+
+
+def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:
+    """The full plan: builds, Python, pins with reasons, warnings."""
+    from gpudoctor.envplan.pins import build_plan
+
+    return build_plan(kb, target, request, choose(kb, target, request))

@@ -1,0 +1,120 @@
+"""``make-env --solve``: solve the plan's conda part for the target's virtual packages (py-rattler).
+
+Only repodata is read, never a package, so an unsolvable plan is reported before any download.
+The pip section is not solved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpudoctor.envplan.plan import Plan
+from gpudoctor.errors import BadInputError, PlanError
+from gpudoctor.kb import KnowledgeBase
+
+DEFAULT_GLIBC = "2.28"
+"""The glibc assumed for a target given on the command line (RHEL 8 / Ubuntu 18.10 era)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolveResult:
+    """A successful solve: the virtual packages used and the records picked."""
+
+    virtual_packages: tuple[str, ...]
+    """``__cuda=12.4``, ``__cuda_arch=8.6``, ..."""
+    records: tuple[str, ...]
+    """``name version build``, sorted by name."""
+
+
+def virtual_packages(kb: KnowledgeBase, plan: Plan) -> list[tuple[str, str, str]]:
+    """(name, version, build) of the virtual packages the target machine would expose."""
+    target = plan.target
+    out: list[tuple[str, str, str]] = []
+    if target.driver is not None:
+        max_cuda = kb.max_cuda_for_driver(target.driver, target.driver_os)
+        if max_cuda is not None:
+            out.append(("__cuda", max_cuda, "0"))
+        if target.cc is not None:
+            out.append(("__cuda_arch", target.cc, "0"))
+    if target.os == "linux":
+        out += [
+            ("__unix", "0", "0"),
+            ("__linux", "5.15", "0"),
+            ("__glibc", target.glibc or DEFAULT_GLIBC, "0"),
+        ]
+    else:
+        out.append(("__win", "0", "0"))
+    out.append(("__archspec", "1", target.arch))
+    return out
+
+
+def _channel_url(channel: str) -> str:
+    path = Path(channel)
+    if "://" not in channel and path.exists():
+        return path.resolve().as_uri()
+    return channel
+
+
+def solve_plan(
+    kb: KnowledgeBase,
+    plan: Plan,
+    channels: Sequence[str] = (),
+    *,
+    cache_dir: Path | None = None,
+    timeout_s: float = 120.0,
+) -> SolveResult:
+    """Solve the conda dependencies of ``plan``; raise PlanError when they cannot be solved.
+
+    ``channels`` (names, URLs or local folders) replace the plan's own channels.
+    """
+    try:
+        import rattler
+        from rattler.exceptions import SolverError
+    except ImportError:
+        raise BadInputError("--solve needs py-rattler: pip install 'gpudoctor[solve]'") from None
+    sources = [_channel_url(c) for c in (channels or plan.channels) if c != "nodefaults"]
+    vps = virtual_packages(kb, plan)
+    packages = [
+        rattler.GenericVirtualPackage(
+            rattler.PackageName(name), rattler.Version(version), rattler.BuildString(build)
+        )
+        for name, version, build in vps
+    ]
+    try:
+        specs = [rattler.MatchSpec(pin.spec) for pin in plan.conda]
+    except Exception as exc:  # rattler raises its own parse errors
+        raise PlanError(f"--solve: a spec does not parse: {exc}") from None
+
+    platforms: list[Any] = [plan.target.platform, "noarch"]
+
+    async def run() -> list[Any]:
+        gateway = rattler.Gateway(cache_dir=cache_dir) if cache_dir else rattler.Gateway()
+        records: list[Any] = await rattler.solve(
+            sources=sources,
+            specs=specs,
+            gateway=gateway,
+            platforms=platforms,
+            virtual_packages=packages,
+            timeout=dt.timedelta(seconds=timeout_s),
+        )
+        return records
+
+    shown = tuple(f"{n}={v}" if n != "__archspec" else f"{n}={b}" for n, v, b in vps)
+    try:
+        records = asyncio.run(run())
+    except SolverError as exc:
+        detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise PlanError(
+            f"--solve: {plan.name} cannot be solved for {plan.target.platform} with "
+            f"{', '.join(shown)}: {detail}"
+        ) from None
+    except Exception as exc:  # network and channel errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInputError(f"--solve: cannot read the channels {sources}: {first}") from None
+    picked = sorted(f"{r.name.normalized} {r.version} {r.build}" for r in records)
+    return SolveResult(virtual_packages=shown, records=tuple(picked))

@@ -1,0 +1,64 @@
+"""The make-env command line for a target and request, and the fix `check` can suggest."""
+
+from __future__ import annotations
+
+import shlex
+
+from gpudoctor.envplan.plan import Request
+from gpudoctor.envplan.target import Target, target_from_report
+from gpudoctor.errors import BadInputError
+from gpudoctor.model.report import Report
+
+
+def command_for(target: Target, request: Request) -> str:
+    """``gpudoctor make-env ...`` that plans ``request`` for ``target`` on any machine."""
+    args = ["gpudoctor", "make-env"]
+    if target.driver is not None:
+        args += ["--driver", target.driver]
+        if target.cc is not None:
+            args += ["--cc", target.cc]
+    args += ["--os", target.os]
+    if target.arch != "x86_64":
+        args += ["--arch", target.arch]
+    if target.wsl:
+        args.append("--wsl")
+    frameworks = request.frameworks
+    args += ["--framework", "both" if len(frameworks) == 2 else frameworks[0]]
+    for flag, value in (
+        ("--python", request.python),
+        ("--torch", request.torch),
+        ("--tensorflow", request.tensorflow),
+    ):
+        if value is not None:
+            args += [flag, value]
+    if request.source != "pip":
+        args += ["--source", request.source]
+    if request.cpu:
+        args.append("--cpu")
+    if request.name:
+        args += ["--name", request.name]
+    return shlex.join(args)
+
+
+def suggest_command(report: Report, framework: str | None = None) -> str:
+    """The make-env command that writes a working environment for the machine in ``report``.
+
+    ``framework`` (``torch``, ``tensorflow`` or ``both``) defaults to the frameworks the report
+    found installed (PyTorch when none). Pure: reads only the report; the target is spelled
+    out (``--driver``/``--cc``) so the command works on any machine. When the report has a
+    driver but no compute capability, the command omits the target (make-env then probes).
+    """
+    if framework is None:
+        installed = [fw.name for fw in report.frameworks if fw.status not in ("not_installed",)]
+        framework = "both" if len(installed) == 2 else (installed[0] if installed else "torch")
+    if framework not in ("torch", "tensorflow", "both"):
+        raise BadInputError(f"unknown framework {framework!r} (torch, tensorflow or both)")
+    frameworks = ("torch", "tensorflow") if framework == "both" else (framework,)
+    request = Request(frameworks=frameworks)
+    try:
+        target = target_from_report(report, "report")
+    except BadInputError:
+        return shlex.join(["gpudoctor", "make-env", "--framework", framework])
+    if target.driver is not None and target.cc is None:
+        return shlex.join(["gpudoctor", "make-env", "--framework", framework])
+    return command_for(target, request)

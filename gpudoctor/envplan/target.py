@@ -1,0 +1,147 @@
+"""The machine an environment is planned for: driver, lowest compute capability, OS and CPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.kb import KnowledgeBase
+from gpudoctor.kb.versions import cc_text, parse_cc, parse_driver
+from gpudoctor.model.report import Report
+
+OSES = ("linux", "windows")
+ARCHES = ("x86_64", "aarch64")
+_PLATFORMS = {
+    ("linux", "x86_64"): "linux-64",
+    ("linux", "aarch64"): "linux-aarch64",
+    ("windows", "x86_64"): "win-64",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """What make-env plans for; ``driver`` None means no NVIDIA driver (CPU only)."""
+
+    driver: str | None
+    cc: str | None
+    """The lowest compute capability among the visible GPUs (``major.minor``)."""
+    os: str = "linux"
+    """Where the packages run: ``linux`` (also under WSL2) or ``windows``."""
+    arch: str = "x86_64"
+    wsl: bool = False
+    """True under WSL2: packages are Linux ones, the driver is the Windows one."""
+    gpus: tuple[str, ...] = ()
+    """GPU names, for the comment block."""
+    glibc: str | None = None
+    origin: str = "the command line"
+    """``this machine``, ``report FILE`` or ``the command line``."""
+
+    @property
+    def platform(self) -> str:
+        """The conda subdir: ``linux-64``, ``linux-aarch64`` or ``win-64``."""
+        platform = _PLATFORMS.get((self.os, self.arch))
+        if platform is None:
+            raise BadInputError(f"no CUDA builds exist for {self.os} on {self.arch}")
+        return platform
+
+    @property
+    def driver_os(self) -> str:
+        """The OS whose driver table applies (WSL2 runs the Windows driver)."""
+        return "windows" if self.wsl or self.os == "windows" else "linux"
+
+    @property
+    def has_gpu(self) -> bool:
+        """True when there is a driver to build for."""
+        return self.driver is not None
+
+    def describe(self, kb: KnowledgeBase) -> str:
+        """One line naming the target, e.g. ``driver 535.104.05 (CUDA 12.2), CC 7.0 (Volta)``."""
+        parts: list[str] = []
+        if self.driver is None:
+            parts.append("no NVIDIA driver")
+        else:
+            max_cuda = kb.max_cuda_for_driver(self.driver, self.driver_os)
+            parts.append(f"driver {self.driver} (CUDA {max_cuda or '< 10'})")
+        if self.cc is not None:
+            arch = kb.architecture(self.cc)
+            parts.append(f"CC {self.cc}" + (f" ({arch.name})" if arch else ""))
+        elif self.driver is not None:
+            parts.append("CC unknown")
+        parts.append(self.platform + (" under WSL2" if self.wsl else ""))
+        return ", ".join(parts)
+
+
+def target_from_args(
+    kb: KnowledgeBase,
+    *,
+    driver: str | None,
+    cc: str | None,
+    os: str = "linux",
+    arch: str = "x86_64",
+    wsl: bool = False,
+) -> Target:
+    """A target given on the command line (``--driver 535.104.05 --cc 7.0``), validated."""
+    if driver is None and cc is not None:
+        raise BadInputError("--cc needs --driver")
+    if driver is not None and cc is None:
+        raise BadInputError("--driver needs --cc (the lowest compute capability of the GPUs)")
+    if os not in OSES:
+        raise BadInputError(f"--os {os}: use linux or windows")
+    if arch not in ARCHES:
+        raise BadInputError(f"--arch {arch}: use x86_64 or aarch64")
+    if wsl and os != "linux":
+        raise BadInputError("--wsl plans Linux packages: use it with --os linux")
+    if driver is not None:
+        try:
+            parse_driver(driver)
+        except BadInputError:
+            raise BadInputError(
+                f"--driver {driver}: not a driver version like 535.104.05"
+            ) from None
+    norm_cc: str | None = None
+    if cc is not None:
+        try:
+            norm_cc = cc_text(parse_cc(cc))
+        except BadInputError:
+            raise BadInputError(f"--cc {cc}: not a compute capability like 8.6") from None
+        if not kb.is_known_cc(norm_cc):
+            raise BadInputError(f"--cc {cc}: no NVIDIA GPU has this compute capability")
+    target = Target(driver=driver, cc=norm_cc, os=os, arch=arch, wsl=wsl)
+    _ = target.platform  # windows on aarch64 has no CUDA builds
+    return target
+
+
+def _lowest_cc(report: Report) -> str | None:
+    ccs = []
+    for gpu in report.nvml.gpus:
+        if gpu.compute_capability and not gpu.lost:
+            try:
+                ccs.append(parse_cc(gpu.compute_capability))
+            except BadInputError:
+                continue
+    return cc_text(min(ccs)) if ccs else None
+
+
+def target_from_report(report: Report, origin: str) -> Target:
+    """The machine a report describes: driver from NVML (else the kernel module), lowest CC."""
+    driver = report.nvml.driver_version or report.driver.module_version
+    if driver is not None:
+        try:
+            parse_driver(driver)
+        except BadInputError:
+            driver = None
+    if report.host.os not in OSES:
+        raise BadInputError(f"{origin} is from {report.host.os}: make-env plans Linux and Windows")
+    os = report.host.os
+    arch = report.host.arch if report.host.arch in ARCHES else "x86_64"
+    names = tuple(g.name for g in report.nvml.gpus if g.name)
+    return Target(
+        driver=driver,
+        cc=_lowest_cc(report),
+        os=os,
+        arch=arch,
+        wsl=report.host.wsl,
+        gpus=names,
+        glibc=report.host.glibc,
+        origin=origin,
+    )

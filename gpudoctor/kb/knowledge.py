@@ -1,0 +1,286 @@
+"""The :class:`KnowledgeBase`: the loaded data and the typed queries the rules and make-env ask.
+
+Queries (all pure; versions are strings as users and probes write them):
+
+- ``cuda_support(driver, cuda, os) -> CudaSupport``: ``full``, ``minor_compat`` or ``none``.
+- ``max_cuda_for_driver(driver, os) -> str | None``: the nvidia-smi "CUDA Version".
+- ``min_driver(cuda, os, minor_compat=True) -> str | None``: the lowest driver that runs it.
+- ``arch_coverage(cc, arch_list) -> ArchCoverage``: ``sass``, ``ptx_jit``, ``none``, ``unknown``.
+- ``torch_release(version)``, ``tensorflow_release(version)``, ``conda_forge_release(fw, v)``.
+- ``releases(framework, channel)``: every release, newest first.
+- ``python_supported(framework, version, python, channel="pip") -> bool | None``.
+- ``cuda_targets(cuda)``, ``architecture(cc)``, ``is_known_cc(cc)``, ``is_igpu(cc)``.
+- ``newest_python(low, high)``: the newest released CPython in a range.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from gpudoctor.errors import BadInputError, KnowledgeBaseError
+from gpudoctor.kb.arch import ArchCoverage, coverage
+from gpudoctor.kb.records import (
+    Architecture,
+    ArchRules,
+    CudaLevel,
+    CudaSupport,
+    CudaTargets,
+    CudaToolkit,
+    DriverBranch,
+    FrameworkRelease,
+    MinorCompatFloor,
+    PythonRelease,
+)
+from gpudoctor.kb.versions import (
+    cuda_key,
+    major_minor,
+    parse_cc,
+    parse_driver,
+    python_key,
+    release_key,
+)
+
+FRAMEWORKS = ("torch", "tensorflow")
+CHANNELS = ("pip", "conda-forge")
+
+
+def _os_key(os: str) -> str:
+    if os not in ("linux", "windows", "darwin"):
+        raise BadInputError(f"operating system {os!r} is not linux or windows")
+    return os
+
+
+def _cuda_tuple(cuda: str) -> tuple[int, int]:
+    return major_minor(cuda, "CUDA version")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeBase:
+    """Every fact make-env and the check rules rely on, with a source and a date per row."""
+
+    toolkits: tuple[CudaToolkit, ...]
+    minor_compat: tuple[MinorCompatFloor, ...]
+    branches: tuple[DriverBranch, ...]
+    targets: tuple[CudaTargets, ...]
+    architectures: tuple[Architecture, ...]
+    arch_rules: ArchRules
+    release_rows: tuple[FrameworkRelease, ...] = ()
+    """Every framework release, newest first (the loader sorts them)."""
+    pythons: tuple[PythonRelease, ...] = ()
+    """CPython feature releases, for make-env's default Python."""
+
+    # --- driver and CUDA -----------------------------------------------------------------
+
+    def _toolkit_floor(self, cuda: str, os: str) -> tuple[str | None, str]:
+        rows = [t for t in self.toolkits if t.cuda == cuda and t.driver(os) is not None]
+        if not rows:
+            return None, ""
+        first = min(rows, key=lambda t: t.update)
+        return first.driver(os), first.source
+
+    def _mvc_floor(self, cuda: str, os: str) -> tuple[str | None, str]:
+        major, minor = _cuda_tuple(cuda)
+        for floor in self.minor_compat:
+            if floor.major == major and minor >= floor.first_minor:
+                return floor.driver(os), floor.source
+        return None, ""
+
+    def cuda_support(self, driver: str, cuda: str, os: str) -> CudaSupport:
+        """How driver ``driver`` on ``os`` (linux, windows; WSL counts as windows) runs CUDA
+        ``cuda`` (``12.6`` or ``12.6.3``): ``full`` at or above the toolkit's own driver,
+        ``minor_compat`` at or above its major's MVC floor, else ``none``."""
+        version = parse_driver(driver)
+        key = cuda_key(cuda)
+        full, full_source = self._toolkit_floor(key, _os_key(os))
+        mvc, mvc_source = self._mvc_floor(key, os)
+        source = "; ".join(s for s in (full_source, mvc_source) if s)
+        if os == "darwin":
+            return CudaSupport(
+                level="none",
+                full_min_driver=None,
+                mvc_min_driver=None,
+                source="CUDA has no macOS driver",
+            )
+        level: CudaLevel
+        if full is not None and version >= Version(full):
+            level = "full"
+        elif mvc is not None and version >= Version(mvc):
+            level = "minor_compat"
+        else:
+            level = "none"
+        return CudaSupport(level=level, full_min_driver=full, mvc_min_driver=mvc, source=source)
+
+    def max_cuda_for_driver(self, driver: str, os: str) -> str | None:
+        """The newest CUDA ``major.minor`` driver ``driver`` fully supports (what nvidia-smi
+        prints as "CUDA Version" and conda as ``__cuda``), or None below every known toolkit."""
+        version = parse_driver(driver)
+        if _os_key(os) == "darwin":
+            return None
+        best: tuple[int, int] | None = None
+        for toolkit in self.toolkits:
+            floor = toolkit.driver(os)
+            if floor is not None and version >= Version(floor):
+                key = _cuda_tuple(toolkit.cuda)
+                best = key if best is None or key > best else best
+        return f"{best[0]}.{best[1]}" if best else None
+
+    def min_driver(self, cuda: str, os: str, *, minor_compat: bool = True) -> str | None:
+        """The lowest driver that runs CUDA ``cuda``: the MVC floor when allowed and known,
+        else the toolkit's own driver."""
+        key = cuda_key(cuda)
+        full, _ = self._toolkit_floor(key, _os_key(os))
+        mvc, _ = self._mvc_floor(key, os)
+        if minor_compat and mvc is not None:
+            return mvc if full is None or Version(mvc) < Version(full) else full
+        return full
+
+    def cuda_versions(self) -> tuple[str, ...]:
+        """Every CUDA ``major.minor`` in the toolkit table, oldest first."""
+        keys = {t.cuda for t in self.toolkits}
+        return tuple(sorted(keys, key=_cuda_tuple))
+
+    def cuda_targets(self, cuda: str) -> CudaTargets | None:
+        """The CC range toolkit ``cuda`` can compile for (the newest row of its major when
+        ``cuda`` is newer than the table)."""
+        key = _cuda_tuple(cuda)
+        fallback: CudaTargets | None = None
+        for row in self.targets:
+            low, high = _cuda_tuple(row.cuda_min), _cuda_tuple(row.cuda_max)
+            if low <= key <= high:
+                return row
+            if (
+                low[0] == key[0]
+                and low <= key
+                and (fallback is None or low > _cuda_tuple(fallback.cuda_min))
+            ):
+                fallback = row
+        return fallback
+
+    # --- compute capability --------------------------------------------------------------
+
+    def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> ArchCoverage:
+        """How a GPU of compute capability ``cc`` is covered by a build's ``arch_list``
+        (entries like ``sm_86``, ``compute_90``, ``8.6``, ``86``, ``8.6+PTX``, ``sm_90a``)."""
+        return coverage(
+            cc, arch_list, igpu_ccs=self.arch_rules.igpu_ccs, renamed=self.arch_rules.renamed
+        )
+
+    def architecture(self, cc: str) -> Architecture | None:
+        """The GPU generation of ``cc``, or None when the CC is not in the table."""
+        key = parse_cc(cc)
+        return next((a for a in self.architectures if parse_cc(a.cc) == key), None)
+
+    def is_known_cc(self, cc: str) -> bool:
+        """True when ``cc`` parses and is a compute capability NVIDIA has shipped."""
+        try:
+            return self.architecture(cc) is not None
+        except BadInputError:
+            return False
+
+    def is_igpu(self, cc: str) -> bool:
+        """True for an integrated (Jetson/Tegra) GPU."""
+        key = parse_cc(cc)
+        return any(parse_cc(x) == key for x in self.arch_rules.igpu_ccs)
+
+    # --- frameworks ----------------------------------------------------------------------
+
+    def releases(self, framework: str, channel: str = "pip") -> tuple[FrameworkRelease, ...]:
+        """Every release of ``framework`` from ``channel``, newest first."""
+        if framework not in FRAMEWORKS:
+            raise BadInputError(f"unknown framework {framework!r} (torch or tensorflow)")
+        if channel not in CHANNELS:
+            raise BadInputError(f"unknown source {channel!r} (pip or conda-forge)")
+        return tuple(
+            r for r in self.release_rows if r.framework == framework and r.channel == channel
+        )
+
+    def release(
+        self, framework: str, version: str, channel: str = "pip"
+    ) -> FrameworkRelease | None:
+        """The release series holding ``version`` (``2.9`` or ``2.9.1``), or None."""
+        key = release_key(version)
+        return next(
+            (r for r in self.releases(framework, channel) if release_key(r.version) == key), None
+        )
+
+    def torch_release(self, version: str) -> FrameworkRelease | None:
+        """The PyTorch pip release holding ``version``, or None when it is not in the data."""
+        return self.release("torch", version)
+
+    def tensorflow_release(self, version: str) -> FrameworkRelease | None:
+        """The TensorFlow PyPI release holding ``version``, or None."""
+        return self.release("tensorflow", version)
+
+    def conda_forge_release(self, framework: str, version: str) -> FrameworkRelease | None:
+        """The conda-forge release of ``framework`` holding ``version``, or None."""
+        return self.release(framework, version, "conda-forge")
+
+    def python_supported(
+        self, framework: str, version: str, python: str, channel: str = "pip"
+    ) -> bool | None:
+        """Whether Python ``python`` is in the release's range; None when the release is
+        unknown."""
+        release = self.release(framework, version, channel)
+        if release is None:
+            return None
+        key = python_key(python)
+        return python_key(release.python_min) <= key <= python_key(release.python_max)
+
+    def newest_python(self, low: str, high: str) -> str | None:
+        """The newest released CPython in ``low``..``high``, or None."""
+        lo, hi = python_key(low), python_key(high)
+        keys = [
+            python_key(p.version)
+            for p in self.pythons
+            if p.released is not None and lo <= python_key(p.version) <= hi
+        ]
+        return f"{max(keys)[0]}.{max(keys)[1]}" if keys else None
+
+    # --- consistency ---------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Cross-row checks: unique keys, no overlapping ranges, drivers rising with CUDA."""
+        seen: set[object] = set()
+
+        def unique(key: object, what: str) -> None:
+            if key in seen:
+                raise KnowledgeBaseError(f"duplicate {what}: {key}")
+            seen.add(key)
+
+        for t in self.toolkits:
+            unique(("toolkit", t.cuda, t.update), "toolkit row")
+        for f in self.minor_compat:
+            unique(("mvc", f.major), "minor-compat major")
+        for b in self.branches:
+            unique(("branch", b.branch), "driver branch")
+        for a in self.architectures:
+            unique(("cc", parse_cc(a.cc)), "compute capability")
+        for r in self.release_rows:
+            unique((r.framework, r.channel, r.version), "release")
+        for p in self.pythons:
+            unique(("python", python_key(p.version)), "Python release")
+        for os in ("linux", "windows"):
+            ordered = sorted(
+                (t for t in self.toolkits if t.driver(os)),
+                key=lambda t: (_cuda_tuple(t.cuda), t.update),
+            )
+            for older, newer in itertools.pairwise(ordered):
+                if parse_driver(str(newer.driver(os))) < parse_driver(str(older.driver(os))):
+                    raise KnowledgeBaseError(
+                        f"{os} driver of CUDA {newer.cuda} update {newer.update} is below "
+                        f"that of {older.cuda} update {older.update}"
+                    )
+        spans = sorted((_cuda_tuple(t.cuda_min), _cuda_tuple(t.cuda_max)) for t in self.targets)
+        for low, high in spans:
+            if low > high:
+                raise KnowledgeBaseError(f"CUDA target range {low}..{high} is reversed")
+        for (_, high), (low, _) in itertools.pairwise(spans):
+            if low <= high:
+                raise KnowledgeBaseError(f"CUDA target ranges overlap at {low}")
+        flagged = {parse_cc(a.cc) for a in self.architectures if a.igpu}
+        if flagged != {parse_cc(x) for x in self.arch_rules.igpu_ccs}:
+            raise KnowledgeBaseError("igpu architectures disagree with [rules].igpu_ccs")

@@ -1,0 +1,76 @@
+"""Parsing the version strings the knowledge base compares: drivers, CUDA, Python, CCs."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.version import InvalidVersion, Version
+
+from gpudoctor.errors import BadInputError
+
+_DRIVER = re.compile(r"^\d{3,4}(\.\d{1,3}){0,2}$")
+_MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)(\.\d+)*$")
+_CC = re.compile(r"^(\d{1,2})\.(\d)$")
+
+
+def parse_driver(text: str) -> Version:
+    """An NVIDIA driver version such as ``535.104.05`` or ``572.61``."""
+    value = text.strip()
+    if not _DRIVER.match(value):
+        raise BadInputError(f"driver version {text!r} is not like 535.104.05")
+    return Version(value)
+
+
+def major_minor(text: str, what: str = "version") -> tuple[int, int]:
+    """``(major, minor)`` of ``12.6``, ``12.6.3`` or ``3.12``; a bare major is refused."""
+    match = _MAJOR_MINOR.match(text.strip())
+    if not match:
+        raise BadInputError(f"{what} {text!r} is not like 12.6")
+    return int(match.group(1)), int(match.group(2))
+
+
+def cuda_key(text: str) -> str:
+    """The ``major.minor`` of a CUDA version, e.g. ``12.6.3`` -> ``12.6``."""
+    major, minor = major_minor(text, "CUDA version")
+    return f"{major}.{minor}"
+
+
+def python_key(text: str) -> tuple[int, int]:
+    """``(3, 12)`` from ``3.12`` or ``3.12.4``."""
+    return major_minor(text, "Python version")
+
+
+def parse_cc(text: str) -> tuple[int, int]:
+    """A compute capability ``X.Y`` (also ``sm_86``, ``86`` or ``120``) as ``(major, minor)``."""
+    value = text.strip().lower().removeprefix("sm_")
+    match = _CC.match(value)
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    if value.isdigit() and 2 <= len(value) <= 3:
+        return int(value[:-1]), int(value[-1])
+    raise BadInputError(f"compute capability {text!r} is not like 8.6")
+
+
+def cc_text(cc: tuple[int, int]) -> str:
+    """``(8, 6)`` -> ``8.6``."""
+    return f"{cc[0]}.{cc[1]}"
+
+
+def release_key(text: str) -> tuple[int, int]:
+    """The release series of a framework version: ``2.9.1`` and ``2.9`` -> ``(2, 9)``.
+
+    Local labels (``+cu126``) and pre-release tails are dropped.
+    """
+    try:
+        version = Version(text.strip().split("+", 1)[0])
+    except InvalidVersion:
+        raise BadInputError(f"version {text!r} is not like 2.9.1") from None
+    release = version.release
+    if len(release) < 2:
+        raise BadInputError(f"version {text!r} needs a major and a minor, like 2.9")
+    return release[0], release[1]
+
+
+def split_arch_list(text: str) -> tuple[str, ...]:
+    """Split an arch list written as ``5.0;6.0;9.0+PTX`` or ``sm_60,sm_70,compute_90``."""
+    return tuple(part for part in re.split(r"[;,\s]+", text.strip()) if part)

@@ -1,0 +1,76 @@
+"""Run one of the probe scripts in gpudoctor/probe/children and read the JSON it prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.runcmd import CmdResult
+
+CHILDREN = Path(__file__).resolve().parent / "children"
+
+
+def script(name: str) -> str:
+    """The absolute path of a child script, e.g. ``cuda_probe.py``."""
+    return str(CHILDREN / name)
+
+
+def hung_message(what: str, timeout_s: float, *, abandoned: bool) -> str:
+    """Why a probe child that ran out of time most likely did: a wedged NVIDIA driver."""
+    text = (
+        f"{what} did not answer within {timeout_s:.0f} s; the NVIDIA driver is probably hung "
+        "(a GPU in a bad state, often after an Xid error): reboot the machine"
+    )
+    if abandoned:
+        text += " (the probe process could not be killed: it is stuck inside the kernel driver)"
+    return text
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """What a probe child printed, or why it printed nothing usable."""
+
+    data: dict[str, Any] | None
+    result: CmdResult
+    error: str | None = None
+    """``None`` when ``data`` is set; else a one-line reason (start failure, crash, bad JSON)."""
+
+    @property
+    def timed_out(self) -> bool:
+        return self.result.timed_out
+
+
+def run_json_child(
+    ctx: ProbeContext,
+    python: str,
+    name: str,
+    *,
+    timeout_s: float | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> ChildOutcome:
+    """Run ``python children/<name>`` with the user's environment; parse its last JSON line."""
+    env = dict(ctx.env)
+    env.update(extra_env or {})
+    result = ctx.run([python, script(name)], timeout_s=timeout_s or ctx.timeout_s, env=env)
+    if result.timed_out:
+        return ChildOutcome(None, result, "timeout")
+    if result.start_error is not None:
+        return ChildOutcome(None, result, f"could not start {python}: {result.start_error}")
+    # Libraries sometimes print to stdout on import; the child's JSON is its last line.
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if isinstance(data, dict):
+                return ChildOutcome(data, result)
+            break
+    tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+    return ChildOutcome(
+        None, result, f"the probe process exited with status {result.returncode}: {tail[0]}"
+    )

@@ -1,0 +1,1 @@
+"""Standalone probe scripts run as child processes (stdlib only unless they say otherwise)."""

@@ -1,0 +1,175 @@
+"""Child process (stdlib + tensorflow): TF's build info, the GPUs it registers, what failed to load.
+
+Runs under the inspected interpreter (which may lack gpudoctor) and prints one JSON line with
+the field names of gpudoctor.model.report.FrameworkInfo. TF's own log lines on stderr (which
+library it could not dlopen) are parsed by the parent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+LIB_FRAGMENTS = (
+    "libcuda.",
+    "libcudart",
+    "libcudnn",
+    "libcublas",
+    "libnvjitlink",
+    "libnvrtc",
+    "libcufft",
+    "libcusparse",
+    "libcusolver",
+)
+
+
+def loaded_cuda_libraries() -> list[str]:
+    paths: list[str] = []
+    try:
+        with Path("/proc/self/maps").open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) == 6 else ""
+                name = path.rsplit("/", 1)[-1].lower()
+                if path.startswith("/") and name.startswith(LIB_FRAGMENTS) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    return paths
+
+
+def needed_sonames(cuda: str, cudnn: str) -> dict[str, str]:
+    """The sonames a CUDA build of TF dlopens at start-up (stream_executor's dso_loader)."""
+    major = cuda.split(".", maxsplit=1)[0] or "12"
+    cudnn_major = cudnn.split(".", maxsplit=1)[0] or "9"
+    fft_solver = "11" if major == "12" else major
+    return {
+        "cudart": f"libcudart.so.{major}",
+        "cublas": f"libcublas.so.{major}",
+        "cublaslt": f"libcublasLt.so.{major}",
+        "cufft": f"libcufft.so.{fft_solver}",
+        "cusparse": f"libcusparse.so.{major}",
+        "cusolver": f"libcusolver.so.{fft_solver}",
+        "cudnn": f"libcudnn.so.{cudnn_major}",
+        "nvjitlink": f"libnvJitLink.so.{major}",
+    }
+
+
+def dlopen_failures(sonames: dict[str, str]) -> list[dict[str, str]]:
+    """Sonames that neither the loader nor the nvidia-* wheels next to TF can provide."""
+    wheel_dirs = [
+        d
+        for base in sys.path
+        if base.endswith(("site-packages", "dist-packages"))
+        for d in Path(base).glob("nvidia/*/lib")
+    ]
+    failed = []
+    for name, soname in sonames.items():
+        error = None
+        for target in [soname, *(str(d / soname) for d in wheel_dirs)]:
+            if target != soname and not Path(target).exists():
+                continue
+            try:
+                ctypes.CDLL(target)
+            except OSError as exc:
+                error = error or str(exc)
+                continue
+            error = None
+            break
+        else:
+            failed.append({"name": name, "soname": soname, "error": error or "not found"})
+    return failed
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def smoke(t: Any, index: int) -> dict[str, object]:
+    device: dict[str, object] = {"index": index}
+    try:
+        gpu = t.config.list_physical_devices("GPU")[index]
+        details = t.config.experimental.get_device_details(gpu)
+        device["name"] = details.get("device_name")
+        cc = details.get("compute_capability")
+        if cc:
+            device["compute_capability"] = f"{cc[0]}.{cc[1]}"
+        a = t.random.stateless_normal((64, 64), seed=(1, 2))
+        b = t.random.stateless_normal((64, 64), seed=(3, 4))
+        with t.device("/CPU:0"):
+            expected = t.matmul(a, b)
+        with t.device(f"/GPU:{index}"):
+            got = t.matmul(a, b)
+        diff = float(t.reduce_max(t.abs(t.identity(got) - expected)))
+        device["max_abs_diff"] = diff
+        device["smoke_ok"] = diff < 1e-2
+    except Exception as exc:  # any failure here is itself the finding
+        device["smoke_ok"] = False
+        device["smoke_error"] = first_line(exc)
+    return device
+
+
+def probe() -> dict[str, object]:
+    out: dict[str, object] = {"name": "tensorflow", "python_version": platform.python_version()}
+    if importlib.util.find_spec("tensorflow") is None:
+        out["status"] = "not_installed"
+        return out
+    start = time.monotonic()
+    try:
+        import tensorflow as tf_module
+    except Exception as exc:  # any failure here is itself the finding
+        out.update(status="import_error", message=f"import tensorflow failed: {first_line(exc)}")
+        return out
+    tf: Any = tf_module
+    out["status"] = "ok"
+    out["version"] = str(tf.__version__)
+    try:
+        info = dict(tf.sysconfig.get_build_info())
+    except Exception:  # any failure here is itself the finding
+        info = {}
+    cuda_build = bool(info.get("is_cuda_build", False))
+    out["cuda_build"] = cuda_build
+    out["build_cuda"] = info.get("cuda_version") or None
+    out["build_cudnn"] = info.get("cudnn_version") or None
+    out["arch_list"] = [str(a) for a in info.get("cuda_compute_capabilities", []) or []]
+    try:
+        gpus = tf.config.list_physical_devices("GPU")
+    except Exception as exc:  # any failure here is itself the finding
+        gpus = []
+        out["init_error"] = first_line(exc)
+    out["device_count"] = len(gpus)
+    out["cuda_available"] = bool(gpus)
+    out["devices"] = [smoke(tf, i) for i in range(len(gpus))]
+    if cuda_build and not gpus and sys.platform.startswith("linux"):
+        sonames = needed_sonames(str(out["build_cuda"] or ""), str(out["build_cudnn"] or ""))
+        out["failed_libraries"] = dlopen_failures(sonames)
+    if sys.platform.startswith("win") and not cuda_build:
+        out["message"] = "TensorFlow 2.11+ has no GPU support on native Windows (use WSL2)"
+    out["loaded_libraries"] = loaded_cuda_libraries()
+    out["requires"] = _nvidia_requires()
+    out["duration_s"] = round(time.monotonic() - start, 3)
+    return out
+
+
+def _nvidia_requires() -> list[str]:
+    from importlib import metadata
+
+    for dist in ("tensorflow", "tensorflow-cpu", "tf-nightly"):
+        try:
+            reqs = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        return [r for r in reqs if r.lower().startswith("nvidia-")]
+    return []
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe()))
+    sys.stdout.flush()

@@ -1,0 +1,150 @@
+"""Child process (stdlib + torch): what PyTorch was built with and what it can really use.
+
+Runs under the inspected interpreter (which may lack gpudoctor) and prints one JSON line with
+the field names of gpudoctor.model.report.FrameworkInfo.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+LIB_FRAGMENTS = ("libcuda.", "libcudart", "libcudnn", "libcublas", "libnvjitlink", "libnvrtc")
+
+
+def loaded_cuda_libraries() -> list[str]:
+    """CUDA libraries mapped into this process (Linux /proc/self/maps), in load order."""
+    paths: list[str] = []
+    try:
+        with Path("/proc/self/maps").open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) == 6 else ""
+                name = path.rsplit("/", 1)[-1].lower()
+                if path.startswith("/") and name.startswith(LIB_FRAGMENTS) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    return paths
+
+
+def nvidia_requires(dist: str) -> list[str]:
+    from importlib import metadata
+
+    try:
+        return [r for r in metadata.requires(dist) or [] if r.lower().startswith("nvidia-")]
+    except metadata.PackageNotFoundError:
+        return []
+
+
+def decode_cudnn(value: int) -> str:
+    """cuDNN 9: M*10000+m*100+p (91002 = 9.10.2); cuDNN <= 8: M*1000+m*100+p (8902 = 8.9.2)."""
+    if value >= 10000:
+        return f"{value // 10000}.{(value % 10000) // 100}.{value % 100}"
+    return f"{value // 1000}.{(value % 1000) // 100}.{value % 100}"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def arch_list(torch: Any) -> list[str]:
+    # torch.cuda.get_arch_list() is [] whenever CUDA is unavailable; the build's flags are not.
+    try:
+        flags = torch._C._cuda_getArchFlags()
+        if flags:
+            return sorted(set(str(flags).split()), key=lambda a: (a.split("_")[1], a))
+    except (AttributeError, RuntimeError):
+        pass
+    try:
+        return list(torch.cuda.get_arch_list())
+    except (AttributeError, RuntimeError):
+        return []
+
+
+def smoke(t: Any, index: int) -> dict[str, object]:
+    """A 64x64 matmul on GPU ``index`` against the same matmul on the CPU."""
+    device: dict[str, object] = {"index": index}
+    try:
+        device["name"] = t.cuda.get_device_name(index)
+        major, minor = t.cuda.get_device_capability(index)
+        device["compute_capability"] = f"{major}.{minor}"
+        gen = t.Generator().manual_seed(0)
+        a = t.randn(64, 64, generator=gen)
+        b = t.randn(64, 64, generator=gen)
+        expected = a @ b
+        got = (a.to(f"cuda:{index}") @ b.to(f"cuda:{index}")).cpu()
+        diff = float((got - expected).abs().max())
+        device["max_abs_diff"] = diff
+        device["smoke_ok"] = diff < 1e-2
+    except Exception as exc:  # any failure here is itself the finding
+        device["smoke_ok"] = False
+        device["smoke_error"] = first_line(exc)
+    return device
+
+
+def probe() -> dict[str, object]:
+    out: dict[str, object] = {"name": "torch", "python_version": platform.python_version()}
+    if importlib.util.find_spec("torch") is None:
+        out["status"] = "not_installed"
+        return out
+    start = time.monotonic()
+    try:
+        import torch as torch_module
+    except Exception as exc:  # any failure here is itself the finding
+        out.update(status="import_error", message=f"import torch failed: {first_line(exc)}")
+        return out
+    torch: Any = torch_module  # typed loosely: the child must run against any torch version
+    out["status"] = "ok"
+    out["version"] = str(torch.__version__)
+    build_cuda = getattr(torch.version, "cuda", None)
+    out["cuda_build"] = build_cuda is not None
+    out["build_cuda"] = build_cuda
+    if getattr(torch.version, "hip", None):
+        out["message"] = f"ROCm build (HIP {torch.version.hip}), not CUDA"
+    try:
+        compiled = torch._C._cudnn.getCompileVersion()
+        out["build_cudnn"] = ".".join(str(x) for x in compiled)
+    except (AttributeError, RuntimeError):
+        pass
+    out["arch_list"] = arch_list(torch)
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out["cuda_available"] = available = bool(torch.cuda.is_available())
+        out["device_count"] = count = torch.cuda.device_count() if available else 0
+        if build_cuda is not None and not available:
+            try:
+                torch.cuda.init()
+            except Exception as exc:  # any failure here is itself the finding
+                out["init_error"] = str(exc).strip()
+        devices = [smoke(torch, i) for i in range(count)]
+    notes += [str(w.message).strip() for w in caught if "cuda" in str(w.message).lower()]
+    if "init_error" not in out and build_cuda is not None and not available and notes:
+        out["init_error"] = notes[0]
+    elif notes:
+        out["message"] = " | ".join(dict.fromkeys(notes))
+    out["devices"] = devices
+    try:
+        runtime = torch.backends.cudnn.version() if build_cuda is not None else None
+        if runtime:
+            out["cudnn_runtime"] = decode_cudnn(int(runtime))
+    except Exception as exc:  # any failure here is itself the finding
+        out["cudnn_runtime"] = None
+        out.setdefault("message", f"cuDNN did not load: {first_line(exc)}")
+    out["loaded_libraries"] = loaded_cuda_libraries()
+    out["requires"] = nvidia_requires("torch")
+    out["duration_s"] = round(time.monotonic() - start, 3)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe()))
+    sys.stdout.flush()

@@ -1,0 +1,155 @@
+"""Run every probe concurrently and assemble the Report; a failing probe becomes data."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from gpudoctor import __version__
+from gpudoctor.model.report import (
+    CudaInfo,
+    FrameworkInfo,
+    HostInfo,
+    KernelDriverInfo,
+    NvmlInfo,
+    ProbeRun,
+    PythonInfo,
+    Report,
+    Unavailable,
+)
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.cuda import probe_cuda
+from gpudoctor.probe.frameworks import probe_framework
+from gpudoctor.probe.host import probe_host
+from gpudoctor.probe.kernel_driver import probe_kernel_driver
+from gpudoctor.probe.nvml_probe import probe_nvml
+
+FRAMEWORKS = ("torch", "tensorflow")
+
+
+def _host_fallback(ctx: ProbeContext, message: str) -> HostInfo:
+    return HostInfo(
+        hostname=socket.gethostname(),
+        os=sys.platform,
+        arch=platform.machine() or "unknown",
+        python=PythonInfo(version="unknown", executable=ctx.python),
+        errors=(Unavailable(field="host", code="probe_failed", message=message),),
+    )
+
+
+def _fallbacks(ctx: ProbeContext) -> dict[str, Callable[[str], Any]]:
+    return {
+        "host": lambda m: _host_fallback(ctx, m),
+        "kernel_driver": lambda m: KernelDriverInfo(
+            errors=(Unavailable(field="driver", code="probe_failed", message=m),)
+        ),
+        "nvml": lambda m: NvmlInfo(
+            status="unknown_error",
+            message=m,
+            errors=(Unavailable(field="nvml", code="probe_failed", message=m),),
+        ),
+        "cuda": lambda m: CudaInfo(status="failed", message=m),
+        **{fw: functools.partial(_framework_fallback, fw) for fw in FRAMEWORKS},
+    }
+
+
+def _framework_fallback(name: str, message: str) -> FrameworkInfo:
+    return FrameworkInfo(name=name, status="crashed", message=message)
+
+
+def _framework_probe(name: str, ctx: ProbeContext) -> FrameworkInfo:
+    return probe_framework(ctx, name)
+
+
+def _status(section: Any) -> tuple[str, str]:
+    """The ProbeRun status a finished probe earned, and its message."""
+    status = getattr(section, "status", "ok")
+    message = getattr(section, "message", "") or ""
+    if status == "timeout":
+        return "timeout", message
+    if status in ("failed", "crashed") or message.startswith("NVML probe failed"):
+        return "failed", message
+    return "ok", ""
+
+
+def _run_one(
+    name: str, fn: Callable[[ProbeContext], Any], ctx: ProbeContext, fallback: Callable[[str], Any]
+) -> tuple[Any, ProbeRun]:
+    start = time.monotonic()
+    try:
+        section = fn(ctx)
+    except Exception as exc:  # a probe bug must not cost the whole report
+        message = f"{name} probe crashed: {type(exc).__name__}: {exc}"
+        return fallback(message), ProbeRun(
+            name=name, status="failed", duration_s=time.monotonic() - start, message=message
+        )
+    status, message = _status(section)
+    return section, ProbeRun(
+        name=name, status=status, duration_s=round(time.monotonic() - start, 4), message=message
+    )
+
+
+def collect_report(ctx: ProbeContext, *, frameworks: bool = True) -> Report:
+    """Probe the host through ``ctx``; never raises.
+
+    Probes run in threads at the same time: each one either reads a few files or waits on its
+    own child process, so the slowest probe, not their sum, sets the wall time.
+    """
+    probes: dict[str, Callable[[ProbeContext], Any]] = {
+        "host": probe_host,
+        "kernel_driver": probe_kernel_driver,
+        "nvml": probe_nvml,
+        "cuda": probe_cuda,
+    }
+    if frameworks:
+        for fw in FRAMEWORKS:
+            probes[fw] = functools.partial(_framework_probe, fw)
+    fallbacks = _fallbacks(ctx)
+    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe") as pool:
+        futures = {
+            name: pool.submit(_run_one, name, fn, ctx, fallbacks[name])
+            for name, fn in probes.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
+    runs = [run for _, run in results.values()]
+    if not frameworks:
+        runs += [
+            ProbeRun(name=fw, status="skipped", duration_s=0.0, message="--no-frameworks")
+            for fw in FRAMEWORKS
+        ]
+    return Report(
+        gpudoctor_version=__version__,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        host=results["host"][0],
+        driver=results["kernel_driver"][0],
+        nvml=results["nvml"][0],
+        cuda=results["cuda"][0],
+        frameworks=tuple(results[fw][0] for fw in FRAMEWORKS if fw in results),
+        probes=tuple(runs),
+    )
+
+
+def start_collect(ctx: ProbeContext, *, frameworks: bool = True) -> Future[Report]:
+    """Start :func:`collect_report` in the background and return its future.
+
+    A caller that still has imports to do (rules, renderers) can overlap them with the probe
+    children: call this first, ``.result()`` later.
+    """
+    future: Future[Report] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(collect_report(ctx, frameworks=frameworks))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="gpudoctor-collect", daemon=True).start()
+    return future

@@ -1,0 +1,152 @@
+"""Host probe: OS, CPU, memory, glibc, the inspected Python, containers, WSL and CUDA variables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+from pathlib import Path
+
+from gpudoctor.model.report import HostInfo, PythonInfo, Unavailable
+from gpudoctor.model.serialize import from_dict
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.child import run_json_child
+from gpudoctor.probe.children import python_info
+
+ENV_VARS = (
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "NVIDIA_VISIBLE_DEVICES",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "LD_LIBRARY_PATH",
+    "CUDA_HOME",
+    "CUDA_PATH",
+    "CUDA_LAUNCH_BLOCKING",
+    # DCGM's list of variables that slow CUDA down or change its behaviour (nvvs Software.cpp).
+    "NSIGHT_CUDA_DEBUGGER",
+    "CUDA_INJECTION32_PATH",
+    "CUDA_INJECTION64_PATH",
+    "CUDA_AUTO_BOOST",
+    "CUDA_ENABLE_COREDUMP_ON_EXCEPTION",
+    "CUDA_COREDUMP_FILE",
+    "CUDA_DEVICE_WAITS_ON_EXCEPTION",
+    "CUDA_PROFILE",
+    "COMPUTE_PROFILE",
+    "OPENCL_PROFILE",
+)
+_OS_NAMES = {"linux": "linux", "win32": "windows", "cygwin": "windows", "darwin": "darwin"}
+_CGROUP_MARKERS = ("docker", "kubepods", "containerd", "libpod", "lxc")
+
+
+def parse_os_release(text: str | None) -> str | None:
+    """``PRETTY_NAME`` from an os-release file (``Ubuntu 22.04.5 LTS``)."""
+    for line in (text or "").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "PRETTY_NAME":
+            return value.strip().strip("\"'") or None
+    return None
+
+
+def parse_cpuinfo(text: str | None) -> tuple[str | None, int | None]:
+    """The CPU model and the number of logical processors listed in ``/proc/cpuinfo``."""
+    model, count = None, 0
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "processor":
+            count += 1
+        elif key in ("model name", "Model", "Hardware") and model is None:
+            model = value.strip() or None
+    return model, count or None
+
+
+def parse_meminfo(text: str | None) -> int | None:
+    """``MemTotal`` in MiB."""
+    for line in (text or "").splitlines():
+        if line.startswith("MemTotal:"):
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                return int(parts[1]) // 1024
+    return None
+
+
+def detect_container(ctx: ProbeContext) -> str | None:
+    """``docker``, ``podman``, ``container`` for other runtimes, or None on bare metal / a VM."""
+    if ctx.path("/.dockerenv").exists():
+        return "docker"
+    if ctx.path("/run/.containerenv").exists():
+        return "podman"
+    cgroup = (ctx.read_text("/proc/1/cgroup") or "").lower()
+    if "docker" in cgroup:
+        return "docker"
+    if "libpod" in cgroup:
+        return "podman"
+    if any(marker in cgroup for marker in _CGROUP_MARKERS):
+        return "container"
+    return None
+
+
+def detect_wsl(ctx: ProbeContext) -> bool:
+    """WSL2: a Microsoft kernel and the ``/dev/dxg`` GPU paravirtualisation device."""
+    version = (ctx.read_text("/proc/version") or "").lower()
+    return "microsoft" in version or ctx.path("/dev/dxg").exists()
+
+
+def glibc_version() -> str | None:
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        return None
+    if value and value.startswith("glibc "):
+        return value.split()[1]
+    return None
+
+
+def same_interpreter(python: str) -> bool:
+    try:
+        return Path(python).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
+
+
+def probe_python(ctx: ProbeContext) -> tuple[PythonInfo, Unavailable | None]:
+    """The inspected interpreter; another one is asked through a tiny child process."""
+    if same_interpreter(ctx.python):
+        return from_dict(PythonInfo, python_info.describe()), None
+    outcome = run_json_child(ctx, ctx.python, "python_info.py", timeout_s=min(ctx.timeout_s, 15))
+    if outcome.data is not None:
+        return from_dict(PythonInfo, outcome.data), None
+    reason = outcome.error or "no answer"
+    return PythonInfo(version="unknown", executable=ctx.python), Unavailable(
+        field="host.python", code="timeout" if outcome.timed_out else "failed", message=reason
+    )
+
+
+def probe_host(ctx: ProbeContext) -> HostInfo:
+    """Everything cheap about the host; reads files through ``ctx`` so tests can fake them."""
+    errors: list[Unavailable] = []
+    python, error = probe_python(ctx)
+    if error is not None:
+        errors.append(error)
+    cpu_model, cpu_count = parse_cpuinfo(ctx.read_text("/proc/cpuinfo"))
+    os_release = parse_os_release(
+        ctx.read_text("/etc/os-release") or ctx.read_text("/usr/lib/os-release")
+    )
+    kernel = (ctx.read_text("/proc/sys/kernel/osrelease") or "").strip() or platform.release()
+    return HostInfo(
+        hostname=socket.gethostname(),
+        os=_OS_NAMES.get(sys.platform, sys.platform),
+        os_release=os_release or (platform.platform(terse=True) if os.name == "nt" else None),
+        kernel=kernel or None,
+        arch=platform.machine() or "unknown",
+        cpu_model=cpu_model or platform.processor() or None,
+        cpu_count=cpu_count or os.cpu_count(),
+        memory_total_mib=parse_meminfo(ctx.read_text("/proc/meminfo")),
+        python=python,
+        container=detect_container(ctx),
+        wsl=detect_wsl(ctx),
+        glibc=glibc_version(),
+        env={name: ctx.env[name] for name in ENV_VARS if name in ctx.env},
+        errors=tuple(errors),
+    )

@@ -1,0 +1,104 @@
+"""Kernel-driver probe: what /proc, /sys and /dev say about NVIDIA, with no library loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gpudoctor.model.report import KernelDriverInfo, PciFunction, Unavailable
+from gpudoctor.probe.base import ProbeContext
+
+NVIDIA_VENDOR = "0x10de"
+
+
+def parse_proc_version(text: str | None) -> tuple[str | None, str | None]:
+    """The first line of ``/proc/driver/nvidia/version`` and the module version in it.
+
+    ``NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 ...``: fields are
+    separated by two spaces and the version is the second one (uv reads it the same way).
+    """
+    lines = (text or "").strip().splitlines()
+    if not lines:
+        return None, None
+    line = lines[0].strip()
+    fields = [f.strip() for f in line.split("  ") if f.strip()]
+    version = fields[1] if len(fields) > 1 and fields[1][:1].isdigit() else None
+    return line, version
+
+
+def pci_functions(ctx: ProbeContext) -> tuple[PciFunction, ...]:
+    """Every NVIDIA display-class PCI function and the driver bound to it."""
+    root = ctx.path("/sys/bus/pci/devices")
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return ()
+    found = []
+    for dev in entries:
+        vendor = _read(dev / "vendor")
+        class_code = _read(dev / "class")
+        if vendor != NVIDIA_VENDOR or not class_code or not class_code.startswith("0x03"):
+            continue
+        try:
+            driver: str | None = (dev / "driver").readlink().name
+        except OSError:
+            driver = None  # no driver bound: the link is absent
+        found.append(
+            PciFunction(
+                address=dev.name,
+                device_id=_read(dev / "device") or "unknown",
+                class_code=class_code,
+                driver=driver,
+            )
+        )
+    return tuple(found)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii", errors="replace").strip().lower()
+    except OSError:
+        return None
+
+
+def dev_nodes(ctx: ProbeContext) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(f"/dev/{p.name}" for p in ctx.path("/dev").glob("nvidia*")))
+    except OSError:
+        return ()
+
+
+def probe_kernel_driver(ctx: ProbeContext) -> KernelDriverInfo:
+    """Module versions, PCI functions, device nodes and loaded modules; never loads NVML."""
+    if not ctx.path("/proc").is_dir() and not ctx.path("/sys").is_dir():
+        return KernelDriverInfo(
+            errors=(
+                Unavailable(
+                    field="driver",
+                    code="unsupported_os",
+                    message="no /proc or /sys here; the driver is read through NVML only",
+                ),
+            )
+        )
+    line, proc_version = parse_proc_version(ctx.read_text("/proc/driver/nvidia/version"))
+    sys_version = (ctx.read_text("/sys/module/nvidia/version") or "").strip() or None
+    errors = []
+    if line is None and sys_version is None:
+        errors.append(
+            Unavailable(
+                field="driver.module_version",
+                code="not_found",
+                message="/proc/driver/nvidia/version and /sys/module/nvidia/version are absent: "
+                "the nvidia kernel module is not loaded (or not visible in this container)",
+            )
+        )
+    modules = ctx.path("/sys/module")
+    has_modules = modules.is_dir()
+    return KernelDriverInfo(
+        module_version=sys_version or proc_version,
+        proc_version_line=line,
+        pci_functions=pci_functions(ctx),
+        dev_nodes=dev_nodes(ctx),
+        uvm_loaded=(modules / "nvidia_uvm").is_dir() if has_modules else None,
+        nouveau_loaded=(modules / "nouveau").is_dir() if has_modules else None,
+        errors=tuple(errors),
+    )

@@ -1,0 +1,342 @@
+"""Read everything gpudoctor needs from an NVML-like object into an NvmlInfo; never raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpudoctor.model.report import GpuInfo, GpuProcess, MigDevice, NvmlInfo, Unavailable
+from gpudoctor.probe import nvml_api as api
+from gpudoctor.probe.nvml_api import NvmlLike
+
+_MIB = 1024 * 1024
+
+_INIT_CAUSES = {
+    "library_not_found": "libnvidia-ml.so.1 (nvml.dll) could not be loaded",
+    "driver_not_loaded": "the NVIDIA kernel driver is not loaded",
+    "lib_rm_version_mismatch": "the NVML library and the loaded kernel module differ in version",
+    "no_permission": "no permission to open the NVIDIA device files",
+}
+
+
+def decode_cuda_version(value: int) -> str:
+    """12040 -> ``12.4``; a non-zero revision digit is kept (12041 -> ``12.4.1``)."""
+    major, minor, rev = value // 1000, (value % 1000) // 10, value % 10
+    return f"{major}.{minor}.{rev}" if rev else f"{major}.{minor}"
+
+
+def text(value: Any) -> str:
+    """NVML strings arrive as ``str`` or ``bytes`` depending on the binding version."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").rstrip("\x00")
+    return str(value)
+
+
+@dataclass
+class _Failure:
+    code: str
+    message: str
+
+
+class _GpuLostError(Exception):
+    """Raised inside the per-GPU reader to stop querying a GPU that fell off the bus."""
+
+
+@dataclass
+class _Session:
+    nvml: NvmlLike
+    missing: list[str] = field(default_factory=list)
+
+    def call(self, name: str, *args: Any) -> Any:
+        """The call's value, or a :class:`_Failure`; FunctionNotFound is remembered once."""
+        if name in self.missing:
+            return _Failure("function_not_found", f"{name} is not available")
+        try:
+            fn = getattr(self.nvml, name)
+        except AttributeError:
+            self._note_missing(name)
+            return _Failure("function_not_found", f"{name} is not in these NVML bindings")
+        try:
+            return fn(*args)
+        except self.nvml.NVMLError as exc:
+            code = getattr(exc, "value", None)
+            if code == api.FUNCTION_NOT_FOUND:
+                self._note_missing(name)
+            return _Failure(api.error_name(code), str(exc) or api.error_name(code))
+        except Exception as exc:  # a broken binding must not end the probe
+            return _Failure("exception", f"{type(exc).__name__}: {exc}")
+
+    def _note_missing(self, name: str) -> None:
+        if name not in self.missing:
+            self.missing.append(name)
+
+
+@dataclass
+class _GpuReader:
+    """Fills the fields of one GpuInfo, one wrapped NVML call at a time."""
+
+    session: _Session
+    index: int
+    handle: Any
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[Unavailable] = field(default_factory=list)
+    lost: bool = False
+
+    def read(self, fields: str | tuple[str, ...], fn: str, *args: Any) -> Any:
+        """Call ``fn(handle, *args)``; on failure record ``fields`` as Unavailable, return None."""
+        result = self.session.call(fn, self.handle, *args)
+        if not isinstance(result, _Failure):
+            return result
+        if result.code == "function_not_found":
+            return None
+        for name in (fields,) if isinstance(fields, str) else fields:
+            self.errors.append(
+                Unavailable(
+                    field=f"gpu[{self.index}].{name}", code=result.code, message=result.message
+                )
+            )
+        if result.code == "gpu_is_lost":
+            self.lost = True
+            raise _GpuLostError
+        return None
+
+    def put(self, name: str, fn: str, convert: Callable[[Any], Any], *args: Any) -> None:
+        raw = self.read(name, fn, *args)
+        if raw is not None:
+            self.values[name] = convert(raw)
+
+
+def collect_nvml(nvml: NvmlLike) -> NvmlInfo:
+    """Initialise NVML, read the system and every GPU, shut down; errors become data."""
+    session = _Session(nvml)
+    init = session.call("nvmlInit")
+    if isinstance(init, _Failure):
+        status = {"unknown": "unknown_error", "exception": "unknown_error"}.get(
+            init.code, init.code
+        )
+        cause = _INIT_CAUSES.get(status, "")
+        message = f"nvmlInit failed: {init.message}" + (f" ({cause})" if cause else "")
+        return NvmlInfo(status=status, message=message, missing_functions=tuple(session.missing))
+    try:
+        return _collect_initialised(session)
+    finally:
+        session.call("nvmlShutdown")
+
+
+def _collect_initialised(session: _Session) -> NvmlInfo:
+    errors: list[Unavailable] = []
+
+    def system(name: str, fn: str) -> Any:
+        result = session.call(fn)
+        if isinstance(result, _Failure):
+            if result.code != "function_not_found":
+                errors.append(
+                    Unavailable(field=f"nvml.{name}", code=result.code, message=result.message)
+                )
+            return None
+        return result
+
+    driver = system("driver_version", "nvmlSystemGetDriverVersion")
+    nvml_version = system("nvml_version", "nvmlSystemGetNVMLVersion")
+    cuda, source, v2_error = _cuda_driver_version(session, errors)
+    count = system("device_count", "nvmlDeviceGetCount")
+    gpus = tuple(_collect_gpu(session, i) for i in range(int(count or 0)))
+    return NvmlInfo(
+        status="ok",
+        driver_version=text(driver) if driver is not None else None,
+        nvml_version=text(nvml_version) if nvml_version is not None else None,
+        cuda_driver_version=cuda,
+        cuda_driver_version_source=source,
+        cuda_v2_error=v2_error,
+        gpus=gpus,
+        missing_functions=tuple(session.missing),
+        errors=tuple(errors),
+    )
+
+
+def _cuda_driver_version(
+    session: _Session, errors: list[Unavailable]
+) -> tuple[str | None, str | None, str | None]:
+    # v2 asks libcuda itself; v1 falls back to a built-in number when libcuda is missing, so
+    # "v2 failed, v1 answered" is the signature of a container without the compute libraries.
+    v2 = session.call("nvmlSystemGetCudaDriverVersion_v2")
+    if not isinstance(v2, _Failure):
+        return decode_cuda_version(int(v2)), "v2", None
+    v1 = session.call("nvmlSystemGetCudaDriverVersion")
+    if not isinstance(v1, _Failure):
+        return decode_cuda_version(int(v1)), "v1", v2.code
+    errors.append(Unavailable(field="nvml.cuda_driver_version", code=v1.code, message=v1.message))
+    return None, None, v2.code
+
+
+def _collect_gpu(session: _Session, index: int) -> GpuInfo:
+    handle = session.call("nvmlDeviceGetHandleByIndex", index)
+    if isinstance(handle, _Failure):
+        return GpuInfo(
+            index=index,
+            lost=True,
+            errors=(Unavailable(field=f"gpu[{index}]", code=handle.code, message=handle.message),),
+        )
+    reader = _GpuReader(session, index, handle)
+    try:
+        _read_identity(reader)
+        _read_health(reader)
+        _read_modes(reader)
+    except _GpuLostError:
+        pass
+    return GpuInfo(index=index, lost=reader.lost, errors=tuple(reader.errors), **reader.values)
+
+
+def _read_identity(r: _GpuReader) -> None:
+    r.put("name", "nvmlDeviceGetName", text)
+    r.put("uuid", "nvmlDeviceGetUUID", text)
+    r.put("serial", "nvmlDeviceGetSerial", text)
+    r.put("pci_bus_id", "nvmlDeviceGetPciInfo", lambda p: text(p.busId))
+    mem = r.read(("memory_total_mib", "memory_used_mib"), "nvmlDeviceGetMemoryInfo")
+    if mem is not None:
+        r.values["memory_total_mib"] = int(mem.total) // _MIB
+        r.values["memory_used_mib"] = int(mem.used) // _MIB
+    r.put("compute_capability", "nvmlDeviceGetCudaComputeCapability", lambda cc: f"{cc[0]}.{cc[1]}")
+    r.put(
+        "architecture",
+        "nvmlDeviceGetArchitecture",
+        lambda a: api.ARCHITECTURES.get(int(a), f"unknown ({a})"),
+    )
+
+
+def _read_health(r: _GpuReader) -> None:
+    r.put("temperature_c", "nvmlDeviceGetTemperature", int, api.TEMPERATURE_GPU)
+    r.put("power_draw_w", "nvmlDeviceGetPowerUsage", lambda mw: int(mw) / 1000.0)
+    r.put("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit", lambda mw: int(mw) / 1000.0)
+    r.put("sm_clock_mhz", "nvmlDeviceGetClockInfo", int, api.CLOCK_SM)
+    r.put("sm_clock_max_mhz", "nvmlDeviceGetMaxClockInfo", int, api.CLOCK_SM)
+    r.put("utilization_gpu_pct", "nvmlDeviceGetUtilizationRates", lambda u: int(u.gpu))
+    r.put("pcie_gen", "nvmlDeviceGetCurrPcieLinkGeneration", int)
+    r.put("pcie_gen_max", "nvmlDeviceGetMaxPcieLinkGeneration", int)
+    r.put("pcie_width", "nvmlDeviceGetCurrPcieLinkWidth", int)
+    r.put("pcie_width_max", "nvmlDeviceGetMaxPcieLinkWidth", int)
+    ecc = r.read(("ecc_enabled", "ecc_pending"), "nvmlDeviceGetEccMode")
+    if ecc is not None:
+        r.values["ecc_enabled"] = int(ecc[0]) == 1
+        r.values["ecc_pending"] = int(ecc[1]) == 1
+    r.put(
+        "ecc_uncorrected_volatile",
+        "nvmlDeviceGetTotalEccErrors",
+        int,
+        api.MEMORY_ERROR_TYPE_UNCORRECTED,
+        api.VOLATILE_ECC,
+    )
+    r.put(
+        "ecc_uncorrected_aggregate",
+        "nvmlDeviceGetTotalEccErrors",
+        int,
+        api.MEMORY_ERROR_TYPE_UNCORRECTED,
+        api.AGGREGATE_ECC,
+    )
+    r.put("retired_pages_sbe", "nvmlDeviceGetRetiredPages", len, api.PAGE_RETIREMENT_CAUSE_SBE)
+    r.put("retired_pages_dbe", "nvmlDeviceGetRetiredPages", len, api.PAGE_RETIREMENT_CAUSE_DBE)
+    r.put("retired_pages_pending", "nvmlDeviceGetRetiredPagesPendingStatus", lambda s: int(s) == 1)
+    rows = r.read(
+        (
+            "remapped_rows_correctable",
+            "remapped_rows_uncorrectable",
+            "remap_pending",
+            "remap_failure",
+        ),
+        "nvmlDeviceGetRemappedRows",
+    )
+    if rows is not None:
+        corr, unc, pending, failure = (int(x) for x in rows)
+        r.values.update(
+            remapped_rows_correctable=corr,
+            remapped_rows_uncorrectable=unc,
+            remap_pending=pending != 0,
+            remap_failure=failure != 0,
+        )
+    _read_inforom(r)
+    _read_clock_events(r)
+
+
+def _read_inforom(r: _GpuReader) -> None:
+    result = r.session.call("nvmlDeviceValidateInforom", r.handle)
+    if not isinstance(result, _Failure):
+        r.values["inforom_valid"] = True
+    elif result.code == "corrupted_inforom":
+        r.values["inforom_valid"] = False
+    elif result.code == "gpu_is_lost":
+        r.read("inforom_valid", "nvmlDeviceValidateInforom")
+    elif result.code != "function_not_found":
+        r.errors.append(
+            Unavailable(
+                field=f"gpu[{r.index}].inforom_valid", code=result.code, message=result.message
+            )
+        )
+
+
+def _read_clock_events(r: _GpuReader) -> None:
+    # Renamed in NVML 12.2 (R535): "ClocksEventReasons" is the new name, "ClocksThrottleReasons"
+    # the old one that older drivers and bindings still carry.
+    value = r.read("clock_event_reasons", "nvmlDeviceGetCurrentClocksEventReasons")
+    if value is None and "nvmlDeviceGetCurrentClocksEventReasons" in r.session.missing:
+        value = r.read("clock_event_reasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
+    if value is not None:
+        r.values["clock_event_reasons"] = int(value)
+
+
+def _read_modes(r: _GpuReader) -> None:
+    r.put("persistence_mode", "nvmlDeviceGetPersistenceMode", lambda m: int(m) == 1)
+    r.put(
+        "compute_mode",
+        "nvmlDeviceGetComputeMode",
+        lambda m: api.COMPUTE_MODES.get(int(m), f"unknown ({m})"),
+    )
+    mig = r.read(("mig_enabled", "mig_pending"), "nvmlDeviceGetMigMode")
+    if mig is not None:
+        r.values["mig_enabled"] = int(mig[0]) == 1
+        r.values["mig_pending"] = int(mig[1]) == 1
+        if r.values["mig_enabled"]:
+            r.values["mig_devices"] = _read_mig_devices(r)
+    procs = r.read("processes", "nvmlDeviceGetComputeRunningProcesses")
+    if procs is not None:
+        r.values["processes"] = tuple(_process(r.session, p) for p in procs)
+
+
+def _read_mig_devices(r: _GpuReader) -> tuple[MigDevice, ...]:
+    count = r.read("mig_devices", "nvmlDeviceGetMaxMigDeviceCount")
+    devices: list[MigDevice] = []
+    for i in range(int(count or 0)):
+        handle = r.session.call("nvmlDeviceGetMigDeviceHandleByIndex", r.handle, i)
+        if isinstance(handle, _Failure):
+            if handle.code != "not_found":  # an empty slot is not an error
+                r.errors.append(
+                    Unavailable(
+                        field=f"gpu[{r.index}].mig_devices[{i}]",
+                        code=handle.code,
+                        message=handle.message,
+                    )
+                )
+            continue
+        uuid = r.session.call("nvmlDeviceGetUUID", handle)
+        name = r.session.call("nvmlDeviceGetName", handle)
+        mem = r.session.call("nvmlDeviceGetMemoryInfo", handle)
+        devices.append(
+            MigDevice(
+                index=i,
+                uuid=None if isinstance(uuid, _Failure) else text(uuid),
+                name=None if isinstance(name, _Failure) else text(name),
+                memory_total_mib=None if isinstance(mem, _Failure) else int(mem.total) // _MIB,
+            )
+        )
+    return tuple(devices)
+
+
+def _process(session: _Session, proc: Any) -> GpuProcess:
+    pid = int(proc.pid)
+    used = getattr(proc, "usedGpuMemory", None)
+    name = session.call("nvmlSystemGetProcessName", pid)
+    return GpuProcess(
+        pid=pid,
+        name=None if isinstance(name, _Failure) else text(name),
+        used_memory_mib=int(used) // _MIB if isinstance(used, int) else None,
+    )

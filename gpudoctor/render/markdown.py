@@ -1,0 +1,107 @@
+"""The Markdown form, for a ticket: a summary, a table of findings, collapsed details and facts."""
+
+from __future__ import annotations
+
+import re
+
+from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
+from gpudoctor.model.report import Report
+from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural
+from gpudoctor.render.sections import Section, sections
+
+_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
+def escape(text: str) -> str:
+    """Text that GitHub-flavoured Markdown shows as written (``<redacted>`` stays visible)."""
+    text = _SPECIAL.sub(r"\\\1", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def code(text: str) -> str:
+    """An inline code span that survives backticks inside ``text``."""
+    fence = "``" if "`" in text else "`"
+    pad = " " if "`" in text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fix_step(step: str) -> str:
+    """A fix line: ``$ command`` parts become code, the prose around them is escaped."""
+    if step.startswith("$ "):
+        return code(step[2:])
+    if step.startswith("> "):  # a PowerShell prompt: keep it, so it is not run in bash
+        return code(step)
+    prose, sep, command = step.partition(" $ ")
+    if sep:
+        return f"{escape(prose)} {code(command)}"
+    return escape(step)
+
+
+def _label(severity: Severity) -> str:
+    return f"{MARKS[severity]} {severity.label}"
+
+
+def render_markdown(report: Report, diagnosis: Diagnosis, *, verbose: bool = False) -> str:
+    """The whole document; ``verbose`` opens the machine facts instead of collapsing them."""
+    errors, warnings = diagnosis.count(Severity.ERROR), diagnosis.count(Severity.WARNING)
+    host = report.host
+    out = [
+        f"## gpudoctor check: {plural(errors, 'error')}, {plural(warnings, 'warning')}",
+        "",
+        escape(
+            f"{host.os_release or host.os} ({host.arch}) · host {host.hostname} · "
+            f"{report.created_at} · gpudoctor {report.gpudoctor_version}"
+            + (" · redacted" if report.redacted else "")
+        ),
+        "",
+        "| | Area | State |",
+        "|---|---|---|",
+    ]
+    for area in AREAS:
+        worst = max((f.severity for f in diagnosis.in_area(area)), default=Severity.OK)
+        out.append(f"| {MARKS[worst]} | {AREA_LABELS[area]} | {escape(headline(report, area))} |")
+    problems = [f for f in diagnosis.findings if f.severity > Severity.OK]
+    out += ["", "### Findings", ""]
+    if not problems:
+        out.append("No problems found.")
+    else:
+        out += ["| Severity | ID | Area | Finding |", "|---|---|---|---|"]
+        out += [
+            f"| {_label(f.severity)} | [{f.id}]({f.doc_url}) | {AREA_LABELS[f.area]} | "
+            f"{escape(f.title)} |"
+            for f in problems
+        ]
+        for finding in problems:
+            out += _details(finding)
+    out += ["", "<details><summary>Machine facts</summary>" if not verbose else "### Machine facts"]
+    for section in sections(report):
+        out += _table(section)
+    if not verbose:
+        out += ["", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+def _details(finding: Finding) -> list[str]:
+    lines = [
+        "",
+        "<details>",
+        f"<summary>{_label(finding.severity)} {finding.id}: {escape(finding.title)}</summary>",
+        "",
+    ]
+    if finding.evidence:
+        lines += ["Evidence:", ""] + [f"- {escape(e)}" for e in finding.evidence] + [""]
+    if finding.fix:
+        lines += ["Fix:", ""] + [f"- {fix_step(s)}" for s in finding.fix] + [""]
+    lines += [f"[What this means]({finding.doc_url})", "", "</details>"]
+    return lines
+
+
+def _table(section: Section) -> list[str]:
+    return [
+        "",
+        f"#### {escape(section.title)}",
+        "",
+        "| " + " | ".join(escape(h) for h in section.headers) + " |",
+        "|" + "---|" * len(section.headers),
+        *("| " + " | ".join(escape(c) for c in row) + " |" for row in section.rows),
+    ]

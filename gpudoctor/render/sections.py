@@ -1,0 +1,263 @@
+"""Every fact of a report as tables, for `check --verbose` and the Markdown details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report, Unavailable
+from gpudoctor.render.headlines import AREA_LABELS, gib, na
+
+
+@dataclass(frozen=True)
+class Section:
+    """A table of facts: a title, column headers and rows of text."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def sections(report: Report) -> list[Section]:
+    """Every fact of the report, grouped into tables (empty tables left out)."""
+    found = [
+        _host_section(report),
+        _driver_section(report),
+        _nvml_section(report),
+        *_gpu_sections(report),
+        _library_section(report),
+        Section(
+            "nvidia-* wheels",
+            ("Wheel", "Version"),
+            tuple((w.name, w.version) for w in report.cuda.nvidia_wheels),
+        ),
+        *_framework_sections(report),
+        Section(
+            "Probes",
+            ("Probe", "Status", "Seconds", "Message"),
+            tuple(
+                (p.name, p.status, f"{p.duration_s:.2f}", p.message or "") for p in report.probes
+            ),
+        ),
+        Section(
+            "Facts that could not be read",
+            ("Fact", "Code", "Message"),
+            tuple((u.field, u.code, u.message) for u in _unavailable(report)),
+        ),
+    ]
+    return [s for s in found if s.rows]
+
+
+def _kv(title: str, pairs: list[tuple[str, str | None]]) -> Section:
+    return Section(title, ("Fact", "Value"), tuple((k, v) for k, v in pairs if v))
+
+
+def _host_section(report: Report) -> Section:
+    host, py = report.host, report.host.python
+    pairs: list[tuple[str, str | None]] = [
+        ("hostname", host.hostname),
+        ("OS", f"{host.os_release or host.os} ({host.os})"),
+        ("kernel", host.kernel),
+        ("architecture", host.arch),
+        (
+            "CPU",
+            f"{host.cpu_model or '?'} × {host.cpu_count}" if host.cpu_count else host.cpu_model,
+        ),
+        ("memory", gib(host.memory_total_mib) if host.memory_total_mib else None),
+        ("glibc", host.glibc),
+        ("container", host.container),
+        ("WSL2", "yes" if host.wsl else None),
+        ("Python", f"{py.version} ({py.implementation})"),
+        ("interpreter", py.executable),
+        ("environment", py.env_kind + (f" {py.env_name}" if py.env_name else "")),
+        ("environment prefix", py.env_prefix),
+    ]
+    pairs += [(name, value) for name, value in sorted(host.env.items())]
+    return _kv("Host", pairs)
+
+
+def _driver_section(report: Report) -> Section:
+    drv = report.driver
+    pairs: list[tuple[str, str | None]] = [
+        ("nvidia module", drv.module_version),
+        ("/proc/driver/nvidia/version", drv.proc_version_line),
+        ("nvidia_uvm loaded", _yes_no(drv.uvm_loaded)),
+        ("nouveau loaded", _yes_no(drv.nouveau_loaded)),
+        ("device files", ", ".join(drv.dev_nodes) or None),
+    ]
+    pairs += [
+        (f"PCI {fn.address}", f"{fn.device_id} class {fn.class_code}: {fn.driver or 'no driver'}")
+        for fn in drv.pci_functions
+    ]
+    return _kv("Kernel driver", pairs)
+
+
+def _nvml_section(report: Report) -> Section:
+    nvml = report.nvml
+    source = f" ({nvml.cuda_driver_version_source})" if nvml.cuda_driver_version_source else ""
+    return _kv(
+        "NVML",
+        [
+            ("status", nvml.status),
+            ("message", nvml.message or None),
+            ("driver", nvml.driver_version),
+            ("NVML version", nvml.nvml_version),
+            ("CUDA driver version", (nvml.cuda_driver_version or "") + source or None),
+            ("v2 CUDA version error", nvml.cuda_v2_error),
+            ("missing functions", ", ".join(nvml.missing_functions) or None),
+        ],
+    )
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+def _gpu_sections(report: Report) -> list[Section]:
+    return [_kv(f"GPU {g.index}", _gpu_pairs(g)) for g in report.nvml.gpus]
+
+
+def _pair(a: object, b: object, unit: str) -> str | None:
+    if a is None and b is None:
+        return None
+    return f"{na(a)} / {na(b)}{unit}"
+
+
+def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
+    reasons = g.clock_event_reasons
+    power = None
+    if g.power_draw_w is not None:
+        limit = "–" if g.power_limit_w is None else f"{g.power_limit_w:.0f}"
+        power = f"{g.power_draw_w:.0f} / {limit} W"
+    link = None
+    if g.pcie_gen is not None or g.pcie_gen_max is not None:
+        link = f"Gen{na(g.pcie_gen)} x{na(g.pcie_width)} / Gen{na(g.pcie_gen_max)} "
+        link += f"x{na(g.pcie_width_max)}"
+    mig = _yes_no(g.mig_enabled)
+    if g.mig_pending is not None and g.mig_pending != g.mig_enabled:
+        mig = f"{mig}, pending {_yes_no(g.mig_pending)}"
+    return [
+        ("name", "LOST" if g.lost else g.name),
+        ("UUID", g.uuid),
+        ("serial", g.serial),
+        ("PCI bus", g.pci_bus_id),
+        ("compute capability", g.compute_capability),
+        ("architecture", g.architecture),
+        ("memory used / total", _pair(g.memory_used_mib, g.memory_total_mib, " MiB")),
+        ("temperature", na(g.temperature_c, " °C") if g.temperature_c is not None else None),
+        ("power draw / limit", power),
+        ("SM clock / max", _pair(g.sm_clock_mhz, g.sm_clock_max_mhz, " MHz")),
+        (
+            "utilisation",
+            na(g.utilization_gpu_pct, " %") if g.utilization_gpu_pct is not None else None,
+        ),
+        ("PCIe link now / max", link),
+        ("clock-event reasons", None if reasons is None else f"0x{reasons:x}"),
+        ("ECC", _yes_no(g.ecc_enabled)),
+        (
+            "uncorrectable ECC since boot / lifetime",
+            _pair(g.ecc_uncorrected_volatile, g.ecc_uncorrected_aggregate, ""),
+        ),
+        ("retired pages single / double bit", _pair(g.retired_pages_sbe, g.retired_pages_dbe, "")),
+        ("page retirement pending", _yes_no(g.retired_pages_pending)),
+        (
+            "remapped rows correctable / uncorrectable",
+            _pair(g.remapped_rows_correctable, g.remapped_rows_uncorrectable, ""),
+        ),
+        ("row remap pending", _yes_no(g.remap_pending)),
+        ("row remap failure", _yes_no(g.remap_failure)),
+        ("InfoROM valid", _yes_no(g.inforom_valid)),
+        ("persistence mode", _yes_no(g.persistence_mode)),
+        ("compute mode", g.compute_mode),
+        ("MIG", mig),
+        *(
+            (
+                f"MIG {m.index}",
+                f"{m.name or '?'}, {na(m.memory_total_mib, ' MiB')}, {m.uuid or '?'}",
+            )
+            for m in g.mig_devices
+        ),
+        *(
+            (f"process {p.pid}", f"{p.name or '?'}, {na(p.used_memory_mib, ' MiB')}")
+            for p in g.processes
+        ),
+    ]
+
+
+def _library_section(report: Report) -> Section:
+    cuda = report.cuda
+    rows = [
+        (
+            lib.name,
+            lib.version or "–",
+            lib.origin or "–",
+            lib.path or lib.error or lib.soname or "–",
+        )
+        for lib in cuda.libraries
+    ]
+    if cuda.libcuda_path or cuda.libcuda_error:
+        rows.insert(
+            0,
+            (
+                "libcuda",
+                cuda.driver_version or "–",
+                "driver",
+                cuda.libcuda_path or cuda.libcuda_error or "–",
+            ),
+        )
+    return Section("CUDA libraries", ("Library", "Version", "From", "Path"), tuple(rows))
+
+
+def _framework_sections(report: Report) -> list[Section]:
+    return [
+        _kv(AREA_LABELS.get(fw.name, fw.name), _framework_pairs(fw)) for fw in report.frameworks
+    ]
+
+
+def _framework_pairs(fw: FrameworkInfo) -> list[tuple[str, str | None]]:
+    build = None if fw.cuda_build is None else ("CUDA" if fw.cuda_build else "CPU only")
+    return [
+        ("status", fw.status),
+        ("message", fw.message or None),
+        ("version", fw.version),
+        ("build", build),
+        ("built for CUDA", fw.build_cuda),
+        (
+            "cuDNN built with / loaded",
+            _pair(fw.build_cudnn, fw.cudnn_runtime, "")
+            if fw.build_cudnn or fw.cudnn_runtime
+            else None,
+        ),
+        ("GPU usable", _yes_no(fw.cuda_available)),
+        ("device count", None if fw.device_count is None else str(fw.device_count)),
+        *(
+            (
+                f"device {d.index}",
+                f"{d.name or '?'} ({d.compute_capability or '?'})"
+                + (
+                    ""
+                    if d.smoke_ok is None
+                    else (", smoke test ok" if d.smoke_ok else ", smoke test FAILED")
+                )
+                + (f": {d.smoke_error}" if d.smoke_error else ""),
+            )
+            for d in fw.devices
+        ),
+        ("arch list", " ".join(fw.arch_list) or None),
+        ("init error", fw.init_error),
+        *(
+            (f"failed {lib.soname or lib.name}", lib.error or "not found")
+            for lib in fw.failed_libraries
+        ),
+        ("loaded libraries", ", ".join(fw.loaded_libraries) or None),
+        ("requires", ", ".join(fw.requires) or None),
+        ("Python", fw.python_version),
+    ]
+
+
+def _unavailable(report: Report) -> Iterator[Unavailable]:
+    yield from report.host.errors
+    yield from report.driver.errors
+    yield from report.nvml.errors
+    for gpu in report.nvml.gpus:
+        yield from gpu.errors

@@ -1,0 +1,74 @@
+"""docs/findings.md, generated from the rules registry: `python -m gpudoctor.rules.catalogue`."""
+
+from __future__ import annotations
+
+import sys
+
+import gpudoctor.rules.diagnose  # noqa: F401 - registers every rule
+from gpudoctor.model.findings import AREAS
+from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, Rule
+
+COMMAND = "python -m gpudoctor.rules.catalogue > docs/findings.md"
+
+_INTRO = """\
+Every finding `gpudoctor check` can report, by area of the stack. Each finding has a stable
+ID (`GD-<AREA>-NNN`), a severity, a title that names the cause, the evidence from the report
+that triggered it and a fix with commands for the machine at hand. The link printed with a
+finding points at its entry here (the anchor is the ID in lower case).
+
+Severities: **error** (something is broken: exit status 1), **warning** (works, but degraded
+or fragile: exit status 1 with `--strict`), **info** (worth knowing), **ok** (the area was
+checked and is healthy). The severity listed here is the default; where a rule reports a
+milder or worse case, its text says which.
+"""
+
+
+def _sorted_rules() -> list[Rule]:
+    order = {area: i for i, area in enumerate(AREAS)}
+    return sorted(REGISTRY, key=lambda r: (order[r.area], r.id))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_catalogue() -> str:
+    """The whole Markdown document."""
+    rules = _sorted_rules()
+    out = [
+        "# Findings catalogue",
+        "",
+        f"<!-- Generated from the rules registry by `{COMMAND}`. Do not edit by hand. -->",
+        "",
+        _INTRO,
+        "| ID | Area | Severity | Title |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| [{r.id}](#{r.id.lower()}) | {AREA_TITLES[r.area]} | {r.severity.label} | "
+        f"{_cell(r.title)} |"
+        for r in rules
+    ]
+    for area in AREAS:
+        out += ["", f"## {AREA_TITLES[area]}"]
+        for r in (r for r in rules if r.area == area):
+            out += [
+                "",
+                f"### {r.id}",
+                "",
+                f"**{r.title}** · severity: {r.severity.label}",
+                "",
+                r.why,
+                "",
+                f"**Fix:** {r.fix}",
+            ]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    """Write the catalogue to stdout."""
+    sys.stdout.write(render_catalogue())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""CUDA user-space rules: libcuda, cuInit failures, a hung CUDA probe, GPUs CUDA cannot see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import Report
+from gpudoctor.rules.facts import env, gpus, is_linux_host
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+CU_UNKNOWN = 999
+CU_SYSTEM_DRIVER_MISMATCH = 803
+CU_COMPAT_NOT_SUPPORTED = 804
+CU_NO_DEVICE = 100
+CU_INVALID_DEVICE = 101
+
+# Advice for the other cuInit results seen in the wild (CUresult values from cuda.h).
+OTHER_CU_ERRORS: dict[int, tuple[str, str]] = {
+    34: (
+        "libcuda is the CUDA toolkit's link-time stub, not the driver",
+        "Remove the toolkit's stubs folder (…/lib64/stubs) from LD_LIBRARY_PATH.",
+    ),
+    35: (
+        "the driver is older than this libcuda",
+        "Reboot after a driver update; remove other libcuda copies from the library path.",
+    ),
+    304: (
+        "an operating-system call failed (often /dev/nvidia-uvm missing or not writable)",
+        "$ ls -l /dev/nvidia*",
+    ),
+    3: ("CUDA was not initialised", "Run `gpudoctor check --debug` and report the output."),
+}
+
+
+def cu_init_text(report: Report) -> str:
+    """``cuInit: 999 (CUDA_ERROR_UNKNOWN)``."""
+    cuda = report.cuda
+    name = cuda.cu_init_error or "?"
+    return f"cuInit returned {cuda.cu_init_result} ({name})"
+
+
+def _libcuda_version(report: Report) -> str | None:
+    for lib in report.cuda.libraries:
+        if lib.name == "cuda" and lib.version:
+            return lib.version
+    return None
+
+
+def libcuda_missing(report: Report) -> bool:
+    """True when libcuda could not be opened, by the CUDA probe or (NVML's v2 call) the driver."""
+    cuda = report.cuda
+    if cuda.libcuda_error:
+        return True
+    return bool(report.nvml.cuda_v2_error) and cuda.cu_init_result is None and cuda.status != "ok"
+
+
+@rule(
+    "GD-CUDA-001",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="libcuda.so.1 (the CUDA driver library) cannot be loaded",
+    why="Every CUDA program loads the driver's `libcuda.so.1` (`nvcuda.dll` on Windows). When "
+    "NVML works but libcuda does not, the signature of a container started with "
+    "`NVIDIA_DRIVER_CAPABILITIES` lacking `compute` (only `utility` libraries mounted; "
+    "`nvidia-smi` shows *CUDA Version: N/A*): NVML's `nvmlSystemGetCudaDriverVersion_v2` "
+    "fails while v1 answers. On a host it means the driver's compute package is missing; "
+    "under WSL2 it lives in `/usr/lib/wsl/lib`. On macOS (no CUDA at all) it is information "
+    "only.",
+    fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
+    "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
+    "(`libnvidia-compute-<branch>`). WSL2: put `/usr/lib/wsl/lib` on the library path.",
+)
+def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if not libcuda_missing(report):
+        return
+    cuda, nvml, host = report.cuda, report.nvml, report.host
+    evidence = []
+    if cuda.libcuda_error:
+        evidence.append(f"loader: {cuda.libcuda_error}")
+    if nvml.cuda_v2_error:
+        evidence.append(
+            f"nvmlSystemGetCudaDriverVersion_v2: {nvml.cuda_v2_error} (v1 answered)"
+            if nvml.cuda_driver_version
+            else f"nvmlSystemGetCudaDriverVersion_v2: {nvml.cuda_v2_error}"
+        )
+    if host.container and nvml.status == "ok":
+        caps = env(report, "NVIDIA_DRIVER_CAPABILITIES")
+        evidence.append(
+            f"NVIDIA_DRIVER_CAPABILITIES={caps!r}"
+            if caps is not None
+            else "NVIDIA_DRIVER_CAPABILITIES is not set (the default is utility only)"
+        )
+        yield Hit(
+            title="The container has NVML but not libcuda: its driver capabilities lack compute",
+            evidence=tuple(evidence),
+            fix=(
+                "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
+                "compose: deploy.resources.reservations.devices: "
+                "capabilities: [gpu, compute, utility]",
+            ),
+        )
+    elif host.os == "darwin":
+        yield Hit(
+            severity=Severity.INFO,
+            title="macOS has no CUDA driver library",
+            evidence=tuple(evidence),
+            fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+        )
+    elif host.container:
+        yield Hit(
+            title="The container has no NVIDIA driver libraries: it was started without GPUs",
+            evidence=tuple(evidence),
+            fix=(
+                "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
+                "(see the NVML line for the host's nvidia-container-toolkit setup)",
+            ),
+        )
+    elif host.wsl:
+        yield Hit(
+            title="WSL2: libcuda.so.1 from the Windows driver is not on the library path",
+            evidence=tuple(evidence),
+            fix=(
+                "$ ls -l /usr/lib/wsl/lib/libcuda.so.1",
+                "$ export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH",
+                "If the file is missing: update the Windows NVIDIA driver, then > wsl --update",
+            ),
+        )
+    elif host.os == "windows":
+        yield Hit(
+            title="nvcuda.dll (the CUDA driver library) cannot be loaded",
+            evidence=tuple(evidence),
+            fix=("Reinstall the NVIDIA driver: https://www.nvidia.com/Download/index.aspx",),
+        )
+    else:
+        branch = (nvml.driver_version or report.driver.module_version or "").split(".")[0]
+        fix: tuple[str, ...] = (
+            f"$ sudo apt-get install libnvidia-compute-{branch}"
+            if branch
+            else "Install the NVIDIA driver (its compute libraries provide libcuda.so.1).",
+            "$ ldconfig -p | grep libcuda.so.1",
+        )
+        yield Hit(evidence=tuple(evidence), fix=fix)
+
+
+@rule(
+    "GD-CUDA-002",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="cuInit fails with CUDA_ERROR_UNKNOWN (999): the nvidia_uvm module is in a bad state",
+    why="`CUDA unknown error - this may be due to an incorrectly set up environment` while "
+    "`nvidia-smi` works: CUDA needs the `nvidia_uvm` module and `/dev/nvidia-uvm`. Both go "
+    "missing or stale after a suspend/resume or a driver reload; containers inherit the "
+    "host's state.",
+    fix="On the host: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm` (or reboot).",
+)
+def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.cuda.cu_init_result != CU_UNKNOWN:
+        return
+    drv = report.driver
+    evidence = [cu_init_text(report)]
+    uvm_missing = drv.uvm_loaded is False or (
+        bool(drv.dev_nodes) and "/dev/nvidia-uvm" not in drv.dev_nodes
+    )
+    if drv.uvm_loaded is False:
+        evidence.append("the nvidia_uvm module is not loaded")
+    if drv.dev_nodes and "/dev/nvidia-uvm" not in drv.dev_nodes:
+        evidence.append("/dev/nvidia-uvm is missing")
+    if report.nvml.status == "ok":
+        evidence.append("NVML works")
+    fix = ["$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm", "or: $ sudo reboot"]
+    if report.host.container:
+        fix.insert(0, "Run this on the host (the container inherits its modules):")
+    yield Hit(
+        title=None
+        if uvm_missing
+        else "cuInit fails with CUDA_ERROR_UNKNOWN (999), often after suspend/resume",
+        evidence=tuple(evidence),
+        fix=tuple(fix),
+    )
+
+
+@rule(
+    "GD-CUDA-003",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="The libcuda in use does not match the kernel driver (CUDA error 803/804)",
+    why="`system has unsupported display driver / cuda driver combination` (803): the "
+    "`libcuda` that was loaded comes from another driver release than the kernel module: a "
+    "`cuda-compat` forward-compatibility copy, a copy inside a conda env, or a driver updated "
+    "without a reboot. 804 means forward compatibility is not supported on this GPU "
+    "(GeForce and most workstation cards).",
+    fix="Remove the extra libcuda from the library path (`/usr/local/cuda/compat`, a conda "
+    "`cuda-compat` package); after a driver update, reboot.",
+)
+def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    code = report.cuda.cu_init_result
+    if code not in (CU_SYSTEM_DRIVER_MISMATCH, CU_COMPAT_NOT_SUPPORTED):
+        return
+    evidence = [cu_init_text(report)]
+    if report.cuda.libcuda_path:
+        libv = _libcuda_version(report)
+        evidence.append(
+            f"libcuda: {report.cuda.libcuda_path}" + (f" (driver {libv})" if libv else "")
+        )
+    if report.driver.module_version:
+        evidence.append(f"kernel module: {report.driver.module_version}")
+    title = None
+    if code == CU_COMPAT_NOT_SUPPORTED:
+        title = "A forward-compatibility libcuda is loaded on a GPU that does not support it (804)"
+    yield Hit(
+        title=title,
+        evidence=tuple(evidence),
+        fix=(
+            "Remove cuda-compat and other libcuda copies from LD_LIBRARY_PATH and the env:",
+            "$ ldconfig -p | grep libcuda.so.1",
+            "$ conda remove cuda-compat   # if a conda env ships one",
+            "After a driver update: $ sudo reboot",
+        ),
+    )
+
+
+@rule(
+    "GD-CUDA-004",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="CUDA finds no usable GPU (CUDA_ERROR_NO_DEVICE / INVALID_DEVICE)",
+    why="cuInit succeeded in loading the driver but found no device it may use. Usual causes: "
+    "`CUDA_VISIBLE_DEVICES` empty or invalid; a container without `--gpus`; MIG on without "
+    "instances; under WSL2 a Windows driver too old for WSL or a Linux libcuda shadowing the "
+    "Windows one.",
+    fix="Follow the host, GPU or WSL finding that names the cause; check "
+    "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
+)
+def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.cuda.cu_init_result not in (CU_NO_DEVICE, CU_INVALID_DEVICE):
+        return
+    evidence = [cu_init_text(report)]
+    visible = env(report, "CUDA_VISIBLE_DEVICES")
+    fix = ["$ nvidia-smi -L"]
+    if visible is not None:
+        evidence.append(f"CUDA_VISIBLE_DEVICES={visible!r}")
+        fix.insert(0, "$ unset CUDA_VISIBLE_DEVICES")
+    if report.host.wsl:
+        evidence.append("running under WSL2")
+        fix.append("Update the Windows NVIDIA driver, then > wsl --update")
+    if report.host.container:
+        evidence.append(f"running in a {report.host.container} container")
+        fix.append("docker run --gpus all ...")
+    if report.nvml.status == "ok":
+        evidence.append(f"NVML lists {len(report.nvml.gpus)} GPU(s)")
+    yield Hit(evidence=tuple(evidence), fix=tuple(fix))
+
+
+@rule(
+    "GD-CUDA-005",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="The CUDA driver API failed to initialise",
+    why="A child process loaded libcuda and called `cuInit(0)`; it failed with an error that "
+    "has no entry of its own. Known ones: 34 (`libcuda` is the toolkit's stub library, "
+    "found through a `…/stubs` folder on `LD_LIBRARY_PATH`), 35 (driver older than "
+    "libcuda), 304 (an OS call failed, often device-file permissions).",
+    fix='Read the error name and the evidence; `python -c "import ctypes; '
+    "print(ctypes.CDLL('libcuda.so.1').cuInit(0))\"` reproduces the call.",
+)
+def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    cuda = report.cuda
+    known = (0, CU_UNKNOWN, CU_SYSTEM_DRIVER_MISMATCH, CU_COMPAT_NOT_SUPPORTED, CU_NO_DEVICE)
+    if cuda.cu_init_result is not None and cuda.cu_init_result not in (*known, CU_INVALID_DEVICE):
+        cause, fix = OTHER_CU_ERRORS.get(
+            cuda.cu_init_result,
+            ("an unusual error", "$ sudo dmesg | grep -iE 'nvidia|NVRM' | tail"),
+        )
+        evidence = [cu_init_text(report)]
+        if cuda.libcuda_path:
+            evidence.append(f"libcuda: {cuda.libcuda_path}")
+        yield Hit(
+            title=f"cuInit failed: {cause}",
+            evidence=tuple(evidence),
+            fix=(fix,),
+        )
+    elif cuda.status == "failed" and cuda.cu_init_result is None and not libcuda_missing(report):
+        yield Hit(
+            evidence=(f"CUDA probe: {cuda.message or 'failed'}",),
+            fix=("$ gpudoctor check --debug",),
+        )
+
+
+@rule(
+    "GD-CUDA-006",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="cuInit did not return: the NVIDIA driver is probably wedged",
+    why="The CUDA probe (a child that loads libcuda and calls `cuInit`) ran past its time "
+    "limit. A healthy driver initialises in a few seconds; a wedged one (after an Xid error) "
+    "blocks callers in the kernel until a reset.",
+    fix="Look for Xid errors in `dmesg` and reboot; raise `--timeout` only if the machine is "
+    "known to be slow.",
+)
+def cuda_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.cuda.status != "timeout":
+        return
+    yield Hit(
+        evidence=(f"CUDA probe: {report.cuda.message or 'timed out'}",),
+        fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
+    )
+
+
+@rule(
+    "GD-CUDA-009",
+    area="cuda",
+    severity=Severity.WARNING,
+    title="CUDA sees fewer GPUs than NVML",
+    why="`cuDeviceGetCount` counts fewer GPUs than NVML lists, with no `CUDA_VISIBLE_DEVICES` "
+    "and no MIG to explain it (lost GPUs are not counted): a device cgroup hides some device "
+    "files, or some GPUs failed to initialise for CUDA.",
+    fix="Compare `nvidia-smi -L` with `ls /dev/nvidia*`; in a container pass every GPU.",
+)
+def fewer_devices(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    cuda = report.cuda
+    listed = [g for g in gpus(report) if not g.lost]
+    if cuda.status != "ok" or cuda.device_count is None or not listed:
+        return
+    if env(report, "CUDA_VISIBLE_DEVICES") is not None or any(g.mig_enabled for g in listed):
+        return
+    if cuda.device_count < len(listed):
+        yield Hit(
+            evidence=(f"CUDA devices: {cuda.device_count}", f"NVML GPUs: {len(listed)}"),
+            fix=("$ nvidia-smi -L", "$ ls -l /dev/nvidia*")
+            if is_linux_host(report) or report.host.container
+            else ("$ nvidia-smi -L",),
+        )
+
+
+@rule(
+    "GD-CUDA-010",
+    area="cuda",
+    severity=Severity.INFO,
+    title="The CUDA driver API was not checked",
+    why="The CUDA probe was skipped (no NVIDIA driver to load, or the platform has no CUDA), "
+    "so libcuda and `cuInit` were not tried.",
+    fix="Nothing to do unless you expected CUDA here.",
+    marks_unchecked=True,
+)
+def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.cuda.status == "skipped" and not libcuda_missing(report):
+        yield Hit(evidence=(f"CUDA probe: {report.cuda.message or 'skipped'}",))

@@ -1,0 +1,213 @@
+"""Kernel-driver rules: no GPU, nouveau, the nvidia module missing, unbound GPUs, device nodes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import PciFunction, Report
+from gpudoctor.rules.facts import gpus, is_linux_host
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+_GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
+
+
+def is_gpu_function(fn: PciFunction) -> bool:
+    """Display or 3D controllers (PCI class 0x03xxxx), not the GPU's audio or USB functions."""
+    code = fn.class_code.lower().removeprefix("0x")
+    return code.startswith("03")
+
+
+def _pci_listed(report: Report) -> bool:
+    return not any(e.field.startswith("driver.pci") for e in report.driver.errors)
+
+
+def _describe(fn: PciFunction) -> str:
+    bound = fn.driver or "no driver"
+    return f"PCI {fn.address} (device {fn.device_id}): {bound}"
+
+
+@rule(
+    "GD-DRV-001",
+    area="driver",
+    severity=Severity.ERROR,
+    title="No NVIDIA GPU found",
+    why="Neither the PCI bus nor NVML shows an NVIDIA GPU. On a cloud VM the instance type may "
+    "have no GPU, or the GPU was not attached. Not reported inside a container, where the "
+    "host's PCI bus may be hidden (the NVML line says what the container lacks). "
+    "On macOS there is no CUDA at all (reported as information: PyTorch can use the Apple GPU "
+    "through MPS).",
+    fix="Check the machine really has an NVIDIA GPU: `lspci -nn | grep -i nvidia` on the host; "
+    "on a cloud VM pick a GPU instance type.",
+)
+def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.host.os == "darwin":
+        yield Hit(
+            severity=Severity.INFO,
+            title="macOS has no NVIDIA CUDA; PyTorch can use the Apple GPU through MPS",
+            evidence=(f"OS: {report.host.os_release or 'macOS'} ({report.host.arch})",),
+            fix=('$ python -c "import torch; print(torch.backends.mps.is_available())"',),
+        )
+        return
+    if not is_linux_host(report) or gpus(report) or report.driver.pci_functions:
+        return
+    if report.host.container:
+        return  # the host's PCI bus is not always visible; the NVML line names the cause
+    if not _pci_listed(report):
+        return
+    yield Hit(
+        evidence=("no PCI function with vendor 0x10de (NVIDIA)", f"NVML: {report.nvml.status}"),
+        fix=("$ lspci -nn | grep -i nvidia", "On a cloud VM: choose an instance type with a GPU."),
+    )
+
+
+@rule(
+    "GD-DRV-002",
+    area="driver",
+    severity=Severity.ERROR,
+    title="The open-source nouveau driver owns the GPU",
+    why="nouveau, the kernel's own driver for NVIDIA cards, has no CUDA. When it is bound to "
+    "the GPU the NVIDIA module cannot take it, and `nvidia-smi` says it cannot communicate "
+    "with the NVIDIA driver. This is DCGM's *denylist* check.",
+    fix="Blacklist nouveau, rebuild the initramfs, reboot, then install or load the NVIDIA driver.",
+)
+def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if not is_linux_host(report):
+        return
+    bound = [fn for fn in report.driver.pci_functions if fn.driver == "nouveau"]
+    nvidia_loaded = report.driver.module_version is not None
+    if not bound and not (report.driver.nouveau_loaded and not nvidia_loaded):
+        return
+    evidence = [_describe(fn) for fn in bound] or ["the nouveau module is loaded"]
+    if not nvidia_loaded:
+        evidence.append("the nvidia kernel module is not loaded")
+    yield Hit(
+        evidence=tuple(evidence),
+        fix=(
+            '$ echo -e "blacklist nouveau\\noptions nouveau modeset=0" | '
+            "sudo tee /etc/modprobe.d/blacklist-nouveau.conf",
+            "$ sudo update-initramfs -u   # Fedora/RHEL: sudo dracut --force",
+            "$ sudo reboot",
+        ),
+    )
+
+
+@rule(
+    "GD-DRV-003",
+    area="driver",
+    severity=Severity.ERROR,
+    title="The NVIDIA kernel module is not loaded",
+    why="An NVIDIA GPU is on the PCI bus but `/proc/driver/nvidia` is absent. Usual causes: "
+    "the kernel was updated and DKMS did not rebuild the module for it; Secure Boot refuses "
+    "the unsigned module (no MOK enrolled); the driver was never installed.",
+    fix="Try `sudo modprobe nvidia` and read `sudo dmesg | grep -i nvidia`. Rebuild for the "
+    "running kernel (`sudo apt-get install linux-headers-$(uname -r)` then "
+    "`sudo dkms autoinstall`), check Secure Boot with `mokutil --sb-state` (enroll the key "
+    "or sign the module), then reboot.",
+)
+def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    drv = report.driver
+    if not is_linux_host(report) or drv.module_version is not None:
+        return
+    functions = [fn for fn in drv.pci_functions if is_gpu_function(fn)]
+    if not functions or any(fn.driver in ("nvidia", "nouveau") for fn in functions):
+        return
+    yield Hit(
+        evidence=(
+            *(_describe(fn) for fn in functions),
+            "no /proc/driver/nvidia/version and no /sys/module/nvidia",
+        ),
+        fix=(
+            "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
+            "$ sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
+            "$ mokutil --sb-state   # Secure Boot on: enroll the module key or sign the module",
+            "$ sudo reboot",
+        ),
+    )
+
+
+@rule(
+    "GD-DRV-004",
+    area="driver",
+    severity=Severity.WARNING,
+    title="A GPU has no driver bound",
+    why="The nvidia module is loaded but did not take one of the GPUs: it failed to "
+    "initialise it (see `dmesg`), or the GPU is set aside for a virtual machine "
+    "(`vfio-pci`, reported as information). CUDA cannot use that GPU.",
+    fix="Read `sudo dmesg | grep -iE 'nvidia|NVRM'` for the reason; for `vfio-pci`, release "
+    "the GPU from passthrough if this host should use it.",
+)
+def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    drv = report.driver
+    if not is_linux_host(report) or drv.module_version is None:
+        return
+    for fn in drv.pci_functions:
+        if not is_gpu_function(fn) or fn.driver in ("nvidia", "nouveau"):
+            continue
+        if fn.driver == "vfio-pci":
+            yield Hit(
+                severity=Severity.INFO,
+                title=f"GPU at {fn.address} is reserved for a virtual machine (vfio-pci)",
+                evidence=(_describe(fn),),
+                fix=("Release it from passthrough if this host should use it.",),
+            )
+        else:
+            yield Hit(
+                title=f"GPU at {fn.address} has no driver bound",
+                evidence=(_describe(fn), f"nvidia module {drv.module_version} is loaded"),
+                fix=("$ sudo dmesg | grep -iE 'nvidia|NVRM' | tail -n 30",),
+            )
+
+
+@rule(
+    "GD-DRV-005",
+    area="driver",
+    severity=Severity.WARNING,
+    title="Fewer /dev/nvidiaN device files than GPUs",
+    why="Each GPU needs its device file `/dev/nvidiaN`. When NVML counts more GPUs than there "
+    "are device files, a container's device cgroup or missing `--device` flags hide some "
+    "of them, or udev did not create the files (DCGM's *permissions* check).",
+    fix="In a container pass every GPU (`--gpus all`); on the host run "
+    "`sudo nvidia-modprobe -c 0 -u` (or reboot) to create the files.",
+)
+def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if not is_linux_host(report) or not report.driver.dev_nodes:
+        return
+    count = len(gpus(report))
+    nodes = sorted(n for n in report.driver.dev_nodes if _GPU_NODE.match(n))
+    if count and len(nodes) < count:
+        yield Hit(
+            evidence=(
+                f"NVML lists {count} GPUs",
+                f"device files: {', '.join(nodes) if nodes else 'none'}",
+            ),
+            fix=(
+                "In a container: docker run --gpus all ...",
+                "$ sudo nvidia-modprobe -c 0 -u",
+            ),
+        )
+
+
+@rule(
+    "GD-DRV-006",
+    area="driver",
+    severity=Severity.INFO,
+    title="The host's kernel driver is not visible from this container",
+    why="Inside a container `/sys/module/nvidia` and `/proc/driver/nvidia` show the host's "
+    "driver only when the host has one and the container runtime exposes it; the PCI bus may "
+    "be hidden too. With none of them visible the kernel-driver checks cannot run here; the "
+    "NVML and CUDA lines tell whether the container got GPU access.",
+    fix="Run `gpudoctor check` on the host to check its driver.",
+    marks_unchecked=True,
+)
+def container_without_driver(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    drv = report.driver
+    if report.host.container and drv.module_version is None and not drv.pci_functions:
+        yield Hit(
+            evidence=(
+                f"running in a {report.host.container} container",
+                "no nvidia module visible",
+            ),
+            fix=("$ gpudoctor check   # on the host",),
+        )

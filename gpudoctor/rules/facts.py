@@ -1,0 +1,118 @@
+"""Small questions the rules ask of a report: which driver, which GPUs, which OS, which variable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+from packaging.version import InvalidVersion, Version
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.model.report import GpuInfo, Report
+
+T = TypeVar("T")
+
+_DRIVER = re.compile(r"^\d{3,4}(\.\d{1,3}){0,2}$")
+
+
+def ask(query: Callable[..., T], *args: object) -> T | None:
+    """A knowledge-base answer, or None when the report's version strings are not usable.
+
+    A report replayed from another machine may hold versions the knowledge base cannot parse
+    (a nightly, a local build); that is "unknown", not bad input to this command.
+    """
+    try:
+        return query(*args)
+    except (BadInputError, ValueError, LookupError):
+        return None
+
+
+def driver_version(report: Report) -> str | None:
+    """The NVIDIA driver version: NVML's, else the kernel module's."""
+    for value in (report.nvml.driver_version, report.driver.module_version):
+        if value and _DRIVER.match(value.strip()):
+            return value.strip()
+    return None
+
+
+def kb_os(report: Report) -> str:
+    """The OS whose driver tables apply: ``windows`` for Windows and WSL2, else ``linux``.
+
+    Under WSL2 the Windows driver serves CUDA, and NVML reports its (Windows) version.
+    """
+    return "windows" if report.host.os == "windows" or report.host.wsl else "linux"
+
+
+def is_linux_host(report: Report) -> bool:
+    """A Linux kernel that owns the GPU (not WSL2, where the Windows driver does)."""
+    return report.host.os == "linux" and not report.host.wsl
+
+
+def gpus(report: Report) -> tuple[GpuInfo, ...]:
+    """The GPUs NVML listed (lost ones included)."""
+    return report.nvml.gpus if report.nvml.status == "ok" else ()
+
+
+def has_nvidia_gpu(report: Report) -> bool:
+    """True when NVML or the PCI bus shows at least one NVIDIA GPU."""
+    return bool(gpus(report)) or bool(report.driver.pci_functions)
+
+
+def gpu_label(gpu: GpuInfo) -> str:
+    """``GPU 0 (NVIDIA H100 80GB HBM3)``."""
+    return f"GPU {gpu.index} ({gpu.name})" if gpu.name else f"GPU {gpu.index}"
+
+
+def gpu_ccs(report: Report) -> dict[str, list[GpuInfo]]:
+    """The compute capabilities present, each with its GPUs, in index order."""
+    found: dict[str, list[GpuInfo]] = {}
+    for gpu in gpus(report):
+        if gpu.compute_capability:
+            found.setdefault(gpu.compute_capability, []).append(gpu)
+    return found
+
+
+def env(report: Report, name: str) -> str | None:
+    """An environment variable as the host probe saw it (None when unset)."""
+    return report.host.env.get(name)
+
+
+def version(text: str | None) -> Version | None:
+    """A parsed version (local labels such as ``+cu126`` kept), or None."""
+    if not text:
+        return None
+    try:
+        return Version(text.strip())
+    except InvalidVersion:
+        return None
+
+
+def major_minor(text: str | None) -> tuple[int, int] | None:
+    """``(12, 6)`` from ``12.6`` or ``12.6.3``; None for a bare major or garbage."""
+    v = version(text)
+    if v is None or len(v.release) < 2:
+        return None
+    return v.release[0], v.release[1]
+
+
+def nvidia_wheel_stem(name: str) -> str:
+    """``nvidia-cudnn-cu12`` -> ``nvidia-cudnn``: the wheel without its CUDA-major suffix."""
+    norm = re.sub(r"[-_.]+", "-", name.lower())
+    return re.sub(r"-cu\d+$", "", norm)
+
+
+def make_env_command(report: Report, framework: str | None = None) -> str:
+    """The ``gpudoctor make-env`` command line that plans an environment for this machine.
+
+    The planner spells out the target (driver, compute capability, OS) so the command works
+    anywhere, also from a replayed report; when it cannot, the bare command (make-env then
+    probes the machine it runs on) is the fallback.
+    """
+    from gpudoctor.envplan.suggest import suggest_command
+
+    try:
+        return suggest_command(report, framework)
+    except BadInputError:
+        parts = ["gpudoctor", "make-env"]
+        return " ".join([*parts, "--framework", framework] if framework else parts)

@@ -1,0 +1,264 @@
+"""Framework build rules: does the installed build fit this machine (CUDA, arch, Python, OS)?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import FrameworkInfo, Report
+from gpudoctor.rules.facts import (
+    ask,
+    driver_version,
+    gpu_ccs,
+    gpu_label,
+    has_nvidia_gpu,
+    kb_os,
+    major_minor,
+    make_env_command,
+)
+from gpudoctor.rules.registry import (
+    FRAMEWORK_NAMES,
+    CudaSupportLike,
+    Hit,
+    KnowledgeBase,
+    ReleaseLike,
+    framework_rule,
+)
+
+TF_LAST_NATIVE_WINDOWS_GPU = (2, 10)
+"""TensorFlow 2.10 was the last release with GPU support on native Windows."""
+
+
+def label(fw: FrameworkInfo) -> str:
+    """``PyTorch 2.9.1+cu128``."""
+    name = FRAMEWORK_NAMES.get(fw.name, fw.name)
+    return f"{name} {fw.version}" if fw.version else name
+
+
+def tf_without_windows_gpu(report: Report, fw: FrameworkInfo) -> bool:
+    """TensorFlow newer than 2.10 on native Windows: no GPU build exists at all."""
+    release = major_minor(fw.version)
+    return (
+        fw.name == "tensorflow"
+        and report.host.os == "windows"
+        and release is not None
+        and release > TF_LAST_NATIVE_WINDOWS_GPU
+    )
+
+
+def cuda_support(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> CudaSupportLike | None:
+    """Whether this machine's driver runs the CUDA the framework was built for."""
+    driver = driver_version(report)
+    if not fw.build_cuda or not driver:
+        return None
+    return ask(kb.cuda_support, driver, fw.build_cuda, kb_os(report))
+
+
+def api_level(report: Report, build_cuda: str) -> str | None:
+    """``full``/``minor_compat``/``none`` from the driver's CUDA API version alone.
+
+    Used when the driver version is unknown (a container without NVML, say): a driver runs
+    every CUDA up to its API version, and newer minors of the same major (11 and later)
+    through minor-version compatibility.
+    """
+    api = major_minor(report.cuda.driver_version or report.nvml.cuda_driver_version)
+    build = major_minor(build_cuda)
+    if api is None or build is None:
+        return None
+    if build <= api:
+        return "full"
+    return "minor_compat" if build[0] == api[0] and build[0] >= 11 else "none"
+
+
+@framework_rule(
+    4,
+    severity=Severity.ERROR,
+    title="{fw} is a CPU-only build on a machine with an NVIDIA GPU",
+    why="The installed {fw} has no CUDA support, so it never uses the GPU. pip's default "
+    "PyTorch wheels on Windows are CPU-only, `tensorflow-cpu` or TensorFlow without "
+    "`[and-cuda]` has no GPU libraries, and a later `pip install` of another package can "
+    "replace a CUDA build with a CPU one.",
+    fix="Install a CUDA build chosen for this driver and GPU; `gpudoctor make-env` plans one.",
+)
+def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
+    if fw.status != "ok" or fw.cuda_build is not False or not has_nvidia_gpu(report):
+        return
+    if tf_without_windows_gpu(report, fw):
+        return  # GD-TF-013 names the cause
+    evidence = [f"{label(fw)}: built without CUDA"]
+    if fw.version and "+cpu" in fw.version:
+        evidence.append("the local version label +cpu marks a CPU wheel")
+    evidence.append(f"NVIDIA GPUs present: {len(report.nvml.gpus) or 'yes (PCI)'}")
+    fix = [f"$ {make_env_command(report, fw.name)}"]
+    if fw.name == "tensorflow" and fw.version:
+        fix.append(f'or, on Linux/WSL2: $ pip install "tensorflow[and-cuda]=={fw.version}"')
+    yield Hit(evidence=tuple(evidence), fix=tuple(fix))
+
+
+@framework_rule(
+    5,
+    severity=Severity.ERROR,
+    title="{fw} is built for a CUDA this driver cannot run",
+    why="A framework built for CUDA X.Y needs a driver that supports it. From CUDA 11 on, a "
+    "driver runs newer minors of its own CUDA major through *minor-version compatibility* "
+    "(Linux: 12.x from 525.60.13, 13.x from 580), with some features missing, such as JIT "
+    "of newer PTX: that case is a warning. A newer major (a CUDA 13 build on an R535 driver) "
+    "cannot run at all: `CUDA driver version is insufficient for CUDA runtime version`, "
+    "`torch.cuda.is_available()` is False. The floors come from the knowledge base "
+    "(NVIDIA's CUDA release notes).",
+    fix="Update the driver to at least the version named in the finding, or install a build "
+    "for an older CUDA (`gpudoctor make-env` picks one).",
+)
+def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
+    if fw.status != "ok" or not fw.cuda_build or not fw.build_cuda:
+        return
+    support = cuda_support(report, kb, fw)
+    level = support.level if support is not None else api_level(report, fw.build_cuda)
+    if level not in ("none", "minor_compat"):
+        return
+    driver = driver_version(report)
+    max_cuda = (
+        ask(kb.max_cuda_for_driver, driver, kb_os(report))
+        if driver
+        else report.cuda.driver_version or report.nvml.cuda_driver_version
+    )
+    evidence = [f"{label(fw)} is built for CUDA {fw.build_cuda}"]
+    shown = f"driver {driver}" if driver else "the driver"
+    evidence.append(f"{shown} supports up to CUDA {max_cuda}" if max_cuda else shown)
+    full = support.full_min_driver if support is not None else None
+    mvc = support.mvc_min_driver if support is not None else None
+    fix = []
+    if level == "none":
+        if mvc:
+            evidence.append(f"CUDA {fw.build_cuda} needs driver {mvc} or newer")
+        fix.append(f"Update the NVIDIA driver to {mvc or full or 'a newer release'} or newer,")
+        title = f"{label(fw)} needs CUDA {fw.build_cuda}, which {shown} cannot run"
+        severity = None
+    else:
+        evidence.append(
+            "runs through minor-version compatibility"
+            + (f" (full support from driver {full})" if full else "")
+        )
+        fix.append(f"Update the NVIDIA driver to {full or 'a newer release'} for full support,")
+        title = (
+            f"{label(fw)} (CUDA {fw.build_cuda}) runs on {shown} only through "
+            "minor-version compatibility"
+        )
+        severity = Severity.WARNING
+    fix.append(f"or install a build for an older CUDA: $ {make_env_command(report, fw.name)}")
+    yield Hit(severity=severity, title=title, evidence=tuple(evidence), fix=tuple(fix))
+
+
+@framework_rule(
+    6,
+    severity=Severity.ERROR,
+    title="{fw} has no kernels for this GPU's architecture",
+    why="A CUDA build carries machine code (SASS, `sm_XY`) for a list of GPU architectures "
+    "and sometimes PTX (`compute_XY`) the driver can compile at first use. SASS runs on GPUs "
+    "of the same major with an equal or higher minor; PTX runs on any newer GPU; Jetson "
+    "GPUs (5.3, 6.2, 7.2, 8.7) run only their own code. With no match the GPU fails with "
+    "`no kernel image is available for execution on the device` (an error); with PTX only, "
+    "the first run JIT-compiles the kernels (which can take minutes) and kernels shipped "
+    "without PTX are missing (a warning). Example: a GTX 1080 Ti (6.1) on a `cu128` PyTorch "
+    "wheel (7.0 and up).",
+    fix="Install a build whose arch list covers the GPU (`gpudoctor make-env` checks this); "
+    "for PyTorch, Pascal and Maxwell need the `cu126` wheels, Blackwell needs `cu128` or "
+    "newer.",
+)
+def arch_not_covered(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
+    if fw.status != "ok" or not fw.cuda_build or not fw.arch_list:
+        return
+    ccs = {cc: [gpu_label(g) for g in found] for cc, found in gpu_ccs(report).items()}
+    if not ccs:
+        for dev in fw.devices:
+            if dev.compute_capability:
+                ccs.setdefault(dev.compute_capability, []).append(dev.name or f"GPU {dev.index}")
+    arch = " ".join(fw.arch_list)
+    for cc, names in ccs.items():
+        coverage = ask(kb.arch_coverage, cc, fw.arch_list)
+        if coverage is None or coverage.kind not in ("none", "ptx_jit"):
+            continue
+        sm = "sm_" + cc.replace(".", "")
+        evidence = [f"{', '.join(names)}: compute capability {cc} ({sm})", f"arch list: {arch}"]
+        fix = (f"$ {make_env_command(report, fw.name)}",)
+        if coverage.kind == "none":
+            evidence += [
+                f"confirmed on device {d.index}: {d.smoke_error}"
+                for d in fw.devices
+                if d.compute_capability == cc and d.smoke_error
+            ]
+            yield Hit(
+                title=f"{label(fw)} has no kernels for compute capability {cc} ({sm})",
+                evidence=tuple(evidence),
+                fix=fix,
+            )
+        else:
+            evidence.append(f"only PTX {coverage.matched} covers it: compiled at first use")
+            yield Hit(
+                severity=Severity.WARNING,
+                title=f"{label(fw)} runs on compute capability {cc} only through PTX JIT",
+                evidence=tuple(evidence),
+                fix=fix,
+            )
+
+
+def release_of(kb: KnowledgeBase, fw: FrameworkInfo) -> ReleaseLike | None:
+    """The knowledge base's row for the installed release."""
+    if not fw.version:
+        return None
+    query = kb.torch_release if fw.name == "torch" else kb.tensorflow_release
+    return ask(query, fw.version)
+
+
+@framework_rule(
+    7,
+    severity=Severity.WARNING,
+    title="The Python version is outside what {fw} supports",
+    why="Each {fw} release publishes wheels for a range of Python versions (from the "
+    "knowledge base: PyTorch's RELEASE.md, TensorFlow's tested configurations). Outside "
+    "that range pip finds no wheel (or an old one), and an installed build is untested.",
+    fix="Use a Python inside the range, e.g. a new environment from `gpudoctor make-env`.",
+)
+def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
+    if fw.status == "not_installed":
+        return
+    release = release_of(kb, fw)
+    python = fw.python_version or report.host.python.version
+    py = major_minor(python)
+    if release is None or py is None:
+        return
+    low, high = major_minor(release.python_min), major_minor(release.python_max)
+    if (low is None or py >= low) and (high is None or py <= high):
+        return
+    span = f"{release.python_min or '?'} to {release.python_max or '?'}"
+    yield Hit(
+        title=f"Python {py[0]}.{py[1]} is outside {label(fw)}'s supported range ({span})",
+        evidence=(f"Python {python}", f"{label(fw)} supports Python {span}"),
+        fix=(f"$ {make_env_command(report, fw.name)}",),
+    )
+
+
+@framework_rule(
+    13,
+    severity=Severity.ERROR,
+    title="TensorFlow newer than 2.10 has no GPU support on native Windows",
+    why="TensorFlow 2.10 was the last release with GPU support on native Windows; every newer "
+    "one runs on the CPU there, whatever is installed. GPU TensorFlow on Windows means WSL2, "
+    "or TensorFlow 2.10 with CUDA 11.2 and cuDNN 8.1 (Python 3.10 at most).",
+    fix="Run TensorFlow inside WSL2 (`pip install tensorflow[and-cuda]` there), or install "
+    "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge.",
+    frameworks=("tensorflow",),
+)
+def tf_native_windows(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
+    if fw.status == "not_installed" or not tf_without_windows_gpu(report, fw):
+        return
+    if not has_nvidia_gpu(report):
+        return
+    yield Hit(
+        evidence=(f"{label(fw)} on native Windows", "NVIDIA GPU present"),
+        fix=(
+            'Use WSL2: > wsl --install, then inside it: $ pip install "tensorflow[and-cuda]"',
+            "or TensorFlow 2.10 natively: $ conda install -c conda-forge cudatoolkit=11.2 "
+            'cudnn=8.1.0 && pip install "tensorflow<2.11"',
+        ),
+    )

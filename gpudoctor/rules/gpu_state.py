@@ -1,0 +1,275 @@
+"""GPU state rules: throttling, PCIe link, memory held by others, MIG, persistence, modes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import GpuInfo, Report
+from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+BUSY_UTILIZATION_PCT = 5
+"""Below this utilisation a GPU counts as idle, where link speed drops by design."""
+MEMORY_HELD_FRACTION = 0.75
+"""Memory in use above this fraction leaves too little for a new job."""
+
+GPU_IDLE = 0x1
+SLOWDOWN_REASONS: dict[int, str] = {
+    0x8: "HW slowdown (power brake, overheating or a power-supply fault)",
+    0x20: "SW thermal slowdown (above the target temperature)",
+    0x40: "HW thermal slowdown (too hot)",
+    0x80: "HW power brake (asserted by the system's power supply)",
+}
+
+
+def load_state(gpu: GpuInfo) -> str:
+    """``busy``, ``idle`` or ``unknown``, from the GpuIdle clock-event bit and utilisation."""
+    reasons, util = gpu.clock_event_reasons, gpu.utilization_gpu_pct
+    if reasons is not None and reasons & GPU_IDLE:
+        return "idle"
+    if util is not None:
+        return "busy" if util >= BUSY_UTILIZATION_PCT else "idle"
+    return "busy" if reasons is not None else "unknown"
+
+
+@rule(
+    "GD-GPU-007",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="The GPU is slowing itself down (thermal or power)",
+    why="NVML's clock-event reasons show an active hardware or thermal slowdown: HW slowdown "
+    "(0x8), SW thermal (0x20), HW thermal (0x40) or HW power brake (0x80). The GPU runs "
+    "below its clocks, so training is slower with no error. The ordinary power cap (0x4) "
+    "under full load is not reported.",
+    fix="Check cooling (fans, airflow, dust, `nvidia-smi -q -d TEMPERATURE,PERFORMANCE`) and "
+    "power (PSU, cables, power brake from the chassis).",
+)
+def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        reasons = gpu.clock_event_reasons
+        if reasons is None:
+            continue
+        active = [text for bit, text in SLOWDOWN_REASONS.items() if reasons & bit]
+        if not active:
+            continue
+        evidence = [f"clock-event reasons 0x{reasons:x}: " + "; ".join(active)]
+        if gpu.temperature_c is not None:
+            evidence.append(f"temperature {gpu.temperature_c} °C")
+        if gpu.power_draw_w is not None and gpu.power_limit_w is not None:
+            evidence.append(f"power {gpu.power_draw_w:.0f} W of {gpu.power_limit_w:.0f} W")
+        if gpu.sm_clock_mhz is not None and gpu.sm_clock_max_mhz:
+            evidence.append(f"SM clock {gpu.sm_clock_mhz} MHz of {gpu.sm_clock_max_mhz} MHz")
+        yield Hit(
+            title=f"{gpu_label(gpu)} is slowing itself down: "
+            + ", ".join(t.split(" (")[0] for t in active),
+            evidence=tuple(evidence),
+            fix=(
+                f"$ nvidia-smi -q -d TEMPERATURE,PERFORMANCE,POWER -i {gpu.index}",
+                "Check fans, airflow and power cables.",
+            ),
+        )
+
+
+@rule(
+    "GD-GPU-008",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="The PCIe link runs below its maximum while the GPU is busy",
+    why="A GPU under load should run its PCIe link at the highest generation and width the "
+    "GPU and slot support; a link trained down (Gen5 x16 to Gen3 x8) cuts host-device "
+    "bandwidth. At idle the link drops speed by design to save power, so an idle GPU "
+    "(clock-event bit GpuIdle 0x1, or utilisation below "
+    f"{BUSY_UTILIZATION_PCT} %) is not reported; when the load is unknown the finding is "
+    "information only.",
+    fix="Reseat the card or its riser, check the slot's BIOS setting (Gen/bifurcation), and "
+    "check again under load (`nvidia-smi -q -d PCIE`).",
+)
+def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        gen, gen_max, width, width_max = (
+            gpu.pcie_gen,
+            gpu.pcie_gen_max,
+            gpu.pcie_width,
+            gpu.pcie_width_max,
+        )
+        slow_gen = gen is not None and gen_max is not None and gen < gen_max
+        narrow = width is not None and width_max is not None and width < width_max
+        if not (slow_gen or narrow):
+            continue
+        state = load_state(gpu)
+        if state == "idle":
+            continue
+        link = f"PCIe link Gen{gen or '?'} x{width or '?'}, maximum Gen{gen_max or '?'} "
+        link += f"x{width_max or '?'}"
+        if state == "busy":
+            util = gpu.utilization_gpu_pct
+            load = f"utilisation {util} %" if util is not None else "GpuIdle bit clear"
+            yield Hit(
+                title=f"{gpu_label(gpu)}: PCIe link below its maximum while busy",
+                evidence=(link, load),
+                fix=(
+                    "Reseat the card or riser; check the slot's PCIe setting in the BIOS.",
+                    f"$ nvidia-smi -q -d PCIE -i {gpu.index}",
+                ),
+            )
+        else:
+            yield Hit(
+                severity=Severity.INFO,
+                title=f"{gpu_label(gpu)}: PCIe link below its maximum (load unknown)",
+                evidence=(link, "no utilisation or idle reading"),
+                fix=(f"Check again under load: $ nvidia-smi -q -d PCIE -i {gpu.index}",),
+            )
+
+
+@rule(
+    "GD-GPU-009",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="Most of the GPU's memory is held by other processes",
+    why=f"More than {MEMORY_HELD_FRACTION:.0%} of the GPU's memory was in use when gpudoctor "
+    "looked (gpudoctor holds none while NVML is read). A new job will run out of memory or "
+    "share the GPU with whatever holds it.",
+    fix="See who holds it (`nvidia-smi --query-compute-apps=pid,process_name,used_memory "
+    "--format=csv`), stop it, or pick another GPU with `CUDA_VISIBLE_DEVICES`.",
+)
+def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        used, total = gpu.memory_used_mib, gpu.memory_total_mib
+        if gpu.mig_enabled or used is None or not total or used / total <= MEMORY_HELD_FRACTION:
+            continue
+        evidence = [f"{used} MiB of {total} MiB in use ({used / total:.0%})"]
+        top = sorted(gpu.processes, key=lambda p: -(p.used_memory_mib or 0))[:3]
+        for p in top:
+            held = "?" if p.used_memory_mib is None else str(p.used_memory_mib)
+            evidence.append(f"pid {p.pid} {p.name or '?'}: {held} MiB")
+        if not gpu.processes:
+            evidence.append("no process listed (held from another container or namespace)")
+        yield Hit(
+            title=f"{gpu_label(gpu)}: {used / total:.0%} of its memory is held by other processes",
+            evidence=tuple(evidence),
+            fix=(
+                "$ nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
+                "Stop those processes, or use another GPU: export CUDA_VISIBLE_DEVICES=<index>",
+            ),
+        )
+
+
+@rule(
+    "GD-GPU-010",
+    area="gpu",
+    severity=Severity.INFO,
+    title="MIG is on: each process sees one MIG instance",
+    why="With MIG (Multi-Instance GPU) on, CUDA shows a process only one MIG instance: "
+    "`torch.cuda.device_count()` is 1 and `cuda:1` is an invalid ordinal, whatever the number "
+    "of instances. MIG on with no GPU/compute instance leaves CUDA with no device at all "
+    "(error). A mode change that waits for a GPU reset is a warning.",
+    fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (`nvidia-smi -L` "
+    "lists them); create instances with `nvidia-smi mig -cgi <profiles> -C`.",
+)
+def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        known = gpu.mig_pending is not None and gpu.mig_enabled is not None
+        if known and gpu.mig_pending != gpu.mig_enabled:
+            state = "on" if gpu.mig_pending else "off"
+            yield Hit(
+                severity=Severity.WARNING,
+                title=f"{gpu_label(gpu)}: MIG mode change to {state} waits for a GPU reset",
+                evidence=(f"MIG current: {'on' if gpu.mig_enabled else 'off'}, pending: {state}",),
+                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",),
+            )
+        if not gpu.mig_enabled:
+            continue
+        if not gpu.mig_devices:
+            yield Hit(
+                severity=Severity.ERROR,
+                title=f"{gpu_label(gpu)}: MIG is on but has no instance, so CUDA sees no device",
+                evidence=("MIG mode: on", "MIG instances: none"),
+                fix=(
+                    f"$ sudo nvidia-smi mig -lgip -i {gpu.index}   # list the profiles",
+                    f"$ sudo nvidia-smi mig -cgi <profile,...> -C -i {gpu.index}",
+                ),
+            )
+            continue
+        shown = [
+            f"MIG {m.index}: {m.name or '?'}"
+            + (f", {m.memory_total_mib} MiB" if m.memory_total_mib else "")
+            + (f", {m.uuid}" if m.uuid else "")
+            for m in gpu.mig_devices
+        ]
+        first = gpu.mig_devices[0].uuid or "MIG-<uuid>"
+        yield Hit(
+            title=f"{gpu_label(gpu)}: MIG is on with {len(gpu.mig_devices)} instances; "
+            "each process sees one",
+            evidence=tuple(shown),
+            fix=(f"$ export CUDA_VISIBLE_DEVICES={first}", "$ nvidia-smi -L"),
+        )
+
+
+@rule(
+    "GD-GPU-011",
+    area="gpu",
+    severity=Severity.INFO,
+    title="Persistence mode is off",
+    why="Without persistence mode (Linux) the driver tears the GPU state down when the last "
+    "client exits and rebuilds it for the next one, adding a second or more to every "
+    "`nvidia-smi` call and CUDA start. DCGM warns about it on servers.",
+    fix="`sudo nvidia-smi -pm 1`, or better enable the `nvidia-persistenced` service.",
+)
+def persistence(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.host.os != "linux" or report.host.wsl:
+        return
+    off = [g for g in gpus(report) if g.persistence_mode is False]
+    if off:
+        yield Hit(
+            evidence=(f"persistence mode off on GPU {', '.join(str(g.index) for g in off)}",),
+            fix=(
+                "$ sudo systemctl enable --now nvidia-persistenced",
+                "or: $ sudo nvidia-smi -pm 1",
+            ),
+        )
+
+
+@rule(
+    "GD-GPU-012",
+    area="gpu",
+    severity=Severity.ERROR,
+    title="The GPU's compute mode forbids CUDA",
+    why="Compute mode *Prohibited* lets no process create a CUDA context. *Exclusive process* "
+    "(information) lets only one process use the GPU at a time: a second one fails with "
+    "`all CUDA-capable devices are busy or unavailable`.",
+    fix="`sudo nvidia-smi -i N -c DEFAULT`.",
+)
+def compute_mode(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        fix = (f"$ sudo nvidia-smi -i {gpu.index} -c DEFAULT",)
+        if gpu.compute_mode == "prohibited":
+            yield Hit(
+                title=f"{gpu_label(gpu)}: compute mode Prohibited forbids CUDA",
+                evidence=("compute mode: prohibited",),
+                fix=fix,
+            )
+        elif gpu.compute_mode == "exclusive_process":
+            yield Hit(
+                severity=Severity.INFO,
+                title=f"{gpu_label(gpu)}: compute mode Exclusive Process (one process at a time)",
+                evidence=("compute mode: exclusive_process",),
+                fix=fix,
+            )
+
+
+@rule(
+    "GD-GPU-013",
+    area="gpu",
+    severity=Severity.INFO,
+    title="GPU health not checked: NVML lists no GPU",
+    why="GPU health (memory errors, throttling, PCIe, MIG) is read through NVML; when NVML "
+    "did not start or lists no GPU, these checks could not run. The NVML line says why.",
+    fix="Fix the NVML problem, then run `gpudoctor check` again.",
+    marks_unchecked=True,
+)
+def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status == "ok" and report.nvml.gpus:
+        return
+    status = report.nvml.status if report.nvml.status != "ok" else "no GPU"
+    yield Hit(evidence=(f"NVML: {status}",))

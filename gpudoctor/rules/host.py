@@ -1,0 +1,288 @@
+"""Host rules: CUDA_VISIBLE_DEVICES, device order, debugging variables, WSL2, stuck probes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import Report
+from gpudoctor.rules.facts import env, gpus
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+# Variables DCGM's software check flags (NVIDIA/DCGM nvvs/src/Software.cpp), plus
+# CUDA_LAUNCH_BLOCKING, which serialises every kernel launch.
+SLOWDOWN_VARIABLES: dict[str, str] = {
+    "NSIGHT_CUDA_DEBUGGER": "turns on the CUDA debugger hooks",
+    "CUDA_INJECTION32_PATH": "injects a tracing library into every CUDA process",
+    "CUDA_INJECTION64_PATH": "injects a tracing library into every CUDA process",
+    "CUDA_AUTO_BOOST": "overrides the GPU's clock boost policy",
+    "CUDA_ENABLE_COREDUMP_ON_EXCEPTION": "writes a GPU core dump on every exception",
+    "CUDA_COREDUMP_FILE": "sets where GPU core dumps go (core dumps are on)",
+    "CUDA_DEVICE_WAITS_ON_EXCEPTION": "halts the GPU on an exception to wait for a debugger",
+    "CUDA_PROFILE": "turns on the legacy command-line profiler",
+    "COMPUTE_PROFILE": "turns on the legacy command-line profiler",
+    "OPENCL_PROFILE": "turns on the legacy OpenCL profiler",
+    "CUDA_LAUNCH_BLOCKING": "makes every kernel launch synchronous",
+}
+
+_INDEX = re.compile(r"^-?\d+$")
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What CUDA makes of CUDA_VISIBLE_DEVICES: the entries it keeps and why it stopped."""
+
+    kept: tuple[str, ...]
+    bad: str | None = None
+    """The first entry CUDA cannot use; it ignores that entry and every one after it."""
+    duplicate: str | None = None
+
+
+def parse_visible_devices(value: str, report: Report) -> Visible:
+    """Emulate CUDA's reading of CUDA_VISIBLE_DEVICES against the GPUs NVML listed.
+
+    Entries are indices or (prefixes of) ``GPU-``/``MIG-`` UUIDs; CUDA stops at the first
+    entry it cannot use, and a GPU named twice makes the whole list invalid. Where the report
+    does not know the GPUs (NVML failed, UUIDs redacted), only the syntax is checked.
+    """
+    known = gpus(report)
+    uuids: dict[str, str] = {}
+    for gpu in known:
+        if gpu.uuid:
+            uuids[gpu.uuid] = f"gpu{gpu.index}"
+        for mig in gpu.mig_devices:
+            if mig.uuid:
+                uuids[mig.uuid] = f"gpu{gpu.index}.mig{mig.index}"
+    uuids_usable = bool(uuids) and not any("<redacted>" in u for u in uuids)
+    kept: list[str] = []
+    seen: set[str] = set()
+    for raw in value.split(","):
+        token = raw.strip()
+        key: str | None = None
+        if _INDEX.match(token):
+            index = int(token)
+            if index >= 0 and (not known or index < len(known)):
+                key = f"gpu{index}"
+        elif token.startswith(("GPU-", "MIG-")) and len(token) > 4:
+            if not uuids_usable:
+                key = token
+            else:
+                matches = [k for u, k in uuids.items() if u.startswith(token)]
+                key = matches[0] if len(matches) == 1 else None
+        if key is None:
+            return Visible(tuple(kept), bad=token)
+        if key in seen:
+            return Visible((), duplicate=token)
+        seen.add(key)
+        kept.append(token)
+    return Visible(tuple(kept))
+
+
+_CVD_WHY = (
+    "CUDA reads `CUDA_VISIBLE_DEVICES` once, when a process first initialises CUDA. An empty "
+    "value hides every GPU (`CUDA_ERROR_NO_DEVICE`, `torch.cuda.is_available()` is False); "
+    "CUDA stops at the first entry it cannot use (a negative or too-large index, an unknown "
+    "UUID, a typo) and ignores the rest; a GPU named twice invalidates the whole list. "
+    "gpudoctor emulates this parse against the GPUs NVML lists."
+)
+
+
+@rule(
+    "GD-HOST-001",
+    area="host",
+    severity=Severity.ERROR,
+    title="CUDA_VISIBLE_DEVICES hides every GPU",
+    why=_CVD_WHY,
+    fix="Unset the variable (`unset CUDA_VISIBLE_DEVICES`) or list valid GPU indices or "
+    "UUIDs from `nvidia-smi -L`, each once.",
+)
+def visible_devices_hide_all(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    value = env(report, "CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return
+    fix = (
+        "$ unset CUDA_VISIBLE_DEVICES",
+        "or set it to indices or UUIDs that `nvidia-smi -L` lists, each once",
+    )
+    shown = f"CUDA_VISIBLE_DEVICES={value!r}"
+    if not value.strip():
+        yield Hit(evidence=(f"{shown} (empty)",), fix=fix)
+        return
+    parsed = parse_visible_devices(value, report)
+    if parsed.duplicate is not None:
+        yield Hit(
+            title="CUDA_VISIBLE_DEVICES names a GPU twice, so CUDA sees none",
+            evidence=(shown, f"{parsed.duplicate!r} repeats an earlier entry"),
+            fix=fix,
+        )
+    elif parsed.bad is not None and not parsed.kept:
+        yield Hit(
+            evidence=(shown, _bad_entry(parsed.bad, report)),
+            fix=fix,
+        )
+
+
+@rule(
+    "GD-HOST-002",
+    area="host",
+    severity=Severity.WARNING,
+    title="CUDA_VISIBLE_DEVICES has an entry CUDA cannot use",
+    why=_CVD_WHY,
+    fix="Remove the bad entry; list GPUs by index or by the UUIDs `nvidia-smi -L` prints.",
+)
+def visible_devices_truncated(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    value = env(report, "CUDA_VISIBLE_DEVICES")
+    if not value or not value.strip():
+        return
+    parsed = parse_visible_devices(value, report)
+    if parsed.bad is not None and parsed.kept:
+        yield Hit(
+            title=f"CUDA_VISIBLE_DEVICES stops at {parsed.bad!r}: CUDA ignores it and what follows",
+            evidence=(
+                f"CUDA_VISIBLE_DEVICES={value!r}",
+                _bad_entry(parsed.bad, report),
+                f"CUDA uses only: {','.join(parsed.kept)}",
+            ),
+            fix=(f"$ export CUDA_VISIBLE_DEVICES={','.join(parsed.kept)}", "$ nvidia-smi -L"),
+        )
+
+
+def _bad_entry(token: str, report: Report) -> str:
+    count = len(gpus(report))
+    if _INDEX.match(token) and int(token) < 0:
+        return f"{token!r} is negative: CUDA stops reading there"
+    if _INDEX.match(token):
+        return f"{token!r} is not a GPU index (NVML lists {count} GPU{'s' if count != 1 else ''})"
+    if token.startswith(("GPU-", "MIG-")):
+        return f"{token!r} matches no GPU or MIG UUID (or more than one)"
+    return f"{token!r} is neither an index nor a GPU-/MIG- UUID"
+
+
+@rule(
+    "GD-HOST-003",
+    area="host",
+    severity=Severity.INFO,
+    title="Mixed GPU models: CUDA and nvidia-smi number the GPUs differently",
+    why="By default CUDA numbers GPUs fastest first (`CUDA_DEVICE_ORDER=FASTEST_FIRST`), "
+    "while nvidia-smi and NVML number them by PCI bus. With different GPU models, `cuda:0` "
+    "may not be nvidia-smi's GPU 0, and `CUDA_VISIBLE_DEVICES=1` may pick the wrong card.",
+    fix="`export CUDA_DEVICE_ORDER=PCI_BUS_ID` so both agree.",
+)
+def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    names = {g.name for g in gpus(report) if g.name}
+    if len(names) > 1 and env(report, "CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
+        order = env(report, "CUDA_DEVICE_ORDER")
+        yield Hit(
+            evidence=(
+                "GPU models: " + ", ".join(sorted(names)),
+                f"CUDA_DEVICE_ORDER={order!r}" if order else "CUDA_DEVICE_ORDER is not set",
+            ),
+            fix=("$ export CUDA_DEVICE_ORDER=PCI_BUS_ID",),
+        )
+
+
+@rule(
+    "GD-HOST-004",
+    area="host",
+    severity=Severity.WARNING,
+    title="A CUDA debugging or profiling variable is set",
+    why="These variables make every CUDA program slower or change how it fails: they load "
+    "tracing libraries, write core dumps, halt on exceptions or serialise kernel launches. "
+    "NVIDIA's DCGM flags the same list. Each is harmless when set on purpose for one run, "
+    "and a mystery slowdown when left in a shell profile.",
+    fix="`unset` the variable (and remove it from `~/.bashrc`, the container image or the "
+    "job script).",
+)
+def slowdown_variables(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    found = []
+    for name, effect in SLOWDOWN_VARIABLES.items():
+        value = env(report, name)
+        if value is None or (name == "CUDA_LAUNCH_BLOCKING" and value.strip() in ("", "0")):
+            continue
+        found.append((name, value, effect))
+    if found:
+        yield Hit(
+            title="CUDA debugging or profiling variables are set: "
+            + ", ".join(n for n, _, _ in found),
+            evidence=tuple(f"{n}={v!r}: {effect}" for n, v, effect in found),
+            fix=("$ unset " + " ".join(n for n, _, _ in found),),
+        )
+
+
+@rule(
+    "GD-HOST-005",
+    area="host",
+    severity=Severity.ERROR,
+    title="WSL2: a Linux libcuda shadows the one the Windows driver provides",
+    why="Under WSL2 the Windows NVIDIA driver provides `libcuda.so.1` in `/usr/lib/wsl/lib`. "
+    "A Linux driver package, a CUDA toolkit's bundled driver or a conda package installed "
+    "inside WSL puts another `libcuda` earlier on the search path; it cannot talk to the "
+    "Windows driver, so `cuInit` fails (`CUDA_ERROR_NO_DEVICE`) although `nvidia-smi` works.",
+    fix="Install the NVIDIA driver on Windows only. Inside WSL remove the Linux driver "
+    "packages (`sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'`), install "
+    "the CUDA toolkit from the WSL-Ubuntu (driverless) repository, and run `sudo ldconfig`.",
+)
+def wsl_libcuda_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    path = report.cuda.libcuda_path
+    if not report.host.wsl or not path or path.startswith("/usr/lib/wsl/"):
+        return
+    evidence = [f"libcuda resolves to {path}, not /usr/lib/wsl/lib/libcuda.so.1"]
+    if report.cuda.cu_init_error:
+        evidence.append(f"cuInit: {report.cuda.cu_init_error}")
+    yield Hit(
+        evidence=tuple(evidence),
+        fix=(
+            "Keep the NVIDIA driver on Windows only; inside WSL remove the Linux one:",
+            "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'",
+            "$ sudo ldconfig",
+        ),
+    )
+
+
+_AREA_STATUS_PROBES = ("nvml", "cuda", "torch", "tensorflow")
+
+
+@rule(
+    "GD-HOST-006",
+    area="host",
+    severity=Severity.WARNING,
+    title="A probe timed out",
+    why="Every probe runs with a time limit. A probe that runs past it was stopped (and "
+    "abandoned if it would not die); its facts are missing from the report. Reading from "
+    "the NVIDIA driver hangs when the driver is wedged (after an Xid error, with processes in "
+    "uninterruptible sleep), which only a reboot clears. NVML, CUDA and framework timeouts "
+    "have their own entries (GD-NVML-005, GD-CUDA-006, GD-TORCH-003, GD-TF-003).",
+    fix="Run `gpudoctor check --timeout 120` once to tell a slow host from a hung one; "
+    "if it hangs again, look for processes in state `D` (`ps -eo pid,stat,cmd | grep ' D'`) "
+    "and reboot.",
+)
+def other_probe_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for probe in report.probes:
+        if probe.status != "timeout":
+            continue
+        name = probe.name.lower()
+        if any(key in name for key in _AREA_STATUS_PROBES) and _area_reports_timeout(report, name):
+            continue
+        evidence = [f"probe {probe.name!r} stopped after {probe.duration_s:.1f} s"]
+        if probe.message:
+            evidence.append(probe.message)
+        yield Hit(
+            title=f"The {probe.name} probe timed out",
+            evidence=tuple(evidence),
+            fix=(
+                "$ gpudoctor check --timeout 120",
+                "$ ps -eo pid,stat,cmd | grep ' D'",
+                "If the probe hangs again and processes sit in state D: reboot.",
+            ),
+        )
+
+
+def _area_reports_timeout(report: Report, name: str) -> bool:
+    if "nvml" in name:
+        return report.nvml.status == "timeout"
+    if "cuda" in name:
+        return report.cuda.status == "timeout"
+    fw = report.framework("tensorflow" if "tensorflow" in name else "torch")
+    return fw is not None and fw.status == "timeout"

@@ -1,0 +1,222 @@
+"""CUDA library rules: LD_LIBRARY_PATH shadowing pip's nvidia-* libraries, clashing cuDNN pins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import FrameworkInfo, Report
+from gpudoctor.rules.facts import env, make_env_command, nvidia_wheel_stem, version
+from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
+
+# The pip wheel (without its -cuXX suffix) that ships each CUDA library.
+WHEEL_FOR_LIBRARY: dict[str, str] = {
+    "cudart": "nvidia-cuda-runtime",
+    "cublas": "nvidia-cublas",
+    "cublaslt": "nvidia-cublas",
+    "cudnn": "nvidia-cudnn",
+    "nvrtc": "nvidia-cuda-nvrtc",
+    "nvjitlink": "nvidia-nvjitlink",
+    "cufft": "nvidia-cufft",
+    "cusparse": "nvidia-cusparse",
+    "cusolver": "nvidia-cusolver",
+    "curand": "nvidia-curand",
+    "nccl": "nvidia-nccl",
+    "cupti": "nvidia-cuda-cupti",
+}
+
+_SONAME = re.compile(r"^lib([a-zA-Z]+?)(?:64_\d+)?\.so")
+
+
+def library_of(path: str) -> str | None:
+    """``/x/libcublasLt.so.12`` -> ``cublaslt``; the names WHEEL_FOR_LIBRARY knows."""
+    match = _SONAME.match(PurePosixPath(path).name)
+    if not match:
+        return None
+    name = match.group(1).lower()
+    for known in sorted(WHEEL_FOR_LIBRARY, key=len, reverse=True):
+        if name.startswith(known):
+            return known
+    return None
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A CUDA library taken from LD_LIBRARY_PATH although a pip wheel in the env ships it."""
+
+    library: str
+    path: str
+    wheel: str
+    who: str
+
+
+def shadowed_libraries(report: Report) -> list[Shadow]:
+    """Libraries resolved through LD_LIBRARY_PATH that an installed nvidia-* wheel provides."""
+    wheels = {nvidia_wheel_stem(w.name): f"{w.name} {w.version}" for w in report.cuda.nvidia_wheels}
+    dirs = [d.rstrip("/") for d in (env(report, "LD_LIBRARY_PATH") or "").split(":") if d]
+    found: list[Shadow] = []
+    for lib in report.cuda.libraries:
+        wheel = wheels.get(WHEEL_FOR_LIBRARY.get(lib.name, ""))
+        if wheel and lib.origin == "ld_library_path":
+            found.append(Shadow(lib.name, lib.path or lib.soname or lib.name, wheel, "the loader"))
+    for fw in report.frameworks:
+        for path in fw.loaded_libraries:
+            name = library_of(path)
+            wheel = wheels.get(WHEEL_FOR_LIBRARY.get(name or "", ""))
+            folder = str(PurePosixPath(path).parent)
+            if name and wheel and "site-packages/nvidia" not in path and folder in dirs:
+                found.append(Shadow(name, path, wheel, FRAMEWORK_NAMES.get(fw.name, fw.name)))
+    return found
+
+
+@rule(
+    "GD-CUDA-007",
+    area="cuda",
+    severity=Severity.WARNING,
+    title="LD_LIBRARY_PATH shadows the CUDA libraries installed with pip",
+    why="PyTorch and TensorFlow wheels bring their CUDA libraries as `nvidia-*` pip wheels and "
+    "find them by RPATH, but the loader searches `LD_LIBRARY_PATH` first. A system CUDA there "
+    "(`/usr/local/cuda/lib64`) replaces some libraries with other versions, which fails with "
+    "errors like `libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4` (an error "
+    "when an import already failed that way) or works until a kernel needs the missing "
+    "symbol. gpudoctor compares where each library resolved, and what the framework child "
+    "mapped, with the installed wheels.",
+    fix="Remove the system CUDA folders from `LD_LIBRARY_PATH` for this environment (or "
+    "`unset LD_LIBRARY_PATH`).",
+)
+def ld_library_path_shadowing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    shadows = shadowed_libraries(report)
+    if not shadows:
+        return
+    undefined = [
+        fw for fw in report.frameworks if fw.status != "ok" and "undefined symbol" in fw.message
+    ]
+    evidence = [f"{s.who} took {s.path}; the env has {s.wheel}" for s in shadows]
+    evidence += [f"{FRAMEWORK_NAMES.get(fw.name, fw.name)}: {fw.message}" for fw in undefined]
+    bad_dirs = {str(PurePosixPath(s.path).parent) for s in shadows}
+    value = env(report, "LD_LIBRARY_PATH") or ""
+    keep = [d for d in value.split(":") if d and d.rstrip("/") not in bad_dirs]
+    fix = f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
+    yield Hit(
+        severity=Severity.ERROR if undefined else None,
+        evidence=tuple(evidence),
+        fix=(fix,),
+    )
+
+
+# --- cuDNN pins -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CudnnPin:
+    """A framework's Requires-Dist on a cuDNN wheel."""
+
+    framework: FrameworkInfo
+    requirement: Requirement
+
+    @property
+    def label(self) -> str:
+        return FRAMEWORK_NAMES.get(self.framework.name, self.framework.name)
+
+    @property
+    def floor(self) -> Version | None:
+        """The lowest version the pin allows, when it states one."""
+        floors = [
+            Version(s.version)
+            for s in self.requirement.specifier
+            if s.operator in ("==", ">=", "~=", "===") and "*" not in s.version
+        ]
+        return max(floors, default=None)
+
+
+def cudnn_pins(report: Report) -> list[CudnnPin]:
+    """The cuDNN wheel requirements of the installed frameworks."""
+    pins = []
+    for fw in report.frameworks:
+        for line in fw.requires:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if nvidia_wheel_stem(req.name) == "nvidia-cudnn":
+                pins.append(CudnnPin(fw, req))
+                break
+    return pins
+
+
+@rule(
+    "GD-CUDA-008",
+    area="cuda",
+    severity=Severity.ERROR,
+    title="The installed cuDNN wheel does not fit what the frameworks pin",
+    why="PyTorch and TensorFlow each pin the `nvidia-cudnn-cu*` wheel they were built with, "
+    "and one environment holds one version of it. cuDNN refuses to run a library older than "
+    "the one a framework was compiled with (`Loaded runtime CuDNN library: 9.1.0 but source "
+    "was compiled with: 9.3.0`), so a pin left unsatisfied with an older cuDNN is an error; "
+    "a newer minor usually works and is a warning. With both frameworks in one environment, "
+    "the one installed last decides.",
+    fix="Keep PyTorch and TensorFlow in separate environments (`gpudoctor make-env`), or "
+    "install a cuDNN version both pins allow.",
+)
+def cudnn_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    pins = cudnn_pins(report)
+    installed = {
+        canonicalize_name(w.name): version(w.version)
+        for w in report.cuda.nvidia_wheels
+        if nvidia_wheel_stem(w.name) == "nvidia-cudnn"
+    }
+    evidence: list[str] = []
+    worst: Severity | None = None
+    for pin in pins:
+        have = installed.get(canonicalize_name(pin.requirement.name))
+        evidence.append(f"{pin.label} requires {pin.requirement.name}{pin.requirement.specifier}")
+        if have is None or pin.requirement.specifier.contains(have, prereleases=True):
+            continue
+        floor = pin.floor
+        too_old = floor is not None and have < floor
+        evidence.append(
+            f"installed {pin.requirement.name} {have} is "
+            + (f"older than {pin.label} needs" if too_old else f"outside {pin.label}'s pin")
+        )
+        level = Severity.ERROR if too_old else Severity.WARNING
+        worst = level if worst is None else max(worst, level)
+    names = {canonicalize_name(p.requirement.name) for p in pins}
+    if len(names) > 1 and len([n for n in names if n in installed]) > 1:
+        evidence.append(
+            "two cuDNN wheels both provide libcudnn.so.9: whichever loads first serves both"
+        )
+        worst = worst or Severity.WARNING
+    if worst is None:
+        return
+    shared = _common_version(pins)
+    fix = [f"$ pip install {pins[0].requirement.name}=={shared}"] if shared else []
+    fix += ["or keep them apart, one environment each:"]
+    fix += [f"$ {make_env_command(report, p.framework.name)}" for p in pins]
+    both = len({p.framework.name for p in pins}) > 1
+    yield Hit(
+        severity=worst,
+        title="PyTorch and TensorFlow pin different cuDNN versions" if both else None,
+        evidence=tuple(evidence),
+        fix=tuple(fix),
+    )
+
+
+def _common_version(pins: list[CudnnPin]) -> str | None:
+    """An exact pinned version that every pin on the same wheel allows, if there is one."""
+    if len({canonicalize_name(p.requirement.name) for p in pins}) != 1:
+        return None
+    for pin in pins:
+        for spec in pin.requirement.specifier:
+            if spec.operator != "==" or "*" in spec.version:
+                continue
+            candidate = Version(spec.version)
+            if all(p.requirement.specifier.contains(candidate, prereleases=True) for p in pins):
+                return str(candidate)
+    return None

@@ -1,0 +1,308 @@
+"""NVML rules: why NVML did not start (library, driver, mismatch, permission, hang, bindings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import Report
+from gpudoctor.rules.facts import env, is_linux_host
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+_HANDLED = {
+    "ok",
+    "library_not_found",
+    "driver_not_loaded",
+    "lib_rm_version_mismatch",
+    "no_permission",
+    "timeout",
+    "bindings_missing",
+}
+
+_CONTAINER_FIX = (
+    "Start the container with GPU access: docker run --gpus all ... "
+    "(podman: --device nvidia.com/gpu=all)",
+    "On the host, once: install nvidia-container-toolkit, then",
+    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+)
+
+
+def _nvml_said(report: Report) -> str:
+    return f"NVML: {report.nvml.message}" if report.nvml.message else f"NVML: {report.nvml.status}"
+
+
+def library_version(nvml_version: str | None) -> str | None:
+    """The driver release an NVML version string belongs to: ``12.535.104.05`` -> ``535.104.05``.
+
+    ``nvmlSystemGetNVMLVersion`` prefixes the CUDA major on older drivers; nvidia-smi shows
+    the rest (``590.48``).
+    """
+    if not nvml_version:
+        return None
+    parts = nvml_version.strip().split(".")
+    if len(parts) > 1 and parts[0].isdigit() and int(parts[0]) < 100:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+@rule(
+    "GD-NVML-001",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="The NVML library (libnvidia-ml) is not installed",
+    why="NVML ships with the NVIDIA driver (`libnvidia-ml.so.1`, `nvml.dll`). Without it no "
+    "NVIDIA driver is installed, or its user-space part is missing. In a container it means "
+    "the container was started without GPU access: the NVIDIA container toolkit mounts the "
+    "driver's libraries only with `--gpus`. On macOS, where no NVIDIA driver exists, it is "
+    "information only.",
+    fix="Host: install the NVIDIA driver. Container: `docker run --gpus all` (with "
+    "nvidia-container-toolkit installed and configured on the host). WSL2: update the Windows "
+    "driver and run `wsl --update`.",
+)
+def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status != "library_not_found":
+        return
+    host = report.host
+    said = _nvml_said(report)
+    if host.os == "darwin":
+        yield Hit(
+            severity=Severity.INFO,
+            title="macOS has no NVIDIA driver and no NVML",
+            evidence=(said,),
+            fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+        )
+    elif host.container:
+        visible = env(report, "NVIDIA_VISIBLE_DEVICES")
+        yield Hit(
+            title="The container was started without GPU access",
+            evidence=(
+                said,
+                f"running in a {host.container} container",
+                f"NVIDIA_VISIBLE_DEVICES={visible!r}"
+                if visible is not None
+                else "NVIDIA_VISIBLE_DEVICES is not set",
+            ),
+            fix=_CONTAINER_FIX,
+        )
+    elif host.wsl:
+        yield Hit(
+            title="WSL2 does not expose the Windows NVIDIA driver",
+            evidence=(said, "/usr/lib/wsl/lib/libnvidia-ml.so.1 could not be loaded"),
+            fix=(
+                "Install or update the NVIDIA driver on Windows (not inside WSL), then in "
+                "PowerShell:",
+                "> wsl --update",
+                "> wsl --shutdown",
+            ),
+        )
+    elif host.os == "windows":
+        yield Hit(
+            title="No NVIDIA driver is installed (nvml.dll not found)",
+            evidence=(said,),
+            fix=("Install the NVIDIA driver: https://www.nvidia.com/Download/index.aspx",),
+        )
+    elif report.driver.module_version:
+        yield Hit(
+            title="The driver's user-space libraries are missing (libnvidia-ml.so.1)",
+            evidence=(said, f"the kernel module {report.driver.module_version} is loaded"),
+            fix=(
+                "Reinstall the driver's user-space package for the loaded module, e.g.",
+                "$ sudo apt-get install --reinstall "
+                f"nvidia-utils-{report.driver.module_version.split('.')[0]}",
+            ),
+        )
+    else:
+        yield Hit(
+            title="No NVIDIA driver is installed",
+            evidence=(said, "no nvidia kernel module"),
+            fix=(
+                "$ sudo ubuntu-drivers install   # or your distribution's NVIDIA driver package",
+                "$ sudo reboot",
+            ),
+        )
+
+
+@rule(
+    "GD-NVML-002",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="NVML cannot reach the NVIDIA kernel driver",
+    why="NVML loaded but reports *Driver Not Loaded*: the user-space driver is installed and "
+    "the kernel module is not running (see the kernel driver line for why).",
+    fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
+    "rebuild it with DKMS; with Secure Boot enroll the module key; reboot.",
+)
+def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status != "driver_not_loaded":
+        return
+    yield Hit(
+        evidence=(_nvml_said(report),),
+        fix=(
+            "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
+            "$ sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
+            "$ sudo reboot",
+        ),
+    )
+
+
+@rule(
+    "GD-NVML-003",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="Driver/library version mismatch: the driver was updated but the old module runs",
+    why="NVML refuses to start (`Failed to initialize NVML: Driver/library version mismatch`) "
+    "when the user-space driver libraries and the loaded kernel module come from different "
+    "releases. It almost always follows a driver upgrade (often an unattended one) without a "
+    "reboot. gpudoctor compares `/sys/module/nvidia/version` with NVML's own version.",
+    fix="Reboot. Without a reboot, unload and reload the modules when nothing uses the GPU "
+    "(`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`). Hold "
+    "the driver packages so unattended upgrades stop replacing them under a running system.",
+)
+def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    nvml = report.nvml
+    module = report.driver.module_version
+    library = library_version(nvml.nvml_version)
+    differ = bool(module and library and not module.startswith(library))
+    if nvml.status != "lib_rm_version_mismatch" and not (nvml.status != "ok" and differ):
+        return
+    evidence = [_nvml_said(report)]
+    if module:
+        evidence.append(f"kernel module: {module}")
+    if library:
+        evidence.append(f"NVML library: {library}")
+    yield Hit(
+        evidence=tuple(evidence),
+        fix=(
+            "$ sudo reboot",
+            "or, when no process uses the GPU:",
+            "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
+            "Then stop unattended driver upgrades: $ sudo apt-mark hold 'nvidia-*' 'libnvidia-*'",
+        ),
+    )
+
+
+@rule(
+    "GD-NVML-004",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="No permission to open the NVIDIA device files",
+    why="NVML needs read and write access to `/dev/nvidiactl` and `/dev/nvidiaN`. A restrictive "
+    "udev rule, a device cgroup, or a sandbox (snap, flatpak) denies it.",
+    fix="Check `ls -l /dev/nvidia*` (usually `crw-rw-rw-`); add the user to the group that "
+    "owns them, or run the container with `--gpus`.",
+)
+def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status != "no_permission":
+        return
+    yield Hit(
+        evidence=(_nvml_said(report),),
+        fix=("$ ls -l /dev/nvidia*", "$ sudo usermod -aG video $USER   # then log in again"),
+    )
+
+
+@rule(
+    "GD-NVML-005",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="NVML did not answer: the NVIDIA driver is probably wedged",
+    why="Querying NVML took longer than the probe's time limit. A healthy driver answers in "
+    "well under a second; a wedged one (after an Xid 79 *fallen off the bus*, or Xid 45/119) "
+    "leaves callers stuck in uninterruptible sleep. Only a reset or reboot clears it.",
+    fix="Look for Xid errors (`sudo dmesg | grep -i xid`), then reboot. If it recurs, check "
+    "power, seating and cooling of the GPU.",
+)
+def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status != "timeout":
+        return
+    yield Hit(
+        evidence=(_nvml_said(report),),
+        fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
+    )
+
+
+@rule(
+    "GD-NVML-006",
+    area="nvml",
+    severity=Severity.WARNING,
+    title="The NVML Python bindings are missing or broken",
+    why="gpudoctor reads NVML through the official bindings (`nvidia-ml-py`, module `pynvml`). "
+    "The unofficial `pynvml` package from PyPI installs a module of the same name and breaks "
+    "them. Without bindings the GPU facts (health, MIG, memory) are missing from this report.",
+    fix="`pip install -U nvidia-ml-py`, and `pip uninstall pynvml` if the old fork is present.",
+)
+def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status != "bindings_missing":
+        return
+    yield Hit(
+        evidence=(_nvml_said(report),),
+        fix=("$ pip uninstall -y pynvml", "$ pip install -U nvidia-ml-py"),
+    )
+
+
+@rule(
+    "GD-NVML-007",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="NVML failed to start",
+    why="NVML returned an error gpudoctor has no specific entry for (`Unknown Error` is the "
+    "usual one: a GPU in a bad state, or a driver that needs a reboot).",
+    fix="Run `nvidia-smi` to see the same error first-hand, look for Xid errors in `dmesg`, "
+    "and reboot.",
+)
+def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    nvml = report.nvml
+    if nvml.status in _HANDLED:
+        return
+    module, library = report.driver.module_version, library_version(nvml.nvml_version)
+    if module and library and not module.startswith(library):
+        return  # GD-NVML-003 names the cause
+    yield Hit(
+        title=f"NVML failed to start ({nvml.status})",
+        evidence=(_nvml_said(report),),
+        fix=("$ nvidia-smi", "$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot"),
+    )
+
+
+@rule(
+    "GD-NVML-008",
+    area="nvml",
+    severity=Severity.INFO,
+    title="Some NVML functions are missing: nvidia-ml-py is newer than the driver",
+    why="The bindings asked the driver for functions it does not have (*Function Not Found*). "
+    "Those facts are missing from the report; everything else is unaffected.",
+    fix="Nothing is broken. To read every fact, update the driver, or pin an `nvidia-ml-py` "
+    "of the driver's release.",
+)
+def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    missing = report.nvml.missing_functions
+    if report.nvml.status != "ok" or not missing:
+        return
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    yield Hit(evidence=(f"not in this driver: {shown}",))
+
+
+@rule(
+    "GD-NVML-009",
+    area="nvml",
+    severity=Severity.ERROR,
+    title="NVML started but sees no GPU",
+    why="The driver is loaded and NVML answers, but it lists no GPU: in a container the GPUs "
+    "were not passed in (`NVIDIA_VISIBLE_DEVICES` is empty or `void`), or every GPU failed "
+    "to initialise.",
+    fix="Container: `docker run --gpus all`. Host: `sudo dmesg | grep -iE 'nvidia|NVRM'` "
+    "for GPUs the driver rejected.",
+)
+def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if report.nvml.status != "ok" or report.nvml.gpus:
+        return
+    evidence = ["NVML device count: 0"]
+    visible = env(report, "NVIDIA_VISIBLE_DEVICES")
+    if visible is not None:
+        evidence.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
+    if report.host.container:
+        fix: tuple[str, ...] = _CONTAINER_FIX
+    elif is_linux_host(report):
+        fix = ("$ sudo dmesg | grep -iE 'nvidia|NVRM' | tail -n 30",)
+    else:
+        fix = ("Reinstall the NVIDIA driver and reboot.",)
+    yield Hit(evidence=tuple(evidence), fix=fix)

@@ -1,0 +1,244 @@
+"""The rules registry: each rule's stable ID, area, severity, title, explanation and check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gpudoctor.model.findings import AREAS, Finding, Severity
+from gpudoctor.model.report import FrameworkInfo, Report
+
+AREA_PREFIX: dict[str, str] = {
+    "host": "HOST",
+    "driver": "DRV",
+    "nvml": "NVML",
+    "gpu": "GPU",
+    "cuda": "CUDA",
+    "torch": "TORCH",
+    "tensorflow": "TF",
+}
+"""The ID prefix of each area: ``GD-<PREFIX>-NNN``."""
+
+FRAMEWORK_NAMES: dict[str, str] = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
+
+AREA_TITLES: dict[str, str] = {
+    "host": "Host and environment",
+    "driver": "Kernel driver",
+    "nvml": "NVML",
+    "gpu": "GPU health",
+    "cuda": "CUDA user space",
+    "torch": "PyTorch",
+    "tensorflow": "TensorFlow",
+}
+
+_ID = re.compile(r"^GD-([A-Z]+)-(\d{3})$")
+
+
+# --- the knowledge base as the rules use it (structural, so a fake KB fits in tests) ----------
+
+
+class CudaSupportLike(Protocol):
+    """Whether a driver runs a CUDA runtime (``full``, ``minor_compat`` or ``none``)."""
+
+    @property
+    def level(self) -> str: ...
+    @property
+    def full_min_driver(self) -> str | None: ...
+    @property
+    def mvc_min_driver(self) -> str | None: ...
+
+
+class ArchCoverageLike(Protocol):
+    """How an arch list covers a GPU (``sass``, ``ptx_jit``, ``none`` or ``unknown``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def matched(self) -> str | None: ...
+
+
+class ReleaseLike(Protocol):
+    """A framework release's supported Python range."""
+
+    @property
+    def python_min(self) -> str | None: ...
+    @property
+    def python_max(self) -> str | None: ...
+
+
+class KnowledgeBase(Protocol):
+    """The knowledge-base queries the rules ask (see gpudoctor.kb)."""
+
+    def cuda_support(self, driver: str, cuda: str, os: str) -> CudaSupportLike: ...
+    def max_cuda_for_driver(self, driver: str, os: str) -> str | None: ...
+    def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> ArchCoverageLike: ...
+    def torch_release(self, version: str) -> ReleaseLike | None: ...
+    def tensorflow_release(self, version: str) -> ReleaseLike | None: ...
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hit:
+    """One occurrence of a rule: what the check found; the rule turns it into a Finding."""
+
+    evidence: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()
+    severity: Severity | None = None
+    """Overrides the rule's default severity (e.g. an ECC history is a warning, not an error)."""
+    title: str | None = None
+    """Overrides the rule's title with a more precise one (naming the GPU, the library)."""
+
+
+Check = Callable[[Report, KnowledgeBase], Iterable[Hit]]
+FrameworkCheck = Callable[[Report, KnowledgeBase, FrameworkInfo], Iterable[Hit]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """A registered rule and the metadata that docs/findings.md is generated from."""
+
+    id: str
+    area: str
+    severity: Severity
+    """The default severity; a hit may lower or raise it (documented in ``why``)."""
+    title: str
+    why: str
+    """What the finding means and how it is detected (Markdown)."""
+    fix: str
+    """The generic fix (Markdown); findings carry fixes specific to the machine."""
+    check: Check | None = None
+    """None for the per-area OK entries that :func:`gpudoctor.rules.diagnose` adds."""
+    marks_unchecked: bool = False
+    """True when a hit means the area could not be checked (no OK line is added for it)."""
+
+    def run(self, report: Report, kb: KnowledgeBase) -> Iterator[Finding]:
+        """The findings of this rule on ``report``."""
+        if self.check is None:
+            return
+        for hit in self.check(report, kb):
+            yield self.finding(hit)
+
+    def finding(self, hit: Hit) -> Finding:
+        """A Finding from one hit, with the rule's defaults filled in."""
+        return Finding(
+            id=self.id,
+            severity=self.severity if hit.severity is None else hit.severity,
+            area=self.area,
+            title=hit.title or self.title,
+            evidence=hit.evidence,
+            fix=hit.fix,
+        )
+
+
+@dataclass
+class Registry:
+    """Rules by ID, in registration order."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+
+    def add(self, rule: Rule) -> Rule:
+        match = _ID.match(rule.id)
+        if not match or rule.area not in AREAS or AREA_PREFIX[rule.area] != match.group(1):
+            msg = f"rule id {rule.id!r} does not fit area {rule.area!r}"
+            raise ValueError(msg)
+        if rule.id in self.rules:
+            msg = f"rule id {rule.id!r} registered twice"
+            raise ValueError(msg)
+        self.rules[rule.id] = rule
+        return rule
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules.values())
+
+    def __getitem__(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+
+REGISTRY = Registry()
+
+
+def rule(
+    rule_id: str,
+    *,
+    area: str,
+    severity: Severity,
+    title: str,
+    why: str,
+    fix: str,
+    marks_unchecked: bool = False,
+) -> Callable[[Check], Check]:
+    """Register the decorated check as rule ``rule_id``."""
+
+    def register(check: Check) -> Check:
+        REGISTRY.add(
+            Rule(
+                id=rule_id,
+                area=area,
+                severity=severity,
+                title=title,
+                why=why,
+                fix=fix,
+                check=check,
+                marks_unchecked=marks_unchecked,
+            )
+        )
+        return check
+
+    return register
+
+
+def framework_rule(
+    number: int,
+    *,
+    severity: Severity,
+    title: str,
+    why: str,
+    fix: str,
+    frameworks: tuple[str, ...] = ("torch", "tensorflow"),
+    marks_unchecked: bool = False,
+    include_absent: bool = False,
+) -> Callable[[FrameworkCheck], FrameworkCheck]:
+    """Register one rule per framework (``GD-TORCH-NNN``, ``GD-TF-NNN``) for the same check.
+
+    ``title``, ``why`` and ``fix`` may name the framework as ``{fw}``. The check runs only
+    when the report has a probe result for that framework, unless ``include_absent``: then
+    a framework that was not probed at all arrives with status ``not_probed``.
+    """
+
+    def register(check: FrameworkCheck) -> FrameworkCheck:
+        for name in frameworks:
+            label = FRAMEWORK_NAMES[name]
+            REGISTRY.add(
+                Rule(
+                    id=f"GD-{AREA_PREFIX[name]}-{number:03d}",
+                    area=name,
+                    severity=severity,
+                    title=title.format(fw=label),
+                    why=why.format(fw=label),
+                    fix=fix.format(fw=label),
+                    check=_bind(check, name, include_absent),
+                    marks_unchecked=marks_unchecked,
+                )
+            )
+        return check
+
+    return register
+
+
+def _bind(check: FrameworkCheck, name: str, include_absent: bool) -> Check:
+    def bound(report: Report, kb: KnowledgeBase) -> Iterable[Hit]:
+        fw = report.framework(name)
+        if fw is None and include_absent:
+            fw = FrameworkInfo(name=name, status="not_probed")
+        return () if fw is None else check(report, kb, fw)
+
+    return bound
+
+
+def ok_rule_id(area: str) -> str:
+    """The ID of an area's "no problem found" entry: ``GD-<PREFIX>-000``."""
+    return f"GD-{AREA_PREFIX[area]}-000"

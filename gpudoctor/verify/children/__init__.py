@@ -1,0 +1,1 @@
+"""The child processes verify starts, one per framework: ``python -m gpudoctor.verify.children``."""

@@ -1,0 +1,196 @@
+"""The PyTorch half of a verify child: build, run and time the reference models in torch."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+from pathlib import Path
+from typing import Any
+
+from gpudoctor.verify.children.driver import Config
+from gpudoctor.verify.children.telemetry import Sampler, nvml_gpu_count, open_sampler
+from gpudoctor.verify.model import FrameworkEnv, GpuInfo
+from gpudoctor.verify.timing import Step, best_rate
+
+_PEAK_N = {"cpu": 1024, "gpu": 8192}
+
+
+class TorchBackend:
+    """Runs the models as torch modules, NCHW, with autocast for the AMP precisions."""
+
+    framework = "torch"
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        self.cfg: Config | None = None
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def setup(self, cfg: Config) -> FrameworkEnv:
+        """Threads, cuDNN autotuner, TF32 flags; then what this build and host offer."""
+        torch = self.torch
+        self.cfg = cfg
+        torch.set_num_threads(cfg.threads)
+        torch.backends.cudnn.benchmark = True
+        tf32 = cfg.precision != "fp32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        gpus: list[GpuInfo] = []
+        cudnn_version = None
+        if cfg.device != "cpu" and torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                props = torch.cuda.get_device_properties(i)
+                gpus.append(
+                    GpuInfo(
+                        device=f"cuda:{i}",
+                        name=props.name,
+                        compute_capability=f"{props.major}.{props.minor}",
+                        memory_mib=int(props.total_memory // 2**20),
+                    )
+                )
+            version = (
+                torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+            )
+            cudnn_version = str(version) if version else None
+        count, nvml_error = nvml_gpu_count()
+        return FrameworkEnv(
+            framework="torch",
+            version=torch.__version__,
+            cuda_build=torch.version.cuda is not None,
+            cuda_version=torch.version.cuda,
+            cudnn_version=cudnn_version,
+            cudnn_enabled=bool(cudnn_version) and bool(torch.backends.cudnn.enabled),
+            gpus=tuple(gpus),
+            nvml_gpu_count=count,
+            nvml_error=nvml_error,
+            cpu_threads=torch.get_num_threads(),
+            inter_op_threads=torch.get_num_interop_threads(),
+            tf32=tf32,
+        )
+
+    def device_name(self, device: str) -> str:
+        """The GPU's name, or ``cpu``."""
+        if device == "cpu":
+            return "cpu"
+        return str(self.torch.cuda.get_device_name(self.torch.device(device)))
+
+    def sampler(self, device: str) -> Sampler:
+        """NVML telemetry for this GPU, found by its UUID."""
+        props = self.torch.cuda.get_device_properties(self.torch.device(device))
+        uuid = getattr(props, "uuid", None)
+        text = str(uuid) if uuid is not None else None
+        if text and not text.startswith(("GPU-", "MIG-")):
+            text = f"GPU-{text}"
+        return open_sampler(text, int(device.split(":")[1]))
+
+    # --- measuring ---------------------------------------------------------------------------
+
+    def _sync(self, device: str) -> Step:
+        if device == "cpu":
+            return lambda: None
+        dev = self.torch.device(device)
+        return lambda: self.torch.cuda.synchronize(dev)
+
+    def _dtype(self, precision: str) -> Any:
+        torch = self.torch
+        return {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}.get(precision, torch.float32)
+
+    def matmul_flops(self, device: str, precision: str) -> float:
+        """Best dense matmul rate over a few short bursts (FLOP/s), in this run's precision."""
+        torch = self.torch
+        n = _PEAK_N["cpu" if device == "cpu" else "gpu"]
+        dtype = torch.float32 if device == "cpu" else self._dtype(precision)
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        sync = self._sync(device)
+        return best_rate(lambda: torch.mm(a, b), sync, 2.0 * n**3)
+
+    def _autocast(self, device: str) -> Any:
+        cfg = self.cfg
+        if device == "cpu" or cfg is None or not cfg.precision.startswith("amp"):
+            return contextlib.nullcontext()
+        return self.torch.autocast("cuda", dtype=self._dtype(cfg.precision))
+
+    # --- models ------------------------------------------------------------------------------
+
+    def build_cpu(self, name: str) -> Any:
+        """The model on the CPU, float32, eval mode, seeded weights."""
+        from gpudoctor.refmodels.torch_builder import build_torch
+
+        return build_torch(name, seed=0)
+
+    def to_gpu(self, model: Any, name: str, device: str) -> Any:
+        """A copy of the CPU model (same weights) on ``device``."""
+        return copy.deepcopy(model).to(device)
+
+    def logits(self, model: Any, x_nhwc: Any, device: str) -> Any:
+        """Eval-mode logits as a float32 numpy array."""
+        torch = self.torch
+        x = torch.from_numpy(x_nhwc.transpose(0, 3, 1, 2).copy()).to(device)
+        model.eval()
+        with torch.inference_mode(), self._autocast(device):
+            out = _main_output(model(x))
+        return out.float().cpu().numpy()
+
+    def timed_step(self, model: Any, name: str, batch: int, device: str) -> tuple[Step, Step]:
+        """One inference or training step on a synthetic batch made on the device."""
+        from gpudoctor.refmodels import get_spec
+
+        torch = self.torch
+        assert self.cfg is not None
+        spec = get_spec(name)
+        h, w, c = spec.input_shape
+        x = torch.randn(batch, c, h, w, device=device)
+        autocast = self._autocast
+        if self.cfg.mode == "inference":
+            model.eval()
+
+            def infer() -> None:
+                with torch.inference_mode(), autocast(device):
+                    model(x)
+
+            return infer, self._sync(device)
+        model.train()
+        y = torch.randint(0, spec.num_classes, (batch,), device=device)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+        fp16 = device != "cpu" and self.cfg.precision == "amp-fp16"
+        scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+
+        def train() -> None:
+            with autocast(device):
+                loss = torch.nn.functional.cross_entropy(_main_output(model(x)).float(), y)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+
+        return train, self._sync(device)
+
+    def is_oom(self, exc: BaseException) -> bool:
+        """True for CUDA out-of-memory."""
+        return isinstance(exc, self.torch.cuda.OutOfMemoryError) or "out of memory" in str(exc)
+
+    def release(self) -> None:
+        """Give cached GPU memory back between models."""
+        gc.collect()
+        if self.torch.cuda.is_available():
+            self.torch.cuda.empty_cache()
+
+    # --- parity with Keras -------------------------------------------------------------------
+
+    def save_parity(self, model: Any, path: Path) -> None:
+        """Write the weights as numpy arrays for the Keras child."""
+        from gpudoctor.refmodels.weights import save_state, torch_state_to_numpy
+
+        save_state(torch_state_to_numpy(model), path)
+
+    def load_parity(self, model: Any, path: Path) -> None:
+        """Torch is the side that writes, never reads."""
+        raise NotImplementedError
+
+
+def _main_output(out: Any) -> Any:
+    return out[0] if isinstance(out, tuple | list) else out

@@ -1,0 +1,138 @@
+"""What NVML telemetry during a run says: throttling, low clocks, a downtrained PCIe link."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from gpudoctor.verify.model import Telemetry
+
+# nvmlClocksEventReasons bits (benchmarks.md §7): clocks cut by hardware or by heat.
+HW_SLOWDOWN = 0x8
+SW_THERMAL = 0x20
+HW_THERMAL = 0x40
+HW_POWER_BRAKE = 0x80
+SLOWDOWN_BITS = {
+    HW_SLOWDOWN: "HW slowdown",
+    SW_THERMAL: "SW thermal slowdown",
+    HW_THERMAL: "HW thermal slowdown",
+    HW_POWER_BRAKE: "HW power brake",
+}
+SLOWDOWN_SHARE = 0.10
+"""NVML may flag HW slowdown during a P-state change, so one sample is not enough (§9.4)."""
+LOW_CLOCK = 0.8
+"""Median SM clock under this share of the maximum is throttling (nvbench's threshold)."""
+LOADED_UTILIZATION = 50
+"""Samples below this GPU utilisation are not "under load" for the PCIe link check."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """One thing the telemetry shows: level ``note``, ``warn`` or ``fail``."""
+
+    level: str
+    code: str
+    message: str
+
+
+def judge_telemetry(t: Telemetry | None) -> list[Finding]:
+    """Throttling, clocks and PCIe link state of one GPU run."""
+    if t is None or not t.available:
+        why = t.message if t is not None and t.message else "NVML not available"
+        return [Finding(level="note", code="no_telemetry", message=f"no telemetry ({why})")]
+    if not t.samples:
+        return [Finding(level="note", code="no_telemetry", message="no telemetry samples taken")]
+    return [*_slowdown(t), *_clock(t), *_pcie(t)]
+
+
+def _slowdown(t: Telemetry) -> list[Finding]:
+    read = [s.clock_event_reasons for s in t.samples if s.clock_event_reasons is not None]
+    if not read:
+        return []
+    mask = sum(SLOWDOWN_BITS)
+    hit = [r for r in read if r & mask]
+    share = len(hit) / len(read)
+    if share <= SLOWDOWN_SHARE:
+        return []
+    seen = sorted({label for r in hit for bit, label in SLOWDOWN_BITS.items() if r & bit})
+    temps = [s.temperature_c for s in t.samples if s.temperature_c is not None]
+    power = [s.power_w for s in t.samples if s.power_w is not None]
+    detail = []
+    if temps:
+        detail.append(f"max {max(temps)} °C")
+    if power:
+        limit = f"/{t.power_limit_w:.0f}" if t.power_limit_w else ""
+        detail.append(f"power {max(power):.0f}{limit} W")
+    extra = f" ({', '.join(detail)})" if detail else ""
+    return [
+        Finding(
+            level="fail",
+            code="hw_slowdown",
+            message=(
+                f"the GPU slowed itself down ({', '.join(seen)}) in {share:.0%} of samples"
+                f"{extra}: check cooling, fans and the power cables"
+            ),
+        )
+    ]
+
+
+def _clock(t: Telemetry) -> list[Finding]:
+    clocks = [s.sm_clock_mhz for s in t.samples if s.sm_clock_mhz]
+    if not clocks or not t.max_sm_clock_mhz:
+        return []
+    median = statistics.median(clocks)
+    if median >= LOW_CLOCK * t.max_sm_clock_mhz:
+        return []
+    return [
+        Finding(
+            level="warn",
+            code="low_clock",
+            message=(
+                f"median SM clock {median:.0f} MHz is {median / t.max_sm_clock_mhz:.0%} of the "
+                f"{t.max_sm_clock_mhz} MHz maximum under load (power cap, heat or locked clocks)"
+            ),
+        )
+    ]
+
+
+def _pcie(t: Telemetry) -> list[Finding]:
+    loaded = [
+        s for s in t.samples if s.utilization_pct is None or s.utilization_pct >= LOADED_UTILIZATION
+    ]
+    gens = [s.pcie_gen for s in loaded if s.pcie_gen]
+    widths = [s.pcie_width for s in loaded if s.pcie_width]
+    out: list[Finding] = []
+    if not loaded or not (gens or widths):
+        return [
+            Finding(level="note", code="pcie_unchecked", message="PCIe link not read under load")
+        ]
+    gen, width = (max(gens) if gens else None), (max(widths) if widths else None)
+    low_gen = gen is not None and t.max_pcie_gen is not None and gen < t.max_pcie_gen
+    low_width = width is not None and t.max_pcie_width is not None and width < t.max_pcie_width
+    if low_gen or low_width:
+        out.append(
+            Finding(
+                level="fail",
+                code="pcie_downtrained",
+                message=(
+                    f"PCIe link ran at Gen{gen} x{width} under load, below the "
+                    f"Gen{t.max_pcie_gen} x{t.max_pcie_width} this GPU and slot support: "
+                    "reseat the card, check the riser and the slot's BIOS link settings"
+                ),
+            )
+        )
+    slot_gen = (t.gpu_max_pcie_gen or 0) > (t.max_pcie_gen or t.gpu_max_pcie_gen or 0)
+    slot_width = (t.gpu_max_pcie_width or 0) > (t.max_pcie_width or t.gpu_max_pcie_width or 0)
+    if slot_gen or slot_width:
+        out.append(
+            Finding(
+                level="warn",
+                code="pcie_slot_limited",
+                message=(
+                    f"the slot limits the link to Gen{t.max_pcie_gen} x{t.max_pcie_width}; the "
+                    f"GPU supports Gen{t.gpu_max_pcie_gen} "
+                    f"x{t.gpu_max_pcie_width or t.max_pcie_width}"
+                ),
+            )
+        )
+    return out

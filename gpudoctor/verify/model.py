@@ -1,0 +1,217 @@
+"""Verify's recorded measurements as frozen data: what the children measured, nothing judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+"""Version of verify's JSON document; bump it on any incompatible change (docs/verify.md)."""
+
+FRAMEWORKS = ("torch", "tensorflow")
+MODES = ("inference", "training")
+PRECISIONS = ("fp32", "tf32", "amp-fp16", "amp-bf16")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """What the user asked verify to do."""
+
+    models: tuple[str, ...]
+    framework: str
+    """``torch``, ``tensorflow`` or ``all``, as given."""
+    device: str
+    """``cpu``, ``cuda``, ``cuda:N`` or ``all``, as given."""
+    mode: str = "inference"
+    precision: str = "fp32"
+    batch_size: int | None = None
+    """None: the per-model defaults."""
+    quick: bool = False
+    time_budget_s: float = 15.0
+    """Seconds per model and device."""
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The frameworks to run, in order (torch first: it writes the parity files)."""
+        return FRAMEWORKS if self.framework == "all" else (self.framework,)
+
+    @property
+    def wants_gpu(self) -> bool:
+        """True when the user asked for at least one GPU."""
+        return self.device != "cpu"
+
+    @property
+    def wants_cpu(self) -> bool:
+        """True when the CPU is timed too."""
+        return self.device in ("cpu", "all")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuInfo:
+    """One GPU as a framework sees it."""
+
+    device: str
+    """``cuda:N`` in the framework's numbering."""
+    name: str
+    compute_capability: str | None = None
+    memory_mib: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameworkEnv:
+    """How one framework child started: its build, its GPUs, its thread settings."""
+
+    framework: str
+    installed: bool = True
+    version: str | None = None
+    cuda_build: bool = False
+    """True when the framework was built with CUDA (not a CPU-only wheel)."""
+    cuda_version: str | None = None
+    cudnn_version: str | None = None
+    cudnn_enabled: bool = False
+    gpus: tuple[GpuInfo, ...] = ()
+    nvml_gpu_count: int | None = None
+    """GPUs NVML sees on the host; None when NVML could not be read."""
+    nvml_error: str | None = None
+    cpu_threads: int | None = None
+    """torch.get_num_threads(), or TF's intra-op threads."""
+    inter_op_threads: int | None = None
+    tf32: bool | None = None
+    """Whether TF32 was allowed for matmul and convolutions in this run."""
+    cpu_matmul_flops: float | None = None
+    """The CPU matmul probe (FLOP/s, fp32) used to project CPU run times."""
+    error: str | None = None
+    """Why the child failed (crash, timeout, start failure); None when it finished."""
+    stderr_tail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Peak:
+    """A device's measured dense matmul rate in one precision: the "peak" of fraction of peak."""
+
+    framework: str
+    device: str
+    precision: str
+    flops: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelemetrySample:
+    """One NVML reading taken while a GPU run was timed."""
+
+    t_s: float
+    sm_clock_mhz: int | None = None
+    clock_event_reasons: int | None = None
+    """nvmlDeviceGetCurrentClocksEventReasons bitmask."""
+    pcie_gen: int | None = None
+    pcie_width: int | None = None
+    temperature_c: int | None = None
+    power_w: float | None = None
+    utilization_pct: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Telemetry:
+    """NVML readings during one GPU run, with the limits they are judged against."""
+
+    available: bool
+    message: str = ""
+    """Why there is no telemetry, when there is none."""
+    max_sm_clock_mhz: int | None = None
+    max_pcie_gen: int | None = None
+    """The link generation this GPU in this slot can reach (system limit)."""
+    max_pcie_width: int | None = None
+    gpu_max_pcie_gen: int | None = None
+    """The GPU's own maximum; above max_pcie_gen when the slot or riser limits it."""
+    gpu_max_pcie_width: int | None = None
+    power_limit_w: float | None = None
+    samples: tuple[TelemetrySample, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One timed (or skipped, or failed) model on one device in one framework."""
+
+    model: str
+    framework: str
+    device: str
+    """``cpu`` or ``cuda:N``."""
+    device_name: str = ""
+    role: str = "main"
+    """``main`` (the device's own batch) or ``common`` (the batch the CPU ran, for the speedup)."""
+    mode: str = "inference"
+    precision: str = "fp32"
+    """The precision this run used: CPU runs are always fp32."""
+    status: str = "ok"
+    """``ok``, ``skipped`` (time budget) or ``error``."""
+    message: str = ""
+    batch_size: int = 0
+    """The batch that ran (after any out-of-memory back-off)."""
+    requested_batch_size: int = 0
+    oom_batch_sizes: tuple[int, ...] = ()
+    """Batches that ran out of memory before ``batch_size`` fitted."""
+    images_per_second: float | None = None
+    """Median over the timed blocks."""
+    spread: float | None = None
+    """Inter-quartile range over median of the per-block images/s."""
+    block_seconds: tuple[float, ...] = ()
+    iterations_per_block: int = 0
+    warmup_iterations: int = 0
+    warmup_converged: bool = False
+    first_call_s: float | None = None
+    threads: int | None = None
+    flops_per_image: float = 0.0
+    """2 × forward MACs, × 3 in training."""
+    projected_s: float | None = None
+    """CPU only: the projected time that decided the batch, or the skip."""
+    telemetry: Telemetry | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """Logits of the same weights on the same input from two places (devices or frameworks)."""
+
+    model: str
+    framework: str
+    """The framework that ran the candidate (``tensorflow`` for torch-vs-Keras parity)."""
+    kind: str
+    """``gpu_vs_cpu`` or ``torch_vs_keras``."""
+    reference: str
+    """E.g. ``torch cpu``."""
+    candidate: str
+    """E.g. ``torch cuda:0``."""
+    precision: str = "fp32"
+    """Precision of the candidate."""
+    finite: bool = True
+    max_abs_error: float = 0.0
+    rel_error: float = 0.0
+    """max |candidate - reference| / max |reference|."""
+    top1_agree: tuple[bool, ...] = ()
+    """Per sample: same arg-max class."""
+    rel_margins: tuple[float, ...] = ()
+    """Per sample: the reference's top-1 minus top-2 logit, over max |reference|."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HarnessError:
+    """A model (or a whole framework child) that failed outside a timed run."""
+
+    framework: str
+    model: str | None = None
+    device: str | None = None
+    phase: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyResult:
+    """Everything one ``gpudoctor verify`` measured."""
+
+    settings: Settings
+    frameworks: tuple[FrameworkEnv, ...] = ()
+    peaks: tuple[Peak, ...] = ()
+    runs: tuple[Run, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    errors: tuple[HarnessError, ...] = ()
+    cpu_count: int | None = None
+    started_at: str = ""
+    duration_s: float = 0.0

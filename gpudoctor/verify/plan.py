@@ -1,0 +1,115 @@
+"""What verify runs: batch sizes per model and device, time budgets, and the CPU time projection."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gpudoctor.errors import BadInputError
+
+DEFAULT_BUDGET_S = 15.0
+QUICK_BUDGET_S = 4.0
+"""Per model and device; quick is meant for onboarding, where seconds count more than precision."""
+
+COMMON_BATCH = 32
+"""The batch both devices run so that the GPU/CPU speedup compares like with like (§9.3)."""
+CPU_BATCH_FLOOR = 8
+"""The CPU batch is halved down to this before a model is skipped for time."""
+CPU_EFFICIENCY = 0.5
+"""Share of the matmul probe a CNN reaches on a CPU; only used to project run times."""
+CORRECTNESS_SAMPLES = 4
+
+# benchmarks.md §9.3: inference batches where throughput saturates, smaller ones for training.
+_GPU_INFERENCE_BATCH = {
+    "lenet5": 1024,
+    "alexnet": 256,
+    "vgg16": 64,
+    "googlenet": 128,
+    "inception_v3": 64,
+    "resnet50": 128,
+    "resnet152": 64,
+}
+_GPU_TRAINING_BATCH = {
+    "lenet5": 1024,
+    "alexnet": 256,
+    "vgg16": 32,
+    "googlenet": 64,
+    "inception_v3": 32,
+    "resnet50": 64,
+    "resnet152": 32,
+}
+_DEVICE = re.compile(r"^(cpu|cuda|all|cuda:(\d+))$")
+
+
+def parse_device(text: str) -> str:
+    """Check a ``--device`` value: ``cpu``, ``cuda``, ``cuda:N`` or ``all``."""
+    value = text.strip().lower()
+    if not _DEVICE.match(value):
+        raise BadInputError(f"unknown device {text!r}: use cpu, cuda, cuda:N or all")
+    return value
+
+
+def gpu_batch(model: str, mode: str, override: int | None) -> int:
+    """The batch a GPU starts at (halved on out-of-memory)."""
+    if override is not None:
+        return override
+    table = _GPU_TRAINING_BATCH if mode == "training" else _GPU_INFERENCE_BATCH
+    return table.get(model, 64)
+
+
+def budget_for(quick: bool, given: float | None) -> float:
+    """Seconds per model and device."""
+    if given is not None:
+        return given
+    return QUICK_BUDGET_S if quick else DEFAULT_BUDGET_S
+
+
+def max_blocks_for(quick: bool) -> int:
+    """More blocks make a steadier median; quick runs settle for fewer."""
+    return 8 if quick else 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuPlan:
+    """The batch a CPU run uses, or why it is skipped."""
+
+    batch: int | None
+    """None: skipped."""
+    projected_s: float
+    message: str = ""
+
+
+def projected_seconds(flops_per_batch: float, cpu_flops: float, min_blocks: int = 5) -> float:
+    """Time of the shortest valid run: the first call, one warm-up window and the blocks."""
+    iter_s = flops_per_batch / max(cpu_flops * CPU_EFFICIENCY, 1.0)
+    return iter_s * (min_blocks + 2)
+
+
+def plan_cpu(
+    flops_per_image: float,
+    cpu_flops: float,
+    budget_s: float,
+    *,
+    override: int | None,
+) -> CpuPlan:
+    """Start at the common batch and halve it to fit the budget; skip, saying so, if it never fits.
+
+    A batch the user gave is never changed: it runs or it is skipped.
+    """
+    batch = override if override is not None else COMMON_BATCH
+    floor = batch if override is not None else min(CPU_BATCH_FLOOR, batch)
+    while True:
+        projected = projected_seconds(flops_per_image * batch, cpu_flops)
+        if projected <= budget_s:
+            return CpuPlan(batch=batch, projected_s=projected)
+        if batch // 2 < floor:
+            return CpuPlan(
+                batch=None,
+                projected_s=projected,
+                message=(
+                    f"skipped: projected {projected:.0f} s at batch {batch} exceeds the "
+                    f"{budget_s:g} s budget (CPU matmul {cpu_flops / 1e9:.0f} GFLOP/s); "
+                    "raise --time-budget to run it"
+                ),
+            )
+        batch //= 2

@@ -1,0 +1,146 @@
+"""The reference figures verify judges against, read from verify/data/*.toml and checked on load."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from gpudoctor.errors import KnowledgeBaseError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Band:
+    """The fraction of measured peak a healthy GPU reaches on one model and precision class."""
+
+    model: str
+    precision_class: str
+    """``fp32`` (CUDA cores) or ``tensor`` (TF32 and AMP)."""
+    low: float
+    high: float
+    verified: bool
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fingerprint:
+    """A model's throughput over ResNet-50's on the same GPU."""
+
+    model: str
+    ratio: float
+    verified: bool
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expected:
+    """A recorded healthy figure for one GPU model and configuration."""
+
+    gpu: str
+    framework: str
+    model: str
+    mode: str
+    precision: str
+    batch_size: int
+    images_per_second: float
+    verified: bool
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class References:
+    """Everything verify compares measurements with."""
+
+    bands: tuple[Band, ...] = ()
+    fingerprints: tuple[Fingerprint, ...] = ()
+    expected: tuple[Expected, ...] = ()
+
+    def band(self, model: str, precision: str) -> Band | None:
+        """The band of ``model`` for the class of ``precision``."""
+        klass = "fp32" if precision == "fp32" else "tensor"
+        for b in self.bands:
+            if b.model == model and b.precision_class == klass:
+                return b
+        return None
+
+    def fingerprint(self, model: str) -> Fingerprint | None:
+        """The reference ratio to ResNet-50 of ``model``."""
+        return next((f for f in self.fingerprints if f.model == model), None)
+
+
+def _field(row: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in row:
+        raise KnowledgeBaseError(f"{where}: missing {key!r}")
+    value = row[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise KnowledgeBaseError(f"{where}: {key!r} must be {kind.__name__}")
+    if "as_of" not in row or "source" not in row:
+        raise KnowledgeBaseError(f"{where}: every row needs a source and an as_of date")
+    return value
+
+
+def parse_references(docs: dict[str, dict[str, Any]]) -> References:
+    """Build References from parsed TOML documents (file name -> content)."""
+    bands: list[Band] = []
+    prints: list[Fingerprint] = []
+    expected: list[Expected] = []
+    for name, doc in sorted(docs.items()):
+        for i, row in enumerate(doc.get("band", [])):
+            w = f"{name}: band[{i}]"
+            bands.append(
+                Band(
+                    model=_field(row, "model", str, w),
+                    precision_class=_field(row, "precision_class", str, w),
+                    low=_field(row, "low", float, w),
+                    high=_field(row, "high", float, w),
+                    verified=_field(row, "verified", bool, w),
+                    source=_field(row, "source", str, w),
+                )
+            )
+        for i, row in enumerate(doc.get("fingerprint", [])):
+            w = f"{name}: fingerprint[{i}]"
+            prints.append(
+                Fingerprint(
+                    model=_field(row, "model", str, w),
+                    ratio=_field(row, "ratio_to_resnet50", float, w),
+                    verified=_field(row, "verified", bool, w),
+                    source=_field(row, "source", str, w),
+                )
+            )
+        for i, row in enumerate(doc.get("row", [])):
+            w = f"{name}: row[{i}]"
+            expected.append(
+                Expected(
+                    gpu=_field(row, "gpu", str, w),
+                    framework=_field(row, "framework", str, w),
+                    model=_field(row, "model", str, w),
+                    mode=_field(row, "mode", str, w),
+                    precision=_field(row, "precision", str, w),
+                    batch_size=_field(row, "batch_size", int, w),
+                    images_per_second=_field(row, "images_per_second", float, w),
+                    verified=_field(row, "verified", bool, w),
+                    source=_field(row, "source", str, w),
+                )
+            )
+    return References(bands=tuple(bands), fingerprints=tuple(prints), expected=tuple(expected))
+
+
+def load_references() -> References:
+    """references.toml and every expected_*.toml shipped in gpudoctor/verify/data."""
+    folder = resources.files("gpudoctor.verify") / "data"
+    docs: dict[str, dict[str, Any]] = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml"):
+            try:
+                docs[entry.name] = tomllib.loads(entry.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise KnowledgeBaseError(f"{entry.name}: {exc}") from None
+    return parse_references(docs)

@@ -1,0 +1,212 @@
+"""Verify's result as text (a table), Markdown (for tickets) and the versioned JSON document."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+from gpudoctor import __version__
+from gpudoctor.model.serialize import to_dict
+from gpudoctor.verify import figures
+from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
+from gpudoctor.verify.verdict import Level, Verdict
+
+HEADERS = (
+    "model",
+    "framework",
+    "device",
+    "batch",
+    "images/s",
+    "spread",
+    "of peak",
+    "GPU/CPU",
+    "verdict",
+)
+_MARK = {Level.FAIL: "✗", Level.WARN: "!", Level.NOTE: "·"}
+
+
+def _ips(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def row(result: VerifyResult, verdict: Verdict, run: Run) -> tuple[str, ...]:
+    """The table cells of one run."""
+    device = run.device if run.device == "cpu" else f"{run.device} {run.device_name}".strip()
+    if run.status != "ok":
+        status = "skipped" if run.status == "skipped" else "error"
+        return (run.model, run.framework, device, "–", status, "–", "–", "–", verdict.for_run(run))
+    batch = str(run.batch_size)
+    if run.oom_batch_sizes:
+        batch += f" (oom {run.oom_batch_sizes[0]})"
+    frac = figures.fraction_of_peak(result, run)
+    speed = figures.speedup_for(result, run)
+    return (
+        run.model,
+        run.framework,
+        device,
+        batch,
+        _ips(run.images_per_second),
+        f"{run.spread:.0%}" if run.spread is not None else "–",
+        f"{frac:.1%}" if frac is not None else "–",
+        f"{speed.ratio:.1f}x" if speed is not None else "–",
+        verdict.for_run(run),
+    )
+
+
+def _rows(result: VerifyResult, verdict: Verdict) -> list[tuple[str, ...]]:
+    order = {m: i for i, m in enumerate(result.settings.models)}
+    runs = sorted(
+        result.runs,
+        key=lambda r: (order.get(r.model, 99), r.framework, r.device == "cpu", r.role != "main"),
+    )
+    return [row(result, verdict, r) for r in runs]
+
+
+def _reason_lines(verdict: Verdict) -> list[str]:
+    ranked = sorted(verdict.reasons, key=lambda r: -r.level.rank)
+    return [f"{_MARK[r.level]} {r.level.value}: {r.message}" for r in ranked]
+
+
+def _environment(result: VerifyResult) -> list[str]:
+    lines = []
+    for env in result.frameworks:
+        if not env.installed:
+            lines.append(f"{env.framework}: not installed")
+            continue
+        gpus = ", ".join(f"{g.device} {g.name}" for g in env.gpus) or "no GPU"
+        cuda = f"CUDA {env.cuda_version}" if env.cuda_build else "CPU-only build"
+        cudnn = f", cuDNN {env.cudnn_version}" if env.cudnn_version else ""
+        threads = f"{env.cpu_threads} CPU threads" if env.cpu_threads else ""
+        lines.append(f"{env.framework} {env.version or '?'} ({cuda}{cudnn}): {gpus}; {threads}")
+    for p in result.peaks:
+        unit = (p.flops / 1e12, "TFLOP/s") if p.flops >= 1e12 else (p.flops / 1e9, "GFLOP/s")
+        lines.append(f"matmul peak {p.framework} {p.device} {p.precision}: {unit[0]:.1f} {unit[1]}")
+    return lines
+
+
+def _settings_line(result: VerifyResult) -> str:
+    s = result.settings
+    batch = f"batch {s.batch_size}" if s.batch_size else "default batches"
+    quick = ", quick" if s.quick else ""
+    return (
+        f"{s.mode}, {s.precision}, {batch}, {s.time_budget_s:g} s per model and device"
+        f"{quick}; took {result.duration_s:.0f} s"
+    )
+
+
+def render_text(
+    result: VerifyResult, verdict: Verdict, *, color: bool = False, width: int = 120
+) -> str:
+    """The table, the reasons, the environment and the verdict, for a terminal or a file."""
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        highlight=False,
+    )
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for h in HEADERS:
+        table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
+    styles = {"pass": "green", "warn": "yellow", "fail": "red"}
+    for cells in _rows(result, verdict):
+        table.add_row(*cells[:-1], f"[{styles[cells[-1]]}]{cells[-1]}[/]")
+    console.print(table)
+    console.print()
+    for line in _reason_lines(verdict):
+        console.print(line, markup=False, soft_wrap=True)
+    if verdict.reasons:
+        console.print()
+    for line in _environment(result):
+        console.print(line, markup=False, soft_wrap=True)
+    console.print(_settings_line(result), markup=False, soft_wrap=True)
+    console.print(f"verdict: [{styles[verdict.overall]}]{verdict.overall.upper()}[/]")
+    return buf.getvalue()
+
+
+def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
+    """A Markdown section to paste into a ticket."""
+    out = [f"## gpudoctor verify: {verdict.overall.upper()}", "", f"_{_settings_line(result)}_", ""]
+    out.append("| " + " | ".join(HEADERS) + " |")
+    out.append("|" + "|".join("---:" if h in HEADERS[3:8] else "---" for h in HEADERS) + "|")
+    out += [
+        "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        for cells in _rows(result, verdict)
+    ]
+    if verdict.reasons:
+        out += ["", "### Reasons", ""]
+        out += [
+            f"- **{r.level.value}** {r.message}"
+            for r in sorted(verdict.reasons, key=lambda r: -r.level.rank)
+        ]
+    out += ["", "### Environment", ""]
+    out += [f"- {line}" for line in _environment(result)]
+    return "\n".join(out) + "\n"
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN or infinity: such figures become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
+    """The versioned JSON document (docs/verify.md describes every field)."""
+    runs = []
+    for run in result.runs:
+        speed = figures.speedup_for(result, run)
+        runs.append(
+            dict(
+                to_dict(run),
+                fraction_of_peak=figures.fraction_of_peak(result, run),
+                achieved_flops=figures.achieved_flops(run),
+                speedup_vs_cpu=speed.ratio if speed is not None else None,
+                verdict=verdict.for_run(run),
+            )
+        )
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "gpudoctor verify",
+        "gpudoctor_version": __version__,
+        "verdict": verdict.overall,
+        "models": [{"model": m, "verdict": v} for m, v in verdict.models],
+        "reasons": [to_dict(r) for r in verdict.reasons],
+        "settings": dict(to_dict(result.settings), frameworks=list(result.settings.frameworks)),
+        "frameworks": to_dict(result.frameworks),
+        "peaks": to_dict(result.peaks),
+        "runs": runs,
+        "speedups": [dict(to_dict(s), ratio=s.ratio) for s in figures.speedups(result)],
+        "comparisons": to_dict(result.comparisons),
+        "errors": to_dict(result.errors),
+        "cpu_count": result.cpu_count,
+        "started_at": result.started_at,
+        "duration_s": result.duration_s,
+    }
+    return _finite(doc)  # type: ignore[no-any-return]
+
+
+def render_json(result: VerifyResult, verdict: Verdict) -> str:
+    """The JSON document as text."""
+    return json.dumps(to_document(result, verdict), indent=2, allow_nan=False) + "\n"
+
+
+def render(fmt: str, result: VerifyResult, verdict: Verdict, *, color: bool = False) -> str:
+    """Dispatch on ``--format``."""
+    if fmt == "json":
+        return render_json(result, verdict)
+    if fmt == "markdown":
+        return render_markdown(result, verdict)
+    return render_text(result, verdict, color=color)

@@ -1,0 +1,108 @@
+"""A child whose stdout lines arrive as written: argv only, a deadline, a process-group kill."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from gpudoctor.probe.runcmd import KILL_GRACE_S, CmdResult
+
+STDERR_TAIL_CHARS = 4000
+
+
+def stream_cmd(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    on_line: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+) -> CmdResult:
+    """Run ``argv`` in its own process group, calling ``on_line`` for each stdout line.
+
+    The whole group is killed at ``timeout_s``, and also when ``on_line`` raises or the parent
+    is interrupted (Ctrl-C), so that no child outlives verify. stderr goes to a temporary
+    file (it can be large: TensorFlow logs there) and only its tail is kept.
+    """
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as err_file:
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err_file,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return CmdResult(argv=tuple(argv), returncode=None, start_error=str(exc))
+        if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
+            raise RuntimeError("no stdout pipe")
+        timed_out = abandoned = False
+        try:
+            timed_out = not _pump(proc.stdout, on_line, start + timeout_s)
+            if not timed_out:
+                timed_out = not _wait(proc, start + timeout_s)
+        finally:
+            if timed_out or proc.poll() is None:
+                abandoned = _kill_group(proc)
+            proc.stdout.close()
+        err_file.seek(max(0, os.fstat(err_file.fileno()).st_size - STDERR_TAIL_CHARS))
+        tail = err_file.read().decode("utf-8", "replace")
+    return CmdResult(
+        argv=tuple(argv),
+        returncode=None if timed_out else proc.returncode,
+        stderr=tail,
+        timed_out=timed_out,
+        abandoned=abandoned,
+        duration_s=time.monotonic() - start,
+    )
+
+
+def _pump(stdout: object, on_line: Callable[[str], None], deadline: float) -> bool:
+    """Feed complete lines to ``on_line`` until EOF (True) or the deadline (False)."""
+    fd = stdout.fileno()  # type: ignore[attr-defined]
+    buffer = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if not sel.select(timeout=min(left, 1.0)):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                if buffer:
+                    on_line(buffer.decode("utf-8", "replace"))
+                return True
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                on_line(line.decode("utf-8", "replace"))
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Wait for a child that closed its stdout to exit; False at the deadline."""
+    try:
+        proc.wait(timeout=max(deadline - time.monotonic(), 0.01))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> bool:
+    """SIGKILL the child's group; True when it would not die (left behind, never waited for)."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        return True
+    return False

@@ -1,0 +1,139 @@
+"""Timing a training or inference step: warm up until stable, then time synced blocks."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Step = Callable[[], object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimingPlan:
+    """How long to warm up and how to cut the timed part into blocks (benchmarks.md §9.1)."""
+
+    budget_s: float
+    min_blocks: int = 5
+    max_blocks: int = 20
+    warmup_tolerance: float = 0.05
+    """Two consecutive warm-up windows within this fraction of each other end the warm-up."""
+    warmup_fraction: float = 0.3
+    """The warm-up (first call included) stops after this share of the budget."""
+    warmup_max_windows: int = 20
+    window_s: float = 0.1
+    """Target length of one warm-up window."""
+    min_block_s: float = 0.1
+    """Blocks shorter than this would let the sync and the clock weigh on the figure."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timing:
+    """What one timed run measured."""
+
+    first_call_s: float
+    warmup_iterations: int
+    warmup_converged: bool
+    iterations_per_block: int
+    block_seconds: tuple[float, ...]
+
+
+def measure(
+    step: Step,
+    sync: Step,
+    plan: TimingPlan,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+    on_timed: Callable[[bool], object] | None = None,
+) -> Timing:
+    """Warm ``step`` up, then time blocks of it, each bracketed by ``sync``.
+
+    At least ``plan.min_blocks`` blocks run even past the budget (the CPU projection keeps
+    that short); ``on_timed(True)`` and ``on_timed(False)`` bracket the timed blocks so that
+    telemetry covers them and not the warm-up.
+    """
+    start = clock()
+    step()
+    sync()
+    first = clock() - start
+    iter_s = first
+    warm_iters, windows, converged = 0, 0, False
+    previous: float | None = None
+    while clock() - start < plan.budget_s * plan.warmup_fraction:
+        if windows >= plan.warmup_max_windows:
+            break
+        n = _iterations_for(plan.window_s, iter_s)
+        t = clock()
+        for _ in range(n):
+            step()
+        sync()
+        iter_s = (clock() - t) / n
+        warm_iters += n
+        windows += 1
+        if previous is not None and abs(iter_s - previous) <= plan.warmup_tolerance * previous:
+            converged = True
+            break
+        previous = iter_s
+    remaining = max(plan.budget_s - (clock() - start), 0.0)
+    k = _iterations_for(max(remaining / plan.max_blocks, plan.min_block_s), iter_s)
+    blocks: list[float] = []
+    if on_timed is not None:
+        on_timed(True)
+    try:
+        sync()
+        while len(blocks) < plan.max_blocks:
+            if len(blocks) >= plan.min_blocks and clock() - start >= plan.budget_s:
+                break
+            t = clock()
+            for _ in range(k):
+                step()
+            sync()
+            blocks.append(clock() - t)
+    finally:
+        if on_timed is not None:
+            on_timed(False)
+    return Timing(
+        first_call_s=first,
+        warmup_iterations=warm_iters,
+        warmup_converged=converged,
+        iterations_per_block=k,
+        block_seconds=tuple(blocks),
+    )
+
+
+def _iterations_for(target_s: float, iter_s: float) -> int:
+    if iter_s <= 0:
+        return 1
+    return max(1, min(int(target_s / iter_s), 100_000))
+
+
+def images_per_second(timing: Timing, batch: int) -> tuple[float, float]:
+    """Median images/s over the blocks, and the spread (inter-quartile range over median)."""
+    rates = sorted(batch * timing.iterations_per_block / s for s in timing.block_seconds if s > 0)
+    if not rates:
+        return 0.0, 0.0
+    median = statistics.median(rates)
+    if len(rates) < 2:
+        return median, 0.0
+    q1, _, q3 = statistics.quantiles(rates, n=4, method="inclusive")
+    return median, (q3 - q1) / median if median > 0 else 0.0
+
+
+def best_rate(op: Step, sync: Step, work: float, bursts: int = 3, burst_s: float = 0.1) -> float:
+    """Best rate (``work`` per second) of ``op`` over a few short synced bursts, after one call."""
+    op()
+    sync()
+    t = time.perf_counter()
+    op()
+    sync()
+    once = max(time.perf_counter() - t, 1e-9)
+    n = _iterations_for(burst_s, once)
+    best = 0.0
+    for _ in range(bursts):
+        t = time.perf_counter()
+        for _ in range(n):
+            op()
+        sync()
+        best = max(best, work * n / max(time.perf_counter() - t, 1e-9))
+    return best

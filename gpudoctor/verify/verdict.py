@@ -1,0 +1,359 @@
+"""The verdict: pure rules over recorded measurements, per model and overall, with reasons."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from gpudoctor.verify import figures
+from gpudoctor.verify.health import judge_telemetry
+from gpudoctor.verify.model import Comparison, FrameworkEnv, Run, VerifyResult
+from gpudoctor.verify.references import References
+
+LARGE_MODELS = ("resnet50", "vgg16", "resnet152", "inception_v3")
+"""Models for which a GPU must beat the CPU clearly (§9.4 item 5); never LeNet-5."""
+MIN_SPEEDUP = 3.0
+SPEEDUP_MIN_BATCH = 32
+MIN_BLOCKS = 5
+MAX_SPREAD = 0.10
+FINGERPRINT_FACTOR = 2.0
+REL_TOLERANCE = {"fp32": 5e-3, "tf32": 5e-2, "amp-fp16": 1e-1, "amp-bf16": 2e-1}
+"""Largest error over the largest reference logit; TF32 and AMP also need the same top-1 class."""
+EXPECTED_PASS, EXPECTED_FAIL = 0.7, 0.4
+
+
+class Level(enum.Enum):
+    """How much a reason weighs: notes inform, warnings pass with a caveat, failures fail."""
+
+    NOTE = "note"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def rank(self) -> int:
+        """Ordering: note < warn < fail."""
+        return {"note": 0, "warn": 1, "fail": 2}[self.value]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reason:
+    """Why a model or the whole run is not a clean pass (or a note worth reading)."""
+
+    level: Level
+    code: str
+    message: str
+    model: str | None = None
+    framework: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """The overall verdict, one per model, and every reason behind them."""
+
+    overall: str
+    """``pass``, ``warn`` or ``fail``."""
+    models: tuple[tuple[str, str], ...]
+    """(model, verdict) in the order they ran."""
+    reasons: tuple[Reason, ...]
+
+    def for_run(self, run: Run) -> str:
+        """The verdict of one table row: the reasons about its model, framework and device."""
+        return label(
+            r
+            for r in self.reasons
+            if r.model == run.model
+            and r.framework in (None, run.framework)
+            and r.device in (None, run.device)
+        )
+
+
+def label(reasons: object) -> str:
+    """``fail`` if any reason fails, else ``warn`` if any warns, else ``pass``."""
+    worst = max((r.level.rank for r in reasons), default=0)  # type: ignore[attr-defined]
+    return {0: "pass", 1: "warn", 2: "fail"}[worst]
+
+
+def judge(result: VerifyResult, refs: References) -> Verdict:
+    """Apply every rule; root causes fail whatever the speed, then speed is judged."""
+    reasons: list[Reason] = []
+    for env in result.frameworks:
+        reasons += _framework(result, env)
+    reasons += [_harness_error(e.framework, e.model, e.device, e.message) for e in result.errors]
+    for run in result.runs:
+        reasons += _run(result, run, refs)
+    reasons += [r for c in result.comparisons if (r := _comparison(c)) is not None]
+    reasons += _speedups(result)
+    reasons += _fingerprints(result, refs)
+    if not figures.ok_runs(result) and not any(r.level is Level.FAIL for r in reasons):
+        reasons.append(Reason(level=Level.WARN, code="nothing_timed", message="no run was timed"))
+    models = tuple((m, label(r for r in reasons if r.model == m)) for m in result.settings.models)
+    return Verdict(overall=label(reasons), models=models, reasons=tuple(reasons))
+
+
+def _harness_error(fw: str, model: str | None, device: str | None, message: str) -> Reason:
+    where = " ".join(x for x in (fw, model, device) if x)
+    return Reason(
+        level=Level.FAIL,
+        code="run_failed",
+        message=f"{where} failed: {message}",
+        model=model,
+        framework=fw,
+        device=device,
+    )
+
+
+def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
+    fw, settings = env.framework, result.settings
+    if not env.installed:
+        level = Level.WARN if settings.framework == "all" else Level.FAIL
+        msg = f"{fw} is not installed in this Python environment; nothing verified with it"
+        return [Reason(level=level, code="framework_missing", message=msg, framework=fw)]
+    if env.error is not None:
+        return [_harness_error(fw, None, None, env.error)]
+    if not settings.wants_gpu:
+        return []
+    version = f"{fw} {env.version}" if env.version else fw
+    if not env.gpus:
+        host = _host_gpus(env)
+        if not env.cuda_build and env.nvml_gpu_count:
+            return [
+                Reason(
+                    level=Level.FAIL,
+                    code="cpu_only_build",
+                    message=(
+                        f"no GPU could be verified with {fw}: {version} is a CPU-only build but "
+                        f"{host}; install a CUDA build (gpudoctor make-env) and run "
+                        "`gpudoctor check`"
+                    ),
+                    framework=fw,
+                )
+            ]
+        build = "a CPU-only build" if not env.cuda_build else f"built for CUDA {env.cuda_version}"
+        return [
+            Reason(
+                level=Level.FAIL,
+                code="no_gpu",
+                message=(
+                    f"no GPU could be verified with {fw}: {version} is {build} and sees no "
+                    f"GPU ({host}); run `gpudoctor check` for the cause and the fix"
+                ),
+                framework=fw,
+            )
+        ]
+    if not env.cudnn_enabled:
+        return [
+            Reason(
+                level=Level.FAIL,
+                code="cudnn_not_used",
+                message=(
+                    f"{version} runs on the GPU without cuDNN (cuDNN "
+                    f"{env.cudnn_version or 'not found'}): convolutions run 2-2.6x slower; "
+                    "install a build with cuDNN and run `gpudoctor check`"
+                ),
+                framework=fw,
+            )
+        ]
+    return []
+
+
+def _host_gpus(env: FrameworkEnv) -> str:
+    if env.nvml_gpu_count is None:
+        return f"NVML cannot be read: {env.nvml_error or 'unknown error'}"
+    n = env.nvml_gpu_count
+    return f"this machine has {n} NVIDIA GPU{'s' if n != 1 else ''}" if n else "NVML finds no GPU"
+
+
+def _run(result: VerifyResult, run: Run, refs: References) -> list[Reason]:
+    def reason(level: Level, code: str, message: str) -> Reason:
+        return Reason(
+            level=level,
+            code=code,
+            message=f"{run.framework} {run.model} {run.device}: {message}",
+            model=run.model,
+            framework=run.framework,
+            device=run.device,
+        )
+
+    if run.status == "skipped":
+        return [reason(Level.NOTE, "skipped", run.message or "skipped")]
+    if run.status != "ok":
+        return [reason(Level.FAIL, "run_failed", run.message or "failed")]
+    out: list[Reason] = []
+    if run.oom_batch_sizes:
+        tried = ", ".join(str(b) for b in run.oom_batch_sizes)
+        out.append(
+            reason(
+                Level.NOTE,
+                "oom_backoff",
+                f"out of memory at batch {tried}; ran at batch {run.batch_size}",
+            )
+        )
+    if len(run.block_seconds) < MIN_BLOCKS:
+        out.append(
+            reason(
+                Level.WARN,
+                "too_few_blocks",
+                f"only {len(run.block_seconds)} timed blocks (need {MIN_BLOCKS})",
+            )
+        )
+    if run.spread is not None and run.spread > MAX_SPREAD:
+        out.append(
+            reason(
+                Level.WARN,
+                "noisy",
+                f"spread {run.spread:.0%} of the median (over {MAX_SPREAD:.0%}): another "
+                "process, a shared GPU, the CPU governor or throttling",
+            )
+        )
+    if run.device == "cpu":
+        return out
+    out += [reason(Level(f.level), f.code, f.message) for f in judge_telemetry(run.telemetry)]
+    if run.role == "main":
+        out += [reason(lv, code, msg) for lv, code, msg in _band(result, run, refs)]
+        out += [reason(lv, code, msg) for lv, code, msg in _expected(run, refs)]
+    return out
+
+
+def _band(result: VerifyResult, run: Run, refs: References) -> list[tuple[Level, str, str]]:
+    band, frac = refs.band(run.model, run.precision), figures.fraction_of_peak(result, run)
+    if band is None or frac is None:
+        return []
+    if frac < band.low:
+        level = Level.FAIL if band.verified and frac < band.low / 2 else Level.WARN
+        return [
+            (
+                level,
+                "below_band",
+                f"{frac:.1%} of the measured {run.precision} matmul peak, below the "
+                f"{band.low:.0%} a healthy GPU reaches ({band.source})",
+            )
+        ]
+    if frac > band.high:
+        return [
+            (
+                Level.NOTE,
+                "above_band",
+                f"{frac:.0%} of the measured matmul peak: the peak probe may have run low",
+            )
+        ]
+    return []
+
+
+def _expected(run: Run, refs: References) -> list[tuple[Level, str, str]]:
+    for row in refs.expected:
+        key = (row.framework, row.model, row.mode, row.precision, row.batch_size)
+        if row.gpu == run.device_name and key == (
+            run.framework,
+            run.model,
+            run.mode,
+            run.precision,
+            run.batch_size,
+        ):
+            share = (run.images_per_second or 0.0) / row.images_per_second
+            if share >= EXPECTED_PASS:
+                return []
+            failing = share < EXPECTED_FAIL and row.verified
+            return [
+                (
+                    Level.FAIL if failing else Level.WARN,
+                    "below_expected",
+                    f"{share:.0%} of the {row.images_per_second:.0f} images/s expected on "
+                    f"{row.gpu} ({row.source})",
+                )
+            ]
+    return []
+
+
+def _comparison(c: Comparison) -> Reason | None:
+    tol = REL_TOLERANCE.get(c.precision, REL_TOLERANCE["fp32"])
+    what = f"{c.candidate} vs {c.reference}"
+    device = c.candidate.split()[-1]
+
+    def fail(code: str, message: str) -> Reason:
+        return Reason(
+            level=Level.FAIL,
+            code=code,
+            message=f"{c.model}: {message}",
+            model=c.model,
+            framework=c.framework,
+            device=device,
+        )
+
+    if not c.finite:
+        return fail("output_not_finite", f"{what}: NaN or infinity in the logits")
+    if c.rel_error > tol:
+        return fail(
+            "output_mismatch",
+            f"{what}: logits differ by {c.rel_error:.2g} of their scale (limit {tol:g} "
+            f"for {c.precision}): a bad driver, miscompiled kernels or memory errors",
+        )
+    flips = [
+        i
+        for i, (a, m) in enumerate(zip(c.top1_agree, c.rel_margins, strict=False))
+        if not a and m > tol
+    ]
+    if c.precision != "fp32" and flips:
+        return fail(
+            "top1_mismatch",
+            f"{what}: different top-1 class on {len(flips)} of {len(c.top1_agree)} "
+            "inputs although the reference was clear",
+        )
+    return None
+
+
+def _speedups(result: VerifyResult) -> list[Reason]:
+    out: list[Reason] = []
+    for s in figures.speedups(result):
+        if s.model not in LARGE_MODELS or s.ratio >= MIN_SPEEDUP:
+            continue
+        base = {"model": s.model, "framework": s.framework, "device": s.device}
+        text = (
+            f"{s.framework} {s.model} {s.device}: GPU only {s.ratio:.1f}x the CPU at batch "
+            f"{s.batch_size}"
+        )
+        if s.batch_size >= SPEEDUP_MIN_BATCH:
+            out.append(
+                Reason(
+                    level=Level.FAIL,
+                    code="slow_gpu",
+                    message=f"{text} (a working GPU is at least {MIN_SPEEDUP:g}x)",
+                    **base,
+                )
+            )
+        else:
+            out.append(
+                Reason(
+                    level=Level.NOTE,
+                    code="speedup_small_batch",
+                    message=f"{text} (not judged below batch {SPEEDUP_MIN_BATCH})",
+                    **base,
+                )
+            )
+    return out
+
+
+def _fingerprints(result: VerifyResult, refs: References) -> list[Reason]:
+    out: list[Reason] = []
+    for (model, fw, device), ratio in sorted(figures.ratios_to_anchor(result).items()):
+        ref = refs.fingerprint(model)
+        if ref is None:
+            continue
+        off = ratio / ref.ratio
+        if 1 / FINGERPRINT_FACTOR <= off <= FINGERPRINT_FACTOR:
+            continue
+        out.append(
+            Reason(
+                level=Level.WARN,
+                code="fingerprint",
+                message=(
+                    f"{fw} {model} {device}: {ratio:.2f}x ResNet-50's images/s where "
+                    f"{ref.ratio:g}x is typical ({ref.source}); a fault in this model's path "
+                    "(e.g. a convolution without cuDNN)"
+                ),
+                model=model,
+                framework=fw,
+                device=device,
+            )
+        )
+    return out

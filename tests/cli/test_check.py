@@ -1,0 +1,159 @@
+"""`gpudoctor check --from-report`: exit statuses, formats, redaction, output, colour, --debug."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gpudoctor.model.serialize import report_to_json
+from tests.conftest import DATA, Cli
+from tests.rules.builders import healthy, with_env, with_framework
+
+REPORTS = DATA / "reports"
+MIG = REPORTS / "linux-x86_64__nvidia-h100-mig__590.48.01__idle.json"
+CPU_TORCH = REPORTS / "failure__torch_cpu_only_on_gpu.json"
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text()
+)
+
+
+def saved(tmp_path: Path, report, name: str = "report.json") -> str:
+    path = tmp_path / name
+    path.write_text(report_to_json(report), encoding="utf-8")
+    return str(path)
+
+
+def one_line_error(result) -> None:
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result
+    assert result.stderr.startswith("gpudoctor: error: ")
+
+
+def test_a_healthy_report_exits_0(cli: Cli, tmp_path):
+    result = cli("check", "--from-report", saved(tmp_path, healthy()))
+    assert result.exit_code == 0, result
+    assert "0 errors, 0 warnings" in result.stdout
+
+
+def test_an_error_finding_exits_1(cli: Cli):
+    result = cli("check", "--from-report", str(CPU_TORCH))
+    assert result.exit_code == 1, result
+    assert "GD-TORCH-004" in result.stdout
+
+
+def test_a_warning_exits_1_only_with_strict(cli: Cli, tmp_path):
+    path = saved(tmp_path, with_env(healthy(), CUDA_LAUNCH_BLOCKING="1"))
+    assert cli("check", "--from-report", path).exit_code == 0
+    result = cli("check", "--from-report", path, "--strict")
+    assert result.exit_code == 1, result
+    assert "GD-HOST-004" in result.stdout
+
+
+def test_a_missing_file_is_bad_input(cli: Cli, tmp_path):
+    result = cli("check", "--from-report", str(tmp_path / "nope.json"))
+    one_line_error(result)
+    assert "nope.json: no such file" in result.stderr
+
+
+def test_a_corrupt_file_is_bad_input(cli: Cli, tmp_path):
+    path = tmp_path / "corrupt.json"
+    path.write_text('{"schema_version": 1, "host": ', encoding="utf-8")
+    result = cli("check", "--from-report", str(path))
+    one_line_error(result)
+    assert "not valid JSON" in result.stderr
+
+
+def test_a_report_from_a_newer_gpudoctor_is_bad_input(cli: Cli, tmp_path):
+    doc = json.loads(report_to_json(healthy()))
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({**doc, "schema_version": 99}), encoding="utf-8")
+    result = cli("check", "--from-report", str(path))
+    one_line_error(result)
+    assert "schema version 99" in result.stderr and "upgrade gpudoctor" in result.stderr
+
+
+def test_from_report_and_python_cannot_be_combined(cli: Cli, tmp_path):
+    path = saved(tmp_path, healthy())
+    one_line_error(cli("check", "--from-report", path, "--python", path))
+
+
+def test_json_output_parses_and_validates_against_the_schema(cli: Cli):
+    result = cli("check", "--from-report", str(CPU_TORCH), "--format", "json")
+    assert result.exit_code == 1, result
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["verdict"] == "error" and doc["areas"]["torch"] == "error"
+    assert doc["redacted"] is True
+
+
+def test_json_is_redacted_by_default_findings_included(cli: Cli):
+    raw = MIG.read_text(encoding="utf-8")
+    uuid = json.loads(raw)["nvml"]["gpus"][0]["mig_devices"][0]["uuid"]
+    result = cli("check", "--from-report", str(MIG), "--format", "json")
+    assert uuid.startswith("MIG-") and uuid not in result.stdout
+    assert "MIG-<redacted>-0" in result.stdout
+    kept = cli("check", "--from-report", str(MIG), "--format", "json", "--no-redact")
+    assert uuid in kept.stdout
+    assert json.loads(kept.stdout)["redacted"] is False
+
+
+def test_output_writes_a_redacted_file_and_refuses_to_overwrite(cli: Cli, tmp_path):
+    report = with_env(healthy(), LD_LIBRARY_PATH="/home/ada/cuda/lib64")
+    src = saved(tmp_path, report)
+    out = tmp_path / "shared.md"
+    result = cli("check", "--from-report", src, "--format", "markdown", "--output", str(out))
+    assert result.exit_code == 0, result
+    assert result.stdout == "" and f"wrote {out}" in result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "GPU-8f3e2a4b" not in text and "node-17" not in text and "/home/ada" not in text
+    assert "## gpudoctor check" in text
+    again = cli("check", "--from-report", src, "--output", str(out))
+    one_line_error(again)
+    assert "--force" in again.stderr
+    assert out.read_text(encoding="utf-8") == text
+    forced = cli("check", "--from-report", src, "--output", str(out), "--force")
+    assert forced.exit_code == 0, forced
+    assert "[✓] Host" in out.read_text(encoding="utf-8")
+
+
+def test_text_to_a_pipe_or_with_no_color_has_no_escape_codes(cli: Cli, tmp_path):
+    path = saved(tmp_path, with_framework(healthy(), "torch", cuda_build=False))
+    for env in ({}, {"NO_COLOR": "1"}):
+        result = cli("check", "--from-report", path, env=env)
+        assert result.exit_code == 1, result
+        assert "\x1b[" not in result.stdout
+        assert "[✗] PyTorch" in result.stdout
+
+
+def test_text_on_the_terminal_is_not_redacted(cli: Cli, tmp_path):
+    result = cli("check", "--from-report", saved(tmp_path, healthy()), "--verbose")
+    assert "node-17" in result.stdout and "GPU-8f3e2a4b" in result.stdout
+
+
+def test_an_internal_error_is_one_line_and_debug_shows_the_traceback(
+    cli: Cli, tmp_path, monkeypatch
+):
+    def broken(report, kb):
+        raise RuntimeError("rule exploded")
+
+    monkeypatch.setattr("gpudoctor.rules.diagnose", broken)
+    path = saved(tmp_path, healthy())
+    quiet = cli("check", "--from-report", path)
+    assert quiet.exit_code == 3, quiet
+    assert "Traceback" not in quiet.stderr
+    assert "internal error: RuntimeError: rule exploded" in quiet.stderr
+    loud = cli("check", "--from-report", path, "--debug")
+    assert loud.exit_code == 3, loud
+    assert "Traceback" in loud.stderr and "rule exploded" in loud.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_every_recorded_report_replays_in_every_format(cli: Cli, fmt):
+    for path in sorted(REPORTS.glob("*.json")):
+        result = cli("check", "--from-report", str(path), "--format", fmt)
+        assert result.exit_code in (0, 1), (path.name, result)
+        assert result.stdout and "Traceback" not in result.stderr

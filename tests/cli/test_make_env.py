@@ -1,0 +1,165 @@
+"""`gpudoctor make-env`: targets, outputs, refusals, --solve, and its import weight."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import DATA, Cli
+
+REPORTS = DATA / "reports"
+H100 = REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
+TARGET = ("--driver", "535.104.05", "--cc", "7.0")
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--driver", "abc", "--cc", "8.6"), "--driver abc"),
+        (("--driver", "535.104.05", "--cc", "99.1"), "--cc 99.1"),
+        (("--driver", "535.104.05"), "--driver needs --cc"),
+        ((*TARGET, "--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
+        ((*TARGET, "--tensorflow", "2.20"), "--tensorflow needs"),
+        ((*TARGET, "--framework", "jax"), "--framework jax"),
+        ((*TARGET, "--os", "bsd"), "--os bsd"),
+        ((*TARGET, "--python", "three"), "Python version"),
+        ((*TARGET, "--format", "toml"), "--format toml"),
+        (("--from-report", "missing.json"), "missing.json"),
+        (("--from-report", str(H100), *TARGET), "cannot be combined"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = cli("make-env", *args)
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result
+    assert not (in_tmp / "environment.yml").exists()
+
+
+def test_corrupt_report_is_exit_2(cli: Cli, in_tmp: Path) -> None:
+    (in_tmp / "bad.json").write_text("{not json", encoding="utf-8")
+    result = cli("make-env", "--from-report", "bad.json")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result
+
+
+def test_writes_environment_yml_and_refuses_to_overwrite(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET)
+    assert result.exit_code == 0, result
+    path = in_tmp / "environment.yml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc["name"] == "torch2.14-cu126"
+    assert "wrote environment.yml" in result.stdout
+    assert "warning: " in result.stderr  # minor-version compatibility on R535
+    again = cli("make-env", *TARGET, "--framework", "tensorflow")
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["name"] == "torch2.14-cu126"
+    forced = cli("make-env", *TARGET, "--framework", "tensorflow", "--force")
+    assert forced.exit_code == 0, forced
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["name"].startswith("tf2.21")
+
+
+def test_output_and_stdout(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET, "--stdout", "--name", "demo")
+    assert result.exit_code == 0 and yaml.safe_load(result.stdout)["name"] == "demo"
+    result = cli("make-env", *TARGET, "-o", "sub.yml")
+    assert result.exit_code == 0 and (in_tmp / "sub.yml").exists()
+    assert not (in_tmp / "environment.yml").exists()
+
+
+def test_json(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", "--driver", "580.95.05", "--cc", "6.1", "--format", "json")
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    assert doc["frameworks"][0]["name"] == "torch"
+    assert doc["frameworks"][0]["cuda"] == "12.6"
+    assert doc["python"] and isinstance(doc["warnings"], list) and doc["reasons"]
+
+
+def test_nothing_fits_is_exit_1(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", "--driver", "470.82.01", "--cc", "12.0")
+    assert result.exit_code == 1, result
+    assert result.stderr.count("\n") == 1
+    assert "upgrade the driver to >= 525.60.13 for CUDA 12" in result.stderr
+    assert not (in_tmp / "environment.yml").exists()
+
+
+def test_from_report(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", "--from-report", str(H100), "--stdout")
+    assert result.exit_code == 0, result
+    assert "driver 590.48.01" in result.stdout and "NVIDIA H100" in result.stdout
+
+
+def test_this_machine_uses_the_probes(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gpudoctor.model.serialize import load_report
+    from gpudoctor.probe import collect
+
+    calls: list[bool] = []
+
+    def fake(ctx: object, *, frameworks: bool = True) -> object:
+        calls.append(frameworks)
+        return load_report(H100)
+
+    monkeypatch.setattr(collect, "collect_report", fake)
+    result = cli("make-env", "--stdout")
+    assert result.exit_code == 0, result
+    assert calls == [False]
+    assert "driver 590.48.01" in result.stdout
+
+
+def test_solve_without_rattler(cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rattler", None)
+    result = cli("make-env", *TARGET, "--solve")
+    assert result.exit_code == 2 and "py-rattler" in result.stderr, result
+    assert result.stderr.count("\n") == 1
+
+
+def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
+    pytest.importorskip("rattler")
+    from tests.envplan.channel import build_channel
+
+    channel = str(build_channel(in_tmp / "channel"))
+    ok = cli("make-env", *TARGET, "--source", "conda-forge", "--solve", "--solve-channel", channel)
+    assert ok.exit_code == 0, ok
+    assert "cuda-version 12.9" in ok.stderr
+    bad = cli("make-env", *TARGET, "--solve", "--solve-channel", channel, "-o", "pip.yml")
+    assert bad.exit_code == 1 and "cannot be solved" in bad.stderr, bad
+    assert not (in_tmp / "pip.yml").exists()
+
+
+def test_fast_and_light_with_the_target_on_the_command_line(tmp_path: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from gpudoctor.cli import run\n"
+        "t = time.perf_counter()\n"
+        "code = run(['make-env', '--driver', '535.104.05', '--cc', '7.0', '--stdout'])\n"
+        "elapsed = time.perf_counter() - t\n"
+        "heavy = [m for m in ('torch', 'tensorflow', 'keras', 'numpy', 'pynvml', 'rattler',"
+        " 'gpudoctor.probe.collect') if m in sys.modules]\n"
+        "print('RESULT', code, round(elapsed, 3), heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    line = next(x for x in done.stderr.splitlines() if x.startswith("RESULT"))
+    _, status, elapsed, heavy = line.split(" ", 3)
+    assert status == "0" and heavy == "[]", done.stderr
+    assert float(elapsed) < 1.0, line

@@ -1,0 +1,149 @@
+"""The planner's choices for the machines the issue names, and its refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpudoctor.envplan.plan import Plan, Request, make_plan
+from gpudoctor.envplan.target import target_from_args
+from gpudoctor.errors import BadInputError, PlanError
+from gpudoctor.kb import KnowledgeBase, load
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load()
+
+
+def plan(kb: KnowledgeBase, driver: str, cc: str, **kw: object) -> Plan:
+    target_kw = {k: kw.pop(k) for k in ("os", "arch", "wsl") if k in kw}
+    target = target_from_args(kb, driver=driver, cc=cc, **target_kw)  # type: ignore[arg-type]
+    return make_plan(kb, target, Request(**kw))  # type: ignore[arg-type]
+
+
+def only(p: Plan) -> tuple[str, str, str | None]:
+    (fw,) = p.frameworks
+    return fw.name, fw.variant, fw.driver_support
+
+
+def test_pascal_on_r470_gets_cu118_via_minor_compat(kb: KnowledgeBase) -> None:
+    p = plan(kb, "470.82.01", "6.1")
+    assert only(p) == ("torch", "cu118", "minor_compat")
+    assert p.frameworks[0].version == "2.7.1"  # newest release with cu118 (RELEASE.md)
+    assert any("minor-version compatibility" in w for w in p.warnings)
+    assert p.frameworks[0].gpu_coverage == "sass"
+
+
+def test_r580_hopper_prefers_full_support_over_newer_cuda(kb: KnowledgeBase) -> None:
+    # 2.14 has cu130 (580.65.06 runs it fully) and cu132 (only through MVC)
+    p = plan(kb, "580.65.06", "9.0")
+    assert only(p) == ("torch", "cu130", "full")
+
+
+def test_blackwell_on_r570_needs_cu128(kb: KnowledgeBase) -> None:
+    # cu126 lacks sm_120 and cu130/cu132 need R580, so the newest fit is 2.11 cu128
+    p = plan(kb, "570.124.06", "12.0")
+    assert only(p) == ("torch", "cu128", "full")
+    assert p.frameworks[0].version == "2.11"
+    assert p.frameworks[0].coverage_entry == "12.0"
+
+
+def test_volta_on_r535(kb: KnowledgeBase) -> None:
+    p = plan(kb, "535.104.05", "7.0")
+    assert only(p) == ("torch", "cu126", "minor_compat")
+    assert p.python == "3.14"  # 3.15 is listed by 2.14 but not released as of the data
+
+
+def test_tensorflow_blackwell_is_ptx_jit_with_warning(kb: KnowledgeBase) -> None:
+    p = plan(kb, "570.124.06", "12.0", frameworks=("tensorflow",))
+    fw = p.frameworks[0]
+    assert (fw.version, fw.gpu_coverage, fw.coverage_entry) == ("2.21", "ptx_jit", "compute_90")
+    assert any("only by PTX" in w for w in p.warnings)
+    assert p.pip[0].spec == "tensorflow[and-cuda]==2.21.*"
+
+
+def test_tensorflow_conda_forge_has_sass_for_blackwell(kb: KnowledgeBase) -> None:
+    p = plan(kb, "570.124.06", "12.0", frameworks=("tensorflow",), source="conda-forge")
+    assert p.frameworks[0].gpu_coverage == "sass"
+    specs = [pin.spec for pin in p.conda]
+    assert "tensorflow=2.19.*=cuda128*" in specs
+    assert "cuda-version=12.8" in specs
+    assert p.pip == ()
+
+
+def test_conda_forge_pins_cuda_version_at_or_below_driver(kb: KnowledgeBase) -> None:
+    p = plan(kb, "580.65.06", "8.6", source="conda-forge")
+    specs = [pin.spec for pin in p.conda]
+    assert "pytorch=2.13.*=cuda130*" in specs and "cuda-version=13.0" in specs
+
+
+def test_windows_tensorflow_gpu_ends_with_2_10(kb: KnowledgeBase) -> None:
+    p = plan(kb, "560.94", "8.6", os="windows", frameworks=("tensorflow",))
+    fw = p.frameworks[0]
+    assert fw.version == "2.10" and fw.cuda == "11.2"
+    assert "cudatoolkit=11.2" in [pin.spec for pin in p.conda]
+
+
+def test_wsl_uses_windows_driver_table(kb: KnowledgeBase) -> None:
+    # 528.33 is a Windows driver: the CUDA 12 floor there; on the Linux table it is below 530
+    p = plan(kb, "528.33", "8.6", wsl=True)
+    assert p.frameworks[0].cuda is not None and p.frameworks[0].cuda.startswith("12.")
+    assert p.target.platform == "linux-64"
+
+
+def test_python_request(kb: KnowledgeBase) -> None:
+    p = plan(kb, "535.104.05", "8.0", python="3.9")
+    assert p.python == "3.9" and p.frameworks[0].version == "2.8.0"
+    with pytest.raises(PlanError, match="drop --python"):
+        plan(kb, "535.104.05", "8.0", python="3.9", torch="2.9")
+
+
+def test_version_request(kb: KnowledgeBase) -> None:
+    p = plan(kb, "535.104.05", "8.0", torch="2.5.1")
+    assert p.pip[0].spec == "torch==2.5.1"
+    with pytest.raises(BadInputError, match="not in the knowledge base"):
+        plan(kb, "535.104.05", "8.0", torch="9.9")
+
+
+def test_cpu(kb: KnowledgeBase) -> None:
+    p = plan(kb, "535.104.05", "8.0", cpu=True)
+    assert p.frameworks[0].cuda is None
+    assert p.pip_options == ("--index-url https://download.pytorch.org/whl/cpu",)
+    target = target_from_args(kb, driver=None, cc=None, os="linux")
+    p = make_plan(kb, target, Request())
+    assert p.frameworks[0].cuda is None
+    assert any("CPU-only" in w for w in p.warnings)
+
+
+def test_nothing_fits_names_the_driver_upgrade(kb: KnowledgeBase) -> None:
+    with pytest.raises(PlanError) as info:
+        plan(kb, "470.82.01", "12.0")
+    message = str(info.value)
+    assert "upgrade the driver to >= 525.60.13 for CUDA 12" in message
+    assert "\n" not in message
+
+
+def test_nothing_fits_names_the_gpu_limit(kb: KnowledgeBase) -> None:
+    # Kepler 3.5: only the cu102 wheels of 1.12 carry sm_35, and they stop at Python 3.10
+    with pytest.raises(PlanError) as info:
+        plan(kb, "470.82.01", "3.5", python="3.12")
+    message = str(info.value)
+    assert "this GPU (CC 3.5, Kepler) needs PyTorch <= 1.12 with cu102" in message
+    assert "PyTorch 1.12.1 cu102 fits with Python 3.7-3.10 (drop --python)" in message
+
+
+def test_jetson_is_refused_with_a_hint(kb: KnowledgeBase) -> None:
+    with pytest.raises(PlanError, match="JetPack"):
+        plan(kb, "540.4", "8.7", arch="aarch64")
+
+
+def test_both_frameworks_refused_on_pip_with_two_envs(kb: KnowledgeBase) -> None:
+    with pytest.raises(PlanError, match="make two environments"):
+        plan(kb, "580.65.06", "9.0", frameworks=("torch", "tensorflow"))
+
+
+def test_both_frameworks_cpu(kb: KnowledgeBase) -> None:
+    p = plan(kb, "580.65.06", "9.0", frameworks=("torch", "tensorflow"), cpu=True)
+    assert [fw.name for fw in p.frameworks] == ["torch", "tensorflow"]
+    assert p.pip_options == ("--extra-index-url https://download.pytorch.org/whl/cpu",)
+    assert p.python == "3.13"  # TF 2.21 tops out at 3.13

@@ -1,0 +1,51 @@
+"""--solve against a small local channel, fully offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.envplan.plan import Plan, Request, make_plan
+from gpudoctor.envplan.solve import solve_plan, virtual_packages
+from gpudoctor.envplan.target import target_from_args
+from gpudoctor.errors import PlanError
+from gpudoctor.kb import KnowledgeBase, load
+from tests.envplan.channel import build_channel
+
+pytest.importorskip("rattler")
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_channel(tmp_path_factory.mktemp("channel"))
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load()
+
+
+def _plan(kb: KnowledgeBase, driver: str, cc: str, **kw: object) -> Plan:
+    return make_plan(kb, target_from_args(kb, driver=driver, cc=cc), Request(**kw))  # type: ignore[arg-type]
+
+
+def test_virtual_packages(kb: KnowledgeBase) -> None:
+    names = {n: v for n, v, _ in virtual_packages(kb, _plan(kb, "550.54.15", "8.6"))}
+    assert names["__cuda"] == "12.4" and names["__cuda_arch"] == "8.6"
+    assert names["__glibc"] == "2.28"
+
+
+def test_conda_forge_plan_solves_to_the_pinned_cuda(kb: KnowledgeBase, channel: Path) -> None:
+    plan = _plan(kb, "550.54.15", "8.6", source="conda-forge")
+    result = solve_plan(kb, plan, [str(channel)])
+    assert "cuda-version 12.9 h0_3" in result.records
+    assert any(r.startswith("pytorch 2.13.0 cuda129_") for r in result.records)
+    assert "__cuda=12.4" in result.virtual_packages
+
+
+def test_unsolvable_is_reported(kb: KnowledgeBase, channel: Path) -> None:
+    # the fixture channel has no Python 3.14, which the pip plan asks for
+    plan = _plan(kb, "550.54.15", "8.6")
+    with pytest.raises(PlanError, match=r"cannot be solved.*python 3\.14"):
+        solve_plan(kb, plan, [str(channel)])

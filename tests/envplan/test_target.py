@@ -1,0 +1,66 @@
+"""Targets from the command line and from saved reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.envplan.target import target_from_args, target_from_report
+from gpudoctor.errors import BadInputError
+from gpudoctor.kb import KnowledgeBase, load
+from gpudoctor.model.serialize import load_report
+
+REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"driver": "abc", "cc": "8.6"}, "--driver abc"),
+        ({"driver": "535.104.05", "cc": None}, "--driver needs --cc"),
+        ({"driver": None, "cc": "8.6"}, "--cc needs --driver"),
+        ({"driver": "535.104.05", "cc": "99.1"}, "--cc 99.1"),
+        ({"driver": "535.104.05", "cc": "eight"}, "--cc eight"),
+        ({"driver": "535.104.05", "cc": "8.6", "os": "darwin"}, "--os darwin"),
+        ({"driver": "535.104.05", "cc": "8.6", "arch": "ppc64le"}, "--arch ppc64le"),
+        ({"driver": "535.104.05", "cc": "8.6", "os": "windows", "arch": "aarch64"}, "windows"),
+        ({"driver": "535.104.05", "cc": "8.6", "os": "windows", "wsl": True}, "--wsl"),
+    ],
+)
+def test_bad_arguments(kb: KnowledgeBase, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(BadInputError, match=message):
+        target_from_args(kb, **kwargs)  # type: ignore[arg-type]
+
+
+def test_cc_forms_are_normalised(kb: KnowledgeBase) -> None:
+    assert target_from_args(kb, driver="535.104.05", cc="86").cc == "8.6"
+    assert target_from_args(kb, driver="535.104.05", cc="sm_120").cc == "12.0"
+
+
+def test_describe(kb: KnowledgeBase) -> None:
+    target = target_from_args(kb, driver="535.104.05", cc="7.0")
+    assert target.describe(kb) == "driver 535.104.05 (CUDA 12.2), CC 7.0 (Volta), linux-64"
+
+
+def test_from_report_h100() -> None:
+    report = load_report(REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json")
+    target = target_from_report(report, "report h100")
+    assert (target.driver, target.cc, target.platform) == ("590.48.01", "9.0", "linux-64")
+    assert target.gpus and "H100" in target.gpus[0]
+
+
+def test_from_report_without_driver_is_cpu() -> None:
+    target = target_from_report(load_report(REPORTS / "failure__no_driver.json"), "report")
+    assert target.driver is None and not target.has_gpu
+
+
+def test_from_report_windows() -> None:
+    name = "windows-x86_64__nvidia-geforce-rtx-2080-super__591.86__idle.json"
+    target = target_from_report(load_report(REPORTS / name), "report")
+    assert (target.os, target.driver_os, target.platform) == ("windows", "windows", "win-64")

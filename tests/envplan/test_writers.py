@@ -1,0 +1,78 @@
+"""The environment.yml (parsed back with PyYAML) and the JSON plan."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from gpudoctor.envplan.plan import Plan, Request, make_plan
+from gpudoctor.envplan.target import target_from_args
+from gpudoctor.envplan.writers import to_dict, to_json, to_yaml
+from gpudoctor.kb import load
+
+
+def _plan(driver: str, cc: str, **kw: object) -> Plan:
+    kb = load()
+    return make_plan(kb, target_from_args(kb, driver=driver, cc=cc), Request(**kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"source": "conda-forge"},
+        {"frameworks": ("tensorflow",)},
+        {"frameworks": ("torch", "tensorflow"), "cpu": True},
+        {"torch": "2.0", "name": "my env: #1"},
+    ],
+)
+def test_yaml_is_a_conda_environment(kw: dict[str, object]) -> None:
+    plan = _plan("535.104.05", "8.0", **kw)
+    text = to_yaml(plan)
+    doc = yaml.safe_load(text)
+    assert set(doc) == {"name", "channels", "dependencies"}
+    assert doc["name"] == plan.name
+    assert doc["channels"] == ["conda-forge", "nodefaults"]
+    conda = [d for d in doc["dependencies"] if isinstance(d, str)]
+    assert conda == [pin.spec for pin in plan.conda]
+    pip = [d["pip"] for d in doc["dependencies"] if isinstance(d, dict)]
+    if plan.pip:
+        assert pip == [[*plan.pip_options, *(pin.spec for pin in plan.pip)]]
+    else:
+        assert pip == []
+    header = text.split("\nname:")[0]
+    assert all(line.startswith("#") for line in header.splitlines())
+    assert all(len(line) <= 100 for line in header.splitlines())
+    assert "driver 535.104.05" in header and "Regenerate: gpudoctor make-env" in header
+
+
+def test_every_pin_has_a_reason_with_source_in_the_header() -> None:
+    plan = _plan("535.104.05", "7.0")
+    text = " ".join(line.lstrip("# ") for line in to_yaml(plan).splitlines())
+    for pin in plan.pip:
+        assert pin.spec in text
+    assert "source: https://github.com/pytorch/pytorch/blob/main/RELEASE.md" in text.replace(
+        "source: ", "source: "
+    )
+    assert "minor-version compatibility" in text
+
+
+def test_json_shape() -> None:
+    plan = _plan("580.65.06", "6.1", torch="2.9")  # cu128 lacks Pascal: cu126
+    doc = json.loads(to_json(plan))
+    assert doc["python"] == "3.14"
+    assert doc["frameworks"][0] == doc["frameworks"][0] | {
+        "name": "torch",
+        "version": "2.9.1",
+        "cuda": "12.6",
+        "source": "pip",
+    }
+    assert isinstance(doc["warnings"], list) and isinstance(doc["reasons"], list)
+    assert doc == to_dict(plan)
+
+
+def test_json_cpu_has_null_cuda() -> None:
+    doc = to_dict(_plan("535.104.05", "8.0", cpu=True))
+    assert doc["frameworks"][0]["cuda"] is None

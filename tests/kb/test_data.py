@@ -1,0 +1,151 @@
+"""The data files themselves: every row sourced and dated, versions parse, ranges do not overlap."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.errors import KnowledgeBaseError
+from gpudoctor.kb import KnowledgeBase, load
+from gpudoctor.kb.arch import parse_entry
+from gpudoctor.kb.loader import DATA_DIR, load_dir
+from gpudoctor.kb.records import Sourced
+from gpudoctor.kb.versions import cuda_key, parse_cc, parse_driver, python_key
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load()
+
+
+def _rows(kb: KnowledgeBase) -> list[Sourced]:
+    rows: list[Sourced] = [
+        *kb.toolkits,
+        *kb.minor_compat,
+        *kb.branches,
+        *kb.targets,
+        *kb.architectures,
+        kb.arch_rules,
+    ]
+    for release in kb.release_rows:
+        rows.append(release)
+        rows.extend(release.variants)
+    return rows
+
+
+def test_every_row_has_source_and_date(kb: KnowledgeBase) -> None:
+    rows = _rows(kb)
+    assert len(rows) > 150
+    for row in rows:
+        assert row.source.strip(), row
+        assert dt.date(2020, 1, 1) <= row.as_of <= dt.date.today() + dt.timedelta(days=3650)
+
+
+def test_moving_rows_are_marked(kb: KnowledgeBase) -> None:
+    # the reference marks CUDA 13.x on Windows, PyTorch 2.12-2.14 and TF 2.21 as moving
+    assert not kb.torch_release("2.14").verified  # type: ignore[union-attr]
+    assert not kb.torch_release("2.12").verified  # type: ignore[union-attr]
+    assert kb.torch_release("2.9").verified  # type: ignore[union-attr]
+    assert all(not t.verified for t in kb.toolkits if t.cuda.startswith("13."))
+
+
+def test_versions_parse(kb: KnowledgeBase) -> None:
+    for t in kb.toolkits:
+        parse_driver(t.linux_driver or "")
+        cuda_key(t.cuda)
+    for release in kb.release_rows:
+        assert python_key(release.python_min) <= python_key(release.python_max)
+        for variant in release.variants:
+            if variant.cuda is not None:
+                cuda_key(variant.cuda)
+            for entries in variant.arch.values():
+                for entry in entries:
+                    assert parse_entry(entry), (release.version, variant.tag, entry)
+    for arch in kb.architectures:
+        parse_cc(arch.cc)
+
+
+def test_cuda_target_ranges_do_not_overlap(kb: KnowledgeBase) -> None:
+    spans = sorted((cuda_key(t.cuda_min), cuda_key(t.cuda_max)) for t in kb.targets)
+    keys = [(tuple(map(int, lo.split("."))), tuple(map(int, hi.split(".")))) for lo, hi in spans]
+    keys.sort()
+    for (_, prev_hi), (lo, _) in itertools.pairwise(keys):
+        assert lo > prev_hi
+
+
+def test_every_gpu_variant_runs_somewhere(kb: KnowledgeBase) -> None:
+    # a CUDA variant must exist for at least one platform and be reachable by some driver
+    for release in kb.release_rows:
+        for variant in release.variants:
+            assert variant.platforms, (release.version, variant.tag)
+            if variant.cuda is not None:
+                assert kb.min_driver(variant.cuda, "linux") is not None, variant.tag
+
+
+def test_pip_torch_tags_match_cuda(kb: KnowledgeBase) -> None:
+    for release in kb.releases("torch"):
+        for variant in release.variants:
+            if variant.cuda:
+                assert variant.tag == "cu" + variant.cuda.replace(".", "")
+                assert variant.index_url == f"https://download.pytorch.org/whl/{variant.tag}"
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(DATA_DIR, folder)
+    return folder
+
+
+def test_copy_loads(tmp_path: Path) -> None:
+    assert load_dir(_copy(tmp_path)).max_cuda_for_driver("535.104.05", "linux") == "12.2"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("torch.toml", 'version = "2.9"\n', 'version = "2.10"\n', "duplicate release"),
+        ("cuda_drivers.toml", 'linux_driver = "535.104.05"', 'linux_driver = "535.1x"', "driver"),
+        ("cuda_drivers.toml", 'linux_driver = "560.28.03"', 'linux_driver = "400.1"', "below"),
+        ("cuda_arch.toml", 'cuda_max = "12.6"', 'cuda_max = "12.8"', "overlap"),
+        ("torch.toml", 'list = "3.7;5.0;6.0;7.0;7.5;8.0;8.6"', 'list = "3.7;five"', "no arch"),
+        ("tensorflow.toml", 'python_max = "3.13"', 'python_max = "3.1"', "python_min"),
+        (
+            "torch.toml",
+            "as_of = 2026-09-01\n\n[[release.variant]]",
+            "\n[[release.variant]]",
+            "as_of",
+        ),
+        ("conda_forge.toml", 'tag = "cuda128"', 'tag = "cpu"', "twice"),
+        ("cuda_arch.toml", 'igpu_ccs = ["5.3", "6.2", "7.2", "8.7"]', 'igpu_ccs = ["5.3"]', "igpu"),
+        ("torch.toml", "[[release]]\n", "[[release]]\nbogus = 1\n", "unknown key"),
+    ],
+)
+def test_broken_data_is_refused(
+    tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    folder = _copy(tmp_path)
+    path = folder / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match=message):
+        load_dir(folder)
+
+
+def test_source_missing_is_refused(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    path = folder / "cuda_drivers.toml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("source = "))
+    lines[first] = 'source = ""'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="source"):
+        load_dir(folder)
+
+
+def test_load_is_cached() -> None:
+    assert load() is load()

@@ -1,0 +1,261 @@
+"""A fake NVML that replays a scenario (tests/data/nvml/*.json) through the NvmlLike protocol.
+
+A scenario maps each NVML function (with its arguments after ``:``) to the value the machine
+returned, or to ``{"error": "<name>"}`` (names as in gpudoctor.probe.nvml_api.ERROR_NAMES).
+A scenario may name a ``base`` scenario and override parts of it: top-level keys replace the
+base's; a device entry ``{"from_base": i, "calls": {...}}`` starts from base device ``i``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from gpudoctor.probe.nvml_api import CODES, FUNCTION_NOT_FOUND, NOT_FOUND, NOT_SUPPORTED
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "nvml"
+
+
+class FakeNVMLError(Exception):
+    """Shaped like pynvml.NVMLError: the return code in ``.value``."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        names = {code: name for name, code in CODES.items()}
+        return names.get(self.value, str(self.value)).replace("_", " ").title()
+
+
+def load_scenario(name: str) -> dict[str, Any]:
+    """A scenario by file stem, with its ``base`` (if any) merged in."""
+    data = json.loads((SCENARIOS / f"{name}.json").read_text(encoding="utf-8"))
+    base_name = data.pop("base", None)
+    if base_name is None:
+        return data
+    base = load_scenario(base_name)
+    merged = copy.deepcopy(base)
+    for key, value in data.items():
+        if key == "devices":
+            merged["devices"] = [_merge_device(base["devices"], d) for d in value]
+        elif key == "system":
+            merged["system"] = {**base["system"], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_device(base_devices: list[dict[str, Any]], device: dict[str, Any]) -> dict[str, Any]:
+    if "from_base" not in device:
+        return device
+    merged = copy.deepcopy(base_devices[device["from_base"]])
+    merged["calls"].update(device.get("calls", {}))
+    for key in ("handle_error", "mig_devices"):
+        if key in device:
+            merged[key] = device[key]
+    return merged
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS.glob("*.json"))
+
+
+def capture_scenario_names() -> list[str]:
+    """The scenarios converted from real captures (the failure ones start with ``failure__``)."""
+    return [n for n in scenario_names() if not n.startswith("failure__")]
+
+
+def _to_object(value: Any) -> Any:
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _to_object(v) for k, v in value.items()})
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return value
+    if isinstance(value, list):
+        return [_to_object(v) for v in value]
+    return value
+
+
+class FakeHandle:
+    def __init__(self, device: int, mig_slot: int | None = None) -> None:
+        self.device = device
+        self.mig_slot = mig_slot
+
+
+class FakeNvml:
+    """Replays one scenario; records every call so tests can check what was asked."""
+
+    NVMLError = FakeNVMLError
+
+    def __init__(self, scenario: dict[str, Any] | str) -> None:
+        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.calls: list[str] = []
+        self.initialised = False
+
+    # --- plumbing -----------------------------------------------------------------------
+    def _answer(self, name: str, table: dict[str, Any], key: str) -> Any:
+        self.calls.append(key)
+        if name in self.scenario.get("missing_functions", []):
+            raise FakeNVMLError(FUNCTION_NOT_FOUND)
+        if key not in table:
+            raise FakeNVMLError(NOT_SUPPORTED)
+        value = table[key]
+        if isinstance(value, dict) and set(value) == {"error"}:
+            raise FakeNVMLError(CODES[value["error"]])
+        return _to_object(copy.deepcopy(value))
+
+    def _system(self, name: str) -> Any:
+        return self._answer(name, self.scenario["system"], name)
+
+    def _device(self, name: str, handle: FakeHandle, *args: Any) -> Any:
+        key = ":".join([name, *(str(a) for a in args)])
+        device = self.scenario["devices"][handle.device]
+        if handle.mig_slot is not None:
+            mig = next(m for m in device["mig_devices"] if m["slot"] == handle.mig_slot)
+            return self._answer(name, mig["calls"], key)
+        return self._answer(name, device["calls"], key)
+
+    # --- NvmlLike -----------------------------------------------------------------------
+    def nvmlInit(self) -> None:
+        self.calls.append("nvmlInit")
+        error = self.scenario.get("init_error")
+        if error:
+            raise FakeNVMLError(CODES[error])
+        self.initialised = True
+
+    def nvmlShutdown(self) -> None:
+        self.calls.append("nvmlShutdown")
+        self.initialised = False
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return self._system("nvmlSystemGetDriverVersion")
+
+    def nvmlSystemGetNVMLVersion(self) -> bytes:
+        # nvidia-ml-py 13.x still returns bytes here; the collector must normalise it.
+        return str(self._system("nvmlSystemGetNVMLVersion")).encode()
+
+    def nvmlSystemGetCudaDriverVersion(self) -> int:
+        return self._system("nvmlSystemGetCudaDriverVersion")
+
+    def nvmlSystemGetCudaDriverVersion_v2(self) -> int:
+        return self._system("nvmlSystemGetCudaDriverVersion_v2")
+
+    def nvmlSystemGetProcessName(self, pid: int) -> str:
+        names = self.scenario.get("process_names", {})
+        if str(pid) not in names:
+            raise FakeNVMLError(NOT_FOUND)
+        return names[str(pid)]
+
+    def nvmlDeviceGetCount(self) -> int:
+        return self._system("nvmlDeviceGetCount")
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeHandle:
+        self.calls.append(f"nvmlDeviceGetHandleByIndex:{index}")
+        error = self.scenario["devices"][index].get("handle_error")
+        if error:
+            raise FakeNVMLError(CODES[error])
+        return FakeHandle(index)
+
+    def nvmlDeviceGetName(self, handle: FakeHandle) -> bytes:
+        return str(self._device("nvmlDeviceGetName", handle)).encode()
+
+    def nvmlDeviceGetUUID(self, handle: FakeHandle) -> str:
+        return self._device("nvmlDeviceGetUUID", handle)
+
+    def nvmlDeviceGetSerial(self, handle: FakeHandle) -> str:
+        return self._device("nvmlDeviceGetSerial", handle)
+
+    def nvmlDeviceGetPciInfo(self, handle: FakeHandle) -> Any:
+        return self._device("nvmlDeviceGetPciInfo", handle)
+
+    def nvmlDeviceGetMemoryInfo(self, handle: FakeHandle) -> Any:
+        return self._device("nvmlDeviceGetMemoryInfo", handle)
+
+    def nvmlDeviceGetCudaComputeCapability(self, handle: FakeHandle) -> tuple[int, int]:
+        major, minor = self._device("nvmlDeviceGetCudaComputeCapability", handle)
+        return major, minor
+
+    def nvmlDeviceGetArchitecture(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetArchitecture", handle)
+
+    def nvmlDeviceGetTemperature(self, handle: FakeHandle, sensor: int) -> int:
+        return self._device("nvmlDeviceGetTemperature", handle, sensor)
+
+    def nvmlDeviceGetPowerUsage(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetPowerUsage", handle)
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetEnforcedPowerLimit", handle)
+
+    def nvmlDeviceGetClockInfo(self, handle: FakeHandle, clock: int) -> int:
+        return self._device("nvmlDeviceGetClockInfo", handle, clock)
+
+    def nvmlDeviceGetMaxClockInfo(self, handle: FakeHandle, clock: int) -> int:
+        return self._device("nvmlDeviceGetMaxClockInfo", handle, clock)
+
+    def nvmlDeviceGetUtilizationRates(self, handle: FakeHandle) -> Any:
+        return self._device("nvmlDeviceGetUtilizationRates", handle)
+
+    def nvmlDeviceGetCurrPcieLinkGeneration(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetCurrPcieLinkGeneration", handle)
+
+    def nvmlDeviceGetMaxPcieLinkGeneration(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetMaxPcieLinkGeneration", handle)
+
+    def nvmlDeviceGetCurrPcieLinkWidth(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetCurrPcieLinkWidth", handle)
+
+    def nvmlDeviceGetMaxPcieLinkWidth(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetMaxPcieLinkWidth", handle)
+
+    def nvmlDeviceGetEccMode(self, handle: FakeHandle) -> tuple[int, int]:
+        current, pending = self._device("nvmlDeviceGetEccMode", handle)
+        return current, pending
+
+    def nvmlDeviceGetTotalEccErrors(self, handle: FakeHandle, error_type: int, counter: int) -> int:
+        return self._device("nvmlDeviceGetTotalEccErrors", handle, error_type, counter)
+
+    def nvmlDeviceGetRetiredPages(self, handle: FakeHandle, cause: int) -> list[int]:
+        return self._device("nvmlDeviceGetRetiredPages", handle, cause)
+
+    def nvmlDeviceGetRetiredPagesPendingStatus(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetRetiredPagesPendingStatus", handle)
+
+    def nvmlDeviceGetRemappedRows(self, handle: FakeHandle) -> tuple[int, int, int, int]:
+        corr, unc, pending, failure = self._device("nvmlDeviceGetRemappedRows", handle)
+        return corr, unc, pending, failure
+
+    def nvmlDeviceValidateInforom(self, handle: FakeHandle) -> None:
+        self._device("nvmlDeviceValidateInforom", handle)
+
+    def nvmlDeviceGetPersistenceMode(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetPersistenceMode", handle)
+
+    def nvmlDeviceGetComputeMode(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetComputeMode", handle)
+
+    def nvmlDeviceGetMigMode(self, handle: FakeHandle) -> tuple[int, int]:
+        current, pending = self._device("nvmlDeviceGetMigMode", handle)
+        return current, pending
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetMaxMigDeviceCount", handle)
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: FakeHandle, index: int) -> FakeHandle:
+        self.calls.append(f"nvmlDeviceGetMigDeviceHandleByIndex:{index}")
+        slots = {m["slot"] for m in self.scenario["devices"][handle.device]["mig_devices"]}
+        if index not in slots:
+            raise FakeNVMLError(NOT_FOUND)
+        return FakeHandle(handle.device, index)
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetCurrentClocksEventReasons", handle)
+
+    def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetCurrentClocksThrottleReasons", handle)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: FakeHandle) -> list[Any]:
+        return self._device("nvmlDeviceGetComputeRunningProcesses", handle)

@@ -1,0 +1,347 @@
+"""Regenerate tests/data/reports/*.json: recorded reports for replay and golden tests.
+
+Run from the repository root: ``python -m tests.probe.make_reports``. NVML sections come from
+replaying tests/data/nvml scenarios (real captures) through the real collector; the host,
+kernel-driver, CUDA and framework sections are hand-built, consistent with the reference facts
+(shared/reference/compatibility.md, diagnostics.md §3). Facts a capture does not hold (CPU,
+memory, Python paths) are left out or clearly generic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from gpudoctor.model.report import (
+    CudaInfo,
+    FrameworkDevice,
+    FrameworkInfo,
+    KernelDriverInfo,
+    LibraryInfo,
+    NvmlInfo,
+    PackageInfo,
+    PciFunction,
+    Report,
+    Unavailable,
+)
+from gpudoctor.model.serialize import report_to_json
+from gpudoctor.probe.nvml_collect import collect_nvml
+from tests.probe.fake_nvml import FakeNvml, capture_scenario_names, load_scenario
+from tests.probe.report_parts import (
+    CU126_LIBS,
+    CU126_WHEELS,
+    HUNG,
+    LIBCUDA_MISSING,
+    NO_DRIVER_TORCH,
+    NO_KERNEL_IMAGE,
+    NO_SUCH_FILE,
+    OUT,
+    TF_ABSENT,
+    cuda_ok,
+    driver_from,
+    host_from,
+    probes,
+    report,
+    torch_failed,
+    torch_ok,
+)
+
+
+def capture_report(name: str) -> Report:
+    scenario = load_scenario(name)
+    nvml = collect_nvml(FakeNvml(scenario))
+    windows = (scenario["source"].get("os") or "").startswith("windows")
+    # With MIG on and no CUDA_VISIBLE_DEVICES, CUDA enumerates one MIG device per process.
+    visible = tuple(
+        dataclasses.replace(g, name=g.mig_devices[0].name) if g.mig_devices else g
+        for g in nvml.gpus
+    )
+    return report(
+        host_from(scenario),
+        driver_from(scenario, nvml),
+        nvml,
+        cuda_ok(scenario, nvml, len(visible)),
+        torch_ok(visible, windows),
+        TF_ABSENT,
+    )
+
+
+def failure_reports() -> dict[str, Report]:
+    h100 = load_scenario("linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle")
+    l40s = load_scenario("linux-x86_64__nvidia-l40s__595.80__idle")
+    rtx2080 = load_scenario("linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__idle")
+    h100_nvml = collect_nvml(FakeNvml(h100))
+    l40s_nvml = collect_nvml(FakeNvml(l40s))
+    out: dict[str, Report] = {}
+
+    def nvml_of(name: str) -> NvmlInfo:
+        return collect_nvml(FakeNvml(f"failure__{name}"))
+
+    no_cuda = CudaInfo(status="ok", libcuda_error=LIBCUDA_MISSING, libraries=CU126_LIBS)
+    pci_only = driver_from(l40s, l40s_nvml)
+
+    out["failure__no_driver"] = report(
+        host_from(l40s),
+        KernelDriverInfo(
+            pci_functions=tuple(
+                dataclasses.replace(f, driver=None) for f in pci_only.pci_functions
+            ),
+            uvm_loaded=False,
+            nouveau_loaded=False,
+        ),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    out["failure__driver_not_loaded_nouveau"] = report(
+        host_from(rtx2080),
+        KernelDriverInfo(
+            pci_functions=tuple(
+                dataclasses.replace(f, driver="nouveau")
+                for f in driver_from(rtx2080, collect_nvml(FakeNvml(rtx2080))).pci_functions
+            ),
+            uvm_loaded=False,
+            nouveau_loaded=True,
+        ),
+        nvml_of("driver_not_loaded"),
+        CudaInfo(
+            status="ok",
+            libcuda_path="/usr/lib64/libcuda.so.595.71.05",
+            cu_init_result=100,
+            cu_init_error="CUDA_ERROR_NO_DEVICE",
+            libraries=CU126_LIBS,
+        ),
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    out["failure__container_nvml_library_not_found"] = report(
+        host_from(h100, container="docker", env={"PATH": "/usr/local/bin:/usr/bin:/bin"}),
+        KernelDriverInfo(
+            errors=(
+                Unavailable(
+                    field="driver.module_version",
+                    code="not_found",
+                    message="/proc/driver/nvidia/version and /sys/module/nvidia/version absent",
+                ),
+            )
+        ),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    mismatch_nvml = nvml_of("lib_rm_version_mismatch")
+    out["failure__driver_library_mismatch"] = report(
+        host_from(h100),
+        driver_from(
+            h100,
+            h100_nvml,
+            module_version="570.133.20",
+            proc_version_line=(
+                "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build"
+            ),
+        ),
+        mismatch_nvml,
+        CudaInfo(
+            status="ok",
+            libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.570.195.03",
+            cu_init_result=803,
+            cu_init_error="CUDA_ERROR_SYSTEM_DRIVER_MISMATCH",
+            libraries=CU126_LIBS,
+            nvidia_wheels=CU126_WHEELS,
+        ),
+        torch_failed(
+            "Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
+            "calling NumCudaDevices() that might have already set an error? Error 803: system "
+            "has unsupported display driver / cuda driver combination"
+        ),
+        TF_ABSENT,
+    )
+    v2_nvml = nvml_of("cuda_v2_library_not_found")
+    out["failure__cuda_v2_missing_utility_container"] = report(
+        host_from(
+            l40s,
+            container="docker",
+            env={"NVIDIA_DRIVER_CAPABILITIES": "utility", "NVIDIA_VISIBLE_DEVICES": "all"},
+        ),
+        dataclasses.replace(pci_only, proc_version_line=None),
+        v2_nvml,
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    lost_nvml = nvml_of("one_of_two_gpus_lost")
+    good = tuple(g for g in lost_nvml.gpus if not g.lost)
+    lost_driver = driver_from(h100, h100_nvml)
+    out["failure__one_gpu_lost"] = report(
+        host_from(h100),
+        dataclasses.replace(
+            lost_driver,
+            pci_functions=(
+                *lost_driver.pci_functions,
+                PciFunction(
+                    address="0000:00:0a.0",
+                    device_id="0x2330",
+                    class_code="0x030200",
+                    driver="nvidia",
+                ),
+            ),
+            dev_nodes=(*lost_driver.dev_nodes, "/dev/nvidia1"),
+        ),
+        lost_nvml,
+        cuda_ok(h100, lost_nvml, len(good)),
+        torch_ok(good),
+        TF_ABSENT,
+    )
+    out["failure__torch_cpu_only_on_gpu"] = report(
+        host_from(h100),
+        driver_from(h100, h100_nvml),
+        h100_nvml,
+        dataclasses.replace(cuda_ok(h100, h100_nvml, 1), libraries=(), nvidia_wheels=()),
+        FrameworkInfo(
+            name="torch",
+            status="ok",
+            version="2.13.0+cpu",
+            cuda_build=False,
+            cuda_available=False,
+            device_count=0,
+            python_version="3.12.3",
+            duration_s=1.4,
+        ),
+        TF_ABSENT,
+    )
+    old = dataclasses.replace(l40s_nvml, driver_version="535.230.02", cuda_driver_version="12.2")
+    out["failure__torch_cu130_on_driver_535"] = report(
+        host_from(l40s),
+        driver_from(l40s, old),
+        old,
+        dataclasses.replace(
+            cuda_ok(l40s, old, 1),
+            libraries=(),
+            nvidia_wheels=(
+                PackageInfo(name="nvidia-cuda-runtime", version="13.0.96"),
+                PackageInfo(name="nvidia-cudnn-cu13", version="9.20.0.48"),
+            ),
+        ),
+        torch_failed(
+            "The NVIDIA driver on your system is too old (found version 12020). Please update "
+            "your GPU driver by downloading and installing a new version from the URL: "
+            "http://www.nvidia.com/Download/index.aspx Alternatively, go to: https://pytorch.org "
+            "to install a PyTorch version that has been compiled with your version of the CUDA "
+            "driver.",
+            version="2.13.0+cu130",
+            build_cuda="13.0",
+            build_cudnn="9.20.0",
+            arch_list=("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"),
+            loaded_libraries=(),
+            requires=('nvidia-cudnn-cu13==9.20.0.48; platform_system == "Linux"',),
+        ),
+        TF_ABSENT,
+    )
+    rtx = collect_nvml(FakeNvml(rtx2080))
+    pascal_gpu = dataclasses.replace(
+        rtx.gpus[0],
+        name="NVIDIA GeForce GTX 1080 Ti",
+        compute_capability="6.1",
+        architecture="Pascal",
+        memory_total_mib=11264,
+        sm_clock_max_mhz=1911,
+    )
+    pascal = dataclasses.replace(
+        rtx, driver_version="580.95.05", cuda_driver_version="13.0", gpus=(pascal_gpu,)
+    )
+    cu128_archs = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")
+    out["failure__pascal_with_torch_cu128"] = report(
+        host_from(rtx2080),
+        dataclasses.replace(
+            driver_from(rtx2080, pascal),
+            pci_functions=(
+                PciFunction(
+                    address="0000:0c:00.0",
+                    device_id="0x1b06",
+                    class_code="0x030000",
+                    driver="nvidia",
+                ),
+            ),
+        ),
+        pascal,
+        cuda_ok(rtx2080, pascal, 1),
+        dataclasses.replace(
+            torch_ok(pascal.gpus),
+            version="2.10.0+cu128",
+            build_cuda="12.8",
+            arch_list=cu128_archs,
+            devices=(
+                FrameworkDevice(
+                    index=0,
+                    name="NVIDIA GeForce GTX 1080 Ti",
+                    compute_capability="6.1",
+                    smoke_ok=False,
+                    smoke_error=NO_KERNEL_IMAGE,
+                ),
+            ),
+            loaded_libraries=(),
+            requires=('nvidia-cudnn-cu12==9.10.2.21; platform_system == "Linux"',),
+        ),
+        TF_ABSENT,
+    )
+    out["failure__wedged_driver_timeout"] = report(
+        host_from(h100),
+        driver_from(h100, h100_nvml),
+        NvmlInfo(status="timeout", message=HUNG["nvml"]),
+        CudaInfo(status="timeout", message=HUNG["cuda"]),
+        FrameworkInfo(name="torch", status="timeout", message=HUNG["torch"]),
+        TF_ABSENT,
+        run=probes(nvml="timeout", cuda="timeout", torch="timeout"),
+    )
+    out["failure__tensorflow_cannot_dlopen"] = report(
+        host_from(l40s),
+        driver_from(l40s, l40s_nvml),
+        l40s_nvml,
+        cuda_ok(l40s, l40s_nvml, 1),
+        FrameworkInfo(name="torch", status="not_installed"),
+        FrameworkInfo(
+            name="tensorflow",
+            status="ok",
+            version="2.21.0",
+            cuda_build=True,
+            build_cuda="12.5.1",
+            build_cudnn="9",
+            cuda_available=False,
+            device_count=0,
+            arch_list=("sm_60", "sm_70", "sm_80", "sm_89", "compute_90"),
+            init_error=(
+                "Cannot dlopen some GPU libraries. Please make sure the missing libraries "
+                "mentioned above are installed properly if you would like to use GPU."
+            ),
+            failed_libraries=(
+                LibraryInfo(
+                    name="cudnn",
+                    soname="libcudnn.so.9",
+                    error=f"libcudnn.so.9{NO_SUCH_FILE}",
+                ),
+            ),
+            python_version="3.12.3",
+            duration_s=4.7,
+        ),
+    )
+    return out
+
+
+def all_reports() -> dict[str, Report]:
+    reports = {name: capture_report(name) for name in capture_scenario_names()}
+    reports.update(failure_reports())
+    return reports
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, rep in all_reports().items():
+        (OUT / f"{name}.json").write_text(report_to_json(rep), encoding="utf-8")
+    print(f"wrote {len(all_reports())} reports to {OUT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""scripts/gpu-validate: masking, its capture file round-trips through capture-to-scenario."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(name: str):
+    loader = importlib.machinery.SourceFileLoader(
+        name.replace("-", "_"), str(ROOT / "scripts" / name)
+    )
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+validate = load("gpu-validate")
+convert = load("capture-to-scenario")
+
+
+def test_mask_hides_uuids_and_serials_but_keeps_their_shape():
+    text = (
+        "    Serial Number          : 1652921012345\n"
+        "    GPU UUID               : GPU-8d2f1c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6\n"
+        "  MIG 1g.10gb Device 0: (UUID: MIG-11111111-2222-3333-4444-555555555555)\n"
+        "again GPU-8d2f1c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6\n"
+    )
+    masked = validate.mask(text)
+    assert "1652921012345" not in masked and "0000000000000" in masked
+    assert "8d2f1c3a" not in masked and "MIG-11111111" not in masked
+    lines = masked.splitlines()
+    assert lines[1].split(": ")[1] == lines[3].split(" ")[1]  # same UUID, same mask
+
+
+def test_verify_section_marker_is_there():
+    text = (ROOT / "scripts" / "gpu-validate").read_text()
+    assert "# --- verify (added by the verify work) ---" in text
+    for forbidden in ("-pm", "-pl", "-mig", "-lgc", "-rgc", "--applications-clocks", "-e "):
+        assert f'"{forbidden}"' not in text  # it only reads
+
+
+@pytest.mark.skipif(not (SHARED / "captures").is_dir(), reason="shared/captures not present")
+def test_capture_txt_round_trips_through_the_converter(tmp_path):
+    source = SHARED / "captures" / "linux-x86_64__nvidia-l40s__595.80.txt"
+    _, sections = convert.split_sections(source.read_text())
+    picked = {
+        "capabilities :: version\n# $ nvidia-smi --version": convert.section(
+            sections, "capabilities", "version"
+        ),
+        "capabilities :: list (-L)\n# $ nvidia-smi -L": convert.section(
+            sections, "capabilities", "list"
+        ),
+        "idle :: query (-q)\n# $ nvidia-smi -q": convert.section(sections, "idle", "query (-q)"),
+        "idle :: query-gpu (csv)\n# $ nvidia-smi --query-gpu": convert.section(
+            sections, "idle", "query-gpu"
+        ),
+    }
+    capture = tmp_path / "linux-x86_64__nvidia-l40s__595.80.txt"
+    capture.write_text(validate.capture_text(picked))
+    mine = convert.convert(capture, "idle")
+    assert convert.convert(capture, "load") is None
+    original = json.loads(
+        (ROOT / "tests/data/nvml/linux-x86_64__nvidia-l40s__595.80__idle.json").read_text()
+    )
+    assert mine["devices"] == original["devices"]
+    assert mine["system"] == original["system"]

@@ -1,0 +1,121 @@
+"""Kernel-driver probe against fake /proc, /sys and /dev trees."""
+
+from __future__ import annotations
+
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.kernel_driver import parse_proc_version, probe_kernel_driver
+from tests.probe.fakes import pci_function, write
+
+PROC_VERSION = (
+    "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  590.48.01  Release Build  "
+    "(dvs-builder@U22-I3-B17-02-5)  Mon Dec  1 10:00:00 UTC 2025\n"
+    "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n"
+)
+
+
+def ctx(root):
+    return ProbeContext(root=root, env={})
+
+
+def test_parse_proc_version():
+    line, version = parse_proc_version(PROC_VERSION)
+    assert version == "590.48.01"
+    assert line.startswith("NVRM version")
+    old = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023"
+    assert parse_proc_version(old)[1] == "535.104.05"
+    assert parse_proc_version("") == (None, None)
+
+
+def test_loaded_driver(tmp_path):
+    write(tmp_path, "/proc/driver/nvidia/version", PROC_VERSION)
+    write(tmp_path, "/sys/module/nvidia/version", "590.48.01\n")
+    (tmp_path / "sys/module/nvidia_uvm").mkdir(parents=True)
+    pci_function(
+        tmp_path,
+        "0000:00:09.0",
+        vendor="0x10de",
+        klass="0x030200",
+        device="0x2330",
+        driver="nvidia",
+    )
+    # The GPU's HDMI audio function is NVIDIA too, but not a display controller.
+    pci_function(
+        tmp_path,
+        "0000:00:09.1",
+        vendor="0x10de",
+        klass="0x040300",
+        device="0x22ba",
+        driver="snd_hda_intel",
+    )
+    pci_function(
+        tmp_path, "0000:00:1f.0", vendor="0x8086", klass="0x030000", device="0x1234", driver="i915"
+    )
+    for node in ("nvidia0", "nvidiactl", "nvidia-uvm"):
+        write(tmp_path, f"/dev/{node}")
+    info = probe_kernel_driver(ctx(tmp_path))
+    assert info.module_version == "590.48.01"
+    assert info.proc_version_line.startswith("NVRM")
+    (gpu,) = info.pci_functions
+    assert (gpu.address, gpu.device_id, gpu.class_code, gpu.driver) == (
+        "0000:00:09.0",
+        "0x2330",
+        "0x030200",
+        "nvidia",
+    )
+    assert info.dev_nodes == ("/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl")
+    assert info.uvm_loaded is True
+    assert info.nouveau_loaded is False
+    assert info.errors == ()
+
+
+def test_nouveau_owns_the_gpu(tmp_path):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "sys/module/nouveau").mkdir(parents=True)
+    pci_function(
+        tmp_path,
+        "0000:01:00.0",
+        vendor="0x10de",
+        klass="0x030000",
+        device="0x1e81",
+        driver="nouveau",
+    )
+    info = probe_kernel_driver(ctx(tmp_path))
+    assert info.nouveau_loaded is True
+    assert info.pci_functions[0].driver == "nouveau"
+    assert info.module_version is None
+    assert info.errors[0].code == "not_found"
+
+
+def test_gpu_without_any_driver(tmp_path):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "sys/module").mkdir(parents=True)
+    pci_function(
+        tmp_path, "0000:01:00.0", vendor="0x10de", klass="0x030200", device="0x2330", driver=None
+    )
+    (gpu,) = probe_kernel_driver(ctx(tmp_path)).pci_functions
+    assert gpu.driver is None
+
+
+def test_vfio_passthrough(tmp_path):
+    (tmp_path / "proc").mkdir()
+    pci_function(
+        tmp_path,
+        "0000:41:00.0",
+        vendor="0x10de",
+        klass="0x030200",
+        device="0x2335",
+        driver="vfio-pci",
+    )
+    assert probe_kernel_driver(ctx(tmp_path)).pci_functions[0].driver == "vfio-pci"
+
+
+def test_sys_module_version_wins_over_proc(tmp_path):
+    write(tmp_path, "/proc/driver/nvidia/version", PROC_VERSION)
+    write(tmp_path, "/sys/module/nvidia/version", "590.48.02\n")
+    assert probe_kernel_driver(ctx(tmp_path)).module_version == "590.48.02"
+
+
+def test_no_proc_or_sys_is_not_an_error_of_ours(tmp_path):
+    info = probe_kernel_driver(ctx(tmp_path))
+    assert info.errors[0].code == "unsupported_os"
+    assert info.pci_functions == ()

@@ -1,0 +1,47 @@
+"""The recorded reports in tests/data/reports: they load, and they are up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.model.serialize import load_report, report_to_json
+from tests.probe.make_reports import OUT, all_reports
+
+RECORDED = sorted(OUT.glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def regenerated():
+    return all_reports()
+
+
+def test_every_capture_and_failure_has_a_report(regenerated):
+    assert {p.stem for p in RECORDED} == set(regenerated)
+    assert len([p for p in RECORDED if p.stem.startswith("failure__")]) >= 10
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+def test_recorded_report_is_current(path: Path, regenerated):
+    assert path.read_text(encoding="utf-8") == report_to_json(regenerated[path.stem]), (
+        "stale: run python -m tests.probe.make_reports"
+    )
+    assert load_report(path) == regenerated[path.stem]
+
+
+def test_failure_reports_say_what_failed(regenerated):
+    assert regenerated["failure__no_driver"].nvml.status == "library_not_found"
+    assert regenerated["failure__driver_library_mismatch"].nvml.status == (
+        "lib_rm_version_mismatch"
+    )
+    assert regenerated["failure__cuda_v2_missing_utility_container"].nvml.cuda_v2_error == (
+        "library_not_found"
+    )
+    lost = regenerated["failure__one_gpu_lost"].nvml.gpus
+    assert [g.lost for g in lost] == [False, True]
+    wedged = regenerated["failure__wedged_driver_timeout"]
+    assert wedged.nvml.status == "timeout"
+    assert {p.name: p.status for p in wedged.probes}["nvml"] == "timeout"
+    cpu = regenerated["failure__torch_cpu_only_on_gpu"].framework("torch")
+    assert cpu is not None and cpu.cuda_build is False

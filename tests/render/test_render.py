@@ -1,0 +1,146 @@
+"""The renderers: every format has one, text honours colour, Markdown escapes, JSON round-trips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from gpudoctor import kb
+from gpudoctor.cli.check import command as check_command
+from gpudoctor.model.findings import AREAS
+from gpudoctor.model.serialize import report_from_json
+from gpudoctor.render import FORMATS, RENDERERS, render_report
+from gpudoctor.render.markdown import escape, fix_step
+from gpudoctor.rules import diagnose
+from tests.render.scenarios import many_problems
+from tests.rules.builders import healthy
+
+
+def render(fmt, report, *, verbose=False, color=False):
+    return render_report(fmt, report, diagnose(report, kb.load()), verbose=verbose, color=color)
+
+
+def test_every_format_the_cli_offers_has_a_renderer():
+    (option,) = [p for p in check_command.params if p.name == "fmt"]
+    assert isinstance(option.type, click.Choice)
+    assert set(option.type.choices) == set(FORMATS) == set(RENDERERS)
+
+
+def test_an_unknown_format_is_refused():
+    with pytest.raises(ValueError, match="unknown format 'yaml'"):
+        render("yaml", healthy())
+
+
+def test_text_has_one_line_per_area_and_a_summary():
+    text = render("text", many_problems())
+    lines = text.splitlines()
+    for label in ("Host", "Kernel driver", "NVML", "GPUs", "CUDA", "PyTorch", "TensorFlow"):
+        assert any(line[4:].startswith(label) for line in lines if line.startswith("[")), label
+    assert "[✗] PyTorch" in text and "[!] GPUs" in text and "[✓] NVML" in text
+    assert "1 error, 5 warnings, 1 info" in text
+
+
+def test_text_shows_evidence_fix_and_link_for_problems_and_one_line_for_information():
+    text = render("text", many_problems())
+    assert "· the local version label +cpu marks a CPU wheel" in text
+    assert "fix:  $ gpudoctor make-env" in text
+    assert (
+        "docs: https://github.com/gpudoctor/gpudoctor/blob/main/docs/findings.md#gd-torch-004"
+        in text
+    )
+    assert "i Persistence mode is off  [GD-GPU-011]" in text
+    assert "persistence mode off on GPU 0" not in text
+    assert "persistence mode off on GPU 0" in render("text", many_problems(), verbose=True)
+
+
+def test_text_prints_user_strings_literally():
+    text = render("text", many_problems())
+    assert "'[bold]'" in text and "<python>" in text
+
+
+def test_text_without_colour_has_no_escape_codes_and_with_colour_has_them():
+    assert "\x1b[" not in render("text", many_problems(), color=False)
+    assert "\x1b[" in render("text", many_problems(), color=True)
+
+
+def test_verbose_text_shows_every_fact():
+    text = render("text", healthy(), verbose=True)
+    for fact in (
+        "GPU-8f3e2a4b-1c2d-4e5f-9a8b-7c6d5e4f3a2b",
+        "compute capability",
+        "Probes",
+        "nvidia-cudnn-cu12",
+    ):
+        assert fact in text
+    assert "compute capability" not in render("text", healthy())
+
+
+def test_text_lines_fit_the_fixed_width():
+    assert (
+        max(len(line) for line in render("text", many_problems(), verbose=True).splitlines()) <= 100
+    )
+
+
+def test_markdown_escapes_what_github_would_eat():
+    assert escape("GPU-<redacted>-0") == "GPU-&lt;redacted&gt;-0"
+    assert escape("a|b *c*") == "a\\|b \\*c\\*"
+    assert fix_step("$ nvidia-smi -L") == "`nvidia-smi -L`"
+    assert fix_step("or: $ sudo nvidia-smi -pm 1") == "or: `sudo nvidia-smi -pm 1`"
+    assert fix_step("$ echo `x`") == "`` echo `x` ``"
+    assert fix_step("> wsl --update") == "`> wsl --update`"
+
+
+def test_markdown_has_a_summary_a_findings_table_and_collapsed_details():
+    md = render("markdown", many_problems())
+    assert md.startswith("## gpudoctor check: 1 error, 5 warnings\n")
+    assert "| ✗ error | [GD-TORCH-004](" in md
+    assert "<summary>✗ error GD-TORCH-004:" in md
+    assert "<details><summary>Machine facts</summary>" in md
+    assert "&lt;python&gt;" in md and "<python>" not in md
+    assert "No problems found." in render("markdown", healthy())
+    assert "### Machine facts" in render("markdown", healthy(), verbose=True)
+
+
+def test_json_is_the_versioned_report_with_areas_and_findings():
+    report = many_problems()
+    doc = json.loads(render("json", report))
+    assert doc["schema_version"] == 1
+    assert doc["verdict"] == "error"
+    assert set(doc["areas"]) == set(AREAS)
+    assert doc["areas"]["torch"] == "error" and doc["areas"]["nvml"] == "ok"
+    assert doc["areas"]["gpu"] == "warning"
+    assert all(f["doc_url"].endswith("#" + f["id"].lower()) for f in doc["findings"])
+    assert report_from_json(render("json", report)) == report
+
+
+def test_json_and_markdown_never_carry_colour():
+    for fmt in ("json", "markdown"):
+        assert "\x1b[" not in render(fmt, many_problems(), color=True)
+
+
+def test_only_the_text_renderer_imports_rich():
+    code = (
+        "import sys; from gpudoctor import kb; from gpudoctor.render import render_report;"
+        "from gpudoctor.rules import diagnose; from tests.rules.builders import healthy;"
+        "r = healthy(); d = diagnose(r, kb.load());"
+        "render_report('json', r, d, verbose=False, color=False);"
+        "render_report('markdown', r, d, verbose=True, color=False);"
+        "before = 'rich' in sys.modules;"
+        "render_report('text', r, d, verbose=False, color=False);"
+        "sys.exit(0 if (not before and 'rich' in sys.modules) else 1)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

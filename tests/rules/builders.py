@@ -1,0 +1,276 @@
+"""Small reports for rule tests: one healthy machine, and helpers that change one part of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gpudoctor.model.findings import Diagnosis, Finding, Severity
+from gpudoctor.model.report import (
+    CudaInfo,
+    FrameworkDevice,
+    FrameworkInfo,
+    GpuInfo,
+    HostInfo,
+    KernelDriverInfo,
+    LibraryInfo,
+    NvmlInfo,
+    PackageInfo,
+    PciFunction,
+    ProbeRun,
+    PythonInfo,
+    Report,
+)
+
+H100_UUID = "GPU-8f3e2a4b-1c2d-4e5f-9a8b-7c6d5e4f3a2b"
+SITE = "/home/ada/venvs/dl/lib/python3.12/site-packages"
+
+
+def h100(index: int = 0, **changes: Any) -> GpuInfo:
+    """An idle, healthy H100 as NVML reports it."""
+    gpu = GpuInfo(
+        index=index,
+        name="NVIDIA H100 80GB HBM3",
+        uuid=H100_UUID if index == 0 else f"GPU-0000000{index}-0000-0000-0000-00000000000{index}",
+        serial="1650123456789",
+        pci_bus_id=f"00000000:0{index + 1}:00.0",
+        memory_total_mib=81559,
+        memory_used_mib=1024,
+        compute_capability="9.0",
+        architecture="Hopper",
+        temperature_c=34,
+        power_draw_w=72.5,
+        power_limit_w=700.0,
+        sm_clock_mhz=345,
+        sm_clock_max_mhz=1980,
+        utilization_gpu_pct=0,
+        pcie_gen=5,
+        pcie_gen_max=5,
+        pcie_width=16,
+        pcie_width_max=16,
+        ecc_enabled=True,
+        ecc_pending=True,
+        ecc_uncorrected_volatile=0,
+        ecc_uncorrected_aggregate=0,
+        remapped_rows_correctable=0,
+        remapped_rows_uncorrectable=0,
+        remap_pending=False,
+        remap_failure=False,
+        inforom_valid=True,
+        persistence_mode=True,
+        compute_mode="default",
+        mig_enabled=False,
+        mig_pending=False,
+        clock_event_reasons=0x1,
+    )
+    return replace(gpu, **changes)
+
+
+def torch_info(**changes: Any) -> FrameworkInfo:
+    """PyTorch 2.9.1+cu128 that works on the H100."""
+    fw = FrameworkInfo(
+        name="torch",
+        status="ok",
+        version="2.9.1+cu128",
+        cuda_build=True,
+        build_cuda="12.8",
+        build_cudnn="9.10.2",
+        cudnn_runtime="9.10.2",
+        cuda_available=True,
+        device_count=1,
+        arch_list=("sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"),
+        devices=(
+            FrameworkDevice(
+                index=0, name="NVIDIA H100 80GB HBM3", compute_capability="9.0", smoke_ok=True
+            ),
+        ),
+        requires=('nvidia-cudnn-cu12==9.10.2.21; platform_system == "Linux"',),
+        python_version="3.12.3",
+    )
+    return replace(fw, **changes)
+
+
+def tensorflow_info(**changes: Any) -> FrameworkInfo:
+    """TensorFlow 2.20.0 that works on the H100 (conda-forge's arch list: SASS for sm_90)."""
+    fw = FrameworkInfo(
+        name="tensorflow",
+        status="ok",
+        version="2.20.0",
+        cuda_build=True,
+        build_cuda="12.5.1",
+        build_cudnn="9",
+        cuda_available=True,
+        device_count=1,
+        arch_list=("sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "compute_90"),
+        devices=(FrameworkDevice(index=0, name="NVIDIA H100 80GB HBM3", compute_capability="9.0"),),
+        requires=('nvidia-cudnn-cu12<10.0,>=9.3.0.75; extra == "and-cuda"',),
+        python_version="3.12.3",
+    )
+    return replace(fw, **changes)
+
+
+def healthy(**changes: Any) -> Report:
+    """A Linux box with one H100, driver 590.48.01, working PyTorch and TensorFlow."""
+    report = Report(
+        gpudoctor_version="0.1.0",
+        created_at="2026-01-02T03:04:05Z",
+        host=HostInfo(
+            hostname="node-17",
+            os="linux",
+            os_release="Ubuntu 22.04.5 LTS",
+            kernel="5.15.0-185-generic",
+            arch="x86_64",
+            cpu_model="AMD EPYC 9454",
+            cpu_count=96,
+            memory_total_mib=1031530,
+            python=PythonInfo(
+                version="3.12.3",
+                executable="/home/ada/venvs/dl/bin/python",
+                env_kind="venv",
+                env_prefix="/home/ada/venvs/dl",
+                env_name="dl",
+            ),
+            glibc="2.35",
+        ),
+        driver=KernelDriverInfo(
+            module_version="590.48.01",
+            pci_functions=(
+                PciFunction(
+                    address="0000:01:00.0",
+                    device_id="0x2330",
+                    class_code="0x030200",
+                    driver="nvidia",
+                ),
+            ),
+            dev_nodes=("/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl"),
+            uvm_loaded=True,
+            nouveau_loaded=False,
+        ),
+        nvml=NvmlInfo(
+            status="ok",
+            driver_version="590.48.01",
+            nvml_version="13.590.48.01",
+            cuda_driver_version="13.1",
+            cuda_driver_version_source="v2",
+            gpus=(h100(),),
+        ),
+        cuda=CudaInfo(
+            status="ok",
+            libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.590.48.01",
+            cu_init_result=0,
+            driver_version="13.1",
+            device_count=1,
+            libraries=(
+                LibraryInfo(
+                    name="cudnn",
+                    soname="libcudnn.so.9",
+                    path=f"{SITE}/nvidia/cudnn/lib/libcudnn.so.9",
+                    version="9.10.2",
+                    origin="pip",
+                ),
+            ),
+            nvidia_wheels=(PackageInfo(name="nvidia-cudnn-cu12", version="9.10.2.21"),),
+        ),
+        frameworks=(torch_info(), tensorflow_info()),
+        probes=tuple(
+            ProbeRun(name=n, status="ok", duration_s=0.1)
+            for n in ("host", "kernel_driver", "nvml", "cuda", "torch", "tensorflow")
+        ),
+    )
+    return replace(report, **changes)
+
+
+# --- changing one part -----------------------------------------------------------------------
+
+
+def with_host(report: Report, **changes: Any) -> Report:
+    return replace(report, host=replace(report.host, **changes))
+
+
+def with_env(report: Report, **variables: str) -> Report:
+    return with_host(report, env={**report.host.env, **variables})
+
+
+def with_driver(report: Report, **changes: Any) -> Report:
+    return replace(report, driver=replace(report.driver, **changes))
+
+
+def with_nvml(report: Report, **changes: Any) -> Report:
+    return replace(report, nvml=replace(report.nvml, **changes))
+
+
+def with_gpu(report: Report, index: int = 0, **changes: Any) -> Report:
+    gpus = tuple(replace(g, **changes) if g.index == index else g for g in report.nvml.gpus)
+    return with_nvml(report, gpus=gpus)
+
+
+def with_cuda(report: Report, **changes: Any) -> Report:
+    return replace(report, cuda=replace(report.cuda, **changes))
+
+
+def with_framework(report: Report, name: str, **changes: Any) -> Report:
+    frameworks = tuple(replace(f, **changes) if f.name == name else f for f in report.frameworks)
+    return replace(report, frameworks=frameworks)
+
+
+def without_framework(report: Report, name: str) -> Report:
+    return replace(report, frameworks=tuple(f for f in report.frameworks if f.name != name))
+
+
+def broken_nvml(report: Report, status: str, message: str = "") -> Report:
+    """NVML failed to start: no versions, no GPUs."""
+    return replace(report, nvml=NvmlInfo(status=status, message=message))
+
+
+# --- running one rule ------------------------------------------------------------------------
+
+
+@dataclass
+class FakeCudaSupport:
+    level: str
+    full_min_driver: str | None = None
+    mvc_min_driver: str | None = None
+
+
+@dataclass
+class FakeKb:
+    """A knowledge base with fixed answers, for rules whose data lookups are not under test."""
+
+    support: str = "full"
+    coverage: str = "sass"
+    python: tuple[str, str] = ("3.10", "3.14")
+
+    def cuda_support(self, driver: str, cuda: str, os: str) -> FakeCudaSupport:
+        return FakeCudaSupport(self.support, "999.0", "580")
+
+    def max_cuda_for_driver(self, driver: str, os: str) -> str | None:
+        return "12.2"
+
+    def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> Any:
+        return dataclasses.make_dataclass("C", ["kind", "matched"])(self.coverage, "compute_90")
+
+    def torch_release(self, version: str) -> Any:
+        return dataclasses.make_dataclass("R", ["python_min", "python_max"])(*self.python)
+
+    tensorflow_release = torch_release
+
+
+def findings(report: Report, rule_id: str, kb: Any = None) -> list[Finding]:
+    """The findings one rule (by ID) produces on ``report``."""
+    from gpudoctor import kb as kb_module
+    from gpudoctor.rules import REGISTRY
+
+    return list(REGISTRY[rule_id].run(report, kb if kb is not None else kb_module.load()))
+
+
+def diagnose(report: Report, kb: Any = None) -> Diagnosis:
+    from gpudoctor import kb as kb_module
+    from gpudoctor.rules import diagnose as run
+
+    return run(report, kb if kb is not None else kb_module.load())
+
+
+def severities(found: list[Finding]) -> list[Severity]:
+    return [f.severity for f in found]

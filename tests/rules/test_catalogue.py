@@ -1,0 +1,35 @@
+"""docs/findings.md is generated from the registry and has an anchor for every finding."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gpudoctor.rules import REGISTRY
+from gpudoctor.rules.catalogue import COMMAND, render_catalogue
+from gpudoctor.rules.registry import Hit
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub derives from a heading: lower case, punctuation dropped, spaces to -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_catalogue_is_up_to_date():
+    assert DOC.read_text(encoding="utf-8") == render_catalogue(), f"stale: run `{COMMAND}`"
+
+
+def test_every_finding_links_to_a_heading_of_the_catalogue():
+    headings = re.findall(r"^#{1,6} (.+)$", render_catalogue(), flags=re.MULTILINE)
+    anchors = {github_anchor(h) for h in headings}
+    for rule in REGISTRY:
+        fragment = rule.finding(Hit()).doc_url
+        assert fragment.split("#", 1)[1] in anchors, rule.id
+
+
+def test_the_catalogue_lists_every_rule_once():
+    text = render_catalogue()
+    for rule in REGISTRY:
+        assert text.count(f"\n### {rule.id}\n") == 1, rule.id

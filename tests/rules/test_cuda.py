@@ -1,0 +1,139 @@
+"""CUDA rules: libcuda, cuInit failures, a hung CUDA probe, GPUs CUDA does not see."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from tests.rules.builders import (
+    broken_nvml,
+    findings,
+    h100,
+    healthy,
+    with_cuda,
+    with_driver,
+    with_env,
+    with_host,
+    with_nvml,
+)
+
+NO_LIBCUDA = {
+    "libcuda_path": None,
+    "cu_init_result": None,
+    "libcuda_error": "libcuda.so.1: cannot open shared object file",
+}
+
+
+def test_healthy_cuda_has_no_finding():
+    for n in range(1, 11):
+        assert findings(healthy(), f"GD-CUDA-{n:03d}") == [], n
+
+
+def test_nvml_but_no_libcuda_in_a_container_is_the_capabilities_signature():
+    report = with_nvml(with_cuda(healthy(), **NO_LIBCUDA), cuda_v2_error="library_not_found")
+    report = with_env(with_host(report, container="docker"), NVIDIA_DRIVER_CAPABILITIES="utility")
+    (found,) = findings(report, "GD-CUDA-001")
+    assert "capabilities lack compute" in found.title
+    assert "NVIDIA_DRIVER_CAPABILITIES='utility'" in found.evidence
+    assert any("(v1 answered)" in e for e in found.evidence)
+    assert any("compute,utility" in step for step in found.fix)
+
+
+def test_nvml_v2_error_alone_counts_when_the_cuda_probe_did_not_run():
+    report = with_nvml(
+        with_cuda(healthy(), status="skipped", cu_init_result=None),
+        cuda_v2_error="library_not_found",
+    )
+    assert findings(report, "GD-CUDA-001")
+    assert findings(report, "GD-CUDA-010") == []
+
+
+@pytest.mark.parametrize(
+    ("host", "words"),
+    [
+        ({"wsl": True}, "/usr/lib/wsl/lib"),
+        ({"os": "windows"}, "nvcuda.dll"),
+        ({}, "libnvidia-compute-590"),
+    ],
+)
+def test_missing_libcuda_elsewhere(host, words):
+    report = with_host(with_cuda(healthy(), **NO_LIBCUDA), **host)
+    (found,) = findings(report, "GD-CUDA-001")
+    assert words in found.title + " ".join(found.fix)
+
+
+def test_cuinit_999_with_uvm_missing():
+    report = with_cuda(healthy(), cu_init_result=999, cu_init_error="CUDA_ERROR_UNKNOWN")
+    no_uvm = with_driver(report, uvm_loaded=False, dev_nodes=("/dev/nvidia0", "/dev/nvidiactl"))
+    (found,) = findings(no_uvm, "GD-CUDA-002")
+    assert "nvidia_uvm" in found.title
+    assert "the nvidia_uvm module is not loaded" in found.evidence
+    assert "/dev/nvidia-uvm is missing" in found.evidence
+    assert "$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm" in found.fix
+    (other,) = findings(report, "GD-CUDA-002")
+    assert "suspend" in other.title
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(803, "does not match"), (804, "forward-compatibility")]
+)
+def test_cuinit_803_and_804(code, words):
+    report = with_cuda(
+        healthy(),
+        cu_init_result=code,
+        cu_init_error="X",
+        libcuda_path="/usr/local/cuda/compat/libcuda.so.1",
+    )
+    (found,) = findings(report, "GD-CUDA-003")
+    assert words in found.title
+    assert "kernel module: 590.48.01" in found.evidence
+
+
+@pytest.mark.parametrize("code", [100, 101])
+def test_no_device_names_the_visible_devices_value(code):
+    report = with_env(
+        with_cuda(healthy(), cu_init_result=code, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        CUDA_VISIBLE_DEVICES="",
+    )
+    (found,) = findings(report, "GD-CUDA-004")
+    assert "CUDA_VISIBLE_DEVICES=''" in found.evidence
+    assert found.fix[0] == "$ unset CUDA_VISIBLE_DEVICES"
+
+
+def test_other_cuinit_errors_have_advice():
+    stub = with_cuda(healthy(), cu_init_result=34, cu_init_error="CUDA_ERROR_STUB_LIBRARY")
+    (found,) = findings(stub, "GD-CUDA-005")
+    assert "stub" in found.title and "stubs" in found.fix[0]
+    odd = with_cuda(healthy(), cu_init_result=12345, cu_init_error="CUDA_ERROR_WHATEVER")
+    assert "unusual" in findings(odd, "GD-CUDA-005")[0].title
+    failed = with_cuda(healthy(), status="failed", cu_init_result=None, message="child crashed")
+    assert findings(failed, "GD-CUDA-005")[0].evidence == ("CUDA probe: child crashed",)
+
+
+def test_a_cuda_probe_timeout_means_a_wedged_driver():
+    (found,) = findings(
+        with_cuda(healthy(), status="timeout", message="no answer in 30 s"), "GD-CUDA-006"
+    )
+    assert "$ sudo reboot" in found.fix
+
+
+def test_cuda_sees_fewer_gpus_than_nvml():
+    two = with_cuda(with_nvml(healthy(), gpus=(h100(0), h100(1))), device_count=1)
+    assert [f.severity for f in findings(two, "GD-CUDA-009")] == [Severity.WARNING]
+    assert findings(with_env(two, CUDA_VISIBLE_DEVICES="0"), "GD-CUDA-009") == []
+    lost = with_nvml(two, gpus=(h100(0), h100(1, lost=True)))
+    assert findings(lost, "GD-CUDA-009") == []
+
+
+def test_a_skipped_cuda_probe_marks_the_area_unchecked():
+    report = with_cuda(
+        broken_nvml(healthy(), "library_not_found"), status="skipped", cu_init_result=None
+    )
+    (found,) = findings(report, "GD-CUDA-010")
+    assert found.severity == Severity.INFO
+
+
+def test_macos_without_libcuda_is_information():
+    report = with_host(with_cuda(healthy(), **NO_LIBCUDA), os="darwin")
+    (found,) = findings(report, "GD-CUDA-001")
+    assert found.severity == Severity.INFO

@@ -1,0 +1,93 @@
+"""Kernel-driver rules: no GPU, nouveau, the module missing, unbound GPUs, device files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import PciFunction, Unavailable
+from tests.rules.builders import (
+    broken_nvml,
+    findings,
+    h100,
+    healthy,
+    with_driver,
+    with_host,
+    with_nvml,
+)
+
+GPU_FN = PciFunction(address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver=None)
+AUDIO_FN = PciFunction(
+    address="0000:01:00.1", device_id="0x10f0", class_code="0x040300", driver=None
+)
+
+
+def no_driver(**changes):
+    report = broken_nvml(healthy(), "library_not_found")
+    return with_driver(report, module_version=None, uvm_loaded=False, **changes)
+
+
+def test_a_machine_without_any_nvidia_gpu():
+    report = no_driver(pci_functions=())
+    (found,) = findings(report, "GD-DRV-001")
+    assert found.severity == Severity.ERROR
+    assert findings(healthy(), "GD-DRV-001") == []
+
+
+def test_no_gpu_is_not_claimed_when_the_pci_bus_could_not_be_read_or_in_a_container():
+    unread = Unavailable(field="driver.pci_functions", code="permission", message="denied")
+    assert findings(no_driver(pci_functions=(), errors=(unread,)), "GD-DRV-001") == []
+    assert findings(with_host(no_driver(pci_functions=()), container="docker"), "GD-DRV-001") == []
+
+
+def test_macos_is_information_not_an_error():
+    report = with_host(no_driver(pci_functions=()), os="darwin", os_release="macOS 15")
+    (found,) = findings(report, "GD-DRV-001")
+    assert found.severity == Severity.INFO and "MPS" in found.title
+
+
+def test_nouveau_bound_to_the_gpu():
+    report = no_driver(pci_functions=(replace(GPU_FN, driver="nouveau"),))
+    (found,) = findings(report, "GD-DRV-002")
+    assert "nouveau" in found.evidence[0]
+    assert any("blacklist nouveau" in step for step in found.fix)
+    assert findings(healthy(), "GD-DRV-002") == []
+
+
+def test_the_module_missing_although_a_gpu_is_on_the_bus():
+    (found,) = findings(no_driver(pci_functions=(GPU_FN, AUDIO_FN)), "GD-DRV-003")
+    assert "0000:01:00.0" in found.evidence[0]
+    assert not any("0000:01:00.1" in e for e in found.evidence)  # the audio function
+    assert any("dkms" in step for step in found.fix)
+    assert findings(healthy(), "GD-DRV-003") == []
+
+
+def test_not_reported_under_wsl_where_windows_owns_the_gpu():
+    assert findings(with_host(no_driver(pci_functions=(GPU_FN,)), wsl=True), "GD-DRV-003") == []
+
+
+def test_a_gpu_without_a_driver_and_one_given_to_a_vm():
+    vfio = PciFunction(
+        address="0000:02:00.0", device_id="0x2330", class_code="0x030200", driver="vfio-pci"
+    )
+    report = with_driver(healthy(), pci_functions=(*healthy().driver.pci_functions, GPU_FN, vfio))
+    unbound, passthrough = findings(report, "GD-DRV-004")
+    assert unbound.severity == Severity.WARNING and "0000:01:00.0" in unbound.title
+    assert passthrough.severity == Severity.INFO and "vfio-pci" in passthrough.title
+    assert findings(healthy(), "GD-DRV-004") == []
+
+
+def test_fewer_device_files_than_gpus():
+    two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
+    (found,) = findings(two, "GD-DRV-005")
+    assert "2 GPUs" in found.evidence[0]
+    full = with_driver(two, dev_nodes=("/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"))
+    assert findings(full, "GD-DRV-005") == []
+
+
+def test_a_container_that_sees_no_driver_leaves_the_area_unchecked():
+    report = with_host(no_driver(pci_functions=()), container="docker")
+    (found,) = findings(report, "GD-DRV-006")
+    assert found.severity == Severity.INFO
+    assert findings(with_host(healthy(), container="docker"), "GD-DRV-006") == []
+    assert findings(no_driver(pci_functions=()), "GD-DRV-006") == []

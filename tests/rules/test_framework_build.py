@@ -1,0 +1,132 @@
+"""Framework build rules: CPU-only builds, CUDA too new, arch lists, Python, native Windows."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.rules.framework_build import api_level
+from tests.rules.builders import (
+    FakeKb,
+    broken_nvml,
+    findings,
+    h100,
+    healthy,
+    severities,
+    with_cuda,
+    with_driver,
+    with_framework,
+    with_gpu,
+    with_host,
+    with_nvml,
+)
+
+FRAMEWORK_IDS = {"torch": "GD-TORCH", "tensorflow": "GD-TF"}
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_healthy_builds_have_no_finding(name):
+    for n in (4, 5, 6, 7, 13):
+        rule = f"{FRAMEWORK_IDS[name]}-{n:03d}"
+        if rule != "GD-TORCH-013":
+            assert findings(healthy(), rule) == [], rule
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_a_cpu_only_build_on_a_gpu_machine(name):
+    report = with_framework(healthy(), name, cuda_build=False, version="2.9.1+cpu")
+    (found,) = findings(report, f"{FRAMEWORK_IDS[name]}-004")
+    assert found.severity == Severity.ERROR
+    assert any("gpudoctor make-env" in step and f"--framework {name}" in step for step in found.fix)
+
+
+def test_a_cpu_only_build_without_a_gpu_is_fine():
+    report = with_driver(broken_nvml(healthy(), "library_not_found"), pci_functions=())
+    report = with_framework(report, "torch", cuda_build=False)
+    assert findings(report, "GD-TORCH-004") == []
+
+
+def test_a_cuda_13_build_on_an_r535_driver_cannot_run():
+    report = with_nvml(healthy(), driver_version="535.104.05")
+    report = with_framework(report, "torch", build_cuda="13.0", version="2.9.1+cu130")
+    (found,) = findings(report, "GD-TORCH-005")
+    assert found.severity == Severity.ERROR
+    assert "driver 535.104.05 supports up to CUDA 12.2" in found.evidence
+    assert any(e.startswith("CUDA 13.0 needs driver 580") for e in found.evidence)
+    assert any("--driver 535.104.05" in step for step in found.fix)
+
+
+def test_a_newer_minor_runs_through_minor_version_compatibility():
+    report = with_nvml(healthy(), driver_version="560.35.03")
+    (found,) = findings(report, "GD-TORCH-005")  # torch is built for 12.8; the driver's max is 12.6
+    assert found.severity == Severity.WARNING
+    assert "minor-version compatibility" in found.title
+
+
+def test_the_kb_level_decides():
+    assert severities(findings(healthy(), "GD-TORCH-005", FakeKb(support="none"))) == [
+        Severity.ERROR
+    ]
+    assert findings(healthy(), "GD-TORCH-005", FakeKb(support="full")) == []
+
+
+def test_without_a_driver_version_the_cuda_api_version_decides():
+    report = with_driver(with_nvml(healthy(), driver_version=None), module_version=None)
+    assert api_level(with_cuda(report, driver_version="12.4"), "12.8") == "minor_compat"
+    assert api_level(with_cuda(report, driver_version="12.4"), "13.0") == "none"
+    assert api_level(with_cuda(report, driver_version="13.1"), "12.8") == "full"
+    report = with_cuda(report, driver_version="12.4")
+    assert severities(
+        findings(with_framework(report, "torch", build_cuda="13.0"), "GD-TORCH-005")
+    ) == [Severity.ERROR]
+
+
+def test_a_pascal_gpu_on_a_cu128_wheel_has_no_kernels():
+    report = with_gpu(healthy(), name="NVIDIA GeForce GTX 1080 Ti", compute_capability="6.1")
+    report = with_framework(report, "torch", devices=())
+    (found,) = findings(report, "GD-TORCH-006")
+    assert found.severity == Severity.ERROR
+    assert "6.1 (sm_61)" in found.title
+    assert any("--cc 6.1" in step for step in found.fix)
+
+
+def test_a_gpu_newer_than_the_build_runs_only_through_ptx():
+    report = with_nvml(healthy(), gpus=(h100(name="NVIDIA B200", compute_capability="10.0"),))
+    report = with_framework(report, "tensorflow", arch_list=("sm_80", "sm_89", "compute_90"))
+    (found,) = findings(report, "GD-TF-006")
+    assert found.severity == Severity.WARNING
+    assert "only PTX compute_90 covers it: compiled at first use" in found.evidence
+
+
+def test_jetson_runs_only_its_own_code():
+    report = with_nvml(healthy(), gpus=(h100(name="Orin", compute_capability="8.7"),))
+    report = with_framework(report, "torch", arch_list=("sm_80", "sm_86"), devices=())
+    assert severities(findings(report, "GD-TORCH-006")) == [Severity.ERROR]
+
+
+def test_an_empty_arch_list_is_not_judged():
+    report = with_framework(healthy(), "torch", arch_list=())
+    assert findings(report, "GD-TORCH-006") == []
+
+
+def test_python_outside_the_supported_range():
+    report = with_framework(healthy(), "torch", python_version="3.9.18")
+    (found,) = findings(report, "GD-TORCH-007")
+    assert (
+        found.title == "Python 3.9 is outside PyTorch 2.9.1+cu128's supported range (3.10 to 3.14)"
+    )
+    assert findings(healthy(), "GD-TORCH-007") == []
+
+
+def test_unknown_releases_are_not_judged():
+    report = with_framework(healthy(), "torch", version="9.0.0.dev20990101", python_version="3.5")
+    assert findings(report, "GD-TORCH-007") == []
+
+
+def test_tensorflow_after_2_10_on_native_windows():
+    windows = with_host(healthy(), os="windows", os_release="Windows 11")
+    report = with_framework(windows, "tensorflow", cuda_build=False)
+    (found,) = findings(report, "GD-TF-013")
+    assert any("WSL2" in step for step in found.fix)
+    assert findings(report, "GD-TF-004") == []  # the same cause, reported once
+    assert findings(with_framework(windows, "tensorflow", version="2.10.1"), "GD-TF-013") == []

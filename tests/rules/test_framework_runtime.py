@@ -1,0 +1,137 @@
+"""Framework runtime rules: import, timeouts, GPU use, library loading, smoke tests, cuDNN."""
+
+from __future__ import annotations
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import FrameworkDevice, LibraryInfo
+from tests.rules.builders import (
+    broken_nvml,
+    findings,
+    h100,
+    healthy,
+    with_cuda,
+    with_env,
+    with_framework,
+    with_gpu,
+    with_nvml,
+    without_framework,
+)
+
+
+def test_healthy_frameworks_have_no_finding():
+    for prefix in ("GD-TORCH", "GD-TF"):
+        for n in (1, 2, 3, 8, 9, 10, 11, 12):
+            assert findings(healthy(), f"{prefix}-{n:03d}") == [], (prefix, n)
+
+
+def test_not_installed_and_not_probed_are_information():
+    report = with_framework(healthy(), "tensorflow", status="not_installed", version=None)
+    (found,) = findings(report, "GD-TF-001")
+    assert found.severity == Severity.INFO and found.title == "TensorFlow is not installed"
+    (absent,) = findings(without_framework(healthy(), "torch"), "GD-TORCH-001")
+    assert absent.title == "PyTorch was not checked"
+
+
+def test_an_import_error_shows_the_loaders_words():
+    message = "libcudnn.so.9: cannot open shared object file: No such file or directory"
+    report = with_framework(healthy(), "torch", status="import_error", message=message)
+    (found,) = findings(report, "GD-TORCH-002")
+    assert message in found.evidence[0]
+    assert any("libcudnn.so.9 is missing" in step for step in found.fix)
+
+
+def test_an_undefined_symbol_points_at_ld_library_path():
+    report = with_env(healthy(), LD_LIBRARY_PATH="/usr/local/cuda/lib64")
+    report = with_framework(
+        report, "torch", status="crashed", message="undefined symbol: cusparseX"
+    )
+    (found,) = findings(report, "GD-TORCH-002")
+    assert "crashes" in found.title
+    assert found.fix[0].startswith("$ unset LD_LIBRARY_PATH")
+
+
+def test_a_timeout_with_nvml_timing_out_too_is_a_wedged_driver():
+    slow = with_framework(healthy(), "torch", status="timeout")
+    assert "did not finish" in findings(slow, "GD-TORCH-003")[0].title
+    wedged = with_nvml(slow, status="timeout", gpus=())
+    assert "wedged" in findings(wedged, "GD-TORCH-003")[0].title
+
+
+def test_a_gpu_build_that_cannot_use_the_gpu_lists_the_causes():
+    report = with_framework(
+        healthy(), "torch", cuda_available=False, init_error="no CUDA GPUs are available"
+    )
+    report = with_env(report, CUDA_VISIBLE_DEVICES="")
+    report = with_cuda(report, cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE")
+    (found,) = findings(report, "GD-TORCH-008")
+    assert "PyTorch says: no CUDA GPUs are available" in found.evidence
+    causes = [e for e in found.evidence if e.startswith("likely cause")]
+    assert any("GD-HOST-001" in c for c in causes)
+    assert any("CUDA_ERROR_NO_DEVICE" in c for c in causes)
+
+
+def test_without_a_known_cause_the_fix_reproduces_the_error():
+    report = with_framework(healthy(), "torch", cuda_available=False)
+    (found,) = findings(report, "GD-TORCH-008")
+    assert any("torch.cuda.init()" in step for step in found.fix)
+    report = broken_nvml(report, "driver_not_loaded")
+    assert any("NVML: driver_not_loaded" in e for e in findings(report, "GD-TORCH-008")[0].evidence)
+
+
+def test_failed_libraries_are_named_once():
+    failed = (
+        LibraryInfo(
+            name="cudnn",
+            soname="libcudnn.so.9",
+            error="libcudnn.so.9: cannot open shared object file",
+        ),
+    )
+    report = with_framework(healthy(), "tensorflow", cuda_available=False, failed_libraries=failed)
+    (found,) = findings(report, "GD-TF-009")
+    assert found.title == "TensorFlow 2.20.0 could not load: libcudnn.so.9"
+    assert found.evidence == ("libcudnn.so.9: cannot open shared object file",)
+    assert findings(report, "GD-TF-008") == []  # the libraries are the cause
+
+
+def test_a_failed_or_wrong_smoke_test():
+    wrong = (
+        FrameworkDevice(
+            index=0, name="H100", compute_capability="9.0", smoke_ok=False, max_abs_diff=3.5
+        ),
+    )
+    (found,) = findings(with_framework(healthy(), "torch", devices=wrong), "GD-TORCH-010")
+    assert (
+        "wrong results" in found.title
+        and "largest difference from the CPU result: 3.5" in found.evidence
+    )
+
+
+def test_a_smoke_failure_on_an_uncovered_gpu_is_left_to_the_arch_rule():
+    report = with_gpu(healthy(), compute_capability="6.1")
+    dev = FrameworkDevice(
+        index=0, compute_capability="6.1", smoke_ok=False, smoke_error="no kernel image"
+    )
+    report = with_framework(report, "torch", devices=(dev,))
+    assert findings(report, "GD-TORCH-010") == []
+    assert any(
+        "confirmed on device 0: no kernel image" in e
+        for e in findings(report, "GD-TORCH-006")[0].evidence
+    )
+
+
+def test_a_cudnn_older_than_the_build():
+    old = with_framework(healthy(), "torch", cudnn_runtime="9.1.0")
+    (found,) = findings(old, "GD-TORCH-011")
+    assert found.evidence == ("PyTorch 2.9.1+cu128 built with cuDNN 9.10.2", "loaded cuDNN 9.1.0")
+    assert (
+        findings(with_framework(healthy(), "torch", cudnn_runtime="9.12.0"), "GD-TORCH-011") == []
+    )
+    assert findings(with_framework(healthy(), "torch", cudnn_runtime="8.9.7"), "GD-TORCH-011")
+    major_only = with_framework(healthy(), "tensorflow", build_cudnn="9", cudnn_runtime="9.1.0")
+    assert findings(major_only, "GD-TF-011") == []
+
+
+def test_a_framework_that_sees_fewer_gpus():
+    two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
+    assert [f.severity for f in findings(two, "GD-TORCH-012")] == [Severity.WARNING]
+    assert findings(with_env(two, CUDA_VISIBLE_DEVICES="1"), "GD-TORCH-012") == []

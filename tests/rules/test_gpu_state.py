@@ -1,0 +1,108 @@
+"""GPU state rules: slowdowns, the PCIe link under load, busy memory, MIG, persistence, modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import GpuProcess, MigDevice
+from gpudoctor.rules.gpu_state import load_state
+from tests.rules.builders import (
+    broken_nvml,
+    findings,
+    h100,
+    healthy,
+    severities,
+    with_gpu,
+    with_host,
+)
+
+BUSY = {"clock_event_reasons": 0x4, "utilization_gpu_pct": 97}
+
+
+@pytest.mark.parametrize(
+    ("bits", "named"),
+    [(0x8, "HW slowdown"), (0x20, "SW thermal"), (0x40, "HW thermal"), (0x80, "HW power brake")],
+)
+def test_each_slowdown_bit_is_named(bits, named):
+    (found,) = findings(with_gpu(healthy(), clock_event_reasons=bits | 0x4), "GD-GPU-007")
+    assert named in found.title
+    assert f"0x{bits | 0x4:x}" in found.evidence[0]
+
+
+@pytest.mark.parametrize("bits", [0x0, 0x1, 0x4, 0x1 | 0x4, 0x100])
+def test_idle_power_cap_and_display_clock_are_not_slowdowns(bits):
+    assert findings(with_gpu(healthy(), clock_event_reasons=bits), "GD-GPU-007") == []
+
+
+def test_load_state():
+    assert load_state(h100(clock_event_reasons=0x1, utilization_gpu_pct=90)) == "idle"
+    assert load_state(h100(clock_event_reasons=0x0, utilization_gpu_pct=2)) == "idle"
+    assert load_state(h100(**BUSY)) == "busy"
+    assert load_state(h100(clock_event_reasons=0x0, utilization_gpu_pct=None)) == "busy"
+    assert load_state(h100(clock_event_reasons=None, utilization_gpu_pct=None)) == "unknown"
+
+
+def test_a_downtrained_link_is_reported_only_while_busy():
+    slow = {"pcie_gen": 3, "pcie_width": 8}
+    (busy,) = findings(with_gpu(healthy(), **slow, **BUSY), "GD-GPU-008")
+    assert busy.severity == Severity.WARNING
+    assert "Gen3 x8, maximum Gen5 x16" in busy.evidence[0]
+    assert findings(with_gpu(healthy(), **slow), "GD-GPU-008") == []  # idle: by design
+    unknown = with_gpu(healthy(), **slow, clock_event_reasons=None, utilization_gpu_pct=None)
+    assert severities(findings(unknown, "GD-GPU-008")) == [Severity.INFO]
+    assert findings(with_gpu(healthy(), **BUSY), "GD-GPU-008") == []
+
+
+def test_memory_held_by_other_processes():
+    procs = (GpuProcess(pid=4242, name="python", used_memory_mib=70000),)
+    report = with_gpu(healthy(), memory_used_mib=71000, processes=procs)
+    (found,) = findings(report, "GD-GPU-009")
+    assert "pid 4242 python: 70000 MiB" in found.evidence
+    assert findings(with_gpu(healthy(), memory_used_mib=40000), "GD-GPU-009") == []
+    hidden = with_gpu(healthy(), memory_used_mib=71000)
+    assert any("no process listed" in e for e in findings(hidden, "GD-GPU-009")[0].evidence)
+
+
+def test_mig_with_instances_is_information_with_the_instance_to_pick():
+    migs = (
+        MigDevice(index=0, uuid="MIG-aaaa", name="3g.40gb", memory_total_mib=40448),
+        MigDevice(index=1, uuid="MIG-bbbb"),
+    )
+    (found,) = findings(
+        with_gpu(healthy(), mig_enabled=True, mig_pending=True, mig_devices=migs), "GD-GPU-010"
+    )
+    assert found.severity == Severity.INFO
+    assert "$ export CUDA_VISIBLE_DEVICES=MIG-aaaa" in found.fix
+    assert findings(healthy(), "GD-GPU-010") == []
+
+
+def test_mig_without_instances_and_a_pending_mode_change():
+    empty = with_gpu(healthy(), mig_enabled=True, mig_pending=True)
+    assert severities(findings(empty, "GD-GPU-010")) == [Severity.ERROR]
+    pending = with_gpu(healthy(), mig_enabled=False, mig_pending=True)
+    (found,) = findings(pending, "GD-GPU-010")
+    assert found.severity == Severity.WARNING and "reset" in found.title
+
+
+def test_persistence_mode_off_is_information_on_linux_only():
+    off = with_gpu(healthy(), persistence_mode=False)
+    assert severities(findings(off, "GD-GPU-011")) == [Severity.INFO]
+    assert findings(with_host(off, os="windows"), "GD-GPU-011") == []
+    assert findings(healthy(), "GD-GPU-011") == []
+
+
+def test_compute_mode():
+    assert severities(findings(with_gpu(healthy(), compute_mode="prohibited"), "GD-GPU-012")) == [
+        Severity.ERROR
+    ]
+    assert severities(
+        findings(with_gpu(healthy(), compute_mode="exclusive_process"), "GD-GPU-012")
+    ) == [Severity.INFO]
+    assert findings(healthy(), "GD-GPU-012") == []
+
+
+def test_health_not_checked_without_nvml():
+    (found,) = findings(broken_nvml(healthy(), "driver_not_loaded"), "GD-GPU-013")
+    assert found.evidence == ("NVML: driver_not_loaded",)
+    assert findings(healthy(), "GD-GPU-013") == []

@@ -1,0 +1,112 @@
+"""Host rules: CUDA_VISIBLE_DEVICES, device order, debugging variables, WSL2, probe timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.model.report import ProbeRun
+from gpudoctor.rules.host import parse_visible_devices
+from tests.rules.builders import (
+    H100_UUID,
+    findings,
+    h100,
+    healthy,
+    with_cuda,
+    with_env,
+    with_host,
+    with_nvml,
+)
+
+
+def two_gpus():
+    return with_nvml(healthy(), gpus=(h100(0), h100(1)))
+
+
+@pytest.mark.parametrize("value", ["", "  ", "-1", "NoDevFiles", "5", "GPU-deadbeef"])
+def test_a_visible_devices_value_that_hides_every_gpu_is_an_error(value):
+    found = findings(with_env(two_gpus(), CUDA_VISIBLE_DEVICES=value), "GD-HOST-001")
+    assert len(found) == 1
+    assert any("CUDA_VISIBLE_DEVICES" in e for e in found[0].evidence)
+    assert "$ unset CUDA_VISIBLE_DEVICES" in found[0].fix
+
+
+def test_a_gpu_named_twice_hides_every_gpu():
+    (found,) = findings(with_env(two_gpus(), CUDA_VISIBLE_DEVICES="0,0"), "GD-HOST-001")
+    assert "twice" in found.title
+
+
+def test_the_same_gpu_by_index_and_uuid_is_named_twice():
+    report = with_env(two_gpus(), CUDA_VISIBLE_DEVICES=f"0,{H100_UUID[:12]}")
+    assert findings(report, "GD-HOST-001")
+
+
+@pytest.mark.parametrize("value", ["0", "1,0", "0, 1", H100_UUID, H100_UUID[:10]])
+def test_valid_visible_devices_are_not_reported(value):
+    report = with_env(two_gpus(), CUDA_VISIBLE_DEVICES=value)
+    assert findings(report, "GD-HOST-001") == []
+    assert findings(report, "GD-HOST-002") == []
+
+
+def test_an_unset_variable_is_not_reported():
+    assert findings(two_gpus(), "GD-HOST-001") == findings(two_gpus(), "GD-HOST-002") == []
+
+
+def test_a_bad_entry_after_good_ones_truncates_the_list():
+    report = with_env(two_gpus(), CUDA_VISIBLE_DEVICES="1,7,0")
+    assert findings(report, "GD-HOST-001") == []
+    (found,) = findings(report, "GD-HOST-002")
+    assert "'7'" in found.title
+    assert "$ export CUDA_VISIBLE_DEVICES=1" in found.fix
+
+
+def test_uuids_are_only_checked_for_syntax_when_redacted_or_unknown():
+    redacted = with_nvml(healthy(), gpus=(h100(0, uuid="GPU-<redacted>-0"),))
+    assert parse_visible_devices("GPU-1234", redacted).bad is None
+    assert parse_visible_devices("GPU-1234", healthy()).bad == "GPU-1234"
+    no_nvml = with_nvml(healthy(), status="library_not_found", gpus=())
+    assert parse_visible_devices("3,GPU-99", no_nvml).kept == ("3", "GPU-99")
+
+
+def test_mixed_gpu_models_without_pci_bus_order_are_information():
+    mixed = with_nvml(healthy(), gpus=(h100(0), h100(1, name="NVIDIA L40S")))
+    (found,) = findings(mixed, "GD-HOST-003")
+    assert found.severity.label == "info"
+    assert findings(with_env(mixed, CUDA_DEVICE_ORDER="PCI_BUS_ID"), "GD-HOST-003") == []
+    assert findings(two_gpus(), "GD-HOST-003") == []
+
+
+def test_debugging_variables_are_named_with_their_effect():
+    report = with_env(healthy(), CUDA_LAUNCH_BLOCKING="1", CUDA_INJECTION64_PATH="/opt/x.so")
+    (found,) = findings(report, "GD-HOST-004")
+    assert "CUDA_LAUNCH_BLOCKING" in found.title and "CUDA_INJECTION64_PATH" in found.title
+    assert found.fix == ("$ unset CUDA_INJECTION64_PATH CUDA_LAUNCH_BLOCKING",)
+
+
+def test_cuda_launch_blocking_zero_is_harmless():
+    assert findings(with_env(healthy(), CUDA_LAUNCH_BLOCKING="0"), "GD-HOST-004") == []
+
+
+def test_wsl_with_a_linux_libcuda_is_an_error():
+    wsl = with_host(healthy(), wsl=True)
+    shadowed = with_cuda(wsl, libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.1")
+    (found,) = findings(shadowed, "GD-HOST-005")
+    assert "/usr/lib/x86_64-linux-gnu/libcuda.so.1" in found.evidence[0]
+    assert (
+        findings(with_cuda(wsl, libcuda_path="/usr/lib/wsl/lib/libcuda.so.1"), "GD-HOST-005") == []
+    )
+    assert findings(healthy(), "GD-HOST-005") == []
+
+
+def test_a_probe_timeout_without_its_own_entry_names_the_probe():
+    stuck = ProbeRun(name="kernel_driver", status="timeout", duration_s=30.0)
+    report = replace(healthy(), probes=(*healthy().probes, stuck))
+    (found,) = findings(report, "GD-HOST-006")
+    assert "kernel_driver" in found.title
+
+
+def test_an_nvml_timeout_is_left_to_the_nvml_rule():
+    stuck = ProbeRun(name="nvml", status="timeout", duration_s=30.0)
+    report = with_nvml(replace(healthy(), probes=(stuck,)), status="timeout", gpus=())
+    assert findings(report, "GD-HOST-006") == []

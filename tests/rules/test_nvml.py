@@ -1,0 +1,101 @@
+"""NVML rules: each reason NVML did not start, missing functions, no GPU listed."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from tests.rules.builders import (
+    broken_nvml,
+    findings,
+    healthy,
+    with_driver,
+    with_env,
+    with_host,
+    with_nvml,
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "rule_id"),
+    [
+        ("library_not_found", "GD-NVML-001"),
+        ("driver_not_loaded", "GD-NVML-002"),
+        ("lib_rm_version_mismatch", "GD-NVML-003"),
+        ("no_permission", "GD-NVML-004"),
+        ("timeout", "GD-NVML-005"),
+        ("bindings_missing", "GD-NVML-006"),
+        ("unknown_error", "GD-NVML-007"),
+        ("gpu_is_lost", "GD-NVML-007"),
+    ],
+)
+def test_each_failure_has_exactly_one_finding(status, rule_id):
+    report = broken_nvml(healthy(), status, f"nvmlInit failed: {status}")
+    ids = [f"GD-NVML-00{n}" for n in range(1, 10)]
+    fired = [i for i in ids if findings(report, i)]
+    assert fired == [rule_id]
+    assert all(findings(healthy(), i) == [] for i in ids)
+
+
+def test_library_not_found_names_the_container_case():
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="docker")
+    (found,) = findings(report, "GD-NVML-001")
+    assert "container" in found.title
+    assert any("--gpus all" in step for step in found.fix)
+    assert "NVIDIA_VISIBLE_DEVICES is not set" in found.evidence
+
+
+@pytest.mark.parametrize(
+    ("host", "module", "words"),
+    [
+        ({"os": "windows"}, None, "nvml.dll"),
+        ({"wsl": True}, None, "WSL2"),
+        ({}, "535.104.05", "user-space"),
+        ({}, None, "No NVIDIA driver"),
+    ],
+)
+def test_library_not_found_on_other_hosts(host, module, words):
+    report = with_host(broken_nvml(healthy(), "library_not_found"), **host)
+    report = with_driver(report, module_version=module)
+    (found,) = findings(report, "GD-NVML-001")
+    assert words in found.title
+
+
+def test_a_mismatch_quotes_both_versions():
+    report = broken_nvml(healthy(), "lib_rm_version_mismatch", "Driver/library version mismatch")
+    report = with_driver(
+        with_nvml(report, nvml_version="12.535.183.01"), module_version="535.104.05"
+    )
+    (found,) = findings(report, "GD-NVML-003")
+    assert "kernel module: 535.104.05" in found.evidence
+    assert "NVML library: 535.183.01" in found.evidence
+    assert "$ sudo reboot" in found.fix
+
+
+def test_a_version_difference_with_another_failure_is_still_the_mismatch():
+    report = with_nvml(broken_nvml(healthy(), "unknown_error"), nvml_version="590.48")
+    report = with_driver(report, module_version="580.95.05")
+    assert findings(report, "GD-NVML-003")
+    assert findings(report, "GD-NVML-007") == []
+
+
+def test_missing_functions_are_information():
+    report = with_nvml(healthy(), missing_functions=tuple(f"nvmlF{i}" for i in range(8)))
+    (found,) = findings(report, "GD-NVML-008")
+    assert found.severity == Severity.INFO
+    assert "and 2 more" in found.evidence[0]
+
+
+def test_nvml_without_gpus_in_a_container():
+    report = with_env(
+        with_host(with_nvml(healthy(), gpus=()), container="docker"), NVIDIA_VISIBLE_DEVICES="void"
+    )
+    (found,) = findings(report, "GD-NVML-009")
+    assert "NVIDIA_VISIBLE_DEVICES='void'" in found.evidence
+    assert any("--gpus all" in step for step in found.fix)
+
+
+def test_macos_without_nvml_is_information():
+    report = with_host(broken_nvml(healthy(), "library_not_found"), os="darwin")
+    (found,) = findings(report, "GD-NVML-001")
+    assert found.severity == Severity.INFO and "macOS" in found.title

@@ -1,0 +1,46 @@
+"""The --plot chart is a real PNG that matplotlib drew, GPU beside CPU."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from tests.verify import factories as f
+
+pytest.importorskip("matplotlib")
+
+
+def _chunks(png: bytes) -> dict[bytes, bytes]:
+    out, pos = {}, 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        out[kind] = out.get(kind, b"") + png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return out
+
+
+def test_the_chart_is_a_non_trivial_png():
+    from gpudoctor.verify.plot import render_png
+
+    png = render_png(f.healthy())
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks = _chunks(png)
+    width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
+    assert width >= 600 and height >= 400
+    assert b"Software" in chunks.get(b"tEXt", b"") and b"matplotlib" in chunks[b"tEXt"]
+    pixels = zlib.decompress(chunks[b"IDAT"])
+    # a blank canvas compresses to almost nothing; bars, labels and a legend do not
+    assert len(set(pixels)) > 20
+    assert len(png) > 15_000
+
+
+def test_the_chart_copes_with_nothing_timed():
+    from dataclasses import replace
+
+    from gpudoctor.verify.plot import render_png
+
+    empty = replace(f.healthy(("lenet5",)), runs=())
+    assert render_png(empty)[:8] == b"\x89PNG\r\n\x1a\n"

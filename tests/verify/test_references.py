@@ -1,0 +1,79 @@
+"""The shipped reference figures load, and every row carries a source and a date."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+
+import pytest
+
+from gpudoctor.errors import KnowledgeBaseError
+from gpudoctor.refmodels import MODEL_NAMES
+from gpudoctor.verify.references import load_references, parse_references
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def test_shipped_references_cover_every_model_but_lenet5():
+    refs = load_references()
+    for model in MODEL_NAMES:
+        if model == "lenet5":
+            assert refs.band(model, "fp32") is None
+            continue
+        for precision in ("fp32", "tf32", "amp-bf16"):
+            band = refs.band(model, precision)
+            assert band is not None and 0 < band.low < band.high
+        if model != "resnet50":
+            assert refs.fingerprint(model) is not None
+    assert all(not b.verified for b in refs.bands), "no band has been checked on a GPU yet"
+
+
+def test_every_data_row_has_a_source_and_an_as_of_date():
+    folder = resources.files("gpudoctor.verify") / "data"
+    files = [e for e in folder.iterdir() if e.name.endswith(".toml")]
+    assert {"references.toml", "expected_throughput.toml"} <= {e.name for e in files}
+    for entry in files:
+        doc = tomllib.loads(entry.read_text(encoding="utf-8"))
+        for table in ("band", "fingerprint", "row"):
+            for row in doc.get(table, []):
+                assert row.get("source") and row.get("as_of"), (entry.name, row)
+
+
+def test_expected_figures_are_empty_until_a_gpu_run_records_them():
+    assert load_references().expected == ()
+
+
+def test_a_row_without_a_source_is_a_packaging_error():
+    doc = {
+        "band": [
+            {
+                "model": "resnet50",
+                "precision_class": "fp32",
+                "low": 0.1,
+                "high": 1.0,
+                "verified": False,
+                "as_of": "2026-01-01",
+            }
+        ]
+    }
+    with pytest.raises(KnowledgeBaseError, match="source"):
+        parse_references({"x.toml": doc})
+
+
+def test_a_mistyped_figure_is_a_packaging_error():
+    doc = {
+        "fingerprint": [
+            {
+                "model": "vgg16",
+                "ratio_to_resnet50": "fast",
+                "verified": False,
+                "source": "s",
+                "as_of": "2026-01-01",
+            }
+        ]
+    }
+    with pytest.raises(KnowledgeBaseError, match="ratio_to_resnet50"):
+        parse_references({"x.toml": doc})

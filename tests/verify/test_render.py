@@ -1,0 +1,86 @@
+"""Verify's text table, Markdown and versioned JSON, on recorded measurements."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.verify.model import SCHEMA_VERSION
+from gpudoctor.verify.references import load_references
+from gpudoctor.verify.render import HEADERS, render_json, render_markdown, render_text, to_document
+from gpudoctor.verify.verdict import judge
+from tests.verify import factories as f
+
+
+@pytest.fixture(scope="module")
+def measured():
+    result = f.with_run(
+        f.healthy(),
+        "vgg16",
+        "cpu",
+        "main",
+        status="skipped",
+        message="skipped: projected 40 s exceeds the 4 s budget",
+        images_per_second=None,
+    )
+    return result, judge(result, load_references())
+
+
+def test_text_has_a_row_per_run_with_the_figures(measured):
+    result, verdict = measured
+    text = render_text(result, verdict)
+    lines = text.splitlines()
+    assert all(h in lines[0] for h in HEADERS)
+    resnet_gpu = next(
+        ln for ln in lines if ln.startswith("resnet50") and "cuda:0" in ln and " 128 " in ln
+    )
+    assert "1,500" in resnet_gpu and "pass" in resnet_gpu
+    # speedup on the common-batch GPU row: 1200 / 60 images/s
+    common = next(
+        ln for ln in lines if ln.startswith("resnet50") and "cuda:0" in ln and " 32 " in ln
+    )
+    assert "20.0x" in common
+    vgg_cpu = next(ln for ln in lines if ln.startswith("vgg16") and " cpu " in ln)
+    assert "skipped" in vgg_cpu
+    assert "projected 40 s" in text
+    assert text.rstrip().endswith("verdict: PASS")
+    assert "\x1b[" not in text
+
+
+def test_markdown_is_a_table_for_tickets(measured):
+    result, verdict = measured
+    md = render_markdown(result, verdict)
+    assert md.startswith("## gpudoctor verify: PASS")
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert len(rows) == 1 + len(result.runs)
+    assert "### Environment" in md
+
+
+def test_json_is_versioned_and_holds_each_run(measured):
+    result, verdict = measured
+    doc = json.loads(render_json(result, verdict))
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert doc["verdict"] == "pass"
+    assert {m["model"] for m in doc["models"]} == set(f.MACS)
+    for run in doc["runs"]:
+        for key in ("model", "framework", "device", "batch_size", "images_per_second", "verdict"):
+            assert key in run
+    gpu = next(
+        r
+        for r in doc["runs"]
+        if r["model"] == "resnet50" and r["role"] == "main" and r["device"] == "cuda:0"
+    )
+    assert gpu["fraction_of_peak"] == pytest.approx(1500 * 2 * 4_089_000_000 / f.GPU_PEAK)
+    assert gpu["telemetry"]["samples"][0]["sm_clock_mhz"] == 1410
+    assert doc["settings"]["frameworks"] == ["torch"]
+
+
+def test_json_has_no_nan_or_infinity(measured):
+    result, _ = measured
+    broken = replace(f.comparison("lenet5"), rel_error=float("inf"), max_abs_error=float("nan"))
+    result = replace(result, comparisons=(broken,))
+    doc = to_document(result, judge(result, load_references()))
+    text = json.dumps(doc, allow_nan=False)  # raises on NaN or infinity
+    assert json.loads(text)["comparisons"][0]["rel_error"] is None

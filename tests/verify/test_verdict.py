@@ -1,0 +1,281 @@
+"""The verdict rules on recorded measurements: root causes fail whatever the speed, then speed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.verify.model import FrameworkEnv, Settings, VerifyResult
+from gpudoctor.verify.references import Expected, References, load_references
+from gpudoctor.verify.verdict import Level, judge
+from tests.verify import factories as f
+
+
+@pytest.fixture(scope="module")
+def refs() -> References:
+    return load_references()
+
+
+def codes(verdict, level: Level | None = None) -> set[str]:
+    return {r.code for r in verdict.reasons if level is None or r.level is level}
+
+
+def test_a_healthy_machine_passes_with_every_model_passing(refs):
+    verdict = judge(f.healthy(), refs)
+    assert verdict.overall == "pass", verdict.reasons
+    assert dict(verdict.models) == dict.fromkeys(f.MACS, "pass")
+    assert not [r for r in verdict.reasons if r.level is not Level.NOTE]
+
+
+def test_throttling_in_many_samples_fails_the_model(refs):
+    hot = [f.sample(i * 0.1, clock_event_reasons=0x40 | 0x4, temperature_c=91) for i in range(6)]
+    cool = [f.sample(i * 0.1) for i in range(6, 20)]
+    result = f.with_run(
+        f.healthy(), "resnet50", "cuda:0", "main", telemetry=f.telemetry(hot + cool)
+    )
+    verdict = judge(result, refs)
+    assert verdict.overall == "fail"
+    assert dict(verdict.models)["resnet50"] == "fail"
+    assert dict(verdict.models)["vgg16"] == "pass"
+    reason = next(r for r in verdict.reasons if r.code == "hw_slowdown")
+    assert "HW thermal slowdown" in reason.message and "30%" in reason.message
+    assert "91 °C" in reason.message
+
+
+def test_a_single_slowdown_sample_at_a_clock_change_is_tolerated(refs):
+    samples = [f.sample(0.0, clock_event_reasons=0x8)] + [f.sample(i * 0.1) for i in range(1, 20)]
+    result = f.with_run(f.healthy(), "resnet50", "cuda:0", "main", telemetry=f.telemetry(samples))
+    assert "hw_slowdown" not in codes(judge(result, refs))
+
+
+def test_a_downtrained_link_under_load_fails(refs):
+    samples = [f.sample(i * 0.1, pcie_gen=1, pcie_width=8) for i in range(20)]
+    result = f.with_run(f.healthy(), "vgg16", "cuda:0", "main", telemetry=f.telemetry(samples))
+    verdict = judge(result, refs)
+    assert verdict.overall == "fail"
+    reason = next(r for r in verdict.reasons if r.code == "pcie_downtrained")
+    assert reason.model == "vgg16"
+    assert "Gen1 x8" in reason.message and "Gen4 x16" in reason.message
+
+
+def test_a_link_that_idles_low_but_trains_up_under_load_passes(refs):
+    # NVIDIA GPUs drop the link generation when idle on purpose: only loaded samples count.
+    idle = [f.sample(i * 0.1, pcie_gen=1, utilization_pct=0) for i in range(5)]
+    busy = [f.sample(i * 0.1) for i in range(5, 20)]
+    result = f.with_run(f.healthy(), "vgg16", "cuda:0", "main", telemetry=f.telemetry(idle + busy))
+    assert "pcie_downtrained" not in codes(judge(result, refs))
+
+
+def test_a_slot_that_limits_the_link_only_warns(refs):
+    t = f.telemetry(
+        [f.sample(i * 0.1, pcie_gen=3) for i in range(20)], max_pcie_gen=3, gpu_max_pcie_gen=4
+    )
+    verdict = judge(f.with_run(f.healthy(), "vgg16", "cuda:0", "main", telemetry=t), refs)
+    assert verdict.overall == "warn"
+    assert codes(verdict, Level.WARN) == {"pcie_slot_limited"}
+
+
+def test_low_clocks_without_slowdown_bits_warn(refs):
+    samples = [f.sample(i * 0.1, sm_clock_mhz=900, clock_event_reasons=0x4) for i in range(20)]
+    result = f.with_run(f.healthy(), "resnet50", "cuda:0", "main", telemetry=f.telemetry(samples))
+    verdict = judge(result, refs)
+    assert verdict.overall == "warn"
+    assert "low_clock" in codes(verdict, Level.WARN)
+
+
+def test_no_nvml_is_a_note_not_a_failure(refs):
+    t = f.telemetry([], available=False, message="NVML unavailable: driver not loaded")
+    verdict = judge(f.with_run(f.healthy(), "resnet50", "cuda:0", "main", telemetry=t), refs)
+    assert verdict.overall == "pass"
+    note = next(r for r in verdict.reasons if r.code == "no_telemetry")
+    assert note.level is Level.NOTE and "driver not loaded" in note.message
+
+
+def test_gpu_output_that_differs_from_the_cpu_fails_the_model(refs):
+    bad = f.comparison("resnet152", rel_error=0.4, max_abs_error=3.0)
+    result = f.healthy()
+    result = replace(
+        result, comparisons=tuple(bad if c.model == "resnet152" else c for c in result.comparisons)
+    )
+    verdict = judge(result, refs)
+    assert dict(verdict.models)["resnet152"] == "fail"
+    assert "output_mismatch" in codes(verdict, Level.FAIL)
+
+
+def test_nan_logits_fail(refs):
+    result = replace(f.healthy(("lenet5",)), comparisons=(f.comparison("lenet5", finite=False),))
+    assert "output_not_finite" in codes(judge(result, refs), Level.FAIL)
+
+
+def test_amp_tolerates_small_errors_but_not_a_clear_top1_flip(refs):
+    loose = f.comparison("resnet50", precision="amp-bf16", rel_error=0.03)
+    flipped = replace(loose, top1_agree=(True, False, True, True), rel_margins=(0.1, 0.5, 0.1, 0.1))
+    close_call = replace(
+        loose, top1_agree=(True, False, True, True), rel_margins=(0.1, 0.01, 0.1, 0.1)
+    )
+    base = f.healthy(("resnet50",))
+    assert judge(replace(base, comparisons=(loose,)), refs).overall == "pass"
+    assert judge(replace(base, comparisons=(close_call,)), refs).overall == "pass"
+    verdict = judge(replace(base, comparisons=(flipped,)), refs)
+    assert codes(verdict, Level.FAIL) == {"top1_mismatch"}
+    # fp32 holds the logits to a much tighter bound
+    strict = replace(loose, precision="fp32")
+    assert "output_mismatch" in codes(judge(replace(base, comparisons=(strict,)), refs))
+
+
+def _env_only(env: FrameworkEnv, device: str = "all") -> VerifyResult:
+    cpu = f.run("lenet5", "cpu")
+    return VerifyResult(
+        settings=Settings(models=("lenet5",), framework="torch", device=device),
+        frameworks=(env,),
+        runs=(cpu,),
+    )
+
+
+def test_a_cpu_only_build_on_a_gpu_machine_fails_whatever_the_speed(refs):
+    env = f.env(
+        version="2.13.0+cpu", cuda_build=False, cuda_version=None, cudnn_enabled=False, gpus=()
+    )
+    verdict = judge(_env_only(env), refs)
+    assert verdict.overall == "fail"
+    reason = next(r for r in verdict.reasons if r.code == "cpu_only_build")
+    assert "CPU-only build" in reason.message and "gpudoctor check" in reason.message
+    # the same build verifying the CPU alone is fine
+    assert judge(_env_only(env, device="cpu"), refs).overall == "pass"
+
+
+def test_no_gpu_at_all_fails_with_the_reason_and_a_pointer_to_check(refs):
+    env = f.env(
+        version="2.13.0+cpu",
+        cuda_build=False,
+        gpus=(),
+        nvml_gpu_count=None,
+        nvml_error="NVML Shared Library Not Found",
+    )
+    verdict = judge(_env_only(env), refs)
+    reason = next(r for r in verdict.reasons if r.code == "no_gpu")
+    assert reason.level is Level.FAIL
+    assert "NVML Shared Library Not Found" in reason.message
+    assert "gpudoctor check" in reason.message
+
+
+def test_cudnn_not_used_fails(refs):
+    result = replace(f.healthy(), frameworks=(f.env(cudnn_enabled=False),))
+    assert "cudnn_not_used" in codes(judge(result, refs), Level.FAIL)
+
+
+def test_an_oom_back_off_is_recorded_and_still_passes(refs):
+    result = f.with_run(
+        f.healthy(("resnet152",)),
+        "resnet152",
+        "cuda:0",
+        "main",
+        batch_size=32,
+        requested_batch_size=64,
+        oom_batch_sizes=(64,),
+    )
+    verdict = judge(result, refs)
+    assert verdict.overall == "pass"
+    note = next(r for r in verdict.reasons if r.code == "oom_backoff")
+    assert "batch 64" in note.message and "batch 32" in note.message
+
+
+def test_a_gpu_barely_faster_than_the_cpu_fails_for_resnet50_but_not_for_lenet5(refs):
+    result = f.with_run(f.healthy(), "resnet50", "cuda:0", "common", images_per_second=120.0)
+    result = f.with_run(result, "lenet5", "cuda:0", "common", images_per_second=25_000.0)
+    verdict = judge(result, refs)
+    slow = [r for r in verdict.reasons if r.code == "slow_gpu"]
+    assert [r.model for r in slow] == ["resnet50"]
+    assert "2.0x" in slow[0].message
+    assert dict(verdict.models)["lenet5"] == "pass"
+
+
+def test_the_speedup_is_not_judged_below_batch_32(refs):
+    result = f.with_run(
+        f.healthy(("resnet50",)),
+        "resnet50",
+        "cuda:0",
+        "common",
+        batch_size=8,
+        images_per_second=100.0,
+    )
+    result = f.with_run(result, "resnet50", "cpu", "main", batch_size=8)
+    verdict = judge(result, refs)
+    assert verdict.overall == "pass"
+    assert "speedup_small_batch" in codes(verdict, Level.NOTE)
+
+
+def test_a_model_off_the_cross_model_fingerprint_warns(refs):
+    # GoogLeNet at a third of its usual speed relative to ResNet-50 (and still inside its band)
+    result = f.with_run(f.healthy(), "googlenet", "cuda:0", "main", images_per_second=1_000.0)
+    verdict = judge(result, refs)
+    assert dict(verdict.models)["googlenet"] == "warn"
+    assert [r.model for r in verdict.reasons if r.code == "fingerprint"] == ["googlenet"]
+
+
+def test_far_below_the_fraction_of_peak_band_warns_while_the_band_is_unverified(refs):
+    result = f.with_run(
+        f.healthy(("resnet50",)), "resnet50", "cuda:0", "main", images_per_second=150.0
+    )
+    verdict = judge(result, refs)
+    assert "below_band" in codes(verdict, Level.WARN)
+    assert verdict.overall == "warn"
+
+
+def test_expected_figures_for_a_gpu_model_judge_its_runs(refs):
+    row = Expected(
+        gpu=f.GPU_NAME,
+        framework="torch",
+        model="resnet50",
+        mode="inference",
+        precision="fp32",
+        batch_size=128,
+        images_per_second=5_000.0,
+        verified=True,
+        source="test row",
+    )
+    with_row = replace(refs, expected=(row,))
+    verdict = judge(f.healthy(("resnet50",)), with_row)  # 1500 of 5000 expected: 30 %
+    assert "below_expected" in codes(verdict, Level.FAIL)
+    assert judge(f.healthy(("resnet50",)), refs).overall == "pass"
+
+
+def test_skips_and_noise_are_reported(refs):
+    result = f.with_run(
+        f.healthy(("vgg16",)),
+        "vgg16",
+        "cpu",
+        "main",
+        status="skipped",
+        message="skipped: projected 40 s exceeds the 4 s budget",
+        images_per_second=None,
+    )
+    result = f.with_run(result, "vgg16", "cuda:0", "main", spread=0.3)
+    verdict = judge(result, refs)
+    assert "skipped" in codes(verdict, Level.NOTE)
+    assert "noisy" in codes(verdict, Level.WARN)
+
+
+def test_a_missing_framework_warns_under_all_and_fails_when_asked_for(refs):
+    missing = FrameworkEnv(framework="tensorflow", installed=False)
+    base = f.healthy(("lenet5",))
+    both = replace(
+        base,
+        settings=replace(base.settings, framework="all"),
+        frameworks=(*base.frameworks, missing),
+    )
+    assert judge(both, refs).overall == "warn"
+    only = replace(
+        base,
+        settings=replace(base.settings, framework="tensorflow"),
+        frameworks=(missing,),
+        runs=(),
+    )
+    assert judge(only, refs).overall == "fail"
+
+
+def test_a_crashed_child_fails(refs):
+    crashed = f.env(error="timed out after 900 s")
+    result = replace(f.healthy(("lenet5",)), frameworks=(crashed,))
+    assert "run_failed" in codes(judge(result, refs), Level.FAIL)
