@@ -89,26 +89,32 @@ def command(
     0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
     input and 3 when gpudoctor itself failed.
     """
+    if output is not None and output.exists() and not force:
+        raise BadInputError(f"{output} exists; use --force to overwrite it")
+    if from_report is not None and python_exe is not None:
+        raise BadInputError("--from-report and --python cannot be combined")
+    pending = None
+    if from_report is None:
+        from gpudoctor.probe.base import ProbeContext
+        from gpudoctor.probe.collect import start_collect
+
+        # Start the probe children first; the imports below overlap with them.
+        ctx = ProbeContext(
+            python=str(python_exe) if python_exe else sys.executable, timeout_s=timeout_s
+        )
+        pending = start_collect(ctx, frameworks=not no_frameworks)
+
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
     from gpudoctor.model.serialize import load_report
     from gpudoctor.render import render_report
     from gpudoctor.rules import diagnose
 
-    if output is not None and output.exists() and not force:
-        raise BadInputError(f"{output} exists; use --force to overwrite it")
-    if from_report is not None:
-        if python_exe is not None:
-            raise BadInputError("--from-report and --python cannot be combined")
-        report = load_report(from_report)
+    if pending is not None:
+        report = pending.result()
     else:
-        from gpudoctor.probe.base import ProbeContext
-        from gpudoctor.probe.collect import collect_report
-
-        ctx = ProbeContext(
-            python=str(python_exe) if python_exe else sys.executable, timeout_s=timeout_s
-        )
-        report = collect_report(ctx, frameworks=not no_frameworks)
+        assert from_report is not None  # noqa: S101 - one of the two is always set
+        report = load_report(from_report)
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
         report = redact(report)

@@ -10,6 +10,12 @@ from pathlib import Path
 from gpudoctor.errors import BadInputError, OutputExistsError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -25,6 +31,8 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        Path(tmp).chmod(0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

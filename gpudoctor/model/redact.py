@@ -21,7 +21,10 @@ class _Scrubber:
     """Replaces identities with stable tokens: one identity, one token, across the report."""
 
     def __init__(self, hostname: str) -> None:
-        self.hostname = hostname
+        # Whole words only: a host called "vm" must not turn "nvmlInit" into "n<redacted>lInit".
+        self.hostname = (
+            re.compile(rf"(?<![\w-]){re.escape(hostname)}(?![\w-])") if hostname else None
+        )
         self.tokens: dict[str, str] = {}
 
     def token(self, identity: str, kind: str) -> str:
@@ -33,8 +36,8 @@ class _Scrubber:
     def text(self, value: str) -> str:
         value = _UUID.sub(lambda m: self.token(m.group(0), m.group("kind")), value)
         value = _HOME.sub(lambda m: f"{m.group('pre')}<user>", value)
-        if len(self.hostname) > 1:
-            value = value.replace(self.hostname, REDACTED)
+        if self.hostname is not None:
+            value = self.hostname.sub(REDACTED, value)
         return value
 
     def walk(self, value: Any, key: str = "") -> Any:

@@ -35,6 +35,15 @@ class CmdResult:
         return self.returncode == 0
 
 
+def _kill_tree(proc: subprocess.Popen[str]) -> None:
+    """Kill the child and, on POSIX, every process it started (its own session)."""
+    with contextlib.suppress(OSError):
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+
+
 def run_cmd(
     argv: Sequence[str],
     *,
@@ -64,8 +73,7 @@ def run_cmd(
     try:
         out, err = proc.communicate(input=stdin, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _kill_tree(proc)
         try:
             out, err = proc.communicate(timeout=KILL_GRACE_S)
             abandoned = False

@@ -88,9 +88,10 @@ def run_verify(
     started, t0 = dt.datetime.now(dt.timezone.utc), time.monotonic()
     collected: list[_Collected] = []
     with tempfile.TemporaryDirectory(prefix="gpudoctor-verify-") as parity_dir:
-        both = set(settings.frameworks) == set(_MODULES)
+        installed = {fw for fw in settings.frameworks if importlib.util.find_spec(_MODULES[fw])}
+        both = installed == set(_MODULES)
         for fw in settings.frameworks:
-            if importlib.util.find_spec(_MODULES[fw]) is None:
+            if fw not in installed:
                 col = _Collected(fw, env=FrameworkEnv(framework=fw, installed=False))
                 progress.event(fw, {"event": "missing"})
                 collected.append(col)

@@ -17,6 +17,8 @@ CPU_BATCH_FLOOR = 8
 """The CPU batch is halved down to this before a model is skipped for time."""
 CPU_EFFICIENCY = 0.5
 """Share of the matmul probe a CNN reaches on a CPU; only used to project run times."""
+CPU_FIRST_CALL_SHARE = 0.5
+"""A CPU run whose first call takes more than this share of its budget is skipped, saying so."""
 CORRECTNESS_SAMPLES = 4
 
 # benchmarks.md §9.3: inference batches where throughput saturates, smaller ones for training.

@@ -149,7 +149,10 @@ class RichProgress:
         line = describe(framework, event)
         kind = event.get("event")
         if line is not None and kind in ("run", "error", "fatal", "missing"):
-            self.progress.console.print(f"[dim]verify:[/dim] {line}", highlight=False)
+            from rich.text import Text
+
+            # Text, not markup: error messages may hold brackets rich would parse.
+            self.progress.console.print(Text("verify: ", style="dim") + Text(line))
         elif line is not None:
             self.progress.update(self.task, description=line)
         e = self.estimate

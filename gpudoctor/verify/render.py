@@ -59,9 +59,15 @@ def row(result: VerifyResult, verdict: Verdict, run: Run) -> tuple[str, ...]:
 
 def _rows(result: VerifyResult, verdict: Verdict) -> list[tuple[str, ...]]:
     order = {m: i for i, m in enumerate(result.settings.models)}
+    fw_order = {f: i for i, f in enumerate(result.settings.frameworks)}
     runs = sorted(
         result.runs,
-        key=lambda r: (order.get(r.model, 99), r.framework, r.device == "cpu", r.role != "main"),
+        key=lambda r: (
+            order.get(r.model, 99),
+            fw_order.get(r.framework, 9),
+            r.device == "cpu",
+            r.role != "main",
+        ),
     )
     return [row(result, verdict, r) for r in runs]
 
@@ -82,6 +88,18 @@ def _environment(result: VerifyResult) -> list[str]:
         cudnn = f", cuDNN {env.cudnn_version}" if env.cudnn_version else ""
         threads = f"{env.cpu_threads} CPU threads" if env.cpu_threads else ""
         lines.append(f"{env.framework} {env.version or '?'} ({cuda}{cudnn}): {gpus}; {threads}")
+    if result.comparisons:
+        kinds = {"gpu_vs_cpu": "GPU vs CPU", "torch_vs_keras": "torch vs Keras"}
+        counts = ", ".join(
+            f"{label} {sum(c.kind == kind for c in result.comparisons)}"
+            for kind, label in kinds.items()
+            if any(c.kind == kind for c in result.comparisons)
+        )
+        worst = max(result.comparisons, key=lambda c: c.rel_error)
+        lines.append(
+            f"outputs compared: {counts}; largest difference {worst.rel_error:.1e} of the "
+            f"logit scale ({worst.model}: {worst.candidate} vs {worst.reference})"
+        )
     for p in result.peaks:
         unit = (p.flops / 1e12, "TFLOP/s") if p.flops >= 1e12 else (p.flops / 1e9, "GFLOP/s")
         lines.append(f"matmul peak {p.framework} {p.device} {p.precision}: {unit[0]:.1f} {unit[1]}")

@@ -26,6 +26,16 @@ class TimingPlan:
     """Target length of one warm-up window."""
     min_block_s: float = 0.1
     """Blocks shorter than this would let the sync and the clock weigh on the figure."""
+    max_first_call_s: float | None = None
+    """Give up (TooSlow) when the first call alone takes longer: the projection was wrong."""
+
+
+class TooSlow(Exception):
+    """The first call showed that the minimum number of blocks cannot fit the budget."""
+
+    def __init__(self, first_call_s: float) -> None:
+        super().__init__(f"the first iteration took {first_call_s:.1f} s")
+        self.first_call_s = first_call_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +67,8 @@ def measure(
     step()
     sync()
     first = clock() - start
+    if plan.max_first_call_s is not None and first > plan.max_first_call_s:
+        raise TooSlow(first)
     iter_s = first
     warm_iters, windows, converged = 0, 0, False
     previous: float | None = None

@@ -45,3 +45,14 @@ def test_uuids_in_variables_are_redacted_with_the_same_token_as_the_field():
     assert uuid not in report_to_json(red)
     assert red.host.env["CUDA_VISIBLE_DEVICES"] == red.nvml.gpus[0].uuid
     assert red.nvml.gpus[0].uuid == "GPU-<redacted>-0"
+
+
+def test_hostname_is_replaced_as_a_whole_word_only():
+    report = make_report()
+    report = dataclasses.replace(
+        report,
+        host=dataclasses.replace(report.host, hostname="vm"),
+        nvml=dataclasses.replace(report.nvml, message="vm: nvmlInit failed on vm-2"),
+    )
+    red = redact(report)
+    assert red.nvml.message == "<redacted>: nvmlInit failed on vm-2"

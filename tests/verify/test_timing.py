@@ -99,3 +99,12 @@ def test_best_rate_reports_the_fastest_burst():
     finally:
         timing_module.time.perf_counter = original  # type: ignore[assignment]
     assert rate == pytest.approx(2.0 / 0.001)
+
+
+def test_a_first_call_over_the_cap_gives_up_before_the_blocks():
+    from gpudoctor.verify.timing import TooSlow
+
+    dev = FakeDevice([5.0], steady=1.0)
+    with pytest.raises(TooSlow, match=r"5\.0 s"):
+        measure(dev.step, dev.sync, TimingPlan(budget_s=4.0, max_first_call_s=2.0), clock=dev.clock)
+    assert dev.steps == 1

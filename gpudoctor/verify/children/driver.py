@@ -13,7 +13,7 @@ from gpudoctor.verify import plan as vplan
 from gpudoctor.verify.children.compare import compare_logits
 from gpudoctor.verify.children.telemetry import NullSampler, Sampler
 from gpudoctor.verify.model import FrameworkEnv, HarnessError, Peak, Run
-from gpudoctor.verify.timing import Step, TimingPlan, images_per_second, measure
+from gpudoctor.verify.timing import Step, TimingPlan, TooSlow, images_per_second, measure
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -140,7 +140,9 @@ def _verify_model(
             start = vplan.gpu_batch(name, cfg.mode, cfg.batch_size)
             share = 1.0 if common is None or common == start else 2 / 3
             main = _timed(backend, cfg, gpu_model, name, dev, start, "main", share, flops_img, emit)
-            if common is not None and common != main.batch_size:
+            # A common batch larger than the one that fitted after out-of-memory would not fit.
+            fits = not main.oom_batch_sizes or common is None or common < main.batch_size
+            if common is not None and common != main.batch_size and fits:
                 _timed(backend, cfg, gpu_model, name, dev, common, "common", 1 / 3, flops_img, emit)
         except Exception as exc:  # a GPU failure is a finding, not a crash
             _emit_error(emit, fw, name, dev, "gpu", exc)
@@ -150,20 +152,7 @@ def _verify_model(
     if cpu_plan is None:
         return
     if cpu_plan.batch is None:
-        skipped = Run(
-            model=name,
-            framework=fw,
-            device="cpu",
-            device_name="cpu",
-            mode=cfg.mode,
-            status="skipped",
-            message=cpu_plan.message,
-            requested_batch_size=cfg.batch_size or vplan.COMMON_BATCH,
-            threads=cfg.threads,
-            flops_per_image=flops_img,
-            projected_s=cpu_plan.projected_s,
-        )
-        emit({"event": "run", "run": to_dict(skipped)})
+        _skip_cpu(emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s)
         return
     try:
         _timed(
@@ -179,8 +168,34 @@ def _verify_model(
             emit,
             projected_s=cpu_plan.projected_s,
         )
+    except TooSlow as exc:
+        message = (
+            f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
+            f"{cfg.budget_s:g} s budget (is the machine busy?); raise --time-budget to run it"
+        )
+        _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s)
     except Exception as exc:
         _emit_error(emit, fw, name, "cpu", "cpu", exc)
+
+
+def _skip_cpu(
+    emit: Emit, fw: str, cfg: Config, name: str, flops: float, message: str, projected: float
+) -> None:
+    """Report a CPU run that the time budget rules out: never a silent gap in the table."""
+    skipped = Run(
+        model=name,
+        framework=fw,
+        device="cpu",
+        device_name="cpu",
+        mode=cfg.mode,
+        status="skipped",
+        message=message,
+        requested_batch_size=cfg.batch_size or vplan.COMMON_BATCH,
+        threads=cfg.threads,
+        flops_per_image=flops,
+        projected_s=projected,
+    )
+    emit({"event": "run", "run": to_dict(skipped)})
 
 
 def _timed(
@@ -210,7 +225,9 @@ def _timed(
             "role": role,
         }
     )
-    plan = TimingPlan(budget_s=budget, max_blocks=cfg.max_blocks)
+    # On the CPU a first call far over projection means five blocks cannot fit: give up early.
+    first_cap = budget * vplan.CPU_FIRST_CALL_SHARE if device == "cpu" else None
+    plan = TimingPlan(budget_s=budget, max_blocks=cfg.max_blocks, max_first_call_s=first_cap)
     ooms: list[int] = []
     size = batch
     while True:

@@ -114,7 +114,10 @@ def nvml_gpu_count() -> tuple[int | None, str | None]:
 
 def _handle(nvml: Any, uuid: str | None, ordinal: int) -> Any:
     if uuid:
-        return nvml.nvmlDeviceGetHandleByUUID(uuid)
+        try:
+            return nvml.nvmlDeviceGetHandleByUUID(uuid)
+        except Exception:  # a MIG slice or an odd UUID form: fall back to the ordinal
+            pass
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
     if visible:
         entry = visible.split(",")[ordinal].strip()

@@ -96,7 +96,7 @@ class TfBackend:
     def matmul_flops(self, device: str, precision: str) -> float:
         """Best dense matmul rate over a few short bursts (FLOP/s), in this run's precision."""
         tf = self.tf
-        n = 1024 if device == "cpu" else 8192
+        n = 2048 if device == "cpu" else 8192
         dtype = {"amp-fp16": tf.float16, "amp-bf16": tf.bfloat16}.get(precision, tf.float32)
         if device == "cpu":
             dtype = tf.float32

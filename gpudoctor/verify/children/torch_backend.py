@@ -13,7 +13,7 @@ from gpudoctor.verify.children.telemetry import Sampler, nvml_gpu_count, open_sa
 from gpudoctor.verify.model import FrameworkEnv, GpuInfo
 from gpudoctor.verify.timing import Step, best_rate
 
-_PEAK_N = {"cpu": 1024, "gpu": 8192}
+_PEAK_N = {"cpu": 2048, "gpu": 8192}
 
 
 class TorchBackend:
@@ -157,7 +157,13 @@ class TorchBackend:
         y = torch.randint(0, spec.num_classes, (batch,), device=device)
         opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         fp16 = device != "cpu" and self.cfg.precision == "amp-fp16"
-        scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+        # torch.amp.GradScaler is torch >= 2.3; older releases keep it under torch.cuda.amp.
+        scaler_class = getattr(torch.amp, "GradScaler", None)
+        scaler = (
+            scaler_class("cuda", enabled=fp16)
+            if scaler_class is not None
+            else torch.cuda.amp.GradScaler(enabled=fp16)
+        )
 
         def train() -> None:
             with autocast(device):

@@ -1,0 +1,41 @@
+"""Writing user files: refusal without --force, atomic replacement, ordinary permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from gpudoctor.cli.files import write_output
+from gpudoctor.errors import BadInputError, OutputExistsError
+
+
+def test_refuses_to_overwrite_without_force(tmp_path):
+    target = tmp_path / "env.yml"
+    target.write_text("mine")
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_output(target, "new", force=False)
+    assert target.read_text() == "mine"
+
+
+def test_force_replaces_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "env.yml"
+    target.write_text("mine")
+    write_output(target, "new", force=True)
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["env.yml"]
+
+
+def test_mode_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_output(tmp_path / "r.json", b"{}", force=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+
+
+def test_missing_folder_is_bad_input(tmp_path):
+    with pytest.raises(BadInputError, match="no such directory"):
+        write_output(tmp_path / "absent" / "r.json", "x", force=False)

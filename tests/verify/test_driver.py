@@ -1,0 +1,161 @@
+"""The child's loop with a fake framework: OOM back-off, the common batch, skips, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpudoctor.model.serialize import from_dict
+from gpudoctor.verify.children.driver import Config, run_child
+from gpudoctor.verify.children.telemetry import NullSampler
+from gpudoctor.verify.model import Comparison, FrameworkEnv, GpuInfo, HarnessError, Run
+from gpudoctor.verify.timing import Step
+
+np = pytest.importorskip("numpy")
+
+
+class FakeOOM(RuntimeError):
+    pass
+
+
+class FakeBackend:
+    """A framework with one GPU that holds at most ``gpu_capacity`` images per batch."""
+
+    framework = "torch"
+
+    def __init__(
+        self,
+        gpu_capacity: int = 10_000,
+        cpu_step_s: float = 0.0,
+        gpu_noise: float = 0.0,
+        fail_build: bool = False,
+    ) -> None:
+        self.gpu_capacity, self.cpu_step_s, self.gpu_noise = gpu_capacity, cpu_step_s, gpu_noise
+        self.fail_build = fail_build
+        self.batches: list[tuple[str, int]] = []
+
+    def setup(self, cfg: Config) -> FrameworkEnv:
+        return FrameworkEnv(
+            framework="torch",
+            version="0",
+            cuda_build=True,
+            cudnn_enabled=True,
+            gpus=(GpuInfo(device="cuda:0", name="Fake GPU"),),
+        )
+
+    def matmul_flops(self, device: str, precision: str) -> float:
+        return 1e15 if device == "cpu" else 1e16
+
+    def build_cpu(self, name: str) -> Any:
+        if self.fail_build:
+            raise ValueError("cannot build")
+        return "model"
+
+    def to_gpu(self, model: Any, name: str, device: str) -> Any:
+        return "gpu-model"
+
+    def logits(self, model: Any, x_nhwc: Any, device: str) -> Any:
+        base = np.tile(np.arange(10, dtype=np.float32), (len(x_nhwc), 1))
+        return base + (self.gpu_noise if device != "cpu" else 0.0)
+
+    def timed_step(self, model: Any, name: str, batch: int, device: str) -> tuple[Step, Step]:
+        self.batches.append((device, batch))
+        if device != "cpu" and batch > self.gpu_capacity:
+            raise FakeOOM("CUDA out of memory")
+        if device == "cpu" and self.cpu_step_s:
+            import time
+
+            return (lambda: time.sleep(self.cpu_step_s)), (lambda: None)
+        return (lambda: None), (lambda: None)
+
+    def is_oom(self, exc: BaseException) -> bool:
+        return isinstance(exc, FakeOOM)
+
+    def release(self) -> None:
+        pass
+
+    def sampler(self, device: str) -> NullSampler:
+        return NullSampler("fake GPU")
+
+    def device_name(self, device: str) -> str:
+        return "Fake GPU" if device != "cpu" else "cpu"
+
+    def save_parity(self, model: Any, path: Path) -> None:
+        raise NotImplementedError
+
+    def load_parity(self, model: Any, path: Path) -> None:
+        raise NotImplementedError
+
+
+def _run(backend: FakeBackend, **cfg: Any) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    config = Config(
+        **{
+            "models": ("lenet5",),
+            "device": "all",
+            "budget_s": 0.2,
+            "max_blocks": 5,
+            "threads": 1,
+            **cfg,
+        }
+    )
+    run_child(backend, config, events.append)
+    assert events[-1] == {"event": "done"}
+    return events
+
+
+def _runs(events: list[dict[str, Any]]) -> list[Run]:
+    return [from_dict(Run, e["run"]) for e in events if e["event"] == "run"]
+
+
+def test_out_of_memory_halves_the_batch_and_records_it():
+    backend = FakeBackend(gpu_capacity=300)
+    runs = _runs(_run(backend))
+    main = next(r for r in runs if r.device == "cuda:0" and r.role == "main")
+    assert main.status == "ok"
+    assert main.requested_batch_size == 1024
+    assert main.oom_batch_sizes == (1024, 512)
+    assert main.batch_size == 256
+    assert ("cuda:0", 1024) in backend.batches and ("cuda:0", 256) in backend.batches
+
+
+def test_the_gpu_also_runs_the_batch_the_cpu_runs():
+    runs = _runs(_run(FakeBackend()))
+    by = {(r.device, r.role): r for r in runs}
+    assert set(by) == {("cuda:0", "main"), ("cuda:0", "common"), ("cpu", "main")}
+    assert by[("cuda:0", "common")].batch_size == by[("cpu", "main")].batch_size == 32
+    assert len(by[("cpu", "main")].block_seconds) >= 5
+
+
+def test_gpu_and_cpu_logits_are_compared():
+    events = _run(FakeBackend(gpu_noise=0.5))
+    (check,) = [
+        from_dict(Comparison, e["comparison"]) for e in events if e["event"] == "comparison"
+    ]
+    assert (check.kind, check.reference, check.candidate) == (
+        "gpu_vs_cpu",
+        "torch cpu",
+        "torch cuda:0",
+    )
+    assert check.rel_error == pytest.approx(0.5 / 9)
+
+
+def test_a_cpu_run_far_slower_than_projected_is_skipped_with_the_reason():
+    runs = _runs(_run(FakeBackend(cpu_step_s=0.3), device="cpu"))
+    (cpu,) = runs
+    assert cpu.status == "skipped"
+    assert "first iteration took" in cpu.message and "--time-budget" in cpu.message
+
+
+def test_a_model_that_fails_to_build_is_reported_and_the_child_goes_on():
+    events = _run(FakeBackend(fail_build=True), models=("lenet5", "alexnet"))
+    errors = [from_dict(HarnessError, e["error"]) for e in events if e["event"] == "error"]
+    assert [e.model for e in errors] == ["lenet5", "alexnet"]
+    assert "ValueError: cannot build" in errors[0].message
+
+
+def test_no_reachable_device_means_no_work():
+    events = _run(FakeBackend(), device="cuda:3")
+    assert [e["event"] for e in events] == ["env", "peak", "done"]
