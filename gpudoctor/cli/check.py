@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from gpudoctor.cli.files import write_output
-from gpudoctor.cli.options import debug_option, force_option, output_option
+from gpudoctor.cli.options import debug_option, force_option, output_option, use_color
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.model.findings import Diagnosis, Severity
 
@@ -18,13 +17,6 @@ def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
     """0 without error findings, 1 with at least one (with ``strict``, warnings count too)."""
     threshold = Severity.WARNING if strict else Severity.ERROR
     return ExitCode.PROBLEMS if diagnosis.worst >= threshold else ExitCode.OK
-
-
-def use_color(env: dict[str, str] | os._Environ[str], to_file: bool) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if to_file or env.get("NO_COLOR"):
-        return False
-    return sys.stdout.isatty()
 
 
 @click.command("check")
@@ -124,7 +116,7 @@ def command(
         report,
         diagnosis,
         verbose=verbose,
-        color=use_color(os.environ, output is not None) and fmt == "text",
+        color=fmt == "text" and use_color(to_file=output is not None),
     )
     if output is not None:
         write_output(output, text, force=force)

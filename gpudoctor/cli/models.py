@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from gpudoctor.cli import debug_option
+from gpudoctor.cli.options import debug_option, use_color
 
 if TYPE_CHECKING:
     from gpudoctor.refmodels import ModelSpec
@@ -126,6 +125,5 @@ def command(fmt: str) -> int:
     elif fmt == "markdown":
         click.echo(render_markdown(SPECS), nl=False)
     else:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        render_table(SPECS, color=color)
+        render_table(SPECS, color=use_color())
     return 0

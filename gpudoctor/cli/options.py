@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -17,4 +19,12 @@ output_option = click.option(
 )
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
-__all__ = ["debug_option", "force_option", "output_option"]
+
+def use_color(*, to_file: bool = False) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if to_file or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+__all__ = ["debug_option", "force_option", "output_option", "use_color"]

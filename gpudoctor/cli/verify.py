@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from gpudoctor.cli.files import write_output
-from gpudoctor.cli.options import debug_option, force_option, output_option
+from gpudoctor.cli.options import debug_option, force_option, output_option, use_color
 from gpudoctor.errors import BadInputError, ExitCode
 
 
@@ -152,9 +151,7 @@ def command(
     finally:
         progress.close()
     verdict = judge(result, refs)
-    color = (
-        fmt == "text" and output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    )
+    color = fmt == "text" and use_color(to_file=output is not None)
     text = render(fmt, result, verdict, color=color)
     if plot_path is not None:
         from gpudoctor.verify.plot import render_png

@@ -23,8 +23,11 @@ def _driver_hints(kb: KnowledgeBase, target: Target, judged: list[Candidate]) ->
     if not blocked:
         return []
 
+    def floor_text(c: Candidate) -> str:
+        return kb.min_driver(c.variant.cuda or "", target.driver_os) or "9999"
+
     def floor(c: Candidate) -> Version:
-        return Version(kb.min_driver(c.variant.cuda or "", target.driver_os) or "9999")
+        return Version(floor_text(c))
 
     top = max(release_key(c.release.version) for c in blocked)
     newest = min((c for c in blocked if release_key(c.release.version) == top), key=floor)
@@ -32,7 +35,7 @@ def _driver_hints(kb: KnowledgeBase, target: Target, judged: list[Candidate]) ->
     hints = []
     for c in (newest, cheapest) if floor(cheapest) < floor(newest) else (newest,):
         major = (c.variant.cuda or "").split(".")[0]
-        hints.append(f"upgrade the driver to >= {floor(c)} for CUDA {major} ({c.label})")
+        hints.append(f"upgrade the driver to >= {floor_text(c)} for CUDA {major} ({c.label})")
     return hints
 
 

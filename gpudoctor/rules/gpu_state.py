@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model.clock_events import is_idle, slowdowns
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report
 from gpudoctor.rules.facts import gpu_label, gpus
@@ -14,19 +15,11 @@ BUSY_UTILIZATION_PCT = 5
 MEMORY_HELD_FRACTION = 0.75
 """Memory in use above this fraction leaves too little for a new job."""
 
-GPU_IDLE = 0x1
-SLOWDOWN_REASONS: dict[int, str] = {
-    0x8: "HW slowdown (power brake, overheating or a power-supply fault)",
-    0x20: "SW thermal slowdown (above the target temperature)",
-    0x40: "HW thermal slowdown (too hot)",
-    0x80: "HW power brake (asserted by the system's power supply)",
-}
-
 
 def load_state(gpu: GpuInfo) -> str:
     """``busy``, ``idle`` or ``unknown``, from the GpuIdle clock-event bit and utilisation."""
     reasons, util = gpu.clock_event_reasons, gpu.utilization_gpu_pct
-    if reasons is not None and reasons & GPU_IDLE:
+    if reasons is not None and is_idle(reasons):
         return "idle"
     if util is not None:
         return "busy" if util >= BUSY_UTILIZATION_PCT else "idle"
@@ -50,7 +43,7 @@ def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         reasons = gpu.clock_event_reasons
         if reasons is None:
             continue
-        active = [text for bit, text in SLOWDOWN_REASONS.items() if reasons & bit]
+        active = slowdowns(reasons)
         if not active:
             continue
         evidence = [f"clock-event reasons 0x{reasons:x}: " + "; ".join(active)]

@@ -5,19 +5,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from gpudoctor.model.clock_events import SLOWDOWNS, slowdowns
 from gpudoctor.verify.model import Telemetry
 
-# nvmlClocksEventReasons bits (benchmarks.md §7): clocks cut by hardware or by heat.
-HW_SLOWDOWN = 0x8
-SW_THERMAL = 0x20
-HW_THERMAL = 0x40
-HW_POWER_BRAKE = 0x80
-SLOWDOWN_BITS = {
-    HW_SLOWDOWN: "HW slowdown",
-    SW_THERMAL: "SW thermal slowdown",
-    HW_THERMAL: "HW thermal slowdown",
-    HW_POWER_BRAKE: "HW power brake",
-}
 SLOWDOWN_SHARE = 0.10
 """NVML may flag HW slowdown during a P-state change, so one sample is not enough (§9.4)."""
 LOW_CLOCK = 0.8
@@ -49,12 +39,11 @@ def _slowdown(t: Telemetry) -> list[Finding]:
     read = [s.clock_event_reasons for s in t.samples if s.clock_event_reasons is not None]
     if not read:
         return []
-    mask = sum(SLOWDOWN_BITS)
-    hit = [r for r in read if r & mask]
+    hit = [r for r in read if slowdowns(r)]
     share = len(hit) / len(read)
     if share <= SLOWDOWN_SHARE:
         return []
-    seen = sorted({label for r in hit for bit, label in SLOWDOWN_BITS.items() if r & bit})
+    seen = [text for text in SLOWDOWNS.values() if any(text in slowdowns(r) for r in hit)]
     temps = [s.temperature_c for s in t.samples if s.temperature_c is not None]
     power = [s.power_w for s in t.samples if s.power_w is not None]
     detail = []

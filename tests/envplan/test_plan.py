@@ -147,3 +147,10 @@ def test_both_frameworks_cpu(kb: KnowledgeBase) -> None:
     assert [fw.name for fw in p.frameworks] == ["torch", "tensorflow"]
     assert p.pip_options == ("--extra-index-url https://download.pytorch.org/whl/cpu",)
     assert p.python == "3.13"  # TF 2.21 tops out at 3.13
+
+
+def test_driver_floors_are_quoted_as_nvidia_writes_them(kb: KnowledgeBase) -> None:
+    # packaging normalises 450.80.02 to 450.80.2; the message must keep the real version.
+    with pytest.raises(PlanError) as info:
+        plan(kb, "390.10", "8.0")
+    assert ">= 450.80.02 for CUDA 11" in str(info.value)

@@ -1,0 +1,38 @@
+"""NVML's clock-event (throttle) reason bits, shared by check's rules and verify's verdict."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ClockEvent(enum.IntFlag):
+    """``nvmlClocksEventReasons``: why the SM clock is below its maximum right now."""
+
+    GPU_IDLE = 0x1
+    APPLICATIONS_CLOCKS_SETTING = 0x2
+    SW_POWER_CAP = 0x4
+    HW_SLOWDOWN = 0x8
+    SYNC_BOOST = 0x10
+    SW_THERMAL_SLOWDOWN = 0x20
+    HW_THERMAL_SLOWDOWN = 0x40
+    HW_POWER_BRAKE_SLOWDOWN = 0x80
+    DISPLAY_CLOCK_SETTING = 0x100
+
+
+SLOWDOWNS: dict[ClockEvent, str] = {
+    ClockEvent.HW_SLOWDOWN: "HW slowdown (power brake, overheating or a power-supply fault)",
+    ClockEvent.SW_THERMAL_SLOWDOWN: "SW thermal slowdown (above the target temperature)",
+    ClockEvent.HW_THERMAL_SLOWDOWN: "HW thermal slowdown (too hot)",
+    ClockEvent.HW_POWER_BRAKE_SLOWDOWN: "HW power brake (asserted by the system's power supply)",
+}
+"""The bits that mean the GPU is being held back by heat or power, with what each means."""
+
+
+def slowdowns(reasons: int) -> list[str]:
+    """What each slowdown bit set in ``reasons`` means, in bit order."""
+    return [text for bit, text in SLOWDOWNS.items() if reasons & bit]
+
+
+def is_idle(reasons: int) -> bool:
+    """True when the GpuIdle bit is set (clocks and PCIe link drop at idle by design)."""
+    return bool(reasons & ClockEvent.GPU_IDLE)
