@@ -275,6 +275,23 @@ def test_a_missing_framework_warns_under_all_and_fails_when_asked_for(refs):
     assert judge(only, refs).overall == "fail"
 
 
+def test_no_framework_at_all_fails_even_under_all(refs):
+    base = f.healthy(("lenet5",))
+    nothing = replace(
+        base,
+        settings=replace(base.settings, framework="all"),
+        frameworks=(
+            FrameworkEnv(framework="torch", installed=False),
+            FrameworkEnv(framework="tensorflow", installed=False),
+        ),
+        runs=(),
+        comparisons=(),
+    )
+    verdict = judge(nothing, refs)
+    assert verdict.overall == "fail"
+    assert "nothing_installed" in codes(verdict, Level.FAIL)
+
+
 def test_a_crashed_child_fails(refs):
     crashed = f.env(error="timed out after 900 s")
     result = replace(f.healthy(("lenet5",)), frameworks=(crashed,))
