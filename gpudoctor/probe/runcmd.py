@@ -35,7 +35,7 @@ class CmdResult:
         return self.returncode == 0
 
 
-def _kill_tree(proc: subprocess.Popen[str]) -> None:
+def kill_tree(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """Kill the child and, on POSIX, every process it started (its own session)."""
     with contextlib.suppress(OSError):
         if os.name == "posix":
@@ -73,7 +73,7 @@ def run_cmd(
     try:
         out, err = proc.communicate(input=stdin, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_tree(proc)
+        kill_tree(proc)
         try:
             out, err = proc.communicate(timeout=KILL_GRACE_S)
             abandoned = False

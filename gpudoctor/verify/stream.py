@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import selectors
-import signal
+import queue
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import IO
 
-from gpudoctor.probe.runcmd import KILL_GRACE_S, CmdResult
+from gpudoctor.probe.runcmd import KILL_GRACE_S, CmdResult, kill_tree
 
 STDERR_TAIL_CHARS = 4000
 
@@ -65,27 +65,34 @@ def stream_cmd(
     )
 
 
-def _pump(stdout: object, on_line: Callable[[str], None], deadline: float) -> bool:
-    """Feed complete lines to ``on_line`` until EOF (True) or the deadline (False)."""
-    fd = stdout.fileno()  # type: ignore[attr-defined]
-    buffer = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if not sel.select(timeout=min(left, 1.0)):
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                if buffer:
-                    on_line(buffer.decode("utf-8", "replace"))
-                return True
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                on_line(line.decode("utf-8", "replace"))
+def _pump(stdout: IO[bytes], on_line: Callable[[str], None], deadline: float) -> bool:
+    """Feed complete lines to ``on_line`` until EOF (True) or the deadline (False).
+
+    A reader thread does the blocking reads, so this works on every platform (select() does
+    not take pipes on Windows) and the deadline holds even when the child writes nothing.
+    """
+    lines: queue.Queue[bytes | None] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for raw in iter(stdout.readline, b""):
+                lines.put(raw)
+        except (OSError, ValueError):  # the pipe was closed under us after a kill
+            pass
+        lines.put(None)
+
+    threading.Thread(target=read, name="verify-child-stdout", daemon=True).start()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            raw = lines.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            continue
+        if raw is None:
+            return True
+        on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float) -> bool:
@@ -99,8 +106,7 @@ def _wait(proc: subprocess.Popen[bytes], deadline: float) -> bool:
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> bool:
     """SIGKILL the child's group; True when it would not die (left behind, never waited for)."""
-    with contextlib.suppress(OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    kill_tree(proc)
     try:
         proc.wait(timeout=KILL_GRACE_S)
     except subprocess.TimeoutExpired:

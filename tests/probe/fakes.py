@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,3 +62,20 @@ class FakeRun:
             timed_out=self.timed_out,
             abandoned=self.abandoned,
         )
+
+
+def other_python() -> str | None:
+    """An interpreter with another environment than this one (no gpudoctor installed), if any.
+
+    In a virtual environment that is the base interpreter it was made from; elsewhere a system
+    ``python3`` that is not this very file. The paths are not resolved: a venv's python is a
+    symlink to its base, yet a different environment.
+    """
+    if sys.prefix != sys.base_prefix:
+        base = getattr(sys, "_base_executable", None)
+        if base and Path(base).exists():
+            return str(base)
+    for candidate in ("/usr/bin/python3", shutil.which("python3")):
+        if candidate and Path(candidate).exists() and candidate != sys.executable:
+            return candidate
+    return None

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,10 +14,9 @@ from gpudoctor.probe.cuda import probe_cuda
 from gpudoctor.probe.frameworks import probe_framework
 from gpudoctor.probe.nvml_probe import probe_nvml
 from gpudoctor.probe.runcmd import run_cmd
-from tests.probe.fakes import FakeRun
+from tests.probe.fakes import FakeRun, other_python
 
-_PY3 = shutil.which("python3")
-OTHER_PYTHON = _PY3 if _PY3 and Path(_PY3).resolve() != Path(sys.executable).resolve() else None
+OTHER_PYTHON = other_python()
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.children import tf_probe, torch_probe
 from gpudoctor.probe.frameworks import parse_tf_stderr, probe_framework
-from tests.probe.fakes import FakeRun
+from tests.probe.fakes import FakeRun, other_python
 
 TF_LOG = "\n".join(
     [
@@ -80,14 +78,10 @@ def test_real_tensorflow_probe_describes_this_cpu_build():
         assert info.failed_libraries == ()
 
 
-@pytest.mark.skipif(
-    not shutil.which("python3")
-    or Path(shutil.which("python3")).resolve() == Path(sys.executable).resolve(),
-    reason="needs a second interpreter",
-)
+@pytest.mark.skipif(other_python() is None, reason="needs a second interpreter")
 @pytest.mark.parametrize("name", ["torch", "tensorflow"])
 def test_children_run_under_an_interpreter_without_gpudoctor(name):
-    other = shutil.which("python3")
+    other = other_python()
     info = probe_framework(ProbeContext(python=other, timeout_s=60), name)
     assert info.status in ("ok", "not_installed", "import_error"), info.message
     assert info.python_version

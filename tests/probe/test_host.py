@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from gpudoctor.probe.host import (
     parse_os_release,
     probe_host,
 )
-from tests.probe.fakes import FakeRun, write
+from tests.probe.fakes import FakeRun, other_python, write
 
 CPUINFO = """processor\t: 0
 model name\t: AMD EPYC 9454 48-Core Processor
@@ -127,14 +126,10 @@ def test_an_interpreter_that_hangs_is_reported_not_waited_for(tmp_path):
     assert info.errors[0].code == "timeout"
 
 
-@pytest.mark.skipif(
-    not shutil.which("python3")
-    or Path(shutil.which("python3")).resolve() == Path(sys.executable).resolve(),
-    reason="needs a second interpreter",
-)
+@pytest.mark.skipif(other_python() is None, reason="needs a second interpreter")
 def test_real_second_interpreter_without_gpudoctor(tmp_path):
     """The python_info child is stdlib-only: it runs under an interpreter without gpudoctor."""
-    other = shutil.which("python3")
+    other = other_python()
     info = probe_host(ProbeContext(root=tmp_path, python=other, timeout_s=20))
     assert info.errors == ()
     assert info.python.version[0] == "3"
