@@ -134,7 +134,7 @@ def render_text(
     table = Table(show_edge=False, pad_edge=False, box=None)
     for h in HEADERS:
         table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
-    styles = {"pass": "green", "warn": "yellow", "fail": "red"}
+    styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
     for cells in _rows(result, verdict):
         table.add_row(*cells[:-1], f"[{styles[cells[-1]]}]{cells[-1]}[/]")
     console.print(table)

@@ -58,14 +58,18 @@ class Verdict:
     reasons: tuple[Reason, ...]
 
     def for_run(self, run: Run) -> str:
-        """The verdict of one table row: the reasons about its model, framework and device."""
-        return label(
+        """The verdict of one table row: the reasons about its model, framework and device.
+
+        A run the budget skipped was not proven, so it never reads ``pass``: ``skipped``.
+        """
+        verdict = label(
             r
             for r in self.reasons
             if r.model == run.model
             and r.framework in (None, run.framework)
             and r.device in (None, run.device)
         )
+        return "skipped" if verdict == "pass" and run.status == "skipped" else verdict
 
 
 def label(reasons: object) -> str:

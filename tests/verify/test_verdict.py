@@ -296,3 +296,19 @@ def test_a_crashed_child_fails(refs):
     crashed = f.env(error="timed out after 900 s")
     result = replace(f.healthy(("lenet5",)), frameworks=(crashed,))
     assert "run_failed" in codes(judge(result, refs), Level.FAIL)
+
+
+def test_a_skipped_row_reads_skipped_not_pass(refs):
+    result = f.with_run(
+        f.healthy(("vgg16",)),
+        "vgg16",
+        "cpu",
+        "main",
+        status="skipped",
+        message="skipped: projected 40 s exceeds the 4 s budget",
+        images_per_second=None,
+    )
+    verdict = judge(result, refs)
+    by_device = {run.device: verdict.for_run(run) for run in result.runs}
+    assert by_device["cpu"] == "skipped"
+    assert by_device["cuda:0"] == "pass"
