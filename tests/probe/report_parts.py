@@ -120,7 +120,7 @@ def host_from(scenario: dict, **changes: object) -> HostInfo:
     host = HostInfo(
         hostname="gpu-host",
         os=os_name,
-        os_release=pretty.rstrip(")") or None,
+        os_release=(pretty[:-1] if pretty.endswith(")") else pretty) or None,
         kernel=source.get("kernel"),
         arch=source.get("arch") or "x86_64",
         python=python_info(windows),
