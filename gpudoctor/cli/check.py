@@ -19,6 +19,16 @@ def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
     return ExitCode.PROBLEMS if diagnosis.worst >= threshold else ExitCode.OK
 
 
+def _current_user() -> tuple[str, ...]:
+    """The name of the user running gpudoctor, to redact wherever it appears in a path."""
+    import getpass
+
+    try:
+        return (getpass.getuser(),)
+    except (KeyError, OSError):  # no passwd entry and no USER variable (some containers)
+        return ()
+
+
 @click.command("check")
 @click.option(
     "--format",
@@ -109,7 +119,7 @@ def command(
         report = load_report(from_report)
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
-        report = redact(report)
+        report = redact(report, user_names=_current_user())
     diagnosis = diagnose(report, kb.load())
     text = render_report(
         fmt,

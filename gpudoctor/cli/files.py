@@ -29,7 +29,10 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     if not folder.is_dir():
         raise BadInputError(f"{folder}: no such directory")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         Path(tmp).chmod(0o666 & ~_umask())
@@ -38,7 +41,9 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
+        if isinstance(exc, OSError):
+            raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
         raise

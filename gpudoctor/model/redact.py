@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from gpudoctor.model.report import Report
 from gpudoctor.model.serialize import from_dict, to_dict
 
 _HOME = re.compile(
-    r"(?P<pre>/home/|/Users/|[A-Za-z]:\\Users\\|/var/home/)(?P<user>[^/\\\s:;,'\"]+)"
+    r"(?P<pre>/home/|/Users/|[A-Za-z]:[\\/]Users[\\/]|/var/home/)(?P<user>[^/\\\s:;,'\"]+)"
 )
+_SYSTEM_USERS = frozenset({"root", "admin", "user", "nobody"})
+"""Names too common to be personal, and which would mangle ordinary paths like /root."""
 # GPU and MIG UUIDs wherever they appear: fields, CUDA_VISIBLE_DEVICES, evidence text.
 _UUID = re.compile(r"\b(?P<kind>GPU|MIG)-[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 REDACTED = "<redacted>"
@@ -20,10 +23,17 @@ REDACTED = "<redacted>"
 class _Scrubber:
     """Replaces identities with stable tokens: one identity, one token, across the report."""
 
-    def __init__(self, hostname: str) -> None:
+    def __init__(self, hostname: str, user_names: Iterable[str]) -> None:
         # Whole words only: a host called "vm" must not turn "nvmlInit" into "n<redacted>lInit".
         self.hostname = (
             re.compile(rf"(?<![\w-]){re.escape(hostname)}(?![\w-])") if hostname else None
+        )
+        # A user name anywhere as a path component: /scratch/jdoe/cuda, D:\jdoe\envs.
+        names = sorted({n for n in user_names if len(n) > 1 and n not in _SYSTEM_USERS})
+        self.users = (
+            re.compile(r"(?<=[/\\])(?:" + "|".join(map(re.escape, names)) + r")(?=[/\\:;,\s'\"]|$)")
+            if names
+            else None
         )
         self.tokens: dict[str, str] = {}
 
@@ -36,6 +46,8 @@ class _Scrubber:
     def text(self, value: str) -> str:
         value = _UUID.sub(lambda m: self.token(m.group(0), m.group("kind")), value)
         value = _HOME.sub(lambda m: f"{m.group('pre')}<user>", value)
+        if self.users is not None:
+            value = self.users.sub("<user>", value)
         if self.hostname is not None:
             value = self.hostname.sub(REDACTED, value)
         return value
@@ -55,10 +67,14 @@ class _Scrubber:
         return value
 
 
-def redact(report: Report) -> Report:
-    """A copy of ``report`` without GPU UUIDs and serials, hostname, or user names in paths."""
+def redact(report: Report, *, user_names: Iterable[str] = ()) -> Report:
+    """A copy of ``report`` without GPU UUIDs and serials, hostname, or user names in paths.
+
+    Home folders (``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``) are always caught;
+    ``user_names`` (the CLI passes the current user's) are also caught anywhere in a path.
+    """
     if report.redacted:
         return report
-    data = _Scrubber(report.host.hostname).walk(to_dict(report))
+    data = _Scrubber(report.host.hostname, user_names).walk(to_dict(report))
     data["host"]["hostname"] = REDACTED
     return dataclasses.replace(from_dict(Report, data), redacted=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,18 @@ def test_mode_follows_the_umask(tmp_path):
 def test_missing_folder_is_bad_input(tmp_path):
     with pytest.raises(BadInputError, match="no such directory"):
         write_output(tmp_path / "absent" / "r.json", "x", force=False)
+
+
+def test_an_unwritable_place_is_bad_input_not_a_crash(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores permissions: use a place no one can write
+            target = Path("/proc/gpudoctor-test.json")
+        else:
+            target = folder / "r.json"
+        with pytest.raises(BadInputError, match="cannot write there"):
+            write_output(target, "x", force=False)
+    finally:
+        folder.chmod(0o700)

@@ -56,3 +56,33 @@ def test_hostname_is_replaced_as_a_whole_word_only():
     )
     red = redact(report)
     assert red.nvml.message == "<redacted>: nvmlInit failed on vm-2"
+
+
+def test_the_user_name_is_redacted_anywhere_in_a_path():
+    report = make_report()
+    report = dataclasses.replace(
+        report,
+        host=dataclasses.replace(
+            report.host,
+            env={"LD_LIBRARY_PATH": "/scratch/jdoe/cuda/lib64:/opt/jdoe:/usr/lib"},
+        ),
+    )
+    red = redact(report, user_names=("jdoe", "root"))
+    assert red.host.env["LD_LIBRARY_PATH"] == "/scratch/<user>/cuda/lib64:/opt/<user>:/usr/lib"
+    assert "jdoe" not in report_to_json(red)
+
+
+def test_common_system_names_do_not_mangle_paths():
+    report = dataclasses.replace(
+        make_report(),
+        host=dataclasses.replace(make_report().host, env={"CUDA_HOME": "/root/cuda"}),
+    )
+    assert redact(report, user_names=("root",)).host.env["CUDA_HOME"] == "/root/cuda"
+
+
+def test_windows_home_with_forward_slashes():
+    report = dataclasses.replace(
+        make_report(),
+        host=dataclasses.replace(make_report().host, env={"CUDA_PATH": "C:/Users/Ada/cuda"}),
+    )
+    assert redact(report).host.env["CUDA_PATH"] == "C:/Users/<user>/cuda"
