@@ -17,6 +17,14 @@ def exit_code_for(verdict: str) -> ExitCode:
     return ExitCode.PROBLEMS if verdict == "fail" else ExitCode.OK
 
 
+def _require_png(path: Path | None) -> None:
+    # The chart is always a PNG: a .txt or .pdf name would hold PNG bytes under a false name.
+    if path is not None and path.suffix.lower() != ".png":
+        raise BadInputError(
+            f"--plot writes a PNG chart: give it a .png file name, not {path.name!r}"
+        )
+
+
 def _refuse_existing(path: Path | None, force: bool) -> None:
     # Checked before minutes of timing, not after.
     if path is not None and path.exists() and not force:
@@ -128,6 +136,7 @@ def command(
 
     models = tuple(spec.name for spec in parse_model_list(models_text))
     device = plan.parse_device(device_text)
+    _require_png(plot_path)
     _refuse_existing(output, force)
     _refuse_existing(plot_path, force)
     if plot_path is not None:

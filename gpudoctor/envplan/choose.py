@@ -2,7 +2,8 @@
 
 A build (release x variant) fits when (1) the driver runs its CUDA, fully or through
 minor-version compatibility, (2) its arch list covers the GPU, by SASS or PTX JIT, (3) it
-supports the requested Python and (4) it exists for the target's platform. The newest release
+supports the requested Python and (4) it exists for the target's platform. A Jetson (iGPU)
+target fits only builds the data marks ``tegra``. The newest release
 with a fitting build wins; within a release, full driver support beats minor-version
 compatibility, SASS beats PTX, stable beats experimental, and a newer CUDA beats an older one.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from gpudoctor.envplan.target import Target
 from gpudoctor.kb import ArchCoverage, KnowledgeBase
 from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
-from gpudoctor.kb.versions import python_key, release_key
+from gpudoctor.kb.versions import framework_version, is_exact, python_key, release_key
 
 NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
@@ -31,6 +32,14 @@ class Candidate:
     """None for a CPU build or when the CC is unknown."""
     failed: frozenset[str]
     """A subset of ``version``, ``platform``, ``python``, ``driver``, ``arch``."""
+    pinned: str | None = None
+    """The exact version asked for (``--torch 2.9.0``), else None."""
+
+    @property
+    def version(self) -> str:
+        """The version installed: the one asked for, else the newest known patch, else the
+        series."""
+        return self.pinned or self.release.display_version
 
     @property
     def fits(self) -> bool:
@@ -47,7 +56,7 @@ class Candidate:
         """``PyTorch 2.9.1 cu126`` or ``TensorFlow 2.21 (CPU)``."""
         name = NAMES[self.release.framework]
         tag = self.variant.tag if self.variant.cuda else "(CPU)"
-        return f"{name} {self.release.display_version} {tag}"
+        return f"{name} {self.version} {tag}"
 
     def rank(self) -> tuple[object, ...]:
         """Sort key: larger is better."""
@@ -77,8 +86,12 @@ def judge(
 ) -> Candidate:
     """How one build fares on ``target`` (CPU builds only when ``cpu``, GPU builds otherwise)."""
     failed: set[str] = set()
-    if version is not None and release_key(version) != release_key(release.version):
-        failed.add("version")
+    pinned: str | None = None
+    if version is not None:
+        if release_key(version) != release_key(release.version):
+            failed.add("version")
+        elif is_exact(version):
+            pinned = str(framework_version(version))
     if target.platform not in variant.arch:
         failed.add("platform")
     if python is not None:
@@ -99,6 +112,10 @@ def judge(
                 failed.add("driver")
         if target.cc is not None and target.platform in variant.arch:
             coverage = kb.arch_coverage(target.cc, variant.arch[target.platform])
+            if kb.is_igpu(target.cc) and not variant.tegra:
+                # an iGPU CC in a discrete (x86_64 or SBSA) build's list does not make it a
+                # Jetson build: only builds the data marks as tegra are offered to Jetson
+                coverage = ArchCoverage(kind="none")
             if coverage.kind == "none":
                 failed.add("arch")
     return Candidate(
@@ -107,6 +124,7 @@ def judge(
         driver_level=level,
         coverage=coverage,
         failed=frozenset(failed),
+        pinned=pinned,
     )
 
 

@@ -10,6 +10,12 @@ from gpudoctor.kb import KnowledgeBase
 from gpudoctor.kb.versions import release_key
 
 _FLAGS = {"torch": "--torch", "tensorflow": "--tensorflow"}
+_JETSON = {
+    "pip": "Jetson GPUs need NVIDIA's JetPack builds, not these wheels",
+    "conda-forge": "Jetson GPUs need builds made for Tegra (NVIDIA's JetPack wheels, or "
+    "conda-forge's tegra build, which the knowledge base does not record); the linux-aarch64 "
+    "builds here are for server ARM (SBSA)",
+}
 
 
 def _only(judged: list[Candidate], allowed: set[str]) -> Candidate | None:
@@ -39,7 +45,8 @@ def _driver_hints(kb: KnowledgeBase, target: Target, judged: list[Candidate]) ->
     return hints
 
 
-def _gpu(kb: KnowledgeBase, target: Target) -> str:
+def gpu_text(kb: KnowledgeBase, target: Target) -> str:
+    """``CC 12.0, Blackwell`` (the CC alone when its generation is unknown)."""
     arch = kb.architecture(target.cc) if target.cc else None
     return f"CC {target.cc}" + (f", {arch.name}" if arch else "")
 
@@ -54,8 +61,10 @@ def no_fit_message(
     python: str | None,
     version: str | None,
     cpu: bool,
+    alternative: str | None = None,
 ) -> str:
-    """Why nothing in ``judged`` fits, and the nearest combination that would."""
+    """Why nothing in ``judged`` fits, and the nearest combination that would (``alternative``:
+    what the other ``--source`` has, named before ``--cpu``)."""
     name = NAMES[framework]
     what = f"{name} {version}" if version else name
     kind = "CPU" if cpu or not target.has_gpu else "GPU"
@@ -79,13 +88,15 @@ def no_fit_message(
         if blocked_by_arch:
             covering = next((c for c in on_platform if "arch" not in c.failed), None)
             if covering is None:
-                hints.append(f"no {name} build on {channel} covers this GPU ({_gpu(kb, target)})")
+                hints.append(
+                    f"no {name} build on {channel} covers this GPU ({gpu_text(kb, target)})"
+                )
                 if kb.is_igpu(target.cc):
-                    hints.append("Jetson GPUs need NVIDIA's JetPack builds, not these wheels")
+                    hints.append(_JETSON[channel])
             else:
                 rel = covering.release.version
                 hints.append(
-                    f"this GPU ({_gpu(kb, target)}) needs {name} <= {rel} with "
+                    f"this GPU ({gpu_text(kb, target)}) needs {name} <= {rel} with "
                     f"{covering.variant.tag}"
                 )
     if version is not None:
@@ -99,6 +110,14 @@ def no_fit_message(
                 f"{other.label} fits with Python {other.release.python_min}-{other.python_max}"
                 " (drop --python)"
             )
+    if channel == "conda-forge":
+        listed = ", ".join(f"{r.package} {r.version}" for r in kb.releases(framework, channel))
+        hints.append(
+            f"the knowledge base lists only conda-forge {listed} (older conda-forge builds are "
+            "not recorded)"
+        )
+    if alternative:
+        hints.append(alternative)
     if kind == "GPU":
         hints.append("or --cpu for a CPU-only environment")
     return head + ": " + "; ".join(hints)

@@ -8,7 +8,7 @@ from gpudoctor.envplan.suggest import command_for
 from gpudoctor.envplan.target import Target
 from gpudoctor.errors import PlanError
 from gpudoctor.kb import KnowledgeBase
-from gpudoctor.kb.versions import python_key
+from gpudoctor.kb.versions import parse_driver, python_key
 
 CHANNELS = ("conda-forge", "nodefaults")
 
@@ -26,8 +26,14 @@ def _python(kb: KnowledgeBase, chosen: list[Candidate], request: Request) -> tup
     return newest, f"the newest released Python every chosen package supports ({ranges})"
 
 
-def _why(kb: KnowledgeBase, target: Target, c: Candidate) -> str:
-    parts = [f"newest {NAMES[c.release.framework]} release with a build that fits"]
+def _why(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> str:
+    framework = c.release.framework
+    asked = request.version(framework)
+    if asked is not None:
+        flag = "--torch" if framework == "torch" else "--tensorflow"
+        parts = [f"pinned by {flag} {asked}"]
+    else:
+        parts = [f"newest {NAMES[framework]} release with a build that fits"]
     cuda = c.variant.cuda
     if cuda is None or target.driver is None:
         parts.append(f"CPU build for {target.platform}")
@@ -82,6 +88,18 @@ def _warnings(
         note = _unverified(c, target.platform)
         if note:
             out.append(f"{c.label}: {note}; check it before relying on this file")
+    floor = (
+        kb.min_driver_for_cc(target.cc, target.driver_os)
+        if target.cc and target.driver and not request.cpu
+        else None
+    )
+    if floor and target.driver and parse_driver(target.driver) < parse_driver(floor):
+        # only reached for a probed or reported machine: the planner refuses typed targets
+        out.append(
+            f"{target.origin} shows CC {target.cc} on driver {target.driver}, below the "
+            f"driver >= {floor} the knowledge base infers for it (cuda_arch.toml min_driver, "
+            "verified = false); the data row may be wrong"
+        )
     return out
 
 
@@ -99,7 +117,7 @@ def _name(chosen: list[Candidate], request: Request) -> str:
 def _framework_plan(c: Candidate, channel: str, platform: str) -> FrameworkPlan:
     return FrameworkPlan(
         name=c.release.framework,
-        version=c.release.display_version,
+        version=c.version,
         cuda=c.variant.cuda,
         cudnn=c.variant.cudnn,
         source=channel,
@@ -114,14 +132,27 @@ def _framework_plan(c: Candidate, channel: str, platform: str) -> FrameworkPlan:
     )
 
 
-def _pip_version(c: Candidate, request: Request) -> str:
-    release = c.release
-    asked = request.version(release.framework)
-    if asked is not None and asked.count(".") >= 2:
-        return f"=={asked}"
-    if release.latest:
-        return f"=={release.latest}"
-    return f"=={release.version}.*"
+def _pip_version(c: Candidate) -> str:
+    if c.pinned is not None:
+        return f"=={c.pinned}"
+    if c.release.latest:
+        return f"=={c.release.latest}"
+    return f"=={c.release.version}.*"
+
+
+def _numpy_pins(kb: KnowledgeBase, target: Target, chosen: list[Candidate]) -> list[Pin]:
+    """``numpy<2`` for builds made against numpy 1.x (once, whichever frameworks need it)."""
+    pins: dict[str, list[str]] = {}
+    for c in chosen:
+        limit = kb.numpy_max(c.release.framework, c.version, target.platform)
+        if limit is not None:
+            why = f"{c.label} was built against numpy 1.x and breaks under numpy 2"
+            if not limit.verified:
+                why += " (data marked unverified)"
+            pins.setdefault(limit.requirement, []).append(
+                f"{why}; source: {limit.source.split('; ')[0]}, as of {limit.as_of}"
+            )
+    return [Pin(spec=spec, reason="; ".join(whys)) for spec, whys in pins.items()]
 
 
 def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> list[Pin]:
@@ -129,8 +160,8 @@ def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request)
     package = variant.package or release.package
     pins = [
         Pin(
-            spec=f"{package}{_pip_version(c, request)}",
-            reason=f"{c.label}: {_why(kb, target, c)}",
+            spec=f"{package}{_pip_version(c)}",
+            reason=f"{c.label}: {_why(kb, target, c, request)}",
         )
     ]
     for companion, series in release.companions.items():
@@ -145,15 +176,18 @@ def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request)
     return pins
 
 
-def _conda_forge_pins(kb: KnowledgeBase, target: Target, chosen: list[Candidate]) -> list[Pin]:
+def _conda_forge_pins(
+    kb: KnowledgeBase, target: Target, chosen: list[Candidate], request: Request
+) -> list[Pin]:
     pins: list[Pin] = []
     cudas: list[str] = []
     for c in chosen:
         tag = c.variant.tag if c.variant.cuda else "cpu"
+        version = c.pinned or f"{c.release.version}.*"
         pins.append(
             Pin(
-                spec=f"{c.release.package}={c.release.version}.*={tag}*",
-                reason=f"{c.label}: {_why(kb, target, c)}",
+                spec=f"{c.release.package}={version}={tag}*",
+                reason=f"{c.label}: {_why(kb, target, c, request)}",
             )
         )
         if c.variant.cuda and c.variant.cuda not in cudas:
@@ -186,6 +220,7 @@ def build_plan(
             why = c.variant.note or f"needed by {c.label}"
             conda.extend(Pin(spec=spec, reason=why) for spec in c.variant.conda)
             pip.extend(_pip_pins(kb, target, c, request))
+        pip.extend(_numpy_pins(kb, target, chosen))
         indexed = [c for c in chosen if c.variant.index_url]
         if len(indexed) == 1 and len(chosen) == 1:
             url = indexed[0].variant.index_url
@@ -199,7 +234,7 @@ def build_plan(
                 )
             )
     else:
-        conda.extend(_conda_forge_pins(kb, target, chosen))
+        conda.extend(_conda_forge_pins(kb, target, chosen, request))
     reasons = [f"{p.spec}: {p.reason}" for p in conda if p.spec != "pip"]
     reasons += [f"{option}: {why}" for option, why in options]
     reasons += [f"{p.spec}: {p.reason}" for p in pip]

@@ -6,11 +6,11 @@ import itertools
 from dataclasses import dataclass
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
-from gpudoctor.envplan.explain import no_fit_message
+from gpudoctor.envplan.explain import gpu_text, no_fit_message
 from gpudoctor.envplan.target import Target
 from gpudoctor.errors import BadInputError, PlanError
-from gpudoctor.kb import KnowledgeBase
-from gpudoctor.kb.versions import python_key, release_key
+from gpudoctor.kb import FrameworkRelease, KnowledgeBase
+from gpudoctor.kb.versions import is_exact, parse_driver, python_key, release_key
 
 SOURCES = ("pip", "conda-forge")
 FRAMEWORK_CHOICES = ("torch", "tensorflow", "both")
@@ -47,7 +47,8 @@ class FrameworkPlan:
 
     name: str
     version: str
-    """The newest known patch release (``2.9.1``), else the series (``2.14``)."""
+    """The exact version asked for (``--torch 2.9.0``), else the newest known patch release
+    (``2.9.1``), else the series (``2.14``)."""
     cuda: str | None
     cudnn: str | None
     source: str
@@ -83,6 +84,29 @@ class Plan:
     """The make-env command line that regenerates this plan on any machine."""
 
 
+def _flag(framework: str) -> str:
+    return "--torch" if framework == "torch" else "--tensorflow"
+
+
+def _check_exact(release: FrameworkRelease, version: str, framework: str, source: str) -> None:
+    """Refuse an exact version (``2.9.7``) the release series never had."""
+    name, flag = NAMES[framework], _flag(framework)
+    known = release.has_version(version)
+    if known is None:
+        raise BadInputError(
+            f"{flag} {version}: the knowledge base records no patch releases of {name} "
+            f"{release.version} on {source}; use {flag} {release.version}"
+        )
+    if not known:
+        listed = (
+            ", ".join(release.patches.versions) if release.patches else f"up to {release.latest}"
+        )
+        raise BadInputError(
+            f"{flag} {version}: no such {name} release on {source} ({name} {release.version}: "
+            f"{listed})"
+        )
+
+
 def _validate(kb: KnowledgeBase, request: Request) -> None:
     if request.source not in SOURCES:
         raise BadInputError(f"--source {request.source}: use pip or conda-forge")
@@ -93,12 +117,43 @@ def _validate(kb: KnowledgeBase, request: Request) -> None:
         if version is None:
             continue
         release_key(version)
-        if kb.release(framework, version, request.source) is None:
-            known = [r.version for r in kb.releases(framework, request.source)]
+        release = kb.release(framework, version, request.source)
+        if release is None:
+            known = kb.releases(framework, request.source)
+            series = ", ".join(reversed([r.version for r in known]))
+            if request.source == "conda-forge":
+                package = known[0].package if known else framework
+                raise BadInputError(
+                    f"{NAMES[framework]} {version} is not in the knowledge base for conda-forge: "
+                    f"it lists only conda-forge {package} {series} (older conda-forge builds "
+                    "are not recorded); use --source pip"
+                )
             raise BadInputError(
                 f"{NAMES[framework]} {version} is not in the knowledge base for "
-                f"{request.source} (known: {', '.join(reversed(known))})"
+                f"{request.source} (known: {series})"
             )
+        if is_exact(version):
+            _check_exact(release, version, framework, request.source)
+
+
+def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request) -> None:
+    """Refuse a command-line target whose driver predates its GPU (no such machine exists).
+
+    Targets read from a machine or a report are not refused: NVML saw the GPU on that driver,
+    so a floor above it would be a data error (pins.py warns instead).
+    """
+    if request.cpu or target.driver is None or target.cc is None or not target.given:
+        return
+    floor = kb.min_driver_for_cc(target.cc, target.driver_os)
+    if floor is None or parse_driver(target.driver) >= parse_driver(floor):
+        return
+    row = kb.arch_driver(target.cc)
+    cuda = f"CUDA {row.cuda}" if row else "the first toolkit for it"
+    raise PlanError(
+        f"this GPU ({gpu_text(kb, target)}) needs driver >= {floor} (R{floor} shipped with "
+        f"{cuda}, the first toolkit for CC {target.cc}); driver {target.driver} predates it, "
+        "so no such machine exists: check --driver and --cc"
+    )
 
 
 def _judge(
@@ -118,6 +173,12 @@ def _judge(
 def _fail(
     kb: KnowledgeBase, target: Target, request: Request, framework: str, judged: list[Candidate]
 ) -> PlanError:
+    other = "conda-forge" if request.source == "pip" else "pip"
+    alternative = None
+    if request.version(framework) is None:
+        alt = best(_judge(kb, target, request, framework, other))
+        if alt is not None:
+            alternative = f"--source {other} has {alt.label}"
     message = no_fit_message(
         kb,
         target,
@@ -127,12 +188,8 @@ def _fail(
         python=request.python,
         version=request.version(framework),
         cpu=request.cpu,
+        alternative=alternative,
     )
-    other = "conda-forge" if request.source == "pip" else "pip"
-    if request.version(framework) is None:
-        alt = best(_judge(kb, target, request, framework, other))
-        if alt is not None:
-            message += f"; --source {other} has {alt.label}"
     return PlanError(message)
 
 
@@ -191,6 +248,7 @@ def _pair(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate
 def choose(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate]:
     """The builds make-env would install, one per framework; raises PlanError when none fits."""
     _validate(kb, request)
+    _check_driver_knows_gpu(kb, target, request)
     if len(request.frameworks) == 2:
         return _pair(kb, target, request)
     framework = request.frameworks[0]

@@ -9,6 +9,7 @@ from gpudoctor.kb import KnowledgeBase
 from gpudoctor.kb.versions import cc_text, parse_cc, parse_driver
 from gpudoctor.model.report import Report
 
+COMMAND_LINE = "the command line"
 OSES = ("linux", "windows")
 ARCHES = ("x86_64", "aarch64")
 _PLATFORMS = {
@@ -33,8 +34,13 @@ class Target:
     gpus: tuple[str, ...] = ()
     """GPU names, for the comment block."""
     glibc: str | None = None
-    origin: str = "the command line"
+    origin: str = COMMAND_LINE
     """``this machine``, ``report FILE`` or ``the command line``."""
+
+    @property
+    def given(self) -> bool:
+        """True when the target was typed (``--driver``/``--cc``), not read from a machine."""
+        return self.origin == COMMAND_LINE
 
     @property
     def platform(self) -> str:

@@ -10,6 +10,8 @@ Queries (all pure; versions are strings as users and probes write them):
 - ``releases(framework, channel)``: every release, newest first.
 - ``python_supported(framework, version, python, channel="pip") -> bool | None``.
 - ``cuda_targets(cuda)``, ``architecture(cc)``, ``is_known_cc(cc)``, ``is_igpu(cc)``.
+- ``min_driver_for_cc(cc, os) -> str | None``: the oldest driver branch that knows the GPU.
+- ``numpy_max(framework, version, platform, channel="pip") -> NumpyLimit | None``.
 - ``newest_python(low, high)``: the newest released CPython in a range.
 """
 
@@ -19,11 +21,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from gpudoctor.errors import BadInputError, KnowledgeBaseError
 from gpudoctor.kb.arch import ArchCoverage, coverage
 from gpudoctor.kb.records import (
+    ArchDriver,
     Architecture,
     ArchRules,
     CudaLevel,
@@ -33,10 +37,12 @@ from gpudoctor.kb.records import (
     DriverBranch,
     FrameworkRelease,
     MinorCompatFloor,
+    NumpyLimit,
     PythonRelease,
 )
 from gpudoctor.kb.versions import (
     cuda_key,
+    framework_version,
     major_minor,
     parse_cc,
     parse_driver,
@@ -72,6 +78,10 @@ class KnowledgeBase:
     """Every framework release, newest first (the loader sorts them)."""
     pythons: tuple[PythonRelease, ...] = ()
     """CPython feature releases, for make-env's default Python."""
+    arch_drivers: tuple[ArchDriver, ...] = ()
+    """The oldest driver branch per compute capability (discrete GPUs only)."""
+    numpy_limits: tuple[NumpyLimit, ...] = ()
+    """numpy ceilings of framework versions built against numpy 1.x."""
 
     # --- driver and CUDA -----------------------------------------------------------------
 
@@ -186,6 +196,27 @@ class KnowledgeBase:
         key = parse_cc(cc)
         return any(parse_cc(x) == key for x in self.arch_rules.igpu_ccs)
 
+    def arch_driver(self, cc: str) -> ArchDriver | None:
+        """The row behind :meth:`min_driver_for_cc` (with its source), or None."""
+        key = self._renamed(parse_cc(cc))
+        return next((r for r in self.arch_drivers if parse_cc(r.cc) == key), None)
+
+    def min_driver_for_cc(self, cc: str, os: str) -> str | None:
+        """The oldest driver that knows a GPU of compute capability ``cc`` on ``os`` (``linux``
+        or ``windows``; WSL2 counts as windows): a branch floor such as ``570``, the branch of
+        the first CUDA toolkit that targets the CC. None when the data has no floor for the CC
+        (older GPUs, Jetson iGPUs whose drivers come with JetPack) or on ``darwin``."""
+        if _os_key(os) == "darwin":
+            return None
+        row = self.arch_driver(cc)
+        return row.driver if row else None
+
+    def _renamed(self, cc: tuple[int, int]) -> tuple[int, int]:
+        for old, new in self.arch_rules.renamed.items():
+            if parse_cc(old) == cc:
+                return parse_cc(new)
+        return cc
+
     # --- frameworks ----------------------------------------------------------------------
 
     def releases(self, framework: str, channel: str = "pip") -> tuple[FrameworkRelease, ...]:
@@ -230,6 +261,23 @@ class KnowledgeBase:
         key = python_key(python)
         return python_key(release.python_min) <= key <= python_key(release.python_max)
 
+    def numpy_max(
+        self, framework: str, version: str, platform: str, channel: str = "pip"
+    ) -> NumpyLimit | None:
+        """The numpy ceiling for ``framework`` ``version`` (one release like ``2.4.0``, or a
+        series like ``2.10``, read as its ``.0``) on ``platform`` (``linux-64``, ``win-64``, ...),
+        or None when its wheels work with numpy 2."""
+        wanted = Version(framework_version(version).public)
+        for limit in self.numpy_limits:
+            if (
+                limit.framework == framework
+                and limit.channel == channel
+                and (not limit.platforms or platform in limit.platforms)
+                and SpecifierSet(limit.versions).contains(wanted, prereleases=True)
+            ):
+                return limit
+        return None
+
     def newest_python(self, low: str, high: str) -> str | None:
         """The newest released CPython in ``low``..``high``, or None."""
         lo, hi = python_key(low), python_key(high)
@@ -263,6 +311,16 @@ class KnowledgeBase:
             unique((r.framework, r.channel, r.version), "release")
         for p in self.pythons:
             unique(("python", python_key(p.version)), "Python release")
+        for d in self.arch_drivers:
+            unique(("arch driver", parse_cc(d.cc)), "min_driver row for CC")
+            if not self.is_known_cc(d.cc) or self.is_igpu(d.cc):
+                raise KnowledgeBaseError(f"min_driver row for CC {d.cc}: not a discrete GPU CC")
+            branch = next((b for b in self.branches if b.cuda == cuda_key(d.cuda)), None)
+            if branch is None or Version(d.driver) != Version(str(branch.branch)):
+                raise KnowledgeBaseError(
+                    f"min_driver row for CC {d.cc}: {d.driver} is not the branch that first "
+                    f"shipped CUDA {d.cuda}"
+                )
         for os in ("linux", "windows"):
             ordered = sorted(
                 (t for t in self.toolkits if t.driver(os)),

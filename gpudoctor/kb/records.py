@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from packaging.version import Version
+
 CudaLevel = Literal["full", "minor_compat", "none"]
 
 
@@ -83,6 +85,17 @@ class Architecture(Sourced):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ArchDriver(Sourced):
+    """The oldest driver branch that knows a GPU of compute capability ``cc``."""
+
+    cc: str
+    driver: str
+    """A branch floor such as ``570`` (every 570.x driver and newer)."""
+    cuda: str
+    """The CUDA toolkit that first targeted this CC; ``driver`` is the branch it shipped with."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArchRules(Sourced):
     """Data the arch-coverage rule reads: the integrated-GPU CCs and renamed CCs."""
 
@@ -126,6 +139,9 @@ class Variant(Sourced):
     """A lower Python ceiling than the release's, for this variant only."""
     unverified_arch: tuple[str, ...] = ()
     """Platforms whose arch list is not confirmed at its source."""
+    tegra: bool = False
+    """True when the build is made for Jetson/Tegra integrated GPUs; builds without it are
+    for discrete GPUs (x86_64, or server ARM/SBSA) even when their arch list names an iGPU CC."""
 
     def verified_on(self, platform: str) -> bool:
         """True when the row and the arch list for ``platform`` are both confirmed."""
@@ -135,6 +151,32 @@ class Variant(Sourced):
     def platforms(self) -> tuple[str, ...]:
         """The platforms this build exists for."""
         return tuple(self.arch)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Patches(Sourced):
+    """Every published version of a release series (``2.9.0``, ``2.9.1``)."""
+
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumpyLimit(Sourced):
+    """A numpy ceiling for framework versions whose wheels were built against numpy 1.x."""
+
+    framework: str
+    channel: str
+    versions: str
+    """A PEP 440 specifier over the framework version, e.g. ``<2.18``."""
+    numpy: str
+    """The specifier to add to numpy, e.g. ``<2``."""
+    platforms: tuple[str, ...] = ()
+    """The platforms it applies to; empty means all."""
+
+    @property
+    def requirement(self) -> str:
+        """``numpy<2``."""
+        return f"numpy{self.numpy}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,10 +198,28 @@ class FrameworkRelease(Sourced):
     variants: tuple[Variant, ...]
     companions: Mapping[str, str] = field(default_factory=dict)
     """Packages released in lock-step, e.g. ``{"torchvision": "0.24"}``."""
+    patches: Patches | None = None
+    """Every published version of the series, when recorded."""
 
     def variant(self, tag: str) -> Variant | None:
         """The variant with this tag, or None."""
         return next((v for v in self.variants if v.tag == tag), None)
+
+    def has_version(self, version: str) -> bool | None:
+        """Whether ``version`` (one release of this series, e.g. ``2.9.1``) was published: from
+        the recorded patch list, else a final release at or below ``latest``; None when the
+        data records neither. A local label (``+cu126``) is ignored."""
+        wanted = Version(Version(version).public)
+        if self.patches is not None:
+            return any(Version(v) == wanted for v in self.patches.versions)
+        if self.latest is None:
+            return None
+        series = tuple(int(x) for x in self.version.split("."))
+        return (
+            wanted.release[:2] == series
+            and not wanted.is_prerelease
+            and wanted <= Version(self.latest)
+        )
 
     @property
     def display_version(self) -> str:

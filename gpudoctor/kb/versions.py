@@ -21,23 +21,26 @@ def parse_driver(text: str) -> Version:
     return Version(value)
 
 
-def major_minor(text: str, what: str = "version") -> tuple[int, int]:
-    """``(major, minor)`` of ``12.6``, ``12.6.3`` or ``3.12``; a bare major is refused."""
+def major_minor(text: str, what: str = "version", example: str = "12.6") -> tuple[int, int]:
+    """``(major, minor)`` of ``12.6``, ``12.6.3`` or ``3.12``; a bare major is refused.
+
+    ``what`` and ``example`` word the error: ``Python version 'abc' is not like 3.12``.
+    """
     match = _MAJOR_MINOR.match(text.strip())
     if not match:
-        raise BadInputError(f"{what} {text!r} is not like 12.6")
+        raise BadInputError(f"{what} {text!r} is not like {example}")
     return int(match.group(1)), int(match.group(2))
 
 
 def cuda_key(text: str) -> str:
     """The ``major.minor`` of a CUDA version, e.g. ``12.6.3`` -> ``12.6``."""
-    major, minor = major_minor(text, "CUDA version")
+    major, minor = major_minor(text, "CUDA version", "12.6")
     return f"{major}.{minor}"
 
 
 def python_key(text: str) -> tuple[int, int]:
     """``(3, 12)`` from ``3.12`` or ``3.12.4``."""
-    return major_minor(text, "Python version")
+    return major_minor(text, "Python version", "3.12")
 
 
 def parse_cc(text: str) -> tuple[int, int]:
@@ -56,19 +59,30 @@ def cc_text(cc: tuple[int, int]) -> str:
     return f"{cc[0]}.{cc[1]}"
 
 
+def framework_version(text: str) -> Version:
+    """A framework version such as ``2.9``, ``2.9.1``, ``2.15.0.post1`` or ``2.9.1+cu126``."""
+    try:
+        version = Version(text.strip())
+    except InvalidVersion:
+        raise BadInputError(f"version {text!r} is not like 2.9 or 2.9.1") from None
+    if len(version.release) < 2:
+        raise BadInputError(f"version {text!r} needs a major and a minor, like 2.9 or 2.9.1")
+    return version
+
+
 def release_key(text: str) -> tuple[int, int]:
     """The release series of a framework version: ``2.9.1`` and ``2.9`` -> ``(2, 9)``.
 
     Local labels (``+cu126``) and pre-release tails are dropped.
     """
-    try:
-        version = Version(text.strip().split("+", 1)[0])
-    except InvalidVersion:
-        raise BadInputError(f"version {text!r} is not like 2.9.1") from None
-    release = version.release
-    if len(release) < 2:
-        raise BadInputError(f"version {text!r} needs a major and a minor, like 2.9")
+    release = framework_version(text).release
     return release[0], release[1]
+
+
+def is_exact(text: str) -> bool:
+    """True for one release (``2.9.1``, ``2.15.0.post1``), False for a series (``2.9``)."""
+    version = framework_version(text)
+    return len(version.release) > 2 or version.public != version.base_version or bool(version.local)
 
 
 def split_arch_list(text: str) -> tuple[str, ...]:

@@ -27,6 +27,12 @@ SLOWDOWNS: dict[ClockEvent, str] = {
 }
 """The bits that mean the GPU is being held back by heat or power, with what each means."""
 
+HW_SLOWDOWNS: dict[ClockEvent, str] = {
+    bit: text for bit, text in SLOWDOWNS.items() if bit is not ClockEvent.SW_THERMAL_SLOWDOWN
+}
+"""The hardware ones (HW slowdown, HW thermal, HW power brake): a fault, where SW thermal
+slowdown is the driver keeping the GPU under its target temperature."""
+
 
 def slowdowns(reasons: int) -> list[str]:
     """What each slowdown bit set in ``reasons`` means, in bit order."""

@@ -1,7 +1,8 @@
-"""Run every probe concurrently and assemble the Report; a failing probe becomes data."""
+"""Run the probes (concurrently where safe) and assemble the Report; a failing probe is data."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import platform
 import socket
@@ -33,6 +34,9 @@ from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
 
 FRAMEWORKS = ("torch", "tensorflow")
+# "exclusive_thread" is the pre-CUDA 8 spelling of one-process-at-a-time; "prohibited" admits
+# none, so two framework children at once could only make its failures harder to read.
+EXCLUSIVE_COMPUTE_MODES = frozenset({"exclusive_process", "exclusive_thread", "prohibited"})
 
 
 def _host_fallback(ctx: ProbeContext, message: str) -> HostInfo:
@@ -100,8 +104,10 @@ def _run_one(
 def collect_report(ctx: ProbeContext, *, frameworks: bool = True) -> Report:
     """Probe the host through ``ctx``; never raises.
 
-    Probes run in threads at the same time: each one either reads a few files or waits on its
-    own child process, so the slowest probe, not their sum, sets the wall time.
+    Host, kernel driver, NVML and CUDA run in threads at the same time: each one either reads a
+    few files or waits on its own child process, so the slowest of them, not their sum, sets
+    the wall time. The framework children start only once NVML has answered (see
+    :func:`_run_frameworks`).
     """
     probes: dict[str, Callable[[ProbeContext], Any]] = {
         "host": probe_host,
@@ -109,16 +115,19 @@ def collect_report(ctx: ProbeContext, *, frameworks: bool = True) -> Report:
         "nvml": probe_nvml,
         "cuda": probe_cuda,
     }
-    if frameworks:
-        for fw in FRAMEWORKS:
-            probes[fw] = functools.partial(_framework_probe, fw)
     fallbacks = _fallbacks(ctx)
-    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe") as pool:
+    with ThreadPoolExecutor(
+        max_workers=len(probes) + len(FRAMEWORKS), thread_name_prefix="probe"
+    ) as pool:
         futures = {
             name: pool.submit(_run_one, name, fn, ctx, fallbacks[name])
             for name, fn in probes.items()
         }
+        fw_results = (
+            _run_frameworks(pool, ctx, fallbacks, futures["nvml"].result()[0]) if frameworks else {}
+        )
         results = {name: future.result() for name, future in futures.items()}
+    results.update(fw_results)
     runs = [run for _, run in results.values()]
     if not frameworks:
         runs += [
@@ -135,6 +144,42 @@ def collect_report(ctx: ProbeContext, *, frameworks: bool = True) -> Report:
         frameworks=tuple(results[fw][0] for fw in FRAMEWORKS if fw in results),
         probes=tuple(runs),
     )
+
+
+def exclusive_gpus(nvml: NvmlInfo) -> tuple[str, ...]:
+    """``GPU <i> (<mode>)`` for every GPU whose compute mode admits at most one process."""
+    return tuple(
+        f"GPU {gpu.index} ({gpu.compute_mode})"
+        for gpu in nvml.gpus
+        if gpu.compute_mode in EXCLUSIVE_COMPUTE_MODES
+    )
+
+
+def _run_frameworks(
+    pool: ThreadPoolExecutor,
+    ctx: ProbeContext,
+    fallbacks: dict[str, Callable[[str], Any]],
+    nvml: NvmlInfo,
+) -> dict[str, tuple[Any, ProbeRun]]:
+    """Run the framework probes, after NVML has finished.
+
+    Their GPU smoke tests create CUDA contexts: while NVML is still reading, it would list
+    gpudoctor's own children as processes holding GPU memory. On a GPU in an exclusive (or
+    prohibited) compute mode, two children at once would fight over the one context the GPU
+    allows, so there they run one after the other.
+    """
+    fns = {fw: functools.partial(_framework_probe, fw) for fw in FRAMEWORKS}
+    exclusive = exclusive_gpus(nvml)
+    if not exclusive:
+        futures = {fw: pool.submit(_run_one, fw, fn, ctx, fallbacks[fw]) for fw, fn in fns.items()}
+        return {fw: future.result() for fw, future in futures.items()}
+    note = f"run one after the other: {', '.join(exclusive)} allows one CUDA process at a time"
+    results = {}
+    for fw, fn in fns.items():
+        section, run = _run_one(fw, fn, ctx, fallbacks[fw])
+        message = f"{run.message}; {note}" if run.message else note
+        results[fw] = (section, dataclasses.replace(run, message=message))
+    return results
 
 
 def start_collect(ctx: ProbeContext, *, frameworks: bool = True) -> Future[Report]:

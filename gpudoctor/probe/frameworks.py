@@ -14,8 +14,9 @@ from gpudoctor.probe.child import hung_message, run_json_child
 SCRIPTS = {"torch": "torch_probe.py", "tensorflow": "tf_probe.py"}
 # Level 1 drops TF's INFO chatter but keeps the W-level lines that name the libraries it could
 # not dlopen ("Could not load dynamic library ...", "Cannot dlopen some GPU libraries"); level 2
-# would hide exactly those.
-TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "1"}
+# would hide exactly those. Allow-growth keeps TF's 64x64 smoke test from reserving nearly all
+# of every GPU's memory (its default) while the user's own jobs may be running.
+TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 _COULD_NOT_LOAD = re.compile(r"Could not load dynamic library '([^']+)'; dlerror: (.*)")
 _CANNOT_DLOPEN = re.compile(r"(Cannot dlopen some GPU libraries.*?)(?:\s+Skipping registering.*)?$")

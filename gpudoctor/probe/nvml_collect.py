@@ -12,6 +12,18 @@ from gpudoctor.probe.nvml_api import NvmlLike
 
 _MIB = 1024 * 1024
 
+# Newest first. nvidia-ml-py's unversioned nvmlDeviceGetComputeRunningProcesses always calls
+# _v3 and raises NVMLLibraryMismatchError (not NVMLError) on drivers without it (R470 era),
+# so the versions are asked one by one; the unversioned name is last, for old bindings.
+PROCESS_FUNCTIONS = (
+    "nvmlDeviceGetComputeRunningProcesses_v3",
+    "nvmlDeviceGetComputeRunningProcesses_v2",
+    "nvmlDeviceGetComputeRunningProcesses",
+)
+# nvmlDeviceGetTemperature is deprecated ("will be removed in CUDA 14.0", nvidia-ml-py);
+# drivers older than its successor only have the old one.
+TEMPERATURE_FUNCTIONS = ("nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature")
+
 _INIT_CAUSES = {
     "library_not_found": "libnvidia-ml.so.1 (nvml.dll) could not be loaded",
     "driver_not_loaded": "the NVIDIA kernel driver is not loaded",
@@ -65,6 +77,10 @@ class _Session:
                 self._note_missing(name)
             return _Failure(api.error_name(code), str(exc) or api.error_name(code))
         except Exception as exc:  # a broken binding must not end the probe
+            if isinstance(exc, getattr(self.nvml, "NVMLLibraryMismatchError", ())):
+                # nvidia-ml-py's unversioned wrapper found its newest C function missing.
+                self._note_missing(name)
+                return _Failure("function_not_found", f"{name}: {exc}")
             return _Failure("exception", f"{type(exc).__name__}: {exc}")
 
     def _note_missing(self, name: str) -> None:
@@ -99,6 +115,14 @@ class _GpuReader:
         if result.code == "gpu_is_lost":
             self.lost = True
             raise _GpuLostError
+        return None
+
+    def read_first(self, fields: str | tuple[str, ...], fns: tuple[str, ...], *args: Any) -> Any:
+        """Like :meth:`read` with the first of ``fns`` (newest first) this driver has."""
+        for fn in fns:
+            value = self.read(fields, fn, *args)
+            if value is not None or fn not in self.session.missing:
+                return value
         return None
 
     def put(self, name: str, fn: str, convert: Callable[[Any], Any], *args: Any) -> None:
@@ -206,7 +230,9 @@ def _read_identity(r: _GpuReader) -> None:
 
 
 def _read_health(r: _GpuReader) -> None:
-    r.put("temperature_c", "nvmlDeviceGetTemperature", int, api.TEMPERATURE_GPU)
+    temperature = r.read_first("temperature_c", TEMPERATURE_FUNCTIONS, api.TEMPERATURE_GPU)
+    if temperature is not None:
+        r.values["temperature_c"] = int(temperature)
     r.put("power_draw_w", "nvmlDeviceGetPowerUsage", lambda mw: int(mw) / 1000.0)
     r.put("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit", lambda mw: int(mw) / 1000.0)
     r.put("sm_clock_mhz", "nvmlDeviceGetClockInfo", int, api.CLOCK_SM)
@@ -277,9 +303,10 @@ def _read_inforom(r: _GpuReader) -> None:
 def _read_clock_events(r: _GpuReader) -> None:
     # Renamed in NVML 12.2 (R535): "ClocksEventReasons" is the new name, "ClocksThrottleReasons"
     # the old one that older drivers and bindings still carry.
-    value = r.read("clock_event_reasons", "nvmlDeviceGetCurrentClocksEventReasons")
-    if value is None and "nvmlDeviceGetCurrentClocksEventReasons" in r.session.missing:
-        value = r.read("clock_event_reasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
+    value = r.read_first(
+        "clock_event_reasons",
+        ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"),
+    )
     if value is not None:
         r.values["clock_event_reasons"] = int(value)
 
@@ -297,7 +324,7 @@ def _read_modes(r: _GpuReader) -> None:
         r.values["mig_pending"] = int(mig[1]) == 1
         if r.values["mig_enabled"]:
             r.values["mig_devices"] = _read_mig_devices(r)
-    procs = r.read("processes", "nvmlDeviceGetComputeRunningProcesses")
+    procs = r.read_first("processes", PROCESS_FUNCTIONS)
     if procs is not None:
         r.values["processes"] = tuple(_process(r.session, p) for p in procs)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from gpudoctor.errors import BadInputError
 from gpudoctor.refmodels import ModelSpec, resolve
 from gpudoctor.refmodels.counting import Shape, infer_shapes, pool_out
@@ -26,6 +28,27 @@ from gpudoctor.refmodels.graph import (
 
 CL = "channels_last"
 Pads = tuple[tuple[int, int], tuple[int, int]]
+KERAS_MAJOR = 3
+"""The builder uses Keras 3 APIs (``keras.ops``): TensorFlow >= 2.16 ships it as ``keras``."""
+
+
+def keras_major(version: str) -> int | None:
+    """The major version of a Keras version string, or None when it cannot be read."""
+    try:
+        return Version(version).major
+    except InvalidVersion:
+        head = version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+
+def require_keras_3(version: str) -> None:
+    """Raise a one-line RuntimeError when ``version`` is not Keras 3 or later."""
+    major = keras_major(version)
+    if major is None or major < KERAS_MAJOR:
+        raise RuntimeError(
+            f"the Keras reference models need Keras {KERAS_MAJOR} (TensorFlow >= 2.16); "
+            f"this is Keras {version}"
+        )
 
 
 def torch_pads(shape: Shape, kernel: Pair, stride: Pair, padding: Pair, ceil: bool) -> Pads:
@@ -176,6 +199,7 @@ def build_keras(
     """
     import keras
 
+    require_keras_3(str(getattr(keras, "__version__", "unknown")))
     spec = resolve(spec_or_name)
     if aux_logits and not spec.has_aux:
         raise BadInputError(f"model {spec.name!r} has no auxiliary classifier")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from gpudoctor.model.derived import NOT_APPLICABLE, no_nvidia_gpu, not_applicable
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report
 
@@ -45,6 +46,8 @@ def gib(mib: int | None) -> str:
 
 def headline(report: Report, area: str) -> str:
     """What an area's line says about the machine, problems or not."""
+    if not_applicable(report, area):
+        return NOT_APPLICABLE
     return {
         "host": _host_line,
         "driver": _driver_line,
@@ -77,6 +80,8 @@ def _driver_line(report: Report) -> str:
         return f"WSL2, Windows driver {report.nvml.driver_version or '(unknown)'}"
     if drv.module_version:
         return f"nvidia {drv.module_version}" + (", nvidia_uvm loaded" if drv.uvm_loaded else "")
+    if no_nvidia_gpu(report):
+        return "no NVIDIA GPU on the PCI bus"
     if host.container and not drv.pci_functions:
         return "not visible from the container"
     bound = sorted({fn.driver or "no driver" for fn in drv.pci_functions})
@@ -138,10 +143,21 @@ def _framework_line(fw: FrameworkInfo | None) -> str:
         parts.append(f"CUDA {fw.build_cuda or '?'}")
         if fw.build_cudnn:
             parts.append(f"cuDNN {fw.build_cudnn}")
-        if fw.cuda_available:
-            parts.append(f"{plural(fw.device_count or 0, 'GPU')} usable")
-        else:
-            parts.append("no usable GPU")
+        parts.append(_framework_gpus(fw))
     else:
         parts.append("CPU-only build")
     return ", ".join(parts)
+
+
+def _framework_gpus(fw: FrameworkInfo) -> str:
+    """How many GPUs the framework sees, and "usable" only where its smoke test passed."""
+    if not fw.cuda_available:
+        return "no usable GPU"
+    count = fw.device_count if fw.device_count is not None else len(fw.devices)
+    passed = sum(1 for d in fw.devices if d.smoke_ok is True)
+    failed = sum(1 for d in fw.devices if d.smoke_ok is False)
+    if failed:
+        return f"{plural(count, 'GPU')} visible, smoke test failed on {failed}"
+    if fw.devices and passed == len(fw.devices) and passed == count:
+        return f"{plural(count, 'GPU')} usable"
+    return f"{plural(count, 'GPU')} visible"

@@ -117,6 +117,14 @@ def _gpu_sections(report: Report) -> list[Section]:
     return [_kv(f"GPU {g.index}", _gpu_pairs(g)) for g in report.nvml.gpus]
 
 
+def _with_pending(current: bool | None, pending: bool | None) -> str | None:
+    """``yes``; ``no, pending yes`` when a mode change waits for a GPU reset."""
+    shown = _yes_no(current)
+    if pending is not None and current is not None and pending != current:
+        return f"{shown}, pending {_yes_no(pending)}"
+    return shown
+
+
 def _pair(a: object, b: object, unit: str) -> str | None:
     if a is None and b is None:
         return None
@@ -133,9 +141,8 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
     if g.pcie_gen is not None or g.pcie_gen_max is not None:
         link = f"Gen{na(g.pcie_gen)} x{na(g.pcie_width)} / Gen{na(g.pcie_gen_max)} "
         link += f"x{na(g.pcie_width_max)}"
-    mig = _yes_no(g.mig_enabled)
-    if g.mig_pending is not None and g.mig_pending != g.mig_enabled:
-        mig = f"{mig}, pending {_yes_no(g.mig_pending)}"
+    mig = _with_pending(g.mig_enabled, g.mig_pending)
+    ecc = _with_pending(g.ecc_enabled, g.ecc_pending)
     return [
         ("name", "LOST" if g.lost else g.name),
         ("UUID", g.uuid),
@@ -153,7 +160,7 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
         ),
         ("PCIe link now / max", link),
         ("clock-event reasons", None if reasons is None else f"0x{reasons:x}"),
-        ("ECC", _yes_no(g.ecc_enabled)),
+        ("ECC", ecc),
         (
             "uncorrectable ECC since boot / lifetime",
             _pair(g.ecc_uncorrected_volatile, g.ecc_uncorrected_aggregate, ""),
@@ -228,7 +235,7 @@ def _framework_pairs(fw: FrameworkInfo) -> list[tuple[str, str | None]]:
             if fw.build_cudnn or fw.cudnn_runtime
             else None,
         ),
-        ("GPU usable", _yes_no(fw.cuda_available)),
+        ("CUDA available", _yes_no(fw.cuda_available)),
         ("device count", None if fw.device_count is None else str(fw.device_count)),
         *(
             (
@@ -237,7 +244,11 @@ def _framework_pairs(fw: FrameworkInfo) -> list[tuple[str, str | None]]:
                 + (
                     ""
                     if d.smoke_ok is None
-                    else (", smoke test ok" if d.smoke_ok else ", smoke test FAILED")
+                    else (
+                        ", usable: smoke test ok"
+                        if d.smoke_ok
+                        else ", not usable: smoke test FAILED"
+                    )
                 )
                 + (f": {d.smoke_error}" if d.smoke_error else ""),
             )

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
-from gpudoctor.rules.facts import env, gpus, is_linux_host
+from gpudoctor.rules.distro import install_compute_libraries
+from gpudoctor.rules.facts import NOT_APPLICABLE, env, gpus, is_linux_host, not_applicable
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 CU_UNKNOWN = 999
@@ -55,6 +56,10 @@ def libcuda_missing(report: Report) -> bool:
     return bool(report.nvml.cuda_v2_error) and cuda.cu_init_result is None and cuda.status != "ok"
 
 
+def _not_applicable(report: Report) -> bool:
+    return not_applicable(report, "cuda")
+
+
 @rule(
     "GD-CUDA-001",
     area="cuda",
@@ -66,13 +71,15 @@ def libcuda_missing(report: Report) -> bool:
     "`nvidia-smi` shows *CUDA Version: N/A*): NVML's `nvmlSystemGetCudaDriverVersion_v2` "
     "fails while v1 answers. On a host it means the driver's compute package is missing; "
     "under WSL2 it lives in `/usr/lib/wsl/lib`. On macOS (no CUDA at all) it is information "
-    "only.",
+    "only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 replaces it.",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
-    "(`libnvidia-compute-<branch>`). WSL2: put `/usr/lib/wsl/lib` on the library path.",
+    "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
+    "`xorg-x11-drv-nvidia-cuda-libs`, RHEL family `nvidia-driver-cuda-libs`). WSL2: put "
+    "`/usr/lib/wsl/lib` on the library path.",
 )
 def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if not libcuda_missing(report):
+    if not libcuda_missing(report) or _not_applicable(report):
         return
     cuda, nvml, host = report.cuda, report.nvml, report.host
     evidence = []
@@ -135,9 +142,11 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     else:
         branch = (nvml.driver_version or report.driver.module_version or "").split(".")[0]
         fix: tuple[str, ...] = (
-            f"$ sudo apt-get install libnvidia-compute-{branch}"
-            if branch
-            else "Install the NVIDIA driver (its compute libraries provide libcuda.so.1).",
+            *(
+                install_compute_libraries(report, branch)
+                if branch
+                else ("Install the NVIDIA driver (its compute libraries provide libcuda.so.1).",)
+            ),
             "$ ldconfig -p | grep libcuda.so.1",
         )
         yield Hit(evidence=tuple(evidence), fix=fix)
@@ -155,7 +164,7 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="On the host: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm` (or reboot).",
 )
 def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.cuda.cu_init_result != CU_UNKNOWN:
+    if report.cuda.cu_init_result != CU_UNKNOWN or _not_applicable(report):
         return
     drv = report.driver
     evidence = [cu_init_text(report)]
@@ -235,6 +244,8 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.cuda.cu_init_result not in (CU_NO_DEVICE, CU_INVALID_DEVICE):
         return
+    if _not_applicable(report):
+        return
     evidence = [cu_init_text(report)]
     visible = env(report, "CUDA_VISIBLE_DEVICES")
     fix = ["$ nvidia-smi -L"]
@@ -266,6 +277,8 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     cuda = report.cuda
+    if _not_applicable(report):
+        return
     known = (0, CU_UNKNOWN, CU_SYSTEM_DRIVER_MISMATCH, CU_COMPAT_NOT_SUPPORTED, CU_NO_DEVICE)
     if cuda.cu_init_result is not None and cuda.cu_init_result not in (*known, CU_INVALID_DEVICE):
         cause, fix = OTHER_CU_ERRORS.get(
@@ -339,10 +352,20 @@ def fewer_devices(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     severity=Severity.INFO,
     title="The CUDA driver API was not checked",
     why="The CUDA probe was skipped (no NVIDIA driver to load, or the platform has no CUDA), "
-    "so libcuda and `cuInit` were not tried.",
+    "so libcuda and `cuInit` were not tried. On a machine with no NVIDIA GPU (GD-DRV-001) "
+    "it reads *not applicable*, and replaces the libcuda and `cuInit` errors "
+    "(GD-CUDA-001, 002, 004, 005) that only repeat that there is no GPU.",
     fix="Nothing to do unless you expected CUDA here.",
     marks_unchecked=True,
 )
 def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.cuda.status == "skipped" and not libcuda_missing(report):
-        yield Hit(evidence=(f"CUDA probe: {report.cuda.message or 'skipped'}",))
+    cuda = report.cuda
+    if _not_applicable(report):
+        evidence = ["no NVIDIA GPU on this machine (GD-DRV-001)"]
+        if cuda.libcuda_error:
+            evidence.append(f"loader: {cuda.libcuda_error}")
+        elif cuda.cu_init_result not in (None, 0):
+            evidence.append(cu_init_text(report))
+        yield Hit(title=f"CUDA {NOT_APPLICABLE}", evidence=tuple(evidence))
+    elif cuda.status == "skipped" and not libcuda_missing(report):
+        yield Hit(evidence=(f"CUDA probe: {cuda.message or 'skipped'}",))

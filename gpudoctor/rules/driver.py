@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
-from gpudoctor.rules.facts import gpus, is_linux_host
+from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
+from gpudoctor.rules.facts import gpus, is_linux_host, no_nvidia_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
@@ -19,10 +20,6 @@ def is_gpu_function(fn: PciFunction) -> bool:
     return code.startswith("03")
 
 
-def _pci_listed(report: Report) -> bool:
-    return not any(e.field.startswith("driver.pci") for e in report.driver.errors)
-
-
 def _describe(fn: PciFunction) -> str:
     bound = fn.driver or "no driver"
     return f"PCI {fn.address} (device {fn.device_id}): {bound}"
@@ -31,15 +28,21 @@ def _describe(fn: PciFunction) -> str:
 @rule(
     "GD-DRV-001",
     area="driver",
-    severity=Severity.ERROR,
-    title="No NVIDIA GPU found",
-    why="Neither the PCI bus nor NVML shows an NVIDIA GPU. On a cloud VM the instance type may "
-    "have no GPU, or the GPU was not attached. Not reported inside a container, where the "
-    "host's PCI bus may be hidden (the NVML line says what the container lacks). "
-    "On macOS there is no CUDA at all (reported as information: PyTorch can use the Apple GPU "
-    "through MPS).",
-    fix="Check the machine really has an NVIDIA GPU: `lspci -nn | grep -i nvidia` on the host; "
-    "on a cloud VM pick a GPU instance type.",
+    severity=Severity.WARNING,
+    title="No NVIDIA GPU: deep learning here runs on the CPU only",
+    why="The machine shows no sign of an NVIDIA GPU: no PCI function with NVIDIA's vendor ID "
+    "0x10de on a PCI bus that could be read, no nvidia kernel module (`/proc/driver/nvidia`, "
+    "`/sys/module/nvidia`), no `/dev/nvidia*` and no GPU in NVML. PyTorch and TensorFlow "
+    "then run on the CPU: that works, only slower. It is a warning, not an error (exit "
+    "status 0 unless `--strict`), and the NVML, GPU and CUDA lines read *not applicable* "
+    "instead of listing the driver's absence three times. A container sees its host's PCI "
+    "bus in `/sys`, so the same holds there, unless `NVIDIA_VISIBLE_DEVICES` is set or the "
+    "bus could not be read (then the NVML line says what the container lacks). On a cloud "
+    "VM the instance type may have no GPU, or the GPU was not attached. On macOS there is "
+    "no CUDA at all (information: PyTorch can use the Apple GPU through MPS).",
+    fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
+    "has one (`lspci -nn | grep -i nvidia` on the host); on a cloud VM pick a GPU instance "
+    "type.",
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os == "darwin":
@@ -50,15 +53,26 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=('$ python -c "import torch; print(torch.backends.mps.is_available())"',),
         )
         return
-    if not is_linux_host(report) or gpus(report) or report.driver.pci_functions:
+    if not no_nvidia_gpu(report):
         return
+    evidence = ["no PCI function with vendor 0x10de (NVIDIA) on the PCI bus"]
     if report.host.container:
-        return  # the host's PCI bus is not always visible; the NVML line names the cause
-    if not _pci_listed(report):
-        return
+        evidence.append(
+            f"running in a {report.host.container} container, which sees the host's PCI bus"
+        )
+    evidence += [
+        "no nvidia kernel module (/proc/driver/nvidia, /sys/module/nvidia)",
+        "no /dev/nvidia* device files",
+        f"NVML: {report.nvml.status}",
+    ]
+    on_host = "   # on the host" if report.host.container else ""
     yield Hit(
-        evidence=("no PCI function with vendor 0x10de (NVIDIA)", f"NVML: {report.nvml.status}"),
-        fix=("$ lspci -nn | grep -i nvidia", "On a cloud VM: choose an instance type with a GPU."),
+        evidence=tuple(evidence),
+        fix=(
+            "Nothing to do if this machine has no GPU: PyTorch and TensorFlow use the CPU.",
+            f"If it should have one: $ lspci -nn | grep -i nvidia{on_host}",
+            "On a cloud VM: choose an instance type with an NVIDIA GPU.",
+        ),
     )
 
 
@@ -87,7 +101,7 @@ def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         fix=(
             '$ echo -e "blacklist nouveau\\noptions nouveau modeset=0" | '
             "sudo tee /etc/modprobe.d/blacklist-nouveau.conf",
-            "$ sudo update-initramfs -u   # Fedora/RHEL: sudo dracut --force",
+            *rebuild_initramfs(report),
             "$ sudo reboot",
         ),
     )
@@ -102,9 +116,11 @@ def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "the kernel was updated and DKMS did not rebuild the module for it; Secure Boot refuses "
     "the unsigned module (no MOK enrolled); the driver was never installed.",
     fix="Try `sudo modprobe nvidia` and read `sudo dmesg | grep -i nvidia`. Rebuild for the "
-    "running kernel (`sudo apt-get install linux-headers-$(uname -r)` then "
-    "`sudo dkms autoinstall`), check Secure Boot with `mokutil --sb-state` (enroll the key "
-    "or sign the module), then reboot.",
+    "running kernel: Debian/Ubuntu `sudo apt-get install linux-headers-$(uname -r)` then "
+    "`sudo dkms autoinstall`; Fedora (RPM Fusion) `sudo dnf install kernel-devel-$(uname -r)` "
+    "then `sudo akmods --force`; RHEL and its rebuilds `sudo dnf install "
+    "kernel-devel-$(uname -r)` then `sudo dkms autoinstall`. Check Secure Boot with "
+    "`mokutil --sb-state` (enroll the key or sign the module), then reboot.",
 )
 def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver
@@ -120,7 +136,7 @@ def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         ),
         fix=(
             "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
-            "$ sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
+            *rebuild_module(report),
             "$ mokutil --sb-state   # Secure Boot on: enroll the module key or sign the module",
             "$ sudo reboot",
         ),
@@ -203,6 +219,8 @@ def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def container_without_driver(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver
+    if no_nvidia_gpu(report):
+        return  # GD-DRV-001 says there is no GPU at all
     if report.host.container and drv.module_version is None and not drv.pci_functions:
         yield Hit(
             evidence=(

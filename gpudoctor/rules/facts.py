@@ -9,6 +9,15 @@ from typing import TypeVar
 from packaging.version import InvalidVersion, Version
 
 from gpudoctor.errors import BadInputError
+from gpudoctor.model.derived import (
+    NOT_APPLICABLE,
+    env,
+    gpus,
+    no_nvidia_gpu,
+    not_applicable,
+    nvidia_traces,
+    pci_bus_unreadable,
+)
 from gpudoctor.model.report import GpuInfo, Report
 
 T = TypeVar("T")
@@ -49,14 +58,18 @@ def is_linux_host(report: Report) -> bool:
     return report.host.os == "linux" and not report.host.wsl
 
 
-def gpus(report: Report) -> tuple[GpuInfo, ...]:
-    """The GPUs NVML listed (lost ones included)."""
-    return report.nvml.gpus if report.nvml.status == "ok" else ()
-
-
 def has_nvidia_gpu(report: Report) -> bool:
     """True when NVML or the PCI bus shows at least one NVIDIA GPU."""
     return bool(gpus(report)) or bool(report.driver.pci_functions)
+
+
+def host_gpu_evidence(report: Report) -> tuple[str, ...]:
+    """Why a container's host probably has an NVIDIA GPU (empty when nothing says so)."""
+    found = list(nvidia_traces(report))
+    visible = env(report, "NVIDIA_VISIBLE_DEVICES")
+    if visible is not None:
+        found.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
+    return tuple(found)
 
 
 def gpu_label(gpu: GpuInfo) -> str:
@@ -71,11 +84,6 @@ def gpu_ccs(report: Report) -> dict[str, list[GpuInfo]]:
         if gpu.compute_capability:
             found.setdefault(gpu.compute_capability, []).append(gpu)
     return found
-
-
-def env(report: Report, name: str) -> str | None:
-    """An environment variable as the host probe saw it (None when unset)."""
-    return report.host.env.get(name)
 
 
 def version(text: str | None) -> Version | None:
@@ -116,3 +124,14 @@ def make_env_command(report: Report, framework: str | None = None) -> str:
     except BadInputError:
         parts = ["gpudoctor", "make-env"]
         return " ".join([*parts, "--framework", framework] if framework else parts)
+
+
+__all__ = [
+    "NOT_APPLICABLE",
+    "env",
+    "gpus",
+    "no_nvidia_gpu",
+    "not_applicable",
+    "nvidia_traces",
+    "pci_bus_unreadable",
+]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
 from gpudoctor.rules.cuda import cu_init_text, libcuda_missing
-from gpudoctor.rules.facts import ask, env, gpus, has_nvidia_gpu, make_env_command, version
+from gpudoctor.rules.facts import ask, env, gpus, make_env_command, no_nvidia_gpu, version
 from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.host import parse_visible_devices
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
@@ -119,8 +119,8 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
     support = cuda_support(report, kb, fw)
     if support is not None and support.level == "none":
         causes.append(f"the driver cannot run CUDA {fw.build_cuda}")
-    if not has_nvidia_gpu(report) and not report.host.container:
-        causes.append("no NVIDIA GPU found (GD-DRV-001)")
+    if no_nvidia_gpu(report):
+        causes.append("no NVIDIA GPU on this machine (GD-DRV-001)")
     return causes
 
 
@@ -131,12 +131,25 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
     why="{fw} was built with CUDA and imported, but reports no usable GPU "
     "(`torch.cuda.is_available()` False, `tf.config.list_physical_devices('GPU')` empty). "
     "The evidence lists the upstream facts that explain it (hidden devices, NVML, libcuda, "
-    "`cuInit`, a driver too old for the build) and the framework's own error.",
+    "`cuInit`, a driver too old for the build) and the framework's own error. On a machine "
+    "with no NVIDIA GPU (GD-DRV-001) it is information: a CUDA build runs on the CPU there, "
+    "and the GPU libraries it could not load (GD-TORCH-009, GD-TF-009) do not matter.",
     fix="Fix the problems named in the evidence first (they have their own entries), then "
     "run `gpudoctor check` again.",
 )
 def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok" or not fw.cuda_build or fw.cuda_available is not False:
+        return
+    if no_nvidia_gpu(report):
+        evidence = [f"{label(fw)} (CUDA {fw.build_cuda or '?'}): no usable GPU"]
+        if fw.init_error:
+            evidence.append(f"{FRAMEWORK_NAMES.get(fw.name, fw.name)} says: {fw.init_error}")
+        evidence += [f"could not load {lib.soname or lib.name}" for lib in fw.failed_libraries]
+        yield Hit(
+            severity=Severity.INFO,
+            title=f"{label(fw)} is a CUDA build; with no NVIDIA GPU it runs on the CPU",
+            evidence=(*evidence, "no NVIDIA GPU on this machine (GD-DRV-001)"),
+        )
         return
     if fw.failed_libraries:
         return  # GD-<FW>-009 names the libraries
@@ -170,6 +183,8 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
 def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if not fw.failed_libraries or fw.status == "not_installed":
         return
+    if fw.status == "ok" and fw.cuda_available is False and no_nvidia_gpu(report):
+        return  # without a GPU the libraries do not matter: GD-<FW>-008 says so
     names = [lib.soname or lib.name for lib in fw.failed_libraries]
     evidence = [_load_error(lib.soname or lib.name, lib.error) for lib in fw.failed_libraries]
     fix = [_reinstall(fw)]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from gpudoctor.model.clock_events import is_idle, slowdowns
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report
-from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.facts import NOT_APPLICABLE, gpu_label, gpus, not_applicable
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 BUSY_UTILIZATION_PCT = 5
@@ -251,18 +251,61 @@ def compute_mode(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             )
 
 
+def _on_off(value: bool | None) -> str:
+    return "on" if value else "off"
+
+
+@rule(
+    "GD-GPU-014",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="An ECC mode change waits for a GPU reset",
+    why="NVML reports two ECC modes per GPU: the current one and the pending one, the mode "
+    "the GPU will have after its next reset (`nvidia-smi -q -d ECC`: *Current* and "
+    "*Pending*). They are normally equal: pending *on* with ECC on is the ordinary state of "
+    "a data-centre GPU, not a problem. When they differ, someone ran `nvidia-smi -e` and the "
+    "change is not in effect yet: the GPU keeps running in the old mode until a reset or "
+    "reboot.",
+    fix="Reset the GPU (`sudo nvidia-smi -r -i N`, with no process on it) or reboot; or, if "
+    "the change was not wanted, set the mode back with `sudo nvidia-smi -i N -e 0|1`.",
+)
+def ecc_mode_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        if gpu.ecc_enabled is None or gpu.ecc_pending is None:
+            continue
+        if gpu.ecc_enabled == gpu.ecc_pending:
+            continue
+        now, then = _on_off(gpu.ecc_enabled), _on_off(gpu.ecc_pending)
+        yield Hit(
+            title=f"{gpu_label(gpu)}: ECC mode change to {then} waits for a GPU reset",
+            evidence=(f"ECC current: {now}, pending: {then}",),
+            fix=(
+                f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",
+                f"or keep ECC {now}: $ sudo nvidia-smi -i {gpu.index} "
+                f"-e {1 if gpu.ecc_enabled else 0}",
+            ),
+        )
+
+
 @rule(
     "GD-GPU-013",
     area="gpu",
     severity=Severity.INFO,
     title="GPU health not checked: NVML lists no GPU",
     why="GPU health (memory errors, throttling, PCIe, MIG) is read through NVML; when NVML "
-    "did not start or lists no GPU, these checks could not run. The NVML line says why.",
+    "did not start or lists no GPU, these checks could not run. The NVML line says why. On "
+    "a machine with no NVIDIA GPU (GD-DRV-001) it reads *not applicable*.",
     fix="Fix the NVML problem, then run `gpudoctor check` again.",
     marks_unchecked=True,
 )
 def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status == "ok" and report.nvml.gpus:
+        return
+    if not_applicable(report, "gpu"):
+        yield Hit(
+            title=f"GPU health {NOT_APPLICABLE}",
+            evidence=("no NVIDIA GPU on this machine (GD-DRV-001)",),
+        )
         return
     status = report.nvml.status if report.nvml.status != "ok" else "no GPU"
     yield Hit(evidence=(f"NVML: {status}",))

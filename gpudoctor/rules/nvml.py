@@ -6,7 +6,19 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
-from gpudoctor.rules.facts import env, is_linux_host
+from gpudoctor.rules.distro import (
+    hold_driver,
+    install_driver,
+    rebuild_module,
+    reinstall_libraries,
+)
+from gpudoctor.rules.facts import (
+    NOT_APPLICABLE,
+    env,
+    host_gpu_evidence,
+    is_linux_host,
+    not_applicable,
+)
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _HANDLED = {
@@ -25,6 +37,10 @@ _CONTAINER_FIX = (
     "On the host, once: install nvidia-container-toolkit, then",
     "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
 )
+
+
+def _not_applicable(report: Report) -> bool:
+    return not_applicable(report, "nvml")
 
 
 def _nvml_said(report: Report) -> str:
@@ -51,16 +67,22 @@ def library_version(nvml_version: str | None) -> str | None:
     severity=Severity.ERROR,
     title="The NVML library (libnvidia-ml) is not installed",
     why="NVML ships with the NVIDIA driver (`libnvidia-ml.so.1`, `nvml.dll`). Without it no "
-    "NVIDIA driver is installed, or its user-space part is missing. In a container it means "
-    "the container was started without GPU access: the NVIDIA container toolkit mounts the "
-    "driver's libraries only with `--gpus`. On macOS, where no NVIDIA driver exists, it is "
-    "information only.",
-    fix="Host: install the NVIDIA driver. Container: `docker run --gpus all` (with "
-    "nvidia-container-toolkit installed and configured on the host). WSL2: update the Windows "
-    "driver and run `wsl --update`.",
+    "NVIDIA driver is installed, or its user-space part is missing. In a container with "
+    "signs of a GPU on the host (an NVIDIA PCI function in `/sys`, `/dev/nvidia*`, the "
+    "nvidia module, or `NVIDIA_VISIBLE_DEVICES` set) it means the container was started "
+    "without GPU access: the NVIDIA container toolkit mounts the driver's libraries only "
+    "with `--gpus`. In a container with no such sign and a PCI bus that could not be read "
+    "it is a warning: gpudoctor cannot tell whether the host has a GPU. On a machine with no "
+    "NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, where no NVIDIA "
+    "driver exists, it is information only. The install commands follow the distribution "
+    "in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family).",
+    fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
+    "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
+    "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
+    "configured on the host). WSL2: update the Windows driver and run `wsl --update`.",
 )
 def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.nvml.status != "library_not_found":
+    if report.nvml.status != "library_not_found" or _not_applicable(report):
         return
     host = report.host
     said = _nvml_said(report)
@@ -71,18 +93,30 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence=(said,),
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
-    elif host.container:
-        visible = env(report, "NVIDIA_VISIBLE_DEVICES")
+    elif host.container and host_gpu_evidence(report):
+        evidence = [said, f"running in a {host.container} container"]
+        evidence += [f"sign of a GPU: {e}" for e in host_gpu_evidence(report)]
+        if env(report, "NVIDIA_VISIBLE_DEVICES") is None:
+            evidence.append("NVIDIA_VISIBLE_DEVICES is not set")
         yield Hit(
             title="The container was started without GPU access",
+            evidence=tuple(evidence),
+            fix=_CONTAINER_FIX,
+        )
+    elif host.container:
+        yield Hit(
+            severity=Severity.WARNING,
+            title="No NVIDIA GPU or driver is visible in this container",
             evidence=(
                 said,
                 f"running in a {host.container} container",
-                f"NVIDIA_VISIBLE_DEVICES={visible!r}"
-                if visible is not None
-                else "NVIDIA_VISIBLE_DEVICES is not set",
+                "the PCI bus could not be read, so whether the host has a GPU is unknown",
+                "NVIDIA_VISIBLE_DEVICES is not set",
             ),
-            fix=_CONTAINER_FIX,
+            fix=(
+                "If the host has an NVIDIA GPU, start the container with GPU access:",
+                *_CONTAINER_FIX,
+            ),
         )
     elif host.wsl:
         yield Hit(
@@ -102,23 +136,20 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=("Install the NVIDIA driver: https://www.nvidia.com/Download/index.aspx",),
         )
     elif report.driver.module_version:
+        branch = report.driver.module_version.split(".")[0]
         yield Hit(
             title="The driver's user-space libraries are missing (libnvidia-ml.so.1)",
             evidence=(said, f"the kernel module {report.driver.module_version} is loaded"),
             fix=(
-                "Reinstall the driver's user-space package for the loaded module, e.g.",
-                "$ sudo apt-get install --reinstall "
-                f"nvidia-utils-{report.driver.module_version.split('.')[0]}",
+                "Reinstall the driver's user-space packages for the loaded module:",
+                *reinstall_libraries(report, branch),
             ),
         )
     else:
         yield Hit(
             title="No NVIDIA driver is installed",
             evidence=(said, "no nvidia kernel module"),
-            fix=(
-                "$ sudo ubuntu-drivers install   # or your distribution's NVIDIA driver package",
-                "$ sudo reboot",
-            ),
+            fix=(*install_driver(report), "$ sudo reboot"),
         )
 
 
@@ -130,16 +161,16 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="NVML loaded but reports *Driver Not Loaded*: the user-space driver is installed and "
     "the kernel module is not running (see the kernel driver line for why).",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
-    "rebuild it with DKMS; with Secure Boot enroll the module key; reboot.",
+    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot.",
 )
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.nvml.status != "driver_not_loaded":
+    if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
         return
     yield Hit(
         evidence=(_nvml_said(report),),
         fix=(
             "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
-            "$ sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
+            *rebuild_module(report),
             "$ sudo reboot",
         ),
     )
@@ -156,7 +187,9 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "reboot. gpudoctor compares `/sys/module/nvidia/version` with NVML's own version.",
     fix="Reboot. Without a reboot, unload and reload the modules when nothing uses the GPU "
     "(`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`). Hold "
-    "the driver packages so unattended upgrades stop replacing them under a running system.",
+    "the driver packages so unattended upgrades stop replacing them under a running system "
+    "(`apt-mark hold` on Debian and Ubuntu, `dnf versionlock add` on Fedora and the RHEL "
+    "family).",
 )
 def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     nvml = report.nvml
@@ -176,7 +209,8 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "$ sudo reboot",
             "or, when no process uses the GPU:",
             "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
-            "Then stop unattended driver upgrades: $ sudo apt-mark hold 'nvidia-*' 'libnvidia-*'",
+            "Then stop unattended driver upgrades:",
+            *hold_driver(report),
         ),
     )
 
@@ -231,7 +265,7 @@ def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="`pip install -U nvidia-ml-py`, and `pip uninstall pynvml` if the old fork is present.",
 )
 def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.nvml.status != "bindings_missing":
+    if report.nvml.status != "bindings_missing" or _not_applicable(report):
         return
     yield Hit(
         evidence=(_nvml_said(report),),
@@ -306,3 +340,20 @@ def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     else:
         fix = ("Reinstall the NVIDIA driver and reboot.",)
     yield Hit(evidence=tuple(evidence), fix=fix)
+
+
+@rule(
+    "GD-NVML-010",
+    area="nvml",
+    severity=Severity.INFO,
+    title=f"NVML {NOT_APPLICABLE}",
+    why="NVML is the NVIDIA driver's management library. On a machine with no NVIDIA GPU "
+    "(GD-DRV-001) its absence, or a driver without its kernel module, is expected and not a "
+    "problem of its own, so this information finding replaces GD-NVML-001, GD-NVML-002 and "
+    "GD-NVML-006 there.",
+    fix="Nothing to do: see GD-DRV-001.",
+    marks_unchecked=True,
+)
+def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if _not_applicable(report):
+        yield Hit(evidence=(_nvml_said(report), "no NVIDIA GPU on this machine (GD-DRV-001)"))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from gpudoctor.model.clock_events import SLOWDOWNS, slowdowns
+from gpudoctor.model.clock_events import HW_SLOWDOWNS, SLOWDOWNS, ClockEvent
 from gpudoctor.verify.model import Telemetry
 
 SLOWDOWN_SHARE = 0.10
-"""NVML may flag HW slowdown during a P-state change, so one sample is not enough (§9.4)."""
+"""NVML may flag HW slowdown during a P-state change, so one sample is not enough (§9.4).
+The same share applies to SW thermal slowdown, which only warns."""
 LOW_CLOCK = 0.8
 """Median SM clock under this share of the maximum is throttling (nvbench's threshold)."""
 LOADED_UTILIZATION = 50
@@ -36,14 +37,42 @@ def judge_telemetry(t: Telemetry | None) -> list[Finding]:
 
 
 def _slowdown(t: Telemetry) -> list[Finding]:
+    """HW slowdown bits fail (benchmarks.md §9.4); SW thermal slowdown only warns."""
     read = [s.clock_event_reasons for s in t.samples if s.clock_event_reasons is not None]
     if not read:
         return []
-    hit = [r for r in read if slowdowns(r)]
-    share = len(hit) / len(read)
-    if share <= SLOWDOWN_SHARE:
-        return []
-    seen = [text for text in SLOWDOWNS.values() if any(text in slowdowns(r) for r in hit)]
+    out: list[Finding] = []
+    hw = [r for r in read if any(r & bit for bit in HW_SLOWDOWNS)]
+    if len(hw) / len(read) > SLOWDOWN_SHARE:
+        seen = [text for bit, text in HW_SLOWDOWNS.items() if any(r & bit for r in hw)]
+        out.append(
+            Finding(
+                level="fail",
+                code="hw_slowdown",
+                message=(
+                    f"the GPU slowed itself down ({', '.join(seen)}) in "
+                    f"{len(hw) / len(read):.0%} of samples{_conditions(t)}: check cooling, fans "
+                    "and the power cables"
+                ),
+            )
+        )
+    sw = [r for r in read if r & ClockEvent.SW_THERMAL_SLOWDOWN]
+    if len(sw) / len(read) > SLOWDOWN_SHARE:
+        out.append(
+            Finding(
+                level="warn",
+                code="sw_thermal_slowdown",
+                message=(
+                    f"the driver lowered the clocks to keep the GPU under its target temperature "
+                    f"({SLOWDOWNS[ClockEvent.SW_THERMAL_SLOWDOWN]}) in {len(sw) / len(read):.0%} "
+                    f"of samples{_conditions(t)}: long runs will be slower; check the airflow"
+                ),
+            )
+        )
+    return out
+
+
+def _conditions(t: Telemetry) -> str:
     temps = [s.temperature_c for s in t.samples if s.temperature_c is not None]
     power = [s.power_w for s in t.samples if s.power_w is not None]
     detail = []
@@ -52,17 +81,7 @@ def _slowdown(t: Telemetry) -> list[Finding]:
     if power:
         limit = f"/{t.power_limit_w:.0f}" if t.power_limit_w else ""
         detail.append(f"power {max(power):.0f}{limit} W")
-    extra = f" ({', '.join(detail)})" if detail else ""
-    return [
-        Finding(
-            level="fail",
-            code="hw_slowdown",
-            message=(
-                f"the GPU slowed itself down ({', '.join(seen)}) in {share:.0%} of samples"
-                f"{extra}: check cooling, fans and the power cables"
-            ),
-        )
-    ]
+    return f" ({', '.join(detail)})" if detail else ""
 
 
 def _clock(t: Telemetry) -> list[Finding]:

@@ -79,6 +79,10 @@ class FrameworkEnv:
     """Whether TF32 was allowed for matmul and convolutions in this run."""
     cpu_matmul_flops: float | None = None
     """The CPU matmul probe (FLOP/s, fp32) used to project CPU run times."""
+    unsupported: str | None = None
+    """Why verify's harness cannot run this framework version (its limit, not the install's)."""
+    warnings: tuple[str, ...] = ()
+    """What the child could not set up as intended (e.g. TensorFlow's GPU memory growth)."""
     error: str | None = None
     """Why the child failed (crash, timeout, start failure); None when it finished."""
     stderr_tail: str = ""

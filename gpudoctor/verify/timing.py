@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -132,20 +133,61 @@ def images_per_second(timing: Timing, batch: int) -> tuple[float, float]:
     return median, (q3 - q1) / median if median > 0 else 0.0
 
 
-def best_rate(op: Step, sync: Step, work: float, bursts: int = 3, burst_s: float = 0.1) -> float:
-    """Best rate (``work`` per second) of ``op`` over a few short synced bursts, after one call."""
-    op()
-    sync()
-    t = time.perf_counter()
-    op()
-    sync()
-    once = max(time.perf_counter() - t, 1e-9)
-    n = _iterations_for(burst_s, once)
-    best = 0.0
-    for _ in range(bursts):
-        t = time.perf_counter()
+@dataclass(frozen=True, kw_only=True)
+class PeakPlan:
+    """How the matmul peak probe warms up and times its bursts."""
+
+    bursts: int = 3
+    cpu_burst_s: float = 0.1
+    """The CPU is at full speed at once; short bursts keep `verify --quick` cheap."""
+    gpu_warmup_burst_s: float = 0.2
+    gpu_warmup_cap_s: float = 1.5
+    """A GPU coming out of idle needs a while to reach full clocks; stop waiting after this."""
+    gpu_burst_s: float = 0.5
+    tolerance: float = 0.05
+    """Two consecutive warm-up bursts within this fraction of each other end the GPU warm-up."""
+
+
+PEAK_PLAN = PeakPlan()
+
+
+def best_rate(
+    op: Step,
+    sync: Step,
+    work: float,
+    *,
+    gpu: bool = False,
+    plan: PeakPlan = PEAK_PLAN,
+    clock: Callable[[], float] | None = None,
+) -> float:
+    """Best rate (``work`` per second) of ``op`` over a few synced bursts.
+
+    On a GPU, bursts run first until two in a row agree (clocks ramp up from idle), so that
+    the peak is not read low and fraction of peak inflated; the timed bursts are longer too.
+    """
+    now = clock or time.perf_counter
+
+    def burst(n: int) -> float:
+        """Seconds per call over ``n`` calls."""
+        t = now()
         for _ in range(n):
             op()
         sync()
-        best = max(best, work * n / max(time.perf_counter() - t, 1e-9))
-    return best
+        return max(now() - t, 1e-9) / n
+
+    op()
+    sync()
+    per_call = burst(1)
+    if gpu:
+        start, previous = now(), None
+        while now() - start < plan.gpu_warmup_cap_s:
+            per_call = burst(_iterations_for(plan.gpu_warmup_burst_s, per_call))
+            if previous is not None and abs(per_call - previous) <= plan.tolerance * previous:
+                break
+            previous = per_call
+    best = math.inf
+    for _ in range(plan.bursts):
+        # Sized from the burst before, so a late speed-up still gives bursts of the full length.
+        per_call = burst(_iterations_for(plan.gpu_burst_s if gpu else plan.cpu_burst_s, per_call))
+        best = min(best, per_call)
+    return work / best

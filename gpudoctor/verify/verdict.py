@@ -119,7 +119,21 @@ def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
         return [Reason(level=level, code="framework_missing", message=msg, framework=fw)]
     if env.error is not None:
         return [_harness_error(fw, None, None, env.error)]
-    if not settings.wants_gpu:
+    out = [
+        Reason(level=Level.WARN, code="setup_warning", message=w, framework=fw)
+        for w in env.warnings
+    ]
+    if env.unsupported:
+        # The harness's limit, not the install's: warn, and still judge what setup saw.
+        out.append(
+            Reason(level=Level.WARN, code="not_verifiable", message=env.unsupported, framework=fw)
+        )
+    return out + _framework_gpu(settings.wants_gpu, env)
+
+
+def _framework_gpu(wants_gpu: bool, env: FrameworkEnv) -> list[Reason]:
+    fw = env.framework
+    if not wants_gpu:
         return []
     version = f"{fw} {env.version}" if env.version else fw
     if not env.gpus:

@@ -10,7 +10,7 @@ import pytest
 
 from gpudoctor.model.serialize import report_to_json
 from tests.conftest import DATA, Cli
-from tests.rules.builders import healthy, with_env, with_framework
+from tests.rules.builders import healthy, no_gpu_machine, with_env, with_framework
 
 REPORTS = DATA / "reports"
 MIG = REPORTS / "linux-x86_64__nvidia-h100-mig__590.48.01__idle.json"
@@ -157,3 +157,13 @@ def test_every_recorded_report_replays_in_every_format(cli: Cli, fmt):
         result = cli("check", "--from-report", str(path), "--format", fmt)
         assert result.exit_code in (0, 1), (path.name, result)
         assert result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_machine_without_a_gpu_exits_0_and_says_so(cli: Cli, tmp_path):
+    path = saved(tmp_path, no_gpu_machine(container="docker"))
+    result = cli("check", "--from-report", path)
+    assert result.exit_code == 0, result
+    assert "No NVIDIA GPU: deep learning here runs on the CPU only" in result.stdout
+    assert "without GPU access" not in result.stdout
+    assert "0 errors, 1 warning" in result.stdout
+    assert cli("check", "--from-report", path, "--strict").exit_code == 1

@@ -56,6 +56,21 @@ def test_plot_without_matplotlib_is_one_line_exit_2(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "chart.png").exists()
 
 
+@pytest.mark.parametrize("name", ["chart.txt", "chart.pdf", "chart"])
+def test_plot_needs_a_png_name_before_anything_runs(cli, tmp_path, monkeypatch, name):
+    from gpudoctor.verify import harness
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("verify ran")
+
+    monkeypatch.setattr(harness, "run_verify", must_not_run)
+    result = cli("verify", *TINY, "--plot", str(tmp_path / name))
+    assert result.exit_code == 2, result
+    assert ".png" in result.stderr and name in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ctrl_c_leaves_no_output_file(cli, tmp_path, monkeypatch):
     from gpudoctor.verify import harness
 

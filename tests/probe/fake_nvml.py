@@ -31,6 +31,10 @@ class FakeNVMLError(Exception):
         return names.get(self.value, str(self.value)).replace("_", " ").title()
 
 
+class FakeNVMLLibraryMismatchError(Exception):
+    """Shaped like pynvml.NVMLLibraryMismatchError: a plain Exception, not an NVMLError."""
+
+
 def load_scenario(name: str) -> dict[str, Any]:
     """A scenario by file stem, with its ``base`` (if any) merged in."""
     data = json.loads((SCENARIOS / f"{name}.json").read_text(encoding="utf-8"))
@@ -89,6 +93,7 @@ class FakeNvml:
     """Replays one scenario; records every call so tests can check what was asked."""
 
     NVMLError = FakeNVMLError
+    NVMLLibraryMismatchError = FakeNVMLLibraryMismatchError
 
     def __init__(self, scenario: dict[str, Any] | str) -> None:
         self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -96,8 +101,9 @@ class FakeNvml:
         self.initialised = False
 
     # --- plumbing -----------------------------------------------------------------------
-    def _answer(self, name: str, table: dict[str, Any], key: str) -> Any:
-        self.calls.append(key)
+    def _answer(self, name: str, table: dict[str, Any], key: str, call: str = "") -> Any:
+        """The scenario's ``table[key]`` for a call to ``name`` (recorded as ``call``)."""
+        self.calls.append(call or key)
         if name in self.scenario.get("missing_functions", []):
             raise FakeNVMLError(FUNCTION_NOT_FOUND)
         if key not in table:
@@ -110,13 +116,19 @@ class FakeNvml:
     def _system(self, name: str) -> Any:
         return self._answer(name, self.scenario["system"], name)
 
-    def _device(self, name: str, handle: FakeHandle, *args: Any) -> Any:
-        key = ":".join([name, *(str(a) for a in args)])
+    def _device(self, name: str, handle: FakeHandle, *args: Any, entry: str = "") -> Any:
+        """Answer ``name`` from the scenario's entry ``entry`` (default: its own name).
+
+        Versions of one function (``..._v3``, ``...V``) share the captured entry of the
+        unversioned name; the call is recorded under the name really called.
+        """
+        suffix = [str(a) for a in args]
+        key, call = ":".join([entry or name, *suffix]), ":".join([name, *suffix])
         device = self.scenario["devices"][handle.device]
         if handle.mig_slot is not None:
             mig = next(m for m in device["mig_devices"] if m["slot"] == handle.mig_slot)
-            return self._answer(name, mig["calls"], key)
-        return self._answer(name, device["calls"], key)
+            return self._answer(name, mig["calls"], key, call)
+        return self._answer(name, device["calls"], key, call)
 
     # --- NvmlLike -----------------------------------------------------------------------
     def nvmlInit(self) -> None:
@@ -180,6 +192,10 @@ class FakeNvml:
 
     def nvmlDeviceGetArchitecture(self, handle: FakeHandle) -> int:
         return self._device("nvmlDeviceGetArchitecture", handle)
+
+    def nvmlDeviceGetTemperatureV(self, handle: FakeHandle, sensor: int) -> int:
+        entry = "nvmlDeviceGetTemperature"
+        return self._device("nvmlDeviceGetTemperatureV", handle, sensor, entry=entry)
 
     def nvmlDeviceGetTemperature(self, handle: FakeHandle, sensor: int) -> int:
         return self._device("nvmlDeviceGetTemperature", handle, sensor)
@@ -257,5 +273,24 @@ class FakeNvml:
     def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle: FakeHandle) -> int:
         return self._device("nvmlDeviceGetCurrentClocksThrottleReasons", handle)
 
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, handle: FakeHandle) -> list[Any]:
+        entry = "nvmlDeviceGetComputeRunningProcesses"
+        return self._device("nvmlDeviceGetComputeRunningProcesses_v3", handle, entry=entry)
+
+    def nvmlDeviceGetComputeRunningProcesses_v2(self, handle: FakeHandle) -> list[Any]:
+        entry = "nvmlDeviceGetComputeRunningProcesses"
+        return self._device("nvmlDeviceGetComputeRunningProcesses_v2", handle, entry=entry)
+
     def nvmlDeviceGetComputeRunningProcesses(self, handle: FakeHandle) -> list[Any]:
-        return self._device("nvmlDeviceGetComputeRunningProcesses", handle)
+        # As nvidia-ml-py 13: the unversioned wrapper calls _v3, and turns its FunctionNotFound
+        # into NVMLLibraryMismatchError.
+        self.calls.append("nvmlDeviceGetComputeRunningProcesses")
+        try:
+            return self.nvmlDeviceGetComputeRunningProcesses_v3(handle)
+        except FakeNVMLError as exc:
+            if exc.value == FUNCTION_NOT_FOUND:
+                raise FakeNVMLLibraryMismatchError(
+                    "Unversioned function called and the pyNVML version does not match the "
+                    "NVML lib version."
+                ) from exc
+            raise

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gpudoctor.model.report import CudaInfo, KernelDriverInfo, NvmlInfo
+from gpudoctor.model.report import CudaInfo, FrameworkInfo, GpuInfo, KernelDriverInfo, NvmlInfo
 from gpudoctor.model.serialize import report_from_json, report_to_json
 from gpudoctor.probe import collect
 from gpudoctor.probe.base import ProbeContext
@@ -83,6 +83,63 @@ def test_framework_probes_run_when_asked(quick_probes, monkeypatch):
     assert sorted(seen) == ["tensorflow", "torch"]
     assert report.framework("torch").status == "not_installed"
     assert report.framework("tensorflow").status == "crashed"
+
+
+def _timed_probes(monkeypatch, nvml):
+    """NVML answers ``nvml`` after 0.3 s; each framework takes 0.3 s. Returns their spans."""
+    spans: dict[str, tuple[float, float]] = {}
+
+    def probe_nvml(ctx):
+        start = time.monotonic()
+        time.sleep(0.3)
+        spans["nvml"] = (start, time.monotonic())
+        return nvml
+
+    def probe_framework(ctx, name):
+        start = time.monotonic()
+        time.sleep(0.3)
+        spans[name] = (start, time.monotonic())
+        return FrameworkInfo(name=name, status="ok")
+
+    monkeypatch.setattr(collect, "probe_nvml", probe_nvml)
+    monkeypatch.setattr(collect, "probe_framework", probe_framework)
+    return spans
+
+
+def _gpu_nvml(*modes):
+    gpus = tuple(GpuInfo(index=i, compute_mode=m) for i, m in enumerate(modes))
+    return NvmlInfo(status="ok", gpus=gpus)
+
+
+def test_framework_children_start_after_nvml_has_finished(quick_probes, monkeypatch):
+    """A framework's smoke test would otherwise show up in NVML's process list."""
+    spans = _timed_probes(monkeypatch, _gpu_nvml("default"))
+    report = collect.collect_report(ProbeContext(), frameworks=True)
+    nvml_end = spans["nvml"][1]
+    assert spans["torch"][0] >= nvml_end
+    assert spans["tensorflow"][0] >= nvml_end
+    # On a GPU shared by default, the two frameworks still run side by side.
+    assert spans["tensorflow"][0] < spans["torch"][1]
+    assert spans["torch"][0] < spans["tensorflow"][1]
+    runs = {p.name: p for p in report.probes}
+    assert runs["torch"].message == runs["tensorflow"].message == ""
+
+
+@pytest.mark.parametrize("mode", ["exclusive_process", "prohibited"])
+def test_exclusive_compute_mode_runs_frameworks_one_after_the_other(
+    quick_probes, monkeypatch, mode
+):
+    spans = _timed_probes(monkeypatch, _gpu_nvml("default", mode))
+    report = collect.collect_report(ProbeContext(), frameworks=True)
+    first, second = sorted((spans["torch"], spans["tensorflow"]))
+    assert first[0] >= spans["nvml"][1]
+    assert second[0] >= first[1]  # no overlap
+    runs = {p.name: p for p in report.probes}
+    for fw in ("torch", "tensorflow"):
+        assert runs[fw].status == "ok"
+        assert "one after the other" in runs[fw].message
+        assert f"GPU 1 ({mode})" in runs[fw].message
+    assert report.framework("torch").status == "ok"
 
 
 def test_real_report_of_this_machine_without_frameworks():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -41,11 +42,95 @@ def test_tf_log_is_merged_into_the_child_answer():
     assert info.init_error.startswith("Cannot dlopen some GPU libraries")
 
 
-def test_tf_needed_sonames_follow_the_build():
-    names = tf_probe.needed_sonames("12.5.1", "9")
-    assert names["cudnn"] == "libcudnn.so.9"
-    assert names["cudart"] == "libcudart.so.12"
-    assert names["cufft"] == "libcufft.so.11"
+def test_tf_needed_sonames_for_cuda_12():
+    """TF 2.18+ (CUDA 12.5, cuDNN 9), as TF's own dso_loader log names them."""
+    assert tf_probe.needed_sonames("12.5.1", "9") == {
+        "cudart": "libcudart.so.12",
+        "cublas": "libcublas.so.12",
+        "cublaslt": "libcublasLt.so.12",
+        "cufft": "libcufft.so.11",
+        "cusparse": "libcusparse.so.12",
+        "cusolver": "libcusolver.so.11",
+        "nvjitlink": "libnvJitLink.so.12",
+        "cudnn": "libcudnn.so.9",
+    }
+
+
+def test_tf_needed_sonames_for_cuda_11():
+    """TF 2.5-2.14 (CUDA 11.2-11.8, cuDNN 8): cudart keeps .so.11.0, cuFFT is 10, no nvJitLink."""
+    assert tf_probe.needed_sonames("11.2", "8") == {
+        "cudart": "libcudart.so.11.0",
+        "cublas": "libcublas.so.11",
+        "cublaslt": "libcublasLt.so.11",
+        "cufft": "libcufft.so.10",
+        "cusparse": "libcusparse.so.11",
+        "cusolver": "libcusolver.so.11",
+        "cudnn": "libcudnn.so.8",
+    }
+    # TF 2.4 was built with CUDA 11.0, whose cuSOLVER was still 10 (tensorflow#48498).
+    assert tf_probe.needed_sonames("11.0", "8")["cusolver"] == "libcusolver.so.10"
+
+
+@pytest.mark.parametrize(
+    ("tf_version", "cudnn"), [("2.17.0", "libcudnn.so.8"), ("2.18.0", "libcudnn.so.9")]
+)
+def test_tf_cudnn_soname_without_build_info_follows_the_tf_release(tf_version, cudnn):
+    assert tf_probe.needed_sonames("12.3", "", tf_version)["cudnn"] == cudnn
+    assert tf_probe.needed_sonames("11.8", "")["cudnn"] == "libcudnn.so.8"
+
+
+def test_tf_needed_sonames_for_cuda_13_list_only_the_sure_ones():
+    names = tf_probe.needed_sonames("13.0", "9")
+    assert names["cudart"] == "libcudart.so.13"
+    assert names["cublas"] == "libcublas.so.13"
+    assert names["nvjitlink"] == "libnvJitLink.so.13"
+    assert all(soname.endswith((".so.13", ".so.9")) for soname in names.values())
+    # cuFFT, cuSPARSE and cuSOLVER have majors of their own, unverified for CUDA 13: not guessed.
+    assert set(names) == {"cudart", "cublas", "cublaslt", "nvjitlink", "cudnn"}
+
+
+def test_tf_needed_sonames_unknown_cuda_major_checks_nothing():
+    assert tf_probe.needed_sonames("10.1", "7") == {}
+
+
+def test_tf_child_gets_allow_growth():
+    """TF's smoke test must not reserve all GPU memory while others' jobs run."""
+    run = FakeRun({"name": "tensorflow", "status": "not_installed"})
+    probe_framework(ProbeContext(run=run, env={}), "tensorflow")
+    ((_, _, env),) = run.calls
+    assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+
+
+def test_torch_arch_flags_sort_by_number():
+    flags = "sm_100 sm_50 compute_90 sm_90 sm_120 sm_90a sm_86 sm_75"
+    assert torch_probe.sort_arch_flags(flags) == [
+        "sm_50",
+        "sm_75",
+        "sm_86",
+        "sm_90",
+        "sm_90a",
+        "compute_90",
+        "sm_100",
+        "sm_120",
+    ]
+
+
+class _FakeTorch:
+    """Only what arch_list reads: the build's arch flags, and the public fallback."""
+
+    def __init__(self, flags):
+        self._C = SimpleNamespace(_cuda_getArchFlags=lambda: flags)
+        self.cuda = SimpleNamespace(get_arch_list=lambda: ["from_get_arch_list"])
+
+
+def test_torch_arch_list_survives_an_odd_flag():
+    assert torch_probe.arch_list(_FakeTorch("sm_90 weird sm_100 sm_80")) == [
+        "sm_80",
+        "sm_90",
+        "sm_100",
+        "weird",
+    ]
+    assert torch_probe.arch_list(_FakeTorch("")) == ["from_get_arch_list"]
 
 
 def test_torch_cudnn_decoding():

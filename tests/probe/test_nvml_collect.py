@@ -216,7 +216,7 @@ def test_gpu_lost_mid_query_stops_querying_it():
     assert lost.memory_total_mib is None and lost.temperature_c is None
     assert [e.code for e in lost.errors] == ["gpu_is_lost", "gpu_is_lost"]
     second_gpu_calls = fake.calls[fake.calls.index("nvmlDeviceGetHandleByIndex:1") :]
-    assert "nvmlDeviceGetTemperature:0" not in second_gpu_calls
+    assert not any(c.startswith("nvmlDeviceGetTemperature") for c in second_gpu_calls)
 
 
 def test_function_not_found_is_listed_once_and_falls_back():
@@ -250,7 +250,7 @@ def test_function_not_found_is_called_once_across_gpus():
 
 
 class _Broken(FakeNvml):
-    def nvmlDeviceGetTemperature(self, handle, sensor):
+    def nvmlDeviceGetTemperatureV(self, handle, sensor):
         raise ZeroDivisionError("binding bug")
 
     def __getattribute__(self, name):
@@ -265,6 +265,84 @@ def test_binding_bugs_become_unavailable_not_crashes():
     assert errors_by_field(gpu)["gpu[0].temperature_c"] == "exception"
     assert "nvmlDeviceGetSerial" in info.missing_functions
     assert gpu.name == "NVIDIA L40S"
+
+
+LOADED_H100 = "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__load"
+PROCS_V3 = "nvmlDeviceGetComputeRunningProcesses_v3"
+PROCS_V2 = "nvmlDeviceGetComputeRunningProcesses_v2"
+PROCS = "nvmlDeviceGetComputeRunningProcesses"
+
+
+def _with_missing(name, *missing):
+    scenario = load_scenario(name)
+    scenario["missing_functions"] = list(missing)
+    return scenario
+
+
+def _captured_pids(scenario):
+    return [p["pid"] for p in scenario["devices"][0]["calls"][PROCS]]
+
+
+def test_processes_fall_back_to_v2_on_a_driver_without_v3():
+    """An R470-era driver: nvidia-ml-py's unversioned call would raise a mismatch error."""
+    scenario = _with_missing(LOADED_H100, PROCS_V3)
+    fake = FakeNvml(scenario)
+    info = collect_nvml(fake)
+    (gpu,) = info.gpus
+    assert [p.pid for p in gpu.processes] == _captured_pids(scenario)
+    assert {p.name for p in gpu.processes} == {"/root/tools/memhog", "./gpu_burn"}
+    assert info.missing_functions == (PROCS_V3,)
+    assert PROCS_V2 in fake.calls
+    assert PROCS not in fake.calls
+    assert "gpu[0].processes" not in errors_by_field(gpu)
+
+
+def test_library_mismatch_error_counts_as_a_missing_function():
+    """Neither _v3 nor _v2: the unversioned wrapper raises NVMLLibraryMismatchError."""
+    fake = FakeNvml(_with_missing(LOADED_H100, PROCS_V3, PROCS_V2))
+    info = collect_nvml(fake)
+    (gpu,) = info.gpus
+    assert PROCS in fake.calls
+    assert set(info.missing_functions) == {PROCS_V3, PROCS_V2, PROCS}
+    assert gpu.processes == ()
+    assert "exception" not in {e.code for e in gpu.errors}
+    assert gpu.temperature_c == 59  # the rest of the GPU is still read
+
+
+class _OldBindings(FakeNvml):
+    """An nvidia-ml-py from before _v3 and TemperatureV: the attributes do not exist."""
+
+    def __getattribute__(self, name):
+        if name in (PROCS_V3, "nvmlDeviceGetTemperatureV", "NVMLLibraryMismatchError"):
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+
+def test_old_bindings_use_the_functions_they_have():
+    info = collect_nvml(_OldBindings(LOADED_H100))
+    (gpu,) = info.gpus
+    assert [p.pid for p in gpu.processes] == _captured_pids(load_scenario(LOADED_H100))
+    assert gpu.temperature_c == 59
+    assert "exception" not in {e.code for e in gpu.errors}
+    assert {PROCS_V3, "nvmlDeviceGetTemperatureV"} <= set(info.missing_functions)
+
+
+def test_temperature_falls_back_to_the_deprecated_call_on_an_old_driver():
+    fake = FakeNvml(_with_missing(LOADED_H100, "nvmlDeviceGetTemperatureV"))
+    info = collect_nvml(fake)
+    assert info.gpus[0].temperature_c == 59
+    assert "nvmlDeviceGetTemperature:0" in fake.calls
+    assert info.missing_functions == ("nvmlDeviceGetTemperatureV",)
+
+
+def test_temperature_without_the_deprecated_call():
+    """A driver that dropped nvmlDeviceGetTemperature (announced for CUDA 14)."""
+    fake = FakeNvml(_with_missing(LOADED_H100, "nvmlDeviceGetTemperature"))
+    info = collect_nvml(fake)
+    assert info.gpus[0].temperature_c == 59
+    assert "nvmlDeviceGetTemperatureV:0" in fake.calls
+    assert "nvmlDeviceGetTemperature:0" not in fake.calls
+    assert info.missing_functions == ()
 
 
 def test_strings_are_normalised_from_bytes():

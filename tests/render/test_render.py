@@ -13,12 +13,13 @@ import pytest
 from gpudoctor import kb
 from gpudoctor.cli.check import command as check_command
 from gpudoctor.model.findings import AREAS
+from gpudoctor.model.report import FrameworkDevice
 from gpudoctor.model.serialize import report_from_json
 from gpudoctor.render import FORMATS, RENDERERS, render_report
 from gpudoctor.render.markdown import escape, fix_step
 from gpudoctor.rules import diagnose
 from tests.render.scenarios import many_problems
-from tests.rules.builders import healthy
+from tests.rules.builders import healthy, no_gpu_machine, with_framework, with_gpu
 
 
 def render(fmt, report, *, verbose=False, color=False):
@@ -144,3 +145,38 @@ def test_only_the_text_renderer_imports_rich():
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_verbose_framework_facts_say_cuda_available_and_usable_only_from_the_smoke_test():
+    failed = FrameworkDevice(
+        index=0, name="Tesla P100", compute_capability="6.0", smoke_ok=False, smoke_error="boom"
+    )
+    report = with_framework(healthy(), "torch", devices=(failed,))
+    text = render("text", report, verbose=True)
+    assert "GPU usable" not in text
+    torch_facts = text.split("\nPyTorch\n", 1)[1]
+    assert "CUDA available" in torch_facts.split("\n\n", 1)[0]
+    assert "not usable: smoke test FAILED: boom" in text
+    assert "1 GPU visible, smoke test failed on 1" in text
+    assert "1 GPU usable" not in text
+    assert "PyTorch       2.9.1+cu128, CUDA 12.8, cuDNN 9.10.2, 1 GPU usable" in render(
+        "text", healthy()
+    )
+    assert "1 GPU visible" in render("text", healthy())  # TensorFlow ran no smoke test
+
+
+def test_verbose_ecc_shows_a_pending_mode_change():
+    report = with_gpu(healthy(), ecc_enabled=True, ecc_pending=False)
+    assert "yes, pending no" in render("text", report, verbose=True)
+    assert (
+        "pending" not in render("text", healthy(), verbose=True).split("ECC", 1)[1].split("\n")[0]
+    )
+
+
+def test_without_a_gpu_the_nvml_gpu_and_cuda_lines_say_not_applicable():
+    text = render("text", no_gpu_machine(container="docker"))
+    for label in ("NVML", "GPUs", "CUDA"):
+        (line,) = [x for x in text.splitlines() if x.startswith(f"[i] {label} ")]
+        assert line.endswith("not applicable: no NVIDIA GPU")
+    assert "[!] Kernel driver no NVIDIA GPU on the PCI bus" in text
+    assert "0 errors, 1 warning" in text

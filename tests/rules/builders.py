@@ -22,6 +22,7 @@ from gpudoctor.model.report import (
     ProbeRun,
     PythonInfo,
     Report,
+    Unavailable,
 )
 
 H100_UUID = "GPU-8f3e2a4b-1c2d-4e5f-9a8b-7c6d5e4f3a2b"
@@ -222,6 +223,66 @@ def without_framework(report: Report, name: str) -> Report:
 def broken_nvml(report: Report, status: str, message: str = "") -> Report:
     """NVML failed to start: no versions, no GPUs."""
     return replace(report, nvml=NvmlInfo(status=status, message=message))
+
+
+def no_gpu_machine(container: str | None = None) -> Report:
+    """A Debian box with no NVIDIA GPU at all, as this project's own CI container reports it.
+
+    The PCI bus was read and lists nothing NVIDIA; no nvidia module, no /dev/nvidia*, no
+    libnvidia-ml, no libcuda; PyTorch and TensorFlow are CPU builds.
+    """
+    report = broken_nvml(
+        healthy(),
+        "library_not_found",
+        "nvmlInit failed: NVML Shared Library Not Found (libnvidia-ml.so.1 could not be loaded)",
+    )
+    report = with_host(report, os_release="Debian GNU/Linux 12 (bookworm)", container=container)
+    report = with_driver(
+        report,
+        module_version=None,
+        pci_functions=(),
+        dev_nodes=(),
+        uvm_loaded=False,
+        nouveau_loaded=False,
+        errors=(
+            Unavailable(
+                field="driver.module_version",
+                code="not_found",
+                message="/proc/driver/nvidia/version and /sys/module/nvidia/version are absent",
+            ),
+        ),
+    )
+    report = replace(
+        report,
+        cuda=CudaInfo(status="ok", libcuda_error="libcuda.so.1: cannot open shared object file"),
+    )
+    report = with_framework(
+        report,
+        "torch",
+        version="2.13.0+cpu",
+        cuda_build=False,
+        build_cuda=None,
+        build_cudnn=None,
+        cudnn_runtime=None,
+        cuda_available=False,
+        device_count=0,
+        arch_list=(),
+        devices=(),
+        requires=(),
+    )
+    return with_framework(
+        report,
+        "tensorflow",
+        version="2.21.0",
+        cuda_build=False,
+        build_cuda=None,
+        build_cudnn=None,
+        cuda_available=False,
+        device_count=0,
+        arch_list=(),
+        devices=(),
+        requires=(),
+    )
 
 
 # --- running one rule ------------------------------------------------------------------------

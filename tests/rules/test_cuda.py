@@ -10,6 +10,7 @@ from tests.rules.builders import (
     findings,
     h100,
     healthy,
+    no_gpu_machine,
     with_cuda,
     with_driver,
     with_env,
@@ -137,3 +138,40 @@ def test_macos_without_libcuda_is_information():
     report = with_host(with_cuda(healthy(), **NO_LIBCUDA), os="darwin")
     (found,) = findings(report, "GD-CUDA-001")
     assert found.severity == Severity.INFO
+
+
+def test_the_libcuda_install_follows_the_distribution():
+    fedora = with_host(
+        with_cuda(healthy(), **NO_LIBCUDA), os_release="Fedora Linux 44 (Cloud Edition)"
+    )
+    (found,) = findings(fedora, "GD-CUDA-001")
+    assert "$ sudo dnf install xorg-x11-drv-nvidia-cuda-libs" in found.fix
+    ubuntu = with_cuda(healthy(), **NO_LIBCUDA)
+    assert "$ sudo apt-get install libnvidia-compute-590" in findings(ubuntu, "GD-CUDA-001")[0].fix
+
+
+@pytest.mark.parametrize(
+    "cuda",
+    [
+        {},  # libcuda absent, as the no-GPU builder has it
+        {"libcuda_error": None, "cu_init_result": 100, "cu_init_error": "CUDA_ERROR_NO_DEVICE"},
+        {"libcuda_error": None, "cu_init_result": 999, "cu_init_error": "CUDA_ERROR_UNKNOWN"},
+        {
+            "libcuda_error": None,
+            "cu_init_result": 304,
+            "cu_init_error": "CUDA_ERROR_OPERATING_SYSTEM",
+        },
+    ],
+)
+def test_no_gpu_at_all_makes_cuda_not_applicable(cuda):
+    report = with_cuda(no_gpu_machine(), **cuda)
+    fired = [i for i in (f"GD-CUDA-{n:03d}" for n in range(1, 11)) if findings(report, i)]
+    assert fired == ["GD-CUDA-010"]
+    (found,) = findings(report, "GD-CUDA-010")
+    assert found.severity == Severity.INFO and "not applicable" in found.title
+
+
+def test_a_hung_cuda_probe_is_reported_even_without_a_gpu():
+    report = with_cuda(no_gpu_machine(), status="timeout", libcuda_error=None)
+    assert findings(report, "GD-CUDA-006")
+    assert findings(report, "GD-CUDA-010") == []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gpudoctor.model.findings import AREAS, Severity
 from tests.rules.builders import (
     broken_nvml,
     diagnose,
     healthy,
+    no_gpu_machine,
     with_env,
     with_framework,
     with_gpu,
@@ -53,3 +56,16 @@ def test_findings_carry_evidence_and_fixes():
     assert any("+cpu" in e for e in cpu.evidence)
     assert any("gpudoctor make-env" in step for step in cpu.fix)
     assert cpu.doc_url.endswith("#gd-torch-004")
+
+
+@pytest.mark.parametrize("container", [None, "docker"])
+def test_a_machine_without_a_gpu_gets_one_warning_and_no_driver_install(container):
+    diagnosis = diagnose(no_gpu_machine(container=container))
+    problems = [(f.id, f.severity) for f in diagnosis.findings if f.severity >= Severity.WARNING]
+    assert problems == [("GD-DRV-001", Severity.WARNING)]
+    for area in ("nvml", "gpu", "cuda"):
+        (only,) = diagnosis.in_area(area)
+        assert only.severity == Severity.INFO and "not applicable: no NVIDIA GPU" in only.title
+    every = " ".join(" ".join((f.title, *f.evidence, *f.fix)) for f in diagnosis.findings)
+    for wrong in ("ubuntu-drivers", "without GPU access", "apt-get", "dnf"):
+        assert wrong not in every

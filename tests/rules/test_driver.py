@@ -11,7 +11,9 @@ from tests.rules.builders import (
     findings,
     h100,
     healthy,
+    no_gpu_machine,
     with_driver,
+    with_env,
     with_host,
     with_nvml,
 )
@@ -27,17 +29,29 @@ def no_driver(**changes):
     return with_driver(report, module_version=None, uvm_loaded=False, **changes)
 
 
-def test_a_machine_without_any_nvidia_gpu():
-    report = no_driver(pci_functions=())
-    (found,) = findings(report, "GD-DRV-001")
-    assert found.severity == Severity.ERROR
+def test_a_machine_without_any_nvidia_gpu_is_a_warning_cpu_only():
+    (found,) = findings(no_gpu_machine(), "GD-DRV-001")
+    assert found.severity == Severity.WARNING
+    assert "CPU only" in found.title
+    assert not any("install" in step for step in found.fix)
     assert findings(healthy(), "GD-DRV-001") == []
 
 
-def test_no_gpu_is_not_claimed_when_the_pci_bus_could_not_be_read_or_in_a_container():
+def test_a_container_whose_pci_bus_shows_no_nvidia_gpu_is_the_same_case():
+    (found,) = findings(no_gpu_machine(container="docker"), "GD-DRV-001")
+    assert found.severity == Severity.WARNING
+    assert any("docker container" in e for e in found.evidence)
+    assert findings(no_gpu_machine(container="docker"), "GD-DRV-006") == []
+
+
+def test_no_gpu_is_not_claimed_when_the_pci_bus_could_not_be_read_or_a_gpu_is_expected():
     unread = Unavailable(field="driver.pci_functions", code="permission", message="denied")
-    assert findings(no_driver(pci_functions=(), errors=(unread,)), "GD-DRV-001") == []
-    assert findings(with_host(no_driver(pci_functions=()), container="docker"), "GD-DRV-001") == []
+    assert findings(with_driver(no_gpu_machine(), errors=(unread,)), "GD-DRV-001") == []
+    expected = with_env(no_gpu_machine(container="docker"), NVIDIA_VISIBLE_DEVICES="all")
+    assert findings(expected, "GD-DRV-001") == []
+    assert (
+        findings(with_driver(no_gpu_machine(), dev_nodes=("/dev/nvidiactl",)), "GD-DRV-001") == []
+    )
 
 
 def test_macos_is_information_not_an_error():
@@ -91,3 +105,16 @@ def test_a_container_that_sees_no_driver_leaves_the_area_unchecked():
     assert found.severity == Severity.INFO
     assert findings(with_host(healthy(), container="docker"), "GD-DRV-006") == []
     assert findings(no_driver(pci_functions=()), "GD-DRV-006") == []
+
+
+def test_the_module_rebuild_and_initramfs_follow_the_distribution():
+    fedora = with_host(
+        no_driver(pci_functions=(GPU_FN,)), os_release="Fedora Linux 44 (Cloud Edition)"
+    )
+    (found,) = findings(fedora, "GD-DRV-003")
+    assert any("kernel-devel" in step and "akmods" in step for step in found.fix)
+    assert not any("apt-get" in step for step in found.fix)
+    nouveau = with_driver(fedora, pci_functions=(replace(GPU_FN, driver="nouveau"),))
+    (found,) = findings(nouveau, "GD-DRV-002")
+    assert "$ sudo dracut --force" in found.fix
+    assert not any("update-initramfs" in step for step in found.fix)

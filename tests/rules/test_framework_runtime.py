@@ -9,6 +9,7 @@ from tests.rules.builders import (
     findings,
     h100,
     healthy,
+    no_gpu_machine,
     with_cuda,
     with_env,
     with_framework,
@@ -135,3 +136,21 @@ def test_a_framework_that_sees_fewer_gpus():
     two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
     assert [f.severity for f in findings(two, "GD-TORCH-012")] == [Severity.WARNING]
     assert findings(with_env(two, CUDA_VISIBLE_DEVICES="1"), "GD-TORCH-012") == []
+
+
+def test_a_cuda_build_on_a_machine_without_a_gpu_is_information():
+    failed = (LibraryInfo(name="cuda", soname="libcuda.so.1", error="libcuda.so.1: not found"),)
+    report = with_framework(
+        no_gpu_machine(),
+        "tensorflow",
+        version="2.21.0",
+        cuda_build=True,
+        build_cuda="12.5.1",
+        failed_libraries=failed,
+    )
+    (found,) = findings(report, "GD-TF-008")
+    assert found.severity == Severity.INFO
+    assert "runs on the CPU" in found.title
+    assert findings(report, "GD-TF-009") == []
+    torch = with_framework(no_gpu_machine(), "torch", cuda_build=True, build_cuda="12.8")
+    assert [f.severity for f in findings(torch, "GD-TORCH-008")] == [Severity.INFO]

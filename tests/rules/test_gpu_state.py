@@ -9,9 +9,11 @@ from gpudoctor.model.report import GpuProcess, MigDevice
 from gpudoctor.rules.gpu_state import load_state
 from tests.rules.builders import (
     broken_nvml,
+    diagnose,
     findings,
     h100,
     healthy,
+    no_gpu_machine,
     severities,
     with_gpu,
     with_host,
@@ -106,3 +108,29 @@ def test_health_not_checked_without_nvml():
     (found,) = findings(broken_nvml(healthy(), "driver_not_loaded"), "GD-GPU-013")
     assert found.evidence == ("NVML: driver_not_loaded",)
     assert findings(healthy(), "GD-GPU-013") == []
+
+
+def test_health_is_not_applicable_without_any_gpu():
+    (found,) = findings(no_gpu_machine(), "GD-GPU-013")
+    assert found.severity == Severity.INFO and "not applicable" in found.title
+
+
+@pytest.mark.parametrize(
+    ("current", "pending", "words"),
+    [(True, False, "change to off"), (False, True, "change to on")],
+)
+def test_an_ecc_mode_change_waiting_for_a_reset_is_a_warning(current, pending, words):
+    report = with_gpu(healthy(), ecc_enabled=current, ecc_pending=pending)
+    (found,) = findings(report, "GD-GPU-014")
+    assert found.severity == Severity.WARNING and words in found.title
+    assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
+
+
+@pytest.mark.parametrize(
+    ("current", "pending"), [(True, True), (False, False), (None, True), (True, None)]
+)
+def test_ecc_pending_alone_is_no_problem(current, pending):
+    # ecc_pending is the mode after the next reset: True with ECC on is the normal state.
+    report = with_gpu(healthy(), ecc_enabled=current, ecc_pending=pending)
+    assert findings(report, "GD-GPU-014") == []
+    assert [f.id for f in diagnose(report).in_area("gpu")] == ["GD-GPU-000"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import Unavailable
 from tests.rules.builders import (
     broken_nvml,
     findings,
     healthy,
+    no_gpu_machine,
     with_driver,
     with_env,
     with_host,
@@ -31,7 +33,7 @@ from tests.rules.builders import (
 )
 def test_each_failure_has_exactly_one_finding(status, rule_id):
     report = broken_nvml(healthy(), status, f"nvmlInit failed: {status}")
-    ids = [f"GD-NVML-00{n}" for n in range(1, 10)]
+    ids = [f"GD-NVML-{n:03d}" for n in range(1, 11)]
     fired = [i for i in ids if findings(report, i)]
     assert fired == [rule_id]
     assert all(findings(healthy(), i) == [] for i in ids)
@@ -43,6 +45,63 @@ def test_library_not_found_names_the_container_case():
     assert "container" in found.title
     assert any("--gpus all" in step for step in found.fix)
     assert "NVIDIA_VISIBLE_DEVICES is not set" in found.evidence
+    assert "sign of a GPU: PCI 0000:01:00.0: NVIDIA device 0x2330" in found.evidence
+
+
+def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
+    bare = no_gpu_machine(container="docker")
+    assert findings(bare, "GD-NVML-001") == []  # no GPU at all: GD-NVML-010
+    asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
+    (found,) = findings(asked, "GD-NVML-001")
+    assert found.title == "The container was started without GPU access"
+    assert "sign of a GPU: NVIDIA_VISIBLE_DEVICES='all'" in found.evidence
+    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
+    (found,) = findings(with_driver(bare, errors=(unread,)), "GD-NVML-001")
+    assert found.severity == Severity.WARNING
+    assert "started without GPU access" not in found.title
+
+
+@pytest.mark.parametrize("container", [None, "docker"])
+def test_no_gpu_at_all_makes_nvml_not_applicable(container):
+    report = no_gpu_machine(container=container)
+    (found,) = findings(report, "GD-NVML-010")
+    assert found.severity == Severity.INFO
+    assert "not applicable" in found.title
+    for status in ("driver_not_loaded", "bindings_missing"):
+        again = with_nvml(report, status=status)
+        fired = [i for i in (f"GD-NVML-{n:03d}" for n in range(1, 11)) if findings(again, i)]
+        assert fired == ["GD-NVML-010"], status
+    assert findings(healthy(), "GD-NVML-010") == []
+
+
+@pytest.mark.parametrize(
+    ("release", "wanted", "unwanted"),
+    [
+        ("Ubuntu 22.04.5 LTS", "ubuntu-drivers", "dnf"),
+        ("Fedora Linux 44 (Cloud Edition)", "dnf install akmod-nvidia", "apt"),
+        ("Rocky Linux 9.4 (Blue Onyx)", "dnf install cuda-drivers", "apt"),
+        ("Arch Linux", "with your distribution's package manager", "dnf"),
+    ],
+)
+def test_the_driver_install_follows_the_distribution(release, wanted, unwanted):
+    report = with_host(broken_nvml(healthy(), "library_not_found"), os_release=release)
+    (found,) = findings(with_driver(report, module_version=None), "GD-NVML-001")
+    fix = " ".join(found.fix)
+    assert wanted in fix and unwanted not in fix
+
+
+def test_the_driver_hold_and_library_reinstall_follow_the_distribution():
+    report = broken_nvml(healthy(), "lib_rm_version_mismatch", "Driver/library version mismatch")
+    fedora = with_host(report, os_release="Fedora Linux 44 (Workstation Edition)")
+    (found,) = findings(fedora, "GD-NVML-003")
+    assert any("dnf versionlock add" in step for step in found.fix)
+    assert not any("apt-mark" in step for step in found.fix)
+    missing = with_host(
+        broken_nvml(healthy(), "library_not_found"), os_release="Fedora Linux 44 (Cloud Edition)"
+    )
+    (found,) = findings(missing, "GD-NVML-001")
+    assert "user-space" in found.title
+    assert not any("apt-get" in step or "nvidia-utils" in step for step in found.fix)
 
 
 @pytest.mark.parametrize(

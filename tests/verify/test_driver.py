@@ -31,10 +31,12 @@ class FakeBackend:
         cpu_step_s: float = 0.0,
         gpu_noise: float = 0.0,
         fail_build: bool = False,
+        unsupported: str | None = None,
     ) -> None:
         self.gpu_capacity, self.cpu_step_s, self.gpu_noise = gpu_capacity, cpu_step_s, gpu_noise
-        self.fail_build = fail_build
+        self.fail_build, self.unsupported = fail_build, unsupported
         self.batches: list[tuple[str, int]] = []
+        self.calls: list[str] = []
 
     def setup(self, cfg: Config) -> FrameworkEnv:
         return FrameworkEnv(
@@ -43,9 +45,11 @@ class FakeBackend:
             cuda_build=True,
             cudnn_enabled=True,
             gpus=(GpuInfo(device="cuda:0", name="Fake GPU"),),
+            unsupported=self.unsupported,
         )
 
     def matmul_flops(self, device: str, precision: str) -> float:
+        self.calls.append(f"peak {device}")
         return 1e15 if device == "cpu" else 1e16
 
     def build_cpu(self, name: str) -> Any:
@@ -62,6 +66,7 @@ class FakeBackend:
 
     def timed_step(self, model: Any, name: str, batch: int, device: str) -> tuple[Step, Step]:
         self.batches.append((device, batch))
+        self.calls.append(f"step {device} {batch}")
         if device != "cpu" and batch > self.gpu_capacity:
             raise FakeOOM("CUDA out of memory")
         if device == "cpu" and self.cpu_step_s:
@@ -72,6 +77,9 @@ class FakeBackend:
 
     def is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, FakeOOM)
+
+    def recover_oom(self, model: Any) -> None:
+        self.calls.append(f"recover {model}")
 
     def release(self) -> None:
         pass
@@ -121,6 +129,20 @@ def test_out_of_memory_halves_the_batch_and_records_it():
     assert ("cuda:0", 1024) in backend.batches and ("cuda:0", 256) in backend.batches
 
 
+def test_each_out_of_memory_is_recovered_from_on_the_gpu_model_before_the_retry():
+    backend = FakeBackend(gpu_capacity=300)
+    _run(backend)
+    gpu = [c for c in backend.calls if c.startswith(("step cuda:0", "recover"))]
+    assert gpu[:6] == [
+        "step cuda:0 1024",
+        "recover gpu-model",
+        "step cuda:0 512",
+        "recover gpu-model",
+        "step cuda:0 256",
+        "step cuda:0 32",
+    ]
+
+
 def test_the_gpu_also_runs_the_batch_the_cpu_runs():
     runs = _runs(_run(FakeBackend()))
     by = {(r.device, r.role): r for r in runs}
@@ -159,3 +181,13 @@ def test_a_model_that_fails_to_build_is_reported_and_the_child_goes_on():
 def test_no_reachable_device_means_no_work():
     events = _run(FakeBackend(), device="cuda:3")
     assert [e["event"] for e in events] == ["env", "peak", "done"]
+
+
+def test_a_framework_version_the_harness_cannot_drive_runs_nothing():
+    backend = FakeBackend(unsupported="verify's Keras side needs Keras 3")
+    events = _run(backend)
+    assert [e["event"] for e in events] == ["env", "done"]
+    env = from_dict(FrameworkEnv, events[0]["env"])
+    assert env.unsupported == "verify's Keras side needs Keras 3"
+    assert events[0]["devices"] == []
+    assert backend.calls == []

@@ -88,17 +88,62 @@ def test_median_and_spread_over_blocks():
     assert spread == pytest.approx(5.0 / 20.0)
 
 
+class RampingGpu(FakeDevice):
+    """A GPU out of idle: a call costs ``slow`` at first, ``fast`` from ``ramp_s`` on (linear)."""
+
+    def __init__(self, slow: float, fast: float, ramp_s: float) -> None:
+        super().__init__([], steady=fast)
+        self.slow, self.ramp_s = slow, ramp_s
+        self.bursts: list[float] = []  # seconds between syncs
+        self._last_sync = 0.0
+
+    def step(self) -> None:
+        self.steps += 1
+        ramp = min(self.now / self.ramp_s, 1.0) if self.ramp_s else 1.0
+        self.now += self.slow + (self.steady - self.slow) * ramp
+
+    def sync(self) -> None:
+        self.bursts.append(self.now - self._last_sync)
+        self._last_sync = self.now
+
+
 def test_best_rate_reports_the_fastest_burst():
     dev = FakeDevice([], steady=0.001)
-    import gpudoctor.verify.timing as timing_module
-
-    original = timing_module.time.perf_counter
-    timing_module.time.perf_counter = dev.clock  # type: ignore[assignment]
-    try:
-        rate = best_rate(dev.step, dev.sync, work=2.0)
-    finally:
-        timing_module.time.perf_counter = original  # type: ignore[assignment]
+    rate = best_rate(dev.step, dev.sync, work=2.0, clock=dev.clock)
     assert rate == pytest.approx(2.0 / 0.001)
+
+
+def test_the_cpu_peak_probe_stays_cheap():
+    dev = FakeDevice([], steady=0.001)
+    best_rate(dev.step, dev.sync, work=2.0, clock=dev.clock)
+    assert dev.now < 0.5
+
+
+def test_the_gpu_peak_probe_waits_for_full_clocks_before_timing():
+    # Clocks ramp from half speed to full over 0.8 s: short bursts right after one call would
+    # read about half the peak (and inflate every fraction of peak).
+    dev = RampingGpu(slow=0.002, fast=0.001, ramp_s=0.8)
+    rate = best_rate(dev.step, dev.sync, work=1.0, gpu=True, clock=dev.clock)
+    assert rate == pytest.approx(1000.0, rel=0.01)
+    # the three timed bursts last 0.5 s each (to one call)
+    assert all(seconds >= 0.5 - 0.001 for seconds in dev.bursts[-3:]), dev.bursts
+    assert dev.now < 1.5 + 0.2 + 3 * 0.5 + 0.1
+
+
+def test_the_gpu_peak_warm_up_is_capped_when_clocks_never_settle():
+    dev = FakeDevice([], steady=0.001)
+    syncs = 0
+
+    def flicker() -> None:  # every burst 50 % off the one before: never two that agree
+        nonlocal syncs
+        syncs += 1
+        dev.steady = 0.0015 if dev.steady == 0.001 else 0.001
+
+    rate = best_rate(dev.step, flicker, work=1.0, gpu=True, clock=dev.clock)
+    assert rate == pytest.approx(1000.0, rel=0.01)  # the best of the timed bursts
+    # the warm-up stopped at its 1.5 s cap; then three bursts sized for 0.5 s (0.33 to 0.75 s)
+    assert 1.5 + 3 * 0.33 <= dev.now < 1.5 + 0.3 + 3 * 0.75 + 0.1
+    assert syncs <= 2 + 1.5 / 0.2 + 1 + 3
 
 
 def test_a_first_call_over_the_cap_gives_up_before_the_blocks():

@@ -49,6 +49,49 @@ def test_a_single_slowdown_sample_at_a_clock_change_is_tolerated(refs):
     assert "hw_slowdown" not in codes(judge(result, refs))
 
 
+@pytest.mark.parametrize("bit", [0x8, 0x40, 0x80])
+def test_each_hardware_slowdown_bit_fails(refs, bit):
+    samples = [f.sample(i * 0.1, clock_event_reasons=bit if i < 5 else 0) for i in range(20)]
+    result = f.with_run(f.healthy(), "resnet50", "cuda:0", "main", telemetry=f.telemetry(samples))
+    verdict = judge(result, refs)
+    assert "hw_slowdown" in codes(verdict, Level.FAIL)
+    assert "sw_thermal_slowdown" not in codes(verdict)
+
+
+def test_sw_thermal_slowdown_warns_and_does_not_fail(refs):
+    samples = [
+        f.sample(i * 0.1, clock_event_reasons=0x20 if i < 6 else 0, temperature_c=84)
+        for i in range(20)
+    ]
+    result = f.with_run(f.healthy(), "resnet50", "cuda:0", "main", telemetry=f.telemetry(samples))
+    verdict = judge(result, refs)
+    assert verdict.overall == "warn", verdict.reasons
+    assert dict(verdict.models)["resnet50"] == "warn"
+    reason = next(r for r in verdict.reasons if r.code == "sw_thermal_slowdown")
+    assert reason.level is Level.WARN
+    assert "SW thermal slowdown" in reason.message and "30%" in reason.message
+    assert "84 °C" in reason.message
+    assert "hw_slowdown" not in codes(verdict)
+
+
+def test_sw_thermal_with_hw_slowdown_still_fails(refs):
+    samples = [f.sample(i * 0.1, clock_event_reasons=0x20 | 0x8) for i in range(20)]
+    result = f.with_run(f.healthy(), "resnet50", "cuda:0", "main", telemetry=f.telemetry(samples))
+    verdict = judge(result, refs)
+    assert codes(verdict, Level.FAIL) == {"hw_slowdown"}
+    assert "sw_thermal_slowdown" in codes(verdict, Level.WARN)
+    fail = next(r for r in verdict.reasons if r.code == "hw_slowdown")
+    assert "HW slowdown" in fail.message and "SW thermal" not in fail.message
+
+
+def test_the_hardware_slowdown_bits_are_a_subset_that_leaves_sw_thermal_out():
+    from gpudoctor.model.clock_events import HW_SLOWDOWNS, SLOWDOWNS, ClockEvent
+
+    assert {int(bit) for bit in HW_SLOWDOWNS} == {0x8, 0x40, 0x80}
+    assert ClockEvent.SW_THERMAL_SLOWDOWN in SLOWDOWNS  # check's rules still see it
+    assert all(SLOWDOWNS[bit] == text for bit, text in HW_SLOWDOWNS.items())
+
+
 def test_a_downtrained_link_under_load_fails(refs):
     samples = [f.sample(i * 0.1, pcie_gen=1, pcie_width=8) for i in range(20)]
     result = f.with_run(f.healthy(), "vgg16", "cuda:0", "main", telemetry=f.telemetry(samples))
@@ -312,3 +355,34 @@ def test_a_skipped_row_reads_skipped_not_pass(refs):
     by_device = {run.device: verdict.for_run(run) for run in result.runs}
     assert by_device["cpu"] == "skipped"
     assert by_device["cuda:0"] == "pass"
+
+
+def test_a_framework_version_the_harness_cannot_drive_warns_and_does_not_fail(refs):
+    limit = (
+        "verify's Keras side needs Keras 3 (TensorFlow >= 2.16); TensorFlow 2.14.1 "
+        "(Keras 2.14.0) was not verified"
+    )
+    old_tf = f.env(framework="tensorflow", version="2.14.1", unsupported=limit)
+    base = f.healthy(("lenet5",))
+    both = replace(
+        base,
+        settings=replace(base.settings, framework="all"),
+        frameworks=(*base.frameworks, old_tf),
+    )
+    verdict = judge(both, refs)
+    assert verdict.overall == "warn", verdict.reasons
+    reason = next(r for r in verdict.reasons if r.code == "not_verifiable")
+    assert (reason.level, reason.framework, reason.message) == (Level.WARN, "tensorflow", limit)
+    assert "run_failed" not in codes(verdict)
+    # a GPU this build cannot see is still the install's fault, whatever the harness supports
+    blind = replace(old_tf, cuda_build=False, gpus=())
+    assert "cpu_only_build" in codes(judge(replace(both, frameworks=(blind,)), refs), Level.FAIL)
+
+
+def test_a_set_up_warning_from_the_child_warns(refs):
+    note = "TensorFlow GPU memory growth could not be set on GPU:0: already initialized"
+    result = replace(f.healthy(("lenet5",)), frameworks=(f.env(warnings=(note,)),))
+    verdict = judge(result, refs)
+    assert verdict.overall == "warn"
+    (reason,) = [r for r in verdict.reasons if r.code == "setup_warning"]
+    assert reason.message == note and reason.level is Level.WARN

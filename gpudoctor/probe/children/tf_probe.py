@@ -44,21 +44,65 @@ def loaded_cuda_libraries() -> list[str]:
     return paths
 
 
-def needed_sonames(cuda: str, cudnn: str) -> dict[str, str]:
-    """The sonames a CUDA build of TF dlopens at start-up (stream_executor's dso_loader)."""
-    major = cuda.split(".", maxsplit=1)[0] or "12"
-    cudnn_major = cudnn.split(".", maxsplit=1)[0] or "9"
-    fft_solver = "11" if major == "12" else major
-    return {
-        "cudart": f"libcudart.so.{major}",
-        "cublas": f"libcublas.so.{major}",
-        "cublaslt": f"libcublasLt.so.{major}",
-        "cufft": f"libcufft.so.{fft_solver}",
-        "cusparse": f"libcusparse.so.{major}",
-        "cusolver": f"libcusolver.so.{fft_solver}",
-        "cudnn": f"libcudnn.so.{cudnn_major}",
-        "nvjitlink": f"libnvJitLink.so.{major}",
-    }
+# The sonames stream_executor's dso_loader opens, per CUDA major of the build. CUDA 11.x keeps
+# libcudart.so.11.0 for every minor and ships cuFFT 10; 11.0 (TF 2.4) still had cuSOLVER 10
+# (tensorflow/tensorflow#45848, #48498). nvJitLink exists from CUDA 12 on. TF has no CUDA 13
+# build yet (shared/reference/compatibility.md §3): only the sonames that follow the toolkit's
+# own major are listed there; cuFFT, cuSPARSE and cuSOLVER (own majors) are left out, unverified.
+SONAMES: dict[str, dict[str, str]] = {
+    "11": {
+        "cudart": "libcudart.so.11.0",
+        "cublas": "libcublas.so.11",
+        "cublaslt": "libcublasLt.so.11",
+        "cufft": "libcufft.so.10",
+        "cusparse": "libcusparse.so.11",
+        "cusolver": "libcusolver.so.11",
+    },
+    "12": {
+        "cudart": "libcudart.so.12",
+        "cublas": "libcublas.so.12",
+        "cublaslt": "libcublasLt.so.12",
+        "cufft": "libcufft.so.11",
+        "cusparse": "libcusparse.so.12",
+        "cusolver": "libcusolver.so.11",
+        "nvjitlink": "libnvJitLink.so.12",
+    },
+    "13": {
+        "cudart": "libcudart.so.13",
+        "cublas": "libcublas.so.13",
+        "cublaslt": "libcublasLt.so.13",
+        "nvjitlink": "libnvJitLink.so.13",
+    },
+}
+
+
+def _major(version: str) -> str:
+    return version.strip().split(".", maxsplit=1)[0]
+
+
+def needed_sonames(cuda: str, cudnn: str, tf_version: str = "") -> dict[str, str]:
+    """The sonames a CUDA build of TF dlopens at start-up ({} for a CUDA major not known)."""
+    major = _major(cuda) or "12"
+    table = SONAMES.get(major)
+    if table is None:
+        return {}
+    names = dict(table)
+    if cuda.strip() in ("11.0", "11.0.0"):
+        names["cusolver"] = "libcusolver.so.10"
+    cudnn_major = _major(cudnn)
+    if not cudnn_major.isdigit():
+        # Tested builds: cuDNN 8 up to TF 2.17, cuDNN 9 from TF 2.18 (CUDA 12.5).
+        cudnn_major = "8" if major == "11" or _older_than_2_18(tf_version) else "9"
+    names["cudnn"] = f"libcudnn.so.{cudnn_major}"
+    return names
+
+
+def _older_than_2_18(tf_version: str) -> bool:
+    parts = tf_version.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) < (2, 18)
+    except (IndexError, ValueError):
+        return False
 
 
 def dlopen_failures(sonames: dict[str, str]) -> list[dict[str, str]]:
@@ -148,7 +192,9 @@ def probe() -> dict[str, object]:
     out["cuda_available"] = bool(gpus)
     out["devices"] = [smoke(tf, i) for i in range(len(gpus))]
     if cuda_build and not gpus and sys.platform.startswith("linux"):
-        sonames = needed_sonames(str(out["build_cuda"] or ""), str(out["build_cudnn"] or ""))
+        sonames = needed_sonames(
+            str(out["build_cuda"] or ""), str(out["build_cudnn"] or ""), str(out["version"])
+        )
         out["failed_libraries"] = dlopen_failures(sonames)
     if sys.platform.startswith("win") and not cuda_build:
         out["message"] = "TensorFlow 2.11+ has no GPU support on native Windows (use WSL2)"

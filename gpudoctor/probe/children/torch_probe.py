@@ -7,6 +7,7 @@ the field names of gpudoctor.model.report.FrameworkInfo.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import platform
 import sys
@@ -55,13 +56,27 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _arch_key(flag: str) -> tuple[int, int, str, str]:
+    """sm_50 < sm_90 < sm_90a < compute_90 < sm_100; a flag without ``_<number>`` goes last."""
+    prefix, _, number = flag.partition("_")
+    digits = "".join(itertools.takewhile(str.isdigit, number))
+    if not digits:
+        return (sys.maxsize, 0, "", flag)
+    return (int(digits), 0 if prefix == "sm" else 1, number[len(digits) :], flag)
+
+
+def sort_arch_flags(flags: str) -> list[str]:
+    """The build's arch flags (``sm_90 sm_100 compute_90``), unique, in numeric order."""
+    return sorted(set(flags.split()), key=_arch_key)
+
+
 def arch_list(torch: Any) -> list[str]:
     # torch.cuda.get_arch_list() is [] whenever CUDA is unavailable; the build's flags are not.
     try:
         flags = torch._C._cuda_getArchFlags()
         if flags:
-            return sorted(set(str(flags).split()), key=lambda a: (a.split("_")[1], a))
-    except (AttributeError, RuntimeError):
+            return sort_arch_flags(str(flags))
+    except Exception:  # an odd build must not cost the whole probe: try the public call
         pass
     try:
         return list(torch.cuda.get_arch_list())

@@ -54,6 +54,7 @@ class Backend(Protocol):
     def logits(self, model: Any, x_nhwc: Any, device: str) -> Any: ...
     def timed_step(self, model: Any, name: str, batch: int, device: str) -> tuple[Step, Step]: ...
     def is_oom(self, exc: BaseException) -> bool: ...
+    def recover_oom(self, model: Any) -> None: ...
     def release(self) -> None: ...
     def sampler(self, device: str) -> Sampler: ...
     def device_name(self, device: str) -> str: ...
@@ -64,6 +65,11 @@ class Backend(Protocol):
 def run_child(backend: Backend, cfg: Config, emit: Emit) -> None:
     """Verify every model of ``cfg`` on every device this framework can reach."""
     env = backend.setup(cfg)
+    if env.unsupported:
+        # A framework version this harness cannot drive: say so (the verdict warns), run nothing.
+        emit({"event": "env", "env": to_dict(env), "devices": []})
+        emit({"event": "done"})
+        return
     gpus = _gpu_devices(cfg.device, env)
     devices = [*gpus, *(["cpu"] if cfg.device in ("cpu", "all") else [])]
     cpu_flops = backend.matmul_flops("cpu", "fp32")
@@ -242,9 +248,11 @@ def _timed(
             oom = True
         if not oom:
             break
-        # The failed attempt's tensors are only freed once the except block has dropped them.
+        # The failed attempt's tensors (its batch, optimizer state, activations held by the
+        # traceback) are only freed once the except block has dropped them; the gradients
+        # left on the model by a failed backward pass are dropped by recover_oom.
         step = sync = None  # type: ignore[assignment]
-        backend.release()
+        backend.recover_oom(model)
         ooms.append(size)
         size //= 2
     ips, spread = images_per_second(timing, size)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gpudoctor.refmodels.keras_builder import KERAS_MAJOR, keras_major
 from gpudoctor.verify.children.driver import Config
 from gpudoctor.verify.children.telemetry import Sampler, nvml_gpu_count, open_sampler
 from gpudoctor.verify.model import FrameworkEnv, GpuInfo
@@ -22,16 +24,66 @@ def tf_device(device: str) -> str:
     return "/CPU:0" if device == "cpu" else f"/GPU:{device.split(':')[1]}"
 
 
+def harness_limit(tf_version: str, keras_version: str, keras_backend: str | None) -> str | None:
+    """Why this harness cannot verify this TensorFlow/Keras pair, or None when it can.
+
+    The Keras side (keras_builder's ``keras.ops``, the optimizers' ``scale_loss``) is written
+    for Keras 3, which TensorFlow ships as ``keras`` from 2.16 on. Older pairs are still what
+    make-env recommends in places (TensorFlow 2.14 for Pascal on R470, 2.10 on native Windows),
+    so this is reported as the harness's limit, never as a fault of the install.
+    """
+    major = keras_major(keras_version)
+    if major is None or major < KERAS_MAJOR:
+        return (
+            f"verify's Keras side needs Keras {KERAS_MAJOR} (TensorFlow >= 2.16); TensorFlow "
+            f"{tf_version} (Keras {keras_version}) was not verified: a limit of this harness, "
+            "not a fault of the install (`gpudoctor check` still reads it)"
+        )
+    if keras_backend not in (None, "tensorflow"):
+        return (
+            f"verify's Keras side needs Keras's TensorFlow backend, not {keras_backend} "
+            f"(KERAS_BACKEND); TensorFlow {tf_version} was not verified"
+        )
+    return None
+
+
+def device_sync(tf: Any, where: str) -> Step:
+    """Wait for the work queued on ``where``.
+
+    ``tf.test.experimental.sync_devices`` is TensorFlow >= 2.13; before it, fetching a scalar
+    computed on the device waits for everything queued there before it.
+    """
+    sync_devices = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
+    if sync_devices is not None:
+        return sync_devices  # type: ignore[no-any-return]
+
+    def fetch() -> None:
+        with tf.device(where):
+            tf.reduce_sum(tf.zeros((1,))).numpy()
+
+    return fetch
+
+
+def _keras_backend(keras: Any) -> str | None:
+    backend = getattr(getattr(keras, "backend", None), "backend", None)
+    return str(backend()) if callable(backend) else None
+
+
 class TfBackend:
     """Runs the models as Keras functional models, NHWC, under a mixed policy for AMP."""
 
     framework = "tensorflow"
 
-    def __init__(self) -> None:
-        import keras
-        import tensorflow as tf
+    def __init__(self, modules: tuple[Any, Any] | None = None) -> None:
+        """Import TensorFlow and Keras, or take ``(tf, keras)`` stand-ins (tests)."""
+        if modules is None:
+            # The TensorFlow child is the only user of Keras here, and it needs the TF backend.
+            os.environ["KERAS_BACKEND"] = "tensorflow"
+            import keras
+            import tensorflow
 
-        self.tf, self.keras = tf, keras
+            modules = (tensorflow, keras)
+        self.tf, self.keras = modules
         self.cfg: Config | None = None
         self._names: dict[str, str] = {}
 
@@ -39,13 +91,23 @@ class TfBackend:
         """Memory growth, threads, TF32; then what this build and host offer."""
         tf = self.tf
         self.cfg = cfg
+        keras_version = str(getattr(self.keras, "__version__", "unknown"))
+        unsupported = harness_limit(tf.__version__, keras_version, _keras_backend(self.keras))
+        warnings: list[str] = []
         physical = tf.config.list_physical_devices("GPU")
         if cfg.device == "cpu":
             tf.config.set_visible_devices([], "GPU")
             physical = []
         for gpu in physical:
-            with contextlib.suppress(RuntimeError, ValueError):
+            try:
                 tf.config.experimental.set_memory_growth(gpu, True)
+            except (RuntimeError, ValueError) as exc:
+                # Typically "Physical devices cannot be modified after being initialized":
+                # TensorFlow then takes all of the GPU's memory, so say so.
+                warnings.append(
+                    f"TensorFlow GPU memory growth could not be set on {gpu.name}: {exc} "
+                    "(TensorFlow may hold all of that GPU's memory)"
+                )
         tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
         tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
         tf32 = cfg.precision != "fp32"
@@ -80,6 +142,8 @@ class TfBackend:
             cpu_threads=tf.config.threading.get_intra_op_parallelism_threads(),
             inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
             tf32=tf32,
+            unsupported=unsupported,
+            warnings=tuple(warnings),
         )
 
     def device_name(self, device: str) -> str:
@@ -89,9 +153,6 @@ class TfBackend:
     def sampler(self, device: str) -> Sampler:
         """NVML telemetry for this GPU (CUDA ordinals follow PCI order, as NVML's do)."""
         return open_sampler(None, int(device.split(":")[1]))
-
-    def _sync(self) -> None:
-        self.tf.test.experimental.sync_devices()
 
     def matmul_flops(self, device: str, precision: str) -> float:
         """Best dense matmul rate over a few short bursts (FLOP/s), in this run's precision."""
@@ -107,7 +168,8 @@ class TfBackend:
             def op() -> None:
                 tf.linalg.matmul(a, b)
 
-            return best_rate(op, self._sync, 2.0 * n**3)
+            sync = device_sync(tf, tf_device(device))
+            return best_rate(op, sync, 2.0 * n**3, gpu=device != "cpu")
 
     @contextlib.contextmanager
     def _policy(self, device: str) -> Iterator[None]:
@@ -167,12 +229,14 @@ class TfBackend:
                     opt = keras.mixed_precision.LossScaleOptimizer(opt)
                 opt.build(model.trainable_variables)
                 loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                # Keras 3 optimizers scale the loss themselves (identity unless loss-scaling).
+                scale = getattr(opt, "scale_loss", None)
 
                 def train() -> Any:
                     with tf.GradientTape() as tape:
                         out = model(x, training=True)
                         loss = loss_fn(y, tf.cast(out, tf.float32))
-                        scaled = opt.scale_loss(loss)
+                        scaled = scale(loss) if scale is not None else loss
                     grads = tape.gradient(scaled, model.trainable_variables)
                     opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
                     return loss
@@ -183,11 +247,15 @@ class TfBackend:
             with tf.device(where):
                 fn()
 
-        return step, self._sync
+        return step, device_sync(tf, where)
 
     def is_oom(self, exc: BaseException) -> bool:
         """True for TensorFlow's resource-exhausted (out of GPU memory)."""
         return isinstance(exc, self.tf.errors.ResourceExhaustedError) or "OOM" in str(exc)
+
+    def recover_oom(self, model: Any) -> None:
+        """Free the failed step's tensors (Keras keeps no gradients on the model)."""
+        self.release()
 
     def release(self) -> None:
         """Drop the last model's tensors."""

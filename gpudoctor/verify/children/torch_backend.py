@@ -14,6 +14,8 @@ from gpudoctor.verify.model import FrameworkEnv, GpuInfo
 from gpudoctor.verify.timing import Step, best_rate
 
 _PEAK_N = {"cpu": 2048, "gpu": 8192}
+OOM_MESSAGES = ("out of memory", "CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED")
+"""RuntimeError texts that mean the GPU ran out of memory (cuDNN and cuBLAS say it their way)."""
 
 
 class TorchBackend:
@@ -21,10 +23,13 @@ class TorchBackend:
 
     framework = "torch"
 
-    def __init__(self) -> None:
-        import torch
+    def __init__(self, torch_module: Any = None) -> None:
+        """Import torch, or take a stand-in (tests)."""
+        if torch_module is None:
+            import torch
 
-        self.torch = torch
+            torch_module = torch
+        self.torch = torch_module
         self.cfg: Config | None = None
 
     # --- set-up ------------------------------------------------------------------------------
@@ -106,7 +111,7 @@ class TorchBackend:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
         sync = self._sync(device)
-        return best_rate(lambda: torch.mm(a, b), sync, 2.0 * n**3)
+        return best_rate(lambda: torch.mm(a, b), sync, 2.0 * n**3, gpu=device != "cpu")
 
     def _autocast(self, device: str) -> Any:
         cfg = self.cfg
@@ -176,8 +181,18 @@ class TorchBackend:
         return train, self._sync(device)
 
     def is_oom(self, exc: BaseException) -> bool:
-        """True for CUDA out-of-memory."""
-        return isinstance(exc, self.torch.cuda.OutOfMemoryError) or "out of memory" in str(exc)
+        """True for CUDA out-of-memory, including cuDNN's and cuBLAS's allocation failures."""
+        # torch.cuda.OutOfMemoryError is torch >= 1.13; before it, a RuntimeError says so.
+        oom_class = getattr(self.torch.cuda, "OutOfMemoryError", None)
+        if oom_class is not None and isinstance(exc, oom_class):
+            return True
+        return isinstance(exc, RuntimeError) and any(m in str(exc) for m in OOM_MESSAGES)
+
+    def recover_oom(self, model: Any) -> None:
+        """Drop what a failed step left on the GPU before retrying at a smaller batch."""
+        # A backward pass that ran out of memory leaves .grad tensors on the model.
+        model.zero_grad(set_to_none=True)
+        self.release()
 
     def release(self) -> None:
         """Give cached GPU memory back between models."""

@@ -1,0 +1,79 @@
+"""Facts derived from a report that several layers ask: is there an NVIDIA GPU here at all?"""
+
+from __future__ import annotations
+
+from gpudoctor.model.report import GpuInfo, Report
+
+
+def gpus(report: Report) -> tuple[GpuInfo, ...]:
+    """The GPUs NVML listed (lost ones included)."""
+    return report.nvml.gpus if report.nvml.status == "ok" else ()
+
+
+NOT_APPLICABLE = "not applicable: no NVIDIA GPU"
+"""What the NVML, GPU and CUDA lines say on a machine without an NVIDIA GPU."""
+
+
+def nvidia_traces(report: Report) -> tuple[str, ...]:
+    """Signs of an NVIDIA GPU or its driver on this machine, in words (empty when none).
+
+    A container sees the host's PCI bus and kernel modules in /sys, so these are signs of a
+    GPU on the host even when the container was given no access to it.
+    """
+    drv, found = report.driver, []
+    listed = gpus(report)
+    if listed:
+        found.append(f"NVML lists {len(listed)} GPU{'s' if len(listed) != 1 else ''}")
+    found += [f"PCI {fn.address}: NVIDIA device {fn.device_id}" for fn in drv.pci_functions]
+    if drv.module_version:
+        found.append(f"nvidia kernel module {drv.module_version}")
+    nodes = [n for n in drv.dev_nodes if n.startswith("/dev/nvidia")]
+    if nodes:
+        found.append(f"device files: {', '.join(nodes)}")
+    if report.cuda.device_count:
+        found.append(f"CUDA devices: {report.cuda.device_count}")
+    return tuple(found)
+
+
+def pci_bus_unreadable(report: Report) -> bool:
+    """True when the kernel-driver probe recorded that it could not list the PCI bus."""
+    return any(
+        e.field == "driver" or e.field.startswith("driver.pci") for e in report.driver.errors
+    )
+
+
+def no_nvidia_gpu(report: Report) -> bool:
+    """True when this Linux machine (or the host of this container) has no NVIDIA GPU.
+
+    Nothing NVIDIA on a PCI bus that could be read, no nvidia kernel module, no /dev/nvidia*
+    and NVML lists no GPU. In a container ``NVIDIA_VISIBLE_DEVICES`` counts as a sign that
+    GPUs were meant to be there. Windows, WSL2 and macOS are never answered here: their
+    driver is not visible through /sys.
+    """
+    host = report.host
+    if host.os != "linux" or host.wsl or nvidia_traces(report) or pci_bus_unreadable(report):
+        return False
+    return not (host.container and env(report, "NVIDIA_VISIBLE_DEVICES") is not None)
+
+
+_NVML_NOT_APPLICABLE = ("library_not_found", "driver_not_loaded", "bindings_missing")
+"""NVML outcomes that only say the driver is absent: expected where there is no GPU."""
+
+
+def not_applicable(report: Report, area: str) -> bool:
+    """True when the ``nvml``, ``gpu`` or ``cuda`` area only repeats that there is no GPU.
+
+    A probe that hung is still reported: hanging is not how a missing driver behaves.
+    """
+    if not no_nvidia_gpu(report):
+        return False
+    if area == "nvml":
+        return report.nvml.status in _NVML_NOT_APPLICABLE
+    if area == "cuda":
+        return report.cuda.status != "timeout"
+    return area == "gpu"
+
+
+def env(report: Report, name: str) -> str | None:
+    """An environment variable as the host probe saw it (None when unset)."""
+    return report.host.env.get(name)

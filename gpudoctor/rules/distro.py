@@ -1,0 +1,161 @@
+"""The package-manager commands of the driver fixes, chosen from the report's Linux distribution."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gpudoctor.model.report import Report
+
+Family = Literal["ubuntu", "debian", "fedora", "rhel", "unknown"]
+
+# Matched against the start of os-release's PRETTY_NAME, lower-cased. Ubuntu derivatives use
+# Ubuntu's driver packages; Fedora's come from RPM Fusion, the RHEL family's from NVIDIA's
+# CUDA repository, so their package names differ.
+_PREFIXES: tuple[tuple[str, Family], ...] = (
+    ("ubuntu", "ubuntu"),
+    ("linux mint", "ubuntu"),
+    ("pop!_os", "ubuntu"),
+    ("debian", "debian"),
+    ("fedora", "fedora"),
+    ("red hat enterprise linux", "rhel"),
+    ("rocky linux", "rhel"),
+    ("almalinux", "rhel"),
+    ("centos", "rhel"),
+    ("oracle linux", "rhel"),
+)
+
+PACKAGE_MANAGER = "with your distribution's package manager"
+
+
+def family(os_release: str | None) -> Family:
+    """The distribution family of an os-release pretty name (``unknown`` when not recognised)."""
+    name = (os_release or "").strip().lower()
+    for prefix, found in _PREFIXES:
+        if name.startswith(prefix):
+            return found
+    return "unknown"
+
+
+def report_family(report: Report) -> Family:
+    """The family whose commands fit this report's machine.
+
+    Inside a container the fix runs on the host, whose distribution the report does not know.
+    """
+    if report.host.os != "linux" or report.host.container:
+        return "unknown"
+    return family(report.host.os_release)
+
+
+def _choose(
+    report: Report,
+    commands: dict[Family, tuple[str, ...]],
+    what: str,
+    how: str = PACKAGE_MANAGER,
+) -> tuple[str, ...]:
+    """The family's commands; for an unknown one, what to do plus Ubuntu's command, labelled."""
+    found = report_family(report)
+    if found != "unknown":
+        return commands[found]
+    label = "Debian/Ubuntu" if commands["ubuntu"] == commands["debian"] else "Ubuntu"
+    command = commands["ubuntu"][0].removeprefix("$ ").split("   #")[0]
+    return (f"{what} {how}; {label}: $ {command}",)
+
+
+def install_driver(report: Report) -> tuple[str, ...]:
+    """Install the NVIDIA driver (kernel module and libraries)."""
+    return _choose(
+        report,
+        {
+            "ubuntu": ("$ sudo ubuntu-drivers install",),
+            "debian": ("$ sudo apt-get install nvidia-driver   # from the non-free component",),
+            "fedora": (
+                "$ sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda   # from RPM Fusion",
+            ),
+            "rhel": ("$ sudo dnf install cuda-drivers   # from NVIDIA's CUDA repository",),
+        },
+        "Install the NVIDIA driver",
+    )
+
+
+def reinstall_libraries(report: Report, branch: str) -> tuple[str, ...]:
+    """Reinstall the driver's user-space libraries (NVML, libcuda) of driver branch ``branch``."""
+    return _choose(
+        report,
+        {
+            "ubuntu": (
+                f"$ sudo apt-get install --reinstall libnvidia-compute-{branch} "
+                f"nvidia-utils-{branch}",
+            ),
+            "debian": ("$ sudo apt-get install --reinstall libnvidia-ml1 libcuda1 nvidia-smi",),
+            "fedora": ("$ sudo dnf reinstall 'xorg-x11-drv-nvidia*'",),
+            "rhel": ("$ sudo dnf reinstall 'nvidia-driver*'",),
+        },
+        f"Reinstall the user-space packages of driver {branch}",
+    )
+
+
+def install_compute_libraries(report: Report, branch: str) -> tuple[str, ...]:
+    """Install the package that provides libcuda.so.1 for driver branch ``branch``."""
+    return _choose(
+        report,
+        {
+            "ubuntu": (f"$ sudo apt-get install libnvidia-compute-{branch}",),
+            "debian": ("$ sudo apt-get install libcuda1",),
+            "fedora": ("$ sudo dnf install xorg-x11-drv-nvidia-cuda-libs",),
+            "rhel": ("$ sudo dnf install nvidia-driver-cuda-libs",),
+        },
+        f"Install the CUDA driver library (libcuda.so.1) of driver {branch}",
+    )
+
+
+def rebuild_module(report: Report) -> tuple[str, ...]:
+    """Build the nvidia module for the running kernel (its headers, then DKMS or akmods)."""
+    return _choose(
+        report,
+        {
+            "ubuntu": (
+                "$ sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
+            ),
+            "debian": (
+                "$ sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
+            ),
+            "fedora": ("$ sudo dnf install kernel-devel-$(uname -r) && sudo akmods --force",),
+            "rhel": (
+                "$ sudo dnf install kernel-devel-$(uname -r) kernel-headers-$(uname -r) "
+                "&& sudo dkms autoinstall",
+            ),
+        },
+        "Install the headers of the running kernel and rebuild the module",
+    )
+
+
+def hold_driver(report: Report) -> tuple[str, ...]:
+    """Stop unattended upgrades from replacing the driver under a running system."""
+    return _choose(
+        report,
+        {
+            "ubuntu": ("$ sudo apt-mark hold 'nvidia-*' 'libnvidia-*'",),
+            "debian": ("$ sudo apt-mark hold 'nvidia-*' 'libnvidia-*' libcuda1",),
+            "fedora": ("$ sudo dnf versionlock add akmod-nvidia 'xorg-x11-drv-nvidia*'",),
+            "rhel": (
+                "$ sudo dnf install python3-dnf-plugin-versionlock && "
+                "sudo dnf versionlock add 'nvidia-*' 'kmod-nvidia*'",
+            ),
+        },
+        "Hold the driver packages",
+    )
+
+
+def rebuild_initramfs(report: Report) -> tuple[str, ...]:
+    """Regenerate the initramfs (after blacklisting a module)."""
+    return _choose(
+        report,
+        {
+            "ubuntu": ("$ sudo update-initramfs -u",),
+            "debian": ("$ sudo update-initramfs -u",),
+            "fedora": ("$ sudo dracut --force",),
+            "rhel": ("$ sudo dracut --force",),
+        },
+        "Rebuild the initramfs",
+        "with your distribution's tool",
+    )

@@ -1,0 +1,78 @@
+"""Distribution families and the package-manager commands chosen for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpudoctor.rules import distro
+from tests.rules.builders import healthy, with_host
+
+
+@pytest.mark.parametrize(
+    ("pretty", "family"),
+    [
+        ("Ubuntu 22.04.5 LTS", "ubuntu"),
+        ("Linux Mint 21.3", "ubuntu"),
+        ("Debian GNU/Linux 12 (bookworm)", "debian"),
+        ("Fedora Linux 44 (Cloud Edition)", "fedora"),
+        ("Red Hat Enterprise Linux 9.4 (Plow)", "rhel"),
+        ("Rocky Linux 9.4 (Blue Onyx)", "rhel"),
+        ("AlmaLinux 9.4 (Seafoam Ocelot)", "rhel"),
+        ("CentOS Stream 9", "rhel"),
+        ("Arch Linux", "unknown"),
+        ("openSUSE Tumbleweed", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_family_of_an_os_release_name(pretty, family):
+    assert distro.family(pretty) == family
+
+
+def on(pretty, **host):
+    return with_host(healthy(), os_release=pretty, **host)
+
+
+def commands(lines):
+    return " ".join(lines)
+
+
+def test_each_family_gets_its_own_package_manager():
+    ubuntu, fedora = on("Ubuntu 24.04.1 LTS"), on("Fedora Linux 44 (Workstation Edition)")
+    rocky = on("Rocky Linux 9.4 (Blue Onyx)")
+    assert "ubuntu-drivers" in commands(distro.install_driver(ubuntu))
+    assert "akmod-nvidia" in commands(distro.install_driver(fedora))
+    assert "dnf" in commands(distro.install_driver(rocky))
+    assert "apt-mark hold" in commands(distro.hold_driver(ubuntu))
+    assert "dnf versionlock add" in commands(distro.hold_driver(fedora))
+    assert "dnf versionlock add" in commands(distro.hold_driver(rocky))
+    assert "linux-headers" in commands(distro.rebuild_module(ubuntu))
+    assert "kernel-devel" in commands(distro.rebuild_module(fedora))
+    assert "akmods" in commands(distro.rebuild_module(fedora))
+    assert "libnvidia-compute-590" in commands(distro.install_compute_libraries(ubuntu, "590"))
+    assert "dnf" in commands(distro.install_compute_libraries(fedora, "590"))
+    assert "dracut" in commands(distro.rebuild_initramfs(fedora))
+    for report in (fedora, rocky):
+        every = [
+            distro.install_driver(report),
+            distro.reinstall_libraries(report, "590"),
+            distro.install_compute_libraries(report, "590"),
+            distro.rebuild_module(report),
+            distro.hold_driver(report),
+        ]
+        assert not any("apt" in line for lines in every for line in lines)
+
+
+def test_debian_is_not_given_ubuntu_only_tools():
+    debian = on("Debian GNU/Linux 12 (bookworm)")
+    assert "ubuntu-drivers" not in commands(distro.install_driver(debian))
+    assert "apt-get install nvidia-driver" in commands(distro.install_driver(debian))
+
+
+@pytest.mark.parametrize("host", [{"os_release": "Arch Linux"}, {"container": "docker"}])
+def test_an_unknown_distribution_gets_words_and_the_labelled_ubuntu_command(host):
+    report = with_host(healthy(), **host)
+    (line,) = distro.install_driver(report)
+    assert "with your distribution's package manager" in line
+    assert line.endswith("Ubuntu: $ sudo ubuntu-drivers install")
+    (line,) = distro.rebuild_module(report)
+    assert "Debian/Ubuntu: $ sudo apt-get install linux-headers" in line
