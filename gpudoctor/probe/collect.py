@@ -173,7 +173,7 @@ def _run_frameworks(
     if not exclusive:
         futures = {fw: pool.submit(_run_one, fw, fn, ctx, fallbacks[fw]) for fw, fn in fns.items()}
         return {fw: future.result() for fw, future in futures.items()}
-    note = f"run one after the other: {', '.join(exclusive)} allows one CUDA process at a time"
+    note = f"run one after the other: at most one CUDA process at a time on {', '.join(exclusive)}"
     results = {}
     for fw, fn in fns.items():
         section, run = _run_one(fw, fn, ctx, fallbacks[fw])

@@ -34,6 +34,14 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--framework", "jax"), "--framework jax"),
         ((*TARGET, "--os", "bsd"), "--os bsd"),
         ((*TARGET, "--python", "three"), "Python version"),
+        ((*TARGET, "--python", "abc"), "Python version 'abc' is not like 3.12"),
+        ((*TARGET, "--torch", "2.9.7"), "--torch 2.9.7: no such PyTorch release"),
+        ((*TARGET, "--torch", "2.14.5"), "--torch 2.14.5: no such PyTorch release"),
+        (
+            (*TARGET, "--framework", "tensorflow", "--tensorflow", "2.20.9"),
+            "--tensorflow 2.20.9: no such TensorFlow release",
+        ),
+        ((*TARGET, "--source", "conda-forge", "--torch", "2.9"), "use --source pip"),
         ((*TARGET, "--format", "toml"), "--format toml"),
         (("--from-report", "missing.json"), "missing.json"),
         (("--from-report", str(H100), *TARGET), "cannot be combined"),
@@ -88,11 +96,28 @@ def test_json(cli: Cli, in_tmp: Path) -> None:
 
 
 def test_nothing_fits_is_exit_1(cli: Cli, in_tmp: Path) -> None:
-    result = cli("make-env", "--driver", "470.82.01", "--cc", "12.0")
+    result = cli("make-env", "--driver", "470.82.01", "--cc", "8.6", "--python", "3.14")
     assert result.exit_code == 1, result
     assert result.stderr.count("\n") == 1
     assert "upgrade the driver to >= 525.60.13 for CUDA 12" in result.stderr
     assert not (in_tmp / "environment.yml").exists()
+
+
+def test_impossible_machine_is_exit_1(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", "--driver", "560.35.03", "--cc", "12.0")
+    assert result.exit_code == 1, result
+    assert result.stderr.count("\n") == 1
+    assert "this GPU (CC 12.0, Blackwell) needs driver >= 570" in result.stderr
+    assert not (in_tmp / "environment.yml").exists()
+
+
+def test_json_version_is_the_pinned_one(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET, "--torch", "2.9.0", "--format", "json")
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    assert doc["frameworks"][0]["version"] == "2.9.0"
+    assert "torch==2.9.0" in doc["pip"]
+    assert not any("2.9.1" in r for r in doc["reasons"])
 
 
 def test_from_report(cli: Cli, in_tmp: Path) -> None:

@@ -116,8 +116,9 @@ def test_cpu(kb: KnowledgeBase) -> None:
 
 
 def test_nothing_fits_names_the_driver_upgrade(kb: KnowledgeBase) -> None:
+    # cu118 (the newest CUDA 11 wheels) stops at 2.7, which stops at Python 3.13
     with pytest.raises(PlanError) as info:
-        plan(kb, "470.82.01", "12.0")
+        plan(kb, "470.82.01", "8.6", python="3.14")
     message = str(info.value)
     assert "upgrade the driver to >= 525.60.13 for CUDA 12" in message
     assert "\n" not in message
@@ -152,5 +153,5 @@ def test_both_frameworks_cpu(kb: KnowledgeBase) -> None:
 def test_driver_floors_are_quoted_as_nvidia_writes_them(kb: KnowledgeBase) -> None:
     # packaging normalises 450.80.02 to 450.80.2; the message must keep the real version.
     with pytest.raises(PlanError) as info:
-        plan(kb, "390.10", "8.0")
+        plan(kb, "440.33", "7.5", python="3.11")  # cu102 (1.12) stops at Python 3.10
     assert ">= 450.80.02 for CUDA 11" in str(info.value)

@@ -30,10 +30,14 @@ def _rows(kb: KnowledgeBase) -> list[Sourced]:
         *kb.targets,
         *kb.architectures,
         kb.arch_rules,
+        *kb.arch_drivers,
+        *kb.numpy_limits,
     ]
     for release in kb.release_rows:
         rows.append(release)
         rows.extend(release.variants)
+        if release.patches is not None:
+            rows.append(release.patches)
     return rows
 
 
@@ -94,6 +98,23 @@ def test_pip_torch_tags_match_cuda(kb: KnowledgeBase) -> None:
                 assert variant.index_url == f"https://download.pytorch.org/whl/{variant.tag}"
 
 
+def test_every_pip_release_lists_its_patches(kb: KnowledgeBase) -> None:
+    for release in kb.release_rows:
+        if release.channel == "pip":
+            assert release.patches is not None, (release.framework, release.version)
+            if release.latest:
+                assert release.has_version(release.latest), release.version
+
+
+def test_every_discrete_gpu_from_turing_on_has_a_driver_floor(kb: KnowledgeBase) -> None:
+    for arch in kb.architectures:
+        if not arch.igpu and parse_cc(arch.cc) >= (7, 5):
+            assert kb.min_driver_for_cc(arch.cc, "linux") is not None, arch.cc
+    # and no floor lies below the toolkit table: every floor driver runs some CUDA
+    for row in kb.arch_drivers:
+        assert kb.max_cuda_for_driver(f"{row.driver}.999", "linux") is not None, row.cc
+
+
 def _copy(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     shutil.copytree(DATA_DIR, folder)
@@ -122,6 +143,18 @@ def test_copy_loads(tmp_path: Path) -> None:
         ("conda_forge.toml", 'tag = "cuda128"', 'tag = "cpu"', "twice"),
         ("cuda_arch.toml", 'igpu_ccs = ["5.3", "6.2", "7.2", "8.7"]', 'igpu_ccs = ["5.3"]', "igpu"),
         ("torch.toml", "[[release]]\n", "[[release]]\nbogus = 1\n", "unknown key"),
+        ("torch.toml", '"2.9" = ["2.9.0", "2.9.1"]', '"2.9" = ["2.9.0"]', "not in \\[patches\\]"),
+        ("torch.toml", '"2.9" = ["2.9.0", "2.9.1"]', '"2.9" = ["2.8.0"]', "another series"),
+        (
+            "torch.toml",
+            '"1.12" = ["1.12.0", "1.12.1"]',
+            '"1.12" = ["1.12.0", "1.12.1"]\n"1.11" = ["1.11.0"]',
+            "no release 1.11",
+        ),
+        ("torch.toml", 'versions = "<2.3"', 'versions = "below 2.3"', "numpy_max"),
+        ("cuda_arch.toml", 'cc = "12.0"\ndriver = "570"', 'cc = "12.0"\ndriver = "560"', "branch"),
+        ("cuda_arch.toml", 'cc = "8.6"\ndriver = "455"', 'cc = "8.7"\ndriver = "455"', "discrete"),
+        ("conda_forge.toml", 'tag = "cuda130"', 'tag = "cuda130"\ntegra = "yes"', "tegra"),
     ],
 )
 def test_broken_data_is_refused(

@@ -188,3 +188,55 @@ def test_arch_verification_is_per_platform(kb: KnowledgeBase) -> None:
     assert cu118 is not None
     assert cu118.verified_on("linux-64")
     assert not cu118.verified_on("win-64")  # the Windows list is assumed from Linux
+
+
+@pytest.mark.parametrize(
+    ("cc", "os", "floor"),
+    [
+        ("12.0", "linux", "570"),  # RTX 50: CUDA 12.8 added sm_120, shipped with R570
+        ("sm_120", "windows", "570"),
+        ("10.0", "linux", "570"),  # B200
+        ("9.0", "linux", "520"),  # Hopper: CUDA 11.8
+        ("8.9", "linux", "520"),  # Ada: CUDA 11.8
+        ("8.6", "linux", "455"),  # RTX 30: CUDA 11.1
+        ("10.1", "linux", "580"),  # Thor's old CC, renamed 11.0 in CUDA 13.0
+        ("8.7", "linux", None),  # Jetson: drivers come with JetPack
+        ("6.1", "linux", None),  # older than every toolkit in the data
+        ("12.0", "darwin", None),
+    ],
+)
+def test_min_driver_for_cc(kb: KnowledgeBase, cc: str, os: str, floor: str | None) -> None:
+    assert kb.min_driver_for_cc(cc, os) == floor
+
+
+def test_min_driver_rows_are_marked_as_inference(kb: KnowledgeBase) -> None:
+    row = kb.arch_driver("12.0")
+    assert row is not None and row.cuda == "12.8" and not row.verified
+    assert "2.1" in row.source and "1.3" in row.source
+
+
+@pytest.mark.parametrize(
+    ("framework", "version", "platform", "numpy"),
+    [
+        ("tensorflow", "2.10", "linux-64", "numpy<2"),
+        ("tensorflow", "2.11.1", "linux-64", "numpy<2"),
+        ("tensorflow", "2.17", "linux-64", "numpy<2"),
+        ("tensorflow", "2.18", "linux-64", None),  # first built against numpy 2
+        ("torch", "2.2.2", "linux-64", "numpy<2"),
+        ("torch", "2.3.1", "linux-64", None),
+        ("torch", "2.4.0", "win-64", "numpy<2"),  # pytorch/pytorch#131668
+        ("torch", "2.4.1", "win-64", None),
+        ("torch", "2.9.1", "win-64", None),
+    ],
+)
+def test_numpy_max(
+    kb: KnowledgeBase, framework: str, version: str, platform: str, numpy: str | None
+) -> None:
+    limit = kb.numpy_max(framework, version, platform)
+    assert (limit.requirement if limit else None) == numpy
+    if limit is not None:
+        assert limit.source and limit.as_of
+
+
+def test_numpy_max_is_per_channel(kb: KnowledgeBase) -> None:
+    assert kb.numpy_max("tensorflow", "2.10", "linux-64", channel="conda-forge") is None
