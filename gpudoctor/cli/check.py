@@ -100,6 +100,13 @@ def command(
         from gpudoctor.probe.base import ProbeContext
         from gpudoctor.probe.collect import start_collect
 
+        if python_exe is not None:
+            from gpudoctor.probe.interpreter import check_interpreter
+
+            problem = check_interpreter(str(python_exe), timeout_s=min(timeout_s, 20.0))
+            if problem is not None:
+                raise BadInputError(f"--python {python_exe}: {problem}")
+
         # Start the probe children first; the imports below overlap with them.
         ctx = ProbeContext(
             python=str(python_exe) if python_exe else sys.executable, timeout_s=timeout_s

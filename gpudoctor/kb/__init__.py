@@ -9,6 +9,7 @@ are listed in :mod:`gpudoctor.kb.knowledge` and in docs/knowledge-base.md:
     kb.arch_coverage("6.1", ["sm_50", "sm_60", "sm_70"]).kind   # "sass"
     kb.torch_release("2.9.1").variant("cu126").cudnn            # "9.10.2.21"
     kb.python_supported("tensorflow", "2.21", "3.14")           # False
+    kb.min_driver_for_cc("12.0", "linux")                       # "570"
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import functools
 from gpudoctor.kb.arch import ArchCoverage
 from gpudoctor.kb.knowledge import KnowledgeBase
 from gpudoctor.kb.records import (
+    ArchDriver,
     Architecture,
     CudaSupport,
     CudaTargets,
     FrameworkRelease,
+    NumpyLimit,
     TensorflowRelease,
     TorchRelease,
     Variant,
@@ -38,11 +41,13 @@ def load() -> KnowledgeBase:
 
 __all__ = [
     "ArchCoverage",
+    "ArchDriver",
     "Architecture",
     "CudaSupport",
     "CudaTargets",
     "FrameworkRelease",
     "KnowledgeBase",
+    "NumpyLimit",
     "TensorflowRelease",
     "TorchRelease",
     "Variant",

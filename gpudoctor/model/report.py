@@ -263,7 +263,8 @@ class FrameworkInfo:
     name: str
     """``torch`` or ``tensorflow``."""
     status: str
-    """``ok``, ``not_installed``, ``import_error``, ``timeout``, ``crashed``."""
+    """``ok``, ``not_installed``, ``import_error``, ``timeout``, ``crashed``, or ``skipped``
+    (not run: NVML hung, so the framework's CUDA init would hang too)."""
     message: str = ""
     version: str | None = None
     cuda_build: bool | None = None

@@ -168,6 +168,17 @@ def _run_frameworks(
     prohibited) compute mode, two children at once would fight over the one context the GPU
     allows, so there they run one after the other.
     """
+    if nvml.status == "timeout":
+        # A driver that hangs NVML hangs CUDA's init too: waiting for each framework's own
+        # timeout would double the wait and add nothing the NVML finding does not say.
+        message = "skipped: NVML hung, so a framework's CUDA init would hang too"
+        return {
+            fw: (
+                FrameworkInfo(name=fw, status="skipped", message=message),
+                ProbeRun(name=fw, status="skipped", duration_s=0.0, message=message),
+            )
+            for fw in FRAMEWORKS
+        }
     fns = {fw: functools.partial(_framework_probe, fw) for fw in FRAMEWORKS}
     exclusive = exclusive_gpus(nvml)
     if not exclusive:

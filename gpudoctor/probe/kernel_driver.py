@@ -25,13 +25,16 @@ def parse_proc_version(text: str | None) -> tuple[str | None, str | None]:
     return line, version
 
 
-def pci_functions(ctx: ProbeContext) -> tuple[PciFunction, ...]:
-    """Every NVIDIA display-class PCI function and the driver bound to it."""
+def pci_functions(ctx: ProbeContext) -> tuple[PciFunction, ...] | None:
+    """Every NVIDIA display-class PCI function and the driver bound to it.
+
+    None when the PCI bus cannot be listed at all: that is "unknown", not "no GPU".
+    """
     root = ctx.path("/sys/bus/pci/devices")
     try:
         entries = sorted(root.iterdir())
     except OSError:
-        return ()
+        return None
     found = []
     for dev in entries:
         vendor = _read(dev / "vendor")
@@ -91,12 +94,21 @@ def probe_kernel_driver(ctx: ProbeContext) -> KernelDriverInfo:
                 "the nvidia kernel module is not loaded (or not visible in this container)",
             )
         )
+    functions = pci_functions(ctx)
+    if functions is None:
+        errors.append(
+            Unavailable(
+                field="driver.pci_functions",
+                code="not_visible",
+                message="/sys/bus/pci/devices cannot be listed: the PCI bus is not visible here",
+            )
+        )
     modules = ctx.path("/sys/module")
     has_modules = modules.is_dir()
     return KernelDriverInfo(
         module_version=sys_version or proc_version,
         proc_version_line=line,
-        pci_functions=pci_functions(ctx),
+        pci_functions=functions or (),
         dev_nodes=dev_nodes(ctx),
         uvm_loaded=(modules / "nvidia_uvm").is_dir() if has_modules else None,
         nouveau_loaded=(modules / "nouveau").is_dir() if has_modules else None,

@@ -35,10 +35,10 @@ def _reinstall(fw: FrameworkInfo) -> str:
     include_absent=True,
 )
 def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
-    if fw.status == "not_probed":
+    if fw.status in ("not_probed", "skipped"):
         yield Hit(
             title=f"{FRAMEWORK_NAMES[fw.name]} was not checked",
-            evidence=("the framework probes did not run (--no-frameworks)",),
+            evidence=(fw.message or "the framework probes did not run (--no-frameworks)",),
         )
     elif fw.status == "not_installed":
         yield Hit(

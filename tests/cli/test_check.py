@@ -167,3 +167,13 @@ def test_a_machine_without_a_gpu_exits_0_and_says_so(cli: Cli, tmp_path):
     assert "without GPU access" not in result.stdout
     assert "0 errors, 1 warning" in result.stdout
     assert cli("check", "--from-report", path, "--strict").exit_code == 1
+
+
+def test_python_that_is_not_an_interpreter_is_bad_input(cli, tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("just text\n")
+    fake.chmod(0o755)
+    result = cli("check", "--no-frameworks", "--python", str(fake))
+    assert result.exit_code == 2, result
+    assert "not a Python interpreter" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -23,7 +23,7 @@ NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
 def _rows() -> list[tuple[str, str, str]]:
     text = (FOLDER / "README.md").read_text(encoding="utf-8")
-    rows = [m.group("file", "build", "args") for m in map(ROW.match, text.splitlines()) if m]
+    rows = [(m["file"], m["build"], m["args"]) for m in map(ROW.match, text.splitlines()) if m]
     assert rows, "no table rows found in conda-envs/README.md"
     return rows
 

@@ -3,6 +3,8 @@ conda-forge's limits and Jetson."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gpudoctor.envplan.plan import Plan, Request, make_plan
@@ -38,7 +40,7 @@ def plan(kb: KnowledgeBase, driver: str, cc: str, **kw: object) -> Plan:
     ],
 )
 def test_unpublished_exact_version_is_bad_input(
-    kb: KnowledgeBase, kw: dict[str, object], message: str
+    kb: KnowledgeBase, kw: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(BadInputError, match=message) as info:
         plan(kb, *R535, **kw)

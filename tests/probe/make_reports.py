@@ -22,7 +22,6 @@ from gpudoctor.model.report import (
     PackageInfo,
     PciFunction,
     Report,
-    Unavailable,
 )
 from gpudoctor.model.serialize import report_to_json
 from gpudoctor.probe.nvml_collect import collect_nvml
@@ -115,17 +114,11 @@ def failure_reports() -> dict[str, Report]:
         torch_failed(NO_DRIVER_TORCH),
         TF_ABSENT,
     )
+    # docker run without --gpus on a GPU host: /sys still shows the host's PCI function and
+    # nvidia module, but no /dev/nvidia* node and no driver library were put in the container.
     out["failure__container_nvml_library_not_found"] = report(
         host_from(h100, container="docker", env={"PATH": "/usr/local/bin:/usr/bin:/bin"}),
-        KernelDriverInfo(
-            errors=(
-                Unavailable(
-                    field="driver.module_version",
-                    code="not_found",
-                    message="/proc/driver/nvidia/version and /sys/module/nvidia/version absent",
-                ),
-            )
-        ),
+        driver_from(h100, h100_nvml, dev_nodes=(), proc_version_line=None),
         nvml_of("library_not_found"),
         no_cuda,
         torch_failed(NO_DRIVER_TORCH),

@@ -160,3 +160,20 @@ def test_start_collect_runs_in_the_background(quick_probes):
     assert time.monotonic() - start < 0.2  # returned before the 0.3 s probes finished
     report = future.result(timeout=10)
     assert report.nvml.status == "library_not_found"
+
+
+def test_a_hung_nvml_skips_the_frameworks_instead_of_waiting_again(quick_probes, monkeypatch):
+    monkeypatch.setattr(
+        collect, "probe_nvml", lambda ctx: NvmlInfo(status="timeout", message="nvmlInit hung")
+    )
+
+    def never(ctx, name):
+        raise AssertionError("a framework probe ran after NVML hung")
+
+    monkeypatch.setattr(collect, "probe_framework", never)
+    report = collect.collect_report(ProbeContext(), frameworks=True)
+    assert [(f.name, f.status) for f in report.frameworks] == [
+        ("torch", "skipped"),
+        ("tensorflow", "skipped"),
+    ]
+    assert "NVML hung" in report.frameworks[0].message

@@ -119,3 +119,21 @@ def test_no_proc_or_sys_is_not_an_error_of_ours(tmp_path):
     info = probe_kernel_driver(ctx(tmp_path))
     assert info.errors[0].code == "unsupported_os"
     assert info.pci_functions == ()
+
+
+def test_an_unreadable_pci_bus_is_recorded_not_taken_for_no_gpu(tmp_path):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "sys/module").mkdir(parents=True)
+    info = probe_kernel_driver(ctx(tmp_path))
+    assert info.pci_functions == ()
+    assert any(e.field == "driver.pci_functions" and e.code == "not_visible" for e in info.errors)
+
+
+def test_a_readable_pci_bus_without_nvidia_records_no_error(tmp_path):
+    (tmp_path / "proc").mkdir()
+    pci_function(
+        tmp_path, "0000:00:02.0", vendor="0x8086", klass="0x030000", device="0x1234", driver=None
+    )
+    info = probe_kernel_driver(ctx(tmp_path))
+    assert info.pci_functions == ()
+    assert not any(e.field == "driver.pci_functions" for e in info.errors)
