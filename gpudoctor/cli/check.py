@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from gpudoctor.cli.files import write_output
-from gpudoctor.cli.options import debug_option, force_option, output_option, use_color
+from gpudoctor.cli.options import (
+    debug_option,
+    force_option,
+    format_option,
+    output_option,
+    use_color,
+)
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.model.findings import Diagnosis, Severity
 
@@ -30,14 +36,7 @@ def _current_user() -> tuple[str, ...]:
 
 
 @click.command("check")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines (the versioned report), markdown for tickets.",
-)
+@format_option("text for people, json for machines (the versioned report), markdown for tickets.")
 @output_option
 @force_option
 @click.option("--verbose", "-v", is_flag=True, help="Show every fact, not only the problems.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gpudoctor.cli.options import debug_option, use_color
+from gpudoctor.cli.options import debug_option, format_option, use_color
 
 if TYPE_CHECKING:
     from gpudoctor.refmodels import ModelSpec
@@ -103,14 +103,7 @@ def render_table(specs: tuple[ModelSpec, ...], *, color: bool) -> None:
 
 
 @click.command("models")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines, markdown for docs and tickets.",
-)
+@format_option("text for people, json for machines, markdown for docs and tickets.")
 @debug_option
 def command(fmt: str) -> int:
     """List the reference CNNs that verify runs: history, input size, depth, parameters, MACs.

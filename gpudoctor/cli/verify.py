@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from gpudoctor.cli.files import write_output
-from gpudoctor.cli.options import debug_option, force_option, output_option, use_color
+from gpudoctor.cli.options import (
+    debug_option,
+    force_option,
+    format_option,
+    output_option,
+    use_color,
+)
 from gpudoctor.errors import BadInputError, ExitCode
 
 
@@ -86,14 +92,7 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     metavar="SECONDS",
     help="Timing budget per model and device [default: 15, or 4 with --quick].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines, markdown for tickets.",
-)
+@format_option("text for people, json for machines, markdown for tickets.")
 @output_option
 @force_option
 @click.option(
