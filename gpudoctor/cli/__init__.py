@@ -81,6 +81,14 @@ def run(args: list[str] | None = None) -> int:
         result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        return int(ExitCode.BAD_INPUT)
+    except click.UsageError as exc:
+        # One line, like every other bad input; click's own form adds a usage block.
+        where = exc.ctx.command_path if exc.ctx is not None else "gpudoctor"
+        hint = f" (see '{where} --help')"
+        return _fail(exc.format_message().rstrip(".") + hint, ExitCode.BAD_INPUT, debug)
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.BAD_INPUT)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gpudoctor.cli.files import write_output
+from gpudoctor.cli.files import check_output, write_output
 from gpudoctor.cli.options import (
     debug_option,
     force_option,
@@ -90,8 +90,8 @@ def command(
     0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
     input and 3 when gpudoctor itself failed.
     """
-    if output is not None and output.exists() and not force:
-        raise BadInputError(f"{output} exists; use --force to overwrite it")
+    if output is not None:
+        check_output(output, force=force)  # before the probes: a bad --output fails at once
     if from_report is not None and python_exe is not None:
         raise BadInputError("--from-report and --python cannot be combined")
     pending = None
@@ -99,17 +99,18 @@ def command(
         from gpudoctor.probe.base import ProbeContext
         from gpudoctor.probe.collect import start_collect
 
+        # Absolute, not resolved: a name without a slash ("./python" is given as "python")
+        # would be looked up on PATH, and resolving a venv's symlink would leave the venv.
+        interpreter = str(python_exe.absolute()) if python_exe else sys.executable
         if python_exe is not None:
             from gpudoctor.probe.interpreter import check_interpreter
 
-            problem = check_interpreter(str(python_exe), timeout_s=min(timeout_s, 20.0))
+            problem = check_interpreter(interpreter, timeout_s=min(timeout_s, 20.0))
             if problem is not None:
                 raise BadInputError(f"--python {python_exe}: {problem}")
 
         # Start the probe children first; the imports below overlap with them.
-        ctx = ProbeContext(
-            python=str(python_exe) if python_exe else sys.executable, timeout_s=timeout_s
-        )
+        ctx = ProbeContext(python=interpreter, timeout_s=timeout_s)
         pending = start_collect(ctx, frameworks=not no_frameworks)
 
     from gpudoctor import kb

@@ -16,10 +16,10 @@ def _umask() -> int:
     return mask
 
 
-def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+def check_output(path: Path, *, force: bool) -> Path:
+    """Refuse ``path`` as write_output would (exists, a directory, no folder); return its folder.
 
-    An interrupted write leaves the old file (or no file) behind, never a partial one.
+    Commands that take long call it before the work, so a bad ``--output`` fails at once.
     """
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists; use --force to overwrite it")
@@ -28,6 +28,15 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     folder = path.parent if str(path.parent) else Path()
     if not folder.is_dir():
         raise BadInputError(f"{folder}: no such directory")
+    return folder
+
+
+def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    An interrupted write leaves the old file (or no file) behind, never a partial one.
+    """
+    folder = check_output(path, force=force)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -73,7 +73,12 @@ def _summary(plan: Plan, where: str) -> str:
     "--driver", default=None, help="Plan for another machine: its driver, e.g. 535.104.05."
 )
 @click.option("--cc", default=None, help="With --driver: the lowest compute capability, e.g. 8.6.")
-@click.option("--os", "os_name", default=None, help="With --driver: linux (default) or windows.")
+@click.option(
+    "--os",
+    "os_name",
+    default=None,
+    help="The other machine's OS: linux (default) or windows; without --driver, one with no GPU.",
+)
 @click.option("--arch", default=None, help="With --driver: x86_64 (default) or aarch64.")
 @click.option("--wsl", is_flag=True, help="With --driver: WSL2 (Linux packages, Windows driver).")
 @click.option(
@@ -160,6 +165,12 @@ def command(
         raise BadInputError("--stdout and --output exclude each other")
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")
+    # conda refuses these in an environment name (conda's validate_prefix_name).
+    if name is not None and (not name or any(c in name for c in "/ :#")):
+        raise BadInputError(
+            f"--name {name!r}: a conda environment name must be non-empty, "
+            "without spaces, '/', ':' or '#'"
+        )
     kb = load()
     target = _target(kb, from_report, driver, cc, os_name, arch, wsl)
     frameworks = ("torch", "tensorflow") if framework == "both" else (framework,)

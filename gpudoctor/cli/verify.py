@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gpudoctor.cli.files import write_output
+from gpudoctor.cli.files import check_output, write_output
 from gpudoctor.cli.options import (
     debug_option,
     force_option,
@@ -32,9 +32,9 @@ def _require_png(path: Path | None) -> None:
 
 
 def _refuse_existing(path: Path | None, force: bool) -> None:
-    # Checked before minutes of timing, not after.
-    if path is not None and path.exists() and not force:
-        raise BadInputError(f"{path} exists; use --force to overwrite it")
+    # Checked before minutes of timing, not after: an existing file, a missing folder.
+    if path is not None:
+        check_output(path, force=force)
 
 
 @click.command("verify")

@@ -177,3 +177,25 @@ def test_python_that_is_not_an_interpreter_is_bad_input(cli, tmp_path):
     assert result.exit_code == 2, result
     assert "not a Python interpreter" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_python_in_the_current_folder_is_run_from_there(cli, tmp_path, monkeypatch):
+    # "./python" reaches click as "python"; run as given it would be looked up on PATH.
+    (tmp_path / "python").write_text("#!/bin/sh\necho not-python\n")
+    (tmp_path / "python").chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    result = cli("check", "--no-frameworks", "--python", "./python")
+    one_line_error(result)
+    assert "it printed 'not-python'" in result.stderr
+
+
+def test_a_missing_output_folder_is_refused_before_probing(cli, tmp_path, monkeypatch):
+    from gpudoctor.probe import collect
+
+    def never(*args, **kwargs):
+        raise AssertionError("probes ran although --output cannot be written")
+
+    monkeypatch.setattr(collect, "start_collect", never)
+    result = cli("check", "--no-frameworks", "-o", str(tmp_path / "absent" / "r.json"))
+    assert result.exit_code == 2, result
+    assert "no such directory" in result.stderr

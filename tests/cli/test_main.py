@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from gpudoctor import __version__
 
 
@@ -51,3 +53,27 @@ def test_help_imports_no_heavy_module():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["check", "--timeout", "0"], "--timeout"),
+        (["check", "--format", "xml"], "--format"),
+        (["check", "--no-such-option"], "--no-such-option"),
+        (["verify", "--batch-size", "0"], "--batch-size"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_a_usage_error_is_one_line_with_exit_2(cli, args, named):
+    result = cli(*args)
+    assert result.exit_code == 2, result
+    assert len(result.stderr.strip().splitlines()) == 1, result
+    assert result.stderr.startswith("gpudoctor: error: ") and named in result.stderr
+    assert "--help" in result.stderr and "Usage:" not in result.stderr
+
+
+def test_no_command_shows_the_help(cli):
+    result = cli()
+    assert result.exit_code == 2, result
+    assert "Commands:" in result.stderr + result.stdout

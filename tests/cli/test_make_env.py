@@ -45,6 +45,9 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--format", "toml"), "--format toml"),
         (("--from-report", "missing.json"), "missing.json"),
         (("--from-report", str(H100), *TARGET), "cannot be combined"),
+        ((*TARGET, "--name", "my env"), "--name 'my env'"),
+        ((*TARGET, "--name", "lab/torch"), "conda environment name"),
+        ((*TARGET, "--name", ""), "--name ''"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(

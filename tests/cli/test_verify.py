@@ -28,8 +28,7 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
     lines = result.stderr.strip().splitlines()
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
-    if "--precision" not in args and "--batch-size" not in args:  # click's own usage errors
-        assert len(lines) == 1, result
+    assert len(lines) == 1, result
 
 
 def test_output_is_never_overwritten_without_force(cli, tmp_path):
@@ -39,6 +38,22 @@ def test_output_is_never_overwritten_without_force(cli, tmp_path):
     assert result.exit_code == 2
     assert "--force" in result.stderr
     assert out.read_text() == "keep me"  # refused before anything ran
+
+
+@pytest.mark.parametrize("option", ["--output", "--plot"])
+def test_a_missing_output_folder_is_refused_before_anything_runs(
+    cli, tmp_path, monkeypatch, option
+):
+    from gpudoctor.verify import harness
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("verify ran")
+
+    monkeypatch.setattr(harness, "run_verify", must_not_run)
+    result = cli("verify", *TINY, option, str(tmp_path / "no-such-dir" / "verify.png"))
+    assert result.exit_code == 2, result
+    assert "no-such-dir: no such directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result
 
 
 def test_plot_without_matplotlib_is_one_line_exit_2(cli, tmp_path, monkeypatch):
