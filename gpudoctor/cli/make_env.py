@@ -79,8 +79,10 @@ def _summary(plan: Plan, where: str) -> str:
     default=None,
     help="The other machine's OS: linux (default) or windows; without --driver, one with no GPU.",
 )
-@click.option("--arch", default=None, help="With --driver: x86_64 (default) or aarch64.")
-@click.option("--wsl", is_flag=True, help="With --driver: WSL2 (Linux packages, Windows driver).")
+@click.option("--arch", default=None, help="The other machine's CPU: x86_64 (default) or aarch64.")
+@click.option(
+    "--wsl", is_flag=True, help="The other machine is WSL2 (Linux packages, Windows driver)."
+)
 @click.option(
     "--framework",
     default="torch",
