@@ -119,11 +119,11 @@ def command(
     from gpudoctor.render import render_report
     from gpudoctor.rules import diagnose
 
+    report = load_report(from_report) if from_report is not None else None
     if pending is not None:
         report = pending.result()
-    else:
-        assert from_report is not None  # noqa: S101 - one of the two is always set
-        report = load_report(from_report)
+    if report is None:  # unreachable: either a report was given or the probes were started
+        raise RuntimeError("no report to diagnose")
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
         report = redact(report, user_names=_current_user())

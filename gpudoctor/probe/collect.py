@@ -79,7 +79,8 @@ def _status(section: Any) -> tuple[str, str]:
     message = getattr(section, "message", "") or ""
     if status == "timeout":
         return "timeout", message
-    if status in ("failed", "crashed") or message.startswith("NVML probe failed"):
+    errors = getattr(section, "errors", ())
+    if status in ("failed", "crashed") or any(e.code == "probe_failed" for e in errors):
         return "failed", message
     return "ok", ""
 

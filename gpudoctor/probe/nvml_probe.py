@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from gpudoctor.errors import ReportFormatError
-from gpudoctor.model.report import NvmlInfo
+from gpudoctor.model.report import NvmlInfo, Unavailable
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.child import hung_message, run_json_child
@@ -20,8 +20,17 @@ def probe_nvml(ctx: ProbeContext) -> NvmlInfo:
             message=hung_message("NVML", ctx.timeout_s, abandoned=outcome.result.abandoned),
         )
     if outcome.data is None:
-        return NvmlInfo(status="unknown_error", message=f"NVML probe failed: {outcome.error}")
+        return _failed(f"NVML probe failed: {outcome.error}")
     try:
         return from_dict(NvmlInfo, outcome.data)
     except ReportFormatError as exc:
-        return NvmlInfo(status="unknown_error", message=f"NVML probe printed bad data: {exc}")
+        return _failed(f"NVML probe printed bad data: {exc}")
+
+
+def _failed(message: str) -> NvmlInfo:
+    """The child itself broke: say so as data, the way collect_report marks a crashed probe."""
+    return NvmlInfo(
+        status="unknown_error",
+        message=message,
+        errors=(Unavailable(field="nvml", code="probe_failed", message=message),),
+    )
