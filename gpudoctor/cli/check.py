@@ -94,7 +94,7 @@ def command(
         check_output(output, force=force)  # before the probes: a bad --output fails at once
     if from_report is not None and python_exe is not None:
         raise BadInputError("--from-report and --python cannot be combined")
-    pending = None
+    pending = progress = None
     if from_report is None:
         from gpudoctor.probe.base import ProbeContext
         from gpudoctor.probe.collect import start_collect
@@ -109,9 +109,19 @@ def command(
             if problem is not None:
                 raise BadInputError(f"--python {python_exe}: {problem}")
 
+        from gpudoctor.cli.probe_progress import make_probe_progress
+        from gpudoctor.probe.collect import planned_probes
+
+        progress = make_probe_progress(
+            planned_probes(frameworks=not no_frameworks), sys.stderr, timeout_s=timeout_s
+        )
         # Start the probe children first; the imports below overlap with them.
         ctx = ProbeContext(python=interpreter, timeout_s=timeout_s)
-        pending = start_collect(ctx, frameworks=not no_frameworks)
+        pending = start_collect(
+            ctx,
+            frameworks=not no_frameworks,
+            on_done=progress.done if progress is not None else None,
+        )
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
@@ -121,7 +131,11 @@ def command(
 
     report = load_report(from_report) if from_report is not None else None
     if pending is not None:
-        report = pending.result()
+        try:
+            report = pending.result()
+        finally:
+            if progress is not None:
+                progress.close()
     if report is None:  # unreachable: either a report was given or the probes were started
         raise RuntimeError("no report to diagnose")
     if not no_redact and (fmt != "text" or output is not None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import platform
@@ -34,6 +35,11 @@ from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
 
 FRAMEWORKS = ("torch", "tensorflow")
+PROBES = ("host", "kernel_driver", "nvml", "cuda", *FRAMEWORKS)
+"""Every probe :func:`collect_report` runs, in report order."""
+
+ProbeDone = Callable[[ProbeRun], None]
+"""Told of each probe as it finishes (from a worker thread), for a progress display."""
 # "exclusive_thread" is the pre-CUDA 8 spelling of one-process-at-a-time; "prohibited" admits
 # none, so two framework children at once could only make its failures harder to read.
 EXCLUSIVE_COMPUTE_MODES = frozenset({"exclusive_process", "exclusive_thread", "prohibited"})
@@ -86,24 +92,49 @@ def _status(section: Any) -> tuple[str, str]:
 
 
 def _run_one(
-    name: str, fn: Callable[[ProbeContext], Any], ctx: ProbeContext, fallback: Callable[[str], Any]
+    name: str,
+    fn: Callable[[ProbeContext], Any],
+    ctx: ProbeContext,
+    fallback: Callable[[str], Any],
+    on_done: ProbeDone | None = None,
 ) -> tuple[Any, ProbeRun]:
     start = time.monotonic()
     try:
         section = fn(ctx)
     except Exception as exc:  # a probe bug must not cost the whole report
         message = f"{name} probe crashed: {type(exc).__name__}: {exc}"
-        return fallback(message), ProbeRun(
-            name=name, status="failed", duration_s=time.monotonic() - start, message=message
+        section, run = (
+            fallback(message),
+            ProbeRun(
+                name=name, status="failed", duration_s=time.monotonic() - start, message=message
+            ),
         )
-    status, message = _status(section)
-    return section, ProbeRun(
-        name=name, status=status, duration_s=round(time.monotonic() - start, 4), message=message
-    )
+    else:
+        status, message = _status(section)
+        run = ProbeRun(
+            name=name, status=status, duration_s=round(time.monotonic() - start, 4), message=message
+        )
+    _notify(on_done, run)
+    return section, run
 
 
-def collect_report(ctx: ProbeContext, *, frameworks: bool = True) -> Report:
-    """Probe the host through ``ctx``; never raises.
+def _notify(on_done: ProbeDone | None, run: ProbeRun) -> None:
+    if on_done is None:
+        return
+    # A broken progress display must not cost the report.
+    with contextlib.suppress(Exception):
+        on_done(run)
+
+
+def planned_probes(*, frameworks: bool = True) -> tuple[str, ...]:
+    """The probes that will run (the framework probes only when asked for)."""
+    return PROBES if frameworks else tuple(p for p in PROBES if p not in FRAMEWORKS)
+
+
+def collect_report(
+    ctx: ProbeContext, *, frameworks: bool = True, on_done: ProbeDone | None = None
+) -> Report:
+    """Probe the host through ``ctx``; never raises. ``on_done`` hears of each finished probe.
 
     Host, kernel driver, NVML and CUDA run in threads at the same time: each one either reads a
     few files or waits on its own child process, so the slowest of them, not their sum, sets
@@ -121,20 +152,25 @@ def collect_report(ctx: ProbeContext, *, frameworks: bool = True) -> Report:
         max_workers=len(probes) + len(FRAMEWORKS), thread_name_prefix="probe"
     ) as pool:
         futures = {
-            name: pool.submit(_run_one, name, fn, ctx, fallbacks[name])
+            name: pool.submit(_run_one, name, fn, ctx, fallbacks[name], on_done)
             for name, fn in probes.items()
         }
         fw_results = (
-            _run_frameworks(pool, ctx, fallbacks, futures["nvml"].result()[0]) if frameworks else {}
+            _run_frameworks(pool, ctx, fallbacks, futures["nvml"].result()[0], on_done)
+            if frameworks
+            else {}
         )
         results = {name: future.result() for name, future in futures.items()}
     results.update(fw_results)
     runs = [run for _, run in results.values()]
     if not frameworks:
-        runs += [
+        skipped = [
             ProbeRun(name=fw, status="skipped", duration_s=0.0, message="--no-frameworks")
             for fw in FRAMEWORKS
         ]
+        for run in skipped:
+            _notify(on_done, run)
+        runs += skipped
     return Report(
         gpudoctor_version=__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -161,6 +197,7 @@ def _run_frameworks(
     ctx: ProbeContext,
     fallbacks: dict[str, Callable[[str], Any]],
     nvml: NvmlInfo,
+    on_done: ProbeDone | None = None,
 ) -> dict[str, tuple[Any, ProbeRun]]:
     """Run the framework probes, after NVML has finished.
 
@@ -173,28 +210,35 @@ def _run_frameworks(
         # A driver that hangs NVML hangs CUDA's init too: waiting for each framework's own
         # timeout would double the wait and add nothing the NVML finding does not say.
         message = "skipped: NVML hung, so a framework's CUDA init would hang too"
-        return {
+        skipped = {
             fw: (
                 FrameworkInfo(name=fw, status="skipped", message=message),
                 ProbeRun(name=fw, status="skipped", duration_s=0.0, message=message),
             )
             for fw in FRAMEWORKS
         }
+        for _, run in skipped.values():
+            _notify(on_done, run)
+        return skipped
     fns = {fw: functools.partial(_framework_probe, fw) for fw in FRAMEWORKS}
     exclusive = exclusive_gpus(nvml)
     if not exclusive:
-        futures = {fw: pool.submit(_run_one, fw, fn, ctx, fallbacks[fw]) for fw, fn in fns.items()}
+        futures = {
+            fw: pool.submit(_run_one, fw, fn, ctx, fallbacks[fw], on_done) for fw, fn in fns.items()
+        }
         return {fw: future.result() for fw, future in futures.items()}
     note = f"run one after the other: at most one CUDA process at a time on {', '.join(exclusive)}"
     results = {}
     for fw, fn in fns.items():
-        section, run = _run_one(fw, fn, ctx, fallbacks[fw])
+        section, run = _run_one(fw, fn, ctx, fallbacks[fw], on_done)
         message = f"{run.message}; {note}" if run.message else note
         results[fw] = (section, dataclasses.replace(run, message=message))
     return results
 
 
-def start_collect(ctx: ProbeContext, *, frameworks: bool = True) -> Future[Report]:
+def start_collect(
+    ctx: ProbeContext, *, frameworks: bool = True, on_done: ProbeDone | None = None
+) -> Future[Report]:
     """Start :func:`collect_report` in the background and return its future.
 
     A caller that still has imports to do (rules, renderers) can overlap them with the probe
@@ -204,7 +248,7 @@ def start_collect(ctx: ProbeContext, *, frameworks: bool = True) -> Future[Repor
 
     def work() -> None:
         try:
-            future.set_result(collect_report(ctx, frameworks=frameworks))
+            future.set_result(collect_report(ctx, frameworks=frameworks, on_done=on_done))
         except BaseException as exc:  # handed to the caller through the future
             future.set_exception(exc)
 

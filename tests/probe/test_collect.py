@@ -177,3 +177,40 @@ def test_a_hung_nvml_skips_the_frameworks_instead_of_waiting_again(quick_probes,
         ("tensorflow", "skipped"),
     ]
     assert "NVML hung" in report.frameworks[0].message
+
+
+@pytest.mark.parametrize("frameworks", [False, True])
+def test_on_done_hears_of_every_probe_once(quick_probes, monkeypatch, frameworks):
+    monkeypatch.setattr(
+        collect, "probe_framework", lambda ctx, name: FrameworkInfo(name=name, status="ok")
+    )
+    heard: list[tuple[str, str]] = []
+    report = collect.collect_report(
+        ProbeContext(),
+        frameworks=frameworks,
+        on_done=lambda run: heard.append((run.name, run.status)),
+    )
+    assert sorted(heard) == sorted((p.name, p.status) for p in report.probes)
+    assert sorted(name for name, _ in heard) == sorted(collect.PROBES)
+    planned = {name for name, status in heard if status != "skipped"}
+    assert planned == set(collect.planned_probes(frameworks=frameworks))
+
+
+def test_on_done_also_hears_of_frameworks_skipped_after_a_hung_nvml(quick_probes, monkeypatch):
+    monkeypatch.setattr(
+        collect, "probe_nvml", lambda ctx: NvmlInfo(status="timeout", message="nvmlInit hung")
+    )
+    heard: dict[str, str] = {}
+    collect.collect_report(
+        ProbeContext(), on_done=lambda run: heard.__setitem__(run.name, run.status)
+    )
+    assert heard["nvml"] == "timeout"
+    assert heard["torch"] == heard["tensorflow"] == "skipped"
+
+
+def test_a_failing_progress_callback_does_not_cost_the_report(quick_probes):
+    def broken(run):
+        raise RuntimeError("display gone")
+
+    report = collect.collect_report(ProbeContext(), frameworks=False, on_done=broken)
+    assert {p.name: p.status for p in report.probes}["nvml"] == "ok"

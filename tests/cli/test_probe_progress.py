@@ -1,0 +1,42 @@
+"""check's live probe line: shown on a terminal only, lists what is still running, then vanishes."""
+
+from __future__ import annotations
+
+import io
+
+from gpudoctor.cli.probe_progress import describe, make_probe_progress
+from gpudoctor.model.report import ProbeRun
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_describe_names_the_pending_probes_and_the_limit():
+    assert describe(["nvml", "torch"], 60) == "checking NVML, PyTorch (limit 60 s each)"
+    assert describe([], 60) == "diagnosing"
+
+
+def test_nothing_is_written_to_a_pipe():
+    out = io.StringIO()
+    assert make_probe_progress(["nvml"], out, timeout_s=60) is None
+    assert out.getvalue() == ""
+
+
+def test_a_terminal_sees_the_pending_probes_shrink(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = FakeTerminal()
+    progress = make_probe_progress(["nvml", "torch", "tensorflow"], out, timeout_s=30)
+    assert progress is not None
+    progress.done(ProbeRun(name="nvml", status="ok", duration_s=0.1))
+    progress._progress.refresh()
+    progress.done(ProbeRun(name="torch", status="ok", duration_s=0.1))
+    progress._progress.refresh()
+    progress.close()
+    shown = out.getvalue()
+    assert "checking NVML, PyTorch, TensorFlow (limit 30 s each)" in shown
+    assert "checking PyTorch, TensorFlow" in shown
+    assert "checking TensorFlow (limit 30 s each)" in shown
+    # transient: the last thing written erases the line, so the report starts on a clean one
+    assert shown.rstrip("\n").endswith("\x1b[2K") or shown.endswith("\x1b[?25h")
