@@ -140,7 +140,10 @@ def collect_nvml(nvml: NvmlLike) -> NvmlInfo:
             init.code, init.code
         )
         cause = _INIT_CAUSES.get(status, "")
-        message = f"nvmlInit failed: {init.message}" + (f" ({cause})" if cause else "")
+        # pynvml's texts differ in a final full stop ("...version mismatch."); drop it so the
+        # cause reads as part of one sentence.
+        text = init.message.rstrip(". ")
+        message = f"nvmlInit failed: {text}" + (f" ({cause})" if cause else "")
         return NvmlInfo(status=status, message=message, missing_functions=tuple(session.missing))
     try:
         return _collect_initialised(session)

@@ -19,6 +19,44 @@ from gpudoctor.probe.nvml_api import CODES, FUNCTION_NOT_FOUND, NOT_FOUND, NOT_S
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "nvml"
 
 
+# str(pynvml.NVMLError(code)) in nvidia-ml-py (its NVMLError._errcode_to_string), so that
+# messages in replayed reports read as on a real machine.
+PYNVML_ERROR_TEXT = {
+    1: "Uninitialized",
+    2: "Invalid Argument",
+    3: "Not Supported",
+    4: "Insufficient Permissions",
+    5: "Already Initialized",
+    6: "Not Found",
+    7: "Insufficient Size",
+    8: "Insufficient External Power",
+    9: "Driver Not Loaded",
+    10: "Timeout",
+    11: "Interrupt Request Issue",
+    12: "NVML Shared Library Not Found",
+    13: "Function Not Found",
+    14: "Corrupted infoROM",
+    15: "GPU is lost",
+    16: "GPU requires restart",
+    17: "The operating system has blocked the request.",
+    18: "RM has detected an NVML/RM version mismatch.",
+    20: "Insufficient Memory",
+    999: "Unknown Error",
+}
+
+
+def error_string(code: int) -> str:
+    """The text of NVML error ``code`` as nvidia-ml-py gives it.
+
+    For codes outside its table nvidia-ml-py asks libnvidia-ml's ``nvmlErrorString``; the
+    fake library (tests/probe/fake_libnvml.py) answers that with the code's name.
+    """
+    if code in PYNVML_ERROR_TEXT:
+        return PYNVML_ERROR_TEXT[code]
+    names = {value: name for name, value in CODES.items()}
+    return names.get(code, str(code)).replace("_", " ").title()
+
+
 class FakeNVMLError(Exception):
     """Shaped like pynvml.NVMLError: the return code in ``.value``."""
 
@@ -27,8 +65,7 @@ class FakeNVMLError(Exception):
         self.value = value
 
     def __str__(self) -> str:
-        names = {code: name for name, code in CODES.items()}
-        return names.get(self.value, str(self.value)).replace("_", " ").title()
+        return error_string(self.value)
 
 
 class FakeNVMLLibraryMismatchError(Exception):
@@ -146,7 +183,8 @@ class FakeNvml:
         return self._system("nvmlSystemGetDriverVersion")
 
     def nvmlSystemGetNVMLVersion(self) -> bytes:
-        # nvidia-ml-py 13.x still returns bytes here; the collector must normalise it.
+        # nvidia-ml-py 13 decodes to str, but bindings have returned bytes: the collector must
+        # normalise it, and this fake makes sure it does.
         return str(self._system("nvmlSystemGetNVMLVersion")).encode()
 
     def nvmlSystemGetCudaDriverVersion(self) -> int:
