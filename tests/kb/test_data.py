@@ -50,9 +50,10 @@ def test_every_row_has_source_and_date(kb: KnowledgeBase) -> None:
 
 
 def test_moving_rows_are_marked(kb: KnowledgeBase) -> None:
-    # the reference marks CUDA 13.x on Windows, PyTorch 2.12-2.14 and TF 2.21 as moving
-    assert not kb.torch_release("2.14").verified  # type: ignore[union-attr]
-    assert not kb.torch_release("2.12").verified  # type: ignore[union-attr]
+    # the reference marks CUDA 13.x on Windows, PyTorch 2.12-2.14 and TF 2.21 as moving; the
+    # PyTorch and TF rows were confirmed at their sources on 2026-11-30, the 13.x toolkits not
+    assert kb.torch_release("2.14").verified  # type: ignore[union-attr]
+    assert kb.torch_release("2.12").verified  # type: ignore[union-attr]
     assert kb.torch_release("2.9").verified  # type: ignore[union-attr]
     assert all(not t.verified for t in kb.toolkits if t.cuda.startswith("13."))
 
