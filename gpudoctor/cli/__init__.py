@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import errno
 import importlib
+import os
 import sys
 import traceback
 
@@ -33,6 +37,16 @@ class LazyGroup(click.Group):
         module = importlib.import_module(entry[0])
         command: click.Command = module.command
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in _COMMANDS:
+            close = difflib.get_close_matches(name, list(_COMMANDS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise click.UsageError(f"no such command '{name}'{hint}", ctx)
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_text) for name, (_, help_text) in _COMMANDS.items()]
@@ -100,13 +114,48 @@ def run(args: list[str] | None = None) -> int:
         return 130
     except GpudoctorError as exc:
         return _fail(str(exc), exc.exit_code, debug)
+    except BrokenPipeError:
+        # `gpudoctor check | head`: the reader left; nothing more to say, and Python must not
+        # complain again when it flushes stdout at exit.
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            return _internal(exc, debug)
+        # A full disk or a closed terminal is the machine's state, not a gpudoctor bug.
+        return _fail(f"cannot write the output: {exc.strerror}", ExitCode.INTERNAL, debug)
     except Exception as exc:  # the last line of defence: one line, exit 3
-        name = type(exc).__name__
-        hint = "" if debug else " (run again with --debug for a traceback)"
-        return _fail(f"internal error: {name}: {exc}{hint}", ExitCode.INTERNAL, debug)
+        return _internal(exc, debug)
     return int(result) if isinstance(result, int) else 0
+
+
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE})
+
+
+def _internal(exc: BaseException, debug: bool) -> int:
+    name = type(exc).__name__
+    hint = "" if debug else " (run again with --debug for a traceback)"
+    return _fail(f"internal error: {name}: {exc}{hint}", ExitCode.INTERNAL, debug)
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):  # no real file descriptor (a test harness)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _tolerate_narrow_encodings() -> None:
+    """Print ``?`` for what the terminal's encoding cannot show (LANG=C, PYTHONIOENCODING=ascii).
+
+    The reports use a few symbols (✓, ·, →); losing them beats dying on UnicodeEncodeError.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a detached or odd stream
+                reconfigure(errors="replace")
 
 
 def main() -> None:
     """Console-script entry point."""
+    _tolerate_narrow_encodings()
     sys.exit(run())

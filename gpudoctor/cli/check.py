@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from gpudoctor.cli.files import check_output, write_output
+from gpudoctor.cli.files import check_output, is_stdout, write_output
 from gpudoctor.cli.options import (
     debug_option,
     force_option,
     format_option,
     output_option,
+    resolve_format,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -36,7 +37,10 @@ def _current_user() -> tuple[str, ...]:
 
 
 @click.command("check")
-@format_option("text for people, json for machines (the versioned report), markdown for tickets.")
+@format_option(
+    "text for people, json for machines (the versioned report), markdown for tickets.",
+    from_suffix=True,
+)
 @output_option
 @force_option
 @click.option("--verbose", "-v", is_flag=True, help="Show every fact, not only the problems.")
@@ -73,7 +77,7 @@ def _current_user() -> tuple[str, ...]:
 )
 @debug_option
 def command(
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     force: bool,
     verbose: bool,
@@ -90,10 +94,18 @@ def command(
     0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
     input and 3 when gpudoctor itself failed.
     """
+    if is_stdout(output):
+        output = None
+    fmt = resolve_format(fmt, output)
     if output is not None:
         check_output(output, force=force)  # before the probes: a bad --output fails at once
     if from_report is not None and python_exe is not None:
         raise BadInputError("--from-report and --python cannot be combined")
+    if from_report is not None and no_frameworks:
+        raise BadInputError(
+            "--from-report and --no-frameworks cannot be combined (a saved report is replayed "
+            "as it was recorded)"
+        )
     pending = progress = None
     if from_report is None:
         from gpudoctor.probe.base import ProbeContext

@@ -24,23 +24,52 @@ output_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
-def format_option(help_text: str) -> Callable[[F], F]:
-    """``--format text|json|markdown`` (into the parameter ``fmt``), the same for every report."""
+FORMAT_SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
+
+
+def format_option(help_text: str, *, from_suffix: bool = False) -> Callable[[F], F]:
+    """``--format text|json|markdown`` (into the parameter ``fmt``), the same for every report.
+
+    With ``from_suffix`` the option's value is None when not given, and the command calls
+    :func:`resolve_format` so that ``--output report.json`` alone writes JSON.
+    """
+    if from_suffix:
+        help_text += " Default: from --output's suffix (.json, .md), else text."
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(["text", "json", "markdown"]),
-        default="text",
-        show_default=True,
+        default=None if from_suffix else "text",
+        show_default=not from_suffix,
         help=help_text,
     )
 
 
+def resolve_format(fmt: str | None, output: Path | None, default: str = "text") -> str:
+    """The --format given; else the one --output's suffix names; else ``default``.
+
+    A report saved as ``x.json`` in text would be unreadable to ``--from-report`` and to every
+    JSON tool, which is never what the name asked for.
+    """
+    if fmt is not None:
+        return fmt
+    if output is not None:
+        return FORMAT_SUFFIXES.get(output.suffix.lower(), default)
+    return default
+
+
 def use_color(*, to_file: bool = False) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if to_file or os.environ.get("NO_COLOR"):
+    """Colour only on a terminal, never with NO_COLOR (https://no-color.org) or TERM=dumb."""
+    if to_file or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
 
 
-__all__ = ["debug_option", "force_option", "format_option", "output_option", "use_color"]
+__all__ = [
+    "debug_option",
+    "force_option",
+    "format_option",
+    "output_option",
+    "resolve_format",
+    "use_color",
+]

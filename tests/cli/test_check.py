@@ -115,7 +115,7 @@ def test_output_writes_a_redacted_file_and_refuses_to_overwrite(cli: Cli, tmp_pa
     one_line_error(again)
     assert "--force" in again.stderr
     assert out.read_text(encoding="utf-8") == text
-    forced = cli("check", "--from-report", src, "--output", str(out), "--force")
+    forced = cli("check", "--from-report", src, "--output", str(out), "--force", "--format", "text")
     assert forced.exit_code == 0, forced
     assert "[✓] Host" in out.read_text(encoding="utf-8")
 
@@ -199,3 +199,33 @@ def test_a_missing_output_folder_is_refused_before_probing(cli, tmp_path, monkey
     result = cli("check", "--no-frameworks", "-o", str(tmp_path / "absent" / "r.json"))
     assert result.exit_code == 2, result
     assert "no such directory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "marker"), [("r.json", '"schema_version"'), ("r.md", "## gpudoctor check")]
+)
+def test_the_output_suffix_picks_the_format_when_none_is_given(cli: Cli, tmp_path, name, marker):
+    out = tmp_path / name
+    result = cli("check", "--from-report", str(MIG), "--output", str(out))
+    assert result.exit_code == 0, result
+    assert marker in out.read_text(encoding="utf-8")
+
+
+def test_an_explicit_format_wins_over_the_suffix(cli: Cli, tmp_path):
+    out = tmp_path / "r.json"
+    result = cli("check", "--from-report", str(MIG), "--format", "text", "--output", str(out))
+    assert result.exit_code == 0, result
+    assert out.read_text(encoding="utf-8").startswith("gpudoctor check")
+
+
+def test_output_dash_is_standard_output(cli: Cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("check", "--from-report", str(MIG), "--format", "json", "--output", "-")
+    assert result.exit_code == 0, result
+    assert json.loads(result.stdout)["schema_version"] >= 1
+    assert "wrote" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_from_report_and_no_frameworks_cannot_be_combined(cli: Cli):
+    one_line_error(cli("check", "--from-report", str(MIG), "--no-frameworks"))

@@ -55,3 +55,33 @@ def test_an_unwritable_place_is_bad_input_not_a_crash(tmp_path):
             write_output(target, "x", force=False)
     finally:
         folder.chmod(0o700)
+
+
+def test_force_keeps_the_permissions_of_the_replaced_file(tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    target.chmod(0o600)
+    write_output(target, "new", force=True)
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_force_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    real = tmp_path / "shared" / "env.yml"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "env.yml"
+    link.symlink_to(real)
+    with pytest.raises(OutputExistsError):
+        write_output(link, "new", force=False)
+    write_output(link, "new", force=True)
+    assert link.is_symlink()
+    assert real.read_text() == "new"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["env.yml"]
+
+
+def test_dash_means_standard_output(tmp_path, monkeypatch, capfdbinary):
+    monkeypatch.chdir(tmp_path)
+    write_output(Path("-"), "to stdout\n", force=False)
+    assert capfdbinary.readouterr().out == b"to stdout\n"
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,48 @@ def test_no_command_shows_the_help(cli):
     result = cli()
     assert result.exit_code == 2, result
     assert "Commands:" in result.stderr + result.stdout
+
+
+def test_a_misspelt_command_gets_a_suggestion(cli):
+    result = cli("chek")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip().splitlines() == [
+        "gpudoctor: error: no such command 'chek'; did you mean 'check'? (see 'gpudoctor --help')"
+    ]
+
+
+def _gpudoctor(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gpudoctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kwargs,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_one_line_not_a_bug_report():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gpudoctor", "models"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 3, proc.stderr
+    assert (
+        proc.stderr.strip() == "gpudoctor: error: cannot write the output: No space left on device"
+    )
+
+
+def test_an_ascii_terminal_gets_question_marks_not_a_crash():
+    import os
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    proc = _gpudoctor("models", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "lenet5" in proc.stdout
