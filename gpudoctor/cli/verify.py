@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +18,10 @@ from gpudoctor.cli.options import (
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.verify.plan import MAX_BUDGET_S
+
+if TYPE_CHECKING:
+    from gpudoctor.verify.model import VerifyResult
 
 
 def exit_code_for(verdict: str) -> ExitCode:
@@ -28,6 +34,20 @@ def _require_png(path: Path | None) -> None:
     if path is not None and path.suffix.lower() != ".png":
         raise BadInputError(
             f"--plot writes a PNG chart: give it a .png file name, not {path.name!r}"
+        )
+
+
+def _refuse_same_file(output: Path | None, plot_path: Path | None) -> None:
+    # One file cannot hold both: the second write would overwrite the first, or (without
+    # --force) be refused after the whole run, losing its results.
+    if output is None or plot_path is None:
+        return
+    same = output.resolve() == plot_path.resolve()
+    if not same and output.exists() and plot_path.exists():
+        same = output.samefile(plot_path)  # hard links: two names, one file
+    if same:
+        raise BadInputError(
+            f"--output and --plot both name {plot_path}: give the chart a file of its own"
         )
 
 
@@ -87,7 +107,7 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 @click.option(
     "--time-budget",
     "time_budget",
-    type=click.FloatRange(min=0.5, max=3600),
+    type=click.FloatRange(min=0.5, max=MAX_BUDGET_S),
     default=None,
     metavar="SECONDS",
     help="Timing budget per model and device [default: 15, or 4 with --quick].",
@@ -136,6 +156,7 @@ def command(
     models = tuple(spec.name for spec in parse_model_list(models_text))
     device = plan.parse_device(device_text)
     _require_png(plot_path)
+    _refuse_same_file(output, plot_path)
     _refuse_existing(output, force)
     _refuse_existing(plot_path, force)
     if plot_path is not None:
@@ -161,14 +182,30 @@ def command(
     verdict = judge(result, refs)
     color = fmt == "text" and use_color(to_file=output is not None)
     text = render(fmt, result, verdict, color=color)
-    if plot_path is not None:
-        from gpudoctor.verify.plot import render_png
-
-        write_output(plot_path, render_png(result), force=force)
-        click.echo(f"wrote {plot_path}", err=True)
+    # The results first: minutes of measurements must not be lost to a failing chart.
     if output is not None:
         write_output(output, text, force=force)
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+    if plot_path is not None:
+        _write_plot(result, plot_path, force=force)
     return int(exit_code_for(verdict.overall))
+
+
+def _write_plot(result: VerifyResult, path: Path, *, force: bool) -> None:
+    """Write the chart, or say in one line on stderr why not; the verdict keeps the exit status."""
+    try:
+        from gpudoctor.verify.plot import render_png
+
+        write_output(path, render_png(result), force=force)
+    except Exception as exc:  # the pre-check passed, yet the chart failed: never lose the run
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+        if isinstance(exc, BadInputError):
+            what = reason  # our own one-line messages (file exists, cannot write there)
+        if click.get_current_context().find_root().meta.get("gpudoctor.debug"):
+            traceback.print_exc()
+        click.echo(f"gpudoctor: warning: --plot: {path} not written ({what})", err=True)
+        return
+    click.echo(f"wrote {path}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -10,6 +11,12 @@ from gpudoctor.errors import BadInputError
 DEFAULT_BUDGET_S = 15.0
 QUICK_BUDGET_S = 4.0
 """Per model and device; quick is meant for onboarding, where seconds count more than precision."""
+MAX_BUDGET_S = 3600
+"""The longest --time-budget accepted: an hour per model and device."""
+ADVICE_HEADROOM = 1.5
+"""A --time-budget advised to fit a skipped run allows this much more than the projection: the
+CPU matmul rate it rests on is re-measured every run, and swung by 28 % between two runs on the
+busy 2-core development VM, so the bare projection, rounded up, was skipped again."""
 
 COMMON_BATCH = 32
 """The batch both devices run so that the GPU/CPU speedup compares like with like (§9.3)."""
@@ -81,10 +88,41 @@ class CpuPlan:
     message: str = ""
 
 
-def projected_seconds(flops_per_batch: float, cpu_flops: float, min_blocks: int = 5) -> float:
+def run_seconds(iter_s: float, min_blocks: int = 5) -> float:
     """Time of the shortest valid run: the first call, one warm-up window and the blocks."""
-    iter_s = flops_per_batch / max(cpu_flops * CPU_EFFICIENCY, 1.0)
     return iter_s * (min_blocks + 2)
+
+
+def projected_seconds(flops_per_batch: float, cpu_flops: float, min_blocks: int = 5) -> float:
+    """``run_seconds`` of one batch at the share of the matmul rate a CNN reaches."""
+    return run_seconds(flops_per_batch / max(cpu_flops * CPU_EFFICIENCY, 1.0), min_blocks)
+
+
+def budget_advice(projected_s: float, batch: int, budget_s: float, *, batch_given: bool) -> str:
+    """What would let a skipped CPU run fit: the --time-budget it needs, or a smaller batch.
+
+    The time grows with the batch, so a run past the longest --time-budget can only be made
+    to fit by a smaller --batch-size (advising a budget the option refuses would be no help).
+    """
+    if projected_s <= MAX_BUDGET_S:
+        advised = min(math.ceil(projected_s * ADVICE_HEADROOM), MAX_BUDGET_S)
+        return f"raise --time-budget to {advised} to run it (the projection, with room to spare)"
+    per_image = projected_s / batch * ADVICE_HEADROOM
+    fit = int(budget_s / per_image)
+    while fit > 0 and fit * per_image > budget_s:  # float rounding at the boundary
+        fit -= 1
+    too_long = f"no --time-budget can fit batch {batch} (the most is {MAX_BUDGET_S} s)"
+    if fit >= 1:
+        default = ", or leave it out for the per-model default" if batch_given else ""
+        return (
+            f"{too_long}: give a smaller --batch-size ({fit} or less fits the {budget_s:g} s "
+            f"budget){default}"
+        )
+    if per_image <= MAX_BUDGET_S:
+        return f"{too_long}: --batch-size 1 with --time-budget {math.ceil(per_image)} would run it"
+    if projected_s / batch <= MAX_BUDGET_S:
+        return f"{too_long}: --batch-size 1 with --time-budget {MAX_BUDGET_S} might run it"
+    return f"{too_long}, nor batch 1: this CPU is too slow for this model"
 
 
 def plan_cpu(
@@ -111,7 +149,7 @@ def plan_cpu(
                 message=(
                     f"skipped: projected {projected:.0f} s at batch {batch} exceeds the "
                     f"{budget_s:g} s budget (CPU matmul {cpu_flops / 1e9:.0f} GFLOP/s); "
-                    "raise --time-budget to run it"
+                    + budget_advice(projected, batch, budget_s, batch_given=override is not None)
                 ),
             )
         batch //= 2

@@ -3,20 +3,63 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.verify import figures
 from gpudoctor.verify.model import VerifyResult
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 _COLORS = {"cpu": "#8c8c8c", "gpu": "#2b7bb9"}
 
 
 def require_matplotlib() -> None:
-    """Fail early, before minutes of timing, when the plot extra is missing."""
+    """Fail early, before minutes of timing, when matplotlib is missing or cannot be imported.
+
+    Finding the package is not enough: an installed but broken matplotlib (typically built
+    against another numpy ABI) only fails on import, so import what render_png imports.
+    """
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
         raise BadInputError("--plot needs matplotlib: pip install 'gpudoctor[plot]'")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        # pyplot loads the compiled parts (ft2font, the Agg backend) that usually break
+        import matplotlib.pyplot
+    except Exception as exc:
+        text = str(exc).strip()
+        why = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+        raise BadInputError(
+            f"--plot needs a working matplotlib, but importing it failed ({why}); "
+            "reinstall it: pip install --force-reinstall 'gpudoctor[plot]'"
+        ) from None
+
+
+def _fit_title(fig: Figure, text: str) -> None:
+    """Title the figure so that no line runs past its edges.
+
+    An axes title is centred over the axes, which the y label pushes right, so a long one was
+    clipped at the right edge: use a figure title, wrap it, and shrink it while it overflows.
+    """
+    import textwrap
+
+    width_px = fig.get_figwidth() * fig.dpi
+    size = 12.0
+    while True:
+        # an average glyph is about 0.6 em wide; wrap a little short of the full width
+        chars = max(20, int(0.9 * width_px / (0.6 * size * fig.dpi / 72)))
+        lines = [textwrap.fill(line, chars) for line in text.splitlines()]
+        artist = fig.suptitle("\n".join(lines), fontsize=size)
+        fig.tight_layout()
+        box = artist.get_window_extent()  # with the renderer tight_layout used
+        if (box.x0 >= 0 and box.x1 <= width_px) or size <= 6:
+            return
+        size -= 1
 
 
 def render_png(result: VerifyResult, *, title: str = "") -> bytes:
@@ -63,15 +106,13 @@ def render_png(result: VerifyResult, *, title: str = "") -> bytes:
             ax.set_yscale("log")
         ax.set_xticks(range(len(models)), models, rotation=20)
         ax.set_ylabel("images/s (log scale)")
-        ax.set_title(
-            title
-            or f"gpudoctor verify: {result.settings.mode}, "
-            f"{result.settings.precision} (GPU labels: speedup over CPU)"
-        )
         if series:
             ax.legend(fontsize=8)
         ax.grid(axis="y", which="both", alpha=0.3)
-        fig.tight_layout()
+        text = title or f"gpudoctor verify: {result.settings.mode}, {result.settings.precision}"
+        if not title and any(device != "cpu" for _, device in series):
+            text += "\nGPU bars labelled with their speedup over the CPU"
+        _fit_title(fig, text)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
     finally:

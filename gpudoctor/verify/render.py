@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from typing import Any
 
 from gpudoctor import __version__
@@ -25,6 +26,7 @@ HEADERS = (
     "verdict",
 )
 _MARK = {Level.FAIL: "✗", Level.WARN: "!", Level.NOTE: "·"}
+_TRAILING_PAD = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 
 def _ips(value: float | None) -> str:
@@ -147,7 +149,9 @@ def render_text(
         console.print(line, markup=False, soft_wrap=True)
     console.print(_settings_line(result), markup=False, soft_wrap=True)
     console.print(f"verdict: [{styles[verdict.overall]}]{verdict.overall.upper()}[/]")
-    return buf.getvalue()
+    # rich pads every cell to its column's width, the last one too; drop that padding, even
+    # where a colour code ends the line after it.
+    return _TRAILING_PAD.sub(r"\1", buf.getvalue())
 
 
 def render_markdown(result: VerifyResult, verdict: Verdict) -> str:

@@ -128,13 +128,21 @@ def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
         out.append(
             Reason(level=Level.WARN, code="not_verifiable", message=env.unsupported, framework=fw)
         )
-    return out + _framework_gpu(settings.wants_gpu, env)
+    return out + _framework_gpu(settings.device, env)
 
 
-def _framework_gpu(wants_gpu: bool, env: FrameworkEnv) -> list[Reason]:
+_CPU_ONLY_HINT = (
+    "; on a machine meant to be CPU-only, `gpudoctor verify --device cpu` verifies the CPU alone"
+)
+"""The default --device all fails without a GPU; say how to verify a CPU-only machine."""
+
+
+def _framework_gpu(device: str, env: FrameworkEnv) -> list[Reason]:
     fw = env.framework
-    if not wants_gpu:
+    if device == "cpu":
         return []
+    # Only the default asks for the CPU and the GPUs; cuda or cuda:N asked for a GPU on purpose.
+    hint = _CPU_ONLY_HINT if device == "all" else ""
     version = f"{fw} {env.version}" if env.version else fw
     if not env.gpus:
         host = _host_gpus(env)
@@ -146,7 +154,7 @@ def _framework_gpu(wants_gpu: bool, env: FrameworkEnv) -> list[Reason]:
                     message=(
                         f"no GPU could be verified with {fw}: {version} is a CPU-only build but "
                         f"{host}; install a CUDA build (gpudoctor make-env) and run "
-                        "`gpudoctor check`"
+                        f"`gpudoctor check`{hint}"
                     ),
                     framework=fw,
                 )
@@ -158,7 +166,7 @@ def _framework_gpu(wants_gpu: bool, env: FrameworkEnv) -> list[Reason]:
                 code="no_gpu",
                 message=(
                     f"no GPU could be verified with {fw}: {version} is {build} and sees no "
-                    f"GPU ({host}); run `gpudoctor check` for the cause and the fix"
+                    f"GPU ({host}); run `gpudoctor check` for the cause and the fix{hint}"
                 ),
                 framework=fw,
             )

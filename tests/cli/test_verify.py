@@ -71,6 +71,124 @@ def test_plot_without_matplotlib_is_one_line_exit_2(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "chart.png").exists()
 
 
+@pytest.fixture
+def must_not_run(monkeypatch):
+    from gpudoctor.verify import harness
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("verify ran")
+
+    monkeypatch.setattr(harness, "run_verify", refuse)
+
+
+@pytest.fixture
+def broken_matplotlib(tmp_path, monkeypatch):
+    """An installed matplotlib that fails on import, as with a numpy ABI mismatch."""
+    import sys
+
+    fake = tmp_path / "site" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'raise ImportError("numpy.core.multiarray failed to import\\nsecond line")\n'
+    )
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(fake.parent))
+
+
+def _one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    (line,) = stderr.strip().splitlines()
+    return line
+
+
+@pytest.mark.usefixtures("broken_matplotlib", "must_not_run")
+def test_plot_with_a_broken_matplotlib_is_refused_before_anything_runs(cli, tmp_path):
+    result = cli("verify", *TINY, "--plot", str(tmp_path / "chart.png"))
+    assert result.exit_code == 2, result
+    line = _one_line(result.stderr)
+    assert "working matplotlib" in line and "ImportError: numpy.core.multiarray" in line
+    assert not (tmp_path / "chart.png").exists()
+
+
+@pytest.mark.parametrize(("broken", "exit_code"), [(False, 0), (True, 1)])
+def test_a_plot_failing_after_the_run_keeps_the_results_and_the_verdict(
+    cli, tmp_path, monkeypatch, broken_matplotlib, broken, exit_code
+):
+    from dataclasses import replace
+
+    from gpudoctor.verify import harness, plot
+    from tests.verify import factories as f
+
+    measured = f.healthy(("lenet5",))
+    if broken:  # a verdict of fail must still exit 1, not 3
+        measured = replace(measured, frameworks=(f.env(cudnn_enabled=False),))
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: measured)
+    monkeypatch.setattr(plot, "require_matplotlib", lambda: None)  # the pre-check was fooled
+    out, chart = tmp_path / "verify.json", tmp_path / "chart.png"
+    result = cli("verify", *TINY, "--format", "json", "-o", str(out), "--plot", str(chart))
+    assert result.exit_code == exit_code, result
+    assert json.loads(out.read_text())["verdict"] == ("fail" if broken else "pass")
+    assert not chart.exists()
+    warning = [ln for ln in result.stderr.splitlines() if "chart.png" in ln]
+    assert warning == [
+        f"gpudoctor: warning: --plot: {chart} not written "
+        "(ImportError: numpy.core.multiarray failed to import)"
+    ]
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_plot_failing_after_the_run_still_prints_the_results(cli, tmp_path, monkeypatch):
+    from gpudoctor.verify import harness, plot
+    from tests.verify import factories as f
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Agg backend exploded")
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: f.healthy(("lenet5",)))
+    monkeypatch.setattr(plot, "require_matplotlib", lambda: None)
+    monkeypatch.setattr(plot, "render_png", broken)
+    result = cli("verify", *TINY, "--plot", str(tmp_path / "chart.png"))
+    assert result.exit_code == 0, result
+    assert result.stdout.rstrip().endswith("verdict: PASS")
+    assert "RuntimeError: Agg backend exploded" in _one_line(result.stderr)
+
+
+@pytest.mark.usefixtures("must_not_run")
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("spelling", ["same", "dotted", "absolute", "symlink"])
+def test_output_and_plot_naming_one_file_are_refused_before_anything_runs(
+    cli, tmp_path, monkeypatch, spelling, force
+):
+    monkeypatch.chdir(tmp_path)
+    plot_name = {
+        "same": "dup.png",
+        "dotted": "./sub/../dup.png",
+        "absolute": str(tmp_path / "dup.png"),
+        "symlink": "link.png",
+    }[spelling]
+    (tmp_path / "sub").mkdir()
+    if spelling == "symlink":
+        (tmp_path / "link.png").symlink_to(tmp_path / "dup.png")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    args = ("--force",) if force else ()
+    result = cli("verify", *TINY, "-o", "dup.png", "--plot", plot_name, *args)
+    assert result.exit_code == 2, result
+    assert "--output and --plot both name" in _one_line(result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.usefixtures("must_not_run")
+def test_output_and_plot_as_hard_links_of_one_file_are_refused(cli, tmp_path):
+    (tmp_path / "a.png").write_bytes(b"keep")
+    (tmp_path / "b.png").hardlink_to(tmp_path / "a.png")
+    a, b = str(tmp_path / "a.png"), str(tmp_path / "b.png")
+    result = cli("verify", *TINY, "-o", a, "--plot", b, "--force")
+    assert result.exit_code == 2, result
+    assert "--output and --plot both name" in _one_line(result.stderr)
+    assert (tmp_path / "a.png").read_bytes() == b"keep"
+
+
 @pytest.mark.parametrize("name", ["chart.txt", "chart.pdf", "chart"])
 def test_plot_needs_a_png_name_before_anything_runs(cli, tmp_path, monkeypatch, name):
     from gpudoctor.verify import harness
@@ -149,6 +267,7 @@ def test_device_all_without_a_gpu_does_the_cpu_part_and_exits_1(cli):
     (why,) = [r for r in doc["reasons"] if r["code"] in ("no_gpu", "cpu_only_build")]
     assert "no GPU could be verified" in why["message"]
     assert "gpudoctor check" in why["message"]
+    assert "`gpudoctor verify --device cpu` verifies the CPU alone" in why["message"]
 
 
 @pytest.mark.torch

@@ -49,3 +49,42 @@ def test_a_model_that_never_fits_is_skipped_with_a_message():
 def test_a_batch_the_user_gave_is_never_changed():
     assert plan.plan_cpu(8.2e9, 200e9, 4.0, override=32).batch is None
     assert plan.plan_cpu(8.2e9, 200e9, 100.0, override=32).batch == 32
+
+
+def test_a_skip_names_a_time_budget_that_fits_with_room_to_spare():
+    # VGG-16 (31 GFLOP) at 100 GFLOP/s: 34.7 s projected at batch 8; the CPU rate is measured
+    # again on the next run, and varies, so the advice leaves half as much again to spare
+    p = plan.plan_cpu(31e9, 100e9, 2.0, override=None)
+    assert p.batch is None and "projected 35 s at batch 8" in p.message
+    assert "raise --time-budget to 53 to run it" in p.message
+    assert plan.plan_cpu(31e9, 100e9 / 1.5, 53.0, override=None).batch == 8  # a slower CPU too
+    assert plan.plan_cpu(31e9, 100e9, 53.0, override=None).batch == 8  # the same batch
+
+
+def test_the_advised_time_budget_never_exceeds_the_longest_allowed():
+    advice = plan.budget_advice(3000.0, 8, 4.0, batch_given=False)
+    assert advice.startswith(f"raise --time-budget to {plan.MAX_BUDGET_S} ")
+
+
+def test_past_the_longest_time_budget_the_advice_is_a_smaller_batch():
+    # LeNet-5-sized model at a batch of 100 million: about 14,000 s, past the 3600 s maximum
+    p = plan.plan_cpu(1e6, 100e9, 4.0, override=100_000_000)
+    assert p.batch is None and p.projected_s > plan.MAX_BUDGET_S
+    assert "raise --time-budget" not in p.message
+    assert "no --time-budget can fit batch 100000000 (the most is 3600 s)" in p.message
+    assert "or leave it out for the per-model default" in p.message
+    fit = int(p.message.split("give a smaller --batch-size (")[1].split(" ")[0])
+    assert plan.plan_cpu(1e6, 100e9 / 1.5, 4.0, override=fit).batch == fit  # room to spare
+    assert plan.plan_cpu(1e6, 100e9, 4.0, override=2 * fit).batch is None  # but not too small
+
+
+def test_past_the_longest_time_budget_at_the_default_batch():
+    # the default batch was halved to 8 and still needs over an hour: only batch 1 may fit
+    p = plan.plan_cpu(1e13, 100e9, 4.0, override=None)  # 1400 s an image
+    assert p.batch is None and "no --time-budget can fit batch 8" in p.message
+    assert "per-model default" not in p.message  # the default is what was run
+    assert "--batch-size 1 with --time-budget 2100 would run it" in p.message
+    slow = plan.budget_advice(8 * 3000.0, 8, 4.0, batch_given=False)
+    assert "--batch-size 1 with --time-budget 3600 might run it" in slow
+    hopeless = plan.budget_advice(8 * 4000.0, 8, 4.0, batch_given=False)
+    assert "nor batch 1" in hopeless and "--time-budget" in hopeless

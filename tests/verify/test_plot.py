@@ -44,3 +44,27 @@ def test_the_chart_copes_with_nothing_timed():
 
     empty = replace(f.healthy(("lenet5",)), runs=())
     assert render_png(empty)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _margin_is_blank(png: bytes, px: int = 3) -> bool:
+    import io
+
+    import matplotlib.image
+
+    rgb = matplotlib.image.imread(io.BytesIO(png), format="png")[:, :, :3]
+    edges = (rgb[:px], rgb[-px:], rgb[:, :px], rgb[:, -px:])
+    return all(float(edge.min()) == 1.0 for edge in edges)  # white: nothing drawn there
+
+
+@pytest.mark.parametrize(
+    ("models", "title"),
+    [
+        (("lenet5",), ""),  # the narrowest chart, where the default title was clipped
+        (tuple(f.MACS), ""),
+        (("lenet5",), "a long title of many words, " * 6),
+    ],
+)
+def test_nothing_is_clipped_at_the_edges(models, title):
+    from gpudoctor.verify.plot import render_png
+
+    assert _margin_is_blank(render_png(f.healthy(models), title=title))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,33 @@ def test_json_has_no_nan_or_infinity(measured):
     doc = to_document(result, judge(result, load_references()))
     text = json.dumps(doc, allow_nan=False)  # raises on NaN or infinity
     assert json.loads(text)["comparisons"][0]["rel_error"] is None
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_text_lines_have_no_trailing_spaces(measured, color):
+    result, verdict = measured
+    text = render_text(result, verdict, color=color)
+    assert ("\x1b[" in text) is color
+    # rich pads the last column to its width; with colour the padding follows the reset code
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert [ln for ln in plain.splitlines() if ln != ln.rstrip()] == []
+    (vgg_cpu,) = [ln for ln in plain.splitlines() if ln.startswith("vgg16") and " cpu " in ln]
+    assert vgg_cpu.endswith("skipped")
+
+
+def test_the_docs_sample_shows_skipped_rows_as_the_renderer_does(measured):
+    result, verdict = measured
+    (rendered,) = [
+        ln
+        for ln in render_text(result, verdict).splitlines()
+        if ln.startswith("vgg16") and " cpu " in ln
+    ]
+    assert rendered.split()[-2:] == ["–", "skipped"]  # no GPU/CPU figure, verdict "skipped"
+    doc = (Path(__file__).parents[2] / "docs" / "verify.md").read_text()
+    sample = doc.split("$ gpudoctor verify --quick --device cpu\n", 1)[1].split("```", 1)[0]
+    rows = [ln for ln in sample.splitlines() if ln.split()[:1] and ln.split()[0] in f.MACS]
+    assert len(rows) == 14  # seven models, two frameworks
+    assert [ln for ln in sample.splitlines() if ln != ln.rstrip()] == []
+    for ln in rows:
+        cells = ln.split()
+        assert (cells[4] == "skipped") == (cells[-1] == "skipped"), ln

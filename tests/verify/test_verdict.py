@@ -203,6 +203,25 @@ def test_no_gpu_at_all_fails_with_the_reason_and_a_pointer_to_check(refs):
     assert "gpudoctor check" in reason.message
 
 
+@pytest.mark.parametrize(
+    ("env", "code"),
+    [
+        (f.env(version="2.13.0+cpu", cuda_build=False, gpus=(), nvml_gpu_count=0), "no_gpu"),
+        (
+            f.env(version="2.13.0+cpu", cuda_build=False, gpus=(), nvml_gpu_count=1),
+            "cpu_only_build",
+        ),
+    ],
+)
+def test_without_a_gpu_the_default_device_says_how_to_verify_the_cpu_alone(refs, env, code):
+    hint = "`gpudoctor verify --device cpu` verifies the CPU alone"
+    (default,) = [r for r in judge(_env_only(env), refs).reasons if r.code == code]
+    assert hint in default.message and "gpudoctor check" in default.message
+    # asking for a GPU by name is asking for a GPU: no CPU-only advice then
+    (cuda,) = [r for r in judge(_env_only(env, device="cuda"), refs).reasons if r.code == code]
+    assert hint not in cuda.message and "gpudoctor check" in cuda.message
+
+
 def test_cudnn_not_used_fails(refs):
     result = replace(f.healthy(), frameworks=(f.env(cudnn_enabled=False),))
     assert "cudnn_not_used" in codes(judge(result, refs), Level.FAIL)

@@ -175,9 +175,15 @@ def _verify_model(
             projected_s=cpu_plan.projected_s,
         )
     except TooSlow as exc:
+        advice = vplan.budget_advice(
+            vplan.run_seconds(exc.first_call_s),
+            cpu_plan.batch,
+            cfg.budget_s,
+            batch_given=cfg.batch_size is not None,
+        )
         message = (
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
-            f"{cfg.budget_s:g} s budget (is the machine busy?); raise --time-budget to run it"
+            f"{cfg.budget_s:g} s budget (is the machine busy?); {advice}"
         )
         _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s)
     except Exception as exc:
