@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from gpudoctor.cli.files import write_output
+from gpudoctor.cli.files import is_stdout, write_output
 from gpudoctor.cli.options import debug_option, force_option
 from gpudoctor.envplan.plan import FRAMEWORK_CHOICES, SOURCES, Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
-from gpudoctor.envplan.writers import to_json, to_yaml
+from gpudoctor.envplan.writers import DEFAULT_FILE, to_json, to_yaml
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 
@@ -20,6 +20,33 @@ def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
     return value
+
+
+RESERVED_NAMES = ("base", "root")
+"""conda's ``RESERVED_ENV_NAMES``: the base environment and its old name (conda/conda#15118)."""
+FORBIDDEN_CHARS = "/ :#"
+"""conda's ``PREFIX_NAME_DISALLOWED_CHARS`` (conda/base/constants.py)."""
+
+
+def _check_name(name: str) -> None:
+    """Refuse a --name that ``conda env create`` would refuse (``PrefixData.validate_name``)."""
+    if not name or any(c in name for c in FORBIDDEN_CHARS):
+        raise BadInputError(
+            f"--name {name!r}: a conda environment name must be non-empty, "
+            "without spaces, '/', ':' or '#'"
+        )
+    if name in RESERVED_NAMES:
+        raise BadInputError(
+            f"--name {name}: conda reserves 'base' and 'root' for its own base environment; "
+            "choose another name"
+        )
+
+
+def _create_path(output: Path | None, to_stdout: bool) -> str:
+    """The file for the ``conda env create -f`` line: as typed, or the default name."""
+    if to_stdout or output is None or str(output) == "-":
+        return DEFAULT_FILE
+    return str(output)
 
 
 def _target(
@@ -87,7 +114,8 @@ def _summary(plan: Plan, where: str) -> str:
     "--framework",
     default="torch",
     show_default=True,
-    help="torch, tensorflow, or both (in one environment when their CUDA stacks agree).",
+    help="torch, tensorflow, or both (in one environment when their CUDA stacks agree; "
+    "all, as verify spells it, is accepted too).",
 )
 @click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
 @click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9 or 2.9.1.")
@@ -156,6 +184,8 @@ def command(
     warning), whose arch list covers the GPU, and which supports the Python and the platform.
     Exit 1 when nothing fits, naming the nearest working combination.
     """
+    # verify says --framework all; make-env takes it as a synonym of both
+    framework = "both" if framework == "all" else framework
     _choice("--framework", framework, FRAMEWORK_CHOICES)
     _choice("--source", source, SOURCES)
     _choice("--format", fmt, ("yaml", "json"))
@@ -167,12 +197,8 @@ def command(
         raise BadInputError("--stdout and --output exclude each other")
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")
-    # conda refuses these in an environment name (conda's validate_prefix_name).
-    if name is not None and (not name or any(c in name for c in "/ :#")):
-        raise BadInputError(
-            f"--name {name!r}: a conda environment name must be non-empty, "
-            "without spaces, '/', ':' or '#'"
-        )
+    if name is not None:
+        _check_name(name)
     kb = load()
     target = _target(kb, from_report, driver, cc, os_name, arch, wsl)
     frameworks = ("torch", "tensorflow") if framework == "both" else (framework,)
@@ -195,13 +221,16 @@ def command(
             + ", ".join(result.records),
             err=True,
         )
-    text = to_json(plan) if fmt == "json" else to_yaml(plan)
+    text = to_json(plan) if fmt == "json" else to_yaml(plan, _create_path(output, to_stdout))
     if output is None and (to_stdout or fmt == "json"):
         click.echo(text, nl=False)
         return int(ExitCode.OK)
-    path = output or Path("environment.yml")
+    path = output or Path(DEFAULT_FILE)
     write_output(path, text, force=force)
-    click.echo(_summary(plan, f"wrote {path}"))
+    if is_stdout(path):
+        return int(ExitCode.OK)
+    # on stderr, like check and verify: stdout stays free for the file itself (-o -)
+    click.echo(_summary(plan, f"wrote {path}"), err=True)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     return int(ExitCode.OK)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -30,6 +29,7 @@ def model_record(spec: ModelSpec) -> dict[str, Any]:
         "params_with_aux": spec.params_with_aux,
         "macs": spec.macs,
         "source": spec.source,
+        "figures": spec.figures,
     }
 
 
@@ -70,36 +70,103 @@ def render_markdown(specs: tuple[ModelSpec, ...]) -> str:
         cells += [str(s.depth), _params(s, exact=True), f"{s.macs / 1e9:.6g}"]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [note.replace("*", "\\*", 1) for note in _aux_note(specs)]
-    return "\n".join([*lines, "", *notes]) + "\n"
+    notes += _figures_note(specs)
+    return "\n".join([*lines, "", "\n\n".join(notes)]) + "\n"
 
 
-def render_table(specs: tuple[ModelSpec, ...], *, color: bool) -> None:
-    """A rich table on stdout; plain text when ``color`` is False."""
-    from rich.console import Console
-    from rich.table import Table
+WIDTH = 100
+"""The text table's width whatever the terminal, as for check's text output."""
+_GAP = "  "
+_RIGHT = ("depth", "params", "MACs")
 
-    tty = sys.stdout.isatty()
-    console = Console(
-        color_system="auto" if color else None,
-        highlight=False,
-        width=None if tty else 180,  # piped output: wide enough that rows do not wrap
+
+def _words(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
+
+
+def _widths(headers: tuple[str, ...], rows: list[tuple[str, ...]], wrap: set[str]) -> list[int]:
+    """Column widths within WIDTH: the prose columns in ``wrap`` give way, numbers never do."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    floors = [
+        max(len(h), *(_words(r[i]) for r in rows)) if h in wrap else widths[i]
+        for i, h in enumerate(headers)
+    ]
+    while sum(widths) + len(_GAP) * (len(widths) - 1) > WIDTH:
+        slack = [w - f for w, f in zip(widths, floors, strict=True)]
+        if max(slack) <= 0:
+            break  # cannot fit without breaking a word or a number: let the line run long
+        widths[slack.index(max(slack))] -= 1
+    return widths
+
+
+def _lines(cells: tuple[str, ...], headers: tuple[str, ...], widths: list[int]) -> list[str]:
+    """One table row, its prose cells wrapped onto as many lines as they need."""
+    import textwrap
+
+    wrapped = [
+        textwrap.wrap(cell, w, break_long_words=False, break_on_hyphens=False) or [""]
+        for cell, w in zip(cells, widths, strict=True)
+    ]
+    out = []
+    for n in range(max(len(w) for w in wrapped)):
+        parts = []
+        for header, width, lines in zip(headers, widths, wrapped, strict=True):
+            text = lines[n] if n < len(lines) else ""
+            parts.append(text.rjust(width) if header in _RIGHT else text.ljust(width))
+        out.append(_GAP.join(parts).rstrip())
+    return out
+
+
+def _prose(text: str, indent: str = "") -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(
+        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
     )
-    table = Table(title="Reference models (gpudoctor verify)", title_justify="left")
-    for header in ("name", "model", "year", "paper", "introduced", "input"):
-        wrap = header == "introduced"
-        table.add_column(header, style="bold" if header == "name" else None, no_wrap=not wrap)
-    for header in ("depth", "params", "MACs"):
-        table.add_column(header, justify="right", no_wrap=True)
-    for s in specs:
-        row = (s.name, s.title, str(s.year), s.cite, s.introduced, _input(s), str(s.depth))
-        table.add_row(*row, _params(s, exact=False), human(s.macs))
-    console.print(table)
-    for note in _aux_note(specs):
-        console.print(note)
-    console.print(
-        "depth: convolution and dense layers on the longest path; MACs: forward "
-        "multiply-accumulates per image. Details and sources: docs/models.md"
-    )
+
+
+def render_text(specs: tuple[ModelSpec, ...], *, color: bool) -> str:
+    """The table for a terminal or a pipe: WIDTH columns, no trailing spaces, nothing cut.
+
+    Each model is one row of names and numbers, with its paper and what it introduced on the
+    line below. Prose wraps at spaces; names and numbers never break. Bold names when ``color``.
+    """
+    headers = ("name", "model", "year", "input", "depth", "params", "MACs")
+    rows: list[tuple[str, ...]] = [
+        (s.name, s.title, str(s.year), _input(s), str(s.depth), _params(s, False), human(s.macs))
+        for s in specs
+    ]
+    widths = _widths(headers, rows, wrap={"model"})
+    indent = " " * (widths[0] + len(_GAP))
+    lines = ["Reference models (gpudoctor verify)", "", *_lines(headers, headers, widths)]
+    for spec, row in zip(specs, rows, strict=True):
+        body = _lines(row, headers, widths)
+        if color:
+            body[0] = click.style(spec.name, bold=True) + body[0][len(spec.name) :]
+        lines += body
+        lines += _prose(f"{indent}paper: {spec.cite}; introduced: {spec.introduced}", indent)
+    lines.append("")
+    for note in (*_aux_note(specs), *_figures_note(specs), _FOOTER):
+        lines += _prose(note, "  ")
+    return "\n".join(lines) + "\n"
+
+
+_FOOTER = (
+    "depth: convolution and dense layers on the longest path; MACs: forward "
+    "multiply-accumulates per image. Details and sources: docs/models.md"
+)
+
+
+def _figures_note(specs: tuple[ModelSpec, ...]) -> list[str]:
+    computed = [s.name for s in specs if s.figures == "computed"]
+    if not computed:
+        return []
+    names = ", ".join(computed)
+    published = len(computed) < len(specs)
+    return [
+        f"{names}: parameters and MACs computed from the layer shapes (no published figure)"
+        + ("; the others are torchvision's published figures" if published else "")
+    ]
 
 
 @click.command("models")
@@ -108,8 +175,9 @@ def render_table(specs: tuple[ModelSpec, ...], *, color: bool) -> None:
 def command(fmt: str) -> int:
     """List the reference CNNs that verify runs: history, input size, depth, parameters, MACs.
 
-    Parameters and MACs are the published figures (torchvision's metadata); the models are
-    built so that both PyTorch and Keras reproduce them exactly.
+    Parameters and MACs are the published figures (torchvision's metadata), except LeNet-5's,
+    computed from its layer shapes; the models are built so that both PyTorch and Keras
+    reproduce them exactly.
     """
     from gpudoctor.refmodels import SPECS
 
@@ -118,5 +186,7 @@ def command(fmt: str) -> int:
     elif fmt == "markdown":
         click.echo(render_markdown(SPECS), nl=False)
     else:
-        render_table(SPECS, color=use_color())
+        # through click, like check's report: a narrow encoding (PYTHONIOENCODING=ascii) does
+        # not end in UnicodeEncodeError
+        click.echo(render_text(SPECS, color=use_color()), nl=False)
     return 0

@@ -156,6 +156,23 @@ def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request)
     )
 
 
+def _check_driver_installed(target: Target, request: Request) -> None:
+    """Refuse a machine whose GPU has no NVIDIA driver yet, rather than plan a CPU environment.
+
+    A student whose driver is not installed yet wants a GPU environment once it is; a CPU one
+    would install without complaint and then never use the GPU. ``--cpu`` asks for it.
+    """
+    if request.cpu or target.driver is not None or not target.driverless_gpus:
+        return
+    gpus = "; ".join(target.driverless_gpus)
+    raise PlanError(
+        f"{target.origin} shows an NVIDIA GPU ({gpus}) but no NVIDIA driver: install the "
+        "driver first (`gpudoctor check` says how), then run make-env again; or give the "
+        "driver you will install and the GPU's compute capability (--driver VERSION --cc X.Y), "
+        "or --cpu for a CPU-only environment"
+    )
+
+
 def _judge(
     kb: KnowledgeBase, target: Target, request: Request, framework: str, channel: str
 ) -> list[Candidate]:
@@ -248,6 +265,7 @@ def _pair(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate
 def choose(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate]:
     """The builds make-env would install, one per framework; raises PlanError when none fits."""
     _validate(kb, request)
+    _check_driver_installed(target, request)
     _check_driver_knows_gpu(kb, target, request)
     if len(request.frameworks) == 2:
         return _pair(kb, target, request)

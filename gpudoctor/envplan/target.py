@@ -36,6 +36,9 @@ class Target:
     glibc: str | None = None
     origin: str = COMMAND_LINE
     """``this machine``, ``report FILE`` or ``the command line``."""
+    driverless_gpus: tuple[str, ...] = ()
+    """NVIDIA GPUs on the PCI bus while no NVIDIA driver is installed (``PCI 0000:01:00.0,
+    device 0x26b9, no driver bound``): the machine needs a driver, not a CPU environment."""
 
     @property
     def given(self) -> bool:
@@ -128,6 +131,23 @@ def _lowest_cc(report: Report) -> str | None:
     return cc_text(min(ccs)) if ccs else None
 
 
+def _driverless_gpus(report: Report) -> tuple[str, ...]:
+    """The NVIDIA display/3D controllers (PCI class 0x03) no NVIDIA driver has taken.
+
+    A GPU bound to ``vfio-pci`` is set aside for a virtual machine, so this host is not meant
+    to use it; it is left out.
+    """
+    found = []
+    for fn in report.driver.pci_functions:
+        if not fn.class_code.lower().removeprefix("0x").startswith("03"):
+            continue  # the GPU's audio or USB function
+        if fn.driver in ("nvidia", "vfio-pci"):
+            continue
+        bound = f"bound to {fn.driver}" if fn.driver else "no driver bound"
+        found.append(f"PCI {fn.address}, device {fn.device_id}, {bound}")
+    return tuple(found)
+
+
 def target_from_report(report: Report, origin: str) -> Target:
     """The machine a report describes: driver from NVML (else the kernel module), lowest CC."""
     driver = report.nvml.driver_version or report.driver.module_version
@@ -150,4 +170,5 @@ def target_from_report(report: Report, origin: str) -> Target:
         gpus=names,
         glibc=report.host.glibc,
         origin=origin,
+        driverless_gpus=_driverless_gpus(report) if driver is None else (),
     )

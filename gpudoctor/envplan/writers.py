@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
 import textwrap
 from typing import Any
 
@@ -11,6 +14,7 @@ from gpudoctor.envplan.plan import Plan
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=<>-]*$")
 _WIDTH = 98
+DEFAULT_FILE = "environment.yml"
 
 
 def _scalar(text: str) -> str:
@@ -24,14 +28,25 @@ def _comment(text: str, first: str = "#   - ", rest: str = "#     ") -> list[str
     )
 
 
-def to_yaml(plan: Plan) -> str:
-    """The environment.yml: a comment block with the target and the reasons, then the spec."""
+def shell_word(text: str) -> str:
+    """``text`` as one word of a shell command on this OS (quoted only when it must be)."""
+    if os.name == "nt":
+        return subprocess.list2cmdline([text])
+    return shlex.quote(text)
+
+
+def to_yaml(plan: Plan, path: str = DEFAULT_FILE) -> str:
+    """The environment.yml: a comment block with the target and the reasons, then the spec.
+
+    ``path`` is the file as the user named it, for the ``conda env create -f`` line.
+    """
     lines = _comment(f"environment for {plan.target_text}", "# gpudoctor make-env: ", "#   ")
     if plan.target.gpus:
         lines += _comment("GPUs: " + ", ".join(plan.target.gpus), "# ", "#   ")
     lines.append(f"# Knowledge base data as of {plan.as_of}; see docs/make-env.md.")
-    lines += _comment(f"Regenerate: {plan.command}", "# ", "#   ")
-    lines.append("# Create with: conda env create -f environment.yml")
+    # one line however long: a copied first line must be the whole command
+    lines.append(f"# Regenerate: {plan.command}")
+    lines.append(f"# Create with: conda env create -f {shell_word(path)}")
     lines.append("#")
     lines.append("# Why each pin:")
     for reason in plan.reasons:

@@ -28,17 +28,22 @@ class ModelSpec:
     """(H, W, C) of one input image."""
     num_classes: int
     params: int
-    """Published trainable parameters of the model as built by default."""
+    """Trainable parameters of the model as built by default (published or computed: see
+    ``figures``)."""
     macs: int
-    """Published forward multiply-accumulates per image (a fused multiply-add counts once)."""
+    """Forward multiply-accumulates per image, a fused multiply-add counting once (published or
+    computed: see ``figures``)."""
     depth: int
     """Weighted layers (convolutions and dense layers) on the longest path."""
     graph: Graph = field(repr=False)
     """The description; auxiliary heads in it are built only with ``aux_logits=True``."""
     source: str
-    """Where ``params`` and ``macs`` are published."""
+    """Where ``params`` and ``macs`` come from."""
     params_with_aux: int | None = None
     """Published count with the auxiliary classifier, for the models that have one."""
+    figures: str = "published"
+    """``published`` (``params`` and ``macs`` as ``source`` publishes them, rounded there) or
+    ``computed`` (exact counts from the layer shapes: no published figure exists)."""
 
     @property
     def layers(self) -> tuple[Node, ...]:
@@ -79,10 +84,14 @@ def _specs() -> tuple[ModelSpec, ...]:
             input_shape=(32, 32, 1),
             num_classes=10,
             params=61_706,
-            macs=417_000,
+            # C1 117,600 + C3 240,000 + C5 48,000 + F6 10,080 + output 840; benchmarks.md §1
+            # rounds the same sum to 0.000417 G
+            macs=416_520,
             depth=5,
             graph=classic.lenet5(),
-            source="computed from the layer shapes, shared/reference/benchmarks.md §1",
+            source="computed from the layer shapes (no published figure for this form); "
+            "shared/reference/benchmarks.md §1 gives it rounded, 0.000417 GMACs",
+            figures="computed",
         ),
         ModelSpec(
             name="alexnet",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--name", "my env"), "--name 'my env'"),
         ((*TARGET, "--name", "lab/torch"), "conda environment name"),
         ((*TARGET, "--name", ""), "--name ''"),
+        ((*TARGET, "--name", "base"), "--name base: conda reserves 'base' and 'root'"),
+        ((*TARGET, "--name", "root"), "--name root: conda reserves"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -71,7 +74,9 @@ def test_writes_environment_yml_and_refuses_to_overwrite(cli: Cli, in_tmp: Path)
     path = in_tmp / "environment.yml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert doc["name"] == "torch2.14-cu126"
-    assert "wrote environment.yml" in result.stdout
+    # the summary goes to stderr, as check's and verify's do
+    assert result.stdout == ""
+    assert "wrote environment.yml" in result.stderr
     assert "warning: " in result.stderr  # minor-version compatibility on R535
     again = cli("make-env", *TARGET, "--framework", "tensorflow")
     assert again.exit_code == 2 and "--force" in again.stderr
@@ -87,6 +92,45 @@ def test_output_and_stdout(cli: Cli, in_tmp: Path) -> None:
     result = cli("make-env", *TARGET, "-o", "sub.yml")
     assert result.exit_code == 0 and (in_tmp / "sub.yml").exists()
     assert not (in_tmp / "environment.yml").exists()
+
+
+def test_create_line_names_the_file_written(cli: Cli, in_tmp: Path) -> None:
+    (in_tmp / "envs").mkdir()
+    for output, shown in (
+        ("sub.yml", "sub.yml"),
+        ("envs/lab.yml", "envs/lab.yml"),
+        ("my env.yml", "'my env.yml'"),
+    ):
+        result = cli("make-env", *TARGET, "-o", output)
+        assert result.exit_code == 0, result
+        text = (in_tmp / output).read_text(encoding="utf-8")
+        assert f"# Create with: conda env create -f {shown}\n" in text, text
+        assert "-f environment.yml" not in text
+    printed = cli("make-env", *TARGET, "--stdout").stdout
+    assert "# Create with: conda env create -f environment.yml\n" in printed
+
+
+def test_regenerate_is_one_line_however_long(cli: Cli, in_tmp: Path) -> None:
+    name = "lab-" + "x" * 90
+    args = (*TARGET, "--python", "3.12", "--torch", "2.9.1", "--name", name)
+    result = cli("make-env", *args, "--stdout")
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("# Regenerate: "))
+    assert lines[i + 1].startswith("# Create with: "), lines[i : i + 2]
+    command = shlex.split(lines[i].removeprefix("# Regenerate: "))
+    assert command[:2] == ["gpudoctor", "make-env"] and command[-2:] == ["--name", name]
+    # the copied line alone writes the same file
+    again = cli(*command[1:], "--stdout")
+    assert again.exit_code == 0 and again.stdout == result.stdout, again
+
+
+def test_framework_all_is_both(cli: Cli, in_tmp: Path) -> None:
+    both = cli("make-env", *TARGET, "--cpu", "--framework", "both", "--stdout")
+    every = cli("make-env", *TARGET, "--cpu", "--framework", "all", "--stdout")
+    assert both.exit_code == 0 and every.exit_code == 0, every
+    assert every.stdout == both.stdout
+    assert "--framework both" in every.stdout
 
 
 def test_json(cli: Cli, in_tmp: Path) -> None:
@@ -127,6 +171,47 @@ def test_from_report(cli: Cli, in_tmp: Path) -> None:
     result = cli("make-env", "--from-report", str(H100), "--stdout")
     assert result.exit_code == 0, result
     assert "driver 590.48.01" in result.stdout and "NVIDIA H100" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("report", "gpu"),
+    [
+        ("failure__no_driver.json", "PCI 0000:01:00.0, device 0x26b9, no driver bound"),
+        (
+            "failure__driver_not_loaded_nouveau.json",
+            "PCI 0000:0c:00.0, device 0x1e81, bound to nouveau",
+        ),
+    ],
+)
+def test_gpu_without_a_driver_is_refused(cli: Cli, in_tmp: Path, report: str, gpu: str) -> None:
+    path = str(REPORTS / report)
+    result = cli("make-env", "--from-report", path)
+    assert result.exit_code == 1, result
+    assert result.stderr.count("\n") == 1, result
+    for part in (
+        f"report {report} shows an NVIDIA GPU ({gpu}) but no NVIDIA driver",
+        "install the driver first (`gpudoctor check` says how), then run make-env again",
+        "--driver VERSION --cc X.Y",
+        "--cpu for a CPU-only environment",
+    ):
+        assert part in result.stderr, result
+    assert not (in_tmp / "environment.yml").exists()
+    cpu = cli("make-env", "--from-report", path, "--cpu", "--stdout")
+    assert cpu.exit_code == 0 and "name: torch2.14-cpu" in cpu.stdout, cpu
+
+
+def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) -> None:
+    from dataclasses import replace
+
+    from gpudoctor.model.serialize import load_report, report_to_json
+
+    report = load_report(REPORTS / "failure__no_driver.json")
+    no_gpu = replace(report, driver=replace(report.driver, pci_functions=()))
+    (in_tmp / "cpu.json").write_text(report_to_json(no_gpu), encoding="utf-8")
+    result = cli("make-env", "--from-report", "cpu.json", "--stdout")
+    assert result.exit_code == 0, result
+    assert "name: torch2.14-cpu" in result.stdout
+    assert "no NVIDIA driver on the target: this is a CPU-only environment" in result.stdout
 
 
 def test_this_machine_uses_the_probes(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from gpudoctor.cli.models import human
 from gpudoctor.refmodels import MODEL_NAMES, get_spec
 
 
@@ -38,6 +41,85 @@ def test_text_table_without_a_terminal_has_no_colour(cli):
     assert "138.4 M" in result.stdout  # VGG-16's parameters
     assert "15.47 G" in result.stdout  # VGG-16's MACs
     assert "299×299×3" in result.stdout
+
+
+def _check_layout(text):
+    """At most 100 columns, no trailing spaces, and every model's figures on its row."""
+    lines = text.splitlines()
+    assert lines[0] == "Reference models (gpudoctor verify)"
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert all(line == line.rstrip() for line in lines)
+    flat = " ".join(" ".join(lines).split())
+    for name in MODEL_NAMES:
+        spec = get_spec(name)
+        row = next(line.split() for line in lines if line.startswith(f"{name} "))
+        assert str(spec.year) in row and str(spec.depth) in row, row
+        assert "×".join(map(str, spec.input_shape)) in row, row
+        assert human(spec.macs).split()[0] in row, row
+        assert f"paper: {spec.cite}; introduced: {spec.introduced}" in flat
+
+
+@pytest.mark.parametrize("columns", ["40", "80", "250"])
+def test_text_fits_100_columns_whatever_the_terminal_says(cli, columns):
+    result = cli("models", env={"COLUMNS": columns})
+    assert result.exit_code == 0, result
+    _check_layout(result.stdout)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_text_on_an_80_column_terminal_keeps_every_column():
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    code = "import sys; from gpudoctor.cli import run; sys.exit(run(['models']))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the child has closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    text = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    assert "\x1b[1mlenet5\x1b[0m" in text  # bold names on a terminal
+    _check_layout(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+def test_narrow_encoding_is_not_a_crash():
+    # what check does too: click writes UTF-8 where the stream claims ASCII
+    code = "import sys; from gpudoctor.cli import run; sys.exit(run(['models']))"
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=60, check=False, env=env
+    )
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    assert b"UnicodeEncodeError" not in proc.stderr
+    assert b"resnet152" in proc.stdout
+
+
+def test_lenet5_figures_are_computed_and_say_so(cli):
+    records = {r["name"]: r for r in json.loads(cli("models", "--format", "json").stdout)}
+    lenet = records["lenet5"]
+    assert (lenet["macs"], lenet["figures"]) == (416_520, "computed")
+    assert lenet["source"].startswith("computed from the layer shapes")
+    assert {r["figures"] for n, r in records.items() if n != "lenet5"} == {"published"}
+    text = cli("models").stdout
+    assert "416.5 k" in text
+    assert "lenet5: parameters and MACs computed from the layer shapes" in text
+    markdown = cli("models", "--format", "markdown").stdout
+    assert "| 0.00041652 |" in markdown and "computed from the layer shapes" in markdown
 
 
 def test_markdown_has_a_row_per_model(cli):

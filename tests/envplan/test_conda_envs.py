@@ -33,13 +33,20 @@ def test_every_file_has_a_command() -> None:
 
 
 @pytest.mark.parametrize(("file", "build", "args"), _rows(), ids=lambda x: str(x)[:40])
-def test_file_matches_the_knowledge_base(cli: Cli, file: str, build: str, args: str) -> None:
-    result = cli("make-env", *shlex.split(args), "--stdout")
+def test_file_matches_the_knowledge_base(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str, build: str, args: str
+) -> None:
+    # the README's command, run from a stand-in repository root (the file names its own path)
+    (tmp_path / "conda-envs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = cli("make-env", *shlex.split(args), "-o", f"conda-envs/{file}", "--force")
     assert result.exit_code == 0, result
+    written = (tmp_path / "conda-envs" / file).read_text(encoding="utf-8")
+    assert f"# Create with: conda env create -f conda-envs/{file}\n" in written
     path = FOLDER / file
     if os.environ.get("GPUDOCTOR_UPDATE_GOLDEN") == "1":
-        path.write_text(result.stdout, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == result.stdout, (
+        path.write_text(written, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == written, (
         f"{file} drifted from the knowledge base; regenerate with GPUDOCTOR_UPDATE_GOLDEN=1"
     )
     plan = json.loads(cli("make-env", *shlex.split(args), "--format", "json").stdout)

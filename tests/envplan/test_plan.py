@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpudoctor.envplan.plan import Plan, Request, make_plan
-from gpudoctor.envplan.target import target_from_args
+from gpudoctor.envplan.target import Target, target_from_args
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase, load
 
@@ -155,3 +155,14 @@ def test_driver_floors_are_quoted_as_nvidia_writes_them(kb: KnowledgeBase) -> No
     with pytest.raises(PlanError) as info:
         plan(kb, "440.33", "7.5", python="3.11")  # cu102 (1.12) stops at Python 3.10
     assert ">= 450.80.02 for CUDA 11" in str(info.value)
+
+
+def test_gpu_without_driver_is_refused_unless_cpu(kb: KnowledgeBase) -> None:
+    gpu = "PCI 0000:01:00.0, device 0x26b9, no driver bound"
+    target = Target(driver=None, cc=None, origin="this machine", driverless_gpus=(gpu,))
+    with pytest.raises(PlanError, match="install the driver first") as info:
+        make_plan(kb, target, Request())
+    assert str(info.value).startswith(f"this machine shows an NVIDIA GPU ({gpu})")
+    assert make_plan(kb, target, Request(cpu=True)).frameworks[0].cuda is None
+    no_gpu = Target(driver=None, cc=None, origin="this machine")
+    assert make_plan(kb, no_gpu, Request()).frameworks[0].cuda is None

@@ -42,3 +42,9 @@ def test_framework_from_report_and_override(cli: Cli) -> None:
 def test_no_cc_leaves_the_target_to_make_env() -> None:
     report = load_report(REPORTS / "failure__driver_library_mismatch.json")
     assert suggest_command(report) == "gpudoctor make-env --framework torch"
+
+
+def test_gpu_without_driver_leaves_the_target_to_make_env() -> None:
+    # spelled out, the target would be --os linux alone: a CPU environment for a GPU machine
+    report = load_report(REPORTS / "failure__no_driver.json")
+    assert suggest_command(report) == "gpudoctor make-env --framework torch"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from gpudoctor.envplan.target import target_from_args, target_from_report
 from gpudoctor.errors import BadInputError
 from gpudoctor.kb import KnowledgeBase, load
+from gpudoctor.model.report import PciFunction
 from gpudoctor.model.serialize import load_report
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
@@ -55,9 +57,38 @@ def test_from_report_h100() -> None:
     assert target.gpus and "H100" in target.gpus[0]
 
 
-def test_from_report_without_driver_is_cpu() -> None:
+def test_from_report_without_driver_lists_the_gpu_that_needs_one() -> None:
     target = target_from_report(load_report(REPORTS / "failure__no_driver.json"), "report")
     assert target.driver is None and not target.has_gpu
+    assert target.driverless_gpus == ("PCI 0000:01:00.0, device 0x26b9, no driver bound",)
+
+
+@pytest.mark.parametrize(
+    ("functions", "expected"),
+    [
+        ((), ()),
+        ((("0x040300", None),), ()),  # the GPU's audio function alone is not a GPU
+        ((("0x030000", "vfio-pci"),), ()),  # set aside for a virtual machine
+        ((("0x030000", "nouveau"),), ("PCI 0000:02:00.0, device 0x2684, bound to nouveau",)),
+    ],
+)
+def test_driverless_gpus_are_display_controllers_this_host_could_drive(
+    functions: tuple[tuple[str, str | None], ...], expected: tuple[str, ...]
+) -> None:
+    report = load_report(REPORTS / "failure__no_driver.json")
+    pci = tuple(
+        PciFunction(address="0000:02:00.0", device_id="0x2684", class_code=code, driver=drv)
+        for code, drv in functions
+    )
+    report = replace(report, driver=replace(report.driver, pci_functions=pci))
+    assert target_from_report(report, "report").driverless_gpus == expected
+
+
+def test_a_driver_means_no_driverless_gpus() -> None:
+    report = load_report(REPORTS / "failure__no_driver.json")
+    report = replace(report, driver=replace(report.driver, module_version="580.95.05"))
+    target = target_from_report(report, "report")
+    assert target.driver == "580.95.05" and target.driverless_gpus == ()
 
 
 def test_from_report_windows() -> None:

@@ -26,6 +26,7 @@ def _plan(driver: str, cc: str, **kw: object) -> Plan:
         {"frameworks": ("tensorflow",)},
         {"frameworks": ("torch", "tensorflow"), "cpu": True},
         {"torch": "2.0", "name": "my env: #1"},
+        {"python": "3.12", "torch": "2.9.1", "name": "lab-" + "x" * 100},
     ],
 )
 def test_yaml_is_a_conda_environment(kw: dict[str, object]) -> None:
@@ -44,8 +45,11 @@ def test_yaml_is_a_conda_environment(kw: dict[str, object]) -> None:
         assert pip == []
     header = text.split("\nname:")[0]
     assert all(line.startswith("#") for line in header.splitlines())
-    assert all(len(line) <= 100 for line in header.splitlines())
-    assert "driver 535.104.05" in header and "Regenerate: gpudoctor make-env" in header
+    lines = header.splitlines()
+    # the command stays on one line however long; the prose wraps at 100
+    assert all(len(line) <= 100 for line in lines if not line.startswith("# Regenerate: "))
+    assert f"# Regenerate: {plan.command}" in lines
+    assert "driver 535.104.05" in header
 
 
 def test_every_pin_has_a_reason_with_source_in_the_header() -> None:
@@ -76,3 +80,10 @@ def test_json_shape() -> None:
 def test_json_cpu_has_null_cuda() -> None:
     doc = to_dict(_plan("535.104.05", "8.0", cpu=True))
     assert doc["frameworks"][0]["cuda"] is None
+
+
+def test_create_line_names_the_path_given() -> None:
+    plan = _plan("535.104.05", "8.0")
+    assert "# Create with: conda env create -f environment.yml\n" in to_yaml(plan)
+    assert "# Create with: conda env create -f envs/lab.yml\n" in to_yaml(plan, "envs/lab.yml")
+    assert "conda env create -f 'my lab.yml'\n" in to_yaml(plan, "my lab.yml")

@@ -18,9 +18,11 @@ from gpudoctor.refmodels import (
 from gpudoctor.refmodels.counting import compute_depth, infer_shapes
 
 # Published figures (shared/reference/benchmarks.md §1: torchvision weights metadata; LeNet-5
-# from its layer shapes), written out here so a slip in the catalog cannot hide itself.
+# has none, so its figures are the exact sums over its layer shapes: MACs 28·28·6·25 +
+# 10·10·16·25·6 + 120·400 + 120·84 + 84·10, which benchmarks.md rounds to 0.000417 G), written
+# out here so a slip in the catalog cannot hide itself.
 PUBLISHED = {
-    "lenet5": ((32, 32, 1), 61_706, 0.000417e9),
+    "lenet5": ((32, 32, 1), 61_706, 416_520),
     "alexnet": ((224, 224, 3), 61_100_840, 0.714e9),
     "vgg16": ((224, 224, 3), 138_357_544, 15.47e9),
     "googlenet": ((224, 224, 3), 6_624_904, 1.498e9),
@@ -49,6 +51,18 @@ def test_spec_carries_the_published_figures(name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_description_has_exactly_the_published_parameters(name):
     assert compute_params(name) == PUBLISHED[name][1]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_figures_say_whether_they_are_computed_or_published(name):
+    spec = get_spec(name)
+    if spec.figures == "computed":
+        # exact: a computed figure is the description's own count, not a rounding of it
+        assert (spec.params, spec.macs) == (compute_params(name), compute_macs(name))
+        assert spec.source.startswith("computed from the layer shapes")
+    else:
+        assert spec.figures == "published" and "torchvision" in spec.source
+    assert (spec.figures == "computed") == (name == "lenet5")
 
 
 def test_inception_v3_aux_classifier_adds_torchvision_count():
