@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import enum
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -111,35 +113,120 @@ def report_to_json(report: Report, diagnosis: Diagnosis | None = None) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def report_from_json(text: str) -> Report:
-    """Parse a saved report, refusing corrupt files and newer schemas with a one-line reason."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+WRITE_ONE = "write one with `gpudoctor check --format json -o FILE`"
+"""How to make the file ``--from-report`` reads, for messages about files that are not one."""
+
+
+class _NotAReport(ReportFormatError):
+    """The input is something else gpudoctor (or another tool) wrote: a one-line predicate."""
+
+    def __init__(self, predicate: str) -> None:
+        super().__init__(f"the input {predicate}")
+        self.predicate = predicate
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_VERIFY_TEXT_VERDICT = re.compile(r"^verdict: (PASS|WARN|FAIL)\s*$", re.MULTILINE)
+_REPORT_SECTIONS = ("gpudoctor_version", "created_at", "host", "driver", "nvml", "cuda")
+
+
+def _what_text_is(text: str) -> str | None:
+    """What a file that is not JSON looks like, when gpudoctor wrote it; None when unknown."""
+    head = _ANSI.sub("", text).lstrip()
+    if not head:
+        return f"is empty, not a gpudoctor check report ({WRITE_ONE})"
+    if head.startswith("gpudoctor check"):
+        return "looks like text output of gpudoctor check; save reports with --format json"
+    if head.startswith("## gpudoctor check"):
+        return "looks like Markdown output of gpudoctor check; save reports with --format json"
+    if head.startswith("## gpudoctor verify") or _VERIFY_TEXT_VERDICT.search(head):
+        return f"looks like the output of gpudoctor verify, not a check report ({WRITE_ONE})"
+    if head.startswith("name:") and "\ndependencies:" in head:
+        return f"looks like a conda environment file, not a check report ({WRITE_ONE})"
+    return None
+
+
+def _what_json_is(data: Any) -> str | None:
+    """What a JSON document that is not a check report is, in words; None when it may be one."""
+    if isinstance(data, list):
+        return f"is a JSON list, not a gpudoctor check report (expected a JSON object; {WRITE_ONE})"
     if not isinstance(data, dict):
-        raise ReportFormatError("not a gpudoctor report (expected a JSON object)")
-    version = data.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ReportFormatError("not a gpudoctor report (no integer schema_version)")
+        kind = "a JSON " + ("string" if isinstance(data, str) else "value")
+        return f"is {kind}, not a gpudoctor check report (expected a JSON object; {WRITE_ONE})"
+    if data.get("tool") == "gpudoctor verify" or (
+        "runs" in data and "settings" in data and "host" not in data
+    ):
+        return f"is a gpudoctor verify result, not a check report ({WRITE_ONE})"
+    if {"channels", "conda", "pip", "target"} <= data.keys() and "host" not in data:
+        return f"is a gpudoctor make-env plan, not a check report ({WRITE_ONE})"
+    if "schema_version" not in data:
+        return f"is not a gpudoctor check report: it has no schema_version ({WRITE_ONE})"
+    return None
+
+
+def _check_version(version: Any) -> None:
+    """The report's schema version, refusing anything but an integer from 1 to ours."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        shown = json.dumps(version)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ReportFormatError(
+            f"not a valid gpudoctor report: schema_version is {shown}, not a positive integer"
+        )
     if version > SCHEMA_VERSION:
         raise ReportFormatError(
             f"report uses schema version {version}, this gpudoctor reads up to "
             f"{SCHEMA_VERSION}: upgrade gpudoctor (pip install -U gpudoctor)"
         )
+
+
+def report_from_json(text: str) -> Report:
+    """Parse a saved report, refusing corrupt files, other documents and newer schemas.
+
+    Every refusal is a :class:`ReportFormatError` with a one-line reason; a file that another
+    gpudoctor command wrote (verify's JSON, check's text or Markdown, a make-env plan) is
+    named as such.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        predicate = _what_text_is(text)
+        if predicate is not None:
+            raise _NotAReport(predicate) from None
+        raise ReportFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    predicate = _what_json_is(data)
+    if predicate is not None:
+        raise _NotAReport(predicate)
+    _check_version(data["schema_version"])
+    if not any(key in data for key in _REPORT_SECTIONS):
+        raise _NotAReport(
+            "is not a gpudoctor check report: it has a schema_version but none of "
+            f"{', '.join(_REPORT_SECTIONS)} ({WRITE_ONE})"
+        )
     return from_dict(Report, data)
 
 
+def _decode(raw: bytes) -> str:
+    """The file's text: UTF-8, with or without a byte-order mark, or UTF-16 with one.
+
+    Windows PowerShell 5 writes ``>`` redirections as UTF-16; Notepad may add a UTF-8 BOM.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
+
+
 def load_report(path: Path) -> Report:
-    """Read and parse a report file; missing or unreadable files are bad input."""
+    """Read and parse a report file; missing, unreadable or foreign files are bad input."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path.read_bytes())
     except FileNotFoundError:
         raise ReportFormatError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ReportFormatError(f"{path}: cannot read ({exc})") from None
     try:
         return report_from_json(text)
+    except _NotAReport as exc:
+        raise ReportFormatError(f"{path} {exc.predicate}") from None
     except ReportFormatError as exc:
         raise ReportFormatError(f"{path}: {exc}") from None
 

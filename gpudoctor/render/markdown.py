@@ -25,16 +25,25 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str) -> str:
+    """Escaped prose whose `quoted commands` stay code spans (copyable, never reflowed)."""
+    parts = _CODE_SPAN.split(text)
+    return "".join(code(part) if i % 2 else escape(part) for i, part in enumerate(parts))
+
+
 def fix_step(step: str) -> str:
     """A fix line: ``$ command`` parts become code, the prose around them is escaped."""
     if step.startswith("$ "):
         return code(step[2:])
     if step.startswith("> "):  # a PowerShell prompt: keep it, so it is not run in bash
         return code(step)
-    prose, sep, command = step.partition(" $ ")
+    before, sep, command = step.partition(" $ ")
     if sep:
-        return f"{escape(prose)} {code(command)}"
-    return escape(step)
+        return f"{prose(before)} {code(command)}"
+    return prose(step)
 
 
 def _label(severity: Severity) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING
 
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
@@ -11,7 +12,7 @@ from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural
 from gpudoctor.render.sections import Section, sections
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import Console
     from rich.text import Text
 
 WIDTH = 100
@@ -70,21 +71,16 @@ def _header(console: Console, report: Report) -> None:
 def _area(
     console: Console, report: Report, diagnosis: Diagnosis, area: str, *, verbose: bool
 ) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     findings = diagnosis.in_area(area)
     worst = max((f.severity for f in findings), default=Severity.OK)
-    line = Table.grid(padding=(0, 1))
-    line.add_column(width=3, no_wrap=True)
-    line.add_column(width=13, no_wrap=True)
-    line.add_column()
-    line.add_row(
-        Text(f"[{MARKS[worst]}]", style=f"bold {STYLES[worst]}"),
-        Text(AREA_LABELS[area], style="bold"),
-        Text(headline(report, area)),
-    )
-    console.print(line)
+    prefix = Text(f"[{MARKS[worst]}]", style=f"bold {STYLES[worst]}")
+    prefix.append(" ")
+    prefix.append(f"{AREA_LABELS[area]:<13}", style="bold")
+    prefix.append(" ")
+    state = headline(report, area)
+    _lines(console, prefix, Text(state), _parts(state), indent=len(prefix))
     for finding in findings:
         if finding.severity >= Severity.WARNING or (finding.severity == Severity.INFO and verbose):
             _details(console, finding)
@@ -92,10 +88,86 @@ def _area(
             _one_line(console, finding)
 
 
-def _indented(console: Console, text: RenderableType, indent: int) -> None:
-    from rich.padding import Padding
+# --- line breaking: prose may wrap at spaces, what is meant to be pasted never does -------------
 
-    console.print(Padding(text, (0, 0, 0, indent)))
+_WORD = re.compile(r"(?:[^\s`]*`[^`]*`)+[^\s`]*|\S+")
+"""A word; a `code span` (spaces and all) is part of the word it sits in."""
+
+_PROMPTS = ("$ ", "> ")
+"""A fix step from one of these on is a command (bash, PowerShell) to paste whole."""
+
+Span = tuple[int, int]
+
+
+def _words(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """The words of ``text[start:end]`` as spans of ``text``."""
+    return [m.span() for m in _WORD.finditer(text, start, len(text) if end is None else end)]
+
+
+def _command_start(step: str) -> int | None:
+    """Where the command of a fix step begins (``$ ...`` alone or after prose), if it has one."""
+    if step.startswith(_PROMPTS):
+        return 0
+    at = step.find(" $ ")
+    return at + 1 if at >= 0 else None
+
+
+def _fix_spans(step: str) -> list[Span]:
+    """Words of the prose, then the command as one unbreakable piece."""
+    begin = _command_start(step)
+    if begin is None:
+        return _words(step)
+    return [*_words(step, 0, begin), (begin, len(step.rstrip()))]
+
+
+def _parts(state: str, width: int = WIDTH - 18) -> list[Span]:
+    """An area line's comma-separated parts, each kept whole (words only when too long)."""
+    spans: list[Span] = []
+    depth, begin = 0, 0
+    for i, char in enumerate(state):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0 and state.startswith(", ", i):
+            spans.append((begin, i + 1))
+            begin = i + 2
+    spans.append((begin, len(state)))
+    return [
+        piece
+        for span in spans
+        for piece in ([span] if _cells(state[span[0] : span[1]]) <= width else _words(state, *span))
+    ]
+
+
+def _cells(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _fill(text: str, spans: list[Span], width: int) -> list[Span]:
+    """Greedy line breaking between ``spans``; a span wider than ``width`` gets its own line."""
+    lines: list[Span] = []
+    current: Span | None = None
+    for begin, end in spans:
+        if current is None:
+            current = (begin, end)
+        elif _cells(text[current[0] : end]) <= width:
+            current = (current[0], end)
+        else:
+            lines.append(current)
+            current = (begin, end)
+    if current is not None:
+        lines.append(current)
+    return lines
+
+
+def _lines(console: Console, first: Text, body: Text, spans: list[Span], *, indent: int) -> None:
+    """``first`` then ``body`` broken into lines at ``spans``; later lines indented."""
+    from rich.text import Text
+
+    for i, (begin, end) in enumerate(_fill(body.plain, spans, WIDTH - indent) or [(0, 0)]):
+        line = first.copy() if i == 0 else Text(" " * indent)
+        line.append_text(body[begin:end])
+        console.print(line, soft_wrap=True)
 
 
 def _title(finding: Finding) -> Text:
@@ -108,32 +180,34 @@ def _title(finding: Finding) -> Text:
 
 
 def _one_line(console: Console, finding: Finding) -> None:
-    _indented(console, _title(finding), 4)
+    from rich.text import Text
+
+    title = _title(finding)
+    _lines(console, Text("    "), title, _words(title.plain), indent=4)
 
 
 def _details(console: Console, finding: Finding) -> None:
     from rich.text import Text
 
-    _indented(console, _title(finding), 4)
+    _one_line(console, finding)
     for item in finding.evidence:
-        _bullet(console, "·", Text(item))
+        _bullet(console, "·", Text(item), _words(item))
     for i, step in enumerate(finding.fix):
-        style = "cyan" if step.startswith("$ ") else ""
-        _bullet(console, "fix:" if i == 0 else "", Text(step, style=style), bold=True)
-    _bullet(console, "docs:", Text(finding.doc_url, style="dim"), bold=True)
+        text, command = Text(step), _command_start(step)
+        if command is not None and step[command] == "$":
+            text.stylize("cyan", command)
+        _bullet(console, "fix:" if i == 0 else "", text, _fix_spans(step), 5)
+    _bullet(console, "docs:", Text(finding.doc_url, style="dim"), [(0, len(finding.doc_url))], 5)
 
 
-def _bullet(console: Console, mark: str, text: Text, *, bold: bool = False) -> None:
-    """A line under a finding whose wrapped continuation stays right of ``mark``."""
-    from rich.table import Table
+def _bullet(console: Console, mark: str, text: Text, spans: list[Span], width: int = 1) -> None:
+    """A line under a finding: ``mark`` in a column ``width`` wide, continuations right of it."""
     from rich.text import Text
 
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=5, no_wrap=True)
-    grid.add_column(width=5 if bold else 1, no_wrap=True)
-    grid.add_column()
-    grid.add_row("", Text(mark, style="bold" if bold else ""), text)
-    console.print(grid)
+    first = Text(" " * 6)
+    first.append(f"{mark:<{width}}", style="bold" if width > 1 else "")
+    first.append(" ")
+    _lines(console, first, text, spans, indent=len(first))
 
 
 def _summary(console: Console, diagnosis: Diagnosis, *, verbose: bool) -> None:

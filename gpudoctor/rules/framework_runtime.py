@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
@@ -77,29 +79,208 @@ def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     yield Hit(title=f"{label(fw)} {verb}", evidence=tuple(evidence), fix=tuple(fix))
 
 
+NVML_SLOW_S = 10.0
+"""Seconds; an NVML probe slower than this (it usually takes well under one) hints at the driver."""
+
+_WITHIN = re.compile(r"did not answer within (\d+(?:\.\d+)?) s")
+_IMPORT_CHECK = {
+    "torch": ("import torch", "import torch; torch.zeros(1).cuda()"),
+    "tensorflow": (
+        "import tensorflow",
+        "import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Stalled:
+    """What the report shows about a framework probe that ran out of time."""
+
+    limit_s: float | None
+    """The time limit, as the probe's message states it."""
+    stuck_in_kernel: bool
+    """The probe process could not be killed: it sat in uninterruptible sleep in the kernel."""
+
+
+def _stalled(fw: FrameworkInfo) -> _Stalled:
+    match = _WITHIN.search(fw.message)
+    return _Stalled(
+        limit_s=float(match.group(1)) if match else None,
+        stuck_in_kernel="could not be killed" in fw.message,
+    )
+
+
+def _probe_seconds(report: Report, name: str) -> float | None:
+    """How long the probe ``name`` took, when it finished."""
+    for run in report.probes:
+        if run.name == name and run.status == "ok":
+            return run.duration_s
+    return None
+
+
+def _time_by_hand(report: Report, code: str) -> str:
+    """A command that times ``python -c CODE`` with the inspected interpreter.
+
+    The interpreter's path is spelled out where it can be pasted (a POSIX shell, not redacted).
+    """
+    if report.host.os == "windows":
+        return f'> Measure-Command {{ python -c "{code}" }}'
+    exe = report.host.python.executable
+    python = shlex.quote(exe) if exe and "<" not in exe else "python"
+    return f'$ time {python} -c "{code}"'
+
+
+def _timeout_fact(fw: FrameworkInfo, stalled: _Stalled, *, gpu_step: bool) -> str:
+    """What happened, in the report's own terms (and none of the probe's guesses at why)."""
+    what = f"import {fw.name}" + (" (and a tiny GPU computation)" if gpu_step else "")
+    if stalled.limit_s is not None:
+        fact = f"{what} did not finish within {stalled.limit_s:g} s"
+    elif fw.duration_s:
+        fact = f"{what} was stopped after {fw.duration_s:.0f} s"
+    else:
+        fact = f"{what} ran past its time limit"
+    return f"{FRAMEWORK_NAMES.get(fw.name, fw.name)} probe: {fact}"
+
+
+def _retry(report: Report, fw: FrameworkInfo, stalled: _Stalled) -> list[str]:
+    """Run again with more time (while more is allowed) and time the import by hand."""
+    steps = []
+    if stalled.limit_s is None or stalled.limit_s < 300:
+        steps.append("$ gpudoctor check --timeout 300")
+    elif stalled.limit_s < 600:
+        steps.append("$ gpudoctor check --timeout 600")
+    steps.append(_time_by_hand(report, _IMPORT_CHECK[fw.name][0]))
+    return steps
+
+
+_D_STATE = "$ ps -eo pid,stat,wchan:32,cmd | grep ' D'"
+
+
 @framework_rule(
     3,
     severity=Severity.ERROR,
     title="{fw} did not finish importing in time",
-    why="The {fw} probe (import and a tiny GPU operation in a child) ran past its time "
-    "limit. When NVML or CUDA timed out too, the driver is wedged; otherwise the import was "
-    "slow (first import on a network file system, a cold cache) or a GPU call hung.",
-    fix="Run again with `--timeout 300`; if it still hangs, check `dmesg` for Xid errors and "
-    "reboot.",
+    why="The {fw} probe (import in a child process, then a tiny GPU operation when there is a "
+    "GPU) ran past its time limit (`--timeout`), so it recorded nothing about the framework. "
+    "The probe does not record where it stopped, so the finding says no more than the rest of "
+    "the report shows. On a machine without an NVIDIA GPU (GD-DRV-001) no NVIDIA driver is "
+    "involved: the import was slow or stuck (a slow or network file system, a first import "
+    "that compiles and caches files, a broken install), a warning. With a GPU the driver is "
+    "called wedged (an error) only when cuInit or NVML timed out as well (GD-CUDA-006, "
+    "GD-NVML-005); NVML taking over 10 s to answer hints at it (a warning). A probe process "
+    "that could not even be killed is stuck inside the kernel (an error): a wedged NVIDIA "
+    "driver or a hung network file system, and the kernel function it waits in tells which. "
+    "Otherwise it is a warning: the import or the first GPU use was slow (kernels compiled at "
+    "first use for a GPU the build has no code for, GD-TORCH-006/GD-TF-006) or stuck.",
+    fix="Run again with a larger limit (`gpudoctor check --timeout 300`) and time the import "
+    'by hand (`time python -c "import torch"`, or `tensorflow`). When the driver is implicated, '
+    "look for Xid errors (`sudo dmesg | grep -i xid`) and reboot.",
 )
 def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "timeout":
         return
-    wedged = report.nvml.status == "timeout" or report.cuda.status == "timeout"
-    evidence = [f"{label(fw)} probe: {fw.message or 'timed out'}"]
-    if wedged:
-        evidence.append("NVML or CUDA timed out as well")
-        fix: tuple[str, ...] = ("$ sudo dmesg | grep -i xid", "$ sudo reboot")
-        title = f"{label(fw)} hangs: the NVIDIA driver is probably wedged"
-    else:
-        fix = ("$ gpudoctor check --timeout 300", "$ sudo dmesg | grep -i xid")
-        title = f"{label(fw)} did not finish importing in time"
-    yield Hit(title=title, evidence=tuple(evidence), fix=fix)
+    stalled = _stalled(fw)
+    name = label(fw)
+    if no_nvidia_gpu(report):
+        yield _timed_out_without_gpu(report, fw, stalled)
+        return
+    fact = _timeout_fact(fw, stalled, gpu_step=True)
+    hung = [
+        (what, rule_id)
+        for what, rule_id, status in (
+            ("cuInit", "GD-CUDA-006", report.cuda.status),
+            ("NVML", "GD-NVML-005", report.nvml.status),
+        )
+        if status == "timeout"
+    ]
+    if hung:
+        yield Hit(
+            title=f"{name} timed out, and so did {' and '.join(w for w, _ in hung)}: "
+            "the NVIDIA driver is probably wedged",
+            evidence=(fact, *(f"{what} timed out as well ({rule_id})" for what, rule_id in hung)),
+            fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
+        )
+        return
+    if stalled.stuck_in_kernel:
+        yield Hit(
+            title=f"{name} is stuck inside the kernel: the NVIDIA driver may be wedged",
+            evidence=(
+                fact,
+                "the probe process could not be killed: it waits inside the kernel, where a "
+                "wedged driver or a hung network file system holds a process",
+            ),
+            fix=(
+                "See what the stuck processes wait on (nv… is the NVIDIA driver, nfs… a file "
+                "system):",
+                _D_STATE,
+                "$ sudo dmesg | grep -i xid",
+                "If they wait in the NVIDIA driver or dmesg shows Xid errors: reboot.",
+            ),
+        )
+        return
+    nvml_s, cuda_s = _probe_seconds(report, "nvml"), _probe_seconds(report, "cuda")
+    if nvml_s is not None and nvml_s >= NVML_SLOW_S:
+        yield Hit(
+            severity=Severity.WARNING,
+            title=f"{name} did not finish importing in time, and NVML was slow too",
+            evidence=(
+                fact,
+                f"NVML took {nvml_s:.1f} s to answer (a healthy driver answers within a few "
+                "seconds): the driver may be in trouble",
+            ),
+            fix=("$ sudo dmesg | grep -i xid", *_retry(report, fw, stalled)),
+        )
+        return
+    evidence = [fact]
+    nvml_ok = report.nvml.status == "ok" and nvml_s is not None
+    cuda_ok = report.cuda.status == "ok" and report.cuda.cu_init_result == 0 and cuda_s is not None
+    if nvml_ok:
+        evidence.append(f"NVML answered in {nvml_s:.1f} s")
+    if cuda_ok:
+        evidence.append(f"cuInit succeeded in its own process in {cuda_s:.1f} s")
+    if nvml_ok and cuda_ok:
+        evidence.append("nothing in the report points at the driver")
+    yield Hit(
+        severity=Severity.WARNING,
+        evidence=tuple(evidence),
+        fix=(
+            "The import or the first GPU use was slow or stuck: a slow or network file system, "
+            "a first import, a broken install, or GPU kernels compiled at first use.",
+            *_retry(report, fw, stalled),
+            _time_by_hand(report, _IMPORT_CHECK[fw.name][1]),
+        ),
+    )
+
+
+def _timed_out_without_gpu(report: Report, fw: FrameworkInfo, stalled: _Stalled) -> Hit:
+    """No NVIDIA GPU, so no NVIDIA driver to blame: the import itself was slow or stuck."""
+    fact = _timeout_fact(fw, stalled, gpu_step=False)
+    no_gpu = "no NVIDIA GPU on this machine (GD-DRV-001): no NVIDIA driver is involved"
+    if stalled.stuck_in_kernel:
+        return Hit(
+            title=f"{label(fw)} is stuck inside the kernel while importing",
+            evidence=(
+                fact,
+                "the probe process could not be killed: it waits inside the kernel, typically "
+                "on a hung network file system",
+                no_gpu,
+            ),
+            fix=(
+                "See what the stuck processes wait on (nfs… is a network file system):",
+                _D_STATE,
+                "$ mount -t nfs,nfs4,cifs,fuse.sshfs",
+            ),
+        )
+    return Hit(
+        severity=Severity.WARNING,
+        title=f"{label(fw)} did not finish importing in time: the import was slow or stuck",
+        evidence=(fact, no_gpu),
+        fix=(
+            "A slow or network file system, a first import (Python compiles and caches the "
+            "framework's files) or a broken install makes an import slow or hang.",
+            *_retry(report, fw, stalled),
+        ),
+    )
 
 
 def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
-from gpudoctor.rules.facts import env, gpus
+from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 # Variables DCGM's software check flags (NVIDIA/DCGM nvvs/src/Software.cpp), plus
@@ -85,8 +85,12 @@ _CVD_WHY = (
     "value hides every GPU (`CUDA_ERROR_NO_DEVICE`, `torch.cuda.is_available()` is False); "
     "CUDA stops at the first entry it cannot use (a negative or too-large index, an unknown "
     "UUID, a typo) and ignores the rest; a GPU named twice invalidates the whole list. "
-    "gpudoctor emulates this parse against the GPUs NVML lists."
+    "gpudoctor emulates this parse against the GPUs NVML lists. On a machine with no NVIDIA "
+    "GPU (GD-DRV-001) there is nothing to hide, so the finding is information: CPU-only jobs "
+    "set `CUDA_VISIBLE_DEVICES=` or `-1` on purpose."
 )
+
+_NOTHING_TO_HIDE = "no NVIDIA GPU on this machine (GD-DRV-001), so it hides nothing"
 
 
 @rule(
@@ -102,26 +106,34 @@ def visible_devices_hide_all(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     value = env(report, "CUDA_VISIBLE_DEVICES")
     if value is None:
         return
+    shown = f"CUDA_VISIBLE_DEVICES={value!r}"
+    parsed = parse_visible_devices(value, report) if value.strip() else Visible(())
+    if value.strip() and parsed.duplicate is None and (parsed.bad is None or parsed.kept):
+        return  # it keeps at least one GPU (or names none CUDA would refuse)
+    if not value.strip():
+        shown += " (empty)"
+    if no_nvidia_gpu(report):
+        yield Hit(
+            severity=Severity.INFO,
+            title="CUDA_VISIBLE_DEVICES hides every GPU, and this machine has none: no effect",
+            evidence=(shown, _NOTHING_TO_HIDE),
+            fix=("Nothing to do: CPU-only jobs set it on purpose.",),
+        )
+        return
     fix = (
         "$ unset CUDA_VISIBLE_DEVICES",
         "or set it to indices or UUIDs that `nvidia-smi -L` lists, each once",
     )
-    shown = f"CUDA_VISIBLE_DEVICES={value!r}"
-    if not value.strip():
-        yield Hit(evidence=(f"{shown} (empty)",), fix=fix)
-        return
-    parsed = parse_visible_devices(value, report)
     if parsed.duplicate is not None:
         yield Hit(
             title="CUDA_VISIBLE_DEVICES names a GPU twice, so CUDA sees none",
             evidence=(shown, f"{parsed.duplicate!r} repeats an earlier entry"),
             fix=fix,
         )
-    elif parsed.bad is not None and not parsed.kept:
-        yield Hit(
-            evidence=(shown, _bad_entry(parsed.bad, report)),
-            fix=fix,
-        )
+    elif parsed.bad is not None:
+        yield Hit(evidence=(shown, _bad_entry(parsed.bad, report)), fix=fix)
+    else:
+        yield Hit(evidence=(shown,), fix=fix)
 
 
 @rule(
@@ -137,7 +149,13 @@ def visible_devices_truncated(report: Report, kb: KnowledgeBase) -> Iterator[Hit
     if not value or not value.strip():
         return
     parsed = parse_visible_devices(value, report)
-    if parsed.bad is not None and parsed.kept:
+    if parsed.bad is not None and parsed.kept and no_nvidia_gpu(report):
+        yield Hit(
+            severity=Severity.INFO,
+            title=f"CUDA_VISIBLE_DEVICES stops at {parsed.bad!r}; with no GPU it has no effect",
+            evidence=(f"CUDA_VISIBLE_DEVICES={value!r}", _NOTHING_TO_HIDE),
+        )
+    elif parsed.bad is not None and parsed.kept:
         yield Hit(
             title=f"CUDA_VISIBLE_DEVICES stops at {parsed.bad!r}: CUDA ignores it and what follows",
             evidence=(

@@ -88,9 +88,10 @@ def test_unknown_keys_are_ignored_for_forward_compatibility():
     [
         ("{not json", "not valid JSON"),
         ("[]", "expected a JSON object"),
-        ('{"schema_version": "1"}', "no integer schema_version"),
+        ('{"schema_version": "1"}', 'schema_version is "1", not a positive integer'),
         (json.dumps({"schema_version": SCHEMA_VERSION + 1}), "upgrade gpudoctor"),
-        (json.dumps({"schema_version": SCHEMA_VERSION}), "missing field"),
+        (json.dumps({"schema_version": SCHEMA_VERSION}), "none of gpudoctor_version"),
+        (json.dumps({"schema_version": SCHEMA_VERSION, "host": {}}), "missing field"),
     ],
 )
 def test_bad_documents_are_refused_with_a_reason(text, needle):
@@ -108,3 +109,84 @@ def test_wrong_types_name_the_field():
 def test_missing_file_is_bad_input(tmp_path):
     with pytest.raises(ReportFormatError, match="no such file"):
         load_report(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize("version", [0, -1, 1.5, True, None, "1", [1]])
+def test_a_schema_version_that_is_not_a_positive_integer_is_refused(version):
+    doc = to_dict(make_report())
+    doc["schema_version"] = version
+    with pytest.raises(ReportFormatError, match="not a positive integer") as caught:
+        report_from_json(json.dumps(doc))
+    assert "\n" not in str(caught.value)
+
+
+def verify_result_json() -> str:
+    """What `gpudoctor verify --format json` writes, from verify's own renderer."""
+    from gpudoctor.verify.references import load_references
+    from gpudoctor.verify.render import render_json
+    from gpudoctor.verify.verdict import judge
+    from tests.verify import factories
+
+    result = factories.healthy(models=("resnet50",))
+    return render_json(result, judge(result, load_references()))
+
+
+def check_output(fmt: str) -> str:
+    from gpudoctor import kb
+    from gpudoctor.render import render_report
+    from gpudoctor.rules import diagnose
+
+    report = make_report()
+    return render_report(fmt, report, diagnose(report, kb.load()), verbose=False, color=False)
+
+
+def test_a_verify_result_is_named_with_what_from_report_expects(tmp_path):
+    path = tmp_path / "verify.json"
+    path.write_text(verify_result_json(), encoding="utf-8")
+    with pytest.raises(ReportFormatError) as caught:
+        load_report(path)
+    assert str(caught.value) == (
+        f"{path} is a gpudoctor verify result, not a check report "
+        "(write one with `gpudoctor check --format json -o FILE`)"
+    )
+
+
+def test_text_and_markdown_output_of_check_get_a_hint(tmp_path):
+    for fmt, kind in (("text", "text"), ("markdown", "Markdown")):
+        path = tmp_path / f"report.{fmt}.json"
+        path.write_text(check_output(fmt), encoding="utf-8")
+        with pytest.raises(ReportFormatError) as caught:
+            load_report(path)
+        assert str(caught.value) == (
+            f"{path} looks like {kind} output of gpudoctor check; save reports with --format json"
+        )
+
+
+def test_a_make_env_plan_is_named():
+    plan = {"name": "gpu", "channels": [], "conda": [], "pip": [], "target": {}}
+    with pytest.raises(ReportFormatError, match="is a gpudoctor make-env plan, not a check"):
+        report_from_json(json.dumps(plan))
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('{"name": "something else"}', "not a gpudoctor check report: it has no schema_version"),
+        ('[{"name": "resnet50"}]', "is a JSON list, not a gpudoctor check report"),
+        ('"text"', "is a JSON string, not a gpudoctor check report"),
+        ("", "is empty"),
+        ("name: gpu\nchannels:\n- conda-forge\ndependencies:\n- python=3.12\n", "conda env"),
+    ],
+)
+def test_other_documents_are_named_in_one_line(text, needle):
+    with pytest.raises(ReportFormatError, match=needle) as caught:
+        report_from_json(text)
+    assert "\n" not in str(caught.value)
+    assert "write one with `gpudoctor check --format json -o FILE`" in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_report_saved_with_a_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "report.json"
+    path.write_text(report_to_json(make_report()), encoding=encoding)
+    assert load_report(path) == make_report()

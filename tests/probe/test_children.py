@@ -39,15 +39,14 @@ def test_a_child_that_sleeps_past_its_timeout_is_reported_quickly(probe, status)
     section = probe(ctx)
     assert time.monotonic() - start < 5
     assert section.status == status
-    assert "reboot" in section.message
-    assert "hung" in section.message
+    assert "did not answer within 1 s" in section.message
 
 
 def test_abandoned_child_is_said_so():
     ctx = ProbeContext(run=FakeRun(timed_out=True, abandoned=True), timeout_s=3)
     info = probe_nvml(ctx)
     assert info.status == "timeout"
-    assert "stuck inside the kernel driver" in info.message
+    assert "could not be killed: it is stuck inside the kernel" in info.message
 
 
 def test_last_json_line_wins_over_library_noise():

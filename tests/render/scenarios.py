@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from gpudoctor.model.report import GpuProcess, Report
+from gpudoctor.model.report import FrameworkInfo, GpuProcess, Report
 from gpudoctor.model.serialize import load_report
+from gpudoctor.probe.child import hung_message
 from tests.rules import builders as b
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -28,7 +30,24 @@ def many_problems() -> Report:
     return b.with_framework(report, "torch", cuda_build=False, version="2.9.1+cpu", devices=())
 
 
-BUILT = {"builder__healthy": b.healthy, "builder__many_problems": many_problems}
+def cpu_only_job() -> Report:
+    """A CPU-only CI container: CUDA_VISIBLE_DEVICES empty on purpose, a slow torch import."""
+    report = b.with_env(b.no_gpu_machine(container="docker"), CUDA_VISIBLE_DEVICES="")
+    stopped = FrameworkInfo(
+        name="torch",
+        status="timeout",
+        message=hung_message("import torch (and a tiny GPU computation)", 1, abandoned=False),
+        duration_s=1.0,
+    )
+    others = tuple(f for f in report.frameworks if f.name != "torch")
+    return replace(report, frameworks=(stopped, *others))
+
+
+BUILT = {
+    "builder__cpu_only_job": cpu_only_job,
+    "builder__healthy": b.healthy,
+    "builder__many_problems": many_problems,
+}
 
 
 def scenario_names() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -12,14 +13,20 @@ import pytest
 
 from gpudoctor import kb
 from gpudoctor.cli.check import command as check_command
-from gpudoctor.model.findings import AREAS
+from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.report import FrameworkDevice
 from gpudoctor.model.serialize import report_from_json
 from gpudoctor.render import FORMATS, RENDERERS, render_report
-from gpudoctor.render.markdown import escape, fix_step
+from gpudoctor.render.markdown import escape, fix_step, prose
 from gpudoctor.rules import diagnose
 from tests.render.scenarios import many_problems
-from tests.rules.builders import healthy, no_gpu_machine, with_framework, with_gpu
+from tests.rules.builders import (
+    healthy,
+    no_gpu_machine,
+    with_framework,
+    with_gpu,
+    with_host,
+)
 
 
 def render(fmt, report, *, verbose=False, color=False):
@@ -85,6 +92,73 @@ def test_text_lines_fit_the_fixed_width():
     assert (
         max(len(line) for line in render("text", many_problems(), verbose=True).splitlines()) <= 100
     )
+
+
+LONG = (
+    "gpudoctor make-env --driver 535.230.02 --cc 8.9 --os linux --framework torch "
+    "--python 3.12 --name a-rather-long-environment-name"
+)
+
+
+def lines_of(finding, report=None):
+    report = report or healthy()
+    text = render_report("text", report, Diagnosis(findings=(finding,)), verbose=False, color=False)
+    return text.splitlines()
+
+
+def test_commands_in_fixes_are_never_broken_across_lines():
+    finding = Finding(
+        id="GD-TORCH-005",
+        severity=Severity.ERROR,
+        area="torch",
+        title="t",
+        fix=(
+            f"$ {LONG}",
+            f"or install a build for an older CUDA: $ {LONG}",
+            "prose that wraps wherever it likes, but the command `nvidia-smi --query-gpu=name,"
+            "uuid --format=csv` in it stays whole on one line of the terminal output",
+        ),
+    )
+    lines = lines_of(finding)
+    assert sum(line.strip().removeprefix("fix:").strip() == f"$ {LONG}" for line in lines) == 2
+    assert any(line.strip() == "or install a build for an older CUDA:" for line in lines)
+    assert any("`nvidia-smi --query-gpu=name,uuid --format=csv`" in line for line in lines)
+    prose = [line for line in lines if line.startswith(" " * 12) and "$" not in line]
+    assert all(len(line) <= 100 for line in prose)
+
+
+def test_a_command_that_fits_stays_on_the_line_of_its_prose():
+    finding = Finding(
+        id="GD-DRV-001",
+        severity=Severity.WARNING,
+        area="driver",
+        title="t",
+        fix=("If it should have one: $ lspci -nn | grep -i nvidia   # on the host",),
+    )
+    assert (
+        "      fix:  If it should have one: $ lspci -nn | grep -i nvidia   # on the host"
+        in lines_of(finding)
+    )
+
+
+def test_an_area_line_breaks_between_its_parts():
+    report = with_host(
+        healthy(),
+        os_release="Debian GNU/Linux 12 (bookworm)",
+        container="docker",
+        python=replace(healthy().host.python, env_kind="venv", env_name="venv"),
+    )
+    first, second = render("text", report).splitlines()[2:4]
+    assert first == "[✓] Host          Debian GNU/Linux 12 (bookworm), x86_64, docker container,"
+    assert second == " " * 18 + "Python 3.12.3 (venv venv)"
+
+
+def test_markdown_keeps_quoted_commands_in_prose_as_code():
+    assert fix_step("or list the UUIDs `nvidia-smi -L` prints, each once") == (
+        "or list the UUIDs `nvidia-smi -L` prints, each once"
+    )
+    assert fix_step("set `A_B`, not A_B: $ export A_B=1") == "set `A_B`, not A\\_B: `export A_B=1`"
+    assert prose("a `x|y` b*c") == "a `x|y` b\\*c"
 
 
 def test_markdown_escapes_what_github_would_eat():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import FrameworkDevice, LibraryInfo
+from gpudoctor.model.report import FrameworkDevice, FrameworkInfo, LibraryInfo
+from gpudoctor.probe.child import hung_message
 from tests.rules.builders import (
     broken_nvml,
     findings,
@@ -14,6 +17,7 @@ from tests.rules.builders import (
     with_env,
     with_framework,
     with_gpu,
+    with_host,
     with_nvml,
     without_framework,
 )
@@ -51,11 +55,113 @@ def test_an_undefined_symbol_points_at_ld_library_path():
     assert found.fix[0].startswith("$ unset LD_LIBRARY_PATH")
 
 
-def test_a_timeout_with_nvml_timing_out_too_is_a_wedged_driver():
-    slow = with_framework(healthy(), "torch", status="timeout")
-    assert "did not finish" in findings(slow, "GD-TORCH-003")[0].title
-    wedged = with_nvml(slow, status="timeout", gpus=())
+TORCH_CHILD = "import torch (and a tiny GPU computation)"
+
+
+def timed_out(report, seconds=1, *, abandoned=False):
+    """The torch probe as it reads when its child ran out of time: nothing but the message."""
+    # What the framework probe writes when its child runs out of time.
+    message = hung_message(TORCH_CHILD, seconds, abandoned=abandoned)
+    stopped = FrameworkInfo(
+        name="torch", status="timeout", message=message, duration_s=float(seconds)
+    )
+    others = tuple(f for f in report.frameworks if f.name != "torch")
+    return replace(report, frameworks=(stopped, *others))
+
+
+def with_probe_seconds(report, **seconds):
+    probes = tuple(
+        replace(p, duration_s=seconds[p.name]) if p.name in seconds else p for p in report.probes
+    )
+    return replace(report, probes=probes)
+
+
+def test_a_timeout_without_a_gpu_blames_the_import_not_a_driver():
+    (found,) = findings(timed_out(no_gpu_machine(container="docker")), "GD-TORCH-003")
+    assert found.severity == Severity.WARNING
+    assert found.title == "PyTorch did not finish importing in time: the import was slow or stuck"
+    text = " ".join((found.title, *found.evidence, *found.fix))
+    assert "driver is probably hung" not in text and "Xid" not in text and "xid" not in text
+    assert "reboot" not in text
+    assert found.evidence[0] == "PyTorch probe: import torch did not finish within 1 s"
+    assert "$ gpudoctor check --timeout 300" in found.fix
+    assert '$ time /home/ada/venvs/dl/bin/python -c "import torch"' in found.fix
+
+
+def test_a_larger_limit_is_suggested_only_while_one_is_allowed():
+    report = no_gpu_machine()
+    assert (
+        "$ gpudoctor check --timeout 600" in findings(timed_out(report, 300), "GD-TORCH-003")[0].fix
+    )
+    (found,) = findings(timed_out(report, 600), "GD-TORCH-003")
+    assert not any("--timeout" in step for step in found.fix)
+    assert any(step.startswith("$ time ") for step in found.fix)
+
+
+def test_a_timeout_with_a_gpu_but_a_healthy_driver_does_not_blame_the_driver():
+    report = with_probe_seconds(timed_out(healthy(), 60), nvml=0.4, cuda=0.3)
+    (found,) = findings(report, "GD-TORCH-003")
+    assert found.severity == Severity.WARNING
+    assert found.title == "PyTorch did not finish importing in time"
+    assert found.evidence == (
+        "PyTorch probe: import torch (and a tiny GPU computation) did not finish within 60 s",
+        "NVML answered in 0.4 s",
+        "cuInit succeeded in its own process in 0.3 s",
+        "nothing in the report points at the driver",
+    )
+    assert not any("xid" in step.lower() or "reboot" in step for step in found.fix)
+    assert '$ time /home/ada/venvs/dl/bin/python -c "import torch; torch.zeros(1).cuda()"' in (
+        found.fix
+    )
+
+
+def test_on_windows_the_import_is_timed_with_powershell():
+    report = timed_out(with_host(healthy(), os="windows"), 60)
+    (found,) = findings(report, "GD-TORCH-003")
+    assert '> Measure-Command { python -c "import torch" }' in found.fix
+
+
+def test_slow_nvml_hints_at_the_driver_without_calling_it_wedged():
+    report = with_probe_seconds(timed_out(healthy(), 60), nvml=14.0)
+    (found,) = findings(report, "GD-TORCH-003")
+    assert found.severity == Severity.WARNING
+    assert "NVML was slow too" in found.title and "wedged" not in found.title
+    assert "NVML took 14.0 s to answer" in found.evidence[1]
+    assert found.fix[0] == "$ sudo dmesg | grep -i xid"
+
+
+def test_a_timeout_with_cuinit_or_nvml_timing_out_too_is_a_wedged_driver():
+    cuda_hung = with_cuda(timed_out(healthy(), 30), status="timeout")
+    (found,) = findings(cuda_hung, "GD-TORCH-003")
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "PyTorch timed out, and so did cuInit: the NVIDIA driver is probably wedged"
+    )
+    assert "cuInit timed out as well (GD-CUDA-006)" in found.evidence
+    assert found.fix == ("$ sudo dmesg | grep -i xid", "$ sudo reboot")
+    wedged = with_nvml(timed_out(healthy(), 30), status="timeout", gpus=())
     assert "wedged" in findings(wedged, "GD-TORCH-003")[0].title
+
+
+def test_a_probe_that_could_not_be_killed_is_stuck_in_the_kernel():
+    (found,) = findings(timed_out(healthy(), 30, abandoned=True), "GD-TORCH-003")
+    assert found.severity == Severity.ERROR
+    assert "stuck inside the kernel" in found.title and "may be wedged" in found.title
+    assert "$ ps -eo pid,stat,wchan:32,cmd | grep ' D'" in found.fix
+    (no_gpu,) = findings(timed_out(no_gpu_machine(), 30, abandoned=True), "GD-TORCH-003")
+    assert "NVIDIA" not in no_gpu.title and "xid" not in " ".join(no_gpu.fix).lower()
+    assert any("network file system" in e for e in no_gpu.evidence)
+
+
+def test_the_timeout_evidence_never_repeats_the_probes_guess():
+    for report in (
+        timed_out(no_gpu_machine()),
+        timed_out(healthy()),
+        with_cuda(timed_out(healthy()), status="timeout"),
+        timed_out(healthy(), abandoned=True),
+    ):
+        (found,) = findings(report, "GD-TORCH-003")
+        assert not any("probably hung" in e or "reboot the machine" in e for e in found.evidence)
 
 
 def test_a_gpu_build_that_cannot_use_the_gpu_lists_the_causes():

@@ -6,13 +6,16 @@ from dataclasses import replace
 
 import pytest
 
+from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import ProbeRun
 from gpudoctor.rules.host import parse_visible_devices
 from tests.rules.builders import (
     H100_UUID,
+    diagnose,
     findings,
     h100,
     healthy,
+    no_gpu_machine,
     with_cuda,
     with_env,
     with_host,
@@ -30,6 +33,26 @@ def test_a_visible_devices_value_that_hides_every_gpu_is_an_error(value):
     assert len(found) == 1
     assert any("CUDA_VISIBLE_DEVICES" in e for e in found[0].evidence)
     assert "$ unset CUDA_VISIBLE_DEVICES" in found[0].fix
+
+
+@pytest.mark.parametrize("value", ["", "-1", "NoDevFiles"])
+def test_hiding_gpus_on_a_machine_without_any_is_information(value):
+    report = with_env(no_gpu_machine(container="docker"), CUDA_VISIBLE_DEVICES=value)
+    (found,) = findings(report, "GD-HOST-001")
+    assert found.severity == Severity.INFO
+    assert "no NVIDIA GPU on this machine (GD-DRV-001), so it hides nothing" in found.evidence
+    assert not any("nvidia-smi" in step or step.startswith("$ ") for step in found.fix)
+
+
+def test_a_truncated_list_on_a_machine_without_gpus_is_information():
+    report = with_env(no_gpu_machine(), CUDA_VISIBLE_DEVICES="0,-1")
+    (found,) = findings(report, "GD-HOST-002")
+    assert found.severity == Severity.INFO and found.fix == ()
+
+
+def test_a_cpu_only_job_without_a_gpu_exits_cleanly():
+    report = with_env(no_gpu_machine(container="docker"), CUDA_VISIBLE_DEVICES="")
+    assert diagnose(report).worst == Severity.WARNING  # GD-DRV-001 alone
 
 
 def test_a_gpu_named_twice_hides_every_gpu():
