@@ -59,7 +59,7 @@ def _current_user() -> tuple[str, ...]:
     "from_report",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Re-diagnose a saved JSON report instead of probing this machine.",
+    help="Re-diagnose a saved JSON report instead of probing this machine (- reads stdin).",
 )
 @click.option(
     "--no-redact",
@@ -137,11 +137,15 @@ def command(
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
-    from gpudoctor.model.serialize import load_report
+    from gpudoctor.model.serialize import load_report, report_from_bytes
     from gpudoctor.render import render_report
     from gpudoctor.rules import diagnose
 
-    report = load_report(from_report) if from_report is not None else None
+    report = None
+    if is_stdout(from_report):  # "-": the report comes on standard input
+        report = report_from_bytes(sys.stdin.buffer.read(), "standard input")
+    elif from_report is not None:
+        report = load_report(from_report)
     if pending is not None:
         try:
             report = pending.result()

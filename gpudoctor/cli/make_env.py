@@ -133,16 +133,17 @@ def _summary(plan: Plan, where: str) -> str:
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write to FILE (default environment.yml; with --format json, stdout).",
+    help="Write to FILE, - for standard output (default environment.yml; with --format json, "
+    "stdout).",
 )
 @force_option
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing a file.")
 @click.option(
     "--format",
     "fmt",
-    default="yaml",
-    show_default=True,
-    help="yaml (a conda environment.yml) or json (the plan, with reasons and warnings).",
+    default=None,
+    help="yaml (a conda environment.yml) or json (the plan, with reasons and warnings). "
+    "Default: json for an --output ending in .json, else yaml.",
 )
 @click.option(
     "--solve",
@@ -173,7 +174,7 @@ def command(
     output: Path | None,
     force: bool,
     to_stdout: bool,
-    fmt: str,
+    fmt: str | None,
     solve: bool,
     solve_channels: tuple[str, ...],
 ) -> int:
@@ -188,6 +189,8 @@ def command(
     framework = "both" if framework == "all" else framework
     _choice("--framework", framework, FRAMEWORK_CHOICES)
     _choice("--source", source, SOURCES)
+    if fmt is None:
+        fmt = "json" if output is not None and output.suffix.lower() == ".json" else "yaml"
     _choice("--format", fmt, ("yaml", "json"))
     if torch_version and framework == "tensorflow":
         raise BadInputError("--torch needs --framework torch or both")

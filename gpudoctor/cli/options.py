@@ -19,7 +19,7 @@ output_option = click.option(
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the result to FILE instead of the terminal.",
+    help="Write the result to FILE instead of the terminal (- for standard output).",
 )
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 

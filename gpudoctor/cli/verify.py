@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpudoctor.cli.files import check_output, write_output
+from gpudoctor.cli.files import check_output, is_stdout, write_output
 from gpudoctor.cli.options import (
     debug_option,
     force_option,
     format_option,
     output_option,
+    resolve_format,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -112,7 +113,7 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     metavar="SECONDS",
     help="Timing budget per model and device [default: 15, or 4 with --quick].",
 )
-@format_option("text for people, json for machines, markdown for tickets.")
+@format_option("text for people, json for machines, markdown for tickets.", from_suffix=True)
 @output_option
 @force_option
 @click.option(
@@ -133,7 +134,7 @@ def command(
     batch_size: int | None,
     quick: bool,
     time_budget: float | None,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     force: bool,
     plot_path: Path | None,
@@ -153,6 +154,9 @@ def command(
     from gpudoctor.verify.render import render
     from gpudoctor.verify.verdict import judge
 
+    if is_stdout(output):
+        output = None
+    fmt = resolve_format(fmt, output)
     models = tuple(spec.name for spec in parse_model_list(models_text))
     device = plan.parse_device(device_text)
     _require_png(plot_path)

@@ -218,17 +218,26 @@ def _decode(raw: bytes) -> str:
 def load_report(path: Path) -> Report:
     """Read and parse a report file; missing, unreadable or foreign files are bad input."""
     try:
-        text = _decode(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ReportFormatError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ReportFormatError(f"{path}: cannot read ({exc})") from None
+    return report_from_bytes(data, str(path))
+
+
+def report_from_bytes(data: bytes, name: str) -> Report:
+    """Parse a report read from somewhere (a file, standard input) called ``name`` in errors."""
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as exc:
+        raise ReportFormatError(f"{name}: cannot read ({exc})") from None
     try:
         return report_from_json(text)
     except _NotAReport as exc:
-        raise ReportFormatError(f"{path} {exc.predicate}") from None
+        raise ReportFormatError(f"{name} {exc.predicate}") from None
     except ReportFormatError as exc:
-        raise ReportFormatError(f"{path}: {exc}") from None
+        raise ReportFormatError(f"{name}: {exc}") from None
 
 
 def findings_from_json(items: list[Any]) -> tuple[Finding, ...]:

@@ -229,3 +229,12 @@ def test_output_dash_is_standard_output(cli: Cli, tmp_path, monkeypatch):
 
 def test_from_report_and_no_frameworks_cannot_be_combined(cli: Cli):
     one_line_error(cli("check", "--from-report", str(MIG), "--no-frameworks"))
+
+
+def test_from_report_dash_reads_standard_input(cli: Cli):
+    result = cli("check", "--from-report", "-", input=MIG.read_text(encoding="utf-8"))
+    assert result.exit_code == 0, result
+    assert "[✓] NVML" in result.stdout
+    bad = cli("check", "--from-report", "-", input="not json")
+    one_line_error(bad)
+    assert "standard input: not valid JSON" in bad.stderr

@@ -276,3 +276,19 @@ def test_fast_and_light_with_the_target_on_the_command_line(tmp_path: Path) -> N
     _, status, elapsed, heavy = line.split(" ", 3)
     assert status == "0" and heavy == "[]", done.stderr
     assert float(elapsed) < 1.0, line
+
+
+def test_a_json_output_name_writes_the_json_plan(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET, "-o", "plan.json")
+    assert result.exit_code == 0, result
+    assert json.loads((in_tmp / "plan.json").read_text())["frameworks"][0]["name"] == "torch"
+    forced = cli("make-env", *TARGET, "-o", "plan.json", "--force", "--format", "yaml")
+    assert forced.exit_code == 0, forced
+    assert yaml.safe_load((in_tmp / "plan.json").read_text())["dependencies"]
+
+
+def test_output_dash_is_standard_output(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET, "-o", "-")
+    assert result.exit_code == 0, result
+    assert yaml.safe_load(result.stdout)["name"].startswith("torch")
+    assert list(in_tmp.iterdir()) == []

@@ -277,3 +277,27 @@ def test_text_output_says_why_no_gpu_was_verified(cli):
     assert result.exit_code == 1, result
     assert "no GPU could be verified with torch" in result.stdout
     assert result.stdout.rstrip().endswith("verdict: FAIL")
+
+
+@pytest.mark.parametrize(("name", "marker"), [("r.json", '"schema_version"'), ("r.md", "| model")])
+def test_the_output_suffix_picks_the_format(cli, tmp_path, monkeypatch, name, marker):
+    from gpudoctor.verify import harness
+    from tests.verify import factories as f
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: f.healthy(("lenet5",)))
+    out = tmp_path / name
+    result = cli("verify", *TINY, "--output", str(out))
+    assert result.exit_code == 0, result
+    assert marker in out.read_text(encoding="utf-8")
+
+
+def test_output_dash_is_standard_output(cli, tmp_path, monkeypatch):
+    from gpudoctor.verify import harness
+    from tests.verify import factories as f
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: f.healthy(("lenet5",)))
+    monkeypatch.chdir(tmp_path)
+    result = cli("verify", *TINY, "--format", "json", "--output", "-")
+    assert result.exit_code == 0, result
+    assert json.loads(result.stdout)["verdict"] == "pass"
+    assert list(tmp_path.iterdir()) == []
