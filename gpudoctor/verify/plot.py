@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError
@@ -62,6 +63,16 @@ def _fit_title(fig: Figure, text: str) -> None:
         size -= 1
 
 
+def log_limits(values: list[float]) -> tuple[float, float]:
+    """The y range of the log axis: from a power of ten a decade below the slowest run.
+
+    Bars on a log axis grow from its bottom; started just below the slowest run, that bar
+    (often the CPU's) is a sliver and the comparison is lost.
+    """
+    low = 10.0 ** (math.floor(math.log10(min(values))) - 1)
+    return low, max(values) * 3
+
+
 def render_png(result: VerifyResult, *, title: str = "") -> bytes:
     """A PNG of the main runs: one group per model, a bar per framework and device."""
     import matplotlib
@@ -102,8 +113,10 @@ def render_png(result: VerifyResult, *, title: str = "") -> bytes:
             )
             if kind == "gpu":
                 ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
-        if runs:
+        values = [r.images_per_second for r in runs if r.images_per_second]
+        if values:
             ax.set_yscale("log")
+            ax.set_ylim(*log_limits(values))
         ax.set_xticks(range(len(models)), models, rotation=20)
         ax.set_ylabel("images/s (log scale)")
         if series:
@@ -111,7 +124,7 @@ def render_png(result: VerifyResult, *, title: str = "") -> bytes:
         ax.grid(axis="y", which="both", alpha=0.3)
         text = title or f"gpudoctor verify: {result.settings.mode}, {result.settings.precision}"
         if not title and any(device != "cpu" for _, device in series):
-            text += "\nGPU bars labelled with their speedup over the CPU"
+            text += "\nGPU bars labelled with their speedup over the CPU at a common batch size"
         _fit_title(fig, text)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

@@ -68,3 +68,14 @@ def test_nothing_is_clipped_at_the_edges(models, title):
     from gpudoctor.verify.plot import render_png
 
     assert _margin_is_blank(render_png(f.healthy(models), title=title))
+
+
+@pytest.mark.parametrize(
+    ("values", "bottom"), [([60.0, 1500.0, 200_000.0], 1.0), ([0.4, 12.0], 0.01), ([1000.0], 100.0)]
+)
+def test_the_log_axis_starts_a_decade_below_the_slowest_run(values, bottom):
+    from gpudoctor.verify.plot import log_limits
+
+    low, high = log_limits(values)
+    assert low == pytest.approx(bottom)
+    assert high > max(values)
