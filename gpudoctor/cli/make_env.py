@@ -14,9 +14,14 @@ from gpudoctor.envplan.writers import DEFAULT_FILE, to_json, to_yaml
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 
+ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "win32": "windows"}
+"""Other names platforms go by (`uname -m` on macOS and Windows' PROCESSOR_ARCHITECTURE say
+``arm64`` / ``AMD64``; Python's sys.platform says ``win32``)."""
+
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
     # validated here rather than with click.Choice so that a bad value is one line, exit 2
+    value = ALIASES.get(value.lower(), value.lower())
     if value not in allowed:
         raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
     return value

@@ -175,7 +175,7 @@ def _check_version(version: Any) -> None:
     if version > SCHEMA_VERSION:
         raise ReportFormatError(
             f"report uses schema version {version}, this gpudoctor reads up to "
-            f"{SCHEMA_VERSION}: upgrade gpudoctor (pip install -U gpudoctor)"
+            f"{SCHEMA_VERSION}: use the gpudoctor that wrote it, or update this one"
         )
 
 

@@ -73,7 +73,7 @@ def test_a_report_from_a_newer_gpudoctor_is_bad_input(cli: Cli, tmp_path):
     path.write_text(json.dumps({**doc, "schema_version": 99}), encoding="utf-8")
     result = cli("check", "--from-report", str(path))
     one_line_error(result)
-    assert "schema version 99" in result.stderr and "upgrade gpudoctor" in result.stderr
+    assert "schema version 99" in result.stderr and "update this one" in result.stderr
 
 
 def test_from_report_and_python_cannot_be_combined(cli: Cli, tmp_path):

@@ -292,3 +292,15 @@ def test_output_dash_is_standard_output(cli: Cli, in_tmp: Path) -> None:
     assert result.exit_code == 0, result
     assert yaml.safe_load(result.stdout)["name"].startswith("torch")
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "platform"),
+    [(("--os", "Linux", "--arch", "arm64"), "linux-aarch64"), (("--arch", "AMD64"), "linux-64")],
+)
+def test_platform_spellings_of_other_tools_are_accepted(
+    cli: Cli, in_tmp: Path, given: tuple[str, ...], platform: str
+) -> None:
+    result = cli("make-env", "--driver", "580.95.05", "--cc", "9.0", *given, "--stdout")
+    assert result.exit_code == 0, result
+    assert platform in result.stdout.splitlines()[0]
