@@ -85,6 +85,13 @@ def _warnings(
                 out.append(f"{c.label}: the GPU's compute capability is unknown; not checked")
             if c.variant.status == "experimental":
                 out.append(f"{c.label}: {c.variant.tag} is an experimental build of this release")
+        release = c.release
+        if release.framework == "torch" and release.channel == "pip" and not release.companions:
+            out.append(
+                f"{c.label}: no torchvision release for it is recorded (knowledge base as of "
+                f"{c.release.as_of}), so none is pinned; add torchvision when one is out, or "
+                "ask for an older PyTorch with --torch"
+            )
         note = _unverified(c, target.platform)
         if note:
             out.append(f"{c.label}: {note}; check it before relying on this file")

@@ -197,7 +197,7 @@ def test_gpu_without_a_driver_is_refused(cli: Cli, in_tmp: Path, report: str, gp
         assert part in result.stderr, result
     assert not (in_tmp / "environment.yml").exists()
     cpu = cli("make-env", "--from-report", path, "--cpu", "--stdout")
-    assert cpu.exit_code == 0 and "name: torch2.14-cpu" in cpu.stdout, cpu
+    assert cpu.exit_code == 0 and "name: torch2.15-cpu" in cpu.stdout, cpu
 
 
 def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) -> None:
@@ -210,7 +210,7 @@ def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) 
     (in_tmp / "cpu.json").write_text(report_to_json(no_gpu), encoding="utf-8")
     result = cli("make-env", "--from-report", "cpu.json", "--stdout")
     assert result.exit_code == 0, result
-    assert "name: torch2.14-cpu" in result.stdout
+    assert "name: torch2.15-cpu" in result.stdout
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in result.stdout
 
 
@@ -304,3 +304,16 @@ def test_platform_spellings_of_other_tools_are_accepted(
     result = cli("make-env", "--driver", "580.95.05", "--cc", "9.0", *given, "--stdout")
     assert result.exit_code == 0, result
     assert platform in result.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("torch", [None, "2.12", "2.13", "2.14", "2.15"])
+def test_a_missing_torchvision_pin_is_always_explained(
+    cli: Cli, in_tmp: Path, torch: str | None
+) -> None:
+    args = ("--driver", "580.95.05", "--cc", "9.0", "--format", "json", "--stdout")
+    result = cli("make-env", *args, *(("--torch", torch) if torch else ()))
+    assert result.exit_code == 0, result
+    plan = json.loads(result.stdout)
+    pinned = any(spec.startswith("torchvision") for spec in plan["pip"])
+    explained = any("no torchvision release" in w for w in plan["warnings"])
+    assert pinned != explained, plan

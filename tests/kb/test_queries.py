@@ -27,6 +27,8 @@ def kb() -> KnowledgeBase:
         ("580.65.06", "13.0", "linux", "full"),
         ("580.65.06", "13.2", "linux", "minor_compat"),
         ("595.45.04", "13.2.1", "linux", "full"),
+        ("595.45.04", "13.3", "linux", "minor_compat"),
+        ("610.57.04", "13.3.1", "linux", "full"),
         ("560.94", "12.6", "windows", "full"),
         ("528.33", "12.6", "windows", "minor_compat"),
         ("528.24", "12.6", "windows", "none"),
@@ -61,6 +63,10 @@ def test_cuda_support_floors(kb: KnowledgeBase) -> None:
         ("580.95.05", "linux", "13.0"),
         ("470.82.01", "linux", "11.4"),
         ("572.61", "windows", "12.8"),
+        # real nvidia-smi captures (shared/captures): R610 reports "CUDA UMD version: 13.3"
+        ("610.57.04", "linux", "13.3"),
+        ("610.62", "windows", "13.3"),
+        ("615.71.09", "linux", "13.4"),
         ("400.1", "linux", None),
     ],
 )
@@ -155,7 +161,7 @@ def test_python_supported(kb: KnowledgeBase) -> None:
 
 def test_releases_newest_first(kb: KnowledgeBase) -> None:
     versions = [r.version for r in kb.releases("torch")]
-    assert versions[0] == "2.14"
+    assert versions[0] == "2.15"
     assert versions.index("2.10") < versions.index("2.9")
     assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
 
@@ -240,3 +246,17 @@ def test_numpy_max(
 
 def test_numpy_max_is_per_channel(kb: KnowledgeBase) -> None:
     assert kb.numpy_max("tensorflow", "2.10", "linux-64", channel="conda-forge") is None
+
+
+def test_torch_2_15(kb: KnowledgeBase) -> None:
+    # PyPI metadata of torch 2.15.0: Requires-Python >=3.11, default build CUDA 13.2 with
+    # cuDNN 9.26.0.51; RFC pytorch/pytorch#190385: CUDA 12.6 builds removed
+    release = kb.torch_release("2.15.0")
+    assert release is not None and release.verified
+    assert (release.python_min, release.python_max) == ("3.11", "3.15")
+    assert kb.python_supported("torch", "2.15", "3.10") is False
+    assert {v.tag for v in release.variants} == {"cu130", "cu132", "cpu"}
+    assert release.variant("cu132").cudnn == "9.26.0.51"  # type: ignore[union-attr]
+    assert not release.variant("cu130").verified  # type: ignore[union-attr]
+    assert release.variant("cu132").unverified_arch  # type: ignore[union-attr]
+    assert release.has_version("2.15.0") and not release.has_version("2.15.1")
