@@ -42,7 +42,13 @@ class LazyGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in _COMMANDS:
+        # resilient_parsing: shell completion asks as the user types; it must not print errors
+        if (
+            name
+            and not name.startswith("-")
+            and name not in _COMMANDS
+            and not ctx.resilient_parsing
+        ):
             close = difflib.get_close_matches(name, list(_COMMANDS), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise click.UsageError(f"no such command '{name}'{hint}", ctx)
@@ -122,8 +128,9 @@ def run(args: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in _OUTPUT_ERRNOS:
             return _internal(exc, debug)
-        # A full disk or a closed terminal is the machine's state, not a gpudoctor bug.
-        return _fail(f"cannot write the output: {exc.strerror}", ExitCode.INTERNAL, debug)
+        # A full disk or a closed terminal is the machine's state, not a gpudoctor bug: the
+        # same status as an --output that cannot be written.
+        return _fail(f"cannot write the output: {exc.strerror}", ExitCode.BAD_INPUT, debug)
     except Exception as exc:  # the last line of defence: one line, exit 3
         return _internal(exc, debug)
     return int(result) if isinstance(result, int) else 0

@@ -9,6 +9,8 @@ import click
 
 from gpudoctor.cli.files import check_output, is_stdout, write_output
 from gpudoctor.cli.options import (
+    STDIN_IS_A_TERMINAL,
+    dash_aware_path,
     debug_option,
     force_option,
     format_option,
@@ -18,6 +20,7 @@ from gpudoctor.cli.options import (
 )
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.model.findings import Diagnosis, Severity
+from gpudoctor.model.report import Report
 
 
 def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
@@ -57,8 +60,9 @@ def _current_user() -> tuple[str, ...]:
 @click.option(
     "--from-report",
     "from_report",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     default=None,
+    callback=dash_aware_path,
     help="Re-diagnose a saved JSON report instead of probing this machine (- reads stdin).",
 )
 @click.option(
@@ -106,54 +110,16 @@ def command(
             "--from-report and --no-frameworks cannot be combined (a saved report is replayed "
             "as it was recorded)"
         )
-    pending = progress = None
-    if from_report is None:
-        from gpudoctor.probe.base import ProbeContext
-        from gpudoctor.probe.collect import start_collect
-
-        # Absolute, not resolved: a name without a slash ("./python" is given as "python")
-        # would be looked up on PATH, and resolving a venv's symlink would leave the venv.
-        interpreter = str(python_exe.absolute()) if python_exe else sys.executable
-        if python_exe is not None:
-            from gpudoctor.probe.interpreter import check_interpreter
-
-            problem = check_interpreter(interpreter, timeout_s=min(timeout_s, 20.0))
-            if problem is not None:
-                raise BadInputError(f"--python {python_exe}: {problem}")
-
-        from gpudoctor.cli.probe_progress import make_probe_progress
-        from gpudoctor.probe.collect import planned_probes
-
-        progress = make_probe_progress(
-            planned_probes(frameworks=not no_frameworks), sys.stderr, timeout_s=timeout_s
-        )
-        # Start the probe children first; the imports below overlap with them.
-        ctx = ProbeContext(python=interpreter, timeout_s=timeout_s)
-        pending = start_collect(
-            ctx,
-            frameworks=not no_frameworks,
-            on_done=progress.done if progress is not None else None,
-        )
+    if from_report is not None:
+        report = _replayed_report(from_report)
+    else:
+        report = _probed_report(python_exe, timeout_s=timeout_s, frameworks=not no_frameworks)
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
-    from gpudoctor.model.serialize import load_report, report_from_bytes
     from gpudoctor.render import render_report
     from gpudoctor.rules import diagnose
 
-    report = None
-    if is_stdout(from_report):  # "-": the report comes on standard input
-        report = report_from_bytes(sys.stdin.buffer.read(), "standard input")
-    elif from_report is not None:
-        report = load_report(from_report)
-    if pending is not None:
-        try:
-            report = pending.result()
-        finally:
-            if progress is not None:
-                progress.close()
-    if report is None:  # unreachable: either a report was given or the probes were started
-        raise RuntimeError("no report to diagnose")
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
         report = redact(report, user_names=_current_user())
@@ -171,3 +137,47 @@ def command(
     else:
         click.echo(text, nl=False)
     return int(exit_code_for(diagnosis, strict=strict))
+
+
+def _replayed_report(path: Path) -> Report:
+    """The saved report at ``path``, or on standard input for ``-``."""
+    from gpudoctor.model.serialize import load_report, report_from_bytes
+
+    if not is_stdout(path):
+        return load_report(path)
+    if sys.stdin.isatty():
+        raise BadInputError(STDIN_IS_A_TERMINAL)
+    return report_from_bytes(sys.stdin.buffer.read(), "standard input")
+
+
+def _probed_report(python_exe: Path | None, *, timeout_s: float, frameworks: bool) -> Report:
+    """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal."""
+    from gpudoctor.cli.probe_progress import make_probe_progress
+    from gpudoctor.probe.base import ProbeContext
+    from gpudoctor.probe.collect import planned_probes, start_collect
+
+    # Absolute, not resolved: a name without a slash ("./python" is given as "python")
+    # would be looked up on PATH, and resolving a venv's symlink would leave the venv.
+    interpreter = str(python_exe.absolute()) if python_exe else sys.executable
+    if python_exe is not None:
+        from gpudoctor.probe.interpreter import check_interpreter
+
+        problem = check_interpreter(interpreter, timeout_s=min(timeout_s, 20.0))
+        if problem is not None:
+            raise BadInputError(f"--python {python_exe}: {problem}")
+    progress = make_probe_progress(
+        planned_probes(frameworks=frameworks), sys.stderr, timeout_s=timeout_s
+    )
+    try:
+        # Start the probe children first; the imports below overlap with them.
+        ctx = ProbeContext(python=interpreter, timeout_s=timeout_s)
+        pending = start_collect(
+            ctx, frameworks=frameworks, on_done=progress.done if progress is not None else None
+        )
+        import gpudoctor.render
+        import gpudoctor.rules  # noqa: F401 - loaded while the children run
+
+        return pending.result()
+    finally:
+        if progress is not None:  # also on Ctrl-C: the line is erased and the cursor shown
+            progress.close()

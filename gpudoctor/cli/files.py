@@ -27,6 +27,29 @@ def is_stdout(path: Path | None) -> bool:
     return path is not None and str(path) == STDOUT
 
 
+def _target(path: Path) -> Path:
+    """The file a write to ``path`` lands in: a symbolic link is followed, and stays a link.
+
+    Dotfile managers and shared folders rely on links staying links, so --force replaces what
+    the link points at, never the link.
+    """
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve(strict=False)
+    except (RuntimeError, OSError) as exc:  # a loop: RuntimeError before Python 3.13
+        raise BadInputError(f"{path}: cannot follow the link ({exc})") from None
+
+
+def _is_special(path: Path) -> bool:
+    """A device or a FIFO (``/dev/null``, a named pipe): written in place, never replaced."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def check_output(path: Path, *, force: bool) -> Path:
     """Refuse ``path`` as write_output would (exists, a directory, no folder); return its folder.
 
@@ -34,15 +57,16 @@ def check_output(path: Path, *, force: bool) -> Path:
     """
     if is_stdout(path):
         return Path()
-    if path.is_symlink() and force:
-        # --force replaces what the link points at, not the link: dotfile managers and shared
-        # folders rely on links staying links.
-        path = path.resolve()
-    if path.exists() and not force:
+    if str(path) in ("", "."):
+        raise BadInputError("--output needs a file name")
+    target = _target(path)
+    if _is_special(target):
+        return target.parent  # nothing to lose: a device or pipe holds no file to overwrite
+    if target.exists() and not force:
         raise OutputExistsError(f"{path} exists; use --force to overwrite it")
-    if path.is_dir():
+    if target.is_dir():
         raise BadInputError(f"{path} is a directory")
-    folder = path.parent if str(path.parent) else Path()
+    folder = target.parent if str(target.parent) else Path()
     if not folder.is_dir():
         raise BadInputError(f"{folder}: no such directory")
     return folder
@@ -53,7 +77,8 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
 
     An interrupted write leaves the old file (or no file) behind, never a partial one. A file
     replaced with --force keeps its permissions; a symbolic link keeps pointing at its target,
-    which is what gets replaced. ``-`` writes to standard output instead.
+    which is what gets replaced; a device or FIFO is written in place. ``-`` writes to standard
+    output instead.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if is_stdout(path):
@@ -61,16 +86,21 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
         sys.stdout.buffer.write(payload)
         sys.stdout.buffer.flush()
         return
-    check_output(path, force=force)
-    if path.is_symlink():
-        path = path.resolve()
-    folder = path.parent
+    folder = check_output(path, force=force)
+    target = _target(path)
+    if _is_special(target):
+        try:
+            with target.open("wb") as fh:
+                fh.write(payload)
+        except OSError as exc:
+            raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
+        return
     try:
-        old_mode: int | None = stat.S_IMODE(path.stat().st_mode)
+        old_mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except OSError:
         old_mode = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
     try:
@@ -81,7 +111,7 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        Path(tmp).replace(path)
+        Path(tmp).replace(target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()

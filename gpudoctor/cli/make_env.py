@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from gpudoctor.cli.files import is_stdout, write_output
-from gpudoctor.cli.options import debug_option, force_option
+from gpudoctor.cli.options import STDIN_IS_A_TERMINAL, dash_aware_path, debug_option, force_option
 from gpudoctor.envplan.plan import FRAMEWORK_CHOICES, SOURCES, Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
 from gpudoctor.envplan.writers import DEFAULT_FILE, to_json, to_yaml
@@ -19,12 +20,16 @@ ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "win32": "win
 ``arm64`` / ``AMD64``; Python's sys.platform says ``win32``)."""
 
 
-def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
-    # validated here rather than with click.Choice so that a bad value is one line, exit 2
-    value = ALIASES.get(value.lower(), value.lower())
-    if value not in allowed:
+def _choice(flag: str, value: str, allowed: tuple[str, ...], *, aliases: bool = False) -> str:
+    """``value`` in its canonical spelling (any case; other tools' platform names with
+    ``aliases``); validated here rather than with click.Choice so that a bad value is one line,
+    exit 2."""
+    canonical = value.lower()
+    if aliases:
+        canonical = ALIASES.get(canonical, canonical)
+    if canonical not in allowed:
         raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
-    return value
+    return canonical
 
 
 RESERVED_NAMES = ("base", "root")
@@ -35,10 +40,10 @@ FORBIDDEN_CHARS = "/ :#"
 
 def _check_name(name: str) -> None:
     """Refuse a --name that ``conda env create`` would refuse (``PrefixData.validate_name``)."""
-    if not name or any(c in name for c in FORBIDDEN_CHARS):
+    if not name or any(c in name for c in FORBIDDEN_CHARS) or not name.isprintable():
         raise BadInputError(
             f"--name {name!r}: a conda environment name must be non-empty, "
-            "without spaces, '/', ':' or '#'"
+            "without spaces, control characters, '/', ':' or '#'"
         )
     if name in RESERVED_NAMES:
         raise BadInputError(
@@ -67,16 +72,21 @@ def _target(
     if from_report is not None:
         if given:
             raise BadInputError("--from-report cannot be combined with --driver/--cc/--os/--arch")
-        from gpudoctor.model.serialize import load_report
+        from gpudoctor.model.serialize import load_report, report_from_bytes
 
+        if str(from_report) == "-":  # the report comes on standard input
+            if sys.stdin.isatty():
+                raise BadInputError(STDIN_IS_A_TERMINAL)
+            report = report_from_bytes(sys.stdin.buffer.read(), "standard input")
+            return target_from_report(report, "the report on standard input")
         return target_from_report(load_report(from_report), f"report {from_report.name}")
     if given:
         return target_from_args(
             kb,
             driver=driver,
             cc=cc,
-            os=_choice("--os", os or "linux", OSES),
-            arch=_choice("--arch", arch or "x86_64", ARCHES),
+            os=_choice("--os", os or "linux", OSES, aliases=True),
+            arch=_choice("--arch", arch or "x86_64", ARCHES, aliases=True),
             wsl=wsl,
         )
     from gpudoctor.probe.base import ProbeContext
@@ -97,9 +107,10 @@ def _summary(plan: Plan, where: str) -> str:
 @click.option(
     "--from-report",
     "from_report",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     default=None,
-    help="Plan for the machine a saved `check --format json` report describes.",
+    callback=dash_aware_path,
+    help="Plan for the machine a saved `check --format json` report describes (- reads stdin).",
 )
 @click.option(
     "--driver", default=None, help="Plan for another machine: its driver, e.g. 535.104.05."
@@ -136,8 +147,9 @@ def _summary(plan: Plan, where: str) -> str:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     default=None,
+    callback=dash_aware_path,
     help="Write to FILE, - for standard output (default environment.yml; with --format json, "
     "stdout).",
 )
@@ -191,12 +203,12 @@ def command(
     Exit 1 when nothing fits, naming the nearest working combination.
     """
     # verify says --framework all; make-env takes it as a synonym of both
-    framework = "both" if framework == "all" else framework
-    _choice("--framework", framework, FRAMEWORK_CHOICES)
-    _choice("--source", source, SOURCES)
+    framework = "both" if framework.lower() == "all" else framework
+    framework = _choice("--framework", framework, FRAMEWORK_CHOICES)
+    source = _choice("--source", source, SOURCES)
     if fmt is None:
         fmt = "json" if output is not None and output.suffix.lower() == ".json" else "yaml"
-    _choice("--format", fmt, ("yaml", "json"))
+    fmt = _choice("--format", fmt, ("yaml", "json"))
     if torch_version and framework == "tensorflow":
         raise BadInputError("--torch needs --framework torch or both")
     if tf_version and framework == "torch":

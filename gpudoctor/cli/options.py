@@ -14,11 +14,32 @@ from gpudoctor.cli import debug_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+STDIN_IS_A_TERMINAL = (
+    "--from-report - reads the report from standard input, which is a terminal: pipe one in "
+    "(gpudoctor check --format json | ...) or name the file"
+)
+
+
+def dash_aware_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    """``-`` stays the marker for standard output (or input); ``./-`` names a file called ``-``.
+
+    ``Path("./-")`` and ``Path("-")`` are equal, so the difference is kept here, from the text
+    as typed, by making the file's path absolute.
+    """
+    if value is None:
+        return None
+    path = Path(value)
+    if value != "-" and str(path) == "-":
+        return Path.cwd() / "-"
+    return path
+
+
 output_option = click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     default=None,
+    callback=dash_aware_path,
     help="Write the result to FILE instead of the terminal (- for standard output).",
 )
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
@@ -66,6 +87,8 @@ def use_color(*, to_file: bool = False) -> bool:
 
 
 __all__ = [
+    "STDIN_IS_A_TERMINAL",
+    "dash_aware_path",
     "debug_option",
     "force_option",
     "format_option",

@@ -157,12 +157,23 @@ def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request)
 
 
 def _check_driver_installed(target: Target, request: Request) -> None:
-    """Refuse a machine whose GPU has no NVIDIA driver yet, rather than plan a CPU environment.
+    """Refuse a machine whose GPU has no NVIDIA driver yet, or a driver whose version could
+    not be read, rather than plan a CPU environment.
 
     A student whose driver is not installed yet wants a GPU environment once it is; a CPU one
     would install without complaint and then never use the GPU. ``--cpu`` asks for it.
     """
-    if request.cpu or target.driver is not None or not target.driverless_gpus:
+    if request.cpu or target.driver is not None:
+        return
+    if target.unread_driver:
+        signs = "; ".join(target.unread_driver)
+        raise PlanError(
+            f"{target.origin} shows an NVIDIA GPU with a driver ({signs}), but the driver "
+            "version could not be read, so make-env cannot tell which CUDA it runs: give the "
+            "driver version (`nvidia-smi` prints it) and the GPUs' lowest compute capability "
+            "(--driver VERSION --cc X.Y), or --cpu for a CPU-only environment"
+        )
+    if not target.driverless_gpus:
         return
     gpus = "; ".join(target.driverless_gpus)
     raise PlanError(

@@ -46,8 +46,8 @@ def suggest_command(report: Report, framework: str | None = None) -> str:
     ``framework`` (``torch``, ``tensorflow`` or ``both``) defaults to the frameworks the report
     found installed (PyTorch when none). Pure: reads only the report; the target is spelled
     out (``--driver``/``--cc``) so the command works on any machine. When the report has a
-    driver but no compute capability, or a GPU without a driver, the command omits the target
-    (make-env then probes).
+    driver but no compute capability, a GPU without a driver, or a driver whose version could
+    not be read, the command omits the target (make-env then probes, and says what it needs).
     """
     if framework is None:
         installed = [fw.name for fw in report.frameworks if fw.status not in ("not_installed",)]
@@ -60,7 +60,12 @@ def suggest_command(report: Report, framework: str | None = None) -> str:
         target = target_from_report(report, "report")
     except BadInputError:
         return shlex.join(["gpudoctor", "make-env", "--framework", framework])
-    if (target.driver is not None and target.cc is None) or target.driverless_gpus:
-        # no CC to spell out, or a GPU still without its driver (make-env then says so)
+    if (
+        (target.driver is not None and target.cc is None)
+        or target.driverless_gpus
+        or target.unread_driver
+    ):
+        # no CC to spell out, a GPU still without its driver, or a driver of unknown version
+        # (make-env then says so)
         return shlex.join(["gpudoctor", "make-env", "--framework", framework])
     return command_for(target, request)

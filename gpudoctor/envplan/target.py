@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from gpudoctor.errors import BadInputError
 from gpudoctor.kb import KnowledgeBase
 from gpudoctor.kb.versions import cc_text, parse_cc, parse_driver
-from gpudoctor.model.report import Report
+from gpudoctor.model.derived import set_aside_for_vm
+from gpudoctor.model.report import PciFunction, Report
 
 COMMAND_LINE = "the command line"
+_FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 OSES = ("linux", "windows")
 ARCHES = ("x86_64", "aarch64")
 _PLATFORMS = {
@@ -39,6 +41,10 @@ class Target:
     driverless_gpus: tuple[str, ...] = ()
     """NVIDIA GPUs on the PCI bus while no NVIDIA driver is installed (``PCI 0000:01:00.0,
     device 0x26b9, no driver bound``): the machine needs a driver, not a CPU environment."""
+    unread_driver: tuple[str, ...] = ()
+    """Signs of an NVIDIA GPU with a driver whose version could not be read (``CUDA counts 1
+    device``, ``PCI 0000:01:00.0, device 0x2684, bound to nvidia``): make-env cannot tell
+    which CUDA that driver runs, and a CPU environment would be wrong."""
 
     @property
     def given(self) -> bool:
@@ -67,7 +73,9 @@ class Target:
         """One line naming the target, e.g. ``driver 535.104.05 (CUDA 12.2), CC 7.0 (Volta)``."""
         parts: list[str] = []
         if self.driver is None:
-            parts.append("no NVIDIA driver")
+            parts.append(
+                "NVIDIA driver of unknown version" if self.unread_driver else "no NVIDIA driver"
+            )
         else:
             max_cuda = kb.max_cuda_for_driver(self.driver, self.driver_os)
             parts.append(f"driver {self.driver} (CUDA {max_cuda or '< 10'})")
@@ -131,36 +139,90 @@ def _lowest_cc(report: Report) -> str | None:
     return cc_text(min(ccs)) if ccs else None
 
 
-def _driverless_gpus(report: Report) -> tuple[str, ...]:
-    """The NVIDIA display/3D controllers (PCI class 0x03) no NVIDIA driver has taken.
+def _gpu_functions(report: Report) -> list[PciFunction]:
+    """The NVIDIA display/3D controllers (PCI class 0x03), not the GPUs' audio or USB parts."""
+    return [
+        fn
+        for fn in report.driver.pci_functions
+        if fn.class_code.lower().removeprefix("0x").startswith("03")
+    ]
 
-    A GPU bound to ``vfio-pci`` is set aside for a virtual machine, so this host is not meant
-    to use it; it is left out.
+
+def _driverless_gpus(report: Report) -> tuple[str, ...]:
+    """The NVIDIA GPUs no NVIDIA driver has taken and no virtual machine holds.
+
+    A GPU bound to a passthrough or stub driver (:func:`set_aside_for_vm`) is set aside for a
+    virtual machine, so this host is not meant to use it; it is left out.
     """
     found = []
-    for fn in report.driver.pci_functions:
-        if not fn.class_code.lower().removeprefix("0x").startswith("03"):
-            continue  # the GPU's audio or USB function
-        if fn.driver in ("nvidia", "vfio-pci"):
+    for fn in _gpu_functions(report):
+        if fn.driver == "nvidia" or set_aside_for_vm(fn.driver):
             continue
         bound = f"bound to {fn.driver}" if fn.driver else "no driver bound"
         found.append(f"PCI {fn.address}, device {fn.device_id}, {bound}")
     return tuple(found)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _driver_signs(report: Report) -> tuple[str, ...]:
+    """Signs in the report that an NVIDIA driver runs a GPU here, whatever its version."""
+    found = []
+    listed = report.nvml.gpus if report.nvml.status == "ok" else ()
+    if listed:
+        found.append(f"NVML lists {_plural(len(listed), 'GPU')}")
+    found += [
+        f"PCI {fn.address}, device {fn.device_id}, bound to nvidia"
+        for fn in _gpu_functions(report)
+        if fn.driver == "nvidia"
+    ]
+    if report.cuda.device_count:
+        found.append(f"CUDA counts {_plural(report.cuda.device_count, 'device')}")
+    for fw in report.frameworks:
+        if fw.status == "ok" and (fw.device_count or fw.cuda_available):
+            seen = _plural(fw.device_count, "GPU") if fw.device_count else "a GPU"
+            found.append(f"{_FRAMEWORK_NAMES.get(fw.name, fw.name)} sees {seen}")
+    return tuple(found)
+
+
+def _unreadable_versions(report: Report) -> tuple[str, ...]:
+    """Driver versions the report holds in a form make-env cannot read."""
+    return tuple(
+        f"{where} says driver {value!r}"
+        for where, value in (
+            ("NVML", report.nvml.driver_version),
+            ("the kernel module", report.driver.module_version),
+        )
+        if value and not _readable(value)
+    )
+
+
+def _readable(driver: str) -> bool:
+    try:
+        parse_driver(driver)
+    except BadInputError:
+        return False
+    return True
+
+
 def target_from_report(report: Report, origin: str) -> Target:
     """The machine a report describes: driver from NVML (else the kernel module), lowest CC."""
-    driver = report.nvml.driver_version or report.driver.module_version
-    if driver is not None:
-        try:
-            parse_driver(driver)
-        except BadInputError:
-            driver = None
+    driver = next(
+        (
+            value
+            for value in (report.nvml.driver_version, report.driver.module_version)
+            if value and _readable(value)
+        ),
+        None,
+    )
     if report.host.os not in OSES:
         raise BadInputError(f"{origin} is from {report.host.os}: make-env plans Linux and Windows")
     os = report.host.os
     arch = report.host.arch if report.host.arch in ARCHES else "x86_64"
     names = tuple(g.name for g in report.nvml.gpus if g.name)
+    signs = _driver_signs(report) if driver is None else ()
     return Target(
         driver=driver,
         cc=_lowest_cc(report),
@@ -170,5 +232,6 @@ def target_from_report(report: Report, origin: str) -> Target:
         gpus=names,
         glibc=report.host.glibc,
         origin=origin,
-        driverless_gpus=_driverless_gpus(report) if driver is None else (),
+        driverless_gpus=_driverless_gpus(report) if driver is None and not signs else (),
+        unread_driver=(*signs, *_unreadable_versions(report)) if signs else (),
     )

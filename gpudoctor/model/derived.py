@@ -77,3 +77,9 @@ def not_applicable(report: Report, area: str) -> bool:
 def env(report: Report, name: str) -> str | None:
     """An environment variable as the host probe saw it (None when unset)."""
     return report.host.env.get(name)
+
+
+def set_aside_for_vm(driver: str | None) -> bool:
+    """True for a passthrough or stub driver (``vfio-pci``, ``nvgrace-gpu-vfio-pci``, any
+    ``vfio`` variant, ``pci-stub``): it holds the GPU for a virtual machine, not this host."""
+    return driver is not None and ("vfio" in driver or driver == "pci-stub")

@@ -171,19 +171,22 @@ def _lines(console: Console, first: Text, body: Text, spans: list[Span], *, inde
 
 
 def _title(finding: Finding) -> Text:
+    """The title and the ID, without the mark."""
     from rich.text import Text
 
-    text = Text(f"{MARKS[finding.severity]} ", style=f"bold {STYLES[finding.severity]}")
-    text.append(finding.title, style="bold" if finding.severity >= Severity.WARNING else "")
+    text = Text(finding.title, style="bold" if finding.severity >= Severity.WARNING else "")
     text.append(f"  [{finding.id}]", style="dim")
     return text
 
 
 def _one_line(console: Console, finding: Finding) -> None:
+    """``    ✗ Title  [GD-...]``; a title too long for one line goes on under its first word."""
     from rich.text import Text
 
+    first = Text("    ")
+    first.append(f"{MARKS[finding.severity]} ", style=f"bold {STYLES[finding.severity]}")
     title = _title(finding)
-    _lines(console, Text("    "), title, _words(title.plain), indent=4)
+    _lines(console, first, title, _words(title.plain), indent=_cells(first.plain))
 
 
 def _details(console: Console, finding: Finding) -> None:

@@ -18,14 +18,20 @@ finding points at its entry here (the anchor is the ID in lower case).
 
 Severities: **error** (something is broken: exit status 1), **warning** (works, but degraded
 or fragile: exit status 1 with `--strict`), **info** (worth knowing), **ok** (the area was
-checked and is healthy). The severity listed here is the default; where a rule reports a
-milder or worse case, its text says which.
+checked and is healthy). Where a finding's severity depends on the case (an error on one
+machine, information on another), every severity it can have is listed, worst first, and its
+text says which case gets which.
 """
 
 
 def _sorted_rules() -> list[Rule]:
     order = {area: i for i, area in enumerate(AREAS)}
     return sorted(REGISTRY, key=lambda r: (order[r.area], r.id))
+
+
+def _severities(rule: Rule) -> str:
+    """``error``, or ``error / warning / info`` for a rule whose severity depends on the case."""
+    return " / ".join(s.label for s in rule.severity_range)
 
 
 def _cell(text: str) -> str:
@@ -45,7 +51,7 @@ def render_catalogue() -> str:
         "|---|---|---|---|",
     ]
     out += [
-        f"| [{r.id}](#{r.id.lower()}) | {AREA_TITLES[r.area]} | {r.severity.label} | "
+        f"| [{r.id}](#{r.id.lower()}) | {AREA_TITLES[r.area]} | {_severities(r)} | "
         f"{_cell(r.title)} |"
         for r in rules
     ]
@@ -56,7 +62,7 @@ def render_catalogue() -> str:
                 "",
                 f"### {r.id}",
                 "",
-                f"**{r.title}** · severity: {r.severity.label}",
+                f"**{r.title}** · severity: {_severities(r)}",
                 "",
                 r.why,
                 "",

@@ -64,6 +64,7 @@ def _not_applicable(report: Report) -> bool:
     "GD-CUDA-001",
     area="cuda",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.INFO),
     title="libcuda.so.1 (the CUDA driver library) cannot be loaded",
     why="Every CUDA program loads the driver's `libcuda.so.1` (`nvcuda.dll` on Windows). When "
     "NVML works but libcuda does not, the signature of a container started with "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from gpudoctor.model.derived import set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
@@ -29,6 +30,7 @@ def _describe(fn: PciFunction) -> str:
     "GD-DRV-001",
     area="driver",
     severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
     title="No NVIDIA GPU: deep learning here runs on the CPU only",
     why="The machine shows no sign of an NVIDIA GPU: no PCI function with NVIDIA's vendor ID "
     "0x10de on a PCI bus that could be read, no nvidia kernel module (`/proc/driver/nvidia`, "
@@ -147,12 +149,13 @@ def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-DRV-004",
     area="driver",
     severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
     title="A GPU has no driver bound",
     why="The nvidia module is loaded but did not take one of the GPUs: it failed to "
     "initialise it (see `dmesg`), or the GPU is set aside for a virtual machine "
-    "(`vfio-pci`, reported as information). CUDA cannot use that GPU.",
-    fix="Read `sudo dmesg | grep -iE 'nvidia|NVRM'` for the reason; for `vfio-pci`, release "
-    "the GPU from passthrough if this host should use it.",
+    "(`vfio-pci`, `pci-stub` and the like, reported as information). CUDA cannot use that GPU.",
+    fix="Read `sudo dmesg | grep -iE 'nvidia|NVRM'` for the reason; for a passthrough driver, "
+    "release the GPU from passthrough if this host should use it.",
 )
 def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver
@@ -161,10 +164,10 @@ def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for fn in drv.pci_functions:
         if not is_gpu_function(fn) or fn.driver in ("nvidia", "nouveau"):
             continue
-        if fn.driver == "vfio-pci":
+        if set_aside_for_vm(fn.driver):
             yield Hit(
                 severity=Severity.INFO,
-                title=f"GPU at {fn.address} is reserved for a virtual machine (vfio-pci)",
+                title=f"GPU at {fn.address} is reserved for a virtual machine ({fn.driver})",
                 evidence=(_describe(fn),),
                 fix=("Release it from passthrough if this host should use it.",),
             )

@@ -98,6 +98,7 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
 @framework_rule(
     5,
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="{fw} is built for a CUDA this driver cannot run",
     why="A framework built for CUDA X.Y needs a driver that supports it. From CUDA 11 on, a "
     "driver runs newer minors of its own CUDA major through *minor-version compatibility* "
@@ -152,6 +153,7 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
 @framework_rule(
     6,
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="{fw} has no kernels for this GPU's architecture",
     why="A CUDA build carries machine code (SASS, `sm_XY`) for a list of GPU architectures "
     "and sometimes PTX (`compute_XY`) the driver can compile at first use. SASS runs on GPUs "

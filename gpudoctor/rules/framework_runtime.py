@@ -9,8 +9,16 @@ from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
-from gpudoctor.rules.cuda import cu_init_text, libcuda_missing
-from gpudoctor.rules.facts import ask, env, gpus, make_env_command, no_nvidia_gpu, version
+from gpudoctor.rules.cuda import CU_UNKNOWN, cu_init_text, libcuda_missing
+from gpudoctor.rules.facts import (
+    ask,
+    env,
+    gpu_label,
+    gpus,
+    make_env_command,
+    no_nvidia_gpu,
+    version,
+)
 from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.host import parse_visible_devices
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
@@ -90,6 +98,8 @@ _IMPORT_CHECK = {
         "import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))",
     ),
 }
+_NVML_FAULTS = ("unknown_error", "gpu_is_lost", "reset_required", "irq_issue")
+"""NVML start-up failures that mean a GPU or the driver is in a bad state (GD-NVML-007)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,16 @@ def _probe_seconds(report: Report, name: str) -> float | None:
     return None
 
 
+def _interpreter(report: Report) -> str | None:
+    """The inspected interpreter's path, spelled to be pasted; None when unknown or redacted."""
+    exe = report.host.python.executable
+    if not exe or "<" in exe:
+        return None
+    if report.host.os == "windows":
+        return f'"{exe}"' if " " in exe else exe
+    return shlex.quote(exe)
+
+
 def _time_by_hand(report: Report, code: str) -> str:
     """A command that times ``python -c CODE`` with the inspected interpreter.
 
@@ -125,9 +145,21 @@ def _time_by_hand(report: Report, code: str) -> str:
     """
     if report.host.os == "windows":
         return f'> Measure-Command {{ python -c "{code}" }}'
-    exe = report.host.python.executable
-    python = shlex.quote(exe) if exe and "<" not in exe else "python"
-    return f'$ time {python} -c "{code}"'
+    return f'$ time {_interpreter(report) or "python"} -c "{code}"'
+
+
+def _check_again(report: Report, limit_s: int) -> str:
+    """``gpudoctor check`` again with a larger limit, on the interpreter the report inspected.
+
+    The report does not record the command line, only the interpreter whose frameworks were
+    probed (gpudoctor's own or the one given with ``--python``), so ``--python`` names it:
+    the command then checks the same frameworks either way.
+    """
+    python = _interpreter(report)
+    if python is None:
+        return f"Run the same gpudoctor check command again with --timeout {limit_s}."
+    prompt = "> " if report.host.os == "windows" else "$ "
+    return f"{prompt}gpudoctor check --python {python} --timeout {limit_s}"
 
 
 def _timeout_fact(fw: FrameworkInfo, stalled: _Stalled, *, gpu_step: bool) -> str:
@@ -146,35 +178,67 @@ def _retry(report: Report, fw: FrameworkInfo, stalled: _Stalled) -> list[str]:
     """Run again with more time (while more is allowed) and time the import by hand."""
     steps = []
     if stalled.limit_s is None or stalled.limit_s < 300:
-        steps.append("$ gpudoctor check --timeout 300")
+        steps.append(_check_again(report, 300))
     elif stalled.limit_s < 600:
-        steps.append("$ gpudoctor check --timeout 600")
+        steps.append(_check_again(report, 600))
     steps.append(_time_by_hand(report, _IMPORT_CHECK[fw.name][0]))
     return steps
 
 
-_D_STATE = "$ ps -eo pid,stat,wchan:32,cmd | grep ' D'"
+def _gpu_faults(report: Report) -> list[str]:
+    """The GPU and driver faults the report shows, each with the finding that reports it."""
+    found = [
+        f"{gpu_label(gpu)} is lost (GD-GPU-001)"
+        for gpu in gpus(report)
+        if gpu.lost or any(e.code == "gpu_is_lost" for e in gpu.errors)
+    ]
+    nvml = report.nvml
+    probe_broke = any(e.code == "probe_failed" for e in nvml.errors)
+    if nvml.status in _NVML_FAULTS and not probe_broke:
+        found.append(f"NVML failed to start: {nvml.status} (GD-NVML-007)")
+    if report.cuda.cu_init_result == CU_UNKNOWN:
+        found.append("cuInit failed with CUDA_ERROR_UNKNOWN (GD-CUDA-002)")
+    return found
+
+
+def _driver_timings(report: Report) -> str | None:
+    """How fast NVML and cuInit answered in their own probes, when they did: the bare facts."""
+    nvml_s, cuda_s = _probe_seconds(report, "nvml"), _probe_seconds(report, "cuda")
+    said = []
+    if report.nvml.status == "ok" and nvml_s is not None:
+        said.append(f"NVML answered in {nvml_s:.1f} s")
+    if report.cuda.status == "ok" and report.cuda.cu_init_result == 0 and cuda_s is not None:
+        said.append(f"cuInit succeeded in {cuda_s:.1f} s")
+    return " and ".join(said) or None
+
+
+_D_STATE = "$ ps -eo pid,stat,wchan:32,cmd | awk '$2 ~ /^D/'"
 
 
 @framework_rule(
     3,
     severity=Severity.ERROR,
-    title="{fw} did not finish importing in time",
-    why="The {fw} probe (import in a child process, then a tiny GPU operation when there is a "
-    "GPU) ran past its time limit (`--timeout`), so it recorded nothing about the framework. "
-    "The probe does not record where it stopped, so the finding says no more than the rest of "
-    "the report shows. On a machine without an NVIDIA GPU (GD-DRV-001) no NVIDIA driver is "
+    severities=(Severity.ERROR, Severity.WARNING),
+    title="The {fw} probe did not finish in time",
+    why="The {fw} probe (import in a child process, then a tiny GPU computation when there is "
+    "a GPU) ran past its time limit (`--timeout`), so it recorded nothing about the framework, "
+    "not even which of the two steps it was in. The finding says no more than the rest of the "
+    "report shows. On a machine without an NVIDIA GPU (GD-DRV-001) no NVIDIA driver is "
     "involved: the import was slow or stuck (a slow or network file system, a first import "
-    "that compiles and caches files, a broken install), a warning. With a GPU the driver is "
-    "called wedged (an error) only when cuInit or NVML timed out as well (GD-CUDA-006, "
-    "GD-NVML-005); NVML taking over 10 s to answer hints at it (a warning). A probe process "
-    "that could not even be killed is stuck inside the kernel (an error): a wedged NVIDIA "
-    "driver or a hung network file system, and the kernel function it waits in tells which. "
-    "Otherwise it is a warning: the import or the first GPU use was slow (kernels compiled at "
-    "first use for a GPU the build has no code for, GD-TORCH-006/GD-TF-006) or stuck.",
-    fix="Run again with a larger limit (`gpudoctor check --timeout 300`) and time the import "
-    'by hand (`time python -c "import torch"`, or `tensorflow`). When the driver is implicated, '
-    "look for Xid errors (`sudo dmesg | grep -i xid`) and reboot.",
+    "that compiles and caches files, a broken install), a warning. With a GPU it is an error "
+    "when the report shows the driver or a GPU in trouble: cuInit or NVML timed out as well "
+    "(GD-CUDA-006, GD-NVML-005: the driver is probably wedged); the probe process could not "
+    "even be killed (it is stuck inside the kernel: a wedged NVIDIA driver or a hung network "
+    "file system, and the kernel function it waits in tells which); or a GPU is lost or the "
+    "driver reports a fault (GD-GPU-001, GD-NVML-007, GD-CUDA-002), which the timeout may come "
+    "from. NVML taking over 10 s to answer hints at the driver (a warning). Otherwise it is a "
+    "warning, with how fast NVML and cuInit answered as evidence: the import or the first GPU "
+    "use was slow (kernels compiled at first use for a GPU the build has no code for, "
+    "GD-TORCH-006/GD-TF-006) or stuck.",
+    fix="Run the same `gpudoctor check` command again with a larger limit (`--timeout 300`; "
+    "the finding's command names the inspected interpreter with `--python`) and time the "
+    'import by hand (`time python -c "import torch"`, or `tensorflow`). When the driver is '
+    "implicated, look for Xid errors (`sudo dmesg | grep -i xid`) and reboot.",
 )
 def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "timeout":
@@ -201,13 +265,15 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
             fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
         )
         return
+    faults = _gpu_faults(report)
     if stalled.stuck_in_kernel:
         yield Hit(
-            title=f"{name} is stuck inside the kernel: the NVIDIA driver may be wedged",
+            title=f"The {name} probe is stuck inside the kernel: the NVIDIA driver may be wedged",
             evidence=(
                 fact,
                 "the probe process could not be killed: it waits inside the kernel, where a "
                 "wedged driver or a hung network file system holds a process",
+                *(f"the report also shows: {fault}" for fault in faults),
             ),
             fix=(
                 "See what the stuck processes wait on (nv… is the NVIDIA driver, nfs… a file "
@@ -218,11 +284,28 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
             ),
         )
         return
-    nvml_s, cuda_s = _probe_seconds(report, "nvml"), _probe_seconds(report, "cuda")
+    timings = _driver_timings(report)
+    if faults:
+        yield Hit(
+            title=f"The {name} probe timed out, and the report shows a GPU or driver fault",
+            evidence=(
+                fact,
+                *(f"{fault}: the timeout may come from it" for fault in faults),
+                *((timings,) if timings else ()),
+            ),
+            fix=(
+                "Deal with the fault first (its own finding gives the steps), then run the "
+                "check again:",
+                "$ sudo dmesg | grep -i xid",
+                *_retry(report, fw, stalled),
+            ),
+        )
+        return
+    nvml_s = _probe_seconds(report, "nvml")
     if nvml_s is not None and nvml_s >= NVML_SLOW_S:
         yield Hit(
             severity=Severity.WARNING,
-            title=f"{name} did not finish importing in time, and NVML was slow too",
+            title=f"The {name} probe did not finish in time, and NVML was slow too",
             evidence=(
                 fact,
                 f"NVML took {nvml_s:.1f} s to answer (a healthy driver answers within a few "
@@ -231,18 +314,10 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
             fix=("$ sudo dmesg | grep -i xid", *_retry(report, fw, stalled)),
         )
         return
-    evidence = [fact]
-    nvml_ok = report.nvml.status == "ok" and nvml_s is not None
-    cuda_ok = report.cuda.status == "ok" and report.cuda.cu_init_result == 0 and cuda_s is not None
-    if nvml_ok:
-        evidence.append(f"NVML answered in {nvml_s:.1f} s")
-    if cuda_ok:
-        evidence.append(f"cuInit succeeded in its own process in {cuda_s:.1f} s")
-    if nvml_ok and cuda_ok:
-        evidence.append("nothing in the report points at the driver")
     yield Hit(
         severity=Severity.WARNING,
-        evidence=tuple(evidence),
+        title=f"The {name} probe did not finish in time",
+        evidence=(fact, *((timings,) if timings else ())),
         fix=(
             "The import or the first GPU use was slow or stuck: a slow or network file system, "
             "a first import, a broken install, or GPU kernels compiled at first use.",
@@ -258,7 +333,7 @@ def _timed_out_without_gpu(report: Report, fw: FrameworkInfo, stalled: _Stalled)
     no_gpu = "no NVIDIA GPU on this machine (GD-DRV-001): no NVIDIA driver is involved"
     if stalled.stuck_in_kernel:
         return Hit(
-            title=f"{label(fw)} is stuck inside the kernel while importing",
+            title=f"The {label(fw)} probe is stuck inside the kernel while importing",
             evidence=(
                 fact,
                 "the probe process could not be killed: it waits inside the kernel, typically "
@@ -273,7 +348,7 @@ def _timed_out_without_gpu(report: Report, fw: FrameworkInfo, stalled: _Stalled)
         )
     return Hit(
         severity=Severity.WARNING,
-        title=f"{label(fw)} did not finish importing in time: the import was slow or stuck",
+        title=f"The {label(fw)} probe did not finish in time: the import was slow or stuck",
         evidence=(fact, no_gpu),
         fix=(
             "A slow or network file system, a first import (Python compiles and caches the "
@@ -308,6 +383,7 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
 @framework_rule(
     8,
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.INFO),
     title="{fw} is a GPU build but cannot use the GPU",
     why="{fw} was built with CUDA and imported, but reports no usable GPU "
     "(`torch.cuda.is_available()` False, `tf.config.list_physical_devices('GPU')` empty). "

@@ -46,6 +46,7 @@ def lost(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-002",
     area="gpu",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="Uncorrectable ECC memory errors",
     why="ECC found memory errors it could not correct. Since the last reboot (volatile "
     "counter) this is an error: results computed on this GPU may be wrong and the driver "
@@ -80,6 +81,7 @@ def ecc(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-003",
     area="gpu",
     severity=Severity.WARNING,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="Memory pages are waiting to be retired",
     why="The driver marked bad memory pages for retirement; they are retired only when the "
     "GPU is reset, and until then the bad pages may still be used. A total of "
@@ -113,6 +115,7 @@ def retired_pages(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-004",
     area="gpu",
     severity=Severity.WARNING,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="A memory row remap is pending",
     why="On A100, H100 and newer GPUs bad memory rows are remapped to spares at the next "
     "reset; until then the bad row is in use. Uncorrectable remaps at or above "

@@ -68,6 +68,7 @@ def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-008",
     area="gpu",
     severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
     title="The PCIe link runs below its maximum while the GPU is busy",
     why="A GPU under load should run its PCIe link at the highest generation and width the "
     "GPU and slot support; a link trained down (Gen5 x16 to Gen3 x8) cuts host-device "
@@ -152,6 +153,7 @@ def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-010",
     area="gpu",
     severity=Severity.INFO,
+    severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
     title="MIG is on: each process sees one MIG instance",
     why="With MIG (Multi-Instance GPU) on, CUDA shows a process only one MIG instance: "
     "`torch.cuda.device_count()` is 1 and `cuda:1` is an invalid ordinal, whatever the number "
@@ -227,6 +229,7 @@ def persistence(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-012",
     area="gpu",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.INFO),
     title="The GPU's compute mode forbids CUDA",
     why="Compute mode *Prohibited* lets no process create a CUDA context. *Exclusive process* "
     "(information) lets only one process use the GPU at a time: a second one fails with "

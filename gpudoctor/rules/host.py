@@ -97,6 +97,7 @@ _NOTHING_TO_HIDE = "no NVIDIA GPU on this machine (GD-DRV-001), so it hides noth
     "GD-HOST-001",
     area="host",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.INFO),
     title="CUDA_VISIBLE_DEVICES hides every GPU",
     why=_CVD_WHY,
     fix="Unset the variable (`unset CUDA_VISIBLE_DEVICES`) or list valid GPU indices or "
@@ -140,6 +141,7 @@ def visible_devices_hide_all(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     "GD-HOST-002",
     area="host",
     severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
     title="CUDA_VISIBLE_DEVICES has an entry CUDA cannot use",
     why=_CVD_WHY,
     fix="Remove the bad entry; list GPUs by index or by the UUIDs `nvidia-smi -L` prints.",

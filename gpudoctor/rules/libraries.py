@@ -80,6 +80,7 @@ def shadowed_libraries(report: Report) -> list[Shadow]:
     "GD-CUDA-007",
     area="cuda",
     severity=Severity.WARNING,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="LD_LIBRARY_PATH shadows the CUDA libraries installed with pip",
     why="PyTorch and TensorFlow wheels bring their CUDA libraries as `nvidia-*` pip wheels and "
     "find them by RPATH, but the loader searches `LD_LIBRARY_PATH` first. A system CUDA there "
@@ -155,6 +156,7 @@ def cudnn_pins(report: Report) -> list[CudnnPin]:
     "GD-CUDA-008",
     area="cuda",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="The installed cuDNN wheel does not fit what the frameworks pin",
     why="PyTorch and TensorFlow each pin the `nvidia-cudnn-cu*` wheel they were built with, "
     "and one environment holds one version of it. cuDNN refuses to run a library older than "

@@ -65,6 +65,7 @@ def library_version(nvml_version: str | None) -> str | None:
     "GD-NVML-001",
     area="nvml",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
     title="The NVML library (libnvidia-ml) is not installed",
     why="NVML ships with the NVIDIA driver (`libnvidia-ml.so.1`, `nvml.dll`). Without it no "
     "NVIDIA driver is installed, or its user-space part is missing. In a container with "

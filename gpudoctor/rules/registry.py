@@ -104,7 +104,11 @@ class Rule:
     id: str
     area: str
     severity: Severity
-    """The default severity; a hit may lower or raise it (documented in ``why``)."""
+    """The default severity; a hit may lower or raise it (documented in ``why``, declared in
+    ``severities``)."""
+    severities: tuple[Severity, ...] = ()
+    """Every severity a hit may give the finding, when hits raise or lower the default (empty:
+    always ``severity``). docs/findings.md lists them all."""
     title: str
     why: str
     """What the finding means and how it is detected (Markdown)."""
@@ -114,6 +118,16 @@ class Rule:
     """None for the per-area OK entries that :func:`gpudoctor.rules.diagnose` adds."""
     marks_unchecked: bool = False
     """True when a hit means the area could not be checked (no OK line is added for it)."""
+
+    def __post_init__(self) -> None:
+        if self.severities and self.severity not in self.severities:
+            msg = f"rule {self.id}: default severity {self.severity.label} not in its severities"
+            raise ValueError(msg)
+
+    @property
+    def severity_range(self) -> tuple[Severity, ...]:
+        """The severities this rule's findings can have, worst first."""
+        return tuple(sorted({self.severity, *self.severities}, reverse=True))
 
     def run(self, report: Report, kb: KnowledgeBase) -> Iterator[Finding]:
         """The findings of this rule on ``report``."""
@@ -166,6 +180,7 @@ def rule(
     *,
     area: str,
     severity: Severity,
+    severities: tuple[Severity, ...] = (),
     title: str,
     why: str,
     fix: str,
@@ -179,6 +194,7 @@ def rule(
                 id=rule_id,
                 area=area,
                 severity=severity,
+                severities=severities,
                 title=title,
                 why=why,
                 fix=fix,
@@ -195,6 +211,7 @@ def framework_rule(
     number: int,
     *,
     severity: Severity,
+    severities: tuple[Severity, ...] = (),
     title: str,
     why: str,
     fix: str,
@@ -217,6 +234,7 @@ def framework_rule(
                     id=f"GD-{AREA_PREFIX[name]}-{number:03d}",
                     area=name,
                     severity=severity,
+                    severities=severities,
                     title=title.format(fw=label),
                     why=why.format(fw=label),
                     fix=fix.format(fw=label),

@@ -238,3 +238,26 @@ def test_from_report_dash_reads_standard_input(cli: Cli):
     bad = cli("check", "--from-report", "-", input="not json")
     one_line_error(bad)
     assert "standard input: not valid JSON" in bad.stderr
+
+
+def test_dot_slash_dash_names_a_file_called_dash(cli: Cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("check", "--from-report", str(MIG), "--format", "json", "--output", "./-")
+    assert result.exit_code == 0, result
+    assert result.stdout == ""
+    assert json.loads((tmp_path / "-").read_text(encoding="utf-8"))["schema_version"] >= 1
+
+
+def test_from_report_dash_on_a_terminal_is_refused(monkeypatch):
+    import io
+
+    from gpudoctor.cli import check
+    from gpudoctor.errors import BadInputError
+
+    class Terminal(io.BytesIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(check.sys, "stdin", Terminal())
+    with pytest.raises(BadInputError, match="standard input, which is a terminal"):
+        check._replayed_report(Path("-"))

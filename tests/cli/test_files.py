@@ -85,3 +85,45 @@ def test_dash_means_standard_output(tmp_path, monkeypatch, capfdbinary):
     write_output(Path("-"), "to stdout\n", force=False)
     assert capfdbinary.readouterr().out == b"to stdout\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_device_or_fifo_is_written_in_place_not_replaced(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    import threading
+
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_output(fifo, "through the pipe", force=False)
+    reader.join(timeout=10)
+    assert got == [b"through the pipe"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_dev_null_needs_no_force_and_stays_a_device():
+    write_output(Path(os.devnull), "discarded", force=False)
+    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+
+
+def test_a_dangling_link_into_a_missing_folder_is_refused_up_front(tmp_path):
+    from gpudoctor.cli.files import check_output
+
+    link = tmp_path / "r.json"
+    link.symlink_to(tmp_path / "gone" / "r.json")
+    with pytest.raises(BadInputError, match="no such directory"):
+        check_output(link, force=False)
+
+
+def test_a_link_loop_is_bad_input_not_a_crash(tmp_path):
+    from gpudoctor.cli.files import check_output
+
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(BadInputError, match="cannot follow the link"):
+        check_output(loop, force=True)
+
+
+def test_an_empty_output_name_is_bad_input():
+    with pytest.raises(BadInputError, match="needs a file name"):
+        write_output(Path(""), "x", force=True)

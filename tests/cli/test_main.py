@@ -110,7 +110,7 @@ def test_a_full_disk_is_one_line_not_a_bug_report():
             timeout=60,
             check=False,
         )
-    assert proc.returncode == 3, proc.stderr
+    assert proc.returncode == 2, proc.stderr
     assert (
         proc.stderr.strip() == "gpudoctor: error: cannot write the output: No space left on device"
     )
@@ -123,3 +123,23 @@ def test_an_ascii_terminal_gets_question_marks_not_a_crash():
     proc = _gpudoctor("models", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "lenet5" in proc.stdout
+
+
+def test_completion_of_a_misspelt_command_prints_no_error():
+    import os
+
+    env = {
+        **os.environ,
+        "COMP_WORDS": "gpudoctor chek --fo",
+        "COMP_CWORD": "2",
+        "_GPUDOCTOR_COMPLETE": "bash_complete",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", "from gpudoctor.cli import main; main()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert "error" not in proc.stderr, proc.stderr

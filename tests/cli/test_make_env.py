@@ -173,6 +173,15 @@ def test_from_report(cli: Cli, in_tmp: Path) -> None:
     assert "driver 590.48.01" in result.stdout and "NVIDIA H100" in result.stdout
 
 
+def cpu_env_name() -> str:
+    """The name make-env gives a CPU environment: the newest PyTorch with a CPU build."""
+    from gpudoctor.kb import load
+
+    releases = load().releases("torch")
+    newest = next(r for r in releases if any(v.cuda is None for v in r.variants))
+    return f"torch{newest.version}-cpu"
+
+
 @pytest.mark.parametrize(
     ("report", "gpu"),
     [
@@ -197,7 +206,7 @@ def test_gpu_without_a_driver_is_refused(cli: Cli, in_tmp: Path, report: str, gp
         assert part in result.stderr, result
     assert not (in_tmp / "environment.yml").exists()
     cpu = cli("make-env", "--from-report", path, "--cpu", "--stdout")
-    assert cpu.exit_code == 0 and "name: torch2.15-cpu" in cpu.stdout, cpu
+    assert cpu.exit_code == 0 and f"name: {cpu_env_name()}" in cpu.stdout, cpu
 
 
 def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) -> None:
@@ -210,7 +219,7 @@ def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) 
     (in_tmp / "cpu.json").write_text(report_to_json(no_gpu), encoding="utf-8")
     result = cli("make-env", "--from-report", "cpu.json", "--stdout")
     assert result.exit_code == 0, result
-    assert "name: torch2.15-cpu" in result.stdout
+    assert f"name: {cpu_env_name()}" in result.stdout
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in result.stdout
 
 
@@ -317,3 +326,36 @@ def test_a_missing_torchvision_pin_is_always_explained(
     pinned = any(spec.startswith("torchvision") for spec in plan["pip"])
     explained = any("no torchvision release" in w for w in plan["warnings"])
     assert pinned != explained, plan
+
+
+@pytest.mark.parametrize(
+    ("args", "check"),
+    [
+        (("--format", "JSON"), lambda out: json.loads(out)["frameworks"]),
+        (("--framework", "Torch"), lambda out: "torch==" in out),
+        (("--source", "PIP"), lambda out: "torch==" in out),
+    ],
+)
+def test_choices_take_any_case(cli: Cli, in_tmp: Path, args, check) -> None:
+    result = cli("make-env", *TARGET, *args, "--stdout")
+    assert result.exit_code == 0, result
+    assert check(result.stdout)
+
+
+def test_platform_aliases_apply_only_to_platforms(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET, "--framework", "x64", "--stdout")
+    assert result.exit_code == 2
+    assert "--framework x64:" in result.stderr
+
+
+def test_from_report_on_standard_input(cli: Cli, in_tmp: Path) -> None:
+    report = (REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json").read_text()
+    result = cli("make-env", "--from-report", "-", "--stdout", input=report)
+    assert result.exit_code == 0, result
+    assert "CC 9.0" in result.stdout.splitlines()[0]
+
+
+def test_a_name_with_a_control_character_is_refused(cli: Cli, in_tmp: Path) -> None:
+    result = cli("make-env", *TARGET, "--name", "a\nb", "--stdout")
+    assert result.exit_code == 2
+    assert "control characters" in result.stderr

@@ -38,5 +38,6 @@ def test_a_terminal_sees_the_pending_probes_shrink(monkeypatch):
     assert "checking NVML, PyTorch, TensorFlow (limit 30 s each)" in shown
     assert "checking PyTorch, TensorFlow" in shown
     assert "checking TensorFlow (limit 30 s each)" in shown
-    # transient: the last thing written erases the line, so the report starts on a clean one
-    assert shown.rstrip("\n").endswith("\x1b[2K") or shown.endswith("\x1b[?25h")
+    # transient: at the end rich shows the cursor again (ESC[?25h), goes back up to the probe
+    # line (CR, ESC[1A) and erases it (ESC[2K), so the report starts on a clean line
+    assert shown.endswith("\x1b[?25h\r\x1b[1A\x1b[2K")

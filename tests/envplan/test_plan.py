@@ -166,3 +166,23 @@ def test_gpu_without_driver_is_refused_unless_cpu(kb: KnowledgeBase) -> None:
     assert make_plan(kb, target, Request(cpu=True)).frameworks[0].cuda is None
     no_gpu = Target(driver=None, cc=None, origin="this machine")
     assert make_plan(kb, no_gpu, Request()).frameworks[0].cuda is None
+
+
+def test_a_driver_of_unknown_version_is_refused_unless_cpu(kb: KnowledgeBase) -> None:
+    target = Target(
+        driver=None,
+        cc=None,
+        os="windows",
+        origin="report r.json",
+        unread_driver=("CUDA counts 1 device",),
+    )
+    with pytest.raises(PlanError) as info:
+        make_plan(kb, target, Request())
+    message = str(info.value)
+    assert message.startswith(
+        "report r.json shows an NVIDIA GPU with a driver (CUDA counts 1 device), but the driver "
+        "version could not be read"
+    )
+    assert "--driver VERSION --cc X.Y" in message and "--cpu" in message
+    assert "install the driver first" not in message
+    assert make_plan(kb, target, Request(cpu=True)).frameworks[0].cuda is None

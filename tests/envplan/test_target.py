@@ -10,7 +10,8 @@ import pytest
 from gpudoctor.envplan.target import target_from_args, target_from_report
 from gpudoctor.errors import BadInputError
 from gpudoctor.kb import KnowledgeBase, load
-from gpudoctor.model.report import PciFunction
+from gpudoctor.model.derived import set_aside_for_vm
+from gpudoctor.model.report import CudaInfo, FrameworkInfo, NvmlInfo, PciFunction, Report
 from gpudoctor.model.serialize import load_report
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
@@ -69,6 +70,9 @@ def test_from_report_without_driver_lists_the_gpu_that_needs_one() -> None:
         ((), ()),
         ((("0x040300", None),), ()),  # the GPU's audio function alone is not a GPU
         ((("0x030000", "vfio-pci"),), ()),  # set aside for a virtual machine
+        ((("0x030200", "nvgrace-gpu-vfio-pci"),), ()),  # a Grace Hopper GPU passed through
+        ((("0x030000", "pci-stub"),), ()),  # held by the stub driver for a VM
+        ((("0x030000", "vfio_pci_core"),), ()),  # any vfio variant
         ((("0x030000", "nouveau"),), ("PCI 0000:02:00.0, device 0x2684, bound to nouveau",)),
     ],
 )
@@ -95,3 +99,74 @@ def test_from_report_windows() -> None:
     name = "windows-x86_64__nvidia-geforce-rtx-2080-super__591.86__idle.json"
     target = target_from_report(load_report(REPORTS / name), "report")
     assert (target.os, target.driver_os, target.platform) == ("windows", "windows", "win-64")
+
+
+def test_passthrough_and_stub_drivers_hold_a_gpu_for_a_virtual_machine() -> None:
+    for driver in ("vfio-pci", "nvgrace-gpu-vfio-pci", "vfio_pci_core", "pci-stub"):
+        assert set_aside_for_vm(driver), driver
+    for driver in (None, "nvidia", "nouveau", "snd_hda_intel"):
+        assert not set_aside_for_vm(driver), driver
+
+
+WINDOWS = "windows-x86_64__nvidia-geforce-rtx-2080-super__591.86__idle.json"
+
+
+def nvml_failed(report: Report, *, wsl: bool = False) -> Report:
+    """NVML could not start (no driver version); CUDA as recorded, no framework probed (as
+    make-env probes this machine)."""
+    nvml = NvmlInfo(status="library_not_found", message="not found")
+    report = replace(report, nvml=nvml, frameworks=())
+    if wsl:
+        report = replace(report, host=replace(report.host, os="linux", wsl=True))
+    return report
+
+
+@pytest.mark.parametrize("wsl", [False, True])
+def test_cuda_seeing_a_gpu_without_a_readable_driver_version_is_not_a_cpu_machine(
+    wsl: bool,
+) -> None:
+    report = nvml_failed(load_report(REPORTS / WINDOWS), wsl=wsl)
+    assert report.cuda.device_count == 1
+    target = target_from_report(report, "report")
+    assert target.driver is None and target.driverless_gpus == ()
+    assert target.unread_driver == ("CUDA counts 1 device",)
+    assert target.describe(load()).startswith("NVIDIA driver of unknown version, ")
+
+
+def test_a_framework_seeing_a_gpu_is_a_sign_of_a_driver_too() -> None:
+    report = nvml_failed(load_report(REPORTS / WINDOWS))
+    report = replace(report, cuda=CudaInfo(status="failed", message="libcuda not found"))
+    torch = FrameworkInfo(name="torch", status="ok", cuda_available=True, device_count=2)
+    assert target_from_report(report, "report").unread_driver == ()
+    target = target_from_report(replace(report, frameworks=(torch,)), "report")
+    assert target.unread_driver == ("PyTorch sees 2 GPUs",)
+
+
+def test_a_gpu_bound_to_nvidia_without_a_version_is_not_a_cpu_machine() -> None:
+    report = load_report(REPORTS / "failure__no_driver.json")
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x2684", class_code="0x030000", driver="nvidia"
+    )
+    report = replace(report, driver=replace(report.driver, pci_functions=(gpu,)))
+    target = target_from_report(report, "report")
+    assert target.driver is None and target.driverless_gpus == ()
+    assert target.unread_driver == ("PCI 0000:01:00.0, device 0x2684, bound to nvidia",)
+    odd = replace(report, driver=replace(report.driver, module_version="rc-build"))
+    assert target_from_report(odd, "report").unread_driver == (
+        "PCI 0000:01:00.0, device 0x2684, bound to nvidia",
+        "the kernel module says driver 'rc-build'",
+    )
+
+
+def test_an_unreadable_nvml_version_falls_back_to_the_kernel_module() -> None:
+    report = load_report(REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json")
+    report = replace(report, nvml=replace(report.nvml, driver_version="N/A"))
+    target = target_from_report(report, "report")
+    assert target.driver == "590.48.01" and target.unread_driver == ()
+
+
+def test_a_machine_without_an_nvidia_gpu_has_no_signs_of_a_driver() -> None:
+    report = load_report(REPORTS / "failure__no_driver.json")
+    report = replace(report, driver=replace(report.driver, pci_functions=()))
+    target = target_from_report(report, "report")
+    assert (target.driver, target.driverless_gpus, target.unread_driver) == (None, (), ())

@@ -141,6 +141,17 @@ def test_a_command_that_fits_stays_on_the_line_of_its_prose():
     )
 
 
+def test_a_long_title_goes_on_under_its_first_word_not_under_the_mark():
+    title = "A title long enough to wrap " + "word " * 16 + "and the end"
+    for severity in (Severity.ERROR, Severity.INFO):
+        finding = Finding(id="GD-TORCH-003", severity=severity, area="torch", title=title)
+        lines = lines_of(finding)
+        first = next(i for i, line in enumerate(lines) if "A title long enough" in line)
+        assert lines[first].startswith(f"    {'✗' if severity == Severity.ERROR else 'i'} A title")
+        second = lines[first + 1]
+        assert second.startswith("      word word") and second.endswith("the end  [GD-TORCH-003]")
+
+
 def test_an_area_line_breaks_between_its_parts():
     report = with_host(
         healthy(),

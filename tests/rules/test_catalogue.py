@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gpudoctor.rules import REGISTRY
+from gpudoctor import kb
+from gpudoctor.model.serialize import load_report
+from gpudoctor.rules import REGISTRY, diagnose
 from gpudoctor.rules.catalogue import COMMAND, render_catalogue
 from gpudoctor.rules.registry import Hit
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
+REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
 
 
 def github_anchor(heading: str) -> str:
@@ -33,3 +36,19 @@ def test_the_catalogue_lists_every_rule_once():
     text = render_catalogue()
     for rule in REGISTRY:
         assert text.count(f"\n### {rule.id}\n") == 1, rule.id
+
+
+def test_a_severity_that_depends_on_the_case_is_listed_as_a_range():
+    text = render_catalogue()
+    assert "| [GD-HOST-001](#gd-host-001) | Host and environment | error / info |" in text
+    assert "| [GD-TORCH-003](#gd-torch-003) | PyTorch | error / warning |" in text
+    assert "| [GD-GPU-010](#gd-gpu-010) | GPU health | error / warning / info |" in text
+    assert "| [GD-HOST-004](#gd-host-004) | Host and environment | warning |" in text
+    assert "**CUDA_VISIBLE_DEVICES hides every GPU** · severity: error / info" in text
+
+
+def test_every_recorded_report_gets_only_declared_severities():
+    # conftest.py fails any finding whose severity its rule does not declare
+    knowledge = kb.load()
+    for path in sorted(REPORTS.glob("*.json")):
+        assert diagnose(load_report(path), knowledge).findings, path.name

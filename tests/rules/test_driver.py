@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Unavailable
 from tests.rules.builders import (
@@ -118,3 +120,13 @@ def test_the_module_rebuild_and_initramfs_follow_the_distribution():
     (found,) = findings(nouveau, "GD-DRV-002")
     assert "$ sudo dracut --force" in found.fix
     assert not any("update-initramfs" in step for step in found.fix)
+
+
+@pytest.mark.parametrize("driver", ["pci-stub", "nvgrace-gpu-vfio-pci"])
+def test_every_passthrough_driver_counts_as_given_to_a_vm(driver):
+    held = PciFunction(
+        address="0000:02:00.0", device_id="0x2330", class_code="0x030200", driver=driver
+    )
+    report = with_driver(healthy(), pci_functions=(*healthy().driver.pci_functions, held))
+    (found,) = findings(report, "GD-DRV-004")
+    assert found.severity == Severity.INFO and driver in found.title

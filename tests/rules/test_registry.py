@@ -63,3 +63,34 @@ def test_a_hit_may_override_severity_and_title():
     )
     default = rule.finding(Hit())
     assert (default.severity, default.title, default.area) == (Severity.ERROR, rule.title, "gpu")
+
+
+def test_declared_severities_include_the_default_and_run_worst_first():
+    rule = Rule(
+        id="GD-GPU-900",
+        area="gpu",
+        severity=Severity.WARNING,
+        severities=(Severity.INFO, Severity.WARNING, Severity.ERROR),
+        title="t",
+        why="w",
+        fix="f",
+    )
+    assert rule.severity_range == (Severity.ERROR, Severity.WARNING, Severity.INFO)
+    plain = Rule(id="GD-GPU-901", area="gpu", severity=Severity.INFO, title="t", why="w", fix="f")
+    assert plain.severity_range == (Severity.INFO,)
+    with pytest.raises(ValueError, match="default severity warning not in its severities"):
+        Rule(
+            id="GD-GPU-902",
+            area="gpu",
+            severity=Severity.WARNING,
+            severities=(Severity.ERROR, Severity.INFO),
+            title="t",
+            why="w",
+            fix="f",
+        )
+
+
+def test_a_hit_outside_the_declared_severities_fails_the_rule_tests():
+    # tests/rules/conftest.py checks every finding these tests produce against its rule
+    with pytest.raises(AssertionError, match="GD-HOST-004 reported info"):
+        REGISTRY["GD-HOST-004"].finding(Hit(severity=Severity.INFO))
