@@ -62,6 +62,18 @@ def _warnings(
     kb: KnowledgeBase, target: Target, chosen: list[Candidate], request: Request
 ) -> list[str]:
     out: list[str] = []
+    if request.python is not None:
+        row = kb.python_release(request.python)
+        if row is None or row.released is None:
+            known = (
+                "unknown to the knowledge base"
+                if row is None
+                else f"not a final release in the knowledge base (as of {row.as_of})"
+            )
+            out.append(
+                f"Python {request.python} is {known}; conda may find only a pre-release of it, "
+                "or nothing, and framework wheels for it may be missing"
+            )
     if not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
     for c in chosen:

@@ -278,6 +278,11 @@ class KnowledgeBase:
                 return limit
         return None
 
+    def python_release(self, version: str) -> PythonRelease | None:
+        """The row of CPython ``major.minor`` (a patch part is ignored), or None if unknown."""
+        key = python_key(version)
+        return next((p for p in self.pythons if python_key(p.version) == key), None)
+
     def newest_python(self, low: str, high: str) -> str | None:
         """The newest released CPython in ``low``..``high``, or None."""
         lo, hi = python_key(low), python_key(high)

@@ -359,3 +359,20 @@ def test_a_name_with_a_control_character_is_refused(cli: Cli, in_tmp: Path) -> N
     result = cli("make-env", *TARGET, "--name", "a\nb", "--stdout")
     assert result.exit_code == 2
     assert "control characters" in result.stderr
+
+
+def test_an_unreleased_python_is_warned_about(cli: Cli, in_tmp: Path) -> None:
+    from gpudoctor.kb import load
+
+    unreleased = [p.version for p in load().pythons if p.released is None]
+    released = [p.version for p in load().pythons if p.released is not None]
+    args = ("--driver", "580.95.05", "--cc", "9.0", "--format", "json", "--stdout")
+    checked = []
+    for version, warned in ((released[-1], False), *((v, True) for v in unreleased)):
+        result = cli("make-env", *args, "--python", version)
+        if result.exit_code == 1:  # no build supports that Python: nothing to warn about
+            continue
+        warnings = json.loads(result.stdout)["warnings"]
+        assert any("not a final release" in w for w in warnings) == warned, (version, warnings)
+        checked.append(warned)
+    assert False in checked and (True in checked or not unreleased)
