@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from gpudoctor.errors import BadInputError
 from gpudoctor.kb import KnowledgeBase
 from gpudoctor.kb.versions import cc_text, parse_cc, parse_driver
-from gpudoctor.model.derived import set_aside_for_vm
+from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.report import PciFunction, Report
 
 COMMAND_LINE = "the command line"
@@ -141,11 +141,7 @@ def _lowest_cc(report: Report) -> str | None:
 
 def _gpu_functions(report: Report) -> list[PciFunction]:
     """The NVIDIA display/3D controllers (PCI class 0x03), not the GPUs' audio or USB parts."""
-    return [
-        fn
-        for fn in report.driver.pci_functions
-        if fn.class_code.lower().removeprefix("0x").startswith("03")
-    ]
+    return [fn for fn in report.driver.pci_functions if is_gpu_function(fn)]
 
 
 def _driverless_gpus(report: Report) -> tuple[str, ...]:

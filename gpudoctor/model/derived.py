@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpudoctor.model.report import GpuInfo, Report
+from gpudoctor.model.report import GpuInfo, PciFunction, Report
 
 
 def gpus(report: Report) -> tuple[GpuInfo, ...]:
@@ -83,3 +83,8 @@ def set_aside_for_vm(driver: str | None) -> bool:
     """True for a passthrough or stub driver (``vfio-pci``, ``nvgrace-gpu-vfio-pci``, any
     ``vfio`` variant, ``pci-stub``): it holds the GPU for a virtual machine, not this host."""
     return driver is not None and ("vfio" in driver or driver == "pci-stub")
+
+
+def is_gpu_function(fn: PciFunction) -> bool:
+    """Display or 3D controllers (PCI class 0x03xxxx), not the GPU's audio or USB functions."""
+    return fn.class_code.lower().removeprefix("0x").startswith("03")

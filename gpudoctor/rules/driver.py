@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import set_aside_for_vm
+from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
@@ -13,12 +13,6 @@ from gpudoctor.rules.facts import gpus, is_linux_host, no_nvidia_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
-
-
-def is_gpu_function(fn: PciFunction) -> bool:
-    """Display or 3D controllers (PCI class 0x03xxxx), not the GPU's audio or USB functions."""
-    code = fn.class_code.lower().removeprefix("0x")
-    return code.startswith("03")
 
 
 def _describe(fn: PciFunction) -> str:
