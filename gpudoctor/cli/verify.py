@@ -43,7 +43,10 @@ def _refuse_same_file(output: Path | None, plot_path: Path | None) -> None:
     # --force) be refused after the whole run, losing its results.
     if output is None or plot_path is None:
         return
-    same = output.resolve() == plot_path.resolve()
+    try:
+        same = output.resolve() == plot_path.resolve()
+    except (RuntimeError, OSError):  # a link loop: _refuse_existing names it as bad input
+        return
     if not same and output.exists() and plot_path.exists():
         same = output.samefile(plot_path)  # hard links: two names, one file
     if same:

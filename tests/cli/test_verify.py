@@ -301,3 +301,12 @@ def test_output_dash_is_standard_output(cli, tmp_path, monkeypatch):
     assert result.exit_code == 0, result
     assert json.loads(result.stdout)["verdict"] == "pass"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("must_not_run")
+def test_an_output_link_loop_is_bad_input_before_anything_runs(cli, tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    result = cli("verify", *TINY, "-o", str(loop), "--plot", str(tmp_path / "c.png"))
+    assert result.exit_code == 2, result
+    assert "cannot follow the link" in _one_line(result.stderr)
