@@ -74,3 +74,19 @@ def test_capture_txt_round_trips_through_the_converter(tmp_path):
     )
     assert mine["devices"] == original["devices"]
     assert mine["system"] == original["system"]
+
+
+def test_mask_hides_serials_in_nvml_json_and_query_csv():
+    # The shapes a real H200 run (2026-12-04) left unmasked: the NVML child's JSON field and the
+    # serial column of --query-gpu's CSV.
+    nvml = '{"gpus": [{"index": 0, "serial": "1650000012345", "memory_total_mib": 143771}]}'
+    csv = (
+        "timestamp, driver_version, count, name, serial, uuid\n"
+        "2026/12/04 16:31:51.851, 580.159.04, 1, NVIDIA H200, 1650000012345, GPU-x\n"
+    )
+    for text in (nvml, csv):
+        masked = validate.mask(text)
+        assert "1650000012345" not in masked
+        assert "0000000000000" in masked
+    assert "143771" in validate.mask(nvml)  # other numbers are kept
+    assert "580.159.04" in validate.mask(csv)
