@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class CmdResult:
     """True when the child did not die after SIGKILL and was left behind."""
     start_error: str | None = None
     duration_s: float = 0.0
+    cancelled: bool = False
+    """True when the caller's ``cancel`` event stopped the child before it finished."""
 
     @property
     def ok(self) -> bool:
@@ -50,11 +53,16 @@ def run_cmd(
     timeout_s: float,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    cancel: threading.Event | None = None,
+    term_grace_s: float = 0.0,
 ) -> CmdResult:
     """Run ``argv`` in its own process group; kill the group at ``timeout_s``.
 
     A child stuck in uninterruptible sleep (an NVIDIA driver that hangs) cannot be reaped;
-    after :data:`KILL_GRACE_S` we stop waiting for it and report it as abandoned.
+    after :data:`KILL_GRACE_S` we stop waiting for it and report it as abandoned. ``cancel``
+    (set from another thread) stops the child early. With ``term_grace_s`` the group first gets
+    SIGTERM and that long to exit: srun, for one, cancels its job step on SIGTERM, never on
+    SIGKILL.
     """
     start = time.monotonic()
     try:
@@ -70,24 +78,30 @@ def run_cmd(
         )
     except OSError as exc:
         return CmdResult(argv=tuple(argv), returncode=None, start_error=str(exc))
-    try:
-        out, err = proc.communicate(input=stdin, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        kill_tree(proc)
+    deadline = start + timeout_s
+    pending_input = stdin
+    while True:
+        remaining = deadline - time.monotonic()
+        # Polled in short slices only when someone may cancel; else one wait.
+        wait_s = max(0.0, min(remaining, 0.2) if cancel is not None else remaining)
         try:
-            out, err = proc.communicate(timeout=KILL_GRACE_S)
-            abandoned = False
+            out, err = proc.communicate(input=pending_input, timeout=wait_s)
+            break
         except subprocess.TimeoutExpired:
-            out, err, abandoned = "", "", True
-        return CmdResult(
-            argv=tuple(argv),
-            returncode=None,
-            stdout=out or "",
-            stderr=err or "",
-            timed_out=True,
-            abandoned=abandoned,
-            duration_s=time.monotonic() - start,
-        )
+            pending_input = None  # communicate() keeps what it has not sent yet
+            stopped = cancel is not None and cancel.is_set()
+            if stopped or time.monotonic() >= deadline:
+                out, err, abandoned = _stop(proc, term_grace_s)
+                return CmdResult(
+                    argv=tuple(argv),
+                    returncode=None,
+                    stdout=out,
+                    stderr=err,
+                    timed_out=not stopped,
+                    cancelled=stopped,
+                    abandoned=abandoned,
+                    duration_s=time.monotonic() - start,
+                )
     return CmdResult(
         argv=tuple(argv),
         returncode=proc.returncode,
@@ -95,3 +109,21 @@ def run_cmd(
         stderr=err,
         duration_s=time.monotonic() - start,
     )
+
+
+def _stop(proc: subprocess.Popen[str], term_grace_s: float) -> tuple[str, str, bool]:
+    """End the child's group (SIGTERM first when a grace is given); its output and abandonment."""
+    if term_grace_s > 0 and os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=term_grace_s)
+            return out or "", err or "", False
+        except subprocess.TimeoutExpired:
+            pass
+    kill_tree(proc)
+    try:
+        out, err = proc.communicate(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        return "", "", True
+    return out or "", err or "", False
