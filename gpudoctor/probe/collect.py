@@ -126,13 +126,18 @@ def _notify(on_done: ProbeDone | None, run: ProbeRun) -> None:
         on_done(run)
 
 
-def planned_probes(*, frameworks: bool = True) -> tuple[str, ...]:
-    """The probes that will run (the framework probes only when asked for)."""
-    return PROBES if frameworks else tuple(p for p in PROBES if p not in FRAMEWORKS)
+def planned_probes(*, frameworks: bool = True, cuda: bool = True) -> tuple[str, ...]:
+    """The probes that will run (the framework and CUDA probes only when asked for)."""
+    skip = (() if frameworks else FRAMEWORKS) + (() if cuda else ("cuda",))
+    return tuple(p for p in PROBES if p not in skip)
 
 
 def collect_report(
-    ctx: ProbeContext, *, frameworks: bool = True, on_done: ProbeDone | None = None
+    ctx: ProbeContext,
+    *,
+    frameworks: bool = True,
+    on_done: ProbeDone | None = None,
+    cuda: bool = True,
 ) -> Report:
     """Probe the host through ``ctx``; never raises. ``on_done`` hears of each finished probe.
 
@@ -145,8 +150,9 @@ def collect_report(
         "host": probe_host,
         "kernel_driver": probe_kernel_driver,
         "nvml": probe_nvml,
-        "cuda": probe_cuda,
     }
+    if cuda:  # the health gate skips it: cuInit alone can take seconds on a big node
+        probes["cuda"] = probe_cuda
     fallbacks = _fallbacks(ctx)
     with ThreadPoolExecutor(
         max_workers=len(probes) + len(FRAMEWORKS), thread_name_prefix="probe"
@@ -162,7 +168,13 @@ def collect_report(
         )
         results = {name: future.result() for name, future in futures.items()}
     results.update(fw_results)
-    runs = [run for _, run in results.values()]
+    if not cuda:
+        message = "not run (health check: NVML and the kernel driver only)"
+        results["cuda"] = (
+            CudaInfo(status="skipped", message=message),
+            ProbeRun(name="cuda", status="skipped", duration_s=0.0, message=message),
+        )
+    runs = [results[name][1] for name in PROBES if name in results]
     if not frameworks:
         skipped = [
             ProbeRun(name=fw, status="skipped", duration_s=0.0, message="--no-frameworks")
@@ -237,7 +249,11 @@ def _run_frameworks(
 
 
 def start_collect(
-    ctx: ProbeContext, *, frameworks: bool = True, on_done: ProbeDone | None = None
+    ctx: ProbeContext,
+    *,
+    frameworks: bool = True,
+    on_done: ProbeDone | None = None,
+    cuda: bool = True,
 ) -> Future[Report]:
     """Start :func:`collect_report` in the background and return its future.
 
@@ -248,7 +264,9 @@ def start_collect(
 
     def work() -> None:
         try:
-            future.set_result(collect_report(ctx, frameworks=frameworks, on_done=on_done))
+            future.set_result(
+                collect_report(ctx, frameworks=frameworks, on_done=on_done, cuda=cuda)
+            )
         except BaseException as exc:  # handed to the caller through the future
             future.set_exception(exc)
 
