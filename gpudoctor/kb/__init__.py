@@ -10,6 +10,8 @@ are listed in :mod:`gpudoctor.kb.knowledge` and in docs/knowledge-base.md:
     kb.torch_release("2.9.1").variant("cu126").cudnn            # "9.10.2.21"
     kb.python_supported("tensorflow", "2.21", "3.14")           # False
     kb.min_driver_for_cc("12.0", "linux")                       # "570"
+    kb.driver_drops_cc("590.48.01", "6.1").branch                # 580
+    kb.pci_range("2b85").kernel_module                          # "open"
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from gpudoctor.kb.records import (
     CudaSupport,
     CudaTargets,
     FrameworkRelease,
+    LastBranch,
     NumpyLimit,
+    PciRange,
     TensorflowRelease,
     TorchRelease,
     Variant,
@@ -47,7 +51,9 @@ __all__ = [
     "CudaTargets",
     "FrameworkRelease",
     "KnowledgeBase",
+    "LastBranch",
     "NumpyLimit",
+    "PciRange",
     "TensorflowRelease",
     "TorchRelease",
     "Variant",

@@ -13,6 +13,12 @@ Queries (all pure; versions are strings as users and probes write them):
 - ``min_driver_for_cc(cc, os) -> str | None``: the oldest driver branch that knows the GPU.
 - ``numpy_max(framework, version, platform, channel="pip") -> NumpyLimit | None``.
 - ``newest_python(low, high)``: the newest released CPython in a range.
+- ``last_branch_for_cc(cc) -> LastBranch | None``: the newest driver branch for a GPU generation.
+- ``driver_drops_cc(driver, cc) -> LastBranch | None``: the row when ``driver``'s branch is
+  newer than the last one that drives ``cc`` (R590 and a Pascal GPU).
+- ``pci_range(device_id) -> PciRange | None``: generation, last branch and kernel-module flavour
+  of a GPU by PCI device ID (``2b85``, ``0x2B85``, ``10de:2b85``).
+- ``driver_drops_device(driver, device_id) -> PciRange | None``: the same check by device ID.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ from gpudoctor.kb.records import (
     CudaToolkit,
     DriverBranch,
     FrameworkRelease,
+    LastBranch,
     MinorCompatFloor,
     NumpyLimit,
+    PciRange,
     PythonRelease,
 )
 from gpudoctor.kb.versions import (
@@ -82,6 +90,10 @@ class KnowledgeBase:
     """The oldest driver branch per compute capability (discrete GPUs only)."""
     numpy_limits: tuple[NumpyLimit, ...] = ()
     """numpy ceilings of framework versions built against numpy 1.x."""
+    last_branches: tuple[LastBranch, ...] = ()
+    """The newest driver branch per architecture (older GPUs are dropped by later branches)."""
+    pci_ranges: tuple[PciRange, ...] = ()
+    """GPU generations by PCI device ID: last branch and kernel-module flavour."""
 
     # --- driver and CUDA -----------------------------------------------------------------
 
@@ -217,6 +229,48 @@ class KnowledgeBase:
                 return parse_cc(new)
         return cc
 
+    # --- driver branches that drop GPUs --------------------------------------------------
+
+    def last_branch_for_cc(self, cc: str) -> LastBranch | None:
+        """The newest driver branch that drives a discrete GPU of compute capability ``cc``
+        (``470`` for Kepler, ``580`` for Maxwell, Pascal and Volta), or None while current
+        branches drive it (Turing and newer) or for Jetson iGPUs."""
+        key = parse_cc(cc)
+        if self.is_igpu(cc):
+            return None
+        return next(
+            (r for r in self.last_branches if parse_cc(r.cc_min) <= key <= parse_cc(r.cc_max)),
+            None,
+        )
+
+    def driver_drops_cc(self, driver: str, cc: str) -> LastBranch | None:
+        """The row that says driver ``driver`` no longer drives compute capability ``cc`` (its
+        branch is newer than the last one for that GPU), else None."""
+        row = self.last_branch_for_cc(cc)
+        if row is None or parse_driver(driver).release[0] <= row.branch:
+            return None
+        return row
+
+    def pci_range(self, device_id: str) -> PciRange | None:
+        """The row for an NVIDIA GPU's PCI device ID (``2b85``, ``0x2B85`` or ``10de:2b85``),
+        or None when the text is no device ID."""
+        text = device_id.strip().lower().removeprefix("10de:").removeprefix("0x")
+        try:
+            value = int(text, 16)
+        except ValueError:
+            return None
+        if not 0 <= value <= 0xFFFF:
+            return None
+        return next((r for r in self.pci_ranges if r.first <= value <= r.last), None)
+
+    def driver_drops_device(self, driver: str, device_id: str) -> PciRange | None:
+        """The row that says driver ``driver`` no longer drives the GPU with this PCI device
+        ID, else None."""
+        row = self.pci_range(device_id)
+        if row is None or row.last_branch is None:
+            return None
+        return row if parse_driver(driver).release[0] > row.last_branch else None
+
     # --- frameworks ----------------------------------------------------------------------
 
     def releases(self, framework: str, channel: str = "pip") -> tuple[FrameworkRelease, ...]:
@@ -344,6 +398,9 @@ class KnowledgeBase:
         for (_, high), (low, _) in itertools.pairwise(spans):
             if low <= high:
                 raise KnowledgeBaseError(f"CUDA target ranges overlap at {low}")
+        for old_row, new_row in itertools.pairwise(sorted(self.pci_ranges, key=lambda r: r.first)):
+            if new_row.first <= old_row.last:
+                raise KnowledgeBaseError(f"PCI ranges overlap at {new_row.first:04x}")
         flagged = {parse_cc(a.cc) for a in self.architectures if a.igpu}
         if flagged != {parse_cc(x) for x in self.arch_rules.igpu_ccs}:
             raise KnowledgeBaseError("igpu architectures disagree with [rules].igpu_ccs")

@@ -18,8 +18,10 @@ from gpudoctor.kb.records import (
     CudaToolkit,
     DriverBranch,
     FrameworkRelease,
+    LastBranch,
     MinorCompatFloor,
     NumpyLimit,
+    PciRange,
     PythonRelease,
 )
 from gpudoctor.kb.rows import SOURCED, Table, check, keys, read, sourced
@@ -153,6 +155,64 @@ def _pythons(data: Table, name: str) -> tuple[PythonRelease, ...]:
     return tuple(rows)
 
 
+_MODULES = ("proprietary", "any", "open")
+
+
+def _device_id(where: str, text: Any) -> int:
+    if not isinstance(text, str) or len(text) != 4:
+        raise KnowledgeBaseError(f"{where}: a PCI device ID is 4 hex digits, like 2b85")
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise KnowledgeBaseError(f"{where}: {text!r} is not 4 hex digits") from None
+
+
+def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
+    last: list[LastBranch] = []
+    for i, row in enumerate(data.get("last_branch", [])):
+        where = f"{name} last_branch[{i}]"
+        keys(row, where, {"architecture", "cc_min", "cc_max", "branch", "source", "as_of"}, SOURCED)
+        check(where, parse_cc, row["cc_min"], row["cc_max"])
+        if parse_cc(row["cc_min"]) > parse_cc(row["cc_max"]):
+            raise KnowledgeBaseError(f"{where}: cc_min is above cc_max")
+        if not isinstance(row["branch"], int) or isinstance(row["branch"], bool):
+            raise KnowledgeBaseError(f"{where}: branch must be a number like 580")
+        last.append(
+            LastBranch(
+                architecture=row["architecture"],
+                cc_min=row["cc_min"],
+                cc_max=row["cc_max"],
+                branch=row["branch"],
+                **sourced(row, where),
+            )
+        )
+    ranges: list[PciRange] = []
+    for i, row in enumerate(data.get("pci_range", [])):
+        where = f"{name} pci_range[{i}]"
+        keys(
+            row,
+            where,
+            {"first", "last", "generation", "kernel_module", "source", "as_of"},
+            {"last_branch"} | SOURCED,
+        )
+        first, last_id = _device_id(where, row["first"]), _device_id(where, row["last"])
+        if first > last_id:
+            raise KnowledgeBaseError(f"{where}: first is above last")
+        if row["kernel_module"] not in _MODULES:
+            raise KnowledgeBaseError(f"{where}: kernel_module must be one of {', '.join(_MODULES)}")
+        ranges.append(
+            PciRange(
+                first=first,
+                last=last_id,
+                generation=row["generation"],
+                last_branch=row.get("last_branch"),
+                kernel_module=row["kernel_module"],
+                **sourced(row, where),
+            )
+        )
+    return tuple(last), tuple(ranges)
+
+
 def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     """Read every data file in ``folder`` (uncached; tests point it at their own data)."""
     drivers = read(folder / "cuda_drivers.toml")
@@ -175,6 +235,12 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
             elif "numpy_max" in data:
                 raise KnowledgeBaseError(f"{file}: numpy_max rows belong in the pip files")
     pythons = _pythons(read(folder / "python.toml"), "python.toml")
+    branches_file = folder / "driver_branches.toml"
+    last_branches, pci_ranges = (
+        _driver_branches(read(branches_file), branches_file.name)
+        if branches_file.exists()
+        else ((), ())
+    )
     releases.sort(key=lambda r: release_key(r.version), reverse=True)
     kb = KnowledgeBase(
         toolkits=toolkits,
@@ -187,6 +253,8 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         pythons=pythons,
         arch_drivers=arch_drivers,
         numpy_limits=tuple(limits),
+        last_branches=last_branches,
+        pci_ranges=pci_ranges,
     )
     kb.validate()
     return kb

@@ -96,6 +96,36 @@ class ArchDriver(Sourced):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LastBranch(Sourced):
+    """The newest driver branch that still drives an architecture; later branches refuse it."""
+
+    architecture: str
+    cc_min: str
+    cc_max: str
+    """The compute capability range, inclusive."""
+    branch: int
+    """``580``: every 580.x driver drives it, no 590.x does."""
+
+
+KernelModule = Literal["proprietary", "any", "open"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PciRange(Sourced):
+    """A range of NVIDIA GPU PCI device IDs: its generation, last branch and module flavour."""
+
+    first: int
+    last: int
+    """Device IDs, inclusive (vendor 10de, display-class functions only)."""
+    generation: str
+    last_branch: int | None = None
+    """The newest driver branch that drives these GPUs; None while current drivers do."""
+    kernel_module: KernelModule
+    """``proprietary`` (the open modules refuse these GPUs), ``any``, or ``open`` (the
+    proprietary module refuses them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArchRules(Sourced):
     """Data the arch-coverage rule reads: the integrated-GPU CCs and renamed CCs."""
 

@@ -32,6 +32,8 @@ def _rows(kb: KnowledgeBase) -> list[Sourced]:
         kb.arch_rules,
         *kb.arch_drivers,
         *kb.numpy_limits,
+        *kb.last_branches,
+        *kb.pci_ranges,
     ]
     for release in kb.release_rows:
         rows.append(release)
