@@ -25,9 +25,14 @@ ANSIBLE_PLAYBOOK = shutil.which(
     "ansible-playbook", path=os.pathsep.join([str(Path(sys.executable).parent), os.defpath])
 ) or shutil.which("ansible-playbook")
 
-pytestmark = pytest.mark.skipif(
-    ANSIBLE_PLAYBOOK is None, reason="ansible-playbook is not installed (pip install ansible-core)"
-)
+# Each run of ansible-playbook takes 1 to 6 s on the 2-core VM.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        ANSIBLE_PLAYBOOK is None,
+        reason="ansible-playbook is not installed (pip install ansible-core)",
+    ),
+]
 
 
 def playbook(tmp_path: Path, **extra_vars: object) -> subprocess.CompletedProcess[str]:
