@@ -20,6 +20,8 @@ ALLOWED: dict[str, set[str]] = {
     "refmodels": {"refmodels", "errors"},
     # verify starts its children through the one child-process primitive, probe.runcmd
     "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd"},
+    # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does)
+    "fleet": {"fleet", "model", "errors", "probe.runcmd"},
 }
 HEAVY = {"torch", "tensorflow", "keras", "pynvml", "numpy", "matplotlib", "rattler", "rich"}
 

@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "make-env": ("gpudoctor.cli.make_env", "Write an environment.yml that works on a machine."),
     "models": ("gpudoctor.cli.models", "List the reference CNNs that verify runs."),
     "verify": ("gpudoctor.cli.verify", "Prove the install by running the reference CNNs."),
+    "fleet": ("gpudoctor.cli.fleet", "Check every node of a SLURM cluster; compare node reports."),
 }
 
 

@@ -79,6 +79,24 @@ def _current_user() -> tuple[str, ...]:
     show_default=True,
     help="Seconds any one probe may take before it is stopped and reported.",
 )
+@click.option(
+    "--health-check",
+    is_flag=True,
+    help="The fast gate for SLURM's HealthCheckProgram or a Prolog: the kernel driver and NVML "
+    "only (no CUDA, no framework); one line; exit 1 on an error finding.",
+)
+@click.option(
+    "--drain",
+    is_flag=True,
+    help="With --health-check: drain this node through scontrol on an error finding, and "
+    "resume it once clean if gpudoctor drained it (never a node someone else drained).",
+)
+@click.option(
+    "--node",
+    "node_name",
+    default=None,
+    help="The SLURM node name for --drain. Default: $SLURMD_NODENAME, else the short hostname.",
+)
 @debug_option
 def command(
     fmt: str | None,
@@ -91,6 +109,9 @@ def command(
     no_redact: bool,
     strict: bool,
     timeout_s: float,
+    health_check: bool,
+    drain: bool,
+    node_name: str | None,
 ) -> int:
     """Diagnose the NVIDIA driver, NVML, CUDA, cuDNN and the installed frameworks.
 
@@ -110,10 +131,16 @@ def command(
             "--from-report and --no-frameworks cannot be combined (a saved report is replayed "
             "as it was recorded)"
         )
+    if (drain or node_name is not None) and not health_check:
+        raise BadInputError("--drain and --node go with --health-check")
     if from_report is not None:
         report = _replayed_report(from_report)
+    elif health_check:
+        report = _probed_report(None, timeout_s=timeout_s, frameworks=False, cuda=False)
     else:
         report = _probed_report(python_exe, timeout_s=timeout_s, frameworks=not no_frameworks)
+    if health_check:
+        return _health_gate(report, fmt, output, force, drain=drain, node_name=node_name)
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
@@ -150,7 +177,74 @@ def _replayed_report(path: Path) -> Report:
     return report_from_bytes(sys.stdin.buffer.read(), "standard input")
 
 
-def _probed_report(python_exe: Path | None, *, timeout_s: float, frameworks: bool) -> Report:
+def _health_gate(
+    report: Report,
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    *,
+    drain: bool,
+    node_name: str | None,
+) -> int:
+    """One line for the scheduler's log; exit 1 on an error in the driver, NVML or a GPU.
+
+    A Prolog treats a non-zero exit as the signal (and must not call scontrol); a
+    HealthCheckProgram is run with --drain and acts itself.
+    """
+    from gpudoctor import kb
+    from gpudoctor.fleet.gate import decide, gate_findings
+    from gpudoctor.render.fleet import inert
+    from gpudoctor.rules import diagnose
+
+    errors = gate_findings(diagnose(report, kb.load()).findings)
+    if errors:
+        first = errors[0]
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        line = f"gpudoctor health: error: {first.id} {inert(first.title)}{more}"
+    else:
+        line = "gpudoctor health: ok"
+    action = None
+    if drain:
+        from gpudoctor.fleet import slurm
+
+        name = node_name or _this_node()
+        decision = decide(errors, slurm.node_state(name))
+        if decision.action == "drain":
+            slurm.drain(name, decision.reason)
+        elif decision.action == "resume":
+            slurm.resume(name)
+        action = decision
+        click.echo(f"gpudoctor health: {inert(decision.message)}", err=True)
+    if fmt == "json":
+        import json
+
+        doc = {
+            "healthy": not errors,
+            "errors": [{"id": f.id, "title": f.title, "area": f.area} for f in errors],
+            "action": action.action if action else None,
+            "drain_reason": action.reason if action and action.reason else None,
+        }
+        text = json.dumps(doc, indent=2) + "\n"
+    else:
+        text = line + "\n"
+    if output is not None:
+        write_output(output, text, force=force)
+    else:
+        click.echo(text, nl=False)
+    return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
+
+
+def _this_node() -> str:
+    """The SLURM node name: slurmd sets SLURMD_NODENAME for health checks and prologs."""
+    import os
+    import socket
+
+    return os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
+
+
+def _probed_report(
+    python_exe: Path | None, *, timeout_s: float, frameworks: bool, cuda: bool = True
+) -> Report:
     """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal."""
     from gpudoctor.cli.probe_progress import make_probe_progress
     from gpudoctor.probe.base import ProbeContext
@@ -166,13 +260,16 @@ def _probed_report(python_exe: Path | None, *, timeout_s: float, frameworks: boo
         if problem is not None:
             raise BadInputError(f"--python {python_exe}: {problem}")
     progress = make_probe_progress(
-        planned_probes(frameworks=frameworks), sys.stderr, timeout_s=timeout_s
+        planned_probes(frameworks=frameworks, cuda=cuda), sys.stderr, timeout_s=timeout_s
     )
     try:
         # Start the probe children first; the imports below overlap with them.
         ctx = ProbeContext(python=interpreter, timeout_s=timeout_s)
         pending = start_collect(
-            ctx, frameworks=frameworks, on_done=progress.done if progress is not None else None
+            ctx,
+            frameworks=frameworks,
+            on_done=progress.done if progress is not None else None,
+            cuda=cuda,
         )
         import gpudoctor.render
         import gpudoctor.rules  # noqa: F401 - loaded while the children run

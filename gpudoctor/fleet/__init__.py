@@ -1,0 +1,1 @@
+"""Fleet: many nodes' reports gathered through SLURM or any other engine, compared side by side."""

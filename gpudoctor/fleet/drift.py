@@ -1,0 +1,113 @@
+"""Drift: facts that should be the same across a partition or a GPU model, and the odd ones out."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from gpudoctor.fleet.hostlist import sort_key
+from gpudoctor.model.fleet import Drift, GpuFacts, NodeFacts
+
+NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
+    ("driver_version", lambda n: n.driver),
+    ("kernel_module_version", lambda n: n.kernel_module),
+    ("cuda_driver_version", lambda n: n.cuda_driver),
+    ("os", lambda n: n.os),
+    ("kernel", lambda n: n.kernel),
+    ("cudnn", lambda n: n.cudnn),
+    ("gpus_per_node", lambda n: n.gpu_count),
+)
+"""Facts of a whole node, compared node against node."""
+
+GPU_FACTS: tuple[tuple[str, Callable[[GpuFacts], object]], ...] = (
+    ("gpu.memory_total_mib", lambda g: g.memory_total_mib),
+    ("gpu.pcie_width", lambda g: g.pcie_width),
+    ("gpu.pcie_width_max", lambda g: g.pcie_width_max),
+    ("gpu.pcie_gen", lambda g: g.pcie_gen),
+    ("gpu.pcie_gen_max", lambda g: g.pcie_gen_max),
+    ("gpu.power_limit_w", lambda g: g.power_limit_w),
+    ("gpu.sm_clock_max_mhz", lambda g: g.sm_clock_max_mhz),
+    ("gpu.ecc", lambda g: g.ecc_enabled),
+    ("gpu.mig", lambda g: g.mig_enabled),
+    ("gpu.persistence_mode", lambda g: g.persistence_mode),
+)
+"""Facts of one GPU, compared GPU against GPU among GPUs of the same model."""
+
+
+def show(value: object) -> str:
+    """A fact's value as the report prints it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
+    """Every fact that differs within a GPU model or a partition, majority against minority."""
+    scopes: dict[str, list[NodeFacts]] = defaultdict(list)
+    for node in nodes:
+        if node.gpu_model:
+            scopes[f"gpu model {node.gpu_model}"].append(node)
+        for partition in node.partitions:
+            scopes[f"partition {partition}"].append(node)
+    found: list[Drift] = []
+    seen: set[tuple[str, frozenset[str]]] = set()
+    for scope in sorted(scopes, key=lambda s: (not s.startswith("gpu"), s)):
+        members = scopes[scope]
+        if len(members) < 2 and not any(len(n.gpus) > 1 for n in members):
+            continue
+        for fact, get in NODE_FACTS:
+            _add(found, seen, fact, scope, ((n.node, get(n)) for n in members))
+        for name in sorted({fw for n in members for fw in n.frameworks}):
+            pairs = ((n.node, n.frameworks.get(name, "not probed")) for n in members)
+            _add(found, seen, f"framework.{name}", scope, pairs)
+        if scope.startswith("gpu model "):
+            model = scope.removeprefix("gpu model ")
+            gpu_pairs = [(n.node, g) for n in members for g in n.gpus if g.name in (model, None)]
+            for fact, get_gpu in GPU_FACTS:
+                _add(
+                    found,
+                    seen,
+                    fact,
+                    scope,
+                    ((f"{node}:gpu{g.index}", get_gpu(g)) for node, g in gpu_pairs),
+                )
+    return tuple(found)
+
+
+def _add(
+    found: list[Drift],
+    seen: set[tuple[str, frozenset[str]]],
+    fact: str,
+    scope: str,
+    pairs: Iterable[tuple[str, object]],
+) -> None:
+    """Append the drift of one fact in one scope, if its known values are not all the same."""
+    by_value: dict[str, list[str]] = defaultdict(list)
+    for member, value in pairs:
+        if value is not None:  # unknown is not a difference
+            by_value[show(value)].append(member)
+    if len(by_value) < 2:
+        return
+    counts = Counter({value: len(members) for value, members in by_value.items()})
+    # The most common value; a tie goes to the larger value so the order never depends on input
+    majority = max(counts, key=lambda v: (counts[v], sort_key(v)))
+    minority = {
+        value: tuple(sorted(members, key=sort_key))
+        for value, members in sorted(by_value.items())
+        if value != majority
+    }
+    key = (fact, frozenset(m for ms in minority.values() for m in ms))
+    if key in seen:
+        return
+    seen.add(key)
+    found.append(
+        Drift(
+            fact=fact,
+            scope=scope,
+            majority=majority,
+            majority_count=counts[majority],
+            minority=minority,
+        )
+    )

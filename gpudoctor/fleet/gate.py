@@ -1,0 +1,67 @@
+"""The health gate's decision: drain on an error, resume only a node gpudoctor drained itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gpudoctor.fleet.slurm import DRAIN_PREFIX, SlurmNode
+from gpudoctor.model.findings import Finding, Severity
+
+GATE_AREAS = frozenset({"driver", "nvml", "gpu"})
+"""What the gate judges: the kernel driver, NVML and the GPUs (no CUDA, no frameworks)."""
+MAX_REASON = 200
+"""SLURM keeps the whole reason, but sinfo's columns and admins' eyes do not."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateDecision:
+    """What to do with the node, and a sentence saying why."""
+
+    action: str
+    """``drain``, ``resume`` or ``none``."""
+    reason: str = ""
+    """The drain reason to set (``gpudoctor: <ID> <title>``)."""
+    message: str
+
+
+def gate_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The error findings the gate acts on, worst area first."""
+    return tuple(f for f in findings if f.area in GATE_AREAS and f.severity == Severity.ERROR)
+
+
+def drain_reason(finding: Finding, more: int = 0) -> str:
+    """``gpudoctor: GD-GPU-004 <title>`` on one line, short enough for sinfo."""
+    title = " ".join(finding.title.split())
+    extra = f" (+{more} more)" if more else ""
+    text = f"{DRAIN_PREFIX} {finding.id} {title}"
+    room = MAX_REASON - len(extra)
+    if len(text) > room:
+        text = text[: room - 1] + "…"
+    return "".join(ch if ch.isprintable() else " " for ch in text) + extra
+
+
+def decide(errors: Sequence[Finding], node: SlurmNode | None) -> GateDecision:
+    """Drain a node with an error; resume a clean one only if gpudoctor drained it."""
+    if node is None:
+        return GateDecision(action="none", message="SLURM does not know this node: nothing done")
+    ours = node.reason.startswith(DRAIN_PREFIX)
+    if errors:
+        if node.drained:
+            who = "gpudoctor" if ours else f"someone else ({node.reason or 'no reason'})"
+            return GateDecision(
+                action="none", message=f"{node.name} is already drained by {who}: left as it is"
+            )
+        reason = drain_reason(errors[0], more=len(errors) - 1)
+        return GateDecision(
+            action="drain", reason=reason, message=f"draining {node.name}: {reason}"
+        )
+    if node.drained and ours:
+        return GateDecision(action="resume", message=f"{node.name} is clean again: resuming it")
+    if node.drained:
+        return GateDecision(
+            action="none",
+            message=f"{node.name} was drained by someone else ({node.reason or 'no reason'}): "
+            "not resumed",
+        )
+    return GateDecision(action="none", message=f"{node.name} is clean")

@@ -1,0 +1,229 @@
+"""fleet run: one srun per node, a bounded number at once, all inside one time limit."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from gpudoctor.fleet import slurm
+from gpudoctor.probe.runcmd import CmdResult
+
+SAFE_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+"""A node name that is also a safe file name (no path separator, no leading dot)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeJob:
+    """What to run on every node: the check command and, optionally, the verify command."""
+
+    check: tuple[str, ...]
+    verify: tuple[str, ...] | None = None
+    node_timeout_s: float = 120.0
+    verify_timeout_s: float = 600.0
+    immediate_s: int = 10
+    srun_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeOutcome:
+    """What one node gave back: a report (and a verify result), or why not."""
+
+    node: str
+    partitions: tuple[str, ...] = ()
+    check_json: str | None = None
+    verify_json: str | None = None
+    not_reached: tuple[str, str] | None = None
+    """(SLURM state, reason) when no report came back because the node could not be used."""
+    errors: tuple[tuple[str, str], ...] = ()
+    """(file name, error) for output that came back unusable."""
+    duration_s: float = 0.0
+
+
+def gather(
+    nodes: Sequence[slurm.SlurmNode],
+    job: NodeJob,
+    *,
+    time_limit_s: float,
+    concurrency: int,
+    env: Mapping[str, str] | None = None,
+    on_done: Callable[[NodeOutcome], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[NodeOutcome]:
+    """Run ``job`` on every node; nodes that cannot run it are outcomes too, never waited on.
+
+    ``on_done`` hears of each node as it finishes (from the calling thread), so a caller can
+    save its report at once. Setting ``cancel`` (or Ctrl-C in the calling thread) stops the
+    sruns under way; every outcome gathered until then is returned, the rest as not reached.
+    """
+    cancel = cancel or threading.Event()
+    deadline = time.monotonic() + time_limit_s
+    outcomes: list[NodeOutcome] = []
+
+    def report(outcome: NodeOutcome) -> None:
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+
+    runnable = []
+    for node in nodes:
+        if not SAFE_NODE_NAME.match(node.name):
+            report(_refused(node, "node name is not a safe file name"))
+        elif not node.runnable:
+            report(
+                NodeOutcome(
+                    node=node.name,
+                    partitions=node.partitions,
+                    not_reached=(node.state, node.reason or _state_words(node.state)),
+                )
+            )
+        else:
+            runnable.append(node)
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fleet")
+    futures: dict[Future[NodeOutcome], slurm.SlurmNode] = {
+        pool.submit(_one_node, node, job, deadline, env, cancel): node for node in runnable
+    }
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                report(future.result())
+    except BaseException:
+        cancel.set()  # Ctrl-C: stop every srun, keep what came back
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        for future in pending:
+            if future.done() and not future.cancelled():
+                report(future.result())
+            else:
+                node = futures[future]
+                report(
+                    NodeOutcome(
+                        node=node.name,
+                        partitions=node.partitions,
+                        not_reached=(node.state, "interrupted before it answered"),
+                    )
+                )
+        raise
+    pool.shutdown(wait=True)
+    return outcomes
+
+
+def _refused(node: slurm.SlurmNode, why: str) -> NodeOutcome:
+    return NodeOutcome(node=node.name, partitions=node.partitions, not_reached=(node.state, why))
+
+
+def _state_words(state: str) -> str:
+    if "*" in state:
+        return "not responding"
+    return f"state {state}"
+
+
+def _one_node(
+    node: slurm.SlurmNode,
+    job: NodeJob,
+    deadline: float,
+    env: Mapping[str, str] | None,
+    cancel: threading.Event,
+) -> NodeOutcome:
+    start = time.monotonic()
+    left = deadline - start
+    if cancel.is_set():
+        return _refused(node, "interrupted before its turn")
+    if left <= 1:
+        return _refused(node, "the run's --time-limit ran out before this node's turn")
+    timeout = min(job.node_timeout_s, left)
+    result = slurm.srun_on(
+        node.name,
+        job.check,
+        timeout_s=timeout,
+        immediate_s=job.immediate_s,
+        srun_args=job.srun_args,
+        env=env,
+        cancel=cancel,
+    )
+    missing = _why_no_output(node, result, timeout, env)
+    if missing is not None:
+        return NodeOutcome(
+            node=node.name,
+            partitions=node.partitions,
+            not_reached=missing[0] if missing[1] is None else None,
+            errors=() if missing[1] is None else ((f"{node.name}.json", missing[1]),),
+            duration_s=time.monotonic() - start,
+        )
+    check_json = result.stdout
+    verify_json = None
+    errors: list[tuple[str, str]] = []
+    if job.verify is not None:
+        left = deadline - time.monotonic()
+        if left <= 1 or cancel.is_set():
+            errors.append((f"{node.name}.verify.json", "no time left for verify"))
+        else:
+            vtimeout = min(job.verify_timeout_s, left)
+            vresult = slurm.srun_on(
+                node.name,
+                job.verify,
+                timeout_s=vtimeout,
+                immediate_s=job.immediate_s,
+                srun_args=job.srun_args,
+                env=env,
+                cancel=cancel,
+            )
+            vmissing = _why_no_output(node, vresult, vtimeout, env, ok_codes=(0, 1))
+            if vmissing is None:
+                verify_json = vresult.stdout
+            else:
+                errors.append(
+                    (f"{node.name}.verify.json", vmissing[1] or f"verify: {vmissing[0][1]}")
+                )
+    return NodeOutcome(
+        node=node.name,
+        partitions=node.partitions,
+        check_json=check_json,
+        verify_json=verify_json,
+        errors=tuple(errors),
+        duration_s=time.monotonic() - start,
+    )
+
+
+def _why_no_output(
+    node: slurm.SlurmNode,
+    result: CmdResult,
+    timeout_s: float,
+    env: Mapping[str, str] | None,
+    ok_codes: tuple[int, ...] = (0, 1),
+) -> tuple[tuple[str, str], str | None] | None:
+    """None when ``result`` holds a JSON document; else ((state, reason), error or None).
+
+    The error is None when the node could not be used at all (not reached); otherwise the
+    command ran there and its output is unusable (an unreadable report).
+    """
+    if result.cancelled:
+        return (node.state, "interrupted before it answered"), None
+    if result.start_error:
+        return (node.state, f"srun could not start: {result.start_error}"), None
+    if result.timed_out:
+        now = slurm.node_state(node.name, env)
+        return (now.state if now else node.state, f"no answer within {timeout_s:.0f} s"), None
+    complaint = slurm.srun_error(result)
+    text = result.stdout.strip()
+    if complaint is not None and not text:
+        now = slurm.node_state(node.name, env)
+        return (now.state if now else node.state, complaint), None
+    if result.returncode not in ok_codes or not text:
+        last = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        said = last[-1].strip() if last else f"exit status {result.returncode}"
+        return (node.state, ""), f"the command failed on the node: {said}"
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return (node.state, ""), f"the node's output is not JSON ({exc})"
+    if not isinstance(doc, dict):
+        return (node.state, ""), "the node's output is not a JSON object"
+    return None

@@ -1,0 +1,170 @@
+"""The only code that runs SLURM commands (sinfo, srun, scontrol), each with a timeout."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.probe.runcmd import CmdResult, run_cmd
+
+QUERY_TIMEOUT_S = 30.0
+"""sinfo and scontrol answer in milliseconds; a controller that takes this long is down."""
+SRUN_TERM_GRACE_S = 5.0
+"""srun cancels its job step on SIGTERM; SIGKILL would leave the step to the controller."""
+DRAIN_PREFIX = "gpudoctor:"
+"""Every drain reason gpudoctor writes starts so; only such drains are ever resumed by it."""
+
+# sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-
+# mark not responding, powered down, and so on, and are handled apart).
+RUNNABLE_STATES = frozenset({"idle", "mixed", "allocated", "completing", "planned"})
+FLAG_CHARS = "*~#!%$@^-"
+
+
+class SlurmUnavailableError(BadInputError):
+    """SLURM's client commands are missing or its controller does not answer."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlurmNode:
+    """One node as sinfo lists it."""
+
+    name: str
+    state: str
+    """sinfo's long state (``idle``, ``drained``, ``down*``, ``mixed+drain`` ...)."""
+    reason: str = ""
+    partitions: tuple[str, ...] = ()
+
+    @property
+    def runnable(self) -> bool:
+        """Whether a job step can start there now (not drained, down or unresponsive)."""
+        flags = set(self.state) & set(FLAG_CHARS)
+        base = self.state.rstrip(FLAG_CHARS)
+        return not flags & {"*", "~", "#", "!", "%"} and base in RUNNABLE_STATES
+
+    @property
+    def drained(self) -> bool:
+        """Drained or draining: the scheduler starts nothing new there."""
+        return "drain" in self.state
+
+
+def _require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise SlurmUnavailableError(
+            f"{tool} not found on PATH: fleet needs SLURM's client commands (slurm-client)"
+        )
+    return path
+
+
+def _query(argv: Sequence[str], env: Mapping[str, str] | None) -> str:
+    result = run_cmd(argv, timeout_s=QUERY_TIMEOUT_S, env=env)
+    if result.timed_out:
+        raise SlurmUnavailableError(f"{argv[0]} gave no answer in {QUERY_TIMEOUT_S:.0f} s")
+    if not result.ok:
+        raise SlurmUnavailableError(f"{' '.join(argv[:2])} failed: {_last_error(result)}")
+    return result.stdout
+
+
+def list_nodes(
+    *,
+    partition: str | None = None,
+    nodelist: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[SlurmNode, ...]:
+    """The nodes sinfo lists (of one partition and/or hostlist), with state, reason, partitions."""
+    argv = [_require("sinfo"), "-h", "-N", "-o", "%N|%T|%P|%E"]
+    if partition:
+        argv += ["-p", partition]
+    if nodelist:
+        argv += ["-n", nodelist]
+    return parse_sinfo(_query(argv, env))
+
+
+def parse_sinfo(text: str) -> tuple[SlurmNode, ...]:
+    """``sinfo -h -N -o '%N|%T|%P|%E'`` output -> nodes (one line per node and partition)."""
+    nodes: dict[str, SlurmNode] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, state, partition, reason = ([*line.split("|", 3), "", "", ""])[:4]
+        name, partition = name.strip(), partition.strip().rstrip("*")
+        reason = "" if reason.strip() == "none" else reason.strip()
+        old = nodes.get(name)
+        parts = (*old.partitions, partition) if old else (partition,)
+        nodes[name] = SlurmNode(
+            name=name,
+            state=state.strip(),
+            reason=reason,
+            partitions=tuple(p for p in dict.fromkeys(parts) if p),
+        )
+    return tuple(nodes.values())
+
+
+def node_state(name: str, env: Mapping[str, str] | None = None) -> SlurmNode | None:
+    """One node's state and reason now; None when sinfo does not know it."""
+    try:
+        found = list_nodes(nodelist=name, env=env)
+    except SlurmUnavailableError:
+        return None
+    return next((n for n in found if n.name == name), None)
+
+
+def srun_on(
+    node: str,
+    command: Sequence[str],
+    *,
+    timeout_s: float,
+    immediate_s: int,
+    srun_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    cancel: threading.Event | None = None,
+) -> CmdResult:
+    """Run ``command`` as one task on ``node``; give up at once if it cannot start there."""
+    argv = [
+        _require("srun"),
+        "--nodes=1",
+        "--ntasks=1",
+        f"--nodelist={node}",
+        # Without it srun queues behind a busy or drained node for ever.
+        f"--immediate={max(1, immediate_s)}",
+        "--job-name=gpudoctor-fleet",
+        *srun_args,
+        *command,
+    ]
+    return run_cmd(
+        argv, timeout_s=timeout_s, env=env, cancel=cancel, term_grace_s=SRUN_TERM_GRACE_S
+    )
+
+
+def drain(node: str, reason: str, env: Mapping[str, str] | None = None) -> None:
+    """``scontrol update nodename=NODE state=drain reason=REASON``."""
+    _query(
+        [_require("scontrol"), "update", f"nodename={node}", "state=drain", f"reason={reason}"], env
+    )
+
+
+def resume(node: str, env: Mapping[str, str] | None = None) -> None:
+    """``scontrol update nodename=NODE state=resume``."""
+    _query([_require("scontrol"), "update", f"nodename={node}", "state=resume"], env)
+
+
+def _last_error(result: CmdResult) -> str:
+    """The last line a SLURM command printed on stderr (its error), or its exit status."""
+    if result.start_error:
+        return result.start_error
+    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit status {result.returncode}"
+
+
+def srun_error(result: CmdResult) -> str | None:
+    """srun's own complaint (``Unable to allocate resources: ...``), None when it has none."""
+    errors = [
+        ln.strip().removeprefix("srun: error:").strip()
+        for ln in result.stderr.splitlines()
+        if ln.strip().startswith("srun: error:")
+    ]
+    # The first error names the cause; later ones are its consequences (Job step aborted ...)
+    return errors[0] if errors else None

@@ -1,0 +1,188 @@
+"""The fleet report: many nodes' diagnoses side by side, what differs and who lags (versioned)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FLEET_SCHEMA_VERSION = 1
+"""Bumped on any change that breaks a reader of the JSON form (docs/fleet.md)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuFacts:
+    """The facts of one GPU that should match its siblings of the same model."""
+
+    index: int
+    name: str | None = None
+    memory_total_mib: int | None = None
+    pcie_gen: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width: int | None = None
+    pcie_width_max: int | None = None
+    power_limit_w: float | None = None
+    sm_clock_max_mhz: int | None = None
+    ecc_enabled: bool | None = None
+    mig_enabled: bool | None = None
+    persistence_mode: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Throughput:
+    """One timed verify run on a node: images per second of a model on one device."""
+
+    node: str
+    device: str
+    """``cuda:0`` or ``cpu``, as verify names it."""
+    device_name: str
+    model: str
+    framework: str
+    mode: str
+    precision: str
+    batch_size: int
+    images_per_second: float
+    layout: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeFacts:
+    """What the fleet report keeps of one node's report: small, so 10,000 of them fit."""
+
+    node: str
+    verdict: str
+    """The worst finding's severity: ``ok``, ``info``, ``warning`` or ``error``."""
+    finding_ids: tuple[str, ...] = ()
+    gpu_model: str | None = None
+    """The GPUs' name; several names joined with `` + `` on a mixed node."""
+    gpu_count: int = 0
+    driver: str | None = None
+    kernel_module: str | None = None
+    cuda_driver: str | None = None
+    cudnn: str | None = None
+    """The cuDNN the frameworks loaded (or were built with), e.g. ``9.19.0``."""
+    os: str | None = None
+    kernel: str | None = None
+    frameworks: dict[str, str] = field(default_factory=dict)
+    """Framework name -> its build, e.g. ``2.11.0+cu130 (CUDA 13.0, cuDNN 9.19.0)``."""
+    gpus: tuple[GpuFacts, ...] = ()
+    partitions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeSummary:
+    """One node's line in the fleet report."""
+
+    node: str
+    verdict: str
+    finding_ids: tuple[str, ...]
+    gpu_model: str | None
+    gpu_count: int
+    driver: str | None
+    cuda_driver: str | None
+    cudnn: str | None
+    frameworks: dict[str, str]
+    partitions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroup:
+    """Nodes with the same configuration and the same findings, in SLURM hostlist notation."""
+
+    hostlist: str
+    count: int
+    verdict: str
+    finding_ids: tuple[str, ...]
+    gpu_model: str | None
+    gpu_count: int
+    driver: str | None
+    cuda_driver: str | None
+    cudnn: str | None
+    frameworks: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetFinding:
+    """One finding ID and the nodes that have it."""
+
+    id: str
+    severity: str
+    title: str
+    nodes: tuple[str, ...]
+    hostlist: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drift:
+    """A fact that should be the same across ``scope`` and is not."""
+
+    fact: str
+    scope: str
+    """``gpu model NVIDIA H200``, ``partition gpu`` or ``fleet``."""
+    majority: str
+    majority_count: int
+    minority: dict[str, tuple[str, ...]]
+    """Each other value -> the nodes (``node`` or ``node:gpuN`` for per-GPU facts) that have it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outlier:
+    """A node or GPU far below the median of its peers on the same model and settings."""
+
+    node: str
+    device: str
+    device_name: str
+    model: str
+    framework: str
+    precision: str
+    mode: str
+    batch_size: int
+    images_per_second: float
+    median: float
+    ratio: float
+    """images_per_second / median."""
+    peers: int
+    """How many runs (this one included) the median is over."""
+    robust_z: float
+    """(value - median) / (1.4826 × median absolute deviation); very negative is slow."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unreadable:
+    """A node report that could not be used, and why."""
+
+    node: str
+    path: str
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotReached:
+    """A node ``fleet run`` did not get a report from, with its SLURM state and reason."""
+
+    node: str
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetReport:
+    """The whole fleet: per node, grouped, findings across nodes, drift and outliers."""
+
+    schema_version: int = FLEET_SCHEMA_VERSION
+    gpudoctor_version: str
+    created_at: str
+    nodes: tuple[NodeSummary, ...]
+    groups: tuple[NodeGroup, ...]
+    findings: tuple[FleetFinding, ...]
+    drift: tuple[Drift, ...]
+    outliers: tuple[Outlier, ...]
+    unreadable: tuple[Unreadable, ...]
+    not_reached: tuple[NotReached, ...]
+
+    @property
+    def healthy(self) -> bool:
+        """No error finding on any node, every node reached and every report readable."""
+        return (
+            all(n.verdict != "error" for n in self.nodes)
+            and not self.not_reached
+            and not self.unreadable
+        )

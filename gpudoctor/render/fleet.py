@@ -1,0 +1,349 @@
+"""The fleet report as text, Markdown and JSON; it only formats."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from gpudoctor.model.fleet import FLEET_SCHEMA_VERSION, Drift, FleetReport, NodeGroup
+
+MARKS = {"error": "✗", "warning": "!", "info": "i", "ok": "✓"}
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """``text`` with control characters, C1 codes and bidi overrides shown as escapes.
+
+    Node names, reasons and titles come from reports and SLURM, which anyone may have
+    written: an escape sequence among them must print as text, never act on the terminal.
+    """
+    return _UNSAFE.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def gpus_text(model: str | None, count: int) -> str:
+    """``8× NVIDIA H100 80GB HBM3``; ``no GPU`` when NVML listed none."""
+    if not count:
+        return "no GPU"
+    return f"{count}× {model or 'unknown GPU'}"
+
+
+def frameworks_text(frameworks: dict[str, str]) -> str:
+    """``torch 2.4.0+cu124 (CUDA 12.4, cuDNN 9.1.0); tensorflow not installed``."""
+    return "; ".join(f"{name} {build}" for name, build in frameworks.items()) or "-"
+
+
+def drift_text(d: Drift, limit: int = 8) -> str:
+    """One drift in words: the majority value and its count, then each minority."""
+    unit = "GPUs" if d.fact.startswith("gpu.") else "nodes"
+    others = "; ".join(
+        f"{value} on {', '.join(members[:limit])}"
+        + (f" and {len(members) - limit} more" if len(members) > limit else "")
+        for value, members in d.minority.items()
+    )
+    return f"{d.fact} ({d.scope}): {d.majority} on {d.majority_count} {unit}; {others}"
+
+
+def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:
+    """A hostlist cut to ``width`` characters for the terminal, with the node count."""
+    if len(hostlist) <= width:
+        return hostlist
+    return f"{hostlist[: width - 1]}… ({count} nodes)"
+
+
+def verdict_line(report: FleetReport) -> str:
+    """The closing sentence: how many nodes are fine and what is wrong with the rest."""
+    total = (
+        len(report.nodes)
+        + len(report.not_reached)
+        + len({u.node for u in report.unreadable} - {n.node for n in report.nodes})
+    )
+    bad = sum(1 for n in report.nodes if n.verdict == "error")
+    parts = []
+    if bad:
+        parts.append(f"{bad} with an error finding")
+    if report.not_reached:
+        parts.append(f"{len(report.not_reached)} not reached")
+    if report.unreadable:
+        parts.append(f"{len(report.unreadable)} unreadable report(s)")
+    drift = f", {len(report.drift)} drifting fact(s)" if report.drift else ""
+    slow = f", {len(report.outliers)} throughput outlier(s)" if report.outliers else ""
+    if not parts:
+        return f"All {total} node(s) fine{drift}{slow}."
+    return f"{total} node(s): {', '.join(parts)}{drift}{slow}."
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        (indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))).rstrip()
+        for r in rows
+    ]
+
+
+def _group_lines(g: NodeGroup) -> list[str]:
+    """A group of like nodes: verdict and hosts, then the stack, then the findings."""
+    stack = [
+        gpus_text(g.gpu_model, g.gpu_count),
+        f"driver {g.driver}" if g.driver else "no driver",
+        f"CUDA {g.cuda_driver}" if g.cuda_driver else "",
+        f"cuDNN {g.cudnn}" if g.cudnn else "",
+    ]
+    lines = [
+        f"  {MARKS.get(g.verdict, '?')} {g.verdict:<8} {inert(g.hostlist)} ({g.count})",
+        f"             {inert(', '.join(p for p in stack if p))}",
+    ]
+    if g.frameworks:
+        lines.append(f"             {inert(frameworks_text(g.frameworks))}")
+    if g.finding_ids:
+        lines.append(f"             findings: {' '.join(g.finding_ids)}")
+    return lines
+
+
+def render_text(report: FleetReport) -> str:
+    """The terminal form: grouped nodes, findings, drift, outliers, what was not reached."""
+    out = [
+        f"gpudoctor fleet report  ·  {len(report.nodes)} node report(s)  ·  "
+        f"{report.created_at}  ·  gpudoctor {report.gpudoctor_version}",
+        "",
+    ]
+    if report.groups:
+        out.append("Nodes (same configuration and findings grouped)")
+        for group in report.groups:
+            out += _group_lines(group)
+        out.append("")
+    if report.findings:
+        out.append("Findings across the fleet")
+        rows = [
+            [f"{MARKS.get(f.severity, '?')} {f.id}", str(len(f.nodes)), inert(f.title)]
+            for f in report.findings
+        ]
+        table = _table(rows)
+        for line, f in zip(table, report.findings, strict=True):
+            out += [line, f"      on {inert(short_hostlist(f.hostlist, len(f.nodes)))}"]
+        out.append("")
+    if report.drift:
+        out.append("Drift (facts that should be the same)")
+        out += [f"  ! {inert(drift_text(d))}" for d in report.drift]
+        out.append("")
+    if report.outliers:
+        out.append("Throughput outliers (far below the median of the same GPU model and run)")
+        out += [
+            f"  ! {inert(o.node)} {o.device} {inert(o.device_name)}: {o.model} {o.framework} "
+            f"{o.precision} batch {o.batch_size}: {o.images_per_second:,.1f} img/s, "
+            f"{o.ratio:.2f} × the median {o.median:,.1f} of {o.peers} runs"
+            for o in report.outliers
+        ]
+        out.append("")
+    if report.not_reached:
+        out.append("Not reached")
+        rows = [[f"✗ {inert(r.node)}", inert(r.state), inert(r.reason)] for r in report.not_reached]
+        out += [*_table(rows), ""]
+    if report.unreadable:
+        out.append("Unreadable reports")
+        rows = [[f"✗ {inert(u.node)}", inert(u.path), inert(u.error)] for u in report.unreadable]
+        out += [*_table(rows), ""]
+    out.append(verdict_line(report))
+    return "\n".join(out) + "\n"
+
+
+def md_cell(text: str) -> str:
+    """A Markdown table cell: inert, one line, pipes and backslashes escaped."""
+    text = inert(" ".join(text.split()))
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`") or "-"
+
+
+def render_markdown(report: FleetReport) -> str:
+    """The Markdown form, for tickets and wikis."""
+    out = [
+        "# gpudoctor fleet report",
+        "",
+        f"{len(report.nodes)} node report(s), {md_cell(report.created_at)}, "
+        f"gpudoctor {md_cell(report.gpudoctor_version)}. **{md_cell(verdict_line(report))}**",
+        "",
+    ]
+    if report.groups:
+        out += [
+            "## Nodes",
+            "",
+            "| Verdict | Nodes | N | GPUs | Driver | CUDA | cuDNN | Frameworks | Findings |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        out += [
+            "| "
+            + " | ".join(
+                [
+                    g.verdict,
+                    md_cell(g.hostlist),
+                    str(g.count),
+                    md_cell(gpus_text(g.gpu_model, g.gpu_count)),
+                    md_cell(g.driver or "-"),
+                    md_cell(g.cuda_driver or "-"),
+                    md_cell(g.cudnn or "-"),
+                    md_cell(frameworks_text(g.frameworks)),
+                    md_cell(" ".join(g.finding_ids)),
+                ]
+            )
+            + " |"
+            for g in report.groups
+        ]
+        out.append("")
+    sections: list[tuple[str, list[str], list[list[str]]]] = [
+        (
+            "Findings across the fleet",
+            ["Finding", "Severity", "Nodes", "Title"],
+            [[f.id, f.severity, f.hostlist, f.title] for f in report.findings],
+        ),
+        (
+            "Drift",
+            ["Fact", "Scope", "Majority", "Minority"],
+            [
+                [
+                    d.fact,
+                    d.scope,
+                    f"{d.majority} ({d.majority_count})",
+                    "; ".join(f"{v}: {', '.join(m)}" for v, m in d.minority.items()),
+                ]
+                for d in report.drift
+            ],
+        ),
+        (
+            "Throughput outliers",
+            ["Node", "Device", "Run", "img/s", "× median"],
+            [
+                [
+                    o.node,
+                    f"{o.device} {o.device_name}",
+                    f"{o.model} {o.framework} {o.precision} batch {o.batch_size}",
+                    f"{o.images_per_second:,.1f}",
+                    f"{o.ratio:.2f} of {o.median:,.1f}",
+                ]
+                for o in report.outliers
+            ],
+        ),
+        (
+            "Not reached",
+            ["Node", "State", "Reason"],
+            [[r.node, r.state, r.reason] for r in report.not_reached],
+        ),
+        (
+            "Unreadable reports",
+            ["Node", "File", "Error"],
+            [[u.node, u.path, u.error] for u in report.unreadable],
+        ),
+    ]
+    for title, header, rows in sections:
+        if not rows:
+            continue
+        out += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+        out.append("")
+    return "\n".join(out)
+
+
+def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
+    """The versioned JSON form (docs/fleet.md, docs/fleet-schema.json)."""
+    return {
+        "schema_version": FLEET_SCHEMA_VERSION,
+        "tool": "gpudoctor fleet report",
+        "gpudoctor_version": report.gpudoctor_version,
+        "created_at": report.created_at,
+        "healthy": report.healthy,
+        "nodes": [
+            {
+                "node": n.node,
+                "verdict": n.verdict,
+                "finding_ids": list(n.finding_ids),
+                "gpu_model": n.gpu_model,
+                "gpu_count": n.gpu_count,
+                "driver": n.driver,
+                "cuda_driver": n.cuda_driver,
+                "cudnn": n.cudnn,
+                "frameworks": n.frameworks,
+                "partitions": list(n.partitions),
+            }
+            for n in report.nodes
+        ],
+        "groups": [
+            {
+                "hostlist": g.hostlist,
+                "count": g.count,
+                "verdict": g.verdict,
+                "finding_ids": list(g.finding_ids),
+                "gpu_model": g.gpu_model,
+                "gpu_count": g.gpu_count,
+                "driver": g.driver,
+                "cuda_driver": g.cuda_driver,
+                "cudnn": g.cudnn,
+                "frameworks": g.frameworks,
+            }
+            for g in report.groups
+        ],
+        "findings": {f.id: list(f.nodes) for f in report.findings},
+        "finding_info": {
+            f.id: {"severity": f.severity, "title": f.title, "hostlist": f.hostlist}
+            for f in report.findings
+        },
+        "drift": [
+            {
+                "fact": d.fact,
+                "scope": d.scope,
+                "majority": d.majority,
+                "majority_count": d.majority_count,
+                "minority": {v: list(m) for v, m in d.minority.items()},
+            }
+            for d in report.drift
+        ],
+        "outliers": [
+            {
+                "node": o.node,
+                "device": o.device,
+                "device_name": o.device_name,
+                "model": o.model,
+                "framework": o.framework,
+                "precision": o.precision,
+                "mode": o.mode,
+                "batch_size": o.batch_size,
+                "images_per_second": o.images_per_second,
+                "median": o.median,
+                "ratio": o.ratio,
+                "peers": o.peers,
+                "robust_z": o.robust_z,
+            }
+            for o in report.outliers
+        ],
+        "unreadable": [
+            {"node": u.node, "path": u.path, "error": u.error} for u in report.unreadable
+        ],
+        "not_reached": [
+            {"node": r.node, "state": r.state, "reason": r.reason} for r in report.not_reached
+        ],
+    }
+
+
+def render_json(report: FleetReport) -> str:
+    """Standard JSON only: a non-finite number is a bug here, never ``NaN`` in the output."""
+    return json.dumps(fleet_to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def render_fleet(fmt: str, report: FleetReport) -> str:
+    """The report in ``fmt``: text, json, markdown, html or prometheus."""
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "markdown":
+        return render_markdown(report)
+    if fmt == "html":
+        from gpudoctor.render.fleet_html import render_html
+
+        return render_html(report)
+    if fmt == "prometheus":
+        from gpudoctor.render.fleet_prometheus import render_prometheus
+
+        return render_prometheus(report)
+    return render_text(report)
