@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
             shutil.copyfile(REPORT, ours.output)
         else:
             Path(ours.output).write_text(json.dumps(VERIFY), encoding="utf-8")
-    return ours.rc
+    return int(ours.rc)
 
 
 if __name__ == "__main__":
