@@ -1,4 +1,4 @@
-"""`gpudoctor make-env`: write a conda environment.yml that works on a machine."""
+"""`gpudoctor make-env`: write an environment (conda, uv, pixi, pip) that works on a machine."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import click
 
 from gpudoctor.cli.files import is_stdout, write_output
 from gpudoctor.cli.options import STDIN_IS_A_TERMINAL, dash_aware_path, debug_option, force_option
+from gpudoctor.envplan.forms import DEFAULT_FILES, FORMATS, PIP_ONLY, format_for_path, render
 from gpudoctor.envplan.plan import FRAMEWORK_CHOICES, SOURCES, Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
-from gpudoctor.envplan.writers import DEFAULT_FILE, to_json, to_yaml
+from gpudoctor.envplan.uv_form import check_project_name
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 
@@ -52,11 +53,27 @@ def _check_name(name: str) -> None:
         )
 
 
-def _create_path(output: Path | None, to_stdout: bool) -> str:
-    """The file for the ``conda env create -f`` line: as typed, or the default name."""
-    if to_stdout or output is None or str(output) == "-":
-        return DEFAULT_FILE
+def _create_path(output: Path | None, to_stdout: bool, fmt: str) -> str:
+    """The file for the create line (``conda env create -f``): as typed, or the default name."""
+    if to_stdout or output is None or is_stdout(output):
+        return DEFAULT_FILES.get(fmt, "plan.json")
     return str(output)
+
+
+def _check_typed(values: list[tuple[str, str | None]]) -> None:
+    """Refuse control characters (a newline, ESC, ...) in any typed value: each one ends up in
+    the file, its comments or its commands."""
+    for flag, value in values:
+        if value and not value.isprintable():
+            raise BadInputError(f"{flag} {value!r}: control characters are not allowed")
+
+
+def _format(fmt: str | None, output: Path | None) -> str:
+    """The form to write: --format (``yaml`` is the old name of conda), else from --output."""
+    if fmt is None:
+        return (format_for_path(str(output)) if output is not None else None) or "conda"
+    fmt = "conda" if fmt.lower() == "yaml" else fmt
+    return _choice("--format", fmt, FORMATS)
 
 
 def _target(
@@ -150,8 +167,8 @@ def _summary(plan: Plan, where: str) -> str:
     type=click.Path(dir_okay=False),
     default=None,
     callback=dash_aware_path,
-    help="Write to FILE, - for standard output (default environment.yml; with --format json, "
-    "stdout).",
+    help="Write to FILE, - for standard output (default: environment.yml, pyproject.toml, "
+    "pixi.toml or requirements.txt by --format; json: stdout).",
 )
 @force_option
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing a file.")
@@ -159,8 +176,17 @@ def _summary(plan: Plan, where: str) -> str:
     "--format",
     "fmt",
     default=None,
-    help="yaml (a conda environment.yml) or json (the plan, with reasons and warnings). "
-    "Default: json for an --output ending in .json, else yaml.",
+    help="conda (environment.yml), uv (pyproject.toml), pixi (pixi.toml), requirements "
+    "(requirements.txt for venv + pip) or json (the plan). Default: from --output's name, "
+    "else conda.",
+)
+@click.option(
+    "--torch-index-url",
+    "torch_index_url",
+    default=None,
+    metavar="URL",
+    help="A mirror of the PyTorch wheel index to use in every form ({variant} becomes cu126, "
+    "cpu, ...).",
 )
 @click.option(
     "--solve",
@@ -192,23 +218,49 @@ def command(
     force: bool,
     to_stdout: bool,
     fmt: str | None,
+    torch_index_url: str | None,
     solve: bool,
     solve_channels: tuple[str, ...],
 ) -> int:
-    """Write a conda environment.yml whose PyTorch/TensorFlow build fits a machine.
+    """Write an environment whose PyTorch/TensorFlow build fits a machine.
+
+    The form is a conda environment.yml, a uv project, a pixi manifest or a requirements.txt
+    (--format); every form holds the same plan.
 
     With no target options the machine is this one. The build chosen is the newest release
     whose CUDA the driver runs (fully, else through minor-version compatibility, with a
     warning), whose arch list covers the GPU, and which supports the Python and the platform.
     Exit 1 when nothing fits, naming the nearest working combination.
     """
+    _check_typed(
+        [
+            ("--driver", driver),
+            ("--cc", cc),
+            ("--os", os_name),
+            ("--arch", arch),
+            ("--framework", framework),
+            ("--python", python),
+            ("--torch", torch_version),
+            ("--tensorflow", tf_version),
+            ("--source", source),
+            ("--name", name),
+            ("--format", fmt),
+            ("--torch-index-url", torch_index_url),
+            ("--output", None if output is None else str(output)),
+            ("--from-report", None if from_report is None else str(from_report)),
+            *(("--solve-channel", c) for c in solve_channels),
+        ]
+    )
     # verify says --framework all; make-env takes it as a synonym of both
     framework = "both" if framework.lower() == "all" else framework
     framework = _choice("--framework", framework, FRAMEWORK_CHOICES)
     source = _choice("--source", source, SOURCES)
-    if fmt is None:
-        fmt = "json" if output is not None and output.suffix.lower() == ".json" else "yaml"
-    fmt = _choice("--format", fmt, ("yaml", "json"))
+    fmt = _format(fmt, output)
+    if fmt in PIP_ONLY and source != "pip":
+        raise BadInputError(
+            f"--format {fmt} installs wheels only: use --source pip, or --format conda or pixi "
+            "for conda-forge builds"
+        )
     if torch_version and framework == "tensorflow":
         raise BadInputError("--torch needs --framework torch or both")
     if tf_version and framework == "torch":
@@ -219,6 +271,8 @@ def command(
         raise BadInputError("--solve-channel needs --solve")
     if name is not None:
         _check_name(name)
+        if fmt == "uv":
+            check_project_name(name)
     kb = load()
     target = _target(kb, from_report, driver, cc, os_name, arch, wsl)
     frameworks = ("torch", "tensorflow") if framework == "both" else (framework,)
@@ -230,6 +284,7 @@ def command(
         source=source,
         cpu=cpu,
         name=name,
+        torch_index_url=torch_index_url,
     )
     plan = make_plan(kb, target, request)
     if solve:
@@ -241,11 +296,11 @@ def command(
             + ", ".join(result.records),
             err=True,
         )
-    text = to_json(plan) if fmt == "json" else to_yaml(plan, _create_path(output, to_stdout))
+    text = render(plan, fmt, _create_path(output, to_stdout, fmt))
     if output is None and (to_stdout or fmt == "json"):
         click.echo(text, nl=False)
         return int(ExitCode.OK)
-    path = output or Path(DEFAULT_FILE)
+    path = output or Path(DEFAULT_FILES[fmt])
     write_output(path, text, force=force)
     if is_stdout(path):
         return int(ExitCode.OK)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gpudoctor.envplan.choose import NAMES, Candidate
-from gpudoctor.envplan.plan import FrameworkPlan, Pin, Plan, Request
 from gpudoctor.envplan.suggest import command_for
 from gpudoctor.envplan.target import Target
+from gpudoctor.envplan.types import FrameworkPlan, Pin, Plan, Request
 from gpudoctor.errors import PlanError
 from gpudoctor.kb import KnowledgeBase
 from gpudoctor.kb.versions import parse_driver, python_key
@@ -133,7 +133,22 @@ def _name(chosen: list[Candidate], request: Request) -> str:
     return "-".join(parts)
 
 
-def _framework_plan(c: Candidate, channel: str, platform: str) -> FrameworkPlan:
+def index_url(c: Candidate, request: Request) -> str | None:
+    """The wheel index of a pip build: its official one, or the mirror --torch-index-url names."""
+    official = c.variant.index_url
+    if official is None or request.torch_index_url is None or c.release.framework != "torch":
+        return official
+    return request.torch_index_url.replace("{variant}", c.variant.tag)
+
+
+def _index_why(c: Candidate, request: Request) -> str:
+    why = f"the wheel index of {c.label}"
+    if index_url(c, request) != c.variant.index_url:
+        why += f" (a mirror, by --torch-index-url; official: {c.variant.index_url})"
+    return why
+
+
+def _framework_plan(c: Candidate, channel: str, platform: str, request: Request) -> FrameworkPlan:
     return FrameworkPlan(
         name=c.release.framework,
         version=c.version,
@@ -141,7 +156,7 @@ def _framework_plan(c: Candidate, channel: str, platform: str) -> FrameworkPlan:
         cudnn=c.variant.cudnn,
         source=channel,
         variant=c.variant.tag,
-        index_url=c.variant.index_url if channel == "pip" else None,
+        index_url=index_url(c, request) if channel == "pip" else None,
         driver_support=c.driver_level,
         gpu_coverage=(c.coverage.kind if c.coverage else ("unknown" if c.variant.cuda else None)),
         coverage_entry=c.coverage.matched if c.coverage else None,
@@ -177,10 +192,12 @@ def _numpy_pins(kb: KnowledgeBase, target: Target, chosen: list[Candidate]) -> l
 def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> list[Pin]:
     release, variant = c.release, c.variant
     package = variant.package or release.package
+    index = index_url(c, request)
     pins = [
         Pin(
             spec=f"{package}{_pip_version(c)}",
             reason=f"{c.label}: {_why(kb, target, c, request)}",
+            index=index,
         )
     ]
     for companion, series in release.companions.items():
@@ -189,6 +206,7 @@ def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request)
                 spec=f"{companion}=={series}.*",
                 reason=f"the {companion} series released with {release.framework} "
                 f"{release.version}",
+                index=index,
             )
         )
     pins.extend(Pin(spec=p, reason=variant.note or f"needed by {c.label}") for p in variant.pip)
@@ -242,12 +260,12 @@ def build_plan(
         pip.extend(_numpy_pins(kb, target, chosen))
         indexed = [c for c in chosen if c.variant.index_url]
         if len(indexed) == 1 and len(chosen) == 1:
-            url = indexed[0].variant.index_url
-            options.append((f"--index-url {url}", f"the wheel index of {indexed[0].label}"))
+            url = index_url(indexed[0], request)
+            options.append((f"--index-url {url}", _index_why(indexed[0], request)))
         for c in indexed if len(chosen) > 1 else ():
             options.append(
                 (
-                    f"--extra-index-url {c.variant.index_url}",
+                    f"--extra-index-url {index_url(c, request)}",
                     "PyPI serves the other packages; the local version label (+cpu, +cu126) "
                     f"makes pip take {c.label} from this index",
                 )
@@ -262,7 +280,9 @@ def build_plan(
         python=python,
         target=target,
         target_text=target.describe(kb),
-        frameworks=tuple(_framework_plan(c, request.source, target.platform) for c in chosen),
+        frameworks=tuple(
+            _framework_plan(c, request.source, target.platform, request) for c in chosen
+        ),
         channels=CHANNELS,
         conda=tuple(conda),
         pip=tuple(pip),
@@ -271,4 +291,7 @@ def build_plan(
         reasons=tuple(reasons),
         as_of=max(c.variant.as_of for c in chosen).isoformat(),
         command=command_for(target, request),
+        driver_cuda=(
+            kb.max_cuda_for_driver(target.driver, target.driver_os) if target.driver else None
+        ),
     )

@@ -1,87 +1,38 @@
-"""The planner: from a target machine and a request to a Plan (pins, reasons and warnings)."""
+"""The planner: from a target machine and a request to a Plan (pins, reasons and warnings).
+
+The data types live in types.py; the direction is types <- suggest <- pins <- plan.
+"""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
 from gpudoctor.envplan.explain import gpu_text, no_fit_message
+from gpudoctor.envplan.pins import build_plan
 from gpudoctor.envplan.target import Target
+from gpudoctor.envplan.types import (
+    FRAMEWORK_CHOICES,
+    SOURCES,
+    FrameworkPlan,
+    Pin,
+    Plan,
+    Request,
+)
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import FrameworkRelease, KnowledgeBase
 from gpudoctor.kb.versions import is_exact, parse_driver, python_key, release_key
 
-SOURCES = ("pip", "conda-forge")
-FRAMEWORK_CHOICES = ("torch", "tensorflow", "both")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Request:
-    """What the user asked make-env for."""
-
-    frameworks: tuple[str, ...] = ("torch",)
-    python: str | None = None
-    torch: str | None = None
-    tensorflow: str | None = None
-    source: str = "pip"
-    cpu: bool = False
-    name: str | None = None
-
-    def version(self, framework: str) -> str | None:
-        """The version pinned for ``framework``, if any."""
-        return self.torch if framework == "torch" else self.tensorflow
-
-
-@dataclass(frozen=True, kw_only=True)
-class Pin:
-    """One line of the environment file and why it is there."""
-
-    spec: str
-    reason: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class FrameworkPlan:
-    """The build chosen for one framework."""
-
-    name: str
-    version: str
-    """The exact version asked for (``--torch 2.9.0``), else the newest known patch release
-    (``2.9.1``), else the series (``2.14``)."""
-    cuda: str | None
-    cudnn: str | None
-    source: str
-    variant: str
-    index_url: str | None
-    driver_support: str | None
-    """``full``, ``minor_compat``, or None for a CPU build."""
-    gpu_coverage: str | None
-    """``sass``, ``ptx_jit``, ``unknown``, or None for a CPU build."""
-    coverage_entry: str | None
-    verified: bool
-    data_source: str
-    as_of: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    """Everything make-env writes: the environment and the reasons behind it."""
-
-    name: str
-    python: str
-    target: Target
-    target_text: str
-    frameworks: tuple[FrameworkPlan, ...]
-    channels: tuple[str, ...]
-    conda: tuple[Pin, ...]
-    pip: tuple[Pin, ...]
-    pip_options: tuple[str, ...]
-    warnings: tuple[str, ...]
-    reasons: tuple[str, ...]
-    as_of: str
-    command: str
-    """The make-env command line that regenerates this plan on any machine."""
+__all__ = [
+    "FRAMEWORK_CHOICES",
+    "SOURCES",
+    "FrameworkPlan",
+    "Pin",
+    "Plan",
+    "Request",
+    "choose",
+    "make_plan",
+]
 
 
 def _flag(framework: str) -> str:
@@ -107,9 +58,29 @@ def _check_exact(release: FrameworkRelease, version: str, framework: str, source
         )
 
 
+_URL_SCHEMES = ("https://", "http://", "file://")
+
+
+def _check_index_url(request: Request) -> None:
+    """A --torch-index-url must be a URL pip, uv and pixi all take, for a PyTorch pip build."""
+    url = request.torch_index_url
+    if url is None:
+        return
+    if not url.lower().startswith(_URL_SCHEMES) or any(c.isspace() for c in url):
+        raise BadInputError(
+            f"--torch-index-url {url}: give an https://, http:// or file:// URL without spaces"
+        )
+    if request.source != "pip" or "torch" not in request.frameworks:
+        raise BadInputError(
+            "--torch-index-url replaces the PyTorch wheel index: it needs --source pip and "
+            "--framework torch or both"
+        )
+
+
 def _validate(kb: KnowledgeBase, request: Request) -> None:
     if request.source not in SOURCES:
         raise BadInputError(f"--source {request.source}: use pip or conda-forge")
+    _check_index_url(request)
     if request.python is not None:
         python_key(request.python)
     for framework in request.frameworks:
@@ -290,6 +261,4 @@ def choose(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidat
 
 def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:
     """The full plan: builds, Python, pins with reasons, warnings."""
-    from gpudoctor.envplan.pins import build_plan
-
     return build_plan(kb, target, request, choose(kb, target, request))

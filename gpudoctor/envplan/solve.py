@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpudoctor.envplan.plan import Plan
+from gpudoctor.envplan.types import Plan
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-from gpudoctor.envplan.plan import Request
 from gpudoctor.envplan.target import Target, target_from_report
+from gpudoctor.envplan.types import Request
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.report import Report
 
@@ -37,6 +37,8 @@ def command_for(target: Target, request: Request) -> str:
         args.append("--cpu")
     if request.name:
         args += ["--name", request.name]
+    if request.torch_index_url:
+        args += ["--torch-index-url", request.torch_index_url]
     return shlex.join(args)
 
 

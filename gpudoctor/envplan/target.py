@@ -56,7 +56,11 @@ class Target:
         """The conda subdir: ``linux-64``, ``linux-aarch64`` or ``win-64``."""
         platform = _PLATFORMS.get((self.os, self.arch))
         if platform is None:
-            raise BadInputError(f"no CUDA builds exist for {self.os} on {self.arch}")
+            # an impossible combination is bad input (exit 2), like an unknown --cc
+            raise BadInputError(
+                f"--os {self.os} --arch {self.arch}: no builds exist for {self.os} on "
+                f"{self.arch} (no CUDA, and no CPU build recorded); use linux for aarch64"
+            )
         return platform
 
     @property

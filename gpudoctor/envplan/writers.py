@@ -1,38 +1,17 @@
-"""Writing a Plan as a conda environment.yml (by hand, no YAML library) or as JSON."""
+"""Writing a Plan as a conda environment.yml (through emit.yaml_scalar) or as JSON."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shlex
-import subprocess
-import textwrap
 from typing import Any
 
-from gpudoctor.envplan.plan import Plan
+from gpudoctor.envplan.emit import yaml_scalar
+from gpudoctor.envplan.header import header, shell_word
+from gpudoctor.envplan.types import Plan
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=<>-]*$")
-_WIDTH = 98
+__all__ = ["DEFAULT_FILE", "shell_word", "to_dict", "to_json", "to_yaml"]
+
 DEFAULT_FILE = "environment.yml"
-
-
-def _scalar(text: str) -> str:
-    """A YAML scalar: plain when safe, else double-quoted (JSON strings are valid YAML)."""
-    return text if _PLAIN.match(text) else json.dumps(text)
-
-
-def _comment(text: str, first: str = "#   - ", rest: str = "#     ") -> list[str]:
-    return textwrap.wrap(
-        text, width=_WIDTH, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
-    )
-
-
-def shell_word(text: str) -> str:
-    """``text`` as one word of a shell command on this OS (quoted only when it must be)."""
-    if os.name == "nt":
-        return subprocess.list2cmdline([text])
-    return shlex.quote(text)
 
 
 def to_yaml(plan: Plan, path: str = DEFAULT_FILE) -> str:
@@ -40,31 +19,16 @@ def to_yaml(plan: Plan, path: str = DEFAULT_FILE) -> str:
 
     ``path`` is the file as the user named it, for the ``conda env create -f`` line.
     """
-    lines = _comment(f"environment for {plan.target_text}", "# gpudoctor make-env: ", "#   ")
-    if plan.target.gpus:
-        lines += _comment("GPUs: " + ", ".join(plan.target.gpus), "# ", "#   ")
-    lines.append(f"# Knowledge base data as of {plan.as_of}; see docs/make-env.md.")
-    # one line however long: a copied first line must be the whole command
-    lines.append(f"# Regenerate: {plan.command}")
-    lines.append(f"# Create with: conda env create -f {shell_word(path)}")
-    lines.append("#")
-    lines.append("# Why each pin:")
-    for reason in plan.reasons:
-        lines += _comment(reason)
-    if plan.warnings:
-        lines.append("#")
-        lines.append("# Warnings:")
-        for warning in plan.warnings:
-            lines += _comment(warning)
-    lines.append(f"name: {_scalar(plan.name)}")
+    lines = header(plan, f"conda env create -f {shell_word(path)}")
+    lines.append(f"name: {yaml_scalar(plan.name)}")
     lines.append("channels:")
-    lines += [f"  - {_scalar(c)}" for c in plan.channels]
+    lines += [f"  - {yaml_scalar(c)}" for c in plan.channels]
     lines.append("dependencies:")
-    lines += [f"  - {_scalar(pin.spec)}" for pin in plan.conda]
+    lines += [f"  - {yaml_scalar(pin.spec)}" for pin in plan.conda]
     if plan.pip:
         lines.append("  - pip:")
-        lines += [f"      - {_scalar(o)}" for o in plan.pip_options]
-        lines += [f"      - {_scalar(pin.spec)}" for pin in plan.pip]
+        lines += [f"      - {yaml_scalar(o)}" for o in plan.pip_options]
+        lines += [f"      - {yaml_scalar(pin.spec)}" for pin in plan.pip]
     return "\n".join(lines) + "\n"
 
 

@@ -376,3 +376,138 @@ def test_an_unreleased_python_is_warned_about(cli: Cli, in_tmp: Path) -> None:
         assert any("not a final release" in w for w in warnings) == warned, (version, warnings)
         checked.append(warned)
     assert False in checked and (True in checked or not unreleased)
+
+
+@pytest.mark.parametrize("name", ["yes", "123", "on", "null", "1e3", "0x1F", "2026-01-01"])
+def test_names_yaml_would_retype_read_back_as_strings(cli: Cli, in_tmp: Path, name: str) -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    conda = cli("make-env", *TARGET, "--name", name, "--stdout")
+    assert conda.exit_code == 0, conda
+    assert yaml.safe_load(conda.stdout)["name"] == name
+    pixi = cli("make-env", *TARGET, "--name", name, "--format", "pixi", "--stdout")
+    assert tomllib.loads(pixi.stdout)["workspace"]["name"] == name
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--driver", "535.104.05\n", "--cc", "7.0"),
+        ("--driver", "535.104.05", "--cc", "7.0\r"),
+        (*TARGET, "--python", "3.12\n"),
+        (*TARGET, "--torch", "2.9\x1b"),
+        (*TARGET, "--name", "lab\x85"),
+        (*TARGET, "--torch-index-url", "https://m/\nx"),
+        (*TARGET, "-o", "env\n.yml"),
+        (*TARGET, "-o", "env\u2028.toml", "--format", "uv"),
+    ],
+)
+def test_control_characters_in_any_typed_value_are_refused(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...]
+) -> None:
+    result = cli("make-env", *args)
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1 and "control characters" in result.stderr, result
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--os", "windows", "--arch", "aarch64"), (*TARGET, "--os", "windows", "--arch", "arm64")],
+)
+def test_windows_on_arm_is_bad_input(cli: Cli, in_tmp: Path, args: tuple[str, ...]) -> None:
+    # no CUDA (or recorded CPU) builds exist for it: an impossible combination, exit 2 as the
+    # docs say (exit 1 is for machines the knowledge base can plan for but nothing fits)
+    result = cli("make-env", *args)
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1 and "windows on aarch64" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "first_key", "create"),
+    [
+        ("pyproject.toml", "[project]", "# Create with: uv sync\n"),
+        ("envs/lab/pyproject.toml", "[project]", "# Create with: uv sync --project envs/lab\n"),
+        ("pixi.toml", "[workspace]", "# Create with: pixi install\n"),
+        (
+            "envs/pixi.toml",
+            "[workspace]",
+            "# Create with: pixi install --manifest-path envs/pixi.toml\n",
+        ),
+        (
+            "requirements.txt",
+            "--index-url",
+            "# Create with: python3.14 -m venv .venv && .venv/bin/python -m pip install -r "
+            "requirements.txt\n",
+        ),
+        ("env.yaml", "name:", "# Create with: conda env create -f env.yaml\n"),
+    ],
+)
+def test_the_output_name_picks_the_form(
+    cli: Cli, in_tmp: Path, output: str, first_key: str, create: str
+) -> None:
+    (in_tmp / "envs" / "lab").mkdir(parents=True)
+    result = cli("make-env", *TARGET, "-o", output)
+    assert result.exit_code == 0, result
+    text = (in_tmp / output).read_text(encoding="utf-8")
+    assert create in text, text
+    assert any(line.startswith(first_key) for line in text.splitlines()), text
+    again = cli("make-env", *TARGET, "-o", output)
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert (in_tmp / output).read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize(
+    ("fmt", "file"),
+    [
+        ("uv", "pyproject.toml"),
+        ("pixi", "pixi.toml"),
+        ("requirements", "requirements.txt"),
+        ("yaml", "environment.yml"),
+    ],
+)
+def test_each_format_has_its_usual_file(cli: Cli, in_tmp: Path, fmt: str, file: str) -> None:
+    result = cli("make-env", *TARGET, "--format", fmt)
+    assert result.exit_code == 0, result
+    assert [p.name for p in in_tmp.iterdir()] == [file]
+    assert f"wrote {file}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--format", "uv", "--source", "conda-forge"), "--format uv installs wheels only"),
+        (("--format", "requirements", "--source", "conda-forge"), "use --source pip"),
+        (("--format", "uv", "--name", "lab+1"), "a uv project name"),
+        (("-o", "lab.toml"), "--format uv or --format pixi"),
+        (("--torch-index-url", "ftp://mirror/x"), "--torch-index-url ftp://mirror/x"),
+    ],
+)
+def test_form_specific_bad_input(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = cli("make-env", *TARGET, *args)
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_conda_only_build_is_refused_by_the_wheel_forms(cli: Cli, in_tmp: Path) -> None:
+    args = (*TARGET, "--framework", "tensorflow", "--tensorflow", "2.11", "--python", "3.10")
+    for fmt in ("uv", "requirements"):
+        result = cli("make-env", *args, "--format", fmt)
+        assert result.exit_code == 1, result
+        assert "cudatoolkit=11.2" in result.stderr and "--format pixi" in result.stderr
+    pixi = cli("make-env", *args, "--format", "pixi", "--stdout")
+    assert pixi.exit_code == 0 and 'cudatoolkit = "11.2.*"' in pixi.stdout, pixi
+
+
+def test_regenerate_line_rewrites_each_form(cli: Cli, in_tmp: Path) -> None:
+    for fmt in ("uv", "pixi", "requirements"):
+        first = cli("make-env", *TARGET, "--format", fmt, "--stdout")
+        line = next(x for x in first.stdout.splitlines() if x.startswith("# Regenerate: "))
+        again = cli(*shlex.split(line.removeprefix("# Regenerate: "))[1:], "--stdout")
+        assert again.exit_code == 0 and again.stdout == first.stdout, fmt
