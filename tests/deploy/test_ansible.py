@@ -47,6 +47,8 @@ def playbook(tmp_path: Path, **extra_vars: object) -> subprocess.CompletedProces
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        # ansible-playbook refuses to start unless the locale's encoding is UTF-8 (LC_ALL=C).
+        "LC_ALL": "C.UTF-8",
     }
     argv = [
         ANSIBLE_PLAYBOOK,
