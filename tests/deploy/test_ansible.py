@@ -45,6 +45,7 @@ def playbook(tmp_path: Path, **extra_vars: object) -> subprocess.CompletedProces
         "ANSIBLE_CONFIG": str(config),
         "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),  # the "remote" is localhost
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         # ansible-playbook refuses to start unless the locale's encoding is UTF-8 (LC_ALL=C).
