@@ -88,3 +88,20 @@ def set_aside_for_vm(driver: str | None) -> bool:
 def is_gpu_function(fn: PciFunction) -> bool:
     """Display or 3D controllers (PCI class 0x03xxxx), not the GPU's audio or USB functions."""
     return fn.class_code.lower().removeprefix("0x").startswith("03")
+
+
+def module_flavour(proc_version_line: str | None) -> str | None:
+    """``open`` or ``proprietary`` from the first line of /proc/driver/nvidia/version: the open
+    GPU kernel modules say ``NVIDIA UNIX Open Kernel Module``, the proprietary ones ``NVIDIA
+    UNIX x86_64 Kernel Module``; None when there is no such line."""
+    line = (proc_version_line or "").lower()
+    if "open kernel module" in line:
+        return "open"
+    return "proprietary" if "kernel module" in line else None
+
+
+def loaded_module_flavour(report: Report) -> str | None:
+    """The flavour of the loaded nvidia module: as recorded, else read from the version line
+    (reports written before the fact was recorded)."""
+    drv = report.driver
+    return drv.module_flavour or module_flavour(drv.proc_version_line)

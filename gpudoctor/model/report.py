@@ -87,13 +87,32 @@ class PciFunction:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FabricManagerInfo:
+    """NVIDIA Fabric Manager, which NVSwitch systems need running before CUDA can start."""
+
+    running: bool | None = None
+    """None when it could not be told (no systemctl, no access)."""
+    version: str | None = None
+    """``nv-fabricmanager --version``; it must equal the driver version."""
+    how: str = ""
+    """How it was read, e.g. ``systemctl is-active nvidia-fabricmanager``."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class KernelDriverInfo:
     """What the kernel says about the NVIDIA driver, read without loading any library."""
 
     module_version: str | None = None
     """From ``/sys/module/nvidia/version`` or ``/proc/driver/nvidia/version``."""
     proc_version_line: str | None = None
+    module_flavour: str | None = None
+    """``open`` (NVIDIA's open GPU kernel modules) or ``proprietary``, from the version line;
+    None when no module is loaded."""
     pci_functions: tuple[PciFunction, ...] = ()
+    nvswitches: tuple[PciFunction, ...] = ()
+    """NVIDIA NVSwitch bridges (PCI class 0x0680) on HGX/DGX boards."""
+    fabric_manager: FabricManagerInfo | None = None
+    """Read only where there are NVSwitches."""
     dev_nodes: tuple[str, ...] = ()
     uvm_loaded: bool | None = None
     nouveau_loaded: bool | None = None
@@ -168,6 +187,9 @@ class GpuInfo:
     mig_devices: tuple[MigDevice, ...] = ()
     clock_event_reasons: int | None = None
     """The raw NVML clock-event (throttle) bitmask."""
+    fabric_state: str | None = None
+    """NVSwitch fabric registration from NVML: ``not_supported``, ``not_started``,
+    ``in_progress`` or ``completed`` (None where the driver cannot say)."""
     processes: tuple[GpuProcess, ...] = ()
     errors: tuple[Unavailable, ...] = ()
 
@@ -281,6 +303,9 @@ class FrameworkInfo:
     init_error: str | None = None
     loaded_libraries: tuple[str, ...] = ()
     """Paths of CUDA libraries mapped into the child after import and a tiny op."""
+    cudnn_library: LibraryInfo | None = None
+    """The cuDNN file the framework really loaded and the version that file reports, recorded
+    also when the framework refused it."""
     failed_libraries: tuple[LibraryInfo, ...] = ()
     requires: tuple[str, ...] = ()
     """The framework's ``Requires-Dist`` lines on ``nvidia-*`` wheels."""

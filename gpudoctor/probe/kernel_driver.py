@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from gpudoctor.model.report import KernelDriverInfo, PciFunction, Unavailable
+from gpudoctor.model.derived import module_flavour
+from gpudoctor.model.report import FabricManagerInfo, KernelDriverInfo, PciFunction, Unavailable
 from gpudoctor.probe.base import ProbeContext
 
 NVIDIA_VENDOR = "0x10de"
+NVSWITCH_CLASS = "0x0680"
+"""PCI class "bridge, other": how NVSwitches on HGX/DGX boards show up under vendor 10de."""
+FABRIC_MANAGER = "nvidia-fabricmanager"
+FM_COMM = "nv-fabricmanage"
+"""The daemon ``nv-fabricmanager`` as /proc/PID/comm shows it (cut to 15 characters)."""
+FM_TIMEOUT_S = 3.0
 
 
 def parse_proc_version(text: str | None) -> tuple[str | None, str | None]:
@@ -25,8 +33,8 @@ def parse_proc_version(text: str | None) -> tuple[str | None, str | None]:
     return line, version
 
 
-def pci_functions(ctx: ProbeContext) -> tuple[PciFunction, ...] | None:
-    """Every NVIDIA display-class PCI function and the driver bound to it.
+def pci_functions(ctx: ProbeContext, class_prefix: str = "0x03") -> tuple[PciFunction, ...] | None:
+    """Every NVIDIA PCI function of a class (display by default) and the driver bound to it.
 
     None when the PCI bus cannot be listed at all: that is "unknown", not "no GPU".
     """
@@ -39,7 +47,7 @@ def pci_functions(ctx: ProbeContext) -> tuple[PciFunction, ...] | None:
     for dev in entries:
         vendor = _read(dev / "vendor")
         class_code = _read(dev / "class")
-        if vendor != NVIDIA_VENDOR or not class_code or not class_code.startswith("0x03"):
+        if vendor != NVIDIA_VENDOR or not class_code or not class_code.startswith(class_prefix):
             continue
         try:
             driver: str | None = (dev / "driver").readlink().name
@@ -61,6 +69,34 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="ascii", errors="replace").strip().lower()
     except OSError:
         return None
+
+
+def _fm_process_running(ctx: ProbeContext) -> bool | None:
+    """Whether an ``nv-fabricmanager`` process is in /proc (None when /proc cannot be listed)."""
+    try:
+        pids = [p for p in ctx.path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return None
+    return any((ctx.read_text(f"/proc/{p.name}/comm") or "").strip() == FM_COMM for p in pids)
+
+
+def fabric_manager(ctx: ProbeContext) -> FabricManagerInfo:
+    """Whether Fabric Manager runs (its process, else systemd) and its version."""
+    running, how = _fm_process_running(ctx), "/proc/*/comm"
+    if not running and shutil.which("systemctl", path=ctx.env.get("PATH")):
+        result = ctx.run(
+            ["systemctl", "is-active", FABRIC_MANAGER], timeout_s=FM_TIMEOUT_S, env=ctx.env
+        )
+        state = result.stdout.strip()
+        if state:  # active, inactive, failed, activating; empty when systemd is not running
+            running, how = state == "active", f"systemctl is-active {FABRIC_MANAGER}: {state}"
+    version = None
+    binary = shutil.which("nv-fabricmanager", path=ctx.env.get("PATH"))
+    if binary:
+        result = ctx.run([binary, "--version"], timeout_s=FM_TIMEOUT_S, env=ctx.env)
+        words = [w.strip(" ,") for w in result.stdout.split()]
+        version = next((w for w in words if w[:1].isdigit() and "." in w), None)
+    return FabricManagerInfo(running=running, version=version, how=how)
 
 
 def dev_nodes(ctx: ProbeContext) -> tuple[str, ...]:
@@ -105,10 +141,14 @@ def probe_kernel_driver(ctx: ProbeContext) -> KernelDriverInfo:
         )
     modules = ctx.path("/sys/module")
     has_modules = modules.is_dir()
+    switches = pci_functions(ctx, NVSWITCH_CLASS) or ()
     return KernelDriverInfo(
         module_version=sys_version or proc_version,
         proc_version_line=line,
+        module_flavour=module_flavour(line),
         pci_functions=functions or (),
+        nvswitches=switches,
+        fabric_manager=fabric_manager(ctx) if switches else None,
         dev_nodes=dev_nodes(ctx),
         uvm_loaded=(modules / "nvidia_uvm").is_dir() if has_modules else None,
         nouveau_loaded=(modules / "nouveau").is_dir() if has_modules else None,

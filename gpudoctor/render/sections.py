@@ -81,6 +81,7 @@ def _driver_section(report: Report) -> Section:
     pairs: list[tuple[str, str | None]] = [
         ("nvidia module", drv.module_version),
         ("/proc/driver/nvidia/version", drv.proc_version_line),
+        ("module flavour", drv.module_flavour),
         ("nvidia_uvm loaded", _yes_no(drv.uvm_loaded)),
         ("nouveau loaded", _yes_no(drv.nouveau_loaded)),
         ("device files", ", ".join(drv.dev_nodes) or None),
@@ -89,6 +90,12 @@ def _driver_section(report: Report) -> Section:
         (f"PCI {fn.address}", f"{fn.device_id} class {fn.class_code}: {fn.driver or 'no driver'}")
         for fn in drv.pci_functions
     ]
+    pairs += [(f"NVSwitch {fn.address}", fn.device_id) for fn in drv.nvswitches]
+    fm = drv.fabric_manager
+    if fm is not None:
+        state = {True: "running", False: "not running", None: "unknown"}[fm.running]
+        detail = ", ".join(x for x in (fm.version, fm.how) if x)
+        pairs.append(("Fabric Manager", state + (f" ({detail})" if detail else "")))
     return _kv("Kernel driver", pairs)
 
 
@@ -177,6 +184,7 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
         ("persistence mode", _yes_no(g.persistence_mode)),
         ("compute mode", g.compute_mode),
         ("MIG", mig),
+        ("NVSwitch fabric", g.fabric_state),
         *(
             (
                 f"MIG {m.index}",
@@ -259,6 +267,13 @@ def _framework_pairs(fw: FrameworkInfo) -> list[tuple[str, str | None]]:
         *(
             (f"failed {lib.soname or lib.name}", lib.error or "not found")
             for lib in fw.failed_libraries
+        ),
+        (
+            "cuDNN file",
+            None
+            if fw.cudnn_library is None
+            else f"{fw.cudnn_library.path} ({fw.cudnn_library.version or '?'}, "
+            f"{fw.cudnn_library.origin or '?'})",
         ),
         ("loaded libraries", ", ".join(fw.loaded_libraries) or None),
         ("requires", ", ".join(fw.requires) or None),

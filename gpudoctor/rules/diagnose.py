@@ -14,6 +14,7 @@ from gpudoctor.rules import (  # noqa: F401
     gpu_health,
     gpu_state,
     host,
+    kernel_module,
     libraries,
     nvml,
 )

@@ -159,3 +159,53 @@ def rebuild_initramfs(report: Report) -> tuple[str, ...]:
         "Rebuild the initramfs",
         "with your distribution's tool",
     )
+
+
+def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[str, ...]:
+    """Replace the nvidia kernel module by its ``open`` or ``proprietary`` flavour, same branch.
+
+    Package names: Ubuntu's ``nvidia-driver-<branch>[-open]``, Debian's
+    ``nvidia-open-kernel-dkms``/``nvidia-kernel-dkms``, RPM Fusion's ``_with_kmod_nvidia_open``
+    macro and the ``open-dkms``/``latest-dkms`` streams of NVIDIA's RHEL repository.
+    """
+    if flavour == "open":
+        commands: dict[Family, tuple[str, ...]] = {
+            "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch}-open && sudo reboot",),
+            "debian": ("$ sudo apt-get install nvidia-open-kernel-dkms && sudo reboot",),
+            "fedora": (
+                "$ echo '%_with_kmod_nvidia_open 1' | sudo tee /etc/rpm/macros.nvidia-kmod "
+                "&& sudo akmods --kernels $(uname -r) --rebuild && sudo reboot",
+            ),
+            "rhel": ("$ sudo dnf module install nvidia-driver:open-dkms && sudo reboot",),
+        }
+        what = "Install the open kernel modules of the same driver"
+    else:
+        commands = {
+            "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
+            "debian": ("$ sudo apt-get install nvidia-kernel-dkms && sudo reboot",),
+            "fedora": (
+                "$ sudo rm -f /etc/rpm/macros.nvidia-kmod && sudo akmods --kernels $(uname -r) "
+                "--rebuild && sudo reboot",
+            ),
+            "rhel": ("$ sudo dnf module install nvidia-driver:latest-dkms && sudo reboot",),
+        }
+        what = "Install the proprietary kernel module of the same driver"
+    tree = "kernel-open" if flavour == "open" else "kernel"
+    return (
+        *_choose(report, commands, what),
+        f"With NVIDIA's .run: sh NVIDIA-Linux-*.run -m={tree}",
+    )
+
+
+def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
+    """Install the last driver branch that still drives an old GPU (R470, R580)."""
+    return _choose(
+        report,
+        {
+            "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
+            "debian": (f"$ sudo apt-get install nvidia-tesla-{branch}-driver && sudo reboot",),
+            "fedora": (f"$ sudo dnf install akmod-nvidia-{branch}xx && sudo reboot",),
+            "rhel": (f"$ sudo dnf module install nvidia-driver:{branch}-dkms && sudo reboot",),
+        },
+        f"Install the R{branch} driver branch (the last one for this GPU)",
+    )

@@ -69,51 +69,77 @@ def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     area="gpu",
     severity=Severity.WARNING,
     severities=(Severity.WARNING, Severity.INFO),
-    title="The PCIe link runs below its maximum while the GPU is busy",
-    why="A GPU under load should run its PCIe link at the highest generation and width the "
-    "GPU and slot support; a link trained down (Gen5 x16 to Gen3 x8) cuts host-device "
-    "bandwidth. At idle the link drops speed by design to save power, so an idle GPU "
-    "(clock-event bit GpuIdle 0x1, or utilisation below "
-    f"{BUSY_UTILIZATION_PCT} %) is not reported; when the load is unknown the finding is "
-    "information only.",
-    fix="Reseat the card or its riser, check the slot's BIOS setting (Gen/bifurcation), and "
+    title="The PCIe link generation runs below its maximum while the GPU is busy",
+    why="A GPU under load should run its PCIe link at the highest generation the GPU and slot "
+    "support; a link trained down (Gen5 to Gen3) cuts host-device bandwidth. At idle the link "
+    "drops its generation by design to save power, so an idle GPU (clock-event bit GpuIdle "
+    f"0x1, or utilisation below {BUSY_UTILIZATION_PCT} %) is not reported; when the load is "
+    "unknown the finding is information only. The link width does not drop that way and is "
+    "judged at any load (GD-GPU-015).",
+    fix="Check the slot's BIOS setting (PCIe generation), reseat the card or its riser, and "
     "check again under load (`nvidia-smi -q -d PCIE`).",
 )
 def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
-        gen, gen_max, width, width_max = (
-            gpu.pcie_gen,
-            gpu.pcie_gen_max,
-            gpu.pcie_width,
-            gpu.pcie_width_max,
-        )
-        slow_gen = gen is not None and gen_max is not None and gen < gen_max
-        narrow = width is not None and width_max is not None and width < width_max
-        if not (slow_gen or narrow):
+        gen, gen_max = gpu.pcie_gen, gpu.pcie_gen_max
+        if gen is None or gen_max is None or gen >= gen_max:
             continue
         state = load_state(gpu)
         if state == "idle":
             continue
-        link = f"PCIe link Gen{gen or '?'} x{width or '?'}, maximum Gen{gen_max or '?'} "
-        link += f"x{width_max or '?'}"
+        link = f"PCIe link Gen{gen}, maximum Gen{gen_max}"
         if state == "busy":
             util = gpu.utilization_gpu_pct
             load = f"utilisation {util} %" if util is not None else "GpuIdle bit clear"
             yield Hit(
-                title=f"{gpu_label(gpu)}: PCIe link below its maximum while busy",
+                title=f"{gpu_label(gpu)}: PCIe link Gen{gen} of Gen{gen_max} while busy",
                 evidence=(link, load),
                 fix=(
-                    "Reseat the card or riser; check the slot's PCIe setting in the BIOS.",
+                    "Check the slot's PCIe generation setting in the BIOS; reseat the card or "
+                    "riser.",
                     f"$ nvidia-smi -q -d PCIE -i {gpu.index}",
                 ),
             )
         else:
             yield Hit(
                 severity=Severity.INFO,
-                title=f"{gpu_label(gpu)}: PCIe link below its maximum (load unknown)",
+                title=f"{gpu_label(gpu)}: PCIe link Gen{gen} of Gen{gen_max} (load unknown)",
                 evidence=(link, "no utilisation or idle reading"),
                 fix=(f"Check again under load: $ nvidia-smi -q -d PCIE -i {gpu.index}",),
             )
+
+
+@rule(
+    "GD-GPU-015",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="The PCIe link is narrower than its maximum",
+    why="The number of PCIe lanes a link trained to does not drop at idle (only the "
+    "generation does), so a GPU at x4 or x8 of its x16 is a fault at any load: a riser or "
+    "slot with fewer lanes, a slot shared by bifurcation, or a card not fully seated. It cuts "
+    "host-device bandwidth by the same factor.",
+    fix="Move the card to a full-width slot, check the riser and the BIOS bifurcation "
+    "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s <bus id>`) or "
+    "`nvidia-smi -q -d PCIE`.",
+)
+def pcie_width(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        width, width_max = gpu.pcie_width, gpu.pcie_width_max
+        if width is None or width_max is None or width >= width_max:
+            continue
+        bus = f" -s {':'.join(gpu.pci_bus_id.split(':')[-2:])}" if gpu.pci_bus_id else ""
+        yield Hit(
+            title=f"{gpu_label(gpu)}: PCIe link x{width} of x{width_max}",
+            evidence=(
+                f"PCIe link width x{width}, maximum x{width_max}",
+                "the width does not drop at idle: this holds at any load",
+            ),
+            fix=(
+                "Move the card to a full-width (x16) slot or replace the riser; check the "
+                "BIOS bifurcation setting; reseat the card.",
+                f"$ sudo lspci -vv{bus} | grep -E 'LnkCap|LnkSta'",
+            ),
+        )
 
 
 @rule(

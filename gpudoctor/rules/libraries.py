@@ -222,3 +222,78 @@ def _common_version(pins: list[CudnnPin]) -> str | None:
             if all(p.requirement.specifier.contains(candidate, prereleases=True) for p in pins):
                 return str(candidate)
     return None
+
+
+# --- a cuDNN file that shadows the framework's own --------------------------------------------
+
+
+def _cudnn_too_old(build: str | None, runtime: str | None) -> bool:
+    """cuDNN needs the build's major and at least its minor."""
+    have, want = version(runtime), version(build)
+    if have is None or want is None:
+        return False
+    return have.release[0] != want.release[0] or have.release[:2] < want.release[:2]
+
+
+def _mentions_cudnn(fw: FrameworkInfo) -> list[str]:
+    texts = [fw.message, fw.init_error or "", *(d.smoke_error or "" for d in fw.devices)]
+    return [t for t in texts if t and ("cudnn" in t.lower() or "dnn library" in t.lower())]
+
+
+@rule(
+    "GD-CUDA-011",
+    area="cuda",
+    severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
+    title="A cuDNN from LD_LIBRARY_PATH or the system shadows the framework's own",
+    why="PyTorch and TensorFlow wheels bring their own cuDNN (`nvidia-cudnn-cu*`), but a "
+    "`libcudnn.so` in a folder on `LD_LIBRARY_PATH` (a system CUDA such as "
+    "`/usr/local/cuda-11.2/lib64`) or in the system loader's path is found first. When its "
+    "version does not fit the build, the framework fails on it (`PyTorch was compiled against "
+    "(8, 7, 0) but found runtime version (8, 2, 4)`, `Loaded runtime CuDNN library: 8.1.0 but "
+    "source was compiled with: 8.6.0`): an error. When it fits, it works until the two drift "
+    "apart: a warning. The framework probes record which cuDNN file they really mapped and the "
+    "version that file itself reports (`cudnnGetVersion`), also when the framework refused it, "
+    "and TensorFlow's probe runs a convolution, which goes through cuDNN.",
+    fix="Take the folder out of `LD_LIBRARY_PATH` for this environment (or `unset "
+    "LD_LIBRARY_PATH`); for a system package, remove it or install the cuDNN wheel the "
+    "framework pins.",
+)
+def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    value = env(report, "LD_LIBRARY_PATH") or ""
+    dirs = [d.rstrip("/") for d in value.split(":") if d]
+    for fw in report.frameworks:
+        lib = fw.cudnn_library
+        if lib is None or not lib.path or lib.origin not in ("ld_library_path", "system"):
+            continue
+        label = FRAMEWORK_NAMES.get(fw.name, fw.name)
+        own = any("nvidia-cudnn" in r.lower() for r in fw.requires)
+        too_old = _cudnn_too_old(fw.build_cudnn, lib.version)
+        failures = _mentions_cudnn(fw)
+        if not (own or too_old or failures):
+            continue  # a build made for the system's cuDNN (a distribution package)
+        folder = str(PurePosixPath(lib.path).parent)
+        evidence = [f"{label} loaded {lib.path} (cuDNN {lib.version or 'of unknown version'})"]
+        if folder in dirs:
+            evidence.append(f"{folder} is on LD_LIBRARY_PATH={value}, searched before the wheel")
+        else:
+            evidence.append(f"{folder} is on the system loader's path (ldconfig), not the env's")
+        if fw.build_cudnn:
+            evidence.append(f"{label} was built with cuDNN {fw.build_cudnn}")
+        evidence += failures
+        keep = [d for d in value.split(":") if d and d.rstrip("/") != folder]
+        if folder in dirs:
+            fix = [
+                f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
+            ]
+        else:
+            fix = [f"$ dpkg -S {lib.path} || rpm -qf {lib.path}   # the package to remove"]
+        if fw.build_cudnn and fw.build_cuda:
+            major = fw.build_cuda.split(".")[0]
+            fix.append(f"$ pip install nvidia-cudnn-cu{major}=={fw.build_cudnn}.*   # its own")
+        yield Hit(
+            severity=Severity.ERROR if too_old or failures else Severity.WARNING,
+            title=f"{label} loads {lib.path}, which shadows its own cuDNN",
+            evidence=tuple(evidence),
+            fix=tuple(fix),
+        )

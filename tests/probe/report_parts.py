@@ -167,6 +167,7 @@ def driver_from(scenario: dict, nvml: NvmlInfo, **changes: object) -> KernelDriv
         proc_version_line=(
             f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {version}  Release Build"
         ),
+        module_flavour="open",
         pci_functions=tuple(functions),
         dev_nodes=tuple(sorted(nodes)),
         uvm_loaded=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -170,3 +172,45 @@ def test_children_run_under_an_interpreter_without_gpudoctor(name):
     info = probe_framework(ProbeContext(python=other, timeout_s=60), name)
     assert info.status in ("ok", "not_installed", "import_error"), info.message
     assert info.python_version
+
+
+@pytest.fixture
+def fake_libcudnn(tmp_path):
+    """A real shared object named like a system cuDNN 8.2.4 whose cudnnGetVersion says so."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("needs a C compiler")
+    source = tmp_path / "cudnn.c"
+    source.write_text("unsigned long cudnnGetVersion(void) { return 8204; }\n")
+    folder = tmp_path / "usr/local/cuda-11.2/lib64"
+    folder.mkdir(parents=True)
+    lib = folder / "libcudnn.so.8"
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(lib), str(source)], check=True)
+    return lib
+
+
+@pytest.mark.parametrize("child", [torch_probe, tf_probe])
+def test_the_loaded_cudnn_file_and_its_own_version_are_recorded(child, fake_libcudnn, monkeypatch):
+    # a system cuDNN put first by LD_LIBRARY_PATH, next to the framework's own libraries
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{fake_libcudnn.parent}:/usr/lib")
+    wheel = "/env/lib/python3.11/site-packages/nvidia/cudnn/lib/libcudnn_graph.so.9"
+    lib = child.cudnn_library([wheel, str(fake_libcudnn)])
+    assert lib == {
+        "name": "cudnn",
+        "path": str(fake_libcudnn),
+        "soname": "libcudnn.so.8",
+        "origin": "ld_library_path",
+        "version": "8.2.4",
+    }
+    monkeypatch.setenv("LD_LIBRARY_PATH", "")
+    assert child.cudnn_library([str(fake_libcudnn)])["origin"] == "system"
+    assert child.library_origin(wheel) == "pip"
+    assert child.cudnn_library([wheel]) is None  # only cuDNN's own sub-libraries
+
+
+def test_a_cudnn_file_that_cannot_be_read_is_still_named(tmp_path):
+    broken = tmp_path / "libcudnn.so.9"
+    broken.write_text("not an ELF file")
+    lib = torch_probe.cudnn_library([str(broken)])
+    assert lib is not None and lib["path"] == str(broken) and "version" not in lib
+    assert lib["error"]

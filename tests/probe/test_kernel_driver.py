@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from gpudoctor.model.derived import module_flavour
+from gpudoctor.model.report import FabricManagerInfo
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.kernel_driver import parse_proc_version, probe_kernel_driver
-from tests.probe.fakes import pci_function, write
+from tests.probe.fakes import FakeRun, pci_function, write
 
 PROC_VERSION = (
     "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  590.48.01  Release Build  "
@@ -137,3 +139,71 @@ def test_a_readable_pci_bus_without_nvidia_records_no_error(tmp_path):
     info = probe_kernel_driver(ctx(tmp_path))
     assert info.pci_functions == ()
     assert not any(e.field == "driver.pci_functions" for e in info.errors)
+
+
+# The real line from an H200 (tests/data/reports/*580.159.04__open_module.json).
+H200_OPEN = (
+    "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  "
+    "(nixbld@)\n"
+)
+PROPRIETARY = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025\n"
+
+
+def test_module_flavour_is_recorded(tmp_path):
+    write(tmp_path, "/proc/driver/nvidia/version", H200_OPEN)
+    info = probe_kernel_driver(ctx(tmp_path))
+    assert (info.module_version, info.module_flavour) == ("580.159.04", "open")
+    write(tmp_path, "/proc/driver/nvidia/version", PROPRIETARY)
+    assert probe_kernel_driver(ctx(tmp_path)).module_flavour == "proprietary"
+    assert module_flavour(None) is None
+
+
+def _hgx(root, *, fm_process: bool) -> None:
+    write(root, "/proc/driver/nvidia/version", PROPRIETARY)
+    pci_function(
+        root, "0000:18:00.0", vendor="0x10de", klass="0x030200", device="0x2330", driver="nvidia"
+    )
+    for i, address in enumerate(("0000:05:00.0", "0000:06:00.0")):
+        pci_function(root, address, vendor="0x10de", klass="0x068000", device="0x22a3", driver=None)
+        write(root, f"/proc/{100 + i}/comm", "bash\n")
+    if fm_process:
+        write(root, "/proc/4242/comm", "nv-fabricmanage\n")
+
+
+def _bin(root, name: str) -> str:
+    folder = root / "bin"
+    path = write(root, f"/bin/{name}", "#!/bin/sh\n")
+    path.chmod(0o755)
+    return str(folder)
+
+
+def test_nvswitches_and_a_running_fabric_manager(tmp_path):
+    _hgx(tmp_path, fm_process=True)
+    path = _bin(tmp_path, "nv-fabricmanager")
+    run = FakeRun(stdout="Fabric Manager version is : 580.105.08\n")
+    info = probe_kernel_driver(ProbeContext(root=tmp_path, env={"PATH": path}, run=run))
+    assert [s.address for s in info.nvswitches] == ["0000:05:00.0", "0000:06:00.0"]
+    assert [f.address for f in info.pci_functions] == ["0000:18:00.0"]  # switches are no GPUs
+    assert info.fabric_manager == FabricManagerInfo(
+        running=True, version="580.105.08", how="/proc/*/comm"
+    )
+    ((argv, timeout, _),) = run.calls
+    assert argv[1:] == ("--version",) and timeout <= 5
+
+
+def test_fabric_manager_stopped_per_systemd(tmp_path):
+    _hgx(tmp_path, fm_process=False)
+    run = FakeRun(stdout="inactive\n", returncode=3)
+    env = {"PATH": _bin(tmp_path, "systemctl")}
+    info = probe_kernel_driver(ProbeContext(root=tmp_path, env=env, run=run))
+    assert info.fabric_manager is not None
+    assert info.fabric_manager.running is False
+    assert "inactive" in info.fabric_manager.how
+    assert run.calls[0][0] == ("systemctl", "is-active", "nvidia-fabricmanager")
+
+
+def test_no_nvswitch_no_fabric_manager_probe(tmp_path):
+    write(tmp_path, "/proc/driver/nvidia/version", PROPRIETARY)
+    run = FakeRun(stdout="active\n")
+    info = probe_kernel_driver(ProbeContext(root=tmp_path, env={}, run=run))
+    assert info.nvswitches == () and info.fabric_manager is None and run.calls == []

@@ -317,6 +317,12 @@ class FakeKb:
 
     tensorflow_release = torch_release
 
+    def pci_range(self, device_id: str) -> Any:
+        return None
+
+    def driver_drops_device(self, driver: str, device_id: str) -> Any:
+        return None
+
 
 def findings(report: Report, rule_id: str, kb: Any = None) -> list[Finding]:
     """The findings one rule (by ID) produces on ``report``."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuProcess, MigDevice
+from gpudoctor.model.serialize import load_report
 from gpudoctor.rules.gpu_state import load_state
 from tests.rules.builders import (
     broken_nvml,
@@ -20,6 +23,7 @@ from tests.rules.builders import (
 )
 
 BUSY = {"clock_event_reasons": 0x4, "utilization_gpu_pct": 97}
+REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
 
 
 @pytest.mark.parametrize(
@@ -45,15 +49,30 @@ def test_load_state():
     assert load_state(h100(clock_event_reasons=None, utilization_gpu_pct=None)) == "unknown"
 
 
-def test_a_downtrained_link_is_reported_only_while_busy():
-    slow = {"pcie_gen": 3, "pcie_width": 8}
+def test_a_downtrained_link_generation_is_reported_only_while_busy():
+    slow = {"pcie_gen": 3}
     (busy,) = findings(with_gpu(healthy(), **slow, **BUSY), "GD-GPU-008")
     assert busy.severity == Severity.WARNING
-    assert "Gen3 x8, maximum Gen5 x16" in busy.evidence[0]
+    assert "Gen3, maximum Gen5" in busy.evidence[0]
     assert findings(with_gpu(healthy(), **slow), "GD-GPU-008") == []  # idle: by design
     unknown = with_gpu(healthy(), **slow, clock_event_reasons=None, utilization_gpu_pct=None)
     assert severities(findings(unknown, "GD-GPU-008")) == [Severity.INFO]
     assert findings(with_gpu(healthy(), **BUSY), "GD-GPU-008") == []
+    # a narrow link at full generation is GD-GPU-015's, not this rule's
+    assert findings(with_gpu(healthy(), pcie_width=8, **BUSY), "GD-GPU-008") == []
+
+
+@pytest.mark.parametrize("load", [{}, BUSY, {"clock_event_reasons": None}])
+def test_a_narrow_link_is_reported_at_any_load(load):
+    # the real H200 at idle (Gen5 x16 of Gen5 x16), as if seated in an x4 riser
+    real = load_report(REPORTS / "linux-x86_64__nvidia-h200__580.159.04__open_module.json")
+    narrow = with_gpu(real, pcie_width=4, **load)
+    (found,) = findings(narrow, "GD-GPU-015")
+    assert found.severity == Severity.WARNING
+    assert found.title == "GPU 0 (NVIDIA H200): PCIe link x4 of x16"
+    assert "lspci -vv -s 00:06.0 |" in found.fix[1]
+    assert findings(real, "GD-GPU-015") == []
+    assert findings(with_gpu(real, pcie_gen=1), "GD-GPU-015") == []  # idle gen drop: by design
 
 
 def test_memory_held_by_other_processes():

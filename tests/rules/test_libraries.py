@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import LibraryInfo, PackageInfo
+from gpudoctor.model.report import FrameworkDevice, LibraryInfo, PackageInfo
 from gpudoctor.rules.libraries import library_of
 from tests.rules.builders import findings, healthy, with_cuda, with_env, with_framework
 
@@ -108,3 +108,95 @@ def test_two_cudnn_wheels_for_different_cuda_majors():
     (found,) = findings(report, "GD-CUDA-008")
     assert found.severity == Severity.WARNING
     assert any("libcudnn.so.9" in e for e in found.evidence)
+
+
+# --- GD-CUDA-011: a cuDNN file that shadows the framework's own -------------------------------
+
+OLD_CUDA = "/usr/local/cuda-11.2/lib64"
+# The error torch 2.0.1+cu118 raises on a cuDNN 8.2.4 put first by LD_LIBRARY_PATH
+# (torch/backends/cudnn/__init__.py, _init; quoted in many public reports).
+TORCH_CUDNN_ERROR = (
+    "cuDNN did not load: cuDNN version incompatibility: PyTorch was compiled  against (8, 7, 0) "
+    "but found runtime version (8, 2, 4). PyTorch already comes bundled with cuDNN."
+)
+
+
+def torch_on_old_cudnn():
+    report = with_env(healthy(), LD_LIBRARY_PATH=f"{OLD_CUDA}:/usr/local/nvidia/lib64")
+    return with_framework(
+        report,
+        "torch",
+        version="2.0.1+cu118",
+        build_cuda="11.8",
+        build_cudnn="8.7.0",
+        cudnn_runtime="8.2.4",  # what the probe read from the file itself
+        message=TORCH_CUDNN_ERROR,
+        requires=('nvidia-cudnn-cu11==8.7.0.84; platform_system == "Linux"',),
+        cudnn_library=LibraryInfo(
+            name="cudnn",
+            soname="libcudnn.so.8",
+            path=f"{OLD_CUDA}/libcudnn.so.8",
+            version="8.2.4",
+            origin="ld_library_path",
+        ),
+    )
+
+
+def test_a_cudnn_on_ld_library_path_is_named_with_its_variable():
+    (found,) = findings(torch_on_old_cudnn(), "GD-CUDA-011")
+    assert found.severity == Severity.ERROR
+    assert found.title == f"PyTorch loads {OLD_CUDA}/libcudnn.so.8, which shadows its own cuDNN"
+    assert found.evidence[0] == f"PyTorch loaded {OLD_CUDA}/libcudnn.so.8 (cuDNN 8.2.4)"
+    assert "LD_LIBRARY_PATH=" in found.evidence[1]
+    assert "built with cuDNN 8.7.0" in found.evidence[2]
+    assert "compiled  against (8, 7, 0)" in found.evidence[3]
+    assert found.fix[0] == "$ export LD_LIBRARY_PATH=/usr/local/nvidia/lib64"
+    assert found.fix[1].startswith("$ pip install nvidia-cudnn-cu11==8.7.0")
+    # and the framework's own finding sees the old runtime too
+    assert findings(torch_on_old_cudnn(), "GD-TORCH-011") != []
+
+
+def test_tensorflow_on_a_system_cudnn_that_fails_its_convolution():
+    smoke = "Loaded runtime CuDNN library: 8.1.0 but source was compiled with: 8.6.0."
+    report = with_framework(
+        healthy(),
+        "tensorflow",
+        version="2.12.0",
+        build_cuda="11.8",
+        build_cudnn="8",
+        cudnn_runtime="8.1.0",
+        devices=(FrameworkDevice(index=0, smoke_ok=False, smoke_error=smoke),),
+        requires=(),
+        cudnn_library=LibraryInfo(
+            name="cudnn",
+            path="/usr/lib/x86_64-linux-gnu/libcudnn.so.8",
+            version="8.1.0",
+            origin="system",
+        ),
+    )
+    (found,) = findings(report, "GD-CUDA-011")
+    assert found.severity == Severity.ERROR
+    assert "system loader" in found.evidence[1]
+    assert smoke in found.evidence
+    assert found.fix[0].startswith("$ dpkg -S /usr/lib/x86_64-linux-gnu/libcudnn.so.8")
+
+
+def test_a_fitting_shadow_is_a_warning_and_the_wheel_is_silent():
+    fitting = with_framework(
+        torch_on_old_cudnn(),
+        "torch",
+        build_cudnn="8.2.0",
+        message="",
+        cudnn_library=LibraryInfo(
+            name="cudnn",
+            path=f"{OLD_CUDA}/libcudnn.so.8",
+            version="8.2.4",
+            origin="ld_library_path",
+        ),
+    )
+    assert [f.severity for f in findings(fitting, "GD-CUDA-011")] == [Severity.WARNING]
+    own = LibraryInfo(
+        name="cudnn", path="/env/site-packages/nvidia/cudnn/lib/libcudnn.so.9", origin="pip"
+    )
+    assert findings(with_framework(healthy(), "torch", cudnn_library=own), "GD-CUDA-011") == []
+    assert findings(healthy(), "GD-CUDA-011") == []

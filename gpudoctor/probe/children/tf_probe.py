@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import json
+import os
 import platform
 import sys
 import time
@@ -136,6 +137,52 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def decode_cudnn(value: int) -> str:
+    """cuDNN 9: M*10000+m*100+p (91002 = 9.10.2); cuDNN <= 8: M*1000+m*100+p (8902 = 8.9.2)."""
+    if value >= 10000:
+        return f"{value // 10000}.{(value % 10000) // 100}.{value % 100}"
+    return f"{value // 1000}.{(value % 1000) // 100}.{value % 100}"
+
+
+def library_origin(path: str) -> str:
+    """Where a loaded library came from: LD_LIBRARY_PATH, a pip wheel, conda, or the system."""
+    folder = path.rsplit("/", 1)[0]
+    ld_dirs = [d.rstrip("/") for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    if folder in ld_dirs:
+        return "ld_library_path"
+    if "/site-packages/" in path or "/dist-packages/" in path:
+        return "pip"
+    conda = os.environ.get("CONDA_PREFIX", "").rstrip("/")
+    if conda and path.startswith(conda + "/"):
+        return "conda"
+    return "system"
+
+
+def cudnn_library(paths: list[str]) -> dict[str, object] | None:
+    """The main cuDNN file this process mapped and the version that very file reports.
+
+    Read from the file itself (``cudnnGetVersion``), so it is known also when the framework
+    refused it: that is how a cuDNN on LD_LIBRARY_PATH that shadows the wheel gets named.
+    """
+    found = [p for p in paths if p.rsplit("/", 1)[-1].lower().startswith("libcudnn.so")]
+    if not found:
+        return None
+    path = found[0]
+    lib: dict[str, object] = {
+        "name": "cudnn",
+        "path": path,
+        "soname": path.rsplit("/", 1)[-1],
+        "origin": library_origin(path),
+    }
+    try:
+        handle = ctypes.CDLL(path)
+        handle.cudnnGetVersion.restype = ctypes.c_size_t
+        lib["version"] = decode_cudnn(int(handle.cudnnGetVersion()))
+    except (OSError, AttributeError) as exc:
+        lib["error"] = first_line(exc)
+    return lib
+
+
 def smoke(t: Any, index: int) -> dict[str, object]:
     device: dict[str, object] = {"index": index}
     try:
@@ -152,6 +199,16 @@ def smoke(t: Any, index: int) -> dict[str, object]:
         with t.device(f"/GPU:{index}"):
             got = t.matmul(a, b)
         diff = float(t.reduce_max(t.abs(t.identity(got) - expected)))
+        # A convolution on the GPU goes through cuDNN (a matmul does not): a cuDNN that does
+        # not fit the build fails here ("Loaded runtime CuDNN library: 8.1.0 but source was
+        # compiled with: 8.6.0", "DNN library is not found").
+        x = t.random.stateless_normal((1, 8, 8, 4), seed=(5, 6))
+        w = t.random.stateless_normal((3, 3, 4, 4), seed=(7, 8))
+        with t.device("/CPU:0"):
+            conv_expected = t.nn.conv2d(x, w, strides=1, padding="SAME")
+        with t.device(f"/GPU:{index}"):
+            conv_got = t.nn.conv2d(x, w, strides=1, padding="SAME")
+        diff = max(diff, float(t.reduce_max(t.abs(t.identity(conv_got) - conv_expected))))
         device["max_abs_diff"] = diff
         device["smoke_ok"] = diff < 1e-2
     except Exception as exc:  # any failure here is itself the finding
@@ -198,7 +255,12 @@ def probe() -> dict[str, object]:
         out["failed_libraries"] = dlopen_failures(sonames)
     if sys.platform.startswith("win") and not cuda_build:
         out["message"] = "TensorFlow 2.11+ has no GPU support on native Windows (use WSL2)"
-    out["loaded_libraries"] = loaded_cuda_libraries()
+    out["loaded_libraries"] = loaded = loaded_cuda_libraries()
+    cudnn = cudnn_library(loaded)
+    if cudnn is not None:
+        out["cudnn_library"] = cudnn
+        if cudnn.get("version"):
+            out["cudnn_runtime"] = cudnn["version"]
     out["requires"] = _nvidia_requires()
     out["duration_s"] = round(time.monotonic() - start, 3)
     return out

@@ -6,9 +6,11 @@ the field names of gpudoctor.model.report.FrameworkInfo.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import itertools
 import json
+import os
 import platform
 import sys
 import time
@@ -54,6 +56,45 @@ def decode_cudnn(value: int) -> str:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def library_origin(path: str) -> str:
+    """Where a loaded library came from: LD_LIBRARY_PATH, a pip wheel, conda, or the system."""
+    folder = path.rsplit("/", 1)[0]
+    ld_dirs = [d.rstrip("/") for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    if folder in ld_dirs:
+        return "ld_library_path"
+    if "/site-packages/" in path or "/dist-packages/" in path:
+        return "pip"
+    conda = os.environ.get("CONDA_PREFIX", "").rstrip("/")
+    if conda and path.startswith(conda + "/"):
+        return "conda"
+    return "system"
+
+
+def cudnn_library(paths: list[str]) -> dict[str, object] | None:
+    """The main cuDNN file this process mapped and the version that very file reports.
+
+    Read from the file itself (``cudnnGetVersion``), so it is known also when the framework
+    refused it: that is how a cuDNN on LD_LIBRARY_PATH that shadows the wheel gets named.
+    """
+    found = [p for p in paths if p.rsplit("/", 1)[-1].lower().startswith("libcudnn.so")]
+    if not found:
+        return None
+    path = found[0]
+    lib: dict[str, object] = {
+        "name": "cudnn",
+        "path": path,
+        "soname": path.rsplit("/", 1)[-1],
+        "origin": library_origin(path),
+    }
+    try:
+        handle = ctypes.CDLL(path)
+        handle.cudnnGetVersion.restype = ctypes.c_size_t
+        lib["version"] = decode_cudnn(int(handle.cudnnGetVersion()))
+    except (OSError, AttributeError) as exc:
+        lib["error"] = first_line(exc)
+    return lib
 
 
 def _arch_key(flag: str) -> tuple[int, int, str, str]:
@@ -154,7 +195,13 @@ def probe() -> dict[str, object]:
     except Exception as exc:  # any failure here is itself the finding
         out["cudnn_runtime"] = None
         out.setdefault("message", f"cuDNN did not load: {first_line(exc)}")
-    out["loaded_libraries"] = loaded_cuda_libraries()
+    out["loaded_libraries"] = loaded = loaded_cuda_libraries()
+    cudnn = cudnn_library(loaded)
+    if cudnn is not None:
+        out["cudnn_library"] = cudnn
+        # torch refused the file (a version check): the file still says what it is
+        if out.get("cudnn_runtime") is None and cudnn.get("version"):
+            out["cudnn_runtime"] = cudnn["version"]
     out["requires"] = nvidia_requires("torch")
     out["duration_s"] = round(time.monotonic() - start, 3)
     return out

@@ -1,0 +1,233 @@
+"""Kernel-module rules: the open/proprietary flavour a GPU needs, dropped GPUs, Fabric Manager."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.derived import is_gpu_function, loaded_module_flavour, set_aside_for_vm
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import PciFunction, Report
+from gpudoctor.rules.distro import install_legacy_branch, switch_module_flavour
+from gpudoctor.rules.facts import ask, driver_version, gpus, is_linux_host
+from gpudoctor.rules.registry import Hit, KnowledgeBase, PciRangeLike, rule
+
+SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
+"""cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
+
+
+def _driven_gpus(report: Report) -> list[PciFunction]:
+    """GPU functions meant for this host's nvidia driver (not set aside for a VM)."""
+    return [
+        fn
+        for fn in report.driver.pci_functions
+        if is_gpu_function(fn) and not set_aside_for_vm(fn.driver) and fn.driver != "nouveau"
+    ]
+
+
+def _nvml_sees(report: Report) -> str:
+    listed = gpus(report)
+    if report.nvml.status != "ok":
+        return f"NVML: {report.nvml.status}"
+    return f"NVML lists {len(listed)} GPU{'s' if len(listed) != 1 else ''}"
+
+
+def _branch(report: Report) -> str | None:
+    version = driver_version(report)
+    return version.split(".")[0] if version else None
+
+
+def _line(report: Report) -> str:
+    return f"/proc/driver/nvidia/version: {report.driver.proc_version_line or 'unreadable'}"
+
+
+def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[PciFunction, str]]:
+    found = []
+    for fn in _driven_gpus(report):
+        row: PciRangeLike | None = ask(kb.pci_range, fn.device_id)
+        if row is not None and row.kernel_module == needs:
+            found.append((fn, row.generation))
+    return found
+
+
+@rule(
+    "GD-DRV-007",
+    area="driver",
+    severity=Severity.ERROR,
+    title="The GPU needs NVIDIA's open kernel modules, but the proprietary one is loaded",
+    why="Blackwell GPUs (GeForce RTX 50, RTX PRO Blackwell, B200, GB200, GB10, B300) are "
+    "driven only by NVIDIA's open GPU kernel modules. With the proprietary `nvidia.ko` the "
+    "module loads, but the GPU never initialises: `nvidia-smi` says *No devices were found*, "
+    "CUDA sees no device, and the kernel log says `NVRM: ... requires use of the NVIDIA open "
+    "kernel modules` (`RmInitAdapter failed`). gpudoctor reads the loaded flavour from "
+    "`/proc/driver/nvidia/version` (`Open Kernel Module` or not) and which GPUs need the open "
+    "modules from their PCI device IDs (knowledge base `driver_branches.toml`, from NVIDIA's "
+    "README and its open-module GPU list).",
+    fix="Install the open flavour of the same driver branch (Ubuntu `nvidia-driver-<branch>-"
+    "open`, Debian `nvidia-open-kernel-dkms`, RPM Fusion's `%_with_kmod_nvidia_open` macro, "
+    "NVIDIA's RHEL stream `nvidia-driver:open-dkms`, or the `.run` installer with "
+    "`-m=kernel-open`) and reboot.",
+)
+def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if not is_linux_host(report) or loaded_module_flavour(report) != "proprietary":
+        return
+    found = _mismatched(report, kb, "open")
+    if not found:
+        return
+    evidence = [
+        f"PCI {fn.address} (device {fn.device_id}): {generation}, needs the open kernel modules"
+        for fn, generation in found
+    ]
+    evidence += [_line(report) + " (the proprietary module)", _nvml_sees(report)]
+    yield Hit(
+        evidence=tuple(evidence),
+        fix=(
+            *switch_module_flavour(report, "open", _branch(report) or "<branch>"),
+            "$ sudo journalctl -k -b | grep -i 'open kernel modules'   # the kernel's own words",
+        ),
+    )
+
+
+@rule(
+    "GD-DRV-008",
+    area="driver",
+    severity=Severity.ERROR,
+    title="The GPU is too old for NVIDIA's open kernel modules, which are loaded",
+    why="NVIDIA's open GPU kernel modules drive only GPUs with a GSP (Turing and newer). On a "
+    "Maxwell, Pascal or Volta GPU (GTX 10, GT 1030, Titan V, V100) or older they refuse it: "
+    "`NVRM: ... is not supported by open nvidia.ko because it does not include the required "
+    "GPU System Processor (GSP)`, and NVML finds no GPU. Distributions switched their default "
+    "to the open flavour from driver 560 on, which is how older GPUs meet it. Detected from "
+    "the loaded flavour and the GPU's PCI device ID.",
+    fix="Install the proprietary kernel module of the driver (Ubuntu `nvidia-driver-<branch>` "
+    "without `-open`, Debian `nvidia-kernel-dkms`, RPM Fusion without the open macro, the "
+    "`.run` installer with `-m=kernel`) and reboot; a branch newer than R580 drives none of "
+    "these GPUs at all (GD-DRV-009).",
+)
+def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    if not is_linux_host(report) or loaded_module_flavour(report) != "open":
+        return
+    found = _mismatched(report, kb, "proprietary")
+    if not found:
+        return
+    branch = _branch(report) or "<branch>"
+    lasts = [
+        row.last_branch
+        for fn, _ in found
+        if (row := ask(kb.pci_range, fn.device_id)) is not None and row.last_branch is not None
+    ]
+    if lasts and branch.isdigit() and int(branch) > min(lasts):
+        branch = str(min(lasts))  # the newest branch that still drives it (GD-DRV-009)
+    evidence = [
+        f"PCI {fn.address} (device {fn.device_id}): {generation}, has no GSP for the open modules"
+        for fn, generation in found
+    ]
+    evidence += [_line(report) + " (the open modules)", _nvml_sees(report)]
+    yield Hit(
+        evidence=tuple(evidence),
+        fix=(
+            *switch_module_flavour(report, "proprietary", branch),
+            "$ sudo journalctl -k -b | grep -i 'open nvidia.ko'   # the kernel's own words",
+        ),
+    )
+
+
+@rule(
+    "GD-DRV-009",
+    area="driver",
+    severity=Severity.ERROR,
+    title="The installed driver branch no longer supports this GPU",
+    why="Driver branches drop old architectures: R340 was the last for Tesla-generation GPUs, "
+    "R390 for Fermi, R470 for Kepler (GTX 600/700, K80), R580 for Maxwell, Pascal and Volta "
+    "(GTX 900/10, GT 1030, Titan V, V100). A newer driver loads, but does not take the GPU "
+    "(`NVRM: The NVIDIA GPU ... is not supported by the 590.xx NVIDIA Linux driver release`): "
+    "NVML and CUDA see no device. gpudoctor compares the loaded driver's branch with the last "
+    "branch of each GPU on the PCI bus, known by its device ID (knowledge base "
+    "`driver_branches.toml`, from NVIDIA's deprecation schedule and legacy GPU list).",
+    fix="Install the GPU's last branch (a legacy branch that still gets fixes), e.g. "
+    "`nvidia-driver-580` on Ubuntu for a Pascal GPU, and keep the package manager from "
+    "upgrading past it; or replace the GPU.",
+)
+def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    driver = driver_version(report)
+    if not is_linux_host(report) or driver is None:
+        return
+    dropped: list[tuple[PciFunction, PciRangeLike]] = []
+    for fn in _driven_gpus(report):
+        row: PciRangeLike | None = ask(kb.driver_drops_device, driver, fn.device_id)
+        if row is not None and row.last_branch is not None:
+            dropped.append((fn, row))
+    if not dropped:
+        return
+    last = min(row.last_branch or 0 for _, row in dropped)
+    evidence = [
+        f"PCI {fn.address} (device {fn.device_id}): {row.generation}; the last driver branch "
+        f"for it is R{row.last_branch}"
+        for fn, row in dropped
+    ]
+    evidence += [f"loaded driver {driver} (branch R{driver.split('.')[0]})", _nvml_sees(report)]
+    yield Hit(
+        title=f"Driver {driver} no longer supports this GPU: its last branch is R{last}",
+        evidence=tuple(evidence),
+        fix=(
+            *install_legacy_branch(report, last),
+            f"Then hold it there: a driver newer than R{last} will not drive this GPU.",
+        ),
+    )
+
+
+@rule(
+    "GD-DRV-010",
+    area="driver",
+    severity=Severity.ERROR,
+    title="NVSwitch system: Fabric Manager is not running or does not match the driver",
+    why="On HGX and DGX boards the GPUs talk through NVSwitches, and CUDA cannot start until "
+    "NVIDIA Fabric Manager (`nvidia-fabricmanager`) has set up the fabric: cuInit fails with "
+    "error 802 `CUDA_ERROR_SYSTEM_NOT_READY` (*system not yet initialized*), and NVML's "
+    "fabric state stays *not started* or *in progress*. Its version must equal the driver's "
+    "exactly; after a driver update without the matching Fabric Manager it refuses to start. "
+    "gpudoctor finds NVSwitches on the PCI bus (vendor 10de, class 0x0680), looks for the "
+    "`nv-fabricmanager` process (or asks systemd) and reads `nv-fabricmanager --version`.",
+    fix="Install the Fabric Manager of exactly the driver's version (Ubuntu: "
+    "`nvidia-fabricmanager-<branch>`; NVIDIA's RHEL stream: `nvidia-driver:<branch>/fm`) and "
+    "`sudo systemctl enable --now nvidia-fabricmanager`; in a container this runs on the host.",
+)
+def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    drv = report.driver
+    fm = drv.fabric_manager
+    if not drv.nvswitches:
+        return
+    not_ready = report.cuda.cu_init_error == SYSTEM_NOT_READY
+    pending = [g for g in gpus(report) if g.fabric_state in ("not_started", "in_progress")]
+    driver = driver_version(report)
+    stopped = fm is not None and fm.running is False
+    wrong = fm is not None and fm.running and fm.version and driver and fm.version != driver
+    unknown = fm is None or fm.running is None
+    if not (stopped or wrong or (unknown and (not_ready or pending))):
+        return
+    evidence = [
+        f"{len(drv.nvswitches)} NVSwitch{'es' if len(drv.nvswitches) != 1 else ''} on the PCI "
+        f"bus ({', '.join(sorted({s.device_id for s in drv.nvswitches}))})"
+    ]
+    if fm is not None:
+        state = "running" if fm.running else "not running" if fm.running is False else "unknown"
+        evidence.append(f"Fabric Manager: {state} ({fm.how or 'not found'})")
+        if fm.version:
+            evidence.append(f"nv-fabricmanager --version: {fm.version}; driver {driver or '?'}")
+    if not_ready:
+        evidence.append(f"cuInit: {SYSTEM_NOT_READY} (802, system not yet initialized)")
+    evidence += [f"GPU {g.index}: NVML fabric state {g.fabric_state}" for g in pending]
+    branch = (driver or "<branch>").split(".")[0]
+    title = None
+    if wrong:
+        title = f"Fabric Manager {fm.version} does not match driver {driver}" if fm else None
+    elif stopped:
+        title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
+    fix = [
+        f"$ sudo apt-get install nvidia-fabricmanager-{branch}={driver or '<driver>'}-1   "
+        "# Ubuntu; RHEL: sudo dnf module install nvidia-driver:" + branch + "/fm",
+        "$ sudo systemctl enable --now nvidia-fabricmanager",
+        "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
+    ]
+    if report.host.container:
+        fix.insert(0, "Fabric Manager runs on the host, not in this container: fix it there.")
+    yield Hit(title=title, evidence=tuple(evidence), fix=tuple(fix))

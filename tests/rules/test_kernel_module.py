@@ -1,0 +1,178 @@
+"""Kernel-module rules, from realistic reports: the flavour a GPU needs, dropped GPUs, NVSwitch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import FabricManagerInfo, KernelDriverInfo, PciFunction, Report
+from gpudoctor.model.serialize import load_report
+from tests.rules.builders import (
+    findings,
+    healthy,
+    with_cuda,
+    with_driver,
+    with_host,
+    with_nvml,
+)
+
+REAL_H200 = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / "reports"
+    / "linux-x86_64__nvidia-h200__580.159.04__open_module.json"
+)
+PROPRIETARY_580 = (
+    "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 23:15:11 UTC 2025"
+)
+OPEN_560 = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.31.02  Release Build"
+
+
+def _gpu(device: str, driver: str | None = "nvidia", address: str = "0000:02:00.0") -> PciFunction:
+    return PciFunction(address=address, device_id=device, class_code="0x030000", driver=driver)
+
+
+def _machine(line: str, version: str, *functions: PciFunction, os_release: str) -> Report:
+    """A module that loaded but initialised no GPU: NVML starts and lists none."""
+    report = with_host(healthy(), os_release=os_release)
+    report = replace(
+        report,
+        driver=KernelDriverInfo(
+            module_version=version,
+            proc_version_line=line,  # no module_flavour: as a report from before it was recorded
+            pci_functions=functions,
+            dev_nodes=("/dev/nvidiactl",),
+            uvm_loaded=True,
+            nouveau_loaded=False,
+        ),
+    )
+    report = with_nvml(report, driver_version=version, gpus=())
+    return with_cuda(report, cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE")
+
+
+def rtx5090_laptop_on_proprietary() -> Report:
+    # the public report: RTX 5090 Laptop GPU (10de:2c58), nvidia-driver-580 (closed)
+    return _machine(PROPRIETARY_580, "580.105.08", _gpu("0x2c58"), os_release="Ubuntu 24.04.3 LTS")
+
+
+def gt1030_on_open() -> Report:
+    # negativo17/nvidia-driver#158: GT 1030 (10de:1d01) on 560.31 open, the probe failed
+    return _machine(OPEN_560, "560.31.02", _gpu("0x1d01", None), os_release="Fedora Linux 40")
+
+
+def test_the_real_h200_report_has_none_of_these() -> None:
+    real = load_report(REAL_H200)
+    assert real.driver.module_flavour is None  # recorded before the fact existed
+    for rule_id in ("GD-DRV-007", "GD-DRV-008", "GD-DRV-009", "GD-DRV-010"):
+        assert findings(real, rule_id) == [], rule_id
+
+
+def test_blackwell_on_the_proprietary_module() -> None:
+    (found,) = findings(rtx5090_laptop_on_proprietary(), "GD-DRV-007")
+    assert found.severity == Severity.ERROR
+    assert "PCI 0000:02:00.0 (device 0x2c58): Blackwell or newer" in found.evidence[0]
+    assert "(the proprietary module)" in found.evidence[1]
+    assert found.evidence[2] == "NVML lists 0 GPUs"
+    assert found.fix[0] == "$ sudo apt-get install nvidia-driver-580-open && sudo reboot"
+    assert "-m=kernel-open" in found.fix[1]
+    assert findings(rtx5090_laptop_on_proprietary(), "GD-DRV-008") == []
+
+
+def test_blackwell_on_the_open_module_is_fine() -> None:
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.105.08  Release Build"
+    report = with_driver(rtx5090_laptop_on_proprietary(), proc_version_line=line)
+    assert findings(report, "GD-DRV-007") == []
+    # the recorded flavour wins over the line
+    report = with_driver(rtx5090_laptop_on_proprietary(), module_flavour="open")
+    assert findings(report, "GD-DRV-007") == []
+
+
+def test_a_pascal_gpu_on_the_open_module() -> None:
+    (found,) = findings(gt1030_on_open(), "GD-DRV-008")
+    assert "device 0x1d01" in found.evidence[0] and "no GSP" in found.evidence[0]
+    assert "akmods" in found.fix[0] and "macros.nvidia-kmod" in found.fix[0]  # Fedora
+    assert findings(gt1030_on_open(), "GD-DRV-009") == []  # R560 still drives Pascal
+
+
+def test_a_pascal_gpu_on_r590() -> None:
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  590.48.01  Release Build"
+    report = _machine(line, "590.48.01", _gpu("0x1b06"), os_release="Ubuntu 22.04.5 LTS")
+    (dropped,) = findings(report, "GD-DRV-009")
+    assert dropped.title == "Driver 590.48.01 no longer supports this GPU: its last branch is R580"
+    assert "Maxwell, Pascal or Volta; the last driver branch for it is R580" in dropped.evidence[0]
+    assert dropped.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
+    # the open module refuses it too; that fix names the branch that still drives it
+    (flavour,) = findings(report, "GD-DRV-008")
+    assert flavour.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
+
+
+def test_a_k80_on_r535() -> None:
+    line = (
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023"
+    )
+    report = _machine(line, "535.104.05", _gpu("0x102d"), os_release="Rocky Linux 9.3")
+    (found,) = findings(report, "GD-DRV-009")
+    assert "R470" in found.title
+    assert found.fix[0] == "$ sudo dnf module install nvidia-driver:470-dkms && sudo reboot"
+
+
+def test_a_gpu_held_for_a_vm_is_not_judged() -> None:
+    report = with_driver(
+        rtx5090_laptop_on_proprietary(), pci_functions=(_gpu("0x2c58", "vfio-pci"),)
+    )
+    assert findings(report, "GD-DRV-007") == []
+
+
+# --- NVSwitch and Fabric Manager ---------------------------------------------------------------
+
+SWITCHES = tuple(
+    PciFunction(address=f"0000:0{i}:00.0", device_id="0x22a3", class_code="0x068000", driver=None)
+    for i in range(5, 9)
+)
+
+
+def hgx(fm: FabricManagerInfo | None, *, cu_init_error: str | None = None) -> Report:
+    """An HGX H100 board: four NVSwitches, one GPU shown, driver 590.48.01."""
+    report = with_driver(healthy(), nvswitches=SWITCHES, fabric_manager=fm)
+    if cu_init_error:
+        report = with_cuda(report, cu_init_result=802, cu_init_error=cu_init_error, device_count=0)
+    return report
+
+
+def test_fabric_manager_stopped_and_cuda_not_ready() -> None:
+    fm = FabricManagerInfo(running=False, how="systemctl is-active nvidia-fabricmanager: failed")
+    (found,) = findings(hgx(fm, cu_init_error="CUDA_ERROR_SYSTEM_NOT_READY"), "GD-DRV-010")
+    assert found.severity == Severity.ERROR
+    assert found.title == "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
+    assert found.evidence[0] == "4 NVSwitches on the PCI bus (0x22a3)"
+    assert "not running" in found.evidence[1]
+    assert any("802" in e for e in found.evidence)
+    assert found.fix[0].startswith("$ sudo apt-get install nvidia-fabricmanager-590=590.48.01-1")
+
+
+def test_fabric_manager_of_another_version() -> None:
+    fm = FabricManagerInfo(running=True, version="580.105.08", how="/proc/*/comm")
+    (found,) = findings(hgx(fm), "GD-DRV-010")
+    assert found.title == "Fabric Manager 580.105.08 does not match driver 590.48.01"
+
+
+@pytest.mark.parametrize(
+    "fm",
+    [
+        FabricManagerInfo(running=True, version="590.48.01", how="/proc/*/comm"),
+        FabricManagerInfo(running=None),  # could not tell, and CUDA started: nothing to say
+        None,
+    ],
+)
+def test_quiet_when_fabric_manager_is_fine_or_unknown(fm: FabricManagerInfo | None) -> None:
+    assert findings(hgx(fm), "GD-DRV-010") == []
+    assert findings(healthy(), "GD-DRV-010") == []  # no NVSwitch at all
+
+
+def test_in_a_container_cuda_802_is_enough() -> None:
+    report = with_host(hgx(None, cu_init_error="CUDA_ERROR_SYSTEM_NOT_READY"), container="docker")
+    (found,) = findings(report, "GD-DRV-010")
+    assert found.fix[0].startswith("Fabric Manager runs on the host")
