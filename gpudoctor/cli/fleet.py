@@ -155,8 +155,9 @@ def _node_files(paths: Sequence[Path]) -> _Sources:
     return found
 
 
-def read_capped(path: Path, limit: int = REPORT_CAP) -> bytes:
+def read_capped(path: Path, limit: int | None = None) -> bytes:
     """A regular file's bytes, opened so that a FIFO cannot block and read up to ``limit``."""
+    limit = REPORT_CAP if limit is None else limit
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         info = os.fstat(fd)

@@ -1,0 +1,273 @@
+"""`gpudoctor fleet report` and `fleet run` through the CLI: exit statuses, formats, no clobbering."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import DATA, Cli
+from tests.fleet.fake_slurm import FakeSlurm
+
+REPORTS = DATA / "reports"
+H100 = REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
+LOST = REPORTS / "failure__one_gpu_lost.json"
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "fleet-schema.json").read_text()
+)
+
+
+def fleet_dir(tmp_path: Path, nodes: dict[str, Path]) -> Path:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for name, src in nodes.items():
+        shutil.copy(src, folder / f"{name}.json")
+    return folder
+
+
+def one_line_error(result) -> None:
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result
+
+
+def test_a_fine_fleet_exits_0_and_groups_its_nodes(cli: Cli, tmp_path):
+    folder = fleet_dir(tmp_path, {f"gpu-{i:03d}": H100 for i in (1, 2, 3, 5)})
+    result = cli("fleet", "report", str(folder))
+    assert result.exit_code == 0, result
+    assert "gpu-[001-003,005] (4)" in result.stdout
+    assert "All 4 node(s) fine." in result.stdout
+
+
+def test_json_is_the_documented_contract(cli: Cli, tmp_path):
+    folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100, "gpu-003": LOST})
+    (folder / "gpu-004.json").write_text("{not json")
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert result.exit_code == 1, result
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {
+        "gpu-001": "info",
+        "gpu-002": "info",
+        "gpu-003": "error",
+    }
+    assert doc["findings"]["GD-GPU-001"] == ["gpu-003"]
+    assert doc["unreadable"][0]["node"] == "gpu-004"
+    assert doc["healthy"] is False
+    drift = {d["fact"]: d for d in doc["drift"]}
+    assert drift["gpus_per_node"]["minority"] == {"2": ["gpu-003"]}
+
+
+def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_path):
+    folder = fleet_dir(tmp_path, {"ok-1": H100})
+    (folder / "empty.json").write_text("")
+    (folder / "verify-only.verify.json").write_text('{"runs": "x", "verdict": "pass"}')
+    (folder / "text.json").write_text("gpudoctor check  ·  host\n")
+    os.mkfifo(folder / "pipe.json")  # a FIFO with no writer must not block the run
+    start = time.monotonic()
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert time.monotonic() - start < 30
+    doc = json.loads(result.stdout)
+    errors = {u["node"]: u["error"] for u in doc["unreadable"]}
+    assert set(errors) == {"empty", "verify-only", "text", "pipe"}
+    assert errors["pipe"] == "not a regular file"
+    assert "runs: expected a list" in errors["verify-only"]
+    assert [n["node"] for n in doc["nodes"]] == ["ok-1"]
+    assert result.exit_code == 1
+
+
+def test_a_huge_report_is_refused_unread(cli: Cli, tmp_path, monkeypatch):
+    import gpudoctor.cli.fleet as fleet
+
+    monkeypatch.setattr(fleet, "REPORT_CAP", 1024 * 1024)
+    folder = fleet_dir(tmp_path, {"ok-1": H100})
+    with (folder / "big.json").open("wb") as fh:
+        fh.truncate(2 * 1024 * 1024)
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    assert doc["unreadable"][0]["error"] == "larger than the 1 MiB a report may be"
+
+
+def test_a_missing_path_or_an_empty_folder_is_bad_input(cli: Cli, tmp_path):
+    one_line_error(cli("fleet", "report", str(tmp_path / "nope")))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("fleet", "report", str(empty))
+    one_line_error(result)
+    assert "no node reports" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("suffix", "marker"),
+    [
+        (".html", "<!DOCTYPE html>"),
+        (".prom", "# TYPE gpudoctor_fleet_node_verdict gauge"),
+        (".md", "# gpudoctor fleet report"),
+        (".json", '"schema_version": 1'),
+    ],
+)
+def test_the_format_follows_the_output_suffix_and_nothing_is_clobbered(
+    cli, tmp_path, suffix, marker
+):
+    folder = fleet_dir(tmp_path, {"n1": H100})
+    out = tmp_path / f"fleet{suffix}"
+    assert cli("fleet", "report", str(folder), "-o", str(out)).exit_code == 0
+    assert marker in out.read_text()
+    out.write_text("mine")
+    result = cli("fleet", "report", str(folder), "-o", str(out))
+    one_line_error(result)
+    assert out.read_text() == "mine"
+    assert cli("fleet", "report", str(folder), "-o", str(out), "--force").exit_code == 0
+
+
+def test_verify_results_beside_reports_feed_the_outliers(cli: Cli, tmp_path):
+    real = json.loads((DATA / "fleet" / "h200-verify-fp32.json").read_text())
+    folder = fleet_dir(tmp_path, {f"h{i}": H100 for i in range(1, 7)})
+    for i in range(1, 7):
+        doc = json.loads(json.dumps(real))
+        if i == 4:  # one node's GPU at 60 % of the real H200's ResNet-50 figure
+            for run in doc["runs"]:
+                if run["model"] == "resnet50" and run["device"] == "cuda:0":
+                    run["images_per_second"] *= 0.6
+        (folder / f"h{i}.verify.json").write_text(json.dumps(doc))
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    assert [(o["node"], o["model"]) for o in doc["outliers"]] == [("h4", "resnet50")]
+    assert doc["outliers"][0]["ratio"] == pytest.approx(0.6)
+
+
+# --- fleet run against fake SLURM commands (the real cluster is in tests/fleet) ---------------
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    def make(nodes):
+        cluster = FakeSlurm(tmp_path / "slurm", nodes)
+        for key, value in cluster.env().items():
+            monkeypatch.setenv(key, value)
+        return cluster
+
+    return make
+
+
+def test_fleet_run_saves_one_report_per_node_and_reports(cli: Cli, tmp_path, fake):
+    cluster = fake(
+        {
+            "n1": {"srun": "report", "report": str(H100)},
+            "n2": {"srun": "run"},
+            "n3": {"state": "drained", "reason": "maintenance: PSU"},
+        }
+    )
+    out = tmp_path / "run"
+    cmd = f"{sys.executable} -m gpudoctor"
+    result = cli(
+        "fleet",
+        "run",
+        "-p",
+        "gpu",
+        "-d",
+        str(out),
+        "--command",
+        cmd,
+        "--check-args",
+        f"--from-report {LOST}",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 1, result
+    assert sorted(p.name for p in out.iterdir()) == ["fleet-run.json", "n1.json", "n2.json"]
+    doc = json.loads(result.stdout)
+    assert doc["not_reached"] == [{"node": "n3", "state": "drained", "reason": "maintenance: PSU"}]
+    assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {"n1": "info", "n2": "error"}
+    assert "fleet: [3/3]" in result.stderr or "fleet: [1/3] n3" in result.stderr
+    check_call = next(c for c in cluster.calls() if "--nodelist=n2" in c)
+    assert check_call[-8:] == [
+        sys.executable,
+        "-m",
+        "gpudoctor",
+        "check",
+        "--format",
+        "json",
+        "--from-report",
+        str(LOST),
+    ]
+    # the same folder again is refused before any srun, unless --force
+    calls = len(cluster.calls())
+    again = cli("fleet", "run", "-p", "gpu", "-d", str(out))
+    one_line_error(again)
+    assert "already holds" in again.stderr and len(cluster.calls()) == calls
+    # fleet report over the folder gives the same answer, the manifest included
+    doc2 = json.loads(cli("fleet", "report", str(out), "--format", "json").stdout)
+    assert doc2["not_reached"] == doc["not_reached"]
+    assert doc2["nodes"] == doc["nodes"]
+
+
+def test_fleet_run_selection_exclude_and_unknown_nodes(cli: Cli, tmp_path, fake):
+    fake({f"n{i}": {"srun": "report", "report": str(H100)} for i in range(1, 5)})
+    result = cli(
+        "fleet", "run", "-w", "n[1-3],n9", "-x", "n2", "-d", str(tmp_path / "o"), "--format", "json"
+    )
+    doc = json.loads(result.stdout)
+    assert [n["node"] for n in doc["nodes"]] == ["n1", "n3"]
+    assert doc["not_reached"] == [
+        {"node": "n9", "state": "unknown", "reason": "SLURM does not know this node"}
+    ]
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("-w", "n[1-"), ("--check-args", "'unclosed"), ("--time-limit", "0"), ("--concurrency", "0")],
+)
+def test_fleet_run_bad_input(cli: Cli, tmp_path, fake, args):
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    one_line_error(cli("fleet", "run", "-d", str(tmp_path / "o"), *args))
+
+
+def test_fleet_run_without_slurm_says_so(cli: Cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = cli("fleet", "run", "-d", str(tmp_path / "o"))
+    one_line_error(result)
+    assert "sinfo not found" in result.stderr
+
+
+# --- check --health-check ------------------------------------------------------------------
+
+
+def test_the_health_gate_drains_and_resumes_only_its_own(cli: Cli, fake):
+    cluster = fake(
+        {"n1": {"state": "idle"}, "n2": {"state": "drained", "reason": "maintenance: PSU"}}
+    )
+    bad = cli("check", "--health-check", "--drain", "--node", "n1", "--from-report", str(LOST))
+    assert bad.exit_code == 1, bad
+    assert bad.stdout.startswith("gpudoctor health: error: GD-GPU-001")
+    node = cluster.load()["nodes"]["n1"]
+    assert node["state"] == "drained" and node["reason"].startswith("gpudoctor: GD-GPU-001")
+    good = cli("check", "--health-check", "--drain", "--node", "n1", "--from-report", str(H100))
+    assert good.exit_code == 0 and good.stdout == "gpudoctor health: ok\n"
+    assert cluster.load()["nodes"]["n1"]["state"] == "idle"
+    cli("check", "--health-check", "--drain", "--node", "n2", "--from-report", str(H100))
+    assert cluster.load()["nodes"]["n2"]["reason"] == "maintenance: PSU"
+
+
+def test_the_prolog_form_changes_nothing(cli: Cli, fake):
+    cluster = fake({"n1": {"state": "idle"}})
+    result = cli("check", "--health-check", "--from-report", str(LOST), "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["errors"][0]["id"] == "GD-GPU-001"
+    assert cluster.calls() == []
+
+
+def test_drain_without_the_gate_is_bad_input(cli: Cli):
+    one_line_error(cli("check", "--drain"))
+
+
+def test_the_gate_on_this_machine_reads_no_framework(cli: Cli):
+    # No GPU here: no error in the driver, NVML or GPU areas, and no framework child at all.
+    result = cli("check", "--health-check", "--format", "json")
+    assert result.exit_code == 0, result
+    assert json.loads(result.stdout)["healthy"] is True

@@ -1,0 +1,85 @@
+"""Drift: the majority value of each fact and the nodes or GPUs that differ from it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gpudoctor.fleet.drift import find_drift
+from tests.fleet.builders import gpu, node
+
+
+def by_fact(drifts):
+    return {d.fact: d for d in drifts}
+
+
+def test_a_uniform_fleet_has_no_drift():
+    assert find_drift([node(f"gpu-{i:03d}") for i in range(1, 6)]) == ()
+
+
+def test_one_node_on_another_driver_is_the_minority():
+    nodes = [node(f"gpu-{i:03d}") for i in range(1, 6)]
+    nodes[3] = replace(nodes[3], driver="535.104.05", kernel_module="535.104.05")
+    drifts = by_fact(find_drift(nodes))
+    d = drifts["driver_version"]
+    assert d.majority == "570.124.06" and d.majority_count == 4
+    assert d.minority == {"535.104.05": ("gpu-004",)}
+    assert d.scope == "gpu model NVIDIA H100 80GB HBM3"
+    assert drifts["kernel_module_version"].minority == {"535.104.05": ("gpu-004",)}
+
+
+def test_a_narrow_link_names_the_node_and_the_gpu():
+    # The fault a single-node check misses at idle: one GPU at x4 among x16 siblings.
+    nodes = [node(f"gpu-{i:03d}") for i in range(1, 4)]
+    gpus = list(nodes[1].gpus)
+    gpus[5] = gpu(5, pcie_width=4)
+    nodes[1] = replace(nodes[1], gpus=tuple(gpus))
+    d = by_fact(find_drift(nodes))["gpu.pcie_width"]
+    assert d.majority == "16" and d.majority_count == 23
+    assert d.minority == {"4": ("gpu-002:gpu5",)}
+
+
+def test_a_single_node_still_compares_its_own_gpus():
+    one = node("solo", gpus=4)
+    one = replace(one, gpus=(*one.gpus[:3], gpu(3, power_limit_w=400.0, ecc_enabled=False)))
+    drifts = by_fact(find_drift([one]))
+    assert drifts["gpu.power_limit_w"].minority == {"400": ("solo:gpu3",)}
+    assert drifts["gpu.ecc"].minority == {"off": ("solo:gpu3",)}
+
+
+def test_unknown_values_are_not_differences():
+    nodes = [node(f"n{i}") for i in range(1, 4)]
+    nodes[0] = replace(nodes[0], cudnn=None, kernel=None)
+    assert find_drift(nodes) == ()
+
+
+def test_framework_builds_and_gpu_counts_drift():
+    nodes = [node(f"n{i}") for i in range(1, 5)]
+    nodes[2] = replace(nodes[2], frameworks={"torch": "2.5.1+cpu (CPU)"})
+    nodes[3] = replace(nodes[3], gpu_count=7, gpus=nodes[3].gpus[:7])
+    drifts = by_fact(find_drift(nodes))
+    assert drifts["framework.torch"].minority == {"2.5.1+cpu (CPU)": ("n3",)}
+    assert drifts["gpus_per_node"].minority == {"7": ("n4",)}
+
+
+def test_a_partition_is_a_scope_and_the_same_drift_is_not_reported_twice():
+    nodes = [node(f"n{i}", partitions=("gpu",)) for i in range(1, 5)]
+    nodes[0] = replace(nodes[0], os="Rocky Linux 9.4")
+    drifts = [d for d in find_drift(nodes) if d.fact == "os"]
+    assert len(drifts) == 1  # the GPU-model scope and the partition say the same thing
+
+    mixed = [
+        *nodes,
+        node("a1", gpu_model="NVIDIA A100-SXM4-80GB", partitions=("gpu",), kernel="6.1.0"),
+    ]
+    kernel = [d for d in find_drift(mixed) if d.fact == "kernel"]
+    assert [(d.scope, d.minority) for d in kernel] == [("partition gpu", {"6.1.0": ("a1",)})]
+
+
+def test_natural_order_and_a_tie_are_stable():
+    nodes = [node(n) for n in ("n10", "n2", "n1", "n3")]
+    nodes[0] = replace(nodes[0], cuda_driver="12.4")
+    nodes[1] = replace(nodes[1], cuda_driver="12.4")
+    d = by_fact(find_drift(nodes))["cuda_driver_version"]
+    assert d.majority == "12.8"  # a 2-2 tie goes to the larger value, whatever the order
+    assert d.minority == {"12.4": ("n2", "n10")}
+    assert by_fact(find_drift(list(reversed(nodes))))["cuda_driver_version"] == d

@@ -1,0 +1,74 @@
+"""Node facts: a report and its diagnosis cut down to what the fleet compares."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gpudoctor import kb
+from gpudoctor.errors import ReportFormatError
+from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput
+from gpudoctor.model.serialize import load_report
+from gpudoctor.rules import diagnose
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+H100 = DATA / "reports" / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
+H200_VERIFY = DATA / "fleet" / "h200-verify-fp32.json"  # a real H200 run, 2026-12-04
+
+
+def facts_of(path, name="gpu-001"):
+    report = load_report(path)
+    return node_facts(name, report, diagnose(report, kb.load()), ("gpu",))
+
+
+def test_a_recorded_h100_becomes_comparable_facts():
+    f = facts_of(H100)
+    assert (f.gpu_model, f.gpu_count, f.driver, f.cuda_driver) == (
+        "NVIDIA H100 80GB HBM3",
+        1,
+        "590.48.01",
+        "13.1",
+    )
+    assert f.frameworks["torch"] == "2.13.0+cu126 (CUDA 12.6, cuDNN 9.10.2)"
+    assert f.frameworks["tensorflow"] == "not installed"
+    assert f.cudnn == "9.10.2" and f.partitions == ("gpu",)
+    assert f.gpus[0].pcie_width_max == 16 and f.gpus[0].memory_total_mib == 81559
+    assert f.verdict == "info" and f.finding_ids == ("GD-TF-001",)  # "no problem" IDs left out
+
+
+def test_a_lost_gpu_is_counted_but_its_unknown_facts_are_not_compared():
+    f = facts_of(DATA / "reports" / "failure__one_gpu_lost.json")
+    assert f.gpu_count == 2 and [g.index for g in f.gpus] == [0]
+    assert f.verdict == "error" and "GD-GPU-001" in f.finding_ids
+
+
+def test_real_h200_verify_runs_become_throughput_samples():
+    data = json.loads(H200_VERIFY.read_text())
+    assert is_verify_result(data)
+    samples = throughput("h200-a", data, str(H200_VERIFY))
+    gpu = {(s.model, s.device) for s in samples if s.device == "cuda:0"}
+    assert ("resnet50", "cuda:0") in gpu and len(gpu) == 7
+    assert all(s.device_name == "NVIDIA H200" for s in samples if s.device == "cuda:0")
+    # only the main runs: verify's extra runs at the common batch are not the throughput
+    assert len(samples) == len({(s.model, s.device) for s in samples})
+
+
+@pytest.mark.parametrize(
+    ("run", "match"),
+    [
+        ({"model": "resnet50", "framework": "torch", "images_per_second": 10.0}, "device"),
+        (
+            {"device": "cuda:0", "model": "m", "framework": "torch", "images_per_second": -1},
+            "images_per_second",
+        ),
+        (
+            {"device": "cuda:0", "model": "m", "framework": "torch", "images_per_second": "fast"},
+            "runs\\[0\\]",
+        ),
+    ],
+)
+def test_a_malformed_run_names_where_it_is(run, match):
+    with pytest.raises(ReportFormatError, match=match):
+        throughput("n1", {"runs": [run], "verdict": "pass"}, "n1.verify.json")

@@ -1,0 +1,128 @@
+"""fleet run's gathering: one srun per node, never waiting on a node that cannot answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.fleet import slurm
+from gpudoctor.fleet.run import NodeJob, gather
+from tests.fleet.fake_slurm import FakeSlurm
+
+REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
+HEALTHY = REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
+JOB = NodeJob(check=("gpudoctor", "check", "--format", "json"), node_timeout_s=3, immediate_s=2)
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    def make(nodes):
+        fake = FakeSlurm(tmp_path, nodes)
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        return fake
+
+    return make
+
+
+def outcomes_by_node(outcomes):
+    return {o.node: o for o in outcomes}
+
+
+def test_every_kind_of_node_ends_as_a_report_or_a_reason(cluster):
+    fake = cluster(
+        {
+            "n1": {"srun": "report", "report": str(HEALTHY)},
+            "n2": {"state": "drained", "reason": "maintenance: PSU"},
+            "n3": {"srun": "busy"},
+            "n4": {"srun": "launch_fail"},
+            "n5": {"srun": "hang"},
+            "n6": {"srun": "garbage"},
+            "n7": {"srun": "crash"},
+            "n8": {"state": "down*", "reason": "Not responding"},
+        }
+    )
+    start = time.monotonic()
+    seen = []
+    out = outcomes_by_node(
+        gather(slurm.list_nodes(), JOB, time_limit_s=60, concurrency=8, on_done=seen.append)
+    )
+    took = time.monotonic() - start
+    assert took < 15  # the hanging node costs its --node-timeout (3 s), not the time limit
+    assert len(seen) == 8
+    assert json.loads(out["n1"].check_json)["nvml"]["driver_version"] == "590.48.01"
+    assert out["n2"].not_reached == ("drained", "maintenance: PSU")
+    assert out["n3"].not_reached[1] == "Unable to allocate resources: Requested nodes are busy"
+    assert "Communication connection failure" in out["n4"].not_reached[1]
+    assert out["n5"].not_reached[1] == "no answer within 3 s"
+    assert out["n6"].errors[0][1].startswith("the node's output is not JSON")
+    assert out["n7"].errors[0][1] == (
+        "the command failed on the node: /usr/bin/python3: No module named gpudoctor"
+    )
+    assert out["n8"].not_reached == ("down*", "Not responding")
+    called = {next(a for a in c if a.startswith("--nodelist=")) for c in fake.calls()}
+    assert "--nodelist=n2" not in called and "--nodelist=n8" not in called  # never waited on
+    first = fake.calls()[0]
+    assert "--immediate=2" in first and first[-4:] == list(JOB.check)
+
+
+def test_the_time_limit_bounds_the_whole_run(cluster):
+    cluster({f"n{i}": {"srun": "hang"} for i in range(1, 4)})
+    start = time.monotonic()
+    out = gather(slurm.list_nodes(), JOB, time_limit_s=4, concurrency=1)
+    assert time.monotonic() - start < 12
+    reasons = sorted(o.not_reached[1] for o in out)
+    assert "the run's --time-limit ran out before this node's turn" in reasons
+    assert len(out) == 3
+
+
+def test_cancel_stops_every_srun_and_keeps_what_came_back(cluster):
+    cluster(
+        {
+            "n1": {"srun": "report", "report": str(HEALTHY)},
+            "n2": {"srun": "hang"},
+            "n3": {"srun": "hang"},
+        }
+    )
+    cancel = threading.Event()
+    threading.Timer(1.5, cancel.set).start()
+    start = time.monotonic()
+    job = NodeJob(check=JOB.check, node_timeout_s=120, immediate_s=2)
+    out = outcomes_by_node(
+        gather(slurm.list_nodes(), job, time_limit_s=120, concurrency=3, cancel=cancel)
+    )
+    assert time.monotonic() - start < 12  # srun gets SIGTERM and up to 5 s, not 120 s
+    assert out["n1"].check_json is not None
+    assert out["n2"].not_reached[1] == "interrupted before it answered"
+
+
+def test_verify_runs_after_check_and_its_failure_is_its_own(cluster):
+    cluster(
+        {
+            "n1": {"srun": "report", "report": str(HEALTHY), "verify": str(HEALTHY)},
+            "n2": {"srun": "run"},
+        }
+    )
+    job = NodeJob(
+        check=(sys.executable, "-c", "print('{\"ok\": 1}')"),
+        verify=(sys.executable, "-c", "import sys; sys.exit(3)", "verify"),
+        node_timeout_s=20,
+        immediate_s=2,
+    )
+    out = outcomes_by_node(gather(slurm.list_nodes(), job, time_limit_s=60, concurrency=2))
+    assert out["n1"].verify_json is not None
+    assert out["n2"].check_json.strip() == '{"ok": 1}'  # the real command ran "on" n2
+    assert out["n2"].errors == (
+        ("n2.verify.json", "the command failed on the node: exit status 3"),
+    )
+
+
+def test_a_node_name_that_is_no_safe_file_name_is_refused(cluster):
+    cluster({"../etc": {"srun": "report", "report": str(HEALTHY)}})
+    (outcome,) = gather(slurm.list_nodes(), JOB, time_limit_s=10, concurrency=1)
+    assert outcome.not_reached[1] == "node name is not a safe file name"

@@ -1,0 +1,117 @@
+"""The SLURM module: sinfo parsing, node states, srun's complaints; the only SLURM caller."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.fleet import slurm
+from gpudoctor.probe.runcmd import CmdResult
+from tests.fleet.fake_slurm import FakeSlurm
+
+PACKAGE = Path(__file__).resolve().parents[2] / "gpudoctor"
+
+
+def test_sinfo_lines_merge_partitions_and_drop_the_default_mark():
+    text = (
+        "gpu-001|idle|gpu*|none\n"
+        "gpu-001|idle|debug|none\n"
+        "gpu-002|drained|gpu*|maintenance: PSU swap\n"
+        "gpu-003|down*|gpu*|Not responding\n"
+    )
+    nodes = {n.name: n for n in slurm.parse_sinfo(text)}
+    assert nodes["gpu-001"].partitions == ("gpu", "debug")
+    assert nodes["gpu-001"].reason == ""
+    assert nodes["gpu-002"].reason == "maintenance: PSU swap"
+    assert nodes["gpu-003"].state == "down*"
+
+
+@pytest.mark.parametrize(
+    ("state", "runnable"),
+    [
+        ("idle", True),
+        ("mixed", True),
+        ("allocated", True),
+        ("completing", True),
+        ("drained", False),
+        ("draining", False),
+        ("down", False),
+        ("down*", False),
+        ("idle*", False),  # not responding, though not yet marked down
+        ("idle~", False),  # powered off
+        ("fail", False),
+        ("maint", False),
+        ("reserved", False),
+    ],
+)
+def test_which_states_can_run_a_step_now(state, runnable):
+    assert slurm.SlurmNode(name="n", state=state).runnable is runnable
+
+
+def test_srun_error_is_the_first_cause_not_its_consequences():
+    result = CmdResult(
+        argv=("srun",),
+        returncode=233,
+        stderr=(
+            "srun: error: Task launch for StepId=3.0 failed on node n3: Communication connection "
+            "failure\nsrun: error: Application launch failed\nsrun: Job step aborted\n"
+        ),
+    )
+    assert slurm.srun_error(result) == (
+        "Task launch for StepId=3.0 failed on node n3: Communication connection failure"
+    )
+    assert slurm.srun_error(CmdResult(argv=("srun",), returncode=0)) is None
+
+
+def test_list_nodes_through_the_real_child_process_path(tmp_path, monkeypatch):
+    fake = FakeSlurm(
+        tmp_path,
+        {
+            "n1": {"state": "idle", "partitions": ["gpu"]},
+            "n2": {"state": "drained", "reason": "psu", "partitions": ["gpu", "debug"]},
+            "c1": {"state": "idle", "partitions": ["cpu"]},
+        },
+    )
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    assert [n.name for n in slurm.list_nodes(partition="gpu")] == ["n1", "n2"]
+    assert [n.name for n in slurm.list_nodes(nodelist="n[1-2]")] == ["n1", "n2"]
+    assert slurm.node_state("n2").reason == "psu"
+    slurm.drain("n1", "gpudoctor: GD-GPU-004 ECC")
+    assert fake.load()["nodes"]["n1"]["state"] == "drained"
+    assert fake.calls()[-1] == [
+        "scontrol",
+        "update",
+        "nodename=n1",
+        "state=drain",
+        "reason=gpudoctor: GD-GPU-004 ECC",
+    ]
+    slurm.resume("n1")
+    assert fake.load()["nodes"]["n1"]["state"] == "idle"
+
+
+def test_a_controller_that_does_not_answer_is_one_clear_error(tmp_path, monkeypatch):
+    fake = FakeSlurm(tmp_path, {"n1": {}})
+    fake.save({"nodes": {"n1": {}}, "controller_down": True})
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(slurm.SlurmUnavailableError, match="Unable to contact slurm controller"):
+        slurm.list_nodes()
+
+
+def test_missing_slurm_commands_are_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(slurm.SlurmUnavailableError, match="sinfo not found on PATH"):
+        slurm.list_nodes()
+
+
+def test_only_fleet_slurm_runs_slurm_commands():
+    pattern = re.compile(r"""["'](srun|sinfo|scontrol|squeue|scancel|sbatch)["']""")
+    callers = sorted(
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    )
+    assert callers == ["fleet/slurm.py"]
