@@ -1,4 +1,4 @@
-"""`gpudoctor fleet report` and `fleet run` through the CLI: exit statuses, formats, no clobbering."""
+"""`gpudoctor fleet report` and `fleet run` in the CLI: exit statuses, formats, no clobbering."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_pa
 
 
 def test_a_huge_report_is_refused_unread(cli: Cli, tmp_path, monkeypatch):
-    import gpudoctor.cli.fleet as fleet
+    from gpudoctor.cli import fleet
 
     monkeypatch.setattr(fleet, "REPORT_CAP", 1024 * 1024)
     folder = fleet_dir(tmp_path, {"ok-1": H100})
