@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from gpudoctor.model.fleet import FleetReport
+from gpudoctor.render.fleet import inert
 
 SEVERITY_VALUE = {"ok": 0, "info": 1, "warning": 2, "error": 3}
 
 
 def label(value: str) -> str:
-    """A label value escaped as the exposition format requires (backslash, quote, newline)."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value escaped as the exposition format requires (backslash, quote, newline).
+
+    Control characters are shown as escapes first: a textfile is also read with cat.
+    """
+    return inert(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _labels(**pairs: str) -> str:

@@ -1,0 +1,137 @@
+"""The fleet renderers: golden files per format, real parsers, and hostile strings made inert.
+
+Regenerate after an intended change with ``GPUDOCTOR_UPDATE_GOLDEN=1 pytest tests/render``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.model.fleet import NotReached, Unreadable
+from gpudoctor.render.fleet import inert, render_fleet
+from tests.fleet.builders import gpu, node, run
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "data" / "fleet" / "expected"
+SCHEMA = json.loads((ROOT / "docs" / "fleet-schema.json").read_text())
+UPDATE = os.environ.get("GPUDOCTOR_UPDATE_GOLDEN") == "1"
+SUFFIX = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "prometheus": "prom"}
+HOSTILE = 'PSU "swap"\x1b]0;owned\x07\x1b[2J\r| <script>alert(1)</script>\u202e'
+
+
+def sample():
+    """Eight H100 nodes: one with an ECC error, one narrow link, one slow GPU, and the rest."""
+    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 9)]
+    nodes[6] = replace(nodes[6], verdict="error", finding_ids=("GD-GPU-004",))
+    gpus = list(nodes[2].gpus)
+    gpus[5] = gpu(5, pcie_width=4)
+    nodes[2] = replace(nodes[2], gpus=tuple(gpus))
+    nodes[7] = replace(nodes[7], driver="535.104.05", kernel_module="535.104.05")
+    throughput = [run(f"gpu-{i:03d}", 3000 + 7 * i) for i in range(1, 8)]
+    throughput.append(run("gpu-008", 1900, device="cuda:2"))
+    return aggregate(
+        nodes,
+        finding_info={"GD-GPU-004": ("error", "GPU 3 has uncorrectable ECC errors")},
+        throughput=throughput,
+        unreadable=[
+            Unreadable(
+                node="gpu-010",
+                path="reports/gpu-010.json",
+                error="not valid JSON (Expecting value at line 1)",
+            )
+        ],
+        not_reached=[NotReached(node="gpu-009", state="drained", reason=HOSTILE)],
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-04T12:00:00Z",
+    )
+
+
+@pytest.mark.parametrize("fmt", sorted(SUFFIX))
+def test_golden(fmt):
+    text = render_fleet(fmt, sample())
+    path = GOLDEN / f"sample.{SUFFIX[fmt]}"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    assert path.exists(), f"no golden file {path.name}: run with GPUDOCTOR_UPDATE_GOLDEN=1"
+    assert text == path.read_bytes().decode("utf-8")
+
+
+def test_text_names_every_problem():
+    text = render_fleet("text", sample())
+    assert "gpu-[001-006] (6)" in text
+    assert (
+        "gpu.pcie_width (gpu model NVIDIA H100 80GB HBM3): 16 on 63 GPUs; 4 on gpu-003:gpu5" in text
+    )
+    assert "gpu-008 cuda:2 NVIDIA H100 80GB HBM3: resnet50 torch amp-fp16" in text
+    assert "8 node(s)" not in text or "1 with an error finding" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_hostile_strings_are_inert(fmt):
+    text = render_fleet(fmt, sample())
+    for raw in ("\x1b", "\x07", "\r", "\u202e"):
+        assert raw not in text
+    # Markdown shows a backslash written twice as one: the reader sees the same \x1b
+    slash = "\\" if fmt == "text" else "\\\\"
+    assert f"{slash}x1b]0;owned{slash}x07" in text and f"{slash}u202e" in text
+
+
+def test_markdown_cells_never_split_a_row():
+    rows = [ln for ln in render_fleet("markdown", sample()).splitlines() if ln.startswith("|")]
+    widths = {len(re.findall(r"(?<!\\)\|", ln)) for ln in rows if "gpu-009" in ln}
+    assert widths == {4}  # three cells: the pipe inside the reason is escaped
+
+
+def test_json_validates_and_is_standard():
+    doc = json.loads(render_fleet("json", sample()), parse_constant=pytest.fail)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["findings"] == {"GD-GPU-004": ["gpu-007"]}
+    assert doc["not_reached"][0]["reason"] == HOSTILE  # data stays data in JSON
+
+
+def test_prometheus_parses_with_the_reference_parser():
+    families = {
+        f.name: f for f in text_string_to_metric_families(render_fleet("prometheus", sample()))
+    }
+    verdicts = {s.labels["node"]: s.value for s in families["gpudoctor_fleet_node_verdict"].samples}
+    assert verdicts["gpu-007"] == 3 and verdicts["gpu-001"] == 0
+    (nr,) = families["gpudoctor_fleet_node_not_reached"].samples
+    assert nr.labels["reason"] == inert(HOSTILE)  # quotes escaped and read back; no ESC
+    assert "\x1b" not in render_fleet("prometheus", sample())
+    drift = families["gpudoctor_fleet_drift"].samples
+    assert any(s.labels["member"] == "gpu-003:gpu5" for s in drift)
+    assert families["gpudoctor_fleet_healthy"].samples[0].value == 0
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.links += [v for k, v in attrs if k in ("href", "src")]
+
+
+def test_html_is_one_offline_page_with_nothing_active():
+    page = render_fleet("html", sample())
+    parser = _Tags()
+    parser.feed(page)
+    assert "script" not in parser.tags and parser.links == []
+    assert "&lt;script&gt;" in page
+
+
+def test_inert_keeps_ordinary_text():
+    assert inert("gpu-001 ✓ Ünïcode") == "gpu-001 ✓ Ünïcode"
+    assert inert("a\x00b\x9bc") == "a\\x00b\\x9bc"
