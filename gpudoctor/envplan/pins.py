@@ -119,6 +119,19 @@ def _warnings(
             f"driver >= {floor} the knowledge base infers for it (cuda_arch.toml min_driver, "
             "verified = false); the data row may be wrong"
         )
+    dropped = (
+        kb.driver_drops_cc(target.driver, target.cc)
+        if target.cc and target.driver and not request.cpu
+        else None
+    )
+    if dropped is not None:
+        # only reached for a probed or reported machine: the planner refuses typed targets
+        out.append(
+            f"{target.origin} shows CC {target.cc} ({dropped.architecture}) on driver "
+            f"{target.driver}, but R{dropped.branch} was the last branch for "
+            f"{dropped.architecture} GPUs (driver_branches.toml); such a driver does not take "
+            f"the GPU: install a {dropped.branch}.x driver (`gpudoctor check` says more)"
+        )
     return out
 
 

@@ -108,13 +108,24 @@ def _validate(kb: KnowledgeBase, request: Request) -> None:
 
 
 def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request) -> None:
-    """Refuse a command-line target whose driver predates its GPU (no such machine exists).
+    """Refuse a command-line target whose driver predates its GPU, or whose driver branch came
+    after the last one for its GPU (R470 for Kepler, R580 for Maxwell to Volta): no such machine
+    exists.
 
     Targets read from a machine or a report are not refused: NVML saw the GPU on that driver,
     so a floor above it would be a data error (pins.py warns instead).
     """
     if request.cpu or target.driver is None or target.cc is None or not target.given:
         return
+    dropped = kb.driver_drops_cc(target.driver, target.cc)
+    if dropped is not None:
+        raise PlanError(
+            f"this GPU ({gpu_text(kb, target)}) is not driven by driver {target.driver}: "
+            f"R{dropped.branch} was the last branch for {dropped.architecture} GPUs "
+            f"({dropped.source.split(' ')[0]}), so no such machine exists: install the "
+            f"R{dropped.branch} legacy branch (a {dropped.branch}.x driver) and plan for it, "
+            "or check --driver and --cc"
+        )
     floor = kb.min_driver_for_cc(target.cc, target.driver_os)
     if floor is None or parse_driver(target.driver) >= parse_driver(floor):
         return

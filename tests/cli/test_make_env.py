@@ -511,3 +511,21 @@ def test_regenerate_line_rewrites_each_form(cli: Cli, in_tmp: Path) -> None:
         line = next(x for x in first.stdout.splitlines() if x.startswith("# Regenerate: "))
         again = cli(*shlex.split(line.removeprefix("# Regenerate: "))[1:], "--stdout")
         assert again.exit_code == 0 and again.stdout == first.stdout, fmt
+
+
+@pytest.mark.parametrize(
+    ("driver", "cc", "said"),
+    [
+        ("590.48.01", "6.1", "this GPU (CC 6.1, Pascal) is not driven by driver 590.48.01: R580"),
+        ("535.104.05", "3.7", "this GPU (CC 3.7, Kepler) is not driven by driver 535.104.05: R470"),
+    ],
+)
+def test_a_gpu_its_driver_branch_dropped_is_exit_1(
+    cli: Cli, in_tmp: Path, driver: str, cc: str, said: str
+) -> None:
+    for fmt in ("conda", "uv", "pixi", "requirements", "json"):
+        result = cli("make-env", "--driver", driver, "--cc", cc, "--format", fmt)
+        assert result.exit_code == 1, result
+        assert result.stderr.count("\n") == 1 and said in result.stderr, result
+        assert "legacy branch" in result.stderr
+    assert list(in_tmp.iterdir()) == []

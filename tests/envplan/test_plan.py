@@ -186,3 +186,43 @@ def test_a_driver_of_unknown_version_is_refused_unless_cpu(kb: KnowledgeBase) ->
     assert "--driver VERSION --cc X.Y" in message and "--cpu" in message
     assert "install the driver first" not in message
     assert make_plan(kb, target, Request(cpu=True)).frameworks[0].cuda is None
+
+
+@pytest.mark.parametrize(
+    ("driver", "cc", "branch", "arch"),
+    [
+        ("590.48.01", "6.1", "580", "Pascal"),  # GTX 1080 on R590 (issue 11)
+        ("535.104.05", "3.7", "470", "Kepler"),  # K80 on R535 (issue 11)
+        ("590.48.01", "5.2", "580", "Maxwell"),
+        ("595.45.04", "7.0", "580", "Volta"),
+    ],
+)
+def test_a_driver_branch_after_the_gpus_last_is_refused(
+    kb: KnowledgeBase, driver: str, cc: str, branch: str, arch: str
+) -> None:
+    with pytest.raises(PlanError) as err:
+        plan(kb, driver, cc)
+    message = str(err.value)
+    assert f"R{branch} was the last branch for {arch} GPUs" in message
+    assert f"install the R{branch} legacy branch" in message
+    assert "no such machine exists" in message
+    # --cpu asks for no GPU build, so the driver does not matter
+    assert plan(kb, driver, cc, cpu=True).frameworks[0].cuda is None
+
+
+@pytest.mark.parametrize(
+    ("driver", "cc"), [("580.95.05", "6.1"), ("580.95.05", "7.0"), ("470.82.01", "3.7")]
+)
+def test_the_last_branch_itself_still_plans(kb: KnowledgeBase, driver: str, cc: str) -> None:
+    assert plan(kb, driver, cc).frameworks[0].cuda
+
+
+def test_a_reported_gpu_past_its_last_branch_is_only_warned_about(kb: KnowledgeBase) -> None:
+    # NVML saw it on that driver: the data row would be wrong, so warn rather than refuse
+    target = Target(driver="590.48.01", cc="6.1", origin="report node7.json")
+    p = make_plan(kb, target, Request())
+    assert any(
+        "report node7.json shows CC 6.1 (Pascal) on driver 590.48.01" in w
+        and "R580 was the last branch" in w
+        for w in p.warnings
+    ), p.warnings
