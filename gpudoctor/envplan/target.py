@@ -211,7 +211,7 @@ def target_from_report(report: Report, origin: str) -> Target:
     """The machine a report describes: driver from NVML (else the kernel module), lowest CC."""
     driver = next(
         (
-            value
+            value.strip()  # as parse_driver reads it: no stray newline reaches the file
             for value in (report.nvml.driver_version, report.driver.module_version)
             if value and _readable(value)
         ),

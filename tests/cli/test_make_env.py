@@ -529,3 +529,25 @@ def test_a_gpu_its_driver_branch_dropped_is_exit_1(
         assert result.stderr.count("\n") == 1 and said in result.stderr, result
         assert "legacy branch" in result.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+def test_report_values_cannot_break_the_file(cli: Cli, in_tmp: Path) -> None:
+    from dataclasses import replace
+
+    from gpudoctor.model.serialize import load_report, report_to_json
+
+    report = load_report(H100)
+    gpus = tuple(replace(g, name="GPU\nname: evil\x1b]0;t\x07\u2028") for g in report.nvml.gpus)
+    bad = replace(report, nvml=replace(report.nvml, gpus=gpus, driver_version="590.48.01\n"))
+    (in_tmp / "r.json").write_text(report_to_json(bad), encoding="utf-8")
+    for fmt in ("conda", "uv", "pixi", "requirements"):
+        result = cli("make-env", "--from-report", "r.json", "--format", fmt, "--stdout")
+        if result.exit_code == 2:  # a report reader that refuses such strings is fine too
+            assert result.stderr.count("\n") == 1 and result.stdout == "", result
+            continue
+        assert result.exit_code == 0, result
+        header = [x for x in result.stdout.splitlines() if x.startswith("# GPUs")]
+        assert header and "\\x0a" in header[0] and "\\x1b" in header[0], header
+        assert "--driver 590.48.01 " in result.stdout
+        if fmt == "conda":
+            assert set(yaml.safe_load(result.stdout)) == {"name", "channels", "dependencies"}
