@@ -130,3 +130,32 @@ def test_uv_pip_installs_the_requirements_file(cli: Cli, tmp_path: Path) -> None
     found = _installed(venv)
     # --index-url replaces PyPI for pip: everything comes from the (mirrored) PyTorch index
     assert found["torch"] == f"{fw['version']}+{fw['variant']} from {fw['variant']}", found
+
+
+def test_uv_pip_installs_the_project_file_too(cli: Cli, tmp_path: Path) -> None:
+    # `uv pip install -r pyproject.toml` reads [tool.uv.sources] and the explicit index as well
+    plan = json.loads(cli("make-env", *MACHINE, "--format", "json").stdout)
+    (fw,) = plan["frameworks"]
+    mirror, pypi = _indexes(tmp_path, plan)
+    project = tmp_path / "env"
+    project.mkdir()
+    made = cli(
+        "make-env", *MACHINE, "--torch-index-url", mirror, "-o", str(project / "pyproject.toml")
+    )
+    assert made.exit_code == 0, made
+    venv = tmp_path / "venv"
+    assert _uv(tmp_path, "venv", str(venv), "--python", sys.executable, pypi=None).returncode == 0
+    done = _uv(
+        tmp_path,
+        "pip",
+        "install",
+        "--python",
+        str(venv),
+        "-r",
+        str(project / "pyproject.toml"),
+        pypi=pypi,
+    )
+    assert done.returncode == 0, done.stderr
+    found = _installed(venv)
+    assert found["torch"] == f"{fw['version']}+{fw['variant']} from {fw['variant']}", found
+    assert any(v == f"{fw['cudnn']} from pypi" for k, v in found.items() if "cudnn" in k)
