@@ -31,7 +31,8 @@ def kb() -> KnowledgeBase:
         ("610.57.04", "13.3.1", "linux", "full"),
         ("560.94", "12.6", "windows", "full"),
         ("528.33", "12.6", "windows", "minor_compat"),
-        ("528.24", "12.6", "windows", "none"),
+        ("528.24", "12.6", "windows", "minor_compat"),  # floor 527.41 (release notes Table 3)
+        ("527.27", "12.6", "windows", "none"),
         ("450.36.06", "11.0", "linux", "none"),
         ("450.80.02", "11.8", "linux", "minor_compat"),
         ("450.51.05", "11.1", "linux", "none"),
@@ -122,7 +123,7 @@ def test_torch_release(kb: KnowledgeBase) -> None:
     assert "6.1" in cu126.arch["win-64"] and "6.1" not in cu126.arch["linux-64"]
     cu130 = release.variant("cu130")
     assert cu130 is not None and cu130.status == "experimental"
-    assert cu130.arch["linux-aarch64"][-1] == "12.0+PTX"
+    assert cu130.arch["linux-aarch64"][-1] == "12.0"  # release wheels carry no PTX (#188925)
     cpu = release.variant("cpu")
     assert cpu is not None and cpu.cuda is None and "win-64" in cpu.platforms
     assert kb.torch_release("2.9") is release
@@ -190,7 +191,7 @@ def test_newest_python_skips_unreleased(kb: KnowledgeBase) -> None:
 
 
 def test_arch_verification_is_per_platform(kb: KnowledgeBase) -> None:
-    cu118 = kb.torch_release("2.7").variant("cu118")  # type: ignore[union-attr]
+    cu118 = kb.torch_release("2.5").variant("cu118")  # type: ignore[union-attr]
     assert cu118 is not None
     assert cu118.verified_on("linux-64")
     assert not cu118.verified_on("win-64")  # the Windows list is assumed from Linux
