@@ -1,5 +1,6 @@
 """uv really resolves and installs what make-env writes (the uv project and requirements.txt),
-from stand-in wheels with the real names and versions behind --torch-index-url: no download."""
+and pip resolves the requirements.txt, from stand-in wheels with the real names and versions
+behind --torch-index-url: no download."""
 
 from __future__ import annotations
 
@@ -159,3 +160,31 @@ def test_uv_pip_installs_the_project_file_too(cli: Cli, tmp_path: Path) -> None:
     found = _installed(venv)
     assert found["torch"] == f"{fw['version']}+{fw['variant']} from {fw['variant']}", found
     assert any(v == f"{fw['cudnn']} from pypi" for k, v in found.items() if "cudnn" in k)
+
+
+def test_pip_resolves_the_requirements_file(cli: Cli, tmp_path: Path) -> None:
+    # pip itself (a dry run: what it would install, and from where)
+    plan = json.loads(cli("make-env", *MACHINE, "--format", "json").stdout)
+    (fw,) = plan["frameworks"]
+    mirror, _ = _indexes(tmp_path, plan)
+    req = tmp_path / "requirements.txt"
+    assert cli("make-env", *MACHINE, "--torch-index-url", mirror, "-o", str(req)).exit_code == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env |= {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INPUT": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--no-cache-dir", "--report", "-", "-r", str(req)],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    chosen = {
+        item["metadata"]["name"]: (item["metadata"]["version"], item["download_info"]["url"])
+        for item in json.loads(done.stdout)["install"]
+    }
+    version, url = chosen["torch"]
+    assert version == f"{fw['version']}+{fw['variant']}"
+    assert f"/wheels/{fw['variant']}/" in url, url
