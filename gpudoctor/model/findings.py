@@ -5,7 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-DOCS_URL = "https://github.com/gpudoctor/gpudoctor/blob/main/docs/findings.md"
+DOCS_URL = ""
+"""Where a packager publishes docs/findings.md, set when building (for example
+``sed -i 's|^DOCS_URL = ""|DOCS_URL = "https://docs.example.org/findings.html"|'`` in the build
+recipe). Empty, as shipped: a finding points at ``gpudoctor explain <ID>``, which prints its entry
+from the copy inside the installed package, offline."""
 
 
 class Severity(enum.IntEnum):
@@ -53,8 +57,9 @@ class Finding:
 
     @property
     def doc_url(self) -> str:
-        """The link to this finding's entry in the catalogue."""
-        return f"{DOCS_URL}#{self.id.lower()}"
+        """Where this finding is explained: its entry under :data:`DOCS_URL` when one was set
+        at build time, else the offline command ``gpudoctor explain <ID>``."""
+        return f"{DOCS_URL}#{self.id.lower()}" if DOCS_URL else f"gpudoctor explain {self.id}"
 
 
 @dataclass(frozen=True, kw_only=True)

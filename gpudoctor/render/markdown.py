@@ -76,7 +76,7 @@ def render_markdown(report: Report, diagnosis: Diagnosis, *, verbose: bool = Fal
     else:
         out += ["| Severity | ID | Area | Finding |", "|---|---|---|---|"]
         out += [
-            f"| {_label(f.severity)} | [{f.id}]({f.doc_url}) | {AREA_LABELS[f.area]} | "
+            f"| {_label(f.severity)} | {_doc_link(f, f.id)} | {AREA_LABELS[f.area]} | "
             f"{escape(f.title)} |"
             for f in problems
         ]
@@ -101,8 +101,15 @@ def _details(finding: Finding) -> list[str]:
         lines += ["Evidence:", ""] + [f"- {escape(e)}" for e in finding.evidence] + [""]
     if finding.fix:
         lines += ["Fix:", ""] + [f"- {fix_step(s)}" for s in finding.fix] + [""]
-    lines += [f"[What this means]({finding.doc_url})", "", "</details>"]
+    lines += [_doc_link(finding, "What this means"), "", "</details>"]
     return lines
+
+
+def _doc_link(finding: Finding, text: str) -> str:
+    """A link when a docs URL was set at build time, else the offline command, as code."""
+    if finding.doc_url.startswith(("https://", "http://")):
+        return f"[{text}]({finding.doc_url})"
+    return f"{text}: `{finding.doc_url}`" if text != finding.id else f"`{finding.id}`"
 
 
 def _table(section: Section) -> list[str]:

@@ -19,7 +19,8 @@ from gpudoctor.model.findings import AREAS, Finding, Severity
 from gpudoctor.model.report import SCHEMA_VERSION, Report
 
 COMMAND = "python -m gpudoctor.render.schema > docs/report-schema.json"
-SCHEMA_ID = "https://github.com/gpudoctor/gpudoctor/blob/main/docs/report-schema.json"
+SCHEMA_ID = "urn:gpudoctor:report-schema"
+"""A name the project owns, not a web address: the schema ships as docs/report-schema.json."""
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
@@ -111,8 +112,8 @@ def report_schema(*, strict: bool = False) -> dict[str, Any]:
     finding["properties"]["area"]["enum"] = list(AREAS)
     finding["properties"]["doc_url"] = {
         "type": "string",
-        "format": "uri",
-        "description": "The finding's entry in docs/findings.md.",
+        "description": "Where the finding is explained: `gpudoctor explain <ID>` (offline, from "
+        "the installed package), or a URL when the build set a docs address.",
     }
     finding["required"] = [*finding["required"], "doc_url"]
     root = dict(defs.pop("Report"))

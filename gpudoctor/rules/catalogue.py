@@ -1,20 +1,25 @@
-"""docs/findings.md, generated from the rules registry: `python -m gpudoctor.rules.catalogue`."""
+"""docs/findings.md and the packaged copy `gpudoctor explain` reads, from the rules registry."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import gpudoctor.rules.diagnose  # noqa: F401 - registers every rule
 from gpudoctor.model.findings import AREAS
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, Rule
 
-COMMAND = "python -m gpudoctor.rules.catalogue > docs/findings.md"
+COMMAND = "python -m gpudoctor.rules.catalogue --write"
+PACKAGED = Path(__file__).with_name("findings.md")
+"""The copy shipped inside the package, for `gpudoctor explain` (offline)."""
+DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
 
 _INTRO = """\
 Every finding `gpudoctor check` can report, by area of the stack. Each finding has a stable
 ID (`GD-<AREA>-NNN`), a severity, a title that names the cause, the evidence from the report
-that triggered it and a fix with commands for the machine at hand. The link printed with a
-finding points at its entry here (the anchor is the ID in lower case).
+that triggered it and a fix with commands for the machine at hand. `gpudoctor explain <ID>`
+prints a finding's entry from the copy of this catalogue inside the installed package
+(offline); `gpudoctor explain` lists them all.
 
 Severities: **error** (something is broken: exit status 1), **warning** (works, but degraded
 or fragile: exit status 1 with `--strict`), **info** (worth knowing), **ok** (the area was
@@ -68,12 +73,19 @@ def render_catalogue() -> str:
                 "",
                 f"**Fix:** {r.fix}",
             ]
+            if r.sources:
+                out += ["", "**Sources:** " + "; ".join(r.sources)]
     return "\n".join(out) + "\n"
 
 
 def main() -> None:
-    """Write the catalogue to stdout."""
-    sys.stdout.write(render_catalogue())
+    """Write the catalogue to stdout, or with ``--write`` to docs/findings.md and the package."""
+    text = render_catalogue()
+    if "--write" in sys.argv[1:]:
+        for path in (DOC, PACKAGED):
+            path.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
 
 
 if __name__ == "__main__":

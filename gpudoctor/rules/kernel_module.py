@@ -66,6 +66,11 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     "open`, Debian `nvidia-open-kernel-dkms`, RPM Fusion's `%_with_kmod_nvidia_open` macro, "
     "NVIDIA's RHEL stream `nvidia-driver:open-dkms`, or the `.run` installer with "
     "`-m=kernel-open`) and reboot.",
+    sources=(
+        "https://download.nvidia.com/XFree86/Linux-aarch64/580.159.03/README/kernel_open.html",
+        "NVIDIA/open-gpu-kernel-modules README.md (Compatible GPUs)",
+        "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
+    ),
 )
 def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not is_linux_host(report) or loaded_module_flavour(report) != "proprietary":
@@ -102,6 +107,11 @@ def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "without `-open`, Debian `nvidia-kernel-dkms`, RPM Fusion without the open macro, the "
     "`.run` installer with `-m=kernel`) and reboot; a branch newer than R580 drives none of "
     "these GPUs at all (GD-DRV-009).",
+    sources=(
+        "negativo17/nvidia-driver#158 (GT 1030 on the 560 open modules)",
+        "NVIDIA/open-gpu-kernel-modules README.md (Turing or later)",
+        "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
+    ),
 )
 def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not is_linux_host(report) or loaded_module_flavour(report) != "open":
@@ -146,6 +156,11 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     fix="Install the GPU's last branch (a legacy branch that still gets fixes), e.g. "
     "`nvidia-driver-580` on Ubuntu for a Pascal GPU, and keep the package manager from "
     "upgrading past it; or replace the GPU.",
+    sources=(
+        "https://forums.developer.nvidia.com/t/unix-graphics-feature-deprecation-schedule/60588",
+        "https://www.nvidia.com/en-us/drivers/unix/legacy-gpu/",
+        "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
+    ),
 )
 def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     driver = driver_version(report)
@@ -190,6 +205,11 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="Install the Fabric Manager of exactly the driver's version (Ubuntu: "
     "`nvidia-fabricmanager-<branch>`; NVIDIA's RHEL stream: `nvidia-driver:<branch>/fm`) and "
     "`sudo systemctl enable --now nvidia-fabricmanager`; in a container this runs on the host.",
+    sources=(
+        "https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html",
+        "https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__TYPES.html "
+        "(cudaErrorSystemNotReady = 802)",
+    ),
 )
 def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver

@@ -258,6 +258,10 @@ def _mentions_cudnn(fw: FrameworkInfo) -> list[str]:
     fix="Take the folder out of `LD_LIBRARY_PATH` for this environment (or `unset "
     "LD_LIBRARY_PATH`); for a system package, remove it or install the cuDNN wheel the "
     "framework pins.",
+    sources=(
+        "pytorch/pytorch torch/backends/cudnn/__init__.py (the version check and its message)",
+        "https://docs.nvidia.com/deeplearning/cudnn/latest/reference/support-matrix.html",
+    ),
 )
 def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     value = env(report, "LD_LIBRARY_PATH") or ""

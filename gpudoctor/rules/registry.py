@@ -133,6 +133,8 @@ class Rule:
     """None for the per-area OK entries that :func:`gpudoctor.rules.diagnose` adds."""
     marks_unchecked: bool = False
     """True when a hit means the area could not be checked (no OK line is added for it)."""
+    sources: tuple[str, ...] = ()
+    """Where the facts behind the rule come from (vendor pages, issues, knowledge-base files)."""
 
     def __post_init__(self) -> None:
         if self.severities and self.severity not in self.severities:
@@ -200,6 +202,7 @@ def rule(
     why: str,
     fix: str,
     marks_unchecked: bool = False,
+    sources: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     """Register the decorated check as rule ``rule_id``."""
 
@@ -215,6 +218,7 @@ def rule(
                 fix=fix,
                 check=check,
                 marks_unchecked=marks_unchecked,
+                sources=sources,
             )
         )
         return check

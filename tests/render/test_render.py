@@ -57,10 +57,7 @@ def test_text_shows_evidence_fix_and_link_for_problems_and_one_line_for_informat
     text = render("text", many_problems())
     assert "· the local version label +cpu marks a CPU wheel" in text
     assert "fix:  $ gpudoctor make-env" in text
-    assert (
-        "docs: https://github.com/gpudoctor/gpudoctor/blob/main/docs/findings.md#gd-torch-004"
-        in text
-    )
+    assert "docs: gpudoctor explain GD-TORCH-004" in text
     assert "i Persistence mode is off  [GD-GPU-011]" in text
     assert "persistence mode off on GPU 0" not in text
     assert "persistence mode off on GPU 0" in render("text", many_problems(), verbose=True)
@@ -184,7 +181,8 @@ def test_markdown_escapes_what_github_would_eat():
 def test_markdown_has_a_summary_a_findings_table_and_collapsed_details():
     md = render("markdown", many_problems())
     assert md.startswith("## gpudoctor check: 1 error, 5 warnings\n")
-    assert "| ✗ error | [GD-TORCH-004](" in md
+    assert "| ✗ error | `GD-TORCH-004` |" in md
+    assert "What this means: `gpudoctor explain GD-TORCH-004`" in md
     assert "<summary>✗ error GD-TORCH-004:" in md
     assert "<details><summary>Machine facts</summary>" in md
     assert "&lt;python&gt;" in md and "<python>" not in md
@@ -200,7 +198,7 @@ def test_json_is_the_versioned_report_with_areas_and_findings():
     assert set(doc["areas"]) == set(AREAS)
     assert doc["areas"]["torch"] == "error" and doc["areas"]["nvml"] == "ok"
     assert doc["areas"]["gpu"] == "warning"
-    assert all(f["doc_url"].endswith("#" + f["id"].lower()) for f in doc["findings"])
+    assert all(f["doc_url"] == "gpudoctor explain " + f["id"] for f in doc["findings"])
     assert report_from_json(render("json", report)) == report
 
 

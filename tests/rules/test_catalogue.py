@@ -8,7 +8,8 @@ from pathlib import Path
 from gpudoctor import kb
 from gpudoctor.model.serialize import load_report
 from gpudoctor.rules import REGISTRY, diagnose
-from gpudoctor.rules.catalogue import COMMAND, render_catalogue
+from gpudoctor.rules import catalogue as catalogue_module
+from gpudoctor.rules.catalogue import COMMAND, PACKAGED, render_catalogue
 from gpudoctor.rules.registry import Hit
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
@@ -22,14 +23,32 @@ def github_anchor(heading: str) -> str:
 
 def test_the_catalogue_is_up_to_date():
     assert DOC.read_text(encoding="utf-8") == render_catalogue(), f"stale: run `{COMMAND}`"
+    # the copy `gpudoctor explain` reads, shipped inside the package
+    assert PACKAGED.read_text(encoding="utf-8") == render_catalogue(), f"stale: run `{COMMAND}`"
 
 
-def test_every_finding_links_to_a_heading_of_the_catalogue():
+def test_every_finding_links_to_a_heading_of_the_catalogue(monkeypatch):
     headings = re.findall(r"^#{1,6} (.+)$", render_catalogue(), flags=re.MULTILINE)
     anchors = {github_anchor(h) for h in headings}
+    # as shipped, no docs address: a finding names the offline command
+    for rule in REGISTRY:
+        assert rule.finding(Hit()).doc_url == f"gpudoctor explain {rule.id}"
+    # with an address set at build time, the anchor is the ID's heading
+    monkeypatch.setattr("gpudoctor.model.findings.DOCS_URL", "https://docs.example.org/f.html")
     for rule in REGISTRY:
         fragment = rule.finding(Hit()).doc_url
+        assert fragment.startswith("https://docs.example.org/f.html#")
         assert fragment.split("#", 1)[1] in anchors, rule.id
+
+
+def test_no_link_leads_to_the_nonexistent_public_repository():
+    assert "github.com/gpudoctor" not in render_catalogue()
+    assert catalogue_module.DOC.name == "findings.md"
+
+
+def test_rules_with_sources_list_them():
+    text = render_catalogue()
+    assert "**Sources:** https://download.nvidia.com/XFree86/" in text
 
 
 def test_the_catalogue_lists_every_rule_once():

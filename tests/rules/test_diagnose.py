@@ -55,7 +55,7 @@ def test_findings_carry_evidence_and_fixes():
     (cpu,) = [f for f in diagnose(report).findings if f.id == "GD-TORCH-004"]
     assert any("+cpu" in e for e in cpu.evidence)
     assert any("gpudoctor make-env" in step for step in cpu.fix)
-    assert cpu.doc_url.endswith("#gd-torch-004")
+    assert cpu.doc_url == "gpudoctor explain GD-TORCH-004"
 
 
 @pytest.mark.parametrize("container", [None, "docker"])

@@ -1,0 +1,59 @@
+"""`gpudoctor explain`: a finding's entry from the catalogue shipped in the package, offline."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from gpudoctor.cli.explain import catalogue, listing, pages
+from gpudoctor.rules import REGISTRY
+from gpudoctor.rules.catalogue import render_catalogue
+
+
+def test_one_finding_prints_cause_fix_and_sources(cli):
+    result = cli("explain", "GD-DRV-007")
+    assert result.exit_code == 0, result
+    out = result.stdout
+    assert out.startswith("GD-DRV-007\n\nThe GPU needs NVIDIA's open kernel modules")
+    assert "requires use of the NVIDIA open kernel modules" in out  # what it looks at
+    assert "\nFix: Install the open flavour" in out
+    assert "\nSources: https://download.nvidia.com/" in out
+    assert "**" not in out and "`" not in out
+    assert max(len(line) for line in out.splitlines()) <= 100 or "https://" in out
+
+
+def test_the_id_is_read_in_any_case(cli):
+    assert cli("explain", "gd-torch-004").stdout == cli("explain", "GD-TORCH-004").stdout
+
+
+def test_without_an_id_every_finding_is_listed(cli):
+    result = cli("explain")
+    assert result.exit_code == 0, result
+    ids = [line.split()[0] for line in result.stdout.splitlines()]
+    assert ids == sorted(ids, key=ids.index)  # catalogue order, once each
+    assert set(ids) == {r.id for r in REGISTRY}
+    assert re.search(r"^GD-GPU-015 +warning +The PCIe link is narrower", result.stdout, re.M)
+
+
+def test_an_unknown_id_is_bad_input(cli):
+    result = cli("explain", "GD-NOPE-999")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "gpudoctor explain" in result.stderr
+
+
+def test_the_pages_come_from_the_packaged_file():
+    text = catalogue()
+    assert text == render_catalogue()
+    assert set(pages(text)) == {r.id for r in REGISTRY}
+    assert len(listing(text)) == len(REGISTRY.rules)
+
+
+def test_reports_point_at_explain_not_at_a_public_repository(cli, tmp_path):
+    result = cli(
+        "check", "--from-report", "tests/data/reports/failure__no_driver.json", "--format", "json"
+    )
+    doc = json.loads(result.stdout)
+    assert {f["doc_url"] for f in doc["findings"]} == {
+        f"gpudoctor explain {f['id']}" for f in doc["findings"]
+    }
