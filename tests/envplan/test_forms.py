@@ -261,3 +261,21 @@ def test_refusals_are_the_same_in_every_form(cli: Cli, args: tuple[str, ...]) ->
     for fmt, result in results.items():
         assert (result.exit_code, result.stderr) == (conda.exit_code, conda.stderr), fmt
         assert result.stdout == ""
+
+
+def test_the_docs_show_the_forms_as_written(kb: KnowledgeBase) -> None:
+    # docs/make-env.md "The four forms": each sample is the body of the file for the V100 node
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "make-env.md").read_text("utf-8")
+    plan = _plan(kb, {"driver": "535.104.05", "cc": "7.0"}, {})
+    for title, fmt in (
+        ("# pyproject.toml (uv)", "uv"),
+        ("# pixi.toml (pixi), --source pip", "pixi"),
+        ("# requirements.txt (python -m venv + pip)", "requirements"),
+    ):
+        start = docs.index(title) + len(title) + 1
+        sample = docs[start : docs.index("```", start)].strip("\n")
+        text = render(plan, fmt)
+        body = "\n".join(text.splitlines()[len(_comments(text)) :]).strip("\n")
+        assert sample == body, fmt
