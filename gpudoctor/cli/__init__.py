@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import errno
 import importlib
+import io
 import os
 import sys
 import traceback
@@ -38,7 +39,9 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(entry[0])
         command: click.Command = module.command
-        return command
+        from gpudoctor.cli.options import harden_params  # options imports this module
+
+        return harden_params(command)  # nan/inf and "dir/" refused in every command's options
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -96,9 +99,63 @@ def _fail(message: str, code: ExitCode, debug: bool) -> int:
     return int(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that it unwinds as Ctrl-C does.
+
+    ``finally`` blocks and context managers then run: temporary folders are removed, a
+    half-written output file is deleted, and every child process group is killed.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    _stop_children()  # first: the children die even if the unwinding below is slow
+    if _TERMINATING:
+        return  # already unwinding: a second signal must not cut the clean-up short
+    _TERMINATING.append(signum)
+    raise Terminated(signum)
+
+
+_TERMINATING: list[int] = []
+
+
+def install_signal_handlers() -> None:
+    """End on SIGTERM and SIGHUP as on Ctrl-C (a handler that nohup or a shell set stays)."""
+    import signal
+
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _on_signal)
+
+
+def _stop_children() -> None:
+    """Kill every child process gpudoctor started; none was if runcmd was never imported."""
+    runcmd = sys.modules.get("gpudoctor.probe.runcmd")
+    if runcmd is not None:
+        runcmd.stop_all()
+
+
+def _interrupted(exc: BaseException) -> int:
+    """Ctrl-C, SIGTERM or SIGHUP: children killed, one line (if stderr is still there), 128+N."""
+    import signal
+
+    _stop_children()
+    signum = exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT)
+    word = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
+        click.echo(f"gpudoctor: {word}", err=True)
+    return 128 + signum
+
+
 def run(args: list[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting (tests call this)."""
     debug = "--debug" in (args if args is not None else sys.argv[1:])
+    runcmd = sys.modules.get("gpudoctor.probe.runcmd")
+    if runcmd is not None:  # an earlier run in this process was interrupted
+        runcmd.allow_children()
     try:
         result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -114,12 +171,10 @@ def run(args: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.BAD_INPUT)
-    except click.Abort:
-        click.echo("gpudoctor: interrupted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("gpudoctor: interrupted", err=True)
-        return 130
+    except click.Abort as exc:
+        return _interrupted(exc)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except GpudoctorError as exc:
         return _fail(str(exc), exc.exit_code, debug)
     except BrokenPipeError:
@@ -128,17 +183,25 @@ def run(args: list[str] | None = None) -> int:
         _silence_stdout()
         return 141
     except OSError as exc:
+        if exc.errno in _PATH_ERRNOS and exc.filename is not None:
+            return _fail(f"{exc.filename}: {exc.strerror}", ExitCode.BAD_INPUT, debug)
         if exc.errno not in _OUTPUT_ERRNOS:
             return _internal(exc, debug)
         # A full disk or a closed terminal is the machine's state, not a gpudoctor bug: the
         # same status as an --output that cannot be written.
         return _fail(f"cannot write the output: {exc.strerror}", ExitCode.BAD_INPUT, debug)
+    except RecursionError as exc:  # input nested deeper than any layer expected
+        return _fail(f"the input is nested too deeply ({exc})", ExitCode.BAD_INPUT, debug)
     except Exception as exc:  # the last line of defence: one line, exit 3
         return _internal(exc, debug)
     return int(result) if isinstance(result, int) else 0
 
 
-_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE})
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF})
+_PATH_ERRNOS = frozenset(
+    {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP}
+)
+"""A path the user named that the system refuses: bad input, whatever layer met it."""
 
 
 def _internal(exc: BaseException, debug: bool) -> int:
@@ -164,7 +227,37 @@ def _tolerate_narrow_encodings() -> None:
                 reconfigure(errors="replace")
 
 
+class _ClosedOutput(io.TextIOBase):
+    """Standard output when file descriptor 1 was closed (``>&-``): writing to it fails."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _guard_closed_streams() -> None:
+    """Keep descriptors 0-2 taken, so a file gpudoctor opens never becomes "standard output".
+
+    With ``>&-`` Python sets ``sys.stdout`` to None, which every print would trip over as an
+    internal error; printing now fails as a closed stream should (one line, exit 2).
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    if sys.stderr is None:  # nowhere to say anything: the exit status still tells
+        sys.stderr = os.fdopen(2, "w", closefd=False)  # now /dev/null, see above
+
+
 def main() -> None:
     """Console-script entry point."""
+    _guard_closed_streams()
     _tolerate_narrow_encodings()
+    install_signal_handlers()
     sys.exit(run())

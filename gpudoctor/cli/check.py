@@ -168,13 +168,13 @@ def command(
 
 def _replayed_report(path: Path) -> Report:
     """The saved report at ``path``, or on standard input for ``-``."""
-    from gpudoctor.model.serialize import load_report, report_from_bytes
+    from gpudoctor.model.serialize import load_report
 
     if not is_stdout(path):
         return load_report(path)
     if sys.stdin.isatty():
         raise BadInputError(STDIN_IS_A_TERMINAL)
-    return report_from_bytes(sys.stdin.buffer.read(), "standard input")
+    return load_report(path)  # standard input, read up to the same size limit
 
 
 def _health_gate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -10,6 +11,9 @@ import tempfile
 from pathlib import Path
 
 from gpudoctor.errors import BadInputError, OutputExistsError
+from gpudoctor.model.readfile import file_kind, read_capped
+
+__all__ = ["STDOUT", "check_output", "is_stdout", "read_capped", "write_output"]
 
 
 def _umask() -> int:
@@ -27,27 +31,72 @@ def is_stdout(path: Path | None) -> bool:
     return path is not None and str(path) == STDOUT
 
 
-def _target(path: Path) -> Path:
+def _target(path: Path, *, force: bool = True) -> Path:
     """The file a write to ``path`` lands in: a symbolic link is followed, and stays a link.
 
     Dotfile managers and shared folders rely on links staying links, so --force replaces what
-    the link points at, never the link.
+    the link points at, never the link. A link to nothing is followed only with ``force``:
+    without it, ``-o report.json`` would create a file in some other folder.
     """
     if not path.is_symlink():
         return path
+    mode = _mode_or_none(path)  # a loop: resolve() below says so
+    if mode is not None and _in_place(mode):
+        # /dev/stderr, /proc/self/fd/N: the kernel's links lead to "pipe:[...]", which no path
+        # resolves to; opening the link itself reaches the device or pipe.
+        return path
     try:
-        return path.resolve(strict=False)
+        target = path.resolve(strict=False)
     except (RuntimeError, OSError) as exc:  # a loop: RuntimeError before Python 3.13
         raise BadInputError(f"{path}: cannot follow the link ({exc})") from None
+    dangling = not target.exists() and not target.is_symlink() and target.parent.is_dir()
+    if dangling and not force:
+        raise BadInputError(
+            f"{path} is a symbolic link to {target}, which does not exist; "
+            "use --force to create it there"
+        )
+    return target
 
 
-def _is_special(path: Path) -> bool:
-    """A device or a FIFO (``/dev/null``, a named pipe): written in place, never replaced."""
+def _mode(path: Path) -> int | None:
+    """The mode of what ``path`` names (links followed), or None when nothing is there."""
     try:
-        mode = path.stat().st_mode
-    except OSError:
+        return path.stat().st_mode
+    except FileNotFoundError:
+        return None
+
+
+def _same_as(mode_path: Path, fd: int) -> bool:
+    """Whether ``mode_path`` is the file open as ``fd`` (``-o /dev/stdout``)."""
+    try:
+        a, b = mode_path.stat(), os.fstat(fd)
+    except (OSError, ValueError):
         return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _names_stdout(path: Path) -> bool:
+    """``-o /dev/stdout`` (or ``/proc/self/fd/1``): a link that leads to standard output.
+
+    It behaves as ``-o -`` whatever standard output is (a pipe, a terminal, a file the shell
+    opened with ``>``).
+    """
+    try:
+        if not path.is_symlink():
+            return False
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # closed, or a harness without a descriptor
+        return False
+    return _same_as(path, fd)
+
+
+def _in_place(mode: int) -> bool:
+    """A character device (``/dev/null``, a terminal) or a FIFO: written in place, never replaced.
+
+    A FIFO is written only when a reader has it open (see :func:`_open_in_place`). Sockets,
+    block devices and directories are refused.
+    """
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 def check_output(path: Path, *, force: bool) -> Path:
@@ -55,21 +104,70 @@ def check_output(path: Path, *, force: bool) -> Path:
 
     Commands that take long call it before the work, so a bad ``--output`` fails at once.
     """
-    if is_stdout(path):
+    try:
+        return _check_output(path, force=force)
+    except OSError as exc:  # a name too long, a component that is a file, no permission
+        raise BadInputError(f"{_shown(path)}: {exc.strerror or exc}") from None
+
+
+def _shown(path: Path) -> str:
+    """``path`` for a message, shortened when it is absurdly long (ENAMETOOLONG)."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-40:]}"
+
+
+def _check_output(path: Path, *, force: bool) -> Path:
+    if is_stdout(path) or _names_stdout(path):
         return Path()
     if str(path) in ("", "."):
         raise BadInputError("--output needs a file name")
-    target = _target(path)
-    if _is_special(target):
-        return target.parent  # nothing to lose: a device or pipe holds no file to overwrite
-    if target.exists() and not force:
+    target = _target(path, force=force)
+    mode = _mode(target)
+    if mode is not None and not stat.S_ISREG(mode):
+        if _in_place(mode):
+            return target.parent  # nothing to lose: a device or pipe holds no file to overwrite
+        if stat.S_ISDIR(mode):
+            raise BadInputError(f"{path} is a directory")
+        raise BadInputError(f"{path} is {file_kind(mode)}, not a file gpudoctor can write")
+    if mode is not None and not force:
         raise OutputExistsError(f"{path} exists; use --force to overwrite it")
-    if target.is_dir():
-        raise BadInputError(f"{path} is a directory")
     folder = target.parent if str(target.parent) else Path()
     if not folder.is_dir():
         raise BadInputError(f"{folder}: no such directory")
     return folder
+
+
+def _open_in_place(target: Path, path: Path) -> int:
+    """Open a device or FIFO for writing without ever blocking in open()."""
+    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO that no one reads: open() would wait forever
+            raise BadInputError(
+                f"{path} is a named pipe that no program is reading; start the reader first, "
+                "or use -o - and a shell pipe"
+            ) from None
+        raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not _in_place(mode):  # swapped for something else since check_output looked
+        os.close(fd)
+        raise BadInputError(f"{path} changed while gpudoctor was writing; try again")
+    # Blocking again for the writes: a slow reader is waited for, as on standard output.
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_stdout(payload: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(payload)
+    sys.stdout.buffer.flush()
 
 
 def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
@@ -77,30 +175,34 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
 
     An interrupted write leaves the old file (or no file) behind, never a partial one. A file
     replaced with --force keeps its permissions; a symbolic link keeps pointing at its target,
-    which is what gets replaced; a device or FIFO is written in place. ``-`` writes to standard
-    output instead.
+    which is what gets replaced; a character device is written in place, and so is a FIFO
+    that a program is reading (one that none reads is refused rather than waited on). ``-``
+    and ``/dev/stdout`` write to standard output instead.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    if is_stdout(path):
-        sys.stdout.flush()
-        sys.stdout.buffer.write(payload)
-        sys.stdout.buffer.flush()
+    if is_stdout(path) or _names_stdout(path):
+        _write_stdout(payload)
         return
     folder = check_output(path, force=force)
-    target = _target(path)
-    if _is_special(target):
+    target = _target(path, force=force)
+    mode = _mode_or_none(target)
+    if mode is not None and _in_place(mode):
+        fd = _open_in_place(target, path)
         try:
-            with target.open("wb") as fh:
-                fh.write(payload)
+            _write_all(fd, payload)
         except OSError as exc:
             raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
+        finally:
+            os.close(fd)
         return
     try:
         old_mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except OSError:
         old_mode = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        # A short prefix: the name itself may be near the 255-byte limit.
+        prefix = f".{target.name[:64]}."
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
     try:
@@ -118,3 +220,10 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
         if isinstance(exc, OSError):
             raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
         raise
+
+
+def _mode_or_none(path: Path) -> int | None:
+    try:
+        return _mode(path)
+    except OSError:
+        return None

@@ -89,12 +89,12 @@ def _target(
     if from_report is not None:
         if given:
             raise BadInputError("--from-report cannot be combined with --driver/--cc/--os/--arch")
-        from gpudoctor.model.serialize import load_report, report_from_bytes
+        from gpudoctor.model.serialize import load_report
 
         if str(from_report) == "-":  # the report comes on standard input
             if sys.stdin.isatty():
                 raise BadInputError(STDIN_IS_A_TERMINAL)
-            report = report_from_bytes(sys.stdin.buffer.read(), "standard input")
+            report = load_report(from_report)  # standard input, up to the size limit
             return target_from_report(report, "the report on standard input")
         return target_from_report(load_report(from_report), f"report {from_report.name}")
     if given:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -34,10 +35,65 @@ def dash_aware_path(_ctx: click.Context, _param: click.Parameter, value: str | N
     return path
 
 
+class FilePath(click.Path):
+    """A path that must name a file: a trailing slash (``-o out/``) names a directory.
+
+    ``Path("out/")`` drops the slash, so it is caught here, in the text as typed.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fsdecode(value) if isinstance(value, (str, bytes, os.PathLike)) else value
+        if (
+            isinstance(text, str)
+            and text not in ("-", "")
+            and (text.endswith("/") or text.rsplit("/", 1)[-1] in (".", ".."))
+        ):
+            self.fail(f"{text} names a directory; give a file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class FiniteFloat(click.types.FloatParamType):
+    """A float that is a real number: ``nan`` and ``inf`` are refused (they pass every range)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return result
+
+
+class FiniteFloatRange(click.FloatRange):
+    """:class:`click.FloatRange` that also refuses ``nan`` (no comparison is ever false for it)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)  # nan passes the range: no "<" holds
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def harden_params(command: click.Command) -> click.Command:
+    """Give every option of ``command`` the strict types above, whoever declared it.
+
+    Every float option then refuses ``nan``/``inf`` and every file-only path a trailing slash,
+    including options added later by any command. Only exact click types are swapped (the
+    subclasses add no state, so the objects stay valid).
+    """
+    for param in command.params:
+        kind = type(param.type)
+        if kind is click.FloatRange:
+            param.type.__class__ = FiniteFloatRange
+        elif kind is click.types.FloatParamType:
+            param.type.__class__ = FiniteFloat
+        elif kind is click.Path and not param.type.dir_okay:  # type: ignore[attr-defined]
+            param.type.__class__ = FilePath
+    return command
+
+
 output_option = click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     default=None,
     callback=dash_aware_path,
     help="Write the result to FILE instead of the terminal (- for standard output).",
@@ -88,10 +144,14 @@ def use_color(*, to_file: bool = False) -> bool:
 
 __all__ = [
     "STDIN_IS_A_TERMINAL",
+    "FilePath",
+    "FiniteFloat",
+    "FiniteFloatRange",
     "dash_aware_path",
     "debug_option",
     "force_option",
     "format_option",
+    "harden_params",
     "output_option",
     "resolve_format",
     "use_color",

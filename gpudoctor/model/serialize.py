@@ -6,14 +6,16 @@ import codecs
 import dataclasses
 import enum
 import json
+import math
 import re
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gpudoctor.errors import ReportFormatError
+from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
+from gpudoctor.model.readfile import read_capped
 from gpudoctor.model.report import SCHEMA_VERSION, Report
 
 T = TypeVar("T")
@@ -43,7 +45,45 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+"""The largest report file read (a real one is tens of kilobytes; a 10 MB field still fits)."""
+
+_UINT_LIMIT = 1 << 64
+"""Counters, sizes and NVML bitmasks are unsigned 64-bit at most."""
+
+SIGNED = "signed"
+"""Field metadata key: ``field(metadata={SIGNED: True})`` lets a number be negative."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checks:
+    """What a value read from outside must satisfy beyond its type."""
+
+    numbers: bool = False
+    """Finite, non-negative (unless the field is marked signed) and within 64 bits."""
+
+
+_TRUSTED = _Checks()
+
+
+def _number(value: int | float, where: str, *, signed: bool) -> None:
+    """Refuse NaN, infinities, negative counters and integers no field can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReportFormatError(f"{where}: must be a finite number, not {value}")
+    if value < 0 and not signed:
+        raise ReportFormatError(f"{where}: must not be negative (got {_short(value)})")
+    if isinstance(value, int) and not -_UINT_LIMIT < value < _UINT_LIMIT:
+        raise ReportFormatError(f"{where}: {_short(value)} is out of range")
+
+
+def _short(value: Any) -> str:
+    shown = json.dumps(value) if not isinstance(value, int) else str(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _convert(
+    tp: Any, value: Any, where: str, checks: _Checks = _TRUSTED, *, signed: bool = False
+) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
@@ -54,11 +94,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
                 return None
             raise ReportFormatError(f"{where}: must not be null")
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where)
+        return _convert(inner[0], value, where, checks, signed=signed)
     if value is None:
         raise ReportFormatError(f"{where}: must not be null")
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return from_dict(tp, value, where)
+        return _from_dict(tp, value, where, checks)
     if tp is Severity:
         try:
             return Severity.parse(str(value))
@@ -68,25 +108,42 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ReportFormatError(f"{where}: expected a list")
         (item, _) = typing.get_args(tp)
-        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+        return tuple(
+            _convert(item, v, f"{where}[{i}]", checks, signed=signed) for i, v in enumerate(value)
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise ReportFormatError(f"{where}: expected an object")
         _, vt = typing.get_args(tp)
-        return {str(k): _convert(vt, v, f"{where}.{k}") for k, v in value.items()}
+        return {
+            str(k): _convert(vt, v, f"{where}.{k}", checks, signed=signed) for k, v in value.items()
+        }
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ReportFormatError(f"{where}: expected a number")
+        if checks.numbers:
+            _number(value, where, signed=signed)
         return float(value)
     if tp in (int, str, bool):
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise ReportFormatError(f"{where}: expected {tp.__name__}")
+        if tp is int and checks.numbers:
+            _number(value, where, signed=signed)
         return value
     raise ReportFormatError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
 
 
-def from_dict(cls: type[T], data: Any, where: str = "$") -> T:
-    """Rebuild a model object from its JSON form; unknown keys are ignored (newer minor fields)."""
+def from_dict(cls: type[T], data: Any, where: str = "$", *, check_numbers: bool = False) -> T:
+    """Rebuild a model object from its JSON form; unknown keys are ignored (newer minor fields).
+
+    With ``check_numbers`` (data from outside: a saved report) every number must be finite,
+    non-negative unless its field says ``metadata={SIGNED: True}``, and fit in 64 bits. Probe
+    data is taken as measured: a GPU that computes NaN is a fact to report, not bad input.
+    """
+    return _from_dict(cls, data, where, _Checks(numbers=check_numbers))
+
+
+def _from_dict(cls: type[T], data: Any, where: str, checks: _Checks) -> T:
     if not isinstance(data, dict):
         raise ReportFormatError(f"{where}: expected an object")
     hints = _hints(cls)
@@ -96,7 +153,13 @@ def from_dict(cls: type[T], data: Any, where: str = "$") -> T:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ReportFormatError(f"{where}: missing field {f.name!r}")
             continue
-        kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
+        kwargs[f.name] = _convert(
+            hints[f.name],
+            data[f.name],
+            f"{where}.{f.name}",
+            checks,
+            signed=bool(f.metadata.get(SIGNED, False)),
+        )
     return cls(**kwargs)
 
 
@@ -110,7 +173,27 @@ def report_to_json(report: Report, diagnosis: Diagnosis | None = None) -> str:
             for area in AREAS
         }
         doc["findings"] = [dict(to_dict(f), doc_url=f.doc_url) for f in diagnosis.findings]
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return dumps_json(doc)
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN and infinity as None: JSON has no such numbers, so null it is.
+
+    A probe may measure NaN (a GPU that computes garbage); ``NaN`` in the output would make
+    the whole document unreadable to strict parsers (jq, JavaScript, Go).
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def dumps_json(doc: Any) -> str:
+    """Standard JSON (never ``NaN`` or ``Infinity``): indented, keys sorted, a final newline."""
+    return json.dumps(finite_json(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 WRITE_ONE = "write one with `gpudoctor check --format json -o FILE`"
@@ -167,14 +250,13 @@ def _what_json_is(data: Any) -> str | None:
 def _check_version(version: Any) -> None:
     """The report's schema version, refusing anything but an integer from 1 to ours."""
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        shown = json.dumps(version)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise ReportFormatError(
-            f"not a valid gpudoctor report: schema_version is {shown}, not a positive integer"
+            f"not a valid gpudoctor report: schema_version is {_short(version)}, "
+            "not a positive integer"
         )
     if version > SCHEMA_VERSION:
         raise ReportFormatError(
-            f"report uses schema version {version}, this gpudoctor reads up to "
+            f"report uses schema version {_short(version)}, this gpudoctor reads up to "
             f"{SCHEMA_VERSION}: use the gpudoctor that wrote it, or update this one"
         )
 
@@ -187,12 +269,25 @@ def report_from_json(text: str) -> Report:
     named as such.
     """
     try:
-        data = json.loads(text)
+        return _report_from_json(text)
+    except RecursionError:
+        raise ReportFormatError("not a valid gpudoctor report: nested too deeply") from None
+
+
+def _not_a_number(name: str) -> Any:
+    raise ReportFormatError(f"not valid JSON ({name} is not a JSON number)")
+
+
+def _report_from_json(text: str) -> Report:
+    try:
+        data = json.loads(text, parse_constant=_not_a_number)
     except json.JSONDecodeError as exc:
         predicate = _what_text_is(text)
         if predicate is not None:
             raise _NotAReport(predicate) from None
         raise ReportFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # an integer longer than Python converts (sys.int_info)
+        raise ReportFormatError(f"not a valid gpudoctor report: {exc}".split(";")[0]) from None
     predicate = _what_json_is(data)
     if predicate is not None:
         raise _NotAReport(predicate)
@@ -202,7 +297,7 @@ def report_from_json(text: str) -> Report:
             "is not a gpudoctor check report: it has a schema_version but none of "
             f"{', '.join(_REPORT_SECTIONS)} ({WRITE_ONE})"
         )
-    return from_dict(Report, data)
+    return from_dict(Report, data, check_numbers=True)
 
 
 def _decode(raw: bytes) -> str:
@@ -216,14 +311,18 @@ def _decode(raw: bytes) -> str:
 
 
 def load_report(path: Path) -> Report:
-    """Read and parse a report file; missing, unreadable or foreign files are bad input."""
+    """Read and parse a report file; missing, unreadable, foreign or huge files are bad input.
+
+    ``-`` (or ``/dev/stdin``) reads standard input. Nothing but a regular file is opened, and
+    never more than :data:`MAX_REPORT_BYTES` is read (see :func:`read_capped`).
+    """
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ReportFormatError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ReportFormatError(f"{path}: cannot read ({exc})") from None
-    return report_from_bytes(data, str(path))
+        data = read_capped(path, limit=MAX_REPORT_BYTES, what="report")
+    except ReportFormatError:
+        raise
+    except BadInputError as exc:
+        raise ReportFormatError(str(exc)) from None
+    return report_from_bytes(data, "standard input" if str(path) == "-" else str(path))
 
 
 def report_from_bytes(data: bytes, name: str) -> Report:

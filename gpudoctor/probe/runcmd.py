@@ -47,6 +47,65 @@ def kill_tree(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
             proc.kill()
 
 
+_children: dict[subprocess.Popen[str] | subprocess.Popen[bytes], float] = {}
+"""Every running child, with the SIGTERM grace it asked for (srun needs SIGTERM to cancel)."""
+_children_lock = threading.RLock()  # re-entrant: a signal handler may run while it is held
+_stopping = threading.Event()
+"""Set by :func:`stop_all`: gpudoctor is exiting, so no new child starts and waits end."""
+
+_SLICE_S = 0.2
+"""How often a wait looks at a cancel event or :func:`stop_all` (a killed child ends it sooner)."""
+
+
+def track(proc: subprocess.Popen[str] | subprocess.Popen[bytes], term_grace_s: float = 0.0) -> bool:
+    """Register a started child so that :func:`stop_all` ends it; False (and killed) when late.
+
+    Every child gpudoctor starts is registered, so that Ctrl-C, SIGTERM or SIGHUP ends the
+    whole tree at once instead of leaving it to run to its own timeout.
+    """
+    with _children_lock:
+        if not _stopping.is_set():
+            _children[proc] = term_grace_s
+            return True
+    kill_tree(proc)
+    return False
+
+
+def untrack(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """Forget a child that has ended (or been abandoned)."""
+    with _children_lock:
+        _children.pop(proc, None)
+
+
+def stop_all() -> int:
+    """Kill the process group of every running child and refuse new ones; how many were killed.
+
+    Safe to call from a signal handler and more than once. Threads waiting in :func:`run_cmd`
+    return within a fraction of a second, even for a child the kernel will not let die; a
+    child started with a SIGTERM grace gets SIGTERM now and SIGKILL after that grace.
+    """
+    with _children_lock:
+        _stopping.set()
+        running = list(_children.items())
+    for proc, grace in running:
+        if grace > 0 and os.name == "posix":
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            kill_tree(proc)
+    return len(running)
+
+
+def allow_children() -> None:
+    """Undo :func:`stop_all` (a test harness runs several commands in one process)."""
+    _stopping.clear()
+
+
+def stopping() -> bool:
+    """True once :func:`stop_all` was called: the process is on its way out."""
+    return _stopping.is_set()
+
+
 def run_cmd(
     argv: Sequence[str],
     *,
@@ -65,6 +124,8 @@ def run_cmd(
     SIGKILL.
     """
     start = time.monotonic()
+    if _stopping.is_set():
+        return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -78,18 +139,42 @@ def run_cmd(
         )
     except OSError as exc:
         return CmdResult(argv=tuple(argv), returncode=None, start_error=str(exc))
+    if not track(proc, term_grace_s):
+        return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
+    try:
+        return _wait(proc, argv, start, timeout_s, stdin, cancel, term_grace_s)
+    except BaseException:
+        kill_tree(proc)  # Ctrl-C in the thread that waits: the child must not outlive us
+        raise
+    finally:
+        untrack(proc)
+
+
+_EXITING = "not started: gpudoctor is exiting"
+
+
+def _wait(
+    proc: subprocess.Popen[str],
+    argv: Sequence[str],
+    start: float,
+    timeout_s: float,
+    stdin: str | None,
+    cancel: threading.Event | None,
+    term_grace_s: float,
+) -> CmdResult:
     deadline = start + timeout_s
     pending_input = stdin
     while True:
         remaining = deadline - time.monotonic()
-        # Polled in short slices only when someone may cancel; else one wait.
-        wait_s = max(0.0, min(remaining, 0.2) if cancel is not None else remaining)
+        # Short slices, so that a cancel event or stop_all() is seen even when the child
+        # cannot die (a wedged driver keeps its pipes open).
+        wait_s = max(0.0, min(remaining, _SLICE_S))
         try:
             out, err = proc.communicate(input=pending_input, timeout=wait_s)
             break
         except subprocess.TimeoutExpired:
             pending_input = None  # communicate() keeps what it has not sent yet
-            stopped = cancel is not None and cancel.is_set()
+            stopped = (cancel is not None and cancel.is_set()) or _stopping.is_set()
             if stopped or time.monotonic() >= deadline:
                 out, err, abandoned = _stop(proc, term_grace_s)
                 return CmdResult(
@@ -123,7 +208,8 @@ def _stop(proc: subprocess.Popen[str], term_grace_s: float) -> tuple[str, str, b
             pass
     kill_tree(proc)
     try:
-        out, err = proc.communicate(timeout=KILL_GRACE_S)
+        # When gpudoctor is exiting, a child stuck in the kernel is not worth waiting for.
+        out, err = proc.communicate(timeout=_SLICE_S if _stopping.is_set() else KILL_GRACE_S)
     except subprocess.TimeoutExpired:
         return "", "", True
     return out or "", err or "", False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
+from gpudoctor.model.inert import inert, inert_tree
 from gpudoctor.model.report import Report
 from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural
 from gpudoctor.render.sections import Section, sections
@@ -13,13 +14,19 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
 def escape(text: str) -> str:
-    """Text that GitHub-flavoured Markdown shows as written (``<redacted>`` stays visible)."""
-    text = _SPECIAL.sub(r"\\\1", text)
-    return text.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """Text that GitHub-flavoured Markdown shows as written (``<redacted>`` stays visible).
+
+    One line, safe in a table cell: ``|`` escaped, line breaks as spaces, control and bidi
+    characters as visible escapes, HTML (tags and entities) shown, not interpreted.
+    """
+    text = _SPECIAL.sub(r"\\\1", inert(text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r\n", " ").replace("\n", " ")
 
 
 def code(text: str) -> str:
     """An inline code span that survives backticks inside ``text``."""
+    text = inert(text).replace("\n", " ")
     fence = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -52,6 +59,7 @@ def _label(severity: Severity) -> str:
 
 def render_markdown(report: Report, diagnosis: Diagnosis, *, verbose: bool = False) -> str:
     """The whole document; ``verbose`` opens the machine facts instead of collapsing them."""
+    report, diagnosis = inert_tree(report), inert_tree(diagnosis)  # cut and escaped once
     errors, warnings = diagnosis.count(Severity.ERROR), diagnosis.count(Severity.WARNING)
     host = report.host
     out = [

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
+from gpudoctor.model.inert import inert_tree
 from gpudoctor.model.report import Report
 from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural
 from gpudoctor.render.sections import Section, sections
@@ -27,8 +28,14 @@ STYLES: dict[Severity, str] = {
 
 
 def render_text(report: Report, diagnosis: Diagnosis, *, verbose: bool, color: bool) -> str:
-    """The report for a person at a terminal; plain text (no ANSI codes) unless ``color``."""
+    """The report for a person at a terminal; plain text (no ANSI codes) unless ``color``.
+
+    Every string from the report and the findings is made inert first (a GPU or host name
+    with an escape sequence must not retitle or clear the user's terminal).
+    """
     from rich.console import Console
+
+    report, diagnosis = inert_tree(report), inert_tree(diagnosis)
 
     buffer = io.StringIO()
     console = Console(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,15 @@ def test_a_device_or_fifo_is_written_in_place_not_replaced(tmp_path):
     got: list[bytes] = []
     import threading
 
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    write_output(fifo, "through the pipe", force=False)
+    for _ in range(100):  # until the reader thread has the FIFO open
+        try:
+            write_output(fifo, "through the pipe", force=False)
+            break
+        except BadInputError as exc:
+            assert "no program is reading" in str(exc)
+            time.sleep(0.05)
     reader.join(timeout=10)
     assert got == [b"through the pipe"]
     assert stat.S_ISFIFO(fifo.stat().st_mode)
