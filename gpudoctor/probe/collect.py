@@ -6,13 +6,16 @@ import contextlib
 import dataclasses
 import functools
 import platform
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from gpudoctor import __version__
@@ -29,7 +32,7 @@ from gpudoctor.model.report import (
 )
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.cuda import probe_cuda
-from gpudoctor.probe.frameworks import probe_framework
+from gpudoctor.probe.frameworks import Gate, probe_framework
 from gpudoctor.probe.host import probe_host
 from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
@@ -75,8 +78,8 @@ def _framework_fallback(name: str, message: str) -> FrameworkInfo:
     return FrameworkInfo(name=name, status="crashed", message=message)
 
 
-def _framework_probe(name: str, ctx: ProbeContext) -> FrameworkInfo:
-    return probe_framework(ctx, name)
+def _framework_probe(name: str, gate: Gate | None, ctx: ProbeContext) -> FrameworkInfo:
+    return probe_framework(ctx, name, gate)
 
 
 def _status(section: Any) -> tuple[str, str]:
@@ -143,8 +146,8 @@ def collect_report(
 
     Host, kernel driver, NVML and CUDA run in threads at the same time: each one either reads a
     few files or waits on its own child process, so the slowest of them, not their sum, sets
-    the wall time. The framework children start only once NVML has answered (see
-    :func:`_run_frameworks`).
+    the wall time. The framework children start with them and import their framework, but
+    touch the GPU only once NVML has answered (see :func:`_release_frameworks`).
     """
     probes: dict[str, Callable[[ProbeContext], Any]] = {
         "host": probe_host,
@@ -154,19 +157,49 @@ def collect_report(
     if cuda:  # the health gate skips it: cuInit alone can take seconds on a big node
         probes["cuda"] = probe_cuda
     fallbacks = _fallbacks(ctx)
-    with ThreadPoolExecutor(
-        max_workers=len(probes) + len(FRAMEWORKS), thread_name_prefix="probe"
-    ) as pool:
-        futures = {
-            name: pool.submit(_run_one, name, fn, ctx, fallbacks[name], on_done)
-            for name, fn in probes.items()
-        }
-        fw_results = (
-            _run_frameworks(pool, ctx, fallbacks, futures["nvml"].result()[0], on_done)
-            if frameworks
-            else {}
-        )
-        results = {name: future.result() for name, future in futures.items()}
+    folder = Path(tempfile.mkdtemp(prefix="gpudoctor-")) if frameworks else None
+    gates = {fw: Gate(folder / fw) for fw in FRAMEWORKS} if folder else {}
+    skipping = threading.Event()
+
+    def fw_done(run: ProbeRun) -> None:
+        if not skipping.is_set():  # a skipped framework is announced as skipped, once
+            _notify(on_done, run)
+
+    try:
+        with ThreadPoolExecutor(
+            max_workers=len(probes) + len(FRAMEWORKS), thread_name_prefix="probe"
+        ) as pool:
+            futures = {
+                name: pool.submit(_run_one, name, fn, ctx, fallbacks[name], on_done)
+                for name, fn in probes.items()
+            }
+            # The framework children start now and import while NVML reads; each waits at its
+            # gate before its first CUDA call (see _release_frameworks).
+            fw_futures = {
+                fw: pool.submit(
+                    _run_one,
+                    fw,
+                    functools.partial(_framework_probe, fw, gate),
+                    ctx,
+                    fallbacks[fw],
+                    fw_done,
+                )
+                for fw, gate in gates.items()
+            }
+            fw_results = (
+                _release_frameworks(
+                    gates, fw_futures, futures["nvml"].result()[0], on_done, skipping
+                )
+                if frameworks
+                else {}
+            )
+            results = {name: future.result() for name, future in futures.items()}
+    finally:
+        for gate in gates.values():
+            with contextlib.suppress(OSError):
+                gate.open("skip")  # no child is ever left waiting
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     results.update(fw_results)
     if not cuda:
         message = "not run (health check: NVML and the kernel driver only)"
@@ -204,23 +237,29 @@ def exclusive_gpus(nvml: NvmlInfo) -> tuple[str, ...]:
     )
 
 
-def _run_frameworks(
-    pool: ThreadPoolExecutor,
-    ctx: ProbeContext,
-    fallbacks: dict[str, Callable[[str], Any]],
+def _release_frameworks(
+    gates: dict[str, Gate],
+    futures: dict[str, Future[tuple[Any, ProbeRun]]],
     nvml: NvmlInfo,
-    on_done: ProbeDone | None = None,
+    on_done: ProbeDone | None,
+    skipping: threading.Event,
 ) -> dict[str, tuple[Any, ProbeRun]]:
-    """Run the framework probes, after NVML has finished.
+    """Let the framework children, which started with the other probes, go on to the GPU once
+    NVML has finished.
 
     Their GPU smoke tests create CUDA contexts: while NVML is still reading, it would list
     gpudoctor's own children as processes holding GPU memory. On a GPU in an exclusive (or
     prohibited) compute mode, two children at once would fight over the one context the GPU
-    allows, so there they run one after the other.
+    allows, so there they take turns.
     """
     if nvml.status == "timeout":
-        # A driver that hangs NVML hangs CUDA's init too: waiting for each framework's own
-        # timeout would double the wait and add nothing the NVML finding does not say.
+        # A driver that hangs NVML hangs CUDA's init too: the children stop before it, and
+        # the report says they were skipped rather than repeat the NVML finding.
+        skipping.set()
+        for gate in gates.values():
+            gate.open("skip")
+        for future in futures.values():
+            future.result()
         message = "skipped: NVML hung, so a framework's CUDA init would hang too"
         skipped = {
             fw: (
@@ -232,17 +271,16 @@ def _run_frameworks(
         for _, run in skipped.values():
             _notify(on_done, run)
         return skipped
-    fns = {fw: functools.partial(_framework_probe, fw) for fw in FRAMEWORKS}
     exclusive = exclusive_gpus(nvml)
     if not exclusive:
-        futures = {
-            fw: pool.submit(_run_one, fw, fn, ctx, fallbacks[fw], on_done) for fw, fn in fns.items()
-        }
+        for gate in gates.values():
+            gate.open("go")
         return {fw: future.result() for fw, future in futures.items()}
     note = f"run one after the other: at most one CUDA process at a time on {', '.join(exclusive)}"
     results = {}
-    for fw, fn in fns.items():
-        section, run = _run_one(fw, fn, ctx, fallbacks[fw], on_done)
+    for fw, future in futures.items():
+        gates[fw].open("go")
+        section, run = future.result()
         message = f"{run.message}; {note}" if run.message else note
         results[fw] = (section, dataclasses.replace(run, message=message))
     return results

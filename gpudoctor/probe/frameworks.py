@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.report import FrameworkInfo, LibraryInfo
@@ -12,6 +15,43 @@ from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.child import hung_message, run_json_child
 
 SCRIPTS = {"torch": "torch_probe.py", "tensorflow": "tf_probe.py"}
+GATE_ENV = "GPUDOCTOR_PROBE_GATE"
+"""The file a framework child waits for between its import and its first CUDA call."""
+
+
+@dataclass
+class Gate:
+    """Lets a framework child import its framework at once but touch the GPU only when told.
+
+    The import is most of a child's time; NVML must have finished before any child creates a
+    CUDA context (it would list the child as a process holding GPU memory), and on a GPU in an
+    exclusive compute mode the children take turns. The parent writes ``go`` or ``skip``
+    (NVML hung: CUDA would hang too) into the file; the child polls for it.
+    """
+
+    path: Path
+    opened: bool = False
+
+    def open(self, verdict: str = "go") -> None:
+        """Let the child go on (``go``) or stop before the GPU (``skip``); only the first call
+        counts."""
+        if self.opened:
+            return
+        self.opened = True
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(verdict, encoding="ascii")
+        tmp.replace(self.path)  # atomic: the child never reads half a word
+
+    def wait(self, timeout_s: float) -> str:
+        """What the child does (used by in-process fakes): the verdict, or ``skip`` on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not self.path.exists():
+            if time.monotonic() > deadline:
+                return "skip"
+            time.sleep(0.01)
+        return self.path.read_text(encoding="ascii").strip() or "go"
+
+
 # Level 1 drops TF's INFO chatter but keeps the W-level lines that name the libraries it could
 # not dlopen ("Could not load dynamic library ...", "Cannot dlopen some GPU libraries"); level 2
 # would hide exactly those. Allow-growth keeps TF's 64x64 smoke test from reserving nearly all
@@ -45,9 +85,12 @@ def _library_name(soname: str) -> str:
     return re.sub(r"64_\d+$", "", base).lower()
 
 
-def probe_framework(ctx: ProbeContext, name: str) -> FrameworkInfo:
-    """One framework as a fresh ``python`` of the inspected environment sees it."""
-    extra = TF_ENV if name == "tensorflow" else None
+def probe_framework(ctx: ProbeContext, name: str, gate: Gate | None = None) -> FrameworkInfo:
+    """One framework as a fresh ``python`` of the inspected environment sees it; with ``gate``
+    the child imports at once and waits for it before its first CUDA call."""
+    extra = dict(TF_ENV) if name == "tensorflow" else {}
+    if gate is not None:
+        extra[GATE_ENV] = str(gate.path)
     outcome = run_json_child(ctx, ctx.python, SCRIPTS[name], extra_env=extra)
     if outcome.timed_out:
         what = f"import {name} (and a tiny GPU computation)"

@@ -72,7 +72,7 @@ def test_timeouts_are_marked_in_probe_runs(quick_probes, monkeypatch):
 def test_framework_probes_run_when_asked(quick_probes, monkeypatch):
     seen = []
 
-    def fake_framework(ctx, name):
+    def fake_framework(ctx, name, gate=None):
         seen.append(name)
         if name == "tensorflow":
             raise ValueError("oops")
@@ -86,7 +86,9 @@ def test_framework_probes_run_when_asked(quick_probes, monkeypatch):
 
 
 def _timed_probes(monkeypatch, nvml):
-    """NVML answers ``nvml`` after 0.3 s; each framework takes 0.3 s. Returns their spans."""
+    """NVML answers ``nvml`` after 0.3 s; each framework imports for 0.2 s at once, then waits
+    at its gate and takes 0.3 s on the GPU. Returns the spans of NVML, of each framework's GPU
+    part (by name) and of each import (``import <name>``)."""
     spans: dict[str, tuple[float, float]] = {}
 
     def probe_nvml(ctx):
@@ -95,7 +97,12 @@ def _timed_probes(monkeypatch, nvml):
         spans["nvml"] = (start, time.monotonic())
         return nvml
 
-    def probe_framework(ctx, name):
+    def probe_framework(ctx, name, gate):
+        start = time.monotonic()
+        time.sleep(0.2)
+        spans[f"import {name}"] = (start, time.monotonic())
+        if gate.wait(timeout_s=10) == "skip":
+            return FrameworkInfo(name=name, status="ok", message="gpu part skipped")
         start = time.monotonic()
         time.sleep(0.3)
         spans[name] = (start, time.monotonic())
@@ -111,11 +118,14 @@ def _gpu_nvml(*modes):
     return NvmlInfo(status="ok", gpus=gpus)
 
 
-def test_framework_children_start_after_nvml_has_finished(quick_probes, monkeypatch):
-    """A framework's smoke test would otherwise show up in NVML's process list."""
+def test_framework_children_import_at_once_but_touch_the_gpu_after_nvml(quick_probes, monkeypatch):
+    """A framework's smoke test would otherwise show up in NVML's process list; its import,
+    most of its time, need not wait."""
     spans = _timed_probes(monkeypatch, _gpu_nvml("default"))
     report = collect.collect_report(ProbeContext(), frameworks=True)
-    nvml_end = spans["nvml"][1]
+    nvml_start, nvml_end = spans["nvml"]
+    assert spans["import torch"][0] < nvml_end and spans["import tensorflow"][0] < nvml_end
+    assert spans["import torch"][0] - nvml_start < 0.1
     assert spans["torch"][0] >= nvml_end
     assert spans["tensorflow"][0] >= nvml_end
     # On a GPU shared by default, the two frameworks still run side by side.
@@ -163,15 +173,9 @@ def test_start_collect_runs_in_the_background(quick_probes):
 
 
 def test_a_hung_nvml_skips_the_frameworks_instead_of_waiting_again(quick_probes, monkeypatch):
-    monkeypatch.setattr(
-        collect, "probe_nvml", lambda ctx: NvmlInfo(status="timeout", message="nvmlInit hung")
-    )
-
-    def never(ctx, name):
-        raise AssertionError("a framework probe ran after NVML hung")
-
-    monkeypatch.setattr(collect, "probe_framework", never)
+    spans = _timed_probes(monkeypatch, NvmlInfo(status="timeout", message="nvmlInit hung"))
     report = collect.collect_report(ProbeContext(), frameworks=True)
+    assert "torch" not in spans and "tensorflow" not in spans  # stopped at the gate
     assert [(f.name, f.status) for f in report.frameworks] == [
         ("torch", "skipped"),
         ("tensorflow", "skipped"),
@@ -182,7 +186,9 @@ def test_a_hung_nvml_skips_the_frameworks_instead_of_waiting_again(quick_probes,
 @pytest.mark.parametrize("frameworks", [False, True])
 def test_on_done_hears_of_every_probe_once(quick_probes, monkeypatch, frameworks):
     monkeypatch.setattr(
-        collect, "probe_framework", lambda ctx, name: FrameworkInfo(name=name, status="ok")
+        collect,
+        "probe_framework",
+        lambda ctx, name, gate=None: FrameworkInfo(name=name, status="ok"),
     )
     heard: list[tuple[str, str]] = []
     report = collect.collect_report(
@@ -197,9 +203,7 @@ def test_on_done_hears_of_every_probe_once(quick_probes, monkeypatch, frameworks
 
 
 def test_on_done_also_hears_of_frameworks_skipped_after_a_hung_nvml(quick_probes, monkeypatch):
-    monkeypatch.setattr(
-        collect, "probe_nvml", lambda ctx: NvmlInfo(status="timeout", message="nvmlInit hung")
-    )
+    _timed_probes(monkeypatch, NvmlInfo(status="timeout", message="nvmlInit hung"))
     heard: dict[str, str] = {}
     collect.collect_report(
         ProbeContext(), on_done=lambda run: heard.__setitem__(run.name, run.status)
@@ -214,3 +218,21 @@ def test_a_failing_progress_callback_does_not_cost_the_report(quick_probes):
 
     report = collect.collect_report(ProbeContext(), frameworks=False, on_done=broken)
     assert {p.name: p.status for p in report.probes}["nvml"] == "ok"
+
+
+def test_no_gate_file_is_left_behind(quick_probes, monkeypatch, tmp_path):
+    monkeypatch.setattr(collect.tempfile, "tempdir", str(tmp_path))
+    _timed_probes(monkeypatch, _gpu_nvml("default"))
+    collect.collect_report(ProbeContext(), frameworks=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.torch
+def test_a_real_child_waits_at_its_gate_and_stops_on_skip(tmp_path):
+    from gpudoctor.probe.frameworks import Gate, probe_framework
+
+    gate = Gate(tmp_path / "torch")
+    gate.open("skip")
+    info = probe_framework(ProbeContext(timeout_s=120), "torch", gate)
+    assert info.status == "ok" and info.version
+    assert info.cuda_available is None and info.devices == ()  # never reached the GPU part

@@ -45,3 +45,20 @@ def test_failure_reports_say_what_failed(regenerated):
     assert {p.name: p.status for p in wedged.probes}["nvml"] == "timeout"
     cpu = regenerated["failure__torch_cpu_only_on_gpu"].framework("torch")
     assert cpu is not None and cpu.cuda_build is False
+
+
+def test_the_real_h200_runs_record_the_module_flavour_and_the_cudnn_file(regenerated):
+    # the first run predates the fields; the second (2026-12-04, same machine) has them
+    old = regenerated["linux-x86_64__nvidia-h200__580.159.04__open_module"]
+    new = regenerated["linux-x86_64__nvidia-h200__580.159.04__flavour_and_cudnn_file"]
+    assert old.driver.module_flavour is None
+    assert "Open Kernel Module" in (old.driver.proc_version_line or "")
+    assert new.driver.module_flavour == "open"
+    torch = new.framework("torch")
+    assert torch is not None and torch.cudnn_library is not None
+    assert torch.cudnn_library.origin == "pip"
+    assert torch.cudnn_library.version == torch.cudnn_runtime == "9.19.0"
+    assert torch.cudnn_library.path.endswith("site-packages/nvidia/cudnn/lib/libcudnn.so.9")
+    for report in (old, new):
+        assert report.redacted and report.host.hostname == "<redacted>"
+        assert all("redacted" in (g.uuid or "") + (g.serial or "") for g in report.nvml.gpus)

@@ -144,6 +144,21 @@ def decode_cudnn(value: int) -> str:
     return f"{value // 1000}.{(value % 1000) // 100}.{value % 100}"
 
 
+def gpu_allowed() -> bool:
+    """Wait, after the import, until the parent says whether to touch the GPU (it waits for
+    NVML first; see gpudoctor.probe.frameworks.Gate). No gate: go on at once."""
+    gate = os.environ.get("GPUDOCTOR_PROBE_GATE")
+    if not gate:
+        return True
+    path = Path(gate)
+    while not path.exists():
+        time.sleep(0.01)  # the parent's timeout ends this child if it never comes
+    try:
+        return path.read_text(encoding="ascii").strip() != "skip"
+    except OSError:
+        return False
+
+
 def library_origin(path: str) -> str:
     """Where a loaded library came from: LD_LIBRARY_PATH, a pip wheel, conda, or the system."""
     folder = path.rsplit("/", 1)[0]
@@ -240,6 +255,9 @@ def probe() -> dict[str, object]:
     out["build_cuda"] = info.get("cuda_version") or None
     out["build_cudnn"] = info.get("cudnn_version") or None
     out["arch_list"] = [str(a) for a in info.get("cuda_compute_capabilities", []) or []]
+    if not gpu_allowed():
+        out["duration_s"] = round(time.monotonic() - start, 3)
+        return out
     try:
         gpus = tf.config.list_physical_devices("GPU")
     except Exception as exc:  # any failure here is itself the finding
@@ -281,3 +299,6 @@ def _nvidia_requires() -> list[str]:
 if __name__ == "__main__":
     print(json.dumps(probe()))
     sys.stdout.flush()
+    # Skip the interpreter's teardown: unloading the framework takes up to a second and tells
+    # the parent nothing (the answer is already out).
+    os._exit(0)

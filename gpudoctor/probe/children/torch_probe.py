@@ -58,6 +58,21 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def gpu_allowed() -> bool:
+    """Wait, after the import, until the parent says whether to touch the GPU (it waits for
+    NVML first; see gpudoctor.probe.frameworks.Gate). No gate: go on at once."""
+    gate = os.environ.get("GPUDOCTOR_PROBE_GATE")
+    if not gate:
+        return True
+    path = Path(gate)
+    while not path.exists():
+        time.sleep(0.01)  # the parent's timeout ends this child if it never comes
+    try:
+        return path.read_text(encoding="ascii").strip() != "skip"
+    except OSError:
+        return False
+
+
 def library_origin(path: str) -> str:
     """Where a loaded library came from: LD_LIBRARY_PATH, a pip wheel, conda, or the system."""
     folder = path.rsplit("/", 1)[0]
@@ -171,6 +186,10 @@ def probe() -> dict[str, object]:
     except (AttributeError, RuntimeError):
         pass
     out["arch_list"] = arch_list(torch)
+    if not gpu_allowed():
+        out["loaded_libraries"] = loaded_cuda_libraries()
+        out["duration_s"] = round(time.monotonic() - start, 3)
+        return out
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -210,3 +229,6 @@ def probe() -> dict[str, object]:
 if __name__ == "__main__":
     print(json.dumps(probe()))
     sys.stdout.flush()
+    # Skip the interpreter's teardown: unloading the framework takes up to a second and tells
+    # the parent nothing (the answer is already out).
+    os._exit(0)
