@@ -143,7 +143,8 @@ def _interrupted(exc: BaseException) -> int:
     import signal
 
     _stop_children()
-    signum = exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT)
+    cause = exc if isinstance(exc, Terminated) else exc.__cause__ or exc.__context__
+    signum = cause.signum if isinstance(cause, Terminated) else int(signal.SIGINT)
     word = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
     with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
         click.echo(f"gpudoctor: {word}", err=True)

@@ -1,0 +1,107 @@
+"""Real signals to a real gpudoctor: the whole process tree ends at once, temporaries go."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hardening.conftest import child_env, hanging_python, wait_dead, wait_for_pids
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "said"),
+    [
+        (signal.SIGTERM, 143, "gpudoctor: stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "gpudoctor: stopped by SIGHUP"),
+        (signal.SIGINT, 130, "gpudoctor: interrupted"),  # Ctrl-C
+    ],
+)
+def test_a_signal_during_hanging_probes_ends_every_child_at_once(
+    tmp_path: Path, signum: int, status: int, said: str
+) -> None:
+    fake, pids = hanging_python(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpudoctor", "check", "--python", str(fake), "--timeout", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        started = wait_for_pids(pids, at_least=4)  # two hanging probes, each with a grandchild
+        time.sleep(0.2)
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == status, err
+    assert err.strip().splitlines() == [said]
+    assert out == ""
+    assert took < 5, f"took {took:.1f} s to exit, not at once"
+    every = [int(x) for x in pids.read_text().split()]
+    assert len(every) >= len(started)
+    assert wait_dead(every) == [], "probe processes outlived gpudoctor"
+
+
+VERIFY_WITH_HANGING_CHILD = """
+import sys
+import gpudoctor.verify.harness as harness
+
+real = harness.run_verify
+harness.run_verify = lambda settings, progress, **kw: real(settings, progress, python={fake!r})
+from gpudoctor.cli import main
+
+sys.argv = ["gpudoctor", "verify", "--framework", "torch", "--device", "cpu", "--quick",
+            "--models", "lenet5"]
+main()
+"""
+
+
+def test_sigterm_to_verify_kills_its_child_and_removes_its_temporary_folder(tmp_path: Path):
+    fake, pids = hanging_python(tmp_path)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    code = textwrap.dedent(VERIFY_WITH_HANGING_CHILD.format(fake=str(fake)))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(TMPDIR=str(tmp)),
+    )
+    try:
+        wait_for_pids(pids, at_least=2)
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("gpudoctor-verify-")]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "gpudoctor: stopped by SIGTERM"
+    assert wait_dead([int(x) for x in pids.read_text().split()]) == []
+    assert [p.name for p in tmp.iterdir()] == []
+
+
+def test_a_handler_set_by_nohup_is_kept(tmp_path: Path):
+    """``nohup gpudoctor check``: SIGHUP stays ignored, the check goes on."""
+    code = (
+        "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "from gpudoctor.cli import install_signal_handlers\n"
+        "install_signal_handlers()\n"
+        "assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN\n"
+        "assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
