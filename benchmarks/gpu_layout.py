@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def main() -> int:
     import torch
-
     from plain_torch import resnet
 
     parser = argparse.ArgumentParser()
@@ -31,19 +30,27 @@ def main() -> int:
         return 2
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name(0)
-    print(f"# {name}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
-          f"batch {args.batch}, {args.iters} iterations")
+    print(
+        f"# {name}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
+        f"batch {args.batch}, {args.iters} iterations"
+    )
     model = resnet((3, 4, 6, 3), bottleneck=True).cuda().eval()
     x = torch.randn(args.batch, 3, 224, 224, device="cuda")
     results: dict[tuple[str, str], float] = {}
-    for precision, dtype in (("fp32", None), ("amp-fp16", torch.float16),
-                             ("amp-bf16", torch.bfloat16)):
+    for precision, dtype in (
+        ("fp32", None),
+        ("amp-fp16", torch.float16),
+        ("amp-bf16", torch.bfloat16),
+    ):
         for layout in ("nchw", "channels_last"):
             fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
             m = model.to(memory_format=fmt)
             xi = x.contiguous(memory_format=fmt)
-            ctx = (torch.autocast("cuda", dtype=dtype) if dtype is not None
-                   else torch.autocast("cuda", enabled=False))
+            ctx = (
+                torch.autocast("cuda", dtype=dtype)
+                if dtype is not None
+                else torch.autocast("cuda", enabled=False)
+            )
             with torch.inference_mode(), ctx:
                 for _ in range(5):
                     m(xi)

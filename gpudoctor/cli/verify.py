@@ -100,6 +100,14 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     help="GPU precision; CPU runs are always fp32 (they are the reference).",
 )
 @click.option(
+    "--layout",
+    type=click.Choice(["auto", "nchw", "channels-last"]),
+    default="auto",
+    show_default=True,
+    help="PyTorch's memory layout. auto: channels-last for AMP on tensor-core GPUs and on the "
+    "CPU (measured faster there), NCHW otherwise. Keras is always channels-last (NHWC).",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
@@ -134,6 +142,7 @@ def command(
     device_text: str,
     mode: str,
     precision: str,
+    layout: str,
     batch_size: int | None,
     quick: bool,
     time_budget: float | None,
@@ -150,6 +159,7 @@ def command(
     """
     from gpudoctor.refmodels import parse_model_list
     from gpudoctor.verify import plan
+    from gpudoctor.verify.figures import with_datasheet_peaks
     from gpudoctor.verify.harness import run_verify
     from gpudoctor.verify.model import Settings
     from gpudoctor.verify.progress import make_progress
@@ -177,6 +187,7 @@ def command(
         device=device,
         mode=mode,
         precision=precision,
+        layout=layout,
         batch_size=batch_size,
         quick=quick,
         time_budget_s=plan.budget_for(quick, time_budget),
@@ -186,6 +197,7 @@ def command(
         result = run_verify(settings, progress)
     finally:
         progress.close()
+    result = with_datasheet_peaks(result, refs)
     verdict = judge(result, refs)
     color = fmt == "text" and use_color(to_file=output is not None)
     text = render(fmt, result, verdict, color=color)

@@ -9,6 +9,7 @@ from gpudoctor.errors import BadInputError
 from gpudoctor.refmodels import ModelSpec, resolve
 from gpudoctor.refmodels.counting import Shape, infer_shapes
 from gpudoctor.refmodels.graph import (
+    INPUT,
     Act,
     AdaptiveAvgPool,
     Add,
@@ -25,7 +26,7 @@ from gpudoctor.refmodels.graph import (
 )
 
 
-def _module(node: Node, in_shape: Shape) -> Any:
+def _module(node: Node, in_shape: Shape, *, inplace: bool = False) -> Any:
     """The torch module for one node; None for the joins, which forward does itself."""
     from torch import nn
 
@@ -37,7 +38,7 @@ def _module(node: Node, in_shape: Shape) -> Any:
     if isinstance(op, BatchNorm):
         return nn.BatchNorm2d(in_shape[0], eps=op.eps, momentum=op.momentum)
     if isinstance(op, Act):
-        return nn.ReLU() if op.fn == "relu" else nn.Tanh()
+        return nn.ReLU(inplace=inplace) if op.fn == "relu" else nn.Tanh()
     if isinstance(op, MaxPool):
         return nn.MaxPool2d(op.kernel, op.stride, op.padding, ceil_mode=op.ceil_mode)
     if isinstance(op, AvgPool):
@@ -56,6 +57,69 @@ def _module(node: Node, in_shape: Shape) -> Any:
     raise TypeError(f"unknown op {op!r}")
 
 
+_OVERWRITABLE = (Conv, BatchNorm, Linear, Add, Concat)
+"""Ops whose backward never reads their own output, so a reader may overwrite it in place
+(torchvision's ReLU(inplace=True) after a batch norm, ``out += identity``); never Tanh or ReLU."""
+
+
+def forward_source(graph: Graph) -> tuple[str, frozenset[str]]:
+    """Python source of ``forward(self, input)`` for ``graph``, and the nodes that work in place.
+
+    Straight-line code, as a person would write the module: no per-node interpreter work at
+    run time. A ReLU overwrites its input, and a residual add its first operand, when that
+    value has no other reader, is not an output and came from an op whose backward does not
+    need it. Each value is deleted after its last reader so that memory stays flat.
+    """
+    index = {node.name: i for i, node in enumerate(graph.nodes)}
+    readers: dict[str, int] = {}
+    last_use: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+            last_use[name] = i
+    var = {INPUT: "x"} | {node.name: f"v{i}" for i, node in enumerate(graph.nodes)}
+
+    def overwritable(name: str) -> bool:
+        return (
+            name != INPUT
+            and readers.get(name) == 1
+            and name not in graph.outputs
+            and isinstance(graph.nodes[index[name]].op, _OVERWRITABLE)
+        )
+
+    inplace: set[str] = set()
+    lines = ["def forward(self, x):", "    m = self._modules"]
+    for i, node in enumerate(graph.nodes):
+        args = [var[name] for name in node.inputs]
+        out = var[node.name]
+        op = node.op
+        if isinstance(op, Concat):
+            lines.append(f"    {out} = torch.cat([{', '.join(args)}], 1)")
+        elif isinstance(op, Add):
+            if overwritable(node.inputs[0]):
+                inplace.add(node.name)
+                lines.append(f"    {args[0]} += {' + '.join(args[1:])}")
+                lines.append(f"    {out} = {args[0]}")
+            else:
+                lines.append(f"    {out} = {' + '.join(args)}")
+        else:
+            if isinstance(op, Act) and op.fn == "relu" and overwritable(node.inputs[0]):
+                inplace.add(node.name)
+            lines.append(f"    {out} = m[{node.name!r}]({args[0]})")
+        dead = [
+            var[n]
+            for n in dict.fromkeys(node.inputs)
+            if last_use[n] == i and n not in graph.outputs
+        ]
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
+    if graph.aux_output is None:
+        lines.append(f"    return {var[graph.output]}")
+    else:
+        lines.append(f"    return {var[graph.output]}, {var[graph.aux_output]}")
+    return "\n".join(lines) + "\n", frozenset(inplace)
+
+
 @functools.cache
 def _graph_module_class() -> type[Any]:
     """nn.Module subclass that runs a Graph; defined on first use so torch loads lazily."""
@@ -63,44 +127,27 @@ def _graph_module_class() -> type[Any]:
     from torch import nn
 
     class GraphModule(nn.Module):
-        """Runs the nodes in order; each node's module is registered under the node's name."""
+        """One submodule per node, registered under the node's name; forward is generated."""
 
         def __init__(self, graph: Graph, shapes: dict[str, Shape]) -> None:
             super().__init__()
             self.graph = graph
-            self.joins: dict[str, str] = {}
-            last_use: dict[str, int] = {}
-            for index, node in enumerate(graph.nodes):
-                module = _module(node, shapes[node.inputs[0]])
-                if module is None:
-                    self.joins[node.name] = type(node.op).__name__
-                else:
+            source, inplace = forward_source(graph)
+            for node in graph.nodes:
+                inp = node.name in inplace
+                module = _module(node, shapes[node.inputs[0]], inplace=inp)
+                if module is not None:
                     self.add_module(node.name, module)
-                for name in node.inputs:
-                    last_use[name] = index
-            # drop each activation after its last reader, so memory stays flat in deep nets
-            self.release: list[list[str]] = [[] for _ in graph.nodes]
-            for name, index in last_use.items():
-                if name not in graph.outputs:
-                    self.release[index].append(name)
+            namespace: dict[str, Any] = {"torch": torch}
+            # generated from our own graph description, never from input: no injection path
+            code = compile(source, f"<gpudoctor forward of {graph.output}>", "exec")
+            exec(code, namespace)  # noqa: S102
+            # a plain function, not a bound method: copies and replicas pass their own self
+            self._forward_fn = namespace["forward"]
+            self.forward_source = source
 
         def forward(self, x: torch.Tensor) -> Any:
-            values: dict[str, torch.Tensor] = {"input": x}
-            for node, release in zip(self.graph.nodes, self.release, strict=True):
-                args = [values[name] for name in node.inputs]
-                # looked up by name each time, so copies and replicas use their own modules
-                module = self._modules.get(node.name)
-                if module is not None:
-                    values[node.name] = module(args[0])
-                elif self.joins[node.name] == "Concat":
-                    values[node.name] = torch.cat(args, dim=1)
-                else:
-                    values[node.name] = functools.reduce(torch.add, args)
-                for name in release:
-                    del values[name]
-            if self.graph.aux_output is None:
-                return values[self.graph.output]
-            return values[self.graph.output], values[self.graph.aux_output]
+            return self._forward_fn(self, x)
 
     return GraphModule
 

@@ -102,6 +102,7 @@ def run_verify(
                 "device": settings.device,
                 "mode": settings.mode,
                 "precision": settings.precision,
+                "layout": settings.layout,
                 "batch_size": settings.batch_size,
                 "budget_s": settings.time_budget_s,
                 "max_blocks": plan.max_blocks_for(settings.quick),

@@ -10,6 +10,8 @@ SCHEMA_VERSION = 1
 FRAMEWORKS = ("torch", "tensorflow")
 MODES = ("inference", "training")
 PRECISIONS = ("fp32", "tf32", "amp-fp16", "amp-bf16")
+LAYOUTS = ("auto", "nchw", "channels-last")
+"""What --layout accepts; ``auto``: channels-last for AMP on tensor-core GPUs and on the CPU."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +30,8 @@ class Settings:
     quick: bool = False
     time_budget_s: float = 15.0
     """Seconds per model and device."""
+    layout: str = "auto"
+    """PyTorch's memory layout as asked: ``auto``, ``nchw`` or ``channels-last`` (LAYOUTS)."""
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -132,6 +136,19 @@ class Telemetry:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatasheetPeak:
+    """The vendor's dense peak for a GPU model and precision (verify/data/datasheet_peaks.toml)."""
+
+    device: str
+    """``cuda:N``: the GPU of this run it applies to."""
+    gpu: str
+    precision: str
+    flops: float
+    verified: bool
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Run:
     """One timed (or skipped, or failed) model on one device in one framework."""
 
@@ -145,6 +162,9 @@ class Run:
     mode: str = "inference"
     precision: str = "fp32"
     """The precision this run used: CPU runs are always fp32."""
+    layout: str = ""
+    """Memory layout of the tensors: ``nchw`` or ``channels_last`` (torch), ``nhwc`` (Keras);
+    empty in results written before it was recorded."""
     status: str = "ok"
     """``ok``, ``skipped`` (time budget) or ``error``."""
     message: str = ""
@@ -193,6 +213,9 @@ class Comparison:
     """Per sample: same arg-max class."""
     rel_margins: tuple[float, ...] = ()
     """Per sample: the reference's top-1 minus top-2 logit, over max |reference|."""
+    rounding_error: float | None = None
+    """TF32 and AMP: rel_error of the same model on the CPU with the candidate's precision
+    emulated (its rounding alone, no fault possible); None when it could not be measured."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,6 +239,8 @@ class VerifyResult:
     runs: tuple[Run, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     errors: tuple[HarnessError, ...] = ()
+    datasheet_peaks: tuple[DatasheetPeak, ...] = ()
+    """Per GPU and precision run, the datasheet peak when the knowledge base has the model."""
     cpu_count: int | None = None
     started_at: str = ""
     duration_s: float = 0.0

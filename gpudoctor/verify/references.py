@@ -51,6 +51,20 @@ class Expected:
     images_per_second: float
     verified: bool
     source: str
+    layout: str = ""
+    """The run's memory layout (``nchw``, ``channels_last``, ``nhwc``); a row is compared only
+    with runs in the same layout (channels-last is up to 1.5x faster under AMP)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Datasheet:
+    """A GPU model's dense peak in one precision, as its vendor's datasheet gives it."""
+
+    gpu: str
+    precision: str
+    tflops: float
+    verified: bool
+    source: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +74,15 @@ class References:
     bands: tuple[Band, ...] = ()
     fingerprints: tuple[Fingerprint, ...] = ()
     expected: tuple[Expected, ...] = ()
+    datasheets: tuple[Datasheet, ...] = ()
+
+    def datasheet(self, gpu: str, precision: str) -> Datasheet | None:
+        """The datasheet peak of the GPU model called ``gpu`` (as NVML names it), if known."""
+        name = gpu.strip().lower()
+        for d in self.datasheets:
+            if d.gpu.lower() == name and d.precision == precision:
+                return d
+        return None
 
     def band(self, model: str, precision: str) -> Band | None:
         """The band of ``model`` for the class of ``precision``."""
@@ -92,7 +115,19 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
     bands: list[Band] = []
     prints: list[Fingerprint] = []
     expected: list[Expected] = []
+    sheets: list[Datasheet] = []
     for name, doc in sorted(docs.items()):
+        for i, row in enumerate(doc.get("peak", [])):
+            w = f"{name}: peak[{i}]"
+            sheets.append(
+                Datasheet(
+                    gpu=_field(row, "gpu", str, w),
+                    precision=_field(row, "precision", str, w),
+                    tflops=_field(row, "tflops", float, w),
+                    verified=_field(row, "verified", bool, w),
+                    source=_field(row, "source", str, w),
+                )
+            )
         for i, row in enumerate(doc.get("band", [])):
             w = f"{name}: band[{i}]"
             bands.append(
@@ -128,13 +163,19 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
                     images_per_second=_field(row, "images_per_second", float, w),
                     verified=_field(row, "verified", bool, w),
                     source=_field(row, "source", str, w),
+                    layout=_field(row, "layout", str, w),
                 )
             )
-    return References(bands=tuple(bands), fingerprints=tuple(prints), expected=tuple(expected))
+    return References(
+        bands=tuple(bands),
+        fingerprints=tuple(prints),
+        expected=tuple(expected),
+        datasheets=tuple(sheets),
+    )
 
 
 def load_references() -> References:
-    """references.toml and every expected_*.toml shipped in gpudoctor/verify/data."""
+    """Every .toml shipped in gpudoctor/verify/data: references, expected_*, datasheet_peaks."""
     folder = resources.files("gpudoctor.verify") / "data"
     docs: dict[str, dict[str, Any]] = {}
     for entry in folder.iterdir():

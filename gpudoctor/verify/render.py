@@ -105,6 +105,24 @@ def _environment(result: VerifyResult) -> list[str]:
     for p in result.peaks:
         unit = (p.flops / 1e12, "TFLOP/s") if p.flops >= 1e12 else (p.flops / 1e9, "GFLOP/s")
         lines.append(f"matmul peak {p.framework} {p.device} {p.precision}: {unit[0]:.1f} {unit[1]}")
+    if len({(p.device, p.precision) for p in result.peaks}) < len(result.peaks):
+        lines.append("of peak: over the best matmul rate any framework's probe reached there")
+    for d in result.datasheet_peaks:
+        best = max(
+            (p.flops for p in result.peaks if (p.device, p.precision) == (d.device, d.precision)),
+            default=0.0,
+        )
+        share = f"; the best probe reached {best / d.flops:.0%} of it" if best else ""
+        mark = "" if d.verified else " (unverified)"
+        lines.append(
+            f"datasheet peak {d.gpu} {d.precision}: {d.flops / 1e12:.1f} TFLOP/s{mark}{share}"
+        )
+    layouts = sorted({(r.framework, r.device, r.layout) for r in result.runs if r.layout})
+    if layouts:
+        lines.append(
+            "layout: "
+            + ", ".join(f"{fw} {dev} {lay.replace('_', '-')}" for fw, dev, lay in layouts)
+        )
     return lines
 
 
@@ -194,6 +212,7 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
             dict(
                 to_dict(run),
                 fraction_of_peak=figures.fraction_of_peak(result, run),
+                fraction_of_datasheet_peak=figures.fraction_of_datasheet(result, run),
                 achieved_flops=figures.achieved_flops(run),
                 speedup_vs_cpu=speed.ratio if speed is not None else None,
                 verdict=verdict.for_run(run),
@@ -209,6 +228,7 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
         "settings": dict(to_dict(result.settings), frameworks=list(result.settings.frameworks)),
         "frameworks": to_dict(result.frameworks),
         "peaks": to_dict(result.peaks),
+        "datasheet_peaks": to_dict(result.datasheet_peaks),
         "runs": runs,
         "speedups": [dict(to_dict(s), ratio=s.ratio) for s in figures.speedups(result)],
         "comparisons": to_dict(result.comparisons),

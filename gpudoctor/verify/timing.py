@@ -151,6 +151,11 @@ class PeakPlan:
 PEAK_PLAN = PeakPlan()
 
 
+PEAK_SIZES = {"cpu": (1024, 2048), "gpu": (8192,)}
+"""Matrix sizes of the matmul probe; a device's peak is the best rate over them, over repeats
+and over every framework's probe (figures.peak_for)."""
+
+
 def best_rate(
     op: Step,
     sync: Step,

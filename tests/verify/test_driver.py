@@ -97,6 +97,18 @@ class FakeBackend:
     def load_parity(self, model: Any, path: Path) -> None:
         raise NotImplementedError
 
+    def layout(self, device: str) -> str:
+        return "nchw" if device != "cpu" else "channels_last"
+
+    rounding_shift: float | None = None
+    """What the emulated precision adds to every logit; None: cannot emulate (like Keras)."""
+
+    def rounding_logits(self, model: Any, x_nhwc: Any, precision: str) -> Any:
+        self.calls.append(f"rounding {precision}")
+        if self.rounding_shift is None:
+            return None
+        return np.tile(np.arange(10, dtype=np.float32), (len(x_nhwc), 1)) + self.rounding_shift
+
 
 def _run(backend: FakeBackend, **cfg: Any) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
@@ -195,3 +207,50 @@ def test_a_framework_version_the_harness_cannot_drive_runs_nothing():
     assert env.unsupported == "verify's Keras side needs Keras 3"
     assert events[0]["devices"] == []
     assert backend.calls == []
+
+
+def _comparisons(events: list[dict[str, Any]]) -> list[Comparison]:
+    return [from_dict(Comparison, e["comparison"]) for e in events if e["event"] == "comparison"]
+
+
+def test_under_amp_the_emulated_rounding_error_is_recorded_beside_the_measured_one():
+    backend = FakeBackend(gpu_noise=1.5)
+    backend.rounding_shift = 1.8
+    (check,) = _comparisons(_run(backend, precision="amp-fp16"))
+    assert check.rel_error == pytest.approx(1.5 / 9)
+    assert check.rounding_error == pytest.approx(1.8 / 9)
+    assert "rounding amp-fp16" in backend.calls
+
+
+def test_fp32_needs_no_rounding_figure():
+    backend = FakeBackend()
+    backend.rounding_shift = 1.0
+    (check,) = _comparisons(_run(backend))
+    assert check.rounding_error is None
+    assert not any(c.startswith("rounding") for c in backend.calls)
+
+
+class ParityBackend(FakeBackend):
+    """Writes (torch) or reads (Keras) the parity files without real weights."""
+
+    def save_parity(self, model: Any, path: Path) -> None:
+        path.write_bytes(b"weights")
+
+    def load_parity(self, model: Any, path: Path) -> None:
+        assert path.read_bytes() == b"weights"
+
+
+def test_keras_uses_the_rounding_error_torch_measured_on_the_same_weights(tmp_path):
+    torch_side = ParityBackend(gpu_noise=0.9)
+    torch_side.rounding_shift = 0.9
+    _run(torch_side, precision="amp-bf16", parity="write", parity_dir=str(tmp_path))
+    keras_side = ParityBackend(gpu_noise=0.9)  # cannot emulate: rounding_shift stays None
+    keras_side.framework = "tensorflow"
+    events = _run(keras_side, precision="amp-bf16", parity="read", parity_dir=str(tmp_path))
+    gpu = [c for c in _comparisons(events) if c.kind == "gpu_vs_cpu"]
+    assert [c.rounding_error for c in gpu] == [pytest.approx(0.1)]
+
+
+def test_every_run_records_its_layout():
+    runs = _runs(_run(FakeBackend()))
+    assert {(r.device, r.layout) for r in runs} == {("cuda:0", "nchw"), ("cpu", "channels_last")}

@@ -37,13 +37,33 @@ def test_every_data_row_has_a_source_and_an_as_of_date():
     assert {"references.toml", "expected_throughput.toml"} <= {e.name for e in files}
     for entry in files:
         doc = tomllib.loads(entry.read_text(encoding="utf-8"))
-        for table in ("band", "fingerprint", "row"):
+        for table in ("band", "fingerprint", "row", "peak"):
             for row in doc.get(table, []):
                 assert row.get("source") and row.get("as_of"), (entry.name, row)
 
 
-def test_expected_figures_are_empty_until_a_gpu_run_records_them():
-    assert load_references().expected == ()
+def test_expected_figures_come_from_the_recorded_h200_run_and_name_their_layout():
+    rows = load_references().expected
+    assert rows and {r.gpu for r in rows} == {"NVIDIA H200"}
+    assert {r.layout for r in rows} == {"nchw", "channels_last"}
+    assert {r.precision for r in rows if r.layout == "channels_last"} == {"amp-fp16", "amp-bf16"}
+    assert not any(r.verified for r in rows), "one machine: unverified until a second agrees"
+    assert all("H200" in r.source and "580.159.04" in r.source for r in rows)
+
+
+def test_datasheet_peaks_are_dense_figures_with_sources():
+    refs = load_references()
+    h200 = refs.datasheet("NVIDIA H200", "amp-bf16")
+    assert h200 is not None and h200.tflops == 989.0 and h200.verified
+    assert refs.datasheet("nvidia h200", "fp32").tflops == 67.0  # type: ignore[union-attr]
+    assert refs.datasheet("NVIDIA H200", "tf32").tflops == 495.0  # type: ignore[union-attr]
+    assert refs.datasheet("NVIDIA A100-SXM4-80GB", "amp-fp16").tflops == 312.0  # type: ignore[union-attr]
+    assert refs.datasheet("Some Future GPU", "fp32") is None
+    v100 = refs.datasheet("Tesla V100-SXM2-16GB", "fp32")
+    assert v100 is not None and not v100.verified  # third-party figure, marked so
+    for d in refs.datasheets:
+        assert d.precision in ("fp32", "tf32", "amp-fp16", "amp-bf16")
+        assert d.verified == ("benchmarks.md" in d.source and "[3rd]" not in d.source)
 
 
 def test_a_row_without_a_source_is_a_packaging_error():

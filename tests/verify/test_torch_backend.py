@@ -52,3 +52,58 @@ def test_recovering_from_oom_drops_the_gradients_a_failed_backward_left():
     assert model.weight.grad is not None
     TorchBackend().recover_oom(model)
     assert all(p.grad is None for p in model.parameters())
+
+
+def _layout_backend(precision: str, layout: str, cc: tuple[int, int]) -> TorchBackend:
+    from gpudoctor.verify.children.driver import Config
+
+    backend = _backend(True)
+    backend.cfg = Config(models=("resnet50",), device="all", precision=precision, layout=layout)
+    backend._cc = {"cuda:0": cc}
+    return backend
+
+
+@pytest.mark.parametrize(
+    ("precision", "layout", "cc", "gpu", "cpu"),
+    [
+        # auto: channels-last under AMP on tensor cores (H200: x1.37 fp16, x1.53 bf16)
+        ("amp-fp16", "auto", (9, 0), "channels_last", "channels_last"),
+        ("amp-bf16", "auto", (8, 0), "channels_last", "channels_last"),
+        ("amp-fp16", "auto", (7, 0), "channels_last", "channels_last"),
+        # Pascal has no tensor cores; fp32 and TF32 stay as published figures take them
+        ("amp-fp16", "auto", (6, 1), "nchw", "channels_last"),
+        ("fp32", "auto", (9, 0), "nchw", "channels_last"),
+        ("tf32", "auto", (8, 0), "nchw", "channels_last"),
+        # asked for: everywhere
+        ("fp32", "channels-last", (9, 0), "channels_last", "channels_last"),
+        ("amp-bf16", "nchw", (9, 0), "nchw", "nchw"),
+    ],
+)
+def test_the_layout_follows_the_option_the_precision_and_the_gpu(precision, layout, cc, gpu, cpu):
+    backend = _layout_backend(precision, layout, cc)
+    assert (backend.layout("cuda:0"), backend.layout("cpu")) == (gpu, cpu)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("layout", ["nchw", "channels-last"])
+def test_models_and_inputs_are_built_in_the_layout_and_compute_the_same(layout):
+    import numpy as np
+    import torch
+
+    from gpudoctor.refmodels import get_spec
+    from gpudoctor.refmodels.inputs import make_input
+    from gpudoctor.verify.children.driver import Config
+
+    backend = TorchBackend()
+    backend.setup(Config(models=("googlenet",), device="cpu", layout=layout, threads=1))
+    model = backend.build_cpu("googlenet")
+    conv = model.conv1_conv.weight
+    fmt = torch.channels_last if layout == "channels-last" else torch.contiguous_format
+    assert conv.is_contiguous(memory_format=fmt)
+    x = make_input(get_spec("googlenet"), 2, seed=0, layout="nhwc")
+    out = backend.logits(model, x, "cpu")
+    with torch.inference_mode():
+        plain = model.to(memory_format=torch.contiguous_format)(
+            torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+        )
+    assert np.abs(out - plain.numpy()).max() <= 1e-4 * np.abs(out).max()

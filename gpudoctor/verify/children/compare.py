@@ -17,8 +17,13 @@ def compare_logits(
     reference_label: str,
     candidate_label: str,
     precision: str,
+    rounding_error: float | None = None,
 ) -> Comparison:
-    """Error of ``candidate`` against ``reference`` (two [N, classes] arrays)."""
+    """Error of ``candidate`` against ``reference`` (two [N, classes] arrays).
+
+    ``rounding_error`` is the error the candidate's precision alone gives (rounding.py),
+    recorded beside the measured one for the verdict to judge against.
+    """
     import numpy as np
 
     ref = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
@@ -35,6 +40,7 @@ def compare_logits(
             finite=finite,
             max_abs_error=float("inf"),
             rel_error=float("inf"),
+            rounding_error=rounding_error,
         )
     scale = max(float(np.abs(ref).max()), 1e-12)
     max_abs = float(np.abs(cand - ref).max())
@@ -53,4 +59,5 @@ def compare_logits(
         rel_error=max_abs / scale,
         top1_agree=tuple(bool(a) for a in agree),
         rel_margins=tuple(float(m) for m in margins),
+        rounding_error=rounding_error,
     )

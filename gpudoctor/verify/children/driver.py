@@ -26,6 +26,8 @@ class Config:
     device: str
     mode: str = "inference"
     precision: str = "fp32"
+    layout: str = "auto"
+    """torch's memory layout: ``auto``, ``nchw`` or ``channels-last``."""
     batch_size: int | None = None
     budget_s: float = vplan.DEFAULT_BUDGET_S
     max_blocks: int = 20
@@ -60,6 +62,8 @@ class Backend(Protocol):
     def device_name(self, device: str) -> str: ...
     def save_parity(self, model: Any, path: Path) -> None: ...
     def load_parity(self, model: Any, path: Path) -> None: ...
+    def rounding_logits(self, model: Any, x_nhwc: Any, precision: str) -> Any: ...
+    def layout(self, device: str) -> str: ...
 
 
 def run_child(backend: Backend, cfg: Config, emit: Emit) -> None:
@@ -117,11 +121,19 @@ def _verify_model(
     emit({"event": "phase", "model": name, "device": "cpu", "phase": "build"})
     cpu_model = backend.build_cpu(name)
     x = make_input(spec, vplan.CORRECTNESS_SAMPLES, seed=0, layout="nhwc")
+    torch_rounding = None
     if cfg.parity_dir and cfg.parity == "read":
-        _read_parity(backend, cpu_model, name, Path(cfg.parity_dir), emit)
+        torch_rounding = _read_parity(backend, cpu_model, name, Path(cfg.parity_dir), emit)
     reference = backend.logits(cpu_model, x, "cpu")
+    rounding = None
+    if gpus and cfg.precision != "fp32":
+        # What the GPU's precision alone does to these logits: its rounding, emulated on the
+        # CPU. Deep networks amplify it (ResNet-152 in fp16: 0.17 of the logit scale).
+        emulated = backend.rounding_logits(cpu_model, x, cfg.precision)
+        # Keras cannot emulate; with the same weights and input, torch's figure holds for it.
+        rounding = torch_rounding if emulated is None else _rel_error(reference, emulated)
     if cfg.parity_dir and cfg.parity == "write":
-        _write_parity(backend, cpu_model, name, x, reference, Path(cfg.parity_dir))
+        _write_parity(backend, cpu_model, name, x, reference, Path(cfg.parity_dir), rounding)
     cpu_plan = None
     if cfg.device in ("cpu", "all"):
         cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.budget_s, override=cfg.batch_size)
@@ -141,6 +153,7 @@ def _verify_model(
                 reference_label=f"{fw} cpu",
                 candidate_label=f"{fw} {dev}",
                 precision=cfg.precision,
+                rounding_error=rounding,
             )
             emit({"event": "comparison", "comparison": to_dict(check)})
             start = vplan.gpu_batch(name, cfg.mode, cfg.batch_size)
@@ -157,8 +170,11 @@ def _verify_model(
             backend.release()
     if cpu_plan is None:
         return
+    cpu_layout = backend.layout("cpu")
     if cpu_plan.batch is None:
-        _skip_cpu(emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s)
+        _skip_cpu(
+            emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
+        )
         return
     try:
         _timed(
@@ -185,13 +201,20 @@ def _verify_model(
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
             f"{cfg.budget_s:g} s budget (is the machine busy?); {advice}"
         )
-        _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s)
+        _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s, cpu_layout)
     except Exception as exc:
         _emit_error(emit, fw, name, "cpu", "cpu", exc)
 
 
 def _skip_cpu(
-    emit: Emit, fw: str, cfg: Config, name: str, flops: float, message: str, projected: float
+    emit: Emit,
+    fw: str,
+    cfg: Config,
+    name: str,
+    flops: float,
+    message: str,
+    projected: float,
+    layout: str = "",
 ) -> None:
     """Report a CPU run that the time budget rules out: never a silent gap in the table."""
     skipped = Run(
@@ -200,6 +223,7 @@ def _skip_cpu(
         device="cpu",
         device_name="cpu",
         mode=cfg.mode,
+        layout=layout,
         status="skipped",
         message=message,
         requested_batch_size=cfg.batch_size or vplan.COMMON_BATCH,
@@ -270,6 +294,7 @@ def _timed(
         role=role,
         mode=cfg.mode,
         precision="fp32" if device == "cpu" else cfg.precision,
+        layout=backend.layout(device),
         batch_size=size,
         requested_batch_size=batch,
         oom_batch_sizes=tuple(ooms),
@@ -289,26 +314,46 @@ def _timed(
     return run
 
 
+def _rel_error(reference: Any, candidate: Any) -> float:
+    """max |candidate - reference| / max |reference|, as compare_logits measures it."""
+    import numpy as np
+
+    ref = np.asarray(reference, dtype=np.float64)
+    cand = np.asarray(candidate, dtype=np.float64).reshape(ref.shape)
+    return float(np.abs(cand - ref).max() / max(float(np.abs(ref).max()), 1e-12))
+
+
 def _write_parity(
-    backend: Backend, model: Any, name: str, x: Any, logits: Any, folder: Path
+    backend: Backend,
+    model: Any,
+    name: str,
+    x: Any,
+    logits: Any,
+    folder: Path,
+    rounding: float | None = None,
 ) -> None:
     import numpy as np
 
     backend.save_parity(model, folder / f"{name}.weights.npz")
-    np.savez(folder / f"{name}.io.npz", input=x, logits=np.asarray(logits))
+    extra = {} if rounding is None else {"rounding_error": np.float64(rounding)}
+    np.savez(folder / f"{name}.io.npz", input=x, logits=np.asarray(logits), **extra)
 
 
-def _read_parity(backend: Backend, model: Any, name: str, folder: Path, emit: Emit) -> None:
-    """Load torch's weights into the Keras model and compare on torch's input (both on CPU)."""
+def _read_parity(backend: Backend, model: Any, name: str, folder: Path, emit: Emit) -> float | None:
+    """Load torch's weights into the Keras model and compare on torch's input (both on CPU).
+
+    Returns torch's emulated rounding error for this model, when torch measured one.
+    """
     import numpy as np
 
     weights, io_file = folder / f"{name}.weights.npz", folder / f"{name}.io.npz"
     if not (weights.exists() and io_file.exists()):
-        return
+        return None
     emit({"event": "phase", "model": name, "device": "cpu", "phase": "parity"})
     backend.load_parity(model, weights)
     with np.load(io_file) as io:
         x, torch_logits = io["input"], io["logits"]
+        rounding = float(io["rounding_error"]) if "rounding_error" in io.files else None
     out = backend.logits(model, x, "cpu")
     check = compare_logits(
         torch_logits,
@@ -321,6 +366,7 @@ def _read_parity(backend: Backend, model: Any, name: str, folder: Path, emit: Em
         precision="fp32",
     )
     emit({"event": "comparison", "comparison": to_dict(check)})
+    return rounding
 
 
 def _emit_error(

@@ -13,7 +13,7 @@ from gpudoctor.refmodels.keras_builder import KERAS_MAJOR, keras_major
 from gpudoctor.verify.children.driver import Config
 from gpudoctor.verify.children.telemetry import Sampler, nvml_gpu_count, open_sampler
 from gpudoctor.verify.model import FrameworkEnv, GpuInfo
-from gpudoctor.verify.timing import Step, best_rate
+from gpudoctor.verify.timing import PEAK_SIZES, Step, best_rate
 
 _POLICY = {"amp-fp16": "mixed_float16", "amp-bf16": "mixed_bfloat16"}
 INTER_OP_THREADS = 2
@@ -157,19 +157,21 @@ class TfBackend:
     def matmul_flops(self, device: str, precision: str) -> float:
         """Best dense matmul rate over a few short bursts (FLOP/s), in this run's precision."""
         tf = self.tf
-        n = 2048 if device == "cpu" else 8192
         dtype = {"amp-fp16": tf.float16, "amp-bf16": tf.bfloat16}.get(precision, tf.float32)
         if device == "cpu":
             dtype = tf.float32
-        with tf.device(tf_device(device)):
-            a = tf.random.normal((n, n), dtype=dtype)
-            b = tf.random.normal((n, n), dtype=dtype)
+        best = 0.0
+        sync = device_sync(tf, tf_device(device))
+        for n in PEAK_SIZES["cpu" if device == "cpu" else "gpu"]:
+            with tf.device(tf_device(device)):
+                a = tf.random.normal((n, n), dtype=dtype)
+                b = tf.random.normal((n, n), dtype=dtype)
 
-            def op() -> None:
-                tf.linalg.matmul(a, b)
+                def op(a: Any = a, b: Any = b) -> None:
+                    tf.linalg.matmul(a, b)
 
-            sync = device_sync(tf, tf_device(device))
-            return best_rate(op, sync, 2.0 * n**3, gpu=device != "cpu")
+                best = max(best, best_rate(op, sync, 2.0 * n**3, gpu=device != "cpu"))
+        return best
 
     @contextlib.contextmanager
     def _policy(self, device: str) -> Iterator[None]:
@@ -260,6 +262,14 @@ class TfBackend:
     def release(self) -> None:
         """Drop the last model's tensors."""
         gc.collect()
+
+    def layout(self, device: str) -> str:
+        """Keras convolutions run channels-last everywhere."""
+        return "nhwc"
+
+    def rounding_logits(self, model: Any, x_nhwc: Any, precision: str) -> Any:
+        """None: Keras has no hooks to emulate with; the torch child's figure is used instead."""
+        return None
 
     def save_parity(self, model: Any, path: Path) -> None:
         """TensorFlow is the side that reads, never writes."""

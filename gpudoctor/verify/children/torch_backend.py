@@ -11,9 +11,10 @@ from typing import Any
 from gpudoctor.verify.children.driver import Config
 from gpudoctor.verify.children.telemetry import Sampler, nvml_gpu_count, open_sampler
 from gpudoctor.verify.model import FrameworkEnv, GpuInfo
-from gpudoctor.verify.timing import Step, best_rate
+from gpudoctor.verify.timing import PEAK_SIZES, Step, best_rate
 
-_PEAK_N = {"cpu": 2048, "gpu": 8192}
+TENSOR_CORE_CC = (7, 0)
+"""Volta and newer have tensor cores, where channels-last pays under AMP (benchmarks.md §9.1)."""
 OOM_MESSAGES = ("out of memory", "CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED")
 """RuntimeError texts that mean the GPU ran out of memory (cuDNN and cuBLAS say it their way)."""
 
@@ -31,6 +32,7 @@ class TorchBackend:
             torch_module = torch
         self.torch = torch_module
         self.cfg: Config | None = None
+        self._cc: dict[str, tuple[int, int]] = {}
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -48,6 +50,7 @@ class TorchBackend:
         if cfg.device != "cpu" and torch.cuda.is_available():
             for i in range(torch.cuda.device_count()):
                 props = torch.cuda.get_device_properties(i)
+                self._cc[f"cuda:{i}"] = (props.major, props.minor)
                 gpus.append(
                     GpuInfo(
                         device=f"cuda:{i}",
@@ -91,6 +94,30 @@ class TorchBackend:
             text = f"GPU-{text}"
         return open_sampler(text, int(device.split(":")[1]))
 
+    def layout(self, device: str) -> str:
+        """``channels_last`` or ``nchw`` for this device, from ``--layout``.
+
+        ``auto``: channels-last on the CPU (measured faster there: ResNet-50 at batch 16 on
+        the 2-core build VM, 16 -> 24 images/s) and for AMP on GPUs with tensor cores (an H200
+        ran ResNet-50 at 1.37x in fp16, 1.53x in bf16); NCHW otherwise, as published fp32
+        figures are taken.
+        """
+        cfg = self.cfg
+        asked = cfg.layout if cfg is not None else "auto"
+        if asked in ("nchw", "channels-last"):
+            return asked.replace("-", "_")
+        if device == "cpu":
+            return "channels_last"
+        amp = cfg is not None and cfg.precision.startswith("amp")
+        tensor_cores = self._cc.get(device, (0, 0)) >= TENSOR_CORE_CC
+        return "channels_last" if amp and tensor_cores else "nchw"
+
+    def _format(self, device: str) -> Any:
+        torch = self.torch
+        if self.layout(device) == "channels_last":
+            return torch.channels_last
+        return torch.contiguous_format
+
     # --- measuring ---------------------------------------------------------------------------
 
     def _sync(self, device: str) -> Step:
@@ -106,12 +133,18 @@ class TorchBackend:
     def matmul_flops(self, device: str, precision: str) -> float:
         """Best dense matmul rate over a few short bursts (FLOP/s), in this run's precision."""
         torch = self.torch
-        n = _PEAK_N["cpu" if device == "cpu" else "gpu"]
         dtype = torch.float32 if device == "cpu" else self._dtype(precision)
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
         sync = self._sync(device)
-        return best_rate(lambda: torch.mm(a, b), sync, 2.0 * n**3, gpu=device != "cpu")
+        best = 0.0
+        for n in PEAK_SIZES["cpu" if device == "cpu" else "gpu"]:
+            a = torch.randn(n, n, device=device, dtype=dtype)
+            b = torch.randn(n, n, device=device, dtype=dtype)
+
+            def op(a: Any = a, b: Any = b) -> None:
+                torch.mm(a, b)
+
+            best = max(best, best_rate(op, sync, 2.0 * n**3, gpu=device != "cpu"))
+        return best
 
     def _autocast(self, device: str) -> Any:
         cfg = self.cfg
@@ -125,20 +158,35 @@ class TorchBackend:
         """The model on the CPU, float32, eval mode, seeded weights."""
         from gpudoctor.refmodels.torch_builder import build_torch
 
-        return build_torch(name, seed=0)
+        return build_torch(name, seed=0).to(memory_format=self._format("cpu"))
 
     def to_gpu(self, model: Any, name: str, device: str) -> Any:
-        """A copy of the CPU model (same weights) on ``device``."""
-        return copy.deepcopy(model).to(device)
+        """A copy of the CPU model (same weights) on ``device``, in that device's layout."""
+        return copy.deepcopy(model).to(device, memory_format=self._format(device))
 
     def logits(self, model: Any, x_nhwc: Any, device: str) -> Any:
         """Eval-mode logits as a float32 numpy array."""
         torch = self.torch
         x = torch.from_numpy(x_nhwc.transpose(0, 3, 1, 2).copy()).to(device)
+        x = x.contiguous(memory_format=self._format(device))
         model.eval()
         with torch.inference_mode(), self._autocast(device):
             out = _main_output(model(x))
         return out.float().cpu().numpy()
+
+    def rounding_logits(self, model: Any, x_nhwc: Any, precision: str) -> Any:
+        """CPU logits with ``precision``'s rounding emulated (rounding.py); None for fp32."""
+        from gpudoctor.verify.children.rounding import emulating, rounder
+
+        torch = self.torch
+        if rounder(torch, precision) is None:
+            return None
+        x = torch.from_numpy(x_nhwc.transpose(0, 3, 1, 2).copy())
+        x = x.contiguous(memory_format=self._format("cpu"))
+        model.eval()
+        with emulating(torch, model, precision), torch.inference_mode():
+            out = _main_output(model(x))
+        return out.float().numpy()
 
     def timed_step(self, model: Any, name: str, batch: int, device: str) -> tuple[Step, Step]:
         """One inference or training step on a synthetic batch made on the device."""
@@ -148,7 +196,9 @@ class TorchBackend:
         assert self.cfg is not None
         spec = get_spec(name)
         h, w, c = spec.input_shape
-        x = torch.randn(batch, c, h, w, device=device)
+        x = torch.randn(batch, c, h, w, device=device).contiguous(
+            memory_format=self._format(device)
+        )
         autocast = self._autocast
         if self.cfg.mode == "inference":
             model.eval()
