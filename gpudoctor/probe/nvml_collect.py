@@ -210,9 +210,35 @@ def _collect_gpu(session: _Session, index: int) -> GpuInfo:
         _read_identity(reader)
         _read_health(reader)
         _read_modes(reader)
+        _read_fabric(reader)
     except _GpuLostError:
         pass
     return GpuInfo(index=index, lost=reader.lost, errors=tuple(reader.errors), **reader.values)
+
+
+FABRIC_STATES = {0: "not_supported", 1: "not_started", 2: "in_progress", 3: "completed"}
+"""``nvmlGpuFabricState_t``: NVSwitch fabric registration, which Fabric Manager completes."""
+
+
+def _read_fabric(r: _GpuReader) -> None:
+    """The GPU's NVSwitch fabric state, where the bindings and the driver have the call.
+
+    Silent otherwise: most GPUs have no fabric, and a missing call here is no news for the
+    NVML-functions finding (the kernel-driver probe finds NVSwitches on the PCI bus anyway).
+    """
+    import ctypes
+
+    fn = getattr(r.session.nvml, "nvmlDeviceGetGpuFabricInfo", None)
+    struct = getattr(r.session.nvml, "c_nvmlGpuFabricInfo_t", None)
+    if fn is None or struct is None:
+        return
+    info = struct()
+    try:
+        fn(r.handle, ctypes.byref(info))
+    except Exception:  # NOT_SUPPORTED, FUNCTION_NOT_FOUND, an odd binding: nothing to record
+        return
+    state = int(getattr(info, "state", -1))
+    r.values["fabric_state"] = FABRIC_STATES.get(state, f"unknown ({state})")
 
 
 def _read_identity(r: _GpuReader) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 
 from gpudoctor.probe.nvml_collect import collect_nvml, decode_cuda_version, text
@@ -358,3 +360,40 @@ def test_strings_are_normalised_from_bytes():
 )
 def test_decode_cuda_version(value, expected):
     assert decode_cuda_version(value) == expected
+
+
+class _FabricInfo(ctypes.Structure):
+    _fields_ = [("state", ctypes.c_uint)]  # the one field read, as nvidia-ml-py names it
+
+
+class _FabricNvml(FakeNvml):
+    """An HGX H100 whose fabric Fabric Manager has not set up (state 1, not started)."""
+
+    c_nvmlGpuFabricInfo_t = _FabricInfo
+
+    def __init__(self, scenario: str, state: int | None) -> None:
+        super().__init__(scenario)
+        self.state = state
+
+    def nvmlDeviceGetGpuFabricInfo(self, handle, ref):
+        if self.state is None:
+            raise self.NVMLError(3)  # NOT_SUPPORTED
+        ref._obj.state = self.state
+
+
+H100 = "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle"
+
+
+@pytest.mark.parametrize(
+    ("state", "recorded"), [(1, "not_started"), (2, "in_progress"), (3, "completed"), (None, None)]
+)
+def test_fabric_state_where_the_driver_has_it(state, recorded):
+    info = collect_nvml(_FabricNvml(H100, state))
+    assert [g.fabric_state for g in info.gpus] == [recorded] * len(info.gpus)
+    # an unsupported call is silent: no Unavailable, no missing function
+    assert not any("fabric" in e.field for g in info.gpus for e in g.errors)
+    assert "nvmlDeviceGetGpuFabricInfo" not in info.missing_functions
+
+
+def test_no_fabric_call_in_the_bindings_records_nothing():
+    assert [g.fabric_state for g in collect_nvml(FakeNvml(H100)).gpus] == [None]
