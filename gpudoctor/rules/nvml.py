@@ -323,7 +323,9 @@ def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="NVML started but sees no GPU",
     why="The driver is loaded and NVML answers, but it lists no GPU: in a container the GPUs "
     "were not passed in (`NVIDIA_VISIBLE_DEVICES` is empty or `void`), or every GPU failed "
-    "to initialise.",
+    "to initialise. The driver refuses a GPU whose kernel-module flavour does not fit it "
+    "(GD-DRV-007, GD-DRV-008) or that its branch no longer supports (GD-DRV-009): those "
+    "findings name the cause when the PCI bus shows it.",
     fix="Container: `docker run --gpus all`. Host: `sudo dmesg | grep -iE 'nvidia|NVRM'` "
     "for GPUs the driver rejected.",
 )

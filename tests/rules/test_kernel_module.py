@@ -176,3 +176,12 @@ def test_in_a_container_cuda_802_is_enough() -> None:
     report = with_host(hgx(None, cu_init_error="CUDA_ERROR_SYSTEM_NOT_READY"), container="docker")
     (found,) = findings(report, "GD-DRV-010")
     assert found.fix[0].startswith("Fabric Manager runs on the host")
+
+
+def test_a_fabric_still_registering_with_fabric_manager_unknown() -> None:
+    report = hgx(None)
+    report = with_nvml(
+        report, gpus=tuple(replace(g, fabric_state="in_progress") for g in report.nvml.gpus)
+    )
+    (found,) = findings(report, "GD-DRV-010")
+    assert "GPU 0: NVML fabric state in_progress" in found.evidence
