@@ -101,11 +101,15 @@ def render_png(result: VerifyResult, *, title: str = "") -> bytes:
                 s = speed.get((model, fw, device))
                 labels.append(f"{s.ratio:.1f}x" if s is not None else "")
             kind = "cpu" if device == "cpu" else "gpu"
+            layouts = sorted(
+                {r.layout for r in runs if (r.framework, r.device) == (fw, device) and r.layout}
+            )
+            shown = f" ({', '.join(x.replace('_', '-') for x in layouts)})" if layouts else ""
             bars = ax.bar(
                 xs,
                 ys,
                 width * 0.95,
-                label=f"{fw} {device}",
+                label=f"{fw} {device}{shown}",
                 color=_COLORS[kind],
                 alpha=1.0 if fw == "torch" else 0.6,
                 edgecolor="black",

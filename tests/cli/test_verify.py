@@ -20,6 +20,7 @@ TINY = ("--models", "lenet5", "--framework", "torch", "--time-budget", "1")
         (("--device", "cuda:one"), "cuda:one"),
         (("--precision", "fp8"), "fp8"),
         (("--batch-size", "0"), "batch-size"),
+        (("--layout", "nhwc"), "nhwc"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
@@ -245,6 +246,8 @@ def test_device_cpu_verifies_the_cpu_alone_and_passes(cpu_only):
     (run,) = doc["runs"]
     assert (run["model"], run["framework"], run["device"]) == ("lenet5", "torch", "cpu")
     assert run["batch_size"] == 32 and run["images_per_second"] > 0
+    # auto: channels-last on the CPU, where torch runs it faster
+    assert (doc["settings"]["layout"], run["layout"]) == ("auto", "channels_last")
     assert "verify: torch lenet5 cpu" in result.stderr  # plain progress lines off a terminal
 
 
@@ -310,3 +313,10 @@ def test_an_output_link_loop_is_bad_input_before_anything_runs(cli, tmp_path):
     result = cli("verify", *TINY, "-o", str(loop), "--plot", str(tmp_path / "c.png"))
     assert result.exit_code == 2, result
     assert "cannot follow the link" in _one_line(result.stderr)
+
+
+@pytest.mark.torch
+def test_the_layout_option_reaches_the_runs_and_the_text(cli):
+    result = cli("verify", *TINY, "--device", "cpu", "--layout", "nchw")
+    assert result.exit_code == 0, result
+    assert "layout: torch cpu nchw" in result.stdout

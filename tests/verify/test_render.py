@@ -116,3 +116,32 @@ def test_the_docs_sample_shows_skipped_rows_as_the_renderer_does(measured):
     for ln in rows:
         cells = ln.split()
         assert (cells[4] == "skipped") == (cells[-1] == "skipped"), ln
+
+
+def test_layout_datasheet_and_best_peak_are_shown_for_a_real_h200_run():
+    import json
+    from pathlib import Path
+
+    from gpudoctor.model.serialize import from_dict
+    from gpudoctor.verify.figures import with_datasheet_peaks
+    from gpudoctor.verify.model import VerifyResult
+    from gpudoctor.verify.references import load_references
+    from gpudoctor.verify.render import render_text, to_document
+    from gpudoctor.verify.verdict import judge
+
+    data = Path(__file__).resolve().parents[1] / "data" / "verify" / "h200"
+    doc = json.loads((data / "new-amp-fp16-auto.json").read_text(encoding="utf-8"))
+    refs = load_references()
+    result = with_datasheet_peaks(from_dict(VerifyResult, doc), refs)
+    verdict = judge(result, refs)
+    text = render_text(result, verdict)
+    assert (
+        "datasheet peak NVIDIA H200 amp-fp16: 989.0 TFLOP/s; the best probe reached 65% of it"
+        in text
+    )
+    assert "layout: torch cuda:0 channels-last" in text  # --device cuda: no CPU runs
+    out = to_document(result, verdict)
+    run = next(r for r in out["runs"] if r["model"] == "resnet50")
+    assert run["layout"] == "channels_last"
+    assert run["fraction_of_datasheet_peak"] == pytest.approx(13581 * 8.18e9 / 989e12, rel=0.01)
+    assert out["datasheet_peaks"][0]["source"].startswith("shared/reference/benchmarks.md")
