@@ -10,6 +10,7 @@ import io
 import os
 import sys
 import traceback
+from typing import BinaryIO, TextIO
 
 import click
 
@@ -93,9 +94,12 @@ def cli() -> None:
 
 
 def _fail(message: str, code: ExitCode, debug: bool) -> int:
+    from gpudoctor.model.inert import inert
+
     if debug:
         traceback.print_exc()
-    click.echo(f"gpudoctor: error: {message}", err=True)
+    # Messages quote input (a report's keys and values, file names): one inert line.
+    click.echo(f"gpudoctor: error: {inert(message, limit=2000, one_line=True)}", err=True)
     return int(code)
 
 
@@ -256,9 +260,54 @@ def _guard_closed_streams() -> None:
         sys.stderr = os.fdopen(2, "w", closefd=False)  # now /dev/null, see above
 
 
+class InertStdout(io.TextIOBase):
+    """Standard output that lets colour (SGR) codes through and shows every other control.
+
+    The renderers already make report, NVML and framework strings inert; this is the last
+    guard for any command's text, so that no string can retitle, clear or move the terminal.
+    Bytes written to ``.buffer`` (``--output -``: exact JSON, Markdown) are not touched.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, s: str) -> int:
+        from gpudoctor.model.inert import inert_keeping_colour
+
+        self._stream.write(inert_keeping_colour(s))
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._stream.errors
+
+    @property
+    def buffer(self) -> BinaryIO:
+        return self._stream.buffer
+
+
 def main() -> None:
     """Console-script entry point."""
     _guard_closed_streams()
     _tolerate_narrow_encodings()
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout = InertStdout(sys.stdout)
     install_signal_handlers()
     sys.exit(run())

@@ -51,6 +51,21 @@ def inert(text: str, *, limit: int = MAX_SHOWN_CHARS, one_line: bool = False) ->
     return pattern.sub(_escape, text)
 
 
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def inert_keeping_colour(text: str) -> str:
+    """:func:`inert` (no length limit, newlines kept) that lets SGR colour codes through."""
+    if _UNSAFE.search(text) is None:
+        return text
+    parts = _SGR.split(text)
+    codes = _SGR.findall(text)
+    out = [_UNSAFE.sub(_escape, parts[0])]
+    for code, part in zip(codes, parts[1:], strict=True):
+        out += [code, _UNSAFE.sub(_escape, part)]
+    return "".join(out)
+
+
 def inert_tree(obj: T, *, limit: int = MAX_SHOWN_CHARS) -> T:
     """A copy of a model object (dataclasses, tuples, dicts) with every string :func:`inert`."""
     return _walk(obj, limit)  # type: ignore[no-any-return]

@@ -299,3 +299,25 @@ def test_a_terminal_sees_no_escape_sequence_from_a_report(tmp_path: Path):
     assert "\x1b]" not in shown and "\x1b[2J" not in shown and "\x07" not in shown
     assert "\x9b" not in shown and "\u202e" not in shown
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in shown
+
+
+def test_standard_output_lets_colour_through_and_nothing_else() -> None:
+    import io
+
+    from gpudoctor.cli import InertStdout
+
+    raw = io.StringIO()
+    out = InertStdout(raw)  # type: ignore[arg-type]
+    out.write("\x1b[1;31mred\x1b[0m \x1b]0;title\x07\x1b[2J\r\u202e ok\n")
+    assert raw.getvalue() == "\x1b[1;31mred\x1b[0m \\x1b]0;title\\x07\\x1b[2J\\x0d\\u202e ok\n"
+
+
+def test_an_error_line_quoting_the_input_is_inert_and_one_line(tmp_path: Path) -> None:
+    doc = json.loads(report_to_json(healthy()))
+    doc["host"]["env"] = {"\x1b]0;pwned\x07\nX": 5}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    proc = _run("check", "--from-report", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "\\x1b]0;pwned\\x07\\nX: expected str" in proc.stderr

@@ -211,8 +211,9 @@ def test_a_number_in_a_report_is_loaded_or_refused_naming_its_field(path, value)
     except ValueError:  # pragma: no cover - allow_nan is on; infinity dumps as Infinity
         return
     float_field = path[-1] in ("power_draw_w", "duration_s")
-    fits = value >= 0 and (float_field or isinstance(value, int)) and value < 2**64
-    if fits or (float_field and value >= 0):
+    # an int fits any number field up to 64 bits; a float only a float field
+    fits = 0 <= value < 2**64 if isinstance(value, int) else float_field and value >= 0
+    if fits:
         report_from_json(text)
         return
     with pytest.raises(ReportFormatError) as caught:
