@@ -1,8 +1,10 @@
 """Harness overhead: ResNet-50 torch CPU inference through `gpudoctor verify` vs a bare loop.
 
-Both run in fresh processes at the same batch and thread count, alternated so that a busy
-neighbour hurts both alike; the script prints each round and the median ratio, and exits 1 when
-verify is more than 5 % slower than the bare loop.
+The bare loop runs an independent hand-written ResNet-50 (plain_torch.py, torchvision's form)
+with the same weights, in the layout verify uses on the CPU (channels-last), never gpudoctor's
+own builder. Both run in fresh processes at the same batch and thread count, alternated so
+that a busy neighbour hurts both alike; the script prints each round and the median ratio, and
+exits 1 when verify is more than 5 % slower than the bare loop.
 
     python benchmarks/verify_overhead.py [--batch 16] [--rounds 3] [--seconds 15]
 """
@@ -21,11 +23,17 @@ from pathlib import Path
 
 BARE_LOOP = """
 import statistics, sys, time, torch
+sys.path.insert(0, sys.argv[4])
+from plain_torch import PLAIN
 from gpudoctor.refmodels.torch_builder import build_torch
 batch, threads, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 torch.set_num_threads(threads)
-model = build_torch("resnet50", seed=0).eval()
-x = torch.randn(batch, 3, 224, 224)
+model = PLAIN["resnet50"]()
+# the same weights as verify's model (only the weights come from gpudoctor, not the code)
+mine = model.state_dict()
+model.load_state_dict(dict(zip(mine, build_torch("resnet50", seed=0).state_dict().values())))
+model = model.eval().to(memory_format=torch.channels_last)
+x = torch.randn(batch, 3, 224, 224).contiguous(memory_format=torch.channels_last)
 times = []
 with torch.inference_mode():
     for _ in range(2):
@@ -42,7 +50,15 @@ print(batch * len(times) / sum(times), statistics.median(batch / t for t in time
 def bare(batch: int, threads: int, seconds: float) -> tuple[float, float]:
     """Mean and median images/s of the hand-written loop (one iteration at a time)."""
     out = subprocess.run(
-        [sys.executable, "-c", BARE_LOOP, str(batch), str(threads), str(seconds)],
+        [
+            sys.executable,
+            "-c",
+            BARE_LOOP,
+            str(batch),
+            str(threads),
+            str(seconds),
+            str(Path(__file__).resolve().parent),
+        ],
         check=True,
         capture_output=True,
         text=True,
