@@ -261,11 +261,11 @@ def _guard_closed_streams() -> None:
 
 
 class InertStdout(io.TextIOBase):
-    """Standard output that lets colour (SGR) codes through and shows every other control.
+    """A terminal as standard output: colour (SGR) codes go through, every other control shows.
 
     The renderers already make report, NVML and framework strings inert; this is the last
-    guard for any command's text, so that no string can retitle, clear or move the terminal.
-    Bytes written to ``.buffer`` (``--output -``: exact JSON, Markdown) are not touched.
+    guard for any command's text on a terminal, so that no string can retitle, clear or move
+    it. Pipes and files are not wrapped: JSON must arrive exactly as written.
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -307,7 +307,11 @@ def main() -> None:
     """Console-script entry point."""
     _guard_closed_streams()
     _tolerate_narrow_encodings()
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout = InertStdout(sys.stdout)
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.isatty():
+        sys.stdout = InertStdout(sys.stdout)  # pipes and files get the exact text
     install_signal_handlers()
-    sys.exit(run())
+    try:
+        code = run()
+    except KeyboardInterrupt as exc:  # a signal in the instant before run() could catch it
+        code = _interrupted(exc)
+    sys.exit(code)

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from gpudoctor.errors import BadInputError, OutputExistsError
+from gpudoctor.model.inert import inert_keeping_colour
 from gpudoctor.model.readfile import file_kind, read_capped
 
 __all__ = ["STDOUT", "check_output", "is_stdout", "read_capped", "write_output"]
@@ -164,6 +165,13 @@ def _write_all(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _stdout_is_a_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _write_stdout(payload: bytes) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(payload)
@@ -179,10 +187,12 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     that a program is reading (one that none reads is refused rather than waited on). ``-``
     and ``/dev/stdout`` write to standard output instead.
     """
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     if is_stdout(path) or _names_stdout(path):
-        _write_stdout(payload)
+        if isinstance(data, str) and _stdout_is_a_terminal():
+            data = inert_keeping_colour(data)  # no string from a report drives the terminal
+        _write_stdout(data.encode("utf-8") if isinstance(data, str) else data)
         return
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     folder = check_output(path, force=force)
     target = _target(path, force=force)
     mode = _mode_or_none(target)

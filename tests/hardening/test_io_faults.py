@@ -321,3 +321,37 @@ def test_an_error_line_quoting_the_input_is_inert_and_one_line(tmp_path: Path) -
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     assert "\\x1b]0;pwned\\x07\\nX: expected str" in proc.stderr
+
+
+def _through_a_terminal(code: str) -> str:
+    """What a pseudo-terminal shows when ``code`` runs with it as standard output."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_output_dash_on_a_terminal_is_inert_and_exact_through_a_pipe(tmp_path: Path) -> None:
+    code = (
+        "from pathlib import Path; from gpudoctor.cli.files import write_output;"
+        "write_output(Path('-'), '\\x1b[31mred\\x1b[0m \\x1b]0;x\\x07\\n', force=False)"
+    )
+    shown = _through_a_terminal(code)
+    assert "\x1b[31mred\x1b[0m" in shown and "\\x1b]0;x\\x07" in shown and "\x07" not in shown
+    piped = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=60, check=True
+    ).stdout
+    assert piped == b"\x1b[31mred\x1b[0m \x1b]0;x\x07\n"
