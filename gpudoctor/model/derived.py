@@ -100,6 +100,15 @@ def module_flavour(proc_version_line: str | None) -> str | None:
     return "proprietary" if "kernel module" in line else None
 
 
+def flavour_of_licence(licence: str | None) -> str | None:
+    """``modinfo``'s licence of nvidia.ko: ``Dual MIT/GPL`` is the open modules, ``NVIDIA``
+    the proprietary one."""
+    text = (licence or "").strip().lower()
+    if not text:
+        return None
+    return "open" if "mit" in text or "gpl" in text else "proprietary"
+
+
 def loaded_module_flavour(report: Report) -> str | None:
     """The flavour of the loaded nvidia module: as recorded, else read from the version line
     (reports written before the fact was recorded)."""

@@ -106,8 +106,11 @@ class KernelDriverInfo:
     """From ``/sys/module/nvidia/version`` or ``/proc/driver/nvidia/version``."""
     proc_version_line: str | None = None
     module_flavour: str | None = None
-    """``open`` (NVIDIA's open GPU kernel modules) or ``proprietary``, from the version line;
-    None when no module is loaded."""
+    """``open`` (NVIDIA's open GPU kernel modules) or ``proprietary``: of the loaded module,
+    from the version line; else of the installed one, from ``modinfo`` (its licence)."""
+    installed_module_version: str | None = None
+    """``modinfo nvidia``'s version when the module is not loaded (a driver that took no GPU
+    fails to load)."""
     pci_functions: tuple[PciFunction, ...] = ()
     nvswitches: tuple[PciFunction, ...] = ()
     """NVIDIA NVSwitch bridges (PCI class 0x0680) on HGX/DGX boards."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gpudoctor.model.derived import module_flavour
+from gpudoctor.model.derived import flavour_of_licence, module_flavour
 from gpudoctor.model.report import FabricManagerInfo, KernelDriverInfo, PciFunction, Unavailable
 from gpudoctor.probe.base import ProbeContext
 
@@ -16,6 +16,25 @@ FABRIC_MANAGER = "nvidia-fabricmanager"
 FM_COMM = "nv-fabricmanage"
 """The daemon ``nv-fabricmanager`` as /proc/PID/comm shows it (cut to 15 characters)."""
 FM_TIMEOUT_S = 3.0
+MODINFO_TIMEOUT_S = 3.0
+
+
+def installed_module(ctx: ProbeContext) -> tuple[str | None, str | None]:
+    """The flavour and version of the nvidia module installed for the running kernel, from
+    ``modinfo nvidia`` (read from the module file: it works when the module did not load)."""
+    path = ctx.env.get("PATH")
+    # modinfo lives in /sbin or /usr/sbin, which a user's PATH often lacks
+    binary = shutil.which("modinfo", path=f"{path}:/usr/sbin:/sbin") if path else None
+    if binary is None:
+        return None, None
+    result = ctx.run([binary, "nvidia"], timeout_s=MODINFO_TIMEOUT_S, env=ctx.env)
+    if not result.ok:
+        return None, None
+    fields: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return flavour_of_licence(fields.get("license")), fields.get("version") or None
 
 
 def parse_proc_version(text: str | None) -> tuple[str | None, str | None]:
@@ -142,10 +161,18 @@ def probe_kernel_driver(ctx: ProbeContext) -> KernelDriverInfo:
     modules = ctx.path("/sys/module")
     has_modules = modules.is_dir()
     switches = pci_functions(ctx, NVSWITCH_CLASS) or ()
+    flavour, installed = module_flavour(line), None
+    if (
+        line is None
+        and sys_version is None
+        and any(f.class_code.startswith("0x03") for f in functions or ())
+    ):
+        flavour, installed = installed_module(ctx)  # a GPU, no module: what would load?
     return KernelDriverInfo(
         module_version=sys_version or proc_version,
         proc_version_line=line,
-        module_flavour=module_flavour(line),
+        module_flavour=flavour,
+        installed_module_version=installed,
         pci_functions=functions or (),
         nvswitches=switches,
         fabric_manager=fabric_manager(ctx) if switches else None,

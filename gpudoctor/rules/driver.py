@@ -10,6 +10,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import gpus, is_linux_host, no_nvidia_gpu
+from gpudoctor.rules.kernel_module import driver_refuses_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
@@ -110,7 +111,9 @@ def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="The NVIDIA kernel module is not loaded",
     why="An NVIDIA GPU is on the PCI bus but `/proc/driver/nvidia` is absent. Usual causes: "
     "the kernel was updated and DKMS did not rebuild the module for it; Secure Boot refuses "
-    "the unsigned module (no MOK enrolled); the driver was never installed.",
+    "the unsigned module (no MOK enrolled); the driver was never installed. When the "
+    "installed module cannot drive the GPU at all (GD-DRV-007, GD-DRV-008, GD-DRV-009), "
+    "those findings say so instead.",
     fix="Try `sudo modprobe nvidia` and read `sudo dmesg | grep -i nvidia`. Rebuild for the "
     "running kernel: Debian/Ubuntu `sudo apt-get install linux-headers-$(uname -r)` then "
     "`sudo dkms autoinstall`; Fedora (RPM Fusion) `sudo dnf install kernel-devel-$(uname -r)` "
@@ -125,6 +128,8 @@ def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     functions = [fn for fn in drv.pci_functions if is_gpu_function(fn)]
     if not functions or any(fn.driver in ("nvidia", "nouveau") for fn in functions):
         return
+    if driver_refuses_gpu(report, kb):
+        return  # GD-DRV-007/008/009 name why it did not load; rebuilding would not help
     yield Hit(
         evidence=(
             *(_describe(fn) for fn in functions),

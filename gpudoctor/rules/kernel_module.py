@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from gpudoctor.model.derived import is_gpu_function, loaded_module_flavour, set_aside_for_vm
@@ -15,12 +16,23 @@ SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
 """cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
 
 
+def _bus(address: str) -> str:
+    """``bb:dd.f`` of a PCI address in either spelling (``0000:01:00.0``, ``00000000:01:00.0``)."""
+    return ":".join(address.lower().split(":")[-2:])
+
+
 def _driven_gpus(report: Report) -> list[PciFunction]:
-    """GPU functions meant for this host's nvidia driver (not set aside for a VM)."""
+    """GPU functions meant for this host's nvidia driver that it did not bring up: not set
+    aside for a VM, not nouveau's, and not listed by NVML (a GPU NVML lists is driven, whatever
+    the data says about its generation)."""
+    listed = {_bus(g.pci_bus_id) for g in gpus(report) if g.pci_bus_id}
     return [
         fn
         for fn in report.driver.pci_functions
-        if is_gpu_function(fn) and not set_aside_for_vm(fn.driver) and fn.driver != "nouveau"
+        if is_gpu_function(fn)
+        and not set_aside_for_vm(fn.driver)
+        and fn.driver != "nouveau"
+        and _bus(fn.address) not in listed
     ]
 
 
@@ -31,13 +43,30 @@ def _nvml_sees(report: Report) -> str:
     return f"NVML lists {len(listed)} GPU{'s' if len(listed) != 1 else ''}"
 
 
+_LIBCUDA_VERSION = re.compile(r"libcuda\.so\.(\d{3,4}(?:\.\d{1,3}){1,2})$")
+
+
+def installed_driver(report: Report) -> str | None:
+    """The driver version: the running one (NVML, the module), else the installed module's
+    (``modinfo``: a driver that took no GPU does not load), else libcuda's file name."""
+    found = driver_version(report) or report.driver.installed_module_version
+    if found:
+        return found
+    match = _LIBCUDA_VERSION.search(report.cuda.libcuda_path or "")
+    return match.group(1) if match else None
+
+
 def _branch(report: Report) -> str | None:
-    version = driver_version(report)
+    version = installed_driver(report)
     return version.split(".")[0] if version else None
 
 
 def _line(report: Report) -> str:
-    return f"/proc/driver/nvidia/version: {report.driver.proc_version_line or 'unreadable'}"
+    drv = report.driver
+    if drv.proc_version_line:
+        return f"/proc/driver/nvidia/version: {drv.proc_version_line}"
+    installed = f" {drv.installed_module_version}" if drv.installed_module_version else ""
+    return f"the nvidia module{installed} is installed but not loaded (modinfo nvidia)"
 
 
 def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[PciFunction, str]]:
@@ -53,7 +82,7 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     "GD-DRV-007",
     area="driver",
     severity=Severity.ERROR,
-    title="The GPU needs NVIDIA's open kernel modules, but the proprietary one is loaded",
+    title="The GPU needs NVIDIA's open kernel modules, but the proprietary one is installed",
     why="Blackwell GPUs (GeForce RTX 50, RTX PRO Blackwell, B200, GB200, GB10, B300) are "
     "driven only by NVIDIA's open GPU kernel modules. With the proprietary `nvidia.ko` the "
     "module loads, but the GPU never initialises: `nvidia-smi` says *No devices were found*, "
@@ -82,7 +111,7 @@ def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         f"PCI {fn.address} (device {fn.device_id}): {generation}, needs the open kernel modules"
         for fn, generation in found
     ]
-    evidence += [_line(report) + " (the proprietary module)", _nvml_sees(report)]
+    evidence += [_line(report) + ": the proprietary module", _nvml_sees(report)]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
@@ -96,7 +125,7 @@ def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-DRV-008",
     area="driver",
     severity=Severity.ERROR,
-    title="The GPU is too old for NVIDIA's open kernel modules, which are loaded",
+    title="The GPU is too old for NVIDIA's open kernel modules, which are installed",
     why="NVIDIA's open GPU kernel modules drive only GPUs with a GSP (Turing and newer). On a "
     "Maxwell, Pascal or Volta GPU (GTX 10, GT 1030, Titan V, V100) or older they refuse it: "
     "`NVRM: ... is not supported by open nvidia.ko because it does not include the required "
@@ -131,7 +160,7 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
         f"PCI {fn.address} (device {fn.device_id}): {generation}, has no GSP for the open modules"
         for fn, generation in found
     ]
-    evidence += [_line(report) + " (the open modules)", _nvml_sees(report)]
+    evidence += [_line(report) + ": the open modules", _nvml_sees(report)]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
@@ -163,7 +192,7 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     ),
 )
 def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    driver = driver_version(report)
+    driver = installed_driver(report)
     if not is_linux_host(report) or driver is None:
         return
     dropped: list[tuple[PciFunction, PciRangeLike]] = []
@@ -179,7 +208,8 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         f"for it is R{row.last_branch}"
         for fn, row in dropped
     ]
-    evidence += [f"loaded driver {driver} (branch R{driver.split('.')[0]})", _nvml_sees(report)]
+    state = "loaded" if driver_version(report) else "installed (not loaded)"
+    evidence += [f"{state} driver {driver} (branch R{driver.split('.')[0]})", _nvml_sees(report)]
     yield Hit(
         title=f"Driver {driver} no longer supports this GPU: its last branch is R{last}",
         evidence=tuple(evidence),
@@ -251,3 +281,17 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.container:
         fix.insert(0, "Fabric Manager runs on the host, not in this container: fix it there.")
     yield Hit(title=title, evidence=tuple(evidence), fix=tuple(fix))
+
+
+def driver_refuses_gpu(report: Report, kb: KnowledgeBase) -> bool:
+    """True when GD-DRV-007, -008 or -009 explain why the driver took no GPU (so the generic
+    "module not loaded" finding does not send the user to rebuild it)."""
+    flavour = loaded_module_flavour(report)
+    if flavour == "proprietary" and _mismatched(report, kb, "open"):
+        return True
+    if flavour == "open" and _mismatched(report, kb, "proprietary"):
+        return True
+    driver = installed_driver(report)
+    return driver is not None and any(
+        ask(kb.driver_drops_device, driver, fn.device_id) is not None for fn in _driven_gpus(report)
+    )

@@ -14,6 +14,7 @@ import sys
 
 from gpudoctor.model.report import (
     CudaInfo,
+    FabricManagerInfo,
     FrameworkDevice,
     FrameworkInfo,
     KernelDriverInfo,
@@ -249,6 +250,11 @@ def failure_reports() -> dict[str, Report]:
         host_from(rtx2080),
         dataclasses.replace(
             driver_from(rtx2080, pascal),
+            # a Pascal GPU works only with the proprietary module (no GSP for the open ones)
+            proc_version_line=(
+                "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.95.05  Release Build"
+            ),
+            module_flavour="proprietary",
             pci_functions=(
                 PciFunction(
                     address="0000:0c:00.0",
@@ -318,6 +324,145 @@ def failure_reports() -> dict[str, Report]:
             python_version="3.12.3",
             duration_s=4.7,
         ),
+    )
+    out.update(kernel_module_reports(h100, h100_nvml))
+    return out
+
+
+def _pci(device: str, driver: str | None, address: str = "0000:01:00.0") -> PciFunction:
+    return PciFunction(address=address, device_id=device, class_code="0x030000", driver=driver)
+
+
+def kernel_module_reports(h100: dict, h100_nvml: NvmlInfo) -> dict[str, Report]:
+    """Issue 11 section 1: causes named from public reports (quoted in each)."""
+    out: dict[str, Report] = {}
+    ubuntu = dataclasses.replace(host_from(h100), os_release="Ubuntu 24.04.3 LTS")
+    no_device = CudaInfo(
+        status="ok",
+        libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.580.105.08",
+        cu_init_result=100,
+        cu_init_error="CUDA_ERROR_NO_DEVICE",
+        libraries=CU126_LIBS,
+        nvidia_wheels=CU126_WHEELS,
+    )
+    # An RTX 5090 Laptop GPU (10de:2c58) with Ubuntu's closed nvidia-driver-580: the module
+    # loads, "NVRM: ... requires use of the NVIDIA open kernel modules", nvidia-smi finds no
+    # device (the public dmesg quoted in gpudoctor/rules/kernel_module.py's sources).
+    out["failure__blackwell_on_proprietary_module"] = report(
+        ubuntu,
+        KernelDriverInfo(
+            module_version="580.105.08",
+            proc_version_line=(
+                "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 "
+                "23:15:11 UTC 2025"
+            ),
+            module_flavour="proprietary",
+            pci_functions=(_pci("0x2c58", "nvidia", "0000:02:00.0"),),
+            dev_nodes=("/dev/nvidiactl",),
+            uvm_loaded=True,
+            nouveau_loaded=False,
+        ),
+        NvmlInfo(
+            status="ok",
+            driver_version="580.105.08",
+            nvml_version="13.580.105.08",
+            cuda_driver_version="13.0",
+            cuda_driver_version_source="v2",
+        ),
+        no_device,
+        torch_failed("No CUDA GPUs are available"),
+        TF_ABSENT,
+    )
+    # A GTX 1080 Ti (10de:1b06) after an upgrade to Ubuntu's nvidia-driver-590-open: R590 drives
+    # no Pascal GPU and the open modules none without a GSP, so the module does not load;
+    # modinfo still names what is installed.
+    out["failure__pascal_on_driver_590_open"] = report(
+        ubuntu,
+        KernelDriverInfo(
+            module_flavour="open",
+            installed_module_version="590.48.01",
+            pci_functions=(_pci("0x1b06", None),),
+            uvm_loaded=False,
+            nouveau_loaded=False,
+        ),
+        NvmlInfo(status="driver_not_loaded", message="NVML could not reach the driver"),
+        dataclasses.replace(
+            no_device, libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.590.48.01"
+        ),
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # An HGX H100 board after a driver update without the matching Fabric Manager: it does not
+    # start, and cuInit fails with 802 (system not yet initialized).
+    switches = tuple(
+        PciFunction(
+            address=f"0000:{b}:00.0", device_id="0x22a3", class_code="0x068000", driver=None
+        )
+        for b in ("05", "06", "07", "08")
+    )
+    out["failure__nvswitch_fabric_manager_stopped"] = report(
+        host_from(h100),
+        driver_from(
+            h100,
+            h100_nvml,
+            nvswitches=switches,
+            fabric_manager=FabricManagerInfo(
+                running=False,
+                version="580.105.08",
+                how="systemctl is-active nvidia-fabricmanager: failed",
+            ),
+        ),
+        dataclasses.replace(
+            h100_nvml,
+            gpus=tuple(dataclasses.replace(g, fabric_state="not_started") for g in h100_nvml.gpus),
+        ),
+        CudaInfo(
+            status="ok",
+            libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.590.48.01",
+            cu_init_result=802,
+            cu_init_error="CUDA_ERROR_SYSTEM_NOT_READY",
+            libraries=CU126_LIBS,
+            nvidia_wheels=CU126_WHEELS,
+        ),
+        torch_failed(
+            "CUDA driver initialization failed, you might not have a CUDA gpu. "
+            "(Triggered internally at /pytorch/c10/cuda/CUDAFunctions.cpp:109.)"
+        ),
+        TF_ABSENT,
+    )
+    # torch 2.0.1+cu118 next to a CUDA 11.2 toolkit with cuDNN 8.2.4 first on LD_LIBRARY_PATH
+    # (torch/backends/cudnn/__init__.py's own message, quoted in many public reports).
+    old_cuda = "/usr/local/cuda-11.2/lib64"
+    out["failure__torch_cudnn_shadowed_by_ld_library_path"] = report(
+        host_from(h100, env={"LD_LIBRARY_PATH": f"{old_cuda}:/usr/local/nvidia/lib64"}),
+        driver_from(h100, h100_nvml),
+        h100_nvml,
+        cuda_ok(h100, h100_nvml, 1),
+        dataclasses.replace(
+            torch_ok(h100_nvml.gpus),
+            version="2.0.1+cu118",
+            build_cuda="11.8",
+            build_cudnn="8.7.0",
+            cudnn_runtime="8.2.4",
+            arch_list=("sm_37", "sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"),
+            message=(
+                "cuDNN did not load: cuDNN version incompatibility: PyTorch was compiled  "
+                "against (8, 7, 0) but found runtime version (8, 2, 4). PyTorch already comes "
+                "bundled with cuDNN. One option to resolving this error is to ensure PyTorch can "
+                "find the bundled cuDNN. Looks like your LD_LIBRARY_PATH contains incompatible "
+                "version of cudnn. Please either remove it from the path or install cudnn "
+                "(8, 7, 0)"
+            ),
+            cudnn_library=LibraryInfo(
+                name="cudnn",
+                soname="libcudnn.so.8",
+                path=f"{old_cuda}/libcudnn.so.8",
+                version="8.2.4",
+                origin="ld_library_path",
+            ),
+            requires=('nvidia-cudnn-cu11==8.7.0.84; platform_system == "Linux"',),
+        ),
+        TF_ABSENT,
     )
     return out
 

@@ -207,3 +207,44 @@ def test_no_nvswitch_no_fabric_manager_probe(tmp_path):
     run = FakeRun(stdout="active\n")
     info = probe_kernel_driver(ProbeContext(root=tmp_path, env={}, run=run))
     assert info.nvswitches == () and info.fabric_manager is None and run.calls == []
+
+
+# `modinfo nvidia` of the 560 open modules (negativo17/nvidia-driver#158: a GT 1030 they
+# refused, so the module did not load), trimmed to the lines read.
+MODINFO_OPEN_560 = """filename:       /lib/modules/6.10.3-200.fc40.x86_64/extra/nvidia/nvidia.ko.xz
+alias:          char-major-195-*
+version:        560.31.02
+supported:      external
+license:        Dual MIT/GPL
+firmware:       nvidia/560.31.02/gsp_tu10x.bin
+"""
+
+
+def test_an_unloaded_module_is_read_with_modinfo(tmp_path):
+    pci_function(
+        tmp_path, "0000:09:00.0", vendor="0x10de", klass="0x030000", device="0x1d01", driver=None
+    )
+    run = FakeRun(stdout=MODINFO_OPEN_560)
+    env = {"PATH": _bin(tmp_path, "modinfo")}
+    info = probe_kernel_driver(ProbeContext(root=tmp_path, env=env, run=run))
+    assert info.module_version is None  # not loaded
+    assert (info.module_flavour, info.installed_module_version) == ("open", "560.31.02")
+    ((argv, timeout, _),) = run.calls
+    assert argv[0].endswith("/modinfo") and argv[1:] == ("nvidia",) and timeout <= 5
+    proprietary = FakeRun(stdout="version:        580.105.08\nlicense:        NVIDIA\n")
+    info = probe_kernel_driver(ProbeContext(root=tmp_path, env=env, run=proprietary))
+    assert info.module_flavour == "proprietary"
+
+
+def test_modinfo_is_not_asked_when_the_module_is_loaded_or_there_is_no_gpu(tmp_path):
+    run = FakeRun(stdout=MODINFO_OPEN_560)
+    env = {"PATH": _bin(tmp_path, "modinfo")}
+    assert probe_kernel_driver(ProbeContext(root=tmp_path, env=env, run=run)).module_flavour is None
+    write(tmp_path, "/proc/driver/nvidia/version", PROPRIETARY)
+    pci_function(
+        tmp_path, "0000:09:00.0", vendor="0x10de", klass="0x030000", device="0x1d01", driver=None
+    )
+    assert probe_kernel_driver(ProbeContext(root=tmp_path, env=env, run=run)).module_flavour == (
+        "proprietary"
+    )
+    assert run.calls == []

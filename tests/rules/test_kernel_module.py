@@ -74,7 +74,7 @@ def test_blackwell_on_the_proprietary_module() -> None:
     (found,) = findings(rtx5090_laptop_on_proprietary(), "GD-DRV-007")
     assert found.severity == Severity.ERROR
     assert "PCI 0000:02:00.0 (device 0x2c58): Blackwell or newer" in found.evidence[0]
-    assert "(the proprietary module)" in found.evidence[1]
+    assert found.evidence[1].endswith(": the proprietary module")
     assert found.evidence[2] == "NVML lists 0 GPUs"
     assert found.fix[0] == "$ sudo apt-get install nvidia-driver-580-open && sudo reboot"
     assert "-m=kernel-open" in found.fix[1]
@@ -185,3 +185,54 @@ def test_a_fabric_still_registering_with_fabric_manager_unknown() -> None:
     )
     (found,) = findings(report, "GD-DRV-010")
     assert "GPU 0: NVML fabric state in_progress" in found.evidence
+
+
+# --- the recorded failure reports (tests/data/reports, built by tests/probe/make_reports.py) ---
+
+RECORDED = REAL_H200.parent
+
+
+@pytest.mark.parametrize(
+    ("name", "cause", "not_blamed"),
+    [
+        ("failure__blackwell_on_proprietary_module", "GD-DRV-007", "GD-DRV-008"),
+        ("failure__pascal_on_driver_590_open", "GD-DRV-009", "GD-DRV-003"),
+        ("failure__pascal_on_driver_590_open", "GD-DRV-008", "GD-DRV-007"),
+        ("failure__nvswitch_fabric_manager_stopped", "GD-DRV-010", "GD-DRV-009"),
+        ("failure__torch_cudnn_shadowed_by_ld_library_path", "GD-CUDA-011", "GD-CUDA-007"),
+    ],
+)
+def test_each_recorded_failure_names_its_cause(name: str, cause: str, not_blamed: str) -> None:
+    report = load_report(RECORDED / f"{name}.json")
+    found = findings(report, cause)
+    assert found and found[0].severity == Severity.ERROR, name
+    assert findings(report, not_blamed) == []
+
+
+def test_a_module_that_did_not_load_is_judged_from_modinfo() -> None:
+    report = load_report(RECORDED / "failure__pascal_on_driver_590_open.json")
+    assert report.driver.module_version is None
+    (dropped,) = findings(report, "GD-DRV-009")
+    assert "installed (not loaded) driver 590.48.01 (branch R590)" in dropped.evidence
+    (flavour,) = findings(report, "GD-DRV-008")
+    assert "installed but not loaded (modinfo nvidia): the open modules" in flavour.evidence[1]
+    assert flavour.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
+
+
+def test_without_modinfo_the_libcuda_file_name_gives_the_driver() -> None:
+    report = load_report(RECORDED / "failure__pascal_on_driver_590_open.json")
+    report = with_driver(report, installed_module_version=None)
+    (dropped,) = findings(report, "GD-DRV-009")
+    assert dropped.title.startswith("Driver 590.48.01 no longer supports this GPU")
+
+
+def test_a_gpu_nvml_lists_is_driven_whatever_the_data_says() -> None:
+    # a GTX 1080 Ti that NVML lists at its bus: the module evidently drives it
+    report = load_report(RECORDED / "failure__pascal_with_torch_cu128.json")
+    report = with_driver(report, module_flavour="open")
+    report = with_nvml(
+        report, gpus=tuple(replace(g, pci_bus_id="00000000:0C:00.0") for g in report.nvml.gpus)
+    )
+    assert findings(report, "GD-DRV-008") == []
+    lost = with_nvml(report, gpus=())
+    assert findings(lost, "GD-DRV-008") != []
