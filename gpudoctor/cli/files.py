@@ -223,13 +223,32 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        Path(tmp).replace(target)
+        if not force:  # check_output saw nothing there: keep it that way
+            _link_new(Path(tmp), target, path)
+        else:
+            Path(tmp).replace(target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         if isinstance(exc, OSError):
             raise BadInputError(f"{path}: cannot write there ({exc.strerror})") from None
         raise
+
+
+def _link_new(tmp: Path, target: Path, path: Path) -> None:
+    """Put ``tmp`` at ``target`` only if nothing is there, even a file made a moment ago.
+
+    A rename would replace a file another program created since check_output looked; a hard
+    link fails instead. File systems without hard links fall back to the rename.
+    """
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise OutputExistsError(f"{path} exists; use --force to overwrite it") from None
+    except OSError:  # no hard links here (FAT, some FUSE and network file systems)
+        tmp.replace(target)
+        return
+    tmp.unlink()
 
 
 def _mode_or_none(path: Path) -> int | None:

@@ -355,3 +355,21 @@ def test_output_dash_on_a_terminal_is_inert_and_exact_through_a_pipe(tmp_path: P
         [sys.executable, "-c", code], capture_output=True, timeout=60, check=True
     ).stdout
     assert piped == b"\x1b[31mred\x1b[0m \x1b]0;x\x07\n"
+
+
+def test_a_file_that_appears_after_the_check_is_not_replaced(tmp_path: Path, monkeypatch) -> None:
+    from gpudoctor.cli import files
+
+    target = tmp_path / "r.json"
+    real_check = files.check_output
+
+    def check_then_race(path: Path, *, force: bool) -> Path:
+        folder = real_check(path, force=force)
+        target.write_text("someone else's")  # created between the check and the write
+        return folder
+
+    monkeypatch.setattr(files, "check_output", check_then_race)
+    with pytest.raises(OutputExistsError):
+        files.write_output(target, "ours", force=False)
+    assert target.read_text() == "someone else's"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
