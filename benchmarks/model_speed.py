@@ -12,8 +12,13 @@ other jobs slow single iterations down by up to 5x, the least disturbed iteratio
 steadiest estimate of what the code can do; ``median`` is printed too). The script prints every
 round with the load average, and the median ratio over rounds per model.
 
+With ``--interleaved`` each round is instead one fresh process that builds both models and
+alternates single iterations of the two (ours first on even pairs, plain first on odd ones);
+the round's ratio is the median of the per-pair ratios. A burst of load from another job then
+slows both sides of a pair alike, which separate processes cannot promise on a shared machine.
+
     python benchmarks/model_speed.py [--framework torch|keras] [--models a,b] [--rounds 3]
-        [--seconds 8] [--layout nchw|channels_last]
+        [--seconds 8] [--layout nchw|channels_last] [--interleaved]
 """
 
 from __future__ import annotations
@@ -37,6 +42,60 @@ KERAS_APPS = {
     "resnet152": "ResNet152",
 }
 """gpudoctor name -> keras.applications constructor; the other models have none there."""
+
+PAIRED = r"""
+import json, os, statistics, sys, time
+name, batch, threads, seconds, layout, app = sys.argv[1:7]
+batch, threads, seconds = int(batch), int(threads), float(seconds)
+sys.path.insert(0, os.environ["PLAIN_DIR"])
+from gpudoctor.refmodels import get_spec
+h, w, c = get_spec(name).input_shape
+if not app:
+    import torch
+    torch.set_num_threads(threads)
+    from plain_torch import PLAIN
+    from gpudoctor.refmodels.torch_builder import build_torch
+    ours = build_torch(name, seed=0).eval()
+    plain = PLAIN[name]()
+    mine = plain.state_dict()
+    plain.load_state_dict(dict(zip(mine, ours.state_dict().values())))
+    plain.eval()
+    x = torch.randn(batch, c, h, w)
+    if layout == "channels_last" and name != "lenet5":
+        fmt = torch.channels_last
+        ours, plain = ours.to(memory_format=fmt), plain.to(memory_format=fmt)
+        x = x.contiguous(memory_format=fmt)
+    guard = torch.inference_mode
+    run = {"ours": lambda: ours(x), "plain": lambda: plain(x)}
+else:
+    import contextlib
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import numpy as np, tensorflow as tf, keras
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+    from gpudoctor.refmodels.keras_builder import build_keras
+    ours = build_keras(name, seed=0)
+    plain = getattr(keras.applications, app)(weights=None, input_shape=(h, w, c))
+    x = tf.constant(np.random.default_rng(0).standard_normal((batch, h, w, c), dtype=np.float32))
+    guard = contextlib.nullcontext
+    run = {"ours": lambda: ours(x, training=False).numpy(),
+           "plain": lambda: plain(x, training=False).numpy()}
+ratios, best = [], {"ours": 0.0, "plain": 0.0}
+with guard():
+    for f in run.values():
+        f(); f()
+    start, i = time.perf_counter(), 0
+    while time.perf_counter() - start < 2 * seconds or len(ratios) < 4:
+        pair = {}
+        for side in (("ours", "plain") if i % 2 == 0 else ("plain", "ours")):
+            t = time.perf_counter()
+            run[side]()
+            pair[side] = time.perf_counter() - t
+            best[side] = max(best[side], batch / pair[side])
+        ratios.append(pair["plain"] / pair["ours"])
+        i += 1
+print(json.dumps({"ratio": statistics.median(ratios), "pairs": len(ratios), **best}))
+"""
 
 CHILD = r"""
 import json, os, statistics, sys, time
@@ -111,6 +170,17 @@ def one(
     return {"median": float(data["median"]), "best": float(data["best"])}
 
 
+def paired(framework: str, name: str, threads: int, args: argparse.Namespace) -> dict[str, float]:
+    """One fresh process alternating iterations of ours and plain: median ratio and best rates."""
+    app = KERAS_APPS.get(name, "") if framework == "keras" else ""
+    argv = [sys.executable, "-c", PAIRED, name, str(BATCH.get(name, 16)), str(threads)]
+    argv += [str(args.seconds), args.layout, app]
+    env = dict(os.environ, PLAIN_DIR=str(HERE), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900, env=env)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return {k: float(v) for k, v in data.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=("torch", "keras"), default="torch")
@@ -119,6 +189,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--layout", choices=("nchw", "channels_last"), default="nchw")
     parser.add_argument("--statistic", choices=("best", "median"), default="best")
+    parser.add_argument("--interleaved", action="store_true")
     args = parser.parse_args()
     from gpudoctor.refmodels import MODEL_NAMES
 
@@ -129,12 +200,27 @@ def main() -> int:
         f"# {platform.machine()}, {threads} CPUs, {platform.processor() or '?'}; "
         f"{args.framework}, layout {args.layout}, {args.seconds:g} s per timing, "
         f"{args.rounds} rounds, fresh processes, ours and plain alternating; "
-        f"ratio on the {args.statistic} iteration"
+        + (
+            "each round one process alternating iterations of both, median per-pair ratio"
+            if args.interleaved
+            else f"ratio on the {args.statistic} iteration"
+        )
     )
     failed = []
     for name in models:
         ratios = []
         for i in range(args.rounds):
+            if args.interleaved:
+                got = paired(args.framework, name, threads, args)
+                ratios.append(got["ratio"])
+                print(
+                    f"{name} round {i + 1}: ours/plain {got['ratio']:.3f} over "
+                    f"{got['pairs']:.0f} pairs; best ours {got['ours']:.2f}, plain "
+                    f"{got['plain']:.2f} img/s (batch {BATCH.get(name, 16)}, "
+                    f"load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+                continue
             # alternate which goes first, so that a slow start of the machine hurts both
             order = ("ours", "plain") if i % 2 == 0 else ("plain", "ours")
             got = {w: one(w, args.framework, name, threads, args) for w in order}
