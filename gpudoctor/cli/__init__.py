@@ -242,6 +242,23 @@ class _ClosedOutput(io.TextIOBase):
         raise OSError(errno.EBADF, "standard output is closed")
 
 
+class _ClosedInput(io.TextIOBase):
+    """Standard input when file descriptor 0 was closed (``<&-``): reading it fails."""
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "closed")
+
+    def read(self, size: int | None = -1) -> str:
+        raise OSError(errno.EBADF, "closed")
+
+    @property
+    def buffer(self) -> BinaryIO:
+        raise OSError(errno.EBADF, "closed")
+
+
 def _guard_closed_streams() -> None:
     """Keep descriptors 0-2 taken, so a file gpudoctor opens never becomes "standard output".
 
@@ -254,6 +271,8 @@ def _guard_closed_streams() -> None:
         except OSError:
             with contextlib.suppress(OSError):
                 os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+    if sys.stdin is None:
+        sys.stdin = _ClosedInput()
     if sys.stdout is None:
         sys.stdout = _ClosedOutput()
     if sys.stderr is None:  # nowhere to say anything: the exit status still tells

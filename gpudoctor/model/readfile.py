@@ -74,13 +74,16 @@ def _not_regular(name: str, mode: int, what: str) -> str:
 
 def read_stdin(*, limit: int, what: str) -> bytes:
     """Standard input, up to ``limit`` bytes (``< /dev/zero`` ends at the limit, not in swap)."""
+    if sys.stdin is None:
+        raise BadInputError("standard input is closed")
     try:
         fd = sys.stdin.fileno()
     except (AttributeError, OSError, ValueError):  # closed, or a harness without a descriptor
-        stream = sys.stdin.buffer if sys.stdin is not None else None
-        if stream is None:
-            raise BadInputError("standard input is closed") from None
-        data = stream.read(limit + 1)
+        try:
+            data = sys.stdin.buffer.read(limit + 1)
+        except (AttributeError, OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or "closed"
+            raise BadInputError(f"standard input: cannot read ({reason})") from None
         if len(data) > limit:
             raise BadInputError(_too_large("standard input", limit, what)) from None
         return bytes(data)

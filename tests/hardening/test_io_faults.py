@@ -373,3 +373,17 @@ def test_a_file_that_appears_after_the_check_is_not_replaced(tmp_path: Path, mon
         files.write_output(target, "ours", force=False)
     assert target.read_text() == "someone else's"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("command", ["check", "make-env"])
+def test_a_closed_standard_input_is_one_line(command: str) -> None:
+    code = "import os, sys; os.close(0); sys.stdin = None; from gpudoctor.cli import main; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, command, "--from-report", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "gpudoctor: error: standard input: cannot read (closed)"
