@@ -211,5 +211,19 @@ def _stop(proc: subprocess.Popen[str], term_grace_s: float) -> tuple[str, str, b
         # When gpudoctor is exiting, a child stuck in the kernel is not worth waiting for.
         out, err = proc.communicate(timeout=_SLICE_S if _stopping.is_set() else KILL_GRACE_S)
     except subprocess.TimeoutExpired:
+        _close_pipes(proc)  # abandoned: nothing more will be read from it
         return "", "", True
     return out or "", err or "", False
+
+
+def _close_pipes(proc: subprocess.Popen[str]) -> None:
+    """Let go of an abandoned child: close its pipes, and reap it if it did die after all.
+
+    (Its pipes may stay open because a grandchild in another session holds them.)
+    """
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.05)

@@ -1,0 +1,102 @@
+"""stop_all: every child of run_cmd ends at once, and none starts after it (exit paths)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.probe import runcmd
+from gpudoctor.probe.runcmd import CmdResult, run_cmd
+from tests.hardening.conftest import wait_dead, wait_for_pids
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+
+
+@pytest.fixture(autouse=True)
+def _children_allowed():
+    runcmd.allow_children()
+    yield
+    runcmd.allow_children()
+
+
+def _in_thread(argv: list[str]) -> tuple[threading.Thread, list[CmdResult]]:
+    box: list[CmdResult] = []
+    thread = threading.Thread(target=lambda: box.append(run_cmd(argv, timeout_s=120)))
+    thread.start()
+    return thread, box
+
+
+def test_stop_all_kills_the_child_and_its_children_at_once(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+    thread, box = _in_thread(["/bin/sh", "-c", script])
+    started = wait_for_pids(pids, 2)
+    begin = time.monotonic()
+    assert runcmd.stop_all() == 1
+    thread.join(timeout=10)
+    assert not thread.is_alive() and time.monotonic() - begin < 3
+    assert box[0].returncode is not None or box[0].cancelled
+    assert wait_dead(started) == []
+
+
+def test_a_wait_ends_even_when_the_pipe_outlives_the_child(tmp_path: Path) -> None:
+    """As with a child stuck in the kernel: its pipes never close, and run_cmd must not care."""
+    pids = tmp_path / "pids"
+    # The grandchild leaves the group (a new session) and keeps stdout open.
+    code = (
+        "import os, subprocess, sys, time\n"
+        "p = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+        f"open({str(pids)!r}, 'a').write(f'{{p.pid}}\\n')\n"
+        "time.sleep(300)\n"
+    )
+    thread, box = _in_thread([sys.executable, "-c", code])
+    (escaped,) = wait_for_pids(pids, 1)
+    try:
+        begin = time.monotonic()
+        runcmd.stop_all()
+        thread.join(timeout=10)
+        assert not thread.is_alive() and time.monotonic() - begin < 3
+        assert box[0].cancelled
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+
+
+def test_no_child_starts_once_stopping(tmp_path: Path) -> None:
+    runcmd.stop_all()
+    marker = tmp_path / "ran"
+    result = run_cmd(["/bin/sh", "-c", f"touch {marker}"], timeout_s=10)
+    assert result.start_error == "not started: gpudoctor is exiting" and result.cancelled
+    assert not marker.exists()
+    runcmd.allow_children()
+    assert run_cmd(["/bin/sh", "-c", f"touch {marker}"], timeout_s=10).ok and marker.exists()
+
+
+def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path) -> None:
+    said = tmp_path / "said"
+    code = (
+        "import signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *a: (open({str(said)!r}, 'w').write('TERM'),"
+        " sys.exit(0)))\n"
+        f"open({str(said)!r}, 'w').write('ready')\n"
+        "time.sleep(300)\n"
+    )
+    box: list[CmdResult] = []
+    thread = threading.Thread(
+        target=lambda: box.append(
+            run_cmd([sys.executable, "-c", code], timeout_s=120, term_grace_s=5)
+        )
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not (said.exists() and said.read_text() == "ready") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runcmd.stop_all()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert said.read_text() == "TERM"  # srun cancels its job step only on SIGTERM
