@@ -73,7 +73,7 @@ def test_json_carries_schema_version_and_findings():
     assert doc["schema_version"] == SCHEMA_VERSION
     assert doc["verdict"] == "warning"
     assert doc["findings"][0]["severity"] == "warning"
-    assert doc["findings"][0]["doc_url"].endswith("#gd-x-001")
+    assert doc["findings"][0]["doc_url"] == "gpudoctor explain GD-X-001"
     assert findings_from_json(doc["findings"]) == (finding,)
 
 
