@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -214,3 +215,28 @@ def test_a_cudnn_file_that_cannot_be_read_is_still_named(tmp_path):
     lib = torch_probe.cudnn_library([str(broken)])
     assert lib is not None and lib["path"] == str(broken) and "version" not in lib
     assert lib["error"]
+
+
+@pytest.mark.parametrize(("name", "module"), [("torch", "torch"), ("tensorflow", "tensorflow")])
+def test_an_import_that_fails_on_a_shadowing_cudnn_still_names_the_file(
+    name, module, fake_libcudnn, tmp_path
+):
+    # a stand-in framework that loads the cuDNN 8.2.4 on LD_LIBRARY_PATH, then refuses it
+    package = tmp_path / "fakes" / module
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "import ctypes\n"
+        f"ctypes.CDLL({str(fake_libcudnn)!r})\n"
+        "raise ImportError('cuDNN version incompatibility: compiled against (8, 7, 0) but "
+        "found runtime version (8, 2, 4)')\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(package.parent),
+        "LD_LIBRARY_PATH": str(fake_libcudnn.parent),
+    }
+    info = probe_framework(ProbeContext(env=env, timeout_s=60), name)
+    assert info.status == "import_error" and "(8, 2, 4)" in info.message
+    assert info.cudnn_library is not None
+    assert info.cudnn_library.path == str(fake_libcudnn)
+    assert (info.cudnn_library.version, info.cudnn_library.origin) == ("8.2.4", "ld_library_path")

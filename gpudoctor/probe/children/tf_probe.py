@@ -242,6 +242,10 @@ def probe() -> dict[str, object]:
         import tensorflow as tf_module
     except Exception as exc:  # any failure here is itself the finding
         out.update(status="import_error", message=f"import tensorflow failed: {first_line(exc)}")
+        out["loaded_libraries"] = loaded = loaded_cuda_libraries()
+        cudnn = cudnn_library(loaded)  # a shadowing cuDNN that broke the import, by its file
+        if cudnn is not None:
+            out["cudnn_library"] = cudnn
         return out
     tf: Any = tf_module
     out["status"] = "ok"

@@ -58,6 +58,14 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _libraries_so_far(out: dict[str, object]) -> None:
+    """The CUDA libraries mapped so far and the cuDNN file among them, into ``out``."""
+    out["loaded_libraries"] = loaded = loaded_cuda_libraries()
+    cudnn = cudnn_library(loaded)
+    if cudnn is not None:
+        out["cudnn_library"] = cudnn
+
+
 def gpu_allowed() -> bool:
     """Wait, after the import, until the parent says whether to touch the GPU (it waits for
     NVML first; see gpudoctor.probe.frameworks.Gate). No gate: go on at once."""
@@ -171,6 +179,7 @@ def probe() -> dict[str, object]:
         import torch as torch_module
     except Exception as exc:  # any failure here is itself the finding
         out.update(status="import_error", message=f"import torch failed: {first_line(exc)}")
+        _libraries_so_far(out)  # a shadowing cuDNN that broke the import is named by its file
         return out
     torch: Any = torch_module  # typed loosely: the child must run against any torch version
     out["status"] = "ok"
