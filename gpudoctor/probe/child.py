@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gpudoctor.probe.base import ProbeContext
-from gpudoctor.probe.runcmd import CmdResult
+from gpudoctor.probe.runcmd import CmdResult, stopping
 
 CHILDREN = Path(__file__).resolve().parent / "children"
 
@@ -51,11 +53,23 @@ def run_json_child(
     *,
     timeout_s: float | None = None,
     extra_env: Mapping[str, str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ChildOutcome:
-    """Run ``python children/<name>`` with the user's environment; parse its last JSON line."""
+    """Run ``python children/<name>`` with the user's environment; parse its last JSON line.
+
+    ``cancel``, when set from another thread, ends the child like a timeout (a deadline that
+    started late, see gpudoctor.probe.frameworks.Gate); not when gpudoctor itself is exiting.
+    """
     env = dict(ctx.env)
     env.update(extra_env or {})
-    result = ctx.run([python, script(name)], timeout_s=timeout_s or ctx.timeout_s, env=env)
+    argv = [python, script(name)]
+    limit = timeout_s or ctx.timeout_s
+    if cancel is None:
+        result = ctx.run(argv, timeout_s=limit, env=env)
+    else:
+        result = ctx.run(argv, timeout_s=limit, env=env, cancel=cancel)
+        if result.cancelled and cancel.is_set() and not stopping():
+            result = dataclasses.replace(result, timed_out=True, cancelled=False)
     if result.timed_out:
         return ChildOutcome(None, result, "timeout")
     if result.start_error is not None:

@@ -158,7 +158,7 @@ def collect_report(
         probes["cuda"] = probe_cuda
     fallbacks = _fallbacks(ctx)
     folder = Path(tempfile.mkdtemp(prefix="gpudoctor-")) if frameworks else None
-    gates = {fw: Gate(folder / fw) for fw in FRAMEWORKS} if folder else {}
+    gates = {fw: Gate(folder / fw, budget_s=ctx.timeout_s) for fw in FRAMEWORKS} if folder else {}
     skipping = threading.Event()
 
     def fw_done(run: ProbeRun) -> None:
@@ -198,6 +198,7 @@ def collect_report(
         for gate in gates.values():
             with contextlib.suppress(OSError):
                 gate.open("skip")  # no child is ever left waiting
+            gate.close()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
     results.update(fw_results)

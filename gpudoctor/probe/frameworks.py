@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpudoctor.errors import ReportFormatError
@@ -13,6 +14,7 @@ from gpudoctor.model.report import FrameworkInfo, LibraryInfo
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.child import hung_message, run_json_child
+from gpudoctor.probe.runcmd import KILL_GRACE_S
 
 SCRIPTS = {"torch": "torch_probe.py", "tensorflow": "tf_probe.py"}
 GATE_ENV = "GPUDOCTOR_PROBE_GATE"
@@ -30,17 +32,31 @@ class Gate:
     """
 
     path: Path
+    budget_s: float | None = None
+    """The child's own time limit, counted from the opening: waiting at the gate does not use
+    it up (the child's overall limit is this plus the longest the gate can stay shut)."""
     opened: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _timer: threading.Timer | None = None
 
     def open(self, verdict: str = "go") -> None:
         """Let the child go on (``go``) or stop before the GPU (``skip``); only the first call
-        counts."""
+        counts. ``go`` starts the child's budget."""
         if self.opened:
             return
         self.opened = True
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(verdict, encoding="ascii")
         tmp.replace(self.path)  # atomic: the child never reads half a word
+        if verdict == "go" and self.budget_s is not None:
+            self._timer = threading.Timer(self.budget_s, self.cancel.set)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def close(self) -> None:
+        """Stop the budget's timer (the child has answered)."""
+        if self._timer is not None:
+            self._timer.cancel()
 
     def wait(self, timeout_s: float) -> str:
         """What the child does (used by in-process fakes): the verdict, or ``skip`` on timeout."""
@@ -89,9 +105,22 @@ def probe_framework(ctx: ProbeContext, name: str, gate: Gate | None = None) -> F
     """One framework as a fresh ``python`` of the inspected environment sees it; with ``gate``
     the child imports at once and waits for it before its first CUDA call."""
     extra = dict(TF_ENV) if name == "tensorflow" else {}
-    if gate is not None:
+    if gate is None:
+        outcome = run_json_child(ctx, ctx.python, SCRIPTS[name], extra_env=extra)
+    else:
         extra[GATE_ENV] = str(gate.path)
-    outcome = run_json_child(ctx, ctx.python, SCRIPTS[name], extra_env=extra)
+        # the gate stays shut at most as long as NVML may take (its timeout and the grace to
+        # kill it); after it opens, the child has its own ctx.timeout_s, as when it started
+        # only after NVML
+        outcome = run_json_child(
+            ctx,
+            ctx.python,
+            SCRIPTS[name],
+            extra_env=extra,
+            timeout_s=2 * ctx.timeout_s + KILL_GRACE_S,
+            cancel=gate.cancel,
+        )
+        gate.close()
     if outcome.timed_out:
         what = f"import {name} (and a tiny GPU computation)"
         return FrameworkInfo(

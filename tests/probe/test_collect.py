@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -236,3 +237,29 @@ def test_a_real_child_waits_at_its_gate_and_stops_on_skip(tmp_path):
     info = probe_framework(ProbeContext(timeout_s=120), "torch", gate)
     assert info.status == "ok" and info.version
     assert info.cuda_available is None and info.devices == ()  # never reached the GPU part
+
+
+def test_a_child_budget_starts_when_its_gate_opens(tmp_path, monkeypatch):
+    """Waiting for NVML does not use up a framework's time limit; after the gate it has it all."""
+    from gpudoctor.probe.frameworks import Gate, probe_framework
+    from tests.probe.fakes import write
+
+    # a stand-in framework child: it would sleep past its budget once past the gate
+    script = write(
+        tmp_path,
+        "/children/torch_probe.py",
+        "import os, time, pathlib\n"
+        "gate = pathlib.Path(os.environ['GPUDOCTOR_PROBE_GATE'])\n"
+        "while not gate.exists():\n    time.sleep(0.01)\n"
+        "time.sleep(30)\n",
+    )
+    gate = Gate(tmp_path / "gate", budget_s=0.5)
+    ctx = ProbeContext(timeout_s=0.5)
+    threading.Timer(0.4, gate.open).start()  # NVML takes most of the budget
+    start = time.monotonic()
+    monkeypatch.setattr("gpudoctor.probe.child.CHILDREN", script.parent)
+    info = probe_framework(ctx, "torch", gate)
+    took = time.monotonic() - start
+    assert info.status == "timeout"
+    assert "did not answer within" in info.message
+    assert 0.85 <= took < 2.5  # 0.4 s at the gate, then its own 0.5 s; not killed at 0.5 s
