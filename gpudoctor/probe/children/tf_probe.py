@@ -303,6 +303,7 @@ def _nvidia_requires() -> list[str]:
 if __name__ == "__main__":
     print(json.dumps(probe()))
     sys.stdout.flush()
+    sys.stderr.flush()  # the framework's own log lines, which the parent reads too
     # Skip the interpreter's teardown: unloading the framework takes up to a second and tells
     # the parent nothing (the answer is already out).
     os._exit(0)

@@ -238,6 +238,7 @@ def probe() -> dict[str, object]:
 if __name__ == "__main__":
     print(json.dumps(probe()))
     sys.stdout.flush()
+    sys.stderr.flush()  # the framework's own log lines, which the parent reads too
     # Skip the interpreter's teardown: unloading the framework takes up to a second and tells
     # the parent nothing (the answer is already out).
     os._exit(0)
