@@ -55,12 +55,32 @@ SIGNED = "signed"
 """Field metadata key: ``field(metadata={SIGNED: True})`` lets a number be negative."""
 
 
-@dataclasses.dataclass(frozen=True)
+MAX_REPORT_ENTRIES = 10_000
+"""The most list and object entries a report read from outside may hold, all lists together.
+
+A real report has a few hundred (8 GPUs with their processes, libraries, errors); a million
+GPUs fit in 16 MiB and would take minutes and gigabytes to diagnose and render.
+"""
+
+
+@dataclasses.dataclass
 class _Checks:
     """What a value read from outside must satisfy beyond its type."""
 
     numbers: bool = False
     """Finite, non-negative (unless the field is marked signed) and within 64 bits."""
+    entries_left: int | None = None
+    """How many more list and object entries may come; None: no limit (trusted data)."""
+
+    def entries(self, n: int, where: str) -> None:
+        if self.entries_left is None:
+            return
+        self.entries_left -= n
+        if self.entries_left < 0:
+            raise ReportFormatError(
+                f"{where}: the report holds more than {MAX_REPORT_ENTRIES:,} list entries, "
+                "more than any machine has"
+            )
 
 
 _TRUSTED = _Checks()
@@ -108,6 +128,7 @@ def _convert(
         if not isinstance(value, list):
             raise ReportFormatError(f"{where}: expected a list")
         (item, _) = typing.get_args(tp)
+        checks.entries(len(value), where)
         return tuple(
             _convert(item, v, f"{where}[{i}]", checks, signed=signed) for i, v in enumerate(value)
         )
@@ -115,6 +136,7 @@ def _convert(
         if not isinstance(value, dict):
             raise ReportFormatError(f"{where}: expected an object")
         _, vt = typing.get_args(tp)
+        checks.entries(len(value), where)
         return {
             str(k): _convert(vt, v, f"{where}.{k}", checks, signed=signed) for k, v in value.items()
         }
@@ -137,10 +159,12 @@ def from_dict(cls: type[T], data: Any, where: str = "$", *, check_numbers: bool 
     """Rebuild a model object from its JSON form; unknown keys are ignored (newer minor fields).
 
     With ``check_numbers`` (data from outside: a saved report) every number must be finite,
-    non-negative unless its field says ``metadata={SIGNED: True}``, and fit in 64 bits. Probe
-    data is taken as measured: a GPU that computes NaN is a fact to report, not bad input.
+    non-negative unless its field says ``metadata={SIGNED: True}``, and fit in 64 bits, and
+    all lists together hold at most :data:`MAX_REPORT_ENTRIES` entries. Probe data is taken as
+    measured: a GPU that computes NaN is a fact to report, not bad input.
     """
-    return _from_dict(cls, data, where, _Checks(numbers=check_numbers))
+    limit = MAX_REPORT_ENTRIES if check_numbers else None
+    return _from_dict(cls, data, where, _Checks(numbers=check_numbers, entries_left=limit))
 
 
 def _from_dict(cls: type[T], data: Any, where: str, checks: _Checks) -> T:
