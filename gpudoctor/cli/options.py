@@ -87,6 +87,9 @@ def harden_params(command: click.Command) -> click.Command:
             param.type.__class__ = FiniteFloat
         elif kind is click.Path and not param.type.dir_okay:  # type: ignore[attr-defined]
             param.type.__class__ = FilePath
+    if isinstance(command, click.Group):  # `gpudoctor fleet report`, `fleet run`
+        for sub in command.commands.values():
+            harden_params(sub)
     return command
 
 

@@ -364,9 +364,15 @@ def test_every_command_gets_the_strict_types() -> None:
     from gpudoctor.cli import _COMMANDS, cli
 
     ctx = click.Context(cli)
+    commands: list[click.Command] = []
     for name in _COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None
+        commands.append(command)
+        if isinstance(command, click.Group):
+            commands += command.commands.values()
+    for command in commands:
+        name = command.name
         for param in command.params:
             assert type(param.type) is not click.FloatRange, (name, param.name)
             assert type(param.type) is not click.types.FloatParamType, (name, param.name)
