@@ -161,6 +161,7 @@ def run(args: list[str] | None = None) -> int:
     runcmd = sys.modules.get("gpudoctor.probe.runcmd")
     if runcmd is not None:  # an earlier run in this process was interrupted
         runcmd.allow_children()
+    _TERMINATING.clear()
     try:
         result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
