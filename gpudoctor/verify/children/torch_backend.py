@@ -99,8 +99,8 @@ class TorchBackend:
 
         ``auto``: channels-last on the CPU (measured faster there: ResNet-50 at batch 16 on
         the 2-core build VM, 16 -> 24 images/s) and for AMP on GPUs with tensor cores (an H200
-        ran ResNet-50 at 1.37x in fp16, 1.53x in bf16); NCHW otherwise, as published fp32
-        figures are taken.
+        ran ResNet-50 at 1.37x in fp16, 1.53x in bf16), as NVIDIA's published figures are
+        taken; NCHW otherwise, with channels-last an option.
         """
         cfg = self.cfg
         asked = cfg.layout if cfg is not None else "auto"
