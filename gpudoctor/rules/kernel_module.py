@@ -90,7 +90,8 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     "kernel modules` (`RmInitAdapter failed`). gpudoctor reads the loaded flavour from "
     "`/proc/driver/nvidia/version` (`Open Kernel Module` or not) and which GPUs need the open "
     "modules from their PCI device IDs (knowledge base `driver_branches.toml`, from NVIDIA's "
-    "README and its open-module GPU list).",
+    "README and its open-module GPU list). A GPU that NVML lists is driven, and never "
+    "reported.",
     fix="Install the open flavour of the same driver branch (Ubuntu `nvidia-driver-<branch>-"
     "open`, Debian `nvidia-open-kernel-dkms`, RPM Fusion's `%_with_kmod_nvidia_open` macro, "
     "NVIDIA's RHEL stream `nvidia-driver:open-dkms`, or the `.run` installer with "
@@ -177,11 +178,13 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     title="The installed driver branch no longer supports this GPU",
     why="Driver branches drop old architectures: R340 was the last for Tesla-generation GPUs, "
     "R390 for Fermi, R470 for Kepler (GTX 600/700, K80), R580 for Maxwell, Pascal and Volta "
-    "(GTX 900/10, GT 1030, Titan V, V100). A newer driver loads, but does not take the GPU "
-    "(`NVRM: The NVIDIA GPU ... is not supported by the 590.xx NVIDIA Linux driver release`): "
-    "NVML and CUDA see no device. gpudoctor compares the loaded driver's branch with the last "
-    "branch of each GPU on the PCI bus, known by its device ID (knowledge base "
-    "`driver_branches.toml`, from NVIDIA's deprecation schedule and legacy GPU list).",
+    "(GTX 900/10, GT 1030, Titan V, V100). A newer driver does not take the GPU (`NVRM: The "
+    "NVIDIA GPU ... is not supported by the 590.xx NVIDIA Linux driver release`); with no "
+    "other GPU its module does not load at all, and NVML and CUDA see no device. gpudoctor "
+    "compares the driver's branch (the loaded module's, else the installed one's from "
+    "`modinfo`, else libcuda's file name) with the last branch of each GPU on the PCI bus, "
+    "known by its device ID (knowledge base `driver_branches.toml`, from NVIDIA's deprecation "
+    "schedule and legacy GPU list).",
     fix="Install the GPU's last branch (a legacy branch that still gets fixes), e.g. "
     "`nvidia-driver-580` on Ubuntu for a Pascal GPU, and keep the package manager from "
     "upgrading past it; or replace the GPU.",
