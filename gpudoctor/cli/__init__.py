@@ -200,6 +200,10 @@ def run(args: list[str] | None = None) -> int:
         return _fail(f"the input is nested too deeply ({exc})", ExitCode.BAD_INPUT, debug)
     except Exception as exc:  # the last line of defence: one line, exit 3
         return _internal(exc, debug)
+    finally:
+        files = sys.modules.get("gpudoctor.cli.files")
+        if files is not None:  # a FIFO held open for an output that never came
+            files.release_held()
     return int(result) if isinstance(result, int) else 0
 
 

@@ -125,6 +125,10 @@ def _check_output(path: Path, *, force: bool) -> Path:
     target = _target(path, force=force)
     mode = _mode(target)
     if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISFIFO(mode) and target not in _held:
+            # Opened now, so that a pipe no program reads fails before the work, not after;
+            # kept open (closing it would tell the reader the data has ended).
+            _held[target] = _open_in_place(target, path)
         if _in_place(mode):
             return target.parent  # nothing to lose: a device or pipe holds no file to overwrite
         if stat.S_ISDIR(mode):
@@ -136,6 +140,18 @@ def _check_output(path: Path, *, force: bool) -> Path:
     if not folder.is_dir():
         raise BadInputError(f"{folder}: no such directory")
     return folder
+
+
+_held: dict[Path, int] = {}
+"""FIFOs opened by check_output, kept for write_output."""
+
+
+def release_held() -> None:
+    """Close FIFOs check_output opened that were never written (the command failed)."""
+    while _held:
+        _, fd = _held.popitem()
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _open_in_place(target: Path, path: Path) -> int:
@@ -197,7 +213,9 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     target = _target(path, force=force)
     mode = _mode_or_none(target)
     if mode is not None and _in_place(mode):
-        fd = _open_in_place(target, path)
+        fd = _held.pop(target, None)
+        if fd is None:
+            fd = _open_in_place(target, path)
         try:
             _write_all(fd, payload)
         except OSError as exc:

@@ -387,3 +387,31 @@ def test_a_closed_standard_input_is_one_line(command: str) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == "gpudoctor: error: standard input: cannot read (closed)"
+
+
+def test_a_fifo_without_a_reader_fails_before_the_work(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    error = _timed(check_output, fifo, force=False)
+    assert isinstance(error, BadInputError) and "no program is reading" in str(error)
+
+
+def test_a_fifo_with_a_reader_is_held_open_from_the_check_to_the_write(tmp_path: Path) -> None:
+    from gpudoctor.cli import files
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    for _ in range(100):
+        try:
+            check_output(fifo, force=False)
+            break
+        except BadInputError:
+            time.sleep(0.05)
+    time.sleep(0.2)
+    assert reader.is_alive() and got == []  # no end of data after the check
+    write_output(fifo, "after the work", force=False)
+    reader.join(timeout=10)
+    assert got == [b"after the work"] and files._held == {}
