@@ -87,6 +87,8 @@ def read_stdin(*, limit: int, what: str) -> bytes:
         if len(data) > limit:
             raise BadInputError(_too_large("standard input", limit, what)) from None
         return bytes(data)
+    if os.isatty(fd):  # reading would wait for someone to type a report
+        raise BadInputError(f"standard input is a terminal: pipe the {what} in, or name the file")
     try:
         return _read_fd(fd, limit=limit, name="standard input", what=what)
     except BlockingIOError:  # a non-blocking descriptor inherited from the shell

@@ -415,3 +415,25 @@ def test_a_fifo_with_a_reader_is_held_open_from_the_check_to_the_write(tmp_path:
     write_output(fifo, "after the work", force=False)
     reader.join(timeout=10)
     assert got == [b"after the work"] and files._held == {}
+
+
+def test_dev_stdin_on_a_terminal_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gpudoctor", "check", "--from-report", "/dev/stdin"],
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        "gpudoctor: error: standard input is a terminal: pipe the report in, or name the file"
+    )
