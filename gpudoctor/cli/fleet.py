@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import stat
 import sys
 import threading
 from collections.abc import Sequence
@@ -27,8 +25,8 @@ if TYPE_CHECKING:
 
 MANIFEST = "fleet-run.json"
 """What ``fleet run`` writes beside the node reports: nodes not reached, partitions, the command."""
-REPORT_CAP = 32 * 1024 * 1024
-"""The largest node report read (a real one is about 12 KB); larger is refused, not read."""
+REPORT_CAP = 16 * 1024 * 1024
+"""The largest node report read, as for check --from-report (a real one is about 12 KB)."""
 FLEET_FORMATS = ("text", "json", "markdown", "html", "prometheus")
 FLEET_SUFFIXES = {
     ".json": "json",
@@ -156,24 +154,10 @@ def _node_files(paths: Sequence[Path]) -> _Sources:
 
 
 def read_capped(path: Path, limit: int | None = None) -> bytes:
-    """A regular file's bytes, opened so that a FIFO cannot block and read up to ``limit``."""
-    limit = REPORT_CAP if limit is None else limit
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_size > limit:
-            raise ValueError(f"larger than the {limit // (1024 * 1024)} MiB a report may be")
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                raise ValueError(f"larger than the {limit // (1024 * 1024)} MiB a report may be")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    """A node report's bytes: never blocking in open(), never more than ``REPORT_CAP``."""
+    from gpudoctor.model.readfile import read_capped as read
+
+    return read(path, limit=REPORT_CAP if limit is None else limit, what="report")
 
 
 def build_fleet_report(

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from gpudoctor.model.fleet import FLEET_SCHEMA_VERSION, Drift, FleetReport, NodeGroup
+from gpudoctor.model.inert import inert as _inert
 
 MARKS = {"error": "✗", "warning": "!", "info": "i", "ok": "✓"}
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def inert(text: str) -> str:
-    """``text`` with control characters, C1 codes and bidi overrides shown as escapes.
+    """``text`` on one line with every control and bidi character shown as an escape.
 
     Node names, reasons and titles come from reports and SLURM, which anyone may have
     written: an escape sequence among them must print as text, never act on the terminal.
     """
-    return _UNSAFE.sub(
-        lambda m: (
-            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
-        ),
-        text,
-    )
+    return _inert(text, one_line=True)
 
 
 def gpus_text(model: str | None, count: int) -> str:
@@ -154,9 +148,10 @@ def render_text(report: FleetReport) -> str:
 
 
 def md_cell(text: str) -> str:
-    """A Markdown table cell: inert, one line, pipes and backslashes escaped."""
-    text = inert(" ".join(text.split()))
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`") or "-"
+    """A Markdown table cell shown as written: one line, inert, Markdown and HTML escaped."""
+    from gpudoctor.render.markdown import escape
+
+    return escape(" ".join(text.split())) or "-"
 
 
 def render_markdown(report: FleetReport) -> str:
