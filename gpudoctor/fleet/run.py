@@ -139,15 +139,19 @@ def _one_node(
     if left <= 1:
         return _refused(node, "the run's --time-limit ran out before this node's turn")
     timeout = min(job.node_timeout_s, left)
-    result = slurm.srun_on(
-        node.name,
-        job.check,
-        timeout_s=timeout,
-        immediate_s=job.immediate_s,
-        srun_args=job.srun_args,
-        env=env,
-        cancel=cancel,
-    )
+
+    def step(command: tuple[str, ...], timeout_s: float) -> CmdResult:
+        return slurm.srun_on(
+            node.name,
+            command,
+            timeout_s=timeout_s,
+            immediate_s=job.immediate_s,
+            srun_args=job.srun_args,
+            env=env,
+            cancel=cancel,
+        )
+
+    result = step(job.check, timeout)
     missing = _why_no_output(node, result, timeout, env)
     if missing is not None:
         return NodeOutcome(
@@ -166,15 +170,7 @@ def _one_node(
             errors.append((f"{node.name}.verify.json", "no time left for verify"))
         else:
             vtimeout = min(job.verify_timeout_s, left)
-            vresult = slurm.srun_on(
-                node.name,
-                job.verify,
-                timeout_s=vtimeout,
-                immediate_s=job.immediate_s,
-                srun_args=job.srun_args,
-                env=env,
-                cancel=cancel,
-            )
+            vresult = step(job.verify, vtimeout)
             vmissing = _why_no_output(node, vresult, vtimeout, env, ok_codes=(0, 1))
             if vmissing is None:
                 verify_json = vresult.stdout

@@ -154,46 +154,35 @@ def md_cell(text: str) -> str:
     return escape(" ".join(text.split())) or "-"
 
 
-def render_markdown(report: FleetReport) -> str:
-    """The Markdown form, for tickets and wikis."""
-    out = [
-        "# gpudoctor fleet report",
-        "",
-        f"{len(report.nodes)} node report(s), {md_cell(report.created_at)}, "
-        f"gpudoctor {md_cell(report.gpudoctor_version)}. **{md_cell(verdict_line(report))}**",
-        "",
-    ]
-    if report.groups:
-        out += [
-            "## Nodes",
-            "",
-            "| Verdict | Nodes | N | GPUs | Driver | CUDA | cuDNN | Frameworks | Findings |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        out += [
-            "| "
-            + " | ".join(
+Table = tuple[str, list[str], list[list[str]]]
+"""A section of the report as a table: its title, its header and its rows of plain text."""
+
+
+def tables(report: FleetReport) -> list[Table]:
+    """The report's sections as tables, the same for Markdown and HTML (empty ones left out)."""
+    found: list[Table] = [
+        (
+            "Nodes",
+            ["Verdict", "Nodes", "N", "GPUs", "Driver", "CUDA", "cuDNN", "Frameworks", "Findings"],
+            [
                 [
                     g.verdict,
-                    md_cell(g.hostlist),
+                    g.hostlist,
                     str(g.count),
-                    md_cell(gpus_text(g.gpu_model, g.gpu_count)),
-                    md_cell(g.driver or "-"),
-                    md_cell(g.cuda_driver or "-"),
-                    md_cell(g.cudnn or "-"),
-                    md_cell(frameworks_text(g.frameworks)),
-                    md_cell(" ".join(g.finding_ids)),
+                    gpus_text(g.gpu_model, g.gpu_count),
+                    g.driver or "-",
+                    g.cuda_driver or "-",
+                    g.cudnn or "-",
+                    frameworks_text(g.frameworks),
+                    " ".join(g.finding_ids) or "-",
                 ]
-            )
-            + " |"
-            for g in report.groups
-        ]
-        out.append("")
-    sections: list[tuple[str, list[str], list[list[str]]]] = [
+                for g in report.groups
+            ],
+        ),
         (
             "Findings across the fleet",
-            ["Finding", "Severity", "Nodes", "Title"],
-            [[f.id, f.severity, f.hostlist, f.title] for f in report.findings],
+            ["Severity", "Finding", "Nodes", "Title"],
+            [[f.severity, f.id, f.hostlist, f.title] for f in report.findings],
         ),
         (
             "Drift",
@@ -233,9 +222,19 @@ def render_markdown(report: FleetReport) -> str:
             [[u.node, u.path, u.error] for u in report.unreadable],
         ),
     ]
-    for title, header, rows in sections:
-        if not rows:
-            continue
+    return [table for table in found if table[2]]
+
+
+def render_markdown(report: FleetReport) -> str:
+    """The Markdown form, for tickets and wikis."""
+    out = [
+        "# gpudoctor fleet report",
+        "",
+        f"{len(report.nodes)} node report(s), {md_cell(report.created_at)}, "
+        f"gpudoctor {md_cell(report.gpudoctor_version)}. **{md_cell(verdict_line(report))}**",
+        "",
+    ]
+    for title, header, rows in tables(report):
         out += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
         out.append("")
