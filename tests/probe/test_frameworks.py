@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from gpudoctor.probe.base import ProbeContext
-from gpudoctor.probe.children import tf_probe, torch_probe
+from gpudoctor.probe.children import _shared, tf_probe, torch_probe
 from gpudoctor.probe.frameworks import parse_tf_stderr, probe_framework
 from tests.probe.fakes import FakeRun, other_python
 
@@ -137,8 +137,8 @@ def test_torch_arch_list_survives_an_odd_flag():
 
 
 def test_torch_cudnn_decoding():
-    assert torch_probe.decode_cudnn(91002) == "9.10.2"
-    assert torch_probe.decode_cudnn(8902) == "8.9.2"
+    assert _shared.decode_cudnn(91002) == "9.10.2"
+    assert _shared.decode_cudnn(8902) == "8.9.2"
 
 
 @pytest.mark.torch
@@ -190,8 +190,8 @@ def fake_libcudnn(tmp_path):
     return lib
 
 
-@pytest.mark.parametrize("child", [torch_probe, tf_probe])
-def test_the_loaded_cudnn_file_and_its_own_version_are_recorded(child, fake_libcudnn, monkeypatch):
+def test_the_loaded_cudnn_file_and_its_own_version_are_recorded(fake_libcudnn, monkeypatch):
+    child = _shared  # both framework children record the file through it
     # a system cuDNN put first by LD_LIBRARY_PATH, next to the framework's own libraries
     monkeypatch.setenv("LD_LIBRARY_PATH", f"{fake_libcudnn.parent}:/usr/lib")
     wheel = "/env/lib/python3.11/site-packages/nvidia/cudnn/lib/libcudnn_graph.so.9"
@@ -212,7 +212,7 @@ def test_the_loaded_cudnn_file_and_its_own_version_are_recorded(child, fake_libc
 def test_a_cudnn_file_that_cannot_be_read_is_still_named(tmp_path):
     broken = tmp_path / "libcudnn.so.9"
     broken.write_text("not an ELF file")
-    lib = torch_probe.cudnn_library([str(broken)])
+    lib = _shared.cudnn_library([str(broken)])
     assert lib is not None and lib["path"] == str(broken) and "version" not in lib
     assert lib["error"]
 
