@@ -198,7 +198,8 @@ def main() -> int:
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     print(
         f"# {platform.machine()}, {threads} CPUs, {platform.processor() or '?'}; "
-        f"{args.framework}, layout {args.layout}, {args.seconds:g} s per timing, "
+        f"{args.framework}, layout {args.layout if args.framework == 'torch' else 'NHWC'}, "
+        f"{args.seconds:g} s per timing, "
         f"{args.rounds} rounds, fresh processes, ours and plain alternating; "
         + (
             "each round one process alternating iterations of both, median per-pair ratio"
