@@ -109,7 +109,7 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=65536),
     default=None,
     help="One batch for every model and device (default: per model).",
 )

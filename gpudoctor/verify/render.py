@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from gpudoctor import __version__
-from gpudoctor.model.serialize import to_dict
+from gpudoctor.model.serialize import finite_json, to_dict
 from gpudoctor.verify import figures
 from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
 from gpudoctor.verify.verdict import Level, Verdict
@@ -242,7 +242,8 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
 
 def render_json(result: VerifyResult, verdict: Verdict) -> str:
     """The JSON document as text."""
-    return json.dumps(to_document(result, verdict), indent=2, allow_nan=False) + "\n"
+    # A GPU that computes garbage gives NaN; JSON has no NaN, so it is written as null.
+    return json.dumps(finite_json(to_document(result, verdict)), indent=2, allow_nan=False) + "\n"
 
 
 def render(fmt: str, result: VerifyResult, verdict: Verdict, *, color: bool = False) -> str:

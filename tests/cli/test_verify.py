@@ -320,3 +320,9 @@ def test_the_layout_option_reaches_the_runs_and_the_text(cli):
     result = cli("verify", *TINY, "--device", "cpu", "--layout", "nchw")
     assert result.exit_code == 0, result
     assert "layout: torch cpu nchw" in result.stdout
+
+
+def test_an_absurd_batch_size_is_bad_input(cli):
+    result = cli("verify", "--batch-size", str(10**20), "--device", "cpu")
+    assert result.exit_code == 2, result
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -145,3 +145,13 @@ def test_layout_datasheet_and_best_peak_are_shown_for_a_real_h200_run():
     assert run["layout"] == "channels_last"
     assert run["fraction_of_datasheet_peak"] == pytest.approx(13581 * 8.18e9 / 989e12, rel=0.01)
     assert out["datasheet_peaks"][0]["source"].startswith("shared/reference/benchmarks.md")
+
+
+def test_render_json_writes_any_non_finite_measure_as_null(measured):
+    # Not only comparisons: a throughput or a peak a broken GPU measured as NaN.
+    result, _ = measured
+    runs = (replace(result.runs[0], images_per_second=float("nan")), *result.runs[1:])
+    result = replace(result, runs=runs)
+    text = render_json(result, judge(result, load_references()))
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["runs"][0]["images_per_second"] is None
