@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -450,7 +451,7 @@ def run_command(
         err=True,
     )
     cancel = threading.Event()
-    interrupted = False
+    interrupted = 0
     try:
         gather(
             nodes,
@@ -460,8 +461,8 @@ def run_command(
             on_done=on_done,
             cancel=cancel,
         )
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one
+        interrupted = 128 + int(getattr(exc, "signum", signal.SIGINT))
     not_reached = [*unknown]
     not_reached += [
         NotReached(node=o.node, state=o.not_reached[0], reason=o.not_reached[1])
@@ -473,7 +474,7 @@ def run_command(
     _emit(fmt, report, output, force)
     if interrupted:
         click.echo(f"gpudoctor: interrupted; the reports gathered are in {out_dir}/", err=True)
-        return 130
+        return interrupted
     return int(ExitCode.OK if report.healthy else ExitCode.PROBLEMS)
 
 

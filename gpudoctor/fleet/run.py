@@ -11,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from gpudoctor.fleet import slurm
-from gpudoctor.probe.runcmd import CmdResult
+from gpudoctor.probe.runcmd import CmdResult, stopping
 
 SAFE_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 """A node name that is also a safe file name (no path separator, no leading dot)."""
@@ -200,7 +200,7 @@ def _why_no_output(
     The error is None when the node could not be used at all (not reached); otherwise the
     command ran there and its output is unusable (an unreadable report).
     """
-    if result.cancelled:
+    if result.cancelled or stopping():  # Ctrl-C, SIGTERM or SIGHUP ended gpudoctor's children
         return (node.state, "interrupted before it answered"), None
     if result.start_error:
         return (node.state, f"srun could not start: {result.start_error}"), None

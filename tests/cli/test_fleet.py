@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -276,3 +278,47 @@ def test_the_gate_on_this_machine_reads_no_framework(cli: Cli):
     result = cli("check", "--health-check", "--format", "json")
     assert result.exit_code == 0, result
     assert json.loads(result.stdout)["healthy"] is True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_keeps_what_it_gathered(tmp_path, fake, signum):
+    cluster = fake(
+        {
+            "n1": {"srun": "report", "report": str(H100)},
+            "n2": {"srun": "hang"},
+            "n3": {"srun": "hang"},
+        }
+    )
+    out = tmp_path / "run"
+    env = {**os.environ, **cluster.env()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpudoctor", "fleet", "run", "-d", str(out), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "n1.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the two hanging sruns are under way
+    start = time.monotonic()
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 20  # srun's SIGTERM grace, not the 180 s node timeout
+    assert proc.returncode == 128 + signum, stderr
+    assert (out / "n1.json").exists() and (out / "fleet-run.json").exists()
+    doc = json.loads(stdout)
+    assert [n["node"] for n in doc["nodes"]] == ["n1"]
+    assert {r["node"] for r in doc["not_reached"]} == {"n2", "n3"}
+    leftover = [  # no fake srun left running
+        p for p in Path("/proc").glob("[0-9]*") if str(cluster.state_file).encode() in _environ(p)
+    ]
+    assert leftover == []
+
+
+def _environ(proc: Path) -> bytes:
+    try:
+        return (proc / "environ").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return b""
