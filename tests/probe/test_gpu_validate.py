@@ -77,8 +77,8 @@ def test_capture_txt_round_trips_through_the_converter(tmp_path):
 
 
 def test_mask_hides_serials_in_nvml_json_and_query_csv():
-    # The shapes a real H200 run (2026-12-04) left unmasked (its serial replaced here): the NVML child's JSON field and the
-    # serial column of --query-gpu's CSV.
+    # The shapes a real H200 run (2026-12-04) left unmasked: the NVML child's JSON field and
+    # the serial column of --query-gpu's CSV (the card's own serial is replaced here).
     nvml = '{"gpus": [{"index": 0, "serial": "1650000012345", "memory_total_mib": 143771}]}'
     csv = (
         "timestamp, driver_version, count, name, serial, uuid\n"
