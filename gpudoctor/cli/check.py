@@ -193,14 +193,14 @@ def _health_gate(
     """
     from gpudoctor import kb
     from gpudoctor.fleet.gate import decide, gate_findings
-    from gpudoctor.render.fleet import inert
+    from gpudoctor.model.inert import inert
     from gpudoctor.rules import diagnose
 
     errors = gate_findings(diagnose(report, kb.load()).findings)
     if errors:
         first = errors[0]
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        line = f"gpudoctor health: error: {first.id} {inert(first.title)}{more}"
+        line = f"gpudoctor health: error: {first.id} {inert(first.title, one_line=True)}{more}"
     else:
         line = "gpudoctor health: ok"
     action = None
@@ -214,7 +214,7 @@ def _health_gate(
         elif decision.action == "resume":
             slurm.resume(name)
         action = decision
-        click.echo(f"gpudoctor health: {inert(decision.message)}", err=True)
+        click.echo(f"gpudoctor health: {inert(decision.message, one_line=True)}", err=True)
     if fmt == "json":
         import json
 

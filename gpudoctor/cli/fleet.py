@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 MANIFEST = "fleet-run.json"
 """What ``fleet run`` writes beside the node reports: nodes not reached, partitions, the command."""
-REPORT_CAP = 16 * 1024 * 1024
-"""The largest node report read, as for check --from-report (a real one is about 12 KB)."""
 FLEET_FORMATS = ("text", "json", "markdown", "html", "prometheus")
 FLEET_SUFFIXES = {
     ".json": "json",
@@ -154,11 +152,12 @@ def _node_files(paths: Sequence[Path]) -> _Sources:
     return found
 
 
-def read_capped(path: Path, limit: int | None = None) -> bytes:
-    """A node report's bytes: never blocking in open(), never more than ``REPORT_CAP``."""
+def read_capped(path: Path) -> bytes:
+    """A verify result's or manifest's bytes, read as check reads a report (size cap included)."""
     from gpudoctor.model.readfile import read_capped as read
+    from gpudoctor.model.serialize import MAX_REPORT_BYTES
 
-    return read(path, limit=REPORT_CAP if limit is None else limit, what="report")
+    return read(path, limit=MAX_REPORT_BYTES, what="report")
 
 
 def build_fleet_report(
@@ -213,7 +212,7 @@ def _diagnose_all(
     from gpudoctor.fleet.facts import node_facts
     from gpudoctor.model.findings import Severity
     from gpudoctor.model.fleet import Unreadable
-    from gpudoctor.model.serialize import report_from_bytes
+    from gpudoctor.model.serialize import load_report
     from gpudoctor.rules import diagnose
 
     knowledge = kb.load()
@@ -222,7 +221,7 @@ def _diagnose_all(
     bad: list[Unreadable] = []
     for node, path in items:
         try:
-            report = report_from_bytes(read_capped(path), str(path))
+            report = load_report(path)
         except (OSError, ValueError, BadInputError, RecursionError) as exc:
             bad.append(Unreadable(node=node, path=str(path), error=_why(exc)))
             continue

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
-from gpudoctor.probe.runcmd import KILL_GRACE_S, CmdResult, kill_tree
+from gpudoctor.probe.runcmd import KILL_GRACE_S, CmdResult, kill_tree, track, untrack
 
 STDERR_TAIL_CHARS = 4000
 
@@ -44,6 +44,9 @@ def stream_cmd(
             return CmdResult(argv=tuple(argv), returncode=None, start_error=str(exc))
         if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
             raise RuntimeError("no stdout pipe")
+        # Registered like every run_cmd child, so SIGTERM or SIGHUP (stop_all) ends it at once;
+        # when gpudoctor is already exiting, track() kills it and the pump below sees EOF.
+        track(proc)
         timed_out = abandoned = False
         try:
             timed_out = not _pump(proc.stdout, on_line, start + timeout_s)
@@ -52,6 +55,7 @@ def stream_cmd(
         finally:
             if timed_out or proc.poll() is None:
                 abandoned = _kill_group(proc)
+            untrack(proc)
             proc.stdout.close()
         err_file.seek(max(0, os.fstat(err_file.fileno()).st_size - STDERR_TAIL_CHARS))
         tail = err_file.read().decode("utf-8", "replace")

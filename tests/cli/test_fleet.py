@@ -88,9 +88,9 @@ def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_pa
 
 
 def test_a_huge_report_is_refused_unread(cli: Cli, tmp_path, monkeypatch):
-    from gpudoctor.cli import fleet
+    from gpudoctor.model import serialize
 
-    monkeypatch.setattr(fleet, "REPORT_CAP", 1024 * 1024)
+    monkeypatch.setattr(serialize, "MAX_REPORT_BYTES", 1024 * 1024)
     folder = fleet_dir(tmp_path, {"ok-1": H100})
     with (folder / "big.json").open("wb") as fh:
         fh.truncate(2 * 1024 * 1024)
