@@ -137,9 +137,10 @@ def install_signal_handlers() -> None:
 
 def _stop_children() -> None:
     """Kill every child process gpudoctor started; none was if runcmd was never imported."""
-    runcmd = sys.modules.get("gpudoctor.probe.runcmd")
-    if runcmd is not None:
-        runcmd.stop_all()
+    # A signal can land while runcmd is still being imported: then it has started no child.
+    stop_all = getattr(sys.modules.get("gpudoctor.probe.runcmd"), "stop_all", None)
+    if stop_all is not None:
+        stop_all()
 
 
 def _interrupted(exc: BaseException) -> int:
@@ -158,9 +159,9 @@ def _interrupted(exc: BaseException) -> int:
 def run(args: list[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting (tests call this)."""
     debug = "--debug" in (args if args is not None else sys.argv[1:])
-    runcmd = sys.modules.get("gpudoctor.probe.runcmd")
-    if runcmd is not None:  # an earlier run in this process was interrupted
-        runcmd.allow_children()
+    allow = getattr(sys.modules.get("gpudoctor.probe.runcmd"), "allow_children", None)
+    if allow is not None:  # an earlier run in this process was interrupted
+        allow()
     _TERMINATING.clear()
     try:
         result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
@@ -195,7 +196,9 @@ def run(args: list[str] | None = None) -> int:
             return _internal(exc, debug)
         # A full disk or a closed terminal is the machine's state, not a gpudoctor bug: the
         # same status as an --output that cannot be written.
-        return _fail(f"cannot write the output: {exc.strerror}", ExitCode.BAD_INPUT, debug)
+        code = _fail(f"cannot write the output: {exc.strerror}", ExitCode.BAD_INPUT, debug)
+        _drop_unwritten_output()
+        return code
     except RecursionError as exc:  # input nested deeper than any layer expected
         return _fail(f"the input is nested too deeply ({exc})", ExitCode.BAD_INPUT, debug)
     except Exception as exc:  # the last line of defence: one line, exit 3
@@ -223,6 +226,17 @@ def _internal(exc: BaseException, debug: bool) -> int:
 def _silence_stdout() -> None:
     with contextlib.suppress(OSError, ValueError):  # no real file descriptor (a test harness)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _drop_unwritten_output() -> None:
+    """After a failed write, send what standard output still holds to /dev/null.
+
+    Some streams keep the text a failed flush could not write; Python would try again at exit
+    and print its own "Exception ignored ... OSError" after our one line, exiting 120.
+    """
+    _silence_stdout()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
 
 
 def _tolerate_narrow_encodings() -> None:
@@ -338,4 +352,16 @@ def main() -> None:
         code = run()
     except KeyboardInterrupt as exc:  # a signal in the instant before run() could catch it
         code = _interrupted(exc)
-    sys.exit(code)
+    sys.exit(_flush_at_exit(code))
+
+
+def _flush_at_exit(code: int) -> int:
+    """Flush standard output now, while a failure can still be one line and exit status 2."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        if code == 0:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            code = _fail(f"cannot write the output: {why}", ExitCode.BAD_INPUT, debug=False)
+        _drop_unwritten_output()
+    return code

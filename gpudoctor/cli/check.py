@@ -248,7 +248,7 @@ def _probed_report(
     """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal."""
     from gpudoctor.cli.probe_progress import make_probe_progress
     from gpudoctor.probe.base import ProbeContext
-    from gpudoctor.probe.collect import planned_probes, start_collect
+    from gpudoctor.probe.collect import planned_probes, settle, start_collect
 
     # Absolute, not resolved: a name without a slash ("./python" is given as "python")
     # would be looked up on PATH, and resolving a venv's symlink would leave the venv.
@@ -271,10 +271,14 @@ def _probed_report(
             on_done=progress.done if progress is not None else None,
             cuda=cuda,
         )
-        import gpudoctor.render
-        import gpudoctor.rules  # noqa: F401 - loaded while the children run
+        try:
+            import gpudoctor.render
+            import gpudoctor.rules  # noqa: F401 - loaded while the children run
 
-        return pending.result()
+            return pending.result()
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the probes' clean-up first
+            settle(pending)
+            raise
     finally:
         if progress is not None:  # also on Ctrl-C: the line is erased and the cursor shown
             progress.close()

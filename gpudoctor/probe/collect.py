@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from gpudoctor.probe.frameworks import Gate, probe_framework
 from gpudoctor.probe.host import probe_host
 from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
+from gpudoctor.probe.runcmd import stop_all
 
 FRAMEWORKS = ("torch", "tensorflow")
 PROBES = ("host", "kernel_driver", "nvml", "cuda", *FRAMEWORKS)
@@ -311,3 +312,18 @@ def start_collect(
 
     threading.Thread(target=work, name="gpudoctor-collect", daemon=True).start()
     return future
+
+
+SETTLE_S = 3.0
+"""How long an interrupted command waits for the probe thread's clean-up: its children are
+already killed, so it only has to return and remove its temporary folder."""
+
+
+def settle(pending: Future[Report], timeout_s: float = SETTLE_S) -> None:
+    """Kill the probes' children and let the probe thread finish its clean-up (bounded).
+
+    The thread is a daemon: a command unwinding from Ctrl-C or SIGTERM would otherwise exit
+    under it and leave the framework gates' temporary folder behind.
+    """
+    stop_all()
+    wait([pending], timeout=timeout_s)

@@ -143,3 +143,49 @@ def test_completion_of_a_misspelt_command_prints_no_error():
         env=env,
     )
     assert "error" not in proc.stderr, proc.stderr
+
+
+# A stream that keeps what a failed flush could not write (as some supervisors' stdout does):
+# Python then tries again at exit and, unless gpudoctor dropped it, prints "Exception ignored".
+_KEEPING_STDOUT = """
+import io, os, sys
+class Raw(io.RawIOBase):
+    def writable(self): return True
+    def write(self, b): return os.write(1, b)
+    def fileno(self): return 1
+sys.stdout = io.TextIOWrapper(io.BufferedWriter(Raw()), encoding="utf-8")
+from gpudoctor.cli import main
+main()
+"""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["models"], ["explain"], ["models", "--format", "json"]])
+def test_a_full_standard_output_that_keeps_its_buffer_is_still_one_line(args, tmp_path):
+    script = tmp_path / "keeping_stdout.py"
+    script.write_text(_KEEPING_STDOUT)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, str(script), *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert "Exception ignored" not in proc.stderr
+    assert (
+        proc.stderr.strip() == "gpudoctor: error: cannot write the output: No space left on device"
+    )
+    assert proc.returncode == 2
+
+
+def test_a_signal_while_runcmd_is_still_importing_is_not_an_internal_error(monkeypatch):
+    import types
+
+    from gpudoctor import cli
+
+    half = types.ModuleType("gpudoctor.probe.runcmd")  # what sys.modules holds mid-import
+    monkeypatch.setitem(sys.modules, "gpudoctor.probe.runcmd", half)
+    cli._stop_children()  # raised AttributeError: no attribute 'stop_all'
+    assert cli.run(["--version"]) == 0

@@ -105,3 +105,30 @@ def test_a_handler_set_by_nohup_is_kept(tmp_path: Path):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_check_removes_the_framework_gates_folder(tmp_path: Path, signum: int):
+    """The probes run in a background thread: the signal must not outrun its clean-up."""
+    fake, pids = hanging_python(tmp_path)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "report.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpudoctor", "check", "--python", str(fake), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(TMPDIR=str(tmp)),
+    )
+    try:
+        wait_for_pids(pids, at_least=4)
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("gpudoctor-")]
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, err
+    assert wait_dead([int(x) for x in pids.read_text().split()]) == []
+    assert sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*")) == []
+    assert not out.exists()
