@@ -18,8 +18,9 @@ ALLOWED: dict[str, set[str]] = {
     "render": {"render", "model", "errors"},
     "envplan": {"envplan", "kb", "model", "errors"},
     "refmodels": {"refmodels", "errors"},
-    # verify starts its children through the one child-process primitive, probe.runcmd
-    "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd"},
+    # verify starts its children through the one child-process primitive, probe.runcmd, and
+    # checks its data files' rows with the knowledge base's own row checks (kb.rows)
+    "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd", "kb.rows"},
     # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does)
     "fleet": {"fleet", "model", "errors", "probe.runcmd"},
 }

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from gpudoctor.errors import KnowledgeBaseError
+from gpudoctor.kb.rows import SOURCED, keys, sourced
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,9 +106,35 @@ def _field(row: dict[str, Any], key: str, kind: type, where: str) -> Any:
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise KnowledgeBaseError(f"{where}: {key!r} must be {kind.__name__}")
-    if "as_of" not in row or "source" not in row:
-        raise KnowledgeBaseError(f"{where}: every row needs a source and an as_of date")
     return value
+
+
+ROW_KEYS: dict[str, frozenset[str]] = {
+    "peak": frozenset({"gpu", "precision", "tflops"}),
+    "band": frozenset({"model", "precision_class", "low", "high"}),
+    "fingerprint": frozenset({"model", "ratio_to_resnet50"}),
+    "row": frozenset(
+        {"gpu", "framework", "model", "mode", "precision", "batch_size", "images_per_second"}
+    )
+    | {"layout"},
+}
+"""Each table's own keys; every row also needs ``source``, ``as_of`` and ``verified``."""
+
+
+def _rows(doc: dict[str, Any], table: str, name: str) -> list[tuple[dict[str, Any], str]]:
+    """The rows of one table, each checked as strictly as a knowledge-base row."""
+    rows = doc.get(table, [])
+    if not isinstance(rows, list):
+        raise KnowledgeBaseError(f"{name}: {table} must be an array of tables")
+    checked = []
+    for i, row in enumerate(rows):
+        where = f"{name}: {table}[{i}]"
+        if not isinstance(row, dict):
+            raise KnowledgeBaseError(f"{where}: must be a table")
+        keys(row, where, ROW_KEYS[table] | {"source", "as_of", "verified"}, SOURCED)
+        sourced(row, where)
+        checked.append((row, where))
+    return checked
 
 
 def parse_references(docs: dict[str, dict[str, Any]]) -> References:
@@ -117,8 +144,7 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
     expected: list[Expected] = []
     sheets: list[Datasheet] = []
     for name, doc in sorted(docs.items()):
-        for i, row in enumerate(doc.get("peak", [])):
-            w = f"{name}: peak[{i}]"
+        for row, w in _rows(doc, "peak", name):
             sheets.append(
                 Datasheet(
                     gpu=_field(row, "gpu", str, w),
@@ -128,8 +154,7 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
                     source=_field(row, "source", str, w),
                 )
             )
-        for i, row in enumerate(doc.get("band", [])):
-            w = f"{name}: band[{i}]"
+        for row, w in _rows(doc, "band", name):
             bands.append(
                 Band(
                     model=_field(row, "model", str, w),
@@ -140,8 +165,7 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
                     source=_field(row, "source", str, w),
                 )
             )
-        for i, row in enumerate(doc.get("fingerprint", [])):
-            w = f"{name}: fingerprint[{i}]"
+        for row, w in _rows(doc, "fingerprint", name):
             prints.append(
                 Fingerprint(
                     model=_field(row, "model", str, w),
@@ -150,8 +174,7 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
                     source=_field(row, "source", str, w),
                 )
             )
-        for i, row in enumerate(doc.get("row", [])):
-            w = f"{name}: row[{i}]"
+        for row, w in _rows(doc, "row", name):
             expected.append(
                 Expected(
                     gpu=_field(row, "gpu", str, w),

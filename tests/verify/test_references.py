@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from importlib import resources
 
@@ -75,7 +76,7 @@ def test_a_row_without_a_source_is_a_packaging_error():
                 "low": 0.1,
                 "high": 1.0,
                 "verified": False,
-                "as_of": "2026-01-01",
+                "as_of": dt.date(2026, 1, 1),
             }
         ]
     }
@@ -91,9 +92,41 @@ def test_a_mistyped_figure_is_a_packaging_error():
                 "ratio_to_resnet50": "fast",
                 "verified": False,
                 "source": "s",
-                "as_of": "2026-01-01",
+                "as_of": dt.date(2026, 1, 1),
             }
         ]
     }
     with pytest.raises(KnowledgeBaseError, match="ratio_to_resnet50"):
         parse_references({"x.toml": doc})
+
+
+def _fingerprint(**change):
+    row = {
+        "model": "vgg16",
+        "ratio_to_resnet50": 0.5,
+        "verified": False,
+        "source": "benchmarks.md §5",
+        "as_of": dt.date(2026, 1, 1),
+    }
+    row.update(change)
+    return {"fingerprint": [{k: v for k, v in row.items() if v is not None}]}
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"as_of": "2026-01-01"}, "as_of must be a date"),  # a string, not a TOML date
+        ({"as_of": dt.datetime(2026, 1, 1, 12, 0)}, "as_of must be a date"),
+        ({"source": "  "}, "non-empty source"),
+        ({"verified": "yes"}, "verified must be true or false"),
+        ({"verified": None}, "missing verified"),
+        ({"ratio": 0.5}, "unknown key ratio"),
+    ],
+)
+def test_verify_data_rows_are_checked_as_strictly_as_the_knowledge_base(change, said):
+    with pytest.raises(KnowledgeBaseError, match=said):
+        parse_references({"x.toml": _fingerprint(**change)})
+
+
+def test_a_well_formed_row_still_loads():
+    assert parse_references({"x.toml": _fingerprint()}).fingerprints[0].ratio == 0.5
