@@ -551,3 +551,39 @@ def test_report_values_cannot_break_the_file(cli: Cli, in_tmp: Path) -> None:
         assert "--driver 590.48.01 " in result.stdout
         if fmt == "conda":
             assert set(yaml.safe_load(result.stdout)) == {"name", "channels", "dependencies"}
+
+
+def test_a_newer_driver_that_unlocks_a_newer_release_is_named(cli: Cli) -> None:
+    # issue 17 #16: an RTX 50 on R570 gets 2.11 cu128; R580 gives the CUDA 13 builds
+    result = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--stdout")
+    assert result.exit_code == 0, result
+    assert "torch==2.11.*" in result.stdout
+    text = " ".join(result.stdout.replace("#", " ").split())
+    assert "a newer driver unlocks a newer PyTorch: driver >= 580 (R580) gives PyTorch 2.15" in text
+    # a pinned version is what was asked for: no such note
+    pinned = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--torch", "2.11")
+    assert "newer driver" not in pinned.stdout + pinned.stderr
+
+
+def test_a_version_only_a_newer_driver_allows_is_refused_in_one_clear_sentence(cli: Cli) -> None:
+    result = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--torch", "2.14")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "--torch 2.14: PyTorch 2.14 needs driver >= 580 (R580) for this GPU" in result.stderr
+    assert "needs PyTorch <=" not in result.stderr  # the old, garbled hint
+    assert "drop --torch 2.14 (PyTorch 2.11 cu128 fits this driver)" in result.stderr
+
+
+def test_an_environment_file_carries_one_date_the_knowledge_bases(cli: Cli) -> None:
+    import re
+
+    from gpudoctor import kb
+
+    for target in (
+        ("--driver", "470.82.01", "--cc", "6.1"),
+        ("--driver", "535.104.05", "--cc", "7.0"),
+    ):
+        result = cli("make-env", *target, "--stdout")
+        assert result.exit_code == 0, result
+        dates = set(re.findall(r"\b20\d\d-\d\d-\d\d\b", result.stdout))
+        assert dates == {kb.load().as_of.isoformat()}, dates
