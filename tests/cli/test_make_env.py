@@ -418,12 +418,16 @@ def test_control_characters_in_any_typed_value_are_refused(
     "args",
     [("--os", "windows", "--arch", "aarch64"), (*TARGET, "--os", "windows", "--arch", "arm64")],
 )
-def test_windows_on_arm_is_bad_input(cli: Cli, in_tmp: Path, args: tuple[str, ...]) -> None:
-    # no CUDA (or recorded CPU) builds exist for it: an impossible combination, exit 2 as the
-    # docs say (exit 1 is for machines the knowledge base can plan for but nothing fits)
+def test_windows_on_arm_is_refused_with_the_reason(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...]
+) -> None:
+    # a real platform, so not bad input: exit 1, nothing written, and exactly why not
     result = cli("make-env", *args)
-    assert result.exit_code == 2, result
-    assert result.stderr.count("\n") == 1 and "windows on aarch64" in result.stderr
+    assert result.exit_code == 1, result
+    assert list(in_tmp.iterdir()) == []
+    assert "no win_arm64 wheels of torch or tensorflow" in result.stderr
+    assert "--os linux --arch aarch64 --cpu" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Windows on Arm" in result.stderr
 
 
 @pytest.mark.parametrize(
