@@ -45,6 +45,58 @@ def _driver_hints(kb: KnowledgeBase, target: Target, judged: list[Candidate]) ->
     return hints
 
 
+def driver_unlock(
+    kb: KnowledgeBase, target: Target, judged: list[Candidate]
+) -> tuple[str, str, list[Candidate]] | None:
+    """The newest release that only the driver blocks: ``(floor, release, its builds)`` with
+    the lowest driver floor among them, or None."""
+    blocked = [c for c in judged if c.failed == {"driver"} and c.variant.cuda]
+    if not blocked:
+        return None
+    top = max(release_key(c.release.version) for c in blocked)
+    newest = [c for c in blocked if release_key(c.release.version) == top]
+    floors = {c.variant.tag: kb.min_driver(c.variant.cuda or "", target.driver_os) for c in newest}
+    floor = min((f for f in floors.values() if f), key=Version, default=None)
+    if floor is None:
+        return None
+    builds = [c for c in newest if floors[c.variant.tag] == floor]
+    return floor, newest[0].release.version, builds
+
+
+def branch_text(floor: str) -> str:
+    """``>= 580 (R580)``, ``>= 525.60.13 (R525)``: the driver and its branch."""
+    return f">= {floor} (R{floor.split('.', maxsplit=1)[0]})"
+
+
+def _pinned_driver_message(
+    kb: KnowledgeBase, target: Target, framework: str, version: str, judged: list[Candidate]
+) -> str | None:
+    """One sentence for ``--torch V`` that only a newer driver would allow."""
+    mine = [c for c in judged if "version" not in c.failed and "platform" not in c.failed]
+    unlock = driver_unlock(kb, target, mine)
+    if unlock is None or any(c.fits for c in mine):
+        return None
+    floor, _, builds = unlock
+    name, flag = NAMES[framework], _FLAGS[framework]
+    tags = " and ".join(c.variant.tag for c in builds)
+    max_cuda = kb.max_cuda_for_driver(target.driver or "", target.driver_os)
+    runs = f"runs CUDA {max_cuda} at most" if max_cuda else "predates every CUDA it has"
+    text = (
+        f"{flag} {version}: {name} {version} needs driver {branch_text(floor)} for this GPU "
+        f"({gpu_text(kb, target)}): its {tags} build{'s' if len(builds) > 1 else ''} need"
+        f"{'' if len(builds) > 1 else 's'} it and driver {target.driver} {runs}"
+    )
+    no_code = [c.variant.tag for c in mine if c.failed == {"arch"}]
+    if no_code:
+        text += f", while its {' and '.join(no_code)} build has no code for CC {target.cc}"
+    other = _only(judged, {"version"})
+    ways = [f"upgrade the driver to {branch_text(floor)}"]
+    if other is not None:
+        ways.append(f"drop {flag} {version} ({other.label} fits this driver)")
+    ways.append("use --cpu for a CPU-only environment")
+    return text + ": " + ", ".join(ways[:-1]) + " or " + ways[-1]
+
+
 def gpu_text(kb: KnowledgeBase, target: Target) -> str:
     """``CC 12.0, Blackwell`` (the CC alone when its generation is unknown)."""
     arch = kb.architecture(target.cc) if target.cc else None
@@ -66,6 +118,10 @@ def no_fit_message(
     """Why nothing in ``judged`` fits, and the nearest combination that would (``alternative``:
     what the other ``--source`` has, named before ``--cpu``)."""
     name = NAMES[framework]
+    if version is not None and not cpu and python is None and target.driver is not None:
+        pinned = _pinned_driver_message(kb, target, framework, version, judged)
+        if pinned is not None:
+            return pinned
     what = f"{name} {version}" if version else name
     kind = "CPU" if cpu or not target.has_gpu else "GPU"
     head = f"no {what} {kind} build from {channel} fits {target.describe(kb)}"
@@ -87,7 +143,9 @@ def no_fit_message(
         blocked_by_arch = bool(on_platform) and "arch" in on_platform[0].failed
         if blocked_by_arch:
             covering = next((c for c in on_platform if "arch" not in c.failed), None)
-            if covering is None:
+            if covering is not None and "driver" in covering.failed:
+                pass  # the driver hints above name the newer driver that build needs
+            elif covering is None:
                 hints.append(
                     f"no {name} build on {channel} covers this GPU ({gpu_text(kb, target)})"
                 )

@@ -44,7 +44,7 @@ def _why(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> s
         if c.coverage is not None and c.coverage.kind in ("sass", "ptx_jit"):
             kind = "native code" if c.coverage.kind == "sass" else "PTX only (JIT)"
             parts.append(f"CC {target.cc} covered by {c.coverage.matched} ({kind})")
-    parts.append(f"source: {c.variant.source.split('; ')[0]}, as of {c.variant.as_of}")
+    parts.append(f"source: {c.variant.source.split('; ')[0]}")
     return "; ".join(parts)
 
 
@@ -68,7 +68,7 @@ def _warnings(
             known = (
                 "unknown to the knowledge base"
                 if row is None
-                else f"not a final release in the knowledge base (as of {row.as_of})"
+                else "not a final release in the knowledge base"
             )
             out.append(
                 f"Python {request.python} is {known}; conda may find only a pre-release of it, "
@@ -101,7 +101,7 @@ def _warnings(
         if release.framework == "torch" and release.channel == "pip" and not release.companions:
             out.append(
                 f"{c.label}: no torchvision release for it is recorded (knowledge base as of "
-                f"{c.release.as_of}), so none is pinned; add torchvision when one is out, or "
+                f"{kb.as_of}), so none is pinned; add torchvision when one is out, or "
                 "ask for an older PyTorch with --torch"
             )
         note = _unverified(c, target.platform)
@@ -197,7 +197,7 @@ def _numpy_pins(kb: KnowledgeBase, target: Target, chosen: list[Candidate]) -> l
             if not limit.verified:
                 why += " (data marked unverified)"
             pins.setdefault(limit.requirement, []).append(
-                f"{why}; source: {limit.source.split('; ')[0]}, as of {limit.as_of}"
+                f"{why}; source: {limit.source.split('; ')[0]}"
             )
     return [Pin(spec=spec, reason="; ".join(whys)) for spec, whys in pins.items()]
 
@@ -257,9 +257,14 @@ def _conda_forge_pins(
 
 
 def build_plan(
-    kb: KnowledgeBase, target: Target, request: Request, chosen: list[Candidate]
+    kb: KnowledgeBase,
+    target: Target,
+    request: Request,
+    chosen: list[Candidate],
+    notes: tuple[str, ...] = (),
 ) -> Plan:
-    """Assemble the plan for the builds ``chosen`` by the planner."""
+    """Assemble the plan for the builds ``chosen`` by the planner; ``notes`` are written with
+    the warnings (what a newer driver would unlock)."""
     python, python_why = _python(kb, chosen, request)
     conda: list[Pin] = [Pin(spec=f"python={python}", reason=python_why)]
     pip: list[Pin] = []
@@ -300,9 +305,9 @@ def build_plan(
         conda=tuple(conda),
         pip=tuple(pip),
         pip_options=tuple(option for option, _ in options),
-        warnings=tuple(_warnings(kb, target, chosen, request)),
+        warnings=(*_warnings(kb, target, chosen, request), *notes),
         reasons=tuple(reasons),
-        as_of=max(c.variant.as_of for c in chosen).isoformat(),
+        as_of=kb.as_of.isoformat(),
         command=command_for(target, request),
         driver_cuda=(
             kb.max_cuda_for_driver(target.driver, target.driver_os) if target.driver else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
-from gpudoctor.envplan.explain import gpu_text, no_fit_message
+from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
 from gpudoctor.envplan.pins import build_plan
 from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import (
@@ -270,6 +270,32 @@ def choose(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidat
     return [chosen]
 
 
+def _newer_driver_notes(
+    kb: KnowledgeBase, target: Target, request: Request, chosen: list[Candidate]
+) -> list[str]:
+    """What a newer driver would unlock: the driver branch and the newer release it allows."""
+    notes = []
+    for c in chosen:
+        framework = c.release.framework
+        if request.version(framework) is not None or c.variant.cuda is None:
+            continue
+        unlock = driver_unlock(
+            kb, target, _judge(kb, target, request, framework, c.release.channel)
+        )
+        if unlock is None or release_key(unlock[1]) <= release_key(c.release.version):
+            continue
+        floor, _, builds = unlock
+        tags = ", ".join(b.variant.tag for b in builds)
+        notes.append(
+            f"a newer driver unlocks a newer {NAMES[framework]}: driver {branch_text(floor)} "
+            f"gives {NAMES[framework]} {builds[0].version} ({tags}); {c.label} is the newest "
+            f"driver {target.driver} runs (run make-env again after upgrading)"
+        )
+    return notes
+
+
 def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:
     """The full plan: builds, Python, pins with reasons, warnings."""
-    return build_plan(kb, target, request, choose(kb, target, request))
+    chosen = choose(kb, target, request)
+    notes = _newer_driver_notes(kb, target, request, chosen)
+    return build_plan(kb, target, request, chosen, notes=tuple(notes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase
 from gpudoctor.kb.versions import cc_text, parse_cc, parse_driver
 from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
@@ -56,10 +56,16 @@ class Target:
         """The conda subdir: ``linux-64``, ``linux-aarch64`` or ``win-64``."""
         platform = _PLATFORMS.get((self.os, self.arch))
         if platform is None:
-            # an impossible combination is bad input (exit 2), like an unknown --cc
-            raise BadInputError(
-                f"--os {self.os} --arch {self.arch}: no builds exist for {self.os} on "
-                f"{self.arch} (no CUDA, and no CPU build recorded); use linux for aarch64"
+            # a real platform (Windows on Arm) that nothing recorded runs on: nothing fits,
+            # exit 1; the message says exactly why (docs/make-env.md, "Windows on Arm")
+            raise PlanError(
+                f"--os {self.os} --arch {self.arch} (Windows on Arm): no PyTorch or TensorFlow "
+                "build for it is recorded: PyPI has no win_arm64 wheels of torch or tensorflow "
+                "for any release or Python (checked 2026-12-07; pytorch/pytorch#154260), and "
+                "PyTorch's own win_arm64 CPU wheels (download.pytorch.org/whl/cpu) and their "
+                "torchvision are not confirmed for any release (none for Python 3.14: "
+                "pytorch/pytorch#195033); under WSL2 on that machine, plan an arm64 Linux "
+                "environment with --os linux --arch aarch64 --cpu"
             )
         return platform
 
@@ -128,7 +134,7 @@ def target_from_args(
         if not kb.is_known_cc(norm_cc):
             raise BadInputError(f"--cc {cc}: no NVIDIA GPU has this compute capability")
     target = Target(driver=driver, cc=norm_cc, os=os, arch=arch, wsl=wsl)
-    _ = target.platform  # windows on aarch64 has no CUDA builds
+    _ = target.platform  # Windows on Arm: no recorded builds (exit 1, says why)
     return target
 
 

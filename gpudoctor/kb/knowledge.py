@@ -23,8 +23,10 @@ Queries (all pure; versions are strings as users and probes write them):
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from packaging.specifiers import SpecifierSet
@@ -62,6 +64,20 @@ FRAMEWORKS = ("torch", "tensorflow")
 CHANNELS = ("pip", "conda-forge")
 
 
+def _dates(value: object) -> Iterator[dt.date]:
+    """Every ``as_of`` in a row, its nested rows and tuples of rows."""
+    if isinstance(value, tuple | list):
+        for item in value:
+            yield from _dates(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if f.name == "as_of" and isinstance(item, dt.date):
+                yield item
+            else:
+                yield from _dates(item)
+
+
 def _os_key(os: str) -> str:
     if os not in ("linux", "windows", "darwin"):
         raise BadInputError(f"operating system {os!r} is not linux or windows")
@@ -94,6 +110,11 @@ class KnowledgeBase:
     """The newest driver branch per architecture (older GPUs are dropped by later branches)."""
     pci_ranges: tuple[PciRange, ...] = ()
     """GPU generations by PCI device ID: last branch and kernel-module flavour."""
+
+    @property
+    def as_of(self) -> dt.date:
+        """The knowledge base's date: the newest ``as_of`` of any row (what a file cites)."""
+        return max(_dates(self))
 
     # --- driver and CUDA -----------------------------------------------------------------
 

@@ -78,6 +78,12 @@ def _not_applicable(report: Report) -> bool:
     "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
     "`xorg-x11-drv-nvidia-cuda-libs`, RHEL family `nvidia-driver-cuda-libs`). WSL2: put "
     "`/usr/lib/wsl/lib` on the library path.",
+    sources=(
+        "mudler/LocalAI#11973 (NVIDIA_DRIVER_CAPABILITIES without compute)",
+        "AbdBarho/stable-diffusion-webui-docker#348",
+        "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/"
+        "docker-specialized.html (driver capabilities)",
+    ),
 )
 def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not libcuda_missing(report) or _not_applicable(report):
@@ -163,6 +169,10 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "missing or stale after a suspend/resume or a driver reload; containers inherit the "
     "host's state.",
     fix="On the host: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm` (or reboot).",
+    sources=(
+        "pytorch/pytorch#88639 (CUDA unknown error after suspend)",
+        "pytorch/pytorch#49081",
+    ),
 )
 def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.cuda.cu_init_result != CU_UNKNOWN or _not_applicable(report):
@@ -202,6 +212,12 @@ def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(GeForce and most workstation cards).",
     fix="Remove the extra libcuda from the library path (`/usr/local/cuda/compat`, a conda "
     "`cuda-compat` package); after a driver update, reboot.",
+    sources=(
+        "NVIDIA/nvidia-docker#1256",
+        "CompVis/stable-diffusion#439",
+        "https://docs.nvidia.com/deploy/cuda-compatibility/ (forward compatibility, errors 803 "
+        "and 804)",
+    ),
 )
 def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     code = report.cuda.cu_init_result
@@ -241,6 +257,12 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "Windows one.",
     fix="Follow the host, GPU or WSL finding that names the cause; check "
     "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-driver-api/ (CUDA_ERROR_NO_DEVICE, "
+        "CUDA_ERROR_INVALID_DEVICE)",
+        "conda/conda#11667",
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars",
+    ),
 )
 def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.cuda.cu_init_result not in (CU_NO_DEVICE, CU_INVALID_DEVICE):
@@ -275,6 +297,7 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "libcuda), 304 (an OS call failed, often device-file permissions).",
     fix='Read the error name and the evidence; `python -c "import ctypes; '
     "print(ctypes.CDLL('libcuda.so.1').cuInit(0))\"` reproduces the call.",
+    sources=("https://docs.nvidia.com/cuda/cuda-driver-api/ (cuInit and its error codes)",),
 )
 def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     cuda = report.cuda
@@ -311,6 +334,10 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "blocks callers in the kernel until a reset.",
     fix="Look for Xid errors in `dmesg` and reboot; raise `--timeout` only if the machine is "
     "known to be slow.",
+    sources=(
+        "NVIDIA/open-gpu-kernel-modules#507",
+        "leptonai/gpud#117 (NVML and CUDA calls that hang)",
+    ),
 )
 def cuda_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.cuda.status != "timeout":
@@ -330,6 +357,11 @@ def cuda_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "and no MIG to explain it (lost GPUs are not counted): a device cgroup hides some device "
     "files, or some GPUs failed to initialise for CUDA.",
     fix="Compare `nvidia-smi -L` with `ls /dev/nvidia*`; in a container pass every GPU.",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
+        "(CUDA_VISIBLE_DEVICES)",
+        "pytorch/pytorch#102715 (MIG: one device per process)",
+    ),
 )
 def fewer_devices(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     cuda = report.cuda
@@ -358,6 +390,7 @@ def fewer_devices(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(GD-CUDA-001, 002, 004, 005) that only repeat that there is no GPU.",
     fix="Nothing to do unless you expected CUDA here.",
     marks_unchecked=True,
+    sources=("https://docs.nvidia.com/cuda/cuda-driver-api/ (cuInit)",),
 )
 def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     cuda = report.cuda

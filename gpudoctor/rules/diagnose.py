@@ -31,6 +31,7 @@ for _area in AREAS:
             "may still list information findings. JSON consumers read an area's status as "
             "the worst severity among its findings; this entry makes a healthy area explicit.",
             fix="Nothing to do.",
+            sources=("docs/check.md (the areas and how each one's status is reported)",),
         )
     )
 

@@ -40,6 +40,7 @@ def _describe(fn: PciFunction) -> str:
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
     "has one (`lspci -nn | grep -i nvidia` on the host); on a cloud VM pick a GPU instance "
     "type.",
+    sources=("https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",),
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os == "darwin":
@@ -82,6 +83,10 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "the GPU the NVIDIA module cannot take it, and `nvidia-smi` says it cannot communicate "
     "with the NVIDIA driver. This is DCGM's *denylist* check.",
     fix="Blacklist nouveau, rebuild the initramfs, reboot, then install or load the NVIDIA driver.",
+    sources=(
+        "NVIDIA/DCGM nvvs/src/Software.cpp (checkDenylist: nouveau)",
+        "mattshma/bigdata#133 (dmesg: nouveau obtained ownership)",
+    ),
 )
 def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not is_linux_host(report):
@@ -120,6 +125,10 @@ def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "then `sudo akmods --force`; RHEL and its rebuilds `sudo dnf install "
     "kernel-devel-$(uname -r)` then `sudo dkms autoinstall`. Check Secure Boot with "
     "`mokutil --sb-state` (enroll the key or sign the module), then reboot.",
+    sources=(
+        "GoogleCloudPlatform/compute-gpu-installation#18",
+        "gridhead/nvidia-auto-installer-for-fedora-linux#75 (Secure Boot, DKMS)",
+    ),
 )
 def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver
@@ -155,6 +164,10 @@ def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(`vfio-pci`, `pci-stub` and the like, reported as information). CUDA cannot use that GPU.",
     fix="Read `sudo dmesg | grep -iE 'nvidia|NVRM'` for the reason; for a passthrough driver, "
     "release the GPU from passthrough if this host should use it.",
+    sources=(
+        "NVIDIA/DCGM nvvs/src/Software.cpp (checkDenylist)",
+        "https://docs.kernel.org/driver-api/vfio.html (a device bound to vfio-pci)",
+    ),
 )
 def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver
@@ -188,6 +201,7 @@ def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "of them, or udev did not create the files (DCGM's *permissions* check).",
     fix="In a container pass every GPU (`--gpus all`); on the host run "
     "`sudo nvidia-modprobe -c 0 -u` (or reboot) to create the files.",
+    sources=("NVIDIA/nvidia-modprobe nvidia-modprobe.c (creates /dev/nvidiaN)",),
 )
 def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not is_linux_host(report) or not report.driver.dev_nodes:
@@ -218,6 +232,12 @@ def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "NVML and CUDA lines tell whether the container got GPU access.",
     fix="Run `gpudoctor check` on the host to check its driver.",
     marks_unchecked=True,
+    sources=(
+        "NVIDIA/nvidia-docker#1243",
+        "NVIDIA/nvidia-docker#1642",
+        "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/"
+        "install-guide.html",
+    ),
 )
 def container_without_driver(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver

@@ -71,7 +71,7 @@ def api_level(report: Report, build_cuda: str) -> str | None:
 
 
 @framework_rule(
-    4,
+    {"torch": "GD-TORCH-004", "tensorflow": "GD-TF-004"},
     severity=Severity.ERROR,
     title="{fw} is a CPU-only build on a machine with an NVIDIA GPU",
     why="The installed {fw} has no CUDA support, so it never uses the GPU. pip's default "
@@ -79,6 +79,11 @@ def api_level(report: Report, build_cuda: str) -> str | None:
     "`[and-cuda]` has no GPU libraries, and a later `pip install` of another package can "
     "replace a CUDA build with a CPU one.",
     fix="Install a CUDA build chosen for this driver and GPU; `gpudoctor make-env` plans one.",
+    sources=(
+        "pytorch/pytorch#3717 (Torch not compiled with CUDA enabled)",
+        "xxyzz/WordDumb#91",
+        "https://www.tensorflow.org/install/pip (tensorflow[and-cuda])",
+    ),
 )
 def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok" or fw.cuda_build is not False or not has_nvidia_gpu(report):
@@ -96,7 +101,7 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
 
 
 @framework_rule(
-    5,
+    {"torch": "GD-TORCH-005", "tensorflow": "GD-TF-005"},
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.WARNING),
     title="{fw} is built for a CUDA this driver cannot run",
@@ -109,6 +114,12 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
     "(NVIDIA's CUDA release notes).",
     fix="Update the driver to at least the version named in the finding, or install a build "
     "for an older CUDA (`gpudoctor make-env` picks one).",
+    sources=(
+        "https://docs.nvidia.com/deploy/cuda-compatibility/ (minor-version compatibility)",
+        "pytorch/pytorch#99138",
+        "googlecolab/colabtools#1685",
+        "gpudoctor/kb/data/cuda_drivers.toml (knowledge base)",
+    ),
 )
 def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok" or not fw.cuda_build or not fw.build_cuda:
@@ -151,7 +162,7 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
 
 
 @framework_rule(
-    6,
+    {"torch": "GD-TORCH-006", "tensorflow": "GD-TF-006"},
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.WARNING),
     title="{fw} has no kernels for this GPU's architecture",
@@ -166,6 +177,12 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     fix="Install a build whose arch list covers the GPU (`gpudoctor make-env` checks this); "
     "for PyTorch, Pascal and Maxwell need the `cu126` wheels, Blackwell needs `cu128` or "
     "newer.",
+    sources=(
+        "pytorch/pytorch torch/cuda/__init__.py (the arch check and its warning)",
+        "pytorch/pytorch#150733",
+        "astral-sh/uv#14742",
+        "gpudoctor/kb/data/torch.toml and tensorflow.toml (knowledge base: arch lists)",
+    ),
 )
 def arch_not_covered(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok" or not fw.cuda_build or not fw.arch_list:
@@ -213,13 +230,18 @@ def release_of(kb: KnowledgeBase, fw: FrameworkInfo) -> ReleaseLike | None:
 
 
 @framework_rule(
-    7,
+    {"torch": "GD-TORCH-007", "tensorflow": "GD-TF-007"},
     severity=Severity.WARNING,
     title="The Python version is outside what {fw} supports",
     why="Each {fw} release publishes wheels for a range of Python versions (from the "
     "knowledge base: PyTorch's RELEASE.md, TensorFlow's tested configurations). Outside "
     "that range pip finds no wheel (or an old one), and an installed build is untested.",
     fix="Use a Python inside the range, e.g. a new environment from `gpudoctor make-env`.",
+    sources=(
+        "https://github.com/pytorch/pytorch/blob/main/RELEASE.md#release-compatibility-matrix",
+        "https://www.tensorflow.org/install/source#gpu",
+        "gpudoctor/kb/data/torch.toml and tensorflow.toml (knowledge base: Python ranges)",
+    ),
 )
 def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status == "not_installed":
@@ -241,7 +263,7 @@ def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
 
 
 @framework_rule(
-    13,
+    {"tensorflow": "GD-TF-013"},
     severity=Severity.ERROR,
     title="TensorFlow newer than 2.10 has no GPU support on native Windows",
     why="TensorFlow 2.10 was the last release with GPU support on native Windows; every newer "
@@ -249,7 +271,11 @@ def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "or TensorFlow 2.10 with CUDA 11.2 and cuDNN 8.1 (Python 3.10 at most).",
     fix="Run TensorFlow inside WSL2 (`pip install tensorflow[and-cuda]` there), or install "
     "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge.",
-    frameworks=("tensorflow",),
+    sources=(
+        "https://www.tensorflow.org/install/pip#windows-native",
+        "tensorflow/tensorflow v2.11.1 release notes (2.10 was the last with GPU on native "
+        "Windows)",
+    ),
 )
 def tf_native_windows(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status == "not_installed" or not tf_without_windows_gpu(report, fw):

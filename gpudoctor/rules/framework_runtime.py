@@ -34,7 +34,7 @@ def _reinstall(fw: FrameworkInfo) -> str:
 
 
 @framework_rule(
-    1,
+    {"torch": "GD-TORCH-001", "tensorflow": "GD-TF-001"},
     severity=Severity.INFO,
     title="{fw} is not installed",
     why="{fw} is not installed in the inspected Python environment (or was not probed, with "
@@ -43,6 +43,10 @@ def _reinstall(fw: FrameworkInfo) -> str:
     fix="`gpudoctor make-env` writes an environment with a build that fits this machine.",
     marks_unchecked=True,
     include_absent=True,
+    sources=(
+        "https://pytorch.org/get-started/locally/",
+        "https://www.tensorflow.org/install/pip",
+    ),
 )
 def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status in ("not_probed", "skipped"):
@@ -58,7 +62,7 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
 
 
 @framework_rule(
-    2,
+    {"torch": "GD-TORCH-002", "tensorflow": "GD-TF-002"},
     severity=Severity.ERROR,
     title="{fw} fails to import",
     why="Importing {fw} in a fresh child process failed or crashed. The loader's message "
@@ -67,6 +71,10 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     "a newer glibc.",
     fix="Read the message in the evidence; reinstalling the framework's matching wheels, or "
     "removing foreign CUDA folders from `LD_LIBRARY_PATH`, fixes most cases.",
+    sources=(
+        "pytorch/pytorch#134929 (import fails on an undefined symbol)",
+        "tensorflow/tensorflow#45200",
+    ),
 )
 def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status not in ("import_error", "crashed"):
@@ -216,7 +224,7 @@ _D_STATE = "$ ps -eo pid,stat,wchan:32,cmd | awk '$2 ~ /^D/'"
 
 
 @framework_rule(
-    3,
+    {"torch": "GD-TORCH-003", "tensorflow": "GD-TF-003"},
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.WARNING),
     title="The {fw} probe did not finish in time",
@@ -239,6 +247,10 @@ _D_STATE = "$ ps -eo pid,stat,wchan:32,cmd | awk '$2 ~ /^D/'"
     "the finding's command names the inspected interpreter with `--python`) and time the "
     'import by hand (`time python -c "import torch"`, or `tensorflow`). When the driver is '
     "implicated, look for Xid errors (`sudo dmesg | grep -i xid`) and reboot.",
+    sources=(
+        "docs/probes.md (each probe's time limit)",
+        "NVIDIA/open-gpu-kernel-modules#507 (a process stuck in the driver)",
+    ),
 )
 def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "timeout":
@@ -381,7 +393,7 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
 
 
 @framework_rule(
-    8,
+    {"torch": "GD-TORCH-008", "tensorflow": "GD-TF-008"},
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.INFO),
     title="{fw} is a GPU build but cannot use the GPU",
@@ -393,6 +405,10 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
     "and the GPU libraries it could not load (GD-TORCH-009, GD-TF-009) do not matter.",
     fix="Fix the problems named in the evidence first (they have their own entries), then "
     "run `gpudoctor check` again.",
+    sources=(
+        "pytorch/pytorch#88639 (is_available() False while nvidia-smi works)",
+        "tensorflow/tensorflow#63362 (Skipping registering GPU devices)",
+    ),
 )
 def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok" or not fw.cuda_build or fw.cuda_available is not False:
@@ -426,7 +442,7 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
 
 
 @framework_rule(
-    9,
+    {"torch": "GD-TORCH-009", "tensorflow": "GD-TF-009"},
     severity=Severity.ERROR,
     title="{fw} could not load some of its GPU libraries",
     why="The framework tried to open CUDA libraries by name and the loader refused some. "
@@ -436,6 +452,11 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     fix="Install the framework with its CUDA wheels (`pip install tensorflow[and-cuda]==<ver>`, "
     "or the PyTorch CUDA wheel), remove foreign CUDA folders from `LD_LIBRARY_PATH`; "
     "`TF_CPP_MAX_VLOG_LEVEL=3` shows TensorFlow's search.",
+    sources=(
+        "tensorflow/tensorflow#45200 (Could not load dynamic library)",
+        "tensorflow/tensorflow#63362",
+        "tensorflow/tensorflow#65842",
+    ),
 )
 def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if not fw.failed_libraries or fw.status == "not_installed":
@@ -460,7 +481,7 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
 
 
 @framework_rule(
-    10,
+    {"torch": "GD-TORCH-010", "tensorflow": "GD-TF-010"},
     severity=Severity.ERROR,
     title="A tiny GPU computation in {fw} failed or gave wrong results",
     why="gpudoctor runs one small operation on each GPU and compares it with the CPU. A "
@@ -469,6 +490,10 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
     "build has no kernels for is reported by GD-TORCH-006/GD-TF-006 instead.",
     fix="Read the error; if the result was wrong, check the GPU's health (ECC, clocks) and "
     "run `gpudoctor verify`.",
+    sources=(
+        "pytorch/pytorch#150733 (no kernel image is available for execution on the device)",
+        "NVIDIA/DCGM nvvs (a small GPU workload as a health check)",
+    ),
 )
 def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok":
@@ -509,7 +534,7 @@ def _cudnn_parts(text: str | None) -> tuple[int, ...]:
 
 
 @framework_rule(
-    11,
+    {"torch": "GD-TORCH-011", "tensorflow": "GD-TF-011"},
     severity=Severity.ERROR,
     title="{fw} loads a cuDNN older than the one it was built with",
     why="cuDNN must have the same major version and an equal or newer minor than the one the "
@@ -519,6 +544,12 @@ def _cudnn_parts(text: str | None) -> tuple[int, ...]:
     fix="Install the cuDNN wheel the framework pins (`pip install nvidia-cudnn-cu12==<ver>`), "
     "drop stale cuDNN folders from `LD_LIBRARY_PATH`, or split frameworks into separate "
     "environments.",
+    sources=(
+        "tensorflow/tensorflow#60913",
+        "Kaggle/docker-python#1435",
+        "googlecolab/colabtools#2626",
+        "pytorch/pytorch torch/backends/cudnn/__init__.py (the version check)",
+    ),
 )
 def cudnn_runtime_old(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     build, runtime = _cudnn_parts(fw.build_cudnn), _cudnn_parts(fw.cudnn_runtime)
@@ -542,7 +573,7 @@ def cudnn_runtime_old(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
 
 
 @framework_rule(
-    12,
+    {"torch": "GD-TORCH-012", "tensorflow": "GD-TF-012"},
     severity=Severity.WARNING,
     title="{fw} sees fewer GPUs than NVML",
     why="The framework counts fewer GPUs than NVML lists although nothing (no "
@@ -550,6 +581,11 @@ def cudnn_runtime_old(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
     "initialise for CUDA, or a device cgroup hides them.",
     fix="Compare `nvidia-smi -L` with the framework's device list and look for Xid errors in "
     "`dmesg`.",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
+        "(CUDA_VISIBLE_DEVICES)",
+        "pytorch/pytorch#102715 (MIG: device_count() is 1)",
+    ),
 )
 def fewer_gpus(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     listed = [g for g in gpus(report) if not g.lost]

@@ -25,6 +25,11 @@ UNCORRECTABLE_REMAPS_LIMIT = 512
     "and other GPUs may be affected.",
     fix="Read the Xid errors in `dmesg`, reset the GPU (`nvidia-smi -r -i N`) or reboot; if it "
     "recurs, check power cables, seating and cooling.",
+    sources=(
+        "https://docs.nvidia.com/deploy/xid-errors/index.html (Xid 79: fallen off the bus)",
+        "wookayin/gpustat#125",
+        "NVIDIA/open-gpu-kernel-modules#507",
+    ),
 )
 def lost(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -54,6 +59,10 @@ def lost(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(aggregate) counter are a warning: a history to watch.",
     fix="Stop jobs on the GPU, reset it (`nvidia-smi -r -i N`) or reboot; if the count keeps "
     "growing, run `dcgmi diag -r 3` and arrange a replacement.",
+    sources=(
+        "https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html",
+        "NVIDIA/DCGM common/DcgmGPUHardwareLimits.h",
+    ),
 )
 def ecc(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -89,6 +98,10 @@ def ecc(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "count.",
     fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot to retire the pages; past the limit, "
     "arrange a replacement.",
+    sources=(
+        "https://docs.nvidia.com/deploy/dynamic-page-retirement/index.html",
+        "NVIDIA/DCGM common/DcgmGPUHardwareLimits.h (63 retired pages)",
+    ),
 )
 def retired_pages(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -121,6 +134,10 @@ def retired_pages(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "reset; until then the bad row is in use. Uncorrectable remaps at or above "
     f"{UNCORRECTABLE_REMAPS_LIMIT} are an error (DCGM's limit).",
     fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot.",
+    sources=(
+        "https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html (row remapping)",
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetRemappedRows)",
+    ),
 )
 def remap_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -151,6 +168,10 @@ def remap_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="The GPU ran out of spare rows, or the remap itself failed: bad memory stays in use "
     "and cannot be repaired in the field.",
     fix="Take the GPU out of service and arrange a replacement (confirm with `dcgmi diag -r 3`).",
+    sources=(
+        "https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html (row remapping)",
+        "NVIDIA/DCGM common/DcgmGPUHardwareLimits.h (512 uncorrectable remaps)",
+    ),
 )
 def remap_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -171,6 +192,10 @@ def remap_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "counts and settings kept there are unreliable (`nvidia-smi` prints *infoROM is "
     "corrupted*).",
     fix="Reflash the InfoROM with the vendor's tool, or arrange a replacement.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceValidateInforom)",
+        "NVIDIA/DCGM nvvs/src/Software.cpp (InfoROM check)",
+    ),
 )
 def inforom(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):

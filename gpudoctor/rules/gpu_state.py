@@ -37,6 +37,11 @@ def load_state(gpu: GpuInfo) -> str:
     "under full load is not reported.",
     fix="Check cooling (fans, airflow, dust, `nvidia-smi -q -d TEMPERATURE,PERFORMANCE`) and "
     "power (PSU, cables, power brake from the chassis).",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (clocks event reasons: HwSlowdown, "
+        "SwThermalSlowdown, HwThermalSlowdown, HwPowerBrakeSlowdown)",
+        "NVIDIA/DCGM nvvs/src/Software.cpp",
+    ),
 )
 def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -78,6 +83,11 @@ def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "judged at any load (GD-GPU-015).",
     fix="Check the slot's BIOS setting (PCIe generation), reseat the card or its riser, and "
     "check again under load (`nvidia-smi -q -d PCIE`).",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkGeneration, "
+        "nvmlDeviceGetMaxPcieLinkGeneration)",
+        "Syllo/nvtop#6 (Gen1 at idle is power saving)",
+    ),
 )
 def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -121,6 +131,11 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="Move the card to a full-width slot, check the riser and the BIOS bifurcation "
     "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s <bus id>`) or "
     "`nvidia-smi -q -d PCIE`.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkWidth, "
+        "nvmlDeviceGetMaxPcieLinkWidth)",
+        "NVIDIA/DCGM nvvs/src/Software.cpp",
+    ),
 )
 def pcie_width(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -152,6 +167,10 @@ def pcie_width(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "share the GPU with whatever holds it.",
     fix="See who holds it (`nvidia-smi --query-compute-apps=pid,process_name,used_memory "
     "--format=csv`), stop it, or pick another GPU with `CUDA_VISIBLE_DEVICES`.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetMemoryInfo, "
+        "nvmlDeviceGetComputeRunningProcesses)",
+    ),
 )
 def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -187,6 +206,11 @@ def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(error). A mode change that waits for a GPU reset is a warning.",
     fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (`nvidia-smi -L` "
     "lists them); create instances with `nvidia-smi mig -cgi <profiles> -C`.",
+    sources=(
+        "https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html",
+        "pytorch/pytorch#102715",
+        "vllm-project/vllm#6582",
+    ),
 )
 def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -236,6 +260,7 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "client exits and rebuilds it for the next one, adding a second or more to every "
     "`nvidia-smi` call and CUDA start. DCGM warns about it on servers.",
     fix="`sudo nvidia-smi -pm 1`, or better enable the `nvidia-persistenced` service.",
+    sources=("https://docs.nvidia.com/deploy/driver-persistence/index.html",),
 )
 def persistence(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os != "linux" or report.host.wsl:
@@ -261,6 +286,10 @@ def persistence(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(information) lets only one process use the GPU at a time: a second one fails with "
     "`all CUDA-capable devices are busy or unavailable`.",
     fix="`sudo nvidia-smi -i N -c DEFAULT`.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetComputeMode: "
+        "NVML_COMPUTEMODE_PROHIBITED, EXCLUSIVE_PROCESS)",
+    ),
 )
 def compute_mode(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -297,6 +326,9 @@ def _on_off(value: bool | None) -> str:
     "reboot.",
     fix="Reset the GPU (`sudo nvidia-smi -r -i N`, with no process on it) or reboot; or, if "
     "the change was not wanted, set the mode back with `sudo nvidia-smi -i N -e 0|1`.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetEccMode: current and pending)",
+    ),
 )
 def ecc_mode_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
@@ -326,6 +358,7 @@ def ecc_mode_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "a machine with no NVIDIA GPU (GD-DRV-001) it reads *not applicable*.",
     fix="Fix the NVML problem, then run `gpudoctor check` again.",
     marks_unchecked=True,
+    sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCount)",),
 )
 def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status == "ok" and report.nvml.gpus:

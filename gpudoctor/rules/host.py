@@ -102,6 +102,12 @@ _NOTHING_TO_HIDE = "no NVIDIA GPU on this machine (GD-DRV-001), so it hides noth
     why=_CVD_WHY,
     fix="Unset the variable (`unset CUDA_VISIBLE_DEVICES`) or list valid GPU indices or "
     "UUIDs from `nvidia-smi -L`, each once.",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
+        "(CUDA_VISIBLE_DEVICES)",
+        "conda/conda#11667",
+        "XuehaiPan/nvitop nvitop/api/device.py (_parse_cuda_visible_devices)",
+    ),
 )
 def visible_devices_hide_all(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     value = env(report, "CUDA_VISIBLE_DEVICES")
@@ -145,6 +151,12 @@ def visible_devices_hide_all(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     title="CUDA_VISIBLE_DEVICES has an entry CUDA cannot use",
     why=_CVD_WHY,
     fix="Remove the bad entry; list GPUs by index or by the UUIDs `nvidia-smi -L` prints.",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
+        "(CUDA_VISIBLE_DEVICES)",
+        "NVIDIA/DIGITS#1358",
+        "XuehaiPan/nvitop nvitop/api/device.py (_parse_cuda_visible_devices)",
+    ),
 )
 def visible_devices_truncated(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     value = env(report, "CUDA_VISIBLE_DEVICES")
@@ -189,6 +201,12 @@ def _bad_entry(token: str, report: Report) -> str:
     "while nvidia-smi and NVML number them by PCI bus. With different GPU models, `cuda:0` "
     "may not be nvidia-smi's GPU 0, and `CUDA_VISIBLE_DEVICES=1` may pick the wrong card.",
     fix="`export CUDA_DEVICE_ORDER=PCI_BUS_ID` so both agree.",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
+        "(CUDA_DEVICE_ORDER)",
+        "gpustack/gpustack#1633",
+        "rapidsai/dask-cuda#777",
+    ),
 )
 def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     names = {g.name for g in gpus(report) if g.name}
@@ -214,6 +232,10 @@ def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "and a mystery slowdown when left in a shell profile.",
     fix="`unset` the variable (and remove it from `~/.bashrc`, the container image or the "
     "job script).",
+    sources=(
+        "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
+        "(CUDA_LAUNCH_BLOCKING and the debugging variables)",
+    ),
 )
 def slowdown_variables(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     found = []
@@ -243,6 +265,11 @@ def slowdown_variables(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="Install the NVIDIA driver on Windows only. Inside WSL remove the Linux driver "
     "packages (`sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'`), install "
     "the CUDA toolkit from the WSL-Ubuntu (driverless) repository, and run `sudo ldconfig`.",
+    sources=(
+        "https://docs.nvidia.com/cuda/wsl-user-guide/index.html",
+        "microsoft/WSL#7056",
+        "microsoft/WSL#9254",
+    ),
 )
 def wsl_libcuda_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     path = report.cuda.libcuda_path
@@ -277,6 +304,10 @@ _AREA_STATUS_PROBES = ("nvml", "cuda", "torch", "tensorflow")
     fix="Run `gpudoctor check --timeout 120` once to tell a slow host from a hung one; "
     "if it hangs again, look for processes in state `D` (`ps -eo pid,stat,cmd | grep ' D'`) "
     "and reboot.",
+    sources=(
+        "docs/probes.md (each probe's time limit)",
+        "leptonai/gpud#117 (NVML and CUDA calls that hang)",
+    ),
 )
 def other_probe_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for probe in report.probes:

@@ -91,6 +91,11 @@ def shadowed_libraries(report: Report) -> list[Shadow]:
     "mapped, with the installed wheels.",
     fix="Remove the system CUDA folders from `LD_LIBRARY_PATH` for this environment (or "
     "`unset LD_LIBRARY_PATH`).",
+    sources=(
+        "pytorch/pytorch#134929 (undefined symbol __nvJitLinkComplete_12_4)",
+        "jax-ml/jax#28929",
+        "infiniflow/ragflow#4466",
+    ),
 )
 def ld_library_path_shadowing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     shadows = shadowed_libraries(report)
@@ -166,6 +171,11 @@ def cudnn_pins(report: Report) -> list[CudnnPin]:
     "the one installed last decides.",
     fix="Keep PyTorch and TensorFlow in separate environments (`gpudoctor make-env`), or "
     "install a cuDNN version both pins allow.",
+    sources=(
+        "tensorflow/tensorflow#60913 (loaded cuDNN older than compiled against)",
+        "Kaggle/docker-python#1435",
+        "https://docs.nvidia.com/deeplearning/cudnn/latest/reference/support-matrix.html",
+    ),
 )
 def cudnn_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     pins = cudnn_pins(report)

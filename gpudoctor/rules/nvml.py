@@ -81,6 +81,11 @@ def library_version(nvml_version: str | None) -> str | None:
     "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
     "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
     "configured on the host). WSL2: update the Windows driver and run `wsl --update`.",
+    sources=(
+        "wookayin/gpustat#90 (NVML Shared Library Not Found)",
+        "NVIDIA/nvidia-docker#1243",
+        "https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit, NVML_ERROR_LIBRARY_NOT_FOUND)",
+    ),
 )
 def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "library_not_found" or _not_applicable(report):
@@ -163,6 +168,10 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "the kernel module is not running (see the kernel driver line for why).",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
     "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (NVML_ERROR_DRIVER_NOT_LOADED)",
+        "GoogleCloudPlatform/compute-gpu-installation#18",
+    ),
 )
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
@@ -191,6 +200,11 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "the driver packages so unattended upgrades stop replacing them under a running system "
     "(`apt-mark hold` on Debian and Ubuntu, `dnf versionlock add` on Fedora and the RHEL "
     "family).",
+    sources=(
+        "oddmario/NVIDIA-Ubuntu-Driver-Guide#4",
+        "NVIDIA/nvidia-container-toolkit#394",
+        "negativo17/nvidia-driver#171",
+    ),
 )
 def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     nvml = report.nvml
@@ -225,6 +239,7 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "udev rule, a device cgroup, or a sandbox (snap, flatpak) denies it.",
     fix="Check `ls -l /dev/nvidia*` (usually `crw-rw-rw-`); add the user to the group that "
     "owns them, or run the container with `--gpus`.",
+    sources=("https://docs.nvidia.com/deploy/nvml-api/ (NVML_ERROR_NO_PERMISSION)",),
 )
 def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "no_permission":
@@ -245,6 +260,10 @@ def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "leaves callers stuck in uninterruptible sleep. Only a reset or reboot clears it.",
     fix="Look for Xid errors (`sudo dmesg | grep -i xid`), then reboot. If it recurs, check "
     "power, seating and cooling of the GPU.",
+    sources=(
+        "NVIDIA/open-gpu-kernel-modules#507",
+        "leptonai/gpud#117 (NVML calls that hang)",
+    ),
 )
 def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "timeout":
@@ -264,6 +283,11 @@ def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "The unofficial `pynvml` package from PyPI installs a module of the same name and breaks "
     "them. Without bindings the GPU facts (health, MIG, memory) are missing from this report.",
     fix="`pip install -U nvidia-ml-py`, and `pip uninstall pynvml` if the old fork is present.",
+    sources=(
+        "https://pypi.org/project/nvidia-ml-py/",
+        "wookayin/gpustat#107 (the pynvml fork shadows nvidia-ml-py)",
+        "wookayin/gpustat#161",
+    ),
 )
 def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "bindings_missing" or _not_applicable(report):
@@ -283,6 +307,7 @@ def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "usual one: a GPU in a bad state, or a driver that needs a reboot).",
     fix="Run `nvidia-smi` to see the same error first-hand, look for Xid errors in `dmesg`, "
     "and reboot.",
+    sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit and its error codes)",),
 )
 def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     nvml = report.nvml
@@ -307,6 +332,11 @@ def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "Those facts are missing from the report; everything else is unaffected.",
     fix="Nothing is broken. To read every fact, update the driver, or pin an `nvidia-ml-py` "
     "of the driver's release.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/ (NVML_ERROR_FUNCTION_NOT_FOUND)",
+        "XuehaiPan/nvitop nvitop/cli.py (FunctionNotFound)",
+        "wookayin/gpustat nvml.py",
+    ),
 )
 def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     missing = report.nvml.missing_functions
@@ -328,6 +358,7 @@ def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "findings name the cause when the PCI bus shows it.",
     fix="Container: `docker run --gpus all`. Host: `sudo dmesg | grep -iE 'nvidia|NVRM'` "
     "for GPUs the driver rejected.",
+    sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCount)",),
 )
 def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "ok" or report.nvml.gpus:
@@ -356,6 +387,7 @@ def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-NVML-006 there.",
     fix="Nothing to do: see GD-DRV-001.",
     marks_unchecked=True,
+    sources=("https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",),
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if _not_applicable(report):

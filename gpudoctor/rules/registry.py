@@ -227,30 +227,33 @@ def rule(
 
 
 def framework_rule(
-    number: int,
+    ids: dict[str, str],
     *,
     severity: Severity,
     severities: tuple[Severity, ...] = (),
     title: str,
     why: str,
     fix: str,
-    frameworks: tuple[str, ...] = ("torch", "tensorflow"),
     marks_unchecked: bool = False,
     include_absent: bool = False,
+    sources: tuple[str, ...] = (),
 ) -> Callable[[FrameworkCheck], FrameworkCheck]:
-    """Register one rule per framework (``GD-TORCH-NNN``, ``GD-TF-NNN``) for the same check.
+    """Register one rule per framework for the same check: ``ids`` maps each framework to its
+    ID, spelled out (``{"torch": "GD-TORCH-004", "tensorflow": "GD-TF-004"}``).
 
-    ``title``, ``why`` and ``fix`` may name the framework as ``{fw}``. The check runs only
-    when the report has a probe result for that framework, unless ``include_absent``: then
-    a framework that was not probed at all arrives with status ``not_probed``.
+    The IDs are literal so that `grep -r GD-TORCH-004 gpudoctor/` finds the rule a user's
+    report names. ``title``, ``why`` and ``fix`` may name the framework as ``{fw}``. The check
+    runs only when the report has a probe result for that framework, unless
+    ``include_absent``: then a framework that was not probed at all arrives with status
+    ``not_probed``.
     """
 
     def register(check: FrameworkCheck) -> FrameworkCheck:
-        for name in frameworks:
+        for name, rule_id in ids.items():
             label = FRAMEWORK_NAMES[name]
             REGISTRY.add(
                 Rule(
-                    id=f"GD-{AREA_PREFIX[name]}-{number:03d}",
+                    id=rule_id,
                     area=name,
                     severity=severity,
                     severities=severities,
@@ -259,6 +262,7 @@ def framework_rule(
                     fix=fix.format(fw=label),
                     check=_bind(check, name, include_absent),
                     marks_unchecked=marks_unchecked,
+                    sources=sources,
                 )
             )
         return check
@@ -276,6 +280,18 @@ def _bind(check: FrameworkCheck, name: str, include_absent: bool) -> Check:
     return bound
 
 
+OK_IDS: dict[str, str] = {
+    "host": "GD-HOST-000",
+    "driver": "GD-DRV-000",
+    "nvml": "GD-NVML-000",
+    "gpu": "GD-GPU-000",
+    "cuda": "GD-CUDA-000",
+    "torch": "GD-TORCH-000",
+    "tensorflow": "GD-TF-000",
+}
+"""Each area's "no problem found" entry, spelled out so that a grep finds it."""
+
+
 def ok_rule_id(area: str) -> str:
-    """The ID of an area's "no problem found" entry: ``GD-<PREFIX>-000``."""
-    return f"GD-{AREA_PREFIX[area]}-000"
+    """The ID of an area's "no problem found" entry (``GD-<PREFIX>-000``)."""
+    return OK_IDS[area]

@@ -1,12 +1,15 @@
-"""`gpudoctor explain`: a finding's entry from the catalogue shipped in the package, offline."""
+"""`gpudoctor explain`: a finding's entry, rendered from the rules registry, offline."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
-from gpudoctor.cli.explain import catalogue, listing, pages
-from gpudoctor.rules import REGISTRY
+from gpudoctor import kb
+from gpudoctor.cli.explain import page
+from gpudoctor.model.serialize import load_report
+from gpudoctor.rules import REGISTRY, diagnose
 from gpudoctor.rules.catalogue import render_catalogue
 
 
@@ -42,11 +45,27 @@ def test_an_unknown_id_is_bad_input(cli):
     assert "gpudoctor explain" in result.stderr
 
 
-def test_the_pages_come_from_the_packaged_file():
-    text = catalogue()
-    assert text == render_catalogue()
-    assert set(pages(text)) == {r.id for r in REGISTRY}
-    assert len(listing(text)) == len(REGISTRY.rules)
+def test_every_entry_has_the_rules_title_and_sources(cli):
+    listed = {line.split()[0]: line for line in cli("explain").stdout.splitlines()}
+    for rule in REGISTRY:
+        text = page(rule.id)
+        assert text is not None and text.startswith(f"{rule.id}\n\n{rule.title} ·"), rule.id
+        assert "\nSources: " in text, rule.id
+        assert listed[rule.id].endswith(f"  {rule.title}"), rule.id
+        assert f"### {rule.id}\n\n**{rule.title}** ·" in render_catalogue()
+
+
+def test_explain_titles_are_the_titles_check_uses():
+    # check prints the rule's title, or a hit's more specific one; never another generic one
+    seen = set()
+    for path in sorted((Path(__file__).parents[1] / "data" / "reports").glob("*.json")):
+        for finding in diagnose(load_report(path), kb.load()).findings:
+            text = page(finding.id)
+            assert text is not None, finding.id
+            if finding.title == REGISTRY[finding.id].title:
+                assert text.split("\n")[2].startswith(finding.title + " ·"), finding.id
+                seen.add(finding.id)
+    assert {"GD-HOST-000", "GD-TORCH-000", "GD-DRV-003"} <= seen
 
 
 def test_reports_point_at_explain_not_at_a_public_repository(cli, tmp_path):

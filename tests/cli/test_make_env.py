@@ -418,12 +418,16 @@ def test_control_characters_in_any_typed_value_are_refused(
     "args",
     [("--os", "windows", "--arch", "aarch64"), (*TARGET, "--os", "windows", "--arch", "arm64")],
 )
-def test_windows_on_arm_is_bad_input(cli: Cli, in_tmp: Path, args: tuple[str, ...]) -> None:
-    # no CUDA (or recorded CPU) builds exist for it: an impossible combination, exit 2 as the
-    # docs say (exit 1 is for machines the knowledge base can plan for but nothing fits)
+def test_windows_on_arm_is_refused_with_the_reason(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...]
+) -> None:
+    # a real platform, so not bad input: exit 1, nothing written, and exactly why not
     result = cli("make-env", *args)
-    assert result.exit_code == 2, result
-    assert result.stderr.count("\n") == 1 and "windows on aarch64" in result.stderr
+    assert result.exit_code == 1, result
+    assert list(in_tmp.iterdir()) == []
+    assert "no win_arm64 wheels of torch or tensorflow" in result.stderr
+    assert "--os linux --arch aarch64 --cpu" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Windows on Arm" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -551,3 +555,39 @@ def test_report_values_cannot_break_the_file(cli: Cli, in_tmp: Path) -> None:
         assert "--driver 590.48.01 " in result.stdout
         if fmt == "conda":
             assert set(yaml.safe_load(result.stdout)) == {"name", "channels", "dependencies"}
+
+
+def test_a_newer_driver_that_unlocks_a_newer_release_is_named(cli: Cli) -> None:
+    # issue 17 #16: an RTX 50 on R570 gets 2.11 cu128; R580 gives the CUDA 13 builds
+    result = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--stdout")
+    assert result.exit_code == 0, result
+    assert "torch==2.11.*" in result.stdout
+    text = " ".join(result.stdout.replace("#", " ").split())
+    assert "a newer driver unlocks a newer PyTorch: driver >= 580 (R580) gives PyTorch 2.15" in text
+    # a pinned version is what was asked for: no such note
+    pinned = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--torch", "2.11")
+    assert "newer driver" not in pinned.stdout + pinned.stderr
+
+
+def test_a_version_only_a_newer_driver_allows_is_refused_in_one_clear_sentence(cli: Cli) -> None:
+    result = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--torch", "2.14")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "--torch 2.14: PyTorch 2.14 needs driver >= 580 (R580) for this GPU" in result.stderr
+    assert "needs PyTorch <=" not in result.stderr  # the old, garbled hint
+    assert "drop --torch 2.14 (PyTorch 2.11 cu128 fits this driver)" in result.stderr
+
+
+def test_an_environment_file_carries_one_date_the_knowledge_bases(cli: Cli) -> None:
+    import re
+
+    from gpudoctor import kb
+
+    for target in (
+        ("--driver", "470.82.01", "--cc", "6.1"),
+        ("--driver", "535.104.05", "--cc", "7.0"),
+    ):
+        result = cli("make-env", *target, "--stdout")
+        assert result.exit_code == 0, result
+        dates = set(re.findall(r"\b20\d\d-\d\d-\d\d\b", result.stdout))
+        assert dates == {kb.load().as_of.isoformat()}, dates

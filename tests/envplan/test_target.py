@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gpudoctor.envplan.target import target_from_args, target_from_report
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.model.derived import set_aside_for_vm
 from gpudoctor.model.report import CudaInfo, FrameworkInfo, NvmlInfo, PciFunction, Report
@@ -32,7 +32,6 @@ def kb() -> KnowledgeBase:
         ({"driver": "535.104.05", "cc": "eight"}, "--cc eight"),
         ({"driver": "535.104.05", "cc": "8.6", "os": "darwin"}, "--os darwin"),
         ({"driver": "535.104.05", "cc": "8.6", "arch": "ppc64le"}, "--arch ppc64le"),
-        ({"driver": "535.104.05", "cc": "8.6", "os": "windows", "arch": "aarch64"}, "windows"),
         ({"driver": "535.104.05", "cc": "8.6", "os": "windows", "wsl": True}, "--wsl"),
     ],
 )
@@ -170,3 +169,9 @@ def test_a_machine_without_an_nvidia_gpu_has_no_signs_of_a_driver() -> None:
     report = replace(report, driver=replace(report.driver, pci_functions=()))
     target = target_from_report(report, "report")
     assert (target.driver, target.driverless_gpus, target.unread_driver) == (None, (), ())
+
+
+def test_windows_on_arm_is_a_real_platform_with_no_recorded_build(kb: KnowledgeBase) -> None:
+    # issue 17 #17: not bad input (exit 2) but nothing to plan (exit 1), and exactly why
+    with pytest.raises(PlanError, match=r"\(Windows on Arm\): no PyTorch or TensorFlow build"):
+        target_from_args(kb, driver=None, cc=None, os="windows", arch="aarch64")
