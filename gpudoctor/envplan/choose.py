@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gpudoctor.envplan.target import Target
 from gpudoctor.kb import ArchCoverage, KnowledgeBase
 from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
-from gpudoctor.kb.versions import framework_version, is_exact, python_key, release_key
+from gpudoctor.model.versions import framework_version, is_exact, python_key, release_key
 
 NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 

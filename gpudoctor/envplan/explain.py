@@ -7,7 +7,7 @@ from packaging.version import Version
 from gpudoctor.envplan.choose import NAMES, Candidate
 from gpudoctor.envplan.target import Target
 from gpudoctor.kb import KnowledgeBase
-from gpudoctor.kb.versions import release_key
+from gpudoctor.model.versions import release_key
 
 _FLAGS = {"torch": "--torch", "tensorflow": "--tensorflow"}
 _JETSON = {

@@ -8,7 +8,7 @@ from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import FrameworkPlan, Pin, Plan, Request
 from gpudoctor.errors import PlanError
 from gpudoctor.kb import KnowledgeBase
-from gpudoctor.kb.versions import parse_driver, python_key
+from gpudoctor.model.versions import parse_driver, python_key
 
 CHANNELS = ("conda-forge", "nodefaults")
 

@@ -21,7 +21,7 @@ from gpudoctor.envplan.types import (
 )
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import FrameworkRelease, KnowledgeBase
-from gpudoctor.kb.versions import is_exact, parse_driver, python_key, release_key
+from gpudoctor.model.versions import is_exact, parse_driver, python_key, release_key
 
 __all__ = [
     "FRAMEWORK_CHOICES",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError, PlanError
-from gpudoctor.kb import KnowledgeBase
-from gpudoctor.kb.versions import cc_text, parse_cc, parse_driver
 from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.report import PciFunction, Report
+from gpudoctor.model.versions import cc_text, parse_cc, parse_driver
+
+if TYPE_CHECKING:  # rules reach this module (suggest_command): it must not load the kb
+    from gpudoctor.kb import KnowledgeBase
 
 COMMAND_LINE = "the command line"
 _FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}

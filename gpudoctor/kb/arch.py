@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gpudoctor.errors import BadInputError
-from gpudoctor.kb.versions import cc_text, parse_cc
+from gpudoctor.model.versions import cc_text, parse_cc
 
 CoverageKind = Literal["sass", "ptx_jit", "none", "unknown"]
 

@@ -8,11 +8,11 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.records import FrameworkRelease, NumpyLimit, Patches, Variant
-from gpudoctor.kb.rows import PLATFORMS, SOURCED, Table, check, keys, sourced
-from gpudoctor.kb.versions import cuda_key, framework_version, python_key, release_key
+from gpudoctor.model.versions import cuda_key, framework_version, python_key, release_key
 
 
 def _arch_lists(data: Table, name: str) -> dict[str, tuple[tuple[str, ...], bool, str]]:

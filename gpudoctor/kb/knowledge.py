@@ -50,7 +50,7 @@ from gpudoctor.kb.records import (
     PciRange,
     PythonRelease,
 )
-from gpudoctor.kb.versions import (
+from gpudoctor.model.versions import (
     cuda_key,
     framework_version,
     major_minor,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gpudoctor.datarows import SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.framework_files import frameworks, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
@@ -24,8 +25,7 @@ from gpudoctor.kb.records import (
     PciRange,
     PythonRelease,
 )
-from gpudoctor.kb.rows import SOURCED, Table, check, keys, read, sourced
-from gpudoctor.kb.versions import cuda_key, parse_cc, parse_driver, python_key, release_key
+from gpudoctor.model.versions import cuda_key, parse_cc, parse_driver, python_key, release_key
 
 DATA_DIR = Path(__file__).parent / "data"
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from gpudoctor.datarows import SOURCED, keys, sourced
 from gpudoctor.errors import KnowledgeBaseError
-from gpudoctor.kb.rows import SOURCED, keys, sourced
 
 if sys.version_info >= (3, 11):
     import tomllib

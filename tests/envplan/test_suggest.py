@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from gpudoctor.envplan import suggest_command
+from gpudoctor.envplan.suggest import suggest_command
 from gpudoctor.model.serialize import load_report
 from tests.conftest import Cli
 

@@ -14,7 +14,7 @@ from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.loader import DATA_DIR, load_dir
 from gpudoctor.kb.records import Sourced
-from gpudoctor.kb.versions import cuda_key, parse_cc, parse_driver, python_key
+from gpudoctor.model.versions import cuda_key, parse_cc, parse_driver, python_key
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Reading one TOML data row: required and known keys, source and date, parseable versions."""
+"""The rows of gpudoctor's data files (knowledge base, verify figures): keys, source, date."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpudoctor.errors import BadInputError
-from gpudoctor.kb.versions import cuda_key, is_exact, python_key, release_key
+from gpudoctor.model.versions import cuda_key, is_exact, python_key, release_key
 
 
 @pytest.mark.parametrize(
