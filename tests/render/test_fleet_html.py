@@ -125,6 +125,7 @@ def chromium(*args: str, tmp_path) -> subprocess.CompletedProcess[str]:
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
+            "--disable-dev-shm-usage",  # a container's /dev/shm is often too small for it
             f"--user-data-dir={tmp_path / 'profile'}",
             *args,
         ],
