@@ -1,52 +1,206 @@
-"""The fleet report as one self-contained HTML page: no script, no network, escaped throughout."""
+"""The fleet report as one self-contained HTML dashboard: no script, no network, all escaped."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
-from gpudoctor.model.fleet import FleetReport
-from gpudoctor.render.fleet import inert, tables, verdict_line
+from gpudoctor.model.fleet import FleetReport, NodeGroup
+from gpudoctor.render.fleet import MARKS, frameworks_text, gpus_text, inert, verdict_line
+from gpudoctor.render.fleet_tiles import overall, tiles
+
+# Even if a string escaped its escaping, the page could run nothing and fetch nothing.
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: .5em 0; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
+h1 { font-size: 1.4em; margin: 0 0 .2em; } h2 { font-size: 1.15em; margin: 1.4em 0 .3em; }
+.meta { color: #555; margin: 0 0 .8em; }
+.banner { border: 2px solid; border-radius: 6px; padding: .6em 1em; margin-bottom: .8em; }
+.banner .state { font-size: 1.5em; font-weight: 700; margin-right: .6em; }
+.banner .line { font-size: 1.05em; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(8.5em, 1fr));
+  gap: .6em; margin-bottom: 1em; }
+.tile { border: 1px solid; border-radius: 6px; padding: .4em .7em; }
+.tile .n { display: block; font-size: 2em; font-weight: 700; line-height: 1.1; }
+.tile .l { display: block; font-weight: 600; } .tile .u { display: block; font-size: .85em; }
+.tile.none { background: #f6f6f6; border-color: #ddd; color: #777; }
+section.problem { border-left-width: 5px; border-left-style: solid; padding-left: .8em; }
+table { border-collapse: collapse; margin: .3em 0; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
 th { background: #f3f3f3; }
-.error { color: #b00020; font-weight: 600; } .warning { color: #a15c00; }
-.info { color: #1d4f91; } .ok { color: #1b6e1b; }
-.verdict { font-weight: 600; }
+td.v { white-space: nowrap; font-weight: 600; }
+.same { margin: .2em 0 .4em; }
+.error { background: #fde8eb; border-color: #b00020; color: #8a0018; }
+.warning { background: #fff3df; border-color: #a15c00; color: #6e3f00; }
+.drift { background: #f1ecfa; border-color: #5b3b9a; color: #46287f; }
+.info { background: #e8f0fb; border-color: #1d4f91; color: #1d4f91; }
+.ok { background: #e6f4e6; border-color: #1b6e1b; color: #175c17; }
+section.problem { background: none; color: inherit; }  /* the border keeps the colour */
+section.error h2 { color: #8a0018; } section.warning h2 { color: #6e3f00; }
+section.drift h2 { color: #46287f; } section.info h2 { color: #1d4f91; }
 """
+
+BANNER = {
+    "error": "✗ Not healthy",
+    "warning": "! Healthy, with warnings",
+    "ok": "✓ Healthy",
+}
+
+_STACK = ["GPUs", "Driver", "CUDA", "cuDNN", "Frameworks"]
+
+
+class Html(str):
+    """Markup made here, from escaped parts; any other string is text and is escaped."""
 
 
 def _e(text: object) -> str:
     return escape(inert(str(text)), quote=True)
 
 
-def _cell(text: str, verdict: bool) -> str:
-    """One cell; a verdict or severity is coloured by its class."""
-    return f'<td class="{_e(text)}">{_e(text)}</td>' if verdict else f"<td>{_e(text)}</td>"
+def _hosts(hostlist: str) -> Html:
+    """A hostlist cell that may wrap after each comma: it has no spaces to wrap at."""
+    return Html(f"<td>{_e(hostlist).replace(',', ',<wbr>')}</td>")
+
+
+def _kind(verdict: str) -> str:
+    """The CSS class of a verdict or severity; one not known here is shown as an error."""
+    return verdict if verdict in ("error", "warning", "info", "ok") else "error"
+
+
+def _verdict_cell(verdict: str) -> Html:
+    """A verdict in words with its mark, so that it reads without colour too."""
+    kind = _kind(verdict)
+    return Html(f'<td class="v {kind}">{MARKS.get(verdict, "✗")} {_e(verdict)}</td>')
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A table of cells made here (:class:`Html`) or of text, escaped here."""
+    out = ["<table>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        cells = (c if isinstance(c, Html) else f"<td>{_e(c)}</td>" for c in row)
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return [*out, "</table>"]
+
+
+def _section(title: str, count: int, kind: str | None, body: list[str]) -> list[str]:
+    """A titled part of the page; a problem's part is marked in colour and with a mark."""
+    mark = f"{MARKS.get(kind, '!')} " if kind else ""
+    cls = f' class="problem {kind}"' if kind else ""
+    return [f"<section{cls}>", f"<h2>{mark}{_e(title)} ({count})</h2>", *body, "</section>"]
+
+
+def _stack(g: NodeGroup) -> list[str]:
+    return [
+        gpus_text(g.gpu_model, g.gpu_count),
+        g.driver or "-",
+        g.cuda_driver or "-",
+        g.cudnn or "-",
+        frameworks_text(g.frameworks),
+    ]
+
+
+def _nodes(report: FleetReport) -> list[str]:
+    """Grouped nodes, worst first; a stack column that is the same on every row is said once."""
+    stacks = [_stack(g) for g in report.groups]
+    same = [i for i in range(len(_STACK)) if len(stacks) > 1 and len({s[i] for s in stacks}) == 1]
+    body = []
+    if same:
+        said = "; ".join(f"{_e(_STACK[i])}: {_e(stacks[0][i])}" for i in same)
+        body.append(f'<p class="same">Same on every node with a report: {said}</p>')
+    keep = [i for i in range(len(_STACK)) if i not in same]
+    rows = [
+        [
+            _verdict_cell(g.verdict),
+            _hosts(g.hostlist),
+            str(g.count),
+            *(stack[i] for i in keep),
+            " ".join(g.finding_ids) or "-",
+        ]
+        for g, stack in zip(report.groups, stacks, strict=True)
+    ]
+    header = ["Verdict", "Nodes", "N", *(_STACK[i] for i in keep), "Findings"]
+    return body + _table(header, rows)
+
+
+def _problems(report: FleetReport) -> list[str]:
+    """What stops the fleet or needs a look, the worst first: before the list of all nodes."""
+    out: list[str] = []
+    if report.not_reached:
+        rows = [[_verdict_cell("error"), r.node, r.state, r.reason] for r in report.not_reached]
+        table = _table(["", "Node", "State", "Reason"], rows)
+        out += _section("Not reached", len(report.not_reached), "error", table)
+    if report.unreadable:
+        rows = [[_verdict_cell("error"), u.node, u.path, u.error] for u in report.unreadable]
+        table = _table(["", "Node", "File", "Error"], rows)
+        out += _section("Unreadable reports", len(report.unreadable), "error", table)
+    if report.findings:
+        worst = _kind(report.findings[0].severity)
+        rows = [
+            [_verdict_cell(f.severity), f.id, _hosts(f.hostlist), str(len(f.nodes)), f.title]
+            for f in report.findings
+        ]
+        table = _table(["Severity", "Finding", "Nodes", "N", "Title"], rows)
+        out += _section("Findings across the fleet", len(report.findings), worst, table)
+    if report.drift:
+        rows = [
+            [
+                d.fact,
+                d.scope,
+                f"{d.majority} ({d.majority_count})",
+                "; ".join(f"{v}: {', '.join(m)}" for v, m in d.minority.items()),
+            ]
+            for d in report.drift
+        ]
+        table = _table(["Fact", "Scope", "Majority", "Minority"], rows)
+        out += _section("Drift", len(report.drift), "drift", table)
+    if report.outliers:
+        rows = [
+            [
+                o.node,
+                f"{o.device} {o.device_name}",
+                f"{o.model} {o.framework} {o.mode} {o.precision} batch {o.batch_size}",
+                f"{o.images_per_second:,.1f}",
+                f"{o.ratio:.2f} of {o.median:,.1f}",
+            ]
+            for o in report.outliers
+        ]
+        table = _table(["Node", "Device", "Run", "img/s", "× median"], rows)
+        out += _section("Throughput outliers", len(report.outliers), "warning", table)
+    return out
 
 
 def render_html(report: FleetReport) -> str:
-    """A page readable offline, in any browser, from a file or an email attachment."""
+    """A page readable offline, in any browser, from a file or an email attachment.
+
+    The first screen answers "is the fleet fine?": a banner with the overall state, a tile
+    per verdict, then the problems; the grouped list of all nodes comes last.
+    """
+    state = overall(report)
+    tile_html = [
+        f'<div class="tile {t.kind if t.count else "none"}"><span class="n">{t.count}</span>'
+        f'<span class="l">{_e(t.label)}</span><span class="u">{_e(t.unit)}</span></div>'
+        for t in tiles(report)
+    ]
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>gpudoctor fleet report</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>gpudoctor fleet report</h1>",
-        f"<p>{len(report.nodes)} node report(s), {_e(report.created_at)}, gpudoctor "
-        f"{_e(report.gpudoctor_version)}.</p>",
-        f'<p class="verdict">{_e(verdict_line(report))}</p>',
+        f'<p class="meta">{len(report.nodes)} node report(s) · {_e(report.created_at)} · '
+        f"gpudoctor {_e(report.gpudoctor_version)}</p>",
+        f'<div class="banner {state}" role="status"><span class="state">{BANNER[state]}</span>'
+        f'<span class="line">{_e(verdict_line(report))}</span></div>',
+        '<div class="tiles">',
+        *tile_html,
+        "</div>",
+        *_problems(report),
     ]
-    for title, header, rows in tables(report):
-        coloured = header[0] in ("Verdict", "Severity")
-        out += [f"<h2>{_e(title)}</h2>", "<table>"]
-        out.append("<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")
-        for row in rows:
-            cells = [_cell(row[0], coloured), *(_cell(c, False) for c in row[1:])]
-            out.append("<tr>" + "".join(cells) + "</tr>")
-        out.append("</table>")
+    if report.groups:
+        out += _section("Nodes", len(report.nodes), None, _nodes(report))
     out.append("</body></html>")
     return "\n".join(out) + "\n"

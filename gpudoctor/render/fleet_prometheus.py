@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from gpudoctor.model.fleet import FleetReport
@@ -9,104 +10,143 @@ from gpudoctor.render.fleet import inert
 
 SEVERITY_VALUE = {"ok": 0, "info": 1, "warning": 2, "error": 3}
 
+Sample = tuple[dict[str, str], float]
+"""One series before it is written: its labels (name -> the report's string) and its value."""
+
 
 def label(value: str) -> str:
-    """A label value escaped as the exposition format requires (backslash, quote, newline).
+    """A label value: the report's string made printable and unambiguous, then escaped.
 
-    Control characters are shown as escapes first: a textfile is also read with cat.
+    A backslash is doubled before control characters become ``\\xNN`` escapes (a textfile
+    is also read with cat), so two different strings never read back the same: an ESC
+    shows as ``\\x1b``, a typed backslash-x-1-b as ``\\\\x1b``. Then backslash, quote and
+    newline are escaped as the exposition format requires.
     """
-    return inert(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    shown = inert(value.replace("\\", "\\\\"))
+    return shown.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _labels(**pairs: str) -> str:
-    return "{" + ",".join(f'{k}="{label(v)}"' for k, v in pairs.items()) + "}"
+def _labels(pairs: dict[str, str]) -> str:
+    """``{a="x",b="y"}``, leaving out empty values: to Prometheus ``b=""`` means no ``b``."""
+    shown = [f'{k}="{label(v)}"' for k, v in pairs.items() if v]
+    return "{" + ",".join(shown) + "}" if shown else ""
 
 
 def _num(value: float) -> str:
     return repr(float(value)) if value != int(value) else str(int(value))
 
 
+def _family(
+    name: str,
+    help_text: str,
+    samples: Iterable[Sample],
+    worst: Callable[[float, float], float] = max,
+) -> list[str]:
+    """One metric family, every series once.
+
+    node_exporter rejects a textfile that repeats a series. Distinct strings get distinct
+    labels (see :func:`label`), so a series repeats only when the report repeats an entry,
+    e.g. one node name in two folders: it is written once with the ``worst`` value, and a
+    comment line says how many were merged.
+    """
+    kept: dict[str, float] = {}
+    given = 0
+    for pairs, value in samples:
+        given += 1
+        key = _labels(pairs)
+        kept[key] = worst(kept[key], value) if key in kept else value
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    lines += [f"{name}{key} {_num(value)}" for key, value in kept.items()]
+    if given > len(kept):
+        lines.append(
+            f"# gpudoctor: {given - len(kept)} repeated series of {name} merged into one, "
+            "the worst value kept"
+        )
+    return lines
+
+
 def render_prometheus(report: FleetReport) -> str:
     """Gauges per node, finding, drift and outlier; one HELP and TYPE line per metric family."""
-    lines: list[str] = []
-
-    def family(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} gauge")
-        lines.extend(f"{name}{labels} {_num(value)}" for labels, value in samples)
-
-    family(
+    lines = _family(
         "gpudoctor_fleet_node_verdict",
         "Worst finding severity on the node: 0 ok, 1 info, 2 warning, 3 error.",
-        [(_labels(node=n.node), SEVERITY_VALUE.get(n.verdict, 3)) for n in report.nodes],
+        (({"node": n.node}, SEVERITY_VALUE.get(n.verdict, 3)) for n in report.nodes),
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_node_gpus",
-        "GPUs NVML lists on the node.",
-        [(_labels(node=n.node, model=n.gpu_model or ""), n.gpu_count) for n in report.nodes],
+        "GPUs NVML lists on the node (no model label when it lists none).",
+        (({"node": n.node, "model": n.gpu_model or ""}, n.gpu_count) for n in report.nodes),
+        worst=min,  # a node seen twice: the fewer GPUs is the one to look at
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_node_finding",
         "A finding today's rules give the node (always 1).",
-        [
-            (_labels(node=node, id=f.id, severity=f.severity), 1)
+        (
+            ({"node": node, "id": f.id, "severity": f.severity}, 1)
             for f in report.findings
             for node in f.nodes
-        ],
+        ),
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_node_not_reached",
         "The node gave no report (1), with its SLURM state and reason.",
-        [(_labels(node=r.node, state=r.state, reason=r.reason), 1) for r in report.not_reached],
+        (({"node": r.node, "state": r.state, "reason": r.reason}, 1) for r in report.not_reached),
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_node_report_unreadable",
         "A report of the node could not be read (1).",
-        [(_labels(node=u.node, path=u.path), 1) for u in report.unreadable],
+        (({"node": u.node, "path": u.path}, 1) for u in report.unreadable),
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_drift",
         "A node or GPU whose value of a fact differs from the majority of its scope (always 1).",
-        [
+        (
             (
-                _labels(
-                    fact=d.fact, scope=d.scope, member=member, value=value, majority=d.majority
-                ),
+                {
+                    "fact": d.fact,
+                    "scope": d.scope,
+                    "member": member,
+                    "value": value,
+                    "majority": d.majority,
+                },
                 1,
             )
             for d in report.drift
             for value, members in d.minority.items()
             for member in members
-        ],
+        ),
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_throughput_ratio",
         "A throughput outlier: its images per second over the median of its peers.",
-        [
+        (
             (
-                _labels(
-                    node=o.node,
-                    device=o.device,
-                    model=o.model,
-                    framework=o.framework,
-                    precision=o.precision,
-                ),
+                {
+                    "node": o.node,
+                    "device": o.device,
+                    "model": o.model,
+                    "framework": o.framework,
+                    "mode": o.mode,
+                    "precision": o.precision,
+                    "batch_size": str(o.batch_size),
+                },
                 o.ratio,
             )
             for o in report.outliers
-        ],
+        ),
+        worst=min,  # the slowest of runs that differ only in what a label does not show
     )
-    family(
+    lines += _family(
         "gpudoctor_fleet_healthy",
         "1 when every node is reached, readable and free of error findings.",
-        [("", 1 if report.healthy else 0)],
+        [({}, 1 if report.healthy else 0)],
     )
     try:
         stamp = datetime.fromisoformat(report.created_at.replace("Z", "+00:00")).timestamp()
     except ValueError:
         stamp = None
     if stamp is not None:
-        family(
-            "gpudoctor_fleet_report_timestamp_seconds", "When the report was made.", [("", stamp)]
+        lines += _family(
+            "gpudoctor_fleet_report_timestamp_seconds", "When the report was made.", [({}, stamp)]
         )
     return "\n".join(lines) + "\n"

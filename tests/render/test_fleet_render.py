@@ -135,3 +135,58 @@ def test_html_is_one_offline_page_with_nothing_active():
 def test_inert_keeps_ordinary_text():
     assert inert("gpu-001 ✓ Ünïcode") == "gpu-001 ✓ Ünïcode"
     assert inert("a\x00b\x9bc") == "a\\x00b\\x9bc"
+
+
+def clashing():
+    """Names and runs that once gave the same Prometheus series twice (issue 17, item 8)."""
+    nodes = [
+        node("n\x1b"),  # an ESC, written \x1b ...
+        node("n\\x1b"),  # ... and a real backslash, x, 1, b: two nodes, two series
+        node("cpu-01", gpus=0, gpu_model=None),  # no GPU: no model label at all
+        node("gpu-001", verdict="error", finding_ids=("GD-GPU-004",)),
+        node("gpu-001"),  # the same name twice (two folders): one series, the worst value
+        *(node(f"gpu-{i:03d}") for i in range(2, 7)),
+    ]
+    throughput = [
+        run(f"gpu-{i:03d}", 3000 + i, mode=mode) for i in range(2, 7) for mode in ("a", "b")
+    ]
+    throughput += [run("gpu-001", 1000, mode="a"), run("gpu-001", 1000, mode="b")]
+    return aggregate(
+        nodes,
+        finding_info={"GD-GPU-004": ("error", "GPU 3 has uncorrectable ECC errors")},
+        throughput=throughput,
+        unreadable=[Unreadable(node="u", path="", error="empty")],
+        not_reached=[NotReached(node="d", state="down", reason="")],
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-04T12:00:00Z",
+    )
+
+
+def series(text):
+    """Every sample as (name, labels): parsed by the reference parser."""
+    return [
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    ]
+
+
+@pytest.mark.parametrize("report", [sample, clashing])
+def test_prometheus_series_are_unique_with_no_empty_label(report):
+    found = series(render_fleet("prometheus", report()))
+    keys = [(name, labels) for name, labels, _ in found]
+    assert len(keys) == len(set(keys)), [k for k in keys if keys.count(k) > 1]
+    assert all(value != "" for _, labels in keys for _, value in labels)
+
+
+def test_prometheus_keeps_clashing_names_apart_and_merges_repeats_to_the_worst():
+    found = {(n, labels): v for n, labels, v in series(render_fleet("prometheus", clashing()))}
+    verdict = {dict(labels)["node"]: v for (n, labels), v in found.items() if n.endswith("verdict")}
+    assert {"n\\x1b", "n\\\\x1b"} <= set(verdict)  # an ESC and a backslash stay apart
+    assert verdict["gpu-001"] == 3  # the repeated node keeps its worst verdict
+    assert found[("gpudoctor_fleet_node_gpus", (("node", "cpu-01"),))] == 0
+    ratios = [dict(labels) for (n, labels), _ in found.items() if n.endswith("ratio")]
+    assert sorted(r["mode"] for r in ratios) == ["a", "b"]  # two runs, two series
+    assert all(r["batch_size"] == "256" for r in ratios)
+    text = render_fleet("prometheus", clashing())
+    assert "# gpudoctor: 1 repeated series of gpudoctor_fleet_node_verdict" in text

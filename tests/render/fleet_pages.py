@@ -1,0 +1,88 @@
+"""Fleets for the HTML dashboard's tests and screenshots: healthy, troubled, and 64 nodes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.model.fleet import FleetReport, NotReached, Unreadable
+from tests.fleet.builders import gpu, node, run
+
+# No [ ] or , in a node name: the hostlist notation cannot hold them (aggregation refuses).
+HOSTILE_NAME = 'evil"><script>alert(1)</script><img src=x onerror=alert(2)>\x1b\u202e'
+CELL = '<td class="ok" onclick=alert(3)>x'  # text that looks like a cell is not one
+HOSTILE_TEXT = HOSTILE_NAME + "\x1b[2J\x07 & <style>body{display:none}</style>"
+INFO = {
+    "GD-GPU-004": ("error", "GPU 3 has uncorrectable ECC errors"),
+    "GD-GPU-010": ("warning", "GPU 2 runs at PCIe x8 of x16"),
+    "GD-FW-003": ("warning", 'torch <b>"can\'t"</b> see cuDNN</td></tr></table><h1>x'),
+}
+
+
+def healthy() -> FleetReport:
+    """Eight like nodes and nothing wrong."""
+    return aggregate(
+        [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 9)],
+        finding_info=INFO,
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-04T12:00:00Z",
+    )
+
+
+def troubled() -> FleetReport:
+    """Every kind of problem, with hostile strings wherever a report can put one."""
+    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 11)]
+    nodes[1] = replace(nodes[1], verdict="error", finding_ids=("GD-GPU-004",))
+    nodes[2] = replace(nodes[2], verdict="warning", finding_ids=("GD-GPU-010", "GD-FW-003"))
+    nodes[3] = replace(nodes[3], verdict="warning", finding_ids=("GD-FW-003",))
+    nodes[4] = replace(nodes[4], driver="535.104.05", kernel_module="535.104.05")
+    gpus = list(nodes[5].gpus)
+    gpus[2] = gpu(2, pcie_width=8)
+    nodes[5] = replace(nodes[5], gpus=tuple(gpus))
+    nodes[6] = replace(nodes[6], node=HOSTILE_NAME, frameworks={"torch": HOSTILE_TEXT})
+    nodes[7] = replace(nodes[7], node=CELL)
+    throughput = [run(f"gpu-{i:03d}", 3000 + 7 * i) for i in range(1, 10)]
+    throughput.append(run("gpu-010", 1700))
+    return aggregate(
+        nodes,
+        finding_info=INFO,
+        throughput=throughput,
+        unreadable=[Unreadable(node="gpu-012", path=f"r/{HOSTILE_NAME}.json", error="not JSON")],
+        not_reached=[
+            NotReached(node="gpu-011", state="drained", reason=HOSTILE_TEXT),
+            NotReached(node="gpu-013", state="down", reason=CELL),
+        ],
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-04T12:00:00Z",
+    )
+
+
+def big(count: int = 64) -> FleetReport:
+    """A 64-node fleet across two GPU models: an error, a warning, drift, one not reached."""
+    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, count // 2 + 1)]
+    nodes += [
+        node(
+            f"a100-{i:03d}",
+            partitions=("a100",),
+            gpu_model="NVIDIA A100-SXM4-80GB",
+            gpus=4,
+            driver="550.90.07",
+            kernel_module="550.90.07",
+        )
+        for i in range(1, count - count // 2)
+    ]
+    nodes[7] = replace(nodes[7], verdict="error", finding_ids=("GD-GPU-004",))
+    nodes[40] = replace(nodes[40], verdict="warning", finding_ids=("GD-GPU-010",))
+    for i in (3, 11, 19, 27):
+        nodes[i] = replace(nodes[i], cudnn="9.0.0")
+    return aggregate(
+        nodes,
+        finding_info=INFO,
+        throughput=[run(n.node, 3000 + i) for i, n in enumerate(nodes[:32])],
+        not_reached=[NotReached(node=f"a100-{count // 2:03d}", state="down", reason="Reboot")],
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-04T12:00:00Z",
+    )
+
+
+PAGES = {"healthy": healthy, "troubled": troubled, "big": big}
