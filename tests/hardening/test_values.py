@@ -396,9 +396,11 @@ def test_harden_params_swaps_only_the_exact_click_types() -> None:
 def test_a_report_with_more_entries_than_any_machine_is_refused_at_once() -> None:
     doc = _doc()
     doc["nvml"]["gpus"] = [{"index": 0}] * 1_000_000
+    text = json.dumps(doc)  # writing the test's input is not what is timed
     start = time.monotonic()
     with pytest.raises(ReportFormatError, match=r"\$\.nvml\.gpus: the report holds more than"):
-        report_from_json(json.dumps(doc))
+        report_from_json(text)
+    # a bound against the minutes and gigabytes it took before the cap, not a speed target
     assert time.monotonic() - start < 5
     doc["nvml"]["gpus"] = [{"index": i} for i in range(64)]  # a big node still loads
     assert len(report_from_json(json.dumps(doc)).nvml.gpus) == 64
