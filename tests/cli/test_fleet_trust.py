@@ -95,7 +95,9 @@ def test_a_failed_verify_fails_the_node_the_summary_and_the_exit_status(cli: Cli
     doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
     assert doc["healthy"] is False
     assert doc["nodes"][0]["verdict"] == "error" and doc["nodes"][0]["verify"] == "fail"
-    assert doc["verify"] == [{"node": "n1", "verdict": "fail", "path": str(folder / "n1.verify.json")}]
+    assert doc["verify"] == [
+        {"node": "n1", "verdict": "fail", "path": str(folder / "n1.verify.json")}
+    ]
 
 
 def test_fleet_run_verify_fail_is_a_problem(cli: Cli, tmp_path, monkeypatch):
