@@ -42,8 +42,8 @@ def command() -> None:
 
     `fleet run` runs `gpudoctor check` on each node through srun and saves one JSON report per
     node; `fleet report DIR...` compares saved reports: verdicts, findings across nodes, drift
-    and throughput outliers. Both exit 0 when every node is fine, 1 when a node has an error
-    finding, was not reached or its report is unreadable, and 2 on bad input.
+    and throughput outliers. Both exit 0 when no node has an error, 1 when a node has an error
+    finding or a failed verify, was not reached or its report is unreadable, and 2 on bad input.
     """
 
 
@@ -81,8 +81,10 @@ def report_command(
 ) -> int:
     """Aggregate node reports (from fleet run, Ansible, pdsh, a Kubernetes job...).
 
-    Each PATH is a folder of `<node>.json` reports (`gpudoctor check --format json`; a
-    `<node>.verify.json` beside one adds its verify throughput) or one such file. Every report
+    Each PATH is a folder or one file. A folder holds `<node>.json` reports (`gpudoctor check
+    --format json`) and `<node>.verify.json` verify results, or fleet run's `check/<node>.json`
+    and `verify/<node>.json`; each file is known by its content, and JSON that is no gpudoctor
+    report is listed as skipped. A verify result's fail is an error of its node. Every report
     is diagnosed again with today's rules, as `check --from-report` does.
     """
     fmt = _resolve_format(fmt, output)
@@ -153,7 +155,8 @@ def _default_output_dir() -> Path:
     "-d",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the node reports go (<node>.json). Default: ./gpudoctor-fleet-<UTC time>.",
+    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json). "
+    "Default: ./gpudoctor-fleet-<UTC time>.",
 )
 @click.option(
     "--time-limit",

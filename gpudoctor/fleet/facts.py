@@ -98,7 +98,8 @@ def verify_verdict(data: Mapping[str, Any], where: str) -> str:
     """A verify result's overall verdict: ``pass``, ``warn`` or ``fail``."""
     verdict = data.get("verdict")
     if verdict not in VERIFY_VERDICTS:
-        raise ReportFormatError(f"{where}: verdict: expected pass, warn or fail, not {verdict!r}")
+        shown = repr(verdict)[:40]
+        raise ReportFormatError(f"{where}: verdict: expected pass, warn or fail, not {shown}")
     return str(verdict)
 
 
