@@ -281,7 +281,7 @@ def run_command(
         )
     nodes.sort(key=lambda n: sort_key(n.name))
     out_dir = output_dir or _default_output_dir()
-    _prepare_dir(out_dir, [n.name for n in nodes], force=force)
+    _prepare_dir(out_dir, [n.name for n in nodes], force=force, with_verify=with_verify)
 
     outcomes: list[NodeOutcome] = []
     total = len(nodes)
@@ -351,12 +351,13 @@ def _split(text: str, option: str) -> list[str]:
 
 
 def _save(path: Path, text: str) -> None:
-    path.parent.mkdir(exist_ok=True)
     write_output(path, text, force=True)
 
 
-def _prepare_dir(out_dir: Path, nodes: Sequence[str], *, force: bool) -> None:
-    """Create the folder; refuse (before any srun) to replace reports already in it."""
+def _prepare_dir(
+    out_dir: Path, nodes: Sequence[str], *, force: bool, with_verify: bool = False
+) -> None:
+    """Create the folders; refuse (before any srun) to replace reports already in them."""
     from gpudoctor.fleet.manifest import CHECK_DIR, MANIFEST, VERIFY_DIR
 
     if out_dir.exists() and not out_dir.is_dir():
@@ -375,10 +376,11 @@ def _prepare_dir(out_dir: Path, nodes: Sequence[str], *, force: bool) -> None:
                 f"--output-dir {out_dir} already holds {shown}; use --force to replace them "
                 "or choose another folder"
             )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(f"--output-dir {out_dir}: cannot create it ({exc.strerror})") from None
+    for folder in [out_dir, out_dir / CHECK_DIR] + ([out_dir / VERIFY_DIR] if with_verify else []):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"--output-dir: cannot create {folder} ({exc.strerror})") from None
 
 
 def _progress(outcome: NodeOutcome, done: int, total: int) -> None:

@@ -259,3 +259,16 @@ def test_outlier_strings_from_verify_results_are_inert(cli: Cli, tmp_path, fmt):
     assert "\x1b" not in out and "\r" not in out and "\x07" not in out
     assert not any(ln.strip().startswith("All 9") for ln in out.splitlines())
     assert "All 9 node(s) fine." in out  # shown, escaped, inside the outlier's line
+
+
+def test_fleet_run_refuses_a_folder_whose_check_is_a_file(cli: Cli, tmp_path, monkeypatch):
+    cluster = FakeSlurm(tmp_path / "slurm", {"n1": {"srun": "report", "report": str(H100)}})
+    for key, value in cluster.env().items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "check").write_text("mine")
+    result = cli("fleet", "run", "-d", str(out))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr, result
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert cluster.calls() == []  # refused before any srun
