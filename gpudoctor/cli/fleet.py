@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,9 @@ from gpudoctor.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
     from gpudoctor.fleet.run import NodeOutcome
-    from gpudoctor.model.fleet import FleetReport, NodeFacts, NotReached, Throughput, Unreadable
+    from gpudoctor.model.findings import Diagnosis
+    from gpudoctor.model.fleet import FleetReport, NotReached, Unreadable
 
-MANIFEST = "fleet-run.json"
-"""What ``fleet run`` writes beside the node reports: nodes not reached, partitions, the command."""
 FLEET_FORMATS = ("text", "json", "markdown", "html", "prometheus")
 FLEET_SUFFIXES = {
     ".json": "json",
@@ -43,8 +42,8 @@ def command() -> None:
 
     `fleet run` runs `gpudoctor check` on each node through srun and saves one JSON report per
     node; `fleet report DIR...` compares saved reports: verdicts, findings across nodes, drift
-    and throughput outliers. Both exit 0 when every node is fine, 1 when a node has an error
-    finding, was not reached or its report is unreadable, and 2 on bad input.
+    and throughput outliers. Both exit 0 when no node has an error, 1 when a node has an error
+    finding or a failed verify, was not reached or its report is unreadable, and 2 on bad input.
     """
 
 
@@ -82,8 +81,10 @@ def report_command(
 ) -> int:
     """Aggregate node reports (from fleet run, Ansible, pdsh, a Kubernetes job...).
 
-    Each PATH is a folder of `<node>.json` reports (`gpudoctor check --format json`; a
-    `<node>.verify.json` beside one adds its verify throughput) or one such file. Every report
+    Each PATH is a folder or one file. A folder holds `<node>.json` reports (`gpudoctor check
+    --format json`) and `<node>.verify.json` verify results, or fleet run's `check/<node>.json`
+    and `verify/<node>.json`; each file is known by its content, and JSON that is no gpudoctor
+    report is listed as skipped. A verify result's fail is an error of its node. Every report
     is diagnosed again with today's rules, as `check --from-report` does.
     """
     fmt = _resolve_format(fmt, output)
@@ -105,185 +106,37 @@ def _emit(fmt: str, report: FleetReport, output: Path | None, force: bool) -> No
         click.echo(text, nl=False)
 
 
-@dataclass
-class _Sources:
-    """The files found under the paths given, by node."""
-
-    checks: dict[str, Path] = field(default_factory=dict)
-    verifies: dict[str, Path] = field(default_factory=dict)
-    manifests: list[Path] = field(default_factory=list)
-    unreadable: list[Unreadable] = field(default_factory=list)
-
-
-def _node_files(paths: Sequence[Path]) -> _Sources:
-    from gpudoctor.model.fleet import Unreadable
-
-    found = _Sources()
-    for path in paths:
-        if path.is_dir():
-            try:
-                entries = sorted(p for p in path.iterdir() if p.name.endswith(".json"))
-            except OSError as exc:
-                raise BadInputError(f"{path}: cannot list it ({exc.strerror})") from None
-        elif path.exists():
-            entries = [path]
-        else:
-            raise BadInputError(f"{path}: no such file or directory")
-        for entry in entries:
-            if entry.name == MANIFEST:
-                found.manifests.append(entry)
-                continue
-            stem = entry.name.removesuffix(".json")
-            kind = found.checks
-            if stem.endswith(".verify"):
-                stem, kind = stem.removesuffix(".verify"), found.verifies
-            if not stem:
-                continue
-            if stem in kind:
-                found.unreadable.append(
-                    Unreadable(
-                        node=stem,
-                        path=str(entry),
-                        error=f"a second report for this node (the first: {kind[stem]})",
-                    )
-                )
-                continue
-            kind[stem] = entry
-    return found
-
-
-def read_capped(path: Path) -> bytes:
-    """A verify result's or manifest's bytes, read as check reads a report (size cap included)."""
-    from gpudoctor.model.readfile import read_capped as read
-    from gpudoctor.model.serialize import MAX_REPORT_BYTES
-
-    return read(path, limit=MAX_REPORT_BYTES, what="report")
-
-
 def build_fleet_report(
     paths: Sequence[Path],
     *,
     extra_not_reached: Sequence[NotReached] = (),
     partitions: dict[str, tuple[str, ...]] | None = None,
 ) -> FleetReport:
-    """Read, re-diagnose and aggregate every node report under ``paths``."""
-    from gpudoctor.fleet.aggregate import aggregate
+    """Read, re-diagnose (today's rules) and aggregate every node report under ``paths``."""
+    from gpudoctor import kb
+    from gpudoctor.fleet.sources import build_fleet_report as build
+    from gpudoctor.model.report import Report
+    from gpudoctor.rules import diagnose
+    from gpudoctor.rules.registry import REGISTRY
 
-    sources = _node_files(paths)
-    not_reached: list[NotReached] = list(extra_not_reached)
-    unreadable = list(sources.unreadable)
-    parts = dict(partitions or {})
-    for manifest in sources.manifests:
-        more_nr, more_un, more_parts = _read_manifest(manifest)
-        not_reached += more_nr
-        unreadable += more_un
-        for node, p in more_parts.items():
-            parts.setdefault(node, p)
-    if not sources.checks and not sources.verifies and not not_reached and not unreadable:
-        where = ", ".join(str(p) for p in paths)
-        raise BadInputError(f"no node reports (<node>.json) in {where}")
-    facts, info, bad = _diagnose_all(sorted(sources.checks.items()), parts)
-    unreadable += bad
-    reached = {f.node for f in facts}
-    throughput, bad_verify = _throughput_all(sorted(sources.verifies.items()))
-    unreadable += bad_verify
-    # A node gathered again after a failed run is reached now, whatever the manifest said.
-    not_reached = [r for r in not_reached if r.node not in reached]
-    return aggregate(
-        facts,
-        finding_info=info,
-        throughput=throughput,
-        unreadable=_dedupe(unreadable),
-        not_reached=_dedupe(not_reached),
+    knowledge = kb.load()
+
+    def diagnosed(report: Report) -> Diagnosis:
+        return diagnose(report, knowledge)
+
+    return build(
+        paths,
+        diagnose=diagnosed,
+        names={rule.id: rule.title for rule in REGISTRY},
         gpudoctor_version=__version__,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        created_at=_now(),
+        extra_not_reached=extra_not_reached,
+        partitions=partitions,
     )
 
 
-def _dedupe(items: Sequence[Any]) -> list[Any]:
-    return list(dict.fromkeys(items))
-
-
-def _diagnose_all(
-    items: Sequence[tuple[str, Path]], partitions: dict[str, tuple[str, ...]]
-) -> tuple[list[NodeFacts], dict[str, tuple[str, str]], list[Unreadable]]:
-    """Each report diagnosed with today's rules and cut down to its facts, one at a time."""
-    from gpudoctor import kb
-    from gpudoctor.fleet.facts import node_facts
-    from gpudoctor.model.findings import Severity
-    from gpudoctor.model.fleet import Unreadable
-    from gpudoctor.model.serialize import load_report
-    from gpudoctor.rules import diagnose
-
-    knowledge = kb.load()
-    facts: list[NodeFacts] = []
-    info: dict[str, tuple[str, str]] = {}
-    bad: list[Unreadable] = []
-    for node, path in items:
-        try:
-            report = load_report(path)
-        except (OSError, ValueError, BadInputError, RecursionError) as exc:
-            bad.append(Unreadable(node=node, path=str(path), error=_why(exc)))
-            continue
-        diagnosis = diagnose(report, knowledge)
-        for finding in diagnosis.findings:
-            if finding.severity > Severity.OK:
-                info.setdefault(finding.id, (finding.severity.label, finding.title))
-        facts.append(node_facts(node, report, diagnosis, partitions.get(node, ())))
-    return facts, info, bad
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    if isinstance(exc, RecursionError):
-        return "nested too deeply to be a report"
-    return str(exc)
-
-
-def _throughput_all(
-    items: Sequence[tuple[str, Path]],
-) -> tuple[list[Throughput], list[Unreadable]]:
-    from gpudoctor.fleet.facts import is_verify_result, throughput
-    from gpudoctor.model.fleet import Unreadable
-
-    samples: list[Throughput] = []
-    bad: list[Unreadable] = []
-    for node, path in items:
-        try:
-            data = json.loads(read_capped(path))
-            if not is_verify_result(data):
-                raise ValueError("not a `gpudoctor verify --format json` result")
-            samples += throughput(node, data, str(path))
-        except (OSError, ValueError, BadInputError, RecursionError) as exc:
-            bad.append(Unreadable(node=node, path=str(path), error=_why(exc)))
-    return samples, bad
-
-
-def _read_manifest(
-    path: Path,
-) -> tuple[list[NotReached], list[Unreadable], dict[str, tuple[str, ...]]]:
-    from gpudoctor.model.fleet import NotReached, Unreadable
-
-    try:
-        data = json.loads(read_capped(path))
-        if not isinstance(data, dict) or data.get("tool") != "gpudoctor fleet run":
-            raise ValueError("not a `gpudoctor fleet run` manifest")
-        nr = [
-            NotReached(node=str(r["node"]), state=str(r["state"]), reason=str(r["reason"]))
-            for r in data.get("not_reached", [])
-        ]
-        un = [
-            Unreadable(node=str(r["node"]), path=str(r["path"]), error=str(r["error"]))
-            for r in data.get("unreadable", [])
-        ]
-        parts = {
-            str(node): tuple(str(p) for p in ps)
-            for node, ps in dict(data.get("partitions", {})).items()
-        }
-    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
-        return [], [Unreadable(node="(fleet run)", path=str(path), error=_why(exc))], {}
-    return nr, un, parts
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- fleet run ------------------------------------------------------------------------------
@@ -302,7 +155,8 @@ def _default_output_dir() -> Path:
     "-d",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the node reports go (<node>.json). Default: ./gpudoctor-fleet-<UTC time>.",
+    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json). "
+    "Default: ./gpudoctor-fleet-<UTC time>.",
 )
 @click.option(
     "--time-limit",
@@ -385,6 +239,7 @@ def run_command(
     """
     from gpudoctor.fleet import slurm
     from gpudoctor.fleet.hostlist import expand, sort_key
+    from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, node_file
     from gpudoctor.fleet.run import NodeJob, gather
 
     fmt = _resolve_format(fmt, output)
@@ -426,7 +281,7 @@ def run_command(
         )
     nodes.sort(key=lambda n: sort_key(n.name))
     out_dir = output_dir or _default_output_dir()
-    _prepare_dir(out_dir, [n.name for n in nodes], force=force)
+    _prepare_dir(out_dir, [n.name for n in nodes], force=force, with_verify=with_verify)
 
     outcomes: list[NodeOutcome] = []
     total = len(nodes)
@@ -435,11 +290,22 @@ def run_command(
     def on_done(outcome: NodeOutcome) -> None:
         outcomes.append(outcome)
         if outcome.check_json is not None:
-            write_output(out_dir / f"{outcome.node}.json", outcome.check_json, force=True)
+            _save(node_file(out_dir, CHECK_DIR, outcome.node), outcome.check_json)
         if outcome.verify_json is not None:
-            write_output(out_dir / f"{outcome.node}.verify.json", outcome.verify_json, force=True)
+            _save(node_file(out_dir, VERIFY_DIR, outcome.node), outcome.verify_json)
         unreadable.extend(
-            Unreadable(node=outcome.node, path=str(out_dir / name), error=error)
+            Unreadable(
+                node=outcome.node,
+                # run.py names the file as the flat layout would; the folder tells them apart
+                path=str(
+                    node_file(
+                        out_dir,
+                        VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR,
+                        outcome.node,
+                    )
+                ),
+                error=error,
+            )
             for name, error in outcome.errors
         )
         _progress(outcome, len(outcomes), total)
@@ -484,23 +350,37 @@ def _split(text: str, option: str) -> list[str]:
         raise BadInputError(f"{option} {text!r}: {exc}") from None
 
 
-def _prepare_dir(out_dir: Path, nodes: Sequence[str], *, force: bool) -> None:
-    """Create the folder; refuse (before any srun) to replace reports already in it."""
+def _save(path: Path, text: str) -> None:
+    write_output(path, text, force=True)
+
+
+def _prepare_dir(
+    out_dir: Path, nodes: Sequence[str], *, force: bool, with_verify: bool = False
+) -> None:
+    """Create the folders; refuse (before any srun) to replace reports already in them."""
+    from gpudoctor.fleet.manifest import CHECK_DIR, MANIFEST, VERIFY_DIR
+
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"--output-dir {out_dir}: exists and is not a directory")
     if out_dir.is_dir() and not force:
-        names = {f"{n}.json" for n in nodes} | {f"{n}.verify.json" for n in nodes} | {MANIFEST}
-        clash = sorted(p.name for p in out_dir.iterdir() if p.name in names)
+        names = {f"{n}.json" for n in nodes}
+        wanted = [(out_dir / MANIFEST, MANIFEST)] + [
+            (out_dir / sub / name, f"{sub}/{name}")
+            for sub in (CHECK_DIR, VERIFY_DIR)
+            for name in sorted(names)
+        ]
+        clash = [shown for path, shown in wanted if os.path.lexists(path)]
         if clash:
             shown = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
             raise BadInputError(
                 f"--output-dir {out_dir} already holds {shown}; use --force to replace them "
                 "or choose another folder"
             )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(f"--output-dir {out_dir}: cannot create it ({exc.strerror})") from None
+    for folder in [out_dir, out_dir / CHECK_DIR] + ([out_dir / VERIFY_DIR] if with_verify else []):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"--output-dir: cannot create {folder} ({exc.strerror})") from None
 
 
 def _progress(outcome: NodeOutcome, done: int, total: int) -> None:
@@ -528,18 +408,16 @@ def _write_manifest(
     *,
     force: bool,
 ) -> None:
-    doc = {
-        "schema_version": 1,
-        "tool": "gpudoctor fleet run",
-        "gpudoctor_version": __version__,
-        "created_at": datetime.now(timezone.utc)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z"),
-        "command": list(job.check),
-        "partitions": {n.name: list(n.partitions) for n in nodes},
-        "not_reached": [
-            {"node": r.node, "state": r.state, "reason": r.reason} for r in not_reached
-        ],
-        "unreadable": [{"node": u.node, "path": u.path, "error": u.error} for u in unreadable],
-    }
-    write_output(out_dir / MANIFEST, json.dumps(doc, indent=2) + "\n", force=force)
+    from gpudoctor.fleet.manifest import MANIFEST, Manifest, to_document
+
+    manifest = Manifest(
+        gpudoctor_version=__version__,
+        created_at=_now(),
+        command=tuple(job.check),
+        partitions={n.name: tuple(n.partitions) for n in nodes},
+        not_reached=tuple(not_reached),
+        unreadable=tuple(unreadable),
+    )
+    write_output(
+        out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n", force=force
+    )

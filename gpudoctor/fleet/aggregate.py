@@ -9,14 +9,20 @@ from gpudoctor.fleet.drift import find_drift
 from gpudoctor.fleet.hostlist import compress, sort_key
 from gpudoctor.fleet.outliers import find_outliers
 from gpudoctor.model.fleet import (
+    VERIFY_VERDICTS,
+    Drift,
+    FindingPlace,
     FleetFinding,
     FleetReport,
     NodeFacts,
+    NodeFinding,
     NodeGroup,
     NodeSummary,
     NotReached,
+    Skipped,
     Throughput,
     Unreadable,
+    VerifyOutcome,
 )
 
 VERDICT_ORDER = {"error": 0, "warning": 1, "info": 2, "ok": 3}
@@ -26,32 +32,57 @@ SEVERITY_ORDER = VERDICT_ORDER
 def aggregate(
     nodes: Sequence[NodeFacts],
     *,
-    finding_info: Mapping[str, tuple[str, str]],
+    names: Mapping[str, str] | None = None,
     throughput: Iterable[Throughput] = (),
+    verify: Sequence[VerifyOutcome] = (),
     unreadable: Sequence[Unreadable] = (),
     not_reached: Sequence[NotReached] = (),
+    skipped: Sequence[Skipped] = (),
     gpudoctor_version: str,
     created_at: str,
 ) -> FleetReport:
-    """The fleet report; ``finding_info`` maps each finding ID to its (severity, title)."""
+    """The fleet report; ``names`` maps each finding ID to what it means on any node."""
     ordered = sorted(nodes, key=lambda n: sort_key(n.node))
+    drift = find_drift(ordered)
+    drifting = _drifting(drift)
+    verdicts = {v.node: v.verdict for v in verify}
+    summaries = [_summary(n, verdicts.get(n.node), n.node in drifting) for n in ordered]
     return FleetReport(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at,
-        nodes=tuple(_summary(n) for n in ordered),
-        groups=_groups(ordered),
-        findings=_findings(ordered, finding_info),
-        drift=find_drift(ordered),
+        nodes=tuple(summaries),
+        groups=_groups(summaries),
+        findings=_findings(ordered, names or {}),
+        drift=drift,
         outliers=find_outliers(throughput),
         unreadable=tuple(sorted(unreadable, key=lambda u: (sort_key(u.node), u.path))),
         not_reached=tuple(sorted(not_reached, key=lambda r: sort_key(r.node))),
+        verify=tuple(sorted(verify, key=lambda v: (sort_key(v.node), v.path))),
+        skipped=tuple(sorted(skipped, key=lambda s: s.path)),
     )
 
 
-def _summary(n: NodeFacts) -> NodeSummary:
+def _drifting(drift: Sequence[Drift]) -> set[str]:
+    """The nodes in a minority of any drift (``node:gpuN`` members count for their node)."""
+    return {
+        member.rsplit(":gpu", 1)[0] if d.fact.startswith("gpu.") else member
+        for d in drift
+        for members in d.minority.values()
+        for member in members
+    }
+
+
+def worst(*verdicts: str) -> str:
+    """The worst of node verdicts (``error`` before ``warning`` before ``ok``)."""
+    return min(verdicts, key=lambda v: VERDICT_ORDER.get(v, 9))
+
+
+def _summary(n: NodeFacts, verify: str | None, drift: bool) -> NodeSummary:
+    # A verify result's fail is as much an error as a check's: the node cannot train.
+    verdict = worst(n.verdict, VERIFY_VERDICTS.get(verify, "ok")) if verify else n.verdict
     return NodeSummary(
         node=n.node,
-        verdict=n.verdict,
+        verdict=verdict,
         finding_ids=n.finding_ids,
         gpu_model=n.gpu_model,
         gpu_count=n.gpu_count,
@@ -60,12 +91,14 @@ def _summary(n: NodeFacts) -> NodeSummary:
         cudnn=n.cudnn,
         frameworks=dict(sorted(n.frameworks.items())),
         partitions=n.partitions,
+        verify=verify,
+        drift=drift,
     )
 
 
-def _groups(nodes: Sequence[NodeFacts]) -> tuple[NodeGroup, ...]:
+def _groups(nodes: Sequence[NodeSummary]) -> tuple[NodeGroup, ...]:
     """Nodes that look the same in the summary table, one row each, worst first."""
-    members: dict[tuple[object, ...], list[NodeFacts]] = defaultdict(list)
+    members: dict[tuple[object, ...], list[NodeSummary]] = defaultdict(list)
     for n in nodes:
         key = (
             n.verdict,
@@ -76,6 +109,8 @@ def _groups(nodes: Sequence[NodeFacts]) -> tuple[NodeGroup, ...]:
             n.cuda_driver,
             n.cudnn,
             tuple(sorted(n.frameworks.items())),
+            n.verify,
+            n.drift,
         )
         members[key].append(n)
     groups = [
@@ -90,6 +125,8 @@ def _groups(nodes: Sequence[NodeFacts]) -> tuple[NodeGroup, ...]:
             cuda_driver=group[0].cuda_driver,
             cudnn=group[0].cudnn,
             frameworks=dict(sorted(group[0].frameworks.items())),
+            verify=group[0].verify,
+            drift=group[0].drift,
         )
         for group in members.values()
     ]
@@ -98,26 +135,59 @@ def _groups(nodes: Sequence[NodeFacts]) -> tuple[NodeGroup, ...]:
     )
 
 
-def _findings(
-    nodes: Sequence[NodeFacts], info: Mapping[str, tuple[str, str]]
-) -> tuple[FleetFinding, ...]:
-    """Each finding ID with the nodes that have it, worst and most widespread first."""
+_PlaceKey = tuple[str, tuple[str, ...], tuple[str, ...]]
+"""(severity, titles, evidence): what makes two nodes one place of a finding."""
+
+
+def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[FleetFinding, ...]:
+    """Each finding ID with the nodes that have it, worst and most widespread first.
+
+    Each node keeps its own words: ``GPU 2 ...`` on one node and ``GPU 5 ...`` on another
+    are two places of one finding, never one title for both (an admin would reset the wrong
+    GPU). Nodes on which the finding reads the same are one place.
+    """
     where: dict[str, list[str]] = defaultdict(list)
+    places: dict[str, dict[_PlaceKey, list[str]]] = defaultdict(dict)
     for n in nodes:
+        mine: dict[str, list[NodeFinding]] = defaultdict(list)
+        for f in n.findings:
+            mine[f.id].append(f)
         for fid in n.finding_ids:
             where[fid].append(n.node)
-    found = []
-    for fid, names in where.items():
-        severity, title = info.get(fid, ("info", ""))
-        found.append(
+            found = mine.get(fid) or [NodeFinding(id=fid, severity="info", title="")]
+            key = (
+                worst(*(f.severity for f in found)),
+                tuple(f.title for f in found),
+                tuple(e for f in found for e in f.evidence),
+            )
+            places[fid].setdefault(key, []).append(n.node)
+    result = []
+    for fid, hosts in where.items():
+        spots = sorted(
+            (
+                FindingPlace(
+                    hostlist=compress(members),
+                    nodes=tuple(members),
+                    severity=key[0],
+                    titles=key[1],
+                    evidence=key[2],
+                )
+                for key, members in places[fid].items()
+            ),
+            key=lambda p: (SEVERITY_ORDER.get(p.severity, 9), -len(p.nodes), sort_key(p.nodes[0])),
+        )
+        titles = {t for p in spots for t in p.titles}
+        result.append(
             FleetFinding(
                 id=fid,
-                severity=severity,
-                title=title,
-                nodes=tuple(names),
-                hostlist=compress(names),
+                severity=worst(*(p.severity for p in spots)),
+                # The rule's own name; one node's title would name that node's GPU for all.
+                name=names.get(fid) or (titles.pop() if len(titles) == 1 else ""),
+                nodes=tuple(hosts),
+                hostlist=compress(hosts),
+                places=tuple(spots),
             )
         )
     return tuple(
-        sorted(found, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -len(f.nodes), f.id))
+        sorted(result, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -len(f.nodes), f.id))
     )

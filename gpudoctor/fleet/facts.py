@@ -9,7 +9,7 @@ from typing import Any
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import gpus
 from gpudoctor.model.findings import Diagnosis, Severity
-from gpudoctor.model.fleet import GpuFacts, NodeFacts, Throughput
+from gpudoctor.model.fleet import VERIFY_VERDICTS, GpuFacts, NodeFacts, NodeFinding, Throughput
 from gpudoctor.model.report import FrameworkInfo, Report
 
 
@@ -19,11 +19,17 @@ def node_facts(
     """The comparable facts of one node's report and the findings today's rules gave it."""
     listed = gpus(report)
     names = sorted({g.name for g in listed if g.name})
+    # The "no problem found" markers (severity ok) say nothing a fleet needs to compare.
+    found = [f for f in diagnosis.findings if f.severity > Severity.OK]
     return NodeFacts(
         node=node,
-        verdict=diagnosis.worst.label,
-        # The "no problem found" markers (severity ok) say nothing a fleet needs to compare.
-        finding_ids=tuple(sorted({f.id for f in diagnosis.findings if f.severity > Severity.OK})),
+        # Information (TensorFlow absent, say) is nothing to act on: such a node reads ok.
+        verdict=diagnosis.worst.label if diagnosis.worst >= Severity.WARNING else "ok",
+        finding_ids=tuple(sorted({f.id for f in found})),
+        findings=tuple(
+            NodeFinding(id=f.id, severity=f.severity.label, title=f.title, evidence=f.evidence)
+            for f in sorted(found, key=lambda f: (f.id, f.title))
+        ),
         gpu_model=" + ".join(names) if names else None,
         gpu_count=len(listed),
         driver=report.nvml.driver_version,
@@ -83,7 +89,18 @@ def _build(fw: FrameworkInfo) -> str:
 
 def is_verify_result(data: Any) -> bool:
     """Whether parsed JSON is a ``gpudoctor verify --format json`` result."""
-    return isinstance(data, Mapping) and "runs" in data and "verdict" in data
+    return isinstance(data, Mapping) and (
+        data.get("tool") == "gpudoctor verify" or ("runs" in data and "verdict" in data)
+    )
+
+
+def verify_verdict(data: Mapping[str, Any], where: str) -> str:
+    """A verify result's overall verdict: ``pass``, ``warn`` or ``fail``."""
+    verdict = data.get("verdict")
+    if verdict not in VERIFY_VERDICTS:
+        shown = repr(verdict)[:40]
+        raise ReportFormatError(f"{where}: verdict: expected pass, warn or fail, not {shown}")
+    return str(verdict)
 
 
 def throughput(node: str, data: Mapping[str, Any], where: str) -> tuple[Throughput, ...]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FLEET_SCHEMA_VERSION = 1
+FLEET_SCHEMA_VERSION = 2
 """Bumped on any change that breaks a reader of the JSON form (docs/fleet.md)."""
+
+VERIFY_VERDICTS = {"pass": "ok", "warn": "warning", "fail": "error"}
+"""A verify result's verdict -> the node verdict it stands for."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,13 +47,26 @@ class Throughput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NodeFinding:
+    """One finding on one node as that node's report words it (``GPU 2 has ...``)."""
+
+    id: str
+    severity: str
+    title: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class NodeFacts:
     """What the fleet report keeps of one node's report: small, so 10,000 of them fit."""
 
     node: str
     verdict: str
-    """The worst finding's severity: ``ok``, ``info``, ``warning`` or ``error``."""
+    """``error`` or ``warning`` after the worst finding; ``ok`` when nothing is to be done
+    (information alone never makes a node anything but ``ok``)."""
     finding_ids: tuple[str, ...] = ()
+    findings: tuple[NodeFinding, ...] = ()
+    """The findings behind ``finding_ids``, each with this node's own title and evidence."""
     gpu_model: str | None = None
     """The GPUs' name; several names joined with `` + `` on a mixed node."""
     gpu_count: int = 0
@@ -81,6 +97,10 @@ class NodeSummary:
     cudnn: str | None
     frameworks: dict[str, str]
     partitions: tuple[str, ...] = ()
+    verify: str | None = None
+    """The verify result's verdict (``pass``, ``warn``, ``fail``); None without one."""
+    drift: bool = False
+    """The node (or one of its GPUs) is in the minority of a drifting fact."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,17 +117,51 @@ class NodeGroup:
     cuda_driver: str | None
     cudnn: str | None
     frameworks: dict[str, str]
+    verify: str | None = None
+    drift: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingPlace:
+    """Nodes on which one finding ID reads the same: the same titles and evidence."""
+
+    hostlist: str
+    nodes: tuple[str, ...]
+    severity: str
+    titles: tuple[str, ...]
+    """Each finding of this ID on one such node (one per GPU for a per-GPU finding)."""
+    evidence: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
 class FleetFinding:
-    """One finding ID and the nodes that have it."""
+    """One finding ID, the nodes that have it, and what it says on each of them."""
 
     id: str
     severity: str
-    title: str
+    """The worst severity it has on any node."""
+    name: str
+    """What the ID means on any node (the rule's title); each node's own words are in places."""
     nodes: tuple[str, ...]
     hostlist: str
+    places: tuple[FindingPlace, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyOutcome:
+    """A node's verify result's verdict: ``pass``, ``warn`` or ``fail``."""
+
+    node: str
+    verdict: str
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Skipped:
+    """A file beside the reports that is not a gpudoctor report at all (not a node)."""
+
+    path: str
+    why: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,12 +231,21 @@ class FleetReport:
     outliers: tuple[Outlier, ...]
     unreadable: tuple[Unreadable, ...]
     not_reached: tuple[NotReached, ...]
+    verify: tuple[VerifyOutcome, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def verify_only(self) -> tuple[VerifyOutcome, ...]:
+        """Verify results of nodes that have no check report here."""
+        checked = {n.node for n in self.nodes}
+        return tuple(v for v in self.verify if v.node not in checked)
 
     @property
     def healthy(self) -> bool:
-        """No error finding on any node, every node reached and every report readable."""
+        """No error on any node (verify's fail included), every node reached and readable."""
         return (
             all(n.verdict != "error" for n in self.nodes)
+            and all(v.verdict != "fail" for v in self.verify)
             and not self.not_reached
             and not self.unreadable
         )

@@ -6,10 +6,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from gpudoctor.model.fleet import FLEET_SCHEMA_VERSION, Drift, FleetReport, NodeGroup
+from gpudoctor.model.fleet import (
+    FLEET_SCHEMA_VERSION,
+    VERIFY_VERDICTS,
+    Drift,
+    FindingPlace,
+    FleetReport,
+    NodeGroup,
+)
 from gpudoctor.model.inert import inert as _inert
 
 MARKS = {"error": "✗", "warning": "!", "info": "i", "ok": "✓"}
+VERIFY_MARKS = {"fail": "✗", "warn": "!", "pass": "✓"}
+PLACES_SHOWN = 8
+"""Differently worded places of one finding the terminal shows; JSON has every one."""
 
 
 def inert(text: str) -> str:
@@ -52,25 +62,49 @@ def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:
 
 
 def verdict_line(report: FleetReport) -> str:
-    """The closing sentence: how many nodes are fine and what is wrong with the rest."""
-    total = (
-        len(report.nodes)
-        + len(report.not_reached)
-        + len({u.node for u in report.unreadable} - {n.node for n in report.nodes})
-    )
-    bad = sum(1 for n in report.nodes if n.verdict == "error")
+    """The closing sentence: every node counted by what there is to do about it."""
+    verify_only = report.verify_only
+    verdicts = [n.verdict for n in report.nodes]
+    verdicts += [VERIFY_VERDICTS.get(v.verdict, "error") for v in verify_only]
+    known = {n.node for n in report.nodes} | {v.node for v in verify_only}
+    unreadable_nodes = {u.node for u in report.unreadable} - known
+    total = len(verdicts) + len(report.not_reached) + len(unreadable_nodes)
+    errors, warnings = verdicts.count("error"), verdicts.count("warning")
+    failed = sum(1 for v in report.verify if v.verdict == "fail")
+    drifting = sum(1 for n in report.nodes if n.drift)
+    fine = sum(1 for n in report.nodes if n.verdict == "ok" and not n.drift)
+    fine += sum(1 for v in verify_only if v.verdict == "pass")
     parts = []
-    if bad:
-        parts.append(f"{bad} with an error finding")
+    if errors:
+        parts.append(f"{errors} with an error" + (f" ({failed} failed verify)" if failed else ""))
+    if warnings:
+        parts.append(f"{warnings} with a warning")
+    if drifting:
+        parts.append(f"{drifting} drifting")
     if report.not_reached:
         parts.append(f"{len(report.not_reached)} not reached")
     if report.unreadable:
         parts.append(f"{len(report.unreadable)} unreadable report(s)")
-    drift = f", {len(report.drift)} drifting fact(s)" if report.drift else ""
-    slow = f", {len(report.outliers)} throughput outlier(s)" if report.outliers else ""
-    if not parts:
-        return f"All {total} node(s) fine{drift}{slow}."
-    return f"{total} node(s): {', '.join(parts)}{drift}{slow}."
+    facts = []
+    if report.drift:
+        facts.append(f"{len(report.drift)} drifting fact(s)")
+    if report.outliers:
+        facts.append(f"{len(report.outliers)} throughput outlier(s)")
+    if not parts and not facts:
+        return f"All {total} node(s) fine."
+    tail = f"; {', '.join(facts)}" if facts else ""
+    return f"{total} node(s): {', '.join([f'{fine} fine', *parts])}{tail}."
+
+
+def node_marks(verify: str | None, drift: bool) -> str:
+    """``verify fail, drift``: what the node table adds to a node's verdict."""
+    marks = [f"verify {verify}"] if verify else []
+    return ", ".join([*marks, "drift"] if drift else marks)
+
+
+def place_text(place: FindingPlace) -> str:
+    """One place of a finding: the nodes' own titles (one per GPU for a per-GPU finding)."""
+    return "; ".join(place.titles) or "-"
 
 
 def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
@@ -89,8 +123,10 @@ def _group_lines(g: NodeGroup) -> list[str]:
         f"CUDA {g.cuda_driver}" if g.cuda_driver else "",
         f"cuDNN {g.cudnn}" if g.cudnn else "",
     ]
+    marks = node_marks(g.verify, g.drift)
     lines = [
-        f"  {MARKS.get(g.verdict, '?')} {g.verdict:<8} {inert(g.hostlist)} ({g.count})",
+        f"  {MARKS.get(g.verdict, '?')} {g.verdict:<8} {inert(g.hostlist)} ({g.count})"
+        + (f"  [{marks}]" if marks else ""),
         f"             {inert(', '.join(p for p in stack if p))}",
     ]
     if g.frameworks:
@@ -113,14 +149,20 @@ def render_text(report: FleetReport) -> str:
             out += _group_lines(group)
         out.append("")
     if report.findings:
-        out.append("Findings across the fleet")
+        out.append("Findings across the fleet (each node in its own words)")
         rows = [
-            [f"{MARKS.get(f.severity, '?')} {f.id}", str(len(f.nodes)), inert(f.title)]
+            [f"{MARKS.get(f.severity, '?')} {f.id}", str(len(f.nodes)), inert(f.name)]
             for f in report.findings
         ]
         table = _table(rows)
         for line, f in zip(table, report.findings, strict=True):
-            out += [line, f"      on {inert(short_hostlist(f.hostlist, len(f.nodes)))}"]
+            out.append(line)
+            for place in f.places[:PLACES_SHOWN]:
+                hosts = inert(short_hostlist(place.hostlist, len(place.nodes)))
+                out.append(f"      {hosts}: {inert(place_text(place))}")
+            if len(f.places) > PLACES_SHOWN:
+                more = len(f.places) - PLACES_SHOWN
+                out.append(f"      and {more} more wording(s) (--format json has them all)")
         out.append("")
     if report.drift:
         out.append("Drift (facts that should be the same)")
@@ -129,12 +171,21 @@ def render_text(report: FleetReport) -> str:
     if report.outliers:
         out.append("Throughput outliers (far below the median of the same GPU model and run)")
         out += [
-            f"  ! {inert(o.node)} {o.device} {inert(o.device_name)}: {o.model} {o.framework} "
-            f"{o.precision} batch {o.batch_size}: {o.images_per_second:,.1f} img/s, "
+            f"  ! {inert(o.node)} {inert(o.device)} {inert(o.device_name)}: "
+            f"{inert(o.model)} {inert(o.framework)} {inert(o.precision)} batch {o.batch_size}: "
+            f"{o.images_per_second:,.1f} img/s, "
             f"{o.ratio:.2f} × the median {o.median:,.1f} of {o.peers} runs"
             for o in report.outliers
         ]
         out.append("")
+    unproven = [v for v in report.verify if v.verdict != "pass"]
+    if unproven:
+        out.append("Verify results that did not pass")
+        rows = [
+            [f"{VERIFY_MARKS.get(v.verdict, '?')} {inert(v.node)}", v.verdict, inert(v.path)]
+            for v in unproven
+        ]
+        out += [*_table(rows), ""]
     if report.not_reached:
         out.append("Not reached")
         rows = [[f"✗ {inert(r.node)}", inert(r.state), inert(r.reason)] for r in report.not_reached]
@@ -143,6 +194,9 @@ def render_text(report: FleetReport) -> str:
         out.append("Unreadable reports")
         rows = [[f"✗ {inert(u.node)}", inert(u.path), inert(u.error)] for u in report.unreadable]
         out += [*_table(rows), ""]
+    if report.skipped:
+        out.append("Skipped (not node reports)")
+        out += [*_table([[inert(k.path), inert(k.why)] for k in report.skipped]), ""]
     out.append(verdict_line(report))
     return "\n".join(out) + "\n"
 
@@ -163,7 +217,18 @@ def tables(report: FleetReport) -> list[Table]:
     found: list[Table] = [
         (
             "Nodes",
-            ["Verdict", "Nodes", "N", "GPUs", "Driver", "CUDA", "cuDNN", "Frameworks", "Findings"],
+            [
+                "Verdict",
+                "Nodes",
+                "N",
+                "GPUs",
+                "Driver",
+                "CUDA",
+                "cuDNN",
+                "Frameworks",
+                "Findings",
+                "Verify, drift",
+            ],
             [
                 [
                     g.verdict,
@@ -175,14 +240,25 @@ def tables(report: FleetReport) -> list[Table]:
                     g.cudnn or "-",
                     frameworks_text(g.frameworks),
                     " ".join(g.finding_ids) or "-",
+                    node_marks(g.verify, g.drift) or "-",
                 ]
                 for g in report.groups
             ],
         ),
         (
             "Findings across the fleet",
-            ["Severity", "Finding", "Nodes", "Title"],
-            [[f.severity, f.id, f.hostlist, f.title] for f in report.findings],
+            ["Severity", "Finding", "Nodes", "Title on those nodes", "Evidence"],
+            [
+                [
+                    p.severity,
+                    f"{f.id} {f.name}".strip(),
+                    p.hostlist,
+                    place_text(p),
+                    "; ".join(p.evidence) or "-",
+                ]
+                for f in report.findings
+                for p in f.places
+            ],
         ),
         (
             "Drift",
@@ -212,6 +288,11 @@ def tables(report: FleetReport) -> list[Table]:
             ],
         ),
         (
+            "Verify results that did not pass",
+            ["Verdict", "Node", "File"],
+            [[v.verdict, v.node, v.path] for v in report.verify if v.verdict != "pass"],
+        ),
+        (
             "Not reached",
             ["Node", "State", "Reason"],
             [[r.node, r.state, r.reason] for r in report.not_reached],
@@ -220,6 +301,11 @@ def tables(report: FleetReport) -> list[Table]:
             "Unreadable reports",
             ["Node", "File", "Error"],
             [[u.node, u.path, u.error] for u in report.unreadable],
+        ),
+        (
+            "Skipped (not node reports)",
+            ["File", "Why"],
+            [[k.path, k.why] for k in report.skipped],
         ),
     ]
     return [table for table in found if table[2]]
@@ -261,6 +347,8 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
                 "cudnn": n.cudnn,
                 "frameworks": n.frameworks,
                 "partitions": list(n.partitions),
+                "verify": n.verify,
+                "drift": n.drift,
             }
             for n in report.nodes
         ],
@@ -276,12 +364,28 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
                 "cuda_driver": g.cuda_driver,
                 "cudnn": g.cudnn,
                 "frameworks": g.frameworks,
+                "verify": g.verify,
+                "drift": g.drift,
             }
             for g in report.groups
         ],
         "findings": {f.id: list(f.nodes) for f in report.findings},
         "finding_info": {
-            f.id: {"severity": f.severity, "title": f.title, "hostlist": f.hostlist}
+            f.id: {
+                "severity": f.severity,
+                "name": f.name,
+                "hostlist": f.hostlist,
+                "places": [
+                    {
+                        "hostlist": p.hostlist,
+                        "nodes": list(p.nodes),
+                        "severity": p.severity,
+                        "titles": list(p.titles),
+                        "evidence": list(p.evidence),
+                    }
+                    for p in f.places
+                ],
+            }
             for f in report.findings
         },
         "drift": [
@@ -318,6 +422,8 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         "not_reached": [
             {"node": r.node, "state": r.state, "reason": r.reason} for r in report.not_reached
         ],
+        "verify": [{"node": v.node, "verdict": v.verdict, "path": v.path} for v in report.verify],
+        "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
     }
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from gpudoctor.model.fleet import FleetReport, NodeGroup
-from gpudoctor.render.fleet import MARKS, frameworks_text, gpus_text, inert, verdict_line
+from gpudoctor.model.fleet import VERIFY_VERDICTS, FleetReport, NodeGroup
+from gpudoctor.render.fleet import (
+    MARKS,
+    frameworks_text,
+    gpus_text,
+    inert,
+    node_marks,
+    place_text,
+    verdict_line,
+)
 from gpudoctor.render.fleet_tiles import overall, tiles
 
 # Even if a string escaped its escaping, the page could run nothing and fetch nothing.
@@ -115,12 +123,13 @@ def _nodes(report: FleetReport) -> list[str]:
             _verdict_cell(g.verdict),
             _hosts(g.hostlist),
             str(g.count),
+            node_marks(g.verify, g.drift) or "-",
             *(stack[i] for i in keep),
             " ".join(g.finding_ids) or "-",
         ]
         for g, stack in zip(report.groups, stacks, strict=True)
     ]
-    header = ["Verdict", "Nodes", "N", *(_STACK[i] for i in keep), "Findings"]
+    header = ["Verdict", "Nodes", "N", "Marks", *(_STACK[i] for i in keep), "Findings"]
     return body + _table(header, rows)
 
 
@@ -137,12 +146,30 @@ def _problems(report: FleetReport) -> list[str]:
         out += _section("Unreadable reports", len(report.unreadable), "error", table)
     if report.findings:
         worst = _kind(report.findings[0].severity)
+        # One row per wording: each node keeps its own title (GPU 2 here, GPU 5 there).
         rows = [
-            [_verdict_cell(f.severity), f.id, _hosts(f.hostlist), str(len(f.nodes)), f.title]
+            [
+                _verdict_cell(place.severity),
+                f.id,
+                f.name or "-",
+                _hosts(place.hostlist),
+                str(len(place.nodes)),
+                place_text(place),
+            ]
             for f in report.findings
+            for place in (f.places or ())
         ]
-        table = _table(["Severity", "Finding", "Nodes", "N", "Title"], rows)
+        table = _table(["Severity", "Finding", "Means", "Nodes", "N", "On those nodes"], rows)
         out += _section("Findings across the fleet", len(report.findings), worst, table)
+    unproven = [v for v in report.verify if v.verdict != "pass"]
+    if unproven:
+        rows = [
+            [_verdict_cell(VERIFY_VERDICTS.get(v.verdict, "error")), v.node, v.verdict, v.path]
+            for v in unproven
+        ]
+        table = _table(["", "Node", "Verify", "File"], rows)
+        worst = "error" if any(v.verdict == "fail" for v in unproven) else "warning"
+        out += _section("Verify results that did not pass", len(unproven), worst, table)
     if report.drift:
         rows = [
             [
@@ -202,5 +229,10 @@ def render_html(report: FleetReport) -> str:
     ]
     if report.groups:
         out += _section("Nodes", len(report.nodes), None, _nodes(report))
+    if report.skipped:
+        rows = [[k.path, k.why] for k in report.skipped]
+        out += _section(
+            "Skipped (not node reports)", len(rows), None, _table(["File", "Why"], rows)
+        )
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -55,8 +55,8 @@ def test_json_is_the_documented_contract(cli: Cli, tmp_path):
     doc = json.loads(result.stdout)
     jsonschema.validate(doc, SCHEMA)
     assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {
-        "gpu-001": "info",
-        "gpu-002": "info",
+        "gpu-001": "ok",
+        "gpu-002": "ok",
         "gpu-003": "error",
     }
     assert doc["findings"]["GD-GPU-001"] == ["gpu-003"]
@@ -115,7 +115,7 @@ def test_a_missing_path_or_an_empty_folder_is_bad_input(cli: Cli, tmp_path):
         (".html", "<!DOCTYPE html>"),
         (".prom", "# TYPE gpudoctor_fleet_node_verdict gauge"),
         (".md", "# gpudoctor fleet report"),
-        (".json", '"schema_version": 1'),
+        (".json", '"schema_version": 2'),
     ],
 )
 def test_the_format_follows_the_output_suffix_and_nothing_is_clobbered(
@@ -186,10 +186,11 @@ def test_fleet_run_saves_one_report_per_node_and_reports(cli: Cli, tmp_path, fak
         "json",
     )
     assert result.exit_code == 1, result
-    assert sorted(p.name for p in out.iterdir()) == ["fleet-run.json", "n1.json", "n2.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["check", "fleet-run.json"]
+    assert sorted(p.name for p in (out / "check").iterdir()) == ["n1.json", "n2.json"]
     doc = json.loads(result.stdout)
     assert doc["not_reached"] == [{"node": "n3", "state": "drained", "reason": "maintenance: PSU"}]
-    assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {"n1": "info", "n2": "error"}
+    assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {"n1": "ok", "n2": "error"}
     assert "fleet: [3/3]" in result.stderr or "fleet: [1/3] n3" in result.stderr
     check_call = next(c for c in cluster.calls() if "--nodelist=n2" in c)
     assert check_call[-8:] == [
@@ -299,7 +300,7 @@ def test_an_interrupted_run_keeps_what_it_gathered(tmp_path, fake, signum):
         env=env,
     )
     deadline = time.monotonic() + 60
-    while not (out / "n1.json").exists() and time.monotonic() < deadline:
+    while not (out / "check" / "n1.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.5)  # the two hanging sruns are under way
     start = time.monotonic()
@@ -307,7 +308,7 @@ def test_an_interrupted_run_keeps_what_it_gathered(tmp_path, fake, signum):
     stdout, stderr = proc.communicate(timeout=60)
     assert time.monotonic() - start < 20  # srun's SIGTERM grace, not the 180 s node timeout
     assert proc.returncode == 128 + signum, stderr
-    assert (out / "n1.json").exists() and (out / "fleet-run.json").exists()
+    assert (out / "check" / "n1.json").exists() and (out / "fleet-run.json").exists()
     doc = json.loads(stdout)
     assert [n["node"] for n in doc["nodes"]] == ["n1"]
     assert {r["node"] for r in doc["not_reached"]} == {"n2", "n3"}

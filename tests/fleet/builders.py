@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from gpudoctor.model.fleet import GpuFacts, NodeFacts, Throughput
+from gpudoctor.model.fleet import GpuFacts, NodeFacts, NodeFinding, Throughput
 
 
 def gpu(index: int, **changes: Any) -> GpuFacts:
@@ -57,3 +57,15 @@ def run(node_name: str, ips: float, device: str = "cuda:0", **changes: Any) -> T
         images_per_second=ips,
     )
     return replace(base, **changes)
+
+
+def with_findings(facts: NodeFacts, *findings: NodeFinding) -> NodeFacts:
+    """``facts`` with these findings, their IDs and the verdict they give (info reads ok)."""
+    order = {"error": 0, "warning": 1}
+    worst = min((f.severity for f in findings), key=lambda s: order.get(s, 9), default="ok")
+    return replace(
+        facts,
+        verdict=worst if worst in order else "ok",
+        findings=findings,
+        finding_ids=tuple(sorted({f.id for f in findings})),
+    )

@@ -35,7 +35,7 @@ def test_a_recorded_h100_becomes_comparable_facts():
     assert f.frameworks["tensorflow"] == "not installed"
     assert f.cudnn == "9.10.2" and f.partitions == ("gpu",)
     assert f.gpus[0].pcie_width_max == 16 and f.gpus[0].memory_total_mib == 81559
-    assert f.verdict == "info" and f.finding_ids == ("GD-TF-001",)  # "no problem" IDs left out
+    assert f.verdict == "ok" and f.finding_ids == ("GD-TF-001",)  # info reads ok
 
 
 def test_a_lost_gpu_is_counted_but_its_unknown_facts_are_not_compared():

@@ -103,7 +103,7 @@ def test_healthy_nodes_are_reported(slurm_cluster: SlurmCluster, tmp_path: Path)
     assert report["not_reached"] == []
     assert report["unreadable"] == []
     for node in slurm_cluster.nodes:
-        saved = json.loads((out / f"{node}.json").read_text())
+        saved = json.loads((out / "check" / f"{node}.json").read_text())
         assert nodes[node]["verdict"] == saved["verdict"]
         assert set(nodes[node]["finding_ids"]) <= {finding["id"] for finding in saved["findings"]}
     if not have_gpu():
@@ -125,7 +125,7 @@ def test_nodelist_and_exclude_pick_nodes(slurm_cluster: SlurmCluster, tmp_path: 
     report = fleet_json(done)
     assert done.returncode == 0, done.stderr
     assert sorted(by_node(report["nodes"])) == ["n1", "n3"]
-    assert not (out / "n2.json").exists()
+    assert not (out / "check" / "n2.json").exists()
 
 
 def test_drained_node_is_not_reached_and_not_waited_on(
@@ -146,7 +146,7 @@ def test_drained_node_is_not_reached_and_not_waited_on(
     assert missing["n2"]["state"].startswith("drain")
     assert missing["n2"]["reason"] == "maintenance window"
     assert sorted(by_node(report["nodes"])) == ["n1", "n3"]
-    assert not (out / "n2.json").exists()
+    assert not (out / "check" / "n2.json").exists()
     manifest = json.loads((out / "fleet-run.json").read_text())
     assert [row["node"] for row in manifest["not_reached"]] == ["n2"]
 
@@ -173,8 +173,8 @@ def test_stopped_slurmd_is_reported_within_the_time_limit(
     lost = set(by_node(report["not_reached"])) | set(by_node(report["unreadable"]))
     assert lost == {"n3"}, report
     assert sorted(by_node(report["nodes"])) == ["n1", "n2"]
-    assert (out / "n1.json").exists()
-    assert (out / "n2.json").exists()
+    assert (out / "check" / "n1.json").exists()
+    assert (out / "check" / "n2.json").exists()
 
 
 @pytest.mark.slow

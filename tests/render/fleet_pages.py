@@ -5,25 +5,29 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gpudoctor.fleet.aggregate import aggregate
-from gpudoctor.model.fleet import FleetReport, NotReached, Unreadable
-from tests.fleet.builders import gpu, node, run
+from gpudoctor.model.fleet import FleetReport, NodeFinding, NotReached, Unreadable, VerifyOutcome
+from tests.fleet.builders import gpu, node, run, with_findings
 
 # No [ ] or , in a node name: the hostlist notation cannot hold them (aggregation refuses).
 HOSTILE_NAME = 'evil"><script>alert(1)</script><img src=x onerror=alert(2)>\x1b\u202e'
 CELL = '<td class="ok" onclick=alert(3)>x'  # text that looks like a cell is not one
 HOSTILE_TEXT = HOSTILE_NAME + "\x1b[2J\x07 & <style>body{display:none}</style>"
-INFO = {
-    "GD-GPU-004": ("error", "GPU 3 has uncorrectable ECC errors"),
-    "GD-GPU-010": ("warning", "GPU 2 runs at PCIe x8 of x16"),
-    "GD-FW-003": ("warning", 'torch <b>"can\'t"</b> see cuDNN</td></tr></table><h1>x'),
+NAMES = {
+    "GD-GPU-004": "A GPU has uncorrectable ECC errors",
+    "GD-GPU-010": "A GPU runs below its PCIe width",
+    "GD-FW-003": 'torch <b>"can\'t"</b> see cuDNN</td></tr></table><h1>x',
 }
+
+
+def found(fid: str, severity: str, title: str) -> NodeFinding:
+    return NodeFinding(id=fid, severity=severity, title=title)
 
 
 def healthy() -> FleetReport:
     """Eight like nodes and nothing wrong."""
     return aggregate(
         [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 9)],
-        finding_info=INFO,
+        names=NAMES,
         gpudoctor_version="0.1.0",
         created_at="2026-12-04T12:00:00Z",
     )
@@ -32,9 +36,15 @@ def healthy() -> FleetReport:
 def troubled() -> FleetReport:
     """Every kind of problem, with hostile strings wherever a report can put one."""
     nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 11)]
-    nodes[1] = replace(nodes[1], verdict="error", finding_ids=("GD-GPU-004",))
-    nodes[2] = replace(nodes[2], verdict="warning", finding_ids=("GD-GPU-010", "GD-FW-003"))
-    nodes[3] = replace(nodes[3], verdict="warning", finding_ids=("GD-FW-003",))
+    nodes[1] = with_findings(
+        nodes[1], found("GD-GPU-004", "error", "GPU 3 has uncorrectable ECC errors")
+    )
+    nodes[2] = with_findings(
+        nodes[2],
+        found("GD-GPU-010", "warning", "GPU 2 runs at PCIe x8 of x16"),
+        found("GD-FW-003", "warning", NAMES["GD-FW-003"]),
+    )
+    nodes[3] = with_findings(nodes[3], found("GD-FW-003", "warning", HOSTILE_TEXT))
     nodes[4] = replace(nodes[4], driver="535.104.05", kernel_module="535.104.05")
     gpus = list(nodes[5].gpus)
     gpus[2] = gpu(2, pcie_width=8)
@@ -45,9 +55,10 @@ def troubled() -> FleetReport:
     throughput.append(run("gpu-010", 1700))
     return aggregate(
         nodes,
-        finding_info=INFO,
+        names=NAMES,
         throughput=throughput,
         unreadable=[Unreadable(node="gpu-012", path=f"r/{HOSTILE_NAME}.json", error="not JSON")],
+        verify=[VerifyOutcome(node="gpu-009", verdict="fail", path=f"verify/{HOSTILE_NAME}.json")],
         not_reached=[
             NotReached(node="gpu-011", state="drained", reason=HOSTILE_TEXT),
             NotReached(node="gpu-013", state="down", reason=CELL),
@@ -71,13 +82,17 @@ def big(count: int = 64) -> FleetReport:
         )
         for i in range(1, count - count // 2)
     ]
-    nodes[7] = replace(nodes[7], verdict="error", finding_ids=("GD-GPU-004",))
-    nodes[40] = replace(nodes[40], verdict="warning", finding_ids=("GD-GPU-010",))
+    nodes[7] = with_findings(
+        nodes[7], found("GD-GPU-004", "error", "GPU 3 has uncorrectable ECC errors")
+    )
+    nodes[40] = with_findings(
+        nodes[40], found("GD-GPU-010", "warning", "GPU 2 runs at PCIe x8 of x16")
+    )
     for i in (3, 11, 19, 27):
         nodes[i] = replace(nodes[i], cudnn="9.0.0")
     return aggregate(
         nodes,
-        finding_info=INFO,
+        names=NAMES,
         throughput=[run(n.node, 3000 + i) for i, n in enumerate(nodes[:32])],
         not_reached=[NotReached(node=f"a100-{count // 2:03d}", state="down", reason="Reboot")],
         gpudoctor_version="0.1.0",

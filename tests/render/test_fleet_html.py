@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from gpudoctor.render.fleet import frameworks_text, inert, render_fleet
-from tests.render.fleet_pages import HOSTILE_NAME, HOSTILE_TEXT, INFO, big, healthy, troubled
+from tests.render.fleet_pages import HOSTILE_NAME, HOSTILE_TEXT, NAMES, big, healthy, troubled
 
 CHROMIUM = shutil.which("chromium")
 TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "div", "span"}
@@ -58,19 +58,20 @@ def test_first_screen_says_the_state_and_counts_every_verdict():
     (banner,) = page.by_class["banner"]
     assert banner.startswith("✗ Not healthy") and "2 not reached" in banner
     assert tile_counts(page) == {
-        "error": 1,
+        "error": 2,  # one by its finding, one by its failed verify
         "warning": 2,
         "drift": 3,
         "unreadable": 1,
         "not reached": 2,
         "slow GPU": 1,
-        "ok": 7,
+        "ok": 6,
     }
     order = [h.lstrip("✗! ").split(" (")[0] for h in page.by_class["h2"]]
     assert order == [
         "Not reached",
         "Unreadable reports",
         "Findings across the fleet",
+        "Verify results that did not pass",
         "Drift",
         "Throughput outliers",
         "Nodes",
@@ -80,7 +81,7 @@ def test_first_screen_says_the_state_and_counts_every_verdict():
 def test_problems_are_marked_in_words_not_colour_alone():
     page = Page(render_fleet("html", troubled()))
     problems = page.by_class["problem"]
-    assert [p.split("\n")[1][:2] for p in problems] == ["✗ ", "✗ ", "✗ ", "! ", "! "]
+    assert [p.split("\n")[1][:2] for p in problems] == ["✗ ", "✗ ", "✗ ", "✗ ", "! ", "! "]
     assert page.by_class["v"][:3] == ["✗ error", "✗ error", "✗ error"]  # not reached, unreadable
 
 
@@ -107,7 +108,7 @@ def test_hostile_strings_stay_text():
     assert not [k for k, _ in page.attrs if k.startswith("on") or k in ("href", "src")]
     assert "default-src 'none'" in html  # and were anything to slip, the page may run nothing
     text = "".join(page.text)
-    for raw in (HOSTILE_NAME, HOSTILE_TEXT, INFO["GD-FW-003"][1], '<td class="ok" onclick'):
+    for raw in (HOSTILE_NAME, HOSTILE_TEXT, NAMES["GD-FW-003"], '<td class="ok" onclick'):
         assert inert(raw) in text  # shown as written, escapes and all
     for raw in ("\x1b", "\x07", "\u202e"):
         assert raw not in html
@@ -168,3 +169,14 @@ def test_a_screenshot_shows_the_banner_in_colour(tmp_path, make, fill):
         top = shot.convert("RGB").crop((0, 0, 1280, 200))
         banner = {colour: n for n, colour in top.getcolors(1280 * 200)}.get(fill, 0)
     assert banner > 20_000  # the banner's fill, most of a 1,200 × 40 pixel band
+
+
+def test_each_node_keeps_its_own_title_and_its_marks():
+    """Per-node titles survive aggregation (an admin resets the GPU the node names)."""
+    page = Page(render_fleet("html", troubled()))
+    text = "".join(page.text)
+    assert "GPU 3 has uncorrectable ECC errors" in text  # gpu-002's own words
+    assert "GPU 2 runs at PCIe x8 of x16" in text  # gpu-003's
+    assert "A GPU has uncorrectable ECC errors" in text  # and what the ID means anywhere
+    assert "verify fail" in "".join(page.by_class["td"])
+    assert any(cell == "drift" for cell in page.by_class["td"])

@@ -17,9 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gpudoctor.fleet.aggregate import aggregate
-from gpudoctor.model.fleet import NotReached, Unreadable
+from gpudoctor.model.fleet import NodeFinding, NotReached, Unreadable
 from gpudoctor.render.fleet import inert, render_fleet
-from tests.fleet.builders import gpu, node, run
+from tests.fleet.builders import gpu, node, run, with_findings
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "fleet" / "expected"
@@ -32,7 +32,13 @@ HOSTILE = 'PSU "swap"\x1b]0;owned\x07\x1b[2J\r| <script>alert(1)</script>\u202e'
 def sample():
     """Eight H100 nodes: one with an ECC error, one narrow link, one slow GPU, and the rest."""
     nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 9)]
-    nodes[6] = replace(nodes[6], verdict="error", finding_ids=("GD-GPU-004",))
+    ecc = NodeFinding(
+        id="GD-GPU-004",
+        severity="error",
+        title="GPU 3 has 9 uncorrectable row remaps (limit 8)",
+        evidence=("remapped rows: 0 correctable, 9 uncorrectable",),
+    )
+    nodes[6] = with_findings(nodes[6], ecc)
     gpus = list(nodes[2].gpus)
     gpus[5] = gpu(5, pcie_width=4)
     nodes[2] = replace(nodes[2], gpus=tuple(gpus))
@@ -41,7 +47,7 @@ def sample():
     throughput.append(run("gpu-008", 1900, device="cuda:2"))
     return aggregate(
         nodes,
-        finding_info={"GD-GPU-004": ("error", "GPU 3 has uncorrectable ECC errors")},
+        names={"GD-GPU-004": "A memory row remap is pending"},
         throughput=throughput,
         unreadable=[
             Unreadable(
@@ -69,12 +75,17 @@ def test_golden(fmt):
 
 def test_text_names_every_problem():
     text = render_fleet("text", sample())
-    assert "gpu-[001-006] (6)" in text
+    assert "gpu-[001-002,004-006] (5)" in text
+    assert "gpu-003 (1)  [drift]" in text and "gpu-008 (1)  [drift]" in text
+    assert "gpu-007: GPU 3 has 9 uncorrectable row remaps (limit 8)" in text
     assert (
         "gpu.pcie_width (gpu model NVIDIA H100 80GB HBM3): 16 on 63 GPUs; 4 on gpu-003:gpu5" in text
     )
     assert "gpu-008 cuda:2 NVIDIA H100 80GB HBM3: resnet50 torch amp-fp16" in text
-    assert "8 node(s)" not in text or "1 with an error finding" in text
+    assert text.endswith(
+        "10 node(s): 5 fine, 1 with an error, 2 drifting, 1 not reached, 1 unreadable report(s); "
+        "3 drifting fact(s), 1 throughput outlier(s).\n"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
@@ -143,7 +154,12 @@ def clashing():
         node("n\x1b"),  # an ESC, written \x1b ...
         node("n\\x1b"),  # ... and a real backslash, x, 1, b: two nodes, two series
         node("cpu-01", gpus=0, gpu_model=None),  # no GPU: no model label at all
-        node("gpu-001", verdict="error", finding_ids=("GD-GPU-004",)),
+        with_findings(
+            node("gpu-001"),
+            NodeFinding(
+                id="GD-GPU-004", severity="error", title="GPU 3 has uncorrectable ECC errors"
+            ),
+        ),
         node("gpu-001"),  # the same name twice (two folders): one series, the worst value
         *(node(f"gpu-{i:03d}") for i in range(2, 7)),
     ]
@@ -153,7 +169,7 @@ def clashing():
     throughput += [run("gpu-001", 1000, mode="a"), run("gpu-001", 1000, mode="b")]
     return aggregate(
         nodes,
-        finding_info={"GD-GPU-004": ("error", "GPU 3 has uncorrectable ECC errors")},
+        names={"GD-GPU-004": "A GPU has uncorrectable ECC errors"},
         throughput=throughput,
         unreadable=[Unreadable(node="u", path="", error="empty")],
         not_reached=[NotReached(node="d", state="down", reason="")],

@@ -1,0 +1,99 @@
+"""The ``fleet run`` folder: its layout, and the ``fleet-run.json`` manifest written and read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gpudoctor.errors import ReportFormatError
+from gpudoctor.model.fleet import NotReached, Unreadable
+
+MANIFEST = "fleet-run.json"
+"""What ``fleet run`` writes at the top of its folder: nodes not reached, partitions, command."""
+TOOL = "gpudoctor fleet run"
+SCHEMA_VERSION = 1
+CHECK_DIR = "check"
+"""``fleet run`` saves each node's check report as ``check/<node>.json``..."""
+VERIFY_DIR = "verify"
+"""...and its verify result as ``verify/<node>.json``: no node name can clash with the
+manifest or with another node's verify result (``n2.verify`` is a node name too)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """What one ``fleet run`` knew beyond the reports it saved."""
+
+    gpudoctor_version: str
+    created_at: str
+    command: tuple[str, ...] = ()
+    partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    not_reached: tuple[NotReached, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+
+
+def node_file(out_dir: Path, kind: str, node: str) -> Path:
+    """``out_dir/check/<node>.json`` (``kind`` is CHECK_DIR or VERIFY_DIR).
+
+    SLURM's node names hold no ``/``; an empty name, ``.`` or ``..`` would still escape the
+    folder or name no file, so they are refused here whatever made them.
+    """
+    if not node or node in (".", "..") or "/" in node or "\0" in node:
+        raise ValueError(f"node name {node!r} is not a file name")
+    return out_dir / kind / f"{node}.json"
+
+
+def to_document(manifest: Manifest) -> dict[str, Any]:
+    """The JSON document ``fleet run`` writes as ``fleet-run.json``."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": TOOL,
+        "gpudoctor_version": manifest.gpudoctor_version,
+        "created_at": manifest.created_at,
+        "command": list(manifest.command),
+        "partitions": {node: list(p) for node, p in manifest.partitions.items()},
+        "not_reached": [
+            {"node": r.node, "state": r.state, "reason": r.reason} for r in manifest.not_reached
+        ],
+        "unreadable": [
+            {"node": u.node, "path": u.path, "error": u.error} for u in manifest.unreadable
+        ],
+    }
+
+
+def is_manifest(data: Any) -> bool:
+    """Whether parsed JSON is a ``fleet-run.json`` manifest (by its content, not its name)."""
+    return isinstance(data, Mapping) and data.get("tool") == TOOL
+
+
+def from_document(data: Any, where: str) -> Manifest:
+    """The manifest in parsed JSON; a malformed one is a :class:`ReportFormatError`."""
+    if not is_manifest(data):
+        raise ReportFormatError(f"{where}: not a `gpudoctor fleet run` manifest")
+    try:
+        return Manifest(
+            gpudoctor_version=str(data.get("gpudoctor_version", "")),
+            created_at=str(data.get("created_at", "")),
+            command=tuple(str(c) for c in _list(data.get("command", []))),
+            partitions={
+                str(node): tuple(str(p) for p in _list(ps))
+                for node, ps in dict(data.get("partitions", {})).items()
+            },
+            not_reached=tuple(
+                NotReached(node=str(r["node"]), state=str(r["state"]), reason=str(r["reason"]))
+                for r in _list(data.get("not_reached", []))
+            ),
+            unreadable=tuple(
+                Unreadable(node=str(r["node"]), path=str(r["path"]), error=str(r["error"]))
+                for r in _list(data.get("unreadable", []))
+            ),
+        )
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ReportFormatError(f"{where}: malformed manifest ({exc!s:.100})") from None
+
+
+def _list(value: Any) -> Sequence[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, not {type(value).__name__}")
+    return value

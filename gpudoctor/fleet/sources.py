@@ -1,0 +1,257 @@
+"""Reading a fleet's files: each known by its content, diagnosed and cut down one at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput, verify_verdict
+from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, from_document, is_manifest
+from gpudoctor.model import serialize
+from gpudoctor.model.findings import Diagnosis
+from gpudoctor.model.fleet import (
+    FleetReport,
+    NodeFacts,
+    NotReached,
+    Skipped,
+    Throughput,
+    Unreadable,
+    VerifyOutcome,
+)
+from gpudoctor.model.readfile import read_capped
+from gpudoctor.model.report import Report
+
+Diagnose = Callable[[Report], Diagnosis]
+"""Today's rules over one report (the CLI hands in rules.diagnose with the knowledge base)."""
+
+HOSTLIST_FORBIDDEN = frozenset("[],")
+"""Characters hostlist notation cannot hold in a node name."""
+_CHECK_KEYS = ("host", "driver", "nvml", "cuda")
+"""A JSON object with schema_version and one of these is taken for a check report."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: Path
+    where: str
+    """``flat`` (``<node>.json``, ``<node>.verify.json``), ``check`` or ``verify`` (fleet run's
+    subfolders), or ``given`` (a file named on the command line)."""
+
+
+@dataclass
+class _Gathered:
+    """What the files said, as they are read."""
+
+    facts: list[NodeFacts] = field(default_factory=list)
+    samples: list[Throughput] = field(default_factory=list)
+    verify: list[VerifyOutcome] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+    not_reached: list[NotReached] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    partitions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    checks: dict[str, str] = field(default_factory=dict)
+    """node -> the file its check report came from (a second one is unreadable)."""
+    verifies: dict[str, str] = field(default_factory=dict)
+
+
+def build_fleet_report(
+    paths: Sequence[Path],
+    *,
+    diagnose: Diagnose,
+    names: dict[str, str] | None = None,
+    gpudoctor_version: str,
+    created_at: str,
+    extra_not_reached: Sequence[NotReached] = (),
+    partitions: dict[str, tuple[str, ...]] | None = None,
+) -> FleetReport:
+    """Read, re-diagnose and aggregate every node report under ``paths``.
+
+    A path that does not exist, or a folder that cannot be listed, is bad input; one bad file
+    is one unreadable line and the rest of the fleet is still reported.
+    """
+    found = _Gathered(not_reached=list(extra_not_reached), partitions=dict(partitions or {}))
+    for entry in _entries(paths, found):
+        # One file at a time, dropped once cut down to its facts: memory grows with the
+        # number of nodes, not with the size of their reports.
+        _one(entry, found, diagnose)
+    if not (found.checks or found.verifies or found.not_reached or found.unreadable):
+        where = ", ".join(str(p) for p in paths)
+        raise BadInputError(f"no node reports (<node>.json, check/<node>.json) in {where}")
+    reached = {f.node for f in found.facts}
+    # A node gathered again after a failed run is reached now, whatever the manifest said.
+    not_reached = [r for r in found.not_reached if r.node not in reached]
+    return aggregate(
+        [_with_partitions(f, found.partitions) for f in found.facts],
+        names=names,
+        throughput=found.samples,
+        verify=found.verify,
+        unreadable=list(dict.fromkeys(found.unreadable)),
+        not_reached=list(dict.fromkeys(not_reached)),
+        skipped=found.skipped,
+        gpudoctor_version=gpudoctor_version,
+        created_at=created_at,
+    )
+
+
+def _with_partitions(facts: NodeFacts, partitions: dict[str, tuple[str, ...]]) -> NodeFacts:
+    """The node's partitions, known once every manifest is read (one may sort last)."""
+    mine = partitions.get(facts.node, ())
+    return replace(facts, partitions=mine) if mine else facts
+
+
+def _entries(paths: Sequence[Path], found: _Gathered) -> Iterator[_Entry]:
+    """Every file to read, once each even when a folder is given twice."""
+    seen: set[str] = set()
+    for path in paths:
+        if path.is_dir():
+            listed = [_Entry(p, "flat") for p in _list(path, found, top=True)]
+            for sub, where in ((CHECK_DIR, "check"), (VERIFY_DIR, "verify")):
+                if (path / sub).is_dir():
+                    listed += [_Entry(p, where) for p in _list(path / sub, found, top=False)]
+        elif path.exists():
+            listed = [_Entry(path, "given")]
+        else:
+            raise BadInputError(f"{path}: no such file or directory")
+        for entry in listed:
+            real = os.path.realpath(entry.path)
+            if real in seen:  # the same file reached twice is not a second report
+                continue
+            seen.add(real)
+            yield entry
+
+
+def _list(folder: Path, found: _Gathered, *, top: bool) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
+    except OSError as exc:
+        if top:
+            raise BadInputError(f"{folder}: cannot list it ({exc.strerror})") from None
+        found.unreadable.append(
+            Unreadable(node=f"({folder.name})", path=str(folder), error=_why(exc))
+        )
+        return []
+
+
+def _node_name(entry: _Entry, verify: bool) -> str:
+    """The node a file is about: its stem; ``.verify`` removed for a flat verify result."""
+    stem = entry.path.name.removesuffix(".json")
+    if verify and entry.where in ("flat", "given"):
+        stem = stem.removesuffix(".verify")
+    return stem
+
+
+def _one(entry: _Entry, found: _Gathered, diagnose: Diagnose) -> None:
+    """A manifest, a verify result, a check report, or a file that is no gpudoctor report."""
+    try:
+        raw = read_capped(entry.path, limit=serialize.MAX_REPORT_BYTES, what="report")
+    except (OSError, BadInputError) as exc:
+        node = _node_name(entry, verify=entry.path.name.endswith(".verify.json"))
+        found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=_why(exc)))
+        return
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        data = None  # the check report reader says what the file is instead
+    if is_manifest(data):
+        _manifest(entry, data, found)
+    elif is_verify_result(data):
+        _verify(entry, data, found)
+    elif data is not None and not _may_be_check(data):
+        # Valid JSON that no gpudoctor command wrote for a node (expected.json, a saved fleet
+        # report, a make-env plan): not a node, and nothing to count against the fleet.
+        found.skipped.append(Skipped(path=str(entry.path), why=_not_a_report(data)))
+    else:
+        _check(entry, raw, found, diagnose)
+
+
+def _manifest(entry: _Entry, data: Any, found: _Gathered) -> None:
+    try:
+        manifest = from_document(data, str(entry.path))
+    except BadInputError as exc:
+        found.unreadable.append(
+            Unreadable(node="(fleet run)", path=str(entry.path), error=str(exc))
+        )
+        return
+    found.not_reached += manifest.not_reached
+    found.unreadable += manifest.unreadable
+    for node, parts in manifest.partitions.items():
+        found.partitions.setdefault(node, parts)
+
+
+def _may_be_check(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and "schema_version" in data
+        and "tool" not in data
+        and any(k in data for k in _CHECK_KEYS)
+    )
+
+
+def _not_a_report(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("tool"), str):
+        return f"not a node report: written by {data['tool'][:60]}"
+    return "not a gpudoctor check report, verify result or fleet run manifest"
+
+
+def _named(entry: _Entry, node: str, found: _Gathered) -> bool:
+    """Whether ``node`` can name a node; if not, the file is one unreadable line."""
+    if not node or node in (".", ".."):
+        found.skipped.append(Skipped(path=str(entry.path), why="no node name in the file name"))
+        return False
+    bad = sorted(HOSTLIST_FORBIDDEN & set(node))
+    if bad:
+        error = f"the node name has {' '.join(bad)}, which hostlist notation cannot hold"
+        found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=error))
+        return False
+    return True
+
+
+def _second(node: str, entry: _Entry, first: dict[str, str], found: _Gathered) -> bool:
+    if node not in first:
+        first[node] = str(entry.path)
+        return False
+    error = f"a second report for this node (the first: {first[node]})"
+    found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=error))
+    return True
+
+
+def _check(entry: _Entry, raw: bytes, found: _Gathered, diagnose: Diagnose) -> None:
+    node = _node_name(entry, verify=False)
+    if not _named(entry, node, found) or _second(node, entry, found.checks, found):
+        return
+    try:
+        report = serialize.report_from_bytes(raw, str(entry.path))
+    except (ValueError, BadInputError, RecursionError) as exc:
+        found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=_why(exc)))
+        return
+    diagnosis = diagnose(report)
+    found.facts.append(node_facts(node, report, diagnosis))
+
+
+def _verify(entry: _Entry, data: Any, found: _Gathered) -> None:
+    node = _node_name(entry, verify=True)
+    if not _named(entry, node, found) or _second(node, entry, found.verifies, found):
+        return
+    where = str(entry.path)
+    try:
+        samples = throughput(node, data, where)
+        verdict = verify_verdict(data, where)
+    except (ValueError, BadInputError, RecursionError) as exc:
+        found.unreadable.append(Unreadable(node=node, path=where, error=_why(exc)))
+        return
+    found.samples += samples
+    found.verify.append(VerifyOutcome(node=node, verdict=verdict, path=where))
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to be a report"
+    return str(exc)

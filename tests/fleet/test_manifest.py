@@ -1,0 +1,58 @@
+"""fleet run's folder: node files in check/ and verify/, and the manifest written and read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.errors import ReportFormatError
+from gpudoctor.fleet.manifest import (
+    CHECK_DIR,
+    MANIFEST,
+    VERIFY_DIR,
+    Manifest,
+    from_document,
+    node_file,
+    to_document,
+)
+from gpudoctor.model.fleet import NotReached, Unreadable
+
+
+def test_node_files_never_clash_with_the_manifest_or_each_other(tmp_path: Path):
+    files = {
+        node_file(tmp_path, CHECK_DIR, "fleet-run"),
+        node_file(tmp_path, CHECK_DIR, "n2"),
+        node_file(tmp_path, CHECK_DIR, "n2.verify"),
+        node_file(tmp_path, VERIFY_DIR, "n2"),
+        tmp_path / MANIFEST,
+    }
+    assert len(files) == 5
+    assert node_file(tmp_path, CHECK_DIR, "fleet-run") == tmp_path / "check" / "fleet-run.json"
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "../x"])
+def test_names_that_are_no_file_name_are_refused(tmp_path: Path, name: str):
+    with pytest.raises(ValueError, match="is not a file name"):
+        node_file(tmp_path, CHECK_DIR, name)
+
+
+def test_the_manifest_reads_back_as_written():
+    manifest = Manifest(
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-04T00:00:00Z",
+        command=("python", "-m", "gpudoctor", "check"),
+        partitions={"n1": ("gpu", "debug")},
+        not_reached=(NotReached(node="n3", state="drained", reason="psu"),),
+        unreadable=(Unreadable(node="n2", path="check/n2.json", error="not JSON"),),
+    )
+    assert from_document(to_document(manifest), "fleet-run.json") == manifest
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [{"tool": "gpudoctor check"}, {"tool": "gpudoctor fleet run", "not_reached": [{"node": 1}]}],
+)
+def test_a_malformed_manifest_is_one_error(doc):
+    with pytest.raises(ReportFormatError):
+        from_document(doc, "fleet-run.json")
