@@ -133,6 +133,11 @@ def command(
         )
     if (drain or node_name is not None) and not health_check:
         raise BadInputError("--drain and --node go with --health-check")
+    if node_name is not None:
+        from gpudoctor.fleet.hostlist import check_node_name
+
+        # An unset $NODE in a Prolog gives --node '': that must not mean "this node".
+        check_node_name(node_name, "--node")
     if from_report is not None:
         report = _replayed_report(from_report)
     elif health_check:
@@ -207,7 +212,7 @@ def _health_gate(
     if drain:
         from gpudoctor.fleet import slurm
 
-        name = node_name or _this_node()
+        name = node_name if node_name is not None else _this_node()
         decision = decide(errors, slurm.node_state(name))
         if decision.action == "drain":
             slurm.drain(name, decision.reason)
@@ -239,7 +244,10 @@ def _this_node() -> str:
     import os
     import socket
 
-    return os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
+    from gpudoctor.fleet.hostlist import check_node_name
+
+    name = os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
+    return check_node_name(name, "this node's name ($SLURMD_NODENAME or the host name)")
 
 
 def _probed_report(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -11,9 +10,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from gpudoctor.fleet import slurm
+from gpudoctor.fleet.hostlist import NODE_NAME
 from gpudoctor.probe.runcmd import CmdResult, stopping
 
-SAFE_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+SAFE_NODE_NAME = NODE_NAME
 """A node name that is also a safe file name (no path separator, no leading dot)."""
 
 
@@ -71,7 +71,7 @@ def gather(
 
     runnable = []
     for node in nodes:
-        if not SAFE_NODE_NAME.match(node.name):
+        if not SAFE_NODE_NAME.fullmatch(node.name):
             report(_refused(node, "node name is not a safe file name"))
         elif not node.runnable:
             report(

@@ -261,6 +261,43 @@ def test_the_health_gate_drains_and_resumes_only_its_own(cli: Cli, fake):
     assert cluster.load()["nodes"]["n2"]["reason"] == "maintenance: PSU"
 
 
+BAD_NODE_NAMES = ("", " ", "n1 ", "n1\n", "n\x1b1", "n1,n2", "n[1-2]", "n1=x", "-n1", ".")
+
+
+@pytest.mark.parametrize("node", [*BAD_NODE_NAMES, "state=drain", "n" * 254])
+def test_a_bad_node_name_is_bad_input_and_drains_nothing(cli: Cli, fake, node):
+    # `--node $NODE` with $NODE unset in a Prolog gives '': never "the node this runs on".
+    cluster = fake({"n1": {"state": "idle"}, "n2": {"state": "idle"}})
+    result = cli(
+        "check",
+        "--health-check",
+        "--drain",
+        "--node",
+        node,
+        "--from-report",
+        str(LOST),
+        env={"SLURMD_NODENAME": "n1"},
+    )
+    one_line_error(result)
+    assert "is not one node's name" in result.stderr
+    assert cluster.calls() == []  # decided before sinfo or scontrol ran
+    assert {n["state"] for n in cluster.load()["nodes"].values()} == {"idle"}
+
+
+def test_a_bad_slurmd_nodename_is_bad_input_too(cli: Cli, fake):
+    cluster = fake({"n1": {"state": "idle"}})
+    result = cli(
+        "check",
+        "--health-check",
+        "--drain",
+        "--from-report",
+        str(LOST),
+        env={"SLURMD_NODENAME": "n[1-3]"},
+    )
+    one_line_error(result)
+    assert cluster.calls() == []
+
+
 def test_the_prolog_form_changes_nothing(cli: Cli, fake):
     cluster = fake({"n1": {"state": "idle"}})
     result = cli("check", "--health-check", "--from-report", str(LOST), "--format", "json")
