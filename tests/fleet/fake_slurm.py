@@ -4,9 +4,10 @@ The fleet code runs them as real child processes (argv, timeouts, process groups
 same paths run here as against the real SLURM of test_slurm_e2e.py. Each node's entry says
 what srun does there:
   {"state": "idle", "reason": "", "partitions": ["gpu"],
-   "srun": "report" | "run" | "busy" | "launch_fail" | "hang" | "garbage" | "crash",
-   "report": "<path of a JSON file to print>", "verify": "<path>"}
-``run`` executes the command srun was given; scontrol updates the state file.
+   "srun": "report" | "run" | "busy" | "launch_fail" | "hang" | "garbage" | "crash" | "flood",
+   "report": "<path of a JSON file to print>", "verify": "<path>", "bytes": 100000000}
+``run`` executes the command srun was given; ``flood`` prints ``bytes`` bytes (1 MiB at a
+time, so that the fake itself stays small) and exits 0; scontrol updates the state file.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ if mode == "launch_fail":
     sys.exit(233)
 if mode == "garbage":
     print("this is not JSON")
+    sys.exit(0)
+if mode == "flood":
+    left, chunk = entry["bytes"], b"x" * (1 << 20)
+    while left > 0:
+        sys.stdout.buffer.write(chunk[:left])
+        left -= len(chunk)
     sys.exit(0)
 if mode == "crash":
     print("/usr/bin/python3: No module named gpudoctor", file=sys.stderr)
