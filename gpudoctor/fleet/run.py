@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from gpudoctor.fleet import slurm
 from gpudoctor.fleet.hostlist import NODE_NAME
+from gpudoctor.model import serialize
+from gpudoctor.model.readfile import describe_size
 from gpudoctor.probe.runcmd import CmdResult, stopping
 
 SAFE_NODE_NAME = NODE_NAME
@@ -141,6 +143,8 @@ def _one_node(
     timeout = min(job.node_timeout_s, left)
 
     def step(command: tuple[str, ...], timeout_s: float) -> CmdResult:
+        # A node's output is a report: capped as a report file is, so that a node that
+        # floods srun costs at most the cap in memory, not what it sent.
         return slurm.srun_on(
             node.name,
             command,
@@ -149,6 +153,7 @@ def _one_node(
             srun_args=job.srun_args,
             env=env,
             cancel=cancel,
+            max_output_bytes=serialize.MAX_REPORT_BYTES,
         )
 
     result = step(job.check, timeout)
@@ -204,6 +209,12 @@ def _why_no_output(
         return (node.state, "interrupted before it answered"), None
     if result.start_error:
         return (node.state, f"srun could not start: {result.start_error}"), None
+    if result.overflowed:
+        limit = describe_size(serialize.MAX_REPORT_BYTES)
+        return (
+            node.state,
+            "",
+        ), f"the node's output is larger than {limit}, the most a report may be"
     if result.timed_out:
         now = slurm.node_state(node.name, env)
         return (now.state if now else node.state, f"no answer within {timeout_s:.0f} s"), None

@@ -121,8 +121,13 @@ def srun_on(
     srun_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     cancel: threading.Event | None = None,
+    max_output_bytes: int | None = None,
 ) -> CmdResult:
-    """Run ``command`` as one task on ``node``; give up at once if it cannot start there."""
+    """Run ``command`` as one task on ``node``; give up at once if it cannot start there.
+
+    With ``max_output_bytes``, output past it is dropped unread into memory and srun is
+    stopped (the result is ``overflowed``).
+    """
     argv = [
         _require("srun"),
         "--nodes=1",
@@ -135,7 +140,12 @@ def srun_on(
         *command,
     ]
     return run_cmd(
-        argv, timeout_s=timeout_s, env=env, cancel=cancel, term_grace_s=SRUN_TERM_GRACE_S
+        argv,
+        timeout_s=timeout_s,
+        env=env,
+        cancel=cancel,
+        term_grace_s=SRUN_TERM_GRACE_S,
+        max_output_bytes=max_output_bytes,
     )
 
 
