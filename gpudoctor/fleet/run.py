@@ -216,13 +216,11 @@ def _why_no_output(
             "",
         ), f"the node's output is larger than {limit}, the most a report may be"
     if result.timed_out:
-        now = slurm.node_state(node.name, env)
-        return (now.state if now else node.state, f"no answer within {timeout_s:.0f} s"), None
+        return (_state_now(node, env), f"no answer within {timeout_s:.0f} s"), None
     complaint = slurm.srun_error(result)
     text = result.stdout.strip()
     if complaint is not None and not text:
-        now = slurm.node_state(node.name, env)
-        return (now.state if now else node.state, complaint), None
+        return (_state_now(node, env), complaint), None
     if result.returncode not in ok_codes or not text:
         last = [ln for ln in result.stderr.splitlines() if ln.strip()]
         said = last[-1].strip() if last else f"exit status {result.returncode}"
@@ -234,3 +232,12 @@ def _why_no_output(
     if not isinstance(doc, dict):
         return (node.state, ""), "the node's output is not a JSON object"
     return None
+
+
+def _state_now(node: slurm.SlurmNode, env: Mapping[str, str] | None) -> str:
+    """The node's state now, or as sinfo listed it at the start when SLURM cannot say."""
+    try:
+        now = slurm.node_state(node.name, env)
+    except slurm.SlurmUnavailableError:
+        return node.state
+    return now.state if now else node.state

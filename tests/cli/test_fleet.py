@@ -341,6 +341,74 @@ def test_a_bad_slurmd_nodename_is_bad_input_too(cli: Cli, fake):
     assert cluster.calls() == []
 
 
+def gate_json(cli: Cli, report: Path, node: str = "n1", **env: str):
+    result = cli(
+        "check",
+        "--health-check",
+        "--drain",
+        "--node",
+        node,
+        "--from-report",
+        str(report),
+        "--format",
+        "json",
+        env=env or None,
+    )
+    return result, json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("broken", "cause", "words"),
+    [
+        ({"controller_down": True}, "controller_unreachable", "Unable to contact slurm controller"),
+        ({"sinfo": "hang"}, "controller_unreachable", "sinfo gave no answer in 1 s"),
+        ({"sinfo": "no_config"}, "config_missing", "cannot stat file /etc/slurm/slurm.conf"),
+        ({"scontrol_down": True}, "controller_unreachable", "could not drain n1"),
+    ],
+)
+def test_the_gate_names_why_slurm_could_not_answer(
+    cli: Cli, fake, monkeypatch, broken, cause, words
+):
+    # It once said "SLURM does not know this node" for all of these, after up to 30 s.
+    from gpudoctor.fleet import slurm
+
+    monkeypatch.setattr(slurm, "GATE_QUERY_TIMEOUT_S", 1.0)
+    cluster = fake({"n1": {"state": "idle"}})
+    cluster.save({"nodes": {"n1": {"state": "idle"}}, **broken})
+    start = time.monotonic()
+    result, doc = gate_json(cli, LOST)
+    assert time.monotonic() - start < 15  # the gate's own short limit, not sinfo's 60 s retry
+    assert result.exit_code == 1, result  # the node's health decides the status, not SLURM
+    assert doc["slurm"] == cause and doc["action"] == "none" and doc["node"] == "n1"
+    assert words in doc["message"] and doc["message"].endswith("nothing done")
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert cluster.load()["nodes"]["n1"]["state"] == "idle"
+    healthy, doc = gate_json(cli, H100)
+    assert healthy.exit_code == 0  # nothing to do on a clean node: scontrol is not needed
+    assert doc["slurm"] == ("ok" if "scontrol_down" in broken else cause)
+
+
+def test_the_gate_with_slurm_conf_pointing_nowhere_says_so_at_once(cli: Cli, fake, tmp_path):
+    fake({"n1": {"state": "idle"}})
+    start = time.monotonic()
+    result, doc = gate_json(cli, LOST, SLURM_CONF=str(tmp_path / "nowhere.conf"))
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 1
+    assert doc["slurm"] == "config_missing"
+    assert f"SLURM_CONF={tmp_path / 'nowhere.conf'} names no file" in doc["message"]
+
+
+def test_the_gate_tells_an_unknown_node_from_an_unreachable_slurm(cli: Cli, fake):
+    cluster = fake({"n1": {"state": "idle"}})
+    result, doc = gate_json(cli, LOST, node="n9")
+    assert result.exit_code == 1
+    assert doc["slurm"] == "unknown_node"
+    assert doc["message"] == "SLURM does not know node n9: nothing done"
+    _, doc = gate_json(cli, LOST)
+    assert (doc["slurm"], doc["action"]) == ("ok", "drain")
+    assert cluster.load()["nodes"]["n1"]["state"] == "drained"
+
+
 def test_the_prolog_form_changes_nothing(cli: Cli, fake):
     cluster = fake({"n1": {"state": "idle"}})
     result = cli("check", "--health-check", "--from-report", str(LOST), "--format", "json")
