@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,12 @@ from gpudoctor.cli.options import (
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.report import Report
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from gpudoctor.fleet.gate import GateDecision
+    from gpudoctor.model.findings import Finding
 
 
 def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
@@ -133,6 +140,11 @@ def command(
         )
     if (drain or node_name is not None) and not health_check:
         raise BadInputError("--drain and --node go with --health-check")
+    if node_name is not None:
+        from gpudoctor.fleet.hostlist import check_node_name
+
+        # An unset $NODE in a Prolog gives --node '': that must not mean "this node".
+        check_node_name(node_name, "--node")
     if from_report is not None:
         report = _replayed_report(from_report)
     elif health_check:
@@ -192,7 +204,7 @@ def _health_gate(
     HealthCheckProgram is run with --drain and acts itself.
     """
     from gpudoctor import kb
-    from gpudoctor.fleet.gate import decide, gate_findings
+    from gpudoctor.fleet.gate import gate_findings
     from gpudoctor.model.inert import inert
     from gpudoctor.rules import diagnose
 
@@ -204,17 +216,11 @@ def _health_gate(
     else:
         line = "gpudoctor health: ok"
     action = None
+    name = None
     if drain:
-        from gpudoctor.fleet import slurm
-
-        name = node_name or _this_node()
-        decision = decide(errors, slurm.node_state(name))
-        if decision.action == "drain":
-            slurm.drain(name, decision.reason)
-        elif decision.action == "resume":
-            slurm.resume(name)
-        action = decision
-        click.echo(f"gpudoctor health: {inert(decision.message, one_line=True)}", err=True)
+        name = node_name if node_name is not None else _this_node()
+        action = _act(errors, name)
+        click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
     if fmt == "json":
         import json
 
@@ -223,6 +229,9 @@ def _health_gate(
             "errors": [{"id": f.id, "title": f.title, "area": f.area} for f in errors],
             "action": action.action if action else None,
             "drain_reason": action.reason if action and action.reason else None,
+            "node": name,
+            "slurm": action.slurm if action else None,
+            "message": action.message if action else None,
         }
         text = json.dumps(doc, indent=2) + "\n"
     else:
@@ -234,12 +243,40 @@ def _health_gate(
     return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
 
 
+def _act(errors: Sequence[Finding], name: str) -> GateDecision:
+    """Ask SLURM about the node, then drain or resume it; what was done (or why not).
+
+    SLURM that cannot answer is no bad input here: the exit status stays the node's health,
+    and the decision says why nothing was done. Each sinfo or scontrol gets a few seconds, so
+    that the gate ends well within SLURM's limit for a HealthCheckProgram.
+    """
+    from gpudoctor.fleet import slurm
+    from gpudoctor.fleet.gate import decide, unreachable
+
+    limit = slurm.GATE_QUERY_TIMEOUT_S
+    try:
+        decision = decide(errors, slurm.node_state(name, timeout_s=limit), name)
+    except slurm.SlurmUnavailableError as exc:
+        return unreachable(name, exc)
+    try:
+        if decision.action == "drain":
+            slurm.drain(name, decision.reason, timeout_s=limit)
+        elif decision.action == "resume":
+            slurm.resume(name, timeout_s=limit)
+    except slurm.SlurmUnavailableError as exc:
+        return unreachable(name, exc, decision.action)
+    return decision
+
+
 def _this_node() -> str:
     """The SLURM node name: slurmd sets SLURMD_NODENAME for health checks and prologs."""
     import os
     import socket
 
-    return os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
+    from gpudoctor.fleet.hostlist import check_node_name
+
+    name = os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
+    return check_node_name(name, "this node's name ($SLURMD_NODENAME or the host name)")
 
 
 def _probed_report(

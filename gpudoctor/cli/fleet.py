@@ -238,9 +238,10 @@ def run_command(
     nothing on any node.
     """
     from gpudoctor.fleet import slurm
-    from gpudoctor.fleet.hostlist import expand, sort_key
+    from gpudoctor.fleet.hostlist import expand
     from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, node_file
     from gpudoctor.fleet.run import NodeJob, gather
+    from gpudoctor.fleet.selection import UNKNOWN_REASON, select_nodes
 
     fmt = _resolve_format(fmt, output)
     if output is not None and not is_stdout(output):
@@ -260,26 +261,22 @@ def run_command(
         immediate_s=immediate,
         srun_args=srun_args,
     )
+    # Both lists are expanded (and capped) before sinfo runs: a bad one starts nothing.
     wanted = expand(nodelist, "--nodelist") if nodelist else ()
-    excluded = set(expand(exclude, "--exclude")) if exclude else set()
-    nodes = [
-        n
-        for n in slurm.list_nodes(partition=partition, nodelist=nodelist)
-        if n.name not in excluded
-    ]
+    excluded = expand(exclude, "--exclude") if exclude else ()
+    nodes, unknown_names = select_nodes(
+        slurm.list_nodes(partition=partition, nodelist=nodelist), wanted, excluded
+    )
     from gpudoctor.model.fleet import NotReached, Unreadable
 
     unknown = [
-        NotReached(node=name, state="unknown", reason="SLURM does not know this node")
-        for name in wanted
-        if name not in excluded and name not in {n.name for n in nodes}
+        NotReached(node=name, state="unknown", reason=UNKNOWN_REASON) for name in unknown_names
     ]
     if not nodes and not unknown:
         where = f"partition {partition}" if partition else "this cluster"
         raise BadInputError(
             f"no node to check in {where}" + (" after --exclude" if excluded else "")
         )
-    nodes.sort(key=lambda n: sort_key(n.name))
     out_dir = output_dir or _default_output_dir()
     _prepare_dir(out_dir, [n.name for n in nodes], force=force, with_verify=with_verify)
 

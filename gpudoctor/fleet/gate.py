@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpudoctor.fleet.slurm import DRAIN_PREFIX, SlurmNode
+from gpudoctor.fleet.slurm import DRAIN_PREFIX, SlurmNode, SlurmUnavailableError
 from gpudoctor.model.findings import Finding, Severity
 
 GATE_AREAS = frozenset({"driver", "nvml", "gpu"})
@@ -23,6 +23,18 @@ class GateDecision:
     reason: str = ""
     """The drain reason to set (``gpudoctor: <ID> <title>``)."""
     message: str
+    slurm: str = "ok"
+    """What SLURM said: ``ok``, ``unknown_node``, or why it could not answer
+    (``not_installed``, ``config_missing``, ``controller_unreachable``, ``failed``)."""
+
+
+UNKNOWN_NODE = "unknown_node"
+_WHY = {
+    SlurmUnavailableError.NOT_INSTALLED: "SLURM's commands are missing",
+    SlurmUnavailableError.CONFIG_MISSING: "SLURM's configuration is missing",
+    SlurmUnavailableError.CONTROLLER_UNREACHABLE: "SLURM's controller is unreachable",
+    SlurmUnavailableError.FAILED: "SLURM answered with an error",
+}
 
 
 def gate_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
@@ -41,10 +53,23 @@ def drain_reason(finding: Finding, more: int = 0) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text) + extra
 
 
-def decide(errors: Sequence[Finding], node: SlurmNode | None) -> GateDecision:
+def unreachable(name: str, error: SlurmUnavailableError, doing: str = "") -> GateDecision:
+    """Nothing done, because SLURM could not be asked (or told): its cause, in words."""
+    what = f"could not {doing} {name}: " if doing else ""
+    why = _WHY.get(error.cause, _WHY[SlurmUnavailableError.FAILED])
+    return GateDecision(
+        action="none", message=f"{what}{why} ({error}): nothing done", slurm=error.cause
+    )
+
+
+def decide(errors: Sequence[Finding], node: SlurmNode | None, name: str = "") -> GateDecision:
     """Drain a node with an error; resume a clean one only if gpudoctor drained it."""
     if node is None:
-        return GateDecision(action="none", message="SLURM does not know this node: nothing done")
+        return GateDecision(
+            action="none",
+            message=f"SLURM does not know node {name or 'this node'}: nothing done",
+            slurm=UNKNOWN_NODE,
+        )
     ours = node.reason.startswith(DRAIN_PREFIX)
     if errors:
         if node.drained:

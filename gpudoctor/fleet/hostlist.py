@@ -7,6 +7,14 @@ from collections.abc import Iterable
 
 from gpudoctor.errors import BadInputError
 
+MAX_NODES = 100_000
+"""The most node names a hostlist may expand to: far above any real cluster, and a bound on
+the memory and time a mistyped or hostile ``--nodelist`` can cost."""
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+"""One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
+characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
+file name too (no path separator, no leading dot)."""
+
 
 def compress(nodes: Iterable[str]) -> str:
     """``["gpu-001", "gpu-002", "gpu-004"]`` -> ``gpu-[001-002,004]``."""
@@ -17,16 +25,75 @@ def compress(nodes: Iterable[str]) -> str:
 
 
 def expand(text: str, what: str = "hostlist") -> tuple[str, ...]:
-    """``n[1-3],gpu-7`` -> its node names; a malformed list is bad input."""
+    """``n[1-3],gpu-7`` -> its node names; a malformed or oversized list is bad input.
+
+    Expanded one top-level part at a time with a running count, so that a list of many huge
+    ranges is refused after at most :data:`MAX_NODES` names plus one part (python-hostlist
+    caps a part at 100,000 names), never expanded whole first.
+    """
     import hostlist
 
+    names: dict[str, None] = {}  # ordered and without duplicates, as expand_hostlist gives
     try:
-        names = hostlist.expand_hostlist(text)
+        for part in _parts(text):
+            names.update(dict.fromkeys(hostlist.expand_part(part)))
+            if len(names) > MAX_NODES:
+                raise BadInputError(
+                    f"{what} {_shown(text)} names more than {MAX_NODES:,} nodes, "
+                    "more than gpudoctor takes in one run"
+                )
     except hostlist.BadHostlist as exc:
-        raise BadInputError(f"{what} {text!r}: {exc}") from None
+        raise BadInputError(f"{what} {_shown(text)}: {exc}") from None
     if not names:
-        raise BadInputError(f"{what} {text!r} names no node")
+        raise BadInputError(f"{what} {_shown(text)} names no node")
     return tuple(names)
+
+
+def _parts(text: str) -> list[str]:
+    """The top-level comma-separated parts of a hostlist (``a[1-2],b`` -> ``a[1-2]``, ``b``).
+
+    The same split and bracket checks as python-hostlist's ``expand_hostlist``, whose
+    ``expand_part`` then expands each part (and would recurse for ever on an open bracket).
+    """
+    import hostlist
+
+    parts: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+            if depth > 1:
+                raise hostlist.BadHostlist("nested brackets")
+        elif ch == "]":
+            depth -= 1
+            if depth < 0:
+                raise hostlist.BadHostlist("unbalanced brackets")
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise hostlist.BadHostlist("unbalanced brackets")
+    parts.append(text[start:])
+    return [p for p in parts if p]
+
+
+def _shown(text: str) -> str:
+    """The list as an error quotes it: on one line, and cut short when long."""
+    return repr(text) if len(text) <= 80 else f"{text[:80]!r}... ({len(text):,} characters)"
+
+
+def check_node_name(name: str, what: str = "node name") -> str:
+    """``name`` when it names one node; anything else (empty, a hostlist, ``=``) is bad input.
+
+    The gate passes the name to ``scontrol update nodename=NAME``, where an empty name or a
+    hostlist would select other nodes than this one, and ``=`` or a space would add settings.
+    """
+    if not NODE_NAME.fullmatch(name):
+        raise BadInputError(
+            f"{what} {_shown(name)} is not one node's name (letters, digits, '.', '_' and '-', "
+            "at most 253 characters)"
+        )
+    return name
 
 
 def sort_key(node: str) -> tuple[object, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -11,9 +10,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from gpudoctor.fleet import slurm
+from gpudoctor.fleet.hostlist import NODE_NAME
+from gpudoctor.model import serialize
+from gpudoctor.model.readfile import describe_size
 from gpudoctor.probe.runcmd import CmdResult, stopping
 
-SAFE_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+SAFE_NODE_NAME = NODE_NAME
 """A node name that is also a safe file name (no path separator, no leading dot)."""
 
 
@@ -71,7 +73,7 @@ def gather(
 
     runnable = []
     for node in nodes:
-        if not SAFE_NODE_NAME.match(node.name):
+        if not SAFE_NODE_NAME.fullmatch(node.name):
             report(_refused(node, "node name is not a safe file name"))
         elif not node.runnable:
             report(
@@ -141,6 +143,8 @@ def _one_node(
     timeout = min(job.node_timeout_s, left)
 
     def step(command: tuple[str, ...], timeout_s: float) -> CmdResult:
+        # A node's output is a report: capped as a report file is, so that a node that
+        # floods srun costs at most the cap in memory, not what it sent.
         return slurm.srun_on(
             node.name,
             command,
@@ -149,6 +153,7 @@ def _one_node(
             srun_args=job.srun_args,
             env=env,
             cancel=cancel,
+            max_output_bytes=serialize.MAX_REPORT_BYTES,
         )
 
     result = step(job.check, timeout)
@@ -204,14 +209,18 @@ def _why_no_output(
         return (node.state, "interrupted before it answered"), None
     if result.start_error:
         return (node.state, f"srun could not start: {result.start_error}"), None
+    if result.overflowed:
+        limit = describe_size(serialize.MAX_REPORT_BYTES)
+        return (
+            node.state,
+            "",
+        ), f"the node's output is larger than {limit}, the most a report may be"
     if result.timed_out:
-        now = slurm.node_state(node.name, env)
-        return (now.state if now else node.state, f"no answer within {timeout_s:.0f} s"), None
+        return (_state_now(node, env), f"no answer within {timeout_s:.0f} s"), None
     complaint = slurm.srun_error(result)
     text = result.stdout.strip()
     if complaint is not None and not text:
-        now = slurm.node_state(node.name, env)
-        return (now.state if now else node.state, complaint), None
+        return (_state_now(node, env), complaint), None
     if result.returncode not in ok_codes or not text:
         last = [ln for ln in result.stderr.splitlines() if ln.strip()]
         said = last[-1].strip() if last else f"exit status {result.returncode}"
@@ -223,3 +232,12 @@ def _why_no_output(
     if not isinstance(doc, dict):
         return (node.state, ""), "the node's output is not a JSON object"
     return None
+
+
+def _state_now(node: slurm.SlurmNode, env: Mapping[str, str] | None) -> str:
+    """The node's state now, or as sinfo listed it at the start when SLURM cannot say."""
+    try:
+        now = slurm.node_state(node.name, env)
+    except slurm.SlurmUnavailableError:
+        return node.state
+    return now.state if now else node.state

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
 
 QUERY_TIMEOUT_S = 30.0
 """sinfo and scontrol answer in milliseconds; a controller that takes this long is down."""
+GATE_QUERY_TIMEOUT_S = 5.0
+"""The health gate's limit per sinfo or scontrol: it runs inside SLURM's 60 s for a
+HealthCheckProgram, after its probes. A stopped controller makes sinfo give up by itself in
+about 4 s (measured: MessageTimeout=5), a missing configuration makes it retry for 60 s."""
 SRUN_TERM_GRACE_S = 5.0
 """srun cancels its job step on SIGTERM; SIGKILL would leave the step to the controller."""
 DRAIN_PREFIX = "gpudoctor:"
@@ -24,7 +30,27 @@ FLAG_CHARS = "*~#!%$@^-"
 
 
 class SlurmUnavailableError(BadInputError):
-    """SLURM's client commands are missing or its controller does not answer."""
+    """SLURM's client commands are missing, its configuration too, or its controller does not
+    answer; ``cause`` says which."""
+
+    NOT_INSTALLED = "not_installed"
+    CONFIG_MISSING = "config_missing"
+    CONTROLLER_UNREACHABLE = "controller_unreachable"
+    FAILED = "failed"
+    """The command answered with an error of another kind (its message says which)."""
+
+    def __init__(self, message: str, cause: str = FAILED) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+# What SLURM's commands print (22.05) when they cannot read a configuration, or reach slurmctld.
+_CONFIG_WORDS = (
+    "cannot stat file",
+    "Unable to process configuration file",
+    "Could not establish a configuration source",
+)
+_CONTROLLER_WORDS = ("Unable to contact slurm controller",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,18 +80,54 @@ def _require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
         raise SlurmUnavailableError(
-            f"{tool} not found on PATH: fleet needs SLURM's client commands (slurm-client)"
+            f"{tool} not found on PATH: fleet needs SLURM's client commands (slurm-client)",
+            SlurmUnavailableError.NOT_INSTALLED,
         )
     return path
 
 
-def _query(argv: Sequence[str], env: Mapping[str, str] | None) -> str:
-    result = run_cmd(argv, timeout_s=QUERY_TIMEOUT_S, env=env)
+def _query(
+    argv: Sequence[str], env: Mapping[str, str] | None, timeout_s: float = QUERY_TIMEOUT_S
+) -> str:
+    _check_config(env)
+    tool = Path(argv[0]).name
+    result = run_cmd(argv, timeout_s=timeout_s, env=env)
+    said = _last_error(result) if result.stderr.strip() or result.start_error else ""
+    cause = _cause(result.stderr)
     if result.timed_out:
-        raise SlurmUnavailableError(f"{argv[0]} gave no answer in {QUERY_TIMEOUT_S:.0f} s")
+        # sinfo retries a configuration it cannot read for 60 s: its first words say so.
+        why = f": {said}" if said else ""
+        raise SlurmUnavailableError(
+            f"{tool} gave no answer in {timeout_s:.0f} s{why}",
+            cause if cause != SlurmUnavailableError.FAILED else _UNREACHABLE,
+        )
     if not result.ok:
-        raise SlurmUnavailableError(f"{' '.join(argv[:2])} failed: {_last_error(result)}")
+        raise SlurmUnavailableError(f"{tool} failed: {_last_error(result)}", cause)
     return result.stdout
+
+
+_UNREACHABLE = SlurmUnavailableError.CONTROLLER_UNREACHABLE
+
+
+def _cause(stderr: str) -> str:
+    if any(words in stderr for words in _CONFIG_WORDS):
+        return SlurmUnavailableError.CONFIG_MISSING
+    if any(words in stderr for words in _CONTROLLER_WORDS):
+        return _UNREACHABLE
+    return SlurmUnavailableError.FAILED
+
+
+def _check_config(env: Mapping[str, str] | None) -> None:
+    """A ``SLURM_CONF`` that names no file: said at once (sinfo would retry it for 60 s).
+
+    Without ``SLURM_CONF`` the commands may find their configuration elsewhere (configless
+    mode), so only sinfo can tell.
+    """
+    conf = (env if env is not None else os.environ).get("SLURM_CONF")
+    if conf and not Path(conf).is_file():
+        raise SlurmUnavailableError(
+            f"SLURM_CONF={conf} names no file", SlurmUnavailableError.CONFIG_MISSING
+        )
 
 
 def list_nodes(
@@ -73,6 +135,7 @@ def list_nodes(
     partition: str | None = None,
     nodelist: str | None = None,
     env: Mapping[str, str] | None = None,
+    timeout_s: float = QUERY_TIMEOUT_S,
 ) -> tuple[SlurmNode, ...]:
     """The nodes sinfo lists (of one partition and/or hostlist), with state, reason, partitions."""
     argv = [_require("sinfo"), "-h", "-N", "-o", "%N|%T|%P|%E"]
@@ -80,7 +143,7 @@ def list_nodes(
         argv += ["-p", partition]
     if nodelist:
         argv += ["-n", nodelist]
-    return parse_sinfo(_query(argv, env))
+    return parse_sinfo(_query(argv, env, timeout_s))
 
 
 def parse_sinfo(text: str) -> tuple[SlurmNode, ...]:
@@ -103,12 +166,15 @@ def parse_sinfo(text: str) -> tuple[SlurmNode, ...]:
     return tuple(nodes.values())
 
 
-def node_state(name: str, env: Mapping[str, str] | None = None) -> SlurmNode | None:
-    """One node's state and reason now; None when sinfo does not know it."""
-    try:
-        found = list_nodes(nodelist=name, env=env)
-    except SlurmUnavailableError:
-        return None
+def node_state(
+    name: str, env: Mapping[str, str] | None = None, timeout_s: float = QUERY_TIMEOUT_S
+) -> SlurmNode | None:
+    """One node's state and reason now; None when sinfo answered without it.
+
+    SLURM that cannot answer (no commands, no configuration, no controller) raises
+    :class:`SlurmUnavailableError`: "unknown node" and "SLURM unreachable" are not the same.
+    """
+    found = list_nodes(nodelist=name, env=env, timeout_s=timeout_s)
     return next((n for n in found if n.name == name), None)
 
 
@@ -121,8 +187,13 @@ def srun_on(
     srun_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     cancel: threading.Event | None = None,
+    max_output_bytes: int | None = None,
 ) -> CmdResult:
-    """Run ``command`` as one task on ``node``; give up at once if it cannot start there."""
+    """Run ``command`` as one task on ``node``; give up at once if it cannot start there.
+
+    With ``max_output_bytes``, output past it is dropped unread into memory and srun is
+    stopped (the result is ``overflowed``).
+    """
     argv = [
         _require("srun"),
         "--nodes=1",
@@ -135,20 +206,31 @@ def srun_on(
         *command,
     ]
     return run_cmd(
-        argv, timeout_s=timeout_s, env=env, cancel=cancel, term_grace_s=SRUN_TERM_GRACE_S
+        argv,
+        timeout_s=timeout_s,
+        env=env,
+        cancel=cancel,
+        term_grace_s=SRUN_TERM_GRACE_S,
+        max_output_bytes=max_output_bytes,
     )
 
 
-def drain(node: str, reason: str, env: Mapping[str, str] | None = None) -> None:
+def drain(
+    node: str,
+    reason: str,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = QUERY_TIMEOUT_S,
+) -> None:
     """``scontrol update nodename=NODE state=drain reason=REASON``."""
-    _query(
-        [_require("scontrol"), "update", f"nodename={node}", "state=drain", f"reason={reason}"], env
-    )
+    argv = [_require("scontrol"), "update", f"nodename={node}", "state=drain", f"reason={reason}"]
+    _query(argv, env, timeout_s)
 
 
-def resume(node: str, env: Mapping[str, str] | None = None) -> None:
+def resume(
+    node: str, env: Mapping[str, str] | None = None, timeout_s: float = QUERY_TIMEOUT_S
+) -> None:
     """``scontrol update nodename=NODE state=resume``."""
-    _query([_require("scontrol"), "update", f"nodename={node}", "state=resume"], env)
+    _query([_require("scontrol"), "update", f"nodename={node}", "state=resume"], env, timeout_s)
 
 
 def _last_error(result: CmdResult) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -31,6 +32,9 @@ class CmdResult:
     duration_s: float = 0.0
     cancelled: bool = False
     """True when the caller's ``cancel`` event stopped the child before it finished."""
+    overflowed: bool = False
+    """True when stdout or stderr passed ``max_output_bytes``: the child was stopped and the
+    output is cut at the cap."""
 
     @property
     def ok(self) -> bool:
@@ -114,6 +118,7 @@ def run_cmd(
     stdin: str | None = None,
     cancel: threading.Event | None = None,
     term_grace_s: float = 0.0,
+    max_output_bytes: int | None = None,
 ) -> CmdResult:
     """Run ``argv`` in its own process group; kill the group at ``timeout_s``.
 
@@ -121,11 +126,16 @@ def run_cmd(
     after :data:`KILL_GRACE_S` we stop waiting for it and report it as abandoned. ``cancel``
     (set from another thread) stops the child early. With ``term_grace_s`` the group first gets
     SIGTERM and that long to exit: srun, for one, cancels its job step on SIGTERM, never on
-    SIGKILL.
+    SIGKILL. With ``max_output_bytes`` (POSIX, no ``stdin``) at most that many bytes of stdout
+    and of stderr are kept; a child that writes more is stopped as at a timeout (its pipes
+    still drained, so it cannot block on a full one) and the result is ``overflowed``.
     """
     start = time.monotonic()
+    if max_output_bytes is not None and (stdin is not None or os.name != "posix"):
+        raise ValueError("max_output_bytes works on POSIX and without stdin")
     if _stopping.is_set():
         return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
+    capped = max_output_bytes is not None
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -133,8 +143,9 @@ def run_cmd(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
-            text=True,
-            errors="replace",
+            # Capped output is read as bytes, a bounded chunk at a time, and decoded at the end.
+            text=not capped,
+            errors=None if capped else "replace",
             start_new_session=True,
         )
     except OSError as exc:
@@ -142,6 +153,16 @@ def run_cmd(
     if not track(proc, term_grace_s):
         return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
     try:
+        if max_output_bytes is not None:
+            return _wait_capped(
+                proc,
+                argv,
+                start,
+                timeout_s,
+                cancel,
+                term_grace_s,
+                max(0, max_output_bytes),
+            )
         return _wait(proc, argv, start, timeout_s, stdin, cancel, term_grace_s)
     except BaseException:
         kill_tree(proc)  # Ctrl-C in the thread that waits: the child must not outlive us
@@ -216,7 +237,7 @@ def _stop(proc: subprocess.Popen[str], term_grace_s: float) -> tuple[str, str, b
     return out or "", err or "", False
 
 
-def _close_pipes(proc: subprocess.Popen[str]) -> None:
+def _close_pipes(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """Let go of an abandoned child: close its pipes, and reap it if it did die after all.
 
     (Its pipes may stay open because a grandchild in another session holds them.)
@@ -227,3 +248,140 @@ def _close_pipes(proc: subprocess.Popen[str]) -> None:
                 pipe.close()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=0.05)
+
+
+_READ_CHUNK = 1 << 16
+
+
+class _CappedPipes:
+    """A child's stdout and stderr, read as they come; bytes past the cap are read and dropped.
+
+    Reading on past the cap keeps the child from blocking on a full pipe, so SIGTERM (srun
+    cancelling its step) still works; memory stays at the cap per stream.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], limit: int) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._bufs: dict[int, bytearray] = {}
+        self._order: list[int] = []
+        self._pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
+        for pipe in self._pipes:
+            self._selector.register(pipe, selectors.EVENT_READ)
+            self._bufs[pipe.fileno()] = bytearray()
+            self._order.append(pipe.fileno())
+        self._limit = limit
+        self.over = False
+
+    @property
+    def open(self) -> bool:
+        """True while a pipe has not reached its end."""
+        return bool(self._selector.get_map())
+
+    def read(self, timeout_s: float) -> None:
+        """Read what arrives within ``timeout_s`` (returns at the first data or end of a pipe)."""
+        for key, _ in self._selector.select(max(0.0, timeout_s)):
+            try:
+                data = os.read(key.fd, _READ_CHUNK)
+            except OSError:
+                data = b""
+            if not data:
+                self._selector.unregister(key.fileobj)
+                continue
+            buf = self._bufs[key.fd]
+            room = self._limit - len(buf)
+            if len(data) > room:
+                self.over = True
+            if room > 0:
+                buf += data[:room]
+
+    def until(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+        """Drain until both pipes end and the child exits; False when ``deadline`` came first."""
+        while True:
+            left = deadline - time.monotonic()
+            if self.open:
+                if left <= 0:
+                    return False
+                self.read(min(left, _SLICE_S))
+                continue
+            try:
+                proc.wait(timeout=max(0.0, left))
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+
+    def text(self, index: int) -> str:
+        """Stream ``index`` (0 stdout, 1 stderr) as text mode would give it."""
+        if index >= len(self._order):
+            return ""
+        raw = bytes(self._bufs[self._order[index]])
+        return raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+
+    def close(self) -> None:
+        """Let go of the selector and the pipes (as ``communicate`` does at the end)."""
+        self._selector.close()
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def _wait_capped(
+    proc: subprocess.Popen[bytes],
+    argv: Sequence[str],
+    start: float,
+    timeout_s: float,
+    cancel: threading.Event | None,
+    term_grace_s: float,
+    limit: int,
+) -> CmdResult:
+    """:func:`_wait` for a child whose output is capped: read in slices, never past the cap."""
+    deadline = start + timeout_s
+    pipes = _CappedPipes(proc, limit)
+    try:
+        while True:
+            now = time.monotonic()
+            stopped = (cancel is not None and cancel.is_set()) or _stopping.is_set()
+            if stopped or pipes.over or now >= deadline:
+                abandoned = not _stop_capped(proc, pipes, term_grace_s)
+                return CmdResult(
+                    argv=tuple(argv),
+                    returncode=None,
+                    stdout=pipes.text(0),
+                    stderr=pipes.text(1),
+                    timed_out=not stopped and not pipes.over,
+                    cancelled=stopped,
+                    overflowed=pipes.over and not stopped,
+                    abandoned=abandoned,
+                    duration_s=time.monotonic() - start,
+                )
+            slice_s = min(deadline - now, _SLICE_S)
+            if pipes.open:
+                pipes.read(slice_s)
+                continue
+            try:
+                proc.wait(timeout=max(0.0, slice_s))
+            except subprocess.TimeoutExpired:
+                continue  # pipes closed, child still running: look at cancel and the clock
+            return CmdResult(
+                argv=tuple(argv),
+                returncode=proc.returncode,
+                stdout=pipes.text(0),
+                stderr=pipes.text(1),
+                duration_s=time.monotonic() - start,
+            )
+    finally:
+        pipes.close()
+
+
+def _stop_capped(proc: subprocess.Popen[bytes], pipes: _CappedPipes, term_grace_s: float) -> bool:
+    """:func:`_stop` while draining the pipes; False when the child had to be abandoned."""
+    if term_grace_s > 0 and os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        if pipes.until(proc, time.monotonic() + term_grace_s):
+            return True
+    kill_tree(proc)
+    grace = _SLICE_S if _stopping.is_set() else KILL_GRACE_S
+    if pipes.until(proc, time.monotonic() + grace):
+        return True
+    _close_pipes(proc)
+    return False

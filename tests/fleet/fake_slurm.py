@@ -4,9 +4,13 @@ The fleet code runs them as real child processes (argv, timeouts, process groups
 same paths run here as against the real SLURM of test_slurm_e2e.py. Each node's entry says
 what srun does there:
   {"state": "idle", "reason": "", "partitions": ["gpu"],
-   "srun": "report" | "run" | "busy" | "launch_fail" | "hang" | "garbage" | "crash",
-   "report": "<path of a JSON file to print>", "verify": "<path>"}
-``run`` executes the command srun was given; scontrol updates the state file.
+   "srun": "report" | "run" | "busy" | "launch_fail" | "hang" | "garbage" | "crash" | "flood",
+   "report": "<path of a JSON file to print>", "verify": "<path>", "bytes": 100000000}
+``run`` executes the command srun was given; ``flood`` prints ``bytes`` bytes (1 MiB at a
+time, so that the fake itself stays small) and exits 0; scontrol updates the state file.
+Top-level keys break SLURM itself: "controller_down" (sinfo fails as with slurmctld stopped),
+"sinfo": "hang" | "no_config" (no answer; the latter after a missing-config complaint),
+"scontrol_down" (scontrol fails as sinfo does with "controller_down").
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ if state.get("controller_down"):
     print("slurm_load_partitions: Unable to contact slurm controller (connect failure)",
           file=sys.stderr)
     sys.exit(1)
+if state.get("sinfo") == "no_config":  # what sinfo 22.05 says before retrying for 60 s
+    print("sinfo: error: s_p_parse_file: cannot stat file /etc/slurm/slurm.conf: No such file "
+          "or directory, retrying in 1sec up to 60sec", file=sys.stderr, flush=True)
+if state.get("sinfo") in ("hang", "no_config"):
+    import time
+    time.sleep(600)
 for name, node in state["nodes"].items():
     if names is not None and name not in names:
         continue
@@ -72,6 +82,12 @@ if mode == "launch_fail":
 if mode == "garbage":
     print("this is not JSON")
     sys.exit(0)
+if mode == "flood":
+    left, chunk = entry["bytes"], b"x" * (1 << 20)
+    while left > 0:
+        sys.stdout.buffer.write(chunk[:left])
+        left -= len(chunk)
+    sys.exit(0)
 if mode == "crash":
     print("/usr/bin/python3: No module named gpudoctor", file=sys.stderr)
     sys.exit(1)
@@ -84,6 +100,10 @@ path = os.environ["FAKE_SLURM_STATE"]
 state = json.load(open(path))
 with open(path + ".calls", "a") as log:
     log.write(json.dumps(["scontrol", *sys.argv[1:]]) + "\n")
+if state.get("scontrol_down"):
+    print("slurm_update error: Unable to contact slurm controller (connect failure)",
+          file=sys.stderr)
+    sys.exit(1)
 kv = dict(a.split("=", 1) for a in sys.argv[2:] if "=" in a)
 node = state["nodes"][kv["nodename"]]
 if kv["state"] == "drain":

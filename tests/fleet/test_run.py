@@ -126,3 +126,24 @@ def test_a_node_name_that_is_no_safe_file_name_is_refused(cluster):
     cluster({"../etc": {"srun": "report", "report": str(HEALTHY)}})
     (outcome,) = gather(slurm.list_nodes(), JOB, time_limit_s=10, concurrency=1)
     assert outcome.not_reached[1] == "node name is not a safe file name"
+
+
+def test_a_node_that_floods_srun_is_unreadable_at_the_report_cap(cluster, monkeypatch):
+    # Two nodes sending 100 MB each once held 619 MiB; now each costs at most the cap.
+    from gpudoctor.model import serialize
+
+    monkeypatch.setattr(serialize, "MAX_REPORT_BYTES", 1 << 20)
+    cluster(
+        {
+            "n1": {"srun": "flood", "bytes": 64 << 20},
+            "n2": {"srun": "report", "report": str(HEALTHY)},
+        }
+    )
+    start = time.monotonic()
+    out = outcomes_by_node(gather(slurm.list_nodes(), JOB, time_limit_s=60, concurrency=2))
+    assert time.monotonic() - start < 30
+    assert out["n1"].check_json is None and out["n1"].not_reached is None
+    assert out["n1"].errors == (
+        ("n1.json", "the node's output is larger than 1 MiB, the most a report may be"),
+    )
+    assert out["n2"].check_json is not None

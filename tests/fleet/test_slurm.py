@@ -101,6 +101,17 @@ def test_a_controller_that_does_not_answer_is_one_clear_error(tmp_path, monkeypa
         slurm.list_nodes()
 
 
+def test_node_state_is_none_only_when_sinfo_answered_without_the_node(tmp_path, monkeypatch):
+    fake = FakeSlurm(tmp_path, {"n1": {}})
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    assert slurm.node_state("n9") is None
+    fake.save({"nodes": {"n1": {}}, "controller_down": True})
+    with pytest.raises(slurm.SlurmUnavailableError) as caught:
+        slurm.node_state("n1")  # it once answered None: "SLURM does not know this node"
+    assert caught.value.cause == slurm.SlurmUnavailableError.CONTROLLER_UNREACHABLE
+
+
 def test_missing_slurm_commands_are_named(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(slurm.SlurmUnavailableError, match="sinfo not found on PATH"):

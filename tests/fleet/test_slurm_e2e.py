@@ -267,6 +267,50 @@ def test_gate_names_the_node_from_slurmd_nodename(slurm_cluster: SlurmCluster) -
     assert reason.startswith("gpudoctor: ")
 
 
+def test_gate_names_an_unreachable_controller_and_a_missing_config(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # The cluster's own config, with slurmctld moved to a port nothing listens on.
+    conf = (slurm_cluster.dir / "etc" / "slurm.conf").read_text()
+    wrong = tmp_path / "slurm.conf"
+    wrong.write_text(re.sub(r"(?m)^SlurmctldPort=.*$", f"SlurmctldPort={free_port_base(1)}", conf))
+    for conf_path, cause, words, within in (
+        (wrong, "controller_unreachable", "Unable to contact slurm controller", 15.0),
+        (tmp_path / "nowhere.conf", "config_missing", "names no file", 5.0),
+    ):
+        start = time.monotonic()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gpudoctor",
+                "check",
+                "--health-check",
+                "--drain",
+                "--node",
+                "n1",
+                "--from-report",
+                str(FAILING_REPORT),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**slurm_cluster.environ(), "SLURM_CONF": str(conf_path)},
+            cwd=ROOT,
+            check=False,
+        )
+        took = time.monotonic() - start
+        print(f"gate with {cause}: exit {done.returncode} in {took:.1f} s")
+        assert done.returncode == 1, done.stderr  # the node's health, whatever SLURM says
+        doc = json.loads(done.stdout)
+        assert doc["slurm"] == cause and doc["action"] == "none", doc
+        assert words in doc["message"]
+        assert took < within
+    assert slurm_cluster.sinfo_states()["n1"] == ("idle", "")
+
+
 HEALTHCHECK = """#!/bin/sh
 # HealthCheckProgram for the test: the gate on a failing report while {trigger} exists.
 report={healthy}

@@ -55,3 +55,77 @@ def test_input_and_output_still_flow_with_a_cancel_event():
         cancel=threading.Event(),
     )
     assert result.ok and result.stdout.strip() == "HELLO"
+
+
+# --- max_output_bytes ------------------------------------------------------------------------
+
+MIB = 1 << 20
+FLOOD = (  # writes MB mebibytes, a mebibyte at a time, then exits 0
+    "import sys\nfor _ in range({mb}):\n    sys.stdout.buffer.write(b'x' * (1 << 20))\n"
+)
+
+
+def test_capped_output_within_the_cap_is_what_text_mode_gives():
+    program = (
+        "import sys; print('out\\u00e9\\r\\nline'); print('err', file=sys.stderr); sys.exit(3)"
+    )
+    plain = run_cmd([sys.executable, "-c", program], timeout_s=30)
+    capped = run_cmd([sys.executable, "-c", program], timeout_s=30, max_output_bytes=MIB)
+    assert (capped.stdout, capped.stderr, capped.returncode) == (
+        plain.stdout,
+        plain.stderr,
+        plain.returncode,
+    )
+    assert capped.returncode == 3 and not capped.overflowed
+
+
+def test_output_past_the_cap_is_cut_and_the_child_stopped_with_memory_bounded():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        result = run_cmd(
+            [sys.executable, "-c", FLOOD.format(mb=64)],
+            timeout_s=60,
+            max_output_bytes=MIB,
+            term_grace_s=5,
+        )
+        took = time.monotonic() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.overflowed and not result.timed_out and not result.cancelled
+    assert result.returncode is None and not result.abandoned
+    assert len(result.stdout) == MIB
+    assert peak < 8 * MIB, f"{peak / MIB:.1f} MiB held for 64 MiB of output"
+    assert took < 30
+
+
+def test_a_child_that_never_stops_writing_is_stopped_at_the_cap_not_the_timeout():
+    forever = "import sys\nwhile True:\n    sys.stdout.buffer.write(b'y' * 65536)\n"
+    start = time.monotonic()
+    result = run_cmd([sys.executable, "-c", forever], timeout_s=120, max_output_bytes=MIB)
+    assert time.monotonic() - start < 30
+    assert result.overflowed and len(result.stdout) == MIB
+
+
+def test_a_flood_on_stderr_counts_too():
+    program = "import sys\nfor _ in range(8):\n    sys.stderr.buffer.write(b'e' * (1 << 20))\n"
+    result = run_cmd([sys.executable, "-c", program], timeout_s=60, max_output_bytes=MIB)
+    assert result.overflowed and len(result.stderr) == MIB and result.stdout == ""
+
+
+def test_capped_timeout_and_cancel_behave_as_uncapped():
+    sleeper = [sys.executable, "-c", "print('up', flush=True); import time; time.sleep(60)"]
+    timed = run_cmd(sleeper, timeout_s=0.8, max_output_bytes=MIB)
+    assert timed.timed_out and not timed.overflowed and timed.stdout == "up\n"
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.monotonic()
+    stopped = run_cmd(sleeper, timeout_s=30, cancel=cancel, max_output_bytes=MIB)
+    assert stopped.cancelled and not stopped.timed_out and time.monotonic() - start < 5
+    trapped = run_cmd(
+        [sys.executable, "-c", TRAP_TERM], timeout_s=1.5, term_grace_s=5, max_output_bytes=MIB
+    )
+    assert trapped.timed_out and "got TERM" in trapped.stdout
