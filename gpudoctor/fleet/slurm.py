@@ -203,7 +203,7 @@ def query_cluster(
     result = run_cmd(argv, timeout_s=timeout_s, env=env)
     took = round(time.monotonic() - start, 3)
     if result.timed_out:
-        message = f"sinfo gave no answer in {timeout_s:.0f} s"
+        message = f"sinfo gave no answer in {timeout_s:g} s"
     elif not result.ok:
         message = f"sinfo failed: {_last_error(result)}"
     else:

@@ -74,14 +74,16 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
 @rule(
     "GD-HOST-007",
     area="host",
-    severity=Severity.INFO,
+    severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
     title="This is a login node of a SLURM cluster: the GPUs are on the compute nodes",
     why="`sinfo` answered, this machine has no NVIDIA GPU and the shell is not inside a SLURM "
     "job (`SLURM_JOB_ID` is unset): a login node. A check here diagnoses the wrong machine; "
     "the GPU partitions, their nodes, GPU types and counts come from `sinfo` (GRES such as "
-    "`gpu:h100:8`), asked for at most 5 s. The no-GPU finding GD-DRV-001 is information "
-    "here, not a warning. When SLURM's commands exist but the controller does not answer, "
-    "this finding says so.",
+    "`gpu:h100:8`), asked for at most 5 s. It is a warning (exit status 0 unless "
+    "`--strict`): nothing is broken, but GPU work does not run here. It replaces the no-GPU "
+    "warning GD-DRV-001, which is information on a login node. When SLURM's commands exist "
+    "but the controller does not answer, this finding is information that says so.",
     fix="Get a shell on a GPU node (`srun -p PARTITION --gres=gpu:1 --pty bash`) or submit "
     "a batch job with `#SBATCH -p PARTITION` and `#SBATCH --gres=gpu:1`, and run the check "
     "there.",
@@ -94,6 +96,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     if not site.slurm.reachable:
         yield Hit(
+            severity=Severity.INFO,
             title="SLURM's commands are here but its controller did not answer",
             evidence=(site.slurm.command, site.slurm.message),
             fix=("$ sinfo -s", "$ scontrol ping"),
