@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from gpudoctor.cli.options import (
 )
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.model.findings import Diagnosis, Severity
-from gpudoctor.model.report import Report
+from gpudoctor.model.report import Report, SlurmCluster
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -309,13 +310,48 @@ def _probed_report(
             cuda=cuda,
         )
         try:
+            cluster = _start_cluster_query() if cuda else None
             import gpudoctor.render
             import gpudoctor.rules  # noqa: F401 - loaded while the children run
 
-            return pending.result()
+            report = pending.result()
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the probes' clean-up first
             settle(pending)
             raise
+        return _with_cluster(report, cluster.result() if cluster is not None else None)
     finally:
         if progress is not None:  # also on Ctrl-C: the line is erased and the cursor shown
             progress.close()
+
+
+def _start_cluster_query() -> Future[SlurmCluster | None] | None:
+    """Ask SLURM for its partitions alongside the probes: only where ``sinfo`` exists and
+    this process is not inside a job (a job knows its partition; a workstation has no sinfo,
+    so it pays nothing)."""
+    import os
+    import shutil
+    import threading
+
+    if shutil.which("sinfo") is None or os.environ.get("SLURM_JOB_ID"):
+        return None
+    from gpudoctor.fleet.slurm import query_cluster
+
+    future: Future[SlurmCluster | None] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(query_cluster())
+        except Exception as exc:  # a bug here must not cost the report
+            future.set_result(SlurmCluster(reachable=False, message=f"{type(exc).__name__}: {exc}"))
+
+    threading.Thread(target=work, name="gpudoctor-sinfo", daemon=True).start()
+    return future
+
+
+def _with_cluster(report: Report, cluster: SlurmCluster | None) -> Report:
+    """The report with the cluster's answer attached to its site section."""
+    if cluster is None or report.site is None:
+        return report
+    import dataclasses
+
+    return dataclasses.replace(report, site=dataclasses.replace(report.site, slurm=cluster))

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
@@ -250,3 +251,48 @@ def srun_error(result: CmdResult) -> str | None:
     ]
     # The first error names the cause; later ones are its consequences (Job step aborted ...)
     return errors[0] if errors else None
+
+
+# --- where am I: the cluster as `check` shows it on a login node ------------------------------
+
+if TYPE_CHECKING:  # imported here so that the code above this section stays as it was
+    from gpudoctor.model.report import SlurmCluster
+
+CLUSTER_TIMEOUT_S = 5.0
+"""check's budget for sinfo: a controller that takes longer is reported as not answering."""
+
+
+def query_cluster(
+    env: Mapping[str, str] | None = None, *, timeout_s: float = CLUSTER_TIMEOUT_S
+) -> SlurmCluster | None:
+    """The partitions with their nodes, GRES and features; None without ``sinfo`` on PATH.
+
+    Never raises: a controller that does not answer is recorded as unreachable, since check
+    must still report on this machine.
+    """
+    import os
+    import time
+
+    from gpudoctor.fleet.partitions import SINFO_PARTITIONS_FORMAT, parse_partitions
+    from gpudoctor.model.report import SlurmCluster
+
+    path = shutil.which("sinfo", path=(env or os.environ).get("PATH", ""))
+    if path is None:
+        return None
+    argv = [path, "-h", "-o", SINFO_PARTITIONS_FORMAT]
+    shown = f"sinfo -h -o '{SINFO_PARTITIONS_FORMAT}'"
+    start = time.monotonic()
+    result = run_cmd(argv, timeout_s=timeout_s, env=env)
+    took = round(time.monotonic() - start, 3)
+    if result.timed_out:
+        message = f"sinfo gave no answer in {timeout_s:g} s"
+    elif not result.ok:
+        message = f"sinfo failed: {_last_error(result)}"
+    else:
+        return SlurmCluster(
+            reachable=True,
+            command=shown,
+            partitions=parse_partitions(result.stdout)[:200],
+            duration_s=took,
+        )
+    return SlurmCluster(reachable=False, command=shown, message=message, duration_s=took)

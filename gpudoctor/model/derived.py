@@ -114,3 +114,15 @@ def loaded_module_flavour(report: Report) -> str | None:
     (reports written before the fact was recorded)."""
     drv = report.driver
     return drv.module_flavour or module_flavour(drv.proc_version_line)
+
+
+def slurm_login_node(report: Report) -> bool:
+    """True on a login node of a SLURM cluster: sinfo answered, no GPU here, not in a job."""
+    site = report.site
+    return (
+        site is not None
+        and site.slurm is not None
+        and site.slurm.reachable
+        and site.slurm_job is None
+        and no_nvidia_gpu(report)
+    )

@@ -64,7 +64,8 @@ class HostInfo:
     memory_total_mib: int | None = None
     python: PythonInfo
     container: str | None = None
-    """``docker``, ``podman``, ``container`` (other) or None."""
+    """``docker``, ``podman``, ``apptainer`` (also Singularity), ``kubernetes``, ``container``
+    (other) or None."""
     wsl: bool = False
     glibc: str | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -316,6 +317,140 @@ class FrameworkInfo:
     duration_s: float | None = None
 
 
+# --- where am I: SLURM, containers, environment modules, storage ------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlurmJob:
+    """The SLURM job (and step) this process runs in, as its environment says."""
+
+    job_id: str
+    """``SLURM_JOB_ID``."""
+    step_id: str | None = None
+    """``SLURM_STEP_ID``: set inside ``srun``; absent in a batch script's own shell."""
+    partition: str | None = None
+    """``SLURM_JOB_PARTITION``."""
+    node: str | None = None
+    """``SLURMD_NODENAME``."""
+    gpu_variables: dict[str, str] = field(default_factory=dict)
+    """The GPU variables SLURM sets for a job that asked for GPUs (``SLURM_JOB_GPUS``,
+    ``SLURM_STEP_GPUS``, ``SLURM_GPUS_ON_NODE``, ``SLURM_GPUS``, ``SLURM_GPUS_PER_NODE``,
+    ``SLURM_TRES_PER_TASK``), only those that are set."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlurmPartition:
+    """One partition of the cluster as ``sinfo`` lists it (one entry per GRES and features)."""
+
+    name: str
+    default: bool = False
+    """True for the partition jobs go to without ``-p`` (sinfo marks it ``*``)."""
+    available: str | None = None
+    """``up``, ``down``, ``drain`` or ``inact``."""
+    nodes: str = ""
+    """The nodes as a SLURM hostlist (``gpu[01-04]``)."""
+    node_count: int | None = None
+    gres: tuple[str, ...] = ()
+    """Generic resources per node, as SLURM writes them: ``gpu:h100:8(S:0-1)``, ``gpu:8``."""
+    features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlurmCluster:
+    """What the SLURM controller answered (the CLI asks it; a probe never runs SLURM)."""
+
+    reachable: bool
+    """True when ``sinfo`` answered."""
+    command: str = ""
+    """The command that was run."""
+    message: str = ""
+    """Why it did not answer (timeout, no controller)."""
+    partitions: tuple[SlurmPartition, ...] = ()
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedModule:
+    """An environment module (Lmod or Tcl modules) loaded in this shell."""
+
+    name: str
+    """As ``module list`` shows it: ``cuda/12.4``."""
+    file: str | None = None
+    """The modulefile, from ``_LMFILES_``."""
+    prefixes: tuple[str, ...] = ()
+    """Install prefixes the modulefile names (absolute paths it sets, ``lib``/``lib64``
+    stripped); a library under one of them came from this module."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheInfo:
+    """A download or build cache that fills home directories."""
+
+    name: str
+    """``pip``, ``uv``, ``conda``, ``huggingface``, ``torch_extensions``, ``apptainer``."""
+    path: str
+    variable: str
+    """The environment variable that moves it."""
+    size_bytes: int | None = None
+    """Its size (allocated blocks); None when it does not exist."""
+    complete: bool = True
+    """False when the walk stopped at its time or entry cap: the size is a lower bound."""
+    fs_type: str | None = None
+    """The file system type it lives on (from ``/proc/self/mounts``)."""
+    mount_point: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FsUsage:
+    """Space and inodes of one file system, and where it is mounted."""
+
+    path: str
+    mount_point: str | None = None
+    fs_type: str | None = None
+    total_bytes: int | None = None
+    free_bytes: int | None = None
+    """Available to an unprivileged user (``f_bavail``)."""
+    total_inodes: int | None = None
+    free_inodes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageInfo:
+    """Where a person runs out of space: home, the environment, the caches, the quota."""
+
+    home: FsUsage | None = None
+    environment: FsUsage | None = None
+    """The file system of the inspected Python environment."""
+    caches: tuple[CacheInfo, ...] = ()
+    quota: tuple[str, ...] = ()
+    """``quota -s`` output lines, where the command exists and answered."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteInfo:
+    """Where this process runs: a SLURM login node or job, a container, loaded modules."""
+
+    slurm_commands: bool = False
+    """True when ``sinfo`` is on PATH."""
+    slurm_job: SlurmJob | None = None
+    slurm: SlurmCluster | None = None
+    """The cluster's partitions, when SLURM's commands exist and this is not inside a job."""
+    container_env: dict[str, str] = field(default_factory=dict)
+    """Variables that name the container runtime (``APPTAINER_CONTAINER``,
+    ``SINGULARITY_CONTAINER``, ``KUBERNETES_SERVICE_HOST`` ...), only those that are set."""
+    nv_libs: bool | None = None
+    """Apptainer: True when ``/.singularity.d/libs`` holds ``libcuda.so.1`` (started with
+    ``--nv``); None outside Apptainer."""
+    shm_bytes: int | None = None
+    """The size of ``/dev/shm`` (PyTorch's DataLoader workers pass tensors through it)."""
+    driver_gpus: tuple[str, ...] = ()
+    """PCI addresses under ``/proc/driver/nvidia/gpus``: the GPUs the loaded driver owns on
+    this node, also those a job's device cgroup hides."""
+    modules: tuple[LoadedModule, ...] = ()
+    storage: StorageInfo | None = None
+    errors: tuple[Unavailable, ...] = ()
+
+
 # --- the whole report -----------------------------------------------------------------------
 
 
@@ -334,6 +469,9 @@ class Report:
     cuda: CudaInfo
     frameworks: tuple[FrameworkInfo, ...] = ()
     probes: tuple[ProbeRun, ...] = ()
+    site: SiteInfo | None = None
+    """Where this runs (SLURM, container, modules, storage); None in reports written before
+    gpudoctor recorded it."""
 
     def framework(self, name: str) -> FrameworkInfo | None:
         """The probe result of one framework, or None when it was not probed."""

@@ -28,6 +28,7 @@ from gpudoctor.model.report import (
     ProbeRun,
     PythonInfo,
     Report,
+    SiteInfo,
     Unavailable,
 )
 from gpudoctor.probe.base import ProbeContext
@@ -37,9 +38,10 @@ from gpudoctor.probe.host import probe_host
 from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
 from gpudoctor.probe.runcmd import stop_all
+from gpudoctor.probe.site import probe_site
 
 FRAMEWORKS = ("torch", "tensorflow")
-PROBES = ("host", "kernel_driver", "nvml", "cuda", *FRAMEWORKS)
+PROBES = ("host", "kernel_driver", "nvml", "cuda", *FRAMEWORKS, "site")
 """Every probe :func:`collect_report` runs, in report order."""
 
 ProbeDone = Callable[[ProbeRun], None]
@@ -71,6 +73,9 @@ def _fallbacks(ctx: ProbeContext) -> dict[str, Callable[[str], Any]]:
             errors=(Unavailable(field="nvml", code="probe_failed", message=m),),
         ),
         "cuda": lambda m: CudaInfo(status="failed", message=m),
+        "site": lambda m: SiteInfo(
+            errors=(Unavailable(field="site", code="probe_failed", message=m),)
+        ),
         **{fw: functools.partial(_framework_fallback, fw) for fw in FRAMEWORKS},
     }
 
@@ -132,7 +137,7 @@ def _notify(on_done: ProbeDone | None, run: ProbeRun) -> None:
 
 def planned_probes(*, frameworks: bool = True, cuda: bool = True) -> tuple[str, ...]:
     """The probes that will run (the framework and CUDA probes only when asked for)."""
-    skip = (() if frameworks else FRAMEWORKS) + (() if cuda else ("cuda",))
+    skip = (() if frameworks else FRAMEWORKS) + (() if cuda else ("cuda", "site"))
     return tuple(p for p in PROBES if p not in skip)
 
 
@@ -154,6 +159,9 @@ def collect_report(
         "host": probe_host,
         "kernel_driver": probe_kernel_driver,
         "nvml": probe_nvml,
+        # SLURM job, container, modules and storage: files and variables, plus a bounded
+        # walk of the caches (the health gate leaves it out: it is about the GPUs only).
+        **({"site": probe_site} if cuda else {}),
     }
     if cuda:  # the health gate skips it: cuInit alone can take seconds on a big node
         probes["cuda"] = probe_cuda
@@ -227,6 +235,7 @@ def collect_report(
         cuda=results["cuda"][0],
         frameworks=tuple(results[fw][0] for fw in FRAMEWORKS if fw in results),
         probes=tuple(runs),
+        site=results["site"][0] if "site" in results else None,
     )
 
 

@@ -72,7 +72,14 @@ def parse_meminfo(text: str | None) -> int | None:
 
 
 def detect_container(ctx: ProbeContext) -> str | None:
-    """``docker``, ``podman``, ``container`` for other runtimes, or None on bare metal / a VM."""
+    """``docker``, ``podman``, ``apptainer``, ``kubernetes``, ``container`` for other runtimes,
+    or None on bare metal / a VM."""
+    # Apptainer shares the host's PID and cgroup namespaces, so only its own marks tell.
+    apptainer = ("APPTAINER_CONTAINER", "SINGULARITY_CONTAINER", "APPTAINER_NAME")
+    if any(n in ctx.env for n in apptainer) or ctx.path("/.singularity.d").is_dir():
+        return "apptainer"
+    if "KUBERNETES_SERVICE_HOST" in ctx.env:
+        return "kubernetes"
     if ctx.path("/.dockerenv").exists():
         return "docker"
     if ctx.path("/run/.containerenv").exists():

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.distro import install_compute_libraries
-from gpudoctor.rules.facts import NOT_APPLICABLE, env, gpus, is_linux_host, not_applicable
+from gpudoctor.rules.facts import (
+    NOT_APPLICABLE,
+    container_gpu_fix,
+    env,
+    gpus,
+    is_linux_host,
+    not_applicable,
+)
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 CU_UNKNOWN = 999
@@ -125,7 +132,8 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         yield Hit(
             title="The container has no NVIDIA driver libraries: it was started without GPUs",
             evidence=tuple(evidence),
-            fix=(
+            fix=container_gpu_fix(report)
+            or (
                 "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
                 "(see the NVML line for the host's nvidia-container-toolkit setup)",
             ),

@@ -17,6 +17,7 @@ from gpudoctor.rules import (  # noqa: F401
     kernel_module,
     libraries,
     nvml,
+    site,
 )
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, KnowledgeBase, Rule, ok_rule_id
 

@@ -9,7 +9,7 @@ from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
-from gpudoctor.rules.facts import gpus, is_linux_host, no_nvidia_gpu
+from gpudoctor.rules.facts import gpus, is_linux_host, no_nvidia_gpu, slurm_login_node
 from gpudoctor.rules.kernel_module import driver_refuses_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -35,7 +35,9 @@ def _describe(fn: PciFunction) -> str:
     "instead of listing the driver's absence three times. A container sees its host's PCI "
     "bus in `/sys`, so the same holds there, unless `NVIDIA_VISIBLE_DEVICES` is set or the "
     "bus could not be read (then the NVML line says what the container lacks). On a cloud "
-    "VM the instance type may have no GPU, or the GPU was not attached. On macOS there is "
+    "VM the instance type may have no GPU, or the GPU was not attached. On a SLURM login "
+    "node (sinfo answers, no job) it is information: GD-HOST-007 says where the GPUs are. "
+    "On macOS there is "
     "no CUDA at all (information: PyTorch can use the Apple GPU through MPS).",
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
     "has one (`lspci -nn | grep -i nvidia` on the host); on a cloud VM pick a GPU instance "
@@ -63,7 +65,18 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         "no /dev/nvidia* device files",
         f"NVML: {report.nvml.status}",
     ]
+    if slurm_login_node(report):
+        # Expected on a login node: GD-HOST-007 names the partitions that have the GPUs.
+        yield Hit(
+            severity=Severity.INFO,
+            title="No GPU on this SLURM login node: the GPUs are on the compute nodes",
+            evidence=(*evidence, "sinfo answered and this shell is not inside a job"),
+            fix=("See GD-HOST-007 for the GPU partitions and how to get onto one.",),
+        )
+        return
     on_host = "   # on the host" if report.host.container else ""
+    if report.host.container == "kubernetes":
+        evidence.append("running in a Kubernetes pod: its node may have no GPU")
     yield Hit(
         evidence=tuple(evidence),
         fix=(

@@ -17,6 +17,7 @@ from gpudoctor.model.derived import (
     not_applicable,
     nvidia_traces,
     pci_bus_unreadable,
+    slurm_login_node,
 )
 from gpudoctor.model.report import GpuInfo, Report
 
@@ -70,6 +71,28 @@ def host_gpu_evidence(report: Report) -> tuple[str, ...]:
     if visible is not None:
         found.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
     return tuple(found)
+
+
+APPTAINER_FIX = (
+    "Apptainer/Singularity binds the driver's libraries and /dev/nvidia* only with --nv, "
+    "given before the image name:",
+    "$ apptainer exec --nv IMAGE python train.py",
+    "$ apptainer shell --nv IMAGE   # singularity takes the same --nv",
+)
+KUBERNETES_FIX = (
+    "Ask for a GPU in the pod spec (the NVIDIA device plugin then mounts it):",
+    "resources.limits: nvidia.com/gpu: 1",
+    "$ kubectl describe node NODE | grep nvidia.com/gpu   # nodes that offer GPUs",
+)
+
+
+def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
+    """How this container's runtime is given the GPU, where it is not Docker's ``--gpus``."""
+    if report.host.container == "apptainer":
+        return APPTAINER_FIX
+    if report.host.container == "kubernetes":
+        return KUBERNETES_FIX
+    return None
 
 
 def gpu_label(gpu: GpuInfo) -> str:
@@ -134,4 +157,5 @@ __all__ = [
     "not_applicable",
     "nvidia_traces",
     "pci_bus_unreadable",
+    "slurm_login_node",
 ]

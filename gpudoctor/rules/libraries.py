@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import FrameworkInfo, Report
+from gpudoctor.model.report import FrameworkInfo, LoadedModule, Report
 from gpudoctor.rules.facts import env, make_env_command, nvidia_wheel_stem, version
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
 
@@ -90,7 +90,9 @@ def shadowed_libraries(report: Report) -> list[Shadow]:
     "symbol. gpudoctor compares where each library resolved, and what the framework child "
     "mapped, with the installed wheels.",
     fix="Remove the system CUDA folders from `LD_LIBRARY_PATH` for this environment (or "
-    "`unset LD_LIBRARY_PATH`).",
+    "`unset LD_LIBRARY_PATH`). When an environment module (Lmod, Tcl modules) put them "
+    "there, `module unload <name>` (or `module purge`): the finding names the module whose "
+    "install prefix, as its modulefile writes it, holds the library.",
     sources=(
         "pytorch/pytorch#134929 (undefined symbol __nvJitLinkComplete_12_4)",
         "jax-ml/jax#28929",
@@ -105,16 +107,55 @@ def ld_library_path_shadowing(report: Report, kb: KnowledgeBase) -> Iterator[Hit
         fw for fw in report.frameworks if fw.status != "ok" and "undefined symbol" in fw.message
     ]
     evidence = [f"{s.who} took {s.path}; the env has {s.wheel}" for s in shadows]
+    modules = {s.path: module_of(report, s.path) for s in shadows}
+    evidence += [
+        f"{path} comes from the loaded module {m.name}" + (f" ({m.file})" if m.file else "")
+        for path, m in modules.items()
+        if m is not None
+    ]
     evidence += [f"{FRAMEWORK_NAMES.get(fw.name, fw.name)}: {fw.message}" for fw in undefined]
     bad_dirs = {str(PurePosixPath(s.path).parent) for s in shadows}
     value = env(report, "LD_LIBRARY_PATH") or ""
     keep = [d for d in value.split(":") if d and d.rstrip("/") not in bad_dirs]
     fix = f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
+    names = list(dict.fromkeys(m.name for m in modules.values() if m is not None))
+    if names and all(m is not None for m in modules.values()):
+        # The module put the folder there: editing LD_LIBRARY_PATH lasts until the next
+        # `module load`, and job scripts that load it bring it back.
+        yield Hit(
+            severity=Severity.ERROR if undefined else None,
+            title=f"The module {', '.join(names)} shadows the CUDA libraries installed with pip",
+            evidence=tuple(evidence),
+            fix=(
+                f"$ module unload {' '.join(names)}",
+                "or start clean: $ module purge",
+                "and drop the `module load` from ~/.bashrc and job scripts for this environment",
+            ),
+        )
+        return
     yield Hit(
         severity=Severity.ERROR if undefined else None,
         evidence=tuple(evidence),
         fix=(fix,),
     )
+
+
+def module_of(report: Report, path: str) -> LoadedModule | None:
+    """The loaded environment module whose install prefix holds ``path`` (the longest match).
+
+    Matched by prefix: a modulefile names its install prefix literally, while evaluating it
+    (Lua or Tcl) is beyond a rule; a library under that prefix came from the module.
+    """
+    if report.site is None:
+        return None
+    best: tuple[int, LoadedModule] | None = None
+    for module in report.site.modules:
+        for prefix in module.prefixes:
+            if path.startswith(prefix.rstrip("/") + "/") and (
+                best is None or len(prefix) > best[0]
+            ):
+                best = (len(prefix), module)
+    return best[1] if best else None
 
 
 # --- cuDNN pins -------------------------------------------------------------------------------

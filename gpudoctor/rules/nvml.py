@@ -14,6 +14,7 @@ from gpudoctor.rules.distro import (
 )
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
+    container_gpu_fix,
     env,
     host_gpu_evidence,
     is_linux_host,
@@ -72,11 +73,12 @@ def library_version(nvml_version: str | None) -> str | None:
     "signs of a GPU on the host (an NVIDIA PCI function in `/sys`, `/dev/nvidia*`, the "
     "nvidia module, or `NVIDIA_VISIBLE_DEVICES` set) it means the container was started "
     "without GPU access: the NVIDIA container toolkit mounts the driver's libraries only "
-    "with `--gpus`. In a container with no such sign and a PCI bus that could not be read "
-    "it is a warning: gpudoctor cannot tell whether the host has a GPU. On a machine with no "
-    "NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, where no NVIDIA "
-    "driver exists, it is information only. The install commands follow the distribution "
-    "in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family).",
+    "with `--gpus` (Apptainer and Singularity only with `--nv`, a Kubernetes pod only with "
+    "a `nvidia.com/gpu` limit). In a container with no such sign and a PCI bus that could "
+    "not be read it is a warning: gpudoctor cannot tell whether the host has a GPU. On a "
+    "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
+    "where no NVIDIA driver exists, it is information only. The install commands follow the "
+    "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family).",
     fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
     "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
     "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
@@ -102,12 +104,14 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     elif host.container and host_gpu_evidence(report):
         evidence = [said, f"running in a {host.container} container"]
         evidence += [f"sign of a GPU: {e}" for e in host_gpu_evidence(report)]
-        if env(report, "NVIDIA_VISIBLE_DEVICES") is None:
+        if report.site is not None and report.site.nv_libs is False:
+            evidence.append("/.singularity.d/libs has no libcuda.so.1: started without --nv")
+        elif env(report, "NVIDIA_VISIBLE_DEVICES") is None:
             evidence.append("NVIDIA_VISIBLE_DEVICES is not set")
         yield Hit(
             title="The container was started without GPU access",
             evidence=tuple(evidence),
-            fix=_CONTAINER_FIX,
+            fix=container_gpu_fix(report) or _CONTAINER_FIX,
         )
     elif host.container:
         yield Hit(

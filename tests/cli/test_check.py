@@ -261,3 +261,28 @@ def test_from_report_dash_on_a_terminal_is_refused(monkeypatch):
     monkeypatch.setattr(check.sys, "stdin", Terminal())
     with pytest.raises(BadInputError, match="standard input, which is a terminal"):
         check._replayed_report(Path("-"))
+
+
+def _fake_sinfo(folder: Path, body: str) -> dict[str, str | None]:
+    sinfo = folder / "sinfo"
+    sinfo.write_text(f"#!/bin/sh\n{body}\n")
+    sinfo.chmod(0o755)
+    import os
+
+    return {"PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}", "SLURM_JOB_ID": None}
+
+
+def test_check_attaches_the_cluster_sinfo_describes(cli, tmp_path):
+    env = _fake_sinfo(tmp_path, "echo 'gpu*|up|4|gpu:h100:8|(null)|g[1-4]'")
+    result = cli("check", "--no-frameworks", "--format", "json", "--no-redact", env=env)
+    doc = json.loads(result.stdout)
+    assert doc["site"]["slurm"]["reachable"] is True
+    assert doc["site"]["slurm"]["partitions"][0]["gres"] == ["gpu:h100:8"]
+    assert doc["site"]["slurm_commands"] is True
+
+
+def test_check_inside_a_job_does_not_ask_the_controller(cli, tmp_path):
+    env = {**_fake_sinfo(tmp_path, "exit 7"), "SLURM_JOB_ID": "9"}
+    doc = json.loads(cli("check", "--no-frameworks", "--format", "json", env=env).stdout)
+    assert doc["site"]["slurm"] is None
+    assert doc["site"]["slurm_job"]["job_id"] == "9"

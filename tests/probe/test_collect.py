@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from gpudoctor.model.report import CudaInfo, FrameworkInfo, GpuInfo, KernelDriverInfo, NvmlInfo
+from gpudoctor.model.report import (
+    CudaInfo,
+    FrameworkInfo,
+    GpuInfo,
+    KernelDriverInfo,
+    NvmlInfo,
+    SiteInfo,
+)
 from gpudoctor.model.serialize import report_from_json, report_to_json
 from gpudoctor.probe import collect
 from gpudoctor.probe.base import ProbeContext
@@ -27,6 +34,7 @@ def quick_probes(monkeypatch):
     monkeypatch.setattr(collect, "probe_kernel_driver", slow(KernelDriverInfo()))
     monkeypatch.setattr(collect, "probe_nvml", slow(NvmlInfo(status="library_not_found")))
     monkeypatch.setattr(collect, "probe_cuda", slow(CudaInfo(status="ok")))
+    monkeypatch.setattr(collect, "probe_site", slow(SiteInfo(slurm_commands=True)))
 
 
 def test_probes_run_concurrently(quick_probes):
@@ -41,8 +49,27 @@ def test_probes_run_concurrently(quick_probes):
         "cuda": "ok",
         "torch": "skipped",
         "tensorflow": "skipped",
+        "site": "ok",
     }
     assert report.frameworks == ()
+    assert report.site == SiteInfo(slurm_commands=True)
+
+
+def test_a_crashing_site_probe_costs_only_the_site_section(quick_probes, monkeypatch):
+    def boom(ctx):
+        raise OSError("walk bug")
+
+    monkeypatch.setattr(collect, "probe_site", boom)
+    report = collect.collect_report(ProbeContext(), frameworks=False)
+    assert report.site is not None and report.site.errors[0].code == "probe_failed"
+    assert {p.name: p.status for p in report.probes}["site"] == "failed"
+    assert report.nvml.status == "library_not_found"
+
+
+def test_the_health_gate_leaves_the_site_probe_out(quick_probes):
+    report = collect.collect_report(ProbeContext(), frameworks=False, cuda=False)
+    assert report.site is None
+    assert "site" not in collect.planned_probes(frameworks=False, cuda=False)
 
 
 def test_a_crashing_probe_becomes_failed_data(quick_probes, monkeypatch):

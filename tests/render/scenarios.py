@@ -8,6 +8,7 @@ from pathlib import Path
 from gpudoctor.model.report import FrameworkInfo, GpuProcess, Report
 from gpudoctor.model.serialize import load_report
 from gpudoctor.probe.child import hung_message
+from tests.render.site_scenarios import SITE_SCENARIOS
 from tests.rules import builders as b
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -47,6 +48,7 @@ BUILT = {
     "builder__cpu_only_job": cpu_only_job,
     "builder__healthy": b.healthy,
     "builder__many_problems": many_problems,
+    **SITE_SCENARIOS,
 }
 
 

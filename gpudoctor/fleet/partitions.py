@@ -1,0 +1,49 @@
+"""Pure parsing of ``sinfo``'s partition listing into the report's SLURM cluster facts."""
+
+from __future__ import annotations
+
+from gpudoctor.model.report import SlurmPartition
+
+SINFO_PARTITIONS_FORMAT = "%P|%a|%D|%G|%f|%N"
+"""Partition (``*`` = default), availability, node count, GRES, features, nodes."""
+
+
+def _list(field: str) -> tuple[str, ...]:
+    field = field.strip()
+    if field in ("", "(null)", "N/A"):
+        return ()
+    # GRES lists are comma separated, but a socket binding has commas too: gpu:a100:4(S:0,1)
+    parts, depth, current = [], 0, ""
+    for ch in field:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def parse_partitions(text: str) -> tuple[SlurmPartition, ...]:
+    """``sinfo -h -o '%P|%a|%D|%G|%f|%N'`` -> one entry per partition, GRES and features."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split("|")
+        if len(fields) < 6 or not fields[0].strip():
+            continue
+        name, avail, count, gres, features = (f.strip() for f in fields[:5])
+        nodes = "|".join(fields[5:]).strip()
+        found.append(
+            SlurmPartition(
+                name=name.rstrip("*"),
+                default=name.endswith("*"),
+                available=avail or None,
+                nodes=nodes,
+                node_count=int(count) if count.isdigit() else None,
+                gres=_list(gres),
+                features=_list(features),
+            )
+        )
+    return tuple(found)

@@ -1,0 +1,68 @@
+"""Environment modules (Lmod, Tcl modules) loaded in this shell, and the prefixes they install."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from gpudoctor.model.report import LoadedModule
+from gpudoctor.probe.base import ProbeContext
+
+MAX_MODULES = 64
+MAX_MODULEFILE_BYTES = 64 * 1024
+"""A modulefile is a few hundred bytes; a bigger file is read only this far."""
+
+# An absolute path in Lua (`"/sw/cuda/12.4"`) or Tcl (`/sw/cuda/12.4`) modulefile syntax.
+_PATH = re.compile(r"(?<![\w$.])(/[A-Za-z0-9._+@%=,:~-][^\s\"'(){}\[\];,]*)")
+_LIB_DIRS = ("lib64", "lib", "lib32", "x86_64-linux-gnu", "aarch64-linux-gnu", "stubs")
+# Prefixes every module could name (PATH=/usr/bin ...): matching them would blame any module.
+_TOO_GENERAL = frozenset(
+    {"/", "/usr", "/usr/local", "/opt", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/tmp", "/var"}  # noqa: S108
+)
+
+
+def module_prefixes(text: str) -> tuple[str, ...]:
+    """The install prefixes a modulefile names: each absolute path, ``lib``/``bin`` stripped.
+
+    We match libraries to modules by prefix, not by evaluating the modulefile: Lua and Tcl
+    modulefiles compute paths (``pathJoin(base, "lib64")``, ``$root/lib64``), but the base is
+    a literal somewhere in the file, and a library under it came from that module.
+    """
+    found: dict[str, None] = {}
+    for match in _PATH.finditer(text):
+        path = PurePosixPath(match.group(1).rstrip("/") or "/")
+        while path.name in (*_LIB_DIRS, "bin", "include", "share", "man"):
+            path = path.parent
+        shown = str(path)
+        if shown not in _TOO_GENERAL and not shown.startswith(("/usr/share", "/etc/")):
+            found[shown] = None
+    return tuple(found)[:32]
+
+
+def _read_head(ctx: ProbeContext, path: str) -> str | None:
+    try:
+        with ctx.path(path).open("rb") as handle:
+            return handle.read(MAX_MODULEFILE_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def probe_modules(
+    ctx: ProbeContext, env: Mapping[str, str] | None = None
+) -> tuple[LoadedModule, ...]:
+    """The modules ``LOADEDMODULES`` lists, each with its ``_LMFILES_`` file and prefixes.
+
+    Both Lmod and Environment Modules (Tcl) keep these two colon-separated lists in step.
+    """
+    env = ctx.env if env is None else env
+    names = [n for n in env.get("LOADEDMODULES", "").split(":") if n][:MAX_MODULES]
+    files = [f for f in env.get("_LMFILES_", "").split(":") if f]
+    modules = []
+    for i, name in enumerate(names):
+        file = files[i] if i < len(files) and len(files) == len(names) else None
+        text = _read_head(ctx, file) if file else None
+        modules.append(
+            LoadedModule(name=name, file=file, prefixes=module_prefixes(text) if text else ())
+        )
+    return tuple(modules)

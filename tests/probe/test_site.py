@@ -1,0 +1,160 @@
+"""The where-am-I probes over recorded trees: SLURM job, Apptainer, modules, storage."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.host import detect_container
+from gpudoctor.probe.modules import module_prefixes, probe_modules
+from gpudoctor.probe.site import probe_site
+from gpudoctor.probe.storage import mount_of, parse_mounts, walk_size
+from tests.render.site_scenarios import TREES, fake_statvfs, site_of
+
+GIB = 1 << 30
+
+
+def test_a_job_without_gres_has_no_gpu_variables_and_the_driver_lists_the_node_gpus():
+    site = site_of("job_without_gres", {"SLURM_JOB_ID": "7", "SLURM_JOB_PARTITION": "gpu"})
+    assert site.slurm_job is not None
+    assert (site.slurm_job.job_id, site.slurm_job.partition) == ("7", "gpu")
+    assert site.slurm_job.gpu_variables == {}
+    assert site.driver_gpus == ("0000:18:00.0", "0000:2a:00.0")
+
+
+def test_a_job_with_gres_records_its_gpu_variables():
+    site = site_of("job_without_gres", {"SLURM_JOB_ID": "7", "SLURM_JOB_GPUS": "0"})
+    assert site.slurm_job is not None and site.slurm_job.gpu_variables == {"SLURM_JOB_GPUS": "0"}
+
+
+def test_outside_a_job_there_is_no_job():
+    assert site_of("login_node", {}).slurm_job is None
+
+
+def test_apptainer_without_nv_is_recognised():
+    ctx = ProbeContext(root=TREES / "apptainer_without_nv", env={"APPTAINER_NAME": "x.sif"})
+    assert detect_container(ctx) == "apptainer"
+    assert probe_site(ctx, fake_statvfs({}), storage=False).nv_libs is False
+
+
+def test_apptainer_with_nv_has_libcuda_in_its_libs(tmp_path):
+    (tmp_path / ".singularity.d/libs").mkdir(parents=True)
+    (tmp_path / ".singularity.d/libs/libcuda.so.1").write_text("")
+    ctx = ProbeContext(root=tmp_path, env={})
+    assert detect_container(ctx) == "apptainer"
+    assert probe_site(ctx, fake_statvfs({}), storage=False).nv_libs is True
+
+
+def test_kubernetes_is_recognised_by_its_service_variable(tmp_path):
+    ctx = ProbeContext(root=tmp_path, env={"KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    assert detect_container(ctx) == "kubernetes"
+
+
+def test_sinfo_is_looked_up_on_the_probed_path_only(tmp_path):
+    ctx = ProbeContext(root=tmp_path, env={"PATH": str(tmp_path)})
+    assert probe_site(ctx, fake_statvfs({}), storage=False).slurm_commands is False
+    sinfo = tmp_path / "sinfo"
+    sinfo.write_text("#!/bin/sh\n")
+    sinfo.chmod(0o755)
+    assert probe_site(ctx, fake_statvfs({}), storage=False).slurm_commands is True
+
+
+def test_lua_and_tcl_modulefiles_give_their_install_prefixes():
+    tree = TREES / "module_shadowing" / "sw" / "modulefiles"
+    assert module_prefixes((tree / "cuda" / "12.4.lua").read_text()) == ("/sw/pkgs/cuda/12.4.1",)
+    assert module_prefixes((tree / "cudnn" / "8.9").read_text()) == ("/sw/pkgs/cudnn/8.9.7-cuda12",)
+
+
+def test_system_prefixes_are_not_taken_as_a_module_prefix():
+    assert module_prefixes('prepend_path("PATH", "/usr/bin")\nsetenv("X", "/opt")') == ()
+
+
+def test_loaded_modules_pair_names_with_files():
+    ctx = ProbeContext(
+        root=TREES / "module_shadowing",
+        env={
+            "LOADEDMODULES": "cuda/12.4:cudnn/8.9",
+            "_LMFILES_": "/sw/modulefiles/cuda/12.4.lua:/sw/modulefiles/cudnn/8.9",
+        },
+    )
+    modules = probe_modules(ctx)
+    assert [(m.name, m.file) for m in modules] == [
+        ("cuda/12.4", "/sw/modulefiles/cuda/12.4.lua"),
+        ("cudnn/8.9", "/sw/modulefiles/cudnn/8.9"),
+    ]
+    assert modules[1].prefixes == ("/sw/pkgs/cudnn/8.9.7-cuda12",)
+
+
+def test_mismatched_module_lists_keep_names_without_files():
+    ctx = ProbeContext(env={"LOADEDMODULES": "a/1:b/2", "_LMFILES_": "/x/a/1"})
+    assert [(m.name, m.file) for m in probe_modules(ctx)] == [("a/1", None), ("b/2", None)]
+
+
+def test_mounts_decide_the_file_system_of_a_path():
+    mounts = parse_mounts((TREES / "login_node/proc/self/mounts").read_text())
+    assert mount_of("/home/ada/.cache/pip", mounts).fs_type == "nfs4"
+    assert mount_of("/homework", mounts).fs_type == "ext4"
+    assert parse_mounts("/dev/x /mnt/my\\040disk ext4 rw 0 0")[0].point == "/mnt/my disk"
+
+
+def test_storage_records_home_env_and_caches_on_their_file_systems():
+    site = site_of("login_node", {}, {"/home/ada": (20 * GIB, GIB)})
+    storage = site.storage
+    assert storage is not None and storage.home is not None and storage.environment is not None
+    assert (storage.home.fs_type, storage.home.total_bytes) == ("nfs4", 20 * GIB)
+    assert storage.environment.path == "/home/ada/venvs/dl"
+    caches = {c.name: c for c in storage.caches}
+    assert caches["pip"].size_bytes and caches["pip"].complete
+    assert caches["pip"].fs_type == "nfs4"
+    assert caches["uv"].size_bytes is None  # not there
+    assert caches["huggingface"].path == "/home/ada/.cache/huggingface"
+
+
+def test_cache_variables_move_the_caches():
+    site = site_of("login_node", {"PIP_CACHE_DIR": "/scratch/ada/pip", "HF_HOME": "/scratch/hf"})
+    caches = {c.name: c.path for c in site.storage.caches}
+    assert caches["pip"] == "/scratch/ada/pip" and caches["huggingface"] == "/scratch/hf"
+
+
+def test_the_cache_walk_stops_at_its_entry_cap(tmp_path):
+    for i in range(50):
+        (tmp_path / f"f{i}").write_text("x" * 10)
+    size, complete = walk_size(tmp_path, entries=10)
+    assert not complete and size > 0
+    assert walk_size(tmp_path)[1] is True
+
+
+def test_the_cache_walk_stops_at_its_time_cap(tmp_path):
+    for i in range(5):
+        (tmp_path / f"d{i}").mkdir()
+    start = time.monotonic()
+    _, complete = walk_size(tmp_path, time_s=0.0)
+    assert not complete and time.monotonic() - start < 0.5
+
+
+def test_quota_is_read_through_run_with_its_bound(tmp_path):
+    quota = tmp_path / "quota"
+    quota.write_text("#!/bin/sh\n")
+    quota.chmod(0o755)
+    calls = []
+
+    def run(argv, *, timeout_s):
+        from gpudoctor.probe.runcmd import CmdResult
+
+        calls.append((tuple(argv), timeout_s))
+        return CmdResult(argv=tuple(argv), returncode=0, stdout="Disk quotas for user ada\n")
+
+    ctx = ProbeContext(
+        root=TREES / "login_node", env={"HOME": "/home/ada", "PATH": str(tmp_path)}, run=run
+    )
+    site = probe_site(ctx, fake_statvfs({}))
+    assert calls == [(("quota", "-s"), 2.0)]
+    assert site.storage.quota == ("Disk quotas for user ada",)
+
+
+def test_the_real_machine_is_probed_without_error():
+    site = probe_site(ProbeContext(env=dict(os.environ)))
+    assert site.errors == () or all(e.code == "failed" for e in site.errors)
+    assert Path("/dev/shm").exists() == (site.shm_bytes is not None)

@@ -1,0 +1,196 @@
+"""Where-am-I rules: login node, job without GPUs, containers, modules, storage."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import (
+    CacheInfo,
+    FsUsage,
+    SiteInfo,
+    SlurmCluster,
+    SlurmJob,
+    StorageInfo,
+)
+from tests.render import site_scenarios as s
+from tests.rules import builders as b
+
+GIB = 1 << 30
+
+
+def ids(report):
+    return {f.id: f for f in b.diagnose(report).findings}
+
+
+def test_a_login_node_is_a_warning_that_names_the_gpu_partitions_not_an_error():
+    found = ids(s.login_node())
+    login = found["GD-HOST-007"]
+    assert login.severity == Severity.WARNING
+    assert any("gpu:h100:8" in e for e in login.evidence)
+    assert "$ srun -p gpu --gres=gpu:1 --pty bash   # an interactive shell on a GPU node" in (
+        login.fix
+    )
+    assert "#SBATCH --gres=gpu:1" in login.fix
+    assert found["GD-DRV-001"].severity == Severity.INFO
+    assert b.diagnose(s.login_node()).worst == Severity.WARNING
+
+
+def test_without_sinfo_an_answer_the_no_gpu_machine_stays_as_before():
+    report = replace(s.login_node(), site=SiteInfo())
+    found = ids(report)
+    assert "GD-HOST-007" not in found
+    assert found["GD-DRV-001"].severity == Severity.WARNING
+
+
+def test_a_controller_that_does_not_answer_is_information():
+    cluster = SlurmCluster(reachable=False, command="sinfo", message="sinfo gave no answer in 5 s")
+    report = replace(s.login_node(), site=SiteInfo(slurm=cluster))
+    found = ids(report)
+    assert found["GD-HOST-007"].severity == Severity.INFO
+    assert found["GD-DRV-001"].severity == Severity.WARNING
+
+
+def test_inside_a_job_the_login_node_rule_is_silent():
+    report = s.login_node()
+    report = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="1")))
+    assert "GD-HOST-007" not in ids(report)
+
+
+def test_a_job_without_gres_on_a_gpu_node_is_an_error_with_sbatch_and_srun_lines():
+    finding = ids(s.job_without_gres())["GD-HOST-008"]
+    assert finding.severity == Severity.ERROR
+    assert finding.fix == (
+        "In the batch script:",
+        "#SBATCH -p gpu",
+        "#SBATCH --gres=gpu:1",
+        "or: $ srun -p gpu --gres=gpu:1 python train.py",
+    )
+
+
+def test_a_job_that_asked_for_a_gpu_is_not_told_to_ask():
+    report = s.job_without_gres()
+    job = replace(report.site.slurm_job, gpu_variables={"SLURM_JOB_GPUS": "0"})
+    report = replace(report, site=replace(report.site, slurm_job=job))
+    report = b.with_nvml(report, gpus=(b.h100(),))
+    found = ids(report)
+    assert "GD-HOST-008" not in found
+    assert found["GD-HOST-009"].title == "This SLURM job sees 1 of the node's 2 GPUs"
+
+
+def test_a_cpu_job_on_a_cpu_node_is_fine():
+    report = replace(b.no_gpu_machine(), site=SiteInfo(slurm_job=SlurmJob(job_id="3")))
+    assert "GD-HOST-008" not in ids(report)
+
+
+def test_apptainer_without_nv_is_told_to_add_nv_before_the_image():
+    found = ids(s.apptainer_without_nv())
+    for rule_id in ("GD-NVML-001", "GD-CUDA-001"):
+        assert "$ apptainer exec --nv IMAGE python train.py" in found[rule_id].fix
+        assert not any("docker" in line for line in found[rule_id].fix)
+
+
+def test_a_kubernetes_pod_without_gpu_gets_a_resource_limit():
+    report = b.with_host(s.apptainer_without_nv(), container="kubernetes")
+    fix = ids(report)["GD-NVML-001"].fix
+    assert "resources.limits: nvidia.com/gpu: 1" in fix
+
+
+def test_docker_keeps_its_gpus_fix():
+    report = b.with_host(s.apptainer_without_nv(), container="docker")
+    assert any("--gpus all" in line for line in ids(report)["GD-NVML-001"].fix)
+
+
+def test_module_shadowing_is_fixed_by_unloading_the_module():
+    finding = ids(s.module_shadowing())["GD-CUDA-007"]
+    assert finding.fix[0] == "$ module unload cudnn/8.9"
+    assert "cudnn/8.9" in finding.title
+
+
+def test_shadowing_outside_any_module_still_edits_ld_library_path():
+    report = replace(s.module_shadowing(), site=SiteInfo())
+    finding = ids(report)["GD-CUDA-007"]
+    assert finding.fix[0].startswith("$ export LD_LIBRARY_PATH=/sw/pkgs/cuda/12.4.1/lib64")
+
+
+def _storage(report, **changes):
+    return replace(report, site=SiteInfo(storage=StorageInfo(**changes)))
+
+
+def _home(total, free, inodes=(1000, 500)):
+    return FsUsage(
+        path="/home/ada",
+        mount_point="/home",
+        fs_type="nfs4",
+        total_bytes=total,
+        free_bytes=free,
+        total_inodes=inodes[0],
+        free_inodes=inodes[1],
+    )
+
+
+def test_a_nearly_full_home_is_a_warning_with_the_cache_variables():
+    report = _storage(b.healthy(), home=_home(100 * GIB, 5 * GIB))
+    finding = ids(report)["GD-HOST-011"]
+    assert "$ export PIP_CACHE_DIR=/scratch/$USER/pip" in finding.fix
+    assert "$ export HF_HOME=/scratch/$USER/huggingface" in finding.fix
+    assert "GD-HOST-011" not in ids(_storage(b.healthy(), home=_home(100 * GIB, 11 * GIB)))
+
+
+def test_running_out_of_inodes_counts_too():
+    report = _storage(b.healthy(), home=_home(100 * GIB, 50 * GIB, (1000, 20)))
+    assert "inodes free: 2%" in ids(report)["GD-HOST-011"].evidence[0]
+
+
+def test_caches_filling_a_small_home_are_a_warning_and_a_cut_walk_says_at_least():
+    cache = CacheInfo(
+        name="pip",
+        path="/home/ada/.cache/pip",
+        variable="PIP_CACHE_DIR",
+        size_bytes=6 * GIB,
+        complete=False,
+        mount_point="/home",
+    )
+    report = _storage(b.healthy(), home=_home(20 * GIB, 10 * GIB), caches=(cache,))
+    finding = ids(report)["GD-HOST-012"]
+    assert "pip cache /home/ada/.cache/pip: at least 6.0 GiB" in finding.evidence
+    assert finding.fix[1] == "$ export PIP_CACHE_DIR=/scratch/$USER/pip"
+    small = replace(cache, size_bytes=GIB)
+    assert "GD-HOST-012" not in ids(
+        _storage(b.healthy(), home=_home(20 * GIB, 10 * GIB), caches=(small,))
+    )
+
+
+def test_a_uv_cache_on_another_file_system_than_the_env_is_noted():
+    cache = CacheInfo(
+        name="uv",
+        path="/home/ada/.cache/uv",
+        variable="UV_CACHE_DIR",
+        size_bytes=GIB,
+        mount_point="/home",
+        fs_type="nfs4",
+    )
+    envfs = FsUsage(path="/scratch/ada/env", mount_point="/scratch", fs_type="lustre")
+    found = ids(_storage(b.healthy(), environment=envfs, caches=(cache,)))
+    assert found["GD-HOST-013"].fix[0] == "$ export UV_CACHE_DIR=/scratch/$USER/.uv-cache"
+    assert found["GD-HOST-014"].title == "The Python environment is on lustre: imports are slow"
+    same = replace(envfs, mount_point="/home", fs_type="nfs4")
+    assert "GD-HOST-013" not in ids(_storage(b.healthy(), environment=same, caches=(cache,)))
+
+
+def test_a_small_shm_in_docker_is_a_warning_but_not_in_apptainer():
+    report = replace(
+        b.with_host(b.healthy(), container="docker"), site=SiteInfo(shm_bytes=64 << 20)
+    )
+    finding = ids(report)["GD-HOST-010"]
+    assert "$ docker run --shm-size=8g ..." in finding.fix
+    assert "/dev/shm: 64.0 MiB in a docker container" in finding.evidence
+    apptainer = b.with_host(report, container="apptainer")
+    assert "GD-HOST-010" not in ids(apptainer)
+    assert "GD-HOST-010" not in ids(replace(report, site=SiteInfo(shm_bytes=8 * GIB)))
+
+
+def test_old_reports_without_a_site_section_diagnose_as_before():
+    report = b.no_gpu_machine()
+    assert report.site is None
+    assert ids(report)["GD-DRV-001"].severity == Severity.WARNING
