@@ -270,6 +270,11 @@ def test_torch_probe_records_a_numpy_that_fails_to_import(monkeypatch):
 
 
 def test_the_numpy_facts_reach_the_report():
-    child = {"name": "torch", "status": "ok", "version": "2.13.0+cpu", "numpy_error": "not installed"}
+    child = {
+        "name": "torch",
+        "status": "ok",
+        "version": "2.13.0+cpu",
+        "numpy_error": "not installed",
+    }
     info = probe_framework(ProbeContext(run=FakeRun(child)), "torch")
     assert info.numpy_error == "not installed" and info.numpy_version is None
