@@ -118,6 +118,18 @@ def _verify_model(
     spec = get_spec(name)
     fw = backend.framework
     flops_img = 2.0 * spec.macs * (3 if cfg.mode == "training" else 1)
+    # Planned before anything is built: the plan needs only the model's FLOPs and the matmul
+    # rate. Building VGG-16 or ResNet-152 only to skip it took most of `--quick --device cpu`.
+    cpu_plan = None
+    if cfg.device in ("cpu", "all"):
+        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.budget_s, override=cfg.batch_size)
+    cpu_layout = backend.layout("cpu")
+    if not gpus and cpu_plan is not None and cpu_plan.batch is None:
+        # Nothing left to run on any device: no build, no correctness pass, no parity.
+        _skip_cpu(
+            emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
+        )
+        return
     emit({"event": "phase", "model": name, "device": "cpu", "phase": "build"})
     cpu_model = backend.build_cpu(name)
     x = make_input(spec, vplan.CORRECTNESS_SAMPLES, seed=0, layout="nhwc")
@@ -134,9 +146,6 @@ def _verify_model(
         rounding = torch_rounding if emulated is None else _rel_error(reference, emulated)
     if cfg.parity_dir and cfg.parity == "write":
         _write_parity(backend, cpu_model, name, x, reference, Path(cfg.parity_dir), rounding)
-    cpu_plan = None
-    if cfg.device in ("cpu", "all"):
-        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.budget_s, override=cfg.batch_size)
     common = cpu_plan.batch if cpu_plan is not None else None
     for dev in gpus:
         gpu_model = None
@@ -170,7 +179,6 @@ def _verify_model(
             backend.release()
     if cpu_plan is None:
         return
-    cpu_layout = backend.layout("cpu")
     if cpu_plan.batch is None:
         _skip_cpu(
             emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
