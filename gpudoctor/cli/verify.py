@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from gpudoctor.cli.files import check_output, is_stdout, write_output
 from gpudoctor.cli.options import (
@@ -53,6 +54,12 @@ def _refuse_same_file(output: Path | None, plot_path: Path | None) -> None:
         raise BadInputError(
             f"--output and --plot both name {plot_path}: give the chart a file of its own"
         )
+
+
+def _defaulted(param: str) -> bool:
+    """True when the user left the option out (its value is the default)."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def _refuse_existing(path: Path | None, force: bool) -> None:
@@ -191,6 +198,8 @@ def command(
         batch_size=batch_size,
         quick=quick,
         time_budget_s=plan.budget_for(quick, time_budget),
+        # quick is for onboarding: without --device, a machine with no GPU verifies its CPU
+        gpu_required=not (quick and _defaulted("device_text")),
     )
     progress = make_progress(settings, sys.stderr)
     try:

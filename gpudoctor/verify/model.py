@@ -32,6 +32,10 @@ class Settings:
     """Seconds per model and device."""
     layout: str = "auto"
     """PyTorch's memory layout as asked: ``auto``, ``nchw`` or ``channels-last`` (LAYOUTS)."""
+    gpu_required: bool = True
+    """False for ``--quick`` without ``--device``: on a machine with no NVIDIA GPU at all the
+    CPU alone is verified and can pass (a note says no GPU was found); a GPU that is there but
+    cannot be used still fails."""
 
     @property
     def frameworks(self) -> tuple[str, ...]:

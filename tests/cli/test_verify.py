@@ -275,6 +275,21 @@ def test_device_all_without_a_gpu_does_the_cpu_part_and_exits_1(cli):
 
 @pytest.mark.torch
 @pytest.mark.skipif(have_gpu(), reason="this machine has a GPU")
+def test_quick_without_a_device_on_a_machine_without_a_gpu_verifies_the_cpu_and_passes(cli):
+    result = cli("verify", "--quick", *TINY)
+    assert result.exit_code == 0, result
+    assert "no GPU found" in result.stdout and "on the CPU only" in result.stdout
+    assert "no GPU could be verified" not in result.stdout
+    # asking for the GPUs by name is asking for them: that still fails without one
+    asked = cli("verify", "--quick", *TINY, "--device", "all", "--format", "json")
+    assert asked.exit_code == 1, asked
+    doc = json.loads(asked.stdout)
+    assert doc["settings"]["gpu_required"] is True
+    assert {r["code"] for r in doc["reasons"]} & {"no_gpu", "cpu_only_build"}
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(have_gpu(), reason="this machine has a GPU")
 def test_text_output_says_why_no_gpu_was_verified(cli):
     result = cli("verify", *TINY, "--device", "cuda")
     assert result.exit_code == 1, result
