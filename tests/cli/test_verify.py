@@ -285,6 +285,8 @@ def test_quick_without_a_device_on_a_machine_without_a_gpu_verifies_the_cpu_and_
     assert asked.exit_code == 1, asked
     doc = json.loads(asked.stdout)
     assert doc["settings"]["gpu_required"] is True
+    # TINY gives --time-budget 1: that holds for the CPU too
+    assert doc["settings"]["cpu_time_budget_s"] is None
     assert {r["code"] for r in doc["reasons"]} & {"no_gpu", "cpu_only_build"}
 
 
@@ -341,3 +343,20 @@ def test_an_absurd_batch_size_is_bad_input(cli):
     result = cli("verify", "--batch-size", str(10**20), "--device", "cpu")
     assert result.exit_code == 2, result
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_quick_gives_the_cpu_a_shorter_budget(cli, monkeypatch):
+    from gpudoctor.verify import harness
+
+    seen = {}
+
+    def record(settings, progress, **kwargs):
+        seen["settings"] = settings
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness, "run_verify", record)
+    cli("verify", "--quick", "--models", "lenet5")
+    s = seen["settings"]
+    assert (s.time_budget_s, s.cpu_budget_s) == (4.0, 2.0)
+    cli("verify", "--quick", "--models", "lenet5", "--time-budget", "3")
+    assert (seen["settings"].time_budget_s, seen["settings"].cpu_budget_s) == (3.0, 3.0)

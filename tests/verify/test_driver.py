@@ -284,3 +284,24 @@ def test_a_model_skipped_on_the_cpu_is_still_built_for_its_gpu_run():
     assert "build vgg16" in backend.calls
     by = {(r.device, r.status) for r in _runs(events)}
     assert ("cpu", "skipped") in by and ("cuda:0", "ok") in by
+
+
+def test_the_cpu_has_its_own_budget_when_one_is_given():
+    # --quick: 4 s per model on a GPU, 2 s on the CPU
+    events = _run(FakeBackend(), budget_s=4.0, cpu_budget_s=0.3)
+    budgets = {
+        (e["device"], e["role"]): e["budget_s"]
+        for e in events
+        if e["event"] == "phase" and e["phase"] == "timing"
+    }
+    assert budgets[("cpu", "main")] == pytest.approx(0.3)
+    assert budgets[("cuda:0", "main")] == pytest.approx(4.0 * 2 / 3)
+
+
+def test_the_cpu_budget_decides_what_is_skipped():
+    backend = SlowCpuBackend()
+    # LeNet-5 fits 1 s on a 1 GFLOP/s CPU; at 0.01 s it does not, and is not even built
+    events = _run(backend, device="cpu", budget_s=1.0, cpu_budget_s=0.01)
+    (run,) = _runs(events)
+    assert run.status == "skipped" and "exceeds the 0.01 s budget" in run.message
+    assert not any(c.startswith("build") for c in backend.calls)

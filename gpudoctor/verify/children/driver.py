@@ -30,11 +30,18 @@ class Config:
     """torch's memory layout: ``auto``, ``nchw`` or ``channels-last``."""
     batch_size: int | None = None
     budget_s: float = vplan.DEFAULT_BUDGET_S
+    cpu_budget_s: float | None = None
+    """The CPU's budget per model when it differs (``--quick``); None: ``budget_s``."""
     max_blocks: int = 20
     threads: int = 1
     parity: str | None = None
     """``write`` (torch saves weights, input and logits), ``read`` (Keras compares) or None."""
     parity_dir: str | None = None
+
+    @property
+    def cpu_budget(self) -> float:
+        """Seconds per model on the CPU."""
+        return self.budget_s if self.cpu_budget_s is None else self.cpu_budget_s
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Config:
@@ -122,7 +129,7 @@ def _verify_model(
     # rate. Building VGG-16 or ResNet-152 only to skip it took most of `--quick --device cpu`.
     cpu_plan = None
     if cfg.device in ("cpu", "all"):
-        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.budget_s, override=cfg.batch_size)
+        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.cpu_budget, override=cfg.batch_size)
     cpu_layout = backend.layout("cpu")
     if not gpus and cpu_plan is not None and cpu_plan.batch is None:
         # Nothing left to run on any device: no build, no correctness pass, no parity.
@@ -202,12 +209,12 @@ def _verify_model(
         advice = vplan.budget_advice(
             vplan.run_seconds(exc.first_call_s),
             cpu_plan.batch,
-            cfg.budget_s,
+            cfg.cpu_budget,
             batch_given=cfg.batch_size is not None,
         )
         message = (
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
-            f"{cfg.budget_s:g} s budget (is the machine busy?); {advice}"
+            f"{cfg.cpu_budget:g} s budget (is the machine busy?); {advice}"
         )
         _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s, cpu_layout)
     except Exception as exc:
@@ -257,7 +264,7 @@ def _timed(
     projected_s: float | None = None,
 ) -> Run:
     """Time one model on one device, halving the batch on out-of-memory until it fits."""
-    budget = cfg.budget_s * share
+    budget = (cfg.cpu_budget if device == "cpu" else cfg.budget_s) * share
     emit(
         {
             "event": "phase",
