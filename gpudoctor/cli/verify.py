@@ -24,6 +24,7 @@ from gpudoctor.verify.plan import MAX_BUDGET_S
 
 if TYPE_CHECKING:
     from gpudoctor.verify.model import VerifyResult
+    from gpudoctor.verify.verdict import Verdict
 
 
 def exit_code_for(verdict: str) -> ExitCode:
@@ -198,6 +199,7 @@ def command(
         batch_size=batch_size,
         quick=quick,
         time_budget_s=plan.budget_for(quick, time_budget),
+        cpu_time_budget_s=plan.QUICK_CPU_BUDGET_S if quick and time_budget is None else None,
         # quick is for onboarding: without --device, a machine with no GPU verifies its CPU
         gpu_required=not (quick and _defaulted("device_text")),
     )
@@ -217,16 +219,16 @@ def command(
     else:
         click.echo(text, nl=False)
     if plot_path is not None:
-        _write_plot(result, plot_path, force=force)
+        _write_plot(result, verdict, plot_path, force=force)
     return int(exit_code_for(verdict.overall))
 
 
-def _write_plot(result: VerifyResult, path: Path, *, force: bool) -> None:
+def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bool) -> None:
     """Write the chart, or say in one line on stderr why not; the verdict keeps the exit status."""
     try:
         from gpudoctor.verify.plot import render_png
 
-        write_output(path, render_png(result), force=force)
+        write_output(path, render_png(result, verdict), force=force)
     except Exception as exc:  # the pre-check passed, yet the chart failed: never lose the run
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         what = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
