@@ -122,7 +122,10 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     help="One batch for every model and device (default: per model).",
 )
 @click.option(
-    "--quick", is_flag=True, help="A short budget for onboarding (4 s per model and device)."
+    "--quick",
+    is_flag=True,
+    help="A short budget for onboarding (4 s per model on a GPU, 1.5 s on the CPU); without "
+    "--device, a machine with no GPU verifies its CPU.",
 )
 @click.option(
     "--time-budget",

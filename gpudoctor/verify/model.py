@@ -34,7 +34,7 @@ class Settings:
     """PyTorch's memory layout as asked: ``auto``, ``nchw`` or ``channels-last`` (LAYOUTS)."""
     cpu_time_budget_s: float | None = None
     """Seconds per model on the CPU when they differ from ``time_budget_s`` (``--quick``
-    without ``--time-budget``: 2); None: the same."""
+    without ``--time-budget``: 1.5); None: the same."""
     gpu_required: bool = True
     """False for ``--quick`` without ``--device``: on a machine with no NVIDIA GPU at all the
     CPU alone is verified and can pass (a note says no GPU was found); a GPU that is there but

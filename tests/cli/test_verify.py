@@ -346,7 +346,7 @@ def test_an_absurd_batch_size_is_bad_input(cli):
 
 
 def test_quick_gives_the_cpu_a_shorter_budget(cli, monkeypatch):
-    from gpudoctor.verify import harness
+    from gpudoctor.verify import harness, plan
 
     seen = {}
 
@@ -357,6 +357,6 @@ def test_quick_gives_the_cpu_a_shorter_budget(cli, monkeypatch):
     monkeypatch.setattr(harness, "run_verify", record)
     cli("verify", "--quick", "--models", "lenet5")
     s = seen["settings"]
-    assert (s.time_budget_s, s.cpu_budget_s) == (4.0, 2.0)
+    assert (s.time_budget_s, s.cpu_budget_s) == (4.0, plan.QUICK_CPU_BUDGET_S) == (4.0, 1.5)
     cli("verify", "--quick", "--models", "lenet5", "--time-budget", "3")
     assert (seen["settings"].time_budget_s, seen["settings"].cpu_budget_s) == (3.0, 3.0)
