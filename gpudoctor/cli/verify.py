@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from gpudoctor.cli.files import check_output, is_stdout, write_output
 from gpudoctor.cli.options import (
@@ -23,6 +24,7 @@ from gpudoctor.verify.plan import MAX_BUDGET_S
 
 if TYPE_CHECKING:
     from gpudoctor.verify.model import VerifyResult
+    from gpudoctor.verify.verdict import Verdict
 
 
 def exit_code_for(verdict: str) -> ExitCode:
@@ -53,6 +55,12 @@ def _refuse_same_file(output: Path | None, plot_path: Path | None) -> None:
         raise BadInputError(
             f"--output and --plot both name {plot_path}: give the chart a file of its own"
         )
+
+
+def _defaulted(param: str) -> bool:
+    """True when the user left the option out (its value is the default)."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def _refuse_existing(path: Path | None, force: bool) -> None:
@@ -114,7 +122,10 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     help="One batch for every model and device (default: per model).",
 )
 @click.option(
-    "--quick", is_flag=True, help="A short budget for onboarding (4 s per model and device)."
+    "--quick",
+    is_flag=True,
+    help="A short budget for onboarding (4 s per model on a GPU, 1.5 s on the CPU); without "
+    "--device, a machine with no GPU verifies its CPU.",
 )
 @click.option(
     "--time-budget",
@@ -191,6 +202,9 @@ def command(
         batch_size=batch_size,
         quick=quick,
         time_budget_s=plan.budget_for(quick, time_budget),
+        cpu_time_budget_s=plan.QUICK_CPU_BUDGET_S if quick and time_budget is None else None,
+        # quick is for onboarding: without --device, a machine with no GPU verifies its CPU
+        gpu_required=not (quick and _defaulted("device_text")),
     )
     progress = make_progress(settings, sys.stderr)
     try:
@@ -208,16 +222,16 @@ def command(
     else:
         click.echo(text, nl=False)
     if plot_path is not None:
-        _write_plot(result, plot_path, force=force)
+        _write_plot(result, verdict, plot_path, force=force)
     return int(exit_code_for(verdict.overall))
 
 
-def _write_plot(result: VerifyResult, path: Path, *, force: bool) -> None:
+def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bool) -> None:
     """Write the chart, or say in one line on stderr why not; the verdict keeps the exit status."""
     try:
         from gpudoctor.verify.plot import render_png
 
-        write_output(path, render_png(result), force=force)
+        write_output(path, render_png(result, verdict), force=force)
     except Exception as exc:  # the pre-check passed, yet the chart failed: never lose the run
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         what = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__

@@ -202,6 +202,21 @@ def _numpy_pins(kb: KnowledgeBase, target: Target, chosen: list[Candidate]) -> l
     return [Pin(spec=spec, reason="; ".join(whys)) for spec, whys in pins.items()]
 
 
+def _numpy_for_verify(chosen: list[Candidate], pip: list[Pin]) -> list[Pin]:
+    """``numpy`` when nothing else brings it: pip's torch does not depend on it, torchvision
+    and TensorFlow do; without it `gpudoctor verify` fails every model (GD-TORCH-014)."""
+    frameworks = {c.release.framework for c in chosen}
+    bare_torch = any(c.release.framework == "torch" and not c.release.companions for c in chosen)
+    pinned = any(p.spec.split("<")[0].split("=")[0].split(">")[0] == "numpy" for p in pip)
+    if not bare_torch or "tensorflow" in frameworks or pinned:
+        return []
+    why = (
+        "torch from pip does not depend on numpy and no torchvision (which does) is pinned; "
+        "`gpudoctor verify` and torch's numpy interop need it"
+    )
+    return [Pin(spec="numpy>=1.22", reason=why)]
+
+
 def _pip_pins(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> list[Pin]:
     release, variant = c.release, c.variant
     package = variant.package or release.package
@@ -276,6 +291,7 @@ def build_plan(
             conda.extend(Pin(spec=spec, reason=why) for spec in c.variant.conda)
             pip.extend(_pip_pins(kb, target, c, request))
         pip.extend(_numpy_pins(kb, target, chosen))
+        pip.extend(_numpy_for_verify(chosen, pip))
         indexed = [c for c in chosen if c.variant.index_url]
         if len(indexed) == 1 and len(chosen) == 1:
             url = index_url(indexed[0], request)

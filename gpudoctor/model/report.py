@@ -315,6 +315,11 @@ class FrameworkInfo:
     """The framework's ``Requires-Dist`` lines on ``nvidia-*`` wheels."""
     python_version: str | None = None
     duration_s: float | None = None
+    numpy_version: str | None = None
+    """The numpy the framework's Python imports; null when it does not import or was not read."""
+    numpy_error: str | None = None
+    """Why ``import numpy`` failed next to the framework (``not installed`` or the error's first
+    line); null when it imported or was not tried. `gpudoctor verify` cannot run without it."""
 
 
 # --- where am I: SLURM, containers, environment modules, storage ------------------------------

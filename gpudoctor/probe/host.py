@@ -111,8 +111,12 @@ def glibc_version() -> str | None:
 
 
 def same_interpreter(python: str) -> bool:
+    """The same binary in the same folder: a venv's ``python`` links to the base interpreter,
+    so comparing resolved files alone took another venv for gpudoctor's own (and reported
+    gpudoctor's environment as the inspected one)."""
     try:
-        return Path(python).resolve() == Path(sys.executable).resolve()
+        given, own = Path(python).absolute(), Path(sys.executable).absolute()
+        return given.resolve() == own.resolve() and given.parent.resolve() == own.parent.resolve()
     except OSError:
         return False
 

@@ -598,3 +598,37 @@ def fewer_gpus(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator
             evidence=(f"{label(fw)} sees {fw.device_count} GPU(s)", f"NVML lists {len(listed)}"),
             fix=("$ nvidia-smi -L", "$ sudo dmesg | grep -i xid"),
         )
+
+
+@framework_rule(
+    {"torch": "GD-TORCH-014"},
+    severity=Severity.WARNING,
+    title="numpy is missing next to {fw}: gpudoctor verify cannot run",
+    why="{fw} imports and runs without numpy, and `pip install torch` (from PyPI or the CPU "
+    "index, without torchvision) does not install it; but `gpudoctor verify` needs it for every "
+    "model (it compares outputs as numpy arrays), and so do `torch.from_numpy`, `Tensor.numpy()` "
+    "and most data loading. The probe imports numpy in the same Python as the framework: it is "
+    "not installed there, or it fails to import (a half install, a build for another ABI).",
+    fix="`pip install numpy` in the same environment (`pip install 'gpudoctor[torch]'` brings "
+    "it too); for a numpy that fails to import, `pip install --force-reinstall numpy`.",
+    sources=(
+        "https://pypi.org/project/torch/ (Requires-Dist: no numpy)",
+        "https://pytorch.org/docs/stable/generated/torch.from_numpy.html",
+    ),
+)
+def numpy_missing(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
+    if fw.status != "ok" or fw.numpy_error is None:
+        return
+    python = report.host.python.executable or "python3"
+    broken = fw.numpy_error != "not installed"
+    evidence = (
+        f"{label(fw)} imports, but numpy does not: {fw.numpy_error}",
+        f"Python: {python}",
+    )
+    if broken:
+        title = f"numpy fails to import next to {label(fw)}: `gpudoctor verify` cannot run"
+        fix = f"$ {shlex.quote(python)} -m pip install --force-reinstall numpy"
+    else:
+        title = f"numpy is missing next to {label(fw)}: `gpudoctor verify` cannot run"
+        fix = f"$ {shlex.quote(python)} -m pip install numpy"
+    yield Hit(title=title, evidence=evidence, fix=(fix,))

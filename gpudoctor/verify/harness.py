@@ -105,6 +105,7 @@ def run_verify(
                 "layout": settings.layout,
                 "batch_size": settings.batch_size,
                 "budget_s": settings.time_budget_s,
+                "cpu_budget_s": settings.cpu_budget_s,
                 "max_blocks": plan.max_blocks_for(settings.quick),
                 "threads": cpu_threads(),
                 "parity": parity,

@@ -32,11 +32,23 @@ class Settings:
     """Seconds per model and device."""
     layout: str = "auto"
     """PyTorch's memory layout as asked: ``auto``, ``nchw`` or ``channels-last`` (LAYOUTS)."""
+    cpu_time_budget_s: float | None = None
+    """Seconds per model on the CPU when they differ from ``time_budget_s`` (``--quick``
+    without ``--time-budget``: 1.5); None: the same."""
+    gpu_required: bool = True
+    """False for ``--quick`` without ``--device``: on a machine with no NVIDIA GPU at all the
+    CPU alone is verified and can pass (a note says no GPU was found); a GPU that is there but
+    cannot be used still fails."""
 
     @property
     def frameworks(self) -> tuple[str, ...]:
         """The frameworks to run, in order (torch first: it writes the parity files)."""
         return FRAMEWORKS if self.framework == "all" else (self.framework,)
+
+    @property
+    def cpu_budget_s(self) -> float:
+        """Seconds per model on the CPU."""
+        return self.time_budget_s if self.cpu_time_budget_s is None else self.cpu_time_budget_s
 
     @property
     def wants_gpu(self) -> bool:

@@ -13,6 +13,8 @@ from gpudoctor.verify.model import VerifyResult
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from gpudoctor.verify.verdict import Verdict
+
 _COLORS = {"cpu": "#8c8c8c", "gpu": "#2b7bb9"}
 
 
@@ -41,7 +43,7 @@ def require_matplotlib() -> None:
         ) from None
 
 
-def _fit_title(fig: Figure, text: str) -> None:
+def _fit_title(fig: Figure, text: str, *, color: str | None = None) -> None:
     """Title the figure so that no line runs past its edges.
 
     An axes title is centred over the axes, which the y label pushes right, so a long one was
@@ -55,7 +57,7 @@ def _fit_title(fig: Figure, text: str) -> None:
         # an average glyph is about 0.6 em wide; wrap a little short of the full width
         chars = max(20, int(0.9 * width_px / (0.6 * size * fig.dpi / 72)))
         lines = [textwrap.fill(line, chars) for line in text.splitlines()]
-        artist = fig.suptitle("\n".join(lines), fontsize=size)
+        artist = fig.suptitle("\n".join(lines), fontsize=size, color=color or "black")
         fig.tight_layout()
         box = artist.get_window_extent()  # with the renderer tight_layout used
         if (box.x0 >= 0 and box.x1 <= width_px) or size <= 6:
@@ -73,36 +75,130 @@ def log_limits(values: list[float]) -> tuple[float, float]:
     return low, max(values) * 3
 
 
-def render_png(result: VerifyResult, *, title: str = "") -> bytes:
+def value_text(images_per_second: float) -> str:
+    """The figure printed on a bar: ``1,322`` or ``14.7`` images/s."""
+    if images_per_second >= 100:
+        return f"{images_per_second:,.0f}"
+    return f"{images_per_second:.3g}" if images_per_second < 1 else f"{images_per_second:.1f}"
+
+
+def slot_status(result: VerifyResult, model: str, framework: str, device: str) -> str:
+    """What happened to one bar of the chart: ``ok``, ``skipped``, ``failed`` or ``not run``."""
+    runs = [
+        r
+        for r in result.runs
+        if (r.model, r.framework, r.device, r.role) == (model, framework, device, "main")
+    ]
+    if any(r.status == "ok" and r.images_per_second for r in runs):
+        return "ok"
+    if any(r.status == "error" for r in runs) or any(
+        e.framework == framework and e.model == model and e.device in (None, device)
+        for e in result.errors
+    ):
+        return "failed"
+    if any(r.status == "skipped" for r in runs):
+        return "skipped"
+    return "not run"
+
+
+def summary_line(result: VerifyResult, series: list[tuple[str, str]]) -> str:
+    """What was and was not run, in one line under the chart."""
+    counts: dict[str, int] = {}
+    for model in result.settings.models:
+        for fw, device in series:
+            status = slot_status(result, model, fw, device)
+            counts[status] = counts.get(status, 0) + 1
+    total = sum(counts.values())
+    parts = [f"timed {counts.get('ok', 0)} of {total} model runs"]
+    if counts.get("skipped"):
+        parts.append(f"{counts['skipped']} skipped (over the time budget)")
+    if counts.get("failed"):
+        parts.append(f"{counts['failed']} failed")
+    if counts.get("not run"):
+        parts.append(f"{counts['not run']} not run")
+    return "; ".join(parts)
+
+
+_VERDICT_COLORS = {"pass": "#1a7f37", "warn": "#b35900", "fail": "#c62828"}
+
+
+def render_png(result: VerifyResult, verdict: Verdict | None = None, *, title: str = "") -> bytes:
     """A PNG of the main runs: one group per model, a bar per framework and device."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig = draw_chart(result, verdict, title=title)
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: str = "") -> Figure:
+    """The chart as a matplotlib figure (the caller closes it).
+
+    Every bar carries its images/s (and a GPU bar its speedup over the CPU); a model that was
+    skipped, failed or not run on a device is marked in its slot, never left as a gap; the
+    title gives the verdict, and a line under the axis counts what was and was not run.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mains = [r for r in result.runs if r.role == "main"]
     runs = [r for r in figures.ok_runs(result) if r.role == "main"]
-    models = [m for m in result.settings.models if any(r.model == m for r in runs)]
-    series = sorted({(r.framework, r.device) for r in runs}, key=lambda s: (s[1] == "cpu", s))
+    models = list(result.settings.models)
+    keys = {(r.framework, r.device) for r in mains}
+    keys |= {(e.framework, e.device) for e in result.errors if e.device}
+    series = sorted(keys, key=lambda s: (s[1] == "cpu", s))
     speed = {(s.model, s.framework, s.device): s for s in figures.speedups(result)}
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * max(len(models), 1) + 2), 4.5), dpi=100)
+    values = [r.images_per_second for r in runs if r.images_per_second]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * max(len(models), 1) + 2), 5.0), dpi=100)
     try:
         width = 0.8 / max(len(series), 1)
+        if values:
+            ax.set_yscale("log")
+            low, high = log_limits(values)
+            ax.set_ylim(low, high)
+            mark_y = low * 1.4
+        else:
+            ax.set_ylim(0, 1)
+            mark_y = 0.03
+        many = len(series) > 2
         for i, (fw, device) in enumerate(series):
             xs, ys, labels = [], [], []
             for j, model in enumerate(models):
+                x = j + (i - (len(series) - 1) / 2) * width
                 run = next(
                     (r for r in runs if (r.model, r.framework, r.device) == (model, fw, device)),
                     None,
                 )
                 if run is None or not run.images_per_second:
+                    status = slot_status(result, model, fw, device)
+                    ax.text(
+                        x,
+                        mark_y,
+                        status,
+                        rotation=90,
+                        ha="center",
+                        va="bottom",
+                        fontsize=8,
+                        color="#c62828" if status == "failed" else "#555555",
+                    )
                     continue
-                xs.append(j + (i - (len(series) - 1) / 2) * width)
+                xs.append(x)
                 ys.append(run.images_per_second)
                 s = speed.get((model, fw, device))
-                labels.append(f"{s.ratio:.1f}x" if s is not None else "")
+                text = value_text(run.images_per_second)
+                labels.append(f"{text} ({s.ratio:.1f}x)" if s is not None else text)
             kind = "cpu" if device == "cpu" else "gpu"
             layouts = sorted(
-                {r.layout for r in runs if (r.framework, r.device) == (fw, device) and r.layout}
+                {r.layout for r in mains if (r.framework, r.device) == (fw, device) and r.layout}
             )
             shown = f" ({', '.join(x.replace('_', '-') for x in layouts)})" if layouts else ""
             bars = ax.bar(
@@ -115,23 +211,29 @@ def render_png(result: VerifyResult, *, title: str = "") -> bytes:
                 edgecolor="black",
                 linewidth=0.4,
             )
-            if kind == "gpu":
-                ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
-        values = [r.images_per_second for r in runs if r.images_per_second]
-        if values:
-            ax.set_yscale("log")
-            ax.set_ylim(*log_limits(values))
+            ax.bar_label(bars, labels=labels, fontsize=7, padding=2, rotation=90 if many else 0)
         ax.set_xticks(range(len(models)), models, rotation=20)
-        ax.set_ylabel("images/s (log scale)")
-        if series:
+        ax.set_xlim(-0.6, max(len(models), 1) - 0.4)
+        ax.set_ylabel("images/s (log scale)" if values else "images/s")
+        footer = summary_line(result, series)
+        if verdict is not None and any(r.code == "no_gpu_found" for r in verdict.reasons):
+            footer += "; no GPU found: the CPU only"
+        ax.set_xlabel(footer, fontsize=8)
+        if series and values:
             ax.legend(fontsize=8)
         ax.grid(axis="y", which="both", alpha=0.3)
-        text = title or f"gpudoctor verify: {result.settings.mode}, {result.settings.precision}"
+        asked = result.settings
+        head = "gpudoctor verify" + (f": {verdict.overall.upper()}" if verdict else "")
+        text = (
+            title or f"{head} ({asked.mode}, {asked.precision}{', quick' if asked.quick else ''})"
+        )
         if not title and any(device != "cpu" for _, device in series):
-            text += "\nGPU bars labelled with their speedup over the CPU at a common batch size"
-        _fit_title(fig, text)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
+            text += "\nbars: images/s; GPU bars also their speedup over the CPU at a common batch"
+        elif not title:
+            text += "\nbars: images/s on the CPU"
+        color = _VERDICT_COLORS.get(verdict.overall, "black") if verdict and not title else None
+        _fit_title(fig, text, color=color)
+    except BaseException:
         plt.close(fig)
-    return buf.getvalue()
+        raise
+    return fig

@@ -75,7 +75,7 @@ def describe(framework: str, event: dict[str, Any]) -> str | None:
         what = event.get("phase", "")
         head = f"{framework} {event.get('model')} {event.get('device')}: {what}"
         if what == "timing":
-            return f"{head} at batch {event.get('batch')} (up to {event.get('budget_s', 0):.0f} s)"
+            return f"{head} at batch {event.get('batch')} (up to {event.get('budget_s', 0):.3g} s)"
         return head
     if kind == "run":
         run = event["run"]

@@ -148,7 +148,23 @@ def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
         out.append(
             Reason(level=Level.WARN, code="not_verifiable", message=env.unsupported, framework=fw)
         )
+    if not settings.gpu_required and not env.gpus and _no_gpu_here(env):
+        # --quick on a machine without a GPU (onboarding a laptop, a CPU node): the CPU is what
+        # there is to verify; say so rather than fail an install `gpudoctor check` calls fine.
+        version = f"{fw} {env.version}" if env.version else fw
+        msg = (
+            f"no GPU found ({_host_gpus(env)}): verified {version} on the CPU only; "
+            "`gpudoctor verify --device cpu` asks for exactly that"
+        )
+        return [*out, Reason(level=Level.NOTE, code="no_gpu_found", message=msg, framework=fw)]
     return out + _framework_gpu(settings.device, env)
+
+
+def _no_gpu_here(env: FrameworkEnv) -> bool:
+    """NVML finds no GPU, or there is no NVIDIA driver at all (its library is not found)."""
+    if env.nvml_gpu_count is not None:
+        return env.nvml_gpu_count == 0
+    return "not found" in (env.nvml_error or "").lower()
 
 
 _CPU_ONLY_HINT = (

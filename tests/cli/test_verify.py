@@ -275,6 +275,23 @@ def test_device_all_without_a_gpu_does_the_cpu_part_and_exits_1(cli):
 
 @pytest.mark.torch
 @pytest.mark.skipif(have_gpu(), reason="this machine has a GPU")
+def test_quick_without_a_device_on_a_machine_without_a_gpu_verifies_the_cpu_and_passes(cli):
+    result = cli("verify", "--quick", *TINY)
+    assert result.exit_code == 0, result
+    assert "no GPU found" in result.stdout and "on the CPU only" in result.stdout
+    assert "no GPU could be verified" not in result.stdout
+    # asking for the GPUs by name is asking for them: that still fails without one
+    asked = cli("verify", "--quick", *TINY, "--device", "all", "--format", "json")
+    assert asked.exit_code == 1, asked
+    doc = json.loads(asked.stdout)
+    assert doc["settings"]["gpu_required"] is True
+    # TINY gives --time-budget 1: that holds for the CPU too
+    assert doc["settings"]["cpu_time_budget_s"] is None
+    assert {r["code"] for r in doc["reasons"]} & {"no_gpu", "cpu_only_build"}
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(have_gpu(), reason="this machine has a GPU")
 def test_text_output_says_why_no_gpu_was_verified(cli):
     result = cli("verify", *TINY, "--device", "cuda")
     assert result.exit_code == 1, result
@@ -326,3 +343,20 @@ def test_an_absurd_batch_size_is_bad_input(cli):
     result = cli("verify", "--batch-size", str(10**20), "--device", "cpu")
     assert result.exit_code == 2, result
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_quick_gives_the_cpu_a_shorter_budget(cli, monkeypatch):
+    from gpudoctor.verify import harness, plan
+
+    seen = {}
+
+    def record(settings, progress, **kwargs):
+        seen["settings"] = settings
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness, "run_verify", record)
+    cli("verify", "--quick", "--models", "lenet5")
+    s = seen["settings"]
+    assert (s.time_budget_s, s.cpu_budget_s) == (4.0, plan.QUICK_CPU_BUDGET_S) == (4.0, 1.5)
+    cli("verify", "--quick", "--models", "lenet5", "--time-budget", "3")
+    assert (seen["settings"].time_budget_s, seen["settings"].cpu_budget_s) == (3.0, 3.0)

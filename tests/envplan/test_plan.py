@@ -226,3 +226,18 @@ def test_a_reported_gpu_past_its_last_branch_is_only_warned_about(kb: KnowledgeB
         and "R580 was the last branch" in w
         for w in p.warnings
     ), p.warnings
+
+
+def test_a_pip_torch_without_torchvision_gets_numpy_for_verify(kb: KnowledgeBase) -> None:
+    # pip's torch does not depend on numpy; without torchvision nothing brings it, and
+    # `gpudoctor verify` then fails every model (GD-TORCH-014)
+    target = target_from_args(kb, driver=None, cc=None, os="linux")
+    p = make_plan(kb, target, Request(cpu=True))
+    specs = [pin.spec for pin in p.pip]
+    if any(spec.startswith("torchvision") for spec in specs):
+        pytest.skip("the knowledge base's newest CPU torch has a torchvision now")
+    assert "numpy>=1.22" in specs
+    # where torchvision is pinned it brings numpy: no extra pin
+    older = make_plan(kb, target, Request(cpu=True, torch="2.9"))
+    assert any(s.startswith("torchvision") for s in (pin.spec for pin in older.pip))
+    assert not any(pin.spec.startswith("numpy") for pin in older.pip)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -147,6 +148,7 @@ def test_real_torch_probe_describes_this_cpu_build():
     assert info.status == "ok", info.message
     assert info.version and info.version[0].isdigit()
     assert info.python_version == ".".join(map(str, sys.version_info[:3]))
+    assert info.numpy_version and info.numpy_error is None  # the torch extra brings numpy
     if info.cuda_build is False:  # this CI machine: CPU wheel, no GPU
         assert info.build_cuda is None
         assert info.cuda_available is False
@@ -240,3 +242,39 @@ def test_an_import_that_fails_on_a_shadowing_cudnn_still_names_the_file(
     assert info.cudnn_library is not None
     assert info.cudnn_library.path == str(fake_libcudnn)
     assert (info.cudnn_library.version, info.cudnn_library.origin) == ("8.2.4", "ld_library_path")
+
+
+def test_torch_probe_records_a_missing_numpy(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        torch_probe.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "numpy" else real(name, *a),
+    )
+    assert torch_probe.numpy_facts() == {"numpy_error": "not installed"}
+
+
+def test_torch_probe_records_a_numpy_that_fails_to_import(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name == "numpy":
+            raise ImportError("numpy.core.multiarray failed to import")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken)
+    facts = torch_probe.numpy_facts()
+    assert facts == {"numpy_error": "import numpy failed: numpy.core.multiarray failed to import"}
+
+
+def test_the_numpy_facts_reach_the_report():
+    child = {
+        "name": "torch",
+        "status": "ok",
+        "version": "2.13.0+cpu",
+        "numpy_error": "not installed",
+    }
+    info = probe_framework(ProbeContext(run=FakeRun(child)), "torch")
+    assert info.numpy_error == "not installed" and info.numpy_version is None

@@ -134,3 +134,14 @@ def test_real_second_interpreter_without_gpudoctor(tmp_path):
     assert info.errors == ()
     assert info.python.version[0] == "3"
     assert info.python.env_kind in ("system", "venv", "conda")
+
+
+def test_another_venv_of_the_same_base_python_is_another_interpreter(tmp_path):
+    # a venv's bin/python is a link to the base interpreter, as gpudoctor's own may be
+    from gpudoctor.probe.host import same_interpreter
+
+    other = tmp_path / "venv" / "bin" / "python"
+    other.parent.mkdir(parents=True)
+    other.symlink_to(Path(sys.executable).resolve())
+    assert not same_interpreter(str(other))
+    assert same_interpreter(sys.executable)

@@ -17,6 +17,7 @@ from gpudoctor.model.serialize import load_report
 from gpudoctor.probe.child import hung_message
 from tests.rules.builders import (
     broken_nvml,
+    diagnose,
     findings,
     h100,
     healthy,
@@ -334,3 +335,34 @@ def test_a_cuda_build_on_a_machine_without_a_gpu_is_information():
     assert findings(report, "GD-TF-009") == []
     torch = with_framework(no_gpu_machine(), "torch", cuda_build=True, build_cuda="12.8")
     assert [f.severity for f in findings(torch, "GD-TORCH-008")] == [Severity.INFO]
+
+
+def test_numpy_missing_next_to_torch_says_verify_cannot_run():
+    report = with_framework(no_gpu_machine(), "torch", numpy_error="not installed")
+    (found,) = findings(report, "GD-TORCH-014")
+    assert found.severity == Severity.WARNING
+    assert "numpy is missing" in found.title and "gpudoctor verify" in found.title
+    assert any("not installed" in line for line in found.evidence)
+    (fix,) = found.fix
+    assert fix.startswith("$ ") and fix.endswith("-m pip install numpy")
+    assert "GD-TORCH-000" not in {f.id for f in diagnose(report).findings}
+
+
+def test_a_numpy_that_fails_to_import_is_reinstalled():
+    error = "import numpy failed: numpy.core.multiarray failed to import"
+    report = with_framework(healthy(), "torch", numpy_error=error)
+    (found,) = findings(report, "GD-TORCH-014")
+    assert "fails to import" in found.title
+    assert error in found.evidence[0]
+    assert found.fix[0].endswith("-m pip install --force-reinstall numpy")
+
+
+def test_numpy_present_or_not_recorded_is_no_finding():
+    # an older report has neither field: unknown is not a problem
+    for changes in ({}, {"numpy_version": "2.3.1"}):
+        assert findings(with_framework(healthy(), "torch", **changes), "GD-TORCH-014") == []
+    # a torch that does not import is GD-TORCH-002's business, not this rule's
+    broken = with_framework(
+        healthy(), "torch", status="import_error", numpy_error="not installed", message="x"
+    )
+    assert findings(broken, "GD-TORCH-014") == []

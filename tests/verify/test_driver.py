@@ -54,6 +54,7 @@ class FakeBackend:
         return 1e15 if device == "cpu" else 1e16
 
     def build_cpu(self, name: str) -> Any:
+        self.calls.append(f"build {name}")
         if self.fail_build:
             raise ValueError("cannot build")
         return "model"
@@ -254,3 +255,53 @@ def test_keras_uses_the_rounding_error_torch_measured_on_the_same_weights(tmp_pa
 def test_every_run_records_its_layout():
     runs = _runs(_run(FakeBackend()))
     assert {(r.device, r.layout) for r in runs} == {("cuda:0", "nchw"), ("cpu", "channels_last")}
+
+
+class SlowCpuBackend(FakeBackend):
+    """A CPU at 1 GFLOP/s: LeNet-5 fits a short budget, VGG-16 and ResNet-50 never do."""
+
+    def matmul_flops(self, device: str, precision: str) -> float:
+        return 1e9 if device == "cpu" else super().matmul_flops(device, precision)
+
+
+def test_a_model_the_budget_skips_on_the_cpu_is_never_built():
+    backend = SlowCpuBackend()
+    events = _run(backend, models=("vgg16", "lenet5", "resnet50"), device="cpu", budget_s=1.0)
+    assert [c for c in backend.calls if c.startswith("build")] == ["build lenet5"]
+    runs = {r.model: r for r in _runs(events)}
+    assert runs["lenet5"].status == "ok"
+    for name in ("vgg16", "resnet50"):
+        assert runs[name].status == "skipped" and "exceeds the 1 s budget" in runs[name].message
+    # nothing was built, so nothing was compared or reported as a build phase for them
+    assert not any(
+        e.get("model") in ("vgg16", "resnet50") and e["event"] == "phase" for e in events
+    )
+
+
+def test_a_model_skipped_on_the_cpu_is_still_built_for_its_gpu_run():
+    backend = SlowCpuBackend()
+    events = _run(backend, models=("vgg16",), device="all", budget_s=1.0)
+    assert "build vgg16" in backend.calls
+    by = {(r.device, r.status) for r in _runs(events)}
+    assert ("cpu", "skipped") in by and ("cuda:0", "ok") in by
+
+
+def test_the_cpu_has_its_own_budget_when_one_is_given():
+    # --quick: 4 s per model on a GPU, 2 s on the CPU
+    events = _run(FakeBackend(), budget_s=4.0, cpu_budget_s=0.3)
+    budgets = {
+        (e["device"], e["role"]): e["budget_s"]
+        for e in events
+        if e["event"] == "phase" and e["phase"] == "timing"
+    }
+    assert budgets[("cpu", "main")] == pytest.approx(0.3)
+    assert budgets[("cuda:0", "main")] == pytest.approx(4.0 * 2 / 3)
+
+
+def test_the_cpu_budget_decides_what_is_skipped():
+    backend = SlowCpuBackend()
+    # LeNet-5 fits 1 s on a 1 GFLOP/s CPU; at 0.01 s it does not, and is not even built
+    events = _run(backend, device="cpu", budget_s=1.0, cpu_budget_s=0.01)
+    (run,) = _runs(events)
+    assert run.status == "skipped" and "exceeds the 0.01 s budget" in run.message
+    assert not any(c.startswith("build") for c in backend.calls)

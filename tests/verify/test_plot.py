@@ -79,3 +79,79 @@ def test_the_log_axis_starts_a_decade_below_the_slowest_run(values, bottom):
     low, high = log_limits(values)
     assert low == pytest.approx(bottom)
     assert high > max(values)
+
+
+def _texts(fig) -> list[str]:
+    import matplotlib.text
+
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+
+
+def _cpu_quick():
+    """--quick --device cpu on a small CPU: LeNet-5 timed, ResNet-50 skipped, AlexNet failed."""
+    from dataclasses import replace
+
+    from gpudoctor.verify.model import HarnessError
+
+    lenet = f.run("lenet5", "cpu", images_per_second=1322.1)
+    skipped = replace(
+        f.run("resnet50", "cpu"), status="skipped", images_per_second=0.0, message="skipped"
+    )
+    result = f.healthy(("lenet5", "alexnet", "resnet50"), device="cpu", quick=True)
+    error = HarnessError(framework="torch", model="alexnet", phase="build", message="boom")
+    return replace(result, runs=(lenet, skipped), errors=(error,))
+
+
+def test_the_chart_shows_values_the_verdict_and_what_was_not_run():
+    import matplotlib.pyplot as plt
+
+    from gpudoctor.verify.plot import draw_chart
+    from gpudoctor.verify.verdict import Verdict
+
+    verdict = Verdict(overall="warn", models=(), reasons=())
+    fig = draw_chart(_cpu_quick(), verdict)
+    try:
+        texts = _texts(fig)
+        title = fig._suptitle.get_text()
+        assert "WARN" in title and "quick" in title
+        assert "1,322" in texts  # the bar's value
+        assert "skipped" in texts and "failed" in texts  # the slots with no bar
+        assert any("timed 1 of 3 model runs" in t and "1 skipped" in t for t in texts)
+        assert all(m in texts for m in ("lenet5", "alexnet", "resnet50"))  # every model shown
+    finally:
+        plt.close(fig)
+
+
+def test_gpu_bars_carry_their_value_and_speedup():
+    import matplotlib.pyplot as plt
+
+    from gpudoctor.verify.plot import draw_chart
+
+    fig = draw_chart(f.healthy(("resnet50",)))
+    try:
+        assert any(t.endswith("x)") and "(" in t for t in _texts(fig)), _texts(fig)
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("ips", "text"), [(1322.1, "1,322"), (14.73, "14.7"), (0.0421, "0.0421"), (100.0, "100")]
+)
+def test_bar_values_are_short(ips, text):
+    from gpudoctor.verify.plot import value_text
+
+    assert value_text(ips) == text
+
+
+def test_the_chart_says_when_no_gpu_was_found():
+    import matplotlib.pyplot as plt
+
+    from gpudoctor.verify.plot import draw_chart
+    from gpudoctor.verify.verdict import Level, Reason, Verdict
+
+    note = Reason(level=Level.NOTE, code="no_gpu_found", message="no GPU found")
+    fig = draw_chart(_cpu_quick(), Verdict(overall="pass", models=(), reasons=(note,)))
+    try:
+        assert any("no GPU found: the CPU only" in t for t in _texts(fig))
+    finally:
+        plt.close(fig)

@@ -521,3 +521,33 @@ def test_a_run_above_the_peak_is_said_to_be_noise(refs):
     note = next(r for r in verdict.reasons if r.code == "above_peak" and r.device == "cpu")
     assert note.level is Level.NOTE and "125%" in note.message and "noise" in note.message
     assert verdict.overall == "pass"
+
+
+NO_DRIVER = {"nvml_gpu_count": None, "nvml_error": "NVML Shared Library Not Found"}
+
+
+@pytest.mark.parametrize("nvml", [NO_DRIVER, {"nvml_gpu_count": 0}])
+def test_quick_without_a_device_on_a_machine_without_a_gpu_verifies_the_cpu(refs, nvml):
+    env = f.env(version="2.13.0+cpu", cuda_build=False, cuda_version=None, gpus=(), **nvml)
+    result = _env_only(env)
+    result = replace(result, settings=replace(result.settings, quick=True, gpu_required=False))
+    verdict = judge(result, refs)
+    assert verdict.overall == "pass"
+    (note,) = [r for r in verdict.reasons if r.code == "no_gpu_found"]
+    assert note.level is Level.NOTE and "no GPU found" in note.message
+    assert "on the CPU only" in note.message
+
+
+@pytest.mark.parametrize(
+    ("nvml", "code"),
+    [
+        ({"nvml_gpu_count": 1}, "cpu_only_build"),  # a GPU is there: the build cannot use it
+        ({"nvml_gpu_count": None, "nvml_error": "Driver/library version mismatch"}, "no_gpu"),
+    ],
+)
+def test_quick_without_a_device_still_fails_a_gpu_it_cannot_use(refs, nvml, code):
+    env = f.env(version="2.13.0+cpu", cuda_build=False, gpus=(), **nvml)
+    result = _env_only(env)
+    result = replace(result, settings=replace(result.settings, quick=True, gpu_required=False))
+    verdict = judge(result, refs)
+    assert verdict.overall == "fail" and code in codes(verdict, Level.FAIL)

@@ -121,6 +121,18 @@ def smoke(t: Any, index: int) -> dict[str, object]:
     return device
 
 
+def numpy_facts() -> dict[str, object]:
+    """Whether numpy imports here: torch runs without it, but verify (and torch's numpy
+    interop) cannot, and ``pip install torch`` does not bring it."""
+    if importlib.util.find_spec("numpy") is None:
+        return {"numpy_error": "not installed"}
+    try:
+        import numpy
+    except Exception as exc:  # a broken numpy (another ABI, a half install) is the finding
+        return {"numpy_error": f"import numpy failed: {first_line(exc)}"}
+    return {"numpy_version": str(getattr(numpy, "__version__", "unknown"))}
+
+
 def probe() -> dict[str, object]:
     out: dict[str, object] = {"name": "torch", "python_version": platform.python_version()}
     if importlib.util.find_spec("torch") is None:
@@ -135,6 +147,7 @@ def probe() -> dict[str, object]:
         return out
     torch: Any = torch_module  # typed loosely: the child must run against any torch version
     out["status"] = "ok"
+    out.update(numpy_facts())
     out["version"] = str(torch.__version__)
     build_cuda = getattr(torch.version, "cuda", None)
     out["cuda_build"] = build_cuda is not None

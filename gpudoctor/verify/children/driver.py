@@ -30,11 +30,18 @@ class Config:
     """torch's memory layout: ``auto``, ``nchw`` or ``channels-last``."""
     batch_size: int | None = None
     budget_s: float = vplan.DEFAULT_BUDGET_S
+    cpu_budget_s: float | None = None
+    """The CPU's budget per model when it differs (``--quick``); None: ``budget_s``."""
     max_blocks: int = 20
     threads: int = 1
     parity: str | None = None
     """``write`` (torch saves weights, input and logits), ``read`` (Keras compares) or None."""
     parity_dir: str | None = None
+
+    @property
+    def cpu_budget(self) -> float:
+        """Seconds per model on the CPU."""
+        return self.budget_s if self.cpu_budget_s is None else self.cpu_budget_s
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Config:
@@ -118,6 +125,18 @@ def _verify_model(
     spec = get_spec(name)
     fw = backend.framework
     flops_img = 2.0 * spec.macs * (3 if cfg.mode == "training" else 1)
+    # Planned before anything is built: the plan needs only the model's FLOPs and the matmul
+    # rate. Building VGG-16 or ResNet-152 only to skip it took most of `--quick --device cpu`.
+    cpu_plan = None
+    if cfg.device in ("cpu", "all"):
+        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.cpu_budget, override=cfg.batch_size)
+    cpu_layout = backend.layout("cpu")
+    if not gpus and cpu_plan is not None and cpu_plan.batch is None:
+        # Nothing left to run on any device: no build, no correctness pass, no parity.
+        _skip_cpu(
+            emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
+        )
+        return
     emit({"event": "phase", "model": name, "device": "cpu", "phase": "build"})
     cpu_model = backend.build_cpu(name)
     x = make_input(spec, vplan.CORRECTNESS_SAMPLES, seed=0, layout="nhwc")
@@ -134,9 +153,6 @@ def _verify_model(
         rounding = torch_rounding if emulated is None else _rel_error(reference, emulated)
     if cfg.parity_dir and cfg.parity == "write":
         _write_parity(backend, cpu_model, name, x, reference, Path(cfg.parity_dir), rounding)
-    cpu_plan = None
-    if cfg.device in ("cpu", "all"):
-        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.budget_s, override=cfg.batch_size)
     common = cpu_plan.batch if cpu_plan is not None else None
     for dev in gpus:
         gpu_model = None
@@ -170,7 +186,6 @@ def _verify_model(
             backend.release()
     if cpu_plan is None:
         return
-    cpu_layout = backend.layout("cpu")
     if cpu_plan.batch is None:
         _skip_cpu(
             emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
@@ -194,12 +209,12 @@ def _verify_model(
         advice = vplan.budget_advice(
             vplan.run_seconds(exc.first_call_s),
             cpu_plan.batch,
-            cfg.budget_s,
+            cfg.cpu_budget,
             batch_given=cfg.batch_size is not None,
         )
         message = (
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
-            f"{cfg.budget_s:g} s budget (is the machine busy?); {advice}"
+            f"{cfg.cpu_budget:g} s budget (is the machine busy?); {advice}"
         )
         _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s, cpu_layout)
     except Exception as exc:
@@ -249,7 +264,7 @@ def _timed(
     projected_s: float | None = None,
 ) -> Run:
     """Time one model on one device, halving the batch on out-of-memory until it fits."""
-    budget = cfg.budget_s * share
+    budget = (cfg.cpu_budget if device == "cpu" else cfg.budget_s) * share
     emit(
         {
             "event": "phase",

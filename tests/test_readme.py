@@ -1,0 +1,46 @@
+"""The README's first lines work on a fresh machine: a virtual environment, then the install."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+CPU_INDEX = "--index-url https://download.pytorch.org/whl/cpu"
+
+
+def _section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def _blocks(section: str) -> list[list[str]]:
+    """The command lines of each ```bash block (comments and blank lines left out)."""
+    return [
+        [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+        for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    ]
+
+
+def test_the_first_block_makes_a_venv_then_installs_and_runs_check():
+    # Debian 12's system Python refuses pip outside a venv (externally-managed-environment)
+    first = _blocks(_section("Install and run"))[0]
+    assert "-m venv" in first[0] and "/bin/activate" in first[0], first
+    assert any("pip install ." in line and "gpudoctor check" in line for line in first[1:]), first
+
+
+def test_no_install_command_comes_before_the_venv():
+    lines = [line for block in _blocks(_section("Install and run")) for line in block]
+    venv = next(i for i, line in enumerate(lines) if "-m venv" in line)
+    assert all("pip install" not in line for line in lines[:venv])
+    assert all("sudo" not in line and "--break-system-packages" not in line for line in lines)
+
+
+def test_the_cpu_only_path_installs_the_cpu_build_before_the_extra():
+    # otherwise ".[torch]" pulls the CUDA build: ~3 GB of wheels a CPU-only machine cannot use
+    lines = [line for block in _blocks(_section("Install and run")) for line in block]
+    cpu = next(i for i, line in enumerate(lines) if CPU_INDEX in line)
+    assert "pip install torch" in lines[cpu]
+    assert any('".[torch]"' in line for line in lines[cpu + 1 :])
