@@ -11,8 +11,8 @@ from gpudoctor import kb
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.serialize import load_report
 from gpudoctor.rules import diagnose
+from gpudoctor.userfiles.read import load_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 H100 = DATA / "reports" / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
