@@ -46,3 +46,18 @@ class PlanError(GpudoctorError):
 
 class OutputExistsError(BadInputError):
     """The output file exists and ``--force`` was not given."""
+
+
+class SlurmUnavailableError(BadInputError):
+    """SLURM's client commands are missing, its configuration too, or its controller does not
+    answer; ``cause`` says which."""
+
+    NOT_INSTALLED = "not_installed"
+    CONFIG_MISSING = "config_missing"
+    CONTROLLER_UNREACHABLE = "controller_unreachable"
+    FAILED = "failed"
+    """The command answered with an error of another kind (its message says which)."""
+
+    def __init__(self, message: str, cause: str = FAILED) -> None:
+        super().__init__(message)
+        self.cause = cause

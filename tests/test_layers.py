@@ -23,8 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     # verify starts its children through the one child-process primitive, probe.runcmd, and
     # checks its data files' rows as the knowledge base does (datarows)
     "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd", "datarows"},
-    # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does)
-    "fleet": {"fleet", "model", "errors", "probe.runcmd"},
+    # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does), and
+    # reads a fleet's files through userfiles (fleet/sources.py alone does)
+    "fleet": {"fleet", "model", "errors", "probe.runcmd", "userfiles"},
+    # reading the user's files: the model parses what it reads, nothing else is needed
+    "userfiles": {"userfiles", "model", "errors"},
 }
 HEAVY = {"torch", "tensorflow", "keras", "pynvml", "numpy", "matplotlib", "rattler", "rich"}
 

@@ -181,7 +181,7 @@ def command(
 
 def _replayed_report(path: Path) -> Report:
     """The saved report at ``path``, or on standard input for ``-``."""
-    from gpudoctor.model.serialize import load_report
+    from gpudoctor.userfiles.read import load_report
 
     if not is_stdout(path):
         return load_report(path)

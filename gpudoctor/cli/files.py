@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gpudoctor.errors import BadInputError, OutputExistsError
 from gpudoctor.model.inert import inert_keeping_colour
-from gpudoctor.model.readfile import file_kind, read_capped
+from gpudoctor.userfiles.read import file_kind, read_capped
 
 __all__ = ["STDOUT", "check_output", "is_stdout", "read_capped", "write_output"]
 

@@ -89,7 +89,7 @@ def _target(
     if from_report is not None:
         if given:
             raise BadInputError("--from-report cannot be combined with --driver/--cc/--os/--arch")
-        from gpudoctor.model.serialize import load_report
+        from gpudoctor.userfiles.read import load_report
 
         if str(from_report) == "-":  # the report comes on standard input
             if sys.stdin.isatty():

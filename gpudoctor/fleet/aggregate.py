@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from gpudoctor.fleet.drift import find_drift
 from gpudoctor.fleet.hostlist import compress, sort_key
 from gpudoctor.fleet.outliers import find_outliers
+from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import (
-    VERIFY_VERDICTS,
     Drift,
     FindingPlace,
     FleetFinding,
@@ -23,10 +23,8 @@ from gpudoctor.model.fleet import (
     Throughput,
     Unreadable,
     VerifyOutcome,
+    VerifyVerdict,
 )
-
-VERDICT_ORDER = {"error": 0, "warning": 1, "info": 2, "ok": 3}
-SEVERITY_ORDER = VERDICT_ORDER
 
 
 def aggregate(
@@ -72,24 +70,14 @@ def _drifting(drift: Sequence[Drift]) -> set[str]:
     }
 
 
-def worst(*verdicts: str) -> str:
-    """The worst of node verdicts (``error`` before ``warning`` before ``ok``)."""
-    return min(verdicts, key=lambda v: VERDICT_ORDER.get(v, 9))
-
-
-def _summary(n: NodeFacts, verify: str | None, drift: bool) -> NodeSummary:
+def _summary(n: NodeFacts, verify: VerifyVerdict | None, drift: bool) -> NodeSummary:
     # A verify result's fail is as much an error as a check's: the node cannot train.
-    verdict = worst(n.verdict, VERIFY_VERDICTS.get(verify, "ok")) if verify else n.verdict
+    verdict = max(n.verdict, verify.severity) if verify else n.verdict
     return NodeSummary(
         node=n.node,
         verdict=verdict,
         finding_ids=n.finding_ids,
-        gpu_model=n.gpu_model,
-        gpu_count=n.gpu_count,
-        driver=n.driver,
-        cuda_driver=n.cuda_driver,
-        cudnn=n.cudnn,
-        frameworks=dict(sorted(n.frameworks.items())),
+        stack=n.stack,
         partitions=n.partitions,
         verify=verify,
         drift=drift,
@@ -100,42 +88,23 @@ def _groups(nodes: Sequence[NodeSummary]) -> tuple[NodeGroup, ...]:
     """Nodes that look the same in the summary table, one row each, worst first."""
     members: dict[tuple[object, ...], list[NodeSummary]] = defaultdict(list)
     for n in nodes:
-        key = (
-            n.verdict,
-            n.finding_ids,
-            n.gpu_model,
-            n.gpu_count,
-            n.driver,
-            n.cuda_driver,
-            n.cudnn,
-            tuple(sorted(n.frameworks.items())),
-            n.verify,
-            n.drift,
-        )
-        members[key].append(n)
+        members[(n.verdict, n.finding_ids, n.stack, n.verify, n.drift)].append(n)
     groups = [
         NodeGroup(
             hostlist=compress(m.node for m in group),
             count=len(group),
             verdict=group[0].verdict,
             finding_ids=group[0].finding_ids,
-            gpu_model=group[0].gpu_model,
-            gpu_count=group[0].gpu_count,
-            driver=group[0].driver,
-            cuda_driver=group[0].cuda_driver,
-            cudnn=group[0].cudnn,
-            frameworks=dict(sorted(group[0].frameworks.items())),
+            stack=group[0].stack,
             verify=group[0].verify,
             drift=group[0].drift,
         )
         for group in members.values()
     ]
-    return tuple(
-        sorted(groups, key=lambda g: (VERDICT_ORDER.get(g.verdict, 9), -g.count, g.hostlist))
-    )
+    return tuple(sorted(groups, key=lambda g: (-g.verdict, -g.count, g.hostlist)))
 
 
-_PlaceKey = tuple[str, tuple[str, ...], tuple[str, ...]]
+_PlaceKey = tuple[Severity, tuple[str, ...], tuple[str, ...]]
 """(severity, titles, evidence): what makes two nodes one place of a finding."""
 
 
@@ -154,9 +123,9 @@ def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[Fle
             mine[f.id].append(f)
         for fid in n.finding_ids:
             where[fid].append(n.node)
-            found = mine.get(fid) or [NodeFinding(id=fid, severity="info", title="")]
+            found = mine.get(fid) or [NodeFinding(id=fid, severity=Severity.INFO, title="")]
             key = (
-                worst(*(f.severity for f in found)),
+                max(f.severity for f in found),
                 tuple(f.title for f in found),
                 tuple(e for f in found for e in f.evidence),
             )
@@ -174,13 +143,13 @@ def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[Fle
                 )
                 for key, members in places[fid].items()
             ),
-            key=lambda p: (SEVERITY_ORDER.get(p.severity, 9), -len(p.nodes), sort_key(p.nodes[0])),
+            key=lambda p: (-p.severity, -len(p.nodes), sort_key(p.nodes[0])),
         )
         titles = {t for p in spots for t in p.titles}
         result.append(
             FleetFinding(
                 id=fid,
-                severity=worst(*(p.severity for p in spots)),
+                severity=max(p.severity for p in spots),
                 # The rule's own name; one node's title would name that node's GPU for all.
                 name=names.get(fid) or (titles.pop() if len(titles) == 1 else ""),
                 nodes=tuple(hosts),
@@ -188,6 +157,4 @@ def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[Fle
                 places=tuple(spots),
             )
         )
-    return tuple(
-        sorted(result, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -len(f.nodes), f.id))
-    )
+    return tuple(sorted(result, key=lambda f: (-f.severity, -len(f.nodes), f.id)))

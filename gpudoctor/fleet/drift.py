@@ -9,13 +9,13 @@ from gpudoctor.fleet.hostlist import sort_key
 from gpudoctor.model.fleet import Drift, GpuFacts, NodeFacts
 
 NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
-    ("driver_version", lambda n: n.driver),
+    ("driver_version", lambda n: n.stack.driver),
     ("kernel_module_version", lambda n: n.kernel_module),
-    ("cuda_driver_version", lambda n: n.cuda_driver),
+    ("cuda_driver_version", lambda n: n.stack.cuda_driver),
     ("os", lambda n: n.os),
     ("kernel", lambda n: n.kernel),
-    ("cudnn", lambda n: n.cudnn),
-    ("gpus_per_node", lambda n: n.gpu_count),
+    ("cudnn", lambda n: n.stack.cudnn),
+    ("gpus_per_node", lambda n: n.stack.gpu_count),
 )
 """Facts of a whole node, compared node against node."""
 
@@ -47,8 +47,8 @@ def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
     """Every fact that differs within a GPU model or a partition, majority against minority."""
     scopes: dict[str, list[NodeFacts]] = defaultdict(list)
     for node in nodes:
-        if node.gpu_model:
-            scopes[f"gpu model {node.gpu_model}"].append(node)
+        if node.stack.gpu_model:
+            scopes[f"gpu model {node.stack.gpu_model}"].append(node)
         for partition in node.partitions:
             scopes[f"partition {partition}"].append(node)
     found: list[Drift] = []
@@ -59,8 +59,8 @@ def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
             continue
         for fact, get in NODE_FACTS:
             _add(found, seen, fact, scope, ((n.node, get(n)) for n in members))
-        for name in sorted({fw for n in members for fw in n.frameworks}):
-            pairs = ((n.node, n.frameworks.get(name, "not probed")) for n in members)
+        for name in sorted({fw for n in members for fw, _ in n.stack.frameworks}):
+            pairs = ((n.node, dict(n.stack.frameworks).get(name, "not probed")) for n in members)
             _add(found, seen, f"framework.{name}", scope, pairs)
         if scope.startswith("gpu model "):
             model = scope.removeprefix("gpu model ")

@@ -9,7 +9,14 @@ from typing import Any
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import gpus
 from gpudoctor.model.findings import Diagnosis, Severity
-from gpudoctor.model.fleet import VERIFY_VERDICTS, GpuFacts, NodeFacts, NodeFinding, Throughput
+from gpudoctor.model.fleet import (
+    GpuFacts,
+    NodeFacts,
+    NodeFinding,
+    NodeStack,
+    Throughput,
+    VerifyVerdict,
+)
 from gpudoctor.model.report import FrameworkInfo, Report
 
 
@@ -24,21 +31,24 @@ def node_facts(
     return NodeFacts(
         node=node,
         # Information (TensorFlow absent, say) is nothing to act on: such a node reads ok.
-        verdict=diagnosis.worst.label if diagnosis.worst >= Severity.WARNING else "ok",
+        verdict=diagnosis.worst if diagnosis.worst >= Severity.WARNING else Severity.OK,
         finding_ids=tuple(sorted({f.id for f in found})),
         findings=tuple(
-            NodeFinding(id=f.id, severity=f.severity.label, title=f.title, evidence=f.evidence)
+            NodeFinding(id=f.id, severity=f.severity, title=f.title, evidence=f.evidence)
             for f in sorted(found, key=lambda f: (f.id, f.title))
         ),
-        gpu_model=" + ".join(names) if names else None,
-        gpu_count=len(listed),
-        driver=report.nvml.driver_version,
+        stack=NodeStack(
+            gpu_model=" + ".join(names) if names else None,
+            gpu_count=len(listed),
+            driver=report.nvml.driver_version,
+            cuda_driver=report.nvml.cuda_driver_version,
+            cudnn=_cudnn(report),
+            # by name; a framework listed twice keeps its last entry, as a dict would
+            frameworks=tuple(sorted({fw.name: _build(fw) for fw in report.frameworks}.items())),
+        ),
         kernel_module=report.driver.module_version,
-        cuda_driver=report.nvml.cuda_driver_version,
-        cudnn=_cudnn(report),
         os=report.host.os_release or report.host.os,
         kernel=report.host.kernel,
-        frameworks={fw.name: _build(fw) for fw in report.frameworks},
         gpus=tuple(
             GpuFacts(
                 index=g.index,
@@ -94,13 +104,13 @@ def is_verify_result(data: Any) -> bool:
     )
 
 
-def verify_verdict(data: Mapping[str, Any], where: str) -> str:
+def verify_verdict(data: Mapping[str, Any], where: str) -> VerifyVerdict:
     """A verify result's overall verdict: ``pass``, ``warn`` or ``fail``."""
     verdict = data.get("verdict")
-    if verdict not in VERIFY_VERDICTS:
+    if verdict not in {v.value for v in VerifyVerdict}:
         shown = repr(verdict)[:40]
         raise ReportFormatError(f"{where}: verdict: expected pass, warn or fail, not {shown}")
-    return str(verdict)
+    return VerifyVerdict(verdict)
 
 
 def throughput(node: str, data: Mapping[str, Any], where: str) -> tuple[Throughput, ...]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpudoctor.fleet.slurm import DRAIN_PREFIX, SlurmNode, SlurmUnavailableError
+from gpudoctor.errors import SlurmUnavailableError
 from gpudoctor.model.findings import Finding, Severity
+from gpudoctor.model.slurm import DRAIN_PREFIX, SlurmNode
 
 GATE_AREAS = frozenset({"driver", "nvml", "gpu"})
 """What the gate judges: the kernel driver, NVML and the GPUs (no CUDA, no frameworks)."""

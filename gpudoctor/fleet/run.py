@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from gpudoctor.fleet import slurm
 from gpudoctor.fleet.hostlist import NODE_NAME
 from gpudoctor.model import serialize
-from gpudoctor.model.readfile import describe_size
 from gpudoctor.probe.runcmd import CmdResult, stopping
+from gpudoctor.userfiles.read import describe_size
 
 SAFE_NODE_NAME = NODE_NAME
 """A node name that is also a safe file name (no path separator, no leading dot)."""

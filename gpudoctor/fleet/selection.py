@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from gpudoctor.fleet.hostlist import sort_key
-from gpudoctor.fleet.slurm import SlurmNode
+from gpudoctor.model.slurm import SlurmNode
 
 UNKNOWN_REASON = "SLURM does not know this node"
 

@@ -6,12 +6,32 @@ import os
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import SlurmUnavailableError
+from gpudoctor.model.slurm import DRAIN_PREFIX, SlurmNode
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
+
+# The node and the error live in the model and errors.py (the pure gate uses them without this
+# adapter); they are re-exported, so that callers of the adapter find them here too.
+__all__ = [
+    "CLUSTER_TIMEOUT_S",
+    "DRAIN_PREFIX",
+    "GATE_QUERY_TIMEOUT_S",
+    "QUERY_TIMEOUT_S",
+    "SRUN_TERM_GRACE_S",
+    "SlurmNode",
+    "SlurmUnavailableError",
+    "drain",
+    "list_nodes",
+    "node_state",
+    "parse_sinfo",
+    "query_cluster",
+    "resume",
+    "srun_error",
+    "srun_on",
+]
 
 QUERY_TIMEOUT_S = 30.0
 """sinfo and scontrol answer in milliseconds; a controller that takes this long is down."""
@@ -21,29 +41,6 @@ HealthCheckProgram, after its probes. A stopped controller makes sinfo give up b
 about 4 s (measured: MessageTimeout=5), a missing configuration makes it retry for 60 s."""
 SRUN_TERM_GRACE_S = 5.0
 """srun cancels its job step on SIGTERM; SIGKILL would leave the step to the controller."""
-DRAIN_PREFIX = "gpudoctor:"
-"""Every drain reason gpudoctor writes starts so; only such drains are ever resumed by it."""
-
-# sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-
-# mark not responding, powered down, and so on, and are handled apart).
-RUNNABLE_STATES = frozenset({"idle", "mixed", "allocated", "completing", "planned"})
-FLAG_CHARS = "*~#!%$@^-"
-
-
-class SlurmUnavailableError(BadInputError):
-    """SLURM's client commands are missing, its configuration too, or its controller does not
-    answer; ``cause`` says which."""
-
-    NOT_INSTALLED = "not_installed"
-    CONFIG_MISSING = "config_missing"
-    CONTROLLER_UNREACHABLE = "controller_unreachable"
-    FAILED = "failed"
-    """The command answered with an error of another kind (its message says which)."""
-
-    def __init__(self, message: str, cause: str = FAILED) -> None:
-        super().__init__(message)
-        self.cause = cause
-
 
 # What SLURM's commands print (22.05) when they cannot read a configuration, or reach slurmctld.
 _CONFIG_WORDS = (
@@ -52,29 +49,6 @@ _CONFIG_WORDS = (
     "Could not establish a configuration source",
 )
 _CONTROLLER_WORDS = ("Unable to contact slurm controller",)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlurmNode:
-    """One node as sinfo lists it."""
-
-    name: str
-    state: str
-    """sinfo's long state (``idle``, ``drained``, ``down*``, ``mixed+drain`` ...)."""
-    reason: str = ""
-    partitions: tuple[str, ...] = ()
-
-    @property
-    def runnable(self) -> bool:
-        """Whether a job step can start there now (not drained, down or unresponsive)."""
-        flags = set(self.state) & set(FLAG_CHARS)
-        base = self.state.rstrip(FLAG_CHARS)
-        return not flags & {"*", "~", "#", "!", "%"} and base in RUNNABLE_STATES
-
-    @property
-    def drained(self) -> bool:
-        """Drained or draining: the scheduler starts nothing new there."""
-        return "drain" in self.state
 
 
 def _require(tool: str) -> str:

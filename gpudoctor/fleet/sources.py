@@ -24,8 +24,8 @@ from gpudoctor.model.fleet import (
     Unreadable,
     VerifyOutcome,
 )
-from gpudoctor.model.readfile import read_capped
 from gpudoctor.model.report import Report
+from gpudoctor.userfiles.read import read_capped
 
 Diagnose = Callable[[Report], Diagnosis]
 """Today's rules over one report (the CLI hands in rules.diagnose with the knowledge base)."""

@@ -2,13 +2,54 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass
+
+from gpudoctor.model.findings import Severity
 
 FLEET_SCHEMA_VERSION = 2
 """Bumped on any change that breaks a reader of the JSON form (docs/fleet.md)."""
 
-VERIFY_VERDICTS = {"pass": "ok", "warn": "warning", "fail": "error"}
-"""A verify result's verdict -> the node verdict it stands for."""
+
+class VerifyVerdict(enum.Enum):
+    """A verify result's overall verdict; its value is the word verify and the JSON use."""
+
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def severity(self) -> Severity:
+        """The node verdict it stands for: a failed verify is an error, the node cannot train."""
+        return {
+            VerifyVerdict.PASS: Severity.OK,
+            VerifyVerdict.WARN: Severity.WARNING,
+            VerifyVerdict.FAIL: Severity.ERROR,
+        }[self]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeStack:
+    """What a node runs, as the fleet groups and shows it: GPUs, driver, CUDA, cuDNN, frameworks.
+
+    One value for a node's facts, its summary line and its group, so that nodes with equal
+    stacks group together (it is hashable: the frameworks are pairs, not a dict).
+    """
+
+    gpu_model: str | None = None
+    """The GPUs' name; several names joined with `` + `` on a mixed node."""
+    gpu_count: int = 0
+    driver: str | None = None
+    cuda_driver: str | None = None
+    cudnn: str | None = None
+    """The cuDNN the frameworks loaded (or were built with), e.g. ``9.19.0``."""
+    frameworks: tuple[tuple[str, str], ...] = ()
+    """(framework name, its build) sorted by name, e.g. ``("torch", "2.11.0+cu130 (CUDA 13.0,
+    cuDNN 9.19.0)")``."""
+
+    def build(self, framework: str) -> str | None:
+        """The build of ``framework`` on this node, or None when it was not probed."""
+        return dict(self.frameworks).get(framework)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +92,7 @@ class NodeFinding:
     """One finding on one node as that node's report words it (``GPU 2 has ...``)."""
 
     id: str
-    severity: str
+    severity: Severity
     title: str
     evidence: tuple[str, ...] = ()
 
@@ -61,24 +102,16 @@ class NodeFacts:
     """What the fleet report keeps of one node's report: small, so 10,000 of them fit."""
 
     node: str
-    verdict: str
-    """``error`` or ``warning`` after the worst finding; ``ok`` when nothing is to be done
-    (information alone never makes a node anything but ``ok``)."""
+    verdict: Severity
+    """ERROR or WARNING after the worst finding; OK when nothing is to be done (information
+    alone never makes a node anything but OK)."""
     finding_ids: tuple[str, ...] = ()
     findings: tuple[NodeFinding, ...] = ()
     """The findings behind ``finding_ids``, each with this node's own title and evidence."""
-    gpu_model: str | None = None
-    """The GPUs' name; several names joined with `` + `` on a mixed node."""
-    gpu_count: int = 0
-    driver: str | None = None
+    stack: NodeStack = NodeStack()
     kernel_module: str | None = None
-    cuda_driver: str | None = None
-    cudnn: str | None = None
-    """The cuDNN the frameworks loaded (or were built with), e.g. ``9.19.0``."""
     os: str | None = None
     kernel: str | None = None
-    frameworks: dict[str, str] = field(default_factory=dict)
-    """Framework name -> its build, e.g. ``2.11.0+cu130 (CUDA 13.0, cuDNN 9.19.0)``."""
     gpus: tuple[GpuFacts, ...] = ()
     partitions: tuple[str, ...] = ()
 
@@ -88,17 +121,13 @@ class NodeSummary:
     """One node's line in the fleet report."""
 
     node: str
-    verdict: str
+    verdict: Severity
+    """The node's verdict, a failed or warning verify result's included (never INFO)."""
     finding_ids: tuple[str, ...]
-    gpu_model: str | None
-    gpu_count: int
-    driver: str | None
-    cuda_driver: str | None
-    cudnn: str | None
-    frameworks: dict[str, str]
+    stack: NodeStack
     partitions: tuple[str, ...] = ()
-    verify: str | None = None
-    """The verify result's verdict (``pass``, ``warn``, ``fail``); None without one."""
+    verify: VerifyVerdict | None = None
+    """The verify result's verdict; None without one."""
     drift: bool = False
     """The node (or one of its GPUs) is in the minority of a drifting fact."""
 
@@ -109,15 +138,10 @@ class NodeGroup:
 
     hostlist: str
     count: int
-    verdict: str
+    verdict: Severity
     finding_ids: tuple[str, ...]
-    gpu_model: str | None
-    gpu_count: int
-    driver: str | None
-    cuda_driver: str | None
-    cudnn: str | None
-    frameworks: dict[str, str]
-    verify: str | None = None
+    stack: NodeStack
+    verify: VerifyVerdict | None = None
     drift: bool = False
 
 
@@ -127,7 +151,7 @@ class FindingPlace:
 
     hostlist: str
     nodes: tuple[str, ...]
-    severity: str
+    severity: Severity
     titles: tuple[str, ...]
     """Each finding of this ID on one such node (one per GPU for a per-GPU finding)."""
     evidence: tuple[str, ...]
@@ -138,7 +162,7 @@ class FleetFinding:
     """One finding ID, the nodes that have it, and what it says on each of them."""
 
     id: str
-    severity: str
+    severity: Severity
     """The worst severity it has on any node."""
     name: str
     """What the ID means on any node (the rule's title); each node's own words are in places."""
@@ -149,10 +173,10 @@ class FleetFinding:
 
 @dataclass(frozen=True, kw_only=True)
 class VerifyOutcome:
-    """A node's verify result's verdict: ``pass``, ``warn`` or ``fail``."""
+    """A node's verify result's verdict."""
 
     node: str
-    verdict: str
+    verdict: VerifyVerdict
     path: str
 
 
@@ -244,8 +268,8 @@ class FleetReport:
     def healthy(self) -> bool:
         """No error on any node (verify's fail included), every node reached and readable."""
         return (
-            all(n.verdict != "error" for n in self.nodes)
-            and all(v.verdict != "fail" for v in self.verify)
+            all(n.verdict < Severity.ERROR for n in self.nodes)
+            and all(v.verdict is not VerifyVerdict.FAIL for v in self.verify)
             and not self.not_reached
             and not self.unreadable
         )

@@ -10,12 +10,10 @@ import math
 import re
 import types
 import typing
-from pathlib import Path
 from typing import Any, TypeVar
 
-from gpudoctor.errors import BadInputError, ReportFormatError
+from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
-from gpudoctor.model.readfile import read_capped
 from gpudoctor.model.report import SCHEMA_VERSION, Report
 
 T = TypeVar("T")
@@ -332,21 +330,6 @@ def _decode(raw: bytes) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")
     return raw.decode("utf-8-sig")
-
-
-def load_report(path: Path) -> Report:
-    """Read and parse a report file; missing, unreadable, foreign or huge files are bad input.
-
-    ``-`` (or ``/dev/stdin``) reads standard input. Nothing but a regular file is opened, and
-    never more than :data:`MAX_REPORT_BYTES` is read (see :func:`read_capped`).
-    """
-    try:
-        data = read_capped(path, limit=MAX_REPORT_BYTES, what="report")
-    except ReportFormatError:
-        raise
-    except BadInputError as exc:
-        raise ReportFormatError(str(exc)) from None
-    return report_from_bytes(data, "standard input" if str(path) == "-" else str(path))
 
 
 def report_from_bytes(data: bytes, name: str) -> Report:

@@ -8,39 +8,38 @@ from typing import Any
 
 from gpudoctor.model.fleet import (
     FLEET_SCHEMA_VERSION,
-    VERIFY_VERDICTS,
     Drift,
-    FindingPlace,
     FleetReport,
     NodeGroup,
+    NodeStack,
+    VerifyVerdict,
 )
-from gpudoctor.model.inert import inert as _inert
+from gpudoctor.render.fleet_common import (
+    MARKS,
+    frameworks_text,
+    gpus_text,
+    inert,
+    node_marks,
+    place_text,
+    verdict_line,
+)
 
-MARKS = {"error": "✗", "warning": "!", "info": "i", "ok": "✓"}
-VERIFY_MARKS = {"fail": "✗", "warn": "!", "pass": "✓"}
+# inert and frameworks_text live in fleet_common; they are named here too, for the callers of
+# the text, Markdown and JSON forms (cli/fleet.py shows SLURM's strings inert).
+__all__ = [
+    "fleet_to_dict",
+    "frameworks_text",
+    "inert",
+    "render_fleet",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "tables",
+]
+
+VERIFY_MARKS = {VerifyVerdict.FAIL: "✗", VerifyVerdict.WARN: "!", VerifyVerdict.PASS: "✓"}
 PLACES_SHOWN = 8
 """Differently worded places of one finding the terminal shows; JSON has every one."""
-
-
-def inert(text: str) -> str:
-    """``text`` on one line with every control and bidi character shown as an escape.
-
-    Node names, reasons and titles come from reports and SLURM, which anyone may have
-    written: an escape sequence among them must print as text, never act on the terminal.
-    """
-    return _inert(text, one_line=True)
-
-
-def gpus_text(model: str | None, count: int) -> str:
-    """``8× NVIDIA H100 80GB HBM3``; ``no GPU`` when NVML listed none."""
-    if not count:
-        return "no GPU"
-    return f"{count}× {model or 'unknown GPU'}"
-
-
-def frameworks_text(frameworks: dict[str, str]) -> str:
-    """``torch 2.4.0+cu124 (CUDA 12.4, cuDNN 9.1.0); tensorflow not installed``."""
-    return "; ".join(f"{name} {build}" for name, build in frameworks.items()) or "-"
 
 
 def drift_text(d: Drift, limit: int = 8) -> str:
@@ -61,52 +60,6 @@ def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:
     return f"{hostlist[: width - 1]}… ({count} nodes)"
 
 
-def verdict_line(report: FleetReport) -> str:
-    """The closing sentence: every node counted by what there is to do about it."""
-    verify_only = report.verify_only
-    verdicts = [n.verdict for n in report.nodes]
-    verdicts += [VERIFY_VERDICTS.get(v.verdict, "error") for v in verify_only]
-    known = {n.node for n in report.nodes} | {v.node for v in verify_only}
-    unreadable_nodes = {u.node for u in report.unreadable} - known
-    total = len(verdicts) + len(report.not_reached) + len(unreadable_nodes)
-    errors, warnings = verdicts.count("error"), verdicts.count("warning")
-    failed = sum(1 for v in report.verify if v.verdict == "fail")
-    drifting = sum(1 for n in report.nodes if n.drift)
-    fine = sum(1 for n in report.nodes if n.verdict == "ok" and not n.drift)
-    fine += sum(1 for v in verify_only if v.verdict == "pass")
-    parts = []
-    if errors:
-        parts.append(f"{errors} with an error" + (f" ({failed} failed verify)" if failed else ""))
-    if warnings:
-        parts.append(f"{warnings} with a warning")
-    if drifting:
-        parts.append(f"{drifting} drifting")
-    if report.not_reached:
-        parts.append(f"{len(report.not_reached)} not reached")
-    if report.unreadable:
-        parts.append(f"{len(report.unreadable)} unreadable report(s)")
-    facts = []
-    if report.drift:
-        facts.append(f"{len(report.drift)} drifting fact(s)")
-    if report.outliers:
-        facts.append(f"{len(report.outliers)} throughput outlier(s)")
-    if not parts and not facts:
-        return f"All {total} node(s) fine."
-    tail = f"; {', '.join(facts)}" if facts else ""
-    return f"{total} node(s): {', '.join([f'{fine} fine', *parts])}{tail}."
-
-
-def node_marks(verify: str | None, drift: bool) -> str:
-    """``verify fail, drift``: what the node table adds to a node's verdict."""
-    marks = [f"verify {verify}"] if verify else []
-    return ", ".join([*marks, "drift"] if drift else marks)
-
-
-def place_text(place: FindingPlace) -> str:
-    """One place of a finding: the nodes' own titles (one per GPU for a per-GPU finding)."""
-    return "; ".join(place.titles) or "-"
-
-
 def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
@@ -115,22 +68,27 @@ def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
     ]
 
 
+def _stack_words(s: NodeStack) -> str:
+    """``8× NVIDIA H100 80GB HBM3, driver 570.124.06, CUDA 12.8, cuDNN 9.1.0``."""
+    parts = [
+        gpus_text(s),
+        f"driver {s.driver}" if s.driver else "no driver",
+        f"CUDA {s.cuda_driver}" if s.cuda_driver else "",
+        f"cuDNN {s.cudnn}" if s.cudnn else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
 def _group_lines(g: NodeGroup) -> list[str]:
     """A group of like nodes: verdict and hosts, then the stack, then the findings."""
-    stack = [
-        gpus_text(g.gpu_model, g.gpu_count),
-        f"driver {g.driver}" if g.driver else "no driver",
-        f"CUDA {g.cuda_driver}" if g.cuda_driver else "",
-        f"cuDNN {g.cudnn}" if g.cudnn else "",
-    ]
     marks = node_marks(g.verify, g.drift)
     lines = [
-        f"  {MARKS.get(g.verdict, '?')} {g.verdict:<8} {inert(g.hostlist)} ({g.count})"
+        f"  {MARKS[g.verdict]} {g.verdict.label:<8} {inert(g.hostlist)} ({g.count})"
         + (f"  [{marks}]" if marks else ""),
-        f"             {inert(', '.join(p for p in stack if p))}",
+        f"             {inert(_stack_words(g.stack))}",
     ]
-    if g.frameworks:
-        lines.append(f"             {inert(frameworks_text(g.frameworks))}")
+    if g.stack.frameworks:
+        lines.append(f"             {inert(frameworks_text(g.stack.frameworks))}")
     if g.finding_ids:
         lines.append(f"             findings: {' '.join(g.finding_ids)}")
     return lines
@@ -151,7 +109,7 @@ def render_text(report: FleetReport) -> str:
     if report.findings:
         out.append("Findings across the fleet (each node in its own words)")
         rows = [
-            [f"{MARKS.get(f.severity, '?')} {f.id}", str(len(f.nodes)), inert(f.name)]
+            [f"{MARKS[f.severity]} {f.id}", str(len(f.nodes)), inert(f.name)]
             for f in report.findings
         ]
         table = _table(rows)
@@ -178,11 +136,11 @@ def render_text(report: FleetReport) -> str:
             for o in report.outliers
         ]
         out.append("")
-    unproven = [v for v in report.verify if v.verdict != "pass"]
+    unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:
         out.append("Verify results that did not pass")
         rows = [
-            [f"{VERIFY_MARKS.get(v.verdict, '?')} {inert(v.node)}", v.verdict, inert(v.path)]
+            [f"{VERIFY_MARKS[v.verdict]} {inert(v.node)}", v.verdict.value, inert(v.path)]
             for v in unproven
         ]
         out += [*_table(rows), ""]
@@ -231,14 +189,14 @@ def tables(report: FleetReport) -> list[Table]:
             ],
             [
                 [
-                    g.verdict,
+                    g.verdict.label,
                     g.hostlist,
                     str(g.count),
-                    gpus_text(g.gpu_model, g.gpu_count),
-                    g.driver or "-",
-                    g.cuda_driver or "-",
-                    g.cudnn or "-",
-                    frameworks_text(g.frameworks),
+                    gpus_text(g.stack),
+                    g.stack.driver or "-",
+                    g.stack.cuda_driver or "-",
+                    g.stack.cudnn or "-",
+                    frameworks_text(g.stack.frameworks),
                     " ".join(g.finding_ids) or "-",
                     node_marks(g.verify, g.drift) or "-",
                 ]
@@ -250,7 +208,7 @@ def tables(report: FleetReport) -> list[Table]:
             ["Severity", "Finding", "Nodes", "Title on those nodes", "Evidence"],
             [
                 [
-                    p.severity,
+                    p.severity.label,
                     f"{f.id} {f.name}".strip(),
                     p.hostlist,
                     place_text(p),
@@ -290,7 +248,11 @@ def tables(report: FleetReport) -> list[Table]:
         (
             "Verify results that did not pass",
             ["Verdict", "Node", "File"],
-            [[v.verdict, v.node, v.path] for v in report.verify if v.verdict != "pass"],
+            [
+                [v.verdict.value, v.node, v.path]
+                for v in report.verify
+                if v.verdict is not VerifyVerdict.PASS
+            ],
         ),
         (
             "Not reached",
@@ -327,6 +289,18 @@ def render_markdown(report: FleetReport) -> str:
     return "\n".join(out)
 
 
+def _stack_to_dict(s: NodeStack) -> dict[str, Any]:
+    """A node's or group's stack as the JSON form spells it, in its order of keys."""
+    return {
+        "gpu_model": s.gpu_model,
+        "gpu_count": s.gpu_count,
+        "driver": s.driver,
+        "cuda_driver": s.cuda_driver,
+        "cudnn": s.cudnn,
+        "frameworks": dict(s.frameworks),
+    }
+
+
 def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
     """The versioned JSON form (docs/fleet.md, docs/fleet-schema.json)."""
     return {
@@ -338,16 +312,11 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         "nodes": [
             {
                 "node": n.node,
-                "verdict": n.verdict,
+                "verdict": n.verdict.label,
                 "finding_ids": list(n.finding_ids),
-                "gpu_model": n.gpu_model,
-                "gpu_count": n.gpu_count,
-                "driver": n.driver,
-                "cuda_driver": n.cuda_driver,
-                "cudnn": n.cudnn,
-                "frameworks": n.frameworks,
+                **_stack_to_dict(n.stack),
                 "partitions": list(n.partitions),
-                "verify": n.verify,
+                "verify": n.verify.value if n.verify else None,
                 "drift": n.drift,
             }
             for n in report.nodes
@@ -356,15 +325,10 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
             {
                 "hostlist": g.hostlist,
                 "count": g.count,
-                "verdict": g.verdict,
+                "verdict": g.verdict.label,
                 "finding_ids": list(g.finding_ids),
-                "gpu_model": g.gpu_model,
-                "gpu_count": g.gpu_count,
-                "driver": g.driver,
-                "cuda_driver": g.cuda_driver,
-                "cudnn": g.cudnn,
-                "frameworks": g.frameworks,
-                "verify": g.verify,
+                **_stack_to_dict(g.stack),
+                "verify": g.verify.value if g.verify else None,
                 "drift": g.drift,
             }
             for g in report.groups
@@ -372,14 +336,14 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         "findings": {f.id: list(f.nodes) for f in report.findings},
         "finding_info": {
             f.id: {
-                "severity": f.severity,
+                "severity": f.severity.label,
                 "name": f.name,
                 "hostlist": f.hostlist,
                 "places": [
                     {
                         "hostlist": p.hostlist,
                         "nodes": list(p.nodes),
-                        "severity": p.severity,
+                        "severity": p.severity.label,
                         "titles": list(p.titles),
                         "evidence": list(p.evidence),
                     }
@@ -422,7 +386,9 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         "not_reached": [
             {"node": r.node, "state": r.state, "reason": r.reason} for r in report.not_reached
         ],
-        "verify": [{"node": v.node, "verdict": v.verdict, "path": v.path} for v in report.verify],
+        "verify": [
+            {"node": v.node, "verdict": v.verdict.value, "path": v.path} for v in report.verify
+        ],
         "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
     }
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from gpudoctor.model.fleet import VERIFY_VERDICTS, FleetReport, NodeGroup
-from gpudoctor.render.fleet import (
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import FleetReport, NodeGroup, VerifyVerdict
+from gpudoctor.render.fleet_common import (
     MARKS,
     frameworks_text,
     gpus_text,
@@ -51,9 +52,9 @@ section.drift h2 { color: #46287f; } section.info h2 { color: #1d4f91; }
 """
 
 BANNER = {
-    "error": "✗ Not healthy",
-    "warning": "! Healthy, with warnings",
-    "ok": "✓ Healthy",
+    Severity.ERROR: "✗ Not healthy",
+    Severity.WARNING: "! Healthy, with warnings",
+    Severity.OK: "✓ Healthy",
 }
 
 _STACK = ["GPUs", "Driver", "CUDA", "cuDNN", "Frameworks"]
@@ -72,15 +73,10 @@ def _hosts(hostlist: str) -> Html:
     return Html(f"<td>{_e(hostlist).replace(',', ',<wbr>')}</td>")
 
 
-def _kind(verdict: str) -> str:
-    """The CSS class of a verdict or severity; one not known here is shown as an error."""
-    return verdict if verdict in ("error", "warning", "info", "ok") else "error"
-
-
-def _verdict_cell(verdict: str) -> Html:
-    """A verdict in words with its mark, so that it reads without colour too."""
-    kind = _kind(verdict)
-    return Html(f'<td class="v {kind}">{MARKS.get(verdict, "✗")} {_e(verdict)}</td>')
+def _verdict_cell(verdict: Severity) -> Html:
+    """A verdict in words with its mark, so that it reads without colour too; its word is
+    its CSS class."""
+    return Html(f'<td class="v {verdict.label}">{MARKS[verdict]} {_e(verdict.label)}</td>')
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -92,20 +88,26 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [*out, "</table>"]
 
 
-def _section(title: str, count: int, kind: str | None, body: list[str]) -> list[str]:
-    """A titled part of the page; a problem's part is marked in colour and with a mark."""
-    mark = f"{MARKS.get(kind, '!')} " if kind else ""
+def _section(
+    title: str, count: int, level: Severity | None, body: list[str], *, css: str = ""
+) -> list[str]:
+    """A titled part of the page; a problem's part is marked in colour and with a mark.
+
+    ``level`` gives the mark and, unless ``css`` names another (``drift``), the colour.
+    """
+    mark = f"{MARKS[level]} " if level is not None else ""
+    kind = css or (level.label if level is not None else "")
     cls = f' class="problem {kind}"' if kind else ""
     return [f"<section{cls}>", f"<h2>{mark}{_e(title)} ({count})</h2>", *body, "</section>"]
 
 
 def _stack(g: NodeGroup) -> list[str]:
     return [
-        gpus_text(g.gpu_model, g.gpu_count),
-        g.driver or "-",
-        g.cuda_driver or "-",
-        g.cudnn or "-",
-        frameworks_text(g.frameworks),
+        gpus_text(g.stack),
+        g.stack.driver or "-",
+        g.stack.cuda_driver or "-",
+        g.stack.cudnn or "-",
+        frameworks_text(g.stack.frameworks),
     ]
 
 
@@ -137,15 +139,17 @@ def _problems(report: FleetReport) -> list[str]:
     """What stops the fleet or needs a look, the worst first: before the list of all nodes."""
     out: list[str] = []
     if report.not_reached:
-        rows = [[_verdict_cell("error"), r.node, r.state, r.reason] for r in report.not_reached]
+        error = Severity.ERROR
+        rows = [[_verdict_cell(error), r.node, r.state, r.reason] for r in report.not_reached]
         table = _table(["", "Node", "State", "Reason"], rows)
-        out += _section("Not reached", len(report.not_reached), "error", table)
+        out += _section("Not reached", len(report.not_reached), error, table)
     if report.unreadable:
-        rows = [[_verdict_cell("error"), u.node, u.path, u.error] for u in report.unreadable]
+        error = Severity.ERROR
+        rows = [[_verdict_cell(error), u.node, u.path, u.error] for u in report.unreadable]
         table = _table(["", "Node", "File", "Error"], rows)
-        out += _section("Unreadable reports", len(report.unreadable), "error", table)
+        out += _section("Unreadable reports", len(report.unreadable), error, table)
     if report.findings:
-        worst = _kind(report.findings[0].severity)
+        worst = report.findings[0].severity
         # One row per wording: each node keeps its own title (GPU 2 here, GPU 5 there).
         rows = [
             [
@@ -161,14 +165,13 @@ def _problems(report: FleetReport) -> list[str]:
         ]
         table = _table(["Severity", "Finding", "Means", "Nodes", "N", "On those nodes"], rows)
         out += _section("Findings across the fleet", len(report.findings), worst, table)
-    unproven = [v for v in report.verify if v.verdict != "pass"]
+    unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:
         rows = [
-            [_verdict_cell(VERIFY_VERDICTS.get(v.verdict, "error")), v.node, v.verdict, v.path]
-            for v in unproven
+            [_verdict_cell(v.verdict.severity), v.node, v.verdict.value, v.path] for v in unproven
         ]
         table = _table(["", "Node", "Verify", "File"], rows)
-        worst = "error" if any(v.verdict == "fail" for v in unproven) else "warning"
+        worst = max(v.verdict.severity for v in unproven)
         out += _section("Verify results that did not pass", len(unproven), worst, table)
     if report.drift:
         rows = [
@@ -181,7 +184,7 @@ def _problems(report: FleetReport) -> list[str]:
             for d in report.drift
         ]
         table = _table(["Fact", "Scope", "Majority", "Minority"], rows)
-        out += _section("Drift", len(report.drift), "drift", table)
+        out += _section("Drift", len(report.drift), Severity.WARNING, table, css="drift")
     if report.outliers:
         rows = [
             [
@@ -194,7 +197,7 @@ def _problems(report: FleetReport) -> list[str]:
             for o in report.outliers
         ]
         table = _table(["Node", "Device", "Run", "img/s", "× median"], rows)
-        out += _section("Throughput outliers", len(report.outliers), "warning", table)
+        out += _section("Throughput outliers", len(report.outliers), Severity.WARNING, table)
     return out
 
 
@@ -220,7 +223,8 @@ def render_html(report: FleetReport) -> str:
         "<h1>gpudoctor fleet report</h1>",
         f'<p class="meta">{len(report.nodes)} node report(s) · {_e(report.created_at)} · '
         f"gpudoctor {_e(report.gpudoctor_version)}</p>",
-        f'<div class="banner {state}" role="status"><span class="state">{BANNER[state]}</span>'
+        f'<div class="banner {state.label}" role="status">'
+        f'<span class="state">{BANNER[state]}</span>'
         f'<span class="line">{_e(verdict_line(report))}</span></div>',
         '<div class="tiles">',
         *tile_html,

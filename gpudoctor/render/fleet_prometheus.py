@@ -6,9 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from gpudoctor.model.fleet import FleetReport
-from gpudoctor.render.fleet import inert
-
-SEVERITY_VALUE = {"ok": 0, "info": 1, "warning": 2, "error": 3}
+from gpudoctor.render.fleet_common import inert
 
 Sample = tuple[dict[str, str], float]
 """One series before it is written: its labels (name -> the report's string) and its value."""
@@ -70,19 +68,23 @@ def render_prometheus(report: FleetReport) -> str:
     lines = _family(
         "gpudoctor_fleet_node_verdict",
         "Worst finding severity on the node: 0 ok, 1 info, 2 warning, 3 error.",
-        (({"node": n.node}, SEVERITY_VALUE.get(n.verdict, 3)) for n in report.nodes),
+        # Severity's own numbers are the gauge's values (0 ok, 1 info, 2 warning, 3 error).
+        (({"node": n.node}, int(n.verdict)) for n in report.nodes),
     )
     lines += _family(
         "gpudoctor_fleet_node_gpus",
         "GPUs NVML lists on the node (no model label when it lists none).",
-        (({"node": n.node, "model": n.gpu_model or ""}, n.gpu_count) for n in report.nodes),
+        (
+            ({"node": n.node, "model": n.stack.gpu_model or ""}, n.stack.gpu_count)
+            for n in report.nodes
+        ),
         worst=min,  # a node seen twice: the fewer GPUs is the one to look at
     )
     lines += _family(
         "gpudoctor_fleet_node_finding",
         "A finding today's rules give the node (always 1).",
         (
-            ({"node": node, "id": f.id, "severity": f.severity}, 1)
+            ({"node": node, "id": f.id, "severity": f.severity.label}, 1)
             for f in report.findings
             for node in f.nodes
         ),

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.model.serialize import from_dict
-from gpudoctor.probe.runcmd import CmdResult
+from gpudoctor.probe.runcmd import CmdResult, stream_cmd
 from gpudoctor.verify import plan
 from gpudoctor.verify.model import (
     Comparison,
@@ -26,7 +26,6 @@ from gpudoctor.verify.model import (
     Settings,
     VerifyResult,
 )
-from gpudoctor.verify.stream import stream_cmd
 
 _MODULES = {"torch": "torch", "tensorflow": "tensorflow"}
 STARTUP_ALLOWANCE_S = 300.0

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from gpudoctor import kb
 from gpudoctor.cli.explain import page
-from gpudoctor.model.serialize import load_report
 from gpudoctor.rules import REGISTRY, diagnose
 from gpudoctor.rules.catalogue import render_catalogue
+from gpudoctor.userfiles.read import load_report
 
 
 def test_one_finding_prints_cause_fix_and_sources(cli):

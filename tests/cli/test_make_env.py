@@ -212,7 +212,8 @@ def test_gpu_without_a_driver_is_refused(cli: Cli, in_tmp: Path, report: str, gp
 def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) -> None:
     from dataclasses import replace
 
-    from gpudoctor.model.serialize import load_report, report_to_json
+    from gpudoctor.model.serialize import report_to_json
+    from gpudoctor.userfiles.read import load_report
 
     report = load_report(REPORTS / "failure__no_driver.json")
     no_gpu = replace(report, driver=replace(report.driver, pci_functions=()))
@@ -226,8 +227,8 @@ def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) 
 def test_this_machine_uses_the_probes(
     cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gpudoctor.model.serialize import load_report
     from gpudoctor.probe import collect
+    from gpudoctor.userfiles.read import load_report
 
     calls: list[bool] = []
 
@@ -538,7 +539,8 @@ def test_a_gpu_its_driver_branch_dropped_is_exit_1(
 def test_report_values_cannot_break_the_file(cli: Cli, in_tmp: Path) -> None:
     from dataclasses import replace
 
-    from gpudoctor.model.serialize import load_report, report_to_json
+    from gpudoctor.model.serialize import report_to_json
+    from gpudoctor.userfiles.read import load_report
 
     report = load_report(H100)
     gpus = tuple(replace(g, name="GPU\nname: evil\x1b]0;t\x07\u2028") for g in report.nvml.gpus)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gpudoctor.model.serialize import load_report
+from gpudoctor.userfiles.read import load_report
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "deploy" / "ansible" / "gpudoctor-fleet.yml"

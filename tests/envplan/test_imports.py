@@ -9,8 +9,9 @@ FOLDER = Path(__file__).resolve().parents[2] / "gpudoctor" / "envplan"
 PREFIX = "gpudoctor.envplan."
 
 
-def graph(folder: Path = FOLDER) -> dict[str, set[str]]:
-    """module -> the envplan modules it imports anywhere in its body."""
+def graph(folder: Path = FOLDER, prefix: str = PREFIX) -> dict[str, set[str]]:
+    """module -> the modules of ``folder`` (named ``prefix``...) it imports anywhere in its
+    body."""
     out: dict[str, set[str]] = {}
     for path in sorted(folder.glob("*.py")):
         if path.stem == "__init__":
@@ -18,13 +19,13 @@ def graph(folder: Path = FOLDER) -> dict[str, set[str]]:
         found = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module.startswith(PREFIX):
-                    found.add(node.module.removeprefix(PREFIX).split(".")[0])
+                if node.module.startswith(prefix):
+                    found.add(node.module.removeprefix(prefix).split(".")[0])
             elif isinstance(node, ast.Import):
                 found |= {
-                    a.name.removeprefix(PREFIX).split(".")[0]
+                    a.name.removeprefix(prefix).split(".")[0]
                     for a in node.names
-                    if a.name.startswith(PREFIX)
+                    if a.name.startswith(prefix)
                 }
         out[path.stem] = found - {path.stem}
     return out

@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from gpudoctor.envplan.suggest import suggest_command
-from gpudoctor.model.serialize import load_report
+from gpudoctor.userfiles.read import load_report
 from tests.conftest import Cli
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"

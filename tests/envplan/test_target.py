@@ -12,7 +12,7 @@ from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.model.derived import set_aside_for_vm
 from gpudoctor.model.report import CudaInfo, FrameworkInfo, NvmlInfo, PciFunction, Report
-from gpudoctor.model.serialize import load_report
+from gpudoctor.userfiles.read import load_report
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
-from gpudoctor.model.fleet import GpuFacts, NodeFacts, NodeFinding, Throughput
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import GpuFacts, NodeFacts, NodeFinding, NodeStack, Throughput
+
+STACK_FIELDS = {f.name for f in fields(NodeStack)}
 
 
 def gpu(index: int, **changes: Any) -> GpuFacts:
@@ -26,22 +29,33 @@ def gpu(index: int, **changes: Any) -> GpuFacts:
     return replace(base, **changes)
 
 
+def changed(facts: NodeFacts, **changes: Any) -> NodeFacts:
+    """``facts`` with fields changed, a stack's (``driver=``) as well as the node's own;
+    ``frameworks`` may be given as a dict."""
+    stack = {k: changes.pop(k) for k in list(changes) if k in STACK_FIELDS}
+    if isinstance(stack.get("frameworks"), dict):
+        stack["frameworks"] = tuple(sorted(stack["frameworks"].items()))
+    return replace(facts, stack=replace(facts.stack, **stack), **changes)
+
+
 def node(name: str, gpus: int = 8, **changes: Any) -> NodeFacts:
     base = NodeFacts(
         node=name,
-        verdict="ok",
-        gpu_model="NVIDIA H100 80GB HBM3",
-        gpu_count=gpus,
-        driver="570.124.06",
+        verdict=Severity.OK,
+        stack=NodeStack(
+            gpu_model="NVIDIA H100 80GB HBM3",
+            gpu_count=gpus,
+            driver="570.124.06",
+            cuda_driver="12.8",
+            cudnn="9.1.0",
+            frameworks=(("torch", "2.5.1+cu124 (CUDA 12.4, cuDNN 9.1.0)"),),
+        ),
         kernel_module="570.124.06",
-        cuda_driver="12.8",
-        cudnn="9.1.0",
         os="Ubuntu 22.04.4 LTS",
         kernel="5.15.0-119-generic",
-        frameworks={"torch": "2.5.1+cu124 (CUDA 12.4, cuDNN 9.1.0)"},
         gpus=tuple(gpu(i) for i in range(gpus)),
     )
-    return replace(base, **changes)
+    return changed(base, **changes)
 
 
 def run(node_name: str, ips: float, device: str = "cuda:0", **changes: Any) -> Throughput:
@@ -61,11 +75,10 @@ def run(node_name: str, ips: float, device: str = "cuda:0", **changes: Any) -> T
 
 def with_findings(facts: NodeFacts, *findings: NodeFinding) -> NodeFacts:
     """``facts`` with these findings, their IDs and the verdict they give (info reads ok)."""
-    order = {"error": 0, "warning": 1}
-    worst = min((f.severity for f in findings), key=lambda s: order.get(s, 9), default="ok")
+    worst = max((f.severity for f in findings), default=Severity.OK)
     return replace(
         facts,
-        verdict=worst if worst in order else "ok",
+        verdict=worst if worst >= Severity.WARNING else Severity.OK,
         findings=findings,
         finding_ids=tuple(sorted({f.id for f in findings})),
     )

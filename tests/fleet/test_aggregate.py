@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from gpudoctor.fleet.aggregate import aggregate
-from gpudoctor.model.fleet import NodeFinding, NotReached, Unreadable, VerifyOutcome
-from tests.fleet.builders import node, with_findings
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import NodeFinding, NotReached, Unreadable, VerifyOutcome, VerifyVerdict
+from tests.fleet.builders import changed, node, with_findings
 
 NAMES = {"GD-GPU-004": "A memory row remap is pending", "GD-TF-001": "No TF"}
-ECC = NodeFinding(id="GD-GPU-004", severity="error", title="GPU 3 has 9 uncorrectable remaps")
-NO_TF = NodeFinding(id="GD-TF-001", severity="info", title="TensorFlow is not installed")
+ECC = NodeFinding(
+    id="GD-GPU-004", severity=Severity.ERROR, title="GPU 3 has 9 uncorrectable remaps"
+)
+NO_TF = NodeFinding(id="GD-TF-001", severity=Severity.INFO, title="TensorFlow is not installed")
 
 
 def make(nodes, **kw):
@@ -23,7 +24,7 @@ def test_like_nodes_are_one_group_in_hostlist_notation():
     nodes = [node(f"gpu-{i:03d}") for i in (1, 2, 3, 4, 5, 6, 8)]
     bad = with_findings(node("gpu-007"), ECC)
     report = make([*nodes, bad])
-    assert [(g.hostlist, g.count, g.verdict) for g in report.groups] == [
+    assert [(g.hostlist, g.count, g.verdict.label) for g in report.groups] == [
         ("gpu-007", 1, "error"),
         ("gpu-[001-006,008]", 7, "ok"),
     ]
@@ -35,17 +36,18 @@ def test_findings_map_each_id_to_its_nodes_worst_first():
     nodes = [with_findings(node(f"n{i}"), NO_TF) for i in range(1, 4)]
     nodes[1] = with_findings(node("n2"), ECC, NO_TF)
     report = make(nodes)
-    assert [(f.id, f.nodes, f.severity) for f in report.findings] == [
+    assert [(f.id, f.nodes, f.severity.label) for f in report.findings] == [
         ("GD-GPU-004", ("n2",), "error"),
         ("GD-TF-001", ("n1", "n2", "n3"), "info"),
     ]
     assert report.findings[1].hostlist == "n[1-3]"
-    assert [n.verdict for n in report.nodes] == ["ok", "error", "ok"]
+    assert [n.verdict.label for n in report.nodes] == ["ok", "error", "ok"]
 
 
 def test_each_node_keeps_its_own_words_and_the_id_its_name():
-    gpu2 = NodeFinding(id="GD-GPU-004", severity="warning", title="GPU 2 remap", evidence=("a",))
-    gpu5 = NodeFinding(id="GD-GPU-004", severity="warning", title="GPU 5 remap", evidence=("b",))
+    warning = Severity.WARNING
+    gpu2 = NodeFinding(id="GD-GPU-004", severity=warning, title="GPU 2 remap", evidence=("a",))
+    gpu5 = NodeFinding(id="GD-GPU-004", severity=warning, title="GPU 5 remap", evidence=("b",))
     nodes = [
         with_findings(node("gpu-010"), gpu2),
         with_findings(node("gpu-011"), gpu2),
@@ -53,8 +55,8 @@ def test_each_node_keeps_its_own_words_and_the_id_its_name():
         with_findings(node("gpu-060"), ECC, gpu5),
     ]
     (finding,) = make(nodes).findings
-    assert finding.name == "A memory row remap is pending" and finding.severity == "error"
-    assert [(p.hostlist, p.severity, p.titles, p.evidence) for p in finding.places] == [
+    assert finding.name == "A memory row remap is pending" and finding.severity is Severity.ERROR
+    assert [(p.hostlist, p.severity.label, p.titles, p.evidence) for p in finding.places] == [
         ("gpu-060", "error", (ECC.title, "GPU 5 remap"), ("b",)),
         ("gpu-[010-011]", "warning", ("GPU 2 remap",), ("a",)),
         ("gpu-050", "warning", ("GPU 5 remap",), ("b",)),
@@ -62,26 +64,26 @@ def test_each_node_keeps_its_own_words_and_the_id_its_name():
 
 
 def test_verify_verdicts_join_the_node_verdict_and_health():
-    nodes = [node("n1"), node("n2"), replace(node("n3"), verdict="warning")]
+    nodes = [node("n1"), node("n2"), changed(node("n3"), verdict=Severity.WARNING)]
     verify = [
-        VerifyOutcome(node="n1", verdict="fail", path="n1.verify.json"),
-        VerifyOutcome(node="n2", verdict="warn", path="n2.verify.json"),
-        VerifyOutcome(node="n3", verdict="pass", path="n3.verify.json"),
+        VerifyOutcome(node="n1", verdict=VerifyVerdict.FAIL, path="n1.verify.json"),
+        VerifyOutcome(node="n2", verdict=VerifyVerdict.WARN, path="n2.verify.json"),
+        VerifyOutcome(node="n3", verdict=VerifyVerdict.PASS, path="n3.verify.json"),
     ]
     report = make(nodes, verify=verify)
-    assert [(n.verdict, n.verify) for n in report.nodes] == [
+    assert [(n.verdict.label, n.verify and n.verify.value) for n in report.nodes] == [
         ("error", "fail"),
         ("warning", "warn"),
         ("warning", "pass"),
     ]
     assert not report.healthy
     assert make(nodes, verify=verify[1:]).healthy
-    alone = [VerifyOutcome(node="n9", verdict="fail", path="n9.verify.json")]
+    alone = [VerifyOutcome(node="n9", verdict=VerifyVerdict.FAIL, path="n9.verify.json")]
     assert not make(nodes, verify=alone).healthy  # a failed verify without a check report
 
 
 def test_healthy_needs_every_node_reached_and_readable():
-    nodes = [node("n1"), replace(node("n2"), verdict="warning")]
+    nodes = [node("n1"), changed(node("n2"), verdict=Severity.WARNING)]
     assert make(nodes).healthy
     assert not make(
         nodes, not_reached=[NotReached(node="n3", state="drained", reason="psu")]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from gpudoctor.fleet.drift import find_drift
-from tests.fleet.builders import gpu, node
+from tests.fleet.builders import changed, gpu, node
 
 
 def by_fact(drifts):
@@ -18,7 +16,7 @@ def test_a_uniform_fleet_has_no_drift():
 
 def test_one_node_on_another_driver_is_the_minority():
     nodes = [node(f"gpu-{i:03d}") for i in range(1, 6)]
-    nodes[3] = replace(nodes[3], driver="535.104.05", kernel_module="535.104.05")
+    nodes[3] = changed(nodes[3], driver="535.104.05", kernel_module="535.104.05")
     drifts = by_fact(find_drift(nodes))
     d = drifts["driver_version"]
     assert d.majority == "570.124.06" and d.majority_count == 4
@@ -32,7 +30,7 @@ def test_a_narrow_link_names_the_node_and_the_gpu():
     nodes = [node(f"gpu-{i:03d}") for i in range(1, 4)]
     gpus = list(nodes[1].gpus)
     gpus[5] = gpu(5, pcie_width=4)
-    nodes[1] = replace(nodes[1], gpus=tuple(gpus))
+    nodes[1] = changed(nodes[1], gpus=tuple(gpus))
     d = by_fact(find_drift(nodes))["gpu.pcie_width"]
     assert d.majority == "16" and d.majority_count == 23
     assert d.minority == {"4": ("gpu-002:gpu5",)}
@@ -40,7 +38,7 @@ def test_a_narrow_link_names_the_node_and_the_gpu():
 
 def test_a_single_node_still_compares_its_own_gpus():
     one = node("solo", gpus=4)
-    one = replace(one, gpus=(*one.gpus[:3], gpu(3, power_limit_w=400.0, ecc_enabled=False)))
+    one = changed(one, gpus=(*one.gpus[:3], gpu(3, power_limit_w=400.0, ecc_enabled=False)))
     drifts = by_fact(find_drift([one]))
     assert drifts["gpu.power_limit_w"].minority == {"400": ("solo:gpu3",)}
     assert drifts["gpu.ecc"].minority == {"off": ("solo:gpu3",)}
@@ -48,14 +46,14 @@ def test_a_single_node_still_compares_its_own_gpus():
 
 def test_unknown_values_are_not_differences():
     nodes = [node(f"n{i}") for i in range(1, 4)]
-    nodes[0] = replace(nodes[0], cudnn=None, kernel=None)
+    nodes[0] = changed(nodes[0], cudnn=None, kernel=None)
     assert find_drift(nodes) == ()
 
 
 def test_framework_builds_and_gpu_counts_drift():
     nodes = [node(f"n{i}") for i in range(1, 5)]
-    nodes[2] = replace(nodes[2], frameworks={"torch": "2.5.1+cpu (CPU)"})
-    nodes[3] = replace(nodes[3], gpu_count=7, gpus=nodes[3].gpus[:7])
+    nodes[2] = changed(nodes[2], frameworks={"torch": "2.5.1+cpu (CPU)"})
+    nodes[3] = changed(nodes[3], gpu_count=7, gpus=nodes[3].gpus[:7])
     drifts = by_fact(find_drift(nodes))
     assert drifts["framework.torch"].minority == {"2.5.1+cpu (CPU)": ("n3",)}
     assert drifts["gpus_per_node"].minority == {"7": ("n4",)}
@@ -63,7 +61,7 @@ def test_framework_builds_and_gpu_counts_drift():
 
 def test_a_partition_is_a_scope_and_the_same_drift_is_not_reported_twice():
     nodes = [node(f"n{i}", partitions=("gpu",)) for i in range(1, 5)]
-    nodes[0] = replace(nodes[0], os="Rocky Linux 9.4")
+    nodes[0] = changed(nodes[0], os="Rocky Linux 9.4")
     drifts = [d for d in find_drift(nodes) if d.fact == "os"]
     assert len(drifts) == 1  # the GPU-model scope and the partition say the same thing
 
@@ -77,8 +75,8 @@ def test_a_partition_is_a_scope_and_the_same_drift_is_not_reported_twice():
 
 def test_natural_order_and_a_tie_are_stable():
     nodes = [node(n) for n in ("n10", "n2", "n1", "n3")]
-    nodes[0] = replace(nodes[0], cuda_driver="12.4")
-    nodes[1] = replace(nodes[1], cuda_driver="12.4")
+    nodes[0] = changed(nodes[0], cuda_driver="12.4")
+    nodes[1] = changed(nodes[1], cuda_driver="12.4")
     d = by_fact(find_drift(nodes))["cuda_driver_version"]
     assert d.majority == "12.8"  # a 2-2 tie goes to the larger value, whatever the order
     assert d.minority == {"12.4": ("n2", "n10")}

@@ -10,8 +10,9 @@ import pytest
 from gpudoctor import kb
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput
-from gpudoctor.model.serialize import load_report
+from gpudoctor.model.findings import Severity
 from gpudoctor.rules import diagnose
+from gpudoctor.userfiles.read import load_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 H100 = DATA / "reports" / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
@@ -25,23 +26,23 @@ def facts_of(path, name="gpu-001"):
 
 def test_a_recorded_h100_becomes_comparable_facts():
     f = facts_of(H100)
-    assert (f.gpu_model, f.gpu_count, f.driver, f.cuda_driver) == (
+    assert (f.stack.gpu_model, f.stack.gpu_count, f.stack.driver, f.stack.cuda_driver) == (
         "NVIDIA H100 80GB HBM3",
         1,
         "590.48.01",
         "13.1",
     )
-    assert f.frameworks["torch"] == "2.13.0+cu126 (CUDA 12.6, cuDNN 9.10.2)"
-    assert f.frameworks["tensorflow"] == "not installed"
-    assert f.cudnn == "9.10.2" and f.partitions == ("gpu",)
+    assert f.stack.build("torch") == "2.13.0+cu126 (CUDA 12.6, cuDNN 9.10.2)"
+    assert f.stack.build("tensorflow") == "not installed"
+    assert f.stack.cudnn == "9.10.2" and f.partitions == ("gpu",)
     assert f.gpus[0].pcie_width_max == 16 and f.gpus[0].memory_total_mib == 81559
-    assert f.verdict == "ok" and f.finding_ids == ("GD-TF-001",)  # info reads ok
+    assert f.verdict is Severity.OK and f.finding_ids == ("GD-TF-001",)  # info reads ok
 
 
 def test_a_lost_gpu_is_counted_but_its_unknown_facts_are_not_compared():
     f = facts_of(DATA / "reports" / "failure__one_gpu_lost.json")
-    assert f.gpu_count == 2 and [g.index for g in f.gpus] == [0]
-    assert f.verdict == "error" and "GD-GPU-001" in f.finding_ids
+    assert f.stack.gpu_count == 2 and [g.index for g in f.gpus] == [0]
+    assert f.verdict is Severity.ERROR and "GD-GPU-001" in f.finding_ids
 
 
 def test_real_h200_verify_runs_become_throughput_samples():

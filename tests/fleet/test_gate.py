@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gpudoctor.fleet.gate import MAX_REASON, decide, drain_reason, gate_findings
-from gpudoctor.fleet.slurm import SlurmNode
 from gpudoctor.model.findings import Finding, Severity
+from gpudoctor.model.slurm import SlurmNode
 
 ECC = Finding(
     id="GD-GPU-004", severity=Severity.ERROR, area="gpu", title="GPU 3 has uncorrectable ECC errors"

@@ -14,7 +14,8 @@ import pytest
 
 from gpudoctor.cli.files import check_output, read_capped, write_output
 from gpudoctor.errors import BadInputError, OutputExistsError
-from gpudoctor.model.serialize import MAX_REPORT_BYTES, load_report, report_to_json
+from gpudoctor.model.serialize import MAX_REPORT_BYTES, report_to_json
+from gpudoctor.userfiles.read import load_report
 from tests.conftest import Cli
 from tests.hardening.conftest import child_env
 from tests.rules.builders import healthy

@@ -100,3 +100,23 @@ def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path) -> None:
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert said.read_text() == "TERM"  # srun cancels its job step only on SIGTERM
+
+
+def test_stop_all_ends_a_streamed_child_too(tmp_path: Path) -> None:
+    """stream_cmd (verify's children) shares run_cmd's registry: stop_all ends it at once."""
+    pids = tmp_path / "pids"
+    script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; echo ready; wait"
+    box: list[CmdResult] = []
+
+    def stream() -> None:
+        box.append(runcmd.stream_cmd(["/bin/sh", "-c", script], timeout_s=120, on_line=print))
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    started = wait_for_pids(pids, 2)
+    begin = time.monotonic()
+    assert runcmd.stop_all() == 1
+    thread.join(timeout=10)
+    assert not thread.is_alive() and time.monotonic() - begin < 5
+    assert not box[0].timed_out
+    assert wait_dead(started) == []

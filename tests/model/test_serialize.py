@@ -22,11 +22,11 @@ from gpudoctor.model.report import (
 )
 from gpudoctor.model.serialize import (
     findings_from_json,
-    load_report,
     report_from_json,
     report_to_json,
     to_dict,
 )
+from gpudoctor.userfiles.read import load_report
 
 
 def make_report() -> Report:

@@ -24,8 +24,9 @@ from gpudoctor.model.report import (
     PciFunction,
     Report,
 )
-from gpudoctor.model.serialize import load_report, report_to_json
+from gpudoctor.model.serialize import report_to_json
 from gpudoctor.probe.nvml_collect import collect_nvml
+from gpudoctor.userfiles.read import load_report
 from tests.probe.fake_nvml import FakeNvml, capture_scenario_names, load_scenario
 from tests.probe.report_parts import (
     CU126_LIBS,

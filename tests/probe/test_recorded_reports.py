@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gpudoctor.model.serialize import load_report, report_to_json
+from gpudoctor.model.serialize import report_to_json
+from gpudoctor.userfiles.read import load_report
 from tests.probe.make_reports import OUT, all_reports
 
 RECORDED = sorted(OUT.glob("*.json"))

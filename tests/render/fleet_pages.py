@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from gpudoctor.fleet.aggregate import aggregate
-from gpudoctor.model.fleet import FleetReport, NodeFinding, NotReached, Unreadable, VerifyOutcome
-from tests.fleet.builders import gpu, node, run, with_findings
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import (
+    FleetReport,
+    NodeFinding,
+    NotReached,
+    Unreadable,
+    VerifyOutcome,
+    VerifyVerdict,
+)
+from tests.fleet.builders import changed, gpu, node, run, with_findings
 
 # No [ ] or , in a node name: the hostlist notation cannot hold them (aggregation refuses).
 HOSTILE_NAME = 'evil"><script>alert(1)</script><img src=x onerror=alert(2)>\x1b\u202e'
@@ -19,7 +25,7 @@ NAMES = {
 }
 
 
-def found(fid: str, severity: str, title: str) -> NodeFinding:
+def found(fid: str, severity: Severity, title: str) -> NodeFinding:
     return NodeFinding(id=fid, severity=severity, title=title)
 
 
@@ -37,20 +43,20 @@ def troubled() -> FleetReport:
     """Every kind of problem, with hostile strings wherever a report can put one."""
     nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 11)]
     nodes[1] = with_findings(
-        nodes[1], found("GD-GPU-004", "error", "GPU 3 has uncorrectable ECC errors")
+        nodes[1], found("GD-GPU-004", Severity.ERROR, "GPU 3 has uncorrectable ECC errors")
     )
     nodes[2] = with_findings(
         nodes[2],
-        found("GD-GPU-010", "warning", "GPU 2 runs at PCIe x8 of x16"),
-        found("GD-FW-003", "warning", NAMES["GD-FW-003"]),
+        found("GD-GPU-010", Severity.WARNING, "GPU 2 runs at PCIe x8 of x16"),
+        found("GD-FW-003", Severity.WARNING, NAMES["GD-FW-003"]),
     )
-    nodes[3] = with_findings(nodes[3], found("GD-FW-003", "warning", HOSTILE_TEXT))
-    nodes[4] = replace(nodes[4], driver="535.104.05", kernel_module="535.104.05")
+    nodes[3] = with_findings(nodes[3], found("GD-FW-003", Severity.WARNING, HOSTILE_TEXT))
+    nodes[4] = changed(nodes[4], driver="535.104.05", kernel_module="535.104.05")
     gpus = list(nodes[5].gpus)
     gpus[2] = gpu(2, pcie_width=8)
-    nodes[5] = replace(nodes[5], gpus=tuple(gpus))
-    nodes[6] = replace(nodes[6], node=HOSTILE_NAME, frameworks={"torch": HOSTILE_TEXT})
-    nodes[7] = replace(nodes[7], node=CELL)
+    nodes[5] = changed(nodes[5], gpus=tuple(gpus))
+    nodes[6] = changed(nodes[6], node=HOSTILE_NAME, frameworks={"torch": HOSTILE_TEXT})
+    nodes[7] = changed(nodes[7], node=CELL)
     throughput = [run(f"gpu-{i:03d}", 3000 + 7 * i) for i in range(1, 10)]
     throughput.append(run("gpu-010", 1700))
     return aggregate(
@@ -58,7 +64,11 @@ def troubled() -> FleetReport:
         names=NAMES,
         throughput=throughput,
         unreadable=[Unreadable(node="gpu-012", path=f"r/{HOSTILE_NAME}.json", error="not JSON")],
-        verify=[VerifyOutcome(node="gpu-009", verdict="fail", path=f"verify/{HOSTILE_NAME}.json")],
+        verify=[
+            VerifyOutcome(
+                node="gpu-009", verdict=VerifyVerdict.FAIL, path=f"verify/{HOSTILE_NAME}.json"
+            )
+        ],
         not_reached=[
             NotReached(node="gpu-011", state="drained", reason=HOSTILE_TEXT),
             NotReached(node="gpu-013", state="down", reason=CELL),
@@ -83,13 +93,13 @@ def big(count: int = 64) -> FleetReport:
         for i in range(1, count - count // 2)
     ]
     nodes[7] = with_findings(
-        nodes[7], found("GD-GPU-004", "error", "GPU 3 has uncorrectable ECC errors")
+        nodes[7], found("GD-GPU-004", Severity.ERROR, "GPU 3 has uncorrectable ECC errors")
     )
     nodes[40] = with_findings(
-        nodes[40], found("GD-GPU-010", "warning", "GPU 2 runs at PCIe x8 of x16")
+        nodes[40], found("GD-GPU-010", Severity.WARNING, "GPU 2 runs at PCIe x8 of x16")
     )
     for i in (3, 11, 19, 27):
-        nodes[i] = replace(nodes[i], cudnn="9.0.0")
+        nodes[i] = changed(nodes[i], cudnn="9.0.0")
     return aggregate(
         nodes,
         names=NAMES,

@@ -6,8 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from gpudoctor.model.report import FrameworkInfo, GpuProcess, Report
-from gpudoctor.model.serialize import load_report
 from gpudoctor.probe.child import hung_message
+from gpudoctor.userfiles.read import load_report
 from tests.render.site_scenarios import SITE_SCENARIOS
 from tests.rules import builders as b
 

@@ -94,7 +94,7 @@ def test_healthy_fleet_is_green_and_says_its_stack_once():
     assert banner == "✓ HealthyAll 8 node(s) fine."
     assert "banner ok" in html and "problem" not in page.by_class
     assert tile_counts(page)["ok"] == 8 and tile_counts(page)["error"] == 0
-    stack = frameworks_text(report.nodes[0].frameworks)
+    stack = frameworks_text(report.nodes[0].stack.frameworks)
     assert html.count(stack) == 1  # one group: one row, nothing hoisted
     html = render_fleet("html", big())  # many rows, the same torch on all: said once above
     (same,) = Page(html).by_class["same"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,9 +16,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import NodeFinding, NotReached, Unreadable
 from gpudoctor.render.fleet import inert, render_fleet
-from tests.fleet.builders import gpu, node, run, with_findings
+from tests.fleet.builders import changed, gpu, node, run, with_findings
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "fleet" / "expected"
@@ -34,15 +34,15 @@ def sample():
     nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 9)]
     ecc = NodeFinding(
         id="GD-GPU-004",
-        severity="error",
+        severity=Severity.ERROR,
         title="GPU 3 has 9 uncorrectable row remaps (limit 8)",
         evidence=("remapped rows: 0 correctable, 9 uncorrectable",),
     )
     nodes[6] = with_findings(nodes[6], ecc)
     gpus = list(nodes[2].gpus)
     gpus[5] = gpu(5, pcie_width=4)
-    nodes[2] = replace(nodes[2], gpus=tuple(gpus))
-    nodes[7] = replace(nodes[7], driver="535.104.05", kernel_module="535.104.05")
+    nodes[2] = changed(nodes[2], gpus=tuple(gpus))
+    nodes[7] = changed(nodes[7], driver="535.104.05", kernel_module="535.104.05")
     throughput = [run(f"gpu-{i:03d}", 3000 + 7 * i) for i in range(1, 8)]
     throughput.append(run("gpu-008", 1900, device="cuda:2"))
     return aggregate(
@@ -157,7 +157,7 @@ def clashing():
         with_findings(
             node("gpu-001"),
             NodeFinding(
-                id="GD-GPU-004", severity="error", title="GPU 3 has uncorrectable ECC errors"
+                id="GD-GPU-004", severity=Severity.ERROR, title="GPU 3 has uncorrectable ECC errors"
             ),
         ),
         node("gpu-001"),  # the same name twice (two folders): one series, the worst value

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 from gpudoctor import kb
-from gpudoctor.model.serialize import load_report
 from gpudoctor.rules import REGISTRY, diagnose
 from gpudoctor.rules.catalogue import COMMAND, render_catalogue
 from gpudoctor.rules.registry import Hit
+from gpudoctor.userfiles.read import load_report
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"

@@ -13,8 +13,8 @@ from gpudoctor.model.report import (
     PythonInfo,
     Unavailable,
 )
-from gpudoctor.model.serialize import load_report
 from gpudoctor.probe.child import hung_message
+from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
     broken_nvml,
     diagnose,

@@ -8,8 +8,8 @@ import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuProcess, MigDevice
-from gpudoctor.model.serialize import load_report
 from gpudoctor.rules.gpu_state import load_state
+from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
     broken_nvml,
     diagnose,

@@ -9,7 +9,7 @@ import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FabricManagerInfo, KernelDriverInfo, PciFunction, Report
-from gpudoctor.model.serialize import load_report
+from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
     findings,
     healthy,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gpudoctor.verify.stream import stream_cmd
+from gpudoctor.probe.runcmd import stream_cmd
 
 PY = sys.executable
 

@@ -1,4 +1,7 @@
-"""Reading a file the user named: never blocking in open(), never more than a stated size."""
+"""Reading a file the user named: never blocking in open(), never more than a stated size.
+
+The model parses what is read here (``serialize.report_from_bytes``); it never reads itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ import stat
 import sys
 from pathlib import Path
 
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import BadInputError, ReportFormatError
+from gpudoctor.model import serialize
+from gpudoctor.model.report import Report
 
 STDIN = "-"
 """The name that means standard input."""
@@ -131,3 +136,19 @@ def read_capped(path: Path, *, limit: int, what: str) -> bytes:
         raise BadInputError(f"{name}: cannot read ({exc.strerror})") from None
     finally:
         os.close(fd)
+
+
+def load_report(path: Path) -> Report:
+    """Read and parse a report file; missing, unreadable, foreign or huge files are bad input.
+
+    ``-`` (or ``/dev/stdin``) reads standard input. Nothing but a regular file is opened, and
+    never more than ``serialize.MAX_REPORT_BYTES`` is read (see :func:`read_capped`).
+    """
+    try:
+        # Looked up now, not at import: a test may lower the limit.
+        data = read_capped(path, limit=serialize.MAX_REPORT_BYTES, what="report")
+    except ReportFormatError:
+        raise
+    except BadInputError as exc:
+        raise ReportFormatError(str(exc)) from None
+    return serialize.report_from_bytes(data, "standard input" if str(path) == STDIN else str(path))

@@ -1,0 +1,79 @@
+"""What every fleet renderer shares: inert strings, marks, and the report's stock phrases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import FindingPlace, FleetReport, NodeStack, VerifyVerdict
+from gpudoctor.model.inert import inert as _inert
+
+MARKS = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i", Severity.OK: "✓"}
+"""A verdict's or severity's mark, so that it reads without colour too."""
+
+
+def inert(text: str) -> str:
+    """``text`` on one line with every control and bidi character shown as an escape.
+
+    Node names, reasons and titles come from reports and SLURM, which anyone may have
+    written: an escape sequence among them must print as text, never act on the terminal.
+    """
+    return _inert(text, one_line=True)
+
+
+def gpus_text(stack: NodeStack) -> str:
+    """``8× NVIDIA H100 80GB HBM3``; ``no GPU`` when NVML listed none."""
+    if not stack.gpu_count:
+        return "no GPU"
+    return f"{stack.gpu_count}× {stack.gpu_model or 'unknown GPU'}"
+
+
+def frameworks_text(frameworks: Iterable[tuple[str, str]]) -> str:
+    """``torch 2.4.0+cu124 (CUDA 12.4, cuDNN 9.1.0); tensorflow not installed``."""
+    return "; ".join(f"{name} {build}" for name, build in frameworks) or "-"
+
+
+def verdict_line(report: FleetReport) -> str:
+    """The closing sentence: every node counted by what there is to do about it."""
+    verify_only = report.verify_only
+    verdicts = [n.verdict for n in report.nodes]
+    verdicts += [v.verdict.severity for v in verify_only]
+    known = {n.node for n in report.nodes} | {v.node for v in verify_only}
+    unreadable_nodes = {u.node for u in report.unreadable} - known
+    total = len(verdicts) + len(report.not_reached) + len(unreadable_nodes)
+    errors, warnings = verdicts.count(Severity.ERROR), verdicts.count(Severity.WARNING)
+    failed = sum(1 for v in report.verify if v.verdict is VerifyVerdict.FAIL)
+    drifting = sum(1 for n in report.nodes if n.drift)
+    fine = sum(1 for n in report.nodes if n.verdict == Severity.OK and not n.drift)
+    fine += sum(1 for v in verify_only if v.verdict is VerifyVerdict.PASS)
+    parts = []
+    if errors:
+        parts.append(f"{errors} with an error" + (f" ({failed} failed verify)" if failed else ""))
+    if warnings:
+        parts.append(f"{warnings} with a warning")
+    if drifting:
+        parts.append(f"{drifting} drifting")
+    if report.not_reached:
+        parts.append(f"{len(report.not_reached)} not reached")
+    if report.unreadable:
+        parts.append(f"{len(report.unreadable)} unreadable report(s)")
+    facts = []
+    if report.drift:
+        facts.append(f"{len(report.drift)} drifting fact(s)")
+    if report.outliers:
+        facts.append(f"{len(report.outliers)} throughput outlier(s)")
+    if not parts and not facts:
+        return f"All {total} node(s) fine."
+    tail = f"; {', '.join(facts)}" if facts else ""
+    return f"{total} node(s): {', '.join([f'{fine} fine', *parts])}{tail}."
+
+
+def node_marks(verify: VerifyVerdict | None, drift: bool) -> str:
+    """``verify fail, drift``: what the node table adds to a node's verdict."""
+    marks = [f"verify {verify.value}"] if verify else []
+    return ", ".join([*marks, "drift"] if drift else marks)
+
+
+def place_text(place: FindingPlace) -> str:
+    """One place of a finding: the nodes' own titles (one per GPU for a per-GPU finding)."""
+    return "; ".join(place.titles) or "-"

@@ -1,0 +1,75 @@
+"""What docs/architecture.md says of the house is true: checked in the source, not trusted."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gpudoctor"
+
+CHILDREN = ("probe/children/", "verify/children/")
+"""The scripts gpudoctor runs as children: they run in the child, so their own calls are theirs."""
+
+
+def _sources(under: Path = PACKAGE) -> list[tuple[str, str]]:
+    return [
+        (p.relative_to(PACKAGE).as_posix(), p.read_text(encoding="utf-8"))
+        for p in sorted(under.rglob("*.py"))
+    ]
+
+
+def test_only_probe_runcmd_starts_a_child_process():
+    """``Popen`` (and so ``subprocess.run`` and friends, which use it) is named in runcmd alone."""
+    pattern = re.compile(
+        r"\bPopen\b|subprocess\.(run|call|check_call|check_output|getoutput|getstatusoutput)\b"
+        r"|\bos\.(system|popen|spawn\w*|exec\w*|fork\w*|posix_spawn\w*)\s*\("
+    )
+    found = sorted(
+        name for name, text in _sources() if not name.startswith(CHILDREN) and pattern.search(text)
+    )
+    assert found == ["probe/runcmd.py"]
+
+
+READERS = {"open", "read_text", "read_bytes"}
+"""Calls that open or read a file: ``open(p)``, ``path.open()``, ``path.read_text()``."""
+OS_IO = {"read", "open", "fdopen"}
+"""``os.read``, ``os.open``, ``os.fdopen``."""
+
+
+def _io_in(text: str) -> list[str]:
+    """Each call in ``text``'s code that opens or reads a file, and each use of ``sys.stdin``,
+    as ``line: code`` (words in docstrings and comments are not code)."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        hit = False
+        if isinstance(node, ast.Call):
+            func = node.func
+            hit = (isinstance(func, ast.Name) and func.id in READERS) or (
+                isinstance(func, ast.Attribute) and func.attr in READERS
+            )
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            hit = hit or (node.value.id, node.attr) == ("sys", "stdin")
+            hit = hit or (node.value.id == "os" and node.attr in OS_IO)
+        if hit:
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return sorted(set(found))
+
+
+def test_the_model_does_no_io():
+    bad = [f"{name}: {line}" for name, text in _sources(PACKAGE / "model") for line in _io_in(text)]
+    assert bad == []
+
+
+def test_the_io_check_is_able_to_fail():
+    sample = (
+        'import os, sys\n"""open( in a docstring is fine"""\n'
+        "data = sys.stdin.read()  # open( in a comment too\n"
+        "x = Path(p).read_bytes()\nfd = os.read(3, 10)\nwith open(p) as f:\n    pass\n"
+    )
+    assert _io_in(sample) == [
+        "3: sys.stdin",
+        "4: Path(p).read_bytes()",
+        "5: os.read",
+        "6: open(p)",
+    ]
