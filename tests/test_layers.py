@@ -173,3 +173,31 @@ def test_the_check_is_able_to_fail(tmp_path):
     sample = tmp_path / "x.py"
     sample.write_text("import torch\nfrom gpudoctor.cli import run\n")
     assert imports(sample) == [("torch", True), ("gpudoctor.cli", True)]
+
+
+def named_imports() -> dict[str, set[str]]:
+    """gpudoctor module -> the gpudoctor modules its import statements name, lazy ones too
+    (without the parent packages Python runs on the way, which every submodule has)."""
+    known = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        name: {m for m, _ in imports(path) if m in known and m != name}
+        for name, path in known.items()
+    }
+
+
+def in_a_circle(graph: dict[str, set[str]], module: str) -> bool:
+    return any(nxt == module or module in reach(graph, nxt) for nxt in graph.get(module, ()))
+
+
+def test_the_cli_has_no_import_circle():
+    """cli/__init__.py imports the options; no command module imports names back from the
+    package (`from gpudoctor.cli import debug_option` once made a circle with options)."""
+    graph = named_imports()
+    circles = sorted(m for m in graph if m.startswith("gpudoctor.cli") and in_a_circle(graph, m))
+    assert circles == []
+    assert "gpudoctor.cli.options" in graph["gpudoctor.cli"]
+
+
+def test_the_circle_check_is_able_to_fail():
+    graph = {"cli": {"cli.options"}, "cli.options": {"cli"}, "cli.check": {"cli.options"}}
+    assert in_a_circle(graph, "cli.options") and not in_a_circle(graph, "cli.check")

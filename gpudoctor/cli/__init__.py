@@ -15,6 +15,7 @@ from typing import BinaryIO, TextIO
 import click
 
 from gpudoctor import __version__
+from gpudoctor.cli.options import debug_option
 from gpudoctor.errors import ExitCode, GpudoctorError
 
 # Subcommands are imported only when invoked, so that ``gpudoctor --help`` stays fast.
@@ -40,9 +41,7 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(entry[0])
         command: click.Command = module.command
-        from gpudoctor.cli.options import harden_params  # options imports this module
-
-        return harden_params(command)  # nan/inf and "dir/" refused in every command's options
+        return command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -64,22 +63,6 @@ class LazyGroup(click.Group):
         rows = [(name, help_text) for name, (_, help_text) in _COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    if value:
-        ctx.find_root().meta["gpudoctor.debug"] = True
-    return value
-
-
-debug_option = click.option(
-    "--debug",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_set_debug,
-    help="Show tracebacks for errors.",
-)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

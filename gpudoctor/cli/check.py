@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpudoctor.cli.files import check_output, is_stdout, write_output
+from gpudoctor.cli.files import check_output, emit, is_stdout
+from gpudoctor.cli.formats import CHECK, HEALTH
 from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
+    FilePath,
+    FiniteFloatRange,
     dash_aware_path,
     debug_option,
     force_option,
     format_option,
     output_option,
-    resolve_format,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -50,6 +52,7 @@ def _current_user() -> tuple[str, ...]:
 @click.command("check")
 @format_option(
     "text for people, json for machines (the versioned report), markdown for tickets.",
+    CHECK.formats,
     from_suffix=True,
 )
 @output_option
@@ -61,14 +64,14 @@ def _current_user() -> tuple[str, ...]:
 @click.option(
     "--python",
     "python_exe",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=FilePath(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Inspect the frameworks of another interpreter (a conda env, a venv).",
 )
 @click.option(
     "--from-report",
     "from_report",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     default=None,
     callback=dash_aware_path,
     help="Re-diagnose a saved JSON report instead of probing this machine (- reads stdin).",
@@ -82,7 +85,7 @@ def _current_user() -> tuple[str, ...]:
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=1.0, max=600.0),
+    type=FiniteFloatRange(min=1.0, max=600.0),
     default=60.0,
     show_default=True,
     help="Seconds any one probe may take before it is stopped and reported.",
@@ -129,7 +132,7 @@ def command(
     """
     if is_stdout(output):
         output = None
-    fmt = resolve_format(fmt, output)
+    fmt = (HEALTH if health_check else CHECK).resolve(fmt, output)
     if output is not None:
         check_output(output, force=force)  # before the probes: a bad --output fails at once
     if from_report is not None and python_exe is not None:
@@ -157,25 +160,15 @@ def command(
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
-    from gpudoctor.render import render_report
     from gpudoctor.rules import diagnose
 
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
         report = redact(report, user_names=_current_user())
     diagnosis = diagnose(report, kb.load())
-    text = render_report(
-        fmt,
-        report,
-        diagnosis,
-        verbose=verbose,
-        color=fmt == "text" and use_color(to_file=output is not None),
-    )
-    if output is not None:
-        write_output(output, text, force=force)
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    color = fmt == "text" and use_color(to_file=output is not None)
+    text = CHECK.render(fmt, report, diagnosis, verbose=verbose, color=color)
+    emit(text, output, force=force)
     return int(exit_code_for(diagnosis, strict=strict))
 
 
@@ -206,41 +199,25 @@ def _health_gate(
     """
     from gpudoctor import kb
     from gpudoctor.fleet.gate import gate_findings
+    from gpudoctor.model.health import HealthResult
     from gpudoctor.model.inert import inert
     from gpudoctor.rules import diagnose
 
     errors = gate_findings(diagnose(report, kb.load()).findings)
-    if errors:
-        first = errors[0]
-        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        line = f"gpudoctor health: error: {first.id} {inert(first.title, one_line=True)}{more}"
-    else:
-        line = "gpudoctor health: ok"
-    action = None
-    name = None
+    result = HealthResult(errors=errors)
     if drain:
         name = node_name if node_name is not None else _this_node()
         action = _act(errors, name)
         click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
-    if fmt == "json":
-        import json
-
-        doc = {
-            "healthy": not errors,
-            "errors": [{"id": f.id, "title": f.title, "area": f.area} for f in errors],
-            "action": action.action if action else None,
-            "drain_reason": action.reason if action and action.reason else None,
-            "node": name,
-            "slurm": action.slurm if action else None,
-            "message": action.message if action else None,
-        }
-        text = json.dumps(doc, indent=2) + "\n"
-    else:
-        text = line + "\n"
-    if output is not None:
-        write_output(output, text, force=force)
-    else:
-        click.echo(text, nl=False)
+        result = HealthResult(
+            errors=errors,
+            action=action.action,
+            drain_reason=action.reason or None,
+            node=name,
+            slurm=action.slurm,
+            message=action.message,
+        )
+    emit(HEALTH.render(fmt, result), output, force=force, note=None)
     return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
 
 

@@ -8,13 +8,16 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+import click
 
 from gpudoctor.errors import BadInputError, OutputExistsError
 from gpudoctor.model.inert import inert_keeping_colour
 from gpudoctor.userfiles.read import file_kind, read_capped
 
-__all__ = ["STDOUT", "check_output", "is_stdout", "read_capped", "write_output"]
+__all__ = ["STDOUT", "check_output", "emit", "is_stdout", "read_capped", "write_output", "wrote"]
 
 
 def _umask() -> int:
@@ -274,3 +277,26 @@ def _mode_or_none(path: Path) -> int | None:
         return _mode(path)
     except OSError:
         return None
+
+
+def wrote(path: Path) -> str:
+    """The line on stderr after a file is written: stdout stays free for the data (``-o -``)."""
+    return f"wrote {path}"
+
+
+def emit(
+    text: str, output: Path | None, *, force: bool, note: Callable[[Path], str] | None = wrote
+) -> None:
+    """Every command's last step: print ``text``, or write it to ``output`` and say so.
+
+    ``output`` None prints through click (the terminal's encoding, as every message); a path
+    is written by :func:`write_output`, ``-`` as the exact UTF-8 bytes on standard output.
+    ``note`` is the line for stderr once a file is written (None: nothing, as the health
+    gate's one line has always been written).
+    """
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(output, text, force=force)
+    if note is not None and not is_stdout(output):
+        click.echo(note(output), err=True)

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import click
 
-from gpudoctor.cli.files import is_stdout, write_output
-from gpudoctor.cli.options import STDIN_IS_A_TERMINAL, dash_aware_path, debug_option, force_option
-from gpudoctor.envplan.forms import DEFAULT_FILES, FORMATS, PIP_ONLY, format_for_path, render
+from gpudoctor.cli.files import emit, is_stdout
+from gpudoctor.cli.formats import MAKE_ENV
+from gpudoctor.cli.options import (
+    STDIN_IS_A_TERMINAL,
+    FilePath,
+    dash_aware_path,
+    debug_option,
+    force_option,
+)
+from gpudoctor.envplan.forms import DEFAULT_FILES, PIP_ONLY
 from gpudoctor.envplan.plan import FRAMEWORK_CHOICES, SOURCES, Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
 from gpudoctor.envplan.uv_form import check_project_name
@@ -70,10 +77,7 @@ def _check_typed(values: list[tuple[str, str | None]]) -> None:
 
 def _format(fmt: str | None, output: Path | None) -> str:
     """The form to write: --format (``yaml`` is the old name of conda), else from --output."""
-    if fmt is None:
-        return (format_for_path(str(output)) if output is not None else None) or "conda"
-    fmt = "conda" if fmt.lower() == "yaml" else fmt
-    return _choice("--format", fmt, FORMATS)
+    return MAKE_ENV.resolve(fmt, output)
 
 
 def _target(
@@ -124,7 +128,7 @@ def _summary(plan: Plan, where: str) -> str:
 @click.option(
     "--from-report",
     "from_report",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     default=None,
     callback=dash_aware_path,
     help="Plan for the machine a saved `check --format json` report describes (- reads stdin).",
@@ -164,7 +168,7 @@ def _summary(plan: Plan, where: str) -> str:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     default=None,
     callback=dash_aware_path,
     help="Write to FILE, - for standard output (default: environment.yml, pyproject.toml, "
@@ -296,16 +300,15 @@ def command(
             + ", ".join(result.records),
             err=True,
         )
-    text = render(plan, fmt, _create_path(output, to_stdout, fmt))
-    if output is None and (to_stdout or fmt == "json"):
-        click.echo(text, nl=False)
-        return int(ExitCode.OK)
-    path = output or Path(DEFAULT_FILES[fmt])
-    write_output(path, text, force=force)
-    if is_stdout(path):
-        return int(ExitCode.OK)
+    text = MAKE_ENV.render(fmt, plan, _create_path(output, to_stdout, fmt))
+    printed = output is None and (to_stdout or fmt == "json")
     # on stderr, like check and verify: stdout stays free for the file itself (-o -)
-    click.echo(_summary(plan, f"wrote {path}"), err=True)
-    for warning in plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    emit(
+        text,
+        None if printed else output or Path(DEFAULT_FILES[fmt]),
+        force=force,
+        note=lambda path: "\n".join(
+            [_summary(plan, f"wrote {path}"), *(f"warning: {w}" for w in plan.warnings)]
+        ),
+    )
     return int(ExitCode.OK)

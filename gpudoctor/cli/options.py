@@ -11,9 +11,23 @@ from typing import Any, TypeVar
 
 import click
 
-from gpudoctor.cli import debug_option
-
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta["gpudoctor.debug"] = True
+    return value
+
+
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
+    help="Show tracebacks for errors.",
+)
 
 STDIN_IS_A_TERMINAL = (
     "--from-report - reads the report from standard input, which is a terminal: pipe one in "
@@ -72,27 +86,6 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
-def harden_params(command: click.Command) -> click.Command:
-    """Give every option of ``command`` the strict types above, whoever declared it.
-
-    Every float option then refuses ``nan``/``inf`` and every file-only path a trailing slash,
-    including options added later by any command. Only exact click types are swapped (the
-    subclasses add no state, so the objects stay valid).
-    """
-    for param in command.params:
-        kind = type(param.type)
-        if kind is click.FloatRange:
-            param.type.__class__ = FiniteFloatRange
-        elif kind is click.types.FloatParamType:
-            param.type.__class__ = FiniteFloat
-        elif kind is click.Path and not param.type.dir_okay:  # type: ignore[attr-defined]
-            param.type.__class__ = FilePath
-    if isinstance(command, click.Group):  # `gpudoctor fleet report`, `fleet run`
-        for sub in command.commands.values():
-            harden_params(sub)
-    return command
-
-
 output_option = click.option(
     "--output",
     "-o",
@@ -104,38 +97,27 @@ output_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
-FORMAT_SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
+def format_option(
+    help_text: str,
+    formats: tuple[str, ...] = ("text", "json", "markdown"),
+    *,
+    from_suffix: bool = False,
+) -> Callable[[F], F]:
+    """``--format`` (into the parameter ``fmt``) offering ``formats`` (a cli/formats.py registry's).
 
-
-def format_option(help_text: str, *, from_suffix: bool = False) -> Callable[[F], F]:
-    """``--format text|json|markdown`` (into the parameter ``fmt``), the same for every report.
-
-    With ``from_suffix`` the option's value is None when not given, and the command calls
-    :func:`resolve_format` so that ``--output report.json`` alone writes JSON.
+    With ``from_suffix`` the option's value is None when not given, and the command asks its
+    registry (``Registry.resolve``) so that ``--output report.json`` alone writes JSON.
     """
     if from_suffix:
         help_text += " Default: from --output's suffix (.json, .md), else text."
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json", "markdown"]),
+        type=click.Choice(list(formats)),
         default=None if from_suffix else "text",
         show_default=not from_suffix,
         help=help_text,
     )
-
-
-def resolve_format(fmt: str | None, output: Path | None, default: str = "text") -> str:
-    """The --format given; else the one --output's suffix names; else ``default``.
-
-    A report saved as ``x.json`` in text would be unreadable to ``--from-report`` and to every
-    JSON tool, which is never what the name asked for.
-    """
-    if fmt is not None:
-        return fmt
-    if output is not None:
-        return FORMAT_SUFFIXES.get(output.suffix.lower(), default)
-    return default
 
 
 def use_color(*, to_file: bool = False) -> bool:
@@ -154,8 +136,6 @@ __all__ = [
     "debug_option",
     "force_option",
     "format_option",
-    "harden_params",
     "output_option",
-    "resolve_format",
     "use_color",
 ]

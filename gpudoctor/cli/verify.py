@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from gpudoctor.cli.files import check_output, is_stdout, write_output
+from gpudoctor.cli.files import check_output, emit, is_stdout, write_output, wrote
+from gpudoctor.cli.formats import VERIFY
 from gpudoctor.cli.options import (
+    FilePath,
+    FiniteFloatRange,
     debug_option,
     force_option,
     format_option,
     output_option,
-    resolve_format,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -130,18 +132,20 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 @click.option(
     "--time-budget",
     "time_budget",
-    type=click.FloatRange(min=0.5, max=MAX_BUDGET_S),
+    type=FiniteFloatRange(min=0.5, max=MAX_BUDGET_S),
     default=None,
     metavar="SECONDS",
     help="Timing budget per model and device [default: 15, or 4 with --quick].",
 )
-@format_option("text for people, json for machines, markdown for tickets.", from_suffix=True)
+@format_option(
+    "text for people, json for machines, markdown for tickets.", VERIFY.formats, from_suffix=True
+)
 @output_option
 @force_option
 @click.option(
     "--plot",
     "plot_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE.png",
     help="Also write a chart (needs matplotlib: gpudoctor[plot]).",
@@ -175,12 +179,11 @@ def command(
     from gpudoctor.verify.model import Settings
     from gpudoctor.verify.progress import make_progress
     from gpudoctor.verify.references import load_references
-    from gpudoctor.verify.render import render
     from gpudoctor.verify.verdict import judge
 
     if is_stdout(output):
         output = None
-    fmt = resolve_format(fmt, output)
+    fmt = VERIFY.resolve(fmt, output)
     models = tuple(spec.name for spec in parse_model_list(models_text))
     device = plan.parse_device(device_text)
     _require_png(plot_path)
@@ -214,13 +217,8 @@ def command(
     result = with_datasheet_peaks(result, refs)
     verdict = judge(result, refs)
     color = fmt == "text" and use_color(to_file=output is not None)
-    text = render(fmt, result, verdict, color=color)
     # The results first: minutes of measurements must not be lost to a failing chart.
-    if output is not None:
-        write_output(output, text, force=force)
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    emit(VERIFY.render(fmt, result, verdict, color=color), output, force=force)
     if plot_path is not None:
         _write_plot(result, verdict, plot_path, force=force)
     return int(exit_code_for(verdict.overall))
@@ -241,4 +239,4 @@ def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bo
             traceback.print_exc()
         click.echo(f"gpudoctor: warning: --plot: {path} not written ({what})", err=True)
         return
-    click.echo(f"wrote {path}", err=True)
+    click.echo(wrote(path), err=True)

@@ -1,16 +1,14 @@
-"""The forms make-env writes (conda, uv, pixi, requirements, json) and how each is picked."""
+"""The forms make-env writes (conda, uv, pixi, requirements, json) and their usual files."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import PurePath
 
 from gpudoctor.envplan.pixi_form import to_pixi
 from gpudoctor.envplan.types import Plan
 from gpudoctor.envplan.uv_form import to_uv
 from gpudoctor.envplan.wheels import to_requirements
 from gpudoctor.envplan.writers import to_json, to_yaml
-from gpudoctor.errors import BadInputError
 
 FORMATS = ("conda", "uv", "pixi", "requirements", "json")
 DEFAULT_FILES = {
@@ -23,38 +21,22 @@ PIP_ONLY = ("uv", "requirements")
 """Forms that install wheels only: they cannot hold conda packages."""
 
 
-def format_for_path(path: str) -> str | None:
-    """The form an output file name asks for, None when it does not say (then conda)."""
-    name = PurePath(path).name.lower()
-    suffix = PurePath(name).suffix
-    if suffix == ".json":
-        return "json"
-    if name == "pyproject.toml":
-        return "uv"
-    if name == "pixi.toml":
-        return "pixi"
-    if suffix == ".txt":
-        return "requirements"
-    if suffix in (".yml", ".yaml"):
-        return "conda"
-    if suffix == ".toml":
-        raise BadInputError(
-            f"--output {path}: a .toml file may be a uv or a pixi project; "
-            "say which with --format uv or --format pixi"
-        )
-    return None
-
-
-_RENDER: dict[str, Callable[[Plan, str], str]] = {
+RENDERERS: dict[str, Callable[[Plan, str], str]] = {
     "conda": to_yaml,
     "uv": to_uv,
     "pixi": to_pixi,
     "requirements": to_requirements,
     "json": lambda plan, _path: to_json(plan),
 }
+"""Every form `make-env --format` writes: (plan, the file's name for its create line) -> text.
+Which form an --output name asks for is cli/formats.py's MAKE_ENV registry."""
 
 
 def render(plan: Plan, fmt: str, path: str | None = None) -> str:
     """``plan`` in form ``fmt``; ``path`` is the file as the user named it (for the create
     command), None for the form's usual name."""
-    return _RENDER[fmt](plan, path or DEFAULT_FILES.get(fmt, "plan.json"))
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        msg = f"unknown format {fmt!r} (one of {', '.join(RENDERERS)})"
+        raise ValueError(msg)
+    return renderer(plan, path or DEFAULT_FILES.get(fmt, "plan.json"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gpudoctor.model.fleet import (
@@ -398,18 +398,32 @@ def render_json(report: FleetReport) -> str:
     return json.dumps(fleet_to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _html(report: FleetReport) -> str:
+    from gpudoctor.render.fleet_html import render_html  # it imports this module
+
+    return render_html(report)
+
+
+def _prometheus(report: FleetReport) -> str:
+    from gpudoctor.render.fleet_prometheus import render_prometheus  # it imports this module
+
+    return render_prometheus(report)
+
+
+RENDERERS: dict[str, Callable[[FleetReport], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "markdown": render_markdown,
+    "html": _html,
+    "prometheus": _prometheus,
+}
+"""Every format `fleet report --format` and `fleet run --format` accept."""
+
+
 def render_fleet(fmt: str, report: FleetReport) -> str:
-    """The report in ``fmt``: text, json, markdown, html or prometheus."""
-    if fmt == "json":
-        return render_json(report)
-    if fmt == "markdown":
-        return render_markdown(report)
-    if fmt == "html":
-        from gpudoctor.render.fleet_html import render_html
-
-        return render_html(report)
-    if fmt == "prometheus":
-        from gpudoctor.render.fleet_prometheus import render_prometheus
-
-        return render_prometheus(report)
-    return render_text(report)
+    """The report in ``fmt``: text, json, markdown, html or prometheus; any other is refused."""
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        msg = f"unknown format {fmt!r} (one of {', '.join(RENDERERS)})"
+        raise ValueError(msg)
+    return renderer(report)

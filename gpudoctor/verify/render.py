@@ -6,6 +6,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gpudoctor import __version__
@@ -248,10 +249,26 @@ def render_json(result: VerifyResult, verdict: Verdict) -> str:
     return json.dumps(finite_json(to_document(result, verdict)), indent=2, allow_nan=False) + "\n"
 
 
+def _json(result: VerifyResult, verdict: Verdict, *, color: bool = False) -> str:
+    return render_json(result, verdict)  # JSON never carries colour
+
+
+def _markdown(result: VerifyResult, verdict: Verdict, *, color: bool = False) -> str:
+    return render_markdown(result, verdict)
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "text": render_text,
+    "json": _json,
+    "markdown": _markdown,
+}
+"""Every format `verify --format` accepts: (result, verdict, *, color) -> text."""
+
+
 def render(fmt: str, result: VerifyResult, verdict: Verdict, *, color: bool = False) -> str:
-    """Dispatch on ``--format``."""
-    if fmt == "json":
-        return render_json(result, verdict)
-    if fmt == "markdown":
-        return render_markdown(result, verdict)
-    return render_text(result, verdict, color=color)
+    """Dispatch on ``--format``; a format verify has not is refused."""
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        msg = f"unknown format {fmt!r} (one of {', '.join(RENDERERS)})"
+        raise ValueError(msg)
+    return renderer(result, verdict, color=color)

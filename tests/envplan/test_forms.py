@@ -11,7 +11,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from gpudoctor.envplan.forms import FORMATS, format_for_path, render
+from gpudoctor.cli.formats import MAKE_ENV
+from gpudoctor.envplan.forms import FORMATS, render
 from gpudoctor.envplan.pixi_form import conda_entry
 from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import target_from_args
@@ -238,12 +239,12 @@ def test_bad_mirror_is_bad_input(
     ],
 )
 def test_format_from_the_file_name(path: str, fmt: str | None) -> None:
-    assert format_for_path(path) == fmt
+    assert MAKE_ENV.for_name(path) == fmt  # the CLI's one suffix table
 
 
 def test_an_ambiguous_toml_name_is_bad_input() -> None:
     with pytest.raises(BadInputError, match="--format uv or --format pixi"):
-        format_for_path("lab.toml")
+        MAKE_ENV.for_name("lab.toml")
 
 
 REFUSED = [

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpudoctor.cli.options import FilePath, FiniteFloat, FiniteFloatRange, harden_params
+from gpudoctor.cli.options import FilePath, FiniteFloatRange
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.inert import MAX_SHOWN_CHARS, inert, inert_tree
 from gpudoctor.model.report import Report
@@ -360,7 +360,18 @@ def test_non_finite_options_are_one_line_exit_2(cli: Cli, args: list[str], named
     assert "not a finite number" in lines[0] or "not in the range" in lines[0]
 
 
-def test_every_command_gets_the_strict_types() -> None:
+def _every_command(command: click.Command) -> list[click.Command]:
+    """``command`` and, for a group, every subcommand at any depth (``fleet run``)."""
+    found = [command]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            found += _every_command(sub)
+    return found
+
+
+def test_every_command_declares_the_strict_types() -> None:
+    """No float option takes nan or inf, no file-only path a trailing slash: each option site
+    declares FiniteFloat, FiniteFloatRange or FilePath (nothing swaps click's types at load)."""
     from gpudoctor.cli import _COMMANDS, cli
 
     ctx = click.Context(cli)
@@ -368,9 +379,8 @@ def test_every_command_gets_the_strict_types() -> None:
     for name in _COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None
-        commands.append(command)
-        if isinstance(command, click.Group):
-            commands += command.commands.values()
+        commands += _every_command(command)
+    assert {"run", "report"} <= {c.name for c in commands}  # the group's subcommands too
     for command in commands:
         name = command.name
         for param in command.params:
@@ -380,17 +390,17 @@ def test_every_command_gets_the_strict_types() -> None:
                 assert isinstance(param.type, FilePath), (name, param.name)
 
 
-def test_harden_params_swaps_only_the_exact_click_types() -> None:
-    @click.command()
-    @click.option("--a", type=float)
-    @click.option("--b", type=click.FloatRange(0, 1))
-    @click.option("--c", type=click.Path(dir_okay=False))
-    @click.option("--d", type=click.Path())
-    def command(a: float, b: float, c: str, d: str) -> None: ...
+def test_the_strict_types_check_is_able_to_fail() -> None:
+    @click.group()
+    def group() -> None: ...
 
-    harden_params(command)
-    kinds = {p.name: type(p.type) for p in command.params}
-    assert kinds == {"a": FiniteFloat, "b": FiniteFloatRange, "c": FilePath, "d": click.Path}
+    @group.command()
+    @click.option("--a", type=float)
+    @click.option("--c", type=click.Path(dir_okay=False))
+    def sub(a: float, c: str) -> None: ...
+
+    kinds = {p.name: type(p.type) for c in _every_command(group) for p in c.params}
+    assert kinds == {"a": click.types.FloatParamType, "c": click.Path}
 
 
 def test_a_report_with_more_entries_than_any_machine_is_refused_at_once() -> None:

@@ -1,0 +1,212 @@
+"""fleet run's orchestration: which nodes, the job for each, reports saved as they come, the
+manifest; writing and progress are callables the CLI hands in."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.fleet import slurm
+from gpudoctor.fleet.hostlist import expand
+from gpudoctor.fleet.manifest import (
+    CHECK_DIR,
+    MANIFEST,
+    VERIFY_DIR,
+    Manifest,
+    node_file,
+    to_document,
+)
+from gpudoctor.fleet.run import NodeJob, NodeOutcome, gather
+from gpudoctor.fleet.selection import UNKNOWN_REASON, select_nodes
+from gpudoctor.model.fleet import NotReached, Unreadable
+
+Save = Callable[[Path, str], None]
+"""Writes one file of the run's folder (the CLI's atomic ``write_output``)."""
+Progress = Callable[[NodeOutcome, int, int], None]
+"""Hears of each node as it finishes: its outcome, how many are done, of how many."""
+
+
+def split_args(text: str, option: str) -> list[str]:
+    """``text`` split as a shell would; a bad quote is bad input naming ``option``."""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise BadInputError(f"{option} {text!r}: {exc}") from None
+
+
+def node_job(
+    base: Sequence[str],
+    *,
+    check_args: str,
+    verify_args: str | None,
+    node_timeout_s: float,
+    immediate_s: int,
+    srun_args: tuple[str, ...],
+) -> NodeJob:
+    """The commands each node runs: check in JSON and, with ``verify_args``, verify --quick."""
+    return NodeJob(
+        check=(*base, "check", "--format", "json", *split_args(check_args, "--check-args")),
+        verify=(
+            (
+                *base,
+                "verify",
+                "--quick",
+                "--format",
+                "json",
+                *split_args(verify_args, "--verify-args"),
+            )
+            if verify_args is not None
+            else None
+        ),
+        node_timeout_s=node_timeout_s,
+        verify_timeout_s=max(node_timeout_s, 600.0),
+        immediate_s=immediate_s,
+        srun_args=srun_args,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """The nodes SLURM listed that were asked for, and the names it does not know."""
+
+    nodes: tuple[slurm.SlurmNode, ...]
+    unknown: tuple[NotReached, ...] = ()
+
+
+def select(partition: str | None, nodelist: str | None, exclude: str | None) -> Selection:
+    """Ask sinfo for the nodes, keep those asked for; nothing left to check is bad input."""
+    # Both lists are expanded (and capped) before sinfo runs: a bad one starts nothing.
+    wanted = expand(nodelist, "--nodelist") if nodelist else ()
+    excluded = expand(exclude, "--exclude") if exclude else ()
+    nodes, unknown_names = select_nodes(
+        slurm.list_nodes(partition=partition, nodelist=nodelist), wanted, excluded
+    )
+    unknown = tuple(
+        NotReached(node=name, state="unknown", reason=UNKNOWN_REASON) for name in unknown_names
+    )
+    if not nodes and not unknown:
+        where = f"partition {partition}" if partition else "this cluster"
+        raise BadInputError(
+            f"no node to check in {where}" + (" after --exclude" if excluded else "")
+        )
+    return Selection(nodes=tuple(nodes), unknown=unknown)
+
+
+def prepare_dir(
+    out_dir: Path, nodes: Sequence[str], *, force: bool, with_verify: bool = False
+) -> None:
+    """Create the folders; refuse (before any srun) to replace reports already in them."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--output-dir {out_dir}: exists and is not a directory")
+    if out_dir.is_dir() and not force:
+        names = {f"{n}.json" for n in nodes}
+        wanted = [(out_dir / MANIFEST, MANIFEST)] + [
+            (out_dir / sub / name, f"{sub}/{name}")
+            for sub in (CHECK_DIR, VERIFY_DIR)
+            for name in sorted(names)
+        ]
+        clash = [shown for path, shown in wanted if os.path.lexists(path)]
+        if clash:
+            shown = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
+            raise BadInputError(
+                f"--output-dir {out_dir} already holds {shown}; use --force to replace them "
+                "or choose another folder"
+            )
+    for folder in [out_dir, out_dir / CHECK_DIR] + ([out_dir / VERIFY_DIR] if with_verify else []):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"--output-dir: cannot create {folder} ({exc.strerror})") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """What the run left in its folder, and whether a signal cut it short."""
+
+    not_reached: tuple[NotReached, ...]
+    unreadable: tuple[Unreadable, ...]
+    interrupted: int = 0
+    """128 + the signal's number when Ctrl-C, SIGTERM or SIGHUP ended it early; else 0."""
+
+
+def run_fleet(
+    selection: Selection,
+    job: NodeJob,
+    out_dir: Path,
+    *,
+    time_limit_s: float,
+    concurrency: int,
+    save: Save,
+    progress: Progress,
+    gpudoctor_version: str,
+    created_at: Callable[[], str],
+) -> RunResult:
+    """Run ``job`` on every selected node, saving each report as it comes, then the manifest.
+
+    Ctrl-C (or SIGTERM/SIGHUP turned into one) keeps every report already saved: the
+    manifest is written all the same, and the result says which signal it was.
+    """
+    nodes = selection.nodes
+    outcomes: list[NodeOutcome] = []
+    unreadable: list[Unreadable] = []
+
+    def on_done(outcome: NodeOutcome) -> None:
+        outcomes.append(outcome)
+        if outcome.check_json is not None:
+            save(node_file(out_dir, CHECK_DIR, outcome.node), outcome.check_json)
+        if outcome.verify_json is not None:
+            save(node_file(out_dir, VERIFY_DIR, outcome.node), outcome.verify_json)
+        unreadable.extend(
+            Unreadable(
+                node=outcome.node,
+                # run.py names the file as the flat layout would; the folder tells them apart
+                path=str(
+                    node_file(
+                        out_dir,
+                        VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR,
+                        outcome.node,
+                    )
+                ),
+                error=error,
+            )
+            for name, error in outcome.errors
+        )
+        progress(outcome, len(outcomes), len(nodes))
+
+    interrupted = 0
+    try:
+        gather(
+            nodes,
+            job,
+            time_limit_s=time_limit_s,
+            concurrency=concurrency,
+            on_done=on_done,
+            cancel=threading.Event(),
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one
+        interrupted = 128 + int(getattr(exc, "signum", signal.SIGINT))
+    not_reached = [*selection.unknown]
+    not_reached += [
+        NotReached(node=o.node, state=o.not_reached[0], reason=o.not_reached[1])
+        for o in outcomes
+        if o.not_reached is not None
+    ]
+    manifest = Manifest(
+        gpudoctor_version=gpudoctor_version,
+        created_at=created_at(),
+        command=tuple(job.check),
+        partitions={n.name: tuple(n.partitions) for n in nodes},
+        not_reached=tuple(not_reached),
+        unreadable=tuple(unreadable),
+    )
+    save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
+    return RunResult(
+        not_reached=tuple(not_reached), unreadable=tuple(unreadable), interrupted=interrupted
+    )

@@ -1,0 +1,33 @@
+"""The health gate's result (`check --health-check`): the node's errors and what was done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpudoctor.model.findings import Finding
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthResult:
+    """What the gate found on this node and, with ``--drain``, what it did about it.
+
+    The JSON form is docs/health-schema.json; the last four fields are None without --drain.
+    """
+
+    errors: tuple[Finding, ...] = ()
+    """The error findings of the driver, NVML or a GPU, worst area first."""
+    action: str | None = None
+    """``drain``, ``resume`` or ``none`` (with --drain)."""
+    drain_reason: str | None = None
+    """The reason set on the node when it was drained (``gpudoctor: <ID> <title>``)."""
+    node: str | None = None
+    """The SLURM node name the gate acted on."""
+    slurm: str | None = None
+    """What SLURM said: ``ok``, ``unknown_node``, or why it could not answer."""
+    message: str | None = None
+    """What was done, or why nothing was, in a sentence."""
+
+    @property
+    def healthy(self) -> bool:
+        """No error finding: the gate's exit status is 0."""
+        return not self.errors

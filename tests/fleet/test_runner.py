@@ -1,0 +1,117 @@
+"""fleet run's orchestration, without SLURM: the job, the files saved, progress, the manifest."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.fleet import runner
+from gpudoctor.fleet.manifest import from_document
+from gpudoctor.fleet.run import NodeJob, NodeOutcome
+from gpudoctor.fleet.slurm import SlurmNode
+from gpudoctor.model.fleet import NotReached
+
+NODES = (
+    SlurmNode(name="n1", state="idle", partitions=("gpu",)),
+    SlurmNode(name="n2", state="idle", partitions=("gpu",)),
+    SlurmNode(name="n3", state="drained", reason="PSU", partitions=("gpu",)),
+)
+OUTCOMES = (
+    NodeOutcome(node="n1", check_json='{"a": 1}', verify_json='{"v": 1}', duration_s=1.0),
+    NodeOutcome(node="n2", errors=(("n2.verify.json", "no time left for verify"),)),
+    NodeOutcome(node="n3", not_reached=("drained", "PSU")),
+)
+
+
+def test_the_job_splits_its_arguments_and_names_a_bad_quote() -> None:
+    job = runner.node_job(
+        ["py", "-m", "gpudoctor"],
+        check_args="--no-frameworks --timeout 5",
+        verify_args="--models 'lenet5'",
+        node_timeout_s=60,
+        immediate_s=3,
+        srun_args=("--account=lab",),
+    )
+    base = ("py", "-m", "gpudoctor")
+    assert job.check == (*base, "check", "--format", "json", "--no-frameworks", "--timeout", "5")
+    assert job.verify is not None and job.verify[-2:] == ("--models", "lenet5")
+    assert job.verify_timeout_s == 600.0 and job.immediate_s == 3
+    no_verify = runner.node_job(
+        ["g"], check_args="", verify_args=None, node_timeout_s=900, immediate_s=1, srun_args=()
+    )
+    assert no_verify.verify is None and no_verify.verify_timeout_s == 900
+    with pytest.raises(BadInputError, match="--check-args"):
+        runner.node_job(
+            ["g"],
+            check_args="'open",
+            verify_args=None,
+            node_timeout_s=1,
+            immediate_s=1,
+            srun_args=(),
+        )
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, interrupt: bool = False) -> Any:
+    def fake_gather(nodes: Any, job: Any, *, on_done: Any, **_: Any) -> None:
+        for outcome in OUTCOMES:
+            on_done(outcome)
+        if interrupt:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "gather", fake_gather)
+    saved: dict[Path, str] = {}
+    heard: list[tuple[str, int, int]] = []
+    selection = runner.Selection(
+        nodes=NODES, unknown=(NotReached(node="n9", state="unknown", reason="not in SLURM"),)
+    )
+    result = runner.run_fleet(
+        selection,
+        NodeJob(check=("g", "check")),
+        tmp_path,
+        time_limit_s=10,
+        concurrency=2,
+        save=saved.__setitem__,
+        progress=lambda o, done, total: heard.append((o.node, done, total)),
+        gpudoctor_version="9.9",
+        created_at=lambda: "2025-01-01T00:00:00Z",
+    )
+    return result, saved, heard
+
+
+def test_reports_are_saved_as_they_come_and_the_manifest_last(monkeypatch, tmp_path) -> None:
+    result, saved, heard = _run(monkeypatch, tmp_path)
+    assert list(saved) == [
+        tmp_path / "check" / "n1.json",
+        tmp_path / "verify" / "n1.json",
+        tmp_path / "fleet-run.json",
+    ]
+    assert heard == [("n1", 1, 3), ("n2", 2, 3), ("n3", 3, 3)]
+    assert result.interrupted == 0
+    assert [r.node for r in result.not_reached] == ["n9", "n3"]
+    assert [(u.node, u.path) for u in result.unreadable] == [
+        ("n2", str(tmp_path / "verify" / "n2.json"))
+    ]
+    manifest = from_document(json.loads(saved[tmp_path / "fleet-run.json"]), "manifest")
+    assert manifest.command == ("g", "check") and manifest.gpudoctor_version == "9.9"
+    assert manifest.not_reached == result.not_reached
+    assert manifest.partitions == {"n1": ("gpu",), "n2": ("gpu",), "n3": ("gpu",)}
+
+
+def test_an_interrupted_run_still_writes_its_manifest(monkeypatch, tmp_path) -> None:
+    result, saved, _ = _run(monkeypatch, tmp_path, interrupt=True)
+    assert result.interrupted == 128 + int(signal.SIGINT)
+    assert tmp_path / "fleet-run.json" in saved
+
+
+def test_a_folder_with_reports_is_refused_before_any_srun(tmp_path) -> None:
+    runner.prepare_dir(tmp_path / "o", ["n1"], force=False, with_verify=True)
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["check", "verify"]
+    (tmp_path / "o" / "check" / "n1.json").write_text("{}")
+    with pytest.raises(BadInputError, match=r"already holds check/n1\.json"):
+        runner.prepare_dir(tmp_path / "o", ["n1"], force=False)
+    runner.prepare_dir(tmp_path / "o", ["n1"], force=True)
