@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from concurrent.futures import Future
 from pathlib import Path
@@ -222,9 +221,12 @@ def command(
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
         # The node it ran on stays: the person chose it, and a caller must see where.
-        report = dataclasses.replace(
-            redact(report, user_names=_current_user()), remote=report.remote
-        )
+        ran_on = report.site.remote if report.site is not None else None
+        report = redact(report, user_names=_current_user())
+        if ran_on is not None:
+            from gpudoctor.fleet.remote import with_remote
+
+            report = with_remote(report, ran_on)
     diagnosis = diagnose(report, kb.load())
     text = render_report(
         fmt,

@@ -11,7 +11,7 @@ from gpudoctor.errors import BadInputError, ExitCode, GpudoctorError
 from gpudoctor.fleet import slurm
 from gpudoctor.fleet.partitions import is_gpu_gres
 from gpudoctor.model import serialize
-from gpudoctor.model.report import RemoteRun, Report
+from gpudoctor.model.report import RemoteRun, Report, SiteInfo
 from gpudoctor.probe.runcmd import CmdResult
 
 REMOTE_TIMEOUT_S = 180.0
@@ -103,7 +103,7 @@ def find_node(
 
 def srun_argv(where: Where) -> list[str]:
     """The options for srun beyond those srun_on sets: the partition and one GPU."""
-    argv = ["--job-name=gpudoctor-check"]
+    argv = []
     if where.partition:
         argv.append(f"--partition={where.partition}")
     if where.gpu:
@@ -133,8 +133,6 @@ def run_check(
     )
     took = round(time.monotonic() - start, 3)
     report = _report(where, result, timeout_s)
-    import dataclasses
-
     shown = slurm.srun_shown(where.node, command, immediate_s=immediate_s, srun_args=args)
     remote = RemoteRun(
         node=where.node,
@@ -143,7 +141,15 @@ def run_check(
         command=shown,
         duration_s=took,
     )
-    return dataclasses.replace(report, remote=remote)
+    return with_remote(report, remote)
+
+
+def with_remote(report: Report, remote: RemoteRun | None) -> Report:
+    """``report`` with ``site.remote`` set (a site section made when the node wrote none)."""
+    import dataclasses
+
+    site = report.site if report.site is not None else SiteInfo()
+    return dataclasses.replace(report, site=dataclasses.replace(site, remote=remote))
 
 
 def _report(where: Where, result: CmdResult, timeout_s: float) -> Report:

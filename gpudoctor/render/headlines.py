@@ -165,7 +165,7 @@ def _framework_gpus(fw: FrameworkInfo) -> str:
 
 def remote_line(report: Report) -> str | None:
     """Where ``check --partition`` ran this check; None for a check of the machine it ran on."""
-    remote = report.remote
+    remote = report.site.remote if report.site is not None else None
     if remote is None:
         return None
     part = f"partition {remote.partition}" if remote.partition else "the default partition"
