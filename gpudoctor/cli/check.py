@@ -247,7 +247,8 @@ def _check_remote_flags(
     partition: str | None, nodelist: str | None, *, from_report: Path | None, health_check: bool
 ) -> None:
     """Refuse what a check on a compute node cannot mean, and names SLURM would misread."""
-    from gpudoctor.fleet.hostlist import NODE_NAME, expand
+    from gpudoctor.fleet.hostlist import expand
+    from gpudoctor.fleet.remote import check_partition_name
 
     if from_report is not None:
         raise BadInputError("--partition/--nodelist run a new check: not with --from-report")
@@ -256,10 +257,8 @@ def _check_remote_flags(
             "--partition/--nodelist run the full check on a compute node: not with "
             "--health-check (the gate runs on the node itself)"
         )
-    if partition is not None and not NODE_NAME.fullmatch(partition):
-        raise BadInputError(
-            f"--partition {partition!r}: a partition name has letters, digits, '.', '_' and '-'"
-        )
+    if partition is not None:
+        check_partition_name(partition)
     if nodelist is not None:
         expand(nodelist, "--nodelist")  # capped: a bad or huge hostlist fails here, not in sinfo
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from gpudoctor.envplan.pixi_form import to_pixi
-from gpudoctor.envplan.types import Plan
+from gpudoctor.envplan.types import PIP_ONLY, Plan, choice
 from gpudoctor.envplan.uv_form import to_uv
 from gpudoctor.envplan.wheels import to_requirements
 from gpudoctor.envplan.writers import to_json, to_yaml
@@ -19,8 +19,6 @@ DEFAULT_FILES = {
     "pixi": "pixi.toml",
     "requirements": "requirements.txt",
 }
-PIP_ONLY = ("uv", "requirements")
-"""Forms that install wheels only: they cannot hold conda packages."""
 
 
 def format_for_path(path: str) -> str | None:
@@ -44,6 +42,17 @@ def format_for_path(path: str) -> str | None:
         )
     return None
 
+
+def resolve_format(fmt: str | None, output: str | None) -> str:
+    """The form to write: --format (``yaml`` is the old name of conda), else from --output's
+    name, else conda."""
+    if fmt is None:
+        return (format_for_path(output) if output is not None else None) or "conda"
+    fmt = "conda" if fmt.lower() == "yaml" else fmt
+    return choice("--format", fmt, FORMATS)
+
+
+__all__ = ["DEFAULT_FILES", "FORMATS", "PIP_ONLY", "format_for_path", "render", "resolve_format"]
 
 _RENDER: dict[str, Callable[[Plan, str], str]] = {
     "conda": to_yaml,

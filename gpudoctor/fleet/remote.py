@@ -69,6 +69,17 @@ def _scope(partition: str | None, nodelist: str | None) -> str:
     return " ".join(parts)
 
 
+def check_partition_name(partition: str) -> str:
+    """``partition`` when it can name one partition (what sinfo -p and srun -p would take)."""
+    from gpudoctor.fleet.hostlist import NODE_NAME
+
+    if not NODE_NAME.fullmatch(partition):
+        raise BadInputError(
+            f"--partition {partition!r}: a partition name has letters, digits, '.', '_' and '-'"
+        )
+    return partition
+
+
 def find_node(
     *,
     partition: str | None,
