@@ -76,6 +76,8 @@ def to_dict(plan: Plan) -> dict[str, Any]:
             "platform": target.platform,
             "gpus": list(target.gpus),
             "origin": target.origin,
+            "cluster": target.cluster,
+            "unload_modules": list(target.unload_modules),
             "description": plan.target_text,
         },
         "warnings": list(plan.warnings),
