@@ -34,7 +34,9 @@ def test_the_majority_driver_and_the_lowest_cc_of_the_partition():
     assert (target.driver, target.cc, covered) == ("590.48.01", "8.9", ("a1", "a2", "a3"))
     everything, _ = fleet_target(nodes, partition=None, where="run")
     assert everything.cc == "7.0"
-    with pytest.raises(BadInputError, match=r"no node of partition nope \(partitions in it: gpu\)"):
+    with pytest.raises(
+        BadInputError, match=r"no node of partition nope \(partitions in it: gpu, old\)"
+    ):
         fleet_target(nodes, partition="nope", where="run")
     with pytest.raises(BadInputError, match="has a readable NVIDIA driver"):
         fleet_target([_node("x", None, None)], partition=None, where="run")
