@@ -23,6 +23,7 @@ from gpudoctor.cli.options import (
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.fleet.remote import IMMEDIATE_S, REMOTE_TIMEOUT_S
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.report import Report, SlurmCluster
 
@@ -108,6 +109,45 @@ def _current_user() -> tuple[str, ...]:
     default=None,
     help="The SLURM node name for --drain. Default: $SLURMD_NODENAME, else the short hostname.",
 )
+@click.option(
+    "--partition",
+    "-p",
+    "partition",
+    default=None,
+    help="From a login node: run the check on one idle compute node of this SLURM partition "
+    "(through srun --immediate, with --gres=gpu:1 where the partition has GPUs).",
+)
+@click.option(
+    "--nodelist",
+    "-w",
+    "nodelist",
+    default=None,
+    help="From a login node: run the check on one of these nodes (a SLURM hostlist, n[1-4]); "
+    "may be combined with --partition.",
+)
+@click.option(
+    "--remote-timeout",
+    "remote_timeout_s",
+    type=FiniteFloatRange(min=5.0, max=3600.0),
+    default=REMOTE_TIMEOUT_S,
+    show_default=True,
+    help="With --partition/--nodelist: seconds the whole srun may take before it is stopped.",
+)
+@click.option(
+    "--immediate",
+    "immediate_s",
+    type=click.IntRange(min=1, max=600),
+    default=IMMEDIATE_S,
+    show_default=True,
+    help="With --partition/--nodelist: seconds srun waits for the allocation (busy: exit 1).",
+)
+@click.option(
+    "--command",
+    "node_command",
+    default=None,
+    help="With --partition/--nodelist: how to start gpudoctor on the node. Default: this "
+    "interpreter with -m gpudoctor (a venv on the shared file system).",
+)
 @debug_option
 def command(
     fmt: str | None,
@@ -123,6 +163,11 @@ def command(
     health_check: bool,
     drain: bool,
     node_name: str | None,
+    partition: str | None,
+    nodelist: str | None,
+    remote_timeout_s: float,
+    immediate_s: int,
+    node_command: str | None,
 ) -> int:
     """Diagnose the NVIDIA driver, NVML, CUDA, cuDNN and the installed frameworks.
 
@@ -149,8 +194,21 @@ def command(
 
         # An unset $NODE in a Prolog gives --node '': that must not mean "this node".
         check_node_name(node_name, "--node")
+    remote = partition is not None or nodelist is not None
+    if remote:
+        _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
+    elif node_command is not None:
+        raise BadInputError("--command goes with --partition or --nodelist")
     if from_report is not None:
         report = _replayed_report(from_report)
+    elif remote:
+        report = _remote_report(
+            partition,
+            nodelist,
+            _node_argv(node_command, python_exe, timeout_s=timeout_s, frameworks=not no_frameworks),
+            timeout_s=remote_timeout_s,
+            immediate_s=immediate_s,
+        )
     elif health_check:
         report = _probed_report(None, timeout_s=timeout_s, frameworks=False, cuda=False)
     else:
@@ -164,12 +222,84 @@ def command(
 
     if not no_redact and (fmt != "text" or output is not None):
         # Before diagnosing: evidence and fixes quote UUIDs and paths, and must be redacted too.
+        # The node it ran on stays: the person chose it, and a caller must see where.
+        ran_on = report.site.remote if report.site is not None else None
         report = redact(report, user_names=_current_user())
+        if ran_on is not None:
+            from gpudoctor.fleet.remote import with_remote
+
+            report = with_remote(report, ran_on)
     diagnosis = diagnose(report, kb.load())
     color = fmt == "text" and use_color(to_file=output is not None)
     text = CHECK.render(fmt, report, diagnosis, verbose=verbose, color=color)
     emit(text, output, force=force)
     return int(exit_code_for(diagnosis, strict=strict))
+
+
+def _check_remote_flags(
+    partition: str | None, nodelist: str | None, *, from_report: Path | None, health_check: bool
+) -> None:
+    """Refuse what a check on a compute node cannot mean, and names SLURM would misread."""
+    from gpudoctor.fleet.hostlist import expand
+    from gpudoctor.fleet.remote import check_partition_name
+
+    if from_report is not None:
+        raise BadInputError("--partition/--nodelist run a new check: not with --from-report")
+    if health_check:
+        raise BadInputError(
+            "--partition/--nodelist run the full check on a compute node: not with "
+            "--health-check (the gate runs on the node itself)"
+        )
+    if partition is not None:
+        check_partition_name(partition)
+    if nodelist is not None:
+        expand(nodelist, "--nodelist")  # capped: a bad or huge hostlist fails here, not in sinfo
+
+
+def _node_argv(
+    node_command: str | None, python_exe: Path | None, *, timeout_s: float, frameworks: bool
+) -> list[str]:
+    """The check the node runs: JSON, unredacted (redaction happens here), the same limits."""
+    import shlex
+
+    try:
+        base = shlex.split(node_command) if node_command else [sys.executable, "-m", "gpudoctor"]
+    except ValueError as exc:
+        raise BadInputError(f"--command {node_command!r}: {exc}") from None
+    if not base:
+        raise BadInputError("--command is empty")
+    argv = [*base, "check", "--format", "json", "--no-redact", "--timeout", f"{timeout_s:g}"]
+    if not frameworks:
+        argv.append("--no-frameworks")
+    if python_exe is not None:
+        argv += ["--python", str(python_exe.absolute())]
+    return argv
+
+
+def _remote_report(
+    partition: str | None,
+    nodelist: str | None,
+    argv: list[str],
+    *,
+    timeout_s: float,
+    immediate_s: int,
+) -> Report:
+    """The report of one compute node, checked through srun; where it ran said on stderr."""
+    from gpudoctor.fleet.remote import find_node, run_check
+
+    where = find_node(partition=partition, nodelist=nodelist)
+    gpus = (
+        "the job asks for one GPU (--gres=gpu:1)"
+        if where.gpu
+        else "no GPU GRES there: the job gets no GPU"
+    )
+    part = f"partition {where.partition}" if where.partition else "no partition"
+    click.echo(
+        f"gpudoctor check: running on node {where.node} ({part}, {where.state}; {gpus}) "
+        f"through srun, at most {timeout_s:g} s",
+        err=True,
+    )
+    return run_check(where, argv, timeout_s=timeout_s, immediate_s=immediate_s)
 
 
 def _replayed_report(path: Path) -> Report:

@@ -16,48 +16,20 @@ from gpudoctor.cli.options import (
     debug_option,
     force_option,
 )
-from gpudoctor.envplan.forms import DEFAULT_FILES, PIP_ONLY
-from gpudoctor.envplan.plan import FRAMEWORK_CHOICES, SOURCES, Plan, Request, make_plan
+from gpudoctor.envplan.cluster import (
+    NodeTarget,
+    fleet_target,
+    for_nodes,
+    modules_to_unload,
+    no_driver_on_node,
+)
+from gpudoctor.envplan.forms import DEFAULT_FILES
+from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
-from gpudoctor.envplan.uv_form import check_project_name
+from gpudoctor.envplan.types import check_typed, choice
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
-
-ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "win32": "windows"}
-"""Other names platforms go by (`uname -m` on macOS and Windows' PROCESSOR_ARCHITECTURE say
-``arm64`` / ``AMD64``; Python's sys.platform says ``win32``)."""
-
-
-def _choice(flag: str, value: str, allowed: tuple[str, ...], *, aliases: bool = False) -> str:
-    """``value`` in its canonical spelling (any case; other tools' platform names with
-    ``aliases``); validated here rather than with click.Choice so that a bad value is one line,
-    exit 2."""
-    canonical = value.lower()
-    if aliases:
-        canonical = ALIASES.get(canonical, canonical)
-    if canonical not in allowed:
-        raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
-    return canonical
-
-
-RESERVED_NAMES = ("base", "root")
-"""conda's ``RESERVED_ENV_NAMES``: the base environment and its old name (conda/conda#15118)."""
-FORBIDDEN_CHARS = "/ :#"
-"""conda's ``PREFIX_NAME_DISALLOWED_CHARS`` (conda/base/constants.py)."""
-
-
-def _check_name(name: str) -> None:
-    """Refuse a --name that ``conda env create`` would refuse (``PrefixData.validate_name``)."""
-    if not name or any(c in name for c in FORBIDDEN_CHARS) or not name.isprintable():
-        raise BadInputError(
-            f"--name {name!r}: a conda environment name must be non-empty, "
-            "without spaces, control characters, '/', ':' or '#'"
-        )
-    if name in RESERVED_NAMES:
-        raise BadInputError(
-            f"--name {name}: conda reserves 'base' and 'root' for its own base environment; "
-            "choose another name"
-        )
+from gpudoctor.model.report import Report
 
 
 def _create_path(output: Path | None, to_stdout: bool, fmt: str) -> str:
@@ -67,53 +39,179 @@ def _create_path(output: Path | None, to_stdout: bool, fmt: str) -> str:
     return str(output)
 
 
-def _check_typed(values: list[tuple[str, str | None]]) -> None:
-    """Refuse control characters (a newline, ESC, ...) in any typed value: each one ends up in
-    the file, its comments or its commands."""
-    for flag, value in values:
-        if value and not value.isprintable():
-            raise BadInputError(f"{flag} {value!r}: control characters are not allowed")
-
-
-def _format(fmt: str | None, output: Path | None) -> str:
-    """The form to write: --format (``yaml`` is the old name of conda), else from --output."""
-    return MAKE_ENV.resolve(fmt, output)
-
-
 def _target(
     kb: KnowledgeBase,
+    *,
     from_report: Path | None,
+    from_fleet: Path | None,
+    partition: str | None,
     driver: str | None,
     cc: str | None,
     os: str | None,
     arch: str | None,
     wsl: bool,
+    cpu: bool,
 ) -> Target:
+    """The machine to plan for: a report, a saved fleet, the command line, a partition's
+    compute node, or this machine (on a login node: its only GPU partition)."""
     given = driver is not None or cc is not None or os is not None or arch is not None or wsl
+    if from_report is not None and from_fleet is not None:
+        raise BadInputError("--from-report and --from-fleet exclude each other")
+    saved = "--from-report" if from_report is not None else "--from-fleet" if from_fleet else None
+    if saved and given:
+        raise BadInputError(f"{saved} cannot be combined with --driver/--cc/--os/--arch")
     if from_report is not None:
-        if given:
-            raise BadInputError("--from-report cannot be combined with --driver/--cc/--os/--arch")
-        from gpudoctor.userfiles.read import load_report
+        if partition is not None:
+            raise BadInputError("--from-report describes one machine: not with --partition")
+        return _report_target(from_report)
+    if partition is not None:
+        from gpudoctor.fleet.remote import check_partition_name
 
-        if str(from_report) == "-":  # the report comes on standard input
-            if sys.stdin.isatty():
-                raise BadInputError(STDIN_IS_A_TERMINAL)
-            report = load_report(from_report)  # standard input, up to the size limit
-            return target_from_report(report, "the report on standard input")
-        return target_from_report(load_report(from_report), f"report {from_report.name}")
+        check_partition_name(partition)
+    if from_fleet is not None:
+        return _fleet_target(from_fleet, partition)
     if given:
-        return target_from_args(
+        target = target_from_args(
             kb,
             driver=driver,
             cc=cc,
-            os=_choice("--os", os or "linux", OSES, aliases=True),
-            arch=_choice("--arch", arch or "x86_64", ARCHES, aliases=True),
+            os=choice("--os", os or "linux", OSES, aliases=True),
+            arch=choice("--arch", arch or "x86_64", ARCHES, aliases=True),
             wsl=wsl,
         )
+        return _named_nodes(target, partition) if partition is not None else target
+    if partition is not None:
+        return _partition_target(partition, cpu=cpu)
     from gpudoctor.probe.base import ProbeContext
     from gpudoctor.probe.collect import collect_report
 
-    return target_from_report(collect_report(ProbeContext(), frameworks=False), "this machine")
+    target = target_from_report(collect_report(ProbeContext(), frameworks=False), "this machine")
+    if cpu or target.driver is not None or target.driverless_gpus or target.unread_driver:
+        return target
+    # No GPU here: on a SLURM login node the GPUs are on the compute nodes, never this host.
+    only = _only_gpu_partition()
+    if only is None:
+        return target
+    click.echo(
+        f"make-env: this is a SLURM login node; planning for partition {only}, its only GPU "
+        "partition (--cpu plans for this machine)",
+        err=True,
+    )
+    return _partition_target(only, cpu=cpu)
+
+
+def _report_target(from_report: Path) -> Target:
+    from gpudoctor.userfiles.read import load_report
+
+    if str(from_report) == "-":  # the report comes on standard input
+        if sys.stdin.isatty():
+            raise BadInputError(STDIN_IS_A_TERMINAL)
+        report = load_report(from_report)  # standard input, up to the size limit
+        return target_from_report(report, "the report on standard input")
+    return target_from_report(load_report(from_report), f"report {from_report.name}")
+
+
+def _only_gpu_partition() -> str | None:
+    """The one GPU partition of the cluster this is a login node of; None when this is no
+    login node (no sinfo, inside a job, SLURM not answering) or no partition has GPUs."""
+    import os
+    import shutil
+
+    if shutil.which("sinfo") is None or os.environ.get("SLURM_JOB_ID"):
+        return None
+    from gpudoctor.fleet.partitions import is_gpu_gres
+    from gpudoctor.fleet.slurm import query_cluster
+
+    cluster = query_cluster()
+    if cluster is None or not cluster.reachable:
+        return None
+    found = list(
+        dict.fromkeys(
+            p.name
+            for p in sorted(cluster.partitions, key=lambda p: not p.default)
+            if any(is_gpu_gres(g) for g in p.gres)
+        )
+    )
+    if len(found) > 1:
+        raise BadInputError(
+            f"this is a SLURM login node with several GPU partitions ({', '.join(found)}): "
+            "choose one with --partition, or give --driver/--cc, --from-fleet DIR, or --cpu"
+        )
+    return found[0] if found else None
+
+
+def _partition_nodes(partition: str) -> tuple[str, str | None]:
+    """The partition's nodes as a hostlist and their GPU type from GRES (``h100``)."""
+    from gpudoctor.fleet.hostlist import compress
+    from gpudoctor.fleet.slurm import list_compute_nodes
+    from gpudoctor.rules.site import gpu_gres
+
+    nodes = list_compute_nodes(partition=partition)
+    if not nodes:
+        from gpudoctor.fleet.remote import find_node
+
+        find_node(partition=partition, nodelist=None)  # says why: unknown, or no nodes
+    kinds = [k for cn in nodes for g in cn.gres if (p := gpu_gres(g)) and (k := p[0])]
+    return compress(cn.node.name for cn in nodes), ", ".join(dict.fromkeys(kinds)) or None
+
+
+def _named_nodes(target: Target, partition: str) -> Target:
+    """A command-line target marked as the nodes of ``partition`` (sinfo names them)."""
+    hostlist, kind = _partition_nodes(partition)
+    return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=())
+
+
+def _partition_target(partition: str, *, cpu: bool) -> Target:
+    """The target a check run on one idle node of ``partition`` (through srun) describes."""
+    from gpudoctor.fleet.remote import find_node, run_check
+
+    where = find_node(partition=partition, nodelist=None)
+    if not where.gpu and not cpu:
+        raise BadInputError(
+            f"--partition {partition} has no GPU GRES: its nodes offer no GPU to plan for; "
+            "choose a GPU partition, or add --cpu for a CPU-only environment"
+        )
+    click.echo(
+        f"make-env: checking node {where.node} of partition {partition} through srun "
+        "for its driver and GPUs",
+        err=True,
+    )
+    argv = [sys.executable, "-m", "gpudoctor", "check", "--format", "json", "--no-redact"]
+    report = run_check(where, [*argv, "--no-frameworks"])
+    target = target_from_report(report, f"node {where.node} of partition {partition}")
+    unknown = target.driverless_gpus or target.unread_driver  # the planner says what it saw
+    if target.driver is None and not cpu and not unknown:
+        raise no_driver_on_node(where.node, partition)
+    hostlist, kind = _partition_nodes(partition)
+    unload = modules_to_unload(report)
+    return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=unload)
+
+
+def _fleet_target(folder: Path, partition: str | None) -> Target:
+    """The majority driver and lowest compute capability of a saved fleet's nodes."""
+    from gpudoctor.fleet.hostlist import compress
+    from gpudoctor.fleet.sources import read_node_reports
+
+    if not folder.is_dir():
+        raise BadInputError(f"--from-fleet {folder}: not a folder (fleet run's --output-dir)")
+
+    def cut(report: Report) -> tuple[Target | None, tuple[str, ...]]:
+        try:
+            return target_from_report(report, "fleet"), modules_to_unload(report)
+        except BadInputError:  # a report from another OS: not a node to plan for
+            return None, ()
+
+    nodes = [
+        NodeTarget(node=node, partitions=parts, target=t, unload=unload)
+        for node, parts, (t, unload) in read_node_reports([folder], cut)
+        if t is not None
+    ]
+    if not nodes:
+        raise BadInputError(f"--from-fleet {folder}: no node reports (check/<node>.json) in it")
+    target, covered = fleet_target(nodes, partition=partition, where=str(folder))
+    return for_nodes(
+        target, partition=partition, nodes=compress(covered), gpu=None, unload=target.unload_modules
+    )
 
 
 def _summary(plan: Plan, where: str) -> str:
@@ -132,6 +230,22 @@ def _summary(plan: Plan, where: str) -> str:
     default=None,
     callback=dash_aware_path,
     help="Plan for the machine a saved `check --format json` report describes (- reads stdin).",
+)
+@click.option(
+    "--from-fleet",
+    "from_fleet",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Plan for a cluster's nodes from a saved fleet folder (fleet run's --output-dir): "
+    "their majority driver and lowest compute capability (of --partition's nodes if given).",
+)
+@click.option(
+    "--partition",
+    "-p",
+    "partition",
+    default=None,
+    help="Plan for this SLURM partition's GPUs: from a check run on one of its idle nodes "
+    "through srun (from a login node), or with --driver/--cc or --from-fleet.",
 )
 @click.option(
     "--driver", default=None, help="Plan for another machine: its driver, e.g. 535.104.05."
@@ -206,6 +320,8 @@ def _summary(plan: Plan, where: str) -> str:
 @debug_option
 def command(
     from_report: Path | None,
+    from_fleet: Path | None,
+    partition: str | None,
     driver: str | None,
     cc: str | None,
     os_name: str | None,
@@ -236,59 +352,48 @@ def command(
     warning), whose arch list covers the GPU, and which supports the Python and the platform.
     Exit 1 when nothing fits, naming the nearest working combination.
     """
-    _check_typed(
+    check_typed(
         [
             ("--driver", driver),
             ("--cc", cc),
             ("--os", os_name),
             ("--arch", arch),
-            ("--framework", framework),
-            ("--python", python),
-            ("--torch", torch_version),
-            ("--tensorflow", tf_version),
-            ("--source", source),
-            ("--name", name),
             ("--format", fmt),
-            ("--torch-index-url", torch_index_url),
+            ("--partition", partition),
             ("--output", None if output is None else str(output)),
             ("--from-report", None if from_report is None else str(from_report)),
+            ("--from-fleet", None if from_fleet is None else str(from_fleet)),
             *(("--solve-channel", c) for c in solve_channels),
         ]
     )
-    # verify says --framework all; make-env takes it as a synonym of both
-    framework = "both" if framework.lower() == "all" else framework
-    framework = _choice("--framework", framework, FRAMEWORK_CHOICES)
-    source = _choice("--source", source, SOURCES)
-    fmt = _format(fmt, output)
-    if fmt in PIP_ONLY and source != "pip":
-        raise BadInputError(
-            f"--format {fmt} installs wheels only: use --source pip, or --format conda or pixi "
-            "for conda-forge builds"
-        )
-    if torch_version and framework == "tensorflow":
-        raise BadInputError("--torch needs --framework torch or both")
-    if tf_version and framework == "torch":
-        raise BadInputError("--tensorflow needs --framework tensorflow or both")
+    fmt = MAKE_ENV.resolve(fmt, output)
+    request = Request.from_options(
+        framework=framework,
+        source=source,
+        fmt=fmt,
+        python=python,
+        torch=torch_version,
+        tensorflow=tf_version,
+        cpu=cpu,
+        name=name,
+        torch_index_url=torch_index_url,
+    )
     if to_stdout and output is not None:
         raise BadInputError("--stdout and --output exclude each other")
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")
-    if name is not None:
-        _check_name(name)
-        if fmt == "uv":
-            check_project_name(name)
     kb = load()
-    target = _target(kb, from_report, driver, cc, os_name, arch, wsl)
-    frameworks = ("torch", "tensorflow") if framework == "both" else (framework,)
-    request = Request(
-        frameworks=frameworks,
-        python=python,
-        torch=torch_version,
-        tensorflow=tf_version,
-        source=source,
+    target = _target(
+        kb,
+        from_report=from_report,
+        from_fleet=from_fleet,
+        partition=partition,
+        driver=driver,
+        cc=cc,
+        os=os_name,
+        arch=arch,
+        wsl=wsl,
         cpu=cpu,
-        name=name,
-        torch_index_url=torch_index_url,
     )
     plan = make_plan(kb, target, request)
     if solve:

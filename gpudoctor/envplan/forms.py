@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gpudoctor.envplan.pixi_form import to_pixi
-from gpudoctor.envplan.types import Plan
+from gpudoctor.envplan.types import PIP_ONLY, Plan
 from gpudoctor.envplan.uv_form import to_uv
 from gpudoctor.envplan.wheels import to_requirements
 from gpudoctor.envplan.writers import to_json, to_yaml
@@ -17,8 +17,6 @@ DEFAULT_FILES = {
     "pixi": "pixi.toml",
     "requirements": "requirements.txt",
 }
-PIP_ONLY = ("uv", "requirements")
-"""Forms that install wheels only: they cannot hold conda packages."""
 
 
 RENDERERS: dict[str, Callable[[Plan, str], str]] = {
@@ -40,3 +38,6 @@ def render(plan: Plan, fmt: str, path: str | None = None) -> str:
         msg = f"unknown format {fmt!r} (one of {', '.join(RENDERERS)})"
         raise ValueError(msg)
     return renderer(plan, path or DEFAULT_FILES.get(fmt, "plan.json"))
+
+
+__all__ = ["DEFAULT_FILES", "FORMATS", "PIP_ONLY", "RENDERERS", "render"]

@@ -25,6 +25,16 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
     lines = comment(f"environment for {plan.target_text}", "# gpudoctor make-env: ", "#   ")
     if plan.target.gpus:
         lines += comment("GPUs: " + ", ".join(plan.target.gpus), "# ", "#   ")
+    if plan.target.cluster:
+        lines += comment(f"Planned for the compute nodes of {plan.target.cluster}", "# ", "#   ")
+    if plan.target.unload_modules:
+        unload = " ".join(plan.target.unload_modules)
+        lines += comment(
+            f"First: module unload {unload}   (they put CUDA libraries on LD_LIBRARY_PATH, "
+            "which would shadow the environment's own)",
+            "# ",
+            "#   ",
+        )
     lines.append(f"# Knowledge base data as of {plan.as_of}; see docs/make-env.md.")
     regenerate = plan.command if fmt == "conda" else f"{plan.command} --format {fmt}"
     # one line however long: a copied line must be the whole command
@@ -42,6 +52,14 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
         for warning in plan.warnings:
             lines += comment(warning)
     return lines
+
+
+def cuda_override(plan: Plan) -> str | None:
+    """The compute nodes' CUDA for conda (``CONDA_OVERRIDE_CUDA``) when the environment is
+    created on another host (a login node) than the GPUs it is for; None otherwise."""
+    if plan.target.cluster is None or not plan.driver_cuda:
+        return None
+    return plan.driver_cuda if any(fw.cuda for fw in plan.frameworks) else None
 
 
 def copy_then(path: str, wanted: str, folder_word: str, command: str) -> str:

@@ -48,6 +48,11 @@ class Target:
     """Signs of an NVIDIA GPU with a driver whose version could not be read (``CUDA counts 1
     device``, ``PCI 0000:01:00.0, device 0x2684, bound to nvidia``): make-env cannot tell
     which CUDA that driver runs, and a CPU environment would be wrong."""
+    cluster: str | None = None
+    """The compute nodes planned for (``partition gpu: nodes n[1-2] (h100)``), None for one
+    machine: then the environment is created on another host than the one it runs on."""
+    unload_modules: tuple[str, ...] = ()
+    """Loaded environment modules that put CUDA, cuDNN or NCCL on LD_LIBRARY_PATH."""
 
     @property
     def given(self) -> bool:

@@ -2,12 +2,69 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gpudoctor.envplan.target import Target
+from gpudoctor.errors import BadInputError
 
 SOURCES = ("pip", "conda-forge")
 FRAMEWORK_CHOICES = ("torch", "tensorflow", "both")
+PIP_ONLY = ("uv", "requirements")
+"""Forms that install wheels only: they cannot hold conda packages."""
+ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "win32": "windows"}
+"""Other names platforms go by (`uname -m` on macOS and Windows' PROCESSOR_ARCHITECTURE say
+``arm64`` / ``AMD64``; Python's sys.platform says ``win32``)."""
+RESERVED_NAMES = ("base", "root")
+"""conda's ``RESERVED_ENV_NAMES``: the base environment and its old name (conda/conda#15118)."""
+FORBIDDEN_CHARS = "/ :#"
+"""conda's ``PREFIX_NAME_DISALLOWED_CHARS`` (conda/base/constants.py)."""
+
+
+def choice(flag: str, value: str, allowed: tuple[str, ...], *, aliases: bool = False) -> str:
+    """``value`` in its canonical spelling (any case; other tools' platform names with
+    ``aliases``); validated here rather than with click.Choice so that a bad value is one line,
+    exit 2."""
+    canonical = value.lower()
+    if aliases:
+        canonical = ALIASES.get(canonical, canonical)
+    if canonical not in allowed:
+        raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
+    return canonical
+
+
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def check_project_name(name: str) -> None:
+    """Refuse a name that is not a valid Python project name (PEP 508), as uv would."""
+    if not _PROJECT_NAME.match(name):
+        raise BadInputError(
+            f"--name {name!r}: a uv project name has only letters, digits, '.', '_' and '-', "
+            "and starts and ends with a letter or digit"
+        )
+
+
+def check_typed(values: list[tuple[str, str | None]]) -> None:
+    """Refuse control characters (a newline, ESC, ...) in any typed value: each one ends up in
+    the file, its comments or its commands."""
+    for flag, value in values:
+        if value and not value.isprintable():
+            raise BadInputError(f"{flag} {value!r}: control characters are not allowed")
+
+
+def check_env_name(name: str) -> None:
+    """Refuse a --name that ``conda env create`` would refuse (``PrefixData.validate_name``)."""
+    if not name or any(c in name for c in FORBIDDEN_CHARS) or not name.isprintable():
+        raise BadInputError(
+            f"--name {name!r}: a conda environment name must be non-empty, "
+            "without spaces, control characters, '/', ':' or '#'"
+        )
+    if name in RESERVED_NAMES:
+        raise BadInputError(
+            f"--name {name}: conda reserves 'base' and 'root' for its own base environment; "
+            "choose another name"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +85,61 @@ class Request:
     def version(self, framework: str) -> str | None:
         """The version pinned for ``framework``, if any."""
         return self.torch if framework == "torch" else self.tensorflow
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        framework: str = "torch",
+        source: str = "pip",
+        fmt: str = "conda",
+        python: str | None = None,
+        torch: str | None = None,
+        tensorflow: str | None = None,
+        cpu: bool = False,
+        name: str | None = None,
+        torch_index_url: str | None = None,
+    ) -> Request:
+        """A request from make-env's options as typed, each checked (one line, exit 2);
+        ``fmt`` is the form it will be written in (wheels-only forms take pip builds only)."""
+        check_typed(
+            [
+                ("--framework", framework),
+                ("--python", python),
+                ("--torch", torch),
+                ("--tensorflow", tensorflow),
+                ("--source", source),
+                ("--name", name),
+                ("--torch-index-url", torch_index_url),
+            ]
+        )
+        # verify says --framework all; make-env takes it as a synonym of both
+        framework = "both" if framework.lower() == "all" else framework
+        framework = choice("--framework", framework, FRAMEWORK_CHOICES)
+        source = choice("--source", source, SOURCES)
+        if fmt in PIP_ONLY and source != "pip":
+            raise BadInputError(
+                f"--format {fmt} installs wheels only: use --source pip, or --format conda or "
+                "pixi for conda-forge builds"
+            )
+        if torch and framework == "tensorflow":
+            raise BadInputError("--torch needs --framework torch or both")
+        if tensorflow and framework == "torch":
+            raise BadInputError("--tensorflow needs --framework tensorflow or both")
+        if name is not None:
+            check_env_name(name)
+            if fmt == "uv":
+                check_project_name(name)
+        return cls(
+            frameworks=("torch", "tensorflow") if framework == "both" else (framework,),
+            python=python,
+            torch=torch,
+            tensorflow=tensorflow,
+            source=source,
+            cpu=cpu,
+            name=name,
+            torch_index_url=torch_index_url,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

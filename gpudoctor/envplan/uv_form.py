@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from gpudoctor.envplan.emit import toml_array, toml_key, toml_value
 from gpudoctor.envplan.header import copy_then, folder_of, header, shell_word
-from gpudoctor.envplan.types import Plan
+from gpudoctor.envplan.types import Plan, check_project_name
 from gpudoctor.envplan.wheels import check_pip_only, pip_name
-from gpudoctor.errors import BadInputError
 
 PROJECT_FILE = "pyproject.toml"
 MARKERS = {
@@ -17,16 +14,6 @@ MARKERS = {
     "win-64": "sys_platform == 'win32' and platform_machine == 'AMD64'",
 }
 """The PEP 508 environment of each conda platform (uv's `environments`)."""
-_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-
-
-def check_project_name(name: str) -> None:
-    """Refuse a name that is not a valid Python project name (PEP 508), as uv would."""
-    if not _PROJECT_NAME.match(name):
-        raise BadInputError(
-            f"--name {name!r}: a uv project name has only letters, digits, '.', '_' and '-', "
-            "and starts and ends with a letter or digit"
-        )
 
 
 def create_command(path: str) -> str:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from gpudoctor.envplan.emit import yaml_scalar
-from gpudoctor.envplan.header import header, shell_word
+from gpudoctor.envplan.header import cuda_override, header, shell_word
 from gpudoctor.envplan.types import Plan
 
 __all__ = ["DEFAULT_FILE", "shell_word", "to_dict", "to_json", "to_yaml"]
@@ -19,7 +19,10 @@ def to_yaml(plan: Plan, path: str = DEFAULT_FILE) -> str:
 
     ``path`` is the file as the user named it, for the ``conda env create -f`` line.
     """
-    lines = header(plan, f"conda env create -f {shell_word(path)}")
+    cuda = cuda_override(plan)
+    # On a login node conda sees no __cuda: the override makes it solve for the nodes' CUDA.
+    prefix = f"CONDA_OVERRIDE_CUDA={cuda} " if cuda else ""
+    lines = header(plan, f"{prefix}conda env create -f {shell_word(path)}")
     lines.append(f"name: {yaml_scalar(plan.name)}")
     lines.append("channels:")
     lines += [f"  - {yaml_scalar(c)}" for c in plan.channels]
@@ -29,6 +32,9 @@ def to_yaml(plan: Plan, path: str = DEFAULT_FILE) -> str:
         lines.append("  - pip:")
         lines += [f"      - {yaml_scalar(o)}" for o in plan.pip_options]
         lines += [f"      - {yaml_scalar(pin.spec)}" for pin in plan.pip]
+    if cuda:
+        # set on activation: a later `conda install` in the environment solves the same way
+        lines += ["variables:", f"  CONDA_OVERRIDE_CUDA: {yaml_scalar(cuda)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -70,6 +76,8 @@ def to_dict(plan: Plan) -> dict[str, Any]:
             "platform": target.platform,
             "gpus": list(target.gpus),
             "origin": target.origin,
+            "cluster": target.cluster,
+            "unload_modules": list(target.unload_modules),
             "description": plan.target_text,
         },
         "warnings": list(plan.warnings),

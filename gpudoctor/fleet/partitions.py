@@ -8,7 +8,8 @@ SINFO_PARTITIONS_FORMAT = "%P|%a|%D|%G|%f|%N"
 """Partition (``*`` = default), availability, node count, GRES, features, nodes."""
 
 
-def _list(field: str) -> tuple[str, ...]:
+def gres_list(field: str) -> tuple[str, ...]:
+    """A comma-separated sinfo field (GRES, features) as a tuple; ``(null)`` is empty."""
     field = field.strip()
     if field in ("", "(null)", "N/A"):
         return ()
@@ -42,8 +43,13 @@ def parse_partitions(text: str) -> tuple[SlurmPartition, ...]:
                 available=avail or None,
                 nodes=nodes,
                 node_count=int(count) if count.isdigit() else None,
-                gres=_list(gres),
-                features=_list(features),
+                gres=gres_list(gres),
+                features=gres_list(features),
             )
         )
     return tuple(found)
+
+
+def is_gpu_gres(gres: str) -> bool:
+    """``gpu``, ``gpu:8``, ``gpu:h100:8(S:0-1)``: a GPU generic resource (not ``gpumem``)."""
+    return gres == "gpu" or gres.startswith(("gpu:", "gpu("))

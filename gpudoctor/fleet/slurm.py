@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -270,3 +271,77 @@ def query_cluster(
             duration_s=took,
         )
     return SlurmCluster(reachable=False, command=shown, message=message, duration_s=took)
+
+
+# --- check on a compute node: the nodes of a partition with their GRES -----------------------
+
+NODE_GRES_FORMAT = "%N|%T|%P|%G|%E"
+"""Node, long state, partition, GRES, reason (last: a reason may hold ``|``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeNode:
+    """A node as ``check --partition`` sees it: its state and the GRES it offers."""
+
+    node: SlurmNode
+    gres: tuple[str, ...] = ()
+    """``gpu:h100:8(S:0-1)`` ...; empty for a node without generic resources."""
+
+
+def list_compute_nodes(
+    *,
+    partition: str | None = None,
+    nodelist: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = QUERY_TIMEOUT_S,
+) -> tuple[ComputeNode, ...]:
+    """The nodes of a partition and/or hostlist with state, partitions and GRES."""
+    argv = [_require("sinfo"), "-h", "-N", "-o", NODE_GRES_FORMAT]
+    if partition:
+        argv += ["-p", partition]
+    if nodelist:
+        argv += ["-n", nodelist]
+    return parse_sinfo_gres(_query(argv, env, timeout_s))
+
+
+def parse_sinfo_gres(text: str) -> tuple[ComputeNode, ...]:
+    """``sinfo -h -N -o '%N|%T|%P|%G|%E'`` output -> nodes with their GRES."""
+    from gpudoctor.fleet.partitions import gres_list
+
+    rows: list[str] = []
+    gres: dict[str, tuple[str, ...]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, state, part, node_gres, reason = ([*line.split("|", 4), "", "", "", ""])[:5]
+        rows.append(f"{name}|{state}|{part}|{reason}")
+        gres.setdefault(name.strip(), gres_list(node_gres))
+    return tuple(ComputeNode(node=n, gres=gres[n.name]) for n in parse_sinfo("\n".join(rows)))
+
+
+def partition_names(
+    env: Mapping[str, str] | None = None, timeout_s: float = QUERY_TIMEOUT_S
+) -> tuple[str, ...]:
+    """Every partition's name (``sinfo -h -o %P``, the default's ``*`` dropped)."""
+    out = _query([_require("sinfo"), "-h", "-o", "%P"], env, timeout_s)
+    return tuple(dict.fromkeys(ln.strip().rstrip("*") for ln in out.splitlines() if ln.strip()))
+
+
+def srun_shown(
+    node: str, command: Sequence[str], *, immediate_s: int, srun_args: Sequence[str]
+) -> str:
+    """The command line :func:`srun_on` runs, as a person would type it (for the report)."""
+    import shlex
+
+    return shlex.join(
+        [
+            "srun",
+            "--nodes=1",
+            "--ntasks=1",
+            f"--nodelist={node}",
+            f"--immediate={max(1, immediate_s)}",
+            "--job-name=gpudoctor-fleet",
+            *srun_args,
+            *command,
+        ]
+    )

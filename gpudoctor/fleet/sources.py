@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.fleet.aggregate import aggregate
@@ -27,6 +27,7 @@ from gpudoctor.model.fleet import (
 from gpudoctor.model.report import Report
 from gpudoctor.userfiles.read import read_capped
 
+T = TypeVar("T")
 Diagnose = Callable[[Report], Diagnosis]
 """Today's rules over one report (the CLI hands in rules.diagnose with the knowledge base)."""
 
@@ -255,3 +256,35 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply to be a report"
     return str(exc)
+
+
+def read_node_reports(
+    paths: Sequence[Path], cut: Callable[[Report], T]
+) -> list[tuple[str, tuple[str, ...], T]]:
+    """Every node's check report under ``paths`` as (node, partitions, ``cut(report)``), cut
+    as soon as it is read; files that are no check report, or unreadable, are left out.
+    Partitions come from fleet run's manifest, else from the job the check ran in."""
+    found = _Gathered()
+    cuts: list[tuple[str, tuple[str, ...], T]] = []
+    for entry in _entries(paths, found):
+        if entry.where == "verify" or entry.path.name.endswith(".verify.json"):
+            continue
+        try:
+            raw = read_capped(entry.path, limit=serialize.MAX_REPORT_BYTES, what="report")
+            data = json.loads(raw.decode("utf-8-sig"))
+        except (OSError, BadInputError, ValueError, RecursionError):
+            continue
+        if is_manifest(data):
+            _manifest(entry, data, found)
+            continue
+        node = _node_name(entry, verify=False)
+        if not _may_be_check(data) or not _named(entry, node, found):
+            continue
+        try:
+            report = serialize.report_from_bytes(raw, str(entry.path))
+        except (ValueError, BadInputError, RecursionError):
+            continue
+        job = report.site.slurm_job if report.site is not None else None
+        cuts.append((node, (job.partition,) if job and job.partition else (), cut(report)))
+    # the manifest may sort after the reports: its partitions are applied once all is read
+    return [(node, found.partitions.get(node) or parts, c) for node, parts, c in cuts]

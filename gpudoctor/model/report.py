@@ -432,6 +432,22 @@ class StorageInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RemoteRun:
+    """Where ``check --partition``/``--nodelist`` ran the check: one compute node, via srun."""
+
+    node: str
+    """The SLURM node the check ran on."""
+    partition: str | None = None
+    """The partition the job ran in."""
+    gres: str | None = None
+    """The GRES the job asked for (``gpu:1``), None when the partition has no GPU GRES."""
+    command: str = ""
+    """The srun command line, as a shell would read it."""
+    duration_s: float | None = None
+    """Seconds from srun's start to the report's arrival."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteInfo:
     """Where this process runs: a SLURM login node or job, a container, loaded modules."""
 
@@ -454,6 +470,9 @@ class SiteInfo:
     modules: tuple[LoadedModule, ...] = ()
     storage: StorageInfo | None = None
     errors: tuple[Unavailable, ...] = ()
+    remote: RemoteRun | None = None
+    """Set when ``check --partition`` or ``--nodelist`` ran this check on a compute node from
+    another host (a login node); None for a check of the machine it ran on."""
 
 
 # --- the whole report -----------------------------------------------------------------------

@@ -161,3 +161,14 @@ def _framework_gpus(fw: FrameworkInfo) -> str:
     if fw.devices and passed == len(fw.devices) and passed == count:
         return f"{plural(count, 'GPU')} usable"
     return f"{plural(count, 'GPU')} visible"
+
+
+def remote_line(report: Report) -> str | None:
+    """Where ``check --partition`` ran this check; None for a check of the machine it ran on."""
+    remote = report.site.remote if report.site is not None else None
+    if remote is None:
+        return None
+    part = f"partition {remote.partition}" if remote.partition else "the default partition"
+    gpus = f", GRES {remote.gres}" if remote.gres else ": no GPU GRES, the job had no GPU"
+    took = f", {remote.duration_s:.1f} s" if remote.duration_s is not None else ""
+    return f"checked on node {remote.node} through srun ({part}{gpus}){took}"

@@ -7,7 +7,7 @@ import re
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.inert import inert, inert_tree
 from gpudoctor.model.report import Report
-from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural
+from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural, remote_line
 from gpudoctor.render.sections import Section, sections
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|#])")
@@ -71,6 +71,7 @@ def render_markdown(report: Report, diagnosis: Diagnosis, *, verbose: bool = Fal
             + (" · redacted" if report.redacted else "")
         ),
         "",
+        *([escape(where[0].upper() + where[1:]), ""] if (where := remote_line(report)) else []),
         "| | Area | State |",
         "|---|---|---|",
     ]

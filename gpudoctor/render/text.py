@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.inert import inert_tree
 from gpudoctor.model.report import Report
-from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural
+from gpudoctor.render.headlines import AREA_LABELS, MARKS, headline, plural, remote_line
 from gpudoctor.render.sections import Section, sections
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ def _header(console: Console, report: Report) -> None:
         style="dim",
     )
     console.print(title)
+    where = remote_line(report)
+    if where is not None:
+        console.print(Text(where, style="bold"))
     console.print()
 
 

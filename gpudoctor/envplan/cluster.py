@@ -1,0 +1,106 @@
+"""Planning for a cluster's compute nodes: which nodes, their driver and lowest compute
+capability (from a check run there, a saved fleet, or the command line), and the modules to
+unload before the environment is created."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gpudoctor.envplan.target import Target
+from gpudoctor.errors import BadInputError, PlanError
+from gpudoctor.model.derived import env
+from gpudoctor.model.report import Report
+from gpudoctor.model.versions import cc_text, parse_cc, parse_driver
+
+CUDA_MODULES = ("cuda", "cudatoolkit", "cuda-toolkit", "cudnn", "nccl", "nvhpc", "hpcx")
+"""Module names (before the ``/``) that put NVIDIA's libraries on LD_LIBRARY_PATH."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeTarget:
+    """What one node's report says make-env needs: its partitions and its target."""
+
+    node: str
+    partitions: tuple[str, ...]
+    target: Target
+    unload: tuple[str, ...] = ()
+
+
+def modules_to_unload(report: Report) -> tuple[str, ...]:
+    """Loaded modules that put CUDA, cuDNN or NCCL on LD_LIBRARY_PATH: named so, or with an
+    install prefix that holds a folder on LD_LIBRARY_PATH."""
+    if report.site is None:
+        return ()
+    dirs = [d.rstrip("/") for d in (env(report, "LD_LIBRARY_PATH") or "").split(":") if d]
+    found = []
+    for module in report.site.modules:
+        base = module.name.split("/")[0].lower()
+        on_path = any(
+            d == p.rstrip("/") or d.startswith(p.rstrip("/") + "/")
+            for p in module.prefixes
+            for d in dirs
+        )
+        if base in CUDA_MODULES or base.startswith(("cuda", "cudnn", "nccl")) or on_path:
+            found.append(module.name)
+    return tuple(dict.fromkeys(found))
+
+
+def for_nodes(
+    target: Target, *, partition: str | None, nodes: str, gpu: str | None, unload: tuple[str, ...]
+) -> Target:
+    """``target`` marked as planned for the compute nodes ``nodes`` (a hostlist)."""
+    where = f"partition {partition}: " if partition else ""
+    model = gpu or (", ".join(dict.fromkeys(target.gpus)) if target.gpus else None)
+    text = f"{where}nodes {nodes}" + (f" ({model})" if model else "")
+    return dataclasses.replace(target, cluster=text, unload_modules=unload)
+
+
+def no_driver_on_node(node: str, partition: str | None) -> PlanError:
+    """A check on the node found no driver version: make-env cannot pick a CUDA for it."""
+    where = f"node {node}" + (f" of partition {partition}" if partition else "")
+    return PlanError(
+        f"the check run on {where} found no NVIDIA driver it could read, so make-env cannot "
+        "tell which CUDA the compute nodes run: give their driver and lowest compute "
+        "capability (--driver VERSION --cc X.Y, as `nvidia-smi` prints on a node), or a saved "
+        "fleet report (--from-fleet DIR), or --cpu for a CPU-only environment"
+    )
+
+
+def fleet_target(
+    nodes: Sequence[NodeTarget], *, partition: str | None, where: str
+) -> tuple[Target, tuple[str, ...]]:
+    """The majority driver and the lowest compute capability of the nodes (of ``partition``
+    when given), and the nodes it covers; bad input when none has a readable driver."""
+    chosen = [n for n in nodes if partition is None or partition in n.partitions]
+    if partition is not None and not chosen:
+        known = sorted({p for n in nodes for p in n.partitions})
+        listed = f" (partitions in it: {', '.join(known)})" if known else " (no node names one)"
+        raise BadInputError(f"--from-fleet {where}: no node of partition {partition}{listed}")
+    with_driver = [n for n in chosen if n.target.driver is not None]
+    if not with_driver:
+        raise BadInputError(
+            f"--from-fleet {where}: no node report"
+            + (f" of partition {partition}" if partition else "")
+            + " has a readable NVIDIA driver; give --driver VERSION --cc X.Y"
+        )
+    counts = Counter(n.target.driver for n in with_driver)
+    # the most nodes; among equals the oldest driver, which the newer ones also run
+    driver = min(counts, key=lambda d: (-counts[d], parse_driver(d or "0")))
+    ccs = [parse_cc(n.target.cc) for n in with_driver if n.target.cc]
+    first = with_driver[0].target
+    gpus = tuple(dict.fromkeys(g for n in with_driver for g in n.target.gpus))
+    unload = tuple(dict.fromkeys(m for n in with_driver for m in n.unload))
+    target = dataclasses.replace(
+        first,
+        driver=driver,
+        cc=cc_text(min(ccs)) if ccs else None,
+        gpus=gpus,
+        origin=f"fleet {where}",
+        unload_modules=unload,
+        driverless_gpus=(),
+        unread_driver=(),
+    )
+    return target, tuple(n.node for n in with_driver)

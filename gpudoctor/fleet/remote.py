@@ -1,0 +1,195 @@
+"""check on one compute node from a login node: pick a node that can start a job now, run
+gpudoctor there through ``srun --immediate``, and read back its report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gpudoctor.errors import BadInputError, ExitCode, GpudoctorError
+from gpudoctor.fleet import slurm
+from gpudoctor.fleet.partitions import is_gpu_gres
+from gpudoctor.model import serialize
+from gpudoctor.model.report import RemoteRun, Report, SiteInfo
+from gpudoctor.model.slurm import FLAG_CHARS
+from gpudoctor.probe.runcmd import CmdResult
+
+REMOTE_TIMEOUT_S = 180.0
+"""--remote-timeout's default: a full check with both frameworks takes under a minute on a
+node; the rest covers a slow shared file system importing them the first time."""
+IMMEDIATE_S = 10
+"""--immediate's default: seconds srun waits for the allocation before it gives up."""
+PREFERRED_STATES = ("idle", "mixed")
+"""States a node is chosen in, the idle first: a node that is fully allocated, completing or
+drained would make srun wait (or give up after --immediate)."""
+
+
+class NodeUnavailableError(GpudoctorError):
+    """No compute node could run the check now (busy, drained, refused, no answer): exit 1,
+    a fact about the cluster at this moment, not bad input."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Where:
+    """The node chosen, its partition and whether the job asks for a GPU."""
+
+    node: str
+    state: str
+    partition: str | None
+    gpu: bool
+
+
+def choose_node(nodes: Sequence[slurm.ComputeNode], partition: str | None) -> Where | None:
+    """An idle node (else a mixed one) that is runnable and not drained; None when none is."""
+    for wanted in PREFERRED_STATES:
+        for cn in nodes:
+            n = cn.node
+            if n.runnable and not n.drained and n.state.rstrip(FLAG_CHARS) == wanted:
+                part = partition or (n.partitions[0] if n.partitions else None)
+                gpu = any(is_gpu_gres(g) for g in cn.gres)
+                return Where(node=n.name, state=n.state, partition=part, gpu=gpu)
+    return None
+
+
+def _states(nodes: Sequence[slurm.ComputeNode]) -> str:
+    """``n1 allocated, n2 drained (maintenance)``, at most 8 nodes named."""
+    shown = [
+        f"{cn.node.name} {cn.node.state}" + (f" ({cn.node.reason})" if cn.node.reason else "")
+        for cn in nodes[:8]
+    ]
+    more = f", +{len(nodes) - 8} more" if len(nodes) > 8 else ""
+    return ", ".join(shown) + more
+
+
+def _scope(partition: str | None, nodelist: str | None) -> str:
+    parts = [f"partition {partition}"] if partition else []
+    parts += [f"nodes {nodelist}"] if nodelist else []
+    return " ".join(parts)
+
+
+def check_partition_name(partition: str) -> str:
+    """``partition`` when it can name one partition (what sinfo -p and srun -p would take)."""
+    from gpudoctor.fleet.hostlist import NODE_NAME
+
+    if not NODE_NAME.fullmatch(partition):
+        raise BadInputError(
+            f"--partition {partition!r}: a partition name has letters, digits, '.', '_' and '-'"
+        )
+    return partition
+
+
+def find_node(
+    *,
+    partition: str | None,
+    nodelist: str | None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = slurm.QUERY_TIMEOUT_S,
+) -> Where:
+    """The node to check; bad input for an unknown partition or an empty selection, exit 1
+    when every node is busy, drained or down."""
+    nodes = slurm.list_compute_nodes(
+        partition=partition, nodelist=nodelist, env=env, timeout_s=timeout_s
+    )
+    if not nodes:
+        known = slurm.partition_names(env, timeout_s)
+        if partition and partition not in known:
+            raise BadInputError(
+                f"--partition {partition}: no such partition (this cluster has: "
+                f"{', '.join(known) or 'none'})"
+            )
+        if nodelist:
+            within = f" in partition {partition}" if partition else ""
+            raise BadInputError(f"--nodelist {nodelist}: sinfo lists none of these nodes{within}")
+        raise BadInputError(f"--partition {partition} has no nodes")
+    where = choose_node(nodes, partition)
+    if where is None:
+        raise NodeUnavailableError(
+            f"{_scope(partition, nodelist)}: no node is idle or mixed now ({_states(nodes)}); "
+            "try again later, or name another with --partition/--nodelist"
+        )
+    return where
+
+
+def srun_argv(where: Where) -> list[str]:
+    """The options for srun beyond those srun_on sets: the partition and one GPU."""
+    argv = []
+    if where.partition:
+        argv.append(f"--partition={where.partition}")
+    if where.gpu:
+        argv.append("--gres=gpu:1")
+    return argv
+
+
+def run_check(
+    where: Where,
+    command: Sequence[str],
+    *,
+    timeout_s: float = REMOTE_TIMEOUT_S,
+    immediate_s: int = IMMEDIATE_S,
+    env: Mapping[str, str] | None = None,
+) -> Report:
+    """Run ``command`` (a ``check --format json``) on the node; its report with ``remote`` set."""
+    args = srun_argv(where)
+    start = time.monotonic()
+    result = slurm.srun_on(
+        where.node,
+        command,
+        timeout_s=timeout_s,
+        immediate_s=immediate_s,
+        srun_args=args,
+        env=env,
+        max_output_bytes=serialize.MAX_REPORT_BYTES,
+    )
+    took = round(time.monotonic() - start, 3)
+    report = _report(where, result, timeout_s)
+    shown = slurm.srun_shown(where.node, command, immediate_s=immediate_s, srun_args=args)
+    remote = RemoteRun(
+        node=where.node,
+        partition=where.partition,
+        gres="gpu:1" if where.gpu else None,
+        command=shown,
+        duration_s=took,
+    )
+    return with_remote(report, remote)
+
+
+def with_remote(report: Report, remote: RemoteRun | None) -> Report:
+    """``report`` with ``site.remote`` set (a site section made when the node wrote none)."""
+    import dataclasses
+
+    site = report.site if report.site is not None else SiteInfo()
+    return dataclasses.replace(report, site=dataclasses.replace(site, remote=remote))
+
+
+def _report(where: Where, result: CmdResult, timeout_s: float) -> Report:
+    """The node's report, or one line saying why there is none."""
+    on = f"node {where.node}" + (f" (partition {where.partition})" if where.partition else "")
+    if result.start_error:
+        raise NodeUnavailableError(f"srun could not start: {result.start_error}")
+    if result.overflowed:
+        limit = serialize.MAX_REPORT_BYTES >> 20
+        raise NodeUnavailableError(
+            f"{on}: the output is larger than {limit} MiB, the most a report may be"
+        )
+    if result.timed_out:
+        raise NodeUnavailableError(
+            f"{on}: no report within {timeout_s:.0f} s (--remote-timeout); srun was stopped"
+        )
+    complaint = slurm.srun_error(result)
+    text = result.stdout.strip()
+    if complaint is not None and not text:
+        raise NodeUnavailableError(
+            f"{on}: srun refused the job: {complaint} (try again later, or wait longer with "
+            "--immediate)"
+        )
+    if result.returncode not in (0, 1) or not text:
+        lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+        said = lines[-1] if lines else f"exit status {result.returncode}"
+        raise NodeUnavailableError(f"{on}: the check failed there: {said[:300]}")
+    try:
+        return serialize.report_from_bytes(text.encode(), f"the output from {where.node}")
+    except (ValueError, BadInputError, RecursionError) as exc:
+        raise NodeUnavailableError(f"{on}: the output is not a report: {exc}") from None

@@ -1,0 +1,82 @@
+"""Planning for a cluster's nodes: majority driver, lowest CC, modules, CONDA_OVERRIDE_CUDA."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from gpudoctor import kb
+from gpudoctor.envplan.cluster import NodeTarget, fleet_target, for_nodes, modules_to_unload
+from gpudoctor.envplan.forms import render
+from gpudoctor.envplan.plan import Request, make_plan
+from gpudoctor.envplan.target import Target, target_from_args
+from gpudoctor.errors import BadInputError
+from gpudoctor.model.report import LoadedModule, SiteInfo
+from gpudoctor.userfiles.read import load_report
+
+REPORT = "tests/data/reports/linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
+
+
+def _node(name: str, driver: str | None, cc: str | None, parts=("gpu",)) -> NodeTarget:
+    return NodeTarget(node=name, partitions=parts, target=Target(driver=driver, cc=cc))
+
+
+def test_the_majority_driver_and_the_lowest_cc_of_the_partition():
+    nodes = [
+        _node("a1", "590.48.01", "9.0"),
+        _node("a2", "590.48.01", "9.0"),
+        _node("a3", "595.80", "8.9"),
+        _node("b1", "535.104.05", "7.0", parts=("old",)),
+        _node("a4", None, None),
+    ]
+    target, covered = fleet_target(nodes, partition="gpu", where="run")
+    assert (target.driver, target.cc, covered) == ("590.48.01", "8.9", ("a1", "a2", "a3"))
+    everything, _ = fleet_target(nodes, partition=None, where="run")
+    assert everything.cc == "7.0"
+    with pytest.raises(
+        BadInputError, match=r"no node of partition nope \(partitions in it: gpu, old\)"
+    ):
+        fleet_target(nodes, partition="nope", where="run")
+    with pytest.raises(BadInputError, match="has a readable NVIDIA driver"):
+        fleet_target([_node("x", None, None)], partition=None, where="run")
+
+
+def test_modules_that_put_cuda_on_the_library_path_are_to_be_unloaded():
+    report = load_report(REPORT)
+    modules = (
+        LoadedModule(name="cuda/12.4", prefixes=("/opt/cuda-12.4",)),
+        LoadedModule(name="gcc/12", prefixes=("/opt/gcc",)),
+        LoadedModule(name="mylibs/1", prefixes=("/opt/mine",)),
+    )
+    host = dataclasses.replace(
+        report.host, env={**report.host.env, "LD_LIBRARY_PATH": "/opt/mine/lib64:/usr/lib"}
+    )
+    report = dataclasses.replace(report, host=host, site=SiteInfo(modules=modules))
+    assert modules_to_unload(report) == ("cuda/12.4", "mylibs/1")
+
+
+def test_conda_form_for_compute_nodes_tells_conda_their_cuda():
+    knowledge = kb.load()
+    target = target_from_args(knowledge, driver="570.124.06", cc="9.0")
+    nodes = for_nodes(target, partition="gpu", nodes="n[1-2]", gpu="h100", unload=("cuda/12.4",))
+    plan = make_plan(knowledge, nodes, Request())
+    text = render(plan, "conda", "env.yml")
+    assert "# Planned for the compute nodes of partition gpu: nodes n[1-2] (h100)" in text
+    assert "# First: module unload cuda/12.4" in text
+    assert "# Create with: CONDA_OVERRIDE_CUDA=12.8 conda env create -f env.yml" in text
+    assert text.endswith('variables:\n  CONDA_OVERRIDE_CUDA: "12.8"\n')
+    assert 'cuda = "12.8"' in render(plan, "pixi")
+    assert "CONDA_OVERRIDE_CUDA" not in render(make_plan(knowledge, target, Request()), "conda")
+    cpu = make_plan(knowledge, nodes, Request(cpu=True))
+    assert "variables:" not in render(cpu, "conda")
+
+
+def test_request_options_are_checked_in_the_request_type():
+    assert Request.from_options(framework="all").frameworks == ("torch", "tensorflow")
+    with pytest.raises(BadInputError, match="--format uv installs wheels only"):
+        Request.from_options(source="conda-forge", fmt="uv")
+    with pytest.raises(BadInputError, match="--name base: conda reserves"):
+        Request.from_options(name="base")
+    with pytest.raises(BadInputError, match="control characters"):
+        Request.from_options(python="3.12\n")

@@ -1,0 +1,170 @@
+"""End to end on a login node: check and make-env against a real SLURM cluster whose nodes n1-n2
+offer count-only GPU GRES (partition gpu) and n3 none (partition cpu)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import have_gpu
+from tests.fleet.conftest import ROOT, SlurmCluster, cluster_down, cluster_up, slurm_path
+from tests.fleet.conftest import why_no_slurm as _why_no_slurm
+
+pytestmark = pytest.mark.slurm
+
+REPORTS = ROOT / "tests" / "data" / "reports"
+FLEET = {
+    "n1": "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json",
+    "n2": "linux-x86_64__nvidia-h200__590.48.01__idle.json",
+    "n3": "linux-x86_64__nvidia-l40s__595.80__idle.json",
+}
+"""A saved fleet: two nodes on driver 590.48.01 (CC 9.0), one L40S (CC 8.9) on 595.80."""
+
+
+@pytest.fixture(scope="module")
+def login_cluster() -> Iterator[SlurmCluster]:
+    """n1-n2 in partition gpu (gpu:h100:8), n3 in partition cpu; torn down after the module."""
+    reason = _why_no_slurm()
+    if reason is not None:
+        pytest.skip(reason)
+    if have_gpu():
+        pytest.skip("this host has an NVIDIA GPU: it is no login node")
+    directory, took = cluster_up(3, GPU_NODES="2")
+    cluster = SlurmCluster(
+        dir=directory,
+        env={"SLURM_CONF": str(directory / "etc" / "slurm.conf"), "PATH": slurm_path()},
+        up_seconds=took,
+    )
+    try:
+        yield cluster
+    finally:
+        done = cluster_down(directory)
+        assert done.returncode == 0, done.stderr
+
+
+def gpudoctor(
+    cluster: SlurmCluster, *args: str, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """``python -m gpudoctor ARGS`` on the login node (outside any job), timed."""
+    env = {k: v for k, v in cluster.environ().items() if not k.startswith("SLURM_JOB")}
+    env["PYTHONPATH"] = str(ROOT)
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "gpudoctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+    print(f"gpudoctor {' '.join(args)}: exit {done.returncode} in {time.monotonic() - start:.1f} s")
+    return done
+
+
+def test_check_on_the_login_node_names_the_gpu_partition(login_cluster: SlurmCluster) -> None:
+    done = gpudoctor(login_cluster, "check", "--no-frameworks", "--format", "json")
+    report = json.loads(done.stdout)
+    parts = {p["name"]: p for p in report["site"]["slurm"]["partitions"]}
+    assert parts["gpu"]["gres"] == ["gpu:h100:8"]
+    assert parts["gpu"]["nodes"] == "n[1-2]"
+    assert report["site"]["remote"] is None
+    login = [f for f in report["findings"] if f["id"] == "GD-HOST-007"]
+    assert login and "partition gpu" in login[0]["title"]
+
+
+def test_check_partition_runs_on_one_of_its_nodes(login_cluster: SlurmCluster) -> None:
+    done = gpudoctor(
+        login_cluster, "check", "--partition", "gpu", "--no-frameworks", "--format", "json"
+    )
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    remote = report["site"]["remote"]
+    assert remote["node"] in ("n1", "n2")
+    assert remote["partition"] == "gpu"
+    assert remote["gres"] == "gpu:1"
+    job = report["site"]["slurm_job"]
+    assert job["node"] == remote["node"]
+    assert job["gpu_variables"]["SLURM_STEP_GPUS"] == "0"  # the job got one GPU
+    assert f"running on node {remote['node']} (partition gpu" in done.stderr
+
+    text = gpudoctor(login_cluster, "check", "-p", "gpu", "--no-frameworks")
+    assert "checked on node n" in text.stdout.splitlines()[1]
+
+
+def test_check_partition_without_gpus_runs_there_and_says_so(login_cluster: SlurmCluster) -> None:
+    done = gpudoctor(login_cluster, "check", "--partition", "cpu", "--no-frameworks")
+    assert done.returncode in (0, 1), done.stderr
+    assert "running on node n3 (partition cpu" in done.stderr
+    assert "no GPU GRES" in done.stderr
+    assert "checked on node n3 through srun (partition cpu: no GPU GRES" in done.stdout
+
+
+def test_check_unknown_partition_is_one_line_exit_2(login_cluster: SlurmCluster) -> None:
+    done = gpudoctor(login_cluster, "check", "--partition", "nope")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "gpudoctor: error: --partition nope: no such partition (this cluster has: gpu, cpu)"
+    ]
+
+
+def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # The emulated nodes have no NVIDIA driver: make-env says what to give instead of
+    # planning a CPU environment.
+    done = gpudoctor(login_cluster, "make-env", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "planning for partition gpu, its only GPU partition" in done.stderr
+    assert "give their driver and lowest compute capability (--driver VERSION --cc X.Y" in (
+        done.stderr
+    )
+    assert "--from-fleet DIR" in done.stderr
+    assert not (tmp_path / "environment.yml").exists()
+
+
+def test_make_env_for_a_partition_with_driver_and_cc(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    out = tmp_path / "environment.yml"
+    done = gpudoctor(
+        login_cluster,
+        "make-env",
+        "--partition",
+        "gpu",
+        "--driver",
+        "570.124.06",
+        "--cc",
+        "9.0",
+        "--format",
+        "conda",
+        "-o",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "# Planned for the compute nodes of partition gpu: nodes n[1-2] (h100)" in text
+    assert f"# Create with: CONDA_OVERRIDE_CUDA=12.8 conda env create -f {out}" in text
+    assert 'variables:\n  CONDA_OVERRIDE_CUDA: "12.8"\n' in text
+
+
+def test_make_env_from_a_saved_fleet(login_cluster: SlurmCluster, tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet" / "check"
+    fleet.mkdir(parents=True)
+    for node, name in FLEET.items():
+        shutil.copy(REPORTS / name, fleet / f"{node}.json")
+    done = gpudoctor(
+        login_cluster, "make-env", "--from-fleet", str(fleet.parent), "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["target"]["driver"] == "590.48.01"  # two nodes of three
+    assert plan["target"]["cc"] == "8.9"  # the L40S, the lowest
+    assert plan["target"]["origin"] == f"fleet {fleet.parent}"
