@@ -25,6 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd", "datarows"},
     # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does)
     "fleet": {"fleet", "model", "errors", "probe.runcmd"},
+    # onboard's plan is pure; its executor starts gpudoctor's own commands (and uv, conda,
+    # pixi, srun) through probe.runcmd; the CLI hands it the facts and writes the files
+    "onboard": {"onboard", "errors", "probe.runcmd"},
 }
 HEAVY = {"torch", "tensorflow", "keras", "pynvml", "numpy", "matplotlib", "rattler", "rich"}
 
