@@ -267,10 +267,13 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
     install = (
         (exe, "pip", "install", "--python", env_python, request.gpudoctor_spec)
         if tool == "uv"
-        else (env_python, "-m", "pip", "install", request.gpudoctor_spec)
+        else (env_python, "-I", "-m", "pip", "install", request.gpudoctor_spec)
     )
+    # -I: the new environment's own packages only (no PYTHONPATH, no current folder, no user
+    # site-packages), so that verify proves this environment and not a checkout beside it
     verify: tuple[str, ...] = (
         env_python,
+        "-I",
         "-m",
         "gpudoctor",
         "verify",
