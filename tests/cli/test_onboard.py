@@ -15,13 +15,13 @@ import pytest
 
 from gpudoctor import __version__
 from tests.conftest import DATA, Cli
-from tests.envplan.wheelhouse import build_wheel, simple_index
 from tests.onboard.standins import (
     LOGIN,
     WORKSTATION,
     fake_tool,
     report_variant,
-    standin_gpudoctor,
+    standin_indexes,
+    uv_offline_env,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 UV = Path(sys.executable).with_name("uv")
 
 
-def env_for(tmp: Path, **extra: str) -> dict[str, str | None]:
+def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
     """The fake tools first on PATH; the children import this checkout's gpudoctor."""
     return {
         "PATH": f"{tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
@@ -176,29 +176,13 @@ def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_pa
     # torch cannot run the reference CNNs, so a stand-in gpudoctor's `verify` proves that the
     # new environment's Python runs and imports the torch uv installed from the mirror.
     report = report_variant(tmp_path, "cpu", partitions=None)
-    wheels = tmp_path / "wheels"
-    torch = build_wheel(wheels / "cpu", "torch", "2.9.1+cpu", marker="cpu")
-    vision = build_wheel(
-        wheels / "cpu", "torchvision", "0.24.1+cpu", requires=("torch==2.9.1+cpu",), marker="cpu"
-    )
-    mirror = simple_index(tmp_path / "pytorch" / "cpu", [torch, vision])
-    pypi = simple_index(tmp_path / "pypi", [standin_gpudoctor(wheels / "pypi")])
+    mirror, pypi = standin_indexes(tmp_path, "cpu")
     prefix = tmp_path / "env"
-    env = env_for(
-        tmp_path,
-        UV_CACHE_DIR=str(tmp_path / "uv-cache"),
-        UV_PYTHON_DOWNLOADS="never",
-        UV_NO_CONFIG="1",
-        UV_OFFLINE="1",
-        UV_PYTHON=sys.executable,
-        UV_DEFAULT_INDEX=pypi,
-        VIRTUAL_ENV=None,
-        UV_INDEX_URL=None,
-    )
+    env = env_for(tmp_path, **uv_offline_env(tmp_path, pypi, sys.executable))
     args = (
         "onboard", "--yes", "--tool", "uv", "--from-report", str(report), "--prefix", str(prefix),
         "--report-dir", str(tmp_path), "--python", PY, "--torch", "2.9.1",
-        "--torch-index-url", mirror.rsplit("/", 1)[0] + "/{variant}",
+        "--torch-index-url", mirror,
     )  # fmt: skip
     result = cli(*args, env=env)
     assert result.exit_code == 0, result

@@ -51,6 +51,10 @@ args = sys.argv[1:]
 assert args[:2] == ["verify", "--quick"], args
 print(f"stand-in verify: torch {torch.__version__} from {torch.FROM} in {sys.prefix}")
 print("args: " + json.dumps(args))
+import os
+where = [os.environ.get(v) for v in ("SLURM_JOB_PARTITION", "SLURMD_NODENAME")]
+if where[0]:
+    print(f"in SLURM partition {where[0]} on node {where[1]}")
 '''
 
 
@@ -72,3 +76,36 @@ def standin_gpudoctor(folder: Path) -> Path:
         for member, text in files.items():
             zf.writestr(member, text)
     return path
+
+
+def standin_indexes(tmp: Path, variant: str) -> tuple[str, str]:
+    """A PyTorch index mirror (torch 2.9.1 and torchvision 0.24.1 of ``variant``) and a PyPI
+    holding the stand-in gpudoctor: the --torch-index-url template and the PyPI URL."""
+    from tests.envplan.wheelhouse import build_wheel, simple_index
+
+    wheels = tmp / "wheels"
+    torch = build_wheel(wheels / variant, "torch", f"2.9.1+{variant}", marker=variant)
+    vision = build_wheel(
+        wheels / variant,
+        "torchvision",
+        f"0.24.1+{variant}",
+        requires=(f"torch==2.9.1+{variant}",),
+        marker=variant,
+    )
+    mirror = simple_index(tmp / "pytorch" / variant, [torch, vision])
+    pypi = simple_index(tmp / "pypi", [standin_gpudoctor(wheels / "pypi")])
+    return mirror.rsplit("/", 1)[0] + "/{variant}", pypi
+
+
+def uv_offline_env(tmp: Path, pypi: str, python: str) -> dict[str, str | None]:
+    """uv without the network: its own cache, no config, no Python downloads, PyPI stood in."""
+    return {
+        "UV_CACHE_DIR": str(tmp / "uv-cache"),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_CONFIG": "1",
+        "UV_OFFLINE": "1",
+        "UV_PYTHON": python,
+        "UV_DEFAULT_INDEX": pypi,
+        "VIRTUAL_ENV": None,
+        "UV_INDEX_URL": None,
+    }
