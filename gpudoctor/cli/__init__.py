@@ -25,6 +25,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("gpudoctor.cli.models", "List the reference CNNs that verify runs."),
     "verify": ("gpudoctor.cli.verify", "Prove the install by running the reference CNNs."),
     "fleet": ("gpudoctor.cli.fleet", "Check every node of a SLURM cluster; compare node reports."),
+    "onboard": (
+        "gpudoctor.cli.onboard",
+        "Set up a new account: check, create an environment, verify it, summarise.",
+    ),
     "explain": ("gpudoctor.cli.explain", "Explain a finding (GD-XXX-NNN), offline."),
 }
 

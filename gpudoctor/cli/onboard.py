@@ -1,0 +1,426 @@
+"""`gpudoctor onboard`: check here, plan, create the environment, verify it, write a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from gpudoctor import __version__
+from gpudoctor.cli.files import check_output, write_output
+from gpudoctor.cli.options import FilePath, dash_aware_path, debug_option
+from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.onboard.plan import (
+    MARKER,
+    STEPS_AFTER_CHECK,
+    TOOLS,
+    Facts,
+    Plan,
+    Request,
+    Step,
+    check_step,
+    make_plan,
+)
+from gpudoctor.onboard.run import StepFailed, StepResult, execute, log_text, run_step
+from gpudoctor.onboard.summary import StepLine, Summary, html, markdown
+
+if TYPE_CHECKING:
+    from gpudoctor.model.findings import Finding
+    from gpudoctor.model.report import Report
+
+NOT_A_TERMINAL = (
+    "onboard installs an environment: confirm on a terminal, or pass --yes "
+    "(--dry-run shows every step first)"
+)
+DEFAULT_PREFIX = "gpudoctor-env"
+"""The environment's folder, under the current directory (a project's own folder, or the
+scratch space a cluster's documentation names: --prefix)."""
+
+
+def _find_tool(tool: str | None) -> tuple[str, str | None]:
+    """The tool asked for (else the first of uv, conda, pixi installed); its path or None."""
+
+    def which(name: str) -> str | None:
+        found = shutil.which(name)
+        if found is None and name == "uv":  # uv installed beside this Python (pip install uv)
+            beside = Path(sys.executable).with_name("uv")
+            found = str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+        return found
+
+    if tool is not None:
+        name = tool.lower()
+        if name not in TOOLS:
+            raise BadInputError(f"--tool {tool}: use {' or '.join(TOOLS)}")
+        return name, which(name)
+    for name in TOOLS:
+        path = which(name)
+        if path is not None:
+            return name, path
+    return "uv", None
+
+
+def make_env_knows(flag: str) -> bool:
+    """True when this gpudoctor's make-env takes ``flag`` (--partition came with cluster-plan)."""
+    from gpudoctor.cli.make_env import command
+
+    return any(flag in param.opts for param in command.params)
+
+
+def _check_prefix(prefix: Path, force: bool) -> None:
+    """Refuse a prefix that holds anything, unless --force (then onboard resumes in it)."""
+    if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
+        raise BadInputError(f"--prefix {prefix}: not a folder")
+    if prefix.is_dir() and any(prefix.iterdir()) and not force:
+        raise BadInputError(
+            f"--prefix {prefix} exists and is not empty; choose another, or --force to reuse it "
+            "(onboard then resumes there)"
+        )
+
+
+def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
+    """What the plan needs to know of check's report."""
+    from gpudoctor.model.derived import gpus
+    from gpudoctor.model.findings import Severity
+    from gpudoctor.rules.site import gpu_partitions
+
+    site = report.site
+    partitions = list(dict.fromkeys(p.name for p in gpu_partitions(site))) if site else []
+    modules: list[str] = []
+    for finding in findings:
+        for line in finding.fix:
+            if line.startswith("$ module unload "):
+                modules += line.removeprefix("$ module unload ").split()
+    problems = tuple(
+        f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
+    )
+    return Facts(
+        hostname=report.host.hostname,
+        has_gpu=bool(gpus(report)),
+        in_job=site is not None and site.slurm_job is not None,
+        gpu_partitions=tuple(partitions),
+        shadowing_modules=tuple(dict.fromkeys(modules)),
+        problems=problems,
+    )
+
+
+def _diagnosed(report: Report) -> tuple[Finding, ...]:
+    from gpudoctor import kb
+    from gpudoctor.rules import diagnose
+
+    return diagnose(report, kb.load()).findings
+
+
+class _Lines:
+    """Progress as plain lines on stderr (pipes, logs, CI)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.results: list[StepResult] = []
+
+    def started(self, index: int, total: int, step: Step) -> None:
+        click.echo(f"onboard: [{index}/{total}] {step.title}: {step.command}", file=self.out)
+
+    def finished(self, index: int, total: int, result: StepResult) -> None:
+        self.results.append(result)
+        word = "done" if result.ok else "FAILED"
+        click.echo(f"onboard: [{index}/{total}] {word} in {result.duration_s:.1f} s", file=self.out)
+
+    def close(self) -> None:
+        """Nothing to take down."""
+
+
+class _Live(_Lines):
+    """Progress on a terminal: a spinner with the running step, a line for each one done."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out)
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(file=out)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("", total=None)
+        self.progress.start()
+
+    def started(self, index: int, total: int, step: Step) -> None:
+        self.progress.update(self.task, description=f"[{index}/{total}] {step.title}")
+        self.progress.reset(self.task)
+
+    def finished(self, index: int, total: int, result: StepResult) -> None:
+        self.results.append(result)
+        mark = "✓" if result.ok else "✗"
+        self.console.print(
+            f"{mark} [{index}/{total}] {result.step.title} ({result.duration_s:.1f} s)",
+            markup=False,
+            highlight=False,
+        )
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _print_plan(plan: Plan, check: Step | None, out: TextIO) -> None:
+    """Every step and its command, in order."""
+    steps = ((check,) if check else ()) + plan.steps
+    click.echo(
+        f"onboard: target {plan.target.text} ({plan.target.why}); tool {plan.tool}", file=out
+    )
+    for n, step in enumerate(steps, 1):
+        click.echo(f"  {n}. {step.title}", file=out)
+        click.echo(f"     $ {step.command}", file=out)
+    click.echo(f"  then: {plan.activate}", file=out)
+
+
+def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | None) -> Summary:
+    """The summary's content, from the plan and the steps that ran."""
+    done = {r.step.name: r for r in results}
+    steps = ((check,) if check else ()) + plan.steps
+    lines = tuple(
+        StepLine(
+            title=s.title,
+            command=s.command,
+            status="passed" if s.name in done or s.name in ("summary",) else "not run",
+            duration_s=done[s.name].duration_s if s.name in done else None,
+        )
+        for s in steps
+        if s.name != "finish"
+    )
+    verify = done.get("verify")
+    return Summary(
+        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        hostname=facts.hostname,
+        target=plan.target.text,
+        why_target=plan.target.why,
+        problems=facts.problems,
+        tool=plan.tool,
+        prefix=plan.prefix,
+        manifest=plan.manifest,
+        env_dir=plan.env_dir,
+        activate=plan.activate,
+        steps=lines,
+        verify_output=(verify.stdout.strip() if verify else ""),
+        job_script=plan.job_script,
+        run_line=plan.run_line,
+        logs=plan.log_dir,
+    )
+
+
+@click.command("onboard")
+@click.option("--partition", default=None, help="Make the environment for this SLURM partition.")
+@click.option(
+    "--tool",
+    default=None,
+    help="uv, conda or pixi (default: uv where it is installed, else conda, else pixi).",
+)
+@click.option(
+    "--prefix",
+    type=click.Path(file_okay=False),
+    default=DEFAULT_PREFIX,
+    show_default=True,
+    help="The folder for the environment, its manifest and logs; must be new or empty.",
+)
+@click.option(
+    "--report-dir",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where gpudoctor-onboard.md and .html go.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do it without asking (needed off a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print every step and command; create nothing.")
+@click.option(
+    "--force", is_flag=True, help="Reuse a non-empty --prefix and overwrite the summary files."
+)
+@click.option(
+    "--from-report",
+    "from_report",
+    type=FilePath(dir_okay=False, exists=True),
+    default=None,
+    callback=dash_aware_path,
+    help="Use a saved `check --format json` report instead of running check.",
+)
+@click.option("--driver", default=None, help="Plan for another driver (the partition's nodes).")
+@click.option("--cc", default=None, help="With --driver: the nodes' lowest compute capability.")
+@click.option("--framework", default="torch", show_default=True, help="torch, tensorflow or both.")
+@click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
+@click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9.")
+@click.option("--tensorflow", "tf_version", default=None, help="TensorFlow version, e.g. 2.20.")
+@click.option(
+    "--torch-index-url",
+    "torch_index_url",
+    default=None,
+    metavar="URL",
+    help="A mirror of the PyTorch wheel index (as make-env takes it).",
+)
+@click.option(
+    "--gpudoctor-spec",
+    "gpudoctor_spec",
+    default=None,
+    metavar="SPEC",
+    help="What to install into the environment so verify runs there "
+    f"(default: gpudoctor=={__version__}; a wheel or a folder works too).",
+)
+@debug_option
+def command(
+    partition: str | None,
+    tool: str | None,
+    prefix: str,
+    report_dir: str,
+    yes: bool,
+    dry_run: bool,
+    force: bool,
+    from_report: Path | None,
+    driver: str | None,
+    cc: str | None,
+    framework: str,
+    python: str | None,
+    torch_version: str | None,
+    tf_version: str | None,
+    torch_index_url: str | None,
+    gpudoctor_spec: str | None,
+) -> int:
+    """Set up deep learning for a new account: check, plan, create, verify, summarise.
+
+    Checks this machine, chooses the target (this machine; on a login node its one GPU
+    partition, or --partition), writes the environment's manifest with make-env, creates it
+    (uv, conda or pixi), runs `verify --quick` inside it on the target, and writes a Markdown
+    and an HTML summary with the activate line and a job script. Nothing is installed without
+    a yes (a prompt on a terminal, else --yes). Exit 0 when every step passed, 1 when one
+    failed (named, with its log), 2 on bad input.
+    """
+    for flag, value in (
+        ("--partition", partition),
+        ("--prefix", prefix),
+        ("--driver", driver),
+        ("--cc", cc),
+        ("--gpudoctor-spec", gpudoctor_spec),
+    ):
+        if value is not None and (not value or not value.isprintable()):
+            raise BadInputError(f"{flag} {value!r}: empty or control characters")
+    framework = "both" if framework.lower() == "all" else framework.lower()
+    if framework not in ("torch", "tensorflow", "both"):
+        raise BadInputError(f"--framework {framework}: use torch, tensorflow or both")
+    interactive = sys.stdin.isatty()
+    if not dry_run and not yes and not interactive:
+        raise BadInputError(NOT_A_TERMINAL)
+    name, tool_exe = _find_tool(tool)
+    if tool_exe is None and not dry_run:
+        raise BadInputError(
+            f"{name} is not installed here: install it, or choose --tool "
+            f"{' or '.join(t for t in TOOLS if t != name)}"
+        )
+    where = Path(prefix).expanduser().absolute()
+    _check_prefix(where, force)
+    summaries = Path(report_dir).expanduser().absolute()
+    if not summaries.is_dir():
+        raise BadInputError(f"--report-dir {report_dir}: no such folder")
+    request = Request(
+        gpudoctor=(sys.executable, "-m", "gpudoctor"),
+        prefix=str(where),
+        tool=name,
+        tool_exe=tool_exe or name,
+        framework=framework,
+        python=python,
+        torch=torch_version,
+        tensorflow=tf_version,
+        torch_index_url=torch_index_url,
+        driver=driver,
+        cc=cc,
+        from_report=str(Path(from_report).absolute()) if from_report else None,
+        make_env_partition=make_env_knows("--partition"),
+        gpudoctor_spec=gpudoctor_spec or f"gpudoctor=={__version__}",
+        report_dir=str(summaries),
+        force=force,
+    )
+    for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
+        check_output(path, force=force)
+    err = sys.stderr
+    progress: _Lines = _Live(err) if err.isatty() and not dry_run else _Lines(err)
+    try:
+        return _onboard(request, partition, dry_run, yes, interactive, progress)
+    finally:
+        progress.close()
+
+
+def _onboard(
+    request: Request,
+    partition: str | None,
+    dry_run: bool,
+    yes: bool,
+    interactive: bool,
+    progress: _Lines,
+) -> int:
+    check = None if request.from_report else check_step(request)
+    check_json = ""
+    if request.from_report is not None:
+        from gpudoctor.userfiles.read import load_report
+
+        report = load_report(Path(request.from_report))
+    elif check is not None:
+        # check only reads: it runs in --dry-run too, so that the plan printed is the real one
+        progress.started(1, 1 + STEPS_AFTER_CHECK, check)
+        result = run_step(check)
+        progress.finished(1, 1 + STEPS_AFTER_CHECK, result)
+        if not result.ok:
+            raise StepFailed(f"step 1 check ({check.title}) failed: {result.why}")
+        from gpudoctor.model.serialize import report_from_json
+
+        check_json = result.stdout
+        report = report_from_json(check_json)
+    facts = _facts(report, _diagnosed(report))
+    plan = make_plan(request, facts, partition)
+    first = 1 if check is None else 2
+    total = len(plan.steps) + first - 1
+    out = sys.stdout if dry_run else sys.stderr
+    _print_plan(plan, check, out)
+    if dry_run:
+        return int(ExitCode.OK)
+    if (
+        not yes
+        and interactive
+        and not click.confirm(f"Create the environment in {plan.prefix}?", default=False, err=True)
+    ):
+        click.echo("onboard: nothing created", err=True)
+        return int(ExitCode.PROBLEMS)
+    prefix, logs = Path(plan.prefix), Path(plan.log_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    Path(plan.marker).unlink(missing_ok=True)  # a reused prefix is unfinished until the end
+    if check is not None and check_json:
+        write_output(Path(plan.check_report), check_json, force=True)
+        write_output(logs / "1-check.log", log_text(progress.results[-1]), force=True)
+
+    def in_process(step: Step) -> None:
+        if step.name == "summary":
+            summary = _summary(plan, facts, progress.results, check)
+            md, page = plan.summary_files
+            write_output(Path(md), markdown(summary), force=request.force)
+            write_output(Path(page), html(summary), force=request.force)
+        elif step.name == "finish":
+            marker = {"finished": True, "tool": plan.tool, "activate": plan.activate}
+            write_output(prefix / MARKER, json.dumps(marker, indent=2) + "\n", force=True)
+
+    execute(
+        plan.steps,
+        first=first,
+        total=total,
+        log_dir=logs,
+        write_log=lambda path, text: write_output(path, text, force=True),
+        in_process=in_process,
+        progress=progress,
+    )
+    click.echo(f"onboard: the environment is ready: {plan.activate}", err=True)
+    click.echo(f"onboard: summary in {' and '.join(plan.summary_files)}", err=True)
+    return int(ExitCode.OK)

@@ -1,0 +1,1 @@
+"""`gpudoctor onboard`: a pure step plan, its executor, and the summary's renderers."""

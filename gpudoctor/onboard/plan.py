@@ -1,0 +1,349 @@
+"""The onboarding plan: the target, and the steps as command lines (what each makes and undoes).
+
+Pure: facts and a request in, a frozen plan out. Every step but the last two runs one of
+gpudoctor's own commands (or uv, conda, pixi, srun) as a printable command line, so that
+``--dry-run`` shows exactly what a real run does and onboard never reaches into another
+command's internals.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from gpudoctor.errors import BadInputError
+
+TOOLS = ("uv", "conda", "pixi")
+MANIFESTS = {"uv": "pyproject.toml", "conda": "environment.yml", "pixi": "pixi.toml"}
+"""The file make-env writes for each tool (its --format has the tool's name)."""
+ENV_DIRS = {"uv": ".venv", "conda": "env", "pixi": ".pixi"}
+"""The folder the tool creates the environment in, under the prefix."""
+ENV_PYTHONS = {
+    "uv": ".venv/bin/python",
+    "conda": "env/bin/python",
+    "pixi": ".pixi/envs/default/bin/python",
+}
+LOG_DIR = "gpudoctor-logs"
+MARKER = "gpudoctor-onboard.json"
+"""Written last, once every step passed: only an environment with it is finished."""
+SUMMARY_FILES = ("gpudoctor-onboard.md", "gpudoctor-onboard.html")
+CHECK_REPORT = "check.json"
+"""check's JSON report, kept in the log folder; make-env plans from it."""
+STEPS_AFTER_CHECK = 6
+"""plan, create, install, verify, summary, finish."""
+VERIFY_FRAMEWORK = {"torch": "torch", "tensorflow": "tensorflow", "both": "all"}
+SRUN_TIME = "00:30:00"
+"""The time limit of the verify job step: --quick takes minutes; a queue wait is not counted."""
+
+# Per-step bounds: a wedged child is killed, never waited for.
+CHECK_TIMEOUT_S = 300.0
+PLAN_TIMEOUT_S = 120.0
+CREATE_TIMEOUT_S = 3600.0  # CUDA wheels are gigabytes
+INSTALL_TIMEOUT_S = 900.0
+VERIFY_TIMEOUT_S = 3600.0  # srun may wait in the queue first
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What check found that the plan depends on (the CLI reads them off the report)."""
+
+    hostname: str | None = None
+    has_gpu: bool
+    """This machine has an NVIDIA GPU that the driver drives."""
+    in_job: bool = False
+    """This process runs inside a SLURM job (then the node is the target, not a partition)."""
+    gpu_partitions: tuple[str, ...] = ()
+    """Partitions whose nodes offer a ``gpu`` GRES, default first (a login node's view)."""
+    shadowing_modules: tuple[str, ...] = ()
+    """Environment modules check names as shadowing pip's CUDA libraries."""
+    problems: tuple[str, ...] = ()
+    """``GD-XXX-NNN: title`` of each error and warning finding."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Where the environment must work: this machine, or the nodes of a SLURM partition."""
+
+    partition: str | None = None
+    gpu: bool
+    """verify runs on the GPU (else ``--device cpu``)."""
+    why: str
+
+    @property
+    def text(self) -> str:
+        """The target in words."""
+        if self.partition is not None:
+            return f"SLURM partition {self.partition}"
+        return "this machine" + ("" if self.gpu else " (CPU only)")
+
+
+def choose_target(facts: Facts, partition: str | None) -> Target:
+    """--partition; else, on a login node without a GPU, its only GPU partition; else here."""
+    if partition is not None:
+        return Target(partition=partition, gpu=True, why="--partition")
+    if facts.has_gpu or facts.in_job or not facts.gpu_partitions:
+        why = "this machine has a GPU" if facts.has_gpu else "no GPU here and no GPU partition"
+        return Target(gpu=facts.has_gpu, why=why)
+    if len(facts.gpu_partitions) > 1:
+        raise BadInputError(
+            f"this login node sees {len(facts.gpu_partitions)} GPU partitions "
+            f"({', '.join(facts.gpu_partitions)}): choose one with --partition"
+        )
+    (only,) = facts.gpu_partitions
+    return Target(partition=only, gpu=True, why="the only GPU partition this login node sees")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """What the person asked for, resolved by the CLI (absolute paths, the tool found)."""
+
+    gpudoctor: tuple[str, ...]
+    """The command line that runs gpudoctor itself: ``python -m gpudoctor``."""
+    prefix: str
+    """The folder that holds the manifest, the environment, the logs and the marker."""
+    tool: str
+    tool_exe: str
+    """uv, conda or pixi as found on PATH (its name when not found: --dry-run)."""
+    framework: str = "torch"
+    python: str | None = None
+    torch: str | None = None
+    tensorflow: str | None = None
+    torch_index_url: str | None = None
+    driver: str | None = None
+    cc: str | None = None
+    from_report: str | None = None
+    """A saved check report used instead of running check."""
+    make_env_partition: bool = False
+    """make-env understands ``--partition P`` (cluster-plan's work): plan for it directly."""
+    gpudoctor_spec: str
+    """What to install so that verify runs inside the environment: a requirement or a wheel."""
+    report_dir: str
+    """Where the Markdown and HTML summaries go."""
+    force: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One step: a command line (none for the steps gpudoctor does itself), bounded."""
+
+    name: str
+    """A short name for messages and log files: check, plan, create, install, verify, summary."""
+    title: str
+    argv: tuple[str, ...] = ()
+    makes: tuple[str, ...] = ()
+    """The paths it creates."""
+    undo: tuple[str, ...] = ()
+    """The paths removed when it fails or is interrupted: nothing half-made looks finished."""
+    timeout_s: float = 60.0
+    ok_codes: tuple[int, ...] = (0,)
+    term_grace_s: float = 0.0
+    """SIGTERM first, then this long before SIGKILL (srun cancels its job step on SIGTERM)."""
+
+    @property
+    def command(self) -> str:
+        """The command line as a shell would take it, or what gpudoctor does itself."""
+        return shlex.join(self.argv) if self.argv else f"(gpudoctor writes {', '.join(self.makes)})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Everything onboard will do, in order, and what the person gets at the end."""
+
+    target: Target
+    tool: str
+    prefix: str
+    manifest: str
+    env_dir: str
+    env_python: str
+    activate: str
+    log_dir: str
+    check_report: str
+    marker: str
+    summary_files: tuple[str, str]
+    steps: tuple[Step, ...]
+    job_script: str | None
+    """A batch script for the partition target; None for this machine."""
+    run_line: str
+
+
+def _join(*parts: str) -> str:
+    return str(PurePosixPath(*parts))
+
+
+def check_step(request: Request) -> Step:
+    """Step 1: check this machine (read-only; exit 1 only means check found problems)."""
+    return Step(
+        name="check",
+        title="check this machine",
+        argv=(*request.gpudoctor, "check", "--format", "json"),
+        makes=(_join(request.prefix, LOG_DIR, CHECK_REPORT),),
+        timeout_s=CHECK_TIMEOUT_S,
+        ok_codes=(0, 1),
+    )
+
+
+def _target_flags(request: Request, target: Target, report: str) -> tuple[str, ...]:
+    """make-env's options that name the machine to plan for."""
+    if request.driver is not None or request.cc is not None:
+        return (
+            *(("--driver", request.driver) if request.driver else ()),
+            *(("--cc", request.cc) if request.cc else ()),
+        )
+    if target.partition is None:
+        return ("--from-report", report)
+    if request.make_env_partition:
+        return ("--partition", target.partition)
+    raise BadInputError(
+        f"make-env cannot plan for partition {target.partition} by itself in this version: "
+        "give its nodes' --driver and --cc (gpudoctor fleet shows them)"
+    )
+
+
+def activate_line(tool: str, prefix: str) -> str:
+    """The line that activates the environment in a shell (and in a job script)."""
+    if tool == "uv":
+        return f"source {shlex.quote(_join(prefix, '.venv/bin/activate'))}"
+    if tool == "conda":
+        return f"conda activate {shlex.quote(_join(prefix, 'env'))}"
+    manifest = shlex.quote(_join(prefix, MANIFESTS["pixi"]))
+    return f'eval "$(pixi shell-hook --manifest-path {manifest})"'
+
+
+def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str | None:
+    """A batch script for the partition: one GPU, clean modules, the environment, srun."""
+    if target.partition is None:
+        return None
+    lines = [
+        "#!/bin/bash",
+        "#SBATCH --job-name=train",
+        f"#SBATCH -p {target.partition}",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --time=01:00:00",
+        "",
+    ]
+    if modules:
+        lines += [
+            "# check named these modules as shadowing the CUDA libraries the environment brings",
+            f"module unload {' '.join(shlex.quote(m) for m in modules)}",
+        ]
+    lines += [activate, "srun python train.py", ""]
+    return "\n".join(lines)
+
+
+def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
+    """Choose the target and lay out the steps after check."""
+    if request.tool not in TOOLS:
+        raise BadInputError(f"--tool {request.tool}: use {' or '.join(TOOLS)}")
+    target = choose_target(facts, partition)
+    prefix, tool = request.prefix, request.tool
+    log_dir = _join(prefix, LOG_DIR)
+    report = request.from_report or _join(log_dir, CHECK_REPORT)
+    manifest = _join(prefix, MANIFESTS[tool])
+    env_dir = _join(prefix, ENV_DIRS[tool])
+    env_python = _join(prefix, ENV_PYTHONS[tool])
+    plan_argv = (
+        *request.gpudoctor,
+        "make-env",
+        "--format",
+        tool,
+        "-o",
+        manifest,
+        "--framework",
+        request.framework,
+        *_target_flags(request, target, report),
+        *(("--python", request.python) if request.python else ()),
+        *(("--torch", request.torch) if request.torch else ()),
+        *(("--tensorflow", request.tensorflow) if request.tensorflow else ()),
+        *(("--torch-index-url", request.torch_index_url) if request.torch_index_url else ()),
+        *(("--force",) if request.force else ()),
+    )
+    exe = request.tool_exe
+    create = {
+        "uv": (exe, "sync", "--project", prefix),
+        "conda": (exe, "env", "create", "-p", env_dir, "-f", manifest),
+        "pixi": (exe, "install", "--manifest-path", manifest),
+    }[tool]
+    install = (
+        (exe, "pip", "install", "--python", env_python, request.gpudoctor_spec)
+        if tool == "uv"
+        else (env_python, "-I", "-m", "pip", "install", request.gpudoctor_spec)
+    )
+    # -I: the new environment's own packages only (no PYTHONPATH, no current folder, no user
+    # site-packages), so that verify proves this environment and not a checkout beside it
+    verify: tuple[str, ...] = (
+        env_python,
+        "-I",
+        "-m",
+        "gpudoctor",
+        "verify",
+        "--quick",
+        "--framework",
+        VERIFY_FRAMEWORK[request.framework],
+        *(() if target.gpu else ("--device", "cpu")),
+    )
+    if target.partition is not None:
+        verify = (
+            "srun",
+            "-p",
+            target.partition,
+            "--gres=gpu:1",
+            "--ntasks=1",
+            f"--time={SRUN_TIME}",
+            "--job-name=gpudoctor-verify",
+            *verify,
+        )
+    summaries = (
+        _join(request.report_dir, SUMMARY_FILES[0]),
+        _join(request.report_dir, SUMMARY_FILES[1]),
+    )
+    steps = (
+        Step(
+            name="plan",
+            title=f"plan the environment ({MANIFESTS[tool]})",
+            argv=plan_argv,
+            makes=(manifest,),
+            timeout_s=PLAN_TIMEOUT_S,
+        ),
+        Step(
+            name="create",
+            title=f"create the environment with {tool}",
+            argv=create,
+            makes=(env_dir,),
+            undo=(env_dir,),
+            timeout_s=CREATE_TIMEOUT_S,
+        ),
+        Step(
+            name="install",
+            title="install gpudoctor into it (for verify)",
+            argv=install,
+            timeout_s=INSTALL_TIMEOUT_S,
+        ),
+        Step(
+            name="verify",
+            title="verify --quick inside it"
+            + (f" on partition {target.partition}" if target.partition else ""),
+            argv=verify,
+            timeout_s=VERIFY_TIMEOUT_S,
+            term_grace_s=10.0 if target.partition else 0.0,
+        ),
+        Step(name="summary", title="write the summary", makes=summaries),
+        Step(name="finish", title="mark the environment finished", makes=(_join(prefix, MARKER),)),
+    )
+    activate = activate_line(tool, prefix)
+    return Plan(
+        target=target,
+        tool=tool,
+        prefix=prefix,
+        manifest=manifest,
+        env_dir=env_dir,
+        env_python=env_python,
+        activate=activate,
+        log_dir=log_dir,
+        check_report=report,
+        marker=_join(prefix, MARKER),
+        summary_files=summaries,
+        steps=steps,
+        job_script=job_script(target, activate, facts.shadowing_modules),
+        run_line="sbatch train.sbatch" if target.partition else "python train.py",
+    )

@@ -1,0 +1,170 @@
+"""The executor: runs the plan's steps through probe/runcmd.py, logs each, undoes a failed one."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from gpudoctor.errors import ExitCode, GpudoctorError
+from gpudoctor.onboard.plan import Step
+from gpudoctor.probe.runcmd import CmdResult, run_cmd
+
+MAX_OUTPUT_BYTES = 16 << 20
+"""What one step may print (uv and conda are chatty, but not this chatty)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    """How one step ended."""
+
+    step: Step
+    ok: bool
+    why: str = ""
+    """Why it failed, in words ("exited with status 1: <its last line>")."""
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    log: str | None = None
+
+
+class StepFailed(GpudoctorError):
+    """A step failed: the message names it, why, and where its log is."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
+class Progress(Protocol):
+    """What the CLI shows while the steps run."""
+
+    def started(self, index: int, total: int, step: Step) -> None:
+        """A step begins."""
+
+    def finished(self, index: int, total: int, result: StepResult) -> None:
+        """A step ended (passed or failed)."""
+
+
+def _last_line(text: str, limit: int = 200) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1]
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def describe_failure(result: CmdResult, step: Step) -> str:
+    """Why a command did not pass, in words."""
+    if result.start_error is not None:
+        return f"could not start {result.argv[0]}: {result.start_error}"
+    if result.timed_out:
+        return f"still running after {step.timeout_s:.0f} s: stopped"
+    if result.overflowed:
+        return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
+    if result.cancelled:
+        return "interrupted"
+    last = _last_line(result.stderr) or _last_line(result.stdout)
+    return f"exited with status {result.returncode}" + (f": {last}" if last else "")
+
+
+def run_step(step: Step) -> StepResult:
+    """Run one command step through run_cmd (bounded, killed with gpudoctor)."""
+    start = time.monotonic()
+    result = run_cmd(
+        step.argv,
+        timeout_s=step.timeout_s,
+        term_grace_s=step.term_grace_s,
+        max_output_bytes=MAX_OUTPUT_BYTES,
+    )
+    ok = result.returncode is not None and result.returncode in step.ok_codes
+    ok = ok and not (result.timed_out or result.overflowed or result.cancelled)
+    return StepResult(
+        step=step,
+        ok=ok,
+        why="" if ok else describe_failure(result, step),
+        stdout=result.stdout,
+        stderr=result.stderr,
+        duration_s=time.monotonic() - start,
+    )
+
+
+def log_text(result: StepResult) -> str:
+    """A step's log: the command, how it ended, and everything it printed."""
+    verdict = "passed" if result.ok else f"failed: {result.why}"
+    return (
+        f"$ {result.step.command}\n# {verdict} after {result.duration_s:.1f} s\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n"
+    )
+
+
+def undo(step: Step) -> None:
+    """Remove what a failed or interrupted step half-made."""
+    for name in step.undo:
+        path = Path(name)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
+def execute(
+    steps: Sequence[Step],
+    *,
+    first: int,
+    total: int,
+    log_dir: Path,
+    write_log: Callable[[Path, str], None],
+    in_process: Callable[[Step], None],
+    progress: Progress,
+) -> list[StepResult]:
+    """Run ``steps`` in order (numbered from ``first`` of ``total``); stop at the first failure.
+
+    A failed step's ``undo`` paths are removed and :class:`StepFailed` names the step and its
+    log; Ctrl-C or SIGTERM (a KeyboardInterrupt here) undoes the running step as well, then
+    goes on unwinding. What earlier steps made stays.
+    """
+    results: list[StepResult] = []
+    for offset, step in enumerate(steps):
+        index = first + offset
+        progress.started(index, total, step)
+        try:
+            result = _run_one(step, index, log_dir, write_log, in_process)
+        except BaseException:
+            undo(step)
+            raise
+        progress.finished(index, total, result)
+        if not result.ok:
+            undo(step)
+            where = f"; log: {result.log}" if result.log else ""
+            raise StepFailed(
+                f"step {index}/{total} {step.name} ({step.title}) failed: {result.why}{where}"
+            )
+        results.append(result)
+    return results
+
+
+def _run_one(
+    step: Step,
+    index: int,
+    log_dir: Path,
+    write_log: Callable[[Path, str], None],
+    in_process: Callable[[Step], None],
+) -> StepResult:
+    if not step.argv:  # a step gpudoctor does itself (the summary, the marker)
+        start = time.monotonic()
+        in_process(step)
+        return StepResult(step=step, ok=True, duration_s=time.monotonic() - start)
+    result = run_step(step)
+    log = log_dir / f"{index}-{step.name}.log"
+    write_log(log, log_text(result))
+    return StepResult(
+        step=step,
+        ok=result.ok,
+        why=result.why,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        duration_s=result.duration_s,
+        log=str(log),
+    )

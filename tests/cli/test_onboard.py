@@ -1,0 +1,200 @@
+"""`gpudoctor onboard`: the dry run (golden), the refusals, a failing and an interrupted step,
+and real uv creating the environment offline from stand-in wheels, verify run inside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gpudoctor import __version__
+from tests.conftest import DATA, Cli
+from tests.onboard.standins import (
+    LOGIN,
+    WORKSTATION,
+    fake_tool,
+    report_variant,
+    standin_indexes,
+    uv_offline_env,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = DATA / "expected"
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+UV = Path(sys.executable).with_name("uv")
+
+
+def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
+    """The fake tools first on PATH; the children import this checkout's gpudoctor."""
+    return {
+        "PATH": f"{tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def normalised(text: str, tmp: Path) -> str:
+    text = text.replace(f"gpudoctor=={__version__}", "gpudoctor==VERSION")
+    return text.replace(sys.executable, "PYTHON").replace(str(tmp), "TMP")
+
+
+@pytest.mark.parametrize(
+    ("name", "report", "args"),
+    [
+        ("workstation", WORKSTATION, ()),
+        ("login_node", LOGIN, ("--partition", "gpu", "--driver", "580.95.05", "--cc", "9.0")),
+    ],
+)
+def test_dry_run_prints_every_step_and_makes_nothing(
+    cli: Cli, tmp_path: Path, name: str, report: Path, args: tuple[str, ...]
+) -> None:
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "env"),
+        "--report-dir", str(tmp_path), *args, env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    golden = EXPECTED / f"onboard__dry_run_{name}.txt"
+    got = normalised(result.stdout, tmp_path).replace(str(report), "REPORT")
+    if os.environ.get("GPUDOCTOR_REGEN"):
+        golden.write_text(got)
+    assert got == golden.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # nothing made
+
+
+def test_without_a_terminal_and_without_yes_it_refuses(cli: Cli, tmp_path: Path) -> None:
+    result = cli("onboard", "--from-report", str(WORKSTATION), "--prefix", str(tmp_path / "e"))
+    assert result.exit_code == 2
+    assert "pass --yes" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "e").exists()
+
+
+def test_several_gpu_partitions_are_named(cli: Cli, tmp_path: Path) -> None:
+    result = cli("onboard", "--dry-run", "--from-report", str(LOGIN), "--prefix", str(tmp_path))
+    assert result.exit_code == 2
+    assert "(gpu, debug): choose one with --partition" in result.stderr
+
+
+def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep")
+    args = ("onboard", "--dry-run", "--from-report", str(WORKSTATION), "--prefix", str(tmp_path))
+    result = cli(*args)
+    assert result.exit_code == 2 and "not empty" in result.stderr
+    assert cli(*args, "--force", "--report-dir", str(tmp_path)).exit_code == 0
+
+
+def test_existing_summaries_need_force(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "gpudoctor-onboard.md").write_text("mine")
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(WORKSTATION),
+        "--prefix", str(tmp_path / "env"), "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 2 and "use --force" in result.stderr
+
+
+FAILING_UV = """case "$1" in
+sync) mkdir -p "$3/.venv/bin" && touch "$3/.venv/bin/python"
+      echo "  x No solution found when resolving dependencies" >&2; exit 1 ;;
+esac
+exit 0"""
+
+
+def test_a_failing_step_is_named_and_leaves_earlier_files_and_no_env(
+    cli: Cli, tmp_path: Path
+) -> None:
+    fake_tool(tmp_path / "bin", "uv", FAILING_UV)
+    prefix = tmp_path / "env"
+    result = cli(
+        "onboard", "--yes", "--from-report", str(WORKSTATION), "--prefix", str(prefix),
+        "--report-dir", str(tmp_path), env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 1, result
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("gpudoctor: error: step 2/6 create (create the environment with uv)")
+    assert "No solution found" in last
+    log = prefix / "gpudoctor-logs" / "2-create.log"
+    assert f"log: {log}" in last and "No solution found" in log.read_text()
+    assert (prefix / "pyproject.toml").is_file()  # the plan step's file stays
+    assert not (prefix / ".venv").exists()  # the half-made environment does not
+    assert not (prefix / "gpudoctor-onboard.json").exists()
+    assert not (tmp_path / "gpudoctor-onboard.md").exists()
+
+
+SLOW_UV = """case "$1" in
+sync) mkdir -p "$3/.venv/bin" && touch "$3/.venv/bin/python"; exec sleep 59.7713 ;;
+esac
+exit 0"""
+
+
+def _cmdlines() -> list[bytes]:
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.append(path.read_bytes())
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_create_leaves_no_finished_looking_env(tmp_path: Path, signum: int) -> None:
+    fake_tool(tmp_path / "bin", "uv", SLOW_UV)
+    prefix = tmp_path / "env"
+    env = {**os.environ, **env_for(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpudoctor", "onboard", "--yes", "--from-report", str(WORKSTATION),
+         "--prefix", str(prefix), "--report-dir", str(tmp_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (prefix / ".venv" / "bin" / "python").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, err
+    assert not (prefix / ".venv").exists()
+    assert not (prefix / "gpudoctor-onboard.json").exists()
+    assert (prefix / "pyproject.toml").is_file()
+    # the fake uv's sleep was killed with it
+    assert not any(b"59.7713" in line for line in _cmdlines())
+
+
+@pytest.mark.skipif(not UV.exists(), reason="uv is in the test extra")
+def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_path: Path) -> None:
+    # A CPU-only machine: make-env plans torch's cpu variant from the report; the stand-in
+    # torch cannot run the reference CNNs, so a stand-in gpudoctor's `verify` proves that the
+    # new environment's Python runs and imports the torch uv installed from the mirror.
+    report = report_variant(tmp_path, "cpu", partitions=None)
+    mirror, pypi = standin_indexes(tmp_path, "cpu")
+    prefix = tmp_path / "env"
+    env = env_for(tmp_path, **uv_offline_env(tmp_path, pypi, sys.executable))
+    args = (
+        "onboard", "--yes", "--tool", "uv", "--from-report", str(report), "--prefix", str(prefix),
+        "--report-dir", str(tmp_path), "--python", PY, "--torch", "2.9.1",
+        "--torch-index-url", mirror,
+    )  # fmt: skip
+    result = cli(*args, env=env)
+    assert result.exit_code == 0, result
+    verify = (prefix / "gpudoctor-logs" / "4-verify.log").read_text()
+    assert f"stand-in verify: torch 2.9.1+cpu from cpu in {prefix / '.venv'}" in verify
+    assert '"--device", "cpu"' in verify
+    assert json.loads((prefix / "gpudoctor-onboard.json").read_text())["finished"] is True
+    md = (tmp_path / "gpudoctor-onboard.md").read_text()
+    assert f"source {prefix}/.venv/bin/activate" in md and "stand-in verify" in md
+    assert "| passed |" in md and "not run" not in md
+    assert (tmp_path / "gpudoctor-onboard.html").read_text().startswith("<!DOCTYPE html>")
+    # a second run refuses the prefix; with --force it resumes there and finishes again
+    assert cli(*args, env=env).exit_code == 2
+    assert cli(*args, "--force", env=env).exit_code == 0
+    assert (prefix / "gpudoctor-onboard.json").is_file()

@@ -1,0 +1,145 @@
+"""The step plan for a workstation, a CPU-only machine and a login node (pure, from recorded
+reports): the target, each step's command line, what it makes and undoes, the job script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.cli.onboard import _diagnosed, _facts
+from gpudoctor.errors import BadInputError
+from gpudoctor.userfiles.read import load_report
+from gpudoctor.onboard.plan import Facts, Plan, Request, make_plan
+from tests.onboard.standins import LOGIN, WORKSTATION, report_variant
+
+GD = ("/py", "-m", "gpudoctor")
+
+
+def request(**kw: object) -> Request:
+    base: dict[str, object] = {
+        "gpudoctor": GD,
+        "prefix": "/home/ada/gpudoctor-env",
+        "tool": "uv",
+        "tool_exe": "/usr/bin/uv",
+        "gpudoctor_spec": "gpudoctor==0.1.0",
+        "report_dir": "/home/ada",
+    }
+    return Request(**(base | kw))  # type: ignore[arg-type]
+
+
+def facts_of(path: Path) -> Facts:
+    report = load_report(path)
+    return _facts(report, _diagnosed(report))
+
+
+def step(plan: Plan, name: str) -> tuple[str, ...]:
+    return next(s for s in plan.steps if s.name == name).argv
+
+
+def test_a_workstation_is_its_own_target_and_verify_uses_its_gpu() -> None:
+    facts = facts_of(WORKSTATION)
+    assert facts.has_gpu and not facts.gpu_partitions
+    plan = make_plan(request(), facts, None)
+    assert plan.target.partition is None and plan.target.gpu
+    assert [s.name for s in plan.steps] == [
+        "plan", "create", "install", "verify", "summary", "finish"
+    ]  # fmt: skip
+    assert step(plan, "plan") == (
+        *GD, "make-env", "--format", "uv", "-o", "/home/ada/gpudoctor-env/pyproject.toml",
+        "--framework", "torch",
+        "--from-report", "/home/ada/gpudoctor-env/gpudoctor-logs/check.json",
+    )  # fmt: skip
+    assert step(plan, "create") == ("/usr/bin/uv", "sync", "--project", "/home/ada/gpudoctor-env")
+    verify = step(plan, "verify")
+    assert verify[0] == "/home/ada/gpudoctor-env/.venv/bin/python" and "--device" not in verify
+    create = next(s for s in plan.steps if s.name == "create")
+    assert create.undo == ("/home/ada/gpudoctor-env/.venv",)  # a half-made env goes
+    assert plan.job_script is None and plan.run_line == "python train.py"
+    assert plan.activate == "source /home/ada/gpudoctor-env/.venv/bin/activate"
+
+
+def test_a_cpu_only_machine_verifies_on_the_cpu(tmp_path: Path) -> None:
+    facts = facts_of(report_variant(tmp_path, "cpu", partitions=None))
+    assert not facts.has_gpu
+    plan = make_plan(request(), facts, None)
+    assert plan.target.text == "this machine (CPU only)"
+    assert step(plan, "verify")[-2:] == ("--device", "cpu")
+
+
+def test_a_login_node_with_one_gpu_partition_targets_it(tmp_path: Path) -> None:
+    facts = facts_of(report_variant(tmp_path, "one", partitions=("gpu",)))
+    assert facts.gpu_partitions == ("gpu",)
+    plan = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
+    assert plan.target.partition == "gpu"
+    assert "--driver" in step(plan, "plan") and "--from-report" not in step(plan, "plan")
+    verify = step(plan, "verify")
+    assert verify[:4] == ("srun", "-p", "gpu", "--gres=gpu:1")
+    assert "--device" not in verify  # the nodes have GPUs
+    assert plan.job_script is not None
+    lines = plan.job_script.splitlines()
+    assert "#SBATCH -p gpu" in lines and "#SBATCH --gres=gpu:1" in lines
+    assert lines[-2:] == [plan.activate, "srun python train.py"]
+    assert not any(line.startswith("module") for line in lines)
+
+
+def test_a_login_node_with_several_gpu_partitions_is_told_to_choose() -> None:
+    facts = facts_of(LOGIN)
+    assert facts.gpu_partitions == ("gpu", "debug")  # the two `gpu` rows are one partition
+    with pytest.raises(BadInputError, match=r"2 GPU partitions \(gpu, debug\).*--partition"):
+        make_plan(request(), facts, None)
+    assert make_plan(request(driver="580.95.05", cc="9.0"), facts, "debug").target.partition == (
+        "debug"
+    )
+
+
+def test_the_partition_step_waits_for_make_env_partition_or_takes_driver_and_cc() -> None:
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",))
+    with pytest.raises(BadInputError, match="--driver and --cc"):
+        make_plan(request(), facts, None)
+    # once make-env takes --partition (cluster-plan's work), onboard hands the partition on
+    plan = make_plan(request(make_env_partition=True), facts, None)
+    assert step(plan, "plan")[-2:] == ("--partition", "gpu")
+
+
+def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
+    plan = make_plan(request(make_env_partition=True), facts, None)
+    assert plan.job_script is not None
+    assert "module unload cuda/12.4" in plan.job_script.splitlines()
+
+
+def test_inside_a_job_the_node_is_the_target() -> None:
+    facts = Facts(has_gpu=True, in_job=True, gpu_partitions=("gpu", "debug"))
+    assert make_plan(request(), facts, None).target.partition is None
+
+
+@pytest.mark.parametrize(
+    ("tool", "create", "python", "activate"),
+    [
+        (
+            "conda",
+            ("/c", "env", "create", "-p", "/e/env", "-f", "/e/environment.yml"),
+            "/e/env/bin/python",
+            "conda activate /e/env",
+        ),
+        (
+            "pixi",
+            ("/c", "install", "--manifest-path", "/e/pixi.toml"),
+            "/e/.pixi/envs/default/bin/python",
+            'eval "$(pixi shell-hook --manifest-path /e/pixi.toml)"',
+        ),
+    ],
+)
+def test_conda_and_pixi(tool: str, create: tuple[str, ...], python: str, activate: str) -> None:
+    plan = make_plan(request(tool=tool, tool_exe="/c", prefix="/e"), Facts(has_gpu=True), None)
+    assert step(plan, "create") == create
+    assert step(plan, "install") == (python, "-I", "-m", "pip", "install", "gpudoctor==0.1.0")
+    assert "--format" in step(plan, "plan") and tool in step(plan, "plan")
+    assert plan.activate == activate
+
+
+def test_paths_with_spaces_are_quoted_in_the_printed_commands() -> None:
+    plan = make_plan(request(prefix="/home/a b/env"), Facts(has_gpu=True), None)
+    assert plan.activate == "source '/home/a b/env/.venv/bin/activate'"
+    assert "'/home/a b/env'" in plan.steps[1].command

@@ -1,0 +1,74 @@
+"""onboard end to end against a real SLURM cluster (scripts/slurm-cluster, GPU_NODES=2): the
+login node's check finds the one GPU partition, uv creates the environment offline from
+stand-in wheels, verify (the stand-in) runs inside it through srun on a GPU node, and the
+summary's job script runs there with sbatch."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fleet.conftest import cluster_down, cluster_up, slurm_path, why_no_slurm
+from tests.onboard.standins import standin_indexes, uv_offline_env
+
+ROOT = Path(__file__).resolve().parents[2]
+UV = Path(sys.executable).with_name("uv")
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -> None:
+    reason = why_no_slurm() or (None if UV.exists() else "uv is in the test extra")
+    if reason is not None:
+        pytest.skip(reason)
+    directory, _ = cluster_up(3, GPU_NODES="2", CTLD_PORT="19817")
+    try:
+        mirror, pypi = standin_indexes(tmp_path / "idx", "cu128")
+        env = {
+            **os.environ,
+            "PATH": slurm_path(),
+            "SLURM_CONF": str(directory / "etc" / "slurm.conf"),
+            "PYTHONPATH": str(ROOT),
+        }
+        for key, value in uv_offline_env(tmp_path, pypi, sys.executable).items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        work = tmp_path / "home"
+        work.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-m", "gpudoctor", "onboard", "--yes", "--driver", "580.95.05",
+             "--cc", "9.0", "--python", PY, "--torch", "2.9.1", "--torch-index-url", mirror],
+            cwd=work, env=env, capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "target SLURM partition gpu (the only GPU partition" in done.stderr
+        verify = (work / "gpudoctor-env" / "gpudoctor-logs" / "5-verify.log").read_text()
+        assert re.search(r"in SLURM partition gpu on node n[12]\b", verify), verify
+        md = (work / "gpudoctor-onboard.md").read_text()
+        script = md.split("## A job script for the partition", 1)[1].split("```sh\n", 1)[1]
+        script = script.split("\n```", 1)[0]
+        assert "#SBATCH -p gpu\n#SBATCH --gres=gpu:1" in script
+        (work / "train.sbatch").write_text(script + "\n")
+        (work / "train.py").write_text(
+            "import os, sys, torch\nprint('trained with', torch.__version__, 'on',"
+            " os.environ['SLURMD_NODENAME'], 'in', sys.prefix)\n"
+        )
+        sbatch = shutil.which("sbatch", path=slurm_path()) or "/usr/bin/sbatch"
+        job = subprocess.run(
+            [sbatch, "--wait", "-o", str(work / "train.out"), "train.sbatch"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert job.returncode == 0, job.stderr
+        out = (work / "train.out").read_text()
+        assert re.search(r"trained with 2.9.1\+cu128 on n[12] in .*gpudoctor-env/.venv", out), out
+    finally:
+        cluster_down(directory)
