@@ -9,8 +9,8 @@ import pytest
 
 from gpudoctor.cli.onboard import _diagnosed, _facts
 from gpudoctor.errors import BadInputError
-from gpudoctor.userfiles.read import load_report
 from gpudoctor.onboard.plan import Facts, Plan, Request, make_plan
+from gpudoctor.userfiles.read import load_report
 from tests.onboard.standins import LOGIN, WORKSTATION, report_variant
 
 GD = ("/py", "-m", "gpudoctor")
