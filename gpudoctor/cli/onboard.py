@@ -65,13 +65,6 @@ def _find_tool(tool: str | None) -> tuple[str, str | None]:
     return "uv", None
 
 
-def make_env_knows(flag: str) -> bool:
-    """True when this gpudoctor's make-env takes ``flag`` (--partition came with cluster-plan)."""
-    from gpudoctor.cli.make_env import command
-
-    return any(flag in param.opts for param in command.params)
-
-
 def _check_prefix(prefix: Path, force: bool) -> None:
     """Refuse a prefix that holds anything, unless --force (then onboard resumes in it)."""
     if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
@@ -340,7 +333,6 @@ def command(
         driver=driver,
         cc=cc,
         from_report=str(Path(from_report).absolute()) if from_report else None,
-        make_env_partition=make_env_knows("--partition"),
         gpudoctor_spec=gpudoctor_spec or f"gpudoctor=={__version__}",
         report_dir=str(summaries),
         force=force,

@@ -114,8 +114,6 @@ class Request:
     cc: str | None = None
     from_report: str | None = None
     """A saved check report used instead of running check."""
-    make_env_partition: bool = False
-    """make-env understands ``--partition P`` (cluster-plan's work): plan for it directly."""
     gpudoctor_spec: str
     """What to install so that verify runs inside the environment: a requirement or a wheel."""
     report_dir: str
@@ -192,12 +190,8 @@ def _target_flags(request: Request, target: Target, report: str) -> tuple[str, .
         )
     if target.partition is None:
         return ("--from-report", report)
-    if request.make_env_partition:
-        return ("--partition", target.partition)
-    raise BadInputError(
-        f"make-env cannot plan for partition {target.partition} by itself in this version: "
-        "give its nodes' --driver and --cc (gpudoctor fleet shows them)"
-    )
+    # make-env runs a check on one of the partition's nodes (through srun) and plans from it
+    return ("--partition", target.partition)
 
 
 def activate_line(tool: str, prefix: str) -> str:

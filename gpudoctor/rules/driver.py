@@ -25,7 +25,7 @@ def _describe(fn: PciFunction) -> str:
     "GD-DRV-001",
     area="driver",
     severity=Severity.WARNING,
-    severities=(Severity.WARNING, Severity.INFO),
+    severities=(Severity.WARNING, Severity.INFO, Severity.ERROR),
     title="No NVIDIA GPU: deep learning here runs on the CPU only",
     why="The machine shows no sign of an NVIDIA GPU: no PCI function with NVIDIA's vendor ID "
     "0x10de on a PCI bus that could be read, no nvidia kernel module (`/proc/driver/nvidia`, "
@@ -37,6 +37,9 @@ def _describe(fn: PciFunction) -> str:
     "bus could not be read (then the NVML line says what the container lacks). On a cloud "
     "VM the instance type may have no GPU, or the GPU was not attached. On a SLURM login "
     "node (sinfo answers, no job) it is information: GD-HOST-007 says where the GPUs are. "
+    "Inside a SLURM job that was given GPUs (`SLURM_STEP_GPUS`, `SLURM_JOB_GPUS`, ...) it is "
+    "an error: the node's GRES promise GPUs that the node does not show, so every GPU job "
+    "sent there fails (a gres.conf that names absent GPUs, or a GPU lost from the bus). "
     "On macOS there is "
     "no CUDA at all (information: PyTorch can use the Apple GPU through MPS).",
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
@@ -65,6 +68,24 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         "no /dev/nvidia* device files",
         f"NVML: {report.nvml.status}",
     ]
+    job = report.site.slurm_job if report.site else None
+    if job is not None and job.gpu_variables:
+        # SLURM handed this job GPUs the node does not have: not a CPU machine, a broken node
+        node = job.node or "$SLURMD_NODENAME"
+        given = ", ".join(f"{k}={v}" for k, v in sorted(job.gpu_variables.items()))
+        yield Hit(
+            severity=Severity.ERROR,
+            title="SLURM gave this job GPUs, but the node shows no NVIDIA GPU",
+            evidence=(*evidence, f"SLURM job {job.job_id} on node {job.node or '?'}: {given}"),
+            fix=(
+                f"Run the job elsewhere: $ sbatch --exclude={node} ...",
+                "Admin: compare the node's gres.conf with `nvidia-smi -L` and `lspci -nn | "
+                "grep -i nvidia` there, and take it out of service until it matches:",
+                f'$ scontrol update nodename={node} state=drain reason="gpudoctor: GRES GPUs '
+                'absent"',
+            ),
+        )
+        return
     if slurm_login_node(report):
         # Expected on a login node: GD-HOST-007 names the partitions that have the GPUs.
         yield Hit(

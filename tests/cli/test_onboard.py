@@ -25,7 +25,7 @@ from tests.onboard.standins import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = DATA / "expected"
+EXPECTED = DATA / "onboard"
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 UV = Path(sys.executable).with_name("uv")
 
@@ -60,7 +60,7 @@ def test_dry_run_prints_every_step_and_makes_nothing(
         "--report-dir", str(tmp_path), *args, env=env_for(tmp_path),
     )  # fmt: skip
     assert result.exit_code == 0, result
-    golden = EXPECTED / f"onboard__dry_run_{name}.txt"
+    golden = EXPECTED / f"dry_run_{name}.txt"
     got = normalised(result.stdout, tmp_path).replace(str(report), "REPORT")
     if os.environ.get("GPUDOCTOR_REGEN"):
         golden.write_text(got)

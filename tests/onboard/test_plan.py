@@ -93,18 +93,17 @@ def test_a_login_node_with_several_gpu_partitions_is_told_to_choose() -> None:
     )
 
 
-def test_the_partition_step_waits_for_make_env_partition_or_takes_driver_and_cc() -> None:
+def test_the_partition_step_hands_make_env_the_partition_or_driver_and_cc() -> None:
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",))
-    with pytest.raises(BadInputError, match="--driver and --cc"):
-        make_plan(request(), facts, None)
-    # once make-env takes --partition (cluster-plan's work), onboard hands the partition on
-    plan = make_plan(request(make_env_partition=True), facts, None)
-    assert step(plan, "plan")[-2:] == ("--partition", "gpu")
+    # make-env checks one of the partition's nodes through srun and plans from it
+    assert step(make_plan(request(), facts, None), "plan")[-2:] == ("--partition", "gpu")
+    plan = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
+    assert step(plan, "plan")[-4:] == ("--driver", "580.95.05", "--cc", "9.0")
 
 
 def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
-    plan = make_plan(request(make_env_partition=True), facts, None)
+    plan = make_plan(request(), facts, None)
     assert plan.job_script is not None
     assert "module unload cuda/12.4" in plan.job_script.splitlines()
 

@@ -194,3 +194,17 @@ def test_old_reports_without_a_site_section_diagnose_as_before():
     report = b.no_gpu_machine()
     assert report.site is None
     assert ids(report)["GD-DRV-001"].severity == Severity.WARNING
+
+
+def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
+    """SLURM's GRES promise GPUs the node lacks: every GPU job sent there fails."""
+    report = s.login_node()
+    job = SlurmJob(job_id="7", node="n1", gpu_variables={"SLURM_STEP_GPUS": "0"})
+    report = replace(report, site=replace(report.site, slurm_job=job))
+    found = ids(report)["GD-DRV-001"]
+    assert found.severity == Severity.ERROR
+    assert "SLURM_STEP_GPUS=0" in found.evidence[-1]
+    assert any("--exclude=n1" in line for line in found.fix)
+    assert any("state=drain" in line for line in found.fix)
+    no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
+    assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs
