@@ -65,6 +65,29 @@ def _find_tool(tool: str | None) -> tuple[str, str | None]:
     return "uv", None
 
 
+def default_spec(direct_url: str | None = None) -> str:
+    """Where this gpudoctor came from, as pip recorded it (a checkout, a wheel), so the new
+    environment gets the same code; a release's name and version only when pip recorded none
+    (a plain name would also fetch whatever an index holds under it)."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    if direct_url is None:
+        try:
+            direct_url = metadata.distribution("gpudoctor").read_text("direct_url.json")
+        except metadata.PackageNotFoundError:
+            direct_url = None
+    try:
+        url = str(json.loads(direct_url)["url"]) if direct_url else ""
+    except (ValueError, KeyError, TypeError):
+        url = ""
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and parsed.path:
+        return unquote(parsed.path)
+    return f"gpudoctor=={__version__}"
+
+
 def _check_prefix(prefix: Path, force: bool) -> None:
     """Refuse a prefix that holds anything, unless --force (then onboard resumes in it)."""
     if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
@@ -263,8 +286,9 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     "gpudoctor_spec",
     default=None,
     metavar="SPEC",
-    help="What to install into the environment so verify runs there "
-    f"(default: gpudoctor=={__version__}; a wheel or a folder works too).",
+    help="What to install into the environment so verify runs there (default: the checkout "
+    f"or wheel this gpudoctor was installed from, else gpudoctor=={__version__}; a wheel or a "
+    "folder works too).",
 )
 @debug_option
 def command(
@@ -333,7 +357,7 @@ def command(
         driver=driver,
         cc=cc,
         from_report=str(Path(from_report).absolute()) if from_report else None,
-        gpudoctor_spec=gpudoctor_spec or f"gpudoctor=={__version__}",
+        gpudoctor_spec=gpudoctor_spec or default_spec(),
         report_dir=str(summaries),
         force=force,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gpudoctor import __version__
+from gpudoctor.cli import onboard as onboard_cli
 from tests.conftest import DATA, Cli
 from tests.onboard.standins import (
     LOGIN,
@@ -37,6 +38,16 @@ def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
         "PYTHONPATH": str(ROOT),
         **extra,
     }
+
+
+REAL_DEFAULT_SPEC = onboard_cli.default_spec  # before the fixture below replaces it
+
+
+@pytest.fixture(autouse=True)
+def released_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in indexes hold a gpudoctor wheel of this version: install that, not the
+    checkout the test suite runs from (its build needs an index)."""
+    monkeypatch.setattr(onboard_cli, "default_spec", lambda: f"gpudoctor=={__version__}")
 
 
 def normalised(text: str, tmp: Path) -> str:
@@ -198,3 +209,23 @@ def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_pa
     assert cli(*args, env=env).exit_code == 2
     assert cli(*args, "--force", env=env).exit_code == 0
     assert (prefix / "gpudoctor-onboard.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "spec"),
+    [
+        (
+            '{"dir_info": {"editable": true}, "url": "file:///srv/lab/gpu%20doctor"}',
+            "/srv/lab/gpu doctor",
+        ),
+        (
+            '{"archive_info": {}, "url": "file:///w/gpudoctor-0.1.0-py3-none-any.whl"}',
+            "/w/gpudoctor-0.1.0-py3-none-any.whl",
+        ),
+        ('{"url": "https://example.org/gpudoctor.whl", "archive_info": {}}', None),
+        ("not json", None),
+        ("", None),
+    ],
+)
+def test_the_environment_gets_the_gpudoctor_this_one_came_from(direct_url, spec):
+    assert REAL_DEFAULT_SPEC(direct_url) == (spec or f"gpudoctor=={__version__}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gpudoctor import __version__
 from tests.fleet.conftest import cluster_down, cluster_up, slurm_path, why_no_slurm
 from tests.onboard.standins import standin_indexes, uv_offline_env
 
@@ -46,7 +47,9 @@ def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -
         work.mkdir()
         done = subprocess.run(
             [sys.executable, "-m", "gpudoctor", "onboard", "--yes", "--driver", "580.95.05",
-             "--cc", "9.0", "--python", PY, "--torch", "2.9.1", "--torch-index-url", mirror],
+             "--cc", "9.0", "--python", PY, "--torch", "2.9.1", "--torch-index-url", mirror,
+             # the stand-in index's gpudoctor wheel, not this checkout (its build needs an index)
+             "--gpudoctor-spec", f"gpudoctor=={__version__}"],
             cwd=work, env=env, capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
