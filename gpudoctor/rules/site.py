@@ -68,6 +68,14 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
         *([f"#SBATCH -p {partition}"] if partition else []),
         "#SBATCH --gres=gpu:1",
         "then run gpudoctor check there.",
+        *(
+            [
+                f"Or check one of its nodes from here: $ gpudoctor check --partition {partition}",
+                "and set up an environment for those GPUs: $ gpudoctor onboard",
+            ]
+            if partition
+            else []
+        ),
     )
 
 
