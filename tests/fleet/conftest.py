@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import random
 import shutil
@@ -207,7 +208,14 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     reason = why_no_slurm()
     if reason is not None:
         pytest.skip(reason)
-    directory, took = cluster_up()
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def running_cluster(nodes: int = 3, **settings: str) -> Iterator[SlurmCluster]:
+    """A cluster (scripts/slurm-cluster's settings, e.g. ``GPU_NODES="2"``), always torn down."""
+    directory, took = cluster_up(nodes, **settings)
     # atexit as a second net: a session ended by an error outside pytest's teardown still
     # stops the daemons (down is a no-op once the directory is gone).
     atexit.register(cluster_down, directory)

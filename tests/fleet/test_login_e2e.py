@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import have_gpu
-from tests.fleet.conftest import ROOT, SlurmCluster, cluster_down, cluster_up, slurm_path
+from tests.fleet.conftest import ROOT, SlurmCluster, running_cluster
 from tests.fleet.conftest import why_no_slurm as _why_no_slurm
 
 pytestmark = pytest.mark.slurm
@@ -36,17 +36,8 @@ def login_cluster() -> Iterator[SlurmCluster]:
         pytest.skip(reason)
     if have_gpu():
         pytest.skip("this host has an NVIDIA GPU: it is no login node")
-    directory, took = cluster_up(3, GPU_NODES="2")
-    cluster = SlurmCluster(
-        dir=directory,
-        env={"SLURM_CONF": str(directory / "etc" / "slurm.conf"), "PATH": slurm_path()},
-        up_seconds=took,
-    )
-    try:
+    with running_cluster(3, GPU_NODES="2") as cluster:
         yield cluster
-    finally:
-        done = cluster_down(directory)
-        assert done.returncode == 0, done.stderr
 
 
 def gpudoctor(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gpudoctor import __version__
-from tests.fleet.conftest import cluster_down, cluster_up, slurm_path, why_no_slurm
+from tests.fleet.conftest import running_cluster, slurm_path, why_no_slurm
 from tests.onboard.standins import standin_indexes, uv_offline_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +29,8 @@ def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -
     reason = why_no_slurm() or (None if UV.exists() else "uv is in the test extra")
     if reason is not None:
         pytest.skip(reason)
-    directory, _ = cluster_up(3, GPU_NODES="2", CTLD_PORT="19817")
-    try:
+    with running_cluster(3, GPU_NODES="2") as cluster:
+        directory = cluster.dir
         mirror, pypi = standin_indexes(tmp_path / "idx", "cu128")
         env = {
             **os.environ,
@@ -73,5 +73,3 @@ def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -
         assert job.returncode == 0, job.stderr
         out = (work / "train.out").read_text()
         assert re.search(r"trained with 2.9.1\+cu128 on n[12] in .*gpudoctor-env/.venv", out), out
-    finally:
-        cluster_down(directory)
