@@ -65,6 +65,14 @@ def _find_tool(tool: str | None) -> tuple[str, str | None]:
     return "uv", None
 
 
+def _verify_job_step(partition: str, command: tuple[str, ...]) -> tuple[str, ...]:
+    """verify on one GPU of the partition, as a job step (the srun line fleet/slurm.py spells)."""
+    from gpudoctor.fleet.slurm import job_step
+    from gpudoctor.onboard.plan import SRUN_TIME
+
+    return job_step(partition, command, time_limit=SRUN_TIME, job_name="gpudoctor-verify")
+
+
 def default_spec(direct_url: str | None = None) -> str:
     """Where this gpudoctor came from, as pip recorded it (a checkout, a wheel), so the new
     environment gets the same code; a release's name and version only when pip recorded none
@@ -360,6 +368,7 @@ def command(
         gpudoctor_spec=gpudoctor_spec or default_spec(),
         report_dir=str(summaries),
         force=force,
+        on_partition=_verify_job_step,
     )
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)

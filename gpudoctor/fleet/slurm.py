@@ -25,6 +25,7 @@ __all__ = [
     "SlurmNode",
     "SlurmUnavailableError",
     "drain",
+    "job_step",
     "list_nodes",
     "node_state",
     "parse_sinfo",
@@ -325,6 +326,28 @@ def partition_names(
     """Every partition's name (``sinfo -h -o %P``, the default's ``*`` dropped)."""
     out = _query([_require("sinfo"), "-h", "-o", "%P"], env, timeout_s)
     return tuple(dict.fromkeys(ln.strip().rstrip("*") for ln in out.splitlines() if ln.strip()))
+
+
+def job_step(
+    partition: str,
+    command: Sequence[str],
+    *,
+    gpus: int = 1,
+    time_limit: str = "00:30:00",
+    job_name: str = "gpudoctor",
+) -> tuple[str, ...]:
+    """The srun command line that runs ``command`` as a job step on ``gpus`` GPUs of
+    ``partition`` (queued like any job; ``time_limit`` bounds it once it runs)."""
+    return (
+        "srun",
+        "-p",
+        partition,
+        f"--gres=gpu:{gpus}",
+        "--ntasks=1",
+        f"--time={time_limit}",
+        f"--job-name={job_name}",
+        *command,
+    )
 
 
 def srun_shown(

@@ -9,6 +9,7 @@ command's internals.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -119,6 +120,9 @@ class Request:
     report_dir: str
     """Where the Markdown and HTML summaries go."""
     force: bool = False
+    on_partition: Callable[[str, tuple[str, ...]], tuple[str, ...]] | None = None
+    """(partition, command) -> the command line that runs it on one GPU of that partition;
+    SLURM's commands are spelled in fleet/slurm.py alone, so the CLI hands this in."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,16 +281,9 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         *(() if target.gpu else ("--device", "cpu")),
     )
     if target.partition is not None:
-        verify = (
-            "srun",
-            "-p",
-            target.partition,
-            "--gres=gpu:1",
-            "--ntasks=1",
-            f"--time={SRUN_TIME}",
-            "--job-name=gpudoctor-verify",
-            *verify,
-        )
+        if request.on_partition is None:
+            raise BadInputError(f"cannot run a job on partition {target.partition} here")
+        verify = request.on_partition(target.partition, verify)
     summaries = (
         _join(request.report_dir, SUMMARY_FILES[0]),
         _join(request.report_dir, SUMMARY_FILES[1]),

@@ -3,13 +3,15 @@ reports): the target, each step's command line, what it makes and undoes, the jo
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from gpudoctor.cli.onboard import _diagnosed, _facts
 from gpudoctor.errors import BadInputError
-from gpudoctor.onboard.plan import Facts, Plan, Request, make_plan
+from gpudoctor.fleet.slurm import job_step
+from gpudoctor.onboard.plan import SRUN_TIME, Facts, Plan, Request, make_plan
 from gpudoctor.userfiles.read import load_report
 from tests.onboard.standins import LOGIN, WORKSTATION, report_variant
 
@@ -24,6 +26,7 @@ def request(**kw: object) -> Request:
         "tool_exe": "/usr/bin/uv",
         "gpudoctor_spec": "gpudoctor==0.1.0",
         "report_dir": "/home/ada",
+        "on_partition": partial(job_step, time_limit=SRUN_TIME, job_name="gpudoctor-verify"),
     }
     return Request(**(base | kw))  # type: ignore[arg-type]
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from gpudoctor.fleet.slurm import job_step
 from gpudoctor.onboard.plan import Facts, Request, make_plan
 from gpudoctor.onboard.summary import StepLine, Summary, html, markdown
 
@@ -27,6 +29,7 @@ def sample(**kw: object) -> Summary:
         report_dir="/home/ada",
         driver="580.95.05",
         cc="9.0",
+        on_partition=partial(job_step, job_name="gpudoctor-verify"),
     )
     plan = make_plan(request, facts, None)
     base: dict[str, object] = {
