@@ -15,6 +15,8 @@ MAX_MODULEFILE_BYTES = 64 * 1024
 
 # An absolute path in Lua (`"/sw/cuda/12.4"`) or Tcl (`/sw/cuda/12.4`) modulefile syntax.
 _PATH = re.compile(r"(?<![\w$.])(/[A-Za-z0-9._+@%=,:~-][^\s\"'(){}\[\];,]*)")
+# A whole-line comment: Lua `--`, Tcl `#` (`#%Module1.0` too).
+_COMMENT = re.compile(r"^\s*(?:--|#).*$", re.MULTILINE)
 _LIB_DIRS = ("lib64", "lib", "lib32", "x86_64-linux-gnu", "aarch64-linux-gnu", "stubs")
 # Prefixes every module could name (PATH=/usr/bin ...): matching them would blame any module.
 _TOO_GENERAL = frozenset(
@@ -30,7 +32,9 @@ def module_prefixes(text: str) -> tuple[str, ...]:
     a literal somewhere in the file, and a library under it came from that module.
     """
     found: dict[str, None] = {}
-    for match in _PATH.finditer(text):
+    # Comments name paths a module does not set (`-- built from /sw/src`, `# was /sw`): a
+    # prefix taken from them would blame the module for libraries it never put anywhere.
+    for match in _PATH.finditer(_COMMENT.sub("", text)):
         path = PurePosixPath(match.group(1).rstrip("/") or "/")
         while path.name in (*_LIB_DIRS, "bin", "include", "share", "man"):
             path = path.parent

@@ -60,6 +60,20 @@ def test_nvidia_wheels_from_dist_info_names(tmp_path, monkeypatch):
     assert cuda_probe.nvidia_wheels() == [{"name": "nvidia-cudnn-cu12", "version": "9.10.2.21"}]
 
 
+def test_sonames_a_wheel_ships_are_tried_before_newer_ones(tmp_path, monkeypatch):
+    # A cu12 env on a machine with a system CUDA 13: the framework loads libcudart.so.12.
+    (tmp_path / "nvidia/cuda_runtime/lib").mkdir(parents=True)
+    (tmp_path / "nvidia/cuda_runtime/lib/libcudart.so.12").write_text("")
+    monkeypatch.setattr(cuda_probe, "site_dirs", lambda: [str(tmp_path)])
+    sonames = cuda_probe.SONAMES["cudart"]
+    assert cuda_probe.by_wheels(sonames) == [
+        "libcudart.so.12",
+        "libcudart.so.13",
+        "libcudart.so.11.0",
+    ]
+    assert cuda_probe.by_wheels(cuda_probe.SONAMES["cublas"]) == cuda_probe.SONAMES["cublas"]
+
+
 def test_parsed_child_output():
     data = {
         "status": "ok",

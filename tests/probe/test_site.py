@@ -71,6 +71,13 @@ def test_system_prefixes_are_not_taken_as_a_module_prefix():
     assert module_prefixes('prepend_path("PATH", "/usr/bin")\nsetenv("X", "/opt")') == ()
 
 
+def test_paths_in_modulefile_comments_are_not_prefixes():
+    lua = '-- Built in /sw/src, installed below it\nlocal base = "/sw/cuda/12.4" -- the toolkit\n'
+    tcl = "#%Module1.0\n  # was /sw/old/nccl\nset root /sw/nccl/2.21\n"
+    assert module_prefixes(lua) == ("/sw/cuda/12.4",)
+    assert module_prefixes(tcl) == ("/sw/nccl/2.21",)
+
+
 def test_loaded_modules_pair_names_with_files():
     ctx = ProbeContext(
         root=TREES / "module_shadowing",

@@ -165,9 +165,21 @@ def library_version(name: str, lib: ctypes.CDLL) -> str | None:
     return None
 
 
+def by_wheels(sonames: list[str]) -> list[str]:
+    """``sonames`` with those an installed nvidia-* wheel ships first, the rest newest first.
+
+    A framework asks for the soname its wheels ship (``libcudart.so.12`` in a cu12 env), not
+    the newest one on the machine: trying a system CUDA 13's ``libcudart.so.13`` first would
+    report a library the framework never loads, and miss the cu12 one that LD_LIBRARY_PATH
+    (an environment module) really puts in front of the wheel's.
+    """
+    shipped = [s for s in sonames if wheel_candidates(s)]
+    return shipped + [s for s in sonames if s not in shipped]
+
+
 def resolve(name: str) -> dict[str, object]:
     """Where one CUDA library resolves: the loader's own search first, then nvidia-* wheels."""
-    sonames = (DLLS if WINDOWS else SONAMES)[name]
+    sonames = by_wheels((DLLS if WINDOWS else SONAMES)[name])
     errors: list[str] = []
     for soname in sonames:
         for target in [soname, *wheel_candidates(soname)]:
