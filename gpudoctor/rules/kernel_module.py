@@ -84,7 +84,8 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     severity=Severity.ERROR,
     title="The GPU needs NVIDIA's open kernel modules, but the proprietary one is installed",
     why="Blackwell GPUs (GeForce RTX 50, RTX PRO Blackwell, B200, GB200, GB10, B300) are "
-    "driven only by NVIDIA's open GPU kernel modules. With the proprietary `nvidia.ko` the "
+    "driven only by NVIDIA's open GPU kernel modules, and NVIDIA supports only the open "
+    "modules on Grace Hopper (GH200). With the proprietary `nvidia.ko` the "
     "module loads, but the GPU never initialises: `nvidia-smi` says *No devices were found*, "
     "CUDA sees no device, and the kernel log says `NVRM: ... requires use of the NVIDIA open "
     "kernel modules` (`RmInitAdapter failed`). gpudoctor reads the loaded flavour from "
@@ -99,6 +100,8 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     sources=(
         "https://download.nvidia.com/XFree86/Linux-aarch64/580.159.03/README/kernel_open.html",
         "NVIDIA/open-gpu-kernel-modules README.md (Compatible GPUs)",
+        "https://developer.nvidia.com/blog/nvidia-transitions-fully-towards-open-source-gpu-"
+        "kernel-modules/ (Grace Hopper and Blackwell: open modules only)",
         "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
     ),
 )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import Target, target_from_args
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase, load
+from gpudoctor.kb.loader import DATA_DIR, load_dir
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,7 @@ def test_blackwell_on_r570_needs_cu128(kb: KnowledgeBase) -> None:
 def test_volta_on_r535(kb: KnowledgeBase) -> None:
     p = plan(kb, "535.104.05", "7.0")
     assert only(p) == ("torch", "cu126", "minor_compat")
-    assert p.python == "3.14"  # 3.15 is listed by 2.14 but not released as of the data
+    assert p.python == "3.14"  # PyPI has no cp315 wheel of 2.14 (RELEASE.md lists 3.15)
 
 
 def test_tensorflow_blackwell_is_ptx_jit_with_warning(kb: KnowledgeBase) -> None:
@@ -241,3 +245,31 @@ def test_a_pip_torch_without_torchvision_gets_numpy_for_verify(kb: KnowledgeBase
     older = make_plan(kb, target, Request(cpu=True, torch="2.9"))
     assert any(s.startswith("torchvision") for s in (pin.spec for pin in older.pip))
     assert not any(pin.spec.startswith("numpy") for pin in older.pip)
+
+
+def _python_3_15_released(tmp_path: Path) -> KnowledgeBase:
+    """The shipped data with CPython 3.15 marked released (as it will be)."""
+    folder = tmp_path / "data"
+    shutil.copytree(DATA_DIR, folder)
+    path = folder / "python.toml"
+    text = path.read_text(encoding="utf-8")
+    old = 'version = "3.15"\n'
+    assert old in text
+    path.write_text(text.replace(old, old + "released = 2026-10-07\n"), encoding="utf-8")
+    kb = load_dir(folder)
+    assert kb.newest_python("3.10", "3.15") == "3.15"
+    return kb
+
+
+@pytest.mark.parametrize("version", ["2.13", "2.14"])
+def test_no_python_3_15_for_torch_without_cp315_wheels(tmp_path: Path, version: str) -> None:
+    # RELEASE.md lists 3.15 for 2.13 and 2.14, PyPI has no cp315 wheel of them (issue 24)
+    kb = _python_3_15_released(tmp_path)
+    for driver, cc in [("580.65.06", "9.0"), ("535.104.05", "8.0")]:
+        p = plan(kb, driver, cc, torch=version)
+        assert p.frameworks[0].version.startswith(version)
+        assert p.python == "3.14", (driver, cc)
+        with pytest.raises(PlanError, match="drop --python"):
+            plan(kb, driver, cc, torch=version, python="3.15")
+    # 2.15.0 has cp315 wheels: with 3.15 released it is chosen there
+    assert plan(kb, "580.65.06", "9.0", torch="2.15").python == "3.15"

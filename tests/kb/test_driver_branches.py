@@ -56,6 +56,11 @@ def test_supported_pairs_pass(kb: KnowledgeBase, driver: str, cc: str) -> None:
         ("0x2901", "open", None),  # B200
         ("2E12", "open", None),  # GB10
         ("2335", "any", None),  # H200 (the real capture)
+        ("10de:2342", "open", None),  # GH200 120GB / 480GB: Grace Hopper, open modules only
+        ("2348", "open", None),  # GH200 144G HBM3e
+        ("2341", "any", None),  # the IDs either side of the GH200s keep "any"
+        ("2343", "any", None),
+        ("2349", "any", None),
         ("1e81", "any", None),  # RTX 2080 SUPER
         ("1d01", "proprietary", 580),  # GT 1030 (negativo17/nvidia-driver#158)
         ("1db1", "proprietary", 580),  # V100

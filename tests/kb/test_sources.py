@@ -142,3 +142,35 @@ def test_cu118_lists_of_2_6_and_2_7_are_marked_unverified(kb: KnowledgeBase, ver
     assert release is not None
     variant = release.variant("cu118")
     assert variant is not None and not variant.verified_on("linux-64")
+
+
+# --- issue 24 (2026-12-07) ---
+
+
+def test_torch_2_7_cu128_wheels_carry_ptx(kb: KnowledgeBase) -> None:
+    # pytorch#157516 took +PTX out of the 12.8 builds only for 2.8; released 2.7.0+cu128 and
+    # 2.7.1+cu128 wheels report compute_120, so a later GPU has a JIT path on them
+    arch = _arch(kb, "2.7", "cu128", "linux-64")
+    assert arch == ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0+PTX")
+    assert kb.arch_coverage("13.0", arch).kind == "ptx_jit"  # a GPU newer than every SASS
+    assert _arch(kb, "2.7", "cu128", "win-64")[-1] == "12.0"  # no +PTX on Windows
+    assert _arch(kb, "2.8", "cu128", "linux-64")[-1] == "12.0"  # #157516 on release/2.8
+
+
+def test_torch_2_14_on_pypi_is_a_cuda_13_0_build(kb: KnowledgeBase) -> None:
+    # PyPI's torch 2.14.0 and 2.14.1 require cuda-toolkit==13.0.3 and nvidia-cudnn-cu13==9.24.0.43;
+    # RFC pytorch#190355 had proposed 13.2 for PyPI
+    release = kb.torch_release("2.14")
+    assert release is not None
+    assert "cuda-toolkit==13.0.3" in release.source
+    assert "13.2 stable on PyPI" not in release.source
+    assert release.variant("cu130").cudnn == "9.24.0.43"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("version", ["2.13", "2.14"])
+def test_python_range_is_what_pypi_wheels_give(kb: KnowledgeBase, version: str) -> None:
+    # RELEASE.md says <=3.15, but PyPI has no cp315 wheel of 2.13.0, 2.14.0 or 2.14.1
+    release = kb.torch_release(version)
+    assert release is not None and release.python_max == "3.14"
+    assert kb.python_supported("torch", version, "3.15") is False
+    assert kb.python_supported("torch", "2.15", "3.15") is True  # 2.15.0 has cp315 wheels

@@ -374,6 +374,43 @@ def kernel_module_reports(h100: dict, h100_nvml: NvmlInfo) -> dict[str, Report]:
         torch_failed("No CUDA GPUs are available"),
         TF_ABSENT,
     )
+    # A GH200 480GB (10de:2342, an aarch64 Grace Hopper node) with Ubuntu's closed
+    # nvidia-driver-580: NVIDIA supports only the open kernel modules on Grace Hopper (its
+    # "transitions fully towards open-source GPU kernel modules" post; NVIDIA/cloud-native-docs
+    # #6). The report has the module loaded and NVML listing no GPU, as on Blackwell; the
+    # kernel's own words on a GH200 were not found in a public report, so none are quoted.
+    out["failure__gh200_on_proprietary_module"] = report(
+        dataclasses.replace(
+            ubuntu, arch="aarch64", kernel="6.8.0-1028-nvidia-64k", hostname="gh200-node"
+        ),
+        KernelDriverInfo(
+            module_version="580.105.08",
+            proc_version_line=(
+                "NVRM version: NVIDIA UNIX aarch64 Kernel Module  580.105.08  Wed Oct 29 "
+                "22:51:37 UTC 2025"
+            ),
+            module_flavour="proprietary",
+            pci_functions=(_pci("0x2342", "nvidia", "0009:01:00.0"),),
+            dev_nodes=("/dev/nvidiactl",),
+            uvm_loaded=True,
+            nouveau_loaded=False,
+        ),
+        NvmlInfo(
+            status="ok",
+            driver_version="580.105.08",
+            nvml_version="13.580.105.08",
+            cuda_driver_version="13.0",
+            cuda_driver_version_source="v2",
+        ),
+        CudaInfo(  # a fresh node: no framework installed yet, cuInit finds no device
+            status="ok",
+            libcuda_path="/usr/lib/aarch64-linux-gnu/libcuda.so.580.105.08",
+            cu_init_result=100,
+            cu_init_error="CUDA_ERROR_NO_DEVICE",
+        ),
+        FrameworkInfo(name="torch", status="not_installed"),
+        TF_ABSENT,
+    )
     # A GTX 1080 Ti (10de:1b06) after an upgrade to Ubuntu's nvidia-driver-590-open: R590 drives
     # no Pascal GPU and the open modules none without a GSP, so the module does not load;
     # modinfo still names what is installed.

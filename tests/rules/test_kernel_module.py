@@ -196,6 +196,7 @@ RECORDED = REAL_H200.parent
     ("name", "cause", "not_blamed"),
     [
         ("failure__blackwell_on_proprietary_module", "GD-DRV-007", "GD-DRV-008"),
+        ("failure__gh200_on_proprietary_module", "GD-DRV-007", "GD-DRV-008"),
         ("failure__pascal_on_driver_590_open", "GD-DRV-009", "GD-DRV-003"),
         ("failure__pascal_on_driver_590_open", "GD-DRV-008", "GD-DRV-007"),
         ("failure__nvswitch_fabric_manager_stopped", "GD-DRV-010", "GD-DRV-009"),
