@@ -18,7 +18,8 @@ def test_one_finding_prints_cause_fix_and_sources(cli):
     assert result.exit_code == 0, result
     out = result.stdout
     assert out.startswith("GD-DRV-007\n\nThe GPU needs NVIDIA's open kernel modules")
-    assert "requires use of the NVIDIA open kernel modules" in out  # what it looks at
+    flowed = " ".join(out.split())  # the text is wrapped at 100 columns
+    assert "requires use of the NVIDIA open kernel modules" in flowed  # what it looks at
     assert "\nFix: Install the open flavour" in out
     assert "\nSources: https://download.nvidia.com/" in out
     assert "**" not in out and "`" not in out
