@@ -257,6 +257,10 @@ def query_cluster(
         return None
     argv = [path, "-h", "-o", SINFO_PARTITIONS_FORMAT]
     shown = f"sinfo -h -o '{SINFO_PARTITIONS_FORMAT}'"
+    try:
+        _check_config(env)  # sinfo would retry a SLURM_CONF that names nothing for 60 s
+    except SlurmUnavailableError as exc:
+        return SlurmCluster(reachable=False, command=shown, message=str(exc), duration_s=0.0)
     start = time.monotonic()
     result = run_cmd(argv, timeout_s=timeout_s, env=env)
     took = round(time.monotonic() - start, 3)

@@ -58,3 +58,13 @@ def test_a_hanging_sinfo_is_cut_at_its_bound(tmp_path):
     assert cluster is not None and not cluster.reachable
     assert cluster.message == "sinfo gave no answer in 0.5 s"
     assert cluster.duration_s is not None and cluster.duration_s < 5
+
+
+def test_a_slurm_conf_that_names_nothing_is_said_without_running_sinfo(tmp_path):
+    # sinfo itself retries a missing configuration for 60 s; this one would hang the test
+    _script(tmp_path, "exec /bin/sleep 30")
+    conf = tmp_path / "missing" / "slurm.conf"
+    cluster = query_cluster({"PATH": str(tmp_path), "SLURM_CONF": str(conf)}, timeout_s=20)
+    assert cluster is not None and not cluster.reachable
+    assert cluster.message == f"SLURM_CONF={conf} names no file"
+    assert cluster.duration_s == 0.0
