@@ -69,3 +69,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_torch)
         if "tensorflow" in item.keywords and not tf:
             item.add_marker(skip_tf)
+
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_checkout_stays_clean() -> object:
+    """No test leaves a file at the top of the checkout (a make-env without -o or --stdout
+    writes environment.yml into the working folder; one such file once got committed)."""
+    before = {p.name for p in _REPO.iterdir()}
+    yield
+    left = sorted({p.name for p in _REPO.iterdir()} - before)
+    assert left == [], f"tests left {left} at the top of the checkout"

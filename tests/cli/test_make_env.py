@@ -567,7 +567,11 @@ def test_a_newer_driver_that_unlocks_a_newer_release_is_named(cli: Cli) -> None:
     text = " ".join(result.stdout.replace("#", " ").split())
     assert "a newer driver unlocks a newer PyTorch: driver >= 580 (R580) gives PyTorch 2.15" in text
     # a pinned version is what was asked for: no such note
-    pinned = cli("make-env", "--driver", "570.124.06", "--cc", "12.0", "--torch", "2.11")
+    pinned = cli(
+        "make-env", "--driver", "570.124.06", "--cc", "12.0", "--torch", "2.11", "--stdout"
+    )
+    assert pinned.exit_code == 0, pinned
+    assert "torch==2.11.*" in pinned.stdout  # the file itself, on stdout: none in the tree
     assert "newer driver" not in pinned.stdout + pinned.stderr
 
 
