@@ -80,5 +80,6 @@ def _the_checkout_stays_clean() -> object:
     writes environment.yml into the working folder; one such file once got committed)."""
     before = {p.name for p in _REPO.iterdir()}
     yield
-    left = sorted({p.name for p in _REPO.iterdir()} - before)
+    # the tools' own caches (.pytest_cache, .hypothesis) are dot-folders git ignores
+    left = sorted(n for n in {p.name for p in _REPO.iterdir()} - before if not n.startswith("."))
     assert left == [], f"tests left {left} at the top of the checkout"
