@@ -432,16 +432,13 @@ def _probed_report(
 
 
 def _start_cluster_query() -> Future[SlurmCluster | None] | None:
-    """Ask SLURM for its partitions alongside the probes: only where ``sinfo`` exists and
-    this process is not inside a job (a job knows its partition; a workstation has no sinfo,
-    so it pays nothing)."""
-    import os
-    import shutil
+    """Ask SLURM for its partitions alongside the probes, where a login node would."""
     import threading
 
-    if shutil.which("sinfo") is None or os.environ.get("SLURM_JOB_ID"):
+    from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
+
+    if not asks_as_login_node():
         return None
-    from gpudoctor.fleet.slurm import query_cluster
 
     future: Future[SlurmCluster | None] = Future()
 

@@ -114,24 +114,13 @@ def _report_target(from_report: Path) -> Target:
 def _only_gpu_partition() -> str | None:
     """The one GPU partition of the cluster this is a login node of; None when this is no
     login node (no sinfo, inside a job, SLURM not answering) or no partition has GPUs."""
-    import os
-    import shutil
+    from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
+    from gpudoctor.model.slurm import gpu_partitions
 
-    if shutil.which("sinfo") is None or os.environ.get("SLURM_JOB_ID"):
-        return None
-    from gpudoctor.fleet.partitions import is_gpu_gres
-    from gpudoctor.fleet.slurm import query_cluster
-
-    cluster = query_cluster()
+    cluster = query_cluster() if asks_as_login_node() else None
     if cluster is None or not cluster.reachable:
         return None
-    found = list(
-        dict.fromkeys(
-            p.name
-            for p in sorted(cluster.partitions, key=lambda p: not p.default)
-            if any(is_gpu_gres(g) for g in p.gres)
-        )
-    )
+    found = list(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
     if len(found) > 1:
         raise BadInputError(
             f"this is a SLURM login node with several GPU partitions ({', '.join(found)}): "
@@ -144,7 +133,7 @@ def _partition_nodes(partition: str) -> tuple[str, str | None]:
     """The partition's nodes as a hostlist and their GPU type from GRES (``h100``)."""
     from gpudoctor.fleet.hostlist import compress
     from gpudoctor.fleet.slurm import list_compute_nodes
-    from gpudoctor.rules.site import gpu_gres
+    from gpudoctor.model.slurm import gpu_gres
 
     nodes = list_compute_nodes(partition=partition)
     if not nodes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpudoctor.model.report import SlurmPartition
+from gpudoctor.model.slurm import gpu_gres
 
 SINFO_PARTITIONS_FORMAT = "%P|%a|%D|%G|%f|%N"
 """Partition (``*`` = default), availability, node count, GRES, features, nodes."""
@@ -52,4 +53,4 @@ def parse_partitions(text: str) -> tuple[SlurmPartition, ...]:
 
 def is_gpu_gres(gres: str) -> bool:
     """``gpu``, ``gpu:8``, ``gpu:h100:8(S:0-1)``: a GPU generic resource (not ``gpumem``)."""
-    return gres == "gpu" or gres.startswith(("gpu:", "gpu("))
+    return gpu_gres(gres) is not None

@@ -3,7 +3,6 @@ gpudoctor there through ``srun --immediate``, and read back its report."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -133,7 +132,6 @@ def run_check(
 ) -> Report:
     """Run ``command`` (a ``check --format json``) on the node; its report with ``remote`` set."""
     args = srun_argv(where)
-    start = time.monotonic()
     result = slurm.srun_on(
         where.node,
         command,
@@ -143,7 +141,6 @@ def run_check(
         env=env,
         max_output_bytes=serialize.MAX_REPORT_BYTES,
     )
-    took = round(time.monotonic() - start, 3)
     report = _report(where, result, timeout_s)
     shown = slurm.srun_shown(where.node, command, immediate_s=immediate_s, srun_args=args)
     remote = RemoteRun(
@@ -151,7 +148,7 @@ def run_check(
         partition=where.partition,
         gres="gpu:1" if where.gpu else None,
         command=shown,
-        duration_s=took,
+        duration_s=round(result.duration_s, 3),
     )
     return with_remote(report, remote)
 

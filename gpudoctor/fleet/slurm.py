@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,9 @@ from gpudoctor.errors import SlurmUnavailableError
 from gpudoctor.model.slurm import DRAIN_PREFIX, SlurmNode
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
 
+if TYPE_CHECKING:
+    from gpudoctor.model.report import SlurmCluster
+
 # The node and the error live in the model and errors.py (the pure gate uses them without this
 # adapter); they are re-exported, so that callers of the adapter find them here too.
 __all__ = [
@@ -24,6 +28,7 @@ __all__ = [
     "SRUN_TERM_GRACE_S",
     "SlurmNode",
     "SlurmUnavailableError",
+    "asks_as_login_node",
     "drain",
     "job_step",
     "list_nodes",
@@ -155,6 +160,23 @@ def node_state(
     return next((n for n in found if n.name == name), None)
 
 
+def _srun_argv(
+    srun: str, node: str, command: Sequence[str], immediate_s: int, srun_args: Sequence[str]
+) -> list[str]:
+    """One task on ``node``, given up at once when it cannot start there."""
+    return [
+        srun,
+        "--nodes=1",
+        "--ntasks=1",
+        f"--nodelist={node}",
+        # Without it srun queues behind a busy or drained node for ever.
+        f"--immediate={max(1, immediate_s)}",
+        "--job-name=gpudoctor-fleet",
+        *srun_args,
+        *command,
+    ]
+
+
 def srun_on(
     node: str,
     command: Sequence[str],
@@ -171,17 +193,7 @@ def srun_on(
     With ``max_output_bytes``, output past it is dropped unread into memory and srun is
     stopped (the result is ``overflowed``).
     """
-    argv = [
-        _require("srun"),
-        "--nodes=1",
-        "--ntasks=1",
-        f"--nodelist={node}",
-        # Without it srun queues behind a busy or drained node for ever.
-        f"--immediate={max(1, immediate_s)}",
-        "--job-name=gpudoctor-fleet",
-        *srun_args,
-        *command,
-    ]
+    argv = _srun_argv(_require("srun"), node, command, immediate_s, srun_args)
     return run_cmd(
         argv,
         timeout_s=timeout_s,
@@ -231,11 +243,17 @@ def srun_error(result: CmdResult) -> str | None:
 
 # --- where am I: the cluster as `check` shows it on a login node ------------------------------
 
-if TYPE_CHECKING:  # imported here so that the code above this section stays as it was
-    from gpudoctor.model.report import SlurmCluster
-
 CLUSTER_TIMEOUT_S = 5.0
 """check's budget for sinfo: a controller that takes longer is reported as not answering."""
+
+
+def asks_as_login_node(env: Mapping[str, str] | None = None) -> bool:
+    """Whether to ask SLURM for its partitions: sinfo is installed and this is not inside a
+    job (a job knows its partition; a workstation without sinfo pays nothing)."""
+    env = env if env is not None else os.environ
+    if env.get("SLURM_JOB_ID"):
+        return False
+    return shutil.which("sinfo", path=env.get("PATH")) is not None
 
 
 def query_cluster(
@@ -246,9 +264,6 @@ def query_cluster(
     Never raises: a controller that does not answer is recorded as unreachable, since check
     must still report on this machine.
     """
-    import os
-    import time
-
     from gpudoctor.fleet.partitions import SINFO_PARTITIONS_FORMAT, parse_partitions
     from gpudoctor.model.report import SlurmCluster
 
@@ -261,9 +276,8 @@ def query_cluster(
         _check_config(env)  # sinfo would retry a SLURM_CONF that names nothing for 60 s
     except SlurmUnavailableError as exc:
         return SlurmCluster(reachable=False, command=shown, message=str(exc), duration_s=0.0)
-    start = time.monotonic()
     result = run_cmd(argv, timeout_s=timeout_s, env=env)
-    took = round(time.monotonic() - start, 3)
+    took = round(result.duration_s, 3)
     if result.timed_out:
         message = f"sinfo gave no answer in {timeout_s:g} s"
     elif not result.ok:
@@ -358,17 +372,4 @@ def srun_shown(
     node: str, command: Sequence[str], *, immediate_s: int, srun_args: Sequence[str]
 ) -> str:
     """The command line :func:`srun_on` runs, as a person would type it (for the report)."""
-    import shlex
-
-    return shlex.join(
-        [
-            "srun",
-            "--nodes=1",
-            "--ntasks=1",
-            f"--nodelist={node}",
-            f"--immediate={max(1, immediate_s)}",
-            "--job-name=gpudoctor-fleet",
-            *srun_args,
-            *command,
-        ]
-    )
+    return shlex.join(_srun_argv("srun", node, command, immediate_s, srun_args))

@@ -1,8 +1,14 @@
-"""A SLURM node as sinfo lists it, and the mark on every drain gpudoctor sets (pure, no I/O)."""
+"""A SLURM node as sinfo lists it, its GPU GRES, and the mark on every drain gpudoctor sets
+(pure, no I/O)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gpudoctor.model.report import SlurmCluster, SlurmPartition
 
 DRAIN_PREFIX = "gpudoctor:"
 """Every drain reason gpudoctor writes starts so; only such drains are ever resumed by it."""
@@ -34,3 +40,26 @@ class SlurmNode:
     def drained(self) -> bool:
         """Drained or draining: the scheduler starts nothing new there."""
         return "drain" in self.state
+
+
+# ``gpu``, ``gpu:8``, ``gpu:h100:8(S:0-1)``; not another resource that starts so (``gpumem``)
+_GPU_GRES = re.compile(r"^gpu(?=$|[:(])(?::([^:(]+))?(?::(\d+))?")
+
+
+def gpu_gres(gres: str) -> tuple[str | None, int | None] | None:
+    """``gpu:h100:8(S:0-1)`` -> ``("h100", 8)``, ``gpu:8`` -> ``(None, 8)``; None if no GPU."""
+    match = _GPU_GRES.match(gres)
+    if match is None:
+        return None
+    kind, count = match.group(1), match.group(2)
+    if kind is not None and kind.isdigit() and count is None:
+        kind, count = None, kind
+    return kind, int(count) if count else None
+
+
+def gpu_partitions(cluster: SlurmCluster | None) -> list[SlurmPartition]:
+    """The partitions whose nodes offer a ``gpu`` GRES, the default partition first."""
+    if cluster is None:
+        return []
+    found = [p for p in cluster.partitions if any(gpu_gres(g) for g in p.gres)]
+    return sorted(found, key=lambda p: not p.default)

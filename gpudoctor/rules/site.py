@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
+from gpudoctor.model.slurm import gpu_gres
+from gpudoctor.model.slurm import gpu_partitions as cluster_gpu_partitions
 from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
-_GPU_GRES = re.compile(r"^gpu(?::([^:(]+))?(?::(\d+))?")
 NETWORK_FS = frozenset(
     {"nfs", "nfs4", "lustre", "gpfs", "beegfs", "cifs", "smb3", "ceph", "fuse.ceph", "panfs"}
 )
@@ -22,23 +22,9 @@ CACHE_SHARE = 0.25
 GIB = 1 << 30
 
 
-def gpu_gres(gres: str) -> tuple[str | None, int | None] | None:
-    """``gpu:h100:8(S:0-1)`` -> ``("h100", 8)``, ``gpu:8`` -> ``(None, 8)``; None if no GPU."""
-    match = _GPU_GRES.match(gres)
-    if match is None:
-        return None
-    kind, count = match.group(1), match.group(2)
-    if kind is not None and kind.isdigit() and count is None:
-        kind, count = None, kind
-    return kind, int(count) if count else None
-
-
 def gpu_partitions(site: SiteInfo) -> list[SlurmPartition]:
     """The partitions whose nodes offer a ``gpu`` GRES, default partition first."""
-    if site.slurm is None:
-        return []
-    found = [p for p in site.slurm.partitions if any(gpu_gres(g) for g in p.gres)]
-    return sorted(found, key=lambda p: not p.default)
+    return cluster_gpu_partitions(site.slurm)
 
 
 def _describe(part: SlurmPartition) -> str:
