@@ -109,17 +109,13 @@ def _check_prefix(prefix: Path, force: bool) -> None:
 
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
+    from gpudoctor.envplan.cluster import modules_to_unload
     from gpudoctor.model.derived import gpus
     from gpudoctor.model.findings import Severity
-    from gpudoctor.rules.site import gpu_partitions
+    from gpudoctor.model.slurm import gpu_partitions
 
     site = report.site
-    partitions = list(dict.fromkeys(p.name for p in gpu_partitions(site))) if site else []
-    modules: list[str] = []
-    for finding in findings:
-        for line in finding.fix:
-            if line.startswith("$ module unload "):
-                modules += line.removeprefix("$ module unload ").split()
+    partitions = list(dict.fromkeys(p.name for p in gpu_partitions(site.slurm if site else None)))
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
@@ -128,7 +124,9 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         has_gpu=bool(gpus(report)),
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
-        shadowing_modules=tuple(dict.fromkeys(modules)),
+        # the modules make-env's header says to unload: those that put CUDA, cuDNN or NCCL on
+        # LD_LIBRARY_PATH, where they would shadow the libraries the new environment brings
+        shadowing_modules=modules_to_unload(report),
         problems=problems,
     )
 
