@@ -168,7 +168,7 @@ def _one(entry: _Entry, found: _Gathered, diagnose: Diagnose) -> None:
         # report, a make-env plan): not a node, and nothing to count against the fleet.
         found.skipped.append(Skipped(path=str(entry.path), why=_not_a_report(data)))
     else:
-        _check(entry, raw, found, diagnose)
+        _check(entry, raw, data, found, diagnose)
 
 
 def _manifest(entry: _Entry, data: Any, found: _Gathered) -> None:
@@ -222,12 +222,20 @@ def _second(node: str, entry: _Entry, first: dict[str, str], found: _Gathered) -
     return True
 
 
-def _check(entry: _Entry, raw: bytes, found: _Gathered, diagnose: Diagnose) -> None:
+def _report(raw: bytes, data: Any, name: str) -> Report:
+    """The check report a file holds, parsed once; ``data`` None when it held no JSON (then
+    the report reader says what the file is instead)."""
+    if data is None:
+        return serialize.report_from_bytes(raw, name)
+    return serialize.report_from_data(data, name)
+
+
+def _check(entry: _Entry, raw: bytes, data: Any, found: _Gathered, diagnose: Diagnose) -> None:
     node = _node_name(entry, verify=False)
     if not _named(entry, node, found) or _second(node, entry, found.checks, found):
         return
     try:
-        report = serialize.report_from_bytes(raw, str(entry.path))
+        report = _report(raw, data, str(entry.path))
     except (ValueError, BadInputError, RecursionError) as exc:
         found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=_why(exc)))
         return
@@ -281,7 +289,7 @@ def read_node_reports(
         if not _may_be_check(data) or not _named(entry, node, found):
             continue
         try:
-            report = serialize.report_from_bytes(raw, str(entry.path))
+            report = _report(raw, data, str(entry.path))
         except (ValueError, BadInputError, RecursionError):
             continue
         job = report.site.slurm_job if report.site is not None else None

@@ -310,6 +310,10 @@ def _report_from_json(text: str) -> Report:
         raise ReportFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except ValueError as exc:  # an integer longer than Python converts (sys.int_info)
         raise ReportFormatError(f"not a valid gpudoctor report: {exc}".split(";")[0]) from None
+    return _report_from_data(data)
+
+
+def _report_from_data(data: Any) -> Report:
     predicate = _what_json_is(data)
     if predicate is not None:
         raise _NotAReport(predicate)
@@ -340,6 +344,21 @@ def report_from_bytes(data: bytes, name: str) -> Report:
         raise ReportFormatError(f"{name}: cannot read ({exc})") from None
     try:
         return report_from_json(text)
+    except _NotAReport as exc:
+        raise ReportFormatError(f"{name} {exc.predicate}") from None
+    except ReportFormatError as exc:
+        raise ReportFormatError(f"{name}: {exc}") from None
+
+
+def report_from_data(data: Any, name: str) -> Report:
+    """A report from JSON a reader has already parsed (to see what the file is), called
+    ``name`` in errors: the same checks as :func:`report_from_bytes`, without parsing twice."""
+    try:
+        return _report_from_data(data)
+    except RecursionError:
+        raise ReportFormatError(
+            f"{name}: not a valid gpudoctor report: nested too deeply"
+        ) from None
     except _NotAReport as exc:
         raise ReportFormatError(f"{name} {exc.predicate}") from None
     except ReportFormatError as exc:
