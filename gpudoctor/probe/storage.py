@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,10 @@ WALK_TIME_S = 0.5
 """How long one cache is walked at most; a cut walk reports "at least N"."""
 WALK_ENTRIES = 50_000
 """How many directory entries one cache walk visits at most."""
+STORAGE_TIMEOUT_S = 5.0
+"""The whole storage probe's bound. statvfs, stat and a directory walk on a network file
+system whose server is gone block in the kernel (no timeout of their own), so they run in a
+thread that check stops waiting for."""
 QUOTA_TIMEOUT_S = 2.0
 """``quota`` asks an NFS server's rquotad; a server that is down must not stall check."""
 
@@ -158,9 +163,40 @@ def quota_lines(ctx: ProbeContext) -> tuple[str, ...]:
 
 
 def probe_storage(
-    ctx: ProbeContext, statvfs: StatVfs = os.statvfs, *, walk_time_s: float = WALK_TIME_S
+    ctx: ProbeContext,
+    statvfs: StatVfs = os.statvfs,
+    *,
+    walk_time_s: float = WALK_TIME_S,
+    timeout_s: float = STORAGE_TIMEOUT_S,
 ) -> tuple[StorageInfo | None, tuple[Unavailable, ...]]:
-    """Home, the environment and the caches; None without ``HOME``."""
+    """Home, the environment and the caches; None without ``HOME``; bounded by ``timeout_s``
+    (a hung file system becomes an Unavailable, and its daemon thread is left behind)."""
+    done: list[tuple[StorageInfo | None, tuple[Unavailable, ...]]] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            done.append(_probe_storage(ctx, statvfs, walk_time_s))
+        except Exception as exc:  # handed to the caller, as if it ran in its thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=work, name="gpudoctor-storage", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if failed:
+        raise failed[0]
+    if done:
+        return done[0]
+    message = (
+        f"the home, environment or cache file systems gave no answer in {timeout_s:g} s "
+        "(a network file system whose server does not answer?)"
+    )
+    return None, (Unavailable(field="site.storage", code="timeout", message=message),)
+
+
+def _probe_storage(
+    ctx: ProbeContext, statvfs: StatVfs, walk_time_s: float
+) -> tuple[StorageInfo | None, tuple[Unavailable, ...]]:
     home = ctx.env.get("HOME")
     if not home or not home.startswith("/"):
         return None, ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from gpudoctor.probe.host import detect_container
 from gpudoctor.probe.modules import module_prefixes, probe_modules
 from gpudoctor.probe.site import probe_site
 from gpudoctor.probe.storage import mount_of, parse_mounts, walk_size
-from tests.render.site_scenarios import TREES, fake_statvfs, site_of
+from tests.render.site_scenarios import PYTHON, TREES, fake_statvfs, site_of
 
 GIB = 1 << 30
 
@@ -165,3 +166,25 @@ def test_the_real_machine_is_probed_without_error():
     site = probe_site(ProbeContext(env=dict(os.environ)))
     assert site.errors == () or all(e.code == "failed" for e in site.errors)
     assert Path("/dev/shm").exists() == (site.shm_bytes is not None)
+
+
+def test_a_file_system_that_never_answers_is_a_timeout_not_a_hang():
+    """statvfs on an NFS home whose server is gone blocks in the kernel, with no timeout."""
+    from gpudoctor.probe.storage import probe_storage
+
+    gone = threading.Event()
+
+    def hung_statvfs(path: str) -> object:
+        gone.wait(30)  # as long as the server stays away
+        raise OSError("never reached")
+
+    ctx = ProbeContext(root=TREES / "login_node", env={"HOME": "/home/ada"}, python=PYTHON)
+    start = time.monotonic()
+    try:
+        storage, errors = probe_storage(ctx, hung_statvfs, timeout_s=0.3)
+    finally:
+        gone.set()
+    assert time.monotonic() - start < 10  # a bound, not a speed target: it was 30 s
+    assert storage is None
+    assert [(e.field, e.code) for e in errors] == [("site.storage", "timeout")]
+    assert "gave no answer in 0.3 s" in errors[0].message
