@@ -140,7 +140,12 @@ def _interrupted(exc: BaseException) -> int:
     word = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
     with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
         click.echo(f"gpudoctor: {word}", err=True)
+    _INTERRUPTED.append(signum)
     return 128 + signum
+
+
+_INTERRUPTED: list[int] = []
+"""The signal that stopped this run, once it has been handled (cleared by run())."""
 
 
 def run(args: list[str] | None = None) -> int:
@@ -150,6 +155,7 @@ def run(args: list[str] | None = None) -> int:
     if allow is not None:  # an earlier run in this process was interrupted
         allow()
     _TERMINATING.clear()
+    _INTERRUPTED.clear()
     try:
         result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -339,7 +345,17 @@ def main() -> None:
         code = run()
     except KeyboardInterrupt as exc:  # a signal in the instant before run() could catch it
         code = _interrupted(exc)
-    sys.exit(_flush_at_exit(code))
+    code = _flush_at_exit(code)
+    if _INTERRUPTED:
+        # Stopped, with the clean-up done as the stack unwound. CPython 3.11 marks a Ctrl-C
+        # that lands inside exec() of source text (dataclasses build their methods so, while
+        # check imports its rules) as unhandled even though it was handled, and would end
+        # the process by SIGINT instead of exit status 130: leave at once, with the status
+        # said. Nothing is left for the interpreter's own shutdown to clean up.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _flush_at_exit(code: int) -> int:

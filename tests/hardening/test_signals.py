@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -132,3 +133,35 @@ def test_a_signal_during_check_removes_the_framework_gates_folder(tmp_path: Path
     assert wait_dead([int(x) for x in pids.read_text().split()]) == []
     assert sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*")) == []
     assert not out.exists()
+
+
+CTRL_C_INSIDE_EXEC = """
+import sys
+import gpudoctor.cli.models as models
+
+def interrupted(*args, **kwargs):
+    exec("raise KeyboardInterrupt")  # as a Ctrl-C that lands while a dataclass is being built
+
+models.command.callback = interrupted
+sys.argv = ["gpudoctor", "models"]
+from gpudoctor.cli import main
+main()
+"""
+
+
+def test_a_ctrl_c_that_lands_inside_exec_still_exits_130(tmp_path: Path):
+    """CPython 3.11 takes a KeyboardInterrupt out of exec() of text for an unhandled one and,
+    run with -m as gpudoctor's entry points are, ends the process by SIGINT (-2) at exit even
+    after gpudoctor handled it (seen when Ctrl-C hit check while it imported its rules)."""
+    (tmp_path / "ctrl_c_inside_exec.py").write_text(CTRL_C_INSIDE_EXEC)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctrl_c_inside_exec"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(PYTHONPATH=f"{tmp_path}{os.pathsep}{root}"),
+        check=False,
+    )
+    assert proc.stderr.strip().splitlines()[-1] == "gpudoctor: interrupted"
+    assert proc.returncode == 130
