@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
 
 RunCmd = Callable[..., CmdResult]
+T = TypeVar("T")
+
+
+def bounded(work: Callable[[], T], timeout_s: float, name: str) -> tuple[bool, T | None]:
+    """``(True, work())``, or ``(False, None)`` when it has not returned in ``timeout_s``.
+
+    For reads that block in the kernel with no timeout of their own (``statvfs``, ``open`` and
+    ``read`` on a network file system whose server is gone): the work runs in a daemon thread
+    that is left behind when it hangs, so the process can still exit. An exception the work
+    raises is raised here, as if it ran in the caller's thread.
+    """
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(work())
+        except Exception as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name=f"gpudoctor-{name}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if failed:
+        raise failed[0]
+    return (True, done[0]) if done else (False, None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -89,6 +89,8 @@ def probe_site(
     if storage:
         info_storage, storage_errors = probe_storage(ctx, statvfs)
         errors += storage_errors
+    modules, module_errors = probe_modules(ctx)
+    errors += module_errors
     return SiteInfo(
         slurm_commands=shutil.which("sinfo", path=ctx.env.get("PATH", "")) is not None,
         slurm_job=slurm_job(ctx),
@@ -96,7 +98,7 @@ def probe_site(
         nv_libs=nv_libs(ctx),
         shm_bytes=shm_size(ctx, statvfs),
         driver_gpus=driver_gpus(ctx),
-        modules=probe_modules(ctx),
+        modules=modules,
         storage=info_storage,
         errors=tuple(errors),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gpudoctor.model.report import CacheInfo, FsUsage, StorageInfo, Unavailable
-from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.base import ProbeContext, bounded
 
 StatVfs = Callable[[str], Any]
 """``os.statvfs`` or a fake: anything with f_frsize, f_blocks, f_bavail, f_files, f_favail."""
@@ -171,22 +170,11 @@ def probe_storage(
 ) -> tuple[StorageInfo | None, tuple[Unavailable, ...]]:
     """Home, the environment and the caches; None without ``HOME``; bounded by ``timeout_s``
     (a hung file system becomes an Unavailable, and its daemon thread is left behind)."""
-    done: list[tuple[StorageInfo | None, tuple[Unavailable, ...]]] = []
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            done.append(_probe_storage(ctx, statvfs, walk_time_s))
-        except Exception as exc:  # handed to the caller, as if it ran in its thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=work, name="gpudoctor-storage", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if failed:
-        raise failed[0]
-    if done:
-        return done[0]
+    finished, result = bounded(
+        lambda: _probe_storage(ctx, statvfs, walk_time_s), timeout_s, "storage"
+    )
+    if finished and result is not None:
+        return result
     message = (
         f"the home, environment or cache file systems gave no answer in {timeout_s:g} s "
         "(a network file system whose server does not answer?)"

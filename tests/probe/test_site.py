@@ -87,7 +87,8 @@ def test_loaded_modules_pair_names_with_files():
             "_LMFILES_": "/sw/modulefiles/cuda/12.4.lua:/sw/modulefiles/cudnn/8.9",
         },
     )
-    modules = probe_modules(ctx)
+    modules, errors = probe_modules(ctx)
+    assert errors == ()
     assert [(m.name, m.file) for m in modules] == [
         ("cuda/12.4", "/sw/modulefiles/cuda/12.4.lua"),
         ("cudnn/8.9", "/sw/modulefiles/cudnn/8.9"),
@@ -97,7 +98,48 @@ def test_loaded_modules_pair_names_with_files():
 
 def test_mismatched_module_lists_keep_names_without_files():
     ctx = ProbeContext(env={"LOADEDMODULES": "a/1:b/2", "_LMFILES_": "/x/a/1"})
-    assert [(m.name, m.file) for m in probe_modules(ctx)] == [("a/1", None), ("b/2", None)]
+    modules, _ = probe_modules(ctx)
+    assert [(m.name, m.file) for m in modules] == [("a/1", None), ("b/2", None)]
+
+
+def test_a_modulefile_that_is_a_fifo_is_not_opened(tmp_path: Path):
+    """`_LMFILES_` is the user's to set: opening a FIFO with no writer blocks forever."""
+    os.mkfifo(tmp_path / "cuda.lua")
+    (tmp_path / "cudnn.lua").write_text('prepend_path("LD_LIBRARY_PATH", "/sw/cudnn/9.1/lib")\n')
+    ctx = ProbeContext(
+        env={
+            "LOADEDMODULES": "cuda/12.4:cudnn/9.1",
+            "_LMFILES_": f"{tmp_path}/cuda.lua:{tmp_path}/cudnn.lua",
+        }
+    )
+    modules, errors = probe_modules(ctx, timeout_s=5)
+    assert errors == ()
+    assert [m.prefixes for m in modules] == [(), ("/sw/cudnn/9.1",)]
+
+
+def test_modulefiles_that_never_answer_are_a_timeout_not_a_hang(monkeypatch):
+    """A modulefile on an NFS share whose server is gone: its read blocks in the kernel."""
+    import gpudoctor.probe.modules as modules_probe
+
+    gone = threading.Event()
+
+    def hung_read(ctx: ProbeContext, path: str) -> str | None:
+        gone.wait(30)
+        return None
+
+    monkeypatch.setattr(modules_probe, "_read_head", hung_read)
+    ctx = ProbeContext(env={"LOADEDMODULES": "cuda/12.4", "_LMFILES_": "/sw/cuda/12.4.lua"})
+    start = time.monotonic()
+    try:
+        modules, errors = probe_modules(ctx, timeout_s=0.3)
+    finally:
+        gone.set()
+    assert time.monotonic() - start < 10  # a bound, not a speed target: it was 30 s
+    assert [(m.name, m.file, m.prefixes) for m in modules] == [
+        ("cuda/12.4", "/sw/cuda/12.4.lua", ())
+    ]
+    assert [(e.field, e.code) for e in errors] == [("site.modules", "timeout")]
+    assert "could not be read in 0.3 s" in errors[0].message
 
 
 def test_mounts_decide_the_file_system_of_a_path():
