@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gpudoctor.errors import BadInputError, ReportFormatError
@@ -22,9 +22,11 @@ from gpudoctor.verify.model import (
     ITEMS,
     Bandwidth,
     BurnDevice,
+    HardwareFloor,
     HardwareResult,
     HardwareSettings,
 )
+from gpudoctor.verify.references import References
 
 Streamer = Callable[..., CmdResult]
 MIB = 1 << 20
@@ -105,9 +107,9 @@ class Runner:
     def __init__(self, python: str, stream: Streamer, limits: Limits) -> None:
         self.python, self.stream, self.limits = python, stream, limits
 
-    def child(self, module: str, config: dict[str, Any], timeout_s: float) -> tuple[
-        CmdResult, list[dict[str, Any]]
-    ]:
+    def child(
+        self, module: str, config: dict[str, Any], timeout_s: float
+    ) -> tuple[CmdResult, list[dict[str, Any]]]:
         lines = _Lines()
         argv = [self.python, "-m", f"gpudoctor.verify.children.{module}", json.dumps(config)]
         result = self.stream(argv, timeout_s=timeout_s, on_line=lines, env=child_env())
@@ -121,9 +123,7 @@ class Runner:
             return [], _failure("finding the GPUs", result, events) or "no answer"
         return [str(d) for d in found.get("devices", [])], None
 
-    def bandwidths(
-        self, measure: str, devices: list[str]
-    ) -> tuple[list[Bandwidth], str | None]:
+    def bandwidths(self, measure: str, devices: list[str]) -> tuple[list[Bandwidth], str | None]:
         on_cpu = devices == ["cpu"]
         config = {
             "measure": measure,
@@ -241,9 +241,11 @@ def run_hardware(
     allreduce = None
     burns: list[BurnDevice] = []
     on_cpu = devices == ["cpu"]
+    left_out = [i for i in hw.items if i in GPU_ONLY] if on_cpu else []
+    if left_out:
+        notes.append(f"{', '.join(left_out)}: need a GPU; left out on the CPU")
     for item in hw.items if devices else ():
-        if item in GPU_ONLY and on_cpu:
-            notes.append(f"{item}: needs a GPU; left out on the CPU")
+        if item in left_out:
             continue
         if item == "p2p" and len(devices) < 2:
             notes.append("p2p: needs two GPUs or more")
@@ -273,3 +275,17 @@ def run_hardware(
         errors=tuple(errors),
         duration_s=round(time.monotonic() - t0, 2),
     )
+
+
+def with_floors(hw: HardwareResult, refs: References) -> HardwareResult:
+    """``hw`` with the knowledge base's floors for the GPU models it measured."""
+    names = {b.device_name.strip().lower() for b in hw.bandwidths if b.device != "cpu"}
+    names |= {b.device_name.strip().lower() for b in hw.burn if b.device != "cpu"}
+    floors = tuple(
+        HardwareFloor(
+            gpu=f.gpu, kind=f.kind, gbps=f.gbps, verified=f.verified, source=f.source, gpus=f.gpus
+        )
+        for f in refs.floors
+        if f.gpu.lower() in names
+    )
+    return replace(hw, floors=floors)

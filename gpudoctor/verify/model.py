@@ -262,6 +262,7 @@ class VerifyResult:
     """``--hardware`` and ``--burn``; None when neither was asked (and in results written
     before 2026-12-07)."""
 
+
 # --- hardware: --hardware and --burn ---------------------------------------------------
 
 HARDWARE_VERSION = 1
@@ -333,6 +334,18 @@ class HardwareSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HardwareFloor:
+    """A knowledge-base floor that applied to this run's GPUs (verify/data/hardware_floors.toml)."""
+
+    gpu: str
+    kind: str
+    gbps: float
+    verified: bool
+    source: str
+    gpus: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class HardwareResult:
     """Everything ``--hardware`` and ``--burn`` measured."""
 
@@ -346,3 +359,13 @@ class HardwareResult:
     errors: tuple[str, ...] = ()
     """Measurements that failed as a whole (a child that hung, crashed or could not start)."""
     duration_s: float = 0.0
+    floors: tuple[HardwareFloor, ...] = ()
+    """The floors the measured GPU models have in the knowledge base (the verdict's)."""
+
+    def floor(self, gpu: str, kind: str, gpus: int = 0) -> HardwareFloor | None:
+        """The floor of ``kind`` for GPU model ``gpu`` among ``floors``."""
+        name = gpu.strip().lower()
+        return next(
+            (f for f in self.floors if f.gpu.lower() == name and f.kind == kind and f.gpus == gpus),
+            None,
+        )
