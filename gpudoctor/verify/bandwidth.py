@@ -60,3 +60,9 @@ def sweep(smallest: int, largest: int, factor: int = 4) -> tuple[int, ...]:
     if sizes[-1] != largest:
         sizes.append(largest)
     return tuple(sizes)
+
+
+CPU_SWEEP = sweep(4096, 16 << 20, 16)
+"""4 KiB to 16 MiB: gloo between processes of one host, a few seconds in all."""
+GPU_SWEEP = sweep(8 << 20, 1 << 30, 4)
+"""8 MiB to 1 GiB: NCCL's bus bandwidth is near its plateau at 1 GiB."""

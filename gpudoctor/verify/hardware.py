@@ -15,7 +15,7 @@ from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.model.hardware import AllReduce
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.probe.runcmd import CmdResult, stream_cmd
-from gpudoctor.verify.bandwidth import sweep
+from gpudoctor.verify.bandwidth import CPU_SWEEP, GPU_SWEEP
 from gpudoctor.verify.harness import child_env
 from gpudoctor.verify.model import (
     GPU_ONLY,
@@ -42,8 +42,8 @@ class Limits:
     per_gpu_s: float = 30.0
     init_timeout_s: float = 30.0
     """How long the all-reduce's ranks wait for each other to join."""
-    cpu_sizes: tuple[int, ...] = sweep(4096, 16 * MIB, 16)
-    gpu_sizes: tuple[int, ...] = sweep(8 * MIB, 1024 * MIB, 4)
+    cpu_sizes: tuple[int, ...] = CPU_SWEEP
+    gpu_sizes: tuple[int, ...] = GPU_SWEEP
     seconds_per_size: float = 0.3
     cpu_copy_bytes: int = 256 * MIB
     gpu_copy_bytes: int = 1024 * MIB

@@ -16,7 +16,14 @@ import time
 from typing import Any
 
 from gpudoctor.model.serialize import to_dict
-from gpudoctor.verify.bandwidth import algbw, allreduce_busbw, expected_sum, rank_value
+from gpudoctor.verify.bandwidth import (
+    CPU_SWEEP,
+    GPU_SWEEP,
+    algbw,
+    allreduce_busbw,
+    expected_sum,
+    rank_value,
+)
 from gpudoctor.verify.children.proto import Emit, leave, open_protocol
 
 PORT_BASE, PORT_SPAN = 20000, 20000
@@ -84,7 +91,7 @@ def run_rank(config: dict[str, Any], emit: Emit, env: dict[str, str]) -> int:
     max_iters = int(config.get("max_iters", 50))
     points = []
     want_sum = expected_sum(world)
-    for size in config["sizes"]:
+    for size in config.get("sizes") or (GPU_SWEEP if on_gpu else CPU_SWEEP):
         count = max(1, int(size) // 4)
         check = torch.full((count,), rank_value(rank), dtype=torch.float32, device=device)
         dist.all_reduce(check)
