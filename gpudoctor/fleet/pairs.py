@@ -7,6 +7,11 @@ from collections.abc import Sequence
 
 from gpudoctor.model.hardware import BadNode, PairOutcome
 
+PAIRS_DIR = "pairs"
+"""Where fleet pairs saves its files in a run folder: ``<a>+<b>.json`` and ``pairs.json``."""
+PAIRS_FILE = f"{PAIRS_DIR}/pairs.json"
+PAIRS_TOOL = "gpudoctor fleet pairs"
+"""The ``tool`` of pairs.json: how fleet report knows it."""
 SLOW_FACTOR = 0.8
 """A pair below this share of the baseline is slow (the same 20 % margin as throughput
 outliers' factor-of-median rule leaves to run-to-run noise)."""

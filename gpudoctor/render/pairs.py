@@ -8,6 +8,8 @@ from gpudoctor.model.hardware import PairsReport
 from gpudoctor.model.inert import inert
 from gpudoctor.model.serialize import finite_json, to_dict
 
+TOOL = "gpudoctor fleet pairs"
+"""fleet/pairs.PAIRS_TOOL: the render layer does not import fleet."""
 HEADERS = ("pair", "status", "bus GB/s", "alg GB/s", "size", "backend", "note")
 
 
@@ -98,7 +100,7 @@ def render_markdown(report: PairsReport) -> str:
 
 def render_json(report: PairsReport) -> str:
     """The report as versioned JSON (docs/fleet.md)."""
-    doc = dict(to_dict(report), tool="gpudoctor fleet pairs", healthy=report.healthy)
+    doc = dict(to_dict(report), tool=TOOL, healthy=report.healthy)
     return json.dumps(finite_json(doc), indent=2, allow_nan=False) + "\n"
 
 
