@@ -50,7 +50,7 @@ def pair_command(job: PairJob, addr: str) -> tuple[str, ...]:
 
 
 def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) -> PairOutcome:
-    """srun's result as a PairOutcome: the all-reduce of rank 0, or the one line on why not."""
+    """The pair as srun left it: the all-reduce of rank 0, or one line on why there is none."""
     took = round(result.duration_s, 2)
     events = []
     for line in result.stdout.splitlines():
