@@ -13,6 +13,10 @@ from gpudoctor.verify.verdict import Level, Reason
 DRIFT = 0.85
 """A burn whose last third of rounds runs below this share of its first third has drifted: the
 GPU slowed under sustained load (heat, power) even where NVML flagged no throttle reason."""
+CPU_REPRO_TOL = 1e-5
+"""On the CPU a round may differ from the first by rounding alone: BLAS libraries do not promise
+bit-wise equal results from run to run (oneMKL only in its CNR mode, "Numerical
+Reproducibility" in Intel's oneMKL reference). Up to this relative difference it is a note."""
 _KIND_WORDS = {
     "memory": "memory bandwidth",
     "h2d": "host-to-device bandwidth",
@@ -85,7 +89,21 @@ def _burn(b: BurnDevice) -> list[Reason]:
     if b.status != "ok":
         return [Reason(level=Level.FAIL, code="burn_error", message=f"{name}: {b.message}")]
     out: list[Reason] = []
-    if b.mismatched_rounds or not b.finite:
+    rounding = b.device == "cpu" and b.finite and b.max_rel_diff <= CPU_REPRO_TOL
+    if b.mismatched_rounds and rounding:
+        out.append(
+            Reason(
+                level=Level.NOTE,
+                code="burn_cpu_rounding",
+                message=(
+                    f"{name}: {b.mismatched_rounds} of {b.rounds} rounds differed from the "
+                    f"first by at most {b.max_rel_diff:.1g} (the CPU's BLAS need not repeat "
+                    "its rounding bit for bit)"
+                ),
+                device=b.device,
+            )
+        )
+    elif b.mismatched_rounds or not b.finite:
         what = "non-finite values" if not b.finite else f"differences up to {b.max_rel_diff:.2g}"
         out.append(
             Reason(

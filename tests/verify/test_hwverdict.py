@@ -111,3 +111,14 @@ def test_the_cpu_has_no_floor_its_figures_only_inform():
     assert [r.code for r in v.reasons] == ["no_floor"]
     # and hardware alone is not "no run was timed"
     assert "nothing_timed" not in {r.code for r in v.reasons}
+
+
+def test_a_cpu_blas_rounding_difference_is_a_note_a_large_one_fails():
+    small = BurnDevice(device="cpu", rounds=9, mismatched_rounds=2, max_rel_diff=3e-7)
+    hw = HardwareResult(settings=HardwareSettings(device="cpu"), burn=(small,))
+    assert codes(hw) == {"burn_cpu_rounding": "note"}
+    large = replace(small, max_rel_diff=0.2)
+    assert codes(replace(hw, burn=(large,)))["silent_data_corruption"] == "fail"
+    # on a GPU, any difference at all fails
+    gpu = f.burn("cuda:0", mismatched_rounds=1, max_rel_diff=3e-7)
+    assert codes(f.healthy(burn=(gpu,)))["silent_data_corruption"] == "fail"
