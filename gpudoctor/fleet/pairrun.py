@@ -7,10 +7,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from gpudoctor.errors import ReportFormatError
+from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.fleet import slurm
+from gpudoctor.fleet.pairs import PAIRS_DIR, analyse
 from gpudoctor.model.hardware import AllReduce, PairOutcome
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.probe.runcmd import CmdResult, stopping
@@ -165,3 +167,56 @@ def keep_better(first: Sequence[PairOutcome], again: Sequence[PairOutcome]) -> l
         else:
             out.append(o)
     return out
+
+
+def prepare_dir(out_dir: Path, pairs: Sequence[tuple[str, str]], *, force: bool) -> Path:
+    """``out_dir/pairs``, created; files of an earlier run there are refused without ``force``."""
+    pair_dir = out_dir / PAIRS_DIR
+    names = [f"{a}+{b}.json" for a, b in pairs] + ["pairs.json"]
+    if pair_dir.is_dir() and not force:
+        clash = [n for n in names if (pair_dir / n).exists()]
+        if clash:
+            raise BadInputError(
+                f"--output-dir {out_dir} already holds {PAIRS_DIR}/{clash[0]}; use --force to "
+                "replace it or choose another folder"
+            )
+    try:
+        pair_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"--output-dir: cannot create {pair_dir} ({exc.strerror})") from None
+    return pair_dir
+
+
+def measure(
+    pairs: Sequence[tuple[str, str]],
+    job: PairJob,
+    *,
+    time_limit_s: float,
+    addresses: Mapping[str, str],
+    slow_factor: float,
+    on_done: Progress | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[PairOutcome]:
+    """Every pair once, then each slow pair that ran once more (``on_done`` hears both, the
+    second time with 0 of 0): one burst of someone else's traffic must not name a link."""
+    deadline = time.monotonic() + time_limit_s
+    outcomes = run_pairs(
+        pairs, job, time_limit_s=time_limit_s, addresses=addresses, env=env, on_done=on_done
+    )
+    _, slow, _, _ = analyse(outcomes, slow_factor)
+    again = [o.nodes for o in outcomes if o.nodes in slow and o.status == "ok"]
+    if not again:
+        return outcomes
+    retried = run_pairs(
+        again,
+        job,
+        time_limit_s=max(0.0, deadline - time.monotonic()),
+        addresses=addresses,
+        env=env,
+    )
+    outcomes = keep_better(outcomes, retried)
+    if on_done is not None:
+        for outcome in outcomes:
+            if outcome.nodes in again:
+                on_done(outcome, 0, 0)
+    return outcomes
