@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from gpudoctor.errors import BadInputError
 from gpudoctor.fleet import pairrun, slurm
 from gpudoctor.fleet.pairs import analyse, baseline, choose_pairs
 from gpudoctor.model.hardware import AllReduce, AllReducePoint, PairOutcome
@@ -158,3 +159,44 @@ def test_the_srun_line_and_the_child_command():
     assert cmd[:3] == ("py", "-m", "gpudoctor.verify.children.allreduce")
     config = json.loads(cmd[3])
     assert config["addr"] == "10.0.0.1" and "rank" not in config and "port" not in config
+
+
+def test_measure_runs_each_pair_then_a_slow_one_again_and_keeps_the_better(monkeypatch):
+    figures = {("a", "b"): [40.0], ("b", "c"): [41.0], ("a", "c"): [10.0, 39.0]}
+    asked = []
+
+    def fake_srun(nodes, command, **kwargs):
+        asked.append(tuple(nodes))
+        ar = outcome(*nodes, figures[tuple(nodes)].pop(0)).allreduce
+        line = json.dumps({"event": "allreduce", "allreduce": to_dict(ar)})
+        return result(line + "\n")
+
+    monkeypatch.setattr(slurm, "srun_pair", fake_srun)
+    heard = []
+    got = pairrun.measure(
+        [("a", "b"), ("b", "c"), ("a", "c")],
+        pairrun.PairJob(python="py"),
+        time_limit_s=60,
+        addresses={"a": "10.0.0.1"},
+        slow_factor=0.8,
+        on_done=lambda o, i, n: heard.append((o.nodes, i, n)),
+    )
+    assert asked == [("a", "b"), ("b", "c"), ("a", "c"), ("a", "c")]
+    assert [o.busbw_gbps for o in got] == [40.0, 41.0, 39.0]
+    assert heard[-1] == (("a", "c"), 0, 0)
+
+
+def test_pairs_past_the_time_limit_are_not_started(monkeypatch):
+    monkeypatch.setattr(slurm, "srun_pair", lambda *a, **k: pytest.fail("srun ran"))
+    got = pairrun.run_pairs(
+        [("a", "b")], pairrun.PairJob(python="py"), time_limit_s=0.5, addresses={}
+    )
+    assert got[0].status == "refused" and "--time-limit" in got[0].message
+
+
+def test_prepare_dir_refuses_an_earlier_runs_files(tmp_path):
+    pair_dir = pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=False)
+    (pair_dir / "a+b.json").write_text("{}")
+    with pytest.raises(BadInputError, match=r"already holds pairs/a\+b\.json"):
+        pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=False)
+    assert pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=True) == pair_dir
