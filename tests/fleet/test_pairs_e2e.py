@@ -8,6 +8,8 @@ its figures meaningless (hence --slow-factor 0.05: these tests are about the mec
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,32 @@ def test_a_drained_node_is_left_out_and_said(slurm_cluster: SlurmCluster, tmp_pa
     assert code == 1  # a node asked for could not be paired
     assert [tuple(p["nodes"]) for p in report["pairs"]] == [("n1", "n2")]
     assert report["not_reached"][0][0] == "n3" and "cable check" in report["not_reached"][0][1]
+
+
+def test_a_partner_that_never_joins_is_an_error_within_the_init_timeout(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+):
+    # On n2 the "interpreter" fails at once: n1's rank waits in the rendezvous alone.
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$SLURMD_NODENAME" = n2 ]; then echo "no interpreter here" >&2; exit 1; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    start = time.monotonic()
+    code, report, _ = pairs(
+        slurm_cluster,
+        tmp_path / "out",
+        "-w",
+        "n1,n2",
+        "--python",
+        str(python),
+        "--init-timeout",
+        "3",
+    )
+    assert time.monotonic() - start < 60
+    assert code == 1
+    (p,) = report["pairs"]
+    assert p["status"] == "error", p
+    assert p["message"].startswith("rank 0: ") and "1/2 clients joined" in p["message"], p
