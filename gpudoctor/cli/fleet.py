@@ -12,6 +12,7 @@ import click
 
 from gpudoctor import __version__
 from gpudoctor.cli.files import check_output, emit, is_stdout, write_output
+from gpudoctor.cli.fleet_pairs import pairs_command
 from gpudoctor.cli.formats import FLEET
 from gpudoctor.cli.options import FiniteFloatRange, debug_option, force_option, output_option
 from gpudoctor.errors import ExitCode
@@ -31,6 +32,9 @@ def command() -> None:
     and throughput outliers. Both exit 0 when no node has an error, 1 when a node has an error
     finding or a failed verify, was not reached or its report is unreadable, and 2 on bad input.
     """
+
+
+command.add_command(pairs_command)
 
 
 def _fleet_format_option(fn: Any) -> Any:

@@ -12,6 +12,7 @@ from gpudoctor.errors import BadInputError
 if TYPE_CHECKING:
     from gpudoctor.envplan.types import Plan
     from gpudoctor.model.fleet import FleetReport
+    from gpudoctor.model.hardware import PairsReport
     from gpudoctor.model.health import HealthResult
 
 P = ParamSpec("P")
@@ -124,6 +125,12 @@ def _fleet() -> Mapping[str, Callable[[FleetReport], str]]:
     return RENDERERS
 
 
+def _pairs() -> Mapping[str, Callable[[PairsReport], str]]:
+    from gpudoctor.render.pairs import RENDERERS
+
+    return RENDERERS
+
+
 def _make_env() -> Mapping[str, Callable[[Plan, str], str]]:
     from gpudoctor.envplan.forms import RENDERERS
 
@@ -169,6 +176,15 @@ FLEET: Registry[[FleetReport]] = Registry(
 )
 """``fleet report`` and ``fleet run``."""
 
+PAIRS: Registry[[PairsReport]] = Registry(
+    kind="fleet pairs",
+    formats=REPORT_FORMATS,
+    default="text",
+    load=_pairs,
+    suffixes=_same("json", "markdown", "text"),
+)
+"""``fleet pairs``: the two-node all-reduces, bad nodes and bad links."""
+
 
 MAKE_ENV: Registry[[Plan, str]] = Registry(
     kind="make-env",
@@ -191,13 +207,14 @@ MAKE_ENV: Registry[[Plan, str]] = Registry(
 )
 """``make-env``: (plan, the file's name for its create line) -> the file."""
 
-REGISTRIES: tuple[Registry[Any], ...] = (CHECK, HEALTH, VERIFY, FLEET, MAKE_ENV)
+REGISTRIES: tuple[Registry[Any], ...] = (CHECK, HEALTH, VERIFY, FLEET, PAIRS, MAKE_ENV)
 
 __all__ = [
     "CHECK",
     "FLEET",
     "HEALTH",
     "MAKE_ENV",
+    "PAIRS",
     "REGISTRIES",
     "REPORT_FORMATS",
     "SUFFIXES",

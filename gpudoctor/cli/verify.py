@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +26,12 @@ from gpudoctor.cli.options import (
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.verify.plan import MAX_BUDGET_S
 
+MAX_BURN_S = 24 * 3600
+"""The longest --burn accepted: a day."""
+
 if TYPE_CHECKING:
-    from gpudoctor.verify.model import VerifyResult
+    from gpudoctor.verify.model import HardwareResult, HardwareSettings, VerifyResult
+    from gpudoctor.verify.references import References
     from gpudoctor.verify.verdict import Verdict
 
 
@@ -137,6 +143,32 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     metavar="SECONDS",
     help="Timing budget per model and device [default: 15, or 4 with --quick].",
 )
+@click.option(
+    "--hardware",
+    "hardware_text",
+    default=None,
+    metavar="ITEMS",
+    help="Also measure the hardware: all, or some of memory,h2d,d2h,p2p,allreduce (device "
+    "memory, pinned host<->device, GPU pairs, all-reduce across every GPU; on the CPU: host "
+    "memory and a gloo all-reduce between local processes). Without --models, only these.",
+)
+@click.option(
+    "--burn",
+    "burn_s",
+    type=FiniteFloatRange(min=1, max=MAX_BURN_S),
+    default=None,
+    metavar="SECONDS",
+    help="Sustained matrix products on every device for SECONDS, each round compared with the "
+    "first (silent data corruption) while NVML samples clocks, temperature, power and "
+    "throttling. Without --models, only this (and --hardware).",
+)
+@click.option(
+    "--ranks",
+    type=click.IntRange(min=2, max=64),
+    default=2,
+    show_default=True,
+    help="Local processes of the CPU all-reduce (on GPUs: one per GPU).",
+)
 @format_option(
     "text for people, json for machines, markdown for tickets.", VERIFY.formats, from_suffix=True
 )
@@ -161,6 +193,9 @@ def command(
     batch_size: int | None,
     quick: bool,
     time_budget: float | None,
+    hardware_text: str | None,
+    burn_s: float | None,
+    ranks: int,
     fmt: str | None,
     output: Path | None,
     force: bool,
@@ -170,13 +205,15 @@ def command(
 
     Each framework runs in its own process. Every model is checked for the same output on GPU
     and CPU (and in torch and Keras), timed, and judged: exit 0 on pass or warn, 1 on fail,
-    2 on bad input, 3 when gpudoctor itself failed.
+    2 on bad input, 3 when gpudoctor itself failed. --hardware and --burn measure the
+    hardware instead (or as well, with --models), each measurement in a bounded child.
     """
     from gpudoctor.refmodels import parse_model_list
     from gpudoctor.verify import plan
     from gpudoctor.verify.figures import with_datasheet_peaks
+    from gpudoctor.verify.hardware import parse_items
     from gpudoctor.verify.harness import run_verify
-    from gpudoctor.verify.model import Settings
+    from gpudoctor.verify.model import HardwareSettings, Settings, VerifyResult
     from gpudoctor.verify.progress import make_progress
     from gpudoctor.verify.references import load_references
     from gpudoctor.verify.verdict import judge
@@ -184,7 +221,9 @@ def command(
     if is_stdout(output):
         output = None
     fmt = VERIFY.resolve(fmt, output)
-    models = tuple(spec.name for spec in parse_model_list(models_text))
+    items = parse_items(hardware_text) if hardware_text is not None else ()
+    hardware_only = (hardware_text is not None or burn_s is not None) and _defaulted("models_text")
+    models = () if hardware_only else tuple(s.name for s in parse_model_list(models_text))
     device = plan.parse_device(device_text)
     _require_png(plot_path)
     _refuse_same_file(output, plot_path)
@@ -209,11 +248,17 @@ def command(
         # quick is for onboarding: without --device, a machine with no GPU verifies its CPU
         gpu_required=not (quick and _defaulted("device_text")),
     )
-    progress = make_progress(settings, sys.stderr)
-    try:
-        result = run_verify(settings, progress)
-    finally:
-        progress.close()
+    if models:
+        progress = make_progress(settings, sys.stderr)
+        try:
+            result = run_verify(settings, progress)
+        finally:
+            progress.close()
+    else:
+        result = VerifyResult(settings=settings, started_at=_now())
+    if hardware_text is not None or burn_s is not None:
+        hw = HardwareSettings(items=items, burn_s=burn_s, device=device, ranks=ranks)
+        result = replace(result, hardware=_measure_hardware(hw, refs))
     result = with_datasheet_peaks(result, refs)
     verdict = judge(result, refs)
     color = fmt == "text" and use_color(to_file=output is not None)
@@ -222,6 +267,19 @@ def command(
     if plot_path is not None:
         _write_plot(result, verdict, plot_path, force=force)
     return int(exit_code_for(verdict.overall))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _measure_hardware(hw: HardwareSettings, refs: References) -> HardwareResult:
+    """Run the hardware children, saying on stderr what runs (each may take a while)."""
+    from gpudoctor.verify.hardware import run_hardware, with_floors
+
+    what = ", ".join(hw.items) + (f"; burn {hw.burn_s:g} s" if hw.burn_s else "")
+    click.echo(f"verify: measuring the hardware ({what.strip('; ')}) ...", err=True)
+    return with_floors(run_hardware(hw), refs)
 
 
 def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bool) -> None:

@@ -32,12 +32,14 @@ __all__ = [
     "drain",
     "job_step",
     "list_nodes",
+    "node_addresses",
     "node_state",
     "parse_sinfo",
     "query_cluster",
     "resume",
     "srun_error",
     "srun_on",
+    "srun_pair",
 ]
 
 QUERY_TIMEOUT_S = 30.0
@@ -202,6 +204,69 @@ def srun_on(
         term_grace_s=SRUN_TERM_GRACE_S,
         max_output_bytes=max_output_bytes,
     )
+
+
+def pair_argv(
+    srun: str,
+    nodes: Sequence[str],
+    command: Sequence[str],
+    immediate_s: int,
+    srun_args: Sequence[str],
+) -> list[str]:
+    """One task on each node of ``nodes`` (one job step), given up at once when it cannot start."""
+    return [
+        srun,
+        f"--nodes={len(nodes)}",
+        f"--ntasks={len(nodes)}",
+        "--ntasks-per-node=1",
+        f"--nodelist={','.join(nodes)}",
+        f"--immediate={max(1, immediate_s)}",
+        "--job-name=gpudoctor-pairs",
+        *srun_args,
+        *command,
+    ]
+
+
+def srun_pair(
+    nodes: Sequence[str],
+    command: Sequence[str],
+    *,
+    timeout_s: float,
+    immediate_s: int,
+    srun_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    cancel: threading.Event | None = None,
+    max_output_bytes: int | None = None,
+) -> CmdResult:
+    """Run ``command`` once on each of ``nodes`` in one job step (``srun -N2``), bounded."""
+    argv = pair_argv(_require("srun"), nodes, command, immediate_s, srun_args)
+    return run_cmd(
+        argv,
+        timeout_s=timeout_s,
+        env=env,
+        cancel=cancel,
+        term_grace_s=SRUN_TERM_GRACE_S,
+        max_output_bytes=max_output_bytes,
+    )
+
+
+def node_addresses(
+    names: Sequence[str], env: Mapping[str, str] | None = None, timeout_s: float = QUERY_TIMEOUT_S
+) -> dict[str, str]:
+    """Each node's NodeAddr (``sinfo -N -o '%N|%o'``): where its peers reach it.
+
+    The rendezvous of a pair listens on its first node's address; a node name need not
+    resolve (emulated nodes, or names only SLURM knows), the address slurmctld uses does.
+    """
+    if not names:
+        return {}
+    argv = [_require("sinfo"), "-h", "-N", "-n", ",".join(names), "-o", "%N|%o"]
+    found: dict[str, str] = {}
+    for line in _query(argv, env, timeout_s).splitlines():
+        name, _, addr = line.partition("|")
+        if name.strip() and addr.strip():
+            found[name.strip()] = addr.strip()
+    return found
 
 
 def drain(

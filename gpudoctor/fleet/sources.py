@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.fleet.aggregate import aggregate
 from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput, verify_verdict
 from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, from_document, is_manifest
+from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL
 from gpudoctor.model import serialize
 from gpudoctor.model.findings import Diagnosis
 from gpudoctor.model.fleet import (
@@ -24,7 +25,9 @@ from gpudoctor.model.fleet import (
     Unreadable,
     VerifyOutcome,
 )
+from gpudoctor.model.hardware import PairsReport
 from gpudoctor.model.report import Report
+from gpudoctor.model.serialize import from_dict
 from gpudoctor.userfiles.read import read_capped
 
 T = TypeVar("T")
@@ -59,6 +62,8 @@ class _Gathered:
     checks: dict[str, str] = field(default_factory=dict)
     """node -> the file its check report came from (a second one is unreadable)."""
     verifies: dict[str, str] = field(default_factory=dict)
+    pairs: PairsReport | None = None
+    pairs_path: str = ""
 
 
 def build_fleet_report(
@@ -81,13 +86,13 @@ def build_fleet_report(
         # One file at a time, dropped once cut down to its facts: memory grows with the
         # number of nodes, not with the size of their reports.
         _one(entry, found, diagnose)
-    if not (found.checks or found.verifies or found.not_reached or found.unreadable):
+    if not (found.checks or found.verifies or found.not_reached or found.unreadable or found.pairs):
         where = ", ".join(str(p) for p in paths)
         raise BadInputError(f"no node reports (<node>.json, check/<node>.json) in {where}")
     reached = {f.node for f in found.facts}
     # A node gathered again after a failed run is reached now, whatever the manifest said.
     not_reached = [r for r in found.not_reached if r.node not in reached]
-    return aggregate(
+    report = aggregate(
         [_with_partitions(f, found.partitions) for f in found.facts],
         names=names,
         throughput=found.samples,
@@ -98,6 +103,7 @@ def build_fleet_report(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at,
     )
+    return replace(report, pairs=found.pairs, pairs_path=found.pairs_path)
 
 
 def _with_partitions(facts: NodeFacts, partitions: dict[str, tuple[str, ...]]) -> NodeFacts:
@@ -115,6 +121,8 @@ def _entries(paths: Sequence[Path], found: _Gathered) -> Iterator[_Entry]:
             for sub, where in ((CHECK_DIR, "check"), (VERIFY_DIR, "verify")):
                 if (path / sub).is_dir():
                     listed += [_Entry(p, where) for p in _list(path / sub, found, top=False)]
+            if (path / PAIRS_FILE).is_file():  # fleet pairs' summary; its per-pair files not
+                listed.append(_Entry(path / PAIRS_FILE, "pairs"))
         elif path.exists():
             listed = [_Entry(path, "given")]
         else:
@@ -159,7 +167,9 @@ def _one(entry: _Entry, found: _Gathered, diagnose: Diagnose) -> None:
         data = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError):
         data = None  # the check report reader says what the file is instead
-    if is_manifest(data):
+    if isinstance(data, dict) and data.get("tool") == PAIRS_TOOL:
+        _pairs(entry, data, found)
+    elif is_manifest(data):
         _manifest(entry, data, found)
     elif is_verify_result(data):
         _verify(entry, data, found)
@@ -169,6 +179,19 @@ def _one(entry: _Entry, found: _Gathered, diagnose: Diagnose) -> None:
         found.skipped.append(Skipped(path=str(entry.path), why=_not_a_report(data)))
     else:
         _check(entry, raw, data, found, diagnose)
+
+
+def _pairs(entry: _Entry, data: dict[str, Any], found: _Gathered) -> None:
+    """fleet pairs' report: its bad nodes and bad links join the fleet report."""
+    doc = {k: v for k, v in data.items() if k not in ("tool", "healthy")}
+    try:
+        found.pairs = from_dict(PairsReport, doc, str(entry.path))
+    except ReportFormatError as exc:
+        found.unreadable.append(
+            Unreadable(node="(fleet pairs)", path=str(entry.path), error=str(exc))
+        )
+        return
+    found.pairs_path = str(entry.path)
 
 
 def _manifest(entry: _Entry, data: Any, found: _Gathered) -> None:

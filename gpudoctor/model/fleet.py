@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.hardware import PairsReport
 
 FLEET_SCHEMA_VERSION = 2
 """Bumped on any change that breaks a reader of the JSON form (docs/fleet.md)."""
@@ -257,6 +258,9 @@ class FleetReport:
     not_reached: tuple[NotReached, ...]
     verify: tuple[VerifyOutcome, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    pairs: PairsReport | None = None
+    """``fleet pairs``' analysis (``pairs/pairs.json`` in a folder read), None without one."""
+    pairs_path: str = ""
 
     @property
     def verify_only(self) -> tuple[VerifyOutcome, ...]:
@@ -272,4 +276,5 @@ class FleetReport:
             and all(v.verdict is not VerifyVerdict.FAIL for v in self.verify)
             and not self.not_reached
             and not self.unreadable
+            and (self.pairs is None or not (self.pairs.bad_nodes or self.pairs.bad_links))
         )

@@ -23,6 +23,7 @@ from gpudoctor.render.fleet_common import (
     place_text,
     verdict_line,
 )
+from gpudoctor.render.pairs import findings
 
 # inert and frameworks_text live in fleet_common; they are named here too, for the callers of
 # the text, Markdown and JSON forms (cli/fleet.py shows SLURM's strings inert).
@@ -136,6 +137,15 @@ def render_text(report: FleetReport) -> str:
             for o in report.outliers
         ]
         out.append("")
+    if report.pairs is not None:
+        out.append(
+            f"Node pairs (fleet pairs: {len(report.pairs.pairs)} two-node all-reduce(s), "
+            f"{inert(report.pairs_path)})"
+        )
+        out += [
+            f"  {'✗' if line.startswith('bad') else '·'} {line}" for line in findings(report.pairs)
+        ]
+        out.append("")
     unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:
         out.append("Verify results that did not pass")
@@ -245,6 +255,7 @@ def tables(report: FleetReport) -> list[Table]:
                 for o in report.outliers
             ],
         ),
+        ("Node pairs (fleet pairs)", ["Kind", "Nodes", "Detail"], _pair_rows(report)),
         (
             "Verify results that did not pass",
             ["Verdict", "Node", "File"],
@@ -271,6 +282,55 @@ def tables(report: FleetReport) -> list[Table]:
         ),
     ]
     return [table for table in found if table[2]]
+
+
+def _pair_rows(report: FleetReport) -> list[list[str]]:
+    """Bad nodes, bad links and pairs that did not run (fleet pairs), one row each."""
+    p = report.pairs
+    if p is None:
+        return []
+    rows = [
+        [
+            "bad node",
+            b.node,
+            "slow with every partner: "
+            + ", ".join(
+                f"{n} {v:.2f} GB/s" if v is not None else f"{n} failed"
+                for n, v in zip(b.partners, b.busbw_gbps, strict=True)
+            ),
+        ]
+        for b in p.bad_nodes
+    ]
+    rows += [["bad link", f"{a}+{b}", "slow only together"] for a, b in p.bad_links]
+    rows += [
+        [o.status, f"{o.nodes[0]}+{o.nodes[1]}", o.message] for o in p.pairs if o.status != "ok"
+    ]
+    return rows
+
+
+def _pairs_to_dict(report: FleetReport) -> dict[str, Any] | None:
+    p = report.pairs
+    if p is None:
+        return None
+    return {
+        "path": report.pairs_path,
+        "baseline_gbps": p.baseline_gbps,
+        "slow_factor": p.slow_factor,
+        "bad_nodes": [
+            {"node": b.node, "partners": list(b.partners), "busbw_gbps": list(b.busbw_gbps)}
+            for b in p.bad_nodes
+        ],
+        "bad_links": [list(link) for link in p.bad_links],
+        "pairs": [
+            {
+                "nodes": list(o.nodes),
+                "status": o.status,
+                "busbw_gbps": o.busbw_gbps,
+                "message": o.message,
+            }
+            for o in p.pairs
+        ],
+    }
 
 
 def render_markdown(report: FleetReport) -> str:
@@ -390,6 +450,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
             {"node": v.node, "verdict": v.verdict.value, "path": v.path} for v in report.verify
         ],
         "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
+        "pairs": _pairs_to_dict(report),
     }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gpudoctor.model.hardware import AllReduce
+
 SCHEMA_VERSION = 1
 """Version of verify's JSON document; bump it on any incompatible change (docs/verify.md)."""
 
@@ -256,3 +258,114 @@ class VerifyResult:
     cpu_count: int | None = None
     started_at: str = ""
     duration_s: float = 0.0
+    hardware: HardwareResult | None = None
+    """``--hardware`` and ``--burn``; None when neither was asked (and in results written
+    before 2026-12-07)."""
+
+
+# --- hardware: --hardware and --burn ---------------------------------------------------
+
+HARDWARE_VERSION = 1
+"""Version of ``hardware`` in verify's JSON (absent in results written before 2026-12-07)."""
+
+ITEMS = ("memory", "h2d", "d2h", "p2p", "allreduce")
+"""What ``--hardware`` may name (``all`` is every one of them)."""
+GPU_ONLY = ("h2d", "d2h", "p2p")
+"""Measurements that need a GPU: on the CPU they are left out, saying so."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bandwidth:
+    """One bandwidth measurement: device memory, host<->device, or one GPU pair."""
+
+    kind: str
+    """``memory`` (a copy within the device: bytes read + written), ``h2d``, ``d2h`` (pinned
+    host memory) or ``p2p`` (device to peer device)."""
+    device: str
+    """``cpu`` or ``cuda:N`` (the source of a ``p2p`` copy)."""
+    device_name: str = ""
+    peer: str = ""
+    """``p2p``: the destination GPU."""
+    link: str = ""
+    """``p2p``: ``nvlink`` or ``pcie`` (as NVML says); empty when NVML could not tell."""
+    bytes: int = 0
+    """Buffer size of one copy."""
+    seconds: float = 0.0
+    """Median seconds of one copy."""
+    gbps: float | None = None
+    """GB/s (10^9 bytes): 2 S / t for ``memory``, S / t for the others."""
+    status: str = "ok"
+    """``ok`` or ``error``."""
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BurnDevice:
+    """``--burn``: sustained matrix products on one device, checked against the first round."""
+
+    device: str
+    device_name: str = ""
+    seconds: float = 0.0
+    rounds: int = 0
+    """Rounds run; each multiplies the same matrices and compares with round one."""
+    mismatched_rounds: int = 0
+    """Rounds whose product differed from round one (the same kernel on the same inputs must
+    give the same bits: a difference is silent data corruption)."""
+    max_rel_diff: float = 0.0
+    finite: bool = True
+    flops: tuple[float, ...] = ()
+    """Matrix-product rate of each round, FLOP/s (drift: the last rounds against the first)."""
+    telemetry: Telemetry | None = None
+    """NVML's clocks, temperatures, power and throttle reasons, sampled during the burn."""
+    status: str = "ok"
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareSettings:
+    """What ``--hardware`` and ``--burn`` asked for."""
+
+    items: tuple[str, ...] = ()
+    burn_s: float | None = None
+    device: str = "all"
+    """verify's ``--device``: ``cpu`` measures the host, the others the GPUs."""
+    ranks: int = 2
+    """Local processes of the CPU all-reduce (on GPUs: one per GPU)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareFloor:
+    """A knowledge-base floor that applied to this run's GPUs (verify/data/hardware_floors.toml)."""
+
+    gpu: str
+    kind: str
+    gbps: float
+    verified: bool
+    source: str
+    gpus: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareResult:
+    """Everything ``--hardware`` and ``--burn`` measured."""
+
+    version: int = HARDWARE_VERSION
+    settings: HardwareSettings = HardwareSettings()
+    bandwidths: tuple[Bandwidth, ...] = ()
+    allreduce: AllReduce | None = None
+    burn: tuple[BurnDevice, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What was left out and why (e.g. h2d on the CPU)."""
+    errors: tuple[str, ...] = ()
+    """Measurements that failed as a whole (a child that hung, crashed or could not start)."""
+    duration_s: float = 0.0
+    floors: tuple[HardwareFloor, ...] = ()
+    """The floors the measured GPU models have in the knowledge base (the verdict's)."""
+
+    def floor(self, gpu: str, kind: str, gpus: int = 0) -> HardwareFloor | None:
+        """The floor of ``kind`` for GPU model ``gpu`` among ``floors``."""
+        name = gpu.strip().lower()
+        return next(
+            (f for f in self.floors if f.gpu.lower() == name and f.kind == kind and f.gpus == gpus),
+            None,
+        )

@@ -129,7 +129,12 @@ def render_png(result: VerifyResult, verdict: Verdict | None = None, *, title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = draw_chart(result, verdict, title=title)
+    if result.hardware is not None and not result.runs:
+        from gpudoctor.verify.hwplot import draw_hardware
+
+        fig = draw_hardware(result.hardware, verdict.overall if verdict else None)
+    else:
+        fig = draw_chart(result, verdict, title=title)
     try:
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

@@ -69,6 +69,21 @@ class Datasheet:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Floor:
+    """The least a healthy GPU model measures in one hardware measurement (GB/s)."""
+
+    gpu: str
+    kind: str
+    """``memory``, ``h2d``, ``d2h``, ``p2p`` or ``allreduce`` (bus bandwidth)."""
+    gbps: float
+    verified: bool
+    source: str
+    gpus: int = 0
+    """``allreduce``: the number of GPUs the floor was set for (0 for the others)."""
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class References:
     """Everything verify compares measurements with."""
 
@@ -76,6 +91,15 @@ class References:
     fingerprints: tuple[Fingerprint, ...] = ()
     expected: tuple[Expected, ...] = ()
     datasheets: tuple[Datasheet, ...] = ()
+    floors: tuple[Floor, ...] = ()
+
+    def floor(self, gpu: str, kind: str, gpus: int = 0) -> Floor | None:
+        """The floor of ``kind`` for the GPU model ``gpu`` (and, for allreduce, ``gpus`` GPUs)."""
+        name = gpu.strip().lower()
+        for f in self.floors:
+            if f.gpu.lower() == name and f.kind == kind and f.gpus == gpus:
+                return f
+        return None
 
     def datasheet(self, gpu: str, precision: str) -> Datasheet | None:
         """The datasheet peak of the GPU model called ``gpu`` (as NVML names it), if known."""
@@ -113,12 +137,15 @@ ROW_KEYS: dict[str, frozenset[str]] = {
     "peak": frozenset({"gpu", "precision", "tflops"}),
     "band": frozenset({"model", "precision_class", "low", "high"}),
     "fingerprint": frozenset({"model", "ratio_to_resnet50"}),
+    "floor": frozenset({"gpu", "kind", "gbps"}),
     "row": frozenset(
         {"gpu", "framework", "model", "mode", "precision", "batch_size", "images_per_second"}
     )
     | {"layout"},
 }
 """Each table's own keys; every row also needs ``source``, ``as_of`` and ``verified``."""
+OPTIONAL_KEYS: dict[str, frozenset[str]] = {"floor": frozenset({"gpus"})}
+"""Keys a table's rows may leave out (an all-reduce floor's ``gpus``)."""
 
 
 def _rows(doc: dict[str, Any], table: str, name: str) -> list[tuple[dict[str, Any], str]]:
@@ -131,7 +158,12 @@ def _rows(doc: dict[str, Any], table: str, name: str) -> list[tuple[dict[str, An
         where = f"{name}: {table}[{i}]"
         if not isinstance(row, dict):
             raise KnowledgeBaseError(f"{where}: must be a table")
-        keys(row, where, ROW_KEYS[table] | {"source", "as_of", "verified"}, SOURCED)
+        keys(
+            row,
+            where,
+            ROW_KEYS[table] | {"source", "as_of", "verified"},
+            SOURCED | OPTIONAL_KEYS.get(table, frozenset()),
+        )
         sourced(row, where)
         checked.append((row, where))
     return checked
@@ -143,7 +175,20 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
     prints: list[Fingerprint] = []
     expected: list[Expected] = []
     sheets: list[Datasheet] = []
+    floors: list[Floor] = []
     for name, doc in sorted(docs.items()):
+        for row, w in _rows(doc, "floor", name):
+            floors.append(
+                Floor(
+                    gpu=_field(row, "gpu", str, w),
+                    kind=_field(row, "kind", str, w),
+                    gbps=_field(row, "gbps", float, w),
+                    verified=_field(row, "verified", bool, w),
+                    source=_field(row, "source", str, w),
+                    gpus=_field(row, "gpus", int, w) if "gpus" in row else 0,
+                    note=str(row.get("note", "")),
+                )
+            )
         for row, w in _rows(doc, "peak", name):
             sheets.append(
                 Datasheet(
@@ -194,6 +239,7 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
         fingerprints=tuple(prints),
         expected=tuple(expected),
         datasheets=tuple(sheets),
+        floors=tuple(floors),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from gpudoctor import __version__
 from gpudoctor.model.serialize import finite_json, to_dict
-from gpudoctor.verify import figures
+from gpudoctor.verify import figures, hwrender
 from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
 from gpudoctor.verify.verdict import Level, Verdict
 
@@ -129,6 +129,16 @@ def _environment(result: VerifyResult) -> list[str]:
 
 def _settings_line(result: VerifyResult) -> str:
     s = result.settings
+    if result.hardware is not None:
+        hw = hwrender.summary(result.hardware)
+        if not s.models:
+            return hw
+        return f"{_models_line(result)}; {hw}"
+    return _models_line(result)
+
+
+def _models_line(result: VerifyResult) -> str:
+    s = result.settings
     batch = f"batch {s.batch_size}" if s.batch_size else "default batches"
     quick = ", quick" if s.quick else ""
     budget = f"{s.time_budget_s:g} s per model and device"
@@ -154,14 +164,28 @@ def render_text(
         force_terminal=color,
         highlight=False,
     )
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    for h in HEADERS:
-        table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
     styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
-    for cells in _rows(result, verdict):
-        table.add_row(*cells[:-1], f"[{styles[cells[-1]]}]{cells[-1]}[/]")
-    console.print(table)
-    console.print()
+    if result.runs or result.hardware is None:
+        table = Table(show_edge=False, pad_edge=False, box=None)
+        for h in HEADERS:
+            table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
+        for cells in _rows(result, verdict):
+            table.add_row(*cells[:-1], f"[{styles[cells[-1]]}]{cells[-1]}[/]")
+        console.print(table)
+        console.print()
+    if result.hardware is not None:
+        hw_rows = hwrender.rows(result.hardware)
+        if hw_rows:
+            table = Table(show_edge=False, pad_edge=False, box=None)
+            for h in hwrender.HEADERS:
+                right = h in hwrender.HEADERS[2:6]
+                table.add_column(h, justify="right" if right else "left", no_wrap=True)
+            for cells in hw_rows:
+                table.add_row(*cells)
+            console.print(table, markup=False)
+        for line in _hardware_lines(result):
+            console.print(line, markup=False, soft_wrap=True)
+        console.print()
     for line in _reason_lines(verdict):
         console.print(line, markup=False, soft_wrap=True)
     if verdict.reasons:
@@ -178,12 +202,15 @@ def render_text(
 def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     """A Markdown section to paste into a ticket."""
     out = [f"## gpudoctor verify: {verdict.overall.upper()}", "", f"_{_settings_line(result)}_", ""]
-    out.append("| " + " | ".join(HEADERS) + " |")
-    out.append("|" + "|".join("---:" if h in HEADERS[3:8] else "---" for h in HEADERS) + "|")
-    out += [
-        "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-        for cells in _rows(result, verdict)
-    ]
+    if result.runs or result.hardware is None:
+        out += _md_table(HEADERS, HEADERS[3:8], _rows(result, verdict))
+    if result.hardware is not None:
+        out += ["", "### Hardware", ""]
+        hw_rows = hwrender.rows(result.hardware)
+        if hw_rows:
+            out += _md_table(hwrender.HEADERS, hwrender.HEADERS[2:6], hw_rows)
+            out.append("")
+        out += [f"- {line}" for line in _hardware_lines(result)]
     if verdict.reasons:
         out += ["", "### Reasons", ""]
         out += [
@@ -193,6 +220,29 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     out += ["", "### Environment", ""]
     out += [f"- {line}" for line in _environment(result)]
     return "\n".join(out) + "\n"
+
+
+def _md_table(
+    headers: tuple[str, ...], right: tuple[str, ...], cells: list[tuple[str, ...]]
+) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |"]
+    out.append("|" + "|".join("---:" if h in right else "---" for h in headers) + "|")
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    return out
+
+
+def _hardware_lines(result: VerifyResult) -> list[str]:
+    hw = result.hardware
+    if hw is None:
+        return []
+    lines = [hwrender.burn_line(b) for b in hw.burn]
+    lines += [f"note: {n}" for n in hw.notes]
+    if hw.bandwidths or hw.allreduce is not None:
+        lines.append(
+            "GB/s = 10^9 bytes/s; memory: bytes read + written; all-reduce: algbw = S/t, "
+            "busbw = algbw x 2(n-1)/n (nccl-tests); floor? = unverified"
+        )
+    return lines
 
 
 def _finite(obj: Any) -> Any:
@@ -239,6 +289,7 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
         "cpu_count": result.cpu_count,
         "started_at": result.started_at,
         "duration_s": result.duration_s,
+        "hardware": to_dict(result.hardware) if result.hardware is not None else None,
     }
     return _finite(doc)  # type: ignore[no-any-return]
 

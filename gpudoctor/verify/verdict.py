@@ -109,11 +109,19 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
     reasons += [r for c in result.comparisons if (r := _comparison(c)) is not None]
     reasons += _speedups(result)
     reasons += _fingerprints(result, refs)
+    if result.hardware is not None:
+        from gpudoctor.verify.hwverdict import judge_hardware  # it imports Reason from here
+
+        reasons += judge_hardware(result.hardware, refs)
     if result.frameworks and not any(env.installed for env in result.frameworks):
         # Nothing could run at all: an install that was never exercised is not proven.
         msg = "no framework is installed here, so nothing was verified (gpudoctor make-env)"
         reasons.append(Reason(level=Level.FAIL, code="nothing_installed", message=msg))
-    elif not figures.ok_runs(result) and not any(r.level is Level.FAIL for r in reasons):
+    elif (
+        result.settings.models
+        and not figures.ok_runs(result)
+        and not any(r.level is Level.FAIL for r in reasons)
+    ):
         reasons.append(Reason(level=Level.WARN, code="nothing_timed", message="no run was timed"))
     models = tuple((m, label(r for r in reasons if r.model == m)) for m in result.settings.models)
     return Verdict(overall=label(reasons), models=models, reasons=tuple(reasons))

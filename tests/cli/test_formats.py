@@ -16,6 +16,7 @@ from gpudoctor.cli.formats import (
     FLEET,
     HEALTH,
     MAKE_ENV,
+    PAIRS,
     REGISTRIES,
     SUFFIXES,
     VERIFY,
@@ -59,6 +60,7 @@ OFFERED = [
     ("verify", VERIFY),
     ("fleet report", FLEET),
     ("fleet run", FLEET),
+    ("fleet pairs", PAIRS),
     ("make-env", MAKE_ENV),
 ]
 
@@ -80,6 +82,7 @@ def test_every_report_kind_has_a_registry() -> None:
         "check --health-check",
         "verify",
         "fleet",
+        "fleet pairs",
         "make-env",
     }
     assert {"check", "verify", "fleet", "make-env"} <= set(_COMMANDS)

@@ -90,3 +90,25 @@ def test_mask_hides_serials_in_nvml_json_and_query_csv():
         assert "0000000000000" in masked
     assert "143771" in validate.mask(nvml)  # other numbers are kept
     assert "580.159.04" in validate.mask(csv)
+
+
+def test_the_hardware_run_is_recorded_and_summed_up_on_one_line():
+    name, args, timeout_s = validate.HARDWARE_RUN
+    assert name == "verify-hardware" and "--burn" in args and "60" in args
+    assert timeout_s > 60 + 60  # the burn and the start-up
+    assert "verify-hardware.json" in validate.KEEP and len(validate.KEEP) == 7
+    hw = {
+        "bandwidths": [
+            {"kind": "memory", "device": "cuda:0", "gbps": 2950.0},
+            {"kind": "p2p", "device": "cuda:0", "gbps": 370.0},
+            {"kind": "p2p", "device": "cuda:1", "gbps": 360.0},
+        ],
+        "allreduce": {
+            "points": [{"bytes": 8, "busbw_gbps": 1.0}, {"bytes": 1 << 30, "busbw_gbps": 480.0}]
+        },
+        "burn": [{"device": "cuda:0", "flops": [5.0e13, 5.1e13], "mismatched_rounds": 0}],
+    }
+    line = validate.hardware_summary(hw)
+    assert "memory cuda:0 2950.0" in line and "p2p min 360.0 max 370.0" in line
+    assert "allreduce busbw 480.0 at 1073741824 B" in line
+    assert "burn cuda:0 51.0 TFLOP/s, 0 mismatched" in line

@@ -1,0 +1,90 @@
+"""fleet pairs' pure parts: which node pairs to measure, and bad node versus bad link."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+from gpudoctor.model.hardware import BadNode, PairOutcome
+
+PAIRS_DIR = "pairs"
+"""Where fleet pairs saves its files in a run folder: ``<a>+<b>.json`` and ``pairs.json``."""
+PAIRS_FILE = f"{PAIRS_DIR}/pairs.json"
+PAIRS_TOOL = "gpudoctor fleet pairs"
+"""The ``tool`` of pairs.json: how fleet report knows it."""
+SLOW_FACTOR = 0.8
+"""A pair below this share of the baseline is slow (the same 20 % margin as throughput
+outliers' factor-of-median rule leaves to run-to-run noise)."""
+
+
+def choose_pairs(nodes: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Each node with the next and the one after next (a ring and its skip-one chords).
+
+    Every node is then in at least two pairs once there are three nodes (four pairs from
+    five nodes on), so a node slow with every partner is told apart from one slow link.
+    Two nodes make one pair; one node none.
+    """
+    ordered = sorted(dict.fromkeys(nodes))
+    n = len(ordered)
+    seen: dict[frozenset[str], tuple[str, str]] = {}
+    for step in (1, 2):
+        for i in range(n):
+            a, b = ordered[i], ordered[(i + step) % n]
+            if a != b:
+                seen.setdefault(frozenset((a, b)), (min(a, b), max(a, b)))
+    return tuple(seen.values())
+
+
+def baseline(values: Sequence[float]) -> float | None:
+    """The upper quartile of the pairs' bus bandwidths (robust while up to 3/4 are slow).
+
+    The median would not do: among three nodes with one bad, two of the three pairs are slow.
+    """
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(sorted(values), n=4, method="inclusive")[2]
+
+
+def analyse(
+    outcomes: Sequence[PairOutcome], slow_factor: float = SLOW_FACTOR
+) -> tuple[
+    float | None, tuple[tuple[str, str], ...], tuple[BadNode, ...], tuple[tuple[str, str], ...]
+]:
+    """(baseline, slow pairs, bad nodes, bad links) of a set of pair outcomes.
+
+    A pair is slow when it failed or its bus bandwidth is under ``slow_factor`` x the baseline.
+    A node in two pairs or more, slow in all of them, is a bad node; a slow pair that no bad
+    node explains is a bad link (with a node in only that pair, the two cannot be told apart).
+    """
+    values = [v for o in outcomes if (v := o.busbw_gbps) is not None]
+    base = baseline(values)
+    # With one pair there is nothing to compare with: only a failure makes it slow.
+    comparable = len(values) >= 2
+
+    def is_slow(o: PairOutcome) -> bool:
+        v = o.busbw_gbps
+        if v is None:
+            return True
+        return comparable and base is not None and v < slow_factor * base
+
+    slow = [o for o in outcomes if is_slow(o)]
+    slow_keys = {o.nodes for o in slow}
+    per_node: dict[str, list[PairOutcome]] = {}
+    for o in outcomes:
+        for node in o.nodes:
+            per_node.setdefault(node, []).append(o)
+    bad: list[BadNode] = []
+    for node, mine in sorted(per_node.items()):
+        if len(mine) >= 2 and all(o.nodes in slow_keys for o in mine):
+            bad.append(
+                BadNode(
+                    node=node,
+                    partners=tuple(o.nodes[1] if o.nodes[0] == node else o.nodes[0] for o in mine),
+                    busbw_gbps=tuple(o.busbw_gbps for o in mine),
+                )
+            )
+    bad_names = {b.node for b in bad}
+    links = tuple(o.nodes for o in slow if not (set(o.nodes) & bad_names))
+    return base, tuple(o.nodes for o in slow), tuple(bad), links

@@ -1,0 +1,291 @@
+"""The parent side of ``--hardware`` and ``--burn``: one bounded child per measurement."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gpudoctor.errors import BadInputError, ReportFormatError
+from gpudoctor.model.hardware import AllReduce
+from gpudoctor.model.serialize import from_dict
+from gpudoctor.probe.runcmd import CmdResult, stream_cmd
+from gpudoctor.verify.bandwidth import CPU_SWEEP, GPU_SWEEP
+from gpudoctor.verify.harness import child_env
+from gpudoctor.verify.model import (
+    GPU_ONLY,
+    ITEMS,
+    Bandwidth,
+    BurnDevice,
+    HardwareFloor,
+    HardwareResult,
+    HardwareSettings,
+)
+from gpudoctor.verify.references import References
+
+Streamer = Callable[..., CmdResult]
+MIB = 1 << 20
+MAX_BURN_S = 24 * 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Every child's deadline, and the sizes measured (tests shrink them)."""
+
+    startup_s: float = 60.0
+    """Importing torch and creating a CUDA context, before any measurement."""
+    per_gpu_s: float = 30.0
+    init_timeout_s: float = 30.0
+    """How long the all-reduce's ranks wait for each other to join."""
+    cpu_sizes: tuple[int, ...] = CPU_SWEEP
+    gpu_sizes: tuple[int, ...] = GPU_SWEEP
+    seconds_per_size: float = 0.3
+    cpu_copy_bytes: int = 256 * MIB
+    gpu_copy_bytes: int = 1024 * MIB
+    burn_grace_s: float = 60.0
+
+
+def parse_items(text: str) -> tuple[str, ...]:
+    """``--hardware``'s list: names from ITEMS, or ``all``; anything else is bad input."""
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    if not names:
+        raise BadInputError("--hardware needs a list: all, or some of " + ", ".join(ITEMS))
+    unknown = [n for n in names if n != "all" and n not in ITEMS]
+    if unknown:
+        raise BadInputError(
+            f"--hardware: unknown measurement {unknown[0]!r} (all, or some of {', '.join(ITEMS)})"
+        )
+    return ITEMS if "all" in names else tuple(i for i in ITEMS if i in names)
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback now, for the local all-reduce's rendezvous."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class _Lines:
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            return
+        if isinstance(event, dict):
+            self.events.append(event)
+
+
+def _failure(what: str, result: CmdResult, events: list[dict[str, Any]]) -> str | None:
+    """One line on why a child gave no complete answer, or None when it finished."""
+    said = [str(e.get("message", "")) for e in events if e.get("event") == "error"]
+    if result.start_error:
+        return f"{what}: could not start: {result.start_error}"
+    if result.timed_out:
+        hung = " and would not die (left behind)" if result.abandoned else ""
+        return f"{what}: no answer within {result.duration_s:.0f} s (a hung GPU or peer){hung}"
+    if said:
+        return f"{what}: {said[0]}"
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-1:] if result.stderr else []
+        return f"{what}: exited with status {result.returncode}" + (
+            f" ({tail[0][:300]})" if tail else ""
+        )
+    return None
+
+
+class Runner:
+    """Starts the children; ``stream`` is the one child-process primitive (tests fake it)."""
+
+    def __init__(self, python: str, stream: Streamer, limits: Limits) -> None:
+        self.python, self.stream, self.limits = python, stream, limits
+
+    def child(
+        self, module: str, config: dict[str, Any], timeout_s: float
+    ) -> tuple[CmdResult, list[dict[str, Any]]]:
+        lines = _Lines()
+        argv = [self.python, "-m", f"gpudoctor.verify.children.{module}", json.dumps(config)]
+        result = self.stream(argv, timeout_s=timeout_s, on_line=lines, env=child_env())
+        return result, lines.events
+
+    def gpus(self) -> tuple[list[str], str | None]:
+        """The CUDA devices torch sees, or ([], why none)."""
+        result, events = self.child("hardware", {"measure": "devices"}, self.limits.startup_s)
+        found = next((e for e in events if e.get("event") == "devices"), None)
+        if found is None:
+            return [], _failure("finding the GPUs", result, events) or "no answer"
+        return [str(d) for d in found.get("devices", [])], None
+
+    def bandwidths(self, measure: str, devices: list[str]) -> tuple[list[Bandwidth], str | None]:
+        on_cpu = devices == ["cpu"]
+        config = {
+            "measure": measure,
+            "devices": devices,
+            "bytes": self.limits.cpu_copy_bytes if on_cpu else self.limits.gpu_copy_bytes,
+        }
+        pairs = len(devices) * (len(devices) - 1) if measure == "p2p" else len(devices)
+        timeout = self.limits.startup_s + self.limits.per_gpu_s * max(1, pairs)
+        result, events = self.child("hardware", config, timeout)
+        found = []
+        for e in events:
+            if e.get("event") == "bandwidth":
+                try:
+                    found.append(from_dict(Bandwidth, e["bandwidth"]))
+                except (ReportFormatError, KeyError):
+                    continue
+        return found, _failure(measure, result, events)
+
+    def allreduce(self, devices: list[str]) -> tuple[AllReduce | None, str | None]:
+        """All ranks at once, one child each; rank 0's answer, or why there is none."""
+        on_cpu = devices[0] == "cpu"
+        ranks = len(devices)
+        port = free_port()
+        sizes = self.limits.cpu_sizes if on_cpu else self.limits.gpu_sizes
+        timeout = (
+            self.limits.startup_s
+            + self.limits.init_timeout_s
+            + len(sizes) * (4 * self.limits.seconds_per_size + 5)
+        )
+
+        def one(rank: int) -> tuple[CmdResult, list[dict[str, Any]]]:
+            config = {
+                "rank": rank,
+                "world_size": ranks,
+                "local_rank": 0 if on_cpu else int(devices[rank].split(":")[1]),
+                "addr": "127.0.0.1",
+                "port": port,
+                "device": "cpu" if on_cpu else "cuda",
+                "sizes": list(sizes),
+                "init_timeout_s": self.limits.init_timeout_s,
+                "seconds_per_size": self.limits.seconds_per_size,
+            }
+            return self.child("allreduce", config, timeout)
+
+        with ThreadPoolExecutor(max_workers=ranks, thread_name_prefix="allreduce") as pool:
+            outcomes = list(pool.map(one, range(ranks)))
+        for _, events in outcomes:
+            for e in events:
+                if e.get("event") == "allreduce":
+                    try:
+                        return from_dict(AllReduce, e["allreduce"]), None
+                    except (ReportFormatError, KeyError) as exc:
+                        return None, f"allreduce: unreadable answer ({exc})"
+        why = [
+            w
+            for rank, (result, events) in enumerate(outcomes)
+            if (w := _failure(f"allreduce rank {rank}", result, events)) is not None
+        ]
+        return None, "; ".join(why[:2]) or "allreduce: no rank answered"
+
+    def burn(self, devices: list[str], seconds: float) -> tuple[list[BurnDevice], list[str]]:
+        """Every device at once (one child each), for ``seconds``."""
+        timeout = seconds + self.limits.startup_s + self.limits.burn_grace_s
+
+        def one(device: str) -> tuple[CmdResult, list[dict[str, Any]]]:
+            config = {"measure": "burn", "devices": [device], "seconds": seconds}
+            return self.child("hardware", config, timeout)
+
+        with ThreadPoolExecutor(max_workers=len(devices), thread_name_prefix="burn") as pool:
+            outcomes = list(pool.map(one, devices))
+        found: list[BurnDevice] = []
+        errors: list[str] = []
+        for device, (result, events) in zip(devices, outcomes, strict=True):
+            got = next((e for e in events if e.get("event") == "burn"), None)
+            why = _failure(f"burn {device}", result, events)
+            if got is not None:
+                try:
+                    found.append(from_dict(BurnDevice, got["burn"]))
+                    continue
+                except (ReportFormatError, KeyError) as exc:
+                    why = f"burn {device}: unreadable answer ({exc})"
+            found.append(BurnDevice(device=device, status="error", message=why or "no answer"))
+            errors.append(why or f"burn {device}: no answer")
+        return found, errors
+
+
+def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str], list[str]]:
+    """The devices to measure, notes and errors; the CPU when asked, or when no GPU is here."""
+    if hw.device == "cpu":
+        return ["cpu"], [], []
+    gpus, why = runner.gpus()
+    if hw.device.startswith("cuda:"):
+        if hw.device not in gpus:
+            return [], [], [f"{hw.device}: not among the GPUs found ({', '.join(gpus) or why})"]
+        return [hw.device], [], []
+    if gpus:
+        return gpus, [], []
+    if hw.device == "all":
+        return ["cpu"], [f"no GPU found ({why or 'torch sees none'}): the host was measured"], []
+    return [], [], [f"no GPU found: {why or 'torch sees none'}"]
+
+
+def run_hardware(
+    hw: HardwareSettings,
+    *,
+    python: str = sys.executable,
+    stream: Streamer = stream_cmd,
+    limits: Limits | None = None,
+) -> HardwareResult:
+    """Measure every item asked, then burn; each child bounded, failures recorded, never raised."""
+    t0 = time.monotonic()
+    runner = Runner(python, stream, limits or Limits())
+    devices, notes, errors = _targets(hw, runner)
+    bandwidths: list[Bandwidth] = []
+    allreduce = None
+    burns: list[BurnDevice] = []
+    on_cpu = devices == ["cpu"]
+    left_out = [i for i in hw.items if i in GPU_ONLY] if on_cpu else []
+    if left_out:
+        notes.append(f"{', '.join(left_out)}: need a GPU; left out on the CPU")
+    for item in hw.items if devices else ():
+        if item in left_out:
+            continue
+        if item == "p2p" and len(devices) < 2:
+            notes.append("p2p: needs two GPUs or more")
+            continue
+        if item == "allreduce":
+            ranks = ["cpu"] * max(2, hw.ranks) if on_cpu else devices
+            if len(ranks) < 2:
+                notes.append("allreduce: needs two GPUs or more")
+                continue
+            allreduce, why = runner.allreduce(ranks)
+            if why:
+                errors.append(why)
+            continue
+        found, why = runner.bandwidths(item, devices)
+        bandwidths += found
+        if why:
+            errors.append(why)
+    if hw.burn_s and devices:
+        burns, why_burn = runner.burn(devices, hw.burn_s)
+        errors += why_burn
+    return HardwareResult(
+        settings=hw,
+        bandwidths=tuple(bandwidths),
+        allreduce=allreduce,
+        burn=tuple(burns),
+        notes=tuple(notes),
+        errors=tuple(errors),
+        duration_s=round(time.monotonic() - t0, 2),
+    )
+
+
+def with_floors(hw: HardwareResult, refs: References) -> HardwareResult:
+    """``hw`` with the knowledge base's floors for the GPU models it measured."""
+    names = {b.device_name.strip().lower() for b in hw.bandwidths if b.device != "cpu"}
+    names |= {b.device_name.strip().lower() for b in hw.burn if b.device != "cpu"}
+    floors = tuple(
+        HardwareFloor(
+            gpu=f.gpu, kind=f.kind, gbps=f.gbps, verified=f.verified, source=f.source, gpus=f.gpus
+        )
+        for f in refs.floors
+        if f.gpu.lower() in names
+    )
+    return replace(hw, floors=floors)

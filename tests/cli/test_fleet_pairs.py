@@ -1,0 +1,101 @@
+"""`gpudoctor fleet pairs` on the CLI, and its pairs.json in `fleet report`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gpudoctor.model.hardware import PairsReport
+from gpudoctor.render.pairs import render_json
+from tests.cli.test_fleet import H100, SCHEMA
+from tests.conftest import Cli
+from tests.fleet.fake_slurm import FakeSlurm
+from tests.fleet.test_pairs import analyse, matrix
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    def make(nodes):
+        cluster = FakeSlurm(tmp_path / "slurm", nodes)
+        for key, value in cluster.env().items():
+            monkeypatch.setenv(key, value)
+        return cluster
+
+    return make
+
+
+def test_fewer_than_two_usable_nodes_is_bad_input(cli: Cli, tmp_path, fake):
+    cluster = fake({"n1": {"state": "idle"}, "n2": {"state": "drained", "reason": "cable"}})
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
+    assert result.exit_code == 2, result
+    assert "needs two usable nodes; found 1 (n1)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not any(call[0].endswith("srun") for call in cluster.calls())
+
+
+def test_bad_options_are_one_line(cli: Cli):
+    for args in (["--slow-factor", "2"], ["--pair-timeout", "-1"], ["--device", "tpu"]):
+        result = cli("fleet", "pairs", *args)
+        assert result.exit_code == 2, (args, result)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def pairs_report(bad_node: bool) -> PairsReport:
+    slow = dict.fromkeys((("n1", "n3"), ("n2", "n3"), ("n3", "n4"), ("n3", "n5")), 12.0)
+    outcomes = matrix(6, slow if bad_node else {})
+    base, slow_pairs, bad, links = analyse(outcomes)
+    return PairsReport(
+        nodes=tuple(f"n{i}" for i in range(6)),
+        pairs=tuple(outcomes),
+        baseline_gbps=base,
+        slow_pairs=slow_pairs,
+        bad_nodes=bad,
+        bad_links=links,
+    )
+
+
+def run_folder(tmp_path: Path, report: PairsReport) -> Path:
+    folder = tmp_path / "run"
+    (folder / "check").mkdir(parents=True)
+    (folder / "pairs").mkdir()
+    for i in range(6):
+        shutil.copy(H100, folder / "check" / f"n{i}.json")
+    (folder / "pairs" / "pairs.json").write_text(render_json(report))
+    (folder / "pairs" / "n0+n1.json").write_text("{}")  # per-pair files are not node reports
+    return folder
+
+
+def test_fleet_report_names_the_bad_node_beside_the_rest(cli: Cli, tmp_path):
+    folder = run_folder(tmp_path, pairs_report(bad_node=True))
+    text = cli("fleet", "report", str(folder))
+    assert text.exit_code == 1, text
+    assert "Node pairs (fleet pairs: 12 two-node all-reduce(s)" in text.stdout
+    assert "✗ bad node n3: slow or failing with every partner" in text.stdout
+    assert "Skipped" not in text.stdout
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["healthy"] is False
+    assert [b["node"] for b in doc["pairs"]["bad_nodes"]] == ["n3"]
+    md = cli("fleet", "report", str(folder), "--format", "markdown").stdout
+    assert "## Node pairs (fleet pairs)" in md and "| bad node | n3 |" in md
+
+
+def test_healthy_pairs_keep_a_healthy_fleet_healthy(cli: Cli, tmp_path):
+    folder = run_folder(tmp_path, pairs_report(bad_node=False))
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["pairs"]["bad_nodes"] == [] and len(doc["pairs"]["pairs"]) == 12
+
+
+def test_reports_without_pairs_say_null(cli: Cli, tmp_path):
+    folder = tmp_path / "r"
+    folder.mkdir()
+    shutil.copy(H100, folder / "n1.json")
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    assert doc["pairs"] is None

@@ -1,0 +1,126 @@
+"""`gpudoctor verify --hardware/--burn`: bad input, hardware alone, hardware beside the models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gpudoctor.verify import hardware, harness
+from gpudoctor.verify.model import Bandwidth, HardwareResult
+from tests.verify import hwfactories as f
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--hardware", "memory,nvlink"), "'nvlink'"),
+        (("--hardware", ","), "needs a list"),
+        (("--burn", "-5"), "burn"),
+        (("--burn", "nan"), "burn"),
+        (("--ranks", "1"), "ranks"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli, args, needle, monkeypatch):
+    def must_not_run(*a, **k):
+        raise AssertionError("measured")
+
+    monkeypatch.setattr(hardware, "run_hardware", must_not_run)
+    result = cli("verify", "--device", "cpu", *args)
+    assert result.exit_code == 2, result
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    asked = []
+
+    def fake(hw, **kwargs):
+        asked.append(hw)
+        mem = Bandwidth(kind="memory", device="cpu", device_name="host memory", gbps=15.0)
+        return HardwareResult(settings=hw, bandwidths=(mem,), allreduce=f.sweep(n=2))
+
+    monkeypatch.setattr(hardware, "run_hardware", fake)
+    return asked
+
+
+def test_hardware_alone_runs_no_model(cli, measured, monkeypatch):
+    def must_not_run(*a, **k):
+        raise AssertionError("the models ran")
+
+    monkeypatch.setattr(harness, "run_verify", must_not_run)
+    result = cli(
+        "verify",
+        "--hardware",
+        "memory,allreduce",
+        "--device",
+        "cpu",
+        "--ranks",
+        "3",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    assert doc["runs"] == [] and doc["settings"]["models"] == []
+    assert doc["hardware"]["bandwidths"][0]["gbps"] == 15.0
+    assert doc["hardware"]["settings"] == {
+        "items": ["memory", "allreduce"],
+        "burn_s": None,
+        "device": "cpu",
+        "ranks": 3,
+    }
+    assert doc["verdict"] == "pass"
+    assert "measuring the hardware" in result.stderr
+
+
+def test_burn_alone(cli, measured):
+    result = cli("verify", "--burn", "2", "--device", "cpu")
+    assert result.exit_code == 0, result
+    assert measured[0].items == () and measured[0].burn_s == 2.0
+
+
+def test_with_models_both_run(cli, measured, monkeypatch):
+    from gpudoctor.verify.model import VerifyResult
+
+    ran = []
+
+    def fake_verify(settings, progress, **k):
+        ran.append(settings.models)
+        return VerifyResult(settings=settings)
+
+    monkeypatch.setattr(harness, "run_verify", fake_verify)
+    result = cli(
+        "verify",
+        "--models",
+        "lenet5",
+        "--hardware",
+        "memory",
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+    )
+    assert ran == [("lenet5",)]
+    assert json.loads(result.stdout)["hardware"] is not None
+
+
+def test_a_failed_measurement_exits_1(cli, monkeypatch):
+    monkeypatch.setattr(
+        hardware,
+        "run_hardware",
+        lambda hw, **k: HardwareResult(settings=hw, errors=("memory: no answer within 60 s",)),
+    )
+    result = cli("verify", "--hardware", "memory", "--device", "cpu")
+    assert result.exit_code == 1, result
+    assert "memory: no answer within 60 s" in result.stdout
+
+
+def test_the_chart(cli, measured, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "hw.png"
+    result = cli("verify", "--hardware", "memory", "--device", "cpu", "--plot", str(png))
+    assert result.exit_code == 0, result
+    assert png.read_bytes().startswith(b"\x89PNG")

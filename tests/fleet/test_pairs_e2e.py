@@ -1,0 +1,108 @@
+"""fleet pairs end to end: two-node all-reduces through the real srun -N2 on emulated nodes.
+
+The nodes of scripts/slurm-cluster are slurmd processes on this one host (NodeAddr 127.0.0.1),
+so each pair's two ranks meet over the loopback with gloo: the path of a real cluster, with
+its figures meaningless (hence --slow-factor 0.05: these tests are about the mechanics).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fleet.conftest import SlurmCluster
+from tests.fleet.test_slurm_e2e import gpudoctor
+
+pytestmark = [pytest.mark.slurm, pytest.mark.torch]
+
+
+def pairs(cluster: SlurmCluster, out: Path, *args: str) -> tuple[int, dict, str]:
+    done, _ = gpudoctor(
+        cluster,
+        "fleet",
+        "pairs",
+        "--output-dir",
+        str(out),
+        "--format",
+        "json",
+        "--pair-timeout",
+        "90",
+        "--init-timeout",
+        "20",
+        *args,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def test_every_pair_all_reduces_through_srun_n2(slurm_cluster: SlurmCluster, tmp_path: Path):
+    code, report, _ = pairs(slurm_cluster, tmp_path, "--slow-factor", "0.05")
+    assert code == 0, report
+    assert report["healthy"] is True
+    got = {tuple(p["nodes"]): p for p in report["pairs"]}
+    assert set(got) == {("n1", "n2"), ("n2", "n3"), ("n1", "n3")}
+    for nodes, p in got.items():
+        ar = p["allreduce"]
+        assert p["status"] == "ok", p
+        assert ar["backend"] == "gloo" and ar["world_size"] == 2
+        # each rank ran on its own node of the pair (SLURMD_NODENAME), rank 0 on the first
+        assert tuple(ar["nodes"]) == nodes
+        assert all(pt["correct"] for pt in ar["points"])
+        # two ranks: bus bandwidth = algorithm bandwidth x 2(2-1)/2
+        assert all(pt["busbw_gbps"] == pytest.approx(pt["algbw_gbps"]) for pt in ar["points"])
+        saved = json.loads((tmp_path / "pairs" / f"{nodes[0]}+{nodes[1]}.json").read_text())
+        assert saved["nodes"] == list(nodes)
+    assert json.loads((tmp_path / "pairs" / "pairs.json").read_text())["healthy"] is True
+
+
+def test_srun_refused_is_a_one_line_finding_per_pair(slurm_cluster: SlurmCluster, tmp_path: Path):
+    code, report, stderr = pairs(
+        slurm_cluster, tmp_path, "-w", "n1,n2", "--srun-arg=--partition=no-such-partition"
+    )
+    assert code == 1
+    (p,) = report["pairs"]
+    assert p["status"] == "refused" and "partition" in p["message"].lower(), p
+    assert "\n" not in p["message"]
+    assert "n1+n2: refused" in stderr
+
+
+def test_a_drained_node_is_left_out_and_said(slurm_cluster: SlurmCluster, tmp_path: Path):
+    slurm_cluster.drain("n3", "cable check")
+    code, report, _ = pairs(slurm_cluster, tmp_path, "--slow-factor", "0.05")
+    assert code == 1  # a node asked for could not be paired
+    assert [tuple(p["nodes"]) for p in report["pairs"]] == [("n1", "n2")]
+    assert report["not_reached"][0][0] == "n3" and "cable check" in report["not_reached"][0][1]
+
+
+def test_a_partner_that_never_joins_is_an_error_within_the_init_timeout(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+):
+    # On n2 the "interpreter" fails at once: n1's rank waits in the rendezvous alone.
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$SLURMD_NODENAME" = n2 ]; then echo "no interpreter here" >&2; exit 1; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    start = time.monotonic()
+    code, report, _ = pairs(
+        slurm_cluster,
+        tmp_path / "out",
+        "-w",
+        "n1,n2",
+        "--python",
+        str(python),
+        "--init-timeout",
+        "3",
+    )
+    assert time.monotonic() - start < 60
+    assert code == 1
+    (p,) = report["pairs"]
+    assert p["status"] == "error", p
+    assert p["message"].startswith("rank 0: ") and "1/2 clients joined" in p["message"], p

@@ -1,0 +1,202 @@
+"""--hardware's parent: one bounded child per measurement, hangs and absent peers as errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+
+from gpudoctor.errors import BadInputError
+from gpudoctor.model.hardware import AllReduce, AllReducePoint
+from gpudoctor.model.serialize import to_dict
+from gpudoctor.probe.runcmd import CmdResult, stream_cmd
+from gpudoctor.verify.hardware import Limits, parse_items, run_hardware, with_floors
+from gpudoctor.verify.model import ITEMS, Bandwidth, BurnDevice, HardwareSettings
+from gpudoctor.verify.references import load_references
+
+H100 = "NVIDIA H100 80GB HBM3"
+
+
+def test_parse_items():
+    assert parse_items("all") == ITEMS
+    assert parse_items(" allreduce , memory ") == ("memory", "allreduce")
+    with pytest.raises(BadInputError, match="'nvlink'"):
+        parse_items("memory,nvlink")
+    with pytest.raises(BadInputError, match="needs a list"):
+        parse_items(" , ")
+
+
+class FakeChildren:
+    """Answers each child as a GPU box with ``gpus`` GPUs would; ``hang`` names what hangs."""
+
+    def __init__(self, gpus: int = 2, hang: str = "", absent_rank: int | None = None) -> None:
+        self.gpus, self.hang, self.absent_rank = gpus, hang, absent_rank
+        self.calls: list[tuple[str, dict, float]] = []
+
+    def __call__(self, argv, *, timeout_s, on_line, env):
+        module, config = argv[2].rsplit(".", 1)[1], json.loads(argv[3])
+        self.calls.append((module, config, timeout_s))
+        what = config.get("measure", "allreduce")
+        if what == self.hang:
+            return CmdResult(
+                argv=tuple(argv), returncode=None, timed_out=True, duration_s=timeout_s
+            )
+        for event in self.events(module, config):
+            on_line(json.dumps(event))
+        return CmdResult(argv=tuple(argv), returncode=0)
+
+    def events(self, module, config):
+        if module == "allreduce":
+            if self.absent_rank is not None:
+                msg = "DistStoreError: Timed out after 31 seconds waiting for clients. "
+                msg += "1/2 clients joined."
+                return [{"event": "error", "rank": config["rank"], "message": msg}]
+            if config["rank"] != 0:
+                return []
+            n = config["world_size"]
+            point = AllReducePoint(bytes=1 << 30, time_s=0.01, algbw_gbps=100.0, busbw_gbps=175.0)
+            ar = AllReduce(backend="nccl", world_size=n, device="cuda", points=(point,))
+            return [{"event": "allreduce", "allreduce": to_dict(ar)}]
+        measure = config["measure"]
+        if measure == "devices":
+            return [{"event": "devices", "devices": [f"cuda:{i}" for i in range(self.gpus)]}]
+        if measure == "burn":
+            b = BurnDevice(
+                device=config["devices"][0], device_name=H100, rounds=3, flops=(1e13,) * 3
+            )
+            return [{"event": "burn", "burn": to_dict(b)}]
+        out = []
+        for d in config["devices"]:
+            b = Bandwidth(kind=measure, device=d, device_name=H100, bytes=1 << 30, gbps=50.0)
+            out.append({"event": "bandwidth", "bandwidth": to_dict(b)})
+        return out
+
+
+def test_every_measurement_on_every_gpu_each_in_its_own_child():
+    fake = FakeChildren(gpus=2)
+    hw = run_hardware(HardwareSettings(items=ITEMS, burn_s=5, device="cuda"), stream=fake)
+    assert hw.errors == ()
+    assert [(b.kind, b.device) for b in hw.bandwidths][:2] == [
+        ("memory", "cuda:0"),
+        ("memory", "cuda:1"),
+    ]
+    assert {b.kind for b in hw.bandwidths} == {"memory", "h2d", "d2h", "p2p"}
+    assert hw.allreduce is not None and hw.allreduce.world_size == 2
+    assert [b.device for b in hw.burn] == ["cuda:0", "cuda:1"]
+    ranks = [c for c in fake.calls if c[0] == "allreduce"]
+    assert sorted(c[1]["local_rank"] for c in ranks) == [0, 1]
+    assert len({c[1]["port"] for c in ranks}) == 1  # one rendezvous
+    assert all(c[2] > 0 for c in fake.calls)  # every child has a deadline
+    burn_calls = [c for c in fake.calls if c[1].get("measure") == "burn"]
+    assert all(c[2] > 5 for c in burn_calls)
+
+
+def test_one_gpu_has_no_pairs_and_no_allreduce():
+    hw = run_hardware(
+        HardwareSettings(items=("p2p", "allreduce"), device="cuda"), stream=FakeChildren(gpus=1)
+    )
+    assert hw.bandwidths == () and hw.allreduce is None
+    assert any("two GPUs" in n for n in hw.notes)
+
+
+def test_a_hung_gpu_is_an_error_line_and_the_rest_is_measured():
+    fake = FakeChildren(gpus=2, hang="h2d")
+    hw = run_hardware(HardwareSettings(items=("memory", "h2d", "d2h"), device="cuda"), stream=fake)
+    assert hw.errors and hw.errors[0].startswith("h2d: no answer within")
+    assert "hung" in hw.errors[0]
+    assert {b.kind for b in hw.bandwidths} == {"memory", "d2h"}
+
+
+def test_a_peer_that_never_joins_is_an_error_naming_the_rank():
+    hw = run_hardware(
+        HardwareSettings(items=("allreduce",), device="cuda"), stream=FakeChildren(absent_rank=1)
+    )
+    assert hw.allreduce is None
+    assert "allreduce rank 0" in hw.errors[0] and "1/2 clients joined" in hw.errors[0]
+
+
+def test_no_gpu_with_device_all_measures_the_host_and_says_so():
+    hw = run_hardware(
+        HardwareSettings(items=("memory", "h2d"), device="all"),
+        stream=FakeChildren(gpus=0),
+        limits=Limits(cpu_copy_bytes=1 << 20),
+    )
+    assert [b.device for b in hw.bandwidths] == ["cpu"]
+    assert any("no GPU found" in n for n in hw.notes)
+    assert any("h2d: need a GPU" in n for n in hw.notes)
+
+
+def test_no_gpu_with_device_cuda_is_an_error():
+    hw = run_hardware(
+        HardwareSettings(items=("memory",), device="cuda"), stream=FakeChildren(gpus=0)
+    )
+    assert hw.errors == ("no GPU found: torch sees none",)
+
+
+def test_floors_of_the_measured_models_are_kept_with_the_result():
+    hw = run_hardware(HardwareSettings(items=("memory",), device="cuda"), stream=FakeChildren())
+    hw = with_floors(hw, load_references())
+    assert hw.floor(H100, "memory").gbps == 1905.0
+    assert hw.floor(H100, "allreduce", 8).gbps == 460.0
+    assert hw.floor("NVIDIA A100-SXM4-80GB", "memory") is None  # not measured here
+
+
+# --- the real children on this CPU ------------------------------------------------------------
+
+SMALL = Limits(
+    cpu_copy_bytes=16 << 20,
+    cpu_sizes=(4096, 1 << 20),
+    seconds_per_size=0.05,
+    init_timeout_s=10.0,
+)
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_the_cpu_path_for_real():
+    hw = run_hardware(HardwareSettings(items=ITEMS, burn_s=1, device="cpu", ranks=2), limits=SMALL)
+    assert hw.errors == (), hw.errors
+    (mem,) = hw.bandwidths
+    assert mem.kind == "memory" and mem.device == "cpu" and mem.gbps > 0
+    ar = hw.allreduce
+    assert ar is not None and ar.backend == "gloo" and ar.world_size == 2
+    assert [p.bytes for p in ar.points] == [4096, 1 << 20]
+    assert all(p.correct for p in ar.points)
+    # two ranks: bus bandwidth equals algorithm bandwidth (2(n-1)/n = 1)
+    assert all(p.busbw_gbps == pytest.approx(p.algbw_gbps) for p in ar.points)
+    (burn,) = hw.burn
+    assert burn.rounds >= 1 and burn.mismatched_rounds == 0 and burn.finite
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_a_peer_that_never_joins_the_real_rendezvous_ends_in_the_init_timeout():
+    def only_rank_0(argv, **kwargs):
+        if '"rank": 1' in argv[3]:
+            return CmdResult(argv=tuple(argv), returncode=None, start_error="not started (test)")
+        return stream_cmd(argv, **kwargs)
+
+    limits = Limits(cpu_sizes=(4096,), init_timeout_s=2.0)
+    start = time.monotonic()
+    hw = run_hardware(
+        HardwareSettings(items=("allreduce",), device="cpu"), stream=only_rank_0, limits=limits
+    )
+    assert time.monotonic() - start < 30
+    assert hw.allreduce is None
+    assert "allreduce rank 0" in hw.errors[0] and "clients joined" in hw.errors[0], hw.errors
+
+
+def test_a_child_that_hangs_for_real_is_killed_at_its_deadline(tmp_path):
+    sleeper = tmp_path / "python"
+    sleeper.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    sleeper.chmod(0o755)
+    start = time.monotonic()
+    hw = run_hardware(
+        HardwareSettings(items=("memory",), device="cpu"),
+        python=str(sleeper),
+        limits=Limits(startup_s=1.0, per_gpu_s=0.5),
+    )
+    assert time.monotonic() - start < 15
+    assert hw.errors[0].startswith("memory: no answer within")

@@ -1,0 +1,93 @@
+"""--hardware in verify's text, Markdown, JSON and chart; older results still load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.model.serialize import from_dict
+from gpudoctor.verify.hwrender import burn_line, rows, size_text
+from gpudoctor.verify.model import VerifyResult
+from gpudoctor.verify.references import References
+from gpudoctor.verify.render import render, to_document
+from gpudoctor.verify.verdict import judge
+from tests.conftest import have
+from tests.verify import hwfactories as f
+from tests.verify.factories import healthy as healthy_result
+
+
+def both(hw=None):
+    result = f.result(hw or f.healthy())
+    return result, judge(result, References())
+
+
+def test_size_text():
+    assert [size_text(n) for n in (4096, 16 << 20, 1 << 30, 1000)] == [
+        "4 KiB",
+        "16 MiB",
+        "1 GiB",
+        "1000 B",
+    ]
+
+
+def test_rows_give_each_figure_its_floor_and_check():
+    table = rows(f.healthy())
+    assert table[0] == ("memory", f"cuda:0 {f.H100}", "1 GiB", "2,900", "–", "1905?", "ok")
+    p2p = next(r for r in table if r[0] == "p2p")
+    assert p2p[1] == "cuda:0 -> cuda:1 (nvlink)" and p2p[5] == "335?"
+    ar = [r for r in table if r[0].startswith("allreduce")]
+    assert ar[0][0] == "allreduce nccl x8" and ar[-1][4] == "480" and ar[-1][5] == "460?"
+    assert ar[0][5] == "–"  # the floor is for the largest message
+    slow = list(f.healthy().bandwidths)
+    slow[0] = replace(slow[0], gbps=100.0)
+    assert rows(f.healthy(bandwidths=tuple(slow)))[0][-1] == "below floor"
+
+
+def test_burn_line_names_rate_mismatches_and_telemetry():
+    line = burn_line(f.burn("cuda:2", mismatched_rounds=1))
+    assert line.startswith(f"burn cuda:2 {f.H100}: 9 rounds in 60 s, 50.0 TFLOP/s median")
+    assert "1 mismatched" in line and "max 70 °C" in line and "max 690 W" in line
+
+
+def test_text_and_markdown_show_the_hardware_without_an_empty_models_table():
+    result, verdict = both()
+    text = render("text", result, verdict)
+    assert "measurement" in text and "images/s" not in text
+    assert "busbw = algbw x 2(n-1)/n" in text
+    assert "hardware: memory, h2d, d2h, p2p, allreduce, burn 60 s on cuda; took 95 s" in text
+    md = render("markdown", result, verdict)
+    assert "### Hardware" in md and "| measurement |" in md and "| model |" not in md
+
+
+def test_json_holds_the_hardware_and_loads_back():
+    result, verdict = both()
+    doc = json.loads(render("json", result, verdict))
+    hw = doc["hardware"]
+    assert hw["version"] == 1 and hw["allreduce"]["points"][-1]["busbw_gbps"] == 480.0
+    assert hw["floors"][0]["source"] == "DCGM"
+    back = from_dict(
+        VerifyResult,
+        {k: doc[k] for k in ("settings", "hardware")}
+        | {"settings": {k: v for k, v in doc["settings"].items() if k != "frameworks"}},
+    )
+    assert back.hardware == result.hardware
+
+
+def test_a_result_written_before_hardware_existed_loads_with_none():
+    result = healthy_result()
+    doc = to_document(result, judge(result, References()))
+    assert doc["hardware"] is None
+    old = {k: v for k, v in json.loads(json.dumps(doc)).items() if k in ("settings", "cpu_count")}
+    old["settings"].pop("frameworks")
+    assert from_dict(VerifyResult, old).hardware is None
+
+
+@pytest.mark.skipif(not have("matplotlib"), reason="matplotlib not installed")
+def test_the_chart_is_a_png():
+    from gpudoctor.verify.plot import render_png
+
+    result, verdict = both()
+    png = render_png(result, verdict)
+    assert png.startswith(b"\x89PNG")
