@@ -1,0 +1,327 @@
+"""What changed between two snapshots of a machine: the typed diff and the one comparison."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from gpudoctor.model.facts import GROUP_ORDER, Fact
+from gpudoctor.model.findings import Severity
+
+DIFF_SCHEMA_VERSION = 1
+"""Bumped on any change that breaks a reader of the JSON form (docs/diff-schema.json)."""
+
+NOISE_FLOOR = 0.03
+"""A throughput change smaller than 3 % is never reported, whatever the spreads: clocks and
+temperature move a rerun that much even when each run's own blocks agree closely."""
+NOISE_SPREADS = 2.0
+"""A change must also exceed twice the larger of the two runs' spreads (inter-quartile range
+over median of the timed blocks, verify's ``spread``)."""
+
+
+class Change(enum.Enum):
+    """How one fact moved; its value is the word JSON and the renderers use."""
+
+    CHANGED = "changed"
+    APPEARED = "appeared"
+    GONE = "gone"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactChange:
+    """One fact whose value differs between OLD and NEW."""
+
+    key: str
+    group: str
+    label: str
+    change: Change
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingChange:
+    """A finding ID that one side has and the other has not."""
+
+    id: str
+    severity: Severity
+    title: str
+    change: Change
+    """APPEARED (only NEW has it) or GONE (only OLD had it)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThroughputSample:
+    """One timed verify run, as the diff matches it: images/s and the run's own spread."""
+
+    framework: str
+    model: str
+    device: str
+    device_name: str
+    mode: str
+    precision: str
+    batch_size: int
+    layout: str = ""
+    images_per_second: float
+    spread: float | None = None
+    """Inter-quartile range over median of the per-block images/s (None: not recorded)."""
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str, int, str]:
+        """What must be equal for two runs to be the same measurement."""
+        return (
+            self.framework,
+            self.model,
+            self.device,
+            self.mode,
+            self.precision,
+            self.batch_size,
+            self.layout,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThroughputChange:
+    """A model's images/s on one device that moved beyond the measurement's own noise."""
+
+    framework: str
+    model: str
+    device: str
+    device_name: str
+    mode: str
+    precision: str
+    batch_size: int
+    layout: str = ""
+    old_images_per_second: float
+    new_images_per_second: float
+    ratio: float
+    """new / old."""
+    threshold: float
+    """The relative change it had to exceed (see :func:`noise_threshold`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageAction:
+    """One package manager action on a driver, CUDA or kernel package, from the host's logs."""
+
+    when: str
+    """ISO 8601 as the log has it (local time when the log gives no zone)."""
+    action: str
+    """``install``, ``upgrade``, ``remove``, ``downgrade``, ``reinstall``, ``purge``."""
+    package: str
+    old_version: str | None = None
+    new_version: str | None = None
+    command: str | None = None
+    """The command line that did it, where the log records one (apt's Commandline)."""
+    source: str
+    """The log it came from, e.g. ``/var/log/apt/history.log``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Side:
+    """One side of a diff: which report or history entry, when, of which machine."""
+
+    label: str
+    """``history 3``, ``report.json``, ``now``."""
+    created_at: str | None = None
+    gpudoctor_version: str | None = None
+    verdict: str | None = None
+    """The check verdict (``ok`` ... ``error``) or the verify verdict (``pass`` ... ``fail``)."""
+    host: str | None = None
+    """The host name, ``<redacted>`` in a redacted report."""
+    machine: str | None = None
+    """History's machine fingerprint, where the side came from history or a probe."""
+    checked: bool = True
+    """False when this side has no check report (a verify result alone)."""
+    measured: bool = False
+    """True when this side has verify results (throughput)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diff:
+    """Everything that differs between OLD and NEW, in the order that matters."""
+
+    schema_version: int = DIFF_SCHEMA_VERSION
+    old: Side
+    new: Side
+    other_machine: str | None = None
+    """Why OLD and NEW look like two machines (said before the diff); None when they look
+    like one."""
+    facts: tuple[FactChange, ...] = ()
+    findings: tuple[FindingChange, ...] = ()
+    throughput: tuple[ThroughputChange, ...] = ()
+    within_noise: int = 0
+    """Runs measured on both sides whose change stayed within the noise."""
+    packages: tuple[PackageAction, ...] = ()
+    """Package actions on driver, CUDA and kernel packages between OLD's and NEW's times."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """True when anything differs (the exit status of ``gpudoctor diff``)."""
+        return bool(self.facts or self.findings or self.throughput)
+
+    def in_group(self, group: str) -> tuple[FactChange, ...]:
+        """The fact changes of one group (see model/facts.py GROUPS)."""
+        return tuple(c for c in self.facts if c.group == group)
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+
+def differs(old: str | None, new: str | None) -> bool:
+    """Whether two known values differ; unknown (None) on either side is no difference."""
+    return old is not None and new is not None and old != new
+
+
+def compare_facts(
+    old: Sequence[Fact], new: Sequence[Fact], *, absent_is_change: bool = True
+) -> tuple[FactChange, ...]:
+    """The facts that differ, ordered by group (what matters first), then as NEW lists them.
+
+    A key only one side has is APPEARED or GONE when ``absent_is_change`` (a GPU, a library, a
+    variable that came or went); fleets compare only what both sides know. A value unknown on
+    one side is never a change. Every fact of a GPU that came or went is one change.
+    """
+    old_by = {f.key: f for f in old}
+    new_by = {f.key: f for f in new}
+    order: dict[str, int] = {}
+    for f in (*new, *old):
+        order.setdefault(f.key, len(order))
+    found: list[FactChange] = []
+    for key in order:
+        a, b = old_by.get(key), new_by.get(key)
+        if a is not None and b is not None:
+            if differs(a.value, b.value):
+                found.append(_change(b, Change.CHANGED, a.value, b.value))
+        elif absent_is_change and a is None and b is not None and b.value is not None:
+            found.append(_change(b, Change.APPEARED, None, b.value))
+        elif absent_is_change and b is None and a is not None and a.value is not None:
+            found.append(_change(a, Change.GONE, a.value, None))
+    found = _whole_gpus(found)
+    return tuple(sorted(found, key=lambda c: (GROUP_ORDER.get(c.group, 99), order[c.key])))
+
+
+def _change(fact: Fact, change: Change, old: str | None, new: str | None) -> FactChange:
+    return FactChange(
+        key=fact.key, group=fact.group, label=fact.label, change=change, old=old, new=new
+    )
+
+
+def _whole_gpus(found: list[FactChange]) -> list[FactChange]:
+    """A GPU that came or went is one line (its model), not one per setting."""
+    whole = {
+        c.key.rsplit(".", 1)[0]: c
+        for c in found
+        if c.key.startswith("gpu.") and c.key.endswith(".name") and c.change is not Change.CHANGED
+    }
+    if not whole:
+        return found
+    out = []
+    for c in found:
+        prefix = c.key.rsplit(".", 1)[0] if c.key.startswith("gpu.") else None
+        if prefix in whole:
+            if c is whole[prefix]:
+                index = prefix.split(".")[1]
+                out.append(
+                    FactChange(
+                        key=prefix,
+                        group=c.group,
+                        label=f"GPU {index}",
+                        change=c.change,
+                        old=c.old,
+                        new=c.new,
+                    )
+                )
+            continue
+        out.append(c)
+    return out
+
+
+def compare_findings(
+    old: Iterable[tuple[str, Severity, str]], new: Iterable[tuple[str, Severity, str]]
+) -> tuple[FindingChange, ...]:
+    """Finding IDs (id, severity, title) that appeared or went away; worst first.
+
+    By ID: a title that names a changing number (a temperature) is the same finding.
+    """
+    old_by = {fid: (sev, title) for fid, sev, title in old if sev > Severity.OK}
+    new_by = {fid: (sev, title) for fid, sev, title in new if sev > Severity.OK}
+    found = [
+        FindingChange(id=fid, severity=sev, title=title, change=Change.APPEARED)
+        for fid, (sev, title) in new_by.items()
+        if fid not in old_by
+    ] + [
+        FindingChange(id=fid, severity=sev, title=title, change=Change.GONE)
+        for fid, (sev, title) in old_by.items()
+        if fid not in new_by
+    ]
+    return tuple(sorted(found, key=lambda f: (f.change is Change.GONE, -f.severity, f.id)))
+
+
+def noise_threshold(old: ThroughputSample, new: ThroughputSample) -> float:
+    """The relative change two runs must exceed to count: twice the larger spread, at least 3 %."""
+    spreads = [s for s in (old.spread, new.spread) if s is not None and s >= 0]
+    return max(NOISE_FLOOR, NOISE_SPREADS * max(spreads, default=0.0))
+
+
+def compare_throughput(
+    old: Sequence[ThroughputSample], new: Sequence[ThroughputSample]
+) -> tuple[tuple[ThroughputChange, ...], int, int]:
+    """Runs measured on both sides that moved beyond their noise (largest move first), how many
+    stayed within it, and how many runs only one side has."""
+    old_by = {s.key: s for s in old}
+    new_by = {s.key: s for s in new}
+    changes: list[ThroughputChange] = []
+    within = 0
+    for key, b in new_by.items():
+        a = old_by.get(key)
+        if a is None or a.images_per_second <= 0:
+            continue
+        ratio = b.images_per_second / a.images_per_second
+        threshold = noise_threshold(a, b)
+        if abs(ratio - 1.0) <= threshold:
+            within += 1
+            continue
+        changes.append(
+            ThroughputChange(
+                framework=b.framework,
+                model=b.model,
+                device=b.device,
+                device_name=b.device_name,
+                mode=b.mode,
+                precision=b.precision,
+                batch_size=b.batch_size,
+                layout=b.layout,
+                old_images_per_second=a.images_per_second,
+                new_images_per_second=b.images_per_second,
+                ratio=ratio,
+                threshold=threshold,
+            )
+        )
+    unmatched = len(old_by.keys() ^ new_by.keys())
+    changes.sort(key=lambda c: (abs(c.ratio - 1.0) * -1, c.framework, c.model, c.device))
+    return tuple(changes), within, unmatched
+
+
+def machine_difference(old: Side, new: Side) -> str | None:
+    """Why OLD and NEW look like two different machines, or None when nothing says so."""
+    if old.machine and new.machine and old.machine != new.machine:
+        return "OLD and NEW were recorded on different machines (history's machine fingerprint)"
+    redacted = "<redacted>"
+    if old.host and new.host and redacted not in (old.host, new.host) and old.host != new.host:
+        return f"OLD is from host {old.host}, NEW from host {new.host}"
+    return None
+
+
+def headline_throughput(samples: Sequence[ThroughputSample]) -> str | None:
+    """One line for a history listing: the best GPU (else CPU) figure of a ResNet-50-like run."""
+    if not samples:
+        return None
+    gpu = [s for s in samples if s.device != "cpu"]
+    pool = gpu or list(samples)
+    prefer = [s for s in pool if s.model == "resnet50"] or pool
+    best = max(prefer, key=lambda s: s.images_per_second)
+    ips = f"{best.images_per_second:,.0f} img/s"
+    return f"{best.model} {best.framework} {best.device} {best.precision} {ips}"
