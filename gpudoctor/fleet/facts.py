@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import gpus
+from gpudoctor.model.diff import samples_from_verify
 from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, report_facts
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.fleet import (
@@ -87,37 +87,22 @@ def verify_verdict(data: Mapping[str, Any], where: str) -> VerifyVerdict:
 
 
 def throughput(node: str, data: Mapping[str, Any], where: str) -> tuple[Throughput, ...]:
-    """The timed GPU and CPU runs of one verify result (main runs that finished)."""
-    runs = data.get("runs")
-    if not isinstance(runs, list):
-        raise ReportFormatError(f"{where}: runs: expected a list")
-    found = []
-    for i, run in enumerate(runs):
-        if not isinstance(run, Mapping):
-            raise ReportFormatError(f"{where}: runs[{i}]: expected an object")
-        if run.get("status", "ok") != "ok" or run.get("role", "main") != "main":
-            continue
-        ips = run.get("images_per_second")
-        if ips is None:
-            continue
-        try:
-            value = float(ips)
-            batch = int(run.get("batch_size", 0))
-            sample = Throughput(
-                node=node,
-                device=str(run["device"]),
-                device_name=str(run.get("device_name") or run["device"]),
-                model=str(run["model"]),
-                framework=str(run["framework"]),
-                mode=str(run.get("mode", "inference")),
-                precision=str(run.get("precision", "fp32")),
-                batch_size=batch,
-                images_per_second=value,
-                layout=str(run["layout"]) if run.get("layout") else None,
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ReportFormatError(f"{where}: runs[{i}]: {exc}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise ReportFormatError(f"{where}: runs[{i}].images_per_second: {ips!r}")
-        found.append(sample)
-    return tuple(found)
+    """The timed GPU and CPU runs of one verify result (main runs that finished).
+
+    Parsed as ``gpudoctor diff`` parses them (model.diff.samples_from_verify).
+    """
+    return tuple(
+        Throughput(
+            node=node,
+            device=s.device,
+            device_name=s.device_name,
+            model=s.model,
+            framework=s.framework,
+            mode=s.mode,
+            precision=s.precision,
+            batch_size=s.batch_size,
+            images_per_second=s.images_per_second,
+            layout=s.layout or None,
+        )
+        for s in samples_from_verify(data, where)
+    )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
+from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.facts import GROUP_ORDER, Fact
 from gpudoctor.model.findings import Severity
 
@@ -81,6 +84,44 @@ class ThroughputSample:
         )
 
 
+def samples_from_verify(data: Mapping[str, Any], where: str) -> tuple[ThroughputSample, ...]:
+    """The timed runs of a parsed verify result (main runs that finished), refusing bad ones."""
+    runs = data.get("runs")
+    if not isinstance(runs, list):
+        raise ReportFormatError(f"{where}: runs: expected a list")
+    found = []
+    for i, run in enumerate(runs):
+        if not isinstance(run, Mapping):
+            raise ReportFormatError(f"{where}: runs[{i}]: expected an object")
+        if run.get("status", "ok") != "ok" or run.get("role", "main") != "main":
+            continue
+        ips = run.get("images_per_second")
+        if ips is None:
+            continue
+        try:
+            spread = run.get("spread")
+            sample = ThroughputSample(
+                framework=str(run["framework"]),
+                model=str(run["model"]),
+                device=str(run["device"]),
+                device_name=str(run.get("device_name") or run["device"]),
+                mode=str(run.get("mode", "inference")),
+                precision=str(run.get("precision", "fp32")),
+                batch_size=int(run.get("batch_size", 0)),
+                layout=str(run.get("layout") or ""),
+                images_per_second=float(ips),
+                spread=float(spread) if spread is not None else None,
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ReportFormatError(f"{where}: runs[{i}]: {exc}") from None
+        if not math.isfinite(sample.images_per_second) or sample.images_per_second <= 0:
+            raise ReportFormatError(f"{where}: runs[{i}].images_per_second: {ips!r}")
+        if sample.spread is not None and not math.isfinite(sample.spread):
+            sample = replace(sample, spread=None)
+        found.append(sample)
+    return tuple(found)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ThroughputChange:
     """A model's images/s on one device that moved beyond the measurement's own noise."""
@@ -106,7 +147,8 @@ class PackageAction:
     """One package manager action on a driver, CUDA or kernel package, from the host's logs."""
 
     when: str
-    """ISO 8601 as the log has it (local time when the log gives no zone)."""
+    """ISO 8601 UTC (``2026-12-01T06:25:11Z``); apt's local times are converted on the host
+    whose log it is."""
     action: str
     """``install``, ``upgrade``, ``remove``, ``downgrade``, ``reinstall``, ``purge``."""
     package: str
@@ -325,3 +367,70 @@ def headline_throughput(samples: Sequence[ThroughputSample]) -> str | None:
     best = max(prefer, key=lambda s: s.images_per_second)
     ips = f"{best.images_per_second:,.0f} img/s"
     return f"{best.model} {best.framework} {best.device} {best.precision} {ips}"
+
+
+def in_window(
+    actions: Iterable[PackageAction], after: str | None, until: str | None
+) -> tuple[PackageAction, ...]:
+    """The actions after OLD was made and up to NEW (ISO 8601 UTC strings compare as times)."""
+    return tuple(
+        a
+        for a in actions
+        if (after is None or a.when > after) and (until is None or a.when <= until)
+    )
+
+
+def make_diff(
+    old: Side,
+    new: Side,
+    *,
+    old_facts: Sequence[Fact] = (),
+    new_facts: Sequence[Fact] = (),
+    old_findings: Iterable[tuple[str, Severity, str]] = (),
+    new_findings: Iterable[tuple[str, Severity, str]] = (),
+    old_samples: Sequence[ThroughputSample] = (),
+    new_samples: Sequence[ThroughputSample] = (),
+    actions: Iterable[PackageAction] = (),
+) -> Diff:
+    """The whole diff of two snapshots: facts, findings, throughput and the package actions
+    between them. A side without a check report (a verify result alone) compares no facts;
+    frameworks compare only when both sides probed them."""
+    notes: list[str] = []
+    other = machine_difference(old, new)
+    facts: tuple[FactChange, ...] = ()
+    if old.checked and new.checked:
+        a, b = list(old_facts), list(new_facts)
+        a_fw = any(f.group == "frameworks" for f in a)
+        b_fw = any(f.group == "frameworks" for f in b)
+        if a_fw != b_fw:
+            which = "OLD" if not a_fw else "NEW"
+            notes.append(f"{which} did not probe the frameworks: they are not compared")
+            a = [f for f in a if f.group != "frameworks"]
+            b = [f for f in b if f.group != "frameworks"]
+        facts = compare_facts(a, b)
+    elif old.checked or new.checked:
+        notes.append("one side has no check report: the software stack is not compared")
+    findings = compare_findings(old_findings, new_findings) if old.checked and new.checked else ()
+    changes: tuple[ThroughputChange, ...] = ()
+    within = 0
+    if old_samples and new_samples:
+        changes, within, unmatched = compare_throughput(old_samples, new_samples)
+        if unmatched:
+            notes.append(
+                f"{unmatched} timed run(s) only one side has (other models, batches, precisions "
+                "or devices): not compared"
+            )
+    elif old_samples or new_samples:
+        notes.append("only one side has verify results: throughput is not compared")
+    packages = () if other else in_window(actions, old.created_at, new.created_at)
+    return Diff(
+        old=old,
+        new=new,
+        other_machine=other,
+        facts=facts,
+        findings=findings,
+        throughput=changes,
+        within_noise=within,
+        packages=packages,
+        notes=tuple(notes),
+    )
