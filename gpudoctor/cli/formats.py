@@ -124,6 +124,18 @@ def _fleet() -> Mapping[str, Callable[[FleetReport], str]]:
     return RENDERERS
 
 
+def _diff() -> Mapping[str, Callable[..., str]]:
+    from gpudoctor.render.diff import RENDERERS
+
+    return RENDERERS
+
+
+def _history() -> Mapping[str, Callable[..., str]]:
+    from gpudoctor.render.history import RENDERERS
+
+    return RENDERERS
+
+
 def _make_env() -> Mapping[str, Callable[[Plan, str], str]]:
     from gpudoctor.envplan.forms import RENDERERS
 
@@ -169,6 +181,24 @@ FLEET: Registry[[FleetReport]] = Registry(
 )
 """``fleet report`` and ``fleet run``."""
 
+DIFF: Registry[...] = Registry(
+    kind="diff",
+    formats=REPORT_FORMATS,
+    default="text",
+    load=_diff,
+    suffixes=_same("json", "markdown", "text"),
+)
+"""``diff`` and ``check --since-last-good``: (diff, *, color) -> text."""
+
+HISTORY: Registry[...] = Registry(
+    kind="history",
+    formats=("text", "json"),
+    default="text",
+    load=_history,
+    suffixes=_same("json", "text"),
+)
+"""``history``: (entries, problems, folder) -> text."""
+
 
 MAKE_ENV: Registry[[Plan, str]] = Registry(
     kind="make-env",
@@ -191,12 +221,14 @@ MAKE_ENV: Registry[[Plan, str]] = Registry(
 )
 """``make-env``: (plan, the file's name for its create line) -> the file."""
 
-REGISTRIES: tuple[Registry[Any], ...] = (CHECK, HEALTH, VERIFY, FLEET, MAKE_ENV)
+REGISTRIES: tuple[Registry[Any], ...] = (CHECK, HEALTH, VERIFY, FLEET, DIFF, HISTORY, MAKE_ENV)
 
 __all__ = [
     "CHECK",
+    "DIFF",
     "FLEET",
     "HEALTH",
+    "HISTORY",
     "MAKE_ENV",
     "REGISTRIES",
     "REPORT_FORMATS",

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from gpudoctor.errors import BadInputError, ReportFormatError
-from gpudoctor.history.store import Entry, HistoryError, last_good, listing, read_entry
+from gpudoctor.history.store import HistoryError, last_good, listing, read_entry
 from gpudoctor.model import serialize
 from gpudoctor.model.diff import Side, ThroughputSample, samples_from_verify
+from gpudoctor.model.history import Entry
 from gpudoctor.model.report import Report
 from gpudoctor.userfiles.read import read_capped
 
@@ -95,6 +96,20 @@ def _companion(folder: Path, entry: Entry, kind: str) -> Entry | None:
     return None
 
 
+def newest_verify(folder: Path, *, after: str | None) -> tuple[tuple[ThroughputSample, ...], str]:
+    """The timed runs of the newest readable verify entry made after ``after`` (and its time),
+    for a NEW that is a check now; none when there is no such entry."""
+    entries, _ = listing(folder)
+    for entry in entries:
+        if entry.kind != "verify" or (after is not None and entry.created_at <= after):
+            continue
+        try:
+            return _samples(read_entry(folder, entry.name)), entry.created_at
+        except HistoryError:
+            continue
+    return (), ""
+
+
 def from_history(folder: Path, selector: str, label: str) -> Snapshot:
     """The snapshot a history selector names; a check entry takes the timings of the newest
     verify entry before it, and a verify entry the newest check before it."""
@@ -104,7 +119,7 @@ def from_history(folder: Path, selector: str, label: str) -> Snapshot:
     report = _report(check) if check is not None else None
     samples = _samples(verify) if verify is not None else ()
     side = Side(
-        label=f"{label} (history {entry.created_at}, {entry.kind} {entry.verdict})",
+        label=f"{label}: history {entry.created_at} ({entry.kind}, {entry.verdict})",
         created_at=entry.created_at,
         gpudoctor_version=report.gpudoctor_version if report else None,
         verdict=entry.verdict,
@@ -149,7 +164,7 @@ def _findings(doc: dict[str, Any] | None) -> tuple[tuple[str, str, str], ...]:
 MAX_FILE_BYTES = serialize.MAX_REPORT_BYTES
 
 
-def from_file(path: Path, label: str) -> Snapshot:
+def from_file(path: Path) -> Snapshot:
     """A check report (``check --format json``) or a verify result (``verify --format json``),
     known by its content; anything else is one line of bad input naming what it is."""
     raw = read_capped(path, limit=MAX_FILE_BYTES, what="report")
@@ -163,7 +178,7 @@ def from_file(path: Path, label: str) -> Snapshot:
         samples = samples_from_verify(data, str(path))
         verdict = data.get("verdict")
         side = Side(
-            label=f"{label} ({path.name}, verify)",
+            label=f"{path.name} (verify)",
             created_at=data.get("started_at") if isinstance(data.get("started_at"), str) else None,
             verdict=verdict if isinstance(verdict, str) else None,
             checked=False,
@@ -174,7 +189,7 @@ def from_file(path: Path, label: str) -> Snapshot:
         report = serialize.report_from_data(data, str(path))
     verdict = data.get("verdict") if isinstance(data, dict) else None
     side = Side(
-        label=f"{label} ({path.name})",
+        label=path.name,
         created_at=report.created_at,
         gpudoctor_version=report.gpudoctor_version,
         verdict=verdict if isinstance(verdict, str) else None,

@@ -16,12 +16,12 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gpudoctor.errors import BadInputError
+from gpudoctor.model.history import Entry, Summary
 from gpudoctor.userfiles.read import read_capped
 
 HISTORY_VERSION = 1
@@ -62,33 +62,6 @@ def default_folder(env: Mapping[str, str]) -> Path:
     # The specification: a relative path in the variable is invalid and is ignored.
     base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
     return base / "gpudoctor" / "history"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Summary:
-    """What ``gpudoctor history`` lists of an entry without reading its document again."""
-
-    driver: str | None = None
-    frameworks: tuple[str, ...] = ()
-    throughput: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Entry:
-    """One kept report."""
-
-    name: str
-    """The file name in the history folder."""
-    kind: str
-    """``check`` or ``verify``."""
-    created_at: str
-    verdict: str
-    good: bool
-    """Its verdict was not an error (check: no error finding; verify: pass or warn)."""
-    machine: str | None = None
-    summary: Summary = Summary()
-    document: dict[str, Any] | None = None
-    """The report or verify result, when read (listing leaves it out)."""
 
 
 def _stamp(now: datetime) -> str:

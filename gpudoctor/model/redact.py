@@ -78,3 +78,12 @@ def redact(report: Report, *, user_names: Iterable[str] = ()) -> Report:
     data = _Scrubber(report.host.hostname, user_names).walk(to_dict(report))
     data["host"]["hostname"] = REDACTED
     return dataclasses.replace(from_dict(Report, data), redacted=True)
+
+
+def redact_document(
+    data: dict[str, Any], *, hostname: str, user_names: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A copy of any JSON document gpudoctor wrote (a verify result) scrubbed as :func:`redact`
+    scrubs a report: GPU UUIDs and serials, ``hostname`` and user names in paths."""
+    scrubbed: dict[str, Any] = _Scrubber(hostname, user_names).walk(data)
+    return scrubbed
