@@ -241,8 +241,8 @@ def compare_facts(
             found.append(_change(b, Change.APPEARED, None, b.value))
         elif absent_is_change and b is None and a is not None and a.value is not None:
             found.append(_change(a, Change.GONE, a.value, None))
-    found = _whole_gpus(found)
-    return tuple(sorted(found, key=lambda c: (GROUP_ORDER.get(c.group, 99), order[c.key])))
+    found.sort(key=lambda c: (GROUP_ORDER.get(c.group, 99), order[c.key]))
+    return tuple(_whole_gpus(found))
 
 
 def _change(fact: Fact, change: Change, old: str | None, new: str | None) -> FactChange:
@@ -308,18 +308,37 @@ def noise_threshold(old: ThroughputSample, new: ThroughputSample) -> float:
     return max(NOISE_FLOOR, NOISE_SPREADS * max(spreads, default=0.0))
 
 
+def _pairs(
+    old: Sequence[ThroughputSample], new: Sequence[ThroughputSample]
+) -> tuple[list[tuple[ThroughputSample, ThroughputSample]], int]:
+    """Runs of the same measurement on both sides, and how many runs found no partner.
+
+    A run whose layout was not recorded (results written before verify recorded it) pairs with
+    the one run of the other side that matches it in everything else.
+    """
+    old_by = {s.key: s for s in old}
+    new_by = {s.key: s for s in new}
+    pairs = [(old_by[k], new_by[k]) for k in new_by if k in old_by]
+    left_old = {k: s for k, s in old_by.items() if k not in new_by}
+    left_new = {k: s for k, s in new_by.items() if k not in old_by}
+    for k_old, a in list(left_old.items()):
+        loose = [k for k in left_new if k[:-1] == k_old[:-1]]
+        if len(loose) == 1 and (a.layout == "" or left_new[loose[0]].layout == ""):
+            pairs.append((a, left_new.pop(loose[0])))
+            del left_old[k_old]
+    return pairs, len(left_old) + len(left_new)
+
+
 def compare_throughput(
     old: Sequence[ThroughputSample], new: Sequence[ThroughputSample]
 ) -> tuple[tuple[ThroughputChange, ...], int, int]:
     """Runs measured on both sides that moved beyond their noise (largest move first), how many
     stayed within it, and how many runs only one side has."""
-    old_by = {s.key: s for s in old}
-    new_by = {s.key: s for s in new}
+    pairs, unmatched = _pairs(old, new)
     changes: list[ThroughputChange] = []
     within = 0
-    for key, b in new_by.items():
-        a = old_by.get(key)
-        if a is None or a.images_per_second <= 0:
+    for a, b in pairs:
+        if a.images_per_second <= 0:
             continue
         ratio = b.images_per_second / a.images_per_second
         threshold = noise_threshold(a, b)
@@ -342,8 +361,7 @@ def compare_throughput(
                 threshold=threshold,
             )
         )
-    unmatched = len(old_by.keys() ^ new_by.keys())
-    changes.sort(key=lambda c: (abs(c.ratio - 1.0) * -1, c.framework, c.model, c.device))
+    changes.sort(key=lambda c: (-abs(c.ratio - 1.0), c.framework, c.model, c.device))
     return tuple(changes), within, unmatched
 
 

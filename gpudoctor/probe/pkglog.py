@@ -105,7 +105,7 @@ def utc(value: str) -> str:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return text
+        return value.strip()
     # A naive time is local: astimezone() takes it as such.
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

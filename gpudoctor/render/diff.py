@@ -25,7 +25,7 @@ from gpudoctor.render.markdown import escape
 NOISE_RULE = (
     f"a run counts as changed when new/old moves more than {NOISE_SPREADS:g}× the larger of the "
     f"two runs' spreads (inter-quartile range over median of the timed blocks), and at least "
-    f"{NOISE_FLOOR:.0%}"
+    f"{NOISE_FLOOR * 100:g} %"
 )
 _MARK = {Change.CHANGED: "~", Change.APPEARED: "+", Change.GONE: "-"}
 
@@ -64,7 +64,7 @@ def _run_text(t: ThroughputChange) -> str:
     pct = (t.ratio - 1.0) * 100
     return (
         f"{inert(_run_name(t))}: {t.old_images_per_second:,.0f} → "
-        f"{t.new_images_per_second:,.0f} img/s ({pct:+.1f} %, noise ±{t.threshold:.1%})"
+        f"{t.new_images_per_second:,.0f} img/s ({pct:+.1f} %, noise ±{t.threshold * 100:.1f} %)"
     )
 
 
@@ -158,7 +158,7 @@ def render_markdown(diff: Diff) -> str:
             out += [
                 f"| {escape(_run_name(t))} | {t.old_images_per_second:,.0f} | "
                 f"{t.new_images_per_second:,.0f} | {(t.ratio - 1) * 100:+.1f} % | "
-                f"±{t.threshold:.1%} |"
+                f"±{t.threshold * 100:.1f} % |"
                 for t in diff.throughput
             ]
             out.append("")
