@@ -150,6 +150,21 @@ def _findings(report: Report | None, knowledge: KnowledgeBase) -> list[tuple[str
     return [(f.id, f.severity, f.title) for f in diagnose(report, knowledge).findings]
 
 
+def _alike(snap: Snapshot, other: Snapshot | None = None) -> Snapshot:
+    """``snap`` redacted when ``other`` is (history keeps redacted reports; now is not): a
+    home folder spelled ``/home/<user>`` on one side only is no change."""
+    from dataclasses import replace
+
+    from gpudoctor.cli.keep import user_names
+    from gpudoctor.model.redact import redact
+
+    if other is None or snap.report is None or other.report is None:
+        return snap
+    if other.report.redacted and not snap.report.redacted:
+        return replace(snap, report=redact(snap.report, user_names=user_names()))
+    return snap
+
+
 def build(
     old: Snapshot,
     new: Snapshot,
@@ -169,6 +184,7 @@ def build(
 
     here = this_machine(socket.gethostname())
     ours = here in (old.side.machine, new.side.machine)
+    old, new = _alike(old, new), _alike(new, old)
     new_findings = (
         [(f.id, f.severity, f.title) for f in new_diagnosis.findings]
         if new_diagnosis is not None

@@ -62,7 +62,7 @@ def _info(where: Path, exc: OSError) -> None:
     click.echo(f"gpudoctor: info: report not kept in the history ({where}: {why})", err=True)
 
 
-def _user_names() -> tuple[str, ...]:
+def user_names() -> tuple[str, ...]:
     import getpass
 
     try:
@@ -88,7 +88,7 @@ def keep_check(report: Report, diagnosis: Diagnosis, history_dir: Path | None) -
             from gpudoctor.model.redact import redact
             from gpudoctor.rules import diagnose
 
-            report = redact(report, user_names=_user_names())
+            report = redact(report, user_names=user_names())
             diagnosis = diagnose(report, kb.load())
         summary = Summary(
             driver=report.nvml.driver_version or report.driver.module_version,
@@ -122,7 +122,7 @@ def keep_verify(document_json: str, verdict: str, history_dir: Path | None) -> N
     try:
         data = json.loads(document_json)
         host = _hostname()
-        data = redact_document(data, hostname=host, user_names=_user_names())
+        data = redact_document(data, hostname=host, user_names=user_names())
         samples = samples_from_verify(data, "verify")
         record(
             where,

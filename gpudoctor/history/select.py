@@ -59,8 +59,10 @@ def is_history_selector(text: str) -> bool:
 def find_entry(folder: Path, selector: str) -> Entry:
     """The entry ``selector`` names: ``last-good``, ``latest``, ``N`` (1 is the newest, as
     `gpudoctor history` numbers them) or a date or time prefix (the newest entry it matches)."""
-    entries, _ = listing(folder)
+    entries, problems = listing(folder)
     if not entries:
+        if problems:
+            raise HistoryError(f"no readable history entry in {folder}: {problems[0]}")
         raise HistoryError(
             f"no history in {folder}: `gpudoctor check` and `verify` keep one once they run"
         )

@@ -13,8 +13,10 @@ from gpudoctor.cli import _COMMANDS, cli
 from gpudoctor.cli.files import emit
 from gpudoctor.cli.formats import (
     CHECK,
+    DIFF,
     FLEET,
     HEALTH,
+    HISTORY,
     MAKE_ENV,
     REGISTRIES,
     SUFFIXES,
@@ -60,6 +62,8 @@ OFFERED = [
     ("fleet report", FLEET),
     ("fleet run", FLEET),
     ("make-env", MAKE_ENV),
+    ("diff", DIFF),
+    ("history", HISTORY),
 ]
 
 
@@ -80,9 +84,11 @@ def test_every_report_kind_has_a_registry() -> None:
         "check --health-check",
         "verify",
         "fleet",
+        "diff",
+        "history",
         "make-env",
     }
-    assert {"check", "verify", "fleet", "make-env"} <= set(_COMMANDS)
+    assert {"check", "verify", "fleet", "make-env", "diff", "history"} <= set(_COMMANDS)
 
 
 @pytest.mark.parametrize("registry", REGISTRIES, ids=lambda r: r.kind)
