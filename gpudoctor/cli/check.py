@@ -245,7 +245,7 @@ def command(
     color = fmt == "text" and use_color(to_file=output is not None)
     text = CHECK.render(fmt, report, diagnosis, verbose=verbose, color=color)
     if since_last_good and diagnosis.worst >= Severity.ERROR:
-        from gpudoctor.cli.diff import since_last_good_text
+        from gpudoctor.cli.changes import since_last_good_text
 
         text = since_last_good_text(text, fmt, report, diagnosis, history_dir)
     emit(text, output, force=force)
