@@ -71,6 +71,19 @@ def user_names() -> tuple[str, ...]:
         return ()
 
 
+def compact_json(doc: Any) -> str:
+    """JSON without indentation (a kept report is read by gpudoctor, not by people), and never
+    NaN: a measured NaN becomes null, as in every JSON gpudoctor writes."""
+    import json
+
+    try:
+        return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the slow, careful path
+        from gpudoctor.model.serialize import finite_json
+
+        return json.dumps(finite_json(doc), separators=(",", ":"), allow_nan=False)
+
+
 def keep_check(report: Report, diagnosis: Diagnosis, history_dir: Path | None) -> None:
     """Keep a check report, redacted as check's JSON is, with today's findings."""
     from gpudoctor.history.select import this_machine
@@ -78,18 +91,11 @@ def keep_check(report: Report, diagnosis: Diagnosis, history_dir: Path | None) -
     from gpudoctor.model.facts import framework_build
     from gpudoctor.model.findings import Severity
     from gpudoctor.model.history import Summary
-    from gpudoctor.model.serialize import report_to_json
+    from gpudoctor.model.redact import redacted_document
 
     where = folder(history_dir)
     try:
-        if not report.redacted:
-            # Findings quote UUIDs and paths: the redacted report is diagnosed again (~2 ms).
-            from gpudoctor import kb
-            from gpudoctor.model.redact import redact
-            from gpudoctor.rules import diagnose
-
-            report = redact(report, user_names=user_names())
-            diagnosis = diagnose(report, kb.load())
+        doc = redacted_document(report, diagnosis, user_names=user_names())
         summary = Summary(
             driver=report.nvml.driver_version or report.driver.module_version,
             frameworks=tuple(f"{fw.name} {framework_build(fw)}" for fw in report.frameworks),
@@ -97,7 +103,7 @@ def keep_check(report: Report, diagnosis: Diagnosis, history_dir: Path | None) -
         record(
             where,
             kind="check",
-            document_json=report_to_json(report, diagnosis),
+            document_json=compact_json(doc),
             verdict=diagnosis.worst.label,
             good=diagnosis.worst < Severity.ERROR,
             summary=summary,
@@ -116,7 +122,6 @@ def keep_verify(document_json: str, verdict: str, history_dir: Path | None) -> N
     from gpudoctor.model.diff import headline_throughput, samples_from_verify
     from gpudoctor.model.history import Summary
     from gpudoctor.model.redact import redact_document
-    from gpudoctor.model.serialize import dumps_json
 
     where = folder(history_dir)
     try:
@@ -127,7 +132,7 @@ def keep_verify(document_json: str, verdict: str, history_dir: Path | None) -> N
         record(
             where,
             kind="verify",
-            document_json=dumps_json(data),
+            document_json=compact_json(data),
             verdict=verdict,
             good=verdict != "fail",
             summary=Summary(throughput=headline_throughput(samples)),
