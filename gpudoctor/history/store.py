@@ -289,11 +289,35 @@ def _entry(name: str, kind: str, data: Any, *, document: bool) -> Entry:
 
 def listing(folder: Path) -> tuple[list[Entry], list[str]]:
     """Every entry, newest first, without its document; and one line per file that is not
-    readable (listed, never fatal)."""
+    readable (listed, never fatal).
+
+    Remembered for the folder's current list of files and sizes: one `diff` asks several
+    times (the entry, its companion verify, the timings for now) and each read parses every
+    entry.
+    """
+    listed = names(folder)
+    key = (str(folder), tuple((name, size, _mtime(folder / name)) for name, size in listed))
+    cached = _LISTED.get(key)
+    if cached is not None:
+        return list(cached[0]), list(cached[1])
     entries, problems = [], []
-    for name, _ in reversed(names(folder)):
+    for name, _ in reversed(listed):
         try:
             entries.append(read_entry(folder, name, document=False))
         except HistoryError as exc:
             problems.append(str(exc))
+    _LISTED.clear()  # one folder's listing is all a command needs
+    _LISTED[key] = (tuple(entries), tuple(problems))
     return entries, problems
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+_LISTED: dict[
+    tuple[str, tuple[tuple[str, int, int], ...]], tuple[tuple[Entry, ...], tuple[str, ...]]
+] = {}

@@ -214,3 +214,33 @@ def test_a_damaged_history_entry_is_one_line_for_diff_and_listed_by_history(
     assert result.exit_code == 2 and "damaged" in result.stderr, result
     listing = cli("history")
     assert listing.exit_code == 0 and "damaged" in listing.stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(28, "No space left on device"), (30, "Read-only file system")]
+)
+def test_a_full_or_read_only_disk_is_one_info_line_and_keeps_the_old_entries(
+    cli, machine, monkeypatch, _private_history, code, words
+):
+    import errno
+    import os
+
+    from gpudoctor.history import store
+
+    assert cli("check").exit_code == 0
+    before = entries(_private_history)
+    real_open = os.open
+
+    def refuse(path, flags, *args):
+        if str(path).startswith(str(_private_history)) and flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(store.os, "open", refuse)
+    machine(BROKEN)
+    result = cli("check")
+    assert result.exit_code == 1, result  # the check's own verdict, untouched
+    info = [ln for ln in result.stderr.splitlines() if "gpudoctor: info:" in ln]
+    assert len(info) == 1 and words in info[0], result
+    assert entries(_private_history) == before
+    assert errno.errorcode[code] in {"ENOSPC", "EROFS"}
