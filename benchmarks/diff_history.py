@@ -1,4 +1,4 @@
-"""What `gpudoctor diff` and the history cost: the diff of two full reports, history's share of check.
+"""What `gpudoctor diff` and the history cost: a diff of two full reports; history's part of check.
 
 Method: in-process, after one untimed warm-up round (imports, the knowledge base, the page
 cache), N timed rounds of each step with ``time.perf_counter``; the median and the minimum are
