@@ -207,6 +207,11 @@ def command(
         # An unset $NODE in a Prolog gives --node '': that must not mean "this node".
         check_node_name(node_name, "--node")
     remote = partition is not None or nodelist is not None
+    if since_last_good and (from_report is not None or remote or health_check):
+        raise BadInputError(
+            "--since-last-good compares this machine now with its own history: not with "
+            "--from-report, --partition/--nodelist or --health-check"
+        )
     if remote:
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
     elif node_command is not None:

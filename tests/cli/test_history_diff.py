@@ -244,3 +244,13 @@ def test_a_full_or_read_only_disk_is_one_info_line_and_keeps_the_old_entries(
     assert len(info) == 1 and words in info[0], result
     assert entries(_private_history) == before
     assert errno.errorcode[code] in {"ENOSPC", "EROFS"}
+
+
+@pytest.mark.parametrize(
+    "extra", [("--from-report", str(BROKEN)), ("--health-check",), ("--partition", "gpu")]
+)
+def test_since_last_good_is_about_this_machine_only(cli, extra):
+    result = cli("check", "--since-last-good", *extra)
+    assert result.exit_code == 2, result
+    assert "--since-last-good compares this machine now" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
