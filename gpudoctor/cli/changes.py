@@ -114,6 +114,7 @@ def since_last_good_text(
         side=Side(
             label="now",
             created_at=report.created_at,
+            verdict=diagnosis.worst.label,
             gpudoctor_version=report.gpudoctor_version,
             host=report.host.hostname,
             machine=this_machine(socket.gethostname()),
