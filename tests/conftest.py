@@ -74,6 +74,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session")
+def _state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xdg-state")
+
+
+_STATE_COUNT = [0]
+
+
+@pytest.fixture(autouse=True)
+def _private_history(monkeypatch: pytest.MonkeyPatch, _state_root: Path) -> Path:
+    """Every test keeps check's and verify's history in a folder of its own, never in the real
+    user's ~/.local/state (made only when a test keeps something)."""
+    _STATE_COUNT[0] += 1
+    state = _state_root / str(_STATE_COUNT[0])
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.delenv("GPUDOCTOR_HISTORY_DIR", raising=False)
+    monkeypatch.delenv("GPUDOCTOR_NO_HISTORY", raising=False)
+    return state / "gpudoctor" / "history"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _the_checkout_stays_clean() -> object:
     """No test leaves a file at the top of the checkout (a make-env without -o or --stdout

@@ -28,6 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "fleet": {"fleet", "model", "errors", "probe.runcmd", "userfiles"},
     # reading the user's files: the model parses what it reads, nothing else is needed
     "userfiles": {"userfiles", "model", "errors"},
+    # the history folder: kept reports written and read (the model parses them); the diff
+    # itself is the model's, and the CLI hands in today's rules
+    "history": {"history", "model", "errors", "userfiles"},
     # onboard's plan is pure; its executor starts gpudoctor's own commands (and uv, conda,
     # pixi, srun) through probe.runcmd; the CLI hands it the facts and writes the files
     "onboard": {"onboard", "errors", "probe.runcmd"},

@@ -25,6 +25,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("gpudoctor.cli.models", "List the reference CNNs that verify runs."),
     "verify": ("gpudoctor.cli.verify", "Prove the install by running the reference CNNs."),
     "fleet": ("gpudoctor.cli.fleet", "Check every node of a SLURM cluster; compare node reports."),
+    "history": ("gpudoctor.cli.history", "List the reports check and verify kept on this machine."),
+    "diff": ("gpudoctor.cli.diff", "Show what changed since the last good report, or between two."),
     "onboard": (
         "gpudoctor.cli.onboard",
         "Set up a new account: check, create an environment, verify it, summarise.",

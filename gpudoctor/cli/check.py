@@ -11,6 +11,7 @@ import click
 
 from gpudoctor.cli.files import check_output, emit, is_stdout
 from gpudoctor.cli.formats import CHECK, HEALTH
+from gpudoctor.cli.keep import history_dir_option, keep_check, keeping, no_history_option
 from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
     FilePath,
@@ -148,6 +149,14 @@ def _current_user() -> tuple[str, ...]:
     help="With --partition/--nodelist: how to start gpudoctor on the node. Default: this "
     "interpreter with -m gpudoctor (a venv on the shared file system).",
 )
+@click.option(
+    "--since-last-good",
+    is_flag=True,
+    help="When something is wrong now (an error finding), add what changed since the last "
+    "good report in the history (as `gpudoctor diff` shows it) under the verdict.",
+)
+@no_history_option
+@history_dir_option
 @debug_option
 def command(
     fmt: str | None,
@@ -168,6 +177,9 @@ def command(
     remote_timeout_s: float,
     immediate_s: int,
     node_command: str | None,
+    since_last_good: bool,
+    no_history: bool,
+    history_dir: Path | None,
 ) -> int:
     """Diagnose the NVIDIA driver, NVML, CUDA, cuDNN and the installed frameworks.
 
@@ -195,6 +207,11 @@ def command(
         # An unset $NODE in a Prolog gives --node '': that must not mean "this node".
         check_node_name(node_name, "--node")
     remote = partition is not None or nodelist is not None
+    if since_last_good and (from_report is not None or remote or health_check):
+        raise BadInputError(
+            "--since-last-good compares this machine now with its own history: not with "
+            "--from-report, --partition/--nodelist or --health-check"
+        )
     if remote:
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
     elif node_command is not None:
@@ -232,7 +249,14 @@ def command(
     diagnosis = diagnose(report, kb.load())
     color = fmt == "text" and use_color(to_file=output is not None)
     text = CHECK.render(fmt, report, diagnosis, verbose=verbose, color=color)
+    if since_last_good and diagnosis.worst >= Severity.ERROR:
+        from gpudoctor.cli.changes import since_last_good_text
+
+        text = since_last_good_text(text, fmt, report, diagnosis, history_dir)
     emit(text, output, force=force)
+    # Only this machine's own checks are its history: not a replayed or a remote report.
+    if from_report is None and not remote and keeping(no_history):
+        keep_check(report, diagnosis, history_dir)
     return int(exit_code_for(diagnosis, strict=strict))
 
 

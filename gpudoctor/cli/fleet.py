@@ -14,10 +14,17 @@ from gpudoctor import __version__
 from gpudoctor.cli.files import check_output, emit, is_stdout, write_output
 from gpudoctor.cli.fleet_pairs import pairs_command
 from gpudoctor.cli.formats import FLEET
-from gpudoctor.cli.options import FiniteFloatRange, debug_option, force_option, output_option
-from gpudoctor.errors import ExitCode
+from gpudoctor.cli.options import (
+    FilePath,
+    FiniteFloatRange,
+    debug_option,
+    force_option,
+    output_option,
+)
+from gpudoctor.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
+    from gpudoctor.fleet.baseline import Baseline
     from gpudoctor.fleet.run import NodeOutcome
     from gpudoctor.model.findings import Diagnosis
     from gpudoctor.model.fleet import FleetReport, NotReached
@@ -54,12 +61,24 @@ def _fleet_format_option(fn: Any) -> Any:
 
 @command.command("report")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=FilePath(dir_okay=False, path_type=Path),
+    default=None,
+    help="Judge every node against a golden node's report (JSON) or pinned facts (.toml), "
+    "not only against the majority; drift names the reference it used.",
+)
 @_fleet_format_option
 @output_option
 @force_option
 @debug_option
 def report_command(
-    paths: tuple[Path, ...], fmt: str | None, output: Path | None, force: bool
+    paths: tuple[Path, ...],
+    baseline_path: Path | None,
+    fmt: str | None,
+    output: Path | None,
+    force: bool,
 ) -> int:
     """Aggregate node reports (from fleet run, Ansible, pdsh, a Kubernetes job...).
 
@@ -73,9 +92,38 @@ def report_command(
     fmt = FLEET.resolve(fmt, output)
     if output is not None:
         check_output(output, force=force)
-    report = build_fleet_report(paths)
+    baseline = load_baseline(baseline_path) if baseline_path is not None else None
+    report = build_fleet_report(paths, baseline=baseline)
     emit(FLEET.render(fmt, report), output, force=force)
     return int(ExitCode.OK if report.healthy else ExitCode.PROBLEMS)
+
+
+MAX_PINS_BYTES = 64 * 1024
+"""A file of pinned facts is a few lines; more is not one."""
+
+
+def load_baseline(path: Path) -> Baseline:
+    """A golden node's check report (JSON), or a TOML file of pinned facts (by its suffix)."""
+    from gpudoctor.fleet import baseline
+    from gpudoctor.userfiles.read import load_report, read_capped
+
+    if path.suffix.lower() == ".toml":
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10
+            import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+        raw = read_capped(path, limit=MAX_PINS_BYTES, what="baseline")
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise BadInputError(f"{path}: not a TOML file of pinned facts ({exc})") from None
+        return baseline.from_pins(path.name, data)
+    from gpudoctor.fleet.facts import node_facts
+    from gpudoctor.model.findings import Diagnosis
+
+    golden = node_facts(path.name, load_report(path), Diagnosis(findings=()))
+    return baseline.from_node(path.name, golden)
 
 
 def build_fleet_report(
@@ -83,6 +131,7 @@ def build_fleet_report(
     *,
     extra_not_reached: Sequence[NotReached] = (),
     partitions: dict[str, tuple[str, ...]] | None = None,
+    baseline: Baseline | None = None,
 ) -> FleetReport:
     """Read, re-diagnose (today's rules) and aggregate every node report under ``paths``."""
     from gpudoctor import kb
@@ -104,6 +153,7 @@ def build_fleet_report(
         created_at=_now(),
         extra_not_reached=extra_not_reached,
         partitions=partitions,
+        baseline=baseline,
     )
 
 

@@ -131,6 +131,18 @@ def _pairs() -> Mapping[str, Callable[[PairsReport], str]]:
     return RENDERERS
 
 
+def _diff() -> Mapping[str, Callable[..., str]]:
+    from gpudoctor.render.diff import RENDERERS
+
+    return RENDERERS
+
+
+def _history() -> Mapping[str, Callable[..., str]]:
+    from gpudoctor.render.history import RENDERERS
+
+    return RENDERERS
+
+
 def _make_env() -> Mapping[str, Callable[[Plan, str], str]]:
     from gpudoctor.envplan.forms import RENDERERS
 
@@ -185,6 +197,27 @@ PAIRS: Registry[[PairsReport]] = Registry(
 )
 """``fleet pairs``: the two-node all-reduces, bad nodes and bad links."""
 
+    return RENDERERS
+
+
+DIFF: Registry[...] = Registry(
+    kind="diff",
+    formats=REPORT_FORMATS,
+    default="text",
+    load=_diff,
+    suffixes=_same("json", "markdown", "text"),
+)
+"""``diff`` and ``check --since-last-good``: (diff, *, color) -> text."""
+
+HISTORY: Registry[...] = Registry(
+    kind="history",
+    formats=("text", "json"),
+    default="text",
+    load=_history,
+    suffixes=_same("json", "text"),
+)
+"""``history``: (entries, problems, folder) -> text."""
+
 
 MAKE_ENV: Registry[[Plan, str]] = Registry(
     kind="make-env",
@@ -207,12 +240,23 @@ MAKE_ENV: Registry[[Plan, str]] = Registry(
 )
 """``make-env``: (plan, the file's name for its create line) -> the file."""
 
-REGISTRIES: tuple[Registry[Any], ...] = (CHECK, HEALTH, VERIFY, FLEET, PAIRS, MAKE_ENV)
+REGISTRIES: tuple[Registry[Any], ...] = (
+    CHECK,
+    HEALTH,
+    VERIFY,
+    FLEET,
+    PAIRS,
+    DIFF,
+    HISTORY,
+    MAKE_ENV,
+)
 
 __all__ = [
     "CHECK",
+    "DIFF",
     "FLEET",
     "HEALTH",
+    "HISTORY",
     "MAKE_ENV",
     "PAIRS",
     "REGISTRIES",

@@ -14,6 +14,7 @@ from click.core import ParameterSource
 
 from gpudoctor.cli.files import check_output, emit, is_stdout, write_output, wrote
 from gpudoctor.cli.formats import VERIFY
+from gpudoctor.cli.keep import history_dir_option, keep_verify, keeping, no_history_option
 from gpudoctor.cli.options import (
     FilePath,
     FiniteFloatRange,
@@ -182,6 +183,8 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     metavar="FILE.png",
     help="Also write a chart (needs matplotlib: gpudoctor[plot]).",
 )
+@no_history_option
+@history_dir_option
 @debug_option
 def command(
     models_text: str,
@@ -200,6 +203,8 @@ def command(
     output: Path | None,
     force: bool,
     plot_path: Path | None,
+    no_history: bool,
+    history_dir: Path | None,
 ) -> int:
     """Prove the install: run LeNet-5 to ResNet-152 on the GPU and the CPU, in PyTorch and Keras.
 
@@ -266,6 +271,8 @@ def command(
     emit(VERIFY.render(fmt, result, verdict, color=color), output, force=force)
     if plot_path is not None:
         _write_plot(result, verdict, plot_path, force=force)
+    if keeping(no_history):
+        keep_verify(VERIFY.render("json", result, verdict), verdict.overall, history_dir)
     return int(exit_code_for(verdict.overall))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from gpudoctor.fleet.baseline import Baseline, baseline_drift
 from gpudoctor.fleet.drift import find_drift
 from gpudoctor.fleet.hostlist import compress, sort_key
 from gpudoctor.fleet.outliers import find_outliers
@@ -36,12 +37,19 @@ def aggregate(
     unreadable: Sequence[Unreadable] = (),
     not_reached: Sequence[NotReached] = (),
     skipped: Sequence[Skipped] = (),
+    baseline: Baseline | None = None,
     gpudoctor_version: str,
     created_at: str,
 ) -> FleetReport:
-    """The fleet report; ``names`` maps each finding ID to what it means on any node."""
+    """The fleet report; ``names`` maps each finding ID to what it means on any node.
+
+    With a ``baseline`` every node is also judged against it (drift whose reference is the
+    baseline comes first): a fleet that drifted as one has no minority, but differs from it.
+    """
     ordered = sorted(nodes, key=lambda n: sort_key(n.node))
     drift = find_drift(ordered)
+    if baseline is not None:
+        drift = baseline_drift(ordered, baseline) + drift
     drifting = _drifting(drift)
     verdicts = {v.node: v.verdict for v in verify}
     summaries = [_summary(n, verdicts.get(n.node), n.node in drifting) for n in ordered]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 
 from gpudoctor.fleet.hostlist import sort_key
+from gpudoctor.model.facts import GPU_FLEET_FIELDS
+from gpudoctor.model.facts import show as shown
 from gpudoctor.model.fleet import Drift, GpuFacts, NodeFacts
 
 NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
@@ -17,30 +20,19 @@ NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
     ("cudnn", lambda n: n.stack.cudnn),
     ("gpus_per_node", lambda n: n.stack.gpu_count),
 )
-"""Facts of a whole node, compared node against node."""
+"""Facts of a whole node, compared node against node; each name is a fleet name in
+model/facts.py (a test holds them to it), frameworks come as ``framework.<name>``."""
 
-GPU_FACTS: tuple[tuple[str, Callable[[GpuFacts], object]], ...] = (
-    ("gpu.memory_total_mib", lambda g: g.memory_total_mib),
-    ("gpu.pcie_width", lambda g: g.pcie_width),
-    ("gpu.pcie_width_max", lambda g: g.pcie_width_max),
-    ("gpu.pcie_gen", lambda g: g.pcie_gen),
-    ("gpu.pcie_gen_max", lambda g: g.pcie_gen_max),
-    ("gpu.power_limit_w", lambda g: g.power_limit_w),
-    ("gpu.sm_clock_max_mhz", lambda g: g.sm_clock_max_mhz),
-    ("gpu.ecc", lambda g: g.ecc_enabled),
-    ("gpu.mig", lambda g: g.mig_enabled),
-    ("gpu.persistence_mode", lambda g: g.persistence_mode),
+GPU_FACTS: tuple[tuple[str, Callable[[GpuFacts], object]], ...] = tuple(
+    (name, attrgetter(field)) for name, field in GPU_FLEET_FIELDS
 )
-"""Facts of one GPU, compared GPU against GPU among GPUs of the same model."""
+"""Facts of one GPU, compared GPU against GPU among GPUs of the same model (model/facts.py
+names them, for diff and the baseline too)."""
 
 
 def show(value: object) -> str:
     """A fact's value as the report prints it."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return shown(value) or "None"
 
 
 def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:

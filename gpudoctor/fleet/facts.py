@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import gpus
+from gpudoctor.model.diff import samples_from_verify
+from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, report_facts
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.fleet import (
     GpuFacts,
@@ -17,15 +18,25 @@ from gpudoctor.model.fleet import (
     Throughput,
     VerifyVerdict,
 )
-from gpudoctor.model.report import FrameworkInfo, Report
+from gpudoctor.model.report import GpuInfo, Report
 
 
 def node_facts(
     node: str, report: Report, diagnosis: Diagnosis, partitions: tuple[str, ...] = ()
 ) -> NodeFacts:
-    """The comparable facts of one node's report and the findings today's rules gave it."""
+    """The comparable facts of one node's report and the findings today's rules gave it.
+
+    The values come from the one list of facts (model/facts.py) that ``diff`` compares too:
+    each whole-node fact a fleet compares has a fleet name there.
+    """
     listed = gpus(report)
     names = sorted({g.name for g in listed if g.name})
+    known = {f.fleet: f.value for f in fleet_facts(report_facts(report))}
+    frameworks = {
+        name.removeprefix("framework."): value or ""
+        for name, value in known.items()
+        if name is not None and name.startswith("framework.")
+    }
     # The "no problem found" markers (severity ok) say nothing a fleet needs to compare.
     found = [f for f in diagnosis.findings if f.severity > Severity.OK]
     return NodeFacts(
@@ -40,61 +51,23 @@ def node_facts(
         stack=NodeStack(
             gpu_model=" + ".join(names) if names else None,
             gpu_count=len(listed),
-            driver=report.nvml.driver_version,
-            cuda_driver=report.nvml.cuda_driver_version,
-            cudnn=_cudnn(report),
-            # by name; a framework listed twice keeps its last entry, as a dict would
-            frameworks=tuple(sorted({fw.name: _build(fw) for fw in report.frameworks}.items())),
+            driver=known.get("driver_version"),
+            cuda_driver=known.get("cuda_driver_version"),
+            cudnn=known.get("cudnn"),
+            frameworks=tuple(sorted(frameworks.items())),
         ),
-        kernel_module=report.driver.module_version,
-        os=report.host.os_release or report.host.os,
-        kernel=report.host.kernel,
-        gpus=tuple(
-            GpuFacts(
-                index=g.index,
-                name=g.name,
-                memory_total_mib=g.memory_total_mib,
-                pcie_gen=g.pcie_gen,
-                pcie_gen_max=g.pcie_gen_max,
-                pcie_width=g.pcie_width,
-                pcie_width_max=g.pcie_width_max,
-                power_limit_w=g.power_limit_w,
-                sm_clock_max_mhz=g.sm_clock_max_mhz,
-                ecc_enabled=g.ecc_enabled,
-                mig_enabled=g.mig_enabled,
-                persistence_mode=g.persistence_mode,
-            )
-            for g in listed
-            if not g.lost
-        ),
+        kernel_module=known.get("kernel_module_version"),
+        os=known.get("os"),
+        kernel=known.get("kernel"),
+        gpus=tuple(gpu_facts(g) for g in listed if not g.lost),
         partitions=partitions,
     )
 
 
-def _cudnn(report: Report) -> str | None:
-    """The cuDNN a framework really loaded, else the one it was built with, else the system's."""
-    for fw in report.frameworks:
-        if fw.status == "ok" and fw.cudnn_runtime:
-            return fw.cudnn_runtime
-    for fw in report.frameworks:
-        if fw.status == "ok" and fw.build_cudnn:
-            return fw.build_cudnn
-    for lib in report.cuda.libraries:
-        if lib.name == "cudnn" and lib.version:
-            return lib.version
-    return None
-
-
-def _build(fw: FrameworkInfo) -> str:
-    """``2.11.0+cu130 (CUDA 13.0, cuDNN 9.19.0)``; the status when it did not load."""
-    if fw.status != "ok" or not fw.version:
-        return fw.status.replace("_", " ")
-    if not fw.cuda_build:
-        return f"{fw.version} (CPU)"
-    parts = [f"CUDA {fw.build_cuda}" if fw.build_cuda else "CUDA"]
-    if fw.build_cudnn:
-        parts.append(f"cuDNN {fw.build_cudnn}")
-    return f"{fw.version} ({', '.join(parts)})"
+def gpu_facts(g: GpuInfo) -> GpuFacts:
+    """The facts of one GPU a fleet compares with its siblings (model/facts.py names them)."""
+    values = {field: getattr(g, field) for _, field in GPU_FLEET_FIELDS}
+    return GpuFacts(index=g.index, name=g.name, **values)
 
 
 def is_verify_result(data: Any) -> bool:
@@ -114,37 +87,22 @@ def verify_verdict(data: Mapping[str, Any], where: str) -> VerifyVerdict:
 
 
 def throughput(node: str, data: Mapping[str, Any], where: str) -> tuple[Throughput, ...]:
-    """The timed GPU and CPU runs of one verify result (main runs that finished)."""
-    runs = data.get("runs")
-    if not isinstance(runs, list):
-        raise ReportFormatError(f"{where}: runs: expected a list")
-    found = []
-    for i, run in enumerate(runs):
-        if not isinstance(run, Mapping):
-            raise ReportFormatError(f"{where}: runs[{i}]: expected an object")
-        if run.get("status", "ok") != "ok" or run.get("role", "main") != "main":
-            continue
-        ips = run.get("images_per_second")
-        if ips is None:
-            continue
-        try:
-            value = float(ips)
-            batch = int(run.get("batch_size", 0))
-            sample = Throughput(
-                node=node,
-                device=str(run["device"]),
-                device_name=str(run.get("device_name") or run["device"]),
-                model=str(run["model"]),
-                framework=str(run["framework"]),
-                mode=str(run.get("mode", "inference")),
-                precision=str(run.get("precision", "fp32")),
-                batch_size=batch,
-                images_per_second=value,
-                layout=str(run["layout"]) if run.get("layout") else None,
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ReportFormatError(f"{where}: runs[{i}]: {exc}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise ReportFormatError(f"{where}: runs[{i}].images_per_second: {ips!r}")
-        found.append(sample)
-    return tuple(found)
+    """The timed GPU and CPU runs of one verify result (main runs that finished).
+
+    Parsed as ``gpudoctor diff`` parses them (model.diff.samples_from_verify).
+    """
+    return tuple(
+        Throughput(
+            node=node,
+            device=s.device,
+            device_name=s.device_name,
+            model=s.model,
+            framework=s.framework,
+            mode=s.mode,
+            precision=s.precision,
+            batch_size=s.batch_size,
+            images_per_second=s.images_per_second,
+            layout=s.layout or None,
+        )
+        for s in samples_from_verify(data, where)
+    )

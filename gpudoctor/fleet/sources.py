@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.fleet.baseline import Baseline
 from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput, verify_verdict
 from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, from_document, is_manifest
 from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL
@@ -75,6 +76,7 @@ def build_fleet_report(
     created_at: str,
     extra_not_reached: Sequence[NotReached] = (),
     partitions: dict[str, tuple[str, ...]] | None = None,
+    baseline: Baseline | None = None,
 ) -> FleetReport:
     """Read, re-diagnose and aggregate every node report under ``paths``.
 
@@ -100,6 +102,7 @@ def build_fleet_report(
         unreadable=list(dict.fromkeys(found.unreadable)),
         not_reached=list(dict.fromkeys(not_reached)),
         skipped=found.skipped,
+        baseline=baseline,
         gpudoctor_version=gpudoctor_version,
         created_at=created_at,
     )

@@ -200,6 +200,10 @@ class Drift:
     majority_count: int
     minority: dict[str, tuple[str, ...]]
     """Each other value -> the nodes (``node`` or ``node:gpuN`` for per-GPU facts) that have it."""
+    reference: str = "majority"
+    """What ``majority`` is: ``majority`` (the most common value in the scope) or
+    ``baseline NAME`` (the value a golden report or pinned facts give; ``majority_count`` is
+    then how many match it)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from gpudoctor.model.findings import AREAS, Diagnosis, Severity
 from gpudoctor.model.report import Report
 from gpudoctor.model.serialize import from_dict, to_dict
 
@@ -78,3 +79,37 @@ def redact(report: Report, *, user_names: Iterable[str] = ()) -> Report:
     data = _Scrubber(report.host.hostname, user_names).walk(to_dict(report))
     data["host"]["hostname"] = REDACTED
     return dataclasses.replace(from_dict(Report, data), redacted=True)
+
+
+def redact_document(
+    data: dict[str, Any], *, hostname: str, user_names: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A copy of any JSON document gpudoctor wrote (a verify result) scrubbed as :func:`redact`
+    scrubs a report: GPU UUIDs and serials, ``hostname`` and user names in paths."""
+    scrubbed: dict[str, Any] = _Scrubber(hostname, user_names).walk(data)
+    return scrubbed
+
+
+def redacted_document(
+    report: Report, diagnosis: Diagnosis, *, user_names: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The JSON document ``check --format json`` writes of ``report`` and its findings, redacted
+    as :func:`redact` would, findings' titles, evidence and fixes included.
+
+    One walk over plain data: what history keeps for every check without the cost of
+    rebuilding the report and diagnosing it again (tests/model/test_redact.py holds it equal
+    to that).
+    """
+    doc: dict[str, Any] = to_dict(report)
+    doc["verdict"] = diagnosis.worst.label
+    doc["areas"] = {
+        area: max((f.severity for f in diagnosis.in_area(area)), default=Severity.OK).label
+        for area in AREAS
+    }
+    doc["findings"] = [dict(to_dict(f), doc_url=f.doc_url) for f in diagnosis.findings]
+    if report.redacted:
+        return doc
+    scrubbed: dict[str, Any] = _Scrubber(report.host.hostname, user_names).walk(doc)
+    scrubbed["host"]["hostname"] = REDACTED
+    scrubbed["redacted"] = True
+    return scrubbed

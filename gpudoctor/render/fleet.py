@@ -46,6 +46,8 @@ PLACES_SHOWN = 8
 def drift_text(d: Drift, limit: int = 8) -> str:
     """One drift in words: the majority value and its count, then each minority."""
     unit = "GPUs" if d.fact.startswith("gpu.") else "nodes"
+    if d.reference != "majority":  # a golden report or pinned facts: say which
+        unit += " (the reference value)"
     others = "; ".join(
         f"{value} on {', '.join(members[:limit])}"
         + (f" and {len(members) - limit} more" if len(members) > limit else "")
@@ -419,6 +421,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
                 "majority": d.majority,
                 "majority_count": d.majority_count,
                 "minority": {v: list(m) for v, m in d.minority.items()},
+                "reference": d.reference,
             }
             for d in report.drift
         ],

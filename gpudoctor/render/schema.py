@@ -138,6 +138,12 @@ def report_schema(*, strict: bool = False) -> dict[str, Any]:
         "description": "Every finding, ordered by area, then severity (worst first), then ID.",
         "items": {"$ref": "#/$defs/Finding"},
     }
+    root["properties"]["since_last_good"] = {
+        "type": "object",
+        "description": "With `check --since-last-good` when a finding is an error: what changed "
+        "since the last good report in the history, as docs/diff-schema.json describes (or "
+        "{error: why not}). Absent otherwise.",
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -471,3 +471,44 @@ def _environ(proc: Path) -> bytes:
         return (proc / "environ").read_bytes()
     except OSError:  # gone, or not ours to read
         return b""
+
+
+def test_a_golden_baseline_catches_a_fleet_that_drifted_as_one(cli: Cli, tmp_path):
+    folder = fleet_dir(tmp_path, {f"gpu-{i:03d}": LOST for i in (1, 2, 3)})
+    plain = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    assert not [d for d in plain["drift"] if d["fact"] == "gpus_per_node"]
+    result = cli("fleet", "report", str(folder), "--baseline", str(H100), "--format", "json")
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    drift = {d["fact"]: d for d in doc["drift"] if d["reference"] != "majority"}
+    assert drift["gpus_per_node"]["reference"] == f"baseline {H100.name}"
+    assert drift["gpus_per_node"]["minority"] == {"2": ["gpu-001", "gpu-002", "gpu-003"]}
+    text = cli("fleet", "report", str(folder), "--baseline", str(H100)).stdout
+    assert f"(baseline {H100.name})" in text and "the reference value" in text
+
+
+def test_a_baseline_of_pinned_facts(cli: Cli, tmp_path):
+    folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100})
+    pins = tmp_path / "golden.toml"
+    pins.write_text('[node]\ndriver_version = "580.95.05"\n[gpu]\necc = true\n')
+    result = cli("fleet", "report", str(folder), "--baseline", str(pins), "--format", "json")
+    drift = [d for d in json.loads(result.stdout)["drift"] if d["reference"] != "majority"]
+    assert [(d["fact"], d["majority"]) for d in drift] == [("driver_version", "580.95.05")]
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("[node\n", "not a TOML file"),
+        ('[node]\nnope = "1"\n', "'nope' is no fact"),
+    ],
+)
+def test_a_bad_baseline_is_one_line(cli: Cli, tmp_path, content, needle):
+    folder = fleet_dir(tmp_path, {"gpu-001": H100})
+    pins = tmp_path / "golden.toml"
+    pins.write_text(content)
+    result = cli("fleet", "report", str(folder), "--baseline", str(pins))
+    one_line_error(result)
+    assert needle in result.stderr
+    missing = cli("fleet", "report", str(folder), "--baseline", str(tmp_path / "none.json"))
+    one_line_error(missing)

@@ -13,8 +13,10 @@ from gpudoctor.cli import _COMMANDS, cli
 from gpudoctor.cli.files import emit
 from gpudoctor.cli.formats import (
     CHECK,
+    DIFF,
     FLEET,
     HEALTH,
+    HISTORY,
     MAKE_ENV,
     PAIRS,
     REGISTRIES,
@@ -62,6 +64,8 @@ OFFERED = [
     ("fleet run", FLEET),
     ("fleet pairs", PAIRS),
     ("make-env", MAKE_ENV),
+    ("diff", DIFF),
+    ("history", HISTORY),
 ]
 
 
@@ -83,9 +87,11 @@ def test_every_report_kind_has_a_registry() -> None:
         "verify",
         "fleet",
         "fleet pairs",
+        "diff",
+        "history",
         "make-env",
     }
-    assert {"check", "verify", "fleet", "make-env"} <= set(_COMMANDS)
+    assert {"check", "verify", "fleet", "make-env", "diff", "history"} <= set(_COMMANDS)
 
 
 @pytest.mark.parametrize("registry", REGISTRIES, ids=lambda r: r.kind)

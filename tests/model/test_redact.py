@@ -86,3 +86,29 @@ def test_windows_home_with_forward_slashes():
         host=dataclasses.replace(make_report().host, env={"CUDA_PATH": "C:/Users/Ada/cuda"}),
     )
     assert redact(report).host.env["CUDA_PATH"] == "C:/Users/<user>/cuda"
+
+
+def test_the_history_document_equals_the_redacted_report_diagnosed_again():
+    """History scrubs the check document in one walk; it must say what redacting the report
+    and diagnosing it again would say (findings quote UUIDs and home folders)."""
+    import json
+
+    from gpudoctor import kb
+    from gpudoctor.model.redact import redacted_document
+    from gpudoctor.rules import diagnose
+    from gpudoctor.userfiles.read import load_report
+    from tests.conftest import DATA
+
+    knowledge = kb.load()
+    for name in (
+        "failure__torch_cudnn_shadowed_by_ld_library_path.json",
+        "failure__one_gpu_lost.json",
+        "linux-x86_64__nvidia-h100-mig__590.48.01__load.json",
+    ):
+        report = load_report(DATA / "reports" / name)
+        text = report_to_json(report)
+        assert "/home/ada" in text or "GPU-" in text  # something to redact
+        fast = redacted_document(report, diagnose(report, knowledge), user_names=("ada",))
+        slow_report = redact(report, user_names=("ada",))
+        slow = json.loads(report_to_json(slow_report, diagnose(slow_report, knowledge)))
+        assert json.loads(json.dumps(fast)) == slow, name

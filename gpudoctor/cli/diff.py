@@ -1,0 +1,141 @@
+"""`gpudoctor diff`: what changed between two reports, history entries, or the last good and now."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from gpudoctor.cli.changes import build
+from gpudoctor.cli.files import check_output, emit, is_stdout
+from gpudoctor.cli.formats import DIFF
+from gpudoctor.cli.keep import folder, history_dir_option
+from gpudoctor.cli.options import (
+    FilePath,
+    FiniteFloatRange,
+    debug_option,
+    force_option,
+    format_option,
+    output_option,
+)
+from gpudoctor.errors import ExitCode
+
+if TYPE_CHECKING:
+    from gpudoctor.history.select import Snapshot
+
+
+@click.command("diff")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@format_option(
+    "text for people, json for machines (docs/diff-schema.json), markdown for tickets.",
+    DIFF.formats,
+    from_suffix=True,
+)
+@output_option
+@force_option
+@history_dir_option
+@click.option(
+    "--no-frameworks", is_flag=True, help="For NEW = now: skip the framework probes (fast)."
+)
+@click.option(
+    "--python",
+    "python_exe",
+    type=FilePath(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="For NEW = now: inspect the frameworks of another interpreter.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=FiniteFloatRange(min=1.0, max=600.0),
+    default=60.0,
+    show_default=True,
+    help="For NEW = now: seconds any one probe may take.",
+)
+@debug_option
+def command(
+    old: str | None,
+    new: str | None,
+    fmt: str | None,
+    output: Path | None,
+    force: bool,
+    history_dir: Path | None,
+    no_frameworks: bool,
+    python_exe: Path | None,
+    timeout_s: float,
+) -> int:
+    """Show what changed: driver, NVML and CUDA, GPUs, libraries, frameworks, findings, speed.
+
+    OLD and NEW are saved reports (check or verify JSON), history entries (a number from
+    `gpudoctor history`, 1 the newest; a date or time such as 2026-12-01; last-good; latest)
+    or `now` (this machine, probed as check does). Default: last-good against now. Exit 0 when
+    nothing changed, 1 when something did, 2 on bad input.
+    """
+    from gpudoctor import kb
+
+    if is_stdout(output):
+        output = None
+    fmt = DIFF.resolve(fmt, output)
+    if output is not None:
+        check_output(output, force=force)
+    where = folder(history_dir)
+    knowledge = kb.load()
+    old_snap = _snapshot(old or "last-good", "OLD", where)
+    new_text = new or "now"
+    if new_text == "now":
+        new_snap = _now(
+            where,
+            python_exe,
+            timeout_s=timeout_s,
+            frameworks=not no_frameworks,
+            after=old_snap.side.created_at,
+        )
+    else:
+        new_snap = _snapshot(new_text, "NEW", where)
+    diff = build(old_snap, new_snap, knowledge)
+    if diff.other_machine:  # said before the diff, also when the diff goes to a file
+        click.echo(f"gpudoctor diff: note: {diff.other_machine}", err=True)
+    emit(DIFF.render(fmt, diff), output, force=force)
+    return int(ExitCode.PROBLEMS if diff.changed else ExitCode.OK)
+
+
+def _snapshot(text: str, label: str, where: Path) -> Snapshot:
+    """A file when one is there by that name, else a history selector."""
+    from gpudoctor.errors import BadInputError
+    from gpudoctor.history.select import from_file, from_history, is_history_selector
+
+    path = Path(text)
+    if text == "now":
+        raise BadInputError(f"{label} cannot be now: only NEW is measured now")
+    if path.exists() or text == "-" or not is_history_selector(text):
+        return from_file(path)
+    return from_history(where, text, text)
+
+
+def _now(
+    where: Path, python_exe: Path | None, *, timeout_s: float, frameworks: bool, after: str | None
+) -> Snapshot:
+    """This machine now, probed as check does; the timings of the newest verify kept after OLD."""
+    from gpudoctor.cli.check import _probed_report
+    from gpudoctor.history.select import Snapshot, newest_verify, this_machine
+    from gpudoctor.model.diff import Side
+
+    report = _probed_report(python_exe, timeout_s=timeout_s, frameworks=frameworks)
+    samples, when = newest_verify(where, after=after)
+    label = "now" + (f" (timings from the verify of {when})" if when else "")
+    side = Side(
+        label=label,
+        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        gpudoctor_version=report.gpudoctor_version,
+        host=report.host.hostname,
+        machine=this_machine(socket.gethostname()),
+        measured=bool(samples),
+    )
+    return Snapshot(side=side, report=report, samples=samples)
+
+
+__all__ = ["command"]

@@ -1,0 +1,45 @@
+"""`gpudoctor history`: the reports check and verify kept on this machine, newest first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from gpudoctor.cli.files import check_output, emit, is_stdout
+from gpudoctor.cli.formats import HISTORY
+from gpudoctor.cli.keep import folder, history_dir_option
+from gpudoctor.cli.options import debug_option, force_option, format_option, output_option
+
+
+@click.command("history")
+@format_option("text for people, json for machines.", HISTORY.formats, from_suffix=True)
+@output_option
+@force_option
+@history_dir_option
+@debug_option
+def command(fmt: str | None, output: Path | None, force: bool, history_dir: Path | None) -> int:
+    """List the kept reports: date, kind, verdict (* the last good one), driver, frameworks
+    or the throughput headline. `gpudoctor diff` compares any two of them by number or date.
+    """
+    from gpudoctor.history.store import KINDS, disabled, last_good, listing
+    from gpudoctor.model.history import HistoryListing
+
+    if is_stdout(output):
+        output = None
+    fmt = HISTORY.resolve(fmt, output)
+    if output is not None:
+        check_output(output, force=force)
+    where = folder(history_dir)
+    entries, problems = listing(where)
+    good = tuple(name for kind in KINDS if (name := last_good(where, kind)) is not None)
+    shown = HistoryListing(
+        folder=str(where),
+        entries=tuple(entries),
+        last_good=good,
+        problems=tuple(problems),
+        enabled=not disabled(os.environ),
+    )
+    emit(HISTORY.render(fmt, shown), output, force=force)
+    return 0

@@ -1,0 +1,1 @@
+"""The history of reports this machine made: kept, bounded, listed and selected (I/O)."""

@@ -1,0 +1,256 @@
+"""`check` and `verify` keep their reports; `history` lists them; `diff` says what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gpudoctor.userfiles.read import load_report
+from tests.conftest import DATA
+
+REPORTS = DATA / "reports"
+GOOD = REPORTS / "linux-x86_64__nvidia-h200__590.48.01__idle.json"
+BROKEN = REPORTS / "failure__driver_library_mismatch.json"
+DIFF_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "diff-schema.json").read_text()
+)
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """This machine, as check probes it: whichever recorded report the test sets."""
+    from gpudoctor.cli import check
+
+    state = {"report": load_report(GOOD)}
+    monkeypatch.setattr(check, "_probed_report", lambda *a, **k: state["report"])
+
+    def becomes(path: Path) -> None:
+        state["report"] = load_report(path)
+
+    return becomes
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def test_check_keeps_a_redacted_report_and_history_lists_it(cli, machine, _private_history):
+    result = cli("check")
+    assert result.exit_code == 0, result
+    (kept,) = entries(_private_history)
+    doc = json.loads(kept.read_text())
+    assert doc["document"]["redacted"] is True
+    assert doc["document"]["host"]["hostname"] == "<redacted>"
+    assert doc["good"] is True and doc["kind"] == "check"
+    listing = cli("history")
+    assert listing.exit_code == 0, listing
+    assert "590.48.01" in listing.stdout and "info *" in listing.stdout
+    as_json = json.loads(cli("history", "--format", "json").stdout)
+    assert as_json["entries"][0]["last_good"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("check", "--no-history"), {}),
+        (("check",), {"GPUDOCTOR_NO_HISTORY": "1"}),
+        (("check", "--from-report", str(GOOD)), {}),
+        (("check", "--health-check"), {}),
+    ],
+    ids=["option", "variable", "replayed", "health-gate"],
+)
+def test_what_keeps_nothing(cli, machine, _private_history, args, env):
+    result = cli(*args, env=env)
+    assert result.exit_code == 0, result
+    assert entries(_private_history) == []
+
+
+def test_history_dir_and_the_variable_choose_the_folder(cli, machine, tmp_path):
+    assert cli("check", "--history-dir", str(tmp_path / "a")).exit_code == 0
+    assert cli("check", env={"GPUDOCTOR_HISTORY_DIR": str(tmp_path / "b")}).exit_code == 0
+    assert len(entries(tmp_path / "a")) == len(entries(tmp_path / "b")) == 1
+
+
+def test_a_folder_that_cannot_be_written_is_one_info_line(cli, machine, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("check", "--history-dir", str(blocker / "history"))
+    assert result.exit_code == 0, result
+    info = [ln for ln in result.stderr.splitlines() if "history" in ln]
+    assert len(info) == 1 and info[0].startswith("gpudoctor: info: report not kept")
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_keeps_its_result_with_a_throughput_headline(cli, monkeypatch, _private_history):
+    from gpudoctor.verify import harness
+    from tests.verify import factories as f
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: f.healthy(("lenet5",)))
+    result = cli("verify", "--models", "lenet5", "--framework", "torch", "--time-budget", "1")
+    assert result.exit_code == 0, result
+    (kept,) = entries(_private_history)
+    doc = json.loads(kept.read_text())
+    assert doc["kind"] == "verify" and doc["verdict"] == "pass"
+    assert "img/s" in doc["summary"]["throughput"]
+    assert "img/s" in cli("history").stdout
+
+
+def test_diff_of_two_reports(cli):
+    result = cli("diff", str(GOOD), str(BROKEN))
+    assert result.exit_code == 1, result
+    out = result.stdout
+    assert out.index("Kernel module and driver") < out.index("NVML and CUDA driver")
+    assert "590.48.01 → 570.133.20" in out
+    assert "GD-NVML-003" in out
+    same = cli("diff", str(GOOD), str(GOOD))
+    assert same.exit_code == 0 and "No change." in same.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
+def test_diff_formats_and_output(cli, tmp_path, fmt):
+    out = tmp_path / ("d.json" if fmt == "json" else "d.md")
+    result = cli("diff", str(GOOD), str(BROKEN), "-o", str(out))
+    assert result.exit_code == 1, result
+    text = out.read_text()
+    if fmt == "json":
+        jsonschema.validate(json.loads(text), DIFF_SCHEMA)
+    else:
+        assert text.startswith("## gpudoctor diff")
+
+
+def test_diff_between_history_entries_and_against_now(cli, machine, _private_history):
+    assert cli("check").exit_code == 0
+    machine(BROKEN)
+    assert cli("check").exit_code == 1
+    listing = cli("history").stdout
+    assert "error" in listing and "info *" in listing
+    result = cli("diff", "2", "1")
+    assert result.exit_code == 1, result
+    assert "590.48.01 → 570.133.20" in result.stdout
+    now = cli("diff")  # last good against now: the broken machine
+    assert now.exit_code == 1, now
+    assert "last-good: history" in now.stdout and "GD-NVML-003" in now.stdout
+    machine(GOOD)
+    assert cli("diff").exit_code == 0
+
+
+def test_check_since_last_good_adds_the_diff_only_when_something_is_wrong(
+    cli, machine, _private_history
+):
+    assert cli("check").exit_code == 0
+    quiet = cli("check", "--since-last-good")
+    assert "Since the last good report" not in quiet.stdout
+    machine(BROKEN)
+    result = cli("check", "--since-last-good")
+    assert result.exit_code == 1, result
+    tail = result.stdout.split("Since the last good report:", 1)[1]
+    assert "kernel module: 590.48.01 → 570.133.20" in tail
+    doc = json.loads(cli("check", "--since-last-good", "--format", "json").stdout)
+    jsonschema.validate(doc["since_last_good"], DIFF_SCHEMA)
+
+
+def test_since_last_good_without_history_says_why(cli, machine):
+    machine(BROKEN)
+    result = cli("check", "--since-last-good")
+    assert result.exit_code == 1
+    assert "since the last good report: no history" in result.stdout
+
+
+def test_another_machine_is_said_before_the_diff(cli, tmp_path):
+    other = json.loads(GOOD.read_text())
+    other["host"]["hostname"] = "node-2"
+    path = tmp_path / "node-2.json"
+    path.write_text(json.dumps(other))
+    result = cli("diff", str(GOOD), str(path))
+    assert result.stderr.startswith("gpudoctor diff: note: OLD is from host gpu-host, NEW from")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("diff", "no-such.json", str(GOOD)), "no-such.json: no such file"),
+        (("diff", "7"), "no history"),
+        (("diff", str(GOOD), "now", "extra"), "unexpected extra argument"),
+        (("diff", "now"), "OLD cannot be now"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
+    result = cli(*args)
+    assert result.exit_code == 2, result
+    assert needle in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        GOOD.read_text()[:500],  # truncated
+        '{"schema_version": 7, "host": {}}',  # a newer schema
+        "gpudoctor check 0.1.0\n",  # text output
+        "[" * 50000,  # hostile nesting
+    ],
+    ids=["truncated", "newer-schema", "text-output", "nested"],
+)
+def test_bad_report_files_are_one_line(cli, tmp_path, content):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = cli("diff", str(GOOD), str(bad))
+    assert result.exit_code == 2, result
+    assert str(bad) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_damaged_history_entry_is_one_line_for_diff_and_listed_by_history(
+    cli, machine, _private_history
+):
+    assert cli("check").exit_code == 0
+    (kept,) = entries(_private_history)
+    kept.write_text(kept.read_text()[:300])
+    result = cli("diff", "1", str(GOOD))
+    assert result.exit_code == 2 and "damaged" in result.stderr, result
+    listing = cli("history")
+    assert listing.exit_code == 0 and "damaged" in listing.stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(28, "No space left on device"), (30, "Read-only file system")]
+)
+def test_a_full_or_read_only_disk_is_one_info_line_and_keeps_the_old_entries(
+    cli, machine, monkeypatch, _private_history, code, words
+):
+    import errno
+    import os
+
+    from gpudoctor.history import store
+
+    assert cli("check").exit_code == 0
+    before = entries(_private_history)
+    real_open = os.open
+
+    def refuse(path, flags, *args):
+        if str(path).startswith(str(_private_history)) and flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(store.os, "open", refuse)
+    machine(BROKEN)
+    result = cli("check")
+    assert result.exit_code == 1, result  # the check's own verdict, untouched
+    info = [ln for ln in result.stderr.splitlines() if "gpudoctor: info:" in ln]
+    assert len(info) == 1 and words in info[0], result
+    assert entries(_private_history) == before
+    assert errno.errorcode[code] in {"ENOSPC", "EROFS"}
+
+
+@pytest.mark.parametrize(
+    "extra", [("--from-report", str(BROKEN)), ("--health-check",), ("--partition", "gpu")]
+)
+def test_since_last_good_is_about_this_machine_only(cli, extra):
+    result = cli("check", "--since-last-good", *extra)
+    assert result.exit_code == 2, result
+    assert "--since-last-good compares this machine now" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,256 @@
+"""The one list of facts and the one comparison, over recorded reports with known changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.fleet.drift import NODE_FACTS
+from gpudoctor.model.diff import (
+    NOISE_FLOOR,
+    Change,
+    Side,
+    ThroughputSample,
+    compare_facts,
+    compare_findings,
+    compare_throughput,
+    in_window,
+    machine_difference,
+    make_diff,
+    noise_threshold,
+    samples_from_verify,
+)
+from gpudoctor.model.facts import GPU_FLEET_FIELDS, GROUPS, module_build_date, report_facts
+from gpudoctor.model.findings import Severity
+from gpudoctor.userfiles.read import load_report
+from tests.conftest import DATA
+
+REPORTS = DATA / "reports"
+REAL = DATA / "real"
+VERIFY = DATA / "verify" / "h200"
+H200_IDLE = REPORTS / "linux-x86_64__nvidia-h200__590.48.01__idle.json"
+
+
+def facts(path: Path):
+    return report_facts(load_report(path))
+
+
+def changes(old: Path, new: Path):
+    return {c.key: c for c in compare_facts(facts(old), facts(new))}
+
+
+def samples(name: str):
+    return samples_from_verify(json.loads((VERIFY / name).read_text()), name)
+
+
+def test_two_healthy_runs_of_one_machine_differ_in_nothing():
+    """Idle and under load: temperatures, clocks now, memory used and the idle PCIe link
+    generation differ, none of which is a fact."""
+    load = REPORTS / "linux-x86_64__nvidia-h200__590.48.01__load.json"
+    assert changes(H200_IDLE, load) == {}
+    assert changes(H200_IDLE, H200_IDLE) == {}
+
+
+def test_a_driver_library_mismatch_shows_the_module_nvml_and_the_lost_gpu():
+    found = changes(H200_IDLE, REPORTS / "failure__driver_library_mismatch.json")
+    assert (found["driver.kernel_module"].old, found["driver.kernel_module"].new) == (
+        "590.48.01",
+        "570.133.20",
+    )
+    assert found["nvml.status"].new == "lib_rm_version_mismatch"
+    gpu = found["gpu.0"]  # one line for the GPU that went, not one per setting
+    assert (gpu.change, gpu.old, gpu.label) == (Change.GONE, "NVIDIA H200", "GPU 0")
+    assert not any(k.startswith("gpu.0.") for k in found)
+    order = [
+        c.group
+        for c in compare_facts(
+            facts(H200_IDLE), facts(REPORTS / "failure__driver_library_mismatch.json")
+        )
+    ]
+    ranks = [[name for name, _ in GROUPS].index(g) for g in order]
+    assert ranks == sorted(ranks)  # kernel module and driver first, the host last
+
+
+def test_a_shadowing_ld_library_path_shows_the_variable_and_the_cudnn_loaded():
+    found = changes(H200_IDLE, REPORTS / "failure__torch_cudnn_shadowed_by_ld_library_path.json")
+    assert found["env.LD_LIBRARY_PATH"].change is Change.APPEARED
+    assert found["framework.torch.cudnn_runtime"].new == "8.2.4"
+    assert found["framework.torch.cudnn_library"].new == "/usr/local/cuda-11.2/lib64/libcudnn.so.8"
+
+
+def test_the_real_h200_pair_differs_in_where_cudnn_came_from():
+    old = REAL / "linux-x86_64__nvidia-h200__580.159.04__flavour_and_cudnn_file.json"
+    new = REAL / "linux-x86_64__nvidia-h200__580.159.04__open_module.json"
+    found = changes(old, new)
+    assert list(found) == ["framework.torch.cudnn_library"]
+    assert found["framework.torch.cudnn_library"].change is Change.GONE
+
+
+def test_a_changed_power_limit_and_ecc_mode_are_gpu_facts():
+    report = load_report(H200_IDLE)
+    gpu = dataclasses.replace(report.nvml.gpus[0], power_limit_w=500.0, ecc_enabled=False)
+    changed = dataclasses.replace(report, nvml=dataclasses.replace(report.nvml, gpus=(gpu,)))
+    found = {c.key: c for c in compare_facts(report_facts(report), report_facts(changed))}
+    assert (found["gpu.0.power_limit_w"].old, found["gpu.0.power_limit_w"].new) == ("700", "500")
+    assert (found["gpu.0.ecc_enabled"].old, found["gpu.0.ecc_enabled"].new) == ("on", "off")
+    assert all(c.group == "gpus" for c in found.values())
+
+
+def test_unknown_is_never_a_change_and_absence_only_when_asked():
+    old = facts(H200_IDLE)
+    unknown = [dataclasses.replace(f, value=None) for f in old]
+    assert compare_facts(old, unknown) == ()
+    fewer = [f for f in old if not f.key.startswith("cuda.lib.")]
+    assert compare_facts(old, fewer, absent_is_change=False) == ()
+    gone = compare_facts(old, fewer)
+    assert gone and all(c.change is Change.GONE for c in gone)
+
+
+def test_every_fleet_fact_name_is_in_the_one_list():
+    """Fleet drift's names come from model/facts.py, so diff and fleet compare one list."""
+    named = {f.fleet for f in facts(H200_IDLE) if f.fleet}
+    assert {name for name, _ in NODE_FACTS} <= named | {"gpus_per_node"}
+    assert {name for name, _ in GPU_FLEET_FIELDS} - {"gpu.pcie_gen"} <= named
+
+
+@pytest.mark.parametrize(
+    ("line", "built"),
+    [
+        (
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  590.48.01  Tue Nov 18 20:26:51 UTC "
+            "2025",
+            "Tue Nov 18 20:26:51 UTC 2025",
+        ),
+        (
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  "
+            "(nixbld@)",
+            None,
+        ),
+        (None, None),
+    ],
+)
+def test_the_module_build_date_comes_from_the_proc_version_line(line, built):
+    assert module_build_date(line) == built
+
+
+def test_findings_that_appeared_and_went_away_by_id():
+    old = [("GD-A-001", Severity.ERROR, "was"), ("GD-B-001", Severity.OK, "fine")]
+    new = [("GD-A-001", Severity.ERROR, "was, reworded"), ("GD-C-001", Severity.WARNING, "new")]
+    found = compare_findings(old, new)
+    assert [(f.id, f.change) for f in found] == [("GD-C-001", Change.APPEARED)]
+    found = compare_findings(new, old)
+    assert [(f.id, f.change) for f in found] == [("GD-C-001", Change.GONE)]
+
+
+def _sample(ips: float, spread: float | None = 0.0, **kw) -> ThroughputSample:
+    base = ThroughputSample(
+        framework="torch",
+        model="resnet50",
+        device="cuda:0",
+        device_name="NVIDIA H200",
+        mode="inference",
+        precision="fp32",
+        batch_size=128,
+        layout="nchw",
+        images_per_second=ips,
+        spread=spread,
+    )
+    return dataclasses.replace(base, **kw)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "spread", "beyond"),
+    [
+        (3000, 2550, 0.01, True),  # -15 %: the throughput drop the issue names
+        (3000, 2950, 0.01, False),  # -1.7 %: under the 3 % floor
+        (3000, 2550, 0.10, False),  # -15 % but the runs' own spread was 10 %: within 2 × 10 %
+        (3000, 3600, 0.05, True),  # +20 % beyond 2 × 5 %
+    ],
+)
+def test_throughput_beyond_the_noise(old, new, spread, beyond):
+    found, within, unmatched = compare_throughput([_sample(old, spread)], [_sample(new, 0.0)])
+    assert (len(found), within, unmatched) == ((1, 0, 0) if beyond else (0, 1, 0))
+    if beyond:
+        assert found[0].ratio == pytest.approx(new / old)
+        assert found[0].threshold == max(NOISE_FLOOR, 2 * spread)
+
+
+def test_the_noise_threshold_ignores_a_missing_spread():
+    assert noise_threshold(_sample(1, None), _sample(1, None)) == NOISE_FLOOR
+
+
+def test_an_unrecorded_layout_pairs_with_the_one_matching_run():
+    found, within, unmatched = compare_throughput(
+        [_sample(3000, layout="")], [_sample(3000, layout="nchw"), _sample(9, model="vgg16")]
+    )
+    assert (found, within, unmatched) == ((), 1, 1)
+
+
+def test_the_recorded_h200_amp_runs_show_the_inception_drop_and_nothing_else():
+    """Two real sessions on one H200, AMP fp16 NCHW (tests/data/verify/h200/README.md)."""
+    found, within, _ = compare_throughput(
+        samples("verify-amp.json"), samples("new-amp-fp16-nchw.json")
+    )
+    assert [(c.model, round(c.ratio, 2)) for c in found] == [("inception_v3", 0.74)]
+    assert within == 6
+
+
+def test_a_verify_result_with_a_bad_run_is_refused_in_one_line():
+    from gpudoctor.errors import ReportFormatError
+
+    with pytest.raises(ReportFormatError, match=r"runs\[0\]"):
+        samples_from_verify({"runs": [{"images_per_second": 5}]}, "x.json")
+    with pytest.raises(ReportFormatError, match="images_per_second"):
+        samples_from_verify(
+            {"runs": [{"model": "m", "framework": "t", "device": "cpu", "images_per_second": -1}]},
+            "x.json",
+        )
+
+
+def test_two_machines_are_said_before_the_diff():
+    a = Side(label="a", host="node-1", machine="f1")
+    assert machine_difference(a, Side(label="b", host="node-1", machine="f1")) is None
+    assert "different machines" in (machine_difference(a, Side(label="b", machine="f2")) or "")
+    assert "node-2" in (machine_difference(a, Side(label="b", host="node-2")) or "")
+    assert machine_difference(a, Side(label="b", host="<redacted>")) is None
+
+
+def test_package_actions_between_the_two_times_only():
+    from gpudoctor.model.diff import PackageAction
+
+    def act(when: str) -> PackageAction:
+        return PackageAction(when=when, action="upgrade", package="nvidia-dkms", source="apt")
+
+    actions = [
+        act("2026-11-30T00:00:00Z"),
+        act("2026-12-01T06:25:11Z"),
+        act("2026-12-08T00:00:00Z"),
+    ]
+    kept = in_window(actions, "2026-12-01T00:00:00Z", "2026-12-07T00:00:00Z")
+    assert [a.when for a in kept] == ["2026-12-01T06:25:11Z"]
+
+
+def test_a_diff_of_another_machine_reads_no_package_log():
+    from gpudoctor.model.diff import PackageAction
+
+    action = PackageAction(
+        when="2026-12-01T06:25:11Z", action="upgrade", package="nvidia-dkms", source="apt"
+    )
+    old = Side(label="a", host="n1", created_at="2026-12-01T00:00:00Z")
+    new = Side(label="b", host="n2", created_at="2026-12-02T00:00:00Z")
+    diff = make_diff(old, new, actions=[action])
+    assert diff.other_machine and diff.packages == ()
+    same = make_diff(old, dataclasses.replace(new, host="n1"), actions=[action])
+    assert same.packages == (action,)
+
+
+def test_frameworks_probed_on_one_side_only_are_not_compared():
+    report = load_report(H200_IDLE)
+    bare = dataclasses.replace(report, frameworks=())
+    side = Side(label="x")
+    diff = make_diff(side, side, old_facts=report_facts(report), new_facts=report_facts(bare))
+    assert not diff.in_group("frameworks")
+    assert any("did not probe the frameworks" in n for n in diff.notes)
