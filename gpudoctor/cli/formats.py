@@ -197,9 +197,6 @@ PAIRS: Registry[[PairsReport]] = Registry(
 )
 """``fleet pairs``: the two-node all-reduces, bad nodes and bad links."""
 
-    return RENDERERS
-
-
 DIFF: Registry[...] = Registry(
     kind="diff",
     formats=REPORT_FORMATS,
