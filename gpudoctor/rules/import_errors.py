@@ -201,6 +201,7 @@ def numpy_abi(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
     found = _of(report, kb, fw, "numpy_abi")
     if not found:
         return
+    found.sort(key=lambda c: "numpy" not in c.match.groups)  # NumPy's banner names the version
     evidence = [_quoted(c) for c in found]
     if fw.numpy_version:
         evidence.append(f"numpy {fw.numpy_version} is installed")

@@ -219,15 +219,13 @@ class Unmet:
 
     framework: FrameworkInfo
     requirement: Requirement
-    installed: str | None
-    """The installed version, None when the wheel is not installed."""
+    installed: str
 
     @property
     def text(self) -> str:
-        have = f"{self.installed} is installed" if self.installed else "it is not installed"
         return (
             f"{label(self.framework)} requires {self.requirement.name}"
-            f"{self.requirement.specifier}; {have}"
+            f"{self.requirement.specifier}; {self.installed} is installed"
         )
 
     @property
@@ -239,8 +237,9 @@ class Unmet:
 
 
 def unmet_requirements(report: Report, fw: FrameworkInfo) -> list[Unmet]:
-    """``fw``'s nvidia-* requirements that the installed wheels do not satisfy; cuDNN's are
-    left to GD-CUDA-008. A missing wheel counts only where the probe listed nvidia-* wheels."""
+    """``fw``'s nvidia-* requirements that an installed wheel of that name does not satisfy;
+    cuDNN's are left to GD-CUDA-008. A wheel that is not installed is not counted: the CUDA
+    probe lists the wheels of the inspected environment's own folders only."""
     installed = {canonicalize_name(w.name): w.version for w in report.cuda.nvidia_wheels}
     found: list[Unmet] = []
     for line in fw.requires:
@@ -252,10 +251,6 @@ def unmet_requirements(report: Report, fw: FrameworkInfo) -> list[Unmet]:
         if not applies or nvidia_wheel_stem(req.name) == "nvidia-cudnn":
             continue
         have = installed.get(canonicalize_name(req.name))
-        if have is None:
-            if installed:
-                found.append(Unmet(fw, req, None))
-            continue
         parsed = version(have)
         if parsed is not None and not req.specifier.contains(parsed, prereleases=True):
             found.append(Unmet(fw, req, have))
@@ -418,7 +413,7 @@ def cudnn_mixed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             w for w in report.cuda.nvidia_wheels if nvidia_wheel_stem(w.name) == "nvidia-cudnn"
         ]
         fix += [line for c in said for line in c.match.fix]
-        if wheels and not said:
+        if wheels:
             fix.append(f"or upgrade the cuDNN wheel: $ pip install -U {wheels[0].name}")
         yield Hit(
             severity=Severity.ERROR if said or failures else Severity.WARNING,
