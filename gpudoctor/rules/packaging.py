@@ -252,7 +252,7 @@ def unmet_requirements(report: Report, fw: FrameworkInfo) -> list[Unmet]:
             continue
         have = installed.get(canonicalize_name(req.name))
         parsed = version(have)
-        if parsed is not None and not req.specifier.contains(parsed, prereleases=True):
+        if have and parsed is not None and not req.specifier.contains(parsed, prereleases=True):
             found.append(Unmet(fw, req, have))
     return found
 
