@@ -337,6 +337,7 @@ def symbol_fix(report: Report, fw: FrameworkInfo, symbol: str) -> tuple[list[str
 # --- cuDNN from two installs in one process ---------------------------------------------------
 
 _WHEEL_DIR = re.compile(r"/(?:site|dist)-packages/nvidia/")
+_SO_MAJOR = re.compile(r"\.so\.(\d+)")
 
 
 def _cudnn_folders(fw: FrameworkInfo) -> dict[str, list[str]]:
@@ -396,6 +397,11 @@ def cudnn_mixed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             f"{label(fw)} mapped cuDNN from {folder}: {', '.join(files)}"
             for folder, files in folders.items()
         ]
+        majors = sorted(
+            {m.group(1) for files in folders.values() for f in files if (m := _SO_MAJOR.search(f))}
+        )
+        if len(majors) > 1:
+            evidence.append(f"cuDNN {' and '.join(majors)} files in one process")
         evidence += [f"{label(fw)}: {quote(c.message)}" for c in said]
         failures = [
             f"GPU {d.index}: {quote(d.conv_error or d.smoke_error or '')}"

@@ -180,6 +180,27 @@ def test_mixed_cudnn_that_still_runs_is_a_warning() -> None:
     )
     (found,) = findings(report, "GD-CUDA-033")
     assert found.severity == Severity.WARNING
+    assert not any("files in one process" in line for line in found.evidence)
+
+
+def test_cudnn_8_and_9_in_one_process_are_said_so() -> None:
+    # https://github.com/pytorch/pytorch/issues/104808: "some CuDNN libraries were loaded from
+    # 8.8 (fetch from pypi) and some from 8.9 (installed in /usr/local/cuda)"; here a system
+    # cuDNN 8 beside the wheel's cuDNN 9
+    wheel = f"{SITE}/nvidia/cudnn/lib"
+    report = with_framework(
+        healthy(),
+        "torch",
+        loaded_libraries=(
+            f"{wheel}/libcudnn.so.9",
+            "/usr/local/cuda/lib64/libcudnn_ops_infer.so.8",
+        ),
+        devices=(FrameworkDevice(index=0, smoke_ok=True, conv_ok=False, conv_error="segfault"),),
+    )
+    (found,) = findings(report, "GD-CUDA-033")
+    assert found.severity == Severity.ERROR
+    assert "cuDNN 8 and 9 files in one process" in found.evidence
+    assert "GPU 0: segfault" in found.evidence
 
 
 # --- GD-TORCH-018: the convolution ---------------------------------------------------------
