@@ -220,7 +220,8 @@ def numpy_abi(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
     severity=Severity.ERROR,
     title="{fw} fails on an undefined symbol: a library it links against is another build",
     why="The loader found a library (NCCL, cuSPARSE, nvJitLink, cuDNN ...) that lacks a symbol "
-    "{fw}'s own libraries need: `libtorch_cuda.so: undefined symbol: ncclCommRegister`. The "
+    "{fw}'s own libraries need (PyTorch's words: `libtorch_cuda.so: undefined symbol: "
+    "ncclCommRegister`). The "
     "loaded copy is another version than the one {fw} was built with: an `nvidia-*` wheel of "
     "another CUDA major installed beside the right one (GD-CUDA-031), an `nvidia-*` wheel older "
     "than {fw} requires (GD-CUDA-032), or a folder on `LD_LIBRARY_PATH` (GD-CUDA-007). The "
