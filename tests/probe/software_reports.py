@@ -247,4 +247,91 @@ def software_reports(h100: dict, h100_nvml: NvmlInfo) -> dict[str, Report]:
         torch_cu130,
         TF_ABSENT,
     )
+    # https://github.com/pytorch/pytorch/issues/53597: the torch 1.8.0 aarch64 wheel on CentOS 8
+    # (64 KiB pages): "ELF load command alignment not page-aligned"; fixed by
+    # https://github.com/pytorch/builder/pull/682. The capture's host, as an aarch64 CentOS 8.
+    out["failure__torch_wheel_for_other_page_size"] = report(
+        dataclasses.replace(
+            host,
+            os_release="CentOS Linux 8",
+            kernel="4.18.0-240.el8.aarch64",
+            arch="aarch64",
+            glibc="2.28",
+        ),
+        driver,
+        h100_nvml,
+        cuda,
+        _torch_import_error(
+            f"{SITE}/torch/lib/libtorch_global_deps.so: ELF load command alignment not page-aligned"
+        ),
+        TF_ABSENT,
+    )
+
+    # https://github.com/xai4space/meteors/issues/20: torch 2.2 (built against NumPy 1.x)
+    # imports under NumPy 2.0.0, prints NumPy's banner and warns "Failed to initialize NumPy:
+    # _ARRAY_API not found"; torch itself works.
+    cu121 = torch_ok(h100_nvml.gpus)
+    out["failure__torch_2_2_under_numpy2"] = report(
+        dataclasses.replace(host, python=dataclasses.replace(host.python, version="3.11.9")),
+        driver,
+        h100_nvml,
+        dataclasses.replace(
+            cuda,
+            nvidia_wheels=tuple(
+                PackageInfo(name=w.name, version="8.9.2.26") if w.name == "nvidia-cudnn-cu12" else w
+                for w in CU126_WHEELS
+            ),
+        ),
+        dataclasses.replace(
+            cu121,
+            version="2.2.2+cu121",
+            build_cuda="12.1",
+            build_cudnn="8.9.2",
+            cudnn_runtime="8.9.2",
+            loaded_libraries=tuple(
+                p.replace("libcudnn.so.9", "libcudnn.so.8") for p in cu121.loaded_libraries
+            ),
+            requires=(
+                'nvidia-cudnn-cu12==8.9.2.26; platform_system == "Linux" and '
+                'platform_machine == "x86_64"',
+            ),
+            numpy_version="2.0.0",
+            python_version="3.11.9",
+            import_messages=(
+                "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.0 as it "
+                "may crash. To support both 1.x and 2.x versions of NumPy, modules must be "
+                "compiled with NumPy 2.0. Some module may need to rebuild instead e.g. with "
+                "'pybind11>=2.12'.",
+                "UserWarning: Failed to initialize NumPy: _ARRAY_API not found (Triggered "
+                "internally at ../torch/csrc/utils/tensor_numpy.cpp:84.)",
+            ),
+        ),
+        TF_ABSENT,
+    )
+
+    # https://github.com/pytorch/builder/pull/1847 (tinglvv's test of a cuDNN 9 wheel that lacked
+    # libcudnn_engines_precompiled): the import works, the convolution fails with
+    # CUDNN_STATUS_NOT_INITIALIZED; no second cuDNN is in the process.
+    ok = torch_ok(h100_nvml.gpus)
+    out["failure__torch_conv_fails_cudnn_not_initialized"] = report(
+        host,
+        driver,
+        h100_nvml,
+        cuda,
+        dataclasses.replace(
+            ok,
+            devices=tuple(
+                dataclasses.replace(
+                    d,
+                    conv_ok=False,
+                    conv_error=(
+                        "CUDNN_BACKEND_TENSOR_DESCRIPTOR cudnnFinalize failed cudnn_status: "
+                        "CUDNN_STATUS_NOT_INITIALIZED"
+                    ),
+                )
+                for d in ok.devices
+            ),
+        ),
+        TF_ABSENT,
+    )
     return out

@@ -64,6 +64,11 @@ def ids(report) -> set[str]:
             "GD-TORCH-016",
             "https://github.com/pytorch/pytorch/issues/119932",
         ),
+        (
+            "torch_wheel_for_other_page_size",
+            "GD-TORCH-017",
+            "https://github.com/pytorch/pytorch/issues/53597",
+        ),
     ],
 )
 def test_each_recorded_failure_names_its_cause(name: str, cause: str, thread: str) -> None:
@@ -150,6 +155,24 @@ def test_numpy_2_under_a_numpy_1_build_names_the_numpy_version() -> None:
         "installed NumPy 2.0.0"
     )
     assert found.fix[0].startswith("$ pip install 'numpy<2'")
+
+
+def test_the_recorded_torch_2_2_under_numpy_2_is_a_warning() -> None:
+    # https://github.com/xai4space/meteors/issues/20: torch imports, NumPy's banner and
+    # "Failed to initialize NumPy: _ARRAY_API not found"
+    report = recorded("torch_2_2_under_numpy2")
+    (found,) = findings(report, "GD-TORCH-015")
+    assert found.severity == Severity.WARNING
+    assert "numpy 2.0.0 is installed" in found.evidence
+    assert found.title == (
+        "PyTorch 2.2.2+cu121 cannot use NumPy: a module built against NumPy 1.x cannot run with "
+        "the installed NumPy 2.0.0"
+    )
+    assert {f.severity for f in diagnose(report).findings} <= {
+        Severity.WARNING,
+        Severity.INFO,
+        Severity.OK,
+    }
 
 
 def test_a_working_torch_that_warns_about_numpy_is_a_warning() -> None:

@@ -206,6 +206,17 @@ def test_cudnn_8_and_9_in_one_process_are_said_so() -> None:
 # --- GD-TORCH-018: the convolution ---------------------------------------------------------
 
 
+def test_the_recorded_convolution_that_fails_in_one_cudnn() -> None:
+    # https://github.com/pytorch/builder/pull/1847: a cuDNN 9 wheel without
+    # libcudnn_engines_precompiled; F.conv2d: CUDNN_STATUS_NOT_INITIALIZED
+    report = recorded("torch_conv_fails_cudnn_not_initialized")
+    (found,) = findings(report, "GD-TORCH-018")
+    assert found.severity == Severity.ERROR
+    assert "CUDNN_STATUS_NOT_INITIALIZED" in found.evidence[1]
+    assert findings(report, "GD-CUDA-033") == []  # one cuDNN install: nothing mixed
+    assert findings(report, "GD-TORCH-010") == []  # the matmul worked
+
+
 def test_a_failing_convolution_without_a_known_cause() -> None:
     report = with_framework(
         healthy(),
