@@ -1,5 +1,4 @@
-"""Packaging conflicts inside one environment: two CUDA majors of a library, unmet nvidia-* pins,
-cuDNN files from two installs in one process, and a convolution that fails."""
+"""Packaging conflicts in one environment: two CUDA majors, unmet nvidia-* pins, mixed cuDNN."""
 
 from __future__ import annotations
 
