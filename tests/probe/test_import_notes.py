@@ -116,3 +116,22 @@ def test_the_torch_convolution_matches_the_cpu_and_reports_a_failure():
     assert torch_probe.conv(torch, "cpu") == {"conv_ok": True}
     failed = torch_probe.conv(torch, "no-such-device:0")
     assert failed["conv_ok"] is False and failed["conv_error"]
+
+
+def test_a_stand_in_tensorflow_that_aborts_for_want_of_avx_is_classified(tmp_path):
+    # tensorflow/tensorflow#6896: cpu_feature_guard prints its F-line, then the process aborts
+    package = tmp_path / "fakes" / "tensorflow"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "import os, sys\n"
+        "sys.stderr.write('2018-01-17 08:21:49.120154: F tensorflow/core/platform/"
+        "cpu_feature_guard.cc:35] The TensorFlow library was compiled to use AVX2 instructions, "
+        "but these aren\\'t available on your machine.\\n')\n"
+        "sys.stderr.flush()\n"
+        "os.abort()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    info = probe_framework(ProbeContext(env=env, timeout_s=60), "tensorflow")
+    assert info.status == "crashed"
+    match = kb.load().message_cause(info.message)
+    assert match is not None and match.cause == "cpu_isa" and match.groups["isa"] == "AVX2"
