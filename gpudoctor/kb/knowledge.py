@@ -19,6 +19,8 @@ Queries (all pure; versions are strings as users and probes write them):
 - ``pci_range(device_id) -> PciRange | None``: generation, last branch and kernel-module flavour
   of a GPU by PCI device ID (``2b85``, ``0x2B85``, ``10de:2b85``).
 - ``driver_drops_device(driver, device_id) -> PciRange | None``: the same check by device ID.
+- ``message_cause(message) -> MessageMatch | None``: the cause a framework's failure message
+  names (``GLIBC_2.28' not found``, ``_ARRAY_API not found``), from import_errors.toml.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from gpudoctor.kb.records import (
     DriverBranch,
     FrameworkRelease,
     LastBranch,
+    MessageMatch,
+    MessagePattern,
     MinorCompatFloor,
     NumpyLimit,
     PciRange,
@@ -110,6 +114,8 @@ class KnowledgeBase:
     """The newest driver branch per architecture (older GPUs are dropped by later branches)."""
     pci_ranges: tuple[PciRange, ...] = ()
     """GPU generations by PCI device ID: last branch and kernel-module flavour."""
+    message_patterns: tuple[MessagePattern, ...] = ()
+    """Failure messages of framework imports and CUDA initialisation, and their causes."""
 
     @property
     def as_of(self) -> dt.date:
@@ -293,6 +299,13 @@ class KnowledgeBase:
         return row if parse_driver(driver).release[0] > row.last_branch else None
 
     # --- frameworks ----------------------------------------------------------------------
+
+    def message_cause(self, message: str) -> MessageMatch | None:
+        """The cause a framework's failure message names (the first matching row of
+        import_errors.toml), or None when the catalogue knows no such message."""
+        from gpudoctor.kb.messages import match_message
+
+        return match_message(self.message_patterns, message)
 
     def releases(self, framework: str, channel: str = "pip") -> tuple[FrameworkRelease, ...]:
         """Every release of ``framework`` from ``channel``, newest first."""

@@ -11,6 +11,7 @@ from gpudoctor.datarows import SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.framework_files import frameworks, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
+from gpudoctor.kb.messages import message_patterns
 from gpudoctor.kb.records import (
     ArchDriver,
     Architecture,
@@ -241,6 +242,10 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         if branches_file.exists()
         else ((), ())
     )
+    messages_file = folder / "import_errors.toml"
+    messages = (
+        message_patterns(read(messages_file), messages_file.name) if messages_file.exists() else ()
+    )
     releases.sort(key=lambda r: release_key(r.version), reverse=True)
     kb = KnowledgeBase(
         toolkits=toolkits,
@@ -255,6 +260,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         numpy_limits=tuple(limits),
         last_branches=last_branches,
         pci_ranges=pci_ranges,
+        message_patterns=messages,
     )
     kb.validate()
     return kb

@@ -273,3 +273,75 @@ class CudaSupport:
     full_min_driver: str | None
     mvc_min_driver: str | None
     source: str
+
+
+MessageCause = Literal[
+    "numpy_abi",
+    "glibc",
+    "glibcxx",
+    "cpu_isa",
+    "undefined_symbol",
+    "wheel_platform",
+    "cudnn_mixed",
+]
+MESSAGE_CAUSES: tuple[str, ...] = (
+    "numpy_abi",
+    "glibc",
+    "glibcxx",
+    "cpu_isa",
+    "undefined_symbol",
+    "wheel_platform",
+    "cudnn_mixed",
+)
+"""The causes a framework's failure message can name (import_errors.toml); each has its rule."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessagePattern(Sourced):
+    """A message that framework imports and CUDA initialisation print, and the cause it names.
+
+    ``title`` and each ``fix`` line may name the pattern's named groups as ``{group}``; a group
+    that did not take part in the match reads ``?``.
+    """
+
+    id: str
+    """A stable key, e.g. ``glibc-version-not-found``."""
+    pattern: str
+    """A Python regular expression, searched (not matched) in each message."""
+    cause: MessageCause
+    title: str
+    fix: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageMatch:
+    """A failure message and the catalogue row it matched."""
+
+    row: MessagePattern
+    line: str
+    """The whole message that matched."""
+    matched: str
+    """The part of it the pattern matched."""
+    groups: Mapping[str, str]
+    """The pattern's named groups (``?`` for one that did not take part)."""
+
+    @property
+    def cause(self) -> str:
+        return self.row.cause
+
+    @property
+    def source(self) -> str:
+        return self.row.source
+
+    @property
+    def title(self) -> str:
+        """The row's title; a group holding a path is named by its file name (the fix lines and
+        the evidence keep the path)."""
+        short = {
+            k: v.rsplit("/", 1)[-1] if v.startswith("/") else v for k, v in self.groups.items()
+        }
+        return self.row.title.format_map(short)
+
+    @property
+    def fix(self) -> tuple[str, ...]:
+        return tuple(line.format_map(self.groups) for line in self.row.fix)

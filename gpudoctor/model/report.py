@@ -68,6 +68,10 @@ class HostInfo:
     (other) or None."""
     wsl: bool = False
     glibc: str | None = None
+    cpu_flags: tuple[str, ...] | None = None
+    """The instruction-set extensions framework builds need (``avx``, ``avx2``, ``fma``,
+    ``avx512f`` ...) that ``/proc/cpuinfo`` lists, of a fixed set (gpudoctor.probe.host.CPU_FLAGS);
+    None where it could not be read (not Linux) and in reports written before 2026-12-07."""
     env: dict[str, str] = field(default_factory=dict)
     """The environment variables that matter to CUDA, only those that are set."""
     errors: tuple[Unavailable, ...] = ()
@@ -280,6 +284,12 @@ class FrameworkDevice:
     """True when a tiny op on this GPU matched the CPU result."""
     smoke_error: str | None = None
     max_abs_diff: float | None = None
+    conv_ok: bool | None = None
+    """True when a small 2-D convolution (through cuDNN) on this GPU matched the CPU result; None
+    when it was not run (TensorFlow's smoke test includes its convolution; reports written
+    before 2026-12-07)."""
+    conv_error: str | None = None
+    """The convolution's error (first line) when it failed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,7 +322,12 @@ class FrameworkInfo:
     also when the framework refused it."""
     failed_libraries: tuple[LibraryInfo, ...] = ()
     requires: tuple[str, ...] = ()
-    """The framework's ``Requires-Dist`` lines on ``nvidia-*`` wheels."""
+    """The framework's ``Requires-Dist`` lines on ``nvidia-*`` wheels (read from its metadata,
+    also when the import failed)."""
+    import_messages: tuple[str, ...] = ()
+    """What a failed (or warning) import said beyond ``message``: the chained exceptions'
+    first lines, the warnings it raised and the lines it printed to stderr that name a cause
+    (at most 8 lines of 300 characters); empty in reports written before 2026-12-07."""
     python_version: str | None = None
     duration_s: float | None = None
     numpy_version: str | None = None

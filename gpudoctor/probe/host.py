@@ -61,6 +61,38 @@ def parse_cpuinfo(text: str | None) -> tuple[str | None, int | None]:
     return model, count or None
 
 
+CPU_FLAGS = (
+    "sse4_1",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_tile",
+    # aarch64 (/proc/cpuinfo "Features")
+    "asimd",
+    "sve",
+    "sve2",
+)
+"""The instruction-set extensions framework builds are compiled for: the report records which of
+these the CPU has (a fixed list keeps the report small; ``flags`` lists about a hundred)."""
+
+
+def parse_cpu_flags(text: str | None) -> tuple[str, ...] | None:
+    """Which of CPU_FLAGS the first CPU's ``flags`` (x86) or ``Features`` (Arm) line lists, in
+    CPU_FLAGS order; None when ``/proc/cpuinfo`` has no such line (or could not be read)."""
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            present = set(value.split())
+            return tuple(flag for flag in CPU_FLAGS if flag in present)
+    return None
+
+
 def parse_meminfo(text: str | None) -> int | None:
     """``MemTotal`` in MiB."""
     for line in (text or "").splitlines():
@@ -140,7 +172,8 @@ def probe_host(ctx: ProbeContext) -> HostInfo:
     python, error = probe_python(ctx)
     if error is not None:
         errors.append(error)
-    cpu_model, cpu_count = parse_cpuinfo(ctx.read_text("/proc/cpuinfo"))
+    cpuinfo = ctx.read_text("/proc/cpuinfo")
+    cpu_model, cpu_count = parse_cpuinfo(cpuinfo)
     os_release = parse_os_release(
         ctx.read_text("/etc/os-release") or ctx.read_text("/usr/lib/os-release")
     )
@@ -158,6 +191,7 @@ def probe_host(ctx: ProbeContext) -> HostInfo:
         container=detect_container(ctx),
         wsl=detect_wsl(ctx),
         glibc=glibc_version(),
+        cpu_flags=parse_cpu_flags(cpuinfo),
         env={name: ctx.env[name] for name in ENV_VARS if name in ctx.env},
         errors=tuple(errors),
     )

@@ -14,9 +14,11 @@ from gpudoctor.rules import (  # noqa: F401
     gpu_health,
     gpu_state,
     host,
+    import_errors,
     kernel_module,
     libraries,
     nvml,
+    packaging,
     site,
 )
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, KnowledgeBase, Rule, ok_rule_id

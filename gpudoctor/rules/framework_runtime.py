@@ -21,6 +21,7 @@ from gpudoctor.rules.facts import (
 )
 from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.host import parse_visible_devices
+from gpudoctor.rules.messages import import_explained
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
 
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
@@ -65,7 +66,10 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     {"torch": "GD-TORCH-002", "tensorflow": "GD-TF-002"},
     severity=Severity.ERROR,
     title="{fw} fails to import",
-    why="Importing {fw} in a fresh child process failed or crashed. The loader's message "
+    why="Importing {fw} in a fresh child process failed or crashed, with a message the "
+    "catalogue of known failure messages (gpudoctor/kb/data/import_errors.toml) does not "
+    "match; a message it matches gets the finding of its cause instead (GD-HOST-034 to "
+    "GD-HOST-036, GD-TORCH-015 to GD-TORCH-017, GD-CUDA-033). The loader's message "
     "usually names the cause: a missing CUDA library (`cannot open shared object file`), "
     "a library from another CUDA on `LD_LIBRARY_PATH` (`undefined symbol`), or a build for "
     "a newer glibc.",
@@ -77,8 +81,8 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     ),
 )
 def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
-    if fw.status not in ("import_error", "crashed"):
-        return
+    if fw.status not in ("import_error", "crashed") or import_explained(fw, kb):
+        return  # a message the catalogue knows gets its own finding (rules/import_errors.py)
     message = fw.message or fw.init_error or "(no message)"
     evidence = [f"{label(fw)}: {message}"]
     fix: list[str] = []

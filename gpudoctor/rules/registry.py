@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -81,6 +81,23 @@ class PciRangeLike(Protocol):
     def source(self) -> str: ...
 
 
+class MessageMatchLike(Protocol):
+    """A framework failure message and the cause the knowledge base's catalogue names for it."""
+
+    @property
+    def cause(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def fix(self) -> tuple[str, ...]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def matched(self) -> str: ...
+    @property
+    def groups(self) -> Mapping[str, str]: ...
+
+
 class KnowledgeBase(Protocol):
     """The knowledge-base queries the rules ask (see gpudoctor.kb)."""
 
@@ -91,6 +108,7 @@ class KnowledgeBase(Protocol):
     def tensorflow_release(self, version: str) -> ReleaseLike | None: ...
     def pci_range(self, device_id: str) -> PciRangeLike | None: ...
     def driver_drops_device(self, driver: str, device_id: str) -> PciRangeLike | None: ...
+    def message_cause(self, message: str) -> MessageMatchLike | None: ...
 
 
 # --- rules -------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def _rows(kb: KnowledgeBase) -> list[Sourced]:
         *kb.numpy_limits,
         *kb.last_branches,
         *kb.pci_ranges,
+        *kb.message_patterns,
     ]
     for release in kb.release_rows:
         rows.append(release)

@@ -46,6 +46,7 @@ from tests.probe.report_parts import (
     torch_failed,
     torch_ok,
 )
+from tests.probe.software_reports import software_reports
 
 
 def capture_report(name: str) -> Report:
@@ -327,6 +328,7 @@ def failure_reports() -> dict[str, Report]:
         ),
     )
     out.update(kernel_module_reports(h100, h100_nvml))
+    out.update(software_reports(h100, h100_nvml))
     return out
 
 

@@ -323,6 +323,9 @@ class FakeKb:
     def driver_drops_device(self, driver: str, device_id: str) -> Any:
         return None
 
+    def message_cause(self, message: str) -> Any:
+        return None
+
 
 def findings(report: Report, rule_id: str, kb: Any = None) -> list[Finding]:
     """The findings one rule (by ID) produces on ``report``."""

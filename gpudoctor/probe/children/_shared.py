@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import time
+import warnings
 from pathlib import Path
 
 
@@ -77,3 +79,96 @@ def cudnn_library(paths: list[str]) -> dict[str, object] | None:
     except (OSError, AttributeError) as exc:
         lib["error"] = _first_line(exc)
     return lib
+
+
+NOTES_MAX = 8
+"""Lines of import notes a child records (each at most NOTE_CHARS characters)."""
+NOTE_CHARS = 300
+_LOG_MAX = 65536
+_KEPT_WARNINGS = (UserWarning, RuntimeWarning, ImportWarning)
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line[:NOTE_CHARS]
+
+
+def error_chain(exc: BaseException) -> list[str]:
+    """The exception and those chained to it (``raise ... from``, "during handling of"), the
+    first raised first, each as ``Type: first line``: the cause is often the first one."""
+    chain: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(chain) < NOTES_MAX:
+        seen.add(id(current))
+        chain.append(_one_line(f"{type(current).__name__}: {_first_line(current)}"))
+        current = current.__cause__ or current.__context__
+    return chain[::-1]
+
+
+class ImportLog:
+    """While an import runs: what it writes to ``sys.stderr`` (still passed on) and the warnings
+    it raises. NumPy prints its "compiled using NumPy 1.x" banner this way, and PyTorch warns
+    "Failed to initialize NumPy"; both are lost from the exception itself."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.caught: list[warnings.WarningMessage] = []
+        self._real = sys.stderr
+        self._warnings = warnings.catch_warnings(record=True)
+
+    def __enter__(self) -> ImportLog:
+        self._real = sys.stderr
+        sys.stderr = self
+        caught = self._warnings.__enter__()  # the list it fills (empty now, so not "or []")
+        self.caught = caught if caught is not None else []
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._warnings.__exit__(*exc)  # type: ignore[arg-type]
+        sys.stderr = self._real
+
+    def write(self, text: str) -> int:
+        if len(self.text) < _LOG_MAX:
+            self.text += text
+        return self._real.write(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def __getattr__(self, name: str) -> object:  # fileno, isatty, encoding: the real stream's
+        return getattr(self._real, name)
+
+    def notes(self, exc: BaseException | None = None) -> list[str]:
+        """The error chain, the blocks the import printed (traceback frames left out) and the
+        warnings it raised, without repeats: at most NOTES_MAX lines of NOTE_CHARS characters."""
+        found = error_chain(exc) if exc is not None else []
+        for block in self.text.split("\n\n"):
+            kept = [
+                line
+                for line in block.splitlines()
+                if line.strip() and not line.startswith((" ", "\t", "Traceback ("))
+            ]
+            if kept:
+                found.append(_one_line(" ".join(kept)))
+        found += [
+            _one_line(f"{w.category.__name__}: {w.message}")
+            for w in self.caught
+            if issubclass(w.category, _KEPT_WARNINGS)
+        ]
+        return list(dict.fromkeys(n for n in found if n))[:NOTES_MAX]
+
+
+def nvidia_requires(*dists: str) -> list[str]:
+    """The ``Requires-Dist`` lines on ``nvidia-*`` wheels of the first of ``dists`` installed,
+    from its metadata alone (no import: it is read also when the import failed)."""
+    from importlib import metadata
+
+    for dist in dists:
+        try:
+            reqs = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        return [r for r in reqs if r.lower().startswith("nvidia-")]
+    return []

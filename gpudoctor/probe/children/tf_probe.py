@@ -19,13 +19,17 @@ from typing import Any
 
 if __package__:  # imported as gpudoctor.probe.children.* (the tests)
     from gpudoctor.probe.children._shared import (
+        ImportLog,
         cudnn_library,
         gpu_allowed,
+        nvidia_requires,
     )
 else:  # run as a script: this folder is sys.path[0], whatever the interpreter
     from _shared import (  # type: ignore[import-not-found,no-redef]
+        ImportLog,
         cudnn_library,
         gpu_allowed,
+        nvidia_requires,
     )
 
 
@@ -189,10 +193,18 @@ def probe() -> dict[str, object]:
         out["status"] = "not_installed"
         return out
     start = time.monotonic()
-    try:
-        import tensorflow as tf_module
-    except Exception as exc:  # any failure here is itself the finding
-        out.update(status="import_error", message=f"import tensorflow failed: {first_line(exc)}")
+    out["requires"] = _nvidia_requires()
+    with ImportLog() as log:
+        try:
+            import tensorflow as tf_module
+        except Exception as exc:  # any failure here is itself the finding
+            failure: Exception | None = exc
+        else:
+            failure = None
+    if failure is not None:
+        message = f"import tensorflow failed: {first_line(failure)}"
+        out.update(status="import_error", message=message)
+        out["import_messages"] = log.notes(failure)
         out["loaded_libraries"] = loaded = loaded_cuda_libraries()
         cudnn = cudnn_library(loaded)  # a shadowing cuDNN that broke the import, by its file
         if cudnn is not None:
@@ -200,6 +212,8 @@ def probe() -> dict[str, object]:
         return out
     tf: Any = tf_module
     out["status"] = "ok"
+    if notes := log.notes():
+        out["import_messages"] = notes
     out["version"] = str(tf.__version__)
     try:
         info = dict(tf.sysconfig.get_build_info())
@@ -234,21 +248,12 @@ def probe() -> dict[str, object]:
         out["cudnn_library"] = cudnn
         if cudnn.get("version"):
             out["cudnn_runtime"] = cudnn["version"]
-    out["requires"] = _nvidia_requires()
     out["duration_s"] = round(time.monotonic() - start, 3)
     return out
 
 
 def _nvidia_requires() -> list[str]:
-    from importlib import metadata
-
-    for dist in ("tensorflow", "tensorflow-cpu", "tf-nightly"):
-        try:
-            reqs = metadata.requires(dist) or []
-        except metadata.PackageNotFoundError:
-            continue
-        return [r for r in reqs if r.lower().startswith("nvidia-")]
-    return []
+    return nvidia_requires("tensorflow", "tensorflow-cpu", "tf-nightly")
 
 
 if __name__ == "__main__":

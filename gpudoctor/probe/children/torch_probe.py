@@ -19,15 +19,19 @@ from typing import Any
 
 if __package__:  # imported as gpudoctor.probe.children.* (the tests)
     from gpudoctor.probe.children._shared import (
+        ImportLog,
         cudnn_library,
         decode_cudnn,
         gpu_allowed,
+        nvidia_requires,
     )
 else:  # run as a script: this folder is sys.path[0], whatever the interpreter
     from _shared import (  # type: ignore[import-not-found,no-redef]
+        ImportLog,
         cudnn_library,
         decode_cudnn,
         gpu_allowed,
+        nvidia_requires,
     )
 
 
@@ -48,15 +52,6 @@ def loaded_cuda_libraries() -> list[str]:
     except OSError:
         pass
     return paths
-
-
-def nvidia_requires(dist: str) -> list[str]:
-    from importlib import metadata
-
-    try:
-        return [r for r in metadata.requires(dist) or [] if r.lower().startswith("nvidia-")]
-    except metadata.PackageNotFoundError:
-        return []
 
 
 def first_line(exc: BaseException) -> str:
@@ -100,8 +95,27 @@ def arch_list(torch: Any) -> list[str]:
         return []
 
 
+def conv(t: Any, device: str) -> dict[str, object]:
+    """A small 2-D convolution on ``device`` (``cuda:0``), which goes through cuDNN (a matmul
+    never does), against the CPU's: a cuDNN that loads but cannot run (a sub-library missing
+    from the wheel or taken from another install) fails here, as in the TensorFlow probe."""
+    try:
+        gen = t.Generator().manual_seed(1)
+        x = t.randn(1, 4, 8, 8, generator=gen)
+        w = t.randn(4, 4, 3, 3, generator=gen)
+        expected = t.nn.functional.conv2d(x, w, padding=1)
+        got = t.nn.functional.conv2d(x.to(device), w.to(device), padding=1)
+        diff = float((got.cpu() - expected).abs().max())
+        # relative: cuDNN may use TF32 for convolutions (PyTorch's default allows it)
+        scale = max(1.0, float(expected.abs().max()))
+        return {"conv_ok": diff / scale < 1e-2}
+    except Exception as exc:  # any failure here is itself the finding
+        return {"conv_ok": False, "conv_error": first_line(exc)}
+
+
 def smoke(t: Any, index: int) -> dict[str, object]:
-    """A 64x64 matmul on GPU ``index`` against the same matmul on the CPU."""
+    """A 64x64 matmul on GPU ``index`` against the same matmul on the CPU, then a convolution
+    (recorded apart: ``conv_ok``)."""
     device: dict[str, object] = {"index": index}
     try:
         device["name"] = t.cuda.get_device_name(index)
@@ -118,6 +132,8 @@ def smoke(t: Any, index: int) -> dict[str, object]:
     except Exception as exc:  # any failure here is itself the finding
         device["smoke_ok"] = False
         device["smoke_error"] = first_line(exc)
+        return device
+    device.update(conv(t, f"cuda:{index}"))
     return device
 
 
@@ -139,14 +155,23 @@ def probe() -> dict[str, object]:
         out["status"] = "not_installed"
         return out
     start = time.monotonic()
-    try:
-        import torch as torch_module
-    except Exception as exc:  # any failure here is itself the finding
-        out.update(status="import_error", message=f"import torch failed: {first_line(exc)}")
+    out["requires"] = nvidia_requires("torch")
+    with ImportLog() as log:
+        try:
+            import torch as torch_module
+        except Exception as exc:  # any failure here is itself the finding
+            failure: Exception | None = exc
+        else:
+            failure = None
+    if failure is not None:
+        out.update(status="import_error", message=f"import torch failed: {first_line(failure)}")
+        out["import_messages"] = log.notes(failure)
         _libraries_so_far(out)  # a shadowing cuDNN that broke the import is named by its file
         return out
     torch: Any = torch_module  # typed loosely: the child must run against any torch version
     out["status"] = "ok"
+    if said := log.notes():  # a working import that warned ("Failed to initialize NumPy")
+        out["import_messages"] = said
     out.update(numpy_facts())
     out["version"] = str(torch.__version__)
     build_cuda = getattr(torch.version, "cuda", None)
@@ -195,7 +220,6 @@ def probe() -> dict[str, object]:
         # torch refused the file (a version check): the file still says what it is
         if out.get("cudnn_runtime") is None and cudnn.get("version"):
             out["cudnn_runtime"] = cudnn["version"]
-    out["requires"] = nvidia_requires("torch")
     out["duration_s"] = round(time.monotonic() - start, 3)
     return out
 

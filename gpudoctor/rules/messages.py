@@ -1,0 +1,79 @@
+"""A framework's failure messages, and the causes the knowledge base's catalogue names for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpudoctor.model.report import FrameworkInfo, Report
+from gpudoctor.rules.facts import ask
+from gpudoctor.rules.registry import KnowledgeBase, MessageMatchLike
+
+QUOTE_MAX = 300
+"""Characters of a message quoted as evidence (the probes bound what they record; a replayed
+report may hold anything)."""
+
+
+def failure_messages(fw: FrameworkInfo) -> list[str]:
+    """Every message the framework's probe recorded about something that failed, in order.
+
+    The import's error (and the exceptions chained to it, the warnings and lines it printed),
+    the CUDA initialisation error, the warnings of a working import (``message``), and each
+    GPU's failed computation or convolution.
+    """
+    found: list[str] = []
+    if fw.message and fw.status in ("import_error", "crashed", "ok"):
+        found.append(fw.message)
+    found += fw.import_messages
+    if fw.init_error:
+        found.append(fw.init_error)
+    for dev in fw.devices:
+        found += [text for text in (dev.smoke_error, dev.conv_error) if text]
+    return [m for m in dict.fromkeys(found) if m.strip()]
+
+
+def quote(text: str) -> str:
+    """One line of a message, as evidence: whitespace collapsed, at most QUOTE_MAX characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= QUOTE_MAX else line[: QUOTE_MAX - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Classified:
+    """A framework's failure message whose cause the catalogue names."""
+
+    framework: FrameworkInfo
+    message: str
+    match: MessageMatchLike
+
+    @property
+    def cause(self) -> str:
+        return self.match.cause
+
+
+def classify(fw: FrameworkInfo, kb: KnowledgeBase) -> list[Classified]:
+    """Each failure message of ``fw`` that the catalogue knows, with its cause (one per row)."""
+    out: list[Classified] = []
+    seen: set[tuple[str, str]] = set()
+    for message in failure_messages(fw):
+        match = ask(kb.message_cause, message)
+        if match is None:
+            continue
+        key = (match.cause, match.title)
+        if key not in seen:
+            seen.add(key)
+            out.append(Classified(fw, message, match))
+    return out
+
+
+def classified(report: Report, kb: KnowledgeBase, *causes: str) -> list[Classified]:
+    """The classified failure messages of every framework in the report, of ``causes``."""
+    return [c for fw in report.frameworks for c in classify(fw, kb) if c.cause in causes]
+
+
+def import_explained(fw: FrameworkInfo, kb: KnowledgeBase) -> bool:
+    """True when the catalogue names the cause of a failed import (its own finding reports it,
+    so the generic "fails to import" finding stays out)."""
+    if fw.status not in ("import_error", "crashed"):
+        return False
+    texts = [fw.message, *fw.import_messages]
+    return any(ask(kb.message_cause, t) is not None for t in texts if t)
