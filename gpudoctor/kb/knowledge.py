@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -44,11 +45,13 @@ from gpudoctor.kb.records import (
     CudaToolkit,
     DriverBranch,
     FrameworkRelease,
+    GpuModel,
     LastBranch,
     MinorCompatFloor,
     NumpyLimit,
     PciRange,
     PythonRelease,
+    XidEntry,
 )
 from gpudoctor.model.versions import (
     cuda_key,
@@ -110,6 +113,20 @@ class KnowledgeBase:
     """The newest driver branch per architecture (older GPUs are dropped by later branches)."""
     pci_ranges: tuple[PciRange, ...] = ()
     """GPU generations by PCI device ID: last branch and kernel-module flavour."""
+    xids: tuple[XidEntry, ...] = ()
+    """NVIDIA's Xid catalogue: meaning, usual culprit and action per Xid (data/xid.toml)."""
+    gpu_models: tuple[GpuModel, ...] = ()
+    """Datacenter GPU models: expected NVLinks and ECC (data/gpu_models.toml)."""
+
+    def xid(self, code: int) -> XidEntry | None:
+        """The catalogue entry of Xid ``code``, or None for an Xid the catalogue lacks."""
+        return next((x for x in self.xids if x.code == code), None)
+
+    def gpu_model(self, name: str) -> GpuModel | None:
+        """The first datacenter model whose ``name_regex`` matches an NVML GPU name."""
+        return next(
+            (m for m in self.gpu_models if re.search(m.name_regex, name, re.IGNORECASE)), None
+        )
 
     @property
     def as_of(self) -> dt.date:
@@ -391,6 +408,8 @@ class KnowledgeBase:
             unique((r.framework, r.channel, r.version), "release")
         for p in self.pythons:
             unique(("python", python_key(p.version)), "Python release")
+        for x in self.xids:
+            unique(("xid", x.code), "Xid")
         for d in self.arch_drivers:
             unique(("arch driver", parse_cc(d.cc)), "min_driver row for CC")
             if not self.is_known_cc(d.cc) or self.is_igpu(d.cc):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.framework_files import frameworks, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
 from gpudoctor.kb.records import (
+    XID_ACTIONS,
+    XID_BLAMES,
     ArchDriver,
     Architecture,
     ArchRules,
@@ -19,11 +22,13 @@ from gpudoctor.kb.records import (
     CudaToolkit,
     DriverBranch,
     FrameworkRelease,
+    GpuModel,
     LastBranch,
     MinorCompatFloor,
     NumpyLimit,
     PciRange,
     PythonRelease,
+    XidEntry,
 )
 from gpudoctor.model.versions import cuda_key, parse_cc, parse_driver, python_key, release_key
 
@@ -213,6 +218,62 @@ def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
     return tuple(last), tuple(ranges)
 
 
+def _xids(data: Table, name: str) -> tuple[XidEntry, ...]:
+    rows: list[XidEntry] = []
+    for i, row in enumerate(data.get("xid", [])):
+        where = f"{name} xid[{i}]"
+        keys(row, where, {"code", "name", "meaning", "blame", "action", "source", "as_of"}, SOURCED)
+        code = row["code"]
+        if not isinstance(code, int) or isinstance(code, bool) or not 0 < code < 1000:
+            raise KnowledgeBaseError(f"{where}: code must be a number from 1 to 999")
+        if row["blame"] not in XID_BLAMES:
+            raise KnowledgeBaseError(f"{where}: blame must be one of {', '.join(XID_BLAMES)}")
+        if row["action"] not in XID_ACTIONS:
+            raise KnowledgeBaseError(f"{where}: action must be one of {', '.join(XID_ACTIONS)}")
+        for text in ("name", "meaning"):
+            if not isinstance(row[text], str) or not row[text].strip():
+                raise KnowledgeBaseError(f"{where}: {text} must be a non-empty string")
+        rows.append(
+            XidEntry(
+                code=code,
+                name=row["name"],
+                meaning=row["meaning"],
+                blame=row["blame"],
+                action=row["action"],
+                **sourced(row, where),
+            )
+        )
+    return tuple(rows)
+
+
+def _gpu_models(data: Table, name: str) -> tuple[GpuModel, ...]:
+    rows: list[GpuModel] = []
+    for i, row in enumerate(data.get("model", [])):
+        where = f"{name} model[{i}]"
+        keys(row, where, {"name_regex", "label", "source", "as_of"}, {"nvlinks", "ecc"} | SOURCED)
+        try:
+            re.compile(row["name_regex"])
+        except (re.error, TypeError) as exc:
+            raise KnowledgeBaseError(f"{where}: name_regex: {exc}") from None
+        links = row.get("nvlinks")
+        if links is not None and (
+            not isinstance(links, int) or isinstance(links, bool) or links < 0
+        ):
+            raise KnowledgeBaseError(f"{where}: nvlinks must be a whole number")
+        if not isinstance(row.get("ecc", True), bool):
+            raise KnowledgeBaseError(f"{where}: ecc must be true or false")
+        rows.append(
+            GpuModel(
+                name_regex=row["name_regex"],
+                label=row["label"],
+                nvlinks=links,
+                ecc=row.get("ecc", True),
+                **sourced(row, where),
+            )
+        )
+    return tuple(rows)
+
+
 def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     """Read every data file in ``folder`` (uncached; tests point it at their own data)."""
     drivers = read(folder / "cuda_drivers.toml")
@@ -241,6 +302,9 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         if branches_file.exists()
         else ((), ())
     )
+    xid_file, models_file = folder / "xid.toml", folder / "gpu_models.toml"
+    xids = _xids(read(xid_file), xid_file.name) if xid_file.exists() else ()
+    models = _gpu_models(read(models_file), models_file.name) if models_file.exists() else ()
     releases.sort(key=lambda r: release_key(r.version), reverse=True)
     kb = KnowledgeBase(
         toolkits=toolkits,
@@ -255,6 +319,8 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         numpy_limits=tuple(limits),
         last_branches=last_branches,
         pci_ranges=pci_ranges,
+        xids=xids,
+        gpu_models=models,
     )
     kb.validate()
     return kb
