@@ -1,0 +1,328 @@
+"""Kernel-log probe: NVIDIA Xid and SXid lines of a look-back window, bounded in bytes and time."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from gpudoctor.model.report import KernelLogInfo, XidCount, XidEvent
+from gpudoctor.probe.base import ProbeContext
+
+DEFAULT_WINDOW_S = 72 * 3600.0
+"""The look-back window (72 h, as leptonai/gpud's Xid component keeps by default)."""
+MAX_BYTES = 8 * 1024 * 1024
+"""The most log text read from one source: a kernel ring buffer is a few MiB at most, but a
+journal of a node in an Xid storm can hold gigabytes."""
+MAX_SECONDS = 2.0
+"""The most time one source may take (a journal on a hung or slow disk)."""
+MAX_LINE = 16 * 1024
+"""A longer line (no newline in sight) is cut: only its start can be an NVRM line."""
+MAX_MESSAGE = 300
+MAX_EVENTS = 100
+
+_XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)")
+_SXID = re.compile(r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,5}),\s*(.*)")
+# "pid=2024380, name=nvidia-smi, " (R470 and later); "pid='<unknown>', name=<unknown>, " too
+_PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*name=(.*?),\s*")
+_DMESG = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\]\s?(.*)$")
+_JOURNAL = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+kernel:\s?(.*)$"
+)
+_NO_PERMISSION = ("not seeing messages from other users", "insufficient permissions")
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    """The fields of one Xid or SXid message."""
+
+    kind: str
+    code: int
+    pci: str
+    pid: int | None
+    process: str | None
+    message: str
+
+
+def parse_message(text: str) -> ParsedLine | None:
+    """The Xid or SXid in one kernel message (its text after any timestamp), else None."""
+    if "Xid" not in text:  # the common case: cheap before any regular expression
+        return None
+    match = _XID.search(text)
+    kind = "xid"
+    if match is None:
+        match = _SXID.search(text)
+        kind = "sxid"
+    if match is None:
+        return None
+    pci, code, rest = match.group(1), int(match.group(2)), match.group(3)
+    pid: int | None = None
+    process: str | None = None
+    found = _PID.match(rest)
+    if found:
+        pid = int(found.group(1)) if found.group(1) else None
+        name = found.group(2).strip()
+        process = None if name in ("<unknown>", "") else name[:64]
+        rest = rest[found.end() :]
+    return ParsedLine(kind, code, pci, pid, process, rest.strip()[:MAX_MESSAGE])
+
+
+@dataclass
+class _Reading:
+    """What one source gave: (time or None, message) pairs and how much was read."""
+
+    lines: list[tuple[float | None, str]] = field(default_factory=list)
+    bytes_read: int = 0
+    lines_read: int = 0
+    truncated: bool = False
+    oldest: float | None = None
+
+    def add(self, when: float | None, message: str) -> None:
+        self.lines_read += 1
+        if when is not None and (self.oldest is None or when < self.oldest):
+            self.oldest = when
+        if "Xid" in message:
+            self.lines.append((when, message))
+
+
+def _boot_time(ctx: ProbeContext, now: float) -> float | None:
+    """The wall-clock time of boot (now minus ``/proc/uptime``)."""
+    text = ctx.read_text("/proc/uptime") or ""
+    try:
+        return now - float(text.split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Decoded lines of a byte stream; a line longer than :data:`MAX_LINE` is cut."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *whole, pending = pending.split(b"\n")
+        for line in whole:
+            yield line[:MAX_LINE].decode("utf-8", "replace")
+        if len(pending) > MAX_LINE:
+            yield pending[:MAX_LINE].decode("utf-8", "replace")
+            pending = b""
+    if pending:
+        yield pending[:MAX_LINE].decode("utf-8", "replace")
+
+
+def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
+    """The records of ``/dev/kmsg`` (every record the ring buffer still holds), or why not.
+
+    Opened non-blocking: a read returns one record, and EAGAIN once the buffer is drained.
+    """
+    try:
+        fd = os.open(ctx.path("/dev/kmsg"), os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        return f"/dev/kmsg: {exc.strerror or exc}"
+    reading = _Reading()
+    boot = _boot_time(ctx, now)
+    deadline = time.monotonic() + MAX_SECONDS
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while True:
+                if reading.bytes_read >= MAX_BYTES or time.monotonic() > deadline:
+                    reading.truncated = True
+                    return
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    return  # EAGAIN: every record read
+                except OSError as exc:
+                    if exc.errno == errno.EPIPE:  # the record was overwritten meanwhile
+                        continue
+                    return
+                if not chunk:
+                    return
+                reading.bytes_read += len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    for line in split_lines(chunks()):
+        if line.startswith(" "):  # a record's KEY=value continuation lines
+            continue
+        head, sep, message = line.partition(";")
+        if not sep:
+            continue
+        fields = head.split(",")
+        when = None
+        if len(fields) >= 3 and boot is not None:
+            try:
+                when = boot + int(fields[2]) / 1e6
+            except ValueError:
+                when = None
+        reading.add(when, message)
+    return reading
+
+
+def _run_source(ctx: ProbeContext, argv: list[str]) -> tuple[str, bool] | str:
+    """A command's output (and whether it was cut), or why it could not be read."""
+    binary = shutil.which(argv[0], path=f"{ctx.env.get('PATH', '')}:/usr/bin:/bin:/usr/sbin:/sbin")
+    if binary is None:
+        return f"{argv[0]}: not found"
+    result = ctx.run(
+        [binary, *argv[1:]], timeout_s=MAX_SECONDS, env=ctx.env, max_output_bytes=MAX_BYTES
+    )
+    said = f"{result.stderr} {result.stdout[:2000]}".lower()
+    if result.start_error:
+        return f"{argv[0]}: {result.start_error}"
+    if any(hint in said for hint in _NO_PERMISSION) or "operation not permitted" in said:
+        return f"{argv[0]}: no permission to read the kernel messages"
+    cut = result.timed_out or result.overflowed
+    if result.returncode not in (0, None) and not result.stdout.strip():
+        first = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[0]
+        return f"{argv[0]}: {first[:200]}"
+    return result.stdout, cut
+
+
+def read_journal(ctx: ProbeContext, since: float) -> _Reading | str:
+    """The kernel's lines in the journal since ``since`` (also from earlier boots)."""
+    out = _run_source(
+        ctx,
+        [
+            "journalctl",
+            "_TRANSPORT=kernel",
+            f"--since=@{int(since)}",
+            "-o",
+            "short-iso",
+            "--no-pager",
+        ],
+    )
+    if isinstance(out, str):
+        return out
+    text, cut = out
+    reading = _Reading(bytes_read=len(text), truncated=cut)
+    for line in text.splitlines():
+        match = _JOURNAL.match(line)
+        if match:
+            reading.add(_iso_time(match.group(1)), match.group(2))
+    return reading
+
+
+def read_dmesg(ctx: ProbeContext, now: float) -> _Reading | str:
+    """``dmesg``'s lines (the kernel ring buffer, seconds since boot)."""
+    out = _run_source(ctx, ["dmesg"])
+    if isinstance(out, str):
+        return out
+    text, cut = out
+    boot = _boot_time(ctx, now)
+    reading = _Reading(bytes_read=len(text), truncated=cut)
+    for line in text.splitlines():
+        match = _DMESG.match(line)
+        if match:
+            secs, message = float(match.group(1)), match.group(2)
+            reading.add(boot + secs if boot is not None else None, message)
+        else:
+            reading.add(None, line)  # printk.time=0: no timestamps at all
+    return reading
+
+
+def _iso_time(text: str) -> float | None:
+    text = text.replace(",", ".")
+    if re.search(r"[+-]\d{4}$", text):
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00 for Python 3.10
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def iso(when: float | None) -> str | None:
+    """``2026-12-07T04:05:06Z`` for an epoch time."""
+    if when is None:
+        return None
+    stamp = datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tuple[XidEvent, ...]]:
+    """Counts per (kind, code, device) and the newest events, of the lines in the window."""
+    events: list[XidEvent] = []
+    counts: dict[tuple[str, int, str], XidCount] = {}
+    for when, message in reading.lines:
+        if when is not None and when < since:
+            continue
+        parsed = parse_message(message)
+        if parsed is None:
+            continue
+        event = XidEvent(
+            kind=parsed.kind,
+            code=parsed.code,
+            pci=parsed.pci,
+            time=iso(when),
+            pid=parsed.pid,
+            process=parsed.process,
+            message=parsed.message,
+        )
+        events.append(event)
+        key = (parsed.kind, parsed.code, parsed.pci)
+        seen = counts.get(key)
+        counts[key] = XidCount(
+            kind=parsed.kind,
+            code=parsed.code,
+            pci=parsed.pci,
+            count=(seen.count if seen else 0) + 1,
+            first=seen.first if seen else event.time,
+            last=event.time or (seen.last if seen else None),
+            last_message=parsed.message,
+        )
+    ordered = sorted(counts.values(), key=lambda c: (c.kind, c.code, c.pci or ""))
+    return tuple(ordered), tuple(events[-MAX_EVENTS:])
+
+
+def probe_kernel_log(
+    ctx: ProbeContext, window_s: float = DEFAULT_WINDOW_S, now: float | None = None
+) -> KernelLogInfo:
+    """The Xid and SXid lines of the last ``window_s`` seconds from the first readable source.
+
+    ``/dev/kmsg`` needs no child process but only holds the current boot; the journal also
+    holds earlier boots; ``dmesg`` is the fallback. Each is bounded by :data:`MAX_BYTES` and
+    :data:`MAX_SECONDS`. Where none can be read (``kernel.dmesg_restrict``, no journal group),
+    the status says so and nothing is guessed.
+    """
+    if not ctx.path("/proc").is_dir():
+        return KernelLogInfo(status="unsupported", message="no /proc: not a Linux kernel")
+    now = time.time() if now is None else now
+    since = now - window_s
+    why: list[str] = []
+    for source, read in (
+        ("/dev/kmsg", lambda: read_kmsg(ctx, now)),
+        ("journalctl", lambda: read_journal(ctx, since)),
+        ("dmesg", lambda: read_dmesg(ctx, now)),
+    ):
+        reading = read()
+        if isinstance(reading, str):
+            why.append(reading)
+            continue
+        counts, events = summarise(reading, since)
+        return KernelLogInfo(
+            status="ok",
+            source=source,
+            since=iso(since),
+            window_h=round(window_s / 3600, 3),
+            covered_from=iso(max(reading.oldest, since) if reading.oldest else None),
+            lines_read=reading.lines_read,
+            bytes_read=reading.bytes_read,
+            truncated=reading.truncated,
+            counts=counts,
+            events=events,
+        )
+    return KernelLogInfo(
+        status="unreadable",
+        since=iso(since),
+        window_h=round(window_s / 3600, 3),
+        message="; ".join(why),
+    )
