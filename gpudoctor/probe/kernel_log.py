@@ -24,6 +24,8 @@ MAX_SECONDS = 2.0
 MAX_LINE = 16 * 1024
 """A longer line (no newline in sight) is cut: only its start can be an NVRM line."""
 MAX_MESSAGE = 300
+SOURCES = ("/dev/kmsg", "journalctl", "dmesg")
+"""Tried in this order; the first that can be read is used."""
 MAX_EVENTS = 100
 
 _XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)")
@@ -298,12 +300,13 @@ def probe_kernel_log(
     now = time.time() if now is None else now
     since = now - window_s
     why: list[str] = []
-    for source, read in (
-        ("/dev/kmsg", lambda: read_kmsg(ctx, now)),
-        ("journalctl", lambda: read_journal(ctx, since)),
-        ("dmesg", lambda: read_dmesg(ctx, now)),
-    ):
-        reading = read()
+    for source in SOURCES:
+        if source == "/dev/kmsg":
+            reading = read_kmsg(ctx, now)
+        elif source == "journalctl":
+            reading = read_journal(ctx, since)
+        else:
+            reading = read_dmesg(ctx, now)
         if isinstance(reading, str):
             why.append(reading)
             continue
