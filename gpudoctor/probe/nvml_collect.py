@@ -308,8 +308,11 @@ def _read_nvlinks(r: _GpuReader) -> None:
     the GPU does not have (NOT_SUPPORTED or INVALID_ARGUMENT): ``()`` for a GPU without NVLink.
 
     A counter the driver does not keep stays null; so do all of them when the call is missing
-    (old drivers; NVIDIA moved Hopper's counters to field values in later branches).
+    (old drivers; NVIDIA moved Hopper's counters to field values in later branches). A GPU
+    in MIG mode answers no NVLink query: its links stay null (unknown).
     """
+    if r.values.get("mig_enabled"):
+        return  # "Nvlink queries are not supported for Devices in MIG mode" (nvidia-smi)
     links: list[NvLink] = []
     for link in range(api.NVLINK_MAX_LINKS):
         state = r.session.call("nvmlDeviceGetNvLinkState", r.handle, link)

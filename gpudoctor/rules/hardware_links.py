@@ -31,7 +31,8 @@ def _active(gpu: GpuInfo) -> int:
     "of NVLinks: 18 on H100 and H200, 12 on A100. NVML lists each link's state; fewer "
     "active links than the model has (from `gpu_models.toml`) is an error: collective "
     "operations on this node lose bandwidth or fall back to PCIe. On a model without a known "
-    "count, a link listed but down while others are up is a warning.",
+    "count, a link listed but down while others are up is a warning. A GPU for which NVML "
+    "lists no link at all (NOT_SUPPORTED, as in MIG mode or a VM) is not judged.",
     fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
     "stays down, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
@@ -41,7 +42,9 @@ def _active(gpu: GpuInfo) -> int:
 )
 def nvlinks_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
-        if gpu.nvlinks is None or gpu.lost:
+        # No link listed at all: NVML says the GPU has no NVLink to ask (a VM, MIG, a PCIe
+        # card); links that exist but are down are listed with state 0.
+        if not gpu.nvlinks or gpu.lost:
             continue
         model = kb.gpu_model(gpu.name) if gpu.name else None
         expected = model.nvlinks if model is not None else None
@@ -114,12 +117,12 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 def ecc_off(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
         model = kb.gpu_model(gpu.name) if gpu.name else None
-        if model is None or not model.ecc or gpu.ecc_enabled is not False:
+        # Off with "on" pending: GD-GPU-014 already says the change waits for a reset.
+        if model is None or not model.ecc or gpu.ecc_enabled is not False or gpu.ecc_pending:
             continue
-        pending = " (on after the next reset: already requested)" if gpu.ecc_pending else ""
         yield Hit(
             title=f"ECC is off on {gpu_label(gpu)}",
-            evidence=(f"ECC mode: off{pending}",),
+            evidence=(f"ECC mode: off, and stays off after a reset ({model.label})",),
             fix=(f"$ sudo nvidia-smi -e 1 -i {gpu.index}", "$ sudo reboot"),
         )
 
