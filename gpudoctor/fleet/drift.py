@@ -16,6 +16,7 @@ NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
     ("kernel", lambda n: n.kernel),
     ("cudnn", lambda n: n.stack.cudnn),
     ("gpus_per_node", lambda n: n.stack.gpu_count),
+    ("infiniband", lambda n: n.ib_rates),
 )
 """Facts of a whole node, compared node against node."""
 
@@ -30,6 +31,7 @@ GPU_FACTS: tuple[tuple[str, Callable[[GpuFacts], object]], ...] = (
     ("gpu.ecc", lambda g: g.ecc_enabled),
     ("gpu.mig", lambda g: g.mig_enabled),
     ("gpu.persistence_mode", lambda g: g.persistence_mode),
+    ("gpu.nvlinks_active", lambda g: g.nvlinks_active),
 )
 """Facts of one GPU, compared GPU against GPU among GPUs of the same model."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,12 +64,23 @@ def node_facts(
                 ecc_enabled=g.ecc_enabled,
                 mig_enabled=g.mig_enabled,
                 persistence_mode=g.persistence_mode,
+                nvlinks_active=sum(1 for link in g.nvlinks if link.active) if g.nvlinks else None,
             )
             for g in listed
             if not g.lost
         ),
         partitions=partitions,
+        ib_rates=ib_rates(report),
     )
+
+
+def ib_rates(report: Report) -> str | None:
+    """The rates of the active InfiniBand/RoCE ports, counted: ``400 Gb/s x8``."""
+    ports = report.hardware.ib_ports if report.hardware is not None else ()
+    rates = Counter(p.rate_gbps for p in ports if p.state == "ACTIVE" and p.rate_gbps)
+    if not rates:
+        return None
+    return " + ".join(f"{rate:g} Gb/s x{n}" for rate, n in sorted(rates.items()))
 
 
 def _cudnn(report: Report) -> str | None:
