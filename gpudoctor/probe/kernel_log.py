@@ -30,8 +30,9 @@ MAX_EVENTS = 100
 
 _XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)")
 _SXID = re.compile(r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,5}),\s*(.*)")
-# "pid=2024380, name=nvidia-smi, " (R470 and later); "pid='<unknown>', name=<unknown>, " too
-_PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*name=(.*?),\s*")
+# "pid=2024380, name=nvidia-smi, " (R470 and later); "pid='<unknown>', name=<unknown>, "; and
+# "pid=1896, " alone (older drivers)
+_PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*(?:name=(.*?),\s*)?")
 _DMESG = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\]\s?(.*)$")
 _JOURNAL = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+kernel:\s?(.*)$"
@@ -68,7 +69,7 @@ def parse_message(text: str) -> ParsedLine | None:
     found = _PID.match(rest)
     if found:
         pid = int(found.group(1)) if found.group(1) else None
-        name = found.group(2).strip()
+        name = (found.group(2) or "").strip()
         process = None if name in ("<unknown>", "") else name[:64]
         rest = rest[found.end() :]
     return ParsedLine(kind, code, pci, pid, process, rest.strip()[:MAX_MESSAGE])
