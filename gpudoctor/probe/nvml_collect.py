@@ -317,6 +317,8 @@ def _read_nvlinks(r: _GpuReader) -> None:
     for link in range(api.NVLINK_MAX_LINKS):
         state = r.session.call("nvmlDeviceGetNvLinkState", r.handle, link)
         if isinstance(state, _Failure):
+            if state.code == "function_not_found":
+                return  # an old driver or binding: unknown, not "no NVLink"
             if state.code in _QUIET:
                 break
             r.errors.append(
