@@ -7,18 +7,20 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from gpudoctor.model.report import KernelLogInfo, XidCount, XidEvent
 from gpudoctor.probe.base import ProbeContext
 
 DEFAULT_WINDOW_S = 72 * 3600.0
 """The look-back window (72 h, as leptonai/gpud's Xid component keeps by default)."""
-MAX_BYTES = 8 * 1024 * 1024
-"""The most log text read from one source: a kernel ring buffer is a few MiB at most, but a
-journal of a node in an Xid storm can hold gigabytes."""
+MAX_BYTES = 4 * 1024 * 1024
+"""The most log text read from one source. A kernel ring buffer holds 256 KiB to a few MiB
+(``CONFIG_LOG_BUF_SHIFT`` 17-18 plus 4 KiB per CPU); a journal of a node in an Xid storm can
+hold gigabytes: it is read newest first, and a cut reading says so (``truncated``)."""
 MAX_SECONDS = 2.0
 """The most time one source may take (a journal on a hung or slow disk)."""
 MAX_LINE = 16 * 1024
@@ -102,19 +104,15 @@ def _boot_time(ctx: ProbeContext, now: float) -> float | None:
         return None
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Decoded lines of a byte stream; a line longer than :data:`MAX_LINE` is cut."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *whole, pending = pending.split(b"\n")
-        for line in whole:
-            yield line[:MAX_LINE].decode("utf-8", "replace")
-        if len(pending) > MAX_LINE:
-            yield pending[:MAX_LINE].decode("utf-8", "replace")
-            pending = b""
-    if pending:
-        yield pending[:MAX_LINE].decode("utf-8", "replace")
+def _kmsg_time(head: bytes, boot: float | None) -> float | None:
+    """The wall time of a record from its header ``prio,seq,usec,flags``."""
+    fields = head.split(b",")
+    if len(fields) < 3 or boot is None:
+        return None
+    try:
+        return boot + int(fields[2]) / 1e6
+    except ValueError:
+        return None
 
 
 def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
@@ -130,41 +128,41 @@ def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
     boot = _boot_time(ctx, now)
     deadline = time.monotonic() + MAX_SECONDS
 
-    def chunks() -> Iterator[bytes]:
-        try:
-            while True:
-                if reading.bytes_read >= MAX_BYTES or time.monotonic() > deadline:
-                    reading.truncated = True
-                    return
-                try:
-                    chunk = os.read(fd, 65536)
-                except BlockingIOError:
-                    return  # EAGAIN: every record read
-                except OSError as exc:
-                    if exc.errno == errno.EPIPE:  # the record was overwritten meanwhile
-                        continue
-                    return
-                if not chunk:
-                    return
-                reading.bytes_read += len(chunk)
-                yield chunk
-        finally:
-            os.close(fd)
-
-    for line in split_lines(chunks()):
-        if line.startswith(" "):  # a record's KEY=value continuation lines
-            continue
-        head, sep, message = line.partition(";")
-        if not sep:
-            continue
-        fields = head.split(",")
-        when = None
-        if len(fields) >= 3 and boot is not None:
+    chunks: list[bytes] = []
+    try:
+        while reading.bytes_read < MAX_BYTES:
+            if time.monotonic() > deadline:
+                reading.truncated = True
+                break
             try:
-                when = boot + int(fields[2]) / 1e6
-            except ValueError:
-                when = None
-        reading.add(when, message)
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break  # EAGAIN: every record read
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # the record was overwritten meanwhile
+                    continue
+                break
+            if not chunk:
+                break
+            reading.bytes_read += len(chunk)
+            chunks.append(chunk)
+        else:
+            reading.truncated = True
+    finally:
+        os.close(fd)
+    # Split and filter in C: a full 4 MiB buffer of an Xid storm is 45,000 records, and only
+    # the Xid lines are decoded and timed. The buffer is read in order: the first record is
+    # the oldest. Continuation lines (" KEY=value") start with a space.
+    records = [r for r in b"".join(chunks).split(b"\n") if r and not r.startswith(b" ")]
+    reading.lines_read = len(records)
+    if records:
+        reading.oldest = _kmsg_time(records[0].partition(b";")[0], boot)
+    for record in records:
+        if b"Xid" not in record:
+            continue
+        head, sep, message = record[:MAX_LINE].partition(b";")
+        if sep:
+            reading.lines.append((_kmsg_time(head, boot), message.decode("utf-8", "replace")))
     return reading
 
 
@@ -199,13 +197,15 @@ def read_journal(ctx: ProbeContext, since: float) -> _Reading | str:
             "-o",
             "short-iso",
             "--no-pager",
+            # newest first, so that a reading cut at its bound keeps the newest lines
+            "--reverse",
         ],
     )
     if isinstance(out, str):
         return out
     text, cut = out
     reading = _Reading(bytes_read=len(text), truncated=cut)
-    for line in text.splitlines():
+    for line in reversed(text.splitlines()):
         match = _JOURNAL.match(line)
         if match:
             reading.add(_iso_time(match.group(1)), match.group(2))
@@ -253,37 +253,51 @@ def iso(when: float | None) -> str | None:
 
 def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tuple[XidEvent, ...]]:
     """Counts per (kind, code, device) and the newest events, of the lines in the window."""
-    events: list[XidEvent] = []
-    counts: dict[tuple[str, int, str], XidCount] = {}
+    # Times stay numbers until the end: an Xid storm has thousands of lines, and only the
+    # first and last of each group and the newest events are written out.
+    newest: deque[tuple[float | None, ParsedLine]] = deque(maxlen=MAX_EVENTS)
+    groups: dict[tuple[str, int, str], list[Any]] = {}
     for when, message in reading.lines:
         if when is not None and when < since:
             continue
         parsed = parse_message(message)
         if parsed is None:
             continue
-        event = XidEvent(
-            kind=parsed.kind,
-            code=parsed.code,
-            pci=parsed.pci,
-            time=iso(when),
-            pid=parsed.pid,
-            process=parsed.process,
-            message=parsed.message,
-        )
-        events.append(event)
+        newest.append((when, parsed))
         key = (parsed.kind, parsed.code, parsed.pci)
-        seen = counts.get(key)
-        counts[key] = XidCount(
-            kind=parsed.kind,
-            code=parsed.code,
-            pci=parsed.pci,
-            count=(seen.count if seen else 0) + 1,
-            first=seen.first if seen else event.time,
-            last=event.time or (seen.last if seen else None),
-            last_message=parsed.message,
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, when, when, parsed.message]
+        else:
+            group[0] += 1
+            group[1] = group[1] if group[1] is not None else when
+            group[2] = when if when is not None else group[2]
+            group[3] = parsed.message
+    counts = tuple(
+        XidCount(
+            kind=kind,
+            code=code,
+            pci=pci,
+            count=n,
+            first=iso(first),
+            last=iso(last),
+            last_message=message,
         )
-    ordered = sorted(counts.values(), key=lambda c: (c.kind, c.code, c.pci or ""))
-    return tuple(ordered), tuple(events[-MAX_EVENTS:])
+        for (kind, code, pci), (n, first, last, message) in sorted(groups.items())
+    )
+    events = tuple(
+        XidEvent(
+            kind=p.kind,
+            code=p.code,
+            pci=p.pci,
+            time=iso(when),
+            pid=p.pid,
+            process=p.process,
+            message=p.message,
+        )
+        for when, p in newest
+    )
+    return counts, events
 
 
 def probe_kernel_log(

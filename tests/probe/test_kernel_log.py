@@ -174,11 +174,12 @@ def test_without_any_permission_it_says_so_and_guesses_nothing(tmp_path):
 
 
 def test_the_journal_is_read_when_kmsg_is_closed(tmp_path):
-    journal = (
+    journal = (  # --reverse: newest first
+        "2025-12-06T01:00:00+00:00 node01 kernel: " + XID_79 + "\n"
+        "-- Boot 4f3c --\n"
         "2025-12-05T10:00:00+0000 node01 kernel: NVRM: Xid (PCI:0000:9b:00): 48, pid=77, "
         "name=python, An uncorrectable double bit error (DBE) has been detected on GPU.\n"
-        "-- Boot 4f3c --\n"
-        "2025-12-06T01:00:00+00:00 node01 kernel: " + XID_79 + "\n"
+        "2025-12-05T09:00:00+0000 node01 kernel: " + XID_79 + "\n"
     )
     seen: list[list[str]] = []
 
@@ -190,12 +191,14 @@ def test_the_journal_is_read_when_kmsg_is_closed(tmp_path):
 
     info = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=NOW)
     assert info.source == "journalctl" and info.status == "ok"
-    assert [(c.code, c.first) for c in info.counts] == [
-        (48, "2025-12-05T10:00:00Z"),
-        (79, "2025-12-06T01:00:00Z"),
+    assert [(c.code, c.first, c.last) for c in info.counts] == [
+        (48, "2025-12-05T10:00:00Z", "2025-12-05T10:00:00Z"),
+        (79, "2025-12-05T09:00:00Z", "2025-12-06T01:00:00Z"),
     ]
+    assert info.events[-1].code == 79  # oldest first again, as from the other sources
     argv = seen[0]
     assert "_TRANSPORT=kernel" in argv and f"--since=@{int(NOW - 72 * 3600)}" in argv
+    assert "--reverse" in argv
 
 
 def test_dmesg_is_the_fallback_with_times_since_boot(tmp_path):
