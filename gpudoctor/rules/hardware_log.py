@@ -237,7 +237,7 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     area="gpu",
     severity=Severity.ERROR,
     title="The GPU's GSP firmware timed out or failed (Xid 119/120)",
-    why="Since R515 most NVIDIA GPUs run part of the driver on the GPU System Processor "
+    why="On Turing and later GPUs the driver runs much of its work on the GPU System Processor "
     "(GSP). Xid 119 says the driver waited in vain for the GSP to answer an RPC, Xid 120 "
     "that the GSP reported an error; the GPU then hangs NVML calls and CUDA jobs until it is "
     "reset. The finding shows whether GSP firmware is on (NVML's GSP firmware mode). Known "
