@@ -171,6 +171,9 @@ class KernelLogInfo:
     covered_from: str | None = None
     """The oldest line the source still held: ``/dev/kmsg`` and ``dmesg`` hold the current
     boot only, and their ring buffer may have dropped older lines."""
+    boot_time: str | None = None
+    """When this boot began (now minus ``/proc/uptime``): a reboot-type Xid logged before it
+    was followed by a reboot already."""
     lines_read: int = 0
     bytes_read: int = 0
     truncated: bool = False

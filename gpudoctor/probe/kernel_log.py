@@ -330,6 +330,7 @@ def probe_kernel_log(
             status="ok",
             source=source,
             since=iso(since),
+            boot_time=iso(_boot_time(ctx, now)),
             window_h=round(window_s / 3600, 3),
             covered_from=iso(max(reading.oldest, since) if reading.oldest else None),
             lines_read=reading.lines_read,

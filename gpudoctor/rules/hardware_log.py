@@ -90,6 +90,13 @@ def _evidence(report: Report, count: XidCount, entry: XidLike | None) -> tuple[s
     return tuple(said)
 
 
+def before_boot(report: Report, count: XidCount) -> bool:
+    """True when every line of ``count`` predates this boot (read from the journal)."""
+    log = kernel_log(report)
+    boot, last = _epoch(log.boot_time if log else None), _epoch(count.last)
+    return boot is not None and last is not None and last < boot
+
+
 def _fix(entry: XidLike | None, index: int | None) -> tuple[str, ...]:
     if entry is None:
         return (f"Look the Xid up in NVIDIA's catalogue: {XID_DOCS}",)
@@ -109,8 +116,9 @@ def _fix(entry: XidLike | None, index: int | None) -> tuple[str, ...]:
     "usually lies and NVIDIA's action. An Xid that needs the GPU reset, the node rebooted or "
     "the GPU repaired is an error; one after which only the job restarts (a contained ECC "
     "error, Xid 94) a warning; one with no action of its own (Xid 45, 92) information. An Xid "
-    "the catalogue lacks is a warning. Xids usually caused by the application are GD-GPU-057; "
-    "GSP firmware timeouts GD-GPU-059.",
+    "the catalogue lacks is a warning. An error-level Xid whose lines all predate the current "
+    "boot (the journal keeps earlier boots) is a warning: the reboot has reset the GPUs since. "
+    "Xids usually caused by the application are GD-GPU-057; GSP firmware timeouts GD-GPU-059.",
     fix="Do what the finding says for its Xid (restart the job, `nvidia-smi -r`, reboot, or "
     "drain and repair); if an Xid keeps coming back after that, run `dcgmi diag -r 3`.",
     sources=(
@@ -136,6 +144,11 @@ def hardware_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "restart_job": Severity.WARNING,
             }.get(entry.action, Severity.ERROR)
             title = f"Xid {count.code} on {label}: {entry.name} ({ACTION_WORDS[entry.action]})"
+            if severity == Severity.ERROR and before_boot(report, count):
+                # The node has rebooted since (which resets every GPU): a history to watch,
+                # not a node to drain again for the rest of the window.
+                severity = Severity.WARNING
+                title = f"Xid {count.code} on {label} before the last boot: {entry.name}"
         yield Hit(
             severity=severity,
             title=title,
@@ -236,6 +249,7 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-GPU-059",
     area="gpu",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="The GPU's GSP firmware timed out or failed (Xid 119/120)",
     why="On Turing and later GPUs the driver runs much of its work on the GPU System Processor "
     "(GSP). Xid 119 says the driver waited in vain for the GSP to answer an RPC, Xid 120 "
@@ -244,7 +258,8 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "remedies: reset the GPU (or reboot); update the driver, since several releases fixed GSP "
     "timeouts; on Turing and Ampere GPUs the *proprietary* kernel module can run without it "
     "(`NVreg_EnableGpuFirmware=0`); the open kernel module always uses GSP, so gpudoctor "
-    "suggests the switch only for a Turing or Ampere GPU on the proprietary module.",
+    "suggests the switch only for a Turing or Ampere GPU on the proprietary module. Lines that "
+    "all predate the current boot are a warning.",
     fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot; update the driver; where GSP is "
     "optional and the proprietary module is loaded, try `options nvidia "
     "NVreg_EnableGpuFirmware=0` in /etc/modprobe.d.",
@@ -283,9 +298,12 @@ def gsp_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "$ echo 'options nvidia NVreg_EnableGpuFirmware=0' | "
                 "sudo tee /etc/modprobe.d/nvidia-gsp.conf && sudo reboot"
             )
+        earlier = before_boot(report, count)
         yield Hit(
+            severity=Severity.WARNING if earlier else None,
             title=f"Xid {count.code} on {label}: GSP firmware "
-            + ("timeout" if count.code == 119 else "error"),
+            + ("timeout" if count.code == 119 else "error")
+            + (" before the last boot" if earlier else ""),
             evidence=tuple(evidence),
             fix=tuple(fix),
         )
@@ -301,7 +319,8 @@ _RECOVERY = re.compile(r"to 0x[0-9a-fA-F]+ \(([^)]*)\)")
     title="The driver says the GPU needs a recovery action (Xid 154)",
     why="Recent drivers log Xid 154 when the action needed to recover a GPU changes: `GPU "
     "Reset Required`, `Node Reboot Required`, `Drain and Reset`. The newest such line in the "
-    "window is what counts; a change back to `None` means the GPU recovered.",
+    "window is what counts; a change back to `None` means the GPU recovered, and so does a "
+    "reboot since the line.",
     fix="Do what the line names: reset the GPU (`nvidia-smi -r`), drain and reset it, or "
     "reboot the node.",
     sources=(
@@ -317,6 +336,8 @@ def recovery_action(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         action = match.group(1).strip() if match else None
         if action is None or action.lower() == "none":
             continue
+        if before_boot(report, count):
+            continue  # the node has rebooted since: every recovery action is done
         label, index = device_of(report, count.pci)
         lowered = action.lower()
         if "reboot" in lowered:

@@ -291,3 +291,8 @@ def test_a_fifo_for_kmsg_does_not_block(tmp_path):
     info = probe_kernel_log(ctx_for(root), now=NOW)
     assert time.monotonic() - start < 2.0
     assert info.source == "/dev/kmsg" and info.counts == ()
+
+
+def test_the_boot_time_is_recorded(tmp_path):
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg_record(1, XID_79))), now=NOW)
+    assert info.boot_time == kernel_log.iso(NOW - UPTIME)

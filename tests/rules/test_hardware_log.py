@@ -244,3 +244,17 @@ def test_a_cut_reading_says_the_counts_are_lower_bounds():
     report = with_log(healthy(), xid(79), truncated=True)
     (found,) = findings(report, "GD-GPU-056")
     assert "lower bounds" in found.evidence[0]
+
+
+def test_an_xid_before_the_last_boot_is_a_history_not_a_drain():
+    # The journal keeps earlier boots: a reboot since then has reset every GPU.
+    report = with_log(healthy(), xid(79), boot_time="2026-01-02T02:00:00Z")
+    (found,) = findings(report, "GD-GPU-056")
+    assert found.severity == Severity.WARNING and "before the last boot" in found.title
+    same_boot = with_log(healthy(), xid(79), boot_time="2026-01-01T00:00:00Z")
+    assert findings(same_boot, "GD-GPU-056")[0].severity == Severity.ERROR
+    gsp = with_log(healthy(), xid(119), boot_time="2026-01-02T02:00:00Z")
+    assert findings(gsp, "GD-GPU-059")[0].severity == Severity.WARNING
+    message = "GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)"
+    rebooted = with_log(healthy(), xid(154, message=message), boot_time="2026-01-02T02:00:00Z")
+    assert findings(rebooted, "GD-GPU-060") == []
