@@ -310,10 +310,15 @@ def probe_kernel_log(
     :data:`MAX_SECONDS`. Where none can be read (``kernel.dmesg_restrict``, no journal group),
     the status says so and nothing is guessed.
     """
-    if not ctx.path("/proc").is_dir():
-        return KernelLogInfo(status="unsupported", message="no /proc: not a Linux kernel")
     now = time.time() if now is None else now
     since = now - window_s
+    if not ctx.path("/proc").is_dir():
+        return KernelLogInfo(
+            status="unsupported",
+            since=iso(since),
+            window_h=round(window_s / 3600, 3),
+            message="no /proc: not a Linux kernel",
+        )
     why: list[str] = []
     for source in SOURCES:
         if source == "/dev/kmsg":

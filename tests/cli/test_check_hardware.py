@@ -100,3 +100,19 @@ def test_an_old_report_without_the_hardware_section_still_replays(cli: Cli, tmp_
     path.write_text(json.dumps(doc))
     result = cli("check", "--from-report", str(path))
     assert result.exit_code == 0, result
+
+
+def test_since_travels_to_the_compute_node():
+    from gpudoctor.cli.check import _node_argv
+
+    argv = _node_argv(None, None, timeout_s=60, frameworks=False, since="2h")
+    assert argv[-2:] == ["--since", "2h"]
+    assert "--since" not in _node_argv(None, None, timeout_s=60, frameworks=False)
+
+
+def test_the_window_reaches_the_probe_on_this_machine(cli: Cli):
+    result = cli("check", "--no-frameworks", "--since", "90m", "--format", "json")
+    assert result.exit_code in (0, 1), result
+    log = json.loads(result.stdout)["hardware"]["kernel_log"]
+    assert log["window_h"] == 1.5
+    assert log["status"] in ("ok", "unreadable", "unsupported")
