@@ -233,16 +233,35 @@ def _siblings(report: Report, port: IbPort) -> list[IbPort]:
     return [p for p in _ports(report) if p is not port and p.link_layer == port.link_layer]
 
 
+def _watched(report: Report, port: IbPort) -> bool:
+    """Whether a port that is down is worth a finding.
+
+    ``Disabled`` is an administrator's choice. The second port of a dual-port card is often
+    left without a cable, and an Ethernet (RoCE) port may be an unused NIC: without an
+    expected rate, only an InfiniBand port whose rail siblings (ports on *other* HCAs) are up
+    counts.
+    """
+    if port.phys_state == "Disabled":
+        return False
+    if _expected(report) is not None:
+        return True
+    if port.link_layer != "InfiniBand":
+        return False
+    return any(p.state == "ACTIVE" and p.device != port.device for p in _siblings(report, port))
+
+
 @rule(
     "GD-HOST-056",
     area="host",
     severity=Severity.WARNING,
     title="An InfiniBand/RoCE port is down",
-    why="A port that is not `ACTIVE` while its siblings of the same kind are up (or while the "
-    "administrator said every port should run, `check --ib-rate`) is a cable, switch port or "
-    "transceiver problem: multi-node jobs either lose that rail's bandwidth or fail to "
-    "start. Read from `/sys/class/infiniband/*/ports/*/state` and `phys_state` (no root "
-    "needed). A node whose ports are all down gets one finding.",
+    why="An InfiniBand port that is not `ACTIVE` while the ports of the node's other HCAs are "
+    "up (the rails of a GPU node), or any port when the administrator said every port should "
+    "run (`check --ib-rate`), is a cable, switch port or transceiver problem: multi-node jobs "
+    "lose that rail's bandwidth or fail to start. Read from "
+    "`/sys/class/infiniband/*/ports/*/state` and `phys_state` (no root needed). A port the "
+    "administrator disabled (`phys_state` `Disabled`), the second port of a dual-port card "
+    "and an Ethernet (RoCE) port are left alone unless `--ib-rate` is given.",
     fix="Check the port with `ibstat` (or `ibv_devinfo`), reseat the cable and ask the "
     "network team to look at the switch port.",
     sources=(
@@ -251,31 +270,18 @@ def _siblings(report: Report, port: IbPort) -> list[IbPort]:
     ),
 )
 def ib_port_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    ports = _ports(report)
-    if not ports:
-        return
-    if all(p.state != "ACTIVE" for p in ports):
-        if _expected(report) is None and len(ports) == 1:
-            return  # one unused port on a single-node machine is nothing to act on
-        yield Hit(
-            title="No InfiniBand/RoCE port is up",
-            evidence=tuple(f"{_name(p)}: {p.state} ({p.phys_state})" for p in ports[:8]),
-            fix=("$ ibstat",),
-        )
-        return
-    for port in ports:
-        if port.state == "ACTIVE":
+    for port in _ports(report):
+        if port.state == "ACTIVE" or not _watched(report, port):
             continue
         up = [p for p in _siblings(report, port) if p.state == "ACTIVE"]
-        if up or _expected(report) is not None:
-            yield Hit(
-                title=f"InfiniBand/RoCE {_name(port)} is {port.state or 'not active'}",
-                evidence=(
-                    f"{_name(port)}: state {port.state}, physical state {port.phys_state}",
-                    f"{len(up)} sibling port(s) of the same kind are active",
-                ),
-                fix=(f"$ ibstat {port.device} {port.port}",),
-            )
+        yield Hit(
+            title=f"InfiniBand/RoCE {_name(port)} is {port.state or 'not active'}",
+            evidence=(
+                f"{_name(port)}: state {port.state}, physical state {port.phys_state}",
+                f"{len(up)} other port(s) of the same kind are active",
+            ),
+            fix=(f"$ ibstat {port.device} {port.port}",),
+        )
 
 
 @rule(

@@ -113,7 +113,7 @@ def ib(device: str, state: str = "ACTIVE", rate: float = 400.0, **changes) -> Ib
         device=device,
         port=1,
         state=state,
-        phys_state="LinkUp" if state == "ACTIVE" else "Disabled",
+        phys_state="LinkUp" if state == "ACTIVE" else "Polling",
         rate=f"{rate:g} Gb/sec (4X NDR)",
         rate_gbps=rate,
         link_layer="InfiniBand",
@@ -133,11 +133,22 @@ def test_a_port_down_among_active_siblings():
     assert found.title == "InfiniBand/RoCE mlx5_1 port 1 is DOWN"
 
 
-def test_one_unused_port_alone_is_nothing_but_all_down_on_a_rail_node_is():
+def test_unused_and_disabled_ports_are_left_alone():
     assert findings(with_ports(healthy(), ib("mlx5_0", state="DOWN")), "GD-HOST-056") == []
-    both = with_ports(healthy(), ib("mlx5_0", state="DOWN"), ib("mlx5_1", state="DOWN"))
-    (found,) = findings(both, "GD-HOST-056")
-    assert found.title == "No InfiniBand/RoCE port is up"
+    dual = (ib("mlx5_0"), replace(ib("mlx5_0", state="DOWN"), port=2, phys_state="Polling"))
+    assert findings(with_ports(healthy(), *dual), "GD-HOST-056") == []  # second port, no cable
+    rail = with_ports(healthy(), ib("mlx5_0"), ib("mlx5_1", state="DOWN"))
+    assert findings(rail, "GD-HOST-056")  # a rail (another HCA) polling for its peer
+    admin = replace(ib("mlx5_1", state="DOWN"), phys_state="Disabled")
+    assert findings(with_ports(healthy(), ib("mlx5_0"), admin), "GD-HOST-056") == []
+    ethernet = replace(ib("mlx5_1", state="DOWN"), link_layer="Ethernet")
+    roce = (replace(ib("mlx5_0"), link_layer="Ethernet"), ethernet)
+    assert findings(with_ports(healthy(), *roce), "GD-HOST-056") == []
+
+
+def test_with_an_expected_rate_every_port_down_counts():
+    both = with_ports(healthy(), ib("mlx5_0", state="DOWN"), ib("mlx5_1", state="DOWN"), rate=400)
+    assert len(findings(both, "GD-HOST-056")) == 2
 
 
 def test_a_slower_port_than_its_siblings_or_than_expected():
