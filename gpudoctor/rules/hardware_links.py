@@ -323,11 +323,14 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-HOST-058",
     area="host",
     severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
     title="An InfiniBand/RoCE port is flapping or counting errors",
     why="`counters/link_downed` counts the times the link went down, `link_error_recovery` "
     "the times it recovered from errors, `symbol_error` the bit errors on the wire, all since "
-    "the counters were last cleared (usually the boot). Any of them above zero on a port "
-    "means a marginal cable or transceiver: jobs see timeouts and retransmissions.",
+    "the counters were last cleared (usually the boot). A link that went down or recovered "
+    "is a warning: jobs see timeouts and retransmissions. Symbol errors alone are "
+    "information (a few come with link training; a count that keeps growing means a marginal "
+    "cable or transceiver).",
     fix="Clear the counters (`perfquery -x -R`), watch whether they grow, and replace the "
     "cable or transceiver if they do.",
     sources=(
@@ -344,8 +347,11 @@ def ib_port_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         }
         if not any(counts.values()):
             continue
+        flapped = counts["link_downed"] or counts["link_error_recovery"]
         yield Hit(
-            title=f"InfiniBand/RoCE {_name(port)} is flapping or counting errors",
+            severity=None if flapped else Severity.INFO,
+            title=f"InfiniBand/RoCE {_name(port)} "
+            + ("is flapping" if flapped else "counts symbol errors"),
             evidence=(f"{_name(port)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),),
             fix=(f"$ perfquery -x {port.device} {port.port}   # watch whether they grow",),
         )

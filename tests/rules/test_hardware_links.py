@@ -167,7 +167,10 @@ def test_roce_ports_are_not_compared_with_infiniband_ones():
 def test_a_flapping_port():
     report = with_ports(healthy(), ib("mlx5_0", link_downed=3, symbol_error=120))
     (found,) = findings(report, "GD-HOST-058")
+    assert found.severity == Severity.WARNING and "is flapping" in found.title
     assert "link_downed 3" in found.evidence[0] and "symbol_error 120" in found.evidence[0]
+    (symbols,) = findings(with_ports(healthy(), ib("mlx5_0", symbol_error=4)), "GD-HOST-058")
+    assert symbols.severity == Severity.INFO and "symbol errors" in symbols.title
 
 
 # --- IOMMU ------------------------------------------------------------------------------------
