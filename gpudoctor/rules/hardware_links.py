@@ -54,7 +54,8 @@ def nvlinks_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             yield Hit(
                 title=f"{gpu_label(gpu)} has {active} of its {expected} NVLinks up",
                 evidence=(
-                    f"{active} active NVLinks; a {model.label if model else 'GPU'} has {expected}",
+                    f"{active} active NVLinks; the {model.label if model else 'GPU'} has "
+                    f"{expected}",
                     *((f"links down: {', '.join(down)}",) if down else ()),
                 ),
                 fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}", "$ sudo reboot"),
