@@ -116,3 +116,20 @@ def test_the_window_reaches_the_probe_on_this_machine(cli: Cli):
     log = json.loads(result.stdout)["hardware"]["kernel_log"]
     assert log["window_h"] == 1.5
     assert log["status"] in ("ok", "unreadable", "unsupported")
+
+
+def test_kernel_lines_are_redacted_like_every_other_string():
+    from gpudoctor.model.redact import redact
+
+    line = "GPU-509665ad-b600-ac93-3616-d754b23d636d on node-17, core in /home/ada/run/core"
+    log = KernelLogInfo(
+        status="ok",
+        counts=(XidCount(kind="xid", code=79, pci="0000:01:00", count=1, last_message=line),),
+    )
+    report = replace(healthy(), hardware=HardwareInfo(kernel_log=log))
+    shown = redact(report, user_names=("ada",)).hardware
+    assert shown is not None and shown.kernel_log is not None
+    message = shown.kernel_log.counts[0].last_message
+    assert "509665ad" not in message
+    assert "node-17" not in message
+    assert "/ada/" not in message  # user names are redacted as path components, as elsewhere
