@@ -103,3 +103,14 @@ def _the_checkout_stays_clean() -> object:
     # the tools' own caches (.pytest_cache, .hypothesis) are dot-folders git ignores
     left = sorted(n for n in {p.name for p in _REPO.iterdir()} - before if not n.startswith("."))
     assert left == [], f"tests left {left} at the top of the checkout"
+
+
+@pytest.fixture(autouse=True)
+def _children_allowed_again() -> object:
+    """A test that interrupts a command (Ctrl-C, SIGTERM) leaves runcmd refusing new children,
+    as a real exiting gpudoctor should; the next test in the same process must start clean
+    (tests/cli/test_verify.py's Ctrl-C test made later SLURM and verify tests fail)."""
+    yield
+    from gpudoctor.probe import runcmd
+
+    runcmd.allow_children()

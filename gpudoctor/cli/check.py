@@ -157,6 +157,21 @@ def _current_user() -> tuple[str, ...]:
 )
 @no_history_option
 @history_dir_option
+@click.option(
+    "--since",
+    "since",
+    default=None,
+    help="How far back to read the kernel log for Xid errors: a duration (72h, 3d) or a date "
+    "(2026-12-01, UTC). Default: 72h.",
+)
+@click.option(
+    "--ib-rate",
+    "ib_rate",
+    type=FiniteFloatRange(min=1.0, max=10000.0),
+    default=None,
+    help="The rate in Gb/s every InfiniBand/RoCE port of this node should run at (e.g. 400); "
+    "a port that is down or slower is a finding.",
+)
 @debug_option
 def command(
     fmt: str | None,
@@ -180,6 +195,8 @@ def command(
     since_last_good: bool,
     no_history: bool,
     history_dir: Path | None,
+    since: str | None,
+    ib_rate: float | None,
 ) -> int:
     """Diagnose the NVIDIA driver, NVML, CUDA, cuDNN and the installed frameworks.
 
@@ -216,20 +233,38 @@ def command(
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
     elif node_command is not None:
         raise BadInputError("--command goes with --partition or --nodelist")
+    if from_report is not None and since is not None:
+        raise BadInputError(
+            "--from-report and --since cannot be combined (a saved report is replayed with the "
+            "kernel-log window it was recorded with)"
+        )
+    window_s = _window(since)
     if from_report is not None:
         report = _replayed_report(from_report)
     elif remote:
         report = _remote_report(
             partition,
             nodelist,
-            _node_argv(node_command, python_exe, timeout_s=timeout_s, frameworks=not no_frameworks),
+            _node_argv(
+                node_command,
+                python_exe,
+                timeout_s=timeout_s,
+                frameworks=not no_frameworks,
+                since=since,
+            ),
             timeout_s=remote_timeout_s,
             immediate_s=immediate_s,
         )
     elif health_check:
-        report = _probed_report(None, timeout_s=timeout_s, frameworks=False, cuda=False)
+        report = _probed_report(
+            None, timeout_s=timeout_s, frameworks=False, cuda=False, window_s=window_s
+        )
     else:
-        report = _probed_report(python_exe, timeout_s=timeout_s, frameworks=not no_frameworks)
+        report = _probed_report(
+            python_exe, timeout_s=timeout_s, frameworks=not no_frameworks, window_s=window_s
+        )
+    if ib_rate is not None:
+        report = _with_ib_rate(report, ib_rate)
     if health_check:
         return _health_gate(report, fmt, output, force, drain=drain, node_name=node_name)
 
@@ -280,8 +315,35 @@ def _check_remote_flags(
         expand(nodelist, "--nodelist")  # capped: a bad or huge hostlist fails here, not in sinfo
 
 
+def _window(since: str | None) -> float:
+    """The kernel-log look-back window in seconds (``--since``, default 72 h)."""
+    import time
+
+    from gpudoctor.cli.options import parse_since
+    from gpudoctor.probe.kernel_log import DEFAULT_WINDOW_S
+
+    return DEFAULT_WINDOW_S if since is None else parse_since(since, time.time())
+
+
+def _with_ib_rate(report: Report, rate: float) -> Report:
+    """The report with the administrator's expected InfiniBand rate recorded (it replays)."""
+    import dataclasses
+
+    from gpudoctor.model.report import HardwareInfo
+
+    hardware = report.hardware or HardwareInfo()
+    return dataclasses.replace(
+        report, hardware=dataclasses.replace(hardware, ib_expected_rate_gbps=rate)
+    )
+
+
 def _node_argv(
-    node_command: str | None, python_exe: Path | None, *, timeout_s: float, frameworks: bool
+    node_command: str | None,
+    python_exe: Path | None,
+    *,
+    timeout_s: float,
+    frameworks: bool,
+    since: str | None = None,
 ) -> list[str]:
     """The check the node runs: JSON, unredacted (redaction happens here), the same limits."""
     import shlex
@@ -295,6 +357,8 @@ def _node_argv(
     argv = [*base, "check", "--format", "json", "--no-redact", "--timeout", f"{timeout_s:g}"]
     if not frameworks:
         argv.append("--no-frameworks")
+    if since is not None:
+        argv += ["--since", since]
     if python_exe is not None:
         argv += ["--python", str(python_exe.absolute())]
     return argv
@@ -412,9 +476,16 @@ def _this_node() -> str:
 
 
 def _probed_report(
-    python_exe: Path | None, *, timeout_s: float, frameworks: bool, cuda: bool = True
+    python_exe: Path | None,
+    *,
+    timeout_s: float,
+    frameworks: bool,
+    cuda: bool = True,
+    window_s: float | None = None,
 ) -> Report:
     """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal."""
+    import dataclasses
+
     from gpudoctor.cli.probe_progress import make_probe_progress
     from gpudoctor.probe.base import ProbeContext
     from gpudoctor.probe.collect import planned_probes, settle, start_collect
@@ -434,6 +505,8 @@ def _probed_report(
     try:
         # Start the probe children first; the imports below overlap with them.
         ctx = ProbeContext(python=interpreter, timeout_s=timeout_s)
+        if window_s is not None:
+            ctx = dataclasses.replace(ctx, log_window_s=window_s)
         pending = start_collect(
             ctx,
             frameworks=frameworks,

@@ -139,3 +139,35 @@ __all__ = [
     "output_option",
     "use_color",
 ]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_SINCE_S = 366 * 86400.0
+
+
+def parse_since(text: str, now: float) -> float:
+    """``--since``: a duration (``72h``, ``3d``, ``90m``) or an ISO date or time (UTC when no
+    zone is given), as the look-back window in seconds before ``now``."""
+    import re
+    from datetime import datetime, timezone
+
+    from gpudoctor.errors import BadInputError
+
+    word = text.strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", word.lower())
+    if match:
+        window = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        try:
+            when = datetime.fromisoformat(word.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInputError(
+                f"--since {text!r}: give a duration like 72h, 3d or 90m, or a date like "
+                "2026-12-01 (UTC) or 2026-12-01T08:00:00+01:00"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        window = now - when.timestamp()
+    if not 0 < window <= MAX_SINCE_S:
+        raise BadInputError(f"--since {text!r}: the window must lie within the last 366 days")
+    return window

@@ -8,7 +8,7 @@ from typing import Any
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import gpus
 from gpudoctor.model.diff import samples_from_verify
-from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, report_facts
+from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, gpu_value, report_facts
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.fleet import (
     GpuFacts,
@@ -61,12 +61,13 @@ def node_facts(
         kernel=known.get("kernel"),
         gpus=tuple(gpu_facts(g) for g in listed if not g.lost),
         partitions=partitions,
+        ib_rates=known.get("infiniband"),
     )
 
 
 def gpu_facts(g: GpuInfo) -> GpuFacts:
     """The facts of one GPU a fleet compares with its siblings (model/facts.py names them)."""
-    values = {field: getattr(g, field) for _, field in GPU_FLEET_FIELDS}
+    values = {field: gpu_value(g, field) for _, field in GPU_FLEET_FIELDS}
     return GpuFacts(index=g.index, name=g.name, **values)
 
 

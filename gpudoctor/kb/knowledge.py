@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ from gpudoctor.kb.records import (
     CudaToolkit,
     DriverBranch,
     FrameworkRelease,
+    GpuModel,
     LastBranch,
     MessageMatch,
     MessagePattern,
@@ -53,6 +55,7 @@ from gpudoctor.kb.records import (
     NumpyLimit,
     PciRange,
     PythonRelease,
+    XidEntry,
 )
 from gpudoctor.model.versions import (
     cuda_key,
@@ -116,6 +119,20 @@ class KnowledgeBase:
     """GPU generations by PCI device ID: last branch and kernel-module flavour."""
     message_patterns: tuple[MessagePattern, ...] = ()
     """Failure messages of framework imports and CUDA initialisation, and their causes."""
+    xids: tuple[XidEntry, ...] = ()
+    """NVIDIA's Xid catalogue: meaning, usual culprit and action per Xid (data/xid.toml)."""
+    gpu_models: tuple[GpuModel, ...] = ()
+    """Datacenter GPU models: expected NVLinks and ECC (data/gpu_models.toml)."""
+
+    def xid(self, code: int) -> XidEntry | None:
+        """The catalogue entry of Xid ``code``, or None for an Xid the catalogue lacks."""
+        return next((x for x in self.xids if x.code == code), None)
+
+    def gpu_model(self, name: str) -> GpuModel | None:
+        """The first datacenter model whose ``name_regex`` matches an NVML GPU name."""
+        return next(
+            (m for m in self.gpu_models if re.search(m.name_regex, name, re.IGNORECASE)), None
+        )
 
     @property
     def as_of(self) -> dt.date:
@@ -404,6 +421,8 @@ class KnowledgeBase:
             unique((r.framework, r.channel, r.version), "release")
         for p in self.pythons:
             unique(("python", python_key(p.version)), "Python release")
+        for x in self.xids:
+            unique(("xid", x.code), "Xid")
         for d in self.arch_drivers:
             unique(("arch driver", parse_cc(d.cc)), "min_driver row for CC")
             if not self.is_known_cc(d.cc) or self.is_igpu(d.cc):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from gpudoctor.kb.framework_files import frameworks, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
 from gpudoctor.kb.messages import message_patterns
 from gpudoctor.kb.records import (
+    XID_ACTIONS,
+    XID_BLAMES,
     ArchDriver,
     Architecture,
     ArchRules,
@@ -20,11 +23,13 @@ from gpudoctor.kb.records import (
     CudaToolkit,
     DriverBranch,
     FrameworkRelease,
+    GpuModel,
     LastBranch,
     MinorCompatFloor,
     NumpyLimit,
     PciRange,
     PythonRelease,
+    XidEntry,
 )
 from gpudoctor.model.versions import cuda_key, parse_cc, parse_driver, python_key, release_key
 
@@ -214,6 +219,62 @@ def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
     return tuple(last), tuple(ranges)
 
 
+def _xids(data: Table, name: str) -> tuple[XidEntry, ...]:
+    rows: list[XidEntry] = []
+    for i, row in enumerate(data.get("xid", [])):
+        where = f"{name} xid[{i}]"
+        keys(row, where, {"code", "name", "meaning", "blame", "action", "source", "as_of"}, SOURCED)
+        code = row["code"]
+        if not isinstance(code, int) or isinstance(code, bool) or not 0 < code < 1000:
+            raise KnowledgeBaseError(f"{where}: code must be a number from 1 to 999")
+        if row["blame"] not in XID_BLAMES:
+            raise KnowledgeBaseError(f"{where}: blame must be one of {', '.join(XID_BLAMES)}")
+        if row["action"] not in XID_ACTIONS:
+            raise KnowledgeBaseError(f"{where}: action must be one of {', '.join(XID_ACTIONS)}")
+        for text in ("name", "meaning"):
+            if not isinstance(row[text], str) or not row[text].strip():
+                raise KnowledgeBaseError(f"{where}: {text} must be a non-empty string")
+        rows.append(
+            XidEntry(
+                code=code,
+                name=row["name"],
+                meaning=row["meaning"],
+                blame=row["blame"],
+                action=row["action"],
+                **sourced(row, where),
+            )
+        )
+    return tuple(rows)
+
+
+def _gpu_models(data: Table, name: str) -> tuple[GpuModel, ...]:
+    rows: list[GpuModel] = []
+    for i, row in enumerate(data.get("model", [])):
+        where = f"{name} model[{i}]"
+        keys(row, where, {"name_regex", "label", "source", "as_of"}, {"nvlinks", "ecc"} | SOURCED)
+        try:
+            re.compile(row["name_regex"])
+        except (re.error, TypeError) as exc:
+            raise KnowledgeBaseError(f"{where}: name_regex: {exc}") from None
+        links = row.get("nvlinks")
+        if links is not None and (
+            not isinstance(links, int) or isinstance(links, bool) or links < 0
+        ):
+            raise KnowledgeBaseError(f"{where}: nvlinks must be a whole number")
+        if not isinstance(row.get("ecc", True), bool):
+            raise KnowledgeBaseError(f"{where}: ecc must be true or false")
+        rows.append(
+            GpuModel(
+                name_regex=row["name_regex"],
+                label=row["label"],
+                nvlinks=links,
+                ecc=row.get("ecc", True),
+                **sourced(row, where),
+            )
+        )
+    return tuple(rows)
+
+
 def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     """Read every data file in ``folder`` (uncached; tests point it at their own data)."""
     drivers = read(folder / "cuda_drivers.toml")
@@ -246,6 +307,9 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     messages = (
         message_patterns(read(messages_file), messages_file.name) if messages_file.exists() else ()
     )
+    xid_file, models_file = folder / "xid.toml", folder / "gpu_models.toml"
+    xids = _xids(read(xid_file), xid_file.name) if xid_file.exists() else ()
+    models = _gpu_models(read(models_file), models_file.name) if models_file.exists() else ()
     releases.sort(key=lambda r: release_key(r.version), reverse=True)
     kb = KnowledgeBase(
         toolkits=toolkits,
@@ -261,6 +325,8 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         last_branches=last_branches,
         pci_ranges=pci_ranges,
         message_patterns=messages,
+        xids=xids,
+        gpu_models=models,
     )
     kb.validate()
     return kb

@@ -345,3 +345,34 @@ class MessageMatch:
     @property
     def fix(self) -> tuple[str, ...]:
         return tuple(line.format_map(self.groups) for line in self.row.fix)
+
+
+XID_BLAMES = ("application", "hardware", "driver", "unknown")
+"""Where the fault of an Xid usually lies (data/xid.toml)."""
+XID_ACTIONS = ("none", "restart_job", "reset_gpu", "reboot", "drain_repair")
+"""What to do after an Xid, least to most disruptive (NVIDIA's resolution buckets)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class XidEntry(Sourced):
+    """One NVIDIA Xid: its name, meaning, usual culprit and the action it calls for."""
+
+    code: int
+    name: str
+    meaning: str
+    blame: str
+    """One of :data:`XID_BLAMES`."""
+    action: str
+    """One of :data:`XID_ACTIONS`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuModel(Sourced):
+    """A datacenter GPU model by its NVML name: the NVLinks it should have, whether ECC is on."""
+
+    name_regex: str
+    label: str
+    nvlinks: int | None = None
+    """Active NVLinks expected on every GPU; None where it depends on an optional bridge."""
+    ecc: bool = True
+    """True where ECC belongs on."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from gpudoctor.model.derived import gpus
@@ -115,6 +116,7 @@ _GPU_FIELDS: tuple[tuple[str, str, str | None, bool], ...] = (
     ("mig_enabled", "MIG", "gpu.mig", True),
     ("mig_pending", "MIG change pending", None, True),
     ("persistence_mode", "persistence mode", "gpu.persistence_mode", True),
+    ("nvlinks_active", "NVLinks up", "gpu.nvlinks_active", True),
     ("compute_mode", "compute mode", None, True),
     ("compute_capability", "compute capability", None, True),
 )
@@ -124,6 +126,25 @@ GPU_FLEET_FIELDS: tuple[tuple[str, str], ...] = tuple(
     (fleet, field) for field, _, fleet, _ in _GPU_FIELDS if fleet is not None
 )
 """(fleet name, GpuInfo field) of the per-GPU facts fleet drift compares, in drift's order."""
+
+
+def nvlinks_active(g: GpuInfo) -> int | None:
+    """NVLinks up; None where NVML listed none or could not be asked (MIG mode, old drivers)."""
+    return sum(1 for link in g.nvlinks if link.active) if g.nvlinks else None
+
+
+def gpu_value(g: GpuInfo, field: str) -> object:
+    """The value of one of :data:`_GPU_FIELDS` for ``g``: a GpuInfo field, or derived from one."""
+    return nvlinks_active(g) if field == "nvlinks_active" else getattr(g, field)
+
+
+def ib_rates(report: Report) -> str | None:
+    """The rates of the active InfiniBand/RoCE ports, counted: ``400 Gb/s x8``."""
+    ports = report.hardware.ib_ports if report.hardware is not None else ()
+    rates = Counter(p.rate_gbps for p in ports if p.state == "ACTIVE" and p.rate_gbps)
+    if not rates:
+        return None
+    return " + ".join(f"{rate:g} Gb/s x{n}" for rate, n in sorted(rates.items()))
 
 
 def _fact(key: str, group: str, label: str, value: object, fleet: str | None = None) -> Fact:
@@ -136,7 +157,7 @@ def _gpu_facts(g: GpuInfo) -> list[Fact]:
             f"gpu.{g.index}.{field}",
             "gpus",
             f"GPU {g.index} {label}",
-            getattr(g, field),
+            gpu_value(g, field),
             fleet,
         )
         for field, label, fleet, in_diff in _GPU_FIELDS
@@ -271,6 +292,9 @@ def report_facts(report: Report) -> tuple[Fact, ...]:
         _fact("host.python_env", "host", "Python environment", host.python.env_prefix),
         _fact("host.cpu", "host", "CPU", host.cpu_model),
         _fact("host.memory_total_mib", "host", "memory (MiB)", host.memory_total_mib),
+        _fact(
+            "host.infiniband", "host", "InfiniBand/RoCE ports up", ib_rates(report), "infiniband"
+        ),
     ]
     seen: set[str] = set()
     unique = []

@@ -69,6 +69,8 @@ class GpuFacts:
     ecc_enabled: bool | None = None
     mig_enabled: bool | None = None
     persistence_mode: bool | None = None
+    nvlinks_active: int | None = None
+    """NVLinks up (None where NVML listed none or could not be asked)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +117,9 @@ class NodeFacts:
     kernel: str | None = None
     gpus: tuple[GpuFacts, ...] = ()
     partitions: tuple[str, ...] = ()
+    ib_rates: str | None = None
+    """The active InfiniBand/RoCE ports' rates, e.g. ``400 Gb/s x8`` or ``200 Gb/s x1 + 400
+    Gb/s x7``; None where the node has no port up (or the report predates 2026-12-07)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,6 +127,115 @@ class KernelDriverInfo:
     errors: tuple[Unavailable, ...] = ()
 
 
+# --- what the hardware went through: kernel log, InfiniBand, IOMMU ---------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class XidEvent:
+    """One NVIDIA Xid (GPU) or SXid (NVSwitch) line of the kernel log, parsed."""
+
+    kind: str
+    """``xid`` (``NVRM: Xid``) or ``sxid`` (``nvidia-nvswitchN: SXid``)."""
+    code: int
+    pci: str | None = None
+    """The PCI address as the driver logged it (``0000:9b:00``)."""
+    time: str | None = None
+    """ISO 8601, UTC; null where the log line carried no usable time."""
+    pid: int | None = None
+    process: str | None = None
+    message: str = ""
+    """The rest of the line, cut to 300 characters; kept as data (rendered inert)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class XidCount:
+    """How often one Xid or SXid came from one device in the look-back window."""
+
+    kind: str
+    code: int
+    pci: str | None = None
+    count: int
+    first: str | None = None
+    last: str | None = None
+    last_message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelLogInfo:
+    """The NVIDIA lines of the kernel log in the look-back window, read without root if allowed."""
+
+    status: str
+    """``ok``, ``unreadable`` (no permission on any source) or ``unsupported`` (not Linux)."""
+    source: str | None = None
+    """``/dev/kmsg``, ``journalctl`` or ``dmesg``: the first one that could be read."""
+    since: str | None = None
+    """The start of the look-back window (ISO 8601, UTC)."""
+    window_h: float | None = None
+    """The look-back window in hours (``check --since``; 72 by default)."""
+    covered_from: str | None = None
+    """The oldest line the source still held: ``/dev/kmsg`` and ``dmesg`` hold the current
+    boot only, and their ring buffer may have dropped older lines."""
+    boot_time: str | None = None
+    """When this boot began (now minus ``/proc/uptime``): a reboot-type Xid logged before it
+    was followed by a reboot already."""
+    lines_read: int = 0
+    bytes_read: int = 0
+    truncated: bool = False
+    """True when reading stopped at its byte or time bound: counts are lower bounds."""
+    counts: tuple[XidCount, ...] = ()
+    events: tuple[XidEvent, ...] = ()
+    """The newest events (at most 100); ``counts`` has them all."""
+    message: str = ""
+    """Why no source could be read, one line per source tried."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IbPort:
+    """One InfiniBand or RoCE port from ``/sys/class/infiniband/*/ports/*``."""
+
+    device: str
+    """``mlx5_0``."""
+    port: int
+    state: str | None = None
+    """``ACTIVE``, ``DOWN``, ``INIT``, ``ARMED``."""
+    phys_state: str | None = None
+    """``LinkUp``, ``Disabled``, ``Polling``, ``LinkErrorRecovery``."""
+    rate: str | None = None
+    """As the kernel writes it: ``400 Gb/sec (4X NDR)``."""
+    rate_gbps: float | None = None
+    link_layer: str | None = None
+    """``InfiniBand`` or ``Ethernet`` (RoCE)."""
+    link_downed: int | None = None
+    """``counters/link_downed``: times the link went down (since the counters were cleared)."""
+    symbol_error: int | None = None
+    link_error_recovery: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IommuInfo:
+    """The IOMMU as /sys shows it: whether it translates GPU DMA (peer-to-peer through the CPU)."""
+
+    groups: int | None = None
+    """How many IOMMU groups exist (0: no IOMMU in use)."""
+    gpu_groups: dict[str, str] = field(default_factory=dict)
+    """GPU PCI address -> its IOMMU group's domain type (``identity`` = passthrough,
+    ``DMA``/``DMA-FQ`` = translated, ``unknown`` where the kernel does not say)."""
+    cmdline: tuple[str, ...] = ()
+    """The IOMMU switches on the kernel command line (``iommu=pt``, ``intel_iommu=on``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareInfo:
+    """What the hardware went through and how it is set up: kernel log, InfiniBand, IOMMU."""
+
+    kernel_log: KernelLogInfo | None = None
+    ib_ports: tuple[IbPort, ...] = ()
+    ib_expected_rate_gbps: float | None = None
+    """The rate every port should run at, as the administrator gave it (``check --ib-rate``)."""
+    iommu: IommuInfo | None = None
+    errors: tuple[Unavailable, ...] = ()
+
+
 # --- NVML -----------------------------------------------------------------------------------
 
 
@@ -147,6 +256,38 @@ class MigDevice:
     uuid: str | None = None
     name: str | None = None
     memory_total_mib: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NvLink:
+    """One NVLink of a GPU: whether it is up, its version and its error counters."""
+
+    link: int
+    active: bool | None = None
+    version: int | None = None
+    """The NVLink generation (``nvmlDeviceGetNvLinkVersion``): 3 on A100, 4 on H100/H200."""
+    crc_flit_errors: int | None = None
+    """Flow-control CRC errors (``NVML_NVLINK_ERROR_DL_CRC_FLIT``); null where the driver
+    does not count them."""
+    crc_data_errors: int | None = None
+    """Data CRC errors (``NVML_NVLINK_ERROR_DL_CRC_DATA``)."""
+    replay_errors: int | None = None
+    """Packets sent again after an error (``NVML_NVLINK_ERROR_DL_REPLAY``)."""
+    recovery_errors: int | None = None
+    """Times the link went down and was trained again (``NVML_NVLINK_ERROR_DL_RECOVERY``)."""
+
+    @property
+    def error_total(self) -> int:
+        """All counted errors of the link (0 where none were counted)."""
+        return sum(
+            n or 0
+            for n in (
+                self.crc_flit_errors,
+                self.crc_data_errors,
+                self.replay_errors,
+                self.recovery_errors,
+            )
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +339,31 @@ class GpuInfo:
     fabric_state: str | None = None
     """NVSwitch fabric registration from NVML: ``not_supported``, ``not_started``,
     ``in_progress`` or ``completed`` (None where the driver cannot say)."""
+    power_limit_default_w: float | None = None
+    """The power limit the board starts with (``nvmlDeviceGetPowerManagementDefaultLimit``);
+    null in reports written before 2026-12-07."""
+    power_limit_min_w: float | None = None
+    """The lowest power limit that may be set; null in reports written before 2026-12-07."""
+    power_limit_max_w: float | None = None
+    """The highest power limit that may be set; null in reports written before 2026-12-07."""
+    app_clock_graphics_mhz: int | None = None
+    """The applications clock set for graphics/SM (``nvmlDeviceGetApplicationsClock``); null
+    where the driver has deprecated it (Hopper and later) and before 2026-12-07."""
+    app_clock_graphics_default_mhz: int | None = None
+    """Its default (``nvmlDeviceGetDefaultApplicationsClock``)."""
+    bar1_total_mib: int | None = None
+    """The size of the BAR1 aperture (``nvmlDeviceGetBAR1MemoryInfo``): 256 MiB where
+    resizable BAR is off; null before 2026-12-07."""
+    gsp_firmware_enabled: bool | None = None
+    """Whether the GPU runs its GSP firmware (``nvmlDeviceGetGspFirmwareMode``); null where
+    the driver cannot say and before 2026-12-07."""
+    gsp_firmware_default: bool | None = None
+    """Whether GSP firmware is on by default for this GPU."""
+    gsp_firmware_version: str | None = None
+    nvlinks: tuple[NvLink, ...] | None = None
+    """Every NVLink the driver lists for this GPU (``nvmlDeviceGetNvLinkState`` per link until
+    the first link the GPU does not have); ``[]`` for a GPU without NVLink, null where the
+    driver could not be asked and in reports written before 2026-12-07."""
     processes: tuple[GpuProcess, ...] = ()
     errors: tuple[Unavailable, ...] = ()
 
@@ -511,6 +677,9 @@ class Report:
     site: SiteInfo | None = None
     """Where this runs (SLURM, container, modules, storage); None in reports written before
     gpudoctor recorded it."""
+    hardware: HardwareInfo | None = None
+    """Kernel-log Xids, InfiniBand ports and the IOMMU; null in reports written before
+    2026-12-07."""
 
     def framework(self, name: str) -> FrameworkInfo | None:
         """The probe result of one framework, or None when it was not probed."""

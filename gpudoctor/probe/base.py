@@ -57,6 +57,8 @@ class ProbeContext:
     """The interpreter whose environment the framework and CUDA probes inspect."""
     timeout_s: float = 30.0
     """Upper bound for any one child process."""
+    log_window_s: float = 72 * 3600.0
+    """How far back the kernel log is searched for Xid errors (``check --since``)."""
 
     def path(self, absolute: str) -> Path:
         """The host path ``absolute`` under :attr:`root`."""

@@ -22,6 +22,7 @@ from gpudoctor import __version__
 from gpudoctor.model.report import (
     CudaInfo,
     FrameworkInfo,
+    HardwareInfo,
     HostInfo,
     KernelDriverInfo,
     NvmlInfo,
@@ -34,6 +35,7 @@ from gpudoctor.model.report import (
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.cuda import probe_cuda
 from gpudoctor.probe.frameworks import Gate, probe_framework
+from gpudoctor.probe.hardware import probe_hardware
 from gpudoctor.probe.host import probe_host
 from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
@@ -41,7 +43,7 @@ from gpudoctor.probe.runcmd import stop_all
 from gpudoctor.probe.site import probe_site
 
 FRAMEWORKS = ("torch", "tensorflow")
-PROBES = ("host", "kernel_driver", "nvml", "cuda", *FRAMEWORKS, "site")
+PROBES = ("host", "kernel_driver", "nvml", "hardware", "cuda", *FRAMEWORKS, "site")
 """Every probe :func:`collect_report` runs, in report order."""
 
 ProbeDone = Callable[[ProbeRun], None]
@@ -73,6 +75,9 @@ def _fallbacks(ctx: ProbeContext) -> dict[str, Callable[[str], Any]]:
             errors=(Unavailable(field="nvml", code="probe_failed", message=m),),
         ),
         "cuda": lambda m: CudaInfo(status="failed", message=m),
+        "hardware": lambda m: HardwareInfo(
+            errors=(Unavailable(field="hardware", code="probe_failed", message=m),)
+        ),
         "site": lambda m: SiteInfo(
             errors=(Unavailable(field="site", code="probe_failed", message=m),)
         ),
@@ -159,6 +164,9 @@ def collect_report(
         "host": probe_host,
         "kernel_driver": probe_kernel_driver,
         "nvml": probe_nvml,
+        # The kernel log's Xids, InfiniBand ports, the IOMMU: files and at most one bounded
+        # child (journalctl or dmesg); in the health gate too, where Xid storms matter most.
+        "hardware": probe_hardware,
         # SLURM job, container, modules and storage: files and variables, plus a bounded
         # walk of the caches (the health gate leaves it out: it is about the GPUs only).
         **({"site": probe_site} if cuda else {}),
@@ -236,6 +244,7 @@ def collect_report(
         frameworks=tuple(results[fw][0] for fw in FRAMEWORKS if fw in results),
         probes=tuple(runs),
         site=results["site"][0] if "site" in results else None,
+        hardware=results["hardware"][0],
     )
 
 

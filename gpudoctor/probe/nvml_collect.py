@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpudoctor.model.report import GpuInfo, GpuProcess, MigDevice, NvmlInfo, Unavailable
+from gpudoctor.model.report import GpuInfo, GpuProcess, MigDevice, NvLink, NvmlInfo, Unavailable
 from gpudoctor.probe import nvml_api as api
 from gpudoctor.probe.nvml_api import NvmlLike
 
@@ -211,6 +211,8 @@ def _collect_gpu(session: _Session, index: int) -> GpuInfo:
         _read_health(reader)
         _read_modes(reader)
         _read_fabric(reader)
+        _read_settings(reader)
+        _read_nvlinks(reader)
     except _GpuLostError:
         pass
     return GpuInfo(index=index, lost=reader.lost, errors=tuple(reader.errors), **reader.values)
@@ -239,6 +241,105 @@ def _read_fabric(r: _GpuReader) -> None:
         return
     state = int(getattr(info, "state", -1))
     r.values["fabric_state"] = FABRIC_STATES.get(state, f"unknown ({state})")
+
+
+# Settings that cost performance without an error: where the driver cannot say (deprecated,
+# not supported), the field stays null and no Unavailable is recorded: that is no news.
+_QUIET = frozenset({"not_supported", "deprecated", "function_not_found", "invalid_argument"})
+
+
+def _quiet(r: _GpuReader, name: str, fn: str, *args: Any) -> Any:
+    """Call ``fn``; a quiet failure gives None, a loud one (no permission, lost) is recorded."""
+    result = r.session.call(fn, r.handle, *args)
+    if not isinstance(result, _Failure):
+        return result
+    if result.code not in _QUIET:
+        r.errors.append(
+            Unavailable(field=f"gpu[{r.index}].{name}", code=result.code, message=result.message)
+        )
+        if result.code == "gpu_is_lost":
+            r.lost = True
+            raise _GpuLostError
+    return None
+
+
+def _read_settings(r: _GpuReader) -> None:
+    """Power limits, applications clocks, BAR1 and GSP firmware: settings that cost speed."""
+    default = _quiet(r, "power_limit_default_w", "nvmlDeviceGetPowerManagementDefaultLimit")
+    if default is not None:
+        r.values["power_limit_default_w"] = int(default) / 1000.0
+    bounds = _quiet(r, "power_limit_max_w", "nvmlDeviceGetPowerManagementLimitConstraints")
+    if bounds is not None:
+        r.values["power_limit_min_w"] = int(bounds[0]) / 1000.0
+        r.values["power_limit_max_w"] = int(bounds[1]) / 1000.0
+    app = _quiet(r, "app_clock_graphics_mhz", "nvmlDeviceGetApplicationsClock", api.CLOCK_GRAPHICS)
+    if app is not None:
+        r.values["app_clock_graphics_mhz"] = int(app)
+    app_default = _quiet(
+        r,
+        "app_clock_graphics_default_mhz",
+        "nvmlDeviceGetDefaultApplicationsClock",
+        api.CLOCK_GRAPHICS,
+    )
+    if app_default is not None:
+        r.values["app_clock_graphics_default_mhz"] = int(app_default)
+    bar1 = _quiet(r, "bar1_total_mib", "nvmlDeviceGetBAR1MemoryInfo")
+    if bar1 is not None:
+        r.values["bar1_total_mib"] = int(bar1.bar1Total) // _MIB
+    gsp = _quiet(r, "gsp_firmware_enabled", "nvmlDeviceGetGspFirmwareMode")
+    if gsp is not None:
+        r.values["gsp_firmware_enabled"] = int(gsp[0]) == 1
+        r.values["gsp_firmware_default"] = int(gsp[1]) == 1
+    version = _quiet(r, "gsp_firmware_version", "nvmlDeviceGetGspFirmwareVersion")
+    if version is not None and text(version):
+        r.values["gsp_firmware_version"] = text(version)
+
+
+_NVLINK_COUNTERS = (
+    ("crc_flit_errors", api.NVLINK_ERROR_DL_CRC_FLIT),
+    ("crc_data_errors", api.NVLINK_ERROR_DL_CRC_DATA),
+    ("replay_errors", api.NVLINK_ERROR_DL_REPLAY),
+    ("recovery_errors", api.NVLINK_ERROR_DL_RECOVERY),
+)
+
+
+def _read_nvlinks(r: _GpuReader) -> None:
+    """Each NVLink's state, version and error counters, link 0 upwards until the first link
+    the GPU does not have (NOT_SUPPORTED or INVALID_ARGUMENT): ``()`` for a GPU without NVLink.
+
+    A counter the driver does not keep stays null; so do all of them when the call is missing
+    (old drivers; NVIDIA moved Hopper's counters to field values in later branches). A GPU
+    in MIG mode answers no NVLink query: its links stay null (unknown).
+    """
+    if r.values.get("mig_enabled"):
+        return  # "Nvlink queries are not supported for Devices in MIG mode" (nvidia-smi)
+    links: list[NvLink] = []
+    for link in range(api.NVLINK_MAX_LINKS):
+        state = r.session.call("nvmlDeviceGetNvLinkState", r.handle, link)
+        if isinstance(state, _Failure):
+            if state.code == "function_not_found":
+                return  # an old driver or binding: unknown, not "no NVLink"
+            if state.code in _QUIET:
+                break
+            r.errors.append(
+                Unavailable(field=f"gpu[{r.index}].nvlinks", code=state.code, message=state.message)
+            )
+            if state.code == "gpu_is_lost":
+                r.lost = True
+                raise _GpuLostError
+            return  # no permission, timeout: unknown, not "no NVLink"
+        active = int(state) == 1
+        values: dict[str, int | None] = {}
+        # A link that is down has nothing to count; each call may be a firmware round trip
+        # (GSP), and an 8-GPU board has 144 links.
+        if active:
+            version = r.session.call("nvmlDeviceGetNvLinkVersion", r.handle, link)
+            values["version"] = None if isinstance(version, _Failure) else int(version)
+            for name, counter in _NVLINK_COUNTERS:
+                count = r.session.call("nvmlDeviceGetNvLinkErrorCounter", r.handle, link, counter)
+                values[name] = None if isinstance(count, _Failure) else int(count)
+        links.append(NvLink(link=link, active=active, **values))
+    r.values["nvlinks"] = tuple(links)
 
 
 def _read_identity(r: _GpuReader) -> None:

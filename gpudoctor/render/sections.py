@@ -25,6 +25,7 @@ def sections(report: Report) -> list[Section]:
         _driver_section(report),
         _nvml_section(report),
         *_gpu_sections(report),
+        *_hardware_sections(report),
         _library_section(report),
         Section(
             "nvidia-* wheels",
@@ -185,6 +186,14 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
         ("compute mode", g.compute_mode),
         ("MIG", mig),
         ("NVSwitch fabric", g.fabric_state),
+        ("power limit default / range", _limits(g)),
+        (
+            "applications clock / default",
+            _pair(g.app_clock_graphics_mhz, g.app_clock_graphics_default_mhz, " MHz"),
+        ),
+        ("BAR1", na(g.bar1_total_mib, " MiB") if g.bar1_total_mib is not None else None),
+        ("GSP firmware", _gsp(g)),
+        ("NVLinks active / listed", _nvlinks(g)),
         *(
             (
                 f"MIG {m.index}",
@@ -197,6 +206,82 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
             for p in g.processes
         ),
     ]
+
+
+def _limits(g: GpuInfo) -> str | None:
+    if g.power_limit_default_w is None:
+        return None
+    low, high = g.power_limit_min_w, g.power_limit_max_w
+    bounds = f" ({low:g}-{high:g} W)" if low is not None and high is not None else ""
+    return f"{g.power_limit_default_w:g} W{bounds}"
+
+
+def _gsp(g: GpuInfo) -> str | None:
+    if g.gsp_firmware_enabled is None:
+        return None
+    state = "on" if g.gsp_firmware_enabled else "off"
+    return f"{state}, {g.gsp_firmware_version}" if g.gsp_firmware_version else state
+
+
+def _nvlinks(g: GpuInfo) -> str | None:
+    if not g.nvlinks:
+        return None
+    active = sum(1 for link in g.nvlinks if link.active)
+    errors = sum(link.error_total for link in g.nvlinks)
+    return f"{active} / {len(g.nvlinks)}" + (f", {errors} errors counted" if errors else "")
+
+
+def _hardware_sections(report: Report) -> list[Section]:
+    """The kernel log's Xid counts, the InfiniBand ports and the IOMMU."""
+    hw = report.hardware
+    if hw is None:
+        return []
+    found = []
+    log = hw.kernel_log
+    if log is not None:
+        pairs: list[tuple[str, str | None]] = [
+            ("status", log.status),
+            ("source", log.source),
+            ("window", None if log.window_h is None else f"{log.window_h:g} h since {log.since}"),
+            ("covered from", log.covered_from),
+            ("lines read", f"{log.lines_read:,} ({log.bytes_read:,} bytes)"),
+            ("cut at its bound", "yes" if log.truncated else None),
+            ("why unreadable", log.message or None),
+        ]
+        pairs += [
+            (
+                f"{c.kind.upper() if c.kind == 'sxid' else 'Xid'} {c.code} at {c.pci}",
+                f"{c.count}x, last {c.last or '?'}: {c.last_message}",
+            )
+            for c in log.counts
+        ]
+        found.append(_kv("Kernel log", pairs))
+    found.append(
+        Section(
+            "InfiniBand/RoCE ports",
+            ("Port", "State", "Physical", "Rate", "Link layer", "Downed", "Symbol errors"),
+            tuple(
+                (
+                    f"{p.device}/{p.port}",
+                    na(p.state),
+                    na(p.phys_state),
+                    na(p.rate),
+                    na(p.link_layer),
+                    na(p.link_downed),
+                    na(p.symbol_error),
+                )
+                for p in hw.ib_ports
+            ),
+        )
+    )
+    if hw.iommu is not None and (hw.iommu.groups or hw.iommu.gpu_groups):
+        iommu_pairs: list[tuple[str, str | None]] = [
+            ("IOMMU groups", str(hw.iommu.groups)),
+            ("kernel switches", " ".join(hw.iommu.cmdline) or None),
+        ]
+        iommu_pairs += [(f"GPU {pci}", kind) for pci, kind in sorted(hw.iommu.gpu_groups.items())]
+        found.append(_kv("IOMMU", iommu_pairs))
+    return found
 
 
 def _library_section(report: Report) -> Section:
@@ -287,3 +372,5 @@ def _unavailable(report: Report) -> Iterator[Unavailable]:
     yield from report.nvml.errors
     for gpu in report.nvml.gpus:
         yield from gpu.errors
+    if report.hardware is not None:
+        yield from report.hardware.errors

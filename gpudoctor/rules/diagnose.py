@@ -13,6 +13,8 @@ from gpudoctor.rules import (  # noqa: F401
     framework_runtime,
     gpu_health,
     gpu_state,
+    hardware_links,
+    hardware_log,
     host,
     import_errors,
     kernel_module,

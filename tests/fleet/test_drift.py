@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gpudoctor.fleet.drift import find_drift
 from tests.fleet.builders import changed, gpu, node
 
@@ -81,3 +83,25 @@ def test_natural_order_and_a_tie_are_stable():
     assert d.majority == "12.8"  # a 2-2 tie goes to the larger value, whatever the order
     assert d.minority == {"12.4": ("n2", "n10")}
     assert by_fact(find_drift(list(reversed(nodes))))["cuda_driver_version"] == d
+
+
+def test_a_gpu_with_nvlinks_down_and_a_slow_infiniband_node_are_named():
+    # Issue 20: the NVLink count and the InfiniBand rate drift like any other fact.
+    nodes = [node(f"gpu-{i:03d}", ib_rates="400 Gb/s x8") for i in range(1, 4)]
+    gpus = [replace(g, nvlinks_active=18) for g in nodes[0].gpus]
+    nodes = [changed(n, gpus=tuple(gpus)) for n in nodes]
+    slow = list(nodes[2].gpus)
+    slow[1] = replace(slow[1], nvlinks_active=16)
+    nodes[2] = changed(nodes[2], gpus=tuple(slow), ib_rates="200 Gb/s x1 + 400 Gb/s x7")
+    drifts = by_fact(find_drift(nodes))
+    assert drifts["gpu.nvlinks_active"].minority == {"16": ("gpu-003:gpu1",)}
+    assert drifts["gpu.nvlinks_active"].majority == "18"
+    assert drifts["infiniband"].minority == {"200 Gb/s x1 + 400 Gb/s x7": ("gpu-003",)}
+
+
+def test_a_node_with_a_lower_power_limit_is_named():
+    nodes = [node(f"n{i}") for i in range(1, 4)]
+    nodes[1] = changed(nodes[1], gpus=tuple(replace(g, power_limit_w=500.0) for g in nodes[1].gpus))
+    d = by_fact(find_drift(nodes))["gpu.power_limit_w"]
+    assert d.majority == "700" and set(d.minority) == {"500"}
+    assert d.minority["500"][0] == "n2:gpu0"

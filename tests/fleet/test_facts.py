@@ -73,3 +73,39 @@ def test_real_h200_verify_runs_become_throughput_samples():
 def test_a_malformed_run_names_where_it_is(run, match):
     with pytest.raises(ReportFormatError, match=match):
         throughput("n1", {"runs": [run], "verdict": "pass"}, "n1.verify.json")
+
+
+def test_nvlinks_and_infiniband_rates_become_facts():
+    import dataclasses
+
+    from gpudoctor.model.report import HardwareInfo, IbPort
+
+    report = load_report(H100)  # a real H100 SXM: 18 links, from `nvidia-smi nvlink -s`
+    ports = (
+        IbPort(device="mlx5_0", port=1, state="ACTIVE", rate_gbps=400.0),
+        IbPort(device="mlx5_1", port=1, state="ACTIVE", rate_gbps=200.0),
+        IbPort(device="mlx5_2", port=1, state="DOWN", rate_gbps=400.0),
+    )
+    report = dataclasses.replace(report, hardware=HardwareInfo(ib_ports=ports))
+    f = node_facts("gpu-001", report, diagnose(report, kb.load()))
+    assert [g.nvlinks_active for g in f.gpus] == [18]
+    assert f.ib_rates == "200 Gb/s x1 + 400 Gb/s x1"
+
+
+def test_a_report_from_before_the_hardware_probe_has_no_such_facts():
+    import dataclasses
+
+    from gpudoctor.model.report import GpuInfo
+
+    report = load_report(H100)
+    old = dataclasses.replace(
+        report,
+        hardware=None,
+        nvml=dataclasses.replace(
+            report.nvml,
+            gpus=tuple(dataclasses.replace(g, nvlinks=None) for g in report.nvml.gpus),
+        ),
+    )
+    assert isinstance(old.nvml.gpus[0], GpuInfo)
+    f = node_facts("gpu-001", old, diagnose(old, kb.load()))
+    assert f.ib_rates is None and [g.nvlinks_active for g in f.gpus] == [None]

@@ -49,6 +49,16 @@ class CMemory(ctypes.Structure):
     ]
 
 
+class CBar1Memory(ctypes.Structure):
+    """``nvmlBAR1Memory_t``: bytes."""
+
+    _fields_ = [
+        ("bar1Total", ctypes.c_ulonglong),
+        ("bar1Free", ctypes.c_ulonglong),
+        ("bar1Used", ctypes.c_ulonglong),
+    ]
+
+
 class CUtilization(ctypes.Structure):
     """``nvmlUtilization_t``: percent."""
 
@@ -486,6 +496,65 @@ class FakeLibNvml:
         # nvmlProcessInfo_v2_t has the same layout as the v3 element.
         procs = self._device(handle, PROCESSES)
         return _fill_array(count, out, procs, CProcessInfo, _put_process)
+
+    # --- settings and NVLink (issue 20) -------------------------------------------------
+    def _c_nvmlDeviceGetPowerManagementDefaultLimit(self, handle: Any, out: Any) -> int:
+        return self._device_uint(handle, out, "nvmlDeviceGetPowerManagementDefaultLimit")
+
+    def _c_nvmlDeviceGetPowerManagementLimitConstraints(
+        self, handle: Any, low: Any, high: Any
+    ) -> int:
+        return self._device_pair(handle, low, high, "nvmlDeviceGetPowerManagementLimitConstraints")
+
+    def _c_nvmlDeviceGetApplicationsClock(self, handle: Any, clock: Any, out: Any) -> int:
+        key = f"nvmlDeviceGetApplicationsClock:{_int_in(clock, 'clockType')}"
+        return self._device_uint(handle, out, key)
+
+    def _c_nvmlDeviceGetDefaultApplicationsClock(self, handle: Any, clock: Any, out: Any) -> int:
+        key = f"nvmlDeviceGetDefaultApplicationsClock:{_int_in(clock, 'clockType')}"
+        return self._device_uint(handle, out, key)
+
+    def _c_nvmlDeviceGetBAR1MemoryInfo(self, handle: Any, out: Any) -> int:
+        entry = self._device(handle, "nvmlDeviceGetBAR1MemoryInfo")
+        bar1 = _at(out, CBar1Memory, "bar1Memory")
+        bar1.bar1Total = int(entry["bar1Total"])
+        bar1.bar1Free, bar1.bar1Used = int(entry["bar1Total"]), 0
+        return SUCCESS
+
+    def _c_nvmlDeviceGetGspFirmwareMode(self, handle: Any, enabled: Any, default: Any) -> int:
+        return self._device_pair(handle, enabled, default, "nvmlDeviceGetGspFirmwareMode")
+
+    def _c_nvmlDeviceGetGspFirmwareVersion(self, handle: Any, buffer: Any) -> int:
+        # No length argument: nvml.h says the buffer holds NVML_GSP_FIRMWARE_VERSION_BUF_SIZE.
+        value = str(self._device(handle, "nvmlDeviceGetGspFirmwareVersion"))
+        _put_string(buffer, GSP_VERSION_BUF_SIZE, value, "version")
+        return SUCCESS
+
+    def _c_nvmlDeviceGetNvLinkState(self, handle: Any, link: Any, out: Any) -> int:
+        states = self._device(handle, "nvmlDeviceGetNvLinkState")
+        index = _int_in(link, "link")
+        if index >= len(states):
+            return INVALID_ARGUMENT  # a link this GPU does not have
+        _put(out, ctypes.c_uint, int(states[index]), "isActive")
+        return SUCCESS
+
+    def _c_nvmlDeviceGetNvLinkVersion(self, handle: Any, link: Any, out: Any) -> int:
+        _int_in(link, "link")
+        return self._device_uint(handle, out, "nvmlDeviceGetNvLinkVersion")
+
+    def _c_nvmlDeviceGetNvLinkErrorCounter(
+        self, handle: Any, link: Any, counter: Any, out: Any
+    ) -> int:
+        index, kind = _int_in(link, "link"), _int_in(counter, "counter")
+        device = self.scenario["devices"][self._handle(handle)[0]]["calls"]
+        own = f"nvmlDeviceGetNvLinkErrorCounter:{kind}:{index}"
+        key = own if own in device else f"nvmlDeviceGetNvLinkErrorCounter:{kind}"
+        _put(out, ctypes.c_ulonglong, int(self._device(handle, key)), "counterValue")
+        return SUCCESS
+
+
+GSP_VERSION_BUF_SIZE = 0x40
+"""``NVML_GSP_FIRMWARE_VERSION_BUF_SIZE``."""
 
 
 def _put_page(array: Any, i: int, page: int) -> None:

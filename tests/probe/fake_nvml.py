@@ -332,3 +332,47 @@ class FakeNvml:
                     "NVML lib version."
                 ) from exc
             raise
+
+    # --- settings and NVLink (issue 20) -------------------------------------------------
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetPowerManagementDefaultLimit", handle)
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, handle: FakeHandle) -> list[int]:
+        low, high = self._device("nvmlDeviceGetPowerManagementLimitConstraints", handle)
+        return [low, high]
+
+    def nvmlDeviceGetApplicationsClock(self, handle: FakeHandle, clock: int) -> int:
+        return self._device("nvmlDeviceGetApplicationsClock", handle, clock)
+
+    def nvmlDeviceGetDefaultApplicationsClock(self, handle: FakeHandle, clock: int) -> int:
+        return self._device("nvmlDeviceGetDefaultApplicationsClock", handle, clock)
+
+    def nvmlDeviceGetBAR1MemoryInfo(self, handle: FakeHandle) -> Any:
+        return self._device("nvmlDeviceGetBAR1MemoryInfo", handle)
+
+    def nvmlDeviceGetGspFirmwareMode(self, handle: FakeHandle) -> list[int]:
+        enabled, default = self._device("nvmlDeviceGetGspFirmwareMode", handle)
+        return [enabled, default]
+
+    def nvmlDeviceGetGspFirmwareVersion(self, handle: FakeHandle) -> bytes:
+        return str(self._device("nvmlDeviceGetGspFirmwareVersion", handle)).encode()
+
+    def nvmlDeviceGetNvLinkState(self, handle: FakeHandle, link: int) -> int:
+        """Recorded as one list (``nvmlDeviceGetNvLinkState``: a state per link); a link past
+        its end is INVALID_ARGUMENT, as NVML answers for a link the GPU does not have."""
+        states = self._device("nvmlDeviceGetNvLinkState", handle)
+        if link >= len(states):
+            raise FakeNVMLError(CODES["invalid_argument"])
+        return int(states[link])
+
+    def nvmlDeviceGetNvLinkVersion(self, handle: FakeHandle, link: int) -> int:
+        return self._device("nvmlDeviceGetNvLinkVersion", handle)
+
+    def nvmlDeviceGetNvLinkErrorCounter(self, handle: FakeHandle, link: int, counter: int) -> int:
+        """``nvmlDeviceGetNvLinkErrorCounter:<counter>``: one count for every link, unless
+        ``...:<counter>:<link>`` records that link's own."""
+        device = self.scenario["devices"][handle.device]["calls"]
+        own = f"nvmlDeviceGetNvLinkErrorCounter:{counter}:{link}"
+        if own in device:
+            return self._device("nvmlDeviceGetNvLinkErrorCounter", handle, counter, link)
+        return self._device("nvmlDeviceGetNvLinkErrorCounter", handle, counter)

@@ -9,6 +9,7 @@ memory, Python paths) are left out or clearly generic.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 
@@ -18,6 +19,7 @@ from gpudoctor.model.report import (
     FrameworkDevice,
     FrameworkInfo,
     KernelDriverInfo,
+    KernelLogInfo,
     LibraryInfo,
     NvmlInfo,
     PackageInfo,
@@ -29,6 +31,7 @@ from gpudoctor.probe.nvml_collect import collect_nvml
 from gpudoctor.userfiles.read import load_report
 from tests.probe.fake_nvml import FakeNvml, capture_scenario_names, load_scenario
 from tests.probe.report_parts import (
+    CREATED,
     CU126_LIBS,
     CU126_WHEELS,
     HUNG,
@@ -329,7 +332,100 @@ def failure_reports() -> dict[str, Report]:
     )
     out.update(kernel_module_reports(h100, h100_nvml))
     out.update(software_reports(h100, h100_nvml))
+    out["failure__h100_xid_history_nvlink_down"] = hardware_report(h100)
     return out
+
+
+# Recorded kernel lines (issue 20): Xid 119 from leptonai/gpud's dmesg-with-xid-119.log (a
+# PowerEdge XE9680, 2025-02-23), Xid 63 as NVIDIA's page-retirement guide and stas00's
+# ml-engineering notes quote it, Xid 13 in its R535 form; the PCI address is the capture's GPU.
+XID_LINES = (
+    (
+        3600.0,
+        "NVRM: Xid (PCI:0000:00:09): 13, pid=41007, name=python, Graphics Exception: "
+        "ESR 0x50da48=0x10000 0x50da50=0x0 0x50da44=0xd3eff2 0x50da4c=0x17f",
+    ),
+    (
+        7200.0,
+        "NVRM: Xid (PCI:0000:00:09): 63, pid=1896, Row Remapper: New row marked for "
+        "remapping, reset gpu to activate.",
+    ),
+    (
+        7260.0,
+        "NVRM: Xid (PCI:0000:00:09): 119, pid=2024380, name=nvidia-smi, Timeout after 6s "
+        "of waiting for RPC response from GPU4 GSP! Expected function 103 (GSP_RM_ALLOC) "
+        "(0x2081 0x4).",
+    ),
+    (
+        7266.0,
+        "NVRM: Xid (PCI:0000:00:09): 119, pid=2024380, name=nvidia-smi, Timeout after 6s "
+        "of waiting for RPC response from GPU4 GSP! Expected function 10 (FREE) (0xa55a0210 0x0).",
+    ),
+)
+
+
+def hardware_report(h100: dict) -> Report:
+    """The H100 capture with two NVLinks down, CRC errors on a third, a degraded InfiniBand
+    rail and a kernel log holding recorded Xid lines, run through the probe's own parser."""
+    from datetime import datetime
+
+    from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo
+    from gpudoctor.probe.hardware import parse_rate
+    from gpudoctor.probe.kernel_log import _Reading, iso, summarise
+
+    scenario = copy.deepcopy(h100)
+    calls = scenario["devices"][0]["calls"]
+    calls["nvmlDeviceGetNvLinkState"] = [1] * 16 + [0, 0]
+    calls["nvmlDeviceGetNvLinkVersion"] = 4
+    for counter in range(4):
+        calls[f"nvmlDeviceGetNvLinkErrorCounter:{counter}"] = 0
+    calls["nvmlDeviceGetNvLinkErrorCounter:2:5"] = 37  # CRC flit errors on link 5
+    nvml = collect_nvml(FakeNvml(scenario))
+    created = datetime.fromisoformat(CREATED.replace("Z", "+00:00")).timestamp()
+    boot = created - 86400.0
+    reading = _Reading(lines=[(boot + t, line) for t, line in XID_LINES], lines_read=812)
+    counts, events = summarise(reading, since=created - 72 * 3600)
+    rates = ["400 Gb/sec (4X NDR)"] * 7 + ["200 Gb/sec (4X HDR)"]
+    ports = tuple(
+        IbPort(
+            device=f"mlx5_{i}",
+            port=1,
+            state="ACTIVE",
+            phys_state="LinkUp",
+            rate=rate,
+            rate_gbps=parse_rate(rate),
+            link_layer="InfiniBand",
+            link_downed=2 if i == 7 else 0,
+            symbol_error=0,
+            link_error_recovery=0,
+        )
+        for i, rate in enumerate(rates)
+    )
+    hardware = HardwareInfo(
+        kernel_log=KernelLogInfo(
+            status="ok",
+            source="/dev/kmsg",
+            since=iso(created - 72 * 3600),
+            window_h=72.0,
+            covered_from=iso(boot),
+            boot_time=iso(boot),
+            lines_read=812,
+            bytes_read=96_512,
+            counts=counts,
+            events=events,
+        ),
+        ib_ports=ports,
+        iommu=IommuInfo(groups=0),
+    )
+    base = report(
+        host_from(h100),
+        driver_from(h100, nvml),
+        nvml,
+        cuda_ok(h100, nvml, 1),
+        torch_ok(nvml.gpus, False),
+        TF_ABSENT,
+    )
+    return dataclasses.replace(base, hardware=hardware)
 
 
 def _pci(device: str, driver: str | None, address: str = "0000:01:00.0") -> PciFunction:

@@ -11,6 +11,7 @@ from gpudoctor.model.report import (
     CudaInfo,
     FrameworkInfo,
     GpuInfo,
+    HardwareInfo,
     KernelDriverInfo,
     NvmlInfo,
     SiteInfo,
@@ -35,6 +36,7 @@ def quick_probes(monkeypatch):
     monkeypatch.setattr(collect, "probe_nvml", slow(NvmlInfo(status="library_not_found")))
     monkeypatch.setattr(collect, "probe_cuda", slow(CudaInfo(status="ok")))
     monkeypatch.setattr(collect, "probe_site", slow(SiteInfo(slurm_commands=True)))
+    monkeypatch.setattr(collect, "probe_hardware", slow(HardwareInfo()))
 
 
 def test_probes_run_concurrently(quick_probes):
@@ -46,11 +48,13 @@ def test_probes_run_concurrently(quick_probes):
         "host": "ok",
         "kernel_driver": "ok",
         "nvml": "ok",
+        "hardware": "ok",
         "cuda": "ok",
         "torch": "skipped",
         "tensorflow": "skipped",
         "site": "ok",
     }
+    assert report.hardware == HardwareInfo()
     assert report.frameworks == ()
     assert report.site == SiteInfo(slurm_commands=True)
 
@@ -70,6 +74,9 @@ def test_the_health_gate_leaves_the_site_probe_out(quick_probes):
     report = collect.collect_report(ProbeContext(), frameworks=False, cuda=False)
     assert report.site is None
     assert "site" not in collect.planned_probes(frameworks=False, cuda=False)
+    # the Xid history matters most to the gate: the hardware probe runs there too
+    assert report.hardware == HardwareInfo()
+    assert "hardware" in collect.planned_probes(frameworks=False, cuda=False)
 
 
 def test_a_crashing_probe_becomes_failed_data(quick_probes, monkeypatch):

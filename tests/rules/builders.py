@@ -326,6 +326,16 @@ class FakeKb:
     def message_cause(self, message: str) -> Any:
         return None
 
+    def xid(self, code: int) -> Any:
+        from gpudoctor import kb as kb_module
+
+        return kb_module.load().xid(code)
+
+    def gpu_model(self, name: str) -> Any:
+        from gpudoctor import kb as kb_module
+
+        return kb_module.load().gpu_model(name)
+
 
 def findings(report: Report, rule_id: str, kb: Any = None) -> list[Finding]:
     """The findings one rule (by ID) produces on ``report``."""

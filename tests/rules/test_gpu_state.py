@@ -152,4 +152,6 @@ def test_ecc_pending_alone_is_no_problem(current, pending):
     # ecc_pending is the mode after the next reset: True with ECC on is the normal state.
     report = with_gpu(healthy(), ecc_enabled=current, ecc_pending=pending)
     assert findings(report, "GD-GPU-014") == []
-    assert [f.id for f in diagnose(report).in_area("gpu")] == ["GD-GPU-000"]
+    # ECC off for good on an H100 is its own finding (GD-GPU-064), not a pending change
+    expected = ["GD-GPU-064"] if current is False else ["GD-GPU-000"]
+    assert [f.id for f in diagnose(report).in_area("gpu")] == expected

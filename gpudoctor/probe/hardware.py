@@ -1,0 +1,136 @@
+"""Hardware probe: the kernel log's Xids, InfiniBand/RoCE ports and the IOMMU, read from files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, Unavailable
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.kernel_driver import NVIDIA_VENDOR
+from gpudoctor.probe.kernel_log import probe_kernel_log
+
+MAX_IB_DEVICES = 64
+MAX_IB_PORTS = 8
+"""Bounds on the /sys walk (a node has a handful of HCAs with one or two ports each)."""
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*Gb/sec")
+_IOMMU_SWITCHES = ("iommu=", "intel_iommu=", "amd_iommu=", "iommu.passthrough=", "iommu.strict=")
+
+
+def _read(path: Path, limit: int = 4096) -> str | None:
+    try:
+        with path.open(encoding="ascii", errors="replace") as fh:
+            return fh.read(limit).strip()
+    except OSError:
+        return None
+
+
+def _after_colon(text: str | None) -> str | None:
+    """``4: ACTIVE`` -> ``ACTIVE``; ``5: LinkUp`` -> ``LinkUp``."""
+    if text is None:
+        return None
+    return text.partition(":")[2].strip() or text.strip() or None
+
+
+def _counter(path: Path) -> int | None:
+    text = _read(path, 64)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def parse_rate(text: str | None) -> float | None:
+    """``400 Gb/sec (4X NDR)`` -> 400.0; None when the kernel wrote something else."""
+    match = _RATE.match(text or "")
+    return float(match.group(1)) if match else None
+
+
+def _port_number(path: Path) -> int:
+    return int(path.name) if path.name.isdigit() else 0
+
+
+def ib_ports(ctx: ProbeContext) -> tuple[IbPort, ...] | None:
+    """Every port under ``/sys/class/infiniband`` (no root needed); None when the folder is
+    absent (no RDMA driver loaded)."""
+    root = ctx.path("/sys/class/infiniband")
+    try:
+        devices = sorted(root.iterdir())[:MAX_IB_DEVICES]
+    except OSError:
+        return None
+    found = []
+    for device in devices:
+        try:
+            ports = sorted((device / "ports").iterdir(), key=_port_number)[:MAX_IB_PORTS]
+        except OSError:
+            continue
+        for port in ports:
+            if not port.name.isdigit():
+                continue
+            rate = _read(port / "rate")
+            found.append(
+                IbPort(
+                    device=device.name,
+                    port=int(port.name),
+                    state=_after_colon(_read(port / "state")),
+                    phys_state=_after_colon(_read(port / "phys_state")),
+                    rate=rate,
+                    rate_gbps=parse_rate(rate),
+                    link_layer=_read(port / "link_layer"),
+                    link_downed=_counter(port / "counters" / "link_downed"),
+                    symbol_error=_counter(port / "counters" / "symbol_error"),
+                    link_error_recovery=_counter(port / "counters" / "link_error_recovery"),
+                )
+            )
+    return tuple(found)
+
+
+def iommu(ctx: ProbeContext) -> IommuInfo | None:
+    """IOMMU groups and the domain type of each NVIDIA GPU's group; None without /sys."""
+    groups_dir = ctx.path("/sys/kernel/iommu_groups")
+    if not ctx.path("/sys").is_dir():
+        return None
+    try:
+        groups = sum(1 for _ in groups_dir.iterdir())
+    except OSError:
+        groups = 0  # no such folder: no IOMMU driver
+    gpu_groups: dict[str, str] = {}
+    try:
+        devices = sorted(ctx.path("/sys/bus/pci/devices").iterdir())
+    except OSError:
+        devices = []
+    for dev in devices:
+        if _read(dev / "vendor", 16) != NVIDIA_VENDOR:
+            continue
+        if not (_read(dev / "class", 16) or "").startswith("0x03"):
+            continue
+        try:
+            group = (dev / "iommu_group").readlink().name
+        except OSError:
+            continue
+        kind = _read(groups_dir / group / "type", 64)
+        gpu_groups[dev.name] = kind or "unknown"
+    cmdline = (ctx.read_text("/proc/cmdline") or "").split()
+    return IommuInfo(
+        groups=groups,
+        gpu_groups=gpu_groups,
+        cmdline=tuple(w for w in cmdline if w.startswith(_IOMMU_SWITCHES))[:8],
+    )
+
+
+def probe_hardware(ctx: ProbeContext) -> HardwareInfo:
+    """Xids and SXids of the look-back window, InfiniBand ports, the IOMMU; no root needed."""
+    errors = []
+    ports = ib_ports(ctx)
+    if ports is None and ctx.path("/sys").is_dir():
+        ports = ()  # no RDMA stack: nothing to check, nothing missing
+    if ports is None:
+        errors.append(
+            Unavailable(field="hardware.ib_ports", code="not_visible", message="no /sys here")
+        )
+    return HardwareInfo(
+        kernel_log=probe_kernel_log(ctx, window_s=ctx.log_window_s),
+        ib_ports=ports or (),
+        iommu=iommu(ctx),
+        errors=tuple(errors),
+    )

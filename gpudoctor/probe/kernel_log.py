@@ -1,0 +1,352 @@
+"""Kernel-log probe: NVIDIA Xid and SXid lines of a look-back window, bounded in bytes and time."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from gpudoctor.model.report import KernelLogInfo, XidCount, XidEvent
+from gpudoctor.probe.base import ProbeContext
+
+DEFAULT_WINDOW_S = 72 * 3600.0
+"""The look-back window (72 h, as leptonai/gpud's Xid component keeps by default)."""
+MAX_BYTES = 4 * 1024 * 1024
+"""The most log text read from one source. A kernel ring buffer holds 256 KiB to a few MiB
+(``CONFIG_LOG_BUF_SHIFT`` 17-18 plus 4 KiB per CPU); a journal of a node in an Xid storm can
+hold gigabytes: it is read newest first, and a cut reading says so (``truncated``)."""
+MAX_SECONDS = 2.0
+"""The most time one source may take (a journal on a hung or slow disk)."""
+MAX_LINE = 16 * 1024
+"""A longer line (no newline in sight) is cut: only its start can be an NVRM line."""
+MAX_MESSAGE = 300
+SOURCES = ("/dev/kmsg", "journalctl", "dmesg")
+"""Tried in this order; the first that can be read is used."""
+MAX_EVENTS = 100
+
+_XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)")
+_SXID = re.compile(r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,5}),\s*(.*)")
+# "pid=2024380, name=nvidia-smi, " (R470 and later); "pid='<unknown>', name=<unknown>, "; and
+# "pid=1896, " alone (older drivers)
+_PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*(?:name=(.*?),\s*)?")
+_DMESG = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\]\s?(.*)$")
+_JOURNAL = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+kernel:\s?(.*)$"
+)
+_NO_PERMISSION = ("not seeing messages from other users", "insufficient permissions")
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    """The fields of one Xid or SXid message."""
+
+    kind: str
+    code: int
+    pci: str
+    pid: int | None
+    process: str | None
+    message: str
+
+
+def parse_message(text: str) -> ParsedLine | None:
+    """The Xid or SXid in one kernel message (its text after any timestamp), else None."""
+    if "Xid" not in text:  # the common case: cheap before any regular expression
+        return None
+    match = _XID.search(text)
+    kind = "xid"
+    if match is None:
+        match = _SXID.search(text)
+        kind = "sxid"
+    if match is None:
+        return None
+    pci, code, rest = match.group(1), int(match.group(2)), match.group(3)
+    pid: int | None = None
+    process: str | None = None
+    found = _PID.match(rest)
+    if found:
+        pid = int(found.group(1)) if found.group(1) else None
+        name = (found.group(2) or "").strip()
+        process = None if name in ("<unknown>", "") else name[:64]
+        rest = rest[found.end() :]
+    return ParsedLine(kind, code, pci, pid, process, rest.strip()[:MAX_MESSAGE])
+
+
+@dataclass
+class _Reading:
+    """What one source gave: (time or None, message) pairs and how much was read."""
+
+    lines: list[tuple[float | None, str]] = field(default_factory=list)
+    bytes_read: int = 0
+    lines_read: int = 0
+    truncated: bool = False
+    oldest: float | None = None
+
+    def add(self, when: float | None, message: str) -> None:
+        self.lines_read += 1
+        if when is not None and (self.oldest is None or when < self.oldest):
+            self.oldest = when
+        if "Xid" in message:
+            self.lines.append((when, message))
+
+
+def _boot_time(ctx: ProbeContext, now: float) -> float | None:
+    """The wall-clock time of boot (now minus ``/proc/uptime``)."""
+    text = ctx.read_text("/proc/uptime") or ""
+    try:
+        return now - float(text.split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _kmsg_time(head: bytes, boot: float | None) -> float | None:
+    """The wall time of a record from its header ``prio,seq,usec,flags``."""
+    fields = head.split(b",")
+    if len(fields) < 3 or boot is None:
+        return None
+    try:
+        return boot + int(fields[2]) / 1e6
+    except ValueError:
+        return None
+
+
+def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
+    """The records of ``/dev/kmsg`` (every record the ring buffer still holds), or why not.
+
+    Opened non-blocking: a read returns one record, and EAGAIN once the buffer is drained.
+    """
+    try:
+        fd = os.open(ctx.path("/dev/kmsg"), os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        return f"/dev/kmsg: {exc.strerror or exc}"
+    reading = _Reading()
+    boot = _boot_time(ctx, now)
+    deadline = time.monotonic() + MAX_SECONDS
+
+    chunks: list[bytes] = []
+    try:
+        while reading.bytes_read < MAX_BYTES:
+            if time.monotonic() > deadline:
+                reading.truncated = True
+                break
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break  # EAGAIN: every record read
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # the record was overwritten meanwhile
+                    continue
+                break
+            if not chunk:
+                break
+            reading.bytes_read += len(chunk)
+            chunks.append(chunk)
+        else:
+            reading.truncated = True
+    finally:
+        os.close(fd)
+    # Split and filter in C: a full 4 MiB buffer of an Xid storm is 45,000 records, and only
+    # the Xid lines are decoded and timed. The buffer is read in order: the first record is
+    # the oldest. Continuation lines (" KEY=value") start with a space.
+    records = [r for r in b"".join(chunks).split(b"\n") if r and not r.startswith(b" ")]
+    reading.lines_read = len(records)
+    if records:
+        reading.oldest = _kmsg_time(records[0].partition(b";")[0], boot)
+    for record in records:
+        if b"Xid" not in record:
+            continue
+        head, sep, message = record[:MAX_LINE].partition(b";")
+        if sep:
+            reading.lines.append((_kmsg_time(head, boot), message.decode("utf-8", "replace")))
+    return reading
+
+
+def _run_source(ctx: ProbeContext, argv: list[str]) -> tuple[str, bool] | str:
+    """A command's output (and whether it was cut), or why it could not be read."""
+    binary = shutil.which(argv[0], path=f"{ctx.env.get('PATH', '')}:/usr/bin:/bin:/usr/sbin:/sbin")
+    if binary is None:
+        return f"{argv[0]}: not found"
+    result = ctx.run(
+        [binary, *argv[1:]], timeout_s=MAX_SECONDS, env=ctx.env, max_output_bytes=MAX_BYTES
+    )
+    said = f"{result.stderr} {result.stdout[:2000]}".lower()
+    if result.start_error:
+        return f"{argv[0]}: {result.start_error}"
+    if any(hint in said for hint in _NO_PERMISSION) or "operation not permitted" in said:
+        return f"{argv[0]}: no permission to read the kernel messages"
+    cut = result.timed_out or result.overflowed
+    if result.returncode not in (0, None) and not result.stdout.strip():
+        first = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[0]
+        return f"{argv[0]}: {first[:200]}"
+    return result.stdout, cut
+
+
+def read_journal(ctx: ProbeContext, since: float) -> _Reading | str:
+    """The kernel's lines in the journal since ``since`` (also from earlier boots)."""
+    out = _run_source(
+        ctx,
+        [
+            "journalctl",
+            "_TRANSPORT=kernel",
+            f"--since=@{int(since)}",
+            "-o",
+            "short-iso",
+            "--no-pager",
+            # newest first, so that a reading cut at its bound keeps the newest lines
+            "--reverse",
+        ],
+    )
+    if isinstance(out, str):
+        return out
+    text, cut = out
+    reading = _Reading(bytes_read=len(text), truncated=cut)
+    for line in reversed(text.splitlines()):
+        match = _JOURNAL.match(line)
+        if match:
+            reading.add(_iso_time(match.group(1)), match.group(2))
+    return reading
+
+
+def read_dmesg(ctx: ProbeContext, now: float) -> _Reading | str:
+    """``dmesg``'s lines (the kernel ring buffer, seconds since boot)."""
+    out = _run_source(ctx, ["dmesg"])
+    if isinstance(out, str):
+        return out
+    text, cut = out
+    boot = _boot_time(ctx, now)
+    reading = _Reading(bytes_read=len(text), truncated=cut)
+    for line in text.splitlines():
+        match = _DMESG.match(line)
+        if match:
+            secs, message = float(match.group(1)), match.group(2)
+            reading.add(boot + secs if boot is not None else None, message)
+        else:
+            reading.add(None, line)  # printk.time=0: no timestamps at all
+    return reading
+
+
+def _iso_time(text: str) -> float | None:
+    text = text.replace(",", ".")
+    if re.search(r"[+-]\d{4}$", text):
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00 for Python 3.10
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def iso(when: float | None) -> str | None:
+    """``2026-12-07T04:05:06Z`` for an epoch time."""
+    if when is None:
+        return None
+    stamp = datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tuple[XidEvent, ...]]:
+    """Counts per (kind, code, device) and the newest events, of the lines in the window."""
+    # Times stay numbers until the end: an Xid storm has thousands of lines, and only the
+    # first and last of each group and the newest events are written out.
+    newest: deque[tuple[float | None, ParsedLine]] = deque(maxlen=MAX_EVENTS)
+    groups: dict[tuple[str, int, str], list[Any]] = {}
+    for when, message in reading.lines:
+        if when is not None and when < since:
+            continue
+        parsed = parse_message(message)
+        if parsed is None:
+            continue
+        newest.append((when, parsed))
+        key = (parsed.kind, parsed.code, parsed.pci)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, when, when, parsed.message]
+        else:
+            group[0] += 1
+            group[1] = group[1] if group[1] is not None else when
+            group[2] = when if when is not None else group[2]
+            group[3] = parsed.message
+    counts = tuple(
+        XidCount(
+            kind=kind,
+            code=code,
+            pci=pci,
+            count=n,
+            first=iso(first),
+            last=iso(last),
+            last_message=message,
+        )
+        for (kind, code, pci), (n, first, last, message) in sorted(groups.items())
+    )
+    events = tuple(
+        XidEvent(
+            kind=p.kind,
+            code=p.code,
+            pci=p.pci,
+            time=iso(when),
+            pid=p.pid,
+            process=p.process,
+            message=p.message,
+        )
+        for when, p in newest
+    )
+    return counts, events
+
+
+def probe_kernel_log(
+    ctx: ProbeContext, window_s: float = DEFAULT_WINDOW_S, now: float | None = None
+) -> KernelLogInfo:
+    """The Xid and SXid lines of the last ``window_s`` seconds from the first readable source.
+
+    ``/dev/kmsg`` needs no child process but only holds the current boot; the journal also
+    holds earlier boots; ``dmesg`` is the fallback. Each is bounded by :data:`MAX_BYTES` and
+    :data:`MAX_SECONDS`. Where none can be read (``kernel.dmesg_restrict``, no journal group),
+    the status says so and nothing is guessed.
+    """
+    now = time.time() if now is None else now
+    since = now - window_s
+    if not ctx.path("/proc").is_dir():
+        return KernelLogInfo(
+            status="unsupported",
+            since=iso(since),
+            window_h=round(window_s / 3600, 3),
+            message="no /proc: not a Linux kernel",
+        )
+    why: list[str] = []
+    for source in SOURCES:
+        if source == "/dev/kmsg":
+            reading = read_kmsg(ctx, now)
+        elif source == "journalctl":
+            reading = read_journal(ctx, since)
+        else:
+            reading = read_dmesg(ctx, now)
+        if isinstance(reading, str):
+            why.append(reading)
+            continue
+        counts, events = summarise(reading, since)
+        return KernelLogInfo(
+            status="ok",
+            source=source,
+            since=iso(since),
+            boot_time=iso(_boot_time(ctx, now)),
+            window_h=round(window_s / 3600, 3),
+            covered_from=iso(max(reading.oldest, since) if reading.oldest else None),
+            lines_read=reading.lines_read,
+            bytes_read=reading.bytes_read,
+            truncated=reading.truncated,
+            counts=counts,
+            events=events,
+        )
+    return KernelLogInfo(
+        status="unreadable",
+        since=iso(since),
+        window_h=round(window_s / 3600, 3),
+        message="; ".join(why),
+    )

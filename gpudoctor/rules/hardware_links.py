@@ -1,0 +1,405 @@
+"""Rules on links and settings that cost speed quietly: NVLink, InfiniBand, IOMMU, power, ECC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import GpuInfo, IbPort, Report
+from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+MODELS = "gpudoctor/kb/data/gpu_models.toml (expected NVLinks and ECC per GPU model)"
+NVLINK_ERRORS_WARN = 5
+"""NVLink errors per link at which Imbue's published host checks warn."""
+SMALL_BAR1_MIB = 256
+"""BAR1 without resizable BAR (the legacy 256 MiB aperture)."""
+BIG_MEMORY_MIB = 16 * 1024
+
+
+def _active(gpu: GpuInfo) -> int:
+    return sum(1 for link in gpu.nvlinks or () if link.active)
+
+
+@rule(
+    "GD-GPU-062",
+    area="gpu",
+    severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
+    title="NVLinks are down",
+    why="An SXM board connects every GPU to the NVSwitches (or its peers) with a fixed number "
+    "of NVLinks: 18 on H100 and H200, 12 on A100. NVML lists each link's state; fewer "
+    "active links than the model has (from `gpu_models.toml`) is an error: collective "
+    "operations on this node lose bandwidth or fall back to PCIe. On a model without a known "
+    "count, a link listed but down while others are up is a warning. A GPU for which NVML "
+    "lists no link at all (NOT_SUPPORTED, as in MIG mode or a VM) is not judged.",
+    fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
+    "stays down, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/group__NvLink.html (nvmlDeviceGetNvLinkState)",
+        MODELS,
+    ),
+)
+def nvlinks_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        # No link listed at all: NVML says the GPU has no NVLink to ask (a VM, MIG, a PCIe
+        # card); links that exist but are down are listed with state 0.
+        if not gpu.nvlinks or gpu.lost:
+            continue
+        model = kb.gpu_model(gpu.name) if gpu.name else None
+        expected = model.nvlinks if model is not None else None
+        active = _active(gpu)
+        down = [str(link.link) for link in gpu.nvlinks if not link.active]
+        if expected is not None and active < expected:
+            yield Hit(
+                title=f"{gpu_label(gpu)} has {active} of its {expected} NVLinks up",
+                evidence=(
+                    f"{active} active NVLinks; the {model.label if model else 'GPU'} has "
+                    f"{expected}",
+                    *((f"links down: {', '.join(down)}",) if down else ()),
+                ),
+                fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}", "$ sudo reboot"),
+            )
+        elif expected is None and down and active:
+            yield Hit(
+                severity=Severity.WARNING,
+                title=f"{gpu_label(gpu)} has NVLinks down: {', '.join(down)}",
+                evidence=(f"{active} of {len(gpu.nvlinks)} listed NVLinks active",),
+                fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}",),
+            )
+
+
+@rule(
+    "GD-GPU-063",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="NVLinks are counting errors",
+    why="NVML counts, per link, CRC errors (flow-control and data), replays (a packet sent "
+    f"again) and recoveries (the link went down and retrained). {NVLINK_ERRORS_WARN} or more "
+    "on one link is where Imbue's published host checks warn: the link is marginal and "
+    "slows every collective that crosses it. The counters run since the driver loaded.",
+    fix="Note the link, reset the GPU and watch whether the count grows "
+    "(`nvidia-smi nvlink -e`); a link that keeps counting needs the baseboard serviced.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/group__NvLink.html "
+        "(nvmlDeviceGetNvLinkErrorCounter)",
+        "imbue-ai/cluster-health (host validation: NVLink error counters, warn at 5)",
+    ),
+)
+def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        bad = [link for link in gpu.nvlinks or () if link.error_total >= NVLINK_ERRORS_WARN]
+        if not bad:
+            continue
+        yield Hit(
+            title=f"{gpu_label(gpu)}: {len(bad)} NVLink(s) counting errors",
+            evidence=tuple(
+                f"link {link.link}: CRC flit {link.crc_flit_errors or 0}, CRC data "
+                f"{link.crc_data_errors or 0}, replay {link.replay_errors or 0}, recovery "
+                f"{link.recovery_errors or 0}"
+                for link in bad[:6]
+            ),
+            fix=(f"$ nvidia-smi nvlink -e -i {gpu.index}",),
+        )
+
+
+@rule(
+    "GD-GPU-064",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="ECC is off on a datacenter GPU",
+    why="Datacenter GPUs ship with ECC on. With it off, a flipped bit in GPU memory silently "
+    "changes results and the driver can no longer retire or remap bad memory; the few "
+    "percent of memory and speed it gains are rarely worth that. The model list is in "
+    "`gpu_models.toml`.",
+    fix="Turn ECC back on and reset the GPU: `sudo nvidia-smi -e 1 -i N`, then reboot.",
+    sources=("https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html", MODELS),
+)
+def ecc_off(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        model = kb.gpu_model(gpu.name) if gpu.name else None
+        # Off with "on" pending: GD-GPU-014 already says the change waits for a reset.
+        if model is None or not model.ecc or gpu.ecc_enabled is not False or gpu.ecc_pending:
+            continue
+        yield Hit(
+            title=f"ECC is off on {gpu_label(gpu)}",
+            evidence=(f"ECC mode: off, and stays off after a reset ({model.label})",),
+            fix=(f"$ sudo nvidia-smi -e 1 -i {gpu.index}", "$ sudo reboot"),
+        )
+
+
+@rule(
+    "GD-GPU-065",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="The power limit is below the GPU's default",
+    why="Someone lowered the GPU's power limit (`nvidia-smi -pl`): under load it clocks "
+    "down to stay under it, and a training job runs slower with no error anywhere. "
+    "gpudoctor compares NVML's enforced limit with the board's default and shows the "
+    "range the board allows.",
+    fix="Set it back: `sudo nvidia-smi -pl <default> -i N` (resets to the default at the "
+    "next driver load anyway).",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/group__nvmlDeviceQueries.html "
+        "(nvmlDeviceGetPowerManagementDefaultLimit, nvmlDeviceGetPowerManagementLimitConstraints)",
+    ),
+)
+def power_limit_low(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        limit, default = gpu.power_limit_w, gpu.power_limit_default_w
+        if limit is None or default is None or limit >= default - 1:
+            continue
+        allowed = (
+            f" (allowed {gpu.power_limit_min_w:g}-{gpu.power_limit_max_w:g} W)"
+            if gpu.power_limit_min_w is not None and gpu.power_limit_max_w is not None
+            else ""
+        )
+        yield Hit(
+            title=f"{gpu_label(gpu)} is limited to {limit:g} W, below its default {default:g} W",
+            evidence=(f"power limit {limit:g} W, default {default:g} W{allowed}",),
+            fix=(f"$ sudo nvidia-smi -pl {default:g} -i {gpu.index}",),
+        )
+
+
+@rule(
+    "GD-GPU-066",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="Applications clocks are locked below their default",
+    why="The applications clock (`nvidia-smi -ac`) caps the clock a GPU runs jobs at. Set "
+    "below the default, every job is slower without an error. Hopper and later deprecate "
+    "the setting (NVML answers *deprecated*), so the field is empty there.",
+    fix="Reset it: `sudo nvidia-smi -rac -i N`.",
+    sources=(
+        "https://docs.nvidia.com/deploy/nvml-api/group__nvmlDeviceQueries.html "
+        "(nvmlDeviceGetApplicationsClock, nvmlDeviceGetDefaultApplicationsClock)",
+    ),
+)
+def app_clocks_low(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        clock, default = gpu.app_clock_graphics_mhz, gpu.app_clock_graphics_default_mhz
+        if clock is None or default is None or clock >= default:
+            continue
+        yield Hit(
+            title=f"{gpu_label(gpu)} runs jobs at {clock} MHz, below its default {default} MHz",
+            evidence=(f"applications clock (graphics) {clock} MHz, default {default} MHz",),
+            fix=(f"$ sudo nvidia-smi -rac -i {gpu.index}",),
+        )
+
+
+@rule(
+    "GD-GPU-067",
+    area="gpu",
+    severity=Severity.INFO,
+    title="BAR1 is the legacy 256 MiB: resizable BAR is off",
+    why="The BAR1 aperture is the window through which the CPU and other devices (a network "
+    "card with GPUDirect RDMA, a peer GPU) reach GPU memory. With resizable BAR off in the "
+    "firmware it is 256 MiB, which limits GPUDirect RDMA and peer mappings on a GPU with "
+    "far more memory. Datacenter boards normally expose all of it (128 GiB on an H100).",
+    fix="Turn on *Above 4G decoding* and *Resizable BAR* in the system firmware (BIOS).",
+    sources=(
+        "https://docs.nvidia.com/cuda/gpudirect-rdma/index.html (BAR1 and GPUDirect RDMA)",
+        "shared/captures (BAR1 Memory Usage: 131072 MiB on H100, 256 MiB on a GeForce RTX "
+        "2080 SUPER)",
+    ),
+)
+def small_bar1(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for gpu in gpus(report):
+        bar1, memory = gpu.bar1_total_mib, gpu.memory_total_mib
+        if bar1 is None or memory is None or bar1 > SMALL_BAR1_MIB or memory <= BIG_MEMORY_MIB:
+            continue
+        yield Hit(
+            title=f"{gpu_label(gpu)} has a {bar1} MiB BAR1 for {memory // 1024} GiB of memory",
+            evidence=(f"BAR1 {bar1} MiB, memory {memory} MiB",),
+            fix=("Enable Above 4G decoding and Resizable BAR in the BIOS.",),
+        )
+
+
+# --- InfiniBand / RoCE ---------------------------------------------------------------------
+
+
+def _ports(report: Report) -> tuple[IbPort, ...]:
+    return report.hardware.ib_ports if report.hardware is not None else ()
+
+
+def _expected(report: Report) -> float | None:
+    return report.hardware.ib_expected_rate_gbps if report.hardware is not None else None
+
+
+def _name(port: IbPort) -> str:
+    return f"{port.device} port {port.port}"
+
+
+def _siblings(report: Report, port: IbPort) -> list[IbPort]:
+    return [p for p in _ports(report) if p is not port and p.link_layer == port.link_layer]
+
+
+def _watched(report: Report, port: IbPort) -> bool:
+    """Whether a port that is down is worth a finding.
+
+    ``Disabled`` is an administrator's choice. The second port of a dual-port card is often
+    left without a cable, and an Ethernet (RoCE) port may be an unused NIC: without an
+    expected rate, only an InfiniBand port whose rail siblings (ports on *other* HCAs) are up
+    counts.
+    """
+    if port.phys_state == "Disabled":
+        return False
+    if _expected(report) is not None:
+        return True
+    if port.link_layer != "InfiniBand":
+        return False
+    return any(p.state == "ACTIVE" and p.device != port.device for p in _siblings(report, port))
+
+
+@rule(
+    "GD-HOST-056",
+    area="host",
+    severity=Severity.WARNING,
+    title="An InfiniBand/RoCE port is down",
+    why="An InfiniBand port that is not `ACTIVE` while the ports of the node's other HCAs are "
+    "up (the rails of a GPU node), or any port when the administrator said every port should "
+    "run (`check --ib-rate`), is a cable, switch port or transceiver problem: multi-node jobs "
+    "lose that rail's bandwidth or fail to start. Read from "
+    "`/sys/class/infiniband/*/ports/*/state` and `phys_state` (no root needed). A port the "
+    "administrator disabled (`phys_state` `Disabled`), the second port of a dual-port card "
+    "and an Ethernet (RoCE) port are left alone unless `--ib-rate` is given.",
+    fix="Check the port with `ibstat` (or `ibv_devinfo`), reseat the cable and ask the "
+    "network team to look at the switch port.",
+    sources=(
+        "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband (port "
+        "state, phys_state, rate, counters)",
+    ),
+)
+def ib_port_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for port in _ports(report):
+        if port.state == "ACTIVE" or not _watched(report, port):
+            continue
+        up = [p for p in _siblings(report, port) if p.state == "ACTIVE"]
+        yield Hit(
+            title=f"InfiniBand/RoCE {_name(port)} is {port.state or 'not active'}",
+            evidence=(
+                f"{_name(port)}: state {port.state}, physical state {port.phys_state}",
+                f"{len(up)} other port(s) of the same kind are active",
+            ),
+            fix=(f"$ ibstat {port.device} {port.port}",),
+        )
+
+
+@rule(
+    "GD-HOST-057",
+    area="host",
+    severity=Severity.WARNING,
+    title="An InfiniBand/RoCE port runs below its expected rate",
+    why="A port that trained at a lower rate than its active siblings (or than the rate the "
+    "administrator gave with `check --ib-rate`) has a bad cable, a wrong transceiver or a "
+    "lane down: all-reduce across nodes runs at the slowest rail's speed.",
+    fix="Reseat or replace the cable; check the switch port's configured speed.",
+    sources=("https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband (rate)",),
+)
+def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    expected = _expected(report)
+    for port in _ports(report):
+        if port.state != "ACTIVE" or port.rate_gbps is None:
+            continue
+        best = max(
+            (
+                p.rate_gbps
+                for p in _siblings(report, port)
+                if p.state == "ACTIVE" and p.rate_gbps is not None
+            ),
+            default=None,
+        )
+        target = expected if expected is not None else best
+        if target is None or port.rate_gbps >= target:
+            continue
+        said = "the rate given with --ib-rate" if expected is not None else "its fastest sibling"
+        yield Hit(
+            title=f"InfiniBand/RoCE {_name(port)} runs at {port.rate_gbps:g} Gb/s, not {target:g}",
+            evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",),
+            fix=(f"$ ibstat {port.device} {port.port}",),
+        )
+
+
+@rule(
+    "GD-HOST-058",
+    area="host",
+    severity=Severity.WARNING,
+    severities=(Severity.WARNING, Severity.INFO),
+    title="An InfiniBand/RoCE port is flapping or counting errors",
+    why="`counters/link_downed` counts the times the link went down, `link_error_recovery` "
+    "the times it recovered from errors, `symbol_error` the bit errors on the wire, all since "
+    "the counters were last cleared (usually the boot). A link that went down or recovered "
+    "is a warning: jobs see timeouts and retransmissions. Symbol errors alone are "
+    "information (a few come with link training; a count that keeps growing means a marginal "
+    "cable or transceiver).",
+    fix="Clear the counters (`perfquery -x -R`), watch whether they grow, and replace the "
+    "cable or transceiver if they do.",
+    sources=(
+        "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband "
+        "(counters/link_downed, symbol_error, link_error_recovery)",
+    ),
+)
+def ib_port_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for port in _ports(report):
+        counts = {
+            "link_downed": port.link_downed or 0,
+            "link_error_recovery": port.link_error_recovery or 0,
+            "symbol_error": port.symbol_error or 0,
+        }
+        if not any(counts.values()):
+            continue
+        flapped = counts["link_downed"] or counts["link_error_recovery"]
+        yield Hit(
+            severity=None if flapped else Severity.INFO,
+            title=f"InfiniBand/RoCE {_name(port)} "
+            + ("is flapping" if flapped else "counts symbol errors"),
+            evidence=(f"{_name(port)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),),
+            fix=(f"$ perfquery -x {port.device} {port.port}   # watch whether they grow",),
+        )
+
+
+# --- IOMMU and peer-to-peer ----------------------------------------------------------------
+
+TRANSLATED = frozenset({"DMA", "DMA-FQ"})
+
+
+@rule(
+    "GD-HOST-059",
+    area="host",
+    severity=Severity.WARNING,
+    title="The IOMMU translates GPU traffic on a multi-GPU PCIe machine: NCCL may hang",
+    why="With the IOMMU translating DMA (its group type is `DMA` or `DMA-FQ`, not `identity`), "
+    "peer-to-peer transfers between GPUs are routed through the CPU's root complex, and "
+    "NCCL's troubleshooting guide lists this (with PCI ACS) as a cause of hangs and poor "
+    "bandwidth on machines whose GPUs talk over PCIe. gpudoctor reads the group type of "
+    "each GPU from `/sys/kernel/iommu_groups` (no root needed); ACS itself sits in PCI "
+    "configuration space that only root can read, so it is not checked. Machines whose "
+    "GPUs have NVLinks up are not flagged.",
+    fix="Boot with `iommu=pt` (Intel: `intel_iommu=on iommu=pt`) or turn the IOMMU (VT-d / "
+    "AMD-Vi) off in the BIOS; if ACS is on, disable it as NCCL's guide shows; then check "
+    "with `nccl-tests`.",
+    sources=(
+        "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html "
+        "(PCI Access Control Services (ACS) and IOMMU)",
+        "https://www.kernel.org/doc/Documentation/ABI/testing/sysfs-kernel-iommu_groups (type)",
+    ),
+)
+def iommu_translates(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    iommu = report.hardware.iommu if report.hardware is not None else None
+    listed = gpus(report)
+    if iommu is None or len(listed) < 2 or not iommu.gpu_groups:
+        return
+    if any(g.nvlinks is None or _active(g) for g in listed):
+        return  # NVLink carries peer traffic (or it is unknown whether it does)
+    translated = {pci: kind for pci, kind in iommu.gpu_groups.items() if kind in TRANSLATED}
+    if not translated:
+        return
+    shown = ", ".join(f"{pci}: {kind}" for pci, kind in sorted(translated.items())[:8])
+    switches = " ".join(iommu.cmdline) or "none"
+    yield Hit(
+        evidence=(f"IOMMU group type of the GPUs: {shown}", f"kernel command line: {switches}"),
+        fix=(
+            "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+            "$ sudo update-grub && sudo reboot",
+        ),
+    )

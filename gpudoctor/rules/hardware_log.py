@@ -1,0 +1,420 @@
+"""Rules on what the kernel log says the GPUs went through: Xid and SXid errors, GSP timeouts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import KernelLogInfo, Report, XidCount
+from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
+
+XID_DOCS = "https://docs.nvidia.com/deploy/xid-errors/index.html"
+CATALOGUE = "gpudoctor/kb/data/xid.toml (NVIDIA's Xid catalogue: meaning, blame, action per Xid)"
+STORM_COUNT = 18
+STORM_WINDOW_S = 2 * 3600
+"""AzureHPC's node health checks fail a node with 18 or more hardware Xids within 2 hours."""
+GSP_XIDS = frozenset({119, 120})
+RECOVERY_XID = 154
+OWN_RULES = GSP_XIDS | {RECOVERY_XID}
+"""Xids with a rule of their own; the general Xid rules leave them out."""
+
+ACTION_FIX: dict[str, str] = {
+    "none": "Nothing by itself; watch whether it repeats.",
+    "restart_job": "Restart the job that hit it; the GPU itself needs nothing.",
+    "reset_gpu": "$ sudo nvidia-smi -r -i {index}   # once the GPU is idle; or reboot",
+    "reboot": "$ sudo reboot",
+    "drain_repair": "Drain the node and send the GPU for repair: "
+    "$ sudo scontrol update nodename=$(hostname -s) state=drain reason='GPU Xid'",
+}
+ACTION_WORDS: dict[str, str] = {
+    "none": "no action of its own",
+    "restart_job": "restart the job",
+    "reset_gpu": "reset the GPU",
+    "reboot": "reboot the node",
+    "drain_repair": "drain the node and send the GPU for repair",
+}
+
+
+def kernel_log(report: Report) -> KernelLogInfo | None:
+    """The kernel-log section of the report, where the probe ran."""
+    return report.hardware.kernel_log if report.hardware is not None else None
+
+
+def _short_pci(pci: str | None) -> str:
+    """``00000000:9B:00.0`` and ``0000:9b:00`` both as ``9b:00`` (bus and device)."""
+    if not pci:
+        return ""
+    parts = pci.lower().split(".")[0].split(":")
+    return ":".join(parts[-2:])
+
+
+def device_of(report: Report, pci: str | None) -> tuple[str, int | None]:
+    """``GPU 3 (NVIDIA H100 80GB HBM3)`` for the GPU at a logged PCI address, and its index."""
+    wanted = _short_pci(pci)
+    for gpu in gpus(report):
+        if wanted and _short_pci(gpu.pci_bus_id) == wanted:
+            return gpu_label(gpu), gpu.index
+    return (f"the device at PCI {pci}" if pci else "an unnamed device"), None
+
+
+def _times(count: XidCount) -> str:
+    if count.count == 1:
+        return f"once ({count.last})" if count.last else "once"
+    span = f", {count.first} to {count.last}" if count.first and count.last else ""
+    return f"{count.count} times{span}"
+
+
+def _window(log: KernelLogInfo) -> str:
+    hours = f"{log.window_h:g} h" if log.window_h is not None else "the look-back window"
+    cut = "; reading stopped at its bound, so the counts are lower bounds" if log.truncated else ""
+    return f"in the last {hours} of the kernel log ({log.source}{cut})"
+
+
+def _xids(report: Report) -> Iterator[XidCount]:
+    log = kernel_log(report)
+    if log is None or log.status != "ok":
+        return
+    yield from (c for c in log.counts if c.kind == "xid")
+
+
+def _evidence(report: Report, count: XidCount, entry: XidLike | None) -> tuple[str, ...]:
+    log = kernel_log(report)
+    said = [f"Xid {count.code} {_times(count)} {_window(log) if log else ''}".rstrip()]
+    if count.last_message:
+        said.append(f"last line: {count.last_message}")
+    if entry is not None:
+        said.append(f"{entry.name}: {entry.meaning}")
+    return tuple(said)
+
+
+def before_boot(report: Report, count: XidCount) -> bool:
+    """True when every line of ``count`` predates this boot (read from the journal)."""
+    log = kernel_log(report)
+    boot, last = _epoch(log.boot_time if log else None), _epoch(count.last)
+    return boot is not None and last is not None and last < boot
+
+
+def _fix(entry: XidLike | None, index: int | None) -> tuple[str, ...]:
+    if entry is None:
+        return (f"Look the Xid up in NVIDIA's catalogue: {XID_DOCS}",)
+    step = ACTION_FIX[entry.action].format(index=index if index is not None else "N")
+    return (step, entry.note) if entry.note else (step,)
+
+
+@rule(
+    "GD-GPU-056",
+    area="gpu",
+    severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
+    title="The kernel log has Xid errors the hardware or the driver caused",
+    why="The NVIDIA driver logs an *Xid* line for every GPU error it sees. gpudoctor reads the "
+    "kernel log of the look-back window (72 h by default, `check --since`) and looks each "
+    "Xid up in NVIDIA's catalogue (kept as `xid.toml`): what it means, where the fault "
+    "usually lies and NVIDIA's action. An Xid that needs the GPU reset, the node rebooted or "
+    "the GPU repaired is an error; one after which only the job restarts (a contained ECC "
+    "error, Xid 94) a warning; one with no action of its own (Xid 45, 92) information. An Xid "
+    "the catalogue lacks is a warning. An error-level Xid whose lines all predate the current "
+    "boot (the journal keeps earlier boots) is a warning: the reboot has reset the GPUs since. "
+    "Xids usually caused by the application are GD-GPU-057; GSP firmware timeouts GD-GPU-059.",
+    fix="Do what the finding says for its Xid (restart the job, `nvidia-smi -r`, reboot, or "
+    "drain and repair); if an Xid keeps coming back after that, run `dcgmi diag -r 3`.",
+    sources=(
+        XID_DOCS,
+        "https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html",
+        CATALOGUE,
+    ),
+)
+def hardware_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for count in _xids(report):
+        if count.code in OWN_RULES:
+            continue
+        entry = kb.xid(count.code)
+        if entry is not None and entry.blame == "application":
+            continue
+        label, index = device_of(report, count.pci)
+        if entry is None:
+            severity = Severity.WARNING
+            title = f"Xid {count.code} on {label}: not in gpudoctor's catalogue"
+        else:
+            severity = {
+                "none": Severity.INFO,
+                "restart_job": Severity.WARNING,
+            }.get(entry.action, Severity.ERROR)
+            title = f"Xid {count.code} on {label}: {entry.name} ({ACTION_WORDS[entry.action]})"
+            if severity == Severity.ERROR and before_boot(report, count):
+                # The node has rebooted since (which resets every GPU): a history to watch,
+                # not a node to drain again for the rest of the window.
+                severity = Severity.WARNING
+                title = f"Xid {count.code} on {label} before the last boot: {entry.name}"
+        yield Hit(
+            severity=severity,
+            title=title,
+            evidence=_evidence(report, count, entry),
+            fix=_fix(entry, index),
+        )
+
+
+@rule(
+    "GD-GPU-057",
+    area="gpu",
+    severity=Severity.INFO,
+    title="The kernel log has Xid errors that applications usually cause",
+    why="Xid 13 (graphics engine exception), 31 (GPU memory page fault), 43 (GPU stopped "
+    "processing) and their kind are almost always a job's own bug: an out-of-range address, a "
+    "kernel that was stopped. The GPU is fine and nothing on the node needs doing; the job "
+    "that hit it should be debugged (`compute-sanitizer`). Reported as information so that "
+    "a person who sees them in `dmesg` knows they are not the hardware's.",
+    fix="Debug the job (`compute-sanitizer python train.py`); run `dcgmi diag -r 3` only if "
+    "the same Xid appears with many different applications.",
+    sources=(XID_DOCS, CATALOGUE),
+)
+def application_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for count in _xids(report):
+        entry = kb.xid(count.code)
+        if entry is None or entry.blame != "application" or count.code in OWN_RULES:
+            continue
+        label, index = device_of(report, count.pci)
+        yield Hit(
+            title=f"Xid {count.code} on {label}: {entry.name} (usually the application's)",
+            evidence=_evidence(report, count, entry),
+            fix=_fix(entry, index),
+        )
+
+
+def _epoch(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def densest(times: list[float], window_s: float) -> int:
+    """The most times that fall within any ``window_s`` span (times sorted or not)."""
+    ordered, best, start = sorted(times), 0, 0
+    for end, when in enumerate(ordered):
+        while when - ordered[start] > window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@rule(
+    "GD-GPU-058",
+    area="gpu",
+    severity=Severity.ERROR,
+    title="A storm of hardware Xids: drain the node and send it for repair",
+    why=f"{STORM_COUNT} or more hardware-caused Xid errors within {STORM_WINDOW_S // 3600} "
+    "hours: the threshold at which AzureHPC's node health checks fail a node. Resetting and "
+    "rerunning rarely helps a GPU in that state; it needs a diagnosis off the scheduler. "
+    "Counted from the newest events the report keeps (100); an older storm shows as many "
+    "Xids in GD-GPU-056.",
+    fix="Drain the node, run `dcgmi diag -r 3`, and send the failing GPU for repair.",
+    sources=(
+        "Azure/azurehpc-health-checks (the GPU Xid check: 18 hardware Xids in 2 h fail a node)",
+        CATALOGUE,
+    ),
+)
+def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    log = kernel_log(report)
+    if log is None or log.status != "ok":
+        return
+    times: list[float] = []
+    codes: set[int] = set()
+    for event in log.events:
+        entry = kb.xid(event.code) if event.kind == "xid" else None
+        if entry is None or entry.blame not in ("hardware", "driver"):
+            continue
+        when = _epoch(event.time)
+        if when is not None:
+            times.append(when)
+            codes.add(event.code)
+    most = densest(times, STORM_WINDOW_S)
+    if most >= STORM_COUNT:
+        shown = ", ".join(str(c) for c in sorted(codes))
+        yield Hit(
+            evidence=(
+                f"{most} hardware Xids within {STORM_WINDOW_S // 3600} h (Xid {shown}) "
+                f"{_window(log)}",
+            ),
+            fix=(ACTION_FIX["drain_repair"], "$ dcgmi diag -r 3"),
+        )
+
+
+@rule(
+    "GD-GPU-059",
+    area="gpu",
+    severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
+    title="The GPU's GSP firmware timed out or failed (Xid 119/120)",
+    why="On Turing and later GPUs the driver runs much of its work on the GPU System Processor "
+    "(GSP). Xid 119 says the driver waited in vain for the GSP to answer an RPC, Xid 120 "
+    "that the GSP reported an error; the GPU then hangs NVML calls and CUDA jobs until it is "
+    "reset. The finding shows whether GSP firmware is on (NVML's GSP firmware mode). Known "
+    "remedies: reset the GPU (or reboot); update the driver, since several releases fixed GSP "
+    "timeouts; on Turing and Ampere GPUs the *proprietary* kernel module can run without it "
+    "(`NVreg_EnableGpuFirmware=0`); the open kernel module always uses GSP, so gpudoctor "
+    "suggests the switch only for a Turing or Ampere GPU on the proprietary module. Lines that "
+    "all predate the current boot are a warning.",
+    fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot; update the driver; where GSP is "
+    "optional and the proprietary module is loaded, try `options nvidia "
+    "NVreg_EnableGpuFirmware=0` in /etc/modprobe.d.",
+    sources=(
+        "leptonai/gpud pkg/nvidia-query/xid/testdata/dmesg-with-xid-119.log (real Xid 119 lines)",
+        "https://download.nvidia.com/XFree86/FreeBSD-x86_64/560.31.02/README/gsp.html (GSP "
+        "firmware is used by default on Turing and later; EnableGpuFirmware=0 turns it off, "
+        "NVreg_EnableGpuFirmware=0 in the Linux README's chapter of the same name)",
+        XID_DOCS,
+    ),
+)
+def gsp_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for count in _xids(report):
+        if count.code not in GSP_XIDS:
+            continue
+        label, index = device_of(report, count.pci)
+        gpu = next((g for g in gpus(report) if g.index == index), None)
+        entry = kb.xid(count.code)
+        evidence = list(_evidence(report, count, entry))
+        if gpu is not None and gpu.gsp_firmware_enabled is not None:
+            state = "on" if gpu.gsp_firmware_enabled else "off"
+            default = (
+                ""
+                if gpu.gsp_firmware_default is None
+                else (f" (default {'on' if gpu.gsp_firmware_default else 'off'})")
+            )
+            version = f", firmware {gpu.gsp_firmware_version}" if gpu.gsp_firmware_version else ""
+            evidence.append(f"GSP firmware: {state}{default}{version}")
+        optional = gpu is not None and gpu.architecture in ("Turing", "Ampere")
+        proprietary = report.driver.module_flavour == "proprietary"
+        fix = [ACTION_FIX["reset_gpu"].format(index=index if index is not None else "N")]
+        fix.append("Update the driver to the newest release of its branch.")
+        if optional and proprietary and gpu is not None and gpu.gsp_firmware_enabled:
+            fix.append(
+                "This GPU can run without GSP on the proprietary module: "
+                "$ echo 'options nvidia NVreg_EnableGpuFirmware=0' | "
+                "sudo tee /etc/modprobe.d/nvidia-gsp.conf && sudo reboot"
+            )
+        earlier = before_boot(report, count)
+        yield Hit(
+            severity=Severity.WARNING if earlier else None,
+            title=f"Xid {count.code} on {label}: GSP firmware "
+            + ("timeout" if count.code == 119 else "error")
+            + (" before the last boot" if earlier else ""),
+            evidence=tuple(evidence),
+            fix=tuple(fix),
+        )
+
+
+_RECOVERY = re.compile(r"to 0x[0-9a-fA-F]+ \(([^)]*)\)")
+
+
+@rule(
+    "GD-GPU-060",
+    area="gpu",
+    severity=Severity.ERROR,
+    title="The driver says the GPU needs a recovery action (Xid 154)",
+    why="Recent drivers log Xid 154 when the action needed to recover a GPU changes: `GPU "
+    "Reset Required`, `Node Reboot Required`, `Drain and Reset`. The newest such line in the "
+    "window is what counts; a change back to `None` means the GPU recovered, and so does a "
+    "reboot since the line.",
+    fix="Do what the line names: reset the GPU (`nvidia-smi -r`), drain and reset it, or "
+    "reboot the node.",
+    sources=(
+        "leptonai/gpud pkg/nvidia-query/xid/kmsg_test.go (recorded Xid 154 lines)",
+        "https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html (Xid 154 linkage)",
+    ),
+)
+def recovery_action(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    for count in _xids(report):
+        if count.code != RECOVERY_XID:
+            continue
+        match = _RECOVERY.search(count.last_message)
+        action = match.group(1).strip() if match else None
+        if action is None or action.lower() == "none":
+            continue
+        if before_boot(report, count):
+            continue  # the node has rebooted since: every recovery action is done
+        label, index = device_of(report, count.pci)
+        lowered = action.lower()
+        if "reboot" in lowered:
+            fix = ACTION_FIX["reboot"]
+        elif "drain" in lowered:
+            fix = "Drain the node, then: " + ACTION_FIX["reset_gpu"]
+        else:
+            fix = ACTION_FIX["reset_gpu"]
+        yield Hit(
+            title=f"The driver asks for '{action[:60]}' on {label} (Xid 154)",
+            evidence=_evidence(report, count, kb.xid(RECOVERY_XID)),
+            fix=(fix.format(index=index if index is not None else "N"),),
+        )
+
+
+@rule(
+    "GD-GPU-061",
+    area="gpu",
+    severity=Severity.WARNING,
+    severities=(Severity.ERROR, Severity.WARNING),
+    title="The kernel log has NVSwitch SXid errors",
+    why="On HGX/DGX boards the NVSwitch driver logs *SXid* lines for errors on the switches "
+    "and their NVLinks. A line that says `Fatal` stops the fabric's traffic through that "
+    "switch (an error: the GPUs and switches must be reset, usually by a reboot); a "
+    "non-fatal one is corrected by the hardware (a warning: a link that keeps counting "
+    "them is failing).",
+    fix="Fatal: reboot the node (it resets the GPUs, the NVSwitches and Fabric Manager); if "
+    "it recurs, drain it and have the baseboard checked. Non-fatal: watch the count.",
+    sources=(
+        "https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html "
+        "(NVSwitch SXid errors, fatal and non-fatal)",
+    ),
+)
+def sxids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    log = kernel_log(report)
+    if log is None or log.status != "ok":
+        return
+    for count in log.counts:
+        if count.kind != "sxid":
+            continue
+        fatal = "fatal" in count.last_message.lower() and "non-fatal" not in (
+            count.last_message.lower()
+        )
+        yield Hit(
+            severity=Severity.ERROR if fatal else Severity.WARNING,
+            title=f"SXid {count.code} on the NVSwitch at PCI {count.pci}"
+            + (" (fatal)" if fatal else ""),
+            evidence=(
+                f"SXid {count.code} {_times(count)} {_window(log)}",
+                f"last line: {count.last_message}",
+            ),
+            fix=(ACTION_FIX["reboot"],) if fatal else ("Watch the count in the kernel log.",),
+        )
+
+
+@rule(
+    "GD-HOST-055",
+    area="host",
+    severity=Severity.INFO,
+    title="The kernel log could not be read: Xid errors were not checked",
+    why="Xid errors are only in the kernel log, and reading it needs `/dev/kmsg` (blocked by "
+    "`kernel.dmesg_restrict=1`, the default on Ubuntu and others), the system journal "
+    "(members of the `systemd-journal` or `adm` group) or `dmesg`. gpudoctor tried each and "
+    "reports what it could not read rather than guess.",
+    fix="Run the check as root, add the user to the `systemd-journal` group, or let an "
+    "administrator run `sudo gpudoctor check`.",
+    sources=(
+        "https://www.kernel.org/doc/Documentation/sysctl/kernel.txt (dmesg_restrict)",
+        "https://www.freedesktop.org/software/systemd/man/latest/journalctl.html (who may read "
+        "the system journal)",
+    ),
+)
+def log_unreadable(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    log = kernel_log(report)
+    if log is None or log.status != "unreadable":
+        return
+    yield Hit(
+        evidence=tuple(part.strip() for part in log.message.split(";") if part.strip())[:3],
+        fix=("$ sudo gpudoctor check", "$ sudo usermod -aG systemd-journal $USER"),
+    )

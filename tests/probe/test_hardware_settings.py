@@ -1,0 +1,121 @@
+"""NVLinks, power limits, applications clocks, BAR1 and GSP from recorded NVML values."""
+
+from __future__ import annotations
+
+import copy
+
+from gpudoctor.probe.nvml_collect import collect_nvml
+from tests.probe.fake_nvml import FakeNvml, load_scenario
+
+H100 = "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle"
+H200 = "linux-x86_64__nvidia-h200__590.48.01__idle"
+H100_MIG = "linux-x86_64__nvidia-h100-mig__590.48.01__idle"
+L40S = "linux-x86_64__nvidia-l40s__595.80__idle"
+RTX2080 = "windows-x86_64__nvidia-geforce-rtx-2080-super__591.86__idle"
+
+
+def gpu_of(scenario):
+    info = collect_nvml(FakeNvml(scenario))
+    assert info.status == "ok"
+    return info.gpus[0]
+
+
+def test_a_recorded_h100_has_eighteen_active_nvlinks_and_its_power_limits():
+    # shared/captures: `nvidia-smi nvlink -s` lists links 0-17; -q: 700 W default, 200-700 W.
+    gpu = gpu_of(H100)
+    assert gpu.nvlinks is not None and len(gpu.nvlinks) == 18
+    assert all(link.active for link in gpu.nvlinks)
+    # the capture has no error counters: unknown, not zero
+    assert gpu.nvlinks[0].crc_flit_errors is None and gpu.nvlinks[0].error_total == 0
+    assert (gpu.power_limit_w, gpu.power_limit_default_w) == (700.0, 700.0)
+    assert (gpu.power_limit_min_w, gpu.power_limit_max_w) == (200.0, 700.0)
+    assert gpu.bar1_total_mib == 131072
+    assert (gpu.gsp_firmware_enabled, gpu.gsp_firmware_default) == (True, True)
+    assert gpu.gsp_firmware_version == "590.48.01"
+    # Hopper: "Requested functionality has been deprecated" is no error, just no value
+    assert gpu.app_clock_graphics_mhz is None
+    assert not [e for e in gpu.errors if "app_clock" in e.field or "nvlinks" in e.field]
+
+
+def test_a_recorded_h200_too():
+    gpu = gpu_of(H200)
+    assert gpu.nvlinks is not None and sum(link.active for link in gpu.nvlinks) == 18
+    assert gpu.bar1_total_mib == 262144
+
+
+def test_a_card_without_nvlink_lists_none_and_mig_mode_leaves_them_unknown():
+    assert gpu_of(L40S).nvlinks == ()  # "Device does not have or support Nvlink"
+    assert gpu_of(RTX2080).bar1_total_mib == 256
+    assert gpu_of(H100_MIG).nvlinks is None  # "not supported for Devices in MIG mode"
+
+
+def with_calls(name, **calls):
+    scenario = copy.deepcopy(load_scenario(name))
+    scenario["devices"][0]["calls"].update(calls)
+    return scenario
+
+
+def test_a_link_down_and_error_counters_are_read_per_link():
+    states = [1] * 18
+    states[7] = 0
+    scenario = with_calls(
+        H100,
+        nvmlDeviceGetNvLinkState=states,
+        nvmlDeviceGetNvLinkVersion=4,
+        **{
+            "nvmlDeviceGetNvLinkErrorCounter:0": 0,
+            "nvmlDeviceGetNvLinkErrorCounter:1": 0,
+            "nvmlDeviceGetNvLinkErrorCounter:2": 0,
+            "nvmlDeviceGetNvLinkErrorCounter:3": 0,
+            "nvmlDeviceGetNvLinkErrorCounter:2:3": 12,  # CRC flit errors on link 3
+            "nvmlDeviceGetNvLinkErrorCounter:1:3": 1,  # one recovery on link 3
+        },
+    )
+    fake = FakeNvml(scenario)
+    gpu = collect_nvml(fake).gpus[0]
+    assert gpu.nvlinks is not None
+    assert [link.link for link in gpu.nvlinks if not link.active] == [7]
+    three = gpu.nvlinks[3]
+    assert (three.version, three.crc_flit_errors, three.recovery_errors) == (4, 12, 1)
+    assert three.error_total == 13
+    # a link that is down is not asked for counters (each call may be a GSP round trip)
+    assert gpu.nvlinks[7].version is None
+    assert not any(
+        c.startswith("nvmlDeviceGetNvLinkErrorCounter") and c.endswith(":7") for c in fake.calls
+    )
+
+
+def test_no_permission_for_nvlink_is_unknown_not_absent():
+    gpu = gpu_of(with_calls(H100, nvmlDeviceGetNvLinkState={"error": "no_permission"}))
+    assert gpu.nvlinks is None
+    assert [e.code for e in gpu.errors if e.field == "gpu[0].nvlinks"] == ["no_permission"]
+
+
+def test_an_old_driver_without_the_new_functions_is_recorded_as_missing():
+    scenario = copy.deepcopy(load_scenario(H100))
+    scenario["missing_functions"] = [
+        "nvmlDeviceGetGspFirmwareMode",
+        "nvmlDeviceGetGspFirmwareVersion",
+        "nvmlDeviceGetNvLinkState",
+        "nvmlDeviceGetPowerManagementDefaultLimit",
+    ]
+    info = collect_nvml(FakeNvml(scenario))
+    gpu = info.gpus[0]
+    assert gpu.gsp_firmware_enabled is None and gpu.power_limit_default_w is None
+    assert gpu.nvlinks is None  # FUNCTION_NOT_FOUND: unknown, not "no NVLink"
+    assert set(scenario["missing_functions"]) <= set(info.missing_functions)
+    assert gpu.power_limit_max_w == 700.0  # the other calls still answer
+
+
+def test_bindings_without_the_functions_do_not_break_the_probe():
+    class OldBindings(FakeNvml):
+        def __getattribute__(self, name):
+            if name.startswith(("nvmlDeviceGetNvLink", "nvmlDeviceGetGsp", "nvmlDeviceGetBAR1")):
+                raise AttributeError(name)
+            return super().__getattribute__(name)
+
+    info = collect_nvml(OldBindings(H100))
+    gpu = info.gpus[0]
+    assert gpu.nvlinks is None and gpu.bar1_total_mib is None
+    assert "nvmlDeviceGetNvLinkState" in info.missing_functions
+    assert gpu.power_limit_default_w == 700.0

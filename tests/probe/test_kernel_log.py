@@ -1,0 +1,302 @@
+"""The kernel-log probe: real Xid and SXid lines parsed, sources in order, every read bounded."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.probe import kernel_log
+from gpudoctor.probe.base import ProbeContext
+from gpudoctor.probe.kernel_log import parse_message, probe_kernel_log
+from gpudoctor.probe.runcmd import CmdResult
+
+# Recorded lines: leptonai/gpud pkg/nvidia-query/xid/testdata/dmesg-with-xid-119.log (an 8-GPU
+# PowerEdge XE9680, 2025-02-23) and kmsg_test.go (GB200 Xid 149/154), NVIDIA/open-gpu-kernel-
+# modules#1151 (Xid 79 on an RTX 5080), NVIDIA's page-retirement docs (Xid 63).
+XID_119 = (
+    "NVRM: Xid (PCI:0000:9b:00): 119, pid=2024380, name=nvidia-smi, Timeout after 6s of "
+    "waiting for RPC response from GPU4 GSP! Expected function 103 (GSP_RM_ALLOC) (0x2081 0x4)."
+)
+XID_79 = "NVRM: Xid (PCI:0000:2b:00): 79, GPU has fallen off the bus."
+XID_79_UNKNOWN = (
+    "NVRM: Xid (PCI:0000:05:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus."
+)
+XID_14_OLD = "NVRM: Xid (0000:03:00): 14, Channel 00000001"
+XID_149 = (
+    "NVRM: Xid (PCI:0009:01:00): 149, NETIR_LINK_EVT  Fatal   XC0 i0 Link 01 (0x021425c6 "
+    "0x00000000 0x00000000 0x00000000 0x00000000 0x00000000)"
+)
+XID_154 = (
+    "NVRM: Xid (PCI:0009:01:00): 154, GPU recovery action changed from 0x0 (None) to 0x4 "
+    "(Drain and Reset)"
+)
+XID_63 = (
+    "NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, "
+    "reset gpu to activate."
+)
+SXID = (
+    "nvidia-nvswitch3: SXid (PCI:0000:c3:00.0): 20034, Fatal, Link 61 LTSSM Fault Up "
+    "Severity 5 Engine instance 61 Sub-engine instance 00"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "code", "pci", "pid", "process", "starts"),
+    [
+        (XID_119, "xid", 119, "0000:9b:00", 2024380, "nvidia-smi", "Timeout after 6s"),
+        (XID_79, "xid", 79, "0000:2b:00", None, None, "GPU has fallen off the bus."),
+        (XID_79_UNKNOWN, "xid", 79, "0000:05:00", None, None, "GPU has fallen off the bus."),
+        (XID_14_OLD, "xid", 14, "0000:03:00", None, None, "Channel 00000001"),
+        (XID_149, "xid", 149, "0009:01:00", None, None, "NETIR_LINK_EVT"),
+        (XID_154, "xid", 154, "0009:01:00", None, None, "GPU recovery action"),
+        (XID_63, "xid", 63, "0000:10:1c", 1896, None, "Row Remapper"),
+        (SXID, "sxid", 20034, "0000:c3:00.0", None, None, "Fatal, Link 61"),
+    ],
+)
+def test_recorded_lines_are_parsed(line, kind, code, pci, pid, process, starts):
+    parsed = parse_message(line)
+    assert parsed is not None
+    assert (parsed.kind, parsed.code, parsed.pci, parsed.pid) == (kind, code, pci, pid)
+    assert parsed.process == process
+    assert parsed.message.startswith(starts)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "NVRM: Xid error: xyz, invalid data",  # gpud's "invalid Xid number" case
+        "NVRM: GPU at PCI:0000:9b:00: GPU-509665ad-b600-ac93-3616-d754b23d636d",
+        "usb 1-1: new high-speed USB device number 2 using xhci_hcd",
+        "NVRM: Xid (invalid): some error",
+    ],
+)
+def test_other_lines_are_not_xids(line):
+    assert parse_message(line) is None
+
+
+def test_the_process_name_is_kept_only_when_named():
+    parsed = parse_message(XID_63)
+    assert parsed is not None and parsed.pid == 1896 and parsed.process is None
+    named = parse_message(XID_119)
+    assert named is not None and named.process == "nvidia-smi"
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+NOW = 1_765_000_000.0  # 2025-12-06T05:46:40Z
+UPTIME = 10_000.0  # booted at NOW - 10,000 s
+
+
+def kmsg_record(seconds_since_boot: float, message: str, seq: int = 1) -> str:
+    """One /dev/kmsg record: ``prio,seq,usec,flags;message`` and a continuation line."""
+    return f"4,{seq},{int(seconds_since_boot * 1e6)},-;{message}\n SUBSYSTEM=pci\n"
+
+
+def host(tmp_path: Path, kmsg: str | bytes | None) -> Path:
+    (tmp_path / "proc").mkdir(exist_ok=True)
+    (tmp_path / "proc" / "uptime").write_text(f"{UPTIME} 1.0\n")
+    (tmp_path / "dev").mkdir(exist_ok=True)
+    if kmsg is not None:
+        data = kmsg.encode() if isinstance(kmsg, str) else kmsg
+        (tmp_path / "dev" / "kmsg").write_bytes(data)
+    return tmp_path
+
+
+def refuse(*words: str):
+    """A fake run_cmd: journalctl and dmesg refuse, as for a user outside the log groups."""
+    calls: list[list[str]] = []
+
+    def run(argv, **kwargs):
+        calls.append(list(argv))
+        if argv[0].endswith("journalctl"):
+            return CmdResult(
+                argv=tuple(argv),
+                returncode=0,
+                stdout="-- No entries --\n",
+                stderr="Hint: You are currently not seeing messages from other users and the "
+                "system.\n",
+            )
+        return CmdResult(
+            argv=tuple(argv),
+            returncode=1,
+            stderr="dmesg: read kernel buffer failed: Operation not permitted\n",
+        )
+
+    run.calls = calls  # type: ignore[attr-defined]
+    return run
+
+
+def ctx_for(root: Path, run=None, path: str = "/usr/bin:/bin") -> ProbeContext:
+    return ProbeContext(root=root, env={"PATH": path}, run=run or refuse())
+
+
+def test_kmsg_records_become_counts_and_events_in_the_window(tmp_path):
+    records = (
+        kmsg_record(100, "usb 1-1: new device", 1)
+        + kmsg_record(200, XID_119, 2)
+        + kmsg_record(260, XID_119.replace("103 (GSP_RM_ALLOC)", "10 (FREE)"), 3)
+        + kmsg_record(300, XID_79_UNKNOWN, 4)
+    )
+    info = probe_kernel_log(ctx_for(host(tmp_path, records)), now=NOW)
+    assert info.status == "ok" and info.source == "/dev/kmsg" and not info.truncated
+    assert info.lines_read == 4
+    assert [(c.code, c.pci, c.count) for c in info.counts] == [
+        (79, "0000:05:00", 1),
+        (119, "0000:9b:00", 2),
+    ]
+    gsp = info.counts[1]
+    assert gsp.first == kernel_log.iso(NOW - UPTIME + 200)
+    assert gsp.last == kernel_log.iso(NOW - UPTIME + 260)
+    assert "10 (FREE)" in gsp.last_message
+    assert info.events[0].process == "nvidia-smi" and info.events[0].pid == 2024380
+    assert info.covered_from == kernel_log.iso(NOW - UPTIME + 100)
+
+
+def test_lines_older_than_the_window_are_left_out(tmp_path):
+    records = kmsg_record(100, XID_79, 1) + kmsg_record(9_000, XID_63, 2)
+    # a one-hour window: boot + 100 s is 9,900 s ago, boot + 9,000 s only 1,000 s ago
+    info = probe_kernel_log(ctx_for(host(tmp_path, records)), window_s=3600, now=NOW)
+    assert [c.code for c in info.counts] == [63]
+    assert info.window_h == 1.0
+
+
+def test_without_any_permission_it_says_so_and_guesses_nothing(tmp_path):
+    run = refuse()
+    info = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=NOW)
+    assert info.status == "unreadable" and info.counts == () and info.source is None
+    assert "/dev/kmsg" in info.message
+    assert "journalctl: no permission" in info.message
+    assert "dmesg: no permission" in info.message
+    assert [Path(c[0]).name for c in run.calls] == ["journalctl", "dmesg"]
+
+
+def test_the_journal_is_read_when_kmsg_is_closed(tmp_path):
+    journal = (  # --reverse: newest first
+        "2025-12-06T01:00:00+00:00 node01 kernel: " + XID_79 + "\n"
+        "-- Boot 4f3c --\n"
+        "2025-12-05T10:00:00+0000 node01 kernel: NVRM: Xid (PCI:0000:9b:00): 48, pid=77, "
+        "name=python, An uncorrectable double bit error (DBE) has been detected on GPU.\n"
+        "2025-12-05T09:00:00+0000 node01 kernel: " + XID_79 + "\n"
+    )
+    seen: list[list[str]] = []
+
+    def run(argv, **kwargs):
+        seen.append(list(argv))
+        assert kwargs["max_output_bytes"] == kernel_log.MAX_BYTES
+        assert kwargs["timeout_s"] == kernel_log.MAX_SECONDS
+        return CmdResult(argv=tuple(argv), returncode=0, stdout=journal)
+
+    info = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=NOW)
+    assert info.source == "journalctl" and info.status == "ok"
+    assert [(c.code, c.first, c.last) for c in info.counts] == [
+        (48, "2025-12-05T10:00:00Z", "2025-12-05T10:00:00Z"),
+        (79, "2025-12-05T09:00:00Z", "2025-12-06T01:00:00Z"),
+    ]
+    assert info.events[-1].code == 79  # oldest first again, as from the other sources
+    argv = seen[0]
+    assert "_TRANSPORT=kernel" in argv and f"--since=@{int(NOW - 72 * 3600)}" in argv
+    assert "--reverse" in argv
+
+
+def test_dmesg_is_the_fallback_with_times_since_boot(tmp_path):
+    out = f"[  123.456789] {XID_63}\n[ 5000.000000] {XID_79}\nno timestamp here {XID_14_OLD}\n"
+
+    def run(argv, **kwargs):
+        if argv[0].endswith("journalctl"):
+            return CmdResult(argv=tuple(argv), returncode=1, stderr="No journal files found\n")
+        return CmdResult(argv=tuple(argv), returncode=0, stdout=out)
+
+    info = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=NOW)
+    assert info.source == "dmesg"
+    by_code = {c.code: c for c in info.counts}
+    assert by_code[63].first == kernel_log.iso(NOW - UPTIME + 123.456789)
+    assert by_code[14].first is None  # no time: kept, since it cannot be placed outside
+    assert "journalctl: No journal files found" not in info.message  # ok sources say nothing
+
+
+def test_a_cut_journal_marks_the_counts_as_lower_bounds(tmp_path):
+    def run(argv, **kwargs):
+        return CmdResult(
+            argv=tuple(argv),
+            returncode=None,
+            timed_out=True,
+            stdout=f"2025-12-06T01:00:00Z node kernel: {XID_79}\n",
+        )
+
+    info = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=NOW)
+    assert info.truncated and info.counts[0].count == 1
+
+
+def test_a_huge_kmsg_stops_at_its_byte_bound_in_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(kernel_log, "MAX_BYTES", 2 * 1024 * 1024)
+    line = kmsg_record(50, "x" * 200)
+    data = (line * (3 * 1024 * 1024 // len(line))) + kmsg_record(60, XID_79)
+    start = time.monotonic()
+    info = probe_kernel_log(ctx_for(host(tmp_path, data)), now=NOW)
+    assert time.monotonic() - start < 2.0
+    assert info.truncated and info.bytes_read <= 2 * 1024 * 1024 + 65536
+
+
+def test_a_line_without_end_is_cut_and_reading_goes_on(tmp_path):
+    data = (
+        b"4,1,1000,-;" + b"A" * (5 * kernel_log.MAX_LINE) + b"\n" + kmsg_record(60, XID_79).encode()
+    )
+    info = probe_kernel_log(ctx_for(host(tmp_path, data)), now=NOW)
+    assert [c.code for c in info.counts] == [79]
+
+
+def test_hostile_lines_stay_data_bounded_and_are_shown_inert(tmp_path):
+    hostile = (
+        "NVRM: Xid (PCI:0000:9b:00): 13, pid=1, name=\x1b]0;pwned\x07evil, "
+        "\x1b[2J\x1b[31mGraphics Exception\u202e" + "Z" * 5000
+    )
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg_record(60, hostile))), now=NOW)
+    (count,) = info.counts
+    assert len(count.last_message) <= kernel_log.MAX_MESSAGE
+    assert "\x1b[2J" in count.last_message  # stored as the kernel wrote it ...
+    from gpudoctor.model.inert import inert
+
+    shown = inert(count.last_message)  # ... and never reaches a terminal as a control code
+    assert "\x1b" not in shown and "\\x1b[2J" in shown and "\\u202e" in shown
+
+
+def test_undecodable_bytes_do_not_stop_the_reading(tmp_path):
+    data = b"4,1,1000,-;\xff\xfe\xfa bad bytes\n" + kmsg_record(60, XID_79).encode()
+    info = probe_kernel_log(ctx_for(host(tmp_path, data)), now=NOW)
+    assert [c.code for c in info.counts] == [79]
+
+
+def test_many_events_keep_the_newest_and_count_them_all(tmp_path):
+    records = "".join(kmsg_record(1000 + i, XID_63, i) for i in range(250))
+    info = probe_kernel_log(ctx_for(host(tmp_path, records)), now=NOW)
+    assert info.counts[0].count == 250
+    assert len(info.events) == kernel_log.MAX_EVENTS
+    assert info.events[-1].time == kernel_log.iso(NOW - UPTIME + 1249)
+
+
+def test_no_proc_is_no_linux_kernel(tmp_path):
+    info = probe_kernel_log(ProbeContext(root=tmp_path, env={}, run=refuse()), now=NOW)
+    assert (info.status, info.message, info.window_h) == (
+        "unsupported",
+        "no /proc: not a Linux kernel",
+        72.0,
+    )
+    assert info.counts == () and info.source is None
+
+
+def test_a_fifo_for_kmsg_does_not_block(tmp_path):
+    import os
+
+    root = host(tmp_path, None)
+    os.mkfifo(root / "dev" / "kmsg")
+    start = time.monotonic()
+    info = probe_kernel_log(ctx_for(root), now=NOW)
+    assert time.monotonic() - start < 2.0
+    assert info.source == "/dev/kmsg" and info.counts == ()
+
+
+def test_the_boot_time_is_recorded(tmp_path):
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg_record(1, XID_79))), now=NOW)
+    assert info.boot_time == kernel_log.iso(NOW - UPTIME)

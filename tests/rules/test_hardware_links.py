@@ -1,0 +1,210 @@
+"""Rules on NVLink, InfiniBand, the IOMMU and settings that cost speed without an error."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, NvLink, Report
+from tests.rules.builders import diagnose, findings, h100, healthy, with_gpu, with_nvml
+
+
+def links(active: int, total: int = 18, **errors: int) -> tuple[NvLink, ...]:
+    return tuple(
+        NvLink(link=i, active=i < active, version=4, **(errors if i == 0 else {}))
+        for i in range(total)
+    )
+
+
+def test_eighteen_links_up_on_an_h100_is_fine():
+    report = with_gpu(healthy(), nvlinks=links(18))
+    assert findings(report, "GD-GPU-062") == [] and findings(report, "GD-GPU-063") == []
+
+
+def test_links_down_on_an_h100_is_an_error_naming_them():
+    (found,) = findings(with_gpu(healthy(), nvlinks=links(16)), "GD-GPU-062")
+    assert found.severity == Severity.ERROR
+    assert found.title == "GPU 0 (NVIDIA H100 80GB HBM3) has 16 of its 18 NVLinks up"
+    assert found.evidence[1] == "links down: 16, 17"
+
+
+def test_no_link_listed_is_not_judged():
+    # NVML NOT_SUPPORTED (MIG mode, a VM) gives no links; unknown (None) too
+    assert findings(with_gpu(healthy(), nvlinks=()), "GD-GPU-062") == []
+    assert findings(with_gpu(healthy(), nvlinks=None), "GD-GPU-062") == []
+
+
+def test_a_pcie_card_with_a_bridge_link_down_is_a_warning():
+    report = with_gpu(healthy(), name="NVIDIA A100 80GB PCIe", nvlinks=links(2, total=3))
+    (found,) = findings(report, "GD-GPU-062")
+    assert found.severity == Severity.WARNING and "NVLinks down: 2" in found.title
+
+
+@pytest.mark.parametrize(
+    ("errors", "hit"),
+    [
+        ({"replay_errors": 4}, False),
+        ({"replay_errors": 3, "crc_flit_errors": 2}, True),
+        ({"recovery_errors": 9}, True),
+    ],
+)
+def test_nvlink_errors_warn_from_five_on_a_link(errors, hit):
+    found = findings(with_gpu(healthy(), nvlinks=links(18, **errors)), "GD-GPU-063")
+    assert bool(found) == hit
+    if hit:
+        assert found[0].evidence[0].startswith("link 0: CRC flit")
+
+
+def test_ecc_off_on_a_datacenter_gpu_but_not_on_geforce():
+    (found,) = findings(with_gpu(healthy(), ecc_enabled=False, ecc_pending=False), "GD-GPU-064")
+    assert found.severity == Severity.WARNING and "H100 SXM5" in found.evidence[0]
+    geforce = with_gpu(
+        healthy(), name="NVIDIA GeForce RTX 4080 SUPER", ecc_enabled=False, ecc_pending=False
+    )
+    assert findings(geforce, "GD-GPU-064") == []
+
+
+def test_a_power_limit_below_the_default():
+    report = with_gpu(
+        healthy(),
+        power_limit_w=500.0,
+        power_limit_default_w=700.0,
+        power_limit_min_w=200.0,
+        power_limit_max_w=700.0,
+    )
+    (found,) = findings(report, "GD-GPU-065")
+    assert "limited to 500 W, below its default 700 W" in found.title
+    assert found.evidence == ("power limit 500 W, default 700 W (allowed 200-700 W)",)
+    assert found.fix == ("$ sudo nvidia-smi -pl 700 -i 0",)
+    at_default = with_gpu(healthy(), power_limit_w=700.0, power_limit_default_w=700.0)
+    assert findings(at_default, "GD-GPU-065") == []
+    raised = with_gpu(healthy(), power_limit_w=700.0, power_limit_default_w=600.0)
+    assert findings(raised, "GD-GPU-065") == []
+
+
+def test_application_clocks_below_default():
+    report = with_gpu(healthy(), app_clock_graphics_mhz=900, app_clock_graphics_default_mhz=1410)
+    (found,) = findings(report, "GD-GPU-066")
+    assert "900 MHz, below its default 1410 MHz" in found.title
+    hopper = with_gpu(healthy(), app_clock_graphics_mhz=None)  # deprecated there
+    assert findings(hopper, "GD-GPU-066") == []
+
+
+def test_a_small_bar1_is_information_on_a_big_gpu_only():
+    (found,) = findings(with_gpu(healthy(), bar1_total_mib=256), "GD-GPU-067")
+    assert found.severity == Severity.INFO
+    assert findings(with_gpu(healthy(), bar1_total_mib=131072), "GD-GPU-067") == []
+    small = with_gpu(healthy(), bar1_total_mib=256, memory_total_mib=8192)
+    assert findings(small, "GD-GPU-067") == []
+
+
+# --- InfiniBand -------------------------------------------------------------------------------
+
+
+def with_ports(report: Report, *ports: IbPort, rate: float | None = None) -> Report:
+    return replace(report, hardware=HardwareInfo(ib_ports=ports, ib_expected_rate_gbps=rate))
+
+
+def ib(device: str, state: str = "ACTIVE", rate: float = 400.0, **changes) -> IbPort:
+    counters = {"link_downed": 0, "symbol_error": 0, "link_error_recovery": 0, **changes}
+    return IbPort(
+        device=device,
+        port=1,
+        state=state,
+        phys_state="LinkUp" if state == "ACTIVE" else "Polling",
+        rate=f"{rate:g} Gb/sec (4X NDR)",
+        rate_gbps=rate,
+        link_layer="InfiniBand",
+        **counters,
+    )
+
+
+def test_healthy_rails_give_nothing():
+    report = with_ports(healthy(), *(ib(f"mlx5_{i}") for i in range(8)), rate=400)
+    ids = {f.id for f in diagnose(report).findings}
+    assert not ids & {"GD-HOST-056", "GD-HOST-057", "GD-HOST-058"}
+
+
+def test_a_port_down_among_active_siblings():
+    report = with_ports(healthy(), ib("mlx5_0"), ib("mlx5_1", state="DOWN"))
+    (found,) = findings(report, "GD-HOST-056")
+    assert found.title == "InfiniBand/RoCE mlx5_1 port 1 is DOWN"
+
+
+def test_unused_and_disabled_ports_are_left_alone():
+    assert findings(with_ports(healthy(), ib("mlx5_0", state="DOWN")), "GD-HOST-056") == []
+    dual = (ib("mlx5_0"), replace(ib("mlx5_0", state="DOWN"), port=2, phys_state="Polling"))
+    assert findings(with_ports(healthy(), *dual), "GD-HOST-056") == []  # second port, no cable
+    rail = with_ports(healthy(), ib("mlx5_0"), ib("mlx5_1", state="DOWN"))
+    assert findings(rail, "GD-HOST-056")  # a rail (another HCA) polling for its peer
+    admin = replace(ib("mlx5_1", state="DOWN"), phys_state="Disabled")
+    assert findings(with_ports(healthy(), ib("mlx5_0"), admin), "GD-HOST-056") == []
+    ethernet = replace(ib("mlx5_1", state="DOWN"), link_layer="Ethernet")
+    roce = (replace(ib("mlx5_0"), link_layer="Ethernet"), ethernet)
+    assert findings(with_ports(healthy(), *roce), "GD-HOST-056") == []
+
+
+def test_with_an_expected_rate_every_port_down_counts():
+    both = with_ports(healthy(), ib("mlx5_0", state="DOWN"), ib("mlx5_1", state="DOWN"), rate=400)
+    assert len(findings(both, "GD-HOST-056")) == 2
+
+
+def test_a_slower_port_than_its_siblings_or_than_expected():
+    report = with_ports(healthy(), ib("mlx5_0"), ib("mlx5_1", rate=200.0), ib("mlx5_2"))
+    (found,) = findings(report, "GD-HOST-057")
+    assert "mlx5_1 port 1 runs at 200 Gb/s, not 400" in found.title
+    expected = with_ports(healthy(), ib("mlx5_0"), ib("mlx5_1"), rate=800)
+    assert len(findings(expected, "GD-HOST-057")) == 2
+
+
+def test_roce_ports_are_not_compared_with_infiniband_ones():
+    roce = replace(ib("mlx5_9", rate=100.0), link_layer="Ethernet")
+    assert findings(with_ports(healthy(), ib("mlx5_0"), roce), "GD-HOST-057") == []
+
+
+def test_a_flapping_port():
+    report = with_ports(healthy(), ib("mlx5_0", link_downed=3, symbol_error=120))
+    (found,) = findings(report, "GD-HOST-058")
+    assert found.severity == Severity.WARNING and "is flapping" in found.title
+    assert "link_downed 3" in found.evidence[0] and "symbol_error 120" in found.evidence[0]
+    (symbols,) = findings(with_ports(healthy(), ib("mlx5_0", symbol_error=4)), "GD-HOST-058")
+    assert symbols.severity == Severity.INFO and "symbol errors" in symbols.title
+
+
+# --- IOMMU ------------------------------------------------------------------------------------
+
+
+def two_pcie_gpus(report: Report, kinds: dict[str, str], nvlinks=()) -> Report:
+    gpus = (
+        replace(h100(0), name="NVIDIA L40S", nvlinks=nvlinks),
+        replace(h100(1), name="NVIDIA L40S", nvlinks=nvlinks),
+    )
+    report = with_nvml(report, gpus=gpus)
+    iommu = IommuInfo(groups=120, gpu_groups=kinds, cmdline=("intel_iommu=on",))
+    return replace(report, hardware=HardwareInfo(iommu=iommu))
+
+
+def test_a_translating_iommu_on_a_pcie_box_warns():
+    report = two_pcie_gpus(healthy(), {"0000:17:00.0": "DMA-FQ", "0000:65:00.0": "DMA-FQ"})
+    (found,) = findings(report, "GD-HOST-059")
+    assert found.severity == Severity.WARNING
+    assert found.evidence == (
+        "IOMMU group type of the GPUs: 0000:17:00.0: DMA-FQ, 0000:65:00.0: DMA-FQ",
+        "kernel command line: intel_iommu=on",
+    )
+
+
+def test_passthrough_nvlink_or_one_gpu_is_fine():
+    passthrough = two_pcie_gpus(healthy(), {"a": "identity", "b": "identity"})
+    assert findings(passthrough, "GD-HOST-059") == []
+    with_links = two_pcie_gpus(healthy(), {"a": "DMA", "b": "DMA"}, nvlinks=links(4, total=4))
+    assert findings(with_links, "GD-HOST-059") == []
+    unknown_links = two_pcie_gpus(healthy(), {"a": "DMA", "b": "DMA"}, nvlinks=None)
+    assert findings(unknown_links, "GD-HOST-059") == []
+    one = replace(
+        healthy(),
+        hardware=HardwareInfo(iommu=IommuInfo(groups=3, gpu_groups={"a": "DMA"})),
+    )
+    assert findings(one, "GD-HOST-059") == []

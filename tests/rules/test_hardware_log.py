@@ -1,0 +1,260 @@
+"""Rules on the kernel log: Xids by catalogue, storms, GSP timeouts, Xid 154, SXids, no access."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import HardwareInfo, KernelLogInfo, Report, XidCount, XidEvent
+from gpudoctor.probe.kernel_log import _Reading, summarise
+from gpudoctor.rules.hardware_log import densest
+from tests.rules.builders import diagnose, findings, healthy, with_driver, with_gpu
+
+GPU0 = "0000:01:00"  # the PCI address of healthy()'s H100 as the driver logs it
+
+
+def with_log(report: Report, *counts: XidCount, events=(), **changes) -> Report:
+    log = KernelLogInfo(
+        status="ok",
+        source="/dev/kmsg",
+        since="2025-12-31T03:04:05Z",
+        window_h=72.0,
+        counts=counts,
+        events=tuple(events),
+        **changes,
+    )
+    return replace(report, hardware=HardwareInfo(kernel_log=log))
+
+
+def xid(code, count=1, pci=GPU0, message="", kind="xid"):
+    return XidCount(
+        kind=kind,
+        code=code,
+        pci=pci,
+        count=count,
+        first="2026-01-01T10:00:00Z",
+        last="2026-01-02T01:00:00Z",
+        last_message=message,
+    )
+
+
+def test_a_clean_log_gives_nothing_and_the_gpu_area_stays_ok():
+    report = with_log(healthy())
+    assert [f.id for f in diagnose(report).in_area("gpu")] == ["GD-GPU-000"]
+
+
+def test_xid_79_is_an_error_that_names_the_gpu_and_the_reboot():
+    report = with_log(healthy(), xid(79, 2, message="GPU has fallen off the bus."))
+    (found,) = findings(report, "GD-GPU-056")
+    assert found.severity == Severity.ERROR
+    assert found.title.startswith("Xid 79 on GPU 0 (NVIDIA H100 80GB HBM3)")
+    assert "reboot the node" in found.title
+    assert "Xid 79 2 times" in found.evidence[0] and "72 h" in found.evidence[0]
+    assert found.evidence[1] == "last line: GPU has fallen off the bus."
+    assert found.fix[0] == "$ sudo reboot"
+
+
+@pytest.mark.parametrize(
+    ("code", "severity", "fix_start"),
+    [
+        (48, Severity.ERROR, "$ sudo nvidia-smi -r -i 0"),
+        (64, Severity.ERROR, "Drain the node"),
+        (94, Severity.WARNING, "Restart the job"),
+        (92, Severity.INFO, "Nothing by itself"),
+        (45, None, None),  # blamed on the application: GD-GPU-057, not here
+    ],
+)
+def test_the_catalogue_action_sets_severity_and_fix(code, severity, fix_start):
+    report = with_log(healthy(), xid(code))
+    found = findings(report, "GD-GPU-056")
+    if severity is None:
+        assert found == []
+        return
+    assert found[0].severity == severity
+    assert found[0].fix[0].startswith(fix_start)
+
+
+def test_an_xid_on_a_device_no_gpu_matches_names_the_address():
+    report = with_log(healthy(), xid(79, pci="0000:9b:00"))
+    (found,) = findings(report, "GD-GPU-056")
+    assert "the device at PCI 0000:9b:00" in found.title
+    assert found.fix[0] == "$ sudo reboot"
+
+
+def test_an_xid_the_catalogue_lacks_is_a_warning_pointing_at_nvidia():
+    (found,) = findings(with_log(healthy(), xid(999)), "GD-GPU-056")
+    assert found.severity == Severity.WARNING and "not in gpudoctor's catalogue" in found.title
+    assert "docs.nvidia.com/deploy/xid-errors" in found.fix[0]
+
+
+@pytest.mark.parametrize("code", [13, 31, 43])
+def test_application_xids_are_information(code):
+    report = with_log(healthy(), xid(code, 5))
+    assert findings(report, "GD-GPU-056") == []
+    (found,) = findings(report, "GD-GPU-057")
+    assert found.severity == Severity.INFO and "usually the application's" in found.title
+    assert diagnose(report).worst == Severity.INFO  # nothing on the node to act on
+
+
+def events(code, times, pci=GPU0):
+    return [XidEvent(kind="xid", code=code, pci=pci, time=t) for t in times]
+
+
+def stamp(minutes):
+    return f"2026-01-01T{minutes // 60:02d}:{minutes % 60:02d}:00Z"
+
+
+def test_eighteen_hardware_xids_in_two_hours_drain_the_node():
+    storm = events(48, [stamp(5 * i) for i in range(18)])  # 18 in 85 minutes
+    report = with_log(healthy(), xid(48, 18), events=storm)
+    (found,) = findings(report, "GD-GPU-058")
+    assert found.severity == Severity.ERROR and "18 hardware Xids within 2 h" in found.evidence[0]
+    assert found.fix[0].startswith("Drain the node")
+
+
+def test_the_same_count_spread_over_a_day_is_no_storm():
+    spread = events(48, [stamp(80 * i) for i in range(18)])
+    assert findings(with_log(healthy(), xid(48, 18), events=spread), "GD-GPU-058") == []
+
+
+def test_application_xids_never_make_a_storm():
+    many = events(13, [stamp(i) for i in range(50)])
+    assert findings(with_log(healthy(), xid(13, 50), events=many), "GD-GPU-058") == []
+
+
+def test_densest_window():
+    assert densest([0, 10, 20, 7200, 7201], 7200) == 4
+    assert densest([], 7200) == 0
+
+
+XID_119 = (
+    "Timeout after 6s of waiting for RPC response from GPU4 GSP! Expected function 103 "
+    "(GSP_RM_ALLOC) (0x2081 0x4)."
+)
+
+
+def test_a_gsp_timeout_shows_the_firmware_state_and_the_remedy():
+    report = with_gpu(
+        with_log(healthy(), xid(119, 4, message=XID_119)),
+        gsp_firmware_enabled=True,
+        gsp_firmware_default=True,
+        gsp_firmware_version="590.48.01",
+    )
+    assert findings(report, "GD-GPU-056") == []  # its own rule
+    (found,) = findings(report, "GD-GPU-059")
+    assert found.severity == Severity.ERROR and "GSP firmware timeout" in found.title
+    assert "GSP firmware: on (default on), firmware 590.48.01" in found.evidence
+    assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
+    assert not any("NVreg_EnableGpuFirmware" in f for f in found.fix)  # Hopper needs GSP
+
+
+def test_gsp_can_be_turned_off_only_where_it_is_optional():
+    report = with_gpu(
+        with_log(healthy(), xid(120)),
+        architecture="Ampere",
+        name="NVIDIA A100-SXM4-80GB",
+        gsp_firmware_enabled=True,
+    )
+    report = with_driver(report, module_flavour="proprietary")
+    (found,) = findings(report, "GD-GPU-059")
+    assert "GSP firmware error" in found.title
+    assert any("NVreg_EnableGpuFirmware=0" in f for f in found.fix)
+    open_module = with_driver(report, module_flavour="open")
+    (found,) = findings(open_module, "GD-GPU-059")
+    assert not any("NVreg_EnableGpuFirmware" in f for f in found.fix)
+
+
+def test_the_recorded_xid_119_log_becomes_one_gsp_finding():
+    # leptonai/gpud testdata/dmesg-with-xid-119.log, through the probe's own parser
+    lines = [
+        "NVRM: Xid (PCI:0000:01:00): 119, pid=2024380, name=nvidia-smi, " + XID_119,
+        "NVRM: Xid (PCI:0000:01:00): 119, pid=2024380, name=nvidia-smi, Timeout after 6s of "
+        "waiting for RPC response from GPU4 GSP! Expected function 10 (FREE) (0xa55a0210 0x0).",
+        "NVRM: Rate limiting GSP RPC error prints for GPU at PCI:0000:01:00 (printing 1 of "
+        "every 30).  The GPU likely needs to be reset.",
+        "NVRM: Xid (PCI:0000:01:00): 119, pid=1240590, name=gpud, Timeout after 6s of waiting "
+        "for RPC response from GPU4 GSP! Expected function 76 (GSP_RM_CONTROL) (0x20803032 "
+        "0x58c).",
+    ]
+    reading = _Reading(lines=[(1_700_000_000.0 + i, line) for i, line in enumerate(lines)])
+    counts, kept = summarise(reading, since=0)
+    report = with_log(healthy(), *counts, events=kept)
+    (found,) = findings(report, "GD-GPU-059")
+    assert "Xid 119 3 times" in found.evidence[0]
+    assert "GSP_RM_CONTROL" in found.evidence[1]
+
+
+@pytest.mark.parametrize(
+    ("message", "fix"),
+    [
+        ("GPU recovery action changed from 0x0 (None) to 0x4 (Drain and Reset)", "Drain the node"),
+        (
+            "GPU recovery action changed from 0x4 (Drain and Reset) to 0x1 (GPU Reset Required)",
+            "$ sudo nvidia-smi -r -i 0",
+        ),
+        (
+            "GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)",
+            "$ sudo reboot",
+        ),
+    ],
+)
+def test_xid_154_follows_the_action_the_line_names(message, fix):
+    (found,) = findings(with_log(healthy(), xid(154, message=message)), "GD-GPU-060")
+    assert found.fix[0].startswith(fix)
+
+
+def test_xid_154_back_to_none_means_recovered():
+    message = "GPU recovery action changed from 0x1 (GPU Reset Required) to 0x0 (None)"
+    assert findings(with_log(healthy(), xid(154, message=message)), "GD-GPU-060") == []
+
+
+def test_sxids_fatal_and_not():
+    fatal = xid(20034, kind="sxid", pci="0000:c3:00.0", message="Fatal, Link 61 LTSSM Fault Up")
+    soft = xid(12028, kind="sxid", pci="0000:c4:00.0", message="Non-fatal, Link 46 egress")
+    found = findings(with_log(healthy(), fatal, soft), "GD-GPU-061")
+    assert [(f.severity, "(fatal)" in f.title) for f in found] == [
+        (Severity.ERROR, True),
+        (Severity.WARNING, False),
+    ]
+    assert findings(with_log(healthy(), fatal), "GD-GPU-056") == []  # not a GPU Xid
+
+
+def test_an_unreadable_log_is_said_once_as_information():
+    log = KernelLogInfo(
+        status="unreadable",
+        message="/dev/kmsg: Operation not permitted; journalctl: no permission to read the "
+        "kernel messages; dmesg: no permission to read the kernel messages",
+    )
+    report = replace(healthy(), hardware=HardwareInfo(kernel_log=log))
+    (found,) = findings(report, "GD-HOST-055")
+    assert found.severity == Severity.INFO and len(found.evidence) == 3
+    assert found.evidence[0] == "/dev/kmsg: Operation not permitted"
+    assert not [f for f in diagnose(report).findings if f.id.startswith("GD-GPU-05")]
+
+
+def test_a_report_from_before_the_hardware_probe_gets_none_of_these():
+    report = healthy()  # hardware is None: written before 2026-12-07
+    ids = {f.id for f in diagnose(report).findings}
+    assert not ids & ({f"GD-GPU-0{n}" for n in range(56, 68)} | {"GD-HOST-055"})
+
+
+def test_a_cut_reading_says_the_counts_are_lower_bounds():
+    report = with_log(healthy(), xid(79), truncated=True)
+    (found,) = findings(report, "GD-GPU-056")
+    assert "lower bounds" in found.evidence[0]
+
+
+def test_an_xid_before_the_last_boot_is_a_history_not_a_drain():
+    # The journal keeps earlier boots: a reboot since then has reset every GPU.
+    report = with_log(healthy(), xid(79), boot_time="2026-01-02T02:00:00Z")
+    (found,) = findings(report, "GD-GPU-056")
+    assert found.severity == Severity.WARNING and "before the last boot" in found.title
+    same_boot = with_log(healthy(), xid(79), boot_time="2026-01-01T00:00:00Z")
+    assert findings(same_boot, "GD-GPU-056")[0].severity == Severity.ERROR
+    gsp = with_log(healthy(), xid(119), boot_time="2026-01-02T02:00:00Z")
+    assert findings(gsp, "GD-GPU-059")[0].severity == Severity.WARNING
+    message = "GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)"
+    rebooted = with_log(healthy(), xid(154, message=message), boot_time="2026-01-02T02:00:00Z")
+    assert findings(rebooted, "GD-GPU-060") == []
