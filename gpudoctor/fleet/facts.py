@@ -67,7 +67,7 @@ def node_facts(
 
 def gpu_facts(g: GpuInfo) -> GpuFacts:
     """The facts of one GPU a fleet compares with its siblings (model/facts.py names them)."""
-    values = {field: gpu_value(g, field) for _, field in GPU_FLEET_FIELDS}
+    values: dict[str, Any] = {field: gpu_value(g, field) for _, field in GPU_FLEET_FIELDS}
     return GpuFacts(index=g.index, name=g.name, **values)
 
 
