@@ -21,6 +21,7 @@ from typing import Any
 from gpudoctor import __version__
 from gpudoctor.model.report import (
     CudaInfo,
+    DeviceAccessInfo,
     FrameworkInfo,
     HostInfo,
     KernelDriverInfo,
@@ -29,19 +30,31 @@ from gpudoctor.model.report import (
     PythonInfo,
     Report,
     SiteInfo,
+    ToolchainInfo,
     Unavailable,
 )
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.cuda import probe_cuda
+from gpudoctor.probe.device_access import probe_device_access
 from gpudoctor.probe.frameworks import Gate, probe_framework
 from gpudoctor.probe.host import probe_host
 from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
 from gpudoctor.probe.runcmd import stop_all
 from gpudoctor.probe.site import probe_site
+from gpudoctor.probe.toolchain import probe_toolchain
 
 FRAMEWORKS = ("torch", "tensorflow")
-PROBES = ("host", "kernel_driver", "nvml", "cuda", *FRAMEWORKS, "site")
+PROBES = (
+    "host",
+    "kernel_driver",
+    "nvml",
+    "cuda",
+    *FRAMEWORKS,
+    "site",
+    "toolchain",
+    "device_access",
+)
 """Every probe :func:`collect_report` runs, in report order."""
 
 ProbeDone = Callable[[ProbeRun], None]
@@ -75,6 +88,12 @@ def _fallbacks(ctx: ProbeContext) -> dict[str, Callable[[str], Any]]:
         "cuda": lambda m: CudaInfo(status="failed", message=m),
         "site": lambda m: SiteInfo(
             errors=(Unavailable(field="site", code="probe_failed", message=m),)
+        ),
+        "toolchain": lambda m: ToolchainInfo(
+            errors=(Unavailable(field="toolchain", code="probe_failed", message=m),)
+        ),
+        "device_access": lambda m: DeviceAccessInfo(
+            errors=(Unavailable(field="device_access", code="probe_failed", message=m),)
         ),
         **{fw: functools.partial(_framework_fallback, fw) for fw in FRAMEWORKS},
     }
@@ -137,7 +156,9 @@ def _notify(on_done: ProbeDone | None, run: ProbeRun) -> None:
 
 def planned_probes(*, frameworks: bool = True, cuda: bool = True) -> tuple[str, ...]:
     """The probes that will run (the framework and CUDA probes only when asked for)."""
-    skip = (() if frameworks else FRAMEWORKS) + (() if cuda else ("cuda", "site"))
+    skip = (() if frameworks else FRAMEWORKS) + (
+        () if cuda else ("cuda", "site", "toolchain", "device_access")
+    )
     return tuple(p for p in PROBES if p not in skip)
 
 
@@ -161,7 +182,17 @@ def collect_report(
         "nvml": probe_nvml,
         # SLURM job, container, modules and storage: files and variables, plus a bounded
         # walk of the caches (the health gate leaves it out: it is about the GPUs only).
-        **({"site": probe_site} if cuda else {}),
+        # The toolkit and compilers (a few bounded commands) and the device files' access
+        # (one bounded open): what building and opening the GPU need.
+        **(
+            {
+                "site": probe_site,
+                "toolchain": probe_toolchain,
+                "device_access": probe_device_access,
+            }
+            if cuda
+            else {}
+        ),
     }
     if cuda:  # the health gate skips it: cuInit alone can take seconds on a big node
         probes["cuda"] = probe_cuda
@@ -236,6 +267,8 @@ def collect_report(
         frameworks=tuple(results[fw][0] for fw in FRAMEWORKS if fw in results),
         probes=tuple(runs),
         site=results["site"][0] if "site" in results else None,
+        toolchain=results["toolchain"][0] if "toolchain" in results else None,
+        device_access=results["device_access"][0] if "device_access" in results else None,
     )
 
 

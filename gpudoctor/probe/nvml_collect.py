@@ -211,6 +211,7 @@ def _collect_gpu(session: _Session, index: int) -> GpuInfo:
         _read_health(reader)
         _read_modes(reader)
         _read_fabric(reader)
+        _read_virtualization(reader)
     except _GpuLostError:
         pass
     return GpuInfo(index=index, lost=reader.lost, errors=tuple(reader.errors), **reader.values)
@@ -239,6 +240,41 @@ def _read_fabric(r: _GpuReader) -> None:
         return
     state = int(getattr(info, "state", -1))
     r.values["fabric_state"] = FABRIC_STATES.get(state, f"unknown ({state})")
+
+
+VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 4: "host_vsga"}
+"""``nvmlGpuVirtualizationMode_t``."""
+
+
+def _read_virtualization(r: _GpuReader) -> None:
+    """The GPU's virtualization mode and, in a vGPU or passthrough guest, whether a licence is
+    held (an unlicensed vGPU loses CUDA once its grace period ends).
+
+    Silent where the bindings or the driver lack the calls (drivers before R470 have no
+    licensable-features v4; GeForce answers Not Supported): most GPUs are bare metal, and a
+    missing call here is no news for the NVML-functions finding.
+    """
+    get_mode = getattr(r.session.nvml, "nvmlDeviceGetVirtualizationMode", None)
+    if get_mode is None:
+        return
+    try:
+        mode = int(get_mode(r.handle))
+    except Exception:  # NOT_SUPPORTED, FUNCTION_NOT_FOUND: nothing to record
+        return
+    r.values["virtualization_mode"] = VIRTUALIZATION_MODES.get(mode, f"unknown ({mode})")
+    get_features = getattr(r.session.nvml, "nvmlDeviceGetGridLicensableFeatures", None)
+    if mode not in (1, 2) or get_features is None:
+        return
+    try:
+        features = get_features(r.handle)
+        if not int(features.isGridLicenseSupported):
+            return
+        count = int(features.licensableFeaturesCount)
+        states = [int(f.featureState) for f in list(features.gridLicensableFeatures)[:count]]
+    except Exception:  # an old driver or an odd binding: the licence state stays unknown
+        return
+    # featureState is non-zero for a feature that is currently licensed (nvml.h).
+    r.values["vgpu_licensed"] = any(states)
 
 
 def _read_identity(r: _GpuReader) -> None:
