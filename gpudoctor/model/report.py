@@ -514,7 +514,7 @@ class ToolchainInfo:
     ldconfig_read: bool = False
     """True when ``ldconfig -p`` answered; the next field is then complete."""
     libcuda_cache: tuple[str, ...] = ()
-    """The linker cache's ``libcuda.so*`` entries, as ``libcuda.so.1 => /usr/lib/.../libcuda.so.1``."""
+    """The linker cache's ``libcuda.so*`` entries (``libcuda.so.1 => /usr/lib/libcuda.so.1``)."""
     compilers: tuple[Compiler, ...] = ()
     errors: tuple[Unavailable, ...] = ()
 

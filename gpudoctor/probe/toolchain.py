@@ -1,10 +1,10 @@
-"""Toolchain probe: the CUDA toolkit, nvcc, ptxas, C/C++ compilers and the linker cache's libcuda."""
+"""Toolchain probe: the CUDA toolkit, nvcc, ptxas, C/C++ compilers and the linker cache."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
+from pathlib import Path
 
 from gpudoctor.model.report import Compiler, ToolchainInfo, Unavailable
 from gpudoctor.probe.base import ProbeContext
@@ -28,7 +28,7 @@ def cuda_home(ctx: ProbeContext) -> tuple[str | None, str | None]:
             return value, variable
     nvcc = shutil.which("nvcc", path=ctx.env.get("PATH"))
     if nvcc:
-        return os.path.dirname(os.path.dirname(os.path.realpath(nvcc))), "nvcc on PATH"
+        return str(Path(nvcc).resolve().parent.parent), "nvcc on PATH"
     if ctx.path("/usr/local/cuda").is_dir():
         return "/usr/local/cuda", "/usr/local/cuda"
     return None, None
