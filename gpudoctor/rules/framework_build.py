@@ -172,8 +172,10 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "GPUs (5.3, 6.2, 7.2, 8.7) run only their own code. With no match the GPU fails with "
     "`no kernel image is available for execution on the device` (an error); with PTX only, "
     "the first run JIT-compiles the kernels (which can take minutes) and kernels shipped "
-    "without PTX are missing (a warning). Example: a GTX 1080 Ti (6.1) on a `cu128` PyTorch "
-    "wheel (7.0 and up).",
+    "without PTX are missing (a warning), unless the smoke test shows that the JIT in fact "
+    "fails on the GPU (a driver too old for the PTX, `CUDA_ERROR_UNSUPPORTED_PTX_VERSION`): "
+    "then the framework cannot use the GPU at all (an error). Example: a GTX 1080 Ti (6.1) "
+    "on a `cu128` PyTorch wheel (7.0 and up).",
     fix="Install a build whose arch list covers the GPU (`gpudoctor make-env` checks this); "
     "for PyTorch, Pascal and Maxwell need the `cu126` wheels, Blackwell needs `cu128` or "
     "newer.",
@@ -213,10 +215,19 @@ def arch_not_covered(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
             )
         else:
             evidence.append(f"only PTX {coverage.matched} covers it: compiled at first use")
+            # The usual form is a warning (slow first run); a JIT that in fact failed on this
+            # GPU leaves the framework unable to use it, which is an error.
+            failed = [
+                f"the JIT failed on device {d.index}: {d.smoke_error}"
+                for d in fw.devices
+                if d.compute_capability == cc and d.smoke_ok is False and d.smoke_error
+            ]
             yield Hit(
-                severity=Severity.WARNING,
-                title=f"{label(fw)} runs on compute capability {cc} only through PTX JIT",
-                evidence=tuple(evidence),
+                severity=Severity.ERROR if failed else Severity.WARNING,
+                title=f"{label(fw)} cannot run on compute capability {cc}: its PTX JIT fails"
+                if failed
+                else f"{label(fw)} runs on compute capability {cc} only through PTX JIT",
+                evidence=(*evidence, *failed),
                 fix=fix,
             )
 
