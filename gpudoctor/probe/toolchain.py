@@ -102,7 +102,8 @@ def probe_toolchain(ctx: ProbeContext) -> ToolchainInfo:
     ptxas = ctx.env.get("TRITON_PTXAS_PATH") or shutil.which("ptxas", path=ctx.env.get("PATH"))
     if not ptxas and home and ctx.path(f"{home}/bin/ptxas").is_file():
         ptxas = f"{home}/bin/ptxas"
-    read, entries = False, ()
+    read = False
+    entries: tuple[str, ...] = ()
     ldconfig = _ldconfig(ctx)
     if ldconfig:
         result = ctx.run(

@@ -30,7 +30,8 @@ def _errno(node: DeviceNode | None) -> str | None:
 
 def _others_may_rw(node: DeviceNode) -> bool:
     """True when the file's mode lets any user read and write it (``crw-rw-rw-``)."""
-    return bool(node.mode) and len(node.mode or "") == 10 and node.mode[7:9] == "rw"
+    mode = node.mode or ""
+    return len(mode) == 10 and mode[7:9] == "rw"
 
 
 def cgroup_denies(report: Report) -> bool:
