@@ -154,6 +154,7 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
         "https://www.freedesktop.org/software/systemd/man/latest/systemd.resource-control.html "
         "(DeviceAllow=, DevicePolicy=)",
         "https://github.com/NixOS/nixpkgs/issues/331069 (a hardened service loses the GPU)",
+        "https://github.com/NixOS/nixpkgs/issues/363357 (resolution: the device in DeviceAllow=)",
     ),
 )
 def host_cgroup_denies(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:

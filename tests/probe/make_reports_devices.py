@@ -143,6 +143,33 @@ def device_reports() -> dict[str, Report]:
         ),
     )
 
+    # NixOS/nixpkgs#331069 and #363357: a hardened service unit (DevicePolicy=closed with a
+    # DeviceAllow= list that leaves the GPU out) on a GeForce desktop; the GPU works from a
+    # shell, not from the service (resolution: add the devices to DeviceAllow=). The check
+    # here ran in that unit: opening /dev/nvidiactl fails with EPERM, NVML with Unknown Error.
+    service = report(
+        host_from(rtx4080, os_release="NixOS 24.05 (Uakari)", kernel="6.6.41"),
+        driver_from(rtx4080, rtx4080_nvml),
+        NvmlInfo(status="unknown_error", message="nvmlInit failed: Unknown Error"),
+        CudaInfo(
+            status="ok",
+            libcuda_path="/run/opengl-driver/lib/libcuda.so.595.71.05",
+            cu_init_result=999,
+            cu_init_error="CUDA_ERROR_UNKNOWN",
+        ),
+        torch_failed("CUDA unknown error - this may be due to an incorrectly set up environment"),
+        TF_ABSENT,
+    )
+    out["failure__service_device_policy_hides_gpu"] = dataclasses.replace(
+        service,
+        device_access=DeviceAccessInfo(
+            cgroup_version="v2",
+            nodes=_nodes(error="EPERM: Operation not permitted"),
+            selinux="disabled",
+            apparmor=False,
+        ),
+    )
+
     # DDMAL/Rodan#1332: a vGPU guest on a research cloud whose licence lapsed: nvidia-smi
     # shows the GPU idle, TensorFlow fails with "CUDA runtime implicit initialization on
     # GPU:0 failed. Status: all CUDA-capable devices are busy or unavailable".

@@ -46,6 +46,17 @@ def test_container_cut_off_by_daemon_reload():
     assert "GD-NVML-007" not in ids(diagnosis)  # no more generic "NVML failed to start"
 
 
+def test_hardened_service_unit_hides_the_gpu():
+    """https://github.com/NixOS/nixpkgs/issues/331069 (a hardened ollama service loses the
+    RTX 3090) and https://github.com/NixOS/nixpkgs/issues/363357, whose resolution added the
+    device to the unit's DeviceAllow=."""
+    diagnosis = run("failure__service_device_policy_hides_gpu")
+    found = one(diagnosis, "GD-NVML-012")
+    assert found.severity == Severity.ERROR
+    assert "DeviceAllow=/dev/nvidiactl rw" in found.fix
+    assert not {"GD-NVML-007", "GD-NVML-011"} & ids(diagnosis)
+
+
 def test_selinux_refuses_the_devices_in_a_podman_container():
     """https://github.com/fedora-selinux/selinux-policy/issues/1695 (container_t denied
     /dev/nvidia0) and https://github.com/NVIDIA/nvidia-container-toolkit/issues/33
