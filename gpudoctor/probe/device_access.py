@@ -88,6 +88,8 @@ def open_results(ctx: ProbeContext, paths: list[str]) -> tuple[dict[str, str | N
 
 def probe_device_access(ctx: ProbeContext) -> DeviceAccessInfo:
     """Facts that decide whether this process may open the NVIDIA device files."""
+    if not ctx.path("/sys").is_dir() and not ctx.path("/dev").is_dir():
+        return DeviceAccessInfo()  # Windows: no device files, cgroups or security modules
     errors: list[Unavailable] = []
     try:
         names = sorted(p.name for p in ctx.path("/dev").glob("nvidia*") if not p.is_dir())

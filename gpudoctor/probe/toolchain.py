@@ -86,8 +86,10 @@ def probe_toolchain(ctx: ProbeContext) -> ToolchainInfo:
     errors: list[Unavailable] = []
     home, source = cuda_home(ctx)
     nvcc = version = None
-    if home and ctx.path(f"{home}/bin/nvcc").is_file():
-        nvcc = f"{home}/bin/nvcc"
+    # nvcc.exe: the toolkit on Windows (CUDA_PATH), where torch builds extensions too
+    found = [p for p in ("bin/nvcc", "bin/nvcc.exe") if home and ctx.path(f"{home}/{p}").is_file()]
+    if home and found:
+        nvcc = f"{home}/{found[0]}"
         result = ctx.run([nvcc, "--version"], timeout_s=COMMAND_TIMEOUT_S, env=ctx.env)
         version = nvcc_release(result.stdout)
         if version is None:

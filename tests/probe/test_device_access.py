@@ -85,3 +85,8 @@ def test_the_open_child_reports_errno_names(tmp_path):
         str(readable): None,
         str(missing): "ENOENT: No such file or directory",
     }
+
+
+def test_a_host_without_sys_or_dev_records_nothing(tmp_path):
+    info = probe_device_access(ProbeContext(root=tmp_path, env={}, run=FakeRun({})))
+    assert info.selinux is None and info.cgroup_version is None and info.nodes == ()

@@ -97,3 +97,11 @@ def test_a_hung_nvcc_is_recorded_not_waited_for(tmp_path):
     assert info.cuda_home_from == "CUDA_PATH" and info.nvcc_version is None
     (error,) = info.errors
     assert error.field == "toolchain.nvcc_version" and error.code == "timeout"
+
+
+def test_windows_toolkit_nvcc_exe(tmp_path):
+    executable(tmp_path, "/cuda/v12.4/bin/nvcc.exe")
+    run = Answers(**{"nvcc.exe": ok(NVCC)})
+    env = {"CUDA_PATH": "/cuda/v12.4", "PATH": ""}
+    info = probe_toolchain(ProbeContext(env=env, root=tmp_path, run=run))
+    assert info.nvcc == "/cuda/v12.4/bin/nvcc.exe" and info.nvcc_version == "12.4"
