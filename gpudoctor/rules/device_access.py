@@ -54,6 +54,30 @@ def device_access_explains(report: Report) -> bool:
     return cgroup_denies(report) or security_module_denies(report)
 
 
+def blocked_cuinit(report: Report) -> Hit | None:
+    """The CUDA finding when cuInit failed because this process may not open the device files:
+    it names that cause and points at the NVML line's finding instead of a driver fix (reloading
+    nvidia_uvm or rebooting the host does not give a container its devices back)."""
+    result = report.cuda.cu_init_result
+    if result in (None, 0) or not device_access_explains(report):
+        return None
+    node = _ctl(report)
+    rule_id = (
+        "GD-NVML-013"
+        if security_module_denies(report)
+        else ("GD-NVML-011" if report.host.container else "GD-NVML-012")
+    )
+    return Hit(
+        title=f"cuInit fails ({report.cuda.cu_init_error or result}): this process may not "
+        "open the NVIDIA device files",
+        evidence=(
+            f"cuInit returned {result} ({report.cuda.cu_init_error or 'unnamed'})",
+            *((_node_line(node),) if node is not None else ()),
+        ),
+        fix=(f"Give the process its devices back first: see {rule_id} on the NVML line.",),
+    )
+
+
 def _nvml_said(report: Report) -> str:
     nvml = report.nvml
     return f"NVML: {nvml.message}" if nvml.message else f"NVML: {nvml.status}"

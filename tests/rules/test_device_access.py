@@ -202,3 +202,14 @@ def test_every_finding_records_why_it_has_its_severity():
 
     missing = [r.id for r in REGISTRY if not reason(r.id)]
     assert missing == []
+
+
+def test_ptx_jit_under_minor_version_compatibility_is_an_error():
+    # the driver runs the build's CUDA only through minor-version compatibility, which cannot
+    # JIT newer PTX (https://github.com/yerfor/GeneFacePlusPlus/issues/192: fixed by a newer
+    # driver)
+    kb = FakeKb(coverage="ptx_jit", support="minor_compat")
+    (found,) = findings(healthy(), "GD-TORCH-006", kb)
+    assert found.severity == Severity.ERROR
+    assert any("minor-version compatibility" in e for e in found.evidence)
+    assert found.fix[0].startswith("Update the NVIDIA driver to 999.0 or newer")

@@ -44,6 +44,11 @@ def test_container_cut_off_by_daemon_reload():
     assert any("docker rm -f" in f for f in found.fix)
     assert "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all" in found.fix
     assert "GD-NVML-007" not in ids(diagnosis)  # no more generic "NVML failed to start"
+    # cuInit's 999 is not the nvidia_uvm state it usually is: no rmmod, the NVML cause instead
+    cuda = one(diagnosis, "GD-CUDA-002")
+    assert cuda.fix == (
+        "Give the process its devices back first: see GD-NVML-011 on the NVML line.",
+    )
 
 
 def test_hardened_service_unit_hides_the_gpu():
