@@ -127,8 +127,9 @@ _FRAMEWORK = {
     "005": "Error when the driver cannot run the build's CUDA at all; a warning when it runs "
     "through minor-version compatibility with limits.",
     "006": "Error when no kernel matches the GPU, or the PTX JIT in fact fails on it (the "
-    "framework cannot use the GPU); a warning when PTX JIT covers it (slow first run, some "
-    "kernels missing).",
+    "smoke test failed, or the driver runs the build's CUDA only through minor-version "
+    "compatibility, which cannot JIT it): the framework cannot use the GPU. A warning when "
+    "PTX JIT covers it and works (slow first run, some kernels missing).",
     "007": "Warning: an unsupported Python may work, but wheels and fixes are not made for it.",
     "008": "Error: the framework cannot use the GPU; information on a machine with no "
     "NVIDIA GPU, where a CUDA build runs on the CPU as intended.",
