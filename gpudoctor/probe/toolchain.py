@@ -28,7 +28,7 @@ def cuda_home(ctx: ProbeContext) -> tuple[str | None, str | None]:
             return value, variable
     nvcc = shutil.which("nvcc", path=ctx.env.get("PATH"))
     if nvcc:
-        return str(Path(nvcc).resolve().parent.parent), "nvcc on PATH"
+        return str(Path(nvcc).parent.parent), "nvcc on PATH"  # as torch: no realpath
     if ctx.path("/usr/local/cuda").is_dir():
         return "/usr/local/cuda", "/usr/local/cuda"
     return None, None
