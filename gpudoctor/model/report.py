@@ -200,8 +200,8 @@ class GpuInfo:
     ``host_vgpu`` or ``host_vsga``, from ``nvmlDeviceGetVirtualizationMode``; null in reports
     written before 2026-12-07 and where the driver cannot say."""
     vgpu_licensed: bool | None = None
-    """For a licensable GPU (a vGPU guest): True when a licensed feature is in use, False when
-    none is (``nvmlDeviceGetGridLicensableFeatures``); null where licensing does not apply."""
+    """In a vGPU guest: True when a licensable feature is licensed, False when none is
+    (``nvmlDeviceGetGridLicensableFeatures``); null elsewhere (bare metal, passthrough)."""
     errors: tuple[Unavailable, ...] = ()
 
 

@@ -247,7 +247,7 @@ VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 
 
 
 def _read_virtualization(r: _GpuReader) -> None:
-    """The GPU's virtualization mode and, in a vGPU or passthrough guest, whether a licence is
+    """The GPU's virtualization mode and, in a vGPU guest, whether a licence is
     held (an unlicensed vGPU loses CUDA once its grace period ends).
 
     Silent where the bindings or the driver lack the calls (drivers before R470 have no
@@ -263,7 +263,9 @@ def _read_virtualization(r: _GpuReader) -> None:
         return
     r.values["virtualization_mode"] = VIRTUALIZATION_MODES.get(mode, f"unknown ({mode})")
     get_features = getattr(r.session.nvml, "nvmlDeviceGetGridLicensableFeatures", None)
-    if mode not in (1, 2) or get_features is None:
+    # Only a vGPU (mode 2) needs a licence for CUDA: a passthrough GPU in a cloud VM has none
+    # and computes all the same, so its licence state would only mislead.
+    if mode != 2 or get_features is None:
         return
     try:
         features = get_features(r.handle)

@@ -272,9 +272,10 @@ def security_module(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     area="gpu",
     severity=Severity.ERROR,
     title="The vGPU holds no licence: CUDA is restricted",
-    why="In a virtual machine with an NVIDIA vGPU (NVML's virtualization mode `vgpu`) or a "
-    "licensed passthrough GPU, the guest driver must obtain a licence from the licence "
-    "server. Unlicensed, the driver runs unrestricted only for a short grace period, then "
+    why="In a virtual machine with an NVIDIA vGPU (NVML's virtualization mode `vgpu`), the "
+    "guest driver must obtain a licence from the licence server (a passthrough GPU, as in "
+    "cloud GPU instances, needs none for CUDA and is not checked). Unlicensed, the driver "
+    "runs unrestricted only for a short grace period, then "
     "restricts the GPU: CUDA no longer starts (*all CUDA-capable devices are busy or "
     "unavailable*) while `nvidia-smi` still lists the GPU as idle. gpudoctor reads "
     "`nvmlDeviceGetGridLicensableFeatures`: no feature licensed. An error, because CUDA "
@@ -292,8 +293,8 @@ def security_module(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def vgpu_unlicensed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
-        if gpu.vgpu_licensed is not False:
-            continue
+        if gpu.vgpu_licensed is not False or gpu.virtualization_mode != "vgpu":
+            continue  # passthrough GPUs compute without a licence
         yield Hit(
             title=f"{gpu_label(gpu)} is a vGPU without a licence: CUDA is restricted",
             evidence=(

@@ -429,6 +429,7 @@ class _VgpuNvml(FakeNvml):
         (2, [0, 1], "vgpu", True),
         (2, None, "vgpu", None),  # an old driver: the licence state stays unknown
         (0, [0], "none", None),  # bare metal: licensing is not asked
+        (1, [0], "passthrough", None),  # a cloud GPU passed through: needs no licence
     ],
 )
 def test_virtualization_mode_and_vgpu_licence(mode, states, recorded, licensed):

@@ -105,3 +105,11 @@ def test_windows_toolkit_nvcc_exe(tmp_path):
     env = {"CUDA_PATH": "/cuda/v12.4", "PATH": ""}
     info = probe_toolchain(ProbeContext(env=env, root=tmp_path, run=run))
     assert info.nvcc == "/cuda/v12.4/bin/nvcc.exe" and info.nvcc_version == "12.4"
+
+
+def test_cuda_home_above_nvcc_on_path(tmp_path):
+    executable(tmp_path, "/opt/cuda-12.4/bin/nvcc")
+    env = {"PATH": str(tmp_path / "opt/cuda-12.4/bin")}
+    info = probe_toolchain(ProbeContext(env=env, run=Answers(nvcc=ok(NVCC))))
+    assert info.cuda_home == str(tmp_path / "opt/cuda-12.4")
+    assert info.cuda_home_from == "nvcc on PATH" and info.nvcc_version == "12.4"

@@ -87,6 +87,8 @@ def test_an_opened_device_or_an_old_report_gives_nothing():
 def test_licensed_or_bare_metal_gpus_are_not_flagged():
     licensed = with_nvml(healthy(), gpus=(h100(virtualization_mode="vgpu", vgpu_licensed=True),))
     assert findings(licensed, "GD-GPU-016") == []
+    passthrough = h100(virtualization_mode="passthrough", vgpu_licensed=False)
+    assert findings(with_nvml(healthy(), gpus=(passthrough,)), "GD-GPU-016") == []
     assert findings(healthy(), "GD-GPU-016") == []
 
 
