@@ -78,6 +78,18 @@ def blocked_cuinit(report: Report) -> Hit | None:
     )
 
 
+def refused_nodes(report: Report) -> tuple[str, ...]:
+    """The device files this process could not open, with mode, group and error, in words."""
+    access = report.device_access
+    if access is None:
+        return ()
+    return tuple(
+        f"{n.path} ({n.mode or 'mode unknown'}, group {n.gid}) could not be opened: {n.open_error}"
+        for n in access.nodes
+        if n.opened is False
+    )
+
+
 def _nvml_said(report: Report) -> str:
     nvml = report.nvml
     return f"NVML: {nvml.message}" if nvml.message else f"NVML: {nvml.status}"

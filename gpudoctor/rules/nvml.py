@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
-from gpudoctor.rules.device_access import all_set_aside, device_access_explains
+from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
 from gpudoctor.rules.distro import (
     hold_driver,
     install_driver,
@@ -250,7 +250,7 @@ def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "no_permission" or device_access_explains(report):
         return  # GD-NVML-011/012/013 name the cgroup or security module that refused
     yield Hit(
-        evidence=(_nvml_said(report),),
+        evidence=(_nvml_said(report), *refused_nodes(report)),
         fix=("$ ls -l /dev/nvidia*", "$ sudo usermod -aG video $USER   # then log in again"),
     )
 

@@ -215,3 +215,21 @@ def test_ptx_jit_under_minor_version_compatibility_is_an_error():
     assert found.severity == Severity.ERROR
     assert any("minor-version compatibility" in e for e in found.evidence)
     assert found.fix[0].startswith("Update the NVIDIA driver to 999.0 or newer")
+
+
+def test_a_restrictive_mode_is_shown_in_the_permission_finding():
+    node = DeviceNode(
+        path="/dev/nvidiactl",
+        mode="crw-rw----",
+        gid=44,
+        open_error="EACCES: Permission denied",
+        opened=False,
+    )
+    report = replace(
+        broken_nvml(healthy(), "no_permission"), device_access=DeviceAccessInfo(nodes=(node,))
+    )
+    (found,) = findings(report, "GD-NVML-004")
+    assert (
+        "/dev/nvidiactl (crw-rw----, group 44) could not be opened: EACCES: Permission denied"
+        in found.evidence
+    )
