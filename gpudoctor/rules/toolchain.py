@@ -109,8 +109,9 @@ def _ld_library_path_has(report: Report, folder: str | None) -> bool:
     severity=Severity.WARNING,
     title="torch.compile cannot find libcuda: the linker cache has no libcuda.so.1",
     why="`torch.compile` generates Triton kernels, and Triton links its launcher against the "
-    "driver's `libcuda`, which it looks up in the linker cache (`/sbin/ldconfig -p`), then "
-    "`TRITON_LIBCUDA_PATH`, then the folders of `LD_LIBRARY_PATH`. A driver installed "
+    "driver's `libcuda`, which it looks for in `TRITON_LIBCUDA_PATH`, else in the linker "
+    "cache (`/sbin/ldconfig -p`, for `libcuda.so.1`), else in the folders of "
+    "`LD_LIBRARY_PATH`. A driver installed "
     "outside the cached folders (Colab's `/usr/lib64-nvidia`, a container or Apptainer "
     "image whose cache was not refreshed) works for PyTorch's eager mode, which `dlopen`s "
     "`libcuda.so.1` by its path, yet every compiled model fails with `AssertionError: "
