@@ -365,6 +365,13 @@ class GpuInfo:
     the first link the GPU does not have); ``[]`` for a GPU without NVLink, null where the
     driver could not be asked and in reports written before 2026-12-07."""
     processes: tuple[GpuProcess, ...] = ()
+    virtualization_mode: str | None = None
+    """``none`` (bare metal), ``passthrough``, ``vgpu`` (a vGPU inside a virtual machine),
+    ``host_vgpu`` or ``host_vsga``, from ``nvmlDeviceGetVirtualizationMode``; null in reports
+    written before 2026-12-07 and where the driver cannot say."""
+    vgpu_licensed: bool | None = None
+    """In a vGPU guest: True when a licensable feature is licensed, False when none is
+    (``nvmlDeviceGetGridLicensableFeatures``); null elsewhere (bare metal, passthrough)."""
     errors: tuple[Unavailable, ...] = ()
 
 
@@ -656,6 +663,84 @@ class SiteInfo:
     another host (a login node); None for a check of the machine it ran on."""
 
 
+# --- building against the frameworks: CUDA toolkit, compilers, linker cache ------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compiler:
+    """A C or C++ compiler on PATH (Triton and CUDA extensions call one)."""
+
+    name: str
+    """The command: ``cc``, ``gcc``, ``clang``, ``c++``, ``g++`` or ``clang++``."""
+    path: str
+    version: str | None = None
+    """The first line of ``--version``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolchainInfo:
+    """What building against a framework would use: the CUDA toolkit, ``nvcc``, ``ptxas``, a
+    C/C++ compiler and the linker cache's ``libcuda`` entries."""
+
+    cuda_home: str | None = None
+    """The CUDA toolkit root as ``torch.utils.cpp_extension`` finds it."""
+    cuda_home_from: str | None = None
+    """How: ``CUDA_HOME``, ``CUDA_PATH``, ``nvcc on PATH`` or ``/usr/local/cuda``."""
+    nvcc: str | None = None
+    """``<cuda_home>/bin/nvcc`` when it exists."""
+    nvcc_version: str | None = None
+    """``major.minor`` from ``nvcc --version`` (``release 12.4``)."""
+    ptxas: str | None = None
+    """``ptxas`` on PATH or under the toolkit (``TRITON_PTXAS_PATH`` when set)."""
+    ldconfig_read: bool = False
+    """True when ``ldconfig -p`` answered; the next field is then complete."""
+    libcuda_cache: tuple[str, ...] = ()
+    """The linker cache's ``libcuda.so*`` entries (``libcuda.so.1 => /usr/lib/libcuda.so.1``)."""
+    compilers: tuple[Compiler, ...] = ()
+    errors: tuple[Unavailable, ...] = ()
+
+
+# --- access to the device files: cgroups, permissions, security modules ----------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceNode:
+    """One NVIDIA device file: its mode, and whether this process could open it."""
+
+    path: str
+    mode: str | None = None
+    """As ``ls -l`` writes it: ``crw-rw-rw-``."""
+    uid: int | None = None
+    gid: int | None = None
+    open_error: str | None = None
+    """``EPERM: Operation not permitted`` when opening it for reading failed; null when it
+    opened or was not tried (see ``opened``)."""
+    opened: bool | None = None
+    """True when it opened, False when it did not, null when not tried (only ``/dev/nvidiactl``
+    is opened: doing so starts no GPU)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceAccessInfo:
+    """What decides whether this process may use the NVIDIA device files."""
+
+    cgroup_version: str | None = None
+    """``v2`` (unified hierarchy: the device filter is an eBPF program nothing can list) or
+    ``v1``; null when ``/sys/fs/cgroup`` could not be read."""
+    devices_list: tuple[str, ...] = ()
+    """cgroup v1: the ``devices.list`` of this process's cgroup (``c 195:* m``)."""
+    nodes: tuple[DeviceNode, ...] = ()
+    selinux: str | None = None
+    """``enforcing``, ``permissive`` or ``disabled`` (no ``/sys/fs/selinux``)."""
+    apparmor: bool | None = None
+    """True when AppArmor is enabled in the kernel."""
+    security_context: str | None = None
+    """This process's label (``/proc/self/attr/current``): an SELinux context such as
+    ``system_u:system_r:container_t:s0:c380,c597`` or an AppArmor profile such as
+    ``docker-default (enforce)``."""
+    errors: tuple[Unavailable, ...] = ()
+
+
 # --- the whole report -----------------------------------------------------------------------
 
 
@@ -679,6 +764,12 @@ class Report:
     gpudoctor recorded it."""
     hardware: HardwareInfo | None = None
     """Kernel-log Xids, InfiniBand ports and the IOMMU; null in reports written before
+    2026-12-07."""
+    toolchain: ToolchainInfo | None = None
+    """The CUDA toolkit, compilers and linker cache for building against the frameworks; null
+    in reports written before 2026-12-07."""
+    device_access: DeviceAccessInfo | None = None
+    """cgroups, device-file permissions and security modules; null in reports written before
     2026-12-07."""
 
     def framework(self, name: str) -> FrameworkInfo | None:

@@ -21,6 +21,7 @@ from typing import Any
 from gpudoctor import __version__
 from gpudoctor.model.report import (
     CudaInfo,
+    DeviceAccessInfo,
     FrameworkInfo,
     HardwareInfo,
     HostInfo,
@@ -30,10 +31,12 @@ from gpudoctor.model.report import (
     PythonInfo,
     Report,
     SiteInfo,
+    ToolchainInfo,
     Unavailable,
 )
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.cuda import probe_cuda
+from gpudoctor.probe.device_access import probe_device_access
 from gpudoctor.probe.frameworks import Gate, probe_framework
 from gpudoctor.probe.hardware import probe_hardware
 from gpudoctor.probe.host import probe_host
@@ -41,9 +44,20 @@ from gpudoctor.probe.kernel_driver import probe_kernel_driver
 from gpudoctor.probe.nvml_probe import probe_nvml
 from gpudoctor.probe.runcmd import stop_all
 from gpudoctor.probe.site import probe_site
+from gpudoctor.probe.toolchain import probe_toolchain
 
 FRAMEWORKS = ("torch", "tensorflow")
-PROBES = ("host", "kernel_driver", "nvml", "hardware", "cuda", *FRAMEWORKS, "site")
+PROBES = (
+    "host",
+    "kernel_driver",
+    "nvml",
+    "hardware",
+    "cuda",
+    *FRAMEWORKS,
+    "site",
+    "toolchain",
+    "device_access",
+)
 """Every probe :func:`collect_report` runs, in report order."""
 
 ProbeDone = Callable[[ProbeRun], None]
@@ -80,6 +94,12 @@ def _fallbacks(ctx: ProbeContext) -> dict[str, Callable[[str], Any]]:
         ),
         "site": lambda m: SiteInfo(
             errors=(Unavailable(field="site", code="probe_failed", message=m),)
+        ),
+        "toolchain": lambda m: ToolchainInfo(
+            errors=(Unavailable(field="toolchain", code="probe_failed", message=m),)
+        ),
+        "device_access": lambda m: DeviceAccessInfo(
+            errors=(Unavailable(field="device_access", code="probe_failed", message=m),)
         ),
         **{fw: functools.partial(_framework_fallback, fw) for fw in FRAMEWORKS},
     }
@@ -142,7 +162,9 @@ def _notify(on_done: ProbeDone | None, run: ProbeRun) -> None:
 
 def planned_probes(*, frameworks: bool = True, cuda: bool = True) -> tuple[str, ...]:
     """The probes that will run (the framework and CUDA probes only when asked for)."""
-    skip = (() if frameworks else FRAMEWORKS) + (() if cuda else ("cuda", "site"))
+    skip = (() if frameworks else FRAMEWORKS) + (
+        () if cuda else ("cuda", "site", "toolchain", "device_access")
+    )
     return tuple(p for p in PROBES if p not in skip)
 
 
@@ -169,7 +191,17 @@ def collect_report(
         "hardware": probe_hardware,
         # SLURM job, container, modules and storage: files and variables, plus a bounded
         # walk of the caches (the health gate leaves it out: it is about the GPUs only).
-        **({"site": probe_site} if cuda else {}),
+        # The toolkit and compilers (a few bounded commands) and the device files' access
+        # (one bounded open): what building and opening the GPU need.
+        **(
+            {
+                "site": probe_site,
+                "toolchain": probe_toolchain,
+                "device_access": probe_device_access,
+            }
+            if cuda
+            else {}
+        ),
     }
     if cuda:  # the health gate skips it: cuInit alone can take seconds on a big node
         probes["cuda"] = probe_cuda
@@ -245,6 +277,8 @@ def collect_report(
         probes=tuple(runs),
         site=results["site"][0] if "site" in results else None,
         hardware=results["hardware"][0],
+        toolchain=results["toolchain"][0] if "toolchain" in results else None,
+        device_access=results["device_access"][0] if "device_access" in results else None,
     )
 
 

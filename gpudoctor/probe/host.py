@@ -22,6 +22,10 @@ ENV_VARS = (
     "LD_LIBRARY_PATH",
     "CUDA_HOME",
     "CUDA_PATH",
+    # What building against the frameworks uses: Triton's libcuda override, the C compilers.
+    "TRITON_LIBCUDA_PATH",
+    "CC",
+    "CXX",
     "CUDA_LAUNCH_BLOCKING",
     # DCGM's list of variables that slow CUDA down or change its behaviour (nvvs Software.cpp).
     "NSIGHT_CUDA_DEBUGGER",

@@ -213,6 +213,7 @@ def _collect_gpu(session: _Session, index: int) -> GpuInfo:
         _read_fabric(reader)
         _read_settings(reader)
         _read_nvlinks(reader)
+        _read_virtualization(reader)
     except _GpuLostError:
         pass
     return GpuInfo(index=index, lost=reader.lost, errors=tuple(reader.errors), **reader.values)
@@ -340,6 +341,43 @@ def _read_nvlinks(r: _GpuReader) -> None:
                 values[name] = None if isinstance(count, _Failure) else int(count)
         links.append(NvLink(link=link, active=active, **values))
     r.values["nvlinks"] = tuple(links)
+
+
+VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 4: "host_vsga"}
+"""``nvmlGpuVirtualizationMode_t``."""
+
+
+def _read_virtualization(r: _GpuReader) -> None:
+    """The GPU's virtualization mode and, in a vGPU guest, whether a licence is
+    held (an unlicensed vGPU loses CUDA once its grace period ends).
+
+    Silent where the bindings or the driver lack the calls (drivers before R470 have no
+    licensable-features v4; GeForce answers Not Supported): most GPUs are bare metal, and a
+    missing call here is no news for the NVML-functions finding.
+    """
+    get_mode = getattr(r.session.nvml, "nvmlDeviceGetVirtualizationMode", None)
+    if get_mode is None:
+        return
+    try:
+        mode = int(get_mode(r.handle))
+    except Exception:  # NOT_SUPPORTED, FUNCTION_NOT_FOUND: nothing to record
+        return
+    r.values["virtualization_mode"] = VIRTUALIZATION_MODES.get(mode, f"unknown ({mode})")
+    get_features = getattr(r.session.nvml, "nvmlDeviceGetGridLicensableFeatures", None)
+    # Only a vGPU (mode 2) needs a licence for CUDA: a passthrough GPU in a cloud VM has none
+    # and computes all the same, so its licence state would only mislead.
+    if mode != 2 or get_features is None:
+        return
+    try:
+        features = get_features(r.handle)
+        if not int(features.isGridLicenseSupported):
+            return
+        count = int(features.licensableFeaturesCount)
+        states = [int(f.featureState) for f in list(features.gridLicensableFeatures)[:count]]
+    except Exception:  # an old driver or an odd binding: the licence state stays unknown
+        return
+    # featureState is non-zero for a feature that is currently licensed (nvml.h).
+    r.values["vgpu_licensed"] = any(states)
 
 
 def _read_identity(r: _GpuReader) -> None:

@@ -33,6 +33,8 @@ def sections(report: Report) -> list[Section]:
             tuple((w.name, w.version) for w in report.cuda.nvidia_wheels),
         ),
         *_framework_sections(report),
+        _toolchain_section(report),
+        _device_access_section(report),
         Section(
             "Probes",
             ("Probe", "Status", "Seconds", "Message"),
@@ -194,6 +196,11 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
         ("BAR1", na(g.bar1_total_mib, " MiB") if g.bar1_total_mib is not None else None),
         ("GSP firmware", _gsp(g)),
         ("NVLinks active / listed", _nvlinks(g)),
+        ("virtualization", g.virtualization_mode),
+        (
+            "vGPU licence",
+            None if g.vgpu_licensed is None else ("licensed" if g.vgpu_licensed else "none"),
+        ),
         *(
             (
                 f"MIG {m.index}",
@@ -366,6 +373,42 @@ def _framework_pairs(fw: FrameworkInfo) -> list[tuple[str, str | None]]:
     ]
 
 
+def _toolchain_section(report: Report) -> Section:
+    tc = report.toolchain
+    if tc is None:
+        return _kv("Build toolchain", [])
+    home = f"{tc.cuda_home} (from {tc.cuda_home_from})" if tc.cuda_home else None
+    cache = ", ".join(tc.libcuda_cache) or "no libcuda entry" if tc.ldconfig_read else None
+    pairs: list[tuple[str, str | None]] = [
+        ("CUDA toolkit", home),
+        ("nvcc", f"{tc.nvcc} (CUDA {tc.nvcc_version or '?'})" if tc.nvcc else None),
+        ("ptxas", tc.ptxas),
+        ("linker cache", cache),
+    ]
+    pairs += [
+        (c.name, f"{c.path}" + (f" ({c.version})" if c.version else "")) for c in tc.compilers
+    ]
+    return _kv("Build toolchain", pairs)
+
+
+def _device_access_section(report: Report) -> Section:
+    access = report.device_access
+    if access is None:
+        return _kv("Device access", [])
+    pairs: list[tuple[str, str | None]] = [
+        ("cgroup", access.cgroup_version),
+        ("devices.list", "; ".join(access.devices_list) or None),
+        ("SELinux", access.selinux),
+        ("AppArmor", _yes_no(access.apparmor)),
+        ("process label", access.security_context),
+    ]
+    for node in access.nodes:
+        opened = {True: "opened", False: f"not opened: {node.open_error}", None: None}
+        detail = ", ".join(x for x in (node.mode, opened[node.opened]) if x)
+        pairs.append((node.path, detail or "present"))
+    return _kv("Device access", pairs)
+
+
 def _unavailable(report: Report) -> Iterator[Unavailable]:
     yield from report.host.errors
     yield from report.driver.errors
@@ -374,3 +417,7 @@ def _unavailable(report: Report) -> Iterator[Unavailable]:
         yield from gpu.errors
     if report.hardware is not None:
         yield from report.hardware.errors
+    if report.toolchain is not None:
+        yield from report.toolchain.errors
+    if report.device_access is not None:
+        yield from report.device_access.errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gpudoctor.rules.diagnose  # noqa: F401 - registers every rule
 from gpudoctor.model.findings import AREAS
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, Rule
+from gpudoctor.rules.severity_reasons import reason
 
 COMMAND = "scripts/write-findings"
 """Writes docs/findings.md; the package itself knows no repository layout."""
@@ -23,7 +24,11 @@ Severities: **error** (something is broken: exit status 1), **warning** (works, 
 or fragile: exit status 1 with `--strict`), **info** (worth knowing), **ok** (the area was
 checked and is healthy). Where a finding's severity depends on the case (an error on one
 machine, information on another), every severity it can have is listed, worst first, and its
-text says which case gets which.
+text says which case gets which. Each entry's *Why this severity* says what the finding does to
+a run: **error** when a framework cannot use the GPU or a run would fail or compute wrongly
+(also where the usual form of the finding is a warning), **warning** when runs work but slower,
+fragile, on another card than meant, or when something a user would build cannot be built,
+**info** when nothing about a run changes.
 """
 
 
@@ -75,6 +80,9 @@ def entry(rule: Rule) -> str:
         "",
         f"**Fix:** {rule.fix}",
     ]
+    why_severity = reason(rule.id)
+    if why_severity:
+        out += ["", f"**Why this severity:** {why_severity}"]
     if rule.sources:
         out += ["", "**Sources:** " + "; ".join(rule.sources)]
     return "\n".join(out)

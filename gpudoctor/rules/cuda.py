@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
+from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
@@ -175,7 +176,9 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="`CUDA unknown error - this may be due to an incorrectly set up environment` while "
     "`nvidia-smi` works: CUDA needs the `nvidia_uvm` module and `/dev/nvidia-uvm`. Both go "
     "missing or stale after a suspend/resume or a driver reload; containers inherit the "
-    "host's state.",
+    "host's state. When this process may not open the NVIDIA device files at all (a device "
+    "cgroup or a security module, GD-NVML-011 to GD-NVML-013), the finding says so and points "
+    "there instead.",
     fix="On the host: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm` (or reboot).",
     sources=(
         "pytorch/pytorch#88639 (CUDA unknown error after suspend)",
@@ -184,6 +187,10 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.cuda.cu_init_result != CU_UNKNOWN or _not_applicable(report):
+        return
+    blocked = blocked_cuinit(report)
+    if blocked is not None:  # a device cgroup or security module, not nvidia_uvm
+        yield blocked
         return
     drv = report.driver
     evidence = [cu_init_text(report)]
@@ -262,7 +269,8 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="cuInit succeeded in loading the driver but found no device it may use. Usual causes: "
     "`CUDA_VISIBLE_DEVICES` empty or invalid; a container without `--gpus`; MIG on without "
     "instances; under WSL2 a Windows driver too old for WSL or a Linux libcuda shadowing the "
-    "Windows one.",
+    "Windows one; a device cgroup or security module that refuses the device files "
+    "(GD-NVML-011 to GD-NVML-013, named in the finding).",
     fix="Follow the host, GPU or WSL finding that names the cause; check "
     "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
     sources=(
@@ -276,6 +284,10 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.cuda.cu_init_result not in (CU_NO_DEVICE, CU_INVALID_DEVICE):
         return
     if _not_applicable(report):
+        return
+    blocked = blocked_cuinit(report)
+    if blocked is not None:  # the devices are there; this process may not open them
+        yield blocked
         return
     evidence = [cu_init_text(report)]
     visible = env(report, "CUDA_VISIBLE_DEVICES")

@@ -8,6 +8,7 @@ from gpudoctor.model.report import Report
 # Importing the rule modules registers their rules, in this order.
 from gpudoctor.rules import (  # noqa: F401
     cuda,
+    device_access,
     driver,
     framework_build,
     framework_runtime,
@@ -22,6 +23,7 @@ from gpudoctor.rules import (  # noqa: F401
     nvml,
     packaging,
     site,
+    toolchain,
 )
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, KnowledgeBase, Rule, ok_rule_id
 

@@ -209,3 +209,17 @@ def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
         },
         f"Install the R{branch} driver branch (the last one for this GPU)",
     )
+
+
+def install_compiler(report: Report) -> tuple[str, ...]:
+    """Install a C and C++ compiler (Triton builds its launcher with one, extensions need both)."""
+    return _choose(
+        report,
+        {
+            "ubuntu": ("$ sudo apt-get install -y build-essential",),
+            "debian": ("$ sudo apt-get install -y build-essential",),
+            "fedora": ("$ sudo dnf install -y gcc gcc-c++",),
+            "rhel": ("$ sudo dnf install -y gcc gcc-c++",),
+        },
+        "Install gcc and g++",
+    )

@@ -173,6 +173,8 @@ def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     if driver_refuses_gpu(report, kb):
         return  # GD-DRV-007/008/009 name why it did not load; rebuilding would not help
+    if all(set_aside_for_vm(fn.driver) for fn in functions):
+        return  # GD-DRV-011: a passthrough driver holds every GPU; reloading would not help
     yield Hit(
         evidence=(
             *(_describe(fn) for fn in functions),
@@ -207,6 +209,9 @@ def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     drv = report.driver
     if not is_linux_host(report) or drv.module_version is None:
         return
+    gpu_fns = [fn for fn in drv.pci_functions if is_gpu_function(fn)]
+    if gpu_fns and all(set_aside_for_vm(fn.driver) for fn in gpu_fns):
+        return  # GD-DRV-011 reports that no GPU is left for this host (an error)
     for fn in drv.pci_functions:
         if not is_gpu_function(fn) or fn.driver in ("nvidia", "nouveau"):
             continue

@@ -172,8 +172,12 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "GPUs (5.3, 6.2, 7.2, 8.7) run only their own code. With no match the GPU fails with "
     "`no kernel image is available for execution on the device` (an error); with PTX only, "
     "the first run JIT-compiles the kernels (which can take minutes) and kernels shipped "
-    "without PTX are missing (a warning). Example: a GTX 1080 Ti (6.1) on a `cu128` PyTorch "
-    "wheel (7.0 and up).",
+    "without PTX are missing (a warning), unless the JIT in fact fails on the GPU: the "
+    "smoke test failed there, or the driver runs the build's CUDA only through minor-version "
+    "compatibility, which cannot JIT newer PTX (`CUDA_ERROR_UNSUPPORTED_PTX_VERSION`, "
+    "*the provided PTX was compiled with an unsupported toolchain*); then the framework "
+    "cannot use the GPU at all (an error). Example: a GTX 1080 Ti (6.1) "
+    "on a `cu128` PyTorch wheel (7.0 and up).",
     fix="Install a build whose arch list covers the GPU (`gpudoctor make-env` checks this); "
     "for PyTorch, Pascal and Maxwell need the `cu126` wheels, Blackwell needs `cu128` or "
     "newer.",
@@ -181,6 +185,9 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         "pytorch/pytorch torch/cuda/__init__.py (the arch check and its warning)",
         "pytorch/pytorch#150733",
         "astral-sh/uv#14742",
+        "https://docs.nvidia.com/deploy/cuda-compatibility/ (minor-version compatibility and PTX)",
+        "https://github.com/yerfor/GeneFacePlusPlus/issues/192 (unsupported PTX toolchain; "
+        "resolution: a newer driver)",
         "gpudoctor/kb/data/torch.toml and tensorflow.toml (knowledge base: arch lists)",
     ),
 )
@@ -213,11 +220,39 @@ def arch_not_covered(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
             )
         else:
             evidence.append(f"only PTX {coverage.matched} covers it: compiled at first use")
+            # The usual form is a warning (slow first run); a JIT that in fact failed on this
+            # GPU leaves the framework unable to use it, which is an error.
+            failed = [
+                f"the JIT failed on device {d.index}: {d.smoke_error}"
+                for d in fw.devices
+                if d.compute_capability == cc and d.smoke_ok is False and d.smoke_error
+            ]
+            support = cuda_support(report, kb, fw)
+            level = support.level if support is not None else api_level(report, fw.build_cuda or "")
+            if level == "minor_compat":
+                # Minor-version compatibility runs the build's SASS but cannot JIT PTX newer
+                # than the driver: the only code for this GPU cannot run.
+                failed.append(
+                    f"the driver runs CUDA {fw.build_cuda} only through minor-version "
+                    "compatibility, which cannot JIT the build's newer PTX "
+                    "(CUDA_ERROR_UNSUPPORTED_PTX_VERSION)"
+                )
+            newer = support.full_min_driver if support is not None else None
+            driver_fix = (
+                (
+                    f"Update the NVIDIA driver to {newer or 'a newer release'} or newer (the JIT "
+                    "needs a driver as new as the build's CUDA),",
+                )
+                if level == "minor_compat"
+                else ()
+            )
             yield Hit(
-                severity=Severity.WARNING,
-                title=f"{label(fw)} runs on compute capability {cc} only through PTX JIT",
-                evidence=tuple(evidence),
-                fix=fix,
+                severity=Severity.ERROR if failed else Severity.WARNING,
+                title=f"{label(fw)} cannot run on compute capability {cc}: its PTX JIT fails"
+                if failed
+                else f"{label(fw)} runs on compute capability {cc} only through PTX JIT",
+                evidence=(*evidence, *failed),
+                fix=(*driver_fix, *fix),
             )
 
 

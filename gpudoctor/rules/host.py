@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
+from gpudoctor.rules import mixed_gpus
 from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -196,29 +197,54 @@ def _bad_entry(token: str, report: Report) -> str:
     "GD-HOST-003",
     area="host",
     severity=Severity.INFO,
+    severities=(Severity.WARNING, Severity.INFO),
     title="Mixed GPU models: CUDA and nvidia-smi number the GPUs differently",
     why="By default CUDA numbers GPUs fastest first (`CUDA_DEVICE_ORDER=FASTEST_FIRST`), "
     "while nvidia-smi and NVML number them by PCI bus. With different GPU models, `cuda:0` "
-    "may not be nvidia-smi's GPU 0, and `CUDA_VISIBLE_DEVICES=1` may pick the wrong card.",
-    fix="`export CUDA_DEVICE_ORDER=PCI_BUS_ID` so both agree.",
+    "may not be nvidia-smi's GPU 0. That alone is information. When `CUDA_VISIBLE_DEVICES` "
+    "selects GPUs by index and `CUDA_DEVICE_ORDER` is not `PCI_BUS_ID`, a job given the "
+    "index read in nvidia-smi runs on another card (often one another user is on): a "
+    "warning, which names the card each index really reached where the framework probe saw "
+    "the devices.",
+    fix="`export CUDA_DEVICE_ORDER=PCI_BUS_ID` so both agree, or select GPUs by UUID "
+    "(`CUDA_VISIBLE_DEVICES=GPU-...`, from `nvidia-smi -L`).",
     sources=(
         "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars "
         "(CUDA_DEVICE_ORDER)",
         "gpustack/gpustack#1633",
         "rapidsai/dask-cuda#777",
+        "https://github.com/nanoporetech/bonito/issues/120 (resolution: CUDA_DEVICE_ORDER="
+        "PCI_BUS_ID)",
+        "https://github.com/NVIDIA/DIGITS/issues/1358",
     ),
 )
 def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     names = {g.name for g in gpus(report) if g.name}
-    if len(names) > 1 and env(report, "CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
-        order = env(report, "CUDA_DEVICE_ORDER")
+    if len(names) <= 1 or env(report, "CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
+        return
+    order = env(report, "CUDA_DEVICE_ORDER")
+    said = f"CUDA_DEVICE_ORDER={order!r}" if order else "CUDA_DEVICE_ORDER is not set"
+    if not mixed_gpus.selects_by_index(report):
         yield Hit(
-            evidence=(
-                "GPU models: " + ", ".join(sorted(names)),
-                f"CUDA_DEVICE_ORDER={order!r}" if order else "CUDA_DEVICE_ORDER is not set",
-            ),
+            evidence=("GPU models: " + ", ".join(sorted(names)), said),
             fix=("$ export CUDA_DEVICE_ORDER=PCI_BUS_ID",),
         )
+        return
+    visible = env(report, "CUDA_VISIBLE_DEVICES")
+    yield Hit(
+        severity=Severity.WARNING,
+        title=f"CUDA_VISIBLE_DEVICES={visible} counts in CUDA's order, not nvidia-smi's: "
+        "the job may run on another GPU",
+        evidence=(
+            "nvidia-smi (PCI bus order): " + mixed_gpus.pci_order(report),
+            f"CUDA_VISIBLE_DEVICES={visible!r}; {said} (CUDA numbers fastest first)",
+            *mixed_gpus.landed_elsewhere(report),
+        ),
+        fix=(
+            "$ export CUDA_DEVICE_ORDER=PCI_BUS_ID   # then CUDA counts as nvidia-smi does",
+            "or select by UUID: $ nvidia-smi -L, then CUDA_VISIBLE_DEVICES=GPU-...",
+        ),
+    )
 
 
 @rule(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
+from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
 from gpudoctor.rules.distro import (
     hold_driver,
     install_driver,
@@ -246,10 +247,10 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     sources=("https://docs.nvidia.com/deploy/nvml-api/ (NVML_ERROR_NO_PERMISSION)",),
 )
 def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.nvml.status != "no_permission":
-        return
+    if report.nvml.status != "no_permission" or device_access_explains(report):
+        return  # GD-NVML-011/012/013 name the cgroup or security module that refused
     yield Hit(
-        evidence=(_nvml_said(report),),
+        evidence=(_nvml_said(report), *refused_nodes(report)),
         fix=("$ ls -l /dev/nvidia*", "$ sudo usermod -aG video $USER   # then log in again"),
     )
 
@@ -315,8 +316,8 @@ def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     nvml = report.nvml
-    if nvml.status in _HANDLED:
-        return
+    if nvml.status in _HANDLED or device_access_explains(report):
+        return  # handled above, or GD-NVML-011/012/013 name the cause
     module, library = report.driver.module_version, library_version(nvml.nvml_version)
     if module and library and not module.startswith(library):
         return  # GD-NVML-003 names the cause
@@ -365,8 +366,8 @@ def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCount)",),
 )
 def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
-    if report.nvml.status != "ok" or report.nvml.gpus:
-        return
+    if report.nvml.status != "ok" or report.nvml.gpus or all_set_aside(report):
+        return  # GD-DRV-011: every GPU is held by a passthrough driver
     evidence = ["NVML device count: 0"]
     visible = env(report, "NVIDIA_VISIBLE_DEVICES")
     if visible is not None:

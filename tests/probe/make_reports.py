@@ -30,6 +30,7 @@ from gpudoctor.model.serialize import report_to_json
 from gpudoctor.probe.nvml_collect import collect_nvml
 from gpudoctor.userfiles.read import load_report
 from tests.probe.fake_nvml import FakeNvml, capture_scenario_names, load_scenario
+from tests.probe.make_reports_devices import device_reports
 from tests.probe.report_parts import (
     CREATED,
     CU126_LIBS,
@@ -615,6 +616,7 @@ def real_reports() -> dict[str, Report]:
 def all_reports() -> dict[str, Report]:
     reports = {name: capture_report(name) for name in capture_scenario_names()}
     reports.update(failure_reports())
+    reports.update(device_reports())  # issue 21: families 2, 4 and 5
     reports.update(real_reports())
     return reports
 

@@ -9,12 +9,14 @@ import pytest
 
 from gpudoctor.model.report import (
     CudaInfo,
+    DeviceAccessInfo,
     FrameworkInfo,
     GpuInfo,
     HardwareInfo,
     KernelDriverInfo,
     NvmlInfo,
     SiteInfo,
+    ToolchainInfo,
 )
 from gpudoctor.model.serialize import report_from_json, report_to_json
 from gpudoctor.probe import collect
@@ -37,6 +39,8 @@ def quick_probes(monkeypatch):
     monkeypatch.setattr(collect, "probe_cuda", slow(CudaInfo(status="ok")))
     monkeypatch.setattr(collect, "probe_site", slow(SiteInfo(slurm_commands=True)))
     monkeypatch.setattr(collect, "probe_hardware", slow(HardwareInfo()))
+    monkeypatch.setattr(collect, "probe_toolchain", slow(ToolchainInfo(ldconfig_read=True)))
+    monkeypatch.setattr(collect, "probe_device_access", slow(DeviceAccessInfo(selinux="disabled")))
 
 
 def test_probes_run_concurrently(quick_probes):
@@ -53,10 +57,14 @@ def test_probes_run_concurrently(quick_probes):
         "torch": "skipped",
         "tensorflow": "skipped",
         "site": "ok",
+        "toolchain": "ok",
+        "device_access": "ok",
     }
     assert report.hardware == HardwareInfo()
     assert report.frameworks == ()
     assert report.site == SiteInfo(slurm_commands=True)
+    assert report.toolchain == ToolchainInfo(ldconfig_read=True)
+    assert report.device_access == DeviceAccessInfo(selinux="disabled")
 
 
 def test_a_crashing_site_probe_costs_only_the_site_section(quick_probes, monkeypatch):
@@ -72,11 +80,12 @@ def test_a_crashing_site_probe_costs_only_the_site_section(quick_probes, monkeyp
 
 def test_the_health_gate_leaves_the_site_probe_out(quick_probes):
     report = collect.collect_report(ProbeContext(), frameworks=False, cuda=False)
-    assert report.site is None
-    assert "site" not in collect.planned_probes(frameworks=False, cuda=False)
+    assert report.site is None and report.toolchain is None and report.device_access is None
+    planned = collect.planned_probes(frameworks=False, cuda=False)
+    assert not {"site", "toolchain", "device_access"} & set(planned)
     # the Xid history matters most to the gate: the hardware probe runs there too
     assert report.hardware == HardwareInfo()
-    assert "hardware" in collect.planned_probes(frameworks=False, cuda=False)
+    assert "hardware" in planned
 
 
 def test_a_crashing_probe_becomes_failed_data(quick_probes, monkeypatch):

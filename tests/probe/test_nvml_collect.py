@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from types import SimpleNamespace
 
 import pytest
 
@@ -397,3 +398,42 @@ def test_fabric_state_where_the_driver_has_it(state, recorded):
 
 def test_no_fabric_call_in_the_bindings_records_nothing():
     assert [g.fabric_state for g in collect_nvml(FakeNvml(H100)).gpus] == [None]
+
+
+class _VgpuNvml(FakeNvml):
+    """A vGPU guest (NVML mode 2) whose licensable features are, or are not, licensed; or a
+    driver that lacks the licence call (FUNCTION_NOT_FOUND, code 13)."""
+
+    def __init__(self, scenario: str, mode: int, states: list[int] | None) -> None:
+        super().__init__(scenario)
+        self.mode, self.states = mode, states
+
+    def nvmlDeviceGetVirtualizationMode(self, handle):
+        return self.mode
+
+    def nvmlDeviceGetGridLicensableFeatures(self, handle):
+        if self.states is None:
+            raise self.NVMLError(13)
+        features = [SimpleNamespace(featureState=s) for s in self.states]
+        return SimpleNamespace(
+            isGridLicenseSupported=1,
+            licensableFeaturesCount=len(features),
+            gridLicensableFeatures=[*features, SimpleNamespace(featureState=1)],  # past count
+        )
+
+
+@pytest.mark.parametrize(
+    ("mode", "states", "recorded", "licensed"),
+    [
+        (2, [0], "vgpu", False),
+        (2, [0, 1], "vgpu", True),
+        (2, None, "vgpu", None),  # an old driver: the licence state stays unknown
+        (0, [0], "none", None),  # bare metal: licensing is not asked
+        (1, [0], "passthrough", None),  # a cloud GPU passed through: needs no licence
+    ],
+)
+def test_virtualization_mode_and_vgpu_licence(mode, states, recorded, licensed):
+    info = collect_nvml(_VgpuNvml(H100, mode, states))
+    assert [(g.virtualization_mode, g.vgpu_licensed) for g in info.gpus] == [(recorded, licensed)]
+    assert "nvmlDeviceGetGridLicensableFeatures" not in info.missing_functions
+    assert not any("virtual" in e.field or "licen" in e.field for g in info.gpus for e in g.errors)
