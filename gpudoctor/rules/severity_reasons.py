@@ -116,6 +116,54 @@ REASONS: dict[str, str] = {
     "GD-CUDA-013": "Warning: eager PyTorch works; `torch.compile` on the GPU fails.",
     "GD-CUDA-014": "Warning: eager PyTorch works; `torch.compile` on the GPU and extension "
     "builds fail.",
+    # --- issue 21: causes named from a failure's message; packaging conflicts ---
+    "GD-HOST-034": "Error: the framework's library does not load, so the framework cannot run.",
+    "GD-HOST-035": "Error: the framework's library does not load, so the framework cannot run.",
+    "GD-HOST-036": "Error: the framework aborts on its first vector instruction (or refuses "
+    "to import), so it cannot run on this CPU.",
+    "GD-CUDA-031": "Warning: which copy a process loads depends on import order and paths; "
+    "runs work until one loads the other major's library and fails or slows down.",
+    "GD-CUDA-032": "Warning: the framework usually imports with the wrong version, but the "
+    "combination is untested and fails in the collectives or kernels the pin protects.",
+    "GD-CUDA-033": "Error: two cuDNN installs in one process fail at the first convolution "
+    "or give undefined behaviour; the framework cannot be trusted on the GPU.",
+    "GD-TORCH-018": "Error: cuDNN loads but cannot run a convolution, so every CNN fails on "
+    "the GPU.",
+    # --- issue 20: what the hardware went through, settings that cost speed ---
+    "GD-HOST-055": "Information: the log could not be read, so nothing is known about Xids; "
+    "a run is not affected by that.",
+    "GD-HOST-056": "Warning: jobs on this node run, but multi-node jobs over that port fail "
+    "or fall back to a slower path.",
+    "GD-HOST-057": "Warning: multi-node jobs run at the slower port's speed.",
+    "GD-HOST-058": "Warning when the port went down and up (collectives stall or time out "
+    "when it does); information for error counts alone.",
+    "GD-HOST-059": "Warning: peer-to-peer traffic between the GPUs goes through the CPU, "
+    "slower, and NCCL may hang; single-GPU runs are unaffected.",
+    "GD-GPU-056": "Error when the catalogue's action for the Xid is a GPU reset, a reboot or "
+    "a repair (the GPU may fail the next job); a warning for an Xid whose action is only to "
+    "restart the job, and for one whose lines all predate the current boot (the reboot has "
+    "already reset the GPU); information for Xids the catalogue says need nothing.",
+    "GD-GPU-057": "Information: such Xids follow from the application's own faults; the GPU "
+    "and the next job are fine.",
+    "GD-GPU-058": "Error: this many hardware Xids in a short time mean the GPU fails jobs; "
+    "the node should take none until repaired.",
+    "GD-GPU-059": "Error: after a GSP timeout the GPU does not take work until reset; a "
+    "warning when every such line predates the current boot.",
+    "GD-GPU-060": "Error: the driver itself says the GPU needs a reset or a reboot before it "
+    "can be trusted with work.",
+    "GD-GPU-061": "Error for a fatal SXid: traffic through that NVSwitch stops, and "
+    "multi-GPU jobs hang or fail; a warning for a non-fatal one, corrected by the hardware.",
+    "GD-GPU-062": "Error when fewer links are up than the model has: collectives lose "
+    "bandwidth or fail over to PCIe, and multi-GPU jobs run far slower or hang; a warning "
+    "for links down on a model whose link count is not known.",
+    "GD-GPU-063": "Warning: the hardware retries and corrects, so runs stay correct but "
+    "slower; a link that keeps counting errors is failing.",
+    "GD-GPU-064": "Warning: runs work and get a little more memory, but an uncorrected "
+    "memory error goes unseen and can corrupt a result silently.",
+    "GD-GPU-065": "Warning: runs work, slower than the GPU can.",
+    "GD-GPU-066": "Warning: runs work, slower than the GPU can.",
+    "GD-GPU-067": "Information: frameworks work the same; only peer and host-to-device "
+    "transfers on some systems are slower.",
 }
 
 _FRAMEWORK = {
@@ -139,6 +187,10 @@ _FRAMEWORK = {
     "012": "Warning: the hidden GPUs are unusable; the others work.",
     "013": "Error: TensorFlow cannot use the GPU on native Windows.",
     "014": "Warning: training works; only `gpudoctor verify` cannot run.",
+    "015": "Error when the import fails: the framework cannot run. A warning when it only "
+    "warns: it runs, but any NumPy interop (tensor.numpy(), data loaders) may crash.",
+    "016": "Error: the framework does not import, so it cannot run.",
+    "017": "Error: the library cannot be loaded on this platform, so the framework cannot run.",
 }
 for _number, _text in _FRAMEWORK.items():
     REASONS[f"GD-TORCH-{_number}"] = _text
