@@ -60,7 +60,9 @@ def test_xid_79_is_an_error_that_names_the_gpu_and_the_reboot():
     ("code", "severity", "fix_start"),
     [
         (48, Severity.ERROR, "$ sudo nvidia-smi -r -i 0"),
-        (64, Severity.ERROR, "Drain the node"),
+        (64, Severity.ERROR, "$ sudo nvidia-smi -r -i 0"),  # RESET_GPU in NVIDIA's catalogue
+        (109, Severity.ERROR, "$ sudo nvidia-smi -r -i 0"),  # RESET_GPU, not RESTART_APP
+        (63, Severity.INFO, "Nothing by itself"),  # IGNORE: the remap waits for a reset
         (94, Severity.WARNING, "Restart the job"),
         (92, Severity.INFO, "Nothing by itself"),
         (45, None, None),  # blamed on the application: GD-GPU-057, not here
