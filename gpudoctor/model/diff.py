@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -375,6 +376,39 @@ def machine_difference(old: Side, new: Side) -> str | None:
     return None
 
 
+_GPU_KEY = re.compile(r"gpu\.\d+\.(\w+)")
+
+
+def _identity(facts: Sequence[Fact]) -> dict[str, str]:
+    """What names a machine's hardware: CPU model, memory, its GPUs and where they sit."""
+    values = {f.key: f.value for f in facts if f.value is not None}
+    per_gpu: dict[str, list[str]] = {}
+    for key, value in values.items():
+        if (found := _GPU_KEY.fullmatch(key)) is not None:
+            per_gpu.setdefault(found.group(1), []).append(value)
+    identity = {
+        "CPU": values.get("host.cpu"),
+        "memory (MiB)": values.get("host.memory_total_mib"),
+        "GPU models": ", ".join(sorted(per_gpu.get("name", []))) or None,
+        "GPU PCI addresses": ", ".join(sorted(per_gpu.get("pci_bus_id", []))) or None,
+    }
+    return {k: v for k, v in identity.items() if v is not None}
+
+
+def hardware_difference(old_facts: Sequence[Fact], new_facts: Sequence[Fact]) -> str | None:
+    """Why two reports with no host name to tell them apart look like two machines.
+
+    Two or more of CPU model, memory, the GPU models and the GPUs' PCI addresses differ; one
+    alone is an upgrade or a swapped card, a change to show rather than another machine.
+    """
+    a, b = _identity(old_facts), _identity(new_facts)
+    differ = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+    if len(differ) < 2:
+        return None
+    said = "; ".join(f"{k} {a[k]} against {b[k]}" for k in differ)
+    return f"OLD and NEW look like two machines ({said})"
+
+
 def headline_throughput(samples: Sequence[ThroughputSample]) -> str | None:
     """One line for a history listing: the best GPU (else CPU) figure of a ResNet-50-like run."""
     if not samples:
@@ -415,6 +449,8 @@ def make_diff(
     frameworks compare only when both sides probed them."""
     notes: list[str] = []
     other = machine_difference(old, new)
+    if other is None and old.checked and new.checked:
+        other = hardware_difference(old_facts, new_facts)
     facts: tuple[FactChange, ...] = ()
     if old.checked and new.checked:
         a, b = list(old_facts), list(new_facts)

@@ -218,6 +218,24 @@ def test_two_machines_are_said_before_the_diff():
     assert machine_difference(a, Side(label="b", host="<redacted>")) is None
 
 
+def test_two_machines_without_host_names_are_told_by_their_hardware():
+    """Two redacted reports (no host name): the recorded H200 and H100 differ in CPU-side
+    facts and GPU addresses; a report against itself, or with one card swapped, does not."""
+    from gpudoctor.model.diff import hardware_difference
+
+    h200 = facts(REPORTS / "linux-x86_64__nvidia-h200__580.159.04__open_module.json")
+    h100 = facts(REPORTS / "failure__h100_xid_history_nvlink_down.json")
+    assert hardware_difference(h200, h200) is None
+    said = hardware_difference(h200, h100) or ""
+    assert said.startswith("OLD and NEW look like two machines")
+    assert "GPU PCI addresses 00000000:00:06.0 against 00000000:00:09.0" in said
+    swapped = [
+        f if f.key != "gpu.0.pci_bus_id" else dataclasses.replace(f, value="00000000:00:07.0")
+        for f in h200
+    ]
+    assert hardware_difference(h200, swapped) is None  # one fact alone: a change, not a machine
+
+
 def test_package_actions_between_the_two_times_only():
     from gpudoctor.model.diff import PackageAction
 
