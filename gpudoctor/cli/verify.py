@@ -215,7 +215,7 @@ def command(
     """
     from gpudoctor.refmodels import parse_model_list
     from gpudoctor.verify import plan
-    from gpudoctor.verify.figures import with_datasheet_peaks
+    from gpudoctor.verify.figures import with_datasheet_peaks, with_published_figures
     from gpudoctor.verify.hardware import parse_items
     from gpudoctor.verify.harness import run_verify
     from gpudoctor.verify.model import HardwareSettings, Settings, VerifyResult
@@ -264,7 +264,7 @@ def command(
     if hardware_text is not None or burn_s is not None:
         hw = HardwareSettings(items=items, burn_s=burn_s, device=device, ranks=ranks)
         result = replace(result, hardware=_measure_hardware(hw, refs))
-    result = with_datasheet_peaks(result, refs)
+    result = with_published_figures(with_datasheet_peaks(result, refs), refs)
     verdict = judge(result, refs)
     color = fmt == "text" and use_color(to_file=output is not None)
     # The results first: minutes of measurements must not be lost to a failing chart.

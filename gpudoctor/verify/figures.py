@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from gpudoctor.verify.model import DatasheetPeak, Run, VerifyResult
-from gpudoctor.verify.references import References
+from gpudoctor.verify.model import DatasheetPeak, PublishedFigure, Run, VerifyResult
+from gpudoctor.verify.references import AMP, References
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +78,55 @@ def with_datasheet_peaks(result: VerifyResult, refs: References) -> VerifyResult
                 source=sheet.source,
             )
     return replace(result, datasheet_peaks=tuple(found.values()))
+
+
+def with_published_figures(result: VerifyResult, refs: References) -> VerifyResult:
+    """The result with NVIDIA's published figure beside every main GPU run that has one."""
+    found: dict[tuple[str, str, str, str, str], PublishedFigure] = {}
+    for run in result.runs:
+        if run.device == "cpu" or run.role != "main" or not run.device_name:
+            continue
+        row = refs.published_for(run.device_name, run.framework, run.model, run.mode, run.precision)
+        key = (run.device, run.framework, run.model, run.mode, run.precision)
+        if row is not None and key not in found:
+            found[key] = PublishedFigure(
+                device=run.device,
+                gpu=run.device_name,
+                framework=row.framework,
+                model=row.model,
+                mode=row.mode,
+                precision=row.precision,
+                gpus=row.gpus,
+                batch_size=row.batch_size,
+                images_per_second=row.images_per_second,
+                conditions=row.conditions,
+                verified=row.verified,
+                source=row.source,
+            )
+    return replace(result, published_figures=tuple(found.values()))
+
+
+def published_for(result: VerifyResult, run: Run) -> PublishedFigure | None:
+    """The published figure shown beside this run (main GPU runs only)."""
+    if run.role != "main" or run.status != "ok":
+        return None
+    for p in result.published_figures:
+        if (p.device, p.framework, p.model, p.mode) == (
+            run.device,
+            run.framework,
+            run.model,
+            run.mode,
+        ) and (p.precision == run.precision or {p.precision, run.precision} <= set(AMP)):
+            return p
+    return None
+
+
+def fraction_of_published(result: VerifyResult, run: Run) -> float | None:
+    """The run's images/s over NVIDIA's published per-GPU figure for it."""
+    figure = published_for(result, run)
+    if figure is None or not run.images_per_second:
+        return None
+    return run.images_per_second / figure.images_per_second
 
 
 def achieved_flops(run: Run) -> float | None:

@@ -163,6 +163,32 @@ class DatasheetPeak:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PublishedFigure:
+    """The vendor's published training figure for a run's GPU model (published_training.toml).
+
+    Information beside the run, never a verdict: the vendor's recipe (real data, its batch,
+    a tuned container) is not verify's.
+    """
+
+    device: str
+    """``cuda:N``: the GPU of this run it applies to."""
+    gpu: str
+    framework: str
+    model: str
+    mode: str
+    precision: str
+    """What the vendor ran (``amp-fp16`` also stands beside an ``amp-bf16`` run)."""
+    gpus: int
+    batch_size: int
+    """Per GPU, in the vendor's run."""
+    images_per_second: float
+    """Per GPU: the published total over ``gpus``."""
+    conditions: str
+    verified: bool
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Run:
     """One timed (or skipped, or failed) model on one device in one framework."""
 
@@ -255,6 +281,9 @@ class VerifyResult:
     errors: tuple[HarnessError, ...] = ()
     datasheet_peaks: tuple[DatasheetPeak, ...] = ()
     """Per GPU and precision run, the datasheet peak when the knowledge base has the model."""
+    published_figures: tuple[PublishedFigure, ...] = ()
+    """Per main GPU run whose GPU model and configuration NVIDIA publishes a figure for; empty in
+    results written before 2026-12-07."""
     cpu_count: int | None = None
     started_at: str = ""
     duration_s: float = 0.0

@@ -9,6 +9,8 @@ from typing import Any
 
 from gpudoctor.datarows import SOURCED, keys, sourced
 from gpudoctor.errors import KnowledgeBaseError
+from gpudoctor.refmodels import MODEL_NAMES
+from gpudoctor.verify.model import FRAMEWORKS, MODES, PRECISIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,6 +86,42 @@ class Floor:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Published:
+    """A vendor's published training throughput for one GPU model (published_training.toml).
+
+    Shown beside a matching run for information only: the vendor measures with its own
+    recipe (real data through its loader, its batch, a tuned container), not verify's.
+    """
+
+    gpu: str
+    """The GPU model as NVML names it (``NVIDIA A100-SXM4-80GB``)."""
+    framework: str
+    model: str
+    mode: str
+    precision: str
+    """What the vendor ran: ``amp-fp16`` (mixed precision with loss scaling), ``tf32``..."""
+    gpus: int
+    """How many GPUs the published figure was taken on."""
+    batch_size: int
+    """Per GPU."""
+    total_images_per_second: float
+    """The figure as published, over all ``gpus``."""
+    conditions: str
+    """What the vendor's run had that verify's has not (container, data loader, layout)."""
+    verified: bool
+    source: str
+
+    @property
+    def images_per_second(self) -> float:
+        """Per GPU: the published total over the number of GPUs."""
+        return self.total_images_per_second / self.gpus
+
+
+AMP = ("amp-fp16", "amp-bf16")
+"""Mixed precision: a published AMP figure is shown beside a run in either."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class References:
     """Everything verify compares measurements with."""
 
@@ -92,6 +130,29 @@ class References:
     expected: tuple[Expected, ...] = ()
     datasheets: tuple[Datasheet, ...] = ()
     floors: tuple[Floor, ...] = ()
+    published: tuple[Published, ...] = ()
+
+    def published_for(
+        self, gpu: str, framework: str, model: str, mode: str, precision: str
+    ) -> Published | None:
+        """The vendor's figure for this GPU model and configuration, fewest GPUs first.
+
+        The GPU name must match exactly (case aside): an A100 40GB is not an A100 80GB. Any
+        mixed precision matches a mixed-precision figure (fp16 or bf16 autocast alike).
+        """
+        name = gpu.strip().lower()
+
+        def same(row: str) -> bool:
+            return row == precision or (row in AMP and precision in AMP)
+
+        rows = [
+            p
+            for p in self.published
+            if p.gpu.lower() == name
+            and (p.framework, p.model, p.mode) == (framework, model, mode)
+            and same(p.precision)
+        ]
+        return min(rows, key=lambda p: p.gpus) if rows else None
 
     def floor(self, gpu: str, kind: str, gpus: int = 0) -> Floor | None:
         """The floor of ``kind`` for the GPU model ``gpu`` (and, for allreduce, ``gpus`` GPUs)."""
@@ -142,6 +203,19 @@ ROW_KEYS: dict[str, frozenset[str]] = {
         {"gpu", "framework", "model", "mode", "precision", "batch_size", "images_per_second"}
     )
     | {"layout"},
+    "published": frozenset(
+        {
+            "gpu",
+            "framework",
+            "model",
+            "mode",
+            "precision",
+            "gpus",
+            "batch_size",
+            "total_images_per_second",
+            "conditions",
+        }
+    ),
 }
 """Each table's own keys; every row also needs ``source``, ``as_of`` and ``verified``."""
 OPTIONAL_KEYS: dict[str, frozenset[str]] = {"floor": frozenset({"gpus"})}
@@ -176,7 +250,9 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
     expected: list[Expected] = []
     sheets: list[Datasheet] = []
     floors: list[Floor] = []
+    published: list[Published] = []
     for name, doc in sorted(docs.items()):
+        published += [_published(row, w) for row, w in _rows(doc, "published", name)]
         for row, w in _rows(doc, "floor", name):
             floors.append(
                 Floor(
@@ -240,7 +316,38 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
         expected=tuple(expected),
         datasheets=tuple(sheets),
         floors=tuple(floors),
+        published=tuple(published),
     )
+
+
+def _published(row: dict[str, Any], w: str) -> Published:
+    """One published figure, refused when it could not be compared with a run."""
+    figure = Published(
+        gpu=_field(row, "gpu", str, w),
+        framework=_field(row, "framework", str, w),
+        model=_field(row, "model", str, w),
+        mode=_field(row, "mode", str, w),
+        precision=_field(row, "precision", str, w),
+        gpus=_field(row, "gpus", int, w),
+        batch_size=_field(row, "batch_size", int, w),
+        total_images_per_second=_field(row, "total_images_per_second", float, w),
+        conditions=_field(row, "conditions", str, w),
+        verified=_field(row, "verified", bool, w),
+        source=_field(row, "source", str, w),
+    )
+    for key, value, allowed in (
+        ("framework", figure.framework, FRAMEWORKS),
+        ("model", figure.model, MODEL_NAMES),
+        ("mode", figure.mode, MODES),
+        ("precision", figure.precision, PRECISIONS),
+    ):
+        if value not in allowed:
+            raise KnowledgeBaseError(f"{w}: {key} {value!r} is not one of {', '.join(allowed)}")
+    if figure.gpus < 1 or figure.batch_size < 1 or not figure.total_images_per_second > 0:
+        raise KnowledgeBaseError(f"{w}: gpus, batch_size and the figure must be positive")
+    if not figure.gpu.strip() or not figure.conditions.strip():
+        raise KnowledgeBaseError(f"{w}: gpu and conditions must not be empty")
+    return figure
 
 
 def load_references() -> References:

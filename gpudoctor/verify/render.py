@@ -118,11 +118,31 @@ def _environment(result: VerifyResult) -> list[str]:
         lines.append(
             f"datasheet peak {d.gpu} {d.precision}: {d.flops / 1e12:.1f} TFLOP/s{mark}{share}"
         )
+    lines += published_lines(result)
     layouts = sorted({(r.framework, r.device, r.layout) for r in result.runs if r.layout})
     if layouts:
         lines.append(
             "layout: "
             + ", ".join(f"{fw} {dev} {lay.replace('_', '-')}" for fw, dev, lay in layouts)
+        )
+    return lines
+
+
+def published_lines(result: VerifyResult) -> list[str]:
+    """NVIDIA's published figure beside each run that has one: information, never a verdict."""
+    lines = []
+    for run in result.runs:
+        p, share = figures.published_for(result, run), figures.fraction_of_published(result, run)
+        if p is None or share is None:
+            continue
+        gpus = "1 GPU" if p.gpus == 1 else f"{p.gpus} GPUs' total over {p.gpus}"
+        layout = f", {run.layout.replace('_', '-')}" if run.layout else ""
+        lines.append(
+            f"NVIDIA publishes {p.images_per_second:,.0f} images/s per GPU for {p.model} "
+            f"{p.mode} under {p.precision} in {p.framework} on {p.gpu} ({gpus}, batch "
+            f"{p.batch_size}; {p.source}); this run ({run.device}, {run.precision}, batch "
+            f"{run.batch_size}{layout}): {_ips(run.images_per_second)} ({share:.2f} of it). "
+            f"For information, not judged: NVIDIA's run had {p.conditions}"
         )
     return lines
 
@@ -266,6 +286,7 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
                 to_dict(run),
                 fraction_of_peak=figures.fraction_of_peak(result, run),
                 fraction_of_datasheet_peak=figures.fraction_of_datasheet(result, run),
+                fraction_of_published=figures.fraction_of_published(result, run),
                 achieved_flops=figures.achieved_flops(run),
                 speedup_vs_cpu=speed.ratio if speed is not None else None,
                 verdict=verdict.for_run(run),
@@ -282,6 +303,7 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
         "frameworks": to_dict(result.frameworks),
         "peaks": to_dict(result.peaks),
         "datasheet_peaks": to_dict(result.datasheet_peaks),
+        "published_figures": to_dict(result.published_figures),
         "runs": runs,
         "speedups": [dict(to_dict(s), ratio=s.ratio) for s in figures.speedups(result)],
         "comparisons": to_dict(result.comparisons),

@@ -112,3 +112,13 @@ def test_the_hardware_run_is_recorded_and_summed_up_on_one_line():
     assert "memory cuda:0 2950.0" in line and "p2p min 360.0 max 370.0" in line
     assert "allreduce busbw 480.0 at 1073741824 B" in line
     assert "burn cuda:0 51.0 TFLOP/s, 0 mismatched" in line
+
+
+def test_the_training_run_is_resnet50_under_amp_in_the_auto_layout():
+    # auto = channels-last for AMP on tensor-core GPUs, the faster layout there; summary.txt
+    # sets its images/s beside NVIDIA's published figure (tests/verify/test_published.py)
+    (args,) = [a for name, a, _ in validate.VERIFY_RUNS if name == "verify-train-resnet50"]
+    assert args[args.index("--models") + 1] == "resnet50"
+    assert args[args.index("--mode") + 1] == "training"
+    assert args[args.index("--precision") + 1].startswith("amp-")
+    assert "--layout" not in args

@@ -107,3 +107,11 @@ def test_models_and_inputs_are_built_in_the_layout_and_compute_the_same(layout):
             torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
         )
     assert np.abs(out - plain.numpy()).max() <= 1e-4 * np.abs(out).max()
+
+
+def test_training_under_amp_runs_channels_last_on_tensor_cores_as_gpu_validate_relies_on():
+    from dataclasses import replace
+
+    backend = _layout_backend("amp-fp16", "auto", (9, 0))
+    backend.cfg = replace(backend.cfg, mode="training")
+    assert backend.layout("cuda:0") == "channels_last"
