@@ -35,6 +35,9 @@ MAX_WORKERS = 4
 CHUNK = 16
 """Items handed to a worker at a time: fewer round trips, still an even share at the end."""
 
+_STOP = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+"""The signals that stop gpudoctor (cli/__init__.py handles them as one)."""
+
 _WORK: list[Callable[[Any], Any]] = []
 """The function the workers run, set in this process before they fork from it."""
 
@@ -74,7 +77,15 @@ def ordered_map(
         initargs=(os.getpid(),),
     )
     try:
-        for result in pool.map(_call, items, chunksize=CHUNK):
+        # A signal that lands while the workers fork would run its handler inside fork's own
+        # hooks, where the exception it raises is printed and dropped: held until they are
+        # started, it is acted on here. (map starts every worker, a fork each, at once.)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
+        try:
+            results = pool.map(_call, items, chunksize=CHUNK)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for result in results:
             yield result
             done += 1
     except BrokenProcessPool:
@@ -96,10 +107,10 @@ def _call(item: Any) -> Any:
 def _start_worker(parent: int) -> None:
     """In each worker: the signals are the parent's to act on, and it leaves with its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is not None:
-            # The parent's handlers were inherited; a worker told to stop just stops.
-            signal.signal(signum, signal.SIG_DFL)
+    # The parent's handlers were inherited; a worker told to stop just stops.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)  # held while it was forked
     threading.Thread(target=_leave_with, args=(parent,), daemon=True).start()
 
 
