@@ -133,19 +133,48 @@ def populate(folder: Path, nodes: int, kind: str) -> None:
             shutil.copyfile(VERIFY, folder / f"{node}.verify.json")
 
 
-def one_round(folder: Path) -> tuple[float, int, int]:
+def one_round(folder: Path) -> tuple[float, float, int, int, int]:
+    """Wall time, CPU time (user and system, all processes), the largest process's peak RSS
+    (KiB), all processes' peak PSS (KiB), and the number of nodes reported."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "gpudoctor", "fleet", "report", str(folder), "--format", "json"],
-        capture_output=True,
-        check=False,
-        timeout=900,
-    )
-    took = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"fleet report failed ({done.returncode}): {done.stderr.decode()[-500:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return took, peak_kib, len(json.loads(done.stdout)["nodes"])
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gpudoctor", "fleet", "report", str(folder), "--format", "json"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+        )
+        tree_peak = 0
+        while proc.poll() is None:
+            tree_peak = max(tree_peak, tree_pss_kib(proc.pid))
+            time.sleep(0.05)
+        took = time.perf_counter() - start
+        stderr = proc.stderr.read() if proc.stderr else b""
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"fleet report failed ({proc.returncode}): {stderr.decode()[-500:]}")
+        out.seek(0)
+        count = len(json.loads(out.read())["nodes"])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return took, cpu, after.ru_maxrss, tree_peak, count
+
+
+def tree_pss_kib(pid: int) -> int:
+    """The proportional set size of ``pid`` and its children (pages the forks share counted
+    once, split between them), from /proc; 0 where it cannot be read."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            todo += Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total
 
 
 def decode_time(runs: int) -> tuple[int, float]:
@@ -192,11 +221,12 @@ def main() -> int:
         times = []
         for r in range(args.rounds):
             load = os.getloadavg()[0]
-            took, peak_kib, count = one_round(folder)
+            took, cpu, peak_kib, tree_kib, count = one_round(folder)
             times.append(took)
             print(
-                f"round {r + 1}: {took:.1f} s, {count} nodes, peak RSS so far "
-                f"{peak_kib / 1024:.0f} MiB, load average before {load:.2f}"
+                f"round {r + 1}: {took:.1f} s ({cpu:.1f} s of CPU), {count} nodes, largest "
+                f"process's peak RSS so far {peak_kib / 1024:.0f} MiB, all processes' peak PSS "
+                f"{tree_kib / 1024:.0f} MiB, load average before {load:.2f}"
             )
         print(f"median {statistics.median(times):.1f} s over {args.rounds} rounds")
     return 0

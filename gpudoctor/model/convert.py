@@ -322,14 +322,22 @@ def _generate(cls: type) -> Converter:
             lines.append(f"        {var} = d{i}()")
         else:
             lines.append(f"        raise _Bad({f'missing field {f.name!r}'!r})")
-        test = _fast_test(tp, signed)
-        if test is not None:
-            lines.append(f"    elif {test}:")
-            lines.append(f"        {var} = v")
+        fast = _fast_test(tp, signed)
+        if fast is not None:
+            lines.append(f"    elif {fast[0]}:")
+            lines.append(f"        {var} = {fast[1]}")
         lines.append("    else:")
         lines.append(f"        {var} = _at(c{i}, v, checks, {'.' + f.name!r})")
-        args.append(f"{f.name}={var}")
-    lines.append(f"    return cls({', '.join(args)})")
+        args.append((f.name, var))
+    if _plain(cls):
+        # What the dataclass's own __init__ would do, without its object.__setattr__ per field
+        # (frozen): the largest part of reading a GPU took that.
+        lines.append("    self = new(cls)")
+        lines.append(f"    self.__dict__.update({{{', '.join(f'{n!r}: {v}' for n, v in args)}}})")
+        lines.append("    return self")
+        names["new"] = object.__new__
+    else:
+        lines.append(f"    return cls({', '.join(f'{n}={v}' for n, v in args)})")
     exec("\n".join(lines), names)  # noqa: S102 - our own text, from the dataclass's fields
     return typing.cast(Converter, names["convert"])
 
@@ -337,14 +345,31 @@ def _generate(cls: type) -> Converter:
 _ABSENT = object()
 
 
-def _fast_test(tp: Any, signed: bool) -> str | None:
-    """The in-line test of a value of ``tp`` that needs no conversion, if there is one."""
+def _plain(cls: type) -> bool:
+    """Whether ``cls``'s __init__ only sets its fields: a generated one, every field in it, no
+    __post_init__ and no slots (then its converter fills the instance's __dict__ itself)."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return (
+        params is not None
+        and params.init
+        and not hasattr(cls, "__post_init__")
+        and "__slots__" not in cls.__dict__
+        and all(f.init for f in dataclasses.fields(cls))
+    )
+
+
+def _fast_test(tp: Any, signed: bool) -> tuple[str, str] | None:
+    """The in-line test of a value of ``tp`` that needs no checks beyond it, and the field's
+    value then (``v`` itself, or ``()`` for an empty list), if there is such a test."""
     optional = False
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         optional = type(None) in args
         tp = next(a for a in args if a is not type(None))
+    if typing.get_origin(tp) is tuple and not optional:
+        # no entries to count, no items to check: errors, MIG devices, processes, often
+        return "v.__class__ is list and not v", "()"
     test = _FAST.get((tp, signed if tp in (int, float) else False))
     if test is None:
         return None
-    return f"v is None or {test}" if optional else test
+    return (f"v is None or {test}" if optional else test), "v"
