@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from gpudoctor.errors import ReportFormatError
+from gpudoctor.model import convert
 from gpudoctor.model.convert import MAX_REPORT_ENTRIES, SIGNED, from_dict
 from gpudoctor.model.findings import Finding, Severity
 from gpudoctor.model.report import Report
@@ -191,6 +192,15 @@ def places(doc: Any) -> list[tuple[Any, Any]]:
         if isinstance(value, (dict, list)):
             found += places(value)
     return found
+
+
+@pytest.fixture(autouse=True, params=["loop", "compiled"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: with every dataclass read by the loop over its fields, and by the
+    function written for it (which a type gets once it has read COMPILE_AFTER values)."""
+    monkeypatch.setattr(convert, "_CONVERTERS", {})
+    monkeypatch.setattr(convert, "COMPILE_AFTER", 10**9 if request.param == "loop" else 0)
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
