@@ -3,8 +3,12 @@
 Method. Writes N node reports under node names gpu-00001..., plus a verify result
 (tests/data/fleet/h200-verify-fp32.json) for every tenth node, into a temporary folder, then
 runs ``gpudoctor fleet report DIR --format json`` in a fresh process ``--rounds`` times and
-prints the wall time of each, the child's peak resident memory (ru_maxrss) and the load
-average before each round (other work on a shared machine slows every round).
+prints for each round: the wall time; the CPU time of the command and its worker processes
+(user and system, from getrusage: less disturbed than the wall time by other work on a shared
+machine, which the load average before each round shows); the largest process's peak resident
+memory (ru_maxrss); and the peak of all its processes' proportional set size together (PSS
+from /proc/PID/smaps_rollup, sampled every 50 ms: pages the forked workers share with the
+command are counted once).
 
 Node reports (``--reports``):
 
@@ -25,7 +29,10 @@ It also times decoding one real-size report (``serialize.report_from_bytes``: wh
 this process: the median of ``--decode-runs`` runs.
 
     python benchmarks/fleet_scale.py [--nodes 10000] [--rounds 3] [--reports real|small]
-        [--keep DIR]
+        [--decode-runs 200] [--keep DIR]
+
+``--keep DIR`` writes the reports into DIR (or reuses what DIR holds) and keeps them, so that
+another gpudoctor (``PYTHONPATH=/path/to/other``) can be timed on the same files.
 """
 
 from __future__ import annotations
