@@ -31,6 +31,7 @@ this process: the median of ``--decode-runs`` runs.
     python benchmarks/fleet_scale.py [--nodes 10000] [--rounds 3] [--reports real|small]
         [--decode-runs 200] [--keep DIR]
 
+The gpudoctor timed is the one on ``PYTHONPATH`` (this repository's when it is unset).
 ``--keep DIR`` writes the reports into DIR (or reuses what DIR holds) and keeps them, so that
 another gpudoctor (``PYTHONPATH=/path/to/other``) can be timed on the same files.
 """
@@ -57,6 +58,12 @@ REPORTS = sorted((ROOT / "tests" / "data" / "reports").glob("*.json"))
 H200 = ROOT / "tests" / "data" / "reports" / "linux-x86_64__nvidia-h200__590.48.01__load.json"
 VERIFY = ROOT / "tests" / "data" / "fleet" / "h200-verify-fp32.json"
 GPUS = 8
+CHILD: dict[str, Any] = {
+    # The gpudoctor timed is the one on PYTHONPATH (this repository's when it is unset), never
+    # the one that happens to be in the current folder: -m and -c look there first.
+    "cwd": tempfile.gettempdir(),
+    "env": dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH") or str(ROOT)),
+}
 
 
 def real_size_report(base: dict[str, Any], node: str, seed: int) -> dict[str, Any]:
@@ -150,6 +157,7 @@ def one_round(folder: Path) -> tuple[float, float, int, int, int]:
             [sys.executable, "-m", "gpudoctor", "fleet", "report", str(folder), "--format", "json"],
             stdout=out,
             stderr=subprocess.PIPE,
+            **CHILD,
         )
         tree_peak = 0
         while proc.poll() is None:
@@ -213,6 +221,7 @@ def decode_time(runs: int) -> tuple[int, float, float]:
             text=True,
             check=True,
             timeout=600,
+            **CHILD,
         )
     first, median = (float(x) for x in done.stdout.split())
     return len(data), first, median
