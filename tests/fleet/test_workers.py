@@ -194,3 +194,12 @@ def _group_alive(pgid: int) -> bool:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False
+
+
+def test_what_existed_before_is_set_aside_from_the_collector_for_the_batch():
+    import gc
+
+    before = gc.get_freeze_count()
+    seen = [gc.get_freeze_count() for _ in workers.ordered_map(square, [1, 2], 0)]
+    assert all(n > 0 for n in seen)
+    assert gc.get_freeze_count() == before == 0
