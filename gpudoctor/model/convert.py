@@ -97,7 +97,8 @@ def short(value: Any) -> str:
 #
 # Reading a report used to walk its type for every value (typing.get_origin/get_args and
 # dataclasses.fields each time: 70 % of `fleet report`). Now each (type, signed) gets its
-# converter once, and a dataclass's is a function generated for it, as dataclasses generate
+# converter once: a dataclass's is a loop over its fields prepared once, and once the type
+# has read COMPILE_AFTER values, a function generated for it, as dataclasses generate
 # __init__: one straight run over its fields with the common values (str, int, bool, float,
 # each optional or not) checked in line. The order of the checks, and so the refusal a bad
 # value gets, is that of a walk of the type: absent, null, the type, the number's range, the
@@ -402,9 +403,13 @@ def _plain(cls: type) -> bool:
     """Whether ``cls``'s __init__ only sets its fields: a generated one, every field in it, no
     __post_init__ and no slots (then its converter fills the instance's __dict__ itself)."""
     params = getattr(cls, "__dataclass_params__", None)
+    init = getattr(cls.__dict__.get("__init__"), "__code__", None)
     return (
         params is not None
         and params.init
+        # written by dataclasses (from text, as here), not by hand in the class
+        and init is not None
+        and init.co_filename == "<string>"
         and not hasattr(cls, "__post_init__")
         and "__slots__" not in cls.__dict__
         and all(f.init for f in dataclasses.fields(cls))

@@ -284,3 +284,27 @@ def test_findings_and_severities_alike() -> None:
         same(Finding, dict(good, severity=severity), check_numbers=False)
     for top in (None, [], "x"):
         assert same(Finding, top) == ("refused", "$: expected an object")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    name: str
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.name.upper())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hand:
+    name: str
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "name", f"<{name}>")
+
+
+def test_an_init_that_does_more_than_set_fields_is_called(mode: str) -> None:
+    for _ in range(3):  # past COMPILE_AFTER when compiled
+        assert from_dict(_Checked, {"name": "gpu"}) == _Checked(name="gpu")
+        assert from_dict(_Checked, {"name": "gpu"}).name == "GPU"
+        assert from_dict(_Hand, {"name": "gpu"}).name == "<gpu>"
