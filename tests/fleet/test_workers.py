@@ -35,9 +35,29 @@ def dies_on_7(n: int) -> tuple[int, int]:
     return square(n)
 
 
+def square_where(n: int) -> tuple[int, int, int]:
+    return n, n * n, os.getpid()
+
+
 def test_results_come_in_the_order_of_the_items():
     items = list(range(100))
-    assert list(workers.ordered_map(square, items, 2)) == [square(n) for n in items]
+    got = list(workers.ordered_map(square_where, items, 2))
+    assert [(n, sq) for n, sq, _ in got] == [square(n) for n in items]
+    assert len({pid for _, _, pid in got} - {PARENT}) == 2  # both workers had a share
+
+
+def test_with_another_thread_running_nothing_is_forked():
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        got = list(workers.ordered_map(square_where, list(range(50)), 2))
+    finally:
+        stop.set()
+        other.join()
+    assert {pid for _, _, pid in got} == {PARENT}
 
 
 def test_no_workers_works_here():
