@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -108,20 +109,34 @@ _CONVERTERS: dict[tuple[Any, bool], Converter] = {}
 _NULL = "must not be null"
 
 
+_BUILDING = threading.RLock()
+"""Held while converters are built: check's probe threads read their results at once."""
+_PENDING: dict[tuple[Any, bool], Converter] = {}
+"""Dataclasses whose converters are being built, seen only by the thread building them."""
+
+
 def converter(tp: Any, signed: bool = False) -> Converter:
     """The converter of type ``tp`` (``signed``: its numbers may be negative), built once."""
     key = (tp, signed)
     conv = _CONVERTERS.get(key)
-    if conv is None:
+    if conv is not None:
+        return conv
+    with _BUILDING:
+        conv = _CONVERTERS.get(key) or _PENDING.get(key)
+        if conv is not None:
+            return conv
         if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-            # A dataclass's fields may hold itself: while its converter is being written,
-            # they get one that looks it up when called.
+            # A dataclass's fields may hold itself: while its converter is being built,
+            # they get one that looks it up when called (by then it is built).
             def late(value: Any, checks: _Checks) -> Any:
                 return _CONVERTERS[key](value, checks)
 
-            _CONVERTERS[key] = late
-        conv = _CONVERTERS[key] = _build(tp, signed)
-    return conv
+            _PENDING[key] = late
+        try:
+            conv = _CONVERTERS[key] = _build(tp, signed)
+        finally:
+            _PENDING.pop(key, None)
+        return conv
 
 
 def _build(tp: Any, signed: bool) -> Converter:

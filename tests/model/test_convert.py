@@ -308,3 +308,27 @@ def test_an_init_that_does_more_than_set_fields_is_called(mode: str) -> None:
         assert from_dict(_Checked, {"name": "gpu"}) == _Checked(name="gpu")
         assert from_dict(_Checked, {"name": "gpu"}).name == "GPU"
         assert from_dict(_Hand, {"name": "gpu"}).name == "<gpu>"
+
+
+def test_threads_reading_at_once_each_get_the_report(doc: Any, mode: str) -> None:
+    """check's probe threads read their parts at once, while the converters are being built
+    (a half-built one seen by another thread would loop until RecursionError)."""
+    import threading
+
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    def read() -> None:
+        start.wait()
+        try:
+            got.append(from_dict(Report, doc, check_numbers=True))
+        except BaseException as exc:  # whatever a thread raised is the test's outcome
+            got.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = reference(Report, doc, check_numbers=True)
+    assert got == [expected] * 8
