@@ -64,13 +64,13 @@ def ordered_map(
     work: Callable[[Item], Result], items: Sequence[Item], workers: int
 ) -> Iterator[Result]:
     """``work(item)`` for each item, in order: by ``workers`` forked workers (0: here)."""
+    # A fork copies only the thread that forks: one another thread holds a lock in (logging,
+    # a stream) stays held in the child for ever. With other threads running, no workers.
+    fork = workers >= 1 and threading.active_count() == 1
     # What exists before the batch (modules, the knowledge base: a few hundred thousand
     # objects) is no garbage: set aside, the collector's full passes, every few dozen files,
     # no longer walk it (a fifth of the time over 10,000 reports), nor does a fork copy every
     # page it is on by walking it.
-    # A fork copies only the thread that forks: one another thread holds a lock in (logging,
-    # a stream) stays held in the child for ever. With other threads running, no workers.
-    fork = workers >= 1 and threading.active_count() == 1
     gc.freeze()
     try:
         yield from (_forked(work, items, workers) if fork else map(work, items))
