@@ -31,6 +31,13 @@ def test_only_probe_runcmd_starts_a_child_process():
     assert found == ["probe/runcmd.py"]
 
 
+def test_only_fleet_workers_forks_workers():
+    """gpudoctor's own worker processes (forks, no program run) are started in one place."""
+    pattern = re.compile(r"\bmultiprocessing\b|\bProcessPoolExecutor\b")
+    found = sorted(name for name, text in _sources() if pattern.search(text))
+    assert found == ["fleet/workers.py"]
+
+
 READERS = {"open", "read_text", "read_bytes"}
 """Calls that open or read a file: ``open(p)``, ``path.open()``, ``path.read_text()``."""
 OS_IO = {"read", "open", "fdopen"}

@@ -57,15 +57,12 @@ def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
             _add(found, seen, f"framework.{name}", scope, pairs)
         if scope.startswith("gpu model "):
             model = scope.removeprefix("gpu model ")
-            gpu_pairs = [(n.node, g) for n in members for g in n.gpus if g.name in (model, None)]
+            listed = [g for n in members for g in n.gpus if g.name in (model, None)]
+            labels = [
+                f"{n.node}:gpu{g.index}" for n in members for g in n.gpus if g.name in (model, None)
+            ]
             for fact, get_gpu in GPU_FACTS:
-                _add(
-                    found,
-                    seen,
-                    fact,
-                    scope,
-                    ((f"{node}:gpu{g.index}", get_gpu(g)) for node, g in gpu_pairs),
-                )
+                _add(found, seen, fact, scope, zip(labels, map(get_gpu, listed), strict=True))
     return tuple(found)
 
 
@@ -77,10 +74,15 @@ def _add(
     pairs: Iterable[tuple[str, object]],
 ) -> None:
     """Append the drift of one fact in one scope, if its known values are not all the same."""
-    by_value: dict[str, list[str]] = defaultdict(list)
+    # Grouped by the value itself first, shown once per value (a fleet's 80,000 GPUs have a
+    # few); the type is part of the key, as True and 1 are equal but show differently.
+    by_raw: dict[tuple[type, object], list[str]] = defaultdict(list)
     for member, value in pairs:
         if value is not None:  # unknown is not a difference
-            by_value[show(value)].append(member)
+            by_raw[type(value), value].append(member)
+    by_value: dict[str, list[str]] = defaultdict(list)
+    for (_, value), members in by_raw.items():
+        by_value[show(value)] += members
     if len(by_value) < 2:
         return
     counts = Counter({value: len(members) for value, members in by_value.items()})

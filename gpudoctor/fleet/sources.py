@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gpudoctor.errors import BadInputError, ReportFormatError
+from gpudoctor.fleet import workers
 from gpudoctor.fleet.aggregate import aggregate
 from gpudoctor.fleet.baseline import Baseline
 from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput, verify_verdict
-from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, from_document, is_manifest
+from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, Manifest, from_document, is_manifest
 from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL
 from gpudoctor.model import serialize
 from gpudoctor.model.findings import Diagnosis
@@ -25,6 +26,7 @@ from gpudoctor.model.fleet import (
     Throughput,
     Unreadable,
     VerifyOutcome,
+    VerifyVerdict,
 )
 from gpudoctor.model.hardware import PairsReport
 from gpudoctor.model.report import Report
@@ -84,10 +86,18 @@ def build_fleet_report(
     is one unreadable line and the rest of the fleet is still reported.
     """
     found = _Gathered(not_reached=list(extra_not_reached), partitions=dict(partitions or {}))
-    for entry in _entries(paths, found):
-        # One file at a time, dropped once cut down to its facts: memory grows with the
-        # number of nodes, not with the size of their reports.
-        _one(entry, found, diagnose)
+    entries = list(_entries(paths, found))
+
+    def digest(entry: _Entry) -> _Digest:
+        return _digest(entry, diagnose)
+
+    # Each file is cut down to its facts as it is read (in a worker process when there are
+    # many) and dropped: memory grows with the number of nodes, not with their reports' size.
+    # What depends on the other files (a second report for a node, a manifest's partitions)
+    # is decided here, in the order of the files, as when they are read one by one.
+    digests = workers.ordered_map(digest, entries, workers.workers_for(len(entries)))
+    for entry, digested in zip(entries, digests, strict=True):
+        _apply(entry, digested, found)
     if not (found.checks or found.verifies or found.not_reached or found.unreadable or found.pairs):
         where = ", ".join(str(p) for p in paths)
         raise BadInputError(f"no node reports (<node>.json, check/<node>.json) in {where}")
@@ -158,51 +168,110 @@ def _node_name(entry: _Entry, verify: bool) -> str:
     return stem
 
 
-def _one(entry: _Entry, found: _Gathered, diagnose: Diagnose) -> None:
+@dataclass(frozen=True)
+class _Digest:
+    """What one file is, worked out from the file alone (in a worker process, maybe)."""
+
+    kind: str
+    """``unreadable`` (cannot be read), ``manifest``, ``verify``, ``skipped`` (no gpudoctor
+    file for a node) or ``check``."""
+    error: str | None = None
+    """Why the file, or the manifest, verify result or check report it holds, is unusable."""
+    manifest: Manifest | None = None
+    samples: tuple[Throughput, ...] = ()
+    verdict: VerifyVerdict | None = None
+    why: str = ""
+    """Why a skipped file is no node's."""
+    facts: NodeFacts | None = None
+    pairs: PairsReport | None = None
+
+
+def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     """A manifest, a verify result, a check report, or a file that is no gpudoctor report."""
     try:
         raw = read_capped(entry.path, limit=serialize.MAX_REPORT_BYTES, what="report")
     except (OSError, BadInputError) as exc:
-        node = _node_name(entry, verify=entry.path.name.endswith(".verify.json"))
-        found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=_why(exc)))
-        return
+        return _Digest("unreadable", error=_why(exc))
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError):
         data = None  # the check report reader says what the file is instead
+    where = str(entry.path)
     if isinstance(data, dict) and data.get("tool") == PAIRS_TOOL:
-        _pairs(entry, data, found)
-    elif is_manifest(data):
-        _manifest(entry, data, found)
-    elif is_verify_result(data):
-        _verify(entry, data, found)
-    elif data is not None and not _may_be_check(data):
+        return _pairs_digest(data, where)
+    if is_manifest(data):
+        return _manifest_digest(data, where)
+    if is_verify_result(data):
+        try:
+            samples = throughput(_node_name(entry, verify=True), data, where)
+            return _Digest("verify", samples=samples, verdict=verify_verdict(data, where))
+        except (ValueError, BadInputError, RecursionError) as exc:
+            return _Digest("verify", error=_why(exc))
+    if data is not None and not _may_be_check(data):
         # Valid JSON that no gpudoctor command wrote for a node (expected.json, a saved fleet
         # report, a make-env plan): not a node, and nothing to count against the fleet.
-        found.skipped.append(Skipped(path=str(entry.path), why=_not_a_report(data)))
-    else:
-        _check(entry, raw, data, found, diagnose)
+        return _Digest("skipped", why=_not_a_report(data))
+    try:
+        report = _report(raw, data, where)
+    except (ValueError, BadInputError, RecursionError) as exc:
+        return _Digest("check", error=_why(exc))
+    node = _node_name(entry, verify=False)
+    return _Digest("check", facts=node_facts(node, report, diagnose(report)))
 
 
-def _pairs(entry: _Entry, data: dict[str, Any], found: _Gathered) -> None:
+def _pairs_digest(data: dict[str, Any], where: str) -> _Digest:
     """fleet pairs' report: its bad nodes and bad links join the fleet report."""
     doc = {k: v for k, v in data.items() if k not in ("tool", "healthy")}
     try:
-        found.pairs = from_dict(PairsReport, doc, str(entry.path))
+        return _Digest("pairs", pairs=from_dict(PairsReport, doc, where))
     except ReportFormatError as exc:
-        found.unreadable.append(
-            Unreadable(node="(fleet pairs)", path=str(entry.path), error=str(exc))
-        )
-        return
-    found.pairs_path = str(entry.path)
+        return _Digest("pairs", error=str(exc))
 
 
-def _manifest(entry: _Entry, data: Any, found: _Gathered) -> None:
+def _manifest_digest(data: Any, where: str) -> _Digest:
     try:
-        manifest = from_document(data, str(entry.path))
+        return _Digest("manifest", manifest=from_document(data, where))
     except BadInputError as exc:
+        return _Digest("manifest", error=str(exc))
+
+
+def _apply(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
+    """Count one file's digest in with the fleet's, in the order the files are listed."""
+    where = str(entry.path)
+    if digest.kind == "unreadable":
+        node = _node_name(entry, verify=entry.path.name.endswith(".verify.json"))
+        found.unreadable.append(Unreadable(node=node, path=where, error=digest.error or ""))
+    elif digest.kind == "manifest":
+        _manifest(entry, digest, found)
+    elif digest.kind == "pairs":
+        if digest.pairs is None:
+            found.unreadable.append(
+                Unreadable(node="(fleet pairs)", path=where, error=digest.error or "")
+            )
+        else:
+            found.pairs, found.pairs_path = digest.pairs, where
+    elif digest.kind == "skipped":
+        found.skipped.append(Skipped(path=where, why=digest.why))
+    else:
+        verify = digest.kind == "verify"
+        node = _node_name(entry, verify=verify)
+        first = found.verifies if verify else found.checks
+        if not _named(entry, node, found) or _second(node, entry, first, found):
+            return
+        if digest.error is not None:
+            found.unreadable.append(Unreadable(node=node, path=where, error=digest.error))
+        elif verify and digest.verdict is not None:
+            found.samples += digest.samples
+            found.verify.append(VerifyOutcome(node=node, verdict=digest.verdict, path=where))
+        elif digest.facts is not None:
+            found.facts.append(digest.facts)
+
+
+def _manifest(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
+    manifest = digest.manifest
+    if manifest is None:
         found.unreadable.append(
-            Unreadable(node="(fleet run)", path=str(entry.path), error=str(exc))
+            Unreadable(node="(fleet run)", path=str(entry.path), error=digest.error or "")
         )
         return
     found.not_reached += manifest.not_reached
@@ -256,34 +325,6 @@ def _report(raw: bytes, data: Any, name: str) -> Report:
     return serialize.report_from_data(data, name)
 
 
-def _check(entry: _Entry, raw: bytes, data: Any, found: _Gathered, diagnose: Diagnose) -> None:
-    node = _node_name(entry, verify=False)
-    if not _named(entry, node, found) or _second(node, entry, found.checks, found):
-        return
-    try:
-        report = _report(raw, data, str(entry.path))
-    except (ValueError, BadInputError, RecursionError) as exc:
-        found.unreadable.append(Unreadable(node=node, path=str(entry.path), error=_why(exc)))
-        return
-    diagnosis = diagnose(report)
-    found.facts.append(node_facts(node, report, diagnosis))
-
-
-def _verify(entry: _Entry, data: Any, found: _Gathered) -> None:
-    node = _node_name(entry, verify=True)
-    if not _named(entry, node, found) or _second(node, entry, found.verifies, found):
-        return
-    where = str(entry.path)
-    try:
-        samples = throughput(node, data, where)
-        verdict = verify_verdict(data, where)
-    except (ValueError, BadInputError, RecursionError) as exc:
-        found.unreadable.append(Unreadable(node=node, path=where, error=_why(exc)))
-        return
-    found.samples += samples
-    found.verify.append(VerifyOutcome(node=node, verdict=verdict, path=where))
-
-
 def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
@@ -309,7 +350,7 @@ def read_node_reports(
         except (OSError, BadInputError, ValueError, RecursionError):
             continue
         if is_manifest(data):
-            _manifest(entry, data, found)
+            _manifest(entry, _manifest_digest(data, str(entry.path)), found)
             continue
         node = _node_name(entry, verify=False)
         if not _may_be_check(data) or not _named(entry, node, found):

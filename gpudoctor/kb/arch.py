@@ -9,6 +9,7 @@ built for their own CC, and their code runs nowhere else.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class ArchEntry:
     text: str
 
 
+@functools.lru_cache(maxsize=1024)  # a fleet's builds share their arch lists
 def parse_entry(text: str) -> tuple[ArchEntry, ...]:
     """``sm_86``, ``compute_90``, ``8.6``, ``86``, ``8.6+PTX`` or ``sm_90a`` as entries.
 

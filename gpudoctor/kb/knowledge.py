@@ -29,8 +29,9 @@ import dataclasses
 import datetime as dt
 import itertools
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -95,6 +96,9 @@ def _cuda_tuple(cuda: str) -> tuple[int, int]:
     return major_minor(cuda, "CUDA version")
 
 
+_A = TypeVar("_A")
+
+
 @dataclass(frozen=True, kw_only=True)
 class KnowledgeBase:
     """Every fact make-env and the check rules rely on, with a source and a date per row."""
@@ -134,6 +138,17 @@ class KnowledgeBase:
             (m for m in self.gpu_models if re.search(m.name_regex, name, re.IGNORECASE)), None
         )
 
+    _answers: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+    """Answers already given: the rules ask every node of a fleet the same few questions,
+    and rows and answers are immutable (a refusal is not kept: it is raised again)."""
+
+    def _answer(self, question: tuple[object, ...], work: Callable[[], _A]) -> _A:
+        try:
+            return cast(_A, self._answers[question])
+        except KeyError:
+            answer = self._answers[question] = work()
+            return answer
+
     @property
     def as_of(self) -> dt.date:
         """The knowledge base's date: the newest ``as_of`` of any row (what a file cites)."""
@@ -159,6 +174,11 @@ class KnowledgeBase:
         """How driver ``driver`` on ``os`` (linux, windows; WSL counts as windows) runs CUDA
         ``cuda`` (``12.6`` or ``12.6.3``): ``full`` at or above the toolkit's own driver,
         ``minor_compat`` at or above its major's MVC floor, else ``none``."""
+        return self._answer(
+            ("cuda_support", driver, cuda, os), lambda: self._cuda_support(driver, cuda, os)
+        )
+
+    def _cuda_support(self, driver: str, cuda: str, os: str) -> CudaSupport:
         version = parse_driver(driver)
         key = cuda_key(cuda)
         full, full_source = self._toolkit_floor(key, _os_key(os))
@@ -231,8 +251,11 @@ class KnowledgeBase:
     def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> ArchCoverage:
         """How a GPU of compute capability ``cc`` is covered by a build's ``arch_list``
         (entries like ``sm_86``, ``compute_90``, ``8.6``, ``86``, ``8.6+PTX``, ``sm_90a``)."""
-        return coverage(
-            cc, arch_list, igpu_ccs=self.arch_rules.igpu_ccs, renamed=self.arch_rules.renamed
+        return self._answer(
+            ("arch_coverage", cc, tuple(arch_list)),
+            lambda: coverage(
+                cc, arch_list, igpu_ccs=self.arch_rules.igpu_ccs, renamed=self.arch_rules.renamed
+            ),
         )
 
     def architecture(self, cc: str) -> Architecture | None:
@@ -338,6 +361,12 @@ class KnowledgeBase:
         self, framework: str, version: str, channel: str = "pip"
     ) -> FrameworkRelease | None:
         """The release series holding ``version`` (``2.9`` or ``2.9.1``), or None."""
+        return self._answer(
+            ("release", framework, version, channel),
+            lambda: self._release(framework, version, channel),
+        )
+
+    def _release(self, framework: str, version: str, channel: str) -> FrameworkRelease | None:
         key = release_key(version)
         return next(
             (r for r in self.releases(framework, channel) if release_key(r.version) == key), None

@@ -34,9 +34,13 @@ HW_SLOWDOWNS: dict[ClockEvent, str] = {
 slowdown is the driver keeping the GPU under its target temperature."""
 
 
+_SLOWDOWN_BITS = [(int(bit), text) for bit, text in SLOWDOWNS.items()]
+"""As plain integers: ``int & IntFlag`` builds a flag through the enum machinery each time."""
+
+
 def slowdowns(reasons: int) -> list[str]:
     """What each slowdown bit set in ``reasons`` means, in bit order."""
-    return [text for bit, text in SLOWDOWNS.items() if reasons & bit]
+    return [text for bit, text in _SLOWDOWN_BITS if reasons & bit]
 
 
 def is_idle(reasons: int) -> bool:

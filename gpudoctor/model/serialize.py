@@ -8,15 +8,29 @@ import enum
 import json
 import math
 import re
-import types
-import typing
-from typing import Any, TypeVar
+from typing import Any
 
 from gpudoctor.errors import ReportFormatError
+from gpudoctor.model.convert import MAX_REPORT_ENTRIES, SIGNED, from_dict
+from gpudoctor.model.convert import short as _short
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.report import SCHEMA_VERSION, Report
 
-T = TypeVar("T")
+__all__ = [
+    "MAX_REPORT_BYTES",
+    "MAX_REPORT_ENTRIES",
+    "SIGNED",
+    "WRITE_ONE",
+    "dumps_json",
+    "findings_from_json",
+    "finite_json",
+    "from_dict",
+    "report_from_bytes",
+    "report_from_data",
+    "report_from_json",
+    "report_to_json",
+    "to_dict",
+]
 
 
 def to_dict(obj: Any) -> Any:
@@ -34,155 +48,8 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
 MAX_REPORT_BYTES = 16 * 1024 * 1024
 """The largest report file read (a real one is tens of kilobytes; a 10 MB field still fits)."""
-
-_UINT_LIMIT = 1 << 64
-"""Counters, sizes and NVML bitmasks are unsigned 64-bit at most."""
-
-SIGNED = "signed"
-"""Field metadata key: ``field(metadata={SIGNED: True})`` lets a number be negative."""
-
-
-MAX_REPORT_ENTRIES = 10_000
-"""The most list and object entries a report read from outside may hold, all lists together.
-
-A real report has a few hundred (8 GPUs with their processes, libraries, errors); a million
-GPUs fit in 16 MiB and would take minutes and gigabytes to diagnose and render.
-"""
-
-
-@dataclasses.dataclass
-class _Checks:
-    """What a value read from outside must satisfy beyond its type."""
-
-    numbers: bool = False
-    """Finite, non-negative (unless the field is marked signed) and within 64 bits."""
-    entries_left: int | None = None
-    """How many more list and object entries may come; None: no limit (trusted data)."""
-
-    def entries(self, n: int, where: str) -> None:
-        if self.entries_left is None:
-            return
-        self.entries_left -= n
-        if self.entries_left < 0:
-            raise ReportFormatError(
-                f"{where}: the report holds more than {MAX_REPORT_ENTRIES:,} list entries, "
-                "more than any machine has"
-            )
-
-
-_TRUSTED = _Checks()
-
-
-def _number(value: int | float, where: str, *, signed: bool) -> None:
-    """Refuse NaN, infinities, negative counters and integers no field can hold."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ReportFormatError(f"{where}: must be a finite number, not {value}")
-    if value < 0 and not signed:
-        raise ReportFormatError(f"{where}: must not be negative (got {_short(value)})")
-    if isinstance(value, int) and not -_UINT_LIMIT < value < _UINT_LIMIT:
-        raise ReportFormatError(f"{where}: {_short(value)} is out of range")
-
-
-def _short(value: Any) -> str:
-    shown = json.dumps(value) if not isinstance(value, int) else str(value)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
-
-
-def _convert(
-    tp: Any, value: Any, where: str, checks: _Checks = _TRUSTED, *, signed: bool = False
-) -> Any:
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise ReportFormatError(f"{where}: must not be null")
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where, checks, signed=signed)
-    if value is None:
-        raise ReportFormatError(f"{where}: must not be null")
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _from_dict(tp, value, where, checks)
-    if tp is Severity:
-        try:
-            return Severity.parse(str(value))
-        except ValueError as exc:
-            raise ReportFormatError(f"{where}: {exc}") from None
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ReportFormatError(f"{where}: expected a list")
-        (item, _) = typing.get_args(tp)
-        checks.entries(len(value), where)
-        return tuple(
-            _convert(item, v, f"{where}[{i}]", checks, signed=signed) for i, v in enumerate(value)
-        )
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ReportFormatError(f"{where}: expected an object")
-        _, vt = typing.get_args(tp)
-        checks.entries(len(value), where)
-        return {
-            str(k): _convert(vt, v, f"{where}.{k}", checks, signed=signed) for k, v in value.items()
-        }
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ReportFormatError(f"{where}: expected a number")
-        if checks.numbers:
-            _number(value, where, signed=signed)
-        return float(value)
-    if tp in (int, str, bool):
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise ReportFormatError(f"{where}: expected {tp.__name__}")
-        if tp is int and checks.numbers:
-            _number(value, where, signed=signed)
-        return value
-    raise ReportFormatError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
-
-
-def from_dict(cls: type[T], data: Any, where: str = "$", *, check_numbers: bool = False) -> T:
-    """Rebuild a model object from its JSON form; unknown keys are ignored (newer minor fields).
-
-    With ``check_numbers`` (data from outside: a saved report) every number must be finite,
-    non-negative unless its field says ``metadata={SIGNED: True}``, and fit in 64 bits, and
-    all lists together hold at most :data:`MAX_REPORT_ENTRIES` entries. Probe data is taken as
-    measured: a GPU that computes NaN is a fact to report, not bad input.
-    """
-    limit = MAX_REPORT_ENTRIES if check_numbers else None
-    return _from_dict(cls, data, where, _Checks(numbers=check_numbers, entries_left=limit))
-
-
-def _from_dict(cls: type[T], data: Any, where: str, checks: _Checks) -> T:
-    if not isinstance(data, dict):
-        raise ReportFormatError(f"{where}: expected an object")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ReportFormatError(f"{where}: missing field {f.name!r}")
-            continue
-        kwargs[f.name] = _convert(
-            hints[f.name],
-            data[f.name],
-            f"{where}.{f.name}",
-            checks,
-            signed=bool(f.metadata.get(SIGNED, False)),
-        )
-    return cls(**kwargs)
 
 
 def report_to_json(report: Report, diagnosis: Diagnosis | None = None) -> str:

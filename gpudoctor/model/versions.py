@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from packaging.version import InvalidVersion, Version
@@ -12,7 +13,12 @@ _DRIVER = re.compile(r"^\d{3,4}(\.\d{1,3}){0,2}$")
 _MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)(\.\d+)*$")
 _CC = re.compile(r"^(\d{1,2})\.(\d)$")
 
+_cached = functools.lru_cache(maxsize=1024)
+"""For the parsers the rules call for every report: a fleet repeats the same few strings
+(versions are immutable, and a refusal is not cached: it raises again)."""
 
+
+@_cached
 def parse_driver(text: str) -> Version:
     """An NVIDIA driver version such as ``535.104.05`` or ``572.61``."""
     value = text.strip()
@@ -32,6 +38,7 @@ def major_minor(text: str, what: str = "version", example: str = "12.6") -> tupl
     return int(match.group(1)), int(match.group(2))
 
 
+@_cached
 def cuda_key(text: str) -> str:
     """The ``major.minor`` of a CUDA version, e.g. ``12.6.3`` -> ``12.6``."""
     major, minor = major_minor(text, "CUDA version", "12.6")
@@ -43,6 +50,7 @@ def python_key(text: str) -> tuple[int, int]:
     return major_minor(text, "Python version", "3.12")
 
 
+@_cached
 def parse_cc(text: str) -> tuple[int, int]:
     """A compute capability ``X.Y`` (also ``sm_86``, ``86`` or ``120``) as ``(major, minor)``."""
     value = text.strip().lower().removeprefix("sm_")
@@ -59,6 +67,7 @@ def cc_text(cc: tuple[int, int]) -> str:
     return f"{cc[0]}.{cc[1]}"
 
 
+@_cached
 def framework_version(text: str) -> Version:
     """A framework version such as ``2.9``, ``2.9.1``, ``2.15.0.post1`` or ``2.9.1+cu126``."""
     try:
@@ -70,6 +79,7 @@ def framework_version(text: str) -> Version:
     return version
 
 
+@_cached
 def release_key(text: str) -> tuple[int, int]:
     """The release series of a framework version: ``2.9.1`` and ``2.9`` -> ``(2, 9)``.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import TypeVar
@@ -109,6 +110,7 @@ def gpu_ccs(report: Report) -> dict[str, list[GpuInfo]]:
     return found
 
 
+@functools.lru_cache(maxsize=1024)  # the same strings in every report of a fleet
 def version(text: str | None) -> Version | None:
     """A parsed version (local labels such as ``+cu126`` kept), or None."""
     if not text:
@@ -127,6 +129,7 @@ def major_minor(text: str | None) -> tuple[int, int] | None:
     return v.release[0], v.release[1]
 
 
+@functools.lru_cache(maxsize=1024)
 def nvidia_wheel_stem(name: str) -> str:
     """``nvidia-cudnn-cu12`` -> ``nvidia-cudnn``: the wheel without its CUDA-major suffix."""
     norm = re.sub(r"[-_.]+", "-", name.lower())

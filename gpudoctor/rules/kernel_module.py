@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
 """cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
 
 
+@functools.lru_cache(maxsize=4096)  # asked of every GPU of every node, by several rules
 def _bus(address: str) -> str:
     """``bb:dd.f`` of a PCI address in either spelling (``0000:01:00.0``, ``00000000:01:00.0``)."""
     return ":".join(address.lower().split(":")[-2:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,13 +36,17 @@ WHEEL_FOR_LIBRARY: dict[str, str] = {
 _SONAME = re.compile(r"^lib([a-zA-Z]+?)(?:64_\d+)?\.so")
 
 
+_LONGEST_FIRST = sorted(WHEEL_FOR_LIBRARY, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=1024)  # the same paths on every node of a fleet
 def library_of(path: str) -> str | None:
     """``/x/libcublasLt.so.12`` -> ``cublaslt``; the names WHEEL_FOR_LIBRARY knows."""
     match = _SONAME.match(PurePosixPath(path).name)
     if not match:
         return None
     name = match.group(1).lower()
-    for known in sorted(WHEEL_FOR_LIBRARY, key=len, reverse=True):
+    for known in _LONGEST_FIRST:
         if name.startswith(known):
             return known
     return None
@@ -66,12 +71,13 @@ def shadowed_libraries(report: Report) -> list[Shadow]:
         wheel = wheels.get(WHEEL_FOR_LIBRARY.get(lib.name, ""))
         if wheel and lib.origin == "ld_library_path":
             found.append(Shadow(lib.name, lib.path or lib.soname or lib.name, wheel, "the loader"))
-    for fw in report.frameworks:
+    for fw in report.frameworks if dirs else ():  # no LD_LIBRARY_PATH: nothing taken from it
         for path in fw.loaded_libraries:
             name = library_of(path)
             wheel = wheels.get(WHEEL_FOR_LIBRARY.get(name or "", ""))
-            folder = str(PurePosixPath(path).parent)
-            if name and wheel and "site-packages/nvidia" not in path and folder in dirs:
+            if not (name and wheel) or "site-packages/nvidia" in path:
+                continue
+            if str(PurePosixPath(path).parent) in dirs:
                 found.append(Shadow(name, path, wheel, FRAMEWORK_NAMES.get(fw.name, fw.name)))
     return found
 
@@ -183,16 +189,22 @@ class CudnnPin:
         return max(floors, default=None)
 
 
+@functools.lru_cache(maxsize=1024)  # every node of a fleet has the same framework's lines
+def _requirement(line: str) -> Requirement | None:
+    """A ``Requires-Dist`` line parsed (shared: nothing changes one), or None when invalid."""
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        return None
+
+
 def cudnn_pins(report: Report) -> list[CudnnPin]:
     """The cuDNN wheel requirements of the installed frameworks."""
     pins = []
     for fw in report.frameworks:
         for line in fw.requires:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
-                continue
-            if nvidia_wheel_stem(req.name) == "nvidia-cudnn":
+            req = _requirement(line)
+            if req is not None and nvidia_wheel_stem(req.name) == "nvidia-cudnn":
                 pins.append(CudnnPin(fw, req))
                 break
     return pins
