@@ -31,7 +31,7 @@ def node_facts(
     """
     listed = gpus(report)
     names = sorted({g.name for g in listed if g.name})
-    known = {f.fleet: f.value for f in fleet_facts(report_facts(report))}
+    known = {f.fleet: f.value for f in fleet_facts(report_facts(report, whole_node=True))}
     frameworks = {
         name.removeprefix("framework."): value or ""
         for name, value in known.items()

@@ -134,8 +134,12 @@ class KnowledgeBase:
 
     def gpu_model(self, name: str) -> GpuModel | None:
         """The first datacenter model whose ``name_regex`` matches an NVML GPU name."""
-        return next(
-            (m for m in self.gpu_models if re.search(m.name_regex, name, re.IGNORECASE)), None
+        return self._answer(
+            ("gpu_model", name),
+            lambda: next(
+                (m for m in self.gpu_models if re.search(m.name_regex, name, re.IGNORECASE)),
+                None,
+            ),
         )
 
     _answers: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)

@@ -209,12 +209,14 @@ def _framework_facts(fw: FrameworkInfo) -> list[Fact]:
     return out
 
 
-def report_facts(report: Report) -> tuple[Fact, ...]:
+def report_facts(report: Report, *, whole_node: bool = False) -> tuple[Fact, ...]:
     """Every comparable fact of ``report``, grouped and in the order a diff shows them.
 
     Facts that differ between two healthy runs of one machine (temperatures, clocks now,
     memory used, processes) are not facts here. A key that appears twice keeps its first
-    fact (a report that lists one framework twice).
+    fact (a report that lists one framework twice). ``whole_node`` leaves out the per-GPU,
+    per-library, per-wheel, per-loaded-file and environment facts, none of which has a fleet
+    name (a fleet reads thousands of reports and compares GPUs through ``gpu_value``).
     """
     drv, nvml, cuda, host = report.driver, report.nvml, report.cuda, report.host
     listed = gpus(report)
@@ -269,19 +271,19 @@ def report_facts(report: Report) -> tuple[Fact, ...]:
             "gpus_per_node",
         ),
     ]
-    for g in listed:
+    for g in () if whole_node else listed:
         facts += _gpu_facts(g)
     facts.append(_fact("cuda.cudnn", "cuda", "cuDNN in use", effective_cudnn(report), "cudnn"))
-    for lib in report.cuda.libraries:
+    for lib in () if whole_node else report.cuda.libraries:
         facts.append(_fact(f"cuda.lib.{lib.name}.version", "cuda", f"{lib.name}", lib.version))
         facts.append(_fact(f"cuda.lib.{lib.name}.path", "cuda", f"{lib.name} from", lib.path))
-    for wheel in report.cuda.nvidia_wheels:
+    for wheel in () if whole_node else report.cuda.nvidia_wheels:
         facts.append(
             _fact(f"cuda.wheel.{wheel.name}", "cuda", f"wheel {wheel.name}", wheel.version)
         )
     for fw in report.frameworks:
-        facts += _framework_facts(fw)
-    for name in sorted(host.env):
+        facts += _framework_facts(fw)[:1] if whole_node else _framework_facts(fw)
+    for name in () if whole_node else sorted(host.env):
         facts.append(_fact(f"env.{name}", "environment", name, host.env[name]))
     facts += [
         _fact("host.os", "host", "OS", host.os_release or host.os, "os"),

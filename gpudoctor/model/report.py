@@ -279,14 +279,12 @@ class NvLink:
     @property
     def error_total(self) -> int:
         """All counted errors of the link (0 where none were counted)."""
-        return sum(
-            n or 0
-            for n in (
-                self.crc_flit_errors,
-                self.crc_data_errors,
-                self.replay_errors,
-                self.recovery_errors,
-            )
+        # Plain additions: asked of every link of every GPU of every node in a fleet.
+        return (
+            (self.crc_flit_errors or 0)
+            + (self.crc_data_errors or 0)
+            + (self.replay_errors or 0)
+            + (self.recovery_errors or 0)
         )
 
 

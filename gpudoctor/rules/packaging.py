@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
@@ -235,19 +236,33 @@ class Unmet:
         )
 
 
+@lru_cache(maxsize=4096)
+def _applying(line: str, marker: tuple[tuple[str, str], ...]) -> Requirement | None:
+    """The requirement ``line`` where its marker holds in ``marker`` and it is no cuDNN pin.
+
+    Cached: every node of a fleet lists the same few dozen Requires-Dist lines, and parsing
+    one (packaging's tokenizer) cost more than the rest of the rule.
+    """
+    try:
+        req = Requirement(line)
+        applies = req.marker is None or req.marker.evaluate(dict(marker))
+    except (InvalidRequirement, InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return None
+    if not applies or nvidia_wheel_stem(req.name) == "nvidia-cudnn":
+        return None
+    return req
+
+
 def unmet_requirements(report: Report, fw: FrameworkInfo) -> list[Unmet]:
     """``fw``'s nvidia-* requirements that an installed wheel of that name does not satisfy;
     cuDNN's are left to GD-CUDA-008. A wheel that is not installed is not counted: the CUDA
     probe lists the wheels of the inspected environment's own folders only."""
     installed = {canonicalize_name(w.name): w.version for w in report.cuda.nvidia_wheels}
     found: list[Unmet] = []
+    marker = tuple(sorted(marker_env(report, fw).items()))
     for line in fw.requires:
-        try:
-            req = Requirement(line)
-            applies = req.marker is None or req.marker.evaluate(marker_env(report, fw))
-        except (InvalidRequirement, InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-            continue
-        if not applies or nvidia_wheel_stem(req.name) == "nvidia-cudnn":
+        req = _applying(line, marker)
+        if req is None:
             continue
         have = installed.get(canonicalize_name(req.name))
         parsed = version(have)

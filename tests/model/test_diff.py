@@ -272,3 +272,13 @@ def test_frameworks_probed_on_one_side_only_are_not_compared():
     diff = make_diff(side, side, old_facts=report_facts(report), new_facts=report_facts(bare))
     assert not diff.in_group("frameworks")
     assert any("did not probe the frameworks" in n for n in diff.notes)
+
+
+@pytest.mark.parametrize("path", sorted(REPORTS.glob("*.json")), ids=lambda p: p.stem)
+def test_the_whole_node_facts_are_the_fleet_facts_of_the_full_list(path: Path):
+    """Fleets ask only for the whole-node facts (whole_node=True skips the per-GPU, library,
+    wheel and environment facts): what they get is exactly what the full list gives them."""
+    from gpudoctor.model.facts import fleet_facts
+
+    report = load_report(path)
+    assert fleet_facts(report_facts(report, whole_node=True)) == fleet_facts(report_facts(report))
