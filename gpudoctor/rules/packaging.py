@@ -356,12 +356,17 @@ _SO_MAJOR = re.compile(r"\.so\.(\d+)")
 
 def _cudnn_folders(fw: FrameworkInfo) -> dict[str, list[str]]:
     """The folders the framework's process mapped cuDNN files from, each with its files."""
+    return {folder: list(files) for folder, files in _cudnn_files(fw.loaded_libraries)}
+
+
+@lru_cache(maxsize=256)  # three rules ask it of each framework of every node in a fleet
+def _cudnn_files(loaded: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     folders: dict[str, list[str]] = {}
-    for path in fw.loaded_libraries:
-        name = PurePosixPath(path).name
-        if name.lower().startswith("libcudnn"):
-            folders.setdefault(str(PurePosixPath(path).parent), []).append(name)
-    return folders
+    for path in loaded:
+        if path.rpartition("/")[2].lower().startswith("libcudnn"):  # cheap test first
+            where = PurePosixPath(path)
+            folders.setdefault(str(where.parent), []).append(where.name)
+    return tuple((folder, tuple(files)) for folder, files in folders.items())
 
 
 def _folder_fix(report: Report, folder: str, files: list[str]) -> str:
