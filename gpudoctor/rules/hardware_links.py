@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import GpuInfo, IbPort, Report
+from gpudoctor.model.report import IbPort, Report
 from gpudoctor.rules.facts import gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
