@@ -12,7 +12,7 @@ command are counted once).
 
 Node reports (``--reports``):
 
-* ``real`` (the default): what a real eight-GPU H200 node writes, about 20 KB. Built from the
+* ``real`` (the default): what a real eight-GPU H200 node writes, about 32 KB. Built from the
   recorded H200 report (tests/data/reports/linux-x86_64__nvidia-h200__590.48.01__load.json)
   by :func:`real_size_report`: its GPU repeated as eight GPUs (own index, PCI address, UUID,
   serial, memory use, temperature, three processes each and the three NVML errors the

@@ -130,7 +130,7 @@ GPU_FLEET_FIELDS: tuple[tuple[str, str], ...] = tuple(
 
 def nvlinks_active(g: GpuInfo) -> int | None:
     """NVLinks up; None where NVML listed none or could not be asked (MIG mode, old drivers)."""
-    return sum(1 for link in g.nvlinks if link.active) if g.nvlinks else None
+    return g.nvlinks_up if g.nvlink_count else None
 
 
 def gpu_value(g: GpuInfo, field: str) -> object:

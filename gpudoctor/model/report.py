@@ -358,10 +358,20 @@ class GpuInfo:
     gsp_firmware_default: bool | None = None
     """Whether GSP firmware is on by default for this GPU."""
     gsp_firmware_version: str | None = None
+    nvlink_count: int | None = None
+    """The NVLinks the driver lists for this GPU (``nvmlDeviceGetNvLinkState`` per link until
+    the first link the GPU does not have); 0 for a GPU without NVLink, null where the driver
+    could not be asked (MIG mode, no permission, an old driver) and in reports written before
+    2026-12-07."""
+    nvlinks_up: int | None = None
+    """How many of the listed NVLinks are active; null where ``nvlink_count`` is."""
+    nvlink_version: int | None = None
+    """The NVLink generation of the active links (the first active link's
+    ``nvmlDeviceGetNvLinkVersion``): 3 on A100, 4 on H100/H200; null where none is up."""
     nvlinks: tuple[NvLink, ...] | None = None
-    """Every NVLink the driver lists for this GPU (``nvmlDeviceGetNvLinkState`` per link until
-    the first link the GPU does not have); ``[]`` for a GPU without NVLink, null where the
-    driver could not be asked and in reports written before 2026-12-07."""
+    """Only the listed NVLinks that are down or count an error (a healthy link carries nothing
+    worth a line, and a node has 144); ``[]`` where every listed link is up and clean (or the
+    GPU has none), null where ``nvlink_count`` is and in reports written before 2026-12-07."""
     processes: tuple[GpuProcess, ...] = ()
     virtualization_mode: str | None = None
     """``none`` (bare metal), ``passthrough``, ``vgpu`` (a vGPU inside a virtual machine),

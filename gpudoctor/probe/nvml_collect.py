@@ -305,8 +305,9 @@ _NVLINK_COUNTERS = (
 
 
 def _read_nvlinks(r: _GpuReader) -> None:
-    """Each NVLink's state, version and error counters, link 0 upwards until the first link
-    the GPU does not have (NOT_SUPPORTED or INVALID_ARGUMENT): ``()`` for a GPU without NVLink.
+    """The NVLinks' count, how many are up, their version, and the links that are down or
+    count errors (state and counters), link 0 upwards until the first link the GPU does not
+    have (NOT_SUPPORTED or INVALID_ARGUMENT): a count of 0 and ``()`` for a GPU without NVLink.
 
     A counter the driver does not keep stays null; so do all of them when the call is missing
     (old drivers; NVIDIA moved Hopper's counters to field values in later branches). A GPU
@@ -314,7 +315,9 @@ def _read_nvlinks(r: _GpuReader) -> None:
     """
     if r.values.get("mig_enabled"):
         return  # "Nvlink queries are not supported for Devices in MIG mode" (nvidia-smi)
-    links: list[NvLink] = []
+    count = up = 0
+    version: int | None = None
+    notable: list[NvLink] = []
     for link in range(api.NVLINK_MAX_LINKS):
         state = r.session.call("nvmlDeviceGetNvLinkState", r.handle, link)
         if isinstance(state, _Failure):
@@ -329,18 +332,29 @@ def _read_nvlinks(r: _GpuReader) -> None:
                 r.lost = True
                 raise _GpuLostError
             return  # no permission, timeout: unknown, not "no NVLink"
-        active = int(state) == 1
+        count += 1
+        if int(state) != 1:
+            # A link that is down has nothing to count; each call may be a firmware round
+            # trip (GSP), and an 8-GPU board has 144 links.
+            notable.append(NvLink(link=link, active=False))
+            continue
+        up += 1
         values: dict[str, int | None] = {}
-        # A link that is down has nothing to count; each call may be a firmware round trip
-        # (GSP), and an 8-GPU board has 144 links.
-        if active:
-            version = r.session.call("nvmlDeviceGetNvLinkVersion", r.handle, link)
-            values["version"] = None if isinstance(version, _Failure) else int(version)
-            for name, counter in _NVLINK_COUNTERS:
-                count = r.session.call("nvmlDeviceGetNvLinkErrorCounter", r.handle, link, counter)
-                values[name] = None if isinstance(count, _Failure) else int(count)
-        links.append(NvLink(link=link, active=active, **values))
-    r.values["nvlinks"] = tuple(links)
+        got = r.session.call("nvmlDeviceGetNvLinkVersion", r.handle, link)
+        values["version"] = None if isinstance(got, _Failure) else int(got)
+        if up == 1:
+            version = values["version"]
+        for name, counter in _NVLINK_COUNTERS:
+            n = r.session.call("nvmlDeviceGetNvLinkErrorCounter", r.handle, link, counter)
+            values[name] = None if isinstance(n, _Failure) else int(n)
+        nvlink = NvLink(link=link, active=True, **values)
+        # A healthy link carries nothing worth a line: only the count and version keep it.
+        if nvlink.error_total:
+            notable.append(nvlink)
+    r.values["nvlink_count"] = count
+    r.values["nvlinks_up"] = up
+    r.values["nvlink_version"] = version
+    r.values["nvlinks"] = tuple(notable)
 
 
 VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 4: "host_vsga"}

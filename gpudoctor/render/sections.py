@@ -231,11 +231,12 @@ def _gsp(g: GpuInfo) -> str | None:
 
 
 def _nvlinks(g: GpuInfo) -> str | None:
-    if not g.nvlinks:
+    if not g.nvlink_count:
         return None
-    active = sum(1 for link in g.nvlinks if link.active)
-    errors = sum(link.error_total for link in g.nvlinks)
-    return f"{active} / {len(g.nvlinks)}" + (f", {errors} errors counted" if errors else "")
+    # The errors are all on the links the report keeps (those down or counting one).
+    errors = sum(link.error_total for link in g.nvlinks or ())
+    up = g.nvlinks_up or 0
+    return f"{up} / {g.nvlink_count}" + (f", {errors} errors counted" if errors else "")
 
 
 def _hardware_sections(report: Report) -> list[Section]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import GpuInfo, IbPort, Report
+from gpudoctor.model.report import IbPort, Report
 from gpudoctor.rules.facts import gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -15,10 +15,6 @@ NVLINK_ERRORS_WARN = 5
 SMALL_BAR1_MIB = 256
 """BAR1 without resizable BAR (the legacy 256 MiB aperture)."""
 BIG_MEMORY_MIB = 16 * 1024
-
-
-def _active(gpu: GpuInfo) -> int:
-    return sum(1 for link in gpu.nvlinks or () if link.active)
 
 
 @rule(
@@ -43,13 +39,13 @@ def _active(gpu: GpuInfo) -> int:
 def nvlinks_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for gpu in gpus(report):
         # No link listed at all: NVML says the GPU has no NVLink to ask (a VM, MIG, a PCIe
-        # card); links that exist but are down are listed with state 0.
-        if not gpu.nvlinks or gpu.lost:
+        # card); links that exist but are down are counted, and kept in ``nvlinks``.
+        if not gpu.nvlink_count or gpu.lost:
             continue
         model = kb.gpu_model(gpu.name) if gpu.name else None
         expected = model.nvlinks if model is not None else None
-        active = _active(gpu)
-        down = [str(link.link) for link in gpu.nvlinks if not link.active]
+        active = gpu.nvlinks_up or 0
+        down = [str(link.link) for link in gpu.nvlinks or () if not link.active]
         if expected is not None and active < expected:
             yield Hit(
                 title=f"{gpu_label(gpu)} has {active} of its {expected} NVLinks up",
@@ -60,11 +56,11 @@ def nvlinks_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 ),
                 fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}", "$ sudo reboot"),
             )
-        elif expected is None and down and active:
+        elif expected is None and active and active < gpu.nvlink_count:
             yield Hit(
                 severity=Severity.WARNING,
                 title=f"{gpu_label(gpu)} has NVLinks down: {', '.join(down)}",
-                evidence=(f"{active} of {len(gpu.nvlinks)} listed NVLinks active",),
+                evidence=(f"{active} of {gpu.nvlink_count} listed NVLinks active",),
                 fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}",),
             )
 
@@ -389,7 +385,7 @@ def iommu_translates(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     listed = gpus(report)
     if iommu is None or len(listed) < 2 or not iommu.gpu_groups:
         return
-    if any(g.nvlinks is None or _active(g) for g in listed):
+    if any(g.nvlink_count is None or g.nvlinks_up for g in listed):
         return  # NVLink carries peer traffic (or it is unknown whether it does)
     translated = {pci: kind for pci, kind in iommu.gpu_groups.items() if kind in TRANSLATED}
     if not translated:

@@ -94,7 +94,15 @@ def test_an_old_report_without_the_hardware_section_still_replays(cli: Cli, tmp_
     doc = json.loads(Path(saved(tmp_path, healthy())).read_text(encoding="utf-8"))
     doc.pop("hardware")
     for gpu in doc["nvml"]["gpus"]:
-        for key in ("nvlinks", "power_limit_default_w", "bar1_total_mib", "gsp_firmware_enabled"):
+        for key in (
+            "nvlink_count",
+            "nvlinks_up",
+            "nvlink_version",
+            "nvlinks",
+            "power_limit_default_w",
+            "bar1_total_mib",
+            "gsp_firmware_enabled",
+        ):
             gpu.pop(key)
     path = tmp_path / "old.json"
     path.write_text(json.dumps(doc))

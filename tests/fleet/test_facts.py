@@ -103,7 +103,10 @@ def test_a_report_from_before_the_hardware_probe_has_no_such_facts():
         hardware=None,
         nvml=dataclasses.replace(
             report.nvml,
-            gpus=tuple(dataclasses.replace(g, nvlinks=None) for g in report.nvml.gpus),
+            gpus=tuple(
+                dataclasses.replace(g, nvlink_count=None, nvlinks_up=None, nvlinks=None)
+                for g in report.nvml.gpus
+            ),
         ),
     )
     assert isinstance(old.nvml.gpus[0], GpuInfo)

@@ -23,10 +23,9 @@ def gpu_of(scenario):
 def test_a_recorded_h100_has_eighteen_active_nvlinks_and_its_power_limits():
     # shared/captures: `nvidia-smi nvlink -s` lists links 0-17; -q: 700 W default, 200-700 W.
     gpu = gpu_of(H100)
-    assert gpu.nvlinks is not None and len(gpu.nvlinks) == 18
-    assert all(link.active for link in gpu.nvlinks)
-    # the capture has no error counters: unknown, not zero
-    assert gpu.nvlinks[0].crc_flit_errors is None and gpu.nvlinks[0].error_total == 0
+    assert (gpu.nvlink_count, gpu.nvlinks_up) == (18, 18)
+    # every link up and clean (the capture has no error counters: unknown, not zero): none kept
+    assert gpu.nvlinks == ()
     assert (gpu.power_limit_w, gpu.power_limit_default_w) == (700.0, 700.0)
     assert (gpu.power_limit_min_w, gpu.power_limit_max_w) == (200.0, 700.0)
     assert gpu.bar1_total_mib == 131072
@@ -39,14 +38,21 @@ def test_a_recorded_h100_has_eighteen_active_nvlinks_and_its_power_limits():
 
 def test_a_recorded_h200_too():
     gpu = gpu_of(H200)
-    assert gpu.nvlinks is not None and sum(link.active for link in gpu.nvlinks) == 18
+    assert (gpu.nvlink_count, gpu.nvlinks_up, gpu.nvlinks) == (18, 18, ())
     assert gpu.bar1_total_mib == 262144
 
 
 def test_a_card_without_nvlink_lists_none_and_mig_mode_leaves_them_unknown():
-    assert gpu_of(L40S).nvlinks == ()  # "Device does not have or support Nvlink"
+    l40s = gpu_of(L40S)  # "Device does not have or support Nvlink"
+    assert (l40s.nvlink_count, l40s.nvlinks_up, l40s.nvlink_version, l40s.nvlinks) == (
+        0,
+        0,
+        None,
+        (),
+    )
     assert gpu_of(RTX2080).bar1_total_mib == 256
-    assert gpu_of(H100_MIG).nvlinks is None  # "not supported for Devices in MIG mode"
+    mig = gpu_of(H100_MIG)  # "not supported for Devices in MIG mode": unknown
+    assert (mig.nvlink_count, mig.nvlinks_up, mig.nvlink_version, mig.nvlinks) == (None,) * 4
 
 
 def with_calls(name, **calls):
@@ -73,13 +79,14 @@ def test_a_link_down_and_error_counters_are_read_per_link():
     )
     fake = FakeNvml(scenario)
     gpu = collect_nvml(fake).gpus[0]
-    assert gpu.nvlinks is not None
-    assert [link.link for link in gpu.nvlinks if not link.active] == [7]
-    three = gpu.nvlinks[3]
+    assert (gpu.nvlink_count, gpu.nvlinks_up, gpu.nvlink_version) == (18, 17, 4)
+    # only the link down and the one counting errors are kept
+    assert gpu.nvlinks is not None and [link.link for link in gpu.nvlinks] == [3, 7]
+    three, seven = gpu.nvlinks
     assert (three.version, three.crc_flit_errors, three.recovery_errors) == (4, 12, 1)
-    assert three.error_total == 13
+    assert three.error_total == 13 and three.active
+    assert not seven.active and seven.version is None and seven.error_total == 0
     # a link that is down is not asked for counters (each call may be a GSP round trip)
-    assert gpu.nvlinks[7].version is None
     assert not any(
         c.startswith("nvmlDeviceGetNvLinkErrorCounter") and c.endswith(":7") for c in fake.calls
     )
@@ -87,7 +94,7 @@ def test_a_link_down_and_error_counters_are_read_per_link():
 
 def test_no_permission_for_nvlink_is_unknown_not_absent():
     gpu = gpu_of(with_calls(H100, nvmlDeviceGetNvLinkState={"error": "no_permission"}))
-    assert gpu.nvlinks is None
+    assert (gpu.nvlink_count, gpu.nvlinks_up, gpu.nvlinks) == (None, None, None)
     assert [e.code for e in gpu.errors if e.field == "gpu[0].nvlinks"] == ["no_permission"]
 
 
@@ -102,7 +109,8 @@ def test_an_old_driver_without_the_new_functions_is_recorded_as_missing():
     info = collect_nvml(FakeNvml(scenario))
     gpu = info.gpus[0]
     assert gpu.gsp_firmware_enabled is None and gpu.power_limit_default_w is None
-    assert gpu.nvlinks is None  # FUNCTION_NOT_FOUND: unknown, not "no NVLink"
+    # FUNCTION_NOT_FOUND: unknown, not "no NVLink"
+    assert (gpu.nvlink_count, gpu.nvlinks_up, gpu.nvlinks) == (None, None, None)
     assert set(scenario["missing_functions"]) <= set(info.missing_functions)
     assert gpu.power_limit_max_w == 700.0  # the other calls still answer
 
@@ -116,6 +124,6 @@ def test_bindings_without_the_functions_do_not_break_the_probe():
 
     info = collect_nvml(OldBindings(H100))
     gpu = info.gpus[0]
-    assert gpu.nvlinks is None and gpu.bar1_total_mib is None
+    assert gpu.nvlinks is None and gpu.nvlink_count is None and gpu.bar1_total_mib is None
     assert "nvmlDeviceGetNvLinkState" in info.missing_functions
     assert gpu.power_limit_default_w == 700.0

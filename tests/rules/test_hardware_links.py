@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -11,20 +12,32 @@ from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, NvLink, Repo
 from tests.rules.builders import diagnose, findings, h100, healthy, with_gpu, with_nvml
 
 
-def links(active: int, total: int = 18, **errors: int) -> tuple[NvLink, ...]:
-    return tuple(
-        NvLink(link=i, active=i < active, version=4, **(errors if i == 0 else {}))
+def links(active: int, total: int = 18, **errors: int) -> dict[str, Any]:
+    """The NVLink fields of a GPU with links 0..active-1 up and ``errors`` on link 0, as the
+    probe writes them: the counts, and only the links that are down or count an error."""
+    every = [
+        NvLink(link=i, active=i < active, **(dict(version=4, **errors) if i == 0 else {}))
         for i in range(total)
-    )
+    ]
+    return {
+        "nvlink_count": total,
+        "nvlinks_up": active,
+        "nvlink_version": 4 if active else None,
+        "nvlinks": tuple(link for link in every if not link.active or link.error_total),
+    }
+
+
+UNKNOWN: dict[str, Any] = {"nvlink_count": None, "nvlinks_up": None, "nvlinks": None}
+NONE: dict[str, Any] = {"nvlink_count": 0, "nvlinks_up": 0, "nvlinks": ()}
 
 
 def test_eighteen_links_up_on_an_h100_is_fine():
-    report = with_gpu(healthy(), nvlinks=links(18))
+    report = with_gpu(healthy(), **links(18))
     assert findings(report, "GD-GPU-062") == [] and findings(report, "GD-GPU-063") == []
 
 
 def test_links_down_on_an_h100_is_an_error_naming_them():
-    (found,) = findings(with_gpu(healthy(), nvlinks=links(16)), "GD-GPU-062")
+    (found,) = findings(with_gpu(healthy(), **links(16)), "GD-GPU-062")
     assert found.severity == Severity.ERROR
     assert found.title == "GPU 0 (NVIDIA H100 80GB HBM3) has 16 of its 18 NVLinks up"
     assert found.evidence[1] == "links down: 16, 17"
@@ -32,12 +45,12 @@ def test_links_down_on_an_h100_is_an_error_naming_them():
 
 def test_no_link_listed_is_not_judged():
     # NVML NOT_SUPPORTED (MIG mode, a VM) gives no links; unknown (None) too
-    assert findings(with_gpu(healthy(), nvlinks=()), "GD-GPU-062") == []
-    assert findings(with_gpu(healthy(), nvlinks=None), "GD-GPU-062") == []
+    assert findings(with_gpu(healthy(), **NONE), "GD-GPU-062") == []
+    assert findings(with_gpu(healthy(), **UNKNOWN), "GD-GPU-062") == []
 
 
 def test_a_pcie_card_with_a_bridge_link_down_is_a_warning():
-    report = with_gpu(healthy(), name="NVIDIA A100 80GB PCIe", nvlinks=links(2, total=3))
+    report = with_gpu(healthy(), name="NVIDIA A100 80GB PCIe", **links(2, total=3))
     (found,) = findings(report, "GD-GPU-062")
     assert found.severity == Severity.WARNING and "NVLinks down: 2" in found.title
 
@@ -51,7 +64,7 @@ def test_a_pcie_card_with_a_bridge_link_down_is_a_warning():
     ],
 )
 def test_nvlink_errors_warn_from_five_on_a_link(errors, hit):
-    found = findings(with_gpu(healthy(), nvlinks=links(18, **errors)), "GD-GPU-063")
+    found = findings(with_gpu(healthy(), **links(18, **errors)), "GD-GPU-063")
     assert bool(found) == hit
     if hit:
         assert found[0].evidence[0].startswith("link 0: CRC flit")
@@ -176,10 +189,10 @@ def test_a_flapping_port():
 # --- IOMMU ------------------------------------------------------------------------------------
 
 
-def two_pcie_gpus(report: Report, kinds: dict[str, str], nvlinks=()) -> Report:
+def two_pcie_gpus(report: Report, kinds: dict[str, str], nvlinks=NONE) -> Report:
     gpus = (
-        replace(h100(0), name="NVIDIA L40S", nvlinks=nvlinks),
-        replace(h100(1), name="NVIDIA L40S", nvlinks=nvlinks),
+        replace(h100(0), name="NVIDIA L40S", **nvlinks),
+        replace(h100(1), name="NVIDIA L40S", **nvlinks),
     )
     report = with_nvml(report, gpus=gpus)
     iommu = IommuInfo(groups=120, gpu_groups=kinds, cmdline=("intel_iommu=on",))
@@ -201,7 +214,7 @@ def test_passthrough_nvlink_or_one_gpu_is_fine():
     assert findings(passthrough, "GD-HOST-059") == []
     with_links = two_pcie_gpus(healthy(), {"a": "DMA", "b": "DMA"}, nvlinks=links(4, total=4))
     assert findings(with_links, "GD-HOST-059") == []
-    unknown_links = two_pcie_gpus(healthy(), {"a": "DMA", "b": "DMA"}, nvlinks=None)
+    unknown_links = two_pcie_gpus(healthy(), {"a": "DMA", "b": "DMA"}, nvlinks=UNKNOWN)
     assert findings(unknown_links, "GD-HOST-059") == []
     one = replace(
         healthy(),
