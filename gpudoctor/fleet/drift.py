@@ -62,7 +62,11 @@ def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
                 f"{n.node}:gpu{g.index}" for n in members for g in n.gpus if g.name in (model, None)
             ]
             for fact, get_gpu in GPU_FACTS:
-                _add(found, seen, fact, scope, zip(labels, map(get_gpu, listed), strict=True))
+                values = list(map(get_gpu, listed))
+                # A healthy fleet's 80,000 GPUs agree on almost every fact: only a fact with
+                # two known values is worth pairing each value with its GPU's label.
+                if len({(type(v), v) for v in values if v is not None}) > 1:
+                    _add(found, seen, fact, scope, zip(labels, values, strict=True))
     return tuple(found)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from gpudoctor.model.report import GpuInfo, PciFunction, Report
 
 
@@ -100,7 +102,12 @@ def set_aside_for_vm(driver: str | None) -> bool:
 
 def is_gpu_function(fn: PciFunction) -> bool:
     """Display or 3D controllers (PCI class 0x03xxxx), not the GPU's audio or USB functions."""
-    return fn.class_code.lower().removeprefix("0x").startswith("03")
+    return _display_class(fn.class_code)
+
+
+@functools.lru_cache(maxsize=256)  # a handful of class codes, asked of every function
+def _display_class(class_code: str) -> bool:
+    return class_code.lower().removeprefix("0x").startswith("03")
 
 
 def module_flavour(proc_version_line: str | None) -> str | None:

@@ -165,16 +165,15 @@ def _gpu_facts(g: GpuInfo) -> list[Fact]:
     ]
 
 
-def _framework_facts(fw: FrameworkInfo) -> list[Fact]:
+def _framework_facts(fw: FrameworkInfo, *, build_only: bool = False) -> list[Fact]:
     name = fw.name
+    build = _fact(
+        f"framework.{name}", "frameworks", f"{name} build", framework_build(fw), f"framework.{name}"
+    )
+    if build_only:
+        return [build]  # the one a fleet compares
     out = [
-        _fact(
-            f"framework.{name}",
-            "frameworks",
-            f"{name} build",
-            framework_build(fw),
-            f"framework.{name}",
-        ),
+        build,
         _fact(
             f"framework.{name}.cuda_available", "frameworks", f"{name} sees CUDA", fw.cuda_available
         ),
@@ -282,7 +281,7 @@ def report_facts(report: Report, *, whole_node: bool = False) -> tuple[Fact, ...
             _fact(f"cuda.wheel.{wheel.name}", "cuda", f"wheel {wheel.name}", wheel.version)
         )
     for fw in report.frameworks:
-        facts += _framework_facts(fw)[:1] if whole_node else _framework_facts(fw)
+        facts += _framework_facts(fw, build_only=whole_node)
     for name in () if whole_node else sorted(host.env):
         facts.append(_fact(f"env.{name}", "environment", name, host.env[name]))
     facts += [

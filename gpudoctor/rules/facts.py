@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from gpudoctor.errors import BadInputError
@@ -127,6 +128,12 @@ def major_minor(text: str | None) -> tuple[int, int] | None:
     if v is None or len(v.release) < 2:
         return None
     return v.release[0], v.release[1]
+
+
+@functools.lru_cache(maxsize=1024)  # the same few wheel names in every report of a fleet
+def canonical_name(name: str) -> str:
+    """A package name as PEP 503 compares it (``nvidia_nccl_cu12`` -> ``nvidia-nccl-cu12``)."""
+    return canonicalize_name(name)
 
 
 @functools.lru_cache(maxsize=1024)

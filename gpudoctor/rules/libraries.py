@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, LoadedModule, Report
-from gpudoctor.rules.facts import env, make_env_command, nvidia_wheel_stem, version
+from gpudoctor.rules.facts import canonical_name, env, make_env_command, nvidia_wheel_stem, version
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
 
 # The pip wheel (without its -cuXX suffix) that ships each CUDA library.
@@ -233,14 +232,14 @@ def cudnn_pins(report: Report) -> list[CudnnPin]:
 def cudnn_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     pins = cudnn_pins(report)
     installed = {
-        canonicalize_name(w.name): version(w.version)
+        canonical_name(w.name): version(w.version)
         for w in report.cuda.nvidia_wheels
         if nvidia_wheel_stem(w.name) == "nvidia-cudnn"
     }
     evidence: list[str] = []
     worst: Severity | None = None
     for pin in pins:
-        have = installed.get(canonicalize_name(pin.requirement.name))
+        have = installed.get(canonical_name(pin.requirement.name))
         evidence.append(f"{pin.label} requires {pin.requirement.name}{pin.requirement.specifier}")
         if have is None or pin.requirement.specifier.contains(have, prereleases=True):
             continue
@@ -252,7 +251,7 @@ def cudnn_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         )
         level = Severity.ERROR if too_old else Severity.WARNING
         worst = level if worst is None else max(worst, level)
-    names = {canonicalize_name(p.requirement.name) for p in pins}
+    names = {canonical_name(p.requirement.name) for p in pins}
     if len(names) > 1 and len([n for n in names if n in installed]) > 1:
         evidence.append(
             "two cuDNN wheels both provide libcudnn.so.9: whichever loads first serves both"
@@ -275,7 +274,7 @@ def cudnn_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 def _common_version(pins: list[CudnnPin]) -> str | None:
     """An exact pinned version that every pin on the same wheel allows, if there is one."""
-    if len({canonicalize_name(p.requirement.name) for p in pins}) != 1:
+    if len({canonical_name(p.requirement.name) for p in pins}) != 1:
         return None
     for pin in pins:
         for spec in pin.requirement.specifier:

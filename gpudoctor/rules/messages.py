@@ -20,6 +20,8 @@ def failure_messages(fw: FrameworkInfo) -> list[str]:
     the CUDA initialisation error, the warnings of a working import (``message``), and each
     GPU's failed computation or convolution.
     """
+    if not (fw.message or fw.import_messages or fw.init_error or fw.devices):
+        return []  # the common case, asked of every framework by a dozen rules
     found: list[str] = []
     if fw.message and fw.status in ("import_error", "crashed", "ok"):
         found.append(fw.message)

@@ -10,11 +10,10 @@ from pathlib import PurePosixPath
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PackageInfo, Report
-from gpudoctor.rules.facts import env, nvidia_wheel_stem, version
+from gpudoctor.rules.facts import canonical_name, env, nvidia_wheel_stem, version
 from gpudoctor.rules.framework_build import label
 from gpudoctor.rules.messages import classify, quote
 from gpudoctor.rules.registry import Hit, KnowledgeBase, framework_rule, rule
@@ -45,7 +44,7 @@ def wheel_for_symbol(symbol: str) -> str | None:
 
 def cuda_major(name: str) -> str | None:
     """``nvidia-nccl-cu12`` -> ``12``."""
-    match = _CU.search(canonicalize_name(name))
+    match = _CU.search(canonical_name(name))
     return match.group(1) if match else None
 
 
@@ -257,14 +256,14 @@ def unmet_requirements(report: Report, fw: FrameworkInfo) -> list[Unmet]:
     """``fw``'s nvidia-* requirements that an installed wheel of that name does not satisfy;
     cuDNN's are left to GD-CUDA-008. A wheel that is not installed is not counted: the CUDA
     probe lists the wheels of the inspected environment's own folders only."""
-    installed = {canonicalize_name(w.name): w.version for w in report.cuda.nvidia_wheels}
+    installed = {canonical_name(w.name): w.version for w in report.cuda.nvidia_wheels}
     found: list[Unmet] = []
     marker = tuple(sorted(marker_env(report, fw).items()))
     for line in fw.requires:
         req = _applying(line, marker)
         if req is None:
             continue
-        have = installed.get(canonicalize_name(req.name))
+        have = installed.get(canonical_name(req.name))
         parsed = version(have)
         if have and parsed is not None and not req.specifier.contains(parsed, prereleases=True):
             found.append(Unmet(fw, req, have))
