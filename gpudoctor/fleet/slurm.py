@@ -179,6 +179,10 @@ def _srun_argv(
     ]
 
 
+NO_HISTORY_VARIABLE = "GPUDOCTOR_NO_HISTORY"
+"""What turns history off in a gpudoctor started on a node (history/store.py reads it)."""
+
+
 def srun_on(
     node: str,
     command: Sequence[str],
@@ -193,13 +197,17 @@ def srun_on(
     """Run ``command`` as one task on ``node``; give up at once if it cannot start there.
 
     With ``max_output_bytes``, output past it is dropped unread into memory and srun is
-    stopped (the result is ``overflowed``).
+    stopped (the result is ``overflowed``). The task keeps no history (GPUDOCTOR_NO_HISTORY,
+    which srun passes on with the rest of the environment): it answers a fleet's or a login
+    node's question, and the home it would keep it in is usually shared by every node.
     """
     argv = _srun_argv(_require("srun"), node, command, immediate_s, srun_args)
+    # An environment variable, not --no-history: --command may start an older gpudoctor.
+    task_env = {**(os.environ if env is None else env), NO_HISTORY_VARIABLE: "1"}
     return run_cmd(
         argv,
         timeout_s=timeout_s,
-        env=env,
+        env=task_env,
         cancel=cancel,
         term_grace_s=SRUN_TERM_GRACE_S,
         max_output_bytes=max_output_bytes,

@@ -127,3 +127,26 @@ def test_only_fleet_slurm_runs_slurm_commands():
         if pattern.search(p.read_text(encoding="utf-8"))
     )
     assert callers == ["fleet/slurm.py"]
+
+
+def test_a_task_started_on_a_node_keeps_no_history(monkeypatch):
+    """A check run on a node for a fleet or a login node must not churn the (shared) home's
+    history: srun passes GPUDOCTOR_NO_HISTORY on, also when the caller gave its own env."""
+    from gpudoctor.history.store import ENV_OFF, disabled
+
+    seen: list[dict[str, str]] = []
+
+    def fake_run(argv, **kwargs):
+        seen.append(dict(kwargs["env"]))
+        return CmdResult(argv=list(argv), returncode=0, stdout="{}", stderr="")
+
+    monkeypatch.setattr(slurm, "_require", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(slurm, "run_cmd", fake_run)
+    monkeypatch.delenv(ENV_OFF, raising=False)
+    slurm.srun_on("gpu-01", ["gpudoctor", "check"], timeout_s=5, immediate_s=1)
+    slurm.srun_on(
+        "gpu-01", ["gpudoctor", "check"], timeout_s=5, immediate_s=1, env={"PATH": "/bin"}
+    )
+    assert slurm.NO_HISTORY_VARIABLE == ENV_OFF
+    assert all(disabled(env) for env in seen) and len(seen) == 2
+    assert seen[1]["PATH"] == "/bin"  # the caller's environment, with the variable added
