@@ -39,9 +39,14 @@ def square_where(n: int) -> tuple[int, int, int]:
     return n, n * n, os.getpid()
 
 
+def slow_square_where(n: int) -> tuple[int, int, int]:
+    time.sleep(0.002)  # long enough that the second worker is up before the first is done
+    return square_where(n)
+
+
 def test_results_come_in_the_order_of_the_items():
     items = list(range(100))
-    got = list(workers.ordered_map(square_where, items, 2))
+    got = list(workers.ordered_map(slow_square_where, items, 2))
     assert [(n, sq) for n, sq, _ in got] == [square(n) for n in items]
     assert len({pid for _, _, pid in got} - {PARENT}) == 2  # both workers had a share
 
