@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from packaging.version import Version
 
@@ -284,15 +284,7 @@ MessageCause = Literal[
     "wheel_platform",
     "cudnn_mixed",
 ]
-MESSAGE_CAUSES: tuple[str, ...] = (
-    "numpy_abi",
-    "glibc",
-    "glibcxx",
-    "cpu_isa",
-    "undefined_symbol",
-    "wheel_platform",
-    "cudnn_mixed",
-)
+MESSAGE_CAUSES: tuple[str, ...] = get_args(MessageCause)
 """The causes a framework's failure message can name (import_errors.toml); each has its rule."""
 
 

@@ -9,10 +9,12 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError, ReportFormatError
-from gpudoctor.model import serialize
-from gpudoctor.model.report import Report
+
+if TYPE_CHECKING:
+    from gpudoctor.model.report import Report
 
 STDIN = "-"
 """The name that means standard input."""
@@ -144,6 +146,10 @@ def load_report(path: Path) -> Report:
     ``-`` (or ``/dev/stdin``) reads standard input. Nothing but a regular file is opened, and
     never more than ``serialize.MAX_REPORT_BYTES`` is read (see :func:`read_capped`).
     """
+    # Here, not at the top: every command reads or writes files through cli/files, and the
+    # report model (its dataclasses take some 40 ms to build) is not needed by --help or make-env.
+    from gpudoctor.model import serialize
+
     try:
         # Looked up now, not at import: a test may lower the limit.
         data = read_capped(path, limit=serialize.MAX_REPORT_BYTES, what="report")
