@@ -20,6 +20,7 @@ from gpudoctor.render.fleet_common import (
     gpus_text,
     inert,
     node_marks,
+    pair_rows,
     place_text,
     verdict_line,
 )
@@ -257,7 +258,7 @@ def tables(report: FleetReport) -> list[Table]:
                 for o in report.outliers
             ],
         ),
-        ("Node pairs (fleet pairs)", ["Kind", "Nodes", "Detail"], _pair_rows(report)),
+        ("Node pairs (fleet pairs)", ["Kind", "Nodes", "Detail"], pair_rows(report)),
         (
             "Verify results that did not pass",
             ["Verdict", "Node", "File"],
@@ -284,30 +285,6 @@ def tables(report: FleetReport) -> list[Table]:
         ),
     ]
     return [table for table in found if table[2]]
-
-
-def _pair_rows(report: FleetReport) -> list[list[str]]:
-    """Bad nodes, bad links and pairs that did not run (fleet pairs), one row each."""
-    p = report.pairs
-    if p is None:
-        return []
-    rows = [
-        [
-            "bad node",
-            b.node,
-            "slow with every partner: "
-            + ", ".join(
-                f"{n} {v:.2f} GB/s" if v is not None else f"{n} failed"
-                for n, v in zip(b.partners, b.busbw_gbps, strict=True)
-            ),
-        ]
-        for b in p.bad_nodes
-    ]
-    rows += [["bad link", f"{a}+{b}", "slow only together"] for a, b in p.bad_links]
-    rows += [
-        [o.status, f"{o.nodes[0]}+{o.nodes[1]}", o.message] for o in p.pairs if o.status != "ok"
-    ]
-    return rows
 
 
 def _pairs_to_dict(report: FleetReport) -> dict[str, Any] | None:

@@ -62,10 +62,38 @@ def verdict_line(report: FleetReport) -> str:
         facts.append(f"{len(report.drift)} drifting fact(s)")
     if report.outliers:
         facts.append(f"{len(report.outliers)} throughput outlier(s)")
+    if report.pairs is not None and report.pairs.bad_nodes:
+        facts.append(f"{len(report.pairs.bad_nodes)} bad node(s) in the pairs")
+    if report.pairs is not None and report.pairs.bad_links:
+        facts.append(f"{len(report.pairs.bad_links)} bad link(s) in the pairs")
     if not parts and not facts:
         return f"All {total} node(s) fine."
     tail = f"; {', '.join(facts)}" if facts else ""
     return f"{total} node(s): {', '.join([f'{fine} fine', *parts])}{tail}."
+
+
+def pair_rows(report: FleetReport) -> list[list[str]]:
+    """Bad nodes, bad links and pairs that did not run (fleet pairs), one row each."""
+    p = report.pairs
+    if p is None:
+        return []
+    rows = [
+        [
+            "bad node",
+            b.node,
+            "slow with every partner: "
+            + ", ".join(
+                f"{n} {v:.2f} GB/s" if v is not None else f"{n} failed"
+                for n, v in zip(b.partners, b.busbw_gbps, strict=True)
+            ),
+        ]
+        for b in p.bad_nodes
+    ]
+    rows += [["bad link", f"{a}+{b}", "slow only together"] for a, b in p.bad_links]
+    rows += [
+        [o.status, f"{o.nodes[0]}+{o.nodes[1]}", o.message] for o in p.pairs if o.status != "ok"
+    ]
+    return rows
 
 
 def node_marks(verify: VerifyVerdict | None, drift: bool) -> str:

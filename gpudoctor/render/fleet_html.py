@@ -13,6 +13,7 @@ from gpudoctor.render.fleet_common import (
     gpus_text,
     inert,
     node_marks,
+    pair_rows,
     place_text,
     verdict_line,
 )
@@ -198,6 +199,13 @@ def _problems(report: FleetReport) -> list[str]:
         ]
         table = _table(["Node", "Device", "Run", "img/s", "× median"], rows)
         out += _section("Throughput outliers", len(report.outliers), Severity.WARNING, table)
+    rows = pair_rows(report)
+    if rows:
+        # A bad node or link makes the fleet unhealthy; pairs that only did not run warn.
+        p = report.pairs
+        bad = p is not None and bool(p.bad_nodes or p.bad_links)
+        worst = Severity.ERROR if bad else Severity.WARNING
+        out += _section("Node pairs", len(rows), worst, _table(["Kind", "Nodes", "Detail"], rows))
     return out
 
 

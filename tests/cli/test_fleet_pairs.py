@@ -84,6 +84,19 @@ def test_fleet_report_names_the_bad_node_beside_the_rest(cli: Cli, tmp_path):
     assert "## Node pairs (fleet pairs)" in md and "| bad node | n3 |" in md
 
 
+def test_the_closing_line_and_the_page_count_the_pairs_bad_node(cli: Cli, tmp_path):
+    """Every node's own check was fine, the pairs found n3 bad: the closing line (text, the
+    HTML banner) said "All 6 node(s) fine." under "Not healthy", and the page had no pairs."""
+    folder = run_folder(tmp_path, pairs_report(bad_node=True))
+    text = cli("fleet", "report", str(folder)).stdout
+    assert text.rstrip().endswith("6 node(s): 6 fine; 1 bad node(s) in the pairs.")
+    page = cli("fleet", "report", str(folder), "--format", "html").stdout
+    assert "6 node(s): 6 fine; 1 bad node(s) in the pairs." in page
+    assert "Node pairs" in page and "<td>bad node</td><td>n3</td>" in page
+    healthy = run_folder(tmp_path / "ok", pairs_report(bad_node=False))
+    assert cli("fleet", "report", str(healthy)).stdout.rstrip().endswith("All 6 node(s) fine.")
+
+
 def test_healthy_pairs_keep_a_healthy_fleet_healthy(cli: Cli, tmp_path):
     folder = run_folder(tmp_path, pairs_report(bad_node=False))
     result = cli("fleet", "report", str(folder), "--format", "json")
