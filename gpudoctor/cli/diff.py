@@ -111,8 +111,13 @@ def _snapshot(text: str, label: str, where: Path) -> Snapshot:
     path = Path(text)
     if text == "now":
         raise BadInputError(f"{label} cannot be now: only NEW is measured now")
-    if path.exists() or text == "-" or not is_history_selector(text):
+    if path.exists() or text == "-":
         return from_file(path)
+    if not is_history_selector(text):
+        raise BadInputError(
+            f"{text}: no such file, nor a history entry ({label} takes a report file, a number"
+            " as `gpudoctor history` lists them, a date like 2026-12-01, last-good or latest)"
+        )
     return from_history(where, text, text)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def is_history_selector(text: str) -> bool:
 def find_entry(folder: Path, selector: str) -> Entry:
     """The entry ``selector`` names: ``last-good``, ``latest``, ``N`` (1 is the newest, as
     `gpudoctor history` numbers them) or a date or time prefix (the newest entry it matches)."""
+    if selector not in (LAST_GOOD, LATEST) and not selector.isdigit():
+        _check_date(selector, selector.replace(" ", "T").removesuffix("Z"))
     entries, problems = listing(folder)
     if not entries:
         if problems:
@@ -84,6 +87,17 @@ def find_entry(folder: Path, selector: str) -> Entry:
             return read_entry(folder, entry.name)
     oldest, newest = entries[-1].created_at, entries[0].created_at
     raise HistoryError(f"no history entry at {selector} (the history spans {oldest} to {newest})")
+
+
+def _check_date(selector: str, prefix: str) -> None:
+    """Refuse a date or time that no calendar has (month 13, hour 25), instead of "no entry"."""
+    padded = prefix + "0001-01-01T00:00:00"[len(prefix) :]
+    try:
+        datetime.strptime(padded, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        raise HistoryError(
+            f"{selector} is not a date or time (YYYY-MM-DD[ HH[:MM[:SS]]])"
+        ) from None
 
 
 def _companion(folder: Path, entry: Entry, kind: str) -> Entry | None:

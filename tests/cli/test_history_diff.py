@@ -175,6 +175,9 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
         (("diff", "7"), "no history"),
         (("diff", str(GOOD), "now", "extra"), "unexpected extra argument"),
         (("diff", "now"), "OLD cannot be now"),
+        (("diff", "last-bad"), "last-bad: no such file, nor a history entry (OLD takes"),
+        (("diff", "2026-13-01"), "2026-13-01 is not a date or time"),
+        (("diff", "2026-12-07 25:00"), "2026-12-07 25:00 is not a date or time"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
