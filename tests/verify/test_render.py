@@ -155,3 +155,15 @@ def test_render_json_writes_any_non_finite_measure_as_null(measured):
     text = render_json(result, judge(result, load_references()))
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text)["runs"][0]["images_per_second"] is None
+
+
+def test_text_and_markdown_count_what_was_timed_and_what_was_skipped(measured):
+    # `verify --quick` on a CPU skips most models: the table shows it row by row, and one line
+    # above the verdict says how much of the run was proven (as the chart's footer does).
+    result, verdict = measured
+    line = "timed 13 of 14 model runs; 1 skipped (over the time budget)"  # 7 models x GPU, CPU
+    text = render_text(result, verdict)
+    assert line in text.splitlines()[-3]
+    assert f"_{line}_" in render_markdown(result, verdict)
+    nothing = replace(result, runs=(), comparisons=())
+    assert "no model was run" in render_text(nothing, judge(nothing, load_references()))
