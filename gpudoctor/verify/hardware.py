@@ -222,7 +222,17 @@ def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str]
     if gpus:
         return gpus, [], []
     if hw.device == "all":
-        return ["cpu"], [f"no GPU found ({why or 'torch sees none'}): the host was measured"], []
+        # The host is still measured, but a GPU node whose torch is a CPU-only build (or whose
+        # driver is broken) must not pass a burn meant for its GPUs, as plain verify fails.
+        return (
+            ["cpu"],
+            [],
+            [
+                f"no GPU found ({why or 'torch sees none'}): only the host was measured; run "
+                "`gpudoctor check` for the cause and the fix; on a machine meant to be CPU-only, "
+                "--device cpu measures the host alone"
+            ],
+        )
     return [], [], [f"no GPU found: {why or 'torch sees none'}"]
 
 
