@@ -186,7 +186,7 @@ def render_text(
         highlight=False,
     )
     styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
-    if result.runs or result.hardware is None:
+    if result.runs:  # no empty header: the coverage line says no model was run
         table = Table(show_edge=False, pad_edge=False, box=None)
         for h in HEADERS:
             table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
@@ -227,7 +227,7 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     out = [f"## gpudoctor verify: {verdict.overall.upper()}", "", f"_{_settings_line(result)}_", ""]
     if result.settings.models:
         out += [f"_{coverage_line(result, verdict)}_", ""]
-    if result.runs or result.hardware is None:
+    if result.runs:  # no empty header: the coverage line says no model was run
         out += _md_table(HEADERS, HEADERS[3:8], _rows(result, verdict))
     if result.hardware is not None:
         out += ["", "### Hardware", ""]

@@ -167,3 +167,13 @@ def test_text_and_markdown_count_what_was_timed_and_what_was_skipped(measured):
     assert f"_{line}_" in render_markdown(result, verdict)
     nothing = replace(result, runs=(), comparisons=())
     assert "no model was run" in render_text(nothing, judge(nothing, load_references()))
+
+
+def test_no_run_at_all_prints_no_empty_table(measured):
+    # `verify --device cuda` with no GPU: the text began with a bare header row.
+    result, _ = measured
+    nothing = replace(result, runs=(), comparisons=())
+    verdict = judge(nothing, load_references())
+    text = render_text(nothing, verdict)
+    assert HEADERS[0] not in text.splitlines()[0]
+    assert "| model |" not in render_markdown(nothing, verdict)
