@@ -142,7 +142,8 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     type=FiniteFloatRange(min=0.5, max=MAX_BUDGET_S),
     default=None,
     metavar="SECONDS",
-    help="Timing budget per model and device [default: 15, or 4 with --quick].",
+    help="Timing budget per model and device; given, it holds for the CPU too [default: 15; "
+    "with --quick 4 on a GPU and 1.5 on the CPU].",
 )
 @click.option(
     "--hardware",
