@@ -126,7 +126,7 @@ def summary_line(result: VerifyResult, series: list[tuple[str, str]]) -> str:
     total = sum(counts.values())
     if not total:
         return "no model was run"
-    parts = [f"timed {counts.get('ok', 0)} of {total} model runs"]
+    parts = [f"timed {counts.get('ok', 0)} of {total} model run{'' if total == 1 else 's'}"]
     if counts.get("skipped"):
         parts.append(f"{counts['skipped']} skipped (over the time budget)")
     if counts.get("failed"):

@@ -177,3 +177,10 @@ def test_no_run_at_all_prints_no_empty_table(measured):
     text = render_text(nothing, verdict)
     assert HEADERS[0] not in text.splitlines()[0]
     assert "| model |" not in render_markdown(nothing, verdict)
+
+
+def test_one_model_run_is_counted_in_the_singular():
+    result = f.healthy(("lenet5",))
+    cpu_only = replace(result, runs=tuple(r for r in result.runs if r.device == "cpu"))
+    text = render_text(cpu_only, judge(cpu_only, load_references()))
+    assert "timed 1 of 1 model run\n" in text
