@@ -287,7 +287,9 @@ def _measure_hardware(hw: HardwareSettings, refs: References) -> HardwareResult:
 
     what = ", ".join(hw.items) + (f"; burn {hw.burn_s:g} s" if hw.burn_s else "")
     click.echo(f"verify: measuring the hardware ({what.strip('; ')}) ...", err=True)
-    return with_floors(run_hardware(hw), refs)
+    return with_floors(
+        run_hardware(hw, say=lambda line: click.echo(f"verify: {line}", err=True)), refs
+    )
 
 
 def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bool) -> None:

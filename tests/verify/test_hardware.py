@@ -214,3 +214,17 @@ def test_a_child_that_hangs_for_real_is_killed_at_its_deadline(tmp_path):
     )
     assert time.monotonic() - start < 15
     assert hw.errors[0].startswith("memory: no answer within")
+
+
+def test_each_measurement_says_when_it_starts_and_the_burn_when_it_ends():
+    # `verify --burn 3600` printed one line and then nothing for an hour.
+    lines: list[str] = []
+    run_hardware(
+        HardwareSettings(items=ITEMS, burn_s=3600, device="cuda"),
+        stream=FakeChildren(gpus=2),
+        say=lines.append,
+    )
+    assert lines[:2] == ["memory on cuda:0, cuda:1 ...", "h2d on cuda:0, cuda:1 ..."]
+    assert "allreduce across 2 GPUs ..." in lines
+    assert lines[-1].startswith("burn 3600 s on cuda:0, cuda:1, until about ")
+    assert lines[-1].endswith(" UTC ...")
