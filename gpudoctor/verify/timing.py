@@ -110,9 +110,11 @@ def measure(
             if seconds < plan.min_block_s / 2 and resized < _MAX_RESIZES:
                 # k was sized during a slow spell (another job on a shared CPU, 60 ms for a
                 # 2 ms LeNet-5 step): a block this short times the scheduler more than the
-                # step. Size it anew and drop this one.
+                # step. Size it anew and start the blocks over: those kept so far were timed
+                # in that spell, and every block must have the same k (images_per_second).
                 k = _block_iterations(plan.min_block_s, seconds / k)
                 resized += 1
+                blocks.clear()
                 continue
             blocks.append(seconds)
     finally:

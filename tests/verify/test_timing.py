@@ -93,6 +93,15 @@ def test_blocks_sized_in_a_slow_spell_are_sized_anew():
     assert spread == pytest.approx(0.0, abs=1e-9)
 
 
+def test_blocks_kept_before_a_resize_are_timed_again_with_the_new_size():
+    # The slow spell lasts into the first blocks: had they been kept, the images/s of every
+    # block would have been computed with the new k.
+    dev = FakeDevice([0.06] * 9, steady=0.002)
+    timing = measure(dev.step, dev.sync, TimingPlan(budget_s=1.5, max_blocks=8), clock=dev.clock)
+    assert all(s == pytest.approx(0.1) for s in timing.block_seconds), timing.block_seconds
+    assert images_per_second(timing, batch=32)[0] == pytest.approx(32 / 0.002)
+
+
 def test_a_step_whose_speed_keeps_swinging_is_sized_anew_a_few_times_only():
     dev = FakeDevice([], steady=0.2)
     plan = TimingPlan(budget_s=1.0, min_blocks=5, max_blocks=5)
