@@ -142,7 +142,8 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     type=FiniteFloatRange(min=0.5, max=MAX_BUDGET_S),
     default=None,
     metavar="SECONDS",
-    help="Timing budget per model and device [default: 15, or 4 with --quick].",
+    help="Timing budget per model and device; given, it holds for the CPU too [default: 15; "
+    "with --quick 4 on a GPU and 1.5 on the CPU].",
 )
 @click.option(
     "--hardware",
@@ -159,9 +160,9 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     type=FiniteFloatRange(min=1, max=MAX_BURN_S),
     default=None,
     metavar="SECONDS",
-    help="Sustained matrix products on every device for SECONDS, each round compared with the "
-    "first (silent data corruption) while NVML samples clocks, temperature, power and "
-    "throttling. Without --models, only this (and --hardware).",
+    help="Sustained matrix products on every device for SECONDS, the last product of each "
+    "round compared with the first (silent data corruption) while NVML samples clocks, "
+    "temperature, power and throttling. Without --models, only this (and --hardware).",
 )
 @click.option(
     "--ranks",
@@ -286,7 +287,9 @@ def _measure_hardware(hw: HardwareSettings, refs: References) -> HardwareResult:
 
     what = ", ".join(hw.items) + (f"; burn {hw.burn_s:g} s" if hw.burn_s else "")
     click.echo(f"verify: measuring the hardware ({what.strip('; ')}) ...", err=True)
-    return with_floors(run_hardware(hw), refs)
+    return with_floors(
+        run_hardware(hw, say=lambda line: click.echo(f"verify: {line}", err=True)), refs
+    )
 
 
 def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bool) -> None:

@@ -101,7 +101,9 @@ def _specs() -> tuple[ModelSpec, ...]:
             "neural networks, NeurIPS 2012; single-tower form from Krizhevsky: One weird trick "
             "for parallelizing convolutional neural networks, arXiv:1404.5997",
             cite="Krizhevsky et al.",
-            introduced="ReLU, dropout, GPU training at ImageNet scale",
+            # Not ReLU or dropout themselves: the paper credits them to Nair & Hinton (2010)
+            # and Hinton et al. (2012).
+            introduced="a deep CNN trained on GPUs that won ImageNet, with ReLU and dropout",
             input_shape=imagenet,
             num_classes=1000,
             params=61_100_840,
@@ -149,7 +151,8 @@ def _specs() -> tuple[ModelSpec, ...]:
             paper="Szegedy et al.: Rethinking the Inception architecture for computer vision, "
             "arXiv:1512.00567 (CVPR 2016)",
             cite="Szegedy et al.",
-            introduced="factorised convolutions (n×1 then 1×n), batch norm throughout",
+            # Batch norm throughout was BN-Inception's (Ioffe & Szegedy, arXiv:1502.03167).
+            introduced="factorised convolutions (n×1 then 1×n), label smoothing",
             input_shape=(299, 299, 3),
             num_classes=1000,
             params=23_834_568,

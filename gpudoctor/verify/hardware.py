@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import sys
@@ -222,7 +223,17 @@ def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str]
     if gpus:
         return gpus, [], []
     if hw.device == "all":
-        return ["cpu"], [f"no GPU found ({why or 'torch sees none'}): the host was measured"], []
+        # The host is still measured, but a GPU node whose torch is a CPU-only build (or whose
+        # driver is broken) must not pass a burn meant for its GPUs, as plain verify fails.
+        return (
+            ["cpu"],
+            [],
+            [
+                f"no GPU found ({why or 'torch sees none'}): only the host was measured; run "
+                "`gpudoctor check` for the cause and the fix; on a machine meant to be CPU-only, "
+                "--device cpu measures the host alone"
+            ],
+        )
     return [], [], [f"no GPU found: {why or 'torch sees none'}"]
 
 
@@ -232,11 +243,18 @@ def run_hardware(
     python: str = sys.executable,
     stream: Streamer = stream_cmd,
     limits: Limits | None = None,
+    say: Callable[[str], object] | None = None,
 ) -> HardwareResult:
-    """Measure every item asked, then burn; each child bounded, failures recorded, never raised."""
+    """Measure every item asked, then burn; each child bounded, failures recorded, never raised.
+
+    ``say`` gets one line as each measurement starts: a burn can last hours, and one line at
+    the start left the terminal silent all that time.
+    """
     t0 = time.monotonic()
     runner = Runner(python, stream, limits or Limits())
+    tell = say or (lambda line: None)
     devices, notes, errors = _targets(hw, runner)
+    where = ", ".join(devices)
     bandwidths: list[Bandwidth] = []
     allreduce = None
     burns: list[BurnDevice] = []
@@ -255,15 +273,19 @@ def run_hardware(
             if len(ranks) < 2:
                 notes.append("allreduce: needs two GPUs or more")
                 continue
+            tell(f"allreduce across {len(ranks)} {'processes' if on_cpu else 'GPUs'} ...")
             allreduce, why = runner.allreduce(ranks)
             if why:
                 errors.append(why)
             continue
+        tell(f"{item} on {where} ...")
         found, why = runner.bandwidths(item, devices)
         bandwidths += found
         if why:
             errors.append(why)
     if hw.burn_s and devices:
+        until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=hw.burn_s)
+        tell(f"burn {hw.burn_s:g} s on {where}, until about {until:%H:%M:%S} UTC ...")
         burns, why_burn = runner.burn(devices, hw.burn_s)
         errors += why_burn
     return HardwareResult(

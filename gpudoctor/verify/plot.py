@@ -101,6 +101,21 @@ def slot_status(result: VerifyResult, model: str, framework: str, device: str) -
     return "not run"
 
 
+def chart_series(result: VerifyResult) -> list[tuple[str, str]]:
+    """The (framework, device) pairs that ran or failed, GPUs first: one bar each per model."""
+    keys = {(r.framework, r.device) for r in result.runs if r.role == "main"}
+    keys |= {(e.framework, e.device) for e in result.errors if e.device}
+    return sorted(keys, key=lambda s: (s[1] == "cpu", s))
+
+
+def coverage_line(result: VerifyResult, verdict: Verdict | None = None) -> str:
+    """What was and was not run, in one line: under the chart and above the text's verdict."""
+    line = summary_line(result, chart_series(result))
+    if verdict is not None and any(r.code == "no_gpu_found" for r in verdict.reasons):
+        line += "; no GPU found: the CPU only"
+    return line
+
+
 def summary_line(result: VerifyResult, series: list[tuple[str, str]]) -> str:
     """What was and was not run, in one line under the chart."""
     counts: dict[str, int] = {}
@@ -109,7 +124,9 @@ def summary_line(result: VerifyResult, series: list[tuple[str, str]]) -> str:
             status = slot_status(result, model, fw, device)
             counts[status] = counts.get(status, 0) + 1
     total = sum(counts.values())
-    parts = [f"timed {counts.get('ok', 0)} of {total} model runs"]
+    if not total:
+        return "no model was run"
+    parts = [f"timed {counts.get('ok', 0)} of {total} model run{'' if total == 1 else 's'}"]
     if counts.get("skipped"):
         parts.append(f"{counts['skipped']} skipped (over the time budget)")
     if counts.get("failed"):
@@ -158,9 +175,7 @@ def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: s
     mains = [r for r in result.runs if r.role == "main"]
     runs = [r for r in figures.ok_runs(result) if r.role == "main"]
     models = list(result.settings.models)
-    keys = {(r.framework, r.device) for r in mains}
-    keys |= {(e.framework, e.device) for e in result.errors if e.device}
-    series = sorted(keys, key=lambda s: (s[1] == "cpu", s))
+    series = chart_series(result)
     speed = {(s.model, s.framework, s.device): s for s in figures.speedups(result)}
     values = [r.images_per_second for r in runs if r.images_per_second]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * max(len(models), 1) + 2), 5.0), dpi=100)
@@ -220,10 +235,7 @@ def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: s
         ax.set_xticks(range(len(models)), models, rotation=20)
         ax.set_xlim(-0.6, max(len(models), 1) - 0.4)
         ax.set_ylabel("images/s (log scale)" if values else "images/s")
-        footer = summary_line(result, series)
-        if verdict is not None and any(r.code == "no_gpu_found" for r in verdict.reasons):
-            footer += "; no GPU found: the CPU only"
-        ax.set_xlabel(footer, fontsize=8)
+        ax.set_xlabel(coverage_line(result, verdict), fontsize=8)
         if series and values:
             ax.legend(fontsize=8)
         ax.grid(axis="y", which="both", alpha=0.3)

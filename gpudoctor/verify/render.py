@@ -13,6 +13,7 @@ from gpudoctor import __version__
 from gpudoctor.model.serialize import finite_json, to_dict
 from gpudoctor.verify import figures, hwrender
 from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
+from gpudoctor.verify.plot import coverage_line
 from gpudoctor.verify.verdict import Level, Verdict
 
 HEADERS = (
@@ -185,7 +186,7 @@ def render_text(
         highlight=False,
     )
     styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
-    if result.runs or result.hardware is None:
+    if result.runs:  # no empty header: the coverage line says no model was run
         table = Table(show_edge=False, pad_edge=False, box=None)
         for h in HEADERS:
             table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
@@ -212,6 +213,8 @@ def render_text(
         console.print()
     for line in _environment(result):
         console.print(line, markup=False, soft_wrap=True)
+    if result.settings.models:
+        console.print(coverage_line(result, verdict), markup=False, soft_wrap=True)
     console.print(_settings_line(result), markup=False, soft_wrap=True)
     console.print(f"verdict: [{styles[verdict.overall]}]{verdict.overall.upper()}[/]")
     # rich pads every cell to its column's width, the last one too; drop that padding, even
@@ -222,7 +225,9 @@ def render_text(
 def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     """A Markdown section to paste into a ticket."""
     out = [f"## gpudoctor verify: {verdict.overall.upper()}", "", f"_{_settings_line(result)}_", ""]
-    if result.runs or result.hardware is None:
+    if result.settings.models:
+        out += [f"_{coverage_line(result, verdict)}_", ""]
+    if result.runs:  # no empty header: the coverage line says no model was run
         out += _md_table(HEADERS, HEADERS[3:8], _rows(result, verdict))
     if result.hardware is not None:
         out += ["", "### Hardware", ""]

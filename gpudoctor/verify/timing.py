@@ -73,7 +73,10 @@ def measure(
     iter_s = first
     warm_iters, windows, converged = 0, 0, False
     previous: float | None = None
-    while clock() - start < plan.budget_s * plan.warmup_fraction:
+    # At least one window runs even when the first call (cuDNN autotune, tracing) used up the
+    # warm-up share: sized from the first call, the blocks came out one iteration long (9 ms
+    # for ResNet-50 on an H200) where they should last 0.1 s.
+    while windows == 0 or clock() - start < plan.budget_s * plan.warmup_fraction:
         if windows >= plan.warmup_max_windows:
             break
         n = _iterations_for(plan.window_s, iter_s)
@@ -89,8 +92,9 @@ def measure(
             break
         previous = iter_s
     remaining = max(plan.budget_s - (clock() - start), 0.0)
-    k = _iterations_for(max(remaining / plan.max_blocks, plan.min_block_s), iter_s)
+    k = _block_iterations(max(remaining / plan.max_blocks, plan.min_block_s), iter_s)
     blocks: list[float] = []
+    resized = 0
     if on_timed is not None:
         on_timed(True)
     try:
@@ -102,7 +106,17 @@ def measure(
             for _ in range(k):
                 step()
             sync()
-            blocks.append(clock() - t)
+            seconds = clock() - t
+            if seconds < plan.min_block_s / 2 and resized < _MAX_RESIZES:
+                # k was sized during a slow spell (another job on a shared CPU, 60 ms for a
+                # 2 ms LeNet-5 step): a block this short times the scheduler more than the
+                # step. Size it anew and start the blocks over: those kept so far were timed
+                # in that spell, and every block must have the same k (images_per_second).
+                k = _block_iterations(plan.min_block_s, seconds / k)
+                resized += 1
+                blocks.clear()
+                continue
+            blocks.append(seconds)
     finally:
         if on_timed is not None:
             on_timed(False)
@@ -113,6 +127,17 @@ def measure(
         iterations_per_block=k,
         block_seconds=tuple(blocks),
     )
+
+
+_MAX_RESIZES = 3
+"""Blocks dropped and sized anew at most, so that a step whose speed swings cannot loop long."""
+
+
+def _block_iterations(target_s: float, iter_s: float) -> int:
+    """Iterations that last at least ``target_s`` at ``iter_s`` each (rounded up)."""
+    if iter_s <= 0:
+        return 1
+    return max(1, min(math.ceil(target_s / iter_s), 100_000))
 
 
 def _iterations_for(target_s: float, iter_s: float) -> int:

@@ -74,7 +74,8 @@ class Verdict:
     overall: str
     """``pass``, ``warn`` or ``fail``."""
     models: tuple[tuple[str, str], ...]
-    """(model, verdict) in the order they ran."""
+    """(model, verdict) in the order they ran; verdict ``skipped`` for a model none of whose
+    runs was timed."""
     reasons: tuple[Reason, ...]
 
     def for_run(self, run: Run) -> str:
@@ -123,8 +124,18 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
         and not any(r.level is Level.FAIL for r in reasons)
     ):
         reasons.append(Reason(level=Level.WARN, code="nothing_timed", message="no run was timed"))
-    models = tuple((m, label(r for r in reasons if r.model == m)) for m in result.settings.models)
+    models = tuple((m, _model_label(result, m, reasons)) for m in result.settings.models)
     return Verdict(overall=label(reasons), models=models, reasons=tuple(reasons))
+
+
+def _model_label(result: VerifyResult, model: str, reasons: list[Reason]) -> str:
+    """The model's verdict; ``skipped`` when nothing was held against it and none of its runs
+    was timed (the budget ruled them all out, or no device could run it): such a model was not
+    proven, and ``pass`` told a reader of the JSON that VGG-16 passed `verify --quick` on a CPU
+    that skipped it."""
+    verdict = label(r for r in reasons if r.model == model)
+    timed = any(run.model == model and run.status == "ok" for run in result.runs)
+    return "skipped" if verdict == "pass" and not timed else verdict
 
 
 def _harness_error(fw: str, model: str | None, device: str | None, message: str) -> Reason:

@@ -165,3 +165,12 @@ def test_importing_the_catalog_loads_no_framework():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_what_a_model_introduced_is_what_its_paper_claims():
+    # AlexNet's paper takes ReLU from Nair & Hinton (2010) and dropout from Hinton et al.
+    # (2012); batch norm throughout the Inception network is BN-Inception's (arXiv:1502.03167),
+    # while label smoothing is Inception v3's own (arXiv:1512.00567, section 7).
+    assert not get_spec("alexnet").introduced.startswith("ReLU")
+    assert "batch norm" not in get_spec("inception_v3").introduced
+    assert "label smoothing" in get_spec("inception_v3").introduced

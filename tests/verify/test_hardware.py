@@ -13,8 +13,10 @@ from gpudoctor.model.hardware import AllReduce, AllReducePoint
 from gpudoctor.model.serialize import to_dict
 from gpudoctor.probe.runcmd import CmdResult, stream_cmd
 from gpudoctor.verify.hardware import Limits, parse_items, run_hardware, with_floors
+from gpudoctor.verify.hwverdict import judge_hardware
 from gpudoctor.verify.model import ITEMS, Bandwidth, BurnDevice, HardwareSettings
 from gpudoctor.verify.references import load_references
+from gpudoctor.verify.verdict import Level
 
 H100 = "NVIDIA H100 80GB HBM3"
 
@@ -117,15 +119,27 @@ def test_a_peer_that_never_joins_is_an_error_naming_the_rank():
     assert "allreduce rank 0" in hw.errors[0] and "1/2 clients joined" in hw.errors[0]
 
 
-def test_no_gpu_with_device_all_measures_the_host_and_says_so():
+def test_no_gpu_with_device_all_measures_the_host_and_fails():
+    # `verify --hardware all --burn 60` on a GPU node with a CPU-only torch read PASS, with a
+    # note: nothing of the GPUs it was meant to burn had been measured.
     hw = run_hardware(
         HardwareSettings(items=("memory", "h2d"), device="all"),
         stream=FakeChildren(gpus=0),
         limits=Limits(cpu_copy_bytes=1 << 20),
     )
     assert [b.device for b in hw.bandwidths] == ["cpu"]
-    assert any("no GPU found" in n for n in hw.notes)
+    assert len(hw.errors) == 1 and hw.errors[0].startswith("no GPU found (torch sees none)")
+    assert "--device cpu" in hw.errors[0]
     assert any("h2d: need a GPU" in n for n in hw.notes)
+    reasons = judge_hardware(with_floors(hw, load_references()), load_references())
+    assert any(r.level is Level.FAIL and "no GPU found" in r.message for r in reasons)
+    # asked for the host alone, it is measured and can pass
+    cpu = run_hardware(
+        HardwareSettings(items=("memory",), device="cpu"),
+        stream=FakeChildren(gpus=0),
+        limits=Limits(cpu_copy_bytes=1 << 20),
+    )
+    assert cpu.errors == () and [b.device for b in cpu.bandwidths] == ["cpu"]
 
 
 def test_no_gpu_with_device_cuda_is_an_error():
@@ -200,3 +214,17 @@ def test_a_child_that_hangs_for_real_is_killed_at_its_deadline(tmp_path):
     )
     assert time.monotonic() - start < 15
     assert hw.errors[0].startswith("memory: no answer within")
+
+
+def test_each_measurement_says_when_it_starts_and_the_burn_when_it_ends():
+    # `verify --burn 3600` printed one line and then nothing for an hour.
+    lines: list[str] = []
+    run_hardware(
+        HardwareSettings(items=ITEMS, burn_s=3600, device="cuda"),
+        stream=FakeChildren(gpus=2),
+        say=lines.append,
+    )
+    assert lines[:2] == ["memory on cuda:0, cuda:1 ...", "h2d on cuda:0, cuda:1 ..."]
+    assert "allreduce across 2 GPUs ..." in lines
+    assert lines[-1].startswith("burn 3600 s on cuda:0, cuda:1, until about ")
+    assert lines[-1].endswith(" UTC ...")

@@ -155,3 +155,32 @@ def test_render_json_writes_any_non_finite_measure_as_null(measured):
     text = render_json(result, judge(result, load_references()))
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text)["runs"][0]["images_per_second"] is None
+
+
+def test_text_and_markdown_count_what_was_timed_and_what_was_skipped(measured):
+    # `verify --quick` on a CPU skips most models: the table shows it row by row, and one line
+    # above the verdict says how much of the run was proven (as the chart's footer does).
+    result, verdict = measured
+    line = "timed 13 of 14 model runs; 1 skipped (over the time budget)"  # 7 models x GPU, CPU
+    text = render_text(result, verdict)
+    assert line in text.splitlines()[-3]
+    assert f"_{line}_" in render_markdown(result, verdict)
+    nothing = replace(result, runs=(), comparisons=())
+    assert "no model was run" in render_text(nothing, judge(nothing, load_references()))
+
+
+def test_no_run_at_all_prints_no_empty_table(measured):
+    # `verify --device cuda` with no GPU: the text began with a bare header row.
+    result, _ = measured
+    nothing = replace(result, runs=(), comparisons=())
+    verdict = judge(nothing, load_references())
+    text = render_text(nothing, verdict)
+    assert HEADERS[0] not in text.splitlines()[0]
+    assert "| model |" not in render_markdown(nothing, verdict)
+
+
+def test_one_model_run_is_counted_in_the_singular():
+    result = f.healthy(("lenet5",))
+    cpu_only = replace(result, runs=tuple(r for r in result.runs if r.device == "cpu"))
+    text = render_text(cpu_only, judge(cpu_only, load_references()))
+    assert "timed 1 of 1 model run\n" in text

@@ -61,8 +61,62 @@ def test_a_step_slower_than_the_budget_still_gets_the_minimum_blocks():
     timing = measure(dev.step, dev.sync, TimingPlan(budget_s=1.0), clock=dev.clock)
     assert len(timing.block_seconds) == 5
     assert timing.iterations_per_block == 1
-    # the first call alone exhausted the warm-up share, so no warm-up window ran
-    assert timing.warmup_iterations == 0
+    # the first call alone exhausted the warm-up share: one window of one iteration still ran
+    assert timing.warmup_iterations == 1
+    assert dev.steps == 1 + 1 + 5
+
+
+def test_blocks_are_sized_from_a_warm_iteration_when_the_first_call_ate_the_warm_up():
+    # cuDNN autotune makes the first call 2.4 s of a 3 s budget; then 36 ms per iteration
+    # (ResNet-50 fp32 on an H200). Sized from the first call, every block was one 36 ms
+    # iteration, with no warm-up at all.
+    dev = FakeDevice([2.4], steady=0.036)
+    timing = measure(dev.step, dev.sync, TimingPlan(budget_s=3.0, max_blocks=8), clock=dev.clock)
+    assert timing.warmup_iterations >= 1
+    assert timing.iterations_per_block == 3
+    assert len(timing.block_seconds) >= 5
+    assert all(s >= 0.1 for s in timing.block_seconds), timing.block_seconds
+    ips, _ = images_per_second(timing, batch=128)
+    assert ips == pytest.approx(128 / 0.036)
+
+
+def test_blocks_sized_in_a_slow_spell_are_sized_anew():
+    # Another job held the shared CPU through the warm-up (60 ms per 2 ms LeNet-5 step): the
+    # blocks were sized to one iteration and each timed the scheduler as much as the step.
+    dev = FakeDevice([0.06] * 3, steady=0.002)
+    timing = measure(dev.step, dev.sync, TimingPlan(budget_s=1.5, max_blocks=8), clock=dev.clock)
+    assert timing.iterations_per_block == 50
+    assert len(timing.block_seconds) >= 5
+    assert all(s >= 0.1 for s in timing.block_seconds), timing.block_seconds
+    ips, spread = images_per_second(timing, batch=32)
+    assert ips == pytest.approx(32 / 0.002)
+    assert spread == pytest.approx(0.0, abs=1e-9)
+
+
+def test_blocks_kept_before_a_resize_are_timed_again_with_the_new_size():
+    # The slow spell lasts into the first blocks: had they been kept, the images/s of every
+    # block would have been computed with the new k.
+    dev = FakeDevice([0.06] * 9, steady=0.002)
+    timing = measure(dev.step, dev.sync, TimingPlan(budget_s=1.5, max_blocks=8), clock=dev.clock)
+    assert all(s == pytest.approx(0.1) for s in timing.block_seconds), timing.block_seconds
+    assert images_per_second(timing, batch=32)[0] == pytest.approx(32 / 0.002)
+
+
+def test_a_step_whose_speed_keeps_swinging_is_sized_anew_a_few_times_only():
+    dev = FakeDevice([], steady=0.2)
+    plan = TimingPlan(budget_s=1.0, min_blocks=5, max_blocks=5)
+
+    def swing() -> None:  # 0.2 s during the warm-up, then 100 times faster at every block
+        dev.steady = dev.steady / 100 if timing_started else dev.steady
+
+    timing_started = False
+
+    def on_timed(active: bool) -> None:
+        nonlocal timing_started
+        timing_started = active
+
+    measure(dev.step, swing, plan, clock=dev.clock, on_timed=on_timed)
+    assert dev.syncs <= 1 + 1 + 1 + 5 + 3
 
 
 def test_warm_up_is_capped_when_it_never_settles():

@@ -374,6 +374,23 @@ def test_a_skipped_row_reads_skipped_not_pass(refs):
     by_device = {run.device: verdict.for_run(run) for run in result.runs}
     assert by_device["cpu"] == "skipped"
     assert by_device["cuda:0"] == "pass"
+    assert dict(verdict.models)["vgg16"] == "pass"  # its GPU runs were timed
+
+
+def test_a_model_none_of_whose_runs_was_timed_reads_skipped_not_pass(refs):
+    # `verify --quick` on a CPU: the budget skipped VGG-16 and no GPU was there to run it.
+    base = f.healthy(("lenet5", "vgg16"))
+    skipped = {"status": "skipped", "message": "skipped: projected 40 s", "images_per_second": None}
+    runs = tuple(
+        r if r.model == "lenet5" else replace(r, **skipped)  # type: ignore[arg-type]
+        for r in base.runs
+        if r.model == "lenet5" or r.device == "cpu"
+    )
+    verdict = judge(replace(base, runs=runs), refs)
+    assert dict(verdict.models) == {"lenet5": "pass", "vgg16": "skipped"}
+    # and with no run at all (no GPU, `--device cuda`), no model reads pass either
+    nothing = judge(replace(base, runs=(), comparisons=()), refs)
+    assert set(dict(nothing.models).values()) == {"skipped"}
 
 
 def test_a_framework_version_the_harness_cannot_drive_warns_and_does_not_fail(refs):

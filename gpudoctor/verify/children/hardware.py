@@ -137,7 +137,8 @@ def gpu_peer(torch: Any, src: str, dst: str, size: int, repeats: int) -> Bandwid
 
 
 def burn(config: dict[str, Any], device: str, sampler: Any = None) -> BurnDevice:
-    """Multiply the same two matrices for ``seconds``; compare each round with round one."""
+    """Multiply the same two matrices for ``seconds``; compare each round's last product with
+    the first (one comparison per round: the others are not checked)."""
     import torch
 
     dev = torch.device(device)
