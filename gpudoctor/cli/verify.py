@@ -160,8 +160,8 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     type=FiniteFloatRange(min=1, max=MAX_BURN_S),
     default=None,
     metavar="SECONDS",
-    help="Sustained matrix products on every device for SECONDS, the last product of each "
-    "round compared with the first (silent data corruption) while NVML samples clocks, "
+    help="Sustained matrix products on every device for SECONDS, every product compared "
+    "with the first (silent data corruption) while NVML samples clocks, "
     "temperature, power and throttling. Without --models, only this (and --hardware).",
 )
 @click.option(
