@@ -124,6 +124,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         has_gpu=bool(gpus(report)),
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
+        partitions=(
+            tuple(dict.fromkeys(p.name for p in site.slurm.partitions))
+            if site is not None and site.slurm is not None and site.slurm.reachable
+            else None
+        ),
         # the modules make-env's header says to unload: those that put CUDA, cuDNN or NCCL on
         # LD_LIBRARY_PATH, where they would shadow the libraries the new environment brings
         shadowing_modules=modules_to_unload(report),

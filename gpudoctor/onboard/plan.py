@@ -56,6 +56,9 @@ class Facts:
     """This process runs inside a SLURM job (then the node is the target, not a partition)."""
     gpu_partitions: tuple[str, ...] = ()
     """Partitions whose nodes offer a ``gpu`` GRES, default first (a login node's view)."""
+    partitions: tuple[str, ...] | None = None
+    """Every partition sinfo listed; None when SLURM did not answer (nothing to check
+    --partition against)."""
     shadowing_modules: tuple[str, ...] = ()
     """Environment modules check names as shadowing pip's CUDA libraries."""
     problems: tuple[str, ...] = ()
@@ -82,6 +85,7 @@ class Target:
 def choose_target(facts: Facts, partition: str | None) -> Target:
     """--partition; else, on a login node without a GPU, its only GPU partition; else here."""
     if partition is not None:
+        _check_partition(facts, partition)
         return Target(partition=partition, gpu=True, why="--partition")
     if facts.has_gpu or facts.in_job or not facts.gpu_partitions:
         why = "this machine has a GPU" if facts.has_gpu else "no GPU here and no GPU partition"
@@ -93,6 +97,24 @@ def choose_target(facts: Facts, partition: str | None) -> Target:
         )
     (only,) = facts.gpu_partitions
     return Target(partition=only, gpu=True, why="the only GPU partition this login node sees")
+
+
+def _check_partition(facts: Facts, partition: str) -> None:
+    """Refuse a --partition that sinfo does not list, or whose nodes offer no GPU: the verify
+    job (``--gres=gpu:1``) and the job script would be refused by SLURM after minutes of work."""
+    if facts.partitions is None:
+        return  # sinfo did not answer here: make-env and srun will say
+    gpu = ", ".join(facts.gpu_partitions) or "none"
+    if partition not in facts.partitions:
+        raise BadInputError(
+            f"--partition {partition}: no such partition (this cluster has: "
+            f"{', '.join(facts.partitions) or 'none'}; with GPUs: {gpu})"
+        )
+    if partition not in facts.gpu_partitions:
+        raise BadInputError(
+            f"--partition {partition} has no GPU GRES: its nodes offer no GPU for the "
+            f"environment to verify on; choose a GPU partition ({gpu})"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
