@@ -163,6 +163,9 @@ class Step:
     ok_codes: tuple[int, ...] = (0,)
     term_grace_s: float = 0.0
     """SIGTERM first, then this long before SIGKILL (srun cancels its job step on SIGTERM)."""
+    hint: str = ""
+    """What to do when it fails, in onboard's own options (the command's message names its
+    own)."""
 
     @property
     def command(self) -> str:
@@ -317,6 +320,12 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             argv=plan_argv,
             makes=(manifest,),
             timeout_s=PLAN_TIMEOUT_S,
+            hint=(
+                "onboard plans without that node check when given the nodes' driver and "
+                "compute capability: rerun with --force --driver VERSION --cc X.Y"
+                if target.partition is not None and request.driver is None
+                else ""
+            ),
         ),
         Step(
             name="create",
