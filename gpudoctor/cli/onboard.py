@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,8 +121,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
+    from gpudoctor.model.redact import REDACTED
+
     return Facts(
-        hostname=report.host.hostname,
+        # check's JSON is redacted: its "<redacted>" is no name to show the person
+        hostname=None if report.host.hostname == REDACTED else report.host.hostname,
         has_gpu=bool(gpus(report)),
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
@@ -409,6 +414,9 @@ def _onboard(
         check_json = result.stdout
         report = report_from_json(check_json)
     facts = _facts(report, _diagnosed(report))
+    if check is not None and facts.hostname is None:
+        # the check ran here: this machine's own name, for the summary the person keeps
+        facts = dataclasses.replace(facts, hostname=socket.gethostname() or None)
     plan = make_plan(request, facts, partition)
     first = 1 if check is None else 2
     total = len(plan.steps) + first - 1

@@ -229,3 +229,42 @@ def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_pa
 )
 def test_the_environment_gets_the_gpudoctor_this_one_came_from(direct_url, spec):
     assert REAL_DEFAULT_SPEC(direct_url) == (spec or f"gpudoctor=={__version__}")
+
+
+PASSING_UV = """case "$1" in
+sync) mkdir -p "$3/.venv/bin" && printf '#!/bin/sh\\necho verified\\n' >"$3/.venv/bin/python"
+      chmod +x "$3/.venv/bin/python" ;;
+esac
+exit 0"""
+
+
+def test_the_summary_names_this_machine_not_the_redacted_placeholder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # check's JSON is redacted, and the summary said "Made ... on `<redacted>`."
+    from gpudoctor.model.redact import REDACTED
+    from gpudoctor.onboard.run import StepResult
+
+    doc = json.loads(WORKSTATION.read_text())
+    doc["host"]["hostname"] = REDACTED
+    report = tmp_path / "redacted.json"
+    report.write_text(json.dumps(doc))
+
+    def check_here(step: object) -> StepResult:
+        return StepResult(step=step, ok=True, stdout=report.read_text())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onboard_cli, "run_step", check_here)
+    monkeypatch.setattr(onboard_cli.socket, "gethostname", lambda: "login1")
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    args = ("onboard", "--yes", "--prefix", str(tmp_path / "env"), "--report-dir")
+    result = cli(*args, str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    md = (tmp_path / "gpudoctor-onboard.md").read_text()
+    assert REDACTED not in md and " on `login1`." in md.splitlines()[2]
+    # a saved report from elsewhere: its redacted name is left out, not replaced with ours
+    (tmp_path / "again").mkdir()
+    again = ("--from-report", str(report), "--prefix", str(tmp_path / "env2"), "--report-dir")
+    result = cli("onboard", "--yes", *again, str(tmp_path / "again"), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    md = (tmp_path / "again" / "gpudoctor-onboard.md").read_text()
+    assert REDACTED not in md and "login1" not in md and md.splitlines()[2].endswith("UTC.")
