@@ -214,7 +214,9 @@ def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     try:
         report = _report(raw, data, where)
     except (ValueError, BadInputError, RecursionError) as exc:
-        return _Digest("check", error=_why(exc, where))
+        # no JSON to know the file by: named by its file name, as a file that cannot be read
+        # is (a cut-off n2.verify.json is node n2's verify result, not a node "n2.verify")
+        return _Digest("check" if data is not None else "unreadable", error=_why(exc, where))
     node = _node_name(entry, verify=False)
     return _Digest("check", facts=node_facts(node, report, diagnose(report)))
 

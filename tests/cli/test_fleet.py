@@ -91,6 +91,18 @@ def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_pa
     assert result.exit_code == 1
 
 
+def test_a_cut_off_verify_result_is_its_nodes_not_a_node_of_its_own(cli: Cli, tmp_path):
+    # a truncated n2.verify.json was listed as node "n2.verify" and counted as a fourth node
+    folder = fleet_dir(tmp_path, {"n1": H100, "n2": H100})
+    (folder / "n2.verify.json").write_text('{"schema_version": 1, "tool": "gpudoctor-ver')
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert [u["node"] for u in doc["unreadable"]] == ["n2"]
+    text = cli("fleet", "report", str(folder)).stdout
+    assert text.splitlines()[-1].startswith("2 node(s):"), text
+    assert result.exit_code == 1
+
+
 def test_a_huge_report_is_refused_unread(cli: Cli, tmp_path, monkeypatch):
     from gpudoctor.model import serialize
 
