@@ -96,7 +96,8 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
         NotReached(
             node=name,
             state=elsewhere[name].state,
-            reason=f"not in partition {partition} (it is in {', '.join(elsewhere[name].partitions)})",
+            reason=f"not in partition {partition} (it is in "
+            f"{', '.join(elsewhere[name].partitions)})",
         )
         if name in elsewhere
         else NotReached(node=name, state="unknown", reason=UNKNOWN_REASON)
