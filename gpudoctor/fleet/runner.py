@@ -104,6 +104,13 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
         for name in unknown_names
     )
     if not nodes and not unknown:
+        if partition and not excluded:
+            known = slurm.partition_names()
+            if partition not in known:  # as check --partition says it
+                raise BadInputError(
+                    f"--partition {partition}: no such partition (this cluster has: "
+                    f"{', '.join(known) or 'none'})"
+                )
         where = f"partition {partition}" if partition else "this cluster"
         raise BadInputError(
             f"no node to check in {where}" + (" after --exclude" if excluded else "")

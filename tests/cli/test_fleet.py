@@ -241,6 +241,15 @@ def test_fleet_run_selection_exclude_and_unknown_nodes(cli: Cli, tmp_path, fake)
     assert result.exit_code == 1
 
 
+def test_fleet_run_and_pairs_name_an_unknown_partition_as_check_does(cli: Cli, tmp_path, fake):
+    # it read "no node to check in partition gpus", as if the partition had no nodes
+    fake({"n1": {"partitions": ["gpu"]}, "n2": {"partitions": ["cpu"]}})
+    for command in ("run", "pairs"):
+        result = cli("fleet", command, "-p", "gpus", "-d", str(tmp_path / command))
+        one_line_error(result)
+        assert "--partition gpus: no such partition (this cluster has: gpu, cpu)" in result.stderr
+
+
 def test_fleet_run_refuses_a_huge_hostlist_before_sinfo(cli: Cli, tmp_path, fake):
     cluster = fake({"n1": {}})
     cluster.save({"nodes": {"n1": {}}, "controller_down": True})  # sinfo would fail if run
