@@ -129,6 +129,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         has_gpu=bool(gpus(report)),
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
+        slurm_unanswered=(
+            site.slurm.message or "no answer"
+            if site is not None and site.slurm is not None and not site.slurm.reachable
+            else None
+        ),
         partitions=(
             tuple(dict.fromkeys(p.name for p in site.slurm.partitions))
             if site is not None and site.slurm is not None and site.slurm.reachable

@@ -56,6 +56,9 @@ class Facts:
     """This process runs inside a SLURM job (then the node is the target, not a partition)."""
     gpu_partitions: tuple[str, ...] = ()
     """Partitions whose nodes offer a ``gpu`` GRES, default first (a login node's view)."""
+    slurm_unanswered: str | None = None
+    """Why sinfo did not answer, when SLURM's commands are here but its controller was not
+    reached (or its configuration is missing): whether GPU partitions exist is unknown."""
     partitions: tuple[str, ...] | None = None
     """Every partition sinfo listed; None when SLURM did not answer (nothing to check
     --partition against)."""
@@ -87,6 +90,13 @@ def choose_target(facts: Facts, partition: str | None) -> Target:
     if partition is not None:
         _check_partition(facts, partition)
         return Target(partition=partition, gpu=True, why="--partition")
+    if not (facts.has_gpu or facts.in_job) and facts.slurm_unanswered is not None:
+        # a login node whose sinfo failed once would get a CPU-only environment
+        raise BadInputError(
+            f"this machine has no GPU and SLURM's commands are here, but sinfo did not answer "
+            f"({facts.slurm_unanswered}): onboard cannot tell where the GPUs are; try again "
+            "when `sinfo` answers, or name the target with --partition P"
+        )
     if facts.has_gpu or facts.in_job or not facts.gpu_partitions:
         why = "this machine has a GPU" if facts.has_gpu else "no GPU here and no GPU partition"
         return Target(gpu=facts.has_gpu, why=why)

@@ -3,6 +3,7 @@ reports): the target, each step's command line, what it makes and undoes, the jo
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 
@@ -170,3 +171,23 @@ def test_without_sinfo_the_partition_is_taken_as_given(tmp_path: Path) -> None:
     facts = facts_of(report_variant(tmp_path, "none", partitions=None))
     assert facts.partitions is None
     assert make_plan(request(), facts, "gpu").target.partition == "gpu"
+
+
+def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_path: Path) -> None:
+    # the controller was unreachable for a moment: onboard chose "this machine (CPU only)"
+    # on a GPU cluster's login node and planned a CPU-only torch
+    doc = json.loads(LOGIN.read_text())
+    doc["site"]["slurm"] = {
+        "reachable": False,
+        "command": "sinfo -h -o '%P|%a|%D|%G|%f|%N'",
+        "message": "sinfo failed: slurm_load_partitions: Unable to contact slurm controller",
+    }
+    path = tmp_path / "down.json"
+    path.write_text(json.dumps(doc))
+    facts = facts_of(path)
+    assert facts.slurm_unanswered is not None and facts.partitions is None
+    with pytest.raises(BadInputError, match=r"sinfo did not answer \(sinfo failed: .*controller\)"):
+        make_plan(request(), facts, None)
+    assert make_plan(request(), facts, "gpu").target.partition == "gpu"  # named: taken as given
+    with_gpu = Facts(has_gpu=True, slurm_unanswered="no answer")
+    assert make_plan(request(), with_gpu, None).target.partition is None
