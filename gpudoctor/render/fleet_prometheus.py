@@ -67,8 +67,8 @@ def render_prometheus(report: FleetReport) -> str:
     """Gauges per node, finding, drift and outlier; one HELP and TYPE line per metric family."""
     lines = _family(
         "gpudoctor_fleet_node_verdict",
-        "Worst finding severity on the node: 0 ok, 1 info, 2 warning, 3 error.",
-        # Severity's own numbers are the gauge's values (0 ok, 1 info, 2 warning, 3 error).
+        "The node's verdict: 0 ok, 2 warning, 3 error (information alone is ok).",
+        # Severity's own numbers are the gauge's values; a node's verdict is never info (1).
         (({"node": n.node}, int(n.verdict)) for n in report.nodes),
     )
     lines += _family(
