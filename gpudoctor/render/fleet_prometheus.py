@@ -140,7 +140,8 @@ def render_prometheus(report: FleetReport) -> str:
     )
     lines += _family(
         "gpudoctor_fleet_healthy",
-        "1 when every node is reached, readable and free of error findings.",
+        "1 when fleet report exits 0: every node reached and readable, no error finding, "
+        "no failed verify, no bad node or link from fleet pairs.",
         [({}, 1 if report.healthy else 0)],
     )
     try:
