@@ -118,6 +118,10 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
 
     site = report.site
     partitions = list(dict.fromkeys(p.name for p in gpu_partitions(site.slurm if site else None)))
+    by_name: dict[str, list[int | None]] = {}
+    for part in gpu_partitions(site.slurm if site else None):
+        by_name.setdefault(part.name, []).append(part.nodes_usable)
+    unusable = tuple(name for name, counts in by_name.items() if all(c == 0 for c in counts))
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
@@ -129,6 +133,7 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         has_gpu=bool(gpus(report)),
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
+        idle_less_partitions=unusable,
         slurm_unanswered=(
             site.slurm.message or "no answer"
             if site is not None and site.slurm is not None and not site.slurm.reachable
@@ -208,7 +213,7 @@ class _Live(_Lines):
         self.progress.stop()
 
 
-def _print_plan(plan: Plan, check: Step | None, out: TextIO) -> None:
+def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> None:
     """Every step and its command, in order."""
     steps = ((check,) if check else ()) + plan.steps
     click.echo(
@@ -218,6 +223,14 @@ def _print_plan(plan: Plan, check: Step | None, out: TextIO) -> None:
         click.echo(f"  {n}. {step.title}", file=out)
         click.echo(f"     $ {step.command}", file=out)
     click.echo(f"  then: {plan.activate}", file=out)
+    if plan.target.partition in facts.idle_less_partitions:
+        # srun queues the verify job: it would wait, with the spinner, until a node is back
+        click.echo(
+            f"onboard: warning: no node of partition {plan.target.partition} can start a job "
+            "now (all drained, down or not responding): the verify step waits in the queue "
+            "until one is back",
+            file=out,
+        )
 
 
 def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | None) -> Summary:
@@ -426,7 +439,7 @@ def _onboard(
     first = 1 if check is None else 2
     total = len(plan.steps) + first - 1
     out = sys.stdout if dry_run else sys.stderr
-    _print_plan(plan, check, out)
+    _print_plan(plan, facts, check, out)
     if dry_run:
         return int(ExitCode.OK)
     if (

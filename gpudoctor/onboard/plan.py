@@ -56,6 +56,8 @@ class Facts:
     """This process runs inside a SLURM job (then the node is the target, not a partition)."""
     gpu_partitions: tuple[str, ...] = ()
     """Partitions whose nodes offer a ``gpu`` GRES, default first (a login node's view)."""
+    idle_less_partitions: tuple[str, ...] = ()
+    """GPU partitions whose nodes are all drained, down or not responding now (sinfo %F)."""
     slurm_unanswered: str | None = None
     """Why sinfo did not answer, when SLURM's commands are here but its controller was not
     reached (or its configuration is missing): whether GPU partitions exist is unknown."""

@@ -268,3 +268,27 @@ def test_the_summary_names_this_machine_not_the_redacted_placeholder(
     assert result.exit_code == 0, result
     md = (tmp_path / "again" / "gpudoctor-onboard.md").read_text()
     assert REDACTED not in md and "login1" not in md and md.splitlines()[2].endswith("UTC.")
+
+
+def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job_waits(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # every gpu node drained: onboard planned `srun -p gpu ...` and its spinner ran for up to
+    # an hour while the job waited in the queue, with no word why
+    doc = json.loads(report_variant(tmp_path, "one", partitions=("gpu",)).read_text())
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["nodes_usable"] = 0 if part["name"] == "gpu" else 1
+    report = tmp_path / "drained.json"
+    report.write_text(json.dumps(doc))
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == (
+        "onboard: warning: no node of partition gpu can start a job now (all drained, down or "
+        "not responding): the verify step waits in the queue until one is back"
+    )
+    doc["site"]["slurm"]["partitions"][1]["nodes_usable"] = 3  # one row of gpu has nodes up
+    report.write_text(json.dumps(doc))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert "warning" not in result.stdout
