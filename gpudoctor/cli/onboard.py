@@ -99,9 +99,14 @@ def default_spec(direct_url: str | None = None) -> str:
 
 
 def _check_prefix(prefix: Path, force: bool) -> None:
-    """Refuse a prefix that holds anything, unless --force (then onboard resumes in it)."""
+    """Refuse a prefix that holds anything, unless --force (then onboard resumes in it), or
+    that cannot be made: said now, not after the check and the plan."""
     if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
         raise BadInputError(f"--prefix {prefix}: not a folder")
+    existing = next(p for p in (prefix, *prefix.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not a folder" if not existing.is_dir() else "is not writable"
+        raise BadInputError(f"--prefix {prefix}: cannot be created ({existing} {what})")
     if prefix.is_dir() and any(prefix.iterdir()) and not force:
         raise BadInputError(
             f"--prefix {prefix} exists and is not empty; choose another, or --force to reuse it "
@@ -378,6 +383,8 @@ def command(
     summaries = Path(report_dir).expanduser().absolute()
     if not summaries.is_dir():
         raise BadInputError(f"--report-dir {report_dir}: no such folder")
+    if not os.access(summaries, os.W_OK | os.X_OK):
+        raise BadInputError(f"--report-dir {report_dir}: not writable")
     request = Request(
         gpudoctor=(sys.executable, "-m", "gpudoctor"),
         prefix=str(where),
@@ -450,7 +457,10 @@ def _onboard(
         click.echo("onboard: nothing created", err=True)
         return int(ExitCode.PROBLEMS)
     prefix, logs = Path(plan.prefix), Path(plan.log_dir)
-    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the checks above passed, then the file system said no
+        raise BadInputError(f"--prefix {prefix}: cannot create {logs} ({exc.strerror})") from None
     Path(plan.marker).unlink(missing_ok=True)  # a reused prefix is unfinished until the end
     if check is not None and check_json:
         write_output(Path(plan.check_report), check_json, force=True)

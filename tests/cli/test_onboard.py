@@ -292,3 +292,21 @@ def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job
     report.write_text(json.dumps(doc))
     result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
     assert "warning" not in result.stdout
+
+
+def test_a_prefix_that_cannot_be_made_is_one_line_exit_2(cli: Cli, tmp_path: Path) -> None:
+    # --prefix /proc/x ended in "internal error: FileNotFoundError" (exit 3) after the plan
+    fake_tool(tmp_path / "bin", "uv", "exit 0")
+    (tmp_path / "afile").write_text("")
+    for prefix in (tmp_path / "afile" / "env", Path("/proc/gpudoctor-env")):
+        result = cli(
+            "onboard", "--yes", "--from-report", str(WORKSTATION), "--prefix", str(prefix),
+            "--report-dir", str(tmp_path), env=env_for(tmp_path),
+        )  # fmt: skip
+        assert result.exit_code == 2, result
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"gpudoctor: error: --prefix {prefix}: cannot ")
+        assert "Traceback" not in result.stderr
+        if prefix.parent.name == "afile":  # refused before check or the plan ran
+            assert last.endswith(f"({tmp_path / 'afile'} is not a folder)")
+            assert "onboard:" not in result.stderr
