@@ -373,21 +373,30 @@ def _remote_report(
     immediate_s: int,
 ) -> Report:
     """The report of one compute node, checked through srun; where it ran said on stderr."""
-    from gpudoctor.fleet.remote import find_node, run_check
+    from gpudoctor.fleet.remote import Where, find_nodes, run_check_on_one_of
 
-    where = find_node(partition=partition, nodelist=nodelist)
-    gpus = (
-        "the job asks for one GPU (--gres=gpu:1)"
-        if where.gpu
-        else "no GPU GRES there: the job gets no GPU"
+    def busy(where: Where, why: str) -> None:
+        click.echo(
+            f"gpudoctor check: {why.split(' (try again', 1)[0]}; trying another node", err=True
+        )
+
+    def announce(where: Where) -> None:
+        gpus = (
+            "the job asks for one GPU (--gres=gpu:1)"
+            if where.gpu
+            else "no GPU GRES there: the job gets no GPU"
+        )
+        part = f"partition {where.partition}" if where.partition else "no partition"
+        click.echo(
+            f"gpudoctor check: running on node {where.node} ({part}, {where.state}; {gpus}) "
+            f"through srun, at most {timeout_s:g} s",
+            err=True,
+        )
+
+    wheres = find_nodes(partition=partition, nodelist=nodelist)
+    return run_check_on_one_of(
+        wheres, argv, announce=announce, on_busy=busy, timeout_s=timeout_s, immediate_s=immediate_s
     )
-    part = f"partition {where.partition}" if where.partition else "no partition"
-    click.echo(
-        f"gpudoctor check: running on node {where.node} ({part}, {where.state}; {gpus}) "
-        f"through srun, at most {timeout_s:g} s",
-        err=True,
-    )
-    return run_check(where, argv, timeout_s=timeout_s, immediate_s=immediate_s)
 
 
 def _replayed_report(path: Path) -> Report:

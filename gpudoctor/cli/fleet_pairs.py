@@ -187,6 +187,7 @@ def pairs_command(
         time_limit_s=time_limit,
         addresses=slurm.node_addresses(usable),
         slow_factor=slow_factor,
+        partitions={n.name: n.partitions for n in selection.nodes},
         on_done=done,
     )
     base, slow, bad, links = pairs.analyse(outcomes, slow_factor)

@@ -152,25 +152,35 @@ def _named_nodes(target: Target, partition: str) -> Target:
 
 def _partition_target(partition: str, *, cpu: bool) -> Target:
     """The target a check run on one idle node of ``partition`` (through srun) describes."""
-    from gpudoctor.fleet.remote import find_node, run_check
+    from gpudoctor.fleet.remote import Where, find_nodes, run_check_on_one_of
 
-    where = find_node(partition=partition, nodelist=None)
-    if not where.gpu and not cpu:
+    wheres = find_nodes(partition=partition, nodelist=None)
+    if not wheres[0].gpu and not cpu:
         raise BadInputError(
             f"--partition {partition} has no GPU GRES: its nodes offer no GPU to plan for; "
             "choose a GPU partition, or add --cpu for a CPU-only environment"
         )
-    click.echo(
-        f"make-env: checking node {where.node} of partition {partition} through srun "
-        "for its driver and GPUs",
-        err=True,
-    )
+
+    def busy(where: Where, why: str) -> None:
+        click.echo(f"make-env: {why.split(' (try again', 1)[0]}; trying another node", err=True)
+
+    def announce(where: Where) -> None:
+        click.echo(
+            f"make-env: checking node {where.node} of partition {partition} through srun "
+            "for its driver and GPUs",
+            err=True,
+        )
+
     argv = [sys.executable, "-m", "gpudoctor", "check", "--format", "json", "--no-redact"]
-    report = run_check(where, [*argv, "--no-frameworks"])
-    target = target_from_report(report, f"node {where.node} of partition {partition}")
+    report = run_check_on_one_of(
+        wheres, [*argv, "--no-frameworks"], announce=announce, on_busy=busy
+    )
+    ran = report.site.remote if report.site is not None else None
+    node = ran.node if ran is not None else wheres[0].node  # run_check always sets it
+    target = target_from_report(report, f"node {node} of partition {partition}")
     unknown = target.driverless_gpus or target.unread_driver  # the planner says what it saw
     if target.driver is None and not cpu and not unknown:
-        raise no_driver_on_node(where.node, partition)
+        raise no_driver_on_node(node, partition)
     hostlist, kind = _partition_nodes(partition)
     unload = modules_to_unload(report)
     return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=unload)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,9 +99,14 @@ def default_spec(direct_url: str | None = None) -> str:
 
 
 def _check_prefix(prefix: Path, force: bool) -> None:
-    """Refuse a prefix that holds anything, unless --force (then onboard resumes in it)."""
+    """Refuse a prefix that holds anything, unless --force (then onboard resumes in it), or
+    that cannot be made: said now, not after the check and the plan."""
     if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
         raise BadInputError(f"--prefix {prefix}: not a folder")
+    existing = next(p for p in (prefix, *prefix.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not a folder" if not existing.is_dir() else "is not writable"
+        raise BadInputError(f"--prefix {prefix}: cannot be created ({existing} {what})")
     if prefix.is_dir() and any(prefix.iterdir()) and not force:
         raise BadInputError(
             f"--prefix {prefix} exists and is not empty; choose another, or --force to reuse it "
@@ -116,14 +123,32 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
 
     site = report.site
     partitions = list(dict.fromkeys(p.name for p in gpu_partitions(site.slurm if site else None)))
+    by_name: dict[str, list[int | None]] = {}
+    for part in gpu_partitions(site.slurm if site else None):
+        by_name.setdefault(part.name, []).append(part.nodes_usable)
+    unusable = tuple(name for name, counts in by_name.items() if all(c == 0 for c in counts))
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
+    from gpudoctor.model.redact import REDACTED
+
     return Facts(
-        hostname=report.host.hostname,
+        # check's JSON is redacted: its "<redacted>" is no name to show the person
+        hostname=None if report.host.hostname == REDACTED else report.host.hostname,
         has_gpu=bool(gpus(report)),
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
+        idle_less_partitions=unusable,
+        slurm_unanswered=(
+            site.slurm.message or "no answer"
+            if site is not None and site.slurm is not None and not site.slurm.reachable
+            else None
+        ),
+        partitions=(
+            tuple(dict.fromkeys(p.name for p in site.slurm.partitions))
+            if site is not None and site.slurm is not None and site.slurm.reachable
+            else None
+        ),
         # the modules make-env's header says to unload: those that put CUDA, cuDNN or NCCL on
         # LD_LIBRARY_PATH, where they would shadow the libraries the new environment brings
         shadowing_modules=modules_to_unload(report),
@@ -193,7 +218,7 @@ class _Live(_Lines):
         self.progress.stop()
 
 
-def _print_plan(plan: Plan, check: Step | None, out: TextIO) -> None:
+def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> None:
     """Every step and its command, in order."""
     steps = ((check,) if check else ()) + plan.steps
     click.echo(
@@ -203,6 +228,14 @@ def _print_plan(plan: Plan, check: Step | None, out: TextIO) -> None:
         click.echo(f"  {n}. {step.title}", file=out)
         click.echo(f"     $ {step.command}", file=out)
     click.echo(f"  then: {plan.activate}", file=out)
+    if plan.target.partition in facts.idle_less_partitions:
+        # srun queues the verify job: it would wait, with the spinner, until a node is back
+        click.echo(
+            f"onboard: warning: no node of partition {plan.target.partition} can start a job "
+            "now (all drained, down or not responding): the verify step waits in the queue "
+            "until one is back",
+            file=out,
+        )
 
 
 def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | None) -> Summary:
@@ -350,6 +383,8 @@ def command(
     summaries = Path(report_dir).expanduser().absolute()
     if not summaries.is_dir():
         raise BadInputError(f"--report-dir {report_dir}: no such folder")
+    if not os.access(summaries, os.W_OK | os.X_OK):
+        raise BadInputError(f"--report-dir {report_dir}: not writable")
     request = Request(
         gpudoctor=(sys.executable, "-m", "gpudoctor"),
         prefix=str(where),
@@ -404,11 +439,14 @@ def _onboard(
         check_json = result.stdout
         report = report_from_json(check_json)
     facts = _facts(report, _diagnosed(report))
+    if check is not None and facts.hostname is None:
+        # the check ran here: this machine's own name, for the summary the person keeps
+        facts = dataclasses.replace(facts, hostname=socket.gethostname() or None)
     plan = make_plan(request, facts, partition)
     first = 1 if check is None else 2
     total = len(plan.steps) + first - 1
     out = sys.stdout if dry_run else sys.stderr
-    _print_plan(plan, check, out)
+    _print_plan(plan, facts, check, out)
     if dry_run:
         return int(ExitCode.OK)
     if (
@@ -419,7 +457,10 @@ def _onboard(
         click.echo("onboard: nothing created", err=True)
         return int(ExitCode.PROBLEMS)
     prefix, logs = Path(plan.prefix), Path(plan.log_dir)
-    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the checks above passed, then the file system said no
+        raise BadInputError(f"--prefix {prefix}: cannot create {logs} ({exc.strerror})") from None
     Path(plan.marker).unlink(missing_ok=True)  # a reused prefix is unfinished until the end
     if check is not None and check_json:
         write_output(Path(plan.check_report), check_json, force=True)

@@ -69,6 +69,11 @@ def no_driver_on_node(node: str, partition: str | None) -> PlanError:
     )
 
 
+def _some(names: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def fleet_target(
     nodes: Sequence[NodeTarget], *, partition: str | None, where: str
 ) -> tuple[Target, tuple[str, ...]]:
@@ -89,6 +94,18 @@ def fleet_target(
     counts = Counter(n.target.driver for n in with_driver)
     # the most nodes; among equals the oldest driver, which the newer ones also run
     driver = min(counts, key=lambda d: (-counts[d], parse_driver(d or "0")))
+    # a node on an older driver may not run what the majority's driver allows: not covered,
+    # and said (its hostlist was in "Planned for ... nodes", silently)
+    older: dict[str, list[str]] = {}
+    for n in with_driver:
+        if parse_driver(n.target.driver or "0") < parse_driver(driver or "0"):
+            older.setdefault(n.target.driver or "?", []).append(n.node)
+    left_out = tuple(
+        f"node(s) {_some(names)} run driver {old}, older than the {driver} of most nodes "
+        f"planned for: this environment may not run there; update their driver, or plan "
+        f"for them too with --driver {old} --cc X.Y"
+        for old, names in sorted(older.items(), key=lambda kv: parse_driver(kv[0]))
+    )
     ccs = [parse_cc(n.target.cc) for n in with_driver if n.target.cc]
     first = with_driver[0].target
     gpus = tuple(dict.fromkeys(g for n in with_driver for g in n.target.gpus))
@@ -102,5 +119,7 @@ def fleet_target(
         unload_modules=unload,
         driverless_gpus=(),
         unread_driver=(),
+        left_out=left_out,
     )
-    return target, tuple(n.node for n in with_driver)
+    skipped = {name for names in older.values() for name in names}
+    return target, tuple(n.node for n in with_driver if n.node not in skipped)

@@ -76,6 +76,7 @@ def _warnings(
             )
     if not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
+    out.extend(target.left_out)
     for c in chosen:
         cuda = c.variant.cuda
         if cuda is not None and target.driver is not None:

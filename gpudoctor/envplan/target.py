@@ -53,6 +53,9 @@ class Target:
     machine: then the environment is created on another host than the one it runs on."""
     unload_modules: tuple[str, ...] = ()
     """Loaded environment modules that put CUDA, cuDNN or NCCL on LD_LIBRARY_PATH."""
+    left_out: tuple[str, ...] = ()
+    """Why some nodes of a fleet are not planned for (an older driver than the one chosen):
+    written as warnings."""
 
     @property
     def given(self) -> bool:

@@ -110,12 +110,23 @@ def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) ->
 Progress = Callable[[PairOutcome, int, int], None]
 
 
+def _partition_arg(
+    nodes: Sequence[str], partitions: Mapping[str, Sequence[str]]
+) -> tuple[str, ...]:
+    """The first partition both nodes are in (sinfo's order): srun without one asks the
+    default partition, which refuses nodes outside it. An --srun-arg comes later and wins."""
+    theirs = partitions.get(nodes[1], ())
+    common = [p for p in partitions.get(nodes[0], ()) if p in theirs]
+    return (f"--partition={common[0]}",) if common else ()
+
+
 def run_pairs(
     pairs: Sequence[tuple[str, str]],
     job: PairJob,
     *,
     time_limit_s: float,
     addresses: Mapping[str, str],
+    partitions: Mapping[str, Sequence[str]] | None = None,
     env: Mapping[str, str] | None = None,
     on_done: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -144,7 +155,7 @@ def run_pairs(
                 pair_command(job, addr),
                 timeout_s=timeout,
                 immediate_s=job.immediate_s,
-                srun_args=job.srun_args,
+                srun_args=(*_partition_arg(nodes, partitions or {}), *job.srun_args),
                 env=env,
                 cancel=cancel,
                 max_output_bytes=MAX_OUTPUT_BYTES,
@@ -194,6 +205,7 @@ def measure(
     time_limit_s: float,
     addresses: Mapping[str, str],
     slow_factor: float,
+    partitions: Mapping[str, Sequence[str]] | None = None,
     on_done: Progress | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[PairOutcome]:
@@ -201,7 +213,13 @@ def measure(
     second time with 0 of 0): one burst of someone else's traffic must not name a link."""
     deadline = time.monotonic() + time_limit_s
     outcomes = run_pairs(
-        pairs, job, time_limit_s=time_limit_s, addresses=addresses, env=env, on_done=on_done
+        pairs,
+        job,
+        time_limit_s=time_limit_s,
+        addresses=addresses,
+        partitions=partitions,
+        env=env,
+        on_done=on_done,
     )
     _, slow, _, _ = analyse(outcomes, slow_factor)
     again = [o.nodes for o in outcomes if o.nodes in slow and o.status == "ok"]
@@ -212,6 +230,7 @@ def measure(
         job,
         time_limit_s=max(0.0, deadline - time.monotonic()),
         addresses=addresses,
+        partitions=partitions,
         env=env,
     )
     outcomes = keep_better(outcomes, retried)

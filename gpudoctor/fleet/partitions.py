@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from gpudoctor.model.report import SlurmPartition
 from gpudoctor.model.slurm import gpu_gres
 
-SINFO_PARTITIONS_FORMAT = "%P|%a|%D|%G|%f|%N"
-"""Partition (``*`` = default), availability, node count, GRES, features, nodes."""
+SINFO_PARTITIONS_FORMAT = "%P|%a|%D|%G|%f|%F|%N"
+"""Partition (``*`` = default), availability, node count, GRES, features, node counts by
+state (allocated/idle/other/total), nodes (last: a hostlist is the one field with commas)."""
+_COUNTS = re.compile(r"^(\d+)/(\d+)/(\d+)/(\d+)$")
 
 
 def gres_list(field: str) -> tuple[str, ...]:
@@ -29,14 +33,17 @@ def gres_list(field: str) -> tuple[str, ...]:
 
 
 def parse_partitions(text: str) -> tuple[SlurmPartition, ...]:
-    """``sinfo -h -o '%P|%a|%D|%G|%f|%N'`` -> one entry per partition, GRES and features."""
+    """``sinfo -h -o '%P|%a|%D|%G|%f|%F|%N'`` -> one entry per partition, GRES and features
+    (the ``%F`` field may be absent: the format before 2026-12-07)."""
     found = []
     for line in text.splitlines():
         fields = line.split("|")
         if len(fields) < 6 or not fields[0].strip():
             continue
         name, avail, count, gres, features = (f.strip() for f in fields[:5])
-        nodes = "|".join(fields[5:]).strip()
+        counts = _COUNTS.match(fields[5].strip()) if len(fields) > 6 else None
+        nodes = "|".join(fields[6 if counts else 5 :]).strip()
+        usable = int(counts.group(1)) + int(counts.group(2)) if counts else None
         found.append(
             SlurmPartition(
                 name=name.rstrip("*"),
@@ -46,6 +53,7 @@ def parse_partitions(text: str) -> tuple[SlurmPartition, ...]:
                 node_count=int(count) if count.isdigit() else None,
                 gres=gres_list(gres),
                 features=gres_list(features),
+                nodes_usable=usable,
             )
         )
     return tuple(found)

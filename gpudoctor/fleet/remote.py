@@ -3,7 +3,7 @@ gpudoctor there through ``srun --immediate``, and read back its report."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gpudoctor.errors import BadInputError, ExitCode, GpudoctorError
@@ -31,6 +31,15 @@ class NodeUnavailableError(GpudoctorError):
     exit_code = ExitCode.PROBLEMS
 
 
+class NodeBusyError(NodeUnavailableError):
+    """srun could not get the node's resources within --immediate (its GPUs are taken): another
+    node of the partition may have them free."""
+
+
+MAX_TRIES = 3
+"""Nodes tried in turn when srun finds one busy: each costs up to --immediate seconds."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Where:
     """The node chosen, its partition and whether the job asks for a GPU."""
@@ -41,16 +50,23 @@ class Where:
     gpu: bool
 
 
-def choose_node(nodes: Sequence[slurm.ComputeNode], partition: str | None) -> Where | None:
-    """An idle node (else a mixed one) that is runnable and not drained; None when none is."""
+def choose_nodes(nodes: Sequence[slurm.ComputeNode], partition: str | None) -> list[Where]:
+    """The idle nodes, then the mixed ones, that are runnable and not drained."""
+    found = []
     for wanted in PREFERRED_STATES:
         for cn in nodes:
             n = cn.node
             if n.runnable and not n.drained and n.state.rstrip(FLAG_CHARS) == wanted:
                 part = partition or (n.partitions[0] if n.partitions else None)
                 gpu = any(is_gpu_gres(g) for g in cn.gres)
-                return Where(node=n.name, state=n.state, partition=part, gpu=gpu)
-    return None
+                found.append(Where(node=n.name, state=n.state, partition=part, gpu=gpu))
+    return found
+
+
+def choose_node(nodes: Sequence[slurm.ComputeNode], partition: str | None) -> Where | None:
+    """An idle node (else a mixed one) that is runnable and not drained; None when none is."""
+    found = choose_nodes(nodes, partition)
+    return found[0] if found else None
 
 
 def _states(nodes: Sequence[slurm.ComputeNode]) -> str:
@@ -89,6 +105,17 @@ def find_node(
 ) -> Where:
     """The node to check; bad input for an unknown partition or an empty selection, exit 1
     when every node is busy, drained or down."""
+    return find_nodes(partition=partition, nodelist=nodelist, env=env, timeout_s=timeout_s)[0]
+
+
+def find_nodes(
+    *,
+    partition: str | None,
+    nodelist: str | None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = slurm.QUERY_TIMEOUT_S,
+) -> list[Where]:
+    """The nodes to try, best first (see :func:`find_node`); never empty."""
     nodes = slurm.list_compute_nodes(
         partition=partition, nodelist=nodelist, env=env, timeout_s=timeout_s
     )
@@ -103,13 +130,13 @@ def find_node(
             within = f" in partition {partition}" if partition else ""
             raise BadInputError(f"--nodelist {nodelist}: sinfo lists none of these nodes{within}")
         raise BadInputError(f"--partition {partition} has no nodes")
-    where = choose_node(nodes, partition)
-    if where is None:
+    found = choose_nodes(nodes, partition)
+    if not found:
         raise NodeUnavailableError(
             f"{_scope(partition, nodelist)}: no node is idle or mixed now ({_states(nodes)}); "
             "try again later, or name another with --partition/--nodelist"
         )
-    return where
+    return found
 
 
 def srun_argv(where: Where) -> list[str]:
@@ -153,6 +180,33 @@ def run_check(
     return with_remote(report, remote)
 
 
+def run_check_on_one_of(
+    wheres: Sequence[Where],
+    command: Sequence[str],
+    *,
+    announce: Callable[[Where], None],
+    on_busy: Callable[[Where, str], None] | None = None,
+    timeout_s: float = REMOTE_TIMEOUT_S,
+    immediate_s: int = IMMEDIATE_S,
+    env: Mapping[str, str] | None = None,
+) -> Report:
+    """:func:`run_check` on the first node of ``wheres`` that is not busy, trying at most
+    :data:`MAX_TRIES`: a mixed node whose GPUs are all taken is refused after --immediate,
+    while the next may have one free (sinfo's state does not say which)."""
+    tried: list[str] = []
+    for where in wheres[:MAX_TRIES]:
+        announce(where)
+        try:
+            return run_check(where, command, timeout_s=timeout_s, immediate_s=immediate_s, env=env)
+        except NodeBusyError as exc:
+            tried.append(where.node)
+            last = exc
+            if on_busy is not None and len(tried) < min(len(wheres), MAX_TRIES):
+                on_busy(where, str(exc))
+    more = f" (nodes tried: {', '.join(tried)})" if len(tried) > 1 else ""
+    raise NodeBusyError(f"{last}{more}")
+
+
 def with_remote(report: Report, remote: RemoteRun | None) -> Report:
     """``report`` with ``site.remote`` set (a site section made when the node wrote none)."""
     import dataclasses
@@ -178,7 +232,8 @@ def _report(where: Where, result: CmdResult, timeout_s: float) -> Report:
     complaint = slurm.srun_error(result)
     text = result.stdout.strip()
     if complaint is not None and not text:
-        raise NodeUnavailableError(
+        error = NodeBusyError if "busy" in complaint.lower() else NodeUnavailableError
+        raise error(
             f"{on}: srun refused the job: {complaint} (try again later, or wait longer with "
             "--immediate)"
         )

@@ -141,6 +141,12 @@ def _one_node(
     if left <= 1:
         return _refused(node, "the run's --time-limit ran out before this node's turn")
     timeout = min(job.node_timeout_s, left)
+    # srun without --partition asks the default partition, which refuses a node outside it
+    # ("Requested node configuration is not available"): name the node's own (sinfo -p P
+    # lists P alone). One name, not all: SLURM_JOB_PARTITION, which check reports, would read
+    # "a,b". An --srun-arg=--partition=... comes later and wins.
+    own = (f"--partition={node.partitions[0]}",) if node.partitions else ()
+    srun_args = (*own, *job.srun_args)
 
     def step(command: tuple[str, ...], timeout_s: float) -> CmdResult:
         # A node's output is a report: capped as a report file is, so that a node that
@@ -150,7 +156,7 @@ def _one_node(
             command,
             timeout_s=timeout_s,
             immediate_s=job.immediate_s,
-            srun_args=job.srun_args,
+            srun_args=srun_args,
             env=env,
             cancel=cancel,
             max_output_bytes=serialize.MAX_REPORT_BYTES,

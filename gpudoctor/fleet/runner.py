@@ -88,10 +88,29 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
     nodes, unknown_names = select_nodes(
         slurm.list_nodes(partition=partition, nodelist=nodelist), wanted, excluded
     )
+    elsewhere: dict[str, slurm.SlurmNode] = {}
+    if partition and nodelist and unknown_names:
+        # a named node sinfo -p left out may sit in another partition: say so, not "unknown"
+        elsewhere = {n.name: n for n in slurm.list_nodes(nodelist=nodelist)}
     unknown = tuple(
-        NotReached(node=name, state="unknown", reason=UNKNOWN_REASON) for name in unknown_names
+        NotReached(
+            node=name,
+            state=elsewhere[name].state,
+            reason=f"not in partition {partition} (it is in "
+            f"{', '.join(elsewhere[name].partitions)})",
+        )
+        if name in elsewhere
+        else NotReached(node=name, state="unknown", reason=UNKNOWN_REASON)
+        for name in unknown_names
     )
     if not nodes and not unknown:
+        if partition and not excluded:
+            known = slurm.partition_names()
+            if partition not in known:  # as check --partition says it
+                raise BadInputError(
+                    f"--partition {partition}: no such partition (this cluster has: "
+                    f"{', '.join(known) or 'none'})"
+                )
         where = f"partition {partition}" if partition else "this cluster"
         raise BadInputError(
             f"no node to check in {where}" + (" after --exclude" if excluded else "")

@@ -191,7 +191,7 @@ def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     try:
         raw = read_capped(entry.path, limit=serialize.MAX_REPORT_BYTES, what="report")
     except (OSError, BadInputError) as exc:
-        return _Digest("unreadable", error=_why(exc))
+        return _Digest("unreadable", error=_why(exc, str(entry.path)))
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError):
@@ -206,7 +206,7 @@ def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
             samples = throughput(_node_name(entry, verify=True), data, where)
             return _Digest("verify", samples=samples, verdict=verify_verdict(data, where))
         except (ValueError, BadInputError, RecursionError) as exc:
-            return _Digest("verify", error=_why(exc))
+            return _Digest("verify", error=_why(exc, where))
     if data is not None and not _may_be_check(data):
         # Valid JSON that no gpudoctor command wrote for a node (expected.json, a saved fleet
         # report, a make-env plan): not a node, and nothing to count against the fleet.
@@ -214,7 +214,9 @@ def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     try:
         report = _report(raw, data, where)
     except (ValueError, BadInputError, RecursionError) as exc:
-        return _Digest("check", error=_why(exc))
+        # no JSON to know the file by: named by its file name, as a file that cannot be read
+        # is (a cut-off n2.verify.json is node n2's verify result, not a node "n2.verify")
+        return _Digest("check" if data is not None else "unreadable", error=_why(exc, where))
     node = _node_name(entry, verify=False)
     return _Digest("check", facts=node_facts(node, report, diagnose(report)))
 
@@ -325,12 +327,18 @@ def _report(raw: bytes, data: Any, name: str) -> Report:
     return serialize.report_from_data(data, name)
 
 
-def _why(exc: BaseException) -> str:
+def _why(exc: BaseException, where: str = "") -> str:
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     if isinstance(exc, RecursionError):
         return "nested too deeply to be a report"
-    return str(exc)
+    # the readers name the file first; the fleet report shows its path beside the error
+    text = str(exc)
+    if where and text.startswith(f"{where}: "):
+        return text.removeprefix(f"{where}: ")
+    if where and text.startswith(f"{where} "):
+        return "it " + text.removeprefix(f"{where} ")
+    return text
 
 
 def read_node_reports(

@@ -46,3 +46,16 @@ def slowdowns(reasons: int) -> list[str]:
 def is_idle(reasons: int) -> bool:
     """True when the GpuIdle bit is set (clocks and PCIe link drop at idle by design)."""
     return bool(reasons & ClockEvent.GPU_IDLE)
+
+
+BUSY_UTILIZATION_PCT = 5
+"""Below this utilisation a GPU counts as idle, where link speed drops by design."""
+
+
+def load_of(reasons: int | None, utilization_pct: int | None) -> str:
+    """``busy``, ``idle`` or ``unknown``, from the GpuIdle clock-event bit and utilisation."""
+    if reasons is not None and is_idle(reasons):
+        return "idle"
+    if utilization_pct is not None:
+        return "busy" if utilization_pct >= BUSY_UTILIZATION_PCT else "idle"
+    return "busy" if reasons is not None else "unknown"

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from gpudoctor.model.clock_events import load_of
 from gpudoctor.model.derived import gpus
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report
 
@@ -135,6 +136,10 @@ def nvlinks_active(g: GpuInfo) -> int | None:
 
 def gpu_value(g: GpuInfo, field: str) -> object:
     """The value of one of :data:`_GPU_FIELDS` for ``g``: a GpuInfo field, or derived from one."""
+    if field == "pcie_gen" and load_of(g.clock_event_reasons, g.utilization_gpu_pct) == "idle":
+        # an idle GPU trains its link down to save power (Gen1 at idle, Gen3 under load on
+        # one machine): unknown, so that a fleet checked at mixed load does not drift on it
+        return None
     return nvlinks_active(g) if field == "nvlinks_active" else getattr(g, field)
 
 

@@ -554,6 +554,10 @@ class SlurmPartition:
     gres: tuple[str, ...] = ()
     """Generic resources per node, as SLURM writes them: ``gpu:h100:8(S:0-1)``, ``gpu:8``."""
     features: tuple[str, ...] = ()
+    nodes_usable: int | None = None
+    """Nodes allocated or idle (sinfo's ``%F``: allocated/idle/other/total); the others are
+    drained, down or otherwise unable to start a job. Null in reports written before
+    2026-12-07."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -174,7 +174,9 @@ def _report_from_json(text: str) -> Report:
         predicate = _what_text_is(text)
         if predicate is not None:
             raise _NotAReport(predicate) from None
-        raise ReportFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        # json's "Unterminated string starting at" ends with its own "at" (a file cut short)
+        at = "" if exc.msg.endswith(" at") else " at"
+        raise ReportFormatError(f"not valid JSON ({exc.msg}{at} line {exc.lineno})") from None
     except ValueError as exc:  # an integer longer than Python converts (sys.int_info)
         raise ReportFormatError(f"not a valid gpudoctor report: {exc}".split(";")[0]) from None
     return _report_from_data(data)

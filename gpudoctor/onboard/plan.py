@@ -56,6 +56,14 @@ class Facts:
     """This process runs inside a SLURM job (then the node is the target, not a partition)."""
     gpu_partitions: tuple[str, ...] = ()
     """Partitions whose nodes offer a ``gpu`` GRES, default first (a login node's view)."""
+    idle_less_partitions: tuple[str, ...] = ()
+    """GPU partitions whose nodes are all drained, down or not responding now (sinfo %F)."""
+    slurm_unanswered: str | None = None
+    """Why sinfo did not answer, when SLURM's commands are here but its controller was not
+    reached (or its configuration is missing): whether GPU partitions exist is unknown."""
+    partitions: tuple[str, ...] | None = None
+    """Every partition sinfo listed; None when SLURM did not answer (nothing to check
+    --partition against)."""
     shadowing_modules: tuple[str, ...] = ()
     """Environment modules check names as shadowing pip's CUDA libraries."""
     problems: tuple[str, ...] = ()
@@ -82,7 +90,15 @@ class Target:
 def choose_target(facts: Facts, partition: str | None) -> Target:
     """--partition; else, on a login node without a GPU, its only GPU partition; else here."""
     if partition is not None:
+        _check_partition(facts, partition)
         return Target(partition=partition, gpu=True, why="--partition")
+    if not (facts.has_gpu or facts.in_job) and facts.slurm_unanswered is not None:
+        # a login node whose sinfo failed once would get a CPU-only environment
+        raise BadInputError(
+            f"this machine has no GPU and SLURM's commands are here, but sinfo did not answer "
+            f"({facts.slurm_unanswered}): onboard cannot tell where the GPUs are; try again "
+            "when `sinfo` answers, or name the target with --partition P"
+        )
     if facts.has_gpu or facts.in_job or not facts.gpu_partitions:
         why = "this machine has a GPU" if facts.has_gpu else "no GPU here and no GPU partition"
         return Target(gpu=facts.has_gpu, why=why)
@@ -93,6 +109,24 @@ def choose_target(facts: Facts, partition: str | None) -> Target:
         )
     (only,) = facts.gpu_partitions
     return Target(partition=only, gpu=True, why="the only GPU partition this login node sees")
+
+
+def _check_partition(facts: Facts, partition: str) -> None:
+    """Refuse a --partition that sinfo does not list, or whose nodes offer no GPU: the verify
+    job (``--gres=gpu:1``) and the job script would be refused by SLURM after minutes of work."""
+    if facts.partitions is None:
+        return  # sinfo did not answer here: make-env and srun will say
+    gpu = ", ".join(facts.gpu_partitions) or "none"
+    if partition not in facts.partitions:
+        raise BadInputError(
+            f"--partition {partition}: no such partition (this cluster has: "
+            f"{', '.join(facts.partitions) or 'none'}; with GPUs: {gpu})"
+        )
+    if partition not in facts.gpu_partitions:
+        raise BadInputError(
+            f"--partition {partition} has no GPU GRES: its nodes offer no GPU for the "
+            f"environment to verify on; choose a GPU partition ({gpu})"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +175,9 @@ class Step:
     ok_codes: tuple[int, ...] = (0,)
     term_grace_s: float = 0.0
     """SIGTERM first, then this long before SIGKILL (srun cancels its job step on SIGTERM)."""
+    hint: str = ""
+    """What to do when it fails, in onboard's own options (the command's message names its
+    own)."""
 
     @property
     def command(self) -> str:
@@ -295,6 +332,12 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             argv=plan_argv,
             makes=(manifest,),
             timeout_s=PLAN_TIMEOUT_S,
+            hint=(
+                "onboard plans without that node check when given the nodes' driver and "
+                "compute capability: rerun with --force --driver VERSION --cc X.Y"
+                if target.partition is not None and request.driver is None
+                else ""
+            ),
         ),
         Step(
             name="create",

@@ -47,11 +47,19 @@ class Progress(Protocol):
         """A step ended (passed or failed)."""
 
 
+OWN_ERROR = "gpudoctor: error: "
+"""How gpudoctor's own commands (check, make-env) say why they failed, on one line."""
+
+
 def _last_line(text: str, limit: int = 200) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return ""
     line = lines[-1]
+    if line.startswith(OWN_ERROR):
+        # a gpudoctor command's one line ends with its remedy: kept whole (cut, make-env's
+        # "give their driver and lowest compute capa..." lost the options to rerun with)
+        line, limit = line.removeprefix(OWN_ERROR), 2000
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
@@ -138,6 +146,7 @@ def execute(
         if not result.ok:
             undo(step)
             where = f"; log: {result.log}" if result.log else ""
+            where += f"; {step.hint}" if step.hint else ""
             raise StepFailed(
                 f"step {index}/{total} {step.name} ({step.title}) failed: {result.why}{where}"
             )

@@ -73,7 +73,8 @@ def verdict_line(report: FleetReport) -> str:
 
 
 def pair_rows(report: FleetReport) -> list[list[str]]:
-    """Bad nodes, bad links and pairs that did not run (fleet pairs), one row each."""
+    """Bad nodes, bad links, pairs that did not run and nodes not paired (fleet pairs), one
+    row each."""
     p = report.pairs
     if p is None:
         return []
@@ -93,6 +94,8 @@ def pair_rows(report: FleetReport) -> list[list[str]]:
     rows += [
         [o.status, f"{o.nodes[0]}+{o.nodes[1]}", o.message] for o in p.pairs if o.status != "ok"
     ]
+    # the text report lists them too: drained or down nodes fleet pairs left out
+    rows += [["not paired", node, why] for node, why in p.not_reached]
     return rows
 
 

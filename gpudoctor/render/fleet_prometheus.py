@@ -67,8 +67,8 @@ def render_prometheus(report: FleetReport) -> str:
     """Gauges per node, finding, drift and outlier; one HELP and TYPE line per metric family."""
     lines = _family(
         "gpudoctor_fleet_node_verdict",
-        "Worst finding severity on the node: 0 ok, 1 info, 2 warning, 3 error.",
-        # Severity's own numbers are the gauge's values (0 ok, 1 info, 2 warning, 3 error).
+        "The node's verdict: 0 ok, 2 warning, 3 error (information alone is ok).",
+        # Severity's own numbers are the gauge's values; a node's verdict is never info (1).
         (({"node": n.node}, int(n.verdict)) for n in report.nodes),
     )
     lines += _family(
@@ -140,7 +140,8 @@ def render_prometheus(report: FleetReport) -> str:
     )
     lines += _family(
         "gpudoctor_fleet_healthy",
-        "1 when every node is reached, readable and free of error findings.",
+        "1 when fleet report exits 0: every node reached and readable, no error finding, "
+        "no failed verify, no bad node or link from fleet pairs.",
         [({}, 1 if report.healthy else 0)],
     )
     try:

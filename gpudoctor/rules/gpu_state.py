@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.clock_events import is_idle, slowdowns
+from gpudoctor.model.clock_events import BUSY_UTILIZATION_PCT, load_of, slowdowns
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report
 from gpudoctor.rules.facts import NOT_APPLICABLE, gpu_label, gpus, not_applicable
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
-BUSY_UTILIZATION_PCT = 5
-"""Below this utilisation a GPU counts as idle, where link speed drops by design."""
 MEMORY_HELD_FRACTION = 0.75
 """Memory in use above this fraction leaves too little for a new job."""
 
 
 def load_state(gpu: GpuInfo) -> str:
     """``busy``, ``idle`` or ``unknown``, from the GpuIdle clock-event bit and utilisation."""
-    reasons, util = gpu.clock_event_reasons, gpu.utilization_gpu_pct
-    if reasons is not None and is_idle(reasons):
-        return "idle"
-    if util is not None:
-        return "busy" if util >= BUSY_UTILIZATION_PCT else "idle"
-    return "busy" if reasons is not None else "unknown"
+    return load_of(gpu.clock_event_reasons, gpu.utilization_gpu_pct)
 
 
 @rule(

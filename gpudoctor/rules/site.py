@@ -40,10 +40,18 @@ def _describe(part: SlurmPartition) -> str:
     )
     features = f", features {','.join(part.features)}" if part.features else ""
     state = f", {part.available}" if part.available and part.available != "up" else ""
+    if part.nodes_usable == 0:
+        state += ", none of them can start a job now (drained, down or not responding)"
     return (
         f"partition {part.name}{default}: {nodes} {part.nodes}, "
         f"{' + '.join(gpus_per_node)} per node (GRES {','.join(part.gres)}){features}{state}"
     )
+
+
+def _unusable(parts: list[SlurmPartition], name: str) -> bool:
+    """Every node of partition ``name`` (all its sinfo rows) drained, down or unresponsive."""
+    rows = [p for p in parts if p.name == name]
+    return bool(rows) and all(p.nodes_usable == 0 for p in rows)
 
 
 def _get_on(partition: str | None) -> tuple[str, ...]:
@@ -105,15 +113,28 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     parts = gpu_partitions(site)
     evidence = ["sinfo answered; no NVIDIA GPU here; SLURM_JOB_ID is not set"]
     evidence += [_describe(p) for p in parts] or ["no partition lists a gpu GRES"]
+    down = bool(parts) and _unusable(parts, parts[0].name)
     yield Hit(
         title=(
             f"This is a SLURM login node: the GPUs are on partition {parts[0].name}"
             + (f" (and {len(parts) - 1} more)" if len(parts) > 1 else "")
+            + (", whose nodes are all drained or down now" if down else "")
             if parts
             else "This is a SLURM login node; no partition lists GPUs (GRES gpu)"
         ),
         evidence=tuple(evidence),
-        fix=_get_on(parts[0].name if parts else None),
+        fix=(
+            # the srun below would wait in the queue until an admin brings a node back
+            *(
+                [
+                    f"No node of partition {parts[0].name} can start a job now: a job there "
+                    "waits until one is back. Ask the admins, or use another GPU partition.",
+                ]
+                if down
+                else []
+            ),
+            *_get_on(parts[0].name if parts else None),
+        ),
     )
 
 

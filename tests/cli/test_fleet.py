@@ -78,12 +78,28 @@ def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_pa
     doc = json.loads(result.stdout)
     errors = {u["node"]: u["error"] for u in doc["unreadable"]}
     assert set(errors) == {"empty", "verify-only", "text", "pipe"}
-    assert errors["pipe"].endswith(
-        "pipe.json is a named pipe, not a report file (to read from a "
+    # each error beside its path, without the path again (it read "DIR/pipe.json  DIR/pipe.json
+    # is a named pipe ...")
+    assert errors["pipe"] == (
+        "it is a named pipe, not a report file (to read from a "
         "pipe, give - and send the report to standard input)"
     )
-    assert "runs: expected a list" in errors["verify-only"]
+    assert errors["empty"].startswith("it is empty, not a gpudoctor check report")
+    assert errors["text"].startswith("it looks like text output of gpudoctor check")
+    assert errors["verify-only"].startswith("runs: expected a list")
     assert [n["node"] for n in doc["nodes"]] == ["ok-1"]
+    assert result.exit_code == 1
+
+
+def test_a_cut_off_verify_result_is_its_nodes_not_a_node_of_its_own(cli: Cli, tmp_path):
+    # a truncated n2.verify.json was listed as node "n2.verify" and counted as a fourth node
+    folder = fleet_dir(tmp_path, {"n1": H100, "n2": H100})
+    (folder / "n2.verify.json").write_text('{"schema_version": 1, "tool": "gpudoctor-ver')
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert [u["node"] for u in doc["unreadable"]] == ["n2"]
+    text = cli("fleet", "report", str(folder)).stdout
+    assert text.splitlines()[-1].startswith("2 node(s):"), text
     assert result.exit_code == 1
 
 
@@ -95,9 +111,7 @@ def test_a_huge_report_is_refused_unread(cli: Cli, tmp_path, monkeypatch):
     with (folder / "big.json").open("wb") as fh:
         fh.truncate(2 * 1024 * 1024)
     doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
-    assert doc["unreadable"][0]["error"].endswith(
-        "big.json is larger than 1 MiB, the most a report may be"
-    )
+    assert doc["unreadable"][0]["error"] == "it is larger than 1 MiB, the most a report may be"
 
 
 def test_a_missing_path_or_an_empty_folder_is_bad_input(cli: Cli, tmp_path):
@@ -225,6 +239,15 @@ def test_fleet_run_selection_exclude_and_unknown_nodes(cli: Cli, tmp_path, fake)
         {"node": "n9", "state": "unknown", "reason": "SLURM does not know this node"}
     ]
     assert result.exit_code == 1
+
+
+def test_fleet_run_and_pairs_name_an_unknown_partition_as_check_does(cli: Cli, tmp_path, fake):
+    # it read "no node to check in partition gpus", as if the partition had no nodes
+    fake({"n1": {"partitions": ["gpu"]}, "n2": {"partitions": ["cpu"]}})
+    for command in ("run", "pairs"):
+        result = cli("fleet", command, "-p", "gpus", "-d", str(tmp_path / command))
+        one_line_error(result)
+        assert "--partition gpus: no such partition (this cluster has: gpu, cpu)" in result.stderr
 
 
 def test_fleet_run_refuses_a_huge_hostlist_before_sinfo(cli: Cli, tmp_path, fake):

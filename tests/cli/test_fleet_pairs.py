@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -112,3 +113,16 @@ def test_reports_without_pairs_say_null(cli: Cli, tmp_path):
     shutil.copy(H100, folder / "n1.json")
     doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
     assert doc["pairs"] is None
+
+
+def test_nodes_fleet_pairs_left_out_are_in_every_format(cli: Cli, tmp_path):
+    # the text listed "not paired n7: drained: bad PSU"; Markdown and HTML left it out
+    report = dataclasses.replace(
+        pairs_report(bad_node=False), not_reached=(("n7", "drained: bad PSU"),)
+    )
+    folder = run_folder(tmp_path, report)
+    assert "· not paired n7: drained: bad PSU" in cli("fleet", "report", str(folder)).stdout
+    md = cli("fleet", "report", str(folder), "--format", "markdown").stdout
+    assert "| not paired | n7 | drained: bad PSU |" in md
+    page = cli("fleet", "report", str(folder), "--format", "html").stdout
+    assert "<td>not paired</td><td>n7</td><td>drained: bad PSU</td>" in page

@@ -229,3 +229,84 @@ def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_pa
 )
 def test_the_environment_gets_the_gpudoctor_this_one_came_from(direct_url, spec):
     assert REAL_DEFAULT_SPEC(direct_url) == (spec or f"gpudoctor=={__version__}")
+
+
+PASSING_UV = """case "$1" in
+sync) mkdir -p "$3/.venv/bin" && printf '#!/bin/sh\\necho verified\\n' >"$3/.venv/bin/python"
+      chmod +x "$3/.venv/bin/python" ;;
+esac
+exit 0"""
+
+
+def test_the_summary_names_this_machine_not_the_redacted_placeholder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # check's JSON is redacted, and the summary said "Made ... on `<redacted>`."
+    from gpudoctor.model.redact import REDACTED
+    from gpudoctor.onboard.run import StepResult
+
+    doc = json.loads(WORKSTATION.read_text())
+    doc["host"]["hostname"] = REDACTED
+    report = tmp_path / "redacted.json"
+    report.write_text(json.dumps(doc))
+
+    def check_here(step: object) -> StepResult:
+        return StepResult(step=step, ok=True, stdout=report.read_text())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onboard_cli, "run_step", check_here)
+    monkeypatch.setattr(onboard_cli.socket, "gethostname", lambda: "login1")
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    args = ("onboard", "--yes", "--prefix", str(tmp_path / "env"), "--report-dir")
+    result = cli(*args, str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    md = (tmp_path / "gpudoctor-onboard.md").read_text()
+    assert REDACTED not in md and " on `login1`." in md.splitlines()[2]
+    # a saved report from elsewhere: its redacted name is left out, not replaced with ours
+    (tmp_path / "again").mkdir()
+    again = ("--from-report", str(report), "--prefix", str(tmp_path / "env2"), "--report-dir")
+    result = cli("onboard", "--yes", *again, str(tmp_path / "again"), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    md = (tmp_path / "again" / "gpudoctor-onboard.md").read_text()
+    assert REDACTED not in md and "login1" not in md and md.splitlines()[2].endswith("UTC.")
+
+
+def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job_waits(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # every gpu node drained: onboard planned `srun -p gpu ...` and its spinner ran for up to
+    # an hour while the job waited in the queue, with no word why
+    doc = json.loads(report_variant(tmp_path, "one", partitions=("gpu",)).read_text())
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["nodes_usable"] = 0 if part["name"] == "gpu" else 1
+    report = tmp_path / "drained.json"
+    report.write_text(json.dumps(doc))
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == (
+        "onboard: warning: no node of partition gpu can start a job now (all drained, down or "
+        "not responding): the verify step waits in the queue until one is back"
+    )
+    doc["site"]["slurm"]["partitions"][1]["nodes_usable"] = 3  # one row of gpu has nodes up
+    report.write_text(json.dumps(doc))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert "warning" not in result.stdout
+
+
+def test_a_prefix_that_cannot_be_made_is_one_line_exit_2(cli: Cli, tmp_path: Path) -> None:
+    # --prefix /proc/x ended in "internal error: FileNotFoundError" (exit 3) after the plan
+    fake_tool(tmp_path / "bin", "uv", "exit 0")
+    (tmp_path / "afile").write_text("")
+    for prefix in (tmp_path / "afile" / "env", Path("/proc/gpudoctor-env")):
+        result = cli(
+            "onboard", "--yes", "--from-report", str(WORKSTATION), "--prefix", str(prefix),
+            "--report-dir", str(tmp_path), env=env_for(tmp_path),
+        )  # fmt: skip
+        assert result.exit_code == 2, result
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"gpudoctor: error: --prefix {prefix}: cannot ")
+        assert "Traceback" not in result.stderr
+        if prefix.parent.name == "afile":  # refused before check or the plan ran
+            assert last.endswith(f"({tmp_path / 'afile'} is not a folder)")
+            assert "onboard:" not in result.stderr

@@ -42,6 +42,24 @@ def test_the_majority_driver_and_the_lowest_cc_of_the_partition():
         fleet_target([_node("x", None, None)], partition=None, where="run")
 
 
+def test_nodes_on_an_older_driver_are_not_claimed_as_planned_for_and_are_named():
+    # "Planned for ... nodes gpu-[001-008]" while gpu-008's driver 570 cannot run the cu130
+    # build chosen for the other seven's 590, and no warning said so
+    nodes = [_node(f"gpu-00{i}", "590.48.01", "9.0") for i in range(1, 8)]
+    nodes.append(_node("gpu-008", "570.124.06", "9.0"))
+    target, covered = fleet_target(nodes, partition=None, where="run")
+    assert target.driver == "590.48.01" and "gpu-008" not in covered and len(covered) == 7
+    assert target.left_out == (
+        "node(s) gpu-008 run driver 570.124.06, older than the 590.48.01 of most nodes planned "
+        "for: this environment may not run there; update their driver, or plan for them too "
+        "with --driver 570.124.06 --cc X.Y",
+    )
+    plan = make_plan(kb.load(), target, Request(frameworks=("torch",)))
+    assert target.left_out[0] in plan.warnings
+    newer = [*nodes[:7], _node("gpu-008", "595.80", "9.0")]  # a newer one runs it: covered
+    assert fleet_target(newer, partition=None, where="run")[0].left_out == ()
+
+
 def test_modules_that_put_cuda_on_the_library_path_are_to_be_unloaded():
     report = load_report(REPORT)
     modules = (

@@ -41,6 +41,10 @@ if state.get("sinfo") == "no_config":  # what sinfo 22.05 says before retrying f
 if state.get("sinfo") in ("hang", "no_config"):
     import time
     time.sleep(600)
+if "-o" in args and args[args.index("-o") + 1] == "%P":  # the partitions' names
+    seen = [p for node in state["nodes"].values() for p in node.get("partitions", ["gpu"])]
+    print("\n".join(dict.fromkeys(seen)))
+    sys.exit(0)
 for name, node in state["nodes"].items():
     if names is not None and name not in names:
         continue

@@ -112,3 +112,28 @@ def test_a_report_from_before_the_hardware_probe_has_no_such_facts():
     assert isinstance(old.nvml.gpus[0], GpuInfo)
     f = node_facts("gpu-001", old, diagnose(old, kb.load()))
     assert f.ib_rates is None and [g.nvlinks_active for g in f.gpus] == [None]
+
+
+def rtx(state: str) -> Path:
+    return (
+        DATA / "reports" / f"linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__{state}.json"
+    )
+
+
+def test_an_idle_gpus_pcie_generation_is_unknown_not_a_drift(tmp_path):
+    # one machine recorded idle (Gen1, 0 %) and under load (Gen3, 8 %): a fleet checked at
+    # mixed load drifted on "gpu.pcie_gen 1 on 2 GPUs; 3 on g2:gpu0" and marked g2 drifting
+    from gpudoctor.fleet.drift import find_drift
+
+    idle, busy = facts_of(rtx("idle"), "g1"), facts_of(rtx("load"), "g2")
+    assert idle.gpus[0].pcie_gen is None and busy.gpus[0].pcie_gen == 3
+    other_idle = facts_of(rtx("idle"), "g3")
+    assert not [d for d in find_drift([idle, busy, other_idle]) if d.fact == "gpu.pcie_gen"]
+    # busy GPUs are still compared: one whose link trained at Gen1 under load is named
+    doc = json.loads(rtx("load").read_text())
+    doc["nvml"]["gpus"][0]["pcie_gen"] = 1
+    slow = tmp_path / "slow.json"
+    slow.write_text(json.dumps(doc))
+    nodes = [busy, facts_of(rtx("load"), "g4"), facts_of(slow, "g5")]
+    (gen,) = [d for d in find_drift(nodes) if d.fact == "gpu.pcie_gen"]
+    assert gen.minority == {"1": ("g5:gpu0",)}

@@ -159,3 +159,27 @@ def test_make_env_from_a_saved_fleet(login_cluster: SlurmCluster, tmp_path: Path
     assert plan["target"]["driver"] == "590.48.01"  # two nodes of three
     assert plan["target"]["cc"] == "8.9"  # the L40S, the lowest
     assert plan["target"]["origin"] == f"fleet {fleet.parent}"
+
+
+def test_fleet_run_reaches_a_partition_that_is_not_the_default(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # srun went to the default partition (gpu): every node of -p cpu was "not reached" with
+    # "Requested node configuration is not available"; a gpu node named with -p cpu was
+    # called unknown to SLURM
+    out = tmp_path / "fleet"
+    done = gpudoctor(
+        login_cluster, "fleet", "run", "-p", "cpu", "-w", "n[1,3,9]", "-d", str(out),
+        "--check-args", "--no-frameworks", "--format", "json",
+    )  # fmt: skip
+    doc = json.loads(done.stdout)
+    assert [n["node"] for n in doc["nodes"]] == ["n3"], done.stderr
+    assert (
+        json.loads((out / "check" / "n3.json").read_text())["site"]["slurm_job"]["partition"]
+        == "cpu"
+    )
+    why = {r["node"]: (r["state"], r["reason"]) for r in doc["not_reached"]}
+    assert why == {
+        "n1": ("idle", "not in partition cpu (it is in gpu)"),
+        "n9": ("unknown", "SLURM does not know this node"),
+    }

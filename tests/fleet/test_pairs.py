@@ -200,3 +200,24 @@ def test_prepare_dir_refuses_an_earlier_runs_files(tmp_path):
     with pytest.raises(BadInputError, match=r"already holds pairs/a\+b\.json"):
         pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=False)
     assert pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=True) == pair_dir
+
+
+def test_each_pair_runs_in_a_partition_both_nodes_are_in(monkeypatch):
+    # srun -N2 without --partition asked the default partition: `fleet pairs -p a100`
+    # refused every pair of a non-default partition
+    seen = {}
+
+    def fake_srun(nodes, command, **kwargs):
+        seen[tuple(nodes)] = kwargs["srun_args"]
+        return result("")
+
+    monkeypatch.setattr(slurm, "srun_pair", fake_srun)
+    pairrun.run_pairs(
+        [("a", "b"), ("b", "c")],
+        pairrun.PairJob(python="py", srun_args=("--account=lab",)),
+        time_limit_s=60,
+        addresses={},
+        partitions={"a": ("all", "a100"), "b": ("a100", "all"), "c": ("h100",)},
+    )
+    assert seen[("a", "b")] == ("--partition=all", "--account=lab")
+    assert seen[("b", "c")] == ("--account=lab",)  # none in common: srun says why it refuses

@@ -68,3 +68,17 @@ def test_a_slurm_conf_that_names_nothing_is_said_without_running_sinfo(tmp_path)
     assert cluster is not None and not cluster.reachable
     assert cluster.message == f"SLURM_CONF={conf} names no file"
     assert cluster.duration_s == 0.0
+
+
+def test_node_counts_by_state_say_how_many_can_start_a_job():
+    # sinfo 22.05's answer with n1-n3 drained, n4 idle (the %F field: allocated/idle/other/total)
+    parts = parse_partitions(
+        "gpu*|up|3|gpu:h100:8|(null)|0/0/3/3|n[1-3]\ncpu|up|1|(null)|(null)|0/1/0/1|n4\n"
+    )
+    assert [(p.name, p.nodes, p.nodes_usable) for p in parts] == [
+        ("gpu", "n[1-3]", 0),
+        ("cpu", "n4", 1),
+    ]
+    # the format without %F (a report written before 2026-12-07 kept its command): unknown
+    (old,) = parse_partitions("gpu*|up|3|gpu:h100:8|(null)|n[1-3]")
+    assert old.nodes == "n[1-3]" and old.nodes_usable is None

@@ -88,3 +88,33 @@ def test_missing_srun_is_bad_input(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(slurm.SlurmUnavailableError, match="sinfo not found"):
         remote.find_node(partition="gpu", nodelist=None)
+
+
+def test_a_busy_node_is_passed_over_for_the_next_one(tmp_path, monkeypatch):
+    # three mixed nodes, n1's GPUs all taken: check --partition gave up on n1 with "Requested
+    # nodes are busy ... try again later" while n2 and n3 had GPUs free
+    nodes = {
+        "n1": {"state": "mixed", "srun": "busy"},
+        "n2": {"state": "mixed", "srun": "report", "report": REPORT},
+        "n3": {"state": "mixed", "srun": "busy"},
+    }
+    fake = FakeSlurm(tmp_path, nodes)
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    wheres = remote.find_nodes(partition="gpu", nodelist=None)
+    assert [w.node for w in wheres] == ["n1", "n2", "n3"]
+    heard: list[str] = []
+    report = remote.run_check_on_one_of(
+        wheres,
+        ["gpudoctor", "check"],
+        announce=lambda w: heard.append(f"run {w.node}"),
+        on_busy=lambda w, why: heard.append(f"busy {w.node}"),
+        immediate_s=1,
+    )
+    assert report.site is not None and report.site.remote is not None
+    assert report.site.remote.node == "n2"
+    assert heard == ["run n1", "busy n1", "run n2"]
+    fake.save({"nodes": {n: {**e, "srun": "busy"} for n, e in nodes.items()}})
+    with pytest.raises(remote.NodeBusyError, match=r"nodes tried: n1, n2, n3\)$") as caught:
+        remote.run_check_on_one_of(wheres, ["gpudoctor", "check"], announce=print, immediate_s=1)
+    assert caught.value.exit_code == ExitCode.PROBLEMS

@@ -147,3 +147,19 @@ def test_a_node_that_floods_srun_is_unreadable_at_the_report_cap(cluster, monkey
         ("n1.json", "the node's output is larger than 1 MiB, the most a report may be"),
     )
     assert out["n2"].check_json is not None
+
+
+def test_srun_names_the_nodes_partition_and_a_users_srun_arg_comes_after(cluster):
+    # without it srun asked the default partition, which refuses a node outside it
+    fake = cluster(
+        {
+            "n1": {"srun": "report", "report": str(HEALTHY), "partitions": ["a100", "all"]},
+            "n2": {"srun": "report", "report": str(HEALTHY), "partitions": ["h100"]},
+        }
+    )
+    job = NodeJob(check=JOB.check, node_timeout_s=3, immediate_s=2, srun_args=("-p", "x"))
+    gather(slurm.list_nodes(), job, time_limit_s=60, concurrency=2)
+    calls = {next(a for a in c if a.startswith("--nodelist=")): c for c in fake.calls()}
+    for node, partition in (("n1", "a100"), ("n2", "h100")):
+        call = calls[f"--nodelist={node}"]
+        assert call.index(f"--partition={partition}") < call.index("-p")

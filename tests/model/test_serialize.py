@@ -87,6 +87,15 @@ def test_unknown_keys_are_ignored_for_forward_compatibility():
     ("text", "needle"),
     [
         ("{not json", "not valid JSON"),
+        # a report cut short inside a string read "Unterminated string starting at at line 1"
+        (
+            '{"schema_version": 1, "host": {"os": "Debi',
+            r"\(Unterminated string starting at line 1\)",
+        ),
+        (
+            '{"schema_version": 1,',
+            r"\(Expecting property name enclosed in double quotes at line 1\)",
+        ),
         ("[]", "expected a JSON object"),
         ('{"schema_version": "1"}', 'schema_version is "1", not a positive integer'),
         (json.dumps({"schema_version": SCHEMA_VERSION + 1}), "update this one"),

@@ -3,6 +3,7 @@ reports): the target, each step's command line, what it makes and undoes, the jo
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 
@@ -145,3 +146,48 @@ def test_paths_with_spaces_are_quoted_in_the_printed_commands() -> None:
     plan = make_plan(request(prefix="/home/a b/env"), Facts(has_gpu=True), None)
     assert plan.activate == "source '/home/a b/env/.venv/bin/activate'"
     assert "'/home/a b/env'" in plan.steps[1].command
+
+
+def test_a_partition_sinfo_does_not_list_is_refused_before_anything_runs() -> None:
+    # the login node's sinfo lists cpu, gpu and debug: a typo was planned and dry-run said 0
+    facts = facts_of(LOGIN)
+    assert facts.partitions == ("cpu", "gpu", "debug")
+    with pytest.raises(
+        BadInputError,
+        match=r"--partition gpus: no such partition \(this cluster has: cpu, gpu, debug; "
+        r"with GPUs: gpu, debug\)",
+    ):
+        make_plan(request(), facts, "gpus")
+
+
+def test_a_partition_without_gpus_is_refused_not_sent_a_gres_job() -> None:
+    # verify ran `srun -p cpu --gres=gpu:1`, which SLURM refuses, and the job script asked
+    # for a GPU the partition does not have
+    with pytest.raises(BadInputError, match=r"--partition cpu has no GPU GRES.*\(gpu, debug\)"):
+        make_plan(request(), facts_of(LOGIN), "cpu")
+
+
+def test_without_sinfo_the_partition_is_taken_as_given(tmp_path: Path) -> None:
+    facts = facts_of(report_variant(tmp_path, "none", partitions=None))
+    assert facts.partitions is None
+    assert make_plan(request(), facts, "gpu").target.partition == "gpu"
+
+
+def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_path: Path) -> None:
+    # the controller was unreachable for a moment: onboard chose "this machine (CPU only)"
+    # on a GPU cluster's login node and planned a CPU-only torch
+    doc = json.loads(LOGIN.read_text())
+    doc["site"]["slurm"] = {
+        "reachable": False,
+        "command": "sinfo -h -o '%P|%a|%D|%G|%f|%N'",
+        "message": "sinfo failed: slurm_load_partitions: Unable to contact slurm controller",
+    }
+    path = tmp_path / "down.json"
+    path.write_text(json.dumps(doc))
+    facts = facts_of(path)
+    assert facts.slurm_unanswered is not None and facts.partitions is None
+    with pytest.raises(BadInputError, match=r"sinfo did not answer \(sinfo failed: .*controller\)"):
+        make_plan(request(), facts, None)
+    assert make_plan(request(), facts, "gpu").target.partition == "gpu"  # named: taken as given
+    with_gpu = Facts(has_gpu=True, slurm_unanswered="no answer")
+    assert make_plan(request(), with_gpu, None).target.partition is None

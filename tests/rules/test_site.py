@@ -36,6 +36,25 @@ def test_a_login_node_is_a_warning_that_names_the_gpu_partitions_not_an_error():
     assert b.diagnose(s.login_node()).worst == Severity.WARNING
 
 
+def test_a_gpu_partition_whose_nodes_are_all_drained_or_down_is_said_before_the_srun():
+    # the login node named "partition gpu: 4 nodes gpu[01-04]" and told the student to
+    # `srun -p gpu ...`, which waits in the queue while every node is drained
+    report = s.login_node()
+    cluster = report.site.slurm
+    parts = tuple(
+        replace(p, nodes_usable=0 if p.name == "debug" else p.node_count)
+        for p in cluster.partitions
+    )
+    dead = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=parts)))
+    assert "drained" not in ids(dead)["GD-HOST-007"].title  # gpu, the first, has nodes up
+    parts = tuple(replace(p, nodes_usable=0 if p.name == "gpu" else 1) for p in parts)
+    dead = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=parts)))
+    login = ids(dead)["GD-HOST-007"]
+    assert login.title.endswith(", whose nodes are all drained or down now")
+    assert login.fix[0].startswith("No node of partition gpu can start a job now")
+    assert any("none of them can start a job now" in e for e in login.evidence)
+
+
 def test_without_sinfo_an_answer_the_no_gpu_machine_stays_as_before():
     report = replace(s.login_node(), site=SiteInfo())
     found = ids(report)
