@@ -37,7 +37,8 @@ def _reinstall(fw: FrameworkInfo) -> str:
 @framework_rule(
     {"torch": "GD-TORCH-001", "tensorflow": "GD-TF-001"},
     severity=Severity.INFO,
-    title="{fw} is not installed",
+    # The catalogue's name covers both of its hits: a fleet lists it once for nodes of each.
+    title="{fw} is not installed or was not checked",
     why="{fw} is not installed in the inspected Python environment (or was not probed, with "
     "`--no-frameworks`), so it was not checked. That is fine when you use the other "
     "framework; `--python` inspects another interpreter.",
@@ -57,6 +58,7 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
         )
     elif fw.status == "not_installed":
         yield Hit(
+            title=f"{FRAMEWORK_NAMES[fw.name]} is not installed",
             evidence=(f"not installed for {report.host.python.executable}",),
             fix=(f"$ {make_env_command(report, fw.name)}",),
         )

@@ -535,3 +535,17 @@ def test_a_bad_baseline_is_one_line(cli: Cli, tmp_path, content, needle):
     assert needle in result.stderr
     missing = cli("fleet", "report", str(folder), "--baseline", str(tmp_path / "none.json"))
     one_line_error(missing)
+
+
+def test_a_finding_named_once_for_the_fleet_fits_every_node_it_lists(cli: Cli, tmp_path):
+    # Nodes checked with --no-frameworks: each says "TensorFlow was not checked", so the
+    # fleet's one name for GD-TF-001 must not say "TensorFlow is not installed" of them.
+    doc = json.loads(H100.read_text())
+    for fw in doc["frameworks"]:
+        fw["status"] = "not_probed"
+    unprobed = tmp_path / "unprobed.json"
+    unprobed.write_text(json.dumps(doc))
+    folder = fleet_dir(tmp_path, {"n1": unprobed, "n2": unprobed, "n3": H100})
+    result = cli("fleet", "report", str(folder), "--format", "markdown")
+    assert "TensorFlow is not installed or was not checked" in result.stdout, result
+    assert "GD-TF-001 TensorFlow is not installed |" not in result.stdout
