@@ -21,7 +21,7 @@ from gpudoctor.rules.facts import (
 )
 from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.host import parse_visible_devices
-from gpudoctor.rules.messages import import_explained
+from gpudoctor.rules.messages import import_explained, import_explained_elsewhere
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
 
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
@@ -69,7 +69,10 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     why="Importing {fw} in a fresh child process failed or crashed, with a message the "
     "catalogue of known failure messages (gpudoctor/kb/data/import_errors.toml) does not "
     "match; a message it matches gets the finding of its cause instead (GD-HOST-034 to "
-    "GD-HOST-036, GD-TORCH-015 to GD-TORCH-017, GD-CUDA-033). The loader's message "
+    "GD-HOST-036, GD-TORCH-015 to GD-TORCH-017, GD-CUDA-033). Where that finding is on "
+    "another line (a glibc, libstdc++ or CPU cause on the Host line, mixed cuDNN files on the "
+    "CUDA line), this one stays on the framework's line and names it, so that a framework "
+    "which cannot be imported never shows as fine. The loader's message "
     "usually names the cause: a missing CUDA library (`cannot open shared object file`), "
     "a library from another CUDA on `LD_LIBRARY_PATH` (`undefined symbol`), or a build for "
     "a newer glibc.",
@@ -81,7 +84,23 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     ),
 )
 def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
-    if fw.status not in ("import_error", "crashed") or import_explained(fw, kb):
+    if fw.status not in ("import_error", "crashed"):
+        return
+    verb = "crashes on import" if fw.status == "crashed" else "fails to import"
+    elsewhere = import_explained_elsewhere(fw, kb)
+    if elsewhere:  # the cause's finding is on another line: this line must not read as fine
+        named = ", ".join(f"{fid} on the {line} line" for fid, line in elsewhere)
+        what = "crashed while importing" if fw.status == "crashed" else "did not import"
+        yield Hit(
+            title=f"{label(fw)} {verb}: the cause is {named}",
+            evidence=(
+                f"{label(fw)} {what}; the message is quoted under "
+                f"{', '.join(fid for fid, _ in elsewhere)}",
+            ),
+            fix=(f"Fix {named} first, then run gpudoctor check again.",),
+        )
+        return
+    if import_explained(fw, kb):
         return  # a message the catalogue knows gets its own finding (rules/import_errors.py)
     message = fw.message or fw.init_error or "(no message)"
     evidence = [f"{label(fw)}: {message}"]
@@ -95,7 +114,6 @@ def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     if "GLIBC" in message:
         fix.append("This build needs a newer glibc than the system has: use a conda env.")
     fix.append(_reinstall(fw))
-    verb = "crashes on import" if fw.status == "crashed" else "fails to import"
     yield Hit(title=f"{label(fw)} {verb}", evidence=tuple(evidence), fix=tuple(fix))
 
 
