@@ -22,6 +22,7 @@ from gpudoctor.rules.facts import (
 from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.host import parse_visible_devices
 from gpudoctor.rules.messages import import_explained, import_explained_elsewhere
+from gpudoctor.rules.packaging import cudnn_pin
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
 
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
@@ -558,7 +559,7 @@ def _cudnn_parts(text: str | None) -> tuple[int, ...]:
 @framework_rule(
     {"torch": "GD-TORCH-011", "tensorflow": "GD-TF-011"},
     severity=Severity.ERROR,
-    title="{fw} loads a cuDNN older than the one it was built with",
+    title="{fw} loads a cuDNN its build cannot use (older, or another major version)",
     why="cuDNN must have the same major version and an equal or newer minor than the one the "
     "framework was compiled with (`Loaded runtime CuDNN library: 9.1.0 but source was "
     "compiled with: 9.3.0`). An older cuDNN usually comes from another framework's pinned "
@@ -581,17 +582,33 @@ def cudnn_runtime_old(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
     older_minor = len(build) > 1 and len(runtime) > 1 and runtime[:2] < build[:2]
     if same_major and not older_minor:
         return
+    common = min(len(build), len(runtime))
+    relation = "older than" if runtime[:common] < build[:common] else "another major version than"
     yield Hit(
+        title=f"{label(fw)} loads cuDNN {fw.cudnn_runtime}, {relation} the "
+        f"{fw.build_cudnn} it was built with",
         evidence=(
             f"{label(fw)} built with cuDNN {fw.build_cudnn}",
             f"loaded cuDNN {fw.cudnn_runtime}",
         ),
         fix=(
-            f"$ pip install nvidia-cudnn-cu{(fw.build_cuda or '12').split('.')[0]}"
-            f"=={fw.build_cudnn}   # or the version {FRAMEWORK_NAMES.get(fw.name)} pins",
-            "Remove other cuDNN folders from LD_LIBRARY_PATH (see GD-CUDA-007).",
+            _cudnn_install(fw),
+            "Remove other cuDNN folders from LD_LIBRARY_PATH (see GD-CUDA-011).",
         ),
     )
+
+
+def _cudnn_install(fw: FrameworkInfo) -> str:
+    """pip's command for the cuDNN the build needs: the wheel the framework pins when that is
+    the cuDNN it was built with, else that version's newest wheel (``==8.7.0.*``: the wheels
+    carry a fourth number, 8.7.0.84, which a bare ``==8.7.0`` does not match)."""
+    pin = cudnn_pin(fw)
+    build = fw.build_cudnn or ""
+    if pin is not None and pin.partition("==")[2].startswith(f"{build}."):
+        return f"$ pip install '{pin}'   # the cuDNN {label(fw)} pins"
+    major = (fw.build_cuda or "12").split(".")[0]
+    built = f"the cuDNN {label(fw)} was built with"
+    return f"$ pip install 'nvidia-cudnn-cu{major}=={build}.*'   # {built}"
 
 
 @framework_rule(

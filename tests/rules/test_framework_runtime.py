@@ -313,6 +313,47 @@ def test_a_cudnn_older_than_the_build():
     assert findings(major_only, "GD-TF-011") == []
 
 
+def test_a_cudnn_older_than_the_build_is_fixed_with_a_pin_pip_can_match():
+    # The wheels carry four numbers (8.7.0.84): `==8.7.0` matches none of them.
+    old = with_framework(healthy(), "torch", cudnn_runtime="9.1.0")
+    (found,) = findings(old, "GD-TORCH-011")
+    assert (
+        found.title
+        == "PyTorch 2.9.1+cu128 loads cuDNN 9.1.0, older than the 9.10.2 it was built with"
+    )
+    assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu12==9.10.2.21'")
+    assert "GD-CUDA-011" in found.fix[1]
+    unpinned = with_framework(
+        healthy(),
+        "torch",
+        version="2.2.0+cu118",
+        build_cuda="11.8",
+        build_cudnn="8.7.0",
+        cudnn_runtime="8.2.4",
+        requires=(),
+    )
+    (found,) = findings(unpinned, "GD-TORCH-011")
+    assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.*'")
+
+
+def test_a_cudnn_of_a_newer_major_is_not_called_older():
+    newer = with_framework(
+        healthy(),
+        "torch",
+        version="2.2.0+cu118",
+        build_cuda="11.8",
+        build_cudnn="8.7.0",
+        cudnn_runtime="9.10.2",
+    )
+    (found,) = findings(newer, "GD-TORCH-011")
+    assert found.title == (
+        "PyTorch 2.2.0+cu118 loads cuDNN 9.10.2, another major version than the 8.7.0 it was "
+        "built with"
+    )
+    # the declared pin is cuDNN 9, not the 8.7.0 it was built with: not offered
+    assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.*'")
+
+
 def test_a_framework_that_sees_fewer_gpus():
     two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
     assert [f.severity for f in findings(two, "GD-TORCH-012")] == [Severity.WARNING]
