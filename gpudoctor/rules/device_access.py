@@ -163,9 +163,12 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
             "(Kubernetes: delete the pod)",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",
-            "and at every boot, in /lib/udev/rules.d/71-nvidia-dev-char.rules:",
-            'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", '
-            'RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"',
+            "and at every boot, with a udev rule:",
+            # One command, so that the terminal keeps it on one line: a rule line that
+            # wrapped (it is 110 characters) would be pasted into the file broken.
+            """$ echo 'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", """
+            """RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"' """
+            "| sudo tee /lib/udev/rules.d/71-nvidia-dev-char.rules",
             'or in /etc/docker/daemon.json: "exec-opts": ["native.cgroupdriver=cgroupfs"], '
             "then $ sudo systemctl restart docker",
         ),

@@ -57,6 +57,11 @@ def test_eperm_in_a_v1_container_quotes_devices_list():
     )
     (found,) = findings(report, "GD-NVML-011")
     assert "cgroup v1 devices.list for NVIDIA's major 195: c 195:* m" in found.evidence
+    # The udev rule is one command that writes the file, so the terminal never wraps the rule
+    # line (110 characters) in two, which pasted into the file would break it.
+    (udev,) = [step for step in found.fix if "71-nvidia-dev-char.rules" in step]
+    assert udev.startswith("""$ echo 'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", """)
+    assert udev.endswith("' | sudo tee /lib/udev/rules.d/71-nvidia-dev-char.rules")
 
 
 def test_eacces_on_a_restrictive_mode_is_left_to_the_permission_finding():
