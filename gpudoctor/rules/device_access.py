@@ -159,8 +159,8 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            "Recreate the container: $ docker rm -f NAME && docker run --gpus all ... "
-            "(Kubernetes: delete the pod)",
+            "Recreate the container (Kubernetes: delete the pod): "
+            "$ docker rm -f NAME && docker run --gpus all ...",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",
             "and at every boot, with a udev rule:",
