@@ -280,8 +280,10 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         title = f"Fabric Manager {fm.version} does not match driver {driver}" if fm else None
     elif stopped:
         title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
+    # The Debian revision differs by origin: NVIDIA's CUDA repository builds 590.48.01-1,
+    # Ubuntu's archive 590.48.01-0ubuntu0.22.04.1; apt matches either with a version glob.
     fix = [
-        f"$ sudo apt-get install nvidia-fabricmanager-{branch}={driver or '<driver>'}-1   "
+        f"$ sudo apt-get install 'nvidia-fabricmanager-{branch}={driver or '<driver>'}-*'   "
         "# Ubuntu; RHEL: sudo dnf module install nvidia-driver:" + branch + "/fm",
         "$ sudo systemctl enable --now nvidia-fabricmanager",
         "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
