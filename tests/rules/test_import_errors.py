@@ -273,6 +273,19 @@ def test_a_wheel_built_for_smaller_pages_is_named() -> None:
     assert "libtorch_global_deps.so was built for a smaller memory page" in found.title
     assert "this machine: aarch64, kernel 4.18.0-240.el8.aarch64" in found.evidence
     assert "pytorch/builder#682" in found.fix[0]
+    assert found.fix[1] == "$ pip install --upgrade torch"
+
+
+def test_no_catalogued_fix_puts_prose_into_its_command() -> None:
+    """A fix step's command runs from its `$ ` to the end of the step: the terminal keeps it
+    whole to be pasted. It read `($ pip install --upgrade torch): PyTorch's builds ...`."""
+    from gpudoctor import kb
+
+    for row in kb.load().message_patterns:
+        for step in row.fix:
+            at = step.find("$ ")
+            command = step[at:].split("   #")[0] if at >= 0 else ""
+            assert command.count("(") >= command.count(")"), (row.id, step)
 
 
 def test_an_unknown_message_keeps_the_generic_finding() -> None:
