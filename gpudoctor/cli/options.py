@@ -168,6 +168,9 @@ def parse_since(text: str, now: float) -> float:
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         window = now - when.timestamp()
-    if not 0 < window <= MAX_SINCE_S:
+    if window <= 0:  # 0h, or a date not yet reached: no window at all, not a too long one
+        what = "a duration of zero" if match else "a time in the future"
+        raise BadInputError(f"--since {text!r}: {what} reads no kernel log; give a past time")
+    if window > MAX_SINCE_S:
         raise BadInputError(f"--since {text!r}: the window must lie within the last 366 days")
     return window

@@ -40,6 +40,21 @@ def test_a_bad_since_is_refused(text):
         parse_since(text, NOW)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("0h", "a duration of zero reads no kernel log"),
+        ("2031-01-01", "a time in the future reads no kernel log"),
+        ("400d", "within the last 366 days"),
+        ("2020-01-01", "within the last 366 days"),
+    ],
+)
+def test_a_since_out_of_range_says_which_way(text, says):
+    # `--since 0h` said "the window must lie within the last 366 days", which it does.
+    with pytest.raises(BadInputError, match=says):
+        parse_since(text, NOW)
+
+
 def test_a_bad_since_is_one_line_exit_2(cli: Cli):
     result = cli("check", "--since", "yesterday-ish", "--no-frameworks")
     one_line_error(result)
