@@ -79,6 +79,9 @@ class FiniteFloat(click.types.FloatParamType):
 class FiniteFloatRange(click.FloatRange):
     """:class:`click.FloatRange` that also refuses ``nan`` (no comparison is ever false for it)."""
 
+    name = "number"
+    """Click's own name for it says "'abc' is not a valid float range" and "FLOAT RANGE" in help."""
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)  # nan passes the range: no "<" holds
         if not math.isfinite(number):

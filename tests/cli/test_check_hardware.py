@@ -88,6 +88,13 @@ def test_a_bad_ib_rate_is_refused(cli: Cli, tmp_path, rate):
     assert result.exit_code == 2 and "Traceback" not in result.stderr
 
 
+def test_a_word_for_a_number_is_called_not_a_number(cli: Cli, tmp_path):
+    # Click's own words were "'fast' is not a valid float range".
+    result = cli("check", "--from-report", saved(tmp_path, ib_report()), "--ib-rate", "fast")
+    assert "'fast' is not a valid number" in result.stderr
+    assert "float range" not in cli("check", "--help").stdout.lower()
+
+
 def test_a_hostile_kernel_line_reaches_the_terminal_inert(cli: Cli, tmp_path):
     hostile = "\x1b]0;owned\x07\x1b[2J fallen off the bus\u202e"
     log = KernelLogInfo(
