@@ -104,9 +104,11 @@ def _cgroup_lines(report: Report) -> list[str]:
     if access is None:
         return []
     if access.cgroup_version == "v2":
+        # Outside a container it is a systemd unit's cgroup (DeviceAllow=), not a container's.
+        whose = "the container's" if report.host.container else "this process's"
         return [
-            "cgroup v2: the device filter is an eBPF program attached to the container's "
-            "cgroup (nothing lists it)"
+            f"cgroup v2: the device filter is an eBPF program attached to {whose} cgroup "
+            "(nothing lists it)"
         ]
     lines = [ln for ln in access.devices_list if " 195:" in ln or ln.startswith("a ")]
     if access.devices_list:

@@ -44,6 +44,12 @@ def test_eperm_outside_a_container_is_a_host_device_cgroup():
     assert "DeviceAllow=/dev/nvidiactl rw" in found.fix
     assert findings(report, "GD-NVML-011") == []  # not a container
     assert findings(report, "GD-NVML-007") == []  # the cause is named
+    # no "container's cgroup" on a machine that runs no container (a service's cgroup)
+    assert not any("container" in line for line in found.evidence)
+    assert (
+        "cgroup v2: the device filter is an eBPF program attached to this process's cgroup "
+        "(nothing lists it)"
+    ) in found.evidence
 
 
 def test_eperm_in_a_v1_container_quotes_devices_list():
