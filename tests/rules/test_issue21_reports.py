@@ -113,6 +113,13 @@ def test_flash_attn_build_with_the_wrong_nvcc():
     assert "$ export CUDA_HOME=/usr/local/cuda-11.8 PATH=/usr/local/cuda-11.8/bin:$PATH" in (
         found.fix
     )
+    # conda puts the toolkit into the environment; and PyTorch compares only CUDA majors, so
+    # any CUDA 12 build fits (it said "the PyTorch build for CUDA 12.9", which few releases have)
+    assert (
+        "or in a conda environment: $ conda install -c nvidia cuda-toolkit=11.8 "
+        "&& export CUDA_HOME=$CONDA_PREFIX"
+    ) in found.fix
+    assert found.fix[-1].startswith("or install a PyTorch build for CUDA 12 (any 12.x build")
 
 
 def test_torch_compile_cannot_find_libcuda():
