@@ -21,6 +21,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
+from gpudoctor.rules.kernel_module import driver_refuses_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _HANDLED = {
@@ -170,7 +171,10 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     severity=Severity.ERROR,
     title="NVML cannot reach the NVIDIA kernel driver",
     why="NVML loaded but reports *Driver Not Loaded*: the user-space driver is installed and "
-    "the kernel module is not running (see the kernel driver line for why).",
+    "the kernel module is not running (see the kernel driver line for why). Where that line "
+    "already names a cause that loading or rebuilding the module cannot fix (nouveau owns the "
+    "GPU, or the installed driver cannot drive it: GD-DRV-002, GD-DRV-007 to GD-DRV-009), "
+    "this finding points there instead.",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
     "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot.",
     sources=(
@@ -181,6 +185,16 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
         return
+    named = _named_on_driver_line(report, kb)
+    if named is not None:  # loading or rebuilding the module would not help: say where to look
+        yield Hit(
+            evidence=(_nvml_said(report), f"the Kernel driver line says why: {named}"),
+            fix=(
+                "Fix what the Kernel driver line names first; NVML starts once the nvidia "
+                "module does.",
+            ),
+        )
+        return
     yield Hit(
         evidence=(_nvml_said(report),),
         fix=(
@@ -189,6 +203,19 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "$ sudo reboot",
         ),
     )
+
+
+def _named_on_driver_line(report: Report, kb: KnowledgeBase) -> str | None:
+    """The kernel-driver finding that already says why the nvidia module does not run, where
+    `modprobe` and a rebuild cannot help: nouveau holds the GPU (GD-DRV-002), or the installed
+    module cannot drive it (GD-DRV-007 to GD-DRV-009)."""
+    if report.driver.module_version is not None:
+        return None
+    if any(fn.driver == "nouveau" for fn in report.driver.pci_functions):
+        return "nouveau owns the GPU (GD-DRV-002)"
+    if driver_refuses_gpu(report, kb):
+        return "the installed driver cannot drive this GPU (GD-DRV-007, GD-DRV-008 or GD-DRV-009)"
+    return None
 
 
 @rule(

@@ -158,3 +158,23 @@ def test_macos_without_nvml_is_information():
     report = with_host(broken_nvml(healthy(), "library_not_found"), os="darwin")
     (found,) = findings(report, "GD-NVML-001")
     assert found.severity == Severity.INFO and "macOS" in found.title
+
+
+def test_driver_not_loaded_points_at_a_cause_a_rebuild_cannot_fix():
+    # With nouveau holding the GPU (or a driver that cannot drive it) NVML's finding sent the
+    # user to modprobe and rebuild the module, which the Kernel driver line's finding rules out.
+    from gpudoctor.model.report import PciFunction
+
+    def no_module(driver: str | None):
+        gpu = PciFunction(
+            address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver=driver
+        )
+        report = broken_nvml(healthy(), "driver_not_loaded", "nvmlInit failed: Driver Not Loaded")
+        return with_driver(report, module_version=None, uvm_loaded=False, pci_functions=(gpu,))
+
+    nouveau = no_module("nouveau")
+    (found,) = findings(nouveau, "GD-NVML-002")
+    assert "the Kernel driver line says why: nouveau owns the GPU (GD-DRV-002)" in found.evidence
+    assert not any("modprobe" in step or "dkms" in step for step in found.fix)
+    (found,) = findings(no_module(None), "GD-NVML-002")
+    assert any("modprobe nvidia" in step for step in found.fix)
