@@ -16,6 +16,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
+from gpudoctor.rules.kernel_module import driver_line_cause
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 CU_UNKNOWN = 999
@@ -270,7 +271,9 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`CUDA_VISIBLE_DEVICES` empty or invalid; a container without `--gpus`; MIG on without "
     "instances; under WSL2 a Windows driver too old for WSL or a Linux libcuda shadowing the "
     "Windows one; a device cgroup or security module that refuses the device files "
-    "(GD-NVML-011 to GD-NVML-013, named in the finding).",
+    "(GD-NVML-011 to GD-NVML-013, named in the finding); a driver that took no GPU (nouveau, "
+    "a module that cannot drive it, every GPU bound to a passthrough driver: GD-DRV-002, "
+    "GD-DRV-007 to GD-DRV-009, GD-DRV-011, named in the finding).",
     fix="Follow the host, GPU or WSL finding that names the cause; check "
     "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
     sources=(
@@ -290,6 +293,17 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         yield blocked
         return
     evidence = [cu_init_text(report)]
+    named = driver_line_cause(report, kb)
+    if named is not None:  # the driver took no GPU: nvidia-smi -L would list nothing either
+        evidence.append(f"the Kernel driver line says why: {named}")
+        yield Hit(
+            evidence=tuple(evidence),
+            fix=(
+                "Fix what the Kernel driver line names first; CUDA finds the GPU once the "
+                "driver takes it.",
+            ),
+        )
+        return
     visible = env(report, "CUDA_VISIBLE_DEVICES")
     fix = ["$ nvidia-smi -L"]
     if visible is not None:

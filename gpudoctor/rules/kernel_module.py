@@ -293,6 +293,26 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(title=title, evidence=tuple(evidence), fix=tuple(fix))
 
 
+def driver_line_cause(report: Report, kb: KnowledgeBase) -> str | None:
+    """What a Kernel driver finding already names as the reason no GPU reaches NVML or CUDA,
+    in words with its ID: nouveau holds the GPU, the installed driver cannot drive it, or a
+    passthrough driver holds every GPU. None when the line names no such cause.
+
+    The NVML and CUDA findings that follow from it point there instead of sending the user to
+    `modprobe`, a module rebuild or `dmesg`.
+    """
+    if not is_linux_host(report):
+        return None
+    functions = [fn for fn in report.driver.pci_functions if is_gpu_function(fn)]
+    if report.driver.module_version is None and any(fn.driver == "nouveau" for fn in functions):
+        return "nouveau owns the GPU (GD-DRV-002)"
+    if driver_refuses_gpu(report, kb):
+        return "the installed driver cannot drive this GPU (GD-DRV-007, GD-DRV-008 or GD-DRV-009)"
+    if functions and all(set_aside_for_vm(fn.driver) for fn in functions):
+        return "every GPU is bound to a passthrough driver (GD-DRV-011)"
+    return None
+
+
 def driver_refuses_gpu(report: Report, kb: KnowledgeBase) -> bool:
     """True when GD-DRV-007, -008 or -009 explain why the driver took no GPU (so the generic
     "module not loaded" finding does not send the user to rebuild it)."""

@@ -21,7 +21,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
-from gpudoctor.rules.kernel_module import driver_refuses_gpu
+from gpudoctor.rules.kernel_module import driver_line_cause
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _HANDLED = {
@@ -185,7 +185,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
         return
-    named = _named_on_driver_line(report, kb)
+    named = driver_line_cause(report, kb)
     if named is not None:  # loading or rebuilding the module would not help: say where to look
         yield Hit(
             evidence=(_nvml_said(report), f"the Kernel driver line says why: {named}"),
@@ -203,19 +203,6 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "$ sudo reboot",
         ),
     )
-
-
-def _named_on_driver_line(report: Report, kb: KnowledgeBase) -> str | None:
-    """The kernel-driver finding that already says why the nvidia module does not run, where
-    `modprobe` and a rebuild cannot help: nouveau holds the GPU (GD-DRV-002), or the installed
-    module cannot drive it (GD-DRV-007 to GD-DRV-009)."""
-    if report.driver.module_version is not None:
-        return None
-    if any(fn.driver == "nouveau" for fn in report.driver.pci_functions):
-        return "nouveau owns the GPU (GD-DRV-002)"
-    if driver_refuses_gpu(report, kb):
-        return "the installed driver cannot drive this GPU (GD-DRV-007, GD-DRV-008 or GD-DRV-009)"
-    return None
 
 
 @rule(
@@ -399,8 +386,15 @@ def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     visible = env(report, "NVIDIA_VISIBLE_DEVICES")
     if visible is not None:
         evidence.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
-    if report.host.container:
-        fix: tuple[str, ...] = _CONTAINER_FIX
+    named = driver_line_cause(report, kb)
+    if named is not None:  # dmesg would only repeat what that finding says
+        evidence.append(f"the Kernel driver line says why: {named}")
+        fix: tuple[str, ...] = (
+            "Fix what the Kernel driver line names first; NVML lists the GPU once the driver "
+            "takes it.",
+        )
+    elif report.host.container:
+        fix = _CONTAINER_FIX
     elif is_linux_host(report):
         fix = ("$ sudo dmesg | grep -iE 'nvidia|NVRM' | tail -n 30",)
     else:

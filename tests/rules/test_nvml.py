@@ -178,3 +178,29 @@ def test_driver_not_loaded_points_at_a_cause_a_rebuild_cannot_fix():
     assert not any("modprobe" in step or "dkms" in step for step in found.fix)
     (found,) = findings(no_module(None), "GD-NVML-002")
     assert any("modprobe nvidia" in step for step in found.fix)
+
+
+@pytest.mark.parametrize(
+    ("name", "ids", "cause"),
+    [
+        ("blackwell_on_proprietary_module", ("GD-NVML-009", "GD-CUDA-004"), "GD-DRV-007"),
+        ("gpu_bound_to_vfio_pci", ("GD-CUDA-004",), "GD-DRV-011"),
+        ("driver_not_loaded_nouveau", ("GD-NVML-002", "GD-CUDA-004"), "GD-DRV-002"),
+    ],
+)
+def test_nvml_and_cuda_point_at_the_kernel_driver_finding(name, ids, cause):
+    # They said `sudo dmesg | grep ...` and `nvidia-smi -L`, which only restate that the
+    # driver took no GPU, while the Kernel driver line had named why.
+    from pathlib import Path
+
+    from gpudoctor.userfiles.read import load_report
+
+    path = Path(__file__).resolve().parents[1] / "data" / "reports" / f"failure__{name}.json"
+    report = load_report(path)
+    assert findings(report, cause)
+    for rule_id in ids:
+        (found,) = findings(report, rule_id)
+        assert any(
+            e.startswith("the Kernel driver line says why:") and cause in e for e in found.evidence
+        ), (rule_id, found.evidence)
+        assert found.fix[0].startswith("Fix what the Kernel driver line names first")
