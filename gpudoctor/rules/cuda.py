@@ -40,6 +40,13 @@ OTHER_CU_ERRORS: dict[int, tuple[str, str]] = {
         "$ ls -l /dev/nvidia*",
     ),
     3: ("CUDA was not initialised", "Run `gpudoctor check --debug` and report the output."),
+    # CUDA_ERROR_SYSTEM_NOT_READY: "verify ... all required driver daemons are actively
+    # running" (CUDA driver API); on HGX/DGX that daemon is Fabric Manager (GD-DRV-010).
+    802: (
+        "the system is not ready for CUDA (on an NVSwitch system: Fabric Manager has not set "
+        "up the fabric, GD-DRV-010)",
+        "$ systemctl status nvidia-fabricmanager   # see GD-DRV-010 on the Kernel driver line",
+    ),
 }
 
 
@@ -328,7 +335,8 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="A child process loaded libcuda and called `cuInit(0)`; it failed with an error that "
     "has no entry of its own. Known ones: 34 (`libcuda` is the toolkit's stub library, "
     "found through a `…/stubs` folder on `LD_LIBRARY_PATH`), 35 (driver older than "
-    "libcuda), 304 (an OS call failed, often device-file permissions).",
+    "libcuda), 304 (an OS call failed, often device-file permissions), 802 (the system is "
+    "not ready: on an NVSwitch system Fabric Manager has not set up the fabric, GD-DRV-010).",
     fix='Read the error name and the evidence; `python -c "import ctypes; '
     "print(ctypes.CDLL('libcuda.so.1').cuInit(0))\"` reproduces the call.",
     sources=("https://docs.nvidia.com/cuda/cuda-driver-api/ (cuInit and its error codes)",),

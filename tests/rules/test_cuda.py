@@ -109,6 +109,12 @@ def test_other_cuinit_errors_have_advice():
     assert "unusual" in findings(odd, "GD-CUDA-005")[0].title
     failed = with_cuda(healthy(), status="failed", cu_init_result=None, message="child crashed")
     assert findings(failed, "GD-CUDA-005")[0].evidence == ("CUDA probe: child crashed",)
+    # 802 was "an unusual error" with a dmesg grep, on the NVSwitch replay whose Kernel driver
+    # line says Fabric Manager is stopped (GD-DRV-010)
+    fm = with_cuda(healthy(), cu_init_result=802, cu_init_error="CUDA_ERROR_SYSTEM_NOT_READY")
+    (found,) = findings(fm, "GD-CUDA-005")
+    assert "Fabric Manager" in found.title and "GD-DRV-010" in found.title
+    assert found.fix[0].startswith("$ systemctl status nvidia-fabricmanager")
 
 
 def test_a_cuda_probe_timeout_means_a_wedged_driver():
