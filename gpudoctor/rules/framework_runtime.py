@@ -412,6 +412,11 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
         causes.append(f"the driver cannot run CUDA {fw.build_cuda}")
     if no_nvidia_gpu(report):
         causes.append("no NVIDIA GPU on this machine (GD-DRV-001)")
+    causes += [
+        f"GPU {g.index} is a vGPU without a licence: CUDA is restricted (GD-GPU-016)"
+        for g in gpus(report)
+        if g.virtualization_mode == "vgpu" and g.vgpu_licensed is False
+    ]
     return causes
 
 
@@ -460,8 +465,13 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         else '$ python -c "import tensorflow as tf; '
         "print(tf.config.list_physical_devices('GPU'))\""
     )
-    fix = ("Fix the causes above (each has its own finding), then run gpudoctor check again.",)
-    yield Hit(evidence=tuple(evidence), fix=(*fix, probe) if not causes else fix)
+    if causes:
+        fix: tuple[str, ...] = (
+            "Fix the causes above (each has its own finding), then run gpudoctor check again.",
+        )
+    else:  # nothing upstream explains it: the framework's own error is the lead
+        fix = ("No other finding explains it; the framework's own error says more:", probe)
+    yield Hit(evidence=tuple(evidence), fix=fix)
 
 
 @framework_rule(

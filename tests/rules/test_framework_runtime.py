@@ -239,6 +239,19 @@ def test_the_timeout_evidence_never_repeats_the_probes_guess():
         assert not any("probably hung" in e or "reboot the machine" in e for e in found.evidence)
 
 
+def test_an_unlicensed_vgpu_is_a_likely_cause():
+    report = with_framework(healthy(), "torch", cuda_available=False)
+    report = with_gpu(report, virtualization_mode="vgpu", vgpu_licensed=False)
+    (found,) = findings(report, "GD-TORCH-008")
+    assert (
+        "likely cause: GPU 0 is a vGPU without a licence: CUDA is restricted (GD-GPU-016)"
+        in found.evidence
+    )
+    assert found.fix == (
+        "Fix the causes above (each has its own finding), then run gpudoctor check again.",
+    )
+
+
 def test_a_gpu_build_that_cannot_use_the_gpu_lists_the_causes():
     report = with_framework(
         healthy(), "torch", cuda_available=False, init_error="no CUDA GPUs are available"
@@ -256,6 +269,8 @@ def test_without_a_known_cause_the_fix_reproduces_the_error():
     report = with_framework(healthy(), "torch", cuda_available=False)
     (found,) = findings(report, "GD-TORCH-008")
     assert any("torch.cuda.init()" in step for step in found.fix)
+    # it said "Fix the causes above" with no cause above
+    assert not any("causes above" in step for step in found.fix)
     report = broken_nvml(report, "driver_not_loaded")
     assert any("NVML: driver_not_loaded" in e for e in findings(report, "GD-TORCH-008")[0].evidence)
 
