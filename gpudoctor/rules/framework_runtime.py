@@ -28,11 +28,25 @@ from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framew
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
 
 
+_LOCAL_INDEX = re.compile(r"^(cu\d+|cpu|rocm[\d.]+|xpu)$")
+"""Local version labels of PyTorch's own indexes (``2.9.1+cu128`` is on .../whl/cu128 only)."""
+
+
 def _reinstall(fw: FrameworkInfo) -> str:
     if fw.name == "tensorflow":
         pinned = f"=={fw.version}" if fw.version else ""
         return f'$ pip install --force-reinstall "tensorflow[and-cuda]{pinned}"'
-    return f"$ pip install --force-reinstall torch{'==' + fw.version if fw.version else ''}"
+    if not fw.version:
+        return "$ pip install --force-reinstall torch"
+    # PyPI has no 2.9.1+cu128: a local label means the build came from PyTorch's index, and
+    # `==2.9.1` matches 2.9.1+cu128 there (a pin without a label matches any label).
+    public, _, local = fw.version.partition("+")
+    if local and _LOCAL_INDEX.match(local):
+        return (
+            f"$ pip install --force-reinstall torch=={public} "
+            f"--index-url https://download.pytorch.org/whl/{local}"
+        )
+    return f"$ pip install --force-reinstall torch=={fw.version}"
 
 
 @framework_rule(

@@ -422,3 +422,22 @@ def test_numpy_present_or_not_recorded_is_no_finding():
         healthy(), "torch", status="import_error", numpy_error="not installed", message="x"
     )
     assert findings(broken, "GD-TORCH-014") == []
+
+
+def test_a_torch_reinstall_names_the_index_its_local_label_comes_from():
+    # It said `pip install --force-reinstall torch==2.9.1+cu128`: PyPI has no +cu128 build, so
+    # pip finds no match; PyTorch's own index for that label has it.
+    failed = with_framework(
+        healthy(), "torch", status="import_error", message="import torch failed: something odd"
+    )
+    (found,) = findings(failed, "GD-TORCH-002")
+    assert found.fix[-1] == (
+        "$ pip install --force-reinstall torch==2.9.1 "
+        "--index-url https://download.pytorch.org/whl/cu128"
+    )
+    cpu = with_framework(failed, "torch", version="2.13.0+cpu")
+    assert findings(cpu, "GD-TORCH-002")[0].fix[-1].endswith("/whl/cpu")
+    pypi = with_framework(failed, "torch", version="2.9.1")
+    assert (
+        findings(pypi, "GD-TORCH-002")[0].fix[-1] == "$ pip install --force-reinstall torch==2.9.1"
+    )
