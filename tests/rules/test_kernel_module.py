@@ -15,6 +15,7 @@ from tests.rules.builders import (
     healthy,
     with_cuda,
     with_driver,
+    with_framework,
     with_host,
     with_nvml,
 )
@@ -88,6 +89,24 @@ def test_blackwell_on_the_open_module_is_fine() -> None:
     # the recorded flavour wins over the line
     report = with_driver(rtx5090_laptop_on_proprietary(), module_flavour="open")
     assert findings(report, "GD-DRV-007") == []
+
+
+def test_blackwell_on_the_proprietary_module_names_a_torch_without_blackwell_code() -> None:
+    # The replay was silent about PyTorch 2.13.0+cu126 (sm_50 ... sm_90): after the driver fix
+    # it would stop with "no kernel image" on the RTX 5090.
+    cu126 = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
+    report = with_framework(
+        rtx5090_laptop_on_proprietary(), "torch", version="2.13.0+cu126", arch_list=cu126
+    )
+    (found,) = findings(report, "GD-DRV-007")
+    assert any(
+        e.startswith("PyTorch 2.13.0+cu126 has no Blackwell code either") for e in found.evidence
+    )
+    assert found.fix[-1].startswith("Then a PyTorch build for CUDA 12.8 or newer")
+    # the default cu128 build (sm_100, sm_120) and TensorFlow's compute_90 PTX are not named
+    (plain,) = findings(rtx5090_laptop_on_proprietary(), "GD-DRV-007")
+    assert not any("Blackwell code" in e for e in plain.evidence)
+    assert not any(f.startswith("Then") for f in plain.fix)
 
 
 def test_a_pascal_gpu_on_the_open_module() -> None:
