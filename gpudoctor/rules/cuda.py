@@ -154,7 +154,8 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "$ ls -l /usr/lib/wsl/lib/libcuda.so.1",
                 "$ export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH",
-                "If the file is missing: update the Windows NVIDIA driver, then > wsl --update",
+                "If the file is missing: update the Windows NVIDIA driver, then in PowerShell:",
+                "> wsl --update",
             ),
         )
     elif host.os == "windows":
@@ -318,7 +319,7 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         fix.insert(0, "$ unset CUDA_VISIBLE_DEVICES")
     if report.host.wsl:
         evidence.append("running under WSL2")
-        fix.append("Update the Windows NVIDIA driver, then > wsl --update")
+        fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
         evidence.append(f"running in a {report.host.container} container")
         fix.append("docker run --gpus all ...")
