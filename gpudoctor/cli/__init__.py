@@ -150,6 +150,23 @@ _INTERRUPTED: list[int] = []
 """The signal that stopped this run, once it has been handled (cleared by run())."""
 
 
+def _command_path(args: list[str] | None) -> str:
+    """``gpudoctor check`` (or ``gpudoctor fleet run``) from the words typed, for an error that
+    Click's parser raises without a context (``check --from-report`` with no value)."""
+    words: list[str] = ["gpudoctor"]
+    command: click.Command = cli
+    with click.Context(cli) as ctx:
+        for arg in args if args is not None else sys.argv[1:]:
+            if not isinstance(command, click.Group) or arg.startswith("-"):
+                break
+            sub = command.get_command(ctx, arg)  # loads only the named command's module
+            if sub is None:
+                break
+            command = sub
+            words.append(arg)
+    return " ".join(words)
+
+
 def run(args: list[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting (tests call this)."""
     debug = "--debug" in (args if args is not None else sys.argv[1:])
@@ -167,7 +184,7 @@ def run(args: list[str] | None = None) -> int:
         return int(ExitCode.BAD_INPUT)
     except click.UsageError as exc:
         # One line, like every other bad input; click's own form adds a usage block.
-        where = exc.ctx.command_path if exc.ctx is not None else "gpudoctor"
+        where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
         hint = f" (see '{where} --help')"
         return _fail(exc.format_message().rstrip(".") + hint, ExitCode.BAD_INPUT, debug)
     except click.ClickException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import click
@@ -14,9 +15,15 @@ from gpudoctor.rules.registry import REGISTRY
 WIDTH = 100
 
 
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+"""``*Driver Not Loaded*``: Markdown emphasis, which a terminal would show with its stars."""
+
+
 def _plain(markdown: str) -> str:
-    """The entry for a terminal: no bold markers or backticks, paragraphs wrapped at WIDTH."""
-    text = markdown.replace("**", "").replace("`", "")
+    """The entry for a terminal: no bold or emphasis markers or backticks, paragraphs wrapped
+    at WIDTH. Stars inside a code span (``'nvidia-*'``) are kept."""
+    spans = markdown.replace("**", "").split("`")
+    text = "".join(part if i % 2 else _EMPHASIS.sub(r"\1", part) for i, part in enumerate(spans))
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     return "\n\n".join(
         textwrap.fill(" ".join(p.split()), WIDTH, break_long_words=False, break_on_hyphens=False)

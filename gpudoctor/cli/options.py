@@ -79,6 +79,9 @@ class FiniteFloat(click.types.FloatParamType):
 class FiniteFloatRange(click.FloatRange):
     """:class:`click.FloatRange` that also refuses ``nan`` (no comparison is ever false for it)."""
 
+    name = "number"
+    """Click's own name for it says "'abc' is not a valid float range" and "FLOAT RANGE" in help."""
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)  # nan passes the range: no "<" holds
         if not math.isfinite(number):
@@ -168,6 +171,9 @@ def parse_since(text: str, now: float) -> float:
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         window = now - when.timestamp()
-    if not 0 < window <= MAX_SINCE_S:
+    if window <= 0:  # 0h, or a date not yet reached: no window at all, not a too long one
+        what = "a duration of zero" if match else "a time in the future"
+        raise BadInputError(f"--since {text!r}: {what} reads no kernel log; give a past time")
+    if window > MAX_SINCE_S:
         raise BadInputError(f"--since {text!r}: the window must lie within the last 366 days")
     return window

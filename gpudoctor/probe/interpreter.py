@@ -28,8 +28,10 @@ def check_interpreter(path: str, timeout_s: float) -> str | None:
             f": {said}" if said else ""
         )
     if answer is None:
-        said = _last_line(result.stdout) or "nothing"
-        return f"not a Python interpreter: asked for its version, it printed {said!r}"
+        said = _last_line(result.stdout)
+        return "not a Python interpreter: asked for its version, it printed " + (
+            repr(said) if said else "nothing"
+        )
     major, minor = answer.groups()
     if major != "3":
         return f"not a Python 3 interpreter: it is Python {major}.{minor}"

@@ -54,7 +54,7 @@ def render_text(report: Report, diagnosis: Diagnosis, *, verbose: bool, color: b
     for area in AREAS:
         _area(console, report, diagnosis, area, verbose=verbose)
     console.print()
-    _summary(console, diagnosis, verbose=verbose)
+    _summary(console, report, diagnosis, verbose=verbose)
     if verbose:
         for section in sections(report):
             _section(console, section)
@@ -223,7 +223,7 @@ def _bullet(console: Console, mark: str, text: Text, spans: list[Span], width: i
     _lines(console, first, text, spans, indent=len(first))
 
 
-def _summary(console: Console, diagnosis: Diagnosis, *, verbose: bool) -> None:
+def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose: bool) -> None:
     from rich.text import Text
 
     errors, warnings = diagnosis.count(Severity.ERROR), diagnosis.count(Severity.WARNING)
@@ -232,12 +232,24 @@ def _summary(console: Console, diagnosis: Diagnosis, *, verbose: bool) -> None:
     text = Text(f"{plural(errors, 'error')}, {plural(warnings, 'warning')}", style="bold")
     if infos:
         text.append(f", {infos} info")
+    # verify runs the frameworks' models: with neither installed it fails (nothing_installed).
+    bare = bool(report.frameworks) and all(f.status == "not_installed" for f in report.frameworks)
     if worst < Severity.WARNING:
         text.append(
-            ": nothing blocks the GPU here; `gpudoctor verify` proves it.",
+            ": nothing blocks the GPU here."
+            if bare
+            else ": nothing blocks the GPU here; `gpudoctor verify` proves it.",
             style=STYLES[Severity.OK],
         )
     console.print(text)
+    if worst < Severity.WARNING and bare:
+        console.print(
+            Text(
+                "No framework is installed: `gpudoctor make-env` plans one, then "
+                "`gpudoctor verify` proves it.",
+                style=STYLES[Severity.OK],
+            )
+        )
     if not verbose:
         console.print(Text("gpudoctor check --verbose shows every fact.", style="dim"))
 

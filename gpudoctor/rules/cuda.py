@@ -16,6 +16,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
+from gpudoctor.rules.kernel_module import driver_line_cause
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 CU_UNKNOWN = 999
@@ -39,6 +40,13 @@ OTHER_CU_ERRORS: dict[int, tuple[str, str]] = {
         "$ ls -l /dev/nvidia*",
     ),
     3: ("CUDA was not initialised", "Run `gpudoctor check --debug` and report the output."),
+    # CUDA_ERROR_SYSTEM_NOT_READY: "verify ... all required driver daemons are actively
+    # running" (CUDA driver API); on HGX/DGX that daemon is Fabric Manager (GD-DRV-010).
+    802: (
+        "the system is not ready for CUDA (on an NVSwitch system: Fabric Manager has not set "
+        "up the fabric, GD-DRV-010)",
+        "$ systemctl status nvidia-fabricmanager   # see GD-DRV-010 on the Kernel driver line",
+    ),
 }
 
 
@@ -146,7 +154,8 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "$ ls -l /usr/lib/wsl/lib/libcuda.so.1",
                 "$ export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH",
-                "If the file is missing: update the Windows NVIDIA driver, then > wsl --update",
+                "If the file is missing: update the Windows NVIDIA driver, then in PowerShell:",
+                "> wsl --update",
             ),
         )
     elif host.os == "windows":
@@ -270,7 +279,9 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`CUDA_VISIBLE_DEVICES` empty or invalid; a container without `--gpus`; MIG on without "
     "instances; under WSL2 a Windows driver too old for WSL or a Linux libcuda shadowing the "
     "Windows one; a device cgroup or security module that refuses the device files "
-    "(GD-NVML-011 to GD-NVML-013, named in the finding).",
+    "(GD-NVML-011 to GD-NVML-013, named in the finding); a driver that took no GPU (nouveau, "
+    "a module that cannot drive it, every GPU bound to a passthrough driver: GD-DRV-002, "
+    "GD-DRV-007 to GD-DRV-009, GD-DRV-011, named in the finding).",
     fix="Follow the host, GPU or WSL finding that names the cause; check "
     "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
     sources=(
@@ -290,6 +301,17 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         yield blocked
         return
     evidence = [cu_init_text(report)]
+    named = driver_line_cause(report, kb)
+    if named is not None:  # the driver took no GPU: nvidia-smi -L would list nothing either
+        evidence.append(f"the Kernel driver line says why: {named}")
+        yield Hit(
+            evidence=tuple(evidence),
+            fix=(
+                "Fix what the Kernel driver line names first; CUDA finds the GPU once the "
+                "driver takes it.",
+            ),
+        )
+        return
     visible = env(report, "CUDA_VISIBLE_DEVICES")
     fix = ["$ nvidia-smi -L"]
     if visible is not None:
@@ -297,7 +319,7 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         fix.insert(0, "$ unset CUDA_VISIBLE_DEVICES")
     if report.host.wsl:
         evidence.append("running under WSL2")
-        fix.append("Update the Windows NVIDIA driver, then > wsl --update")
+        fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
         evidence.append(f"running in a {report.host.container} container")
         fix.append("docker run --gpus all ...")
@@ -314,7 +336,8 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="A child process loaded libcuda and called `cuInit(0)`; it failed with an error that "
     "has no entry of its own. Known ones: 34 (`libcuda` is the toolkit's stub library, "
     "found through a `…/stubs` folder on `LD_LIBRARY_PATH`), 35 (driver older than "
-    "libcuda), 304 (an OS call failed, often device-file permissions).",
+    "libcuda), 304 (an OS call failed, often device-file permissions), 802 (the system is "
+    "not ready: on an NVSwitch system Fabric Manager has not set up the fabric, GD-DRV-010).",
     fix='Read the error name and the evidence; `python -c "import ctypes; '
     "print(ctypes.CDLL('libcuda.so.1').cuInit(0))\"` reproduces the call.",
     sources=("https://docs.nvidia.com/cuda/cuda-driver-api/ (cuInit and its error codes)",),

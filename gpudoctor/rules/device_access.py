@@ -104,9 +104,11 @@ def _cgroup_lines(report: Report) -> list[str]:
     if access is None:
         return []
     if access.cgroup_version == "v2":
+        # Outside a container it is a systemd unit's cgroup (DeviceAllow=), not a container's.
+        whose = "the container's" if report.host.container else "this process's"
         return [
-            "cgroup v2: the device filter is an eBPF program attached to the container's "
-            "cgroup (nothing lists it)"
+            f"cgroup v2: the device filter is an eBPF program attached to {whose} cgroup "
+            "(nothing lists it)"
         ]
     lines = [ln for ln in access.devices_list if " 195:" in ln or ln.startswith("a ")]
     if access.devices_list:
@@ -159,13 +161,16 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            "Recreate the container: $ docker rm -f NAME && docker run --gpus all ... "
-            "(Kubernetes: delete the pod)",
+            "Recreate the container (Kubernetes: delete the pod): "
+            "$ docker rm -f NAME && docker run --gpus all ...",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",
-            "and at every boot, in /lib/udev/rules.d/71-nvidia-dev-char.rules:",
-            'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", '
-            'RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"',
+            "and at every boot, with a udev rule:",
+            # One command, so that the terminal keeps it on one line: a rule line that
+            # wrapped (it is 110 characters) would be pasted into the file broken.
+            """$ echo 'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", """
+            """RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"' """
+            "| sudo tee /lib/udev/rules.d/71-nvidia-dev-char.rules",
             'or in /etc/docker/daemon.json: "exec-opts": ["native.cgroupdriver=cgroupfs"], '
             "then $ sudo systemctl restart docker",
         ),

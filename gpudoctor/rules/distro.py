@@ -36,12 +36,14 @@ def family(os_release: str | None) -> Family:
     return "unknown"
 
 
-def report_family(report: Report) -> Family:
+def report_family(report: Report, *, on_host: bool = True) -> Family:
     """The family whose commands fit this report's machine.
 
-    Inside a container the fix runs on the host, whose distribution the report does not know.
+    Inside a container a driver fix runs on the host, whose distribution the report does not
+    know; what is installed into the container itself (``on_host=False``: a compiler) follows
+    the container's own os-release, which is the one the report records.
     """
-    if report.host.os != "linux" or report.host.container:
+    if report.host.os != "linux" or (report.host.container and on_host):
         return "unknown"
     return family(report.host.os_release)
 
@@ -51,9 +53,11 @@ def _choose(
     commands: dict[Family, tuple[str, ...]],
     what: str,
     how: str = PACKAGE_MANAGER,
+    *,
+    on_host: bool = True,
 ) -> tuple[str, ...]:
     """The family's commands; for an unknown one, what to do plus Ubuntu's command, labelled."""
-    found = report_family(report)
+    found = report_family(report, on_host=on_host)
     if found != "unknown":
         return commands[found]
     label = "Debian/Ubuntu" if commands["ubuntu"] == commands["debian"] else "Ubuntu"
@@ -222,4 +226,5 @@ def install_compiler(report: Report) -> tuple[str, ...]:
             "rhel": ("$ sudo dnf install -y gcc gcc-c++",),
         },
         "Install gcc and g++",
+        on_host=False,  # into the container, where torch.compile runs
     )

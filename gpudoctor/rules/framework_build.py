@@ -320,7 +320,9 @@ def tf_native_windows(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
     yield Hit(
         evidence=(f"{label(fw)} on native Windows", "NVIDIA GPU present"),
         fix=(
-            'Use WSL2: > wsl --install, then inside it: $ pip install "tensorflow[and-cuda]"',
+            "Use WSL2; in PowerShell:",
+            "> wsl --install",
+            'then inside it: $ pip install "tensorflow[and-cuda]"',
             "or TensorFlow 2.10 natively: $ conda install -c conda-forge cudatoolkit=11.2 "
             'cudnn=8.1.0 && pip install "tensorflow<2.11"',
         ),

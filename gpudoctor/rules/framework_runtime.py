@@ -21,17 +21,32 @@ from gpudoctor.rules.facts import (
 )
 from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.host import parse_visible_devices
-from gpudoctor.rules.messages import import_explained
+from gpudoctor.rules.messages import import_explained, import_explained_elsewhere
+from gpudoctor.rules.packaging import cudnn_pin
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
 
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
+
+
+_LOCAL_INDEX = re.compile(r"^(cu\d+|cpu|rocm[\d.]+|xpu)$")
+"""Local version labels of PyTorch's own indexes (``2.9.1+cu128`` is on .../whl/cu128 only)."""
 
 
 def _reinstall(fw: FrameworkInfo) -> str:
     if fw.name == "tensorflow":
         pinned = f"=={fw.version}" if fw.version else ""
         return f'$ pip install --force-reinstall "tensorflow[and-cuda]{pinned}"'
-    return f"$ pip install --force-reinstall torch{'==' + fw.version if fw.version else ''}"
+    if not fw.version:
+        return "$ pip install --force-reinstall torch"
+    # PyPI has no 2.9.1+cu128: a local label means the build came from PyTorch's index, and
+    # `==2.9.1` matches 2.9.1+cu128 there (a pin without a label matches any label).
+    public, _, local = fw.version.partition("+")
+    if local and _LOCAL_INDEX.match(local):
+        return (
+            f"$ pip install --force-reinstall torch=={public} "
+            f"--index-url https://download.pytorch.org/whl/{local}"
+        )
+    return f"$ pip install --force-reinstall torch=={fw.version}"
 
 
 @framework_rule(
@@ -71,7 +86,10 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     why="Importing {fw} in a fresh child process failed or crashed, with a message the "
     "catalogue of known failure messages (gpudoctor/kb/data/import_errors.toml) does not "
     "match; a message it matches gets the finding of its cause instead (GD-HOST-034 to "
-    "GD-HOST-036, GD-TORCH-015 to GD-TORCH-017, GD-CUDA-033). The loader's message "
+    "GD-HOST-036, GD-TORCH-015 to GD-TORCH-017, GD-CUDA-033). Where that finding is on "
+    "another line (a glibc, libstdc++ or CPU cause on the Host line, mixed cuDNN files on the "
+    "CUDA line), this one stays on the framework's line and names it, so that a framework "
+    "which cannot be imported never shows as fine. The loader's message "
     "usually names the cause: a missing CUDA library (`cannot open shared object file`), "
     "a library from another CUDA on `LD_LIBRARY_PATH` (`undefined symbol`), or a build for "
     "a newer glibc.",
@@ -83,7 +101,23 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     ),
 )
 def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
-    if fw.status not in ("import_error", "crashed") or import_explained(fw, kb):
+    if fw.status not in ("import_error", "crashed"):
+        return
+    verb = "crashes on import" if fw.status == "crashed" else "fails to import"
+    elsewhere = import_explained_elsewhere(fw, kb)
+    if elsewhere:  # the cause's finding is on another line: this line must not read as fine
+        named = ", ".join(f"{fid} on the {line} line" for fid, line in elsewhere)
+        what = "crashed while importing" if fw.status == "crashed" else "did not import"
+        yield Hit(
+            title=f"{label(fw)} {verb}: the cause is {named}",
+            evidence=(
+                f"{label(fw)} {what}; the message is quoted under "
+                f"{', '.join(fid for fid, _ in elsewhere)}",
+            ),
+            fix=(f"Fix {named} first, then run gpudoctor check again.",),
+        )
+        return
+    if import_explained(fw, kb):
         return  # a message the catalogue knows gets its own finding (rules/import_errors.py)
     message = fw.message or fw.init_error or "(no message)"
     evidence = [f"{label(fw)}: {message}"]
@@ -97,7 +131,6 @@ def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
     if "GLIBC" in message:
         fix.append("This build needs a newer glibc than the system has: use a conda env.")
     fix.append(_reinstall(fw))
-    verb = "crashes on import" if fw.status == "crashed" else "fails to import"
     yield Hit(title=f"{label(fw)} {verb}", evidence=tuple(evidence), fix=tuple(fix))
 
 
@@ -395,6 +428,11 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
         causes.append(f"the driver cannot run CUDA {fw.build_cuda}")
     if no_nvidia_gpu(report):
         causes.append("no NVIDIA GPU on this machine (GD-DRV-001)")
+    causes += [
+        f"GPU {g.index} is a vGPU without a licence: CUDA is restricted (GD-GPU-016)"
+        for g in gpus(report)
+        if g.virtualization_mode == "vgpu" and g.vgpu_licensed is False
+    ]
     return causes
 
 
@@ -443,8 +481,13 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         else '$ python -c "import tensorflow as tf; '
         "print(tf.config.list_physical_devices('GPU'))\""
     )
-    fix = ("Fix the causes above (each has its own finding), then run gpudoctor check again.",)
-    yield Hit(evidence=tuple(evidence), fix=(*fix, probe) if not causes else fix)
+    if causes:
+        fix: tuple[str, ...] = (
+            "Fix the causes above (each has its own finding), then run gpudoctor check again.",
+        )
+    else:  # nothing upstream explains it: the framework's own error is the lead
+        fix = ("No other finding explains it; the framework's own error says more:", probe)
+    yield Hit(evidence=tuple(evidence), fix=fix)
 
 
 @framework_rule(
@@ -542,7 +585,7 @@ def _cudnn_parts(text: str | None) -> tuple[int, ...]:
 @framework_rule(
     {"torch": "GD-TORCH-011", "tensorflow": "GD-TF-011"},
     severity=Severity.ERROR,
-    title="{fw} loads a cuDNN older than the one it was built with",
+    title="{fw} loads a cuDNN its build cannot use (older, or another major version)",
     why="cuDNN must have the same major version and an equal or newer minor than the one the "
     "framework was compiled with (`Loaded runtime CuDNN library: 9.1.0 but source was "
     "compiled with: 9.3.0`). An older cuDNN usually comes from another framework's pinned "
@@ -565,17 +608,33 @@ def cudnn_runtime_old(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
     older_minor = len(build) > 1 and len(runtime) > 1 and runtime[:2] < build[:2]
     if same_major and not older_minor:
         return
+    common = min(len(build), len(runtime))
+    relation = "older than" if runtime[:common] < build[:common] else "another major version than"
     yield Hit(
+        title=f"{label(fw)} loads cuDNN {fw.cudnn_runtime}, {relation} the "
+        f"{fw.build_cudnn} it was built with",
         evidence=(
             f"{label(fw)} built with cuDNN {fw.build_cudnn}",
             f"loaded cuDNN {fw.cudnn_runtime}",
         ),
         fix=(
-            f"$ pip install nvidia-cudnn-cu{(fw.build_cuda or '12').split('.')[0]}"
-            f"=={fw.build_cudnn}   # or the version {FRAMEWORK_NAMES.get(fw.name)} pins",
-            "Remove other cuDNN folders from LD_LIBRARY_PATH (see GD-CUDA-007).",
+            _cudnn_install(fw),
+            "Remove other cuDNN folders from LD_LIBRARY_PATH (see GD-CUDA-011).",
         ),
     )
+
+
+def _cudnn_install(fw: FrameworkInfo) -> str:
+    """pip's command for the cuDNN the build needs: the wheel the framework pins when that is
+    the cuDNN it was built with, else that version's newest wheel (``==8.7.0.*``: the wheels
+    carry a fourth number, 8.7.0.84, which a bare ``==8.7.0`` does not match)."""
+    pin = cudnn_pin(fw)
+    build = fw.build_cudnn or ""
+    if pin is not None and pin.partition("==")[2].startswith(f"{build}."):
+        return f"$ pip install '{pin}'   # the cuDNN {label(fw)} pins"
+    major = (fw.build_cuda or "12").split(".")[0]
+    built = f"the cuDNN {label(fw)} was built with"
+    return f"$ pip install 'nvidia-cudnn-cu{major}=={build}.*'   # {built}"
 
 
 @framework_rule(

@@ -242,7 +242,9 @@ def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         ),
         fix=(
             "$ export CUDA_DEVICE_ORDER=PCI_BUS_ID   # then CUDA counts as nvidia-smi does",
-            "or select by UUID: $ nvidia-smi -L, then CUDA_VISIBLE_DEVICES=GPU-...",
+            # The UUIDs of the GPUs nvidia-smi numbers so: what the user meant, in any order.
+            "or select by UUID, which both orders agree on (`nvidia-smi -L` lists them): "
+            f"$ export CUDA_VISIBLE_DEVICES={mixed_gpus.uuids_meant(report) or 'GPU-...'}",
         ),
     )
 

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 from gpudoctor.model.derived import is_gpu_function, loaded_module_flavour, set_aside_for_vm
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import PciFunction, Report
+from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
 from gpudoctor.rules.distro import install_legacy_branch, switch_module_flavour
-from gpudoctor.rules.facts import ask, driver_version, gpus, is_linux_host
-from gpudoctor.rules.registry import Hit, KnowledgeBase, PciRangeLike, rule
+from gpudoctor.rules.facts import ask, driver_version, gpus, is_linux_host, make_env_command
+from gpudoctor.rules.framework_build import label
+from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, PciRangeLike, rule
 
 SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
 """cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
@@ -94,7 +95,9 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     "`/proc/driver/nvidia/version` (`Open Kernel Module` or not) and which GPUs need the open "
     "modules from their PCI device IDs (knowledge base `driver_branches.toml`, from NVIDIA's "
     "README and its open-module GPU list). A GPU that NVML lists is driven, and never "
-    "reported.",
+    "reported. For a Blackwell GPU the finding also names a framework build whose arch list "
+    "runs on no Blackwell GPU (neither 10.x nor 12.x code, no PTX): it would stop with `no "
+    "kernel image` once the driver takes the GPU.",
     fix="Install the open flavour of the same driver branch (Ubuntu `nvidia-driver-<branch>-"
     "open`, Debian `nvidia-open-kernel-dkms`, RPM Fusion's `%_with_kmod_nvidia_open` macro, "
     "NVIDIA's RHEL stream `nvidia-driver:open-dkms`, or the `.run` installer with "
@@ -118,13 +121,43 @@ def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         for fn, generation in found
     ]
     evidence += [_line(report) + ": the proprietary module", _nvml_sees(report)]
+    blackwell = any(generation.startswith("Blackwell") for _, generation in found)
+    stale = _without_blackwell_code(report, kb) if blackwell else []
+    evidence += [
+        f"{label(fw)} has no Blackwell code either (arch list {' '.join(fw.arch_list)}): once "
+        "the driver takes the GPU it stops with `no kernel image is available`"
+        for fw in stale
+    ]
+    then = [
+        f"Then a {FRAMEWORK_NAMES[fw.name]} build for CUDA 12.8 or newer, which has Blackwell "
+        f"code: $ {make_env_command(report, fw.name)}"
+        for fw in stale
+    ]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
             *switch_module_flavour(report, "open", _branch(report) or "<branch>"),
             "$ sudo journalctl -k -b | grep -i 'open kernel modules'   # the kernel's own words",
+            *then,
         ),
     )
+
+
+def _without_blackwell_code(report: Report, kb: KnowledgeBase) -> list[FrameworkInfo]:
+    """The GPU builds whose arch list runs on no Blackwell GPU, neither a 10.x (B200, B300) nor
+    a 12.x one (GeForce RTX 50, RTX PRO): NVML lists no GPU yet, so its exact compute
+    capability is unknown, and only a build that fits neither is named."""
+    return [
+        fw
+        for fw in report.frameworks
+        if fw.status == "ok"
+        and fw.cuda_build
+        and fw.arch_list
+        and all(
+            (cov := ask(kb.arch_coverage, cc, fw.arch_list)) is not None and cov.kind == "none"
+            for cc in ("10.0", "12.0")
+        )
+    ]
 
 
 @rule(
@@ -280,8 +313,10 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         title = f"Fabric Manager {fm.version} does not match driver {driver}" if fm else None
     elif stopped:
         title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
+    # The Debian revision differs by origin: NVIDIA's CUDA repository builds 590.48.01-1,
+    # Ubuntu's archive 590.48.01-0ubuntu0.22.04.1; apt matches either with a version glob.
     fix = [
-        f"$ sudo apt-get install nvidia-fabricmanager-{branch}={driver or '<driver>'}-1   "
+        f"$ sudo apt-get install 'nvidia-fabricmanager-{branch}={driver or '<driver>'}-*'   "
         "# Ubuntu; RHEL: sudo dnf module install nvidia-driver:" + branch + "/fm",
         "$ sudo systemctl enable --now nvidia-fabricmanager",
         "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
@@ -289,6 +324,26 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.container:
         fix.insert(0, "Fabric Manager runs on the host, not in this container: fix it there.")
     yield Hit(title=title, evidence=tuple(evidence), fix=tuple(fix))
+
+
+def driver_line_cause(report: Report, kb: KnowledgeBase) -> str | None:
+    """What a Kernel driver finding already names as the reason no GPU reaches NVML or CUDA,
+    in words with its ID: nouveau holds the GPU, the installed driver cannot drive it, or a
+    passthrough driver holds every GPU. None when the line names no such cause.
+
+    The NVML and CUDA findings that follow from it point there instead of sending the user to
+    `modprobe`, a module rebuild or `dmesg`.
+    """
+    if not is_linux_host(report):
+        return None
+    functions = [fn for fn in report.driver.pci_functions if is_gpu_function(fn)]
+    if report.driver.module_version is None and any(fn.driver == "nouveau" for fn in functions):
+        return "nouveau owns the GPU (GD-DRV-002)"
+    if driver_refuses_gpu(report, kb):
+        return "the installed driver cannot drive this GPU (GD-DRV-007, GD-DRV-008 or GD-DRV-009)"
+    if functions and all(set_aside_for_vm(fn.driver) for fn in functions):
+        return "every GPU is bound to a passthrough driver (GD-DRV-011)"
+    return None
 
 
 def driver_refuses_gpu(report: Report, kb: KnowledgeBase) -> bool:

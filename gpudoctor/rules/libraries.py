@@ -356,7 +356,7 @@ def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix = [f"$ dpkg -S {lib.path} || rpm -qf {lib.path}   # the package to remove"]
         if fw.build_cudnn and fw.build_cuda:
             major = fw.build_cuda.split(".")[0]
-            fix.append(f"$ pip install nvidia-cudnn-cu{major}=={fw.build_cudnn}.*   # its own")
+            fix.append(f"$ pip install 'nvidia-cudnn-cu{major}=={fw.build_cudnn}.*'   # its own")
         yield Hit(
             severity=Severity.ERROR if too_old or failures else Severity.WARNING,
             title=f"{label} loads {lib.path}, which shadows its own cuDNN",

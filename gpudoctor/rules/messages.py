@@ -79,3 +79,32 @@ def import_explained(fw: FrameworkInfo, kb: KnowledgeBase) -> bool:
         return False
     texts = [fw.message, *fw.import_messages]
     return any(ask(kb.message_cause, t) is not None for t in texts if t)
+
+
+CAUSES_ON_OTHER_LINES: dict[str, tuple[str, str]] = {
+    "glibc": ("GD-HOST-034", "Host"),
+    "glibcxx": ("GD-HOST-035", "Host"),
+    "cpu_isa": ("GD-HOST-036", "Host"),
+    "cudnn_mixed": ("GD-CUDA-033", "CUDA"),
+}
+"""Causes of a failed import whose finding is shown on another area's line than the
+framework's (the C library, the CPU, the cuDNN files), each with that finding's ID and line."""
+
+
+def import_explained_elsewhere(fw: FrameworkInfo, kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """The findings (ID, line) that explain a failed import when every cause the catalogue
+    names for it is reported on another area's line; empty otherwise.
+
+    Without a finding on its own line the framework would show as fine ([✓]) while it cannot
+    even be imported, so the generic finding then stays, pointing at these.
+    """
+    if fw.status not in ("import_error", "crashed"):
+        return []
+    causes = [
+        match.cause
+        for t in (fw.message, *fw.import_messages)
+        if t and (match := ask(kb.message_cause, t)) is not None
+    ]
+    if not causes or any(c not in CAUSES_ON_OTHER_LINES for c in causes):
+        return []
+    return list(dict.fromkeys(CAUSES_ON_OTHER_LINES[c] for c in causes))

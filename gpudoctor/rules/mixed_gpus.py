@@ -39,3 +39,14 @@ def landed_elsewhere(report: Report) -> list[str]:
 def pci_order(report: Report) -> str:
     """``GPU 0 NVIDIA GeForce RTX 2080 SUPER (00000000:01:00.0); GPU 1 ...``."""
     return "; ".join(f"GPU {g.index} {g.name} ({g.pci_bus_id})" for g in gpus(report) if not g.lost)
+
+
+def uuids_meant(report: Report) -> str | None:
+    """The UUIDs of nvidia-smi's GPUs at the indices ``CUDA_VISIBLE_DEVICES`` gives, comma
+    separated (both orders agree on a UUID); None when one of them is unknown."""
+    by_index = {g.index: g for g in gpus(report) if not g.lost}
+    picked = [by_index.get(i) for i in numeric_entries(env(report, "CUDA_VISIBLE_DEVICES") or "")]
+    uuids = [g.uuid if g is not None else None for g in picked]
+    if not uuids or any(not u for u in uuids):
+        return None
+    return ",".join(u for u in uuids if u)

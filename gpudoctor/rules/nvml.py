@@ -21,6 +21,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
+from gpudoctor.rules.kernel_module import driver_line_cause
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _HANDLED = {
@@ -170,7 +171,10 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     severity=Severity.ERROR,
     title="NVML cannot reach the NVIDIA kernel driver",
     why="NVML loaded but reports *Driver Not Loaded*: the user-space driver is installed and "
-    "the kernel module is not running (see the kernel driver line for why).",
+    "the kernel module is not running (see the kernel driver line for why). Where that line "
+    "already names a cause that loading or rebuilding the module cannot fix (nouveau owns the "
+    "GPU, or the installed driver cannot drive it: GD-DRV-002, GD-DRV-007 to GD-DRV-009), "
+    "this finding points there instead.",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
     "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot.",
     sources=(
@@ -180,6 +184,16 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
+        return
+    named = driver_line_cause(report, kb)
+    if named is not None:  # loading or rebuilding the module would not help: say where to look
+        yield Hit(
+            evidence=(_nvml_said(report), f"the Kernel driver line says why: {named}"),
+            fix=(
+                "Fix what the Kernel driver line names first; NVML starts once the nvidia "
+                "module does.",
+            ),
+        )
         return
     yield Hit(
         evidence=(_nvml_said(report),),
@@ -372,8 +386,15 @@ def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     visible = env(report, "NVIDIA_VISIBLE_DEVICES")
     if visible is not None:
         evidence.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
-    if report.host.container:
-        fix: tuple[str, ...] = _CONTAINER_FIX
+    named = driver_line_cause(report, kb)
+    if named is not None:  # dmesg would only repeat what that finding says
+        evidence.append(f"the Kernel driver line says why: {named}")
+        fix: tuple[str, ...] = (
+            "Fix what the Kernel driver line names first; NVML lists the GPU once the driver "
+            "takes it.",
+        )
+    elif report.host.container:
+        fix = _CONTAINER_FIX
     elif is_linux_host(report):
         fix = ("$ sudo dmesg | grep -iE 'nvidia|NVRM' | tail -n 30",)
     else:

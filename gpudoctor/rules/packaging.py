@@ -451,7 +451,8 @@ def cudnn_mixed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 # --- a convolution that fails -----------------------------------------------------------------
 
 
-def _cudnn_pin(fw: FrameworkInfo) -> str | None:
+def cudnn_pin(fw: FrameworkInfo) -> str | None:
+    """The cuDNN wheel requirement the framework declares (``nvidia-cudnn-cu12==9.10.2.21``)."""
     for line in fw.requires:
         try:
             req = Requirement(line)
@@ -504,7 +505,7 @@ def conv_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterato
                 else ""
             )
         )
-        pin = _cudnn_pin(fw)
+        pin = cudnn_pin(fw)
         fix = (
             [f"$ pip install --force-reinstall '{pin}'   # the cuDNN {label(fw)} pins"]
             if pin

@@ -26,7 +26,8 @@ REASONS: dict[str, str] = {
     "GD-HOST-006": "Warning: a fact is missing, so a problem may be unreported; the area's "
     "own finding says what the timeout means for it.",
     "GD-HOST-007": "Warning: nothing is broken, but GPU work does not run here; information "
-    "when SLURM's controller did not answer and the finding only says so.",
+    "when SLURM's controller did not answer, or SLURM is not configured here, and the finding "
+    "only says so.",
     "GD-HOST-008": "Error: the job cannot use any GPU, though the node has them.",
     "GD-HOST-009": "Information: the job uses the GPUs it asked for; the rest are not its.",
     "GD-HOST-010": "Warning: training starts, then DataLoader workers die on larger batches.",

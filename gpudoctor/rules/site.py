@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
@@ -73,6 +74,13 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
     )
 
 
+_NOT_CONFIGURED = re.compile(
+    r"Could not establish a configuration source|slurm\.conf|s_p_parse_file", re.IGNORECASE
+)
+"""What sinfo says when this machine has no SLURM configuration at all (no slurm.conf, no
+configless DNS SRV record): the commands are installed, but no controller was ever asked."""
+
+
 @rule(
     "GD-HOST-007",
     area="host",
@@ -85,7 +93,9 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
     "`gpu:h100:8`), asked for at most 5 s. It is a warning (exit status 0 unless "
     "`--strict`): nothing is broken, but GPU work does not run here. It replaces the no-GPU "
     "warning GD-DRV-001, which is information on a login node. When SLURM's commands exist "
-    "but the controller does not answer, this finding is information that says so.",
+    "but the controller does not answer, or SLURM is not configured here at all (sinfo "
+    "finds no `slurm.conf`: `Could not establish a configuration source`), this finding is "
+    "information that says which.",
     fix="Get a shell on a GPU node (`srun -p PARTITION --gres=gpu:1 --pty bash`) or submit "
     "a batch job with `#SBATCH -p PARTITION` and `#SBATCH --gres=gpu:1`, and run the check "
     "there.",
@@ -103,6 +113,18 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not no_nvidia_gpu(report):
         return
     if not site.slurm.reachable:
+        if _NOT_CONFIGURED.search(site.slurm.message or ""):
+            yield Hit(
+                severity=Severity.INFO,
+                title="SLURM's commands are here but SLURM is not configured on this machine",
+                evidence=(site.slurm.command, site.slurm.message),
+                fix=(
+                    "Nothing to do unless this machine belongs to a SLURM cluster; if it does, "
+                    "its slurm.conf is missing (or SLURM_CONF names another file):",
+                    "$ ls -l /etc/slurm/slurm.conf; echo ${SLURM_CONF:-SLURM_CONF is not set}",
+                ),
+            )
+            return
         yield Hit(
             severity=Severity.INFO,
             title="SLURM's commands are here but its controller did not answer",

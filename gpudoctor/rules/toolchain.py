@@ -83,12 +83,17 @@ def nvcc_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             + MISMATCH.format(nvcc=tc.nvcc_version, torch=build),
         ),
         fix=(
-            f"Build with a CUDA {short} toolkit, as PyTorch was (conda: "
-            f"`conda install -c nvidia cuda-toolkit={short}`, or NVIDIA's runfile into "
+            f"Build with a CUDA {short} toolkit, as PyTorch was (NVIDIA's runfile into "
             f"/usr/local/cuda-{short}), then:",
             f"$ export CUDA_HOME=/usr/local/cuda-{short} PATH=/usr/local/cuda-{short}/bin:$PATH",
-            f"or install the PyTorch build for CUDA {tc.nvcc_version} "
-            f"(https://pytorch.org/get-started/locally/ lists the index of each CUDA).",
+            # In a conda environment the toolkit lands in the environment, not /usr/local.
+            f"or in a conda environment: $ conda install -c nvidia cuda-toolkit={short} "
+            "&& export CUDA_HOME=$CONDA_PREFIX",
+            # PyTorch compares majors only (a minor difference warns): any cuNN build of that
+            # major fits, and few releases have a build for the toolkit's exact minor.
+            f"or install a PyTorch build for CUDA {nvcc_major} (any {nvcc_major}.x build: "
+            "PyTorch compares only the major; https://pytorch.org/get-started/locally/ lists "
+            "the index of each CUDA).",
         ),
     )
 

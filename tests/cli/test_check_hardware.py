@@ -40,6 +40,21 @@ def test_a_bad_since_is_refused(text):
         parse_since(text, NOW)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("0h", "a duration of zero reads no kernel log"),
+        ("2031-01-01", "a time in the future reads no kernel log"),
+        ("400d", "within the last 366 days"),
+        ("2020-01-01", "within the last 366 days"),
+    ],
+)
+def test_a_since_out_of_range_says_which_way(text, says):
+    # `--since 0h` said "the window must lie within the last 366 days", which it does.
+    with pytest.raises(BadInputError, match=says):
+        parse_since(text, NOW)
+
+
 def test_a_bad_since_is_one_line_exit_2(cli: Cli):
     result = cli("check", "--since", "yesterday-ish", "--no-frameworks")
     one_line_error(result)
@@ -71,6 +86,13 @@ def test_ib_rate_is_recorded_and_judged_on_a_replayed_report(cli: Cli, tmp_path)
 def test_a_bad_ib_rate_is_refused(cli: Cli, tmp_path, rate):
     result = cli("check", "--from-report", saved(tmp_path, ib_report()), "--ib-rate", rate)
     assert result.exit_code == 2 and "Traceback" not in result.stderr
+
+
+def test_a_word_for_a_number_is_called_not_a_number(cli: Cli, tmp_path):
+    # Click's own words were "'fast' is not a valid float range".
+    result = cli("check", "--from-report", saved(tmp_path, ib_report()), "--ib-rate", "fast")
+    assert "'fast' is not a valid number" in result.stderr
+    assert "float range" not in cli("check", "--help").stdout.lower()
 
 
 def test_a_hostile_kernel_line_reaches_the_terminal_inert(cli: Cli, tmp_path):

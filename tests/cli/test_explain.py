@@ -26,6 +26,17 @@ def test_one_finding_prints_cause_fix_and_sources(cli):
     assert max(len(line) for line in out.splitlines()) <= 100 or "https://" in out
 
 
+def test_markdown_emphasis_is_not_printed_but_globs_in_commands_are(cli):
+    # It printed "reports *Driver Not Loaded*", Markdown's stars and all.
+    out = cli("explain", "GD-NVML-002").stdout
+    assert "reports Driver Not Loaded:" in " ".join(out.split())
+    assert "*" not in out
+    held = " ".join(cli("explain", "GD-NVML-003").stdout.split())
+    assert "apt-mark hold" in held
+    every = "".join(page(rule.id) or "" for rule in REGISTRY)
+    assert not re.search(r"(?<![\w*/'])\*[A-Za-z][^*\n]*[A-Za-z]\*(?![\w*])", every)
+
+
 def test_the_id_is_read_in_any_case(cli):
     assert cli("explain", "gd-torch-004").stdout == cli("explain", "GD-TORCH-004").stdout
 

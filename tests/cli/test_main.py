@@ -88,6 +88,22 @@ def test_a_misspelt_command_gets_a_suggestion(cli):
     ]
 
 
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        (("check", "--from-report"), "gpudoctor check"),
+        (("check", "-o"), "gpudoctor check"),
+        (("fleet", "run", "--node-timeout"), "gpudoctor fleet run"),
+    ],
+)
+def test_an_option_without_its_value_points_at_its_commands_help(cli, args, where):
+    # Click raises this one without a context: it said "(see 'gpudoctor --help')".
+    result = cli(*args)
+    assert result.exit_code == 2, result
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(f"requires an argument (see '{where} --help')"), line
+
+
 def _gpudoctor(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gpudoctor", *args],

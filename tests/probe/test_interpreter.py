@@ -40,6 +40,13 @@ def test_a_program_that_is_not_python(tmp_path):
     assert reason is not None and "'hello'" in reason
 
 
+def test_a_program_that_prints_nothing_is_said_to_print_nothing(tmp_path):
+    # It read "it printed 'nothing'", as if the program had printed that word.
+    path = _executable(tmp_path, "silent", "#!/bin/sh\nexit 0\n")
+    reason = check_interpreter(path, 10)
+    assert reason == "not a Python interpreter: asked for its version, it printed nothing"
+
+
 def test_a_failing_program_names_its_last_words(tmp_path):
     path = _executable(tmp_path, "broken-python", "#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
     assert check_interpreter(path, 10) == (

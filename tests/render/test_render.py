@@ -53,6 +53,24 @@ def test_text_has_one_line_per_area_and_a_summary():
     assert "1 error, 5 warnings, 1 info" in text
 
 
+def test_a_clean_gpu_without_frameworks_is_not_sent_to_verify_alone():
+    # It said "`gpudoctor verify` proves it", and verify fails with neither framework there.
+    bare = healthy()
+    for name in ("torch", "tensorflow"):
+        bare = with_framework(bare, name, status="not_installed", version=None, devices=())
+    lines = render("text", bare).splitlines()
+    assert lines[-3].endswith(": nothing blocks the GPU here.")
+    assert lines[-2] == (
+        "No framework is installed: `gpudoctor make-env` plans one, then `gpudoctor verify` "
+        "proves it."
+    )
+    assert (
+        render("text", healthy())
+        .splitlines()[-2]
+        .endswith(": nothing blocks the GPU here; `gpudoctor verify` proves it.")
+    )
+
+
 def test_text_shows_evidence_fix_and_link_for_problems_and_one_line_for_information():
     text = render("text", many_problems())
     assert "· the local version label +cpu marks a CPU wheel" in text

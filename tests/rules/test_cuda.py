@@ -63,6 +63,20 @@ def test_missing_libcuda_elsewhere(host, words):
     assert words in found.title + " ".join(found.fix)
 
 
+def test_wsl_steps_keep_the_powershell_command_a_step_of_its_own():
+    # "... then > wsl --update" left the command inside prose: the terminal and Markdown show
+    # a step as a command only when it starts with its prompt.
+    missing = with_host(with_cuda(healthy(), **NO_LIBCUDA), wsl=True)
+    (found,) = findings(missing, "GD-CUDA-001")
+    assert found.fix[-1] == "> wsl --update"
+    none = with_host(
+        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"), wsl=True
+    )
+    (found,) = findings(none, "GD-CUDA-004")
+    assert found.fix[-1] == "> wsl --update"
+    assert not any(" > " in step for step in found.fix)
+
+
 def test_cuinit_999_with_uvm_missing():
     report = with_cuda(healthy(), cu_init_result=999, cu_init_error="CUDA_ERROR_UNKNOWN")
     no_uvm = with_driver(report, uvm_loaded=False, dev_nodes=("/dev/nvidia0", "/dev/nvidiactl"))
@@ -109,6 +123,12 @@ def test_other_cuinit_errors_have_advice():
     assert "unusual" in findings(odd, "GD-CUDA-005")[0].title
     failed = with_cuda(healthy(), status="failed", cu_init_result=None, message="child crashed")
     assert findings(failed, "GD-CUDA-005")[0].evidence == ("CUDA probe: child crashed",)
+    # 802 was "an unusual error" with a dmesg grep, on the NVSwitch replay whose Kernel driver
+    # line says Fabric Manager is stopped (GD-DRV-010)
+    fm = with_cuda(healthy(), cu_init_result=802, cu_init_error="CUDA_ERROR_SYSTEM_NOT_READY")
+    (found,) = findings(fm, "GD-CUDA-005")
+    assert "Fabric Manager" in found.title and "GD-DRV-010" in found.title
+    assert found.fix[0].startswith("$ systemctl status nvidia-fabricmanager")
 
 
 def test_a_cuda_probe_timeout_means_a_wedged_driver():

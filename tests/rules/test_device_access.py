@@ -44,6 +44,12 @@ def test_eperm_outside_a_container_is_a_host_device_cgroup():
     assert "DeviceAllow=/dev/nvidiactl rw" in found.fix
     assert findings(report, "GD-NVML-011") == []  # not a container
     assert findings(report, "GD-NVML-007") == []  # the cause is named
+    # no "container's cgroup" on a machine that runs no container (a service's cgroup)
+    assert not any("container" in line for line in found.evidence)
+    assert (
+        "cgroup v2: the device filter is an eBPF program attached to this process's cgroup "
+        "(nothing lists it)"
+    ) in found.evidence
 
 
 def test_eperm_in_a_v1_container_quotes_devices_list():
@@ -57,6 +63,15 @@ def test_eperm_in_a_v1_container_quotes_devices_list():
     )
     (found,) = findings(report, "GD-NVML-011")
     assert "cgroup v1 devices.list for NVIDIA's major 195: c 195:* m" in found.evidence
+    # The udev rule is one command that writes the file, so the terminal never wraps the rule
+    # line (110 characters) in two, which pasted into the file would break it.
+    assert found.fix[0] == (
+        "Recreate the container (Kubernetes: delete the pod): "
+        "$ docker rm -f NAME && docker run --gpus all ..."
+    )
+    (udev,) = [step for step in found.fix if "71-nvidia-dev-char.rules" in step]
+    assert udev.startswith("""$ echo 'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", """)
+    assert udev.endswith("' | sudo tee /lib/udev/rules.d/71-nvidia-dev-char.rules")
 
 
 def test_eacces_on_a_restrictive_mode_is_left_to_the_permission_finding():
@@ -174,6 +189,18 @@ def test_mixed_gpus_selected_by_index_warn_and_pci_bus_id_silences():
         for e in found.evidence
     )
     assert findings(with_env(chosen, CUDA_DEVICE_ORDER="PCI_BUS_ID"), "GD-HOST-003") == []
+
+
+def test_mixed_gpus_selected_by_index_are_given_the_uuids_meant():
+    # It said "or select by UUID: $ nvidia-smi -L, then CUDA_VISIBLE_DEVICES=GPU-...": the
+    # whole rest of the step is the command a terminal user copies, prose and all.
+    chosen = with_env(_mixed(), CUDA_VISIBLE_DEVICES="1")
+    (found,) = findings(chosen, "GD-HOST-003")
+    meant = next(g for g in chosen.nvml.gpus if g.index == 1)
+    assert found.fix[1] == (
+        "or select by UUID, which both orders agree on (`nvidia-smi -L` lists them): "
+        f"$ export CUDA_VISIBLE_DEVICES={meant.uuid}"
+    )
 
 
 def test_a_ptx_jit_that_fails_is_an_error():

@@ -76,3 +76,15 @@ def test_an_unknown_distribution_gets_words_and_the_labelled_ubuntu_command(host
     assert line.endswith("Ubuntu: $ sudo ubuntu-drivers install")
     (line,) = distro.rebuild_module(report)
     assert "Debian/Ubuntu: $ sudo apt-get install linux-headers" in line
+
+
+def test_a_compiler_is_installed_with_the_containers_own_package_manager():
+    # torch.compile runs in the container: a Fedora image gets dnf, not the labelled apt line
+    # that a driver fix (run on the unknown host) gets.
+    fedora_image = on("Fedora Linux 44 (KDE Plasma Desktop Edition)", container="docker")
+    assert distro.install_compiler(fedora_image) == ("$ sudo dnf install -y gcc gcc-c++",)
+    assert "with your distribution's package manager" in distro.install_driver(fedora_image)[0]
+    ubuntu_image = on("Ubuntu 22.04.5 LTS", container="podman")
+    assert distro.install_compiler(ubuntu_image) == ("$ sudo apt-get install -y build-essential",)
+    unknown_image = on("Alpine Linux v3.20", container="docker")
+    assert "Debian/Ubuntu: $ sudo apt-get install" in distro.install_compiler(unknown_image)[0]

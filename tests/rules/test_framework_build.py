@@ -128,5 +128,6 @@ def test_tensorflow_after_2_10_on_native_windows():
     report = with_framework(windows, "tensorflow", cuda_build=False)
     (found,) = findings(report, "GD-TF-013")
     assert any("WSL2" in step for step in found.fix)
+    assert "> wsl --install" in found.fix  # a PowerShell step of its own, not inside prose
     assert findings(report, "GD-TF-004") == []  # the same cause, reported once
     assert findings(with_framework(windows, "tensorflow", version="2.10.1"), "GD-TF-013") == []

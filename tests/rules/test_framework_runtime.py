@@ -239,6 +239,19 @@ def test_the_timeout_evidence_never_repeats_the_probes_guess():
         assert not any("probably hung" in e or "reboot the machine" in e for e in found.evidence)
 
 
+def test_an_unlicensed_vgpu_is_a_likely_cause():
+    report = with_framework(healthy(), "torch", cuda_available=False)
+    report = with_gpu(report, virtualization_mode="vgpu", vgpu_licensed=False)
+    (found,) = findings(report, "GD-TORCH-008")
+    assert (
+        "likely cause: GPU 0 is a vGPU without a licence: CUDA is restricted (GD-GPU-016)"
+        in found.evidence
+    )
+    assert found.fix == (
+        "Fix the causes above (each has its own finding), then run gpudoctor check again.",
+    )
+
+
 def test_a_gpu_build_that_cannot_use_the_gpu_lists_the_causes():
     report = with_framework(
         healthy(), "torch", cuda_available=False, init_error="no CUDA GPUs are available"
@@ -256,6 +269,8 @@ def test_without_a_known_cause_the_fix_reproduces_the_error():
     report = with_framework(healthy(), "torch", cuda_available=False)
     (found,) = findings(report, "GD-TORCH-008")
     assert any("torch.cuda.init()" in step for step in found.fix)
+    # it said "Fix the causes above" with no cause above
+    assert not any("causes above" in step for step in found.fix)
     report = broken_nvml(report, "driver_not_loaded")
     assert any("NVML: driver_not_loaded" in e for e in findings(report, "GD-TORCH-008")[0].evidence)
 
@@ -313,6 +328,47 @@ def test_a_cudnn_older_than_the_build():
     assert findings(major_only, "GD-TF-011") == []
 
 
+def test_a_cudnn_older_than_the_build_is_fixed_with_a_pin_pip_can_match():
+    # The wheels carry four numbers (8.7.0.84): `==8.7.0` matches none of them.
+    old = with_framework(healthy(), "torch", cudnn_runtime="9.1.0")
+    (found,) = findings(old, "GD-TORCH-011")
+    assert (
+        found.title
+        == "PyTorch 2.9.1+cu128 loads cuDNN 9.1.0, older than the 9.10.2 it was built with"
+    )
+    assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu12==9.10.2.21'")
+    assert "GD-CUDA-011" in found.fix[1]
+    unpinned = with_framework(
+        healthy(),
+        "torch",
+        version="2.2.0+cu118",
+        build_cuda="11.8",
+        build_cudnn="8.7.0",
+        cudnn_runtime="8.2.4",
+        requires=(),
+    )
+    (found,) = findings(unpinned, "GD-TORCH-011")
+    assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.*'")
+
+
+def test_a_cudnn_of_a_newer_major_is_not_called_older():
+    newer = with_framework(
+        healthy(),
+        "torch",
+        version="2.2.0+cu118",
+        build_cuda="11.8",
+        build_cudnn="8.7.0",
+        cudnn_runtime="9.10.2",
+    )
+    (found,) = findings(newer, "GD-TORCH-011")
+    assert found.title == (
+        "PyTorch 2.2.0+cu118 loads cuDNN 9.10.2, another major version than the 8.7.0 it was "
+        "built with"
+    )
+    # the declared pin is cuDNN 9, not the 8.7.0 it was built with: not offered
+    assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.*'")
+
+
 def test_a_framework_that_sees_fewer_gpus():
     two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
     assert [f.severity for f in findings(two, "GD-TORCH-012")] == [Severity.WARNING]
@@ -366,3 +422,22 @@ def test_numpy_present_or_not_recorded_is_no_finding():
         healthy(), "torch", status="import_error", numpy_error="not installed", message="x"
     )
     assert findings(broken, "GD-TORCH-014") == []
+
+
+def test_a_torch_reinstall_names_the_index_its_local_label_comes_from():
+    # It said `pip install --force-reinstall torch==2.9.1+cu128`: PyPI has no +cu128 build, so
+    # pip finds no match; PyTorch's own index for that label has it.
+    failed = with_framework(
+        healthy(), "torch", status="import_error", message="import torch failed: something odd"
+    )
+    (found,) = findings(failed, "GD-TORCH-002")
+    assert found.fix[-1] == (
+        "$ pip install --force-reinstall torch==2.9.1 "
+        "--index-url https://download.pytorch.org/whl/cu128"
+    )
+    cpu = with_framework(failed, "torch", version="2.13.0+cpu")
+    assert findings(cpu, "GD-TORCH-002")[0].fix[-1].endswith("/whl/cpu")
+    pypi = with_framework(failed, "torch", version="2.9.1")
+    assert (
+        findings(pypi, "GD-TORCH-002")[0].fix[-1] == "$ pip install --force-reinstall torch==2.9.1"
+    )

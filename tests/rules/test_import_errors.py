@@ -75,7 +75,43 @@ def test_each_recorded_failure_names_its_cause(name: str, cause: str, thread: st
     report = recorded(name)
     found = findings(report, cause)
     assert found and found[0].severity == Severity.ERROR, (name, thread)
-    assert not ({"GD-TORCH-002", "GD-TF-002"} & ids(report)), "the generic finding stays out"
+    generic = [f for f in diagnose(report).findings if f.id in {"GD-TORCH-002", "GD-TF-002"}]
+    if cause.startswith("GD-HOST-"):
+        # The cause is on the Host line: the framework's own line points at it, never [✓].
+        (pointer,) = generic
+        assert pointer.severity == Severity.ERROR
+        assert f"the cause is {cause} on the Host line" in pointer.title
+        assert pointer.fix == (
+            f"Fix {cause} on the Host line first, then run gpudoctor check again.",
+        )
+    else:
+        assert not generic, "the generic finding stays out"
+
+
+@pytest.mark.parametrize(
+    ("name", "area"),
+    [
+        ("torch_needs_newer_glibc", "torch"),
+        ("tensorflow_libstdcxx_in_conda_env", "tensorflow"),
+        ("tensorflow_cpu_without_avx", "tensorflow"),
+    ],
+)
+def test_a_framework_that_cannot_import_is_never_fine_on_its_own_line(name: str, area: str) -> None:
+    """It was `[✓] TensorFlow    crashed`: the cause's finding was on the Host line only."""
+    diagnosis = diagnose(recorded(name))
+    assert max(f.severity for f in diagnosis.in_area(area)) == Severity.ERROR
+
+
+def test_mixed_cudnn_at_import_points_at_the_cuda_line() -> None:
+    message = (
+        "import torch failed: Could not load library libcudnn_cnn_train.so.8. Error: "
+        "/usr/lib/x86_64-linux-gnu/libcudnn_cnn_train.so.8: undefined symbol: "
+        "_ZN5cudnn3cnn34layerNormFwd_execute_internal_implERKNS_7backend11VariantPackEP11CUstream_st"
+    )
+    report = with_framework(healthy(), "torch", status="import_error", message=message)
+    assert "GD-CUDA-033" in ids(report)
+    (pointer,) = findings(report, "GD-TORCH-002")
+    assert "GD-CUDA-033 on the CUDA line" in pointer.title
 
 
 def test_glibc_compares_the_wanted_version_with_the_hosts() -> None:
@@ -145,7 +181,8 @@ def test_sigill_is_an_illegal_instruction() -> None:
     (found,) = findings(report, "GD-HOST-036")
     assert "illegal instruction" in found.title
     assert "the CPU lacks avx, avx2, fma" in found.evidence
-    assert "GD-TORCH-002" not in ids(report)
+    (pointer,) = findings(report, "GD-TORCH-002")  # PyTorch's line points at the Host line
+    assert pointer.title == "PyTorch crashes on import: the cause is GD-HOST-036 on the Host line"
 
 
 def test_numpy_2_under_a_numpy_1_build_names_the_numpy_version() -> None:
@@ -236,6 +273,19 @@ def test_a_wheel_built_for_smaller_pages_is_named() -> None:
     assert "libtorch_global_deps.so was built for a smaller memory page" in found.title
     assert "this machine: aarch64, kernel 4.18.0-240.el8.aarch64" in found.evidence
     assert "pytorch/builder#682" in found.fix[0]
+    assert found.fix[1] == "$ pip install --upgrade torch"
+
+
+def test_no_catalogued_fix_puts_prose_into_its_command() -> None:
+    """A fix step's command runs from its `$ ` to the end of the step: the terminal keeps it
+    whole to be pasted. It read `($ pip install --upgrade torch): PyTorch's builds ...`."""
+    from gpudoctor import kb
+
+    for row in kb.load().message_patterns:
+        for step in row.fix:
+            at = step.find("$ ")
+            command = step[at:].split("   #")[0] if at >= 0 else ""
+            assert command.count("(") >= command.count(")"), (row.id, step)
 
 
 def test_an_unknown_message_keeps_the_generic_finding() -> None:

@@ -113,6 +113,13 @@ def test_flash_attn_build_with_the_wrong_nvcc():
     assert "$ export CUDA_HOME=/usr/local/cuda-11.8 PATH=/usr/local/cuda-11.8/bin:$PATH" in (
         found.fix
     )
+    # conda puts the toolkit into the environment; and PyTorch compares only CUDA majors, so
+    # any CUDA 12 build fits (it said "the PyTorch build for CUDA 12.9", which few releases have)
+    assert (
+        "or in a conda environment: $ conda install -c nvidia cuda-toolkit=11.8 "
+        "&& export CUDA_HOME=$CONDA_PREFIX"
+    ) in found.fix
+    assert found.fix[-1].startswith("or install a PyTorch build for CUDA 12 (any 12.x build")
 
 
 def test_torch_compile_cannot_find_libcuda():
@@ -131,12 +138,12 @@ def test_torch_compile_without_a_c_compiler():
     """https://github.com/MIC-DKFZ/nnUNet/issues/2268 and
     https://github.com/apple/ml-cross-entropy/issues/5 ("Failed to find C compiler"); the
     resolution in https://github.com/kijai/ComfyUI-HunyuanVideoWrapper/issues/23 was
-    build-essential."""
+    build-essential (gcc gcc-c++ on Fedora, which this recorded container runs)."""
     diagnosis = run("failure__torch_compile_no_c_compiler")
     found = one(diagnosis, "GD-CUDA-014")
     assert found.severity == Severity.WARNING
     assert any("Failed to find C compiler" in e for e in found.evidence)
-    assert any("build-essential" in f for f in found.fix)
+    assert "$ sudo dnf install -y gcc gcc-c++" in found.fix
 
 
 def test_mixed_gpus_with_visible_devices_by_index():

@@ -15,6 +15,7 @@ from tests.rules.builders import (
     healthy,
     with_cuda,
     with_driver,
+    with_framework,
     with_host,
     with_nvml,
 )
@@ -90,6 +91,24 @@ def test_blackwell_on_the_open_module_is_fine() -> None:
     assert findings(report, "GD-DRV-007") == []
 
 
+def test_blackwell_on_the_proprietary_module_names_a_torch_without_blackwell_code() -> None:
+    # The replay was silent about PyTorch 2.13.0+cu126 (sm_50 ... sm_90): after the driver fix
+    # it would stop with "no kernel image" on the RTX 5090.
+    cu126 = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
+    report = with_framework(
+        rtx5090_laptop_on_proprietary(), "torch", version="2.13.0+cu126", arch_list=cu126
+    )
+    (found,) = findings(report, "GD-DRV-007")
+    assert any(
+        e.startswith("PyTorch 2.13.0+cu126 has no Blackwell code either") for e in found.evidence
+    )
+    assert found.fix[-1].startswith("Then a PyTorch build for CUDA 12.8 or newer")
+    # the default cu128 build (sm_100, sm_120) and TensorFlow's compute_90 PTX are not named
+    (plain,) = findings(rtx5090_laptop_on_proprietary(), "GD-DRV-007")
+    assert not any("Blackwell code" in e for e in plain.evidence)
+    assert not any(f.startswith("Then") for f in plain.fix)
+
+
 def test_a_pascal_gpu_on_the_open_module() -> None:
     (found,) = findings(gt1030_on_open(), "GD-DRV-008")
     assert "device 0x1d01" in found.evidence[0] and "no GSP" in found.evidence[0]
@@ -150,7 +169,8 @@ def test_fabric_manager_stopped_and_cuda_not_ready() -> None:
     assert found.evidence[0] == "4 NVSwitches on the PCI bus (0x22a3)"
     assert "not running" in found.evidence[1]
     assert any("802" in e for e in found.evidence)
-    assert found.fix[0].startswith("$ sudo apt-get install nvidia-fabricmanager-590=590.48.01-1")
+    # not =590.48.01-1: Ubuntu's own build of it is 590.48.01-0ubuntu0.22.04.1
+    assert found.fix[0].startswith("$ sudo apt-get install 'nvidia-fabricmanager-590=590.48.01-*'")
 
 
 def test_fabric_manager_of_another_version() -> None:

@@ -158,3 +158,49 @@ def test_macos_without_nvml_is_information():
     report = with_host(broken_nvml(healthy(), "library_not_found"), os="darwin")
     (found,) = findings(report, "GD-NVML-001")
     assert found.severity == Severity.INFO and "macOS" in found.title
+
+
+def test_driver_not_loaded_points_at_a_cause_a_rebuild_cannot_fix():
+    # With nouveau holding the GPU (or a driver that cannot drive it) NVML's finding sent the
+    # user to modprobe and rebuild the module, which the Kernel driver line's finding rules out.
+    from gpudoctor.model.report import PciFunction
+
+    def no_module(driver: str | None):
+        gpu = PciFunction(
+            address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver=driver
+        )
+        report = broken_nvml(healthy(), "driver_not_loaded", "nvmlInit failed: Driver Not Loaded")
+        return with_driver(report, module_version=None, uvm_loaded=False, pci_functions=(gpu,))
+
+    nouveau = no_module("nouveau")
+    (found,) = findings(nouveau, "GD-NVML-002")
+    assert "the Kernel driver line says why: nouveau owns the GPU (GD-DRV-002)" in found.evidence
+    assert not any("modprobe" in step or "dkms" in step for step in found.fix)
+    (found,) = findings(no_module(None), "GD-NVML-002")
+    assert any("modprobe nvidia" in step for step in found.fix)
+
+
+@pytest.mark.parametrize(
+    ("name", "ids", "cause"),
+    [
+        ("blackwell_on_proprietary_module", ("GD-NVML-009", "GD-CUDA-004"), "GD-DRV-007"),
+        ("gpu_bound_to_vfio_pci", ("GD-CUDA-004",), "GD-DRV-011"),
+        ("driver_not_loaded_nouveau", ("GD-NVML-002", "GD-CUDA-004"), "GD-DRV-002"),
+    ],
+)
+def test_nvml_and_cuda_point_at_the_kernel_driver_finding(name, ids, cause):
+    # They said `sudo dmesg | grep ...` and `nvidia-smi -L`, which only restate that the
+    # driver took no GPU, while the Kernel driver line had named why.
+    from pathlib import Path
+
+    from gpudoctor.userfiles.read import load_report
+
+    path = Path(__file__).resolve().parents[1] / "data" / "reports" / f"failure__{name}.json"
+    report = load_report(path)
+    assert findings(report, cause)
+    for rule_id in ids:
+        (found,) = findings(report, rule_id)
+        assert any(
+            e.startswith("the Kernel driver line says why:") and cause in e for e in found.evidence
+        ), (rule_id, found.evidence)
+        assert found.fix[0].startswith("Fix what the Kernel driver line names first")

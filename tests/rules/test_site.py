@@ -227,3 +227,13 @@ def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
     assert any("state=drain" in line for line in found.fix)
     no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
     assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs
+
+
+def test_sinfo_without_a_configuration_says_slurm_is_not_configured():
+    # what sinfo prints where slurm-client is installed but no slurm.conf exists (this VM)
+    message = "sinfo failed: sinfo: fatal: Could not establish a configuration source"
+    cluster = SlurmCluster(reachable=False, command="sinfo", message=message)
+    found = ids(replace(s.login_node(), site=SiteInfo(slurm=cluster)))["GD-HOST-007"]
+    assert found.severity == Severity.INFO
+    assert found.title == "SLURM's commands are here but SLURM is not configured on this machine"
+    assert "controller" not in " ".join(found.fix)
