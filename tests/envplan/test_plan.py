@@ -273,3 +273,16 @@ def test_no_python_3_15_for_torch_without_cp315_wheels(tmp_path: Path, version: 
             plan(kb, driver, cc, torch=version, python="3.15")
     # 2.15.0 has cp315 wheels: with 3.15 released it is chosen there
     assert plan(kb, "580.65.06", "9.0", torch="2.15").python == "3.15"
+
+
+def test_tensorflow_2_14_and_cuda_stops_at_python_3_10(kb: KnowledgeBase) -> None:
+    # tensorflow[and-cuda] 2.14.0/2.14.1 requires tensorrt==8.5.3.1, whose only wheels on PyPI
+    # are cp36-cp310 (uv pip compile 'tensorflow[and-cuda]==2.14.*' --python-version 3.11:
+    # "tensorrt==8.5.3.1 has no wheels with a matching Python ABI tag"); with Python 3.11 pip
+    # cannot install the environment at all.
+    p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",))
+    assert (p.frameworks[0].version, p.frameworks[0].variant) == ("2.14", "cu118")
+    assert p.python == "3.10"
+    # asked for 3.11, the R470 machine gets 2.13 (cudatoolkit from conda, no tensorrt)
+    p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",), python="3.11")
+    assert (p.frameworks[0].version, p.python) == ("2.13", "3.11")
