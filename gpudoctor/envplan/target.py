@@ -133,6 +133,13 @@ def target_from_args(
             raise BadInputError(
                 f"--driver {driver}: not a driver version like 535.104.05"
             ) from None
+        if "." not in driver:
+            # A branch alone compares below every driver of it (580 < 580.65.06), so R580 would
+            # be planned as CUDA 12.9 and R535 as 12.1: ask for what nvidia-smi prints.
+            raise BadInputError(
+                f"--driver {driver}: give the full version nvidia-smi prints, like 535.104.05 "
+                "(a branch alone does not say which CUDA it runs)"
+            )
     norm_cc: str | None = None
     if cc is not None:
         try:

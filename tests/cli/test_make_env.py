@@ -28,6 +28,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("args", "message"),
     [
         (("--driver", "abc", "--cc", "8.6"), "--driver abc"),
+        (("--driver", "580", "--cc", "9.0"), "--driver 580: give the full version nvidia-smi"),
         (("--driver", "535.104.05", "--cc", "99.1"), "--cc 99.1"),
         (("--driver", "535.104.05"), "--driver needs --cc"),
         ((*TARGET, "--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
