@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpudoctor.envplan.choose import NAMES, Candidate
+from gpudoctor.envplan.header import library_path_command
 from gpudoctor.envplan.suggest import command_for
 from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import FrameworkPlan, Pin, Plan, Request
@@ -58,6 +59,17 @@ def _unverified(c: Candidate, platform: str) -> str:
     return ""
 
 
+def _library_path_step(c: Candidate) -> str:
+    """The step TensorFlow's own recipe adds after a conda-supplied CUDA on Linux."""
+    command = library_path_command(c.variant.pip)
+    return (
+        f"{c.label} finds the CUDA libraries from conda only on LD_LIBRARY_PATH, else it runs "
+        "on the CPU (TensorFlow's install guide for 2.5-2.13, tensorflow/docs "
+        "site/en/install/pip.md: Configure the system paths): once, in the activated "
+        f"environment, run the file's Then: line, {command} , and activate it again"
+    )
+
+
 def _warnings(
     kb: KnowledgeBase, target: Target, chosen: list[Candidate], request: Request
 ) -> list[str]:
@@ -97,6 +109,8 @@ def _warnings(
                 out.append(f"{c.label}: the GPU's compute capability is unknown; not checked")
             if c.variant.status == "experimental":
                 out.append(f"{c.label}: {c.variant.tag} is an experimental build of this release")
+        if c.variant.conda and cuda is not None and target.platform.startswith("linux"):
+            out.append(_library_path_step(c))
         release = c.release
         if release.framework == "torch" and release.channel == "pip" and not release.companions:
             out.append(

@@ -286,3 +286,22 @@ def test_tensorflow_2_14_and_cuda_stops_at_python_3_10(kb: KnowledgeBase) -> Non
     # asked for 3.11, the R470 machine gets 2.13 (cudatoolkit from conda, no tensorrt)
     p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",), python="3.11")
     assert (p.frameworks[0].version, p.python) == ("2.13", "3.11")
+
+
+def test_tensorflow_with_conda_cuda_on_linux_says_to_set_ld_library_path(kb: KnowledgeBase) -> None:
+    # TensorFlow 2.5-2.13 wheels do not look in the conda prefix for cudatoolkit/cudnn (nor in
+    # the nvidia-cudnn-cu11 wheel): tensorflow/docs site/en/install/pip.md before commit
+    # 7442d72c6 (2023-09-28), step "Configure the system paths"; without it TF runs on the CPU
+    p = plan(kb, "470.82.01", "3.7", frameworks=("tensorflow",))
+    assert p.frameworks[0].version == "2.13"
+    (note,) = [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
+    assert "CUDNN_PATH" in note and "activate.d" in note
+    p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",), tensorflow="2.11")
+    (note,) = [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
+    assert "CUDNN_PATH" not in note and "$CONDA_PREFIX/lib/" in note
+    # conda puts Library\bin on PATH on Windows; the and-cuda wheels find their own libraries
+    for p in (
+        plan(kb, "560.94", "8.6", os="windows", frameworks=("tensorflow",)),
+        plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",)),
+    ):
+        assert not [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
