@@ -212,6 +212,10 @@ def _cudnn_wheel(c: Candidate) -> str | None:
     return c.variant.cudnn_pip
 
 
+def _cudnn_text(c: Candidate) -> str:
+    return _cudnn_wheel(c) or c.variant.cudnn or "not recorded"
+
+
 def _python_range(chosen: list[Candidate]) -> tuple[tuple[int, int], tuple[int, int]]:
     low = max(python_key(c.release.python_min) for c in chosen)
     high = min(python_key(c.python_max) for c in chosen)
@@ -249,8 +253,8 @@ def _pair(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate
     stack = "CUDA/cuDNN stack" if request.source == "pip" else "cuda-version"
     raise PlanError(
         f"PyTorch and TensorFlow share no {stack} on {request.source} for "
-        f"{target.describe(kb)} (best: {a.label} with cuDNN {_cudnn_wheel(a) or a.variant.cudnn}, "
-        f"{b.label} with cuDNN {_cudnn_wheel(b) or b.variant.cudnn}): make two environments, "
+        f"{target.describe(kb)} (best: {a.label} with cuDNN {_cudnn_text(a)}, "
+        f"{b.label} with cuDNN {_cudnn_text(b)}): make two environments, "
         "with --framework torch and with --framework tensorflow"
     )
 
