@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from gpudoctor.envplan.target import Target
 from gpudoctor.kb import ArchCoverage, KnowledgeBase
 from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
-from gpudoctor.model.versions import framework_version, is_exact, python_key, release_key
+from gpudoctor.model.versions import (
+    framework_version,
+    is_exact,
+    parse_cc,
+    python_key,
+    release_key,
+)
 
 NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
@@ -115,6 +121,10 @@ def judge(
             if kb.is_igpu(target.cc) and not variant.tegra:
                 # an iGPU CC in a discrete (x86_64 or SBSA) build's list does not make it a
                 # Jetson build: only builds the data marks as tegra are offered to Jetson
+                coverage = ArchCoverage(kind="none")
+            floor = kb.cudnn_floor(variant.cudnn)
+            if floor is not None and parse_cc(target.cc) < parse_cc(floor.lowest_cc):
+                # the build's own kernels may cover the GPU, the cuDNN it bundles does not
                 coverage = ArchCoverage(kind="none")
             if coverage.kind == "none":
                 failed.add("arch")

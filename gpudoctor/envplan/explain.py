@@ -97,6 +97,22 @@ def _pinned_driver_message(
     return text + ": " + ", ".join(ways[:-1]) + " or " + ways[-1]
 
 
+def _cudnn_note(kb: KnowledgeBase, target: Target, judged: list[Candidate]) -> str:
+    """`` (PyTorch 2.7.1 cu118 bundles cuDNN 9, ...)`` when a build's own kernels cover the GPU
+    but the cuDNN it bundles does not."""
+    for c in judged:
+        floor = kb.cudnn_floor(c.variant.cudnn)
+        arch = c.variant.arch.get(target.platform, ())
+        if floor is None or target.cc is None or not arch:
+            continue
+        if kb.arch_coverage(target.cc, arch).kind != "none":
+            return (
+                f" ({c.label} bundles cuDNN {floor.major}, which supports CC "
+                f"{floor.lowest_cc} and later)"
+            )
+    return ""
+
+
 def gpu_text(kb: KnowledgeBase, target: Target) -> str:
     """``CC 12.0, Blackwell`` (the CC alone when its generation is unknown)."""
     arch = kb.architecture(target.cc) if target.cc else None
@@ -147,7 +163,8 @@ def no_fit_message(
                 pass  # the driver hints above name the newer driver that build needs
             elif covering is None:
                 hints.append(
-                    f"no {name} build on {channel} covers this GPU ({gpu_text(kb, target)})"
+                    f"no {what} build on {channel} covers this GPU ({gpu_text(kb, target)})"
+                    + _cudnn_note(kb, target, on_platform)
                 )
                 if kb.is_igpu(target.cc):
                     hints.append(_JETSON[channel])

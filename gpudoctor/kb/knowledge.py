@@ -46,6 +46,7 @@ from gpudoctor.kb.records import (
     CudaSupport,
     CudaTargets,
     CudaToolkit,
+    CudnnFloor,
     DriverBranch,
     FrameworkRelease,
     GpuModel,
@@ -127,6 +128,8 @@ class KnowledgeBase:
     """NVIDIA's Xid catalogue: meaning, usual culprit and action per Xid (data/xid.toml)."""
     gpu_models: tuple[GpuModel, ...] = ()
     """Datacenter GPU models: expected NVLinks and ECC (data/gpu_models.toml)."""
+    cudnn_floors: tuple[CudnnFloor, ...] = ()
+    """The lowest compute capability per cuDNN major (cuda_arch.toml ``[[cudnn]]``)."""
 
     def xid(self, code: int) -> XidEntry | None:
         """The catalogue entry of Xid ``code``, or None for an Xid the catalogue lacks."""
@@ -283,6 +286,14 @@ class KnowledgeBase:
         """The row behind :meth:`min_driver_for_cc` (with its source), or None."""
         key = self._renamed(parse_cc(cc))
         return next((r for r in self.arch_drivers if parse_cc(r.cc) == key), None)
+
+    def cudnn_floor(self, cudnn: str | None) -> CudnnFloor | None:
+        """The lowest-CC row of the cuDNN major of ``cudnn`` (``9.1.0.70``, ``9``), or None
+        when the data has none for it (or ``cudnn`` is None)."""
+        if not cudnn:
+            return None
+        major = int(cudnn.split(".")[0])
+        return next((f for f in self.cudnn_floors if f.major == major), None)
 
     def min_driver_for_cc(self, cc: str, os: str) -> str | None:
         """The oldest driver that knows a GPU of compute capability ``cc`` on ``os`` (``linux``

@@ -21,6 +21,7 @@ from gpudoctor.kb.records import (
     ArchRules,
     CudaTargets,
     CudaToolkit,
+    CudnnFloor,
     DriverBranch,
     FrameworkRelease,
     GpuModel,
@@ -146,6 +147,22 @@ def _arch(data: Table, name: str) -> tuple[Any, ...]:
             ArchDriver(cc=row["cc"], driver=row["driver"], cuda=row["cuda"], **sourced(row, where))
         )
     return rules, tuple(targets), tuple(archs), tuple(drivers)
+
+
+def _cudnn_floors(data: Table, name: str) -> tuple[CudnnFloor, ...]:
+    floors: list[CudnnFloor] = []
+    for i, row in enumerate(data.get("cudnn", [])):
+        where = f"{name} cudnn[{i}]"
+        keys(row, where, {"major", "lowest_cc", "source", "as_of"}, SOURCED)
+        check(where, parse_cc, row["lowest_cc"])
+        if not isinstance(row["major"], int) or isinstance(row["major"], bool):
+            raise KnowledgeBaseError(f"{where}: major must be an integer")
+        if any(f.major == row["major"] for f in floors):
+            raise KnowledgeBaseError(f"{where}: duplicate cuDNN major {row['major']}")
+        floors.append(
+            CudnnFloor(major=row["major"], lowest_cc=row["lowest_cc"], **sourced(row, where))
+        )
+    return tuple(floors)
 
 
 def _pythons(data: Table, name: str) -> tuple[PythonRelease, ...]:
@@ -327,6 +344,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         message_patterns=messages,
         xids=xids,
         gpu_models=models,
+        cudnn_floors=_cudnn_floors(arch, "cuda_arch.toml"),
     )
     kb.validate()
     return kb

@@ -96,6 +96,15 @@ class ArchDriver(Sourced):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CudnnFloor(Sourced):
+    """The lowest compute capability a cuDNN major supports (its own kernels: a framework
+    build whose arch list covers an older GPU still fails in cuDNN there)."""
+
+    major: int
+    lowest_cc: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class LastBranch(Sourced):
     """The newest driver branch that still drives an architecture; later branches refuse it."""
 

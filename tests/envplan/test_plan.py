@@ -308,3 +308,19 @@ def test_tensorflow_with_conda_cuda_on_linux_says_to_set_ld_library_path(kb: Kno
         plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",)),
     ):
         assert not [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
+
+
+def test_kepler_gets_no_build_that_bundles_cudnn_9(kb: KnowledgeBase) -> None:
+    # cuDNN 9 (torch 2.4+ cu118 bundles 9.1.0.70) supports CC 5.0 and later only (cuDNN 9.0.0
+    # support matrix, CUDA 11.8 and 12.x); a K80 (CC 3.7) on R470 got torch 2.7.1 cu118, whose
+    # own kernels include sm_37 but whose convolutions would fail in cuDNN
+    p = plan(kb, "470.82.01", "3.7")
+    fw = p.frameworks[0]
+    assert (fw.version, fw.variant, fw.cudnn) == ("2.3.1", "cu118", "8.7.0.84")
+    # Maxwell is in cuDNN 9's list: unchanged
+    assert plan(kb, "470.82.01", "5.0").frameworks[0].version == "2.7.1"
+    with pytest.raises(PlanError, match=r"bundles cuDNN 9, which supports CC 5\.0 and later"):
+        plan(kb, "470.82.01", "3.7", torch="2.7")
+    floor = kb.cudnn_floor("9.1.0.70")
+    assert floor is not None and floor.lowest_cc == "5.0"
+    assert kb.cudnn_floor("8.7.0.84") is None

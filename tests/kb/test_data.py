@@ -159,6 +159,18 @@ def test_copy_loads(tmp_path: Path) -> None:
         ("cuda_arch.toml", 'cc = "12.0"\ndriver = "570"', 'cc = "12.0"\ndriver = "560"', "branch"),
         ("cuda_arch.toml", 'cc = "8.6"\ndriver = "455"', 'cc = "8.7"\ndriver = "455"', "discrete"),
         ("conda_forge.toml", 'tag = "cuda130"', 'tag = "cuda130"\ntegra = "yes"', "tegra"),
+        (
+            "cuda_arch.toml",
+            'major = 9\nlowest_cc = "5.0"',
+            'major = "9"\nlowest_cc = "5.0"',
+            "integer",
+        ),
+        (
+            "cuda_arch.toml",
+            'major = 9\nlowest_cc = "5.0"',
+            'major = 9\nlowest_cc = "five"',
+            "cudnn",
+        ),
     ],
 )
 def test_broken_data_is_refused(
