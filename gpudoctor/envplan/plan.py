@@ -6,6 +6,7 @@ The data types live in types.py; the direction is types <- suggest <- pins <- pl
 from __future__ import annotations
 
 import itertools
+import re
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
 from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
@@ -69,6 +70,13 @@ def _check_index_url(request: Request) -> None:
     if not url.lower().startswith(_URL_SCHEMES) or any(c.isspace() for c in url):
         raise BadInputError(
             f"--torch-index-url {url}: give an https://, http:// or file:// URL without spaces"
+        )
+    other = re.search(r"\{[^}]*\}", url.replace("{variant}", ""))
+    if other:
+        # a mistyped placeholder would reach pip as a literal path and 404 on every package
+        raise BadInputError(
+            f"--torch-index-url {url}: only {{variant}} is replaced, {other.group()} would stay "
+            "in the URL"
         )
     if request.source != "pip" or "torch" not in request.frameworks:
         raise BadInputError(

@@ -490,6 +490,10 @@ def test_each_format_has_its_usual_file(cli: Cli, in_tmp: Path, fmt: str, file: 
         (("--format", "uv", "--name", "lab+1"), "a uv project name"),
         (("-o", "lab.toml"), "--format uv or --format pixi"),
         (("--torch-index-url", "ftp://mirror/x"), "--torch-index-url ftp://mirror/x"),
+        (
+            ("--torch-index-url", "https://mirror/{varient}"),
+            "only {variant} is replaced, {varient} would stay in the URL",
+        ),
     ],
 )
 def test_form_specific_bad_input(
