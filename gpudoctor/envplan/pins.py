@@ -91,13 +91,22 @@ def _warnings(
     for c in chosen:
         cuda = c.variant.cuda
         if cuda is not None and target.driver is not None:
-            support = kb.cuda_support(target.driver, cuda, target.driver_os)
+            # the CUDA whose libraries are installed: the wheels' own when they float
+            runtime = c.variant.pip_cuda or cuda
+            support = kb.cuda_support(target.driver, runtime, target.driver_os)
             if support.level == "minor_compat":
+                floating = (
+                    f" ({c.variant.package or c.release.package} sets only floors for its "
+                    f"nvidia-* wheels, so pip installs the newest CUDA {runtime.split('.')[0]} "
+                    f"ones: CUDA {runtime} as of {c.variant.as_of})"
+                    if runtime != cuda
+                    else ""
+                )
                 out.append(
-                    f"{c.label}: driver {target.driver} runs CUDA {cuda} only through "
+                    f"{c.label}: driver {target.driver} runs CUDA {runtime} only through "
                     "minor-version compatibility (no PTX JIT of newer PTX, no APIs that need a "
-                    f"newer driver); upgrade the driver to >= {support.full_min_driver} for full "
-                    "support"
+                    f"newer driver){floating}; upgrade the driver to >= "
+                    f"{support.full_min_driver} for full support"
                 )
             if c.coverage is not None and c.coverage.kind == "ptx_jit":
                 out.append(

@@ -48,11 +48,12 @@ def _variant(
             "pip",
             "cudnn_pip",
             "python_max",
+            "pip_cuda",
             "tegra",
         }
         | SOURCED,
     )
-    check(where, cuda_key, row["cuda"])
+    check(where, cuda_key, row["cuda"], row.get("pip_cuda"))
     check(where, python_key, row.get("python_max"))
     meta = sourced({**inherited, **row}, where)
     arch: dict[str, tuple[str, ...]] = {}
@@ -88,6 +89,7 @@ def _variant(
         pip=tuple(row.get("pip", ())),
         cudnn_pip=row.get("cudnn_pip"),
         python_max=row.get("python_max"),
+        pip_cuda=cuda_key(row["pip_cuda"]) if row.get("pip_cuda") else None,
         unverified_arch=tuple(unverified),
         tegra=row.get("tegra", False),
         **meta,

@@ -176,6 +176,10 @@ class Variant(Sourced):
     """The exact ``nvidia-cudnn-cu*`` wheel the pip package pins, when known."""
     python_max: str | None = None
     """A lower Python ceiling than the release's, for this variant only."""
+    pip_cuda: str | None = None
+    """The CUDA of the ``nvidia-*`` wheels pip installs with the package when it sets floors
+    rather than pins (TensorFlow 2.20+ ``[and-cuda]``: the newest CUDA 12 wheels, 12.9 in
+    2026-12); None when the wheels are pinned to ``cuda`` or come from elsewhere."""
     unverified_arch: tuple[str, ...] = ()
     """Platforms whose arch list is not confirmed at its source."""
     tegra: bool = False

@@ -324,3 +324,19 @@ def test_kepler_gets_no_build_that_bundles_cudnn_9(kb: KnowledgeBase) -> None:
     floor = kb.cudnn_floor("9.1.0.70")
     assert floor is not None and floor.lowest_cc == "5.0"
     assert kb.cudnn_floor("8.7.0.84") is None
+
+
+def test_tensorflow_wheels_that_float_are_judged_by_the_cuda_pip_installs(
+    kb: KnowledgeBase,
+) -> None:
+    # tensorflow[and-cuda] 2.20/2.21 set floors (>=12.5), and pip resolves the newest CUDA 12
+    # wheels (uv pip compile on 2026-12-07: nvidia-cuda-runtime-cu12 12.9.79): a driver of
+    # R560 runs 12.5 fully but 12.9 only through minor-version compatibility, and full support
+    # needs 575.51.03, not the 555.42.02 of CUDA 12.5
+    p = plan(kb, "560.35.03", "8.6", frameworks=("tensorflow",))
+    assert p.frameworks[0].version == "2.21"
+    (note,) = [w for w in p.warnings if "minor-version compatibility" in w]
+    assert "CUDA 12.9" in note and ">= 575.51.03" in note and "555.42.02" not in note
+    # 2.19 pins its wheels to CUDA 12.5: judged by 12.5
+    p = plan(kb, "560.35.03", "8.6", frameworks=("tensorflow",), tensorflow="2.19")
+    assert not [w for w in p.warnings if "minor-version compatibility" in w]
