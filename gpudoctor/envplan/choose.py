@@ -122,7 +122,7 @@ def judge(
                 # an iGPU CC in a discrete (x86_64 or SBSA) build's list does not make it a
                 # Jetson build: only builds the data marks as tegra are offered to Jetson
                 coverage = ArchCoverage(kind="none")
-            floor = kb.cudnn_floor(variant.cudnn)
+            floor = kb.cudnn_floor(variant.installed_cudnn)
             if floor is not None and parse_cc(target.cc) < parse_cc(floor.lowest_cc):
                 # the build's own kernels may cover the GPU, the cuDNN it bundles does not
                 coverage = ArchCoverage(kind="none")

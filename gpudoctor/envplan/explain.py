@@ -98,16 +98,16 @@ def _pinned_driver_message(
 
 
 def _cudnn_note(kb: KnowledgeBase, target: Target, judged: list[Candidate]) -> str:
-    """`` (PyTorch 2.7.1 cu118 bundles cuDNN 9, ...)`` when a build's own kernels cover the GPU
-    but the cuDNN it bundles does not."""
+    """`` (PyTorch 2.7.1 cu118 comes with cuDNN 9.1.0.70, ...)`` when a build's own kernels
+    cover the GPU but the cuDNN it installs does not."""
     for c in judged:
-        floor = kb.cudnn_floor(c.variant.cudnn)
+        floor = kb.cudnn_floor(c.variant.installed_cudnn)
         arch = c.variant.arch.get(target.platform, ())
         if floor is None or target.cc is None or not arch:
             continue
         if kb.arch_coverage(target.cc, arch).kind != "none":
             return (
-                f" ({c.label} bundles cuDNN {floor.major}, which supports CC "
+                f" ({c.label} comes with cuDNN {c.variant.installed_cudnn}, which supports CC "
                 f"{floor.lowest_cc} and later)"
             )
     return ""

@@ -49,6 +49,7 @@ def _variant(
             "cudnn_pip",
             "python_max",
             "pip_cuda",
+            "pip_cudnn",
             "tegra",
         }
         | SOURCED,
@@ -90,6 +91,7 @@ def _variant(
         cudnn_pip=row.get("cudnn_pip"),
         python_max=row.get("python_max"),
         pip_cuda=cuda_key(row["pip_cuda"]) if row.get("pip_cuda") else None,
+        pip_cudnn=row.get("pip_cudnn"),
         unverified_arch=tuple(unverified),
         tegra=row.get("tegra", False),
         **meta,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from gpudoctor.errors import BadInputError, KnowledgeBaseError
 from gpudoctor.kb.arch import ArchCoverage, coverage
@@ -129,7 +129,8 @@ class KnowledgeBase:
     gpu_models: tuple[GpuModel, ...] = ()
     """Datacenter GPU models: expected NVLinks and ECC (data/gpu_models.toml)."""
     cudnn_floors: tuple[CudnnFloor, ...] = ()
-    """The lowest compute capability per cuDNN major (cuda_arch.toml ``[[cudnn]]``)."""
+    """The lowest compute capability per range of cuDNN versions (cuda_arch.toml
+    ``[[cudnn]]``)."""
 
     def xid(self, code: int) -> XidEntry | None:
         """The catalogue entry of Xid ``code``, or None for an Xid the catalogue lacks."""
@@ -288,12 +289,15 @@ class KnowledgeBase:
         return next((r for r in self.arch_drivers if parse_cc(r.cc) == key), None)
 
     def cudnn_floor(self, cudnn: str | None) -> CudnnFloor | None:
-        """The lowest-CC row of the cuDNN major of ``cudnn`` (``9.1.0.70``, ``9``), or None
-        when the data has none for it (or ``cudnn`` is None)."""
+        """The row whose range holds ``cudnn`` (``9.1.0.70``, ``9.28.0.42``; a bare ``9`` is
+        read as 9.0), or None when the data has none for it (or ``cudnn`` is None)."""
         if not cudnn:
             return None
-        major = int(cudnn.split(".")[0])
-        return next((f for f in self.cudnn_floors if f.major == major), None)
+        try:
+            version = Version(cudnn)
+        except InvalidVersion:
+            return None
+        return next((f for f in self.cudnn_floors if version in SpecifierSet(f.versions)), None)
 
     def min_driver_for_cc(self, cc: str, os: str) -> str | None:
         """The oldest driver that knows a GPU of compute capability ``cc`` on ``os`` (``linux``

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from gpudoctor.datarows import SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.framework_files import frameworks, numpy_limits
@@ -153,14 +155,14 @@ def _cudnn_floors(data: Table, name: str) -> tuple[CudnnFloor, ...]:
     floors: list[CudnnFloor] = []
     for i, row in enumerate(data.get("cudnn", [])):
         where = f"{name} cudnn[{i}]"
-        keys(row, where, {"major", "lowest_cc", "source", "as_of"}, SOURCED)
+        keys(row, where, {"versions", "lowest_cc", "source", "as_of"}, SOURCED)
         check(where, parse_cc, row["lowest_cc"])
-        if not isinstance(row["major"], int) or isinstance(row["major"], bool):
-            raise KnowledgeBaseError(f"{where}: major must be an integer")
-        if any(f.major == row["major"] for f in floors):
-            raise KnowledgeBaseError(f"{where}: duplicate cuDNN major {row['major']}")
+        try:
+            SpecifierSet(row["versions"])
+        except InvalidSpecifier as exc:
+            raise KnowledgeBaseError(f"{where}: {exc}") from None
         floors.append(
-            CudnnFloor(major=row["major"], lowest_cc=row["lowest_cc"], **sourced(row, where))
+            CudnnFloor(versions=row["versions"], lowest_cc=row["lowest_cc"], **sourced(row, where))
         )
     return tuple(floors)
 

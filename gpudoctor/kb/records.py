@@ -97,10 +97,11 @@ class ArchDriver(Sourced):
 
 @dataclass(frozen=True, kw_only=True)
 class CudnnFloor(Sourced):
-    """The lowest compute capability a cuDNN major supports (its own kernels: a framework
-    build whose arch list covers an older GPU still fails in cuDNN there)."""
+    """The lowest compute capability a range of cuDNN versions supports (its own kernels: a
+    framework build whose arch list covers an older GPU still fails in cuDNN there)."""
 
-    major: int
+    versions: str
+    """A PEP 440 specifier over the cuDNN version, e.g. ``>=9.11,<10``."""
     lowest_cc: str
 
 
@@ -176,6 +177,9 @@ class Variant(Sourced):
     """The exact ``nvidia-cudnn-cu*`` wheel the pip package pins, when known."""
     python_max: str | None = None
     """A lower Python ceiling than the release's, for this variant only."""
+    pip_cudnn: str | None = None
+    """The cuDNN wheel pip installs with the package when it sets only a floor (the newest at
+    ``as_of``); None when ``cudnn_pip``/``cudnn`` is what gets installed."""
     pip_cuda: str | None = None
     """The CUDA of the ``nvidia-*`` wheels pip installs with the package when it sets floors
     rather than pins (TensorFlow 2.20+ ``[and-cuda]``: the newest CUDA 12 wheels, 12.9 in
@@ -185,6 +189,11 @@ class Variant(Sourced):
     tegra: bool = False
     """True when the build is made for Jetson/Tegra integrated GPUs; builds without it are
     for discrete GPUs (x86_64, or server ARM/SBSA) even when their arch list names an iGPU CC."""
+
+    @property
+    def installed_cudnn(self) -> str | None:
+        """The cuDNN this build runs with, as exactly as the data knows it."""
+        return self.pip_cudnn or self.cudnn_pip or self.cudnn
 
     def verified_on(self, platform: str) -> bool:
         """True when the row and the arch list for ``platform`` are both confirmed."""

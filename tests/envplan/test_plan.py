@@ -319,11 +319,27 @@ def test_kepler_gets_no_build_that_bundles_cudnn_9(kb: KnowledgeBase) -> None:
     assert (fw.version, fw.variant, fw.cudnn) == ("2.3.1", "cu118", "8.7.0.84")
     # Maxwell is in cuDNN 9's list: unchanged
     assert plan(kb, "470.82.01", "5.0").frameworks[0].version == "2.7.1"
-    with pytest.raises(PlanError, match=r"bundles cuDNN 9, which supports CC 5\.0 and later"):
+    with pytest.raises(PlanError, match=r"cuDNN 9\.1\.0\.70, which supports CC 5\.0 and later"):
         plan(kb, "470.82.01", "3.7", torch="2.7")
     floor = kb.cudnn_floor("9.1.0.70")
     assert floor is not None and floor.lowest_cc == "5.0"
     assert kb.cudnn_floor("8.7.0.84") is None
+
+
+@pytest.mark.parametrize(("driver", "cc"), [("535.104.05", "7.0"), ("580.95.05", "6.1")])
+def test_pre_turing_gets_no_tensorflow_whose_pip_cudnn_dropped_it(
+    kb: KnowledgeBase, driver: str, cc: str
+) -> None:
+    # tensorflow[and-cuda] 2.20/2.21 set only a cuDNN floor and pip installs the newest
+    # (nvidia-cudnn-cu12 9.28.0.42, uv pip compile on 2026-12-07); cuDNN 9.11+ has no code for
+    # GPUs before Turing (conda-forge/tensorflow-feedstock#457: segmentation faults). 2.19 pins
+    # 9.3.0.75. Turing and later keep 2.21.
+    p = plan(kb, driver, cc, frameworks=("tensorflow",))
+    assert p.frameworks[0].version == "2.19"
+    assert [pin.spec for pin in p.pip] == ["tensorflow[and-cuda]==2.19.*"]
+    assert plan(kb, driver, "7.5", frameworks=("tensorflow",)).frameworks[0].version == "2.21"
+    floor = kb.cudnn_floor("9.28.0.42")
+    assert floor is not None and floor.lowest_cc == "7.5"
 
 
 def test_tensorflow_wheels_that_float_are_judged_by_the_cuda_pip_installs(
