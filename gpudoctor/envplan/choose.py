@@ -113,7 +113,9 @@ def judge(
         if target.driver is None:
             failed.add("driver")
         else:
-            level = kb.cuda_support(target.driver, variant.cuda, target.driver_os).level
+            # judged by the CUDA whose libraries get installed (the wheels' own when they float)
+            runtime = variant.pip_cuda or variant.cuda
+            level = kb.cuda_support(target.driver, runtime, target.driver_os).level
             if level == "none":
                 failed.add("driver")
         if target.cc is not None and target.platform in variant.arch:

@@ -39,9 +39,11 @@ def _why(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> s
     if cuda is None or target.driver is None:
         parts.append(f"CPU build for {target.platform}")
     else:
-        support = kb.cuda_support(target.driver, cuda, target.driver_os)
+        runtime = c.variant.pip_cuda or cuda
+        support = kb.cuda_support(target.driver, runtime, target.driver_os)
         how = "fully" if support.level == "full" else "through minor-version compatibility"
-        parts.append(f"driver {target.driver} runs CUDA {cuda} {how}")
+        wheels = " (the CUDA of the wheels pip installs with it)" if runtime != cuda else ""
+        parts.append(f"driver {target.driver} runs CUDA {runtime}{wheels} {how}")
         if c.coverage is not None and c.coverage.kind in ("sass", "ptx_jit"):
             kind = "native code" if c.coverage.kind == "sass" else "PTX only (JIT)"
             parts.append(f"CC {target.cc} covered by {c.coverage.matched} ({kind})")

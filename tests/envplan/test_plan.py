@@ -353,6 +353,8 @@ def test_tensorflow_wheels_that_float_are_judged_by_the_cuda_pip_installs(
     assert p.frameworks[0].version == "2.21"
     (note,) = [w for w in p.warnings if "minor-version compatibility" in w]
     assert "CUDA 12.9" in note and ">= 575.51.03" in note and "555.42.02" not in note
+    assert p.frameworks[0].driver_support == "minor_compat"  # the JSON plan says the same
+    assert any("runs CUDA 12.9 (the CUDA of the wheels pip installs" in r for r in p.reasons)
     # 2.19 pins its wheels to CUDA 12.5: judged by 12.5
     p = plan(kb, "560.35.03", "8.6", frameworks=("tensorflow",), tensorflow="2.19")
     assert not [w for w in p.warnings if "minor-version compatibility" in w]
