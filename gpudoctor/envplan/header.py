@@ -39,6 +39,9 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
     regenerate = plan.command if fmt == "conda" else f"{plan.command} --format {fmt}"
     # one line however long: a copied line must be the whole command
     lines.append(comment_safe(f"# Regenerate: {regenerate}"))
+    if plan.target.driver is not None and plan.target.cc is None:
+        lines.append("#   (on that machine: the GPU's compute capability is unknown, and --driver")
+        lines.append("#   needs --cc; add both to plan it from anywhere)")
     lines.append(comment_safe(f"# Create with: {create}"))
     then = library_path_then(plan)
     if then:

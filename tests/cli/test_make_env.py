@@ -604,3 +604,15 @@ def test_an_environment_file_carries_one_date_the_knowledge_bases(cli: Cli) -> N
         assert result.exit_code == 0, result
         dates = set(re.findall(r"\b20\d\d-\d\d-\d\d\b", result.stdout))
         assert dates == {kb.load().as_of.isoformat()}, dates
+
+
+def test_regenerate_line_of_a_report_without_cc_is_a_command_that_runs(cli: Cli) -> None:
+    # the report has a driver but no compute capability: the Regenerate line said
+    # `--driver 570.133.20 --os linux`, which make-env refuses (--driver needs --cc)
+    report = REPORTS / "failure__driver_library_mismatch.json"
+    result = cli("make-env", "--from-report", str(report), "--format", "json")
+    assert result.exit_code == 0, result
+    argv = shlex.split(json.loads(result.stdout)["command"])
+    assert argv == ["gpudoctor", "make-env", "--framework", "torch"]
+    typed = cli("make-env", "--driver", "570.133.20", "--os", "linux", "--stdout")
+    assert typed.exit_code == 2  # what it used to say
