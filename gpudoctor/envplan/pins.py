@@ -90,6 +90,19 @@ def _warnings(
             )
     if not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
+    if target.arch == "x86_64" and target.cpu_flags is not None and "avx" not in target.cpu_flags:
+        # the wheels are compiled for AVX: the environment installs, then the import dies
+        for c in chosen:
+            stops = (
+                "stops with `compiled to use AVX instructions, but these aren't available`"
+                if c.release.framework == "tensorflow"
+                else "can die of `Illegal instruction` (its CPU kernels assume AVX in places)"
+            )
+            out.append(
+                f"{c.label}: the CPU of {target.origin} lacks AVX (its /proc/cpuinfo), which "
+                f"the {NAMES[c.release.framework]} builds are compiled for: the import {stops}; "
+                "use a machine (or a VM CPU model) with AVX (`gpudoctor check`: GD-HOST-036)"
+            )
     for c in chosen:
         cuda = c.variant.cuda
         if cuda is not None and target.driver is not None:

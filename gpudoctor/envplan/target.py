@@ -39,6 +39,9 @@ class Target:
     gpus: tuple[str, ...] = ()
     """GPU names, for the comment block."""
     glibc: str | None = None
+    cpu_flags: tuple[str, ...] | None = None
+    """The CPU's instruction-set flags from a report (``avx``, ``avx2``, ...); None when not
+    known (a typed target, a report that does not record them)."""
     origin: str = COMMAND_LINE
     """``this machine``, ``report FILE`` or ``the command line``."""
     driverless_gpus: tuple[str, ...] = ()
@@ -252,6 +255,7 @@ def target_from_report(report: Report, origin: str) -> Target:
         wsl=report.host.wsl,
         gpus=names,
         glibc=report.host.glibc,
+        cpu_flags=report.host.cpu_flags,
         origin=origin,
         driverless_gpus=_driverless_gpus(report) if driver is None and not signs else (),
         unread_driver=(*signs, *_unreadable_versions(report)) if signs else (),

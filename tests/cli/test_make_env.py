@@ -616,3 +616,14 @@ def test_regenerate_line_of_a_report_without_cc_is_a_command_that_runs(cli: Cli)
     assert argv == ["gpudoctor", "make-env", "--framework", "torch"]
     typed = cli("make-env", "--driver", "570.133.20", "--os", "linux", "--stdout")
     assert typed.exit_code == 2  # what it used to say
+
+
+def test_a_report_of_a_cpu_without_avx_is_warned_about(cli: Cli) -> None:
+    # the E5620 has SSE4.2 but no AVX: TensorFlow's wheels stop at import there (GD-HOST-036)
+    report = REPORTS / "failure__tensorflow_cpu_without_avx.json"
+    result = cli("make-env", "--from-report", str(report), "--framework", "tensorflow", "--stdout")
+    assert result.exit_code == 0, result
+    assert "lacks AVX" in result.stdout and "GD-HOST-036" in result.stdout
+    # a report without the flags (written before 2026-12-07) says nothing
+    quiet = cli("make-env", "--from-report", str(H100), "--framework", "tensorflow", "--stdout")
+    assert quiet.exit_code == 0 and "AVX" not in quiet.stdout
