@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gpudoctor.envplan.target import Target
+from gpudoctor.errors import BadInputError
 from gpudoctor.kb import ArchCoverage, KnowledgeBase
 from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
 from gpudoctor.model.versions import (
@@ -80,6 +81,21 @@ class Candidate:
         )
 
 
+def _older_glibc(
+    kb: KnowledgeBase, target: Target, release: FrameworkRelease, pinned: str | None
+) -> bool:
+    """True when the target's glibc is older than the manylinux tag of the release's wheels."""
+    floor = kb.glibc_min(
+        release.framework, pinned or release.version, target.platform, release.channel
+    )
+    if floor is None or target.glibc is None:
+        return False
+    try:
+        return python_key(target.glibc) < python_key(floor.glibc)
+    except BadInputError:  # a glibc string the report could not parse: not judged
+        return False
+
+
 def judge(
     kb: KnowledgeBase,
     target: Target,
@@ -100,6 +116,8 @@ def judge(
             pinned = str(framework_version(version))
     if target.platform not in variant.arch:
         failed.add("platform")
+    elif target.glibc and _older_glibc(kb, target, release, pinned):
+        failed.add("glibc")
     if python is not None:
         low, high = (
             python_key(release.python_min),

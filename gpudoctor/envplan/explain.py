@@ -152,6 +152,14 @@ def no_fit_message(
                 " or --tensorflow 2.10 --source pip"
             )
     hints += _driver_hints(kb, target, judged)
+    blocked = next((c for c in judged if "glibc" in c.failed and "version" not in c.failed), None)
+    if blocked is not None:
+        floor = kb.glibc_min(framework, blocked.version, target.platform, blocked.release.channel)
+        if floor is not None:
+            hints.append(
+                f"the wheels of {blocked.label} need glibc >= {floor.glibc} (manylinux_"
+                f"{floor.glibc.replace('.', '_')}) and {target.origin} has glibc {target.glibc}"
+            )
     if target.cc is not None and kind == "GPU":
         on_platform = [
             c for c in judged if "platform" not in c.failed and "version" not in c.failed

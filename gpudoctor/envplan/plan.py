@@ -306,8 +306,39 @@ def _newer_driver_notes(
     return notes
 
 
+def _glibc_notes(
+    kb: KnowledgeBase, target: Target, request: Request, chosen: list[Candidate]
+) -> list[str]:
+    """Newer releases the target's glibc rules out (their wheels' manylinux tag)."""
+    notes = []
+    for c in chosen:
+        framework = c.release.framework
+        judged = _judge(kb, target, request, framework, c.release.channel)
+        newer = [
+            x
+            for x in judged
+            if x.failed == {"glibc"}
+            and release_key(x.release.version) > release_key(c.release.version)
+        ]
+        if not newer:
+            continue
+        oldest = min(newer, key=lambda x: release_key(x.release.version))
+        floor = kb.glibc_min(framework, oldest.release.version, target.platform, c.release.channel)
+        if floor is None:
+            continue
+        notes.append(
+            f"{c.label}: glibc {target.glibc} of {target.origin} is older than the glibc "
+            f"{floor.glibc} that the wheels of {NAMES[framework]} {oldest.release.version} and "
+            f"later need (manylinux_{floor.glibc.replace('.', '_')}: pip finds none for this "
+            "machine), so an older release is planned; a newer OS unlocks them"
+        )
+    return notes
+
+
 def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:
     """The full plan: builds, Python, pins with reasons, warnings."""
     chosen = choose(kb, target, request)
     notes = _newer_driver_notes(kb, target, request, chosen)
+    if target.glibc:
+        notes += _glibc_notes(kb, target, request, chosen)
     return build_plan(kb, target, request, chosen, notes=tuple(notes))

@@ -49,6 +49,7 @@ from gpudoctor.kb.records import (
     CudnnFloor,
     DriverBranch,
     FrameworkRelease,
+    GlibcFloor,
     GpuModel,
     LastBranch,
     MessageMatch,
@@ -117,6 +118,8 @@ class KnowledgeBase:
     arch_drivers: tuple[ArchDriver, ...] = ()
     """The oldest driver branch per compute capability (discrete GPUs only)."""
     numpy_limits: tuple[NumpyLimit, ...] = ()
+    glibc_floors: tuple[GlibcFloor, ...] = ()
+    """The oldest glibc the pip wheels of framework versions install on (manylinux tags)."""
     """numpy ceilings of framework versions built against numpy 1.x."""
     last_branches: tuple[LastBranch, ...] = ()
     """The newest driver branch per architecture (older GPUs are dropped by later branches)."""
@@ -429,6 +432,22 @@ class KnowledgeBase:
                 and SpecifierSet(limit.versions).contains(wanted, prereleases=True)
             ):
                 return limit
+        return None
+
+    def glibc_min(
+        self, framework: str, version: str, platform: str, channel: str = "pip"
+    ) -> GlibcFloor | None:
+        """The glibc floor of ``framework`` ``version`` (a release, or a series read as its
+        ``.0``) on ``platform``, or None when the data records none."""
+        wanted = Version(framework_version(version).public)
+        for floor in self.glibc_floors:
+            if (
+                floor.framework == framework
+                and floor.channel == channel
+                and (not floor.platforms or platform in floor.platforms)
+                and SpecifierSet(floor.versions).contains(wanted, prereleases=True)
+            ):
+                return floor
         return None
 
     def python_release(self, version: str) -> PythonRelease | None:

@@ -12,7 +12,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from gpudoctor.datarows import SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
-from gpudoctor.kb.framework_files import frameworks, numpy_limits
+from gpudoctor.kb.framework_files import frameworks, glibc_floors, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
 from gpudoctor.kb.messages import message_patterns
 from gpudoctor.kb.records import (
@@ -26,6 +26,7 @@ from gpudoctor.kb.records import (
     CudnnFloor,
     DriverBranch,
     FrameworkRelease,
+    GlibcFloor,
     GpuModel,
     LastBranch,
     MinorCompatFloor,
@@ -302,6 +303,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     rules, targets, archs, arch_drivers = _arch(arch, "cuda_arch.toml")
     releases: list[FrameworkRelease] = []
     limits: list[NumpyLimit] = []
+    glibcs: list[GlibcFloor] = []
     for file, framework, channel in (
         ("torch.toml", "torch", "pip"),
         ("tensorflow.toml", "tensorflow", "pip"),
@@ -313,6 +315,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
             releases.extend(frameworks(data, file))
             if framework:
                 limits.extend(numpy_limits(data, file, framework, channel))
+                glibcs.extend(glibc_floors(data, file, framework, channel))
             elif "numpy_max" in data:
                 raise KnowledgeBaseError(f"{file}: numpy_max rows belong in the pip files")
     pythons = _pythons(read(folder / "python.toml"), "python.toml")
@@ -341,6 +344,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         pythons=pythons,
         arch_drivers=arch_drivers,
         numpy_limits=tuple(limits),
+        glibc_floors=tuple(glibcs),
         last_branches=last_branches,
         pci_ranges=pci_ranges,
         message_patterns=messages,

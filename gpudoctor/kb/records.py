@@ -232,6 +232,21 @@ class NumpyLimit(Sourced):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GlibcFloor(Sourced):
+    """The oldest glibc the wheels of some framework versions install on (their manylinux
+    tag): pip finds no wheel for an older one."""
+
+    framework: str
+    channel: str
+    versions: str
+    """A PEP 440 specifier over the framework version, e.g. ``>=2.7``."""
+    glibc: str
+    """``2.28`` for ``manylinux_2_28``."""
+    platforms: tuple[str, ...] = ()
+    """The platforms it applies to; empty means all."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class FrameworkRelease(Sourced):
     """A release series (``2.9``) of PyTorch or TensorFlow from one source (pip or conda-forge)."""
 

@@ -627,3 +627,22 @@ def test_a_report_of_a_cpu_without_avx_is_warned_about(cli: Cli) -> None:
     # a report without the flags (written before 2026-12-07) says nothing
     quiet = cli("make-env", "--from-report", str(H100), "--framework", "tensorflow", "--stdout")
     assert quiet.exit_code == 0 and "AVX" not in quiet.stdout
+
+
+def test_a_report_with_an_old_glibc_gets_wheels_that_install_there(cli: Cli) -> None:
+    # glibc 2.27 (Ubuntu 18.04): PyPI's torch wheels are manylinux1 up to 2.6.0 and
+    # manylinux_2_28 from 2.7.0, so pip finds no torch 2.7+ for it; make-env planned 2.15
+    report = REPORTS / "failure__torch_needs_newer_glibc.json"
+    result = cli("make-env", "--from-report", str(report), "--format", "json")
+    assert result.exit_code == 0, result
+    plan = json.loads(result.stdout)
+    assert plan["frameworks"][0]["version"] == "2.6.0"
+    assert any("glibc 2.27" in w and "2.28" in w for w in plan["warnings"])
+    # TensorFlow 2.21 is manylinux_2_27: it still installs on 2.27
+    tf = cli(
+        "make-env", "--from-report", str(report), "--framework", "tensorflow", "--format", "json"
+    )
+    assert json.loads(tf.stdout)["frameworks"][0]["version"] == "2.21"
+    # pinned to a release glibc rules out: refused, saying why
+    pinned = cli("make-env", "--from-report", str(report), "--torch", "2.9", "--stdout")
+    assert pinned.exit_code == 1 and "glibc" in pinned.stderr, pinned
