@@ -166,6 +166,15 @@ def _check_driver_installed(target: Target, request: Request) -> None:
     if not target.driverless_gpus:
         return
     gpus = "; ".join(target.driverless_gpus)
+    if target.installed_driver:
+        # installed but not running it: installing "the driver" again would not help
+        raise PlanError(
+            f"{target.origin} shows an NVIDIA GPU ({gpus}) that no NVIDIA driver runs: driver "
+            f"{target.installed_driver} is installed but not loaded; fix that first (`gpudoctor "
+            "check` says why and how), then run make-env again; or give the driver that will "
+            "run it and the GPU's compute capability (--driver VERSION --cc X.Y), or --cpu for "
+            "a CPU-only environment"
+        )
     raise PlanError(
         f"{target.origin} shows an NVIDIA GPU ({gpus}) but no NVIDIA driver: install the "
         "driver first (`gpudoctor check` says how), then run make-env again; or give the "

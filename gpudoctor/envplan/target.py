@@ -51,6 +51,9 @@ class Target:
     """Signs of an NVIDIA GPU with a driver whose version could not be read (``CUDA counts 1
     device``, ``PCI 0000:01:00.0, device 0x2684, bound to nvidia``): make-env cannot tell
     which CUDA that driver runs, and a CPU environment would be wrong."""
+    installed_driver: str | None = None
+    """A driver installed but not running (``driver.installed_module_version`` while none is
+    loaded: e.g. an R590 that refuses a Pascal GPU), for the refusal's wording."""
     cluster: str | None = None
     """The compute nodes planned for (``partition gpu: nodes n[1-2] (h100)``), None for one
     machine: then the environment is created on another host than the one it runs on."""
@@ -258,5 +261,12 @@ def target_from_report(report: Report, origin: str) -> Target:
         cpu_flags=report.host.cpu_flags,
         origin=origin,
         driverless_gpus=_driverless_gpus(report) if driver is None and not signs else (),
+        installed_driver=(
+            report.driver.installed_module_version.strip()
+            if driver is None
+            and report.driver.installed_module_version
+            and _readable(report.driver.installed_module_version)
+            else None
+        ),
         unread_driver=(*signs, *_unreadable_versions(report)) if signs else (),
     )

@@ -212,6 +212,19 @@ def test_gpu_without_a_driver_is_refused(cli: Cli, in_tmp: Path, report: str, gp
     assert cpu.exit_code == 0 and f"name: {cpu_env_name()}" in cpu.stdout, cpu
 
 
+def test_gpu_its_installed_driver_does_not_run_is_not_told_to_install_one(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # R590 (open modules) is installed and refuses the GTX 1080 Ti: "install the driver first"
+    # was wrong advice; check names the cause (R580 was the last branch for Pascal)
+    result = cli(
+        "make-env", "--from-report", str(REPORTS / "failure__pascal_on_driver_590_open.json")
+    )
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result
+    assert "driver 590.48.01 is installed but not loaded" in result.stderr
+    assert "install the driver first" not in result.stderr
+
+
 def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) -> None:
     from dataclasses import replace
 
