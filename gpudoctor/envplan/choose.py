@@ -13,9 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gpudoctor.envplan.target import Target
+from gpudoctor.errors import BadInputError
 from gpudoctor.kb import ArchCoverage, KnowledgeBase
 from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
-from gpudoctor.model.versions import framework_version, is_exact, python_key, release_key
+from gpudoctor.model.versions import (
+    framework_version,
+    is_exact,
+    parse_cc,
+    python_key,
+    release_key,
+)
 
 NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
@@ -74,6 +81,21 @@ class Candidate:
         )
 
 
+def _older_glibc(
+    kb: KnowledgeBase, target: Target, release: FrameworkRelease, pinned: str | None
+) -> bool:
+    """True when the target's glibc is older than the manylinux tag of the release's wheels."""
+    floor = kb.glibc_min(
+        release.framework, pinned or release.version, target.platform, release.channel
+    )
+    if floor is None or target.glibc is None:
+        return False
+    try:
+        return python_key(target.glibc) < python_key(floor.glibc)
+    except BadInputError:  # a glibc string the report could not parse: not judged
+        return False
+
+
 def judge(
     kb: KnowledgeBase,
     target: Target,
@@ -94,6 +116,8 @@ def judge(
             pinned = str(framework_version(version))
     if target.platform not in variant.arch:
         failed.add("platform")
+    elif target.glibc and _older_glibc(kb, target, release, pinned):
+        failed.add("glibc")
     if python is not None:
         low, high = (
             python_key(release.python_min),
@@ -107,7 +131,9 @@ def judge(
         if target.driver is None:
             failed.add("driver")
         else:
-            level = kb.cuda_support(target.driver, variant.cuda, target.driver_os).level
+            # judged by the CUDA whose libraries get installed (the wheels' own when they float)
+            runtime = variant.pip_cuda or variant.cuda
+            level = kb.cuda_support(target.driver, runtime, target.driver_os).level
             if level == "none":
                 failed.add("driver")
         if target.cc is not None and target.platform in variant.arch:
@@ -115,6 +141,10 @@ def judge(
             if kb.is_igpu(target.cc) and not variant.tegra:
                 # an iGPU CC in a discrete (x86_64 or SBSA) build's list does not make it a
                 # Jetson build: only builds the data marks as tegra are offered to Jetson
+                coverage = ArchCoverage(kind="none")
+            floor = kb.cudnn_floor(variant.installed_cudnn)
+            if floor is not None and parse_cc(target.cc) < parse_cc(floor.lowest_cc):
+                # the build's own kernels may cover the GPU, the cuDNN it bundles does not
                 coverage = ArchCoverage(kind="none")
             if coverage.kind == "none":
                 failed.add("arch")

@@ -97,6 +97,22 @@ def _pinned_driver_message(
     return text + ": " + ", ".join(ways[:-1]) + " or " + ways[-1]
 
 
+def _cudnn_note(kb: KnowledgeBase, target: Target, judged: list[Candidate]) -> str:
+    """`` (PyTorch 2.7.1 cu118 comes with cuDNN 9.1.0.70, ...)`` when a build's own kernels
+    cover the GPU but the cuDNN it installs does not."""
+    for c in judged:
+        floor = kb.cudnn_floor(c.variant.installed_cudnn)
+        arch = c.variant.arch.get(target.platform, ())
+        if floor is None or target.cc is None or not arch:
+            continue
+        if kb.arch_coverage(target.cc, arch).kind != "none":
+            return (
+                f" ({c.label} comes with cuDNN {c.variant.installed_cudnn}, which supports CC "
+                f"{floor.lowest_cc} and later)"
+            )
+    return ""
+
+
 def gpu_text(kb: KnowledgeBase, target: Target) -> str:
     """``CC 12.0, Blackwell`` (the CC alone when its generation is unknown)."""
     arch = kb.architecture(target.cc) if target.cc else None
@@ -136,6 +152,14 @@ def no_fit_message(
                 " or --tensorflow 2.10 --source pip"
             )
     hints += _driver_hints(kb, target, judged)
+    blocked = next((c for c in judged if "glibc" in c.failed and "version" not in c.failed), None)
+    if blocked is not None:
+        floor = kb.glibc_min(framework, blocked.version, target.platform, blocked.release.channel)
+        if floor is not None:
+            hints.append(
+                f"the wheels of {blocked.label} need glibc >= {floor.glibc} (manylinux_"
+                f"{floor.glibc.replace('.', '_')}) and {target.origin} has glibc {target.glibc}"
+            )
     if target.cc is not None and kind == "GPU":
         on_platform = [
             c for c in judged if "platform" not in c.failed and "version" not in c.failed
@@ -147,7 +171,8 @@ def no_fit_message(
                 pass  # the driver hints above name the newer driver that build needs
             elif covering is None:
                 hints.append(
-                    f"no {name} build on {channel} covers this GPU ({gpu_text(kb, target)})"
+                    f"no {what} build on {channel} covers this GPU ({gpu_text(kb, target)})"
+                    + _cudnn_note(kb, target, on_platform)
                 )
                 if kb.is_igpu(target.cc):
                     hints.append(_JETSON[channel])

@@ -39,7 +39,14 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
     regenerate = plan.command if fmt == "conda" else f"{plan.command} --format {fmt}"
     # one line however long: a copied line must be the whole command
     lines.append(comment_safe(f"# Regenerate: {regenerate}"))
+    if plan.target.driver is not None and plan.target.cc is None:
+        lines.append("#   (on that machine: the GPU's compute capability is unknown, and --driver")
+        lines.append("#   needs --cc; add both to plan it from anywhere)")
     lines.append(comment_safe(f"# Create with: {create}"))
+    then = library_path_then(plan)
+    if then:
+        # one line: it is a command to copy
+        lines.append(comment_safe(f"# Then (once, in the activated environment): {then}"))
     for note in notes:
         lines += comment(note, "# ", "#   ")
     lines.append("#")
@@ -52,6 +59,33 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
         for warning in plan.warnings:
             lines += comment(warning)
     return lines
+
+
+def library_path_command(pip_specs: tuple[str, ...]) -> str:
+    """The activate.d script TensorFlow's recipe writes for a conda-supplied CUDA on Linux.
+
+    TensorFlow wheels before 2.14 look for libcudart/libcudnn only on the loader's path, not
+    in the conda prefix or in the nvidia-cudnn wheel (tensorflow/docs site/en/install/pip.md
+    before the [and-cuda] rewrite, commit 7442d72c6, "Configure the system paths")."""
+    script = "$CONDA_PREFIX/etc/conda/activate.d/env_vars.sh"
+    steps = ["mkdir -p $CONDA_PREFIX/etc/conda/activate.d"]
+    path = "$CONDA_PREFIX/lib/"
+    if any(spec.startswith("nvidia-cudnn") for spec in pip_specs):
+        find = "import nvidia.cudnn;print(nvidia.cudnn.__file__)"
+        steps.append(f"echo 'CUDNN_PATH=$(dirname $(python -c \"{find}\"))' >> {script}")
+        path = "$CUDNN_PATH/lib:" + path
+    steps.append(f"echo 'export LD_LIBRARY_PATH={path}:$LD_LIBRARY_PATH' >> {script}")
+    return " && ".join(steps)
+
+
+def library_path_then(plan: Plan) -> str | None:
+    """:func:`library_path_command` for a Linux plan whose CUDA comes from conda's
+    cudatoolkit (TensorFlow 2.5-2.13 with --source pip); None otherwise."""
+    if not plan.target.platform.startswith("linux"):
+        return None
+    if not any(pin.spec.startswith("cudatoolkit") for pin in plan.conda):
+        return None
+    return library_path_command(tuple(pin.spec for pin in plan.pip))
 
 
 def cuda_override(plan: Plan) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpudoctor.envplan.choose import NAMES, Candidate
+from gpudoctor.envplan.header import library_path_command
 from gpudoctor.envplan.suggest import command_for
 from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import FrameworkPlan, Pin, Plan, Request
@@ -38,9 +39,11 @@ def _why(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> s
     if cuda is None or target.driver is None:
         parts.append(f"CPU build for {target.platform}")
     else:
-        support = kb.cuda_support(target.driver, cuda, target.driver_os)
+        runtime = c.variant.pip_cuda or cuda
+        support = kb.cuda_support(target.driver, runtime, target.driver_os)
         how = "fully" if support.level == "full" else "through minor-version compatibility"
-        parts.append(f"driver {target.driver} runs CUDA {cuda} {how}")
+        wheels = " (the CUDA of the wheels pip installs with it)" if runtime != cuda else ""
+        parts.append(f"driver {target.driver} runs CUDA {runtime}{wheels} {how}")
         if c.coverage is not None and c.coverage.kind in ("sass", "ptx_jit"):
             kind = "native code" if c.coverage.kind == "sass" else "PTX only (JIT)"
             parts.append(f"CC {target.cc} covered by {c.coverage.matched} ({kind})")
@@ -56,6 +59,17 @@ def _unverified(c: Candidate, platform: str) -> str:
     if not c.variant.verified_on(platform):
         return f"the {platform} arch list is not confirmed at its source"
     return ""
+
+
+def _library_path_step(c: Candidate) -> str:
+    """The step TensorFlow's own recipe adds after a conda-supplied CUDA on Linux."""
+    command = library_path_command(c.variant.pip)
+    return (
+        f"{c.label} finds the CUDA libraries from conda only on LD_LIBRARY_PATH, else it runs "
+        "on the CPU (TensorFlow's install guide for 2.5-2.13, tensorflow/docs "
+        "site/en/install/pip.md: Configure the system paths): once, in the activated "
+        f"environment, run the file's Then: line, {command} , and activate it again"
+    )
 
 
 def _warnings(
@@ -77,16 +91,38 @@ def _warnings(
     if not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
     out.extend(target.left_out)
+    if target.arch == "x86_64" and target.cpu_flags is not None and "avx" not in target.cpu_flags:
+        # the wheels are compiled for AVX: the environment installs, then the import dies
+        for c in chosen:
+            stops = (
+                "stops with `compiled to use AVX instructions, but these aren't available`"
+                if c.release.framework == "tensorflow"
+                else "can die of `Illegal instruction` (its CPU kernels assume AVX in places)"
+            )
+            out.append(
+                f"{c.label}: the CPU of {target.origin} lacks AVX (its /proc/cpuinfo), which "
+                f"the {NAMES[c.release.framework]} builds are compiled for: the import {stops}; "
+                "use a machine (or a VM CPU model) with AVX (`gpudoctor check`: GD-HOST-036)"
+            )
     for c in chosen:
         cuda = c.variant.cuda
         if cuda is not None and target.driver is not None:
-            support = kb.cuda_support(target.driver, cuda, target.driver_os)
+            # the CUDA whose libraries are installed: the wheels' own when they float
+            runtime = c.variant.pip_cuda or cuda
+            support = kb.cuda_support(target.driver, runtime, target.driver_os)
             if support.level == "minor_compat":
+                floating = (
+                    f" ({c.variant.package or c.release.package} sets only floors for its "
+                    f"nvidia-* wheels, so pip installs the newest CUDA {runtime.split('.')[0]} "
+                    f"ones: CUDA {runtime} as of {c.variant.as_of})"
+                    if runtime != cuda
+                    else ""
+                )
                 out.append(
-                    f"{c.label}: driver {target.driver} runs CUDA {cuda} only through "
+                    f"{c.label}: driver {target.driver} runs CUDA {runtime} only through "
                     "minor-version compatibility (no PTX JIT of newer PTX, no APIs that need a "
-                    f"newer driver); upgrade the driver to >= {support.full_min_driver} for full "
-                    "support"
+                    f"newer driver){floating}; upgrade the driver to >= "
+                    f"{support.full_min_driver} for full support"
                 )
             if c.coverage is not None and c.coverage.kind == "ptx_jit":
                 out.append(
@@ -98,6 +134,8 @@ def _warnings(
                 out.append(f"{c.label}: the GPU's compute capability is unknown; not checked")
             if c.variant.status == "experimental":
                 out.append(f"{c.label}: {c.variant.tag} is an experimental build of this release")
+        if c.variant.conda and cuda is not None and target.platform.startswith("linux"):
+            out.append(_library_path_step(c))
         release = c.release
         if release.framework == "torch" and release.channel == "pip" and not release.companions:
             out.append(

@@ -6,6 +6,7 @@ The data types live in types.py; the direction is types <- suggest <- pins <- pl
 from __future__ import annotations
 
 import itertools
+import re
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
 from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
@@ -69,6 +70,13 @@ def _check_index_url(request: Request) -> None:
     if not url.lower().startswith(_URL_SCHEMES) or any(c.isspace() for c in url):
         raise BadInputError(
             f"--torch-index-url {url}: give an https://, http:// or file:// URL without spaces"
+        )
+    other = re.search(r"\{[^}]*\}", url.replace("{variant}", ""))
+    if other:
+        # a mistyped placeholder would reach pip as a literal path and 404 on every package
+        raise BadInputError(
+            f"--torch-index-url {url}: only {{variant}} is replaced, {other.group()} would stay "
+            "in the URL"
         )
     if request.source != "pip" or "torch" not in request.frameworks:
         raise BadInputError(
@@ -158,6 +166,15 @@ def _check_driver_installed(target: Target, request: Request) -> None:
     if not target.driverless_gpus:
         return
     gpus = "; ".join(target.driverless_gpus)
+    if target.installed_driver:
+        # installed but not running it: installing "the driver" again would not help
+        raise PlanError(
+            f"{target.origin} shows an NVIDIA GPU ({gpus}) that no NVIDIA driver runs: driver "
+            f"{target.installed_driver} is installed but not loaded; fix that first (`gpudoctor "
+            "check` says why and how), then run make-env again; or give the driver that will "
+            "run it and the GPU's compute capability (--driver VERSION --cc X.Y), or --cpu for "
+            "a CPU-only environment"
+        )
     raise PlanError(
         f"{target.origin} shows an NVIDIA GPU ({gpus}) but no NVIDIA driver: install the "
         "driver first (`gpudoctor check` says how), then run make-env again; or give the "
@@ -212,6 +229,10 @@ def _cudnn_wheel(c: Candidate) -> str | None:
     return c.variant.cudnn_pip
 
 
+def _cudnn_text(c: Candidate) -> str:
+    return _cudnn_wheel(c) or c.variant.cudnn or "not recorded"
+
+
 def _python_range(chosen: list[Candidate]) -> tuple[tuple[int, int], tuple[int, int]]:
     low = max(python_key(c.release.python_min) for c in chosen)
     high = min(python_key(c.python_max) for c in chosen)
@@ -249,8 +270,8 @@ def _pair(kb: KnowledgeBase, target: Target, request: Request) -> list[Candidate
     stack = "CUDA/cuDNN stack" if request.source == "pip" else "cuda-version"
     raise PlanError(
         f"PyTorch and TensorFlow share no {stack} on {request.source} for "
-        f"{target.describe(kb)} (best: {a.label} with cuDNN {_cudnn_wheel(a) or a.variant.cudnn}, "
-        f"{b.label} with cuDNN {_cudnn_wheel(b) or b.variant.cudnn}): make two environments, "
+        f"{target.describe(kb)} (best: {a.label} with cuDNN {_cudnn_text(a)}, "
+        f"{b.label} with cuDNN {_cudnn_text(b)}): make two environments, "
         "with --framework torch and with --framework tensorflow"
     )
 
@@ -294,8 +315,39 @@ def _newer_driver_notes(
     return notes
 
 
+def _glibc_notes(
+    kb: KnowledgeBase, target: Target, request: Request, chosen: list[Candidate]
+) -> list[str]:
+    """Newer releases the target's glibc rules out (their wheels' manylinux tag)."""
+    notes = []
+    for c in chosen:
+        framework = c.release.framework
+        judged = _judge(kb, target, request, framework, c.release.channel)
+        newer = [
+            x
+            for x in judged
+            if x.failed == {"glibc"}
+            and release_key(x.release.version) > release_key(c.release.version)
+        ]
+        if not newer:
+            continue
+        oldest = min(newer, key=lambda x: release_key(x.release.version))
+        floor = kb.glibc_min(framework, oldest.release.version, target.platform, c.release.channel)
+        if floor is None:
+            continue
+        notes.append(
+            f"{c.label}: glibc {target.glibc} of {target.origin} is older than the glibc "
+            f"{floor.glibc} that the wheels of {NAMES[framework]} {oldest.release.version} and "
+            f"later need (manylinux_{floor.glibc.replace('.', '_')}: pip finds none for this "
+            "machine), so an older release is planned; a newer OS unlocks them"
+        )
+    return notes
+
+
 def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:
     """The full plan: builds, Python, pins with reasons, warnings."""
     chosen = choose(kb, target, request)
     notes = _newer_driver_notes(kb, target, request, chosen)
+    if target.glibc:
+        notes += _glibc_notes(kb, target, request, chosen)
     return build_plan(kb, target, request, chosen, notes=tuple(notes))

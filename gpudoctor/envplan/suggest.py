@@ -13,15 +13,19 @@ from gpudoctor.model.report import Report
 def command_for(target: Target, request: Request) -> str:
     """``gpudoctor make-env ...`` that plans ``request`` for ``target`` on any machine."""
     args = ["gpudoctor", "make-env"]
-    if target.driver is not None:
-        args += ["--driver", target.driver]
-        if target.cc is not None:
-            args += ["--cc", target.cc]
-    args += ["--os", target.os]
-    if target.arch != "x86_64":
-        args += ["--arch", target.arch]
-    if target.wsl:
-        args.append("--wsl")
+    if target.driver is not None and target.cc is None:
+        # --driver needs --cc, and --os alone means a machine without a GPU: with the CC
+        # unknown (a report without it) no typed target plans the same, so the command is the
+        # one to run on that machine, which make-env probes
+        pass
+    else:
+        if target.driver is not None:
+            args += ["--driver", target.driver, "--cc", str(target.cc)]
+        args += ["--os", target.os]
+        if target.arch != "x86_64":
+            args += ["--arch", target.arch]
+        if target.wsl:
+            args.append("--wsl")
     frameworks = request.frameworks
     args += ["--framework", "both" if len(frameworks) == 2 else frameworks[0]]
     for flag, value in (

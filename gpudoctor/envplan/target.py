@@ -39,6 +39,9 @@ class Target:
     gpus: tuple[str, ...] = ()
     """GPU names, for the comment block."""
     glibc: str | None = None
+    cpu_flags: tuple[str, ...] | None = None
+    """The CPU's instruction-set flags from a report (``avx``, ``avx2``, ...); None when not
+    known (a typed target, a report that does not record them)."""
     origin: str = COMMAND_LINE
     """``this machine``, ``report FILE`` or ``the command line``."""
     driverless_gpus: tuple[str, ...] = ()
@@ -48,6 +51,9 @@ class Target:
     """Signs of an NVIDIA GPU with a driver whose version could not be read (``CUDA counts 1
     device``, ``PCI 0000:01:00.0, device 0x2684, bound to nvidia``): make-env cannot tell
     which CUDA that driver runs, and a CPU environment would be wrong."""
+    installed_driver: str | None = None
+    """A driver installed but not running (``driver.installed_module_version`` while none is
+    loaded: e.g. an R590 that refuses a Pascal GPU), for the refusal's wording."""
     cluster: str | None = None
     """The compute nodes planned for (``partition gpu: nodes n[1-2] (h100)``), None for one
     machine: then the environment is created on another host than the one it runs on."""
@@ -136,6 +142,13 @@ def target_from_args(
             raise BadInputError(
                 f"--driver {driver}: not a driver version like 535.104.05"
             ) from None
+        if "." not in driver:
+            # A branch alone compares below every driver of it (580 < 580.65.06), so R580 would
+            # be planned as CUDA 12.9 and R535 as 12.1: ask for what nvidia-smi prints.
+            raise BadInputError(
+                f"--driver {driver}: give the full version nvidia-smi prints, like 535.104.05 "
+                "(a branch alone does not say which CUDA it runs)"
+            )
     norm_cc: str | None = None
     if cc is not None:
         try:
@@ -248,7 +261,15 @@ def target_from_report(report: Report, origin: str) -> Target:
         wsl=report.host.wsl,
         gpus=names,
         glibc=report.host.glibc,
+        cpu_flags=report.host.cpu_flags,
         origin=origin,
         driverless_gpus=_driverless_gpus(report) if driver is None and not signs else (),
+        installed_driver=(
+            report.driver.installed_module_version.strip()
+            if driver is None
+            and report.driver.installed_module_version
+            and _readable(report.driver.installed_module_version)
+            else None
+        ),
         unread_driver=(*signs, *_unreadable_versions(report)) if signs else (),
     )

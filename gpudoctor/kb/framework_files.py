@@ -11,7 +11,7 @@ from packaging.version import Version
 from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.arch import parse_entry
-from gpudoctor.kb.records import FrameworkRelease, NumpyLimit, Patches, Variant
+from gpudoctor.kb.records import FrameworkRelease, GlibcFloor, NumpyLimit, Patches, Variant
 from gpudoctor.model.versions import cuda_key, framework_version, python_key, release_key
 
 
@@ -48,11 +48,13 @@ def _variant(
             "pip",
             "cudnn_pip",
             "python_max",
+            "pip_cuda",
+            "pip_cudnn",
             "tegra",
         }
         | SOURCED,
     )
-    check(where, cuda_key, row["cuda"])
+    check(where, cuda_key, row["cuda"], row.get("pip_cuda"))
     check(where, python_key, row.get("python_max"))
     meta = sourced({**inherited, **row}, where)
     arch: dict[str, tuple[str, ...]] = {}
@@ -88,6 +90,8 @@ def _variant(
         pip=tuple(row.get("pip", ())),
         cudnn_pip=row.get("cudnn_pip"),
         python_max=row.get("python_max"),
+        pip_cuda=cuda_key(row["pip_cuda"]) if row.get("pip_cuda") else None,
+        pip_cudnn=row.get("pip_cudnn"),
         unverified_arch=tuple(unverified),
         tegra=row.get("tegra", False),
         **meta,
@@ -224,3 +228,30 @@ def frameworks(data: Table, name: str) -> tuple[FrameworkRelease, ...]:
     if patches:
         raise KnowledgeBaseError(f"{name} patches: no release {', '.join(patches)}")
     return tuple(releases)
+
+
+def glibc_floors(data: Table, name: str, framework: str, channel: str) -> list[GlibcFloor]:
+    """The ``[[glibc_min]]`` rows of one pip framework file."""
+    floors: list[GlibcFloor] = []
+    for i, row in enumerate(data.get("glibc_min", [])):
+        where = f"{name} glibc_min[{i}]"
+        keys(row, where, {"versions", "glibc", "source", "as_of"}, {"platforms"} | SOURCED)
+        try:
+            SpecifierSet(row["versions"])
+        except InvalidSpecifier as exc:
+            raise KnowledgeBaseError(f"{where}: {exc}") from None
+        check(where, python_key, row["glibc"])  # major.minor, as glibc versions are
+        platforms = tuple(row.get("platforms", ()))
+        if any(p not in PLATFORMS for p in platforms):
+            raise KnowledgeBaseError(f"{where}: unknown platform in {list(platforms)}")
+        floors.append(
+            GlibcFloor(
+                framework=framework,
+                channel=channel,
+                versions=row["versions"],
+                glibc=row["glibc"],
+                platforms=platforms,
+                **sourced(row, where),
+            )
+        )
+    return floors

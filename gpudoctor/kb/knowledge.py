@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from gpudoctor.errors import BadInputError, KnowledgeBaseError
 from gpudoctor.kb.arch import ArchCoverage, coverage
@@ -46,8 +46,10 @@ from gpudoctor.kb.records import (
     CudaSupport,
     CudaTargets,
     CudaToolkit,
+    CudnnFloor,
     DriverBranch,
     FrameworkRelease,
+    GlibcFloor,
     GpuModel,
     LastBranch,
     MessageMatch,
@@ -116,6 +118,8 @@ class KnowledgeBase:
     arch_drivers: tuple[ArchDriver, ...] = ()
     """The oldest driver branch per compute capability (discrete GPUs only)."""
     numpy_limits: tuple[NumpyLimit, ...] = ()
+    glibc_floors: tuple[GlibcFloor, ...] = ()
+    """The oldest glibc the pip wheels of framework versions install on (manylinux tags)."""
     """numpy ceilings of framework versions built against numpy 1.x."""
     last_branches: tuple[LastBranch, ...] = ()
     """The newest driver branch per architecture (older GPUs are dropped by later branches)."""
@@ -127,6 +131,9 @@ class KnowledgeBase:
     """NVIDIA's Xid catalogue: meaning, usual culprit and action per Xid (data/xid.toml)."""
     gpu_models: tuple[GpuModel, ...] = ()
     """Datacenter GPU models: expected NVLinks and ECC (data/gpu_models.toml)."""
+    cudnn_floors: tuple[CudnnFloor, ...] = ()
+    """The lowest compute capability per range of cuDNN versions (cuda_arch.toml
+    ``[[cudnn]]``)."""
 
     def xid(self, code: int) -> XidEntry | None:
         """The catalogue entry of Xid ``code``, or None for an Xid the catalogue lacks."""
@@ -284,6 +291,17 @@ class KnowledgeBase:
         key = self._renamed(parse_cc(cc))
         return next((r for r in self.arch_drivers if parse_cc(r.cc) == key), None)
 
+    def cudnn_floor(self, cudnn: str | None) -> CudnnFloor | None:
+        """The row whose range holds ``cudnn`` (``9.1.0.70``, ``9.28.0.42``; a bare ``9`` is
+        read as 9.0), or None when the data has none for it (or ``cudnn`` is None)."""
+        if not cudnn:
+            return None
+        try:
+            version = Version(cudnn)
+        except InvalidVersion:
+            return None
+        return next((f for f in self.cudnn_floors if version in SpecifierSet(f.versions)), None)
+
     def min_driver_for_cc(self, cc: str, os: str) -> str | None:
         """The oldest driver that knows a GPU of compute capability ``cc`` on ``os`` (``linux``
         or ``windows``; WSL2 counts as windows): a branch floor such as ``570``, the branch of
@@ -414,6 +432,22 @@ class KnowledgeBase:
                 and SpecifierSet(limit.versions).contains(wanted, prereleases=True)
             ):
                 return limit
+        return None
+
+    def glibc_min(
+        self, framework: str, version: str, platform: str, channel: str = "pip"
+    ) -> GlibcFloor | None:
+        """The glibc floor of ``framework`` ``version`` (a release, or a series read as its
+        ``.0``) on ``platform``, or None when the data records none."""
+        wanted = Version(framework_version(version).public)
+        for floor in self.glibc_floors:
+            if (
+                floor.framework == framework
+                and floor.channel == channel
+                and (not floor.platforms or platform in floor.platforms)
+                and SpecifierSet(floor.versions).contains(wanted, prereleases=True)
+            ):
+                return floor
         return None
 
     def python_release(self, version: str) -> PythonRelease | None:

@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from gpudoctor.datarows import SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
-from gpudoctor.kb.framework_files import frameworks, numpy_limits
+from gpudoctor.kb.framework_files import frameworks, glibc_floors, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
 from gpudoctor.kb.messages import message_patterns
 from gpudoctor.kb.records import (
@@ -21,8 +23,10 @@ from gpudoctor.kb.records import (
     ArchRules,
     CudaTargets,
     CudaToolkit,
+    CudnnFloor,
     DriverBranch,
     FrameworkRelease,
+    GlibcFloor,
     GpuModel,
     LastBranch,
     MinorCompatFloor,
@@ -146,6 +150,22 @@ def _arch(data: Table, name: str) -> tuple[Any, ...]:
             ArchDriver(cc=row["cc"], driver=row["driver"], cuda=row["cuda"], **sourced(row, where))
         )
     return rules, tuple(targets), tuple(archs), tuple(drivers)
+
+
+def _cudnn_floors(data: Table, name: str) -> tuple[CudnnFloor, ...]:
+    floors: list[CudnnFloor] = []
+    for i, row in enumerate(data.get("cudnn", [])):
+        where = f"{name} cudnn[{i}]"
+        keys(row, where, {"versions", "lowest_cc", "source", "as_of"}, SOURCED)
+        check(where, parse_cc, row["lowest_cc"])
+        try:
+            SpecifierSet(row["versions"])
+        except InvalidSpecifier as exc:
+            raise KnowledgeBaseError(f"{where}: {exc}") from None
+        floors.append(
+            CudnnFloor(versions=row["versions"], lowest_cc=row["lowest_cc"], **sourced(row, where))
+        )
+    return tuple(floors)
 
 
 def _pythons(data: Table, name: str) -> tuple[PythonRelease, ...]:
@@ -283,6 +303,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     rules, targets, archs, arch_drivers = _arch(arch, "cuda_arch.toml")
     releases: list[FrameworkRelease] = []
     limits: list[NumpyLimit] = []
+    glibcs: list[GlibcFloor] = []
     for file, framework, channel in (
         ("torch.toml", "torch", "pip"),
         ("tensorflow.toml", "tensorflow", "pip"),
@@ -294,6 +315,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
             releases.extend(frameworks(data, file))
             if framework:
                 limits.extend(numpy_limits(data, file, framework, channel))
+                glibcs.extend(glibc_floors(data, file, framework, channel))
             elif "numpy_max" in data:
                 raise KnowledgeBaseError(f"{file}: numpy_max rows belong in the pip files")
     pythons = _pythons(read(folder / "python.toml"), "python.toml")
@@ -322,11 +344,13 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         pythons=pythons,
         arch_drivers=arch_drivers,
         numpy_limits=tuple(limits),
+        glibc_floors=tuple(glibcs),
         last_branches=last_branches,
         pci_ranges=pci_ranges,
         message_patterns=messages,
         xids=xids,
         gpu_models=models,
+        cudnn_floors=_cudnn_floors(arch, "cuda_arch.toml"),
     )
     kb.validate()
     return kb

@@ -96,6 +96,16 @@ class ArchDriver(Sourced):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CudnnFloor(Sourced):
+    """The lowest compute capability a range of cuDNN versions supports (its own kernels: a
+    framework build whose arch list covers an older GPU still fails in cuDNN there)."""
+
+    versions: str
+    """A PEP 440 specifier over the cuDNN version, e.g. ``>=9.11,<10``."""
+    lowest_cc: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class LastBranch(Sourced):
     """The newest driver branch that still drives an architecture; later branches refuse it."""
 
@@ -167,11 +177,23 @@ class Variant(Sourced):
     """The exact ``nvidia-cudnn-cu*`` wheel the pip package pins, when known."""
     python_max: str | None = None
     """A lower Python ceiling than the release's, for this variant only."""
+    pip_cudnn: str | None = None
+    """The cuDNN wheel pip installs with the package when it sets only a floor (the newest at
+    ``as_of``); None when ``cudnn_pip``/``cudnn`` is what gets installed."""
+    pip_cuda: str | None = None
+    """The CUDA of the ``nvidia-*`` wheels pip installs with the package when it sets floors
+    rather than pins (TensorFlow 2.20+ ``[and-cuda]``: the newest CUDA 12 wheels, 12.9 in
+    2026-12); None when the wheels are pinned to ``cuda`` or come from elsewhere."""
     unverified_arch: tuple[str, ...] = ()
     """Platforms whose arch list is not confirmed at its source."""
     tegra: bool = False
     """True when the build is made for Jetson/Tegra integrated GPUs; builds without it are
     for discrete GPUs (x86_64, or server ARM/SBSA) even when their arch list names an iGPU CC."""
+
+    @property
+    def installed_cudnn(self) -> str | None:
+        """The cuDNN this build runs with, as exactly as the data knows it."""
+        return self.pip_cudnn or self.cudnn_pip or self.cudnn
 
     def verified_on(self, platform: str) -> bool:
         """True when the row and the arch list for ``platform`` are both confirmed."""
@@ -207,6 +229,21 @@ class NumpyLimit(Sourced):
     def requirement(self) -> str:
         """``numpy<2``."""
         return f"numpy{self.numpy}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlibcFloor(Sourced):
+    """The oldest glibc the wheels of some framework versions install on (their manylinux
+    tag): pip finds no wheel for an older one."""
+
+    framework: str
+    channel: str
+    versions: str
+    """A PEP 440 specifier over the framework version, e.g. ``>=2.7``."""
+    glibc: str
+    """``2.28`` for ``manylinux_2_28``."""
+    platforms: tuple[str, ...] = ()
+    """The platforms it applies to; empty means all."""
 
 
 @dataclass(frozen=True, kw_only=True)

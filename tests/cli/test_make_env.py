@@ -28,6 +28,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("args", "message"),
     [
         (("--driver", "abc", "--cc", "8.6"), "--driver abc"),
+        (("--driver", "580", "--cc", "9.0"), "--driver 580: give the full version nvidia-smi"),
         (("--driver", "535.104.05", "--cc", "99.1"), "--cc 99.1"),
         (("--driver", "535.104.05"), "--driver needs --cc"),
         ((*TARGET, "--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
@@ -83,7 +84,9 @@ def test_writes_environment_yml_and_refuses_to_overwrite(cli: Cli, in_tmp: Path)
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["name"] == "torch2.14-cu126"
     forced = cli("make-env", *TARGET, "--framework", "tensorflow", "--force")
     assert forced.exit_code == 0, forced
-    assert yaml.safe_load(path.read_text(encoding="utf-8"))["name"].startswith("tf2.21")
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["name"].startswith(
+        "tf2.19"
+    )  # V100: cuDNN 9.11+ dropped Volta
 
 
 def test_output_and_stdout(cli: Cli, in_tmp: Path) -> None:
@@ -207,6 +210,19 @@ def test_gpu_without_a_driver_is_refused(cli: Cli, in_tmp: Path, report: str, gp
     assert not (in_tmp / "environment.yml").exists()
     cpu = cli("make-env", "--from-report", path, "--cpu", "--stdout")
     assert cpu.exit_code == 0 and f"name: {cpu_env_name()}" in cpu.stdout, cpu
+
+
+def test_gpu_its_installed_driver_does_not_run_is_not_told_to_install_one(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # R590 (open modules) is installed and refuses the GTX 1080 Ti: "install the driver first"
+    # was wrong advice; check names the cause (R580 was the last branch for Pascal)
+    result = cli(
+        "make-env", "--from-report", str(REPORTS / "failure__pascal_on_driver_590_open.json")
+    )
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result
+    assert "driver 590.48.01 is installed but not loaded" in result.stderr
+    assert "install the driver first" not in result.stderr
 
 
 def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) -> None:
@@ -489,6 +505,10 @@ def test_each_format_has_its_usual_file(cli: Cli, in_tmp: Path, fmt: str, file: 
         (("--format", "uv", "--name", "lab+1"), "a uv project name"),
         (("-o", "lab.toml"), "--format uv or --format pixi"),
         (("--torch-index-url", "ftp://mirror/x"), "--torch-index-url ftp://mirror/x"),
+        (
+            ("--torch-index-url", "https://mirror/{varient}"),
+            "only {variant} is replaced, {varient} would stay in the URL",
+        ),
     ],
 )
 def test_form_specific_bad_input(
@@ -597,3 +617,45 @@ def test_an_environment_file_carries_one_date_the_knowledge_bases(cli: Cli) -> N
         assert result.exit_code == 0, result
         dates = set(re.findall(r"\b20\d\d-\d\d-\d\d\b", result.stdout))
         assert dates == {kb.load().as_of.isoformat()}, dates
+
+
+def test_regenerate_line_of_a_report_without_cc_is_a_command_that_runs(cli: Cli) -> None:
+    # the report has a driver but no compute capability: the Regenerate line said
+    # `--driver 570.133.20 --os linux`, which make-env refuses (--driver needs --cc)
+    report = REPORTS / "failure__driver_library_mismatch.json"
+    result = cli("make-env", "--from-report", str(report), "--format", "json")
+    assert result.exit_code == 0, result
+    argv = shlex.split(json.loads(result.stdout)["command"])
+    assert argv == ["gpudoctor", "make-env", "--framework", "torch"]
+    typed = cli("make-env", "--driver", "570.133.20", "--os", "linux", "--stdout")
+    assert typed.exit_code == 2  # what it used to say
+
+
+def test_a_report_of_a_cpu_without_avx_is_warned_about(cli: Cli) -> None:
+    # the E5620 has SSE4.2 but no AVX: TensorFlow's wheels stop at import there (GD-HOST-036)
+    report = REPORTS / "failure__tensorflow_cpu_without_avx.json"
+    result = cli("make-env", "--from-report", str(report), "--framework", "tensorflow", "--stdout")
+    assert result.exit_code == 0, result
+    assert "lacks AVX" in result.stdout and "GD-HOST-036" in result.stdout
+    # a report without the flags (written before 2026-12-07) says nothing
+    quiet = cli("make-env", "--from-report", str(H100), "--framework", "tensorflow", "--stdout")
+    assert quiet.exit_code == 0 and "AVX" not in quiet.stdout
+
+
+def test_a_report_with_an_old_glibc_gets_wheels_that_install_there(cli: Cli) -> None:
+    # glibc 2.27 (Ubuntu 18.04): PyPI's torch wheels are manylinux1 up to 2.6.0 and
+    # manylinux_2_28 from 2.7.0, so pip finds no torch 2.7+ for it; make-env planned 2.15
+    report = REPORTS / "failure__torch_needs_newer_glibc.json"
+    result = cli("make-env", "--from-report", str(report), "--format", "json")
+    assert result.exit_code == 0, result
+    plan = json.loads(result.stdout)
+    assert plan["frameworks"][0]["version"] == "2.6.0"
+    assert any("glibc 2.27" in w and "2.28" in w for w in plan["warnings"])
+    # TensorFlow 2.21 is manylinux_2_27: it still installs on 2.27
+    tf = cli(
+        "make-env", "--from-report", str(report), "--framework", "tensorflow", "--format", "json"
+    )
+    assert json.loads(tf.stdout)["frameworks"][0]["version"] == "2.21"
+    # pinned to a release glibc rules out: refused, saying why
+    pinned = cli("make-env", "--from-report", str(report), "--torch", "2.9", "--stdout")
+    assert pinned.exit_code == 1 and "glibc" in pinned.stderr, pinned

@@ -4,6 +4,8 @@ against the plan, for the machines the conda form is tested on; refusals alike i
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
 import sys
 from typing import Any
 
@@ -183,7 +185,11 @@ def test_every_form_holds_the_plan(
         prose = _joined(text)
         for reason in (*plan.reasons, *plan.warnings):
             assert " ".join(reason.split()) in prose, (fmt, reason)
-        assert all(len(line) <= 100 for line in _comments(text) if "Regenerate" not in line)
+        assert all(
+            len(line) <= 100
+            for line in _comments(text)
+            if not line.startswith(("# Regenerate:", "# Then "))
+        )
         regenerate = next(x for x in _comments(text) if x.startswith("# Regenerate: "))
         argv = shlex.split(regenerate.removeprefix("# Regenerate: "))
         assert argv[:2] == ["gpudoctor", "make-env"]
@@ -280,3 +286,22 @@ def test_the_docs_show_the_forms_as_written(kb: KnowledgeBase) -> None:
         text = render(plan, fmt)
         body = "\n".join(text.splitlines()[len(_comments(text)) :]).strip("\n")
         assert sample == body, fmt
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="runs the bash line the file gives")
+def test_the_then_line_writes_the_library_path_script(kb: KnowledgeBase, tmp_path: Any) -> None:
+    # TensorFlow 2.13 with conda's cudatoolkit and the cuDNN wheel (R470 + Kepler)
+    plan = _plan(kb, {"driver": "470.82.01", "cc": "3.7"}, {"frameworks": ("tensorflow",)})
+    for fmt in ("conda", "pixi"):
+        (line,) = [x for x in _comments(render(plan, fmt)) if x.startswith("# Then ")]
+    command = line.split(": ", 1)[1]
+    env = {"CONDA_PREFIX": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    bash = shutil.which("bash")
+    assert bash is not None
+    subprocess.run([bash, "-c", command], env=env, check=True, timeout=30)
+    script = (tmp_path / "etc/conda/activate.d/env_vars.sh").read_text(encoding="utf-8")
+    assert "CUDNN_PATH=$(dirname" in script
+    assert "export LD_LIBRARY_PATH=$CUDNN_PATH/lib:$CONDA_PREFIX/lib/:$LD_LIBRARY_PATH" in script
+    # the and-cuda wheels of 2.14+ need no such step
+    plan = _plan(kb, {"driver": "470.82.01", "cc": "6.1"}, {"frameworks": ("tensorflow",)})
+    assert not [x for x in _comments(render(plan, "conda")) if x.startswith("# Then ")]

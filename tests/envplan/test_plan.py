@@ -143,8 +143,11 @@ def test_jetson_is_refused_with_a_hint(kb: KnowledgeBase) -> None:
 
 
 def test_both_frameworks_refused_on_pip_with_two_envs(kb: KnowledgeBase) -> None:
-    with pytest.raises(PlanError, match="make two environments"):
+    with pytest.raises(PlanError, match="make two environments") as info:
         plan(kb, "580.65.06", "9.0", frameworks=("torch", "tensorflow"))
+    # PyTorch 2.15 cu130's cuDNN is not recorded: said so, not "cuDNN None"
+    assert "None" not in str(info.value)
+    assert "PyTorch 2.15 cu130 with cuDNN not recorded" in str(info.value)
 
 
 def test_both_frameworks_cpu(kb: KnowledgeBase) -> None:
@@ -273,3 +276,85 @@ def test_no_python_3_15_for_torch_without_cp315_wheels(tmp_path: Path, version: 
             plan(kb, driver, cc, torch=version, python="3.15")
     # 2.15.0 has cp315 wheels: with 3.15 released it is chosen there
     assert plan(kb, "580.65.06", "9.0", torch="2.15").python == "3.15"
+
+
+def test_tensorflow_2_14_and_cuda_stops_at_python_3_10(kb: KnowledgeBase) -> None:
+    # tensorflow[and-cuda] 2.14.0/2.14.1 requires tensorrt==8.5.3.1, whose only wheels on PyPI
+    # are cp36-cp310 (uv pip compile 'tensorflow[and-cuda]==2.14.*' --python-version 3.11:
+    # "tensorrt==8.5.3.1 has no wheels with a matching Python ABI tag"); with Python 3.11 pip
+    # cannot install the environment at all.
+    p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",))
+    assert (p.frameworks[0].version, p.frameworks[0].variant) == ("2.14", "cu118")
+    assert p.python == "3.10"
+    # asked for 3.11, the R470 machine gets 2.13 (cudatoolkit from conda, no tensorrt)
+    p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",), python="3.11")
+    assert (p.frameworks[0].version, p.python) == ("2.13", "3.11")
+
+
+def test_tensorflow_with_conda_cuda_on_linux_says_to_set_ld_library_path(kb: KnowledgeBase) -> None:
+    # TensorFlow 2.5-2.13 wheels do not look in the conda prefix for cudatoolkit/cudnn (nor in
+    # the nvidia-cudnn-cu11 wheel): tensorflow/docs site/en/install/pip.md before commit
+    # 7442d72c6 (2023-09-28), step "Configure the system paths"; without it TF runs on the CPU
+    p = plan(kb, "470.82.01", "3.7", frameworks=("tensorflow",))
+    assert p.frameworks[0].version == "2.13"
+    (note,) = [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
+    assert "CUDNN_PATH" in note and "activate.d" in note
+    p = plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",), tensorflow="2.11")
+    (note,) = [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
+    assert "CUDNN_PATH" not in note and "$CONDA_PREFIX/lib/" in note
+    # conda puts Library\bin on PATH on Windows; the and-cuda wheels find their own libraries
+    for p in (
+        plan(kb, "560.94", "8.6", os="windows", frameworks=("tensorflow",)),
+        plan(kb, "470.82.01", "6.1", frameworks=("tensorflow",)),
+    ):
+        assert not [w for w in p.warnings if "LD_LIBRARY_PATH" in w]
+
+
+def test_kepler_gets_no_build_that_bundles_cudnn_9(kb: KnowledgeBase) -> None:
+    # cuDNN 9 (torch 2.4+ cu118 bundles 9.1.0.70) supports CC 5.0 and later only (cuDNN 9.0.0
+    # support matrix, CUDA 11.8 and 12.x); a K80 (CC 3.7) on R470 got torch 2.7.1 cu118, whose
+    # own kernels include sm_37 but whose convolutions would fail in cuDNN
+    p = plan(kb, "470.82.01", "3.7")
+    fw = p.frameworks[0]
+    assert (fw.version, fw.variant, fw.cudnn) == ("2.3.1", "cu118", "8.7.0.84")
+    # Maxwell is in cuDNN 9's list: unchanged
+    assert plan(kb, "470.82.01", "5.0").frameworks[0].version == "2.7.1"
+    with pytest.raises(PlanError, match=r"cuDNN 9\.1\.0\.70, which supports CC 5\.0 and later"):
+        plan(kb, "470.82.01", "3.7", torch="2.7")
+    floor = kb.cudnn_floor("9.1.0.70")
+    assert floor is not None and floor.lowest_cc == "5.0"
+    assert kb.cudnn_floor("8.7.0.84") is None
+
+
+@pytest.mark.parametrize(("driver", "cc"), [("535.104.05", "7.0"), ("580.95.05", "6.1")])
+def test_pre_turing_gets_no_tensorflow_whose_pip_cudnn_dropped_it(
+    kb: KnowledgeBase, driver: str, cc: str
+) -> None:
+    # tensorflow[and-cuda] 2.20/2.21 set only a cuDNN floor and pip installs the newest
+    # (nvidia-cudnn-cu12 9.28.0.42, uv pip compile on 2026-12-07); cuDNN 9.11+ has no code for
+    # GPUs before Turing (conda-forge/tensorflow-feedstock#457: segmentation faults). 2.19 pins
+    # 9.3.0.75. Turing and later keep 2.21.
+    p = plan(kb, driver, cc, frameworks=("tensorflow",))
+    assert p.frameworks[0].version == "2.19"
+    assert [pin.spec for pin in p.pip] == ["tensorflow[and-cuda]==2.19.*"]
+    assert plan(kb, driver, "7.5", frameworks=("tensorflow",)).frameworks[0].version == "2.21"
+    floor = kb.cudnn_floor("9.28.0.42")
+    assert floor is not None and floor.lowest_cc == "7.5"
+
+
+def test_tensorflow_wheels_that_float_are_judged_by_the_cuda_pip_installs(
+    kb: KnowledgeBase,
+) -> None:
+    # tensorflow[and-cuda] 2.20/2.21 set floors (>=12.5), and pip resolves the newest CUDA 12
+    # wheels (uv pip compile on 2026-12-07: nvidia-cuda-runtime-cu12 12.9.79): a driver of
+    # R560 runs 12.5 fully but 12.9 only through minor-version compatibility, and full support
+    # needs 575.51.03, not the 555.42.02 of CUDA 12.5
+    p = plan(kb, "560.35.03", "8.6", frameworks=("tensorflow",))
+    assert p.frameworks[0].version == "2.21"
+    (note,) = [w for w in p.warnings if "minor-version compatibility" in w]
+    assert "CUDA 12.9" in note and ">= 575.51.03" in note and "555.42.02" not in note
+    assert p.frameworks[0].driver_support == "minor_compat"  # the JSON plan says the same
+    assert any("runs CUDA 12.9 (the CUDA of the wheels pip installs" in r for r in p.reasons)
+    # 2.19 pins its wheels to CUDA 12.5: judged by 12.5
+    p = plan(kb, "560.35.03", "8.6", frameworks=("tensorflow",), tensorflow="2.19")
+    assert not [w for w in p.warnings if "minor-version compatibility" in w]

@@ -159,6 +159,18 @@ def test_copy_loads(tmp_path: Path) -> None:
         ("cuda_arch.toml", 'cc = "12.0"\ndriver = "570"', 'cc = "12.0"\ndriver = "560"', "branch"),
         ("cuda_arch.toml", 'cc = "8.6"\ndriver = "455"', 'cc = "8.7"\ndriver = "455"', "discrete"),
         ("conda_forge.toml", 'tag = "cuda130"', 'tag = "cuda130"\ntegra = "yes"', "tegra"),
+        (
+            "cuda_arch.toml",
+            'versions = ">=9.0,<9.11"\nlowest_cc = "5.0"',
+            'versions = "nine"\nlowest_cc = "5.0"',
+            "cudnn",
+        ),
+        (
+            "cuda_arch.toml",
+            'versions = ">=9.0,<9.11"\nlowest_cc = "5.0"',
+            'versions = ">=9.0,<9.11"\nlowest_cc = "five"',
+            "cudnn",
+        ),
     ],
 )
 def test_broken_data_is_refused(
