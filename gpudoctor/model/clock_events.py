@@ -38,6 +38,28 @@ _SLOWDOWN_BITS = [(int(bit), text) for bit, text in SLOWDOWNS.items()]
 """As plain integers: ``int & IntFlag`` builds a flag through the enum machinery each time."""
 
 
+_NAMES: dict[ClockEvent, str] = {
+    ClockEvent.GPU_IDLE: "idle",
+    ClockEvent.APPLICATIONS_CLOCKS_SETTING: "applications clocks",
+    ClockEvent.SW_POWER_CAP: "SW power cap",
+    ClockEvent.HW_SLOWDOWN: "HW slowdown",
+    ClockEvent.SYNC_BOOST: "sync boost",
+    ClockEvent.SW_THERMAL_SLOWDOWN: "SW thermal slowdown",
+    ClockEvent.HW_THERMAL_SLOWDOWN: "HW thermal slowdown",
+    ClockEvent.HW_POWER_BRAKE_SLOWDOWN: "HW power brake",
+    ClockEvent.DISPLAY_CLOCK_SETTING: "display clock",
+}
+
+
+def describe(reasons: int) -> str:
+    """``0x5 (idle, SW power cap)``: the mask with the name of each bit set, for people."""
+    names = [text for bit, text in _NAMES.items() if reasons & int(bit)]
+    unknown = reasons & ~sum(int(bit) for bit in _NAMES)
+    if unknown:
+        names.append(f"bits 0x{unknown:x}")
+    return f"0x{reasons:x} ({', '.join(names) or 'none'})"
+
+
 def slowdowns(reasons: int) -> list[str]:
     """What each slowdown bit set in ``reasons`` means, in bit order."""
     return [text for bit, text in _SLOWDOWN_BITS if reasons & bit]

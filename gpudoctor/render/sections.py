@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from gpudoctor.model.clock_events import describe
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report, Unavailable
 from gpudoctor.render.headlines import AREA_LABELS, gib, na
 
@@ -169,7 +170,7 @@ def _gpu_pairs(g: GpuInfo) -> list[tuple[str, str | None]]:
             na(g.utilization_gpu_pct, " %") if g.utilization_gpu_pct is not None else None,
         ),
         ("PCIe link now / max", link),
-        ("clock-event reasons", None if reasons is None else f"0x{reasons:x}"),
+        ("clock-event reasons", None if reasons is None else describe(reasons)),
         ("ECC", ecc),
         (
             "uncorrectable ECC since boot / lifetime",
