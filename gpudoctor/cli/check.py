@@ -497,7 +497,7 @@ def _probed_report(
 
     from gpudoctor.cli.probe_progress import make_probe_progress
     from gpudoctor.probe.base import ProbeContext
-    from gpudoctor.probe.collect import planned_probes, settle, start_collect
+    from gpudoctor.probe.collect import planned_probes, result_of, settle, start_collect
 
     # Absolute, not resolved: a name without a slash ("./python" is given as "python")
     # would be looked up on PATH, and resolving a venv's symlink would leave the venv.
@@ -527,11 +527,11 @@ def _probed_report(
             import gpudoctor.render
             import gpudoctor.rules  # noqa: F401 - loaded while the children run
 
-            report = pending.result()
+            report = result_of(pending)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the probes' clean-up first
             settle(pending)
             raise
-        return _with_cluster(report, cluster.result() if cluster is not None else None)
+        return _with_cluster(report, result_of(cluster) if cluster is not None else None)
     finally:
         if progress is not None:  # also on Ctrl-C: the line is erased and the cursor shown
             progress.close()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gpudoctor import __version__
 from gpudoctor.model.report import (
@@ -237,12 +237,12 @@ def collect_report(
             }
             fw_results = (
                 _release_frameworks(
-                    gates, fw_futures, futures["nvml"].result()[0], on_done, skipping
+                    gates, fw_futures, result_of(futures["nvml"])[0], on_done, skipping
                 )
                 if frameworks
                 else {}
             )
-            results = {name: future.result() for name, future in futures.items()}
+            results = {name: result_of(future) for name, future in futures.items()}
     finally:
         for gate in gates.values():
             with contextlib.suppress(OSError):
@@ -313,7 +313,7 @@ def _release_frameworks(
         for gate in gates.values():
             gate.open("skip")
         for future in futures.values():
-            future.result()
+            result_of(future)
         message = "skipped: NVML hung, so a framework's CUDA init would hang too"
         skipped = {
             fw: (
@@ -329,12 +329,12 @@ def _release_frameworks(
     if not exclusive:
         for gate in gates.values():
             gate.open("go")
-        return {fw: future.result() for fw, future in futures.items()}
+        return {fw: result_of(future) for fw, future in futures.items()}
     note = f"run one after the other: at most one CUDA process at a time on {', '.join(exclusive)}"
     results = {}
     for fw, future in futures.items():
         gates[fw].open("go")
-        section, run = future.result()
+        section, run = result_of(future)
         message = f"{run.message}; {note}" if run.message else note
         results[fw] = (section, dataclasses.replace(run, message=message))
     return results
@@ -364,6 +364,24 @@ def start_collect(
 
     threading.Thread(target=work, name="gpudoctor-collect", daemon=True).start()
     return future
+
+
+_T = TypeVar("_T")
+
+_WAIT_SLICE_S = 0.2
+
+
+def result_of(future: Future[_T]) -> _T:
+    """``future.result()``, waited for in short slices.
+
+    The kernel may deliver SIGTERM or Ctrl-C to any thread of the process; Python then runs
+    its handler only when the main thread next executes bytecode, and a main thread blocked in
+    a wait without a timeout never does: the command ignored the signal until its probes ended.
+    """
+    while True:
+        done, _ = wait([future], timeout=_WAIT_SLICE_S)
+        if done:
+            return future.result()
 
 
 SETTLE_S = 3.0
