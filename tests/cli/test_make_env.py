@@ -299,6 +299,25 @@ def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
     assert not (in_tmp / "pip.yml").exists()
 
 
+def test_solve_with_a_channel_that_does_not_answer_is_exit_1_and_writes_nothing(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # it was exit 2, "bad input", for a network that is down: the input was fine
+    pytest.importorskip("rattler")
+    down = "http://127.0.0.1:9/channel"  # the discard port: nothing listens, refused at once
+    result = cli("make-env", *TARGET, "--solve", "--solve-channel", down, "-o", "env.yml")
+    assert result.exit_code == 1, result
+    assert result.stderr.count("\n") == 1
+    said = f"gpudoctor: error: --solve: could not read the channel {down}:"
+    assert result.stderr.startswith(said)
+    assert "no file was written" in result.stderr
+    assert not (in_tmp / "env.yml").exists()
+    # a folder the user named that is no channel stays bad input
+    folder = cli("make-env", *TARGET, "--solve", "--solve-channel", "./nochannel", "-o", "env.yml")
+    assert folder.exit_code == 2, folder
+    assert "--solve-channel ./nochannel: not a conda channel" in folder.stderr
+
+
 def test_fast_and_light_with_the_target_on_the_command_line(tmp_path: Path) -> None:
     code = (
         "import sys, time\n"
