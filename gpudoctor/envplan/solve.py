@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,13 @@ from typing import Any
 from gpudoctor.envplan.types import Plan
 from gpudoctor.errors import BadInputError, PlanError, UnreachableError
 from gpudoctor.kb import KnowledgeBase
+
+SETTLE_S = 0.5
+"""How long a failed channel read waits for rattler's other requests of it to end. py-rattler
+(0.28) leaves them running on its own threads; one that ends while the interpreter exits
+aborts it ("Fatal Python error: PyGILState_Release", exit 134 or 139 after the one-line
+error): 4 runs in 18 against a refused port, none in 40 with this wait (2-core VM, no GPU,
+shared with other jobs, 2026-12-07)."""
 
 DEFAULT_GLIBC = "2.28"
 """The glibc assumed for a target given on the command line (RHEL 8 / Ubuntu 18.10 era)."""
@@ -136,6 +144,7 @@ def solve_plan(
             f"{', '.join(shown)}: {detail}"
         ) from None
     except Exception as exc:  # network and channel errors
+        time.sleep(SETTLE_S)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
         if all(source.startswith("file:") or "://" not in source for source in sources) and all(
