@@ -236,12 +236,16 @@ def check_step(request: Request) -> Step:
     )
 
 
-def _target_flags(request: Request, target: Target, report: str) -> tuple[str, ...]:
+def _target_flags(request: Request, target: Target, report: str, facts: Facts) -> tuple[str, ...]:
     """make-env's options that name the machine to plan for."""
     if request.driver is not None or request.cc is not None:
+        # with the partition beside them (read with sinfo, no node check) make-env plans for
+        # the nodes: the file names them and, for conda, the nodes' CUDA (CONDA_OVERRIDE_CUDA)
+        named = target.partition is not None and facts.partitions is not None
         return (
             *(("--driver", request.driver) if request.driver else ()),
             *(("--cc", request.cc) if request.cc else ()),
+            *(("--partition", target.partition) if named and target.partition else ()),
         )
     if target.partition is None:
         return ("--from-report", report)
@@ -300,7 +304,7 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         manifest,
         "--framework",
         request.framework,
-        *_target_flags(request, target, report),
+        *_target_flags(request, target, report, facts),
         *(("--python", request.python) if request.python else ()),
         *(("--torch", request.torch) if request.torch else ()),
         *(("--tensorflow", request.tensorflow) if request.tensorflow else ()),
