@@ -44,6 +44,13 @@ class PlanError(GpudoctorError):
     exit_code = ExitCode.PROBLEMS
 
 
+class UnreachableError(GpudoctorError):
+    """Something gpudoctor had to read over the network did not answer (a conda channel for
+    ``make-env --solve``): not the user's input, not gpudoctor's fault; nothing was written."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
 class OutputExistsError(BadInputError):
     """The output file exists and ``--force`` was not given."""
 

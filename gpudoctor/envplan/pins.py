@@ -44,6 +44,13 @@ def _why(kb: KnowledgeBase, target: Target, c: Candidate, request: Request) -> s
         how = "fully" if support.level == "full" else "through minor-version compatibility"
         wheels = " (the CUDA of the wheels pip installs with it)" if runtime != cuda else ""
         parts.append(f"driver {target.driver} runs CUDA {runtime}{wheels} {how}")
+        if c.variant.pip_cudnn is not None and c.variant.pip_cudnn != c.variant.cudnn:
+            # the extra sets a floor: pip takes the newest cuDNN, not the one the build was
+            # tested with
+            parts.append(
+                f"pip installs cuDNN {c.variant.pip_cudnn} with it (the newest its floor "
+                f"allows; the build was tested with cuDNN {c.variant.cudnn})"
+            )
         if c.coverage is not None and c.coverage.kind in ("sass", "ptx_jit"):
             kind = "native code" if c.coverage.kind == "sass" else "PTX only (JIT)"
             parts.append(f"CC {target.cc} covered by {c.coverage.matched} ({kind})")
@@ -204,8 +211,10 @@ def _framework_plan(c: Candidate, channel: str, platform: str, request: Request)
     return FrameworkPlan(
         name=c.release.framework,
         version=c.version,
-        cuda=c.variant.cuda,
-        cudnn=c.variant.cudnn,
+        cuda=c.variant.pip_cuda or c.variant.cuda,
+        cudnn=c.variant.installed_cudnn,
+        build_cuda=c.variant.cuda,
+        build_cudnn=c.variant.cudnn,
         source=channel,
         variant=c.variant.tag,
         index_url=index_url(c, request) if channel == "pip" else None,

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gpudoctor.envplan.types import Plan
-from gpudoctor.errors import BadInputError, PlanError
+from gpudoctor.errors import BadInputError, PlanError, UnreachableError
 from gpudoctor.kb import KnowledgeBase
+
+SETTLE_S = 0.5
+"""How long a failed channel read waits for rattler's other requests of it to end. py-rattler
+(0.28) leaves them running on its own threads; one that ends while the interpreter exits
+aborts it ("Fatal Python error: PyGILState_Release", exit 134 or 139 after the one-line
+error): 4 runs in 18 against a refused port, none in 40 with this wait (2-core VM, no GPU,
+shared with other jobs, 2026-12-07)."""
 
 DEFAULT_GLIBC = "2.28"
 """The glibc assumed for a target given on the command line (RHEL 8 / Ubuntu 18.10 era)."""
@@ -53,6 +61,26 @@ def virtual_packages(kb: KnowledgeBase, plan: Plan) -> list[tuple[str, str, str]
     return out
 
 
+def _is_path(channel: str) -> bool:
+    """``channel`` names a folder here (``./chan``, ``/srv/chan``, ``file:///srv/chan``), not a
+    channel name or URL."""
+    return channel.startswith(("/", ".", "~", "file:")) or Path(channel).exists()
+
+
+def _check_folder(channel: str) -> None:
+    """Refuse a --solve-channel folder that is not a conda channel before rattler reads it (its
+    error for one left reader threads behind that could abort the interpreter at exit)."""
+    if not _is_path(channel) or channel.startswith("file:"):
+        return
+    folder = Path(channel).expanduser()
+    if not folder.is_dir():
+        raise BadInputError(f"--solve-channel {channel}: not a conda channel: no such folder")
+    if not (folder / "noarch").is_dir():
+        raise BadInputError(
+            f"--solve-channel {channel}: not a conda channel: it has no noarch/ folder"
+        )
+
+
 def _channel_url(channel: str) -> str:
     path = Path(channel)
     if "://" not in channel and path.exists():
@@ -77,6 +105,8 @@ def solve_plan(
         from rattler.exceptions import SolverError
     except ImportError:
         raise BadInputError("--solve needs py-rattler: pip install 'gpudoctor[solve]'") from None
+    for channel in channels:
+        _check_folder(channel)
     sources = [_channel_url(c) for c in (channels or plan.channels) if c != "nodefaults"]
     vps = virtual_packages(kb, plan)
     packages = [
@@ -114,7 +144,20 @@ def solve_plan(
             f"{', '.join(shown)}: {detail}"
         ) from None
     except Exception as exc:  # network and channel errors
+        time.sleep(SETTLE_S)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInputError(f"--solve: cannot read the channels {sources}: {first}") from None
+        names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
+        if all(source.startswith("file:") or "://" not in source for source in sources) and all(
+            _is_path(c) for c in channels or ()
+        ):
+            # a folder the user named that is not a channel: their input
+            raise BadInputError(f"--solve-channel {names}: not a conda channel: {first}") from None
+        # a channel that did not answer is the network's state, not bad input (exit 1): the
+        # plan could not be checked, so it is not written
+        raise UnreachableError(
+            f"--solve: could not read the channel {names}: {first}; the plan was not solved and "
+            "no file was written (rerun when the channel answers, with --solve-channel naming "
+            "a mirror or a local copy, or without --solve)"
+        ) from None
     picked = sorted(f"{r.name.normalized} {r.version} {r.build}" for r in records)
     return SolveResult(virtual_packages=shown, records=tuple(picked))

@@ -161,7 +161,15 @@ class FrameworkPlan:
     """The exact version asked for (``--torch 2.9.0``), else the newest known patch release
     (``2.9.1``), else the series (``2.14``)."""
     cuda: str | None
+    """The CUDA whose libraries get installed: the wheels' own where a package sets floors
+    (TensorFlow 2.20+ ``[and-cuda]``: 12.9), else the build's."""
     cudnn: str | None
+    """The cuDNN that gets installed, as exactly as the data knows it (the wheel pip takes
+    under a floor, 9.28.0.42 for TensorFlow 2.20+; a pinned wheel; else the build's)."""
+    build_cuda: str | None = None
+    """The CUDA the build was made and tested with (its variant: 12.5 for TensorFlow 2.21)."""
+    build_cudnn: str | None = None
+    """The cuDNN the build was made and tested with (9.3 for TensorFlow 2.21)."""
     source: str
     variant: str
     index_url: str | None

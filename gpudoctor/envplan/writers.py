@@ -50,6 +50,8 @@ def to_dict(plan: Plan) -> dict[str, Any]:
                 "version": fw.version,
                 "cuda": fw.cuda,
                 "cudnn": fw.cudnn,
+                "build_cuda": fw.build_cuda,
+                "build_cudnn": fw.build_cudnn,
                 "source": fw.source,
                 "variant": fw.variant,
                 "index_url": fw.index_url,

@@ -34,6 +34,8 @@ CHECK_REPORT = "check.json"
 STEPS_AFTER_CHECK = 6
 """plan, create, install, verify, summary, finish."""
 VERIFY_FRAMEWORK = {"torch": "torch", "tensorflow": "tensorflow", "both": "all"}
+CUDA_OVERRIDE = "CONDA_OVERRIDE_CUDA"
+"""conda's stand-in for the __cuda virtual package: a login node has no GPU for conda to see."""
 SRUN_TIME = "00:30:00"
 """The time limit of the verify job step: --quick takes minutes; a queue wait is not counted."""
 
@@ -178,11 +180,23 @@ class Step:
     hint: str = ""
     """What to do when it fails, in onboard's own options (the command's message names its
     own)."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables the command gets on top of gpudoctor's own environment."""
+    env_from: str | None = None
+    """An environment.yml whose ``variables:`` CONDA_OVERRIDE_CUDA the command gets as well,
+    read when the step starts: make-env writes it there (and on its ``Create with:`` line)
+    exactly when conda must solve for the compute nodes' CUDA rather than this machine's."""
 
     @property
     def command(self) -> str:
         """The command line as a shell would take it, or what gpudoctor does itself."""
-        return shlex.join(self.argv) if self.argv else f"(gpudoctor writes {', '.join(self.makes)})"
+        if not self.argv:
+            return f"(gpudoctor writes {', '.join(self.makes)})"
+        words = [f"{name}={shlex.quote(value)}" for name, value in self.env]
+        if self.env_from is not None and not self.env:
+            where = PurePosixPath(self.env_from).name
+            words.append(f"[{CUDA_OVERRIDE}=<the nodes' CUDA, as {where} sets it>]")
+        return " ".join([*words, shlex.join(self.argv)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,12 +236,16 @@ def check_step(request: Request) -> Step:
     )
 
 
-def _target_flags(request: Request, target: Target, report: str) -> tuple[str, ...]:
+def _target_flags(request: Request, target: Target, report: str, facts: Facts) -> tuple[str, ...]:
     """make-env's options that name the machine to plan for."""
     if request.driver is not None or request.cc is not None:
+        # with the partition beside them (read with sinfo, no node check) make-env plans for
+        # the nodes: the file names them and, for conda, the nodes' CUDA (CONDA_OVERRIDE_CUDA)
+        named = target.partition is not None and facts.partitions is not None
         return (
             *(("--driver", request.driver) if request.driver else ()),
             *(("--cc", request.cc) if request.cc else ()),
+            *(("--partition", target.partition) if named and target.partition else ()),
         )
     if target.partition is None:
         return ("--from-report", report)
@@ -286,7 +304,7 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         manifest,
         "--framework",
         request.framework,
-        *_target_flags(request, target, report),
+        *_target_flags(request, target, report, facts),
         *(("--python", request.python) if request.python else ()),
         *(("--torch", request.torch) if request.torch else ()),
         *(("--tensorflow", request.tensorflow) if request.tensorflow else ()),
@@ -346,6 +364,9 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             makes=(env_dir,),
             undo=(env_dir,),
             timeout_s=CREATE_TIMEOUT_S,
+            # conda on a login node sees no __cuda: without make-env's override a conda CUDA
+            # build would not solve there, or conda would pick a CPU build
+            env_from=manifest if tool == "conda" and target.partition is not None else None,
         ),
         Step(
             name="install",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gpudoctor.errors import ExitCode, GpudoctorError
-from gpudoctor.onboard.plan import Step
+from gpudoctor.onboard.plan import CUDA_OVERRIDE, Step
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
 
 MAX_OUTPUT_BYTES = 16 << 20
@@ -77,11 +80,42 @@ def describe_failure(result: CmdResult, step: Step) -> str:
     return f"exited with status {result.returncode}" + (f": {last}" if last else "")
 
 
+def manifest_override(path: str) -> str | None:
+    """The ``CONDA_OVERRIDE_CUDA`` under ``variables:`` in the environment.yml make-env wrote
+    (``  CONDA_OVERRIDE_CUDA: "12.8"``); None when it sets none or cannot be read."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None  # the create step says what is wrong with the file
+    in_variables = False
+    for line in lines:
+        if line and not line[0].isspace():
+            in_variables = line.rstrip() == "variables:"
+            continue
+        name, sep, value = line.strip().partition(":")
+        if in_variables and sep and name == CUDA_OVERRIDE:
+            value = value.strip()
+            try:  # make-env quotes YAML scalars the JSON way
+                return str(json.loads(value)) if value.startswith('"') else value or None
+            except ValueError:
+                return None
+    return None
+
+
+def resolved(step: Step) -> Step:
+    """``step`` with the variables its ``env_from`` manifest sets, read now."""
+    if step.env_from is None:
+        return step
+    cuda = manifest_override(step.env_from)
+    return dataclasses.replace(step, env=((CUDA_OVERRIDE, cuda),) if cuda else ())
+
+
 def run_step(step: Step) -> StepResult:
     """Run one command step through run_cmd (bounded, killed with gpudoctor)."""
     start = time.monotonic()
     result = run_cmd(
         step.argv,
+        env={**os.environ, **dict(step.env)} if step.env else None,
         timeout_s=step.timeout_s,
         term_grace_s=step.term_grace_s,
         max_output_bytes=MAX_OUTPUT_BYTES,
@@ -165,6 +199,7 @@ def _run_one(
         start = time.monotonic()
         in_process(step)
         return StepResult(step=step, ok=True, duration_s=time.monotonic() - start)
+    step = resolved(step)  # after the steps before it: the plan step writes the manifest
     result = run_step(step)
     log = log_dir / f"{index}-{step.name}.log"
     write_log(log, log_text(result))

@@ -274,10 +274,20 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "gpudoctor finds NVSwitches on the PCI bus (vendor 10de, class 0x0680), looks for the "
     "`nv-fabricmanager` process (or asks systemd) and reads `nv-fabricmanager --version`.",
     fix="Install the Fabric Manager of exactly the driver's version (Ubuntu: "
-    "`nvidia-fabricmanager-<branch>`; NVIDIA's RHEL stream: `nvidia-driver:<branch>/fm`) and "
-    "`sudo systemctl enable --now nvidia-fabricmanager`; in a container this runs on the host.",
+    "`nvidia-fabricmanager-<branch>`; NVIDIA's RHEL 8/9 repository: the module profile "
+    "`nvidia-driver:<branch>/fm` up to R570, the stream `nvidia-driver:<branch>-open` and the "
+    "Fabric Manager package of that version for later branches; RHEL 10 has no module "
+    "streams) and `sudo systemctl enable --now nvidia-fabricmanager`; in a container this runs "
+    "on the host.",
     sources=(
         "https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html",
+        "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html "
+        "(releases beyond 570: RHEL 8/9 `dnf module enable nvidia-driver:580-open`, RHEL 10 "
+        "`dnf versionlock`; read 2026-12-07)",
+        "https://github.com/NVIDIA/yum-packaging-fabric-manager (README: `dnf module install "
+        "nvidia-driver:${stream}/fm`, the RHEL 8 streams of R570 and before)",
+        "Debian/apt apt-pkg/versionmatch.h (a version ending in * matches as a prefix; "
+        "`apt-get install --dry-run 'hostname=3.*'` on apt 2.6.1, 2026-12-07)",
         "https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__TYPES.html "
         "(cudaErrorSystemNotReady = 802)",
     ),
@@ -314,16 +324,38 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     elif stopped:
         title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
     # The Debian revision differs by origin: NVIDIA's CUDA repository builds 590.48.01-1,
-    # Ubuntu's archive 590.48.01-0ubuntu0.22.04.1; apt matches either with a version glob.
+    # Ubuntu's archive 590.48.01-0ubuntu0.22.04.1; apt matches either with a version glob
+    # (a trailing * is a prefix match: apt-pkg/versionmatch.h; tried on apt 2.6.1).
     fix = [
         f"$ sudo apt-get install 'nvidia-fabricmanager-{branch}={driver or '<driver>'}-*'   "
-        "# Ubuntu; RHEL: sudo dnf module install nvidia-driver:" + branch + "/fm",
+        "# Ubuntu",
+        _rhel_fabric_manager(branch, driver or "<driver>"),
         "$ sudo systemctl enable --now nvidia-fabricmanager",
         "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
     ]
     if report.host.container:
         fix.insert(0, "Fabric Manager runs on the host, not in this container: fix it there.")
     yield Hit(title=title, evidence=tuple(evidence), fix=tuple(fix))
+
+
+LAST_FM_MODULE_PROFILE = 570
+"""The last branch NVIDIA's RHEL repository ships as module stream ``<branch>`` with an ``fm``
+profile; later branches follow the packaging of the Driver Installation Guide (Kernel
+Modules: "All releases beyond driver version 570 will use these packaging conventions")."""
+
+
+def _rhel_fabric_manager(branch: str, driver: str) -> str:
+    """The RHEL way to the Fabric Manager of ``driver``: the ``nvidia-driver:<branch>/fm``
+    profile is the scheme up to R570; NVIDIA documents later branches as the streams
+    ``<branch>-open`` (RHEL 8/9) and version locks (RHEL 10), with no ``fm`` profile named."""
+    if branch.isdigit() and int(branch) <= LAST_FM_MODULE_PROFILE:
+        return f"$ sudo dnf module install nvidia-driver:{branch}/fm   # RHEL 8/9"
+    return (
+        f"RHEL 8/9: `sudo dnf module enable nvidia-driver:{branch}-open`, then install the "
+        f"Fabric Manager package of {driver} that `dnf list --showduplicates '*fabricmanager*'` "
+        f"names; RHEL 10 has no module streams: lock the branch with `sudo dnf versionlock "
+        f"'*nvidia*{branch}*'` instead"
+    )
 
 
 def driver_line_cause(report: Report, kb: KnowledgeBase) -> str | None:

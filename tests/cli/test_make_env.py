@@ -145,6 +145,26 @@ def test_json(cli: Cli, in_tmp: Path) -> None:
     assert doc["python"] and isinstance(doc["warnings"], list) and doc["reasons"]
 
 
+@pytest.mark.parametrize(
+    ("tensorflow", "cuda", "cudnn"), [("2.21", "12.9", "9.28.0.42"), ("2.19", "12.5", "9.3.0.75")]
+)
+def test_json_names_the_cuda_and_cudnn_pip_installs_and_the_builds(
+    cli: Cli, in_tmp: Path, tensorflow: str, cuda: str, cudnn: str
+) -> None:
+    # tensorflow[and-cuda] 2.20/2.21 set floors (nvidia-cudnn-cu12>=9.3.0.75,<10) and pip
+    # takes the newest (9.28.0.42, uv pip compile on 2026-12-07): "cudnn" said 9.3, the
+    # build's tested cuDNN; 2.19 pins its wheels (9.3.0.75, CUDA 12.5)
+    args = ("--driver", "580.95.05", "--cc", "9.0", "--framework", "tensorflow")
+    result = cli("make-env", *args, "--tensorflow", tensorflow, "--format", "json")
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    (fw,) = doc["frameworks"]
+    assert (fw["cuda"], fw["cudnn"]) == (cuda, cudnn)
+    assert (fw["build_cuda"], fw["build_cudnn"]) == ("12.5", "9.3")
+    floats = f"pip installs cuDNN {cudnn} with it (the newest its floor allows; the build was "
+    assert any(floats in reason for reason in doc["reasons"]) == (tensorflow == "2.21")
+
+
 def test_nothing_fits_is_exit_1(cli: Cli, in_tmp: Path) -> None:
     result = cli("make-env", "--driver", "470.82.01", "--cc", "8.6", "--python", "3.14")
     assert result.exit_code == 1, result
@@ -277,6 +297,25 @@ def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
     bad = cli("make-env", *TARGET, "--solve", "--solve-channel", channel, "-o", "pip.yml")
     assert bad.exit_code == 1 and "cannot be solved" in bad.stderr, bad
     assert not (in_tmp / "pip.yml").exists()
+
+
+def test_solve_with_a_channel_that_does_not_answer_is_exit_1_and_writes_nothing(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # it was exit 2, "bad input", for a network that is down: the input was fine
+    pytest.importorskip("rattler")
+    down = "http://127.0.0.1:9/channel"  # the discard port: nothing listens, refused at once
+    result = cli("make-env", *TARGET, "--solve", "--solve-channel", down, "-o", "env.yml")
+    assert result.exit_code == 1, result
+    assert result.stderr.count("\n") == 1
+    said = f"gpudoctor: error: --solve: could not read the channel {down}:"
+    assert result.stderr.startswith(said)
+    assert "no file was written" in result.stderr
+    assert not (in_tmp / "env.yml").exists()
+    # a folder the user named that is no channel stays bad input
+    folder = cli("make-env", *TARGET, "--solve", "--solve-channel", "./nochannel", "-o", "env.yml")
+    assert folder.exit_code == 2, folder
+    assert "--solve-channel ./nochannel: not a conda channel" in folder.stderr
 
 
 def test_fast_and_light_with_the_target_on_the_command_line(tmp_path: Path) -> None:

@@ -103,6 +103,15 @@ def test_the_partition_step_hands_make_env_the_partition_or_driver_and_cc() -> N
     assert step(make_plan(request(), facts, None), "plan")[-2:] == ("--partition", "gpu")
     plan = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
     assert step(plan, "plan")[-4:] == ("--driver", "580.95.05", "--cc", "9.0")
+    # with sinfo answering, make-env also learns the partition, so that the file is for its
+    # nodes (a conda file then carries their CUDA for CONDA_OVERRIDE_CUDA); no node check
+    listed = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(driver="580.95.05", cc="9.0"), listed, None)
+    assert step(plan, "plan")[-6:] == (
+        "--driver", "580.95.05", "--cc", "9.0", "--partition", "gpu"
+    )  # fmt: skip
+    here = make_plan(request(driver="580.95.05", cc="9.0"), Facts(has_gpu=True), None)
+    assert "--partition" not in step(here, "plan")
 
 
 def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:

@@ -62,3 +62,62 @@ def test_other_tools_long_lines_are_still_cut_and_a_driver_given_needs_no_hint(
     message = _fail_with(tmp_path, "error: " + "y" * 400, driver="580.95.05", cc="9.0")
     assert "y" * 180 + "..." in message and "y" * 200 not in message
     assert "rerun with" not in message
+
+
+def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str, str]:
+    """Run the create step of a conda onboarding (the conda replaced by a Python that prints
+    the override it got) on the environment.yml make-env writes for it: (its output, its
+    log)."""
+    from gpudoctor import kb
+    from gpudoctor.envplan.cluster import for_nodes
+    from gpudoctor.envplan.forms import render
+    from gpudoctor.envplan.plan import Request as EnvRequest
+    from gpudoctor.envplan.plan import make_plan as make_env_plan
+    from gpudoctor.envplan.target import target_from_args
+
+    facts = Facts(has_gpu=has_gpu, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(tool="conda", prefix=str(tmp_path)), facts, None)
+    knowledge = kb.load()
+    target = target_from_args(knowledge, driver="570.124.06", cc="9.0")
+    if plan.target.partition is not None:
+        target = for_nodes(target, partition="gpu", nodes="n[1-2]", gpu="h100", unload=())
+    env_plan = make_env_plan(knowledge, target, EnvRequest(cpu=cpu))
+    Path(plan.manifest).write_text(render(env_plan, "conda", plan.manifest))
+    create = next(s for s in plan.steps if s.name == "create")
+    code = "import os; print(os.environ.get('CONDA_OVERRIDE_CUDA', 'none'))"
+    fake = type(create)(**{**create.__dict__, "argv": (sys.executable, "-c", code)})
+    (result,) = execute(
+        [fake],
+        first=3,
+        total=7,
+        log_dir=tmp_path,
+        write_log=lambda path, text: path.write_text(text),
+        in_process=lambda step: None,
+        progress=_Quiet(),
+    )
+    return result.stdout.strip(), (tmp_path / "3-create.log").read_text()
+
+
+def test_conda_for_a_partition_creates_with_the_override_make_env_asks_for(
+    tmp_path: Path,
+) -> None:
+    # the header said "Create with: CONDA_OVERRIDE_CUDA=12.8 conda env create", onboard ran
+    # conda without it: on a GPU-less login node conda has no __cuda to solve CUDA builds for
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(tool="conda", tool_exe="/c", prefix="/e"), facts, None)
+    create = next(s for s in plan.steps if s.name == "create")
+    assert create.command.startswith(
+        "[CONDA_OVERRIDE_CUDA=<the nodes' CUDA, as environment.yml sets it>] /c env create"
+    )
+    got, log = _conda_create(tmp_path, has_gpu=False)
+    assert got == "12.8"
+    assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")
+    # a CPU-only plan sets no override, and neither does the create step
+    assert _conda_create(tmp_path, has_gpu=False, cpu=True)[0] == "none"
+
+
+def test_conda_on_this_machine_lets_conda_see_its_own_gpu(tmp_path: Path) -> None:
+    facts = Facts(has_gpu=True)
+    plan = make_plan(request(tool="conda", tool_exe="/c", prefix="/e"), facts, None)
+    assert next(s for s in plan.steps if s.name == "create").command.startswith("/c env create")
+    assert _conda_create(tmp_path, has_gpu=True)[0] == "none"

@@ -173,6 +173,23 @@ def test_fabric_manager_stopped_and_cuda_not_ready() -> None:
     assert found.fix[0].startswith("$ sudo apt-get install 'nvidia-fabricmanager-590=590.48.01-*'")
 
 
+def test_rhel_fix_names_the_packaging_of_the_drivers_branch() -> None:
+    # it said "RHEL: sudo dnf module install nvidia-driver:590/fm" for every branch; NVIDIA's
+    # Driver Installation Guide (Kernel Modules): releases beyond 570 are the streams
+    # <branch>-open on RHEL 8/9 and version locks on RHEL 10
+    fm = FabricManagerInfo(running=False, how="systemctl is-active nvidia-fabricmanager: failed")
+    (found,) = findings(hgx(fm), "GD-DRV-010")
+    assert not any("/fm" in line for line in found.fix)
+    assert found.fix[1].startswith(
+        "RHEL 8/9: `sudo dnf module enable nvidia-driver:590-open`, then install the Fabric "
+        "Manager package of 590.48.01"
+    )
+    assert "`sudo dnf versionlock '*nvidia*590*'`" in found.fix[1]
+    old = with_nvml(with_driver(hgx(fm), module_version="570.195.03"), driver_version="570.195.03")
+    (found,) = findings(old, "GD-DRV-010")
+    assert found.fix[1] == "$ sudo dnf module install nvidia-driver:570/fm   # RHEL 8/9"
+
+
 def test_fabric_manager_of_another_version() -> None:
     fm = FabricManagerInfo(running=True, version="580.105.08", how="/proc/*/comm")
     (found,) = findings(hgx(fm), "GD-DRV-010")
