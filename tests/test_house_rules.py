@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "gpudoctor"
 
 CHILDREN = ("probe/children/", "verify/children/")
@@ -80,3 +82,33 @@ def test_the_io_check_is_able_to_fail():
         "5: os.read",
         "6: open(p)",
     ]
+
+
+def test_the_top_level_holds_only_what_the_brief_names():
+    """A file a command wrote while it was tried by hand (an environment.yml, a report.json)
+    must not ride along into a commit: git's tracked top level is this list, nothing more."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    root = PACKAGE.parent
+    if git is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout: no index to look at")
+    listed = subprocess.run(
+        [git, "ls-files"], cwd=root, capture_output=True, text=True, timeout=30, check=True
+    ).stdout.split()
+    top = {name.split("/", 1)[0] for name in listed}
+    assert top <= {
+        ".ci",
+        ".gitignore",
+        "LICENSE",
+        "README.md",
+        "benchmarks",
+        "conda-envs",
+        "deploy",
+        "docs",
+        "gpudoctor",
+        "pyproject.toml",
+        "scripts",
+        "tests",
+    }, sorted(top)
