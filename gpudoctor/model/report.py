@@ -584,7 +584,7 @@ class SlurmNodeGres:
     name: str
     """The SLURM node name."""
     state: str = ""
-    """sinfo's long state (``idle``, ``drained``, ``mixed+drain`` ...)."""
+    """The long state sinfo gives (``idle``, ``drained``, ``mixed+drain`` ...)."""
     gres: tuple[str, ...] = ()
     """Its configured generic resources as sinfo's ``%G`` writes them: ``gpu:h100:8(S:0-1)``,
     ``gpu:a100:4``, ``nic:2``; empty for a node with none (``(null)``)."""

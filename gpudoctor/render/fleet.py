@@ -149,7 +149,8 @@ def render_text(report: FleetReport) -> str:
             f"Node pairs (fleet pairs: {len(report.pairs.pairs)} two-node all-reduce(s), "
             f"{inert(report.pairs_path)})"
         )
-        out.append(f"  {'✓' if pairs_fine(report) else '·'} {inert(pairs_summary(report, where=False))}")
+        mark = "✓" if pairs_fine(report) else "·"
+        out.append(f"  {mark} {inert(pairs_summary(report, where=False))}")
         out += [
             f"  {'✗' if line.startswith('bad') else '·'} {line}" for line in findings(report.pairs)
         ]

@@ -99,6 +99,13 @@ def pair_rows(report: FleetReport) -> list[list[str]]:
     return rows
 
 
+def gbps(value: float | None) -> str:
+    """A bandwidth in GB/s as the tables write it: ``47.30``, ``1,234``, ``–`` for none."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
 def pairs_fine(report: FleetReport) -> bool:
     """``fleet pairs`` was read and found nothing: every pair ran, none slow, none left out."""
     p = report.pairs
@@ -108,8 +115,6 @@ def pairs_fine(report: FleetReport) -> bool:
 def pairs_summary(report: FleetReport, *, where: bool = True) -> str:
     """One line on ``fleet pairs``: how many pairs of how many nodes, the bus bandwidth range
     at each pair's largest message, and (``where``) the file it came from; "" without pairs."""
-    from gpudoctor.render.pairs import gbps
-
     p = report.pairs
     if p is None:
         return ""

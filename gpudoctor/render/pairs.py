@@ -7,17 +7,11 @@ import json
 from gpudoctor.model.hardware import PairsReport
 from gpudoctor.model.inert import inert
 from gpudoctor.model.serialize import finite_json, to_dict
+from gpudoctor.render.fleet_common import gbps
 
 TOOL = "gpudoctor fleet pairs"
 """fleet/pairs.PAIRS_TOOL: the render layer does not import fleet."""
 HEADERS = ("pair", "status", "bus GB/s", "alg GB/s", "size", "backend", "note")
-
-
-def gbps(value: float | None) -> str:
-    """A bandwidth in GB/s as the tables write it: ``47.30``, ``1,234``, ``–`` for none."""
-    if value is None:
-        return "–"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
 
 
 def _size(nbytes: int) -> str:
