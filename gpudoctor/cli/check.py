@@ -23,7 +23,7 @@ from gpudoctor.cli.options import (
     output_option,
     use_color,
 )
-from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.errors import BadInputError, ExitCode, SlurmUnavailableError
 from gpudoctor.fleet.remote import IMMEDIATE_S, REMOTE_TIMEOUT_S
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.report import Report, SlurmCluster
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from gpudoctor.fleet.gate import GateDecision
+    from gpudoctor.fleet.slurm import ComputeNode
     from gpudoctor.model.findings import Finding
 
 
@@ -430,26 +431,62 @@ def _health_gate(
     from gpudoctor.model.inert import inert
     from gpudoctor.rules import diagnose
 
+    if not drain:  # a Prolog must not call SLURM's commands: no GRES to compare with
+        errors = gate_findings(diagnose(report, kb.load()).findings)
+        emit(HEALTH.render(fmt, HealthResult(errors=errors)), output, force=force, note=None)
+        return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
+    name = node_name if node_name is not None else _this_node()
+    asked = _ask_slurm(name)
+    if asked is not None and not isinstance(asked, SlurmUnavailableError):
+        report = _with_node_gres(report, asked)
     errors = gate_findings(diagnose(report, kb.load()).findings)
-    result = HealthResult(errors=errors)
-    if drain:
-        name = node_name if node_name is not None else _this_node()
-        action = _act(errors, name)
-        click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
-        result = HealthResult(
-            errors=errors,
-            action=action.action,
-            drain_reason=action.reason or None,
-            node=name,
-            slurm=action.slurm,
-            message=action.message,
-        )
+    action = _act(errors, name, asked)
+    click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
+    result = HealthResult(
+        errors=errors,
+        action=action.action,
+        drain_reason=action.reason or None,
+        node=name,
+        slurm=action.slurm,
+        message=action.message,
+    )
     emit(HEALTH.render(fmt, result), output, force=force, note=None)
     return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
 
 
-def _act(errors: Sequence[Finding], name: str) -> GateDecision:
-    """Ask SLURM about the node, then drain or resume it; what was done (or why not).
+def _ask_slurm(name: str) -> ComputeNode | SlurmUnavailableError | None:
+    """The node's state, reason and GRES in one bounded sinfo (None: SLURM does not know it),
+    or why SLURM could not answer."""
+    from gpudoctor.fleet import slurm
+
+    try:
+        return slurm.node_gres_state(name, timeout_s=slurm.GATE_QUERY_TIMEOUT_S)
+    except SlurmUnavailableError as exc:
+        return exc
+
+
+def _with_node_gres(report: Report, node: ComputeNode) -> Report:
+    """The report with SLURM's answer for this node in its site section (the live answer
+    replaces one a replayed report recorded: the gate judges the node as it is now)."""
+    import dataclasses
+
+    from gpudoctor.fleet.slurm import node_gres_command
+    from gpudoctor.model.report import SiteInfo, SlurmNodeGres
+
+    answer = SlurmNodeGres(
+        name=node.node.name,
+        state=node.node.state,
+        gres=node.gres,
+        command=node_gres_command(node.node.name),
+    )
+    site = report.site if report.site is not None else SiteInfo()
+    return dataclasses.replace(report, site=dataclasses.replace(site, slurm_node=answer))
+
+
+def _act(
+    errors: Sequence[Finding], name: str, asked: ComputeNode | SlurmUnavailableError | None
+) -> GateDecision:
+    """Drain or resume the node SLURM described; what was done (or why not).
 
     SLURM that cannot answer is no bad input here: the exit status stays the node's health,
     and the decision says why nothing was done. Each sinfo or scontrol gets a few seconds, so
@@ -458,16 +495,14 @@ def _act(errors: Sequence[Finding], name: str) -> GateDecision:
     from gpudoctor.fleet import slurm
     from gpudoctor.fleet.gate import decide, unreachable
 
-    limit = slurm.GATE_QUERY_TIMEOUT_S
-    try:
-        decision = decide(errors, slurm.node_state(name, timeout_s=limit), name)
-    except slurm.SlurmUnavailableError as exc:
-        return unreachable(name, exc)
+    if isinstance(asked, SlurmUnavailableError):
+        return unreachable(name, asked)
+    decision = decide(errors, asked.node if asked is not None else None, name)
     try:
         if decision.action == "drain":
-            slurm.drain(name, decision.reason, timeout_s=limit)
+            slurm.drain(name, decision.reason, timeout_s=slurm.GATE_QUERY_TIMEOUT_S)
         elif decision.action == "resume":
-            slurm.resume(name, timeout_s=limit)
+            slurm.resume(name, timeout_s=slurm.GATE_QUERY_TIMEOUT_S)
     except slurm.SlurmUnavailableError as exc:
         return unreachable(name, exc, decision.action)
     return decision

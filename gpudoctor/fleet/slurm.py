@@ -33,6 +33,8 @@ __all__ = [
     "job_step",
     "list_nodes",
     "node_addresses",
+    "node_gres_command",
+    "node_gres_state",
     "node_state",
     "parse_sinfo",
     "query_cluster",
@@ -160,6 +162,20 @@ def node_state(
     """
     found = list_nodes(nodelist=name, env=env, timeout_s=timeout_s)
     return next((n for n in found if n.name == name), None)
+
+
+def node_gres_state(
+    name: str, env: Mapping[str, str] | None = None, timeout_s: float = QUERY_TIMEOUT_S
+) -> ComputeNode | None:
+    """One node's state, reason and configured GRES in one ``sinfo``; None when sinfo answered
+    without it. Raises :class:`SlurmUnavailableError` as :func:`node_state` does."""
+    found = list_compute_nodes(nodelist=name, env=env, timeout_s=timeout_s)
+    return next((n for n in found if n.node.name == name), None)
+
+
+def node_gres_command(name: str) -> str:
+    """The sinfo of :func:`node_gres_state`, as a person would type it (for the report)."""
+    return shlex.join(["sinfo", "-h", "-N", "-o", NODE_GRES_FORMAT, "-n", name])
 
 
 def _srun_argv(

@@ -575,6 +575,24 @@ class SlurmCluster:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SlurmNodeGres:
+    """This node as SLURM's controller configures it: the GRES it gives out to jobs.
+
+    The health gate asks; GD-GPU-068 compares it with the GPUs NVML lists.
+    """
+
+    name: str
+    """The SLURM node name."""
+    state: str = ""
+    """The long state sinfo gives (``idle``, ``drained``, ``mixed+drain`` ...)."""
+    gres: tuple[str, ...] = ()
+    """Its configured generic resources as sinfo's ``%G`` writes them: ``gpu:h100:8(S:0-1)``,
+    ``gpu:a100:4``, ``nic:2``; empty for a node with none (``(null)``)."""
+    command: str = ""
+    """The command that was run."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class LoadedModule:
     """An environment module (Lmod or Tcl modules) loaded in this shell."""
 
@@ -673,6 +691,9 @@ class SiteInfo:
     remote: RemoteRun | None = None
     """Set when ``check --partition`` or ``--nodelist`` ran this check on a compute node from
     another host (a login node); None for a check of the machine it ran on."""
+    slurm_node: SlurmNodeGres | None = None
+    """This node's GRES as SLURM configures it, where ``check --health-check --drain`` asked
+    (its one ``sinfo``); None otherwise, and in reports written before 2026-12-07."""
 
 
 # --- building against the frameworks: CUDA toolkit, compilers, linker cache ------------------

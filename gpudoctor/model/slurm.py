@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,29 @@ def gpu_gres(gres: str) -> tuple[str | None, int | None] | None:
     if kind is not None and kind.isdigit() and count is None:
         kind, count = None, kind
     return kind, int(count) if count else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGpuGres:
+    """The GPUs one node's GRES gives out: ``gpu:a100:4,gpu:v100:2`` -> 6 of a100 and v100."""
+
+    count: int | None
+    """Their sum; None when an entry names no count (``gpu`` alone)."""
+    shown: str
+    """The GPU entries as SLURM writes them, socket bindings left out: ``gpu:h100:8``."""
+    types: tuple[str, ...] = ()
+
+
+def node_gpu_gres(gres: Sequence[str]) -> NodeGpuGres | None:
+    """The GPU part of a node's GRES list (``gpu:h100:8(S:0-1)``, ``nic:2`` ...); None if none."""
+    entries = [(g.split("(", 1)[0], gpu_gres(g)) for g in gres]
+    gpu = [(text, found) for text, found in entries if found is not None]
+    if not gpu:
+        return None
+    counts = [count for _, (_, count) in gpu]
+    total = None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+    types = tuple(dict.fromkeys(kind for _, (kind, _) in gpu if kind))
+    return NodeGpuGres(count=total, shown=",".join(text for text, _ in gpu), types=types)
 
 
 def gpu_partitions(cluster: SlurmCluster | None) -> list[SlurmPartition]:

@@ -21,6 +21,8 @@ from gpudoctor.render.fleet_common import (
     inert,
     node_marks,
     pair_rows,
+    pairs_fine,
+    pairs_summary,
     place_text,
     verdict_line,
 )
@@ -41,6 +43,8 @@ __all__ = [
 
 VERIFY_MARKS = {VerifyVerdict.FAIL: "✗", VerifyVerdict.WARN: "!", VerifyVerdict.PASS: "✓"}
 PLACES_SHOWN = 8
+PAIRS = "Node pairs (fleet pairs)"
+"""The Markdown section of ``fleet pairs``' results, kept when they are all fine."""
 """Differently worded places of one finding the terminal shows; JSON has every one."""
 
 
@@ -145,6 +149,8 @@ def render_text(report: FleetReport) -> str:
             f"Node pairs (fleet pairs: {len(report.pairs.pairs)} two-node all-reduce(s), "
             f"{inert(report.pairs_path)})"
         )
+        mark = "✓" if pairs_fine(report) else "·"
+        out.append(f"  {mark} {inert(pairs_summary(report, where=False))}")
         out += [
             f"  {'✗' if line.startswith('bad') else '·'} {line}" for line in findings(report.pairs)
         ]
@@ -258,7 +264,7 @@ def tables(report: FleetReport) -> list[Table]:
                 for o in report.outliers
             ],
         ),
-        ("Node pairs (fleet pairs)", ["Kind", "Nodes", "Detail"], pair_rows(report)),
+        (PAIRS, ["Kind", "Nodes", "Detail"], pair_rows(report)),
         (
             "Verify results that did not pass",
             ["Verdict", "Node", "File"],
@@ -284,7 +290,8 @@ def tables(report: FleetReport) -> list[Table]:
             [[k.path, k.why] for k in report.skipped],
         ),
     ]
-    return [table for table in found if table[2]]
+    # Pairs that are all fine keep their section, with no rows: the summary says they were read.
+    return [table for table in found if table[2] or (table[0] == PAIRS and report.pairs)]
 
 
 def _pairs_to_dict(report: FleetReport) -> dict[str, Any] | None:
@@ -322,7 +329,12 @@ def render_markdown(report: FleetReport) -> str:
         "",
     ]
     for title, header, rows in tables(report):
-        out += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += [f"## {title}", ""]
+        if title == PAIRS:
+            out += [md_cell(pairs_summary(report)), ""]
+        if not rows:
+            continue
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
         out.append("")
     return "\n".join(out)

@@ -99,6 +99,39 @@ def pair_rows(report: FleetReport) -> list[list[str]]:
     return rows
 
 
+def gbps(value: float | None) -> str:
+    """A bandwidth in GB/s as the tables write it: ``47.30``, ``1,234``, ``–`` for none."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
+def pairs_fine(report: FleetReport) -> bool:
+    """``fleet pairs`` was read and found nothing: every pair ran, none slow, none left out."""
+    p = report.pairs
+    return p is not None and not pair_rows(report) and not p.slow_pairs
+
+
+def pairs_summary(report: FleetReport, *, where: bool = True) -> str:
+    """One line on ``fleet pairs``: how many pairs of how many nodes, the bus bandwidth range
+    at each pair's largest message, and (``where``) the file it came from; "" without pairs."""
+    p = report.pairs
+    if p is None:
+        return ""
+    nodes = {n for o in p.pairs for n in o.nodes}
+    measured = [o.busbw_gbps for o in p.pairs if o.busbw_gbps is not None]
+    if measured:
+        low, high = min(measured), max(measured)
+        span = gbps(low) if gbps(low) == gbps(high) else f"{gbps(low)}–{gbps(high)}"
+        bandwidth = f"bus bandwidth {span} GB/s"
+    else:
+        bandwidth = "no bus bandwidth measured"
+    counted = f"{len(p.pairs)} pair(s) of {len(nodes)} node(s)"
+    head = f"All {counted} fine" if pairs_fine(report) else f"{counted} measured"
+    read = f" (read from {report.pairs_path})" if where and report.pairs_path else ""
+    return f"{head}: {bandwidth}{read}."
+
+
 def node_marks(verify: VerifyVerdict | None, drift: bool) -> str:
     """``verify fail, drift``: what the node table adds to a node's verdict."""
     marks = [f"verify {verify.value}"] if verify else []

@@ -14,6 +14,7 @@ from gpudoctor.render.fleet_common import (
     inert,
     node_marks,
     pair_rows,
+    pairs_summary,
     place_text,
     verdict_line,
 )
@@ -50,6 +51,7 @@ td.v { white-space: nowrap; font-weight: 600; }
 section.problem { background: none; color: inherit; }  /* the border keeps the colour */
 section.error h2 { color: #8a0018; } section.warning h2 { color: #6e3f00; }
 section.drift h2 { color: #46287f; } section.info h2 { color: #1d4f91; }
+section.ok h2 { color: #175c17; }
 """
 
 BANNER = {
@@ -200,12 +202,17 @@ def _problems(report: FleetReport) -> list[str]:
         table = _table(["Node", "Device", "Run", "img/s", "× median"], rows)
         out += _section("Throughput outliers", len(report.outliers), Severity.WARNING, table)
     rows = pair_rows(report)
+    summary = [f'<p class="same">{_e(pairs_summary(report))}</p>']
     if rows:
         # A bad node or link makes the fleet unhealthy; pairs that only did not run warn.
         p = report.pairs
         bad = p is not None and bool(p.bad_nodes or p.bad_links)
         worst = Severity.ERROR if bad else Severity.WARNING
-        out += _section("Node pairs", len(rows), worst, _table(["Kind", "Nodes", "Detail"], rows))
+        table = _table(["Kind", "Nodes", "Detail"], rows)
+        out += _section("Node pairs", len(rows), worst, [*summary, *table])
+    elif report.pairs is not None:
+        # All fine: still shown, so that the reader sees the pairs were read.
+        out += _section("Node pairs", len(report.pairs.pairs), Severity.OK, summary)
     return out
 
 

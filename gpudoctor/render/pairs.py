@@ -7,16 +7,11 @@ import json
 from gpudoctor.model.hardware import PairsReport
 from gpudoctor.model.inert import inert
 from gpudoctor.model.serialize import finite_json, to_dict
+from gpudoctor.render.fleet_common import gbps
 
 TOOL = "gpudoctor fleet pairs"
 """fleet/pairs.PAIRS_TOOL: the render layer does not import fleet."""
 HEADERS = ("pair", "status", "bus GB/s", "alg GB/s", "size", "backend", "note")
-
-
-def _gbps(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
 
 
 def _size(nbytes: int) -> str:
@@ -37,8 +32,8 @@ def rows(report: PairsReport) -> list[tuple[str, ...]]:
             (
                 inert(f"{p.nodes[0]}+{p.nodes[1]}", one_line=True),
                 status,
-                _gbps(top.busbw_gbps if top else None),
-                _gbps(top.algbw_gbps if top else None),
+                gbps(top.busbw_gbps if top else None),
+                gbps(top.algbw_gbps if top else None),
                 _size(top.bytes) if top else "–",
                 p.allreduce.backend if p.allreduce else "–",
                 inert(p.message, one_line=True, limit=200),
@@ -52,7 +47,7 @@ def findings(report: PairsReport) -> list[str]:
     lines = []
     for b in report.bad_nodes:
         seen = ", ".join(
-            f"{inert(p, one_line=True)} {_gbps(v)}"
+            f"{inert(p, one_line=True)} {gbps(v)}"
             for p, v in zip(b.partners, b.busbw_gbps, strict=True)
         )
         lines.append(
@@ -69,7 +64,7 @@ def findings(report: PairsReport) -> list[str]:
         lines.append(f"not paired {inert(node, one_line=True)}: {inert(why, one_line=True)}")
     if report.baseline_gbps is not None:
         lines.append(
-            f"baseline {_gbps(report.baseline_gbps)} GB/s (the pairs' upper quartile); slow: "
+            f"baseline {gbps(report.baseline_gbps)} GB/s (the pairs' upper quartile); slow: "
             f"below {report.slow_factor:.0%} of it"
         )
     return lines

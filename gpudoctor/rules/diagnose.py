@@ -12,6 +12,7 @@ from gpudoctor.rules import (  # noqa: F401
     driver,
     framework_build,
     framework_runtime,
+    gpu_count,
     gpu_health,
     gpu_state,
     hardware_links,

@@ -165,6 +165,10 @@ REASONS: dict[str, str] = {
     "GD-GPU-066": "Warning: runs work, slower than the GPU can.",
     "GD-GPU-067": "Information: frameworks work the same; only peer and host-to-device "
     "transfers on some systems are slower.",
+    "GD-GPU-068": "Error: SLURM keeps sending jobs that ask for every GPU of the node, and "
+    "they fail; a warning when the node has more GPUs than SLURM gives out (runs work, the "
+    "extra GPUs stay idle); information when MIG is on and neither count matches, or inside "
+    "a job, where the count cannot be judged.",
 }
 
 _FRAMEWORK = {

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import DATA, Cli
 from tests.fleet.fake_slurm import FakeSlurm
+from tests.fleet.gpu_reports import h100_node
 
 REPORTS = DATA / "reports"
 H100 = REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
@@ -439,6 +440,67 @@ def test_the_prolog_form_changes_nothing(cli: Cli, fake):
     assert result.exit_code == 1
     assert json.loads(result.stdout)["errors"][0]["id"] == "GD-GPU-001"
     assert cluster.calls() == []
+
+
+def test_the_gate_drains_a_node_with_fewer_gpus_than_its_gres(cli: Cli, fake, tmp_path):
+    # A GPU fell off the bus: NVML lists 7 of 8, SLURM still gives out gpu:h100:8.
+    cluster = fake({"n1": {"state": "idle", "gres": "gpu:h100:8(S:0-1)"}})
+    result, doc = gate_json(cli, h100_node(tmp_path, 7, on_bus=8))
+    assert result.exit_code == 1, result
+    (error,) = doc["errors"]
+    assert error == {
+        "id": "GD-GPU-068",
+        "title": "SLURM gives out 8 GPUs on n1, NVML lists only 7",
+        "area": "gpu",
+    }
+    assert (doc["action"], doc["slurm"]) == ("drain", "ok")
+    node = cluster.load()["nodes"]["n1"]
+    assert node["state"] == "drained"
+    assert node["reason"] == "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n1, NVML lists only 7"
+    # The GPU is back after a reboot: the gate resumes the node it drained.
+    healthy, doc = gate_json(cli, h100_node(tmp_path, 8))
+    assert healthy.exit_code == 0 and doc["action"] == "resume", doc
+    assert cluster.load()["nodes"]["n1"]["state"] == "idle"
+
+
+def test_more_gpus_than_the_gres_is_no_gate_error(cli: Cli, fake, tmp_path):
+    cluster = fake({"n1": {"state": "idle", "gres": "gpu:h100:4,nic:2"}})
+    result, doc = gate_json(cli, h100_node(tmp_path, 8))
+    assert result.exit_code == 0 and doc["errors"] == [] and doc["action"] == "none"
+    assert cluster.load()["nodes"]["n1"]["state"] == "idle"
+
+
+@pytest.mark.parametrize("gres", ["(null)", "nic:2", "gpu:h100:1"])
+def test_a_node_without_a_larger_gpu_gres_passes(cli: Cli, fake, gres):
+    fake({"n1": {"state": "idle", "gres": gres}})
+    result, doc = gate_json(cli, H100)
+    assert result.exit_code == 0 and doc["errors"] == [], doc
+
+
+def test_the_prolog_form_asks_slurm_nothing_so_compares_no_gres(cli: Cli, fake, tmp_path):
+    cluster = fake({"n1": {"state": "idle", "gres": "gpu:h100:8"}})
+    cluster.save({"nodes": {"n1": {"state": "idle"}}, "controller_down": True})
+    # sinfo would fail: the Prolog form passes because it never runs it.
+    result = cli("check", "--health-check", "--from-report", str(h100_node(tmp_path, 7)))
+    assert result.exit_code == 0 and result.stdout == "gpudoctor health: ok\n"
+
+
+def test_a_report_with_slurms_answer_replays_the_finding(cli: Cli, tmp_path):
+    doc = json.loads(h100_node(tmp_path, 7, on_bus=8).read_text())
+    doc["site"] = {
+        "slurm_node": {"name": "n1", "state": "idle", "gres": ["gpu:h100:8"], "command": "sinfo"}
+    }
+    saved = tmp_path / "recorded.json"
+    saved.write_text(json.dumps(doc))
+    result = cli("check", "--from-report", str(saved), "--format", "json")
+    assert result.exit_code == 1
+    (found,) = [f for f in json.loads(result.stdout)["findings"] if f["id"] == "GD-GPU-068"]
+    assert found["severity"] == "error"
+    assert found["evidence"][0] == (
+        "SLURM gives out gpu:h100:8 on n1; NVML lists 7 GPUs (missing: PCI 0000:17:00.0)"
+    )
+    gate = cli("check", "--health-check", "--from-report", str(saved))
+    assert gate.exit_code == 1 and gate.stdout.startswith("gpudoctor health: error: GD-GPU-068")
 
 
 def test_drain_without_the_gate_is_bad_input(cli: Cli):

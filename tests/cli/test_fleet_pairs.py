@@ -126,3 +126,20 @@ def test_nodes_fleet_pairs_left_out_are_in_every_format(cli: Cli, tmp_path):
     assert "| not paired | n7 | drained: bad PSU |" in md
     page = cli("fleet", "report", str(folder), "--format", "html").stdout
     assert "<td>not paired</td><td>n7</td><td>drained: bad PSU</td>" in page
+
+
+def test_pairs_that_are_all_fine_are_said_in_every_format(cli: Cli, tmp_path):
+    # Markdown and HTML had no "Node pairs" section then: nobody could tell they were read.
+    folder = run_folder(tmp_path, pairs_report(bad_node=False))
+    line = "All 12 pair(s) of 6 node(s) fine: bus bandwidth 45.00 GB/s"
+    text = cli("fleet", "report", str(folder)).stdout
+    assert f"✓ {line}." in text
+    md = cli("fleet", "report", str(folder), "--format", "markdown").stdout
+    assert f"## Node pairs (fleet pairs)\n\n{line} (read from " in md
+    assert md.rstrip().endswith("/run/pairs/pairs.json).")
+    assert "| Kind | Nodes | Detail |" not in md
+    page = cli("fleet", "report", str(folder), "--format", "html").stdout
+    assert "<h2>✓ Node pairs (12)</h2>" in page and line in page
+    bad = run_folder(tmp_path / "bad", pairs_report(bad_node=True)).joinpath("pairs", "pairs.json")
+    page = cli("fleet", "report", str(bad.parent.parent), "--format", "html").stdout
+    assert "12 pair(s) of 6 node(s) measured: bus bandwidth 12.00–45.00 GB/s" in page

@@ -3,7 +3,7 @@
 The fleet code runs them as real child processes (argv, timeouts, process groups), so the
 same paths run here as against the real SLURM of test_slurm_e2e.py. Each node's entry says
 what srun does there:
-  {"state": "idle", "reason": "", "partitions": ["gpu"],
+  {"state": "idle", "reason": "", "partitions": ["gpu"], "gres": "gpu:h100:8" (sinfo's %G),
    "srun": "report" | "run" | "busy" | "launch_fail" | "hang" | "garbage" | "crash" | "flood",
    "report": "<path of a JSON file to print>", "verify": "<path>", "bytes": 100000000}
 ``run`` executes the command srun was given; ``flood`` prints ``bytes`` bytes (1 MiB at a
@@ -45,13 +45,15 @@ if "-o" in args and args[args.index("-o") + 1] == "%P":  # the partitions' names
     seen = [p for node in state["nodes"].values() for p in node.get("partitions", ["gpu"])]
     print("\n".join(dict.fromkeys(seen)))
     sys.exit(0)
+fmt = args[args.index("-o") + 1] if "-o" in args else ""
 for name, node in state["nodes"].items():
     if names is not None and name not in names:
         continue
     for p in node.get("partitions", ["gpu"]):
         if part and p != part:
             continue
-        print(f"{name}|{node.get('state', 'idle')}|{p}|{node.get('reason') or 'none'}")
+        gres = f"{node.get('gres') or '(null)'}|" if "%G" in fmt else ""
+        print(f"{name}|{node.get('state', 'idle')}|{p}|{gres}{node.get('reason') or 'none'}")
 """
 
 SRUN = r"""

@@ -1,5 +1,6 @@
 """End to end on a login node: check and make-env against a real SLURM cluster whose nodes n1-n2
-offer count-only GPU GRES (partition gpu) and n3 none (partition cpu)."""
+offer count-only GPU GRES (partition gpu) and n3 none (partition cpu); and the health gate's
+GPU count against a GPU node's GRES."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import have_gpu
 from tests.fleet.conftest import ROOT, SlurmCluster, running_cluster
 from tests.fleet.conftest import why_no_slurm as _why_no_slurm
+from tests.fleet.gpu_reports import h100_node
 
 pytestmark = pytest.mark.slurm
 
@@ -183,3 +186,28 @@ def test_fleet_run_reaches_a_partition_that_is_not_the_default(
         "n1": ("idle", "not in partition cpu (it is in gpu)"),
         "n9": ("unknown", "SLURM does not know this node"),
     }
+
+
+def test_the_gate_drains_a_gpu_node_missing_a_gpu_of_its_gres(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # The gate on n2 (Gres=gpu:h100:8) with NVML faked by a replayed report: 7 of its 8 GPUs.
+    # Its one sinfo reads the node's GRES from the real controller; the drain is scontrol's.
+    def gate(report: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        done = gpudoctor(
+            login_cluster, "check", "--health-check", "--drain", "--node", "n2",
+            "--from-report", str(report), "--format", "json",
+        )  # fmt: skip
+        return done, json.loads(done.stdout)
+
+    done, doc = gate(h100_node(tmp_path, 7, on_bus=8))
+    assert done.returncode == 1, done.stderr
+    assert [e["id"] for e in doc["errors"]] == ["GD-GPU-068"], doc
+    assert doc["action"] == "drain" and doc["slurm"] == "ok"
+    _, reason = login_cluster.wait_state("n2", lambda state, _: "drain" in state, 10)
+    print(f"after the 7-GPU gate: {login_cluster.sinfo_line('n2')}")
+    assert reason == "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n2, NVML lists only 7"
+    assert login_cluster.sinfo_states()["n1"] == ("idle", "")
+    done, doc = gate(h100_node(tmp_path, 8))
+    assert done.returncode == 0 and doc["action"] == "resume", doc
+    login_cluster.wait_state("n2", lambda state, _: state == "idle", 10)

@@ -73,6 +73,48 @@ def test_golden(fmt):
     assert text == path.read_bytes().decode("utf-8")
 
 
+def fine_pairs():
+    """Four healthy nodes whose six pairs all ran, at 44.10 to 47.30 GB/s: nothing to say."""
+    from dataclasses import replace
+
+    from gpudoctor.fleet.pairs import analyse, choose_pairs
+    from gpudoctor.model.hardware import PairsReport
+    from tests.fleet.test_pairs import outcome
+
+    nodes = [f"gpu-{i:03d}" for i in range(1, 5)]
+    speeds = (44.1, 45.0, 45.6, 46.2, 46.8, 47.3)
+    outcomes = [outcome(a, b, v) for (a, b), v in zip(choose_pairs(nodes), speeds, strict=True)]
+    base, slow, bad, links = analyse(outcomes)
+    assert not (slow or bad or links)
+    pairs = PairsReport(
+        nodes=tuple(nodes),
+        pairs=tuple(outcomes),
+        baseline_gbps=base,
+        slow_pairs=slow,
+        bad_nodes=bad,
+        bad_links=links,
+    )
+    fleet = aggregate(
+        [node(n, partitions=("gpu",)) for n in nodes],
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-07T08:00:00Z",
+    )
+    return replace(fleet, pairs=pairs, pairs_path="run/pairs/pairs.json")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_golden_fine_pairs(fmt):
+    # All fine, the pairs had no section in Markdown and HTML: nobody could tell they were read.
+    text = render_fleet(fmt, fine_pairs())
+    path = GOLDEN / f"fine_pairs.{SUFFIX[fmt]}"
+    if UPDATE:
+        path.write_bytes(text.encode("utf-8"))
+    assert path.exists(), f"no golden file {path.name}: run with GPUDOCTOR_UPDATE_GOLDEN=1"
+    assert text == path.read_bytes().decode("utf-8")
+    summary = "All 6 pair(s) of 4 node(s) fine: bus bandwidth 44.10–47.30 GB/s"
+    assert summary in text and "run/pairs/pairs.json" in text
+
+
 def test_text_names_every_problem():
     text = render_fleet("text", sample())
     assert "gpu-[001-002,004-006] (5)" in text

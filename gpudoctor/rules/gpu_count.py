@@ -1,0 +1,161 @@
+"""The GPU count rule: the GPUs NVML lists against the GPUs SLURM gives out on this node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gpudoctor.model.derived import is_gpu_function
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
+from gpudoctor.model.slurm import NodeGpuGres, node_gpu_gres
+from gpudoctor.rules.facts import gpus
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+
+XID_OFF_THE_BUS = 79
+"""Xid 79: GPU has fallen off the bus (NVIDIA's Xid catalogue)."""
+
+
+def _bus(address: str) -> str:
+    """``bb:dd.f`` of a PCI address in either spelling (``0000:17:00.0``, ``00000000:17:00.0``)."""
+    return ":".join(address.lower().split(":")[-2:])
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _missing(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
+    """PCI addresses of GPUs the PCI bus or the driver has and NVML does not list."""
+    seen = {_bus(g.pci_bus_id) for g in listed if g.pci_bus_id}
+    found = [fn.address for fn in report.driver.pci_functions if is_gpu_function(fn)]
+    if report.site is not None:
+        found += report.site.driver_gpus
+    missing: dict[str, str] = {}
+    for address in found:
+        if _bus(address) not in seen:
+            missing.setdefault(_bus(address), address)
+    return sorted(missing.values())
+
+
+def _xid79(report: Report) -> list[str]:
+    """``Xid 79 on PCI 0000:17:00 (2 times)`` for each device the kernel log names."""
+    log = report.hardware.kernel_log if report.hardware is not None else None
+    if log is None:
+        return []
+    return [
+        f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci or 'unnamed'}"
+        f" ({_plural(c.count, 'time')})"
+        for c in log.counts
+        if c.kind == "xid" and c.code == XID_OFF_THE_BUS
+    ]
+
+
+def _mig_count(listed: tuple[GpuInfo, ...]) -> int | None:
+    """What SLURM's AutoDetect=nvml counts with MIG on: each MIG device, and each whole GPU
+    without MIG; None when a MIG-enabled GPU's devices were not read."""
+    if any(g.mig_enabled and not g.mig_devices for g in listed):
+        return None
+    return sum(len(g.mig_devices) if g.mig_enabled else 1 for g in listed)
+
+
+def _judge(
+    node: SlurmNodeGres, gres: NodeGpuGres, given: int, report: Report, listed: tuple[GpuInfo, ...]
+) -> Hit | None:
+    whole = len(listed)
+    said = f"SLURM gives out {gres.shown} on {node.name}"
+    mig = [g for g in listed if g.mig_enabled]
+    mig_count = _mig_count(listed) if mig else None
+    nvml = f"NVML lists {_plural(whole, 'GPU')}"
+    if mig:
+        devices = "MIG devices not read" if mig_count is None else f"{mig_count} MIG devices"
+        nvml += f" ({_plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
+        counts = {whole} if mig_count is None else {whole, mig_count}
+    else:
+        counts = {whole}
+    if given in counts:
+        return None
+    missing = _missing(report, listed)
+    evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
+    if given > max(counts):
+        evidence += _xid79(report)
+        return Hit(
+            title=f"SLURM gives out {given} GPUs on {node.name}, NVML lists only {whole}",
+            evidence=tuple(evidence),
+            fix=(
+                f"$ sudo scontrol update nodename={node.name} state=drain "
+                f'reason="GPU missing: {given} in GRES, {whole} in NVML"',
+                "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
+                "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
+                "Reboot (or reset the GPU); if it does not come back, reseat it or arrange an "
+                "RMA, then resume the node.",
+            ),
+        )
+    if given < min(counts):
+        return Hit(
+            severity=Severity.WARNING,
+            title=f"{node.name} has {whole} GPUs, SLURM gives out only {given}",
+            evidence=tuple(evidence),
+            fix=(
+                f"Set the node's Gres in slurm.conf to the GPUs it has (gpu:{whole}, with its "
+                "type if you use one) and gres.conf to match, then `scontrol reconfigure`.",
+            ),
+        )
+    return Hit(
+        severity=Severity.INFO,
+        title=f"SLURM's GPU count for {node.name} was not compared: MIG is on",
+        evidence=(
+            *evidence,
+            f"neither the {whole} whole GPUs nor the MIG devices match the {given} of the GRES",
+        ),
+        fix=(
+            "Compare `nvidia-smi -L` with the node's Gres by hand: with AutoDetect=nvml SLURM "
+            "counts each MIG device as one gpu.",
+        ),
+    )
+
+
+@rule(
+    "GD-GPU-068",
+    area="gpu",
+    severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
+    title="Fewer GPUs than SLURM gives out on this node",
+    why="SLURM hands out the GPUs the node's GRES names (`Gres=gpu:h100:8`); it compares them "
+    "with the node's devices only when slurmd registers. When a GPU has fallen off the bus "
+    "(Xid 79) or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and "
+    "they fail to start or die. More GPUs than the GRES "
+    "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
+    "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
+    "neither is said not to be compared (information).",
+    fix="Drain the node, read the kernel log for Xid 79, reboot or reset the GPU, and reseat "
+    "or RMA a GPU that does not come back; then resume the node.",
+    sources=(
+        "https://slurm.schedmd.com/gres.html (a node found with fewer GRES than configured is "
+        "drained when slurmd registers, not later; AutoDetect=nvml counts MIG devices)",
+        "https://docs.nvidia.com/deploy/xid-errors/index.html (Xid 79: fallen off the bus)",
+        "Azure/azurehpc-health-checks README (check_gpu_count: 8 GPUs expected on ND H100 v5)",
+        "NVIDIA/gpud (GPU count against the expected count)",
+    ),
+)
+def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    site = report.site
+    if site is None or site.slurm_node is None or report.nvml.status != "ok":
+        return  # not asked, or NVML itself failed (its own finding says so, and drains)
+    gres = node_gpu_gres(site.slurm_node.gres)
+    if gres is None or gres.count is None:
+        return  # the node gives out no GPU, or names none by count
+    if site.slurm_job is not None:
+        # A job's device cgroup hides the GPUs it was not given: NVML's count is the job's.
+        yield Hit(
+            severity=Severity.INFO,
+            title=f"SLURM's GPU count for {site.slurm_node.name} was not compared: inside a job",
+            evidence=(
+                f"SLURM gives out {gres.shown}; inside job {site.slurm_job.job_id} NVML lists "
+                "only the job's GPUs",
+            ),
+            fix=("Run the health check outside a job (HealthCheckProgram).",),
+        )
+        return
+    hit = _judge(site.slurm_node, gres, gres.count, report, gpus(report))
+    if hit is not None:
+        yield hit

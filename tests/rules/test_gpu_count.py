@@ -1,0 +1,158 @@
+"""The GPU count rule: NVML's GPUs against the GRES SLURM gives out on the node."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import (
+    HardwareInfo,
+    KernelLogInfo,
+    MigDevice,
+    PciFunction,
+    Report,
+    SiteInfo,
+    SlurmJob,
+    SlurmNodeGres,
+    XidCount,
+)
+from gpudoctor.model.slurm import node_gpu_gres
+from tests.rules.builders import findings, h100, healthy, severities, with_driver, with_nvml
+
+RULE = "GD-GPU-068"
+
+
+def node(*gres: str, gpus: int = 8, site: SiteInfo | None = None) -> Report:
+    """A node with ``gpus`` H100s (PCI 01..) whose SLURM GRES is ``gres``."""
+    report = with_nvml(healthy(), gpus=tuple(h100(i) for i in range(gpus)))
+    answer = SlurmNodeGres(name="gpu-07", state="idle", gres=gres)
+    return replace(report, site=replace(site or SiteInfo(), slurm_node=answer))
+
+
+def pci(*buses: int) -> tuple[PciFunction, ...]:
+    return tuple(
+        PciFunction(
+            address=f"0000:0{b}:00.0", device_id="0x2330", class_code="0x030200", driver="nvidia"
+        )
+        for b in buses
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "count", "shown"),
+    [
+        (("gpu:8",), 8, "gpu:8"),
+        (("gpu:h100:8(S:0-1)",), 8, "gpu:h100:8"),
+        (("gpu:a100:4", "gpu:v100:2"), 6, "gpu:a100:4,gpu:v100:2"),
+        (("gpu:h100:8", "nic:2"), 8, "gpu:h100:8"),
+        (("gpu:a100:4(S:0,1)",), 4, "gpu:a100:4"),
+        (("gpu",), None, "gpu"),
+    ],
+)
+def test_the_gpu_part_of_a_gres_list(field, count, shown):
+    found = node_gpu_gres(field)
+    assert found is not None
+    assert (found.count, found.shown) == (count, shown)
+
+
+@pytest.mark.parametrize("field", [(), ("nic:2",), ("gpumem:8",)])
+def test_a_gres_without_gpus_gives_none(field):
+    assert node_gpu_gres(field) is None
+
+
+def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
+    report = with_driver(node("gpu:h100:8(S:0-1)", gpus=7), pci_functions=pci(*range(1, 9)))
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR and found.area == "gpu"
+    assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
+    assert found.evidence[0] == (
+        "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
+    )
+    assert any("state=drain" in line for line in found.fix)
+    assert any("Xid" in line for line in found.fix)
+
+
+def test_the_kernel_logs_xid_79_is_evidence_too():
+    log = KernelLogInfo(
+        status="ok", counts=(XidCount(kind="xid", code=79, pci="0000:08:00", count=2),)
+    )
+    report = replace(node("gpu:8", gpus=7), hardware=HardwareInfo(kernel_log=log))
+    (found,) = findings(report, RULE)
+    assert "kernel log: Xid 79 (GPU has fallen off the bus) on PCI 0000:08:00 (2 times)" in (
+        found.evidence
+    )
+    # No PCI scan in this report: the missing GPU cannot be named, only counted.
+    assert "missing" not in found.evidence[0]
+
+
+def test_a_gpu_the_driver_still_lists_is_named_missing_too():
+    site = SiteInfo(driver_gpus=tuple(f"0000:0{b}:00.0" for b in range(1, 9)))
+    (found,) = findings(node("gpu:8", gpus=7, site=site), RULE)
+    assert found.evidence[0].endswith("(missing: PCI 0000:08:00.0)")
+
+
+def test_more_gpus_than_the_gres_is_a_warning():
+    (found,) = findings(node("gpu:h100:4", gpus=8), RULE)
+    assert found.severity == Severity.WARNING
+    assert found.title == "gpu-07 has 8 GPUs, SLURM gives out only 4"
+
+
+def test_several_gpu_types_are_summed():
+    assert findings(node("gpu:a100:4", "gpu:v100:2", gpus=6), RULE) == []
+    assert severities(findings(node("gpu:a100:4", "gpu:v100:2", gpus=5), RULE)) == [Severity.ERROR]
+
+
+@pytest.mark.parametrize("gres", [("gpu:h100:8",), ("gpu:8(S:0-1)",), ("gpu:h100:8", "nic:2")])
+def test_a_full_node_is_fine(gres):
+    assert findings(node(*gres), RULE) == []
+
+
+@pytest.mark.parametrize("gres", [(), ("nic:2",), ("gpu",)])
+def test_nothing_to_compare_without_a_gpu_count(gres):
+    assert findings(node(*gres, gpus=1), RULE) == []
+
+
+def test_not_asked_or_nvml_failed_says_nothing():
+    assert findings(healthy(), RULE) == []
+    failed = with_nvml(node("gpu:8", gpus=0), status="driver_not_loaded", gpus=())
+    assert findings(failed, RULE) == []
+
+
+def test_inside_a_job_the_count_is_not_compared():
+    site = SiteInfo(slurm_job=SlurmJob(job_id="42", gpu_variables={"SLURM_JOB_GPUS": "0"}))
+    (found,) = findings(node("gpu:8", gpus=1, site=site), RULE)
+    assert found.severity == Severity.INFO
+    assert "not compared: inside a job" in found.title
+
+
+def mig_node(gres: str, instances: int, gpus: int = 2) -> Report:
+    devices = tuple(MigDevice(index=i) for i in range(instances))
+    report = node(gres, gpus=gpus)
+    return with_nvml(
+        report,
+        gpus=tuple(replace(g, mig_enabled=True, mig_devices=devices) for g in report.nvml.gpus),
+    )
+
+
+def test_with_mig_either_count_is_accepted():
+    # 2 GPUs with 7 MIG devices each: AutoDetect=nvml gives gpu:14, a hand-written Gres gpu:2.
+    assert findings(mig_node("gpu:14", 7), RULE) == []
+    assert findings(mig_node("gpu:2", 7), RULE) == []
+
+
+def test_with_mig_a_count_above_both_is_an_error_and_between_is_not_judged():
+    (missing,) = findings(mig_node("gpu:21", 7), RULE)
+    assert missing.severity == Severity.ERROR
+    assert "2 GPUs with MIG on: 14 MIG devices and whole GPUs" in missing.evidence[0]
+    (between,) = findings(mig_node("gpu:8", 7), RULE)
+    assert between.severity == Severity.INFO
+    assert "not compared: MIG is on" in between.title
+
+
+def test_with_mig_devices_unread_only_whole_gpus_count():
+    assert findings(mig_node("gpu:2", 0), RULE) == []
+    (found,) = findings(mig_node("gpu:14", 0), RULE)
+    assert found.severity == Severity.ERROR
+    assert "MIG devices not read" in found.evidence[0]
