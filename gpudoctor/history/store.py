@@ -10,6 +10,7 @@ the oldest entries first, never the last good ones, and tolerates a file another
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -142,6 +143,8 @@ def record(
     payload = text.encode("utf-8")
     if len(payload) > MAX_ENTRY_BYTES:
         raise OSError(f"the report is larger than {MAX_ENTRY_BYTES >> 20} MiB")
+    if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"{_stamp(now)}.{kind}.{os.getpid()}-{secrets.token_hex(4)}.json"
     _put(folder, name, payload)
@@ -295,7 +298,12 @@ def listing(folder: Path) -> tuple[list[Entry], list[str]]:
     times (the entry, its companion verify, the timings for now) and each read parses every
     entry.
     """
-    listed = names(folder)
+    try:
+        listed = names(folder)
+    except OSError as exc:  # a file in the way, no permission: bad input, never a traceback
+        raise HistoryError(
+            f"cannot read the history folder {folder} ({exc.strerror or exc})"
+        ) from None
     key = (str(folder), tuple((name, size, _mtime(folder / name)) for name, size in listed))
     cached = _LISTED.get(key)
     if cached is not None:

@@ -257,3 +257,29 @@ def test_since_last_good_is_about_this_machine_only(cli, extra):
     assert result.exit_code == 2, result
     assert "--since-last-good compares this machine now" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_history_folder_that_cannot_be_read_costs_since_last_good_one_line(
+    cli, machine, tmp_path
+):
+    """A file where the folder should be: the check still prints its verdict and exits with
+    it (history is never fatal); history and diff refuse in one line."""
+    blocker = tmp_path / "history"
+    blocker.write_text("")
+    machine(BROKEN)
+    env = {"GPUDOCTOR_HISTORY_DIR": str(blocker)}
+    result = cli("check", "--since-last-good", env=env)
+    assert result.exit_code == 1, result
+    assert "gpudoctor check" in result.stdout
+    assert (
+        f"since the last good report: cannot read the history folder {blocker} (Not a directory)"
+        in result.stdout
+    )
+    assert f"report not kept in the history ({blocker}: Not a directory)" in result.stderr
+    doc = json.loads(cli("check", "--since-last-good", "--format", "json", env=env).stdout)
+    assert "cannot read the history folder" in doc["since_last_good"]["error"]
+    for args in (("history",), ("diff", "1", str(GOOD))):
+        refused = cli(*args, env=env)
+        assert refused.exit_code == 2, refused
+        assert refused.stderr.strip().endswith("(Not a directory)")
+        assert len(refused.stderr.strip().splitlines()) == 1
