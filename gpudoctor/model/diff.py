@@ -432,6 +432,12 @@ def in_window(
     )
 
 
+def _nvml_listed(facts: Sequence[Fact]) -> str | None:
+    """``ok`` when NVML listed this side's GPUs, else NVML's status; None when not recorded."""
+    status = next((f.value for f in facts if f.key == "nvml.status"), None)
+    return None if status is None else "ok" if status == "ok" else status
+
+
 def make_diff(
     old: Side,
     new: Side,
@@ -461,6 +467,16 @@ def make_diff(
             notes.append(f"{which} did not probe the frameworks: they are not compared")
             a = [f for f in a if f.group != "frameworks"]
             b = [f for f in b if f.group != "frameworks"]
+        a_gpus, b_gpus = _nvml_listed(a), _nvml_listed(b)
+        if a_gpus is not None and b_gpus is not None and a_gpus != b_gpus:
+            # NVML that failed (a driver/library mismatch) lists no GPU: the GPUs are unknown
+            # there, not gone, as the GPU count already is.
+            which, status = ("OLD", a_gpus) if b_gpus == "ok" else ("NEW", b_gpus)
+            notes.append(
+                f"{which}'s NVML listed no GPUs (NVML: {status}): the GPUs are not compared"
+            )
+            a = [f for f in a if not f.key.startswith("gpu.")]
+            b = [f for f in b if not f.key.startswith("gpu.")]
         facts = compare_facts(a, b)
     elif old.checked or new.checked:
         notes.append("one side has no check report: the software stack is not compared")

@@ -54,13 +54,40 @@ def test_two_healthy_runs_of_one_machine_differ_in_nothing():
     assert changes(H200_IDLE, H200_IDLE) == {}
 
 
-def test_a_driver_library_mismatch_shows_the_module_nvml_and_the_lost_gpu():
-    found = changes(H200_IDLE, REPORTS / "failure__driver_library_mismatch.json")
+def test_a_driver_library_mismatch_shows_the_module_and_nvml_not_a_gone_gpu():
+    """NVML that fails lists no GPU: the H200 is unknown on NEW, not gone (the GPU count
+    already said so), and a note says why the GPUs are not compared."""
+    side = Side(label="x")
+    diff = make_diff(
+        side,
+        side,
+        old_facts=facts(H200_IDLE),
+        new_facts=facts(REPORTS / "failure__driver_library_mismatch.json"),
+    )
+    found = {c.key: c for c in diff.facts}
     assert (found["driver.kernel_module"].old, found["driver.kernel_module"].new) == (
         "590.48.01",
         "570.133.20",
     )
     assert found["nvml.status"].new == "lib_rm_version_mismatch"
+    assert not any(k.startswith("gpu") for k in found)
+    assert diff.notes == (
+        "NEW's NVML listed no GPUs (NVML: lib_rm_version_mismatch): the GPUs are not compared",
+    )
+    back = make_diff(
+        side,
+        side,
+        old_facts=facts(REPORTS / "failure__driver_library_mismatch.json"),
+        new_facts=facts(H200_IDLE),
+    )
+    assert not any(c.key.startswith("gpu") for c in back.facts)
+    assert back.notes[0].startswith("OLD's NVML listed no GPUs")
+
+
+def test_a_gpu_that_nvml_stops_listing_is_one_gone_line():
+    report = load_report(H200_IDLE)
+    fewer = dataclasses.replace(report, nvml=dataclasses.replace(report.nvml, gpus=()))
+    found = {c.key: c for c in compare_facts(report_facts(report), report_facts(fewer))}
     gpu = found["gpu.0"]  # one line for the GPU that went, not one per setting
     assert (gpu.change, gpu.old, gpu.label) == (Change.GONE, "NVIDIA H200", "GPU 0")
     assert not any(k.startswith("gpu.0.") for k in found)
