@@ -188,16 +188,15 @@ def _framework_facts(fw: FrameworkInfo, *, build_only: bool = False) -> list[Fac
             f"{name} cuDNN loaded",
             fw.cudnn_runtime,
         ),
+        # Always listed, unknown when not recorded: reports written before 2026-12-04 have no
+        # cudnn_library, and its absence there is no cuDNN that went away.
+        _fact(
+            f"framework.{name}.cudnn_library",
+            "frameworks",
+            f"{name} cuDNN from",
+            fw.cudnn_library.path if fw.cudnn_library is not None else None,
+        ),
     ]
-    if fw.cudnn_library is not None:
-        out.append(
-            _fact(
-                f"framework.{name}.cudnn_library",
-                "frameworks",
-                f"{name} cuDNN from",
-                fw.cudnn_library.path,
-            )
-        )
     # What it loaded, by file name: the path each came from is the fact (a pip wheel's copy
     # against /usr/lib's is the classic shadowing).
     for path in sorted(set(fw.loaded_libraries)):
