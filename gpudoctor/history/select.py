@@ -21,7 +21,7 @@ from gpudoctor.userfiles.read import read_capped
 LAST_GOOD = "last-good"
 LATEST = "latest"
 NOW = "now"
-_DATE = re.compile(r"^\d{4}-\d\d(?:-\d\d(?:[T ]\d\d(?::\d\d(?::\d\d)?)?)?)?Z?$")
+_DATE = re.compile(r"^\d{4}-\d\d(?:-\d\d(?:[T ]\d\d(?::\d\d(?::\d\d)?)?)?)?Z?$", re.ASCII)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,13 +54,18 @@ def this_machine(hostname: str) -> str:
 
 def is_history_selector(text: str) -> bool:
     """Whether ``text`` reads as a history selector rather than a file name."""
-    return text in (LAST_GOOD, LATEST) or text.isdigit() or bool(_DATE.match(text))
+    return text in (LAST_GOOD, LATEST) or _number(text) or bool(_DATE.match(text))
+
+
+def _number(text: str) -> bool:
+    """An entry number as `history` prints it: ASCII digits (``str.isdigit`` also takes ``١``)."""
+    return text.isascii() and text.isdigit()
 
 
 def find_entry(folder: Path, selector: str) -> Entry:
     """The entry ``selector`` names: ``last-good``, ``latest``, ``N`` (1 is the newest, as
     `gpudoctor history` numbers them) or a date or time prefix (the newest entry it matches)."""
-    if selector not in (LAST_GOOD, LATEST) and not selector.isdigit():
+    if selector not in (LAST_GOOD, LATEST) and not _number(selector):
         _check_date(selector, selector.replace(" ", "T").removesuffix("Z"))
     entries, problems = listing(folder)
     if not entries:
@@ -76,7 +81,7 @@ def find_entry(folder: Path, selector: str) -> Entry:
         return read_entry(folder, name)
     if selector == LATEST:
         return read_entry(folder, entries[0].name)
-    if selector.isdigit():
+    if _number(selector):
         index = int(selector)
         if not 1 <= index <= len(entries):
             raise HistoryError(f"history has entries 1 to {len(entries)}, not {selector}")

@@ -178,6 +178,10 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
         (("diff", "last-bad"), "last-bad: no such file, nor a history entry (OLD takes"),
         (("diff", "2026-13-01"), "2026-13-01 is not a date or time"),
         (("diff", "2026-12-07 25:00"), "2026-12-07 25:00 is not a date or time"),
+        (("diff", "", "1"), "OLD is empty: give a report file or a history entry"),
+        (("diff", "1", " "), "NEW is empty: give a report file or a history entry or now"),
+        (("diff", "\u0661"), "\u0661: no such file, nor a history entry"),  # Arabic-Indic 1
+        (("diff", "\uff12\uff10\uff12\uff16-12-07"), "no such file, nor a history entry"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
