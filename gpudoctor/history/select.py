@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -75,7 +76,7 @@ def find_entry(folder: Path, selector: str) -> Entry:
             f"no history in {folder}: `gpudoctor check` and `verify` keep one once they run"
         )
     if selector == LAST_GOOD:
-        name = last_good(folder, "check") or last_good(folder, "verify")
+        name = _last_good(folder, entries)
         if name is None:
             raise HistoryError(f"no good report in the history ({folder}) yet")
         return read_entry(folder, name)
@@ -92,6 +93,22 @@ def find_entry(folder: Path, selector: str) -> Entry:
             return read_entry(folder, entry.name)
     oldest, newest = entries[-1].created_at, entries[0].created_at
     raise HistoryError(f"no history entry at {selector} (the history spans {oldest} to {newest})")
+
+
+def _last_good(folder: Path, entries: list[Entry]) -> str | None:
+    """This machine's newest good check (else verify); without one, the folder's mark.
+
+    A home folder shared by several machines (NFS) holds all their entries, and the mark names
+    whichever machine was good last: against this machine now, only its own good report is
+    what it was. Read from the entries, so a mark lost or pointing at a damaged entry is no
+    loss either.
+    """
+    here = this_machine(socket.gethostname())
+    for kind in ("check", "verify"):
+        for entry in entries:  # newest first
+            if entry.kind == kind and entry.good and entry.machine == here:
+                return entry.name
+    return last_good(folder, "check") or last_good(folder, "verify")
 
 
 def _check_date(selector: str, prefix: str) -> None:

@@ -287,3 +287,34 @@ def test_a_history_folder_that_cannot_be_read_costs_since_last_good_one_line(
         assert refused.exit_code == 2, refused
         assert refused.stderr.strip().endswith("(Not a directory)")
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_last_good_is_this_machines_in_a_history_shared_with_another(
+    cli, machine, _private_history
+):
+    """A home folder on NFS keeps every machine's checks in one history: the last good of
+    another machine, newer than this one's, is not what this machine was."""
+    from gpudoctor.history import store
+    from gpudoctor.model.history import Summary
+
+    assert cli("check").exit_code == 0  # this machine, good
+    mine = store.names(_private_history)[0][0]
+    store.record(  # another machine's good check, a moment later
+        _private_history,
+        kind="check",
+        document_json=BROKEN.read_text(),
+        verdict="ok",
+        good=True,
+        summary=Summary(driver="570.133.20"),
+        machine="0123456789abcdef",
+    )
+    assert store.last_good(_private_history, "check") != mine
+    machine(BROKEN)
+    result = cli("check", "--since-last-good")
+    assert result.exit_code == 1, result
+    tail = result.stdout.split("Since the last good report:", 1)[1]
+    assert "different machines" not in tail and "different machines" not in result.stderr
+    assert "kernel module: 590.48.01 → 570.133.20" in tail
+    default = cli("diff", "last-good", "1")  # entry 1: the broken check just kept
+    assert "different machines" not in default.stderr, default
+    assert "kernel module: 590.48.01 → 570.133.20" in default.stdout
