@@ -123,10 +123,15 @@ def _check_date(selector: str, prefix: str) -> None:
 
 
 def _companion(folder: Path, entry: Entry, kind: str) -> Entry | None:
-    """The newest entry of ``kind`` made at or before ``entry`` (its check, or its timings)."""
+    """The newest entry of ``kind`` made at or before ``entry`` on its machine (its check, or
+    its timings): in a history shared by several machines, another's are not this one's."""
     entries, _ = listing(folder)
     for other in entries:
-        if other.kind == kind and other.created_at <= entry.created_at:
+        if (
+            other.kind == kind
+            and other.created_at <= entry.created_at
+            and other.machine == entry.machine
+        ):
             try:
                 return read_entry(folder, other.name)
             except HistoryError:
@@ -135,11 +140,14 @@ def _companion(folder: Path, entry: Entry, kind: str) -> Entry | None:
 
 
 def newest_verify(folder: Path, *, after: str | None) -> tuple[tuple[ThroughputSample, ...], str]:
-    """The timed runs of the newest readable verify entry made after ``after`` (and its time),
-    for a NEW that is a check now; none when there is no such entry."""
+    """The timed runs of this machine's newest readable verify entry made after ``after`` (and
+    its time), for a NEW that is a check now; none when there is no such entry."""
     entries, _ = listing(folder)
+    here = this_machine(socket.gethostname())
     for entry in entries:
         if entry.kind != "verify" or (after is not None and entry.created_at <= after):
+            continue
+        if entry.machine != here:  # a history shared by several machines (NFS home)
             continue
         try:
             return _samples(read_entry(folder, entry.name)), entry.created_at

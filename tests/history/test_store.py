@@ -208,3 +208,30 @@ def test_files_are_known_by_their_content(tmp_path):
     newer.write_text(json.dumps({"schema_version": 99, "host": {}}))
     with pytest.raises(ReportFormatError, match="schema version 99"):
         from_file(newer)
+
+
+def test_timings_come_from_the_same_machine_only(tmp_path, monkeypatch):
+    """A history shared by several machines (NFS home): a check takes the timings of its own
+    machine's verify, and `now` those of this machine's, never another's."""
+    from gpudoctor.history import select
+
+    keep(tmp_path, 0)
+    record(
+        tmp_path,
+        kind="verify",
+        document_json=VERIFY.read_text(),
+        verdict="pass",
+        good=True,
+        summary=Summary(),
+        machine="beef",
+        now=T0 + timedelta(hours=1),
+    )
+    keep(tmp_path, 2)
+    assert from_history(tmp_path, "1", "OLD").samples == ()
+    monkeypatch.setattr(select, "this_machine", lambda host: "f00d")
+    assert select.newest_verify(tmp_path, after=None) == ((), "")
+    keep(tmp_path, 3, kind="verify")
+    keep(tmp_path, 4)
+    assert from_history(tmp_path, "1", "OLD").samples
+    samples, when = select.newest_verify(tmp_path, after=None)
+    assert samples and when == "2026-12-01T09:00:00Z"
