@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -379,7 +380,7 @@ def machine_difference(old: Side, new: Side) -> str | None:
 _GPU_KEY = re.compile(r"gpu\.\d+\.(\w+)")
 
 
-def _identity(facts: Sequence[Fact]) -> dict[str, str]:
+def _identity(facts: Sequence[Fact]) -> dict[str, tuple[str, ...]]:
     """What names a machine's hardware: CPU model, memory, its GPUs and where they sit."""
     values = {f.key: f.value for f in facts if f.value is not None}
     per_gpu: dict[str, list[str]] = {}
@@ -387,25 +388,35 @@ def _identity(facts: Sequence[Fact]) -> dict[str, str]:
         if (found := _GPU_KEY.fullmatch(key)) is not None:
             per_gpu.setdefault(found.group(1), []).append(value)
     identity = {
-        "CPU": values.get("host.cpu"),
-        "memory (MiB)": values.get("host.memory_total_mib"),
-        "GPU models": ", ".join(sorted(per_gpu.get("name", []))) or None,
-        "GPU PCI addresses": ", ".join(sorted(per_gpu.get("pci_bus_id", []))) or None,
+        "CPU": (values["host.cpu"],) if "host.cpu" in values else (),
+        "memory (MiB)": (values["host.memory_total_mib"],)
+        if "host.memory_total_mib" in values
+        else (),
+        "GPU models": tuple(sorted(per_gpu.get("name", []))),
+        "GPU PCI addresses": tuple(sorted(per_gpu.get("pci_bus_id", []))),
     }
-    return {k: v for k, v in identity.items() if v is not None}
+    return {k: v for k, v in identity.items() if v}
+
+
+def _within(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether one side's values are all among the other's: a GPU that fell off the bus (NVML
+    lists it no more, or lists it lost, without a name or address) is a change, not a machine."""
+    have_a, have_b = Counter(a), Counter(b)
+    return have_a <= have_b or have_b <= have_a
 
 
 def hardware_difference(old_facts: Sequence[Fact], new_facts: Sequence[Fact]) -> str | None:
     """Why two reports with no host name to tell them apart look like two machines.
 
     Two or more of CPU model, memory, the GPU models and the GPUs' PCI addresses differ; one
-    alone is an upgrade or a swapped card, a change to show rather than another machine.
+    alone is an upgrade or a swapped card, a change to show rather than another machine. GPUs
+    that one side lists and the other does not (lost, gone) are no difference here.
     """
     a, b = _identity(old_facts), _identity(new_facts)
-    differ = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+    differ = sorted(k for k in a.keys() & b.keys() if not _within(a[k], b[k]))
     if len(differ) < 2:
         return None
-    said = "; ".join(f"{k} {a[k]} against {b[k]}" for k in differ)
+    said = "; ".join(f"{k} {', '.join(a[k])} against {', '.join(b[k])}" for k in differ)
     return f"OLD and NEW look like two machines ({said})"
 
 

@@ -12,6 +12,7 @@ from gpudoctor.fleet.drift import NODE_FACTS
 from gpudoctor.model.diff import (
     NOISE_FLOOR,
     Change,
+    PackageAction,
     Side,
     ThroughputSample,
     compare_facts,
@@ -275,6 +276,38 @@ def test_two_machines_without_host_names_are_told_by_their_hardware():
         for f in h200
     ]
     assert hardware_difference(h200, swapped) is None  # one fact alone: a change, not a machine
+
+
+def test_a_lost_or_gone_gpu_is_a_change_not_another_machine():
+    """Two H100s; then GPU 1 falls off the bus: NVML lists it lost (no name, no address) or
+    not at all. Its models and addresses are then a subset of before: one machine, whose
+    package actions between the two stay in the diff."""
+    from gpudoctor.model.diff import hardware_difference
+
+    report = load_report(REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json")
+    first = report.nvml.gpus[0]
+    second = dataclasses.replace(first, index=1, pci_bus_id="00000000:00:0A.0")
+    lost = load_report(REPORTS / "failure__one_gpu_lost.json").nvml.gpus[1]
+    assert lost.lost and lost.name is None and lost.pci_bus_id is None
+
+    def with_gpus(*gpus):
+        return report_facts(
+            dataclasses.replace(report, nvml=dataclasses.replace(report.nvml, gpus=gpus))
+        )
+
+    two = with_gpus(first, second)
+    assert hardware_difference(two, with_gpus(first, lost)) is None
+    assert hardware_difference(two, with_gpus(first)) is None
+    assert hardware_difference(with_gpus(first), two) is None  # and back
+    other = dataclasses.replace(first, name="NVIDIA H200", pci_bus_id="00000000:00:06.0")
+    assert hardware_difference(two, with_gpus(other)) is not None
+    action = PackageAction(
+        when="2026-12-02T00:00:00Z", action="upgrade", package="nvidia-dkms-590", source="apt"
+    )
+    old = Side(label="a", created_at="2026-12-01T00:00:00Z", machine="f00d")
+    new = Side(label="b", created_at="2026-12-03T00:00:00Z", machine="f00d")
+    diff = make_diff(old, new, old_facts=two, new_facts=with_gpus(first, lost), actions=[action])
+    assert diff.other_machine is None and diff.packages == (action,)
 
 
 def test_package_actions_between_the_two_times_only():
