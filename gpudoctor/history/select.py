@@ -104,11 +104,28 @@ def _last_good(folder: Path, entries: list[Entry]) -> str | None:
     loss either.
     """
     here = this_machine(socket.gethostname())
-    for kind in ("check", "verify"):
-        for entry in entries:  # newest first
-            if entry.kind == kind and entry.good and entry.machine == here:
-                return entry.name
-    return last_good(folder, "check") or last_good(folder, "verify")
+    return (
+        _mine(entries, "check", here)
+        or _mine(entries, "verify", here)
+        or last_good(folder, "check")
+        or last_good(folder, "verify")
+    )
+
+
+def _mine(entries: list[Entry], kind: str, here: str) -> str | None:
+    """The newest good entry of ``kind`` this machine made."""
+    for entry in entries:  # newest first
+        if entry.kind == kind and entry.good and entry.machine == here:
+            return entry.name
+    return None
+
+
+def last_good_names(folder: Path, entries: list[Entry]) -> tuple[str, ...]:
+    """The entries `history` marks ``*``: per kind, this machine's last good one, else the
+    folder's mark (what `diff last-good` takes)."""
+    here = this_machine(socket.gethostname())
+    found = (_mine(entries, kind, here) or last_good(folder, kind) for kind in ("check", "verify"))
+    return tuple(name for name in found if name is not None)
 
 
 def _check_date(selector: str, prefix: str) -> None:

@@ -315,6 +315,8 @@ def test_last_good_is_this_machines_in_a_history_shared_with_another(
     tail = result.stdout.split("Since the last good report:", 1)[1]
     assert "different machines" not in tail and "different machines" not in result.stderr
     assert "kernel module: 590.48.01 → 570.133.20" in tail
+    listed = json.loads(cli("history", "--format", "json").stdout)["entries"]
+    assert [e["file"] for e in listed if e["last_good"]] == [mine]  # what diff takes
     default = cli("diff", "last-good", "1")  # entry 1: the broken check just kept
     assert "different machines" not in default.stderr, default
     assert "kernel module: 590.48.01 → 570.133.20" in default.stdout
