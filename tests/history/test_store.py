@@ -173,8 +173,15 @@ def test_an_entry_that_is_a_fifo_or_a_link_is_no_entry(tmp_path):
     good = keep(tmp_path)
     os.mkfifo(tmp_path / "20261201T050000.000000Z.check.1-0000abcd.json")
     (tmp_path / "20261201T040000.000000Z.check.1-0000abce.json").symlink_to("/etc/passwd")
-    entries, _ = listing(tmp_path)
+    entries, problems = listing(tmp_path)
     assert [e.name for e in entries] == [good]
+    # never opened, but named under the table, as docs/history.md says
+    assert problems == [
+        "history entry 20261201T050000.000000Z.check.1-0000abcd.json is a named pipe, not a "
+        "file: skipped",
+        "history entry 20261201T040000.000000Z.check.1-0000abce.json is a symbolic link, not "
+        "a file: skipped",
+    ]
 
 
 def test_a_history_entry_that_holds_a_broken_report_is_one_line(tmp_path):
