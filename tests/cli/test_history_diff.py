@@ -320,3 +320,16 @@ def test_last_good_is_this_machines_in_a_history_shared_with_another(
     default = cli("diff", "last-good", "1")  # entry 1: the broken check just kept
     assert "different machines" not in default.stderr, default
     assert "kernel module: 590.48.01 → 570.133.20" in default.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "text"])
+def test_now_against_the_redacted_history_names_no_host(cli, machine, _private_history, fmt):
+    """History keeps redacted reports; now is redacted the same way, its host name too (a
+    diff in JSON or Markdown goes into tickets)."""
+    assert cli("check").exit_code == 0
+    machine(BROKEN)
+    result = cli("diff", "--format", fmt)
+    assert result.exit_code == 1, result
+    assert "gpu-host" not in result.stdout
+    if fmt == "json":
+        assert json.loads(result.stdout)["new"]["host"] == "<redacted>"
