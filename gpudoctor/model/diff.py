@@ -389,9 +389,7 @@ def _identity(facts: Sequence[Fact]) -> dict[str, tuple[str, ...]]:
             per_gpu.setdefault(found.group(1), []).append(value)
     identity = {
         "CPU": (values["host.cpu"],) if "host.cpu" in values else (),
-        "memory (MiB)": (values["host.memory_total_mib"],)
-        if "host.memory_total_mib" in values
-        else (),
+        "memory (GiB)": (values["host.memory_gib"],) if "host.memory_gib" in values else (),
         "GPU models": tuple(sorted(per_gpu.get("name", []))),
         "GPU PCI addresses": tuple(sorted(per_gpu.get("pci_bus_id", []))),
     }

@@ -356,3 +356,22 @@ def test_the_whole_node_facts_are_the_fleet_facts_of_the_full_list(path: Path):
 
     report = load_report(path)
     assert fleet_facts(report_facts(report, whole_node=True)) == fleet_facts(report_facts(report))
+
+
+def test_memtotal_moved_by_a_kernel_update_is_no_change_a_lost_dimm_is():
+    """MemTotal is the RAM less the kernel's code and reservations (kernel
+    Documentation/filesystems/proc.rst): a new kernel moves it by some MiB."""
+    report = load_report(H200_IDLE)
+
+    def with_memory(mib):
+        host = dataclasses.replace(report.host, memory_total_mib=mib)
+        return report_facts(dataclasses.replace(report, host=host))
+
+    assert compare_facts(with_memory(2063790), with_memory(2063786)) == ()
+    (lost,) = compare_facts(with_memory(2063790), with_memory(2063790 - 64 * 1024))
+    assert (lost.key, lost.label, lost.old, lost.new) == (
+        "host.memory_gib",
+        "memory (GiB)",
+        "2015",
+        "1951",
+    )
