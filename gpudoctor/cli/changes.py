@@ -37,7 +37,9 @@ def _alike(snap: Snapshot, other: Snapshot | None = None) -> Snapshot:
     if other is None or snap.report is None or other.report is None:
         return snap
     if other.report.redacted and not snap.report.redacted:
-        return replace(snap, report=redact(snap.report, user_names=user_names()))
+        report = redact(snap.report, user_names=user_names())
+        # the side's host too: a diff for a ticket (JSON, Markdown) names no host on one side
+        return replace(snap, report=report, side=replace(snap.side, host=report.host.hostname))
     return snap
 
 

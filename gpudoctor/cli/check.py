@@ -404,7 +404,7 @@ def _replayed_report(path: Path) -> Report:
     """The saved report at ``path``, or on standard input for ``-``."""
     from gpudoctor.userfiles.read import load_report
 
-    if not is_stdout(path):
+    if str(path) != "-":  # standard input by name; /dev/stdin is read_capped's to spot
         return load_report(path)
     if sys.stdin.isatty():
         raise BadInputError(STDIN_IS_A_TERMINAL)

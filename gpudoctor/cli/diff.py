@@ -21,7 +21,7 @@ from gpudoctor.cli.options import (
     format_option,
     output_option,
 )
-from gpudoctor.errors import ExitCode
+from gpudoctor.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
     from gpudoctor.history.select import Snapshot
@@ -82,6 +82,10 @@ def command(
     fmt = DIFF.resolve(fmt, output)
     if output is not None:
         check_output(output, force=force)
+    for label, given in (("OLD", old), ("NEW", new)):
+        if given is not None and not given.strip():  # "$OLD" unset in a script
+            also = " or now" if label == "NEW" else ""
+            raise BadInputError(f"{label} is empty: give a report file or a history entry{also}")
     where = folder(history_dir)
     knowledge = kb.load()
     old_snap = _snapshot(old or "last-good", "OLD", where)
@@ -105,7 +109,6 @@ def command(
 
 def _snapshot(text: str, label: str, where: Path) -> Snapshot:
     """A file when one is there by that name, else a history selector."""
-    from gpudoctor.errors import BadInputError
     from gpudoctor.history.select import from_file, from_history, is_history_selector
 
     path = Path(text)

@@ -31,8 +31,10 @@ STDOUT = "-"
 
 
 def is_stdout(path: Path | None) -> bool:
-    """Whether ``--output`` names standard output."""
-    return path is not None and str(path) == STDOUT
+    """Whether ``--output`` names standard output: ``-``, or ``/dev/stdout`` (any link that
+    leads to the file standard output is), which every command treats exactly as ``-``: the
+    same text, unredacted where ``-`` is, and no ``wrote`` line."""
+    return path is not None and (str(path) == STDOUT or _names_stdout(path))
 
 
 def _target(path: Path, *, force: bool = True) -> Path:
@@ -121,7 +123,7 @@ def _shown(path: Path) -> str:
 
 
 def _check_output(path: Path, *, force: bool) -> Path:
-    if is_stdout(path) or _names_stdout(path):
+    if is_stdout(path):
         return Path()
     if str(path) in ("", "."):
         raise BadInputError("--output needs a file name")
@@ -206,7 +208,7 @@ def write_output(path: Path, data: str | bytes, *, force: bool) -> None:
     that a program is reading (one that none reads is refused rather than waited on). ``-``
     and ``/dev/stdout`` write to standard output instead.
     """
-    if is_stdout(path) or _names_stdout(path):
+    if is_stdout(path):
         if isinstance(data, str) and _stdout_is_a_terminal():
             data = inert_keeping_colour(data)  # no string from a report drives the terminal
         _write_stdout(data.encode("utf-8") if isinstance(data, str) else data)

@@ -23,7 +23,8 @@ def command(fmt: str | None, output: Path | None, force: bool, history_dir: Path
     """List the kept reports: date, kind, verdict (* the last good one), driver, frameworks
     or the throughput headline. `gpudoctor diff` compares any two of them by number or date.
     """
-    from gpudoctor.history.store import KINDS, disabled, last_good, listing
+    from gpudoctor.history.select import last_good_names
+    from gpudoctor.history.store import disabled, listing
     from gpudoctor.model.history import HistoryListing
 
     if is_stdout(output):
@@ -33,7 +34,7 @@ def command(fmt: str | None, output: Path | None, force: bool, history_dir: Path
         check_output(output, force=force)
     where = folder(history_dir)
     entries, problems = listing(where)
-    good = tuple(name for kind in KINDS if (name := last_good(where, kind)) is not None)
+    good = last_good_names(where, entries)
     shown = HistoryListing(
         folder=str(where),
         entries=tuple(entries),

@@ -75,6 +75,27 @@ _NODE_NAMES = {name for name, _ in NODE_FACTS}
 _GPU_NAMES = {name.removeprefix("gpu.") for name, _ in GPU_FACTS}
 
 
+_BOOL_GPU = {"ecc", "mig", "persistence_mode"}
+_NUMBER_NODE = {"gpus_per_node"}
+
+
+def _kind(table: str, key: str) -> str:
+    """What a pinned fact's value must be, in words: as reports hold it."""
+    if table == "gpu":
+        return "true or false" if key in _BOOL_GPU else "a number"
+    return "a whole number" if key in _NUMBER_NODE else "a string (a version in quotes)"
+
+
+def _is(value: object, kind: str) -> bool:
+    if kind == "true or false":
+        return isinstance(value, bool)
+    if kind == "a number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "a whole number":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
 def from_pins(name: str, data: Mapping[str, Any]) -> Baseline:
     """The baseline a small TOML file pins: a ``[node]`` table and a ``[gpu]`` table.
 
@@ -96,8 +117,11 @@ def from_pins(name: str, data: Mapping[str, Any]) -> Baseline:
             if key not in known and not (table == "node" and key.startswith("framework.")):
                 choices = ", ".join(sorted(known))
                 raise BadInputError(f"{name}: [{table}] {key!r} is no fact (one of {choices})")
-            if not isinstance(value, (str, int, float, bool)):
-                raise BadInputError(f"{name}: [{table}] {key}: expected a string, number or bool")
+            want = _kind(table, key)
+            if not _is(value, want):
+                # a value no node can have ("yes" for ECC, 13.0 read as "13") would put every
+                # node in drift: the pin is refused instead
+                raise BadInputError(f"{name}: [{table}] {key} = {value!r}: expected {want}")
     return Baseline(
         name=name,
         node=tuple(_fact(k, v) for k, v in node_pins.items()),

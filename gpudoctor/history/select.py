@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from gpudoctor.userfiles.read import read_capped
 LAST_GOOD = "last-good"
 LATEST = "latest"
 NOW = "now"
-_DATE = re.compile(r"^\d{4}-\d\d(?:-\d\d(?:[T ]\d\d(?::\d\d(?::\d\d)?)?)?)?Z?$")
+_DATE = re.compile(r"^\d{4}-\d\d(?:-\d\d(?:[T ]\d\d(?::\d\d(?::\d\d)?)?)?)?Z?$", re.ASCII)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,13 +55,18 @@ def this_machine(hostname: str) -> str:
 
 def is_history_selector(text: str) -> bool:
     """Whether ``text`` reads as a history selector rather than a file name."""
-    return text in (LAST_GOOD, LATEST) or text.isdigit() or bool(_DATE.match(text))
+    return text in (LAST_GOOD, LATEST) or _number(text) or bool(_DATE.match(text))
+
+
+def _number(text: str) -> bool:
+    """An entry number as `history` prints it: ASCII digits (``str.isdigit`` also takes ``١``)."""
+    return text.isascii() and text.isdigit()
 
 
 def find_entry(folder: Path, selector: str) -> Entry:
     """The entry ``selector`` names: ``last-good``, ``latest``, ``N`` (1 is the newest, as
     `gpudoctor history` numbers them) or a date or time prefix (the newest entry it matches)."""
-    if selector not in (LAST_GOOD, LATEST) and not selector.isdigit():
+    if selector not in (LAST_GOOD, LATEST) and not _number(selector):
         _check_date(selector, selector.replace(" ", "T").removesuffix("Z"))
     entries, problems = listing(folder)
     if not entries:
@@ -70,13 +76,13 @@ def find_entry(folder: Path, selector: str) -> Entry:
             f"no history in {folder}: `gpudoctor check` and `verify` keep one once they run"
         )
     if selector == LAST_GOOD:
-        name = last_good(folder, "check") or last_good(folder, "verify")
+        name = _last_good(folder, entries)
         if name is None:
             raise HistoryError(f"no good report in the history ({folder}) yet")
         return read_entry(folder, name)
     if selector == LATEST:
         return read_entry(folder, entries[0].name)
-    if selector.isdigit():
+    if _number(selector):
         index = int(selector)
         if not 1 <= index <= len(entries):
             raise HistoryError(f"history has entries 1 to {len(entries)}, not {selector}")
@@ -87,6 +93,39 @@ def find_entry(folder: Path, selector: str) -> Entry:
             return read_entry(folder, entry.name)
     oldest, newest = entries[-1].created_at, entries[0].created_at
     raise HistoryError(f"no history entry at {selector} (the history spans {oldest} to {newest})")
+
+
+def _last_good(folder: Path, entries: list[Entry]) -> str | None:
+    """This machine's newest good check (else verify); without one, the folder's mark.
+
+    A home folder shared by several machines (NFS) holds all their entries, and the mark names
+    whichever machine was good last: against this machine now, only its own good report is
+    what it was. Read from the entries, so a mark lost or pointing at a damaged entry is no
+    loss either.
+    """
+    here = this_machine(socket.gethostname())
+    return (
+        _mine(entries, "check", here)
+        or _mine(entries, "verify", here)
+        or last_good(folder, "check")
+        or last_good(folder, "verify")
+    )
+
+
+def _mine(entries: list[Entry], kind: str, here: str) -> str | None:
+    """The newest good entry of ``kind`` this machine made."""
+    for entry in entries:  # newest first
+        if entry.kind == kind and entry.good and entry.machine == here:
+            return entry.name
+    return None
+
+
+def last_good_names(folder: Path, entries: list[Entry]) -> tuple[str, ...]:
+    """The entries `history` marks ``*``: per kind, this machine's last good one, else the
+    folder's mark (what `diff last-good` takes)."""
+    here = this_machine(socket.gethostname())
+    found = (_mine(entries, kind, here) or last_good(folder, kind) for kind in ("check", "verify"))
+    return tuple(name for name in found if name is not None)
 
 
 def _check_date(selector: str, prefix: str) -> None:
@@ -101,10 +140,15 @@ def _check_date(selector: str, prefix: str) -> None:
 
 
 def _companion(folder: Path, entry: Entry, kind: str) -> Entry | None:
-    """The newest entry of ``kind`` made at or before ``entry`` (its check, or its timings)."""
+    """The newest entry of ``kind`` made at or before ``entry`` on its machine (its check, or
+    its timings): in a history shared by several machines, another's are not this one's."""
     entries, _ = listing(folder)
     for other in entries:
-        if other.kind == kind and other.created_at <= entry.created_at:
+        if (
+            other.kind == kind
+            and other.created_at <= entry.created_at
+            and other.machine == entry.machine
+        ):
             try:
                 return read_entry(folder, other.name)
             except HistoryError:
@@ -113,11 +157,14 @@ def _companion(folder: Path, entry: Entry, kind: str) -> Entry | None:
 
 
 def newest_verify(folder: Path, *, after: str | None) -> tuple[tuple[ThroughputSample, ...], str]:
-    """The timed runs of the newest readable verify entry made after ``after`` (and its time),
-    for a NEW that is a check now; none when there is no such entry."""
+    """The timed runs of this machine's newest readable verify entry made after ``after`` (and
+    its time), for a NEW that is a check now; none when there is no such entry."""
     entries, _ = listing(folder)
+    here = this_machine(socket.gethostname())
     for entry in entries:
         if entry.kind != "verify" or (after is not None and entry.created_at <= after):
+            continue
+        if entry.machine != here:  # a history shared by several machines (NFS home)
             continue
         try:
             return _samples(read_entry(folder, entry.name)), entry.created_at

@@ -10,10 +10,12 @@ the oldest entries first, never the last good ones, and tolerates a file another
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -22,7 +24,7 @@ from typing import Any
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.history import Entry, Summary
-from gpudoctor.userfiles.read import read_capped
+from gpudoctor.userfiles.read import file_kind, read_capped
 
 HISTORY_VERSION = 1
 """The entry files' own format version (the document inside keeps its schema_version)."""
@@ -142,6 +144,8 @@ def record(
     payload = text.encode("utf-8")
     if len(payload) > MAX_ENTRY_BYTES:
         raise OSError(f"the report is larger than {MAX_ENTRY_BYTES >> 20} MiB")
+    if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"{_stamp(now)}.{kind}.{os.getpid()}-{secrets.token_hex(4)}.json"
     _put(folder, name, payload)
@@ -169,8 +173,11 @@ def last_good(folder: Path, kind: str) -> str | None:
     return name if _NAME.match(name) and (folder / name).is_file() else None
 
 
-def names(folder: Path) -> list[tuple[str, int]]:
-    """Every entry's file name and size, oldest first; files that are no entry are ignored."""
+def names(folder: Path, odd: list[str] | None = None) -> list[tuple[str, int]]:
+    """Every entry's file name and size, oldest first; files that are no entry are ignored.
+
+    A link, FIFO or folder under an entry's name is never opened; its name goes to ``odd``.
+    """
     found = []
     try:
         with os.scandir(folder) as listing:
@@ -180,6 +187,10 @@ def names(folder: Path) -> list[tuple[str, int]]:
                 with contextlib.suppress(OSError):  # pruned by another run meanwhile
                     if item.is_file(follow_symlinks=False):
                         found.append((item.name, item.stat(follow_symlinks=False).st_size))
+                    elif odd is not None:
+                        mode = item.stat(follow_symlinks=False).st_mode
+                        what = "a symbolic link" if stat.S_ISLNK(mode) else file_kind(mode)
+                        odd.append(f"history entry {item.name} is {what}, not a file: skipped")
     except FileNotFoundError:
         return []
     return sorted(found)
@@ -295,17 +306,24 @@ def listing(folder: Path) -> tuple[list[Entry], list[str]]:
     times (the entry, its companion verify, the timings for now) and each read parses every
     entry.
     """
-    listed = names(folder)
+    odd: list[str] = []
+    try:
+        listed = names(folder, odd)
+    except OSError as exc:  # a file in the way, no permission: bad input, never a traceback
+        raise HistoryError(
+            f"cannot read the history folder {folder} ({exc.strerror or exc})"
+        ) from None
     key = (str(folder), tuple((name, size, _mtime(folder / name)) for name, size in listed))
     cached = _LISTED.get(key)
     if cached is not None:
         return list(cached[0]), list(cached[1])
-    entries, problems = [], []
+    entries, problems = [], list(odd)
     for name, _ in reversed(listed):
         try:
             entries.append(read_entry(folder, name, document=False))
         except HistoryError as exc:
             problems.append(str(exc))
+    problems.sort(reverse=True)  # newest first, as the entries ("history entry <name> ...")
     _LISTED.clear()  # one folder's listing is all a command needs
     _LISTED[key] = (tuple(entries), tuple(problems))
     return entries, problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -379,7 +380,7 @@ def machine_difference(old: Side, new: Side) -> str | None:
 _GPU_KEY = re.compile(r"gpu\.\d+\.(\w+)")
 
 
-def _identity(facts: Sequence[Fact]) -> dict[str, str]:
+def _identity(facts: Sequence[Fact]) -> dict[str, tuple[str, ...]]:
     """What names a machine's hardware: CPU model, memory, its GPUs and where they sit."""
     values = {f.key: f.value for f in facts if f.value is not None}
     per_gpu: dict[str, list[str]] = {}
@@ -387,25 +388,33 @@ def _identity(facts: Sequence[Fact]) -> dict[str, str]:
         if (found := _GPU_KEY.fullmatch(key)) is not None:
             per_gpu.setdefault(found.group(1), []).append(value)
     identity = {
-        "CPU": values.get("host.cpu"),
-        "memory (MiB)": values.get("host.memory_total_mib"),
-        "GPU models": ", ".join(sorted(per_gpu.get("name", []))) or None,
-        "GPU PCI addresses": ", ".join(sorted(per_gpu.get("pci_bus_id", []))) or None,
+        "CPU": (values["host.cpu"],) if "host.cpu" in values else (),
+        "memory (GiB)": (values["host.memory_gib"],) if "host.memory_gib" in values else (),
+        "GPU models": tuple(sorted(per_gpu.get("name", []))),
+        "GPU PCI addresses": tuple(sorted(per_gpu.get("pci_bus_id", []))),
     }
-    return {k: v for k, v in identity.items() if v is not None}
+    return {k: v for k, v in identity.items() if v}
+
+
+def _within(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether one side's values are all among the other's: a GPU that fell off the bus (NVML
+    lists it no more, or lists it lost, without a name or address) is a change, not a machine."""
+    have_a, have_b = Counter(a), Counter(b)
+    return have_a <= have_b or have_b <= have_a
 
 
 def hardware_difference(old_facts: Sequence[Fact], new_facts: Sequence[Fact]) -> str | None:
     """Why two reports with no host name to tell them apart look like two machines.
 
     Two or more of CPU model, memory, the GPU models and the GPUs' PCI addresses differ; one
-    alone is an upgrade or a swapped card, a change to show rather than another machine.
+    alone is an upgrade or a swapped card, a change to show rather than another machine. GPUs
+    that one side lists and the other does not (lost, gone) are no difference here.
     """
     a, b = _identity(old_facts), _identity(new_facts)
-    differ = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+    differ = sorted(k for k in a.keys() & b.keys() if not _within(a[k], b[k]))
     if len(differ) < 2:
         return None
-    said = "; ".join(f"{k} {a[k]} against {b[k]}" for k in differ)
+    said = "; ".join(f"{k} {', '.join(a[k])} against {', '.join(b[k])}" for k in differ)
     return f"OLD and NEW look like two machines ({said})"
 
 
@@ -430,6 +439,12 @@ def in_window(
         for a in actions
         if (after is None or a.when > after) and (until is None or a.when <= until)
     )
+
+
+def _nvml_listed(facts: Sequence[Fact]) -> str | None:
+    """``ok`` when NVML listed this side's GPUs, else NVML's status; None when not recorded."""
+    status = next((f.value for f in facts if f.key == "nvml.status"), None)
+    return None if status is None else "ok" if status == "ok" else status
 
 
 def make_diff(
@@ -461,6 +476,16 @@ def make_diff(
             notes.append(f"{which} did not probe the frameworks: they are not compared")
             a = [f for f in a if f.group != "frameworks"]
             b = [f for f in b if f.group != "frameworks"]
+        a_gpus, b_gpus = _nvml_listed(a), _nvml_listed(b)
+        if a_gpus is not None and b_gpus is not None and a_gpus != b_gpus:
+            # NVML that failed (a driver/library mismatch) lists no GPU: the GPUs are unknown
+            # there, not gone, as the GPU count already is.
+            which, status = ("OLD", a_gpus) if b_gpus == "ok" else ("NEW", b_gpus)
+            notes.append(
+                f"{which}'s NVML listed no GPUs (NVML: {status}): the GPUs are not compared"
+            )
+            a = [f for f in a if not f.key.startswith("gpu.")]
+            b = [f for f in b if not f.key.startswith("gpu.")]
         facts = compare_facts(a, b)
     elif old.checked or new.checked:
         notes.append("one side has no check report: the software stack is not compared")

@@ -72,6 +72,11 @@ def module_build_date(proc_version_line: str | None) -> str | None:
     return " ".join(found.group(0).split()) if found else None
 
 
+def memory_gib(mib: int | None) -> int | None:
+    """The host's memory in whole GiB (half up), from MemTotal in MiB."""
+    return None if mib is None else (mib + 512) // 1024
+
+
 def effective_cudnn(report: Report) -> str | None:
     """The cuDNN a framework really loaded, else the one it was built with, else the system's."""
     for fw in report.frameworks:
@@ -188,16 +193,15 @@ def _framework_facts(fw: FrameworkInfo, *, build_only: bool = False) -> list[Fac
             f"{name} cuDNN loaded",
             fw.cudnn_runtime,
         ),
+        # Always listed, unknown when not recorded: reports written before 2026-12-04 have no
+        # cudnn_library, and its absence there is no cuDNN that went away.
+        _fact(
+            f"framework.{name}.cudnn_library",
+            "frameworks",
+            f"{name} cuDNN from",
+            fw.cudnn_library.path if fw.cudnn_library is not None else None,
+        ),
     ]
-    if fw.cudnn_library is not None:
-        out.append(
-            _fact(
-                f"framework.{name}.cudnn_library",
-                "frameworks",
-                f"{name} cuDNN from",
-                fw.cudnn_library.path,
-            )
-        )
     # What it loaded, by file name: the path each came from is the fact (a pip wheel's copy
     # against /usr/lib's is the classic shadowing).
     for path in sorted(set(fw.loaded_libraries)):
@@ -297,7 +301,10 @@ def report_facts(report: Report, *, whole_node: bool = False) -> tuple[Fact, ...
         _fact("host.python", "host", "Python", host.python.version),
         _fact("host.python_env", "host", "Python environment", host.python.env_prefix),
         _fact("host.cpu", "host", "CPU", host.cpu_model),
-        _fact("host.memory_total_mib", "host", "memory (MiB)", host.memory_total_mib),
+        # MemTotal is the RAM less the kernel's code and reservations (Documentation/
+        # filesystems/proc.rst), so a kernel update moves it by some MiB: GiB, rounded, is
+        # the memory fitted; a DIMM lost is still a change.
+        _fact("host.memory_gib", "host", "memory (GiB)", memory_gib(host.memory_total_mib)),
         _fact(
             "host.infiniband", "host", "InfiniBand/RoCE ports up", ib_rates(report), "infiniband"
         ),

@@ -5,7 +5,9 @@ then ``Install:``, ``Upgrade:``, ``Downgrade:``, ``Remove:``, ``Purge:`` lines l
 ``name:arch (old, new)``); dnf writes /var/log/dnf.rpm.log (dnf/transaction.py FILE_ACTIONS:
 ``Upgrade:`` the new package, ``Upgraded:`` the old one, ``Installed:``, ``Erase:``...). Only the
 last :data:`MAX_LOG_BYTES` of each log (and of its first rotation) is read: the changes a diff
-asks about are recent, and a log can grow without limit.
+asks about are recent, and a log can grow without limit. apt's logrotate rule (debian/
+apt.logrotate: monthly, ``compress``, no ``delaycompress``) makes the first rotation
+``history.log.1.gz``; a site that delays compression has ``history.log.1``: both are read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import os
 import re
 import stat
+import zlib
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -24,7 +27,16 @@ MAX_LOG_BYTES = 1 << 20
 MAX_ACTIONS = 500
 """The most actions kept (the newest): an unattended host logs thousands over the years."""
 
-APT_LOGS = ("/var/log/apt/history.log.1", "/var/log/apt/history.log")
+MAX_GZIP_BYTES = 4 << 20
+"""The largest compressed rotation read (a month of apt history is some tens of KiB)."""
+MAX_INFLATED_BYTES = 64 << 20
+"""The most a compressed rotation may inflate to: beyond, it is no apt log (a zip bomb)."""
+
+APT_LOGS = (
+    "/var/log/apt/history.log.1.gz",
+    "/var/log/apt/history.log.1",
+    "/var/log/apt/history.log",
+)
 DNF_LOGS = ("/var/log/dnf.rpm.log.1", "/var/log/dnf.rpm.log")
 """Oldest first, so that actions come out in time order."""
 
@@ -91,6 +103,46 @@ def read_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> s
     if st.st_size > limit:  # the first line was cut in the middle
         text = text.partition("\n")[2]
     return text
+
+
+def read_gzip_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> str | None:
+    """The last ``limit`` bytes of a gzip-compressed regular file, inflated, as text; None
+    when it is absent, odd, larger than :data:`MAX_GZIP_BYTES`, damaged or a bomb."""
+    try:
+        fd = os.open(ctx.path(absolute), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_GZIP_BYTES:
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the gzip wrapper
+    data, tail, total, cut = b"".join(chunks), bytearray(), 0, False
+    try:
+        while data and not inflate.eof:
+            out = inflate.decompress(data, 1 << 16)  # bounded: a bomb is stopped below
+            data = inflate.unconsumed_tail
+            total += len(out)
+            if total > MAX_INFLATED_BYTES:
+                return None
+            tail += out
+            if len(tail) > limit:
+                del tail[: len(tail) - limit]
+                cut = True
+            if not out and not data:
+                break
+    except zlib.error:
+        return None
+    text = tail.decode("utf-8", "replace")
+    return text.partition("\n")[2] if cut else text
 
 
 def utc(value: str) -> str:
@@ -202,11 +254,12 @@ def package_actions(ctx: ProbeContext | None = None) -> tuple[PackageAction, ...
     ctx = ctx or ProbeContext()
     found: list[PackageAction] = []
     for path in APT_LOGS:
-        text = read_tail(ctx, path)
+        text = read_gzip_tail(ctx, path) if path.endswith(".gz") else read_tail(ctx, path)
         if text:
-            found += parse_apt_history(text, path.removesuffix(".1"))
+            found += parse_apt_history(text, path.removesuffix(".gz").removesuffix(".1"))
     for path in DNF_LOGS:
         text = read_tail(ctx, path)
         if text:
             found += parse_dnf_rpm_log(text, path.removesuffix(".1"))
-    return tuple(found[-MAX_ACTIONS:])
+    # A host that changed its rotation may hold one period twice (.1 and .1.gz).
+    return tuple(dict.fromkeys(found))[-MAX_ACTIONS:]

@@ -134,3 +134,47 @@ def test_a_link_loop_is_bad_input_not_a_crash(tmp_path):
 def test_an_empty_output_name_is_bad_input():
     with pytest.raises(BadInputError, match="needs a file name"):
         write_output(Path(""), "x", force=True)
+
+
+def test_a_link_to_the_file_standard_output_is_names_standard_output(tmp_path, monkeypatch):
+    """``-o /dev/stdout`` is ``-o -``: /dev/stdout is the kernel's link to descriptor 1, here
+    stood in for by /proc/self/fd/N of the file sys.stdout writes to."""
+    import sys
+
+    from gpudoctor.cli.files import is_stdout
+
+    with (tmp_path / "out").open("w") as out, (tmp_path / "other").open("w") as other:
+        monkeypatch.setattr(sys, "stdout", out)
+        assert is_stdout(Path("-"))
+        assert is_stdout(Path(f"/proc/self/fd/{out.fileno()}"))
+        assert not is_stdout(Path(f"/proc/self/fd/{other.fileno()}"))
+        assert not is_stdout(tmp_path / "out")  # the file itself, by name: a file to write
+        assert not is_stdout(None)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "--from-report", "{report}"),
+        ("diff", "{report}", "{report}"),
+        ("make-env", "--from-report", "{report}"),
+        ("history",),
+    ],
+    ids=["check", "diff", "make-env", "history"],
+)
+def test_dev_stdout_is_exactly_dash(cli, monkeypatch, args, _private_history):
+    """The same bytes on stdout as ``-o -`` (check's text unredacted, make-env's create line
+    naming its default file), and no ``wrote /dev/stdout`` on stderr."""
+    from gpudoctor.cli import files
+    from tests.conftest import DATA
+
+    report = str(DATA / "reports" / "linux-x86_64__nvidia-h200__590.48.01__idle.json")
+    argv = [a.replace("{report}", report) for a in args]
+    # The runner's stdout has no descriptor for /dev/stdout to lead to: stand in for the link.
+    monkeypatch.setattr(files, "_names_stdout", lambda path: str(path) == "/dev/stdout")
+    dash = cli(*argv, "-o", "-")
+    dev = cli(*argv, "-o", "/dev/stdout")
+    assert dev.exit_code == dash.exit_code, dev
+    assert dev.stdout == dash.stdout and dev.stdout
+    assert "wrote" not in dev.stderr
+    assert "<redacted>" not in dev.stdout and "/dev/stdout" not in dev.stdout

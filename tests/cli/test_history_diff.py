@@ -178,6 +178,10 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
         (("diff", "last-bad"), "last-bad: no such file, nor a history entry (OLD takes"),
         (("diff", "2026-13-01"), "2026-13-01 is not a date or time"),
         (("diff", "2026-12-07 25:00"), "2026-12-07 25:00 is not a date or time"),
+        (("diff", "", "1"), "OLD is empty: give a report file or a history entry"),
+        (("diff", "1", " "), "NEW is empty: give a report file or a history entry or now"),
+        (("diff", "\u0661"), "\u0661: no such file, nor a history entry"),  # Arabic-Indic 1
+        (("diff", "\uff12\uff10\uff12\uff16-12-07"), "no such file, nor a history entry"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
@@ -257,3 +261,75 @@ def test_since_last_good_is_about_this_machine_only(cli, extra):
     assert result.exit_code == 2, result
     assert "--since-last-good compares this machine now" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_history_folder_that_cannot_be_read_costs_since_last_good_one_line(
+    cli, machine, tmp_path
+):
+    """A file where the folder should be: the check still prints its verdict and exits with
+    it (history is never fatal); history and diff refuse in one line."""
+    blocker = tmp_path / "history"
+    blocker.write_text("")
+    machine(BROKEN)
+    env = {"GPUDOCTOR_HISTORY_DIR": str(blocker)}
+    result = cli("check", "--since-last-good", env=env)
+    assert result.exit_code == 1, result
+    assert "gpudoctor check" in result.stdout
+    assert (
+        f"since the last good report: cannot read the history folder {blocker} (Not a directory)"
+        in result.stdout
+    )
+    assert f"report not kept in the history ({blocker}: Not a directory)" in result.stderr
+    doc = json.loads(cli("check", "--since-last-good", "--format", "json", env=env).stdout)
+    assert "cannot read the history folder" in doc["since_last_good"]["error"]
+    for args in (("history",), ("diff", "1", str(GOOD))):
+        refused = cli(*args, env=env)
+        assert refused.exit_code == 2, refused
+        assert refused.stderr.strip().endswith("(Not a directory)")
+        assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_last_good_is_this_machines_in_a_history_shared_with_another(
+    cli, machine, _private_history
+):
+    """A home folder on NFS keeps every machine's checks in one history: the last good of
+    another machine, newer than this one's, is not what this machine was."""
+    from gpudoctor.history import store
+    from gpudoctor.model.history import Summary
+
+    assert cli("check").exit_code == 0  # this machine, good
+    mine = store.names(_private_history)[0][0]
+    store.record(  # another machine's good check, a moment later
+        _private_history,
+        kind="check",
+        document_json=BROKEN.read_text(),
+        verdict="ok",
+        good=True,
+        summary=Summary(driver="570.133.20"),
+        machine="0123456789abcdef",
+    )
+    assert store.last_good(_private_history, "check") != mine
+    machine(BROKEN)
+    result = cli("check", "--since-last-good")
+    assert result.exit_code == 1, result
+    tail = result.stdout.split("Since the last good report:", 1)[1]
+    assert "different machines" not in tail and "different machines" not in result.stderr
+    assert "kernel module: 590.48.01 → 570.133.20" in tail
+    listed = json.loads(cli("history", "--format", "json").stdout)["entries"]
+    assert [e["file"] for e in listed if e["last_good"]] == [mine]  # what diff takes
+    default = cli("diff", "last-good", "1")  # entry 1: the broken check just kept
+    assert "different machines" not in default.stderr, default
+    assert "kernel module: 590.48.01 → 570.133.20" in default.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "text"])
+def test_now_against_the_redacted_history_names_no_host(cli, machine, _private_history, fmt):
+    """History keeps redacted reports; now is redacted the same way, its host name too (a
+    diff in JSON or Markdown goes into tickets)."""
+    assert cli("check").exit_code == 0
+    machine(BROKEN)
+    result = cli("diff", "--format", fmt)
+    assert result.exit_code == 1, result
+    assert "gpu-host" not in result.stdout
+    if fmt == "json":
+        assert json.loads(result.stdout)["new"]["host"] == "<redacted>"

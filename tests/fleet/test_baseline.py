@@ -64,6 +64,13 @@ def test_pinned_facts_from_toml():
         ({"gpu": {"power": 1}}, "'power' is no fact"),
         ({"nodes": {}}, "unknown table 'nodes'"),
         ({"node": {"driver_version": [1]}}, "expected a string"),
+        # values no node can have, which would put the whole fleet in drift
+        ({"gpu": {"ecc": "yes"}}, r"\[gpu\] ecc = 'yes': expected true or false"),
+        ({"gpu": {"power_limit_w": "700 W"}}, "expected a number"),
+        ({"gpu": {"mig": 1}}, "expected true or false"),
+        ({"node": {"cuda_driver_version": 13.0}}, r"13\.0: expected a string \(a version"),
+        ({"node": {"gpus_per_node": "8"}}, "expected a whole number"),
+        ({"node": {"framework.torch": 2.5}}, "expected a string"),
         ({}, "pins no fact"),
         ({"node": "x"}, "must be tables"),
     ],

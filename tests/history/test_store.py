@@ -173,8 +173,15 @@ def test_an_entry_that_is_a_fifo_or_a_link_is_no_entry(tmp_path):
     good = keep(tmp_path)
     os.mkfifo(tmp_path / "20261201T050000.000000Z.check.1-0000abcd.json")
     (tmp_path / "20261201T040000.000000Z.check.1-0000abce.json").symlink_to("/etc/passwd")
-    entries, _ = listing(tmp_path)
+    entries, problems = listing(tmp_path)
     assert [e.name for e in entries] == [good]
+    # never opened, but named under the table, as docs/history.md says
+    assert problems == [
+        "history entry 20261201T050000.000000Z.check.1-0000abcd.json is a named pipe, not a "
+        "file: skipped",
+        "history entry 20261201T040000.000000Z.check.1-0000abce.json is a symbolic link, not "
+        "a file: skipped",
+    ]
 
 
 def test_a_history_entry_that_holds_a_broken_report_is_one_line(tmp_path):
@@ -208,3 +215,30 @@ def test_files_are_known_by_their_content(tmp_path):
     newer.write_text(json.dumps({"schema_version": 99, "host": {}}))
     with pytest.raises(ReportFormatError, match="schema version 99"):
         from_file(newer)
+
+
+def test_timings_come_from_the_same_machine_only(tmp_path, monkeypatch):
+    """A history shared by several machines (NFS home): a check takes the timings of its own
+    machine's verify, and `now` those of this machine's, never another's."""
+    from gpudoctor.history import select
+
+    keep(tmp_path, 0)
+    record(
+        tmp_path,
+        kind="verify",
+        document_json=VERIFY.read_text(),
+        verdict="pass",
+        good=True,
+        summary=Summary(),
+        machine="beef",
+        now=T0 + timedelta(hours=1),
+    )
+    keep(tmp_path, 2)
+    assert from_history(tmp_path, "1", "OLD").samples == ()
+    monkeypatch.setattr(select, "this_machine", lambda host: "f00d")
+    assert select.newest_verify(tmp_path, after=None) == ((), "")
+    keep(tmp_path, 3, kind="verify")
+    keep(tmp_path, 4)
+    assert from_history(tmp_path, "1", "OLD").samples
+    samples, when = select.newest_verify(tmp_path, after=None)
+    assert samples and when == "2026-12-01T09:00:00Z"

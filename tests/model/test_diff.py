@@ -12,6 +12,7 @@ from gpudoctor.fleet.drift import NODE_FACTS
 from gpudoctor.model.diff import (
     NOISE_FLOOR,
     Change,
+    PackageAction,
     Side,
     ThroughputSample,
     compare_facts,
@@ -54,13 +55,40 @@ def test_two_healthy_runs_of_one_machine_differ_in_nothing():
     assert changes(H200_IDLE, H200_IDLE) == {}
 
 
-def test_a_driver_library_mismatch_shows_the_module_nvml_and_the_lost_gpu():
-    found = changes(H200_IDLE, REPORTS / "failure__driver_library_mismatch.json")
+def test_a_driver_library_mismatch_shows_the_module_and_nvml_not_a_gone_gpu():
+    """NVML that fails lists no GPU: the H200 is unknown on NEW, not gone (the GPU count
+    already said so), and a note says why the GPUs are not compared."""
+    side = Side(label="x")
+    diff = make_diff(
+        side,
+        side,
+        old_facts=facts(H200_IDLE),
+        new_facts=facts(REPORTS / "failure__driver_library_mismatch.json"),
+    )
+    found = {c.key: c for c in diff.facts}
     assert (found["driver.kernel_module"].old, found["driver.kernel_module"].new) == (
         "590.48.01",
         "570.133.20",
     )
     assert found["nvml.status"].new == "lib_rm_version_mismatch"
+    assert not any(k.startswith("gpu") for k in found)
+    assert diff.notes == (
+        "NEW's NVML listed no GPUs (NVML: lib_rm_version_mismatch): the GPUs are not compared",
+    )
+    back = make_diff(
+        side,
+        side,
+        old_facts=facts(REPORTS / "failure__driver_library_mismatch.json"),
+        new_facts=facts(H200_IDLE),
+    )
+    assert not any(c.key.startswith("gpu") for c in back.facts)
+    assert back.notes[0].startswith("OLD's NVML listed no GPUs")
+
+
+def test_a_gpu_that_nvml_stops_listing_is_one_gone_line():
+    report = load_report(H200_IDLE)
+    fewer = dataclasses.replace(report, nvml=dataclasses.replace(report.nvml, gpus=()))
+    found = {c.key: c for c in compare_facts(report_facts(report), report_facts(fewer))}
     gpu = found["gpu.0"]  # one line for the GPU that went, not one per setting
     assert (gpu.change, gpu.old, gpu.label) == (Change.GONE, "NVIDIA H200", "GPU 0")
     assert not any(k.startswith("gpu.0.") for k in found)
@@ -78,15 +106,29 @@ def test_a_shadowing_ld_library_path_shows_the_variable_and_the_cudnn_loaded():
     found = changes(H200_IDLE, REPORTS / "failure__torch_cudnn_shadowed_by_ld_library_path.json")
     assert found["env.LD_LIBRARY_PATH"].change is Change.APPEARED
     assert found["framework.torch.cudnn_runtime"].new == "8.2.4"
-    assert found["framework.torch.cudnn_library"].new == "/usr/local/cuda-11.2/lib64/libcudnn.so.8"
+    # the idle report did not record the file cuDNN came from: unknown there, not a change
+    assert "framework.torch.cudnn_library" not in found
 
 
-def test_the_real_h200_pair_differs_in_where_cudnn_came_from():
+def test_the_real_h200_pair_differs_in_nothing_though_one_did_not_record_the_cudnn_file():
+    """open_module was written before reports recorded cudnn_library (2026-12-04): it loaded
+    the same libcudnn.so.9 from the same wheel, so the file it did not name is no change."""
     old = REAL / "linux-x86_64__nvidia-h200__580.159.04__flavour_and_cudnn_file.json"
     new = REAL / "linux-x86_64__nvidia-h200__580.159.04__open_module.json"
-    found = changes(old, new)
-    assert list(found) == ["framework.torch.cudnn_library"]
-    assert found["framework.torch.cudnn_library"].change is Change.GONE
+    assert changes(old, new) == {}
+    assert changes(new, old) == {}
+    moved = load_report(old)
+    torch = dataclasses.replace(
+        moved.frameworks[0],
+        cudnn_library=dataclasses.replace(
+            moved.frameworks[0].cudnn_library, path="/usr/lib/x86_64-linux-gnu/libcudnn.so.9"
+        ),
+    )
+    found = compare_facts(
+        report_facts(load_report(old)),
+        report_facts(dataclasses.replace(moved, frameworks=(torch, *moved.frameworks[1:]))),
+    )
+    assert [(c.key, c.change) for c in found] == [("framework.torch.cudnn_library", Change.CHANGED)]
 
 
 def test_a_changed_power_limit_and_ecc_mode_are_gpu_facts():
@@ -236,6 +278,38 @@ def test_two_machines_without_host_names_are_told_by_their_hardware():
     assert hardware_difference(h200, swapped) is None  # one fact alone: a change, not a machine
 
 
+def test_a_lost_or_gone_gpu_is_a_change_not_another_machine():
+    """Two H100s; then GPU 1 falls off the bus: NVML lists it lost (no name, no address) or
+    not at all. Its models and addresses are then a subset of before: one machine, whose
+    package actions between the two stay in the diff."""
+    from gpudoctor.model.diff import hardware_difference
+
+    report = load_report(REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json")
+    first = report.nvml.gpus[0]
+    second = dataclasses.replace(first, index=1, pci_bus_id="00000000:00:0A.0")
+    lost = load_report(REPORTS / "failure__one_gpu_lost.json").nvml.gpus[1]
+    assert lost.lost and lost.name is None and lost.pci_bus_id is None
+
+    def with_gpus(*gpus):
+        return report_facts(
+            dataclasses.replace(report, nvml=dataclasses.replace(report.nvml, gpus=gpus))
+        )
+
+    two = with_gpus(first, second)
+    assert hardware_difference(two, with_gpus(first, lost)) is None
+    assert hardware_difference(two, with_gpus(first)) is None
+    assert hardware_difference(with_gpus(first), two) is None  # and back
+    other = dataclasses.replace(first, name="NVIDIA H200", pci_bus_id="00000000:00:06.0")
+    assert hardware_difference(two, with_gpus(other)) is not None
+    action = PackageAction(
+        when="2026-12-02T00:00:00Z", action="upgrade", package="nvidia-dkms-590", source="apt"
+    )
+    old = Side(label="a", created_at="2026-12-01T00:00:00Z", machine="f00d")
+    new = Side(label="b", created_at="2026-12-03T00:00:00Z", machine="f00d")
+    diff = make_diff(old, new, old_facts=two, new_facts=with_gpus(first, lost), actions=[action])
+    assert diff.other_machine is None and diff.packages == (action,)
+
+
 def test_package_actions_between_the_two_times_only():
     from gpudoctor.model.diff import PackageAction
 
@@ -282,3 +356,22 @@ def test_the_whole_node_facts_are_the_fleet_facts_of_the_full_list(path: Path):
 
     report = load_report(path)
     assert fleet_facts(report_facts(report, whole_node=True)) == fleet_facts(report_facts(report))
+
+
+def test_memtotal_moved_by_a_kernel_update_is_no_change_a_lost_dimm_is():
+    """MemTotal is the RAM less the kernel's code and reservations (kernel
+    Documentation/filesystems/proc.rst): a new kernel moves it by some MiB."""
+    report = load_report(H200_IDLE)
+
+    def with_memory(mib):
+        host = dataclasses.replace(report.host, memory_total_mib=mib)
+        return report_facts(dataclasses.replace(report, host=host))
+
+    assert compare_facts(with_memory(2063790), with_memory(2063786)) == ()
+    (lost,) = compare_facts(with_memory(2063790), with_memory(2063790 - 64 * 1024))
+    assert (lost.key, lost.label, lost.old, lost.new) == (
+        "host.memory_gib",
+        "memory (GiB)",
+        "2015",
+        "1951",
+    )

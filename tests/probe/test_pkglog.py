@@ -100,3 +100,39 @@ def test_only_the_tail_of_a_huge_log_is_read_and_a_fifo_is_not_opened(tmp_path):
 def test_garbage_is_no_action():
     assert parse_apt_history("Start-Date\n\x00\x01garbage: (", "apt") == []
     assert parse_dnf_rpm_log("2026-12-01T06:25:12+0000 SUBDEBUG Upgrade:\n", "dnf") == []
+
+
+def test_apts_compressed_first_rotation_is_read(tmp_path):
+    """apt's logrotate rule compresses at once (debian/apt.logrotate: monthly, compress, no
+    delaycompress): last month's driver upgrade is in history.log.1.gz, never history.log.1."""
+    import gzip
+
+    folder = tmp_path / "var/log/apt"
+    folder.mkdir(parents=True)
+    (folder / "history.log.1.gz").write_bytes(gzip.compress((LOGS / "history.log").read_bytes()))
+    (folder / "history.log").write_text("")
+    found = package_actions(ProbeContext(root=tmp_path))
+    assert [a.package for a in found] == [
+        a.package for a in parse_apt_history((LOGS / "history.log").read_text(), "apt")
+    ]
+    assert found and {a.source for a in found} == {"/var/log/apt/history.log"}
+    # the same period also left uncompressed (a rotation rule changed): listed once
+    shutil.copy(LOGS / "history.log", folder / "history.log.1")
+    assert package_actions(ProbeContext(root=tmp_path)) == found
+
+
+def test_a_damaged_or_inflating_rotation_is_no_action(tmp_path, monkeypatch):
+    import gzip
+
+    from gpudoctor.probe import pkglog
+
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(6) + b"\xff" * 64)
+    assert pkglog.read_gzip_tail(ProbeContext(root=tmp_path), "/bad.gz") is None
+    (tmp_path / "not.gz").write_text("plain text")
+    assert pkglog.read_gzip_tail(ProbeContext(root=tmp_path), "/not.gz") is None
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(b"\n" * (1 << 20)))
+    monkeypatch.setattr(pkglog, "MAX_INFLATED_BYTES", 1 << 19)
+    assert pkglog.read_gzip_tail(ProbeContext(root=tmp_path), "/bomb.gz") is None
+    tail = b"x" * 5000 + b"\nlast line\n"
+    (tmp_path / "big.gz").write_bytes(gzip.compress(tail))
+    assert pkglog.read_gzip_tail(ProbeContext(root=tmp_path), "/big.gz", limit=100) == "last line\n"
