@@ -45,7 +45,6 @@ class Estimate:
         self.known: set[str] = set()
         """Frameworks that said which devices they see (their ``env``)."""
         self.cpu_flops: dict[str, float] = {}
-        self.started: set[str] = set()
         self.ended: set[str] = set()
         self.finished: set[Unit] = set()
         self.timing: tuple[Unit, float] | None = None
@@ -100,12 +99,12 @@ class Estimate:
 
     def remaining(self) -> float:
         """Seconds left: every unit still to run at its cost, the one being timed at what is
-        left of it, and the start-up of each framework not started yet."""
+        left of it, and the start-up of each framework that has not reported its devices."""
         left = 0.0
         for fw in self.devices:
             if fw in self.ended:
                 continue
-            if fw not in self.started:
+            if fw not in self.known:  # started is not enough: the imports take the time
                 left += FRAMEWORK_STARTUP_S
             left += sum(self.cost(u) for u in self._units(fw) if u not in self.finished)
         if self.timing is not None and self.timing[0] not in self.finished:
@@ -124,10 +123,7 @@ class Estimate:
     def update(self, framework: str, event: dict[str, Any]) -> None:
         """Count what the event finished."""
         kind = event.get("event")
-        if kind == "start":
-            self.started.add(framework)
-        elif kind == "missing":
-            self.started.add(framework)
+        if kind == "missing":
             self.ended.add(framework)
             self.devices[framework] = []
         elif kind == "env":

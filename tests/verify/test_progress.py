@@ -98,6 +98,10 @@ def test_the_estimate_charges_what_will_run_at_each_devices_budget():
     assert (est.done, est.total) == (2, 4)
     assert est.remaining() == FRAMEWORK_STARTUP_S + per_run
     est.update("tensorflow", {"event": "start"})
+    # the child has started, but importing TensorFlow still takes its time
+    assert est.remaining() == FRAMEWORK_STARTUP_S + per_run
+    est.update("tensorflow", ENV_CPU)
+    assert est.remaining() == per_run
     est.update("tensorflow", {"event": "fatal", "message": "boom"})
     assert est.remaining() == 0.0 and est.done == est.total
 
@@ -113,7 +117,8 @@ def test_a_gpu_unit_is_charged_the_gpu_budget_and_a_cpu_unit_the_cpus():
     est = Estimate(replace(QUICK_CPU, models=("lenet5",), framework="torch"))
     est.update("torch", {"event": "start"})
     # before the child reports, one GPU and the CPU are assumed, every run fitting
-    assert est.remaining() == (4.0 + MODEL_OVERHEAD_S) + (1.5 + MODEL_OVERHEAD_S)
+    guess = (4.0 + MODEL_OVERHEAD_S) + (1.5 + MODEL_OVERHEAD_S)
+    assert est.remaining() == FRAMEWORK_STARTUP_S + guess
     est.update("torch", {**ENV_CPU, "devices": ["cuda:0", "cuda:1", "cpu"]})
     assert est.remaining() == 2 * (4.0 + MODEL_OVERHEAD_S) + (1.5 + MODEL_OVERHEAD_S)
     est.update("torch", {"event": "error", "error": {"model": "lenet5", "device": None}})
