@@ -191,10 +191,12 @@ def main() -> int:
     parser.add_argument("--statistic", choices=("best", "median"), default="best")
     parser.add_argument("--interleaved", action="store_true")
     args = parser.parse_args()
-    from gpudoctor.refmodels import MODEL_NAMES
+    from gpudoctor.refmodels import MODEL_NAMES, parse_model_list
 
     default = MODEL_NAMES if args.framework == "torch" else tuple(KERAS_APPS)
-    models = [m for m in args.models.split(",") if m] or list(default)
+    # the spellings verify accepts (resnet-50, ResNet50), as the canonical names used below
+    given = [s.name for s in parse_model_list(args.models)] if args.models.strip() else []
+    models = given or list(default)
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     print(
         f"# {platform.machine()}, {threads} CPUs, {platform.processor() or '?'}; "

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from gpudoctor.errors import BadInputError
-from gpudoctor.refmodels.catalog import SPECS, ModelSpec
+from gpudoctor.refmodels.catalog import BY_KEY, SPECS, ModelSpec, lookup_key
 
 MODEL_NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
-_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def choices() -> str:
+    """The accepted names, for a one-line error."""
+    return (
+        f"choose from {', '.join(MODEL_NAMES)} or all (as `gpudoctor models` lists them; "
+        "case, '-' and '_' do not matter: resnet-50, ResNet50 and inception-v1 work too)"
+    )
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec called ``name`` (case and ``-``/``_`` ignored); BadInputError for an unknown one."""
-    spec = _BY_NAME.get(name.strip().lower().replace("-", "_"))
+    """The spec called ``name`` in any accepted spelling (catalog.BY_KEY); BadInputError else."""
+    spec = BY_KEY.get(lookup_key(name))
     if spec is None:
-        raise BadInputError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+        raise BadInputError(f"unknown model {name.strip()!r}; {choices()}")
     return spec
 
 
@@ -21,14 +28,16 @@ def parse_model_list(text: str) -> tuple[ModelSpec, ...]:
     """``"lenet5,resnet50"`` -> their specs, in the order given, repeats dropped; ``all`` -> all."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:
-        raise BadInputError(f"no model named in {text!r}; choose from {', '.join(MODEL_NAMES)}")
-    if any(n.lower() == "all" for n in names):
-        return SPECS
+        raise BadInputError(f"no model named in {text!r}; {choices()}")
     specs: list[ModelSpec] = []
     for name in names:
-        spec = get_spec(name)
+        if lookup_key(name) == "all":
+            continue
+        spec = get_spec(name)  # every name checked, ``all`` or not: a typo is never ignored
         if spec not in specs:
             specs.append(spec)
+    if any(lookup_key(n) == "all" for n in names):
+        return SPECS
     return tuple(specs)
 
 
@@ -51,6 +60,7 @@ __all__ = [
     "MODEL_NAMES",
     "SPECS",
     "ModelSpec",
+    "choices",
     "compute_macs",
     "compute_params",
     "get_spec",

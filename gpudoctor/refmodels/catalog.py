@@ -41,6 +41,9 @@ class ModelSpec:
     """Where ``params`` and ``macs`` come from."""
     params_with_aux: int | None = None
     """Published count with the auxiliary classifier, for the models that have one."""
+    aliases: tuple[str, ...] = ()
+    """Other names the CLI accepts besides ``name`` and the spellings ``lookup_key`` folds
+    together (``inception-v1`` for GoogLeNet)."""
     figures: str = "published"
     """``published`` (``params`` and ``macs`` as ``source`` publishes them, rounded there) or
     ``computed`` (exact counts from the layer shapes: no published figure exists)."""
@@ -143,6 +146,7 @@ def _specs() -> tuple[ModelSpec, ...]:
             depth=22,
             graph=inception.googlenet(),
             source=_TV.format("GoogLeNet_Weights.IMAGENET1K_V1"),
+            aliases=("inception_v1",),
         ),
         ModelSpec(
             name="inception_v3",
@@ -199,3 +203,18 @@ def _specs() -> tuple[ModelSpec, ...]:
 
 
 SPECS: tuple[ModelSpec, ...] = _specs()
+"""The reference CNNs, LeNet-5 to ResNet-152: one description each, built in torch and Keras."""
+
+
+def lookup_key(name: str) -> str:
+    """The form names are matched in: case, spaces, ``-``, ``_`` and ``.`` ignored, so that
+    ``ResNet-50``, ``resnet_50`` and ``resnet50`` are one name (as are ``inception-v3`` and
+    ``InceptionV3``)."""
+    return "".join(ch for ch in name.lower() if ch not in " -_.")
+
+
+BY_KEY: dict[str, ModelSpec] = {
+    lookup_key(alias): spec for spec in SPECS for alias in (spec.name, spec.title, *spec.aliases)
+}
+"""Every accepted spelling (folded by ``lookup_key``): the CLI name, the title as
+``gpudoctor models`` prints it (``VGG-16``, ``LeNet-5``) and the aliases."""

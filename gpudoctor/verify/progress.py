@@ -12,56 +12,145 @@ FRAMEWORK_STARTUP_S = 10.0
 MODEL_OVERHEAD_S = 3.0
 """Build and correctness pass per model and device, on top of its time budget."""
 
+Unit = tuple[str, str, str]
+"""(framework, model, device): one timed run."""
+
 
 def _clock(seconds: float) -> str:
     s = max(int(seconds), 0)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+def _guess_devices(device: str) -> list[str]:
+    """The devices a framework will run before it says which it sees: one GPU assumed."""
+    if device == "cpu":
+        return ["cpu"]
+    if device.startswith("cuda:"):
+        return [device]
+    return ["cuda:0"] if device == "cuda" else ["cuda:0", "cpu"]
+
+
 class Estimate:
-    """Units of work (a model on a device in a framework) done and left, and the time left."""
+    """Units of work (a model on a device in a framework) done and left, and the time left.
+
+    The time left charges each unit what will really run: a GPU unit the GPU budget, a CPU unit
+    the CPU's (1.5 s under ``--quick``), and a CPU unit that the plan skips nothing (the child
+    plans from the matmul rate in its ``env`` event, and so does this); the unit being timed is
+    charged only what is left of its budget.
+    """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings, self._clock, self.start = settings, clock, clock()
-        guess = 2 if settings.device == "all" else 1
-        self.devices = dict.fromkeys(settings.frameworks, guess)
-        self.started: set[str] = set()
-        self.done = 0
+        self.devices = {fw: _guess_devices(settings.device) for fw in settings.frameworks}
+        self.known: set[str] = set()
+        """Frameworks that said which devices they see (their ``env``)."""
+        self.cpu_flops: dict[str, float] = {}
+        self.ended: set[str] = set()
+        self.finished: set[Unit] = set()
+        self.timing: tuple[Unit, float] | None = None
+        """The unit being timed, and since when."""
+
+    def _units(self, framework: str) -> list[Unit]:
+        return [(framework, m, d) for m in self.settings.models for d in self.devices[framework]]
 
     @property
     def total(self) -> int:
         """Units planned so far (GPU counts are known once a child reports them)."""
-        return len(self.settings.models) * sum(self.devices.values())
+        return sum(len(self._units(fw)) for fw in self.devices)
+
+    @property
+    def done(self) -> int:
+        """Units finished, or abandoned with their framework."""
+        return sum(
+            1
+            for fw in self.devices
+            for unit in self._units(fw)
+            if fw in self.ended or unit in self.finished
+        )
 
     def elapsed(self) -> float:
         """Seconds since verify started."""
         return self._clock() - self.start
 
+    def cost(self, unit: Unit) -> float:
+        """Seconds ``unit`` will take: its device's budget and the build, or 0 when skipped."""
+        framework, model, device = unit
+        if device != "cpu":
+            return self.settings.time_budget_s + MODEL_OVERHEAD_S
+        if self._cpu_skipped(framework, model):
+            return 0.0
+        return self.settings.cpu_budget_s + MODEL_OVERHEAD_S
+
+    def _cpu_skipped(self, framework: str, model: str) -> bool:
+        # The framework's own matmul rate once it is known, another's meanwhile (the same CPU);
+        # with none known yet, every CPU run is assumed to fit.
+        rates = [self.cpu_flops.get(framework), *self.cpu_flops.values()]
+        rate = next((r for r in rates if r), None)
+        if rate is None:
+            return False
+        from gpudoctor.refmodels import get_spec
+        from gpudoctor.verify import plan
+
+        flops = 2.0 * get_spec(model).macs * (3 if self.settings.mode == "training" else 1)
+        cpu = plan.plan_cpu(
+            flops, rate, self.settings.cpu_budget_s, override=self.settings.batch_size
+        )
+        return cpu.batch is None
+
     def remaining(self) -> float:
-        """Seconds left if every remaining unit uses its budget."""
-        units = max(self.total - self.done, 0)
-        pending = len(set(self.devices) - self.started)
-        per_unit = self.settings.time_budget_s + MODEL_OVERHEAD_S
-        return units * per_unit + pending * FRAMEWORK_STARTUP_S
+        """Seconds left: every unit still to run at its cost, the one being timed at what is
+        left of it, and the start-up of each framework that has not reported its devices."""
+        left = 0.0
+        for fw in self.devices:
+            if fw in self.ended:
+                continue
+            if fw not in self.known:  # started is not enough: the imports take the time
+                left += FRAMEWORK_STARTUP_S
+            left += sum(self.cost(u) for u in self._units(fw) if u not in self.finished)
+        if self.timing is not None and self.timing[0] not in self.finished:
+            unit, since = self.timing
+            if unit[0] not in self.ended:
+                left -= min(self._clock() - since, self.cost(unit))
+        return max(left, 0.0)
+
+    def left(self) -> str:
+        """``remaining`` as ``H:MM:SS``, or ``?`` until a child has said which devices it sees
+        and how fast the CPU multiplies: before that the devices and the skips are guesses."""
+        if not self.known and not self.ended.issuperset(self.devices):
+            return "?"
+        return _clock(self.remaining())
 
     def update(self, framework: str, event: dict[str, Any]) -> None:
         """Count what the event finished."""
         kind = event.get("event")
-        if kind == "start":
-            self.started.add(framework)
-        elif kind == "missing":
-            self.started.add(framework)
-            self.devices[framework] = 0
+        if kind == "missing":
+            self.ended.add(framework)
+            self.devices[framework] = []
         elif kind == "env":
-            self.devices[framework] = len(event.get("devices", [])) or 0
-        elif _finishes_unit(kind, event):
-            self.done += 1
-
-
-def _finishes_unit(kind: object, event: dict[str, Any]) -> bool:
-    if kind == "run":
-        return bool(event["run"].get("role") == "main")
-    return kind == "error" and bool(event["error"].get("device"))
+            self.devices[framework] = [str(d) for d in event.get("devices", [])]
+            self.known.add(framework)
+            rate = (event.get("env") or {}).get("cpu_matmul_flops")
+            if isinstance(rate, int | float) and rate > 0:
+                self.cpu_flops[framework] = float(rate)
+            for fw in self.devices:  # the others will most likely see the same devices
+                if fw not in self.known and fw not in self.ended:
+                    self.devices[fw] = list(self.devices[framework])
+        elif kind == "phase" and event.get("phase") == "timing":
+            unit = (framework, str(event.get("model")), str(event.get("device")))
+            if self.timing is None or self.timing[0] != unit:  # a GPU's common batch: same unit
+                self.timing = (unit, self._clock())
+        elif kind == "run" and event["run"].get("role", "main") == "main":
+            run = event["run"]
+            self.finished.add((framework, str(run.get("model")), str(run.get("device"))))
+        elif kind == "error":
+            err = event["error"]
+            model, device = err.get("model"), err.get("device")
+            if model and device:
+                self.finished.add((framework, str(model), str(device)))
+            elif model:  # the model failed before any device ran: none of its units will
+                self.finished.update(u for u in self._units(framework) if u[1] == model)
+        elif kind in ("end", "fatal"):
+            self.ended.add(framework)
 
 
 def describe(framework: str, event: dict[str, Any]) -> str | None:
@@ -105,9 +194,7 @@ class PlainProgress:
         if line is None:
             return
         e = self.estimate
-        self.out.write(
-            f"verify: {line} [{_clock(e.elapsed())} elapsed, ~{_clock(e.remaining())} left]\n"
-        )
+        self.out.write(f"verify: {line} [{_clock(e.elapsed())} elapsed, ~{e.left()} left]\n")
         self.out.flush()
 
     def close(self) -> None:
@@ -156,7 +243,7 @@ class RichProgress:
         elif line is not None:
             self.progress.update(self.task, description=line)
         e = self.estimate
-        self.progress.update(self.task, total=e.total, completed=e.done, left=_clock(e.remaining()))
+        self.progress.update(self.task, total=e.total, completed=e.done, left=e.left())
 
     def close(self) -> None:
         """Remove the live line."""

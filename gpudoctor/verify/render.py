@@ -87,11 +87,19 @@ def _environment(result: VerifyResult) -> list[str]:
         if not env.installed:
             lines.append(f"{env.framework}: not installed")
             continue
+        if env.version is None and env.error is not None:
+            # The child failed (an import error, a crash) before it said what it is: a
+            # "CPU-only build" with "no GPU" would be the defaults, not anything measured.
+            lines.append(
+                f"{env.framework}: failed before it reported its version, build and devices "
+                "(the reason is above)"
+            )
+            continue
         gpus = ", ".join(f"{g.device} {g.name}" for g in env.gpus) or "no GPU"
         cuda = f"CUDA {env.cuda_version}" if env.cuda_build else "CPU-only build"
         cudnn = f", cuDNN {env.cudnn_version}" if env.cudnn_version else ""
-        threads = f"{env.cpu_threads} CPU threads" if env.cpu_threads else ""
-        lines.append(f"{env.framework} {env.version or '?'} ({cuda}{cudnn}): {gpus}; {threads}")
+        threads = f"; {env.cpu_threads} CPU threads" if env.cpu_threads else ""
+        lines.append(f"{env.framework} {env.version or '?'} ({cuda}{cudnn}): {gpus}{threads}")
     if result.comparisons:
         kinds = {"gpu_vs_cpu": "GPU vs CPU", "torch_vs_keras": "torch vs Keras"}
         counts = ", ".join(

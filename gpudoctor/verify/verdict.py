@@ -117,6 +117,14 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
     if result.frameworks and not any(env.installed for env in result.frameworks):
         # Nothing could run at all: an install that was never exercised is not proven.
         msg = "no framework is installed here, so nothing was verified (gpudoctor make-env)"
+        if result.settings.framework != "all":
+            # The other framework was not looked at: "no framework is installed" would be false
+            # for `--framework tensorflow` beside a working torch.
+            fw = result.settings.framework
+            msg = (
+                f"nothing was verified: --framework {fw} asked for {fw} alone, and it is not "
+                "installed in this Python environment (gpudoctor make-env)"
+            )
         reasons.append(Reason(level=Level.FAIL, code="nothing_installed", message=msg))
     elif (
         result.settings.models

@@ -360,3 +360,30 @@ def test_quick_gives_the_cpu_a_shorter_budget(cli, monkeypatch):
     assert (s.time_budget_s, s.cpu_budget_s) == (4.0, plan.QUICK_CPU_BUDGET_S) == (4.0, 1.5)
     cli("verify", "--quick", "--models", "lenet5", "--time-budget", "3")
     assert (seen["settings"].time_budget_s, seen["settings"].cpu_budget_s) == (3.0, 3.0)
+
+
+def test_models_takes_the_usual_spellings_and_refuses_others_in_one_line(cli, monkeypatch):
+    from gpudoctor.verify import harness
+
+    seen = {}
+
+    def record(settings, progress, **kwargs):
+        seen["models"] = settings.models
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness, "run_verify", record)
+    # resnet-50 was refused while inception-v3 was accepted
+    cli("verify", "--models", "resnet-50,ResNet152,inception-v3,inception-v1,vgg-16,lenet-5")
+    assert seen["models"] == (
+        "resnet50",
+        "resnet152",
+        "inception_v3",
+        "googlenet",
+        "vgg16",
+        "lenet5",
+    )
+    result = cli("verify", "--models", "resnet-18")
+    assert result.exit_code == 2, result
+    [line] = result.stderr.strip().splitlines()
+    assert "'resnet-18'" in line
+    assert "lenet5, alexnet, vgg16, googlenet, inception_v3, resnet50, resnet152" in line

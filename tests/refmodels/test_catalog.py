@@ -174,3 +174,43 @@ def test_what_a_model_introduced_is_what_its_paper_claims():
     assert not get_spec("alexnet").introduced.startswith("ReLU")
     assert "batch norm" not in get_spec("inception_v3").introduced
     assert "label smoothing" in get_spec("inception_v3").introduced
+
+
+@pytest.mark.parametrize(
+    ("spelling", "name"),
+    [
+        ("resnet-50", "resnet50"),
+        ("ResNet50", "resnet50"),
+        ("ResNet_152", "resnet152"),
+        ("inception_v3", "inception_v3"),
+        ("inception-v3", "inception_v3"),
+        ("InceptionV3", "inception_v3"),
+        ("googlenet", "googlenet"),
+        ("inception-v1", "googlenet"),
+        ("Inception_V1", "googlenet"),
+        ("vgg-16", "vgg16"),
+        ("VGG_16", "vgg16"),
+        ("lenet-5", "lenet5"),
+        ("LeNet5", "lenet5"),
+        ("AlexNet", "alexnet"),
+    ],
+)
+def test_every_usual_spelling_names_its_model(spelling, name):
+    # resnet-50 was refused while inception-v3 was accepted: only '-' -> '_' was folded
+    assert get_spec(spelling).name == name
+    assert parse_model_list(f"{spelling},lenet5")[0].name == name
+
+
+def test_the_accepted_spellings_fold_to_one_model_each():
+    from gpudoctor.refmodels.catalog import BY_KEY, SPECS
+
+    for spec in SPECS:  # every spec reachable by its own name, none shadowed by another's alias
+        assert get_spec(spec.name) is spec
+        assert get_spec(spec.title) is spec
+    assert len(set(map(id, BY_KEY.values()))) == len(SPECS)
+
+
+def test_all_does_not_hide_a_misspelt_name():
+    with pytest.raises(BadInputError, match="'resnet9000'"):
+        parse_model_list("all,resnet9000")
+    assert [s.name for s in parse_model_list("ALL")] == list(MODEL_NAMES)

@@ -56,3 +56,73 @@ def test_a_non_finite_product_is_not_finite_and_keeps_the_json_finite(value):
     assert result["mismatched_rounds"] == 1
     assert result["finite"] is False
     assert math.isfinite(result["max_rel_diff"])
+
+
+class Clock:
+    """A fake clock that only a product moves: each call lasts what ``durations`` says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TimedProducts(Products):
+    """Healthy products; call ``n`` lasts ``duration(n)`` seconds on ``clock``."""
+
+    def __init__(self, clock: Clock, duration) -> None:
+        super().__init__(bad=set())
+        self.clock, self.duration = clock, duration
+
+    def __call__(self):
+        self.clock.now += self.duration(self.calls)
+        return super().__call__()
+
+
+def round_lengths(monkeypatch, duration, seconds: float = 6.0) -> list[float]:
+    """Seconds each round of the burn lasted on the fake clock."""
+    from gpudoctor.verify.children import hardware
+
+    clock, spans = Clock(), []
+    real = hardware._compare_calls
+
+    def timed(*args):
+        t0 = clock()
+        worst = real(*args)
+        spans.append(clock() - t0)
+        return worst
+
+    monkeypatch.setattr(hardware, "_compare_calls", timed)
+    products = TimedProducts(clock, duration)
+    result = burn_rounds(
+        torch, products, seconds=seconds, round_s=1.0, flop=1.0, sync=lambda: None, clock=clock
+    )
+    assert result["mismatched_rounds"] == 0
+    return spans[len(spans) - result["rounds"] :]  # the calibration's calls come first
+
+
+def test_rounds_last_about_a_second_when_the_timed_call_was_quick(monkeypatch):
+    # The CPU's rounds lasted 0.25 s: they were sized from one bare product timed alone, and a
+    # round's calls also compare. Here the product first timed lasts 1 ms, every later one 4 ms:
+    # sized from it, rounds were 1000 calls, 4 s each.
+    lengths = round_lengths(monkeypatch, lambda n: 0.001 if n < 2 else 0.004)
+    assert len(lengths) >= 5
+    assert all(0.8 <= s <= 1.25 for s in lengths), lengths
+
+
+def test_rounds_follow_a_device_that_slows_down(monkeypatch):
+    # A device that throttles to a fifth of its speed after 2,000 products: the rounds sized
+    # at the start would last 5 s; each round is sized from the one before instead.
+    lengths = round_lengths(monkeypatch, lambda n: 0.001 if n < 2000 else 0.005, seconds=12.0)
+    assert 0.8 <= lengths[0] <= 1.25, lengths  # before the slow-down
+    # the round the slow-down falls in runs long, the next is sized from it, then about 1 s
+    assert max(lengths) < 3.0 and len(lengths) >= 6, lengths
+    assert all(0.8 <= s <= 1.25 for s in lengths[-3:]), lengths
+
+
+def test_a_wrong_product_while_sizing_the_rounds_counts_in_the_first_round():
+    products = Products(bad={1})  # call 0 is the reference, call 1 the first sizing call
+    result = burn_rounds(torch, products, seconds=0.0, round_s=1e-9, flop=1.0, sync=lambda: None)
+    assert (result["rounds"], result["mismatched_rounds"]) == (1, 1)
+    assert result["max_rel_diff"] == pytest.approx(1.0 / 15.0)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from gpudoctor.verify.model import Settings
-from gpudoctor.verify.progress import Estimate, PlainProgress, RichProgress, make_progress
+from gpudoctor.verify.progress import (
+    FRAMEWORK_STARTUP_S,
+    MODEL_OVERHEAD_S,
+    Estimate,
+    PlainProgress,
+    RichProgress,
+    make_progress,
+)
 
 SETTINGS = Settings(models=("lenet5", "resnet50"), framework="all", device="all", time_budget_s=4.0)
 RUN = {
@@ -43,13 +51,78 @@ def test_the_estimate_counts_units_as_devices_become_known():
     assert est.total == 2 * 2 * 2  # 2 models x (cpu + a GPU guessed) x 2 frameworks
     est.update("torch", {"event": "start"})
     est.update("torch", {"event": "env", "devices": ["cpu"]})
-    assert est.total == 2 * 1 + 2 * 2
+    assert est.total == 2 * 1 + 2 * 1  # TensorFlow is assumed to see what torch saw
     left = est.remaining()
     est.update("torch", RUN)
     now[0] = 5.0
     assert est.done == 1 and est.remaining() < left and est.elapsed() == 5.0
     est.update("tensorflow", {"event": "missing"})
     assert est.total == 2
+
+
+QUICK_CPU = Settings(
+    models=("lenet5", "vgg16"),
+    framework="all",
+    device="all",
+    quick=True,
+    time_budget_s=4.0,
+    cpu_time_budget_s=1.5,
+    gpu_required=False,
+)
+ENV_CPU = {"event": "env", "devices": ["cpu"], "env": {"cpu_matmul_flops": 40e9}}
+
+
+def test_the_estimate_charges_what_will_run_at_each_devices_budget():
+    # verify --quick on a CPU said "~2:23 left" for a 24 s run: every unit was charged the
+    # GPU's 4 s, and the CPU runs the plan skips were charged in full
+    now = [0.0]
+    est = Estimate(QUICK_CPU, clock=lambda: now[0])
+    est.update("torch", {"event": "start"})
+    assert est.left() == "?"  # the devices and the CPU's speed are not known yet
+    est.update("torch", ENV_CPU)
+    assert est.left() == "0:00:19"
+    # at 40 GFLOP/s VGG-16 (31 GFLOP an image) cannot fit 1.5 s even at batch 8: skipped, so
+    # only LeNet-5 runs, at the CPU's 1.5 s, in each framework; TensorFlow has yet to start
+    per_run = 1.5 + MODEL_OVERHEAD_S
+    assert est.remaining() == per_run + FRAMEWORK_STARTUP_S + per_run
+    assert est.cost(("torch", "vgg16", "cpu")) == 0.0
+    timing = {"event": "phase", "phase": "timing", "model": "lenet5", "device": "cpu"}
+    est.update("torch", timing)
+    now[0] = 1.0  # one second into LeNet-5's timing: that second is no longer left
+    assert est.remaining() == per_run - 1.0 + FRAMEWORK_STARTUP_S + per_run
+    now[0] = 30.0  # a run past its budget is charged nothing more, never less than nothing
+    assert est.remaining() == FRAMEWORK_STARTUP_S + per_run
+    est.update("torch", {"event": "run", "run": {"model": "lenet5", "device": "cpu"}})
+    est.update("torch", {"event": "run", "run": {"model": "vgg16", "device": "cpu"}})
+    est.update("torch", {"event": "end"})
+    assert (est.done, est.total) == (2, 4)
+    assert est.remaining() == FRAMEWORK_STARTUP_S + per_run
+    est.update("tensorflow", {"event": "start"})
+    # the child has started, but importing TensorFlow still takes its time
+    assert est.remaining() == FRAMEWORK_STARTUP_S + per_run
+    est.update("tensorflow", ENV_CPU)
+    assert est.remaining() == per_run
+    est.update("tensorflow", {"event": "fatal", "message": "boom"})
+    assert est.remaining() == 0.0 and est.done == est.total
+
+
+def test_with_every_framework_missing_nothing_is_left():
+    est = Estimate(QUICK_CPU)
+    est.update("torch", {"event": "missing"})
+    est.update("tensorflow", {"event": "missing"})
+    assert (est.left(), est.total) == ("0:00:00", 0)
+
+
+def test_a_gpu_unit_is_charged_the_gpu_budget_and_a_cpu_unit_the_cpus():
+    est = Estimate(replace(QUICK_CPU, models=("lenet5",), framework="torch"))
+    est.update("torch", {"event": "start"})
+    # before the child reports, one GPU and the CPU are assumed, every run fitting
+    guess = (4.0 + MODEL_OVERHEAD_S) + (1.5 + MODEL_OVERHEAD_S)
+    assert est.remaining() == FRAMEWORK_STARTUP_S + guess
+    est.update("torch", {**ENV_CPU, "devices": ["cuda:0", "cuda:1", "cpu"]})
+    assert est.remaining() == 2 * (4.0 + MODEL_OVERHEAD_S) + (1.5 + MODEL_OVERHEAD_S)
+    est.update("torch", {"event": "error", "error": {"model": "lenet5", "device": None}})
+    assert est.remaining() == 0.0  # the build failed: nothing of that model will run
 
 
 def test_plain_lines_name_the_step_and_the_time():

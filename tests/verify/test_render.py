@@ -184,3 +184,24 @@ def test_one_model_run_is_counted_in_the_singular():
     cpu_only = replace(result, runs=tuple(r for r in result.runs if r.device == "cpu"))
     text = render_text(cpu_only, judge(cpu_only, load_references()))
     assert "timed 1 of 1 model run\n" in text
+
+
+def test_a_framework_that_failed_before_reporting_claims_no_build_or_devices():
+    # A TensorFlow that could not be imported read 'tensorflow ? (CPU-only build): no GPU;':
+    # none of that was measured, the child never got that far.
+    from gpudoctor.verify.model import FrameworkEnv
+
+    broken = FrameworkEnv(framework="tensorflow", error="ImportError: libcudart.so.12: cannot open")
+    result = replace(f.healthy(("lenet5",)), frameworks=(f.env(), broken))
+    verdict = judge(result, load_references())
+    for text in (render_text(result, verdict), render_markdown(result, verdict)):
+        assert "tensorflow ?" not in text and "(CPU-only build): no GPU" not in text
+        assert "tensorflow: failed before it reported its version, build and devices" in text
+        assert "torch 2.13.0+cu128 (CUDA 12.8, cuDNN 91000): cuda:0 " in text  # the other is kept
+
+
+def test_an_environment_line_without_threads_ends_cleanly():
+    result = replace(f.healthy(("lenet5",)), frameworks=(f.env(cpu_threads=None),))
+    text = render_text(result, judge(result, load_references()))
+    line = next(x for x in text.splitlines() if x.startswith("torch 2.13.0"))
+    assert not line.rstrip().endswith(";"), line

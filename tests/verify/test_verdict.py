@@ -354,6 +354,24 @@ def test_no_framework_at_all_fails_even_under_all(refs):
     assert "nothing_installed" in codes(verdict, Level.FAIL)
 
 
+def test_one_framework_asked_for_and_missing_does_not_say_none_is_installed(refs):
+    # `verify --framework tensorflow` without TensorFlow, beside a working torch, said "no
+    # framework is installed here": torch was never looked at.
+    base = f.healthy(("lenet5",))
+    missing = replace(
+        base,
+        settings=replace(base.settings, framework="tensorflow"),
+        frameworks=(FrameworkEnv(framework="tensorflow", installed=False),),
+        runs=(),
+        comparisons=(),
+    )
+    verdict = judge(missing, refs)
+    assert verdict.overall == "fail"
+    messages = " ".join(r.message for r in verdict.reasons)
+    assert "no framework is installed" not in messages
+    assert "--framework tensorflow asked for tensorflow alone" in messages
+
+
 def test_a_crashed_child_fails(refs):
     crashed = f.env(error="timed out after 900 s")
     result = replace(f.healthy(("lenet5",)), frameworks=(crashed,))

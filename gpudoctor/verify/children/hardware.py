@@ -164,6 +164,21 @@ def burn(config: dict[str, Any], device: str, sampler: Any = None) -> BurnDevice
     return BurnDevice(device=device, device_name=name, seconds=round(seconds, 3), **result)
 
 
+CALIBRATE_SHARE = 0.1
+"""The first round is sized from calls lasting together at least this share of a round."""
+MAX_PER_ROUND = 1_000_000
+
+
+def _compare_calls(torch: Any, product: Any, first: Any, gap: Any, count: int) -> Any:
+    """``count`` products, each compared with ``first`` on the device; the largest difference
+    (NaN and infinity carry on), as a 0-d tensor the caller reads once."""
+    worst = torch.zeros((), dtype=first.dtype, device=first.device)
+    for _ in range(count):
+        low, high = torch.aminmax(torch.sub(product(), first, out=gap))
+        worst = torch.maximum(worst, torch.maximum(high, -low))
+    return worst
+
+
 def burn_rounds(
     torch: Any,
     product: Any,
@@ -173,43 +188,56 @@ def burn_rounds(
     flop: float,
     sync: Any,
     sampler: Any = None,
+    clock: Any = time.perf_counter,
 ) -> dict[str, Any]:
     """The burn's loop: rounds of ``product()`` for ``seconds``, each product compared with the
     first one. The largest difference is kept on the device (read once per round) so that the
     loop never waits on it. The comparison moves 16 bytes per element of an fp32 n x n
     product against the product's 2n flops per element: a few per cent of a large product's
-    time, which the rate includes."""
+    time, which the rate includes (on the CPU's 256² matrices, 22-66 µs against 0.4-6 ms for
+    the product on the busy 2-core development VM).
+
+    Rounds last about ``round_s``: the first is sized from a few calls of the whole round's
+    work (product and comparison) lasting a tenth of a round, each next one from the round
+    before. Sized from one bare call, the CPU's rounds lasted a quarter of a second: one call
+    of a few milliseconds on a shared CPU is off by several times either way."""
     first = product()
     sync()
     scale = float(first.abs().max().item()) or 1.0
-    t0 = time.perf_counter()
-    product()
-    sync()
-    per = max(time.perf_counter() - t0, 1e-6)
-    per_round = max(1, int(round_s / per))
-    rates: list[float] = []
     gap = torch.empty_like(first)
-    mismatched, worst, rounds = 0, 0.0, 0
     finite = bool(torch.isfinite(first).all().item())
+    # Calibration: the same work as a round, so its products are compared too (a difference
+    # found here counts in the first round), in growing batches until they last long enough.
+    count, carried = 1, 0.0
+    while True:
+        t0 = clock()
+        seen = float(_compare_calls(torch, product, first, gap, count).item())
+        took = max(clock() - t0, 1e-9)
+        carried = _worse(carried, seen)
+        if took >= round_s * CALIBRATE_SHARE or count >= MAX_PER_ROUND:
+            break
+        count *= 4
+    per_round = _per_round(round_s, took / count)
+    rates: list[float] = []
+    mismatched, worst, rounds = 0, 0.0, 0
     if sampler is not None:
         sampler.on_timed(True)
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        t0 = time.perf_counter()
-        round_worst = torch.zeros((), dtype=first.dtype, device=first.device)
-        for _ in range(per_round):
-            low, high = torch.aminmax(torch.sub(product(), first, out=gap))  # NaN carries on
-            round_worst = torch.maximum(round_worst, torch.maximum(high, -low))
-        seen = float(round_worst.item())  # waits for the round, as a sync would
-        took = time.perf_counter() - t0
+    end = clock() + seconds
+    while rounds == 0 or clock() < end:  # one round at least: it holds the calibration's
+        t0 = clock()
+        seen = float(_compare_calls(torch, product, first, gap, per_round).item())
+        took = max(clock() - t0, 1e-9)  # .item() waits for the round, as a sync would
         rates.append(flop * per_round / took)
         rounds += 1
+        if rounds == 1:
+            seen = _worse(seen, carried)
         if seen != 0.0:  # a difference, an infinity or a NaN
             mismatched += 1
             if math.isfinite(seen):
                 worst = max(worst, seen / scale)
             else:  # said by ``finite``: the report's JSON holds no infinity or NaN
                 finite = False
+        per_round = _per_round(round_s, took / per_round)  # the device's speed as it is now
     telemetry = None
     if sampler is not None:
         sampler.on_timed(False)
@@ -222,6 +250,16 @@ def burn_rounds(
         "flops": tuple(rates),
         "telemetry": telemetry,
     }
+
+
+def _worse(a: float, b: float) -> float:
+    """The worse of two largest differences: NaN, then the larger (infinity included)."""
+    return a if math.isnan(a) else b if math.isnan(b) else max(a, b)
+
+
+def _per_round(round_s: float, per_call_s: float) -> int:
+    """Calls that last about ``round_s`` at ``per_call_s`` each."""
+    return max(1, min(round(round_s / max(per_call_s, 1e-9)), MAX_PER_ROUND))
 
 
 def run(config: dict[str, Any], emit: Emit) -> None:
