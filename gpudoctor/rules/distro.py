@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from gpudoctor.model.report import Report
@@ -34,6 +35,29 @@ def family(os_release: str | None) -> Family:
         if name.startswith(prefix):
             return found
     return "unknown"
+
+
+def rhel_major(os_release: str | None) -> int | None:
+    """The major release of a RHEL-family pretty name ("Rocky Linux 9.3" is 9), else None."""
+    if family(os_release) != "rhel":
+        return None
+    found = re.search(r"(?<![\w.])(\d{1,2})(?:\.\d+)*(?![\w.])", os_release or "")
+    return int(found.group(1)) if found else None
+
+
+def _rhel(report: Report, modules: str, rhel10: str) -> tuple[str, ...]:
+    """The RHEL 8/9 command (dnf module streams) or RHEL 10's (no modularity), by release.
+
+    NVIDIA's repository gives RHEL 8 and 9 the driver as module streams and RHEL 10 as plain
+    packages held on a branch with versionlock (NVIDIA Driver Installation Guide, "Kernel
+    Modules" and "Advanced Options"); where the release is unknown both are given, labelled.
+    """
+    major = rhel_major(report.host.os_release)
+    if major is not None and major < 10:
+        return (modules,)
+    if major is not None:
+        return (rhel10,)
+    return (f"{modules}   # RHEL 8/9", f"{rhel10}   # RHEL 10")
 
 
 def report_family(report: Report, *, on_host: bool = True) -> Family:
@@ -170,9 +194,13 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
 
     Package names: Ubuntu's ``nvidia-driver-<branch>[-open]``, Debian's
     ``nvidia-open-kernel-dkms``/``nvidia-kernel-dkms``, RPM Fusion's ``_with_kmod_nvidia_open``
-    macro and the ``open-dkms``/``latest-dkms`` streams of NVIDIA's RHEL repository.
+    macro; on RHEL 8/9 a ``module switch-to`` between the ``<branch>-open`` and
+    ``<branch>-dkms`` streams (``module install`` of the other stream is refused while one is
+    enabled), on RHEL 10 the ``nvidia-open`` or ``cuda-drivers`` package with --allowerasing.
     """
+    known = branch.isdigit()
     if flavour == "open":
+        stream = f"{branch}-open" if known else "open-dkms"
         commands: dict[Family, tuple[str, ...]] = {
             "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch}-open && sudo reboot",),
             "debian": ("$ sudo apt-get install nvidia-open-kernel-dkms && sudo reboot",),
@@ -180,10 +208,16 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
                 "$ echo '%_with_kmod_nvidia_open 1' | sudo tee /etc/rpm/macros.nvidia-kmod "
                 "&& sudo akmods --kernels $(uname -r) --rebuild && sudo reboot",
             ),
-            "rhel": ("$ sudo dnf module install nvidia-driver:open-dkms && sudo reboot",),
+            "rhel": _rhel(
+                report,
+                f"$ sudo dnf -y module switch-to nvidia-driver:{stream} --allowerasing "
+                "&& sudo reboot",
+                "$ sudo dnf install --allowerasing nvidia-open && sudo reboot",
+            ),
         }
         what = "Install the open kernel modules of the same driver"
     else:
+        stream = f"{branch}-dkms" if known else "latest-dkms"
         commands = {
             "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
             "debian": ("$ sudo apt-get install nvidia-kernel-dkms && sudo reboot",),
@@ -191,7 +225,12 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
                 "$ sudo rm -f /etc/rpm/macros.nvidia-kmod && sudo akmods --kernels $(uname -r) "
                 "--rebuild && sudo reboot",
             ),
-            "rhel": ("$ sudo dnf module install nvidia-driver:latest-dkms && sudo reboot",),
+            "rhel": _rhel(
+                report,
+                f"$ sudo dnf -y module switch-to nvidia-driver:{stream} --allowerasing "
+                "&& sudo reboot",
+                "$ sudo dnf install --allowerasing cuda-drivers && sudo reboot",
+            ),
         }
         what = "Install the proprietary kernel module of the same driver"
     tree = "kernel-open" if flavour == "open" else "kernel"
@@ -202,14 +241,26 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
 
 
 def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
-    """Install the last driver branch that still drives an old GPU (R470, R580)."""
+    """Install the last driver branch that still drives an old GPU (R470, R580).
+
+    A newer branch is installed, so RHEL 8/9 switch the module stream to the branch's
+    proprietary one (these GPUs predate the open modules) and RHEL 10 removes the driver,
+    holds the branch with versionlock and installs it again.
+    """
     return _choose(
         report,
         {
             "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
             "debian": (f"$ sudo apt-get install nvidia-tesla-{branch}-driver && sudo reboot",),
             "fedora": (f"$ sudo dnf install akmod-nvidia-{branch}xx && sudo reboot",),
-            "rhel": (f"$ sudo dnf module install nvidia-driver:{branch}-dkms && sudo reboot",),
+            "rhel": _rhel(
+                report,
+                f"$ sudo dnf -y module switch-to nvidia-driver:{branch}-dkms --allowerasing "
+                "&& sudo reboot",
+                "$ sudo dnf remove 'nvidia-*' 'kmod-nvidia*' && sudo dnf install "
+                f"python3-dnf-plugin-versionlock && sudo dnf versionlock add '*nvidia*{branch}*' "
+                "&& sudo dnf install cuda-drivers && sudo reboot",
+            ),
         },
         f"Install the R{branch} driver branch (the last one for this GPU)",
     )

@@ -100,11 +100,14 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     "kernel image` once the driver takes the GPU.",
     fix="Install the open flavour of the same driver branch (Ubuntu `nvidia-driver-<branch>-"
     "open`, Debian `nvidia-open-kernel-dkms`, RPM Fusion's `%_with_kmod_nvidia_open` macro, "
-    "NVIDIA's RHEL stream `nvidia-driver:open-dkms`, or the `.run` installer with "
+    "on RHEL 8/9 `dnf module switch-to nvidia-driver:<branch>-open --allowerasing`, on RHEL "
+    "10 `dnf install --allowerasing nvidia-open`, or the `.run` installer with "
     "`-m=kernel-open`) and reboot.",
     sources=(
         "https://download.nvidia.com/XFree86/Linux-aarch64/580.159.03/README/kernel_open.html",
         "NVIDIA/open-gpu-kernel-modules README.md (Compatible GPUs)",
+        "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/advanced-options.html "
+        "(Switching between Driver Module Flavors: RHEL 8/9 and RHEL 10)",
         "https://developer.nvidia.com/blog/nvidia-transitions-fully-towards-open-source-gpu-"
         "kernel-modules/ (Grace Hopper and Blackwell: open modules only)",
         "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
@@ -172,12 +175,15 @@ def _without_blackwell_code(report: Report, kb: KnowledgeBase) -> list[Framework
     "to the open flavour from driver 560 on, which is how older GPUs meet it. Detected from "
     "the loaded flavour and the GPU's PCI device ID.",
     fix="Install the proprietary kernel module of the driver (Ubuntu `nvidia-driver-<branch>` "
-    "without `-open`, Debian `nvidia-kernel-dkms`, RPM Fusion without the open macro, the "
-    "`.run` installer with `-m=kernel`) and reboot; a branch newer than R580 drives none of "
-    "these GPUs at all (GD-DRV-009).",
+    "without `-open`, Debian `nvidia-kernel-dkms`, RPM Fusion without the open macro, on RHEL "
+    "8/9 `dnf module switch-to nvidia-driver:<branch>-dkms --allowerasing`, on RHEL 10 `dnf "
+    "install --allowerasing cuda-drivers`, the `.run` installer with `-m=kernel`) and reboot; "
+    "a branch newer than R580 drives none of these GPUs at all (GD-DRV-009).",
     sources=(
         "negativo17/nvidia-driver#158 (GT 1030 on the 560 open modules)",
         "NVIDIA/open-gpu-kernel-modules README.md (Turing or later)",
+        "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/advanced-options.html "
+        "(Switching between Driver Module Flavors: RHEL 8/9 and RHEL 10)",
         "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
     ),
 )
@@ -229,6 +235,8 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     sources=(
         "https://forums.developer.nvidia.com/t/unix-graphics-feature-deprecation-schedule/60588",
         "https://www.nvidia.com/en-us/drivers/unix/legacy-gpu/",
+        "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html "
+        "(a branch: RHEL 8/9 module streams, RHEL 10 versionlock)",
         "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
     ),
 )

@@ -88,3 +88,53 @@ def test_a_compiler_is_installed_with_the_containers_own_package_manager():
     assert distro.install_compiler(ubuntu_image) == ("$ sudo apt-get install -y build-essential",)
     unknown_image = on("Alpine Linux v3.20", container="docker")
     assert "Debian/Ubuntu: $ sudo apt-get install" in distro.install_compiler(unknown_image)[0]
+
+
+@pytest.mark.parametrize(
+    ("pretty", "major"),
+    [
+        ("Rocky Linux 9.4 (Blue Onyx)", 9),
+        ("Red Hat Enterprise Linux 10.0 (Coughlan)", 10),
+        ("AlmaLinux 8.10 (Cerulean Leopard)", 8),
+        ("CentOS Stream 9", 9),
+        ("Red Hat Enterprise Linux", None),
+        ("Ubuntu 24.04.1 LTS", None),
+        (None, None),
+    ],
+)
+def test_the_rhel_release_is_read_from_the_pretty_name(pretty, major):
+    assert distro.rhel_major(pretty) == major
+
+
+def test_rhel_8_and_9_switch_the_module_stream_rhel_10_has_none():
+    # NVIDIA Driver Installation Guide, Advanced Options: `module install` of another stream
+    # is refused while one is enabled; RHEL 10 has no modularity at all.
+    nine, ten = on("Rocky Linux 9.4 (Blue Onyx)"), on("Red Hat Enterprise Linux 10.0 (Coughlan)")
+    assert distro.switch_module_flavour(nine, "open", "580")[0] == (
+        "$ sudo dnf -y module switch-to nvidia-driver:580-open --allowerasing && sudo reboot"
+    )
+    assert distro.switch_module_flavour(nine, "proprietary", "580")[0] == (
+        "$ sudo dnf -y module switch-to nvidia-driver:580-dkms --allowerasing && sudo reboot"
+    )
+    assert "nvidia-driver:open-dkms" in distro.switch_module_flavour(nine, "open", "<branch>")[0]
+    assert distro.switch_module_flavour(ten, "open", "580")[0] == (
+        "$ sudo dnf install --allowerasing nvidia-open && sudo reboot"
+    )
+    assert distro.switch_module_flavour(ten, "proprietary", "580")[0] == (
+        "$ sudo dnf install --allowerasing cuda-drivers && sudo reboot"
+    )
+    (legacy,) = distro.install_legacy_branch(ten, 580)
+    assert "module" not in legacy and "versionlock add '*nvidia*580*'" in legacy
+    for report in (nine, ten):
+        for lines in (
+            distro.switch_module_flavour(report, "open", "580"),
+            distro.install_legacy_branch(report, 470),
+        ):
+            assert not any("module install" in line for line in lines)
+
+
+def test_a_rhel_of_unknown_release_gets_both_commands_labelled():
+    report = on("Red Hat Enterprise Linux")
+    eight_nine, ten = distro.install_legacy_branch(report, 580)
+    assert eight_nine.startswith("$ sudo dnf -y module switch-to nvidia-driver:580-dkms")
+    assert eight_nine.endswith("# RHEL 8/9") and ten.endswith("# RHEL 10")

@@ -135,7 +135,9 @@ def test_a_k80_on_r535() -> None:
     report = _machine(line, "535.104.05", _gpu("0x102d"), os_release="Rocky Linux 9.3")
     (found,) = findings(report, "GD-DRV-009")
     assert "R470" in found.title
-    assert found.fix[0] == "$ sudo dnf module install nvidia-driver:470-dkms && sudo reboot"
+    assert found.fix[0] == (
+        "$ sudo dnf -y module switch-to nvidia-driver:470-dkms --allowerasing && sudo reboot"
+    )
 
 
 def test_a_gpu_held_for_a_vm_is_not_judged() -> None:
