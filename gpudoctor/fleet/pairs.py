@@ -57,7 +57,11 @@ def analyse(
     A pair is slow when it failed or its bus bandwidth is under ``slow_factor`` x the baseline.
     A node in two pairs or more, slow in all of them, is a bad node; a slow pair that no bad
     node explains is a bad link (with a node in only that pair, the two cannot be told apart).
+    A pair srun refused (an account or partition SLURM would not take, nodes busy past
+    ``--immediate``, the run's time limit spent) never ran: it says nothing of its nodes or
+    the link between them, so it is neither slow nor one of a node's pairs.
     """
+    outcomes = [o for o in outcomes if o.status != "refused"]
     values = [v for o in outcomes if (v := o.busbw_gbps) is not None]
     base = baseline(values)
     # With one pair there is nothing to compare with: only a failure makes it slow.

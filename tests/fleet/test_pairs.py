@@ -221,3 +221,37 @@ def test_each_pair_runs_in_a_partition_both_nodes_are_in(monkeypatch):
     )
     assert seen[("a", "b")] == ("--partition=all", "--account=lab")
     assert seen[("b", "c")] == ("--account=lab",)  # none in common: srun says why it refuses
+
+
+def refused(
+    a: str, b: str, why: str = "srun: Unable to allocate resources: Invalid account"
+) -> PairOutcome:
+    return PairOutcome(nodes=(a, b), status="refused", message=why)
+
+
+def test_pairs_srun_refused_name_no_bad_node_or_link():
+    # SLURM refusing every step (a wrong --account) says nothing of the nodes' hardware:
+    # before, every node of five was a "bad node: drain it".
+    every = [refused(a, b) for a, b in choose_pairs([f"n{i}" for i in range(5)])]
+    base, slow, bad, links = analyse(every)
+    assert (base, slow, bad, links) == (None, (), (), ())
+
+
+def test_a_refused_pair_is_not_one_of_a_nodes_pairs():
+    # n4 is slow with the partners it ran with; its refused pairs neither make nor hide it.
+    pairs = matrix(6, {p: 10.0 for p in choose_pairs([f"n{i}" for i in range(6)]) if "n4" in p})
+    ran_out = [refused(*o.nodes, "the run's --time-limit ran out") for o in pairs[-2:]]
+    _, _, bad, links = analyse(pairs[:-2] + ran_out)
+    assert [b.node for b in bad] == ["n4"] and links == ()
+    # a node whose only measured pair is slow and whose other pairs were refused cannot be
+    # told from its link: a bad link, not a bad node
+    _, _, bad, links = analyse(
+        [
+            outcome("a", "b", 45.0),
+            outcome("b", "c", 10.0),
+            refused("a", "c"),
+            outcome("c", "d", 44.0),
+            outcome("a", "d", 46.0),
+        ]
+    )
+    assert [b.node for b in bad] == [] and links == (("b", "c"),)
