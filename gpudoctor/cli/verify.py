@@ -149,8 +149,11 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
     "--hardware",
     "hardware_text",
     default=None,
-    metavar="ITEMS",
-    help="Also measure the hardware: all, or some of memory,h2d,d2h,p2p,allreduce (device "
+    is_flag=False,
+    flag_value="all",
+    metavar="[ITEMS]",
+    help="Also measure the hardware: all (alone, --hardware means all), or some of "
+    "memory,h2d,d2h,p2p,allreduce (device "
     "memory, pinned host<->device, GPU pairs, all-reduce across every GPU; on the CPU: host "
     "memory and a gloo all-reduce between local processes). Without --models, only these.",
 )

@@ -124,3 +124,21 @@ def test_the_chart(cli, measured, tmp_path):
     result = cli("verify", "--hardware", "memory", "--device", "cpu", "--plot", str(png))
     assert result.exit_code == 0, result
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("args", "items"),
+    [
+        # the issue's own spelling: before, --hardware took "--device" as its list and the
+        # run failed with "Got unexpected extra argument (cpu)"
+        (("--hardware", "--device", "cpu"), hardware.ITEMS),
+        (("--device", "cpu", "--hardware"), hardware.ITEMS),
+        (("--hardware", "--burn", "3", "--device", "cpu"), hardware.ITEMS),
+        (("--hardware", "memory", "--device", "cpu"), ("memory",)),
+        (("--hardware=allreduce", "--device", "cpu"), ("allreduce",)),
+    ],
+)
+def test_hardware_alone_means_all(cli, measured, args, items):
+    result = cli("verify", *args)
+    assert result.exit_code in (0, 1), result.stderr
+    assert [hw.items for hw in measured] == [items]
