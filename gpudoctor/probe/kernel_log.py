@@ -18,9 +18,10 @@ from gpudoctor.probe.base import ProbeContext
 DEFAULT_WINDOW_S = 72 * 3600.0
 """The look-back window (72 h, as leptonai/gpud's Xid component keeps by default)."""
 MAX_BYTES = 4 * 1024 * 1024
-"""The most log text read from one source. A kernel ring buffer holds 256 KiB to a few MiB
+"""The most log text kept from one source. A kernel ring buffer holds 256 KiB to a few MiB
 (``CONFIG_LOG_BUF_SHIFT`` 17-18 plus 4 KiB per CPU); a journal of a node in an Xid storm can
-hold gigabytes: it is read newest first, and a cut reading says so (``truncated``)."""
+hold gigabytes: it is read newest first. Either way the newest lines are kept, and a cut
+reading says so (``truncated``)."""
 MAX_SECONDS = 2.0
 """The most time one source may take (a journal on a hung or slow disk)."""
 MAX_LINE = 16 * 1024
@@ -118,7 +119,11 @@ def _kmsg_time(head: bytes, boot: float | None) -> float | None:
 def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
     """The records of ``/dev/kmsg`` (every record the ring buffer still holds), or why not.
 
-    Opened non-blocking: a read returns one record, and EAGAIN once the buffer is drained.
+    Opened non-blocking: a read returns one record, and EAGAIN once the buffer is drained. The
+    buffer can only be read oldest first, so a buffer larger than :data:`MAX_BYTES`
+    (``log_buf_len=`` on the kernel's command line) is read to its end and only its newest
+    :data:`MAX_BYTES` are kept: the Xid that matters is the newest. :data:`MAX_SECONDS` still
+    bounds the reading (what it stops on then is the older part, and ``truncated`` says so).
     """
     try:
         fd = os.open(ctx.path("/dev/kmsg"), os.O_RDONLY | os.O_NONBLOCK)
@@ -127,33 +132,49 @@ def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
     reading = _Reading()
     boot = _boot_time(ctx, now)
     deadline = time.monotonic() + MAX_SECONDS
-
-    chunks: list[bytes] = []
+    chunks: deque[bytes] = deque()
+    kept = dropped = 0
+    starts_whole = True  # the oldest chunk kept starts at a record's beginning
+    read, append, bound = os.read, chunks.append, MAX_BYTES  # locals: one record per loop
     try:
-        while reading.bytes_read < MAX_BYTES:
-            if time.monotonic() > deadline:
-                reading.truncated = True
-                break
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                break  # EAGAIN: every record read
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:  # the record was overwritten meanwhile
-                    continue
-                break
-            if not chunk:
-                break
-            reading.bytes_read += len(chunk)
-            chunks.append(chunk)
-        else:
-            reading.truncated = True
+        while True:
+            # The clock is asked every 256 reads, not at each: a full 4 MiB ring buffer is
+            # 36,000 records, one read each.
+            for _ in range(256):
+                try:
+                    chunk = read(fd, 65536)
+                except BlockingIOError:
+                    chunk = b""  # EAGAIN: every record read
+                except OSError as exc:
+                    if exc.errno == errno.EPIPE:  # the record was overwritten meanwhile
+                        continue
+                    chunk = b""
+                if not chunk:
+                    break
+                append(chunk)
+                kept += len(chunk)
+                while kept > bound and len(chunks) > 1:
+                    oldest = chunks.popleft()
+                    kept -= len(oldest)
+                    dropped += len(oldest)
+                    starts_whole = oldest.endswith(b"\n")
+            else:
+                if time.monotonic() > deadline:
+                    reading.truncated = True
+                    break
+                continue
+            break
     finally:
         os.close(fd)
-    # Split and filter in C: a full 4 MiB buffer of an Xid storm is 45,000 records, and only
-    # the Xid lines are decoded and timed. The buffer is read in order: the first record is
-    # the oldest. Continuation lines (" KEY=value") start with a space.
-    records = [r for r in b"".join(chunks).split(b"\n") if r and not r.startswith(b" ")]
+    reading.bytes_read = kept + dropped
+    reading.truncated = reading.truncated or dropped > 0
+    data = b"".join(chunks)
+    if not starts_whole:  # a chunk of a file cut mid-record: its first line is a fragment
+        data = data.partition(b"\n")[2]
+    # Split and filter in C, and decode and time only the Xid lines. The buffer is read in
+    # order: the first record is the oldest. Continuation lines (" KEY=value") start with a
+    # space.
+    records = [r for r in data.split(b"\n") if r and not r.startswith(b" ")]
     reading.lines_read = len(records)
     if records:
         reading.oldest = _kmsg_time(records[0].partition(b";")[0], boot)

@@ -229,14 +229,52 @@ def test_a_cut_journal_marks_the_counts_as_lower_bounds(tmp_path):
     assert info.truncated and info.counts[0].count == 1
 
 
-def test_a_huge_kmsg_stops_at_its_byte_bound_in_time(tmp_path, monkeypatch):
+def test_a_huge_kmsg_keeps_its_newest_records_in_time(tmp_path, monkeypatch):
+    # A ring buffer larger than the byte bound (log_buf_len=16M): it can only be read oldest
+    # first, and what is kept is its newest part. Before, reading stopped at the bound and
+    # kept the oldest: the Xid 79 just logged at its end was never seen.
     monkeypatch.setattr(kernel_log, "MAX_BYTES", 2 * 1024 * 1024)
     line = kmsg_record(50, "x" * 200)
-    data = (line * (3 * 1024 * 1024 // len(line))) + kmsg_record(60, XID_79)
+    data = (
+        kmsg_record(40, XID_63) + (line * (3 * 1024 * 1024 // len(line))) + kmsg_record(60, XID_79)
+    )
     start = time.monotonic()
     info = probe_kernel_log(ctx_for(host(tmp_path, data)), now=NOW)
     assert time.monotonic() - start < 2.0
-    assert info.truncated and info.bytes_read <= 2 * 1024 * 1024 + 65536
+    assert info.truncated and info.bytes_read == len(data)
+    assert [c.code for c in info.counts] == [79]  # the newest kept, the oldest let go
+    assert info.lines_read * len(line) <= 2 * 1024 * 1024 + 65536
+
+
+def test_a_kmsg_read_one_record_at_a_time_keeps_its_newest(tmp_path, monkeypatch):
+    # The real /dev/kmsg answers each read with one record: the cut falls between records.
+    import os
+
+    monkeypatch.setattr(kernel_log, "MAX_BYTES", 64 * 1024)
+    records = [kmsg_record(40, XID_63, 0)] + [
+        kmsg_record(50 + i / 1000, "usb 1-1: " + "y" * 100, i + 1) for i in range(2000)
+    ]
+    records.append(kmsg_record(60, XID_79, 9999))
+    sizes = iter(len(r.encode()) for r in records)
+    real_read = os.read
+
+    def one_record(fd, _n):
+        size = next(sizes, None)
+        if size is None:
+            raise BlockingIOError
+        return real_read(fd, size)
+
+    monkeypatch.setattr(kernel_log.os, "read", one_record)
+    info = probe_kernel_log(ctx_for(host(tmp_path, "".join(records))), now=NOW)
+    assert info.truncated and [c.code for c in info.counts] == [79]
+    # the cut fell between records: the newest records that fit the bound, each whole
+    kept, total = 0, 0
+    for record in reversed(records):
+        total += len(record.encode())
+        if total > 64 * 1024:
+            break
+        kept += 1
+    assert info.lines_read == kept
 
 
 def test_a_line_without_end_is_cut_and_reading_goes_on(tmp_path):
