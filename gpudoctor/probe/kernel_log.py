@@ -87,6 +87,8 @@ class _Reading:
     lines_read: int = 0
     truncated: bool = False
     oldest: float | None = None
+    stopped: bool = False
+    """Stopped at the time bound before the end (/dev/kmsg: the newest records are missing)."""
 
     def add(self, when: float | None, message: str) -> None:
         self.lines_read += 1
@@ -160,7 +162,7 @@ def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
                     starts_whole = oldest.endswith(b"\n")
             else:
                 if time.monotonic() > deadline:
-                    reading.truncated = True
+                    reading.truncated = reading.stopped = True
                     break
                 continue
             break
@@ -321,6 +323,21 @@ def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tu
     return counts, events
 
 
+WRAP_MARGIN_S = 60.0
+"""A ring buffer whose oldest record is younger than boot plus this has lost records."""
+
+
+def lost_part_of_window(reading: _Reading, since: float, boot: float | None) -> bool:
+    """True when a /dev/kmsg reading no longer holds all of this boot's part of the window:
+    its oldest record is later than both the boot and the window's start (the ring buffer
+    wrapped), or the reading stopped at its time bound before the newest record."""
+    if reading.stopped:
+        return True
+    if reading.oldest is None or boot is None:
+        return False
+    return reading.oldest > max(since, boot + WRAP_MARGIN_S)
+
+
 def probe_kernel_log(
     ctx: ProbeContext, window_s: float = DEFAULT_WINDOW_S, now: float | None = None
 ) -> KernelLogInfo:
@@ -341,9 +358,17 @@ def probe_kernel_log(
             message="no /proc: not a Linux kernel",
         )
     why: list[str] = []
-    for source in SOURCES:
+    boot = _boot_time(ctx, now)
+    for tried in SOURCES:
+        source = tried
         if source == "/dev/kmsg":
             reading = read_kmsg(ctx, now)
+            if not isinstance(reading, str) and lost_part_of_window(reading, since, boot):
+                # The ring buffer has wrapped (or was cut by time) inside the window: Xids of
+                # this very boot are gone from it. The journal, where readable, holds them.
+                journal = read_journal(ctx, since)
+                if not isinstance(journal, str):
+                    reading, source = journal, "journalctl"
         elif source == "journalctl":
             reading = read_journal(ctx, since)
         else:
@@ -356,7 +381,7 @@ def probe_kernel_log(
             status="ok",
             source=source,
             since=iso(since),
-            boot_time=iso(_boot_time(ctx, now)),
+            boot_time=iso(boot),
             window_h=round(window_s / 3600, 3),
             covered_from=iso(max(reading.oldest, since) if reading.oldest else None),
             lines_read=reading.lines_read,

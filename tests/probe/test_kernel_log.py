@@ -338,3 +338,64 @@ def test_a_fifo_for_kmsg_does_not_block(tmp_path):
 def test_the_boot_time_is_recorded(tmp_path):
     info = probe_kernel_log(ctx_for(host(tmp_path, kmsg_record(1, XID_79))), now=NOW)
     assert info.boot_time == kernel_log.iso(NOW - UPTIME)
+
+
+def one_record_per_read(monkeypatch, sizes: list[int]) -> None:
+    """os.read as the real /dev/kmsg answers: one record (here: one line) per call."""
+    import os
+
+    left = iter(sizes)
+    real_read = os.read
+
+    def read(fd, _n):
+        size = next(left, None)
+        if size is None:
+            raise BlockingIOError
+        return real_read(fd, size)
+
+    monkeypatch.setattr(kernel_log.os, "read", read)
+
+
+def journal_with(lines: str, seen: list[list[str]] | None = None):
+    def run(argv, **kwargs):
+        if seen is not None:
+            seen.append(list(argv))
+        if argv[0].endswith("journalctl"):
+            return CmdResult(argv=tuple(argv), returncode=0, stdout=lines)
+        raise AssertionError(f"ran {argv}")
+
+    return run
+
+
+def test_a_wrapped_ring_buffer_hands_over_to_the_journal(tmp_path):
+    # The ring buffer's oldest record is from 1 h before now, on a node up for 10,000 s: the
+    # Xid 79 of 2 h ago, this boot, is gone from /dev/kmsg. Before, check read /dev/kmsg
+    # alone and said nothing; the journal holds it.
+    kmsg = kmsg_record(UPTIME - 3600, "usb 1-1: reset") + kmsg_record(UPTIME - 60, "eth0: up")
+    journal = "2025-12-06T03:46:40+00:00 node01 kernel: " + XID_79 + "\n"
+    seen: list[list[str]] = []
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with(journal, seen)), now=NOW)
+    assert info.source == "journalctl" and [c.code for c in info.counts] == [79]
+    assert seen and seen[0][0].endswith("journalctl")
+
+
+def test_a_ring_buffer_whole_since_boot_needs_no_journal(tmp_path):
+    kmsg = kmsg_record(0.5, "Linux version 6.1") + kmsg_record(UPTIME - 60, XID_63)
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with("")), now=NOW)
+    assert info.source == "/dev/kmsg" and [c.code for c in info.counts] == [63]
+
+
+def test_a_wrapped_ring_buffer_without_a_readable_journal_is_still_read(tmp_path):
+    kmsg = kmsg_record(UPTIME - 3600, XID_63)
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg)), now=NOW)  # journal refuses
+    assert info.source == "/dev/kmsg" and [c.code for c in info.counts] == [63]
+    assert info.covered_from == kernel_log.iso(NOW - 3600)
+
+
+def test_a_kmsg_stopped_at_its_time_bound_hands_over_to_the_journal(tmp_path, monkeypatch):
+    monkeypatch.setattr(kernel_log, "MAX_SECONDS", -1.0)  # the bound is spent at once
+    records = "".join(kmsg_record(0.5 + i, "usb 1-1: reset", i) for i in range(600))
+    one_record_per_read(monkeypatch, [len(r) + 1 for r in records.split("\n") if r][::1])
+    journal = "2025-12-06T05:40:00+00:00 node01 kernel: " + XID_79 + "\n"
+    info = probe_kernel_log(ctx_for(host(tmp_path, records), journal_with(journal)), now=NOW)
+    assert info.source == "journalctl" and [c.code for c in info.counts] == [79]
