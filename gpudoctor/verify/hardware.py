@@ -102,6 +102,25 @@ def _failure(what: str, result: CmdResult, events: list[dict[str, Any]]) -> str 
     return None
 
 
+def _hung_where(measure: str, devices: list[str], events: list[dict[str, Any]], why: str) -> str:
+    """``why`` naming the GPU (or pair) the child was on when it stopped answering, and the
+    GPUs it never reached: one child measures every GPU in turn, so a GPU that hangs costs
+    the figures of those after it too."""
+    started = [e for e in events if e.get("event") == "start"]
+    if not started:
+        return why
+    last = started[-1]
+    where = str(last.get("device", "?")) + (f" -> {last['peer']}" if last.get("peer") else "")
+    said = why.split(": ", 1)[1] if ": " in why else why
+    line = f"{measure} on {where}: {said}"
+    if measure != "p2p":
+        reached = {str(e.get("device")) for e in started}
+        never = [d for d in devices if d not in reached]
+        if never:
+            line += f"; not measured after it: {', '.join(never)}"
+    return line
+
+
 class Runner:
     """Starts the children; ``stream`` is the one child-process primitive (tests fake it)."""
 
@@ -141,7 +160,10 @@ class Runner:
                     found.append(from_dict(Bandwidth, e["bandwidth"]))
                 except (ReportFormatError, KeyError):
                     continue
-        return found, _failure(measure, result, events)
+        why = _failure(measure, result, events)
+        if why is not None and result.timed_out:
+            why = _hung_where(measure, devices, events, why)
+        return found, why
 
     def allreduce(self, devices: list[str]) -> tuple[AllReduce | None, str | None]:
         """All ranks at once, one child each; rank 0's answer, or why there is none."""

@@ -33,8 +33,12 @@ def test_parse_items():
 class FakeChildren:
     """Answers each child as a GPU box with ``gpus`` GPUs would; ``hang`` names what hangs."""
 
-    def __init__(self, gpus: int = 2, hang: str = "", absent_rank: int | None = None) -> None:
+    def __init__(
+        self, gpus: int = 2, hang: str = "", absent_rank: int | None = None, hang_on: str = ""
+    ) -> None:
         self.gpus, self.hang, self.absent_rank = gpus, hang, absent_rank
+        self.hang_on = hang_on
+        """With ``hang``: the GPU the child hangs on, after measuring those before it."""
         self.calls: list[tuple[str, dict, float]] = []
 
     def __call__(self, argv, *, timeout_s, on_line, env):
@@ -42,6 +46,12 @@ class FakeChildren:
         self.calls.append((module, config, timeout_s))
         what = config.get("measure", "allreduce")
         if what == self.hang:
+            for event in self.events(module, config) if self.hang_on else ():
+                if event["bandwidth"]["device"] == self.hang_on:
+                    on_line(json.dumps({"event": "start", "device": self.hang_on}))
+                    break
+                on_line(json.dumps({"event": "start", "device": event["bandwidth"]["device"]}))
+                on_line(json.dumps(event))
             return CmdResult(
                 argv=tuple(argv), returncode=None, timed_out=True, duration_s=timeout_s
             )
@@ -109,6 +119,19 @@ def test_a_hung_gpu_is_an_error_line_and_the_rest_is_measured():
     assert hw.errors and hw.errors[0].startswith("h2d: no answer within")
     assert "hung" in hw.errors[0]
     assert {b.kind for b in hw.bandwidths} == {"memory", "d2h"}
+
+
+def test_a_gpu_that_hangs_mid_measurement_is_named_with_the_gpus_left_unmeasured():
+    # One child measures every GPU in turn: before, the error said "memory: no answer within
+    # 150 s" and the user had to guess which of eight GPUs hung, and that the ones after it
+    # were never measured.
+    fake = FakeChildren(gpus=4, hang="memory", hang_on="cuda:1")
+    hw = run_hardware(HardwareSettings(items=("memory", "h2d"), device="cuda"), stream=fake)
+    assert [b.device for b in hw.bandwidths if b.kind == "memory"] == ["cuda:0"]
+    (error,) = hw.errors
+    assert error.startswith("memory on cuda:1: no answer within"), error
+    assert error.endswith("not measured after it: cuda:2, cuda:3"), error
+    assert len([b for b in hw.bandwidths if b.kind == "h2d"]) == 4
 
 
 def test_a_peer_that_never_joins_is_an_error_naming_the_rank():
@@ -228,3 +251,21 @@ def test_each_measurement_says_when_it_starts_and_the_burn_when_it_ends():
     assert "allreduce across 2 GPUs ..." in lines
     assert lines[-1].startswith("burn 3600 s on cuda:0, cuda:1, until about ")
     assert lines[-1].endswith(" UTC ...")
+
+
+@pytest.mark.torch
+def test_the_child_says_which_gpu_it_starts_on_before_each(monkeypatch):
+    from gpudoctor.verify.children import hardware as child
+
+    def measured(torch, kind, device, size, repeats):
+        return Bandwidth(kind=kind, device=device, device_name=H100, gbps=50.0)
+
+    monkeypatch.setattr(child, "gpu_bandwidth", measured)
+    said: list[dict] = []
+    child.run({"measure": "h2d", "devices": ["cuda:0", "cuda:1"]}, said.append)
+    assert [(e["event"], e.get("device") or e["bandwidth"]["device"]) for e in said] == [
+        ("start", "cuda:0"),
+        ("bandwidth", "cuda:0"),
+        ("start", "cuda:1"),
+        ("bandwidth", "cuda:1"),
+    ]

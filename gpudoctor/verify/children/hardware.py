@@ -285,14 +285,18 @@ def run(config: dict[str, Any], emit: Emit) -> None:
         return
     import torch
 
+    # "start" before each GPU (or pair): a GPU that hangs is then named by the parent, which
+    # kills this child at its deadline and hears nothing more.
     if measure == "p2p":
         for src in devices:
             for dst in devices:
                 if src != dst:
+                    emit({"event": "start", "device": src, "peer": dst})
                     found = gpu_peer(torch, src, dst, size, repeats)
                     emit({"event": "bandwidth", "bandwidth": to_dict(found)})
         return
     for device in devices:
+        emit({"event": "start", "device": device})
         found = gpu_bandwidth(torch, measure, device, size, repeats)
         emit({"event": "bandwidth", "bandwidth": to_dict(found)})
 
