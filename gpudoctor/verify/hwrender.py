@@ -95,6 +95,8 @@ def burn_line(b: BurnDevice) -> str:
 
 def summary(hw: HardwareResult) -> str:
     """What was asked and how long it took, for the settings line."""
-    items = ", ".join(hw.settings.items) or "none"
-    burn = f", burn {hw.settings.burn_s:g} s" if hw.settings.burn_s else ""
-    return f"hardware: {items}{burn} on {hw.settings.device}; took {hw.duration_s:.0f} s"
+    asked = list(hw.settings.items)
+    if hw.settings.burn_s:
+        asked.append(f"burn {hw.settings.burn_s:g} s")
+    # --burn alone read "hardware: none, burn 5 s": no measurement is named "none"
+    return f"hardware: {', '.join(asked)} on {hw.settings.device}; took {hw.duration_s:.0f} s"

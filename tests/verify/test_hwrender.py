@@ -91,3 +91,11 @@ def test_the_chart_is_a_png():
     result, verdict = both()
     png = render_png(result, verdict)
     assert png.startswith(b"\x89PNG")
+
+
+def test_the_settings_line_of_a_burn_alone_names_no_measurement_none():
+    from gpudoctor.verify.hwrender import summary
+    from gpudoctor.verify.model import HardwareResult, HardwareSettings
+
+    hw = HardwareResult(settings=HardwareSettings(items=(), burn_s=5.0, device="cpu"))
+    assert summary(hw) == "hardware: burn 5 s on cpu; took 0 s"
