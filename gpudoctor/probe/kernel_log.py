@@ -41,6 +41,11 @@ _JOURNAL = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+kernel:\s?(.*)$"
 )
 _NO_PERMISSION = ("not seeing messages from other users", "insufficient permissions")
+_SXID_DETAIL = re.compile(r"^(?:Severity \d+ Engine instance|Data \{)")
+"""The lines the NVSwitch driver prints after an SXid's own (``Fatal, Link 61 ...``), with the
+same prefix and number: ``Severity 5 Engine instance 61 Sub-engine instance 00`` and ``Data
+{0x..., ...}`` (NVIDIA/open-gpu-kernel-modules src/common/nvswitch/kernel/error_nvswitch.c,
+_nvswitch_dump_error_entry). They are details of the same error, not errors of their own."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,9 @@ def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tu
             continue
         parsed = parse_message(message)
         if parsed is None:
+            continue
+        if parsed.kind == "sxid" and _SXID_DETAIL.match(parsed.message):
+            # counted once per error, and the line said last stays "Fatal, Link ..."
             continue
         newest.append((when, parsed))
         key = (parsed.kind, parsed.code, parsed.pci)

@@ -353,6 +353,12 @@ def recovery_action(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         )
 
 
+def _fatal(line: str) -> bool:
+    """An SXid's own line says ``Fatal, Link ...`` or ``Non-fatal, Link ...``."""
+    lowered = line.lower()
+    return "fatal" in lowered and "non-fatal" not in lowered
+
+
 @rule(
     "GD-GPU-061",
     area="gpu",
@@ -363,12 +369,17 @@ def recovery_action(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "and their NVLinks. A line that says `Fatal` stops the fabric's traffic through that "
     "switch (an error: the GPUs and switches must be reset, usually by a reboot); a "
     "non-fatal one is corrected by the hardware (a warning: a link that keeps counting "
-    "them is failing).",
+    "them is failing). The driver follows each SXid's own line with two more of the same "
+    "number (`Severity ... Engine instance ...`, `Data {...}`): they are counted as one error "
+    "with it, and its own line decides whether it was fatal.",
     fix="Fatal: reboot the node (it resets the GPUs, the NVSwitches and Fabric Manager); if "
     "it recurs, drain it and have the baseboard checked. Non-fatal: watch the count.",
     sources=(
         "https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html "
         "(NVSwitch SXid errors, fatal and non-fatal)",
+        "NVIDIA/open-gpu-kernel-modules src/common/nvswitch/kernel/inc/intr_nvswitch.h "
+        "(NVSWITCH_REPORT_FATAL: 'Fatal, Link %02d ...') and error_nvswitch.c "
+        "(_nvswitch_dump_error_entry: the 'Severity' and 'Data' lines)",
     ),
 )
 def sxids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -378,9 +389,14 @@ def sxids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for count in log.counts:
         if count.kind != "sxid":
             continue
-        fatal = "fatal" in count.last_message.lower() and "non-fatal" not in (
-            count.last_message.lower()
-        )
+        # A report recorded before the probe left out the detail lines may end a fatal SXid
+        # with "Data {0x...}": its events (the newest lines) then still hold "Fatal, ...".
+        said = [count.last_message] + [
+            e.message
+            for e in log.events
+            if e.kind == "sxid" and e.code == count.code and e.pci == count.pci
+        ]
+        fatal = any(_fatal(line) for line in said)
         yield Hit(
             severity=Severity.ERROR if fatal else Severity.WARNING,
             title=f"SXid {count.code} on the NVSwitch at PCI {count.pci}"

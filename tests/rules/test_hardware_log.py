@@ -260,3 +260,37 @@ def test_an_xid_before_the_last_boot_is_a_history_not_a_drain():
     message = "GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)"
     rebooted = with_log(healthy(), xid(154, message=message), boot_time="2026-01-02T02:00:00Z")
     assert findings(rebooted, "GD-GPU-060") == []
+
+
+# A fatal SXid as the NVSwitch driver prints it: its own line, then the same SXid number with
+# the severity and the raw data (NVIDIA/open-gpu-kernel-modules,
+# src/common/nvswitch/kernel/inc/intr_nvswitch.h NVSWITCH_REPORT_FATAL: "Fatal, Link %02d %s";
+# src/common/nvswitch/kernel/error_nvswitch.c _nvswitch_dump_error_entry: "Severity %d Engine
+# instance %02d Sub-engine instance %02d", "Data {0x%08x, ...}").
+FATAL_SXID_LINES = (
+    "nvidia-nvswitch3: SXid (PCI:0000:c3:00.0): 20034, Fatal, Link 61 LTSSM Fault Up",
+    "nvidia-nvswitch3: SXid (PCI:0000:c3:00.0): 20034, Severity 5 Engine instance 61 "
+    "Sub-engine instance 00",
+    "nvidia-nvswitch3: SXid (PCI:0000:c3:00.0): 20034, Data {0x50610002, 0x10100030, "
+    "0x00000000, 0x10100030, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000}",
+)
+
+
+def test_a_fatal_sxid_with_its_detail_lines_is_one_fatal_error():
+    # Before, the group's last line was "Data {...}": the fatal SXid read as a non-fatal
+    # warning ("Watch the count"), counted three times.
+    reading = _Reading(lines=[(1_767_261_600.0, line) for line in FATAL_SXID_LINES])
+    counts, events = summarise(reading, since=0.0)
+    (count,) = counts
+    assert count.count == 1 and count.last_message.startswith("Fatal, Link 61")
+    (found,) = findings(with_log(healthy(), *counts, events=events), "GD-GPU-061")
+    assert found.severity == Severity.ERROR and "(fatal)" in found.title
+
+
+def test_a_saved_report_ending_a_fatal_sxid_with_its_data_line_is_still_fatal():
+    data = xid(20034, count=3, kind="sxid", pci="0000:c3:00.0", message="Data {0x50610002}")
+    fatal_line = XidEvent(
+        kind="sxid", code=20034, pci="0000:c3:00.0", message="Fatal, Link 61 LTSSM Fault Up"
+    )
+    (found,) = findings(with_log(healthy(), data, events=(fatal_line,)), "GD-GPU-061")
+    assert found.severity == Severity.ERROR
