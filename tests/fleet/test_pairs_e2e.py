@@ -71,6 +71,20 @@ def test_srun_refused_is_a_one_line_finding_per_pair(slurm_cluster: SlurmCluster
     assert "n1+n2: refused" in stderr
 
 
+def test_srun_refusing_every_pair_names_no_node_to_drain(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+):
+    # Three nodes, every step refused by SLURM: before, all three were "bad node: drain it".
+    code, report, stderr = pairs(
+        slurm_cluster, tmp_path, "--srun-arg=--partition=no-such-partition"
+    )
+    assert code == 1
+    assert len(report["pairs"]) == 3
+    assert all(p["status"] == "refused" for p in report["pairs"]), report["pairs"]
+    assert report["bad_nodes"] == [] and report["bad_links"] == []
+    assert "bad node" not in stderr
+
+
 def test_a_drained_node_is_left_out_and_said(slurm_cluster: SlurmCluster, tmp_path: Path):
     slurm_cluster.drain("n3", "cable check")
     code, report, _ = pairs(slurm_cluster, tmp_path, "--slow-factor", "0.05")
