@@ -47,6 +47,12 @@ def test_the_application_xids_blame_the_application(code, action):
         (109, "unknown", "reset_gpu"),
         (143, "hardware", "reset_gpu"),
         (147, "hardware", "none"),  # the decode sheet lists only non-fatal TREX statuses
+        # RESET_GPU in the catalogue; before 2026-12-07 absent, so only a warning
+        (46, "unknown", "reset_gpu"),
+        (136, "hardware", "reset_gpu"),
+        (155, "unknown", "reset_gpu"),
+        (156, "hardware", "reset_gpu"),
+        (158, "unknown", "reset_gpu"),
     ],
 )
 def test_hardware_xids_name_their_action(code, blame, action):

@@ -294,3 +294,12 @@ def test_a_saved_report_ending_a_fatal_sxid_with_its_data_line_is_still_fatal():
     )
     (found,) = findings(with_log(healthy(), data, events=(fatal_line,)), "GD-GPU-061")
     assert found.severity == Severity.ERROR
+
+
+@pytest.mark.parametrize("code", [46, 136, 158])
+def test_xids_whose_catalogue_action_is_a_gpu_reset_are_errors(code):
+    # Before 2026-12-07 these were "not in gpudoctor's catalogue": a warning pointing at
+    # NVIDIA's page, where NVIDIA's catalogue says RESET_GPU.
+    (found,) = findings(with_log(healthy(), xid(code, message="a line")), "GD-GPU-056")
+    assert found.severity == Severity.ERROR and "reset the GPU" in found.title
+    assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
