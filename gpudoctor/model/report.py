@@ -167,7 +167,9 @@ class KernelLogInfo:
     status: str
     """``ok``, ``unreadable`` (no permission on any source) or ``unsupported`` (not Linux)."""
     source: str | None = None
-    """``/dev/kmsg``, ``journalctl`` or ``dmesg``: the first one that could be read."""
+    """``/dev/kmsg``, ``journalctl`` or ``dmesg``: the first one that could be read;
+    ``/dev/kmsg+journalctl`` when the ring buffer no longer held the whole window and the
+    journal's lines from before it were added."""
     since: str | None = None
     """The start of the look-back window (ISO 8601, UTC)."""
     window_h: float | None = None

@@ -94,6 +94,8 @@ class _Reading:
     oldest: float | None = None
     stopped: bool = False
     """Stopped at the time bound before the end (/dev/kmsg: the newest records are missing)."""
+    newest: float | None = None
+    """The newest record's time (/dev/kmsg)."""
 
     def add(self, when: float | None, message: str) -> None:
         self.lines_read += 1
@@ -185,6 +187,7 @@ def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
     reading.lines_read = len(records)
     if records:
         reading.oldest = _kmsg_time(records[0].partition(b";")[0], boot)
+        reading.newest = _kmsg_time(records[-1].partition(b";")[0], boot)
     for record in records:
         if b"Xid" not in record:
             continue
@@ -346,6 +349,32 @@ def lost_part_of_window(reading: _Reading, since: float, boot: float | None) -> 
     return reading.oldest > max(since, boot + WRAP_MARGIN_S)
 
 
+def with_journal(kmsg: _Reading, journal: _Reading) -> tuple[_Reading, bool]:
+    """``kmsg`` with the journal's lines from outside its span added (older than its oldest
+    record; newer than its newest where it stopped at its time bound), and whether any was.
+
+    Added, never replaced: a journal that can be read may still hold nothing of the kernel
+    (no journal files in a container, ``Storage=none``), and the ring buffer's lines stay.
+    """
+    if kmsg.oldest is None:
+        return kmsg, False
+    older = [(w, m) for w, m in journal.lines if w is not None and w < kmsg.oldest]
+    newer = []
+    if kmsg.stopped and kmsg.newest is not None:
+        newer = [(w, m) for w, m in journal.lines if w is not None and w > kmsg.newest]
+    if not older and not newer:
+        return kmsg, False
+    oldest = min(w for w in (kmsg.oldest, journal.oldest) if w is not None)
+    merged = _Reading(
+        lines=[*older, *kmsg.lines, *newer],
+        bytes_read=kmsg.bytes_read + journal.bytes_read,
+        lines_read=kmsg.lines_read + journal.lines_read,
+        truncated=kmsg.truncated or journal.truncated,
+        oldest=oldest,
+    )
+    return merged, True
+
+
 def probe_kernel_log(
     ctx: ProbeContext, window_s: float = DEFAULT_WINDOW_S, now: float | None = None
 ) -> KernelLogInfo:
@@ -376,7 +405,9 @@ def probe_kernel_log(
                 # this very boot are gone from it. The journal, where readable, holds them.
                 journal = read_journal(ctx, since)
                 if not isinstance(journal, str):
-                    reading, source = journal, "journalctl"
+                    reading, added = with_journal(reading, journal)
+                    if added:
+                        source = "/dev/kmsg+journalctl"
         elif source == "journalctl":
             reading = read_journal(ctx, since)
         else:

@@ -375,8 +375,25 @@ def test_a_wrapped_ring_buffer_hands_over_to_the_journal(tmp_path):
     journal = "2025-12-06T03:46:40+00:00 node01 kernel: " + XID_79 + "\n"
     seen: list[list[str]] = []
     info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with(journal, seen)), now=NOW)
-    assert info.source == "journalctl" and [c.code for c in info.counts] == [79]
+    assert info.source == "/dev/kmsg+journalctl" and [c.code for c in info.counts] == [79]
     assert seen and seen[0][0].endswith("journalctl")
+    assert info.covered_from == "2025-12-06T03:46:40Z"
+
+
+def test_the_journal_adds_to_the_ring_buffer_and_never_replaces_it(tmp_path):
+    # A journal that can be read but holds nothing of the kernel (a container: "No journal
+    # files were found", exit 0): the ring buffer's Xid 63 stays. Lines both hold (the same
+    # Xid 63, from the journal too) are counted once.
+    kmsg = kmsg_record(UPTIME - 3600, XID_63)
+    info = probe_kernel_log(
+        ctx_for(host(tmp_path, kmsg), journal_with("-- No entries --\n")), now=NOW
+    )
+    assert info.source == "/dev/kmsg" and [(c.code, c.count) for c in info.counts] == [(63, 1)]
+    same = "2025-12-06T04:46:40+00:00 node01 kernel: " + XID_63 + "\n"
+    older = "2025-12-06T02:00:00+00:00 node01 kernel: " + XID_63 + "\n"
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with(same + older)), now=NOW)
+    assert info.source == "/dev/kmsg+journalctl"
+    assert [(c.code, c.count) for c in info.counts] == [(63, 2)]
 
 
 def test_a_ring_buffer_whole_since_boot_needs_no_journal(tmp_path):
@@ -398,4 +415,4 @@ def test_a_kmsg_stopped_at_its_time_bound_hands_over_to_the_journal(tmp_path, mo
     one_record_per_read(monkeypatch, [len(r) + 1 for r in records.split("\n") if r][::1])
     journal = "2025-12-06T05:40:00+00:00 node01 kernel: " + XID_79 + "\n"
     info = probe_kernel_log(ctx_for(host(tmp_path, records), journal_with(journal)), now=NOW)
-    assert info.source == "journalctl" and [c.code for c in info.counts] == [79]
+    assert info.source == "/dev/kmsg+journalctl" and [c.code for c in info.counts] == [79]
