@@ -210,6 +210,10 @@ def _run_source(ctx: ProbeContext, argv: list[str]) -> tuple[str, bool] | str:
         return f"{argv[0]}: {result.start_error}"
     if any(hint in said for hint in _NO_PERMISSION) or "operation not permitted" in said:
         return f"{argv[0]}: no permission to read the kernel messages"
+    if "no journal files were found" in said:
+        # exit 0 and "-- No entries --" (a container, Storage=none): nothing was read, which
+        # is not a log without Xids
+        return f"{argv[0]}: no journal files were found"
     cut = result.timed_out or result.overflowed
     if result.returncode not in (0, None) and not result.stdout.strip():
         first = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[0]

@@ -416,3 +416,41 @@ def test_a_kmsg_stopped_at_its_time_bound_hands_over_to_the_journal(tmp_path, mo
     journal = "2025-12-06T05:40:00+00:00 node01 kernel: " + XID_79 + "\n"
     info = probe_kernel_log(ctx_for(host(tmp_path, records), journal_with(journal)), now=NOW)
     assert info.source == "/dev/kmsg+journalctl" and [c.code for c in info.counts] == [79]
+
+
+def no_journal_files(dmesg_out: str | None):
+    """journalctl as in a container: exit 0, "-- No entries --", "No journal files were found."
+    on stderr; dmesg readable with ``dmesg_out``, or refusing."""
+
+    def run(argv, **kwargs):
+        if argv[0].endswith("journalctl"):
+            return CmdResult(
+                argv=tuple(argv),
+                returncode=0,
+                stdout="-- No entries --\n",
+                stderr="No journal files were found.\n",
+            )
+        if dmesg_out is None:
+            return CmdResult(
+                argv=tuple(argv),
+                returncode=1,
+                stderr="dmesg: read kernel buffer failed: Operation not permitted\n",
+            )
+        return CmdResult(argv=tuple(argv), returncode=0, stdout=dmesg_out)
+
+    return run
+
+
+def test_a_journal_without_files_is_no_source_and_dmesg_is_read(tmp_path):
+    # Before, "-- No entries --" with exit 0 was taken as a log read and free of Xids: check
+    # said nothing, and dmesg, which held an Xid 79, was never asked.
+    info = probe_kernel_log(
+        ctx_for(host(tmp_path, None), no_journal_files(f"[ 5000.000000] {XID_79}\n")), now=NOW
+    )
+    assert info.source == "dmesg" and [c.code for c in info.counts] == [79]
+
+
+def test_no_kmsg_no_journal_files_and_no_dmesg_is_unreadable(tmp_path):
+    info = probe_kernel_log(ctx_for(host(tmp_path, None), no_journal_files(None)), now=NOW)
+    assert info.status == "unreadable"
+    assert "journalctl: no journal files were found" in info.message
