@@ -43,20 +43,37 @@ def kernel_log(report: Report) -> KernelLogInfo | None:
     return report.hardware.kernel_log if report.hardware is not None else None
 
 
-def _short_pci(pci: str | None) -> str:
-    """``00000000:9B:00.0`` and ``0000:9b:00`` both as ``9b:00`` (bus and device)."""
+def pci_key(pci: str | None) -> tuple[int | None, int, int] | None:
+    """(domain, bus, device) of ``00000009:01:00.0`` (NVML), ``0009:01:00`` (an Xid line) or
+    ``01:00`` (no domain: None), numbers compared as numbers; None when it is no address.
+
+    The domain counts: a GB200 node's GPUs sit at 0008:01:00, 0009:01:00, 0018:01:00 and
+    0019:01:00, all on bus 01 of their own domain.
+    """
     if not pci:
-        return ""
-    parts = pci.lower().split(".")[0].split(":")
-    return ":".join(parts[-2:])
+        return None
+    parts = pci.strip().lower().split(".")[0].split(":")
+    try:
+        numbers = [int(p, 16) for p in parts]
+    except ValueError:
+        return None
+    if len(numbers) == 3:
+        return numbers[0], numbers[1], numbers[2]
+    if len(numbers) == 2:
+        return None, numbers[0], numbers[1]
+    return None
 
 
 def device_of(report: Report, pci: str | None) -> tuple[str, int | None]:
     """``GPU 3 (NVIDIA H100 80GB HBM3)`` for the GPU at a logged PCI address, and its index."""
-    wanted = _short_pci(pci)
-    for gpu in gpus(report):
-        if wanted and _short_pci(gpu.pci_bus_id) == wanted:
-            return gpu_label(gpu), gpu.index
+    wanted = pci_key(pci)
+    if wanted is not None:
+        for gpu in gpus(report):
+            have = pci_key(gpu.pci_bus_id)
+            if have is None or have[1:] != wanted[1:]:
+                continue
+            if wanted[0] is None or have[0] is None or have[0] == wanted[0]:
+                return gpu_label(gpu), gpu.index
     return (f"the device at PCI {pci}" if pci else "an unnamed device"), None
 
 

@@ -303,3 +303,20 @@ def test_xids_whose_catalogue_action_is_a_gpu_reset_are_errors(code):
     (found,) = findings(with_log(healthy(), xid(code, message="a line")), "GD-GPU-056")
     assert found.severity == Severity.ERROR and "reset the GPU" in found.title
     assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
+
+
+def test_an_xid_names_the_gpu_of_its_pci_domain():
+    # A GB200 node: four GPUs on bus 01 of domains 0008, 0009, 0018, 0019 (as NVML and
+    # dcgm-exporter list them). Before, the domain was dropped and every Xid was put on GPU 0,
+    # with "nvidia-smi -r -i 0" to reset the wrong GPU.
+    report = healthy()
+    for i, domain in enumerate(("0008", "0009", "0018", "0019")):
+        gpu = replace(report.nvml.gpus[0], index=i, pci_bus_id=f"0000{domain}:01:00.0")
+        others = tuple(g for g in report.nvml.gpus if g.index != i)
+        report = replace(report, nvml=replace(report.nvml, gpus=(*others, gpu)))
+    (found,) = findings(with_log(report, xid(79, pci="0019:01:00")), "GD-GPU-056")
+    assert found.title.startswith("Xid 79 on GPU 3 ")
+    (found,) = findings(with_log(report, xid(48, pci="0009:01:00")), "GD-GPU-056")
+    assert found.title.startswith("Xid 48 on GPU 1 ") and "-i 1" in found.fix[0]
+    (found,) = findings(with_log(report, xid(79, pci="0007:01:00")), "GD-GPU-056")
+    assert "the device at PCI 0007:01:00" in found.title
