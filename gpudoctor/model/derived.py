@@ -146,3 +146,25 @@ def slurm_login_node(report: Report) -> bool:
         and site.slurm_job is None
         and no_nvidia_gpu(report)
     )
+
+
+@functools.lru_cache(maxsize=4096)  # asked of every GPU of every node, by several rules
+def pci_address(address: str) -> str:
+    """``dddd:bb:dd.f`` of a PCI address in any spelling NVML, /sys or the kernel log uses
+    (``00000009:01:00.0``, ``0009:01:00.0``, ``0000:17:00``, ``17:00.0``), numbers as numbers:
+    the domain is kept, since a GB200 node's GPUs are 0008:01:00.0, 0009:01:00.0, ... (bus 01
+    of each domain). A missing domain reads as 0, a missing function as 0; text that is no
+    address comes back lower-cased."""
+    head, _, function = address.strip().lower().partition(".")
+    parts = head.split(":")
+    try:
+        numbers = [int(p, 16) for p in parts]
+        fn = int(function or "0", 16)
+    except ValueError:
+        return address.strip().lower()
+    if len(numbers) == 2:
+        numbers.insert(0, 0)
+    if len(numbers) != 3:
+        return address.strip().lower()
+    domain, bus, device = numbers
+    return f"{domain:04x}:{bus:02x}:{device:02x}.{fn:x}"

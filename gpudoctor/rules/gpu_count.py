@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import is_gpu_function
+from gpudoctor.model.derived import is_gpu_function, pci_address
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import NodeGpuGres, node_gpu_gres
@@ -16,8 +16,8 @@ XID_OFF_THE_BUS = 79
 
 
 def _bus(address: str) -> str:
-    """``bb:dd.f`` of a PCI address in either spelling (``0000:17:00.0``, ``00000000:17:00.0``)."""
-    return ":".join(address.lower().split(":")[-2:])
+    """The address in one spelling, domain included (``model.derived.pci_address``)."""
+    return pci_address(address)
 
 
 def _plural(count: int, word: str) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import is_gpu_function, loaded_module_flavour, set_aside_for_vm
+from gpudoctor.model.derived import (
+    is_gpu_function,
+    loaded_module_flavour,
+    pci_address,
+    set_aside_for_vm,
+)
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
 from gpudoctor.rules.distro import install_legacy_branch, switch_module_flavour
@@ -18,10 +22,9 @@ SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
 """cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
 
 
-@functools.lru_cache(maxsize=4096)  # asked of every GPU of every node, by several rules
 def _bus(address: str) -> str:
-    """``bb:dd.f`` of a PCI address in either spelling (``0000:01:00.0``, ``00000000:01:00.0``)."""
-    return ":".join(address.lower().split(":")[-2:])
+    """The address in one spelling, domain included (``model.derived.pci_address``)."""
+    return pci_address(address)
 
 
 def _driven_gpus(report: Report) -> list[PciFunction]:

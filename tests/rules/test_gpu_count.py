@@ -156,3 +156,31 @@ def test_with_mig_devices_unread_only_whole_gpus_count():
     (found,) = findings(mig_node("gpu:14", 0), RULE)
     assert found.severity == Severity.ERROR
     assert "MIG devices not read" in found.evidence[0]
+
+
+def test_a_gpu_missing_from_its_own_pci_domain_is_named():
+    # A GB200 node: its GPUs are bus 01 of domains 0008, 0009, 0018 and 0019. Before, the
+    # domain was dropped, the three listed GPUs covered "01:00.0", and the lost one was
+    # never named.
+    domains = ("0008", "0009", "0018", "0019")
+    listed = tuple(
+        replace(h100(i), pci_bus_id=f"0000{d}:01:00.0") for i, d in enumerate(domains[:3])
+    )
+    report = replace(with_nvml(node("gpu:gb200:4", gpus=3), gpus=listed))
+    functions = tuple(
+        PciFunction(
+            address=f"{d}:01:00.0", device_id="0x2941", class_code="0x030200", driver="nvidia"
+        )
+        for d in domains
+    )
+    (found,) = findings(with_driver(report, pci_functions=functions), RULE)
+    assert "missing: PCI 0019:01:00.0" in found.evidence[0]
+
+
+def test_pci_addresses_in_every_spelling_are_one():
+    from gpudoctor.model.derived import pci_address
+
+    assert pci_address("00000000:9B:00.0") == pci_address("0000:9b:00.0") == "0000:9b:00.0"
+    assert pci_address("0009:01:00") == "0009:01:00.0" != pci_address("0008:01:00.0")
+    assert pci_address("17:00.0") == "0000:17:00.0"
+    assert pci_address("not an address") == "not an address"
