@@ -16,6 +16,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
+from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -387,7 +388,7 @@ def cuda_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(f"CUDA probe: {report.cuda.message or 'timed out'}",),
-        fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
+        fix=(xid_step(report), "$ sudo reboot"),
     )
 
 

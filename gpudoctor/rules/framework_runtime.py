@@ -20,6 +20,7 @@ from gpudoctor.rules.facts import (
     version,
 )
 from gpudoctor.rules.framework_build import cuda_support, label
+from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.host import parse_visible_devices
 from gpudoctor.rules.messages import import_explained, import_explained_elsewhere
 from gpudoctor.rules.packaging import cudnn_pin
@@ -313,7 +314,7 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
             title=f"{name} timed out, and so did {' and '.join(w for w, _ in hung)}: "
             "the NVIDIA driver is probably wedged",
             evidence=(fact, *(f"{what} timed out as well ({rule_id})" for what, rule_id in hung)),
-            fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
+            fix=(xid_step(report), "$ sudo reboot"),
         )
         return
     faults = _gpu_faults(report)
@@ -330,7 +331,7 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
                 "See what the stuck processes wait on (nv… is the NVIDIA driver, nfs… a file "
                 "system):",
                 _D_STATE,
-                "$ sudo dmesg | grep -i xid",
+                xid_step(report),
                 "If they wait in the NVIDIA driver or dmesg shows Xid errors: reboot.",
             ),
         )
@@ -347,7 +348,7 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
             fix=(
                 "Deal with the fault first (its own finding gives the steps), then run the "
                 "check again:",
-                "$ sudo dmesg | grep -i xid",
+                xid_step(report),
                 *_retry(report, fw, stalled),
             ),
         )
@@ -362,7 +363,7 @@ def timed_out(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
                 f"NVML took {nvml_s:.1f} s to answer (a healthy driver answers within a few "
                 "seconds): the driver may be in trouble",
             ),
-            fix=("$ sudo dmesg | grep -i xid", *_retry(report, fw, stalled)),
+            fix=(xid_step(report), *_retry(report, fw, stalled)),
         )
         return
     yield Hit(
@@ -661,7 +662,7 @@ def fewer_gpus(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator
     if fw.device_count < len(listed):
         yield Hit(
             evidence=(f"{label(fw)} sees {fw.device_count} GPU(s)", f"NVML lists {len(listed)}"),
-            fix=("$ nvidia-smi -L", "$ sudo dmesg | grep -i xid"),
+            fix=("$ nvidia-smi -L", xid_step(report)),
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 RETIRED_PAGES_LIMIT = 63
@@ -40,7 +41,7 @@ def lost(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"{gpu_label(gpu)} is lost: the driver cannot reach it",
             evidence=tuple(said or [f"NVML has no handle for {gpu_label(gpu)}"]),
             fix=(
-                "$ sudo dmesg | grep -i xid",
+                xid_step(report),
                 f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",
                 "If it recurs: check power cables, seating and cooling.",
             ),

@@ -77,6 +77,25 @@ def device_of(report: Report, pci: str | None) -> tuple[str, int | None]:
     return (f"the device at PCI {pci}" if pci else "an unnamed device"), None
 
 
+def xid_step(report: Report) -> str:
+    """The fix step that looks at the Xids: what this check read in the kernel log, where it
+    could read it (the findings GD-GPU-056 to GD-GPU-061 say what each Xid needs); else the
+    command that reads them."""
+    log = kernel_log(report)
+    if log is None or log.status != "ok":
+        return "$ sudo dmesg | grep -i xid"
+    window = f"the last {log.window_h:g} h" if log.window_h is not None else "the window"
+    xids = [c for c in log.counts if c.kind == "xid"]
+    if not xids:
+        return f"The kernel log ({log.source}, {window}) holds no Xid error."
+    shown = ", ".join(f"Xid {c.code} on PCI {c.pci} ({c.count}x)" for c in xids[:4])
+    more = f" and {len(xids) - 4} more" if len(xids) > 4 else ""
+    return (
+        f"The kernel log ({log.source}, {window}) holds {shown}{more}: its findings "
+        "(GD-GPU-056 to GD-GPU-061) say what each needs."
+    )
+
+
 def _times(count: XidCount) -> str:
     if count.count == 1:
         return f"once ({count.last})" if count.last else "once"

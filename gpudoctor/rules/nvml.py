@@ -21,6 +21,7 @@ from gpudoctor.rules.facts import (
     is_linux_host,
     not_applicable,
 )
+from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -289,7 +290,7 @@ def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(_nvml_said(report),),
-        fix=("$ sudo dmesg | grep -i xid", "$ sudo reboot"),
+        fix=(xid_step(report), "$ sudo reboot"),
     )
 
 

@@ -320,3 +320,21 @@ def test_an_xid_names_the_gpu_of_its_pci_domain():
     assert found.title.startswith("Xid 48 on GPU 1 ") and "-i 1" in found.fix[0]
     (found,) = findings(with_log(report, xid(79, pci="0007:01:00")), "GD-GPU-056")
     assert "the device at PCI 0007:01:00" in found.title
+
+
+def test_a_wedged_driver_shows_the_xids_this_check_read_instead_of_sending_to_dmesg():
+    # Issue 20: findings that suspect the driver told the user to run `sudo dmesg | grep -i
+    # xid` themselves although check had read the kernel log.
+    from tests.rules.builders import with_nvml
+
+    wedged = with_nvml(healthy(), status="timeout", gpus=())
+    (found,) = findings(with_log(wedged, xid(79, count=2, pci="0000:9b:00")), "GD-NVML-005")
+    assert found.fix[0] == (
+        "The kernel log (/dev/kmsg, the last 72 h) holds Xid 79 on PCI 0000:9b:00 (2x): its "
+        "findings (GD-GPU-056 to GD-GPU-061) say what each needs."
+    )
+    (found,) = findings(with_log(wedged), "GD-NVML-005")
+    assert found.fix[0] == "The kernel log (/dev/kmsg, the last 72 h) holds no Xid error."
+    # the log unread (a report from before, or no permission): the command, as before
+    (found,) = findings(wedged, "GD-NVML-005")
+    assert found.fix[0] == "$ sudo dmesg | grep -i xid"
