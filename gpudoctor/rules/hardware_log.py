@@ -15,7 +15,14 @@ XID_DOCS = "https://docs.nvidia.com/deploy/xid-errors/index.html"
 CATALOGUE = "gpudoctor/kb/data/xid.toml (NVIDIA's Xid catalogue: meaning, blame, action per Xid)"
 STORM_COUNT = 18
 STORM_WINDOW_S = 2 * 3600
-"""AzureHPC's node health checks fail a node with 18 or more hardware Xids within 2 hours."""
+"""gpudoctor's own storm threshold, 18 hardware Xids within 2 hours: unsourced. It came from
+a misreading of AzureHPC's health checks, whose Xid check lists 18 Xid codes and fails a node
+at the first of them it finds, not at 18 Xids."""
+AZURE_XID_CHECK = (
+    "Azure/azurehpc-health-checks customTests/azure_gpu_xid.nhc @0078044 (XID_EC: 48 56 57 58 "
+    "62 63 64 65 68 69 73 74 79 80 81 92 119 120; the first of them in the kernel log fails "
+    "the node; no count)"
+)
 GSP_XIDS = frozenset({119, 120})
 RECOVERY_XID = 154
 OWN_RULES = GSP_XIDS | {RECOVERY_XID}
@@ -245,13 +252,16 @@ def densest(times: list[float], window_s: float) -> int:
     severity=Severity.ERROR,
     title="A storm of hardware Xids: drain the node and send it for repair",
     why=f"{STORM_COUNT} or more hardware-caused Xid errors within {STORM_WINDOW_S // 3600} "
-    "hours: the threshold at which AzureHPC's node health checks fail a node. Resetting and "
-    "rerunning rarely helps a GPU in that state; it needs a diagnosis off the scheduler. "
-    "Counted from the newest events the report keeps (100); an older storm shows as many "
-    "Xids in GD-GPU-056.",
+    "hours. The threshold is gpudoctor's own and has no source: it was taken from a "
+    "misreading of AzureHPC's node health checks, whose Xid check lists 18 Xid codes and "
+    "fails a node at the first of them it finds; each Xid that needs a reset, a reboot or a "
+    "repair is already an error of its own (GD-GPU-056). This finding adds that a GPU "
+    "logging hardware errors that often needs a diagnosis off the scheduler. Counted from "
+    "the newest events the report keeps (100); an older storm shows as many Xids in "
+    "GD-GPU-056.",
     fix="Drain the node, run `dcgmi diag -r 3`, and send the failing GPU for repair.",
     sources=(
-        "Azure/azurehpc-health-checks (the GPU Xid check: 18 hardware Xids in 2 h fail a node)",
+        AZURE_XID_CHECK,
         CATALOGUE,
     ),
 )

@@ -338,3 +338,16 @@ def test_a_wedged_driver_shows_the_xids_this_check_read_instead_of_sending_to_dm
     # the log unread (a report from before, or no permission): the command, as before
     (found,) = findings(wedged, "GD-NVML-005")
     assert found.fix[0] == "$ sudo dmesg | grep -i xid"
+
+
+def test_the_storm_threshold_is_not_attributed_to_azurehpc():
+    # AzureHPC's Xid check (customTests/azure_gpu_xid.nhc) lists 18 Xid codes and fails a node
+    # at the first one it finds; the rule said "18 or more hardware Xids within 2 hours: the
+    # threshold at which AzureHPC's node health checks fail a node".
+    import gpudoctor.rules  # noqa: F401  (registers every rule)
+    from gpudoctor.rules.registry import REGISTRY
+
+    storm = REGISTRY["GD-GPU-058"]
+    assert "threshold at which AzureHPC" not in storm.why
+    assert "gpudoctor's own" in storm.why
+    assert any("azure_gpu_xid.nhc" in s and "no count" in s for s in storm.sources)
