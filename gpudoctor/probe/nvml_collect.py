@@ -310,7 +310,9 @@ def _read_nvlinks(r: _GpuReader) -> None:
     have (NOT_SUPPORTED or INVALID_ARGUMENT): a count of 0 and ``()`` for a GPU without NVLink.
 
     A counter the driver does not keep stays null; so do all of them when the call is missing
-    (old drivers; NVIDIA moved Hopper's counters to field values in later branches). A GPU
+    (old drivers). On Hopper this per-link call is the one that counts: the legacy NVLink
+    error field values answer zero there, and nvidia-smi reads these counters
+    (DataDog/datadog-agent#55966). A GPU
     in MIG mode answers no NVLink query: its links stay null (unknown).
     """
     if r.values.get("mig_enabled"):
