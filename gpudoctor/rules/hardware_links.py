@@ -325,7 +325,9 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="`counters/link_downed` counts the times the link went down, `link_error_recovery` "
     "the times it recovered from errors, `symbol_error` the bit errors on the wire, all since "
     "the counters were last cleared (usually the boot). A link that went down or recovered "
-    "is a warning: jobs see timeouts and retransmissions. Symbol errors alone are "
+    "is a warning: jobs see timeouts and retransmissions. Twice or more is called flapping; "
+    "once is said as once (a switch restart or a reseated cable also counts one), since the "
+    "counters keep no time. Symbol errors alone are "
     "information (a few come with link training; a count that keeps growing means a marginal "
     "cable or transceiver).",
     fix="Clear the counters (`perfquery -x -R`), watch whether they grow, and replace the "
@@ -345,10 +347,20 @@ def ib_port_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         if not any(counts.values()):
             continue
         flapped = counts["link_downed"] or counts["link_error_recovery"]
+        # One fall since the counters were cleared (a switch restarted, a cable reseated) is
+        # not yet a link that flaps: said as it is, with the same severity.
+        once = counts["link_downed"] + counts["link_error_recovery"] == 1
+        if not flapped:
+            what = "counts symbol errors"
+        elif once and counts["link_downed"]:
+            what = "went down once since its counters were cleared"
+        elif once:
+            what = "recovered from link errors once since its counters were cleared"
+        else:
+            what = "is flapping"
         yield Hit(
             severity=None if flapped else Severity.INFO,
-            title=f"InfiniBand/RoCE {_name(port)} "
-            + ("is flapping" if flapped else "counts symbol errors"),
+            title=f"InfiniBand/RoCE {_name(port)} {what}",
             evidence=(f"{_name(port)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),),
             fix=(f"$ perfquery -x {port.device} {port.port}   # watch whether they grow",),
         )

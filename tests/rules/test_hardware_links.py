@@ -186,6 +186,13 @@ def test_a_flapping_port():
     assert symbols.severity == Severity.INFO and "symbol errors" in symbols.title
 
 
+def test_a_port_that_went_down_once_is_not_called_flapping():
+    # Before, one link_downed since boot (a switch restarted) read "is flapping".
+    (found,) = findings(with_ports(healthy(), ib("mlx5_0", link_downed=1)), "GD-HOST-058")
+    assert found.severity == Severity.WARNING
+    assert found.title.endswith("mlx5_0 port 1 went down once since its counters were cleared")
+
+
 # --- IOMMU ------------------------------------------------------------------------------------
 
 
