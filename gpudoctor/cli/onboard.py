@@ -114,6 +114,37 @@ def _check_prefix(prefix: Path, force: bool) -> None:
         )
 
 
+def _check_plan_options(
+    tool: str,
+    framework: str,
+    python: str | None,
+    torch: str | None,
+    tensorflow: str | None,
+    torch_index_url: str | None,
+    driver: str | None,
+    cc: str | None,
+) -> None:
+    """The options onboard hands to make-env, checked as make-env checks them (one line, exit
+    2), before check runs and before --dry-run prints a plan whose step 2 would refuse them."""
+    from gpudoctor.envplan.plan import check_request
+    from gpudoctor.envplan.target import target_from_args
+    from gpudoctor.envplan.types import Request as PlanRequest
+    from gpudoctor.kb import load
+
+    request = PlanRequest.from_options(
+        framework=framework,
+        fmt=tool,  # the manifest's form is the tool's: uv, conda or pixi
+        python=python,
+        torch=torch,
+        tensorflow=tensorflow,
+        torch_index_url=torch_index_url,
+    )
+    kb = load()
+    check_request(kb, request)
+    if driver is not None or cc is not None:
+        target_from_args(kb, driver=driver, cc=cc)
+
+
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
     from gpudoctor.envplan.cluster import modules_to_unload
@@ -378,6 +409,9 @@ def command(
             f"{name} is not installed here: install it, or choose --tool "
             f"{' or '.join(t for t in TOOLS if t != name)}"
         )
+    _check_plan_options(
+        name, framework, python, torch_version, tf_version, torch_index_url, driver, cc
+    )
     where = Path(prefix).expanduser().absolute()
     _check_prefix(where, force)
     summaries = Path(report_dir).expanduser().absolute()

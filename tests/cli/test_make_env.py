@@ -37,6 +37,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--os", "bsd"), "--os bsd"),
         ((*TARGET, "--python", "three"), "Python version"),
         ((*TARGET, "--python", "abc"), "Python version 'abc' is not like 3.12"),
+        ((*TARGET, "--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
         ((*TARGET, "--torch", "2.9.7"), "--torch 2.9.7: no such PyTorch release"),
         ((*TARGET, "--torch", "2.14.5"), "--torch 2.14.5: no such PyTorch release"),
         (

@@ -100,6 +100,35 @@ def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
     assert cli(*args, "--force", "--report-dir", str(tmp_path)).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--driver", "abc", "--cc", "9.0"), "--driver abc: not a driver version"),
+        (("--driver", "580.95.05"), "--driver needs --cc"),
+        (("--driver", "580.95.05", "--cc", "99"), "--cc 99: no NVIDIA GPU"),
+        (("--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
+        (("--python", "abc"), "Python version 'abc' is not like 3.12"),
+        (("--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
+        (("--torch", "2.9.7"), "no such PyTorch release"),
+        (("--torch-index-url", "mirror"), "--torch-index-url mirror: give an https://"),
+    ],
+)
+def test_make_env_options_are_refused_before_check_runs(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    # step 2 (make-env) would refuse them only after check (seconds), and --dry-run printed a
+    # plan with exit 0 that could never run; with --yes the refusal came back as exit 1
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--yes", "--prefix", str(tmp_path / "env"), "--report-dir", str(tmp_path),
+        "--tool", "uv", *args, env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 2, result
+    assert said in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "onboard: [1/" not in result.stderr  # check did not start
+    assert not (tmp_path / "env").exists()
+
+
 def test_existing_summaries_need_force(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "gpudoctor-onboard.md").write_text("mine")
     result = cli(
