@@ -55,7 +55,7 @@ def for_nodes(
     where = f"partition {partition}: " if partition else ""
     model = gpu or (", ".join(dict.fromkeys(target.gpus)) if target.gpus else None)
     text = f"{where}nodes {nodes}" + (f" ({model})" if model else "")
-    return dataclasses.replace(target, cluster=text, unload_modules=unload)
+    return dataclasses.replace(target, cluster=text, partition=partition, unload_modules=unload)
 
 
 def no_driver_on_node(node: str, partition: str | None) -> PlanError:
