@@ -194,6 +194,21 @@ def _diagnosed(report: Report) -> tuple[Finding, ...]:
     return diagnose(report, kb.load()).findings
 
 
+PLAN_WARNING = "warning: "
+"""How make-env says a warning about the plan, one per line on stderr."""
+
+
+def plan_warnings(result: StepResult) -> tuple[str, ...]:
+    """The warnings make-env printed in the plan step (none for another step)."""
+    if result.step.name != "plan":
+        return ()
+    return tuple(
+        line.removeprefix(PLAN_WARNING).strip()
+        for line in result.stderr.splitlines()
+        if line.startswith(PLAN_WARNING)
+    )
+
+
 class _Lines:
     """Progress as plain lines on stderr (pipes, logs, CI)."""
 
@@ -208,6 +223,8 @@ class _Lines:
         self.results.append(result)
         word = "done" if result.ok else "FAILED"
         click.echo(f"onboard: [{index}/{total}] {word} in {result.duration_s:.1f} s", file=self.out)
+        for warning in plan_warnings(result):
+            click.echo(f"onboard: warning: {warning}", file=self.out)
 
     def close(self) -> None:
         """Nothing to take down."""
@@ -244,6 +261,8 @@ class _Live(_Lines):
             markup=False,
             highlight=False,
         )
+        for warning in plan_warnings(result):
+            self.console.print(f"  warning: {warning}", markup=False, highlight=False)
 
     def close(self) -> None:
         self.progress.stop()
@@ -297,6 +316,7 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
         activate=plan.activate,
         steps=lines,
         verify_output=(verify.stdout.strip() if verify else ""),
+        plan_warnings=tuple(w for r in results for w in plan_warnings(r)),
         job_script=plan.job_script,
         run_line=plan.run_line,
         logs=plan.log_dir,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -297,6 +298,27 @@ def test_the_summary_names_this_machine_not_the_redacted_placeholder(
     assert result.exit_code == 0, result
     md = (tmp_path / "again" / "gpudoctor-onboard.md").read_text()
     assert REDACTED not in md and "login1" not in md and md.splitlines()[2].endswith("UTC.")
+
+
+def test_make_envs_warnings_reach_the_terminal_and_the_summary(cli: Cli, tmp_path: Path) -> None:
+    # they were only in the plan step's log: the summary said every step passed, and a
+    # student learned that no torchvision was pinned when `import torchvision` failed
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    args = (
+        "onboard", "--yes", "--from-report", str(WORKSTATION), "--prefix", str(tmp_path / "env"),
+        "--report-dir", str(tmp_path), "--torch", "2.15",
+    )  # fmt: skip
+    result = cli(*args, env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    log = (tmp_path / "env" / "gpudoctor-logs" / "1-plan.log").read_text()
+    said = [x.removeprefix("warning: ") for x in log.splitlines() if x.startswith("warning: ")]
+    assert any("no torchvision" in w for w in said), log
+    md = (tmp_path / "gpudoctor-onboard.md").read_text()
+    page = (tmp_path / "gpudoctor-onboard.html").read_text()
+    for warning in said:
+        assert f"onboard: warning: {warning}" in result.stderr
+        assert f"- Warning (make-env): {warning}" in md
+        assert html_escape(warning) in page
 
 
 def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job_waits(
