@@ -66,6 +66,36 @@ def _last_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+CAUSES = ("cause:", "Caused by:")
+"""How uv (and other Rust tools) chain the causes below their ``error:`` line."""
+
+
+def _error_chain(text: str, limit: int = 500) -> str:
+    """uv's ``error:`` line with the cause that names what failed and the root cause, e.g.
+    ``error: Request failed after 3 retries; Failed to download `https://.../cpython-3.14...`;
+    failed to lookup address information: ...``; "" when ``text`` has no such chain.
+
+    Its last line alone (the root cause: a DNS error) did not say that uv was downloading a
+    Python, a wheel or an index page."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    heads = [i for i, line in enumerate(lines) if line.startswith("error:")]
+    if not heads:
+        return ""
+    head = heads[-1]
+    causes = []
+    for line in lines[head + 1 :]:
+        cause = next((line[len(p) :].strip() for p in CAUSES if line.startswith(p)), None)
+        if cause is None:
+            break
+        causes.append(cause)
+    if not causes:
+        return ""
+    named = next((c for c in causes if "`" in c), causes[0])
+    parts = list(dict.fromkeys((lines[head], named, causes[-1])))
+    chain = "; ".join(parts)
+    return chain if len(chain) <= limit else chain[: limit - 3] + "..."
+
+
 def describe_failure(result: CmdResult, step: Step) -> str:
     """Why a command did not pass, in words."""
     if result.start_error is not None:
@@ -76,7 +106,7 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:
         return "interrupted"
-    last = _last_line(result.stderr) or _last_line(result.stdout)
+    last = _error_chain(result.stderr) or _last_line(result.stderr) or _last_line(result.stdout)
     return f"exited with status {result.returncode}" + (f": {last}" if last else "")
 
 

@@ -64,6 +64,26 @@ def test_other_tools_long_lines_are_still_cut_and_a_driver_given_needs_no_hint(
     assert "rerun with" not in message
 
 
+UV_DOWNLOAD_FAILED = """\
+error: Request failed after 3 retries in 10.4s
+  cause: Failed to download `https://github.com/astral-sh/python-build-standalone/releases/download/20261110/cpython-3.14.10%2B20261110-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz`
+  cause: error sending request for url (https://github.com/astral-sh/python-build-standalone/...)
+  cause: client error (Connect)
+  cause: dns error
+  cause: failed to lookup address information: Name or service not known"""
+
+
+def test_uvs_error_chain_names_what_failed_not_only_its_root_cause(tmp_path: Path) -> None:
+    # (uv 0.13.9's words when a login node cannot reach the host of the Python it downloads)
+    # the line said only "failed to lookup address information: Name or service not known"
+    message = _fail_with(tmp_path, UV_DOWNLOAD_FAILED, driver="580.95.05", cc="9.0")
+    assert "exited with status 1: error: Request failed after 3 retries in 10.4s; " in message
+    assert "Failed to download `https://github.com/astral-sh/python-build-standalone/" in message
+    assert "cpython-3.14.10" in message
+    assert "; failed to lookup address information: Name or service not known; log:" in message
+    assert "client error" not in message  # the middle of the chain is in the log
+
+
 def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str, str]:
     """Run the create step of a conda onboarding (the conda replaced by a Python that prints
     the override it got) on the environment.yml make-env writes for it: (its output, its
