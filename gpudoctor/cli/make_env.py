@@ -113,13 +113,23 @@ def _report_target(from_report: Path) -> Target:
 
 def _only_gpu_partition() -> str | None:
     """The one GPU partition of the cluster this is a login node of; None when this is no
-    login node (no sinfo, inside a job, SLURM not answering) or no partition has GPUs."""
+    login node (no sinfo, inside a job) or no partition has GPUs; refused (exit 2) when sinfo
+    is here but did not answer."""
     from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
     from gpudoctor.model.slurm import gpu_partitions
 
     cluster = query_cluster() if asks_as_login_node() else None
-    if cluster is None or not cluster.reachable:
+    if cluster is None:
         return None
+    if not cluster.reachable:
+        # a login node whose sinfo hung or failed once got a CPU-only environment.yml, with
+        # a warning, for what may be a GPU cluster (onboard refuses the same way)
+        raise BadInputError(
+            "this machine has no GPU and SLURM's commands are here, but sinfo did not answer "
+            f"({cluster.message or 'no answer'}): make-env cannot tell where the GPUs are; try "
+            "again when `sinfo` answers, or name the target with --partition P, --driver/--cc, "
+            "--from-fleet DIR, or --cpu for this machine"
+        )
     found = list(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
     if len(found) > 1:
         raise BadInputError(

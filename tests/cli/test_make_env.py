@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -259,6 +260,36 @@ def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) 
     assert result.exit_code == 0, result
     assert f"name: {cpu_env_name()}" in result.stdout
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in result.stdout
+
+
+def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it wrote a CPU-only environment.yml (with a warning) for what may be a GPU cluster's
+    # login node, as onboard refuses to
+    from dataclasses import replace
+
+    from gpudoctor.probe import collect
+    from gpudoctor.userfiles.read import load_report
+
+    report = load_report(REPORTS / "failure__no_driver.json")
+    no_gpu = replace(report, driver=replace(report.driver, pci_functions=()))
+    monkeypatch.setattr(collect, "collect_report", lambda ctx, *, frameworks=True: no_gpu)
+    bin_dir = in_tmp / "bin"
+    bin_dir.mkdir()
+    sinfo = bin_dir / "sinfo"
+    sinfo.write_text(
+        "#!/bin/sh\necho 'sinfo: error: Unable to contact slurm controller' >&2\nexit 1\n"
+    )
+    sinfo.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": None}
+    result = cli("make-env", env=env)
+    assert result.exit_code == 2, result
+    assert "but sinfo did not answer (" in result.stderr and "--cpu" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not (in_tmp / "environment.yml").exists()
+    result = cli("make-env", "--cpu", env=env)
+    assert result.exit_code == 0, result
+    assert (in_tmp / "environment.yml").exists()
 
 
 def test_this_machine_uses_the_probes(
