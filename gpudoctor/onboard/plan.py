@@ -280,6 +280,11 @@ def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str |
             "# check named these modules as shadowing the CUDA libraries the environment brings",
             f"module unload {' '.join(shlex.quote(m) for m in modules)}",
         ]
+    if activate.startswith("conda activate "):
+        # a batch script is a non-interactive bash: it reads no ~/.bashrc, so the `conda`
+        # shell function `conda init` put there is missing and `conda activate` fails
+        # ("Run 'conda init' before 'conda activate'"); the hook defines it (conda/conda#7980)
+        lines.append('eval "$(conda shell.bash hook)"')
     lines += [activate, "srun python train.py", ""]
     return "\n".join(lines)
 

@@ -200,3 +200,14 @@ def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_pat
     assert make_plan(request(), facts, "gpu").target.partition == "gpu"  # named: taken as given
     with_gpu = Facts(has_gpu=True, slurm_unanswered="no answer")
     assert make_plan(request(), with_gpu, None).target.partition is None
+
+
+def test_a_conda_job_script_defines_conda_activate_before_using_it() -> None:
+    # sbatch runs the script in a non-interactive bash without ~/.bashrc, where `conda
+    # activate` failed: "Run 'conda init' before 'conda activate'"
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    script = make_plan(request(tool="conda", prefix="/e"), facts, None).job_script
+    assert script is not None
+    assert 'eval "$(conda shell.bash hook)"\nconda activate /e/env\nsrun python train.py' in script
+    uv = make_plan(request(), facts, None).job_script
+    assert uv is not None and "shell.bash hook" not in uv
