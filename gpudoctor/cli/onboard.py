@@ -295,7 +295,8 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     lines = tuple(
         StepLine(
             title=s.title,
-            command=s.command,
+            # as run (the create step's CONDA_OVERRIDE_CUDA read from the manifest)
+            command=done[s.name].step.command if s.name in done else s.command,
             status="passed" if s.name in done or s.name in ("summary",) else "not run",
             duration_s=done[s.name].duration_s if s.name in done else None,
         )

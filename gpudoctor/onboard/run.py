@@ -198,8 +198,12 @@ def execute(
     goes on unwinding. What earlier steps made stays.
     """
     results: list[StepResult] = []
-    for offset, step in enumerate(steps):
+    for offset, planned in enumerate(steps):
         index = first + offset
+        # after the steps before it (the plan step writes the manifest): the line shown and
+        # kept in the summary is the command run, CONDA_OVERRIDE_CUDA=12.8 and all, not
+        # --dry-run's placeholder
+        step = resolved(planned) if planned.argv else planned
         progress.started(index, total, step)
         try:
             result = _run_one(step, index, log_dir, write_log, in_process)

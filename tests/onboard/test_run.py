@@ -17,11 +17,17 @@ LONG_ERROR = "gpudoctor: error: the check run on node n1 of partition gpu found 
 
 
 class _Quiet:
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.results: list[StepResult] = []
+
     def started(self, index: int, total: int, step: object) -> None:
-        """Nothing shown."""
+        """Nothing shown; the command line kept."""
+        self.shown.append(step.command)  # type: ignore[attr-defined]
 
     def finished(self, index: int, total: int, result: StepResult) -> None:
-        """Nothing shown."""
+        """Nothing shown; the result kept."""
+        self.results.append(result)
 
 
 def _fail_with(tmp_path: Path, stderr: str, **plan_kw: object) -> str:
@@ -84,6 +90,10 @@ def test_uvs_error_chain_names_what_failed_not_only_its_root_cause(tmp_path: Pat
     assert "client error" not in message  # the middle of the chain is in the log
 
 
+SHOWN: list[str] = []
+"""The command lines the last _conda_create's progress was shown, and its results' commands."""
+
+
 def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str, str]:
     """Run the create step of a conda onboarding (the conda replaced by a Python that prints
     the override it got) on the environment.yml make-env writes for it: (its output, its
@@ -113,8 +123,9 @@ def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str
         log_dir=tmp_path,
         write_log=lambda path, text: path.write_text(text),
         in_process=lambda step: None,
-        progress=_Quiet(),
+        progress=(quiet := _Quiet()),
     )
+    SHOWN[:] = [*quiet.shown, *(r.step.command for r in quiet.results)]
     return result.stdout.strip(), (tmp_path / "3-create.log").read_text()
 
 
@@ -132,6 +143,9 @@ def test_conda_for_a_partition_creates_with_the_override_make_env_asks_for(
     got, log = _conda_create(tmp_path, has_gpu=False)
     assert got == "12.8"
     assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")
+    # the progress line and the summary (from the result) show the command as run, not the
+    # dry run's placeholder (the summary's table had "[CONDA_OVERRIDE_CUDA=<the nodes' ...")
+    assert len(SHOWN) == 2 and all(c.startswith("CONDA_OVERRIDE_CUDA=12.8 ") for c in SHOWN)
     # a CPU-only plan sets no override, and neither does the create step
     assert _conda_create(tmp_path, has_gpu=False, cpu=True)[0] == "none"
 
