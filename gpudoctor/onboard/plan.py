@@ -370,8 +370,9 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             undo=(env_dir,),
             timeout_s=CREATE_TIMEOUT_S,
             # conda on a login node sees no __cuda: without make-env's override a conda CUDA
-            # build would not solve there, or conda would pick a CPU build
-            env_from=manifest if tool == "conda" and target.partition is not None else None,
+            # build would not solve there, or conda would pick a CPU build; pixi refuses to
+            # install a workspace whose [system-requirements] cuda this machine lacks
+            env_from=manifest if tool in ("conda", "pixi") and target.partition else None,
         ),
         Step(
             name="install",

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,7 +113,10 @@ def describe_failure(result: CmdResult, step: Step) -> str:
 
 def manifest_override(path: str) -> str | None:
     """The ``CONDA_OVERRIDE_CUDA`` under ``variables:`` in the environment.yml make-env wrote
-    (``  CONDA_OVERRIDE_CUDA: "12.8"``); None when it sets none or cannot be read."""
+    (``  CONDA_OVERRIDE_CUDA: "12.8"``), or the ``[system-requirements] cuda`` of its pixi.toml;
+    None when it sets none or cannot be read."""
+    if path.endswith(".toml"):
+        return _pixi_cuda(path)
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
@@ -130,6 +134,22 @@ def manifest_override(path: str) -> str | None:
             except ValueError:
                 return None
     return None
+
+
+def _pixi_cuda(path: str) -> str | None:
+    """``[system-requirements] cuda`` of a pixi.toml: pixi refuses to install a workspace
+    whose CUDA the machine (a login node without a GPU) does not have, unless told."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # the create step says what is wrong with the file
+    cuda = doc.get("system-requirements", {}).get("cuda")
+    return cuda if isinstance(cuda, str) and cuda else None
 
 
 def resolved(step: Step) -> Step:

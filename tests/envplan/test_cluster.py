@@ -85,6 +85,10 @@ def test_conda_form_for_compute_nodes_tells_conda_their_cuda():
     assert "# Create with: CONDA_OVERRIDE_CUDA=12.8 conda env create -f env.yml" in text
     assert text.endswith('variables:\n  CONDA_OVERRIDE_CUDA: "12.8"\n')
     assert 'cuda = "12.8"' in render(plan, "pixi")
+    # pixi refuses to install it on a login node without a GPU unless told the nodes' CUDA
+    assert "# Create with: CONDA_OVERRIDE_CUDA=12.8 pixi install\n" in render(plan, "pixi")
+    one_machine = make_plan(knowledge, target, Request())
+    assert "# Create with: pixi install\n" in render(one_machine, "pixi")
     assert "CONDA_OVERRIDE_CUDA" not in render(make_plan(knowledge, target, Request()), "conda")
     cpu = make_plan(knowledge, nodes, Request(cpu=True))
     assert "variables:" not in render(cpu, "conda")

@@ -94,7 +94,9 @@ SHOWN: list[str] = []
 """The command lines the last _conda_create's progress was shown, and its results' commands."""
 
 
-def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str, str]:
+def _conda_create(
+    tmp_path: Path, has_gpu: bool, cpu: bool = False, tool: str = "conda"
+) -> tuple[str, str]:
     """Run the create step of a conda onboarding (the conda replaced by a Python that prints
     the override it got) on the environment.yml make-env writes for it: (its output, its
     log)."""
@@ -106,13 +108,13 @@ def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str
     from gpudoctor.envplan.target import target_from_args
 
     facts = Facts(has_gpu=has_gpu, gpu_partitions=("gpu",), partitions=("gpu",))
-    plan = make_plan(request(tool="conda", prefix=str(tmp_path)), facts, None)
+    plan = make_plan(request(tool=tool, prefix=str(tmp_path)), facts, None)
     knowledge = kb.load()
     target = target_from_args(knowledge, driver="570.124.06", cc="9.0")
     if plan.target.partition is not None:
         target = for_nodes(target, partition="gpu", nodes="n[1-2]", gpu="h100", unload=())
     env_plan = make_env_plan(knowledge, target, EnvRequest(cpu=cpu))
-    Path(plan.manifest).write_text(render(env_plan, "conda", plan.manifest))
+    Path(plan.manifest).write_text(render(env_plan, tool, plan.manifest))
     create = next(s for s in plan.steps if s.name == "create")
     code = "import os; print(os.environ.get('CONDA_OVERRIDE_CUDA', 'none'))"
     fake = type(create)(**{**create.__dict__, "argv": (sys.executable, "-c", code)})
@@ -155,3 +157,14 @@ def test_conda_on_this_machine_lets_conda_see_its_own_gpu(tmp_path: Path) -> Non
     plan = make_plan(request(tool="conda", tool_exe="/c", prefix="/e"), facts, None)
     assert next(s for s in plan.steps if s.name == "create").command.startswith("/c env create")
     assert _conda_create(tmp_path, has_gpu=True)[0] == "none"
+
+
+def test_pixi_for_a_partition_installs_with_the_nodes_cuda(tmp_path: Path) -> None:
+    # pixi refuses a workspace whose [system-requirements] cuda the machine lacks ("Virtual
+    # package '__cuda' does not match any of the available virtual packages on your machine",
+    # fieldsoftheworld/ftw-baselines#117): onboard ran `pixi install` on the GPU-less login
+    # node without CONDA_OVERRIDE_CUDA
+    got, log = _conda_create(tmp_path, has_gpu=False, tool="pixi")
+    assert got == "12.8"
+    assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")
+    assert _conda_create(tmp_path, has_gpu=True, tool="pixi")[0] == "none"
