@@ -343,6 +343,13 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
     if target.partition is not None:
         if request.on_partition is None:
             raise BadInputError(f"cannot run a job on partition {target.partition} here")
+        if facts.shadowing_modules:
+            # srun passes this shell's environment on, loaded modules included: verify ran
+            # with the CUDA libraries the job script unloads first on LD_LIBRARY_PATH, so it
+            # proved another environment than the one the jobs get. It unloads them the same
+            # way (Lmod and Environment Modules export `module` to child shells).
+            unload = " ".join(shlex.quote(m) for m in facts.shadowing_modules)
+            verify = ("bash", "-c", f'module unload {unload}; exec "$@"', "verify", *verify)
         verify = request.on_partition(target.partition, verify)
     summaries = (
         _join(request.report_dir, SUMMARY_FILES[0]),

@@ -3,6 +3,7 @@ reports): the target, each step's command line, what it makes and undoes, the jo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import partial
 from pathlib import Path
@@ -119,6 +120,18 @@ def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
     plan = make_plan(request(), facts, None)
     assert plan.job_script is not None
     assert "module unload cuda/12.4" in plan.job_script.splitlines()
+    # and verify, through srun (which passes the loaded modules' LD_LIBRARY_PATH on), runs
+    # with them unloaded too: it proved another environment than the job script's
+    verify = step(plan, "verify")
+    wrapper = ("bash", "-c", 'module unload cuda/12.4; exec "$@"', "verify")
+    at = verify.index("bash")
+    assert verify[0] == "srun" and verify[at : at + 4] == wrapper
+    assert verify[at + 4 :] == (
+        "/home/ada/gpudoctor-env/.venv/bin/python", "-I", "-m", "gpudoctor", "verify",
+        "--quick", "--framework", "torch",
+    )  # fmt: skip
+    plain = make_plan(request(), dataclasses.replace(facts, shadowing_modules=()), None)
+    assert "bash" not in step(plain, "verify")
 
 
 def test_inside_a_job_the_node_is_the_target() -> None:
