@@ -318,6 +318,26 @@ def test_solve_without_rattler(cli: Cli, in_tmp: Path, monkeypatch: pytest.Monke
     assert result.stderr.count("\n") == 1
 
 
+def test_solve_when_conda_forge_does_not_answer_is_exit_1_not_bad_input(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the file's own channel (a name, no --solve-channel) was taken for a folder the user
+    # named: "--solve-channel conda-forge: not a conda channel: error sending request", exit 2
+    rattler = pytest.importorskip("rattler")
+    from gpudoctor.envplan import solve
+
+    async def offline(**kw: object) -> list[object]:
+        raise RuntimeError("error sending request for url (https://conda.anaconda.org/...)")
+
+    monkeypatch.setattr(rattler, "solve", offline)
+    monkeypatch.setattr(solve, "SETTLE_S", 0.0)
+    result = cli("make-env", *TARGET, "--source", "conda-forge", "--solve")
+    assert result.exit_code == 1, result
+    assert "--solve: could not read the channel conda-forge: error sending request" in result.stderr
+    assert "--solve-channel conda-forge" not in result.stderr
+    assert not (in_tmp / "environment.yml").exists()
+
+
 def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
     pytest.importorskip("rattler")
     from tests.envplan.channel import build_channel
