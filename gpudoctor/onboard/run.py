@@ -201,6 +201,22 @@ def undo(step: Step) -> None:
             path.unlink(missing_ok=True)
 
 
+PYTHON_DOWNLOADS = "python-build-standalone"
+"""Where uv fetches a Python that this machine does not have (a cluster's login node often
+cannot reach it)."""
+
+
+def _python_download_hint(step: Step, result: StepResult) -> str:
+    """For a create step in which uv failed to download a Python: how to do without."""
+    if step.name != "create" or PYTHON_DOWNLOADS not in result.stderr:
+        return ""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        "; uv could not download the Python the manifest asks for: rerun with --force "
+        f"--python X.Y naming a Python this machine has (gpudoctor runs on {here} here)"
+    )
+
+
 def execute(
     steps: Sequence[Step],
     *,
@@ -235,6 +251,7 @@ def execute(
             undo(step)
             where = f"; log: {result.log}" if result.log else ""
             where += f"; {step.hint}" if step.hint else ""
+            where += _python_download_hint(step, result)
             raise StepFailed(
                 f"step {index}/{total} {step.name} ({step.title}) failed: {result.why}{where}"
             )

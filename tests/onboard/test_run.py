@@ -168,3 +168,28 @@ def test_pixi_for_a_partition_installs_with_the_nodes_cuda(tmp_path: Path) -> No
     assert got == "12.8"
     assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")
     assert _conda_create(tmp_path, has_gpu=True, tool="pixi")[0] == "none"
+
+
+def test_a_python_uv_could_not_download_gets_the_way_round(tmp_path: Path) -> None:
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
+    create = next(s for s in plan.steps if s.name == "create")
+    code = f"import sys; sys.stderr.write({UV_DOWNLOAD_FAILED!r} + '\\n'); sys.exit(2)"
+    failing = type(create)(**{**create.__dict__, "argv": (sys.executable, "-c", code)})
+    with pytest.raises(StepFailed) as failed:
+        execute(
+            [failing],
+            first=3,
+            total=7,
+            log_dir=tmp_path,
+            write_log=lambda path, text: path.write_text(text),
+            in_process=lambda step: None,
+            progress=_Quiet(),
+        )
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert str(failed.value).endswith(
+        "; uv could not download the Python the manifest asks for: rerun with --force "
+        f"--python X.Y naming a Python this machine has (gpudoctor runs on {here} here)"
+    )
+    # another failure of the plan step gets no such hint
+    assert "could not download" not in _fail_with(tmp_path, "error: boom")
