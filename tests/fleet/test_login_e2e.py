@@ -118,10 +118,9 @@ def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
     done = gpudoctor(login_cluster, "make-env", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "planning for partition gpu, its only GPU partition" in done.stderr
-    assert "give their driver and lowest compute capability (--driver VERSION --cc X.Y" in (
-        done.stderr
-    )
-    assert "--from-fleet DIR" in done.stderr
+    # the partition was only implied: --driver/--cc alone would plan for one machine
+    assert "lowest compute capability (--partition gpu --driver VERSION --cc X.Y" in done.stderr
+    assert "(--partition gpu --from-fleet DIR)" in done.stderr
     assert not (tmp_path / "environment.yml").exists()
 
 

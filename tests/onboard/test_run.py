@@ -12,7 +12,7 @@ from gpudoctor.onboard.plan import Facts, make_plan
 from gpudoctor.onboard.run import StepFailed, StepResult, execute
 from tests.onboard.test_plan import request
 
-REMEDY = "give their driver and lowest compute capability (--driver VERSION --cc X.Y, ...)"
+REMEDY = "give their driver and lowest compute capability (--partition gpu --driver VERSION ...)"
 LONG_ERROR = "gpudoctor: error: the check run on node n1 of partition gpu found " + "x" * 150
 
 
