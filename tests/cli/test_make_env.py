@@ -292,6 +292,46 @@ def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
     assert (in_tmp / "environment.yml").exists()
 
 
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        (
+            "find_nodes",
+            "partition gpu: no node is idle or mixed now (n1 drained (qa)); try again later, or "
+            "name another with --partition/--nodelist",
+        ),
+        (
+            "run_check_on_one_of",
+            "node n1 (partition gpu): srun refused the job: Unable to allocate resources (try "
+            "again later, or wait longer with --immediate)",
+        ),
+    ],
+)
+def test_a_partition_with_no_node_free_names_make_envs_options_not_checks(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch, where: str, said: str
+) -> None:
+    # the line asked for check's --nodelist and --immediate, which make-env does not have
+    from gpudoctor.fleet import remote
+
+    def unavailable(*args: object, **kw: object) -> object:
+        raise remote.NodeUnavailableError(said)
+
+    def one_gpu_node(**kw: object) -> list[object]:
+        return [remote.Where(node="n1", partition="gpu", gpu=True, state="idle")]
+
+    monkeypatch.setattr(remote, "find_nodes", one_gpu_node)
+    monkeypatch.setattr(remote, where, unavailable)
+    result = cli("make-env", "--partition", "gpu")
+    assert result.exit_code == 1, result
+    kept = said.split(" (try", 1)[0].split("; try", 1)[0]  # what happened, without the remedy
+    assert len(result.stderr.splitlines()) == 1 and kept in result.stderr
+    assert "--nodelist" not in result.stderr and "--immediate" not in result.stderr
+    assert result.stderr.endswith(
+        "; try again later, or plan without a job on the nodes: --partition gpu --driver VERSION "
+        "--cc X.Y (as `nvidia-smi` prints on a node), or --partition gpu --from-fleet DIR\n"
+    )
+
+
 def test_this_machine_uses_the_probes(
     cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
