@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,6 +31,9 @@ from gpudoctor.envplan.types import check_typed, choice
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.model.report import Report
+
+if TYPE_CHECKING:
+    from gpudoctor.fleet.remote import NodeUnavailableError
 
 
 def _create_path(output: Path | None, to_stdout: bool, fmt: str) -> str:
@@ -113,13 +117,23 @@ def _report_target(from_report: Path) -> Target:
 
 def _only_gpu_partition() -> str | None:
     """The one GPU partition of the cluster this is a login node of; None when this is no
-    login node (no sinfo, inside a job, SLURM not answering) or no partition has GPUs."""
+    login node (no sinfo, inside a job) or no partition has GPUs; refused (exit 2) when sinfo
+    is here but did not answer."""
     from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
     from gpudoctor.model.slurm import gpu_partitions
 
     cluster = query_cluster() if asks_as_login_node() else None
-    if cluster is None or not cluster.reachable:
+    if cluster is None:
         return None
+    if not cluster.reachable:
+        # a login node whose sinfo hung or failed once got a CPU-only environment.yml, with
+        # a warning, for what may be a GPU cluster (onboard refuses the same way)
+        raise BadInputError(
+            "this machine has no GPU and SLURM's commands are here, but sinfo did not answer "
+            f"({cluster.message or 'no answer'}): make-env cannot tell where the GPUs are; try "
+            "again when `sinfo` answers, or name the target with --partition P, --driver/--cc, "
+            "--from-fleet DIR, or --cpu for this machine"
+        )
     found = list(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
     if len(found) > 1:
         raise BadInputError(
@@ -150,11 +164,36 @@ def _named_nodes(target: Target, partition: str) -> Target:
     return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=())
 
 
+CHECK_REMEDIES = (
+    "; try again later, or name another with --partition/--nodelist",
+    " (try again later, or wait longer with --immediate)",
+    " (--remote-timeout)",
+)
+"""The ways on that check's --partition errors name: options of check, not of make-env."""
+
+
+def _no_node_now(partition: str, exc: Exception) -> NodeUnavailableError:
+    """A node check that could not run now, with make-env's ways on instead of check's."""
+    from gpudoctor.fleet.remote import NodeUnavailableError
+
+    text = str(exc)
+    for remedy in CHECK_REMEDIES:
+        text = text.replace(remedy, "")
+    return NodeUnavailableError(
+        f"{text}; try again later, or plan without a job on the nodes: --partition {partition} "
+        "--driver VERSION --cc X.Y (as `nvidia-smi` prints on a node), or --partition "
+        f"{partition} --from-fleet DIR"
+    )
+
+
 def _partition_target(partition: str, *, cpu: bool) -> Target:
     """The target a check run on one idle node of ``partition`` (through srun) describes."""
-    from gpudoctor.fleet.remote import Where, find_nodes, run_check_on_one_of
+    from gpudoctor.fleet.remote import NodeUnavailableError, Where, find_nodes
 
-    wheres = find_nodes(partition=partition, nodelist=None)
+    try:
+        wheres = find_nodes(partition=partition, nodelist=None)
+    except NodeUnavailableError as exc:  # said with check's options, --nodelist
+        raise _no_node_now(partition, exc) from None
     if not wheres[0].gpu and not cpu:
         raise BadInputError(
             f"--partition {partition} has no GPU GRES: its nodes offer no GPU to plan for; "
@@ -172,9 +211,14 @@ def _partition_target(partition: str, *, cpu: bool) -> Target:
         )
 
     argv = [sys.executable, "-m", "gpudoctor", "check", "--format", "json", "--no-redact"]
-    report = run_check_on_one_of(
-        wheres, [*argv, "--no-frameworks"], announce=announce, on_busy=busy
-    )
+    from gpudoctor.fleet.remote import run_check_on_one_of
+
+    try:
+        report = run_check_on_one_of(
+            wheres, [*argv, "--no-frameworks"], announce=announce, on_busy=busy
+        )
+    except NodeUnavailableError as exc:  # said with check's options, --immediate
+        raise _no_node_now(partition, exc) from None
     ran = report.site.remote if report.site is not None else None
     node = ran.node if ran is not None else wheres[0].node  # run_check always sets it
     target = target_from_report(report, f"node {node} of partition {partition}")

@@ -114,6 +114,37 @@ def _check_prefix(prefix: Path, force: bool) -> None:
         )
 
 
+def _check_plan_options(
+    tool: str,
+    framework: str,
+    python: str | None,
+    torch: str | None,
+    tensorflow: str | None,
+    torch_index_url: str | None,
+    driver: str | None,
+    cc: str | None,
+) -> None:
+    """The options onboard hands to make-env, checked as make-env checks them (one line, exit
+    2), before check runs and before --dry-run prints a plan whose step 2 would refuse them."""
+    from gpudoctor.envplan.plan import check_request
+    from gpudoctor.envplan.target import target_from_args
+    from gpudoctor.envplan.types import Request as PlanRequest
+    from gpudoctor.kb import load
+
+    request = PlanRequest.from_options(
+        framework=framework,
+        fmt=tool,  # the manifest's form is the tool's: uv, conda or pixi
+        python=python,
+        torch=torch,
+        tensorflow=tensorflow,
+        torch_index_url=torch_index_url,
+    )
+    kb = load()
+    check_request(kb, request)
+    if driver is not None or cc is not None:
+        target_from_args(kb, driver=driver, cc=cc)
+
+
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
     from gpudoctor.envplan.cluster import modules_to_unload
@@ -163,6 +194,21 @@ def _diagnosed(report: Report) -> tuple[Finding, ...]:
     return diagnose(report, kb.load()).findings
 
 
+PLAN_WARNING = "warning: "
+"""How make-env says a warning about the plan, one per line on stderr."""
+
+
+def plan_warnings(result: StepResult) -> tuple[str, ...]:
+    """The warnings make-env printed in the plan step (none for another step)."""
+    if result.step.name != "plan":
+        return ()
+    return tuple(
+        line.removeprefix(PLAN_WARNING).strip()
+        for line in result.stderr.splitlines()
+        if line.startswith(PLAN_WARNING)
+    )
+
+
 class _Lines:
     """Progress as plain lines on stderr (pipes, logs, CI)."""
 
@@ -177,6 +223,8 @@ class _Lines:
         self.results.append(result)
         word = "done" if result.ok else "FAILED"
         click.echo(f"onboard: [{index}/{total}] {word} in {result.duration_s:.1f} s", file=self.out)
+        for warning in plan_warnings(result):
+            click.echo(f"onboard: warning: {warning}", file=self.out)
 
     def close(self) -> None:
         """Nothing to take down."""
@@ -213,6 +261,8 @@ class _Live(_Lines):
             markup=False,
             highlight=False,
         )
+        for warning in plan_warnings(result):
+            self.console.print(f"  warning: {warning}", markup=False, highlight=False)
 
     def close(self) -> None:
         self.progress.stop()
@@ -245,7 +295,8 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     lines = tuple(
         StepLine(
             title=s.title,
-            command=s.command,
+            # as run (the create step's CONDA_OVERRIDE_CUDA read from the manifest)
+            command=done[s.name].step.command if s.name in done else s.command,
             status="passed" if s.name in done or s.name in ("summary",) else "not run",
             duration_s=done[s.name].duration_s if s.name in done else None,
         )
@@ -266,6 +317,7 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
         activate=plan.activate,
         steps=lines,
         verify_output=(verify.stdout.strip() if verify else ""),
+        plan_warnings=tuple(w for r in results for w in plan_warnings(r)),
         job_script=plan.job_script,
         run_line=plan.run_line,
         logs=plan.log_dir,
@@ -378,6 +430,9 @@ def command(
             f"{name} is not installed here: install it, or choose --tool "
             f"{' or '.join(t for t in TOOLS if t != name)}"
         )
+    _check_plan_options(
+        name, framework, python, torch_version, tf_version, torch_index_url, driver, cc
+    )
     where = Path(prefix).expanduser().absolute()
     _check_prefix(where, force)
     summaries = Path(report_dir).expanduser().absolute()

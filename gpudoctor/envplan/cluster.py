@@ -55,17 +55,21 @@ def for_nodes(
     where = f"partition {partition}: " if partition else ""
     model = gpu or (", ".join(dict.fromkeys(target.gpus)) if target.gpus else None)
     text = f"{where}nodes {nodes}" + (f" ({model})" if model else "")
-    return dataclasses.replace(target, cluster=text, unload_modules=unload)
+    return dataclasses.replace(target, cluster=text, partition=partition, unload_modules=unload)
 
 
 def no_driver_on_node(node: str, partition: str | None) -> PlanError:
     """A check on the node found no driver version: make-env cannot pick a CUDA for it."""
     where = f"node {node}" + (f" of partition {partition}" if partition else "")
+    # with the partition: --driver/--cc alone (the partition only implied) planned for one
+    # machine, losing the nodes' CONDA_OVERRIDE_CUDA that conda and pixi need on a login node
+    with_partition = f"--partition {partition} " if partition else ""
     return PlanError(
         f"the check run on {where} found no NVIDIA driver it could read, so make-env cannot "
         "tell which CUDA the compute nodes run: give their driver and lowest compute "
-        "capability (--driver VERSION --cc X.Y, as `nvidia-smi` prints on a node), or a saved "
-        "fleet report (--from-fleet DIR), or --cpu for a CPU-only environment"
+        f"capability ({with_partition}--driver VERSION --cc X.Y, as `nvidia-smi` prints on a "
+        f"node), or a saved fleet report ({with_partition}--from-fleet DIR), or --cpu for a "
+        "CPU-only environment"
     )
 
 

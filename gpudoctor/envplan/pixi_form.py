@@ -6,20 +6,25 @@ from __future__ import annotations
 from packaging.requirements import Requirement
 
 from gpudoctor.envplan.emit import TomlValue, toml_key, toml_value
-from gpudoctor.envplan.header import copy_then, folder_of, header, shell_word
+from gpudoctor.envplan.header import copy_then, cuda_override, folder_of, header, shell_word
 from gpudoctor.envplan.types import Plan
 
 MANIFEST = "pixi.toml"
 
 
-def create_command(path: str) -> str:
-    """``pixi install`` for the manifest at ``path`` (as the user typed it)."""
+def create_command(path: str, cuda: str | None = None) -> str:
+    """``pixi install`` for the manifest at ``path`` (as the user typed it); ``cuda`` is the
+    compute nodes' CUDA when it is installed on another host (a login node without a GPU)."""
+    # pixi refuses to install a workspace whose [system-requirements] cuda the machine does not
+    # meet ("Virtual package '__cuda' does not match any of the available virtual packages on
+    # your machine"; fieldsoftheworld/ftw-baselines#117): on a login node it must be told
+    install = f"CONDA_OVERRIDE_CUDA={cuda} pixi install" if cuda else "pixi install"
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     if name == MANIFEST:
         if folder_of(path) in ("", "."):
-            return "pixi install"
-        return f"pixi install --manifest-path {shell_word(path)}"
-    return copy_then(path, MANIFEST, "pixi-env", "pixi install --manifest-path pixi-env")
+            return install
+        return f"{install} --manifest-path {shell_word(path)}"
+    return copy_then(path, MANIFEST, "pixi-env", f"{install} --manifest-path pixi-env")
 
 
 def conda_entry(spec: str) -> tuple[str, TomlValue]:
@@ -53,7 +58,7 @@ def pypi_entry(spec: str, index: str | None) -> tuple[str, TomlValue]:
 def to_pixi(plan: Plan, path: str = MANIFEST) -> str:
     """The pixi.toml for ``plan``."""
     channels = [c for c in plan.channels if c != "nodefaults"]  # pixi never adds defaults
-    lines = header(plan, create_command(path), "pixi")
+    lines = header(plan, create_command(path, cuda_override(plan)), "pixi")
     lines += [
         "",
         "[workspace]",

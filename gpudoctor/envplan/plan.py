@@ -85,12 +85,22 @@ def _check_index_url(request: Request) -> None:
         )
 
 
+def check_request(kb: KnowledgeBase, request: Request) -> None:
+    """Refuse (one line, exit 2) what no target makes valid: a malformed or unknown Python or
+    framework version, a bad --torch-index-url."""
+    _validate(kb, request)
+
+
 def _validate(kb: KnowledgeBase, request: Request) -> None:
     if request.source not in SOURCES:
         raise BadInputError(f"--source {request.source}: use pip or conda-forge")
     _check_index_url(request)
-    if request.python is not None:
-        python_key(request.python)
+    if request.python is not None and python_key(request.python)[0] != 3:
+        # no framework release the knowledge base records runs on Python 2 (or a Python 4):
+        # a typing mistake, not a machine nothing fits
+        raise BadInputError(
+            f"--python {request.python}: PyTorch and TensorFlow need Python 3 (like 3.12)"
+        )
     for framework in request.frameworks:
         version = request.version(framework)
         if version is None:

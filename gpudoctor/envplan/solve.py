@@ -147,10 +147,10 @@ def solve_plan(
         time.sleep(SETTLE_S)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
-        if all(source.startswith("file:") or "://" not in source for source in sources) and all(
-            _is_path(c) for c in channels or ()
-        ):
-            # a folder the user named that is not a channel: their input
+        if channels and all(_is_path(c) for c in channels):
+            # a folder the user named that is not a channel: their input (the file's own
+            # conda-forge, a name, was taken for one: a network error said "--solve-channel
+            # conda-forge: not a conda channel", exit 2, with no --solve-channel given)
             raise BadInputError(f"--solve-channel {names}: not a conda channel: {first}") from None
         # a channel that did not answer is the network's state, not bad input (exit 1): the
         # plan could not be checked, so it is not written

@@ -26,6 +26,12 @@ def command_for(target: Target, request: Request) -> str:
             args += ["--arch", target.arch]
         if target.wsl:
             args.append("--wsl")
+        if target.partition is not None and target.driver is not None:
+            # planned for a partition's nodes from their login node: without it the file made
+            # again there would be planned for one machine, and lose the header naming the
+            # nodes and the conda form's CONDA_OVERRIDE_CUDA (with --driver/--cc, make-env
+            # only asks sinfo for the nodes: no job runs)
+            args += ["--partition", target.partition]
     frameworks = request.frameworks
     args += ["--framework", "both" if len(frameworks) == 2 else frameworks[0]]
     for flag, value in (

@@ -57,6 +57,9 @@ class Target:
     cluster: str | None = None
     """The compute nodes planned for (``partition gpu: nodes n[1-2] (h100)``), None for one
     machine: then the environment is created on another host than the one it runs on."""
+    partition: str | None = None
+    """The SLURM partition of those nodes, when one was named: the Regenerate line names it
+    too, so that a file made again on the login node is still planned for the nodes."""
     unload_modules: tuple[str, ...] = ()
     """Loaded environment modules that put CUDA, cuDNN or NCCL on LD_LIBRARY_PATH."""
     left_out: tuple[str, ...] = ()

@@ -280,6 +280,11 @@ def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str |
             "# check named these modules as shadowing the CUDA libraries the environment brings",
             f"module unload {' '.join(shlex.quote(m) for m in modules)}",
         ]
+    if activate.startswith("conda activate "):
+        # a batch script is a non-interactive bash: it reads no ~/.bashrc, so the `conda`
+        # shell function `conda init` put there is missing and `conda activate` fails
+        # ("Run 'conda init' before 'conda activate'"); the hook defines it (conda/conda#7980)
+        lines.append('eval "$(conda shell.bash hook)"')
     lines += [activate, "srun python train.py", ""]
     return "\n".join(lines)
 
@@ -338,6 +343,13 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
     if target.partition is not None:
         if request.on_partition is None:
             raise BadInputError(f"cannot run a job on partition {target.partition} here")
+        if facts.shadowing_modules:
+            # srun passes this shell's environment on, loaded modules included: verify ran
+            # with the CUDA libraries the job script unloads first on LD_LIBRARY_PATH, so it
+            # proved another environment than the one the jobs get. It unloads them the same
+            # way (Lmod and Environment Modules export `module` to child shells).
+            unload = " ".join(shlex.quote(m) for m in facts.shadowing_modules)
+            verify = ("bash", "-c", f'module unload {unload}; exec "$@"', "verify", *verify)
         verify = request.on_partition(target.partition, verify)
     summaries = (
         _join(request.report_dir, SUMMARY_FILES[0]),
@@ -365,8 +377,9 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             undo=(env_dir,),
             timeout_s=CREATE_TIMEOUT_S,
             # conda on a login node sees no __cuda: without make-env's override a conda CUDA
-            # build would not solve there, or conda would pick a CPU build
-            env_from=manifest if tool == "conda" and target.partition is not None else None,
+            # build would not solve there, or conda would pick a CPU build; pixi refuses to
+            # install a workspace whose [system-requirements] cuda this machine lacks
+            env_from=manifest if tool in ("conda", "pixi") and target.partition else None,
         ),
         Step(
             name="install",

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,36 @@ def _last_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+CAUSES = ("cause:", "Caused by:")
+"""How uv (and other Rust tools) chain the causes below their ``error:`` line."""
+
+
+def _error_chain(text: str, limit: int = 500) -> str:
+    """uv's ``error:`` line with the cause that names what failed and the root cause, e.g.
+    ``error: Request failed after 3 retries; Failed to download `https://.../cpython-3.14...`;
+    failed to lookup address information: ...``; "" when ``text`` has no such chain.
+
+    Its last line alone (the root cause: a DNS error) did not say that uv was downloading a
+    Python, a wheel or an index page."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    heads = [i for i, line in enumerate(lines) if line.startswith("error:")]
+    if not heads:
+        return ""
+    head = heads[-1]
+    causes = []
+    for line in lines[head + 1 :]:
+        cause = next((line[len(p) :].strip() for p in CAUSES if line.startswith(p)), None)
+        if cause is None:
+            break
+        causes.append(cause)
+    if not causes:
+        return ""
+    named = next((c for c in causes if "`" in c), causes[0])
+    parts = list(dict.fromkeys((lines[head], named, causes[-1])))
+    chain = "; ".join(parts)
+    return chain if len(chain) <= limit else chain[: limit - 3] + "..."
+
+
 def describe_failure(result: CmdResult, step: Step) -> str:
     """Why a command did not pass, in words."""
     if result.start_error is not None:
@@ -76,13 +107,16 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:
         return "interrupted"
-    last = _last_line(result.stderr) or _last_line(result.stdout)
+    last = _error_chain(result.stderr) or _last_line(result.stderr) or _last_line(result.stdout)
     return f"exited with status {result.returncode}" + (f": {last}" if last else "")
 
 
 def manifest_override(path: str) -> str | None:
     """The ``CONDA_OVERRIDE_CUDA`` under ``variables:`` in the environment.yml make-env wrote
-    (``  CONDA_OVERRIDE_CUDA: "12.8"``); None when it sets none or cannot be read."""
+    (``  CONDA_OVERRIDE_CUDA: "12.8"``), or the ``[system-requirements] cuda`` of its pixi.toml;
+    None when it sets none or cannot be read."""
+    if path.endswith(".toml"):
+        return _pixi_cuda(path)
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
@@ -100,6 +134,22 @@ def manifest_override(path: str) -> str | None:
             except ValueError:
                 return None
     return None
+
+
+def _pixi_cuda(path: str) -> str | None:
+    """``[system-requirements] cuda`` of a pixi.toml: pixi refuses to install a workspace
+    whose CUDA the machine (a login node without a GPU) does not have, unless told."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # the create step says what is wrong with the file
+    cuda = doc.get("system-requirements", {}).get("cuda")
+    return cuda if isinstance(cuda, str) and cuda else None
 
 
 def resolved(step: Step) -> Step:
@@ -151,6 +201,22 @@ def undo(step: Step) -> None:
             path.unlink(missing_ok=True)
 
 
+PYTHON_DOWNLOADS = "python-build-standalone"
+"""Where uv fetches a Python that this machine does not have (a cluster's login node often
+cannot reach it)."""
+
+
+def _python_download_hint(step: Step, result: StepResult) -> str:
+    """For a create step in which uv failed to download a Python: how to do without."""
+    if step.name != "create" or PYTHON_DOWNLOADS not in result.stderr:
+        return ""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        "; uv could not download the Python the manifest asks for: rerun with --force "
+        f"--python X.Y naming a Python this machine has (gpudoctor runs on {here} here)"
+    )
+
+
 def execute(
     steps: Sequence[Step],
     *,
@@ -168,8 +234,12 @@ def execute(
     goes on unwinding. What earlier steps made stays.
     """
     results: list[StepResult] = []
-    for offset, step in enumerate(steps):
+    for offset, planned in enumerate(steps):
         index = first + offset
+        # after the steps before it (the plan step writes the manifest): the line shown and
+        # kept in the summary is the command run, CONDA_OVERRIDE_CUDA=12.8 and all, not
+        # --dry-run's placeholder
+        step = resolved(planned) if planned.argv else planned
         progress.started(index, total, step)
         try:
             result = _run_one(step, index, log_dir, write_log, in_process)
@@ -181,6 +251,7 @@ def execute(
             undo(step)
             where = f"; log: {result.log}" if result.log else ""
             where += f"; {step.hint}" if step.hint else ""
+            where += _python_download_hint(step, result)
             raise StepFailed(
                 f"step {index}/{total} {step.name} ({step.title}) failed: {result.why}{where}"
             )

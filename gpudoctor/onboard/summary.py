@@ -36,6 +36,9 @@ class Summary:
     job_script: str | None
     run_line: str
     logs: str
+    plan_warnings: tuple[str, ...] = ()
+    """What make-env warned about the environment it planned (no torchvision pinned, build data
+    not confirmed, ...): said here, not only in the plan step's log."""
 
 
 def _fence(text: str, lang: str = "") -> list[str]:
@@ -79,6 +82,7 @@ def markdown(s: Summary) -> str:
         f"- Environment ({s.tool}): {_code(s.env_dir)}",
         f"- Its manifest: {_code(s.manifest)}",
         f"- Logs: {_code(s.logs)}",
+        *(f"- Warning (make-env): {w}" for w in s.plan_warnings),
         "",
         "Activate it:",
         "",
@@ -124,7 +128,7 @@ th { background: #f6f8fa; } td code { overflow-wrap: anywhere; }
 col.n { width: 2.5rem; } col.title { width: 14rem; } col.result { width: 5.5rem; }
 col.time { width: 5rem; }
 .passed { color: #1a7f37; font-weight: 600; } .failed { color: #cf222e; font-weight: 600; }
-.not-run { color: #57606a; }
+.not-run { color: #57606a; } .warning { color: #9a6700; font-weight: 600; }
 ul { padding-left: 1.3rem; }
 """
 
@@ -142,6 +146,9 @@ def html(s: Summary) -> str:
         for n, step in enumerate(s.steps, 1)
     )
     where = f" on <code>{e(s.hostname)}</code>" if s.hostname else ""
+    warnings = "".join(
+        f'<li><span class="warning">Warning</span> (make-env): {e(w)}</li>' for w in s.plan_warnings
+    )
     if s.job_script is not None:
         run = (
             "<h2>A job script for the partition</h2><p>Save it as <code>train.sbatch</code> next "
@@ -159,7 +166,7 @@ def html(s: Summary) -> str:
         f"{problems}</ul>"
         f"<h2>What was created</h2><ul><li>Environment ({e(s.tool)}): <code>{e(s.env_dir)}"
         f"</code></li><li>Its manifest: <code>{e(s.manifest)}</code></li>"
-        f"<li>Logs: <code>{e(s.logs)}</code></li></ul>"
+        f"<li>Logs: <code>{e(s.logs)}</code></li>{warnings}</ul>"
         f"<p>Activate it:</p><pre>{e(s.activate)}</pre>"
         '<h2>Steps</h2><table><colgroup><col class="n"><col class="title"><col>'
         '<col class="result"><col class="time"></colgroup>'

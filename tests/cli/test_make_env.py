@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--os", "bsd"), "--os bsd"),
         ((*TARGET, "--python", "three"), "Python version"),
         ((*TARGET, "--python", "abc"), "Python version 'abc' is not like 3.12"),
+        ((*TARGET, "--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
         ((*TARGET, "--torch", "2.9.7"), "--torch 2.9.7: no such PyTorch release"),
         ((*TARGET, "--torch", "2.14.5"), "--torch 2.14.5: no such PyTorch release"),
         (
@@ -260,6 +262,76 @@ def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) 
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in result.stdout
 
 
+def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it wrote a CPU-only environment.yml (with a warning) for what may be a GPU cluster's
+    # login node, as onboard refuses to
+    from dataclasses import replace
+
+    from gpudoctor.probe import collect
+    from gpudoctor.userfiles.read import load_report
+
+    report = load_report(REPORTS / "failure__no_driver.json")
+    no_gpu = replace(report, driver=replace(report.driver, pci_functions=()))
+    monkeypatch.setattr(collect, "collect_report", lambda ctx, *, frameworks=True: no_gpu)
+    bin_dir = in_tmp / "bin"
+    bin_dir.mkdir()
+    sinfo = bin_dir / "sinfo"
+    sinfo.write_text(
+        "#!/bin/sh\necho 'sinfo: error: Unable to contact slurm controller' >&2\nexit 1\n"
+    )
+    sinfo.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": None}
+    result = cli("make-env", env=env)
+    assert result.exit_code == 2, result
+    assert "but sinfo did not answer (" in result.stderr and "--cpu" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not (in_tmp / "environment.yml").exists()
+    result = cli("make-env", "--cpu", env=env)
+    assert result.exit_code == 0, result
+    assert (in_tmp / "environment.yml").exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        (
+            "find_nodes",
+            "partition gpu: no node is idle or mixed now (n1 drained (qa)); try again later, or "
+            "name another with --partition/--nodelist",
+        ),
+        (
+            "run_check_on_one_of",
+            "node n1 (partition gpu): srun refused the job: Unable to allocate resources (try "
+            "again later, or wait longer with --immediate)",
+        ),
+    ],
+)
+def test_a_partition_with_no_node_free_names_make_envs_options_not_checks(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch, where: str, said: str
+) -> None:
+    # the line asked for check's --nodelist and --immediate, which make-env does not have
+    from gpudoctor.fleet import remote
+
+    def unavailable(*args: object, **kw: object) -> object:
+        raise remote.NodeUnavailableError(said)
+
+    def one_gpu_node(**kw: object) -> list[object]:
+        return [remote.Where(node="n1", partition="gpu", gpu=True, state="idle")]
+
+    monkeypatch.setattr(remote, "find_nodes", one_gpu_node)
+    monkeypatch.setattr(remote, where, unavailable)
+    result = cli("make-env", "--partition", "gpu")
+    assert result.exit_code == 1, result
+    kept = said.split(" (try", 1)[0].split("; try", 1)[0]  # what happened, without the remedy
+    assert len(result.stderr.splitlines()) == 1 and kept in result.stderr
+    assert "--nodelist" not in result.stderr and "--immediate" not in result.stderr
+    assert result.stderr.endswith(
+        "; try again later, or plan without a job on the nodes: --partition gpu --driver VERSION "
+        "--cc X.Y (as `nvidia-smi` prints on a node), or --partition gpu --from-fleet DIR\n"
+    )
+
+
 def test_this_machine_uses_the_probes(
     cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,6 +356,26 @@ def test_solve_without_rattler(cli: Cli, in_tmp: Path, monkeypatch: pytest.Monke
     result = cli("make-env", *TARGET, "--solve")
     assert result.exit_code == 2 and "py-rattler" in result.stderr, result
     assert result.stderr.count("\n") == 1
+
+
+def test_solve_when_conda_forge_does_not_answer_is_exit_1_not_bad_input(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the file's own channel (a name, no --solve-channel) was taken for a folder the user
+    # named: "--solve-channel conda-forge: not a conda channel: error sending request", exit 2
+    rattler = pytest.importorskip("rattler")
+    from gpudoctor.envplan import solve
+
+    async def offline(**kw: object) -> list[object]:
+        raise RuntimeError("error sending request for url (https://conda.anaconda.org/...)")
+
+    monkeypatch.setattr(rattler, "solve", offline)
+    monkeypatch.setattr(solve, "SETTLE_S", 0.0)
+    result = cli("make-env", *TARGET, "--source", "conda-forge", "--solve")
+    assert result.exit_code == 1, result
+    assert "--solve: could not read the channel conda-forge: error sending request" in result.stderr
+    assert "--solve-channel conda-forge" not in result.stderr
+    assert not (in_tmp / "environment.yml").exists()
 
 
 def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,35 @@ def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
     result = cli(*args)
     assert result.exit_code == 2 and "not empty" in result.stderr
     assert cli(*args, "--force", "--report-dir", str(tmp_path)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--driver", "abc", "--cc", "9.0"), "--driver abc: not a driver version"),
+        (("--driver", "580.95.05"), "--driver needs --cc"),
+        (("--driver", "580.95.05", "--cc", "99"), "--cc 99: no NVIDIA GPU"),
+        (("--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
+        (("--python", "abc"), "Python version 'abc' is not like 3.12"),
+        (("--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
+        (("--torch", "2.9.7"), "no such PyTorch release"),
+        (("--torch-index-url", "mirror"), "--torch-index-url mirror: give an https://"),
+    ],
+)
+def test_make_env_options_are_refused_before_check_runs(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    # step 2 (make-env) would refuse them only after check (seconds), and --dry-run printed a
+    # plan with exit 0 that could never run; with --yes the refusal came back as exit 1
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--yes", "--prefix", str(tmp_path / "env"), "--report-dir", str(tmp_path),
+        "--tool", "uv", *args, env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 2, result
+    assert said in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "onboard: [1/" not in result.stderr  # check did not start
+    assert not (tmp_path / "env").exists()
 
 
 def test_existing_summaries_need_force(cli: Cli, tmp_path: Path) -> None:
@@ -268,6 +298,27 @@ def test_the_summary_names_this_machine_not_the_redacted_placeholder(
     assert result.exit_code == 0, result
     md = (tmp_path / "again" / "gpudoctor-onboard.md").read_text()
     assert REDACTED not in md and "login1" not in md and md.splitlines()[2].endswith("UTC.")
+
+
+def test_make_envs_warnings_reach_the_terminal_and_the_summary(cli: Cli, tmp_path: Path) -> None:
+    # they were only in the plan step's log: the summary said every step passed, and a
+    # student learned that no torchvision was pinned when `import torchvision` failed
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    args = (
+        "onboard", "--yes", "--from-report", str(WORKSTATION), "--prefix", str(tmp_path / "env"),
+        "--report-dir", str(tmp_path), "--torch", "2.15",
+    )  # fmt: skip
+    result = cli(*args, env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    log = (tmp_path / "env" / "gpudoctor-logs" / "1-plan.log").read_text()
+    said = [x.removeprefix("warning: ") for x in log.splitlines() if x.startswith("warning: ")]
+    assert any("no torchvision" in w for w in said), log
+    md = (tmp_path / "gpudoctor-onboard.md").read_text()
+    page = (tmp_path / "gpudoctor-onboard.html").read_text()
+    for warning in said:
+        assert f"onboard: warning: {warning}" in result.stderr
+        assert f"- Warning (make-env): {warning}" in md
+        assert html_escape(warning) in page
 
 
 def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job_waits(

@@ -85,9 +85,27 @@ def test_conda_form_for_compute_nodes_tells_conda_their_cuda():
     assert "# Create with: CONDA_OVERRIDE_CUDA=12.8 conda env create -f env.yml" in text
     assert text.endswith('variables:\n  CONDA_OVERRIDE_CUDA: "12.8"\n')
     assert 'cuda = "12.8"' in render(plan, "pixi")
+    # pixi refuses to install it on a login node without a GPU unless told the nodes' CUDA
+    assert "# Create with: CONDA_OVERRIDE_CUDA=12.8 pixi install\n" in render(plan, "pixi")
+    one_machine = make_plan(knowledge, target, Request())
+    assert "# Create with: pixi install\n" in render(one_machine, "pixi")
     assert "CONDA_OVERRIDE_CUDA" not in render(make_plan(knowledge, target, Request()), "conda")
     cpu = make_plan(knowledge, nodes, Request(cpu=True))
     assert "variables:" not in render(cpu, "conda")
+
+
+def test_the_regenerate_line_of_a_file_for_a_partition_names_the_partition():
+    # without it, the line run again on the login node planned for one machine: the conda
+    # form lost CONDA_OVERRIDE_CUDA and the header naming the nodes
+    knowledge = kb.load()
+    target = target_from_args(knowledge, driver="570.124.06", cc="9.0")
+    nodes = for_nodes(target, partition="gpu", nodes="n[1-2]", gpu="h100", unload=())
+    text = render(make_plan(knowledge, nodes, Request()), "uv", "pyproject.toml")
+    assert "# Regenerate: gpudoctor make-env --driver 570.124.06 --cc 9.0 --os linux " in text
+    assert "--partition gpu --framework torch --format uv\n" in text
+    fleet = for_nodes(target, partition=None, nodes="n[1-2]", gpu=None, unload=())
+    assert "--partition" not in make_plan(knowledge, fleet, Request()).command
+    assert "--partition" not in make_plan(knowledge, target, Request()).command
 
 
 def test_request_options_are_checked_in_the_request_type():

@@ -5,6 +5,7 @@ GPU count against a GPU node's GRES."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -117,10 +118,9 @@ def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
     done = gpudoctor(login_cluster, "make-env", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "planning for partition gpu, its only GPU partition" in done.stderr
-    assert "give their driver and lowest compute capability (--driver VERSION --cc X.Y" in (
-        done.stderr
-    )
-    assert "--from-fleet DIR" in done.stderr
+    # the partition was only implied: --driver/--cc alone would plan for one machine
+    assert "lowest compute capability (--partition gpu --driver VERSION --cc X.Y" in done.stderr
+    assert "(--partition gpu --from-fleet DIR)" in done.stderr
     assert not (tmp_path / "environment.yml").exists()
 
 
@@ -147,6 +147,14 @@ def test_make_env_for_a_partition_with_driver_and_cc(
     assert "# Planned for the compute nodes of partition gpu: nodes n[1-2] (h100)" in text
     assert f"# Create with: CONDA_OVERRIDE_CUDA=12.8 conda env create -f {out}" in text
     assert 'variables:\n  CONDA_OVERRIDE_CUDA: "12.8"\n' in text
+    # the Regenerate line, run again on the login node, makes the same file (it lost
+    # --partition, and the file made again was for one machine: no CONDA_OVERRIDE_CUDA)
+    line = next(x for x in text.splitlines() if x.startswith("# Regenerate: gpudoctor "))
+    again = tmp_path / "again.yml"
+    args = shlex.split(line.removeprefix("# Regenerate: gpudoctor "))
+    redone = gpudoctor(login_cluster, *args, "-o", str(again))
+    assert redone.returncode == 0, redone.stderr
+    assert again.read_text() == text.replace(str(out), str(again))
 
 
 def test_make_env_from_a_saved_fleet(login_cluster: SlurmCluster, tmp_path: Path) -> None:

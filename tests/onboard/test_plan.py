@@ -3,6 +3,7 @@ reports): the target, each step's command line, what it makes and undoes, the jo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import partial
 from pathlib import Path
@@ -119,6 +120,18 @@ def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
     plan = make_plan(request(), facts, None)
     assert plan.job_script is not None
     assert "module unload cuda/12.4" in plan.job_script.splitlines()
+    # and verify, through srun (which passes the loaded modules' LD_LIBRARY_PATH on), runs
+    # with them unloaded too: it proved another environment than the job script's
+    verify = step(plan, "verify")
+    wrapper = ("bash", "-c", 'module unload cuda/12.4; exec "$@"', "verify")
+    at = verify.index("bash")
+    assert verify[0] == "srun" and verify[at : at + 4] == wrapper
+    assert verify[at + 4 :] == (
+        "/home/ada/gpudoctor-env/.venv/bin/python", "-I", "-m", "gpudoctor", "verify",
+        "--quick", "--framework", "torch",
+    )  # fmt: skip
+    plain = make_plan(request(), dataclasses.replace(facts, shadowing_modules=()), None)
+    assert "bash" not in step(plain, "verify")
 
 
 def test_inside_a_job_the_node_is_the_target() -> None:
@@ -200,3 +213,14 @@ def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_pat
     assert make_plan(request(), facts, "gpu").target.partition == "gpu"  # named: taken as given
     with_gpu = Facts(has_gpu=True, slurm_unanswered="no answer")
     assert make_plan(request(), with_gpu, None).target.partition is None
+
+
+def test_a_conda_job_script_defines_conda_activate_before_using_it() -> None:
+    # sbatch runs the script in a non-interactive bash without ~/.bashrc, where `conda
+    # activate` failed: "Run 'conda init' before 'conda activate'"
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    script = make_plan(request(tool="conda", prefix="/e"), facts, None).job_script
+    assert script is not None
+    assert 'eval "$(conda shell.bash hook)"\nconda activate /e/env\nsrun python train.py' in script
+    uv = make_plan(request(), facts, None).job_script
+    assert uv is not None and "shell.bash hook" not in uv

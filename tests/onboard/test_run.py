@@ -12,16 +12,22 @@ from gpudoctor.onboard.plan import Facts, make_plan
 from gpudoctor.onboard.run import StepFailed, StepResult, execute
 from tests.onboard.test_plan import request
 
-REMEDY = "give their driver and lowest compute capability (--driver VERSION --cc X.Y, ...)"
+REMEDY = "give their driver and lowest compute capability (--partition gpu --driver VERSION ...)"
 LONG_ERROR = "gpudoctor: error: the check run on node n1 of partition gpu found " + "x" * 150
 
 
 class _Quiet:
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.results: list[StepResult] = []
+
     def started(self, index: int, total: int, step: object) -> None:
-        """Nothing shown."""
+        """Nothing shown; the command line kept."""
+        self.shown.append(step.command)  # type: ignore[attr-defined]
 
     def finished(self, index: int, total: int, result: StepResult) -> None:
-        """Nothing shown."""
+        """Nothing shown; the result kept."""
+        self.results.append(result)
 
 
 def _fail_with(tmp_path: Path, stderr: str, **plan_kw: object) -> str:
@@ -64,7 +70,33 @@ def test_other_tools_long_lines_are_still_cut_and_a_driver_given_needs_no_hint(
     assert "rerun with" not in message
 
 
-def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str, str]:
+UV_DOWNLOAD_FAILED = """\
+error: Request failed after 3 retries in 10.4s
+  cause: Failed to download `https://github.com/astral-sh/python-build-standalone/releases/download/20261110/cpython-3.14.10%2B20261110-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz`
+  cause: error sending request for url (https://github.com/astral-sh/python-build-standalone/...)
+  cause: client error (Connect)
+  cause: dns error
+  cause: failed to lookup address information: Name or service not known"""
+
+
+def test_uvs_error_chain_names_what_failed_not_only_its_root_cause(tmp_path: Path) -> None:
+    # (uv 0.13.9's words when a login node cannot reach the host of the Python it downloads)
+    # the line said only "failed to lookup address information: Name or service not known"
+    message = _fail_with(tmp_path, UV_DOWNLOAD_FAILED, driver="580.95.05", cc="9.0")
+    assert "exited with status 1: error: Request failed after 3 retries in 10.4s; " in message
+    assert "Failed to download `https://github.com/astral-sh/python-build-standalone/" in message
+    assert "cpython-3.14.10" in message
+    assert "; failed to lookup address information: Name or service not known; log:" in message
+    assert "client error" not in message  # the middle of the chain is in the log
+
+
+SHOWN: list[str] = []
+"""The command lines the last _conda_create's progress was shown, and its results' commands."""
+
+
+def _conda_create(
+    tmp_path: Path, has_gpu: bool, cpu: bool = False, tool: str = "conda"
+) -> tuple[str, str]:
     """Run the create step of a conda onboarding (the conda replaced by a Python that prints
     the override it got) on the environment.yml make-env writes for it: (its output, its
     log)."""
@@ -76,13 +108,13 @@ def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str
     from gpudoctor.envplan.target import target_from_args
 
     facts = Facts(has_gpu=has_gpu, gpu_partitions=("gpu",), partitions=("gpu",))
-    plan = make_plan(request(tool="conda", prefix=str(tmp_path)), facts, None)
+    plan = make_plan(request(tool=tool, prefix=str(tmp_path)), facts, None)
     knowledge = kb.load()
     target = target_from_args(knowledge, driver="570.124.06", cc="9.0")
     if plan.target.partition is not None:
         target = for_nodes(target, partition="gpu", nodes="n[1-2]", gpu="h100", unload=())
     env_plan = make_env_plan(knowledge, target, EnvRequest(cpu=cpu))
-    Path(plan.manifest).write_text(render(env_plan, "conda", plan.manifest))
+    Path(plan.manifest).write_text(render(env_plan, tool, plan.manifest))
     create = next(s for s in plan.steps if s.name == "create")
     code = "import os; print(os.environ.get('CONDA_OVERRIDE_CUDA', 'none'))"
     fake = type(create)(**{**create.__dict__, "argv": (sys.executable, "-c", code)})
@@ -93,8 +125,9 @@ def _conda_create(tmp_path: Path, has_gpu: bool, cpu: bool = False) -> tuple[str
         log_dir=tmp_path,
         write_log=lambda path, text: path.write_text(text),
         in_process=lambda step: None,
-        progress=_Quiet(),
+        progress=(quiet := _Quiet()),
     )
+    SHOWN[:] = [*quiet.shown, *(r.step.command for r in quiet.results)]
     return result.stdout.strip(), (tmp_path / "3-create.log").read_text()
 
 
@@ -112,6 +145,9 @@ def test_conda_for_a_partition_creates_with_the_override_make_env_asks_for(
     got, log = _conda_create(tmp_path, has_gpu=False)
     assert got == "12.8"
     assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")
+    # the progress line and the summary (from the result) show the command as run, not the
+    # dry run's placeholder (the summary's table had "[CONDA_OVERRIDE_CUDA=<the nodes' ...")
+    assert len(SHOWN) == 2 and all(c.startswith("CONDA_OVERRIDE_CUDA=12.8 ") for c in SHOWN)
     # a CPU-only plan sets no override, and neither does the create step
     assert _conda_create(tmp_path, has_gpu=False, cpu=True)[0] == "none"
 
@@ -121,3 +157,39 @@ def test_conda_on_this_machine_lets_conda_see_its_own_gpu(tmp_path: Path) -> Non
     plan = make_plan(request(tool="conda", tool_exe="/c", prefix="/e"), facts, None)
     assert next(s for s in plan.steps if s.name == "create").command.startswith("/c env create")
     assert _conda_create(tmp_path, has_gpu=True)[0] == "none"
+
+
+def test_pixi_for_a_partition_installs_with_the_nodes_cuda(tmp_path: Path) -> None:
+    # pixi refuses a workspace whose [system-requirements] cuda the machine lacks ("Virtual
+    # package '__cuda' does not match any of the available virtual packages on your machine",
+    # fieldsoftheworld/ftw-baselines#117): onboard ran `pixi install` on the GPU-less login
+    # node without CONDA_OVERRIDE_CUDA
+    got, log = _conda_create(tmp_path, has_gpu=False, tool="pixi")
+    assert got == "12.8"
+    assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")
+    assert _conda_create(tmp_path, has_gpu=True, tool="pixi")[0] == "none"
+
+
+def test_a_python_uv_could_not_download_gets_the_way_round(tmp_path: Path) -> None:
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
+    create = next(s for s in plan.steps if s.name == "create")
+    code = f"import sys; sys.stderr.write({UV_DOWNLOAD_FAILED!r} + '\\n'); sys.exit(2)"
+    failing = type(create)(**{**create.__dict__, "argv": (sys.executable, "-c", code)})
+    with pytest.raises(StepFailed) as failed:
+        execute(
+            [failing],
+            first=3,
+            total=7,
+            log_dir=tmp_path,
+            write_log=lambda path, text: path.write_text(text),
+            in_process=lambda step: None,
+            progress=_Quiet(),
+        )
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert str(failed.value).endswith(
+        "; uv could not download the Python the manifest asks for: rerun with --force "
+        f"--python X.Y naming a Python this machine has (gpudoctor runs on {here} here)"
+    )
+    # another failure of the plan step gets no such hint
+    assert "could not download" not in _fail_with(tmp_path, "error: boom")

@@ -1,7 +1,8 @@
 """onboard end to end against a real SLURM cluster (scripts/slurm-cluster, GPU_NODES=2): the
 login node's check finds the one GPU partition, uv creates the environment offline from
 stand-in wheels, verify (the stand-in) runs inside it through srun on a GPU node, and the
-summary's job script runs there with sbatch."""
+summary's job script runs there with sbatch; and, with Lmod, verify's job step unloads the CUDA
+modules the job script unloads."""
 
 from __future__ import annotations
 
@@ -73,3 +74,45 @@ def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -
         assert job.returncode == 0, job.stderr
         out = (work / "train.out").read_text()
         assert re.search(r"trained with 2.9.1\+cu128 on n[12] in .*gpudoctor-env/.venv", out), out
+
+
+LMOD_INIT = Path("/usr/share/lmod/lmod/init/bash")
+BASH = shutil.which("bash") or "/bin/bash"
+CUDA_MODULE = 'prepend_path("LD_LIBRARY_PATH", "{lib}")\n'
+
+
+def test_verify_runs_with_the_modules_the_job_script_unloads_unloaded(tmp_path: Path) -> None:
+    # srun passes the login shell's environment on: verify ran with a loaded CUDA module's
+    # LD_LIBRARY_PATH, which the job script unloads, so it proved another environment
+    from gpudoctor.onboard.plan import Facts, make_plan
+    from tests.onboard.test_plan import request
+
+    reason = why_no_slurm() or (None if LMOD_INIT.is_file() else "Lmod is not installed")
+    if reason is not None:
+        pytest.skip(reason)
+    lib = tmp_path / "cuda-12.4" / "lib64"
+    lib.mkdir(parents=True)
+    (tmp_path / "modules" / "cuda").mkdir(parents=True)
+    (tmp_path / "modules" / "cuda" / "12.4.lua").write_text(CUDA_MODULE.format(lib=lib))
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
+    verify = next(s for s in make_plan(request(), facts, None).steps if s.name == "verify")
+    argv = verify.argv[: verify.argv.index("/home/ada/gpudoctor-env/.venv/bin/python")]
+    plain = argv[: argv.index("bash")]
+    login = (
+        f"source {LMOD_INIT} && export MODULEPATH={tmp_path / 'modules'} && "
+        'module load cuda/12.4 && exec "$@"'
+    )
+    with running_cluster(3, GPU_NODES="2") as cluster:
+        env = {**os.environ, **cluster.env}
+
+        def on_node(command: tuple[str, ...]) -> str:
+            done = subprocess.run(
+                [BASH, "-c", login, "login", *command, "/usr/bin/env"],
+                env=env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        assert f"LD_LIBRARY_PATH={lib}" in on_node(plain)  # what srun alone passes on
+        seen = on_node(argv)
+        assert "SLURM_JOB_PARTITION=gpu" in seen and str(lib) not in seen, seen

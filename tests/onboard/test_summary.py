@@ -95,3 +95,11 @@ def test_the_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a page, not a blank
+
+
+def test_make_envs_warnings_are_in_both_forms() -> None:
+    warning = "PyTorch 2.15 cu130: no torchvision release for it is recorded <so none>"
+    s = sample(plan_warnings=(warning,))
+    assert f"- Warning (make-env): {warning}\n" in markdown(s)
+    assert "no torchvision release for it is recorded &lt;so none&gt;</li>" in html(s)
+    assert "Warning" not in markdown(sample()) and "Warning" not in html(sample())
