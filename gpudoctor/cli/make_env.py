@@ -75,8 +75,8 @@ def _target(
             kb,
             driver=driver,
             cc=cc,
-            os=choice("--os", os or "linux", OSES, aliases=True),
-            arch=choice("--arch", arch or "x86_64", ARCHES, aliases=True),
+            os=choice("--os", "linux" if os is None else os, OSES, aliases=True),
+            arch=choice("--arch", "x86_64" if arch is None else arch, ARCHES, aliases=True),
             wsl=wsl,
         )
         return _named_nodes(target, partition) if partition is not None else target
