@@ -17,6 +17,7 @@ from gpudoctor.cli.formats import FLEET
 from gpudoctor.cli.options import (
     FilePath,
     FiniteFloatRange,
+    NonEmptyPath,
     debug_option,
     force_option,
     output_option,
@@ -60,7 +61,7 @@ def _fleet_format_option(fn: Any) -> Any:
 
 
 @command.command("report")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
 @click.option(
     "--baseline",
     "baseline_path",
@@ -175,7 +176,7 @@ def _default_output_dir() -> Path:
 @click.option(
     "--output-dir",
     "-d",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json). "
     "Default: ./gpudoctor-fleet-<UTC time>.",

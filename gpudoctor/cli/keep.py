@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gpudoctor.cli.options import NonEmptyPath
+
 if TYPE_CHECKING:
     from gpudoctor.model.findings import Diagnosis
     from gpudoctor.model.report import Report
@@ -23,7 +25,7 @@ def history_dir_option(fn: F) -> F:
     return click.option(
         "--history-dir",
         "history_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=NonEmptyPath(file_okay=False, path_type=Path),
         default=None,
         help="Where the history of reports is kept. Default: $GPUDOCTOR_HISTORY_DIR, else "
         "$XDG_STATE_HOME/gpudoctor/history (~/.local/state/gpudoctor/history).",

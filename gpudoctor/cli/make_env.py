@@ -12,6 +12,7 @@ from gpudoctor.cli.formats import MAKE_ENV
 from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
     FilePath,
+    NonEmptyPath,
     dash_aware_path,
     debug_option,
     force_option,
@@ -233,7 +234,7 @@ def _summary(plan: Plan, where: str) -> str:
 @click.option(
     "--from-fleet",
     "from_fleet",
-    type=click.Path(path_type=Path),
+    type=NonEmptyPath(path_type=Path),
     default=None,
     help="Plan for a cluster's nodes from a saved fleet folder (fleet run's --output-dir): "
     "their majority driver and lowest compute capability (of --partition's nodes if given).",

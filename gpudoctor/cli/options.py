@@ -49,7 +49,18 @@ def dash_aware_path(_ctx: click.Context, _param: click.Parameter, value: str | N
     return path
 
 
-class FilePath(click.Path):
+class NonEmptyPath(click.Path):
+    """A path that is not the empty string: ``Path("")`` is ``.``, so an empty value (an unset
+    shell variable, ``--history-dir "$DIR"``) would silently mean the current folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (str, bytes)) and not value:
+            what = "a folder" if not self.file_okay else "a file" if not self.dir_okay else "a path"
+            self.fail(f"the name is empty: give {what}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class FilePath(NonEmptyPath):
     """A path that must name a file: a trailing slash (``-o out/``) names a directory.
 
     ``Path("out/")`` drops the slash, so it is caught here, in the text as typed.
