@@ -123,7 +123,8 @@ def format_option(
     registry (``Registry.resolve``) so that ``--output report.json`` alone writes JSON.
     """
     if from_suffix:
-        help_text += " Default: from --output's suffix (.json, .md), else text."
+        said = ".json, .md" if "markdown" in formats else ".json"
+        help_text += f" Default: from --output's suffix ({said}), else text."
     return click.option(
         "--format",
         "fmt",
