@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gpudoctor import __version__
-from gpudoctor.cli.files import check_output, emit, is_stdout, write_output
+from gpudoctor.cli.files import check_output, emit, is_stdout, shown, write_output
 from gpudoctor.cli.fleet_pairs import pairs_command
 from gpudoctor.cli.formats import FLEET
 from gpudoctor.cli.options import (
@@ -304,7 +304,9 @@ def run_command(
     report = build_fleet_report([out_dir])
     emit(FLEET.render(fmt, report), output, force=force)
     if result.interrupted:
-        click.echo(f"gpudoctor: interrupted; the reports gathered are in {out_dir}/", err=True)
+        click.echo(
+            f"gpudoctor: interrupted; the reports gathered are in {shown(out_dir)}/", err=True
+        )
         return result.interrupted
     return int(ExitCode.OK if report.healthy else ExitCode.PROBLEMS)
 

@@ -61,7 +61,9 @@ def _hostname() -> str:
 
 def _info(where: Path, exc: OSError) -> None:
     why = exc.strerror or str(exc) or type(exc).__name__
-    click.echo(f"gpudoctor: info: report not kept in the history ({where}: {why})", err=True)
+    from gpudoctor.cli.files import shown
+
+    click.echo(f"gpudoctor: info: report not kept in the history ({shown(where)}: {why})", err=True)
 
 
 def user_names() -> tuple[str, ...]:

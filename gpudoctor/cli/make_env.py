@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gpudoctor.cli.files import emit, is_stdout
+from gpudoctor.cli.files import emit, is_stdout, wrote
 from gpudoctor.cli.formats import MAKE_ENV
 from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
@@ -413,7 +413,7 @@ def command(
         None if printed else output or Path(DEFAULT_FILES[fmt]),
         force=force,
         note=lambda path: "\n".join(
-            [_summary(plan, f"wrote {path}"), *(f"warning: {w}" for w in plan.warnings)]
+            [_summary(plan, wrote(path)), *(f"warning: {w}" for w in plan.warnings)]
         ),
     )
     return int(ExitCode.OK)
