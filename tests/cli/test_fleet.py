@@ -251,6 +251,31 @@ def test_fleet_run_and_pairs_name_an_unknown_partition_as_check_does(cli: Cli, t
         assert "--partition gpus: no such partition (this cluster has: gpu, cpu)" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["run", "pairs"])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("-p", "--partition '': a partition name has"),
+        ("-w", "--nodelist '' names no node"),
+        ("-x", "--exclude '' names no node"),
+        ("-p", None),
+    ],
+)
+def test_fleet_run_and_pairs_refuse_an_empty_selection_before_sinfo(
+    cli: Cli, tmp_path, fake, command, option, message
+):
+    # `fleet run -p "$PART"` with PART unset ran check on every node of the cluster: '' was
+    # taken as no --partition (and -w '' as no --nodelist), so sinfo listed them all
+    value = "-gpu" if message is None else ""
+    message = message or "--partition '-gpu': a partition name has"
+    fake({"n1": {"srun": "report", "report": str(H100)}, "n2": {"srun": "run"}})
+    args = [option, value] if option != "-x" else ["-x", "", "-w", "n1"]
+    result = cli("fleet", command, *args, "-d", str(tmp_path / "o"))
+    one_line_error(result)
+    assert message in result.stderr, result
+    assert not (tmp_path / "o").exists()
+
+
 def test_fleet_run_refuses_a_huge_hostlist_before_sinfo(cli: Cli, tmp_path, fake):
     cluster = fake({"n1": {}})
     cluster.save({"nodes": {"n1": {}}, "controller_down": True})  # sinfo would fail if run
