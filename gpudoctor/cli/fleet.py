@@ -39,6 +39,7 @@ def command() -> None:
     node; `fleet report DIR...` compares saved reports: verdicts, findings across nodes, drift
     and throughput outliers. Both exit 0 when no node has an error, 1 when a node has an error
     finding or a failed verify, was not reached or its report is unreadable, and 2 on bad input.
+    `fleet pairs` runs two-node all-reduces to tell a bad node from a bad link.
     """
 
 

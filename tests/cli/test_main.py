@@ -220,3 +220,10 @@ def test_format_help_names_only_the_suffixes_the_command_reads(cli, tmp_path, co
     fmt = text.split("--format [", 1)[1].split("]", 1)[0].split("|")
     for suffix in names:
         assert SUFFIXES[suffix] in fmt, (command, suffix, fmt)
+
+
+def test_fleet_help_describes_each_of_its_commands(cli):
+    # the description named `fleet run` and `fleet report` only, not `fleet pairs`
+    text = cli("fleet", "--help").stdout.split("Options:", 1)[0]
+    for name in ("fleet run", "fleet report", "fleet pairs"):
+        assert f"`{name}" in text, name
