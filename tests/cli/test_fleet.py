@@ -636,3 +636,30 @@ def test_a_finding_named_once_for_the_fleet_fits_every_node_it_lists(cli: Cli, t
     result = cli("fleet", "report", str(folder), "--format", "markdown")
     assert "TensorFlow is not installed or was not checked" in result.stdout, result
     assert "GD-TF-001 TensorFlow is not installed |" not in result.stdout
+
+
+@pytest.mark.parametrize("verdict", [{}, [], 1, None])
+def test_a_verify_result_whose_verdict_is_no_string_is_an_unreadable_node(
+    cli: Cli, tmp_path, verdict
+):
+    # a verdict of {} (or []) was an internal error: "TypeError: unhashable type: 'dict'"
+    doc = json.loads((DATA / "fleet" / "h200-verify-fp32.json").read_text())
+    doc["verdict"] = verdict
+    (tmp_path / "node1.verify.json").write_text(json.dumps(doc))
+    (tmp_path / "node1.json").write_text(H100.read_text())
+    result = cli("fleet", "report", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1, result
+    unreadable = json.loads(result.stdout)["unreadable"]
+    assert [u["node"] for u in unreadable] == ["node1"], unreadable
+    assert "verdict: expected pass, warn or fail" in unreadable[0]["error"]
+
+
+def test_a_fact_with_thousands_of_digits_still_gives_a_fleet_report(cli: Cli, tmp_path):
+    # natural sorting called int() on the digits: more than 4,300 was an internal error
+    doc = json.loads(H100.read_text())
+    doc["frameworks"][0]["build_cudnn"] = "9" * 5000
+    (tmp_path / "n1.json").write_text(json.dumps(doc))
+    (tmp_path / "n2.json").write_text(H100.read_text())
+    result = cli("fleet", "report", str(tmp_path), "--format", "json")
+    assert result.exit_code in (0, 1), result
+    assert {n["node"] for n in json.loads(result.stdout)["nodes"]} == {"n1", "n2"}
