@@ -269,9 +269,11 @@ def run_command(
         check_output(output, force=force)
     base = (
         runner.split_args(node_command, "--command")
-        if node_command
+        if node_command is not None
         else [sys.executable, "-m", "gpudoctor"]
     )
+    if not base:  # `--command "$CMD"` with CMD unset: never the default in its place
+        raise BadInputError("--command is empty")
     job = runner.node_job(
         base,
         check_args=check_args,
@@ -288,7 +290,7 @@ def run_command(
     total = len(selection.nodes)
     click.echo(
         f"fleet: checking {total} node(s), {min(concurrency, total) or 1} at a time, "
-        f"within {time_limit:.0f} s; reports go to {out_dir}/",
+        f"within {time_limit:.0f} s; reports go to {shown(out_dir)}/",
         err=True,
     )
     result = runner.run_fleet(

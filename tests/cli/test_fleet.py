@@ -663,3 +663,21 @@ def test_a_fact_with_thousands_of_digits_still_gives_a_fleet_report(cli: Cli, tm
     result = cli("fleet", "report", str(tmp_path), "--format", "json")
     assert result.exit_code in (0, 1), result
     assert {n["node"] for n in json.loads(result.stdout)["nodes"]} == {"n1", "n2"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("fleet", "run", "-w", "n1", "--command", ""),
+        ("fleet", "run", "-w", "n1", "--command", "   "),
+        ("check", "-w", "n1", "--command", ""),
+    ],
+)
+def test_an_empty_command_is_bad_input_not_the_default(cli: Cli, tmp_path, fake, args):
+    # `--command "$CMD"` with CMD unset ran this interpreter's gpudoctor on the node instead
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    extra = ("-d", str(tmp_path / "o")) if args[0] == "fleet" else ()
+    result = cli(*args, *extra)
+    one_line_error(result)
+    assert "--command is empty" in result.stderr, result
+    assert not (tmp_path / "o").exists()
