@@ -146,6 +146,8 @@ def pairs_command(
     fmt = PAIRS.resolve(fmt, output)
     if output is not None:
         check_output(output, force=force)
+    if node_python is not None and not node_python.strip():  # `--python "$PY"`, PY unset
+        raise BadInputError("--python is empty: give the interpreter on the nodes")
     selection = runner.select(partition, nodelist, exclude)
     usable = [n.name for n in selection.nodes if n.runnable]
     left_out = [(u.node, f"{u.state}: {u.reason}") for u in selection.unknown]

@@ -55,3 +55,18 @@ def test_an_empty_path_is_one_line_exit_2(
     assert option in result.stderr and f"the name is empty: give {what}" in result.stderr, result
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [], "nothing may be written into the current folder"
+
+
+def test_fleet_pairs_refuses_an_empty_python(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    # `--python "$PY"` with PY unset ran this interpreter on the nodes instead
+    from tests.fleet.fake_slurm import FakeSlurm
+
+    cluster = FakeSlurm(tmp_path / "slurm", {"n1": {}, "n2": {}})
+    for key, value in cluster.env().items():
+        monkeypatch.setenv(key, value)
+    result = cli("fleet", "pairs", "-w", "n[1-2]", "--python", "", "-d", str(tmp_path / "o"))
+    assert result.exit_code == 2, result
+    assert (
+        result.stderr == "gpudoctor: error: --python is empty: give the interpreter on the nodes\n"
+    )
+    assert not (tmp_path / "o").exists()
