@@ -169,7 +169,8 @@ def parse_since(text: str, now: float) -> float:
     from gpudoctor.errors import BadInputError
 
     word = text.strip()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", word.lower())
+    # ASCII digits: \d also takes "٣" (Arabic-Indic 3), which float() reads as 3
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([smhdw])", word.lower())
     if match:
         window = float(match.group(1)) * _UNITS[match.group(2)]
     else:
