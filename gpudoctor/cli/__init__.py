@@ -87,9 +87,22 @@ def _fail(message: str, code: ExitCode, debug: bool) -> int:
 
     if debug:
         traceback.print_exc()
-    # Messages quote input (a report's keys and values, file names): one inert line.
-    click.echo(f"gpudoctor: error: {inert(message, limit=2000, one_line=True)}", err=True)
+    # Messages quote input (a report's keys and values, file names): one inert line. A huge
+    # quoted value is cut in the middle, so that what the message says about it (at its end:
+    # "is not like 3.12") still shows.
+    if len(message) > _ERROR_CHARS:
+        left_out = len(message) - _ERROR_HEAD - _ERROR_TAIL
+        message = (
+            f"{message[:_ERROR_HEAD]}… ({left_out:,} characters not shown) …"
+            f"{message[-_ERROR_TAIL:]}"
+        )
+    click.echo(f"gpudoctor: error: {inert(message, limit=4000, one_line=True)}", err=True)
     return int(code)
+
+
+_ERROR_CHARS = 2000
+_ERROR_HEAD = 1200
+_ERROR_TAIL = 400
 
 
 class Terminated(KeyboardInterrupt):

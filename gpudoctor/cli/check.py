@@ -350,7 +350,11 @@ def _node_argv(
     import shlex
 
     try:
-        base = shlex.split(node_command) if node_command else [sys.executable, "-m", "gpudoctor"]
+        base = (
+            shlex.split(node_command)
+            if node_command is not None
+            else [sys.executable, "-m", "gpudoctor"]
+        )
     except ValueError as exc:
         raise BadInputError(f"--command {node_command!r}: {exc}") from None
     if not base:

@@ -86,6 +86,8 @@ def command(
         if given is not None and not given.strip():  # "$OLD" unset in a script
             also = " or now" if label == "NEW" else ""
             raise BadInputError(f"{label} is empty: give a report file or a history entry{also}")
+    if old == "-" and new == "-":  # the second read found the pipe empty: "- is empty"
+        raise BadInputError("OLD and NEW cannot both be - (standard input is read once)")
     where = folder(history_dir)
     knowledge = kb.load()
     old_snap = _snapshot(old or "last-good", "OLD", where)

@@ -17,7 +17,16 @@ from gpudoctor.errors import BadInputError, OutputExistsError
 from gpudoctor.model.inert import inert_keeping_colour
 from gpudoctor.userfiles.read import file_kind, read_capped
 
-__all__ = ["STDOUT", "check_output", "emit", "is_stdout", "read_capped", "write_output", "wrote"]
+__all__ = [
+    "STDOUT",
+    "check_output",
+    "emit",
+    "is_stdout",
+    "read_capped",
+    "shown",
+    "write_output",
+    "wrote",
+]
 
 
 def _umask() -> int:
@@ -281,9 +290,17 @@ def _mode_or_none(path: Path) -> int | None:
         return None
 
 
+def shown(path: Path | str) -> str:
+    """A file name as typed, for a line on stderr: its control and bidi characters (an OSC
+    title sequence in ``-o``'s name) shown as escapes, on one line."""
+    from gpudoctor.model.inert import inert
+
+    return inert(str(path), one_line=True)
+
+
 def wrote(path: Path) -> str:
     """The line on stderr after a file is written: stdout stays free for the data (``-o -``)."""
-    return f"wrote {path}"
+    return f"wrote {shown(path)}"
 
 
 def emit(

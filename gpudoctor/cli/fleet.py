@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gpudoctor import __version__
-from gpudoctor.cli.files import check_output, emit, is_stdout, write_output
+from gpudoctor.cli.files import check_output, emit, is_stdout, shown, write_output
 from gpudoctor.cli.fleet_pairs import pairs_command
 from gpudoctor.cli.formats import FLEET
 from gpudoctor.cli.options import (
     FilePath,
     FiniteFloatRange,
+    NonEmptyPath,
     debug_option,
     force_option,
     output_option,
@@ -38,6 +39,7 @@ def command() -> None:
     node; `fleet report DIR...` compares saved reports: verdicts, findings across nodes, drift
     and throughput outliers. Both exit 0 when no node has an error, 1 when a node has an error
     finding or a failed verify, was not reached or its report is unreadable, and 2 on bad input.
+    `fleet pairs` runs two-node all-reduces to tell a bad node from a bad link.
     """
 
 
@@ -60,7 +62,7 @@ def _fleet_format_option(fn: Any) -> Any:
 
 
 @command.command("report")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
 @click.option(
     "--baseline",
     "baseline_path",
@@ -175,7 +177,7 @@ def _default_output_dir() -> Path:
 @click.option(
     "--output-dir",
     "-d",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json). "
     "Default: ./gpudoctor-fleet-<UTC time>.",
@@ -267,9 +269,11 @@ def run_command(
         check_output(output, force=force)
     base = (
         runner.split_args(node_command, "--command")
-        if node_command
+        if node_command is not None
         else [sys.executable, "-m", "gpudoctor"]
     )
+    if not base:  # `--command "$CMD"` with CMD unset: never the default in its place
+        raise BadInputError("--command is empty")
     job = runner.node_job(
         base,
         check_args=check_args,
@@ -286,7 +290,7 @@ def run_command(
     total = len(selection.nodes)
     click.echo(
         f"fleet: checking {total} node(s), {min(concurrency, total) or 1} at a time, "
-        f"within {time_limit:.0f} s; reports go to {out_dir}/",
+        f"within {time_limit:.0f} s; reports go to {shown(out_dir)}/",
         err=True,
     )
     result = runner.run_fleet(
@@ -303,7 +307,9 @@ def run_command(
     report = build_fleet_report([out_dir])
     emit(FLEET.render(fmt, report), output, force=force)
     if result.interrupted:
-        click.echo(f"gpudoctor: interrupted; the reports gathered are in {out_dir}/", err=True)
+        click.echo(
+            f"gpudoctor: interrupted; the reports gathered are in {shown(out_dir)}/", err=True
+        )
         return result.interrupted
     return int(ExitCode.OK if report.healthy else ExitCode.PROBLEMS)
 

@@ -13,7 +13,13 @@ import click
 from gpudoctor import __version__
 from gpudoctor.cli.files import check_output, emit, is_stdout, write_output
 from gpudoctor.cli.formats import PAIRS
-from gpudoctor.cli.options import FiniteFloatRange, debug_option, force_option, output_option
+from gpudoctor.cli.options import (
+    FiniteFloatRange,
+    NonEmptyPath,
+    debug_option,
+    force_option,
+    output_option,
+)
 from gpudoctor.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
@@ -35,7 +41,7 @@ def _save(path: Path, text: str) -> None:
 @click.option(
     "--output-dir",
     "-d",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="Where each pair's result goes (pairs/<a>+<b>.json and pairs/pairs.json). Default: "
     "./gpudoctor-fleet-<UTC time>.",
@@ -140,6 +146,8 @@ def pairs_command(
     fmt = PAIRS.resolve(fmt, output)
     if output is not None:
         check_output(output, force=force)
+    if node_python is not None and not node_python.strip():  # `--python "$PY"`, PY unset
+        raise BadInputError("--python is empty: give the interpreter on the nodes")
     selection = runner.select(partition, nodelist, exclude)
     usable = [n.name for n in selection.nodes if n.runnable]
     left_out = [(u.node, f"{u.state}: {u.reason}") for u in selection.unknown]

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gpudoctor.cli.options import NonEmptyPath
+
 if TYPE_CHECKING:
     from gpudoctor.model.findings import Diagnosis
     from gpudoctor.model.report import Report
@@ -23,7 +25,7 @@ def history_dir_option(fn: F) -> F:
     return click.option(
         "--history-dir",
         "history_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=NonEmptyPath(file_okay=False, path_type=Path),
         default=None,
         help="Where the history of reports is kept. Default: $GPUDOCTOR_HISTORY_DIR, else "
         "$XDG_STATE_HOME/gpudoctor/history (~/.local/state/gpudoctor/history).",
@@ -59,7 +61,9 @@ def _hostname() -> str:
 
 def _info(where: Path, exc: OSError) -> None:
     why = exc.strerror or str(exc) or type(exc).__name__
-    click.echo(f"gpudoctor: info: report not kept in the history ({where}: {why})", err=True)
+    from gpudoctor.cli.files import shown
+
+    click.echo(f"gpudoctor: info: report not kept in the history ({shown(where)}: {why})", err=True)
 
 
 def user_names() -> tuple[str, ...]:

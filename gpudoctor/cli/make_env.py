@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpudoctor.cli.files import emit, is_stdout
+from gpudoctor.cli.files import emit, is_stdout, wrote
 from gpudoctor.cli.formats import MAKE_ENV
 from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
     FilePath,
+    NonEmptyPath,
     dash_aware_path,
     debug_option,
     force_option,
@@ -79,8 +80,8 @@ def _target(
             kb,
             driver=driver,
             cc=cc,
-            os=choice("--os", os or "linux", OSES, aliases=True),
-            arch=choice("--arch", arch or "x86_64", ARCHES, aliases=True),
+            os=choice("--os", "linux" if os is None else os, OSES, aliases=True),
+            arch=choice("--arch", "x86_64" if arch is None else arch, ARCHES, aliases=True),
             wsl=wsl,
         )
         return _named_nodes(target, partition) if partition is not None else target
@@ -277,7 +278,7 @@ def _summary(plan: Plan, where: str) -> str:
 @click.option(
     "--from-fleet",
     "from_fleet",
-    type=click.Path(path_type=Path),
+    type=NonEmptyPath(path_type=Path),
     default=None,
     help="Plan for a cluster's nodes from a saved fleet folder (fleet run's --output-dir): "
     "their majority driver and lowest compute capability (of --partition's nodes if given).",
@@ -456,7 +457,7 @@ def command(
         None if printed else output or Path(DEFAULT_FILES[fmt]),
         force=force,
         note=lambda path: "\n".join(
-            [_summary(plan, f"wrote {path}"), *(f"warning: {w}" for w in plan.warnings)]
+            [_summary(plan, wrote(path)), *(f"warning: {w}" for w in plan.warnings)]
         ),
     )
     return int(ExitCode.OK)

@@ -16,7 +16,7 @@ import click
 
 from gpudoctor import __version__
 from gpudoctor.cli.files import check_output, write_output
-from gpudoctor.cli.options import FilePath, dash_aware_path, debug_option
+from gpudoctor.cli.options import FilePath, NonEmptyPath, dash_aware_path, debug_option
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.onboard.plan import (
     MARKER,
@@ -333,7 +333,7 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
 )
 @click.option(
     "--prefix",
-    type=click.Path(file_okay=False),
+    type=NonEmptyPath(file_okay=False),
     default=DEFAULT_PREFIX,
     show_default=True,
     help="The folder for the environment, its manifest and logs; must be new or empty.",
@@ -341,7 +341,7 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
 @click.option(
     "--report-dir",
     "report_dir",
-    type=click.Path(file_okay=False),
+    type=NonEmptyPath(file_okay=False),
     default=".",
     show_default=True,
     help="Where gpudoctor-onboard.md and .html go.",

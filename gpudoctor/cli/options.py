@@ -49,7 +49,18 @@ def dash_aware_path(_ctx: click.Context, _param: click.Parameter, value: str | N
     return path
 
 
-class FilePath(click.Path):
+class NonEmptyPath(click.Path):
+    """A path that is not the empty string: ``Path("")`` is ``.``, so an empty value (an unset
+    shell variable, ``--history-dir "$DIR"``) would silently mean the current folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (str, bytes)) and not value:
+            what = "a folder" if not self.file_okay else "a file" if not self.dir_okay else "a path"
+            self.fail(f"the name is empty: give {what}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class FilePath(NonEmptyPath):
     """A path that must name a file: a trailing slash (``-o out/``) names a directory.
 
     ``Path("out/")`` drops the slash, so it is caught here, in the text as typed.
@@ -112,7 +123,8 @@ def format_option(
     registry (``Registry.resolve``) so that ``--output report.json`` alone writes JSON.
     """
     if from_suffix:
-        help_text += " Default: from --output's suffix (.json, .md), else text."
+        said = ".json, .md" if "markdown" in formats else ".json"
+        help_text += f" Default: from --output's suffix ({said}), else text."
     return click.option(
         "--format",
         "fmt",
@@ -157,7 +169,8 @@ def parse_since(text: str, now: float) -> float:
     from gpudoctor.errors import BadInputError
 
     word = text.strip()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", word.lower())
+    # ASCII digits: \d also takes "٣" (Arabic-Indic 3), which float() reads as 3
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([smhdw])", word.lower())
     if match:
         window = float(match.group(1)) * _UNITS[match.group(2)]
     else:

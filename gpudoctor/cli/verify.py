@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from gpudoctor.cli.files import check_output, emit, is_stdout, write_output, wrote
+from gpudoctor.cli.files import check_output, emit, is_stdout, shown, write_output, wrote
 from gpudoctor.cli.formats import VERIFY
 from gpudoctor.cli.keep import history_dir_option, keep_verify, keeping, no_history_option
 from gpudoctor.cli.options import (
@@ -308,6 +308,6 @@ def _write_plot(result: VerifyResult, verdict: Verdict, path: Path, *, force: bo
             what = reason  # our own one-line messages (file exists, cannot write there)
         if click.get_current_context().find_root().meta.get("gpudoctor.debug"):
             traceback.print_exc()
-        click.echo(f"gpudoctor: warning: --plot: {path} not written ({what})", err=True)
+        click.echo(f"gpudoctor: warning: --plot: {shown(path)} not written ({what})", err=True)
         return
     click.echo(wrote(path), err=True)

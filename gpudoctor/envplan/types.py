@@ -29,7 +29,8 @@ def choice(flag: str, value: str, allowed: tuple[str, ...], *, aliases: bool = F
     if aliases:
         canonical = ALIASES.get(canonical, canonical)
     if canonical not in allowed:
-        raise BadInputError(f"{flag} {value}: use {' or '.join(allowed)}")
+        shown = value or "''"  # an empty value must still be visible in the message
+        raise BadInputError(f"{flag} {shown}: use {' or '.join(allowed)}")
     return canonical
 
 

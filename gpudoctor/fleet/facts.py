@@ -81,7 +81,7 @@ def is_verify_result(data: Any) -> bool:
 def verify_verdict(data: Mapping[str, Any], where: str) -> VerifyVerdict:
     """A verify result's overall verdict: ``pass``, ``warn`` or ``fail``."""
     verdict = data.get("verdict")
-    if verdict not in {v.value for v in VerifyVerdict}:
+    if not isinstance(verdict, str) or verdict not in {v.value for v in VerifyVerdict}:
         shown = repr(verdict)[:40]
         raise ReportFormatError(f"{where}: verdict: expected pass, warn or fail, not {shown}")
     return VerifyVerdict(verdict)

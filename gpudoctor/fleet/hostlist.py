@@ -97,5 +97,12 @@ def check_node_name(name: str, what: str = "node name") -> str:
 
 
 def sort_key(node: str) -> tuple[object, ...]:
-    """Natural order: ``n2`` before ``n10``."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node))
+    """Natural order: ``n2`` before ``n10``.
+
+    A run of digits compares by its length without leading zeros, then as text: the order
+    int() gives, without int(), which refuses more than 4,300 digits (a hostile report's value).
+    """
+    return tuple(
+        (0, len(p.lstrip("0")), p.lstrip("0")) if p.isdigit() else (1, 0, p)
+        for p in re.split(r"([0-9]+)", node)
+    )

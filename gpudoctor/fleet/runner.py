@@ -23,6 +23,7 @@ from gpudoctor.fleet.manifest import (
     node_file,
     to_document,
 )
+from gpudoctor.fleet.remote import check_partition_name
 from gpudoctor.fleet.run import NodeJob, NodeOutcome, gather
 from gpudoctor.fleet.selection import UNKNOWN_REASON, select_nodes
 from gpudoctor.model.fleet import NotReached, Unreadable
@@ -82,9 +83,12 @@ class Selection:
 
 def select(partition: str | None, nodelist: str | None, exclude: str | None) -> Selection:
     """Ask sinfo for the nodes, keep those asked for; nothing left to check is bad input."""
-    # Both lists are expanded (and capped) before sinfo runs: a bad one starts nothing.
-    wanted = expand(nodelist, "--nodelist") if nodelist else ()
-    excluded = expand(exclude, "--exclude") if exclude else ()
+    # Both lists are expanded (and capped) before sinfo runs: a bad one starts nothing. An
+    # empty value (`-p "$PART"` with PART unset) is bad input: sinfo would list every node.
+    if partition is not None:
+        check_partition_name(partition)
+    wanted = expand(nodelist, "--nodelist") if nodelist is not None else ()
+    excluded = expand(exclude, "--exclude") if exclude is not None else ()
     nodes, unknown_names = select_nodes(
         slurm.list_nodes(partition=partition, nodelist=nodelist), wanted, excluded
     )

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from gpudoctor.errors import BadInputError, KnowledgeBaseError
 from gpudoctor.kb.arch import ArchCoverage, coverage
@@ -298,7 +298,7 @@ class KnowledgeBase:
             return None
         try:
             version = Version(cudnn)
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a part longer than int() converts
             return None
         return next((f for f in self.cudnn_floors if version in SpecifierSet(f.versions)), None)
 

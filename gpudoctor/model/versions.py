@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import re
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from gpudoctor.errors import BadInputError
 
 _DRIVER = re.compile(r"^\d{3,4}(\.\d{1,3}){0,2}$")
-_MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)(\.\d+)*$")
+_MAJOR_MINOR = re.compile(r"^(\d{1,9})\.(\d{1,9})(\.\d+)*$")  # bounded: int() refuses 4,300 digits
 _CC = re.compile(r"^(\d{1,2})\.(\d)$")
 
 _cached = functools.lru_cache(maxsize=1024)
@@ -72,7 +72,7 @@ def framework_version(text: str) -> Version:
     """A framework version such as ``2.9``, ``2.9.1``, ``2.15.0.post1`` or ``2.9.1+cu126``."""
     try:
         version = Version(text.strip())
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a part longer than int() converts (4,300 digits)
         raise BadInputError(f"version {text!r} is not like 2.9 or 2.9.1") from None
     if len(version.release) < 2:
         raise BadInputError(f"version {text!r} needs a major and a minor, like 2.9 or 2.9.1")

@@ -233,6 +233,9 @@ def check_step(request: Request) -> Step:
         makes=(_join(request.prefix, LOG_DIR, CHECK_REPORT),),
         timeout_s=CHECK_TIMEOUT_S,
         ok_codes=(0, 1),
+        # SIGTERM first, as for srun: a check killed outright on Ctrl-C left its
+        # /tmp/gpudoctor-* folder behind; on SIGTERM it removes it (within 3 s) and exits
+        term_grace_s=5.0,
     )
 
 

@@ -173,7 +173,14 @@ def run_cmd(
             )
         return _wait(proc, argv, start, timeout_s, stdin, cancel, term_grace_s)
     except BaseException:
-        kill_tree(proc)  # Ctrl-C in the thread that waits: the child must not outlive us
+        # Ctrl-C (or SIGTERM, raised as an exception) in the thread that waits: the child must
+        # not outlive us. One that asked for SIGTERM gets its grace here too: killed at once, a
+        # gpudoctor child (onboard's check) left its temporary folder, srun its job step.
+        try:
+            if term_grace_s > 0:
+                _stop(proc, term_grace_s)
+        finally:
+            kill_tree(proc)
         raise
     finally:
         untrack(proc)

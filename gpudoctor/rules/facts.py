@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.derived import (
@@ -118,7 +118,7 @@ def version(text: str | None) -> Version | None:
         return None
     try:
         return Version(text.strip())
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a part longer than int() converts (4,300 digits)
         return None
 
 

@@ -163,3 +163,11 @@ def test_kernel_lines_are_redacted_like_every_other_string():
     assert "509665ad" not in message
     assert "node-17" not in message
     assert "/ada/" not in message  # user names are redacted as path components, as elsewhere
+
+
+@pytest.mark.parametrize("text", ["\u0663d", "\uff13d", "\u0663\u0660m"])
+def test_since_takes_ascii_digits_only(cli, text):
+    # "٣d" (Arabic-Indic 3) was read as 3 days: \d matches every script's digits
+    result = cli("check", "--no-frameworks", "--no-history", "--since", text)
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith(f"gpudoctor: error: --since '{text}': give a duration like")

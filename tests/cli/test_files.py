@@ -11,6 +11,7 @@ import pytest
 
 from gpudoctor.cli.files import write_output
 from gpudoctor.errors import BadInputError, OutputExistsError
+from tests.conftest import DATA
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):
@@ -178,3 +179,32 @@ def test_dev_stdout_is_exactly_dash(cli, monkeypatch, args, _private_history):
     assert dev.stdout == dash.stdout and dev.stdout
     assert "wrote" not in dev.stderr
     assert "<redacted>" not in dev.stdout and "/dev/stdout" not in dev.stdout
+
+
+def test_the_wrote_line_shows_control_characters_of_the_name_as_escapes(cli, tmp_path, monkeypatch):
+    # `-o $'\e]0;pwned\a.json'` printed "wrote " and the raw OSC sequence on stderr: on a
+    # terminal it retitled the window (every other stderr line is made inert)
+    monkeypatch.chdir(tmp_path)
+    name = "\x1b]0;pwned\x07\u202e.json"
+    report = str(DATA / "reports" / "failure__no_driver.json")
+    result = cli("check", "--from-report", report, "-o", name)
+    assert result.exit_code == 1, result
+    assert (tmp_path / name).is_file()
+    assert result.stderr == "wrote \\x1b]0;pwned\\x07\\u202e.json\n", result
+
+
+def test_the_history_info_line_shows_control_characters_as_escapes(cli, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    where = blocked / "\x1b[2J"
+    result = cli(
+        "check",
+        "--no-frameworks",
+        "--timeout",
+        "5",
+        "--history-dir",
+        str(where),
+        env={"GPUDOCTOR_NO_HISTORY": None},
+    )
+    assert "\x1b" not in result.stderr, result
+    assert "report not kept in the history" in result.stderr and "\\x1b[2J" in result.stderr

@@ -251,6 +251,31 @@ def test_fleet_run_and_pairs_name_an_unknown_partition_as_check_does(cli: Cli, t
         assert "--partition gpus: no such partition (this cluster has: gpu, cpu)" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["run", "pairs"])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("-p", "--partition '': a partition name has"),
+        ("-w", "--nodelist '' names no node"),
+        ("-x", "--exclude '' names no node"),
+        ("-p", None),
+    ],
+)
+def test_fleet_run_and_pairs_refuse_an_empty_selection_before_sinfo(
+    cli: Cli, tmp_path, fake, command, option, message
+):
+    # `fleet run -p "$PART"` with PART unset ran check on every node of the cluster: '' was
+    # taken as no --partition (and -w '' as no --nodelist), so sinfo listed them all
+    value = "-gpu" if message is None else ""
+    message = message or "--partition '-gpu': a partition name has"
+    fake({"n1": {"srun": "report", "report": str(H100)}, "n2": {"srun": "run"}})
+    args = [option, value] if option != "-x" else ["-x", "", "-w", "n1"]
+    result = cli("fleet", command, *args, "-d", str(tmp_path / "o"))
+    one_line_error(result)
+    assert message in result.stderr, result
+    assert not (tmp_path / "o").exists()
+
+
 def test_fleet_run_refuses_a_huge_hostlist_before_sinfo(cli: Cli, tmp_path, fake):
     cluster = fake({"n1": {}})
     cluster.save({"nodes": {"n1": {}}, "controller_down": True})  # sinfo would fail if run
@@ -611,3 +636,48 @@ def test_a_finding_named_once_for_the_fleet_fits_every_node_it_lists(cli: Cli, t
     result = cli("fleet", "report", str(folder), "--format", "markdown")
     assert "TensorFlow is not installed or was not checked" in result.stdout, result
     assert "GD-TF-001 TensorFlow is not installed |" not in result.stdout
+
+
+@pytest.mark.parametrize("verdict", [{}, [], 1, None])
+def test_a_verify_result_whose_verdict_is_no_string_is_an_unreadable_node(
+    cli: Cli, tmp_path, verdict
+):
+    # a verdict of {} (or []) was an internal error: "TypeError: unhashable type: 'dict'"
+    doc = json.loads((DATA / "fleet" / "h200-verify-fp32.json").read_text())
+    doc["verdict"] = verdict
+    (tmp_path / "node1.verify.json").write_text(json.dumps(doc))
+    (tmp_path / "node1.json").write_text(H100.read_text())
+    result = cli("fleet", "report", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1, result
+    unreadable = json.loads(result.stdout)["unreadable"]
+    assert [u["node"] for u in unreadable] == ["node1"], unreadable
+    assert "verdict: expected pass, warn or fail" in unreadable[0]["error"]
+
+
+def test_a_fact_with_thousands_of_digits_still_gives_a_fleet_report(cli: Cli, tmp_path):
+    # natural sorting called int() on the digits: more than 4,300 was an internal error
+    doc = json.loads(H100.read_text())
+    doc["frameworks"][0]["build_cudnn"] = "9" * 5000
+    (tmp_path / "n1.json").write_text(json.dumps(doc))
+    (tmp_path / "n2.json").write_text(H100.read_text())
+    result = cli("fleet", "report", str(tmp_path), "--format", "json")
+    assert result.exit_code in (0, 1), result
+    assert {n["node"] for n in json.loads(result.stdout)["nodes"]} == {"n1", "n2"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("fleet", "run", "-w", "n1", "--command", ""),
+        ("fleet", "run", "-w", "n1", "--command", "   "),
+        ("check", "-w", "n1", "--command", ""),
+    ],
+)
+def test_an_empty_command_is_bad_input_not_the_default(cli: Cli, tmp_path, fake, args):
+    # `--command "$CMD"` with CMD unset ran this interpreter's gpudoctor on the node instead
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    extra = ("-d", str(tmp_path / "o")) if args[0] == "fleet" else ()
+    result = cli(*args, *extra)
+    one_line_error(result)
+    assert "--command is empty" in result.stderr, result
+    assert not (tmp_path / "o").exists()

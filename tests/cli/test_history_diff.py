@@ -192,6 +192,15 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
     assert "Traceback" not in result.stderr
 
 
+def test_both_sides_from_standard_input_is_one_line_naming_it(cli):
+    # `diff - -` read the report for OLD, then said "- is empty" for NEW
+    result = cli("diff", "-", "-", input=GOOD.read_text())
+    assert result.exit_code == 2, result
+    assert result.stderr == (
+        "gpudoctor: error: OLD and NEW cannot both be - (standard input is read once)\n"
+    )
+
+
 @pytest.mark.parametrize(
     "content",
     [

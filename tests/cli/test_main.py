@@ -205,3 +205,25 @@ def test_a_signal_while_runcmd_is_still_importing_is_not_an_internal_error(monke
     monkeypatch.setitem(sys.modules, "gpudoctor.probe.runcmd", half)
     cli._stop_children()  # raised AttributeError: no attribute 'stop_all'
     assert cli.run(["--version"]) == 0
+
+
+@pytest.mark.parametrize(
+    "command", [("check",), ("verify",), ("diff",), ("history",), ("fleet", "report")]
+)
+def test_format_help_names_only_the_suffixes_the_command_reads(cli, tmp_path, command):
+    # history's help said "from --output's suffix (.json, .md)", yet `history -o x.md` wrote text
+    from gpudoctor.cli.formats import SUFFIXES
+
+    text = " ".join(cli(*command, "--help").stdout.split())
+    said = text.split("Default: from --output's suffix (", 1)[1].split(")", 1)[0]
+    names = [s.strip() for s in said.replace(",", " ").split()]
+    fmt = text.split("--format [", 1)[1].split("]", 1)[0].split("|")
+    for suffix in names:
+        assert SUFFIXES[suffix] in fmt, (command, suffix, fmt)
+
+
+def test_fleet_help_describes_each_of_its_commands(cli):
+    # the description named `fleet run` and `fleet report` only, not `fleet pairs`
+    text = cli("fleet", "--help").stdout.split("Options:", 1)[0]
+    for name in ("fleet run", "fleet report", "fleet pairs"):
+        assert f"`{name}" in text, name

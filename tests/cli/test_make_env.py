@@ -36,6 +36,10 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--tensorflow", "2.20"), "--tensorflow needs"),
         ((*TARGET, "--framework", "jax"), "--framework jax"),
         ((*TARGET, "--os", "bsd"), "--os bsd"),
+        # an empty --os/--arch was taken as the default and planned for linux-64, exit 0
+        ((*TARGET, "--os", ""), "--os '': use linux or windows"),
+        ((*TARGET, "--arch", ""), "--arch '': use x86_64 or aarch64"),
+        (("--os", ""), "--os '': use linux or windows"),
         ((*TARGET, "--python", "three"), "Python version"),
         ((*TARGET, "--python", "abc"), "Python version 'abc' is not like 3.12"),
         ((*TARGET, "--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),

@@ -120,3 +120,29 @@ def test_stop_all_ends_a_streamed_child_too(tmp_path: Path) -> None:
     assert not thread.is_alive() and time.monotonic() - begin < 5
     assert not box[0].timed_out
     assert wait_dead(started) == []
+
+
+def test_ctrl_c_in_the_waiting_thread_still_gives_the_sigterm_grace(tmp_path: Path) -> None:
+    # onboard waits for its `check` child in the main thread: Ctrl-C raised there and the child
+    # was SIGKILLed at once, leaving its /tmp/gpudoctor-* folder (srun: its job step)
+    import _thread
+
+    said = tmp_path / "said"
+    code = (
+        "import signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *a: (open({str(said)!r}, 'w').write('TERM'),"
+        " sys.exit(0)))\n"
+        f"open({str(said)!r}, 'w').write('ready')\n"
+        "time.sleep(300)\n"
+    )
+
+    def interrupt_once_ready() -> None:
+        deadline = time.monotonic() + 30
+        while not (said.exists() and said.read_text() == "ready") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_once_ready, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_cmd([sys.executable, "-c", code], timeout_s=120, term_grace_s=5)
+    assert said.read_text() == "TERM"
