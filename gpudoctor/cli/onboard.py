@@ -325,7 +325,9 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
 
 
 @click.command("onboard")
-@click.option("--partition", default=None, help="Make the environment for this SLURM partition.")
+@click.option(
+    "--partition", "-p", default=None, help="Make the environment for this SLURM partition."
+)
 @click.option(
     "--tool",
     default=None,
@@ -418,6 +420,11 @@ def command(
     ):
         if value is not None and (not value or not value.isprintable()):
             raise BadInputError(f"{flag} {value!r}: empty or control characters")
+    if partition is not None:
+        from gpudoctor.fleet.remote import check_partition_name
+
+        # as check, make-env and fleet do: '-1' or 'a b' went into the plan's srun -p line
+        check_partition_name(partition)
     framework = "both" if framework.lower() == "all" else framework.lower()
     if framework not in ("torch", "tensorflow", "both"):
         raise BadInputError(f"--framework {framework}: use torch, tensorflow or both")

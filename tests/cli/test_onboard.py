@@ -112,6 +112,8 @@ def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
         (("--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
         (("--torch", "2.9.7"), "no such PyTorch release"),
         (("--torch-index-url", "mirror"), "--torch-index-url mirror: give an https://"),
+        (("--partition", "-1"), "--partition '-1': a partition name has letters"),
+        (("-p", "gpu;reboot"), "--partition 'gpu;reboot': a partition name has letters"),
     ],
 )
 def test_make_env_options_are_refused_before_check_runs(
