@@ -69,7 +69,7 @@ def test_what_keeps_nothing(cli, machine, _private_history, args, env):
 
 
 def test_history_dir_and_the_variable_choose_the_folder(cli, machine, tmp_path):
-    assert cli("check", "--history-dir", str(tmp_path / "a")).exit_code == 0
+    assert cli("check", "--history-dir", str(tmp_path / "a")).exit_code == 0  # made on use
     assert cli("check", env={"GPUDOCTOR_HISTORY_DIR": str(tmp_path / "b")}).exit_code == 0
     assert len(entries(tmp_path / "a")) == len(entries(tmp_path / "b")) == 1
 
@@ -182,6 +182,7 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
         (("diff", "1", " "), "NEW is empty: give a report file or a history entry or now"),
         (("diff", "\u0661"), "\u0661: no such file, nor a history entry"),  # Arabic-Indic 1
         (("diff", "\uff12\uff10\uff12\uff16-12-07"), "no such file, nor a history entry"),
+        (("history", "--history-dir", "/nonexistent/histroy"), "/nonexistent/histroy: no such"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
