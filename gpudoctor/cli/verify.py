@@ -72,6 +72,34 @@ def _defaulted(param: str) -> bool:
     return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
+_MODEL_OPTIONS = (
+    ("mode", "--mode"),
+    ("precision", "--precision"),
+    ("layout", "--layout"),
+    ("batch_size", "--batch-size"),
+    ("time_budget", "--time-budget"),
+)
+"""Options that only the reference models read (--quick stays: scripts pass it throughout)."""
+
+
+def _refuse_ignored(hardware_only: bool, items: tuple[str, ...]) -> None:
+    """An option given where nothing reads it is bad input, not silently dropped: a user who
+    asked for --ranks 8 or --precision amp-fp16 would read the result as measured with it."""
+    if not _defaulted("ranks") and "allreduce" not in items:
+        raise BadInputError(
+            "--ranks sets the processes of the all-reduce: give it with --hardware (all, or a "
+            "list with allreduce)"
+        )
+    if hardware_only:
+        given = [flag for param, flag in _MODEL_OPTIONS if not _defaulted(param)]
+        if given:
+            raise BadInputError(
+                f"{', '.join(given)}: only the reference models read "
+                f"{'it' if len(given) == 1 else 'them'}, and with --hardware or --burn alone "
+                "none runs (add --models)"
+            )
+
+
 def _refuse_existing(path: Path | None, force: bool) -> None:
     # Checked before minutes of timing, not after: an existing file, a missing folder.
     if path is not None:
@@ -233,6 +261,7 @@ def command(
     items = parse_items(hardware_text) if hardware_text is not None else ()
     hardware_only = (hardware_text is not None or burn_s is not None) and _defaulted("models_text")
     models = () if hardware_only else tuple(s.name for s in parse_model_list(models_text))
+    _refuse_ignored(hardware_only, items)
     device = plan.parse_device(device_text)
     _require_png(plot_path)
     _refuse_same_file(output, plot_path)

@@ -19,6 +19,12 @@ from tests.verify import hwfactories as f
         (("--burn", "-5"), "burn"),
         (("--burn", "nan"), "burn"),
         (("--ranks", "1"), "ranks"),
+        # options nothing reads were dropped without a word: the result read as measured so
+        (("--ranks", "8"), "--ranks sets the processes of the all-reduce: give it with"),
+        (("--hardware", "memory", "--ranks", "4"), "--ranks sets the processes"),
+        (("--burn", "5", "--ranks", "4"), "--ranks sets the processes"),
+        (("--hardware", "--precision", "amp-fp16"), "--precision: only the reference models"),
+        (("--burn", "5", "--mode", "training", "--batch-size", "8"), "--mode, --batch-size: "),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle, monkeypatch):
