@@ -33,12 +33,12 @@ def command(fmt: str | None, output: Path | None, force: bool, history_dir: Path
     if output is not None:
         check_output(output, force=force)
     if history_dir is not None and not history_dir.exists():
-        from gpudoctor.cli.files import shown
+        from gpudoctor.cli.files import shown as escaped
         from gpudoctor.errors import BadInputError
 
         # A folder named on the command line and absent is a typo more often than a new
         # machine: 'no reports kept yet' (exit 0) hid it. The default folder may not exist yet.
-        raise BadInputError(f"--history-dir {shown(history_dir)}: no such folder")
+        raise BadInputError(f"--history-dir {escaped(history_dir)}: no such folder")
     where = folder(history_dir)
     entries, problems = listing(where)
     good = last_good_names(where, entries)
