@@ -148,23 +148,33 @@ def slurm_login_node(report: Report) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=4096)  # asked of every GPU of every node, by several rules
-def pci_address(address: str) -> str:
-    """``dddd:bb:dd.f`` of a PCI address in any spelling NVML, /sys or the kernel log uses
-    (``00000009:01:00.0``, ``0009:01:00.0``, ``0000:17:00``, ``17:00.0``), numbers as numbers:
-    the domain is kept, since a GB200 node's GPUs are 0008:01:00.0, 0009:01:00.0, ... (bus 01
-    of each domain). A missing domain reads as 0, a missing function as 0; text that is no
-    address comes back lower-cased."""
+def pci_parts(address: str | None) -> tuple[int | None, int, int, int] | None:
+    """(domain, bus, device, function) of a PCI address in any spelling NVML, /sys or the
+    kernel log uses (``00000009:01:00.0``, ``0009:01:00.0``, ``0000:17:00``, ``17:00.0``),
+    numbers as numbers; the domain None where the text has none, a missing function 0; None
+    for text that is no address. The domain counts: a GB200 node's GPUs are 0008:01:00.0,
+    0009:01:00.0, ... (bus 01 of each domain)."""
+    if not address:
+        return None
     head, _, function = address.strip().lower().partition(".")
-    parts = head.split(":")
     try:
-        numbers = [int(p, 16) for p in parts]
+        numbers = [int(p, 16) for p in head.split(":")]
         fn = int(function or "0", 16)
     except ValueError:
-        return address.strip().lower()
+        return None
     if len(numbers) == 2:
-        numbers.insert(0, 0)
-    if len(numbers) != 3:
+        return None, numbers[0], numbers[1], fn
+    if len(numbers) == 3:
+        return numbers[0], numbers[1], numbers[2], fn
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # asked of every GPU of every node, by several rules
+def pci_address(address: str) -> str:
+    """``dddd:bb:dd.f`` of a PCI address in any spelling (:func:`pci_parts`), a missing domain
+    read as 0; text that is no address comes back lower-cased."""
+    parts = pci_parts(address)
+    if parts is None:
         return address.strip().lower()
-    domain, bus, device = numbers
-    return f"{domain:04x}:{bus:02x}:{device:02x}.{fn:x}"
+    domain, bus, device, fn = parts
+    return f"{domain or 0:04x}:{bus:02x}:{device:02x}.{fn:x}"

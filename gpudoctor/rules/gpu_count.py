@@ -15,25 +15,20 @@ XID_OFF_THE_BUS = 79
 """Xid 79: GPU has fallen off the bus (NVIDIA's Xid catalogue)."""
 
 
-def _bus(address: str) -> str:
-    """The address in one spelling, domain included (``model.derived.pci_address``)."""
-    return pci_address(address)
-
-
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _missing(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
     """PCI addresses of GPUs the PCI bus or the driver has and NVML does not list."""
-    seen = {_bus(g.pci_bus_id) for g in listed if g.pci_bus_id}
+    seen = {pci_address(g.pci_bus_id) for g in listed if g.pci_bus_id}
     found = [fn.address for fn in report.driver.pci_functions if is_gpu_function(fn)]
     if report.site is not None:
         found += report.site.driver_gpus
     missing: dict[str, str] = {}
     for address in found:
-        if _bus(address) not in seen:
-            missing.setdefault(_bus(address), address)
+        if pci_address(address) not in seen:
+            missing.setdefault(pci_address(address), address)
     return sorted(missing.values())
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
+from gpudoctor.model.derived import pci_parts
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
 from gpudoctor.rules.facts import gpu_label, gpus
@@ -50,34 +51,15 @@ def kernel_log(report: Report) -> KernelLogInfo | None:
     return report.hardware.kernel_log if report.hardware is not None else None
 
 
-def pci_key(pci: str | None) -> tuple[int | None, int, int] | None:
-    """(domain, bus, device) of ``00000009:01:00.0`` (NVML), ``0009:01:00`` (an Xid line) or
-    ``01:00`` (no domain: None), numbers compared as numbers; None when it is no address.
-
-    The domain counts: a GB200 node's GPUs sit at 0008:01:00, 0009:01:00, 0018:01:00 and
-    0019:01:00, all on bus 01 of their own domain.
-    """
-    if not pci:
-        return None
-    parts = pci.strip().lower().split(".")[0].split(":")
-    try:
-        numbers = [int(p, 16) for p in parts]
-    except ValueError:
-        return None
-    if len(numbers) == 3:
-        return numbers[0], numbers[1], numbers[2]
-    if len(numbers) == 2:
-        return None, numbers[0], numbers[1]
-    return None
-
-
 def device_of(report: Report, pci: str | None) -> tuple[str, int | None]:
     """``GPU 3 (NVIDIA H100 80GB HBM3)`` for the GPU at a logged PCI address, and its index."""
-    wanted = pci_key(pci)
+    # (domain, bus, device): an Xid line names no function; a side without a domain matches
+    # any domain
+    wanted = pci_parts(pci)
     if wanted is not None:
         for gpu in gpus(report):
-            have = pci_key(gpu.pci_bus_id)
-            if have is None or have[1:] != wanted[1:]:
+            have = pci_parts(gpu.pci_bus_id)
+            if have is None or have[1:3] != wanted[1:3]:
                 continue
             if wanted[0] is None or have[0] is None or have[0] == wanted[0]:
                 return gpu_label(gpu), gpu.index

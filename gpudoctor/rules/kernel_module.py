@@ -22,23 +22,18 @@ SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
 """cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
 
 
-def _bus(address: str) -> str:
-    """The address in one spelling, domain included (``model.derived.pci_address``)."""
-    return pci_address(address)
-
-
 def _driven_gpus(report: Report) -> list[PciFunction]:
     """GPU functions meant for this host's nvidia driver that it did not bring up: not set
     aside for a VM, not nouveau's, and not listed by NVML (a GPU NVML lists is driven, whatever
     the data says about its generation)."""
-    listed = {_bus(g.pci_bus_id) for g in gpus(report) if g.pci_bus_id}
+    listed = {pci_address(g.pci_bus_id) for g in gpus(report) if g.pci_bus_id}
     return [
         fn
         for fn in report.driver.pci_functions
         if is_gpu_function(fn)
         and not set_aside_for_vm(fn.driver)
         and fn.driver != "nouveau"
-        and _bus(fn.address) not in listed
+        and pci_address(fn.address) not in listed
     ]
 
 
