@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from gpudoctor.errors import BadInputError, OutputExistsError
-from gpudoctor.model.inert import inert_keeping_colour
+from gpudoctor.model.inert import inert, inert_keeping_colour
 from gpudoctor.userfiles.read import file_kind, read_capped
 
 __all__ = [
@@ -122,10 +122,10 @@ def check_output(path: Path, *, force: bool) -> Path:
     try:
         return _check_output(path, force=force)
     except OSError as exc:  # a name too long, a component that is a file, no permission
-        raise BadInputError(f"{_shown(path)}: {exc.strerror or exc}") from None
+        raise BadInputError(f"{_shortened(path)}: {exc.strerror or exc}") from None
 
 
-def _shown(path: Path) -> str:
+def _shortened(path: Path) -> str:
     """``path`` for a message, shortened when it is absurdly long (ENAMETOOLONG)."""
     text = str(path)
     return text if len(text) <= 120 else f"{text[:60]}...{text[-40:]}"
@@ -293,8 +293,6 @@ def _mode_or_none(path: Path) -> int | None:
 def shown(path: Path | str) -> str:
     """A file name as typed, for a line on stderr: its control and bidi characters (an OSC
     title sequence in ``-o``'s name) shown as escapes, on one line."""
-    from gpudoctor.model.inert import inert
-
     return inert(str(path), one_line=True)
 
 
