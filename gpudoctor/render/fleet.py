@@ -43,9 +43,9 @@ __all__ = [
 
 VERIFY_MARKS = {VerifyVerdict.FAIL: "✗", VerifyVerdict.WARN: "!", VerifyVerdict.PASS: "✓"}
 PLACES_SHOWN = 8
+"""Differently worded places of one finding the terminal shows; JSON has every one."""
 PAIRS = "Node pairs (fleet pairs)"
 """The Markdown section of ``fleet pairs``' results, kept when they are all fine."""
-"""Differently worded places of one finding the terminal shows; JSON has every one."""
 
 
 def drift_text(d: Drift, limit: int = 8) -> str:
