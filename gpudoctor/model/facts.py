@@ -123,6 +123,7 @@ _GPU_FIELDS: tuple[tuple[str, str, str | None, bool], ...] = (
     ("mig_pending", "MIG change pending", None, True),
     ("persistence_mode", "persistence mode", "gpu.persistence_mode", True),
     ("nvlinks_active", "NVLinks up", "gpu.nvlinks_active", True),
+    ("nvlink_speed_mbps", "NVLink speed (MBps)", "gpu.nvlink_speed_mbps", True),
     ("compute_mode", "compute mode", None, True),
     ("compute_capability", "compute capability", None, True),
 )

@@ -71,6 +71,8 @@ class GpuFacts:
     persistence_mode: bool | None = None
     nvlinks_active: int | None = None
     """NVLinks up (None where NVML listed none or could not be asked)."""
+    nvlink_speed_mbps: int | None = None
+    """The speed of the GPU's fastest NVLink in MBps (None where unknown)."""
 
 
 @dataclass(frozen=True, kw_only=True)

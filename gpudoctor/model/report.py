@@ -277,6 +277,10 @@ class NvLink:
     """Packets sent again after an error (``NVML_NVLINK_ERROR_DL_REPLAY``)."""
     recovery_errors: int | None = None
     """Times the link went down and was trained again (``NVML_NVLINK_ERROR_DL_RECOVERY``)."""
+    speed_mbps: int | None = None
+    """The link's speed in MBps (``NVML_FI_DEV_NVLINK_GET_SPEED``), kept where it is below the
+    GPU's ``nvlink_speed_mbps``; null otherwise, where the driver does not say, and in reports
+    written before 2026-12-07."""
 
     @property
     def error_total(self) -> int:
@@ -370,10 +374,16 @@ class GpuInfo:
     nvlink_version: int | None = None
     """The NVLink generation of the active links (the first active link's
     ``nvmlDeviceGetNvLinkVersion``): 3 on A100, 4 on H100/H200; null where none is up."""
+    nvlink_speed_mbps: int | None = None
+    """The speed of the GPU's fastest active NVLink in MBps (``NVML_FI_DEV_NVLINK_GET_SPEED``
+    per link, one ``nvmlDeviceGetFieldValues`` call); ``nvidia-smi nvlink -s`` shows the same
+    figure in GB/s (26.562 per link on the recorded H100 and H200). Null where no link is up,
+    where the driver does not give the field, and in reports written before 2026-12-07."""
     nvlinks: tuple[NvLink, ...] | None = None
-    """Only the listed NVLinks that are down or count an error (a healthy link carries nothing
-    worth a line, and a node has 144); ``[]`` where every listed link is up and clean (or the
-    GPU has none), null where ``nvlink_count`` is and in reports written before 2026-12-07."""
+    """Only the listed NVLinks that are down, count an error or run slower than
+    ``nvlink_speed_mbps`` (a healthy link carries nothing worth a line, and a node has 144);
+    ``[]`` where every listed link is up, clean and at full speed (or the GPU has none), null
+    where ``nvlink_count`` is and in reports written before 2026-12-07."""
     processes: tuple[GpuProcess, ...] = ()
     virtualization_mode: str | None = None
     """``none`` (bare metal), ``passthrough``, ``vgpu`` (a vGPU inside a virtual machine),

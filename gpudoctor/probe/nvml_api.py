@@ -62,6 +62,21 @@ NVLINK_ERROR_DL_REPLAY = 0
 NVLINK_ERROR_DL_RECOVERY = 1
 NVLINK_ERROR_DL_CRC_FLIT = 2
 NVLINK_ERROR_DL_CRC_DATA = 3
+FI_DEV_NVLINK_GET_SPEED = 164
+"""``NVML_FI_DEV_NVLINK_GET_SPEED``, a field of ``nvmlDeviceGetFieldValues``: one NVLink's
+speed in MBps, the link given in ``scopeId`` (nvml.h: "NVLink Speed, State and Version field id
+164, 165, and 166"). The older per-link fields (``NVML_FI_DEV_NVLINK_SPEED_MBPS_L0``..``L11``)
+stop at link 11; H100 and H200 have 18."""
+FIELD_VALUE_MEMBERS: dict[int, str] = {
+    0: "dVal",
+    1: "uiVal",
+    2: "ulVal",
+    3: "ullVal",
+    4: "sllVal",
+    5: "siVal",
+    6: "usVal",
+}
+"""``nvmlValueType_t``: which member of a field value's ``nvmlValue_t`` union holds it."""
 
 ARCHITECTURES: dict[int, str] = {
     2: "Kepler",
@@ -160,3 +175,7 @@ class NvmlLike(Protocol):
     def nvmlDeviceGetNvLinkState(self, handle: Any, link: int) -> int: ...
     def nvmlDeviceGetNvLinkVersion(self, handle: Any, link: int) -> int: ...
     def nvmlDeviceGetNvLinkErrorCounter(self, handle: Any, link: int, counter: int) -> int: ...
+    def nvmlDeviceGetFieldValues(self, handle: Any, field_ids: list[int | tuple[int, int]]) -> Any:
+        """One ``nvmlFieldValue_t`` per ``(fieldId, scopeId)``, each with its own
+        ``nvmlReturn``, ``valueType`` and ``value`` union."""
+        ...

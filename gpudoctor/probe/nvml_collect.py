@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gpudoctor.model.report import GpuInfo, GpuProcess, MigDevice, NvLink, NvmlInfo, Unavailable
@@ -305,9 +305,10 @@ _NVLINK_COUNTERS = (
 
 
 def _read_nvlinks(r: _GpuReader) -> None:
-    """The NVLinks' count, how many are up, their version, and the links that are down or
-    count errors (state and counters), link 0 upwards until the first link the GPU does not
-    have (NOT_SUPPORTED or INVALID_ARGUMENT): a count of 0 and ``()`` for a GPU without NVLink.
+    """The NVLinks' count, how many are up, their version and speed, and the links that are
+    down, count errors or run slower than the GPU's fastest link (state, counters, speed),
+    link 0 upwards until the first link the GPU does not have (NOT_SUPPORTED or
+    INVALID_ARGUMENT): a count of 0 and ``()`` for a GPU without NVLink.
 
     A counter the driver does not keep stays null; so do all of them when the call is missing
     (old drivers). On Hopper this per-link call is the one that counts: the legacy NVLink
@@ -317,9 +318,10 @@ def _read_nvlinks(r: _GpuReader) -> None:
     """
     if r.values.get("mig_enabled"):
         return  # "Nvlink queries are not supported for Devices in MIG mode" (nvidia-smi)
-    count = up = 0
+    count = 0
     version: int | None = None
-    notable: list[NvLink] = []
+    down: list[NvLink] = []
+    up: list[NvLink] = []
     for link in range(api.NVLINK_MAX_LINKS):
         state = r.session.call("nvmlDeviceGetNvLinkState", r.handle, link)
         if isinstance(state, _Failure):
@@ -338,25 +340,60 @@ def _read_nvlinks(r: _GpuReader) -> None:
         if int(state) != 1:
             # A link that is down has nothing to count; each call may be a firmware round
             # trip (GSP), and an 8-GPU board has 144 links.
-            notable.append(NvLink(link=link, active=False))
+            down.append(NvLink(link=link, active=False))
             continue
-        up += 1
         values: dict[str, int | None] = {}
         got = r.session.call("nvmlDeviceGetNvLinkVersion", r.handle, link)
         values["version"] = None if isinstance(got, _Failure) else int(got)
-        if up == 1:
+        if not up:
             version = values["version"]
         for name, counter in _NVLINK_COUNTERS:
             n = r.session.call("nvmlDeviceGetNvLinkErrorCounter", r.handle, link, counter)
             values[name] = None if isinstance(n, _Failure) else int(n)
-        nvlink = NvLink(link=link, active=True, **values)
-        # A healthy link carries nothing worth a line: only the count and version keep it.
-        if nvlink.error_total:
-            notable.append(nvlink)
+        up.append(NvLink(link=link, active=True, **values))
+    speeds = _nvlink_speeds(r, [link.link for link in up])
+    fastest = max(speeds.values(), default=None)
+    notable = list(down)
+    for nvlink in up:
+        speed = speeds.get(nvlink.link)
+        slow = speed is not None and fastest is not None and speed < fastest
+        # A healthy link carries nothing worth a line: only the count, version and speed keep it.
+        if nvlink.error_total or slow:
+            notable.append(replace(nvlink, speed_mbps=speed))
     r.values["nvlink_count"] = count
-    r.values["nvlinks_up"] = up
+    r.values["nvlinks_up"] = len(up)
     r.values["nvlink_version"] = version
-    r.values["nvlinks"] = tuple(notable)
+    r.values["nvlink_speed_mbps"] = fastest
+    r.values["nvlinks"] = tuple(sorted(notable, key=lambda n: n.link))
+
+
+def _nvlink_speeds(r: _GpuReader, links: list[int]) -> dict[int, int]:
+    """Each active link's speed in MBps (``NVML_FI_DEV_NVLINK_GET_SPEED``, the link as the
+    field's scope), all in one ``nvmlDeviceGetFieldValues`` call: one driver round trip, not
+    one per link. A link whose value NVML does not give (an older driver answers
+    NOT_SUPPORTED for the field) is left out; so are zeros, which NCCL reads as no speed."""
+    if not links:
+        return {}
+    got = _quiet(
+        r,
+        "nvlink_speed_mbps",
+        "nvmlDeviceGetFieldValues",
+        [(api.FI_DEV_NVLINK_GET_SPEED, link) for link in links],
+    )
+    if got is None:
+        return {}
+    speeds: dict[int, int] = {}
+    for link, entry in zip(links, got, strict=False):
+        if getattr(entry, "nvmlReturn", None) != 0:
+            continue
+        member = api.FIELD_VALUE_MEMBERS.get(getattr(entry, "valueType", 1), "uiVal")
+        try:
+            speed = int(getattr(entry.value, member))
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            continue
+        if speed > 0:
+            speeds[link] = speed
+    return speeds
 
 
 VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 4: "host_vsga"}

@@ -237,7 +237,16 @@ def _nvlinks(g: GpuInfo) -> str | None:
     # The errors are all on the links the report keeps (those down or counting one).
     errors = sum(link.error_total for link in g.nvlinks or ())
     up = g.nvlinks_up or 0
-    return f"{up} / {g.nvlink_count}" + (f", {errors} errors counted" if errors else "")
+    speed = g.nvlink_speed_mbps
+    slower = sum(
+        1 for link in g.nvlinks or () if speed and link.speed_mbps and link.speed_mbps < speed
+    )
+    return (
+        f"{up} / {g.nvlink_count}"
+        + (f" at {speed / 1000:.3f} GB/s" if speed else "")
+        + (f", {slower} slower" if slower else "")
+        + (f", {errors} errors counted" if errors else "")
+    )
 
 
 def _hardware_sections(report: Report) -> list[Section]:

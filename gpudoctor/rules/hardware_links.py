@@ -100,6 +100,59 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 
 @rule(
+    "GD-GPU-069",
+    area="gpu",
+    severity=Severity.WARNING,
+    title="NVLinks run slower than the others on this node",
+    why="NVML gives each active NVLink's speed (`NVML_FI_DEV_NVLINK_GET_SPEED`, what "
+    "`nvidia-smi nvlink -s` prints: 26.562 GB/s per link on the recorded H100 and H200). "
+    "The links of one board train to one speed; a link, or a whole GPU's links, below the "
+    "fastest on the node carries less, and every collective that crosses it waits for it. "
+    "gpudoctor compares the links of all GPUs of the node with each other, so no per-model "
+    "figure is assumed; links whose speed NVML does not give are not judged.",
+    fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
+    "stays slow, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
+    sources=(
+        "https://github.com/NVIDIA/go-nvml/blob/2f9e261fe40a7a1c54783d66805e8920564763b4/"
+        "gen/nvml/nvml.h (NVML_FI_DEV_NVLINK_GET_SPEED: NVLink speed in MBps, the link in "
+        "scopeId)",
+        "shared/captures (nvidia-smi nvlink -s on H100 80GB HBM3 and H200, driver 590.48.01)",
+    ),
+)
+def nvlinks_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    listed = [g for g in gpus(report) if not g.lost and g.nvlink_speed_mbps]
+    fastest = max((g.nvlink_speed_mbps or 0 for g in listed), default=0)
+    for gpu in listed:
+        own = gpu.nvlink_speed_mbps or 0
+        if own < fastest:
+            yield Hit(
+                title=f"{gpu_label(gpu)}: its NVLinks run at {_gbs(own)}, others at "
+                f"{_gbs(fastest)}",
+                evidence=(
+                    f"fastest link of {gpu_label(gpu)}: {_gbs(own)}; fastest on this node: "
+                    f"{_gbs(fastest)}",
+                ),
+                fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}", "$ sudo reboot"),
+            )
+            continue
+        slow = [n for n in gpu.nvlinks or () if n.active and n.speed_mbps and n.speed_mbps < own]
+        if slow:
+            yield Hit(
+                title=f"{gpu_label(gpu)}: {len(slow)} NVLink(s) slower than the others",
+                evidence=tuple(
+                    f"link {n.link}: {_gbs(n.speed_mbps or 0)}, the GPU's others {_gbs(own)}"
+                    for n in slow[:6]
+                ),
+                fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}", "$ sudo reboot"),
+            )
+
+
+def _gbs(mbps: int) -> str:
+    """MBps as nvidia-smi shows a link's speed: ``26.562 GB/s``."""
+    return f"{mbps / 1000:.3f} GB/s"
+
+
+@rule(
     "GD-GPU-064",
     area="gpu",
     severity=Severity.WARNING,

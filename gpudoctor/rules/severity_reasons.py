@@ -169,6 +169,7 @@ REASONS: dict[str, str] = {
     "they fail; a warning when the node has more GPUs than SLURM gives out (runs work, the "
     "extra GPUs stay idle); information when MIG is on and neither count matches, or inside "
     "a job, where the count cannot be judged.",
+    "GD-GPU-069": "Warning: runs work; collectives that cross the slow links are slower.",
 }
 
 _FRAMEWORK = {

@@ -99,6 +99,18 @@ def test_a_gpu_with_nvlinks_down_and_a_slow_infiniband_node_are_named():
     assert drifts["infiniband"].minority == {"200 Gb/s x1 + 400 Gb/s x7": ("gpu-003",)}
 
 
+def test_a_gpu_whose_nvlinks_trained_slower_is_named():
+    nodes = [node(f"gpu-{i:03d}") for i in range(1, 4)]
+    nodes = [
+        changed(n, gpus=tuple(replace(g, nvlink_speed_mbps=26562) for g in n.gpus)) for n in nodes
+    ]
+    slow = list(nodes[0].gpus)
+    slow[0] = replace(slow[0], nvlink_speed_mbps=13281)
+    nodes[0] = changed(nodes[0], gpus=tuple(slow))
+    d = by_fact(find_drift(nodes))["gpu.nvlink_speed_mbps"]
+    assert d.majority == "26562" and d.minority == {"13281": ("gpu-001:gpu0",)}
+
+
 def test_a_node_with_a_lower_power_limit_is_named():
     nodes = [node(f"n{i}") for i in range(1, 4)]
     nodes[1] = changed(nodes[1], gpus=tuple(replace(g, power_limit_w=500.0) for g in nodes[1].gpus))

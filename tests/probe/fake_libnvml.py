@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gpudoctor.probe.nvml_api import CODES
-from tests.probe.fake_nvml import error_string, load_scenario
+from tests.probe.fake_nvml import error_string, field_value, load_scenario
 
 SUCCESS = 0
 UNINITIALIZED = CODES["uninitialized"]
@@ -101,6 +101,34 @@ class CProcessInfo(ctypes.Structure):
         ("usedGpuMemory", ctypes.c_ulonglong),
         ("gpuInstanceId", ctypes.c_uint),
         ("computeInstanceId", ctypes.c_uint),
+    ]
+
+
+class CValue(ctypes.Union):
+    """``nvmlValue_t``."""
+
+    _fields_ = [
+        ("dVal", ctypes.c_double),
+        ("uiVal", ctypes.c_uint),
+        ("ulVal", ctypes.c_ulong),
+        ("ullVal", ctypes.c_ulonglong),
+        ("sllVal", ctypes.c_longlong),
+        ("siVal", ctypes.c_int),
+        ("usVal", ctypes.c_ushort),
+    ]
+
+
+class CFieldValue(ctypes.Structure):
+    """``nvmlFieldValue_t``: the caller sets ``fieldId`` and ``scopeId``, NVML the rest."""
+
+    _fields_ = [
+        ("fieldId", ctypes.c_uint),
+        ("scopeId", ctypes.c_uint),
+        ("timestamp", ctypes.c_longlong),
+        ("latencyUsec", ctypes.c_longlong),
+        ("valueType", ctypes.c_uint),
+        ("nvmlReturn", ctypes.c_uint),
+        ("value", CValue),
     ]
 
 
@@ -550,6 +578,25 @@ class FakeLibNvml:
         own = f"nvmlDeviceGetNvLinkErrorCounter:{kind}:{index}"
         key = own if own in device else f"nvmlDeviceGetNvLinkErrorCounter:{kind}"
         _put(out, ctypes.c_ulonglong, int(self._device(handle, key)), "counterValue")
+        return SUCCESS
+
+    def _c_nvmlDeviceGetFieldValues(self, handle: Any, count: Any, values: Any) -> int:
+        index, _slot = self._handle(handle)
+        n = _int_in(count, "valuesCount")
+        address, size = _memory(values, "values")
+        if address == 0 or n <= 0:
+            return INVALID_ARGUMENT
+        if size < n * ctypes.sizeof(CFieldValue):
+            raise FakeLibUsageError(f"valuesCount says {n} values, the array holds fewer")
+        table = self.scenario["devices"][index]["calls"]
+        whole = table.get("nvmlDeviceGetFieldValues")
+        if isinstance(whole, dict) and set(whole) == {"error"}:
+            return CODES[whole["error"]]
+        for entry in (CFieldValue * n).from_address(address):
+            code, value = field_value(table, int(entry.fieldId), int(entry.scopeId))
+            entry.nvmlReturn = code
+            entry.valueType = 1  # NVML_VALUE_TYPE_UNSIGNED_INT
+            entry.value.uiVal = value
         return SUCCESS
 
 

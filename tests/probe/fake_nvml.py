@@ -120,6 +120,20 @@ def _to_object(value: Any) -> Any:
     return value
 
 
+def field_value(table: dict[str, Any], field_id: int, scope: int) -> tuple[int, int]:
+    """(nvmlReturn, value) of one field value: ``nvmlDeviceGetFieldValues:<fieldId>`` records
+    a list by scope (an NVLink's number), each a number or ``{"error": name}``; a field or
+    scope not recorded answers NOT_SUPPORTED in its own entry, as NVML does for a field the
+    driver does not have. ``nvmlDeviceGetFieldValues`` alone records a failure of the call."""
+    recorded = table.get(f"nvmlDeviceGetFieldValues:{field_id}")
+    if not isinstance(recorded, list) or not 0 <= scope < len(recorded):
+        return NOT_SUPPORTED, 0
+    value = recorded[scope]
+    if isinstance(value, dict):
+        return CODES[value["error"]], 0
+    return 0, int(value)
+
+
 class FakeHandle:
     def __init__(self, device: int, mig_slot: int | None = None) -> None:
         self.device = device
@@ -367,6 +381,34 @@ class FakeNvml:
 
     def nvmlDeviceGetNvLinkVersion(self, handle: FakeHandle, link: int) -> int:
         return self._device("nvmlDeviceGetNvLinkVersion", handle)
+
+    def nvmlDeviceGetFieldValues(
+        self, handle: FakeHandle, field_ids: list[int | tuple[int, int]]
+    ) -> list[SimpleNamespace]:
+        """Shaped as nvidia-ml-py's answer: one entry per ``(fieldId, scopeId)``, each with its
+        own ``nvmlReturn``; the values come from :func:`field_value`."""
+        name = "nvmlDeviceGetFieldValues"
+        self.calls.append(f"{name}:" + ",".join(str(f) for f in field_ids))
+        if name in self.scenario.get("missing_functions", []):
+            raise FakeNVMLError(FUNCTION_NOT_FOUND)
+        table = self.scenario["devices"][handle.device]["calls"]
+        whole = table.get(name)
+        if isinstance(whole, dict) and set(whole) == {"error"}:
+            raise FakeNVMLError(CODES[whole["error"]])
+        entries = []
+        for requested in field_ids:
+            field_id, scope = requested if isinstance(requested, tuple) else (requested, 0)
+            code, value = field_value(table, field_id, scope)
+            entries.append(
+                SimpleNamespace(
+                    fieldId=field_id,
+                    scopeId=scope,
+                    nvmlReturn=code,
+                    valueType=1,  # NVML_VALUE_TYPE_UNSIGNED_INT
+                    value=SimpleNamespace(uiVal=value),
+                )
+            )
+        return entries
 
     def nvmlDeviceGetNvLinkErrorCounter(self, handle: FakeHandle, link: int, counter: int) -> int:
         """``nvmlDeviceGetNvLinkErrorCounter:<counter>``: one count for every link, unless

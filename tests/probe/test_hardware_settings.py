@@ -39,6 +39,8 @@ def test_a_recorded_h100_has_eighteen_active_nvlinks_and_its_power_limits():
 def test_a_recorded_h200_too():
     gpu = gpu_of(H200)
     assert (gpu.nvlink_count, gpu.nvlinks_up, gpu.nvlinks) == (18, 18, ())
+    # `nvidia-smi nvlink -s`: every link at 26.562 GB/s
+    assert gpu.nvlink_speed_mbps == 26562
     assert gpu.bar1_total_mib == 262144
 
 
@@ -90,6 +92,52 @@ def test_a_link_down_and_error_counters_are_read_per_link():
     assert not any(
         c.startswith("nvmlDeviceGetNvLinkErrorCounter") and c.endswith(":7") for c in fake.calls
     )
+
+
+def test_a_link_slower_than_its_siblings_is_kept_with_its_speed_in_one_call():
+    speeds: list[object] = [26562] * 18
+    speeds[5] = 13281
+    speeds[9] = {"error": "not_supported"}  # no speed for this one: not judged slow
+    fake = FakeNvml(with_calls(H100, **{"nvmlDeviceGetFieldValues:164": speeds}))
+    gpu = collect_nvml(fake).gpus[0]
+    assert gpu.nvlink_speed_mbps == 26562
+    assert gpu.nvlinks is not None and [(n.link, n.speed_mbps) for n in gpu.nvlinks] == [(5, 13281)]
+    assert gpu.nvlinks[0].active and gpu.nvlinks[0].error_total == 0
+    # all 18 links in one nvmlDeviceGetFieldValues call, not a round trip per link
+    asked = [c for c in fake.calls if c.startswith("nvmlDeviceGetFieldValues")]
+    assert len(asked) == 1 and asked[0].count("(164, ") == 18
+
+
+def test_only_the_links_that_are_up_are_asked_their_speed():
+    states = [1] * 18
+    states[2] = 0
+    fake = FakeNvml(with_calls(H200, nvmlDeviceGetNvLinkState=states))
+    gpu = collect_nvml(fake).gpus[0]
+    (asked,) = [c for c in fake.calls if c.startswith("nvmlDeviceGetFieldValues")]
+    assert "(164, 2)" not in asked and asked.count("(164, ") == 17
+    assert gpu.nvlink_speed_mbps == 26562
+    assert [(n.link, n.active, n.speed_mbps) for n in gpu.nvlinks or ()] == [(2, False, None)]
+
+
+def test_nvlink_speed_unknown_where_the_driver_does_not_give_it():
+    # no field 164 recorded: each entry answers NOT_SUPPORTED, as on a driver without it
+    scenario = with_calls(H100)
+    del scenario["devices"][0]["calls"]["nvmlDeviceGetFieldValues:164"]
+    gpu = gpu_of(scenario)
+    assert gpu.nvlink_speed_mbps is None and gpu.nvlinks == ()
+    assert not [e for e in gpu.errors if "nvlink" in e.field]
+    # the call itself refused: recorded once, the links still counted
+    gpu = gpu_of(with_calls(H100, nvmlDeviceGetFieldValues={"error": "no_permission"}))
+    assert (gpu.nvlinks_up, gpu.nvlink_speed_mbps) == (18, None)
+    assert [e.code for e in gpu.errors if e.field == "gpu[0].nvlink_speed_mbps"] == [
+        "no_permission"
+    ]
+    # bindings or a driver without nvmlDeviceGetFieldValues: unknown, and listed as missing
+    scenario = copy.deepcopy(load_scenario(H100))
+    scenario["missing_functions"] = ["nvmlDeviceGetFieldValues"]
+    info = collect_nvml(FakeNvml(scenario))
+    assert info.gpus[0].nvlink_speed_mbps is None and info.gpus[0].nvlinks_up == 18
+    assert "nvmlDeviceGetFieldValues" in info.missing_functions
 
 
 def test_no_permission_for_nvlink_is_unknown_not_absent():

@@ -160,6 +160,20 @@ def test_clock_event_reasons(through_pynvml: Collect, scenario: Any, reasons: in
     assert lib.usage_errors == []
 
 
+def test_nvlink_speeds_through_the_field_value_structs(through_pynvml: Collect) -> None:
+    """``nvmlFieldValue_t`` as nvml.h lays it out: link in scopeId, each entry's own return."""
+    speeds: list[object] = [26562] * 18
+    speeds[4] = 13281
+    speeds[11] = {"error": "not_supported"}
+    scenario = with_calls(H200_LOAD, **{"nvmlDeviceGetFieldValues:164": speeds})
+    info, lib = through_pynvml(scenario)
+    assert lib.usage_errors == []
+    (gpu,) = info.gpus
+    assert gpu.nvlink_speed_mbps == 26562
+    assert [(n.link, n.speed_mbps) for n in gpu.nvlinks or ()] == [(4, 13281)]
+    assert info == replay(scenario)
+
+
 def test_pcie_current_and_maximum_are_not_swapped(through_pynvml: Collect) -> None:
     """An idle GeForce trains its link down: current and maximum differ."""
     info, _ = through_pynvml("linux-x86_64__nvidia-geforce-rtx-4080-super__595.71.05__idle")

@@ -49,6 +49,43 @@ def test_no_link_listed_is_not_judged():
     assert findings(with_gpu(healthy(), **UNKNOWN), "GD-GPU-062") == []
 
 
+def at_speed(gpu: int, mbps: int, *slow: tuple[int, int]) -> dict[str, Any]:
+    """GPU ``gpu``'s fields with 18 links up at ``mbps``, except ``slow`` (link, speed)."""
+    kept = tuple(NvLink(link=n, active=True, version=4, speed_mbps=s) for n, s in slow)
+    return {**links(18), "nvlink_speed_mbps": mbps, "nvlinks": kept}
+
+
+def eight_h100s(**per_gpu: dict[str, Any]) -> Report:
+    report = healthy()
+    report = with_nvml(report, gpus=tuple(h100(i) for i in range(8)))
+    for i in range(8):
+        report = with_gpu(report, i, **per_gpu.get(f"gpu{i}", at_speed(i, 26562)))
+    return report
+
+
+def test_links_at_one_speed_are_fine_and_unknown_speeds_are_not_judged():
+    assert findings(eight_h100s(), "GD-GPU-069") == []
+    unknown = {**links(18), "nvlink_speed_mbps": None}
+    assert findings(eight_h100s(gpu3=unknown), "GD-GPU-069") == []
+
+
+def test_a_slow_link_is_named_with_its_speed():
+    report = eight_h100s(gpu2=at_speed(2, 26562, (5, 13281)))
+    (found,) = findings(report, "GD-GPU-069")
+    assert found.severity == Severity.WARNING
+    assert found.title == "GPU 2 (NVIDIA H100 80GB HBM3): 1 NVLink(s) slower than the others"
+    assert found.evidence == ("link 5: 13.281 GB/s, the GPU's others 26.562 GB/s",)
+
+
+def test_a_gpu_whose_links_all_run_slower_than_its_siblings_is_named():
+    report = eight_h100s(gpu6=at_speed(6, 13281))
+    (found,) = findings(report, "GD-GPU-069")
+    assert found.title == (
+        "GPU 6 (NVIDIA H100 80GB HBM3): its NVLinks run at 13.281 GB/s, others at 26.562 GB/s"
+    )
+    assert found.fix[0] == "$ nvidia-smi nvlink -s -i 6"
+
+
 def test_a_pcie_card_with_a_bridge_link_down_is_a_warning():
     report = with_gpu(healthy(), name="NVIDIA A100 80GB PCIe", **links(2, total=3))
     (found,) = findings(report, "GD-GPU-062")
