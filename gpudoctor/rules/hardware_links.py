@@ -108,8 +108,8 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`nvidia-smi nvlink -s` prints: 26.562 GB/s per link on the recorded H100 and H200). "
     "The links of one board train to one speed; a link, or a whole GPU's links, below the "
     "fastest on the node carries less, and every collective that crosses it waits for it. "
-    "gpudoctor compares the links of all GPUs of the node with each other, so no per-model "
-    "figure is assumed; links whose speed NVML does not give are not judged.",
+    "gpudoctor compares the links of the node's GPUs of one model with each other, so no "
+    "per-model figure is assumed; links whose speed NVML does not give are not judged.",
     fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
     "stays slow, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
@@ -121,16 +121,20 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def nvlinks_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     listed = [g for g in gpus(report) if not g.lost and g.nvlink_speed_mbps]
-    fastest = max((g.nvlink_speed_mbps or 0 for g in listed), default=0)
+    # Among GPUs of one model: two generations of NVLink bridge in one box train to their own
+    # speeds, and neither is slow.
+    fastest_of: dict[str | None, int] = {}
     for gpu in listed:
-        own = gpu.nvlink_speed_mbps or 0
+        fastest_of[gpu.name] = max(fastest_of.get(gpu.name, 0), gpu.nvlink_speed_mbps or 0)
+    for gpu in listed:
+        own, fastest = gpu.nvlink_speed_mbps or 0, fastest_of[gpu.name]
         if own < fastest:
             yield Hit(
                 title=f"{gpu_label(gpu)}: its NVLinks run at {_gbs(own)}, others at "
                 f"{_gbs(fastest)}",
                 evidence=(
-                    f"fastest link of {gpu_label(gpu)}: {_gbs(own)}; fastest on this node: "
-                    f"{_gbs(fastest)}",
+                    f"fastest link of {gpu_label(gpu)}: {_gbs(own)}; fastest of this model on "
+                    f"this node: {_gbs(fastest)}",
                 ),
                 fix=(f"$ nvidia-smi nvlink -s -i {gpu.index}", "$ sudo reboot"),
             )

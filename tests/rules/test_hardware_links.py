@@ -86,6 +86,12 @@ def test_a_gpu_whose_links_all_run_slower_than_its_siblings_is_named():
     assert found.fix[0] == "$ nvidia-smi nvlink -s -i 6"
 
 
+def test_two_models_with_bridges_of_their_own_generation_are_not_compared():
+    report = eight_h100s(gpu7=at_speed(7, 25000))
+    report = with_gpu(report, 7, name="NVIDIA A100 80GB PCIe")
+    assert findings(report, "GD-GPU-069") == []
+
+
 def test_a_pcie_card_with_a_bridge_link_down_is_a_warning():
     report = with_gpu(healthy(), name="NVIDIA A100 80GB PCIe", **links(2, total=3))
     (found,) = findings(report, "GD-GPU-062")
