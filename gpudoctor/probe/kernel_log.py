@@ -353,6 +353,12 @@ def lost_part_of_window(reading: _Reading, since: float, boot: float | None) -> 
     return reading.oldest > max(since, boot + WRAP_MARGIN_S)
 
 
+def window_before_boot(since: float, boot: float | None) -> bool:
+    """True when the window starts before this boot: the lines of the boots before it (an
+    Xid that made someone reboot the node) are in the journal alone, not in /dev/kmsg."""
+    return boot is not None and boot > since + WRAP_MARGIN_S
+
+
 def with_journal(kmsg: _Reading, journal: _Reading) -> tuple[_Reading, bool]:
     """``kmsg`` with the journal's lines from outside its span added (older than its oldest
     record; newer than its newest where it stopped at its time bound), and whether any was.
@@ -385,7 +391,8 @@ def probe_kernel_log(
     """The Xid and SXid lines of the last ``window_s`` seconds from the first readable source.
 
     ``/dev/kmsg`` needs no child process but only holds the current boot; the journal also
-    holds earlier boots; ``dmesg`` is the fallback. Each is bounded by :data:`MAX_BYTES` and
+    holds earlier boots, and completes /dev/kmsg where the window reaches past the boot or
+    the ring buffer wrapped; ``dmesg`` is the fallback. Each is bounded by :data:`MAX_BYTES` and
     :data:`MAX_SECONDS`. Where none can be read (``kernel.dmesg_restrict``, no journal group),
     the status says so and nothing is guessed.
     """
@@ -404,9 +411,12 @@ def probe_kernel_log(
         source = tried
         if source == "/dev/kmsg":
             reading = read_kmsg(ctx, now)
-            if not isinstance(reading, str) and lost_part_of_window(reading, since, boot):
-                # The ring buffer has wrapped (or was cut by time) inside the window: Xids of
-                # this very boot are gone from it. The journal, where readable, holds them.
+            if not isinstance(reading, str) and (
+                lost_part_of_window(reading, since, boot) or window_before_boot(since, boot)
+            ):
+                # The ring buffer has wrapped (or was cut by time) inside the window, or the
+                # window reaches back past this boot: those Xids are gone from it, or were
+                # never in it. The journal, where readable and persistent, holds them.
                 journal = read_journal(ctx, since)
                 if not isinstance(journal, str):
                     reading, added = with_journal(reading, journal)

@@ -397,9 +397,33 @@ def test_the_journal_adds_to_the_ring_buffer_and_never_replaces_it(tmp_path):
 
 
 def test_a_ring_buffer_whole_since_boot_needs_no_journal(tmp_path):
-    kmsg = kmsg_record(0.5, "Linux version 6.1") + kmsg_record(UPTIME - 60, XID_63)
-    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with("")), now=NOW)
+    # up for 4 days: the 72 h window lies inside this boot, which the ring buffer holds whole
+    up = 4 * 86400
+    kmsg = kmsg_record(0.5, "Linux version 6.1") + kmsg_record(up - 60, XID_63)
+    root = host(tmp_path, kmsg)
+    (root / "proc" / "uptime").write_text(f"{up} 1.0\n")
+    seen: list[list[str]] = []
+    info = probe_kernel_log(ctx_for(root, journal_with("", seen)), now=NOW)
     assert info.source == "/dev/kmsg" and [c.code for c in info.counts] == [63]
+    assert seen == []
+
+
+def test_the_boots_before_this_one_are_read_from_the_journal(tmp_path):
+    # Rebooted 10,000 s ago (after the GPU fell off the bus 5 h ago): the ring buffer holds
+    # this boot whole and no Xid. Before, check said nothing of the Xid 79 that made someone
+    # reboot; the journal holds it, and the rules see it predates the boot.
+    kmsg = kmsg_record(0.5, "Linux version 6.1") + kmsg_record(UPTIME - 60, "eth0: up")
+    journal = "2025-12-06T00:46:40+00:00 node01 kernel: " + XID_79 + "\n"
+    seen: list[list[str]] = []
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with(journal, seen)), now=NOW)
+    assert info.source == "/dev/kmsg+journalctl" and [c.code for c in info.counts] == [79]
+    assert info.covered_from == "2025-12-06T00:46:40Z"
+    assert info.counts[0].last is not None and info.boot_time is not None
+    assert info.counts[0].last < info.boot_time
+    # a volatile journal (this boot only) adds nothing: the ring buffer's reading stands
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with("")), now=NOW)
+    assert info.source == "/dev/kmsg" and info.counts == ()
+    assert info.covered_from == kernel_log.iso(NOW - UPTIME + 0.5)
 
 
 def test_a_wrapped_ring_buffer_without_a_readable_journal_is_still_read(tmp_path):
