@@ -106,8 +106,9 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="NVLinks run slower than the others on this node",
     why="NVML gives each active NVLink's speed (`NVML_FI_DEV_NVLINK_GET_SPEED`, what "
     "`nvidia-smi nvlink -s` prints: 26.562 GB/s per link on the recorded H100 and H200). "
-    "The links of one board should all run at one speed; a link, or a whole GPU's links, below the "
-    "fastest on the node carries less, and every collective that crosses it waits for it. "
+    "The links of one board should all run at one speed; a link, or a whole GPU's links, "
+    "below the fastest on the node carries less, and every collective that crosses it waits "
+    "for it. "
     "gpudoctor compares the links of the node's GPUs of one model with each other, so no "
     "per-model figure is assumed; links whose speed NVML does not give are not judged.",
     fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
