@@ -278,6 +278,15 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
         click.echo(f"  {n}. {step.title}", file=out)
         click.echo(f"     $ {step.command}", file=out)
     click.echo(f"  then: {plan.activate}", file=out)
+    if plan.target.unchecked is not None:
+        # taken as given: a typo would otherwise surface only as a failed step minutes later
+        click.echo(
+            f"onboard: warning: partition {plan.target.partition} could not be checked "
+            f"({plan.target.unchecked}): its name and GPUs are taken as given; a name SLURM "
+            "does not know fails the first step that asks it (make-env's node check, or the "
+            "verify job)",
+            file=out,
+        )
     if plan.target.partition in facts.idle_less_partitions:
         # srun queues the verify job: it would wait, with the spinner, until a node is back
         click.echo(
