@@ -262,6 +262,9 @@ def run_command(
 
     output = None if is_stdout(output) else output
     fmt = FLEET.resolve(fmt, output)
+    if verify_args and not with_verify:
+        # dropped without a word, the fleet's verdicts would read as measured with them
+        raise BadInputError("--verify-args goes with --verify: no verify runs without it")
     if output is not None:
         check_output(output, force=force)
     base = (
