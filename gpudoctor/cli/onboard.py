@@ -372,7 +372,12 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
 )
 @click.option("--driver", default=None, help="Plan for another driver (the partition's nodes).")
 @click.option("--cc", default=None, help="With --driver: the nodes' lowest compute capability.")
-@click.option("--framework", default="torch", show_default=True, help="torch, tensorflow or both.")
+@click.option(
+    "--framework",
+    default="torch",
+    show_default=True,
+    help="torch, tensorflow or both (all, as verify spells it, is taken as both).",
+)
 @click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
 @click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9.")
 @click.option("--tensorflow", "tf_version", default=None, help="TensorFlow version, e.g. 2.20.")
