@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 from gpudoctor.errors import BadInputError, KnowledgeBaseError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from gpudoctor.tomlcompat import tomllib
 
 PLATFORMS = ("linux-64", "linux-aarch64", "win-64")
 SOURCED = frozenset({"source", "as_of", "verified", "note"})

@@ -112,3 +112,17 @@ def test_the_top_level_holds_only_what_the_brief_names():
         "scripts",
         "tests",
     }, sorted(top)
+
+
+def test_one_module_chooses_between_tomllib_and_tomli():
+    """Python 3.10 has no tomllib: the version test stands in tomlcompat alone, and pyproject
+    installs the tomli backport there (and only there) so the import cannot fail."""
+    from gpudoctor.tomlcompat import tomllib
+
+    naming = sorted(name for name, text in _sources() if re.search(r"\btomli\b", text))
+    assert naming == ["tomlcompat.py"]
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    tomli = [d for d in pyproject["project"]["dependencies"] if re.match(r"tomli\b", d)]
+    assert [d.split(";")[1].replace(" ", "").replace('"', "'") for d in tomli] == [
+        "python_version<'3.11'"
+    ]

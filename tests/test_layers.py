@@ -13,16 +13,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gpudoctor"
 ALLOWED: dict[str, set[str]] = {
     "model": {"model", "errors"},
     "probe": {"probe", "model", "errors"},
-    "kb": {"kb", "errors", "datarows", "model.versions"},
+    "kb": {"kb", "errors", "datarows", "tomlcompat", "model.versions"},
     # rules suggest a make-env command line (envplan.suggest and what it needs), without the
     # planner or the knowledge base: they get the knowledge base as a protocol, handed in
     "rules": {"rules", "model", "errors", "envplan.suggest", "envplan.target", "envplan.types"},
     "render": {"render", "model", "errors"},
-    "envplan": {"envplan", "kb", "model", "errors", "datarows"},
+    "envplan": {"envplan", "kb", "model", "errors", "datarows", "tomlcompat"},
     "refmodels": {"refmodels", "errors"},
     # verify starts its children through the one child-process primitive, probe.runcmd, and
     # checks its data files' rows as the knowledge base does (datarows)
-    "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd", "datarows"},
+    "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd", "datarows", "tomlcompat"},
     # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does), and
     # reads a fleet's files through userfiles (fleet/sources.py alone does)
     "fleet": {"fleet", "model", "errors", "probe.runcmd", "userfiles"},
@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "history": {"history", "model", "errors", "userfiles"},
     # onboard's plan is pure; its executor starts gpudoctor's own commands (and uv, conda,
     # pixi, srun) through probe.runcmd; the CLI hands it the facts and writes the files
-    "onboard": {"onboard", "errors", "probe.runcmd"},
+    "onboard": {"onboard", "errors", "probe.runcmd", "tomlcompat"},
 }
 HEAVY = {"torch", "tensorflow", "keras", "pynvml", "numpy", "matplotlib", "rattler", "rich"}
 

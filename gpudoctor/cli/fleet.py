@@ -110,10 +110,7 @@ def load_baseline(path: Path) -> Baseline:
     from gpudoctor.userfiles.read import load_report, read_capped
 
     if path.suffix.lower() == ".toml":
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - Python 3.10
-            import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+        from gpudoctor.tomlcompat import tomllib
 
         raw = read_capped(path, limit=MAX_PINS_BYTES, what="baseline")
         try:
@@ -265,6 +262,9 @@ def run_command(
 
     output = None if is_stdout(output) else output
     fmt = FLEET.resolve(fmt, output)
+    if verify_args and not with_verify:
+        # dropped without a word, the fleet's verdicts would read as measured with them
+        raise BadInputError("--verify-args goes with --verify: no verify runs without it")
     if output is not None:
         check_output(output, force=force)
     base = (

@@ -278,6 +278,15 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
         click.echo(f"  {n}. {step.title}", file=out)
         click.echo(f"     $ {step.command}", file=out)
     click.echo(f"  then: {plan.activate}", file=out)
+    if plan.target.unchecked is not None:
+        # taken as given: a typo would otherwise surface only as a failed step minutes later
+        click.echo(
+            f"onboard: warning: partition {plan.target.partition} could not be checked "
+            f"({plan.target.unchecked}): its name and GPUs are taken as given; a name SLURM "
+            "does not know fails the first step that asks it (make-env's node check, or the "
+            "verify job)",
+            file=out,
+        )
     if plan.target.partition in facts.idle_less_partitions:
         # srun queues the verify job: it would wait, with the spinner, until a node is back
         click.echo(
@@ -363,7 +372,12 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
 )
 @click.option("--driver", default=None, help="Plan for another driver (the partition's nodes).")
 @click.option("--cc", default=None, help="With --driver: the nodes' lowest compute capability.")
-@click.option("--framework", default="torch", show_default=True, help="torch, tensorflow or both.")
+@click.option(
+    "--framework",
+    default="torch",
+    show_default=True,
+    help="torch, tensorflow or both (all, as verify spells it, is taken as both).",
+)
 @click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
 @click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9.")
 @click.option("--tensorflow", "tf_version", default=None, help="TensorFlow version, e.g. 2.20.")

@@ -25,7 +25,7 @@ from gpudoctor.cli.options import (
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
-from gpudoctor.verify.plan import MAX_BUDGET_S
+from gpudoctor.verify.plan import MAX_BUDGET_S, MAX_RANKS
 
 MAX_BURN_S = 24 * 3600
 """The longest --burn accepted: a day."""
@@ -197,10 +197,11 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 )
 @click.option(
     "--ranks",
-    type=click.IntRange(min=2, max=64),
+    type=click.IntRange(min=2),
     default=2,
     show_default=True,
-    help="Local processes of the CPU all-reduce (on GPUs: one per GPU).",
+    help="Local processes of the CPU all-reduce, at most one per usable CPU and "
+    f"{MAX_RANKS} (on GPUs: one per GPU).",
 )
 @format_option(
     "text for people, json for machines, markdown for tickets.", VERIFY.formats, from_suffix=True
@@ -262,6 +263,7 @@ def command(
     hardware_only = (hardware_text is not None or burn_s is not None) and _defaulted("models_text")
     models = () if hardware_only else tuple(s.name for s in parse_model_list(models_text))
     _refuse_ignored(hardware_only, items)
+    plan.check_ranks(ranks)
     device = plan.parse_device(device_text)
     _require_png(plot_path)
     _refuse_same_file(output, plot_path)

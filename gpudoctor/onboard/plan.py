@@ -80,6 +80,9 @@ class Target:
     gpu: bool
     """verify runs on the GPU (else ``--device cpu``)."""
     why: str
+    unchecked: str | None = None
+    """Why --partition's name and GPUs could not be checked (sinfo did not answer, ...): the
+    partition is taken as given, and the plan and the summary say so."""
 
     @property
     def text(self) -> str:
@@ -92,8 +95,9 @@ class Target:
 def choose_target(facts: Facts, partition: str | None) -> Target:
     """--partition; else, on a login node without a GPU, its only GPU partition; else here."""
     if partition is not None:
-        _check_partition(facts, partition)
-        return Target(partition=partition, gpu=True, why="--partition")
+        unchecked = _check_partition(facts, partition)
+        why = "--partition" + (f"; not checked: {unchecked}" if unchecked else "")
+        return Target(partition=partition, gpu=True, why=why, unchecked=unchecked)
     if not (facts.has_gpu or facts.in_job) and facts.slurm_unanswered is not None:
         # a login node whose sinfo failed once would get a CPU-only environment
         raise BadInputError(
@@ -113,11 +117,21 @@ def choose_target(facts: Facts, partition: str | None) -> Target:
     return Target(partition=only, gpu=True, why="the only GPU partition this login node sees")
 
 
-def _check_partition(facts: Facts, partition: str) -> None:
+def _check_partition(facts: Facts, partition: str) -> str | None:
     """Refuse a --partition that sinfo does not list, or whose nodes offer no GPU: the verify
-    job (``--gres=gpu:1``) and the job script would be refused by SLURM after minutes of work."""
+    job (``--gres=gpu:1``) and the job script would be refused by SLURM after minutes of work.
+
+    Without sinfo's list, why the name could not be checked. The partition is then taken as
+    given rather than refused: --partition is the way on that the refusal of a login node
+    whose sinfo did not answer names, as make-env's does, and SLURM itself refuses a wrong
+    name at the first step that asks it (make-env's node check, or the verify job).
+    """
     if facts.partitions is None:
-        return  # sinfo did not answer here: make-env and srun will say
+        if facts.slurm_unanswered is not None:
+            return f"sinfo did not answer ({facts.slurm_unanswered})"
+        if facts.in_job:
+            return "check does not ask sinfo inside a SLURM job"
+        return "check found no sinfo here"
     gpu = ", ".join(facts.gpu_partitions) or "none"
     if partition not in facts.partitions:
         raise BadInputError(
@@ -129,6 +143,7 @@ def _check_partition(facts: Facts, partition: str) -> None:
             f"--partition {partition} has no GPU GRES: its nodes offer no GPU for the "
             f"environment to verify on; choose a GPU partition ({gpu})"
         )
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)

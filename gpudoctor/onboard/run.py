@@ -16,6 +16,7 @@ from typing import Protocol
 from gpudoctor.errors import ExitCode, GpudoctorError
 from gpudoctor.onboard.plan import CUDA_OVERRIDE, Step
 from gpudoctor.probe.runcmd import CmdResult, run_cmd
+from gpudoctor.tomlcompat import tomllib
 
 MAX_OUTPUT_BYTES = 16 << 20
 """What one step may print (uv and conda are chatty, but not this chatty)."""
@@ -139,11 +140,6 @@ def manifest_override(path: str) -> str | None:
 def _pixi_cuda(path: str) -> str | None:
     """``[system-requirements] cuda`` of a pixi.toml: pixi refuses to install a workspace
     whose CUDA the machine (a login node without a GPU) does not have, unless told."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
     try:
         doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

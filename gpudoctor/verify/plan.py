@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 
@@ -17,6 +18,10 @@ proof that the framework computes. At 4 s, `--quick --device cpu` took 61 s on t
 of them building models it then skipped); with those no longer built, 2 s still took 30-32 s."""
 MAX_BUDGET_S = 3600
 """The longest --time-budget accepted: an hour per model and device."""
+MAX_RANKS = 64
+"""The most local processes ``--ranks`` starts, however many CPUs there are: each rank is a
+Python process of its own with torch loaded (220 MiB resident on the 2-core VM), so 64 ranks
+already ask some 14 GiB of a shared login node."""
 ADVICE_HEADROOM = 1.5
 """A --time-budget advised to fit a skipped run allows this much more than the projection: the
 CPU matmul rate it rests on is re-measured every run, and swung by 28 % between two runs on the
@@ -60,6 +65,32 @@ def parse_device(text: str) -> str:
     if not _DEVICE.match(value):
         raise BadInputError(f"unknown device {text!r}: use cpu, cuda, cuda:N or all")
     return value
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: a SLURM job's or a container's share, not the host's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity call (macOS): every CPU of the machine
+        return os.cpu_count() or 1
+
+
+def check_ranks(ranks: int) -> int:
+    """``--ranks``, bounded by the usable CPUs and :data:`MAX_RANKS` (two are always allowed).
+
+    Ranks beyond the CPUs share them: the all-reduce would time the scheduler rather than gloo,
+    and every rank costs a process with torch in memory.
+    """
+    cpus = usable_cpus()
+    limit = max(2, min(MAX_RANKS, cpus))
+    if ranks > limit:
+        why = (
+            f"gpudoctor starts at most {MAX_RANKS} local processes"
+            if cpus >= MAX_RANKS
+            else f"this process may use {cpus} CPU{'s' if cpus != 1 else ''}"
+        )
+        raise BadInputError(f"--ranks {ranks}: at most {limit} ({why}; each rank is a process)")
+    return ranks
 
 
 def gpu_batch(model: str, mode: str, override: int | None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -10,12 +9,8 @@ from typing import Any
 from gpudoctor.datarows import SOURCED, keys, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.refmodels import MODEL_NAMES
+from gpudoctor.tomlcompat import tomllib
 from gpudoctor.verify.model import FRAMEWORKS, MODES, PRECISIONS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 
 @dataclass(frozen=True, kw_only=True)

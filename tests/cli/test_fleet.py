@@ -328,6 +328,15 @@ def test_fleet_run_bad_input(cli: Cli, tmp_path, fake, args):
     one_line_error(cli("fleet", "run", "-d", str(tmp_path / "o"), *args))
 
 
+def test_verify_args_without_verify_is_bad_input_not_dropped(cli: Cli, tmp_path, fake):
+    # the arguments were dropped without a word and the run went ahead, checks only
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    result = cli("fleet", "run", "-w", "n1", "-d", str(tmp_path / "o"), "--verify-args", "-m x")
+    one_line_error(result)
+    assert "--verify-args goes with --verify" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_fleet_run_without_slurm_says_so(cli: Cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     result = cli("fleet", "run", "-d", str(tmp_path / "o"))

@@ -347,6 +347,35 @@ def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job
     assert "warning" not in result.stdout
 
 
+@pytest.mark.parametrize("driver", [(), ("--driver", "580.95.05", "--cc", "9.0")])
+def test_a_partition_sinfo_could_not_check_is_taken_as_given_and_said_to_be(
+    cli: Cli, tmp_path: Path, driver: tuple[str, ...]
+) -> None:
+    # sinfo hung on the login node: onboard planned for --partition gpux without a word, while
+    # docs/onboard.md said a partition sinfo does not list is refused
+    doc = json.loads(LOGIN.read_text())
+    doc["site"]["slurm"] = {"reachable": False, "message": "sinfo gave no answer in 10 s"}
+    report = tmp_path / "hung.json"
+    report.write_text(json.dumps(doc))
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"),
+        "--report-dir", str(tmp_path), "--partition", "gpux", *driver, env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "onboard: target SLURM partition gpux (--partition; not checked: sinfo did not answer "
+        "(sinfo gave no answer in 10 s)); tool uv"
+    )
+    assert lines[-1] == (
+        "onboard: warning: partition gpux could not be checked (sinfo did not answer (sinfo "
+        "gave no answer in 10 s)): its name and GPUs are taken as given; a name SLURM does not "
+        "know fails the first step that asks it (make-env's node check, or the verify job)"
+    )
+    assert "srun -p gpux --gres=gpu:1" in result.stdout
+
+
 def test_a_prefix_that_cannot_be_made_is_one_line_exit_2(cli: Cli, tmp_path: Path) -> None:
     # --prefix /proc/x ended in "internal error: FileNotFoundError" (exit 3) after the plan
     fake_tool(tmp_path / "bin", "uv", "exit 0")

@@ -339,6 +339,24 @@ def test_the_layout_option_reaches_the_runs_and_the_text(cli):
     assert "layout: torch cpu nchw" in result.stdout
 
 
+def test_a_model_or_measurement_named_twice_runs_once(cli, monkeypatch):
+    """A repeat, under the same or another spelling, is dropped (the first place kept), as
+    a hostlist drops a repeated node: the user asked for the model, not for two runs of it."""
+    from gpudoctor.verify import harness
+    from gpudoctor.verify.hardware import parse_items
+
+    seen = {}
+
+    def record(settings, progress, **kwargs):
+        seen["models"] = settings.models
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness, "run_verify", record)
+    cli("verify", "--models", "lenet5,resnet50,lenet5,ResNet-50,LeNet_5")
+    assert seen["models"] == ("lenet5", "resnet50")
+    assert parse_items("memory,h2d,Memory, memory") == ("memory", "h2d")
+
+
 def test_an_absurd_batch_size_is_bad_input(cli):
     result = cli("verify", "--batch-size", str(10**20), "--device", "cpu")
     assert result.exit_code == 2, result

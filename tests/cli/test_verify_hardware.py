@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gpudoctor.verify import hardware, harness
+from gpudoctor.verify import hardware, harness, plan
 from gpudoctor.verify.model import Bandwidth, HardwareResult
 from tests.verify import hwfactories as f
 
@@ -57,6 +57,7 @@ def test_hardware_alone_runs_no_model(cli, measured, monkeypatch):
         raise AssertionError("the models ran")
 
     monkeypatch.setattr(harness, "run_verify", must_not_run)
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 4)  # three ranks fit
     result = cli(
         "verify",
         "--hardware",
@@ -80,6 +81,21 @@ def test_hardware_alone_runs_no_model(cli, measured, monkeypatch):
     }
     assert doc["verdict"] == "pass"
     assert "measuring the hardware" in result.stderr
+
+
+@pytest.mark.parametrize("ranks", ["5", "64", "10000"])
+def test_ranks_beyond_the_cpus_are_refused_before_anything_runs(cli, monkeypatch, ranks):
+    """--ranks 64 on a login node's 4 CPUs started 64 processes with torch each."""
+
+    def must_not_run(*a, **k):
+        raise AssertionError("measured")
+
+    monkeypatch.setattr(hardware, "run_hardware", must_not_run)
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 4)
+    result = cli("verify", "--hardware", "allreduce", "--device", "cpu", "--ranks", ranks)
+    assert result.exit_code == 2, result
+    [line] = result.stderr.strip().splitlines()
+    assert f"--ranks {ranks}: at most 4 (this process may use 4 CPUs" in line
 
 
 def test_burn_alone(cli, measured):

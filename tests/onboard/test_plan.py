@@ -189,10 +189,20 @@ def test_a_partition_without_gpus_is_refused_not_sent_a_gres_job() -> None:
         make_plan(request(), facts_of(LOGIN), "cpu")
 
 
-def test_without_sinfo_the_partition_is_taken_as_given(tmp_path: Path) -> None:
+def test_without_sinfo_the_partition_is_taken_as_given_and_said_to_be(tmp_path: Path) -> None:
     facts = facts_of(report_variant(tmp_path, "none", partitions=None))
     assert facts.partitions is None
-    assert make_plan(request(), facts, "gpu").target.partition == "gpu"
+    target = make_plan(request(), facts, "gpu").target
+    assert target.partition == "gpu"
+    assert target.unchecked == "check found no sinfo here"
+    assert target.why == "--partition; not checked: check found no sinfo here"
+    in_job = dataclasses.replace(facts, in_job=True)
+    assert make_plan(request(), in_job, "gpu").target.unchecked == (
+        "check does not ask sinfo inside a SLURM job"
+    )
+    # sinfo listed it: checked, and nothing to say
+    checked = make_plan(request(), facts_of(LOGIN), "gpu").target
+    assert (checked.why, checked.unchecked) == ("--partition", None)
 
 
 def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_path: Path) -> None:
@@ -210,7 +220,14 @@ def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_pat
     assert facts.slurm_unanswered is not None and facts.partitions is None
     with pytest.raises(BadInputError, match=r"sinfo did not answer \(sinfo failed: .*controller\)"):
         make_plan(request(), facts, None)
-    assert make_plan(request(), facts, "gpu").target.partition == "gpu"  # named: taken as given
+    # named: taken as given (--partition is the way on the refusal names), and said to be,
+    # in the target's why that the plan's first line and the summary show
+    target = make_plan(request(), facts, "gpu").target
+    assert target.partition == "gpu"
+    assert target.why == (
+        "--partition; not checked: sinfo did not answer (sinfo failed: "
+        "slurm_load_partitions: Unable to contact slurm controller)"
+    )
     with_gpu = Facts(has_gpu=True, slurm_unanswered="no answer")
     assert make_plan(request(), with_gpu, None).target.partition is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -478,3 +479,105 @@ def test_no_kmsg_no_journal_files_and_no_dmesg_is_unreadable(tmp_path):
     info = probe_kernel_log(ctx_for(host(tmp_path, None), no_journal_files(None)), now=NOW)
     assert info.status == "unreadable"
     assert "journalctl: no journal files were found" in info.message
+
+
+# --- Xid 13: one exception, many lines ----------------------------------------------------------
+
+KERNEL_LOGS = Path(__file__).resolve().parents[1] / "data" / "kernel_log"
+
+
+def logged(name: str) -> list[str]:
+    """A recorded log's lines, without the comment lines that name its source."""
+    text = (KERNEL_LOGS / name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+def from_dmesg(tmp_path: Path, lines: list[str], uptime: float):
+    """The kernel-log probe reading ``lines`` as dmesg's output (no /dev/kmsg, no journal)."""
+
+    def run(argv, **kwargs):
+        if argv[0].endswith("journalctl"):
+            return CmdResult(argv=tuple(argv), returncode=1, stderr="No journal files found\n")
+        return CmdResult(argv=tuple(argv), returncode=0, stdout="\n".join(lines) + "\n")
+
+    root = host(tmp_path, None)
+    (root / "proc" / "uptime").write_text(f"{uptime} 1.0\n")
+    info = probe_kernel_log(ctx_for(root, run), now=NOW)
+    assert info.source == "dmesg"
+    return info
+
+
+@pytest.mark.parametrize(
+    ("name", "pci", "lines", "first"),
+    [
+        ("xid13_new_vrwkv.dmesg", "0000:0f:00", 8, "Graphics SM Warp Exception on (GPC 0, TPC 0"),
+        ("xid13_relion_436.syslog", "0000:41:00", 8, "Graphics Exception: ESR 0x5067b0=0x9"),
+        ("xid13_vllm_5901.dmesg", "0000:43:00", 6, "Graphics Exception: ESR 0x52e7b0="),
+    ],
+)
+def test_an_xid_13_printed_over_many_lines_is_one_event(tmp_path, name, pci, lines, first):
+    # Before, every line of the burst counted: the new-vrwkv fault (hundreds of lines on the
+    # node) read as 8 Xid 13s here, and its flood pushed older Xids out of the newest events.
+    recorded = [line.partition("kernel: ")[2] or line for line in logged(name)]  # syslog prefix
+    assert sum("): 13, " in line for line in recorded) == lines
+    newest = max(float(line[1:].partition("]")[0]) for line in recorded if line[0] == "[")
+    info = from_dmesg(tmp_path, recorded, uptime=newest + 60)  # logged a minute ago
+    (xid13,) = [c for c in info.counts if c.code == 13]
+    assert (xid13.pci, xid13.count, xid13.first) == (pci, 1, xid13.last)
+    assert xid13.last_message.startswith(first)  # the burst's first line speaks for it
+    assert [e.code for e in info.events if e.code == 13] == [13]
+    if name == "xid13_new_vrwkv.dmesg":  # the channel reset that followed stays its own Xid
+        assert [(c.code, c.count) for c in info.counts] == [(13, 1), (43, 1)]
+        assert [e.code for e in info.events] == [13, 43]
+
+
+def test_an_xid_13_logged_to_the_second_is_one_event_too(tmp_path):
+    # the journal is read to the second (short-iso): the gpud lines, as the journal gives them
+    lines = []
+    for line in logged("xid13_gpud_pr46.ctime"):
+        stamp, _, message = line[1:].partition("] ")
+        when = datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y").replace(tzinfo=timezone.utc)
+        lines.append(f"{when.strftime('%Y-%m-%dT%H:%M:%S+0000')} node kernel: {message}")
+    last = datetime(2024, 8, 30, 11, 43, 14, tzinfo=timezone.utc).timestamp()
+
+    def run(argv, **kwargs):
+        journal = "\n".join(reversed(lines)) + "\n"  # --reverse: newest first
+        return CmdResult(argv=tuple(argv), returncode=0, stdout=journal)
+
+    info = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=last + 60)
+    assert info.source == "journalctl"
+    assert [(c.code, c.pci, c.count) for c in info.counts] == [
+        (13, "0000:cb:00", 1),
+        (109, "0000:cb:00", 1),
+    ]
+
+
+def burst_line(code: int, pci: str = "0000:0f:00", what: str = "Graphics Exception: ESR") -> str:
+    return f"NVRM: Xid (PCI:{pci}): {code}, pid='<unknown>', name=<unknown>, {what}"
+
+
+@pytest.mark.parametrize(
+    ("lines", "counted"),
+    [
+        # two faults five seconds apart are two Xid 13s
+        ([(100.0, burst_line(13)), (100.001, burst_line(13)), (105.0, burst_line(13))], 2),
+        # a line 0.9 s after the previous one of a long burst still belongs to it
+        ([(100.0 + 0.9 * i, burst_line(13)) for i in range(5)], 1),
+        # another Xid of the GPU between them: the next Xid 13 is a new fault
+        ([(100.0, burst_line(13)), (100.001, burst_line(43)), (100.002, burst_line(13))], 2),
+        # lines without a time cannot be placed: each counts, as before
+        ([(None, burst_line(13)), (None, burst_line(13))], 2),
+    ],
+)
+def test_only_follow_up_lines_of_the_same_gpu_are_merged(lines, counted):
+    counts, _ = kernel_log.summarise(kernel_log._Reading(lines=lines), since=0.0)
+    assert [c.count for c in counts if c.code == 13] == [counted]
+
+
+def test_bursts_on_two_gpus_at_once_are_one_event_each():
+    lines = [
+        (100.0 + i / 1000, burst_line(13, pci=pci)) for i in range(6) for pci in ("a:00", "b:00")
+    ]
+    counts, events = kernel_log.summarise(kernel_log._Reading(lines=lines), since=0.0)
+    assert [(c.pci, c.count) for c in counts] == [("a:00", 1), ("b:00", 1)]
+    assert len(events) == 2

@@ -88,3 +88,20 @@ def test_past_the_longest_time_budget_at_the_default_batch():
     assert "--batch-size 1 with --time-budget 3600 might run it" in slow
     hopeless = plan.budget_advice(8 * 4000.0, 8, 4.0, batch_given=False)
     assert "nor batch 1" in hopeless and "--time-budget" in hopeless
+
+
+@pytest.mark.parametrize(
+    ("cpus", "ranks", "limit"),
+    [(8, 9, 8), (1, 3, 2), (256, 65, plan.MAX_RANKS), (16, 10_000, 16)],
+)
+def test_ranks_beyond_the_usable_cpus_or_the_maximum_are_bad_input(monkeypatch, cpus, ranks, limit):
+    monkeypatch.setattr(plan, "usable_cpus", lambda: cpus)
+    assert plan.check_ranks(limit) == limit  # two always fit, even on one CPU
+    with pytest.raises(BadInputError, match=rf"^--ranks {ranks}: at most {limit} \("):
+        plan.check_ranks(ranks)
+
+
+def test_usable_cpus_are_this_process_share():
+    import os
+
+    assert 1 <= plan.usable_cpus() <= (os.cpu_count() or 1)
