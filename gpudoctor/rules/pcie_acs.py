@@ -90,7 +90,7 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         names = [b.bridge for b in iommu.bridges if b.status == "needs_root"]
         yield Hit(
             severity=Severity.INFO,
-            title="PCIe ACS above the GPUs was not read: it needs root",
+            title="PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)",
             evidence=(
                 f"{len(names)} bridge{'s' if len(names) != 1 else ''} between the GPUs and "
                 f"the CPU: {', '.join(names[:SHOWN])}" + (" ..." if len(names) > SHOWN else ""),

@@ -10,7 +10,7 @@ from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, PcieBridgeAc
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.hardware import iommu as probe_iommu
 from tests.probe.pci_tree import built_config, lspci_dumps, pci_device
-from tests.rules.builders import findings, h100, healthy, with_nvml
+from tests.rules.builders import acs_switch, findings, h100, healthy, with_nvml
 from tests.rules.test_hardware_links import NONE, UNKNOWN, links
 
 HASWELL_ROOT_PORT = lspci_dumps("haswell-e-root-port-acs-on.txt")["00:02.0"]
@@ -38,41 +38,6 @@ def probed(tmp_path: Path, root_port: bytes, gpus: int = 2) -> IommuInfo:
     found = probe_iommu(ProbeContext(root=tmp_path, env={}))
     assert found is not None
     return found
-
-
-def switch(control: int | None, status: str = "read") -> IommuInfo:
-    """Two GPUs behind two downstream ports of one switch, below one root port."""
-    ports = (
-        PcieBridgeAcs(
-            bridge="0000:00:01.0",
-            gpus=("0000:03:00.0", "0000:04:00.0"),
-            status=status if status != "read" else "absent",
-        ),
-        *(
-            PcieBridgeAcs(
-                bridge=bridge,
-                gpus=(gpu,),
-                status=status,
-                capability=0x5F if status == "read" else None,
-                control=control if status == "read" else None,
-                enabled=(
-                    tuple(n for b, n in _NAMES if control & b)
-                    if status == "read" and control
-                    else ()
-                ),
-            )
-            for bridge, gpu in (("0000:02:08.0", "0000:03:00.0"), ("0000:02:10.0", "0000:04:00.0"))
-        ),
-    )
-    return IommuInfo(
-        groups=0,
-        bridges=ports,
-        acs_readable=status != "needs_root",
-        cmdline=("intel_iommu=on", "iommu=pt"),
-    )
-
-
-_NAMES = ((0x01, "SrcValid"), (0x04, "ReqRedir"), (0x08, "CmpltRedir"), (0x10, "UpstreamFwd"))
 
 
 def test_real_redirecting_root_ports_above_two_pcie_gpus_warn(tmp_path):
@@ -113,7 +78,7 @@ def test_no_gpu_no_finding():
 
 
 def test_switch_downstream_ports_redirecting_name_each_bridge():
-    report = with_iommu(pcie_gpus(healthy()), switch(0x001D))
+    report = with_iommu(pcie_gpus(healthy()), acs_switch(0x001D))
     (found,) = findings(report, "GD-HOST-060")
     assert found.severity == Severity.WARNING
     assert found.evidence == (
@@ -126,12 +91,12 @@ def test_switch_downstream_ports_redirecting_name_each_bridge():
 
 
 def test_source_validation_alone_redirects_nothing():
-    report = with_iommu(pcie_gpus(healthy()), switch(0x0011))  # SrcValid, UpstreamFwd
+    report = with_iommu(pcie_gpus(healthy()), acs_switch(0x0011))  # SrcValid, UpstreamFwd
     assert findings(report, "GD-HOST-060") == []
 
 
 def test_egress_control_alone_counts():
-    iommu = switch(0)
+    iommu = acs_switch(0)
     bridges = (
         iommu.bridges[0],
         replace(iommu.bridges[1], control=0x20, enabled=("EgressCtrl",)),
@@ -143,14 +108,14 @@ def test_egress_control_alone_counts():
 
 def test_nvlink_with_rdma_ports_still_warns_for_gpudirect_rdma():
     nvlinked = pcie_gpus(healthy(), nvlinks=links(18))
-    (found,) = findings(with_iommu(nvlinked, switch(0x001D), ports=(IB,)), "GD-HOST-060")
+    (found,) = findings(with_iommu(nvlinked, acs_switch(0x001D), ports=(IB,)), "GD-HOST-060")
     assert found.severity == Severity.WARNING and "GPUDirect RDMA" in found.title
-    (quiet,) = findings(with_iommu(nvlinked, switch(0x001D)), "GD-HOST-060")
+    (quiet,) = findings(with_iommu(nvlinked, acs_switch(0x001D)), "GD-HOST-060")
     assert quiet.severity == Severity.INFO and "NVLinks carry peer traffic" in quiet.title
 
 
 def test_unknown_nvlinks_count_as_pcie():
-    report = with_iommu(pcie_gpus(healthy(), nvlinks=UNKNOWN), switch(0x001D))
+    report = with_iommu(pcie_gpus(healthy(), nvlinks=UNKNOWN), acs_switch(0x001D))
     (found,) = findings(report, "GD-HOST-060")
     assert found.severity == Severity.WARNING and "NCCL may hang" in found.title
 
@@ -161,7 +126,9 @@ def test_not_root_on_a_pcie_box_says_once_that_acs_needs_root(tmp_path):
     report = with_iommu(pcie_gpus(healthy()), replace(unread, gpu_groups=translated))
     (found,) = findings(report, "GD-HOST-060")
     assert found.severity == Severity.INFO
-    assert found.title == "PCIe ACS above the GPUs was not read: it needs root"
+    assert found.title == (
+        "PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)"
+    )
     assert found.evidence[0] == "2 bridges between the GPUs and the CPU: 0000:00:01.0, 0000:00:02.0"
     assert found.fix == ("$ sudo gpudoctor check",)
     # nothing is claimed about ACS itself, and GD-HOST-059 does not say it again
@@ -172,8 +139,8 @@ def test_not_root_on_a_pcie_box_says_once_that_acs_needs_root(tmp_path):
 
 def test_not_root_where_acs_would_not_matter_says_nothing():
     nvlinked = pcie_gpus(healthy(), nvlinks=links(18))
-    assert findings(with_iommu(nvlinked, switch(None, "needs_root")), "GD-HOST-060") == []
-    with_ib = with_iommu(nvlinked, switch(None, "needs_root"), ports=(IB,))
+    assert findings(with_iommu(nvlinked, acs_switch(None, "needs_root")), "GD-HOST-060") == []
+    with_ib = with_iommu(nvlinked, acs_switch(None, "needs_root"), ports=(IB,))
     (found,) = findings(with_ib, "GD-HOST-060")
     assert found.severity == Severity.INFO
 
@@ -185,7 +152,10 @@ def test_a_report_without_bridges_is_not_judged():
 
 def test_a_bridge_without_acs_or_unreadable_is_no_finding():
     for status in ("absent", "unreadable"):
-        assert findings(with_iommu(pcie_gpus(healthy()), switch(None, status)), "GD-HOST-060") == []
+        assert (
+            findings(with_iommu(pcie_gpus(healthy()), acs_switch(None, status)), "GD-HOST-060")
+            == []
+        )
 
 
 def test_many_bridges_are_cut_at_eight():
@@ -215,4 +185,4 @@ def test_the_built_switch_port_reads_as_the_model_says(tmp_path):
         pci_device(tmp_path, [*top, port, gpu], gpu=True)
     found = probe_iommu(ProbeContext(root=tmp_path, env={}))
     assert found is not None and found.bridges is not None
-    assert found.bridges[1:] == switch(0x001D).bridges[1:]
+    assert found.bridges[1:] == acs_switch(0x001D).bridges[1:]
