@@ -229,6 +229,9 @@ class PcieBridgeAcs:
     """Its PCI address, ``0000:03:08.0``."""
     gpus: tuple[str, ...] = ()
     """The NVIDIA GPUs below it, by PCI address."""
+    root_port: bool | None = None
+    """True for a bridge on the root bus (a root port: GPUs below different root ports meet
+    only in the root complex), False for one below another bridge (a PCIe switch's port)."""
     status: str
     """``read`` (the ACS registers were read), ``absent`` (the bridge has no ACS capability,
     or no extended configuration space), ``needs_root`` (ACS sits in the extended

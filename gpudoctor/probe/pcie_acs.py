@@ -130,6 +130,7 @@ def bridge_acs(
             PcieBridgeAcs(
                 bridge=folder.name,
                 gpus=tuple(sorted(set(below))),
+                root_port=not _ADDRESS.match(folder.parent.name),
                 status=status,
                 capability=capability,
                 control=control,

@@ -43,18 +43,19 @@ def _more(count: int) -> tuple[str, ...]:
     severities=(Severity.WARNING, Severity.INFO),
     title="PCIe ACS redirects GPU peer-to-peer traffic to the CPU: NCCL may hang",
     why="With ACS P2P Request Redirect, Completion Redirect or Egress Control on in a PCIe "
-    "switch port or root port above the GPUs, peer-to-peer transfers that could cross the "
-    "switch directly are sent up to the CPU's root complex instead: NCCL's troubleshooting "
-    "guide names this as a cause of hangs and much lower bandwidth, and says to disable ACS. "
+    "switch port above the GPUs, peer-to-peer transfers that could cross the switch directly "
+    "are sent up to the CPU's root complex instead: NCCL's troubleshooting guide names this "
+    "as a cause of hangs and much lower bandwidth, and says to disable ACS on PCI switches. "
     "Linux turns these bits on at boot on every bridge that supports them whenever an IOMMU "
     "is in use, `iommu=pt` included. gpudoctor reads the ACS Control register of every "
     "bridge between each GPU and the root complex from the bridge's `config` file in /sys, "
-    "which the kernel shows in full to root only: run as root, a bridge with "
-    "redirect on is a warning where the GPUs talk over PCIe, and also where NVLink carries "
-    "GPU-to-GPU traffic but InfiniBand/RoCE ports are present (GPUDirect RDMA between a GPU "
-    "and its NIC crosses the same switches); information on an NVLink machine without such "
-    "ports. Not run as root on a machine where it would matter, the finding is information "
-    "that says ACS needs root to read. Machines with one GPU are not judged.",
+    "which the kernel shows in full to root only. Run as root, a switch port with redirect "
+    "on is a warning where the GPUs talk over PCIe, and also where NVLink carries GPU-to-GPU "
+    "traffic but InfiniBand/RoCE ports are present (GPUDirect RDMA between a GPU and its NIC "
+    "crosses the same switches); information on an NVLink machine without such ports, and "
+    "where only root ports redirect (GPUs below different root ports meet in the root "
+    "complex anyway). Not run as root on a machine where it would matter, the finding is "
+    "information that says ACS needs root to read. Machines with one GPU are not judged.",
     fix="Disable ACS on the bridges named, as NCCL's guide shows: `sudo setpci -s BRIDGE "
     "ECAP_ACS+0x6.w=0000` for each (undone at every reboot, so run it from a boot-time "
     "service), or for good with the kernel parameter `pci=disable_acs_redir=BRIDGE[;BRIDGE...]`, "
@@ -109,7 +110,12 @@ def _redirect_hit(
     if iommu.cmdline:
         evidence.append(f"kernel command line: {' '.join(iommu.cmdline)}")
     severity, title = None, None
-    if over_nvlink and rdma:
+    if all(b.root_port for b in redirecting):
+        # GPUs below different root ports meet in the root complex whatever ACS says; NCCL's
+        # guide asks for ACS off on PCIe switches, where it turns a direct path into a detour.
+        severity = Severity.INFO
+        title = "PCIe ACS redirect is on at the root ports above the GPUs (no PCIe switch port)"
+    elif over_nvlink and rdma:
         title = (
             "PCIe ACS redirects GPUDirect RDMA between the GPUs and the NICs to the CPU: "
             "multi-node NCCL slows down"

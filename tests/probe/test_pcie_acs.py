@@ -117,6 +117,7 @@ def test_gpus_behind_a_pcie_switch(tmp_path):
         ("0000:02:08.0", ("0000:03:00.0",), "read", 0x001D),
         ("0000:02:10.0", ("0000:04:00.0",), "read", 0x001D),
     ]
+    assert [b.root_port for b in bridges] == [True, False, False, False]
     assert bridges[2].enabled == ("SrcValid", "ReqRedir", "CmpltRedir", "UpstreamFwd")
     assert bridges[2].redirects == ("ReqRedir", "CmpltRedir")
     assert bridges[0].redirects == ()

@@ -351,6 +351,7 @@ def acs_switch(control: int | None, status: str = "read") -> IommuInfo:
         PcieBridgeAcs(
             bridge=bridge,
             gpus=(gpu,),
+            root_port=False,
             status=status,
             capability=0x5F if read else None,
             control=control if read else None,
@@ -361,6 +362,7 @@ def acs_switch(control: int | None, status: str = "read") -> IommuInfo:
     top = PcieBridgeAcs(
         bridge="0000:00:01.0",
         gpus=("0000:03:00.0", "0000:04:00.0"),
+        root_port=True,
         status="absent" if status == "read" else status,
     )
     return IommuInfo(

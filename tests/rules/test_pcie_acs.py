@@ -40,11 +40,14 @@ def probed(tmp_path: Path, root_port: bytes, gpus: int = 2) -> IommuInfo:
     return found
 
 
-def test_real_redirecting_root_ports_above_two_pcie_gpus_warn(tmp_path):
+def test_real_redirecting_root_ports_alone_are_information(tmp_path):
+    # each GPU below its own root port: they meet in the root complex whatever ACS says
     report = with_iommu(pcie_gpus(healthy()), probed(tmp_path, HASWELL_ROOT_PORT))
     (found,) = findings(report, "GD-HOST-060")
-    assert found.severity == Severity.WARNING
-    assert found.title == "PCIe ACS redirects GPU peer-to-peer traffic to the CPU: NCCL may hang"
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "PCIe ACS redirect is on at the root ports above the GPUs (no PCIe switch port)"
+    )
     assert found.evidence == (
         "0000:00:01.0 (above GPU 0000:17:00.0): ACS Control 0x001f: "
         "SrcValid TransBlk ReqRedir CmpltRedir UpstreamFwd",
@@ -186,3 +189,21 @@ def test_the_built_switch_port_reads_as_the_model_says(tmp_path):
     found = probe_iommu(ProbeContext(root=tmp_path, env={}))
     assert found is not None and found.bridges is not None
     assert found.bridges[1:] == acs_switch(0x001D).bridges[1:]
+
+
+def test_a_real_redirecting_root_port_above_a_redirecting_switch_warns(tmp_path):
+    top = ["0000:00:02.0"]
+    pci_device(tmp_path, top, HASWELL_ROOT_PORT)
+    for port, gpu in (("0000:02:08.0", "0000:03:00.0"), ("0000:02:10.0", "0000:04:00.0")):
+        pci_device(tmp_path, [*top, port], built_config(0x001D))
+        pci_device(tmp_path, [*top, port, gpu], gpu=True)
+    iommu = probe_iommu(ProbeContext(root=tmp_path, env={}))
+    assert iommu is not None
+    (found,) = findings(with_iommu(pcie_gpus(healthy()), iommu), "GD-HOST-060")
+    assert found.severity == Severity.WARNING
+    assert found.title == "PCIe ACS redirects GPU peer-to-peer traffic to the CPU: NCCL may hang"
+    assert [line.split(" ")[0] for line in found.evidence] == [
+        "0000:00:02.0",
+        "0000:02:08.0",
+        "0000:02:10.0",
+    ]
