@@ -55,7 +55,8 @@ def _more(count: int) -> tuple[str, ...]:
     "crosses the same switches); information on an NVLink machine without such ports, and "
     "where only root ports redirect (GPUs below different root ports meet in the root "
     "complex anyway). Not run as root on a machine where it would matter, the finding is "
-    "information that says ACS needs root to read. Machines with one GPU are not judged.",
+    "information that says ACS needs root to read (where a GPU sits behind a PCIe switch). "
+    "Machines with one GPU are not judged.",
     fix="Disable ACS on the bridges named, as NCCL's guide shows: `sudo setpci -s BRIDGE "
     "ECAP_ACS+0x6.w=0000` for each (undone at every reboot, so run it from a boot-time "
     "service), or for good with the kernel parameter `pci=disable_acs_redir=BRIDGE[;BRIDGE...]`, "
@@ -84,11 +85,13 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     over_nvlink = bool(listed) and all(g.nvlinks_up for g in listed)
     rdma = bool(report.hardware.ib_ports) if report.hardware is not None else False
     matters = not over_nvlink or rdma
-    redirecting = [b for b in iommu.bridges if b.status == "read" and b.redirects]
+    bridges = iommu.bridges
+    redirecting = [b for b in bridges if b.status == "read" and b.redirects]
     if redirecting:
         yield _redirect_hit(iommu, redirecting, over_nvlink=over_nvlink, rdma=rdma)
-    elif iommu.acs_readable is False and matters:
-        names = [b.bridge for b in iommu.bridges if b.status == "needs_root"]
+    elif iommu.acs_readable is False and matters and any(b.root_port is False for b in bridges):
+        # only a switch port's redirect is worth a warning, and the path says where they are
+        names = [b.bridge for b in bridges if b.status == "needs_root"]
         yield Hit(
             severity=Severity.INFO,
             title="PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)",

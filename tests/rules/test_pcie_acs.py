@@ -123,21 +123,43 @@ def test_unknown_nvlinks_count_as_pcie():
     assert found.severity == Severity.WARNING and "NCCL may hang" in found.title
 
 
+def switched(tmp_path: Path, root_port: bytes, port: bytes) -> IommuInfo:
+    """The probe's record of two GPUs below two switch downstream ports below one root port."""
+    top = ["0000:00:02.0"]
+    pci_device(tmp_path, top, root_port)
+    for bridge, gpu in (("0000:02:08.0", "0000:03:00.0"), ("0000:02:10.0", "0000:04:00.0")):
+        pci_device(tmp_path, [*top, bridge], port)
+        pci_device(tmp_path, [*top, bridge, gpu], gpu=True)
+    found = probe_iommu(ProbeContext(root=tmp_path, env={}))
+    assert found is not None
+    return found
+
+
 def test_not_root_on_a_pcie_box_says_once_that_acs_needs_root(tmp_path):
-    unread = probed(tmp_path, HASWELL_ROOT_PORT[:64])
-    translated = dict.fromkeys(("0000:17:00.0", "0000:18:00.0"), "DMA-FQ")
+    # what a user's read gives: the first 64 bytes of the real root port and of the ports
+    unread = switched(tmp_path, HASWELL_ROOT_PORT[:64], built_config(0x001D)[:64])
+    translated = dict.fromkeys(("0000:03:00.0", "0000:04:00.0"), "DMA-FQ")
     report = with_iommu(pcie_gpus(healthy()), replace(unread, gpu_groups=translated))
     (found,) = findings(report, "GD-HOST-060")
     assert found.severity == Severity.INFO
     assert found.title == (
         "PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)"
     )
-    assert found.evidence[0] == "2 bridges between the GPUs and the CPU: 0000:00:01.0, 0000:00:02.0"
+    assert found.evidence[0] == (
+        "3 bridges between the GPUs and the CPU: 0000:00:02.0, 0000:02:08.0, 0000:02:10.0"
+    )
     assert found.fix == ("$ sudo gpudoctor check",)
     # nothing is claimed about ACS itself, and GD-HOST-059 does not say it again
     assert not any("ReqRedir" in line for line in found.evidence)
     (iommu_finding,) = findings(report, "GD-HOST-059")
     assert not any("root" in line for line in iommu_finding.evidence)
+
+
+def test_not_root_without_a_switch_says_nothing(tmp_path):
+    # GPUs below their own root ports: whatever ACS says there is information at most
+    unread = probed(tmp_path, HASWELL_ROOT_PORT[:64])
+    assert unread.acs_readable is False
+    assert findings(with_iommu(pcie_gpus(healthy()), unread), "GD-HOST-060") == []
 
 
 def test_not_root_where_acs_would_not_matter_says_nothing():
@@ -192,13 +214,7 @@ def test_the_built_switch_port_reads_as_the_model_says(tmp_path):
 
 
 def test_a_real_redirecting_root_port_above_a_redirecting_switch_warns(tmp_path):
-    top = ["0000:00:02.0"]
-    pci_device(tmp_path, top, HASWELL_ROOT_PORT)
-    for port, gpu in (("0000:02:08.0", "0000:03:00.0"), ("0000:02:10.0", "0000:04:00.0")):
-        pci_device(tmp_path, [*top, port], built_config(0x001D))
-        pci_device(tmp_path, [*top, port, gpu], gpu=True)
-    iommu = probe_iommu(ProbeContext(root=tmp_path, env={}))
-    assert iommu is not None
+    iommu = switched(tmp_path, HASWELL_ROOT_PORT, built_config(0x001D))
     (found,) = findings(with_iommu(pcie_gpus(healthy()), iommu), "GD-HOST-060")
     assert found.severity == Severity.WARNING
     assert found.title == "PCIe ACS redirects GPU peer-to-peer traffic to the CPU: NCCL may hang"
