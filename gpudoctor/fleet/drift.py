@@ -20,6 +20,7 @@ NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
     ("cudnn", lambda n: n.stack.cudnn),
     ("gpus_per_node", lambda n: n.stack.gpu_count),
     ("infiniband", lambda n: n.ib_rates),
+    ("acs_redirect", lambda n: n.acs_redirect),
 )
 """Facts of a whole node, compared node against node; each name is a fleet name in
 model/facts.py (a test holds them to it), frameworks come as ``framework.<name>``."""

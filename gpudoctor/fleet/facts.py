@@ -62,6 +62,7 @@ def node_facts(
         gpus=tuple(gpu_facts(g) for g in listed if not g.lost),
         partitions=partitions,
         ib_rates=known.get("infiniband"),
+        acs_redirect=known.get("acs_redirect"),
     )
 
 

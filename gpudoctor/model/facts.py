@@ -158,6 +158,15 @@ def ib_rates(report: Report) -> str | None:
     return " + ".join(f"{rate:g} Gb/s x{n}" for rate, n in sorted(rates.items()))
 
 
+def acs_redirect(report: Report) -> bool | None:
+    """Whether PCIe ACS redirect is on at a bridge above the GPUs; None where it was not read
+    (not root, no bridge, a report from before the probe): unknown is never a difference."""
+    iommu = report.hardware.iommu if report.hardware is not None else None
+    if iommu is None or not iommu.acs_readable or not iommu.bridges:
+        return None
+    return any(b.redirects for b in iommu.bridges if b.status == "read")
+
+
 def _fact(key: str, group: str, label: str, value: object, fleet: str | None = None) -> Fact:
     return Fact(key=key, group=group, label=label, value=show(value), fleet=fleet)
 
@@ -308,6 +317,15 @@ def report_facts(report: Report, *, whole_node: bool = False) -> tuple[Fact, ...
         _fact("host.memory_gib", "host", "memory (GiB)", memory_gib(host.memory_total_mib)),
         _fact(
             "host.infiniband", "host", "InfiniBand/RoCE ports up", ib_rates(report), "infiniband"
+        ),
+        # Linux sets ACS redirect at boot when an IOMMU is on, and a setpci fix is undone by a
+        # reboot: a node that went back to redirecting is named among its peers.
+        _fact(
+            "host.acs_redirect",
+            "host",
+            "PCIe ACS redirect above the GPUs",
+            acs_redirect(report),
+            "acs_redirect",
         ),
     ]
     seen: set[str] = set()

@@ -122,6 +122,9 @@ class NodeFacts:
     ib_rates: str | None = None
     """The active InfiniBand/RoCE ports' rates, e.g. ``400 Gb/s x8`` or ``200 Gb/s x1 + 400
     Gb/s x7``; None where the node has no port up (or the report predates 2026-12-07)."""
+    acs_redirect: str | None = None
+    """``on`` when PCIe ACS redirect is on at a bridge above the node's GPUs, ``off`` when
+    the bridges were read (as root) and none redirects; None where ACS was not read."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -213,9 +213,54 @@ class IbPort:
     link_error_recovery: int | None = None
 
 
+P2P_REDIRECT_BITS = frozenset({"ReqRedir", "CmpltRedir", "EgressCtrl"})
+"""PCI_ACS_RR, PCI_ACS_CR and PCI_ACS_EC: the bits Linux's ``pci=disable_acs_redir=`` clears."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PcieBridgeAcs:
+    """One PCI bridge above NVIDIA GPUs (root port or switch port) and its PCIe ACS settings.
+
+    ACS (Access Control Services) decides whether peer-to-peer traffic may cross the bridge
+    directly or is redirected up to the CPU's root complex; read from the bridge's ``config``
+    file in /sys."""
+
+    bridge: str
+    """Its PCI address, ``0000:03:08.0``."""
+    gpus: tuple[str, ...] = ()
+    """The NVIDIA GPUs below it, by PCI address."""
+    root_port: bool | None = None
+    """True for a bridge on the root bus (a root port: GPUs below different root ports meet
+    only in the root complex), False for one below another bridge (a PCIe switch's port)."""
+    status: str
+    """``read`` (the ACS registers were read), ``absent`` (the bridge has no ACS capability,
+    or no extended configuration space), ``needs_root`` (ACS sits in the extended
+    configuration space, which the kernel shows only to root: an unprivileged read of
+    ``config`` returns its first 64 bytes) or ``unreadable`` (no ``config`` file, or one
+    whose capability list is broken)."""
+    capability: int | None = None
+    """The ACS Capability register (16 bits): what the bridge can do; null unless ``read``."""
+    control: int | None = None
+    """The ACS Control register (16 bits): what is switched on; null unless ``read``."""
+    enabled: tuple[str, ...] = ()
+    """The bits set in ``control``, named as ``lspci -vvv`` names them on its ``ACSCtl`` line:
+    ``SrcValid``, ``TransBlk``, ``ReqRedir`` (P2P Request Redirect), ``CmpltRedir`` (P2P
+    Completion Redirect), ``UpstreamFwd``, ``EgressCtrl`` (P2P Egress Control),
+    ``DirectTrans``."""
+
+    @property
+    def redirects(self) -> tuple[str, ...]:
+        """The enabled bits that send peer-to-peer traffic up to the root complex (or block
+        it): those Linux clears to allow peer-to-peer (``pci_disable_acs_redir``)."""
+        return tuple(name for name in self.enabled if name in P2P_REDIRECT_BITS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class IommuInfo:
-    """The IOMMU as /sys shows it: whether it translates GPU DMA (peer-to-peer through the CPU)."""
+    """The IOMMU as /sys shows it, and the ACS settings of the PCI bridges above the GPUs.
+
+    Both decide whether GPU peer-to-peer traffic crosses a PCIe switch directly or goes up
+    through the CPU (translated DMA, redirected requests)."""
 
     groups: int | None = None
     """How many IOMMU groups exist (0: no IOMMU in use)."""
@@ -223,7 +268,16 @@ class IommuInfo:
     """GPU PCI address -> its IOMMU group's domain type (``identity`` = passthrough,
     ``DMA``/``DMA-FQ`` = translated, ``unknown`` where the kernel does not say)."""
     cmdline: tuple[str, ...] = ()
-    """The IOMMU switches on the kernel command line (``iommu=pt``, ``intel_iommu=on``)."""
+    """The IOMMU and ACS switches on the kernel command line (``iommu=pt``, ``intel_iommu=on``,
+    ``pci=disable_acs_redir=...``)."""
+    bridges: tuple[PcieBridgeAcs, ...] | None = None
+    """Every PCI bridge between an NVIDIA GPU and the root complex, with its ACS settings,
+    sorted by address (empty when the GPUs sit on the root bus, as in most virtual machines;
+    null in reports written before ACS was read)."""
+    acs_readable: bool | None = None
+    """Whether the bridges' ACS could be read: True when their extended configuration space
+    was readable (gpudoctor ran as root), False when it needs root, null when there was no
+    bridge to read (or the report predates the field)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Hardware probe: the kernel log's Xids, InfiniBand/RoCE ports and the IOMMU, read from files."""
+"""Hardware probe: the kernel log's Xids, InfiniBand/RoCE ports, the IOMMU and PCIe ACS."""
 
 from __future__ import annotations
 
@@ -9,12 +9,20 @@ from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, Unavailable
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.kernel_driver import NVIDIA_VENDOR
 from gpudoctor.probe.kernel_log import probe_kernel_log
+from gpudoctor.probe.pcie_acs import bridge_acs
 
 MAX_IB_DEVICES = 64
 MAX_IB_PORTS = 8
 """Bounds on the /sys walk (a node has a handful of HCAs with one or two ports each)."""
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*Gb/sec")
 _IOMMU_SWITCHES = ("iommu=", "intel_iommu=", "amd_iommu=", "iommu.passthrough=", "iommu.strict=")
+_ACS_SWITCHES = ("pci=", "pcie_acs_override=")
+"""Kept when they name ACS: ``pci=disable_acs_redir=...``, ``pci=config_acs=...`` (Linux
+Documentation/admin-guide/kernel-parameters.txt) and the out-of-tree ACS override patch's."""
+
+
+def _switch(word: str) -> bool:
+    return word.startswith(_IOMMU_SWITCHES) or (word.startswith(_ACS_SWITCHES) and "acs" in word)
 
 
 def _read(path: Path, limit: int = 4096) -> str | None:
@@ -86,7 +94,8 @@ def ib_ports(ctx: ProbeContext) -> tuple[IbPort, ...] | None:
 
 
 def iommu(ctx: ProbeContext) -> IommuInfo | None:
-    """IOMMU groups and the domain type of each NVIDIA GPU's group; None without /sys."""
+    """IOMMU groups, the domain type of each NVIDIA GPU's group and the ACS settings of the
+    bridges above the GPUs (readable by root only); None without /sys."""
     groups_dir = ctx.path("/sys/kernel/iommu_groups")
     if not ctx.path("/sys").is_dir():
         return None
@@ -99,11 +108,13 @@ def iommu(ctx: ProbeContext) -> IommuInfo | None:
         devices = sorted(ctx.path("/sys/bus/pci/devices").iterdir())
     except OSError:
         devices = []
+    gpus = []
     for dev in devices:
         if _read(dev / "vendor", 16) != NVIDIA_VENDOR:
             continue
         if not (_read(dev / "class", 16) or "").startswith("0x03"):
             continue
+        gpus.append(dev)
         try:
             group = (dev / "iommu_group").readlink().name
         except OSError:
@@ -111,15 +122,19 @@ def iommu(ctx: ProbeContext) -> IommuInfo | None:
         kind = _read(groups_dir / group / "type", 64)
         gpu_groups[dev.name] = kind or "unknown"
     cmdline = (ctx.read_text("/proc/cmdline") or "").split()
+    bridges, acs_readable = bridge_acs(gpus, ctx.path("/sys").resolve())
     return IommuInfo(
         groups=groups,
         gpu_groups=gpu_groups,
-        cmdline=tuple(w for w in cmdline if w.startswith(_IOMMU_SWITCHES))[:8],
+        cmdline=tuple(w for w in cmdline if _switch(w))[:8],
+        bridges=bridges,
+        acs_readable=acs_readable,
     )
 
 
 def probe_hardware(ctx: ProbeContext) -> HardwareInfo:
-    """Xids and SXids of the look-back window, InfiniBand ports, the IOMMU; no root needed."""
+    """Xids and SXids of the look-back window, InfiniBand ports, the IOMMU; no root needed
+    (except for the bridges' ACS settings, recorded as needing root)."""
     errors = []
     ports = ib_ports(ctx)
     if ports is None and ctx.path("/sys").is_dir():

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpudoctor.model.clock_events import describe
-from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report, Unavailable
+from gpudoctor.model.report import FrameworkInfo, GpuInfo, IommuInfo, Report, Unavailable
 from gpudoctor.render.headlines import AREA_LABELS, gib, na
 
 
@@ -292,14 +292,42 @@ def _hardware_sections(report: Report) -> list[Section]:
             ),
         )
     )
-    if hw.iommu is not None and (hw.iommu.groups or hw.iommu.gpu_groups):
+    iommu = hw.iommu
+    if iommu is not None and (iommu.groups or iommu.gpu_groups or iommu.bridges):
         iommu_pairs: list[tuple[str, str | None]] = [
-            ("IOMMU groups", str(hw.iommu.groups)),
-            ("kernel switches", " ".join(hw.iommu.cmdline) or None),
+            ("IOMMU groups", str(iommu.groups)),
+            ("kernel switches", " ".join(iommu.cmdline) or None),
         ]
-        iommu_pairs += [(f"GPU {pci}", kind) for pci, kind in sorted(hw.iommu.gpu_groups.items())]
+        iommu_pairs += [(f"GPU {pci}", kind) for pci, kind in sorted(iommu.gpu_groups.items())]
+        iommu_pairs += _acs_pairs(iommu)
         found.append(_kv("IOMMU", iommu_pairs))
     return found
+
+
+ACS_SHOWN = 8
+"""Bridges with ACS redirect on named one per line (the finding names them too)."""
+
+
+def _bridges(count: int) -> str:
+    return f"{count} bridge{'s' if count != 1 else ''}"
+
+
+def _acs_pairs(iommu: IommuInfo) -> list[tuple[str, str | None]]:
+    """A line on the ACS of the bridges above the GPUs, and one per bridge redirecting."""
+    bridges = iommu.bridges or ()
+    if not bridges:
+        return []
+    if iommu.acs_readable is False:
+        return [("PCIe ACS", f"{_bridges(len(bridges))} above the GPUs; reading ACS needs root")]
+    read = [b for b in bridges if b.status == "read"]
+    redirecting = [b for b in read if b.redirects]
+    summary = f"{_bridges(len(bridges))} above the GPUs, {len(read)} with ACS"
+    summary += f", redirect on at {len(redirecting)}" if redirecting else ", no redirect on"
+    pairs: list[tuple[str, str | None]] = [("PCIe ACS", summary)]
+    pairs += [(f"ACS {b.bridge}", " ".join(b.enabled)) for b in redirecting[:ACS_SHOWN]]
+    if len(redirecting) > ACS_SHOWN:
+        pairs.append(("ACS ...", f"{len(redirecting) - ACS_SHOWN} more redirecting"))
+    return pairs
 
 
 def _library_section(report: Report) -> Section:

@@ -23,6 +23,7 @@ from gpudoctor.rules import (  # noqa: F401
     libraries,
     nvml,
     packaging,
+    pcie_acs,
     site,
     toolchain,
 )

@@ -438,12 +438,12 @@ TRANSLATED = frozenset({"DMA", "DMA-FQ"})
     "peer-to-peer transfers between GPUs are routed through the CPU's root complex, and "
     "NCCL's troubleshooting guide lists this (with PCI ACS) as a cause of hangs and poor "
     "bandwidth on machines whose GPUs talk over PCIe. gpudoctor reads the group type of "
-    "each GPU from `/sys/kernel/iommu_groups` (no root needed); ACS itself sits in PCI "
-    "configuration space that only root can read, so it is not checked. Machines whose "
-    "GPUs have NVLinks up are not flagged.",
+    "each GPU from `/sys/kernel/iommu_groups` (no root needed); ACS on the bridges above "
+    "the GPUs, which `iommu=pt` leaves on, is GD-HOST-060's (reading it needs root). "
+    "Machines whose GPUs have NVLinks up are not flagged.",
     fix="Boot with `iommu=pt` (Intel: `intel_iommu=on iommu=pt`) or turn the IOMMU (VT-d / "
-    "AMD-Vi) off in the BIOS; if ACS is on, disable it as NCCL's guide shows; then check "
-    "with `nccl-tests`.",
+    "AMD-Vi) off in the BIOS; if ACS redirect is on (GD-HOST-060), disable it as NCCL's "
+    "guide shows; then check with `nccl-tests`.",
     sources=(
         "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html "
         "(PCI Access Control Services (ACS) and IOMMU)",

@@ -140,6 +140,10 @@ REASONS: dict[str, str] = {
     "when it does); information for error counts alone.",
     "GD-HOST-059": "Warning: peer-to-peer traffic between the GPUs goes through the CPU, "
     "slower, and NCCL may hang; single-GPU runs are unaffected.",
+    "GD-HOST-060": "Warning: peer-to-peer traffic between the GPUs (or between a GPU and its "
+    "NIC) goes through the CPU, slower, and NCCL may hang; information where NVLink carries "
+    "the GPUs' traffic and no RDMA port is present, where only root ports redirect (their "
+    "GPUs meet in the CPU anyway), or where ACS could not be read.",
     "GD-GPU-056": "Error when the catalogue's action for the Xid is a GPU reset, a reboot or "
     "a repair (the GPU may fail the next job); a warning for an Xid whose action is only to "
     "restart the job, and for one whose lines all predate the current boot (the reboot has "

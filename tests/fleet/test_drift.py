@@ -117,3 +117,13 @@ def test_a_node_with_a_lower_power_limit_is_named():
     d = by_fact(find_drift(nodes))["gpu.power_limit_w"]
     assert d.majority == "700" and set(d.minority) == {"500"}
     assert d.minority["500"][0] == "n2:gpu0"
+
+
+def test_a_node_whose_bridges_redirect_again_is_named():
+    # A setpci fix is undone by a reboot: that node redirects while its peers do not.
+    nodes = [node(f"gpu-{i:03d}", acs_redirect="off") for i in range(1, 4)]
+    nodes[1] = changed(nodes[1], acs_redirect="on")
+    assert by_fact(find_drift(nodes))["acs_redirect"].minority == {"on": ("gpu-002",)}
+    # a node checked without root does not know: unknown is no difference
+    nodes[1] = changed(nodes[1], acs_redirect=None)
+    assert "acs_redirect" not in by_fact(find_drift(nodes))

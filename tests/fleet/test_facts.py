@@ -13,6 +13,7 @@ from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput
 from gpudoctor.model.findings import Severity
 from gpudoctor.rules import diagnose
 from gpudoctor.userfiles.read import load_report
+from tests.rules.builders import pcie_acs_box
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 H100 = DATA / "reports" / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
@@ -137,3 +138,13 @@ def test_an_idle_gpus_pcie_generation_is_unknown_not_a_drift(tmp_path):
     nodes = [busy, facts_of(rtx("load"), "g4"), facts_of(slow, "g5")]
     (gen,) = [d for d in find_drift(nodes) if d.fact == "gpu.pcie_gen"]
     assert gen.minority == {"1": ("g5:gpu0",)}
+
+
+def test_acs_redirect_is_a_fact_only_where_it_was_read():
+    def fact(report):
+        return node_facts("gpu-001", report, diagnose(report, kb.load())).acs_redirect
+
+    assert fact(pcie_acs_box()) == "on"
+    assert fact(pcie_acs_box(control=0x0011)) == "off"  # SrcValid, UpstreamFwd: no redirect
+    assert fact(pcie_acs_box(control=None, status="needs_root")) is None
+    assert fact(load_report(H100)) is None

@@ -44,10 +44,17 @@ def cpu_only_job() -> Report:
     return replace(report, frameworks=(stopped, *others))
 
 
+def pcie_acs_needs_root() -> Report:
+    """Two PCIe GPUs behind a switch, checked without root: ACS could not be read."""
+    return b.pcie_acs_box(control=None, status="needs_root")
+
+
 BUILT = {
     "builder__cpu_only_job": cpu_only_job,
     "builder__healthy": b.healthy,
     "builder__many_problems": many_problems,
+    "builder__pcie_acs_redirect": b.pcie_acs_box,
+    "builder__pcie_acs_needs_root": pcie_acs_needs_root,
     **SITE_SCENARIOS,
 }
 

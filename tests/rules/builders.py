@@ -13,11 +13,14 @@ from gpudoctor.model.report import (
     FrameworkDevice,
     FrameworkInfo,
     GpuInfo,
+    HardwareInfo,
     HostInfo,
+    IommuInfo,
     KernelDriverInfo,
     LibraryInfo,
     NvmlInfo,
     PackageInfo,
+    PcieBridgeAcs,
     PciFunction,
     ProbeRun,
     PythonInfo,
@@ -335,6 +338,71 @@ class FakeKb:
         from gpudoctor import kb as kb_module
 
         return kb_module.load().gpu_model(name)
+
+
+_ACS_NAMES = ((0x01, "SrcValid"), (0x04, "ReqRedir"), (0x08, "CmpltRedir"), (0x10, "UpstreamFwd"))
+
+
+def acs_switch(control: int | None, status: str = "read") -> IommuInfo:
+    """Two GPUs behind two downstream ports of one PCIe switch, below a root port without ACS;
+    ``control`` is the downstream ports' ACS Control (0x001d: what Linux sets with an IOMMU)."""
+    read = status == "read" and control is not None
+    ports = tuple(
+        PcieBridgeAcs(
+            bridge=bridge,
+            gpus=(gpu,),
+            root_port=False,
+            status=status,
+            capability=0x5F if read else None,
+            control=control if read else None,
+            enabled=tuple(n for b, n in _ACS_NAMES if control & b) if read and control else (),
+        )
+        for bridge, gpu in (("0000:02:08.0", "0000:03:00.0"), ("0000:02:10.0", "0000:04:00.0"))
+    )
+    top = PcieBridgeAcs(
+        bridge="0000:00:01.0",
+        gpus=("0000:03:00.0", "0000:04:00.0"),
+        root_port=True,
+        status="absent" if status == "read" else status,
+    )
+    return IommuInfo(
+        groups=0,
+        bridges=(top, *ports),
+        acs_readable=status != "needs_root",
+        cmdline=("intel_iommu=on", "iommu=pt"),
+    )
+
+
+def pcie_acs_box(control: int | None = 0x001D, status: str = "read") -> Report:
+    """Two H100 PCIe cards (no NVLink bridge) behind one switch whose downstream ports have
+    ACS ``control``; everything else healthy."""
+    addresses = ("0000:03:00.0", "0000:04:00.0")
+    gpus = tuple(
+        h100(
+            i,
+            name="NVIDIA H100 PCIe",
+            pci_bus_id=f"0000{a}",
+            power_limit_w=350.0,
+            nvlink_count=0,
+            nvlinks_up=0,
+            nvlinks=(),
+        )
+        for i, a in enumerate(addresses)
+    )
+    report = with_nvml(healthy(), gpus=gpus)
+    report = with_driver(
+        report,
+        pci_functions=tuple(
+            PciFunction(address=a, device_id="0x2331", class_code="0x030200", driver="nvidia")
+            for a in addresses
+        ),
+        dev_nodes=("/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"),
+    )
+    report = with_cuda(report, device_count=2)
+    for fw in report.frameworks:
+        devices = tuple(replace(fw.devices[0], index=i, name=g.name) for i, g in enumerate(gpus))
+        report = with_framework(report, fw.name, device_count=2, devices=devices)
+    return replace(report, hardware=HardwareInfo(iommu=acs_switch(control, status)))
 
 
 def findings(report: Report, rule_id: str, kb: Any = None) -> list[Finding]:

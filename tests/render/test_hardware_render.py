@@ -1,0 +1,59 @@
+"""The hardware section's PCIe ACS lines: brief, named as lspci names the bits, root noted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gpudoctor import kb
+from gpudoctor.model.report import HardwareInfo, IommuInfo, PcieBridgeAcs
+from gpudoctor.render import render_report
+from gpudoctor.rules import diagnose
+from tests.rules.builders import acs_switch, healthy, pcie_acs_box
+
+
+def verbose(fmt, report):
+    return render_report(fmt, report, diagnose(report, kb.load()), verbose=True, color=False)
+
+
+def test_redirecting_bridges_are_named_with_their_bits():
+    for fmt in ("text", "markdown"):
+        shown = verbose(fmt, pcie_acs_box())
+        assert "3 bridges above the GPUs, 2 with ACS, redirect on at 2" in shown
+        assert "ACS 0000:02:08.0" in shown and "SrcValid ReqRedir CmpltRedir UpstreamFwd" in shown
+
+
+def test_acs_off_is_one_line():
+    shown = verbose("text", pcie_acs_box(control=0))
+    assert "3 bridges above the GPUs, 2 with ACS, no redirect on" in shown
+    assert "ACS 0000:02:08.0" not in shown
+
+
+def test_not_root_says_reading_needs_root_and_nothing_of_the_bits():
+    shown = verbose("text", pcie_acs_box(control=None, status="needs_root"))
+    assert "3 bridges above the GPUs; reading ACS needs root" in shown
+    assert "ReqRedir" not in shown
+
+
+def test_one_bridge_is_singular_and_many_are_cut():
+    one = IommuInfo(groups=0, bridges=acs_switch(0x1D).bridges[1:2], acs_readable=True)
+    shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=one)))
+    assert "1 bridge above the GPUs, 1 with ACS, redirect on at 1" in shown
+    many = tuple(
+        PcieBridgeAcs(
+            bridge=f"0000:{i:02x}:00.0",
+            status="read",
+            control=0x04,
+            enabled=("ReqRedir",),
+        )
+        for i in range(1, 11)
+    )
+    iommu = IommuInfo(groups=0, bridges=many, acs_readable=True)
+    shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=iommu)))
+    assert "ACS 0000:08:00.0" in shown and "ACS 0000:09:00.0" not in shown
+    assert "2 more redirecting" in shown
+
+
+def test_a_report_without_bridges_shows_no_acs_line():
+    old = IommuInfo(groups=3, gpu_groups={"0000:17:00.0": "DMA"})
+    shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=old)))
+    assert "IOMMU groups" in shown and "PCIe ACS" not in shown
