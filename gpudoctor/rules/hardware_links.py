@@ -114,9 +114,8 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
     "stays slow, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
-        "https://github.com/NVIDIA/go-nvml/blob/2f9e261fe40a7a1c54783d66805e8920564763b4/"
-        "gen/nvml/nvml.h (NVML_FI_DEV_NVLINK_GET_SPEED: NVLink speed in MBps, the link in "
-        "scopeId)",
+        "https://github.com/NVIDIA/go-nvml/blob/2f9e261fe40a/gen/nvml/nvml.h "
+        "(NVML_FI_DEV_NVLINK_GET_SPEED: NVLink speed in MBps, the link in scopeId)",
         "shared/captures (nvidia-smi nvlink -s on H100 80GB HBM3 and H200, driver 590.48.01)",
     ),
 )
