@@ -359,7 +359,8 @@ def _read_nvlinks(r: _GpuReader) -> None:
         slow = speed is not None and fastest is not None and speed < fastest
         # A healthy link carries nothing worth a line: only the count, version and speed keep it.
         if nvlink.error_total or slow:
-            notable.append(replace(nvlink, speed_mbps=speed))
+            # the speed only where it differs: a link at full speed reads it from the GPU's
+            notable.append(replace(nvlink, speed_mbps=speed if slow else None))
     r.values["nvlink_count"] = count
     r.values["nvlinks_up"] = len(up)
     r.values["nvlink_version"] = version

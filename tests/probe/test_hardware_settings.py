@@ -87,6 +87,8 @@ def test_a_link_down_and_error_counters_are_read_per_link():
     three, seven = gpu.nvlinks
     assert (three.version, three.crc_flit_errors, three.recovery_errors) == (4, 12, 1)
     assert three.error_total == 13 and three.active
+    # kept for its errors at full speed: its speed is the GPU's, not repeated (report-format.md)
+    assert (three.speed_mbps, gpu.nvlink_speed_mbps) == (None, 26562)
     assert not seven.active and seven.version is None and seven.error_total == 0
     # a link that is down is not asked for counters (each call may be a GSP round trip)
     assert not any(
