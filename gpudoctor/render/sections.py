@@ -321,8 +321,13 @@ def _acs_pairs(iommu: IommuInfo) -> list[tuple[str, str | None]]:
         return [("PCIe ACS", f"{_bridges(len(bridges))} above the GPUs; reading ACS needs root")]
     read = [b for b in bridges if b.status == "read"]
     redirecting = [b for b in read if b.redirects]
+    unreadable = sum(1 for b in bridges if b.status not in ("read", "absent"))
     summary = f"{_bridges(len(bridges))} above the GPUs, {len(read)} with ACS"
-    summary += f", redirect on at {len(redirecting)}" if redirecting else ", no redirect on"
+    summary += f", {unreadable} unreadable" if unreadable else ""
+    if redirecting:
+        summary += f", redirect on at {len(redirecting)}"
+    elif read:
+        summary += ", no redirect on"  # of bridges not read, nothing is known
     pairs: list[tuple[str, str | None]] = [("PCIe ACS", summary)]
     pairs += [(f"ACS {b.bridge}", " ".join(b.enabled)) for b in redirecting[:ACS_SHOWN]]
     if len(redirecting) > ACS_SHOWN:

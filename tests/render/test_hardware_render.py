@@ -57,3 +57,17 @@ def test_a_report_without_bridges_shows_no_acs_line():
     old = IommuInfo(groups=3, gpu_groups={"0000:17:00.0": "DMA"})
     shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=old)))
     assert "IOMMU groups" in shown and "PCIe ACS" not in shown
+
+
+def test_bridges_not_read_are_not_said_to_have_no_redirect():
+    box = acs_switch(0x1D)
+    gone = tuple(replace(b, status="unreadable", control=None, enabled=()) for b in box.bridges)
+    iommu = replace(box, bridges=gone, acs_readable=None)
+    shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=iommu)))
+    assert "3 bridges above the GPUs, 0 with ACS, 3 unreadable" in shown
+    assert "no redirect on" not in shown
+    # one of three unreadable: the other two still read
+    some = (*gone[:1], *box.bridges[1:])
+    iommu = replace(box, bridges=tuple(replace(b, control=0, enabled=()) for b in some))
+    shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=iommu)))
+    assert "3 bridges above the GPUs, 2 with ACS, 1 unreadable, no redirect on" in shown
