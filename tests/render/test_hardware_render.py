@@ -71,3 +71,15 @@ def test_bridges_not_read_are_not_said_to_have_no_redirect():
     iommu = replace(box, bridges=tuple(replace(b, control=0, enabled=()) for b in some))
     shown = verbose("text", replace(healthy(), hardware=HardwareInfo(iommu=iommu)))
     assert "3 bridges above the GPUs, 2 with ACS, 1 unreadable, no redirect on" in shown
+
+
+def test_the_nvlink_speed_is_said_to_be_per_link():
+    from gpudoctor.model.report import NvLink
+    from tests.rules.builders import with_gpu
+
+    slow = (NvLink(link=4, active=True, speed_mbps=13281),)
+    report = with_gpu(healthy(), nvlink_count=18, nvlinks_up=18, nvlink_speed_mbps=26562)
+    for fmt in ("text", "markdown"):
+        assert "18 / 18, 26.562 GB/s per link" in verbose(fmt, report)
+    report = with_gpu(report, nvlinks=slow)
+    assert "18 / 18, 26.562 GB/s per link, 1 slower" in verbose("text", report)
