@@ -55,7 +55,9 @@ def _more(count: int) -> tuple[str, ...]:
     "crosses the same switches); information on an NVLink machine without such ports, and "
     "where only root ports redirect (GPUs below different root ports meet in the root "
     "complex anyway). Not run as root on a machine where it would matter, the finding is "
-    "information that says ACS needs root to read (where a GPU sits behind a PCIe switch). "
+    "information that says ACS needs root to read (where a GPU sits behind a PCIe switch); "
+    "in a container, root on the host: the kernel shows the whole `config` file only to "
+    "CAP_SYS_ADMIN, which a container's root lacks. "
     "Machines with one GPU are not judged.",
     fix="Disable ACS on the bridges named, as NCCL's guide shows: `sudo setpci -s BRIDGE "
     "ECAP_ACS+0x6.w=0000` for each (undone at every reboot, so run it from a boot-time "
@@ -92,14 +94,32 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     elif iommu.acs_readable is False and matters and any(b.root_port is False for b in bridges):
         # only a switch port's redirect is worth a warning, and the path says where they are
         names = [b.bridge for b in bridges if b.status == "needs_root"]
+        evidence = (
+            f"{len(names)} bridge{'s' if len(names) != 1 else ''} between the GPUs and "
+            f"the CPU: {', '.join(names[:SHOWN])}" + (" ..." if len(names) > SHOWN else ""),
+            "a user's read of their config files stops at 64 bytes; ACS lies beyond",
+        )
+        container = report.host.container
+        if container:
+            where = "a container" if container == "container" else f"a {container} container"
+            # root in a container is not enough: the kernel asks for CAP_SYS_ADMIN, which
+            # docker and podman drop and apptainer never gives; sudo inside changes nothing
+            yield Hit(
+                severity=Severity.INFO,
+                title="PCIe ACS above the GPUs was not read: it needs root on the host, "
+                "outside the container",
+                evidence=(
+                    *evidence,
+                    f"in {where}: the full read needs CAP_SYS_ADMIN, which a container's "
+                    "root does not have",
+                ),
+                fix=("$ sudo gpudoctor check   # on the host",),
+            )
+            return
         yield Hit(
             severity=Severity.INFO,
             title="PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)",
-            evidence=(
-                f"{len(names)} bridge{'s' if len(names) != 1 else ''} between the GPUs and "
-                f"the CPU: {', '.join(names[:SHOWN])}" + (" ..." if len(names) > SHOWN else ""),
-                "a user's read of their config files stops at 64 bytes; ACS lies beyond",
-            ),
+            evidence=evidence,
             fix=("$ sudo gpudoctor check",),
         )
 

@@ -10,7 +10,7 @@ from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, PcieBridgeAc
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.hardware import iommu as probe_iommu
 from tests.probe.pci_tree import built_config, lspci_dumps, pci_device
-from tests.rules.builders import acs_switch, findings, h100, healthy, with_nvml
+from tests.rules.builders import acs_switch, findings, h100, healthy, with_host, with_nvml
 from tests.rules.test_hardware_links import NONE, UNKNOWN, links
 
 HASWELL_ROOT_PORT = lspci_dumps("haswell-e-root-port-acs-on.txt")["00:02.0"]
@@ -153,6 +153,28 @@ def test_not_root_on_a_pcie_box_says_once_that_acs_needs_root(tmp_path):
     assert not any("ReqRedir" in line for line in found.evidence)
     (iommu_finding,) = findings(report, "GD-HOST-059")
     assert not any("root" in line for line in iommu_finding.evidence)
+
+
+def test_in_a_container_acs_needs_root_on_the_host_not_sudo():
+    # root in a docker container still reads 64 bytes (no CAP_SYS_ADMIN): sudo inside is no fix
+    report = with_iommu(
+        pcie_gpus(with_host(healthy(), container="docker")), acs_switch(None, "needs_root")
+    )
+    (found,) = findings(report, "GD-HOST-060")
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "PCIe ACS above the GPUs was not read: it needs root on the host, outside the container"
+    )
+    assert found.evidence[-1] == (
+        "in a docker container: the full read needs CAP_SYS_ADMIN, which a container's root "
+        "does not have"
+    )
+    assert found.fix == ("$ sudo gpudoctor check   # on the host",)
+    other = with_iommu(
+        pcie_gpus(with_host(healthy(), container="container")), acs_switch(None, "needs_root")
+    )
+    (found,) = findings(other, "GD-HOST-060")
+    assert found.evidence[-1].startswith("in a container: ")
 
 
 def test_not_root_without_a_switch_says_nothing(tmp_path):
