@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import shutil
@@ -234,14 +235,17 @@ def _run_source(ctx: ProbeContext, argv: list[str]) -> tuple[str, bool] | str:
     return result.stdout, cut
 
 
-def read_journal(ctx: ProbeContext, since: float) -> _Reading | str:
-    """The kernel's lines in the journal since ``since`` (also from earlier boots)."""
+def read_journal(ctx: ProbeContext, since: float, until: float | None = None) -> _Reading | str:
+    """The kernel's lines in the journal since ``since`` (also from earlier boots), and before
+    ``until`` where given (to the second above it: the journal is read to the second)."""
+    bound = [f"--until=@{math.ceil(until)}"] if until is not None else []
     out = _run_source(
         ctx,
         [
             "journalctl",
             "_TRANSPORT=kernel",
             f"--since=@{int(since)}",
+            *bound,
             "-o",
             "short-iso",
             "--no-pager",
@@ -446,7 +450,12 @@ def probe_kernel_log(
                 # The ring buffer has wrapped (or was cut by time) inside the window, or the
                 # window reaches back past this boot: those Xids are gone from it, or were
                 # never in it. The journal, where readable and persistent, holds them.
-                journal = read_journal(ctx, since)
+                # Only what /dev/kmsg lacks is asked for: newest first, the journal's 4 MiB
+                # and 2 s would go to this boot's lines, which the ring buffer holds already,
+                # before reaching the boot before it. Where kmsg stopped at its time bound,
+                # its newest records are missing too, and the journal is read to the end.
+                until = reading.oldest if not reading.stopped else None
+                journal = read_journal(ctx, since, until)
                 if not isinstance(journal, str):
                     reading, added = with_journal(reading, journal)
                     if added:

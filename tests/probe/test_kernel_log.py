@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -581,3 +582,39 @@ def test_bursts_on_two_gpus_at_once_are_one_event_each():
     counts, events = kernel_log.summarise(kernel_log._Reading(lines=lines), since=0.0)
     assert [(c.pci, c.count) for c in counts] == [("a:00", 1), ("b:00", 1)]
     assert len(events) == 2
+
+
+def test_the_journal_is_asked_only_for_what_the_ring_buffer_lacks(tmp_path):
+    # Rebooted 10,000 s ago after an Xid 79, and this boot has logged more than the journal
+    # read's 4 MiB: newest first, all of it went to this boot's lines (which /dev/kmsg holds)
+    # and the Xid 79 before the boot was never reached. Asked only up to the ring buffer's
+    # oldest record, the journal gives the boot before.
+    kmsg = kmsg_record(0.5, "Linux version 6.1") + kmsg_record(UPTIME - 60, "eth0: up")
+    boot = NOW - UPTIME
+    before = "2025-12-06T00:46:40+00:00 node01 kernel: " + XID_79
+    this_boot = [
+        f"{kernel_log.iso(boot + 1 + i).replace('Z', '+00:00')} node01 kernel: eth0: link noise"
+        for i in range(50)
+    ]
+    seen: list[list[str]] = []
+
+    def run(argv, **kwargs):
+        seen.append(list(argv))
+        until = next(
+            (float(a[len("--until=@") :]) for a in argv if a.startswith("--until=@")), None
+        )
+        lines = [before, *this_boot]
+        if until is not None:
+            lines = [line for line in lines if kernel_log._iso_time(line.split()[0]) <= until]
+        # newest first, cut at the byte bound: here, 10 lines
+        newest = list(reversed(lines))[:10]
+        return CmdResult(
+            argv=tuple(argv),
+            returncode=0,
+            stdout="\n".join(newest) + "\n",
+            overflowed=len(lines) > 10,
+        )
+
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), run), now=NOW)
+    assert [a for a in seen[0] if a.startswith("--until=")] == [f"--until=@{math.ceil(boot + 0.5)}"]
+    assert info.source == "/dev/kmsg+journalctl" and [c.code for c in info.counts] == [79]
