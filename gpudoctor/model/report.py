@@ -277,7 +277,8 @@ class IommuInfo:
     acs_readable: bool | None = None
     """Whether the bridges' ACS could be read: True when their extended configuration space
     was readable (gpudoctor ran as root), False when it needs root, null when there was no
-    bridge to read (or the report predates the field)."""
+    bridge to read, when no bridge's ``config`` could be read at all (``unreadable``), or when
+    the report predates the field."""
 
 
 @dataclass(frozen=True, kw_only=True)

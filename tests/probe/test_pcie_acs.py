@@ -146,6 +146,14 @@ def test_not_root_records_every_bridge_as_needing_root(tmp_path):
     assert (bridge.status, bridge.control, bridge.enabled) == ("needs_root", None, ())
 
 
+def test_bridges_none_of_which_could_be_read_leave_readable_unknown(tmp_path):
+    # no config file at all (report-format.md: acs_readable null, neither root nor not)
+    pci_device(tmp_path, ["0000:00:02.0"])
+    pci_device(tmp_path, ["0000:00:02.0", "0000:17:00.0"], gpu=True)
+    (bridge,), readable = acs_of(tmp_path, "0000:17:00.0")
+    assert (bridge.status, readable) == ("unreadable", None)
+
+
 def test_a_link_out_of_the_tree_is_not_followed(tmp_path):
     outside = tmp_path / "elsewhere" / "0000:00:02.0" / "0000:17:00.0"
     outside.mkdir(parents=True)
