@@ -77,18 +77,30 @@ _GPU_NAMES = {name.removeprefix("gpu.") for name, _ in GPU_FACTS}
 
 _BOOL_GPU = {"ecc", "mig", "persistence_mode"}
 _NUMBER_NODE = {"gpus_per_node"}
+_ON_OFF_NODE = {"acs_redirect"}
+"""Whole-node facts a node holds as ``on`` or ``off`` (a boolean shown as facts show it)."""
+ON_OFF = '"on" or "off" (or true or false)'
+_STRING_NODE = {"infiniband", "os", "kernel"}
+"""Whole-node facts held as free text, not a version."""
 
 
 def _kind(table: str, key: str) -> str:
     """What a pinned fact's value must be, in words: as reports hold it."""
     if table == "gpu":
         return "true or false" if key in _BOOL_GPU else "a number"
+    if key in _ON_OFF_NODE:
+        return ON_OFF
+    if key in _STRING_NODE:
+        return "a string in quotes"
     return "a whole number" if key in _NUMBER_NODE else "a string (a version in quotes)"
 
 
 def _is(value: object, kind: str) -> bool:
     if kind == "true or false":
         return isinstance(value, bool)
+    if kind == ON_OFF:
+        # "maybe" would put every node whose ACS was read in drift
+        return isinstance(value, bool) or value in ("on", "off")
     if kind == "a number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "a whole number":

@@ -57,6 +57,12 @@ def test_pinned_facts_from_toml():
     assert found["framework.torch"].majority == "2.5.1"
 
 
+def test_acs_redirect_is_pinned_as_on_or_off_or_a_boolean():
+    for pinned, shown in (("off", "off"), (False, "off"), ("on", "on"), (True, "on")):
+        (fact,) = from_pins("pins.toml", {"node": {"acs_redirect": pinned}}).node
+        assert (fact.key, fact.value) == ("acs_redirect", shown)
+
+
 @pytest.mark.parametrize(
     ("pins", "message"),
     [
@@ -71,6 +77,12 @@ def test_pinned_facts_from_toml():
         ({"node": {"cuda_driver_version": 13.0}}, r"13\.0: expected a string \(a version"),
         ({"node": {"gpus_per_node": "8"}}, "expected a whole number"),
         ({"node": {"framework.torch": 2.5}}, "expected a string"),
+        (
+            {"node": {"acs_redirect": "maybe"}},
+            r"acs_redirect = 'maybe': expected \"on\" or \"off\"",
+        ),
+        ({"node": {"acs_redirect": 1}}, r"expected \"on\" or \"off\" \(or true or false\)"),
+        ({"node": {"infiniband": 400}}, r"infiniband = 400: expected a string in quotes$"),
         ({}, "pins no fact"),
         ({"node": "x"}, "must be tables"),
     ],
