@@ -101,7 +101,10 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         )
         container = report.host.container
         if container:
-            where = "a container" if container == "container" else f"a {container} container"
+            article = "an" if container[0] in "aeiou" else "a"
+            where = (
+                "a container" if container == "container" else f"{article} {container} container"
+            )
             # root in a container is not enough: the kernel asks for CAP_SYS_ADMIN, which
             # docker and podman drop and apptainer never gives; sudo inside changes nothing
             yield Hit(

@@ -175,6 +175,9 @@ def test_in_a_container_acs_needs_root_on_the_host_not_sudo():
     )
     (found,) = findings(other, "GD-HOST-060")
     assert found.evidence[-1].startswith("in a container: ")
+    apptainer = replace(other, host=replace(other.host, container="apptainer"))
+    (found,) = findings(apptainer, "GD-HOST-060")
+    assert found.evidence[-1].startswith("in an apptainer container: ")
 
 
 def test_not_root_without_a_switch_says_nothing(tmp_path):
