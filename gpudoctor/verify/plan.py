@@ -68,7 +68,8 @@ def parse_device(text: str) -> str:
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on: a SLURM job's or a container's share, not the host's."""
+    """The CPUs this process may run on (its affinity): a SLURM job's or a container's cpuset,
+    not the host's; a CPU quota (``docker --cpus``) does not show in it."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # no affinity call (macOS): every CPU of the machine
