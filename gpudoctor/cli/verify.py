@@ -82,6 +82,16 @@ _MODEL_OPTIONS = (
 """Options that only the reference models read (--quick stays: scripts pass it throughout)."""
 
 
+def _ranks_noted(hw: HardwareResult) -> HardwareResult:
+    """With ``--device all`` the all-reduce ran on the GPUs, one rank per GPU: a --ranks given
+    was not used, and the result says so rather than read as measured with it."""
+    allreduce = hw.allreduce
+    if _defaulted("ranks") or allreduce is None or allreduce.device == "cpu":
+        return hw
+    note = f"--ranks {hw.settings.ranks}: not used, the all-reduce ran one rank per GPU"
+    return replace(hw, notes=(*hw.notes, note))
+
+
 def _refuse_ignored(hardware_only: bool, items: tuple[str, ...]) -> None:
     """An option given where nothing reads it is bad input, not silently dropped: a user who
     asked for --ranks 8 or --precision amp-fp16 would read the result as measured with it."""
@@ -263,8 +273,14 @@ def command(
     hardware_only = (hardware_text is not None or burn_s is not None) and _defaulted("models_text")
     models = () if hardware_only else tuple(s.name for s in parse_model_list(models_text))
     _refuse_ignored(hardware_only, items)
-    plan.check_ranks(ranks)
     device = plan.parse_device(device_text)
+    if not _defaulted("ranks"):
+        if device.startswith("cuda"):
+            raise BadInputError(
+                "--ranks sets the local processes of the all-reduce on the CPU (--device cpu); "
+                "on GPUs it runs one rank per GPU"
+            )
+        plan.check_ranks(ranks)
     _require_png(plot_path)
     _refuse_same_file(output, plot_path)
     _refuse_existing(output, force)
@@ -298,7 +314,7 @@ def command(
         result = VerifyResult(settings=settings, started_at=_now())
     if hardware_text is not None or burn_s is not None:
         hw = HardwareSettings(items=items, burn_s=burn_s, device=device, ranks=ranks)
-        result = replace(result, hardware=_measure_hardware(hw, refs))
+        result = replace(result, hardware=_ranks_noted(_measure_hardware(hw, refs)))
     result = with_published_figures(with_datasheet_peaks(result, refs), refs)
     verdict = judge(result, refs)
     color = fmt == "text" and use_color(to_file=output is not None)

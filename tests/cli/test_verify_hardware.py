@@ -98,6 +98,35 @@ def test_ranks_beyond_the_cpus_are_refused_before_anything_runs(cli, monkeypatch
     assert f"--ranks {ranks}: at most 4 (this process may use 4 CPUs" in line
 
 
+def test_ranks_with_a_gpu_device_is_refused_not_checked_against_the_cpus(cli, monkeypatch):
+    """On GPUs the all-reduce runs one rank per GPU: --ranks 8 on a 4-CPU GPU node was refused
+    with a message about CPUs, for a number nothing would read."""
+
+    def must_not_run(*a, **k):
+        raise AssertionError("measured")
+
+    monkeypatch.setattr(hardware, "run_hardware", must_not_run)
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 4)
+    result = cli("verify", "--hardware", "allreduce", "--device", "cuda", "--ranks", "8")
+    assert result.exit_code == 2, result
+    [line] = result.stderr.strip().splitlines()
+    assert "--ranks sets the local processes of the all-reduce on the CPU" in line
+    assert "CPUs" not in line
+
+
+def test_ranks_unused_on_the_gpus_of_device_all_is_noted(cli, monkeypatch):
+    def on_gpus(hw, **kwargs):
+        return HardwareResult(settings=hw, allreduce=f.sweep(n=2))
+
+    monkeypatch.setattr(hardware, "run_hardware", on_gpus)
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 4)
+    args = ("verify", "--hardware", "allreduce", "--format", "json")
+    doc = json.loads(cli(*args, "--ranks", "3").stdout)
+    assert "--ranks 3: not used, the all-reduce ran one rank per GPU" in doc["hardware"]["notes"]
+    doc = json.loads(cli(*args).stdout)  # not given: nothing to say
+    assert not any("--ranks" in n for n in doc["hardware"]["notes"])
+
+
 def test_burn_alone(cli, measured):
     result = cli("verify", "--burn", "2", "--device", "cpu")
     assert result.exit_code == 0, result
