@@ -432,7 +432,8 @@ class GpuInfo:
     nvlink_speed_mbps: int | None = None
     """The speed of the GPU's fastest active NVLink in MBps (``NVML_FI_DEV_NVLINK_GET_SPEED``
     per link, one ``nvmlDeviceGetFieldValues`` call); ``nvidia-smi nvlink -s`` shows the same
-    figure in GB/s (26.562 per link on the recorded H100 and H200). Null where no link is up,
+    figure in GB/s (26.562 per link on the recorded H100 and H200). Links NVML says are in
+    their low-power state (idle, slower by design) are not counted. Null where no link is up,
     where the driver does not give the field, and in reports written before 2026-12-07."""
     nvlinks: tuple[NvLink, ...] | None = None
     """Only the listed NVLinks that are down, count an error or run slower than

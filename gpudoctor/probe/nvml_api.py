@@ -67,6 +67,11 @@ FI_DEV_NVLINK_GET_SPEED = 164
 speed in MBps, the link given in ``scopeId`` (nvml.h: "NVLink Speed, State and Version field id
 164, 165, and 166"). The older per-link fields (``NVML_FI_DEV_NVLINK_SPEED_MBPS_L0``..``L11``)
 stop at link 11; H100 and H200 have 18."""
+FI_DEV_NVLINK_GET_POWER_STATE = 167
+"""``NVML_FI_DEV_NVLINK_GET_POWER_STATE`` (nvml.h: "NVLink Power state. 0=HIGH_SPEED
+1=LOW_SPEED")."""
+NVLINK_POWER_STATE_LOW = 1
+"""``NVML_NVLINK_POWER_STATE_LOW``: an idle link in its low-power state."""
 FIELD_VALUE_MEMBERS: dict[int, str] = {
     0: "dVal",
     1: "uiVal",

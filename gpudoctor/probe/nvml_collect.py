@@ -370,31 +370,46 @@ def _read_nvlinks(r: _GpuReader) -> None:
 
 def _nvlink_speeds(r: _GpuReader, links: list[int]) -> dict[int, int]:
     """Each active link's speed in MBps (``NVML_FI_DEV_NVLINK_GET_SPEED``, the link as the
-    field's scope), all in one ``nvmlDeviceGetFieldValues`` call: one driver round trip, not
-    one per link. A link whose value NVML does not give (an older driver answers
-    NOT_SUPPORTED for the field) is left out; so are zeros, which NCCL reads as no speed."""
+    field's scope), all in one ``nvmlDeviceGetFieldValues`` call with each link's power state
+    (``NVML_FI_DEV_NVLINK_GET_POWER_STATE``): one driver round trip, not one per link.
+
+    Left out: a link whose speed NVML does not give (an older driver answers NOT_SUPPORTED for
+    the field), a zero (NCCL reads it as no speed), and a link NVML says is in its low-power
+    state, idle and slower by design: judged slow, it would be a false alarm on an idle node.
+    """
     if not links:
         return {}
-    got = _quiet(
-        r,
-        "nvlink_speed_mbps",
-        "nvmlDeviceGetFieldValues",
-        [(api.FI_DEV_NVLINK_GET_SPEED, link) for link in links],
-    )
+    asked = [(field, link) for link in links for field in _SPEED_FIELDS]
+    got = _quiet(r, "nvlink_speed_mbps", "nvmlDeviceGetFieldValues", asked)
     if got is None:
         return {}
+    try:
+        values = [_field_value(entry) for entry in got]
+    except TypeError:  # a broken binding's answer: no speeds, not a failed probe
+        return {}
+    values += [None] * (len(asked) - len(values))  # a binding that answered fewer
     speeds: dict[int, int] = {}
-    for link, entry in zip(links, got, strict=False):
-        if getattr(entry, "nvmlReturn", None) != 0:
+    for i, link in enumerate(links):
+        speed, power = values[2 * i], values[2 * i + 1]
+        if power == api.NVLINK_POWER_STATE_LOW:
             continue
-        member = api.FIELD_VALUE_MEMBERS.get(getattr(entry, "valueType", 1), "uiVal")
-        try:
-            speed = int(getattr(entry.value, member))
-        except (AttributeError, TypeError, ValueError, OverflowError):
-            continue
-        if speed > 0:
+        if speed is not None and speed > 0:
             speeds[link] = speed
     return speeds
+
+
+_SPEED_FIELDS = (api.FI_DEV_NVLINK_GET_SPEED, api.FI_DEV_NVLINK_GET_POWER_STATE)
+
+
+def _field_value(entry: Any) -> int | None:
+    """One ``nvmlFieldValue_t``'s value as an int, or None where NVML gave none."""
+    if getattr(entry, "nvmlReturn", None) != 0:
+        return None
+    member = api.FIELD_VALUE_MEMBERS.get(getattr(entry, "valueType", 1), "uiVal")
+    try:
+        return int(getattr(entry.value, member))
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None
 
 
 VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 4: "host_vsga"}

@@ -110,7 +110,8 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "below the fastest on the node carries less, and every collective that crosses it waits "
     "for it. "
     "gpudoctor compares the links of the node's GPUs of one model with each other, so no "
-    "per-model figure is assumed; links whose speed NVML does not give are not judged.",
+    "per-model figure is assumed; links whose speed NVML does not give, and links NVML says "
+    "are in their low-power state (idle), are not judged.",
     fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
     "stays slow, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(

@@ -110,6 +110,34 @@ def test_a_link_slower_than_its_siblings_is_kept_with_its_speed_in_one_call():
     assert len(asked) == 1 and asked[0].count("(164, ") == 18
 
 
+def test_a_link_in_its_low_power_state_is_not_judged_slow():
+    # idle links may sleep (NVML_NVLINK_POWER_STATE_LOW): slower by design, not a fault
+    speeds: list[object] = [26562] * 18
+    speeds[5] = speeds[6] = 13281
+    power = [0] * 18
+    power[5] = 1
+    fake = FakeNvml(
+        with_calls(
+            H100,
+            **{"nvmlDeviceGetFieldValues:164": speeds, "nvmlDeviceGetFieldValues:167": power},
+        )
+    )
+    gpu = collect_nvml(fake).gpus[0]
+    assert [(n.link, n.speed_mbps) for n in gpu.nvlinks or ()] == [(6, 13281)]
+    (asked,) = [c for c in fake.calls if c.startswith("nvmlDeviceGetFieldValues")]
+    assert asked.count("(167, ") == 18  # asked in the same call as the speeds
+
+
+def test_a_binding_whose_field_values_are_not_a_list_leaves_the_speed_unknown():
+    class Broken(FakeNvml):
+        def nvmlDeviceGetFieldValues(self, handle, field_ids):
+            return 26562
+
+    info = collect_nvml(Broken(H100))
+    assert info.status == "ok" and info.gpus[0].nvlinks_up == 18
+    assert info.gpus[0].nvlink_speed_mbps is None
+
+
 def test_only_the_links_that_are_up_are_asked_their_speed():
     states = [1] * 18
     states[2] = 0

@@ -165,7 +165,13 @@ def test_nvlink_speeds_through_the_field_value_structs(through_pynvml: Collect) 
     speeds: list[object] = [26562] * 18
     speeds[4] = 13281
     speeds[11] = {"error": "not_supported"}
-    scenario = with_calls(H200_LOAD, **{"nvmlDeviceGetFieldValues:164": speeds})
+    speeds[12] = 13281
+    power = [0] * 18
+    power[12] = 1  # asleep: not judged
+    scenario = with_calls(
+        H200_LOAD,
+        **{"nvmlDeviceGetFieldValues:164": speeds, "nvmlDeviceGetFieldValues:167": power},
+    )
     info, lib = through_pynvml(scenario)
     assert lib.usage_errors == []
     (gpu,) = info.gpus
