@@ -14,8 +14,9 @@ from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.facts import GROUP_ORDER, Fact
 from gpudoctor.model.findings import Severity
 
-DIFF_SCHEMA_VERSION = 1
-"""Bumped on any change that breaks a reader of the JSON form (docs/diff-schema.json)."""
+DIFF_SCHEMA_VERSION = 2
+"""Bumped on any change that breaks a reader of the JSON form (docs/diff-schema.json). 2: a
+finding may be ``changed`` (its severity moved), with ``old_severity``."""
 
 NOISE_FLOOR = 0.03
 """A throughput change smaller than 3 % is never reported, whatever the spreads: clocks and
@@ -47,13 +48,17 @@ class FactChange:
 
 @dataclass(frozen=True, kw_only=True)
 class FindingChange:
-    """A finding ID that one side has and the other has not."""
+    """A finding ID that one side has and the other has not, or whose severity moved."""
 
     id: str
     severity: Severity
+    """NEW's severity (OLD's for GONE)."""
     title: str
     change: Change
-    """APPEARED (only NEW has it) or GONE (only OLD had it)."""
+    """APPEARED (only NEW has it), GONE (only OLD had it) or CHANGED (both have it, at
+    different severities)."""
+    old_severity: Severity | None = None
+    """OLD's severity, for CHANGED."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,22 +291,46 @@ def _whole_gpus(found: list[FactChange]) -> list[FactChange]:
 def compare_findings(
     old: Iterable[tuple[str, Severity, str]], new: Iterable[tuple[str, Severity, str]]
 ) -> tuple[FindingChange, ...]:
-    """Finding IDs (id, severity, title) that appeared or went away; worst first.
+    """Finding IDs (id, severity, title) that appeared, went away or changed severity; new
+    and changed first, worst first.
 
-    By ID: a title that names a changing number (a temperature) is the same finding.
+    By ID: a title that names a changing number (a temperature) is the same finding. An ID
+    raised several times (once per GPU) stands at its worst severity.
     """
-    old_by = {fid: (sev, title) for fid, sev, title in old if sev > Severity.OK}
-    new_by = {fid: (sev, title) for fid, sev, title in new if sev > Severity.OK}
-    found = [
-        FindingChange(id=fid, severity=sev, title=title, change=Change.APPEARED)
-        for fid, (sev, title) in new_by.items()
-        if fid not in old_by
-    ] + [
-        FindingChange(id=fid, severity=sev, title=title, change=Change.GONE)
-        for fid, (sev, title) in old_by.items()
-        if fid not in new_by
-    ]
+    old_by, new_by = _worst_by_id(old), _worst_by_id(new)
+    found = (
+        [
+            FindingChange(id=fid, severity=sev, title=title, change=Change.APPEARED)
+            for fid, (sev, title) in new_by.items()
+            if fid not in old_by
+        ]
+        + [
+            # a warning that became an error (or back) is news: "no change" would hide it
+            FindingChange(
+                id=fid,
+                severity=sev,
+                title=title,
+                change=Change.CHANGED,
+                old_severity=old_by[fid][0],
+            )
+            for fid, (sev, title) in new_by.items()
+            if fid in old_by and old_by[fid][0] != sev
+        ]
+        + [
+            FindingChange(id=fid, severity=sev, title=title, change=Change.GONE)
+            for fid, (sev, title) in old_by.items()
+            if fid not in new_by
+        ]
+    )
     return tuple(sorted(found, key=lambda f: (f.change is Change.GONE, -f.severity, f.id)))
+
+
+def _worst_by_id(findings: Iterable[tuple[str, Severity, str]]) -> dict[str, tuple[Severity, str]]:
+    by: dict[str, tuple[Severity, str]] = {}
+    for fid, sev, title in findings:
+        if sev > Severity.OK and (fid not in by or sev > by[fid][0]):
+            by[fid] = (sev, title)
+    return by
 
 
 def noise_threshold(old: ThroughputSample, new: ThroughputSample) -> float:

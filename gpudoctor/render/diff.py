@@ -13,6 +13,7 @@ from gpudoctor.model.diff import (
     Change,
     Diff,
     FactChange,
+    FindingChange,
     PackageAction,
     Side,
     ThroughputChange,
@@ -28,6 +29,13 @@ NOISE_RULE = (
     f"{NOISE_FLOOR * 100:g} %"
 )
 _MARK = {Change.CHANGED: "~", Change.APPEARED: "+", Change.GONE: "-"}
+_FINDING_WORD = {Change.CHANGED: "changed", Change.APPEARED: "appeared", Change.GONE: "went away"}
+
+
+def _severity_text(f: FindingChange) -> str:
+    """``error``, or ``error, was warning`` for a finding whose severity moved."""
+    was = f", was {f.old_severity.label}" if f.old_severity is not None else ""
+    return f.severity.label + was
 
 
 def inert(text: str | None) -> str:
@@ -104,8 +112,8 @@ def render_text(diff: Diff) -> str:
     if diff.findings:
         out += ["", "Findings"]
         out += [
-            f"  {'+' if f.change is Change.APPEARED else '-'} {f.id} ({f.severity.label}) "
-            f"{inert(f.title)}" + ("" if f.change is Change.APPEARED else " (went away)")
+            f"  {_MARK[f.change]} {f.id} ({_severity_text(f)}) {inert(f.title)}"
+            + (" (went away)" if f.change is Change.GONE else "")
             for f in diff.findings
         ]
     if diff.throughput or diff.within_noise:
@@ -147,8 +155,8 @@ def render_markdown(diff: Diff) -> str:
     if diff.findings:
         out += ["", "### Findings", "", "| | ID | Severity | Title |", "|---|---|---|---|"]
         out += [
-            f"| {'appeared' if f.change is Change.APPEARED else 'went away'} | {escape(f.id)} | "
-            f"{f.severity.label} | {escape(f.title)} |"
+            f"| {_FINDING_WORD[f.change]} | {escape(f.id)} | {_severity_text(f)} | "
+            f"{escape(f.title)} |"
             for f in diff.findings
         ]
     if diff.throughput or diff.within_noise:
@@ -208,7 +216,13 @@ def diff_to_dict(diff: Diff) -> dict[str, Any]:
             for c in diff.facts
         ],
         "findings": [
-            {"id": f.id, "severity": f.severity.label, "title": f.title, "change": f.change.value}
+            {
+                "id": f.id,
+                "severity": f.severity.label,
+                "old_severity": f.old_severity.label if f.old_severity is not None else None,
+                "title": f.title,
+                "change": f.change.value,
+            }
             for f in diff.findings
         ],
         "throughput": {

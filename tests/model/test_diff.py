@@ -187,6 +187,27 @@ def test_findings_that_appeared_and_went_away_by_id():
     assert [(f.id, f.change) for f in found] == [("GD-C-001", Change.GONE)]
 
 
+def test_a_finding_whose_severity_moved_is_a_change_not_the_same():
+    # a warning that became an error read "no change" (and diff exited 0)
+    old = [("GD-A-001", Severity.WARNING, "slow"), ("GD-B-001", Severity.INFO, "x")]
+    new = [("GD-A-001", Severity.ERROR, "slow"), ("GD-B-001", Severity.INFO, "x, reworded")]
+    (found,) = compare_findings(old, new)
+    assert (found.id, found.change, found.severity, found.old_severity) == (
+        "GD-A-001",
+        Change.CHANGED,
+        Severity.ERROR,
+        Severity.WARNING,
+    )
+
+
+def test_an_id_raised_on_several_gpus_stands_at_its_worst():
+    old = [("GD-A-001", Severity.ERROR, "GPU 0"), ("GD-A-001", Severity.WARNING, "GPU 1")]
+    new = [("GD-A-001", Severity.WARNING, "GPU 1"), ("GD-A-001", Severity.ERROR, "GPU 0")]
+    assert compare_findings(old, new) == ()  # the order they came in does not matter
+    (found,) = compare_findings(old, [("GD-A-001", Severity.WARNING, "GPU 1")])
+    assert (found.change, found.old_severity) == (Change.CHANGED, Severity.ERROR)
+
+
 def _sample(ips: float, spread: float | None = 0.0, **kw) -> ThroughputSample:
     base = ThroughputSample(
         framework="torch",

@@ -54,8 +54,11 @@ def sample():
         ),
         old_facts=report_facts(old),
         new_facts=report_facts(new),
-        old_findings=[],
-        new_findings=[("GD-NVML-003", Severity.ERROR, "Driver/library version mismatch")],
+        old_findings=[("GD-HOST-060", Severity.INFO, "PCIe ACS above the GPUs was not read")],
+        new_findings=[
+            ("GD-NVML-003", Severity.ERROR, "Driver/library version mismatch"),
+            ("GD-HOST-060", Severity.WARNING, "PCIe ACS redirects GPU peer-to-peer traffic"),
+        ],
         old_samples=samples_from_verify(json.loads((verify / "verify-amp.json").read_text()), "a"),
         new_samples=samples_from_verify(
             json.loads((verify / "new-amp-fp16-nchw.json").read_text()), "b"
