@@ -244,7 +244,7 @@ def _nvlinks(g: GpuInfo) -> str | None:
     return (
         f"{up} / {g.nvlink_count}"
         # per link, as nvidia-smi nvlink -s shows it: "18 / 18 at 26.562 GB/s" read as the
-        # GPU's whole NVLink bandwidth, a thirty-fourth of an H100's
+        # GPU's whole NVLink bandwidth, which on an H100 is eighteen such links
         + (f", {speed / 1000:.3f} GB/s per link" if speed else "")
         + (f", {slower} slower" if slower else "")
         + (f", {errors} errors counted" if errors else "")
