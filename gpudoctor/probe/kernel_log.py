@@ -401,7 +401,16 @@ def with_journal(kmsg: _Reading, journal: _Reading) -> tuple[_Reading, bool]:
     """
     if kmsg.oldest is None:
         return kmsg, False
-    older = [(w, m) for w, m in journal.lines if w is not None and w < kmsg.oldest]
+    # The journal is read to the second (short-iso), the ring buffer to the microsecond: a
+    # record of the second kmsg's oldest falls in shows in the journal as older than it, and
+    # was counted twice. Of that second, only lines kmsg does not hold are added.
+    second = math.floor(kmsg.oldest)
+    held = {m for w, m in kmsg.lines if w is not None and math.floor(w) == second}
+    older = [
+        (w, m)
+        for w, m in journal.lines
+        if w is not None and w < kmsg.oldest and (w < second or m not in held)
+    ]
     newer = []
     if kmsg.stopped and kmsg.newest is not None:
         newer = [(w, m) for w, m in journal.lines if w is not None and w > kmsg.newest]

@@ -398,6 +398,20 @@ def test_the_journal_adds_to_the_ring_buffer_and_never_replaces_it(tmp_path):
     assert [(c.code, c.count) for c in info.counts] == [(63, 2)]
 
 
+def test_a_record_of_the_second_the_ring_buffer_starts_in_is_counted_once(tmp_path):
+    # kmsg's oldest record is at .75 s of a second; the journal, read to the second, shows the
+    # same record at the second's start, "older" than it: it was counted twice
+    kmsg = kmsg_record(UPTIME - 3600 + 0.75, XID_63) + kmsg_record(UPTIME - 60, "eth0: up")
+    journal = (  # newest first
+        "2025-12-06T04:46:40+00:00 node01 kernel: " + XID_63 + "\n"
+        "2025-12-06T04:46:40+00:00 node01 kernel: " + XID_79 + "\n"  # lost from kmsg: kept
+        "2025-12-06T02:00:00+00:00 node01 kernel: " + XID_63 + "\n"
+    )
+    info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), journal_with(journal)), now=NOW)
+    assert info.source == "/dev/kmsg+journalctl"
+    assert sorted((c.code, c.count) for c in info.counts) == [(63, 2), (79, 1)]
+
+
 def test_a_ring_buffer_whole_since_boot_needs_no_journal(tmp_path):
     # up for 4 days: the 72 h window lies inside this boot, which the ring buffer holds whole
     up = 4 * 86400
