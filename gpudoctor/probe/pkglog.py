@@ -72,8 +72,11 @@ _DNF_ACTIONS = {
 }
 
 
-def read_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> str | None:
-    """The last ``limit`` bytes of a regular file as text, or None (absent, unreadable, odd).
+def _read_regular(
+    ctx: ProbeContext, absolute: str, *, last: int | None = None, most: int | None = None
+) -> tuple[bytes, int] | None:
+    """A regular file's bytes (its last ``last`` bytes where given) and its size; None when it
+    is absent, unreadable, not a regular file, or larger than ``most``.
 
     Opened non-blocking: a log replaced by a FIFO must not hang the diff.
     """
@@ -83,11 +86,12 @@ def read_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> s
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode) or (most is not None and st.st_size > most):
             return None
-        if st.st_size > limit:
-            os.lseek(fd, st.st_size - limit, os.SEEK_SET)
-        chunks, left = [], limit
+        if last is not None and st.st_size > last:
+            os.lseek(fd, st.st_size - last, os.SEEK_SET)
+        chunks, left = [], st.st_size if last is None else last
+        # up to the size fstat gave (a log growing meanwhile is read to where it stood)
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 16))
             if not chunk:
@@ -99,8 +103,17 @@ def read_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> s
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
-    text = b"".join(chunks).decode("utf-8", "replace")
-    if st.st_size > limit:  # the first line was cut in the middle
+    return b"".join(chunks), st.st_size
+
+
+def read_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> str | None:
+    """The last ``limit`` bytes of a regular file as text, or None (absent, unreadable, odd)."""
+    got = _read_regular(ctx, absolute, last=limit)
+    if got is None:
+        return None
+    data, size = got
+    text = data.decode("utf-8", "replace")
+    if size > limit:  # the first line was cut in the middle
         text = text.partition("\n")[2]
     return text
 
@@ -108,24 +121,11 @@ def read_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> s
 def read_gzip_tail(ctx: ProbeContext, absolute: str, limit: int = MAX_LOG_BYTES) -> str | None:
     """The last ``limit`` bytes of a gzip-compressed regular file, inflated, as text; None
     when it is absent, odd, larger than :data:`MAX_GZIP_BYTES`, damaged or a bomb."""
-    try:
-        fd = os.open(ctx.path(absolute), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    got = _read_regular(ctx, absolute, most=MAX_GZIP_BYTES)
+    if got is None:
         return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_GZIP_BYTES:
-            return None
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-    except OSError:
-        return None
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the gzip wrapper
-    data, tail, total, cut = b"".join(chunks), bytearray(), 0, False
+    data, tail, total, cut = got[0], bytearray(), 0, False
     try:
         while data and not inflate.eof:
             out = inflate.decompress(data, 1 << 16)  # bounded: a bomb is stopped below

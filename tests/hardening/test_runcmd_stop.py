@@ -77,15 +77,20 @@ def test_no_child_starts_once_stopping(tmp_path: Path) -> None:
     assert run_cmd(["/bin/sh", "-c", f"touch {marker}"], timeout_s=10).ok and marker.exists()
 
 
-def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path) -> None:
-    said = tmp_path / "said"
-    code = (
+def _term_recorder(said: Path) -> str:
+    """A child that writes ``ready`` to ``said``, then ``TERM`` when SIGTERM comes, and exits."""
+    return (
         "import signal, sys, time\n"
         f"signal.signal(signal.SIGTERM, lambda *a: (open({str(said)!r}, 'w').write('TERM'),"
         " sys.exit(0)))\n"
         f"open({str(said)!r}, 'w').write('ready')\n"
         "time.sleep(300)\n"
     )
+
+
+def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path) -> None:
+    said = tmp_path / "said"
+    code = _term_recorder(said)
     box: list[CmdResult] = []
     thread = threading.Thread(
         target=lambda: box.append(
@@ -128,13 +133,7 @@ def test_ctrl_c_in_the_waiting_thread_still_gives_the_sigterm_grace(tmp_path: Pa
     import _thread
 
     said = tmp_path / "said"
-    code = (
-        "import signal, sys, time\n"
-        f"signal.signal(signal.SIGTERM, lambda *a: (open({str(said)!r}, 'w').write('TERM'),"
-        " sys.exit(0)))\n"
-        f"open({str(said)!r}, 'w').write('ready')\n"
-        "time.sleep(300)\n"
-    )
+    code = _term_recorder(said)
 
     def interrupt_once_ready() -> None:
         deadline = time.monotonic() + 30

@@ -30,17 +30,20 @@ class _Quiet:
         self.results.append(result)
 
 
-def _fail_with(tmp_path: Path, stderr: str, **plan_kw: object) -> str:
+def _fail_with(
+    tmp_path: Path, stderr: str, *, step: str = "plan", status: int = 1, **plan_kw: object
+) -> str:
+    """What onboard says when its step ``step`` writes ``stderr`` and exits with ``status``."""
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
     plan = make_plan(request(**plan_kw), facts, None)
-    step = plan.steps[0]
-    assert step.name == "plan"
-    code = f"import sys; sys.stderr.write({stderr!r} + '\\n'); sys.exit(1)"
-    failing = type(step)(**{**step.__dict__, "argv": (sys.executable, "-c", code)})
+    index = next(i for i, s in enumerate(plan.steps) if s.name == step)
+    chosen = plan.steps[index]
+    code = f"import sys; sys.stderr.write({stderr!r} + '\\n'); sys.exit({status})"
+    failing = type(chosen)(**{**chosen.__dict__, "argv": (sys.executable, "-c", code)})
     with pytest.raises(StepFailed) as failed:
         execute(
             [failing],
-            first=2,
+            first=index + 2,
             total=7,
             log_dir=tmp_path,
             write_log=lambda path, text: path.write_text(text),
@@ -171,23 +174,11 @@ def test_pixi_for_a_partition_installs_with_the_nodes_cuda(tmp_path: Path) -> No
 
 
 def test_a_python_uv_could_not_download_gets_the_way_round(tmp_path: Path) -> None:
-    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
-    plan = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
-    create = next(s for s in plan.steps if s.name == "create")
-    code = f"import sys; sys.stderr.write({UV_DOWNLOAD_FAILED!r} + '\\n'); sys.exit(2)"
-    failing = type(create)(**{**create.__dict__, "argv": (sys.executable, "-c", code)})
-    with pytest.raises(StepFailed) as failed:
-        execute(
-            [failing],
-            first=3,
-            total=7,
-            log_dir=tmp_path,
-            write_log=lambda path, text: path.write_text(text),
-            in_process=lambda step: None,
-            progress=_Quiet(),
-        )
+    said = _fail_with(
+        tmp_path, UV_DOWNLOAD_FAILED, step="create", status=2, driver="580.95.05", cc="9.0"
+    )
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert str(failed.value).endswith(
+    assert said.endswith(
         "; uv could not download the Python the manifest asks for: rerun with --force "
         f"--python X.Y naming a Python this machine has (gpudoctor runs on {here} here)"
     )

@@ -250,23 +250,13 @@ def test_a_huge_kmsg_keeps_its_newest_records_in_time(tmp_path, monkeypatch):
 
 def test_a_kmsg_read_one_record_at_a_time_keeps_its_newest(tmp_path, monkeypatch):
     # The real /dev/kmsg answers each read with one record: the cut falls between records.
-    import os
 
     monkeypatch.setattr(kernel_log, "MAX_BYTES", 64 * 1024)
     records = [kmsg_record(40, XID_63, 0)] + [
         kmsg_record(50 + i / 1000, "usb 1-1: " + "y" * 100, i + 1) for i in range(2000)
     ]
     records.append(kmsg_record(60, XID_79, 9999))
-    sizes = iter(len(r.encode()) for r in records)
-    real_read = os.read
-
-    def one_record(fd, _n):
-        size = next(sizes, None)
-        if size is None:
-            raise BlockingIOError
-        return real_read(fd, size)
-
-    monkeypatch.setattr(kernel_log.os, "read", one_record)
+    one_record_per_read(monkeypatch, [len(r.encode()) for r in records])
     info = probe_kernel_log(ctx_for(host(tmp_path, "".join(records))), now=NOW)
     assert info.truncated and [c.code for c in info.counts] == [79]
     # the cut fell between records: the newest records that fit the bound, each whole
