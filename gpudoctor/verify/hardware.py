@@ -283,7 +283,8 @@ def run_hardware(
     on_cpu = devices == ["cpu"]
     left_out = [i for i in hw.items if i in GPU_ONLY] if on_cpu else []
     if left_out:
-        notes.append(f"{', '.join(left_out)}: need a GPU; left out on the CPU")
+        verb = "needs" if len(left_out) == 1 else "need"
+        notes.append(f"{', '.join(left_out)}: {verb} a GPU; left out on the CPU")
     for item in hw.items if devices else ():
         if item in left_out:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 from gpudoctor.model.clock_events import slowdowns
-from gpudoctor.verify.model import BurnDevice, HardwareResult
+from gpudoctor.verify.model import GPU_ONLY, BurnDevice, HardwareResult
 
 HEADERS = ("measurement", "device", "size", "GB/s", "bus GB/s", "floor", "check")
 """GB/s: 10^9 bytes per second; memory counts bytes read + written, all-reduce gives nccl-tests'
@@ -93,10 +93,25 @@ def burn_line(b: BurnDevice) -> str:
     return line
 
 
+def measured_on(hw: HardwareResult) -> set[str]:
+    """Where the measurements ran: ``cpu``, ``cuda:N``s (empty when none ran)."""
+    where = {b.device for b in hw.bandwidths} | {b.device for b in hw.burn}
+    if hw.allreduce is not None and hw.allreduce.device:
+        where.add(hw.allreduce.device)
+    return where
+
+
 def summary(hw: HardwareResult) -> str:
-    """What was asked and how long it took, for the settings line."""
-    asked = list(hw.settings.items)
+    """What was measured, where, and how long it took, for the settings line."""
+    # --device all on a machine without a GPU measures the host: the line read "memory, h2d on
+    # all" beside a note that h2d was left out
+    on_cpu = hw.settings.device == "cpu" or measured_on(hw) == {"cpu"}
+    left = [i for i in hw.settings.items if on_cpu and i in GPU_ONLY]
+    asked = [i for i in hw.settings.items if i not in left]
     if hw.settings.burn_s:
         asked.append(f"burn {hw.settings.burn_s:g} s")
     # --burn alone read "hardware: none, burn 5 s": no measurement is named "none"
-    return f"hardware: {', '.join(asked)} on {hw.settings.device}; took {hw.duration_s:.0f} s"
+    line = f"hardware: {', '.join(asked) or 'nothing'} on {'cpu' if on_cpu else hw.settings.device}"
+    if left:
+        line += f" ({', '.join(left)} {'needs' if len(left) == 1 else 'need'} a GPU)"
+    return f"{line}; took {hw.duration_s:.0f} s"

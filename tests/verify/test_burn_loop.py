@@ -32,12 +32,20 @@ def run(products: Products, seconds: float = 0.05) -> dict:
 
 
 def test_a_wrong_product_in_the_middle_of_a_round_is_found():
-    products = Products(bad={5})
-    # rounds of about 20 ms (thousands of these small products), one of them in all
-    result = burn_rounds(torch, products, seconds=0.001, round_s=0.02, flop=1.0, sync=lambda: None)
-    # call 5 is the 4th product of the only round: the old loop compared only the round's
-    # last product with the first, and passed it
-    assert result["rounds"] == 1 and products.calls > 100
+    products, clock = Products(bad={150}), Clock()
+
+    def product():
+        clock.now += 1e-4  # on the fake clock: the real one made the round's size hang on load
+        return products()
+
+    # rounds of about 20 ms (a couple of hundred of these products), one of them in all
+    result = burn_rounds(
+        torch, product, seconds=0.001, round_s=0.02, flop=1.0, sync=lambda: None, clock=clock
+    )
+    # calls 1-85 size the round (1 + 4 + 16 + 64 of them, until 2 ms), 86-285 are the only
+    # round: call 150 is in its middle. The old loop compared only the round's last product
+    # with the first, and passed it
+    assert result["rounds"] == 1 and products.calls == 286
     assert result["mismatched_rounds"] == 1
     assert result["max_rel_diff"] == pytest.approx(1.0 / 15.0)
     assert result["finite"] is True

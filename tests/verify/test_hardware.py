@@ -153,7 +153,7 @@ def test_no_gpu_with_device_all_measures_the_host_and_fails():
     assert [b.device for b in hw.bandwidths] == ["cpu"]
     assert len(hw.errors) == 1 and hw.errors[0].startswith("no GPU found (torch sees none)")
     assert "--device cpu" in hw.errors[0]
-    assert any("h2d: need a GPU" in n for n in hw.notes)
+    assert any("h2d: needs a GPU" in n for n in hw.notes)
     reasons = judge_hardware(with_floors(hw, load_references()), load_references())
     assert any(r.level is Level.FAIL and "no GPU found" in r.message for r in reasons)
     # asked for the host alone, it is measured and can pass

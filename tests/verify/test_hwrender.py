@@ -99,3 +99,21 @@ def test_the_settings_line_of_a_burn_alone_names_no_measurement_none():
 
     hw = HardwareResult(settings=HardwareSettings(items=(), burn_s=5.0, device="cpu"))
     assert summary(hw) == "hardware: burn 5 s on cpu; took 0 s"
+
+
+def test_the_settings_line_names_only_what_the_host_could_measure():
+    from gpudoctor.model.hardware import AllReduce
+    from gpudoctor.verify.hwrender import summary
+    from gpudoctor.verify.model import Bandwidth, HardwareResult, HardwareSettings
+
+    settings = HardwareSettings(items=("memory", "h2d", "allreduce"), device="all")
+    host = HardwareResult(
+        settings=settings,
+        bandwidths=(Bandwidth(kind="memory", device="cpu", gbps=18.0),),
+        allreduce=AllReduce(backend="gloo", world_size=2, device="cpu"),
+        duration_s=8.0,
+    )
+    # --device all on a machine without a GPU: the host was measured, h2d left out
+    assert summary(host) == "hardware: memory, allreduce on cpu (h2d needs a GPU); took 8 s"
+    gpu = replace(host, bandwidths=(Bandwidth(kind="memory", device="cuda:0", gbps=2900.0),))
+    assert summary(gpu).startswith("hardware: memory, h2d, allreduce on all;")
