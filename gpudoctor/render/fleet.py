@@ -151,9 +151,17 @@ def render_text(report: FleetReport) -> str:
         )
         mark = "✓" if pairs_fine(report) else "·"
         out.append(f"  {mark} {inert(pairs_summary(report, where=False))}")
-        out += [
-            f"  {'✗' if line.startswith('bad') else '·'} {line}" for line in findings(report.pairs)
+        lines = findings(report.pairs)
+        bad = [line for line in lines if line.startswith("bad ")]
+        # the pairs that did not run, as Markdown and HTML list them: the text left them out,
+        # so a run whose every pair srun refused read as nothing but "no bus bandwidth"
+        did_not_run = [
+            f"{o.status} {inert(o.nodes[0])}+{inert(o.nodes[1])}: {inert(o.message)}"
+            for o in report.pairs.pairs
+            if o.status != "ok"
         ]
+        out += [f"  ✗ {line}" for line in bad]
+        out += [f"  · {line}" for line in did_not_run + lines[len(bad) :]]
         out.append("")
     unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:

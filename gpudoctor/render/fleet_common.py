@@ -66,6 +66,9 @@ def verdict_line(report: FleetReport) -> str:
         facts.append(f"{len(report.pairs.bad_nodes)} bad node(s) in the pairs")
     if report.pairs is not None and report.pairs.bad_links:
         facts.append(f"{len(report.pairs.bad_links)} bad link(s) in the pairs")
+    refused = report.pairs is not None and sum(o.status == "refused" for o in report.pairs.pairs)
+    if refused:  # they judge no node, but the pairs are still to be measured
+        facts.append(f"{refused} pair(s) srun refused")
     if not parts and not facts:
         return f"All {total} node(s) fine."
     tail = f"; {', '.join(facts)}" if facts else ""

@@ -186,3 +186,15 @@ def test_an_older_pairs_json_is_analysed_again_and_names_no_node_to_drain(cli: C
     fresh = run_folder(tmp_path / "new", refused_everywhere(bad_nodes_as_written=False))
     again = json.loads(cli("fleet", "report", str(fresh), "--format", "json").stdout)
     assert again["pairs"] == {**doc["pairs"], "path": again["pairs"]["path"]}
+
+
+def test_pairs_srun_refused_are_listed_in_the_text_and_counted(cli: Cli, tmp_path):
+    """Markdown and HTML listed each pair that did not run; the text said only "6 pair(s) of
+    4 node(s) measured: no bus bandwidth measured." and closed with "All 4 node(s) fine."."""
+    folder = run_folder(tmp_path, refused_everywhere(bad_nodes_as_written=False))
+    text = cli("fleet", "report", str(folder)).stdout
+    assert "· refused n0+n1: srun: error: Unable to allocate resources" in text, text
+    assert text.count("· refused ") == 6
+    assert text.rstrip().endswith("; 6 pair(s) srun refused.")
+    page = cli("fleet", "report", str(folder), "--format", "html").stdout
+    assert "6 pair(s) srun refused" in page
