@@ -48,17 +48,26 @@ PAIRS = "Node pairs (fleet pairs)"
 """The Markdown section of ``fleet pairs``' results, kept when they are all fine."""
 
 
+ON_OFF = frozenset({"on", "off"})
+"""The values of a switch (ACS redirect, ECC, MIG, persistence mode), as facts show them."""
+
+
 def drift_text(d: Drift, limit: int = 8) -> str:
-    """One drift in words: the majority value and its count, then each minority."""
+    """One drift in words: the majority value and its count, then each minority.
+
+    A version reads ``570.124.06 on 7 nodes; 535.104.05 on gpu-008``; a switch ``off for 7
+    nodes; on for gpu-007`` ("on on gpu-007" read as a stutter).
+    """
     unit = "GPUs" if d.fact.startswith("gpu.") else "nodes"
     if d.reference != "majority":  # a golden report or pinned facts: say which
         unit += " (the reference value)"
+    where = "for" if {d.majority, *d.minority} <= ON_OFF else "on"
     others = "; ".join(
-        f"{value} on {', '.join(members[:limit])}"
+        f"{value} {where} {', '.join(members[:limit])}"
         + (f" and {len(members) - limit} more" if len(members) > limit else "")
         for value, members in d.minority.items()
     )
-    return f"{d.fact} ({d.scope}): {d.majority} on {d.majority_count} {unit}; {others}"
+    return f"{d.fact} ({d.scope}): {d.majority} {where} {d.majority_count} {unit}; {others}"
 
 
 def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:
