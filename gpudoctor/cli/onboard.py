@@ -22,6 +22,7 @@ from gpudoctor.onboard.plan import (
     MARKER,
     STEPS_AFTER_CHECK,
     TOOLS,
+    VERIFY_TIMEOUT_S,
     Facts,
     Plan,
     Request,
@@ -158,6 +159,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     for part in gpu_partitions(site.slurm if site else None):
         by_name.setdefault(part.name, []).append(part.nodes_usable)
     unusable = tuple(name for name, counts in by_name.items() if all(c == 0 for c in counts))
+    closed = {
+        part.name: part.available
+        for part in gpu_partitions(site.slurm if site else None)
+        if part.available and part.available != "up"
+    }
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
@@ -170,6 +176,7 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
         idle_less_partitions=unusable,
+        closed_partitions=tuple(closed.items()),
         slurm_unanswered=(
             site.slurm.message or "no answer"
             if site is not None and site.slurm is not None and not site.slurm.reachable
@@ -287,7 +294,24 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
             "verify job)",
             file=out,
         )
-    if plan.target.partition in facts.idle_less_partitions:
+    closed = dict(facts.closed_partitions).get(plan.target.partition or "")
+    if closed is not None:
+        # srun queues the verify job in a down partition and refuses it in a drained or
+        # inactive one: either way only after the environment was created, with no word why
+        after = (
+            "the verify step waits in the queue until an admin sets it up again (it is "
+            f"stopped after {VERIFY_TIMEOUT_S / 60:.0f} min; Ctrl-C cancels the job)"
+            if closed == "down"
+            else "srun refuses the verify job (Required partition not available), after the "
+            "environment is created"
+        )
+        word = {"drain": "drained", "inact": "inactive"}.get(closed, closed)
+        click.echo(
+            f"onboard: warning: partition {plan.target.partition} is {word} (sinfo's AVAIL "
+            f"{closed}): SLURM starts no job there now; {after}",
+            file=out,
+        )
+    elif plan.target.partition in facts.idle_less_partitions:
         # srun queues the verify job: it would wait, with the spinner, until a node is back
         click.echo(
             f"onboard: warning: no node of partition {plan.target.partition} can start a job "

@@ -347,6 +347,45 @@ def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job
     assert "warning" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("available", "said"),
+    [
+        ("down", "partition gpu is down (sinfo's AVAIL down): SLURM starts no job there now; "
+         "the verify step waits in the queue until an admin sets it up again (it is stopped "
+         "after 60 min; Ctrl-C cancels the job)"),
+        ("drain", "partition gpu is drained (sinfo's AVAIL drain): SLURM starts no job there "
+         "now; srun refuses the verify job (Required partition not available), after the "
+         "environment is created"),
+        ("inact", "partition gpu is inactive (sinfo's AVAIL inact): SLURM starts no job there "
+         "now; srun refuses the verify job (Required partition not available), after the "
+         "environment is created"),
+    ],
+)  # fmt: skip
+def test_a_partition_that_takes_no_job_is_warned_of_before_anything_is_created(
+    cli: Cli, tmp_path: Path, available: str, said: str
+) -> None:
+    # `scontrol update partitionname=gpu state=down`, its nodes idle: the plan said nothing,
+    # and the verify job then sat in the queue ("srun: Partition in DOWN state") for up to an
+    # hour behind a spinner; in a drained or inactive partition srun refused it, once the
+    # environment had been created
+    doc = json.loads(report_variant(tmp_path, "one", partitions=("gpu",)).read_text())
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["available"] = available if part["name"] == "gpu" else "up"
+        part["nodes_usable"] = 3
+    report = tmp_path / "closed.json"
+    report.write_text(json.dumps(doc))
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == f"onboard: warning: {said}"
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["available"] = "up"
+    report.write_text(json.dumps(doc))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert "warning" not in result.stdout
+
+
 @pytest.mark.parametrize("driver", [(), ("--driver", "580.95.05", "--cc", "9.0")])
 def test_a_partition_sinfo_could_not_check_is_taken_as_given_and_said_to_be(
     cli: Cli, tmp_path: Path, driver: tuple[str, ...]
