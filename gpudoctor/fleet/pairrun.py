@@ -91,7 +91,9 @@ def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) ->
     if result.timed_out:
         why = f"no answer within {timeout_s:.0f} s" + (f" ({said[0]})" if said else "")
         return PairOutcome(nodes=nodes, status="timeout", message=why, duration_s=took)
-    complaint = slurm.srun_error(result)
+    # a pair whose ranks both exited without a word (a --python neither node can start) is
+    # counted as refused, as before srun_error left task exits out: it judges no node
+    complaint = slurm.srun_error(result) or slurm.task_exit(result)
     if said:
         return PairOutcome(
             nodes=nodes, status="error", message="; ".join(said[:2]), duration_s=took

@@ -228,9 +228,7 @@ def _why_no_output(
     if complaint is not None and not text:
         return (_state_now(node, env), complaint), None
     if result.returncode not in ok_codes or not text:
-        last = [ln for ln in result.stderr.splitlines() if ln.strip()]
-        said = last[-1].strip() if last else f"exit status {result.returncode}"
-        return (node.state, ""), f"the command failed on the node: {said}"
+        return (node.state, ""), f"the command failed on the node: {slurm.task_words(result)}"
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import threading
@@ -42,6 +43,8 @@ __all__ = [
     "srun_error",
     "srun_on",
     "srun_pair",
+    "task_exit",
+    "task_words",
 ]
 
 QUERY_TIMEOUT_S = 30.0
@@ -319,15 +322,48 @@ def _last_error(result: CmdResult) -> str:
     return lines[-1] if lines else f"exit status {result.returncode}"
 
 
-def srun_error(result: CmdResult) -> str | None:
-    """srun's own complaint (``Unable to allocate resources: ...``), None when it has none."""
-    errors = [
+_TASK_EXIT = re.compile(r"\S+: tasks? [0-9][0-9,\-]*: ")
+"""How srun reports a task that ran and ended: ``n1: task 0: Exited with exit code 2``,
+``n1: task 0: Killed``. The node was reached: the command itself failed there."""
+
+
+def _srun_errors(result: CmdResult) -> list[str]:
+    return [
         ln.strip().removeprefix("srun: error:").strip()
         for ln in result.stderr.splitlines()
         if ln.strip().startswith("srun: error:")
     ]
+
+
+def srun_error(result: CmdResult) -> str | None:
+    """srun's own complaint (``Unable to allocate resources: ...``), None when it has none.
+
+    A task's exit (``n1: task 0: Exited with exit code 2``) is not one: the job ran. Taken for
+    one, a ``--check-args`` check refused, or a ``--command`` the node cannot run, read as
+    the node not reached, and check's own words were lost.
+    """
+    errors = [e for e in _srun_errors(result) if not _TASK_EXIT.match(e)]
     # The first error names the cause; later ones are its consequences (Job step aborted ...)
     return errors[0] if errors else None
+
+
+def task_exit(result: CmdResult) -> str | None:
+    """srun's line on a task that ran and ended (``n1: task 0: Exited with exit code 2``)."""
+    return next((e for e in _srun_errors(result) if _TASK_EXIT.match(e)), None)
+
+
+def task_words(result: CmdResult, limit: int = 300) -> str:
+    """Why a job step's command failed, in its own words: the last line it (or slurmstepd)
+    wrote on stderr, not srun's ``task 0: Exited with exit code 2`` after it; srun's line, or
+    the exit status, when the command said nothing."""
+    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+    own = [ln for ln in lines if not ln.startswith("srun: ")]
+    said = (
+        own[-1]
+        if own
+        else task_exit(result) or (lines[-1] if lines else f"exit status {result.returncode}")
+    )
+    return said if len(said) <= limit else said[: limit - 3] + "..."
 
 
 # --- where am I: the cluster as `check` shows it on a login node ------------------------------

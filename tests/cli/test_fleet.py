@@ -717,3 +717,22 @@ def test_fleet_run_force_forgets_the_old_report_of_a_node_not_reached_now(cli: C
         **doc,
         "created_at": ANY,
     }
+
+
+def test_fleet_run_says_why_the_check_failed_on_a_node_it_reached(cli: Cli, tmp_path, fake):
+    """A --check-args check refuses (or a --command the node cannot run): srun ends with
+    "srun: error: n1: task 0: Exited with exit code 2", which was taken for srun refusing the
+    job: every node "not reached (idle: n1: task 0: Exited with exit code 2)", and check's own
+    words ("No such option '--bogus'") were lost."""
+    fake({"n1": {"srun": "run"}})
+    cmd = f"{sys.executable} -m gpudoctor"
+    out = tmp_path / "run"
+    args = ("fleet", "run", "-d", str(out), "--command", cmd, "--check-args", "--bogus")
+    result = cli(*args, "--format", "json")
+    assert result.exit_code == 1, result
+    doc = json.loads(result.stdout)
+    assert doc["not_reached"] == []
+    (unreadable,) = doc["unreadable"]
+    assert unreadable["error"].startswith(
+        "the command failed on the node: gpudoctor: error: No such option '--bogus'"
+    ), unreadable

@@ -118,7 +118,8 @@ def test_verify_runs_after_check_and_its_failure_is_its_own(cluster):
     assert out["n1"].verify_json is not None
     assert out["n2"].check_json.strip() == '{"ok": 1}'  # the real command ran "on" n2
     assert out["n2"].errors == (
-        ("n2.verify.json", "the command failed on the node: exit status 3"),
+        # srun's word on the task: it said nothing itself
+        ("n2.verify.json", "the command failed on the node: n2: task 0: Exited with exit code 3"),
     )
 
 
