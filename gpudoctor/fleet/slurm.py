@@ -37,6 +37,7 @@ __all__ = [
     "node_gres_command",
     "node_gres_state",
     "node_state",
+    "own_job_env",
     "parse_sinfo",
     "query_cluster",
     "resume",
@@ -202,6 +203,27 @@ NO_HISTORY_VARIABLE = "GPUDOCTOR_NO_HISTORY"
 """What turns history off in a gpudoctor started on a node (history/store.py reads it)."""
 
 
+KEPT_IN_A_JOB = frozenset({"SLURM_CONF", "SLURM_ACCOUNT", "SLURM_QOS"})
+"""SLURM_* variables passed on from inside a job: where the configuration is, and the
+defaults a person sets in a profile (sbatch writes the job's own as SLURM_JOB_ACCOUNT, ...)."""
+
+
+def own_job_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for an srun that must be a job of its own.
+
+    Inside a job (an salloc shell, a nightly sbatch running ``fleet run``) srun reads
+    SLURM_JOB_ID as --jobid and makes a step of that job, which cannot reach another node:
+    every node was "Unable to create step for job 60: Requested node configuration is not
+    available". The job's other SLURM_* variables (SLURM_CPUS_PER_TASK, SLURM_MEM_PER_NODE,
+    SLURM_EXPORT_ENV, ...) are srun's input too, so all of them are left out but
+    :data:`KEPT_IN_A_JOB`; outside a job the environment is passed on as it is.
+    """
+    source = os.environ if env is None else env
+    if not (source.get("SLURM_JOB_ID") or source.get("SLURM_JOBID")):
+        return dict(source)
+    return {k: v for k, v in source.items() if not k.startswith("SLURM_") or k in KEPT_IN_A_JOB}
+
+
 def srun_on(
     node: str,
     command: Sequence[str],
@@ -222,7 +244,7 @@ def srun_on(
     """
     argv = _srun_argv(_require("srun"), node, command, immediate_s, srun_args)
     # An environment variable, not --no-history: --command may start an older gpudoctor.
-    task_env = {**(os.environ if env is None else env), NO_HISTORY_VARIABLE: "1"}
+    task_env = {**own_job_env(env), NO_HISTORY_VARIABLE: "1"}
     return run_cmd(
         argv,
         timeout_s=timeout_s,
@@ -270,7 +292,7 @@ def srun_pair(
     return run_cmd(
         argv,
         timeout_s=timeout_s,
-        env=env,
+        env=own_job_env(env),
         cancel=cancel,
         term_grace_s=SRUN_TERM_GRACE_S,
         max_output_bytes=max_output_bytes,
