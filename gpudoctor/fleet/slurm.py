@@ -500,10 +500,22 @@ def job_step(
     gpus: int = 1,
     time_limit: str = "00:30:00",
     job_name: str = "gpudoctor",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
     """The srun command line that runs ``command`` as a job step on ``gpus`` GPUs of
-    ``partition`` (queued like any job; ``time_limit`` bounds it once it runs)."""
+    ``partition`` (queued like any job; ``time_limit`` bounds it once it runs).
+
+    Run from inside a job (``env``, default this process's, has SLURM_JOB_ID), srun would make
+    a step of that job on its nodes ("Unable to create step for job 69: Invalid generic
+    resource (gres) specification"): the line starts ``env -u SLURM_JOB_ID -u SLURM_JOBID``,
+    so that it is a job of its own on ``partition``, as printed.
+    """
+    source = os.environ if env is None else env
+    outside = [
+        w for name in ("SLURM_JOB_ID", "SLURM_JOBID") if source.get(name) for w in ("-u", name)
+    ]
     return (
+        *(("env", *outside) if outside else ()),
         "srun",
         "-p",
         partition,

@@ -386,6 +386,21 @@ def test_a_partition_that_takes_no_job_is_warned_of_before_anything_is_created(
     assert "warning" not in result.stdout
 
 
+def test_the_verify_job_from_inside_a_job_is_a_job_of_its_own(cli: Cli, tmp_path: Path) -> None:
+    # `onboard --partition gpu` in an interactive CPU job (salloc): srun read SLURM_JOB_ID and
+    # made the verify a step of that job, "Unable to create step for job 69: Invalid generic
+    # resource (gres) specification", after the environment had been created
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    report = report_variant(tmp_path, "one", partitions=("gpu",))
+    args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
+    args += ("--report-dir", str(tmp_path), "--partition", "gpu")
+    inside = cli(*args, env=env_for(tmp_path, SLURM_JOB_ID="69", SLURM_JOBID="69"))
+    assert inside.exit_code == 0, inside
+    assert "$ env -u SLURM_JOB_ID -u SLURM_JOBID srun -p gpu --gres=gpu:1" in inside.stdout
+    outside = cli(*args, env=env_for(tmp_path, SLURM_JOB_ID=None, SLURM_JOBID=None))
+    assert "     $ srun -p gpu --gres=gpu:1" in outside.stdout and "env -u" not in outside.stdout
+
+
 @pytest.mark.parametrize("driver", [(), ("--driver", "580.95.05", "--cc", "9.0")])
 def test_a_partition_sinfo_could_not_check_is_taken_as_given_and_said_to_be(
     cli: Cli, tmp_path: Path, driver: tuple[str, ...]
