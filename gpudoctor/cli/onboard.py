@@ -34,6 +34,8 @@ from gpudoctor.onboard.run import StepFailed, StepResult, execute, log_text, run
 from gpudoctor.onboard.summary import StepLine, Summary, html, markdown
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from gpudoctor.model.findings import Finding
     from gpudoctor.model.report import Report
 
@@ -238,41 +240,55 @@ class _Lines:
 
 
 class _Live(_Lines):
-    """Progress on a terminal: a spinner with the running step, a line for each one done."""
+    """Progress on a terminal: a spinner with the running step, a line for each one done.
+
+    The spinner is up only while a step runs, and writes to the terminal itself. Started once
+    for the whole run, rich's live display took stderr over: the plan's command lines came out
+    cut at the terminal's width (a command copied from it broke), the prompt lost its "[y/N]"
+    (read as markup) and "onboard: the environment is ready" was written on the spinner's line.
+    """
 
     def __init__(self, out: TextIO) -> None:
         super().__init__(out)
         from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.console = Console(file=out)
+        self.progress: Progress | None = None
+
+    def started(self, index: int, total: int, step: Step) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._stop()
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
-        self.task = self.progress.add_task("", total=None)
+        self.progress.add_task(f"[{index}/{total}] {step.title}", total=None)
         self.progress.start()
 
-    def started(self, index: int, total: int, step: Step) -> None:
-        self.progress.update(self.task, description=f"[{index}/{total}] {step.title}")
-        self.progress.reset(self.task)
-
     def finished(self, index: int, total: int, result: StepResult) -> None:
+        self._stop()
         self.results.append(result)
         mark = "✓" if result.ok else "✗"
-        self.console.print(
+        click.echo(
             f"{mark} [{index}/{total}] {result.step.title} ({result.duration_s:.1f} s)",
-            markup=False,
-            highlight=False,
+            file=self.out,
         )
         for warning in plan_warnings(result):
-            self.console.print(f"  warning: {warning}", markup=False, highlight=False)
+            click.echo(f"  warning: {warning}", file=self.out)
 
     def close(self) -> None:
-        self.progress.stop()
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> None:

@@ -446,3 +446,62 @@ def test_a_prefix_that_cannot_be_made_is_one_line_exit_2(cli: Cli, tmp_path: Pat
         if prefix.parent.name == "afile":  # refused before check or the plan ran
             assert last.endswith(f"({tmp_path / 'afile'} is not a folder)")
             assert "onboard:" not in result.stderr
+
+
+def _on_a_terminal(argv: list[str], env: dict[str, str], answer: bytes = b"") -> str:
+    """What a terminal (80 columns) shows of ``argv``: its output read from a pty, with
+    ``answer`` typed once the prompt is up; colours and cursor moves left out."""
+    import pty
+    import re
+    import select
+
+    master, slave = pty.openpty()
+    os.set_inheritable(slave, True)
+    done = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env={**env, "COLUMNS": "80"}, close_fds=True
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            asked = seen.rpartition(b"Create the environment in ")[2]
+            if answer and b": " in asked:  # the prompt is up, with or without its [y/N]
+                os.write(master, answer)
+                answer = b""
+        elif done.poll() is not None:
+            break
+    os.close(master)
+    done.wait(timeout=30)
+    text = seen.decode("utf-8", "replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n")
+
+
+def test_on_a_terminal_the_plan_prompt_and_closing_lines_are_written_as_they_are(
+    tmp_path: Path,
+) -> None:
+    """rich's spinner took over stderr from the first step to the end: the plan's command lines
+    came out cut at the terminal's width (a command copied from it broke), the prompt read
+    "Create the environment in ...? : " ("[y/N]" read as markup and dropped), and "onboard:
+    the environment is ready" was written on the spinner's line."""
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    env = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
+    env.update(env_for(tmp_path))  # type: ignore[arg-type]
+    argv = [sys.executable, "-m", "gpudoctor", "onboard", "--from-report", str(WORKSTATION)]
+    argv += ["--prefix", str(tmp_path / "a-rather-long-environment-folder-name")]
+    argv += ["--report-dir", str(tmp_path), "--gpudoctor-spec", "gpudoctor"]
+    shown = _on_a_terminal(argv, env, answer=b"y\n")
+    assert "? [y/N]: " in shown, shown
+    plan = next(line for line in shown.splitlines() if "gpudoctor make-env" in line)
+    assert plan.strip().startswith("$ ") and plan.rstrip().endswith("__idle.json"), shown
+    lines = [line.rsplit("\r", 1)[-1] for line in shown.splitlines()]
+    assert any(line.startswith("onboard: the environment is ready: ") for line in lines), shown
+    assert (tmp_path / "a-rather-long-environment-folder-name" / "gpudoctor-onboard.json").exists()
