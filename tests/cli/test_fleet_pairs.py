@@ -198,3 +198,12 @@ def test_pairs_srun_refused_are_listed_in_the_text_and_counted(cli: Cli, tmp_pat
     assert text.rstrip().endswith("; 6 pair(s) srun refused.")
     page = cli("fleet", "report", str(folder), "--format", "html").stdout
     assert "6 pair(s) srun refused" in page
+
+
+def test_a_folder_of_pairs_alone_is_not_all_0_nodes_fine(cli: Cli, tmp_path):
+    # `fleet pairs -d run` then `fleet report run`: the closing line read "All 0 node(s) fine."
+    folder = run_folder(tmp_path, pairs_report(bad_node=False))
+    shutil.rmtree(folder / "check")
+    text = cli("fleet", "report", str(folder))
+    assert text.exit_code == 0, text
+    assert text.stdout.rstrip().endswith("\nNo node report read."), text.stdout
