@@ -22,6 +22,7 @@ from gpudoctor.onboard.plan import (
     MARKER,
     STEPS_AFTER_CHECK,
     TOOLS,
+    VERIFY_TIMEOUT_S,
     Facts,
     Plan,
     Request,
@@ -33,6 +34,8 @@ from gpudoctor.onboard.run import StepFailed, StepResult, execute, log_text, run
 from gpudoctor.onboard.summary import StepLine, Summary, html, markdown
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from gpudoctor.model.findings import Finding
     from gpudoctor.model.report import Report
 
@@ -158,6 +161,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     for part in gpu_partitions(site.slurm if site else None):
         by_name.setdefault(part.name, []).append(part.nodes_usable)
     unusable = tuple(name for name, counts in by_name.items() if all(c == 0 for c in counts))
+    closed = {
+        part.name: part.available
+        for part in gpu_partitions(site.slurm if site else None)
+        if part.available and part.available != "up"
+    }
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
@@ -170,6 +178,7 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         in_job=site is not None and site.slurm_job is not None,
         gpu_partitions=tuple(partitions),
         idle_less_partitions=unusable,
+        closed_partitions=tuple(closed.items()),
         slurm_unanswered=(
             site.slurm.message or "no answer"
             if site is not None and site.slurm is not None and not site.slurm.reachable
@@ -231,41 +240,55 @@ class _Lines:
 
 
 class _Live(_Lines):
-    """Progress on a terminal: a spinner with the running step, a line for each one done."""
+    """Progress on a terminal: a spinner with the running step, a line for each one done.
+
+    The spinner is up only while a step runs, and writes to the terminal itself. Started once
+    for the whole run, rich's live display took stderr over: the plan's command lines came out
+    cut at the terminal's width (a command copied from it broke), the prompt lost its "[y/N]"
+    (read as markup) and "onboard: the environment is ready" was written on the spinner's line.
+    """
 
     def __init__(self, out: TextIO) -> None:
         super().__init__(out)
         from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.console = Console(file=out)
+        self.progress: Progress | None = None
+
+    def started(self, index: int, total: int, step: Step) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._stop()
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
-        self.task = self.progress.add_task("", total=None)
+        self.progress.add_task(f"[{index}/{total}] {step.title}", total=None)
         self.progress.start()
 
-    def started(self, index: int, total: int, step: Step) -> None:
-        self.progress.update(self.task, description=f"[{index}/{total}] {step.title}")
-        self.progress.reset(self.task)
-
     def finished(self, index: int, total: int, result: StepResult) -> None:
+        self._stop()
         self.results.append(result)
         mark = "✓" if result.ok else "✗"
-        self.console.print(
+        click.echo(
             f"{mark} [{index}/{total}] {result.step.title} ({result.duration_s:.1f} s)",
-            markup=False,
-            highlight=False,
+            file=self.out,
         )
         for warning in plan_warnings(result):
-            self.console.print(f"  warning: {warning}", markup=False, highlight=False)
+            click.echo(f"  warning: {warning}", file=self.out)
 
     def close(self) -> None:
-        self.progress.stop()
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> None:
@@ -287,7 +310,24 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
             "verify job)",
             file=out,
         )
-    if plan.target.partition in facts.idle_less_partitions:
+    closed = dict(facts.closed_partitions).get(plan.target.partition or "")
+    if closed is not None:
+        # srun queues the verify job in a down partition and refuses it in a drained or
+        # inactive one: either way only after the environment was created, with no word why
+        after = (
+            "the verify step waits in the queue until an admin sets it up again (it is "
+            f"stopped after {VERIFY_TIMEOUT_S / 60:.0f} min; Ctrl-C cancels the job)"
+            if closed == "down"
+            else "srun refuses the verify job (Required partition not available), after the "
+            "environment is created"
+        )
+        word = {"drain": "drained", "inact": "inactive"}.get(closed, closed)
+        click.echo(
+            f"onboard: warning: partition {plan.target.partition} is {word} (sinfo's AVAIL "
+            f"{closed}): SLURM starts no job there now; {after}",
+            file=out,
+        )
+    elif plan.target.partition in facts.idle_less_partitions:
         # srun queues the verify job: it would wait, with the spinner, until a node is back
         click.echo(
             f"onboard: warning: no node of partition {plan.target.partition} can start a job "

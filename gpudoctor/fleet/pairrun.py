@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -91,7 +92,9 @@ def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) ->
     if result.timed_out:
         why = f"no answer within {timeout_s:.0f} s" + (f" ({said[0]})" if said else "")
         return PairOutcome(nodes=nodes, status="timeout", message=why, duration_s=took)
-    complaint = slurm.srun_error(result)
+    # a pair whose ranks both exited without a word (a --python neither node can start) is
+    # counted as refused, as before srun_error left task exits out: it judges no node
+    complaint = slurm.srun_error(result) or slurm.task_exit(result)
     if said:
         return PairOutcome(
             nodes=nodes, status="error", message="; ".join(said[:2]), duration_s=took
@@ -181,16 +184,29 @@ def keep_better(first: Sequence[PairOutcome], again: Sequence[PairOutcome]) -> l
 
 
 def prepare_dir(out_dir: Path, pairs: Sequence[tuple[str, str]], *, force: bool) -> Path:
-    """``out_dir/pairs``, created; files of an earlier run there are refused without ``force``."""
+    """``out_dir/pairs``, created; files of an earlier run there are refused without ``force``.
+
+    With ``force`` they are removed here, before the first srun: pairs.json is written only at
+    the end, so an earlier run's, kept through an interrupted run, was read by ``fleet report``
+    as this one's ("All 1 pair(s) ... fine" of two nodes, for a run of three).
+    """
     pair_dir = out_dir / PAIRS_DIR
     names = [f"{a}+{b}.json" for a, b in pairs] + ["pairs.json"]
-    if pair_dir.is_dir() and not force:
-        clash = [n for n in names if (pair_dir / n).exists()]
-        if clash:
+    if pair_dir.is_dir():
+        clash = [n for n in names if os.path.lexists(pair_dir / n)]
+        if clash and not force:
             raise BadInputError(
                 f"--output-dir {out_dir} already holds {PAIRS_DIR}/{clash[0]}; use --force to "
                 "replace it or choose another folder"
             )
+        for name in clash:
+            if not (pair_dir / name).is_dir():
+                try:
+                    (pair_dir / name).unlink()
+                except OSError as exc:
+                    raise BadInputError(
+                        f"--force: cannot remove {pair_dir / name} ({exc.strerror})"
+                    ) from None
     try:
         pair_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

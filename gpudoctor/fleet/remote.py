@@ -238,9 +238,7 @@ def _report(where: Where, result: CmdResult, timeout_s: float) -> Report:
             "--immediate)"
         )
     if result.returncode not in (0, 1) or not text:
-        lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-        said = lines[-1] if lines else f"exit status {result.returncode}"
-        raise NodeUnavailableError(f"{on}: the check failed there: {said[:300]}")
+        raise NodeUnavailableError(f"{on}: the check failed there: {slurm.task_words(result)}")
     try:
         return serialize.report_from_bytes(text.encode(), f"the output from {where.node}")
     except (ValueError, BadInputError, RecursionError) as exc:

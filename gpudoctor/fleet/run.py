@@ -163,7 +163,7 @@ def _one_node(
         )
 
     result = step(job.check, timeout)
-    missing = _why_no_output(node, result, timeout, env)
+    missing = _why_no_output(node, result, timeout, env, cut=timeout < job.node_timeout_s)
     if missing is not None:
         return NodeOutcome(
             node=node.name,
@@ -182,7 +182,9 @@ def _one_node(
         else:
             vtimeout = min(job.verify_timeout_s, left)
             vresult = step(job.verify, vtimeout)
-            vmissing = _why_no_output(node, vresult, vtimeout, env, ok_codes=(0, 1))
+            vmissing = _why_no_output(
+                node, vresult, vtimeout, env, ok_codes=(0, 1), cut=vtimeout < job.verify_timeout_s
+            )
             if vmissing is None:
                 verify_json = vresult.stdout
             else:
@@ -205,11 +207,14 @@ def _why_no_output(
     timeout_s: float,
     env: Mapping[str, str] | None,
     ok_codes: tuple[int, ...] = (0, 1),
+    *,
+    cut: bool = False,
 ) -> tuple[tuple[str, str], str | None] | None:
     """None when ``result`` holds a JSON document; else ((state, reason), error or None).
 
     The error is None when the node could not be used at all (not reached); otherwise the
-    command ran there and its output is unusable (an unreadable report).
+    command ran there and its output is unusable (an unreadable report). ``cut``: the run's
+    time limit, not the node's own timeout, set ``timeout_s``.
     """
     if result.cancelled or stopping():  # Ctrl-C, SIGTERM or SIGHUP ended gpudoctor's children
         return (node.state, "interrupted before it answered"), None
@@ -222,15 +227,17 @@ def _why_no_output(
             "",
         ), f"the node's output is larger than {limit}, the most a report may be"
     if result.timed_out:
-        return (_state_now(node, env), f"no answer within {timeout_s:.0f} s"), None
+        # "no answer within 6 s" under --node-timeout 180 named the wrong limit
+        why = f"no answer within {timeout_s:.0f} s" + (
+            " (the run's --time-limit ran out)" if cut else ""
+        )
+        return (_state_now(node, env), why), None
     complaint = slurm.srun_error(result)
     text = result.stdout.strip()
     if complaint is not None and not text:
         return (_state_now(node, env), complaint), None
     if result.returncode not in ok_codes or not text:
-        last = [ln for ln in result.stderr.splitlines() if ln.strip()]
-        said = last[-1].strip() if last else f"exit status {result.returncode}"
-        return (node.state, ""), f"the command failed on the node: {said}"
+        return (node.state, ""), f"the command failed on the node: {slurm.task_words(result)}"
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:

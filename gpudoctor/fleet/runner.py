@@ -125,10 +125,15 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
 def prepare_dir(
     out_dir: Path, nodes: Sequence[str], *, force: bool, with_verify: bool = False
 ) -> None:
-    """Create the folders; refuse (before any srun) to replace reports already in them."""
+    """Create the folders; refuse (before any srun) to replace reports already in them.
+
+    With ``force``, the earlier reports and verify results of ``nodes`` are removed here, before
+    any srun: this run decides what each of them is. Kept, a node not reached this time (drained
+    since, timed out, interrupted) was read back with its old report, as checked and fine.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"--output-dir {out_dir}: exists and is not a directory")
-    if out_dir.is_dir() and not force:
+    if out_dir.is_dir():
         names = {f"{n}.json" for n in nodes}
         wanted = [(out_dir / MANIFEST, MANIFEST)] + [
             (out_dir / sub / name, f"{sub}/{name}")
@@ -136,7 +141,11 @@ def prepare_dir(
             for name in sorted(names)
         ]
         clash = [shown for path, shown in wanted if os.path.lexists(path)]
-        if clash:
+        if clash and force:  # the manifest is replaced at the end
+            for node in nodes:
+                for sub in (CHECK_DIR, VERIFY_DIR):
+                    _remove_old(out_dir, sub, node)
+        elif clash:
             shown = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
             raise BadInputError(
                 f"--output-dir {out_dir} already holds {shown}; use --force to replace them "
@@ -147,6 +156,20 @@ def prepare_dir(
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BadInputError(f"--output-dir: cannot create {folder} ({exc.strerror})") from None
+
+
+def _remove_old(out_dir: Path, sub: str, node: str) -> None:
+    """An earlier run's file for a node this run checks again; a folder in its place stays
+    (``fleet report`` lists it as unreadable)."""
+    try:
+        path = node_file(out_dir, sub, node)
+    except ValueError:  # no file can have that name
+        return
+    if os.path.lexists(path) and not path.is_dir():
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise BadInputError(f"--force: cannot remove {path} ({exc.strerror})") from None
 
 
 @dataclass(frozen=True, kw_only=True)

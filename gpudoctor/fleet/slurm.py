@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import threading
@@ -36,12 +37,15 @@ __all__ = [
     "node_gres_command",
     "node_gres_state",
     "node_state",
+    "own_job_env",
     "parse_sinfo",
     "query_cluster",
     "resume",
     "srun_error",
     "srun_on",
     "srun_pair",
+    "task_exit",
+    "task_words",
 ]
 
 QUERY_TIMEOUT_S = 30.0
@@ -199,6 +203,27 @@ NO_HISTORY_VARIABLE = "GPUDOCTOR_NO_HISTORY"
 """What turns history off in a gpudoctor started on a node (history/store.py reads it)."""
 
 
+KEPT_IN_A_JOB = frozenset({"SLURM_CONF", "SLURM_ACCOUNT", "SLURM_QOS"})
+"""SLURM_* variables passed on from inside a job: where the configuration is, and the
+defaults a person sets in a profile (sbatch writes the job's own as SLURM_JOB_ACCOUNT, ...)."""
+
+
+def own_job_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for an srun that must be a job of its own.
+
+    Inside a job (an salloc shell, a nightly sbatch running ``fleet run``) srun reads
+    SLURM_JOB_ID as --jobid and makes a step of that job, which cannot reach another node:
+    every node was "Unable to create step for job 60: Requested node configuration is not
+    available". The job's other SLURM_* variables (SLURM_CPUS_PER_TASK, SLURM_MEM_PER_NODE,
+    SLURM_EXPORT_ENV, ...) are srun's input too, so all of them are left out but
+    :data:`KEPT_IN_A_JOB`; outside a job the environment is passed on as it is.
+    """
+    source = os.environ if env is None else env
+    if not (source.get("SLURM_JOB_ID") or source.get("SLURM_JOBID")):
+        return dict(source)
+    return {k: v for k, v in source.items() if not k.startswith("SLURM_") or k in KEPT_IN_A_JOB}
+
+
 def srun_on(
     node: str,
     command: Sequence[str],
@@ -219,7 +244,7 @@ def srun_on(
     """
     argv = _srun_argv(_require("srun"), node, command, immediate_s, srun_args)
     # An environment variable, not --no-history: --command may start an older gpudoctor.
-    task_env = {**(os.environ if env is None else env), NO_HISTORY_VARIABLE: "1"}
+    task_env = {**own_job_env(env), NO_HISTORY_VARIABLE: "1"}
     return run_cmd(
         argv,
         timeout_s=timeout_s,
@@ -267,7 +292,7 @@ def srun_pair(
     return run_cmd(
         argv,
         timeout_s=timeout_s,
-        env=env,
+        env=own_job_env(env),
         cancel=cancel,
         term_grace_s=SRUN_TERM_GRACE_S,
         max_output_bytes=max_output_bytes,
@@ -319,15 +344,48 @@ def _last_error(result: CmdResult) -> str:
     return lines[-1] if lines else f"exit status {result.returncode}"
 
 
-def srun_error(result: CmdResult) -> str | None:
-    """srun's own complaint (``Unable to allocate resources: ...``), None when it has none."""
-    errors = [
+_TASK_EXIT = re.compile(r"\S+: tasks? [0-9][0-9,\-]*: ")
+"""How srun reports a task that ran and ended: ``n1: task 0: Exited with exit code 2``,
+``n1: task 0: Killed``. The node was reached: the command itself failed there."""
+
+
+def _srun_errors(result: CmdResult) -> list[str]:
+    return [
         ln.strip().removeprefix("srun: error:").strip()
         for ln in result.stderr.splitlines()
         if ln.strip().startswith("srun: error:")
     ]
+
+
+def srun_error(result: CmdResult) -> str | None:
+    """srun's own complaint (``Unable to allocate resources: ...``), None when it has none.
+
+    A task's exit (``n1: task 0: Exited with exit code 2``) is not one: the job ran. Taken for
+    one, a ``--check-args`` check refused, or a ``--command`` the node cannot run, read as
+    the node not reached, and check's own words were lost.
+    """
+    errors = [e for e in _srun_errors(result) if not _TASK_EXIT.match(e)]
     # The first error names the cause; later ones are its consequences (Job step aborted ...)
     return errors[0] if errors else None
+
+
+def task_exit(result: CmdResult) -> str | None:
+    """srun's line on a task that ran and ended (``n1: task 0: Exited with exit code 2``)."""
+    return next((e for e in _srun_errors(result) if _TASK_EXIT.match(e)), None)
+
+
+def task_words(result: CmdResult, limit: int = 300) -> str:
+    """Why a job step's command failed, in its own words: the last line it (or slurmstepd)
+    wrote on stderr, not srun's ``task 0: Exited with exit code 2`` after it; srun's line, or
+    the exit status, when the command said nothing."""
+    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+    own = [ln for ln in lines if not ln.startswith("srun: ")]
+    said = (
+        own[-1]
+        if own
+        else task_exit(result) or (lines[-1] if lines else f"exit status {result.returncode}")
+    )
+    return said if len(said) <= limit else said[: limit - 3] + "..."
 
 
 # --- where am I: the cluster as `check` shows it on a login node ------------------------------
@@ -442,10 +500,22 @@ def job_step(
     gpus: int = 1,
     time_limit: str = "00:30:00",
     job_name: str = "gpudoctor",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
     """The srun command line that runs ``command`` as a job step on ``gpus`` GPUs of
-    ``partition`` (queued like any job; ``time_limit`` bounds it once it runs)."""
+    ``partition`` (queued like any job; ``time_limit`` bounds it once it runs).
+
+    Run from inside a job (``env``, default this process's, has SLURM_JOB_ID), srun would make
+    a step of that job on its nodes ("Unable to create step for job 69: Invalid generic
+    resource (gres) specification"): the line starts ``env -u SLURM_JOB_ID -u SLURM_JOBID``,
+    so that it is a job of its own on ``partition``, as printed.
+    """
+    source = os.environ if env is None else env
+    outside = [
+        w for name in ("SLURM_JOB_ID", "SLURM_JOBID") if source.get(name) for w in ("-u", name)
+    ]
     return (
+        *(("env", *outside) if outside else ()),
         "srun",
         "-p",
         partition,

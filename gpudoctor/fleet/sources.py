@@ -15,7 +15,7 @@ from gpudoctor.fleet.aggregate import aggregate
 from gpudoctor.fleet.baseline import Baseline
 from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput, verify_verdict
 from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, Manifest, from_document, is_manifest
-from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL
+from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL, analyse
 from gpudoctor.model import serialize
 from gpudoctor.model.findings import Diagnosis
 from gpudoctor.model.fleet import (
@@ -222,12 +222,23 @@ def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
 
 
 def _pairs_digest(data: dict[str, Any], where: str) -> _Digest:
-    """fleet pairs' report: its bad nodes and bad links join the fleet report."""
+    """fleet pairs' report: its bad nodes and bad links join the fleet report.
+
+    The pairs measured are kept; what they say (baseline, slow pairs, bad nodes, bad links)
+    is worked out again with today's analysis at the file's own slow factor, as node reports
+    are diagnosed again with today's rules: a pairs.json written before refused pairs stopped
+    counting as slow named every node of a refused run a bad node to drain.
+    """
     doc = {k: v for k, v in data.items() if k not in ("tool", "healthy")}
     try:
-        return _Digest("pairs", pairs=from_dict(PairsReport, doc, where))
+        report = from_dict(PairsReport, doc, where)
     except ReportFormatError as exc:
         return _Digest("pairs", error=str(exc))
+    base, slow, bad, links = analyse(report.pairs, report.slow_factor)
+    return _Digest(
+        "pairs",
+        pairs=replace(report, baseline_gbps=base, slow_pairs=slow, bad_nodes=bad, bad_links=links),
+    )
 
 
 def _manifest_digest(data: Any, where: str) -> _Digest:

@@ -60,6 +60,9 @@ class Facts:
     """Partitions whose nodes offer a ``gpu`` GRES, default first (a login node's view)."""
     idle_less_partitions: tuple[str, ...] = ()
     """GPU partitions whose nodes are all drained, down or not responding now (sinfo %F)."""
+    closed_partitions: tuple[tuple[str, str], ...] = ()
+    """GPU partitions that take no job now, with sinfo's state (%a: ``down``, ``drain``,
+    ``inact``): srun queues a job in a down one, and refuses one in the others."""
     slurm_unanswered: str | None = None
     """Why sinfo did not answer, when SLURM's commands are here but its controller was not
     reached (or its configuration is missing): whether GPU partitions exist is unknown."""

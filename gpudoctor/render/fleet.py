@@ -48,17 +48,26 @@ PAIRS = "Node pairs (fleet pairs)"
 """The Markdown section of ``fleet pairs``' results, kept when they are all fine."""
 
 
+ON_OFF = frozenset({"on", "off"})
+"""The values of a switch (ACS redirect, ECC, MIG, persistence mode), as facts show them."""
+
+
 def drift_text(d: Drift, limit: int = 8) -> str:
-    """One drift in words: the majority value and its count, then each minority."""
+    """One drift in words: the majority value and its count, then each minority.
+
+    A version reads ``570.124.06 on 7 nodes; 535.104.05 on gpu-008``; a switch ``off for 7
+    nodes; on for gpu-007`` ("on on gpu-007" read as a stutter).
+    """
     unit = "GPUs" if d.fact.startswith("gpu.") else "nodes"
     if d.reference != "majority":  # a golden report or pinned facts: say which
         unit += " (the reference value)"
+    where = "for" if {d.majority, *d.minority} <= ON_OFF else "on"
     others = "; ".join(
-        f"{value} on {', '.join(members[:limit])}"
+        f"{value} {where} {', '.join(members[:limit])}"
         + (f" and {len(members) - limit} more" if len(members) > limit else "")
         for value, members in d.minority.items()
     )
-    return f"{d.fact} ({d.scope}): {d.majority} on {d.majority_count} {unit}; {others}"
+    return f"{d.fact} ({d.scope}): {d.majority} {where} {d.majority_count} {unit}; {others}"
 
 
 def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:
@@ -151,9 +160,17 @@ def render_text(report: FleetReport) -> str:
         )
         mark = "✓" if pairs_fine(report) else "·"
         out.append(f"  {mark} {inert(pairs_summary(report, where=False))}")
-        out += [
-            f"  {'✗' if line.startswith('bad') else '·'} {line}" for line in findings(report.pairs)
+        lines = findings(report.pairs)
+        bad = [line for line in lines if line.startswith("bad ")]
+        # the pairs that did not run, as Markdown and HTML list them: the text left them out,
+        # so a run whose every pair srun refused read as nothing but "no bus bandwidth"
+        did_not_run = [
+            f"{o.status} {inert(o.nodes[0])}+{inert(o.nodes[1])}: {inert(o.message)}"
+            for o in report.pairs.pairs
+            if o.status != "ok"
         ]
+        out += [f"  ✗ {line}" for line in bad]
+        out += [f"  · {line}" for line in did_not_run + lines[len(bad) :]]
         out.append("")
     unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:

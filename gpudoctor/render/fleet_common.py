@@ -66,8 +66,12 @@ def verdict_line(report: FleetReport) -> str:
         facts.append(f"{len(report.pairs.bad_nodes)} bad node(s) in the pairs")
     if report.pairs is not None and report.pairs.bad_links:
         facts.append(f"{len(report.pairs.bad_links)} bad link(s) in the pairs")
+    refused = report.pairs is not None and sum(o.status == "refused" for o in report.pairs.pairs)
+    if refused:  # they judge no node, but the pairs are still to be measured
+        facts.append(f"{refused} pair(s) srun refused")
     if not parts and not facts:
-        return f"All {total} node(s) fine."
+        # a folder of fleet pairs' results alone read "All 0 node(s) fine."
+        return f"All {total} node(s) fine." if total else "No node report read."
     tail = f"; {', '.join(facts)}" if facts else ""
     return f"{total} node(s): {', '.join([f'{fine} fine', *parts])}{tail}."
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import jsonschema
 import pytest
@@ -690,3 +691,48 @@ def test_an_empty_command_is_bad_input_not_the_default(cli: Cli, tmp_path, fake,
     one_line_error(result)
     assert "--command is empty" in result.stderr, result
     assert not (tmp_path / "o").exists()
+
+
+def test_fleet_run_force_forgets_the_old_report_of_a_node_not_reached_now(cli: Cli, tmp_path, fake):
+    """--force into a folder of an earlier run: n2, drained since, was listed as not reached,
+    yet its old check/n2.json and verify/n2.json stayed, and the report read them back: n2
+    checked and fine, "2 node report(s)", exit 0, the drain nowhere."""
+    cluster = fake({n: {"srun": "report", "report": str(H100)} for n in ("n1", "n2")})
+    out = tmp_path / "run"
+    first = cli("fleet", "run", "-p", "gpu", "-d", str(out), "--format", "json")
+    assert first.exit_code == 0, first
+    (out / "verify").mkdir()
+    (out / "verify" / "n2.json").write_text("{}")
+    (out / "check" / "n9.json").write_bytes((out / "check" / "n1.json").read_bytes())
+    state = cluster.load()
+    state["nodes"]["n2"].update(state="drained", reason="PSU swap")
+    cluster.save(state)
+    again = cli("fleet", "run", "-p", "gpu", "-d", str(out), "--force", "--format", "json")
+    assert again.exit_code == 1, again
+    doc = json.loads(again.stdout)
+    assert doc["not_reached"] == [{"node": "n2", "state": "drained", "reason": "PSU swap"}]
+    assert [n["node"] for n in doc["nodes"]] == ["n1", "n9"]  # a node not asked for stays
+    assert not (out / "check" / "n2.json").exists() and not (out / "verify" / "n2.json").exists()
+    assert json.loads(cli("fleet", "report", str(out), "--format", "json").stdout) == {
+        **doc,
+        "created_at": ANY,
+    }
+
+
+def test_fleet_run_says_why_the_check_failed_on_a_node_it_reached(cli: Cli, tmp_path, fake):
+    """A --check-args check refuses (or a --command the node cannot run): srun ends with
+    "srun: error: n1: task 0: Exited with exit code 2", which was taken for srun refusing the
+    job: every node "not reached (idle: n1: task 0: Exited with exit code 2)", and check's own
+    words ("No such option '--bogus'") were lost."""
+    fake({"n1": {"srun": "run"}})
+    cmd = f"{sys.executable} -m gpudoctor"
+    out = tmp_path / "run"
+    args = ("fleet", "run", "-d", str(out), "--command", cmd, "--check-args", "--bogus")
+    result = cli(*args, "--format", "json")
+    assert result.exit_code == 1, result
+    doc = json.loads(result.stdout)
+    assert doc["not_reached"] == []
+    (unreadable,) = doc["unreadable"]
+    assert unreadable["error"].startswith(
+        "the command failed on the node: gpudoctor: error: No such option '--bogus'"
+    ), unreadable

@@ -143,3 +143,67 @@ def test_pairs_that_are_all_fine_are_said_in_every_format(cli: Cli, tmp_path):
     bad = run_folder(tmp_path / "bad", pairs_report(bad_node=True)).joinpath("pairs", "pairs.json")
     page = cli("fleet", "report", str(bad.parent.parent), "--format", "html").stdout
     assert "12 pair(s) of 6 node(s) measured: bus bandwidth 12.00–45.00 GB/s" in page
+
+
+def refused_everywhere(bad_nodes_as_written: bool) -> PairsReport:
+    """Four nodes whose every pair srun refused; with ``bad_nodes_as_written``, the analysis a
+    pairs.json held before refused pairs stopped counting as slow: every node a bad node."""
+    from gpudoctor.fleet.pairs import choose_pairs
+    from gpudoctor.model.hardware import BadNode, PairOutcome
+
+    nodes = tuple(f"n{i}" for i in range(4))
+    why = "srun: error: Unable to allocate resources: Invalid account or partition"
+    outcomes = tuple(
+        PairOutcome(nodes=p, status="refused", message=why) for p in choose_pairs(nodes)
+    )
+    bad = tuple(
+        BadNode(
+            node=n,
+            partners=tuple(m for o in outcomes if n in o.nodes for m in o.nodes if m != n),
+            busbw_gbps=tuple(None for o in outcomes if n in o.nodes),
+        )
+        for n in nodes
+    )
+    return PairsReport(
+        nodes=nodes,
+        pairs=outcomes,
+        slow_pairs=tuple(o.nodes for o in outcomes) if bad_nodes_as_written else (),
+        bad_nodes=bad if bad_nodes_as_written else (),
+    )
+
+
+def test_an_older_pairs_json_is_analysed_again_and_names_no_node_to_drain(cli: Cli, tmp_path):
+    """A pairs.json written before refused pairs stopped counting as slow held every node of
+    a refused run as a bad node; fleet report showed its stored analysis: "bad node n0: ...
+    drain it and check it" for each node, and exit 1, though no pair had run."""
+    folder = run_folder(tmp_path, refused_everywhere(bad_nodes_as_written=True))
+    text = cli("fleet", "report", str(folder))
+    assert "bad node" not in text.stdout, text.stdout
+    assert "drain" not in text.stdout
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["pairs"]["bad_nodes"] == [] and doc["pairs"]["bad_links"] == []
+    fresh = run_folder(tmp_path / "new", refused_everywhere(bad_nodes_as_written=False))
+    again = json.loads(cli("fleet", "report", str(fresh), "--format", "json").stdout)
+    assert again["pairs"] == {**doc["pairs"], "path": again["pairs"]["path"]}
+
+
+def test_pairs_srun_refused_are_listed_in_the_text_and_counted(cli: Cli, tmp_path):
+    """Markdown and HTML listed each pair that did not run; the text said only "6 pair(s) of
+    4 node(s) measured: no bus bandwidth measured." and closed with "All 4 node(s) fine."."""
+    folder = run_folder(tmp_path, refused_everywhere(bad_nodes_as_written=False))
+    text = cli("fleet", "report", str(folder)).stdout
+    assert "· refused n0+n1: srun: error: Unable to allocate resources" in text, text
+    assert text.count("· refused ") == 6
+    assert text.rstrip().endswith("; 6 pair(s) srun refused.")
+    page = cli("fleet", "report", str(folder), "--format", "html").stdout
+    assert "6 pair(s) srun refused" in page
+
+
+def test_a_folder_of_pairs_alone_is_not_all_0_nodes_fine(cli: Cli, tmp_path):
+    # `fleet pairs -d run` then `fleet report run`: the closing line read "All 0 node(s) fine."
+    folder = run_folder(tmp_path, pairs_report(bad_node=False))
+    shutil.rmtree(folder / "check")
+    text = cli("fleet", "report", str(folder))
+    assert text.exit_code == 0, text
+    assert text.stdout.rstrip().endswith("\nNo node report read."), text.stdout

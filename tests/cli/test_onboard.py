@@ -347,6 +347,60 @@ def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job
     assert "warning" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("available", "said"),
+    [
+        ("down", "partition gpu is down (sinfo's AVAIL down): SLURM starts no job there now; "
+         "the verify step waits in the queue until an admin sets it up again (it is stopped "
+         "after 60 min; Ctrl-C cancels the job)"),
+        ("drain", "partition gpu is drained (sinfo's AVAIL drain): SLURM starts no job there "
+         "now; srun refuses the verify job (Required partition not available), after the "
+         "environment is created"),
+        ("inact", "partition gpu is inactive (sinfo's AVAIL inact): SLURM starts no job there "
+         "now; srun refuses the verify job (Required partition not available), after the "
+         "environment is created"),
+    ],
+)  # fmt: skip
+def test_a_partition_that_takes_no_job_is_warned_of_before_anything_is_created(
+    cli: Cli, tmp_path: Path, available: str, said: str
+) -> None:
+    # `scontrol update partitionname=gpu state=down`, its nodes idle: the plan said nothing,
+    # and the verify job then sat in the queue ("srun: Partition in DOWN state") for up to an
+    # hour behind a spinner; in a drained or inactive partition srun refused it, once the
+    # environment had been created
+    doc = json.loads(report_variant(tmp_path, "one", partitions=("gpu",)).read_text())
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["available"] = available if part["name"] == "gpu" else "up"
+        part["nodes_usable"] = 3
+    report = tmp_path / "closed.json"
+    report.write_text(json.dumps(doc))
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == f"onboard: warning: {said}"
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["available"] = "up"
+    report.write_text(json.dumps(doc))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert "warning" not in result.stdout
+
+
+def test_the_verify_job_from_inside_a_job_is_a_job_of_its_own(cli: Cli, tmp_path: Path) -> None:
+    # `onboard --partition gpu` in an interactive CPU job (salloc): srun read SLURM_JOB_ID and
+    # made the verify a step of that job, "Unable to create step for job 69: Invalid generic
+    # resource (gres) specification", after the environment had been created
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    report = report_variant(tmp_path, "one", partitions=("gpu",))
+    args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
+    args += ("--report-dir", str(tmp_path), "--partition", "gpu")
+    inside = cli(*args, env=env_for(tmp_path, SLURM_JOB_ID="69", SLURM_JOBID="69"))
+    assert inside.exit_code == 0, inside
+    assert "$ env -u SLURM_JOB_ID -u SLURM_JOBID srun -p gpu --gres=gpu:1" in inside.stdout
+    outside = cli(*args, env=env_for(tmp_path, SLURM_JOB_ID=None, SLURM_JOBID=None))
+    assert "     $ srun -p gpu --gres=gpu:1" in outside.stdout and "env -u" not in outside.stdout
+
+
 @pytest.mark.parametrize("driver", [(), ("--driver", "580.95.05", "--cc", "9.0")])
 def test_a_partition_sinfo_could_not_check_is_taken_as_given_and_said_to_be(
     cli: Cli, tmp_path: Path, driver: tuple[str, ...]
@@ -392,3 +446,62 @@ def test_a_prefix_that_cannot_be_made_is_one_line_exit_2(cli: Cli, tmp_path: Pat
         if prefix.parent.name == "afile":  # refused before check or the plan ran
             assert last.endswith(f"({tmp_path / 'afile'} is not a folder)")
             assert "onboard:" not in result.stderr
+
+
+def _on_a_terminal(argv: list[str], env: dict[str, str], answer: bytes = b"") -> str:
+    """What a terminal (80 columns) shows of ``argv``: its output read from a pty, with
+    ``answer`` typed once the prompt is up; colours and cursor moves left out."""
+    import pty
+    import re
+    import select
+
+    master, slave = pty.openpty()
+    os.set_inheritable(slave, True)
+    done = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env={**env, "COLUMNS": "80"}, close_fds=True
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            asked = seen.rpartition(b"Create the environment in ")[2]
+            if answer and b": " in asked:  # the prompt is up, with or without its [y/N]
+                os.write(master, answer)
+                answer = b""
+        elif done.poll() is not None:
+            break
+    os.close(master)
+    done.wait(timeout=30)
+    text = seen.decode("utf-8", "replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n")
+
+
+def test_on_a_terminal_the_plan_prompt_and_closing_lines_are_written_as_they_are(
+    tmp_path: Path,
+) -> None:
+    """rich's spinner took over stderr from the first step to the end: the plan's command lines
+    came out cut at the terminal's width (a command copied from it broke), the prompt read
+    "Create the environment in ...? : " ("[y/N]" read as markup and dropped), and "onboard:
+    the environment is ready" was written on the spinner's line."""
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    env = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
+    env.update(env_for(tmp_path))  # type: ignore[arg-type]
+    argv = [sys.executable, "-m", "gpudoctor", "onboard", "--from-report", str(WORKSTATION)]
+    argv += ["--prefix", str(tmp_path / "a-rather-long-environment-folder-name")]
+    argv += ["--report-dir", str(tmp_path), "--gpudoctor-spec", "gpudoctor"]
+    shown = _on_a_terminal(argv, env, answer=b"y\n")
+    assert "? [y/N]: " in shown, shown
+    plan = next(line for line in shown.splitlines() if "gpudoctor make-env" in line)
+    assert plan.strip().startswith("$ ") and plan.rstrip().endswith("__idle.json"), shown
+    lines = [line.rsplit("\r", 1)[-1] for line in shown.splitlines()]
+    assert any(line.startswith("onboard: the environment is ready: ") for line in lines), shown
+    assert (tmp_path / "a-rather-long-environment-folder-name" / "gpudoctor-onboard.json").exists()

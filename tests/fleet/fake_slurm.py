@@ -75,7 +75,10 @@ if mode == "report":
     sys.exit(entry.get("exit", 0))
 if mode == "run":
     env = dict(os.environ, SLURMD_NODENAME=node)
-    sys.exit(subprocess.call(command, env=env))
+    code = subprocess.call(command, env=env)
+    if code:  # as srun 22.05 says it after the task's own stderr
+        print(f"srun: error: {node}: task 0: Exited with exit code {code}", file=sys.stderr)
+    sys.exit(code)
 if mode == "busy":
     print("srun: error: Unable to allocate resources: Requested nodes are busy", file=sys.stderr)
     sys.exit(1)
@@ -96,6 +99,7 @@ if mode == "flood":
     sys.exit(0)
 if mode == "crash":
     print("/usr/bin/python3: No module named gpudoctor", file=sys.stderr)
+    print(f"srun: error: {node}: task 0: Exited with exit code 1", file=sys.stderr)
     sys.exit(1)
 time.sleep(600)  # hang
 """

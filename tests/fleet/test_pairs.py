@@ -202,6 +202,16 @@ def test_prepare_dir_refuses_an_earlier_runs_files(tmp_path):
     assert pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=True) == pair_dir
 
 
+def test_force_removes_an_earlier_runs_summary_before_the_first_srun(tmp_path):
+    # `fleet pairs -w n[1-3] --force` interrupted: the folder kept the last run's pairs.json
+    # (n1+n2 fine), and fleet report read it as this run's: "All 1 pair(s) of 2 node(s) fine"
+    pair_dir = pairrun.prepare_dir(tmp_path / "run", [("a", "b")], force=False)
+    for name in ("a+b.json", "pairs.json", "c+d.json"):
+        (pair_dir / name).write_text("{}")
+    pairrun.prepare_dir(tmp_path / "run", [("a", "b"), ("a", "c")], force=True)
+    assert sorted(p.name for p in pair_dir.iterdir()) == ["c+d.json"]  # not this run's pair
+
+
 def test_each_pair_runs_in_a_partition_both_nodes_are_in(monkeypatch):
     # srun -N2 without --partition asked the default partition: `fleet pairs -p a100`
     # refused every pair of a non-default partition

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -81,6 +82,19 @@ def test_the_time_limit_bounds_the_whole_run(cluster):
     assert len(out) == 3
 
 
+def test_a_node_the_time_limit_cut_short_says_so_not_its_node_timeout(cluster):
+    # `fleet run --time-limit 6` (--node-timeout 180): "n1: not reached (idle: no answer
+    # within 6 s)", a limit the person never set for a node
+    cluster({"n1": {"srun": "hang"}})
+    job = dataclasses.replace(JOB, node_timeout_s=60)
+    (outcome,) = gather(slurm.list_nodes(), job, time_limit_s=3, concurrency=1)
+    assert outcome.not_reached is not None
+    assert outcome.not_reached[1] == "no answer within 3 s (the run's --time-limit ran out)"
+    (alone,) = gather(slurm.list_nodes(), JOB, time_limit_s=60, concurrency=1)
+    assert alone.not_reached is not None
+    assert alone.not_reached[1] == f"no answer within {JOB.node_timeout_s:.0f} s"
+
+
 def test_cancel_stops_every_srun_and_keeps_what_came_back(cluster):
     cluster(
         {
@@ -118,7 +132,8 @@ def test_verify_runs_after_check_and_its_failure_is_its_own(cluster):
     assert out["n1"].verify_json is not None
     assert out["n2"].check_json.strip() == '{"ok": 1}'  # the real command ran "on" n2
     assert out["n2"].errors == (
-        ("n2.verify.json", "the command failed on the node: exit status 3"),
+        # srun's word on the task: it said nothing itself
+        ("n2.verify.json", "the command failed on the node: n2: task 0: Exited with exit code 3"),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,38 @@ def test_a_task_started_on_a_node_keeps_no_history(monkeypatch):
     assert slurm.NO_HISTORY_VARIABLE == ENV_OFF
     assert all(disabled(env) for env in seen) and len(seen) == 2
     assert seen[1]["PATH"] == "/bin"  # the caller's environment, with the variable added
+
+
+JOB_VARIABLES = {
+    "SLURM_JOB_ID": "60",
+    "SLURM_JOBID": "60",
+    "SLURM_CPUS_PER_TASK": "8",
+    "SLURM_EXPORT_ENV": "NONE",
+    "SLURM_ACCOUNT": "lab",
+    "SLURM_CONF": "/etc/slurm/slurm.conf",
+}
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_srun_from_inside_a_job_is_a_job_of_its_own(tmp_path, monkeypatch, pair):
+    """`fleet run` in an salloc shell or a nightly sbatch: srun read the job's SLURM_JOB_ID
+    and made a step of it, and every node was "Unable to create step for job 60: Requested
+    node configuration is not available"."""
+    fake = FakeSlurm(tmp_path, {"n1": {"srun": "run"}, "n2": {"srun": "run"}})
+    for key, value in {**fake.env(), **JOB_VARIABLES}.items():
+        monkeypatch.setenv(key, value)
+    show = "import json, os; print(json.dumps(sorted(k for k in os.environ if 'SLURM' in k)))"
+    command = [sys.executable, "-c", show]
+    kwargs = {"timeout_s": 20, "immediate_s": 1}
+    if pair:  # the fake srun -N2 runs the command on the first node it is given
+        monkeypatch.setattr(
+            slurm, "pair_argv", lambda srun, nodes, cmd, *a: [srun, "--nodelist=n1", *cmd]
+        )
+        done = slurm.srun_pair(["n1", "n2"], command, **kwargs)
+    else:
+        done = slurm.srun_on("n1", command, **kwargs)
+    seen = set(json.loads(done.stdout))
+    assert not seen & {"SLURM_JOB_ID", "SLURM_JOBID", "SLURM_CPUS_PER_TASK", "SLURM_EXPORT_ENV"}
+    assert {"SLURM_ACCOUNT", "SLURM_CONF"} <= seen  # a default the person set stays
+    outside = {k: v for k, v in JOB_VARIABLES.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
+    assert slurm.own_job_env(outside) == outside  # outside a job nothing is left out

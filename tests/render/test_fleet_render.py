@@ -30,8 +30,9 @@ HOSTILE = 'PSU "swap"\x1b]0;owned\x07\x1b[2J\r| <script>alert(1)</script>\u202e'
 
 
 def sample():
-    """Eight H100 nodes: one with an ECC error, one narrow link, one slow GPU, and the rest."""
-    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 9)]
+    """Eight H100 nodes: one with an ECC error, one narrow link (whose ACS redirect a reboot
+    turned back on), one slow GPU, and the rest."""
+    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",), acs_redirect="off") for i in range(1, 9)]
     ecc = NodeFinding(
         id="GD-GPU-004",
         severity=Severity.ERROR,
@@ -41,7 +42,7 @@ def sample():
     nodes[6] = with_findings(nodes[6], ecc)
     gpus = list(nodes[2].gpus)
     gpus[5] = gpu(5, pcie_width=4)
-    nodes[2] = changed(nodes[2], gpus=tuple(gpus))
+    nodes[2] = changed(nodes[2], gpus=tuple(gpus), acs_redirect="on")
     nodes[7] = changed(nodes[7], driver="535.104.05", kernel_module="535.104.05")
     throughput = [run(f"gpu-{i:03d}", 3000 + 7 * i) for i in range(1, 8)]
     throughput.append(run("gpu-008", 1900, device="cuda:2"))
@@ -123,10 +124,12 @@ def test_text_names_every_problem():
     assert (
         "gpu.pcie_width (gpu model NVIDIA H100 80GB HBM3): 16 on 63 GPUs; 4 on gpu-003:gpu5" in text
     )
+    # a switch reads "off for 7 nodes; on for gpu-003", not "off on 7 nodes; on on gpu-003"
+    assert "acs_redirect (gpu model NVIDIA H100 80GB HBM3): off for 7 nodes; on for gpu-003" in text
     assert "gpu-008 cuda:2 NVIDIA H100 80GB HBM3: resnet50 torch amp-fp16" in text
     assert text.endswith(
         "10 node(s): 5 fine, 1 with an error, 2 drifting, 1 not reached, 1 unreadable report(s); "
-        "3 drifting fact(s), 1 throughput outlier(s).\n"
+        "4 drifting fact(s), 1 throughput outlier(s).\n"
     )
 
 
