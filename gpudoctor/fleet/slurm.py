@@ -203,9 +203,11 @@ NO_HISTORY_VARIABLE = "GPUDOCTOR_NO_HISTORY"
 """What turns history off in a gpudoctor started on a node (history/store.py reads it)."""
 
 
-KEPT_IN_A_JOB = frozenset({"SLURM_CONF", "SLURM_ACCOUNT", "SLURM_QOS"})
+KEPT_IN_A_JOB = frozenset({"SLURM_CONF", "SLURM_ACCOUNT", "SLURM_QOS", "SLURM_CLUSTERS"})
 """SLURM_* variables passed on from inside a job: where the configuration is, and the
-defaults a person sets in a profile (sbatch writes the job's own as SLURM_JOB_ACCOUNT, ...)."""
+defaults a person sets in a profile (sbatch writes the job's own as SLURM_JOB_ACCOUNT, ...;
+SLURM_CLUSTERS, srun's -M, names the cluster of a multi-cluster site; srun(1), INPUT
+ENVIRONMENT VARIABLES)."""
 
 
 def own_job_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -161,6 +161,7 @@ JOB_VARIABLES = {
     "SLURM_EXPORT_ENV": "NONE",
     "SLURM_ACCOUNT": "lab",
     "SLURM_CONF": "/etc/slurm/slurm.conf",
+    "SLURM_CLUSTERS": "gpu-cluster",
 }
 
 
@@ -184,6 +185,6 @@ def test_srun_from_inside_a_job_is_a_job_of_its_own(tmp_path, monkeypatch, pair)
         done = slurm.srun_on("n1", command, **kwargs)
     seen = set(json.loads(done.stdout))
     assert not seen & {"SLURM_JOB_ID", "SLURM_JOBID", "SLURM_CPUS_PER_TASK", "SLURM_EXPORT_ENV"}
-    assert {"SLURM_ACCOUNT", "SLURM_CONF"} <= seen  # a default the person set stays
+    assert {"SLURM_ACCOUNT", "SLURM_CONF", "SLURM_CLUSTERS"} <= seen  # the person's defaults stay
     outside = {k: v for k, v in JOB_VARIABLES.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
     assert slurm.own_job_env(outside) == outside  # outside a job nothing is left out
