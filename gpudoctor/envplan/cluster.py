@@ -78,11 +78,18 @@ def _some(names: Sequence[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
+def _lowest_cc(nodes: Sequence[NodeTarget], names: Sequence[str]) -> str | None:
+    """The lowest compute capability of the nodes named ``names``, None when none is known."""
+    ccs = [parse_cc(n.target.cc) for n in nodes if n.node in names and n.target.cc]
+    return cc_text(min(ccs)) if ccs else None
+
+
 def fleet_target(
     nodes: Sequence[NodeTarget], *, partition: str | None, where: str
 ) -> tuple[Target, tuple[str, ...]]:
     """The majority driver and the lowest compute capability of the nodes (of ``partition``
-    when given), and the nodes it covers; bad input when none has a readable driver."""
+    when given) that run it or a newer one, and those nodes; bad input when none has a
+    readable driver."""
     chosen = [n for n in nodes if partition is None or partition in n.partitions]
     if partition is not None and not chosen:
         known = sorted({p for n in nodes for p in n.partitions})
@@ -104,16 +111,21 @@ def fleet_target(
     for n in with_driver:
         if parse_driver(n.target.driver or "0") < parse_driver(driver or "0"):
             older.setdefault(n.target.driver or "?", []).append(n.node)
+    skipped = {name for names in older.values() for name in names}
+    # the nodes planned for: a left-out node's GPU must not choose the build either (a Pascal
+    # node on an old driver made the others' H100s get a Pascal build, planned for a driver
+    # and CC that no node has together)
+    covered = [n for n in with_driver if n.node not in skipped]
     left_out = tuple(
         f"node(s) {_some(names)} run driver {old}, older than the {driver} of most nodes "
         f"planned for: this environment may not run there; update their driver, or plan "
-        f"for them too with --driver {old} --cc X.Y"
+        f"for them too with --driver {old} --cc {_lowest_cc(with_driver, names) or 'X.Y'}"
         for old, names in sorted(older.items(), key=lambda kv: parse_driver(kv[0]))
     )
-    ccs = [parse_cc(n.target.cc) for n in with_driver if n.target.cc]
-    first = with_driver[0].target
-    gpus = tuple(dict.fromkeys(g for n in with_driver for g in n.target.gpus))
-    unload = tuple(dict.fromkeys(m for n in with_driver for m in n.unload))
+    ccs = [parse_cc(n.target.cc) for n in covered if n.target.cc]
+    first = covered[0].target
+    gpus = tuple(dict.fromkeys(g for n in covered for g in n.target.gpus))
+    unload = tuple(dict.fromkeys(m for n in covered for m in n.unload))
     target = dataclasses.replace(
         first,
         driver=driver,
@@ -125,5 +137,4 @@ def fleet_target(
         unread_driver=(),
         left_out=left_out,
     )
-    skipped = {name for names in older.values() for name in names}
-    return target, tuple(n.node for n in with_driver if n.node not in skipped)
+    return target, tuple(n.node for n in covered)
