@@ -41,6 +41,12 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--arch", ""), "--arch '': use x86_64 or aarch64"),
         (("--os", ""), "--os '': use linux or windows"),
         ((*TARGET, "--python", "three"), "Python version"),
+        # digits other than ASCII ones (full-width, superscript) are no version: they were
+        # an internal error (exit 3) from packaging's Version or int()
+        (("--driver", "\uff15\uff18\uff10.\uff19\uff15.\uff10\uff15", "--cc", "9.0"), "--driver"),
+        (("--driver", "535.104.05", "--cc", "8\u00b2"), "--cc 8\u00b2: not a compute capability"),
+        (("--driver", "535.104.05", "--cc", "\uff18.\uff10"), "not a compute capability"),
+        ((*TARGET, "--python", "\uff13.\uff11\uff12"), "is not like 3.12"),
         ((*TARGET, "--python", "abc"), "Python version 'abc' is not like 3.12"),
         ((*TARGET, "--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
         ((*TARGET, "--torch", "2.9.7"), "--torch 2.9.7: no such PyTorch release"),
