@@ -171,8 +171,12 @@ def test_conda_forge(kb: KnowledgeBase) -> None:
     torch = kb.conda_forge_release("torch", "2.13")
     assert torch is not None and torch.package == "pytorch"
     assert {v.tag for v in torch.variants} == {"cuda128", "cuda129", "cuda130", "cpu"}
+    # the feedstock's .ci_support builds 2.13.0 for Python 3.10-3.14 on every platform (the
+    # row said 3.13, unconfirmed, so conda-forge files got an older Python than they could)
+    assert (torch.python_min, torch.python_max, torch.verified) == ("3.10", "3.14", True)
     tf = kb.conda_forge_release("tensorflow", "2.19.1")
     assert tf is not None
+    assert (tf.python_min, tf.python_max, tf.verified) == ("3.10", "3.13", True)
     assert tf.variant("cuda128").platforms == ("linux-64",)  # type: ignore[union-attr]
     assert kb.arch_coverage("12.0", tf.variant("cuda128").arch["linux-64"]).kind == "sass"  # type: ignore[union-attr]
 
