@@ -158,7 +158,8 @@ def no_fit_message(
         if floor is not None:
             hints.append(
                 f"the wheels of {blocked.label} need glibc >= {floor.glibc} (manylinux_"
-                f"{floor.glibc.replace('.', '_')}) and {target.origin} has glibc {target.glibc}"
+                f"{floor.glibc.replace('.', '_')}) and {target.glibc_owner} has glibc "
+                f"{target.glibc}"
             )
     if target.cc is not None and kind == "GPU":
         on_platform = [

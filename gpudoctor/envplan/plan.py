@@ -346,7 +346,7 @@ def _glibc_notes(
         if floor is None:
             continue
         notes.append(
-            f"{c.label}: glibc {target.glibc} of {target.origin} is older than the glibc "
+            f"{c.label}: glibc {target.glibc} of {target.glibc_owner} is older than the glibc "
             f"{floor.glibc} that the wheels of {NAMES[framework]} {oldest.release.version} and "
             f"later need (manylinux_{floor.glibc.replace('.', '_')}: pip finds none for this "
             "machine), so an older release is planned; a newer OS unlocks them"

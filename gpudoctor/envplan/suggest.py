@@ -10,8 +10,12 @@ from gpudoctor.errors import BadInputError
 from gpudoctor.model.report import Report
 
 
-def command_for(target: Target, request: Request) -> str:
-    """``gpudoctor make-env ...`` that plans ``request`` for ``target`` on any machine."""
+def command_for(target: Target, request: Request, *, with_glibc: bool = False) -> str:
+    """``gpudoctor make-env ...`` that plans ``request`` for ``target`` on any machine.
+
+    ``with_glibc`` names the target's glibc (``--glibc``): the planner passes it when that
+    glibc is older than a wheel's manylinux tag in the data, so that it chose the plan.
+    """
     args = ["gpudoctor", "make-env"]
     if target.driver is not None and target.cc is None:
         # --driver needs --cc, and --os alone means a machine without a GPU: with the CC
@@ -26,6 +30,9 @@ def command_for(target: Target, request: Request) -> str:
             args += ["--arch", target.arch]
         if target.wsl:
             args.append("--wsl")
+        if with_glibc and target.glibc is not None:
+            # without it the command plans releases whose wheels this glibc cannot install
+            args += ["--glibc", target.glibc]
         if target.partition is not None and target.driver is not None:
             # planned for a partition's nodes from their login node: without it the file made
             # again there would be planned for one machine, and lose the header naming the

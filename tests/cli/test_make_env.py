@@ -804,3 +804,34 @@ def test_a_report_with_an_old_glibc_gets_wheels_that_install_there(cli: Cli) -> 
     # pinned to a release glibc rules out: refused, saying why
     pinned = cli("make-env", "--from-report", str(report), "--torch", "2.9", "--stdout")
     assert pinned.exit_code == 1 and "glibc" in pinned.stderr, pinned
+
+
+def test_the_regenerate_line_of_an_old_glibc_plan_plans_the_same(cli: Cli) -> None:
+    # the Regenerate line dropped the glibc that chose PyTorch 2.6: run as printed it planned
+    # 2.15, whose manylinux_2_28 wheels pip cannot install on that Ubuntu 18.04 host (and
+    # there was no way to type a glibc for another machine)
+    report = REPORTS / "failure__torch_needs_newer_glibc.json"
+    result = cli("make-env", "--from-report", str(report), "--format", "json")
+    plan = json.loads(result.stdout)
+    assert "--glibc 2.27" in plan["command"]
+    again = cli(*shlex.split(plan["command"])[1:], "--format", "json")
+    assert again.exit_code == 0, again
+    typed = json.loads(again.stdout)
+    assert typed["frameworks"] == plan["frameworks"] and typed["pip"] == plan["pip"]
+    assert typed["command"] == plan["command"]
+    # a glibc that rules nothing out is left out of the line
+    new = cli("make-env", *TARGET, "--glibc", "2.35", "--format", "json")
+    assert "--glibc" not in json.loads(new.stdout)["command"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--glibc", "abc"), "--glibc abc: not a glibc version like 2.28"),
+        (("--glibc", "2.17", "--os", "windows"), "--glibc 2.17: glibc is for a Linux target"),
+    ],
+)
+def test_glibc_bad_input(cli: Cli, in_tmp: Path, args: tuple[str, ...], message: str) -> None:
+    result = cli("make-env", *TARGET, *args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result
+    assert message in result.stderr, result
