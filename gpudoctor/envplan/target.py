@@ -123,6 +123,22 @@ class Target:
         return ", ".join(parts)
 
 
+def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
+    """Why a compute capability the knowledge base lacks is refused."""
+    oldest = min(kb.architectures, key=lambda a: parse_cc(a.cc))
+    if parse_cc(cc) < parse_cc(oldest.cc):
+        # Fermi (2.x) and Tesla (1.x) GPUs exist: "no GPU has it" sent their owners hunting
+        # for a typing mistake
+        first = min(kb.targets, key=lambda t: parse_cc(t.cuda_min))
+        return (
+            f"older than every GPU the knowledge base covers (the oldest is CC {oldest.cc}, "
+            f"{oldest.name}): no CUDA it records (CUDA {first.cuda_min} and later) builds for "
+            "it, so no PyTorch or TensorFlow GPU build runs on it; for a CPU-only "
+            "environment use --cpu without --driver/--cc"
+        )
+    return "no NVIDIA GPU has this compute capability"
+
+
 def target_from_args(
     kb: KnowledgeBase,
     *,
@@ -178,7 +194,7 @@ def target_from_args(
         except BadInputError:
             raise BadInputError(f"--cc {cc}: not a compute capability like 8.6") from None
         if not kb.is_known_cc(norm_cc):
-            raise BadInputError(f"--cc {cc}: no NVIDIA GPU has this compute capability")
+            raise BadInputError(f"--cc {cc}: {_unknown_cc(kb, norm_cc)}")
     target = Target(driver=driver, cc=norm_cc, os=os, arch=arch, wsl=wsl, glibc=norm_glibc)
     _ = target.platform  # Windows on Arm: no recorded builds (exit 1, says why)
     return target

@@ -31,6 +31,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (("--driver", "abc", "--cc", "8.6"), "--driver abc"),
         (("--driver", "580", "--cc", "9.0"), "--driver 580: give the full version nvidia-smi"),
         (("--driver", "535.104.05", "--cc", "99.1"), "--cc 99.1"),
+        # Fermi GPUs exist: it said "no NVIDIA GPU has this compute capability"
+        (("--driver", "390.157", "--cc", "2.1"), "--cc 2.1: older than every GPU the knowledge"),
         (("--driver", "535.104.05"), "--driver needs --cc"),
         ((*TARGET, "--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
         ((*TARGET, "--tensorflow", "2.20"), "--tensorflow needs"),
