@@ -325,7 +325,7 @@ def _summary(plan: Plan, where: str) -> str:
     default="torch",
     show_default=True,
     help="torch, tensorflow, or both (in one environment when their CUDA stacks agree; "
-    "all, as verify spells it, is accepted too).",
+    "all, as verify spells it, pytorch and tf are accepted too).",
 )
 @click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
 @click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9 or 2.9.1.")

@@ -150,6 +150,17 @@ def test_framework_all_is_both(cli: Cli, in_tmp: Path) -> None:
     assert "--framework both" in every.stdout
 
 
+@pytest.mark.parametrize(("alias", "canonical"), [("pytorch", "torch"), ("TF", "tensorflow")])
+def test_framework_spelled_as_its_package(
+    cli: Cli, in_tmp: Path, alias: str, canonical: str
+) -> None:
+    # --framework pytorch (the project's and conda-forge's name) was bad input
+    typed = cli("make-env", *TARGET, "--framework", alias, "--stdout")
+    plain = cli("make-env", *TARGET, "--framework", canonical, "--stdout")
+    assert typed.exit_code == 0 and typed.stdout == plain.stdout, typed
+    assert f"--framework {canonical}" in typed.stdout
+
+
 def test_json(cli: Cli, in_tmp: Path) -> None:
     result = cli("make-env", "--driver", "580.95.05", "--cc", "6.1", "--format", "json")
     assert result.exit_code == 0, result
