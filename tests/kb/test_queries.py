@@ -181,6 +181,17 @@ def test_conda_forge(kb: KnowledgeBase) -> None:
     assert kb.arch_coverage("12.0", tf.variant("cuda128").arch["linux-64"]).kind == "sass"  # type: ignore[union-attr]
 
 
+def test_glibc_floors_per_platform(kb: KnowledgeBase) -> None:
+    # x86_64 wheels are manylinux_2_28 from 2.7; the aarch64 ones from 2.6 (release blog), so
+    # an aarch64 host with glibc 2.26 (Amazon Linux 2) got torch 2.6+ that pip cannot install
+    assert kb.glibc_min("torch", "2.6", "linux-64") is None
+    assert kb.glibc_min("torch", "2.7", "linux-64").glibc == "2.28"  # type: ignore[union-attr]
+    assert kb.glibc_min("torch", "2.6.0", "linux-aarch64").glibc == "2.28"  # type: ignore[union-attr]
+    assert kb.glibc_min("torch", "2.15", "linux-aarch64").glibc == "2.28"  # type: ignore[union-attr]
+    assert kb.glibc_min("torch", "2.5", "linux-aarch64") is None
+    assert kb.glibc_min("torch", "2.15", "win-64") is None
+
+
 def test_architecture(kb: KnowledgeBase) -> None:
     assert kb.architecture("6.1").name == "Pascal"  # type: ignore[union-attr]
     assert kb.is_known_cc("12.0")
