@@ -324,13 +324,22 @@ def _glibc_decides(kb: KnowledgeBase, target: Target) -> bool:
     platform: it rules releases out, so the command that plans the same must name it."""
     if target.glibc is None:
         return False
+    floors = [
+        floor.glibc
+        for floor in kb.glibc_floors
+        if not floor.platforms or target.platform in floor.platforms
+    ]
+    floors += [
+        variant.glibc
+        for framework in NAMES
+        for channel in ("pip", "conda-forge")
+        for release in kb.releases(framework, channel)
+        for variant in release.variants
+        if variant.glibc is not None and target.platform in variant.arch
+    ]
     try:
         glibc = python_key(target.glibc)
-        return any(
-            (not floor.platforms or target.platform in floor.platforms)
-            and glibc < python_key(floor.glibc)
-            for floor in kb.glibc_floors
-        )
+        return any(glibc < python_key(floor) for floor in floors)
     except BadInputError:  # a glibc string the report could not parse: not judged
         return False
 

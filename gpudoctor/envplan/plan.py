@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
+from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates, glibc_floor
 from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
 from gpudoctor.envplan.pins import build_plan
 from gpudoctor.envplan.target import Target
@@ -340,6 +340,7 @@ def _glibc_notes(
             and release_key(x.release.version) > release_key(c.release.version)
         ]
         if not newer:
+            notes += _glibc_build_note(kb, target, c, judged)
             continue
         oldest = min(newer, key=lambda x: release_key(x.release.version))
         floor = kb.glibc_min(framework, oldest.release.version, target.platform, c.release.channel)
@@ -352,6 +353,31 @@ def _glibc_notes(
             "machine), so an older release is planned; a newer OS unlocks them"
         )
     return notes
+
+
+def _glibc_build_note(
+    kb: KnowledgeBase, target: Target, c: Candidate, judged: list[Candidate]
+) -> list[str]:
+    """A better build of the same release that the target's glibc rules out (conda-forge's
+    CUDA 13 builds depend on ``__glibc >=2.28``, its CUDA 12 ones on 2.17)."""
+    better = next(
+        (
+            x
+            for x in judged
+            if x.failed == {"glibc"} and x.release is c.release and x.rank() > c.rank()
+        ),
+        None,
+    )
+    if better is None:
+        return []
+    floor = glibc_floor(kb, target.platform, better.release, better.variant, better.version)
+    if floor is None:
+        return []
+    return [
+        f"{c.label}: glibc {target.glibc} of {target.glibc_owner} is older than the glibc "
+        f"{floor} that {better.label} needs, so {c.variant.tag} is planned; a newer OS "
+        "unlocks it"
+    ]
 
 
 def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:

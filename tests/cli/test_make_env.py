@@ -837,6 +837,26 @@ def test_the_regenerate_line_of_an_old_glibc_plan_plans_the_same(cli: Cli) -> No
     assert "--glibc" not in json.loads(new.stdout)["command"]
 
 
+def test_conda_forge_cuda13_builds_need_glibc_2_28(cli: Cli) -> None:
+    # conda-forge's CUDA 13.0 pytorch is built with c_stdlib_version 2.28 (__glibc >=2.28),
+    # its CUDA 12.9 one with 2.17: on glibc 2.17 the file pinned cuda130*, which conda cannot
+    # install there
+    h100 = ("--driver", "580.95.05", "--cc", "9.0", "--source", "conda-forge")
+    old = cli("make-env", *h100, "--glibc", "2.17", "--format", "json")
+    assert old.exit_code == 0, old
+    plan = json.loads(old.stdout)
+    assert plan["frameworks"][0]["variant"] == "cuda129"
+    assert "--glibc 2.17" in plan["command"]
+    assert any("cuda129" in w and "glibc 2.28" in w for w in plan["warnings"]), plan["warnings"]
+    new = cli("make-env", *h100, "--glibc", "2.28", "--format", "json")
+    assert json.loads(new.stdout)["frameworks"][0]["variant"] == "cuda130"
+    # Thor has only the CUDA 13 build: refused, saying why
+    thor = cli(
+        "make-env", *h100[:2], "--cc", "11.0", "--arch", "aarch64", *h100[4:], "--glibc", "2.17"
+    )
+    assert thor.exit_code == 1 and "glibc >= 2.28 (__glibc >=2.28)" in thor.stderr, thor
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
