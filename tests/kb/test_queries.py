@@ -190,6 +190,14 @@ def test_glibc_floors_per_platform(kb: KnowledgeBase) -> None:
     assert kb.glibc_min("torch", "2.15", "linux-aarch64").glibc == "2.28"  # type: ignore[union-attr]
     assert kb.glibc_min("torch", "2.5", "linux-aarch64") is None
     assert kb.glibc_min("torch", "2.15", "win-64") is None
+    # 2.6 put only its cu126 wheels on manylinux 2.28 (pytorch/pytorch#141565)
+    torch26 = kb.release("torch", "2.6")
+    assert torch26 is not None
+    assert {v.tag: v.glibc for v in torch26.variants if v.cuda} == {
+        "cu118": None,
+        "cu124": None,
+        "cu126": "2.28",
+    }
 
 
 def test_architecture(kb: KnowledgeBase) -> None:
