@@ -13,7 +13,7 @@ from gpudoctor.envplan.target import Target
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.model.derived import env
 from gpudoctor.model.report import Report
-from gpudoctor.model.versions import cc_text, parse_cc, parse_driver
+from gpudoctor.model.versions import cc_text, parse_cc, parse_driver, python_key
 
 CUDA_MODULES = ("cuda", "cudatoolkit", "cuda-toolkit", "cudnn", "nccl", "nvhpc", "hpcx")
 """Module names (before the ``/``) that put NVIDIA's libraries on LD_LIBRARY_PATH."""
@@ -78,6 +78,14 @@ def _some(names: Sequence[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
+def _readable_glibc(glibc: str) -> bool:
+    try:
+        python_key(glibc)
+    except BadInputError:
+        return False
+    return True
+
+
 def _lowest_cc(nodes: Sequence[NodeTarget], names: Sequence[str]) -> str | None:
     """The lowest compute capability of the nodes named ``names``, None when none is known."""
     ccs = [parse_cc(n.target.cc) for n in nodes if n.node in names and n.target.cc]
@@ -124,12 +132,25 @@ def fleet_target(
     )
     ccs = [parse_cc(n.target.cc) for n in covered if n.target.cc]
     first = covered[0].target
+    # the oldest glibc and a CPU without AVX of any node planned for: the wheels must install
+    # and import on each of them, not only on the first
+    glibcs = [g for n in covered if (g := n.target.glibc) and _readable_glibc(g)]
+    no_avx = next(
+        (
+            n.target.cpu_flags
+            for n in covered
+            if n.target.cpu_flags is not None and "avx" not in n.target.cpu_flags
+        ),
+        first.cpu_flags,
+    )
     gpus = tuple(dict.fromkeys(g for n in covered for g in n.target.gpus))
     unload = tuple(dict.fromkeys(m for n in covered for m in n.unload))
     target = dataclasses.replace(
         first,
         driver=driver,
         cc=cc_text(min(ccs)) if ccs else None,
+        glibc=min(glibcs, key=python_key) if glibcs else first.glibc,
+        cpu_flags=no_avx,
         gpus=gpus,
         origin=f"fleet {where}",
         unload_modules=unload,

@@ -96,6 +96,22 @@ def test_a_node_left_out_for_its_older_driver_does_not_choose_the_build():
     assert not [w for w in plan.warnings if "Pascal" in w]
 
 
+def test_the_oldest_glibc_and_a_cpu_without_avx_of_any_planned_node_count():
+    # the fleet target took the first node's glibc and CPU flags: with n1 on glibc 2.35 and n2
+    # on 2.27 the plan was PyTorch 2.15, whose manylinux_2_28 wheels n2 cannot install
+    def node(name: str, glibc: str, flags: tuple[str, ...]) -> NodeTarget:
+        target = Target(driver="590.48.01", cc="9.0", glibc=glibc, cpu_flags=flags)
+        return NodeTarget(node=name, partitions=("gpu",), target=target)
+
+    nodes = [node("n1", "2.35", ("avx", "avx2")), node("n2", "2.27", ("sse4_2",))]
+    target, covered = fleet_target(nodes, partition=None, where="run")
+    assert (target.glibc, target.cpu_flags, covered) == ("2.27", ("sse4_2",), ("n1", "n2"))
+    plan = make_plan(kb.load(), target, Request(frameworks=("torch",)))
+    assert plan.frameworks[0].version == "2.6.0"
+    assert "--glibc 2.27" in plan.command
+    assert any("lacks AVX" in w for w in plan.warnings)
+
+
 def test_modules_that_put_cuda_on_the_library_path_are_to_be_unloaded():
     report = load_report(REPORT)
     modules = (
