@@ -126,6 +126,11 @@ def judge(
             failed.add("version")
         elif is_exact(version):
             pinned = str(framework_version(version))
+            local = framework_version(version).local
+            if local is not None and local != variant.tag:
+                # 2.9.1+cu126 is a wheel of the cu126 index only: pinned with another
+                # build's index, pip finds no such version
+                failed.add("version")
     if target.platform not in variant.arch:
         failed.add("platform")
     elif target.glibc and _older_glibc(kb, target, release, variant, pinned):

@@ -22,7 +22,13 @@ from gpudoctor.envplan.types import (
 )
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import FrameworkRelease, KnowledgeBase
-from gpudoctor.model.versions import is_exact, parse_driver, python_key, release_key
+from gpudoctor.model.versions import (
+    framework_version,
+    is_exact,
+    parse_driver,
+    python_key,
+    release_key,
+)
 
 __all__ = [
     "FRAMEWORK_CHOICES",
@@ -56,6 +62,39 @@ def _check_exact(release: FrameworkRelease, version: str, framework: str, source
         raise BadInputError(
             f"{flag} {version}: no such {name} release on {source} ({name} {release.version}: "
             f"{listed})"
+        )
+
+
+def _check_local_label(
+    release: FrameworkRelease, version: str, framework: str, request: Request
+) -> None:
+    """A local label (``2.9.1+cu126``, as ``torch.__version__`` prints it) names one build:
+    it must be one the release has, on pip, and agree with --cpu. The planner then takes
+    that build only (its wheel is on that build's index alone)."""
+    local = framework_version(version).local
+    if local is None:
+        return
+    flag = _flag(framework)
+    if framework != "torch":
+        raise BadInputError(
+            f"{flag} {version}: TensorFlow's wheels carry no local label (drop +{local})"
+        )
+    if request.source != "pip":
+        raise BadInputError(
+            f"{flag} {version}: +{local} names a wheel of PyTorch's pip index; conda-forge "
+            f"builds are chosen by --source conda-forge alone (drop +{local})"
+        )
+    tags = [v.tag for v in release.variants]
+    if local not in tags:
+        raise BadInputError(
+            f"{flag} {version}: {NAMES[framework]} {release.version} has no +{local} build "
+            f"({', '.join(tags)})"
+        )
+    if (local == "cpu") != request.cpu:
+        raise BadInputError(
+            f"{flag} {version}: +cpu names the CPU build: add --cpu"
+            if local == "cpu"
+            else f"{flag} {version}: +{local} is a GPU build, not one for --cpu"
         )
 
 
@@ -123,6 +162,7 @@ def _validate(kb: KnowledgeBase, request: Request) -> None:
             )
         if is_exact(version):
             _check_exact(release, version, framework, request.source)
+            _check_local_label(release, version, framework, request)
 
 
 def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request) -> None:

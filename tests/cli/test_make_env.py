@@ -142,6 +142,38 @@ def test_regenerate_is_one_line_however_long(cli: Cli, in_tmp: Path) -> None:
     assert again.exit_code == 0 and again.stdout == result.stdout, again
 
 
+@pytest.mark.parametrize("tag", ["cu126", "cu128", "cu130"])
+def test_a_local_label_chooses_its_build(cli: Cli, in_tmp: Path, tag: str) -> None:
+    # --torch 2.9.1+cu126 (as torch.__version__ prints it) was planned as the cu128 build:
+    # torch==2.9.1+cu126 under --index-url .../cu128, a version that index does not have
+    result = cli("make-env", "--driver", "580.95.05", "--cc", "9.0", "--torch", f"2.9.1+{tag}")
+    assert result.exit_code == 0, result
+    text = (in_tmp / "environment.yml").read_text(encoding="utf-8")
+    assert f"--index-url https://download.pytorch.org/whl/{tag}" in text
+    assert f"torch==2.9.1+{tag}" in text and f"name: torch2.9-{tag}" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--torch", "2.9.1+cu999"), "PyTorch 2.9 has no +cu999 build (cu126, cu128, cu130, cpu)"),
+        (("--torch", "2.9.1+cpu"), "+cpu names the CPU build: add --cpu"),
+        (("--torch", "2.9.1+cu126", "--cpu"), "+cu126 is a GPU build, not one for --cpu"),
+        (("--torch", "2.13.0+cu130", "--source", "conda-forge"), "drop +cu130"),
+        (
+            ("--framework", "tensorflow", "--tensorflow", "2.21.0+cu125"),
+            "TensorFlow's wheels carry no local label",
+        ),
+    ],
+)
+def test_a_local_label_that_names_no_build_is_bad_input(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = cli("make-env", "--driver", "580.95.05", "--cc", "9.0", *args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result
+    assert message in result.stderr, result
+
+
 def test_framework_all_is_both(cli: Cli, in_tmp: Path) -> None:
     both = cli("make-env", *TARGET, "--cpu", "--framework", "both", "--stdout")
     every = cli("make-env", *TARGET, "--cpu", "--framework", "all", "--stdout")
