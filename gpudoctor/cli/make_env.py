@@ -55,16 +55,24 @@ def _target(
     os: str | None,
     arch: str | None,
     wsl: bool,
+    glibc: str | None,
     cpu: bool,
 ) -> Target:
     """The machine to plan for: a report, a saved fleet, the command line, a partition's
     compute node, or this machine (on a login node: its only GPU partition)."""
-    given = driver is not None or cc is not None or os is not None or arch is not None or wsl
+    given = (
+        driver is not None
+        or cc is not None
+        or os is not None
+        or arch is not None
+        or wsl
+        or glibc is not None
+    )
     if from_report is not None and from_fleet is not None:
         raise BadInputError("--from-report and --from-fleet exclude each other")
     saved = "--from-report" if from_report is not None else "--from-fleet" if from_fleet else None
     if saved and given:
-        raise BadInputError(f"{saved} cannot be combined with --driver/--cc/--os/--arch")
+        raise BadInputError(f"{saved} cannot be combined with --driver/--cc/--os/--arch/--glibc")
     if from_report is not None:
         if partition is not None:
             raise BadInputError("--from-report describes one machine: not with --partition")
@@ -83,6 +91,7 @@ def _target(
             os=choice("--os", "linux" if os is None else os, OSES, aliases=True),
             arch=choice("--arch", "x86_64" if arch is None else arch, ARCHES, aliases=True),
             wsl=wsl,
+            glibc=glibc,
         )
         return _named_nodes(target, partition) if partition is not None else target
     if partition is not None:
@@ -306,11 +315,17 @@ def _summary(plan: Plan, where: str) -> str:
     "--wsl", is_flag=True, help="The other machine is WSL2 (Linux packages, Windows driver)."
 )
 @click.option(
+    "--glibc",
+    default=None,
+    help="The other machine's glibc (`ldd --version`), e.g. 2.17: releases whose wheels need "
+    "a newer one are not planned.",
+)
+@click.option(
     "--framework",
     default="torch",
     show_default=True,
     help="torch, tensorflow, or both (in one environment when their CUDA stacks agree; "
-    "all, as verify spells it, is accepted too).",
+    "all, as verify spells it, pytorch and tf are accepted too).",
 )
 @click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
 @click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9 or 2.9.1.")
@@ -371,6 +386,7 @@ def command(
     os_name: str | None,
     arch: str | None,
     wsl: bool,
+    glibc: str | None,
     framework: str,
     python: str | None,
     torch_version: str | None,
@@ -402,6 +418,7 @@ def command(
             ("--cc", cc),
             ("--os", os_name),
             ("--arch", arch),
+            ("--glibc", glibc),
             ("--format", fmt),
             ("--partition", partition),
             ("--output", None if output is None else str(output)),
@@ -437,6 +454,7 @@ def command(
         os=os_name,
         arch=arch,
         wsl=wsl,
+        glibc=glibc,
         cpu=cpu,
     )
     plan = make_plan(kb, target, request)

@@ -81,17 +81,29 @@ class Candidate:
         )
 
 
+def glibc_floor(
+    kb: KnowledgeBase, platform: str, release: FrameworkRelease, variant: Variant, version: str
+) -> str | None:
+    """The oldest glibc a build installs on: the newer of its release's wheels' manylinux tag
+    (``[[glibc_min]]``) and the build's own floor (a conda-forge ``c_stdlib_version``)."""
+    row = kb.glibc_min(release.framework, version, platform, release.channel)
+    floors = [f for f in (row.glibc if row else None, variant.glibc) if f is not None]
+    return max(floors, key=python_key) if floors else None
+
+
 def _older_glibc(
-    kb: KnowledgeBase, target: Target, release: FrameworkRelease, pinned: str | None
+    kb: KnowledgeBase,
+    target: Target,
+    release: FrameworkRelease,
+    variant: Variant,
+    pinned: str | None,
 ) -> bool:
-    """True when the target's glibc is older than the manylinux tag of the release's wheels."""
-    floor = kb.glibc_min(
-        release.framework, pinned or release.version, target.platform, release.channel
-    )
+    """True when the target's glibc is older than the build's glibc floor."""
+    floor = glibc_floor(kb, target.platform, release, variant, pinned or release.version)
     if floor is None or target.glibc is None:
         return False
     try:
-        return python_key(target.glibc) < python_key(floor.glibc)
+        return python_key(target.glibc) < python_key(floor)
     except BadInputError:  # a glibc string the report could not parse: not judged
         return False
 
@@ -114,9 +126,14 @@ def judge(
             failed.add("version")
         elif is_exact(version):
             pinned = str(framework_version(version))
+            local = framework_version(version).local
+            if local is not None and local != variant.tag:
+                # 2.9.1+cu126 is a wheel of the cu126 index only: pinned with another
+                # build's index, pip finds no such version
+                failed.add("version")
     if target.platform not in variant.arch:
         failed.add("platform")
-    elif target.glibc and _older_glibc(kb, target, release, pinned):
+    elif target.glibc and _older_glibc(kb, target, release, variant, pinned):
         failed.add("glibc")
     if python is not None:
         low, high = (

@@ -13,7 +13,7 @@ from gpudoctor.envplan.target import Target
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.model.derived import env
 from gpudoctor.model.report import Report
-from gpudoctor.model.versions import cc_text, parse_cc, parse_driver
+from gpudoctor.model.versions import cc_text, parse_cc, parse_driver, python_key
 
 CUDA_MODULES = ("cuda", "cudatoolkit", "cuda-toolkit", "cudnn", "nccl", "nvhpc", "hpcx")
 """Module names (before the ``/``) that put NVIDIA's libraries on LD_LIBRARY_PATH."""
@@ -78,11 +78,26 @@ def _some(names: Sequence[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
+def _readable_glibc(glibc: str) -> bool:
+    try:
+        python_key(glibc)
+    except BadInputError:
+        return False
+    return True
+
+
+def _lowest_cc(nodes: Sequence[NodeTarget], names: Sequence[str]) -> str | None:
+    """The lowest compute capability of the nodes named ``names``, None when none is known."""
+    ccs = [parse_cc(n.target.cc) for n in nodes if n.node in names and n.target.cc]
+    return cc_text(min(ccs)) if ccs else None
+
+
 def fleet_target(
     nodes: Sequence[NodeTarget], *, partition: str | None, where: str
 ) -> tuple[Target, tuple[str, ...]]:
     """The majority driver and the lowest compute capability of the nodes (of ``partition``
-    when given), and the nodes it covers; bad input when none has a readable driver."""
+    when given) that run it or a newer one, and those nodes; bad input when none has a
+    readable driver."""
     chosen = [n for n in nodes if partition is None or partition in n.partitions]
     if partition is not None and not chosen:
         known = sorted({p for n in nodes for p in n.partitions})
@@ -104,20 +119,38 @@ def fleet_target(
     for n in with_driver:
         if parse_driver(n.target.driver or "0") < parse_driver(driver or "0"):
             older.setdefault(n.target.driver or "?", []).append(n.node)
+    skipped = {name for names in older.values() for name in names}
+    # the nodes planned for: a left-out node's GPU must not choose the build either (a Pascal
+    # node on an old driver made the others' H100s get a Pascal build, planned for a driver
+    # and CC that no node has together)
+    covered = [n for n in with_driver if n.node not in skipped]
     left_out = tuple(
         f"node(s) {_some(names)} run driver {old}, older than the {driver} of most nodes "
         f"planned for: this environment may not run there; update their driver, or plan "
-        f"for them too with --driver {old} --cc X.Y"
+        f"for them too with --driver {old} --cc {_lowest_cc(with_driver, names) or 'X.Y'}"
         for old, names in sorted(older.items(), key=lambda kv: parse_driver(kv[0]))
     )
-    ccs = [parse_cc(n.target.cc) for n in with_driver if n.target.cc]
-    first = with_driver[0].target
-    gpus = tuple(dict.fromkeys(g for n in with_driver for g in n.target.gpus))
-    unload = tuple(dict.fromkeys(m for n in with_driver for m in n.unload))
+    ccs = [parse_cc(n.target.cc) for n in covered if n.target.cc]
+    first = covered[0].target
+    # the oldest glibc and a CPU without AVX of any node planned for: the wheels must install
+    # and import on each of them, not only on the first
+    glibcs = [g for n in covered if (g := n.target.glibc) and _readable_glibc(g)]
+    no_avx = next(
+        (
+            n.target.cpu_flags
+            for n in covered
+            if n.target.cpu_flags is not None and "avx" not in n.target.cpu_flags
+        ),
+        first.cpu_flags,
+    )
+    gpus = tuple(dict.fromkeys(g for n in covered for g in n.target.gpus))
+    unload = tuple(dict.fromkeys(m for n in covered for m in n.unload))
     target = dataclasses.replace(
         first,
         driver=driver,
         cc=cc_text(min(ccs)) if ccs else None,
+        glibc=min(glibcs, key=python_key) if glibcs else first.glibc,
+        cpu_flags=no_avx,
         gpus=gpus,
         origin=f"fleet {where}",
         unload_modules=unload,
@@ -125,5 +158,4 @@ def fleet_target(
         unread_driver=(),
         left_out=left_out,
     )
-    skipped = {name for names in older.values() for name in names}
-    return target, tuple(n.node for n in with_driver if n.node not in skipped)
+    return target, tuple(n.node for n in covered)

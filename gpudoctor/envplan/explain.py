@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from gpudoctor.envplan.choose import NAMES, Candidate
+from gpudoctor.envplan.choose import NAMES, Candidate, glibc_floor
 from gpudoctor.envplan.target import Target
 from gpudoctor.kb import KnowledgeBase
 from gpudoctor.model.versions import release_key
@@ -154,11 +154,17 @@ def no_fit_message(
     hints += _driver_hints(kb, target, judged)
     blocked = next((c for c in judged if "glibc" in c.failed and "version" not in c.failed), None)
     if blocked is not None:
-        floor = kb.glibc_min(framework, blocked.version, target.platform, blocked.release.channel)
+        floor = glibc_floor(kb, target.platform, blocked.release, blocked.variant, blocked.version)
         if floor is not None:
+            tag = (
+                f"manylinux_{floor.replace('.', '_')}"
+                if blocked.release.channel == "pip"
+                else f"__glibc >={floor}"
+            )
             hints.append(
-                f"the wheels of {blocked.label} need glibc >= {floor.glibc} (manylinux_"
-                f"{floor.glibc.replace('.', '_')}) and {target.origin} has glibc {target.glibc}"
+                f"the {'wheels' if blocked.release.channel == 'pip' else 'packages'} of "
+                f"{blocked.label} need glibc >= {floor} ({tag}) and {target.glibc_owner} has "
+                f"glibc {target.glibc}"
             )
     if target.cc is not None and kind == "GPU":
         on_platform = [

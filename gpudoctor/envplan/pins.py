@@ -7,7 +7,7 @@ from gpudoctor.envplan.header import library_path_command
 from gpudoctor.envplan.suggest import command_for
 from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import FrameworkPlan, Pin, Plan, Request
-from gpudoctor.errors import PlanError
+from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import KnowledgeBase
 from gpudoctor.model.versions import parse_driver, python_key
 
@@ -319,6 +319,31 @@ def _conda_forge_pins(
     return pins
 
 
+def _glibc_decides(kb: KnowledgeBase, target: Target) -> bool:
+    """True when the target's glibc is older than a wheel's glibc floor in the data for its
+    platform: it rules releases out, so the command that plans the same must name it."""
+    if target.glibc is None:
+        return False
+    floors = [
+        floor.glibc
+        for floor in kb.glibc_floors
+        if not floor.platforms or target.platform in floor.platforms
+    ]
+    floors += [
+        variant.glibc
+        for framework in NAMES
+        for channel in ("pip", "conda-forge")
+        for release in kb.releases(framework, channel)
+        for variant in release.variants
+        if variant.glibc is not None and target.platform in variant.arch
+    ]
+    try:
+        glibc = python_key(target.glibc)
+        return any(glibc < python_key(floor) for floor in floors)
+    except BadInputError:  # a glibc string the report could not parse: not judged
+        return False
+
+
 def build_plan(
     kb: KnowledgeBase,
     target: Target,
@@ -372,7 +397,7 @@ def build_plan(
         warnings=(*_warnings(kb, target, chosen, request), *notes),
         reasons=tuple(reasons),
         as_of=kb.as_of.isoformat(),
-        command=command_for(target, request),
+        command=command_for(target, request, with_glibc=_glibc_decides(kb, target)),
         driver_cuda=(
             kb.max_cuda_for_driver(target.driver, target.driver_os) if target.driver else None
         ),

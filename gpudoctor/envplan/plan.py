@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates
+from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates, glibc_floor
 from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
 from gpudoctor.envplan.pins import build_plan
 from gpudoctor.envplan.target import Target
@@ -22,7 +22,13 @@ from gpudoctor.envplan.types import (
 )
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.kb import FrameworkRelease, KnowledgeBase
-from gpudoctor.model.versions import is_exact, parse_driver, python_key, release_key
+from gpudoctor.model.versions import (
+    framework_version,
+    is_exact,
+    parse_driver,
+    python_key,
+    release_key,
+)
 
 __all__ = [
     "FRAMEWORK_CHOICES",
@@ -56,6 +62,39 @@ def _check_exact(release: FrameworkRelease, version: str, framework: str, source
         raise BadInputError(
             f"{flag} {version}: no such {name} release on {source} ({name} {release.version}: "
             f"{listed})"
+        )
+
+
+def _check_local_label(
+    release: FrameworkRelease, version: str, framework: str, request: Request
+) -> None:
+    """A local label (``2.9.1+cu126``, as ``torch.__version__`` prints it) names one build:
+    it must be one the release has, on pip, and agree with --cpu. The planner then takes
+    that build only (its wheel is on that build's index alone)."""
+    local = framework_version(version).local
+    if local is None:
+        return
+    flag = _flag(framework)
+    if framework != "torch":
+        raise BadInputError(
+            f"{flag} {version}: TensorFlow's wheels carry no local label (drop +{local})"
+        )
+    if request.source != "pip":
+        raise BadInputError(
+            f"{flag} {version}: +{local} names a wheel of PyTorch's pip index; conda-forge "
+            f"builds are chosen by --source conda-forge alone (drop +{local})"
+        )
+    tags = [v.tag for v in release.variants]
+    if local not in tags:
+        raise BadInputError(
+            f"{flag} {version}: {NAMES[framework]} {release.version} has no +{local} build "
+            f"({', '.join(tags)})"
+        )
+    if (local == "cpu") != request.cpu:
+        raise BadInputError(
+            f"{flag} {version}: +cpu names the CPU build: add --cpu"
+            if local == "cpu"
+            else f"{flag} {version}: +{local} is a GPU build, not one for --cpu"
         )
 
 
@@ -123,6 +162,7 @@ def _validate(kb: KnowledgeBase, request: Request) -> None:
             )
         if is_exact(version):
             _check_exact(release, version, framework, request.source)
+            _check_local_label(release, version, framework, request)
 
 
 def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request) -> None:
@@ -340,18 +380,44 @@ def _glibc_notes(
             and release_key(x.release.version) > release_key(c.release.version)
         ]
         if not newer:
+            notes += _glibc_build_note(kb, target, c, judged)
             continue
         oldest = min(newer, key=lambda x: release_key(x.release.version))
         floor = kb.glibc_min(framework, oldest.release.version, target.platform, c.release.channel)
         if floor is None:
             continue
         notes.append(
-            f"{c.label}: glibc {target.glibc} of {target.origin} is older than the glibc "
+            f"{c.label}: glibc {target.glibc} of {target.glibc_owner} is older than the glibc "
             f"{floor.glibc} that the wheels of {NAMES[framework]} {oldest.release.version} and "
             f"later need (manylinux_{floor.glibc.replace('.', '_')}: pip finds none for this "
             "machine), so an older release is planned; a newer OS unlocks them"
         )
     return notes
+
+
+def _glibc_build_note(
+    kb: KnowledgeBase, target: Target, c: Candidate, judged: list[Candidate]
+) -> list[str]:
+    """A better build of the same release that the target's glibc rules out (conda-forge's
+    CUDA 13 builds depend on ``__glibc >=2.28``, its CUDA 12 ones on 2.17)."""
+    better = next(
+        (
+            x
+            for x in judged
+            if x.failed == {"glibc"} and x.release is c.release and x.rank() > c.rank()
+        ),
+        None,
+    )
+    if better is None:
+        return []
+    floor = glibc_floor(kb, target.platform, better.release, better.variant, better.version)
+    if floor is None:
+        return []
+    return [
+        f"{c.label}: glibc {target.glibc} of {target.glibc_owner} is older than the glibc "
+        f"{floor} that {better.label} needs, so {c.variant.tag} is planned; a newer OS "
+        "unlocks it"
+    ]
 
 
 def make_plan(kb: KnowledgeBase, target: Target, request: Request) -> Plan:

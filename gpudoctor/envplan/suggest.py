@@ -8,10 +8,21 @@ from gpudoctor.envplan.target import Target, target_from_report
 from gpudoctor.envplan.types import Request
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.report import Report
+from gpudoctor.model.versions import python_key
+
+NEWEST_GLIBC_FLOOR = "2.28"
+"""The newest glibc any build in the knowledge base needs (its ``[[glibc_min]]`` rows and
+variants' ``glibc``; tests/envplan/test_suggest.py keeps the two equal). suggest_command runs
+in the rules, which may not load the knowledge base: a report's glibc older than this may rule
+a release out, so the suggested command names it."""
 
 
-def command_for(target: Target, request: Request) -> str:
-    """``gpudoctor make-env ...`` that plans ``request`` for ``target`` on any machine."""
+def command_for(target: Target, request: Request, *, with_glibc: bool = False) -> str:
+    """``gpudoctor make-env ...`` that plans ``request`` for ``target`` on any machine.
+
+    ``with_glibc`` names the target's glibc (``--glibc``): the planner passes it when that
+    glibc is older than a wheel's manylinux tag in the data, so that it chose the plan.
+    """
     args = ["gpudoctor", "make-env"]
     if target.driver is not None and target.cc is None:
         # --driver needs --cc, and --os alone means a machine without a GPU: with the CC
@@ -26,6 +37,9 @@ def command_for(target: Target, request: Request) -> str:
             args += ["--arch", target.arch]
         if target.wsl:
             args.append("--wsl")
+        if with_glibc and target.glibc is not None:
+            # without it the command plans releases whose wheels this glibc cannot install
+            args += ["--glibc", target.glibc]
         if target.partition is not None and target.driver is not None:
             # planned for a partition's nodes from their login node: without it the file made
             # again there would be planned for one machine, and lose the header naming the
@@ -80,4 +94,14 @@ def suggest_command(report: Report, framework: str | None = None) -> str:
         # no CC to spell out, a GPU still without its driver, or a driver of unknown version
         # (make-env then says so)
         return shlex.join(["gpudoctor", "make-env", "--framework", framework])
-    return command_for(target, request)
+    return command_for(target, request, with_glibc=_older_than_a_floor(target.glibc))
+
+
+def _older_than_a_floor(glibc: str | None) -> bool:
+    """True when a report's glibc may rule a release out (make-env, typed, would not know)."""
+    if glibc is None:
+        return False
+    try:
+        return python_key(glibc) < python_key(NEWEST_GLIBC_FLOOR)
+    except BadInputError:  # a glibc string the report could not parse: not judged
+        return False

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.report import PciFunction, Report
-from gpudoctor.model.versions import cc_text, parse_cc, parse_driver
+from gpudoctor.model.versions import cc_text, major_minor, parse_cc, parse_driver
 
 if TYPE_CHECKING:  # rules reach this module (suggest_command): it must not load the kb
     from gpudoctor.kb import KnowledgeBase
@@ -72,6 +72,11 @@ class Target:
         return self.origin == COMMAND_LINE
 
     @property
+    def glibc_owner(self) -> str:
+        """Whose glibc it is, for messages: ``report X``, or ``the target (--glibc)``."""
+        return "the target (--glibc)" if self.given else self.origin
+
+    @property
     def platform(self) -> str:
         """The conda subdir: ``linux-64``, ``linux-aarch64`` or ``win-64``."""
         platform = _PLATFORMS.get((self.os, self.arch))
@@ -118,6 +123,22 @@ class Target:
         return ", ".join(parts)
 
 
+def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
+    """Why a compute capability the knowledge base lacks is refused."""
+    oldest = min(kb.architectures, key=lambda a: parse_cc(a.cc))
+    if parse_cc(cc) < parse_cc(oldest.cc):
+        # Fermi (2.x) and Tesla (1.x) GPUs exist: "no GPU has it" sent their owners hunting
+        # for a typing mistake
+        first = min(kb.targets, key=lambda t: parse_cc(t.cuda_min))
+        return (
+            f"older than every GPU the knowledge base covers (the oldest is CC {oldest.cc}, "
+            f"{oldest.name}): no CUDA it records (CUDA {first.cuda_min} and later) builds for "
+            "it, so no PyTorch or TensorFlow GPU build runs on it; for a CPU-only "
+            "environment use --cpu without --driver/--cc"
+        )
+    return "no NVIDIA GPU has this compute capability"
+
+
 def target_from_args(
     kb: KnowledgeBase,
     *,
@@ -126,8 +147,13 @@ def target_from_args(
     os: str = "linux",
     arch: str = "x86_64",
     wsl: bool = False,
+    glibc: str | None = None,
 ) -> Target:
-    """A target given on the command line (``--driver 535.104.05 --cc 7.0``), validated."""
+    """A target given on the command line (``--driver 535.104.05 --cc 7.0``), validated.
+
+    ``glibc`` is the machine's (``ldd --version``): a release whose wheels need a newer one
+    (their manylinux tag) is then not planned, as for a machine read from a report.
+    """
     if driver is None and cc is not None:
         raise BadInputError("--cc needs --driver")
     if driver is not None and cc is None:
@@ -152,6 +178,15 @@ def target_from_args(
                 f"--driver {driver}: give the full version nvidia-smi prints, like 535.104.05 "
                 "(a branch alone does not say which CUDA it runs)"
             )
+    norm_glibc: str | None = None
+    if glibc is not None:
+        if os != "linux":
+            raise BadInputError(f"--glibc {glibc}: glibc is for a Linux target (--os linux)")
+        try:
+            major, minor = major_minor(glibc, "glibc version", "2.28")
+        except BadInputError:
+            raise BadInputError(f"--glibc {glibc}: not a glibc version like 2.28") from None
+        norm_glibc = f"{major}.{minor}"
     norm_cc: str | None = None
     if cc is not None:
         try:
@@ -159,8 +194,8 @@ def target_from_args(
         except BadInputError:
             raise BadInputError(f"--cc {cc}: not a compute capability like 8.6") from None
         if not kb.is_known_cc(norm_cc):
-            raise BadInputError(f"--cc {cc}: no NVIDIA GPU has this compute capability")
-    target = Target(driver=driver, cc=norm_cc, os=os, arch=arch, wsl=wsl)
+            raise BadInputError(f"--cc {cc}: {_unknown_cc(kb, norm_cc)}")
+    target = Target(driver=driver, cc=norm_cc, os=os, arch=arch, wsl=wsl, glibc=norm_glibc)
     _ = target.platform  # Windows on Arm: no recorded builds (exit 1, says why)
     return target
 

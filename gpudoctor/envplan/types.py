@@ -15,6 +15,9 @@ PIP_ONLY = ("uv", "requirements")
 ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "win32": "windows"}
 """Other names platforms go by (`uname -m` on macOS and Windows' PROCESSOR_ARCHITECTURE say
 ``arm64`` / ``AMD64``; Python's sys.platform says ``win32``)."""
+FRAMEWORK_ALIASES = {"all": "both", "pytorch": "torch", "tf": "tensorflow"}
+"""Other spellings of --framework: verify's ``all``, the project's and conda-forge's package
+name ``pytorch``, and the usual short name ``tf``."""
 RESERVED_NAMES = ("base", "root")
 """conda's ``RESERVED_ENV_NAMES``: the base environment and its old name (conda/conda#15118)."""
 FORBIDDEN_CHARS = "/ :#"
@@ -114,8 +117,8 @@ class Request:
                 ("--torch-index-url", torch_index_url),
             ]
         )
-        # verify says --framework all; make-env takes it as a synonym of both
-        framework = "both" if framework.lower() == "all" else framework
+        # verify says --framework all, conda-forge's package is pytorch: synonyms
+        framework = FRAMEWORK_ALIASES.get(framework.lower(), framework)
         framework = choice("--framework", framework, FRAMEWORK_CHOICES)
         source = choice("--source", source, SOURCES)
         if fmt in PIP_ONLY and source != "pip":

@@ -12,7 +12,13 @@ from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.records import FrameworkRelease, GlibcFloor, NumpyLimit, Patches, Variant
-from gpudoctor.model.versions import cuda_key, framework_version, python_key, release_key
+from gpudoctor.model.versions import (
+    cuda_key,
+    framework_version,
+    major_minor,
+    python_key,
+    release_key,
+)
 
 
 def _arch_lists(data: Table, name: str) -> dict[str, tuple[tuple[str, ...], bool, str]]:
@@ -27,6 +33,10 @@ def _arch_lists(data: Table, name: str) -> dict[str, tuple[tuple[str, ...], bool
                 raise KnowledgeBaseError(f"{where}: {entry!r} is no arch")
         lists[key] = (entries, meta["verified"], meta["source"])
     return lists
+
+
+def _glibc_version(text: str) -> tuple[int, int]:
+    return major_minor(text, "glibc version", "2.28")
 
 
 def _variant(
@@ -51,11 +61,13 @@ def _variant(
             "pip_cuda",
             "pip_cudnn",
             "tegra",
+            "glibc",
         }
         | SOURCED,
     )
     check(where, cuda_key, row["cuda"], row.get("pip_cuda"))
     check(where, python_key, row.get("python_max"))
+    check(where, _glibc_version, row.get("glibc"))
     meta = sourced({**inherited, **row}, where)
     arch: dict[str, tuple[str, ...]] = {}
     unverified: list[str] = []
@@ -94,6 +106,7 @@ def _variant(
         pip_cudnn=row.get("pip_cudnn"),
         unverified_arch=tuple(unverified),
         tegra=row.get("tegra", False),
+        glibc=row.get("glibc"),
         **meta,
     )
 

@@ -189,6 +189,9 @@ class Variant(Sourced):
     tegra: bool = False
     """True when the build is made for Jetson/Tegra integrated GPUs; builds without it are
     for discrete GPUs (x86_64, or server ARM/SBSA) even when their arch list names an iGPU CC."""
+    glibc: str | None = None
+    """The oldest glibc this build installs on (Linux), when the build itself sets one: a
+    conda-forge build made with ``c_stdlib_version`` 2.28 depends on ``__glibc >=2.28``."""
 
     @property
     def installed_cudnn(self) -> str | None:

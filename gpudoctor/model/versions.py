@@ -9,9 +9,12 @@ from packaging.version import Version
 
 from gpudoctor.errors import BadInputError
 
-_DRIVER = re.compile(r"^\d{3,4}(\.\d{1,3}){0,2}$")
-_MAJOR_MINOR = re.compile(r"^(\d{1,9})\.(\d{1,9})(\.\d+)*$")  # bounded: int() refuses 4,300 digits
-_CC = re.compile(r"^(\d{1,2})\.(\d)$")
+# ASCII digits only: \d also matches full-width and other scripts' digits, which packaging's
+# Version refuses (an internal error instead of bad input) and a version never holds
+_DRIVER = re.compile(r"^\d{3,4}(\.\d{1,3}){0,2}$", re.ASCII)
+# bounded: int() refuses 4,300 digits
+_MAJOR_MINOR = re.compile(r"^(\d{1,9})\.(\d{1,9})(\.\d+)*$", re.ASCII)
+_CC = re.compile(r"^(\d{1,2})\.(\d)$", re.ASCII)
 
 _cached = functools.lru_cache(maxsize=1024)
 """For the parsers the rules call for every report: a fleet repeats the same few strings
@@ -57,7 +60,7 @@ def parse_cc(text: str) -> tuple[int, int]:
     match = _CC.match(value)
     if match:
         return int(match.group(1)), int(match.group(2))
-    if value.isdigit() and 2 <= len(value) <= 3:
+    if value.isascii() and value.isdigit() and 2 <= len(value) <= 3:  # not "8²": int() fails
         return int(value[:-1]), int(value[-1])
     raise BadInputError(f"compute capability {text!r} is not like 8.6")
 

@@ -31,6 +31,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (("--driver", "abc", "--cc", "8.6"), "--driver abc"),
         (("--driver", "580", "--cc", "9.0"), "--driver 580: give the full version nvidia-smi"),
         (("--driver", "535.104.05", "--cc", "99.1"), "--cc 99.1"),
+        # Fermi GPUs exist: it said "no NVIDIA GPU has this compute capability"
+        (("--driver", "390.157", "--cc", "2.1"), "--cc 2.1: older than every GPU the knowledge"),
         (("--driver", "535.104.05"), "--driver needs --cc"),
         ((*TARGET, "--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
         ((*TARGET, "--tensorflow", "2.20"), "--tensorflow needs"),
@@ -41,6 +43,12 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--arch", ""), "--arch '': use x86_64 or aarch64"),
         (("--os", ""), "--os '': use linux or windows"),
         ((*TARGET, "--python", "three"), "Python version"),
+        # digits other than ASCII ones (full-width, superscript) are no version: they were
+        # an internal error (exit 3) from packaging's Version or int()
+        (("--driver", "\uff15\uff18\uff10.\uff19\uff15.\uff10\uff15", "--cc", "9.0"), "--driver"),
+        (("--driver", "535.104.05", "--cc", "8\u00b2"), "--cc 8\u00b2: not a compute capability"),
+        (("--driver", "535.104.05", "--cc", "\uff18.\uff10"), "not a compute capability"),
+        ((*TARGET, "--python", "\uff13.\uff11\uff12"), "is not like 3.12"),
         ((*TARGET, "--python", "abc"), "Python version 'abc' is not like 3.12"),
         ((*TARGET, "--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
         ((*TARGET, "--torch", "2.9.7"), "--torch 2.9.7: no such PyTorch release"),
@@ -134,12 +142,55 @@ def test_regenerate_is_one_line_however_long(cli: Cli, in_tmp: Path) -> None:
     assert again.exit_code == 0 and again.stdout == result.stdout, again
 
 
+@pytest.mark.parametrize("tag", ["cu126", "cu128", "cu130"])
+def test_a_local_label_chooses_its_build(cli: Cli, in_tmp: Path, tag: str) -> None:
+    # --torch 2.9.1+cu126 (as torch.__version__ prints it) was planned as the cu128 build:
+    # torch==2.9.1+cu126 under --index-url .../cu128, a version that index does not have
+    result = cli("make-env", "--driver", "580.95.05", "--cc", "9.0", "--torch", f"2.9.1+{tag}")
+    assert result.exit_code == 0, result
+    text = (in_tmp / "environment.yml").read_text(encoding="utf-8")
+    assert f"--index-url https://download.pytorch.org/whl/{tag}" in text
+    assert f"torch==2.9.1+{tag}" in text and f"name: torch2.9-{tag}" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--torch", "2.9.1+cu999"), "PyTorch 2.9 has no +cu999 build (cu126, cu128, cu130, cpu)"),
+        (("--torch", "2.9.1+cpu"), "+cpu names the CPU build: add --cpu"),
+        (("--torch", "2.9.1+cu126", "--cpu"), "+cu126 is a GPU build, not one for --cpu"),
+        (("--torch", "2.13.0+cu130", "--source", "conda-forge"), "drop +cu130"),
+        (
+            ("--framework", "tensorflow", "--tensorflow", "2.21.0+cu125"),
+            "TensorFlow's wheels carry no local label",
+        ),
+    ],
+)
+def test_a_local_label_that_names_no_build_is_bad_input(
+    cli: Cli, in_tmp: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = cli("make-env", "--driver", "580.95.05", "--cc", "9.0", *args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result
+    assert message in result.stderr, result
+
+
 def test_framework_all_is_both(cli: Cli, in_tmp: Path) -> None:
     both = cli("make-env", *TARGET, "--cpu", "--framework", "both", "--stdout")
     every = cli("make-env", *TARGET, "--cpu", "--framework", "all", "--stdout")
     assert both.exit_code == 0 and every.exit_code == 0, every
     assert every.stdout == both.stdout
     assert "--framework both" in every.stdout
+
+
+@pytest.mark.parametrize(("alias", "canonical"), [("pytorch", "torch"), ("TF", "tensorflow")])
+def test_framework_spelled_as_its_package(
+    cli: Cli, in_tmp: Path, alias: str, canonical: str
+) -> None:
+    # --framework pytorch (the project's and conda-forge's name) was bad input
+    typed = cli("make-env", *TARGET, "--framework", alias, "--stdout")
+    plain = cli("make-env", *TARGET, "--framework", canonical, "--stdout")
+    assert typed.exit_code == 0 and typed.stdout == plain.stdout, typed
+    assert f"--framework {canonical}" in typed.stdout
 
 
 def test_json(cli: Cli, in_tmp: Path) -> None:
@@ -390,7 +441,9 @@ def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
     ok = cli("make-env", *TARGET, "--source", "conda-forge", "--solve", "--solve-channel", channel)
     assert ok.exit_code == 0, ok
     assert "cuda-version 12.9" in ok.stderr
-    bad = cli("make-env", *TARGET, "--solve", "--solve-channel", channel, "-o", "pip.yml")
+    # the fixture channel has no cudatoolkit, which TensorFlow 2.11 takes from conda
+    tf211 = ("--framework", "tensorflow", "--tensorflow", "2.11")
+    bad = cli("make-env", *TARGET, *tf211, "--solve", "--solve-channel", channel, "-o", "pip.yml")
     assert bad.exit_code == 1 and "cannot be solved" in bad.stderr, bad
     assert not (in_tmp / "pip.yml").exists()
 
@@ -796,3 +849,54 @@ def test_a_report_with_an_old_glibc_gets_wheels_that_install_there(cli: Cli) -> 
     # pinned to a release glibc rules out: refused, saying why
     pinned = cli("make-env", "--from-report", str(report), "--torch", "2.9", "--stdout")
     assert pinned.exit_code == 1 and "glibc" in pinned.stderr, pinned
+
+
+def test_the_regenerate_line_of_an_old_glibc_plan_plans_the_same(cli: Cli) -> None:
+    # the Regenerate line dropped the glibc that chose PyTorch 2.6: run as printed it planned
+    # 2.15, whose manylinux_2_28 wheels pip cannot install on that Ubuntu 18.04 host (and
+    # there was no way to type a glibc for another machine)
+    report = REPORTS / "failure__torch_needs_newer_glibc.json"
+    result = cli("make-env", "--from-report", str(report), "--format", "json")
+    plan = json.loads(result.stdout)
+    assert "--glibc 2.27" in plan["command"]
+    again = cli(*shlex.split(plan["command"])[1:], "--format", "json")
+    assert again.exit_code == 0, again
+    typed = json.loads(again.stdout)
+    assert typed["frameworks"] == plan["frameworks"] and typed["pip"] == plan["pip"]
+    assert typed["command"] == plan["command"]
+    # a glibc that rules nothing out is left out of the line
+    new = cli("make-env", *TARGET, "--glibc", "2.35", "--format", "json")
+    assert "--glibc" not in json.loads(new.stdout)["command"]
+
+
+def test_conda_forge_cuda13_builds_need_glibc_2_28(cli: Cli) -> None:
+    # conda-forge's CUDA 13.0 pytorch is built with c_stdlib_version 2.28 (__glibc >=2.28),
+    # its CUDA 12.9 one with 2.17: on glibc 2.17 the file pinned cuda130*, which conda cannot
+    # install there
+    h100 = ("--driver", "580.95.05", "--cc", "9.0", "--source", "conda-forge")
+    old = cli("make-env", *h100, "--glibc", "2.17", "--format", "json")
+    assert old.exit_code == 0, old
+    plan = json.loads(old.stdout)
+    assert plan["frameworks"][0]["variant"] == "cuda129"
+    assert "--glibc 2.17" in plan["command"]
+    assert any("cuda129" in w and "glibc 2.28" in w for w in plan["warnings"]), plan["warnings"]
+    new = cli("make-env", *h100, "--glibc", "2.28", "--format", "json")
+    assert json.loads(new.stdout)["frameworks"][0]["variant"] == "cuda130"
+    # Thor has only the CUDA 13 build: refused, saying why
+    thor = cli(
+        "make-env", *h100[:2], "--cc", "11.0", "--arch", "aarch64", *h100[4:], "--glibc", "2.17"
+    )
+    assert thor.exit_code == 1 and "glibc >= 2.28 (__glibc >=2.28)" in thor.stderr, thor
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--glibc", "abc"), "--glibc abc: not a glibc version like 2.28"),
+        (("--glibc", "2.17", "--os", "windows"), "--glibc 2.17: glibc is for a Linux target"),
+    ],
+)
+def test_glibc_bad_input(cli: Cli, in_tmp: Path, args: tuple[str, ...], message: str) -> None:
+    result = cli("make-env", *TARGET, *args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result
+    assert message in result.stderr, result

@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+TF_PYTHONS = PYTHONS[:-1]
+"""The feedstocks' .ci_support: pytorch 2.13.0 for Python 3.10-3.14, tensorflow 2.19.1 to 3.13."""
 
 
 def _record(
@@ -93,6 +95,8 @@ def build_channel(root: Path) -> Path:
         linux[f"pytorch-2.13.0-{build}.conda"] = _record(
             "pytorch", "2.13.0", build, "linux-64", [_python_pin(py), "__glibc >=2.28,<3.0.a0"]
         )
+        if py not in TF_PYTHONS:
+            continue
         build = f"cuda128py{tag}h0_0"
         linux[f"tensorflow-2.19.1-{build}.conda"] = _record(
             "tensorflow",

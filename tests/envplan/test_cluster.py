@@ -32,8 +32,9 @@ def test_the_majority_driver_and_the_lowest_cc_of_the_partition():
     ]
     target, covered = fleet_target(nodes, partition="gpu", where="run")
     assert (target.driver, target.cc, covered) == ("590.48.01", "8.9", ("a1", "a2", "a3"))
-    everything, _ = fleet_target(nodes, partition=None, where="run")
-    assert everything.cc == "7.0"
+    everything, covered = fleet_target(nodes, partition=None, where="run")
+    # b1's V100 is on an older driver than the majority's: left out, so not planned for
+    assert (everything.cc, covered) == ("8.9", ("a1", "a2", "a3"))
     with pytest.raises(
         BadInputError, match=r"no node of partition nope \(partitions in it: gpu, old\)"
     ):
@@ -52,12 +53,63 @@ def test_nodes_on_an_older_driver_are_not_claimed_as_planned_for_and_are_named()
     assert target.left_out == (
         "node(s) gpu-008 run driver 570.124.06, older than the 590.48.01 of most nodes planned "
         "for: this environment may not run there; update their driver, or plan for them too "
-        "with --driver 570.124.06 --cc X.Y",
+        "with --driver 570.124.06 --cc 9.0",
     )
     plan = make_plan(kb.load(), target, Request(frameworks=("torch",)))
     assert target.left_out[0] in plan.warnings
     newer = [*nodes[:7], _node("gpu-008", "595.80", "9.0")]  # a newer one runs it: covered
     assert fleet_target(newer, partition=None, where="run")[0].left_out == ()
+
+
+def test_a_node_left_out_for_its_older_driver_does_not_choose_the_build():
+    # two H100 nodes on R590 and a GTX 1080 Ti node on R580: the plan took CC 6.1 from the
+    # node it left out, so the H100s got PyTorch cu126 (a Pascal build) for a machine no node
+    # is (CC 6.1 on driver 590, which R590 does not drive) with a warning saying so
+    nodes = [
+        NodeTarget(
+            node=f"n{i}",
+            partitions=("gpu",),
+            target=Target(driver="590.48.01", cc="9.0", gpus=("NVIDIA H100 80GB HBM3",)),
+            unload=("cuda/13.1",),
+        )
+        for i in (1, 2)
+    ]
+    nodes.append(
+        NodeTarget(
+            node="n3",
+            partitions=("gpu",),
+            target=Target(driver="580.95.05", cc="6.1", gpus=("NVIDIA GeForce GTX 1080 Ti",)),
+            unload=("cuda/11.8",),
+        )
+    )
+    target, covered = fleet_target(nodes, partition=None, where="run")
+    assert (target.driver, target.cc, covered) == ("590.48.01", "9.0", ("n1", "n2"))
+    assert target.gpus == ("NVIDIA H100 80GB HBM3",)
+    assert target.unload_modules == ("cuda/13.1",)
+    assert target.left_out == (
+        "node(s) n3 run driver 580.95.05, older than the 590.48.01 of most nodes planned for: "
+        "this environment may not run there; update their driver, or plan for them too with "
+        "--driver 580.95.05 --cc 6.1",
+    )
+    plan = make_plan(kb.load(), target, Request(frameworks=("torch",)))
+    assert plan.frameworks[0].variant != "cu126"
+    assert not [w for w in plan.warnings if "Pascal" in w]
+
+
+def test_the_oldest_glibc_and_a_cpu_without_avx_of_any_planned_node_count():
+    # the fleet target took the first node's glibc and CPU flags: with n1 on glibc 2.35 and n2
+    # on 2.27 the plan was PyTorch 2.15, whose manylinux_2_28 wheels n2 cannot install
+    def node(name: str, glibc: str, flags: tuple[str, ...]) -> NodeTarget:
+        target = Target(driver="590.48.01", cc="9.0", glibc=glibc, cpu_flags=flags)
+        return NodeTarget(node=name, partitions=("gpu",), target=target)
+
+    nodes = [node("n1", "2.35", ("avx", "avx2")), node("n2", "2.27", ("sse4_2",))]
+    target, covered = fleet_target(nodes, partition=None, where="run")
+    assert (target.glibc, target.cpu_flags, covered) == ("2.27", ("sse4_2",), ("n1", "n2"))
+    plan = make_plan(kb.load(), target, Request(frameworks=("torch",)))
+    assert plan.frameworks[0].version == "2.6.0"
+    assert "--glibc 2.27" in plan.command
+    assert any("lacks AVX" in w for w in plan.warnings)
 
 
 def test_modules_that_put_cuda_on_the_library_path_are_to_be_unloaded():

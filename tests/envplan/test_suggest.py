@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
-from gpudoctor.envplan.suggest import suggest_command
+from gpudoctor.envplan.suggest import NEWEST_GLIBC_FLOOR, suggest_command
+from gpudoctor.kb import load
+from gpudoctor.model.versions import python_key
 from gpudoctor.userfiles.read import load_report
 from tests.conftest import Cli
 
@@ -48,3 +51,34 @@ def test_gpu_without_driver_leaves_the_target_to_make_env() -> None:
     # spelled out, the target would be --os linux alone: a CPU environment for a GPU machine
     report = load_report(REPORTS / "failure__no_driver.json")
     assert suggest_command(report) == "gpudoctor make-env --framework torch"
+
+
+def test_a_report_with_an_old_glibc_gets_a_suggestion_that_names_it(cli: Cli) -> None:
+    # check's suggested make-env command dropped the report's glibc 2.27: run as printed (a
+    # typed target, whose glibc make-env does not know) it planned PyTorch 2.15, whose
+    # manylinux_2_28 wheels pip cannot install on that Ubuntu 18.04 host
+    path = REPORTS / "failure__torch_needs_newer_glibc.json"
+    command = suggest_command(load_report(path))
+    assert "--glibc 2.27" in command, command
+    suggested = cli(*shlex.split(command)[1:], "--format", "json")
+    from_report = cli("make-env", "--from-report", str(path), "--format", "json")
+    assert suggested.exit_code == 0 and from_report.exit_code == 0, suggested
+    planned = [json.loads(r.stdout)["frameworks"] for r in (suggested, from_report)]
+    assert planned[0] == planned[1] and planned[0][0]["version"] == "2.6.0"
+    # a glibc as new as every floor is left out, as before
+    h100 = load_report(REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json")
+    assert "--glibc" not in suggest_command(h100)
+
+
+def test_the_suggestions_glibc_floor_is_the_knowledge_bases_newest() -> None:
+    kb = load()
+    floors = [floor.glibc for floor in kb.glibc_floors]
+    floors += [
+        v.glibc
+        for framework in ("torch", "tensorflow")
+        for channel in ("pip", "conda-forge")
+        for release in kb.releases(framework, channel)
+        for v in release.variants
+        if v.glibc
+    ]
+    assert max(floors, key=python_key) == NEWEST_GLIBC_FLOOR

@@ -159,6 +159,7 @@ def test_copy_loads(tmp_path: Path) -> None:
         ("cuda_arch.toml", 'cc = "12.0"\ndriver = "570"', 'cc = "12.0"\ndriver = "560"', "branch"),
         ("cuda_arch.toml", 'cc = "8.6"\ndriver = "455"', 'cc = "8.7"\ndriver = "455"', "discrete"),
         ("conda_forge.toml", 'tag = "cuda130"', 'tag = "cuda130"\ntegra = "yes"', "tegra"),
+        ("conda_forge.toml", 'glibc = "2.28"', 'glibc = "new"', "glibc version 'new'"),
         (
             "cuda_arch.toml",
             'versions = ">=9.0,<9.11"\nlowest_cc = "5.0"',

@@ -171,10 +171,33 @@ def test_conda_forge(kb: KnowledgeBase) -> None:
     torch = kb.conda_forge_release("torch", "2.13")
     assert torch is not None and torch.package == "pytorch"
     assert {v.tag for v in torch.variants} == {"cuda128", "cuda129", "cuda130", "cpu"}
+    # the feedstock's .ci_support builds 2.13.0 for Python 3.10-3.14 on every platform (the
+    # row said 3.13, unconfirmed, so conda-forge files got an older Python than they could)
+    assert (torch.python_min, torch.python_max, torch.verified) == ("3.10", "3.14", True)
     tf = kb.conda_forge_release("tensorflow", "2.19.1")
     assert tf is not None
+    assert (tf.python_min, tf.python_max, tf.verified) == ("3.10", "3.13", True)
     assert tf.variant("cuda128").platforms == ("linux-64",)  # type: ignore[union-attr]
     assert kb.arch_coverage("12.0", tf.variant("cuda128").arch["linux-64"]).kind == "sass"  # type: ignore[union-attr]
+
+
+def test_glibc_floors_per_platform(kb: KnowledgeBase) -> None:
+    # x86_64 wheels are manylinux_2_28 from 2.7; the aarch64 ones from 2.6 (release blog), so
+    # an aarch64 host with glibc 2.26 (Amazon Linux 2) got torch 2.6+ that pip cannot install
+    assert kb.glibc_min("torch", "2.6", "linux-64") is None
+    assert kb.glibc_min("torch", "2.7", "linux-64").glibc == "2.28"  # type: ignore[union-attr]
+    assert kb.glibc_min("torch", "2.6.0", "linux-aarch64").glibc == "2.28"  # type: ignore[union-attr]
+    assert kb.glibc_min("torch", "2.15", "linux-aarch64").glibc == "2.28"  # type: ignore[union-attr]
+    assert kb.glibc_min("torch", "2.5", "linux-aarch64") is None
+    assert kb.glibc_min("torch", "2.15", "win-64") is None
+    # 2.6 put only its cu126 wheels on manylinux 2.28 (pytorch/pytorch#141565)
+    torch26 = kb.release("torch", "2.6")
+    assert torch26 is not None
+    assert {v.tag: v.glibc for v in torch26.variants if v.cuda} == {
+        "cu118": None,
+        "cu124": None,
+        "cu126": "2.28",
+    }
 
 
 def test_architecture(kb: KnowledgeBase) -> None:
