@@ -10,7 +10,8 @@ import io
 import os
 import sys
 import traceback
-from typing import BinaryIO, TextIO
+from collections.abc import Iterator
+from typing import Any, BinaryIO, TextIO
 
 import click
 
@@ -35,8 +36,39 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class ReaderGone(Exception):
+    """Standard output's reader left (``gpudoctor check | head``), carried past Click.
+
+    Click's ``main`` turns a ``BrokenPipeError`` into ``sys.exit(1)``, even with
+    ``standalone_mode=False``: status 1, which means an error finding to ``check`` and a
+    change to ``diff``. As another exception it reaches ``run()``, which answers 141.
+    """
+
+
+@contextlib.contextmanager
+def _reader_gone_past_click() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError as exc:
+        raise ReaderGone() from exc
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands live in their own modules and load on first use."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _reader_gone_past_click():  # `gpudoctor --help | head`
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _reader_gone_past_click():  # every subcommand, its --help included
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(_COMMANDS)
@@ -209,9 +241,10 @@ def run(args: list[str] | None = None) -> int:
         return _interrupted(exc)
     except GpudoctorError as exc:
         return _fail(str(exc), exc.exit_code, debug)
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         # `gpudoctor check | head`: the reader left; nothing more to say, and Python must not
-        # complain again when it flushes stdout at exit.
+        # complain again when it flushes stdout at exit. 128 + SIGPIPE, as a shell reports a
+        # program that SIGPIPE ended: never 1, which would read as an error finding.
         _silence_stdout()
         return 141
     except OSError as exc:
