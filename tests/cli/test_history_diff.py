@@ -343,3 +343,21 @@ def test_now_against_the_redacted_history_names_no_host(cli, machine, _private_h
     assert "gpu-host" not in result.stdout
     if fmt == "json":
         assert json.loads(result.stdout)["new"]["host"] == "<redacted>"
+
+
+@pytest.mark.parametrize("checks", [1, 2])
+def test_every_diff_the_history_listing_suggests_runs_on_that_history(
+    cli, machine, _private_history, checks
+):
+    # It suggested `gpudoctor diff 3 1` and `gpudoctor diff 2026-12-01` whatever the history
+    # held: with one or two entries, or none on that day, each was refused as bad input.
+    import re
+
+    for _ in range(checks):
+        assert cli("check").exit_code == 0
+    hint = cli("history").stdout.strip().splitlines()[-1]
+    suggested = re.findall(r"`gpudoctor (diff[^`]*)`", hint)
+    assert "`gpudoctor diff`" in hint and len(suggested) >= 2, hint
+    for command in suggested:
+        result = cli(*command.split())
+        assert result.exit_code in (0, 1), (command, result.stderr)
