@@ -361,3 +361,32 @@ def test_every_diff_the_history_listing_suggests_runs_on_that_history(
     for command in suggested:
         result = cli(*command.split())
         assert result.exit_code in (0, 1), (command, result.stderr)
+
+
+def _as_if_no_frameworks(source: Path, target: Path) -> Path:
+    """``source`` as `check --no-frameworks` writes it: no framework, their probes skipped."""
+    doc = json.loads(source.read_text())
+    doc["frameworks"] = []
+    for probe in doc["probes"]:
+        if probe["name"] in ("torch", "tensorflow"):
+            probe.update(status="skipped", duration_s=0.0, message="--no-frameworks")
+    target.write_text(json.dumps(doc))
+    return target
+
+
+@pytest.mark.parametrize(
+    "report", [GOOD, REPORTS / "failure__flash_attn_build_nvcc_mismatch.json"], ids=lambda p: p.stem
+)
+@pytest.mark.parametrize("unprobed_side", ["old", "new"])
+def test_a_side_without_frameworks_compares_no_framework_findings(
+    cli, tmp_path, report, unprobed_side
+):
+    # The note said the frameworks were not compared, yet their findings were: "PyTorch was
+    # not checked (went away)", GD-CUDA-012 (nvcc against PyTorch's CUDA) gone, exit 1.
+    quick = _as_if_no_frameworks(report, tmp_path / "quick.json")
+    old, new = (quick, report) if unprobed_side == "old" else (report, quick)
+    result = cli("diff", str(old), str(new), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == [], doc["findings"]
+    assert any("did not probe the frameworks" in note for note in doc["notes"])
+    assert result.exit_code == 0, result
