@@ -231,7 +231,8 @@ def run(args: list[str] | None = None) -> int:
         # One line, like every other bad input; click's own form adds a usage block.
         where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
         hint = f" (see '{where} --help')"
-        return _fail(exc.format_message().rstrip(".") + hint, ExitCode.BAD_INPUT, debug)
+        message = _format_flag_message(exc) or exc.format_message().rstrip(".")
+        return _fail(message + hint, ExitCode.BAD_INPUT, debug)
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.BAD_INPUT)
@@ -266,6 +267,23 @@ def run(args: list[str] | None = None) -> int:
         if files is not None:  # a FIFO held open for an output that never came
             files.release_held()
     return int(result) if isinstance(result, int) else 0
+
+
+_FORMAT_FLAGS = {"--json": "json", "--markdown": "markdown", "--md": "markdown", "--text": "text"}
+
+
+def _format_flag_message(exc: click.UsageError) -> str | None:
+    """``--json`` where the command takes ``--format json``: Click would suggest the option
+    whose name is closest in spelling (check: "Did you mean '--since'?")."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
+        return None
+    fmt = _FORMAT_FLAGS.get(exc.option_name)
+    option = next((p for p in exc.ctx.command.params if "--format" in p.opts), None)
+    if fmt is None or option is None or not isinstance(option.type, click.Choice):
+        return None
+    if fmt not in option.type.choices:
+        return None
+    return f"No such option '{exc.option_name}': the form is chosen with --format {fmt}"
 
 
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF})

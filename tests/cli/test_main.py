@@ -268,3 +268,27 @@ def test_a_reader_that_left_is_141_not_an_error_finding(args, tmp_path):
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "form"),
+    [
+        (["check", "--json"], "json"),
+        (["check", "--markdown"], "markdown"),
+        (["diff", "--json"], "json"),
+        (["history", "--json"], "json"),
+    ],
+)
+def test_a_format_flag_points_at_format_not_at_a_lookalike_option(cli, args, form):
+    # `check --json` said "Did you mean '--since'?".
+    result = cli(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert f"--format {form}" in line, line
+    assert "--since" not in line
+
+
+def test_a_flag_near_no_format_keeps_clicks_suggestion(cli):
+    result = cli("check", "--verbos")
+    assert result.exit_code == 2
+    assert "Did you mean '--verbose'?" in result.stderr
