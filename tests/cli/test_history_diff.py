@@ -390,3 +390,20 @@ def test_a_side_without_frameworks_compares_no_framework_findings(
     assert doc["findings"] == [], doc["findings"]
     assert any("did not probe the frameworks" in note for note in doc["notes"])
     assert result.exit_code == 0, result
+
+
+def test_a_history_entry_copied_out_is_a_report_file(cli, machine, _private_history, tmp_path):
+    # `check --from-report ENTRY` and `diff ENTRY ...` said "it has no schema_version (write
+    # one with `gpudoctor check --format json -o FILE`)" of gpudoctor's own kept report.
+    assert cli("check").exit_code == 0
+    (kept,) = entries(_private_history)
+    copy = tmp_path / "from-node17.json"
+    copy.write_bytes(kept.read_bytes())
+    replayed = cli("check", "--from-report", str(copy))
+    assert replayed.exit_code == 0, replayed.stderr
+    assert "590.48.01" in replayed.stdout
+    same = cli("diff", str(copy), "1", "--format", "json")
+    assert same.exit_code == 0, same.stderr
+    doc = json.loads(same.stdout)
+    assert doc["old"]["machine"] == doc["new"]["machine"] is not None
+    assert doc["other_machine"] is None
