@@ -78,7 +78,10 @@ def find_entry(folder: Path, selector: str) -> Entry:
     if selector == LAST_GOOD:
         name = _last_good(folder, entries)
         if name is None:
-            raise HistoryError(f"no good report in the history ({folder}) yet")
+            raise HistoryError(
+                f"no good report in the history ({folder}) yet: compare the newest entry "
+                "with now, `gpudoctor diff 1`, or two entries by number (`gpudoctor history`)"
+            )
         return read_entry(folder, name)
     if selector == LATEST:
         return read_entry(folder, entries[0].name)

@@ -345,19 +345,21 @@ def test_now_against_the_redacted_history_names_no_host(cli, machine, _private_h
         assert json.loads(result.stdout)["new"]["host"] == "<redacted>"
 
 
-@pytest.mark.parametrize("checks", [1, 2])
+@pytest.mark.parametrize(("checks", "state"), [(1, GOOD), (2, GOOD), (1, BROKEN), (2, BROKEN)])
 def test_every_diff_the_history_listing_suggests_runs_on_that_history(
-    cli, machine, _private_history, checks
+    cli, machine, _private_history, checks, state
 ):
     # It suggested `gpudoctor diff 3 1` and `gpudoctor diff 2026-12-01` whatever the history
-    # held: with one or two entries, or none on that day, each was refused as bad input.
+    # held: with one or two entries, or none on that day, each was refused as bad input; and
+    # plain `gpudoctor diff` (last good against now) where no report was good yet.
     import re
 
+    machine(state)
     for _ in range(checks):
-        assert cli("check").exit_code == 0
+        assert cli("check").exit_code in (0, 1)
     hint = cli("history").stdout.strip().splitlines()[-1]
     suggested = re.findall(r"`gpudoctor (diff[^`]*)`", hint)
-    assert "`gpudoctor diff`" in hint and len(suggested) >= 2, hint
+    assert len(suggested) == checks + 1, hint
     for command in suggested:
         result = cli(*command.split())
         assert result.exit_code in (0, 1), (command, result.stderr)
@@ -372,6 +374,16 @@ def _as_if_no_frameworks(source: Path, target: Path) -> Path:
             probe.update(status="skipped", duration_s=0.0, message="--no-frameworks")
     target.write_text(json.dumps(doc))
     return target
+
+
+def test_diff_without_a_good_report_says_what_else_it_takes(cli, machine, _private_history):
+    machine(BROKEN)
+    assert cli("check").exit_code == 1
+    result = cli("diff")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "no good report in the history" in line and "`gpudoctor diff 1`" in line, line
+    assert cli("diff", "1").exit_code in (0, 1)
 
 
 @pytest.mark.parametrize(
