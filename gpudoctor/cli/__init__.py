@@ -10,7 +10,8 @@ import io
 import os
 import sys
 import traceback
-from typing import BinaryIO, TextIO
+from collections.abc import Iterator
+from typing import Any, BinaryIO, TextIO
 
 import click
 
@@ -35,8 +36,39 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class ReaderGone(Exception):
+    """Standard output's reader left (``gpudoctor check | head``), carried past Click.
+
+    Click's ``main`` turns a ``BrokenPipeError`` into ``sys.exit(1)``, even with
+    ``standalone_mode=False``: status 1, which means an error finding to ``check`` and a
+    change to ``diff``. As another exception it reaches ``run()``, which answers 141.
+    """
+
+
+@contextlib.contextmanager
+def _reader_gone_past_click() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError as exc:
+        raise ReaderGone() from exc
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands live in their own modules and load on first use."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _reader_gone_past_click():  # `gpudoctor --help | head`
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _reader_gone_past_click():  # every subcommand, its --help included
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(_COMMANDS)
@@ -199,7 +231,8 @@ def run(args: list[str] | None = None) -> int:
         # One line, like every other bad input; click's own form adds a usage block.
         where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
         hint = f" (see '{where} --help')"
-        return _fail(exc.format_message().rstrip(".") + hint, ExitCode.BAD_INPUT, debug)
+        message = _format_flag_message(exc) or exc.format_message().rstrip(".")
+        return _fail(message + hint, ExitCode.BAD_INPUT, debug)
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.BAD_INPUT)
@@ -209,9 +242,10 @@ def run(args: list[str] | None = None) -> int:
         return _interrupted(exc)
     except GpudoctorError as exc:
         return _fail(str(exc), exc.exit_code, debug)
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         # `gpudoctor check | head`: the reader left; nothing more to say, and Python must not
-        # complain again when it flushes stdout at exit.
+        # complain again when it flushes stdout at exit. 128 + SIGPIPE, as a shell reports a
+        # program that SIGPIPE ended: never 1, which would read as an error finding.
         _silence_stdout()
         return 141
     except OSError as exc:
@@ -233,6 +267,23 @@ def run(args: list[str] | None = None) -> int:
         if files is not None:  # a FIFO held open for an output that never came
             files.release_held()
     return int(result) if isinstance(result, int) else 0
+
+
+_FORMAT_FLAGS = {"--json": "json", "--markdown": "markdown", "--md": "markdown", "--text": "text"}
+
+
+def _format_flag_message(exc: click.UsageError) -> str | None:
+    """``--json`` where the command takes ``--format json``: Click would suggest the option
+    whose name is closest in spelling (check: "Did you mean '--since'?")."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
+        return None
+    fmt = _FORMAT_FLAGS.get(exc.option_name)
+    option = next((p for p in exc.ctx.command.params if "--format" in p.opts), None)
+    if fmt is None or option is None or not isinstance(option.type, click.Choice):
+        return None
+    if fmt not in option.type.choices:
+        return None
+    return f"No such option '{exc.option_name}': the form is chosen with --format {fmt}"
 
 
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF})

@@ -43,6 +43,23 @@ def _alike(snap: Snapshot, other: Snapshot | None = None) -> Snapshot:
     return snap
 
 
+def _without_frameworks(report: Report) -> Report:
+    """``report`` as `check --no-frameworks` would have written it: no framework, their probes
+    skipped. When one side did not probe the frameworks, the other is judged so too: its
+    framework findings (and those other lines draw from a framework, GD-CUDA-012) are no
+    change, as its framework facts are not."""
+    from dataclasses import replace
+
+    names = {fw.name for fw in report.frameworks}
+    probes = tuple(
+        replace(p, status="skipped", duration_s=0.0, message="--no-frameworks")
+        if p.name in names
+        else p
+        for p in report.probes
+    )
+    return replace(report, frameworks=(), probes=probes)
+
+
 def build(
     old: Snapshot,
     new: Snapshot,
@@ -63,17 +80,23 @@ def build(
     here = this_machine(socket.gethostname())
     ours = here in (old.side.machine, new.side.machine)
     old, new = _alike(old, new), _alike(new, old)
+    old_judged, new_judged = old.report, new.report
+    if old_judged is not None and new_judged is not None:
+        if old_judged.frameworks and not new_judged.frameworks:
+            old_judged = _without_frameworks(old_judged)
+        elif new_judged.frameworks and not old_judged.frameworks:
+            new_judged, new_diagnosis = _without_frameworks(new_judged), None
     new_findings = (
         [(f.id, f.severity, f.title) for f in new_diagnosis.findings]
         if new_diagnosis is not None
-        else _findings(new.report, knowledge)
+        else _findings(new_judged, knowledge)
     )
     diff = make_diff(
         old.side,
         new.side,
         old_facts=report_facts(old.report) if old.report else (),
         new_facts=report_facts(new.report) if new.report else (),
-        old_findings=_findings(old.report, knowledge),
+        old_findings=_findings(old_judged, knowledge),
         new_findings=new_findings,
         old_samples=old.samples,
         new_samples=new.samples,

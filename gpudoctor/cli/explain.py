@@ -31,6 +31,18 @@ def _plain(markdown: str) -> str:
     )
 
 
+_ID = re.compile(r"(?:GD[-_\u2010-\u2015])?([A-Z]+)[-_\u2010-\u2015](\d{1,3})")
+"""An ID as people copy it: ``[GD-TORCH-004]`` from check's output, ``GD-TORCH-4``, a dash
+that a web page or a PDF turned into U+2010 to U+2015, ``GD_TORCH_004``."""
+
+
+def _as_written(text: str) -> str:
+    """``GD-TORCH-004`` from the spellings `_ID` reads; anything else upper-cased as it is."""
+    bare = text.strip().strip("[](){}<>.,;:'\"`").strip().upper()
+    m = _ID.fullmatch(bare)
+    return f"GD-{m[1]}-{int(m[2]):03d}" if m else bare
+
+
 def page(finding_id: str) -> str | None:
     """The text `explain ID` prints, straight from the registry; None for an unknown ID."""
     rule = REGISTRY.rules.get(finding_id)
@@ -43,8 +55,9 @@ def page(finding_id: str) -> str | None:
 def command(finding_id: str | None) -> int:
     """Print what a finding means: its cause, what it looks at, the fix and the sources.
 
-    ID is a finding's ID as check prints it (GD-DRV-007, case does not matter). Without an ID,
-    list every finding. Works offline: the entries come from the rules inside the package.
+    ID is a finding's ID as check prints it (GD-DRV-007 or [GD-DRV-007]; any case, GD-DRV-7
+    too). Without an ID, list every finding. Works offline: the entries come from the rules
+    inside the package.
     """
     if finding_id is None:
         rules = sorted_rules()
@@ -52,7 +65,7 @@ def command(finding_id: str | None) -> int:
         for rule in rules:
             click.echo(f"{rule.id.ljust(width)}  {severities(rule).ljust(23)}  {rule.title}")
         return 0
-    text = page(finding_id.strip().upper())
+    text = page(_as_written(finding_id))
     if text is None:
         raise BadInputError(
             f"no finding {finding_id!r}: IDs look like GD-DRV-007; `gpudoctor explain` lists them"

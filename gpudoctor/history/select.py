@@ -78,7 +78,10 @@ def find_entry(folder: Path, selector: str) -> Entry:
     if selector == LAST_GOOD:
         name = _last_good(folder, entries)
         if name is None:
-            raise HistoryError(f"no good report in the history ({folder}) yet")
+            raise HistoryError(
+                f"no good report in the history ({folder}) yet: compare the newest entry "
+                "with now, `gpudoctor diff 1`, or two entries by number (`gpudoctor history`)"
+            )
         return read_entry(folder, name)
     if selector == LATEST:
         return read_entry(folder, entries[0].name)
@@ -237,6 +240,12 @@ def from_file(path: Path) -> Snapshot:
         # Not JSON: the report parser says what it is (check's text output, a conda file...).
         report = serialize.report_from_bytes(raw, str(path))
         data = None
+    # A history entry named as a file (copied out of the folder, sent on): what it keeps, and
+    # the machine fingerprint that tells whether two redacted reports come from one machine.
+    machine = data.get("machine") if isinstance(data, dict) else None
+    kept = serialize.kept_document(data)
+    machine = machine if kept is not data and isinstance(machine, str) else None
+    data = kept
     if isinstance(data, dict) and data.get("tool") == "gpudoctor verify":
         samples = samples_from_verify(data, str(path))
         verdict = data.get("verdict")
@@ -244,6 +253,7 @@ def from_file(path: Path) -> Snapshot:
             label=f"{path.name} (verify)",
             created_at=data.get("started_at") if isinstance(data.get("started_at"), str) else None,
             verdict=verdict if isinstance(verdict, str) else None,
+            machine=machine,
             checked=False,
             measured=bool(samples),
         )
@@ -257,6 +267,7 @@ def from_file(path: Path) -> Snapshot:
         gpudoctor_version=report.gpudoctor_version,
         verdict=verdict if isinstance(verdict, str) else None,
         host=report.host.hostname,
+        machine=machine,
     )
     return Snapshot(side=side, report=report, verdict_findings=_findings(data))
 

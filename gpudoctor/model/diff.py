@@ -476,6 +476,18 @@ def _nvml_listed(facts: Sequence[Fact]) -> str | None:
     return None if status is None else "ok" if status == "ok" else status
 
 
+def _later(a: str | None, b: str | None) -> bool:
+    """Whether time ``a`` is after time ``b`` (ISO 8601); False when either is unknown."""
+    from datetime import datetime
+
+    try:
+        first = datetime.fromisoformat((a or "").replace("Z", "+00:00"))
+        second = datetime.fromisoformat((b or "").replace("Z", "+00:00"))
+        return first > second
+    except (ValueError, TypeError):  # unknown, malformed, or one side without a zone
+        return False
+
+
 def make_diff(
     old: Side,
     new: Side,
@@ -492,6 +504,11 @@ def make_diff(
     between them. A side without a check report (a verify result alone) compares no facts;
     frameworks compare only when both sides probed them."""
     notes: list[str] = []
+    if _later(old.created_at, new.created_at):
+        notes.append(
+            f"OLD ({old.created_at}) was made after NEW ({new.created_at}): each change reads "
+            "from the later to the earlier; swap OLD and NEW for what changed since"
+        )
     other = machine_difference(old, new)
     if other is None and old.checked and new.checked:
         other = hardware_difference(old_facts, new_facts)

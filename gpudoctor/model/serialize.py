@@ -182,7 +182,20 @@ def _report_from_json(text: str) -> Report:
     return _report_from_data(data)
 
 
+def kept_document(data: Any) -> Any:
+    """What a file of gpudoctor's history holds (a check report or a verify result), for a
+    history entry copied out of its folder and named as a file; any other data unchanged."""
+    if (
+        isinstance(data, dict)
+        and data.get("tool") == "gpudoctor history"
+        and isinstance(data.get("document"), dict)
+    ):
+        return data["document"]
+    return data
+
+
 def _report_from_data(data: Any) -> Report:
+    data = kept_document(data)
     predicate = _what_json_is(data)
     if predicate is not None:
         raise _NotAReport(predicate)

@@ -54,12 +54,22 @@ def render_text(listing: HistoryListing) -> str:
             cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
             out.append("  ".join([*cells, row[-1]]).rstrip())
         out.append("")
-        out.append(
-            "* the last good report of its kind. Compare with `gpudoctor diff` (last good "
-            "against now), `gpudoctor diff 3 1`, or a date: `gpudoctor diff 2026-12-01`."
-        )
+        out.append(_how_to_compare(listing.entries, bool(listing.last_good)))
     out += [f"! {inert(p)}" for p in listing.problems]
     return "\n".join(out) + "\n"
+
+
+def _how_to_compare(entries: tuple[Entry, ...], any_good: bool) -> str:
+    """What `diff` takes, with numbers and a date this history holds, so that each runs
+    (without a good report, plain `gpudoctor diff`, last good against now, has nothing)."""
+    pair = f"`gpudoctor diff {min(len(entries), 3)} 1`, " if len(entries) > 1 else ""
+    day = inert(entries[-1].created_at[:10])  # the oldest listed entry's day
+    first = (
+        "* the last good report of its kind. Compare with `gpudoctor diff` (last good against now)"
+        if any_good
+        else "No report here is good yet. Compare with `gpudoctor diff 1` (the newest against now)"
+    )
+    return f"{first}, {pair}or a date: `gpudoctor diff {day}`."
 
 
 def history_to_dict(listing: HistoryListing) -> dict[str, Any]:

@@ -266,6 +266,21 @@ def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
     )
 
 
+def package_owning(report: Report, path: str) -> str:
+    """The command that names the system package holding ``path``: dpkg on Debian and Ubuntu,
+    rpm on Fedora and the RHEL family, both in turn where the distribution is unknown.
+
+    The file is on the machine the report describes (inside a container: the container's own
+    distribution, which the report records), so the container is no reason to hedge.
+    """
+    found = report_family(report, on_host=False)
+    if found in ("ubuntu", "debian"):
+        return f"$ dpkg -S {path}"
+    if found in ("fedora", "rhel"):
+        return f"$ rpm -qf {path}"
+    return f"$ dpkg -S {path} || rpm -qf {path}"
+
+
 def install_compiler(report: Report) -> tuple[str, ...]:
     """Install a C and C++ compiler (Triton builds its launcher with one, extensions need both)."""
     return _choose(

@@ -45,7 +45,8 @@ def parse_visible_devices(value: str, report: Report) -> Visible:
     """Emulate CUDA's reading of CUDA_VISIBLE_DEVICES against the GPUs NVML listed.
 
     Entries are indices or (prefixes of) ``GPU-``/``MIG-`` UUIDs; CUDA stops at the first
-    entry it cannot use, and a GPU named twice makes the whole list invalid. Where the report
+    entry it cannot use (a second MIG instance among them: CUDA enumerates one MIG device per
+    process), and a GPU named twice makes the whole list invalid. Where the report
     does not know the GPUs (NVML failed, UUIDs redacted), only the syntax is checked.
     """
     known = gpus(report)
@@ -76,6 +77,8 @@ def parse_visible_devices(value: str, report: Report) -> Visible:
             return Visible(tuple(kept), bad=token)
         if key in seen:
             return Visible((), duplicate=token)
+        if ".mig" in key and any(".mig" in k for k in seen):
+            return Visible(tuple(kept), bad=token)  # a process sees one MIG instance at most
         seen.add(key)
         kept.append(token)
     return Visible(tuple(kept))
@@ -85,7 +88,8 @@ _CVD_WHY = (
     "CUDA reads `CUDA_VISIBLE_DEVICES` once, when a process first initialises CUDA. An empty "
     "value hides every GPU (`CUDA_ERROR_NO_DEVICE`, `torch.cuda.is_available()` is False); "
     "CUDA stops at the first entry it cannot use (a negative or too-large index, an unknown "
-    "UUID, a typo) and ignores the rest; a GPU named twice invalidates the whole list. "
+    "UUID, a typo, a second MIG instance: CUDA shows a process one) and ignores the rest; "
+    "a GPU named twice invalidates the whole list. "
     "gpudoctor emulates this parse against the GPUs NVML lists. On a machine with no NVIDIA "
     "GPU (GD-DRV-001) there is nothing to hide, so the finding is information: CPU-only jobs "
     "set `CUDA_VISIBLE_DEVICES=` or `-1` on purpose."
@@ -188,6 +192,9 @@ def _bad_entry(token: str, report: Report) -> str:
         return f"{token!r} is negative: CUDA stops reading there"
     if _INDEX.match(token):
         return f"{token!r} is not a GPU index (NVML lists {count} GPU{'s' if count != 1 else ''})"
+    migs = [m.uuid for g in gpus(report) for m in g.mig_devices if m.uuid]
+    if token.startswith("MIG-") and sum(u.startswith(token) for u in migs) == 1:
+        return f"{token!r} is a second MIG instance: a process sees one MIG instance at most"
     if token.startswith(("GPU-", "MIG-")):
         return f"{token!r} matches no GPU or MIG UUID (or more than one)"
     return f"{token!r} is neither an index nor a GPU-/MIG- UUID"

@@ -151,7 +151,8 @@ def _without_blackwell_code(report: Report, kb: KnowledgeBase) -> list[Framework
     return [
         fw
         for fw in report.frameworks
-        if fw.status == "ok"
+        if fw.name in FRAMEWORK_NAMES  # a report may list one this gpudoctor does not know
+        and fw.status == "ok"
         and fw.cuda_build
         and fw.arch_list
         and all(

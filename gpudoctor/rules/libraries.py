@@ -13,6 +13,7 @@ from packaging.version import Version
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, LoadedModule, Report
+from gpudoctor.rules.distro import package_owning
 from gpudoctor.rules.facts import canonical_name, env, make_env_command, nvidia_wheel_stem, version
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
 
@@ -353,7 +354,7 @@ def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
             ]
         else:
-            fix = [f"$ dpkg -S {lib.path} || rpm -qf {lib.path}   # the package to remove"]
+            fix = [f"{package_owning(report, lib.path)}   # the package to remove"]
         if fw.build_cudnn and fw.build_cuda:
             major = fw.build_cuda.split(".")[0]
             fix.append(f"$ pip install 'nvidia-cudnn-cu{major}=={fw.build_cudnn}.*'   # its own")

@@ -13,6 +13,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PackageInfo, Report
+from gpudoctor.rules.distro import package_owning
 from gpudoctor.rules.facts import canonical_name, env, nvidia_wheel_stem, version
 from gpudoctor.rules.framework_build import label
 from gpudoctor.rules.messages import classify, quote
@@ -374,8 +375,8 @@ def _folder_fix(report: Report, folder: str, files: list[str]) -> str:
         keep = [d for d in dirs if d.rstrip("/") != folder]
         return f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
     return (
-        f"$ dpkg -S {folder}/{files[0]}   # the system package that put it there "
-        "(rpm -qf on RHEL); remove it if nothing else needs it"
+        f"{package_owning(report, f'{folder}/{files[0]}')}   # the system package that put it "
+        "there; remove it if nothing else needs it"
     )
 
 

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from gpudoctor import kb
 from gpudoctor.cli.explain import page
 from gpudoctor.rules import REGISTRY, diagnose
@@ -39,6 +41,23 @@ def test_markdown_emphasis_is_not_printed_but_globs_in_commands_are(cli):
 
 def test_the_id_is_read_in_any_case(cli):
     assert cli("explain", "gd-torch-004").stdout == cli("explain", "GD-TORCH-004").stdout
+
+
+@pytest.mark.parametrize(
+    "written", ["[GD-TORCH-004]", "GD-TORCH-4", " gd_torch_004 ", "GD\u2010TORCH\u2010004"]
+)
+def test_the_id_is_read_as_people_copy_it(cli, written):
+    # check prints "[GD-TORCH-004]"; copied with its brackets, explain said "no finding".
+    result = cli("explain", written)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == cli("explain", "GD-TORCH-004").stdout
+
+
+@pytest.mark.parametrize("written", ["GD-TORCH-0004", "GD-TORCH-004x", "004", "GD-TORCH"])
+def test_what_is_not_an_id_stays_bad_input(cli, written):
+    result = cli("explain", written)
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.count("\n") == 1
 
 
 def test_without_an_id_every_finding_is_listed(cli):

@@ -343,3 +343,79 @@ def test_now_against_the_redacted_history_names_no_host(cli, machine, _private_h
     assert "gpu-host" not in result.stdout
     if fmt == "json":
         assert json.loads(result.stdout)["new"]["host"] == "<redacted>"
+
+
+@pytest.mark.parametrize(("checks", "state"), [(1, GOOD), (2, GOOD), (1, BROKEN), (2, BROKEN)])
+def test_every_diff_the_history_listing_suggests_runs_on_that_history(
+    cli, machine, _private_history, checks, state
+):
+    # It suggested `gpudoctor diff 3 1` and `gpudoctor diff 2026-12-01` whatever the history
+    # held: with one or two entries, or none on that day, each was refused as bad input; and
+    # plain `gpudoctor diff` (last good against now) where no report was good yet.
+    import re
+
+    machine(state)
+    for _ in range(checks):
+        assert cli("check").exit_code in (0, 1)
+    hint = cli("history").stdout.strip().splitlines()[-1]
+    suggested = re.findall(r"`gpudoctor (diff[^`]*)`", hint)
+    assert len(suggested) == checks + 1, hint
+    for command in suggested:
+        result = cli(*command.split())
+        assert result.exit_code in (0, 1), (command, result.stderr)
+
+
+def _as_if_no_frameworks(source: Path, target: Path) -> Path:
+    """``source`` as `check --no-frameworks` writes it: no framework, their probes skipped."""
+    doc = json.loads(source.read_text())
+    doc["frameworks"] = []
+    for probe in doc["probes"]:
+        if probe["name"] in ("torch", "tensorflow"):
+            probe.update(status="skipped", duration_s=0.0, message="--no-frameworks")
+    target.write_text(json.dumps(doc))
+    return target
+
+
+def test_diff_without_a_good_report_says_what_else_it_takes(cli, machine, _private_history):
+    machine(BROKEN)
+    assert cli("check").exit_code == 1
+    result = cli("diff")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "no good report in the history" in line and "`gpudoctor diff 1`" in line, line
+    assert cli("diff", "1").exit_code in (0, 1)
+
+
+@pytest.mark.parametrize(
+    "report", [GOOD, REPORTS / "failure__flash_attn_build_nvcc_mismatch.json"], ids=lambda p: p.stem
+)
+@pytest.mark.parametrize("unprobed_side", ["old", "new"])
+def test_a_side_without_frameworks_compares_no_framework_findings(
+    cli, tmp_path, report, unprobed_side
+):
+    # The note said the frameworks were not compared, yet their findings were: "PyTorch was
+    # not checked (went away)", GD-CUDA-012 (nvcc against PyTorch's CUDA) gone, exit 1.
+    quick = _as_if_no_frameworks(report, tmp_path / "quick.json")
+    old, new = (quick, report) if unprobed_side == "old" else (report, quick)
+    result = cli("diff", str(old), str(new), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == [], doc["findings"]
+    assert any("did not probe the frameworks" in note for note in doc["notes"])
+    assert result.exit_code == 0, result
+
+
+def test_a_history_entry_copied_out_is_a_report_file(cli, machine, _private_history, tmp_path):
+    # `check --from-report ENTRY` and `diff ENTRY ...` said "it has no schema_version (write
+    # one with `gpudoctor check --format json -o FILE`)" of gpudoctor's own kept report.
+    assert cli("check").exit_code == 0
+    (kept,) = entries(_private_history)
+    copy = tmp_path / "from-node17.json"
+    copy.write_bytes(kept.read_bytes())
+    replayed = cli("check", "--from-report", str(copy))
+    assert replayed.exit_code == 0, replayed.stderr
+    assert "590.48.01" in replayed.stdout
+    same = cli("diff", str(copy), "1", "--format", "json")
+    assert same.exit_code == 0, same.stderr
+    doc = json.loads(same.stdout)
+    assert doc["old"]["machine"] == doc["new"]["machine"] is not None
+    assert doc["other_machine"] is None

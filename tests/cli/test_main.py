@@ -227,3 +227,68 @@ def test_fleet_help_describes_each_of_its_commands(cli):
     text = cli("fleet", "--help").stdout.split("Options:", 1)[0]
     for name in ("fleet run", "fleet report", "fleet pairs"):
         assert f"`{name}" in text, name
+
+
+_HEALTHY = "tests/data/reports/linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explain"],
+        ["history", "--history-dir", "."],
+        ["check", "--from-report", _HEALTHY],
+        ["check", "--from-report", _HEALTHY, "--format", "json"],
+        ["diff", _HEALTHY, _HEALTHY],
+        ["check", "--help"],
+        ["--version"],
+    ],
+)
+def test_a_reader_that_left_is_141_not_an_error_finding(args, tmp_path):
+    # `gpudoctor check | head`: Click's main turns the BrokenPipeError into sys.exit(1), which
+    # to check means an error finding and to diff a change; the reader here has left before
+    # the first write, so every run meets it.
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gpudoctor", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=root if args[0] != "history" else tmp_path,
+            env={**os.environ, "PYTHONPATH": str(root), "GPUDOCTOR_NO_HISTORY": "1"},
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "form"),
+    [
+        (["check", "--json"], "json"),
+        (["check", "--markdown"], "markdown"),
+        (["diff", "--json"], "json"),
+        (["history", "--json"], "json"),
+    ],
+)
+def test_a_format_flag_points_at_format_not_at_a_lookalike_option(cli, args, form):
+    # `check --json` said "Did you mean '--since'?".
+    result = cli(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert f"--format {form}" in line, line
+    assert "--since" not in line
+
+
+def test_a_flag_near_no_format_keeps_clicks_suggestion(cli):
+    result = cli("check", "--verbos")
+    assert result.exit_code == 2
+    assert "Did you mean '--verbose'?" in result.stderr

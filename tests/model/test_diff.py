@@ -396,3 +396,15 @@ def test_memtotal_moved_by_a_kernel_update_is_no_change_a_lost_dimm_is():
         "2015",
         "1951",
     )
+
+
+def test_an_old_side_made_after_the_new_one_is_said():
+    # `gpudoctor diff 1 3` (the newest as OLD) read an upgrade as a downgrade, without a word.
+    earlier = Side(label="3", created_at="2026-12-01T06:00:00Z")
+    later = Side(label="1", created_at="2026-12-07T04:02:27Z")
+    (note,) = make_diff(later, earlier).notes
+    assert note.startswith("OLD (2026-12-07T04:02:27Z) was made after NEW (2026-12-01T06:00:00Z)")
+    assert make_diff(earlier, later).notes == ()
+    assert make_diff(Side(label="a"), earlier).notes == ()  # a time unknown: nothing to say
+    odd = Side(label="b", created_at="yesterday")
+    assert make_diff(later, odd).notes == ()

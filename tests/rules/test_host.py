@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import ProbeRun
 from gpudoctor.rules.host import parse_visible_devices
+from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
     H100_UUID,
     diagnose,
@@ -70,6 +72,29 @@ def test_valid_visible_devices_are_not_reported(value):
     report = with_env(two_gpus(), CUDA_VISIBLE_DEVICES=value)
     assert findings(report, "GD-HOST-001") == []
     assert findings(report, "GD-HOST-002") == []
+
+
+MIG_REPORT = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / "reports"
+    / "linux-x86_64__nvidia-h100-mig__590.48.01__idle.json"
+)
+
+
+def test_a_second_mig_instance_is_where_cuda_stops():
+    # Two MIG UUIDs (for DDP over two slices) passed as fine: CUDA shows a process one MIG
+    # instance, so the job ran on one slice with nothing said.
+    report = load_report(MIG_REPORT)
+    first, second = (m.uuid for m in report.nvml.gpus[0].mig_devices[:2])
+    both = with_env(report, CUDA_VISIBLE_DEVICES=f"{first},{second}")
+    (found,) = findings(both, "GD-HOST-002")
+    assert found.severity == Severity.WARNING
+    assert f"{second!r} is a second MIG instance" in found.evidence[1]
+    assert found.fix[0] == f"$ export CUDA_VISIBLE_DEVICES={first}"
+    assert findings(both, "GD-HOST-001") == []
+    one = with_env(report, CUDA_VISIBLE_DEVICES=second)
+    assert findings(one, "GD-HOST-001") == findings(one, "GD-HOST-002") == []
 
 
 def test_an_unset_variable_is_not_reported():

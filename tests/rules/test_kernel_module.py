@@ -109,6 +109,19 @@ def test_blackwell_on_the_proprietary_module_names_a_torch_without_blackwell_cod
     assert not any(f.startswith("Then") for f in plain.fix)
 
 
+def test_a_framework_this_gpudoctor_does_not_know_is_not_an_internal_error() -> None:
+    # A report that lists a framework by another name (a newer gpudoctor's, a hand-edited
+    # file) made check --from-report fail with "internal error: KeyError: 'jax'".
+    recorded = load_report(REAL_H200.with_name("failure__blackwell_on_proprietary_module.json"))
+    torch = recorded.frameworks[0]
+    report = replace(recorded, frameworks=(*recorded.frameworks, replace(torch, name="jax")))
+    (found,) = findings(report, "GD-DRV-007")
+    assert [e for e in found.evidence if "Blackwell code either" in e] == [
+        e for e in findings(recorded, "GD-DRV-007")[0].evidence if "Blackwell code either" in e
+    ]
+    assert not any("jax" in line for line in (*found.evidence, *found.fix))
+
+
 def test_a_pascal_gpu_on_the_open_module() -> None:
     (found,) = findings(gt1030_on_open(), "GD-DRV-008")
     assert "device 0x1d01" in found.evidence[0] and "no GSP" in found.evidence[0]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkDevice, PackageInfo
 from gpudoctor.rules.packaging import cuda_major, split_majors, wheel_for_symbol
@@ -18,6 +20,7 @@ from tests.rules.builders import (
     with_cuda,
     with_env,
     with_framework,
+    with_host,
 )
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "reports"
@@ -140,6 +143,28 @@ def test_a_cudnn_engine_from_the_system_is_named() -> None:
     )
     assert found.fix[-1] == "or upgrade the cuDNN wheel: $ pip install -U nvidia-cudnn-cu13"
     assert findings(report, "GD-TORCH-018") == []  # the mix is the cause, said once
+
+
+@pytest.mark.parametrize(
+    ("os_release", "command"),
+    [
+        ("Ubuntu 22.04.5 LTS", "$ dpkg -S"),
+        ("Fedora Linux 44 (Workstation Edition)", "$ rpm -qf"),
+        ("Rocky Linux 9.4 (Blue Onyx)", "$ rpm -qf"),
+        ("Arch Linux", "$ dpkg -S"),  # unknown: both, in turn
+    ],
+)
+def test_the_package_that_holds_the_foreign_cudnn_file_is_asked_of_this_distro(
+    os_release: str, command: str
+) -> None:
+    # On Fedora and Rocky the fix's command was `dpkg -S`, which they do not have.
+    report = with_host(recorded("torch_cudnn_engine_from_system"), os_release=os_release)
+    (found,) = findings(report, "GD-CUDA-033")
+    path = "/lib/x86_64-linux-gnu/libcudnn_engines_tensor_ir.so.9"
+    assert found.fix[0].startswith(f"{command} {path}"), found.fix[0]
+    rpm_too = os_release.startswith("Arch")
+    assert (f"|| rpm -qf {path}" in found.fix[0]) is rpm_too
+    assert ("dpkg" in found.fix[0]) is not os_release.startswith(("Fedora", "Rocky"))
 
 
 def test_a_cudnn_folder_on_ld_library_path_is_dropped_from_it() -> None:
