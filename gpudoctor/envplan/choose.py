@@ -63,7 +63,8 @@ class Candidate:
         """``PyTorch 2.9.1 cu126`` or ``TensorFlow 2.21 (CPU)``."""
         name = NAMES[self.release.framework]
         tag = self.variant.tag if self.variant.cuda else "(CPU)"
-        return f"{name} {self.version} {tag}"
+        # --torch 2.9.1+cu126 pins its label, which the tag says already ("2.9.1+cu126 cu126")
+        return f"{name} {self.version.split('+', 1)[0]} {tag}"
 
     def rank(self) -> tuple[object, ...]:
         """Sort key: larger is better."""

@@ -151,6 +151,8 @@ def test_a_local_label_chooses_its_build(cli: Cli, in_tmp: Path, tag: str) -> No
     text = (in_tmp / "environment.yml").read_text(encoding="utf-8")
     assert f"--index-url https://download.pytorch.org/whl/{tag}" in text
     assert f"torch==2.9.1+{tag}" in text and f"name: torch2.9-{tag}" in text
+    # the reasons name the build once: "PyTorch 2.9.1 cu126", not "PyTorch 2.9.1+cu126 cu126"
+    assert f"PyTorch 2.9.1 {tag}" in text and f"+{tag} {tag}" not in text
 
 
 @pytest.mark.parametrize(
