@@ -88,7 +88,8 @@ def find_entry(folder: Path, selector: str) -> Entry:
     if _number(selector):
         index = int(selector)
         if not 1 <= index <= len(entries):
-            raise HistoryError(f"history has entries 1 to {len(entries)}, not {selector}")
+            held = "one entry, 1" if len(entries) == 1 else f"entries 1 to {len(entries)}"
+            raise HistoryError(f"history has {held}, not {selector}")
         return read_entry(folder, entries[index - 1].name)
     prefix = selector.replace(" ", "T").removesuffix("Z")
     for entry in entries:  # newest first

@@ -192,6 +192,7 @@ def _of(report: Report, kb: KnowledgeBase, fw: FrameworkInfo, cause: str) -> lis
     "against NumPy 2.",
     sources=(
         "https://github.com/pytorch/pytorch/issues/135013",
+        "tensorflow/tensorflow v2.18.0 release notes (compiled with NumPy 2.0 by default)",
         "https://github.com/xai4space/meteors/issues/20",
         "https://github.com/xaviermouy/FishSound_Finder/issues/3",
         _SOURCE,

@@ -72,12 +72,17 @@ def nvcc_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     build = fw.build_cuda
     short = ".".join(build.split(".")[:2])
+    # found as /usr/local/cuda itself, the how and the where are one path: say it once
+    where = (
+        tc.cuda_home
+        if tc.cuda_home_from in (None, tc.cuda_home)
+        else f"{tc.cuda_home_from}: {tc.cuda_home}"
+    )
     yield Hit(
         title=f"CUDA extensions cannot be built: nvcc is CUDA {tc.nvcc_version}, "
         f"{label(fw)} was built with CUDA {build}",
         evidence=(
-            f"{tc.nvcc}: CUDA {tc.nvcc_version} (the toolkit from {tc.cuda_home_from}: "
-            f"{tc.cuda_home})",
+            f"{tc.nvcc}: CUDA {tc.nvcc_version} (the toolkit from {where})",
             f"{label(fw)}: built with CUDA {build}",
             "building an extension stops with: "
             + MISMATCH.format(nvcc=tc.nvcc_version, torch=build),

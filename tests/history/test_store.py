@@ -85,12 +85,16 @@ def test_a_new_good_entry_moves_the_mark(tmp_path):
 
 @pytest.mark.parametrize(
     ("selector", "message"),
-    [("9", "entries 1 to 1, not 9"), ("2025-01-01", "no history entry at 2025-01-01")],
+    [("9", "history has one entry, 1, not 9"), ("2025-01-01", "no history entry at 2025-01-01")],
 )
 def test_a_selector_that_names_nothing_is_one_line(tmp_path, selector, message):
     keep(tmp_path)
     with pytest.raises(HistoryError, match=message):
         find_entry(tmp_path, selector)
+    keep(tmp_path)
+    if selector == "9":  # and of more entries: their range
+        with pytest.raises(HistoryError, match="history has entries 1 to 2, not 9"):
+            find_entry(tmp_path, selector)
 
 
 def test_an_empty_history_says_how_to_fill_it(tmp_path):

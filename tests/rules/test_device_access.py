@@ -140,6 +140,14 @@ def test_nvcc_of_the_same_major_builds():
         "(13.0) mismatches the version that was used to compile PyTorch (12.8)"
         in (found.evidence[2])
     )
+    assert "(the toolkit from CUDA_HOME: /usr/local/cuda)" in found.evidence[0]
+
+
+def test_a_toolkit_found_at_its_default_path_is_named_once():
+    # it read "(the toolkit from /usr/local/cuda: /usr/local/cuda)"
+    toolchain = _toolchain(nvcc_version="13.0", cuda_home_from="/usr/local/cuda")
+    (found,) = findings(replace(healthy(), toolchain=toolchain), "GD-CUDA-012")
+    assert found.evidence[0].endswith("CUDA 13.0 (the toolkit from /usr/local/cuda)")
 
 
 def test_a_cpu_torch_needs_no_toolchain():
