@@ -187,6 +187,8 @@ def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request)
     floor = kb.min_driver_for_cc(target.cc, target.driver_os)
     if floor is None or parse_driver(target.driver) >= parse_driver(floor):
         return
+    if target.cc_renamed_from is not None:
+        return  # the floor is the renamed CC's (R580 says 11.0); a driver saying 10.1 is older
     row = kb.arch_driver(target.cc)
     cuda = f"CUDA {row.cuda}" if row else "the first toolkit for it"
     raise PlanError(

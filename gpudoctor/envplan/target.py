@@ -65,6 +65,9 @@ class Target:
     left_out: tuple[str, ...] = ()
     """Why some nodes of a fleet are not planned for (an older driver than the one chosen):
     written as warnings."""
+    cc_renamed_from: str | None = None
+    """The compute capability as typed when it was an older name of ``cc`` (Thor's 10.1,
+    11.0 since CUDA 13.0): a driver that still says 10.1 predates the rename."""
 
     @property
     def given(self) -> bool:
@@ -188,14 +191,27 @@ def target_from_args(
             raise BadInputError(f"--glibc {glibc}: not a glibc version like 2.28") from None
         norm_glibc = f"{major}.{minor}"
     norm_cc: str | None = None
+    old_name: str | None = None
     if cc is not None:
         try:
             norm_cc = cc_text(parse_cc(cc))
         except BadInputError:
             raise BadInputError(f"--cc {cc}: not a compute capability like 8.6") from None
+        # Thor's 10.1, as CUDA 12.8/12.9 and their drivers print it, is 11.0 since CUDA 13.0:
+        # refused, it read "no NVIDIA GPU has this compute capability"
+        old_name = norm_cc if norm_cc in kb.arch_rules.renamed else None
+        norm_cc = kb.arch_rules.renamed.get(norm_cc, norm_cc)
         if not kb.is_known_cc(norm_cc):
             raise BadInputError(f"--cc {cc}: {_unknown_cc(kb, norm_cc)}")
-    target = Target(driver=driver, cc=norm_cc, os=os, arch=arch, wsl=wsl, glibc=norm_glibc)
+    target = Target(
+        driver=driver,
+        cc=norm_cc,
+        os=os,
+        arch=arch,
+        wsl=wsl,
+        glibc=norm_glibc,
+        cc_renamed_from=old_name,
+    )
     _ = target.platform  # Windows on Arm: no recorded builds (exit 1, says why)
     return target
 

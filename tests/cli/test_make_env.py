@@ -902,3 +902,14 @@ def test_glibc_bad_input(cli: Cli, in_tmp: Path, args: tuple[str, ...], message:
     result = cli("make-env", *TARGET, *args)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result
     assert message in result.stderr, result
+
+
+def test_thors_old_compute_capability_is_planned_under_its_new_name(cli: Cli) -> None:
+    # --cc 10.1 (CUDA 12.8/12.9's name for Thor, 11.0 since CUDA 13.0) read "no NVIDIA GPU
+    # has this compute capability"
+    new = cli("make-env", "--driver", "580.95.05", "--cc", "10.1", "--arch", "aarch64", "-o", "-")
+    assert new.exit_code == 0, new
+    assert "CC 11.0" in new.stdout and "--cc 11.0" in new.stdout
+    # a driver that still says 10.1 predates R580: not "no such machine"
+    old = cli("make-env", "--driver", "570.86.10", "--cc", "10.1", "--arch", "aarch64", "-o", "-")
+    assert "no such machine" not in old.stderr and "no NVIDIA GPU has" not in old.stderr, old
