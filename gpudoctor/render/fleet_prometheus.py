@@ -138,6 +138,7 @@ def render_prometheus(report: FleetReport) -> str:
         ),
         worst=min,  # the slowest of runs that differ only in what a label does not show
     )
+    lines += _pairs(report)
     lines += _family(
         "gpudoctor_fleet_healthy",
         "1 when fleet report exits 0: every node reached and readable, no error finding, "
@@ -153,3 +154,46 @@ def render_prometheus(report: FleetReport) -> str:
             "gpudoctor_fleet_report_timestamp_seconds", "When the report was made.", [({}, stamp)]
         )
     return "\n".join(lines) + "\n"
+
+
+def _pairs(report: FleetReport) -> list[str]:
+    """fleet pairs' verdicts per node and per pair, when the folder holds its pairs.json.
+
+    Only ``gpudoctor_fleet_healthy`` said a bad node was found: an alert could not name it.
+    """
+    pairs = report.pairs
+    if pairs is None:
+        return []
+    measured: list[Sample] = []
+    for p in pairs.pairs:
+        busbw = p.busbw_gbps
+        if busbw is not None:
+            measured.append(({"node_a": p.nodes[0], "node_b": p.nodes[1]}, busbw))
+    lines = _family(
+        "gpudoctor_fleet_pair_busbw_gbps",
+        "A two-node all-reduce of fleet pairs: its bus bandwidth at the largest message, GB/s "
+        "(none for a pair that did not run to the end: see gpudoctor_fleet_pair_failed).",
+        measured,
+        worst=min,
+    )
+    lines += _family(
+        "gpudoctor_fleet_pair_failed",
+        "A pair of fleet pairs that did not run to the end (1), with why: error, refused or "
+        "timeout.",
+        (
+            ({"node_a": p.nodes[0], "node_b": p.nodes[1], "status": p.status}, 1)
+            for p in pairs.pairs
+            if p.status != "ok"
+        ),
+    )
+    lines += _family(
+        "gpudoctor_fleet_pairs_bad_node",
+        "A node slow or failing with every partner in fleet pairs (always 1): the node itself.",
+        (({"node": b.node}, 1) for b in pairs.bad_nodes),
+    )
+    lines += _family(
+        "gpudoctor_fleet_pairs_bad_link",
+        "A pair slow while both nodes are fine with other partners (always 1): the link.",
+        (({"node_a": a, "node_b": b}, 1) for a, b in pairs.bad_links),
+    )
+    return lines

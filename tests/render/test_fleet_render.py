@@ -170,6 +170,43 @@ def test_prometheus_parses_with_the_reference_parser():
     assert families["gpudoctor_fleet_healthy"].samples[0].value == 0
 
 
+def test_prometheus_names_the_bad_node_and_link_of_fleet_pairs():
+    # only gpudoctor_fleet_healthy said fleet pairs found a bad node: an alert could not name it
+    from dataclasses import replace
+
+    from gpudoctor.fleet.pairs import analyse
+    from tests.fleet.test_pairs import matrix
+
+    fine = fine_pairs()
+    # n0 is slow with all four partners (one pair timed out); n4-n5 alone is slow
+    slow = {("n0", "n1"): 20.0, ("n0", "n2"): 21.0, ("n0", "n6"): 22.0, ("n0", "n7"): None}
+    slow[("n4", "n5")] = 19.0
+    outcomes = matrix(8, slow)
+    base, slow_pairs, bad, links = analyse(outcomes)
+    assert base == 45.0
+    assert [b.node for b in bad] == ["n0"] and links, (bad, links)
+    pairs = replace(
+        fine.pairs, pairs=tuple(outcomes), slow_pairs=slow_pairs, bad_nodes=bad, bad_links=links
+    )
+    text = render_fleet("prometheus", replace(fine, pairs=pairs))
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert [s.labels for s in families["gpudoctor_fleet_pairs_bad_node"].samples] == [
+        {"node": "n0"}
+    ]
+    assert {
+        (s.labels["node_a"], s.labels["node_b"])
+        for s in families["gpudoctor_fleet_pairs_bad_link"].samples
+    } == set(links)
+    busbw = {
+        (s.labels["node_a"], s.labels["node_b"]): s.value
+        for s in families["gpudoctor_fleet_pair_busbw_gbps"].samples
+    }
+    assert busbw[("n0", "n1")] == 20.0 and ("n0", "n7") not in busbw
+    (failed,) = families["gpudoctor_fleet_pair_failed"].samples
+    assert failed.labels == {"node_a": "n0", "node_b": "n7", "status": "timeout"}
+    assert "gpudoctor_fleet_pair" not in render_fleet("prometheus", sample())  # no pairs.json
+
+
 class _Tags(HTMLParser):
     def __init__(self):
         super().__init__()
