@@ -75,6 +75,7 @@ def to_dict(plan: Plan) -> dict[str, Any]:
             "os": target.os,
             "arch": target.arch,
             "wsl": target.wsl,
+            "glibc": target.glibc,
             "platform": target.platform,
             "gpus": list(target.gpus),
             "origin": target.origin,

@@ -202,6 +202,20 @@ def test_json(cli: Cli, in_tmp: Path) -> None:
     assert doc["frameworks"][0]["name"] == "torch"
     assert doc["frameworks"][0]["cuda"] == "12.6"
     assert doc["python"] and isinstance(doc["warnings"], list) and doc["reasons"]
+    assert doc["target"]["glibc"] is None  # not given: not judged
+    typed = cli(
+        "make-env",
+        "--driver",
+        "580.95.05",
+        "--cc",
+        "6.1",
+        "--glibc",
+        "2.17",
+        "--format",
+        "json",
+        "--stdout",
+    )
+    assert json.loads(typed.stdout)["target"]["glibc"] == "2.17", typed
 
 
 @pytest.mark.parametrize(
