@@ -23,7 +23,7 @@ from gpudoctor.rules.framework_build import cuda_support, label
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.host import parse_visible_devices
 from gpudoctor.rules.messages import import_explained, import_explained_elsewhere
-from gpudoctor.rules.packaging import cudnn_pin
+from gpudoctor.rules.packaging import cudnn_install
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, framework_rule
 
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
@@ -619,23 +619,10 @@ def cudnn_runtime_old(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
             f"loaded cuDNN {fw.cudnn_runtime}",
         ),
         fix=(
-            _cudnn_install(fw),
+            cudnn_install(fw),
             "Remove other cuDNN folders from LD_LIBRARY_PATH (see GD-CUDA-011).",
         ),
     )
-
-
-def _cudnn_install(fw: FrameworkInfo) -> str:
-    """pip's command for the cuDNN the build needs: the wheel the framework pins when that is
-    the cuDNN it was built with, else that version's newest wheel (``==8.7.0.*``: the wheels
-    carry a fourth number, 8.7.0.84, which a bare ``==8.7.0`` does not match)."""
-    pin = cudnn_pin(fw)
-    build = fw.build_cudnn or ""
-    if pin is not None and pin.partition("==")[2].startswith(f"{build}."):
-        return f"$ pip install '{pin}'   # the cuDNN {label(fw)} pins"
-    major = (fw.build_cuda or "12").split(".")[0]
-    built = f"the cuDNN {label(fw)} was built with"
-    return f"$ pip install 'nvidia-cudnn-cu{major}=={build}.*'   # {built}"
 
 
 @framework_rule(

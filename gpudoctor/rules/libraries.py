@@ -15,6 +15,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, LoadedModule, Report
 from gpudoctor.rules.distro import package_owning
 from gpudoctor.rules.facts import canonical_name, env, make_env_command, nvidia_wheel_stem, version
+from gpudoctor.rules.packaging import cudnn_install
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
 
 # The pip wheel (without its -cuXX suffix) that ships each CUDA library.
@@ -356,8 +357,7 @@ def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         else:
             fix = [f"{package_owning(report, lib.path)}   # the package to remove"]
         if fw.build_cudnn and fw.build_cuda:
-            major = fw.build_cuda.split(".")[0]
-            fix.append(f"$ pip install 'nvidia-cudnn-cu{major}=={fw.build_cudnn}.*'   # its own")
+            fix.append(cudnn_install(fw))
         yield Hit(
             severity=Severity.ERROR if too_old or failures else Severity.WARNING,
             title=f"{label} loads {lib.path}, which shadows its own cuDNN",

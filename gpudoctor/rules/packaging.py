@@ -464,6 +464,20 @@ def cudnn_pin(fw: FrameworkInfo) -> str | None:
     return None
 
 
+def cudnn_install(fw: FrameworkInfo) -> str:
+    """pip's command for the cuDNN the build needs: the wheel the framework pins when that is
+    the cuDNN it was built with, else that version's newest wheel (``==8.7.0.*``: the wheels
+    carry a fourth number, 8.7.0.84, which a bare ``==8.7.0`` does not match). GD-TORCH-011
+    and GD-CUDA-011 both give it: one report's two findings named 8.7.0.84 and 8.7.0.*."""
+    pin = cudnn_pin(fw)
+    build = fw.build_cudnn or ""
+    if pin is not None and pin.partition("==")[2].startswith(f"{build}."):
+        return f"$ pip install '{pin}'   # the cuDNN {label(fw)} pins"
+    major = (fw.build_cuda or "12").split(".")[0]
+    built = f"the cuDNN {label(fw)} was built with"
+    return f"$ pip install 'nvidia-cudnn-cu{major}=={build}.*'   # {built}"
+
+
 _CONV = (
     "$ python -c \"import torch; x = torch.randn(1, 4, 8, 8, device='cuda'); "
     "print(torch.nn.functional.conv2d(x, torch.randn(4, 4, 3, 3, device='cuda')).sum())\""

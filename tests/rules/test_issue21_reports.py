@@ -179,3 +179,18 @@ def test_healthy_captures_get_none_of_the_new_findings(name):
         "GD-CUDA-014",
     }
     assert not new & ids(run(name))
+
+
+def test_the_two_cudnn_findings_of_one_report_install_the_same_wheel():
+    # GD-CUDA-011 (a cuDNN on LD_LIBRARY_PATH shadows the wheel) said 'nvidia-cudnn-cu11==8.7.0.*'
+    # and GD-TORCH-011 (the cuDNN loaded is older than the build's) 'nvidia-cudnn-cu11==8.7.0.84'
+    diagnosis = run("failure__torch_cudnn_shadowed_by_ld_library_path")
+    shadow, older = one(diagnosis, "GD-CUDA-011"), one(diagnosis, "GD-TORCH-011")
+    installs = [
+        [line for line in f.fix if line.startswith("$ pip install")] for f in (shadow, older)
+    ]
+    assert (
+        installs[0]
+        == installs[1]
+        == ["$ pip install 'nvidia-cudnn-cu11==8.7.0.84'   # the cuDNN PyTorch 2.0.1+cu118 pins"]
+    )

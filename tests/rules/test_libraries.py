@@ -151,8 +151,8 @@ def test_a_cudnn_on_ld_library_path_is_named_with_its_variable():
     assert "built with cuDNN 8.7.0" in found.evidence[2]
     assert "compiled  against (8, 7, 0)" in found.evidence[3]
     assert found.fix[0] == "$ export LD_LIBRARY_PATH=/usr/local/nvidia/lib64"
-    # quoted: zsh stops at an unmatched glob (no matches found: nvidia-cudnn-cu11==8.7.0.*)
-    assert found.fix[1].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.*'")
+    # the wheel the build pins, quoted (zsh stops at an unmatched glob in an unquoted one)
+    assert found.fix[1].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.84'")
     # and the framework's own finding sees the old runtime too
     assert findings(torch_on_old_cudnn(), "GD-TORCH-011") != []
 
