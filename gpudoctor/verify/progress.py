@@ -215,12 +215,16 @@ class RichProgress:
             TimeElapsedColumn,
         )
 
+        from gpudoctor.render.liveline import fitted_text
+
         self.estimate = Estimate(settings)
         self.console = Console(file=out)
+        bar = min(40, max(10, self.console.width // 8))
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
+            # the spinner, the bar, 12/12, the elapsed and the time left keep their room
+            fitted_text(self.console.width, reserve=bar + 36),
+            BarColumn(bar_width=bar),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("~{task.fields[left]} left"),
@@ -239,7 +243,8 @@ class RichProgress:
             from rich.text import Text
 
             # Text, not markup: error messages may hold brackets rich would parse.
-            self.progress.console.print(Text("verify: ", style="dim") + Text(line))
+            # soft_wrap: a long line (an error naming a path) is not cut at the terminal's width
+            self.progress.console.print(Text("verify: ", style="dim") + Text(line), soft_wrap=True)
         elif line is not None:
             self.progress.update(self.task, description=line)
         e = self.estimate
