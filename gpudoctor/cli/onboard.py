@@ -553,7 +553,9 @@ def command(
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)
     err = sys.stderr
-    progress: _Lines = _Live(err) if err.isatty() and not dry_run else _Lines(err)
+    from gpudoctor.render.liveline import live_terminal
+
+    progress: _Lines = _Live(err) if live_terminal(err) and not dry_run else _Lines(err)
     try:
         return _onboard(request, partition, dry_run, yes, interactive, progress)
     finally:

@@ -67,6 +67,8 @@ def make_probe_progress(
     names: Iterable[str], out: TextIO, *, timeout_s: float
 ) -> ProbeProgress | None:
     """A live line when ``out`` is a terminal; None for pipes and logs, which get nothing."""
-    if not out.isatty():
+    from gpudoctor.render.liveline import live_terminal
+
+    if not live_terminal(out):  # a TERM=dumb terminal draws no live line
         return None
     return ProbeProgress(names, out, timeout_s=timeout_s)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from rich.progress import TextColumn
@@ -23,3 +24,17 @@ def fitted_text(width: int, reserve: int) -> TextColumn:
 
     room = Column(no_wrap=True, overflow="ellipsis", max_width=max(width - reserve, MIN_TEXT))
     return TextColumn("{task.description}", markup=False, table_column=room)
+
+
+def live_terminal(out: TextIO) -> bool:
+    """True when ``out`` is a terminal that can redraw a live line: not a pipe or a file, and
+    not a ``TERM=dumb`` (or ``unknown``) one, such as Emacs' shell, where rich draws nothing.
+
+    There, verify's live line showed nothing at all for the whole run (only the finished
+    runs), onboard's spinner nothing but the finished steps, and check's left a blank line
+    before the report; plain lines (verify, onboard) or none (check) are what such a terminal
+    can show.
+    """
+    if not out.isatty():
+        return False
+    return os.environ.get("TERM", "").lower() not in ("dumb", "unknown")

@@ -256,7 +256,9 @@ class RichProgress:
 
 
 def make_progress(settings: Settings, out: TextIO) -> PlainProgress | RichProgress:
-    """The live display on a terminal, plain lines otherwise."""
-    if out.isatty():
+    """The live display on a terminal, plain lines otherwise (a ``TERM=dumb`` one included)."""
+    from gpudoctor.render.liveline import live_terminal
+
+    if live_terminal(out):
         return RichProgress(settings, out)
     return PlainProgress(settings, out)

@@ -545,3 +545,16 @@ def test_on_a_terminal_srun_saying_its_job_waits_is_shown_whole_and_on_the_spinn
     assert "[4/6] verify --quick inside it on partition gpu: job 42 queued" in line, line
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
     assert f"\r  {news}\n" in shown, shown  # whole, above the spinner
+
+
+def test_on_a_dumb_terminal_the_steps_are_plain_lines(tmp_path: Path) -> None:
+    # TERM=dumb (Emacs' shell): rich's spinner draws nothing there, so a running step (an hour
+    # of verify job in the queue) showed nothing at all; the plain lines are what it can show
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    env = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
+    env.update(env_for(tmp_path))  # type: ignore[arg-type]
+    argv = [sys.executable, "-m", "gpudoctor", "onboard", "--yes", "--from-report"]
+    argv += [str(WORKSTATION), "--prefix", str(tmp_path / "env"), "--report-dir", str(tmp_path)]
+    shown = _on_a_terminal([*argv, "--gpudoctor-spec", "gpudoctor"], {**env, "TERM": "dumb"})
+    assert "onboard: [2/6] create the environment with uv: " in shown, shown
+    assert "onboard: [2/6] done in " in shown and "✓" not in shown, shown

@@ -58,3 +58,11 @@ def test_at_80_columns_the_line_is_cut_and_keeps_its_spinner_and_elapsed_time(mo
     line = seen.getvalue().rstrip("\n")
     assert len(line) <= 80 and line.startswith(("⠋ checking host", "⠙ checking host")), line
     assert line.endswith(" 0:00:00") and "…" in line, line
+
+
+def test_a_dumb_terminal_gets_no_live_line(monkeypatch):
+    # TERM=dumb: rich drew nothing but left a blank line before the report
+    monkeypatch.setenv("TERM", "dumb")
+    out = FakeTerminal()
+    assert make_probe_progress(["nvml"], out, timeout_s=60) is None
+    assert out.getvalue() == ""

@@ -199,3 +199,14 @@ def test_a_long_line_above_the_live_line_is_not_cut_at_the_terminal_width(monkey
     progress.close()
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
     assert f"verify: torch resnet50 cpu: {path}\n" in shown, shown
+
+
+def test_a_dumb_terminal_gets_the_plain_lines(monkeypatch):
+    # TERM=dumb (Emacs' shell): rich draws no live line there, and verify showed nothing but
+    # the finished runs for the whole of its run
+    monkeypatch.setenv("TERM", "dumb")
+    assert isinstance(make_progress(SETTINGS, Tty()), PlainProgress)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    progress = make_progress(SETTINGS, Tty())
+    assert isinstance(progress, RichProgress)
+    progress.close()
