@@ -236,7 +236,7 @@ class _Lines:
             click.echo(f"onboard: warning: {warning}", file=self.out)
 
     def said(self, index: int, total: int, step: Step, line: str) -> None:
-        """srun's news about the verify job: queued (and why), allocated."""
+        """What srun says of the verify job: queued (and why), allocated."""
         click.echo(f"onboard: [{index}/{total}] {line}", file=self.out)
 
     def stopped(self, index: int, total: int, step: Step, log: str | None) -> None:
@@ -289,8 +289,8 @@ class _Live(_Lines):
         self.progress.start()
 
     def said(self, index: int, total: int, step: Step, line: str) -> None:
-        """srun's line above the spinner, as it is (not cut, no markup), and on the spinner:
-        a job waiting in the queue is then seen waiting, not taken for a hung step."""
+        """The line srun wrote, above the spinner as it is (not cut, no markup), and on the
+        spinner: a job waiting in the queue is then seen waiting, not taken for a hung step."""
         if self.progress is None or self.task is None:
             return
         from rich.text import Text

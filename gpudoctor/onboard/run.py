@@ -277,19 +277,8 @@ def execute(
 
 
 SRUN_NEWS = re.compile(r"srun: (job \d+ |Required node not available)")
-"""srun's lines about its job's place in the queue (the rest goes to the step's log only)."""
+"""What srun says of its job's place in the queue (the rest goes to the step's log only)."""
 QUEUED = re.compile(r"srun: job (\d+) queued and waiting for resources")
-
-
-def queue_reason(job: str) -> str | None:
-    """Why SLURM keeps ``job`` waiting, as squeue says it (Resources, Priority,
-    ReqNodeNotAvail, ...); None when squeue cannot tell."""
-    result = run_cmd(("squeue", "-h", "-j", job, "-o", "%r"), timeout_s=QUEUE_REASON_TIMEOUT_S)
-    reason = result.stdout.strip() if result.ok else ""
-    return reason if reason and reason != "None" else None
-
-
-QUEUE_REASON_TIMEOUT_S = 10.0
 
 
 class _Heard:
@@ -304,7 +293,9 @@ class _Heard:
         self.tail.append(line)
         if SRUN_NEWS.match(line):
             queued = QUEUED.match(line)
-            reason = queue_reason(queued.group(1)) if queued else None
+            from gpudoctor.fleet.slurm import pending_reason
+
+            reason = pending_reason(queued.group(1)) if queued else None
             self.news(f"{line.strip()} (squeue gives the reason: {reason})" if reason else line)
 
     def log(self, step: Step, duration_s: float) -> str:
