@@ -70,6 +70,13 @@ def _find_tool(tool: str | None) -> tuple[str, str | None]:
     return "uv", None
 
 
+def _pending_reason(job: str) -> str | None:
+    """Why SLURM keeps ``job`` waiting (squeue, through fleet/slurm.py)."""
+    from gpudoctor.fleet.slurm import pending_reason
+
+    return pending_reason(job)
+
+
 def _verify_job_step(partition: str, command: tuple[str, ...]) -> tuple[str, ...]:
     """verify on one GPU of the partition, as a job step (the srun line fleet/slurm.py spells)."""
     from gpudoctor.fleet.slurm import job_step
@@ -272,7 +279,7 @@ class _Live(_Lines):
     def started(self, index: int, total: int, step: Step) -> None:
         from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-        from gpudoctor.render.liveline import fitted_text
+        from gpudoctor.verify.progress import fitted_text
 
         self._stop()
         self.progress = Progress(
@@ -553,7 +560,7 @@ def command(
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)
     err = sys.stderr
-    from gpudoctor.render.liveline import live_terminal
+    from gpudoctor.verify.progress import live_terminal
 
     progress: _Lines = _Live(err) if live_terminal(err) and not dry_run else _Lines(err)
     try:
@@ -637,6 +644,7 @@ def _onboard(
         write_log=lambda path, text: write_output(path, text, force=True),
         in_process=in_process,
         progress=progress,
+        pending_reason=_pending_reason,
     )
     click.echo(f"onboard: the environment is ready: {plan.activate}", err=True)
     click.echo(f"onboard: summary in {' and '.join(plan.summary_files)}", err=True)

@@ -234,12 +234,15 @@ def execute(
     write_log: Callable[[Path, str], None],
     in_process: Callable[[Step], None],
     progress: Progress,
+    pending_reason: Callable[[str], str | None] = lambda job: None,
 ) -> list[StepResult]:
     """Run ``steps`` in order (numbered from ``first`` of ``total``); stop at the first failure.
 
     A failed step's ``undo`` paths are removed and :class:`StepFailed` names the step and its
     log; Ctrl-C or SIGTERM (a KeyboardInterrupt here) undoes the running step as well, then
-    goes on unwinding. What earlier steps made stays.
+    goes on unwinding. What earlier steps made stays. srun's word that its job waits in the
+    queue reaches ``progress.said`` at once, with ``pending_reason(job)`` (the CLI hands in
+    fleet/slurm.py's squeue), so that a waiting verify job is not taken for a hung one.
     """
     results: list[StepResult] = []
     for offset, planned in enumerate(steps):
@@ -249,7 +252,7 @@ def execute(
         # --dry-run's placeholder
         step = resolved(planned) if planned.argv else planned
         progress.started(index, total, step)
-        heard = _Heard(functools.partial(progress.said, index, total, step))
+        heard = _Heard(functools.partial(progress.said, index, total, step), pending_reason)
         start = time.monotonic()
         try:
             result = _run_one(step, index, log_dir, write_log, in_process, heard)
@@ -285,17 +288,17 @@ class _Heard:
     """A step's stderr lines as they come: srun's queue news passed on (a queued job with the
     reason squeue gives), the last lines kept for the log of a step that is stopped."""
 
-    def __init__(self, news: Callable[[str], None]) -> None:
-        self.news = news
+    def __init__(
+        self, news: Callable[[str], None], pending_reason: Callable[[str], str | None]
+    ) -> None:
+        self.news, self.pending_reason = news, pending_reason
         self.tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
 
     def __call__(self, line: str) -> None:
         self.tail.append(line)
         if SRUN_NEWS.match(line):
             queued = QUEUED.match(line)
-            from gpudoctor.fleet.slurm import pending_reason
-
-            reason = pending_reason(queued.group(1)) if queued else None
+            reason = self.pending_reason(queued.group(1)) if queued else None
             self.news(f"{line.strip()} (squeue gives the reason: {reason})" if reason else line)
 
     def log(self, step: Step, duration_s: float) -> str:

@@ -206,6 +206,7 @@ def test_a_queued_verify_job_is_said_to_be_waiting_and_why_while_it_waits(
 ) -> None:
     # onboard's verify job waited in the SLURM queue for up to an hour behind a spinner: srun's
     # "queued and waiting for resources" reached only the log, once the job had ended
+    from gpudoctor.fleet.slurm import pending_reason
     from tests.onboard.standins import fake_tool
 
     srun = fake_tool(tmp_path / "bin", "srun", FAKE_SRUN)
@@ -232,6 +233,7 @@ def test_a_queued_verify_job_is_said_to_be_waiting_and_why_while_it_waits(
         write_log=lambda path, text: path.write_text(text),
         in_process=lambda step: None,
         progress=Heard(),
+        pending_reason=pending_reason,
     )
     assert result.ok and result.stdout == "verified\n", result
     assert news == [
