@@ -34,7 +34,7 @@ from gpudoctor.onboard.run import StepFailed, StepResult, execute, log_text, run
 from gpudoctor.onboard.summary import StepLine, Summary, html, markdown
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from gpudoctor.model.findings import Finding
     from gpudoctor.model.report import Report
@@ -68,6 +68,13 @@ def _find_tool(tool: str | None) -> tuple[str, str | None]:
         if path is not None:
             return name, path
     return "uv", None
+
+
+def _pending_reason(job: str) -> str | None:
+    """Why SLURM keeps ``job`` waiting (squeue, through fleet/slurm.py)."""
+    from gpudoctor.fleet.slurm import pending_reason
+
+    return pending_reason(job)
 
 
 def _verify_job_step(partition: str, command: tuple[str, ...]) -> tuple[str, ...]:
@@ -235,6 +242,18 @@ class _Lines:
         for warning in plan_warnings(result):
             click.echo(f"onboard: warning: {warning}", file=self.out)
 
+    def said(self, index: int, total: int, step: Step, line: str) -> None:
+        """What srun says of the verify job: queued (and why), allocated."""
+        click.echo(f"onboard: [{index}/{total}] {line}", file=self.out)
+
+    def stopped(self, index: int, total: int, step: Step, log: str | None) -> None:
+        """Which step Ctrl-C stopped, and where its log is."""
+        where = f"; its log: {log}" if log else ""
+        click.echo(
+            f"onboard: step {index}/{total} {step.name} ({step.title}) stopped{where}",
+            file=self.out,
+        )
+
     def close(self) -> None:
         """Nothing to take down."""
 
@@ -254,22 +273,41 @@ class _Live(_Lines):
 
         self.console = Console(file=out)
         self.progress: Progress | None = None
+        self.title = ""
+        self.task: TaskID | None = None
 
     def started(self, index: int, total: int, step: Step) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+        from gpudoctor.verify.progress import fitted_text
 
         self._stop()
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}", markup=False),
+            fitted_text(self.console.width, reserve=12),  # the spinner and the elapsed time
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self.progress.add_task(f"[{index}/{total}] {step.title}", total=None)
+        self.title = f"[{index}/{total}] {step.title}"
+        self.task = self.progress.add_task(self.title, total=None)
         self.progress.start()
+
+    def said(self, index: int, total: int, step: Step, line: str) -> None:
+        """The line srun wrote, above the spinner as it is (not cut, no markup), and on the
+        spinner: a job waiting in the queue is then seen waiting, not taken for a hung step."""
+        if self.progress is None or self.task is None:
+            return
+        from rich.text import Text
+
+        self.progress.console.print(Text(f"  {line}"), soft_wrap=True, highlight=False)
+        self.progress.update(self.task, description=f"{self.title}: {line.removeprefix('srun: ')}")
+
+    def stopped(self, index: int, total: int, step: Step, log: str | None) -> None:
+        self._stop()
+        super().stopped(index, total, step, log)
 
     def finished(self, index: int, total: int, result: StepResult) -> None:
         self._stop()
@@ -522,7 +560,9 @@ def command(
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)
     err = sys.stderr
-    progress: _Lines = _Live(err) if err.isatty() and not dry_run else _Lines(err)
+    from gpudoctor.verify.progress import live_terminal
+
+    progress: _Lines = _Live(err) if live_terminal(err) and not dry_run else _Lines(err)
     try:
         return _onboard(request, partition, dry_run, yes, interactive, progress)
     finally:
@@ -546,7 +586,11 @@ def _onboard(
     elif check is not None:
         # check only reads: it runs in --dry-run too, so that the plan printed is the real one
         progress.started(1, 1 + STEPS_AFTER_CHECK, check)
-        result = run_step(check)
+        try:
+            result = run_step(check)
+        except BaseException:
+            progress.stopped(1, 1 + STEPS_AFTER_CHECK, check, None)  # no log is kept yet
+            raise
         progress.finished(1, 1 + STEPS_AFTER_CHECK, result)
         if not result.ok:
             raise StepFailed(f"step 1 check ({check.title}) failed: {result.why}")
@@ -600,6 +644,7 @@ def _onboard(
         write_log=lambda path, text: write_output(path, text, force=True),
         in_process=in_process,
         progress=progress,
+        pending_reason=_pending_reason,
     )
     click.echo(f"onboard: the environment is ready: {plan.activate}", err=True)
     click.echo(f"onboard: summary in {' and '.join(plan.summary_files)}", err=True)

@@ -32,16 +32,19 @@ class ProbeProgress:
 
     def __init__(self, names: Iterable[str], out: TextIO, *, timeout_s: float) -> None:
         from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+        from gpudoctor.verify.progress import fitted_text
 
         self._pending = list(names)
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
+        console = Console(file=out)
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            fitted_text(console.width, reserve=12),  # the spinner and the elapsed time
             TimeElapsedColumn(),
-            console=Console(file=out),
+            console=console,
             transient=True,
         )
         self._task = self._progress.add_task(describe(self._pending, timeout_s), total=None)
@@ -64,6 +67,8 @@ def make_probe_progress(
     names: Iterable[str], out: TextIO, *, timeout_s: float
 ) -> ProbeProgress | None:
     """A live line when ``out`` is a terminal; None for pipes and logs, which get nothing."""
-    if not out.isatty():
+    from gpudoctor.verify.progress import live_terminal
+
+    if not live_terminal(out):  # a TERM=dumb terminal draws no live line
         return None
     return ProbeProgress(names, out, timeout_s=timeout_s)

@@ -88,6 +88,30 @@ def verify_verdict(data: Mapping[str, Any], where: str) -> VerifyVerdict:
     return VerifyVerdict(verdict)
 
 
+REASONS_SHOWN = 2
+"""How many of a verify result's reasons its fleet line quotes (the file has them all)."""
+
+
+def verify_reason(data: Mapping[str, Any], verdict: VerifyVerdict) -> str:
+    """Why a verify result did not pass: the messages of its reasons at its verdict's level
+    (a fail's failures, a warn's warnings), the first :data:`REASONS_SHOWN` of them; "" for
+    a pass."""
+    if verdict is VerifyVerdict.PASS:
+        return ""
+    reasons = data.get("reasons")
+    messages = [
+        " ".join(r["message"].split())
+        for r in (reasons if isinstance(reasons, list) else ())
+        if isinstance(r, dict)
+        and r.get("level") == verdict.value
+        and isinstance(r.get("message"), str)
+        and r["message"].strip()
+    ]
+    shown = "; ".join(messages[:REASONS_SHOWN])
+    more = len(messages) - REASONS_SHOWN
+    return f"{shown} (and {more} more in the file)" if more > 0 else shown
+
+
 def throughput(node: str, data: Mapping[str, Any], where: str) -> tuple[Throughput, ...]:
     """The timed GPU and CPU runs of one verify result (main runs that finished).
 

@@ -209,18 +209,16 @@ def run_fleet(
             save(node_file(out_dir, CHECK_DIR, outcome.node), outcome.check_json)
         if outcome.verify_json is not None:
             save(node_file(out_dir, VERIFY_DIR, outcome.node), outcome.verify_json)
+        # A node's unusable output is not saved: no check/<node>.json was written, and the
+        # line named that file all the same. What holds the error is the run's manifest.
+        # The folder (check/ or verify/) told a check's error from verify's: now the words do.
         unreadable.extend(
             Unreadable(
                 node=outcome.node,
-                # run.py names the file as the flat layout would; the folder tells them apart
-                path=str(
-                    node_file(
-                        out_dir,
-                        VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR,
-                        outcome.node,
-                    )
-                ),
-                error=error,
+                path=str(out_dir / MANIFEST),
+                error=error
+                if not name.endswith(".verify.json") or "verify" in error.split(":", 1)[0]
+                else f"verify: {error}",
             )
             for name, error in outcome.errors
         )

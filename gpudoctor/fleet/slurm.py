@@ -120,6 +120,20 @@ def _check_config(env: Mapping[str, str] | None) -> None:
         )
 
 
+PENDING_REASON_TIMEOUT_S = 10.0
+
+
+def pending_reason(job: str, env: Mapping[str, str] | None = None) -> str | None:
+    """Why SLURM keeps ``job`` waiting, as squeue says it (``Resources``, ``Priority``,
+    ``ReqNodeNotAvail, ...``); None when squeue cannot tell (or the job is no longer pending)."""
+    try:
+        argv = [_require("squeue"), "-h", "-j", job, "-o", "%r"]
+        said = _query(argv, env, PENDING_REASON_TIMEOUT_S).strip()
+    except SlurmUnavailableError:
+        return None
+    return said if said and said != "None" else None
+
+
 def list_nodes(
     *,
     partition: str | None = None,

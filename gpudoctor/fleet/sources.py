@@ -13,7 +13,13 @@ from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.fleet import workers
 from gpudoctor.fleet.aggregate import aggregate
 from gpudoctor.fleet.baseline import Baseline
-from gpudoctor.fleet.facts import is_verify_result, node_facts, throughput, verify_verdict
+from gpudoctor.fleet.facts import (
+    is_verify_result,
+    node_facts,
+    throughput,
+    verify_reason,
+    verify_verdict,
+)
 from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, Manifest, from_document, is_manifest
 from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL, analyse
 from gpudoctor.model import serialize
@@ -180,6 +186,8 @@ class _Digest:
     manifest: Manifest | None = None
     samples: tuple[Throughput, ...] = ()
     verdict: VerifyVerdict | None = None
+    reason: str = ""
+    """Why a verify result did not pass (its reasons at its verdict's level)."""
     why: str = ""
     """Why a skipped file is no node's."""
     facts: NodeFacts | None = None
@@ -204,7 +212,9 @@ def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     if is_verify_result(data):
         try:
             samples = throughput(_node_name(entry, verify=True), data, where)
-            return _Digest("verify", samples=samples, verdict=verify_verdict(data, where))
+            verdict = verify_verdict(data, where)
+            reason = verify_reason(data, verdict)
+            return _Digest("verify", samples=samples, verdict=verdict, reason=reason)
         except (ValueError, BadInputError, RecursionError) as exc:
             return _Digest("verify", error=_why(exc, where))
     if data is not None and not _may_be_check(data):
@@ -275,7 +285,9 @@ def _apply(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
             found.unreadable.append(Unreadable(node=node, path=where, error=digest.error))
         elif verify and digest.verdict is not None:
             found.samples += digest.samples
-            found.verify.append(VerifyOutcome(node=node, verdict=digest.verdict, path=where))
+            found.verify.append(
+                VerifyOutcome(node=node, verdict=digest.verdict, path=where, reason=digest.reason)
+            )
         elif digest.facts is not None:
             found.facts.append(digest.facts)
 
@@ -288,7 +300,9 @@ def _manifest(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
         )
         return
     found.not_reached += manifest.not_reached
-    found.unreadable += manifest.unreadable
+    # the manifest read is what holds these errors (fleet run wrote none of the node's files;
+    # one written before 2026-12-07 named check/<node>.json all the same, or an older folder)
+    found.unreadable += [replace(u, path=str(entry.path)) for u in manifest.unreadable]
     for node, parts in manifest.partitions.items():
         found.partitions.setdefault(node, parts)
 

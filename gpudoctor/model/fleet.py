@@ -189,6 +189,9 @@ class VerifyOutcome:
     node: str
     verdict: VerifyVerdict
     path: str
+    reason: str = ""
+    """Why it did not pass: the result's reasons at its verdict's level ("" for a pass, or a
+    result that gives none)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
+import functools
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -50,6 +54,12 @@ class Progress(Protocol):
 
     def finished(self, index: int, total: int, result: StepResult) -> None:
         """A step ended (passed or failed)."""
+
+    def said(self, index: int, total: int, step: Step, line: str) -> None:
+        """The running step's child wrote ``line`` on stderr (srun: queued, allocated)."""
+
+    def stopped(self, index: int, total: int, step: Step, log: str | None) -> None:
+        """The running step was stopped (Ctrl-C, SIGTERM); ``log`` holds what it wrote."""
 
 
 OWN_ERROR = "gpudoctor: error: "
@@ -156,8 +166,9 @@ def resolved(step: Step) -> Step:
     return dataclasses.replace(step, env=((CUDA_OVERRIDE, cuda),) if cuda else ())
 
 
-def run_step(step: Step) -> StepResult:
-    """Run one command step through run_cmd (bounded, killed with gpudoctor)."""
+def run_step(step: Step, on_stderr_line: Callable[[str], None] | None = None) -> StepResult:
+    """Run one command step through run_cmd (bounded, killed with gpudoctor); its stderr
+    lines go to ``on_stderr_line`` as they come."""
     start = time.monotonic()
     result = run_cmd(
         step.argv,
@@ -165,6 +176,7 @@ def run_step(step: Step) -> StepResult:
         timeout_s=step.timeout_s,
         term_grace_s=step.term_grace_s,
         max_output_bytes=MAX_OUTPUT_BYTES,
+        on_stderr_line=on_stderr_line,
     )
     ok = result.returncode is not None and result.returncode in step.ok_codes
     ok = ok and not (result.timed_out or result.overflowed or result.cancelled)
@@ -222,12 +234,15 @@ def execute(
     write_log: Callable[[Path, str], None],
     in_process: Callable[[Step], None],
     progress: Progress,
+    pending_reason: Callable[[str], str | None] = lambda job: None,
 ) -> list[StepResult]:
     """Run ``steps`` in order (numbered from ``first`` of ``total``); stop at the first failure.
 
     A failed step's ``undo`` paths are removed and :class:`StepFailed` names the step and its
     log; Ctrl-C or SIGTERM (a KeyboardInterrupt here) undoes the running step as well, then
-    goes on unwinding. What earlier steps made stays.
+    goes on unwinding. What earlier steps made stays. srun's word that its job waits in the
+    queue reaches ``progress.said`` at once, with ``pending_reason(job)`` (the CLI hands in
+    fleet/slurm.py's squeue), so that a waiting verify job is not taken for a hung one.
     """
     results: list[StepResult] = []
     for offset, planned in enumerate(steps):
@@ -237,10 +252,19 @@ def execute(
         # --dry-run's placeholder
         step = resolved(planned) if planned.argv else planned
         progress.started(index, total, step)
+        heard = _Heard(functools.partial(progress.said, index, total, step), pending_reason)
+        start = time.monotonic()
         try:
-            result = _run_one(step, index, log_dir, write_log, in_process)
+            result = _run_one(step, index, log_dir, write_log, in_process, heard)
         except BaseException:
             undo(step)
+            log = None
+            if step.argv:
+                log = log_dir / f"{index}-{step.name}.log"
+                text = heard.log(step, time.monotonic() - start)
+                with contextlib.suppress(Exception):
+                    write_log(log, text)
+            progress.stopped(index, total, step, str(log) if log else None)
             raise
         progress.finished(index, total, result)
         if not result.ok:
@@ -255,19 +279,54 @@ def execute(
     return results
 
 
+SRUN_NEWS = re.compile(r"srun: (job \d+ |Required node not available)")
+"""What srun says of its job's place in the queue (the rest goes to the step's log only)."""
+QUEUED = re.compile(r"srun: job (\d+) queued and waiting for resources")
+
+
+class _Heard:
+    """A step's stderr lines as they come: srun's queue news passed on (a queued job with the
+    reason squeue gives), the last lines kept for the log of a step that is stopped."""
+
+    def __init__(
+        self, news: Callable[[str], None], pending_reason: Callable[[str], str | None]
+    ) -> None:
+        self.news, self.pending_reason = news, pending_reason
+        self.tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
+
+    def __call__(self, line: str) -> None:
+        self.tail.append(line)
+        if SRUN_NEWS.match(line):
+            queued = QUEUED.match(line)
+            reason = self.pending_reason(queued.group(1)) if queued else None
+            self.news(f"{line.strip()} (squeue gives the reason: {reason})" if reason else line)
+
+    def log(self, step: Step, duration_s: float) -> str:
+        """The log of the step stopped after ``duration_s``: its command and its last lines."""
+        return (
+            f"$ {step.command}\n# stopped (Ctrl-C or a signal) after {duration_s:.1f} s\n"
+            f"--- stderr (its last {STOPPED_TAIL_LINES} lines at most)\n"
+            + "".join(f"{line}\n" for line in self.tail)
+        )
+
+
+STOPPED_TAIL_LINES = 200
+
+
 def _run_one(
     step: Step,
     index: int,
     log_dir: Path,
     write_log: Callable[[Path, str], None],
     in_process: Callable[[Step], None],
+    heard: Callable[[str], None] | None = None,
 ) -> StepResult:
     if not step.argv:  # a step gpudoctor does itself (the summary, the marker)
         start = time.monotonic()
         in_process(step)
         return StepResult(step=step, ok=True, duration_s=time.monotonic() - start)
     step = resolved(step)  # after the steps before it: the plan step writes the manifest
-    result = run_step(step)
+    result = run_step(step, heard)
     log = log_dir / f"{index}-{step.name}.log"
     write_log(log, log_text(result))
     return StepResult(

@@ -127,6 +127,7 @@ def run_cmd(
     cancel: threading.Event | None = None,
     term_grace_s: float = 0.0,
     max_output_bytes: int | None = None,
+    on_stderr_line: Callable[[str], None] | None = None,
 ) -> CmdResult:
     """Run ``argv`` in its own process group; kill the group at ``timeout_s``.
 
@@ -137,10 +138,15 @@ def run_cmd(
     SIGKILL. With ``max_output_bytes`` (POSIX, no ``stdin``) at most that many bytes of stdout
     and of stderr are kept; a child that writes more is stopped as at a timeout (its pipes
     still drained, so it cannot block on a full one) and the result is ``overflowed``.
+    ``on_stderr_line`` (with ``max_output_bytes`` only) is called with each stderr line as the
+    child writes it, past the cap too (srun's "queued and waiting for resources" while the
+    child runs, where the result would give it only at the end).
     """
     start = time.monotonic()
     if max_output_bytes is not None and (stdin is not None or os.name != "posix"):
         raise ValueError("max_output_bytes works on POSIX and without stdin")
+    if on_stderr_line is not None and max_output_bytes is None:
+        raise ValueError("on_stderr_line works with max_output_bytes")
     if _stopping.is_set():
         return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
     capped = max_output_bytes is not None
@@ -170,6 +176,7 @@ def run_cmd(
                 cancel,
                 term_grace_s,
                 max(0, max_output_bytes),
+                on_stderr_line,
             )
         return _wait(proc, argv, start, timeout_s, stdin, cancel, term_grace_s)
     except BaseException:
@@ -266,6 +273,8 @@ def _close_pipes(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
 
 
 _READ_CHUNK = 1 << 16
+_LINE_MAX = 4096
+"""What is kept of an unfinished stderr line for ``on_stderr_line``."""
 
 
 class _CappedPipes:
@@ -275,8 +284,17 @@ class _CappedPipes:
     cancelling its step) still works; memory stays at the cap per stream.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], limit: int) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        limit: int,
+        on_stderr_line: Callable[[str], None] | None = None,
+    ) -> None:
         self._selector = selectors.DefaultSelector()
+        self._on_line = on_stderr_line
+        self._stderr_fd = proc.stderr.fileno() if proc.stderr is not None else -1
+        self._partial = bytearray()
+        """stderr's unfinished last line (at most ``_LINE_MAX`` bytes of it)."""
         self._bufs: dict[int, bytearray] = {}
         self._order: list[int] = []
         self._pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
@@ -299,6 +317,8 @@ class _CappedPipes:
                 data = os.read(key.fd, _READ_CHUNK)
             except OSError:
                 data = b""
+            if key.fd == self._stderr_fd and self._on_line is not None:
+                self._lines(data)
             if not data:
                 self._selector.unregister(key.fileobj)
                 continue
@@ -308,6 +328,18 @@ class _CappedPipes:
                 self.over = True
             if room > 0:
                 buf += data[:room]
+
+    def _lines(self, data: bytes) -> None:
+        """Hand each finished stderr line on; ``b""`` (the end) flushes the last one."""
+        if self._on_line is None:
+            return
+        self._partial += data
+        *done, rest = self._partial.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        if not data and rest:
+            done, rest = [*done, rest], bytearray()
+        self._partial = bytearray(rest[-_LINE_MAX:])
+        for line in done:
+            self._on_line(line.decode("utf-8", "replace"))
 
     def until(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
         """Drain until both pipes end and the child exits; False when ``deadline`` came first."""
@@ -347,10 +379,11 @@ def _wait_capped(
     cancel: threading.Event | None,
     term_grace_s: float,
     limit: int,
+    on_stderr_line: Callable[[str], None] | None = None,
 ) -> CmdResult:
     """:func:`_wait` for a child whose output is capped: read in slices, never past the cap."""
     deadline = start + timeout_s
-    pipes = _CappedPipes(proc, limit)
+    pipes = _CappedPipes(proc, limit, on_stderr_line)
     try:
         while True:
             now = time.monotonic()

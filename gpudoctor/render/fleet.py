@@ -176,7 +176,12 @@ def render_text(report: FleetReport) -> str:
     if unproven:
         out.append("Verify results that did not pass")
         rows = [
-            [f"{VERIFY_MARKS[v.verdict]} {inert(v.node)}", v.verdict.value, inert(v.path)]
+            [
+                f"{VERIFY_MARKS[v.verdict]} {inert(v.node)}",
+                v.verdict.value,
+                inert(v.path),
+                inert(v.reason or "(no reason given)"),
+            ]
             for v in unproven
         ]
         out += [*_table(rows), ""]
@@ -284,9 +289,9 @@ def tables(report: FleetReport) -> list[Table]:
         (PAIRS, ["Kind", "Nodes", "Detail"], pair_rows(report)),
         (
             "Verify results that did not pass",
-            ["Verdict", "Node", "File"],
+            ["Verdict", "Node", "File", "Reason"],
             [
-                [v.verdict.value, v.node, v.path]
+                [v.verdict.value, v.node, v.path, v.reason or "(no reason given)"]
                 for v in report.verify
                 if v.verdict is not VerifyVerdict.PASS
             ],
@@ -456,7 +461,8 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
             {"node": r.node, "state": r.state, "reason": r.reason} for r in report.not_reached
         ],
         "verify": [
-            {"node": v.node, "verdict": v.verdict.value, "path": v.path} for v in report.verify
+            {"node": v.node, "verdict": v.verdict.value, "path": v.path, "reason": v.reason}
+            for v in report.verify
         ],
         "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
         "pairs": _pairs_to_dict(report),

@@ -171,9 +171,16 @@ def _problems(report: FleetReport) -> list[str]:
     unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:
         rows = [
-            [_verdict_cell(v.verdict.severity), v.node, v.verdict.value, v.path] for v in unproven
+            [
+                _verdict_cell(v.verdict.severity),
+                v.node,
+                v.verdict.value,
+                v.path,
+                v.reason or "(no reason given)",
+            ]
+            for v in unproven
         ]
-        table = _table(["", "Node", "Verify", "File"], rows)
+        table = _table(["", "Node", "Verify", "File", "Reason"], rows)
         worst = max(v.verdict.severity for v in unproven)
         out += _section("Verify results that did not pass", len(unproven), worst, table)
     if report.drift:

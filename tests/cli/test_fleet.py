@@ -736,3 +736,50 @@ def test_fleet_run_says_why_the_check_failed_on_a_node_it_reached(cli: Cli, tmp_
     assert unreadable["error"].startswith(
         "the command failed on the node: gpudoctor: error: No such option '--bogus'"
     ), unreadable
+
+
+def test_a_verify_result_that_did_not_pass_is_listed_with_its_reason(cli: Cli, tmp_path):
+    # the section listed the file and its verdict, not why: each node's file had to be opened
+    doc = json.loads((DATA / "fleet" / "h200-verify-fp32.json").read_text())
+    doc["verdict"] = "fail"
+    doc["reasons"] = [
+        {"level": "note", "code": "pcie_unchecked", "message": "PCIe link not read under load"},
+        {"level": "fail", "code": "mismatch", "message": "torch resnet50 cuda:0: outputs\n"
+         "differ from the CPU's by 3.1e-01 [limit 1e-03]"},
+    ]  # fmt: skip
+    (tmp_path / "node1.verify.json").write_text(json.dumps(doc))
+    (tmp_path / "node1.json").write_text(H100.read_text())
+    reason = "torch resnet50 cuda:0: outputs differ from the CPU's by 3.1e-01 [limit 1e-03]"
+    text = cli("fleet", "report", str(tmp_path)).stdout
+    assert f"  fail  {tmp_path / 'node1.verify.json'}  {reason}\n" in text, text
+    doc = json.loads(cli("fleet", "report", str(tmp_path), "--format", "json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["verify"] == [{"node": "node1", "verdict": "fail", "path": ANY, "reason": reason}], (
+        doc["verify"]
+    )
+    assert (
+        reason.replace("[", "\\[").replace("]", "\\]")
+        in cli("fleet", "report", str(tmp_path), "--format", "markdown").stdout
+    )
+
+
+def test_an_unusable_output_names_the_manifest_that_holds_it_not_a_file_never_written(
+    cli: Cli, tmp_path, fake
+):
+    # "✗ n1  RUN/check/n1.json  the command failed on the node: ...": no such file was written
+    fake({"n1": {"srun": "run"}})
+    cmd = f"{sys.executable} -m gpudoctor"
+    out = tmp_path / "run"
+    args = ("fleet", "run", "-d", str(out), "--command", cmd, "--check-args", "--bogus")
+    result = cli(*args, "--format", "json")
+    (unreadable,) = json.loads(result.stdout)["unreadable"]
+    assert unreadable["path"] == str(out / "fleet-run.json"), unreadable
+    assert not (out / "check" / "n1.json").exists()
+    # a manifest written before (it named check/n1.json), read from where it is now
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    manifest["unreadable"][0]["path"] = str(out / "check" / "n1.json")
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "fleet-run.json").write_text(json.dumps(manifest))
+    doc = json.loads(cli("fleet", "report", str(moved), "--format", "json").stdout)
+    assert [u["path"] for u in doc["unreadable"]] == [str(moved / "fleet-run.json")], doc

@@ -3,8 +3,10 @@ and real uv creating the environment offline from stand-in wheels, verify run in
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -206,6 +208,12 @@ def test_a_signal_mid_create_leaves_no_finished_looking_env(tmp_path: Path, sign
     finally:
         proc.kill()
     assert proc.returncode == 128 + signum, err
+    # it said only "gpudoctor: interrupted": not which step was stopped, nor where its log is
+    log = prefix / "gpudoctor-logs" / "2-create.log"
+    assert [line for line in err.splitlines() if line][-2] == (
+        f"onboard: step 2/6 create (create the environment with uv) stopped; its log: {log}"
+    ), err
+    assert log.read_text().splitlines()[1].startswith("# stopped (Ctrl-C or a signal) after ")
     assert not (prefix / ".venv").exists()
     assert not (prefix / "gpudoctor-onboard.json").exists()
     assert (prefix / "pyproject.toml").is_file()
@@ -505,3 +513,48 @@ def test_on_a_terminal_the_plan_prompt_and_closing_lines_are_written_as_they_are
     lines = [line.rsplit("\r", 1)[-1] for line in shown.splitlines()]
     assert any(line.startswith("onboard: the environment is ready: ") for line in lines), shown
     assert (tmp_path / "a-rather-long-environment-folder-name" / "gpudoctor-onboard.json").exists()
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_srun_saying_its_job_waits_is_shown_whole_and_on_the_spinner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the verify job waited in the queue behind a bare spinner; and a line longer than the
+    # terminal pushed the spinner and the elapsed time off it (it looked hung)
+    from rich.console import Console
+
+    from gpudoctor.onboard.plan import Step
+
+    monkeypatch.setenv("COLUMNS", "80")
+    out = _Tty()
+    live = onboard_cli._Live(out)
+    step = Step(name="verify", title="verify --quick inside it on partition gpu", argv=("srun",))
+    live.started(4, 6, step)
+    news = "srun: job 42 queued and waiting for resources (squeue gives the reason: Resources)"
+    live.said(4, 6, step, news)
+    assert live.progress is not None
+    seen = io.StringIO()
+    Console(file=seen, width=80, color_system=None).print(live.progress.get_renderable())
+    live.close()
+    line = seen.getvalue().rstrip("\n")
+    assert len(line) <= 80 and line.endswith("… 0:00:00"), line
+    assert "[4/6] verify --quick inside it on partition gpu: job 42 queued" in line, line
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert f"\r  {news}\n" in shown, shown  # whole, above the spinner
+
+
+def test_on_a_dumb_terminal_the_steps_are_plain_lines(tmp_path: Path) -> None:
+    # TERM=dumb (Emacs' shell): rich's spinner draws nothing there, so a running step (an hour
+    # of verify job in the queue) showed nothing at all; the plain lines are what it can show
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    env = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
+    env.update(env_for(tmp_path))  # type: ignore[arg-type]
+    argv = [sys.executable, "-m", "gpudoctor", "onboard", "--yes", "--from-report"]
+    argv += [str(WORKSTATION), "--prefix", str(tmp_path / "env"), "--report-dir", str(tmp_path)]
+    shown = _on_a_terminal([*argv, "--gpudoctor-spec", "gpudoctor"], {**env, "TERM": "dumb"})
+    assert "onboard: [2/6] create the environment with uv: " in shown, shown
+    assert "onboard: [2/6] done in " in shown and "✓" not in shown, shown

@@ -41,3 +41,28 @@ def test_a_terminal_sees_the_pending_probes_shrink(monkeypatch):
     # transient: at the end rich shows the cursor again (ESC[?25h), goes back up to the probe
     # line (CR, ESC[1A) and erases it (ESC[2K), so the report starts on a clean line
     assert shown.endswith("\x1b[?25h\r\x1b[1A\x1b[2K")
+
+
+def test_at_80_columns_the_line_is_cut_and_keeps_its_spinner_and_elapsed_time(monkeypatch):
+    # the first line, every probe pending, was wider than 80 columns: rich dropped the spinner
+    # and the elapsed time and cut the text before its "(limit 60 s each)"
+    from rich.console import Console
+
+    monkeypatch.setenv("COLUMNS", "80")
+    names = ["host", "kernel_driver", "nvml", "hardware", "cuda", "torch", "tensorflow"]
+    progress = make_probe_progress(names, FakeTerminal(), timeout_s=60)
+    assert progress is not None
+    seen = io.StringIO()
+    Console(file=seen, width=80, color_system=None).print(progress._progress.get_renderable())
+    progress.close()
+    line = seen.getvalue().rstrip("\n")
+    assert len(line) <= 80 and line.startswith(("⠋ checking host", "⠙ checking host")), line
+    assert line.endswith(" 0:00:00") and "…" in line, line
+
+
+def test_a_dumb_terminal_gets_no_live_line(monkeypatch):
+    # TERM=dumb: rich drew nothing but left a blank line before the report
+    monkeypatch.setenv("TERM", "dumb")
+    out = FakeTerminal()
+    assert make_probe_progress(["nvml"], out, timeout_s=60) is None
+    assert out.getvalue() == ""

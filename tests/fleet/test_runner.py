@@ -93,9 +93,11 @@ def test_reports_are_saved_as_they_come_and_the_manifest_last(monkeypatch, tmp_p
     assert heard == [("n1", 1, 3), ("n2", 2, 3), ("n3", 3, 3)]
     assert result.interrupted == 0
     assert [r.node for r in result.not_reached] == ["n9", "n3"]
+    # the line named verify/n2.json, a file that was never written: the manifest holds it
     assert [(u.node, u.path) for u in result.unreadable] == [
-        ("n2", str(tmp_path / "verify" / "n2.json"))
+        ("n2", str(tmp_path / "fleet-run.json"))
     ]
+    assert all(Path(u.path) in saved for u in result.unreadable)
     manifest = from_document(json.loads(saved[tmp_path / "fleet-run.json"]), "manifest")
     assert manifest.command == ("g", "check") and manifest.gpudoctor_version == "9.9"
     assert manifest.not_reached == result.not_reached
@@ -115,3 +117,42 @@ def test_a_folder_with_reports_is_refused_before_any_srun(tmp_path) -> None:
     with pytest.raises(BadInputError, match=r"already holds check/n1\.json"):
         runner.prepare_dir(tmp_path / "o", ["n1"], force=False)
     runner.prepare_dir(tmp_path / "o", ["n1"], force=True)
+
+
+def test_an_unusable_output_names_the_manifest_and_says_whether_check_or_verify(
+    monkeypatch, tmp_path
+) -> None:
+    # check/<node>.json or verify/<node>.json was named, and never written; the folder was all
+    # that told a check's error from verify's
+    failing = (
+        NodeOutcome(node="n1", errors=(("n1.json", "the command failed on the node: x"),)),
+        NodeOutcome(
+            node="n2",
+            check_json="{}",
+            errors=(("n2.verify.json", "the command failed on the node: y"),),
+        ),
+    )
+
+    def fake_gather(nodes: Any, job: Any, *, on_done: Any, **_: Any) -> None:
+        for outcome in failing:
+            on_done(outcome)
+
+    monkeypatch.setattr(runner, "gather", fake_gather)
+    saved: dict[Path, str] = {}
+    result = runner.run_fleet(
+        runner.Selection(nodes=NODES[:2]),
+        NodeJob(check=("g", "check")),
+        tmp_path,
+        time_limit_s=10,
+        concurrency=2,
+        save=saved.__setitem__,
+        progress=lambda o, done, total: None,
+        gpudoctor_version="9.9",
+        created_at=lambda: "2025-01-01T00:00:00Z",
+    )
+    manifest = str(tmp_path / "fleet-run.json")
+    assert [(u.node, u.path, u.error) for u in result.unreadable] == [
+        ("n1", manifest, "the command failed on the node: x"),
+        ("n2", manifest, "verify: the command failed on the node: y"),
+    ]
+    assert sorted(saved) == [tmp_path / "check" / "n2.json", tmp_path / "fleet-run.json"]

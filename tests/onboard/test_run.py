@@ -3,6 +3,7 @@ step's hint in onboard's options."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,12 @@ class _Quiet:
     def finished(self, index: int, total: int, result: StepResult) -> None:
         """Nothing shown; the result kept."""
         self.results.append(result)
+
+    def said(self, index: int, total: int, step: object, line: str) -> None:
+        """Nothing shown."""
+
+    def stopped(self, index: int, total: int, step: object, log: str | None) -> None:
+        """Nothing shown."""
 
 
 def _fail_with(
@@ -184,3 +191,53 @@ def test_a_python_uv_could_not_download_gets_the_way_round(tmp_path: Path) -> No
     )
     # another failure of the plan step gets no such hint
     assert "could not download" not in _fail_with(tmp_path, "error: boom")
+
+
+FAKE_SRUN = """echo "srun: job 42 queued and waiting for resources" >&2
+i=0; while [ ! -e "$GO" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+[ -e "$GO" ] || exit 3
+echo "srun: job 42 has been allocated resources" >&2
+echo "verify: torch lenet5 cuda:0 ..." >&2
+echo verified"""
+
+
+def test_a_queued_verify_job_is_said_to_be_waiting_and_why_while_it_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # onboard's verify job waited in the SLURM queue for up to an hour behind a spinner: srun's
+    # "queued and waiting for resources" reached only the log, once the job had ended
+    from gpudoctor.fleet.slurm import pending_reason
+    from tests.onboard.standins import fake_tool
+
+    srun = fake_tool(tmp_path / "bin", "srun", FAKE_SRUN)
+    fake_tool(tmp_path / "bin", "squeue", '[ "$3" = 42 ] && [ "$5" = "%r" ] && echo Resources')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("GO", str(tmp_path / "go"))
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(), facts, "gpu")
+    verify = next(s for s in plan.steps if s.name == "verify")
+    verify = type(verify)(**{**verify.__dict__, "argv": (str(srun),), "timeout_s": 30.0})
+
+    news: list[str] = []
+
+    class Heard(_Quiet):
+        def said(self, index: int, total: int, step: object, line: str) -> None:
+            news.append(f"[{index}/{total}] {line}")
+            (tmp_path / "go").touch()  # the job starts only once the person was told
+
+    (result,) = execute(
+        [verify],
+        first=4,
+        total=6,
+        log_dir=tmp_path,
+        write_log=lambda path, text: path.write_text(text),
+        in_process=lambda step: None,
+        progress=Heard(),
+        pending_reason=pending_reason,
+    )
+    assert result.ok and result.stdout == "verified\n", result
+    assert news == [
+        "[4/6] srun: job 42 queued and waiting for resources (squeue gives the reason: Resources)",
+        "[4/6] srun: job 42 has been allocated resources",
+    ]
+    assert "srun: job 42 queued" in (tmp_path / "4-verify.log").read_text()

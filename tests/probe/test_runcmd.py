@@ -129,3 +129,26 @@ def test_capped_timeout_and_cancel_behave_as_uncapped():
         [sys.executable, "-c", TRAP_TERM], timeout_s=1.5, term_grace_s=5, max_output_bytes=MIB
     )
     assert trapped.timed_out and "got TERM" in trapped.stdout
+
+
+def test_stderr_lines_are_handed_on_while_the_child_runs():
+    # onboard's verify job waited in the SLURM queue for up to an hour: srun's "queued and
+    # waiting for resources" came only with the result, when the job had ended
+    code = (
+        "import sys, time; sys.stderr.write('srun: job 7 queued and waiting\\r\\nnext'); "
+        "sys.stderr.flush(); time.sleep(30)"
+    )
+    heard: list[str] = []
+    gate = threading.Event()
+
+    def said(line: str) -> None:
+        heard.append(line)
+        gate.set()
+
+    result = run_cmd(
+        [sys.executable, "-c", code], timeout_s=30, cancel=gate, max_output_bytes=1 << 16,
+        on_stderr_line=said,
+    )  # fmt: skip
+    assert result.cancelled and result.duration_s < 20  # heard while the child was running
+    assert heard == ["srun: job 7 queued and waiting", "next"]  # the unfinished one at the end
+    assert result.stderr == "srun: job 7 queued and waiting\nnext"

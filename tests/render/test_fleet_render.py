@@ -288,3 +288,40 @@ def test_prometheus_keeps_clashing_names_apart_and_merges_repeats_to_the_worst()
     assert all(r["batch_size"] == "256" for r in ratios)
     text = render_fleet("prometheus", clashing())
     assert "# gpudoctor: 1 repeated series of gpudoctor_fleet_node_verdict" in text
+
+
+def verify_not_passed():
+    """Three nodes' verify results: a fail and a warn, each with its reason, and a pass."""
+    from gpudoctor.model.fleet import VerifyOutcome, VerifyVerdict
+
+    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",)) for i in range(1, 4)]
+    verify = [
+        VerifyOutcome(
+            node="gpu-001",
+            verdict=VerifyVerdict.FAIL,
+            path="run/verify/gpu-001.json",
+            reason="torch resnet50 cuda:0: outputs differ from the CPU's by 3.1e-01 [limit 1e-03]",
+        ),
+        VerifyOutcome(
+            node="gpu-002",
+            verdict=VerifyVerdict.WARN,
+            path="run/verify/gpu-002.json",
+            reason="torch lenet5 cuda:0: spread 12% of the median (over 10%) | <b>noisy</b>",
+        ),
+        VerifyOutcome(node="gpu-003", verdict=VerifyVerdict.PASS, path="run/verify/gpu-003.json"),
+    ]
+    return aggregate(
+        nodes, verify=verify, gpudoctor_version="0.1.0", created_at="2026-12-07T08:00:00Z"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_golden_verify_not_passed_says_why(fmt):
+    # the section named each result's file but not why it did not pass
+    text = render_fleet(fmt, verify_not_passed())
+    path = GOLDEN / f"verify_not_passed.{SUFFIX[fmt]}"
+    if UPDATE:
+        path.write_bytes(text.encode("utf-8"))
+    assert path.exists(), f"no golden file {path.name}: run with GPUDOCTOR_UPDATE_GOLDEN=1"
+    assert text == path.read_bytes().decode("utf-8")
+    assert "outputs differ from the CPU" in text and "spread 12% of the median" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 
 from gpudoctor.verify.model import Settings
@@ -162,3 +163,50 @@ def test_on_a_terminal_finished_runs_stay_above_the_live_line():
     text = out.getvalue()
     assert "verify: torch lenet5 cpu: 1,234.5 images/s" in text
     assert "projected 9 s [x]" in text  # brackets printed, not parsed as markup
+
+
+def _shown(progress: RichProgress, width: int) -> str:
+    """The live line as a terminal ``width`` columns wide shows it, colours left out."""
+    from rich.console import Console
+
+    seen = io.StringIO()
+    Console(file=seen, width=width, color_system=None).print(progress.progress.get_renderable())
+    return seen.getvalue()
+
+
+def test_at_80_columns_a_long_step_is_cut_not_the_counts_and_the_times(monkeypatch):
+    # rich squeezed the other columns for the description: "... timing at batch 32 (up to
+    # 1.5 s) ━━━━ 1… 0… ~0:00:04 left", the 1/2 and the elapsed time cut to "1…" and "0…"
+    monkeypatch.setenv("COLUMNS", "80")
+    progress = make_progress(SETTINGS, Tty())
+    assert isinstance(progress, RichProgress)
+    timing = {"event": "phase", "phase": "timing", "model": "lenet5", "device": "cpu"}
+    progress.event("tensorflow", {**timing, "batch": 32, "budget_s": 1.5})
+    line = _shown(progress, 80).rstrip("\n")
+    progress.close()
+    assert len(line) <= 80 and "tensorflow lenet5" in line and "…" in line, line
+    assert " 0/8 0:00:00 ~? left" in line, line
+
+
+def test_a_long_line_above_the_live_line_is_not_cut_at_the_terminal_width(monkeypatch):
+    # console.print wrapped an error's message at 80 columns: a path in it, copied, broke
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Tty()
+    progress = make_progress(SETTINGS, out)
+    path = "/scratch/a-rather-long-folder-name/another-long-folder-name/weights/resnet50.pt"
+    error = {"event": "error", "error": {"model": "resnet50", "device": "cpu", "message": path}}
+    progress.event("torch", error)
+    progress.close()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert f"verify: torch resnet50 cpu: {path}\n" in shown, shown
+
+
+def test_a_dumb_terminal_gets_the_plain_lines(monkeypatch):
+    # TERM=dumb (Emacs' shell): rich draws no live line there, and verify showed nothing but
+    # the finished runs for the whole of its run
+    monkeypatch.setenv("TERM", "dumb")
+    assert isinstance(make_progress(SETTINGS, Tty()), PlainProgress)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    progress = make_progress(SETTINGS, Tty())
+    assert isinstance(progress, RichProgress)
+    progress.close()
