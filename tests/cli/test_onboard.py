@@ -505,3 +505,20 @@ def test_on_a_terminal_the_plan_prompt_and_closing_lines_are_written_as_they_are
     lines = [line.rsplit("\r", 1)[-1] for line in shown.splitlines()]
     assert any(line.startswith("onboard: the environment is ready: ") for line in lines), shown
     assert (tmp_path / "a-rather-long-environment-folder-name" / "gpudoctor-onboard.json").exists()
+
+
+@pytest.mark.parametrize(("typed", "planned"), [("pytorch", "torch"), ("tf", "tensorflow")])
+def test_framework_takes_make_envs_synonyms(
+    cli: Cli, tmp_path: Path, typed: str, planned: str
+) -> None:
+    # onboard passes --framework on to make-env, which takes pytorch and tf (conda-forge's
+    # package name, the usual short name); onboard refused them as bad input
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(WORKSTATION), "--prefix",
+        str(tmp_path / "env"), "--report-dir", str(tmp_path), "--framework", typed,
+        env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    assert f"--framework {planned}" in result.stdout
+    assert f"--framework {typed} " not in result.stdout
