@@ -93,7 +93,7 @@ def _target(
             wsl=wsl,
             glibc=glibc,
         )
-        return _named_nodes(target, partition) if partition is not None else target
+        return _named_nodes(target, partition, cpu=cpu) if partition is not None else target
     if partition is not None:
         return _partition_target(partition, cpu=cpu)
     from gpudoctor.probe.base import ProbeContext
@@ -153,8 +153,9 @@ def _only_gpu_partition() -> str | None:
     return found[0] if found else None
 
 
-def _partition_nodes(partition: str) -> tuple[str, str | None]:
-    """The partition's nodes as a hostlist and their GPU type from GRES (``h100``)."""
+def _partition_nodes(partition: str, *, cpu: bool = True) -> tuple[str, str | None]:
+    """The partition's nodes as a hostlist and their GPU type from GRES (``h100``); without
+    ``cpu``, a partition none of whose nodes has a GPU GRES is refused."""
     from gpudoctor.fleet.hostlist import compress
     from gpudoctor.fleet.slurm import list_compute_nodes
     from gpudoctor.model.slurm import gpu_gres
@@ -164,13 +165,24 @@ def _partition_nodes(partition: str) -> tuple[str, str | None]:
         from gpudoctor.fleet.remote import find_node
 
         find_node(partition=partition, nodelist=None)  # says why: unknown, or no nodes
+    if not cpu and not any(gpu_gres(g) for cn in nodes for g in cn.gres):
+        raise _no_gpu_gres(partition)
     kinds = [k for cn in nodes for g in cn.gres if (p := gpu_gres(g)) and (k := p[0])]
     return compress(cn.node.name for cn in nodes), ", ".join(dict.fromkeys(kinds)) or None
 
 
-def _named_nodes(target: Target, partition: str) -> Target:
-    """A command-line target marked as the nodes of ``partition`` (sinfo names them)."""
-    hostlist, kind = _partition_nodes(partition)
+def _no_gpu_gres(partition: str) -> BadInputError:
+    return BadInputError(
+        f"--partition {partition} has no GPU GRES: its nodes offer no GPU to plan for; "
+        "choose a GPU partition, or add --cpu for a CPU-only environment"
+    )
+
+
+def _named_nodes(target: Target, partition: str, *, cpu: bool) -> Target:
+    """A command-line target marked as the nodes of ``partition`` (sinfo names them). A GPU
+    plan for a partition without GPU GRES is refused, as with a node check: no job there
+    gets a GPU (onboard refuses it too)."""
+    hostlist, kind = _partition_nodes(partition, cpu=cpu or target.driver is None)
     return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=())
 
 
@@ -205,10 +217,7 @@ def _partition_target(partition: str, *, cpu: bool) -> Target:
     except NodeUnavailableError as exc:  # said with check's options, --nodelist
         raise _no_node_now(partition, exc) from None
     if not wheres[0].gpu and not cpu:
-        raise BadInputError(
-            f"--partition {partition} has no GPU GRES: its nodes offer no GPU to plan for; "
-            "choose a GPU partition, or add --cpu for a CPU-only environment"
-        )
+        raise _no_gpu_gres(partition)
 
     def busy(where: Where, why: str) -> None:
         click.echo(f"make-env: {why.split(' (try again', 1)[0]}; trying another node", err=True)

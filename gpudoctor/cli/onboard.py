@@ -454,7 +454,7 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     "--framework",
     default="torch",
     show_default=True,
-    help="torch, tensorflow or both (all, as verify spells it, is taken as both).",
+    help="torch, tensorflow or both (all, as verify spells it, pytorch and tf are accepted too).",
 )
 @click.option("--python", "python", default=None, help="Python X.Y (default: newest that fits).")
 @click.option("--torch", "torch_version", default=None, help="PyTorch version, e.g. 2.9.")
@@ -517,7 +517,10 @@ def command(
 
         # as check, make-env and fleet do: '-1' or 'a b' went into the plan's srun -p line
         check_partition_name(partition)
-    framework = "both" if framework.lower() == "all" else framework.lower()
+    from gpudoctor.envplan.types import FRAMEWORK_ALIASES
+
+    # make-env's synonyms (all, pytorch, tf): onboard passes --framework on to it
+    framework = FRAMEWORK_ALIASES.get(framework.lower(), framework.lower())
     if framework not in ("torch", "tensorflow", "both"):
         raise BadInputError(f"--framework {framework}: use torch, tensorflow or both")
     interactive = sys.stdin.isatty()

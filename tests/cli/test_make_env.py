@@ -927,3 +927,34 @@ def test_thors_old_compute_capability_is_planned_under_its_new_name(cli: Cli) ->
     # a driver that still says 10.1 predates R580: not "no such machine"
     old = cli("make-env", "--driver", "570.86.10", "--cc", "10.1", "--arch", "aarch64", "-o", "-")
     assert "no such machine" not in old.stderr and "no NVIDIA GPU has" not in old.stderr, old
+
+
+@pytest.mark.parametrize(
+    ("gres", "refused"), [((), True), (("gpu:8",), False), (("gpu:h100:8(S:0-1)",), False)]
+)
+def test_a_partition_without_gpu_gres_is_refused_with_driver_and_cc_too(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch, gres: tuple[str, ...], refused: bool
+) -> None:
+    # docs/make-env.md: a partition without GPU GRES is refused (exit 2) unless --cpu; with
+    # --driver/--cc it was planned as a GPU environment 'for the compute nodes of partition cpu',
+    # which no job there can get a GPU for (onboard refuses the same partition)
+    from gpudoctor.fleet import slurm
+    from gpudoctor.model.slurm import SlurmNode
+
+    def nodes(**kw: object) -> tuple[slurm.ComputeNode, ...]:
+        node = SlurmNode(name="n3", state="idle", partitions=("cpu",))
+        return (slurm.ComputeNode(node=node, gres=gres),)
+
+    monkeypatch.setattr(slurm, "list_compute_nodes", nodes)
+    args = ("make-env", "--partition", "cpu", "--driver", "570.124.06", "--cc", "9.0", "-o", "-")
+    result = cli(*args)
+    if refused:
+        assert result.exit_code == 2, result
+        assert result.stderr == (
+            "gpudoctor: error: --partition cpu has no GPU GRES: its nodes offer no GPU to plan "
+            "for; choose a GPU partition, or add --cpu for a CPU-only environment\n"
+        )
+        assert cli(*args, "--cpu").exit_code == 0
+    else:
+        assert result.exit_code == 0, result
+        assert "# Planned for the compute nodes of partition cpu: nodes n3" in result.stdout

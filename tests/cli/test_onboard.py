@@ -558,3 +558,20 @@ def test_on_a_dumb_terminal_the_steps_are_plain_lines(tmp_path: Path) -> None:
     shown = _on_a_terminal([*argv, "--gpudoctor-spec", "gpudoctor"], {**env, "TERM": "dumb"})
     assert "onboard: [2/6] create the environment with uv: " in shown, shown
     assert "onboard: [2/6] done in " in shown and "✓" not in shown, shown
+
+
+@pytest.mark.parametrize(("typed", "planned"), [("pytorch", "torch"), ("tf", "tensorflow")])
+def test_framework_takes_make_envs_synonyms(
+    cli: Cli, tmp_path: Path, typed: str, planned: str
+) -> None:
+    # onboard passes --framework on to make-env, which takes pytorch and tf (conda-forge's
+    # package name, the usual short name); onboard refused them as bad input
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(WORKSTATION), "--prefix",
+        str(tmp_path / "env"), "--report-dir", str(tmp_path), "--framework", typed,
+        env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    assert f"--framework {planned}" in result.stdout
+    assert f"--framework {typed} " not in result.stdout
