@@ -22,7 +22,11 @@ def shell_word(text: str) -> str:
 def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] = ()) -> list[str]:
     """The ``#`` lines: ``create`` is the command that makes the environment from this file,
     ``fmt`` the --format that writes it, ``notes`` lines said before the reasons."""
-    lines = comment(f"environment for {plan.target_text}", "# gpudoctor make-env: ", "#   ")
+    # --cpu on a GPU machine read "environment for driver 570.124.06 (CUDA 12.8), CC 9.0": as
+    # if the GPU were planned for
+    cpu_only = plan.target.driver is not None and all(fw.cuda is None for fw in plan.frameworks)
+    what = "CPU-only environment" if cpu_only and plan.frameworks else "environment"
+    lines = comment(f"{what} for {plan.target_text}", "# gpudoctor make-env: ", "#   ")
     if plan.target.gpus:
         lines += comment("GPUs: " + ", ".join(plan.target.gpus), "# ", "#   ")
     if plan.target.cluster:

@@ -58,7 +58,8 @@ def drift_text(d: Drift, limit: int = 8) -> str:
     A version reads ``570.124.06 on 7 nodes; 535.104.05 on gpu-008``; a switch ``off for 7
     nodes; on for gpu-007`` ("on on gpu-007" read as a stutter).
     """
-    unit = "GPUs" if d.fact.startswith("gpu.") else "nodes"
+    unit = "GPU" if d.fact.startswith("gpu.") else "node"
+    unit += "" if d.majority_count == 1 else "s"  # "on 1 nodes" against a golden report
     if d.reference != "majority":  # a golden report or pinned facts: say which
         unit += " (the reference value)"
     where = "for" if {d.majority, *d.minority} <= ON_OFF else "on"

@@ -958,3 +958,12 @@ def test_a_partition_without_gpu_gres_is_refused_with_driver_and_cc_too(
     else:
         assert result.exit_code == 0, result
         assert "# Planned for the compute nodes of partition cpu: nodes n3" in result.stdout
+
+
+def test_a_cpu_plan_for_a_gpu_machine_says_it_is_cpu_only(cli: Cli) -> None:
+    # it read "environment for driver 570.124.06 (CUDA 12.8), CC 9.0", as a GPU plan does
+    target = ("--driver", "570.124.06", "--cc", "9.0", "-o", "-")
+    cpu = cli("make-env", *target, "--cpu")
+    assert cpu.stdout.startswith("# gpudoctor make-env: CPU-only environment for driver"), cpu
+    gpu = cli("make-env", *target)
+    assert gpu.stdout.startswith("# gpudoctor make-env: environment for driver"), gpu

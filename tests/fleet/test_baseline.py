@@ -101,3 +101,18 @@ def test_the_fleet_report_lists_baseline_drift_first():
     )
     assert report.drift[0].reference == "baseline golden.json"
     assert all(n.drift is True for n in report.nodes)
+
+
+def test_a_drift_that_one_node_holds_reads_in_the_singular():
+    # against a golden report, two nodes of which one kept the golden driver: "on 1 nodes"
+    from gpudoctor.render.fleet import drift_text
+
+    nodes = [node("gpu-001"), changed(node("gpu-002"), driver="575.57.08")]
+    report = aggregate(
+        nodes,
+        baseline=from_node("golden.json", node("golden")),
+        gpudoctor_version="0.1.0",
+        created_at="2026-12-07T00:00:00Z",
+    )
+    text = drift_text(next(d for d in report.drift if d.reference != "majority"))
+    assert " on 1 node (the reference value); 575.57.08 on gpu-002" in text, text
