@@ -195,7 +195,12 @@ def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
         out.append(
             Reason(level=Level.WARN, code="not_verifiable", message=env.unsupported, framework=fw)
         )
-    if not settings.gpu_required and not env.gpus and _no_gpu_here(env):
+    if (
+        not settings.gpu_required
+        and settings.device != "cpu"
+        and not env.gpus
+        and _no_gpu_here(env)
+    ):
         # --quick on a machine without a GPU (onboarding a laptop, a CPU node): the CPU is what
         # there is to verify; say so rather than fail an install `gpudoctor check` calls fine.
         version = f"{fw} {env.version}" if env.version else fw

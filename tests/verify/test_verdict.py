@@ -238,6 +238,16 @@ def test_a_gpu_precision_with_no_gpu_run_says_nothing_ran_in_it(refs, precision)
     assert not [r for r in judge(fp32, refs).reasons if r.code == "precision_not_run"]
 
 
+def test_device_cpu_without_a_gpu_has_no_no_gpu_found_note(refs):
+    # --device cpu asked for the CPU alone: "no GPU found ... --device cpu asks for exactly
+    # that" would tell the user to run what they ran
+    env = f.env(version="2.13.0+cpu", cuda_build=False, gpus=(), nvml_gpu_count=0)
+    result = _env_only(env, device="cpu")
+    result = replace(result, settings=replace(result.settings, gpu_required=False))
+    codes = {r.code for r in judge(result, refs).reasons}
+    assert not codes & {"no_gpu_found", "no_gpu", "cpu_only_build"}
+
+
 def test_cudnn_not_used_fails(refs):
     result = replace(f.healthy(), frameworks=(f.env(cudnn_enabled=False),))
     assert "cudnn_not_used" in codes(judge(result, refs), Level.FAIL)
