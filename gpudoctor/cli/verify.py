@@ -301,8 +301,9 @@ def command(
         quick=quick,
         time_budget_s=plan.budget_for(quick, time_budget),
         cpu_time_budget_s=plan.QUICK_CPU_BUDGET_S if quick and time_budget is None else None,
-        # quick is for onboarding: without --device, a machine with no GPU verifies its CPU
-        gpu_required=not (quick and _defaulted("device_text")),
+        # quick is for onboarding: without --device, a machine with no GPU verifies its CPU;
+        # --device cpu asks for no GPU at all (its JSON said gpu_required: true)
+        gpu_required=device != "cpu" and not (quick and _defaulted("device_text")),
     )
     if models:
         progress = make_progress(settings, sys.stderr)

@@ -156,7 +156,7 @@ def _specs() -> tuple[ModelSpec, ...]:
             "arXiv:1512.00567 (CVPR 2016)",
             cite="Szegedy et al.",
             # Batch norm throughout was BN-Inception's (Ioffe & Szegedy, arXiv:1502.03167).
-            introduced="factorised convolutions (n×1 then 1×n), label smoothing",
+            introduced="factorised convolutions (1×n then n×1), label smoothing",
             input_shape=(299, 299, 3),
             num_classes=1000,
             params=23_834_568,

@@ -134,6 +134,18 @@ def projected_seconds(flops_per_batch: float, cpu_flops: float, min_blocks: int 
     return run_seconds(flops_per_batch / max(cpu_flops * CPU_EFFICIENCY, 1.0), min_blocks)
 
 
+def seconds_over(seconds: float, limit: float) -> str:
+    """``seconds`` with just enough decimals to read as more than ``limit``.
+
+    Whole seconds made "projected 3 s ... exceeds the 3 s budget" out of 3.4 s over 3 s.
+    """
+    for decimals in range(4):
+        text = f"{seconds:.{decimals}f}"
+        if float(text) > limit:
+            return text
+    return f"{seconds:.3g}"
+
+
 def budget_advice(projected_s: float, batch: int, budget_s: float, *, batch_given: bool) -> str:
     """What would let a skipped CPU run fit: the --time-budget it needs, or a smaller batch.
 
@@ -183,7 +195,8 @@ def plan_cpu(
                 batch=None,
                 projected_s=projected,
                 message=(
-                    f"skipped: projected {projected:.0f} s at batch {batch} exceeds the "
+                    f"skipped: projected {seconds_over(projected, budget_s)} s at batch {batch} "
+                    "exceeds the "
                     f"{budget_s:g} s budget (CPU matmul {cpu_flops / 1e9:.0f} GFLOP/s); "
                     + budget_advice(projected, batch, budget_s, batch_given=override is not None)
                 ),

@@ -248,6 +248,9 @@ def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: s
             text += "\nbars: images/s; GPU bars also their speedup over the CPU at a common batch"
         elif not title:
             text += "\nbars: images/s on the CPU"
+            if asked.precision != "fp32":
+                # the title names the GPUs' precision; no GPU ran, and the CPU runs fp32
+                text += f" (fp32: {asked.precision} is for GPUs)"
         color = _VERDICT_COLORS.get(verdict.overall, "black") if verdict and not title else None
         _fit_title(fig, text, color=color)
     except BaseException:

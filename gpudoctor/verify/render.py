@@ -76,6 +76,19 @@ def _rows(result: VerifyResult, verdict: Verdict) -> list[tuple[str, ...]]:
     return [row(result, verdict, r) for r in runs]
 
 
+def _table(result: VerifyResult, verdict: Verdict) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The headers and rows of the runs' table; no GPU/CPU column where no run was on a GPU.
+
+    `--device cpu` (or a machine without a GPU) has no speedup to show: the column was a dash
+    on every row.
+    """
+    rows = _rows(result, verdict)
+    if any(r.device != "cpu" for r in result.runs):
+        return HEADERS, rows
+    keep = [i for i, h in enumerate(HEADERS) if h != "GPU/CPU"]
+    return tuple(HEADERS[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
+
+
 def _reason_lines(verdict: Verdict) -> list[str]:
     ranked = sorted(verdict.reasons, key=lambda r: -r.level.rank)
     return [f"{_MARK[r.level]} {r.level.value}: {r.message}" for r in ranked]
@@ -196,9 +209,10 @@ def render_text(
     styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
     if result.runs:  # no empty header: the coverage line says no model was run
         table = Table(show_edge=False, pad_edge=False, box=None)
-        for h in HEADERS:
+        headers, rows = _table(result, verdict)
+        for h in headers:
             table.add_column(h, justify="right" if h in HEADERS[3:8] else "left", no_wrap=True)
-        for cells in _rows(result, verdict):
+        for cells in rows:
             table.add_row(*cells[:-1], f"[{styles[cells[-1]]}]{cells[-1]}[/]")
         console.print(table)
         console.print()
@@ -236,7 +250,8 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     if result.settings.models:
         out += [f"_{coverage_line(result, verdict)}_", ""]
     if result.runs:  # no empty header: the coverage line says no model was run
-        out += _md_table(HEADERS, HEADERS[3:8], _rows(result, verdict))
+        headers, rows = _table(result, verdict)
+        out += _md_table(headers, HEADERS[3:8], rows)
     if result.hardware is not None:
         out += ["", "### Hardware", ""]
         hw_rows = hwrender.rows(result.hardware)

@@ -28,15 +28,24 @@ class TimingPlan:
     min_block_s: float = 0.1
     """Blocks shorter than this would let the sync and the clock weigh on the figure."""
     max_first_call_s: float | None = None
-    """Give up (TooSlow) when the first call alone takes longer: the projection was wrong."""
+    """Give up (TooSlow) when the first call and the one after it both take longer: the
+    projection was wrong. The second call is the judge: the first one also traces (a Keras
+    training step on GoogLeNet: 11 s for the first call, where each later one took well under
+    a second), and skipping on it alone advised a --time-budget of 117 s."""
 
 
 class TooSlow(Exception):
-    """The first call showed that the minimum number of blocks cannot fit the budget."""
+    """The first calls showed that the minimum number of blocks cannot fit the budget."""
 
-    def __init__(self, first_call_s: float) -> None:
-        super().__init__(f"the first iteration took {first_call_s:.1f} s")
+    def __init__(self, first_call_s: float, iteration_s: float | None = None) -> None:
+        if iteration_s is None:
+            super().__init__(f"the first iteration took {first_call_s:.1f} s")
+        else:
+            super().__init__(
+                f"the first iteration took {first_call_s:.1f} s and the next {iteration_s:.1f} s"
+            )
         self.first_call_s = first_call_s
+        self.iteration_s = first_call_s if iteration_s is None else iteration_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,10 +77,18 @@ def measure(
     step()
     sync()
     first = clock() - start
-    if plan.max_first_call_s is not None and first > plan.max_first_call_s:
-        raise TooSlow(first)
     iter_s = first
     warm_iters, windows, converged = 0, 0, False
+    if plan.max_first_call_s is not None and first > plan.max_first_call_s:
+        # The first call may be mostly one-off work (tracing, lazy initialisation): the next
+        # one says whether the steps themselves are too slow.
+        t = clock()
+        step()
+        sync()
+        iter_s = clock() - t
+        warm_iters += 1
+        if iter_s > plan.max_first_call_s:
+            raise TooSlow(first, iter_s)
     previous: float | None = None
     # At least one window runs even when the first call (cuDNN autotune, tracing) used up the
     # warm-up share: sized from the first call, the blocks came out one iteration long (9 ms

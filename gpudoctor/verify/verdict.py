@@ -110,6 +110,7 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
     reasons += [r for c in result.comparisons if (r := _comparison(c)) is not None]
     reasons += _speedups(result)
     reasons += _fingerprints(result, refs)
+    reasons += _precision_unused(result)
     if result.hardware is not None:
         from gpudoctor.verify.hwverdict import judge_hardware  # it imports Reason from here
 
@@ -134,6 +135,25 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
         reasons.append(Reason(level=Level.WARN, code="nothing_timed", message="no run was timed"))
     models = tuple((m, _model_label(result, m, reasons)) for m in result.settings.models)
     return Verdict(overall=label(reasons), models=models, reasons=tuple(reasons))
+
+
+def _precision_unused(result: VerifyResult) -> list[Reason]:
+    """A GPU precision asked for where no model ran on a GPU: nothing ran in it, say so.
+
+    CPU runs are always fp32 (the reference), so `--device cpu --precision amp-bf16` timed fp32
+    while the summary line read "amp-bf16".
+    """
+    precision = result.settings.precision
+    if precision == "fp32" or not result.settings.models:
+        return []
+    if any(r.device != "cpu" and r.status == "ok" for r in result.runs):
+        return []
+    msg = (
+        f"--precision {precision} applies to GPU runs only and no model ran on a GPU: "
+        "the CPU runs are fp32, the reference, so nothing here ran in "
+        f"{precision}"
+    )
+    return [Reason(level=Level.NOTE, code="precision_not_run", message=msg)]
 
 
 def _model_label(result: VerifyResult, model: str, reasons: list[Reason]) -> str:
@@ -175,7 +195,12 @@ def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
         out.append(
             Reason(level=Level.WARN, code="not_verifiable", message=env.unsupported, framework=fw)
         )
-    if not settings.gpu_required and not env.gpus and _no_gpu_here(env):
+    if (
+        not settings.gpu_required
+        and settings.device != "cpu"
+        and not env.gpus
+        and _no_gpu_here(env)
+    ):
         # --quick on a machine without a GPU (onboarding a laptop, a CPU node): the CPU is what
         # there is to verify; say so rather than fail an install `gpudoctor check` calls fine.
         version = f"{fw} {env.version}" if env.version else fw

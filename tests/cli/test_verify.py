@@ -357,6 +357,25 @@ def test_a_model_or_measurement_named_twice_runs_once(cli, monkeypatch):
     assert parse_items("memory,h2d,Memory, memory") == ("memory", "h2d")
 
 
+@pytest.mark.parametrize(
+    ("args", "required"),
+    [((), True), (("--quick",), False), (("--device", "cpu"), False), (("--device", "all"), True)],
+)
+def test_gpu_required_says_whether_the_run_asks_for_a_gpu(cli, monkeypatch, args, required):
+    # `--device cpu` asks for no GPU: its JSON said "gpu_required": true
+    from gpudoctor.verify import harness
+
+    seen = {}
+
+    def record(settings, progress, **kwargs):
+        seen["settings"] = settings
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness, "run_verify", record)
+    cli("verify", *TINY, *args)
+    assert seen["settings"].gpu_required is required
+
+
 def test_an_absurd_batch_size_is_bad_input(cli):
     result = cli("verify", "--batch-size", str(10**20), "--device", "cpu")
     assert result.exit_code == 2, result

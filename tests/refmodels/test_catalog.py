@@ -174,6 +174,9 @@ def test_what_a_model_introduced_is_what_its_paper_claims():
     assert not get_spec("alexnet").introduced.startswith("ReLU")
     assert "batch norm" not in get_spec("inception_v3").introduced
     assert "label smoothing" in get_spec("inception_v3").introduced
+    # section 3.2: "a 1 x n convolution followed by a n x 1 convolution", as docs/models.md
+    # says (`gpudoctor models` said "n×1 then 1×n")
+    assert "(1×n then n×1)" in get_spec("inception_v3").introduced
 
 
 @pytest.mark.parametrize(

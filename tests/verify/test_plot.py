@@ -155,3 +155,24 @@ def test_the_chart_says_when_no_gpu_was_found():
         assert any("no GPU found: the CPU only" in t for t in _texts(fig))
     finally:
         plt.close(fig)
+
+
+def test_cpu_bars_under_a_gpu_precision_say_they_are_fp32():
+    # `--device cpu --precision amp-fp16`: the title read "(inference, amp-fp16)" above fp32 bars
+    from dataclasses import replace
+
+    import matplotlib.pyplot as plt
+
+    from gpudoctor.verify.plot import draw_chart
+    from gpudoctor.verify.verdict import Verdict
+
+    result = _cpu_quick()
+    amp = replace(result, settings=replace(result.settings, precision="amp-fp16"))
+    verdict = Verdict(overall="pass", models=(), reasons=())
+    for chart, said in ((amp, True), (result, False)):
+        fig = draw_chart(chart, verdict)
+        try:
+            title = fig._suptitle.get_text()
+            assert ("images/s on the CPU (fp32: amp-fp16 is for GPUs)" in title) is said, title
+        finally:
+            plt.close(fig)

@@ -205,3 +205,21 @@ def test_an_environment_line_without_threads_ends_cleanly():
     text = render_text(result, judge(result, load_references()))
     line = next(x for x in text.splitlines() if x.startswith("torch 2.13.0"))
     assert not line.rstrip().endswith(";"), line
+
+
+def test_without_a_gpu_run_the_tables_have_no_gpu_cpu_column():
+    # `--device cpu`: every GPU/CPU cell was a dash, a column that could never say anything
+    healthy = f.healthy(("lenet5", "resnet50"), device="cpu")
+    result = replace(healthy, runs=tuple(r for r in healthy.runs if r.device == "cpu"))
+    verdict = judge(result, load_references())
+    text = render_text(result, verdict)
+    header = text.splitlines()[0]
+    assert "GPU/CPU" not in header and "of peak" in header and "verdict" in header
+    lenet = next(ln for ln in text.splitlines() if ln.startswith("lenet5"))
+    assert lenet.split()[-1] == "pass" and "–" not in lenet
+    md = render_markdown(result, verdict)
+    table = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert "GPU/CPU" not in table[0]
+    assert {ln.count("|") for ln in table} == {len(HEADERS)}  # one column fewer, every row
+    # with a GPU run the column is there
+    assert "GPU/CPU" in render_text(healthy, judge(healthy, load_references())).splitlines()[0]

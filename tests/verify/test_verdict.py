@@ -222,6 +222,32 @@ def test_without_a_gpu_the_default_device_says_how_to_verify_the_cpu_alone(refs,
     assert hint not in cuda.message and "gpudoctor check" in cuda.message
 
 
+@pytest.mark.parametrize("precision", ["tf32", "amp-fp16", "amp-bf16"])
+def test_a_gpu_precision_with_no_gpu_run_says_nothing_ran_in_it(refs, precision):
+    cpu_only = f.healthy(("resnet50",), device="cpu", precision=precision)
+    cpu_only = replace(cpu_only, runs=tuple(r for r in cpu_only.runs if r.device == "cpu"))
+    (note,) = [r for r in judge(cpu_only, refs).reasons if r.code == "precision_not_run"]
+    assert note.level is Level.NOTE
+    assert f"--precision {precision} applies to GPU runs only" in note.message
+    assert f"nothing here ran in {precision}" in note.message
+    assert judge(cpu_only, refs).overall == "pass"  # a note, not a warning
+    # with a GPU run in that precision, or in fp32, there is nothing to say
+    with_gpu = f.healthy(("resnet50",), precision=precision)
+    assert not [r for r in judge(with_gpu, refs).reasons if r.code == "precision_not_run"]
+    fp32 = replace(cpu_only, settings=replace(cpu_only.settings, precision="fp32"))
+    assert not [r for r in judge(fp32, refs).reasons if r.code == "precision_not_run"]
+
+
+def test_device_cpu_without_a_gpu_has_no_no_gpu_found_note(refs):
+    # --device cpu asked for the CPU alone: "no GPU found ... --device cpu asks for exactly
+    # that" would tell the user to run what they ran
+    env = f.env(version="2.13.0+cpu", cuda_build=False, gpus=(), nvml_gpu_count=0)
+    result = _env_only(env, device="cpu")
+    result = replace(result, settings=replace(result.settings, gpu_required=False))
+    codes = {r.code for r in judge(result, refs).reasons}
+    assert not codes & {"no_gpu_found", "no_gpu", "cpu_only_build"}
+
+
 def test_cudnn_not_used_fails(refs):
     result = replace(f.healthy(), frameworks=(f.env(cudnn_enabled=False),))
     assert "cudnn_not_used" in codes(judge(result, refs), Level.FAIL)

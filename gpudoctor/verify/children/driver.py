@@ -207,7 +207,7 @@ def _verify_model(
         )
     except TooSlow as exc:
         advice = vplan.budget_advice(
-            vplan.run_seconds(exc.first_call_s),
+            vplan.run_seconds(exc.iteration_s),
             cpu_plan.batch,
             cfg.cpu_budget,
             batch_given=cfg.batch_size is not None,
