@@ -104,6 +104,7 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
     reasons: list[Reason] = []
     for env in result.frameworks:
         reasons += _framework(result, env)
+    reasons += _no_gpu_found(result)
     reasons += [_harness_error(e.framework, e.model, e.device, e.message) for e in result.errors]
     for run in result.runs:
         reasons += _run(result, run, refs)
@@ -195,21 +196,45 @@ def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
         out.append(
             Reason(level=Level.WARN, code="not_verifiable", message=env.unsupported, framework=fw)
         )
-    if (
-        not settings.gpu_required
+    if _cpu_is_what_there_is(result, env):
+        return out  # one note for every framework so: _no_gpu_found
+    return out + _framework_gpu(settings.device, env)
+
+
+def _cpu_is_what_there_is(result: VerifyResult, env: FrameworkEnv) -> bool:
+    """--quick on a machine without a GPU (onboarding a laptop, a CPU node): the CPU is what
+    there is to verify; it is said, rather than failing an install `gpudoctor check` calls
+    fine."""
+    settings = result.settings
+    return (
+        env.installed
+        and env.error is None
+        and not settings.gpu_required
         and settings.device != "cpu"
         and not env.gpus
         and _no_gpu_here(env)
-    ):
-        # --quick on a machine without a GPU (onboarding a laptop, a CPU node): the CPU is what
-        # there is to verify; say so rather than fail an install `gpudoctor check` calls fine.
-        version = f"{fw} {env.version}" if env.version else fw
+    )
+
+
+def _no_gpu_found(result: VerifyResult) -> list[Reason]:
+    """One note for the frameworks that found no GPU for the same reason (there were two
+    notes, the same but for the framework's name, on every machine without a GPU)."""
+    by_why: dict[str, list[FrameworkEnv]] = {}
+    for env in result.frameworks:
+        if _cpu_is_what_there_is(result, env):
+            by_why.setdefault(_host_gpus(env), []).append(env)
+    out = []
+    for why, envs in by_why.items():
+        versions = " and ".join(
+            f"{e.framework} {e.version}" if e.version else e.framework for e in envs
+        )
         msg = (
-            f"no GPU found ({_host_gpus(env)}): verified {version} on the CPU only; "
+            f"no GPU found ({why}): verified {versions} on the CPU only; "
             "`gpudoctor verify --device cpu` asks for exactly that"
         )
-        return [*out, Reason(level=Level.NOTE, code="no_gpu_found", message=msg, framework=fw)]
-    return out + _framework_gpu(settings.device, env)
+        fw = envs[0].framework if len(envs) == 1 else None
+        out.append(Reason(level=Level.NOTE, code="no_gpu_found", message=msg, framework=fw))
+    return out
 
 
 def _no_gpu_here(env: FrameworkEnv) -> bool:

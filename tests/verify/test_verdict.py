@@ -599,6 +599,21 @@ def test_quick_without_a_device_on_a_machine_without_a_gpu_verifies_the_cpu(refs
     assert "on the CPU only" in note.message
 
 
+def test_frameworks_that_found_no_gpu_for_one_reason_share_one_note(refs):
+    # two notes, the same but for the framework's name, on every machine without a GPU
+    torch = f.env(version="2.13.0+cpu", cuda_build=False, cuda_version=None, gpus=(), **NO_DRIVER)
+    tf = replace(torch, framework="tensorflow", version="2.21.0")
+    result = _env_only(torch)
+    result = replace(
+        result,
+        frameworks=(torch, tf),
+        settings=replace(result.settings, quick=True, gpu_required=False),
+    )
+    (note,) = [r for r in judge(result, refs).reasons if r.code == "no_gpu_found"]
+    assert "verified torch 2.13.0+cpu and tensorflow 2.21.0 on the CPU only" in note.message
+    assert note.framework is None
+
+
 @pytest.mark.parametrize(
     ("nvml", "code"),
     [
