@@ -95,8 +95,9 @@ def test_a_failed_verify_fails_the_node_the_summary_and_the_exit_status(cli: Cli
     doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
     assert doc["healthy"] is False
     assert doc["nodes"][0]["verdict"] == "error" and doc["nodes"][0]["verify"] == "fail"
+    # the file's verdict was set to fail by hand: it holds no reason at that level to show
     assert doc["verify"] == [
-        {"node": "n1", "verdict": "fail", "path": str(folder / "n1.verify.json")}
+        {"node": "n1", "verdict": "fail", "path": str(folder / "n1.verify.json"), "reason": ""}
     ]
 
 
