@@ -63,15 +63,19 @@ def sample():
     )
 
 
-@pytest.mark.parametrize("fmt", sorted(SUFFIX))
-def test_golden(fmt):
-    text = render_fleet(fmt, sample())
-    path = GOLDEN / f"sample.{SUFFIX[fmt]}"
+def matches_golden(name: str, fmt: str, text: str) -> None:
+    """``text`` is golden file ``name.<suffix>`` (GPUDOCTOR_UPDATE_GOLDEN=1 writes it)."""
+    path = GOLDEN / f"{name}.{SUFFIX[fmt]}"
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
     assert path.exists(), f"no golden file {path.name}: run with GPUDOCTOR_UPDATE_GOLDEN=1"
     assert text == path.read_bytes().decode("utf-8")
+
+
+@pytest.mark.parametrize("fmt", sorted(SUFFIX))
+def test_golden(fmt):
+    matches_golden("sample", fmt, render_fleet(fmt, sample()))
 
 
 def fine_pairs():
@@ -107,11 +111,7 @@ def fine_pairs():
 def test_golden_fine_pairs(fmt):
     # All fine, the pairs had no section in Markdown and HTML: nobody could tell they were read.
     text = render_fleet(fmt, fine_pairs())
-    path = GOLDEN / f"fine_pairs.{SUFFIX[fmt]}"
-    if UPDATE:
-        path.write_bytes(text.encode("utf-8"))
-    assert path.exists(), f"no golden file {path.name}: run with GPUDOCTOR_UPDATE_GOLDEN=1"
-    assert text == path.read_bytes().decode("utf-8")
+    matches_golden("fine_pairs", fmt, text)
     summary = "All 6 pair(s) of 4 node(s) fine: bus bandwidth 44.10–47.30 GB/s"
     assert summary in text and "run/pairs/pairs.json" in text
 
@@ -319,9 +319,5 @@ def verify_not_passed():
 def test_golden_verify_not_passed_says_why(fmt):
     # the section named each result's file but not why it did not pass
     text = render_fleet(fmt, verify_not_passed())
-    path = GOLDEN / f"verify_not_passed.{SUFFIX[fmt]}"
-    if UPDATE:
-        path.write_bytes(text.encode("utf-8"))
-    assert path.exists(), f"no golden file {path.name}: run with GPUDOCTOR_UPDATE_GOLDEN=1"
-    assert text == path.read_bytes().decode("utf-8")
+    matches_golden("verify_not_passed", fmt, text)
     assert "outputs differ from the CPU" in text and "spread 12% of the median" in text
