@@ -160,6 +160,18 @@ def _on_signal(signum: int, _frame: object) -> None:
 _TERMINATING: list[int] = []
 
 
+def raise_if_terminated() -> None:
+    """Raise the SIGTERM or SIGHUP whose handler's raise was lost.
+
+    Python prints and drops an exception raised where it cannot propagate: a signal that lands
+    while the main thread runs a weakref callback (importlib's module-lock ``cb``, during an
+    import) raised Terminated into it, and check went on to write its report and exit 1.
+    Called before output is written and when a command returns.
+    """
+    if _TERMINATING and not _INTERRUPTED:
+        raise Terminated(_TERMINATING[0])
+
+
 def install_signal_handlers() -> None:
     """End on SIGTERM and SIGHUP as on Ctrl-C (a handler that nohup or a shell set stays)."""
     import signal
@@ -222,6 +234,7 @@ def run(args: list[str] | None = None) -> int:
     _INTERRUPTED.clear()
     try:
         result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
+        raise_if_terminated()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -311,6 +311,9 @@ def emit(
     ``note`` is the line for stderr once a file is written (None: nothing, as the health
     gate's one line has always been written).
     """
+    from gpudoctor.cli import raise_if_terminated
+
+    raise_if_terminated()  # a signal whose raise was lost must not leave a finished-looking file
     if output is None:
         click.echo(text, nl=False)
         return
