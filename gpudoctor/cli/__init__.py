@@ -160,16 +160,40 @@ def _on_signal(signum: int, _frame: object) -> None:
 _TERMINATING: list[int] = []
 
 
-def raise_if_terminated() -> None:
-    """Raise the SIGTERM or SIGHUP whose handler's raise was lost.
+_LOST: list[int] = []
+"""Signals whose Terminated Python dropped (see :func:`catching_lost_signals`)."""
 
-    Python prints and drops an exception raised where it cannot propagate: a signal that lands
-    while the main thread runs a weakref callback (importlib's module-lock ``cb``, during an
-    import) raised Terminated into it, and check went on to write its report and exit 1.
-    Called before output is written and when a command returns.
+
+@contextlib.contextmanager
+def catching_lost_signals() -> Iterator[None]:
+    """Note a Terminated that Python drops, for :func:`raise_if_terminated` to raise again.
+
+    Python prints and drops an exception raised where it cannot propagate: a SIGTERM landing
+    while the main thread ran a weakref callback (importlib's module-lock ``cb``, mid-import)
+    raised Terminated into it, and check went on to write its report and exit 1. Such an
+    exception reaches ``sys.unraisablehook``; one the command caught itself (fleet run then
+    writes what it gathered) never does.
     """
-    if _TERMINATING and not _INTERRUPTED:
-        raise Terminated(_TERMINATING[0])
+    previous = sys.unraisablehook
+
+    def hook(args: Any) -> None:
+        if isinstance(args.exc_value, Terminated):
+            _LOST.append(args.exc_value.signum)
+            return
+        previous(args)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def raise_if_terminated() -> None:
+    """Raise again the SIGTERM or SIGHUP that Python dropped; called before output is written
+    and when a command returns."""
+    if _LOST:
+        raise Terminated(_LOST.pop())
 
 
 def install_signal_handlers() -> None:
@@ -232,9 +256,11 @@ def run(args: list[str] | None = None) -> int:
         allow()
     _TERMINATING.clear()
     _INTERRUPTED.clear()
+    _LOST.clear()
     try:
-        result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
-        raise_if_terminated()
+        with catching_lost_signals():
+            result = cli.main(args=args, prog_name="gpudoctor", standalone_mode=False)
+            raise_if_terminated()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
