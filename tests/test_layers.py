@@ -21,8 +21,18 @@ ALLOWED: dict[str, set[str]] = {
     "envplan": {"envplan", "kb", "model", "errors", "datarows", "tomlcompat"},
     "refmodels": {"refmodels", "errors"},
     # verify starts its children through the one child-process primitive, probe.runcmd, and
-    # checks its data files' rows as the knowledge base does (datarows)
-    "verify": {"verify", "refmodels", "model", "errors", "probe.runcmd", "datarows", "tomlcompat"},
+    # checks its data files' rows as the knowledge base does (datarows); its live line is the
+    # one check and onboard draw too (liveline)
+    "verify": {
+        "verify",
+        "refmodels",
+        "model",
+        "errors",
+        "probe.runcmd",
+        "datarows",
+        "tomlcompat",
+        "liveline",
+    },
     # fleet runs SLURM's commands through probe.runcmd too (fleet/slurm.py alone does), and
     # reads a fleet's files through userfiles (fleet/sources.py alone does)
     "fleet": {"fleet", "model", "errors", "probe.runcmd", "userfiles"},

@@ -163,16 +163,13 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     from gpudoctor.model.slurm import gpu_partitions
 
     site = report.site
-    partitions = list(dict.fromkeys(p.name for p in gpu_partitions(site.slurm if site else None)))
+    parts = tuple(gpu_partitions(site.slurm if site else None))
+    partitions = list(dict.fromkeys(p.name for p in parts))
     by_name: dict[str, list[int | None]] = {}
-    for part in gpu_partitions(site.slurm if site else None):
+    for part in parts:
         by_name.setdefault(part.name, []).append(part.nodes_usable)
     unusable = tuple(name for name, counts in by_name.items() if all(c == 0 for c in counts))
-    closed = {
-        part.name: part.available
-        for part in gpu_partitions(site.slurm if site else None)
-        if part.available and part.available != "up"
-    }
+    closed = {p.name: p.available for p in parts if p.available and p.available != "up"}
     problems = tuple(
         f"{f.id}: {f.title}" for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)
     )
@@ -279,7 +276,7 @@ class _Live(_Lines):
     def started(self, index: int, total: int, step: Step) -> None:
         from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-        from gpudoctor.verify.progress import fitted_text
+        from gpudoctor.liveline import fitted_text
 
         self._stop()
         self.progress = Progress(
@@ -563,7 +560,7 @@ def command(
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)
     err = sys.stderr
-    from gpudoctor.verify.progress import live_terminal
+    from gpudoctor.liveline import live_terminal
 
     progress: _Lines = _Live(err) if live_terminal(err) and not dry_run else _Lines(err)
     try:

@@ -34,7 +34,7 @@ class ProbeProgress:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-        from gpudoctor.verify.progress import fitted_text
+        from gpudoctor.liveline import fitted_text
 
         self._pending = list(names)
         self._timeout_s = timeout_s
@@ -67,7 +67,7 @@ def make_probe_progress(
     names: Iterable[str], out: TextIO, *, timeout_s: float
 ) -> ProbeProgress | None:
     """A live line when ``out`` is a terminal; None for pipes and logs, which get nothing."""
-    from gpudoctor.verify.progress import live_terminal
+    from gpudoctor.liveline import live_terminal
 
     if not live_terminal(out):  # a TERM=dumb terminal draws no live line
         return None

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gpudoctor.envplan.target import Target
-from gpudoctor.errors import BadInputError
 from gpudoctor.kb import ArchCoverage, KnowledgeBase
 from gpudoctor.kb.records import CudaLevel, FrameworkRelease, Variant
 from gpudoctor.model.versions import (
     framework_version,
+    glibc_older,
     is_exact,
     parse_cc,
     python_key,
@@ -101,12 +101,7 @@ def _older_glibc(
 ) -> bool:
     """True when the target's glibc is older than the build's glibc floor."""
     floor = glibc_floor(kb, target.platform, release, variant, pinned or release.version)
-    if floor is None or target.glibc is None:
-        return False
-    try:
-        return python_key(target.glibc) < python_key(floor)
-    except BadInputError:  # a glibc string the report could not parse: not judged
-        return False
+    return floor is not None and glibc_older(target.glibc, floor)
 
 
 def judge(

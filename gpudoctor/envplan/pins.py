@@ -7,9 +7,9 @@ from gpudoctor.envplan.header import library_path_command
 from gpudoctor.envplan.suggest import command_for
 from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import FrameworkPlan, Pin, Plan, Request
-from gpudoctor.errors import BadInputError, PlanError
+from gpudoctor.errors import PlanError
 from gpudoctor.kb import KnowledgeBase
-from gpudoctor.model.versions import parse_driver, python_key
+from gpudoctor.model.versions import glibc_older, parse_driver, python_key
 
 CHANNELS = ("conda-forge", "nodefaults")
 
@@ -337,11 +337,7 @@ def _glibc_decides(kb: KnowledgeBase, target: Target) -> bool:
         for variant in release.variants
         if variant.glibc is not None and target.platform in variant.arch
     ]
-    try:
-        glibc = python_key(target.glibc)
-        return any(glibc < python_key(floor) for floor in floors)
-    except BadInputError:  # a glibc string the report could not parse: not judged
-        return False
+    return any(glibc_older(target.glibc, floor) for floor in floors)
 
 
 def build_plan(

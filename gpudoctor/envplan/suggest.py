@@ -8,7 +8,7 @@ from gpudoctor.envplan.target import Target, target_from_report
 from gpudoctor.envplan.types import Request
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.report import Report
-from gpudoctor.model.versions import python_key
+from gpudoctor.model.versions import glibc_older
 
 NEWEST_GLIBC_FLOOR = "2.28"
 """The newest glibc any build in the knowledge base needs (its ``[[glibc_min]]`` rows and
@@ -94,14 +94,5 @@ def suggest_command(report: Report, framework: str | None = None) -> str:
         # no CC to spell out, a GPU still without its driver, or a driver of unknown version
         # (make-env then says so)
         return shlex.join(["gpudoctor", "make-env", "--framework", framework])
-    return command_for(target, request, with_glibc=_older_than_a_floor(target.glibc))
-
-
-def _older_than_a_floor(glibc: str | None) -> bool:
-    """True when a report's glibc may rule a release out (make-env, typed, would not know)."""
-    if glibc is None:
-        return False
-    try:
-        return python_key(glibc) < python_key(NEWEST_GLIBC_FLOOR)
-    except BadInputError:  # a glibc string the report could not parse: not judged
-        return False
+    # a report's glibc that may rule a release out: make-env, typed, would not know it
+    return command_for(target, request, with_glibc=glibc_older(target.glibc, NEWEST_GLIBC_FLOOR))

@@ -394,13 +394,12 @@ def task_words(result: CmdResult, limit: int = 300) -> str:
     """Why a job step's command failed, in its own words: the last line it (or slurmstepd)
     wrote on stderr, not srun's ``task 0: Exited with exit code 2`` after it; srun's line, or
     the exit status, when the command said nothing."""
-    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-    own = [ln for ln in lines if not ln.startswith("srun: ")]
-    said = (
-        own[-1]
-        if own
-        else task_exit(result) or (lines[-1] if lines else f"exit status {result.returncode}")
-    )
+    own = [
+        ln.strip()
+        for ln in result.stderr.splitlines()
+        if ln.strip() and not ln.strip().startswith("srun: ")
+    ]
+    said = own[-1] if own else task_exit(result) or _last_error(result)
     return said if len(said) <= limit else said[: limit - 3] + "..."
 
 

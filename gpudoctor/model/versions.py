@@ -53,6 +53,17 @@ def python_key(text: str) -> tuple[int, int]:
     return major_minor(text, "Python version", "3.12")
 
 
+def glibc_older(glibc: str | None, floor: str) -> bool:
+    """True when ``glibc`` (``2.17``) is older than ``floor``; False when it is unknown or
+    cannot be parsed (a report's odd string): such a glibc is not judged."""
+    if glibc is None:
+        return False
+    try:
+        return python_key(glibc) < python_key(floor)
+    except BadInputError:
+        return False
+
+
 @_cached
 def parse_cc(text: str) -> tuple[int, int]:
     """A compute capability ``X.Y`` (also ``sm_86``, ``86`` or ``120``) as ``(major, minor)``."""

@@ -25,6 +25,7 @@ from gpudoctor.render.fleet_common import (
     pairs_summary,
     place_text,
     verdict_line,
+    verify_reason,
 )
 from gpudoctor.render.pairs import findings
 
@@ -181,7 +182,7 @@ def render_text(report: FleetReport) -> str:
                 f"{VERIFY_MARKS[v.verdict]} {inert(v.node)}",
                 v.verdict.value,
                 inert(v.path),
-                inert(v.reason or "(no reason given)"),
+                inert(verify_reason(v)),
             ]
             for v in unproven
         ]
@@ -292,7 +293,7 @@ def tables(report: FleetReport) -> list[Table]:
             "Verify results that did not pass",
             ["Verdict", "Node", "File", "Reason"],
             [
-                [v.verdict.value, v.node, v.path, v.reason or "(no reason given)"]
+                [v.verdict.value, v.node, v.path, verify_reason(v)]
                 for v in report.verify
                 if v.verdict is not VerifyVerdict.PASS
             ],

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.fleet import FindingPlace, FleetReport, NodeStack, VerifyVerdict
+from gpudoctor.model.fleet import (
+    FindingPlace,
+    FleetReport,
+    NodeStack,
+    VerifyOutcome,
+    VerifyVerdict,
+)
 from gpudoctor.model.inert import inert as _inert
 
 MARKS = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i", Severity.OK: "✓"}
@@ -19,6 +25,11 @@ def inert(text: str) -> str:
     written: an escape sequence among them must print as text, never act on the terminal.
     """
     return _inert(text, one_line=True)
+
+
+def verify_reason(outcome: VerifyOutcome) -> str:
+    """Why a verify result did not pass, as the "Verify results that did not pass" rows say."""
+    return outcome.reason or "(no reason given)"
 
 
 def gpus_text(stack: NodeStack) -> str:

@@ -17,6 +17,7 @@ from gpudoctor.render.fleet_common import (
     pairs_summary,
     place_text,
     verdict_line,
+    verify_reason,
 )
 from gpudoctor.render.fleet_tiles import overall, tiles
 
@@ -176,7 +177,7 @@ def _problems(report: FleetReport) -> list[str]:
                 v.node,
                 v.verdict.value,
                 v.path,
-                v.reason or "(no reason given)",
+                verify_reason(v),
             ]
             for v in unproven
         ]

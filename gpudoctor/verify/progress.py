@@ -1,26 +1,17 @@
-"""What verify shows on stderr while it runs: a live display on a terminal, plain lines else.
-
-Also the live line's text column fitted to the terminal, and which terminals can redraw a
-line at all: check's probe line and onboard's spinner use them too.
-"""
+"""What verify shows on stderr while it runs: a live display on a terminal, plain lines else."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from gpudoctor.liveline import fitted_text, live_terminal
 from gpudoctor.verify.model import Settings
-
-if TYPE_CHECKING:
-    from rich.progress import TextColumn
 
 FRAMEWORK_STARTUP_S = 10.0
 MODEL_OVERHEAD_S = 3.0
 """Build and correctness pass per model and device, on top of its time budget."""
-MIN_TEXT = 10
-"""The least room a live line's text keeps, however narrow the terminal."""
 
 Unit = tuple[str, str, str]
 """(framework, model, device): one timed run."""
@@ -189,35 +180,6 @@ def describe(framework: str, event: dict[str, Any]) -> str | None:
     if kind == "fatal":
         return f"{framework}: failed: {event.get('message')}"
     return None
-
-
-def fitted_text(width: int, reserve: int) -> TextColumn:
-    """``{task.description}`` as it is (no markup), on one line of at most ``width - reserve``
-    characters, cut with an ellipsis.
-
-    Left to rich, a description longer than the room left by the other columns squeezed them
-    instead: at 80 columns the spinner and the elapsed time were dropped (a queued onboard job
-    looked hung) and verify's ``0/2`` and elapsed time read ``1…`` and ``0…``.
-    """
-    from rich.progress import TextColumn
-    from rich.table import Column
-
-    room = Column(no_wrap=True, overflow="ellipsis", max_width=max(width - reserve, MIN_TEXT))
-    return TextColumn("{task.description}", markup=False, table_column=room)
-
-
-def live_terminal(out: TextIO) -> bool:
-    """True when ``out`` is a terminal that can redraw a live line: not a pipe or a file, and
-    not a ``TERM=dumb`` (or ``unknown``) one, such as Emacs' shell, where rich draws nothing.
-
-    There, verify's live line showed nothing at all for the whole run (only the finished
-    runs), onboard's spinner nothing but the finished steps, and check's left a blank line
-    before the report; plain lines (verify, onboard) or none (check) are what such a terminal
-    can show.
-    """
-    if not out.isatty():
-        return False
-    return os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
 
 
 class PlainProgress:
