@@ -172,13 +172,19 @@ def catching_lost_signals() -> Iterator[None]:
     while the main thread ran a weakref callback (importlib's module-lock ``cb``, mid-import)
     raised Terminated into it, and check went on to write its report and exit 1. Such an
     exception reaches ``sys.unraisablehook``; one the command caught itself (fleet run then
-    writes what it gathered) never does.
+    writes what it gathered) never does. Ctrl-C keeps Python's own handler, whose
+    KeyboardInterrupt is dropped in the same places: it is noted as SIGINT.
     """
+    import signal
+
     previous = sys.unraisablehook
 
     def hook(args: Any) -> None:
         if isinstance(args.exc_value, Terminated):
             _LOST.append(args.exc_value.signum)
+            return
+        if isinstance(args.exc_value, KeyboardInterrupt):
+            _LOST.append(int(signal.SIGINT))
             return
         previous(args)
 
@@ -190,10 +196,16 @@ def catching_lost_signals() -> Iterator[None]:
 
 
 def raise_if_terminated() -> None:
-    """Raise again the SIGTERM or SIGHUP that Python dropped; called before output is written
-    and when a command returns."""
-    if _LOST:
-        raise Terminated(_LOST.pop())
+    """Raise again the Ctrl-C, SIGTERM or SIGHUP that Python dropped; called before output is
+    written and when a command returns."""
+    import signal
+
+    if not _LOST:
+        return
+    signum = _LOST.pop()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
 
 
 def install_signal_handlers() -> None:

@@ -311,6 +311,23 @@ def _lose_a_sigterm() -> None:
     assert ref() is None
 
 
+def _lose_a_ctrl_c() -> None:
+    """Python's own SIGINT handler run inside a weakref callback: its KeyboardInterrupt is
+    printed and dropped as a lost Terminated is."""
+    import weakref
+
+    class Thing:
+        pass
+
+    def callback(_: object) -> None:
+        raise KeyboardInterrupt
+
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    del thing
+    assert ref() is None
+
+
 @pytest.fixture(autouse=True)
 def _children_allowed_again():
     """A handled SIGTERM stops every later child of this process: the next tests need them."""
@@ -351,3 +368,30 @@ def test_no_output_file_is_written_after_a_lost_sigterm(tmp_path):
     assert not out.exists()
     emit("{}\n", out, force=False)  # raised once: a command that caught its signal writes
     assert out.exists()
+
+
+def test_a_ctrl_c_whose_raise_was_lost_still_ends_the_command_130(cli, monkeypatch):
+    from gpudoctor.cli import explain
+
+    real = explain.entry
+
+    def entry(rule):
+        _lose_a_ctrl_c()
+        return real(rule)
+
+    monkeypatch.setattr(explain, "entry", entry)
+    result = cli("explain", "GD-TORCH-004")
+    assert result.exit_code == 130, result
+    assert result.stderr.splitlines()[-1] == "gpudoctor: interrupted", result
+
+
+def test_no_output_file_is_written_after_a_lost_ctrl_c(tmp_path):
+    from gpudoctor import cli as gpudoctor_cli
+    from gpudoctor.cli.files import emit
+
+    out = tmp_path / "report.json"
+    with gpudoctor_cli.catching_lost_signals():
+        _lose_a_ctrl_c()
+    with pytest.raises(KeyboardInterrupt):
+        emit("{}\n", out, force=False)
+    assert not out.exists()
