@@ -59,7 +59,9 @@ vllm-project/vllm#5901) are 7 µs to 9 ms apart line to line and last up to half
 BURST_GAP_S = 1.0
 """An Xid 13 line within this of the previous Xid 13 line of the same GPU, with no other Xid of
 that GPU between them, belongs to the same exception. A second, not less: the journal is read
-to the second (``short-iso``), where a burst straddling a second's end shows a step of one."""
+to the second (``short-iso``), where a burst straddling a second's end shows a step of one.
+Where both lines name their process (drivers since R470 print ``pid=``, often ``'<unknown>'``)
+and the processes differ, the second line is a fault of its own however close."""
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,7 @@ def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tu
     # first and last of each group and the newest events are written out.
     newest: deque[tuple[float | None, ParsedLine]] = deque(maxlen=MAX_EVENTS)
     groups: dict[tuple[str, int, str], list[Any]] = {}
-    burst: dict[str, float] = {}  # GPU -> the time of its Xid 13 burst's latest line
+    burst: dict[str, tuple[float, int | None]] = {}  # GPU -> its Xid 13 burst's latest line
     for when, message in reading.lines:
         if when is not None and when < since:
             continue
@@ -360,15 +362,19 @@ def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tu
     return counts, events
 
 
-def _continues_burst(burst: dict[str, float], parsed: ParsedLine, when: float | None) -> bool:
+def _continues_burst(
+    burst: dict[str, tuple[float, int | None]], parsed: ParsedLine, when: float | None
+) -> bool:
     """Whether an Xid line is a follow-up line of the Xid 13 burst going on on its GPU (and
     keep ``burst`` up to date). A line without a time cannot be placed, so it counts."""
     if parsed.code != BURST_XID or when is None:
         burst.pop(parsed.pci, None)  # another Xid of the GPU: the next Xid 13 is a new fault
         return False
     latest = burst.get(parsed.pci)
-    burst[parsed.pci] = when
-    return latest is not None and abs(when - latest) <= BURST_GAP_S
+    burst[parsed.pci] = (when, parsed.pid)
+    if latest is None or abs(when - latest[0]) > BURST_GAP_S:
+        return False
+    return latest[1] is None or parsed.pid is None or latest[1] == parsed.pid
 
 
 WRAP_MARGIN_S = 60.0

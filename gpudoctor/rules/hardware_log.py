@@ -194,7 +194,7 @@ def hardware_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "a person who sees them in `dmesg` knows they are not the hardware's. The driver prints "
     "one Xid 13 as a burst of lines, a Warp, a Global and an ESR line for every SM that "
     "faulted: the lines of a burst on one GPU (each within a second of the one before, no "
-    "other Xid between) are counted as one Xid.",
+    "other Xid between, the same process where the lines name it) are counted as one Xid.",
     fix="Debug the job (`compute-sanitizer python train.py`); run `dcgmi diag -r 3` only if "
     "the same Xid appears with many different applications.",
     sources=(XID_DOCS, CATALOGUE),

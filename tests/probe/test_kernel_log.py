@@ -557,8 +557,13 @@ def test_an_xid_13_logged_to_the_second_is_one_event_too(tmp_path):
     ]
 
 
-def burst_line(code: int, pci: str = "0000:0f:00", what: str = "Graphics Exception: ESR") -> str:
-    return f"NVRM: Xid (PCI:{pci}): {code}, pid='<unknown>', name=<unknown>, {what}"
+def burst_line(
+    code: int,
+    pci: str = "0000:0f:00",
+    what: str = "Graphics Exception: ESR",
+    pid: str = "'<unknown>'",
+) -> str:
+    return f"NVRM: Xid (PCI:{pci}): {code}, pid={pid}, name=<unknown>, {what}"
 
 
 @pytest.mark.parametrize(
@@ -572,6 +577,12 @@ def burst_line(code: int, pci: str = "0000:0f:00", what: str = "Graphics Excepti
         ([(100.0, burst_line(13)), (100.001, burst_line(43)), (100.002, burst_line(13))], 2),
         # lines without a time cannot be placed: each counts, as before
         ([(None, burst_line(13)), (None, burst_line(13))], 2),
+        # two processes sharing the GPU, faulting in the same instant: two faults
+        ([(100.0, burst_line(13, pid="4711")), (100.001, burst_line(13, pid="4712"))], 2),
+        # one process's burst, its pid on every line: one fault
+        ([(100.0 + i / 1000, burst_line(13, pid="4711")) for i in range(4)], 1),
+        # a burst whose later lines lost the pid still merges
+        ([(100.0, burst_line(13, pid="4711")), (100.001, burst_line(13))], 1),
     ],
 )
 def test_only_follow_up_lines_of_the_same_gpu_are_merged(lines, counted):
