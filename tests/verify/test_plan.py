@@ -115,3 +115,16 @@ def test_usable_cpus_are_this_process_share():
     import os
 
     assert 1 <= plan.usable_cpus() <= (os.cpu_count() or 1)
+
+
+def test_the_advised_time_budget_keeps_what_another_device_runs_under():
+    # --time-budget sets every device's budget: advising less than the GPU's 4 s (--quick)
+    # to fit the CPU would have cut the GPU's timing short
+    p = plan.plan_cpu(8.2e9, 300e9, 1.5, override=None, keep_s=4.0)  # 3.1 s, 4.6 advised
+    assert p.batch is None and "raise --time-budget to 5 to run it" in p.message
+    p = plan.plan_cpu(8.2e9, 600e9, 1.5, override=None, keep_s=4.0)  # 1.53 s: 3 advised
+    assert p.batch is None and "raise --time-budget to 4 to run it" in p.message, p.message
+    assert "raise --time-budget to 3 " in plan.plan_cpu(8.2e9, 600e9, 1.5, override=None).message
+    # batch 1 alone fits: its budget keeps the GPU's too
+    advice = plan.budget_advice(8192 * 2.0, 8192, 1.5, batch_given=True, keep_s=4.0)
+    assert advice.endswith("--batch-size 1 with --time-budget 4 would run it"), advice
