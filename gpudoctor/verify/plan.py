@@ -135,15 +135,15 @@ def projected_seconds(flops_per_batch: float, cpu_flops: float, min_blocks: int 
 
 
 def seconds_over(seconds: float, limit: float) -> str:
-    """``seconds`` with just enough decimals to read as more than ``limit``.
+    """``seconds`` with just enough decimals to read as more than ``limit``, thousands grouped.
 
     Whole seconds made "projected 3 s ... exceeds the 3 s budget" out of 3.4 s over 3 s.
     """
     for decimals in range(4):
-        text = f"{seconds:.{decimals}f}"
-        if float(text) > limit:
+        text = f"{seconds:,.{decimals}f}"
+        if float(text.replace(",", "")) > limit:
             return text
-    return f"{seconds:.3g}"
+    return f"{seconds:,.4f}"
 
 
 def budget_advice(
@@ -163,11 +163,12 @@ def budget_advice(
     fit = int(budget_s / per_image)
     while fit > 0 and fit * per_image > budget_s:  # float rounding at the boundary
         fit -= 1
-    too_long = f"no --time-budget can fit batch {batch} (the most is {MAX_BUDGET_S} s)"
+    # Figures in the prose read grouped (3,600 s); an option's value in advice stays one token.
+    too_long = f"no --time-budget can fit batch {batch} (the most is {MAX_BUDGET_S:,} s)"
     if fit >= 1:
         default = ", or leave it out for the per-model default" if batch_given else ""
         return (
-            f"{too_long}: give a smaller --batch-size ({fit} or less fits the {budget_s:g} s "
+            f"{too_long}: give a smaller --batch-size ({fit} or less fits the {budget_s:,g} s "
             f"budget){default}"
         )
     if per_image <= MAX_BUDGET_S:
@@ -204,7 +205,7 @@ def plan_cpu(
                 message=(
                     f"skipped: projected {seconds_over(projected, budget_s)} s at batch {batch} "
                     "exceeds the "
-                    f"{budget_s:g} s budget (CPU matmul {cpu_flops / 1e9:.0f} GFLOP/s); "
+                    f"{budget_s:,g} s budget (CPU matmul {cpu_flops / 1e9:,.0f} GFLOP/s); "
                     + budget_advice(
                         projected, batch, budget_s, batch_given=override is not None, keep_s=keep_s
                     )

@@ -22,6 +22,11 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+def _seconds(value: float) -> str:
+    """A budget as it reads: ``2.67``, ``2,400`` (``.3g`` alone wrote 2400 as ``2.4e+03``)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _guess_devices(device: str) -> list[str]:
     """The devices a framework will run before it says which it sees: one GPU assumed."""
     if device == "cpu":
@@ -165,7 +170,8 @@ def describe(framework: str, event: dict[str, Any]) -> str | None:
         what = event.get("phase", "")
         head = f"{framework} {event.get('model')} {event.get('device')}: {what}"
         if what == "timing":
-            return f"{head} at batch {event.get('batch')} (up to {event.get('budget_s', 0):.3g} s)"
+            budget = _seconds(event.get("budget_s", 0))
+            return f"{head} at batch {event.get('batch')} (up to {budget} s)"
         return head
     if kind == "run":
         run = event["run"]

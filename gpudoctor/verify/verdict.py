@@ -439,7 +439,7 @@ def _expected(run: Run, refs: References) -> list[tuple[Level, str, str]]:
                 (
                     Level.FAIL if failing else Level.WARN,
                     "below_expected",
-                    f"{share:.0%} of the {row.images_per_second:.0f} images/s expected on "
+                    f"{share:.0%} of the {row.images_per_second:,.0f} images/s expected on "
                     f"{row.gpu} at batch {row.batch_size}, {row.layout} ({row.source})",
                 )
             ]

@@ -13,6 +13,7 @@ from gpudoctor.verify.progress import (
     Estimate,
     PlainProgress,
     RichProgress,
+    describe,
     make_progress,
 )
 
@@ -210,3 +211,10 @@ def test_a_dumb_terminal_gets_the_plain_lines(monkeypatch):
     progress = make_progress(SETTINGS, Tty())
     assert isinstance(progress, RichProgress)
     progress.close()
+
+
+def test_a_long_budget_reads_in_seconds_not_in_exponent_notation():
+    # --time-budget 2400: the live line read "timing at batch 8 (up to 2.4e+03 s)"
+    timing = {"event": "phase", "phase": "timing", "model": "vgg16", "device": "cpu", "batch": 8}
+    assert describe("torch", {**timing, "budget_s": 2400.0}).endswith("(up to 2,400 s)")
+    assert describe("torch", {**timing, "budget_s": 4 * 2 / 3}).endswith("(up to 2.67 s)")

@@ -359,6 +359,9 @@ def test_expected_figures_for_a_gpu_model_judge_its_runs(refs):
     with_row = replace(refs, expected=(row,))
     verdict = judge(f.healthy(("resnet50",)), with_row)  # 1500 of 5000 expected: 30 %
     assert "below_expected" in codes(verdict, Level.FAIL)
+    # "of the 5000 images/s expected": a large figure reads with its thousands grouped
+    (below,) = [r for r in verdict.reasons if r.code == "below_expected"]
+    assert "of the 5,000 images/s expected" in below.message, below.message
     assert judge(f.healthy(("resnet50",)), refs).overall == "pass"
 
 

@@ -219,7 +219,7 @@ def _verify_model(
         )
         message = (
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
-            f"{cfg.cpu_budget:g} s budget (is the machine busy?); {advice}"
+            f"{cfg.cpu_budget:,g} s budget (is the machine busy?); {advice}"
         )
         _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s, cpu_layout)
     except Exception as exc:
