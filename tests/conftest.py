@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,19 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture
+def resize_terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Make the terminal ``width`` columns wide, as rich reads it at each redraw of a live line
+    (COLUMNS unset: set, rich takes it once and never looks at the terminal again)."""
+    import os
+
+    def resize(width: int) -> None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+        monkeypatch.setattr(os, "get_terminal_size", lambda fd=0: os.terminal_size((width, 24)))
+
+    return resize
 
 
 def have(module: str) -> bool:

@@ -281,7 +281,7 @@ class _Live(_Lines):
         self._stop()
         self.progress = Progress(
             SpinnerColumn(),
-            fitted_text(self.console.width, reserve=12),  # the spinner and the elapsed time
+            fitted_text(self.console, reserve=12),  # the spinner and the elapsed time
             TimeElapsedColumn(),
             console=self.console,
             transient=True,

@@ -336,7 +336,7 @@ def _measure_hardware(hw: HardwareSettings, refs: References) -> HardwareResult:
     """Run the hardware children, saying on stderr what runs (each may take a while)."""
     from gpudoctor.verify.hardware import run_hardware, with_floors
 
-    what = ", ".join(hw.items) + (f"; burn {hw.burn_s:g} s" if hw.burn_s else "")
+    what = ", ".join(hw.items) + (f"; burn {hw.burn_s:,g} s" if hw.burn_s else "")
     click.echo(f"verify: measuring the hardware ({what.strip('; ')}) ...", err=True)
     return with_floors(
         run_hardware(hw, say=lambda line: click.echo(f"verify: {line}", err=True)), refs

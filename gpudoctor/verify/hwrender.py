@@ -74,7 +74,7 @@ def burn_line(b: BurnDevice) -> str:
             f"last {b.flops[-1] / unit[0]:.1f})"
         )
     bad = f"{b.mismatched_rounds} mismatched" + ("" if b.finite else ", non-finite values")
-    line = f"{name}: {b.rounds} rounds in {b.seconds:.0f} s{rate}; {bad}"
+    line = f"{name}: {b.rounds:,} rounds in {b.seconds:,.0f} s{rate}; {bad}"
     t = b.telemetry
     if t is not None and t.available and t.samples:
         temps = [s.temperature_c for s in t.samples if s.temperature_c is not None]
@@ -109,9 +109,9 @@ def summary(hw: HardwareResult) -> str:
     left = [i for i in hw.settings.items if on_cpu and i in GPU_ONLY]
     asked = [i for i in hw.settings.items if i not in left]
     if hw.settings.burn_s:
-        asked.append(f"burn {hw.settings.burn_s:g} s")
+        asked.append(f"burn {hw.settings.burn_s:,g} s")
     # --burn alone read "hardware: none, burn 5 s": no measurement is named "none"
     line = f"hardware: {', '.join(asked) or 'nothing'} on {'cpu' if on_cpu else hw.settings.device}"
     if left:
         line += f" ({', '.join(left)} {'needs' if len(left) == 1 else 'need'} a GPU)"
-    return f"{line}; took {hw.duration_s:.0f} s"
+    return f"{line}; took {hw.duration_s:,.0f} s"

@@ -126,7 +126,7 @@ def _burn(b: BurnDevice) -> list[Reason]:
                 code="burn_drift",
                 message=(
                     f"{name}: the matrix-product rate fell to {ratio:.0%} of its start over "
-                    f"{b.seconds:.0f} s of sustained load: check cooling and power"
+                    f"{b.seconds:,.0f} s of sustained load: check cooling and power"
                 ),
                 device=b.device,
             )

@@ -135,39 +135,45 @@ def projected_seconds(flops_per_batch: float, cpu_flops: float, min_blocks: int 
 
 
 def seconds_over(seconds: float, limit: float) -> str:
-    """``seconds`` with just enough decimals to read as more than ``limit``.
+    """``seconds`` with just enough decimals to read as more than ``limit``, thousands grouped.
 
     Whole seconds made "projected 3 s ... exceeds the 3 s budget" out of 3.4 s over 3 s.
     """
     for decimals in range(4):
-        text = f"{seconds:.{decimals}f}"
-        if float(text) > limit:
+        text = f"{seconds:,.{decimals}f}"
+        if float(text.replace(",", "")) > limit:
             return text
-    return f"{seconds:.3g}"
+    return f"{seconds:,.4f}"
 
 
-def budget_advice(projected_s: float, batch: int, budget_s: float, *, batch_given: bool) -> str:
+def budget_advice(
+    projected_s: float, batch: int, budget_s: float, *, batch_given: bool, keep_s: float = 0.0
+) -> str:
     """What would let a skipped CPU run fit: the --time-budget it needs, or a smaller batch.
 
     The time grows with the batch, so a run past the longest --time-budget can only be made
     to fit by a smaller --batch-size (advising a budget the option refuses would be no help).
+    ``keep_s`` is the budget the GPUs run under: --time-budget sets theirs too, so a budget
+    advised below it (the CPU's 1.5 s under --quick needing 3, the GPU's 4) cut their timing.
     """
     if projected_s <= MAX_BUDGET_S:
-        advised = min(math.ceil(projected_s * ADVICE_HEADROOM), MAX_BUDGET_S)
+        advised = min(math.ceil(max(projected_s * ADVICE_HEADROOM, keep_s)), MAX_BUDGET_S)
         return f"raise --time-budget to {advised} to run it (the projection, with room to spare)"
     per_image = projected_s / batch * ADVICE_HEADROOM
     fit = int(budget_s / per_image)
     while fit > 0 and fit * per_image > budget_s:  # float rounding at the boundary
         fit -= 1
-    too_long = f"no --time-budget can fit batch {batch} (the most is {MAX_BUDGET_S} s)"
+    # Figures in the prose read grouped (3,600 s); an option's value in advice stays one token.
+    too_long = f"no --time-budget can fit batch {batch} (the most is {MAX_BUDGET_S:,} s)"
     if fit >= 1:
         default = ", or leave it out for the per-model default" if batch_given else ""
         return (
-            f"{too_long}: give a smaller --batch-size ({fit} or less fits the {budget_s:g} s "
+            f"{too_long}: give a smaller --batch-size ({fit} or less fits the {budget_s:,g} s "
             f"budget){default}"
         )
     if per_image <= MAX_BUDGET_S:
-        return f"{too_long}: --batch-size 1 with --time-budget {math.ceil(per_image)} would run it"
+        advised = min(math.ceil(max(per_image, keep_s)), MAX_BUDGET_S)
+        return f"{too_long}: --batch-size 1 with --time-budget {advised} would run it"
     if projected_s / batch <= MAX_BUDGET_S:
         return f"{too_long}: --batch-size 1 with --time-budget {MAX_BUDGET_S} might run it"
     return f"{too_long}, nor batch 1: this CPU is too slow for this model"
@@ -179,10 +185,12 @@ def plan_cpu(
     budget_s: float,
     *,
     override: int | None,
+    keep_s: float = 0.0,
 ) -> CpuPlan:
     """Start at the common batch and halve it to fit the budget; skip, saying so, if it never fits.
 
-    A batch the user gave is never changed: it runs or it is skipped.
+    A batch the user gave is never changed: it runs or it is skipped. ``keep_s``: the GPUs'
+    budget, which the advice never goes below (:func:`budget_advice`).
     """
     batch = override if override is not None else COMMON_BATCH
     floor = batch if override is not None else min(CPU_BATCH_FLOOR, batch)
@@ -197,8 +205,10 @@ def plan_cpu(
                 message=(
                     f"skipped: projected {seconds_over(projected, budget_s)} s at batch {batch} "
                     "exceeds the "
-                    f"{budget_s:g} s budget (CPU matmul {cpu_flops / 1e9:.0f} GFLOP/s); "
-                    + budget_advice(projected, batch, budget_s, batch_given=override is not None)
+                    f"{budget_s:,g} s budget (CPU matmul {cpu_flops / 1e9:,.0f} GFLOP/s); "
+                    + budget_advice(
+                        projected, batch, budget_s, batch_given=override is not None, keep_s=keep_s
+                    )
                 ),
             )
         batch //= 2

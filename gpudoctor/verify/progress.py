@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from gpudoctor.liveline import fitted_text, live_terminal
+from gpudoctor.liveline import fitted_bar, fitted_text, live_terminal
 from gpudoctor.verify.model import Settings
 
 FRAMEWORK_STARTUP_S = 10.0
@@ -20,6 +20,16 @@ Unit = tuple[str, str, str]
 def _clock(seconds: float) -> str:
     s = max(int(seconds), 0)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _seconds(value: float) -> str:
+    """A budget as it reads: ``2.67``, ``2,400`` (``.3g`` alone wrote 2400 as ``2.4e+03``)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _bar_width(width: int) -> int:
+    """The live line's bar at a terminal width."""
+    return min(40, max(10, width // 8))
 
 
 def _guess_devices(device: str) -> list[str]:
@@ -165,7 +175,8 @@ def describe(framework: str, event: dict[str, Any]) -> str | None:
         what = event.get("phase", "")
         head = f"{framework} {event.get('model')} {event.get('device')}: {what}"
         if what == "timing":
-            return f"{head} at batch {event.get('batch')} (up to {event.get('budget_s', 0):.3g} s)"
+            budget = _seconds(event.get("budget_s", 0))
+            return f"{head} at batch {event.get('batch')} (up to {budget} s)"
         return head
     if kind == "run":
         run = event["run"]
@@ -208,7 +219,6 @@ class RichProgress:
     def __init__(self, settings: Settings, out: TextIO) -> None:
         from rich.console import Console
         from rich.progress import (
-            BarColumn,
             MofNCompleteColumn,
             Progress,
             SpinnerColumn,
@@ -218,12 +228,11 @@ class RichProgress:
 
         self.estimate = Estimate(settings)
         self.console = Console(file=out)
-        bar = min(40, max(10, self.console.width // 8))
         self.progress = Progress(
             SpinnerColumn(),
             # the spinner, the bar, 12/12, the elapsed and the time left keep their room
-            fitted_text(self.console.width, reserve=bar + 36),
-            BarColumn(bar_width=bar),
+            fitted_text(self.console, reserve=lambda width: _bar_width(width) + 36),
+            fitted_bar(self.console, _bar_width),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("~{task.fields[left]} left"),

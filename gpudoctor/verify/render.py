@@ -183,12 +183,12 @@ def _models_line(result: VerifyResult) -> str:
     s = result.settings
     batch = f"batch {s.batch_size}" if s.batch_size else "default batches"
     quick = ", quick" if s.quick else ""
-    budget = f"{s.time_budget_s:g} s per model and device"
+    budget = f"{s.time_budget_s:,g} s per model and device"
     if not s.wants_gpu:
-        budget = f"{s.cpu_budget_s:g} s per model"
+        budget = f"{s.cpu_budget_s:,g} s per model"
     elif s.cpu_budget_s != s.time_budget_s and s.wants_cpu:
-        budget = f"{s.time_budget_s:g} s per model and GPU, {s.cpu_budget_s:g} s on the CPU"
-    return f"{s.mode}, {s.precision}, {batch}, {budget}{quick}; took {result.duration_s:.0f} s"
+        budget = f"{s.time_budget_s:,g} s per model and GPU, {s.cpu_budget_s:,g} s on the CPU"
+    return f"{s.mode}, {s.precision}, {batch}, {budget}{quick}; took {result.duration_s:,.0f} s"
 
 
 def render_text(

@@ -39,10 +39,10 @@ class TooSlow(Exception):
 
     def __init__(self, first_call_s: float, iteration_s: float | None = None) -> None:
         if iteration_s is None:
-            super().__init__(f"the first iteration took {first_call_s:.1f} s")
+            super().__init__(f"the first iteration took {first_call_s:,.1f} s")
         else:
             super().__init__(
-                f"the first iteration took {first_call_s:.1f} s and the next {iteration_s:.1f} s"
+                f"the first iteration took {first_call_s:,.1f} s and the next {iteration_s:,.1f} s"
             )
         self.first_call_s = first_call_s
         self.iteration_s = first_call_s if iteration_s is None else iteration_s

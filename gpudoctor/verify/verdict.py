@@ -112,6 +112,7 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
     reasons += _speedups(result)
     reasons += _fingerprints(result, refs)
     reasons += _precision_unused(result)
+    reasons += _layout_unused(result)
     if result.hardware is not None:
         from gpudoctor.verify.hwverdict import judge_hardware  # it imports Reason from here
 
@@ -155,6 +156,30 @@ def _precision_unused(result: VerifyResult) -> list[Reason]:
         f"{precision}"
     )
     return [Reason(level=Level.NOTE, code="precision_not_run", message=msg)]
+
+
+def _layout_unused(result: VerifyResult) -> list[Reason]:
+    """A --layout asked for where no PyTorch model was timed: nothing ran in it, say so.
+
+    --layout is PyTorch's alone and Keras always runs NHWC, so `--framework tensorflow --layout
+    nchw` timed NHWC while nothing said the option had been dropped. A note, as for
+    --precision: the run itself is sound, and scripts pass the option throughout.
+    """
+    layout = result.settings.layout
+    if layout == "auto" or not result.settings.models:
+        return []
+    if any(r.framework == "torch" and r.status == "ok" for r in result.runs):
+        return []
+    why = (
+        "--framework tensorflow runs Keras alone"
+        if result.settings.framework == "tensorflow"
+        else "no PyTorch model was timed"
+    )
+    msg = (
+        f"--layout {layout} sets PyTorch's memory layout and {why}; Keras is always "
+        f"channels-last (NHWC), so --layout changed nothing here"
+    )
+    return [Reason(level=Level.NOTE, code="layout_not_run", message=msg)]
 
 
 def _model_label(result: VerifyResult, model: str, reasons: list[Reason]) -> str:
@@ -414,7 +439,7 @@ def _expected(run: Run, refs: References) -> list[tuple[Level, str, str]]:
                 (
                     Level.FAIL if failing else Level.WARN,
                     "below_expected",
-                    f"{share:.0%} of the {row.images_per_second:.0f} images/s expected on "
+                    f"{share:.0%} of the {row.images_per_second:,.0f} images/s expected on "
                     f"{row.gpu} at batch {row.batch_size}, {row.layout} ({row.source})",
                 )
             ]

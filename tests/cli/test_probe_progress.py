@@ -57,7 +57,8 @@ def test_at_80_columns_the_line_is_cut_and_keeps_its_spinner_and_elapsed_time(mo
     progress.close()
     line = seen.getvalue().rstrip("\n")
     assert len(line) <= 80 and line.startswith(("⠋ checking host", "⠙ checking host")), line
-    assert line.endswith(" 0:00:00") and "…" in line, line
+    # the names give way first ("+N more"), so the limit survives: it was cut at 80 columns
+    assert line.endswith(" more (limit 60 s each) 0:00:00") and "…" not in line, line
 
 
 def test_a_dumb_terminal_gets_no_live_line(monkeypatch):
@@ -66,3 +67,34 @@ def test_a_dumb_terminal_gets_no_live_line(monkeypatch):
     out = FakeTerminal()
     assert make_probe_progress(["nvml"], out, timeout_s=60) is None
     assert out.getvalue() == ""
+
+
+def test_describe_shortens_the_names_before_the_limit_to_fit_its_room():
+    names = ["host", "kernel_driver", "nvml", "hardware", "cuda", "torch", "tensorflow"]
+    full = describe(names, 60)
+    assert describe(names, 60, room=len(full)) == full
+    short = describe(names, 60, room=60)
+    assert short == "checking host, kernel driver, NVML +4 more (limit 60 s each)", short
+    assert describe(names, 60, room=20) == "checking host +6 more (limit 60 s each)"  # cut later
+
+
+def test_the_probe_line_follows_the_terminal_when_it_is_resized(resize_terminal):
+    # narrowed from 120 to 60 columns, the line lost its spinner, elapsed time and limit
+    from rich.console import Console
+
+    def shown(width: int) -> str:
+        resize_terminal(width)
+        seen = io.StringIO()
+        Console(file=seen, width=width, color_system=None).print(
+            progress._progress.get_renderable()
+        )
+        return seen.getvalue().rstrip("\n")
+
+    resize_terminal(120)
+    names = ["host", "kernel_driver", "nvml", "hardware", "cuda", "torch", "tensorflow"]
+    progress = make_probe_progress(names, FakeTerminal(), timeout_s=60)
+    assert progress is not None
+    wide, narrow = shown(120), shown(60)
+    progress.close()
+    assert "TensorFlow (limit 60 s each) 0:00:00" in wide, wide
+    assert len(narrow) <= 60 and narrow.endswith(" more (limit 60 s each) 0:00:00"), narrow

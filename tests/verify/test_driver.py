@@ -305,3 +305,17 @@ def test_the_cpu_budget_decides_what_is_skipped():
     (run,) = _runs(events)
     assert run.status == "skipped" and "exceeds the 0.01 s budget" in run.message
     assert not any(c.startswith("build") for c in backend.calls)
+
+
+def test_the_advice_for_a_skipped_cpu_run_never_lowers_the_gpus_budget():
+    # --quick on a GPU machine: 4 s per model on the GPU, a short CPU budget. LeNet-5 at
+    # 1 GFLOP/s projects 0.09 s at batch 8, over a 0.05 s CPU budget: the advice read "raise
+    # --time-budget to 1", and following it cut the GPU's 4 s to 1 s for every model
+    events = _run(SlowCpuBackend(), device="all", budget_s=4.0, cpu_budget_s=0.05)
+    (cpu,) = [r for r in _runs(events) if r.device == "cpu"]
+    assert cpu.status == "skipped", cpu
+    assert "raise --time-budget to 4 to run it" in cpu.message, cpu.message
+    # without a GPU nothing else runs under --time-budget: the projection alone decides
+    events = _run(SlowCpuBackend(), device="cpu", budget_s=4.0, cpu_budget_s=0.05)
+    (cpu,) = _runs(events)
+    assert "raise --time-budget to 1 to run it" in cpu.message, cpu.message

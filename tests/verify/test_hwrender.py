@@ -117,3 +117,14 @@ def test_the_settings_line_names_only_what_the_host_could_measure():
     assert summary(host) == "hardware: memory, allreduce on cpu (h2d needs a GPU); took 8 s"
     gpu = replace(host, bandwidths=(Bandwidth(kind="memory", device="cuda:0", gbps=2900.0),))
     assert summary(gpu).startswith("hardware: memory, h2d, allreduce on all;")
+
+
+def test_a_day_long_burn_reads_with_its_thousands_grouped():
+    # --burn 86400: "123456 rounds in 86400 s" and "burn 86400 s ...; took 86410 s"
+    from gpudoctor.verify.hwrender import summary
+    from gpudoctor.verify.model import HardwareResult, HardwareSettings
+
+    line = burn_line(f.burn("cuda:0", rounds=123_456, seconds=86_400.0))
+    assert ": 123,456 rounds in 86,400 s," in line, line
+    hw = HardwareResult(settings=HardwareSettings(burn_s=86_400.0, device="cpu"), duration_s=86_410)
+    assert summary(hw) == "hardware: burn 86,400 s on cpu; took 86,410 s"

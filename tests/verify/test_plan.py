@@ -81,7 +81,7 @@ def test_past_the_longest_time_budget_the_advice_is_a_smaller_batch():
     p = plan.plan_cpu(1e6, 100e9, 4.0, override=100_000_000)
     assert p.batch is None and p.projected_s > plan.MAX_BUDGET_S
     assert "raise --time-budget" not in p.message
-    assert "no --time-budget can fit batch 100000000 (the most is 3600 s)" in p.message
+    assert "no --time-budget can fit batch 100000000 (the most is 3,600 s)" in p.message
     assert "or leave it out for the per-model default" in p.message
     fit = int(p.message.split("give a smaller --batch-size (")[1].split(" ")[0])
     assert plan.plan_cpu(1e6, 100e9 / 1.5, 4.0, override=fit).batch == fit  # room to spare
@@ -115,3 +115,28 @@ def test_usable_cpus_are_this_process_share():
     import os
 
     assert 1 <= plan.usable_cpus() <= (os.cpu_count() or 1)
+
+
+def test_the_advised_time_budget_keeps_what_another_device_runs_under():
+    # --time-budget sets every device's budget: advising less than the GPU's 4 s (--quick)
+    # to fit the CPU would have cut the GPU's timing short
+    p = plan.plan_cpu(8.2e9, 300e9, 1.5, override=None, keep_s=4.0)  # 3.1 s, 4.6 advised
+    assert p.batch is None and "raise --time-budget to 5 to run it" in p.message
+    p = plan.plan_cpu(8.2e9, 600e9, 1.5, override=None, keep_s=4.0)  # 1.53 s: 3 advised
+    assert p.batch is None and "raise --time-budget to 4 to run it" in p.message, p.message
+    assert "raise --time-budget to 3 " in plan.plan_cpu(8.2e9, 600e9, 1.5, override=None).message
+    # batch 1 alone fits: its budget keeps the GPU's too
+    advice = plan.budget_advice(8192 * 2.0, 8192, 1.5, batch_given=True, keep_s=4.0)
+    assert advice.endswith("--batch-size 1 with --time-budget 4 would run it"), advice
+
+
+def test_a_skip_groups_the_thousands_of_its_figures_but_not_of_an_option_value():
+    # "projected 2400 s ... (CPU matmul 2500 GFLOP/s)": the figures are prose and read grouped;
+    # the --time-budget advised stays one token a shell takes as the option's value
+    p = plan.plan_cpu(2400 * 2.5e12 * plan.CPU_EFFICIENCY / 56, 2.5e12, 1.5, override=None)
+    assert "projected 2,400 s at batch 8" in p.message, p.message
+    assert "(CPU matmul 2,500 GFLOP/s)" in p.message, p.message
+    assert "raise --time-budget to 3600 to run it" in p.message, p.message
+    assert plan.seconds_over(3000.2, 3000.0) == "3,000.2"
+    huge = plan.budget_advice(1e9, 8, 1.5, batch_given=False)
+    assert "(the most is 3,600 s)" in huge and "--time-budget 3600 " not in huge, huge

@@ -13,6 +13,7 @@ from gpudoctor.verify.progress import (
     Estimate,
     PlainProgress,
     RichProgress,
+    describe,
     make_progress,
 )
 
@@ -210,3 +211,35 @@ def test_a_dumb_terminal_gets_the_plain_lines(monkeypatch):
     progress = make_progress(SETTINGS, Tty())
     assert isinstance(progress, RichProgress)
     progress.close()
+
+
+def test_a_long_budget_reads_in_seconds_not_in_exponent_notation():
+    # --time-budget 2400: the live line read "timing at batch 8 (up to 2.4e+03 s)"
+    timing = {"event": "phase", "phase": "timing", "model": "vgg16", "device": "cpu", "batch": 8}
+    assert describe("torch", {**timing, "budget_s": 2400.0}).endswith("(up to 2,400 s)")
+    assert describe("torch", {**timing, "budget_s": 4 * 2 / 3}).endswith("(up to 2.67 s)")
+
+
+def test_the_live_line_follows_the_terminal_when_it_is_resized(resize_terminal):
+    # the width was read once: narrowed from 120 to 60 columns mid-run, the line squeezed
+    # out its spinner, counts and elapsed time ("… (up to 1.5… ~? le…"); widened, it stayed cut
+    resize_terminal(120)
+    progress = make_progress(SETTINGS, Tty())
+    assert isinstance(progress, RichProgress)
+    timing = {"event": "phase", "phase": "timing", "model": "lenet5", "device": "cpu"}
+    progress.event("tensorflow", {**timing, "batch": 32, "budget_s": 1.5})
+    wide = _shown(progress, 120).rstrip("\n")
+    resize_terminal(60)
+    narrow = _shown(progress, 60).rstrip("\n")
+    resize_terminal(200)
+    wider = _shown(progress, 200).rstrip("\n")
+    progress.close()
+    assert "(up to 1.5 s)" in wide and "…" not in wide, wide
+    assert len(narrow) <= 60 and "…" in narrow, narrow
+    assert narrow.endswith(" 0/8 0:00:00 ~? left"), narrow
+    assert "(up to 1.5 s)" in wider and "…" not in wider, wider
+
+    def bar(line: str) -> int:  # the bar's columns: between the text and the 0/8, less a space
+        return len(line.rsplit("(up to 1.5 s)", 1)[-1].split(" 0/8", 1)[0]) - 1
+
+    assert bar(wide) == 15 and bar(wider) == 25, (wide, wider)  # the bar follows too

@@ -223,3 +223,15 @@ def test_without_a_gpu_run_the_tables_have_no_gpu_cpu_column():
     assert {ln.count("|") for ln in table} == {len(HEADERS)}  # one column fewer, every row
     # with a GPU run the column is there
     assert "GPU/CPU" in render_text(healthy, judge(healthy, load_references())).splitlines()[0]
+
+
+def test_large_figures_read_with_their_thousands_grouped_in_text_and_markdown():
+    # a long CPU run: "took 12345 s" and a budget of "3600 s" were hard to read at a glance;
+    # JSON keeps the numbers as numbers
+    result = replace(f.healthy(("resnet50",)), duration_s=12345.0)
+    result = replace(result, settings=replace(result.settings, time_budget_s=3600.0))
+    verdict = judge(result, load_references())
+    for shown in (render_text(result, verdict), render_markdown(result, verdict)):
+        assert "3,600 s per model and device" in shown and "took 12,345 s" in shown, shown
+    doc = json.loads(render_json(result, verdict))
+    assert doc["duration_s"] == 12345.0 and doc["settings"]["time_budget_s"] == 3600.0

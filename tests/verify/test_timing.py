@@ -222,3 +222,10 @@ def test_a_slow_first_call_alone_does_not_skip_a_run_whose_steps_fit():
     assert len(timing.block_seconds) >= plan.min_blocks
     assert timing.warmup_iterations >= 1
     assert str(TooSlow(1.0)) == "the first iteration took 1.0 s"  # the one-call form stays
+
+
+def test_a_slow_first_iteration_reads_with_its_thousands_grouped():
+    from gpudoctor.verify.timing import TooSlow
+
+    assert str(TooSlow(1234.5)) == "the first iteration took 1,234.5 s"
+    assert str(TooSlow(1234.5, 2000.0)).endswith("and the next 2,000.0 s")

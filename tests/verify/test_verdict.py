@@ -238,6 +238,39 @@ def test_a_gpu_precision_with_no_gpu_run_says_nothing_ran_in_it(refs, precision)
     assert not [r for r in judge(fp32, refs).reasons if r.code == "precision_not_run"]
 
 
+def _keras_only(result: VerifyResult) -> VerifyResult:
+    """``result`` as if only Keras had run: every run and environment relabelled tensorflow."""
+    return replace(
+        result,
+        frameworks=tuple(replace(e, framework="tensorflow") for e in result.frameworks),
+        runs=tuple(replace(r, framework="tensorflow", layout="nhwc") for r in result.runs),
+    )
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels-last"])
+def test_a_layout_asked_where_no_pytorch_model_ran_says_so(refs, layout):
+    # `--framework tensorflow --layout nchw` ran Keras (always NHWC) and said nothing of the
+    # layout the user asked for: they read the figures as measured in NCHW
+    keras = _keras_only(f.healthy(("resnet50",), framework="tensorflow", layout=layout))
+    (note,) = [r for r in judge(keras, refs).reasons if r.code == "layout_not_run"]
+    assert note.level is Level.NOTE
+    assert f"--layout {layout} sets PyTorch's memory layout" in note.message
+    assert "--framework tensorflow runs Keras alone" in note.message
+    assert "always channels-last (NHWC)" in note.message
+    assert judge(keras, refs).overall == "pass"  # a note, not a warning
+    # --framework all where torch ran nothing (not installed): the same note, its own reason
+    missing = replace(keras, settings=replace(keras.settings, framework="all"))
+    (note,) = [r for r in judge(missing, refs).reasons if r.code == "layout_not_run"]
+    assert "no PyTorch model was timed" in note.message
+
+
+def test_a_layout_pytorch_used_or_the_default_needs_no_note(refs):
+    torch = f.healthy(("resnet50",), layout="nchw")
+    assert "layout_not_run" not in codes(judge(torch, refs))
+    auto = _keras_only(f.healthy(("resnet50",), framework="tensorflow"))
+    assert "layout_not_run" not in codes(judge(auto, refs))
+
+
 def test_device_cpu_without_a_gpu_has_no_no_gpu_found_note(refs):
     # --device cpu asked for the CPU alone: "no GPU found ... --device cpu asks for exactly
     # that" would tell the user to run what they ran
@@ -326,6 +359,9 @@ def test_expected_figures_for_a_gpu_model_judge_its_runs(refs):
     with_row = replace(refs, expected=(row,))
     verdict = judge(f.healthy(("resnet50",)), with_row)  # 1500 of 5000 expected: 30 %
     assert "below_expected" in codes(verdict, Level.FAIL)
+    # "of the 5000 images/s expected": a large figure reads with its thousands grouped
+    (below,) = [r for r in verdict.reasons if r.code == "below_expected"]
+    assert "of the 5,000 images/s expected" in below.message, below.message
     assert judge(f.healthy(("resnet50",)), refs).overall == "pass"
 
 

@@ -128,8 +128,12 @@ def _verify_model(
     # Planned before anything is built: the plan needs only the model's FLOPs and the matmul
     # rate. Building VGG-16 or ResNet-152 only to skip it took most of `--quick --device cpu`.
     cpu_plan = None
+    # --time-budget sets the GPUs' budget too: advice for the CPU must not lower theirs
+    keep_s = cfg.budget_s if gpus else 0.0
     if cfg.device in ("cpu", "all"):
-        cpu_plan = vplan.plan_cpu(flops_img, cpu_flops, cfg.cpu_budget, override=cfg.batch_size)
+        cpu_plan = vplan.plan_cpu(
+            flops_img, cpu_flops, cfg.cpu_budget, override=cfg.batch_size, keep_s=keep_s
+        )
     cpu_layout = backend.layout("cpu")
     if not gpus and cpu_plan is not None and cpu_plan.batch is None:
         # Nothing left to run on any device: no build, no correctness pass, no parity.
@@ -211,10 +215,11 @@ def _verify_model(
             cpu_plan.batch,
             cfg.cpu_budget,
             batch_given=cfg.batch_size is not None,
+            keep_s=keep_s,
         )
         message = (
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
-            f"{cfg.cpu_budget:g} s budget (is the machine busy?); {advice}"
+            f"{cfg.cpu_budget:,g} s budget (is the machine busy?); {advice}"
         )
         _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s, cpu_layout)
     except Exception as exc:
