@@ -967,3 +967,19 @@ def test_a_cpu_plan_for_a_gpu_machine_says_it_is_cpu_only(cli: Cli) -> None:
     assert cpu.stdout.startswith("# gpudoctor make-env: CPU-only environment for driver"), cpu
     gpu = cli("make-env", *target)
     assert gpu.stdout.startswith("# gpudoctor make-env: environment for driver"), gpu
+
+
+def test_a_jetson_thor_is_planned_as_the_aarch64_machine_it_is(cli: Cli) -> None:
+    # `make-env --driver 580.65 --cc 11.0` planned linux-64 and, refused on pip, pointed at
+    # conda-forge's linux-64 build: no x86_64 machine has a CC 11.0 GPU (Jetson Thor)
+    result = cli("make-env", "--driver", "580.65.06", "--cc", "11.0", "-o", "-")
+    assert result.exit_code == 0, result
+    assert "linux-aarch64" in result.stdout and "--os linux --arch aarch64" in result.stdout
+    assert result.stderr.startswith(
+        "make-env: CC 11.0 (Jetson T5000, Jetson T4000 (Jetson Thor)) is found only on "
+        "linux-aarch64: planning for --os linux --arch aarch64\n"
+    ), result
+    # said to be another platform, the machine cannot exist: one line, exit 2
+    wrong = cli("make-env", "--driver", "580.65.06", "--cc", "11.0", "--arch", "x86_64", "-o", "-")
+    assert wrong.exit_code == 2 and wrong.stderr.count("\n") == 1, wrong
+    assert "only on linux-aarch64" in wrong.stderr and "not on linux-64" in wrong.stderr
