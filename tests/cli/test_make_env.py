@@ -57,7 +57,17 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (*TARGET, "--framework", "tensorflow", "--tensorflow", "2.20.9"),
             "--tensorflow 2.20.9: no such TensorFlow release",
         ),
-        ((*TARGET, "--source", "conda-forge", "--torch", "2.9"), "use --source pip"),
+        (
+            (*TARGET, "--source", "conda-forge", "--torch", "2.9"),
+            "pytorch 2.13 (older conda-forge builds are not recorded); use --source pip",
+        ),
+        # newer than every recorded conda-forge release: it read "older conda-forge builds are
+        # not recorded", and whether conda-forge has 2.14 was never checked
+        (
+            (*TARGET, "--source", "conda-forge", "--torch", "2.14"),
+            "pytorch 2.13 (newer conda-forge builds were not checked after 2026-08-13); use "
+            "--source pip",
+        ),
         ((*TARGET, "--format", "toml"), "--format toml"),
         (("--from-report", "missing.json"), "missing.json"),
         (("--from-report", str(H100), *TARGET), "cannot be combined"),
