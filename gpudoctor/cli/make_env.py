@@ -88,11 +88,13 @@ def _target(
             kb,
             driver=driver,
             cc=cc,
-            os=choice("--os", "linux" if os is None else os, OSES, aliases=True),
-            arch=choice("--arch", "x86_64" if arch is None else arch, ARCHES, aliases=True),
+            os=None if os is None else choice("--os", os, OSES, aliases=True),
+            arch=None if arch is None else choice("--arch", arch, ARCHES, aliases=True),
             wsl=wsl,
             glibc=glibc,
         )
+        if target.platform_note is not None:
+            click.echo(f"make-env: {target.platform_note}", err=True)
         return _named_nodes(target, partition, cpu=cpu) if partition is not None else target
     if partition is not None:
         return _partition_target(partition, cpu=cpu)

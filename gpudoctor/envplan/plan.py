@@ -151,10 +151,17 @@ def _validate(kb: KnowledgeBase, request: Request) -> None:
             series = ", ".join(reversed([r.version for r in known]))
             if request.source == "conda-forge":
                 package = known[0].package if known else framework
+                newest = max(known, key=lambda r: release_key(r.version), default=None)
+                # a newer feedstock release may exist: "older builds are not recorded" said
+                # nothing about it, and the data was not checked for one after its date
+                why = (
+                    f"newer conda-forge builds were not checked after {newest.as_of}"
+                    if newest is not None and release_key(version) > release_key(newest.version)
+                    else "older conda-forge builds are not recorded"
+                )
                 raise BadInputError(
                     f"{NAMES[framework]} {version} is not in the knowledge base for conda-forge: "
-                    f"it lists only conda-forge {package} {series} (older conda-forge builds "
-                    "are not recorded); use --source pip"
+                    f"it lists only conda-forge {package} {series} ({why}); use --source pip"
                 )
             raise BadInputError(
                 f"{NAMES[framework]} {version} is not in the knowledge base for "

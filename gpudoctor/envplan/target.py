@@ -68,6 +68,9 @@ class Target:
     cc_renamed_from: str | None = None
     """The compute capability as typed when it was an older name of ``cc`` (Thor's 10.1,
     11.0 since CUDA 13.0): a driver that still says 10.1 predates the rename."""
+    platform_note: str | None = None
+    """Why the platform is not the default one, when the compute capability chose it (a GPU
+    found only on linux-aarch64, with no --os/--arch/--wsl typed): the CLI says it."""
 
     @property
     def given(self) -> bool:
@@ -142,21 +145,55 @@ def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
     return "no NVIDIA GPU has this compute capability"
 
 
+def _platform_for_cc(
+    kb: KnowledgeBase, typed: str, cc: str, os: str, arch: str, *, wsl: bool, chosen: bool
+) -> tuple[str, str, str | None]:
+    """The OS and CPU to plan for a GPU of ``cc``, and why when the CC chose them.
+
+    Some GPUs exist only in machines of one platform (the knowledge base's ``platforms``:
+    Jetson modules and GB10 are Arm systems on a chip). Left to the defaults, such a CC picks
+    its platform; ``chosen`` (--os, --arch or --wsl typed) and another platform is a machine
+    that cannot exist: refused.
+    """
+    row = kb.architecture(cc)
+    if row is None or not row.platforms:
+        return os, arch, None
+    here = None if wsl else _PLATFORMS.get((os, arch))
+    if here in row.platforms:
+        return os, arch, None
+    gpus = row.examples or row.name
+    where = " or ".join(row.platforms)
+    first = next(key for key, value in _PLATFORMS.items() if value == row.platforms[0])
+    flags = f"--os {first[0]} --arch {first[1]}"
+    if chosen:
+        other = "under WSL2" if wsl else f"on {here or f'--os {os} --arch {arch}'}"
+        raise BadInputError(
+            f"--cc {typed} ({gpus}) is found only on {where} machines, not {other}: plan for it "
+            f"with {flags}, or check --cc"
+        )
+    return first[0], first[1], f"CC {cc} ({gpus}) is found only on {where}: planning for {flags}"
+
+
 def target_from_args(
     kb: KnowledgeBase,
     *,
     driver: str | None,
     cc: str | None,
-    os: str = "linux",
-    arch: str = "x86_64",
+    os: str | None = None,
+    arch: str | None = None,
     wsl: bool = False,
     glibc: str | None = None,
 ) -> Target:
     """A target given on the command line (``--driver 535.104.05 --cc 7.0``), validated.
 
-    ``glibc`` is the machine's (``ldd --version``): a release whose wheels need a newer one
-    (their manylinux tag) is then not planned, as for a machine read from a report.
+    ``os`` and ``arch`` default to ``linux`` and ``x86_64``, unless the GPU exists only on
+    another platform (a Jetson's CC: ``linux-aarch64``). ``glibc`` is the machine's (``ldd
+    --version``): a release whose wheels need a newer one (their manylinux tag) is then not
+    planned, as for a machine read from a report.
     """
+    chosen = os is not None or arch is not None or wsl
+    os = "linux" if os is None else os
+    arch = "x86_64" if arch is None else arch
     if driver is None and cc is not None:
         raise BadInputError("--cc needs --driver")
     if driver is not None and cc is None:
@@ -203,6 +240,11 @@ def target_from_args(
         norm_cc = kb.arch_rules.renamed.get(norm_cc, norm_cc)
         if not kb.is_known_cc(norm_cc):
             raise BadInputError(f"--cc {cc}: {_unknown_cc(kb, norm_cc)}")
+    note = None
+    if norm_cc is not None:
+        os, arch, note = _platform_for_cc(
+            kb, cc or norm_cc, norm_cc, os, arch, wsl=wsl, chosen=chosen
+        )
     target = Target(
         driver=driver,
         cc=norm_cc,
@@ -211,6 +253,7 @@ def target_from_args(
         wsl=wsl,
         glibc=norm_glibc,
         cc_renamed_from=old_name,
+        platform_note=note,
     )
     _ = target.platform  # Windows on Arm: no recorded builds (exit 1, says why)
     return target

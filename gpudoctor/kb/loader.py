@@ -10,7 +10,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from gpudoctor.datarows import SOURCED, Table, check, keys, read, sourced
+from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.framework_files import frameworks, glibc_floors, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
@@ -128,14 +128,29 @@ def _arch(data: Table, name: str) -> tuple[Any, ...]:
     archs: list[Architecture] = []
     for i, row in enumerate(data.get("architecture", [])):
         where = f"{name} architecture[{i}]"
-        keys(row, where, {"cc", "name", "source", "as_of"}, {"examples", "igpu"} | SOURCED)
+        keys(
+            row,
+            where,
+            {"cc", "name", "source", "as_of"},
+            {"examples", "igpu", "platforms"} | SOURCED,
+        )
         check(where, parse_cc, row["cc"])
+        platforms = tuple(row.get("platforms", ()))
+        if ("platforms" in row and not platforms) or any(p not in PLATFORMS for p in platforms):
+            raise KnowledgeBaseError(
+                f"{where}: platforms {row.get('platforms')!r}: use some of {', '.join(PLATFORMS)}"
+            )
+        if row.get("igpu", False) and not platforms:
+            # a Jetson is an Arm system on a chip: planned for x86_64, make-env offered builds
+            # no Jetson can run
+            raise KnowledgeBaseError(f"{where}: an igpu row needs its platforms")
         archs.append(
             Architecture(
                 cc=row["cc"],
                 name=row["name"],
                 examples=row.get("examples", ""),
                 igpu=bool(row.get("igpu", False)),
+                platforms=platforms,
                 **sourced(row, where),
             )
         )

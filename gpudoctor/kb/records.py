@@ -82,6 +82,9 @@ class Architecture(Sourced):
     examples: str = ""
     igpu: bool = False
     """True for integrated (Jetson/Tegra) GPUs, which run only code built for their own CC."""
+    platforms: tuple[str, ...] = ()
+    """The only platforms (conda subdirs: ``linux-aarch64``) a machine with a GPU of this CC
+    is, when that is fewer than all: Jetson and GB10 are Arm systems on a chip. Empty: any."""
 
 
 @dataclass(frozen=True, kw_only=True)

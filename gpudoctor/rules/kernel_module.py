@@ -280,8 +280,10 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "exactly; after a driver update without the matching Fabric Manager it refuses to start. "
     "gpudoctor finds NVSwitches on the PCI bus (vendor 10de, class 0x0680), looks for the "
     "`nv-fabricmanager` process (or asks systemd) and reads `nv-fabricmanager --version`.",
-    fix="Install the Fabric Manager of exactly the driver's version (Ubuntu: "
-    "`nvidia-fabricmanager-<branch>`; NVIDIA's RHEL 8/9 repository: the module profile "
+    fix="Install the Fabric Manager of exactly the driver's version (Ubuntu's archive: "
+    "`nvidia-fabricmanager-<branch>`, unless that is a transitional package to a newer branch, "
+    "as 590 is on 25.10; NVIDIA's CUDA apt repository: `nvidia-fabricmanager` from R580, "
+    "`nvidia-fabricmanager-<branch>` before; NVIDIA's RHEL 8/9 repository: the module profile "
     "`nvidia-driver:<branch>/fm` up to R570, the stream `nvidia-driver:<branch>-open` and the "
     "Fabric Manager package of that version for later branches; RHEL 10 has no module "
     "streams) and `sudo systemctl enable --now nvidia-fabricmanager`; in a container this runs "
@@ -291,6 +293,15 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html "
         "(releases beyond 570: RHEL 8/9 `dnf module enable nvidia-driver:580-open`, RHEL 10 "
         "`dnf versionlock`; read 2026-12-07)",
+        "https://github.com/NVIDIA/gpu-driver-container/blob/78fa4ac/ubuntu22.04/install.sh "
+        "(NVIDIA's CUDA repository: `nvidia-fabricmanager=${DRIVER_VERSION}-1` from R580, "
+        "`nvidia-fabricmanager-${DRIVER_BRANCH}` before) and NVIDIA/gpu-driver-container#451 "
+        "(`nvidia-fabricmanager-580 is a virtual package provided by nvidia-fabricmanager "
+        "580.65.06-1`)",
+        "https://packages.ubuntu.com/questing/nvidia-fabricmanager-580 (Ubuntu 25.10: "
+        "580.159.03-0ubuntu0.25.10.1) and https://packages.ubuntu.com/questing/"
+        "nvidia-fabricmanager-590 (590.48.01-0ubuntu0.25.10.2, a 4.6 kB package that depends "
+        "on nvidia-fabricmanager-595), read 2026-12-07",
         "https://github.com/NVIDIA/yum-packaging-fabric-manager (README: `dnf module install "
         "nvidia-driver:${stream}/fm`, the RHEL 8 streams of R570 and before)",
         "Debian/apt apt-pkg/versionmatch.h (a version ending in * matches as a prefix; "
@@ -330,12 +341,8 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         title = f"Fabric Manager {fm.version} does not match driver {driver}" if fm else None
     elif stopped:
         title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
-    # The Debian revision differs by origin: NVIDIA's CUDA repository builds 590.48.01-1,
-    # Ubuntu's archive 590.48.01-0ubuntu0.22.04.1; apt matches either with a version glob
-    # (a trailing * is a prefix match: apt-pkg/versionmatch.h; tried on apt 2.6.1).
     fix = [
-        f"$ sudo apt-get install 'nvidia-fabricmanager-{branch}={driver or '<driver>'}-*'   "
-        "# Ubuntu",
+        *_apt_fabric_manager(branch, driver or "<driver>"),
         _rhel_fabric_manager(branch, driver or "<driver>"),
         "$ sudo systemctl enable --now nvidia-fabricmanager",
         "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
@@ -343,6 +350,37 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.container:
         fix.insert(0, "Fabric Manager runs on the host, not in this container: fix it there.")
     yield Hit(title=title, evidence=tuple(evidence), fix=tuple(fix))
+
+
+FIRST_UNVERSIONED_FM_DEB = 580
+"""The first branch whose Fabric Manager NVIDIA's CUDA apt repository ships as the package
+``nvidia-fabricmanager`` (version ``580.65.06-1``); ``nvidia-fabricmanager-580`` is then only a
+virtual package, which apt cannot install at a version (NVIDIA/gpu-driver-container 78fa4ac,
+ubuntu22.04/install.sh; #451). Ubuntu's own archive keeps ``nvidia-fabricmanager-<branch>``."""
+
+
+def _apt_fabric_manager(branch: str, driver: str) -> list[str]:
+    """The apt lines for the Fabric Manager of ``driver``, per repository when they differ."""
+    # The Debian revision differs by origin: NVIDIA's CUDA repository builds 590.48.01-1,
+    # Ubuntu's archive 590.48.01-0ubuntu0.22.04.1; apt matches either with a version glob
+    # (a trailing * is a prefix match: apt-pkg/versionmatch.h; tried on apt 2.6.1).
+    versioned = f"$ sudo apt-get install 'nvidia-fabricmanager-{branch}={driver}-*'"
+    if not branch.isdigit() or int(branch) < FIRST_UNVERSIONED_FM_DEB:
+        lines = [f"{versioned}   # Ubuntu (its archive and NVIDIA's CUDA repository)"]
+    else:
+        lines = [
+            f"$ sudo apt-get install 'nvidia-fabricmanager={driver}-*'   # NVIDIA's CUDA "
+            f"repository (R{FIRST_UNVERSIONED_FM_DEB} and later)",
+            f"{versioned}   # Ubuntu's archive",
+        ]
+    # Ubuntu 25.10's nvidia-fabricmanager-590 depends on nvidia-fabricmanager-595: the glob
+    # matches it, and apt then brings a Fabric Manager that refuses this driver
+    lines.append(
+        f"If apt would also install a newer branch's Fabric Manager, Ubuntu's archive has made "
+        f"nvidia-fabricmanager-{branch} a transitional package (Ubuntu 25.10: 590 pulls 595), "
+        "which cannot match this driver: move the driver to that branch instead."
+    )
+    return lines
 
 
 LAST_FM_MODULE_PROFILE = 570

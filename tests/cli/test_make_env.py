@@ -57,7 +57,17 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             (*TARGET, "--framework", "tensorflow", "--tensorflow", "2.20.9"),
             "--tensorflow 2.20.9: no such TensorFlow release",
         ),
-        ((*TARGET, "--source", "conda-forge", "--torch", "2.9"), "use --source pip"),
+        (
+            (*TARGET, "--source", "conda-forge", "--torch", "2.9"),
+            "pytorch 2.13 (older conda-forge builds are not recorded); use --source pip",
+        ),
+        # newer than every recorded conda-forge release: it read "older conda-forge builds are
+        # not recorded", and whether conda-forge has 2.14 was never checked
+        (
+            (*TARGET, "--source", "conda-forge", "--torch", "2.14"),
+            "pytorch 2.13 (newer conda-forge builds were not checked after 2026-08-13); use "
+            "--source pip",
+        ),
         ((*TARGET, "--format", "toml"), "--format toml"),
         (("--from-report", "missing.json"), "missing.json"),
         (("--from-report", str(H100), *TARGET), "cannot be combined"),
@@ -967,3 +977,19 @@ def test_a_cpu_plan_for_a_gpu_machine_says_it_is_cpu_only(cli: Cli) -> None:
     assert cpu.stdout.startswith("# gpudoctor make-env: CPU-only environment for driver"), cpu
     gpu = cli("make-env", *target)
     assert gpu.stdout.startswith("# gpudoctor make-env: environment for driver"), gpu
+
+
+def test_a_jetson_thor_is_planned_as_the_aarch64_machine_it_is(cli: Cli) -> None:
+    # `make-env --driver 580.65 --cc 11.0` planned linux-64 and, refused on pip, pointed at
+    # conda-forge's linux-64 build: no x86_64 machine has a CC 11.0 GPU (Jetson Thor)
+    result = cli("make-env", "--driver", "580.65.06", "--cc", "11.0", "-o", "-")
+    assert result.exit_code == 0, result
+    assert "linux-aarch64" in result.stdout and "--os linux --arch aarch64" in result.stdout
+    assert result.stderr.startswith(
+        "make-env: CC 11.0 (Jetson T5000, Jetson T4000 (Jetson Thor)) is found only on "
+        "linux-aarch64: planning for --os linux --arch aarch64\n"
+    ), result
+    # said to be another platform, the machine cannot exist: one line, exit 2
+    wrong = cli("make-env", "--driver", "580.65.06", "--cc", "11.0", "--arch", "x86_64", "-o", "-")
+    assert wrong.exit_code == 2 and wrong.stderr.count("\n") == 1, wrong
+    assert "only on linux-aarch64" in wrong.stderr and "not on linux-64" in wrong.stderr

@@ -175,3 +175,54 @@ def test_windows_on_arm_is_a_real_platform_with_no_recorded_build(kb: KnowledgeB
     # issue 17 #17: not bad input (exit 2) but nothing to plan (exit 1), and exactly why
     with pytest.raises(PlanError, match=r"\(Windows on Arm\): no PyTorch or TensorFlow build"):
         target_from_args(kb, driver=None, cc=None, os="windows", arch="aarch64")
+
+
+@pytest.mark.parametrize("cc", ["5.3", "6.2", "7.2", "8.7", "11.0", "10.1", "12.1"])
+def test_a_cc_found_only_on_aarch64_is_planned_there(kb: KnowledgeBase, cc: str) -> None:
+    # `make-env --driver 580.65.06 --cc 11.0` planned an x86_64 machine (and offered
+    # conda-forge's linux-64 build), though Jetson Thor (CC 11.0), the other Jetsons and GB10
+    # exist only as aarch64 Linux machines: with no --os/--arch/--wsl the CC picks the platform
+    target = target_from_args(kb, driver="580.65.06", cc=cc)
+    assert (target.os, target.arch, target.platform) == ("linux", "aarch64", "linux-aarch64")
+    assert target.platform_note is not None and "only on linux-aarch64" in target.platform_note
+    # given as it is, nothing is said
+    same = target_from_args(kb, driver="580.65.06", cc=cc, os="linux", arch="aarch64")
+    assert same.platform == "linux-aarch64" and same.platform_note is None
+
+
+def test_a_cc_found_everywhere_keeps_the_default_platform(kb: KnowledgeBase) -> None:
+    target = target_from_args(kb, driver="580.65.06", cc="8.6")
+    assert target.platform == "linux-64" and target.platform_note is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"arch": "x86_64"}, "not on linux-64"),
+        ({"os": "windows"}, "not on win-64"),
+        ({"wsl": True}, "not under WSL2"),
+        ({"os": "linux", "wsl": True, "arch": "aarch64"}, "not under WSL2"),
+    ],
+)
+def test_a_cc_found_only_on_aarch64_refuses_another_platform(
+    kb: KnowledgeBase, kwargs: dict[str, object], said: str
+) -> None:
+    with pytest.raises(BadInputError, match=rf"--cc 11\.0 \(Jetson.*only on linux-aarch64.*{said}"):
+        target_from_args(kb, driver="580.65.06", cc="11.0", **kwargs)  # type: ignore[arg-type]
+
+
+def test_where_a_cc_is_found_comes_from_the_data(tmp_path: Path) -> None:
+    # not a list in the code: a row's `platforms` decides
+    from shutil import copytree
+
+    from gpudoctor.kb.loader import DATA_DIR, load_dir
+
+    folder = tmp_path / "data"
+    copytree(DATA_DIR, folder)
+    path = folder / "cuda_arch.toml"
+    text = path.read_text(encoding="utf-8")
+    old = 'cc = "8.6"\nname = "Ampere"\n'
+    assert old in text
+    path.write_text(text.replace(old, old + 'platforms = ["win-64"]\n'), encoding="utf-8")
+    target = target_from_args(load_dir(folder), driver="580.65.06", cc="8.6")
+    assert (target.os, target.arch) == ("windows", "x86_64")

@@ -208,7 +208,12 @@ def test_architecture(kb: KnowledgeBase) -> None:
 
 
 def test_newest_python_skips_unreleased(kb: KnowledgeBase) -> None:
-    assert kb.newest_python("3.10", "3.15") == "3.14"
+    # 3.15 read "not released as of the data date" in data dated 2026-12-07; PEP 790 had its
+    # final due 2026-10-01 (moved to 2026-10-09, per pages not confirmed at python.org)
+    row = kb.python_release("3.15")
+    assert row is not None and str(row.released) == "2026-10-09" and not row.verified
+    assert kb.newest_python("3.10", "3.15") == "3.15"
+    assert kb.newest_python("3.10", "3.14") == "3.14"
     assert kb.newest_python("3.9", "3.12") == "3.12"
     assert kb.newest_python("3.14", "3.13") is None
 

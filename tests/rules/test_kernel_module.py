@@ -185,7 +185,33 @@ def test_fabric_manager_stopped_and_cuda_not_ready() -> None:
     assert "not running" in found.evidence[1]
     assert any("802" in e for e in found.evidence)
     # not =590.48.01-1: Ubuntu's own build of it is 590.48.01-0ubuntu0.22.04.1
-    assert found.fix[0].startswith("$ sudo apt-get install 'nvidia-fabricmanager-590=590.48.01-*'")
+    assert found.fix[1].startswith("$ sudo apt-get install 'nvidia-fabricmanager-590=590.48.01-*'")
+
+
+def test_fabric_manager_package_name_follows_nvidias_rename_at_r580() -> None:
+    # It said `apt-get install 'nvidia-fabricmanager-590=590.48.01-*'` alone. In NVIDIA's CUDA
+    # repository the package is `nvidia-fabricmanager` from R580 on, and the branch name only a
+    # virtual package that apt cannot pin to a version (NVIDIA/gpu-driver-container 78fa4ac,
+    # #451); Ubuntu's archive keeps nvidia-fabricmanager-<branch> (25.10: -580 580.159.03).
+    fm = FabricManagerInfo(running=False, how="systemctl is-active nvidia-fabricmanager: failed")
+    (found,) = findings(hgx(fm), "GD-DRV-010")
+    assert found.fix[0] == (
+        "$ sudo apt-get install 'nvidia-fabricmanager=590.48.01-*'   # NVIDIA's CUDA "
+        "repository (R580 and later)"
+    )
+    assert found.fix[1] == (
+        "$ sudo apt-get install 'nvidia-fabricmanager-590=590.48.01-*'   # Ubuntu's archive"
+    )
+    # Ubuntu 25.10's nvidia-fabricmanager-590 is a transitional package to 595
+    assert "transitional" in found.fix[2] and "590 pulls 595" in found.fix[2]
+    # before R580 both use the branch name: one line
+    old = with_nvml(with_driver(hgx(fm), module_version="570.195.03"), driver_version="570.195.03")
+    (found,) = findings(old, "GD-DRV-010")
+    assert found.fix[0] == (
+        "$ sudo apt-get install 'nvidia-fabricmanager-570=570.195.03-*'   # Ubuntu (its archive "
+        "and NVIDIA's CUDA repository)"
+    )
+    assert not any("'nvidia-fabricmanager=" in line for line in found.fix)
 
 
 def test_rhel_fix_names_the_packaging_of_the_drivers_branch() -> None:
@@ -195,14 +221,14 @@ def test_rhel_fix_names_the_packaging_of_the_drivers_branch() -> None:
     fm = FabricManagerInfo(running=False, how="systemctl is-active nvidia-fabricmanager: failed")
     (found,) = findings(hgx(fm), "GD-DRV-010")
     assert not any("/fm" in line for line in found.fix)
-    assert found.fix[1].startswith(
+    assert found.fix[3].startswith(
         "RHEL 8/9: `sudo dnf module enable nvidia-driver:590-open`, then install the Fabric "
         "Manager package of 590.48.01"
     )
-    assert "`sudo dnf versionlock '*nvidia*590*'`" in found.fix[1]
+    assert "`sudo dnf versionlock '*nvidia*590*'`" in found.fix[3]
     old = with_nvml(with_driver(hgx(fm), module_version="570.195.03"), driver_version="570.195.03")
     (found,) = findings(old, "GD-DRV-010")
-    assert found.fix[1] == "$ sudo dnf module install nvidia-driver:570/fm   # RHEL 8/9"
+    assert found.fix[2] == "$ sudo dnf module install nvidia-driver:570/fm   # RHEL 8/9"
 
 
 def test_fabric_manager_of_another_version() -> None:
