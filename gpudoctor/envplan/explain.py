@@ -200,10 +200,15 @@ def no_fit_message(
                 " (drop --python)"
             )
     if channel == "conda-forge":
-        listed = ", ".join(f"{r.package} {r.version}" for r in kb.releases(framework, channel))
+        known = kb.releases(framework, channel)
+        listed = ", ".join(f"{r.package} {r.version}" for r in known)
+        # a GPU too new for the listed builds may fit a newer feedstock release: not only the
+        # older ones are missing from the data
+        checked = max((r.as_of for r in known), default=None)
+        newer = f", nor newer ones after {checked}" if checked is not None else ""
         hints.append(
             f"the knowledge base lists only conda-forge {listed} (older conda-forge builds are "
-            "not recorded)"
+            f"not recorded{newer})"
         )
     if alternative:
         hints.append(alternative)
