@@ -176,7 +176,8 @@ def _default_output_dir() -> Path:
     "-d",
     type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
-    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json). "
+    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json; "
+    "check/<node>.unusable.txt for output that is no report). "
     "Default: ./gpudoctor-fleet-<UTC time>.",
 )
 @click.option(

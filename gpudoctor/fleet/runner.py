@@ -12,16 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import BadInputError, GpudoctorError
 from gpudoctor.fleet import slurm
 from gpudoctor.fleet.hostlist import expand
 from gpudoctor.fleet.manifest import (
     CHECK_DIR,
     MANIFEST,
+    UNUSABLE_SUFFIX,
     VERIFY_DIR,
     Manifest,
     node_file,
     to_document,
+    unusable_name,
 )
 from gpudoctor.fleet.remote import check_partition_name
 from gpudoctor.fleet.run import NodeJob, NodeOutcome, gather
@@ -134,11 +136,11 @@ def prepare_dir(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"--output-dir {out_dir}: exists and is not a directory")
     if out_dir.is_dir():
-        names = {f"{n}.json" for n in nodes}
+        names = sorted({f"{n}.json" for n in nodes} | {f"{n}{UNUSABLE_SUFFIX}" for n in nodes})
         wanted = [(out_dir / MANIFEST, MANIFEST)] + [
             (out_dir / sub / name, f"{sub}/{name}")
             for sub in (CHECK_DIR, VERIFY_DIR)
-            for name in sorted(names)
+            for name in names
         ]
         clash = [shown for path, shown in wanted if os.path.lexists(path)]
         if clash and force:  # the manifest is replaced at the end
@@ -159,17 +161,31 @@ def prepare_dir(
 
 
 def _remove_old(out_dir: Path, sub: str, node: str) -> None:
-    """An earlier run's file for a node this run checks again; a folder in its place stays
-    (``fleet report`` lists it as unreadable)."""
+    """An earlier run's files for a node this run checks again (its report, or the output it
+    sent instead); a folder in their place stays (``fleet report`` lists it as unreadable)."""
     try:
-        path = node_file(out_dir, sub, node)
+        paths = (node_file(out_dir, sub, node), out_dir / unusable_name(sub, node))
     except ValueError:  # no file can have that name
         return
-    if os.path.lexists(path) and not path.is_dir():
-        try:
-            path.unlink()
-        except OSError as exc:
-            raise BadInputError(f"--force: cannot remove {path} ({exc.strerror})") from None
+    for path in paths:
+        if os.path.lexists(path) and not path.is_dir():
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise BadInputError(f"--force: cannot remove {path} ({exc.strerror})") from None
+
+
+def _keep(out_dir: Path, kind: str, node: str, text: str | None, save: Save) -> str | None:
+    """Save what ``node`` printed instead of a report; its name in the folder, or None when
+    there was nothing to keep or it could not be written (the run goes on without it)."""
+    if text is None:
+        return None
+    try:
+        name = unusable_name(kind, node)
+        save(out_dir / name, text)
+    except (ValueError, OSError, GpudoctorError):
+        return None
+    return name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +218,8 @@ def run_fleet(
     nodes = selection.nodes
     outcomes: list[NodeOutcome] = []
     unreadable: list[Unreadable] = []
+    listed: list[Unreadable] = []
+    """The manifest's: each path relative to the folder, which may be moved."""
 
     def on_done(outcome: NodeOutcome) -> None:
         outcomes.append(outcome)
@@ -209,19 +227,22 @@ def run_fleet(
             save(node_file(out_dir, CHECK_DIR, outcome.node), outcome.check_json)
         if outcome.verify_json is not None:
             save(node_file(out_dir, VERIFY_DIR, outcome.node), outcome.verify_json)
-        # A node's unusable output is not saved: no check/<node>.json was written, and the
-        # line named that file all the same. What holds the error is the run's manifest.
-        # The folder (check/ or verify/) told a check's error from verify's: now the words do.
-        unreadable.extend(
-            Unreadable(
-                node=outcome.node,
-                path=str(out_dir / MANIFEST),
-                error=error
-                if not name.endswith(".verify.json") or "verify" in error.split(":", 1)[0]
-                else f"verify: {error}",
+        # A node's unusable output is no check/<node>.json (fleet report would read it as a
+        # report): it is kept as check/<node>.unusable.txt, which its line names, so that the
+        # admin can read the traceback or the cut-off JSON; the manifest holds the error, and
+        # is named when nothing was kept. The folder (check/ or verify/) told a check's error
+        # from verify's: the words do.
+        outputs = dict(outcome.outputs)
+        for name, said in outcome.errors:
+            kind = VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR
+            kept = _keep(out_dir, kind, outcome.node, outputs.get(name), save) or MANIFEST
+            error = (
+                said
+                if kind == CHECK_DIR or "verify" in said.split(":", 1)[0]
+                else f"verify: {said}"
             )
-            for name, error in outcome.errors
-        )
+            listed.append(Unreadable(node=outcome.node, path=kept, error=error))
+            unreadable.append(Unreadable(node=outcome.node, path=str(out_dir / kept), error=error))
         progress(outcome, len(outcomes), len(nodes))
 
     interrupted = 0
@@ -248,7 +269,7 @@ def run_fleet(
         command=tuple(job.check),
         partitions={n.name: tuple(n.partitions) for n in nodes},
         not_reached=tuple(not_reached),
-        unreadable=tuple(unreadable),
+        unreadable=tuple(listed),
     )
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
     return RunResult(

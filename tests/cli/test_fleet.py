@@ -763,23 +763,53 @@ def test_a_verify_result_that_did_not_pass_is_listed_with_its_reason(cli: Cli, t
     )
 
 
-def test_an_unusable_output_names_the_manifest_that_holds_it_not_a_file_never_written(
+def test_an_unusable_output_is_kept_in_the_run_folder_and_its_line_names_it(
     cli: Cli, tmp_path, fake
 ):
-    # "✗ n1  RUN/check/n1.json  the command failed on the node: ...": no such file was written
-    fake({"n1": {"srun": "run"}})
+    # the node was counted as unreadable, but what it sent (check's own error, a traceback, a
+    # cut-off JSON) was saved nowhere: the line named fleet-run.json, which holds one line
+    cluster = fake({"n1": {"srun": "run"}, "n2": {"srun": "garbage"}})
     cmd = f"{sys.executable} -m gpudoctor"
     out = tmp_path / "run"
     args = ("fleet", "run", "-d", str(out), "--command", cmd, "--check-args", "--bogus")
     result = cli(*args, "--format", "json")
-    (unreadable,) = json.loads(result.stdout)["unreadable"]
-    assert unreadable["path"] == str(out / "fleet-run.json"), unreadable
+    assert result.exit_code == 1, result
+    kept = {n: out / "check" / f"{n}.unusable.txt" for n in ("n1", "n2")}
+    assert [(u["node"], u["path"]) for u in json.loads(result.stdout)["unreadable"]] == [
+        (n, str(kept[n])) for n in ("n1", "n2")
+    ]
+    assert "gpudoctor: error: No such option '--bogus'" in kept["n1"].read_text()
+    assert "\nthis is not JSON\n" in kept["n2"].read_text()
     assert not (out / "check" / "n1.json").exists()
-    # a manifest written before (it named check/n1.json), read from where it is now
-    manifest = json.loads((out / "fleet-run.json").read_text())
-    manifest["unreadable"][0]["path"] = str(out / "check" / "n1.json")
+    text = cli("fleet", "report", str(out)).stdout
+    assert f"✗ n2  {kept['n2']}  the node's output is not JSON" in text, text
+    # the folder moved: its manifest names the kept output where it is now
     moved = tmp_path / "moved"
-    moved.mkdir()
-    (moved / "fleet-run.json").write_text(json.dumps(manifest))
+    shutil.copytree(out, moved)
     doc = json.loads(cli("fleet", "report", str(moved), "--format", "json").stdout)
-    assert [u["path"] for u in doc["unreadable"]] == [str(moved / "fleet-run.json")], doc
+    assert [u["path"] for u in doc["unreadable"]] == [
+        str(moved / "check" / f"{n}.unusable.txt") for n in ("n1", "n2")
+    ]
+    # a manifest written before (it named check/n1.json, never written): the manifest read
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    manifest["unreadable"] = manifest["unreadable"][:1]
+    manifest["unreadable"][0]["path"] = str(out / "check" / "n1.json")
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "fleet-run.json").write_text(json.dumps(manifest))
+    doc = json.loads(cli("fleet", "report", str(older), "--format", "json").stdout)
+    assert [u["path"] for u in doc["unreadable"]] == [str(older / "fleet-run.json")], doc
+    # the kept output is the admin's now: not replaced without --force...
+    (out / "fleet-run.json").unlink()
+    calls = len(cluster.calls())
+    again = cli(*args)
+    one_line_error(again)
+    assert "already holds check/n1.unusable.txt, check/n2.unusable.txt" in again.stderr
+    assert len(cluster.calls()) == calls
+    # ...and with it, a node that answers now leaves no stale output behind
+    state = cluster.load()
+    state["nodes"]["n2"] = {"srun": "report", "report": str(H100)}
+    cluster.save(state)
+    assert cli(*args, "--force").exit_code == 1
+    assert kept["n1"].is_file() and not kept["n2"].exists()
+    assert (out / "check" / "n2.json").is_file()
