@@ -9,7 +9,7 @@ import shlex
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gpudoctor.errors import BadInputError, GpudoctorError
@@ -28,6 +28,7 @@ from gpudoctor.fleet.manifest import (
 from gpudoctor.fleet.remote import check_partition_name
 from gpudoctor.fleet.run import NodeJob, NodeOutcome, gather
 from gpudoctor.fleet.selection import UNKNOWN_REASON, select_nodes
+from gpudoctor.fleet.sources import read_manifest  # the one module that reads a fleet's files
 from gpudoctor.model.fleet import NotReached, Unreadable
 
 Save = Callable[[Path, str], None]
@@ -143,7 +144,8 @@ def prepare_dir(
             for name in names
         ]
         clash = [shown for path, shown in wanted if os.path.lexists(path)]
-        if clash and force:  # the manifest is replaced at the end
+        # the manifest is replaced at the end, keeping what it said of the other nodes
+        if clash and force:
             for node in nodes:
                 for sub in (CHECK_DIR, VERIFY_DIR):
                     _remove_old(out_dir, sub, node)
@@ -189,6 +191,53 @@ def _keep(out_dir: Path, kind: str, node: str, text: str | None, save: Save) -> 
 
 
 @dataclass(frozen=True, kw_only=True)
+class Earlier:
+    """What the folder's manifest said before this run: kept for the nodes it does not cover."""
+
+    manifest: Manifest | None = None
+    problem: str | None = None
+    """Why a manifest that is there could not be read (then nothing of it is kept)."""
+
+
+def earlier_run(out_dir: Path) -> Earlier:
+    """The manifest an earlier run left in ``out_dir`` (a run with --force into its folder).
+
+    A subset run again (``-w n[3-4] --force``) replaced the manifest with its own: the nodes
+    the earlier run had not reached, and had found unusable, vanished from the record while
+    their files stayed. What it says of the nodes this run does not cover is kept.
+    """
+    path = out_dir / MANIFEST
+    if not os.path.lexists(path):
+        return Earlier()
+    try:
+        return Earlier(manifest=read_manifest(path))
+    except (GpudoctorError, OSError) as exc:
+        return Earlier(problem=f"{exc!s:.200}")
+
+
+def _merged(earlier: Manifest | None, covered: set[str], now: Manifest) -> Manifest:
+    """``now`` with what ``earlier`` said of the nodes this run does not cover (first, as they
+    were); this run's word replaces the earlier one for every node it covers."""
+    if earlier is None:
+        return now
+    return replace(
+        now,
+        partitions={
+            **{n: p for n, p in earlier.partitions.items() if n not in covered},
+            **now.partitions,
+        },
+        not_reached=(
+            *(r for r in earlier.not_reached if r.node not in covered),
+            *now.not_reached,
+        ),
+        unreadable=(
+            *(u for u in earlier.unreadable if u.node not in covered),
+            *now.unreadable,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunResult:
     """What the run left in its folder, and whether a signal cut it short."""
 
@@ -209,11 +258,14 @@ def run_fleet(
     progress: Progress,
     gpudoctor_version: str,
     created_at: Callable[[], str],
+    earlier: Manifest | None = None,
 ) -> RunResult:
     """Run ``job`` on every selected node, saving each report as it comes, then the manifest.
 
     Ctrl-C (or SIGTERM/SIGHUP turned into one) keeps every report already saved: the
-    manifest is written all the same, and the result says which signal it was.
+    manifest is written all the same, and the result says which signal it was. ``earlier``
+    (the folder's manifest before this run) gives the manifest what it said of the nodes
+    outside this run's selection, whose files stay in the folder.
     """
     nodes = selection.nodes
     outcomes: list[NodeOutcome] = []
@@ -263,7 +315,7 @@ def run_fleet(
         for o in outcomes
         if o.not_reached is not None
     ]
-    manifest = Manifest(
+    now = Manifest(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at(),
         command=tuple(job.check),
@@ -271,7 +323,12 @@ def run_fleet(
         not_reached=tuple(not_reached),
         unreadable=tuple(listed),
     )
+    covered = {n.name for n in nodes} | {r.node for r in selection.unknown}
+    manifest = _merged(earlier, covered, now)
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
+    kept = manifest.unreadable[: len(manifest.unreadable) - len(listed)]
     return RunResult(
-        not_reached=tuple(not_reached), unreadable=tuple(unreadable), interrupted=interrupted
+        not_reached=manifest.not_reached,
+        unreadable=(*kept, *unreadable),
+        interrupted=interrupted,
     )

@@ -201,6 +201,17 @@ class _Digest:
     pairs: PairsReport | None = None
 
 
+def read_manifest(path: Path) -> Manifest:
+    """The ``fleet run`` manifest at ``path`` (fleet run --force reads the one it replaces);
+    a file that cannot be read, or is no manifest, is a :class:`GpudoctorError`."""
+    raw = read_capped(path, limit=serialize.MAX_REPORT_BYTES, what="manifest")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as exc:
+        raise ReportFormatError(f"{path}: not JSON ({exc!s:.100})") from None
+    return from_document(data, str(path))
+
+
 def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     """A manifest, a verify result, a check report, or a file that is no gpudoctor report."""
     try:

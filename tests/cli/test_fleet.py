@@ -813,3 +813,67 @@ def test_an_unusable_output_is_kept_in_the_run_folder_and_its_line_names_it(
     assert cli(*args, "--force").exit_code == 1
     assert kept["n1"].is_file() and not kept["n2"].exists()
     assert (out / "check" / "n2.json").is_file()
+
+
+def test_fleet_run_force_on_a_subset_keeps_what_the_earlier_run_said_of_the_other_nodes(
+    cli: Cli, tmp_path, fake
+):
+    """-w n[1,4] --force into the folder of a whole-partition run: the manifest was replaced
+    by this run's alone, so n2 (drained then, not tried now) and n3 (its output unusable)
+    vanished from the record while n3's file stayed: exit 0, as if the fleet were fine."""
+    cluster = fake(
+        {
+            "n1": {"srun": "report", "report": str(H100)},
+            "n2": {"state": "drained", "reason": "PSU swap"},
+            "n3": {"srun": "garbage", "partitions": ["debug"]},
+            "n4": {"srun": "report", "report": str(H100)},
+        }
+    )
+    out = tmp_path / "run"
+    first = cli("fleet", "run", "-d", str(out), "--format", "json")
+    assert first.exit_code == 1, first
+    state = cluster.load()
+    state["nodes"]["n4"].update(state="drained", reason="fan")
+    cluster.save(state)
+    again = cli("fleet", "run", "-d", str(out), "-w", "n[1,4]", "--force", "--format", "json")
+    assert again.exit_code == 1, again
+    doc = json.loads(again.stdout)
+    assert doc["not_reached"] == [
+        {"node": "n2", "state": "drained", "reason": "PSU swap"},  # the earlier run's
+        {"node": "n4", "state": "drained", "reason": "fan"},  # this run's, replacing its report
+    ]
+    assert [(u["node"], u["path"]) for u in doc["unreadable"]] == [
+        ("n3", str(out / "check" / "n3.unusable.txt"))
+    ]
+    assert [n["node"] for n in doc["nodes"]] == ["n1"]
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["partitions"] == {
+        "n1": ["gpu"], "n2": ["gpu"], "n3": ["debug"], "n4": ["gpu"]
+    }  # fmt: skip
+    # n2 is back: tried again, its earlier line is replaced by this run's word (a report)
+    state["nodes"]["n2"] = {"srun": "report", "report": str(H100)}
+    cluster.save(state)
+    third = cli("fleet", "run", "-d", str(out), "-w", "n2", "--force", "--format", "json")
+    doc = json.loads(third.stdout)
+    assert [r["node"] for r in doc["not_reached"]] == ["n4"]
+    assert [n["node"] for n in doc["nodes"]] == ["n1", "n2"]
+    assert [u["node"] for u in doc["unreadable"]] == ["n3"]
+    assert json.loads(cli("fleet", "report", str(out), "--format", "json").stdout) == {
+        **doc,
+        "created_at": ANY,
+    }
+
+
+def test_fleet_run_force_over_a_manifest_it_cannot_read_says_so_and_runs(cli: Cli, tmp_path, fake):
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "fleet-run.json").write_text('{"tool": "gpudoctor fleet run", "not_reached": 3}')
+    result = cli("fleet", "run", "-d", str(out), "--force", "--format", "json")
+    assert result.exit_code == 0, result
+    assert result.stderr.splitlines()[0] == (
+        f"fleet: warning: {out / 'fleet-run.json'}: malformed manifest (expected a list, not "
+        "int): the earlier run's manifest is replaced, and what it said of the nodes not "
+        "checked now is not kept"
+    ), result.stderr
+    assert json.loads((out / "fleet-run.json").read_text())["not_reached"] == []
