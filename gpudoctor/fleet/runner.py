@@ -21,6 +21,7 @@ from gpudoctor.fleet.manifest import (
     UNUSABLE_SUFFIX,
     VERIFY_DIR,
     Manifest,
+    kept_output,
     node_file,
     to_document,
     unusable_name,
@@ -269,9 +270,8 @@ def run_fleet(
     """
     nodes = selection.nodes
     outcomes: list[NodeOutcome] = []
-    unreadable: list[Unreadable] = []
     listed: list[Unreadable] = []
-    """The manifest's: each path relative to the folder, which may be moved."""
+    """As the manifest names them: each path relative to the folder, which may be moved."""
 
     def on_done(outcome: NodeOutcome) -> None:
         outcomes.append(outcome)
@@ -294,7 +294,6 @@ def run_fleet(
                 else f"verify: {said}"
             )
             listed.append(Unreadable(node=outcome.node, path=kept, error=error))
-            unreadable.append(Unreadable(node=outcome.node, path=str(out_dir / kept), error=error))
         progress(outcome, len(outcomes), len(nodes))
 
     interrupted = 0
@@ -326,9 +325,11 @@ def run_fleet(
     covered = {n.name for n in nodes} | {r.node for r in selection.unknown}
     manifest = _merged(earlier, covered, now)
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
-    kept = manifest.unreadable[: len(manifest.unreadable) - len(listed)]
     return RunResult(
         not_reached=manifest.not_reached,
-        unreadable=(*kept, *unreadable),
+        unreadable=tuple(
+            replace(u, path=str(out_dir / (u.path if kept_output(u.path) else MANIFEST)))
+            for u in manifest.unreadable
+        ),
         interrupted=interrupted,
     )
