@@ -176,7 +176,8 @@ def _default_output_dir() -> Path:
     "-d",
     type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
-    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json). "
+    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json; "
+    "check/<node>.unusable.txt for output that is no report). "
     "Default: ./gpudoctor-fleet-<UTC time>.",
 )
 @click.option(
@@ -287,6 +288,13 @@ def run_command(
     runner.prepare_dir(
         out_dir, [n.name for n in selection.nodes], force=force, with_verify=with_verify
     )
+    earlier = runner.earlier_run(out_dir)  # there only with --force: prepare_dir refuses it
+    if earlier.problem is not None:
+        click.echo(
+            f"fleet: warning: {shown(earlier.problem)}: the earlier run's manifest is "
+            "replaced, and what it said of the nodes not checked now is not kept",
+            err=True,
+        )
     total = len(selection.nodes)
     click.echo(
         f"fleet: checking {total} node(s), {min(concurrency, total) or 1} at a time, "
@@ -303,6 +311,7 @@ def run_command(
         progress=_progress,
         gpudoctor_version=__version__,
         created_at=_now,
+        earlier=earlier.manifest,
     )
     report = build_fleet_report([out_dir])
     emit(FLEET.render(fmt, report), output, force=force)

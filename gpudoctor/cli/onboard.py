@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -19,6 +20,7 @@ from gpudoctor.cli.files import check_output, write_output
 from gpudoctor.cli.options import FilePath, NonEmptyPath, dash_aware_path, debug_option
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.onboard.plan import (
+    LOG_DIR,
     MARKER,
     STEPS_AFTER_CHECK,
     TOOLS,
@@ -30,7 +32,15 @@ from gpudoctor.onboard.plan import (
     check_step,
     make_plan,
 )
-from gpudoctor.onboard.run import StepFailed, StepResult, execute, log_text, run_step
+from gpudoctor.onboard.run import (
+    Heard,
+    StepFailed,
+    StepResult,
+    execute,
+    keep_log,
+    log_text,
+    run_step,
+)
 from gpudoctor.onboard.summary import StepLine, Summary, html, markdown
 
 if TYPE_CHECKING:
@@ -117,7 +127,8 @@ def _check_prefix(prefix: Path, force: bool) -> None:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         what = "is not a folder" if not existing.is_dir() else "is not writable"
         raise BadInputError(f"--prefix {prefix}: cannot be created ({existing} {what})")
-    if prefix.is_dir() and any(prefix.iterdir()) and not force:
+    # onboard's own logs alone (a run stopped at its check step) are no one else's files
+    if prefix.is_dir() and any(p.name != LOG_DIR for p in prefix.iterdir()) and not force:
         raise BadInputError(
             f"--prefix {prefix} exists and is not empty; choose another, or --force to reuse it "
             "(onboard then resumes there)"
@@ -569,6 +580,13 @@ def command(
         progress.close()
 
 
+def _write_log(path: Path, text: str) -> None:
+    """A step's log, in its folder under the prefix (made here for a check that stopped before
+    the plan made it), replacing an earlier run's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_output(path, text, force=True)
+
+
 def _onboard(
     request: Request,
     partition: str | None,
@@ -585,15 +603,24 @@ def _onboard(
         report = load_report(Path(request.from_report))
     elif check is not None:
         # check only reads: it runs in --dry-run too, so that the plan printed is the real one
-        progress.started(1, 1 + STEPS_AFTER_CHECK, check)
+        total = 1 + STEPS_AFTER_CHECK
+        progress.started(1, total, check)
+        heard, start = Heard(), time.monotonic()
+        # a check stopped or failed gets its log as every other step does (--dry-run makes
+        # nothing, so none there): its stderr says which probe it was at
+        log = None if dry_run else Path(request.prefix) / LOG_DIR / "1-check.log"
         try:
-            result = run_step(check)
+            result = run_step(check, heard)
         except BaseException:
-            progress.stopped(1, 1 + STEPS_AFTER_CHECK, check, None)  # no log is kept yet
+            text = heard.log(check, time.monotonic() - start)
+            kept = keep_log(log, text, _write_log) if log else None
+            progress.stopped(1, total, check, kept)
             raise
-        progress.finished(1, 1 + STEPS_AFTER_CHECK, result)
+        progress.finished(1, total, result)
         if not result.ok:
-            raise StepFailed(f"step 1 check ({check.title}) failed: {result.why}")
+            kept = keep_log(log, log_text(result), _write_log) if log else None
+            where = f"; log: {kept}" if kept else ""
+            raise StepFailed(f"step 1/{total} check ({check.title}) failed: {result.why}{where}")
         from gpudoctor.model.serialize import report_from_json
 
         check_json = result.stdout
@@ -641,7 +668,7 @@ def _onboard(
         first=first,
         total=total,
         log_dir=logs,
-        write_log=lambda path, text: write_output(path, text, force=True),
+        write_log=_write_log,
         in_process=in_process,
         progress=progress,
         pending_reason=_pending_reason,

@@ -19,6 +19,9 @@ CHECK_DIR = "check"
 VERIFY_DIR = "verify"
 """...and its verify result as ``verify/<node>.json``: no node name can clash with the
 manifest or with another node's verify result (``n2.verify`` is a node name too)."""
+UNUSABLE_SUFFIX = ".unusable.txt"
+"""What a node sent that is no report is kept as ``check/<node>.unusable.txt`` (or under
+``verify/``): not ``*.json``, so that ``fleet report`` never takes it for a report."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +45,25 @@ def node_file(out_dir: Path, kind: str, node: str) -> Path:
     if not node or node in (".", "..") or "/" in node or "\0" in node:
         raise ValueError(f"node name {node!r} is not a file name")
     return out_dir / kind / f"{node}.json"
+
+
+def unusable_name(kind: str, node: str) -> str:
+    """``check/<node>.unusable.txt`` (``kind`` is CHECK_DIR or VERIFY_DIR), relative to the
+    run's folder: the manifest names it so, and so it is found wherever the folder is moved."""
+    return f"{kind}/{node_file(Path(), kind, node).stem}{UNUSABLE_SUFFIX}"
+
+
+def kept_output(path: str) -> bool:
+    """Whether a manifest's unreadable ``path`` names a node's kept output in the folder (not
+    the manifest itself, as one written before 2026-12-07 does)."""
+    kind, sep, name = path.partition("/")
+    return (
+        bool(sep)
+        and kind in (CHECK_DIR, VERIFY_DIR)
+        and name.endswith(UNUSABLE_SUFFIX)
+        and "/" not in name
+        and name not in (".", "..")
+    )
 
 
 def to_document(manifest: Manifest) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,9 @@ class NodeOutcome:
     """(SLURM state, reason) when no report came back because the node could not be used."""
     errors: tuple[tuple[str, str], ...] = ()
     """(file name, error) for output that came back unusable."""
+    outputs: tuple[tuple[str, str], ...] = ()
+    """(file name, as in ``errors``; the text to keep for the admin) for each error whose
+    command ran and printed something unusable: what it printed, bounded."""
     duration_s: float = 0.0
 
 
@@ -165,16 +169,19 @@ def _one_node(
     result = step(job.check, timeout)
     missing = _why_no_output(node, result, timeout, env, cut=timeout < job.node_timeout_s)
     if missing is not None:
+        name, error = f"{node.name}.json", missing[1]
         return NodeOutcome(
             node=node.name,
             partitions=node.partitions,
-            not_reached=missing[0] if missing[1] is None else None,
-            errors=() if missing[1] is None else ((f"{node.name}.json", missing[1]),),
+            not_reached=missing[0] if error is None else None,
+            errors=() if error is None else ((name, error),),
+            outputs=() if error is None else ((name, unusable_text(node.name, result, error)),),
             duration_s=time.monotonic() - start,
         )
     check_json = result.stdout
     verify_json = None
     errors: list[tuple[str, str]] = []
+    outputs: list[tuple[str, str]] = []
     if job.verify is not None:
         left = deadline - time.monotonic()
         if left <= 1 or cancel.is_set():
@@ -185,20 +192,58 @@ def _one_node(
             vmissing = _why_no_output(
                 node, vresult, vtimeout, env, ok_codes=(0, 1), cut=vtimeout < job.verify_timeout_s
             )
+            name = f"{node.name}.verify.json"
             if vmissing is None:
                 verify_json = vresult.stdout
             else:
-                errors.append(
-                    (f"{node.name}.verify.json", vmissing[1] or f"verify: {vmissing[0][1]}")
-                )
+                errors.append((name, vmissing[1] or f"verify: {vmissing[0][1]}"))
+                if vmissing[1] is not None:
+                    outputs.append((name, unusable_text(node.name, vresult, vmissing[1])))
     return NodeOutcome(
         node=node.name,
         partitions=node.partitions,
         check_json=check_json,
         verify_json=verify_json,
         errors=tuple(errors),
+        outputs=tuple(outputs),
         duration_s=time.monotonic() - start,
     )
+
+
+KEPT_HEAD_CHARS = 64 * 1024
+KEPT_TAIL_CHARS = 192 * 1024
+"""What is kept of each stream a node sent instead of a report: its start (a report cut off,
+a wrong program's banner) and more of its end (where a traceback or srun's error is)."""
+
+
+def unusable_text(node: str, result: CmdResult, error: str) -> str:
+    """What ``node`` printed instead of a report, as the run's folder keeps it for the admin:
+    the command, how it ended, why its output is unusable, then its stdout and its stderr,
+    each bounded (at most about 256 K characters)."""
+    ended = (
+        f"exit status {result.returncode}"
+        if result.returncode is not None
+        else "stopped (more output than a report may be)"
+        if result.overflowed
+        else "stopped"
+    )
+    return (
+        f"# what node {node} printed instead of a report (gpudoctor fleet run)\n"
+        f"# command: {shlex.join(result.argv)}\n# ended: {ended}\n# unusable: {error}\n"
+        f"{_part('stdout', result.stdout)}{_part('stderr', result.stderr)}"
+    )
+
+
+def _part(name: str, text: str) -> str:
+    size = f"{len(text)} characters"
+    if len(text) > KEPT_HEAD_CHARS + KEPT_TAIL_CHARS:
+        left = len(text) - KEPT_HEAD_CHARS - KEPT_TAIL_CHARS
+        text = (
+            f"{text[:KEPT_HEAD_CHARS]}\n[... {left} characters left out ...]\n"
+            f"{text[-KEPT_TAIL_CHARS:]}"
+        )
+        size += f"; the first {KEPT_HEAD_CHARS} and the last {KEPT_TAIL_CHARS} kept"
+    return f"--- {name} ({size})\n{text}" + ("" if not text or text.endswith("\n") else "\n")
 
 
 def _why_no_output(

@@ -9,23 +9,27 @@ import shlex
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gpudoctor.errors import BadInputError
+from gpudoctor.errors import BadInputError, GpudoctorError
 from gpudoctor.fleet import slurm
 from gpudoctor.fleet.hostlist import expand
 from gpudoctor.fleet.manifest import (
     CHECK_DIR,
     MANIFEST,
+    UNUSABLE_SUFFIX,
     VERIFY_DIR,
     Manifest,
+    kept_output,
     node_file,
     to_document,
+    unusable_name,
 )
 from gpudoctor.fleet.remote import check_partition_name
 from gpudoctor.fleet.run import NodeJob, NodeOutcome, gather
 from gpudoctor.fleet.selection import UNKNOWN_REASON, select_nodes
+from gpudoctor.fleet.sources import read_manifest  # the one module that reads a fleet's files
 from gpudoctor.model.fleet import NotReached, Unreadable
 
 Save = Callable[[Path, str], None]
@@ -134,14 +138,15 @@ def prepare_dir(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"--output-dir {out_dir}: exists and is not a directory")
     if out_dir.is_dir():
-        names = {f"{n}.json" for n in nodes}
+        names = sorted({f"{n}.json" for n in nodes} | {f"{n}{UNUSABLE_SUFFIX}" for n in nodes})
         wanted = [(out_dir / MANIFEST, MANIFEST)] + [
             (out_dir / sub / name, f"{sub}/{name}")
             for sub in (CHECK_DIR, VERIFY_DIR)
-            for name in sorted(names)
+            for name in names
         ]
         clash = [shown for path, shown in wanted if os.path.lexists(path)]
-        if clash and force:  # the manifest is replaced at the end
+        # the manifest is replaced at the end, keeping what it said of the other nodes
+        if clash and force:
             for node in nodes:
                 for sub in (CHECK_DIR, VERIFY_DIR):
                     _remove_old(out_dir, sub, node)
@@ -159,17 +164,78 @@ def prepare_dir(
 
 
 def _remove_old(out_dir: Path, sub: str, node: str) -> None:
-    """An earlier run's file for a node this run checks again; a folder in its place stays
-    (``fleet report`` lists it as unreadable)."""
+    """An earlier run's files for a node this run checks again (its report, or the output it
+    sent instead); a folder in their place stays (``fleet report`` lists it as unreadable)."""
     try:
-        path = node_file(out_dir, sub, node)
+        paths = (node_file(out_dir, sub, node), out_dir / unusable_name(sub, node))
     except ValueError:  # no file can have that name
         return
-    if os.path.lexists(path) and not path.is_dir():
-        try:
-            path.unlink()
-        except OSError as exc:
-            raise BadInputError(f"--force: cannot remove {path} ({exc.strerror})") from None
+    for path in paths:
+        if os.path.lexists(path) and not path.is_dir():
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise BadInputError(f"--force: cannot remove {path} ({exc.strerror})") from None
+
+
+def _keep(out_dir: Path, kind: str, node: str, text: str | None, save: Save) -> str | None:
+    """Save what ``node`` printed instead of a report; its name in the folder, or None when
+    there was nothing to keep or it could not be written (the run goes on without it)."""
+    if text is None:
+        return None
+    try:
+        name = unusable_name(kind, node)
+        save(out_dir / name, text)
+    except (ValueError, OSError, GpudoctorError):
+        return None
+    return name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Earlier:
+    """What the folder's manifest said before this run: kept for the nodes it does not cover."""
+
+    manifest: Manifest | None = None
+    problem: str | None = None
+    """Why a manifest that is there could not be read (then nothing of it is kept)."""
+
+
+def earlier_run(out_dir: Path) -> Earlier:
+    """The manifest an earlier run left in ``out_dir`` (a run with --force into its folder).
+
+    A subset run again (``-w n[3-4] --force``) replaced the manifest with its own: the nodes
+    the earlier run had not reached, and had found unusable, vanished from the record while
+    their files stayed. What it says of the nodes this run does not cover is kept.
+    """
+    path = out_dir / MANIFEST
+    if not os.path.lexists(path):
+        return Earlier()
+    try:
+        return Earlier(manifest=read_manifest(path))
+    except (GpudoctorError, OSError) as exc:
+        return Earlier(problem=f"{exc!s:.200}")
+
+
+def _merged(earlier: Manifest | None, covered: set[str], now: Manifest) -> Manifest:
+    """``now`` with what ``earlier`` said of the nodes this run does not cover (first, as they
+    were); this run's word replaces the earlier one for every node it covers."""
+    if earlier is None:
+        return now
+    return replace(
+        now,
+        partitions={
+            **{n: p for n, p in earlier.partitions.items() if n not in covered},
+            **now.partitions,
+        },
+        not_reached=(
+            *(r for r in earlier.not_reached if r.node not in covered),
+            *now.not_reached,
+        ),
+        unreadable=(
+            *(u for u in earlier.unreadable if u.node not in covered),
+            *now.unreadable,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,15 +259,19 @@ def run_fleet(
     progress: Progress,
     gpudoctor_version: str,
     created_at: Callable[[], str],
+    earlier: Manifest | None = None,
 ) -> RunResult:
     """Run ``job`` on every selected node, saving each report as it comes, then the manifest.
 
     Ctrl-C (or SIGTERM/SIGHUP turned into one) keeps every report already saved: the
-    manifest is written all the same, and the result says which signal it was.
+    manifest is written all the same, and the result says which signal it was. ``earlier``
+    (the folder's manifest before this run) gives the manifest what it said of the nodes
+    outside this run's selection, whose files stay in the folder.
     """
     nodes = selection.nodes
     outcomes: list[NodeOutcome] = []
-    unreadable: list[Unreadable] = []
+    listed: list[Unreadable] = []
+    """As the manifest names them: each path relative to the folder, which may be moved."""
 
     def on_done(outcome: NodeOutcome) -> None:
         outcomes.append(outcome)
@@ -209,19 +279,21 @@ def run_fleet(
             save(node_file(out_dir, CHECK_DIR, outcome.node), outcome.check_json)
         if outcome.verify_json is not None:
             save(node_file(out_dir, VERIFY_DIR, outcome.node), outcome.verify_json)
-        # A node's unusable output is not saved: no check/<node>.json was written, and the
-        # line named that file all the same. What holds the error is the run's manifest.
-        # The folder (check/ or verify/) told a check's error from verify's: now the words do.
-        unreadable.extend(
-            Unreadable(
-                node=outcome.node,
-                path=str(out_dir / MANIFEST),
-                error=error
-                if not name.endswith(".verify.json") or "verify" in error.split(":", 1)[0]
-                else f"verify: {error}",
+        # A node's unusable output is no check/<node>.json (fleet report would read it as a
+        # report): it is kept as check/<node>.unusable.txt, which its line names, so that the
+        # admin can read the traceback or the cut-off JSON; the manifest holds the error, and
+        # is named when nothing was kept. The folder (check/ or verify/) told a check's error
+        # from verify's: the words do.
+        outputs = dict(outcome.outputs)
+        for name, said in outcome.errors:
+            kind = VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR
+            kept = _keep(out_dir, kind, outcome.node, outputs.get(name), save) or MANIFEST
+            error = (
+                said
+                if kind == CHECK_DIR or "verify" in said.split(":", 1)[0]
+                else f"verify: {said}"
             )
-            for name, error in outcome.errors
-        )
+            listed.append(Unreadable(node=outcome.node, path=kept, error=error))
         progress(outcome, len(outcomes), len(nodes))
 
     interrupted = 0
@@ -242,15 +314,22 @@ def run_fleet(
         for o in outcomes
         if o.not_reached is not None
     ]
-    manifest = Manifest(
+    now = Manifest(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at(),
         command=tuple(job.check),
         partitions={n.name: tuple(n.partitions) for n in nodes},
         not_reached=tuple(not_reached),
-        unreadable=tuple(unreadable),
+        unreadable=tuple(listed),
     )
+    covered = {n.name for n in nodes} | {r.node for r in selection.unknown}
+    manifest = _merged(earlier, covered, now)
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
     return RunResult(
-        not_reached=tuple(not_reached), unreadable=tuple(unreadable), interrupted=interrupted
+        not_reached=manifest.not_reached,
+        unreadable=tuple(
+            replace(u, path=str(out_dir / (u.path if kept_output(u.path) else MANIFEST)))
+            for u in manifest.unreadable
+        ),
+        interrupted=interrupted,
     )

@@ -20,7 +20,14 @@ from gpudoctor.fleet.facts import (
     verify_reason,
     verify_verdict,
 )
-from gpudoctor.fleet.manifest import CHECK_DIR, VERIFY_DIR, Manifest, from_document, is_manifest
+from gpudoctor.fleet.manifest import (
+    CHECK_DIR,
+    VERIFY_DIR,
+    Manifest,
+    from_document,
+    is_manifest,
+    kept_output,
+)
 from gpudoctor.fleet.pairs import PAIRS_FILE, PAIRS_TOOL, analyse
 from gpudoctor.model import serialize
 from gpudoctor.model.findings import Diagnosis
@@ -194,6 +201,17 @@ class _Digest:
     pairs: PairsReport | None = None
 
 
+def read_manifest(path: Path) -> Manifest:
+    """The ``fleet run`` manifest at ``path`` (fleet run --force reads the one it replaces);
+    a file that cannot be read, or is no manifest, is a :class:`GpudoctorError`."""
+    raw = read_capped(path, limit=serialize.MAX_REPORT_BYTES, what="manifest")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as exc:
+        raise ReportFormatError(f"{path}: not JSON ({exc!s:.100})") from None
+    return from_document(data, str(path))
+
+
 def _digest(entry: _Entry, diagnose: Diagnose) -> _Digest:
     """A manifest, a verify result, a check report, or a file that is no gpudoctor report."""
     try:
@@ -300,9 +318,13 @@ def _manifest(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
         )
         return
     found.not_reached += manifest.not_reached
-    # the manifest read is what holds these errors (fleet run wrote none of the node's files;
-    # one written before 2026-12-07 named check/<node>.json all the same, or an older folder)
-    found.unreadable += [replace(u, path=str(entry.path)) for u in manifest.unreadable]
+    # a node's output kept beside the manifest (check/<node>.unusable.txt) is named where the
+    # folder is now; else the manifest read is what holds the error (one written before
+    # 2026-12-07 named the manifest as it was then, or check/<node>.json, never written)
+    found.unreadable += [
+        replace(u, path=str(entry.path.parent / u.path if kept_output(u.path) else entry.path))
+        for u in manifest.unreadable
+    ]
     for node, parts in manifest.partitions.items():
         found.partitions.setdefault(node, parts)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import functools
 import json
@@ -166,9 +165,9 @@ def resolved(step: Step) -> Step:
     return dataclasses.replace(step, env=((CUDA_OVERRIDE, cuda),) if cuda else ())
 
 
-def run_step(step: Step, on_stderr_line: Callable[[str], None] | None = None) -> StepResult:
-    """Run one command step through run_cmd (bounded, killed with gpudoctor); its stderr
-    lines go to ``on_stderr_line`` as they come."""
+def run_step(step: Step, heard: Heard | None = None) -> StepResult:
+    """Run one command step through run_cmd (bounded, killed with gpudoctor); its stdout and
+    stderr lines go to ``heard`` as they come."""
     start = time.monotonic()
     result = run_cmd(
         step.argv,
@@ -176,7 +175,8 @@ def run_step(step: Step, on_stderr_line: Callable[[str], None] | None = None) ->
         timeout_s=step.timeout_s,
         term_grace_s=step.term_grace_s,
         max_output_bytes=MAX_OUTPUT_BYTES,
-        on_stderr_line=on_stderr_line,
+        on_stderr_line=heard,
+        on_stdout_line=heard.stdout if heard is not None else None,
     )
     ok = result.returncode is not None and result.returncode in step.ok_codes
     ok = ok and not (result.timed_out or result.overflowed or result.cancelled)
@@ -252,7 +252,7 @@ def execute(
         # --dry-run's placeholder
         step = resolved(planned) if planned.argv else planned
         progress.started(index, total, step)
-        heard = _Heard(functools.partial(progress.said, index, total, step), pending_reason)
+        heard = Heard(functools.partial(progress.said, index, total, step), pending_reason)
         start = time.monotonic()
         try:
             result = _run_one(step, index, log_dir, write_log, in_process, heard)
@@ -260,11 +260,12 @@ def execute(
             undo(step)
             log = None
             if step.argv:
-                log = log_dir / f"{index}-{step.name}.log"
-                text = heard.log(step, time.monotonic() - start)
-                with contextlib.suppress(Exception):
-                    write_log(log, text)
-            progress.stopped(index, total, step, str(log) if log else None)
+                log = keep_log(
+                    log_dir / f"{index}-{step.name}.log",
+                    heard.log(step, time.monotonic() - start),
+                    write_log,
+                )
+            progress.stopped(index, total, step, log)
             raise
         progress.finished(index, total, result)
         if not result.ok:
@@ -284,33 +285,65 @@ SRUN_NEWS = re.compile(r"srun: (job \d+ |Required node not available)")
 QUEUED = re.compile(r"srun: job (\d+) queued and waiting for resources")
 
 
-class _Heard:
-    """A step's stderr lines as they come: srun's queue news passed on (a queued job with the
-    reason squeue gives), the last lines kept for the log of a step that is stopped."""
+def keep_log(path: Path, text: str, write_log: Callable[[Path, str], None]) -> str | None:
+    """Write the log of a step that was stopped or failed; its path, or None when it could not
+    be written (a signal's exit, or the step's own error, must not become one about a full
+    disk)."""
+    try:
+        write_log(path, text)
+    except Exception:
+        return None
+    return str(path)
+
+
+class Heard:
+    """A step's output lines as they come: srun's queue news (stderr) passed on, with the
+    reason squeue gives for a queued job; the last lines of stdout and of stderr kept for the
+    log of a step that is stopped (run_cmd's result, which holds them all, is lost then)."""
 
     def __init__(
-        self, news: Callable[[str], None], pending_reason: Callable[[str], str | None]
+        self,
+        news: Callable[[str], None] = lambda line: None,
+        pending_reason: Callable[[str], str | None] = lambda job: None,
     ) -> None:
         self.news, self.pending_reason = news, pending_reason
         self.tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
+        self.out_tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
 
     def __call__(self, line: str) -> None:
-        self.tail.append(line)
+        """A stderr line."""
+        self.tail.append(_kept(line))
         if SRUN_NEWS.match(line):
             queued = QUEUED.match(line)
             reason = self.pending_reason(queued.group(1)) if queued else None
             self.news(f"{line.strip()} (squeue gives the reason: {reason})" if reason else line)
 
+    def stdout(self, line: str) -> None:
+        """A stdout line: how far uv, conda or verify got is often said there, not on stderr."""
+        self.out_tail.append(_kept(line))
+
     def log(self, step: Step, duration_s: float) -> str:
-        """The log of the step stopped after ``duration_s``: its command and its last lines."""
+        """The log of the step stopped after ``duration_s``: its command and the last lines it
+        printed on stdout and on stderr, each in its own part as a finished step's log has."""
         return (
             f"$ {step.command}\n# stopped (Ctrl-C or a signal) after {duration_s:.1f} s\n"
-            f"--- stderr (its last {STOPPED_TAIL_LINES} lines at most)\n"
+            f"--- stdout (its last {STOPPED_TAIL_LINES} lines at most)\n"
+            + "".join(f"{line}\n" for line in self.out_tail)
+            + f"--- stderr (its last {STOPPED_TAIL_LINES} lines at most)\n"
             + "".join(f"{line}\n" for line in self.tail)
         )
 
 
+def _kept(line: str) -> str:
+    """A line as a stopped step's log keeps it: check's JSON may be one line of megabytes."""
+    if len(line) <= STOPPED_LINE_CHARS:
+        return line
+    return line[:STOPPED_LINE_CHARS] + f" [... {len(line) - STOPPED_LINE_CHARS} characters more]"
+
+
 STOPPED_TAIL_LINES = 200
+STOPPED_LINE_CHARS = 4000
+"""What a stopped step's log keeps of one line (200 of them, for stdout and stderr each)."""
 
 
 def _run_one(
@@ -319,7 +352,7 @@ def _run_one(
     log_dir: Path,
     write_log: Callable[[Path, str], None],
     in_process: Callable[[Step], None],
-    heard: Callable[[str], None] | None = None,
+    heard: Heard | None = None,
 ) -> StepResult:
     if not step.argv:  # a step gpudoctor does itself (the summary, the marker)
         start = time.monotonic()

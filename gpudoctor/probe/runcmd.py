@@ -128,6 +128,7 @@ def run_cmd(
     term_grace_s: float = 0.0,
     max_output_bytes: int | None = None,
     on_stderr_line: Callable[[str], None] | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
 ) -> CmdResult:
     """Run ``argv`` in its own process group; kill the group at ``timeout_s``.
 
@@ -140,13 +141,15 @@ def run_cmd(
     still drained, so it cannot block on a full one) and the result is ``overflowed``.
     ``on_stderr_line`` (with ``max_output_bytes`` only) is called with each stderr line as the
     child writes it, past the cap too (srun's "queued and waiting for resources" while the
-    child runs, where the result would give it only at the end).
+    child runs, where the result would give it only at the end). ``on_stdout_line`` is the
+    same for stdout: a caller interrupted (Ctrl-C raises here, and the result is lost) still
+    has what the child printed until then.
     """
     start = time.monotonic()
     if max_output_bytes is not None and (stdin is not None or os.name != "posix"):
         raise ValueError("max_output_bytes works on POSIX and without stdin")
-    if on_stderr_line is not None and max_output_bytes is None:
-        raise ValueError("on_stderr_line works with max_output_bytes")
+    if (on_stderr_line or on_stdout_line) is not None and max_output_bytes is None:
+        raise ValueError("on_stderr_line and on_stdout_line work with max_output_bytes")
     if _stopping.is_set():
         return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
     capped = max_output_bytes is not None
@@ -177,6 +180,7 @@ def run_cmd(
                 term_grace_s,
                 max(0, max_output_bytes),
                 on_stderr_line,
+                on_stdout_line,
             )
         return _wait(proc, argv, start, timeout_s, stdin, cancel, term_grace_s)
     except BaseException:
@@ -273,8 +277,10 @@ def _close_pipes(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
 
 
 _READ_CHUNK = 1 << 16
+_DRAIN_READS = 16
+"""At most this many reads of each pipe (64 KiB each) once the caller was interrupted."""
 _LINE_MAX = 4096
-"""What is kept of an unfinished stderr line for ``on_stderr_line``."""
+"""What is kept of an unfinished line for ``on_stderr_line`` and ``on_stdout_line``."""
 
 
 class _CappedPipes:
@@ -289,12 +295,16 @@ class _CappedPipes:
         proc: subprocess.Popen[bytes],
         limit: int,
         on_stderr_line: Callable[[str], None] | None = None,
+        on_stdout_line: Callable[[str], None] | None = None,
     ) -> None:
         self._selector = selectors.DefaultSelector()
-        self._on_line = on_stderr_line
-        self._stderr_fd = proc.stderr.fileno() if proc.stderr is not None else -1
-        self._partial = bytearray()
-        """stderr's unfinished last line (at most ``_LINE_MAX`` bytes of it)."""
+        self._on_line: dict[int, Callable[[str], None]] = {}
+        self._partial: dict[int, bytearray] = {}
+        """Each stream's unfinished last line (at most ``_LINE_MAX`` bytes of it)."""
+        for pipe, on_line in ((proc.stdout, on_stdout_line), (proc.stderr, on_stderr_line)):
+            if pipe is not None and on_line is not None:
+                self._on_line[pipe.fileno()] = on_line
+                self._partial[pipe.fileno()] = bytearray()
         self._bufs: dict[int, bytearray] = {}
         self._order: list[int] = []
         self._pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
@@ -310,15 +320,17 @@ class _CappedPipes:
         """True while a pipe has not reached its end."""
         return bool(self._selector.get_map())
 
-    def read(self, timeout_s: float) -> None:
-        """Read what arrives within ``timeout_s`` (returns at the first data or end of a pipe)."""
-        for key, _ in self._selector.select(max(0.0, timeout_s)):
+    def read(self, timeout_s: float) -> bool:
+        """Read what arrives within ``timeout_s`` (returns at the first data or end of a pipe);
+        False when nothing did."""
+        ready = self._selector.select(max(0.0, timeout_s))
+        for key, _ in ready:
             try:
                 data = os.read(key.fd, _READ_CHUNK)
             except OSError:
                 data = b""
-            if key.fd == self._stderr_fd and self._on_line is not None:
-                self._lines(data)
+            if key.fd in self._on_line:
+                self._lines(key.fd, data)
             if not data:
                 self._selector.unregister(key.fileobj)
                 continue
@@ -328,18 +340,29 @@ class _CappedPipes:
                 self.over = True
             if room > 0:
                 buf += data[:room]
+        return bool(ready)
 
-    def _lines(self, data: bytes) -> None:
-        """Hand each finished stderr line on; ``b""`` (the end) flushes the last one."""
-        if self._on_line is None:
-            return
-        self._partial += data
-        *done, rest = self._partial.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    def drain(self) -> None:
+        """Hand on what the child has written so far, its unfinished last lines too: the caller
+        was interrupted (Ctrl-C), and what was still in the pipes is the last thing the child
+        said. Bounded: a child that keeps writing is not followed."""
+        for _ in range(_DRAIN_READS):
+            if not self.open or not self.read(0):
+                break
+        for fd, partial in self._partial.items():
+            if partial:
+                self._partial[fd] = bytearray()
+                self._on_line[fd](bytes(partial).decode("utf-8", "replace"))
+
+    def _lines(self, fd: int, data: bytes) -> None:
+        """Hand each finished line of ``fd`` on; ``b""`` (the end) flushes the last one."""
+        partial = self._partial[fd] + data
+        *done, rest = partial.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
         if not data and rest:
             done, rest = [*done, rest], bytearray()
-        self._partial = bytearray(rest[-_LINE_MAX:])
+        self._partial[fd] = bytearray(rest[-_LINE_MAX:])
         for line in done:
-            self._on_line(line.decode("utf-8", "replace"))
+            self._on_line[fd](line.decode("utf-8", "replace"))
 
     def until(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
         """Drain until both pipes end and the child exits; False when ``deadline`` came first."""
@@ -380,10 +403,11 @@ def _wait_capped(
     term_grace_s: float,
     limit: int,
     on_stderr_line: Callable[[str], None] | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
 ) -> CmdResult:
     """:func:`_wait` for a child whose output is capped: read in slices, never past the cap."""
     deadline = start + timeout_s
-    pipes = _CappedPipes(proc, limit, on_stderr_line)
+    pipes = _CappedPipes(proc, limit, on_stderr_line, on_stdout_line)
     try:
         while True:
             now = time.monotonic()
@@ -416,6 +440,10 @@ def _wait_capped(
                 stderr=pipes.text(1),
                 duration_s=time.monotonic() - start,
             )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pipes.drain()
+        raise
     finally:
         pipes.close()
 

@@ -763,23 +763,117 @@ def test_a_verify_result_that_did_not_pass_is_listed_with_its_reason(cli: Cli, t
     )
 
 
-def test_an_unusable_output_names_the_manifest_that_holds_it_not_a_file_never_written(
+def test_an_unusable_output_is_kept_in_the_run_folder_and_its_line_names_it(
     cli: Cli, tmp_path, fake
 ):
-    # "✗ n1  RUN/check/n1.json  the command failed on the node: ...": no such file was written
-    fake({"n1": {"srun": "run"}})
+    # the node was counted as unreadable, but what it sent (check's own error, a traceback, a
+    # cut-off JSON) was saved nowhere: the line named fleet-run.json, which holds one line
+    cluster = fake({"n1": {"srun": "run"}, "n2": {"srun": "garbage"}})
     cmd = f"{sys.executable} -m gpudoctor"
     out = tmp_path / "run"
     args = ("fleet", "run", "-d", str(out), "--command", cmd, "--check-args", "--bogus")
     result = cli(*args, "--format", "json")
-    (unreadable,) = json.loads(result.stdout)["unreadable"]
-    assert unreadable["path"] == str(out / "fleet-run.json"), unreadable
+    assert result.exit_code == 1, result
+    kept = {n: out / "check" / f"{n}.unusable.txt" for n in ("n1", "n2")}
+    assert [(u["node"], u["path"]) for u in json.loads(result.stdout)["unreadable"]] == [
+        (n, str(kept[n])) for n in ("n1", "n2")
+    ]
+    assert "gpudoctor: error: No such option '--bogus'" in kept["n1"].read_text()
+    assert "\nthis is not JSON\n" in kept["n2"].read_text()
     assert not (out / "check" / "n1.json").exists()
-    # a manifest written before (it named check/n1.json), read from where it is now
-    manifest = json.loads((out / "fleet-run.json").read_text())
-    manifest["unreadable"][0]["path"] = str(out / "check" / "n1.json")
+    text = cli("fleet", "report", str(out)).stdout
+    assert f"✗ n2  {kept['n2']}  the node's output is not JSON" in text, text
+    # the folder moved: its manifest names the kept output where it is now
     moved = tmp_path / "moved"
-    moved.mkdir()
-    (moved / "fleet-run.json").write_text(json.dumps(manifest))
+    shutil.copytree(out, moved)
     doc = json.loads(cli("fleet", "report", str(moved), "--format", "json").stdout)
-    assert [u["path"] for u in doc["unreadable"]] == [str(moved / "fleet-run.json")], doc
+    assert [u["path"] for u in doc["unreadable"]] == [
+        str(moved / "check" / f"{n}.unusable.txt") for n in ("n1", "n2")
+    ]
+    # a manifest written before (it named check/n1.json, never written): the manifest read
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    manifest["unreadable"] = manifest["unreadable"][:1]
+    manifest["unreadable"][0]["path"] = str(out / "check" / "n1.json")
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "fleet-run.json").write_text(json.dumps(manifest))
+    doc = json.loads(cli("fleet", "report", str(older), "--format", "json").stdout)
+    assert [u["path"] for u in doc["unreadable"]] == [str(older / "fleet-run.json")], doc
+    # the kept output is the admin's now: not replaced without --force...
+    (out / "fleet-run.json").unlink()
+    calls = len(cluster.calls())
+    again = cli(*args)
+    one_line_error(again)
+    assert "already holds check/n1.unusable.txt, check/n2.unusable.txt" in again.stderr
+    assert len(cluster.calls()) == calls
+    # ...and with it, a node that answers now leaves no stale output behind
+    state = cluster.load()
+    state["nodes"]["n2"] = {"srun": "report", "report": str(H100)}
+    cluster.save(state)
+    assert cli(*args, "--force").exit_code == 1
+    assert kept["n1"].is_file() and not kept["n2"].exists()
+    assert (out / "check" / "n2.json").is_file()
+
+
+def test_fleet_run_force_on_a_subset_keeps_what_the_earlier_run_said_of_the_other_nodes(
+    cli: Cli, tmp_path, fake
+):
+    """-w n[1,4] --force into the folder of a whole-partition run: the manifest was replaced
+    by this run's alone, so n2 (drained then, not tried now) and n3 (its output unusable)
+    vanished from the record while n3's file stayed: exit 0, as if the fleet were fine."""
+    cluster = fake(
+        {
+            "n1": {"srun": "report", "report": str(H100)},
+            "n2": {"state": "drained", "reason": "PSU swap"},
+            "n3": {"srun": "garbage", "partitions": ["debug"]},
+            "n4": {"srun": "report", "report": str(H100)},
+        }
+    )
+    out = tmp_path / "run"
+    first = cli("fleet", "run", "-d", str(out), "--format", "json")
+    assert first.exit_code == 1, first
+    state = cluster.load()
+    state["nodes"]["n4"].update(state="drained", reason="fan")
+    cluster.save(state)
+    again = cli("fleet", "run", "-d", str(out), "-w", "n[1,4]", "--force", "--format", "json")
+    assert again.exit_code == 1, again
+    doc = json.loads(again.stdout)
+    assert doc["not_reached"] == [
+        {"node": "n2", "state": "drained", "reason": "PSU swap"},  # the earlier run's
+        {"node": "n4", "state": "drained", "reason": "fan"},  # this run's, replacing its report
+    ]
+    assert [(u["node"], u["path"]) for u in doc["unreadable"]] == [
+        ("n3", str(out / "check" / "n3.unusable.txt"))
+    ]
+    assert [n["node"] for n in doc["nodes"]] == ["n1"]
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["partitions"] == {
+        "n1": ["gpu"], "n2": ["gpu"], "n3": ["debug"], "n4": ["gpu"]
+    }  # fmt: skip
+    # n2 is back: tried again, its earlier line is replaced by this run's word (a report)
+    state["nodes"]["n2"] = {"srun": "report", "report": str(H100)}
+    cluster.save(state)
+    third = cli("fleet", "run", "-d", str(out), "-w", "n2", "--force", "--format", "json")
+    doc = json.loads(third.stdout)
+    assert [r["node"] for r in doc["not_reached"]] == ["n4"]
+    assert [n["node"] for n in doc["nodes"]] == ["n1", "n2"]
+    assert [u["node"] for u in doc["unreadable"]] == ["n3"]
+    assert json.loads(cli("fleet", "report", str(out), "--format", "json").stdout) == {
+        **doc,
+        "created_at": ANY,
+    }
+
+
+def test_fleet_run_force_over_a_manifest_it_cannot_read_says_so_and_runs(cli: Cli, tmp_path, fake):
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "fleet-run.json").write_text('{"tool": "gpudoctor fleet run", "not_reached": 3}')
+    result = cli("fleet", "run", "-d", str(out), "--force", "--format", "json")
+    assert result.exit_code == 0, result
+    assert result.stderr.splitlines()[0] == (
+        f"fleet: warning: {out / 'fleet-run.json'}: malformed manifest (expected a list, not "
+        "int): the earlier run's manifest is replaced, and what it said of the nodes not "
+        "checked now is not kept"
+    ), result.stderr
+    assert json.loads((out / "fleet-run.json").read_text())["not_reached"] == []

@@ -172,7 +172,8 @@ def test_a_failing_step_is_named_and_leaves_earlier_files_and_no_env(
 
 
 SLOW_UV = """case "$1" in
-sync) mkdir -p "$3/.venv/bin" && touch "$3/.venv/bin/python"; exec sleep 59.7713 ;;
+sync) echo "Resolved 42 packages in 0.2s"; echo "Preparing torch" >&2
+      mkdir -p "$3/.venv/bin" && touch "$3/.venv/bin/python"; exec sleep 59.7713 ;;
 esac
 exit 0"""
 
@@ -213,7 +214,15 @@ def test_a_signal_mid_create_leaves_no_finished_looking_env(tmp_path: Path, sign
     assert [line for line in err.splitlines() if line][-2] == (
         f"onboard: step 2/6 create (create the environment with uv) stopped; its log: {log}"
     ), err
-    assert log.read_text().splitlines()[1].startswith("# stopped (Ctrl-C or a signal) after ")
+    lines = log.read_text().splitlines()
+    assert lines[1].startswith("# stopped (Ctrl-C or a signal) after ")
+    # what it printed on stdout was lost (uv says how far it got there): the log held stderr
+    assert lines[2:] == [
+        "--- stdout (its last 200 lines at most)",
+        "Resolved 42 packages in 0.2s",
+        "--- stderr (its last 200 lines at most)",
+        "Preparing torch",
+    ], lines
     assert not (prefix / ".venv").exists()
     assert not (prefix / "gpudoctor-onboard.json").exists()
     assert (prefix / "pyproject.toml").is_file()
@@ -290,7 +299,7 @@ def test_the_summary_names_this_machine_not_the_redacted_placeholder(
     report = tmp_path / "redacted.json"
     report.write_text(json.dumps(doc))
 
-    def check_here(step: object) -> StepResult:
+    def check_here(step: object, heard: object = None) -> StepResult:
         return StepResult(step=step, ok=True, stdout=report.read_text())  # type: ignore[arg-type]
 
     monkeypatch.setattr(onboard_cli, "run_step", check_here)
@@ -575,3 +584,99 @@ def test_framework_takes_make_envs_synonyms(
     assert result.exit_code == 0, result
     assert f"--framework {planned}" in result.stdout
     assert f"--framework {typed} " not in result.stdout
+
+
+SLOW_CHECK = """import sys, time
+print('{"schema_version": 1, "host": ', flush=True)
+print("check: reading NVML", file=sys.stderr, flush=True)
+open(sys.argv[1], "w").close()
+time.sleep(59.7716)"""
+
+
+def _slow_check(monkeypatch: pytest.MonkeyPatch, ready: Path, timeout_s: float) -> None:
+    """Step 1 runs a check that prints a little, says it is ready and then hangs."""
+    import dataclasses
+
+    real = onboard_cli.check_step
+
+    def slow(request: object) -> object:
+        argv = (sys.executable, "-c", SLOW_CHECK, str(ready))
+        return dataclasses.replace(real(request), argv=argv, timeout_s=timeout_s)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onboard_cli, "check_step", slow)
+
+
+def _check_log(log: Path, ended: str) -> None:
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith(f"$ {sys.executable} -c "), lines
+    assert ended in "\n".join(lines), lines
+    assert '{"schema_version": 1, "host": ' in lines, lines  # its stdout
+    assert "check: reading NVML" in lines, lines  # and its stderr
+
+
+def test_a_check_step_past_its_time_limit_gets_a_log_named_in_the_error(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "step 1 check (check this machine) failed: still running after 1 s: stopped", no log
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    _slow_check(monkeypatch, tmp_path / "ready", timeout_s=1.0)
+    prefix = tmp_path / "env"
+    args = ("onboard", "--yes", "--prefix", str(prefix), "--report-dir", str(tmp_path))
+    result = cli(*args, env=env_for(tmp_path))
+    assert result.exit_code == 1, result
+    log = prefix / "gpudoctor-logs" / "1-check.log"
+    assert result.stderr.splitlines()[-1] == (
+        "gpudoctor: error: step 1/7 check (check this machine) failed: still running after "
+        f"1 s: stopped; log: {log}"
+    ), result.stderr
+    _check_log(log, "# failed: still running after 1 s: stopped after ")
+    # onboard's own log alone does not make the prefix someone's: a rerun needs no --force
+    again = cli(*args, "--dry-run", "--from-report", str(WORKSTATION), env=env_for(tmp_path))
+    assert again.exit_code == 0, again
+
+
+def test_a_check_step_stopped_by_ctrl_c_gets_a_log_and_the_stop_line_names_it(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "onboard: step 1/7 check (check this machine) stopped", and no log at all
+    import threading
+
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    ready = tmp_path / "ready"
+    _slow_check(monkeypatch, ready, timeout_s=30.0)
+
+    def interrupt() -> None:  # Ctrl-C once check is under way
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    prefix = tmp_path / "env"
+    result = cli(
+        "onboard", "--yes", "--prefix", str(prefix), "--report-dir", str(tmp_path),
+        env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 130, result
+    log = prefix / "gpudoctor-logs" / "1-check.log"
+    assert [line for line in result.stderr.splitlines() if line][-2:] == [
+        f"onboard: step 1/7 check (check this machine) stopped; its log: {log}",
+        "gpudoctor: interrupted",
+    ], result.stderr
+    _check_log(log, "# stopped (Ctrl-C or a signal) after ")
+    assert not any(b"59.7716" in line for line in _cmdlines())
+
+
+def test_a_dry_run_whose_check_is_stopped_writes_nothing(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    _slow_check(monkeypatch, tmp_path / "ready", timeout_s=1.0)
+    prefix = tmp_path / "env"
+    result = cli(
+        "onboard", "--dry-run", "--prefix", str(prefix), "--report-dir", str(tmp_path),
+        env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 1, result
+    assert result.stderr.splitlines()[-1].endswith("still running after 1 s: stopped")
+    assert not prefix.exists()

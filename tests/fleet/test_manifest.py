@@ -56,3 +56,20 @@ def test_the_manifest_reads_back_as_written():
 def test_a_malformed_manifest_is_one_error(doc):
     with pytest.raises(ReportFormatError):
         from_document(doc, "fleet-run.json")
+
+
+def test_a_kept_output_is_named_relative_to_the_folder_and_known_as_such() -> None:
+    from gpudoctor.fleet.manifest import kept_output, unusable_name
+
+    assert unusable_name("check", "n1") == "check/n1.unusable.txt"
+    assert unusable_name("verify", "gpu-01.x") == "verify/gpu-01.x.unusable.txt"
+    assert kept_output("check/n1.unusable.txt") and kept_output("verify/n2.unusable.txt")
+    for other in (
+        "fleet-run.json",
+        "/run/fleet-run.json",
+        "/run/check/n1.unusable.txt",
+        "check/n1.json",
+        "check/../../etc/x.unusable.txt",
+        "other/n1.unusable.txt",
+    ):
+        assert not kept_output(other), other

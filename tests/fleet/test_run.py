@@ -162,6 +162,37 @@ def test_a_node_that_floods_srun_is_unreadable_at_the_report_cap(cluster, monkey
         ("n1.json", "the node's output is larger than 1 MiB, the most a report may be"),
     )
     assert out["n2"].check_json is not None
+    # what it sent is kept for the admin, bounded: its start and its end, not 1 MiB
+    ((name, kept),) = out["n1"].outputs
+    assert name == "n1.json" and len(kept) < 300_000
+    assert "# ended: stopped (more output than a report may be)" in kept
+    assert f"--- stdout ({1 << 20} characters; the first 65536 and the last 196608 kept)" in kept
+    assert "[... 786432 characters left out ...]" in kept
+    assert out["n2"].outputs == ()
+
+
+def test_what_a_node_sent_instead_of_a_report_is_kept_with_its_command(cluster):
+    # a traceback, a cut-off report or a wrong program's words were counted, then dropped
+    cluster({"n6": {"srun": "garbage"}, "n7": {"srun": "crash"}})
+    out = outcomes_by_node(gather(slurm.list_nodes(), JOB, time_limit_s=60, concurrency=2))
+    ((_, garbage),) = out["n6"].outputs
+    lines = garbage.splitlines()
+    assert lines[0] == "# what node n6 printed instead of a report (gpudoctor fleet run)"
+    assert lines[1].startswith("# command: ") and lines[1].endswith(
+        " gpudoctor check --format json"
+    )
+    assert lines[2:] == [
+        "# ended: exit status 0",
+        "# unusable: the node's output is not JSON (Expecting value: line 1 column 1 (char 0))",
+        "--- stdout (17 characters)",
+        "this is not JSON",
+        "--- stderr (0 characters)",
+    ]
+    ((_, crash),) = out["n7"].outputs
+    assert crash.endswith(
+        "--- stderr (93 characters)\n/usr/bin/python3: No module named gpudoctor\n"
+        "srun: error: n7: task 0: Exited with exit code 1\n"
+    )
 
 
 def test_srun_names_the_nodes_partition_and_a_users_srun_arg_comes_after(cluster):

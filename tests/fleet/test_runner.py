@@ -156,3 +156,113 @@ def test_an_unusable_output_names_the_manifest_and_says_whether_check_or_verify(
         ("n2", manifest, "verify: the command failed on the node: y"),
     ]
     assert sorted(saved) == [tmp_path / "check" / "n2.json", tmp_path / "fleet-run.json"]
+
+
+def test_a_verify_output_is_kept_under_verify_and_one_that_cannot_be_is_in_the_manifest(
+    monkeypatch, tmp_path
+) -> None:
+    failing = (
+        NodeOutcome(
+            node="n1",
+            check_json="{}",
+            errors=(("n1.verify.json", "the node's output is not JSON (x)"),),
+            outputs=(("n1.verify.json", "Traceback ...\n"),),
+        ),
+        NodeOutcome(
+            node="n2",
+            errors=(("n2.json", "the node's output is not JSON (y)"),),
+            outputs=(("n2.json", "cut {"),),
+        ),
+    )
+
+    def fake_gather(nodes: Any, job: Any, *, on_done: Any, **_: Any) -> None:
+        for outcome in failing:
+            on_done(outcome)
+
+    def save(path: Path, text: str) -> None:
+        if path.name == "n2.unusable.txt":  # a full disk: the run goes on without it
+            raise BadInputError(f"{path}: cannot write there (No space left on device)")
+        saved[path] = text
+
+    monkeypatch.setattr(runner, "gather", fake_gather)
+    saved: dict[Path, str] = {}
+    result = runner.run_fleet(
+        runner.Selection(nodes=NODES[:2]),
+        NodeJob(check=("g", "check")),
+        tmp_path,
+        time_limit_s=10,
+        concurrency=2,
+        save=save,
+        progress=lambda o, done, total: None,
+        gpudoctor_version="9.9",
+        created_at=lambda: "2025-01-01T00:00:00Z",
+    )
+    assert saved[tmp_path / "verify" / "n1.unusable.txt"] == "Traceback ...\n"
+    assert [(u.node, u.path, u.error) for u in result.unreadable] == [
+        (
+            "n1",
+            str(tmp_path / "verify" / "n1.unusable.txt"),
+            "verify: the node's output is not JSON (x)",
+        ),
+        ("n2", str(tmp_path / "fleet-run.json"), "the node's output is not JSON (y)"),
+    ]
+    # the manifest names the kept file relative to the folder (which may be moved)
+    manifest = from_document(json.loads(saved[tmp_path / "fleet-run.json"]), "manifest")
+    assert [u.path for u in manifest.unreadable] == ["verify/n1.unusable.txt", "fleet-run.json"]
+
+
+def test_an_earlier_manifest_gives_the_nodes_this_run_does_not_cover(monkeypatch, tmp_path):
+    from gpudoctor.fleet.manifest import Manifest
+    from gpudoctor.model.fleet import Unreadable
+
+    def fake_gather(nodes: Any, job: Any, *, on_done: Any, **_: Any) -> None:
+        for outcome in OUTCOMES:
+            on_done(outcome)
+
+    monkeypatch.setattr(runner, "gather", fake_gather)
+    earlier = Manifest(
+        gpudoctor_version="9.8",
+        created_at="2024-12-31T00:00:00Z",
+        partitions={"n3": ("old",), "n7": ("debug",)},
+        not_reached=(
+            NotReached(node="n3", state="down", reason="then"),  # covered now: replaced
+            NotReached(node="n9", state="unknown", reason="then"),  # named again: replaced
+            NotReached(node="n7", state="drained", reason="PSU"),  # not covered: kept
+        ),
+        unreadable=(
+            Unreadable(node="n1", path="check/n1.unusable.txt", error="old"),  # replaced
+            Unreadable(node="n8", path="check/n8.unusable.txt", error="cut {"),  # kept
+        ),
+    )
+    saved: dict[Path, str] = {}
+    result = runner.run_fleet(
+        runner.Selection(
+            nodes=NODES, unknown=(NotReached(node="n9", state="unknown", reason="not in SLURM"),)
+        ),
+        NodeJob(check=("g", "check")),
+        tmp_path,
+        time_limit_s=10,
+        concurrency=2,
+        save=saved.__setitem__,
+        progress=lambda o, done, total: None,
+        gpudoctor_version="9.9",
+        created_at=lambda: "2025-01-01T00:00:00Z",
+        earlier=earlier,
+    )
+    manifest = from_document(json.loads(saved[tmp_path / "fleet-run.json"]), "manifest")
+    assert [(r.node, r.reason) for r in manifest.not_reached] == [
+        ("n7", "PSU"),
+        ("n9", "not in SLURM"),
+        ("n3", "PSU"),
+    ]
+    assert [(u.node, u.path) for u in manifest.unreadable] == [
+        ("n8", "check/n8.unusable.txt"),
+        ("n2", "fleet-run.json"),
+    ]
+    assert manifest.partitions == {"n7": ("debug",), "n1": ("gpu",), "n2": ("gpu",), "n3": ("gpu",)}
+    assert manifest.gpudoctor_version == "9.9"
+    assert result.not_reached == manifest.not_reached
+    assert [u.path for u in result.unreadable] == [
+        str(tmp_path / "check" / "n8.unusable.txt"),
+        str(tmp_path / "fleet-run.json"),
+    ]

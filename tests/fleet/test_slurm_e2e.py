@@ -155,6 +155,40 @@ def test_drained_node_is_not_reached_and_not_waited_on(
     assert sorted(by_node(again["not_reached"])) == ["n2"]
 
 
+WRONG_PROGRAM = """#!/bin/sh
+echo '{"schema_version": 3, "host": {"hostname": "'"$SLURMD_NODENAME"'"'
+echo 'Traceback (most recent call last):' >&2
+echo 'MemoryError' >&2
+exit 3
+"""
+
+
+def test_a_subset_run_again_keeps_the_record_of_the_rest_and_unusable_output(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # n2 drained at the first run; n3 run again with --force, where a wrong program answers:
+    # n2 vanished from the manifest (exit 0 over a drained node), and what n3 sent was lost
+    slurm_cluster.drain("n2", "PSU swap")
+    out = tmp_path / "run"
+    first = fleet_json(fleet_run(slurm_cluster, out, "--partition", "gpu")[0])
+    assert sorted(by_node(first["not_reached"])) == ["n2"]
+    wrong = tmp_path / "wrong.sh"
+    wrong.write_text(WRONG_PROGRAM)
+    wrong.chmod(0o755)
+    done, _ = fleet_run(slurm_cluster, out, "-w", "n3", "--force", "--command", str(wrong))
+    report = fleet_json(done)
+    assert done.returncode == 1, done.stderr
+    assert by_node(report["not_reached"])["n2"]["reason"] == "PSU swap"
+    kept = out / "check" / "n3.unusable.txt"
+    assert [(u["node"], u["path"]) for u in report["unreadable"]] == [("n3", str(kept))]
+    text = kept.read_text()
+    assert "# ended: exit status 3" in text and "\nMemoryError\n" in text, text
+    assert '{"schema_version": 3, "host": {"hostname": "n3"' in text, text
+    assert sorted(by_node(report["nodes"])) == ["n1"]
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert sorted(manifest["partitions"]) == ["n1", "n2", "n3"]
+
+
 def test_stopped_slurmd_is_reported_within_the_time_limit(
     slurm_cluster: SlurmCluster, tmp_path: Path
 ) -> None:
