@@ -51,12 +51,17 @@ def dash_aware_path(_ctx: click.Context, _param: click.Parameter, value: str | N
 
 class NonEmptyPath(click.Path):
     """A path that is not the empty string: ``Path("")`` is ``.``, so an empty value (an unset
-    shell variable, ``--history-dir "$DIR"``) would silently mean the current folder."""
+    shell variable, ``--history-dir "$DIR"``) would silently mean the current folder. A NUL
+    byte is refused too: no file can be named with one."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, (str, bytes)) and not value:
             what = "a folder" if not self.file_okay else "a file" if not self.dir_okay else "a path"
             self.fail(f"the name is empty: give {what}", param, ctx)
+        # os.stat() raises ValueError on a NUL, which run() reports as a gpudoctor bug (exit 3)
+        text = os.fsdecode(value) if isinstance(value, (str, bytes)) else ""
+        if "\0" in text:
+            self.fail(f"{text!r} holds a NUL byte, which no file name can", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from urllib.parse import urlsplit
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates, glibc_floor
 from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
@@ -101,6 +102,13 @@ def _check_local_label(
 _URL_SCHEMES = ("https://", "http://", "file://")
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # http://[: an unclosed IPv6 address
+        return None
+
+
 def _check_index_url(request: Request) -> None:
     """A --torch-index-url must be a URL pip, uv and pixi all take, for a PyTorch pip build."""
     url = request.torch_index_url
@@ -110,6 +118,8 @@ def _check_index_url(request: Request) -> None:
         raise BadInputError(
             f"--torch-index-url {url}: give an https://, http:// or file:// URL without spaces"
         )
+    if url.lower().startswith(("https://", "http://")) and not _host(url):
+        raise BadInputError(f"--torch-index-url {url}: the URL names no host")
     other = re.search(r"\{[^}]*\}", url.replace("{variant}", ""))
     if other:
         # a mistyped placeholder would reach pip as a literal path and 404 on every package
@@ -134,6 +144,9 @@ def _validate(kb: KnowledgeBase, request: Request) -> None:
     if request.source not in SOURCES:
         raise BadInputError(f"--source {request.source}: use pip or conda-forge")
     _check_index_url(request)
+    if request.python is not None and request.python.count(".") > 2:
+        # python_key reads 3.12.4.1 as 3.12; the file would pin a Python that does not exist
+        raise BadInputError(f"--python {request.python!r} is not like 3.12 or 3.12.4")
     if request.python is not None and python_key(request.python)[0] != 3:
         # no framework release the knowledge base records runs on Python 2 (or a Python 4):
         # a typing mistake, not a machine nothing fits

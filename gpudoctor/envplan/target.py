@@ -224,6 +224,8 @@ def target_from_args(
             raise BadInputError(f"--glibc {glibc}: glibc is for a Linux target (--os linux)")
         try:
             major, minor = major_minor(glibc, "glibc version", "2.28")
+            if glibc.count(".") > 2:  # major_minor takes 2.28.1.2 as 2.28: said, never cut
+                raise BadInputError(glibc)
         except BadInputError:
             raise BadInputError(f"--glibc {glibc}: not a glibc version like 2.28") from None
         norm_glibc = f"{major}.{minor}"

@@ -49,10 +49,16 @@ def check_project_name(name: str) -> None:
         )
 
 
+_VERSION_EXAMPLES = {"--python": "3.12", "--torch": "2.9", "--tensorflow": "2.21"}
+
+
 def check_typed(values: list[tuple[str, str | None]]) -> None:
     """Refuse control characters (a newline, ESC, ...) in any typed value: each one ends up in
-    the file, its comments or its commands."""
+    the file, its comments or its commands; and an empty version."""
     for flag, value in values:
+        # '' is falsy: --tensorflow '' beside --framework torch was taken and written out
+        if value == "" and flag in _VERSION_EXAMPLES:
+            raise BadInputError(f"{flag} is empty: give a version like {_VERSION_EXAMPLES[flag]}")
         if value and not value.isprintable():
             raise BadInputError(f"{flag} {value!r}: control characters are not allowed")
 

@@ -993,3 +993,25 @@ def test_a_jetson_thor_is_planned_as_the_aarch64_machine_it_is(cli: Cli) -> None
     wrong = cli("make-env", "--driver", "580.65.06", "--cc", "11.0", "--arch", "x86_64", "-o", "-")
     assert wrong.exit_code == 2 and wrong.stderr.count("\n") == 1, wrong
     assert "only on linux-aarch64" in wrong.stderr and "not on linux-64" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--tensorflow", ""), "--tensorflow is empty: give a version like 2.21"),
+        (("--framework", "both", "--torch", ""), "--torch is empty: give a version like 2.9"),
+        (("--python", ""), "--python is empty: give a version like 3.12"),
+        (("--glibc", "2.28.1.2"), "--glibc 2.28.1.2: not a glibc version like 2.28"),
+        (("--python", "3.12.4.1"), "--python '3.12.4.1' is not like 3.12 or 3.12.4"),
+        (("--torch-index-url", "http://"), "--torch-index-url http://: the URL names no host"),
+        (("--torch-index-url", "https:///whl"), "--torch-index-url https:///whl: the URL names no"),
+        (("--torch-index-url", "http://[::1/x"), "--torch-index-url http://[::1/x: the URL names"),
+    ],
+)
+def test_an_empty_or_malformed_typed_value_is_one_line(cli, args, said) -> None:
+    # --tensorflow '' was taken (and written into the Regenerate line), --glibc 2.28.1.2 read
+    # as 2.28, --python 3.12.4.1 pinned a Python that does not exist, http:// taken as an index
+    result = cli("make-env", "--driver", "535.104.05", "--cc", "8.0", "--stdout", *args)
+    assert result.exit_code == 2, result
+    assert result.stderr.startswith(f"gpudoctor: error: {said}"), result
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
