@@ -227,6 +227,9 @@ class Run:
     """2 × forward MACs, × 3 in training."""
     projected_s: float | None = None
     """CPU only: the projected time that decided the batch, or the skip."""
+    advised_budget_s: int | None = None
+    """Skipped for time: the --time-budget its message advises (None: it advises a smaller
+    batch, or none can help)."""
     telemetry: Telemetry | None = None
 
 

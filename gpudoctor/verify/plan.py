@@ -122,6 +122,8 @@ class CpuPlan:
     """None: skipped."""
     projected_s: float
     message: str = ""
+    advised_budget_s: int | None = None
+    """Skipped: the --time-budget that would run it at this batch (None: no budget would)."""
 
 
 def run_seconds(iter_s: float, min_blocks: int = 5) -> float:
@@ -146,6 +148,14 @@ def seconds_over(seconds: float, limit: float) -> str:
     return f"{seconds:,.4f}"
 
 
+def advised_budget(projected_s: float, *, keep_s: float = 0.0) -> int | None:
+    """The --time-budget that fits a skipped CPU run at its batch, with room to spare, never
+    below the GPUs' ``keep_s``; None past the longest budget (only a smaller batch helps)."""
+    if projected_s > MAX_BUDGET_S:
+        return None
+    return min(math.ceil(max(projected_s * ADVICE_HEADROOM, keep_s)), MAX_BUDGET_S)
+
+
 def budget_advice(
     projected_s: float, batch: int, budget_s: float, *, batch_given: bool, keep_s: float = 0.0
 ) -> str:
@@ -156,8 +166,8 @@ def budget_advice(
     ``keep_s`` is the budget the GPUs run under: --time-budget sets theirs too, so a budget
     advised below it (the CPU's 1.5 s under --quick needing 3, the GPU's 4) cut their timing.
     """
-    if projected_s <= MAX_BUDGET_S:
-        advised = min(math.ceil(max(projected_s * ADVICE_HEADROOM, keep_s)), MAX_BUDGET_S)
+    advised = advised_budget(projected_s, keep_s=keep_s)
+    if advised is not None:
         return f"raise --time-budget to {advised} to run it (the projection, with room to spare)"
     per_image = projected_s / batch * ADVICE_HEADROOM
     fit = int(budget_s / per_image)
@@ -210,5 +220,6 @@ def plan_cpu(
                         projected, batch, budget_s, batch_given=override is not None, keep_s=keep_s
                     )
                 ),
+                advised_budget_s=advised_budget(projected, keep_s=keep_s),
             )
         batch //= 2

@@ -14,7 +14,7 @@ from gpudoctor.model.serialize import finite_json, to_dict
 from gpudoctor.verify import figures, hwrender
 from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
 from gpudoctor.verify.plot import coverage_line
-from gpudoctor.verify.verdict import Level, Verdict
+from gpudoctor.verify.verdict import SKIPPED_SUMMARY, Level, Reason, Verdict
 
 HEADERS = (
     "model",
@@ -89,9 +89,18 @@ def _table(result: VerifyResult, verdict: Verdict) -> tuple[tuple[str, ...], lis
     return tuple(HEADERS[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
 
 
+def _ranked(verdict: Verdict) -> list[Reason]:
+    """The reasons a person reads, worst first: the CPU runs the budget skipped as their one
+    summary note, where the verdict has one (JSON keeps each run's own)."""
+    summarised = any(r.code == SKIPPED_SUMMARY for r in verdict.reasons)
+    shown = [
+        r for r in verdict.reasons if not (summarised and r.code == "skipped" and r.device == "cpu")
+    ]
+    return sorted(shown, key=lambda r: -r.level.rank)
+
+
 def _reason_lines(verdict: Verdict) -> list[str]:
-    ranked = sorted(verdict.reasons, key=lambda r: -r.level.rank)
-    return [f"{_MARK[r.level]} {r.level.value}: {r.message}" for r in ranked]
+    return [f"{_MARK[r.level]} {r.level.value}: {r.message}" for r in _ranked(verdict)]
 
 
 def _environment(result: VerifyResult) -> list[str]:
@@ -261,10 +270,7 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
         out += [f"- {line}" for line in _hardware_lines(result)]
     if verdict.reasons:
         out += ["", "### Reasons", ""]
-        out += [
-            f"- **{r.level.value}** {r.message}"
-            for r in sorted(verdict.reasons, key=lambda r: -r.level.rank)
-        ]
+        out += [f"- **{r.level.value}** {r.message}" for r in _ranked(verdict)]
     out += ["", "### Environment", ""]
     out += [f"- {line}" for line in _environment(result)]
     return "\n".join(out) + "\n"

@@ -108,6 +108,7 @@ def judge(result: VerifyResult, refs: References) -> Verdict:
     reasons += [_harness_error(e.framework, e.model, e.device, e.message) for e in result.errors]
     for run in result.runs:
         reasons += _run(result, run, refs)
+    reasons += _skipped_summary(result)
     reasons += [r for c in result.comparisons if (r := _comparison(c)) is not None]
     reasons += _speedups(result)
     reasons += _fingerprints(result, refs)
@@ -180,6 +181,35 @@ def _layout_unused(result: VerifyResult) -> list[Reason]:
         f"channels-last (NHWC), so --layout changed nothing here"
     )
     return [Reason(level=Level.NOTE, code="layout_not_run", message=msg)]
+
+
+SKIPPED_SUMMARY = "skipped_summary"
+"""The code of the one note that stands for the CPU runs the budget skipped (text and Markdown
+show it instead of theirs; JSON keeps each run's own, with its advice)."""
+
+
+def _skipped_summary(result: VerifyResult) -> list[Reason]:
+    """One note for the CPU runs the time budget skipped, when there are several: `verify
+    --quick` on a laptop read eight notes alike but for the model's name and the number."""
+    skipped = [r for r in result.runs if r.status == "skipped" and r.device == "cpu"]
+    if len(skipped) < 2:
+        return []
+    frameworks: dict[str, list[str]] = {}
+    for run in skipped:
+        frameworks.setdefault(run.model, []).append(run.framework)
+    if len({tuple(f) for f in frameworks.values()}) == 1:
+        every = " and ".join(next(iter(frameworks.values())))
+        which = f"{', '.join(frameworks)} in {every}"
+    else:
+        which = ", ".join(f"{m} ({' and '.join(f)})" for m, f in frameworks.items())
+    budget = result.settings.cpu_budget_s
+    advised = [r.advised_budget_s for r in skipped]
+    if all(a is not None for a in advised):
+        advice = f"--time-budget {max(a for a in advised if a is not None)} runs them all"
+    else:
+        advice = "each one's advice: --format json"
+    msg = f"{len(skipped)} CPU runs skipped, projected past the {budget:,g} s budget: {which}; "
+    return [Reason(level=Level.NOTE, code=SKIPPED_SUMMARY, message=msg + advice)]
 
 
 def _model_label(result: VerifyResult, model: str, reasons: list[Reason]) -> str:

@@ -140,3 +140,14 @@ def test_a_skip_groups_the_thousands_of_its_figures_but_not_of_an_option_value()
     assert plan.seconds_over(3000.2, 3000.0) == "3,000.2"
     huge = plan.budget_advice(1e9, 8, 1.5, batch_given=False)
     assert "(the most is 3,600 s)" in huge and "--time-budget 3600 " not in huge, huge
+
+
+def test_a_skip_records_the_budget_its_message_advises():
+    p = plan.plan_cpu(31e9, 100e9, 2.0, override=None)
+    assert p.advised_budget_s == 53 and "--time-budget to 53 " in p.message
+    # the GPUs' budget is kept, as in the message
+    kept = plan.plan_cpu(31e9, 100e9, 2.0, override=None, keep_s=60.0)
+    assert kept.advised_budget_s == 60 and "--time-budget to 60 " in kept.message
+    # past the longest budget only a smaller batch helps: no budget is advised
+    huge = plan.plan_cpu(31e9, 0.5e9, 2.0, override=None)
+    assert huge.advised_budget_s is None and "--batch-size" in huge.message

@@ -235,3 +235,28 @@ def test_large_figures_read_with_their_thousands_grouped_in_text_and_markdown():
         assert "3,600 s per model and device" in shown and "took 12,345 s" in shown, shown
     doc = json.loads(render_json(result, verdict))
     assert doc["duration_s"] == 12345.0 and doc["settings"]["time_budget_s"] == 3600.0
+
+
+def test_text_and_markdown_show_the_skipped_runs_summary_and_json_each_run():
+    result = f.healthy()
+    for model, budget in (("vgg16", 16), ("resnet152", 12)):
+        result = f.with_run(
+            result,
+            model,
+            "cpu",
+            "main",
+            status="skipped",
+            message=f"skipped: projected 9 s; raise --time-budget to {budget} to run it",
+            images_per_second=None,
+            advised_budget_s=budget,
+        )
+    verdict = judge(result, load_references())
+    text = render_text(result, verdict)
+    assert "2 CPU runs skipped" in text and "--time-budget 16 runs them all" in text
+    assert "raise --time-budget to 12" not in text
+    md = render_markdown(result, verdict)
+    assert "2 CPU runs skipped" in md and "raise --time-budget to 12" not in md
+    doc = json.loads(render_json(result, verdict))
+    messages = [r["message"] for r in doc["reasons"]]
+    assert any("raise --time-budget to 12" in m for m in messages)
+    assert {r["advised_budget_s"] for r in doc["runs"] if r["status"] == "skipped"} == {16, 12}

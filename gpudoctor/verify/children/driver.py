@@ -138,7 +138,15 @@ def _verify_model(
     if not gpus and cpu_plan is not None and cpu_plan.batch is None:
         # Nothing left to run on any device: no build, no correctness pass, no parity.
         _skip_cpu(
-            emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
+            emit,
+            fw,
+            cfg,
+            name,
+            flops_img,
+            cpu_plan.message,
+            cpu_plan.projected_s,
+            cpu_layout,
+            advised=cpu_plan.advised_budget_s,
         )
         return
     emit({"event": "phase", "model": name, "device": "cpu", "phase": "build"})
@@ -192,7 +200,15 @@ def _verify_model(
         return
     if cpu_plan.batch is None:
         _skip_cpu(
-            emit, fw, cfg, name, flops_img, cpu_plan.message, cpu_plan.projected_s, cpu_layout
+            emit,
+            fw,
+            cfg,
+            name,
+            flops_img,
+            cpu_plan.message,
+            cpu_plan.projected_s,
+            cpu_layout,
+            advised=cpu_plan.advised_budget_s,
         )
         return
     try:
@@ -210,8 +226,9 @@ def _verify_model(
             projected_s=cpu_plan.projected_s,
         )
     except TooSlow as exc:
+        needed = vplan.run_seconds(exc.iteration_s)
         advice = vplan.budget_advice(
-            vplan.run_seconds(exc.iteration_s),
+            needed,
             cpu_plan.batch,
             cfg.cpu_budget,
             batch_given=cfg.batch_size is not None,
@@ -221,7 +238,17 @@ def _verify_model(
             f"skipped: {exc} at batch {cpu_plan.batch}, so five timed blocks would overrun the "
             f"{cfg.cpu_budget:,g} s budget (is the machine busy?); {advice}"
         )
-        _skip_cpu(emit, fw, cfg, name, flops_img, message, cpu_plan.projected_s, cpu_layout)
+        _skip_cpu(
+            emit,
+            fw,
+            cfg,
+            name,
+            flops_img,
+            message,
+            cpu_plan.projected_s,
+            cpu_layout,
+            advised=vplan.advised_budget(needed, keep_s=keep_s),
+        )
     except Exception as exc:
         _emit_error(emit, fw, name, "cpu", "cpu", exc)
 
@@ -235,6 +262,8 @@ def _skip_cpu(
     message: str,
     projected: float,
     layout: str = "",
+    *,
+    advised: int | None = None,
 ) -> None:
     """Report a CPU run that the time budget rules out: never a silent gap in the table."""
     skipped = Run(
@@ -250,6 +279,7 @@ def _skip_cpu(
         threads=cfg.threads,
         flops_per_image=flops,
         projected_s=projected,
+        advised_budget_s=advised,
     )
     emit({"event": "run", "run": to_dict(skipped)})
 
