@@ -16,6 +16,7 @@ from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
     FilePath,
     FiniteFloatRange,
+    PlainIntRange,
     dash_aware_path,
     debug_option,
     force_option,
@@ -138,7 +139,7 @@ def _current_user() -> tuple[str, ...]:
 @click.option(
     "--immediate",
     "immediate_s",
-    type=click.IntRange(min=1, max=600),
+    type=PlainIntRange(min=1, max=600),
     default=IMMEDIATE_S,
     show_default=True,
     help="With --partition/--nodelist: seconds srun waits for the allocation (busy: exit 1).",

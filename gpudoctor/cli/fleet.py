@@ -18,6 +18,7 @@ from gpudoctor.cli.options import (
     FilePath,
     FiniteFloatRange,
     NonEmptyPath,
+    PlainIntRange,
     debug_option,
     force_option,
     output_option,
@@ -196,7 +197,7 @@ def _default_output_dir() -> Path:
 )
 @click.option(
     "--immediate",
-    type=click.IntRange(min=1, max=3600),
+    type=PlainIntRange(min=1, max=3600),
     default=10,
     show_default=True,
     help="Seconds srun may wait for a node's resources before the node counts as busy.",
@@ -204,7 +205,7 @@ def _default_output_dir() -> Path:
 @click.option(
     "--concurrency",
     "-j",
-    type=click.IntRange(min=1, max=1024),
+    type=PlainIntRange(min=1, max=1024),
     default=32,
     show_default=True,
     help="Nodes checked at the same time.",

@@ -16,6 +16,7 @@ from gpudoctor.cli.formats import PAIRS
 from gpudoctor.cli.options import (
     FiniteFloatRange,
     NonEmptyPath,
+    PlainIntRange,
     debug_option,
     force_option,
     output_option,
@@ -69,7 +70,7 @@ def _save(path: Path, text: str) -> None:
 )
 @click.option(
     "--immediate",
-    type=click.IntRange(min=1, max=3600),
+    type=PlainIntRange(min=1, max=3600),
     default=10,
     show_default=True,
     help="Seconds srun may wait for the two nodes before the pair counts as refused.",

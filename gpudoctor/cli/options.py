@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -86,19 +87,49 @@ class FiniteFloat(click.types.FloatParamType):
     """A float that is a real number: ``nan`` and ``inf`` are refused (they pass every range)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if _unplain(_PLAIN_FLOAT, value):
+            self.fail(_UNPLAIN.format(value), param, ctx)
         result = super().convert(value, param, ctx)
         if not math.isfinite(result):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return result
 
 
+_PLAIN_INT = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+_NOT_FINITE = ("nan", "inf", "infinity")
+_PLAIN_FLOAT = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+
+
+def _unplain(pattern: re.Pattern[str], value: Any) -> bool:
+    """A number Python reads but nobody types as one: ``٣`` (Arabic-Indic 3) or ``1_0`` (10),
+    which int() and float() take; ``nan`` and ``inf`` are left to the range."""
+    if not isinstance(value, str) or value.strip().lower().lstrip("+-") in _NOT_FINITE:
+        return False
+    return pattern.fullmatch(value) is None
+
+
+_UNPLAIN = "{!r} is not a valid number (digits 0-9)"
+
+
+class PlainIntRange(click.IntRange):
+    """:class:`click.IntRange` that refuses the forms of :func:`_unplain`."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if _unplain(_PLAIN_INT, value):
+            self.fail(_UNPLAIN.format(value), param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class FiniteFloatRange(click.FloatRange):
-    """:class:`click.FloatRange` that also refuses ``nan`` (no comparison is ever false for it)."""
+    """:class:`click.FloatRange` that also refuses ``nan`` (no comparison is ever false for it)
+    and the forms of :func:`_unplain`."""
 
     name = "number"
     """Click's own name for it says "'abc' is not a valid float range" and "FLOAT RANGE" in help."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if _unplain(_PLAIN_FLOAT, value):
+            self.fail(_UNPLAIN.format(value), param, ctx)
         number = super().convert(value, param, ctx)  # nan passes the range: no "<" holds
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
@@ -152,6 +183,7 @@ __all__ = [
     "FilePath",
     "FiniteFloat",
     "FiniteFloatRange",
+    "PlainIntRange",
     "dash_aware_path",
     "debug_option",
     "force_option",

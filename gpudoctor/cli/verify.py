@@ -18,6 +18,7 @@ from gpudoctor.cli.keep import history_dir_option, keep_verify, keeping, no_hist
 from gpudoctor.cli.options import (
     FilePath,
     FiniteFloatRange,
+    PlainIntRange,
     debug_option,
     force_option,
     format_option,
@@ -164,7 +165,7 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1, max=65536),
+    type=PlainIntRange(min=1, max=65536),
     default=None,
     help="One batch for every model and device (default: per model).",
 )
@@ -207,7 +208,7 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 )
 @click.option(
     "--ranks",
-    type=click.IntRange(min=2),
+    type=PlainIntRange(min=2),
     default=2,
     show_default=True,
     help="Local processes of the CPU all-reduce, at most one per usable CPU and "

@@ -34,7 +34,21 @@ ANY = [
 ]
 """Values any option may take or refuse, as long as it does so in one line."""
 
-NUMBER_REFUSED = ["", "nan", "-nan", "inf", "-inf", "1e999", "-1", "abc", "0x10", "5\x00"]
+NUMBER_REFUSED = [
+    "",
+    "nan",
+    "-nan",
+    "inf",
+    "-inf",
+    "1e999",
+    "-1",
+    "abc",
+    "0x10",
+    "5\x00",
+    "٣",
+    "1_0",
+    "３",
+]
 CHOICE_REFUSED = ["", "nonexistent", "\x1b[31mtext", "\x00"]
 PATH_REFUSED = ["", "\x00", "a\x00b"]
 FILE_PATH_REFUSED = ["x/", "..", "dir/."]
@@ -136,7 +150,7 @@ def test_the_sweep_covers_every_command_and_kind_of_option() -> None:
     kinds = set()
     for _path, command in _commands():
         kinds |= {type(p.type).__name__ for p in command.params if not getattr(p, "is_flag", 0)}
-    assert {"Choice", "IntRange", "FiniteFloatRange", "FilePath", "NonEmptyPath"} <= kinds
+    assert {"Choice", "PlainIntRange", "FiniteFloatRange", "FilePath", "NonEmptyPath"} <= kinds
 
 
 def test_a_nul_in_a_path_is_one_line_naming_the_option(cli: Cli) -> None:
