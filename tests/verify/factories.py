@@ -204,3 +204,21 @@ def with_run(
         for r in result.runs
     )
     return replace(result, runs=runs)
+
+
+def skipped_on_the_cpu(result: VerifyResult, advised: dict[str, int | None]) -> VerifyResult:
+    """``result`` with the CPU runs of ``advised``'s models skipped by the time budget, each
+    advising its --time-budget (None: a smaller batch)."""
+    for model, budget in advised.items():
+        advice = f"raise --time-budget to {budget} to run it" if budget else "give a smaller batch"
+        result = with_run(
+            result,
+            model,
+            "cpu",
+            "main",
+            status="skipped",
+            message=f"skipped: projected past the budget; {advice}",
+            images_per_second=None,
+            advised_budget_s=budget,
+        )
+    return result

@@ -238,18 +238,7 @@ def test_large_figures_read_with_their_thousands_grouped_in_text_and_markdown():
 
 
 def test_text_and_markdown_show_the_skipped_runs_summary_and_json_each_run():
-    result = f.healthy()
-    for model, budget in (("vgg16", 16), ("resnet152", 12)):
-        result = f.with_run(
-            result,
-            model,
-            "cpu",
-            "main",
-            status="skipped",
-            message=f"skipped: projected 9 s; raise --time-budget to {budget} to run it",
-            images_per_second=None,
-            advised_budget_s=budget,
-        )
+    result = f.skipped_on_the_cpu(f.healthy(), {"vgg16": 16, "resnet152": 12})
     verdict = judge(result, load_references())
     text = render_text(result, verdict)
     assert "2 CPU runs skipped" in text and "--time-budget 16 runs them all" in text

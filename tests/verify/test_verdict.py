@@ -665,25 +665,12 @@ def test_quick_without_a_device_still_fails_a_gpu_it_cannot_use(refs, nvml, code
     assert verdict.overall == "fail" and code in codes(verdict, Level.FAIL)
 
 
-def _skipped_on_the_cpu(models, advised):
-    result = f.healthy(models)
-    for model, budget in zip(models, advised, strict=True):
-        result = f.with_run(
-            result,
-            model,
-            "cpu",
-            "main",
-            status="skipped",
-            message=f"skipped: projected past the budget; raise --time-budget to {budget}",
-            images_per_second=None,
-            advised_budget_s=budget,
-        )
-    return result
-
-
 def test_several_cpu_runs_the_budget_skipped_get_one_note_with_one_budget(refs):
     # `verify --quick` on a laptop: eight notes alike but for the model and the number
-    result = _skipped_on_the_cpu(("vgg16", "resnet50", "resnet152"), (16, 5, 12))
+    result = f.skipped_on_the_cpu(
+        f.healthy(("vgg16", "resnet50", "resnet152")),
+        dict(zip(("vgg16", "resnet50", "resnet152"), (16, 5, 12), strict=True)),
+    )
     verdict = judge(result, refs)
     (summary,) = [r for r in verdict.reasons if r.code == "skipped_summary"]
     assert summary.level is Level.NOTE
@@ -695,11 +682,13 @@ def test_several_cpu_runs_the_budget_skipped_get_one_note_with_one_budget(refs):
 
 
 def test_a_skipped_run_that_no_budget_fits_sends_the_reader_to_each_ones_advice(refs):
-    result = _skipped_on_the_cpu(("vgg16", "resnet50"), (16, None))
+    result = f.skipped_on_the_cpu(
+        f.healthy(("vgg16", "resnet50")), dict(zip(("vgg16", "resnet50"), (16, None), strict=True))
+    )
     (summary,) = [r for r in judge(result, refs).reasons if r.code == "skipped_summary"]
     assert summary.message.endswith("each one's advice: --format json"), summary.message
 
 
 def test_one_skipped_run_keeps_its_own_note_alone(refs):
-    result = _skipped_on_the_cpu(("vgg16",), (16,))
+    result = f.skipped_on_the_cpu(f.healthy(("vgg16",)), dict(zip(("vgg16",), (16,), strict=True)))
     assert "skipped_summary" not in codes(judge(result, refs), Level.NOTE)

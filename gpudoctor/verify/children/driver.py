@@ -137,17 +137,7 @@ def _verify_model(
     cpu_layout = backend.layout("cpu")
     if not gpus and cpu_plan is not None and cpu_plan.batch is None:
         # Nothing left to run on any device: no build, no correctness pass, no parity.
-        _skip_cpu(
-            emit,
-            fw,
-            cfg,
-            name,
-            flops_img,
-            cpu_plan.message,
-            cpu_plan.projected_s,
-            cpu_layout,
-            advised=cpu_plan.advised_budget_s,
-        )
+        _skip_as_planned(emit, fw, cfg, name, flops_img, cpu_plan, cpu_layout)
         return
     emit({"event": "phase", "model": name, "device": "cpu", "phase": "build"})
     cpu_model = backend.build_cpu(name)
@@ -199,17 +189,7 @@ def _verify_model(
     if cpu_plan is None:
         return
     if cpu_plan.batch is None:
-        _skip_cpu(
-            emit,
-            fw,
-            cfg,
-            name,
-            flops_img,
-            cpu_plan.message,
-            cpu_plan.projected_s,
-            cpu_layout,
-            advised=cpu_plan.advised_budget_s,
-        )
+        _skip_as_planned(emit, fw, cfg, name, flops_img, cpu_plan, cpu_layout)
         return
     try:
         _timed(
@@ -251,6 +231,23 @@ def _verify_model(
         )
     except Exception as exc:
         _emit_error(emit, fw, name, "cpu", "cpu", exc)
+
+
+def _skip_as_planned(
+    emit: Emit, fw: str, cfg: Config, name: str, flops: float, plan: vplan.CpuPlan, layout: str
+) -> None:
+    """Report the CPU run that the plan ruled out before anything was built."""
+    _skip_cpu(
+        emit,
+        fw,
+        cfg,
+        name,
+        flops,
+        plan.message,
+        plan.projected_s,
+        layout,
+        advised=plan.advised_budget_s,
+    )
 
 
 def _skip_cpu(
