@@ -34,8 +34,9 @@ from gpudoctor.model.fleet import NotReached, Unreadable
 
 Save = Callable[[Path, str], None]
 """Writes one file of the run's folder (the CLI's atomic ``write_output``)."""
-Progress = Callable[[NodeOutcome, int, int], None]
-"""Hears of each node as it finishes: its outcome, how many are done, of how many."""
+Progress = Callable[[NodeOutcome, int, int, tuple[Unreadable, ...]], None]
+"""Hears of each node as it finishes: its outcome, how many are done, of how many, and its
+unusable outputs as the run's result lists them (each ``path`` where its file now is)."""
 
 
 def split_args(text: str, option: str) -> list[str]:
@@ -285,6 +286,7 @@ def run_fleet(
         # is named when nothing was kept. The folder (check/ or verify/) told a check's error
         # from verify's: the words do.
         outputs = dict(outcome.outputs)
+        mine: list[Unreadable] = []
         for name, said in outcome.errors:
             kind = VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR
             kept = _keep(out_dir, kind, outcome.node, outputs.get(name), save) or MANIFEST
@@ -293,8 +295,10 @@ def run_fleet(
                 if kind == CHECK_DIR or "verify" in said.split(":", 1)[0]
                 else f"verify: {said}"
             )
-            listed.append(Unreadable(node=outcome.node, path=kept, error=error))
-        progress(outcome, len(outcomes), len(nodes))
+            mine.append(Unreadable(node=outcome.node, path=kept, error=error))
+        listed.extend(mine)
+        # the admin watching learns at once where the node's output is, not only at the end
+        progress(outcome, len(outcomes), len(nodes), tuple(_placed(out_dir, u) for u in mine))
 
     interrupted = 0
     try:
@@ -327,9 +331,12 @@ def run_fleet(
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
     return RunResult(
         not_reached=manifest.not_reached,
-        unreadable=tuple(
-            replace(u, path=str(out_dir / (u.path if kept_output(u.path) else MANIFEST)))
-            for u in manifest.unreadable
-        ),
+        unreadable=tuple(_placed(out_dir, u) for u in manifest.unreadable),
         interrupted=interrupted,
     )
+
+
+def _placed(out_dir: Path, entry: Unreadable) -> Unreadable:
+    """``entry`` with its ``path`` where the file is now: the node's kept output, else the
+    manifest, which holds the error."""
+    return replace(entry, path=str(out_dir / (entry.path if kept_output(entry.path) else MANIFEST)))

@@ -815,6 +815,38 @@ def test_an_unusable_output_is_kept_in_the_run_folder_and_its_line_names_it(
     assert (out / "check" / "n2.json").is_file()
 
 
+def test_the_progress_line_names_the_file_that_keeps_a_nodes_unusable_output(
+    cli: Cli, tmp_path, fake
+):
+    # the line said "n1: unreadable: the node's output is not JSON" and no more: the file
+    # that keeps what n1 sent was named only in the report at the end (and n2's verify error
+    # read as its check's)
+    (tmp_path / "traceback.txt").write_text("Traceback (most recent call last):\n")
+    fake(
+        {
+            "n1": {"srun": "garbage"},
+            "n2": {
+                "srun": "report",
+                "report": str(H100),
+                "verify": str(tmp_path / "traceback.txt"),
+            },
+            "n3": {"srun": "report", "report": str(H100), "verify": str(H100)},
+        }
+    )
+    out = tmp_path / "run"
+    result = cli("fleet", "run", "-d", str(out), "--verify", "--format", "json")
+    assert result.exit_code == 1, result
+    lines = {line.split(":")[1].split()[-1]: line for line in result.stderr.splitlines()[1:]}
+    assert lines["n1"].startswith("fleet: [") and lines["n1"].endswith(
+        f"; what it sent is in {out / 'check' / 'n1.unusable.txt'}"
+    ), lines
+    assert "n1: unreadable: the node's output is not JSON" in lines["n1"]
+    assert "n2: report saved; verify: the node's output is not JSON" in lines["n2"], lines
+    assert lines["n2"].endswith(f"; what it sent is in {out / 'verify' / 'n2.unusable.txt'}")
+    assert "what it sent" not in lines["n3"] and "n3: report saved with verify" in lines["n3"]
+    assert (out / "verify" / "n2.unusable.txt").is_file()
+
+
 def test_fleet_run_force_on_a_subset_keeps_what_the_earlier_run_said_of_the_other_nodes(
     cli: Cli, tmp_path, fake
 ):
