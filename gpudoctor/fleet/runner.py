@@ -21,6 +21,7 @@ from gpudoctor.fleet.manifest import (
     UNUSABLE_SUFFIX,
     VERIFY_DIR,
     Manifest,
+    Run,
     kept_output,
     node_file,
     to_document,
@@ -219,11 +220,17 @@ def earlier_run(out_dir: Path) -> Earlier:
 
 def _merged(earlier: Manifest | None, covered: set[str], now: Manifest) -> Manifest:
     """``now`` with what ``earlier`` said of the nodes this run does not cover (first, as they
-    were); this run's word replaces the earlier one for every node it covers."""
+    were); this run's word replaces the earlier one for every node it covers.
+
+    Each earlier run stays in ``runs`` with the nodes whose word is still its own: the
+    manifest's ``command`` and ``created_at`` are this run's, and said of a node the earlier
+    run checked they misstated how and when it was checked."""
     if earlier is None:
         return now
+    kept = (replace(r, nodes=tuple(n for n in r.nodes if n not in covered)) for r in earlier.runs)
     return replace(
         now,
+        runs=(*(r for r in kept if r.nodes), *now.runs),
         partitions={
             **{n: p for n, p in earlier.partitions.items() if n not in covered},
             **now.partitions,
@@ -318,16 +325,25 @@ def run_fleet(
         for o in outcomes
         if o.not_reached is not None
     ]
-    now = Manifest(
+    covering = tuple(
+        dict.fromkeys([*(n.name for n in nodes), *(r.node for r in selection.unknown)])
+    )
+    this_run = Run(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at(),
         command=tuple(job.check),
+        nodes=covering,
+    )
+    now = Manifest(
+        gpudoctor_version=this_run.gpudoctor_version,
+        created_at=this_run.created_at,
+        command=this_run.command,
         partitions={n.name: tuple(n.partitions) for n in nodes},
         not_reached=tuple(not_reached),
         unreadable=tuple(listed),
+        runs=(this_run,),
     )
-    covered = {n.name for n in nodes} | {r.node for r in selection.unknown}
-    manifest = _merged(earlier, covered, now)
+    manifest = _merged(earlier, set(covering), now)
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
     return RunResult(
         not_reached=manifest.not_reached,

@@ -896,6 +896,65 @@ def test_fleet_run_force_on_a_subset_keeps_what_the_earlier_run_said_of_the_othe
     }
 
 
+def test_a_merged_manifest_says_which_run_checked_each_node(cli: Cli, tmp_path, fake, monkeypatch):
+    """-w n1 --force into a whole run's folder kept n2's and n3's entries of the first run, but
+    the manifest's command and created_at were the second run's alone: n2's drain read as
+    found at the second run's time, by its command."""
+    import gpudoctor.cli.fleet as cli_fleet
+
+    fake(
+        {
+            "n1": {"srun": "report", "report": str(H100)},
+            "n2": {"state": "drained", "reason": "PSU swap"},
+            "n3": {"srun": "garbage"},
+        }
+    )
+    out = tmp_path / "run"
+    base = [sys.executable, "-m", "gpudoctor", "check", "--format", "json"]
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-01T00:00:00Z")
+    assert cli("fleet", "run", "-d", str(out)).exit_code == 1
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-02T00:00:00Z")
+    args = ("fleet", "run", "-d", str(out), "--force", "--check-args", "--no-frameworks")
+    assert cli(*args, "-w", "n1,n9").exit_code == 1
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["schema_version"] == 2
+    assert (manifest["created_at"], manifest["command"]) == (
+        "2026-12-02T00:00:00Z",
+        [*base, "--no-frameworks"],
+    )  # the latest run's, as before
+    first = {"gpudoctor_version": ANY, "created_at": "2026-12-01T00:00:00Z", "command": base}
+    second = {
+        "gpudoctor_version": ANY,
+        "created_at": "2026-12-02T00:00:00Z",
+        "command": [*base, "--no-frameworks"],
+    }
+    assert manifest["runs"] == [
+        {**first, "nodes": ["n2", "n3"]},
+        {**second, "nodes": ["n1", "n9"]},  # n9: named, unknown to SLURM
+    ]
+    # a third run over n3 leaves the first run's word on n2 alone
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-03T00:00:00Z")
+    assert cli("fleet", "run", "-d", str(out), "--force", "-w", "n3").exit_code == 1
+    runs = json.loads((out / "fleet-run.json").read_text())["runs"]
+    assert [(r["created_at"], r["nodes"]) for r in runs] == [
+        ("2026-12-01T00:00:00Z", ["n2"]),
+        ("2026-12-02T00:00:00Z", ["n1", "n9"]),
+        ("2026-12-03T00:00:00Z", ["n3"]),
+    ]
+    # a manifest written before `runs` (version 1) is read as one run over every node it names
+    old = json.loads((out / "fleet-run.json").read_text())
+    old.update(schema_version=1, created_at="2026-11-30T00:00:00Z", command=["old"])
+    del old["runs"]
+    (out / "fleet-run.json").write_text(json.dumps(old))
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-04T00:00:00Z")
+    assert cli("fleet", "run", "-d", str(out), "--force", "-w", "n1").exit_code == 1
+    runs = json.loads((out / "fleet-run.json").read_text())["runs"]
+    assert [(r["created_at"], r["command"][-1], r["nodes"]) for r in runs] == [
+        ("2026-11-30T00:00:00Z", "old", ["n2", "n3", "n9"]),
+        ("2026-12-04T00:00:00Z", "json", ["n1"]),
+    ]
+
+
 def test_fleet_run_force_over_a_manifest_it_cannot_read_says_so_and_runs(cli: Cli, tmp_path, fake):
     fake({"n1": {"srun": "report", "report": str(H100)}})
     out = tmp_path / "run"
