@@ -411,11 +411,14 @@ def _wait_capped(
     """:func:`_wait` for a child whose output is capped: read in slices, never past the cap."""
     deadline = start + timeout_s
     pipes = _CappedPipes(proc, limit, on_stderr_line, on_stdout_line)
+    grace_ends: float | None = None
+    """When the SIGTERM grace given so far ends: one interrupted in it is not given another."""
     try:
         while True:
             now = time.monotonic()
             stopped = (cancel is not None and cancel.is_set()) or _stopping.is_set()
             if stopped or pipes.over or now >= deadline:
+                grace_ends = now + term_grace_s
                 abandoned = not _stop_capped(proc, pipes, term_grace_s)
                 return CmdResult(
                     argv=tuple(argv),
@@ -450,7 +453,8 @@ def _wait_capped(
         # A second interrupt cuts the grace short; the child is then killed in run_cmd.
         with contextlib.suppress(Exception):
             if term_grace_s > 0 and os.name == "posix":
-                _stop_capped(proc, pipes, term_grace_s)
+                left = term_grace_s if grace_ends is None else grace_ends - time.monotonic()
+                _stop_capped(proc, pipes, max(0.0, left))
             pipes.drain()
         raise
     finally:

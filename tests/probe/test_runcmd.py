@@ -232,3 +232,29 @@ def test_a_second_interrupt_cuts_the_grace_short():
                                  "flush=True); time.sleep(30)")  # fmt: skip
     _, err, took = _interrupted(program, term_grace_s=20, again="term 1")
     assert err == ["term 1"] and took < 5
+
+
+def test_an_interrupt_in_the_grace_of_a_timeout_gives_no_second_grace():
+    # timed out, the child got SIGTERM and its grace; Ctrl-C then must not start another
+    program = LAST_WORDS.replace("time.sleep(0.5)", "print('term 1', file=sys.stderr, "
+                                 "flush=True); time.sleep(30)")  # fmt: skip
+
+    heard: list[str] = []
+
+    def on_err(line: str) -> None:
+        heard.append(line)
+        if heard == ["term 1"]:  # once: Ctrl-C well into the grace
+            time.sleep(2.5)
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_cmd(
+            [sys.executable, "-c", program],
+            timeout_s=1,
+            term_grace_s=4,
+            max_output_bytes=MIB,
+            on_stderr_line=on_err,
+        )
+    # one grace, then SIGKILL: 5 s; a second grace from the interrupt on made it 7.5 s
+    assert time.monotonic() - start < 6.5
