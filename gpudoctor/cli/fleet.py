@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from gpudoctor.fleet.baseline import Baseline
     from gpudoctor.fleet.run import NodeOutcome
     from gpudoctor.model.findings import Diagnosis
-    from gpudoctor.model.fleet import FleetReport, NotReached
+    from gpudoctor.model.fleet import FleetReport, NotReached, Unreadable
 
 
 @click.group("fleet")
@@ -261,6 +262,7 @@ def run_command(
     nothing on any node.
     """
     from gpudoctor.fleet import runner
+    from gpudoctor.fleet.manifest import MANIFEST
 
     output = None if is_stdout(output) else output
     fmt = FLEET.resolve(fmt, output)
@@ -309,7 +311,7 @@ def run_command(
         time_limit_s=time_limit,
         concurrency=concurrency,
         save=_save,
-        progress=_progress,
+        progress=functools.partial(_progress, manifest=out_dir / MANIFEST),
         gpudoctor_version=__version__,
         created_at=_now,
         earlier=earlier.manifest,
@@ -329,17 +331,32 @@ def _save(path: Path, text: str) -> None:
     write_output(path, text, force=True)
 
 
-def _progress(outcome: NodeOutcome, done: int, total: int) -> None:
+def _progress(
+    outcome: NodeOutcome,
+    done: int,
+    total: int,
+    problems: tuple[Unreadable, ...],
+    *,
+    manifest: Path,
+) -> None:
+    """One line per node; an unusable output names the file that keeps it (``manifest`` when
+    nothing could be kept), so the admin watching knows where to look before the run ends."""
     from gpudoctor.render.fleet import inert
 
+    said = problems[0].error if problems else (outcome.errors[0][1] if outcome.errors else "")
     if outcome.not_reached is not None:
         state, reason = outcome.not_reached
         what = f"not reached ({state}: {reason})"
     elif outcome.errors and outcome.check_json is None:
-        what = f"unreadable: {outcome.errors[0][1]}"
+        what = f"unreadable: {said}"
     else:
         what = "report saved" + (" with verify" if outcome.verify_json else "")
         if outcome.errors:
-            what += f"; {outcome.errors[0][1]}"
+            what += f"; {said}"
     took = f" in {outcome.duration_s:.1f} s" if outcome.duration_s else ""
-    click.echo(f"fleet: [{done}/{total}] {inert(outcome.node)}: {inert(what)}{took}", err=True)
+    kept = "".join(
+        f"; what it sent is in {shown(Path(u.path))}" for u in problems if Path(u.path) != manifest
+    )
+    click.echo(
+        f"fleet: [{done}/{total}] {inert(outcome.node)}: {inert(what)}{took}{kept}", err=True
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,9 @@ from gpudoctor.model.fleet import NotReached, Unreadable
 MANIFEST = "fleet-run.json"
 """What ``fleet run`` writes at the top of its folder: nodes not reached, partitions, command."""
 TOOL = "gpudoctor fleet run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``runs``: which run (its time and command) gave the manifest's word on each node.
+A version 1 manifest is read as one run that covered every node it names."""
 CHECK_DIR = "check"
 """``fleet run`` saves each node's check report as ``check/<node>.json``..."""
 VERIFY_DIR = "verify"
@@ -25,8 +27,20 @@ UNUSABLE_SUFFIX = ".unusable.txt"
 
 
 @dataclass(frozen=True, kw_only=True)
+class Run:
+    """One ``fleet run`` whose word the manifest holds, and the nodes it holds it for."""
+
+    gpudoctor_version: str
+    created_at: str
+    command: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Manifest:
-    """What one ``fleet run`` knew beyond the reports it saved."""
+    """What ``fleet run`` knew beyond the reports it saved: the latest run's command and time,
+    and in ``runs`` each run whose word on some node it still holds (``--force`` on a subset
+    keeps the earlier run's for the others), oldest first."""
 
     gpudoctor_version: str
     created_at: str
@@ -34,6 +48,7 @@ class Manifest:
     partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     not_reached: tuple[NotReached, ...] = ()
     unreadable: tuple[Unreadable, ...] = ()
+    runs: tuple[Run, ...] = ()
 
 
 def node_file(out_dir: Path, kind: str, node: str) -> Path:
@@ -81,6 +96,15 @@ def to_document(manifest: Manifest) -> dict[str, Any]:
         "unreadable": [
             {"node": u.node, "path": u.path, "error": u.error} for u in manifest.unreadable
         ],
+        "runs": [
+            {
+                "gpudoctor_version": r.gpudoctor_version,
+                "created_at": r.created_at,
+                "command": list(r.command),
+                "nodes": list(r.nodes),
+            }
+            for r in manifest.runs
+        ],
     }
 
 
@@ -94,7 +118,7 @@ def from_document(data: Any, where: str) -> Manifest:
     if not is_manifest(data):
         raise ReportFormatError(f"{where}: not a `gpudoctor fleet run` manifest")
     try:
-        return Manifest(
+        manifest = Manifest(
             gpudoctor_version=str(data.get("gpudoctor_version", "")),
             created_at=str(data.get("created_at", "")),
             command=tuple(str(c) for c in _list(data.get("command", []))),
@@ -111,8 +135,33 @@ def from_document(data: Any, where: str) -> Manifest:
                 for r in _list(data.get("unreadable", []))
             ),
         )
-    except (TypeError, KeyError, ValueError) as exc:
+        if "runs" not in data:  # version 1: one run, whose word is on every node it names
+            return replace(manifest, runs=(_only_run(manifest),))
+        return replace(
+            manifest,
+            runs=tuple(
+                Run(
+                    gpudoctor_version=str(r.get("gpudoctor_version", "")),
+                    created_at=str(r["created_at"]),
+                    command=tuple(str(c) for c in _list(r.get("command", []))),
+                    nodes=tuple(str(n) for n in _list(r["nodes"])),
+                )
+                for r in _list(data["runs"])
+            ),
+        )
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise ReportFormatError(f"{where}: malformed manifest ({exc!s:.100})") from None
+
+
+def _only_run(manifest: Manifest) -> Run:
+    """A version 1 manifest's one run: every node it names was covered by it."""
+    named = [*manifest.partitions, *(r.node for r in manifest.not_reached)]
+    return Run(
+        gpudoctor_version=manifest.gpudoctor_version,
+        created_at=manifest.created_at,
+        command=manifest.command,
+        nodes=tuple(dict.fromkeys([*named, *(u.node for u in manifest.unreadable)])),
+    )
 
 
 def _list(value: Any) -> Sequence[Any]:

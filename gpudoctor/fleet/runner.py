@@ -21,6 +21,7 @@ from gpudoctor.fleet.manifest import (
     UNUSABLE_SUFFIX,
     VERIFY_DIR,
     Manifest,
+    Run,
     kept_output,
     node_file,
     to_document,
@@ -34,8 +35,9 @@ from gpudoctor.model.fleet import NotReached, Unreadable
 
 Save = Callable[[Path, str], None]
 """Writes one file of the run's folder (the CLI's atomic ``write_output``)."""
-Progress = Callable[[NodeOutcome, int, int], None]
-"""Hears of each node as it finishes: its outcome, how many are done, of how many."""
+Progress = Callable[[NodeOutcome, int, int, tuple[Unreadable, ...]], None]
+"""Hears of each node as it finishes: its outcome, how many are done, of how many, and its
+unusable outputs as the run's result lists them (each ``path`` where its file now is)."""
 
 
 def split_args(text: str, option: str) -> list[str]:
@@ -218,11 +220,17 @@ def earlier_run(out_dir: Path) -> Earlier:
 
 def _merged(earlier: Manifest | None, covered: set[str], now: Manifest) -> Manifest:
     """``now`` with what ``earlier`` said of the nodes this run does not cover (first, as they
-    were); this run's word replaces the earlier one for every node it covers."""
+    were); this run's word replaces the earlier one for every node it covers.
+
+    Each earlier run stays in ``runs`` with the nodes whose word is still its own: the
+    manifest's ``command`` and ``created_at`` are this run's, and said of a node the earlier
+    run checked they misstated how and when it was checked."""
     if earlier is None:
         return now
+    kept = (replace(r, nodes=tuple(n for n in r.nodes if n not in covered)) for r in earlier.runs)
     return replace(
         now,
+        runs=(*(r for r in kept if r.nodes), *now.runs),
         partitions={
             **{n: p for n, p in earlier.partitions.items() if n not in covered},
             **now.partitions,
@@ -285,6 +293,7 @@ def run_fleet(
         # is named when nothing was kept. The folder (check/ or verify/) told a check's error
         # from verify's: the words do.
         outputs = dict(outcome.outputs)
+        mine: list[Unreadable] = []
         for name, said in outcome.errors:
             kind = VERIFY_DIR if name.endswith(".verify.json") else CHECK_DIR
             kept = _keep(out_dir, kind, outcome.node, outputs.get(name), save) or MANIFEST
@@ -293,8 +302,10 @@ def run_fleet(
                 if kind == CHECK_DIR or "verify" in said.split(":", 1)[0]
                 else f"verify: {said}"
             )
-            listed.append(Unreadable(node=outcome.node, path=kept, error=error))
-        progress(outcome, len(outcomes), len(nodes))
+            mine.append(Unreadable(node=outcome.node, path=kept, error=error))
+        listed.extend(mine)
+        # the admin watching learns at once where the node's output is, not only at the end
+        progress(outcome, len(outcomes), len(nodes), tuple(_placed(out_dir, u) for u in mine))
 
     interrupted = 0
     try:
@@ -314,22 +325,34 @@ def run_fleet(
         for o in outcomes
         if o.not_reached is not None
     ]
-    now = Manifest(
+    covering = tuple(
+        dict.fromkeys([*(n.name for n in nodes), *(r.node for r in selection.unknown)])
+    )
+    this_run = Run(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at(),
         command=tuple(job.check),
+        nodes=covering,
+    )
+    now = Manifest(
+        gpudoctor_version=this_run.gpudoctor_version,
+        created_at=this_run.created_at,
+        command=this_run.command,
         partitions={n.name: tuple(n.partitions) for n in nodes},
         not_reached=tuple(not_reached),
         unreadable=tuple(listed),
+        runs=(this_run,),
     )
-    covered = {n.name for n in nodes} | {r.node for r in selection.unknown}
-    manifest = _merged(earlier, covered, now)
+    manifest = _merged(earlier, set(covering), now)
     save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
     return RunResult(
         not_reached=manifest.not_reached,
-        unreadable=tuple(
-            replace(u, path=str(out_dir / (u.path if kept_output(u.path) else MANIFEST)))
-            for u in manifest.unreadable
-        ),
+        unreadable=tuple(_placed(out_dir, u) for u in manifest.unreadable),
         interrupted=interrupted,
     )
+
+
+def _placed(out_dir: Path, entry: Unreadable) -> Unreadable:
+    """``entry`` with its ``path`` where the file is now: the node's kept output, else the
+    manifest, which holds the error."""
+    return replace(entry, path=str(out_dir / (entry.path if kept_output(entry.path) else MANIFEST)))

@@ -143,7 +143,8 @@ def run_cmd(
     child writes it, past the cap too (srun's "queued and waiting for resources" while the
     child runs, where the result would give it only at the end). ``on_stdout_line`` is the
     same for stdout: a caller interrupted (Ctrl-C raises here, and the result is lost) still
-    has what the child printed until then.
+    has what the child printed until then, and with ``term_grace_s`` what it printed while it
+    stopped (read until it exits or the grace is up).
     """
     start = time.monotonic()
     if max_output_bytes is not None and (stdin is not None or os.name != "posix"):
@@ -188,10 +189,12 @@ def run_cmd(
         # not outlive us. One that asked for SIGTERM gets its grace here too: killed at once, a
         # gpudoctor child (onboard's check) left its temporary folder, srun its job step.
         try:
-            if term_grace_s > 0:
+            if term_grace_s > 0 and max_output_bytes is None:  # _wait_capped gave its grace
                 _stop(proc, term_grace_s)
         finally:
             kill_tree(proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=_SLICE_S)  # reaped when it dies at once; never waited on
         raise
     finally:
         untrack(proc)
@@ -408,11 +411,14 @@ def _wait_capped(
     """:func:`_wait` for a child whose output is capped: read in slices, never past the cap."""
     deadline = start + timeout_s
     pipes = _CappedPipes(proc, limit, on_stderr_line, on_stdout_line)
+    grace_ends: float | None = None
+    """When the SIGTERM grace given so far ends: one interrupted in it is not given another."""
     try:
         while True:
             now = time.monotonic()
             stopped = (cancel is not None and cancel.is_set()) or _stopping.is_set()
             if stopped or pipes.over or now >= deadline:
+                grace_ends = now + term_grace_s
                 abandoned = not _stop_capped(proc, pipes, term_grace_s)
                 return CmdResult(
                     argv=tuple(argv),
@@ -441,7 +447,14 @@ def _wait_capped(
                 duration_s=time.monotonic() - start,
             )
     except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM): a child with a SIGTERM grace is stopped here, its
+        # pipes read until it ends or the grace is up, since what it says then is its last
+        # word (srun's "Job step aborted"); closed first, that was lost, and its writes failed.
+        # A second interrupt cuts the grace short; the child is then killed in run_cmd.
         with contextlib.suppress(Exception):
+            if term_grace_s > 0 and os.name == "posix":
+                left = term_grace_s if grace_ends is None else grace_ends - time.monotonic()
+                _stop_capped(proc, pipes, max(0.0, left))
             pipes.drain()
         raise
     finally:

@@ -815,6 +815,38 @@ def test_an_unusable_output_is_kept_in_the_run_folder_and_its_line_names_it(
     assert (out / "check" / "n2.json").is_file()
 
 
+def test_the_progress_line_names_the_file_that_keeps_a_nodes_unusable_output(
+    cli: Cli, tmp_path, fake
+):
+    # the line said "n1: unreadable: the node's output is not JSON" and no more: the file
+    # that keeps what n1 sent was named only in the report at the end (and n2's verify error
+    # read as its check's)
+    (tmp_path / "traceback.txt").write_text("Traceback (most recent call last):\n")
+    fake(
+        {
+            "n1": {"srun": "garbage"},
+            "n2": {
+                "srun": "report",
+                "report": str(H100),
+                "verify": str(tmp_path / "traceback.txt"),
+            },
+            "n3": {"srun": "report", "report": str(H100), "verify": str(H100)},
+        }
+    )
+    out = tmp_path / "run"
+    result = cli("fleet", "run", "-d", str(out), "--verify", "--format", "json")
+    assert result.exit_code == 1, result
+    lines = {line.split(":")[1].split()[-1]: line for line in result.stderr.splitlines()[1:]}
+    assert lines["n1"].startswith("fleet: [") and lines["n1"].endswith(
+        f"; what it sent is in {out / 'check' / 'n1.unusable.txt'}"
+    ), lines
+    assert "n1: unreadable: the node's output is not JSON" in lines["n1"]
+    assert "n2: report saved; verify: the node's output is not JSON" in lines["n2"], lines
+    assert lines["n2"].endswith(f"; what it sent is in {out / 'verify' / 'n2.unusable.txt'}")
+    assert "what it sent" not in lines["n3"] and "n3: report saved with verify" in lines["n3"]
+    assert (out / "verify" / "n2.unusable.txt").is_file()
+
+
 def test_fleet_run_force_on_a_subset_keeps_what_the_earlier_run_said_of_the_other_nodes(
     cli: Cli, tmp_path, fake
 ):
@@ -862,6 +894,65 @@ def test_fleet_run_force_on_a_subset_keeps_what_the_earlier_run_said_of_the_othe
         **doc,
         "created_at": ANY,
     }
+
+
+def test_a_merged_manifest_says_which_run_checked_each_node(cli: Cli, tmp_path, fake, monkeypatch):
+    """-w n1 --force into a whole run's folder kept n2's and n3's entries of the first run, but
+    the manifest's command and created_at were the second run's alone: n2's drain read as
+    found at the second run's time, by its command."""
+    import gpudoctor.cli.fleet as cli_fleet
+
+    fake(
+        {
+            "n1": {"srun": "report", "report": str(H100)},
+            "n2": {"state": "drained", "reason": "PSU swap"},
+            "n3": {"srun": "garbage"},
+        }
+    )
+    out = tmp_path / "run"
+    base = [sys.executable, "-m", "gpudoctor", "check", "--format", "json"]
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-01T00:00:00Z")
+    assert cli("fleet", "run", "-d", str(out)).exit_code == 1
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-02T00:00:00Z")
+    args = ("fleet", "run", "-d", str(out), "--force", "--check-args", "--no-frameworks")
+    assert cli(*args, "-w", "n1,n9").exit_code == 1
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["schema_version"] == 2
+    assert (manifest["created_at"], manifest["command"]) == (
+        "2026-12-02T00:00:00Z",
+        [*base, "--no-frameworks"],
+    )  # the latest run's, as before
+    first = {"gpudoctor_version": ANY, "created_at": "2026-12-01T00:00:00Z", "command": base}
+    second = {
+        "gpudoctor_version": ANY,
+        "created_at": "2026-12-02T00:00:00Z",
+        "command": [*base, "--no-frameworks"],
+    }
+    assert manifest["runs"] == [
+        {**first, "nodes": ["n2", "n3"]},
+        {**second, "nodes": ["n1", "n9"]},  # n9: named, unknown to SLURM
+    ]
+    # a third run over n3 leaves the first run's word on n2 alone
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-03T00:00:00Z")
+    assert cli("fleet", "run", "-d", str(out), "--force", "-w", "n3").exit_code == 1
+    runs = json.loads((out / "fleet-run.json").read_text())["runs"]
+    assert [(r["created_at"], r["nodes"]) for r in runs] == [
+        ("2026-12-01T00:00:00Z", ["n2"]),
+        ("2026-12-02T00:00:00Z", ["n1", "n9"]),
+        ("2026-12-03T00:00:00Z", ["n3"]),
+    ]
+    # a manifest written before `runs` (version 1) is read as one run over every node it names
+    old = json.loads((out / "fleet-run.json").read_text())
+    old.update(schema_version=1, created_at="2026-11-30T00:00:00Z", command=["old"])
+    del old["runs"]
+    (out / "fleet-run.json").write_text(json.dumps(old))
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-04T00:00:00Z")
+    assert cli("fleet", "run", "-d", str(out), "--force", "-w", "n1").exit_code == 1
+    runs = json.loads((out / "fleet-run.json").read_text())["runs"]
+    assert [(r["created_at"], r["command"][-1], r["nodes"]) for r in runs] == [
+        ("2026-11-30T00:00:00Z", "old", ["n2", "n3", "n9"]),
+        ("2026-12-04T00:00:00Z", "json", ["n1"]),
+    ]
 
 
 def test_fleet_run_force_over_a_manifest_it_cannot_read_says_so_and_runs(cli: Cli, tmp_path, fake):

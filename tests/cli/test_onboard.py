@@ -667,6 +667,53 @@ def test_a_check_step_stopped_by_ctrl_c_gets_a_log_and_the_stop_line_names_it(
     assert not any(b"59.7716" in line for line in _cmdlines())
 
 
+LAST_WORDS_CHECK = SLOW_CHECK.replace(
+    "import sys, time\n",
+    "import signal, sys, time\n"
+    "def term(*a):\n"
+    "    time.sleep(0.5)\n"
+    "    print('check: stopped, temporary folder removed', file=sys.stderr, flush=True)\n"
+    "    sys.exit(143)\n"
+    "signal.signal(signal.SIGTERM, term)\n",
+)
+
+
+def test_what_a_stopped_step_says_in_its_grace_is_in_its_log(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # after Ctrl-C the step's pipes were closed before its SIGTERM grace (check's 5 s, srun's
+    # 10 s): its last words ("Job step aborted", "Force Terminated job") never reached its log
+    import dataclasses
+    import threading
+
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    ready = tmp_path / "ready"
+    real = onboard_cli.check_step
+
+    def talking(request: object) -> object:
+        argv = (sys.executable, "-c", LAST_WORDS_CHECK, str(ready))
+        return dataclasses.replace(real(request), argv=argv, timeout_s=30.0)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onboard_cli, "check_step", talking)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    prefix = tmp_path / "env"
+    result = cli(
+        "onboard", "--yes", "--prefix", str(prefix), "--report-dir", str(tmp_path),
+        env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 130, result
+    lines = (prefix / "gpudoctor-logs" / "1-check.log").read_text().splitlines()
+    stderr = lines[lines.index("--- stderr (its last 200 lines at most)") :]
+    assert stderr[1:] == ["check: reading NVML", "check: stopped, temporary folder removed"]
+
+
 def test_a_dry_run_whose_check_is_stopped_writes_nothing(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

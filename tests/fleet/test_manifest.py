@@ -12,6 +12,7 @@ from gpudoctor.fleet.manifest import (
     MANIFEST,
     VERIFY_DIR,
     Manifest,
+    Run,
     from_document,
     node_file,
     to_document,
@@ -45,13 +46,53 @@ def test_the_manifest_reads_back_as_written():
         partitions={"n1": ("gpu", "debug")},
         not_reached=(NotReached(node="n3", state="drained", reason="psu"),),
         unreadable=(Unreadable(node="n2", path="check/n2.json", error="not JSON"),),
+        runs=(
+            Run(gpudoctor_version="0.0.9", created_at="2026-12-01T00:00:00Z", nodes=("n3",)),
+            Run(
+                gpudoctor_version="0.1.0",
+                created_at="2026-12-04T00:00:00Z",
+                command=("python", "-m", "gpudoctor", "check"),
+                nodes=("n1", "n2"),
+            ),
+        ),
     )
     assert from_document(to_document(manifest), "fleet-run.json") == manifest
 
 
+def test_a_manifest_without_runs_is_one_run_over_every_node_it_names():
+    # written before 2026-12-07 (schema_version 1): its command and time were its only word
+    doc = {
+        "schema_version": 1,
+        "tool": "gpudoctor fleet run",
+        "gpudoctor_version": "0.1.0",
+        "created_at": "2026-12-04T00:00:00Z",
+        "command": ["g", "check"],
+        "partitions": {"n1": ["gpu"], "n3": ["gpu"]},
+        "not_reached": [
+            {"node": "n3", "state": "drained", "reason": "psu"},
+            {"node": "n9", "state": "unknown", "reason": "SLURM does not know this node"},
+        ],
+        "unreadable": [{"node": "n2", "path": "fleet-run.json", "error": "not JSON"}],
+    }
+    assert from_document(doc, "fleet-run.json").runs == (
+        Run(
+            gpudoctor_version="0.1.0",
+            created_at="2026-12-04T00:00:00Z",
+            command=("g", "check"),
+            nodes=("n1", "n3", "n9", "n2"),
+        ),
+    )
+
+
 @pytest.mark.parametrize(
     "doc",
-    [{"tool": "gpudoctor check"}, {"tool": "gpudoctor fleet run", "not_reached": [{"node": 1}]}],
+    [
+        {"tool": "gpudoctor check"},
+        {"tool": "gpudoctor fleet run", "not_reached": [{"node": 1}]},
+        {"tool": "gpudoctor fleet run", "runs": [{"created_at": "x"}]},
+        {"tool": "gpudoctor fleet run", "runs": ["n1"]},
+        {"tool": "gpudoctor fleet run", "runs": {"n1": 1}},
+    ],
 )
 def test_a_malformed_manifest_is_one_error(doc):
     with pytest.raises(ReportFormatError):

@@ -14,7 +14,7 @@ from gpudoctor.fleet import runner
 from gpudoctor.fleet.manifest import from_document
 from gpudoctor.fleet.run import NodeJob, NodeOutcome
 from gpudoctor.fleet.slurm import SlurmNode
-from gpudoctor.model.fleet import NotReached
+from gpudoctor.model.fleet import NotReached, Unreadable
 
 NODES = (
     SlurmNode(name="n1", state="idle", partitions=("gpu",)),
@@ -65,7 +65,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, interrupt: bool = F
 
     monkeypatch.setattr(runner, "gather", fake_gather)
     saved: dict[Path, str] = {}
-    heard: list[tuple[str, int, int]] = []
+    heard: list[tuple[str, int, int, tuple[Unreadable, ...]]] = []
     selection = runner.Selection(
         nodes=NODES, unknown=(NotReached(node="n9", state="unknown", reason="not in SLURM"),)
     )
@@ -76,7 +76,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, interrupt: bool = F
         time_limit_s=10,
         concurrency=2,
         save=saved.__setitem__,
-        progress=lambda o, done, total: heard.append((o.node, done, total)),
+        progress=lambda o, done, total, problems: heard.append((o.node, done, total, problems)),
         gpudoctor_version="9.9",
         created_at=lambda: "2025-01-01T00:00:00Z",
     )
@@ -90,7 +90,11 @@ def test_reports_are_saved_as_they_come_and_the_manifest_last(monkeypatch, tmp_p
         tmp_path / "verify" / "n1.json",
         tmp_path / "fleet-run.json",
     ]
-    assert heard == [("n1", 1, 3), ("n2", 2, 3), ("n3", 3, 3)]
+    # each node's unusable output is heard of with the file that holds it, as the result says
+    problem = Unreadable(
+        node="n2", path=str(tmp_path / "fleet-run.json"), error="no time left for verify"
+    )
+    assert heard == [("n1", 1, 3, ()), ("n2", 2, 3, (problem,)), ("n3", 3, 3, ())]
     assert result.interrupted == 0
     assert [r.node for r in result.not_reached] == ["n9", "n3"]
     # the line named verify/n2.json, a file that was never written: the manifest holds it
@@ -146,7 +150,7 @@ def test_an_unusable_output_names_the_manifest_and_says_whether_check_or_verify(
         time_limit_s=10,
         concurrency=2,
         save=saved.__setitem__,
-        progress=lambda o, done, total: None,
+        progress=lambda o, done, total, problems: None,
         gpudoctor_version="9.9",
         created_at=lambda: "2025-01-01T00:00:00Z",
     )
@@ -193,7 +197,7 @@ def test_a_verify_output_is_kept_under_verify_and_one_that_cannot_be_is_in_the_m
         time_limit_s=10,
         concurrency=2,
         save=save,
-        progress=lambda o, done, total: None,
+        progress=lambda o, done, total, problems: None,
         gpudoctor_version="9.9",
         created_at=lambda: "2025-01-01T00:00:00Z",
     )
@@ -213,7 +217,6 @@ def test_a_verify_output_is_kept_under_verify_and_one_that_cannot_be_is_in_the_m
 
 def test_an_earlier_manifest_gives_the_nodes_this_run_does_not_cover(monkeypatch, tmp_path):
     from gpudoctor.fleet.manifest import Manifest
-    from gpudoctor.model.fleet import Unreadable
 
     def fake_gather(nodes: Any, job: Any, *, on_done: Any, **_: Any) -> None:
         for outcome in OUTCOMES:
@@ -244,7 +247,7 @@ def test_an_earlier_manifest_gives_the_nodes_this_run_does_not_cover(monkeypatch
         time_limit_s=10,
         concurrency=2,
         save=saved.__setitem__,
-        progress=lambda o, done, total: None,
+        progress=lambda o, done, total, problems: None,
         gpudoctor_version="9.9",
         created_at=lambda: "2025-01-01T00:00:00Z",
         earlier=earlier,

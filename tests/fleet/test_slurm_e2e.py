@@ -187,6 +187,11 @@ def test_a_subset_run_again_keeps_the_record_of_the_rest_and_unusable_output(
     assert sorted(by_node(report["nodes"])) == ["n1"]
     manifest = json.loads((out / "fleet-run.json").read_text())
     assert sorted(manifest["partitions"]) == ["n1", "n2", "n3"]
+    # which run checked each node: n1 and n2 by the first, n3 by the wrong program's
+    runs = manifest["runs"]
+    assert [sorted(r["nodes"]) for r in runs] == [["n1", "n2"], ["n3"]], runs
+    assert runs[1]["command"][0] == str(wrong) and runs[0]["command"][0] != str(wrong)
+    assert runs[0]["created_at"] <= runs[1]["created_at"] == manifest["created_at"]
 
 
 def test_stopped_slurmd_is_reported_within_the_time_limit(

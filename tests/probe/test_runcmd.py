@@ -6,6 +6,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from gpudoctor.probe.runcmd import run_cmd
 
 TRAP_TERM = (
@@ -152,3 +154,107 @@ def test_stderr_lines_are_handed_on_while_the_child_runs():
     assert result.cancelled and result.duration_s < 20  # heard while the child was running
     assert heard == ["srun: job 7 queued and waiting", "next"]  # the unfinished one at the end
     assert result.stderr == "srun: job 7 queued and waiting\nnext"
+
+
+# --- interrupted while waiting: the child's last words during its SIGTERM grace ----------------
+
+LAST_WORDS = (  # srun on SIGTERM: it takes a while to cancel its step, then says so
+    "import signal, sys, time\n"
+    "def term(*a):\n"
+    "    time.sleep(0.5)\n"
+    "    print('srun: Job step aborted: Waiting up to 32 seconds', file=sys.stderr, flush=True)\n"
+    "    print('srun: error: Force Terminated job 12', file=sys.stderr, flush=True)\n"
+    "    sys.stdout.write('unfinished'); sys.stdout.flush()\n"
+    "    sys.exit(143)\n"
+    "signal.signal(signal.SIGTERM, term)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def _interrupted(program: str, *, term_grace_s: float, again: str | None = None):
+    """run_cmd interrupted (as Ctrl-C does, in the waiting thread) once the child is ready;
+    with ``again``, interrupted once more when the child writes that line."""
+    err: list[str] = []
+    out: list[str] = []
+
+    def on_out(line: str) -> None:
+        out.append(line)
+        if line == "ready":
+            raise KeyboardInterrupt
+
+    def on_err(line: str) -> None:
+        err.append(line)
+        if line == again:
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_cmd(
+            [sys.executable, "-c", program],
+            timeout_s=60,
+            term_grace_s=term_grace_s,
+            max_output_bytes=MIB,
+            on_stderr_line=on_err,
+            on_stdout_line=on_out,
+        )
+    return out, err, time.monotonic() - start
+
+
+def test_what_the_child_says_in_its_grace_after_an_interrupt_is_heard():
+    # the pipes were closed as the interrupt left run_cmd, before SIGTERM's grace: srun's
+    # "Job step aborted" was never read, and onboard's log of the stopped step lacked it
+    out, err, took = _interrupted(LAST_WORDS, term_grace_s=10)
+    assert err == [
+        "srun: Job step aborted: Waiting up to 32 seconds",
+        "srun: error: Force Terminated job 12",
+    ]
+    assert out == ["ready", "unfinished"]
+    assert took < 5  # it exited: the grace is not waited out
+
+
+def test_the_grace_after_an_interrupt_is_bounded_by_the_grace():
+    # a child that keeps talking after SIGTERM and never exits is followed for the grace only
+    program = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: None)\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    print('still here', file=sys.stderr, flush=True); time.sleep(0.05)\n"
+    )
+    _, err, took = _interrupted(program, term_grace_s=1)
+    assert "still here" in err
+    assert took < 1 + 2 + 2  # the grace, then SIGKILL and its wait
+
+
+def test_a_second_interrupt_cuts_the_grace_short():
+    program = LAST_WORDS.replace("time.sleep(0.5)", "print('term 1', file=sys.stderr, "
+                                 "flush=True); time.sleep(30)")  # fmt: skip
+    _, err, took = _interrupted(program, term_grace_s=20, again="term 1")
+    assert err == ["term 1"] and took < 5
+
+
+def test_an_interrupt_in_the_grace_of_a_timeout_gives_no_second_grace():
+    # timed out, the child got SIGTERM and its grace; Ctrl-C then must not start another
+    program = LAST_WORDS.replace("time.sleep(0.5)", "print('term 1', file=sys.stderr, "
+                                 "flush=True); time.sleep(30)")  # fmt: skip
+
+    heard: list[str] = []
+
+    def on_err(line: str) -> None:
+        heard.append(line)
+        if heard == ["term 1"]:  # once: Ctrl-C well into the grace
+            time.sleep(2.5)
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_cmd(
+            [sys.executable, "-c", program],
+            timeout_s=1,
+            term_grace_s=4,
+            max_output_bytes=MIB,
+            on_stderr_line=on_err,
+        )
+    # one grace, then SIGKILL: 5 s; a second grace from the interrupt on made it 7.5 s
+    assert time.monotonic() - start < 6.5
