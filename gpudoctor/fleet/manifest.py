@@ -33,6 +33,11 @@ class Run:
     gpudoctor_version: str
     created_at: str
     command: tuple[str, ...] = ()
+    """The check command run on each node."""
+    verify_command: tuple[str, ...] | None = None
+    """The verify command run on each node after its check (``fleet run --verify``); None when
+    the run did not verify, or its manifest predates the field (an additive one: still
+    schema version 2)."""
     nodes: tuple[str, ...] = ()
 
 
@@ -101,6 +106,7 @@ def to_document(manifest: Manifest) -> dict[str, Any]:
                 "gpudoctor_version": r.gpudoctor_version,
                 "created_at": r.created_at,
                 "command": list(r.command),
+                "verify_command": None if r.verify_command is None else list(r.verify_command),
                 "nodes": list(r.nodes),
             }
             for r in manifest.runs
@@ -144,6 +150,7 @@ def from_document(data: Any, where: str) -> Manifest:
                     gpudoctor_version=str(r.get("gpudoctor_version", "")),
                     created_at=str(r["created_at"]),
                     command=tuple(str(c) for c in _list(r.get("command", []))),
+                    verify_command=_command_or_none(r.get("verify_command")),
                     nodes=tuple(str(n) for n in _list(r["nodes"])),
                 )
                 for r in _list(data["runs"])
@@ -162,6 +169,11 @@ def _only_run(manifest: Manifest) -> Run:
         command=manifest.command,
         nodes=tuple(dict.fromkeys([*named, *(u.node for u in manifest.unreadable)])),
     )
+
+
+def _command_or_none(value: Any) -> tuple[str, ...] | None:
+    """A run's ``verify_command``: null, or absent in a manifest written before it, is None."""
+    return None if value is None else tuple(str(c) for c in _list(value))
 
 
 def _list(value: Any) -> Sequence[Any]:

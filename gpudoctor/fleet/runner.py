@@ -332,6 +332,7 @@ def run_fleet(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at(),
         command=tuple(job.check),
+        verify_command=None if job.verify is None else tuple(job.verify),
         nodes=covering,
     )
     now = Manifest(

@@ -922,11 +922,17 @@ def test_a_merged_manifest_says_which_run_checked_each_node(cli: Cli, tmp_path, 
         "2026-12-02T00:00:00Z",
         [*base, "--no-frameworks"],
     )  # the latest run's, as before
-    first = {"gpudoctor_version": ANY, "created_at": "2026-12-01T00:00:00Z", "command": base}
+    first = {
+        "gpudoctor_version": ANY,
+        "created_at": "2026-12-01T00:00:00Z",
+        "command": base,
+        "verify_command": None,
+    }
     second = {
         "gpudoctor_version": ANY,
         "created_at": "2026-12-02T00:00:00Z",
         "command": [*base, "--no-frameworks"],
+        "verify_command": None,
     }
     assert manifest["runs"] == [
         {**first, "nodes": ["n2", "n3"]},
@@ -952,6 +958,23 @@ def test_a_merged_manifest_says_which_run_checked_each_node(cli: Cli, tmp_path, 
     assert [(r["created_at"], r["command"][-1], r["nodes"]) for r in runs] == [
         ("2026-11-30T00:00:00Z", "old", ["n2", "n3", "n9"]),
         ("2026-12-04T00:00:00Z", "json", ["n1"]),
+    ]
+
+
+def test_each_run_of_a_merged_manifest_keeps_its_verify_command(cli: Cli, tmp_path, fake):
+    """runs[] kept only the check command: a node verified by an earlier run (and how) could
+    not be told from one that was never verified."""
+    verify = DATA / "fleet" / "h200-verify-fp32.json"
+    fake({n: {"srun": "report", "report": str(H100), "verify": str(verify)} for n in ("n1", "n2")})
+    out = tmp_path / "run"
+    first = cli("fleet", "run", "-d", str(out), "--verify", "--verify-args", "--models lenet5")
+    assert first.exit_code in (0, 1), first
+    assert cli("fleet", "run", "-d", str(out), "-w", "n2", "--force").exit_code in (0, 1)
+    runs = json.loads((out / "fleet-run.json").read_text())["runs"]
+    base = [sys.executable, "-m", "gpudoctor"]
+    assert [(r["nodes"], r["verify_command"]) for r in runs] == [
+        (["n1"], [*base, "verify", "--quick", "--format", "json", "--models", "lenet5"]),
+        (["n2"], None),  # checked again without verify
     ]
 
 

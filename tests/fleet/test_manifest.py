@@ -52,11 +52,30 @@ def test_the_manifest_reads_back_as_written():
                 gpudoctor_version="0.1.0",
                 created_at="2026-12-04T00:00:00Z",
                 command=("python", "-m", "gpudoctor", "check"),
+                verify_command=("python", "-m", "gpudoctor", "verify", "--quick"),
                 nodes=("n1", "n2"),
             ),
         ),
     )
     assert from_document(to_document(manifest), "fleet-run.json") == manifest
+    # a run that did not verify says so (null), rather than leaving it out
+    assert [r["verify_command"] for r in to_document(manifest)["runs"]] == [
+        None,
+        ["python", "-m", "gpudoctor", "verify", "--quick"],
+    ]
+
+
+def test_a_run_written_before_verify_command_reads_as_none():
+    # version 2 manifests written before runs[] gained verify_command (2026-12-07)
+    doc = {
+        "schema_version": 2,
+        "tool": "gpudoctor fleet run",
+        "gpudoctor_version": "0.1.0",
+        "created_at": "2026-12-04T00:00:00Z",
+        "runs": [{"gpudoctor_version": "0.1.0", "created_at": "x", "command": [], "nodes": ["n1"]}],
+    }
+    (run,) = from_document(doc, "fleet-run.json").runs
+    assert run.verify_command is None and run.nodes == ("n1",)
 
 
 def test_a_manifest_without_runs_is_one_run_over_every_node_it_names():
@@ -92,6 +111,10 @@ def test_a_manifest_without_runs_is_one_run_over_every_node_it_names():
         {"tool": "gpudoctor fleet run", "runs": [{"created_at": "x"}]},
         {"tool": "gpudoctor fleet run", "runs": ["n1"]},
         {"tool": "gpudoctor fleet run", "runs": {"n1": 1}},
+        {
+            "tool": "gpudoctor fleet run",
+            "runs": [{"created_at": "x", "nodes": [], "verify_command": "v"}],
+        },
     ],
 )
 def test_a_malformed_manifest_is_one_error(doc):
