@@ -20,6 +20,7 @@ from gpudoctor.fleet.facts import (
     verify_reason,
     verify_verdict,
 )
+from gpudoctor.fleet.hostlist import compress
 from gpudoctor.fleet.manifest import (
     CHECK_DIR,
     VERIFY_DIR,
@@ -33,6 +34,7 @@ from gpudoctor.model import serialize
 from gpudoctor.model.findings import Diagnosis
 from gpudoctor.model.fleet import (
     FleetReport,
+    FleetRun,
     NodeFacts,
     NotReached,
     Skipped,
@@ -80,6 +82,8 @@ class _Gathered:
     verifies: dict[str, str] = field(default_factory=dict)
     pairs: PairsReport | None = None
     pairs_path: str = ""
+    runs: list[FleetRun] = field(default_factory=list)
+    """Each manifest's runs, in the order the manifests are read."""
 
 
 def build_fleet_report(
@@ -129,7 +133,7 @@ def build_fleet_report(
         gpudoctor_version=gpudoctor_version,
         created_at=created_at,
     )
-    return replace(report, pairs=found.pairs, pairs_path=found.pairs_path)
+    return replace(report, pairs=found.pairs, pairs_path=found.pairs_path, runs=tuple(found.runs))
 
 
 def _with_partitions(facts: NodeFacts, partitions: dict[str, tuple[str, ...]]) -> NodeFacts:
@@ -327,6 +331,27 @@ def _manifest(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
     ]
     for node, parts in manifest.partitions.items():
         found.partitions.setdefault(node, parts)
+    # which run checked which nodes: after `fleet run --force` on a subset, some nodes' word
+    # is an earlier run's (another day's, perhaps another gpudoctor's), which the report names
+    found.runs += [
+        FleetRun(
+            created_at=r.created_at,
+            gpudoctor_version=r.gpudoctor_version,
+            command=r.command,
+            verify_command=r.verify_command,
+            nodes=r.nodes,
+            hostlist=_hostlist(r.nodes),
+            path=str(entry.path),
+        )
+        for r in manifest.runs
+    ]
+
+
+def _hostlist(nodes: Sequence[str]) -> str:
+    """``nodes`` in hostlist notation; a name it cannot hold (a hand-edited manifest's
+    ``n[1``) is listed after the rest as it is, never dropped."""
+    odd = [n for n in nodes if HOSTLIST_FORBIDDEN.intersection(n)]
+    return ",".join(filter(None, [compress(n for n in nodes if n not in odd), *odd]))
 
 
 def _may_be_check(data: Any) -> bool:

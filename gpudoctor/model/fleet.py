@@ -260,6 +260,25 @@ class NotReached:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FleetRun:
+    """One ``fleet run`` that checked some of the nodes, as the folder's manifest records it:
+    ``fleet run --force`` on a subset keeps an earlier run's word on the other nodes."""
+
+    created_at: str
+    gpudoctor_version: str
+    command: tuple[str, ...] = ()
+    """The check command run on each node."""
+    verify_command: tuple[str, ...] | None = None
+    """The verify command run after it (``--verify``); None without one, or not recorded."""
+    nodes: tuple[str, ...] = ()
+    """The nodes whose word is this run's (checked, or not reached, by it)."""
+    hostlist: str = ""
+    """``nodes`` in hostlist notation."""
+    path: str = ""
+    """The manifest that records it."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class FleetReport:
     """The whole fleet: per node, grouped, findings across nodes, drift and outliers."""
 
@@ -278,6 +297,8 @@ class FleetReport:
     pairs: PairsReport | None = None
     """``fleet pairs``' analysis (``pairs/pairs.json`` in a folder read), None without one."""
     pairs_path: str = ""
+    runs: tuple[FleetRun, ...] = ()
+    """The ``fleet run``s whose manifests were read, oldest first within each manifest."""
 
     @property
     def verify_only(self) -> tuple[VerifyOutcome, ...]:

@@ -24,6 +24,7 @@ from gpudoctor.render.fleet_common import (
     pairs_fine,
     pairs_summary,
     place_text,
+    runs_line,
     verdict_line,
     verify_reason,
 )
@@ -118,8 +119,9 @@ def render_text(report: FleetReport) -> str:
     out = [
         f"gpudoctor fleet report  ·  {len(report.nodes)} node report(s)  ·  "
         f"{report.created_at}  ·  gpudoctor {report.gpudoctor_version}",
-        "",
     ]
+    runs = runs_line(report)
+    out += [inert(runs), ""] if runs else [""]
     if report.groups:
         out.append("Nodes (same configuration and findings grouped)")
         for group in report.groups:
@@ -352,6 +354,9 @@ def render_markdown(report: FleetReport) -> str:
         f"gpudoctor {md_cell(report.gpudoctor_version)}. **{md_cell(verdict_line(report))}**",
         "",
     ]
+    runs = runs_line(report)
+    if runs:
+        out += [md_cell(runs), ""]
     for title, header, rows in tables(report):
         out += [f"## {title}", ""]
         if title == PAIRS:
@@ -468,6 +473,18 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         ],
         "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
         "pairs": _pairs_to_dict(report),
+        "runs": [
+            {
+                "created_at": r.created_at,
+                "gpudoctor_version": r.gpudoctor_version,
+                "command": list(r.command),
+                "verify_command": None if r.verify_command is None else list(r.verify_command),
+                "hostlist": r.hostlist,
+                "nodes": list(r.nodes),
+                "path": r.path,
+            }
+            for r in report.runs
+        ],
     }
 
 

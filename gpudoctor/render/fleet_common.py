@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from gpudoctor.model.findings import Severity
@@ -25,6 +26,32 @@ def inert(text: str) -> str:
     written: an escape sequence among them must print as text, never act on the terminal.
     """
     return _inert(text, one_line=True)
+
+
+_UTC = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?Z")
+
+
+def runs_line(report: FleetReport) -> str | None:
+    """``Checked by 2 fleet runs: 2026-12-01 02:00 UTC (gpu-[001-006]); 2026-12-07 09:30 UTC
+    (gpu-[007-008], with verify)``: after ``fleet run --force`` on a subset, which run's word
+    each node's is. None with one run (or none): then there is nothing to tell apart.
+
+    Each run's gpudoctor is named when they differ, so that an older one's reports stand out.
+    """
+    if len(report.runs) < 2:
+        return None
+    several = len({r.gpudoctor_version for r in report.runs}) > 1
+    parts = []
+    for r in report.runs:
+        notes = [r.hostlist or "no node"]
+        if r.verify_command is not None:
+            notes.append("with verify")
+        if several:
+            notes.append(f"gpudoctor {r.gpudoctor_version or 'unknown'}")
+        when = _UTC.fullmatch(r.created_at)
+        shown = f"{when[1]} {when[2]} UTC" if when else r.created_at or "unknown time"
+        parts.append(f"{shown} ({', '.join(notes)})")
+    return f"Checked by {len(report.runs)} fleet runs: " + "; ".join(parts)
 
 
 def verify_reason(outcome: VerifyOutcome) -> str:

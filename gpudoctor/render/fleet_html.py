@@ -16,6 +16,7 @@ from gpudoctor.render.fleet_common import (
     pair_rows,
     pairs_summary,
     place_text,
+    runs_line,
     verdict_line,
     verify_reason,
 )
@@ -246,6 +247,7 @@ def render_html(report: FleetReport) -> str:
         "<h1>gpudoctor fleet report</h1>",
         f'<p class="meta">{len(report.nodes)} node report(s) · {_e(report.created_at)} · '
         f"gpudoctor {_e(report.gpudoctor_version)}</p>",
+        *([f'<p class="meta runs">{_e(runs)}</p>'] if (runs := runs_line(report)) else []),
         f'<div class="banner {state.label}" role="status">'
         f'<span class="state">{BANNER[state]}</span>'
         f'<span class="line">{_e(verdict_line(report))}</span></div>',

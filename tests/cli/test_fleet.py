@@ -978,6 +978,64 @@ def test_each_run_of_a_merged_manifest_keeps_its_verify_command(cli: Cli, tmp_pa
     ]
 
 
+def test_the_report_of_a_merged_folder_names_the_runs_that_checked_its_nodes(
+    cli: Cli, tmp_path, fake, monkeypatch
+):
+    """fleet report ignored runs[]: after -w n3 --force, nothing told the admin that n1-n2 (and
+    n4's drain) were another day's word, perhaps another gpudoctor's."""
+    import gpudoctor.cli.fleet as cli_fleet
+
+    verify = DATA / "fleet" / "h200-verify-fp32.json"
+    fine = {"srun": "report", "report": str(H100), "verify": str(verify)}
+    fake(
+        {
+            **dict.fromkeys(("n1", "n2", "n3"), fine),
+            "n4": {"state": "drained", "reason": "PSU swap"},
+        }
+    )
+    out = tmp_path / "run"
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-01T02:00:00Z")
+    cli("fleet", "run", "-d", str(out))
+    for fmt in ("text", "markdown", "html"):  # one run: nothing new is shown
+        assert "fleet runs" not in cli("fleet", "report", str(out), "--format", fmt).stdout
+    doc = json.loads(cli("fleet", "report", str(out), "--format", "json").stdout)
+    assert [r["hostlist"] for r in doc["runs"]] == ["n[1-4]"]
+    monkeypatch.setattr(cli_fleet, "_now", lambda: "2026-12-07T09:30:00Z")
+    cli("fleet", "run", "-d", str(out), "-w", "n3", "--force", "--verify")
+    said = (
+        "Checked by 2 fleet runs: 2026-12-01 02:00 UTC (n[1-2,4]); "
+        "2026-12-07 09:30 UTC (n3, with verify)"
+    )
+    assert said in cli("fleet", "report", str(out)).stdout.splitlines()[1]
+    markdown = cli("fleet", "report", str(out), "--format", "markdown").stdout
+    assert said.replace("[", "\\[").replace("]", "\\]") in markdown  # escaped, as shown
+    page = cli("fleet", "report", str(out), "--format", "html").stdout
+    assert f'<p class="meta runs">{said}</p>' in page
+    doc = json.loads(cli("fleet", "report", str(out), "--format", "json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    base = [sys.executable, "-m", "gpudoctor"]
+    assert doc["runs"] == [
+        {
+            "created_at": "2026-12-01T02:00:00Z",
+            "gpudoctor_version": ANY,
+            "command": [*base, "check", "--format", "json"],
+            "verify_command": None,
+            "hostlist": "n[1-2,4]",
+            "nodes": ["n1", "n2", "n4"],
+            "path": str(out / "fleet-run.json"),
+        },
+        {
+            "created_at": "2026-12-07T09:30:00Z",
+            "gpudoctor_version": ANY,
+            "command": [*base, "check", "--format", "json"],
+            "verify_command": [*base, "verify", "--quick", "--format", "json"],
+            "hostlist": "n3",
+            "nodes": ["n3"],
+            "path": str(out / "fleet-run.json"),
+        },
+    ]
+
+
 def test_fleet_run_force_over_a_manifest_it_cannot_read_says_so_and_runs(cli: Cli, tmp_path, fake):
     fake({"n1": {"srun": "report", "report": str(H100)}})
     out = tmp_path / "run"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gpudoctor.fleet.aggregate import aggregate
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.fleet import NodeFinding, NotReached, Unreadable
+from gpudoctor.model.fleet import FleetRun, NodeFinding, NotReached, Unreadable
 from gpudoctor.render.fleet import inert, render_fleet
 from tests.fleet.builders import changed, gpu, node, run, with_findings
 
@@ -31,7 +32,8 @@ HOSTILE = 'PSU "swap"\x1b]0;owned\x07\x1b[2J\r| <script>alert(1)</script>\u202e'
 
 def sample():
     """Eight H100 nodes: one with an ECC error, one narrow link (whose ACS redirect a reboot
-    turned back on), one slow GPU, and the rest."""
+    turned back on), one slow GPU, and the rest; checked by two fleet runs (the second with
+    --force on gpu-[007-010], by a newer gpudoctor, with verify)."""
     nodes = [node(f"gpu-{i:03d}", partitions=("gpu",), acs_redirect="off") for i in range(1, 9)]
     ecc = NodeFinding(
         id="GD-GPU-004",
@@ -46,7 +48,7 @@ def sample():
     nodes[7] = changed(nodes[7], driver="535.104.05", kernel_module="535.104.05")
     throughput = [run(f"gpu-{i:03d}", 3000 + 7 * i) for i in range(1, 8)]
     throughput.append(run("gpu-008", 1900, device="cuda:2"))
-    return aggregate(
+    report = aggregate(
         nodes,
         names={"GD-GPU-004": "A memory row remap is pending"},
         throughput=throughput,
@@ -61,6 +63,54 @@ def sample():
         gpudoctor_version="0.1.0",
         created_at="2026-12-04T12:00:00Z",
     )
+    return replace(report, runs=RUNS)
+
+
+CHECK = ("python", "-m", "gpudoctor", "check", "--format", "json")
+RUNS = (
+    FleetRun(
+        created_at="2026-12-01T02:00:00Z",
+        gpudoctor_version="0.0.9",
+        command=CHECK,
+        nodes=tuple(f"gpu-{i:03d}" for i in range(1, 7)),
+        hostlist="gpu-[001-006]",
+        path="run/fleet-run.json",
+    ),
+    FleetRun(
+        created_at="2026-12-04T11:50:00Z",
+        gpudoctor_version="0.1.0",
+        command=CHECK,
+        verify_command=("python", "-m", "gpudoctor", "verify", "--quick", "--format", "json"),
+        nodes=tuple(f"gpu-{i:03d}" for i in range(7, 11)),
+        hostlist="gpu-[007-010]",
+        path="run/fleet-run.json",
+    ),
+)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_several_runs_are_named_and_one_run_is_not(fmt):
+    # fleet report ignored the manifest's runs[]: nodes checked days earlier, by an older
+    # gpudoctor, read as checked with the rest
+    said = (
+        "Checked by 2 fleet runs: 2026-12-01 02:00 UTC (gpu-[001-006], gpudoctor 0.0.9); "
+        "2026-12-04 11:50 UTC (gpu-[007-010], with verify, gpudoctor 0.1.0)"
+    )
+    if fmt == "markdown":
+        said = said.replace("[", "\\[").replace("]", "\\]")
+    assert said in render_fleet(fmt, sample())
+    one = render_fleet(fmt, replace(sample(), runs=RUNS[1:]))
+    assert "fleet runs" not in one and "2026-12-04 11:50" not in one
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_runs_hostile_time_is_inert(fmt):
+    runs = (replace(RUNS[0], created_at=HOSTILE), RUNS[1])
+    text = render_fleet(fmt, replace(sample(), runs=runs))
+    line = next(ln for ln in text.splitlines() if "fleet runs" in ln)
+    for raw in ("\x1b", "\x07", "\r", "\u202e"):
+        assert raw not in line
+    assert fmt != "html" or "<script>" not in line
 
 
 def matches_golden(name: str, fmt: str, text: str) -> None:
