@@ -1049,3 +1049,25 @@ def test_fleet_run_force_over_a_manifest_it_cannot_read_says_so_and_runs(cli: Cl
         "checked now is not kept"
     ), result.stderr
     assert json.loads((out / "fleet-run.json").read_text())["not_reached"] == []
+
+
+def test_runs_whose_node_names_hostlist_cannot_hold_are_still_named(cli: Cli, tmp_path):
+    # a hand-edited manifest's n[1 made python-hostlist raise: listed as it is, after the rest
+    folder = fleet_dir(tmp_path, {"n1": H100, "n2": H100})
+    run = {"gpudoctor_version": "0.1.0", "command": ["check"]}  # no verify_command: older
+    manifest = {
+        "schema_version": 2,
+        "tool": "gpudoctor fleet run",
+        "gpudoctor_version": "0.1.0",
+        "created_at": "2026-12-02T00:00:00Z",
+        "runs": [
+            {**run, "created_at": "2026-12-01T00:00:00Z", "nodes": ["n1", "n[1"]},
+            {**run, "created_at": "2026-12-02T00:00:00Z", "nodes": ["n2"]},
+        ],
+    }
+    (folder / "fleet-run.json").write_text(json.dumps(manifest))
+    result = cli("fleet", "report", str(folder))
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[1] == (
+        "Checked by 2 fleet runs: 2026-12-01 00:00 UTC (n1,n[1); 2026-12-02 00:00 UTC (n2)"
+    )
