@@ -29,7 +29,8 @@ BIG_MEMORY_MIB = 16 * 1024
     "operations on this node lose bandwidth or fall back to PCIe. On a model without a known "
     "count, a link listed but down while others are up is a warning. A GPU for which NVML "
     "lists no link at all (NOT_SUPPORTED, as in MIG mode or a VM) is not judged.",
-    fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
+    fix="Reset the GPUs (`sudo nvidia-smi -r`, with no process on any of them) or reboot so that "
+    "the links train again; if a link "
     "stays down, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/group__NvLink.html (nvmlDeviceGetNvLinkState)",
@@ -112,7 +113,8 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "gpudoctor compares the links of the node's GPUs of one model with each other, so no "
     "per-model figure is assumed; links whose speed NVML does not give, and links NVML says "
     "are in their low-power state (idle), are not judged.",
-    fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
+    fix="Reset the GPUs (`sudo nvidia-smi -r`, with no process on any of them) or reboot so that "
+    "the links train again; if a link "
     "stays slow, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
         "https://github.com/NVIDIA/go-nvml/blob/2f9e261fe40a/gen/nvml/nvml.h "
