@@ -287,6 +287,10 @@ def test_failed_libraries_are_named_once():
     (found,) = findings(report, "GD-TF-009")
     assert found.title == "TensorFlow 2.20.0 could not load: libcudnn.so.9"
     assert found.evidence == ("libcudnn.so.9: cannot open shared object file",)
+    # TensorFlow's loader logs "Could not load dynamic library '...'; dlerror: ..." (XLA's
+    # tsl/platform/default/dso_loader.cc): a grep for "dlopen" alone keeps only the summary.
+    (search,) = [line for line in found.fix if "TF_CPP_MAX_VLOG_LEVEL=3" in line]
+    assert search.endswith("grep -iE 'dynamic library|dlopen'")
     assert findings(report, "GD-TF-008") == []  # the libraries are the cause
 
 
