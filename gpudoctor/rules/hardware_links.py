@@ -390,8 +390,8 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "counters keep no time. Symbol errors alone are "
     "information (a few come with link training; a count that keeps growing means a marginal "
     "cable or transceiver).",
-    fix="Clear the counters (`perfquery -x -R`), watch whether they grow, and replace the "
-    "cable or transceiver if they do.",
+    fix="Clear the port's counters (`sudo perfquery -x -R -C <device> -P <port>`), watch "
+    "whether they grow, and replace the cable or transceiver if they do.",
     sources=(
         "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband "
         "(counters/link_downed, symbol_error, link_error_recovery)",
@@ -422,7 +422,9 @@ def ib_port_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=None if flapped else Severity.INFO,
             title=f"InfiniBand/RoCE {_name(port)} {what}",
             evidence=(f"{_name(port)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),),
-            fix=(f"$ perfquery -x {port.device} {port.port}   # watch whether they grow",),
+            fix=(
+                f"$ sudo perfquery -x -C {port.device} -P {port.port}   # watch whether they grow",
+            ),
         )
 
 
