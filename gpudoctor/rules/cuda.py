@@ -189,7 +189,8 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "host's state. When this process may not open the NVIDIA device files at all (a device "
     "cgroup or a security module, GD-NVML-011 to GD-NVML-013), the finding says so and points "
     "there instead.",
-    fix="On the host: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm` (or reboot).",
+    fix="On the host, with no CUDA process running: `sudo rmmod nvidia_uvm && sudo modprobe "
+    "nvidia_uvm` (or reboot).",
     sources=(
         "pytorch/pytorch#88639 (CUDA unknown error after suspend)",
         "pytorch/pytorch#49081",
@@ -213,7 +214,10 @@ def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence.append("/dev/nvidia-uvm is missing")
     if report.nvml.status == "ok":
         evidence.append("NVML works")
-    fix = ["$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm", "or: $ sudo reboot"]
+    fix = [
+        "$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm   # with no CUDA process running",
+        "or: $ sudo reboot",
+    ]
     if report.host.container:
         fix.insert(0, "Run this on the host (the container inherits its modules):")
     yield Hit(

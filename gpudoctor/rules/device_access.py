@@ -189,11 +189,14 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     "the file's own mode and group are not the problem. NVML fails with *Unknown Error* or "
     "*Insufficient Permissions*.",
     fix="Allow the devices in the unit (`systemctl edit UNIT`: `DeviceAllow=/dev/nvidiactl "
-    "rw`, `DeviceAllow=/dev/nvidia-uvm rw`, `DeviceAllow=char-nvidia-frontend rw`, or drop "
+    "rw`, `DeviceAllow=/dev/nvidia-uvm rw`, `DeviceAllow=char-nvidia* rw` for the GPUs, whose "
+    "group in `/proc/devices` is `nvidia` from R545 on and `nvidia-frontend` before; or drop "
     "`PrivateDevices=`), then restart the service.",
     sources=(
         "https://www.freedesktop.org/software/systemd/man/latest/systemd.resource-control.html "
-        "(DeviceAllow=, DevicePolicy=)",
+        "(DeviceAllow=, DevicePolicy=; char- groups match as globs)",
+        'NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/nv.c (chrdev "nvidia" from '
+        '545.23.06; nv-frontend.c\'s "nvidia-frontend" up to 535)',
         "https://github.com/NixOS/nixpkgs/issues/331069 (a hardened service loses the GPU)",
         "https://github.com/NixOS/nixpkgs/issues/363357 (resolution: the device in DeviceAllow=)",
     ),
@@ -218,7 +221,7 @@ def host_cgroup_denies(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "$ sudo systemctl edit UNIT   # add, under [Service]:",
             "DeviceAllow=/dev/nvidiactl rw",
             "DeviceAllow=/dev/nvidia-uvm rw",
-            "DeviceAllow=char-nvidia-frontend rw",
+            "DeviceAllow=char-nvidia* rw   # the GPUs: group nvidia (nvidia-frontend before R545)",
             "$ sudo systemctl restart UNIT",
         ),
     )

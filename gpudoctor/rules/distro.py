@@ -240,6 +240,30 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
     )
 
 
+# Debian's package of each legacy branch (Debian archive, contrib and non-free of bookworm,
+# trixie and sid, read with apt-cache 2026-12-07): there is no nvidia-tesla-580-driver, and
+# R340/R390 are "legacy", not "tesla", packages.
+_DEBIAN_LEGACY = {
+    340: "nvidia-legacy-340xx-driver",
+    390: "nvidia-legacy-390xx-driver",
+    470: "nvidia-tesla-470-driver",
+}
+
+
+def _debian_legacy(branch: int) -> str:
+    """Debian's command for a legacy branch. Debian packages no R580: its own driver (R535 in
+    12, R550 in 13) still drives the GPUs R580 is the last for; NVIDIA's CUDA repository's
+    package of the same name is the newer branch that refuses them."""
+    package = _DEBIAN_LEGACY.get(branch)
+    if package is not None:
+        return f"$ sudo apt-get install {package} && sudo reboot"
+    return (
+        "$ sudo apt-get install nvidia-driver && sudo reboot   # Debian's own (R535 in 12, "
+        f"R550 in 13) drives this GPU; Debian has no R{branch} package, and NVIDIA's CUDA "
+        "repository's nvidia-driver is the newer branch"
+    )
+
+
 def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
     """Install the last driver branch that still drives an old GPU (R470, R580).
 
@@ -251,7 +275,7 @@ def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
         report,
         {
             "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
-            "debian": (f"$ sudo apt-get install nvidia-tesla-{branch}-driver && sudo reboot",),
+            "debian": (_debian_legacy(branch),),
             "fedora": (f"$ sudo dnf install akmod-nvidia-{branch}xx && sudo reboot",),
             "rhel": _rhel(
                 report,

@@ -239,8 +239,11 @@ def unbound_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "are device files, a container's device cgroup or missing `--device` flags hide some "
     "of them, or udev did not create the files (DCGM's *permissions* check).",
     fix="In a container pass every GPU (`--gpus all`); on the host run "
-    "`sudo nvidia-modprobe -c 0 -u` (or reboot) to create the files.",
-    sources=("NVIDIA/nvidia-modprobe nvidia-modprobe.c (creates /dev/nvidiaN)",),
+    "`sudo nvidia-modprobe -u -c N` with one `-c` per missing `/dev/nvidiaN` (or reboot) to "
+    "create the files.",
+    sources=(
+        "NVIDIA/nvidia-modprobe nvidia-modprobe.c (-c MINOR creates /dev/nvidiaMINOR, repeatable)",
+    ),
 )
 def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not is_linux_host(report) or not report.driver.dev_nodes:
@@ -248,6 +251,9 @@ def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     count = len(gpus(report))
     nodes = sorted(n for n in report.driver.dev_nodes if _GPU_NODE.match(n))
     if count and len(nodes) < count:
+        # The driver numbers the GPUs it takes 0, 1, ...: the files to create are the gaps.
+        have = {int(n.removeprefix("/dev/nvidia")) for n in nodes}
+        missing = [n for n in range(count) if n not in have] or list(range(count))
         yield Hit(
             evidence=(
                 f"NVML lists {count} GPUs",
@@ -255,7 +261,7 @@ def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
             fix=(
                 "In a container: docker run --gpus all ...",
-                "$ sudo nvidia-modprobe -c 0 -u",
+                "$ sudo nvidia-modprobe -u " + " ".join(f"-c {n}" for n in missing),
             ),
         )
 

@@ -521,7 +521,7 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
     if fw.name == "tensorflow":
         fix.append(
             '$ TF_CPP_MAX_VLOG_LEVEL=3 python -c "import tensorflow as tf; '
-            "tf.config.list_physical_devices('GPU')\" 2>&1 | grep -i dlopen"
+            "tf.config.list_physical_devices('GPU')\" 2>&1 | grep -iE 'dynamic library|dlopen'"
         )
     yield Hit(
         title=f"{label(fw)} could not load: {', '.join(names)}",

@@ -24,7 +24,8 @@ UNCORRECTABLE_REMAPS_LIMIT = 512
     why="NVML could not get a handle to the GPU (`GPU is lost`, `Unknown Error`): it fell off "
     "the bus (Xid 79), is in a bad state after an error, or lost power. CUDA cannot use it "
     "and other GPUs may be affected.",
-    fix="Read the Xid errors in `dmesg`, reset the GPU (`nvidia-smi -r -i N`) or reboot; if it "
+    fix="Read the Xid errors in `dmesg`, reset the GPU (`sudo nvidia-smi -r -i N` once no process "
+    "uses it) or reboot; if it "
     "recurs, check power cables, seating and cooling.",
     sources=(
         "https://docs.nvidia.com/deploy/xid-errors/index.html (Xid 79: fallen off the bus)",
@@ -42,7 +43,7 @@ def lost(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence=tuple(said or [f"NVML has no handle for {gpu_label(gpu)}"]),
             fix=(
                 xid_step(report),
-                f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",
+                f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",
                 "If it recurs: check power cables, seating and cooling.",
             ),
         )
@@ -58,7 +59,8 @@ def lost(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "counter) this is an error: results computed on this GPU may be wrong and the driver "
     "will retire or remap the bad memory at the next reset. Errors only in the lifetime "
     "(aggregate) counter are a warning: a history to watch.",
-    fix="Stop jobs on the GPU, reset it (`nvidia-smi -r -i N`) or reboot; if the count keeps "
+    fix="Stop jobs on the GPU, reset it (`sudo nvidia-smi -r -i N` once no process uses it) or "
+    "reboot; if the count keeps "
     "growing, run `dcgmi diag -r 3` and arrange a replacement.",
     sources=(
         "https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html",
@@ -76,7 +78,10 @@ def ecc(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 evidence=(
                     f"uncorrectable ECC errors: {volatile} since reboot, {aggregate} lifetime",
                 ),
-                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot", "$ dcgmi diag -r 3"),
+                fix=(
+                    f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",
+                    "$ dcgmi diag -r 3",
+                ),
             )
         elif aggregate > 0:
             yield Hit(
@@ -97,7 +102,8 @@ def ecc(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GPU is reset, and until then the bad pages may still be used. A total of "
     f"{RETIRED_PAGES_LIMIT} or more retired pages is an error: DCGM fails the GPU at that "
     "count.",
-    fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot to retire the pages; past the limit, "
+    fix="Reset the GPU (`sudo nvidia-smi -r -i N` once no process uses it) or reboot to retire "
+    "the pages; past the limit, "
     "arrange a replacement.",
     sources=(
         "https://docs.nvidia.com/deploy/dynamic-page-retirement/index.html",
@@ -121,7 +127,7 @@ def retired_pages(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             yield Hit(
                 title=f"{gpu_label(gpu)} has memory pages waiting to be retired",
                 evidence=(counts, "retirement pending: yes"),
-                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",),
+                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",),
             )
 
 
@@ -134,7 +140,7 @@ def retired_pages(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="On A100, H100 and newer GPUs bad memory rows are remapped to spares at the next "
     "reset; until then the bad row is in use. Uncorrectable remaps at or above "
     f"{UNCORRECTABLE_REMAPS_LIMIT} are an error (DCGM's limit).",
-    fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot.",
+    fix="Reset the GPU (`sudo nvidia-smi -r -i N` once no process uses it) or reboot.",
     sources=(
         "https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html (row remapping)",
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetRemappedRows)",
@@ -157,7 +163,7 @@ def remap_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             yield Hit(
                 title=f"{gpu_label(gpu)} has a memory row remap pending",
                 evidence=(counts, "remap pending: yes"),
-                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",),
+                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",),
             )
 
 

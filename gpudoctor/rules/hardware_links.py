@@ -29,7 +29,8 @@ BIG_MEMORY_MIB = 16 * 1024
     "operations on this node lose bandwidth or fall back to PCIe. On a model without a known "
     "count, a link listed but down while others are up is a warning. A GPU for which NVML "
     "lists no link at all (NOT_SUPPORTED, as in MIG mode or a VM) is not judged.",
-    fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
+    fix="Reset the GPUs (`sudo nvidia-smi -r`, with no process on any of them) or reboot so that "
+    "the links train again; if a link "
     "stays down, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/group__NvLink.html (nvmlDeviceGetNvLinkState)",
@@ -112,7 +113,8 @@ def nvlink_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "gpudoctor compares the links of the node's GPUs of one model with each other, so no "
     "per-model figure is assumed; links whose speed NVML does not give, and links NVML says "
     "are in their low-power state (idle), are not judged.",
-    fix="Reset the GPUs (`nvidia-smi -r`) or reboot so that the links train again; if a link "
+    fix="Reset the GPUs (`sudo nvidia-smi -r`, with no process on any of them) or reboot so that "
+    "the links train again; if a link "
     "stays slow, check `nvidia-smi nvlink -s` and have the baseboard serviced.",
     sources=(
         "https://github.com/NVIDIA/go-nvml/blob/2f9e261fe40a/gen/nvml/nvml.h "
@@ -388,8 +390,8 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "counters keep no time. Symbol errors alone are "
     "information (a few come with link training; a count that keeps growing means a marginal "
     "cable or transceiver).",
-    fix="Clear the counters (`perfquery -x -R`), watch whether they grow, and replace the "
-    "cable or transceiver if they do.",
+    fix="Clear the port's counters (`sudo perfquery -x -R -C <device> -P <port>`), watch "
+    "whether they grow, and replace the cable or transceiver if they do.",
     sources=(
         "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband "
         "(counters/link_downed, symbol_error, link_error_recovery)",
@@ -420,7 +422,9 @@ def ib_port_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=None if flapped else Severity.INFO,
             title=f"InfiniBand/RoCE {_name(port)} {what}",
             evidence=(f"{_name(port)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),),
-            fix=(f"$ perfquery -x {port.device} {port.port}   # watch whether they grow",),
+            fix=(
+                f"$ sudo perfquery -x -C {port.device} -P {port.port}   # watch whether they grow",
+            ),
         )
 
 

@@ -144,7 +144,8 @@ def _fix(entry: XidLike | None, index: int | None) -> tuple[str, ...]:
     "the catalogue lacks is a warning. An error-level Xid whose lines all predate the current "
     "boot (the journal keeps earlier boots) is a warning: the reboot has reset the GPUs since. "
     "Xids usually caused by the application are GD-GPU-057; GSP firmware timeouts GD-GPU-059.",
-    fix="Do what the finding says for its Xid (restart the job, `nvidia-smi -r`, reboot, or "
+    fix="Do what the finding says for its Xid (restart the job, `sudo nvidia-smi -r -i N` once no "
+    "process uses the GPU, reboot, or "
     "drain and repair); if an Xid keeps coming back after that, run `dcgmi diag -r 3`.",
     sources=(
         XID_DOCS,
@@ -291,7 +292,8 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(`NVreg_EnableGpuFirmware=0`); the open kernel module always uses GSP, so gpudoctor "
     "suggests the switch only for a Turing or Ampere GPU on the proprietary module. Lines that "
     "all predate the current boot are a warning.",
-    fix="Reset the GPU (`nvidia-smi -r -i N`) or reboot; update the driver; where GSP is "
+    fix="Reset the GPU (`sudo nvidia-smi -r -i N` once no process uses it) or reboot; update the "
+    "driver; where GSP is "
     "optional and the proprietary module is loaded, try `options nvidia "
     "NVreg_EnableGpuFirmware=0` in /etc/modprobe.d.",
     sources=(
@@ -352,7 +354,8 @@ _RECOVERY = re.compile(r"to 0x[0-9a-fA-F]+ \(([^)]*)\)")
     "Reset Required`, `Node Reboot Required`, `Drain and Reset`. The newest such line in the "
     "window is what counts; a change back to `None` means the GPU recovered, and so does a "
     "reboot since the line.",
-    fix="Do what the line names: reset the GPU (`nvidia-smi -r`), drain and reset it, or "
+    fix="Do what the line names: reset the GPU (`sudo nvidia-smi -r -i N` once no process uses "
+    "it), drain and reset it, or "
     "reboot the node.",
     sources=(
         "leptonai/gpud pkg/nvidia-query/xid/kmsg_test.go (recorded Xid 154 lines)",

@@ -464,6 +464,12 @@ def cudnn_pin(fw: FrameworkInfo) -> str | None:
     return None
 
 
+# The oldest cuDNN wheel on PyPI per CUDA major (pip index versions nvidia-cudnn-cu11, -cu12,
+# -cu13, read 2026-12-07: 8.5.0.96, 8.8.0.121, 9.12.0.46): a build with an older cuDNN (e.g.
+# TensorFlow 2.10's 8.1) has no wheel to pin, only conda-forge's cudnn package.
+_OLDEST_CUDNN_WHEEL = {"11": (8, 5), "12": (8, 8), "13": (9, 12)}
+
+
 def cudnn_install(fw: FrameworkInfo) -> str:
     """pip's command for the cuDNN the build needs: the wheel the framework pins when that is
     the cuDNN it was built with, else that version's newest wheel (``==8.7.0.*``: the wheels
@@ -475,6 +481,13 @@ def cudnn_install(fw: FrameworkInfo) -> str:
         return f"$ pip install '{pin}'   # the cuDNN {label(fw)} pins"
     major = (fw.build_cuda or "12").split(".")[0]
     built = f"the cuDNN {label(fw)} was built with"
+    parts = tuple(int(p) for p in re.findall(r"\d+", build)[:2])
+    oldest = _OLDEST_CUDNN_WHEEL.get(major)
+    if oldest is not None and parts and parts < oldest:
+        return (
+            f"In a conda environment: $ conda install -c conda-forge 'cudnn={build}'   # {built}; "
+            f"no nvidia-cudnn-cu{major} wheel is older than {oldest[0]}.{oldest[1]}"
+        )
     return f"$ pip install 'nvidia-cudnn-cu{major}=={build}.*'   # {built}"
 
 

@@ -84,7 +84,8 @@ def test_cuinit_999_with_uvm_missing():
     assert "nvidia_uvm" in found.title
     assert "the nvidia_uvm module is not loaded" in found.evidence
     assert "/dev/nvidia-uvm is missing" in found.evidence
-    assert "$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm" in found.fix
+    assert found.fix[0].startswith("$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm")
+    assert "no CUDA process" in found.fix[0]
     (other,) = findings(report, "GD-CUDA-002")
     assert "suspend" in other.title
 

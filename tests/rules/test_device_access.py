@@ -42,6 +42,10 @@ def test_eperm_outside_a_container_is_a_host_device_cgroup():
     (found,) = findings(report, "GD-NVML-012")
     assert found.severity == Severity.ERROR
     assert "DeviceAllow=/dev/nvidiactl rw" in found.fix
+    # /proc/devices names the GPUs' group "nvidia" from R545 (open-gpu-kernel-modules nv.c),
+    # "nvidia-frontend" before: a glob covers both, char-nvidia-frontend alone misses R545+.
+    assert not any(line.startswith("DeviceAllow=char-nvidia-frontend") for line in found.fix)
+    assert any(line.startswith("DeviceAllow=char-nvidia* rw") for line in found.fix)
     assert findings(report, "GD-NVML-011") == []  # not a container
     assert findings(report, "GD-NVML-007") == []  # the cause is named
     # no "container's cgroup" on a machine that runs no container (a service's cgroup)

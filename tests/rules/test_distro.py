@@ -106,6 +106,20 @@ def test_the_rhel_release_is_read_from_the_pretty_name(pretty, major):
     assert distro.rhel_major(pretty) == major
 
 
+def test_debian_legacy_branches_name_packages_debian_has():
+    # Debian's archive (bookworm, trixie, sid; contrib and non-free, apt-cache 2026-12-07):
+    # nvidia-tesla-470-driver, nvidia-legacy-390xx-driver, nvidia-legacy-340xx-driver, and no
+    # nvidia-tesla-580-driver; its own nvidia-driver (535, 550) still drives Pascal.
+    debian = on("Debian GNU/Linux 13 (trixie)")
+    (kepler,) = distro.install_legacy_branch(debian, 470)
+    assert kepler == "$ sudo apt-get install nvidia-tesla-470-driver && sudo reboot"
+    (fermi,) = distro.install_legacy_branch(debian, 390)
+    assert "nvidia-legacy-390xx-driver" in fermi
+    (pascal,) = distro.install_legacy_branch(debian, 580)
+    assert "nvidia-tesla-580" not in pascal
+    assert pascal.startswith("$ sudo apt-get install nvidia-driver && sudo reboot")
+
+
 def test_rhel_8_and_9_switch_the_module_stream_rhel_10_has_none():
     # NVIDIA Driver Installation Guide, Advanced Options: `module install` of another stream
     # is refused while one is enabled; RHEL 10 has no modularity at all.

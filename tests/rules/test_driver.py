@@ -97,6 +97,10 @@ def test_fewer_device_files_than_gpus():
     two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
     (found,) = findings(two, "GD-DRV-005")
     assert "2 GPUs" in found.evidence[0]
+    # nvidia-modprobe -c MINOR creates /dev/nvidiaMINOR: the command names the missing file,
+    # not /dev/nvidia0, which exists (NVIDIA/nvidia-modprobe nvidia-modprobe.c, case 'c').
+    assert "/dev/nvidia0" in found.evidence[1] and "/dev/nvidia1" not in found.evidence[1]
+    assert found.fix[-1] == "$ sudo nvidia-modprobe -u -c 1"
     full = with_driver(two, dev_nodes=("/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"))
     assert findings(full, "GD-DRV-005") == []
 

@@ -287,6 +287,10 @@ def test_failed_libraries_are_named_once():
     (found,) = findings(report, "GD-TF-009")
     assert found.title == "TensorFlow 2.20.0 could not load: libcudnn.so.9"
     assert found.evidence == ("libcudnn.so.9: cannot open shared object file",)
+    # TensorFlow's loader logs "Could not load dynamic library '...'; dlerror: ..." (XLA's
+    # tsl/platform/default/dso_loader.cc): a grep for "dlopen" alone keeps only the summary.
+    (search,) = [line for line in found.fix if "TF_CPP_MAX_VLOG_LEVEL=3" in line]
+    assert search.endswith("grep -iE 'dynamic library|dlopen'")
     assert findings(report, "GD-TF-008") == []  # the libraries are the cause
 
 
@@ -349,6 +353,20 @@ def test_a_cudnn_older_than_the_build_is_fixed_with_a_pin_pip_can_match():
     )
     (found,) = findings(unpinned, "GD-TORCH-011")
     assert found.fix[0].startswith("$ pip install 'nvidia-cudnn-cu11==8.7.0.*'")
+    # TensorFlow 2.10 was built with cuDNN 8.1: the oldest nvidia-cudnn-cu11 wheel on PyPI is
+    # 8.5.0.96, so a pip pin cannot install; conda-forge's cudnn 8.1.0 (TF's own recipe) can.
+    tf210 = with_framework(
+        healthy(),
+        "tensorflow",
+        version="2.10.1",
+        build_cuda="11.2",
+        build_cudnn="8.1.0",
+        cudnn_runtime="7.6.5",
+        requires=(),
+    )
+    (found,) = findings(tf210, "GD-TF-011")
+    assert "pip install" not in found.fix[0]
+    assert "conda install -c conda-forge 'cudnn=8.1.0'" in found.fix[0]
 
 
 def test_a_cudnn_of_a_newer_major_is_not_called_older():

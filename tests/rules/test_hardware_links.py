@@ -225,6 +225,9 @@ def test_a_flapping_port():
     (found,) = findings(report, "GD-HOST-058")
     assert found.severity == Severity.WARNING and "is flapping" in found.title
     assert "link_downed 3" in found.evidence[0] and "symbol_error 120" in found.evidence[0]
+    # perfquery's positional arguments are a LID and a port (perfquery(8): perfquery [options]
+    # [<lid|guid> [[port(s)] [reset_mask]]]); the local device is named with -C and -P.
+    assert found.fix == ("$ sudo perfquery -x -C mlx5_0 -P 1   # watch whether they grow",)
     (symbols,) = findings(with_ports(healthy(), ib("mlx5_0", symbol_error=4)), "GD-HOST-058")
     assert symbols.severity == Severity.INFO and "symbol errors" in symbols.title
 
