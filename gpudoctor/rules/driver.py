@@ -135,7 +135,8 @@ def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            '$ echo -e "blacklist nouveau\\noptions nouveau modeset=0" | '
+            # printf, not echo -e: sh's echo prints the -e (dash is /bin/sh on Debian/Ubuntu)
+            "$ printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | "
             "sudo tee /etc/modprobe.d/blacklist-nouveau.conf",
             *rebuild_initramfs(report),
             "$ sudo reboot",

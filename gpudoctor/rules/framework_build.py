@@ -304,7 +304,7 @@ def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     why="TensorFlow 2.10 was the last release with GPU support on native Windows; every newer "
     "one runs on the CPU there, whatever is installed. GPU TensorFlow on Windows means WSL2, "
     "or TensorFlow 2.10 with CUDA 11.2 and cuDNN 8.1 (Python 3.10 at most).",
-    fix="Run TensorFlow inside WSL2 (`pip install tensorflow[and-cuda]` there), or install "
+    fix="Run TensorFlow inside WSL2 (`pip install 'tensorflow[and-cuda]'` there), or install "
     "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge.",
     sources=(
         "https://www.tensorflow.org/install/pip#windows-native",

@@ -499,7 +499,7 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "TensorFlow then prints only `Cannot dlopen some GPU libraries` and skips the GPU; "
     "gpudoctor repeats the load of each library in a child and reports the loader's own "
     "words (which often name a *different*, transitive library such as `libnvJitLink`).",
-    fix="Install the framework with its CUDA wheels (`pip install tensorflow[and-cuda]==<ver>`, "
+    fix="Install the framework with its CUDA wheels (`pip install 'tensorflow[and-cuda]==<ver>'`, "
     "or the PyTorch CUDA wheel), remove foreign CUDA folders from `LD_LIBRARY_PATH`; "
     "`TF_CPP_MAX_VLOG_LEVEL=3` shows TensorFlow's search.",
     sources=(

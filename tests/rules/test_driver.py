@@ -70,6 +70,26 @@ def test_nouveau_bound_to_the_gpu():
     assert findings(healthy(), "GD-DRV-002") == []
 
 
+def test_the_nouveau_blacklist_reads_the_same_under_sh_and_bash():
+    # `echo -e` under dash (Debian's and Ubuntu's /bin/sh) printed "-e blacklist nouveau"
+    import shlex
+    import shutil
+    import subprocess
+
+    report = no_driver(pci_functions=(replace(GPU_FN, driver="nouveau"),))
+    (found,) = findings(report, "GD-DRV-002")
+    (step,) = [s for s in found.fix if "blacklist nouveau" in s]
+    writer = step.removeprefix("$ ").split(" | ")[0]
+    for shell in ("sh", "bash"):
+        if shutil.which(shell) is None:
+            continue
+        out = subprocess.run(
+            [shell, "-c", writer], check=True, capture_output=True, text=True, timeout=10
+        )
+        assert out.stdout == "blacklist nouveau\noptions nouveau modeset=0\n", (shell, out)
+    assert shlex.split(writer)[0] == "printf"
+
+
 def test_the_module_missing_although_a_gpu_is_on_the_bus():
     (found,) = findings(no_driver(pci_functions=(GPU_FN, AUDIO_FN)), "GD-DRV-003")
     assert "0000:01:00.0" in found.evidence[0]
