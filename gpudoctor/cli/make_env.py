@@ -204,8 +204,10 @@ def _no_node_now(partition: str, exc: Exception) -> NodeUnavailableError:
     text = str(exc)
     for remedy in CHECK_REMEDIES:
         text = text.replace(remedy, "")
+    # SLURM's policy (an account the partition does not allow) does not pass with time
+    later = "" if "SLURM does not let this job run there" in text else "try again later, or "
     return NodeUnavailableError(
-        f"{text}; try again later, or plan without a job on the nodes: --partition {partition} "
+        f"{text}; {later}plan without a job on the nodes: --partition {partition} "
         "--driver VERSION --cc X.Y (as `nvidia-smi` prints on a node), or --partition "
         f"{partition} --from-fleet DIR"
     )

@@ -1057,3 +1057,24 @@ def test_a_gpu_model_whose_nodes_cannot_be_checked_is_warned_about(cli: Cli, in_
         "node(s) n2 of partition gpu (p100) were not checked (none idle or mixed now): this "
         "environment may not run there"
     ) in " ".join(line.lstrip("# ") for line in result.stdout.splitlines())
+
+
+def test_a_partition_that_refuses_the_account_is_not_to_be_tried_later(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # "Requested nodes are busy; try again later": the nodes were idle, the partition's
+    # AllowAccounts left the account out, and no wait changes that
+    env = mixed_partition(in_tmp)
+    state = json.loads((in_tmp / "state.json").read_text())
+    for node in state["nodes"].values():
+        node.update(srun="partition_config", gres="gpu:h100:8")
+    (in_tmp / "state.json").write_text(json.dumps(state))
+    result = cli("make-env", "--partition", "gpu", "--stdout", env=env)
+    assert result.exit_code == 1, result
+    last = result.stderr.splitlines()[-1]
+    assert "Requested partition configuration not available now" in last
+    assert "busy" not in last and "try again later" not in last
+    assert last.endswith(
+        "; plan without a job on the nodes: --partition gpu --driver VERSION --cc X.Y (as "
+        "`nvidia-smi` prints on a node), or --partition gpu --from-fleet DIR"
+    )
