@@ -93,6 +93,25 @@ def test_a_login_node_whose_controller_does_not_answer_is_not_told_to_use_the_cp
     assert plain.title == "No NVIDIA GPU: deep learning here runs on the CPU only"
 
 
+def test_a_cpu_only_torch_on_a_login_node_says_it_will_not_use_the_gpu_nodes():
+    # the login node's PyTorch line read "[✓] PyTorch 2.13.0+cpu, CPU-only build": the student
+    # ran jobs on partition gpu with that environment and its GPUs went unused
+    report = b.with_framework(
+        s.login_node(), "torch", version="2.13.0+cpu", cuda_build=False, build_cuda=None
+    )
+    report = b.with_framework(report, "torch", init_error=None)
+    found = ids(report)["GD-TORCH-004"]
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "PyTorch 2.13.0+cpu is a CPU-only build: run in a job on partition gpu, it will not use "
+        "the GPUs there"
+    )
+    assert found.fix[0] == "An environment for those nodes: $ gpudoctor make-env --partition gpu"
+    # a machine without GPU and without SLURM: the CPU build is what it should have
+    plain = replace(report, site=SiteInfo())
+    assert "GD-TORCH-004" not in ids(plain)
+
+
 def test_inside_a_job_the_login_node_rule_is_silent():
     report = s.login_node()
     report = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="1")))
