@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -203,8 +204,10 @@ def _no_node_now(partition: str, exc: Exception) -> NodeUnavailableError:
     text = str(exc)
     for remedy in CHECK_REMEDIES:
         text = text.replace(remedy, "")
+    # SLURM's policy (an account the partition does not allow) does not pass with time
+    later = "" if "SLURM does not let this job run there" in text else "try again later, or "
     return NodeUnavailableError(
-        f"{text}; try again later, or plan without a job on the nodes: --partition {partition} "
+        f"{text}; {later}plan without a job on the nodes: --partition {partition} "
         "--driver VERSION --cc X.Y (as `nvidia-smi` prints on a node), or --partition "
         f"{partition} --from-fleet DIR"
     )
@@ -234,21 +237,71 @@ def _partition_target(partition: str, *, cpu: bool) -> Target:
     argv = [sys.executable, "-m", "gpudoctor", "check", "--format", "json", "--no-redact"]
     from gpudoctor.fleet.remote import run_check_on_one_of
 
-    try:
-        report = run_check_on_one_of(
-            wheres, [*argv, "--no-frameworks"], announce=announce, on_busy=busy
+    def check_one_of(group: list[Where]) -> NodeTarget:
+        try:
+            report = run_check_on_one_of(
+                group, [*argv, "--no-frameworks"], announce=announce, on_busy=busy
+            )
+        except NodeUnavailableError as exc:  # said with check's options, --immediate
+            raise _no_node_now(partition, exc) from None
+        ran = report.site.remote if report.site is not None else None
+        node = ran.node if ran is not None else group[0].node  # run_check always sets it
+        target = target_from_report(report, f"node {node} of partition {partition}")
+        unknown = target.driverless_gpus or target.unread_driver  # the planner says what it saw
+        if target.driver is None and not cpu and not unknown:
+            raise no_driver_on_node(node, partition)
+        return NodeTarget(
+            node=node, partitions=(partition,), target=target, unload=modules_to_unload(report)
         )
-    except NodeUnavailableError as exc:  # said with check's options, --immediate
-        raise _no_node_now(partition, exc) from None
-    ran = report.site.remote if report.site is not None else None
-    node = ran.node if ran is not None else wheres[0].node  # run_check always sets it
-    target = target_from_report(report, f"node {node} of partition {partition}")
-    unknown = target.driverless_gpus or target.unread_driver  # the planner says what it saw
-    if target.driver is None and not cpu and not unknown:
-        raise no_driver_on_node(node, partition)
+
     hostlist, kind = _partition_nodes(partition)
-    unload = modules_to_unload(report)
-    return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=unload)
+    kinds = _gpu_kinds(partition)
+    by_kind: dict[str, list[Where]] = {}
+    for where in wheres:
+        by_kind.setdefault(kinds.get(where.node, ""), []).append(where)
+    if len(set(kinds.values())) <= 1:
+        one = check_one_of(wheres)
+        return for_nodes(
+            one.target, partition=partition, nodes=hostlist, gpu=kind, unload=one.unload
+        )
+    # Nodes of several GPU models: one node's check planned for its GPU alone, and the header
+    # said the plan was for them all (an H100 node's CUDA 13 build, which a P100 cannot run)
+    checked = [check_one_of(group) for group in by_kind.values()]
+    target, _ = fleet_target(checked, partition=partition, where=f"partition {partition}")
+    unchecked = sorted(set(kinds.values()) - set(by_kind))
+    target = dataclasses.replace(
+        target,
+        origin=f"nodes {', '.join(n.node for n in checked)} of partition {partition}",
+        left_out=(*target.left_out, *(_unchecked(partition, k, kinds) for k in unchecked)),
+    )
+    return for_nodes(
+        target, partition=partition, nodes=hostlist, gpu=kind, unload=target.unload_modules
+    )
+
+
+def _gpu_kinds(partition: str) -> dict[str, str]:
+    """Each node of ``partition`` with its GRES's GPU model(s) (``h100``; ``""`` untyped)."""
+    from gpudoctor.fleet.slurm import list_compute_nodes
+    from gpudoctor.model.slurm import gpu_gres
+
+    kinds = {}
+    for cn in list_compute_nodes(partition=partition):
+        found = [p[0] or "" for g in cn.gres if (p := gpu_gres(g))]
+        if found:
+            kinds[cn.node.name] = ",".join(sorted(set(found)))
+    return kinds
+
+
+def _unchecked(partition: str, kind: str, kinds: dict[str, str]) -> str:
+    """The warning for a GPU model none of whose nodes could run the check now."""
+    from gpudoctor.fleet.hostlist import compress
+
+    nodes = compress(n for n, k in kinds.items() if k == kind)
+    return (
+        f"node(s) {nodes} of partition {partition} ({kind or 'untyped GPU GRES'}) were not "
+        "checked (none idle or mixed now): this environment may not run there; plan for them "
+        "too with --driver VERSION --cc X.Y, or from a saved fleet report (--from-fleet DIR)"
+    )
 
 
 def _fleet_target(folder: Path, partition: str | None) -> Target:

@@ -319,6 +319,13 @@ def command(
         result = replace(result, hardware=_ranks_noted(_measure_hardware(hw, refs)))
     result = with_published_figures(with_datasheet_peaks(result, refs), refs)
     verdict = judge(result, refs)
+    from gpudoctor.cli.verify_where import with_slurm_reason
+
+    # the srun line it suggests runs this verify again: sys.argv is not ours to read (python
+    # -m, a test runner), so the options that choose what is verified are spelled out
+    again = ["gpudoctor", "verify", *(["--quick"] if quick else [])]
+    again += [] if framework == "all" else ["--framework", framework]
+    verdict = with_slurm_reason(verdict, again)
     color = fmt == "text" and use_color(to_file=output is not None)
     # The results first: minutes of measurements must not be lost to a failing chart.
     emit(VERIFY.render(fmt, result, verdict, color=color), output, force=force)

@@ -232,6 +232,14 @@ def _report(where: Where, result: CmdResult, timeout_s: float) -> Report:
     complaint = slurm.srun_error(result)
     text = result.stdout.strip()
     if complaint is not None and not text:
+        if slurm.refused_by_policy(complaint):
+            # waiting does not help, nor does another node of the partition
+            raise NodeUnavailableError(
+                f"{on}: srun refused the job: {complaint} (SLURM does not let this job run "
+                f"there: see the partition's AllowAccounts, AllowQos and limits with `scontrol "
+                f"show partition {where.partition or ''}`, and your accounts and QOS with "
+                "`sacctmgr show assoc user=$USER`; srun reads SLURM_ACCOUNT and SLURM_QOS)"
+            )
         error = NodeBusyError if "busy" in complaint.lower() else NodeUnavailableError
         raise error(
             f"{on}: srun refused the job: {complaint} (try again later, or wait longer with "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -40,6 +41,7 @@ __all__ = [
     "own_job_env",
     "parse_sinfo",
     "query_cluster",
+    "refused_by_policy",
     "resume",
     "srun_error",
     "srun_on",
@@ -381,8 +383,45 @@ def srun_error(result: CmdResult) -> str | None:
     the node not reached, and check's own words were lost.
     """
     errors = [e for e in _srun_errors(result) if not _TASK_EXIT.match(e)]
+    if not errors:
+        return None
     # The first error names the cause; later ones are its consequences (Job step aborted ...)
-    return errors[0] if errors else None
+    held = _held_because(result)
+    if held is not None and _GIVEN_UP.search(errors[0]):
+        # --immediate gives up with "Requested nodes are busy" whatever held the job; the
+        # reason srun printed first (an account the partition does not allow) was lost, and
+        # idle nodes were reported busy, to be tried again later
+        return held
+    return errors[0]
+
+
+_QUEUED = re.compile(r"srun: job [0-9]+ queued and waiting for resources")
+_GIVEN_UP = re.compile(r"Requested nodes are busy|Nodes busy")
+
+
+def _held_because(result: CmdResult) -> str | None:
+    """Why a job was queued, in srun's words: the line it prints just before ``job N queued
+    and waiting for resources`` (``Requested partition configuration not available now``);
+    None when it gave none, or said the nodes were busy."""
+    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+    for before, line in itertools.pairwise(lines):
+        if _QUEUED.fullmatch(line) and before.startswith("srun: ") and not _QUEUED.match(before):
+            reason = before.removeprefix("srun: ").removeprefix("error: ").strip()
+            return None if _GIVEN_UP.search(reason) else reason
+    return None
+
+
+_POLICY = re.compile(
+    r"account|qos|partition configuration|not permitted|permission denied|association|"
+    r"violates|invalid partition",
+    re.IGNORECASE,
+)
+
+
+def refused_by_policy(complaint: str) -> bool:
+    """Whether srun's complaint is SLURM's policy (an account, a QOS, the partition's limits),
+    which waiting does not change, rather than nodes that are busy now."""
+    return _POLICY.search(complaint) is not None
 
 
 def task_exit(result: CmdResult) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from gpudoctor.model.report import GpuInfo, PciFunction, Report
 
@@ -143,6 +144,27 @@ def slurm_login_node(report: Report) -> bool:
         site is not None
         and site.slurm is not None
         and site.slurm.reachable
+        and site.slurm_job is None
+        and no_nvidia_gpu(report)
+    )
+
+
+SLURM_NOT_CONFIGURED = re.compile(
+    r"Could not establish a configuration source|slurm\.conf|s_p_parse_file", re.IGNORECASE
+)
+"""What sinfo says when this machine has no SLURM configuration at all (no slurm.conf, no
+configless DNS SRV record): the commands are installed, but no controller was ever asked."""
+
+
+def slurm_unanswered(report: Report) -> bool:
+    """True where a login node may be but SLURM could not say: SLURM is configured here, its
+    controller did not answer sinfo, no GPU here, not in a job."""
+    site = report.site
+    return (
+        site is not None
+        and site.slurm is not None
+        and not site.slurm.reachable
+        and not SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
         and site.slurm_job is None
         and no_nvidia_gpu(report)
     )

@@ -9,7 +9,13 @@ from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
-from gpudoctor.rules.facts import gpus, is_linux_host, no_nvidia_gpu, slurm_login_node
+from gpudoctor.rules.facts import (
+    gpus,
+    is_linux_host,
+    no_nvidia_gpu,
+    slurm_login_node,
+    slurm_unanswered,
+)
 from gpudoctor.rules.kernel_module import driver_refuses_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -36,7 +42,10 @@ def _describe(fn: PciFunction) -> str:
     "bus in `/sys`, so the same holds there, unless `NVIDIA_VISIBLE_DEVICES` is set or the "
     "bus could not be read (then the NVML line says what the container lacks). On a cloud "
     "VM the instance type may have no GPU, or the GPU was not attached. On a SLURM login "
-    "node (sinfo answers, no job) it is information: GD-HOST-007 says where the GPUs are. "
+    "node (sinfo answers, no job) it is information: GD-HOST-007 says where the GPUs are; "
+    "where SLURM is configured but its controller did not answer (and this is no job), it "
+    "says that such a machine is most likely a login node whose GPUs are on the compute "
+    "nodes, not that deep learning runs on its CPU. "
     "Inside a SLURM job that was given GPUs (`SLURM_STEP_GPUS`, `SLURM_JOB_GPUS`, ...) it is "
     "an error: the node's GRES promise GPUs that the node does not show, so every GPU job "
     "sent there fails (a gres.conf that names absent GPUs, or a GPU lost from the bus). "
@@ -93,6 +102,23 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title="No GPU on this SLURM login node: the GPUs are on the compute nodes",
             evidence=(*evidence, "sinfo answered and this shell is not inside a job"),
             fix=("See GD-HOST-007 for the GPU partitions and how to get onto one.",),
+        )
+        return
+    if slurm_unanswered(report):
+        # SLURM is configured here: most likely a login node, whose GPUs are on the compute
+        # nodes; "runs on the CPU only ... choose a GPU instance type" misled there
+        yield Hit(
+            title=(
+                "No NVIDIA GPU here; SLURM is configured but its controller did not answer: if "
+                "this is a login node, the GPUs are on the compute nodes"
+            ),
+            evidence=(*evidence, "sinfo did not answer (GD-HOST-007) and this is not a job"),
+            fix=(
+                "Do not plan a CPU-only environment here for GPU work. Wait for the controller:",
+                "$ scontrol ping",
+                "then `gpudoctor check` names the GPU partitions, and a GPU node's shell is",
+                "$ srun -p PARTITION --gres=gpu:1 --pty bash",
+            ),
         )
         return
     on_host = "   # on the host" if report.host.container else ""

@@ -20,6 +20,7 @@ from gpudoctor.model.derived import (
     nvidia_traces,
     pci_bus_unreadable,
     slurm_login_node,
+    slurm_unanswered,
 )
 from gpudoctor.model.report import GpuInfo, Report
 
@@ -168,4 +169,5 @@ __all__ = [
     "nvidia_traces",
     "pci_bus_unreadable",
     "slurm_login_node",
+    "slurm_unanswered",
 ]

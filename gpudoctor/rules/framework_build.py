@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
+from gpudoctor.model.slurm import gpu_partitions
 from gpudoctor.rules.facts import (
     ask,
     driver_version,
@@ -15,6 +16,7 @@ from gpudoctor.rules.facts import (
     kb_os,
     major_minor,
     make_env_command,
+    slurm_login_node,
 )
 from gpudoctor.rules.registry import (
     FRAMEWORK_NAMES,
@@ -73,11 +75,14 @@ def api_level(report: Report, build_cuda: str) -> str | None:
 @framework_rule(
     {"torch": "GD-TORCH-004", "tensorflow": "GD-TF-004"},
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.INFO),
     title="{fw} is a CPU-only build on a machine with an NVIDIA GPU",
     why="The installed {fw} has no CUDA support, so it never uses the GPU. pip's default "
     "PyTorch wheels on Windows are CPU-only, `tensorflow-cpu` or TensorFlow without "
     "`[and-cuda]` has no GPU libraries, and a later `pip install` of another package can "
-    "replace a CUDA build with a CPU one.",
+    "replace a CUDA build with a CPU one. On a SLURM login node (no GPU here, sinfo names GPU "
+    "partitions) it is information: the same environment, on a shared file system, runs "
+    "the jobs on the GPU nodes, where it would not use their GPUs.",
     fix="Install a CUDA build chosen for this driver and GPU; `gpudoctor make-env` plans one.",
     sources=(
         "pytorch/pytorch#3717 (Torch not compiled with CUDA enabled)",
@@ -86,7 +91,10 @@ def api_level(report: Report, build_cuda: str) -> str | None:
     ),
 )
 def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
-    if fw.status != "ok" or fw.cuda_build is not False or not has_nvidia_gpu(report):
+    if fw.status != "ok" or fw.cuda_build is not False:
+        return
+    if not has_nvidia_gpu(report):
+        yield from _cpu_only_on_login_node(report, fw)
         return
     if tf_without_windows_gpu(report, fw):
         return  # GD-TF-013 names the cause
@@ -98,6 +106,33 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
     if fw.name == "tensorflow" and fw.version:
         fix.append(f'or, on Linux/WSL2: $ pip install "tensorflow[and-cuda]=={fw.version}"')
     yield Hit(evidence=tuple(evidence), fix=tuple(fix))
+
+
+def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:
+    """A CPU build on a login node whose cluster has GPU partitions: its line read ✓
+    ("CPU-only build"), and the student took the environment to the GPU nodes with it."""
+    site = report.site
+    if not slurm_login_node(report) or site is None:
+        return
+    parts = gpu_partitions(site.slurm)
+    if not parts:
+        return
+    name = parts[0].name
+    yield Hit(
+        severity=Severity.INFO,
+        title=(
+            f"{label(fw)} is a CPU-only build: run in a job on partition {name}, it will not "
+            "use the GPUs there"
+        ),
+        evidence=(
+            f"{label(fw)}: built without CUDA",
+            f"this is a SLURM login node (GD-HOST-007); partition {name} has GPU nodes",
+        ),
+        fix=(
+            f"An environment for those nodes: $ gpudoctor make-env --partition {name}",
+            "or all of it (plan, create, verify there): $ gpudoctor onboard",
+        ),
+    )
 
 
 @framework_rule(

@@ -320,7 +320,8 @@ def _mentions_cudnn(fw: FrameworkInfo) -> list[str]:
     "version that file itself reports (`cudnnGetVersion`), also when the framework refused it, "
     "and TensorFlow's probe runs a convolution, which goes through cuDNN.",
     fix="Take the folder out of `LD_LIBRARY_PATH` for this environment (or `unset "
-    "LD_LIBRARY_PATH`); for a system package, remove it or install the cuDNN wheel the "
+    "LD_LIBRARY_PATH`); when a loaded environment module put it there, `module unload` it (the "
+    "finding names it); for a system package, remove it or install the cuDNN wheel the "
     "framework pins.",
     sources=(
         "pytorch/pytorch torch/backends/cudnn/__init__.py (the version check and its message)",
@@ -342,15 +343,28 @@ def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             continue  # a build made for the system's cuDNN (a distribution package)
         folder = str(PurePosixPath(lib.path).parent)
         evidence = [f"{label} loaded {lib.path} (cuDNN {lib.version or 'of unknown version'})"]
+        module = module_of(report, lib.path) if folder in dirs else None
         if folder in dirs:
             evidence.append(f"{folder} is on LD_LIBRARY_PATH={value}, searched before the wheel")
         else:
             evidence.append(f"{folder} is on the system loader's path (ldconfig), not the env's")
+        if module is not None:
+            evidence.append(
+                f"{lib.path} comes from the loaded module {module.name}"
+                + (f" ({module.file})" if module.file else "")
+            )
         if fw.build_cudnn:
             evidence.append(f"{label} was built with cuDNN {fw.build_cudnn}")
         evidence += failures
         keep = [d for d in value.split(":") if d and d.rstrip("/") != folder]
-        if folder in dirs:
+        if module is not None:
+            # as for GD-CUDA-007: the module put the folder there, and the next `module load`
+            # or job script brings it back; `unset LD_LIBRARY_PATH` also broke other modules
+            fix = [
+                f"$ module unload {module.name}",
+                "and drop the `module load` from ~/.bashrc and job scripts for this environment",
+            ]
+        elif folder in dirs:
             fix = [
                 f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
             ]
@@ -358,9 +372,10 @@ def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix = [f"{package_owning(report, lib.path)}   # the package to remove"]
         if fw.build_cudnn and fw.build_cuda:
             fix.append(cudnn_install(fw))
+        from_module = f" (module {module.name})" if module is not None else ""
         yield Hit(
             severity=Severity.ERROR if too_old or failures else Severity.WARNING,
-            title=f"{label} loads {lib.path}, which shadows its own cuDNN",
+            title=f"{label} loads {lib.path}{from_module}, which shadows its own cuDNN",
             evidence=tuple(evidence),
             fix=tuple(fix),
         )

@@ -181,7 +181,8 @@ _FRAMEWORK = {
     "002": "Error: a framework that does not import cannot run.",
     "003": "Error when the probe hung in the kernel or the GPU or driver is at fault (a run "
     "would hang too); a warning when the import or first GPU use was only slow.",
-    "004": "Error: a CPU-only build cannot use the GPU.",
+    "004": "Error: a CPU-only build cannot use the GPU; information on a SLURM login node, "
+    "which has no GPU, where it only says the build would not use the GPU nodes' GPUs.",
     "005": "Error when the driver cannot run the build's CUDA at all; a warning when it runs "
     "through minor-version compatibility with limits.",
     "006": "Error when no kernel matches the GPU, or the PTX JIT in fact fails on it (the "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from gpudoctor.model.derived import SLURM_NOT_CONFIGURED
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
 from gpudoctor.model.slurm import gpu_gres
@@ -74,11 +74,7 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
     )
 
 
-_NOT_CONFIGURED = re.compile(
-    r"Could not establish a configuration source|slurm\.conf|s_p_parse_file", re.IGNORECASE
-)
-"""What sinfo says when this machine has no SLURM configuration at all (no slurm.conf, no
-configless DNS SRV record): the commands are installed, but no controller was ever asked."""
+_NOT_CONFIGURED = SLURM_NOT_CONFIGURED
 
 
 @rule(
@@ -129,7 +125,12 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=Severity.INFO,
             title="SLURM's commands are here but its controller did not answer",
             evidence=(site.slurm.command, site.slurm.message),
-            fix=("$ sinfo -s", "$ scontrol ping"),
+            fix=(
+                "$ sinfo -s",
+                "$ scontrol ping",
+                "Once it answers, `gpudoctor check` names the GPU partitions; a shell on a GPU "
+                "node: $ srun -p PARTITION --gres=gpu:1 --pty bash",
+            ),
         )
         return
     parts = gpu_partitions(site)

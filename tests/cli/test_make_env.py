@@ -402,6 +402,8 @@ def test_a_partition_with_no_node_free_names_make_envs_options_not_checks(
 
     monkeypatch.setattr(remote, "find_nodes", one_gpu_node)
     monkeypatch.setattr(remote, where, unavailable)
+    # make-env asks sinfo for the GPU models of the partition's nodes before the check
+    monkeypatch.setattr(remote.slurm, "list_compute_nodes", lambda **kw: ())
     result = cli("make-env", "--partition", "gpu")
     assert result.exit_code == 1, result
     kept = said.split(" (try", 1)[0].split("; try", 1)[0]  # what happened, without the remedy
@@ -1015,3 +1017,64 @@ def test_an_empty_or_malformed_typed_value_is_one_line(cli, args, said) -> None:
     assert result.exit_code == 2, result
     assert result.stderr.startswith(f"gpudoctor: error: {said}"), result
     assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+PASCAL = REPORTS / "failure__pascal_with_torch_cu128.json"
+
+
+def mixed_partition(root: Path, **n2: object) -> dict[str, str | None]:
+    """A fake SLURM whose partition gpu holds an H100 node (n1) and a Pascal node (n2)."""
+    from tests.fleet.fake_slurm import FakeSlurm
+
+    slurm = FakeSlurm(
+        root,
+        {
+            "n1": {"partitions": ["gpu"], "gres": "gpu:h100:8", "report": str(H100)},
+            "n2": {"partitions": ["gpu"], "gres": "gpu:p100:4", "report": str(PASCAL), **n2},
+        },
+    )
+    return {**slurm.env(), "SLURM_JOB_ID": None, "SLURM_CONF": None}
+
+
+def test_a_partition_of_two_gpu_models_is_planned_for_both(cli: Cli, in_tmp: Path) -> None:
+    # it checked n1 (H100) alone and planned CUDA 13 for CC 9.0 under "Planned for ... nodes
+    # n[1-2] (h100, p100)": a build the Pascal node n2 cannot run
+    result = cli("make-env", "--partition", "gpu", "--stdout", env=mixed_partition(in_tmp))
+    assert result.exit_code == 0, result
+    assert "checking node n1 of partition gpu" in result.stderr
+    assert "checking node n2 of partition gpu" in result.stderr
+    assert "CC 6.1 (Pascal)" in result.stdout.splitlines()[0]
+    assert "nodes n[1-2] (h100, p100)" in result.stdout
+    assert "cu13" not in result.stdout
+
+
+def test_a_gpu_model_whose_nodes_cannot_be_checked_is_warned_about(cli: Cli, in_tmp: Path) -> None:
+    env = mixed_partition(in_tmp, state="allocated")
+    result = cli("make-env", "--partition", "gpu", "--stdout", env=env)
+    assert result.exit_code == 0, result
+    assert "checking node n2" not in result.stderr
+    assert (
+        "node(s) n2 of partition gpu (p100) were not checked (none idle or mixed now): this "
+        "environment may not run there"
+    ) in " ".join(line.lstrip("# ") for line in result.stdout.splitlines())
+
+
+def test_a_partition_that_refuses_the_account_is_not_to_be_tried_later(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # "Requested nodes are busy; try again later": the nodes were idle, the partition's
+    # AllowAccounts left the account out, and no wait changes that
+    env = mixed_partition(in_tmp)
+    state = json.loads((in_tmp / "state.json").read_text())
+    for node in state["nodes"].values():
+        node.update(srun="partition_config", gres="gpu:h100:8")
+    (in_tmp / "state.json").write_text(json.dumps(state))
+    result = cli("make-env", "--partition", "gpu", "--stdout", env=env)
+    assert result.exit_code == 1, result
+    last = result.stderr.splitlines()[-1]
+    assert "Requested partition configuration not available now" in last
+    assert "busy" not in last and "try again later" not in last
+    assert last.endswith(
+        "; plan without a job on the nodes: --partition gpu --driver VERSION --cc X.Y (as "
+        "`nvidia-smi` prints on a node), or --partition gpu --from-fleet DIR"
+    )

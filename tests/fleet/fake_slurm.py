@@ -4,7 +4,8 @@ The fleet code runs them as real child processes (argv, timeouts, process groups
 same paths run here as against the real SLURM of test_slurm_e2e.py. Each node's entry says
 what srun does there:
   {"state": "idle", "reason": "", "partitions": ["gpu"], "gres": "gpu:h100:8" (sinfo's %G),
-   "srun": "report" | "run" | "busy" | "launch_fail" | "hang" | "garbage" | "crash" | "flood",
+   "srun": "report" | "run" | "busy" | "partition_config" | "launch_fail" | "hang" | "garbage" |
+           "crash" | "flood",
    "report": "<path of a JSON file to print>", "verify": "<path>", "bytes": 100000000}
 ``run`` executes the command srun was given; ``flood`` prints ``bytes`` bytes (1 MiB at a
 time, so that the fake itself stays small) and exits 0; scontrol updates the state file.
@@ -80,6 +81,11 @@ if mode == "run":
         print(f"srun: error: {node}: task 0: Exited with exit code {code}", file=sys.stderr)
     sys.exit(code)
 if mode == "busy":
+    print("srun: error: Unable to allocate resources: Requested nodes are busy", file=sys.stderr)
+    sys.exit(1)
+if mode == "partition_config":  # srun 22.05 --immediate when the partition refuses the account
+    print("srun: Requested partition configuration not available now", file=sys.stderr)
+    print("srun: job 7 queued and waiting for resources", file=sys.stderr)
     print("srun: error: Unable to allocate resources: Requested nodes are busy", file=sys.stderr)
     sys.exit(1)
 if mode == "launch_fail":

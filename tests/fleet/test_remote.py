@@ -118,3 +118,25 @@ def test_a_busy_node_is_passed_over_for_the_next_one(tmp_path, monkeypatch):
     with pytest.raises(remote.NodeBusyError, match=r"nodes tried: n1, n2, n3\)$") as caught:
         remote.run_check_on_one_of(wheres, ["gpudoctor", "check"], announce=print, immediate_s=1)
     assert caught.value.exit_code == ExitCode.PROBLEMS
+
+
+def test_a_partition_that_refuses_the_account_is_said_so_not_busy(tmp_path, monkeypatch):
+    # AllowAccounts=physics on partition gpu: srun --immediate printed the reason, then "Requested
+    # nodes are busy"; check said the idle nodes were busy, tried each (10 s apiece) and
+    # advised to try again later, which never helps
+    nodes = {n: {"state": "idle", "srun": "partition_config"} for n in ("n1", "n2")}
+    fake = FakeSlurm(tmp_path, nodes)
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    wheres = remote.find_nodes(partition="gpu", nodelist=None)
+    with pytest.raises(remote.NodeUnavailableError) as caught:
+        remote.run_check_on_one_of(wheres, ["gpudoctor", "check"], announce=print, immediate_s=1)
+    said = str(caught.value)
+    assert not isinstance(caught.value, remote.NodeBusyError)
+    assert said.startswith(
+        "node n1 (partition gpu): srun refused the job: Requested partition configuration not "
+        "available now (SLURM does not let this job run there: see the partition's "
+        "AllowAccounts, AllowQos and limits with `scontrol show partition gpu`"
+    )
+    assert "busy" not in said and "try again" not in said
+    assert len([c for c in fake.calls() if c[0] != "scontrol"]) == 1

@@ -67,6 +67,42 @@ def test_srun_error_is_the_first_cause_not_its_consequences():
     assert slurm.srun_error(CmdResult(argv=("srun",), returncode=0)) is None
 
 
+@pytest.mark.parametrize(
+    ("stderr", "said", "policy"),
+    [
+        (  # what srun 22.05 printed with --immediate for an account AllowAccounts left out
+            "srun: Requested partition configuration not available now\n"
+            "srun: job 7 queued and waiting for resources\n"
+            "srun: error: Unable to allocate resources: Requested nodes are busy\n",
+            "Requested partition configuration not available now",
+            True,
+        ),
+        (  # a job held for nodes that are busy: the generic line is the reason
+            "srun: job 8 queued and waiting for resources\n"
+            "srun: error: Unable to allocate resources: Requested nodes are busy\n",
+            "Unable to allocate resources: Requested nodes are busy",
+            False,
+        ),
+        (
+            "srun: error: Unable to allocate resources: Invalid qos specification\n",
+            "Unable to allocate resources: Invalid qos specification",
+            True,
+        ),
+        (
+            "srun: error: Unable to allocate resources: Invalid account or account/partition "
+            "combination specified\n",
+            "Unable to allocate resources: Invalid account or account/partition combination "
+            "specified",
+            True,
+        ),
+    ],
+)
+def test_srun_error_keeps_why_the_job_was_held(stderr, said, policy):
+    result = CmdResult(argv=("srun",), returncode=1, stderr=stderr)
+    assert slurm.srun_error(result) == said
+    assert slurm.refused_by_policy(said) is policy
+
+
 def test_list_nodes_through_the_real_child_process_path(tmp_path, monkeypatch):
     fake = FakeSlurm(
         tmp_path,

@@ -157,6 +157,31 @@ def test_a_cudnn_on_ld_library_path_is_named_with_its_variable():
     assert findings(torch_on_old_cudnn(), "GD-TORCH-011") != []
 
 
+def test_a_cudnn_a_loaded_module_put_first_names_the_module_to_unload():
+    # a login node with `module load cuda/12.4`: the finding said `unset LD_LIBRARY_PATH`
+    # (which drops every other module's folders too, until the next `module load` brings it
+    # back) and never named the module, where GD-CUDA-007 says `module unload cuda/12.4`
+    from dataclasses import replace
+
+    from gpudoctor.model.report import LoadedModule, SiteInfo
+
+    cuda = LoadedModule(
+        name="cuda/11.2", file="/sw/modulefiles/cuda/11.2.lua", prefixes=("/usr/local/cuda-11.2",)
+    )
+    report = torch_on_old_cudnn()
+    report = replace(report, site=replace(report.site or SiteInfo(), modules=(cuda,)))
+    (found,) = findings(report, "GD-CUDA-011")
+    assert found.title == (
+        f"PyTorch loads {OLD_CUDA}/libcudnn.so.8 (module cuda/11.2), which shadows its own cuDNN"
+    )
+    assert (
+        f"{OLD_CUDA}/libcudnn.so.8 comes from the loaded module cuda/11.2 "
+        "(/sw/modulefiles/cuda/11.2.lua)"
+    ) in found.evidence
+    assert found.fix[0] == "$ module unload cuda/11.2"
+    assert not any("LD_LIBRARY_PATH" in line for line in found.fix)
+
+
 def test_tensorflow_on_a_system_cudnn_that_fails_its_convolution():
     smoke = "Loaded runtime CuDNN library: 8.1.0 but source was compiled with: 8.6.0."
     report = with_framework(

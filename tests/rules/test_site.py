@@ -70,6 +70,48 @@ def test_a_controller_that_does_not_answer_is_information():
     assert found["GD-DRV-001"].severity == Severity.WARNING
 
 
+def test_a_login_node_whose_controller_does_not_answer_is_not_told_to_use_the_cpu():
+    # "No NVIDIA GPU: deep learning here runs on the CPU only ... Nothing to do if this machine
+    # has no GPU ... On a cloud VM: choose an instance type with an NVIDIA GPU", to a student
+    # on a login node whose slurmctld was down
+    cluster = SlurmCluster(
+        reachable=False,
+        command="sinfo",
+        message="sinfo failed: slurm_load_partitions: Unable to contact slurm controller",
+    )
+    no_gpu = ids(replace(s.login_node(), site=SiteInfo(slurm=cluster)))["GD-DRV-001"]
+    assert no_gpu.title == (
+        "No NVIDIA GPU here; SLURM is configured but its controller did not answer: if this is a "
+        "login node, the GPUs are on the compute nodes"
+    )
+    assert "$ srun -p PARTITION --gres=gpu:1 --pty bash" in no_gpu.fix
+    assert not any("CPU" in line and "Nothing to do" in line for line in no_gpu.fix)
+    assert not any("cloud VM" in line for line in no_gpu.fix)
+    # SLURM installed but not configured: no cluster, the machine's own words stay
+    unset = replace(cluster, message="sinfo: fatal: Could not establish a configuration source")
+    plain = ids(replace(s.login_node(), site=SiteInfo(slurm=unset)))["GD-DRV-001"]
+    assert plain.title == "No NVIDIA GPU: deep learning here runs on the CPU only"
+
+
+def test_a_cpu_only_torch_on_a_login_node_says_it_will_not_use_the_gpu_nodes():
+    # the login node's PyTorch line read "[✓] PyTorch 2.13.0+cpu, CPU-only build": the student
+    # ran jobs on partition gpu with that environment and its GPUs went unused
+    report = b.with_framework(
+        s.login_node(), "torch", version="2.13.0+cpu", cuda_build=False, build_cuda=None
+    )
+    report = b.with_framework(report, "torch", init_error=None)
+    found = ids(report)["GD-TORCH-004"]
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "PyTorch 2.13.0+cpu is a CPU-only build: run in a job on partition gpu, it will not use "
+        "the GPUs there"
+    )
+    assert found.fix[0] == "An environment for those nodes: $ gpudoctor make-env --partition gpu"
+    # a machine without GPU and without SLURM: the CPU build is what it should have
+    plain = replace(report, site=SiteInfo())
+    assert "GD-TORCH-004" not in ids(plain)
+
+
 def test_inside_a_job_the_login_node_rule_is_silent():
     report = s.login_node()
     report = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="1")))

@@ -1,0 +1,85 @@
+"""verify without a GPU on a SLURM cluster: a login node or a job given none, and the srun line."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+from collections.abc import Mapping
+
+from gpudoctor.probe.site import SLURM_GPU_VARIABLES
+from gpudoctor.verify.verdict import Level, Reason, Verdict
+
+_NO_GPU = "no_gpu_found"
+
+
+def _rerun(partition: str, argv: list[str]) -> str:
+    """The srun line that runs this very verify on a GPU of ``partition``."""
+    return shlex.join(["srun", "-p", partition, "--gres=gpu:1", *argv])
+
+
+def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
+    """Why no GPU was found when the cause is where verify ran: a SLURM job that asked for no
+    GPU, or a login node (sinfo here, no job); None elsewhere, and on a cluster whose
+    partitions have no GPU GRES (the CPU is what there is)."""
+    from gpudoctor.fleet import slurm
+    from gpudoctor.model.slurm import gpu_partitions
+
+    job = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
+    if job and any(env.get(v) for v in SLURM_GPU_VARIABLES):
+        return None  # given GPUs that are not there: check's GD-DRV-001 says so
+    if not job and not slurm.asks_as_login_node(env):
+        return None
+    cluster = slurm.query_cluster(env)
+    answered = cluster is not None and cluster.reachable
+    names = list(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
+    if answered and not names:
+        return None
+    if job:
+        partition = env.get("SLURM_JOB_PARTITION") or "PARTITION"
+        node = env.get("SLURMD_NODENAME")
+        where = f"SLURM job {job}" + (f" on node {node}" if node else "")
+        if answered and partition not in names:
+            message = (
+                f"{where} runs in partition {partition}, which has no GPUs, so only the CPU was "
+                f"verified; the GPUs are on {_partitions(names)}: {_rerun(names[0], argv)}"
+            )
+        else:
+            message = (
+                f"{where} (partition {partition}) was given no GPU (no --gres or --gpus: "
+                "SLURM_JOB_GPUS and SLURM_GPUS_ON_NODE are unset), so only the CPU was "
+                f"verified; ask for one: {_rerun(partition, argv)}"
+            )
+        return Reason(level=Level.WARN, code="slurm_job_without_gpu", message=message)
+    if not answered:
+        why = f" ({cluster.message})" if cluster is not None and cluster.message else ""
+        message = (
+            "this looks like a SLURM login node (sinfo here, no job), but sinfo did not answer"
+            f"{why}: the GPUs are on the compute nodes, so only this node's CPU was verified; "
+            f"run it on a GPU node: {_rerun('PARTITION', argv)}"
+        )
+    else:
+        message = (
+            f"this is a SLURM login node: the GPUs are on {_partitions(names)}, so only this "
+            f"node's CPU was verified; run it on a GPU node: {_rerun(names[0], argv)}"
+        )
+    return Reason(level=Level.WARN, code="slurm_login_node", message=message)
+
+
+def _partitions(names: list[str]) -> str:
+    return f"partition {names[0]}" if len(names) == 1 else f"partitions {', '.join(names)}"
+
+
+def with_slurm_reason(
+    verdict: Verdict, argv: list[str], env: Mapping[str, str] | None = None
+) -> Verdict:
+    """``verdict`` with :func:`slurm_reason` first when verify found no GPU. Without it, a
+    verify on a login node or in a job without --gres passed on the CPU, and said only that no
+    GPU was found (NVML Shared Library Not Found), as on a laptop."""
+    if not any(r.code == _NO_GPU for r in verdict.reasons):
+        return verdict
+    reason = slurm_reason(os.environ if env is None else env, argv)
+    if reason is None:
+        return verdict
+    overall = verdict.overall if verdict.overall == "fail" else "warn"
+    return dataclasses.replace(verdict, overall=overall, reasons=(reason, *verdict.reasons))

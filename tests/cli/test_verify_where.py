@@ -1,0 +1,123 @@
+"""`gpudoctor verify` with no GPU on a SLURM cluster: a login node, a job given no GPU."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.verify.model import Settings, VerifyResult
+from tests.conftest import Cli
+from tests.verify import factories as f
+
+SINFO = """#!/bin/sh
+# sinfo -h -o '%P|%a|%D|%G|%f|%F|%N', as the test cluster of scripts/slurm-cluster answers
+echo 'gpu*|up|2|gpu:h100:8|(null)|2/0/0/2|n[1-2]'
+echo 'cpu|up|1|(null)|(null)|1/0/0/1|n3'
+"""
+NO_GPU_PARTITION = "#!/bin/sh\necho 'cpu*|up|1|(null)|(null)|1/0/0/1|n3'\n"
+DOWN = "#!/bin/sh\necho 'slurm_load_partitions: Unable to contact slurm controller' >&2\nexit 1\n"
+JOB = {"SLURM_JOB_ID": "19", "SLURMD_NODENAME": "n1", "SLURM_JOB_PARTITION": "gpu"}
+
+
+def cpu_only_result() -> VerifyResult:
+    """verify --quick's result on a machine without a GPU: lenet5 on the CPU."""
+    env = f.env(
+        version="2.13.0+cpu",
+        cuda_build=False,
+        cuda_version=None,
+        gpus=(),
+        nvml_gpu_count=None,
+        nvml_error="NVML Shared Library Not Found",
+    )
+    settings = Settings(
+        models=("lenet5",), framework="torch", device="all", quick=True, gpu_required=False
+    )
+    return VerifyResult(settings=settings, frameworks=(env,), runs=(f.run("lenet5", "cpu"),))
+
+
+@pytest.fixture
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpudoctor.verify import harness
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: cpu_only_result())
+
+
+def sinfo(tmp_path: Path, body: str, **env: str) -> dict[str, str | None]:
+    (tmp_path / "sinfo").write_text(body)
+    (tmp_path / "sinfo").chmod(0o755)
+    gone = {k: None for k in os.environ if k.startswith("SLURM")}
+    return {**gone, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", **env}
+
+
+ARGS = ("verify", "--quick", "--framework", "torch", "--models", "lenet5", "--no-history")
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_verify_on_a_login_node_says_where_the_gpus_are(cli: Cli, tmp_path: Path) -> None:
+    # it passed on the login node's CPU and said only "no GPU found (NVML Shared Library Not
+    # Found)", as on a laptop: the new student took the install as verified
+    result = cli(*ARGS, env=sinfo(tmp_path, SINFO))
+    assert result.exit_code == 0, result
+    assert (
+        "! warn: this is a SLURM login node: the GPUs are on partition gpu, so only this node's "
+        "CPU was verified; run it on a GPU node: srun -p gpu --gres=gpu:1 gpudoctor verify "
+        "--quick --framework torch"
+    ) in result.stdout
+    assert result.stdout.rstrip().endswith("verdict: WARN")
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_verify_in_a_job_given_no_gpu_says_to_ask_for_one(cli: Cli, tmp_path: Path) -> None:
+    # `srun -p gpu gpudoctor verify --quick` without --gres passed on the CPU
+    result = cli(*ARGS, env=sinfo(tmp_path, SINFO, **JOB))
+    assert (
+        "! warn: SLURM job 19 on node n1 (partition gpu) was given no GPU (no --gres or --gpus: "
+        "SLURM_JOB_GPUS and SLURM_GPUS_ON_NODE are unset), so only the CPU was verified; ask "
+        "for one: srun -p gpu --gres=gpu:1 gpudoctor verify"
+    ) in result.stdout
+    in_cpu = cli(*ARGS, env=sinfo(tmp_path, SINFO, **{**JOB, "SLURM_JOB_PARTITION": "cpu"}))
+    assert (
+        "SLURM job 19 on node n1 runs in partition cpu, which has no GPUs, so only the CPU was "
+        "verified; the GPUs are on partition gpu: srun -p gpu --gres=gpu:1 gpudoctor verify"
+    ) in in_cpu.stdout
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_a_controller_that_does_not_answer_still_points_at_the_compute_nodes(
+    cli: Cli, tmp_path: Path
+) -> None:
+    result = cli(*ARGS, env=sinfo(tmp_path, DOWN))
+    assert "this looks like a SLURM login node (sinfo here, no job), but sinfo did not" in (
+        result.stdout
+    )
+    assert "srun -p PARTITION --gres=gpu:1 gpudoctor verify" in result.stdout
+
+
+@pytest.mark.usefixtures("no_gpu")
+@pytest.mark.parametrize(
+    ("body", "env"),
+    [
+        (NO_GPU_PARTITION, {}),  # a CPU cluster: the CPU is what there is
+        (SINFO, {**JOB, "SLURM_GPUS_ON_NODE": "1"}),  # given a GPU it lacks: check's to say
+    ],
+)
+def test_no_word_of_slurm_where_it_is_not_the_cause(
+    cli: Cli, tmp_path: Path, body: str, env: dict[str, str]
+) -> None:
+    result = cli(*ARGS, env=sinfo(tmp_path, body, **env))
+    assert result.exit_code == 0, result
+    assert "SLURM" not in result.stdout and "srun" not in result.stdout
+    assert result.stdout.rstrip().endswith("verdict: PASS")
+
+
+def test_a_verdict_that_found_a_gpu_is_left_alone(tmp_path: Path) -> None:
+    from gpudoctor.cli.verify_where import with_slurm_reason
+    from gpudoctor.verify.verdict import Verdict
+
+    verdict = Verdict(overall="pass", models=(("lenet5", "pass"),), reasons=())
+    env = {"PATH": str(tmp_path), "SLURM_JOB_ID": "3"}
+    assert with_slurm_reason(verdict, ["gpudoctor", "verify"], env) is verdict
+    assert replace(verdict) == verdict
