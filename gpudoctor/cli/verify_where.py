@@ -14,8 +14,9 @@ _NO_GPU = "no_gpu_found"
 
 
 def _rerun(partition: str, argv: list[str]) -> str:
-    """The srun line that runs this very verify on a GPU of ``partition``."""
-    return shlex.join(["srun", "-p", partition, "--gres=gpu:1", *argv])
+    """The srun line that runs this very verify on a GPU of ``partition`` (advice: only
+    fleet/slurm.py runs SLURM's commands)."""
+    return f"srun -p {shlex.quote(partition)} --gres=gpu:1 {shlex.join(argv)}"
 
 
 def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
