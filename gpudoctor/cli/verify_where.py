@@ -7,6 +7,7 @@ import os
 import shlex
 from collections.abc import Mapping
 
+from gpudoctor.model.derived import SLURM_NOT_CONFIGURED
 from gpudoctor.probe.site import SLURM_GPU_VARIABLES
 from gpudoctor.verify.verdict import Level, Reason, Verdict
 
@@ -33,6 +34,8 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
         return None
     cluster = slurm.query_cluster(env)
     answered = cluster is not None and cluster.reachable
+    if not job and cluster is not None and SLURM_NOT_CONFIGURED.search(cluster.message or ""):
+        return None  # slurm-client installed on a laptop or a CI runner: no cluster at all
     names = list(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
     if answered and not names:
         return None

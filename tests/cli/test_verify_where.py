@@ -19,6 +19,9 @@ echo 'cpu|up|1|(null)|(null)|1/0/0/1|n3'
 """
 NO_GPU_PARTITION = "#!/bin/sh\necho 'cpu*|up|1|(null)|(null)|1/0/0/1|n3'\n"
 DOWN = "#!/bin/sh\necho 'slurm_load_partitions: Unable to contact slurm controller' >&2\nexit 1\n"
+UNCONFIGURED = (
+    "#!/bin/sh\necho 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n"
+)
 JOB = {"SLURM_JOB_ID": "19", "SLURMD_NODENAME": "n1", "SLURM_JOB_PARTITION": "gpu"}
 
 
@@ -101,6 +104,9 @@ def test_a_controller_that_does_not_answer_still_points_at_the_compute_nodes(
     ("body", "env"),
     [
         (NO_GPU_PARTITION, {}),  # a CPU cluster: the CPU is what there is
+        # slurm-client installed but no slurm.conf (a laptop, a CI runner): no cluster at all;
+        # it read "this looks like a SLURM login node" and WARN
+        (UNCONFIGURED, {}),
         (SINFO, {**JOB, "SLURM_GPUS_ON_NODE": "1"}),  # given a GPU it lacks: check's to say
     ],
 )
