@@ -306,10 +306,15 @@ def test_fleet_run_looks_nodes_up_in_linear_time(cli: Cli, tmp_path, fake, monke
     count = 1000
     fake({})
     listed = tuple(
-        slurm.SlurmNode(name=CountingName(f"n{i}"), state="drained", reason="r", partitions=("g",))
+        slurm.ComputeNode(
+            node=slurm.SlurmNode(
+                name=CountingName(f"n{i}"), state="drained", reason="r", partitions=("g",)
+            ),
+            gres=("gpu:8",),
+        )
         for i in range(1, count + 1)
     )
-    monkeypatch.setattr(slurm, "list_nodes", lambda **_: listed)
+    monkeypatch.setattr(slurm, "list_compute_nodes", lambda **_: listed)
     CountingName.hashed = 0
     result = cli(
         "fleet", "run", "-w", f"n[1-{count + 5}]", "-d", str(tmp_path / "o"), "--format", "json"
