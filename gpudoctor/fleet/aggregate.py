@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from gpudoctor.fleet.baseline import Baseline, baseline_drift
 from gpudoctor.fleet.drift import find_drift
+from gpudoctor.fleet.gres import compare_gres
 from gpudoctor.fleet.hostlist import compress, sort_key
 from gpudoctor.fleet.outliers import find_outliers
 from gpudoctor.model.findings import Severity
@@ -38,6 +39,7 @@ def aggregate(
     not_reached: Sequence[NotReached] = (),
     skipped: Sequence[Skipped] = (),
     baseline: Baseline | None = None,
+    gres: Mapping[str, Sequence[str]] | None = None,
     gpudoctor_version: str,
     created_at: str,
 ) -> FleetReport:
@@ -45,8 +47,15 @@ def aggregate(
 
     With a ``baseline`` every node is also judged against it (drift whose reference is the
     baseline comes first): a fleet that drifted as one has no minority, but differs from it.
+
+    ``gres`` maps a node to its SLURM GRES (``fleet run``'s manifest): a node whose PCI bus and
+    driver hold fewer GPUs than it promises gets GD-GPU-068 as an error (fleet/gres.py).
     """
-    ordered = sorted(nodes, key=lambda n: sort_key(n.node))
+    known = gres or {}
+    ordered = sorted(
+        (compare_gres(n, known[n.node]) if n.node in known else n for n in nodes),
+        key=lambda n: sort_key(n.node),
+    )
     drift = find_drift(ordered)
     if baseline is not None:
         drift = baseline_drift(ordered, baseline) + drift

@@ -6,12 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from gpudoctor.errors import ReportFormatError
-from gpudoctor.model.derived import gpus
+from gpudoctor.model.derived import (
+    gpus,
+    is_gpu_function,
+    node_gpu_count,
+    owned_gpu_function,
+    pci_bus_unreadable,
+)
 from gpudoctor.model.diff import samples_from_verify
 from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, gpu_value, report_facts
 from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.fleet import (
     GpuFacts,
+    GpusFound,
     NodeFacts,
     NodeFinding,
     NodeStack,
@@ -63,6 +70,35 @@ def node_facts(
         partitions=partitions,
         ib_rates=known.get("infiniband"),
         acs_redirect=known.get("acs_redirect"),
+        gpus_found=gpus_found(report),
+    )
+
+
+def gpus_found(report: Report) -> GpusFound | None:
+    """The GPUs on the node's PCI bus and in its driver (a job's cgroup hides neither), and
+    with MIG on what SLURM would count; None where the PCI bus was not read."""
+    host = report.host
+    if host.os != "linux" or host.wsl or pci_bus_unreadable(report):
+        return None
+    functions = report.driver.pci_functions
+    listed = [g for g in gpus(report) if not g.lost]
+    owned = node_gpu_count(report)
+    mig = any(g.mig_enabled for g in listed)
+    # SLURM's count with MIG is known only when NVML listed every GPU and their devices
+    known = (
+        mig
+        and len(listed) >= owned
+        and not any(g.mig_enabled and not g.mig_devices for g in listed)
+    )
+    return GpusFound(
+        on_bus=sum(1 for fn in functions if is_gpu_function(fn)),
+        bound=sum(1 for fn in functions if owned_gpu_function(fn)),
+        driver=len(report.site.driver_gpus) if report.site else None,
+        module_loaded=bool(report.driver.module_version or report.driver.proc_version_line),
+        mig=mig,
+        mig_devices=(
+            sum(len(g.mig_devices) if g.mig_enabled else 1 for g in listed) if known else None
+        ),
     )
 
 

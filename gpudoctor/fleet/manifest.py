@@ -54,6 +54,10 @@ class Manifest:
     not_reached: tuple[NotReached, ...] = ()
     unreadable: tuple[Unreadable, ...] = ()
     runs: tuple[Run, ...] = ()
+    gres: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each selected node's GRES as sinfo listed it (``gpu:h100:8(S:0-1)``; empty for none),
+    which ``fleet report`` compares with the GPUs its check found. Added 2026-12-07 (still
+    schema version 2: a manifest without it is read as knowing no node's GRES)."""
 
 
 def node_file(out_dir: Path, kind: str, node: str) -> Path:
@@ -95,6 +99,7 @@ def to_document(manifest: Manifest) -> dict[str, Any]:
         "created_at": manifest.created_at,
         "command": list(manifest.command),
         "partitions": {node: list(p) for node, p in manifest.partitions.items()},
+        "gres": {node: list(g) for node, g in manifest.gres.items()},
         "not_reached": [
             {"node": r.node, "state": r.state, "reason": r.reason} for r in manifest.not_reached
         ],
@@ -131,6 +136,10 @@ def from_document(data: Any, where: str) -> Manifest:
             partitions={
                 str(node): tuple(str(p) for p in _list(ps))
                 for node, ps in dict(data.get("partitions", {})).items()
+            },
+            gres={
+                str(node): tuple(str(g) for g in _list(gs))
+                for node, gs in dict(data.get("gres", {})).items()
             },
             not_reached=tuple(
                 NotReached(node=str(r["node"]), state=str(r["state"]), reason=str(r["reason"]))

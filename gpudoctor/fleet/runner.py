@@ -9,7 +9,7 @@ import shlex
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gpudoctor.errors import BadInputError, GpudoctorError
@@ -85,6 +85,8 @@ class Selection:
 
     nodes: tuple[slurm.SlurmNode, ...]
     unknown: tuple[NotReached, ...] = ()
+    gres: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each listed node's GRES as sinfo gave it (``gpu:h100:8(S:0-1)``), for the manifest."""
 
 
 def select(partition: str | None, nodelist: str | None, exclude: str | None) -> Selection:
@@ -95,9 +97,9 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
         check_partition_name(partition)
     wanted = expand(nodelist, "--nodelist") if nodelist is not None else ()
     excluded = expand(exclude, "--exclude") if exclude is not None else ()
-    nodes, unknown_names = select_nodes(
-        slurm.list_nodes(partition=partition, nodelist=nodelist), wanted, excluded
-    )
+    # the GRES too: the fleet report compares each node's GPUs with what SLURM gives out
+    listed = slurm.list_compute_nodes(partition=partition, nodelist=nodelist)
+    nodes, unknown_names = select_nodes((c.node for c in listed), wanted, excluded)
     elsewhere: dict[str, slurm.SlurmNode] = {}
     if partition and nodelist and unknown_names:
         # a named node sinfo -p left out may sit in another partition: say so, not "unknown"
@@ -125,7 +127,10 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
         raise BadInputError(
             f"no node to check in {where}" + (" after --exclude" if excluded else "")
         )
-    return Selection(nodes=tuple(nodes), unknown=unknown)
+    gres = {c.node.name: c.gres for c in listed}
+    return Selection(
+        nodes=tuple(nodes), unknown=unknown, gres={n.name: gres.get(n.name, ()) for n in nodes}
+    )
 
 
 def prepare_dir(
@@ -235,6 +240,7 @@ def _merged(earlier: Manifest | None, covered: set[str], now: Manifest) -> Manif
             **{n: p for n, p in earlier.partitions.items() if n not in covered},
             **now.partitions,
         },
+        gres={**{n: g for n, g in earlier.gres.items() if n not in covered}, **now.gres},
         not_reached=(
             *(r for r in earlier.not_reached if r.node not in covered),
             *now.not_reached,
@@ -340,6 +346,7 @@ def run_fleet(
         created_at=this_run.created_at,
         command=this_run.command,
         partitions={n.name: tuple(n.partitions) for n in nodes},
+        gres={n.name: selection.gres[n.name] for n in nodes if n.name in selection.gres},
         not_reached=tuple(not_reached),
         unreadable=tuple(listed),
         runs=(this_run,),

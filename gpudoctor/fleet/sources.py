@@ -77,6 +77,8 @@ class _Gathered:
     not_reached: list[NotReached] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     partitions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    gres: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """node -> its SLURM GRES, from the first manifest that lists it."""
     checks: dict[str, str] = field(default_factory=dict)
     """node -> the file its check report came from (a second one is unreadable)."""
     verifies: dict[str, str] = field(default_factory=dict)
@@ -130,6 +132,7 @@ def build_fleet_report(
         not_reached=list(dict.fromkeys(not_reached)),
         skipped=found.skipped,
         baseline=baseline,
+        gres=found.gres,
         gpudoctor_version=gpudoctor_version,
         created_at=created_at,
     )
@@ -331,6 +334,8 @@ def _manifest(entry: _Entry, digest: _Digest, found: _Gathered) -> None:
     ]
     for node, parts in manifest.partitions.items():
         found.partitions.setdefault(node, parts)
+    for node, gres in manifest.gres.items():
+        found.gres.setdefault(node, gres)
     # which run checked which nodes: after `fleet run --force` on a subset, some nodes' word
     # is an earlier run's (another day's, perhaps another gpudoctor's), which the report names
     found.runs += [

@@ -51,6 +51,23 @@ def _any_trace(report: Report) -> bool:
     )
 
 
+def node_gpu_count(report: Report) -> int:
+    """GPUs the driver owns on this node, also those hidden from this job.
+
+    ``/proc/driver/nvidia/gpus`` and the display-class NVIDIA functions bound to ``nvidia`` on
+    the PCI bus: a job's device cgroup hides neither (NVML lists only the job's GPUs).
+    """
+    site = report.site
+    from_proc = len(site.driver_gpus) if site else 0
+    from_pci = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
+    return max(from_proc, from_pci)
+
+
+def owned_gpu_function(fn: PciFunction) -> bool:
+    """A GPU's display function bound to the nvidia driver (not vfio-pci, nouveau or none)."""
+    return fn.driver == "nvidia" and is_gpu_function(fn)
+
+
 def pci_bus_unreadable(report: Report) -> bool:
     """True when the kernel-driver probe recorded that it could not list the PCI bus."""
     return any(

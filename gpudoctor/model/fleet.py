@@ -103,6 +103,31 @@ class NodeFinding:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GpusFound:
+    """The GPUs a node's own check found where a job's device cgroup cannot hide them: its PCI
+    bus and the driver's list. ``fleet run``'s check runs in a job that asked for no GPU, in
+    which NVML lists none; these still count every GPU of the node."""
+
+    on_bus: int
+    """NVIDIA display-class PCI functions, whatever driver is bound to them."""
+    bound: int
+    """Those bound to the ``nvidia`` driver."""
+    driver: int | None
+    """GPUs in ``/proc/driver/nvidia/gpus``; None where the report has no site facts."""
+    module_loaded: bool
+    mig: bool = False
+    """A GPU NVML lists has MIG on."""
+    mig_devices: int | None = None
+    """What SLURM's AutoDetect=nvml counts with MIG on (each MIG device, each whole GPU
+    without MIG); None without MIG, or where NVML did not list every GPU and its devices."""
+
+    @property
+    def owned(self) -> int:
+        """GPUs the driver owns on the node (model.derived.node_gpu_count)."""
+        return max(self.bound, self.driver or 0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class NodeFacts:
     """What the fleet report keeps of one node's report: small, so 10,000 of them fit."""
 
@@ -125,6 +150,9 @@ class NodeFacts:
     acs_redirect: str | None = None
     """``on`` when PCIe ACS redirect is on at a bridge above the node's GPUs, ``off`` when
     the bridges were read (as root) and none redirects; None where ACS was not read."""
+    gpus_found: GpusFound | None = None
+    """The GPUs on its PCI bus and in its driver, compared with its SLURM GRES; None where
+    the PCI bus could not be read (or the node is no Linux machine)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import SLURM_NOT_CONFIGURED
+from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, node_gpu_count
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
 from gpudoctor.model.slurm import gpu_gres
@@ -159,18 +159,6 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             *_get_on(parts[0].name if parts else None),
         ),
     )
-
-
-def node_gpu_count(report: Report) -> int:
-    """GPUs the driver owns on this node, also those hidden from this job."""
-    site = report.site
-    from_proc = len(site.driver_gpus) if site else 0
-    from_pci = sum(
-        1
-        for fn in report.driver.pci_functions
-        if fn.driver == "nvidia" and fn.class_code.lower().removeprefix("0x").startswith("03")
-    )
-    return max(from_proc, from_pci)
 
 
 @rule(

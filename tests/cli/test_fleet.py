@@ -306,10 +306,15 @@ def test_fleet_run_looks_nodes_up_in_linear_time(cli: Cli, tmp_path, fake, monke
     count = 1000
     fake({})
     listed = tuple(
-        slurm.SlurmNode(name=CountingName(f"n{i}"), state="drained", reason="r", partitions=("g",))
+        slurm.ComputeNode(
+            node=slurm.SlurmNode(
+                name=CountingName(f"n{i}"), state="drained", reason="r", partitions=("g",)
+            ),
+            gres=("gpu:8",),
+        )
         for i in range(1, count + 1)
     )
-    monkeypatch.setattr(slurm, "list_nodes", lambda **_: listed)
+    monkeypatch.setattr(slurm, "list_compute_nodes", lambda **_: listed)
     CountingName.hashed = 0
     result = cli(
         "fleet", "run", "-w", f"n[1-{count + 5}]", "-d", str(tmp_path / "o"), "--format", "json"
@@ -1071,3 +1076,94 @@ def test_runs_whose_node_names_hostlist_cannot_hold_are_still_named(cli: Cli, tm
     assert result.stdout.splitlines()[1] == (
         "Checked by 2 fleet runs: 2026-12-01 00:00 UTC (n1,n[1); 2026-12-02 00:00 UTC (n2)"
     )
+
+
+# --- GRES against the GPUs a node's own check found ---------------------------------------------
+
+
+def no_gpu_node(folder: Path) -> Path:
+    """The no-driver report with nothing NVIDIA left on its PCI bus (GPUs fallen off the bus)."""
+    doc = json.loads((REPORTS / "failure__no_driver.json").read_text())
+    doc["driver"]["pci_functions"] = []
+    path = folder / "no-gpu.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_fleet_run_calls_a_node_without_the_gpus_its_gres_promises_an_error(
+    cli: Cli, tmp_path, fake
+):
+    # gpu:h100:8 on n2, whose check finds no NVIDIA GPU at all: every --gres=gpu job sent there
+    # fails. It read "1 with a warning" (GD-DRV-001) and fleet run exited 0.
+    fake(
+        {
+            "n1": {"gres": "gpu:h100:8(S:0-1)", "report": str(h100_node(tmp_path, 8))},
+            "n2": {"gres": "gpu:h100:8(S:0-1)", "report": str(no_gpu_node(tmp_path))},
+            "n3": {"gres": "gpu:h100:8", "report": str(h100_node(tmp_path, 6))},
+        }
+    )
+    out = tmp_path / "run"
+    result = cli("fleet", "run", "-p", "gpu", "-d", str(out), "--format", "json")
+    assert result.exit_code == 1, result
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    verdicts = {n["node"]: n["verdict"] for n in doc["nodes"]}
+    assert (verdicts["n2"], verdicts["n3"]) == ("error", "error")
+    assert doc["findings"]["GD-GPU-068"] == ["n2", "n3"]  # n1 has its 8
+    info = doc["finding_info"]["GD-GPU-068"]
+    assert info["severity"] == "error"
+    assert info["name"] == "Fewer GPUs than SLURM gives out on this node"
+    titles = {p["hostlist"]: p["titles"] for p in info["places"]}
+    assert titles == {
+        "n2": ["SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"],
+        "n3": ["SLURM gives out gpu:h100:8 here; the node has only 6 GPUs: drain it"],
+    }
+    evidence = {p["hostlist"]: p["evidence"] for p in info["places"]}
+    assert evidence["n2"][:2] == [
+        "SLURM's GRES (sinfo, as fleet run selected the node): gpu:h100:8",
+        "PCI bus: no NVIDIA GPU; nvidia kernel module: not loaded",
+    ]
+    assert "nvidia-smi -L" in evidence["n2"][-1] and "lspci -nn" in evidence["n2"][-1]
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["gres"] == {
+        "n1": ["gpu:h100:8(S:0-1)"],
+        "n2": ["gpu:h100:8(S:0-1)"],
+        "n3": ["gpu:h100:8"],
+    }
+    # fleet report over the folder says the same, in every format
+    again = cli("fleet", "report", str(out))
+    assert again.exit_code == 1
+    assert "n2: SLURM gives out gpu:h100:8 here; the node has no GPU: drain it" in again.stdout
+    prom = cli("fleet", "report", str(out), "--format", "prometheus").stdout
+    assert 'gpudoctor_fleet_node_finding{node="n2",id="GD-GPU-068",severity="error"} 1' in prom
+
+
+def test_more_gpus_than_the_gres_promises_is_a_fleet_warning(cli: Cli, tmp_path, fake):
+    fake({"n1": {"gres": "gpu:h100:4,nic:2", "report": str(h100_node(tmp_path, 8))}})
+    result = cli("fleet", "run", "-p", "gpu", "-d", str(tmp_path / "run"), "--format", "json")
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    assert doc["nodes"][0]["verdict"] == "warning"
+    (place,) = doc["finding_info"]["GD-GPU-068"]["places"]
+    assert place["severity"] == "warning"
+    assert place["titles"] == ["The node has 8 GPUs; SLURM gives out only gpu:h100:4"]
+
+
+def test_fleet_run_force_on_a_subset_keeps_the_other_nodes_gres(cli: Cli, tmp_path, fake):
+    # n2 lost two GPUs; the admin sets its Gres to gpu:h100:6 and checks n2 alone again
+    cluster = fake(
+        {
+            "n1": {"gres": "gpu:h100:8", "report": str(h100_node(tmp_path, 8))},
+            "n2": {"gres": "gpu:h100:8", "report": str(h100_node(tmp_path, 6))},
+        }
+    )
+    out = tmp_path / "run"
+    first = cli("fleet", "run", "-d", str(out), "--format", "json")
+    assert json.loads(first.stdout)["findings"]["GD-GPU-068"] == ["n2"]
+    state = cluster.load()
+    state["nodes"]["n2"]["gres"] = "gpu:h100:6"
+    cluster.save(state)
+    again = cli("fleet", "run", "-d", str(out), "-w", "n2", "--force", "--format", "json")
+    assert "GD-GPU-068" not in json.loads(again.stdout)["findings"]
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["gres"] == {"n1": ["gpu:h100:8"], "n2": ["gpu:h100:6"]}

@@ -219,3 +219,24 @@ def test_the_gate_drains_a_gpu_node_missing_a_gpu_of_its_gres(
     done, doc = gate(h100_node(tmp_path, 8))
     assert done.returncode == 0 and doc["action"] == "resume", doc
     login_cluster.wait_state("n2", lambda state, _: state == "idle", 10)
+
+
+def test_fleet_run_calls_a_gpu_node_without_its_gpus_an_error(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # n1-n2 promise gpu:h100:8 (gres.conf names stand-in devices), but this host has no GPU:
+    # every --gres=gpu job there would fail. They read "with a warning" and the run exited 0.
+    out = tmp_path / "run"
+    done = gpudoctor(
+        login_cluster,
+        "fleet", "run", "-d", str(out), "--check-args=--no-frameworks", "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    verdicts = {n["node"]: n["verdict"] for n in report["nodes"]}
+    assert verdicts == {"n1": "error", "n2": "error", "n3": "warning"}  # n3: no GPU GRES
+    assert report["findings"]["GD-GPU-068"] == ["n1", "n2"]
+    (place,) = report["finding_info"]["GD-GPU-068"]["places"]
+    assert place["titles"] == ["SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"]
+    manifest = json.loads((out / "fleet-run.json").read_text())
+    assert manifest["gres"] == {"n1": ["gpu:h100:8"], "n2": ["gpu:h100:8"], "n3": []}

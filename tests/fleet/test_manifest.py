@@ -44,6 +44,7 @@ def test_the_manifest_reads_back_as_written():
         created_at="2026-12-04T00:00:00Z",
         command=("python", "-m", "gpudoctor", "check"),
         partitions={"n1": ("gpu", "debug")},
+        gres={"n1": ("gpu:h100:8(S:0-1)", "nic:2"), "n2": ()},
         not_reached=(NotReached(node="n3", state="drained", reason="psu"),),
         unreadable=(Unreadable(node="n2", path="check/n2.json", error="not JSON"),),
         runs=(
@@ -76,6 +77,8 @@ def test_a_run_written_before_verify_command_reads_as_none():
     }
     (run,) = from_document(doc, "fleet-run.json").runs
     assert run.verify_command is None and run.nodes == ("n1",)
+    # nor gres (2026-12-07): no node's GRES is known, so none is compared
+    assert from_document(doc, "fleet-run.json").gres == {}
 
 
 def test_a_manifest_without_runs_is_one_run_over_every_node_it_names():
@@ -111,6 +114,8 @@ def test_a_manifest_without_runs_is_one_run_over_every_node_it_names():
         {"tool": "gpudoctor fleet run", "runs": [{"created_at": "x"}]},
         {"tool": "gpudoctor fleet run", "runs": ["n1"]},
         {"tool": "gpudoctor fleet run", "runs": {"n1": 1}},
+        {"tool": "gpudoctor fleet run", "gres": {"n1": "gpu:8"}},
+        {"tool": "gpudoctor fleet run", "gres": ["n1"]},
         {
             "tool": "gpudoctor fleet run",
             "runs": [{"created_at": "x", "nodes": [], "verify_command": "v"}],

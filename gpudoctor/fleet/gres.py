@@ -1,0 +1,110 @@
+"""Each node's SLURM GRES against the GPUs its own check found (pure, no I/O).
+
+``fleet run``'s check runs in a job that asked for no GPU: there NVML lists none, and the
+node's GD-GPU-068 is not compared. The GPUs on the PCI bus and in the driver's list are
+still every GPU of the node, so the fleet compares them with the GRES sinfo listed when
+``fleet run`` selected the node (kept in its manifest). A node that promises more GPUs than
+it has takes ``--gres=gpu`` jobs that fail: an error; one with more than it promises, a
+warning (SLURM cannot hand the others out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import GpusFound, NodeFacts, NodeFinding
+from gpudoctor.model.slurm import node_gpu_gres
+
+GRES_COUNT_ID = "GD-GPU-068"
+"""The finding check gives where it can compare (``check --gate``): the fleet gives the same."""
+
+DRAIN_FIX = (
+    "fix: drain the node (`sudo scontrol update nodename=NODE state=drain "
+    'reason="GPUs missing"`); on it, compare gres.conf with `nvidia-smi -L` and '
+    "`lspci -nn | grep -i nvidia`, and look for Xid 79 (`sudo dmesg -T | grep -i xid`); "
+    "reboot, reseat or RMA a GPU that fell off the bus, or correct gres.conf and the node's "
+    "Gres in slurm.conf, then resume it"
+)
+GRES_FIX = (
+    "fix: set the node's Gres in slurm.conf and gres.conf to the GPUs it has (compare with "
+    "`nvidia-smi -L`), then `sudo scontrol reconfigure`"
+)
+
+
+def _gpus(count: int) -> str:
+    return f"{count} GPU{'' if count == 1 else 's'}"
+
+
+def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
+    """``facts`` with a GD-GPU-068 finding when the node's GPUs are not what its GRES says.
+
+    Not compared: a GRES without a GPU count, a node whose PCI bus was not read, a node whose
+    own check already compared it (a warning or error GD-GPU-068), and a MIG node whose MIG
+    devices are not known. With MIG, the whole GPUs or the MIG devices may match, as in check.
+    """
+    promised = node_gpu_gres(gres)
+    found = facts.gpus_found
+    if promised is None or promised.count is None or found is None:
+        return facts
+    if any(f.id == GRES_COUNT_ID and f.severity >= Severity.WARNING for f in facts.findings):
+        return facts
+    given, owned = promised.count, found.owned
+    counts = {owned} if found.mig_devices is None else {owned, found.mig_devices}
+    if given in counts or (found.mig and found.mig_devices is None):
+        return facts
+    evidence = _evidence(promised.shown, found)
+    if given > max(counts):
+        has = "no GPU" if owned == 0 else f"only {_gpus(owned)}"
+        if found.mig_devices is not None:
+            has += f" ({found.mig_devices} with its MIG devices)"
+        finding = NodeFinding(
+            id=GRES_COUNT_ID,
+            severity=Severity.ERROR,
+            title=f"SLURM gives out {promised.shown} here; the node has {has}: drain it",
+            evidence=(*evidence, DRAIN_FIX),
+        )
+    elif given < min(counts):
+        finding = NodeFinding(
+            id=GRES_COUNT_ID,
+            severity=Severity.WARNING,
+            title=f"The node has {_gpus(owned)}; SLURM gives out only {promised.shown}",
+            evidence=(*evidence, GRES_FIX),
+        )
+    else:  # between the whole GPUs and the MIG devices: check says it cannot tell either
+        return facts
+    return _with(facts, finding)
+
+
+def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
+    if found.on_bus == 0:
+        bus = "PCI bus: no NVIDIA GPU"
+    else:
+        plural = "" if found.on_bus == 1 else "s"
+        bus = (
+            f"PCI bus: {found.on_bus} NVIDIA GPU{plural}, {found.bound} bound to the nvidia driver"
+        )
+    if not found.module_loaded:
+        bus += "; nvidia kernel module: not loaded"
+    elif found.driver is not None:
+        bus += f"; /proc/driver/nvidia/gpus lists {found.driver or 'none'}"
+    lines = [f"SLURM's GRES (sinfo, as fleet run selected the node): {shown}", bus]
+    if found.mig:
+        lines.append(f"MIG on: SLURM may count {found.mig_devices} MIG devices and whole GPUs")
+    return tuple(lines)
+
+
+def _with(facts: NodeFacts, finding: NodeFinding) -> NodeFacts:
+    """``facts`` with ``finding`` in place of any GD-GPU-068 it had (information only: not
+    compared inside a job), its IDs and verdict updated."""
+    findings = sorted(
+        (*(f for f in facts.findings if f.id != finding.id), finding),
+        key=lambda f: (f.id, f.title),
+    )
+    return replace(
+        facts,
+        findings=tuple(findings),
+        finding_ids=tuple(sorted({*facts.finding_ids, finding.id})),
+        verdict=max(facts.verdict, finding.severity),
+    )

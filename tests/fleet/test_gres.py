@@ -1,0 +1,171 @@
+"""Each node's SLURM GRES against the GPUs on its PCI bus and in its driver (fleet/gres.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.fleet.facts import gpus_found
+from gpudoctor.fleet.gres import compare_gres
+from gpudoctor.model import serialize
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import GpusFound, NodeFinding
+from tests.conftest import DATA
+from tests.fleet.builders import node, with_findings
+
+EIGHT = GpusFound(on_bus=8, bound=8, driver=8, module_loaded=True)
+
+
+def found(**changes) -> GpusFound:
+    return GpusFound(**{**EIGHT.__dict__, **changes})
+
+
+def test_a_node_with_the_gpus_it_promises_gets_nothing():
+    facts = node("n1", gpus_found=EIGHT)
+    assert compare_gres(facts, ("gpu:h100:8(S:0-1)", "nic:2")) == facts
+
+
+@pytest.mark.parametrize(
+    ("seen", "title"),
+    [
+        (
+            found(on_bus=0, bound=0, driver=0, module_loaded=False),
+            "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+        ),
+        # the driver lost one; the PCI bus still has it, bound to nvidia
+        (
+            found(driver=7, bound=7),
+            "SLURM gives out gpu:h100:8 here; the node has only 7 GPUs: drain it",
+        ),
+        # on the bus, but no driver bound (the module did not load)
+        (
+            found(bound=0, driver=0, module_loaded=False),
+            "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+        ),
+    ],
+)
+def test_fewer_gpus_than_promised_is_an_error(seen, title):
+    facts = compare_gres(node("n1", gpus_found=seen), ("gpu:h100:8(S:0-1)",))
+    (f,) = facts.findings
+    assert (f.id, f.severity, f.title) == ("GD-GPU-068", Severity.ERROR, title)
+    assert facts.verdict is Severity.ERROR and facts.finding_ids == ("GD-GPU-068",)
+    assert f.evidence[0] == "SLURM's GRES (sinfo, as fleet run selected the node): gpu:h100:8"
+    assert f.evidence[-1].startswith("fix: drain the node")
+
+
+def test_the_evidence_says_what_the_bus_and_the_driver_hold():
+    facts = compare_gres(node("n1", gpus_found=found(bound=0, driver=0)), ("gpu:8",))
+    assert facts.findings[0].evidence[1] == (
+        "PCI bus: 8 NVIDIA GPUs, 0 bound to the nvidia driver; /proc/driver/nvidia/gpus lists none"
+    )
+    one = compare_gres(node("n1", gpus_found=found(on_bus=1, bound=1, driver=None)), ("gpu:2",))
+    assert one.findings[0].evidence[1] == "PCI bus: 1 NVIDIA GPU, 1 bound to the nvidia driver"
+
+
+def test_more_gpus_than_promised_is_a_warning():
+    facts = compare_gres(node("n1", gpus_found=EIGHT), ("gpu:a100:2", "gpu:v100:2"))
+    (f,) = facts.findings
+    assert f.severity is Severity.WARNING and facts.verdict is Severity.WARNING
+    assert f.title == "The node has 8 GPUs; SLURM gives out only gpu:a100:2,gpu:v100:2"
+
+
+@pytest.mark.parametrize("gres", [(), ("nic:2",), ("gpu",), ("gpu:h100",), ("gpumem:80G",)])
+def test_no_gpu_count_in_the_gres_is_not_compared(gres):
+    facts = node("n1", gpus_found=found(on_bus=0, bound=0, driver=0))
+    assert compare_gres(facts, gres) == facts
+
+
+def test_a_node_whose_pci_bus_was_not_read_is_not_compared():
+    facts = node("n1")  # gpus_found None
+    assert compare_gres(facts, ("gpu:8",)) == facts
+
+
+def test_with_mig_either_count_is_accepted():
+    mig = found(on_bus=2, bound=2, driver=2, mig=True, mig_devices=7)
+    assert compare_gres(node("n1", gpus_found=mig), ("gpu:7",)).findings == ()
+    assert compare_gres(node("n1", gpus_found=mig), ("gpu:2",)).findings == ()
+    assert compare_gres(node("n1", gpus_found=mig), ("gpu:5",)).findings == ()  # cannot tell
+    (f,) = compare_gres(node("n1", gpus_found=mig), ("gpu:8",)).findings
+    assert f.severity is Severity.ERROR
+    assert f.title == (
+        "SLURM gives out gpu:8 here; the node has only 2 GPUs (7 with its MIG devices): drain it"
+    )
+    # MIG on, its devices unknown (the job hid GPUs): more than the whole GPUs may be right
+    unknown = found(on_bus=2, bound=2, driver=2, mig=True)
+    assert compare_gres(node("n1", gpus_found=unknown), ("gpu:8",)).findings == ()
+
+
+def test_a_node_that_compared_its_gres_itself_keeps_its_own_word():
+    own = NodeFinding(id="GD-GPU-068", severity=Severity.ERROR, title="SLURM gives out 8 ...")
+    facts = with_findings(node("n1", gpus_found=found(driver=7, bound=7)), own)
+    assert compare_gres(facts, ("gpu:8",)) == facts
+
+
+def test_check_s_not_compared_inside_a_job_gives_way_to_the_fleet_s_comparison():
+    info = NodeFinding(id="GD-GPU-068", severity=Severity.INFO, title="not compared: inside a job")
+    other = NodeFinding(id="GD-HOST-009", severity=Severity.INFO, title="sees some")
+    facts = with_findings(node("n1", gpus_found=found(driver=7, bound=7)), info, other)
+    after = compare_gres(facts, ("gpu:8",))
+    assert [(f.id, f.severity) for f in after.findings] == [
+        ("GD-GPU-068", Severity.ERROR),
+        ("GD-HOST-009", Severity.INFO),
+    ]
+    assert after.finding_ids == ("GD-GPU-068", "GD-HOST-009")
+
+
+def test_the_aggregate_compares_the_nodes_whose_gres_it_is_given():
+    nodes = [
+        node("n1", gpus_found=EIGHT),
+        node("n2", gpus_found=found(on_bus=0, bound=0, driver=0)),
+        node("n3", gpus_found=found(on_bus=0, bound=0, driver=0)),  # no GRES known: not compared
+    ]
+    report = aggregate(
+        nodes,
+        gres={"n1": ("gpu:h100:8",), "n2": ("gpu:h100:8",)},
+        gpudoctor_version="0",
+        created_at="now",
+    )
+    assert {n.node: n.verdict for n in report.nodes} == {
+        "n1": Severity.OK,
+        "n2": Severity.ERROR,
+        "n3": Severity.OK,
+    }
+    assert not report.healthy
+    (finding,) = report.findings
+    assert finding.nodes == ("n2",)
+
+
+def _report(name: str, change=None):
+    doc = json.loads((DATA / "reports" / name).read_text())
+    if change:
+        change(doc)
+    return serialize.report_from_data(doc, name)
+
+
+def test_the_gpus_found_come_from_the_bus_and_the_driver_not_nvml(tmp_path: Path):
+    from tests.fleet.gpu_reports import h100_node
+
+    doc = json.loads(h100_node(tmp_path, 6, on_bus=8).read_text())
+    doc["nvml"]["gpus"] = []  # inside a job that asked for no GPU: NVML lists none
+    report = serialize.report_from_data(doc, "x")
+    seen = gpus_found(report)
+    assert seen is not None and (seen.on_bus, seen.owned, seen.mig) == (8, 8, False)
+    no_driver = gpus_found(_report("failure__no_driver.json"))
+    assert no_driver == GpusFound(on_bus=1, bound=0, driver=None, module_loaded=False)
+    mig = gpus_found(_report("linux-x86_64__nvidia-h100-mig__590.48.01__idle.json"))
+    assert mig is not None and (mig.owned, mig.mig, mig.mig_devices) == (1, True, 4)
+
+
+def test_a_pci_bus_that_could_not_be_read_is_unknown_not_no_gpu():
+    def unreadable(doc):
+        doc["driver"]["pci_functions"] = []
+        doc["driver"]["errors"] = [
+            {"field": "driver.pci_functions", "code": "not_visible", "message": "no /sys"}
+        ]
+
+    assert gpus_found(_report("failure__no_driver.json", unreadable)) is None
+    windows = "windows-x86_64__nvidia-geforce-rtx-2080-super__591.86__idle.json"
+    assert gpus_found(_report(windows)) is None
