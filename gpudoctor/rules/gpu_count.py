@@ -121,7 +121,10 @@ def _judge(
     "they fail to start or die. More GPUs than the GRES "
     "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
     "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
-    "neither is said not to be compared (information).",
+    "neither is said not to be compared (information). Inside a job NVML lists only the "
+    "job's GPUs, so check does not compare there; `fleet run` does, for every node: the GRES "
+    "sinfo listed against the GPUs on the node's PCI bus and in the driver's list, which a "
+    "job's device cgroup cannot hide.",
     fix="Drain the node, read the kernel log for Xid 79, reboot or reset the GPU, and reseat "
     "or RMA a GPU that does not come back; then resume the node.",
     sources=(
