@@ -208,13 +208,29 @@ def raise_if_terminated() -> None:
     raise Terminated(signum)
 
 
+def _on_interrupt(_signum: int, _frame: object) -> None:
+    """Ctrl-C: the children first, then Python's own KeyboardInterrupt (a second Ctrl-C raises
+    again, as without this handler).
+
+    Python's handler only raises, and a KeyboardInterrupt raised inside a weakref callback
+    (importlib's module-lock ``cb``, mid-import) is dropped: check then went on waiting for its
+    probes' children until their time limits, past a 30 s test's patience. Stopped here, they
+    end at once, and :func:`raise_if_terminated` raises the lost interrupt when check returns.
+    """
+    _stop_children()
+    raise KeyboardInterrupt
+
+
 def install_signal_handlers() -> None:
-    """End on SIGTERM and SIGHUP as on Ctrl-C (a handler that nohup or a shell set stays)."""
+    """End on SIGTERM and SIGHUP as on Ctrl-C, and stop the children on Ctrl-C itself (a
+    handler that nohup or a shell set stays: an ignored SIGINT in a background job too)."""
     import signal
 
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
             signal.signal(signum, _on_signal)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_interrupt)
 
 
 def _stop_children() -> None:
