@@ -41,8 +41,11 @@ def pairs(cluster: SlurmCluster, out: Path, *args: str) -> tuple[int, dict, str]
 
 
 def test_every_pair_all_reduces_through_srun_n2(slurm_cluster: SlurmCluster, tmp_path: Path):
-    code, report, _ = pairs(slurm_cluster, tmp_path, "--slow-factor", "0.05")
-    assert code == 0, report
+    code, report, err = pairs(slurm_cluster, tmp_path, "--slow-factor", "0.05")
+    # each pair's status and words first: pytest cut the whole report short (a CI run's exit 1
+    # in 27 s could not be told from it)
+    said = [(p.get("nodes"), p.get("status"), p.get("message")) for p in report.get("pairs", [])]
+    assert code == 0, f"{said}\n{err[-2000:]}"
     assert report["healthy"] is True
     got = {tuple(p["nodes"]): p for p in report["pairs"]}
     assert set(got) == {("n1", "n2"), ("n2", "n3"), ("n1", "n3")}
