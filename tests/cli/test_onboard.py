@@ -639,19 +639,12 @@ def test_a_check_step_stopped_by_ctrl_c_gets_a_log_and_the_stop_line_names_it(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # "onboard: step 1/7 check (check this machine) stopped", and no log at all
-    import threading
 
     fake_tool(tmp_path / "bin", "uv", "exit 99")
     ready = tmp_path / "ready"
     _slow_check(monkeypatch, ready, timeout_s=30.0)
 
-    def interrupt() -> None:  # Ctrl-C once check is under way
-        deadline = time.monotonic() + 20
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
+    _ctrl_c_once(ready)
     prefix = tmp_path / "env"
     result = cli(
         "onboard", "--yes", "--prefix", str(prefix), "--report-dir", str(tmp_path),
@@ -665,6 +658,19 @@ def test_a_check_step_stopped_by_ctrl_c_gets_a_log_and_the_stop_line_names_it(
     ], result.stderr
     _check_log(log, "# stopped (Ctrl-C or a signal) after ")
     assert not any(b"59.7716" in line for line in _cmdlines())
+
+
+def _ctrl_c_once(ready: Path) -> None:
+    """Ctrl-C to this process once ``ready`` exists (the step is under way), from a thread."""
+    import threading
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
 
 
 LAST_WORDS_CHECK = SLOW_CHECK.replace(
@@ -684,7 +690,6 @@ def test_what_a_stopped_step_says_in_its_grace_is_in_its_log(
     # after Ctrl-C the step's pipes were closed before its SIGTERM grace (check's 5 s, srun's
     # 10 s): its last words ("Job step aborted", "Force Terminated job") never reached its log
     import dataclasses
-    import threading
 
     fake_tool(tmp_path / "bin", "uv", "exit 99")
     ready = tmp_path / "ready"
@@ -696,13 +701,7 @@ def test_what_a_stopped_step_says_in_its_grace_is_in_its_log(
 
     monkeypatch.setattr(onboard_cli, "check_step", talking)
 
-    def interrupt() -> None:
-        deadline = time.monotonic() + 20
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
+    _ctrl_c_once(ready)
     prefix = tmp_path / "env"
     result = cli(
         "onboard", "--yes", "--prefix", str(prefix), "--report-dir", str(tmp_path),
