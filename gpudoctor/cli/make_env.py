@@ -156,9 +156,10 @@ def _only_gpu_partition() -> str | None:
     return found[0] if found else None
 
 
-def _partition_nodes(partition: str, *, cpu: bool = True) -> tuple[str, str | None]:
-    """The partition's nodes as a hostlist and their GPU type from GRES (``h100``); without
-    ``cpu``, a partition none of whose nodes has a GPU GRES is refused."""
+def _partition_nodes(partition: str, *, cpu: bool = True) -> tuple[str, str | None, dict[str, str]]:
+    """The partition's nodes as a hostlist, their GPU type from GRES (``h100``), and each GPU
+    node's model(s) (``""``: untyped GRES), from one sinfo; without ``cpu``, a partition none
+    of whose nodes has a GPU GRES is refused."""
     from gpudoctor.fleet.hostlist import compress
     from gpudoctor.fleet.slurm import list_compute_nodes
     from gpudoctor.model.slurm import gpu_gres
@@ -171,7 +172,13 @@ def _partition_nodes(partition: str, *, cpu: bool = True) -> tuple[str, str | No
     if not cpu and not any(gpu_gres(g) for cn in nodes for g in cn.gres):
         raise _no_gpu_gres(partition)
     kinds = [k for cn in nodes for g in cn.gres if (p := gpu_gres(g)) and (k := p[0])]
-    return compress(cn.node.name for cn in nodes), ", ".join(dict.fromkeys(kinds)) or None
+    per_node = {}
+    for cn in nodes:
+        found = [p[0] or "" for g in cn.gres if (p := gpu_gres(g))]
+        if found:
+            per_node[cn.node.name] = ",".join(sorted(set(found)))
+    hostlist = compress(cn.node.name for cn in nodes)
+    return hostlist, ", ".join(dict.fromkeys(kinds)) or None, per_node
 
 
 def _no_gpu_gres(partition: str) -> BadInputError:
@@ -185,7 +192,7 @@ def _named_nodes(target: Target, partition: str, *, cpu: bool) -> Target:
     """A command-line target marked as the nodes of ``partition`` (sinfo names them). A GPU
     plan for a partition without GPU GRES is refused, as with a node check: no job there
     gets a GPU (onboard refuses it too)."""
-    hostlist, kind = _partition_nodes(partition, cpu=cpu or target.driver is None)
+    hostlist, kind, _ = _partition_nodes(partition, cpu=cpu or target.driver is None)
     return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=())
 
 
@@ -254,8 +261,7 @@ def _partition_target(partition: str, *, cpu: bool) -> Target:
             node=node, partitions=(partition,), target=target, unload=modules_to_unload(report)
         )
 
-    hostlist, kind = _partition_nodes(partition)
-    kinds = _gpu_kinds(partition)
+    hostlist, kind, kinds = _partition_nodes(partition)
     by_kind: dict[str, list[Where]] = {}
     for where in wheres:
         by_kind.setdefault(kinds.get(where.node, ""), []).append(where)
@@ -277,19 +283,6 @@ def _partition_target(partition: str, *, cpu: bool) -> Target:
     return for_nodes(
         target, partition=partition, nodes=hostlist, gpu=kind, unload=target.unload_modules
     )
-
-
-def _gpu_kinds(partition: str) -> dict[str, str]:
-    """Each node of ``partition`` with its GRES's GPU model(s) (``h100``; ``""`` untyped)."""
-    from gpudoctor.fleet.slurm import list_compute_nodes
-    from gpudoctor.model.slurm import gpu_gres
-
-    kinds = {}
-    for cn in list_compute_nodes(partition=partition):
-        found = [p[0] or "" for g in cn.gres if (p := gpu_gres(g))]
-        if found:
-            kinds[cn.node.name] = ",".join(sorted(set(found)))
-    return kinds
 
 
 def _unchecked(partition: str, kind: str, kinds: dict[str, str]) -> str:

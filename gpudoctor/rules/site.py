@@ -74,9 +74,6 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
     )
 
 
-_NOT_CONFIGURED = SLURM_NOT_CONFIGURED
-
-
 @rule(
     "GD-HOST-007",
     area="host",
@@ -109,7 +106,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not no_nvidia_gpu(report):
         return
     if not site.slurm.reachable:
-        if _NOT_CONFIGURED.search(site.slurm.message or ""):
+        if SLURM_NOT_CONFIGURED.search(site.slurm.message or ""):
             yield Hit(
                 severity=Severity.INFO,
                 title="SLURM's commands are here but SLURM is not configured on this machine",
