@@ -169,7 +169,7 @@ def _check_plan_options(
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
     from gpudoctor.envplan.cluster import modules_to_unload
-    from gpudoctor.model.derived import gpus
+    from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, gpus
     from gpudoctor.model.findings import Severity
     from gpudoctor.model.slurm import gpu_partitions
 
@@ -194,9 +194,14 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         gpu_partitions=tuple(partitions),
         idle_less_partitions=unusable,
         closed_partitions=tuple(closed.items()),
+        # sinfo that names no configuration is no cluster, only its commands: no controller
+        # will ever answer, so there is nothing to wait for (a workstation with slurm-client)
         slurm_unanswered=(
             site.slurm.message or "no answer"
-            if site is not None and site.slurm is not None and not site.slurm.reachable
+            if site is not None
+            and site.slurm is not None
+            and not site.slurm.reachable
+            and not SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
             else None
         ),
         partitions=(

@@ -373,6 +373,33 @@ def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
     assert (in_tmp / "environment.yml").exists()
 
 
+def test_slurm_commands_without_a_configuration_are_no_login_node(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # slurm-client installed, no slurm.conf (a workstation, this VM): make-env refused with
+    # "try again when sinfo answers", which it never will
+    from dataclasses import replace
+
+    from gpudoctor.probe import collect
+    from gpudoctor.userfiles.read import load_report
+
+    report = load_report(REPORTS / "failure__no_driver.json")
+    no_gpu = replace(report, driver=replace(report.driver, pci_functions=()))
+    monkeypatch.setattr(collect, "collect_report", lambda ctx, *, frameworks=True: no_gpu)
+    bin_dir = in_tmp / "bin"
+    bin_dir.mkdir()
+    sinfo = bin_dir / "sinfo"
+    sinfo.write_text(
+        "#!/bin/sh\necho 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n"
+    )
+    sinfo.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": None}
+    result = cli("make-env", env=env)
+    assert result.exit_code == 0, result
+    assert "sinfo" not in result.stderr
+    assert "this is a CPU-only environment" in (in_tmp / "environment.yml").read_text()
+
+
 @pytest.mark.parametrize(
     ("where", "said"),
     [

@@ -232,6 +232,21 @@ def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_pat
     assert make_plan(request(), with_gpu, None).target.partition is None
 
 
+def test_slurm_commands_without_a_configuration_are_no_login_node(tmp_path: Path) -> None:
+    # slurm-client with no slurm.conf: onboard refused with "try again when sinfo answers"
+    doc = json.loads(LOGIN.read_text())
+    doc["site"]["slurm"] = {
+        "reachable": False,
+        "command": "sinfo -h -o '%P|%a|%D|%G|%f|%N'",
+        "message": "sinfo failed: sinfo: fatal: Could not establish a configuration source",
+    }
+    path = tmp_path / "unset.json"
+    path.write_text(json.dumps(doc))
+    facts = facts_of(path)
+    assert facts.slurm_unanswered is None and facts.partitions is None
+    assert make_plan(request(), facts, None).target.partition is None
+
+
 def test_a_conda_job_script_defines_conda_activate_before_using_it() -> None:
     # sbatch runs the script in a non-interactive bash without ~/.bashrc, where `conda
     # activate` failed: "Run 'conda init' before 'conda activate'"
