@@ -18,7 +18,8 @@ from gpudoctor.model.fleet import GpusFound, NodeFacts, NodeFinding
 from gpudoctor.model.slurm import node_gpu_gres
 
 GRES_COUNT_ID = "GD-GPU-068"
-"""The finding check gives where it can compare (``check --gate``): the fleet gives the same."""
+"""The finding check gives where it can compare (``check --health-check --drain``); the fleet
+gives the same."""
 
 DRAIN_FIX = (
     "fix: drain the node (`sudo scontrol update nodename=NODE state=drain "
