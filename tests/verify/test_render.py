@@ -116,6 +116,16 @@ def test_the_docs_sample_shows_skipped_rows_as_the_renderer_does(measured):
     for ln in rows:
         cells = ln.split()
         assert (cells[4] == "skipped") == (cells[-1] == "skipped"), ln
+    # several CPU runs the budget skipped read as one note (verdict._skipped_summary); the
+    # sample, "verbatim", still showed twelve notes alike after the renderer had grouped them
+    skipped = sum(1 for ln in rows if ln.split()[2] == "cpu" and ln.split()[4] == "skipped")
+    notes = [ln for ln in sample.splitlines() if ln.startswith("· note: ")]
+    assert skipped >= 2
+    assert [ln for ln in notes if "CPU runs skipped" in ln] == [
+        ln for ln in notes if ln.startswith(f"· note: {skipped} CPU runs skipped, projected past ")
+    ]
+    assert len([ln for ln in notes if "CPU runs skipped" in ln]) == 1, notes
+    assert not [ln for ln in notes if " cpu: skipped: projected " in ln], notes
 
 
 def test_layout_datasheet_and_best_peak_are_shown_for_a_real_h200_run():
