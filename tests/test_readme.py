@@ -44,3 +44,33 @@ def test_the_cpu_only_path_installs_the_cpu_build_before_the_extra():
     cpu = next(i for i, line in enumerate(lines) if CPU_INDEX in line)
     assert "pip install torch" in lines[cpu]
     assert any('".[torch]"' in line for line in lines[cpu + 1 :])
+
+
+def test_the_shell_completion_line_prints_a_script_for_each_shell():
+    # the README's `eval "$(_GPUDOCTOR_COMPLETE=bash_source gpudoctor)"`, and zsh_source,
+    # fish_source for the other shells: each must print that shell's completion script
+    import os
+    import subprocess
+    import sys
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    line = re.search(r'eval "\$\((\w+)=(\w+)_source gpudoctor\)"', text)
+    assert line, "the README's completion line"
+    var, first = line.groups()
+    others = re.findall(r"`(\w+)_source`", text[line.end() : line.end() + 200])
+    assert first == "bash" and others == ["zsh", "fish"], others
+    for shell, marker in (
+        ("bash", "complete -o"),
+        ("zsh", "#compdef gpudoctor"),
+        ("fish", "complete"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", "from gpudoctor.cli import main; main()"],
+            env={**os.environ, var: f"{shell}_source"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0 and marker in proc.stdout, (shell, proc.stdout, proc.stderr)
+        assert "_gpudoctor_completion" in proc.stdout, shell
