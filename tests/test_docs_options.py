@@ -106,3 +106,40 @@ def test_the_scan_reads_the_docs_command_lines() -> None:
         "history --format takes no 'markdown'"
     ]
     assert _problems(("fleet", "run"), ["--partition", "gpu"]) == []
+
+
+PAGES = [
+    ("check.md", ("check",)),
+    ("make-env.md", ("make-env",)),
+    ("verify.md", ("verify",)),
+    ("onboard.md", ("onboard",)),
+    ("history.md", ("history",)),
+    ("history.md", ("diff",)),
+    ("fleet.md", ("fleet", "run")),
+    ("fleet.md", ("fleet", "report")),
+    ("fleet.md", ("fleet", "pairs")),
+    ("models.md", ("models",)),
+]
+
+
+def _undocumented(text: str, path: tuple[str, ...]) -> list[str]:
+    command = _command(path)
+    assert command is not None
+    names = [o for p in command.params for o in p.opts if o.startswith("--")]
+    return [
+        o
+        for o in names
+        if o not in ("--help", "--debug") and not re.search(re.escape(o) + r"(?![\w-])", text)
+    ]
+
+
+@pytest.mark.parametrize(("page", "path"), PAGES, ids=[" ".join(path) for _, path in PAGES])
+def test_every_option_of_a_command_is_on_its_page(page: str, path: tuple[str, ...]) -> None:
+    # --help lists it; the command's page must say what it does (--debug: README, for all)
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    assert _undocumented(text, path) == [], f"{' '.join(path)}: not in docs/{page}"
+
+
+def test_an_option_missing_from_a_page_is_found() -> None:
+    assert _undocumented("`--strict` and `--timeout-x`", ("check",))[:2] == ["--format", "--output"]
+    assert "--timeout" in _undocumented("`--timeout-x`", ("check",))
