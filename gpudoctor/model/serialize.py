@@ -113,7 +113,10 @@ def _what_text_is(text: str) -> str | None:
         return "looks like Markdown output of gpudoctor check; save reports with --format json"
     if head.startswith("## gpudoctor verify") or _VERIFY_TEXT_VERDICT.search(head):
         return f"looks like the output of gpudoctor verify, not a check report ({WRITE_ONE})"
-    if head.startswith("name:") and "\ndependencies:" in head:
+    if head.startswith("# gpudoctor make-env:"):  # every form's first line
+        return f"is an environment file gpudoctor make-env wrote, not a check report ({WRITE_ONE})"
+    body = "\n".join(ln for ln in head.splitlines() if not ln.lstrip().startswith("#"))
+    if body.lstrip().startswith("name:") and "\ndependencies:" in body:
         return f"looks like a conda environment file, not a check report ({WRITE_ONE})"
     return None
 

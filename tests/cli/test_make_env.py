@@ -1105,3 +1105,18 @@ def test_a_partition_that_refuses_the_account_is_not_to_be_tried_later(
         "; plan without a job on the nodes: --partition gpu --driver VERSION --cc X.Y (as "
         "`nvidia-smi` prints on a node), or --partition gpu --from-fleet DIR"
     )
+
+
+@pytest.mark.parametrize("form", ["conda", "uv", "pixi", "requirements"])
+def test_a_file_make_env_wrote_given_as_a_report_is_named(cli: Cli, tmp_path: Path, form: str):
+    # docs/check.md: --from-report names what a wrong file is. make-env's environment.yml read
+    # "not valid JSON (Expecting value at line 1)": its comment block hid the conda keys
+    written = tmp_path / f"env.{form}"
+    assert cli("make-env", *TARGET, "--format", form, "-o", str(written)).exit_code == 0
+    for command in ("check", "make-env"):
+        result = cli(command, "--from-report", str(written))
+        assert result.exit_code == 2, result.stdout
+        assert result.stderr == (
+            f"gpudoctor: error: {written} is an environment file gpudoctor make-env wrote, not a "
+            "check report (write one with `gpudoctor check --format json -o FILE`)\n"
+        )

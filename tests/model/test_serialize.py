@@ -185,6 +185,8 @@ def test_a_make_env_plan_is_named():
         ('"text"', "is a JSON string, not a gpudoctor check report"),
         ("", "is empty"),
         ("name: gpu\nchannels:\n- conda-forge\ndependencies:\n- python=3.12\n", "conda env"),
+        ("# mine\n\nname: gpu\ndependencies:\n- python=3.12\n", "conda env"),  # a comment first
+        ("# gpudoctor make-env: environment for driver 580.95.05\nname: x\n", "make-env wrote"),
     ],
 )
 def test_other_documents_are_named_in_one_line(text, needle):
