@@ -74,3 +74,13 @@ def test_the_shell_completion_line_prints_a_script_for_each_shell():
         )
         assert proc.returncode == 0 and marker in proc.stdout, (shell, proc.stdout, proc.stderr)
         assert "_gpudoctor_completion" in proc.stdout, shell
+
+
+def test_gpudoctor_goes_into_a_make_env_environment_without_the_torch_extra():
+    # the extra's torch>=2.1 made pip swap make-env's PyTorch 1.12.1 cu102 (driver R440-R450)
+    # for PyPI's newest CUDA build: `pip install --dry-run` showed torch-2.14.1 and its cu13
+    # wheels. onboard installs gpudoctor without extras, for the same reason
+    lines = [line for block in _blocks(_section("The commands")) for line in block]
+    made = next(i for i, line in enumerate(lines) if "make-env -o environment.yml" in line)
+    install = next(line for line in lines[made:] if "pip install" in line)
+    assert "[" not in install.split("pip install", 1)[1].split("&&")[0], install
