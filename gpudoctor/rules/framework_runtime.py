@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from gpudoctor.errors import BadInputError
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
 from gpudoctor.rules.cuda import CU_UNKNOWN, cu_init_text, libcuda_missing
@@ -662,8 +663,9 @@ def fewer_gpus(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator
     "model (it compares outputs as numpy arrays), and so do `torch.from_numpy`, `Tensor.numpy()` "
     "and most data loading. The probe imports numpy in the same Python as the framework: it is "
     "not installed there, or it fails to import (a half install, a build for another ABI).",
-    fix="`pip install numpy` in the same environment (`pip install 'gpudoctor[torch]'` brings "
-    "it too); for a numpy that fails to import, `pip install --force-reinstall numpy`.",
+    fix="`pip install numpy` in the same environment (`pip install 'numpy<2'` for PyTorch "
+    "before 2.3, built against numpy 1.x); for a numpy that fails to import, `pip install "
+    "--force-reinstall numpy`.",
     sources=(
         "https://pypi.org/project/torch/ (Requires-Dist: no numpy)",
         "https://pytorch.org/docs/stable/generated/torch.from_numpy.html",
@@ -674,14 +676,28 @@ def numpy_missing(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
         return
     python = report.host.python.executable or "python3"
     broken = fw.numpy_error != "not installed"
-    evidence = (
+    evidence: tuple[str, ...] = (
         f"{label(fw)} imports, but numpy does not: {fw.numpy_error}",
         f"Python: {python}",
     )
+    numpy = _numpy_for(report, kb, fw)
+    if numpy != "numpy":  # a plain `pip install numpy` takes numpy 2, which this build cannot use
+        evidence = (*evidence, f"{label(fw)} was built against numpy 1.x: {numpy}")
     if broken:
         title = f"numpy fails to import next to {label(fw)}: `gpudoctor verify` cannot run"
-        fix = f"$ {shlex.quote(python)} -m pip install --force-reinstall numpy"
+        fix = f"$ {shlex.quote(python)} -m pip install --force-reinstall {shlex.quote(numpy)}"
     else:
         title = f"numpy is missing next to {label(fw)}: `gpudoctor verify` cannot run"
-        fix = f"$ {shlex.quote(python)} -m pip install numpy"
+        fix = f"$ {shlex.quote(python)} -m pip install {shlex.quote(numpy)}"
     yield Hit(title=title, evidence=evidence, fix=(fix,))
+
+
+def _numpy_for(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> str:
+    """The numpy requirement that fits ``fw``: ``numpy<2`` for a build against numpy 1.x
+    (PyTorch before 2.3, [[numpy_max]] in torch.toml), else ``numpy``."""
+    platform = "win-64" if report.host.os == "windows" else "linux-64"
+    try:
+        limit = kb.numpy_max(fw.name, fw.version, platform) if fw.version else None
+    except BadInputError:  # a version in a report that is no PEP 440 version
+        return "numpy"
+    return "numpy" if limit is None else limit.requirement

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import (
     FrameworkDevice,
@@ -429,6 +431,25 @@ def test_a_numpy_that_fails_to_import_is_reinstalled():
     assert "fails to import" in found.title
     assert error in found.evidence[0]
     assert found.fix[0].endswith("-m pip install --force-reinstall numpy")
+
+
+@pytest.mark.parametrize("version", ["2.2.2+cu121", "1.12.1+cu102"])
+def test_numpy_for_a_torch_built_against_numpy_1_is_numpy_below_2(version):
+    # `pip install numpy` takes numpy 2.x, and torch before 2.3 then fails to import it
+    # (GD-TORCH-015): the fix installed what the next check reports as the next problem
+    report = with_framework(healthy(), "torch", version=version, numpy_error="not installed")
+    (found,) = findings(report, "GD-TORCH-014")
+    assert found.fix[0].endswith("-m pip install 'numpy<2'"), found.fix
+    assert any("built against numpy 1.x: numpy<2" in line for line in found.evidence)
+    broken = with_framework(report, "torch", numpy_error="import numpy failed: x")
+    (found,) = findings(broken, "GD-TORCH-014")
+    assert found.fix[0].endswith("-m pip install --force-reinstall 'numpy<2'"), found.fix
+
+
+def test_numpy_for_an_unreadable_torch_version_is_plain_numpy():
+    report = with_framework(healthy(), "torch", version="weird", numpy_error="not installed")
+    (found,) = findings(report, "GD-TORCH-014")
+    assert found.fix[0].endswith("-m pip install numpy")
 
 
 def test_numpy_present_or_not_recorded_is_no_finding():
