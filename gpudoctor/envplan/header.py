@@ -30,7 +30,9 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
     if plan.target.gpus:
         lines += comment("GPUs: " + ", ".join(plan.target.gpus), "# ", "#   ")
     if plan.target.cluster:
-        lines += comment(f"Planned for the compute nodes of {plan.target.cluster}", "# ", "#   ")
+        # "nodes g[1-2] (...)" from --from-fleet without --partition: not "nodes of nodes"
+        of = "" if plan.target.cluster.startswith("nodes ") else "nodes of "
+        lines += comment(f"Planned for the compute {of}{plan.target.cluster}", "# ", "#   ")
     if plan.target.unload_modules:
         unload = " ".join(plan.target.unload_modules)
         lines += comment(

@@ -168,3 +168,12 @@ def test_request_options_are_checked_in_the_request_type():
         Request.from_options(name="base")
     with pytest.raises(BadInputError, match="control characters"):
         Request.from_options(python="3.12\n")
+
+
+def test_nodes_outside_a_partition_are_named_once():
+    # --from-fleet DIR without --partition read "Planned for the compute nodes of nodes g[1-2]"
+    knowledge = kb.load()
+    target = target_from_args(knowledge, driver="570.124.06", cc="9.0")
+    nodes = for_nodes(target, partition=None, nodes="g[1-2]", gpu=None, unload=())
+    text = render(make_plan(knowledge, nodes, Request()), "conda", "env.yml")
+    assert "# Planned for the compute nodes g[1-2]\n" in text, text
