@@ -204,6 +204,14 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
             and not SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
             else None
         ),
+        slurm_unconfigured=(
+            site.slurm.message
+            if site is not None
+            and site.slurm is not None
+            and not site.slurm.reachable
+            and SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
+            else None
+        ),
         partitions=(
             tuple(dict.fromkeys(p.name for p in site.slurm.partitions))
             if site is not None and site.slurm is not None and site.slurm.reachable

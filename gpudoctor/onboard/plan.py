@@ -66,6 +66,9 @@ class Facts:
     slurm_unanswered: str | None = None
     """Why sinfo did not answer, when SLURM's commands are here but its controller was not
     reached (or its configuration is missing): whether GPU partitions exist is unknown."""
+    slurm_unconfigured: str | None = None
+    """What sinfo said when SLURM's commands are here with no configuration at all (no
+    slurm.conf: slurm-client on a workstation): no login node, and no list of partitions."""
     partitions: tuple[str, ...] | None = None
     """Every partition sinfo listed; None when SLURM did not answer (nothing to check
     --partition against)."""
@@ -134,6 +137,8 @@ def _check_partition(facts: Facts, partition: str) -> str | None:
             return f"sinfo did not answer ({facts.slurm_unanswered})"
         if facts.in_job:
             return "check does not ask sinfo inside a SLURM job"
+        if facts.slurm_unconfigured is not None:
+            return f"SLURM is not configured on this machine ({facts.slurm_unconfigured})"
         return "check found no sinfo here"
     gpu = ", ".join(facts.gpu_partitions) or "none"
     if partition not in facts.partitions:

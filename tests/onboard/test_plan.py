@@ -245,6 +245,12 @@ def test_slurm_commands_without_a_configuration_are_no_login_node(tmp_path: Path
     facts = facts_of(path)
     assert facts.slurm_unanswered is None and facts.partitions is None
     assert make_plan(request(), facts, None).target.partition is None
+    # a partition named there is taken as given, and why it was not checked is true: the
+    # reason read "check found no sinfo here" beside /usr/bin/sinfo
+    target = make_plan(request(), facts, "gpu").target
+    assert target.unchecked is not None
+    assert target.unchecked.startswith("SLURM is not configured on this machine (sinfo failed: ")
+    assert "Could not establish a configuration source" in target.unchecked
 
 
 def test_a_conda_job_script_defines_conda_activate_before_using_it() -> None:
