@@ -143,3 +143,18 @@ def test_every_option_of_a_command_is_on_its_page(page: str, path: tuple[str, ..
 def test_an_option_missing_from_a_page_is_found() -> None:
     assert _undocumented("`--strict` and `--timeout-x`", ("check",))[:2] == ["--format", "--output"]
     assert "--timeout" in _undocumented("`--timeout-x`", ("check",))
+
+
+def test_every_finding_id_a_doc_names_exists() -> None:
+    # `gpudoctor explain GD-XXX-NNN` is how a reader follows one up: an ID a rule no longer
+    # declares is "no finding", exit 2
+    from gpudoctor.rules import REGISTRY
+
+    known = {rule.id for rule in REGISTRY}
+    named = {
+        (str(doc.relative_to(ROOT)), found)
+        for doc in DOCS
+        for found in re.findall(r"\bGD-[A-Z]+-\d{3}\b", doc.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 100
+    assert sorted((doc, found) for doc, found in named if found not in known) == []
