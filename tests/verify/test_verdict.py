@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -692,3 +693,22 @@ def test_a_skipped_run_that_no_budget_fits_sends_the_reader_to_each_ones_advice(
 def test_one_skipped_run_keeps_its_own_note_alone(refs):
     result = f.skipped_on_the_cpu(f.healthy(("vgg16",)), dict(zip(("vgg16",), (16,), strict=True)))
     assert "skipped_summary" not in codes(judge(result, refs), Level.NOTE)
+
+
+def test_every_reason_code_verify_gives_is_in_its_doc():
+    # docs/verify.md is where a code in the JSON (reasons[].code) is looked up; burn_error was
+    # given and named nowhere
+    import re
+
+    from gpudoctor.verify import hwverdict, verdict
+
+    root = Path(__file__).resolve().parents[2]
+    codes: set[str] = set()
+    for module in (verdict, hwverdict):
+        text = Path(module.__file__ or "").read_text(encoding="utf-8")
+        codes |= set(re.findall(r'code="([a-z_]+)"', text))
+        codes |= set(re.findall(r'Level\.[A-Z]+,\s*"([a-z_]+)"', text))
+        codes |= set(re.findall(r'^[A-Z_]+ = "([a-z_]+)"$', text, re.M))
+    doc = (root / "docs" / "verify.md").read_text(encoding="utf-8")
+    assert len(codes) >= 25
+    assert sorted(c for c in codes if f"`{c}`" not in doc) == []
