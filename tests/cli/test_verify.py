@@ -41,6 +41,20 @@ def test_output_is_never_overwritten_without_force(cli, tmp_path):
     assert out.read_text() == "keep me"  # refused before anything ran
 
 
+@pytest.mark.usefixtures("must_not_run")
+def test_a_chart_is_never_overwritten_without_force(cli, tmp_path, monkeypatch):
+    # the README: no file is replaced without --force; --plot's PNG is one of them
+    from gpudoctor.verify import plot
+
+    monkeypatch.setattr(plot, "require_matplotlib", lambda: None)
+    chart = tmp_path / "verify.png"
+    chart.write_text("keep me")
+    result = cli("verify", *TINY, "--plot", str(chart))
+    assert result.exit_code == 2, result
+    assert _one_line(result.stderr).endswith("exists; use --force to overwrite it")
+    assert chart.read_text() == "keep me"
+
+
 @pytest.mark.parametrize("option", ["--output", "--plot"])
 def test_a_missing_output_folder_is_refused_before_anything_runs(
     cli, tmp_path, monkeypatch, option
