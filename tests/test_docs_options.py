@@ -158,3 +158,36 @@ def test_every_finding_id_a_doc_names_exists() -> None:
     }
     assert len(named) > 100
     assert sorted((doc, found) for doc, found in named if found not in known) == []
+
+
+def _anchors(doc: Path) -> set[str]:
+    """The anchors GitHub makes of a page's headings (code blocks left out)."""
+    from tests.rules.test_catalogue import github_anchor
+
+    text = FENCED.sub("", doc.read_text(encoding="utf-8"))
+    return {github_anchor(h) for h in re.findall(r"^#+ (.*)$", text, re.M)}
+
+
+def _broken_links(doc: Path) -> list[str]:
+    broken = []
+    for link in re.findall(r"\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+        if link.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = link.partition("#")
+        target = (doc.parent / path).resolve() if path else doc
+        if not target.exists():
+            broken.append(f"{link}: no such file")
+        elif anchor and target.suffix == ".md" and anchor not in _anchors(target):
+            broken.append(f"{link}: no such heading")
+    return broken
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_between_the_docs_reaches_its_file_and_heading(doc: Path) -> None:
+    assert _broken_links(doc) == []
+
+
+def test_a_link_to_a_missing_heading_is_found(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("# Limits, hostile input\n\n[a](#limits-hostile-input) [b](#limits) [c](x)\n")
+    assert _broken_links(page) == ["#limits: no such heading", "x: no such file"]
