@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -249,6 +250,8 @@ def test_device_cpu_verifies_the_cpu_alone_and_passes(cpu_only):
     # auto: channels-last on the CPU, where torch runs it faster
     assert (doc["settings"]["layout"], run["layout"]) == ("auto", "channels_last")
     assert "verify: torch lenet5 cpu" in result.stderr  # plain progress lines off a terminal
+    # UTC as every other document writes it (and jq's fromdateiso8601 reads): it said +00:00
+    datetime.strptime(doc["started_at"], "%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.mark.torch
