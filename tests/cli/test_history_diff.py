@@ -147,6 +147,10 @@ def test_diff_between_history_entries_and_against_now(cli, machine, _private_his
     now = cli("diff")  # last good against now: the broken machine
     assert now.exit_code == 1, now
     assert "last-good: history" in now.stdout and "GD-NVML-003" in now.stdout
+    doc = json.loads(cli("diff", "--format", "json").stdout)
+    jsonschema.validate(doc, DIFF_SCHEMA)
+    # the now side has check's verdict, as the history side has its own: it was null
+    assert (doc["old"]["verdict"], doc["new"]["verdict"]) == ("info", "error")
     machine(GOOD)
     assert cli("diff").exit_code == 0
 
