@@ -438,7 +438,8 @@ def _health_gate(
 
     if not drain:  # a Prolog must not call SLURM's commands: no GRES to compare with
         errors = gate_findings(diagnose(report, kb.load()).findings)
-        emit(HEALTH.render(fmt, HealthResult(errors=errors)), output, force=force, note=None)
+        result = HealthResult(errors=errors, created_at=report.created_at)
+        emit(HEALTH.render(fmt, result), output, force=force, note=None)
         return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
     name = node_name if node_name is not None else _this_node()
     asked = _ask_slurm(name)
@@ -449,6 +450,7 @@ def _health_gate(
     click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
     result = HealthResult(
         errors=errors,
+        created_at=report.created_at,
         action=action.action,
         drain_reason=action.reason or None,
         node=name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,8 @@ from gpudoctor.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
     from gpudoctor.history.select import Snapshot
+    from gpudoctor.kb.knowledge import KnowledgeBase
+    from gpudoctor.model.findings import Diagnosis
 
 
 @click.command("diff")
@@ -92,17 +93,19 @@ def command(
     knowledge = kb.load()
     old_snap = _snapshot(old or "last-good", "OLD", where)
     new_text = new or "now"
+    new_diagnosis = None
     if new_text == "now":
-        new_snap = _now(
+        new_snap, new_diagnosis = _now(
             where,
             python_exe,
+            knowledge,
             timeout_s=timeout_s,
             frameworks=not no_frameworks,
             after=old_snap.side.created_at,
         )
     else:
         new_snap = _snapshot(new_text, "NEW", where)
-    diff = build(old_snap, new_snap, knowledge)
+    diff = build(old_snap, new_snap, knowledge, new_diagnosis=new_diagnosis)
     if diff.other_machine:  # said before the diff, also when the diff goes to a file
         click.echo(f"gpudoctor diff: note: {diff.other_machine}", err=True)
     emit(DIFF.render(fmt, diff), output, force=force)
@@ -127,25 +130,36 @@ def _snapshot(text: str, label: str, where: Path) -> Snapshot:
 
 
 def _now(
-    where: Path, python_exe: Path | None, *, timeout_s: float, frameworks: bool, after: str | None
-) -> Snapshot:
-    """This machine now, probed as check does; the timings of the newest verify kept after OLD."""
+    where: Path,
+    python_exe: Path | None,
+    knowledge: KnowledgeBase,
+    *,
+    timeout_s: float,
+    frameworks: bool,
+    after: str | None,
+) -> tuple[Snapshot, Diagnosis]:
+    """This machine now, probed and judged as check does; the timings of the newest verify
+    kept after OLD."""
     from gpudoctor.cli.check import _probed_report
     from gpudoctor.history.select import Snapshot, newest_verify, this_machine
     from gpudoctor.model.diff import Side
+    from gpudoctor.rules import diagnose
 
     report = _probed_report(python_exe, timeout_s=timeout_s, frameworks=frameworks)
+    diagnosis = diagnose(report, knowledge)
     samples, when = newest_verify(where, after=after)
     label = "now" + (f" (timings from the verify of {when})" if when else "")
     side = Side(
         label=label,
-        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_at=report.created_at,
+        # check's verdict, as `check --since-last-good` gives its now side: it was null
+        verdict=diagnosis.worst.label,
         gpudoctor_version=report.gpudoctor_version,
         host=report.host.hostname,
         machine=this_machine(socket.gethostname()),
         measured=bool(samples),
     )
-    return Snapshot(side=side, report=report, samples=samples)
+    return Snapshot(side=side, report=report, samples=samples), diagnosis
 
 
 __all__ = ["command"]

@@ -432,6 +432,11 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     )
 
 
+ONBOARD_MARKER_VERSION = 1
+"""PREFIX/gpudoctor-onboard.json's form (docs/onboard.md); bumped on any change that breaks a
+reader."""
+
+
 @click.command("onboard")
 @click.option(
     "--partition", "-p", default=None, help="Make the environment for this SLURM partition."
@@ -673,7 +678,17 @@ def _onboard(
             write_output(Path(md), markdown(summary), force=request.force)
             write_output(Path(page), html(summary), force=request.force)
         elif step.name == "finish":
-            marker = {"finished": True, "tool": plan.tool, "activate": plan.activate}
+            # a document as every other gpudoctor writes: `tool` names the writer (it named
+            # uv, conda or pixi, now `env_tool`), with its version and time
+            marker = {
+                "schema_version": ONBOARD_MARKER_VERSION,
+                "tool": "gpudoctor onboard",
+                "gpudoctor_version": __version__,
+                "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "finished": True,
+                "env_tool": plan.tool,
+                "activate": plan.activate,
+            }
             write_output(prefix / MARKER, json.dumps(marker, indent=2) + "\n", force=True)
 
     execute(

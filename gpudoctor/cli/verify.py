@@ -337,7 +337,9 @@ def command(
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    from gpudoctor.verify.model import utc_stamp
+
+    return utc_stamp(dt.datetime.now(dt.timezone.utc))
 
 
 def _measure_hardware(hw: HardwareSettings, refs: References) -> HardwareResult:

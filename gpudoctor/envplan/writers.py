@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gpudoctor import __version__
 from gpudoctor.envplan.emit import yaml_scalar
 from gpudoctor.envplan.header import cuda_override, header, shell_word
 from gpudoctor.envplan.types import Plan
 
-__all__ = ["DEFAULT_FILE", "shell_word", "to_dict", "to_json", "to_yaml"]
+__all__ = ["DEFAULT_FILE", "SCHEMA_VERSION", "shell_word", "to_dict", "to_json", "to_yaml"]
 
 DEFAULT_FILE = "environment.yml"
+
+SCHEMA_VERSION = 1
+"""The JSON plan's version (docs/make-env.md); bumped on any change that breaks a reader."""
 
 
 def to_yaml(plan: Plan, path: str = DEFAULT_FILE) -> str:
@@ -42,6 +46,11 @@ def to_dict(plan: Plan) -> dict[str, Any]:
     """The plan as JSON-ready data (the shape is documented in docs/make-env.md)."""
     target = plan.target
     return {
+        # what wrote it, as every other gpudoctor document says (a script can tell a plan
+        # from a check report or a verify result, and a newer form from this one)
+        "schema_version": SCHEMA_VERSION,
+        "tool": "gpudoctor make-env",
+        "gpudoctor_version": __version__,
         "name": plan.name,
         "python": plan.python,
         "frameworks": [

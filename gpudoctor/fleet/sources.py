@@ -264,7 +264,7 @@ def _pairs_digest(data: dict[str, Any], where: str) -> _Digest:
     are diagnosed again with today's rules: a pairs.json written before refused pairs stopped
     counting as slow named every node of a refused run a bad node to drain.
     """
-    doc = {k: v for k, v in data.items() if k not in ("tool", "healthy")}
+    doc = {k: v for k, v in data.items() if k not in ("schema_version", "tool", "healthy")}
     try:
         report = from_dict(PairsReport, doc, where)
     except ReportFormatError as exc:

@@ -7,7 +7,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +249,11 @@ def from_file(path: Path) -> Snapshot:
     data = kept
     if isinstance(data, dict) and data.get("tool") == "gpudoctor verify":
         samples = samples_from_verify(data, str(path))
-        verdict = data.get("verdict")
+        verdict, version = data.get("verdict"), data.get("gpudoctor_version")
         side = Side(
             label=f"{path.name} (verify)",
-            created_at=data.get("started_at") if isinstance(data.get("started_at"), str) else None,
+            created_at=_utc(data.get("started_at")),
+            gpudoctor_version=version if isinstance(version, str) else None,
             verdict=verdict if isinstance(verdict, str) else None,
             machine=machine,
             checked=False,
@@ -271,6 +272,21 @@ def from_file(path: Path) -> Snapshot:
         machine=machine,
     )
     return Snapshot(side=side, report=report, verdict_findings=_findings(data))
+
+
+def _utc(stamp: object) -> str | None:
+    """A verify result's ``started_at`` as every other side's time is written
+    (``2026-12-04T16:31:53Z``): verify wrote ``+00:00`` before 2026-12-07, and a diff's JSON
+    held both forms side by side."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is None or when.utcoffset() is None:
+        return stamp
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _no_constant(name: str) -> Any:

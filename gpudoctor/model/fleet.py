@@ -261,6 +261,7 @@ class Outlier:
     batch_size: int
     images_per_second: float
     median: float
+    """The median images/s of its peers' runs (same GPU model and run settings)."""
     ratio: float
     """images_per_second / median."""
     peers: int

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from gpudoctor.model.findings import Finding
 
+HEALTH_SCHEMA_VERSION = 1
+"""The gate's JSON form (docs/health-schema.json); bumped on any change that breaks a reader.
+Documents written before 2026-12-07 have no version, tool or time."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class HealthResult:
@@ -16,6 +20,8 @@ class HealthResult:
 
     errors: tuple[Finding, ...] = ()
     """The error findings of the driver, NVML or a GPU, worst area first."""
+    created_at: str | None = None
+    """When the probes ran (the report's ``created_at``: UTC, ``2026-12-07T04:05:06Z``)."""
     action: str | None = None
     """``drain``, ``resume`` or ``none`` (with --drain)."""
     drain_reason: str | None = None

@@ -205,6 +205,8 @@ class IbPort:
     rate: str | None = None
     """As the kernel writes it: ``400 Gb/sec (4X NDR)``."""
     rate_gbps: float | None = None
+    """The rate in gigabits per second, as ``rate`` says it (400 for ``400 Gb/sec``): Gb/s,
+    not the GB/s of verify's and fleet pairs' ``*_gbps`` bandwidths."""
     link_layer: str | None = None
     """``InfiniBand`` or ``Ethernet`` (RoCE)."""
     link_downed: int | None = None
@@ -288,7 +290,8 @@ class HardwareInfo:
     kernel_log: KernelLogInfo | None = None
     ib_ports: tuple[IbPort, ...] = ()
     ib_expected_rate_gbps: float | None = None
-    """The rate every port should run at, as the administrator gave it (``check --ib-rate``)."""
+    """The rate every port should run at, as the administrator gave it (``check --ib-rate``),
+    in gigabits per second (Gb/s, as ``rate_gbps``)."""
     iommu: IommuInfo | None = None
     errors: tuple[Unavailable, ...] = ()
 

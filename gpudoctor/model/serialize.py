@@ -121,6 +121,20 @@ def _what_text_is(text: str) -> str | None:
     return None
 
 
+OTHER_DOCUMENTS = {
+    "gpudoctor diff": "the output of gpudoctor diff",
+    "gpudoctor history": "the output of gpudoctor history",
+    "gpudoctor health": "the health gate's result (check --health-check)",
+    "gpudoctor fleet report": "a gpudoctor fleet report",
+    "gpudoctor fleet run": "fleet run's manifest (fleet-run.json)",
+    "gpudoctor fleet pairs": "the output of gpudoctor fleet pairs",
+    "gpudoctor onboard": "onboard's finished mark (gpudoctor-onboard.json)",
+    "gpudoctor make-env": "a gpudoctor make-env plan",
+}
+"""The ``tool`` of every other document gpudoctor writes, and what to call it when it is
+given where a check report is read."""
+
+
 def _what_json_is(data: Any) -> str | None:
     """What a JSON document that is not a check report is, in words; None when it may be one."""
     if isinstance(data, list):
@@ -134,6 +148,11 @@ def _what_json_is(data: Any) -> str | None:
         return f"is a gpudoctor verify result, not a check report ({WRITE_ONE})"
     if {"channels", "conda", "pip", "target"} <= data.keys() and "host" not in data:
         return f"is a gpudoctor make-env plan, not a check report ({WRITE_ONE})"
+    tool = data.get("tool")
+    other = OTHER_DOCUMENTS.get(tool) if isinstance(tool, str) else None
+    if other is not None:
+        # a diff or a fleet report has schema_version 2: 'update this one' was no advice
+        return f"is {other}, not a check report ({WRITE_ONE})"
     if "schema_version" not in data:
         return f"is not a gpudoctor check report: it has no schema_version ({WRITE_ONE})"
     return None

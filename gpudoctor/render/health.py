@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from gpudoctor.model.health import HealthResult
+from gpudoctor import __version__
+from gpudoctor.model.health import HEALTH_SCHEMA_VERSION, HealthResult
 from gpudoctor.model.inert import inert
 
 
@@ -22,6 +23,12 @@ def render_text(result: HealthResult) -> str:
 def health_to_dict(result: HealthResult) -> dict[str, Any]:
     """The JSON document, in the order docs/fleet.md lists its keys."""
     return {
+        # what wrote it and when, as every other gpudoctor document says: a log the gate
+        # appends to every few minutes had no time on its lines
+        "schema_version": HEALTH_SCHEMA_VERSION,
+        "tool": "gpudoctor health",
+        "gpudoctor_version": __version__,
+        "created_at": result.created_at,
         "healthy": result.healthy,
         "errors": [{"id": f.id, "title": f.title, "area": f.area} for f in result.errors],
         "action": result.action,

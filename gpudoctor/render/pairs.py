@@ -95,7 +95,10 @@ def render_markdown(report: PairsReport) -> str:
 
 def render_json(report: PairsReport) -> str:
     """The report as versioned JSON (docs/fleet.md)."""
-    doc = dict(to_dict(report), tool=TOOL, healthy=report.healthy)
+    # schema_version as in every other document (`version`, the all-reduce records' own, stays
+    # for readers of the files written before 2026-12-07); what wrote it first
+    doc = {"schema_version": report.version, "tool": TOOL, **to_dict(report)}
+    doc["healthy"] = report.healthy
     return json.dumps(finite_json(doc), indent=2, allow_nan=False) + "\n"
 
 

@@ -25,6 +25,7 @@ from gpudoctor.verify.model import (
     Run,
     Settings,
     VerifyResult,
+    utc_stamp,
 )
 
 _MODULES = {"torch": "torch", "tensorflow": "tensorflow"}
@@ -130,7 +131,7 @@ def run_verify(
         comparisons=tuple(x for c in collected for x in c.comparisons),
         errors=tuple(e for c in collected for e in c.errors),
         cpu_count=cpu_threads(),
-        started_at=started.isoformat(timespec="seconds"),
+        started_at=utc_stamp(started),
         duration_s=round(time.monotonic() - t0, 2),
     )
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from gpudoctor.model.hardware import AllReduce
 
 SCHEMA_VERSION = 1
 """Version of verify's JSON document; bump it on any incompatible change (docs/verify.md)."""
+
+
+def utc_stamp(when: dt.datetime) -> str:
+    """``2026-12-07T04:05:06Z``: the form of every other timestamp gpudoctor writes (check's
+    ``created_at``, history, diff, fleet), which jq's ``fromdateiso8601`` parses; the
+    ``+00:00`` form verify wrote before 2026-12-07 it refuses."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 FRAMEWORKS = ("torch", "tensorflow")
 MODES = ("inference", "training")
@@ -289,6 +298,8 @@ class VerifyResult:
     results written before 2026-12-07."""
     cpu_count: int | None = None
     started_at: str = ""
+    """UTC, ``2026-12-07T04:05:06Z`` (``+00:00`` instead of ``Z`` in results written before
+    2026-12-07)."""
     duration_s: float = 0.0
     hardware: HardwareResult | None = None
     """``--hardware`` and ``--burn``; None when neither was asked (and in results written

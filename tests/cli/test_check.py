@@ -76,6 +76,47 @@ def test_a_report_from_a_newer_gpudoctor_is_bad_input(cli: Cli, tmp_path):
     assert "schema version 99" in result.stderr and "update this one" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            (
+                "diff",
+                str(REPORTS / "failure__no_driver.json"),
+                str(REPORTS / "failure__one_gpu_lost.json"),
+            ),
+            "the output of gpudoctor diff",
+        ),
+        (
+            ("fleet", "report", str(REPORTS / "failure__one_gpu_lost.json")),
+            "a gpudoctor fleet report",
+        ),
+        (
+            (
+                "check",
+                "--health-check",
+                "--from-report",
+                str(REPORTS / "failure__one_gpu_lost.json"),
+            ),
+            "the health gate's result (check --health-check)",
+        ),
+        (("history", "--history-dir", "{tmp}"), "the output of gpudoctor history"),
+    ],
+    ids=["diff", "fleet", "health", "history"],
+)
+def test_another_gpudoctor_document_is_named_as_such(cli: Cli, tmp_path, args, named):
+    # a diff or a fleet report (schema_version 2) read 'report uses schema version 2, this
+    # gpudoctor reads up to 1: ... update this one', and a health result "missing field 'host'"
+    made = cli(*(a.format(tmp=tmp_path) for a in args), "--format", "json")
+    path = tmp_path / "other.json"
+    path.write_text(made.stdout, encoding="utf-8")
+    for command in (("check", "--from-report"), ("diff", str(REPORTS / "failure__no_driver.json"))):
+        result = cli(*command, str(path))
+        one_line_error(result)
+        assert f"is {named}, not a check report" in result.stderr, result.stderr
+        assert "update this one" not in result.stderr
+
+
 def test_from_report_and_python_cannot_be_combined(cli: Cli, tmp_path):
     path = saved(tmp_path, healthy())
     one_line_error(cli("check", "--from-report", path, "--python", path))

@@ -70,6 +70,15 @@ def run_folder(tmp_path: Path, report: PairsReport) -> Path:
     return folder
 
 
+def test_the_pairs_json_is_versioned_as_every_other_document() -> None:
+    # it had `version` alone (and `tool` last): `jq .schema_version` read null for pairs.json
+    report = dataclasses.replace(pairs_report(bad_node=True), created_at="2026-12-07T04:05:06Z")
+    doc = json.loads(render_json(report))
+    assert list(doc)[:2] == ["schema_version", "tool"]
+    assert (doc["schema_version"], doc["tool"], doc["version"]) == (1, "gpudoctor fleet pairs", 1)
+    assert doc["created_at"] == "2026-12-07T04:05:06Z" and doc["healthy"] is False
+
+
 def test_fleet_report_names_the_bad_node_beside_the_rest(cli: Cli, tmp_path):
     folder = run_folder(tmp_path, pairs_report(bad_node=True))
     text = cli("fleet", "report", str(folder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -229,7 +230,12 @@ def test_the_gate_writes_json_that_follows_its_schema(cli: Cli, report: Path) ->
     assert result.exit_code == (1 if report == LOST else 0), result
     doc = json.loads(result.stdout)
     jsonschema.validate(doc, HEALTH_SCHEMA)
-    assert list(doc) == [
+    # what wrote it and when, as every other document: a log of gate lines had no time
+    assert list(doc)[:4] == ["schema_version", "tool", "gpudoctor_version", "created_at"]
+    assert (doc["schema_version"], doc["tool"]) == (1, "gpudoctor health")
+    assert doc["created_at"] == json.loads(report.read_text())["created_at"]
+    datetime.strptime(doc["created_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert list(doc)[4:] == [
         "healthy",
         "errors",
         "action",

@@ -121,6 +121,20 @@ def test_diff_formats_and_output(cli, tmp_path, fmt):
         assert text.startswith("## gpudoctor diff")
 
 
+def test_a_diff_of_two_verify_results_says_when_and_by_which_gpudoctor_as_reports_do(cli):
+    # verify wrote started_at as 2026-12-04T16:31:53+00:00 until 2026-12-07: a diff's sides
+    # held that beside check's ...Z (jq's fromdateiso8601 refuses it), and no gpudoctor version
+    h200 = Path(__file__).resolve().parents[1] / "data" / "verify" / "h200"
+    result = cli(
+        "diff", str(h200 / "verify-fp32.json"), str(h200 / "new-fp32-auto.json"), "--format", "json"
+    )
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, DIFF_SCHEMA)
+    assert doc["old"]["created_at"] == "2026-12-04T16:31:53Z"
+    assert doc["new"]["created_at"] == "2026-12-04T16:57:59Z"
+    assert doc["old"]["gpudoctor_version"] == doc["new"]["gpudoctor_version"] == "0.1.0"
+
+
 def test_diff_between_history_entries_and_against_now(cli, machine, _private_history):
     assert cli("check").exit_code == 0
     machine(BROKEN)
@@ -133,6 +147,10 @@ def test_diff_between_history_entries_and_against_now(cli, machine, _private_his
     now = cli("diff")  # last good against now: the broken machine
     assert now.exit_code == 1, now
     assert "last-good: history" in now.stdout and "GD-NVML-003" in now.stdout
+    doc = json.loads(cli("diff", "--format", "json").stdout)
+    jsonschema.validate(doc, DIFF_SCHEMA)
+    # the now side has check's verdict, as the history side has its own: it was null
+    assert (doc["old"]["verdict"], doc["new"]["verdict"]) == ("info", "error")
     machine(GOOD)
     assert cli("diff").exit_code == 0
 

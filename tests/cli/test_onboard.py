@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from html import escape as html_escape
 from pathlib import Path
 
@@ -249,7 +250,12 @@ def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_pa
     verify = (prefix / "gpudoctor-logs" / "4-verify.log").read_text()
     assert f"stand-in verify: torch 2.9.1+cpu from cpu in {prefix / '.venv'}" in verify
     assert '"--device", "cpu"' in verify
-    assert json.loads((prefix / "gpudoctor-onboard.json").read_text())["finished"] is True
+    marker = json.loads((prefix / "gpudoctor-onboard.json").read_text())
+    assert marker["finished"] is True
+    # a document as every other: `tool` names gpudoctor (it said "uv"), with version and time
+    assert (marker["schema_version"], marker["tool"]) == (1, "gpudoctor onboard")
+    assert (marker["env_tool"], marker["activate"]) == ("uv", f"source {prefix}/.venv/bin/activate")
+    datetime.strptime(marker["created_at"], "%Y-%m-%dT%H:%M:%SZ")
     md = (tmp_path / "gpudoctor-onboard.md").read_text()
     assert f"source {prefix}/.venv/bin/activate" in md and "stand-in verify" in md
     assert "| passed |" in md and "not run" not in md

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import Cli, have_gpu
+
+VERIFY_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "verify-schema.json").read_text()
+)
 
 TINY = ("--models", "lenet5", "--framework", "torch", "--time-budget", "1")
 
@@ -263,6 +270,9 @@ def test_device_cpu_verifies_the_cpu_alone_and_passes(cpu_only):
     # auto: channels-last on the CPU, where torch runs it faster
     assert (doc["settings"]["layout"], run["layout"]) == ("auto", "channels_last")
     assert "verify: torch lenet5 cpu" in result.stderr  # plain progress lines off a terminal
+    # UTC as every other document writes it (and jq's fromdateiso8601 reads): it said +00:00
+    datetime.strptime(doc["started_at"], "%Y-%m-%dT%H:%M:%SZ")
+    jsonschema.validate(doc, VERIFY_SCHEMA)
 
 
 @pytest.mark.torch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -81,6 +82,8 @@ def test_hardware_alone_runs_no_model(cli, measured, monkeypatch):
     }
     assert doc["verdict"] == "pass"
     assert "measuring the hardware" in result.stderr
+    # UTC as every other document writes it (and jq's fromdateiso8601 reads): it said +00:00
+    datetime.strptime(doc["started_at"], "%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.mark.parametrize("ranks", ["5", "64", "10000"])

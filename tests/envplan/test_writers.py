@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 
+from gpudoctor import __version__
 from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import target_from_args
 from gpudoctor.envplan.writers import to_dict, to_json, to_yaml
@@ -66,6 +67,9 @@ def test_every_pin_has_a_reason_with_source_in_the_header() -> None:
 def test_json_shape() -> None:
     plan = _plan("580.65.06", "6.1", torch="2.9")  # cu128 lacks Pascal: cu126
     doc = json.loads(to_json(plan))
+    # versioned and named as every other document: the plan had none of the three
+    assert (doc["schema_version"], doc["tool"]) == (1, "gpudoctor make-env")
+    assert doc["gpudoctor_version"] == __version__
     assert doc["python"] == "3.14"
     assert doc["frameworks"][0] == doc["frameworks"][0] | {
         "name": "torch",

@@ -109,4 +109,4 @@ def healthy(**changes: object) -> HardwareResult:
 
 def result(hw: HardwareResult) -> VerifyResult:
     settings = Settings(models=(), framework="all", device=hw.settings.device)
-    return VerifyResult(settings=settings, hardware=hw, started_at="2026-12-07T04:00:00+00:00")
+    return VerifyResult(settings=settings, hardware=hw, started_at="2026-12-07T04:00:00Z")
