@@ -107,7 +107,6 @@ def test_a_controller_that_does_not_answer_still_points_at_the_compute_nodes(
         # slurm-client installed but no slurm.conf (a laptop, a CI runner): no cluster at all;
         # it read "this looks like a SLURM login node" and WARN
         (UNCONFIGURED, {}),
-        (SINFO, {**JOB, "SLURM_GPUS_ON_NODE": "1"}),  # given a GPU it lacks: check's to say
     ],
 )
 def test_no_word_of_slurm_where_it_is_not_the_cause(
@@ -117,6 +116,25 @@ def test_no_word_of_slurm_where_it_is_not_the_cause(
     assert result.exit_code == 0, result
     assert "SLURM" not in result.stdout and "srun" not in result.stdout
     assert result.stdout.rstrip().endswith("verdict: PASS")
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_verify_in_a_job_given_gpus_it_cannot_find_fails(cli: Cli, tmp_path: Path) -> None:
+    # `srun -p gpu --gres=gpu:1 gpudoctor verify --quick` on a node whose GPUs are missing
+    # passed on the CPU ("`gpudoctor verify --device cpu` asks for exactly that"), and
+    # onboard's verify step, run so, called the environment ready
+    given = {**JOB, "SLURM_STEP_GPUS": "0", "SLURM_GPUS_ON_NODE": "1"}
+    result = cli(*ARGS, env=sinfo(tmp_path, SINFO, **given))
+    assert result.exit_code == 1, result
+    assert (
+        "✗ fail: SLURM job 19 on node n1 (partition gpu) was given GPUs (SLURM_STEP_GPUS=0, "
+        "SLURM_GPUS_ON_NODE=1), but verify found none there (NVML cannot be read: NVML Shared "
+        "Library Not Found), so only the CPU was verified and the jobs given them would run on "
+        "the CPU too: `gpudoctor check` in such a job says why (GD-DRV-001); meanwhile run "
+        "elsewhere: sbatch --exclude=n1 ..."
+    ) in result.stdout
+    assert "--device cpu` asks for exactly that" not in result.stdout
+    assert result.stdout.rstrip().endswith("verdict: FAIL")
 
 
 def test_a_verdict_that_found_a_gpu_is_left_alone(tmp_path: Path) -> None:
