@@ -117,8 +117,30 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:
         return "interrupted"
-    last = _error_chain(result.stderr) or _last_line(result.stderr) or _last_line(result.stdout)
+    last = (
+        (_verify_failure(result.stdout) if step.name == "verify" else "")
+        or _error_chain(result.stderr)
+        or _last_line(result.stderr)
+        or _last_line(result.stdout)
+    )
     return f"exited with status {result.returncode}" + (f": {last}" if last else "")
+
+
+VERIFY_FAILED = "✗ fail: "
+"""How verify's text names what failed, one reason a line, the root causes first."""
+
+
+def _verify_failure(stdout: str, limit: int = 600) -> str:
+    """The first reason verify failed, e.g. ``SLURM job 16 on node n1 (partition gpu) was given
+    GPUs (...), but verify found none there ...``; "" when it printed none.
+
+    Through srun the last line of stderr is srun's ``srun: error: n1: task 0: Exited with exit
+    code 1``, and that was all the step's failure said."""
+    for line in stdout.splitlines():
+        if line.strip().startswith(VERIFY_FAILED):
+            reason = line.strip().removeprefix(VERIFY_FAILED)
+            return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+    return ""
 
 
 def manifest_override(path: str) -> str | None:

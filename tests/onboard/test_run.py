@@ -38,14 +38,24 @@ class _Quiet:
 
 
 def _fail_with(
-    tmp_path: Path, stderr: str, *, step: str = "plan", status: int = 1, **plan_kw: object
+    tmp_path: Path,
+    stderr: str,
+    *,
+    step: str = "plan",
+    status: int = 1,
+    stdout: str = "",
+    **plan_kw: object,
 ) -> str:
-    """What onboard says when its step ``step`` writes ``stderr`` and exits with ``status``."""
+    """What onboard says when its step ``step`` writes ``stderr`` (and ``stdout``) and exits
+    with ``status``."""
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
     plan = make_plan(request(**plan_kw), facts, None)
     index = next(i for i, s in enumerate(plan.steps) if s.name == step)
     chosen = plan.steps[index]
-    code = f"import sys; sys.stderr.write({stderr!r} + '\\n'); sys.exit({status})"
+    code = (
+        f"import sys; sys.stdout.write({stdout!r}); sys.stderr.write({stderr!r} + '\\n'); "
+        f"sys.exit({status})"
+    )
     failing = type(chosen)(**{**chosen.__dict__, "argv": (sys.executable, "-c", code)})
     with pytest.raises(StepFailed) as failed:
         execute(
@@ -78,6 +88,37 @@ def test_other_tools_long_lines_are_still_cut_and_a_driver_given_needs_no_hint(
     message = _fail_with(tmp_path, "error: " + "y" * 400, driver="580.95.05", cc="9.0")
     assert "y" * 180 + "..." in message and "y" * 200 not in message
     assert "rerun with" not in message
+
+
+VERIFY_OUT = """\
+model   framework  device  batch  images/s  spread  of peak  verdict
+lenet5  torch      cpu        32       976     41%     0.1%  warn
+
+✗ fail: SLURM job 16 on node n1 (partition gpu) was given GPUs (SLURM_STEP_GPUS=0), but verify \
+found none there (NVML cannot be read: NVML Shared Library Not Found), ...
+! warn: torch lenet5 cpu: spread 41% of the median (over 10%): ...
+✗ fail: a later failure
+verdict: FAIL
+"""
+
+
+def test_a_failed_verify_through_srun_says_why_verify_failed(tmp_path: Path) -> None:
+    # it said "exited with status 1: srun: error: n1: task 0: Exited with exit code 1", srun's
+    # last line, and the reason was in the log's stdout only
+    srun = (
+        "verify: torch lenet5 cpu: 976.2 images/s\nsrun: error: n1: task 0: Exited with exit code 1"
+    )
+    message = _fail_with(tmp_path, srun, step="verify", stdout=VERIFY_OUT, driver="5", cc="9")
+    assert message.startswith("step 5/7 verify (verify --quick inside it on partition gpu) failed")
+    assert (
+        "failed: exited with status 1: SLURM job 16 on node n1 (partition gpu) was given GPUs "
+        "(SLURM_STEP_GPUS=0), but verify found none there (NVML cannot be read: NVML Shared "
+        "Library Not Found), ...; log: "
+    ) in message
+    assert "srun: error" not in message and "later failure" not in message
+    # another step's stdout is not read so
+    other = _fail_with(tmp_path, "error: no", step="create", stdout=VERIFY_OUT, driver="5", cc="9")
+    assert "exited with status 1: error: no; log:" in other
 
 
 UV_DOWNLOAD_FAILED = """\
