@@ -310,6 +310,19 @@ def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str |
     return "\n".join(lines)
 
 
+def _unload_then(unload: str) -> str:
+    """The bash script of the verify step that unloads ``unload`` first, or stops saying why."""
+    why = (
+        f"gpudoctor: error: module unload {unload} failed in the verify job, so verify would "
+        "run with the CUDA libraries it put on LD_LIBRARY_PATH, which the job script unloads: "
+        f"unload it in this shell (module unload {unload}) and run onboard again"
+    )
+    # double quotes, not shlex.quote: inside the single-quoted script shown in the plan and
+    # the summary, its quotes read '"'"'
+    said = "".join("\\" + c if c in '\\"$`' else c for c in why)
+    return f'module unload {unload} || {{ echo "{said}" >&2; exit 1; }}; exec "$@"'
+
+
 def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
     """Choose the target and lay out the steps after check."""
     if request.tool not in TOOLS:
@@ -368,9 +381,12 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             # srun passes this shell's environment on, loaded modules included: verify ran
             # with the CUDA libraries the job script unloads first on LD_LIBRARY_PATH, so it
             # proved another environment than the one the jobs get. It unloads them the same
-            # way (Lmod and Environment Modules export `module` to child shells).
+            # way (Lmod and Environment Modules export `module` to child bash shells; not from
+            # zsh, nor through a /bin/sh wrapper). When the unload fails, verify does not run:
+            # it ran on ("module: command not found" in its log) and passed with the modules'
+            # libraries first on LD_LIBRARY_PATH.
             unload = " ".join(shlex.quote(m) for m in facts.shadowing_modules)
-            verify = ("bash", "-c", f'module unload {unload}; exec "$@"', "verify", *verify)
+            verify = ("bash", "-c", _unload_then(unload), "verify", *verify)
         verify = request.on_partition(target.partition, verify)
     summaries = (
         _join(request.report_dir, SUMMARY_FILES[0]),

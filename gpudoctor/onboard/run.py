@@ -120,11 +120,15 @@ def describe_failure(result: CmdResult, step: Step) -> str:
     last = (
         (_verify_failure(result.stdout) if step.name == "verify" else "")
         or _error_chain(result.stderr)
-        or _last_line(result.stderr)
+        or _last_line(_SRUN_TASK_EXIT.sub("", result.stderr))
         or _last_line(result.stdout)
     )
     return f"exited with status {result.returncode}" + (f": {last}" if last else "")
 
+
+_SRUN_TASK_EXIT = re.compile(r"^srun: error: \S+: tasks? [0-9][0-9,\-]*: .*$", re.MULTILINE)
+"""What srun says last on a task that failed (``srun: error: n1: task 0: Exited with exit code
+1``): they hid the line before them, which says why."""
 
 VERIFY_FAILED = "✗ fail: "
 """How verify's text names what failed, one reason a line, the root causes first."""

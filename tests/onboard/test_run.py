@@ -4,6 +4,9 @@ step's hint in onboard's options."""
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 
 from gpudoctor.onboard.plan import Facts, make_plan
 from gpudoctor.onboard.run import StepFailed, StepResult, execute
-from tests.onboard.test_plan import request
+from tests.onboard.test_plan import request, step
 
 REMEDY = "give their driver and lowest compute capability (--partition gpu --driver VERSION ...)"
 LONG_ERROR = "gpudoctor: error: the check run on node n1 of partition gpu found " + "x" * 150
@@ -282,3 +285,41 @@ def test_a_queued_verify_job_is_said_to_be_waiting_and_why_while_it_waits(
         "[4/6] srun: job 42 has been allocated resources",
     ]
     assert "srun: job 42 queued" in (tmp_path / "4-verify.log").read_text()
+
+
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+@pytest.mark.parametrize("module", ["cuda/12.4", 'odd $HOME `x` \\ "name"'])
+def test_verify_does_not_run_when_the_modules_cannot_be_unloaded(module: str) -> None:
+    # without a `module` in the job's bash (a zsh login shell exports none; a /bin/sh wrapper
+    # drops bash's exported functions) the step ran on: "verify: line 1: module: command not
+    # found" in its log, and verify passed with the module's CUDA libraries first
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=(module,))
+    verify = step(make_plan(request(), facts, None), "verify")
+    script = verify[verify.index("bash") :][:4]
+    command = (*script, "echo", "verify ran")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASH_FUNC_")}
+    none = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert none.returncode == 1 and "verify ran" not in none.stdout
+    quoted = shlex.quote(module)
+    assert none.stderr.splitlines()[-1] == (
+        f"gpudoctor: error: module unload {quoted} failed in the verify job, so verify would run "
+        "with the CUDA libraries it put on LD_LIBRARY_PATH, which the job script unloads: "
+        f"unload it in this shell (module unload {quoted}) and run onboard again"
+    )
+    # with Lmod's exported function it unloads, then runs verify
+    fake = {**env, "BASH_FUNC_module%%": '() {  echo "unloaded $2" >&2\n}'}
+    done = subprocess.run(
+        command, env=fake, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0 and done.stdout == "verify ran\n", done.stderr
+    assert done.stderr == f"unloaded {module}\n"
+
+
+def test_the_line_before_sruns_last_words_says_why_a_step_failed(tmp_path: Path) -> None:
+    said = "gpudoctor: error: module unload cuda/12.4 failed in the verify job, so ..."
+    srun = f"{said}\nsrun: error: n1: task 0: Exited with exit code 1"
+    message = _fail_with(tmp_path, srun, step="verify", driver="5", cc="9")
+    assert "exited with status 1: module unload cuda/12.4 failed in the verify job" in message
+    assert "srun: error" not in message
