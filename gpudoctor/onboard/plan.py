@@ -297,9 +297,12 @@ def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str |
         "",
     ]
     if modules:
+        # `|| exit 1`: a batch bash without `module` (submitted from zsh, which exports no
+        # functions) printed "module: command not found" and trained with them loaded
         lines += [
-            "# check named these modules as shadowing the CUDA libraries the environment brings",
-            f"module unload {' '.join(shlex.quote(m) for m in modules)}",
+            "# check named these modules as shadowing the CUDA libraries the environment brings;",
+            "# the job stops if they cannot be unloaded",
+            f"module unload {' '.join(shlex.quote(m) for m in modules)} || exit 1",
         ]
     if activate.startswith("conda activate "):
         # a batch script is a non-interactive bash: it reads no ~/.bashrc, so the `conda`

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,22 @@ def test_the_line_before_sruns_last_words_says_why_a_step_failed(tmp_path: Path)
     message = _fail_with(tmp_path, srun, step="verify", driver="5", cc="9")
     assert "exited with status 1: module unload cuda/12.4 failed in the verify job" in message
     assert "srun: error" not in message
+
+
+def test_the_job_script_stops_when_the_modules_cannot_be_unloaded(tmp_path: Path) -> None:
+    # submitted from zsh (no exported `module`), it printed "module: command not found" and
+    # ran train.py with cuda/12.4's libraries first on LD_LIBRARY_PATH
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
+    script = make_plan(request(), facts, None).job_script
+    assert script is not None
+    (tmp_path / "srun").write_text('#!/bin/sh\necho srun ran "$@"\n')
+    (tmp_path / "srun").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASH_FUNC_")}
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+    run = partial(subprocess.run, [BASH, "-s"], input=script, capture_output=True, text=True)
+    none = run(env=env, timeout=30, check=False)
+    assert none.returncode == 1 and "srun ran" not in none.stdout
+    assert "module: command not found" in none.stderr
+    fake = {**env, "BASH_FUNC_module%%": "() {  :\n}"}
+    done = run(env=fake, timeout=30, check=False)
+    assert done.stdout == "srun ran python train.py\n", done.stderr
