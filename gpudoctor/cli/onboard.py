@@ -540,11 +540,12 @@ def command(
     if not dry_run and not yes and not interactive:
         raise BadInputError(NOT_A_TERMINAL)
     name, tool_exe = _find_tool(tool)
+    missing = (
+        f"{name} is not installed here: install it, or choose --tool "
+        f"{' or '.join(t for t in TOOLS if t != name)}"
+    )
     if tool_exe is None and not dry_run:
-        raise BadInputError(
-            f"{name} is not installed here: install it, or choose --tool "
-            f"{' or '.join(t for t in TOOLS if t != name)}"
-        )
+        raise BadInputError(missing)
     _check_plan_options(
         name, framework, python, torch_version, tf_version, torch_index_url, driver, cc
     )
@@ -580,7 +581,9 @@ def command(
 
     progress: _Lines = _Live(err) if live_terminal(err) and not dry_run else _Lines(err)
     try:
-        return _onboard(request, partition, dry_run, yes, interactive, progress)
+        return _onboard(
+            request, partition, dry_run, yes, interactive, progress, missing if not tool_exe else ""
+        )
     finally:
         progress.close()
 
@@ -599,6 +602,7 @@ def _onboard(
     yes: bool,
     interactive: bool,
     progress: _Lines,
+    missing_tool: str = "",
 ) -> int:
     check = None if request.from_report else check_step(request)
     check_json = ""
@@ -640,6 +644,9 @@ def _onboard(
     out = sys.stdout if dry_run else sys.stderr
     _print_plan(plan, facts, check, out)
     if dry_run:
+        if missing_tool:
+            # the plan read as ready to run, and the run then stopped at once on this
+            click.echo(f"onboard: warning: {missing_tool}", file=out)
         return int(ExitCode.OK)
     if (
         not yes
