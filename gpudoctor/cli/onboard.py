@@ -87,12 +87,20 @@ def _pending_reason(job: str) -> str | None:
     return pending_reason(job)
 
 
-def _verify_job_step(partition: str, command: tuple[str, ...]) -> tuple[str, ...]:
+def _verify_job_step(
+    partition: str, command: tuple[str, ...], *, time_limit: str
+) -> tuple[str, ...]:
     """verify on one GPU of the partition, as a job step (the srun line fleet/slurm.py spells)."""
     from gpudoctor.fleet.slurm import job_step
-    from gpudoctor.onboard.plan import SRUN_TIME
 
-    return job_step(partition, command, time_limit=SRUN_TIME, job_name="gpudoctor-verify")
+    return job_step(partition, command, time_limit=time_limit, job_name="gpudoctor-verify")
+
+
+def _partition_minutes(partition: str) -> int | None:
+    """The partition's MaxTime in minutes, as sinfo says it (None: no limit, or no answer)."""
+    from gpudoctor.fleet.slurm import partition_max_minutes
+
+    return partition_max_minutes(partition)
 
 
 def default_spec(direct_url: str | None = None) -> str:
@@ -573,6 +581,7 @@ def command(
         report_dir=str(summaries),
         force=force,
         on_partition=_verify_job_step,
+        partition_minutes=_partition_minutes,
     )
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)

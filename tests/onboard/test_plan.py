@@ -134,6 +134,37 @@ def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
     assert "bash" not in step(plain, "verify")
 
 
+@pytest.mark.parametrize(
+    ("max_minutes", "verify", "job"),
+    [
+        (None, "00:30:00", "01:00:00"),
+        (120, "00:30:00", "01:00:00"),
+        (45, "00:30:00", "00:45:00"),
+        (10, "00:10:00", "00:10:00"),
+    ],
+)
+def test_the_jobs_ask_for_no_more_time_than_the_partition_allows(
+    max_minutes: int | None, verify: str, job: str
+) -> None:
+    # with MaxTime=10 on partition gpu, the verify job's --time=00:30:00 queued it for ever
+    # (squeue: PartitionTimeLimit) and onboard waited its 60 minutes; the job script's
+    # 01:00:00 did the same to the person's first job
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",))
+    asked: list[str] = []
+
+    def minutes(partition: str) -> int | None:
+        asked.append(partition)
+        return max_minutes
+
+    plan = make_plan(request(partition_minutes=minutes), facts, None)
+    assert asked == ["gpu"]
+    assert f"--time={verify}" in step(plan, "verify")
+    assert plan.job_script is not None
+    lines = plan.job_script.splitlines()
+    assert f"#SBATCH --time={job}" in lines
+    assert ("# partition gpu's MaxTime" in lines) is (job != "01:00:00")
+
+
 def test_inside_a_job_the_node_is_the_target() -> None:
     facts = Facts(has_gpu=True, in_job=True, gpu_partitions=("gpu", "debug"))
     assert make_plan(request(), facts, None).target.partition is None

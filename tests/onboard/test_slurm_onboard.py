@@ -74,6 +74,15 @@ def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -
         assert job.returncode == 0, job.stderr
         out = (work / "train.out").read_text()
         assert re.search(r"trained with 2.9.1\+cu128 on n[12] in .*gpudoctor-env/.venv", out), out
+        # the partition's MaxTime, which onboard's jobs stay within (a longer --time queued
+        # them for ever: PartitionTimeLimit), as sinfo says it
+        from gpudoctor.fleet.slurm import partition_max_minutes
+
+        assert partition_max_minutes("gpu", env) is None  # MaxTime=INFINITE
+        scontrol = shutil.which("scontrol", path=slurm_path()) or "/usr/bin/scontrol"
+        limit = [scontrol, "update", "partitionname=gpu", "maxtime=10"]
+        subprocess.run(limit, env=env, capture_output=True, timeout=30, check=True)
+        assert partition_max_minutes("gpu", env) == 10
 
 
 LMOD_INIT = Path("/usr/share/lmod/lmod/init/bash")
