@@ -343,3 +343,48 @@ def test_the_job_script_stops_when_the_modules_cannot_be_unloaded(tmp_path: Path
     fake = {**env, "BASH_FUNC_module%%": "() {  :\n}"}
     done = run(env=fake, timeout=30, check=False)
     assert done.stdout == "srun ran python train.py\n", done.stderr
+
+
+QUEUED_FOR_EVER = """\
+import sys, time
+sys.stderr.write("srun: job 43 queued and waiting for resources\\n")
+sys.stderr.flush()
+time.sleep(float(sys.argv[1]))
+print("verify ran")
+"""
+
+
+@pytest.mark.parametrize(
+    ("reason", "stops"),
+    [
+        ("QOSMaxWallDurationPerJobLimit", True),
+        ("PartitionTimeLimit", True),
+        ("PartitionConfig", True),
+        ("Resources", False),
+        ("Priority", False),
+        (None, False),
+    ],
+)
+def test_a_verify_job_slurm_will_never_start_is_not_waited_for(
+    tmp_path: Path, reason: str | None, stops: bool
+) -> None:
+    # with --time over the QOS's MaxWall the job sat in the queue (squeue: the limit's name)
+    # and onboard waited behind its spinner for the step's 60 minutes
+    from gpudoctor.onboard.plan import Step
+    from gpudoctor.onboard.run import Heard, run_step
+
+    wait = 30.0 if stops else 0.5
+    step = Step(
+        name="verify", title="verify", argv=(sys.executable, "-c", QUEUED_FOR_EVER, str(wait))
+    )
+    heard = Heard(pending_reason=lambda job: reason if job == "43" else None)
+    result = run_step(step, heard)
+    if stops:
+        assert not result.ok and result.duration_s < 10
+        assert result.why == (
+            f"SLURM queued job 43 and will never start it (squeue gives the reason: {reason}): "
+            "it asks for more than the partition, account or QOS allows; cancelled "
+            "(`scontrol show partition` and `sacctmgr show qos` say the limits)"
+        )
+    else:
+        assert result.ok and result.stdout == "verify ran\n", result.why
