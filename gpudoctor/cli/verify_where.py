@@ -34,7 +34,7 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
     from gpudoctor.model.slurm import gpu_partitions
 
     job = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
-    if job and any(env.get(v) for v in SLURM_GPU_VARIABLES):
+    if job and _gpus_given(env):
         return _gpus_missing(env, job)
     if not job and not slurm.asks_as_login_node(env):
         return None
@@ -76,12 +76,33 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
     return Reason(level=Level.WARN, code="slurm_login_node", message=message)
 
 
+def _gpus_given(env: Mapping[str, str]) -> dict[str, str]:
+    """The job's variables that say SLURM gave it GPUs: a GPU list (``SLURM_STEP_GPUS=0`` is
+    GPU 0), a count other than 0, a ``SLURM_TRES_PER_TASK`` naming ``gpu`` (since SLURM 23.11
+    it also carries ``--cpus-per-task`` as ``cpu=N``: no GPU)."""
+    given = {}
+    for name in SLURM_GPU_VARIABLES:
+        value = env.get(name, "").strip()
+        if value in ("", "N/A", "(null)"):
+            continue
+        if name == "SLURM_TRES_PER_TASK" and "gpu" not in value:
+            continue
+        if name not in _GPU_LISTS and value == "0":
+            continue
+        given[name] = value
+    return given
+
+
+_GPU_LISTS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
+"""The variables that list GPU indexes, where 0 is a GPU and not a count."""
+
+
 def _gpus_missing(env: Mapping[str, str], job: str) -> Reason:
     """A job SLURM gave GPUs that verify did not find: the node's GPUs are missing or unusable
     (check's GD-DRV-001 error), and the jobs that get them will run on its CPU. Before, verify
     --quick passed there on the CPU ("`gpudoctor verify --device cpu` asks for exactly
     that"), and onboard's verify step, run so, called the environment ready."""
-    given = ", ".join(f"{v}={env[v]}" for v in SLURM_GPU_VARIABLES if env.get(v))
+    given = ", ".join(f"{k}={v}" for k, v in _gpus_given(env).items())
     node = env.get("SLURMD_NODENAME")
     partition = env.get("SLURM_JOB_PARTITION")
     where = f"SLURM job {job}" + (f" on node {node}" if node else "")

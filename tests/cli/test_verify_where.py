@@ -135,6 +135,11 @@ def test_verify_in_a_job_given_gpus_it_cannot_find_fails(cli: Cli, tmp_path: Pat
     ) in result.stdout
     assert "--device cpu` asks for exactly that" not in result.stdout
     assert result.stdout.rstrip().endswith("verdict: FAIL")
+    # no GPU in them: SLURM 23.11 puts --cpus-per-task into SLURM_TRES_PER_TASK as cpu=N
+    for none in ({"SLURM_TRES_PER_TASK": "cpu=2"}, {"SLURM_GPUS_ON_NODE": "0"}):
+        cpu = cli(*ARGS, env=sinfo(tmp_path, SINFO, **JOB, **none))
+        assert cpu.exit_code == 0, cpu
+        assert "was given no GPU (no --gres or --gpus" in cpu.stdout
 
 
 def test_a_verdict_that_found_a_gpu_is_left_alone(tmp_path: Path) -> None:
