@@ -77,24 +77,9 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
 
 
 def _gpus_given(env: Mapping[str, str]) -> dict[str, str]:
-    """The job's variables that say SLURM gave it GPUs: a GPU list (``SLURM_STEP_GPUS=0`` is
-    GPU 0), a count other than 0, a ``SLURM_TRES_PER_TASK`` naming ``gpu`` (since SLURM 23.11
-    it also carries ``--cpus-per-task`` as ``cpu=N``: no GPU)."""
-    given = {}
-    for name in SLURM_GPU_VARIABLES:
-        value = env.get(name, "").strip()
-        if value in ("", "N/A", "(null)"):
-            continue
-        if name == "SLURM_TRES_PER_TASK" and "gpu" not in value:
-            continue
-        if name not in _GPU_LISTS and value == "0":
-            continue
-        given[name] = value
-    return given
+    from gpudoctor.model.slurm import gpus_given
 
-
-_GPU_LISTS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
-"""The variables that list GPU indexes, where 0 is a GPU and not a count."""
+    return gpus_given({n: env[n] for n in SLURM_GPU_VARIABLES if n in env})
 
 
 def _gpus_missing(env: Mapping[str, str], job: str) -> Reason:
