@@ -54,6 +54,15 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
                 f"{where} runs in partition {partition}, which has no GPUs, so only the CPU was "
                 f"verified; the GPUs are on {_partitions(names)}: {_rerun(names[0], argv)}"
             )
+        elif env.get("SLURM_JOB_NAME") == slurm.FLEET_JOB_NAME:
+            # "ask for one: srun ... gpudoctor verify" told the admin to verify by hand what
+            # fleet run had just run, not how fleet run verifies the GPUs
+            message = (
+                f"{where} (partition {partition}) was given no GPU: fleet run asks for none, "
+                "so only the CPU was verified; where a job sees only the GPUs it was given "
+                "(cgroup.conf ConstrainDevices=yes), give fleet run the nodes' GPU count: "
+                "--srun-arg=--gres=gpu:N"
+            )
         else:
             message = (
                 f"{where} (partition {partition}) was given no GPU (no --gres or --gpus: "

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLUSTER_TIMEOUT_S",
     "DRAIN_PREFIX",
+    "FLEET_JOB_NAME",
     "GATE_QUERY_TIMEOUT_S",
     "QUERY_TIMEOUT_S",
     "SRUN_TERM_GRACE_S",
@@ -235,6 +236,10 @@ def node_gres_command(name: str) -> str:
     return shlex.join(["sinfo", "-h", "-N", "-o", NODE_GRES_FORMAT, "-n", name])
 
 
+FLEET_JOB_NAME = "gpudoctor-fleet"
+"""The name of the jobs fleet run and check --partition start on a node (SLURM_JOB_NAME there)."""
+
+
 def _srun_argv(
     srun: str, node: str, command: Sequence[str], immediate_s: int, srun_args: Sequence[str]
 ) -> list[str]:
@@ -246,7 +251,7 @@ def _srun_argv(
         f"--nodelist={node}",
         # Without it srun queues behind a busy or drained node for ever.
         f"--immediate={max(1, immediate_s)}",
-        "--job-name=gpudoctor-fleet",
+        f"--job-name={FLEET_JOB_NAME}",
         *srun_args,
         *command,
     ]

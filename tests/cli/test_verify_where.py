@@ -89,6 +89,23 @@ def test_verify_in_a_job_given_no_gpu_says_to_ask_for_one(cli: Cli, tmp_path: Pa
 
 
 @pytest.mark.usefixtures("no_gpu")
+def test_verify_in_a_fleet_run_job_says_how_fleet_run_verifies_the_gpus(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # fleet run --verify asks for no GPU; the warning told the admin to run
+    # `srun -p gpu --gres=gpu:1 gpudoctor verify --quick` by hand on each node
+    fleet = {**JOB, "SLURM_JOB_NAME": "gpudoctor-fleet"}
+    result = cli(*ARGS, env=sinfo(tmp_path, SINFO, **fleet))
+    assert (
+        "! warn: SLURM job 19 on node n1 (partition gpu) was given no GPU: fleet run asks for "
+        "none, so only the CPU was verified; where a job sees only the GPUs it was given "
+        "(cgroup.conf ConstrainDevices=yes), give fleet run the nodes' GPU count: "
+        "--srun-arg=--gres=gpu:N"
+    ) in result.stdout
+    assert "srun -p gpu --gres=gpu:1 gpudoctor verify" not in result.stdout
+
+
+@pytest.mark.usefixtures("no_gpu")
 def test_a_controller_that_does_not_answer_still_points_at_the_compute_nodes(
     cli: Cli, tmp_path: Path
 ) -> None:
