@@ -21,6 +21,7 @@ from gpudoctor.cli.options import (
 )
 from gpudoctor.envplan.cluster import (
     NodeTarget,
+    cuda_modules,
     fleet_target,
     for_nodes,
     modules_to_unload,
@@ -196,7 +197,19 @@ def _named_nodes(target: Target, partition: str, *, cpu: bool) -> Target:
     plan for a partition without GPU GRES is refused, as with a node check: no job there
     gets a GPU (onboard refuses it too)."""
     hostlist, kind, _ = _partition_nodes(partition, cpu=cpu or target.driver is None)
-    return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=())
+    return for_nodes(target, partition=partition, nodes=hostlist, gpu=kind, unload=_loaded_here())
+
+
+def _loaded_here() -> tuple[str, ...]:
+    """The CUDA modules loaded in this shell, which srun and sbatch pass on to the jobs (a
+    node's check sees them so; with --driver/--cc no node is checked, and the header named
+    none: the job then ran with cuda/12.4 first on LD_LIBRARY_PATH)."""
+    from gpudoctor.probe.base import ProbeContext
+    from gpudoctor.probe.modules import probe_modules
+
+    ctx = ProbeContext()
+    modules, _ = probe_modules(ctx)
+    return cuda_modules(modules, ctx.env.get("LD_LIBRARY_PATH", ""))
 
 
 CHECK_REMEDIES = (

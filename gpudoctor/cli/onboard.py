@@ -87,12 +87,20 @@ def _pending_reason(job: str) -> str | None:
     return pending_reason(job)
 
 
-def _verify_job_step(partition: str, command: tuple[str, ...]) -> tuple[str, ...]:
+def _verify_job_step(
+    partition: str, command: tuple[str, ...], *, time_limit: str
+) -> tuple[str, ...]:
     """verify on one GPU of the partition, as a job step (the srun line fleet/slurm.py spells)."""
     from gpudoctor.fleet.slurm import job_step
-    from gpudoctor.onboard.plan import SRUN_TIME
 
-    return job_step(partition, command, time_limit=SRUN_TIME, job_name="gpudoctor-verify")
+    return job_step(partition, command, time_limit=time_limit, job_name="gpudoctor-verify")
+
+
+def _partition_minutes(partition: str) -> int | None:
+    """The partition's MaxTime in minutes, as sinfo says it (None: no limit, or no answer)."""
+    from gpudoctor.fleet.slurm import partition_max_minutes
+
+    return partition_max_minutes(partition)
 
 
 def default_spec(direct_url: str | None = None) -> str:
@@ -553,11 +561,12 @@ def command(
     if not dry_run and not yes and not interactive:
         raise BadInputError(NOT_A_TERMINAL)
     name, tool_exe = _find_tool(tool)
+    missing = (
+        f"{name} is not installed here: install it, or choose --tool "
+        f"{' or '.join(t for t in TOOLS if t != name)}"
+    )
     if tool_exe is None and not dry_run:
-        raise BadInputError(
-            f"{name} is not installed here: install it, or choose --tool "
-            f"{' or '.join(t for t in TOOLS if t != name)}"
-        )
+        raise BadInputError(missing)
     _check_plan_options(
         name, framework, python, torch_version, tf_version, torch_index_url, driver, cc
     )
@@ -585,6 +594,7 @@ def command(
         report_dir=str(summaries),
         force=force,
         on_partition=_verify_job_step,
+        partition_minutes=_partition_minutes,
     )
     for path in (summaries / n for n in ("gpudoctor-onboard.md", "gpudoctor-onboard.html")):
         check_output(path, force=force)
@@ -593,7 +603,9 @@ def command(
 
     progress: _Lines = _Live(err) if live_terminal(err) and not dry_run else _Lines(err)
     try:
-        return _onboard(request, partition, dry_run, yes, interactive, progress)
+        return _onboard(
+            request, partition, dry_run, yes, interactive, progress, missing if not tool_exe else ""
+        )
     finally:
         progress.close()
 
@@ -612,6 +624,7 @@ def _onboard(
     yes: bool,
     interactive: bool,
     progress: _Lines,
+    missing_tool: str = "",
 ) -> int:
     check = None if request.from_report else check_step(request)
     check_json = ""
@@ -653,6 +666,9 @@ def _onboard(
     out = sys.stdout if dry_run else sys.stderr
     _print_plan(plan, facts, check, out)
     if dry_run:
+        if missing_tool:
+            # the plan read as ready to run, and the run then stopped at once on this
+            click.echo(f"onboard: warning: {missing_tool}", file=out)
         return int(ExitCode.OK)
     if (
         not yes

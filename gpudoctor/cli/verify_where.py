@@ -1,9 +1,11 @@
-"""verify without a GPU on a SLURM cluster: a login node or a job given none, and the srun line."""
+"""verify without a GPU on a SLURM cluster: a login node, a job given none or given GPUs the node
+lacks, and the srun line."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 from collections.abc import Mapping
 
@@ -12,6 +14,9 @@ from gpudoctor.probe.site import SLURM_GPU_VARIABLES
 from gpudoctor.verify.verdict import Level, Reason, Verdict
 
 _NO_GPU = "no_gpu_found"
+_WHY = re.compile(r"^no GPU found \((.*)\): verified ")
+"""The cause in verify's note, ``no GPU found (NVML cannot be read: ...): verified ...``."""
+_FOUND_NONE = "verify found none there"
 
 
 def _rerun(partition: str, argv: list[str]) -> str:
@@ -22,14 +27,15 @@ def _rerun(partition: str, argv: list[str]) -> str:
 
 def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
     """Why no GPU was found when the cause is where verify ran: a SLURM job that asked for no
-    GPU, or a login node (sinfo here, no job); None elsewhere, and on a cluster whose
-    partitions have no GPU GRES (the CPU is what there is)."""
+    GPU, a job given GPUs the node does not show (a failure), or a login node (sinfo here, no
+    job); None elsewhere, and on a cluster whose partitions have no GPU GRES (the CPU is what
+    there is)."""
     from gpudoctor.fleet import slurm
     from gpudoctor.model.slurm import gpu_partitions
 
     job = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
-    if job and any(env.get(v) for v in SLURM_GPU_VARIABLES):
-        return None  # given GPUs that are not there: check's GD-DRV-001 says so
+    if job and _gpus_given(env):
+        return _gpus_missing(env, job)
     if not job and not slurm.asks_as_login_node(env):
         return None
     cluster = slurm.query_cluster(env)
@@ -47,6 +53,15 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
             message = (
                 f"{where} runs in partition {partition}, which has no GPUs, so only the CPU was "
                 f"verified; the GPUs are on {_partitions(names)}: {_rerun(names[0], argv)}"
+            )
+        elif env.get("SLURM_JOB_NAME") == slurm.FLEET_JOB_NAME:
+            # "ask for one: srun ... gpudoctor verify" told the admin to verify by hand what
+            # fleet run had just run, not how fleet run verifies the GPUs
+            message = (
+                f"{where} (partition {partition}) was given no GPU: fleet run asks for none, "
+                "so only the CPU was verified; where a job sees only the GPUs it was given "
+                "(cgroup.conf ConstrainDevices=yes), give fleet run the nodes' GPU count: "
+                "--srun-arg=--gres=gpu:N"
             )
         else:
             message = (
@@ -70,6 +85,34 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
     return Reason(level=Level.WARN, code="slurm_login_node", message=message)
 
 
+def _gpus_given(env: Mapping[str, str]) -> dict[str, str]:
+    from gpudoctor.model.slurm import gpus_given
+
+    return gpus_given({n: env[n] for n in SLURM_GPU_VARIABLES if n in env})
+
+
+def _gpus_missing(env: Mapping[str, str], job: str) -> Reason:
+    """A job SLURM gave GPUs that verify did not find: the node's GPUs are missing or unusable
+    (check's GD-DRV-001 error), and the jobs that get them will run on its CPU. Before, verify
+    --quick passed there on the CPU ("`gpudoctor verify --device cpu` asks for exactly
+    that"), and onboard's verify step, run so, called the environment ready."""
+    given = ", ".join(f"{k}={v}" for k, v in _gpus_given(env).items())
+    node = env.get("SLURMD_NODENAME")
+    partition = env.get("SLURM_JOB_PARTITION")
+    where = f"SLURM job {job}" + (f" on node {node}" if node else "")
+    where += f" (partition {partition})" if partition else ""
+    elsewhere = f"sbatch --exclude={shlex.quote(node)} ..." if node else "sbatch --exclude=NODE ..."
+    return Reason(
+        level=Level.FAIL,
+        code="slurm_job_gpus_missing",
+        message=(
+            f"{where} was given GPUs ({given}), but {_FOUND_NONE}, so only the CPU "
+            "was verified and the jobs given them would run on the CPU too: `gpudoctor check` "
+            f"in such a job says why (GD-DRV-001); meanwhile run elsewhere: {elsewhere}"
+        ),
+    )
+
+
 def _partitions(names: list[str]) -> str:
     return f"partition {names[0]}" if len(names) == 1 else f"partitions {', '.join(names)}"
 
@@ -85,5 +128,16 @@ def with_slurm_reason(
     reason = slurm_reason(os.environ if env is None else env, argv)
     if reason is None:
         return verdict
+    if reason.level is Level.FAIL:
+        # "`gpudoctor verify --device cpu` asks for exactly that": not what a GPU job asked for
+        # its evidence, "no GPU found (NVML cannot be read: ...)", goes into the failure
+        kept = tuple(r for r in verdict.reasons if r.code != _NO_GPU)
+        why = [_WHY.search(r.message) for r in verdict.reasons if r.code == _NO_GPU]
+        found = "; ".join(dict.fromkeys(m.group(1) for m in why if m))
+        message = reason.message.replace(
+            _FOUND_NONE, f"{_FOUND_NONE} ({found})" if found else _FOUND_NONE
+        )
+        reason = dataclasses.replace(reason, message=message)
+        return dataclasses.replace(verdict, overall="fail", reasons=(reason, *kept))
     overall = verdict.overall if verdict.overall == "fail" else "warn"
     return dataclasses.replace(verdict, overall=overall, reasons=(reason, *verdict.reasons))

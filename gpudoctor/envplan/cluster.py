@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gpudoctor.envplan.target import Target
 from gpudoctor.errors import BadInputError, PlanError
 from gpudoctor.model.derived import env
-from gpudoctor.model.report import Report
+from gpudoctor.model.report import LoadedModule, Report
 from gpudoctor.model.versions import cc_text, parse_cc, parse_driver, python_key
 
 CUDA_MODULES = ("cuda", "cudatoolkit", "cuda-toolkit", "cudnn", "nccl", "nvhpc", "hpcx")
@@ -34,9 +34,14 @@ def modules_to_unload(report: Report) -> tuple[str, ...]:
     install prefix that holds a folder on LD_LIBRARY_PATH."""
     if report.site is None:
         return ()
-    dirs = [d.rstrip("/") for d in (env(report, "LD_LIBRARY_PATH") or "").split(":") if d]
+    return cuda_modules(report.site.modules, env(report, "LD_LIBRARY_PATH") or "")
+
+
+def cuda_modules(modules: Sequence[LoadedModule], library_path: str) -> tuple[str, ...]:
+    """:func:`modules_to_unload` of ``modules`` loaded with ``library_path`` (LD_LIBRARY_PATH)."""
+    dirs = [d.rstrip("/") for d in library_path.split(":") if d]
     found = []
-    for module in report.site.modules:
+    for module in modules:
         base = module.name.split("/")[0].lower()
         on_path = any(
             d == p.rstrip("/") or d.startswith(p.rstrip("/") + "/")

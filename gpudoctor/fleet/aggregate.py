@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from gpudoctor.fleet.baseline import Baseline, baseline_drift
 from gpudoctor.fleet.drift import find_drift
-from gpudoctor.fleet.gres import compare_gres
+from gpudoctor.fleet.gres import THESE_NODES, compare_gres
 from gpudoctor.fleet.hostlist import compress, sort_key
 from gpudoctor.fleet.outliers import find_outliers
 from gpudoctor.model.findings import Severity
@@ -121,6 +122,13 @@ def _groups(nodes: Sequence[NodeSummary]) -> tuple[NodeGroup, ...]:
     return tuple(sorted(groups, key=lambda g: (-g.verdict, -g.count, g.hostlist)))
 
 
+def _these(evidence: tuple[str, ...], hostlist: str) -> tuple[str, ...]:
+    """``evidence`` with the nodes it is about in its fix: ``nodename=NODE`` read as a word to
+    replace, and pasted, scontrol answered "Invalid node name specified"."""
+    named = f"nodename={shlex.quote(hostlist)} "
+    return tuple(e.replace(THESE_NODES, named) for e in evidence)
+
+
 _PlaceKey = tuple[Severity, tuple[str, ...], tuple[str, ...]]
 """(severity, titles, evidence): what makes two nodes one place of a finding."""
 
@@ -156,7 +164,7 @@ def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[Fle
                     nodes=tuple(members),
                     severity=key[0],
                     titles=key[1],
-                    evidence=key[2],
+                    evidence=_these(key[2], compress(members)),
                 )
                 for key, members in places[fid].items()
             ),

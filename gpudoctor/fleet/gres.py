@@ -21,8 +21,12 @@ GRES_COUNT_ID = "GD-GPU-068"
 """The finding check gives where it can compare (``check --health-check --drain``); the fleet
 gives the same."""
 
+THESE_NODES = "nodename=NODE "
+"""How the fix names the nodes to drain; the fleet report puts the hostlist of the nodes it
+lists there (scontrol takes a hostlist), so that the command pasted drains exactly them."""
+
 DRAIN_FIX = (
-    "fix: drain the node (`sudo scontrol update nodename=NODE state=drain "
+    f"fix: drain the node (`sudo scontrol update {THESE_NODES}state=drain "
     'reason="GPUs missing"`); on it, compare gres.conf with `nvidia-smi -L` and '
     "`lspci -nn | grep -i nvidia`, and look for Xid 79 (`sudo dmesg -T | grep -i xid`); "
     "reboot, reseat or RMA a GPU that fell off the bus, or correct gres.conf and the node's "

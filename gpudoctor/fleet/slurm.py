@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLUSTER_TIMEOUT_S",
     "DRAIN_PREFIX",
+    "FLEET_JOB_NAME",
     "GATE_QUERY_TIMEOUT_S",
     "QUERY_TIMEOUT_S",
     "SRUN_TERM_GRACE_S",
@@ -40,6 +41,8 @@ __all__ = [
     "node_state",
     "own_job_env",
     "parse_sinfo",
+    "parse_time_limit",
+    "partition_max_minutes",
     "query_cluster",
     "refused_by_policy",
     "resume",
@@ -136,6 +139,41 @@ def pending_reason(job: str, env: Mapping[str, str] | None = None) -> str | None
     return said if said and said != "None" else None
 
 
+def partition_max_minutes(
+    partition: str, env: Mapping[str, str] | None = None, timeout_s: float = GATE_QUERY_TIMEOUT_S
+) -> int | None:
+    """The longest job ``partition`` takes (sinfo's ``%l``, its MaxTime), in whole minutes;
+    None for no limit or when sinfo cannot tell. A job asking for more waits in the queue for
+    ever (squeue: ``PartitionTimeLimit``) unless the site sets EnforcePartLimits."""
+    try:
+        argv = [_require("sinfo"), "-h", "-p", partition, "-o", "%l"]
+        said = _query(argv, env, timeout_s).split()
+    except SlurmUnavailableError:
+        return None
+    return parse_time_limit(said[0]) if said else None
+
+
+_TIME_LIMIT = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def parse_time_limit(text: str) -> int | None:
+    """SLURM's time limit (``10:00``, ``1:00:00``, ``2-00:00:00``, ``2-12``, ``30``) in whole
+    minutes, at least 1; None for ``infinite``, ``UNLIMITED`` or a form it does not know."""
+    match = _TIME_LIMIT.match(text.strip())
+    if match is None:
+        return None
+    days, first, second, third = match.groups()
+    parts = [int(p) for p in (first, second, third) if p is not None]
+    if days is not None:  # days-hours[:minutes[:seconds]]
+        hours, minutes, _ = [*parts, 0, 0][:3]
+    elif len(parts) == 3:  # hours:minutes:seconds
+        hours, minutes, _ = parts
+    else:  # minutes[:seconds]
+        hours, minutes = 0, parts[0]
+    total = (int(days or 0) * 24 + hours) * 60 + minutes
+    return max(total, 1)
+
+
 def list_nodes(
     *,
     partition: str | None = None,
@@ -198,6 +236,10 @@ def node_gres_command(name: str) -> str:
     return shlex.join(["sinfo", "-h", "-N", "-o", NODE_GRES_FORMAT, "-n", name])
 
 
+FLEET_JOB_NAME = "gpudoctor-fleet"
+"""The name of the jobs fleet run and check --partition start on a node (SLURM_JOB_NAME there)."""
+
+
 def _srun_argv(
     srun: str, node: str, command: Sequence[str], immediate_s: int, srun_args: Sequence[str]
 ) -> list[str]:
@@ -209,7 +251,7 @@ def _srun_argv(
         f"--nodelist={node}",
         # Without it srun queues behind a busy or drained node for ever.
         f"--immediate={max(1, immediate_s)}",
-        "--job-name=gpudoctor-fleet",
+        f"--job-name={FLEET_JOB_NAME}",
         *srun_args,
         *command,
     ]

@@ -1,10 +1,10 @@
-"""A SLURM node as sinfo lists it, its GPU GRES, and the mark on every drain gpudoctor sets
-(pure, no I/O)."""
+"""A SLURM node as sinfo lists it, its GPU GRES, the GPUs a job was given, and the mark on every
+drain gpudoctor sets (pure, no I/O)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,3 +87,25 @@ def gpu_partitions(cluster: SlurmCluster | None) -> list[SlurmPartition]:
         return []
     found = [p for p in cluster.partitions if any(gpu_gres(g) for g in p.gres)]
     return sorted(found, key=lambda p: not p.default)
+
+
+GPU_LISTS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
+"""The job variables that list GPU indexes, where 0 is a GPU and not a count."""
+
+
+def gpus_given(variables: Mapping[str, str]) -> dict[str, str]:
+    """Those of a job's GPU variables (``SLURM_STEP_GPUS``, ``SLURM_GPUS_ON_NODE``, ...) that
+    say SLURM gave it GPUs: a GPU list (``SLURM_STEP_GPUS=0`` is GPU 0), a count other than 0,
+    a ``SLURM_TRES_PER_TASK`` naming ``gpu``. Newer SLURM releases put ``--cpus-per-task`` into
+    ``SLURM_TRES_PER_TASK`` too (``cpu=4``): a CPU job's, which counted as given GPUs."""
+    given = {}
+    for name, raw in variables.items():
+        value = raw.strip()
+        if value in ("", "N/A", "(null)"):
+            continue
+        if name == "SLURM_TRES_PER_TASK" and "gpu" not in value:
+            continue
+        if name not in GPU_LISTS and value == "0":
+            continue
+        given[name] = value
+    return given

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from gpudoctor.errors import BadInputError
 
@@ -38,6 +39,10 @@ CUDA_OVERRIDE = "CONDA_OVERRIDE_CUDA"
 """conda's stand-in for the __cuda virtual package: a login node has no GPU for conda to see."""
 SRUN_TIME = "00:30:00"
 """The time limit of the verify job step: --quick takes minutes; a queue wait is not counted."""
+VERIFY_MINUTES = 30
+"""SRUN_TIME in minutes: less where the partition's MaxTime is less."""
+JOB_MINUTES = 60
+"""The job script's time limit: less where the partition's MaxTime is less."""
 
 # Per-step bounds: a wedged child is killed, never waited for.
 CHECK_TIMEOUT_S = 300.0
@@ -154,6 +159,21 @@ def _check_partition(facts: Facts, partition: str) -> str | None:
     return None
 
 
+class OnPartition(Protocol):
+    """How the CLI turns a command into a job step on one GPU of a partition."""
+
+    def __call__(
+        self, partition: str, command: tuple[str, ...], *, time_limit: str
+    ) -> tuple[str, ...]:
+        """The srun command line (``time_limit`` as SLURM spells it: ``00:30:00``)."""
+        ...
+
+
+def time_limit(minutes: int) -> str:
+    """``minutes`` as SLURM's ``HH:MM:SS``."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:00"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Request:
     """What the person asked for, resolved by the CLI (absolute paths, the tool found)."""
@@ -179,9 +199,13 @@ class Request:
     report_dir: str
     """Where the Markdown and HTML summaries go."""
     force: bool = False
-    on_partition: Callable[[str, tuple[str, ...]], tuple[str, ...]] | None = None
-    """(partition, command) -> the command line that runs it on one GPU of that partition;
-    SLURM's commands are spelled in fleet/slurm.py alone, so the CLI hands this in."""
+    on_partition: OnPartition | None = None
+    """(partition, command, time_limit) -> the command line that runs it on one GPU of that
+    partition; SLURM's commands are spelled in fleet/slurm.py alone, so the CLI hands this in."""
+    partition_minutes: Callable[[str], int | None] | None = None
+    """partition -> its MaxTime in minutes (None: no limit, or not known): the verify job and
+    the job script ask for no more. Asked for more, SLURM queued them for ever
+    (PartitionTimeLimit), and onboard waited behind its spinner for its 60 minutes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,22 +313,30 @@ def activate_line(tool: str, prefix: str) -> str:
     return f'eval "$(pixi shell-hook --manifest-path {manifest})"'
 
 
-def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str | None:
-    """A batch script for the partition: one GPU, clean modules, the environment, srun."""
+def job_script(
+    target: Target, activate: str, modules: tuple[str, ...], max_minutes: int | None = None
+) -> str | None:
+    """A batch script for the partition: one GPU, clean modules, the environment, srun; at
+    most an hour, and no more than the partition's MaxTime (``max_minutes``)."""
     if target.partition is None:
         return None
+    minutes = JOB_MINUTES if max_minutes is None else min(JOB_MINUTES, max_minutes)
     lines = [
         "#!/bin/bash",
         "#SBATCH --job-name=train",
         f"#SBATCH -p {target.partition}",
         "#SBATCH --gres=gpu:1",
-        "#SBATCH --time=01:00:00",
+        *([f"# partition {target.partition}'s MaxTime"] if minutes < JOB_MINUTES else []),
+        f"#SBATCH --time={time_limit(minutes)}",
         "",
     ]
     if modules:
+        # `|| exit 1`: a batch bash without `module` (submitted from zsh, which exports no
+        # functions) printed "module: command not found" and trained with them loaded
         lines += [
-            "# check named these modules as shadowing the CUDA libraries the environment brings",
-            f"module unload {' '.join(shlex.quote(m) for m in modules)}",
+            "# check named these modules as shadowing the CUDA libraries the environment brings;",
+            "# the job stops if they cannot be unloaded",
+            f"module unload {' '.join(shlex.quote(m) for m in modules)} || exit 1",
         ]
     if activate.startswith("conda activate "):
         # a batch script is a non-interactive bash: it reads no ~/.bashrc, so the `conda`
@@ -313,6 +345,19 @@ def job_script(target: Target, activate: str, modules: tuple[str, ...]) -> str |
         lines.append('eval "$(conda shell.bash hook)"')
     lines += [activate, "srun python train.py", ""]
     return "\n".join(lines)
+
+
+def _unload_then(unload: str) -> str:
+    """The bash script of the verify step that unloads ``unload`` first, or stops saying why."""
+    why = (
+        f"gpudoctor: error: module unload {unload} failed in the verify job, so verify would "
+        "run with the CUDA libraries it put on LD_LIBRARY_PATH, which the job script unloads: "
+        f"unload it in this shell (module unload {unload}) and run onboard again"
+    )
+    # double quotes, not shlex.quote: inside the single-quoted script shown in the plan and
+    # the summary, its quotes read '"'"'
+    said = "".join("\\" + c if c in '\\"$`' else c for c in why)
+    return f'module unload {unload} || {{ echo "{said}" >&2; exit 1; }}; exec "$@"'
 
 
 def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
@@ -366,6 +411,9 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         VERIFY_FRAMEWORK[request.framework],
         *(() if target.gpu else ("--device", "cpu")),
     )
+    max_minutes = None
+    if target.partition is not None and request.partition_minutes is not None:
+        max_minutes = request.partition_minutes(target.partition)
     if target.partition is not None:
         if request.on_partition is None:
             raise BadInputError(f"cannot run a job on partition {target.partition} here")
@@ -373,10 +421,16 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             # srun passes this shell's environment on, loaded modules included: verify ran
             # with the CUDA libraries the job script unloads first on LD_LIBRARY_PATH, so it
             # proved another environment than the one the jobs get. It unloads them the same
-            # way (Lmod and Environment Modules export `module` to child shells).
+            # way (Lmod and Environment Modules export `module` to child bash shells; not from
+            # zsh, nor through a /bin/sh wrapper). When the unload fails, verify does not run:
+            # it ran on ("module: command not found" in its log) and passed with the modules'
+            # libraries first on LD_LIBRARY_PATH.
             unload = " ".join(shlex.quote(m) for m in facts.shadowing_modules)
-            verify = ("bash", "-c", f'module unload {unload}; exec "$@"', "verify", *verify)
-        verify = request.on_partition(target.partition, verify)
+            verify = ("bash", "-c", _unload_then(unload), "verify", *verify)
+        verify_minutes = VERIFY_MINUTES if max_minutes is None else min(VERIFY_MINUTES, max_minutes)
+        verify = request.on_partition(
+            target.partition, verify, time_limit=time_limit(verify_minutes)
+        )
     summaries = (
         _join(request.report_dir, SUMMARY_FILES[0]),
         _join(request.report_dir, SUMMARY_FILES[1]),
@@ -438,6 +492,6 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         marker=_join(prefix, MARKER),
         summary_files=summaries,
         steps=steps,
-        job_script=job_script(target, activate, facts.shadowing_modules),
+        job_script=job_script(target, activate, facts.shadowing_modules, max_minutes),
         run_line="sbatch train.sbatch" if target.partition else "python train.py",
     )

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,8 +118,34 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:
         return "interrupted"
-    last = _error_chain(result.stderr) or _last_line(result.stderr) or _last_line(result.stdout)
+    last = (
+        (_verify_failure(result.stdout) if step.name == "verify" else "")
+        or _error_chain(result.stderr)
+        or _last_line(_SRUN_TASK_EXIT.sub("", result.stderr))
+        or _last_line(result.stdout)
+    )
     return f"exited with status {result.returncode}" + (f": {last}" if last else "")
+
+
+_SRUN_TASK_EXIT = re.compile(r"^srun: error: \S+: tasks? [0-9][0-9,\-]*: .*$", re.MULTILINE)
+"""What srun says last on a task that failed (``srun: error: n1: task 0: Exited with exit code
+1``): they hid the line before them, which says why."""
+
+VERIFY_FAILED = "✗ fail: "
+"""How verify's text names what failed, one reason a line, the root causes first."""
+
+
+def _verify_failure(stdout: str, limit: int = 600) -> str:
+    """The first reason verify failed, e.g. ``SLURM job 16 on node n1 (partition gpu) was given
+    GPUs (...), but verify found none there ...``; "" when it printed none.
+
+    Through srun the last line of stderr is srun's ``srun: error: n1: task 0: Exited with exit
+    code 1``, and that was all the step's failure said."""
+    for line in stdout.splitlines():
+        if line.strip().startswith(VERIFY_FAILED):
+            reason = line.strip().removeprefix(VERIFY_FAILED)
+            return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+    return ""
 
 
 def manifest_override(path: str) -> str | None:
@@ -173,6 +200,7 @@ def run_step(step: Step, heard: Heard | None = None) -> StepResult:
         step.argv,
         env={**os.environ, **dict(step.env)} if step.env else None,
         timeout_s=step.timeout_s,
+        cancel=heard.never_starts if heard is not None else None,
         term_grace_s=step.term_grace_s,
         max_output_bytes=MAX_OUTPUT_BYTES,
         on_stderr_line=heard,
@@ -180,10 +208,11 @@ def run_step(step: Step, heard: Heard | None = None) -> StepResult:
     )
     ok = result.returncode is not None and result.returncode in step.ok_codes
     ok = ok and not (result.timed_out or result.overflowed or result.cancelled)
+    doomed = heard.doomed if heard is not None and heard.never_starts.is_set() else ""
     return StepResult(
         step=step,
         ok=ok,
-        why="" if ok else describe_failure(result, step),
+        why="" if ok else doomed or describe_failure(result, step),
         stdout=result.stdout,
         stderr=result.stderr,
         duration_s=time.monotonic() - start,
@@ -283,6 +312,22 @@ def execute(
 SRUN_NEWS = re.compile(r"srun: (job \d+ |Required node not available)")
 """What srun says of its job's place in the queue (the rest goes to the step's log only)."""
 QUEUED = re.compile(r"srun: job (\d+) queued and waiting for resources")
+NEVER_STARTS = frozenset(
+    {
+        "PartitionConfig",
+        "PartitionTimeLimit",
+        "PartitionNodeLimit",
+        "AssocMaxWallDurationPerJobLimit",
+        "QOSMaxWallDurationPerJobLimit",
+        "AssocMaxNodePerJobLimit",
+        "QOSMaxNodePerJobLimit",
+        "InvalidAccount",
+        "InvalidQOS",
+    }
+)
+"""The reasons squeue gives for a job that waiting cannot start: it asks for more than the
+partition, its account or its QOS ever allows (the site's limits, which only an admin
+changes), or names an account or QOS it may not use (squeue(1), JOB REASON CODES)."""
 
 
 def keep_log(path: Path, text: str, write_log: Callable[[Path, str], None]) -> str | None:
@@ -307,6 +352,9 @@ class Heard:
         pending_reason: Callable[[str], str | None] = lambda job: None,
     ) -> None:
         self.news, self.pending_reason = news, pending_reason
+        self.never_starts = threading.Event()
+        """Set when squeue's reason says the queued job can never start: the step stops."""
+        self.doomed = ""
         self.tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
         self.out_tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
 
@@ -317,6 +365,15 @@ class Heard:
             queued = QUEUED.match(line)
             reason = self.pending_reason(queued.group(1)) if queued else None
             self.news(f"{line.strip()} (squeue gives the reason: {reason})" if reason else line)
+            if queued and reason and reason.split(",")[0].strip() in NEVER_STARTS:
+                # it waited for the step's 60 minutes behind the spinner, for nothing
+                self.doomed = (
+                    f"SLURM queued job {queued.group(1)} and will never start it (squeue gives "
+                    f"the reason: {reason}): it asks for more than the partition, account or "
+                    "QOS allows; cancelled (`scontrol show partition` and `sacctmgr show qos` "
+                    "say the limits)"
+                )
+                self.never_starts.set()
 
     def stdout(self, line: str) -> None:
         """A stdout line: how far uv, conda or verify got is often said there, not on stderr."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
+from gpudoctor.model.slurm import gpus_given
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
     gpus,
@@ -78,10 +79,10 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         f"NVML: {report.nvml.status}",
     ]
     job = report.site.slurm_job if report.site else None
-    if job is not None and job.gpu_variables:
+    if job is not None and gpus_given(job.gpu_variables):
         # SLURM handed this job GPUs the node does not have: not a CPU machine, a broken node
         node = job.node or "$SLURMD_NODENAME"
-        given = ", ".join(f"{k}={v}" for k, v in sorted(job.gpu_variables.items()))
+        given = ", ".join(f"{k}={v}" for k, v in sorted(gpus_given(job.gpu_variables).items()))
         yield Hit(
             severity=Severity.ERROR,
             title="SLURM gave this job GPUs, but the node shows no NVIDIA GPU",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, node_gpu_count
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
-from gpudoctor.model.slurm import gpu_gres
+from gpudoctor.model.slurm import gpu_gres, gpus_given
 from gpudoctor.model.slurm import gpu_partitions as cluster_gpu_partitions
 from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
@@ -175,7 +175,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def job_without_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     site = report.site
-    if site is None or site.slurm_job is None or site.slurm_job.gpu_variables:
+    if site is None or site.slurm_job is None or gpus_given(site.slurm_job.gpu_variables):
         return
     on_node = node_gpu_count(report)
     visible = len(gpus(report))
@@ -219,11 +219,13 @@ def job_without_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 )
 def job_sees_some(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     site = report.site
-    if site is None or site.slurm_job is None or not site.slurm_job.gpu_variables:
+    if site is None or site.slurm_job is None or not gpus_given(site.slurm_job.gpu_variables):
         return
     on_node, visible = node_gpu_count(report), len(gpus(report))
     if 0 < visible < on_node:
-        given = ", ".join(f"{k}={v}" for k, v in sorted(site.slurm_job.gpu_variables.items()))
+        given = ", ".join(
+            f"{k}={v}" for k, v in sorted(gpus_given(site.slurm_job.gpu_variables).items())
+        )
         yield Hit(
             title=f"This SLURM job sees {visible} of the node's {on_node} GPUs",
             evidence=(given, f"NVML lists {visible}; the driver owns {on_node}"),

@@ -1120,3 +1120,41 @@ def test_a_file_make_env_wrote_given_as_a_report_is_named(cli: Cli, tmp_path: Pa
             f"gpudoctor: error: {written} is an environment file gpudoctor make-env wrote, not a "
             "check report (write one with `gpudoctor check --format json -o FILE`)\n"
         )
+
+
+def test_the_modules_loaded_here_are_named_for_a_partition_given_driver_and_cc(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `module load cuda/12.4` on the login node, then make-env --partition gpu --driver --cc
+    # (the nodes' check cannot run): srun and sbatch pass the module's LD_LIBRARY_PATH on to
+    # the jobs, but with no node checked the header named nothing to unload
+    from gpudoctor.fleet import slurm
+    from gpudoctor.model.slurm import SlurmNode
+
+    def nodes(**kw: object) -> tuple[slurm.ComputeNode, ...]:
+        node = SlurmNode(name="n1", state="idle", partitions=("gpu",))
+        return (slurm.ComputeNode(node=node, gres=("gpu:h100:8",)),)
+
+    monkeypatch.setattr(slurm, "list_compute_nodes", nodes)
+    files = []
+    for name, body in (("gcc/12", ""), ("cuda/12.4", 'prepend_path("PATH", "/sw/cuda/12.4/bin")')):
+        file = tmp_path / f"{name}.lua"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(body + "\n")
+        files.append(str(file))
+    loaded = {
+        "LOADEDMODULES": "gcc/12:cuda/12.4",
+        "_LMFILES_": ":".join(files),
+        "LD_LIBRARY_PATH": "/sw/cuda/12.4/lib64",
+    }
+    args = ("make-env", "--partition", "gpu", "--driver", "580.95.05", "--cc", "9.0", "-o", "-")
+    result = cli(*args, env=loaded)
+    assert result.exit_code == 0, result
+    assert "# First: module unload cuda/12.4   (they put CUDA libraries on" in result.stdout
+    assert "gcc" not in result.stdout
+    none = cli(*args, env=dict.fromkeys(loaded))
+    assert "First: module unload" not in none.stdout
+    # for a machine given by --driver/--cc alone, this shell's modules are not its
+    alone = cli(*args[:1], *args[3:], env=loaded)
+    assert alone.exit_code == 0, alone
+    assert "First: module unload" not in alone.stdout

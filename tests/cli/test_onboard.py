@@ -732,3 +732,21 @@ def test_a_dry_run_whose_check_is_stopped_writes_nothing(
     assert result.exit_code == 1, result
     assert result.stderr.splitlines()[-1].endswith("still running after 1 s: stopped")
     assert not prefix.exists()
+
+
+def test_a_dry_run_says_the_tool_is_not_installed(cli: Cli, tmp_path: Path) -> None:
+    # the plan read as ready to run ("conda env create ..."), and the run then stopped at once
+    (tmp_path / "bin").mkdir()
+    args = (
+        "onboard", "--dry-run", "--tool", "pixi", "--from-report", str(WORKSTATION),
+        "--prefix", str(tmp_path / "e"), "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    result = cli(*args, env={"PATH": str(tmp_path / "bin")})
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == (
+        "onboard: warning: pixi is not installed here: install it, or choose --tool uv or conda"
+    )
+    fake_tool(tmp_path / "bin", "pixi", "exit 99")
+    there = cli(*args, env={"PATH": str(tmp_path / "bin")})
+    assert there.exit_code == 0, there
+    assert "not installed" not in there.stdout

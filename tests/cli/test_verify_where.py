@@ -89,6 +89,23 @@ def test_verify_in_a_job_given_no_gpu_says_to_ask_for_one(cli: Cli, tmp_path: Pa
 
 
 @pytest.mark.usefixtures("no_gpu")
+def test_verify_in_a_fleet_run_job_says_how_fleet_run_verifies_the_gpus(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # fleet run --verify asks for no GPU; the warning told the admin to run
+    # `srun -p gpu --gres=gpu:1 gpudoctor verify --quick` by hand on each node
+    fleet = {**JOB, "SLURM_JOB_NAME": "gpudoctor-fleet"}
+    result = cli(*ARGS, env=sinfo(tmp_path, SINFO, **fleet))
+    assert (
+        "! warn: SLURM job 19 on node n1 (partition gpu) was given no GPU: fleet run asks for "
+        "none, so only the CPU was verified; where a job sees only the GPUs it was given "
+        "(cgroup.conf ConstrainDevices=yes), give fleet run the nodes' GPU count: "
+        "--srun-arg=--gres=gpu:N"
+    ) in result.stdout
+    assert "srun -p gpu --gres=gpu:1 gpudoctor verify" not in result.stdout
+
+
+@pytest.mark.usefixtures("no_gpu")
 def test_a_controller_that_does_not_answer_still_points_at_the_compute_nodes(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -107,7 +124,6 @@ def test_a_controller_that_does_not_answer_still_points_at_the_compute_nodes(
         # slurm-client installed but no slurm.conf (a laptop, a CI runner): no cluster at all;
         # it read "this looks like a SLURM login node" and WARN
         (UNCONFIGURED, {}),
-        (SINFO, {**JOB, "SLURM_GPUS_ON_NODE": "1"}),  # given a GPU it lacks: check's to say
     ],
 )
 def test_no_word_of_slurm_where_it_is_not_the_cause(
@@ -117,6 +133,30 @@ def test_no_word_of_slurm_where_it_is_not_the_cause(
     assert result.exit_code == 0, result
     assert "SLURM" not in result.stdout and "srun" not in result.stdout
     assert result.stdout.rstrip().endswith("verdict: PASS")
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_verify_in_a_job_given_gpus_it_cannot_find_fails(cli: Cli, tmp_path: Path) -> None:
+    # `srun -p gpu --gres=gpu:1 gpudoctor verify --quick` on a node whose GPUs are missing
+    # passed on the CPU ("`gpudoctor verify --device cpu` asks for exactly that"), and
+    # onboard's verify step, run so, called the environment ready
+    given = {**JOB, "SLURM_STEP_GPUS": "0", "SLURM_GPUS_ON_NODE": "1"}
+    result = cli(*ARGS, env=sinfo(tmp_path, SINFO, **given))
+    assert result.exit_code == 1, result
+    assert (
+        "✗ fail: SLURM job 19 on node n1 (partition gpu) was given GPUs (SLURM_STEP_GPUS=0, "
+        "SLURM_GPUS_ON_NODE=1), but verify found none there (NVML cannot be read: NVML Shared "
+        "Library Not Found), so only the CPU was verified and the jobs given them would run on "
+        "the CPU too: `gpudoctor check` in such a job says why (GD-DRV-001); meanwhile run "
+        "elsewhere: sbatch --exclude=n1 ..."
+    ) in result.stdout
+    assert "--device cpu` asks for exactly that" not in result.stdout
+    assert result.stdout.rstrip().endswith("verdict: FAIL")
+    # no GPU in them: SLURM 23.11 puts --cpus-per-task into SLURM_TRES_PER_TASK as cpu=N
+    for none in ({"SLURM_TRES_PER_TASK": "cpu=2"}, {"SLURM_GPUS_ON_NODE": "0"}):
+        cpu = cli(*ARGS, env=sinfo(tmp_path, SINFO, **JOB, **none))
+        assert cpu.exit_code == 0, cpu
+        assert "was given no GPU (no --gres or --gpus" in cpu.stdout
 
 
 def test_a_verdict_that_found_a_gpu_is_left_alone(tmp_path: Path) -> None:

@@ -169,3 +169,22 @@ def test_a_pci_bus_that_could_not_be_read_is_unknown_not_no_gpu():
     assert gpus_found(_report("failure__no_driver.json", unreadable)) is None
     windows = "windows-x86_64__nvidia-geforce-rtx-2080-super__591.86__idle.json"
     assert gpus_found(_report(windows)) is None
+
+
+def test_the_drain_command_names_the_nodes_it_is_about():
+    # it read `sudo scontrol update nodename=NODE state=drain ...` under "n[2-3]": pasted,
+    # scontrol said "Invalid node name specified"
+    none = found(on_bus=0, bound=0, driver=0)
+    nodes = [node("n1", gpus_found=EIGHT), node("n2", gpus_found=none), node("n3", gpus_found=none)]
+    report = aggregate(
+        nodes,
+        gres=dict.fromkeys(("n1", "n2", "n3"), ("gpu:h100:8",)),
+        gpudoctor_version="0",
+        created_at="now",
+    )
+    (finding,) = report.findings
+    (place,) = finding.places
+    assert place.hostlist == "n[2-3]"
+    (fix,) = [e for e in place.evidence if e.startswith("fix: ")]
+    assert "`sudo scontrol update nodename='n[2-3]' state=drain reason=\"GPUs missing\"`" in fix
+    assert "NODE" not in fix

@@ -224,3 +224,22 @@ def test_srun_from_inside_a_job_is_a_job_of_its_own(tmp_path, monkeypatch, pair)
     assert {"SLURM_ACCOUNT", "SLURM_CONF", "SLURM_CLUSTERS"} <= seen  # the person's defaults stay
     outside = {k: v for k, v in JOB_VARIABLES.items() if k not in ("SLURM_JOB_ID", "SLURM_JOBID")}
     assert slurm.own_job_env(outside) == outside  # outside a job nothing is left out
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [
+        ("10:00", 10),  # minutes:seconds, as sinfo %l prints MaxTime=10
+        ("30", 30),
+        ("1:00:00", 60),
+        ("2-00:00:00", 2880),
+        ("2-12", 3600),
+        ("1-01:30", 1530),
+        ("0:30", 1),  # under a minute: at least one
+        ("infinite", None),
+        ("UNLIMITED", None),
+        ("n/a", None),
+    ],
+)
+def test_slurm_time_limits_in_minutes(text, minutes):
+    assert slurm.parse_time_limit(text) == minutes

@@ -119,19 +119,50 @@ def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
     plan = make_plan(request(), facts, None)
     assert plan.job_script is not None
-    assert "module unload cuda/12.4" in plan.job_script.splitlines()
+    assert "module unload cuda/12.4 || exit 1" in plan.job_script.splitlines()
     # and verify, through srun (which passes the loaded modules' LD_LIBRARY_PATH on), runs
     # with them unloaded too: it proved another environment than the job script's
     verify = step(plan, "verify")
-    wrapper = ("bash", "-c", 'module unload cuda/12.4; exec "$@"', "verify")
     at = verify.index("bash")
-    assert verify[0] == "srun" and verify[at : at + 4] == wrapper
+    assert verify[0] == "srun" and verify[at : at + 2] == ("bash", "-c")
+    assert verify[at + 2].startswith("module unload cuda/12.4 || {") and verify[at + 3] == "verify"
     assert verify[at + 4 :] == (
         "/home/ada/gpudoctor-env/.venv/bin/python", "-I", "-m", "gpudoctor", "verify",
         "--quick", "--framework", "torch",
     )  # fmt: skip
     plain = make_plan(request(), dataclasses.replace(facts, shadowing_modules=()), None)
     assert "bash" not in step(plain, "verify")
+
+
+@pytest.mark.parametrize(
+    ("max_minutes", "verify", "job"),
+    [
+        (None, "00:30:00", "01:00:00"),
+        (120, "00:30:00", "01:00:00"),
+        (45, "00:30:00", "00:45:00"),
+        (10, "00:10:00", "00:10:00"),
+    ],
+)
+def test_the_jobs_ask_for_no_more_time_than_the_partition_allows(
+    max_minutes: int | None, verify: str, job: str
+) -> None:
+    # with MaxTime=10 on partition gpu, the verify job's --time=00:30:00 queued it for ever
+    # (squeue: PartitionTimeLimit) and onboard waited its 60 minutes; the job script's
+    # 01:00:00 did the same to the person's first job
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",))
+    asked: list[str] = []
+
+    def minutes(partition: str) -> int | None:
+        asked.append(partition)
+        return max_minutes
+
+    plan = make_plan(request(partition_minutes=minutes), facts, None)
+    assert asked == ["gpu"]
+    assert f"--time={verify}" in step(plan, "verify")
+    assert plan.job_script is not None
+    lines = plan.job_script.splitlines()
+    assert f"#SBATCH --time={job}" in lines
+    assert ("# partition gpu's MaxTime" in lines) is (job != "01:00:00")
 
 
 def test_inside_a_job_the_node_is_the_target() -> None:

@@ -4,14 +4,18 @@ step's hint in onboard's options."""
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from gpudoctor.onboard.plan import Facts, make_plan
 from gpudoctor.onboard.run import StepFailed, StepResult, execute
-from tests.onboard.test_plan import request
+from tests.onboard.test_plan import request, step
 
 REMEDY = "give their driver and lowest compute capability (--partition gpu --driver VERSION ...)"
 LONG_ERROR = "gpudoctor: error: the check run on node n1 of partition gpu found " + "x" * 150
@@ -38,14 +42,24 @@ class _Quiet:
 
 
 def _fail_with(
-    tmp_path: Path, stderr: str, *, step: str = "plan", status: int = 1, **plan_kw: object
+    tmp_path: Path,
+    stderr: str,
+    *,
+    step: str = "plan",
+    status: int = 1,
+    stdout: str = "",
+    **plan_kw: object,
 ) -> str:
-    """What onboard says when its step ``step`` writes ``stderr`` and exits with ``status``."""
+    """What onboard says when its step ``step`` writes ``stderr`` (and ``stdout``) and exits
+    with ``status``."""
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
     plan = make_plan(request(**plan_kw), facts, None)
     index = next(i for i, s in enumerate(plan.steps) if s.name == step)
     chosen = plan.steps[index]
-    code = f"import sys; sys.stderr.write({stderr!r} + '\\n'); sys.exit({status})"
+    code = (
+        f"import sys; sys.stdout.write({stdout!r}); sys.stderr.write({stderr!r} + '\\n'); "
+        f"sys.exit({status})"
+    )
     failing = type(chosen)(**{**chosen.__dict__, "argv": (sys.executable, "-c", code)})
     with pytest.raises(StepFailed) as failed:
         execute(
@@ -78,6 +92,37 @@ def test_other_tools_long_lines_are_still_cut_and_a_driver_given_needs_no_hint(
     message = _fail_with(tmp_path, "error: " + "y" * 400, driver="580.95.05", cc="9.0")
     assert "y" * 180 + "..." in message and "y" * 200 not in message
     assert "rerun with" not in message
+
+
+VERIFY_OUT = """\
+model   framework  device  batch  images/s  spread  of peak  verdict
+lenet5  torch      cpu        32       976     41%     0.1%  warn
+
+✗ fail: SLURM job 16 on node n1 (partition gpu) was given GPUs (SLURM_STEP_GPUS=0), but verify \
+found none there (NVML cannot be read: NVML Shared Library Not Found), ...
+! warn: torch lenet5 cpu: spread 41% of the median (over 10%): ...
+✗ fail: a later failure
+verdict: FAIL
+"""
+
+
+def test_a_failed_verify_through_srun_says_why_verify_failed(tmp_path: Path) -> None:
+    # it said "exited with status 1: srun: error: n1: task 0: Exited with exit code 1", srun's
+    # last line, and the reason was in the log's stdout only
+    srun = (
+        "verify: torch lenet5 cpu: 976.2 images/s\nsrun: error: n1: task 0: Exited with exit code 1"
+    )
+    message = _fail_with(tmp_path, srun, step="verify", stdout=VERIFY_OUT, driver="5", cc="9")
+    assert message.startswith("step 5/7 verify (verify --quick inside it on partition gpu) failed")
+    assert (
+        "failed: exited with status 1: SLURM job 16 on node n1 (partition gpu) was given GPUs "
+        "(SLURM_STEP_GPUS=0), but verify found none there (NVML cannot be read: NVML Shared "
+        "Library Not Found), ...; log: "
+    ) in message
+    assert "srun: error" not in message and "later failure" not in message
+    # another step's stdout is not read so
+    other = _fail_with(tmp_path, "error: no", step="create", stdout=VERIFY_OUT, driver="5", cc="9")
+    assert "exited with status 1: error: no; log:" in other
 
 
 UV_DOWNLOAD_FAILED = """\
@@ -241,3 +286,105 @@ def test_a_queued_verify_job_is_said_to_be_waiting_and_why_while_it_waits(
         "[4/6] srun: job 42 has been allocated resources",
     ]
     assert "srun: job 42 queued" in (tmp_path / "4-verify.log").read_text()
+
+
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+@pytest.mark.parametrize("module", ["cuda/12.4", 'odd $HOME `x` \\ "name"'])
+def test_verify_does_not_run_when_the_modules_cannot_be_unloaded(module: str) -> None:
+    # without a `module` in the job's bash (a zsh login shell exports none; a /bin/sh wrapper
+    # drops bash's exported functions) the step ran on: "verify: line 1: module: command not
+    # found" in its log, and verify passed with the module's CUDA libraries first
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=(module,))
+    verify = step(make_plan(request(), facts, None), "verify")
+    script = verify[verify.index("bash") :][:4]
+    command = (*script, "echo", "verify ran")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASH_FUNC_")}
+    none = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert none.returncode == 1 and "verify ran" not in none.stdout
+    quoted = shlex.quote(module)
+    assert none.stderr.splitlines()[-1] == (
+        f"gpudoctor: error: module unload {quoted} failed in the verify job, so verify would run "
+        "with the CUDA libraries it put on LD_LIBRARY_PATH, which the job script unloads: "
+        f"unload it in this shell (module unload {quoted}) and run onboard again"
+    )
+    # with Lmod's exported function it unloads, then runs verify
+    fake = {**env, "BASH_FUNC_module%%": '() {  echo "unloaded $2" >&2\n}'}
+    done = subprocess.run(
+        command, env=fake, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0 and done.stdout == "verify ran\n", done.stderr
+    assert done.stderr == f"unloaded {module}\n"
+
+
+def test_the_line_before_sruns_last_words_says_why_a_step_failed(tmp_path: Path) -> None:
+    said = "gpudoctor: error: module unload cuda/12.4 failed in the verify job, so ..."
+    srun = f"{said}\nsrun: error: n1: task 0: Exited with exit code 1"
+    message = _fail_with(tmp_path, srun, step="verify", driver="5", cc="9")
+    assert "exited with status 1: module unload cuda/12.4 failed in the verify job" in message
+    assert "srun: error" not in message
+
+
+def test_the_job_script_stops_when_the_modules_cannot_be_unloaded(tmp_path: Path) -> None:
+    # submitted from zsh (no exported `module`), it printed "module: command not found" and
+    # ran train.py with cuda/12.4's libraries first on LD_LIBRARY_PATH
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
+    script = make_plan(request(), facts, None).job_script
+    assert script is not None
+    (tmp_path / "srun").write_text('#!/bin/sh\necho srun ran "$@"\n')
+    (tmp_path / "srun").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASH_FUNC_")}
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+    run = partial(subprocess.run, [BASH, "-s"], input=script, capture_output=True, text=True)
+    none = run(env=env, timeout=30, check=False)
+    assert none.returncode == 1 and "srun ran" not in none.stdout
+    assert "module: command not found" in none.stderr
+    fake = {**env, "BASH_FUNC_module%%": "() {  :\n}"}
+    done = run(env=fake, timeout=30, check=False)
+    assert done.stdout == "srun ran python train.py\n", done.stderr
+
+
+QUEUED_FOR_EVER = """\
+import sys, time
+sys.stderr.write("srun: job 43 queued and waiting for resources\\n")
+sys.stderr.flush()
+time.sleep(float(sys.argv[1]))
+print("verify ran")
+"""
+
+
+@pytest.mark.parametrize(
+    ("reason", "stops"),
+    [
+        ("QOSMaxWallDurationPerJobLimit", True),
+        ("PartitionTimeLimit", True),
+        ("PartitionConfig", True),
+        ("Resources", False),
+        ("Priority", False),
+        (None, False),
+    ],
+)
+def test_a_verify_job_slurm_will_never_start_is_not_waited_for(
+    tmp_path: Path, reason: str | None, stops: bool
+) -> None:
+    # with --time over the QOS's MaxWall the job sat in the queue (squeue: the limit's name)
+    # and onboard waited behind its spinner for the step's 60 minutes
+    from gpudoctor.onboard.plan import Step
+    from gpudoctor.onboard.run import Heard, run_step
+
+    wait = 30.0 if stops else 0.5
+    step = Step(
+        name="verify", title="verify", argv=(sys.executable, "-c", QUEUED_FOR_EVER, str(wait))
+    )
+    heard = Heard(pending_reason=lambda job: reason if job == "43" else None)
+    result = run_step(step, heard)
+    if stops:
+        assert not result.ok and result.duration_s < 10
+        assert result.why == (
+            f"SLURM queued job 43 and will never start it (squeue gives the reason: {reason}): "
+            "it asks for more than the partition, account or QOS allows; cancelled "
+            "(`scontrol show partition` and `sacctmgr show qos` say the limits)"
+        )
+    else:
+        assert result.ok and result.stdout == "verify ran\n", result.why

@@ -74,6 +74,34 @@ def test_onboard_on_a_login_node_verifies_on_the_gpu_partition(tmp_path: Path) -
         assert job.returncode == 0, job.stderr
         out = (work / "train.out").read_text()
         assert re.search(r"trained with 2.9.1\+cu128 on n[12] in .*gpudoctor-env/.venv", out), out
+        # the partition's MaxTime, which onboard's jobs stay within (a longer --time queued
+        # them for ever: PartitionTimeLimit), as sinfo says it
+        from gpudoctor.fleet.slurm import partition_max_minutes
+
+        assert partition_max_minutes("gpu", env) is None  # MaxTime=INFINITE
+        scontrol = shutil.which("scontrol", path=slurm_path()) or "/usr/bin/scontrol"
+        limit = [scontrol, "update", "partitionname=gpu", "maxtime=10"]
+        subprocess.run(limit, env=env, capture_output=True, timeout=30, check=True)
+        assert partition_max_minutes("gpu", env) == 10
+        # a job asking for more waits for ever: the step is stopped, and its job cancelled
+        from gpudoctor.fleet.slurm import job_step, pending_reason
+        from gpudoctor.onboard.plan import Step
+        from gpudoctor.onboard.run import Heard, run_step
+
+        argv = job_step("gpu", ("true",), time_limit="00:30:00", job_name="qa-never", env=env)
+        over = Step(
+            name="verify", title="verify", argv=argv, timeout_s=60, term_grace_s=10,
+            env=tuple((k, env[k]) for k in ("SLURM_CONF", "PATH")),
+        )  # fmt: skip
+        result = run_step(over, Heard(pending_reason=lambda job: pending_reason(job, env)))
+        assert not result.ok and result.duration_s < 30, result.stderr
+        assert "will never start it (squeue gives the reason: Partition" in result.why
+        squeue = shutil.which("squeue", path=slurm_path()) or "/usr/bin/squeue"
+        left = subprocess.run(
+            [squeue, "-h", "-n", "qa-never"], env=env, capture_output=True, text=True,
+            timeout=30, check=True,
+        )  # fmt: skip
+        assert left.stdout == ""
 
 
 LMOD_INIT = Path("/usr/share/lmod/lmod/init/bash")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import (
     CacheInfo,
@@ -269,6 +271,26 @@ def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
     assert any("state=drain" in line for line in found.fix)
     no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
     assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"SLURM_TRES_PER_TASK": "cpu=4"},  # newer SLURM: --cpus-per-task, not a GPU
+        {"SLURM_TRES_PER_TASK": "cpu:4", "SLURM_GPUS_ON_NODE": "0"},
+    ],
+)
+def test_a_cpu_job_s_variables_are_no_gpus_given(variables: dict[str, str]) -> None:
+    # `srun -c 4` on a CPU node read "SLURM gave this job GPUs, but the node shows no NVIDIA
+    # GPU" (an error), and on a GPU node the job without --gres was not told to ask for one
+    report = s.login_node()
+    job = SlurmJob(job_id="7", node="n3", gpu_variables=variables)
+    cpu_node = replace(report, site=replace(report.site, slurm_job=job))
+    assert ids(cpu_node)["GD-DRV-001"].severity == Severity.WARNING
+    gpu_node = s.job_without_gres()
+    hidden = replace(gpu_node.site.slurm_job, gpu_variables=variables)
+    gpu_node = replace(gpu_node, site=replace(gpu_node.site, slurm_job=hidden))
+    assert ids(gpu_node)["GD-HOST-008"].severity == Severity.ERROR
 
 
 def test_sinfo_without_a_configuration_says_slurm_is_not_configured():
