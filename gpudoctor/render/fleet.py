@@ -205,10 +205,11 @@ def render_text(report: FleetReport) -> str:
 
 
 def md_cell(text: str) -> str:
-    """A Markdown table cell shown as written: one line, inert, Markdown and HTML escaped."""
-    from gpudoctor.render.markdown import escape
+    """A Markdown table cell shown as written: one line, inert, Markdown and HTML escaped; a
+    `quoted command` (a fix's) stays a code span, so that it reads and copies as one."""
+    from gpudoctor.render.markdown import table_cell
 
-    return escape(" ".join(text.split())) or "-"
+    return table_cell(text) or "-"
 
 
 Table = tuple[str, list[str], list[list[str]]]

@@ -41,6 +41,15 @@ def prose(text: str) -> str:
     return "".join(code(part) if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
+def table_cell(text: str) -> str:
+    """Prose for a table cell: one line, escaped, `quoted commands` as code spans whose ``|``
+    is escaped too (in a code span it still ends the cell in GitHub's Markdown)."""
+    parts = _CODE_SPAN.split(" ".join(text.split()))
+    return "".join(
+        code(part).replace("|", "\\|") if i % 2 else escape(part) for i, part in enumerate(parts)
+    )
+
+
 def fix_step(step: str) -> str:
     """A fix line: ``$ command`` parts become code, the prose around them is escaped."""
     if step.startswith("$ "):

@@ -199,6 +199,20 @@ def test_markdown_cells_never_split_a_row():
     assert widths == {4}  # three cells: the pipe inside the reason is escaped
 
 
+def test_markdown_keeps_a_quoted_command_a_code_span():
+    # GD-GPU-068's drain fix read \`sudo scontrol update ...\` in a ticket: escaped
+    # backticks, the command neither shown as code nor copyable as one
+    from gpudoctor.render.fleet import md_cell
+
+    cell = md_cell("fix: drain it (`sudo scontrol update nodename='n[1-2]' state=drain`) *now*")
+    assert cell == (
+        "fix: drain it (`sudo scontrol update nodename='n[1-2]' state=drain`) \\*now\\*"
+    )
+    # a | inside the span is escaped, so it does not end the table cell
+    assert md_cell("run `lspci | grep -i nvidia` first") == "run `lspci \\| grep -i nvidia` first"
+    assert md_cell("a lone ` backtick") == "a lone \\` backtick"
+
+
 def test_json_validates_and_is_standard():
     doc = json.loads(render_fleet("json", sample()), parse_constant=pytest.fail)
     jsonschema.validate(doc, SCHEMA)
