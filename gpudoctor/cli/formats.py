@@ -30,8 +30,9 @@ SUFFIXES: Mapping[str, str] = {
     ".txt": "text",
 }
 """What an --output file's suffix says it holds, for every command; each registry maps these
-to its own formats (make-env's ``.txt`` is a requirements file), and a suffix a kind has no
-format for means the kind's default, as a name without a suffix does."""
+to its own formats (make-env's ``.txt`` is a requirements file); a suffix a kind has no
+format for is refused (the file would hold something else than its name says), and a name
+whose suffix is not here (``.log``) means the kind's default, as a name without one does."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +87,12 @@ class Registry(Generic[P]):
             return self.names[name]
         if said in self.ambiguous:
             raise BadInputError(f"--output {path}: {self.ambiguous[said]}")
+        if said and said not in self.suffixes:
+            # check -o report.html wrote text into a page no browser lays out: the name lied
+            raise BadInputError(
+                f"--output {path}: the name says {said}, which {self.kind} does not write; "
+                f"use --format {'|'.join(self.formats)}, or a name that says one of them"
+            )
         return self.suffixes.get(said)
 
     def render(self, fmt: str, *args: P.args, **kwargs: P.kwargs) -> str:

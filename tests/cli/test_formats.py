@@ -119,8 +119,14 @@ def test_every_suffix_picks_a_format_of_the_kind_or_its_default_or_is_refused(
             with pytest.raises(BadInputError, match="--output"):
                 registry.resolve(None, Path(name))
             continue
+        if said not in registry.suffixes:
+            # check -o report.html wrote text into an .html file: the name lied
+            with pytest.raises(BadInputError, match=f"the name says {said}, which .* not write"):
+                registry.resolve(None, Path(name))
+            assert registry.resolve(registry.default, Path(name)) == registry.default
+            continue
         fmt = registry.resolve(None, Path(name))
-        assert fmt == registry.suffixes.get(said, registry.default)
+        assert fmt == registry.suffixes[said]
         assert fmt in registry.formats
 
 
@@ -246,16 +252,23 @@ def test_the_gate_writes_json_that_follows_its_schema(cli: Cli, report: Path) ->
     ]
 
 
-def test_the_gate_refuses_markdown_and_takes_its_default_from_a_md_name(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_the_gate_refuses_markdown_by_format_and_by_name(cli: Cli, tmp_path: Path) -> None:
     refused = cli("check", "--health-check", "--from-report", str(H100), "--format", "markdown")
     assert refused.exit_code == 2, refused
     assert refused.stderr.strip().splitlines() == [
         "gpudoctor: error: --format markdown: use text or json with --health-check"
     ]
+    # a gate.md name took the text form, as check -o report.html wrote text into a page
     out = tmp_path / "gate.md"
-    saved = cli("check", "--health-check", "--from-report", str(H100), "-o", str(out))
+    named = cli("check", "--health-check", "--from-report", str(H100), "-o", str(out))
+    assert named.exit_code == 2, named
+    assert named.stderr == (
+        f"gpudoctor: error: --output {out}: the name says markdown, which check --health-check "
+        "does not write; use --format text|json, or a name that says one of them\n"
+    )
+    assert not out.exists()
+    args = ("check", "--health-check", "--from-report", str(H100), "--format", "text", "-o")
+    saved = cli(*args, str(out))
     assert saved.exit_code == 0, saved
     assert out.read_text(encoding="utf-8") == "gpudoctor health: ok\n"
     assert saved.stdout == saved.stderr == ""
