@@ -12,6 +12,7 @@ from gpudoctor.errors import BadInputError
 from gpudoctor.model.hardware import AllReduce, AllReducePoint
 from gpudoctor.model.serialize import to_dict
 from gpudoctor.probe.runcmd import CmdResult, stream_cmd
+from gpudoctor.verify.children.allreduce import rendezvous
 from gpudoctor.verify.hardware import Limits, parse_items, run_hardware, with_floors
 from gpudoctor.verify.hwverdict import judge_hardware
 from gpudoctor.verify.model import ITEMS, Bandwidth, BurnDevice, HardwareSettings
@@ -223,6 +224,19 @@ def test_a_peer_that_never_joins_the_real_rendezvous_ends_in_the_init_timeout():
     assert time.monotonic() - start < 30
     assert hw.allreduce is None
     assert "allreduce rank 0" in hw.errors[0] and "clients joined" in hw.errors[0], hw.errors
+
+
+def test_a_slurm_rendezvous_port_stays_below_linuxs_ephemeral_range():
+    # 20000 + job id mod 20000 reached 39999: for more than a third of job ids the port was
+    # one Linux gives outgoing connections (32768-60999 by default), and a connection that
+    # held it made rank 0 fail with EADDRINUSE.
+    def port(job: int) -> int:
+        env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_ID": str(job)}
+        return int(rendezvous({}, env)["port"])
+
+    ports = [port(job) for job in range(0, 100_000, 7)]
+    assert min(ports) >= 20000 and max(ports) < 32768
+    assert port(4242) != port(4243)  # each job its own, the same on both nodes
 
 
 def test_a_child_that_hangs_for_real_is_killed_at_its_deadline(tmp_path):

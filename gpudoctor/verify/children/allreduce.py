@@ -26,8 +26,10 @@ from gpudoctor.verify.bandwidth import (
 )
 from gpudoctor.verify.children.proto import Emit, leave, open_protocol
 
-PORT_BASE, PORT_SPAN = 20000, 20000
-"""Under SLURM without a port given: 20000 + job id mod 20000 (the same on every node)."""
+PORT_BASE, PORT_SPAN = 20000, 12768
+"""Under SLURM without a port given: 20000 + job id mod 12768 (the same on every node), 20000
+to 32767: below Linux's ephemeral range (ip_local_port_range, 32768-60999 by default), where
+an outgoing connection may hold the port and rank 0 cannot listen (EADDRINUSE)."""
 
 
 def rendezvous(config: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
