@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -80,6 +81,35 @@ def test_stop_all_kills_the_child_and_its_children_at_once(
     assert not thread.is_alive() and time.monotonic() - begin < 3
     assert box[0].returncode is not None or box[0].cancelled
     assert wait_dead(started) == []
+
+
+@pytest.mark.parametrize("start", ["run_cmd", "stream_cmd"])
+def test_ctrl_c_before_the_child_is_registered_still_ends_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    # Ctrl-C raised in the starting thread between Popen and track() (onboard's check step
+    # as it started, under load): stop_all had found nothing and the child ran on, untracked.
+    pids = tmp_path / "pids"
+    script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+
+    def interrupted(proc: subprocess.Popen[str], term_grace_s: float = 0.0) -> bool:
+        wait_for_pids(pids, 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runcmd, "track", interrupted)
+    started: list[int] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if start == "run_cmd":
+                run_cmd(["/bin/sh", "-c", script], timeout_s=120, term_grace_s=2)
+            else:
+                runcmd.stream_cmd(["/bin/sh", "-c", script], timeout_s=120, on_line=print)
+        started = wait_for_pids(pids, 2)
+        assert wait_dead(started) == []
+    finally:
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_wait_ends_even_when_the_pipe_outlives_the_child(
