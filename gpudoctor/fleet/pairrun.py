@@ -89,6 +89,16 @@ def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) ->
             message=f"srun could not start: {result.start_error}",
             duration_s=took,
         )
+    # another program holds the rendezvous port on the first node (rank 0 cannot listen):
+    # the pair never measured the nodes or the link, so it judges neither, as srun's refusal
+    taken = [m for m in said if "EADDRINUSE" in m]
+    if taken:
+        return PairOutcome(
+            nodes=nodes,
+            status="refused",
+            message=f"{nodes[0]}: the rendezvous port is taken by another program ({taken[0]})",
+            duration_s=took,
+        )
     if result.timed_out:
         why = f"no answer within {timeout_s:.0f} s" + (f" ({said[0]})" if said else "")
         return PairOutcome(nodes=nodes, status="timeout", message=why, duration_s=took)

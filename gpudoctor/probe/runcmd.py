@@ -89,6 +89,32 @@ def untrack(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
         _children.pop(proc, None)
 
 
+def _tracked(
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes], term_grace_s: float = 0.0
+) -> bool:
+    """:func:`track` for a child just started; an exception on the way (Ctrl-C raised in this
+    thread before the child was registered) ends the child before it propagates.
+
+    Otherwise the child ran on, untracked, to its own end: stop_all had found nothing to stop
+    and the caller's own clean-up had not begun (onboard's check step, Ctrl-C as it started).
+    """
+    try:
+        return track(proc, term_grace_s)
+    except BaseException:
+        try:
+            if term_grace_s > 0 and os.name == "posix":  # srun cancels its step on SIGTERM
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=term_grace_s)
+        finally:
+            kill_tree(proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=_SLICE_S)  # reaped when it dies at once; never waited on
+            _close_pipes(proc)
+        raise
+
+
 def stop_all() -> int:
     """Kill the process group of every running child and refuse new ones; how many were killed.
 
@@ -168,7 +194,7 @@ def run_cmd(
         )
     except OSError as exc:
         return CmdResult(argv=tuple(argv), returncode=None, start_error=str(exc))
-    if not track(proc, term_grace_s):
+    if not _tracked(proc, term_grace_s):
         return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
     try:
         if max_output_bytes is not None:
@@ -195,6 +221,7 @@ def run_cmd(
             kill_tree(proc)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=_SLICE_S)  # reaped when it dies at once; never waited on
+            _close_pipes(proc)
         raise
     finally:
         untrack(proc)
@@ -510,7 +537,7 @@ def stream_cmd(
             raise RuntimeError("no stdout pipe")
         # Registered like every run_cmd child, so SIGTERM or SIGHUP (stop_all) ends it at once;
         # when gpudoctor is already exiting, track() kills it and the pump below sees EOF.
-        track(proc)
+        _tracked(proc)
         timed_out = abandoned = False
         try:
             timed_out = not _pump(proc.stdout, on_line, start + timeout_s)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from gpudoctor.verify.children.allreduce import PORT_BASE, PORT_SPAN
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "slurm-cluster"
 NODES = ("n1", "n2", "n3")
@@ -44,10 +46,21 @@ def why_no_slurm() -> str | None:
     return None
 
 
+JOB_WINDOW = 500
+"""More jobs than one test session runs on one cluster."""
+SPREAD = random.SystemRandom()
+"""Ports and job ids from the system's randomness: two sessions seeded alike (a test plugin
+that seeds random) would otherwise choose the same ones."""
+
+
 def free_port_base(count: int) -> int:
-    """A base port P such that P..P+count-1 are free now (below Linux's ephemeral range)."""
+    """A base port P such that P..P+count-1 are free now.
+
+    Below fleet pairs' rendezvous ports (PORT_BASE + job id), so that a pair never finds a
+    cluster's own slurmctld or slurmd on its port, and below Linux's ephemeral range.
+    """
     for _ in range(50):
-        base = random.randrange(17000, 31000)  # noqa: S311 -- spreading ports, not secrets
+        base = SPREAD.randrange(10000, PORT_BASE - count)
         socks: list[socket.socket] = []
         try:
             for port in range(base, base + count):
@@ -61,6 +74,18 @@ def free_port_base(count: int) -> int:
                 sock.close()
         return base
     raise RuntimeError("no free range of ports for the test SLURM cluster")
+
+
+def first_job_id() -> int:
+    """A random FirstJobId for a new test cluster.
+
+    The emulated nodes of every cluster on this host are 127.0.0.1, and fleet pairs' ranks
+    meet on PORT_BASE + job id mod PORT_SPAN. Two clusters numbering their jobs from 1 (two
+    test sessions at once) had their pairs meet on the same port: the later one's rank 0
+    failed with EADDRINUSE on port 20005. Jobs numbered from a random start keep two
+    sessions' ports apart, unless both reach the same job numbers at the same moment.
+    """
+    return SPREAD.randrange(JOB_WINDOW, PORT_SPAN - JOB_WINDOW)
 
 
 def script(
@@ -90,6 +115,7 @@ def cluster_up(nodes: int = 3, **settings: str) -> tuple[Path, float]:
             "PATH": slurm_path(),
             "NODES": str(nodes),
             "CTLD_PORT": str(free_port_base(nodes + 1)),
+            "FIRST_JOB_ID": str(first_job_id()),
             **settings,
         }
         start = time.monotonic()

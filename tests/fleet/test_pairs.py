@@ -124,6 +124,28 @@ def test_a_peer_that_never_joins():
     assert got.status == "error" and got.message == "rank 0: DistStoreError: 1/2 clients joined."
 
 
+TAKEN = (
+    "DistNetworkError: The server socket has failed to listen on any local network address. "
+    "port: 20005, useIpv6: false, code: -98, name: EADDRINUSE, message: address already in use"
+)
+
+
+def test_a_taken_rendezvous_port_judges_neither_node_nor_link():
+    # Another program held the first node's rendezvous port (a second test cluster's pair on
+    # the same host): rank 0 could not listen, the pair was an 'error', so slow, and a node in
+    # two such pairs was a "bad node: drain it" for what its network never did.
+    err = {"event": "error", "rank": "0", "message": TAKEN}
+    got = pairrun.read_outcome(("a", "b"), result(json.dumps(err), returncode=1), 60)
+    assert got.status == "refused", got
+    assert got.message.startswith("a: the rendezvous port is taken by another program (rank 0:")
+    assert "port: 20005" in got.message and "\n" not in got.message
+    every = [
+        pairrun.read_outcome(p, result(json.dumps(err), returncode=1), 60)
+        for p in choose_pairs(["n1", "n2", "n3"])
+    ]
+    assert analyse(every)[1:] == ((), (), ())
+
+
 def test_srun_refused_and_timed_out():
     refused = result(
         stderr="srun: error: Unable to allocate resources: Invalid partition name specified\n",

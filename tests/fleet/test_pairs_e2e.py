@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.conftest import SlurmCluster
+from gpudoctor.verify.children.allreduce import PORT_BASE, PORT_SPAN
+from tests.fleet.conftest import JOB_WINDOW, SlurmCluster
 from tests.fleet.test_slurm_e2e import gpudoctor
 
 pytestmark = [pytest.mark.slurm, pytest.mark.torch]
@@ -38,6 +39,22 @@ def pairs(cluster: SlurmCluster, out: Path, *args: str) -> tuple[int, dict, str]
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode in (0, 1), f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def test_the_pairs_rendezvous_ports_are_this_clusters_own(slurm_cluster: SlurmCluster):
+    # Every test cluster's nodes are 127.0.0.1. Two test sessions at once each started one
+    # numbering its jobs from 1: their pairs met on port 20005 and the later rank 0 failed
+    # with EADDRINUSE. Now each cluster numbers its jobs from its own random start.
+    said = slurm_cluster.slurm("srun", "-N1", "-w", "n1", "printenv", "SLURM_JOB_ID")
+    job = int(said.strip())
+    assert job >= JOB_WINDOW
+    env = dict(
+        line.split("=", 1) for line in (slurm_cluster.dir / "cluster.env").read_text().split()
+    )
+    ctld = int(env["CTLD_PORT"])
+    daemons = set(range(ctld, ctld + int(env["NODES"]) + 1))  # slurmctld, then slurmd nK
+    rendezvous = {PORT_BASE + j % PORT_SPAN for j in range(job, job + JOB_WINDOW)}
+    assert not rendezvous & daemons
 
 
 def test_every_pair_all_reduces_through_srun_n2(slurm_cluster: SlurmCluster, tmp_path: Path):

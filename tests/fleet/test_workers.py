@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,28 @@ pytestmark = pytest.mark.skipif(
 )
 PARENT = os.getpid()
 H200 = DATA / "reports" / "linux-x86_64__nvidia-h200__590.48.01__load.json"
+
+
+def wait_alone(timeout_s: float = 15.0) -> None:
+    """Until this is the process's only thread: ordered_map forks only then.
+
+    An earlier test's threads end soon but not at once: a ProcessPoolExecutor's manager
+    (shutdown(wait=False) here), a probe's abandoned worker (test_site's hung statvfs). Run
+    after one of them, test_results_come_in_the_order_of_the_items saw no worker at all.
+    """
+    deadline = time.monotonic() + timeout_s
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    assert not others, f"threads still running after {timeout_s:.0f} s: {others}"
+
+
+@pytest.fixture(autouse=True)
+def _alone() -> Iterator[None]:
+    """Each test starts as the only thread and leaves none of its own behind for the next."""
+    wait_alone()
+    yield
+    wait_alone()
 
 
 def square(n: int) -> tuple[int, int]:
@@ -52,8 +76,6 @@ def test_results_come_in_the_order_of_the_items():
 
 
 def test_with_another_thread_running_nothing_is_forked():
-    import threading
-
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()

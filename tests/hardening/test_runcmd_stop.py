@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -25,6 +27,39 @@ def _children_allowed():
     runcmd.allow_children()
 
 
+class Tracked:
+    """How many children run_cmd and stream_cmd have registered (track), to wait for.
+
+    A child can say it is ready before the thread that started it has registered it: under
+    load that thread waits for a core between Popen's return and track(). stop_all then found
+    nothing to stop (0, not 1), and track() killed the child late with SIGKILL, not SIGTERM.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self._changed = threading.Condition()
+        original = runcmd.track
+
+        def track(proc: subprocess.Popen[str], term_grace_s: float = 0.0) -> bool:
+            registered = original(proc, term_grace_s)
+            with self._changed:
+                self.count += 1
+                self._changed.notify_all()
+            return registered
+
+        monkeypatch.setattr(runcmd, "track", track)
+
+    def wait(self, count: int = 1, timeout_s: float = 30.0) -> None:
+        with self._changed:
+            done = self._changed.wait_for(lambda: self.count >= count, timeout_s)
+        assert done, f"{self.count} of {count} children registered after {timeout_s:.0f} s"
+
+
+@pytest.fixture
+def tracked(monkeypatch: pytest.MonkeyPatch) -> Tracked:
+    return Tracked(monkeypatch)
+
+
 def _in_thread(argv: list[str]) -> tuple[threading.Thread, list[CmdResult]]:
     box: list[CmdResult] = []
     thread = threading.Thread(target=lambda: box.append(run_cmd(argv, timeout_s=120)))
@@ -32,11 +67,14 @@ def _in_thread(argv: list[str]) -> tuple[threading.Thread, list[CmdResult]]:
     return thread, box
 
 
-def test_stop_all_kills_the_child_and_its_children_at_once(tmp_path: Path) -> None:
+def test_stop_all_kills_the_child_and_its_children_at_once(
+    tmp_path: Path, tracked: Tracked
+) -> None:
     pids = tmp_path / "pids"
     script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait"
     thread, box = _in_thread(["/bin/sh", "-c", script])
     started = wait_for_pids(pids, 2)
+    tracked.wait()
     begin = time.monotonic()
     assert runcmd.stop_all() == 1
     thread.join(timeout=10)
@@ -45,7 +83,38 @@ def test_stop_all_kills_the_child_and_its_children_at_once(tmp_path: Path) -> No
     assert wait_dead(started) == []
 
 
-def test_a_wait_ends_even_when_the_pipe_outlives_the_child(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["run_cmd", "stream_cmd"])
+def test_ctrl_c_before_the_child_is_registered_still_ends_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    # Ctrl-C raised in the starting thread between Popen and track() (onboard's check step
+    # as it started, under load): stop_all had found nothing and the child ran on, untracked.
+    pids = tmp_path / "pids"
+    script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+
+    def interrupted(proc: subprocess.Popen[str], term_grace_s: float = 0.0) -> bool:
+        wait_for_pids(pids, 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runcmd, "track", interrupted)
+    started: list[int] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if start == "run_cmd":
+                run_cmd(["/bin/sh", "-c", script], timeout_s=120, term_grace_s=2)
+            else:
+                runcmd.stream_cmd(["/bin/sh", "-c", script], timeout_s=120, on_line=print)
+        started = wait_for_pids(pids, 2)
+        assert wait_dead(started) == []
+    finally:
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_wait_ends_even_when_the_pipe_outlives_the_child(
+    tmp_path: Path, tracked: Tracked
+) -> None:
     """As with a child stuck in the kernel: its pipes never close, and run_cmd must not care."""
     pids = tmp_path / "pids"
     # The grandchild leaves the group (a new session) and keeps stdout open.
@@ -57,6 +126,7 @@ def test_a_wait_ends_even_when_the_pipe_outlives_the_child(tmp_path: Path) -> No
     )
     thread, box = _in_thread([sys.executable, "-c", code])
     (escaped,) = wait_for_pids(pids, 1)
+    tracked.wait()
     try:
         begin = time.monotonic()
         runcmd.stop_all()
@@ -88,7 +158,7 @@ def _term_recorder(said: Path) -> str:
     )
 
 
-def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path) -> None:
+def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path, tracked: Tracked) -> None:
     said = tmp_path / "said"
     code = _term_recorder(said)
     box: list[CmdResult] = []
@@ -101,13 +171,14 @@ def test_a_child_that_asked_for_sigterm_gets_it_first(tmp_path: Path) -> None:
     deadline = time.monotonic() + 30
     while not (said.exists() and said.read_text() == "ready") and time.monotonic() < deadline:
         time.sleep(0.05)
+    tracked.wait()
     runcmd.stop_all()
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert said.read_text() == "TERM"  # srun cancels its job step only on SIGTERM
 
 
-def test_stop_all_ends_a_streamed_child_too(tmp_path: Path) -> None:
+def test_stop_all_ends_a_streamed_child_too(tmp_path: Path, tracked: Tracked) -> None:
     """stream_cmd (verify's children) shares run_cmd's registry: stop_all ends it at once."""
     pids = tmp_path / "pids"
     script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; echo ready; wait"
@@ -119,6 +190,7 @@ def test_stop_all_ends_a_streamed_child_too(tmp_path: Path) -> None:
     thread = threading.Thread(target=stream)
     thread.start()
     started = wait_for_pids(pids, 2)
+    tracked.wait()
     begin = time.monotonic()
     assert runcmd.stop_all() == 1
     thread.join(timeout=10)
@@ -127,7 +199,9 @@ def test_stop_all_ends_a_streamed_child_too(tmp_path: Path) -> None:
     assert wait_dead(started) == []
 
 
-def test_ctrl_c_in_the_waiting_thread_still_gives_the_sigterm_grace(tmp_path: Path) -> None:
+def test_ctrl_c_in_the_waiting_thread_still_gives_the_sigterm_grace(
+    tmp_path: Path, tracked: Tracked
+) -> None:
     # onboard waits for its `check` child in the main thread: Ctrl-C raised there and the child
     # was SIGKILLed at once, leaving its /tmp/gpudoctor-* folder (srun: its job step)
     import _thread
@@ -139,6 +213,7 @@ def test_ctrl_c_in_the_waiting_thread_still_gives_the_sigterm_grace(tmp_path: Pa
         deadline = time.monotonic() + 30
         while not (said.exists() and said.read_text() == "ready") and time.monotonic() < deadline:
             time.sleep(0.05)
+        tracked.wait()
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_once_ready, daemon=True).start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 
@@ -11,7 +12,8 @@ import pytest
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.hardware import AllReduce, AllReducePoint
 from gpudoctor.model.serialize import to_dict
-from gpudoctor.probe.runcmd import CmdResult, stream_cmd
+from gpudoctor.probe.runcmd import CmdResult, run_cmd, stream_cmd
+from gpudoctor.verify.children.allreduce import rendezvous
 from gpudoctor.verify.hardware import Limits, parse_items, run_hardware, with_floors
 from gpudoctor.verify.hwverdict import judge_hardware
 from gpudoctor.verify.model import ITEMS, Bandwidth, BurnDevice, HardwareSettings
@@ -223,6 +225,44 @@ def test_a_peer_that_never_joins_the_real_rendezvous_ends_in_the_init_timeout():
     assert time.monotonic() - start < 30
     assert hw.allreduce is None
     assert "allreduce rank 0" in hw.errors[0] and "clients joined" in hw.errors[0], hw.errors
+
+
+def test_a_slurm_rendezvous_port_stays_below_linuxs_ephemeral_range():
+    # 20000 + job id mod 20000 reached 39999: for more than a third of job ids the port was
+    # one Linux gives outgoing connections (32768-60999 by default), and a connection that
+    # held it made rank 0 fail with EADDRINUSE.
+    def port(job: int) -> int:
+        env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_ID": str(job)}
+        return int(rendezvous({}, env)["port"])
+
+    ports = [port(job) for job in range(0, 100_000, 7)]
+    assert min(ports) >= 20000 and max(ports) < 32768
+    assert port(4242) != port(4243)  # each job its own, the same on both nodes
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_a_rank_whose_rendezvous_port_answers_with_another_program_gives_up():
+    # Another program on the port (it accepts, never answers as torch's store does): rank 1
+    # waited there past its --init-timeout, forever; only the pair's own limit ended it.
+    with socket.create_server(("127.0.0.1", 0)) as foreign:
+        port = foreign.getsockname()[1]
+        config = {
+            "rank": 1,
+            "world_size": 2,
+            "addr": "127.0.0.1",
+            "port": port,
+            "device": "cpu",
+            "init_timeout_s": 1.0,
+            "sizes": [4096],
+        }
+        child = [sys.executable, "-m", "gpudoctor.verify.children.allreduce", json.dumps(config)]
+        done = run_cmd(child, timeout_s=90)
+    assert not done.timed_out and done.returncode == 1, done.stderr[-2000:]
+    (event,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert event["event"] == "error" and event["rank"] == "1"
+    assert f"127.0.0.1:{port}" in event["message"] and "another program" in event["message"]
+    assert done.duration_s < 60
 
 
 def test_a_child_that_hangs_for_real_is_killed_at_its_deadline(tmp_path):

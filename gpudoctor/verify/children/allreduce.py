@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
@@ -26,8 +27,14 @@ from gpudoctor.verify.bandwidth import (
 )
 from gpudoctor.verify.children.proto import Emit, leave, open_protocol
 
-PORT_BASE, PORT_SPAN = 20000, 20000
-"""Under SLURM without a port given: 20000 + job id mod 20000 (the same on every node)."""
+PORT_BASE, PORT_SPAN = 20000, 12768
+"""Under SLURM without a port given: 20000 + job id mod 12768 (the same on every node), 20000
+to 32767: below Linux's ephemeral range (ip_local_port_range, 32768-60999 by default), where
+an outgoing connection may hold the port and rank 0 cannot listen (EADDRINUSE)."""
+INIT_GRACE_S = 10.0
+"""Past the init timeout, a rank still waits as long again (at least this) to be in the group,
+then gives up by itself: one whose port answers with another program (not torch's store)
+waited forever."""
 
 
 def rendezvous(config: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -59,6 +66,27 @@ def _max(torch: Any, dist: Any, value: float, device: Any) -> float:
     return float(t.item())
 
 
+def _rendezvous_watchdog(emit: Emit, rank: int, where: str, init_timeout: float) -> threading.Timer:
+    """Started: a timer that ends this rank with one error if it is not in the group in time."""
+    limit = init_timeout + max(INIT_GRACE_S, init_timeout)
+
+    def give_up() -> None:
+        emit(
+            {
+                "event": "error",
+                "rank": str(rank),
+                "message": f"no rendezvous at {where} within {limit:.0f} s: another program "
+                "may be listening on that port",
+            }
+        )
+        leave(1)
+
+    timer = threading.Timer(limit, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def run_rank(config: dict[str, Any], emit: Emit, env: dict[str, str]) -> int:
     """Join the group, sweep the sizes, check every sum; rank 0 emits the AllReduce."""
     import torch
@@ -77,16 +105,19 @@ def run_rank(config: dict[str, Any], emit: Emit, env: dict[str, str]) -> int:
     else:
         device = torch.device("cpu")
     backend = "nccl" if on_gpu else "gloo"
+    init_timeout = float(config.get("init_timeout_s", 30.0))
+    watchdog = _rendezvous_watchdog(emit, rank, f"{rv['addr']}:{rv['port']}", init_timeout)
     dist.init_process_group(
         backend,
         init_method=f"tcp://{rv['addr']}:{rv['port']}",
         rank=rank,
         world_size=world,
-        timeout=dt.timedelta(seconds=float(config.get("init_timeout_s", 30.0))),
+        timeout=dt.timedelta(seconds=init_timeout),
     )
     host = env.get("SLURMD_NODENAME") or socket.gethostname()
     names: list[Any] = [None] * world
     dist.all_gather_object(names, host)
+    watchdog.cancel()  # every rank is in the group
     per_size = float(config.get("seconds_per_size", 0.5))
     max_iters = int(config.get("max_iters", 50))
     points = []
