@@ -182,7 +182,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     from gpudoctor.model.slurm import gpu_partitions
 
     site = report.site
-    parts = tuple(gpu_partitions(site.slurm if site else None))
+    slurm = site.slurm if site is not None else None
+    said = slurm.message if slurm is not None and not slurm.reachable else None
+    down = slurm is not None and not slurm.reachable
+    unconfigured = bool(SLURM_NOT_CONFIGURED.search(said or ""))
+    parts = tuple(gpu_partitions(slurm))
     partitions = list(dict.fromkeys(p.name for p in parts))
     by_name: dict[str, list[int | None]] = {}
     for part in parts:
@@ -204,25 +208,11 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         closed_partitions=tuple(closed.items()),
         # sinfo that names no configuration is no cluster, only its commands: no controller
         # will ever answer, so there is nothing to wait for (a workstation with slurm-client)
-        slurm_unanswered=(
-            site.slurm.message or "no answer"
-            if site is not None
-            and site.slurm is not None
-            and not site.slurm.reachable
-            and not SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
-            else None
-        ),
-        slurm_unconfigured=(
-            site.slurm.message
-            if site is not None
-            and site.slurm is not None
-            and not site.slurm.reachable
-            and SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
-            else None
-        ),
+        slurm_unanswered=(said or "no answer") if down and not unconfigured else None,
+        slurm_unconfigured=said if unconfigured else None,
         partitions=(
-            tuple(dict.fromkeys(p.name for p in site.slurm.partitions))
-            if site is not None and site.slurm is not None and site.slurm.reachable
+            tuple(dict.fromkeys(p.name for p in slurm.partitions))
+            if slurm is not None and slurm.reachable
             else None
         ),
         # the modules make-env's header says to unload: those that put CUDA, cuDNN or NCCL on

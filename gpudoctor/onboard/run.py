@@ -370,8 +370,9 @@ class Heard:
                 self.doomed = (
                     f"SLURM queued job {queued.group(1)} and will never start it (squeue gives "
                     f"the reason: {reason}): it asks for more than the partition, account or "
-                    "QOS allows; cancelled (`scontrol show partition` and `sacctmgr show qos` "
-                    "say the limits)"
+                    "QOS allows, or names an account or QOS it may not use; cancelled "
+                    "(`scontrol show partition`, `sacctmgr show assoc user=$USER` and "
+                    "`sacctmgr show qos` say the limits)"
                 )
                 self.never_starts.set()
 

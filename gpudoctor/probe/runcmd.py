@@ -108,11 +108,17 @@ def _tracked(
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=term_grace_s)
         finally:
-            kill_tree(proc)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=_SLICE_S)  # reaped when it dies at once; never waited on
-            _close_pipes(proc)
+            _end(proc)
         raise
+
+
+def _end(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """Kill the child's group and close its pipes: reaped when it dies at once, never waited
+    on (the caller is on its way out with an exception)."""
+    kill_tree(proc)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_SLICE_S)
+    _close_pipes(proc)
 
 
 def stop_all() -> int:
@@ -218,10 +224,7 @@ def run_cmd(
             if term_grace_s > 0 and max_output_bytes is None:  # _wait_capped gave its grace
                 _stop(proc, term_grace_s)
         finally:
-            kill_tree(proc)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=_SLICE_S)  # reaped when it dies at once; never waited on
-            _close_pipes(proc)
+            _end(proc)
         raise
     finally:
         untrack(proc)

@@ -343,11 +343,10 @@ def test_machine_without_a_gpu_gets_the_cpu_environment(cli: Cli, in_tmp: Path) 
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in result.stdout
 
 
-def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
-    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # it wrote a CPU-only environment.yml (with a warning) for what may be a GPU cluster's
-    # login node, as onboard refuses to
+def _no_gpu_here_and_sinfo_says(
+    said: str, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str | None]:
+    """This machine without a GPU, and an sinfo that fails saying ``said``: the env to run in."""
     from dataclasses import replace
 
     from gpudoctor.probe import collect
@@ -359,11 +358,18 @@ def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
     bin_dir = in_tmp / "bin"
     bin_dir.mkdir()
     sinfo = bin_dir / "sinfo"
-    sinfo.write_text(
-        "#!/bin/sh\necho 'sinfo: error: Unable to contact slurm controller' >&2\nexit 1\n"
-    )
+    sinfo.write_text(f"#!/bin/sh\necho '{said}' >&2\nexit 1\n")
     sinfo.chmod(0o755)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": None}
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": None}
+
+
+def test_a_login_node_whose_sinfo_does_not_answer_gets_no_cpu_environment(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it wrote a CPU-only environment.yml (with a warning) for what may be a GPU cluster's
+    # login node, as onboard refuses to
+    said = "sinfo: error: Unable to contact slurm controller"
+    env = _no_gpu_here_and_sinfo_says(said, in_tmp, monkeypatch)
     result = cli("make-env", env=env)
     assert result.exit_code == 2, result
     assert "but sinfo did not answer (" in result.stderr and "--cpu" in result.stderr
@@ -378,22 +384,8 @@ def test_slurm_commands_without_a_configuration_are_no_login_node(
 ) -> None:
     # slurm-client installed, no slurm.conf (a workstation, this VM): make-env refused with
     # "try again when sinfo answers", which it never will
-    from dataclasses import replace
-
-    from gpudoctor.probe import collect
-    from gpudoctor.userfiles.read import load_report
-
-    report = load_report(REPORTS / "failure__no_driver.json")
-    no_gpu = replace(report, driver=replace(report.driver, pci_functions=()))
-    monkeypatch.setattr(collect, "collect_report", lambda ctx, *, frameworks=True: no_gpu)
-    bin_dir = in_tmp / "bin"
-    bin_dir.mkdir()
-    sinfo = bin_dir / "sinfo"
-    sinfo.write_text(
-        "#!/bin/sh\necho 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n"
-    )
-    sinfo.chmod(0o755)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": None}
+    said = "sinfo: fatal: Could not establish a configuration source"
+    env = _no_gpu_here_and_sinfo_says(said, in_tmp, monkeypatch)
     result = cli("make-env", env=env)
     assert result.exit_code == 0, result
     assert "sinfo" not in result.stderr

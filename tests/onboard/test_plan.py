@@ -236,18 +236,25 @@ def test_without_sinfo_the_partition_is_taken_as_given_and_said_to_be(tmp_path: 
     assert (checked.why, checked.unchecked) == ("--partition", None)
 
 
-def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_path: Path) -> None:
-    # the controller was unreachable for a moment: onboard chose "this machine (CPU only)"
-    # on a GPU cluster's login node and planned a CPU-only torch
+def _login_whose_sinfo_failed(message: str, tmp_path: Path) -> Facts:
+    """The login node's facts, but its sinfo failed with ``message``."""
     doc = json.loads(LOGIN.read_text())
     doc["site"]["slurm"] = {
         "reachable": False,
         "command": "sinfo -h -o '%P|%a|%D|%G|%f|%N'",
-        "message": "sinfo failed: slurm_load_partitions: Unable to contact slurm controller",
+        "message": message,
     }
-    path = tmp_path / "down.json"
+    path = tmp_path / "sinfo-failed.json"
     path.write_text(json.dumps(doc))
-    facts = facts_of(path)
+    return facts_of(path)
+
+
+def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_path: Path) -> None:
+    # the controller was unreachable for a moment: onboard chose "this machine (CPU only)"
+    # on a GPU cluster's login node and planned a CPU-only torch
+    facts = _login_whose_sinfo_failed(
+        "sinfo failed: slurm_load_partitions: Unable to contact slurm controller", tmp_path
+    )
     assert facts.slurm_unanswered is not None and facts.partitions is None
     with pytest.raises(BadInputError, match=r"sinfo did not answer \(sinfo failed: .*controller\)"):
         make_plan(request(), facts, None)
@@ -265,15 +272,9 @@ def test_a_login_node_whose_sinfo_did_not_answer_gets_no_cpu_environment(tmp_pat
 
 def test_slurm_commands_without_a_configuration_are_no_login_node(tmp_path: Path) -> None:
     # slurm-client with no slurm.conf: onboard refused with "try again when sinfo answers"
-    doc = json.loads(LOGIN.read_text())
-    doc["site"]["slurm"] = {
-        "reachable": False,
-        "command": "sinfo -h -o '%P|%a|%D|%G|%f|%N'",
-        "message": "sinfo failed: sinfo: fatal: Could not establish a configuration source",
-    }
-    path = tmp_path / "unset.json"
-    path.write_text(json.dumps(doc))
-    facts = facts_of(path)
+    facts = _login_whose_sinfo_failed(
+        "sinfo failed: sinfo: fatal: Could not establish a configuration source", tmp_path
+    )
     assert facts.slurm_unanswered is None and facts.partitions is None
     assert make_plan(request(), facts, None).target.partition is None
     # a partition named there is taken as given, and why it was not checked is true: the

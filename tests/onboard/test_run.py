@@ -383,8 +383,9 @@ def test_a_verify_job_slurm_will_never_start_is_not_waited_for(
         assert not result.ok and result.duration_s < 10
         assert result.why == (
             f"SLURM queued job 43 and will never start it (squeue gives the reason: {reason}): "
-            "it asks for more than the partition, account or QOS allows; cancelled "
-            "(`scontrol show partition` and `sacctmgr show qos` say the limits)"
+            "it asks for more than the partition, account or QOS allows, or names an account "
+            "or QOS it may not use; cancelled (`scontrol show partition`, `sacctmgr show assoc "
+            "user=$USER` and `sacctmgr show qos` say the limits)"
         )
     else:
         assert result.ok and result.stdout == "verify ran\n", result.why
