@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 KILL_GRACE_S = 2.0
 """How long a killed child gets to exit before we abandon it (a wedged driver: D state)."""
@@ -70,16 +70,16 @@ _SLICE_S = 0.2
 
 
 def track(proc: subprocess.Popen[str] | subprocess.Popen[bytes], term_grace_s: float = 0.0) -> bool:
-    """Register a started child so that :func:`stop_all` ends it; False (and killed) when late.
+    """Register a started child so that :func:`stop_all` ends it; False when late.
 
     Every child gpudoctor starts is registered, so that Ctrl-C, SIGTERM or SIGHUP ends the
-    whole tree at once instead of leaving it to run to its own timeout.
+    whole tree at once instead of leaving it to run to its own timeout. A child started as
+    :func:`stop_all` ran is not registered: its caller stops it as stop_all would have.
     """
     with _children_lock:
         if not _stopping.is_set():
             _children[proc] = term_grace_s
             return True
-    kill_tree(proc)
     return False
 
 
@@ -87,29 +87,6 @@ def untrack(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """Forget a child that has ended (or been abandoned)."""
     with _children_lock:
         _children.pop(proc, None)
-
-
-def _tracked(
-    proc: subprocess.Popen[str] | subprocess.Popen[bytes], term_grace_s: float = 0.0
-) -> bool:
-    """:func:`track` for a child just started; an exception on the way (Ctrl-C raised in this
-    thread before the child was registered) ends the child before it propagates.
-
-    Otherwise the child ran on, untracked, to its own end: stop_all had found nothing to stop
-    and the caller's own clean-up had not begun (onboard's check step, Ctrl-C as it started).
-    """
-    try:
-        return track(proc, term_grace_s)
-    except BaseException:
-        try:
-            if term_grace_s > 0 and os.name == "posix":  # srun cancels its step on SIGTERM
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=term_grace_s)
-        finally:
-            _end(proc)
-        raise
 
 
 def _end(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
@@ -200,8 +177,18 @@ def run_cmd(
         )
     except OSError as exc:
         return CmdResult(argv=tuple(argv), returncode=None, start_error=str(exc))
-    if not _tracked(proc, term_grace_s):
-        return CmdResult(argv=tuple(argv), returncode=None, start_error=_EXITING, cancelled=True)
+    try:
+        # False when stop_all ran as the child started: the wait below sees it and stops the
+        # child as stop_all would have, with the SIGTERM grace it asked for (SIGKILLed here,
+        # srun left its job step running)
+        track(proc, term_grace_s)
+    except BaseException:
+        # Ctrl-C before the child was registered: stopped as one interrupted while waited on
+        try:
+            _stop_interrupted(proc, term_grace_s, max_output_bytes, on_stderr_line, on_stdout_line)
+        finally:
+            _end(proc)
+        raise
     try:
         if max_output_bytes is not None:
             return _wait_capped(
@@ -231,6 +218,29 @@ def run_cmd(
 
 
 _EXITING = "not started: gpudoctor is exiting"
+
+
+def _stop_interrupted(
+    proc: subprocess.Popen[Any],
+    term_grace_s: float,
+    max_output_bytes: int | None,
+    on_stderr_line: Callable[[str], None] | None,
+    on_stdout_line: Callable[[str], None] | None,
+) -> None:
+    """Stop a child whose caller was interrupted before waiting on it, as :func:`_wait_capped`
+    does one interrupted in its wait: its SIGTERM grace, and what it printed, until it ended or
+    the grace was up, handed on (onboard's step log lost it: the pipes were closed unread)."""
+    if max_output_bytes is None:
+        if term_grace_s > 0:
+            _stop(proc, term_grace_s)
+        return
+    pipes = _CappedPipes(proc, max(0, max_output_bytes), on_stderr_line, on_stdout_line)
+    try:
+        if term_grace_s > 0 and os.name == "posix":
+            _stop_capped(proc, pipes, term_grace_s)
+        pipes.drain()
+    finally:
+        pipes.close()
 
 
 def _wait(
@@ -539,8 +549,13 @@ def stream_cmd(
         if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
             raise RuntimeError("no stdout pipe")
         # Registered like every run_cmd child, so SIGTERM or SIGHUP (stop_all) ends it at once;
-        # when gpudoctor is already exiting, track() kills it and the pump below sees EOF.
-        _tracked(proc)
+        # when gpudoctor is already exiting, it is killed here and the pump below sees EOF.
+        try:
+            if not track(proc):
+                kill_tree(proc)
+        except BaseException:  # Ctrl-C before it was registered
+            _end(proc)
+            raise
         timed_out = abandoned = False
         try:
             timed_out = not _pump(proc.stdout, on_line, start + timeout_s)

@@ -220,3 +220,73 @@ def test_ctrl_c_in_the_waiting_thread_still_gives_the_sigterm_grace(
     with pytest.raises(KeyboardInterrupt):
         run_cmd([sys.executable, "-c", code], timeout_s=120, term_grace_s=5)
     assert said.read_text() == "TERM"
+
+
+def _when_ready(said: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not (said.exists() and said.read_text() == "ready") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("capped", [False, True])
+def test_a_child_started_as_stopping_began_still_gets_its_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capped: bool
+) -> None:
+    # stop_all() landing between Popen and track() (SIGTERM to gpudoctor as fleet pairs started
+    # its next srun): track() SIGKILLed the late child, and srun cancels its step only on SIGTERM
+    said = tmp_path / "said"
+    original = runcmd.track
+
+    def stopped_first(proc: subprocess.Popen[str], term_grace_s: float = 0.0) -> bool:
+        _when_ready(said)
+        runcmd.stop_all()
+        return original(proc, term_grace_s)
+
+    monkeypatch.setattr(runcmd, "track", stopped_first)
+    begin = time.monotonic()
+    result = run_cmd(
+        [sys.executable, "-c", _term_recorder(said)],
+        timeout_s=120,
+        term_grace_s=5,
+        max_output_bytes=1000 if capped else None,
+    )
+    assert said.read_text() == "TERM"
+    assert result.cancelled and result.returncode is None
+    assert time.monotonic() - begin < 30
+
+
+def test_ctrl_c_before_the_child_is_registered_keeps_what_it_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # onboard's step log (on_stdout_line, on_stderr_line): Ctrl-C between Popen and track()
+    # ended the child with its pipes closed unread, so its log lost what it had printed and
+    # what it said as it stopped
+    said = tmp_path / "said"
+    code = (
+        "import signal, sys, time\n"
+        "def bye(*a):\n"
+        "    print('stopping', flush=True); print('step aborted', file=sys.stderr, flush=True)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('started', flush=True)\n"
+        f"open({str(said)!r}, 'w').write('ready')\n"
+        "time.sleep(300)\n"
+    )
+
+    def interrupted(proc: subprocess.Popen[str], term_grace_s: float = 0.0) -> bool:
+        _when_ready(said)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runcmd, "track", interrupted)
+    out: list[str] = []
+    err: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_cmd(
+            [sys.executable, "-c", code],
+            timeout_s=120,
+            term_grace_s=5,
+            max_output_bytes=1000,
+            on_stdout_line=out.append,
+            on_stderr_line=err.append,
+        )
+    assert out == ["started", "stopping"] and err == ["step aborted"]
