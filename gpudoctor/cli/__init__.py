@@ -154,7 +154,8 @@ def _on_signal(signum: int, _frame: object) -> None:
     if _TERMINATING:
         return  # already unwinding: a second signal must not cut the clean-up short
     _TERMINATING.append(signum)
-    raise Terminated(signum)
+    if not _held(Terminated(signum)):
+        raise Terminated(signum)
 
 
 _TERMINATING: list[int] = []
@@ -218,7 +219,8 @@ def _on_interrupt(_signum: int, _frame: object) -> None:
     end at once, and :func:`raise_if_terminated` raises the lost interrupt when check returns.
     """
     _stop_children()
-    raise KeyboardInterrupt
+    if not _held(KeyboardInterrupt()):
+        raise KeyboardInterrupt
 
 
 def install_signal_handlers() -> None:
@@ -239,6 +241,13 @@ def _stop_children() -> None:
     stop_all = getattr(sys.modules.get("gpudoctor.probe.runcmd"), "stop_all", None)
     if stop_all is not None:
         stop_all()
+
+
+def _held(exc: BaseException) -> bool:
+    """True when runcmd holds ``exc`` to raise it once the child it is starting is registered
+    (raised as the child was forked, before its pid was known, it left the child running)."""
+    hold = getattr(sys.modules.get("gpudoctor.probe.runcmd"), "hold_signal", None)
+    return hold is not None and bool(hold(exc))
 
 
 def _interrupted(exc: BaseException) -> int:
