@@ -106,7 +106,8 @@ def verdict_line(report: FleetReport) -> str:
         facts.append(f"{len(report.pairs.bad_links)} bad link(s) in the pairs")
     refused = report.pairs is not None and sum(o.status == "refused" for o in report.pairs.pairs)
     if refused:  # they judge no node, but the pairs are still to be measured
-        facts.append(f"{refused} pair(s) srun refused")
+        # not all srun's doing: a rendezvous port taken, an interrupt, the run's time limit
+        facts.append(f"{refused} pair(s) did not run")
     if not parts and not facts:
         # a folder of fleet pairs' results alone read "All 0 node(s) fine."
         return f"All {total} node(s) fine." if total else "No node report read."

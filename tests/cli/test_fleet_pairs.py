@@ -204,9 +204,27 @@ def test_pairs_srun_refused_are_listed_in_the_text_and_counted(cli: Cli, tmp_pat
     text = cli("fleet", "report", str(folder)).stdout
     assert "· refused n0+n1: srun: error: Unable to allocate resources" in text, text
     assert text.count("· refused ") == 6
-    assert text.rstrip().endswith("; 6 pair(s) srun refused.")
+    assert text.rstrip().endswith("; 6 pair(s) did not run.")
     page = cli("fleet", "report", str(folder), "--format", "html").stdout
-    assert "6 pair(s) srun refused" in page
+    assert "6 pair(s) did not run" in page
+
+
+def test_a_pair_whose_port_was_taken_is_not_said_refused_by_srun(cli: Cli, tmp_path):
+    # rank 0 could not listen on the rendezvous port (another program held it): srun had run
+    # the pair, yet the closing line counted it under "1 pair(s) srun refused"
+    from gpudoctor.fleet import pairrun
+    from gpudoctor.probe.runcmd import CmdResult
+    from tests.fleet.test_pairs import TAKEN
+
+    said = json.dumps({"event": "error", "rank": "0", "message": TAKEN})
+    taken = pairrun.read_outcome(
+        ("n0", "n1"), CmdResult(argv=("srun",), returncode=1, stdout=said), 60
+    )
+    report = pairs_report(bad_node=False)
+    report = dataclasses.replace(report, pairs=(taken, *report.pairs[1:]))
+    text = cli("fleet", "report", str(run_folder(tmp_path, report))).stdout
+    assert "srun refused" not in text, text
+    assert text.rstrip().endswith("; 1 pair(s) did not run."), text
 
 
 def test_a_folder_of_pairs_alone_is_not_all_0_nodes_fine(cli: Cli, tmp_path):
