@@ -489,3 +489,39 @@ def test_up_fails_at_once_on_a_taken_port(listening: bool) -> None:
         while (left := processes_mentioning(directory.group(1))) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert left == []
+
+
+def test_an_srun_started_as_gpudoctor_stops_cancels_its_job(
+    slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM to gpudoctor (stop_all) landing between srun's start and its registration: the
+    late srun was SIGKILLed, and its job ran on in the cluster (srun cancels it only on SIGTERM
+    or SIGINT)."""
+    from gpudoctor.probe import runcmd
+
+    original = runcmd.track
+
+    def stopped_first(proc: subprocess.Popen[str], term_grace_s: float = 0.0) -> bool:
+        deadline = time.monotonic() + 30
+        while "R" not in slurm_cluster.slurm("squeue", "-h", "-o", "%t").split():
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.2)
+        runcmd.stop_all()
+        return original(proc, term_grace_s)
+
+    monkeypatch.setattr(runcmd, "track", stopped_first)
+    srun = shutil.which("srun", path=slurm_path()) or "srun"
+    try:
+        result = runcmd.run_cmd(
+            [srun, "-N1", "-J", "qa-late", "sleep", "300"],
+            timeout_s=120,
+            term_grace_s=10,
+            env=slurm_cluster.environ(),
+        )
+    finally:
+        runcmd.allow_children()
+    assert result.cancelled
+    deadline = time.monotonic() + 10
+    while (left := slurm_cluster.slurm("squeue", "-h", "-n", "qa-late", "-o", "%i %t")).strip():
+        assert time.monotonic() < deadline, f"the job runs on after gpudoctor stopped: {left}"
+        time.sleep(0.2)
