@@ -64,7 +64,9 @@ class PairOutcome:
     allreduce: AllReduce | None = None
     status: str = "ok"
     """``ok``, ``error`` (it ran and failed: a peer that never joined, a wrong sum, a crash),
-    ``refused`` (srun could not start it: a node busy, drained or down) or ``timeout``."""
+    ``refused`` (it never measured the pair: srun could not start it, a node busy, drained or
+    down; the run was interrupted or its time limit spent; another program held the rendezvous
+    port) or ``timeout``."""
     message: str = ""
     duration_s: float = 0.0
 
