@@ -175,16 +175,48 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "the kernel module is not running (see the kernel driver line for why). Where that line "
     "already names a cause that loading or rebuilding the module cannot fix (nouveau owns the "
     "GPU, or the installed driver cannot drive it: GD-DRV-002, GD-DRV-007 to GD-DRV-009), "
-    "this finding points there instead.",
+    "this finding points there instead. Under WSL2 there is no nvidia kernel module to load: "
+    "the Windows driver serves the GPU through `/dev/dxg` and its own `libnvidia-ml.so.1` in "
+    "`/usr/lib/wsl/lib`; a Linux driver package installed inside WSL (`nvidia-driver-NNN`, "
+    "`nvidia-utils-NNN`, the CUDA repository's `cuda` or `cuda-drivers`) puts a Linux NVML "
+    "and `nvidia-smi` first, and they answer *Driver Not Loaded*.",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
-    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot.",
+    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot. "
+    "WSL2: install no Linux driver inside WSL and remove any that is (`nvidia-driver-NNN`, "
+    "`libnvidia-compute-NNN`, `nvidia-utils-NNN`), run `sudo ldconfig`, and keep the NVIDIA "
+    "driver on Windows up to date.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (NVML_ERROR_DRIVER_NOT_LOADED)",
         "GoogleCloudPlatform/compute-gpu-installation#18",
+        "https://docs.nvidia.com/cuda/wsl-user-guide/index.html (Step 1: install the Windows "
+        "driver; no Linux display driver may be installed in WSL 2; read 2026-12-07)",
+        "microsoft/WSL#5265 (nvidia-driver-440 installed inside WSL 2: nvidia-smi cannot "
+        "communicate with the driver)",
+        "microsoft/WSL#9134 (WSL 2: Failed to properly shut down NVML: Driver Not Loaded)",
     ),
 )
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
+        return
+    if report.host.wsl:  # no kernel module to load: a Linux NVML took the Windows one's place
+        yield Hit(
+            title="WSL2: NVML cannot reach the Windows NVIDIA driver",
+            evidence=(
+                _nvml_said(report),
+                "running under WSL2: the Windows driver serves the GPU; there is no nvidia "
+                "kernel module to load here",
+            ),
+            fix=(
+                "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
+                "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
+                "If another path is listed, a Linux driver is installed inside WSL: remove it",
+                "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
+                "'nvidia-utils-*' && sudo ldconfig",
+                "Otherwise update the NVIDIA driver on Windows, then in PowerShell:",
+                "> wsl --update",
+                "> wsl --shutdown",
+            ),
+        )
         return
     named = driver_line_cause(report, kb)
     if named is not None:  # loading or rebuilding the module would not help: say where to look

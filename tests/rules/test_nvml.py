@@ -180,6 +180,20 @@ def test_driver_not_loaded_points_at_a_cause_a_rebuild_cannot_fix():
     assert any("modprobe nvidia" in step for step in found.fix)
 
 
+def test_driver_not_loaded_under_wsl2_never_sends_the_student_to_modprobe():
+    # A Linux driver installed inside WSL2 (nvidia-utils-NNN, the CUDA repository's `cuda`)
+    # puts a Linux NVML first, which answers Driver Not Loaded: the finding said
+    # `sudo modprobe nvidia` and `dkms autoinstall`, which WSL2 has no module for.
+    report = broken_nvml(healthy(), "driver_not_loaded", "nvmlInit failed: Driver Not Loaded")
+    report = with_driver(report, module_version=None, uvm_loaded=False, pci_functions=())
+    report = with_host(report, wsl=True, kernel="6.6.87.2-microsoft-standard-WSL2")
+    (found,) = findings(report, "GD-NVML-002")
+    assert "WSL2" in found.title
+    assert not any("modprobe" in step or "dkms" in step for step in found.fix)
+    assert any("apt-get remove --purge" in step for step in found.fix)
+    assert "> wsl --update" in found.fix
+
+
 @pytest.mark.parametrize(
     ("name", "ids", "cause"),
     [
