@@ -324,7 +324,12 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         fix.insert(0, "$ unset CUDA_VISIBLE_DEVICES")
     if report.host.wsl:
         evidence.append("running under WSL2")
-        fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
+        path = report.cuda.libcuda_path
+        if path and not path.startswith("/usr/lib/wsl/"):  # a newer Windows driver would not help
+            evidence.append(f"libcuda is {path}, not the Windows driver's (GD-HOST-005)")
+            fix = ["Remove the Linux libcuda as the Host line's finding (GD-HOST-005) says."]
+        else:
+            fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
         evidence.append(f"running in a {report.host.container} container")
         fix.append("docker run --gpus all ...")
