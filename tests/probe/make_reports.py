@@ -131,6 +131,30 @@ def failure_reports() -> dict[str, Report]:
         torch_failed(NO_DRIVER_TORCH),
         TF_ABSENT,
     )
+    # WSL2 with a Linux driver installed inside it (nvidia-utils-NNN, the CUDA repository's
+    # `cuda`; microsoft/WSL#5265): no NVIDIA PCI function, no /dev/nvidia* and no nvidia module
+    # (the GPU is /dev/dxg); the Linux NVML answers Driver Not Loaded and the Linux libcuda
+    # comes before the Windows driver's in /usr/lib/wsl/lib.
+    out["failure__wsl2_linux_driver_inside_wsl"] = report(
+        host_from(
+            rtx2080,
+            wsl=True,
+            kernel="6.6.87.2-microsoft-standard-WSL2",
+            os_release="Ubuntu 24.04.3 LTS",
+            glibc="2.39",
+        ),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("driver_not_loaded"),
+        CudaInfo(
+            status="ok",
+            libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.590.48.01",
+            cu_init_result=100,
+            cu_init_error="CUDA_ERROR_NO_DEVICE",
+            libraries=CU126_LIBS,
+        ),
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
     mismatch_nvml = nvml_of("lib_rm_version_mismatch")
     out["failure__driver_library_mismatch"] = report(
         host_from(h100),

@@ -218,3 +218,21 @@ def test_nvml_and_cuda_point_at_the_kernel_driver_finding(name, ids, cause):
             e.startswith("the Kernel driver line says why:") and cause in e for e in found.evidence
         ), (rule_id, found.evidence)
         assert found.fix[0].startswith("Fix what the Kernel driver line names first")
+
+
+def test_the_recorded_wsl2_linux_driver_report_never_says_modprobe_or_install_a_linux_driver():
+    # WSL2 with nvidia-utils-NNN installed inside it: every fix must work under WSL2.
+    from pathlib import Path
+
+    from gpudoctor import kb
+    from gpudoctor.rules import diagnose
+    from gpudoctor.userfiles.read import load_report
+
+    path = Path(__file__).resolve().parents[1] / "data" / "reports"
+    report = load_report(path / "failure__wsl2_linux_driver_inside_wsl.json")
+    assert report.host.wsl
+    diagnosis = diagnose(report, kb.load())
+    ids = {f.id for f in diagnosis.findings}
+    assert {"GD-HOST-005", "GD-NVML-002", "GD-CUDA-004"} <= ids
+    steps = [step for f in diagnosis.findings for step in f.fix]
+    assert not any("modprobe" in s or "dkms" in s or "ubuntu-drivers" in s for s in steps)
