@@ -89,12 +89,24 @@ KUBERNETES_FIX = (
 )
 
 
+WSL_CONTAINER_FIX = (
+    "Start the container with GPU access: docker run --gpus all ... (Docker Desktop's WSL 2 "
+    "backend needs only the Windows NVIDIA driver)",
+    "Docker Engine installed inside this WSL 2 distribution instead: install "
+    "nvidia-container-toolkit in the distribution (never a Linux driver), then",
+    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+)
+
+
 def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
-    """How this container's runtime is given the GPU, where it is not Docker's ``--gpus``."""
+    """How this container's runtime is given the GPU, where it is not Docker's ``--gpus`` on a
+    Linux host (under WSL2 the host is a WSL distribution or Docker Desktop)."""
     if report.host.container == "apptainer":
         return APPTAINER_FIX
     if report.host.container == "kubernetes":
         return KUBERNETES_FIX
+    if report.host.wsl:
+        return WSL_CONTAINER_FIX
     return None
 
 

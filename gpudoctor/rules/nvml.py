@@ -15,6 +15,7 @@ from gpudoctor.rules.distro import (
 )
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
+    WSL_CONTAINER_FIX,
     container_gpu_fix,
     env,
     host_gpu_evidence,
@@ -81,7 +82,11 @@ def library_version(nvml_version: str | None) -> str | None:
     "not be read it is a warning: gpudoctor cannot tell whether the host has a GPU. On a "
     "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
     "where no NVIDIA driver exists, it is information only. The install commands follow the "
-    "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family).",
+    "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family). "
+    "A container under WSL2 (Docker Desktop's WSL 2 backend, or Docker Engine inside a WSL "
+    "distribution) never shows the GPU on the PCI bus (WSL2 passes it as `/dev/dxg`): without "
+    "`NVIDIA_VISIBLE_DEVICES` it is a warning, and the fix is `--gpus all` (Docker Desktop) or "
+    "the container toolkit inside the WSL distribution, never a Linux driver.",
     fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
     "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
     "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
@@ -90,6 +95,13 @@ def library_version(nvml_version: str | None) -> str | None:
         "wookayin/gpustat#90 (NVML Shared Library Not Found)",
         "NVIDIA/nvidia-docker#1243",
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit, NVML_ERROR_LIBRARY_NOT_FOUND)",
+        "https://github.com/robotic-vision-lab/UR-Robotiq-Integrated-Driver/wiki/"
+        "Windows-Docker-Instruction (Docker Desktop, WSL 2 backend: docker run --gpus all "
+        "... nvidia-smi shows the Windows driver; read 2026-12-07)",
+        "https://github.com/hansehart/o3s/wiki/GPU-Support (WSL2: the Windows driver, then "
+        "the Container Toolkit in the Linux guest; read 2026-12-07)",
+        "Crosstalk-Solutions/project-nomad#1467 (lspci lists nothing under WSL2: the GPU is "
+        "paravirtualised through /dev/dxg)",
     ),
 )
 def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -103,6 +115,27 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title="macOS has no NVIDIA driver and no NVML",
             evidence=(said,),
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+        )
+    elif host.container and container_gpu_fix(report) is WSL_CONTAINER_FIX:
+        signs = host_gpu_evidence(report)
+        evidence = [said, f"running in a {host.container} container under WSL2"]
+        evidence += [f"sign of a GPU: {e}" for e in signs] or [
+            "under WSL2 the GPU is /dev/dxg, not a PCI device: whether Windows has an NVIDIA "
+            "GPU cannot be seen from this container",
+            "NVIDIA_VISIBLE_DEVICES is not set",
+        ]
+        yield Hit(
+            severity=Severity.ERROR if signs else Severity.WARNING,
+            title="The container was started without GPU access"
+            if signs
+            else "No NVIDIA GPU or driver is visible in this container under WSL2",
+            evidence=tuple(evidence),
+            fix=WSL_CONTAINER_FIX
+            if signs
+            else (
+                "If Windows has an NVIDIA GPU:",
+                *WSL_CONTAINER_FIX,
+            ),
         )
     elif host.container and host_gpu_evidence(report):
         evidence = [said, f"running in a {host.container} container"]

@@ -61,6 +61,29 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     assert "started without GPU access" not in found.title
 
 
+def test_a_container_under_wsl2_is_not_said_to_have_an_unreadable_pci_bus():
+    # Docker on WSL2 without --gpus: the PCI bus was read (WSL2 passes the GPU as /dev/dxg,
+    # never as a PCI device), yet the finding said "the PCI bus could not be read" and sent
+    # the student to install nvidia-container-toolkit "on the host", which for Docker
+    # Desktop is Windows.
+    bare = with_host(
+        no_gpu_machine(container="docker"), wsl=True, kernel="6.6.87.2-microsoft-standard-WSL2"
+    )
+    (found,) = findings(bare, "GD-NVML-001")
+    assert found.severity == Severity.WARNING
+    assert "WSL2" in found.title
+    assert not any("PCI bus could not be read" in e for e in found.evidence)
+    assert any("/dev/dxg" in e for e in found.evidence)
+    assert any("Docker Desktop" in step for step in found.fix)
+    assert not any(step.startswith("On the host") for step in found.fix)
+    asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
+    (found,) = findings(asked, "GD-NVML-001")
+    assert found.severity == Severity.ERROR
+    assert any("Docker Desktop" in step for step in found.fix)
+    (cuda,) = findings(asked, "GD-CUDA-001")
+    assert any("Docker Desktop" in step for step in cuda.fix)
+
+
 @pytest.mark.parametrize("container", [None, "docker"])
 def test_no_gpu_at_all_makes_nvml_not_applicable(container):
     report = no_gpu_machine(container=container)
