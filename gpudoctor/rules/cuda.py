@@ -10,11 +10,13 @@ from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
+    WSL1_FIX,
     container_gpu_fix,
     env,
     gpus,
     is_linux_host,
     not_applicable,
+    on_wsl1,
 )
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
@@ -94,7 +96,8 @@ def _not_applicable(report: Report) -> bool:
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
     "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
     "`xorg-x11-drv-nvidia-cuda-libs`, RHEL family `nvidia-driver-cuda-libs`). WSL2: put "
-    "`/usr/lib/wsl/lib` on the library path.",
+    "`/usr/lib/wsl/lib` on the library path. WSL 1 has no GPU support: convert the "
+    "distribution to WSL 2 (GD-NVML-001 names the sources).",
     sources=(
         "mudler/LocalAI#11973 (NVIDIA_DRIVER_CAPABILITIES without compute)",
         "AbdBarho/stable-diffusion-webui-docker#348",
@@ -147,6 +150,12 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
                 "(see the NVML line for the host's nvidia-container-toolkit setup)",
             ),
+        )
+    elif on_wsl1(report):
+        yield Hit(
+            title="This is WSL 1, which has no GPU support",
+            evidence=(*evidence, f"kernel {host.kernel}: WSL 1"),
+            fix=WSL1_FIX,
         )
     elif host.wsl:
         yield Hit(

@@ -89,6 +89,20 @@ KUBERNETES_FIX = (
 )
 
 
+WSL1_FIX = (
+    "WSL 1 has no GPU support: CUDA runs in WSL 2 only. Convert this distribution in "
+    "PowerShell (the list names it and shows its VERSION):",
+    "> wsl -l -v",
+    "> wsl --set-version DISTRO 2",
+)
+
+
+def on_wsl1(report: Report) -> bool:
+    """WSL 1, which has no GPU: its kernel release ends ``-Microsoft`` (``4.4.0-19041-Microsoft``);
+    WSL 2's reads ``...-microsoft-standard-WSL2`` (older ``4.19.128-microsoft-standard``)."""
+    return report.host.wsl and (report.host.kernel or "").endswith("-Microsoft")
+
+
 WSL_CONTAINER_FIX = (
     "Start the container with GPU access: docker run --gpus all ... (Docker Desktop's WSL 2 "
     "backend needs only the Windows NVIDIA driver)",

@@ -15,12 +15,14 @@ from gpudoctor.rules.distro import (
 )
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
+    WSL1_FIX,
     WSL_CONTAINER_FIX,
     container_gpu_fix,
     env,
     host_gpu_evidence,
     is_linux_host,
     not_applicable,
+    on_wsl1,
 )
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
@@ -86,7 +88,9 @@ def library_version(nvml_version: str | None) -> str | None:
     "A container under WSL2 (Docker Desktop's WSL 2 backend, or Docker Engine inside a WSL "
     "distribution) never shows the GPU on the PCI bus (WSL2 passes it as `/dev/dxg`): without "
     "`NVIDIA_VISIBLE_DEVICES` it is a warning, and the fix is `--gpus all` (Docker Desktop) or "
-    "the container toolkit inside the WSL distribution, never a Linux driver.",
+    "the container toolkit inside the WSL distribution, never a Linux driver. WSL 1 (its kernel "
+    "release ends `-Microsoft`) has no GPU support at all: the distribution must be converted "
+    "to WSL 2 (`wsl --set-version DISTRO 2`).",
     fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
     "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
     "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
@@ -102,6 +106,12 @@ def library_version(nvml_version: str | None) -> str | None:
         "the Container Toolkit in the Linux guest; read 2026-12-07)",
         "Crosstalk-Solutions/project-nomad#1467 (lspci lists nothing under WSL2: the GPU is "
         "paravirtualised through /dev/dxg)",
+        "https://docs.nvidia.com/cuda/wsl-user-guide/index.html (CUDA support is specifically "
+        "for WSL 2; read 2026-12-07)",
+        "microsoft/WSL#5749 (WSL 1: Linux version 4.4.0-19041-Microsoft)",
+        "powersj/whatsthis#10 (osrelease: WSL 1 4.4.0-19041-Microsoft, WSL 2 "
+        "4.19.128-microsoft-standard)",
+        "microsoft/WSL#6186 (wsl --set-version Ubuntu-20.04 2 converts a distribution)",
     ),
 )
 def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -163,6 +173,12 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "If the host has an NVIDIA GPU, start the container with GPU access:",
                 *_CONTAINER_FIX,
             ),
+        )
+    elif on_wsl1(report):
+        yield Hit(
+            title="This is WSL 1, which has no GPU support",
+            evidence=(said, f"kernel {host.kernel}: WSL 1 (WSL 2's ends -microsoft-standard-WSL2)"),
+            fix=WSL1_FIX,
         )
     elif host.wsl:
         yield Hit(

@@ -84,6 +84,22 @@ def test_a_container_under_wsl2_is_not_said_to_have_an_unreadable_pci_bus():
     assert any("Docker Desktop" in step for step in cuda.fix)
 
 
+def test_wsl1_is_told_to_convert_the_distribution_not_to_update_the_windows_driver():
+    # /proc/version reads "Microsoft" under WSL 1 too, so a student on WSL 1 was told that
+    # WSL2 does not expose the driver and to update it and run wsl --update, which cannot
+    # give WSL 1 a GPU.
+    report = with_host(
+        no_gpu_machine(), wsl=True, kernel="4.4.0-19041-Microsoft", os_release="Ubuntu 20.04 LTS"
+    )
+    for rule_id in ("GD-NVML-001", "GD-CUDA-001"):
+        (found,) = findings(report, rule_id)
+        assert "WSL 1" in found.title, rule_id
+        assert "> wsl --set-version DISTRO 2" in found.fix
+        assert not any("wsl --update" in step for step in found.fix)
+    wsl2 = with_host(report, kernel="6.6.87.2-microsoft-standard-WSL2")
+    assert "WSL 1" not in findings(wsl2, "GD-NVML-001")[0].title
+
+
 @pytest.mark.parametrize("container", [None, "docker"])
 def test_no_gpu_at_all_makes_nvml_not_applicable(container):
     report = no_gpu_machine(container=container)
