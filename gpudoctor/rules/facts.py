@@ -21,6 +21,7 @@ from gpudoctor.model.derived import (
     pci_bus_unreadable,
     slurm_login_node,
     slurm_unanswered,
+    wsl_name,
 )
 from gpudoctor.model.report import GpuInfo, Report
 
@@ -98,9 +99,8 @@ WSL1_FIX = (
 
 
 def on_wsl1(report: Report) -> bool:
-    """WSL 1, which has no GPU: its kernel release ends ``-Microsoft`` (``4.4.0-19041-Microsoft``);
-    WSL 2's reads ``...-microsoft-standard-WSL2`` (older ``4.19.128-microsoft-standard``)."""
-    return report.host.wsl and (report.host.kernel or "").endswith("-Microsoft")
+    """WSL 1, which has no GPU (model.derived.wsl_name says how it is known)."""
+    return wsl_name(report) == "WSL 1"
 
 
 WSL_CONTAINER_FIX = (
