@@ -9,7 +9,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from gpudoctor.model.derived import SLURM_NOT_CONFIGURED
+from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, a_container
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.site import SLURM_GPU_VARIABLES
 from gpudoctor.verify.verdict import Level, Reason, Verdict
@@ -157,7 +157,7 @@ def container_reason(ctx: ProbeContext) -> Reason | None:
         level=Level.WARN,
         code="container_without_gpu",
         message=(
-            f"this runs in a {container} container that was given no GPU, while the host shows "
+            f"this runs in {a_container(container)} that was given no GPU, while the host shows "
             f"one ({'; '.join(signs)}), so only the CPU was verified; start it with the GPU: "
             f"{how}, and `gpudoctor check` in it says what else is missing"
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model.derived import a_container
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
@@ -340,7 +341,7 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         else:
             fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
-        evidence.append(f"running in a {report.host.container} container")
+        evidence.append(f"running in {a_container(report.host.container)}")
         fix.append("docker run --gpus all ...")
     if report.nvml.status == "ok":
         evidence.append(f"NVML lists {len(report.nvml.gpus)} GPU(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model.derived import a_container
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
@@ -128,7 +129,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         )
     elif host.container and container_gpu_fix(report) is WSL_CONTAINER_FIX:
         signs = host_gpu_evidence(report)
-        evidence = [said, f"running in a {host.container} container under WSL2"]
+        evidence = [said, f"running in {a_container(host.container)} under WSL2"]
         evidence += [f"sign of a GPU: {e}" for e in signs] or [
             "under WSL2 the GPU is /dev/dxg, not a PCI device: whether Windows has an NVIDIA "
             "GPU cannot be seen from this container",
@@ -148,7 +149,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
         )
     elif host.container and host_gpu_evidence(report):
-        evidence = [said, f"running in a {host.container} container"]
+        evidence = [said, f"running in {a_container(host.container)}"]
         evidence += [f"sign of a GPU: {e}" for e in host_gpu_evidence(report)]
         if report.site is not None and report.site.nv_libs is False:
             evidence.append("/.singularity.d/libs has no libcuda.so.1: started without --nv")
@@ -165,7 +166,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title="No NVIDIA GPU or driver is visible in this container",
             evidence=(
                 said,
-                f"running in a {host.container} container",
+                f"running in {a_container(host.container)}",
                 "the PCI bus could not be read, so whether the host has a GPU is unknown",
                 "NVIDIA_VISIBLE_DEVICES is not set",
             ),

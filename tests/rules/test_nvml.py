@@ -275,3 +275,12 @@ def test_the_recorded_wsl2_linux_driver_report_never_says_modprobe_or_install_a_
     assert {"GD-HOST-005", "GD-NVML-002", "GD-CUDA-004"} <= ids
     steps = [step for f in diagnosis.findings for step in f.fix]
     assert not any("modprobe" in s or "dkms" in s or "ubuntu-drivers" in s for s in steps)
+
+
+def test_an_apptainer_container_is_an_apptainer_container():
+    # the evidence read "running in a apptainer container"
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="apptainer")
+    (found,) = findings(report, "GD-NVML-001")
+    assert "running in an apptainer container" in found.evidence
+    docker = with_host(report, container="docker")
+    assert "running in a docker container" in findings(docker, "GD-NVML-001")[0].evidence
