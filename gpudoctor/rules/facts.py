@@ -90,6 +90,14 @@ KUBERNETES_FIX = (
 )
 
 
+PODMAN_FIX = (
+    "Start the container with the GPU through CDI: podman run --device nvidia.com/gpu=all ...",
+    "On the host, once: install nvidia-container-toolkit and write its CDI specification "
+    "(toolkit 1.18 and later keep one in /var/run/cdi by itself)",
+    "$ sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml",
+)
+"""Podman reads the GPU from a CDI specification, not from Docker's runtime configuration."""
+
 WSL1_FIX = (
     "WSL 1 has no GPU support: CUDA runs in WSL 2 only. Convert this distribution in "
     "PowerShell (the list names it and shows its VERSION):",
@@ -119,6 +127,8 @@ def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
         return APPTAINER_FIX
     if report.host.container == "kubernetes":
         return KUBERNETES_FIX
+    if report.host.container == "podman":
+        return PODMAN_FIX
     if report.host.wsl:
         return WSL_CONTAINER_FIX
     return None

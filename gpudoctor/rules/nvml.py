@@ -95,7 +95,9 @@ def library_version(nvml_version: str | None) -> str | None:
     fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
     "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
     "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
-    "configured on the host). WSL2: update the Windows driver and run `wsl --update`.",
+    "configured on the host); Podman: `--device nvidia.com/gpu=all` with the toolkit's CDI "
+    "specification (`sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`). WSL2: "
+    "update the Windows driver and run `wsl --update`.",
     sources=(
         "wookayin/gpustat#90 (NVML Shared Library Not Found)",
         "NVIDIA/nvidia-docker#1243",
@@ -103,6 +105,10 @@ def library_version(nvml_version: str | None) -> str | None:
         "https://github.com/robotic-vision-lab/UR-Robotiq-Integrated-Driver/wiki/"
         "Windows-Docker-Instruction (Docker Desktop, WSL 2 backend: docker run --gpus all "
         "... nvidia-smi shows the Windows driver; read 2026-12-07)",
+        "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/"
+        "cdi-support.html (podman: nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml, "
+        "--device nvidia.com/gpu=all; since 1.18 nvidia-cdi-refresh writes /var/run/cdi; read "
+        "2026-12-07)",
         "https://github.com/hansehart/o3s/wiki/GPU-Support (WSL2: the Windows driver, then "
         "the Container Toolkit in the Linux guest; read 2026-12-07)",
         "Crosstalk-Solutions/project-nomad#1467 (lspci lists nothing under WSL2: the GPU is "
@@ -171,8 +177,8 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "NVIDIA_VISIBLE_DEVICES is not set",
             ),
             fix=(
-                "If the host has an NVIDIA GPU, start the container with GPU access:",
-                *_CONTAINER_FIX,
+                "If the host has an NVIDIA GPU:",
+                *(container_gpu_fix(report) or _CONTAINER_FIX),
             ),
         )
     elif on_wsl1(report):

@@ -284,3 +284,24 @@ def test_an_apptainer_container_is_an_apptainer_container():
     assert "running in an apptainer container" in found.evidence
     docker = with_host(report, container="docker")
     assert "running in a docker container" in findings(docker, "GD-NVML-001")[0].evidence
+
+
+def test_podman_is_told_about_cdi_not_dockers_runtime_configuration():
+    # A podman container without the GPU was told `nvidia-ctk runtime configure
+    # --runtime=docker && systemctl restart docker`, which podman never reads.
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="podman")
+    for rule_id in ("GD-NVML-001",):
+        (found,) = findings(report, rule_id)
+        assert any("--device nvidia.com/gpu=all" in step for step in found.fix)
+        assert "$ sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml" in found.fix
+        assert not any("--runtime=docker" in step for step in found.fix)
+
+
+def test_a_container_with_an_unreadable_pci_bus_gets_its_own_runtimes_fix():
+    # Apptainer (or a pod) whose PCI bus could not be read was told `docker run --gpus all`.
+    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
+    bare = with_driver(no_gpu_machine(container="apptainer"), errors=(unread,))
+    (found,) = findings(bare, "GD-NVML-001")
+    assert found.severity == Severity.WARNING
+    assert any("apptainer exec --nv" in step for step in found.fix)
+    assert not any("docker run" in step for step in found.fix)
