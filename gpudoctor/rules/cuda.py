@@ -12,6 +12,7 @@ from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
     WSL1_FIX,
+    WSL_RESTART,
     container_gpu_fix,
     env,
     gpus,
@@ -200,10 +201,13 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "cgroup or a security module, GD-NVML-011 to GD-NVML-013), the finding says so and points "
     "there instead.",
     fix="On the host, with no CUDA process running: `sudo rmmod nvidia_uvm && sudo modprobe "
-    "nvidia_uvm` (or reboot).",
+    "nvidia_uvm` (or reboot). Under WSL2, which has no nvidia module, restart the WSL 2 virtual "
+    "machine from PowerShell (`wsl --shutdown`), or Windows.",
     sources=(
         "pytorch/pytorch#88639 (CUDA unknown error after suspend)",
         "pytorch/pytorch#49081",
+        "wsl.exe --help (--shutdown: immediately terminates all running distributions and the "
+        "WSL 2 lightweight utility virtual machine)",
     ),
 )
 def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -228,7 +232,12 @@ def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         "$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm   # with no CUDA process running",
         "or: $ sudo reboot",
     ]
-    if report.host.container:
+    if report.host.wsl:  # the Windows driver serves the GPU: no nvidia_uvm here
+        fix = list(WSL_RESTART)
+        uvm_missing = False
+        evidence = [e for e in evidence if "nvidia_uvm" not in e and "nvidia-uvm" not in e]
+        evidence.append("running under WSL2")
+    elif report.host.container:
         fix.insert(0, "Run this on the host (the container inherits its modules):")
     yield Hit(
         title=None
@@ -250,7 +259,8 @@ def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "without a reboot. 804 means forward compatibility is not supported on this GPU "
     "(GeForce and most workstation cards).",
     fix="Remove the extra libcuda from the library path (`/usr/local/cuda/compat`, a conda "
-    "`cuda-compat` package); after a driver update, reboot.",
+    "`cuda-compat` package); after a driver update, reboot (under WSL2: `wsl --shutdown` in "
+    "PowerShell, or restart Windows).",
     sources=(
         "NVIDIA/nvidia-docker#1256",
         "CompVis/stable-diffusion#439",
@@ -273,6 +283,7 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title = None
     if code == CU_COMPAT_NOT_SUPPORTED:
         title = "A forward-compatibility libcuda is loaded on a GPU that does not support it (804)"
+    after_update = WSL_RESTART if report.host.wsl else ("After a driver update: $ sudo reboot",)
     yield Hit(
         title=title,
         evidence=tuple(evidence),
@@ -280,7 +291,7 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "Remove cuda-compat and other libcuda copies from LD_LIBRARY_PATH and the env:",
             "$ ldconfig -p | grep libcuda.so.1",
             "$ conda remove cuda-compat   # if a conda env ships one",
-            "After a driver update: $ sudo reboot",
+            *after_update,
         ),
     )
 
@@ -375,10 +386,19 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence = [cu_init_text(report)]
         if cuda.libcuda_path:
             evidence.append(f"libcuda: {cuda.libcuda_path}")
+        fixes: tuple[str, ...] = (fix,)
+        if report.host.wsl and cuda.cu_init_result == 35:  # the driver is the Windows one
+            fixes = (
+                "Update the NVIDIA driver on Windows; remove other libcuda copies from the "
+                "library path (GD-HOST-005).",
+                *WSL_RESTART,
+            )
+        elif report.host.wsl and cuda.cu_init_result not in OTHER_CU_ERRORS:
+            fixes = WSL_RESTART  # no dmesg of the Windows driver in WSL's kernel log
         yield Hit(
             title=f"cuInit failed: {cause}",
             evidence=tuple(evidence),
-            fix=(fix,),
+            fix=fixes,
         )
     elif cuda.status == "failed" and cuda.cu_init_result is None and not libcuda_missing(report):
         yield Hit(
@@ -396,7 +416,7 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "limit. A healthy driver initialises in a few seconds; a wedged one (after an Xid error) "
     "blocks callers in the kernel until a reset.",
     fix="Look for Xid errors in `dmesg` and reboot; raise `--timeout` only if the machine is "
-    "known to be slow.",
+    "known to be slow. Under WSL2: `wsl --shutdown` in PowerShell, or restart Windows.",
     sources=(
         "NVIDIA/open-gpu-kernel-modules#507",
         "leptonai/gpud#117 (NVML and CUDA calls that hang)",
@@ -407,7 +427,7 @@ def cuda_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(f"CUDA probe: {report.cuda.message or 'timed out'}",),
-        fix=(xid_step(report), "$ sudo reboot"),
+        fix=WSL_RESTART if report.host.wsl else (xid_step(report), "$ sudo reboot"),
     )
 
 

@@ -106,6 +106,14 @@ WSL1_FIX = (
 )
 
 
+WSL_RESTART = (
+    "WSL2 has no nvidia kernel module to reload; restart the WSL 2 virtual machine from "
+    "PowerShell (after a Windows driver update, or if that does not help, restart Windows):",
+    "> wsl --shutdown",
+)
+"""Under WSL2, what reloading the module or rebooting is on Linux."""
+
+
 def on_wsl1(report: Report) -> bool:
     """WSL 1, which has no GPU (model.derived.wsl_name says how it is known)."""
     return wsl_name(report) == "WSL 1"

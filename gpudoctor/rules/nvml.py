@@ -18,6 +18,7 @@ from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
     WSL1_FIX,
     WSL_CONTAINER_FIX,
+    WSL_RESTART,
     container_gpu_fix,
     env,
     host_gpu_evidence,
@@ -307,7 +308,8 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`). Hold "
     "the driver packages so unattended upgrades stop replacing them under a running system "
     "(`apt-mark hold` on Debian and Ubuntu, `dnf versionlock add` on Fedora and the RHEL "
-    "family).",
+    "family). Under WSL2 there is no module: remove a Linux driver installed inside WSL and "
+    "restart the WSL 2 virtual machine (`wsl --shutdown` in PowerShell).",
     sources=(
         "oddmario/NVIDIA-Ubuntu-Driver-Guide#4",
         "NVIDIA/nvidia-container-toolkit#394",
@@ -326,6 +328,19 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence.append(f"kernel module: {module}")
     if library:
         evidence.append(f"NVML library: {library}")
+    if report.host.wsl:  # no module to reload: a Linux NVML, or a Windows driver updated under WSL
+        yield Hit(
+            evidence=(*evidence, "running under WSL2: the Windows driver serves the GPU"),
+            fix=(
+                "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
+                "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
+                "If another path is listed, a Linux driver is installed inside WSL: remove it",
+                "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
+                "'nvidia-utils-*' && sudo ldconfig",
+                *WSL_RESTART,
+            ),
+        )
+        return
     yield Hit(
         evidence=tuple(evidence),
         fix=(
@@ -367,7 +382,8 @@ def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "well under a second; a wedged one (after an Xid 79 *fallen off the bus*, or Xid 45/119) "
     "leaves callers stuck in uninterruptible sleep. Only a reset or reboot clears it.",
     fix="Look for Xid errors (`sudo dmesg | grep -i xid`), then reboot. If it recurs, check "
-    "power, seating and cooling of the GPU.",
+    "power, seating and cooling of the GPU. Under WSL2 (the Windows driver serves the GPU): "
+    "`wsl --shutdown` in PowerShell, or restart Windows.",
     sources=(
         "NVIDIA/open-gpu-kernel-modules#507",
         "leptonai/gpud#117 (NVML calls that hang)",
@@ -378,7 +394,8 @@ def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(_nvml_said(report),),
-        fix=(xid_step(report), "$ sudo reboot"),
+        # under WSL2 the Windows driver serves the GPU: no Xid in this kernel's log, no module
+        fix=WSL_RESTART if report.host.wsl else (xid_step(report), "$ sudo reboot"),
     )
 
 
@@ -414,7 +431,7 @@ def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="NVML returned an error gpudoctor has no specific entry for (`Unknown Error` is the "
     "usual one: a GPU in a bad state, or a driver that needs a reboot).",
     fix="Run `nvidia-smi` to see the same error first-hand, look for Xid errors in `dmesg`, "
-    "and reboot.",
+    "and reboot (under WSL2: `wsl --shutdown` in PowerShell, or restart Windows).",
     sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit and its error codes)",),
 )
 def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -427,7 +444,9 @@ def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(
         title=f"NVML failed to start ({nvml.status})",
         evidence=(_nvml_said(report),),
-        fix=("$ nvidia-smi", "$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot"),
+        fix=("$ nvidia-smi", *WSL_RESTART)
+        if report.host.wsl
+        else ("$ nvidia-smi", "$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot"),
     )
 
 
