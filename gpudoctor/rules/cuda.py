@@ -18,6 +18,7 @@ from gpudoctor.rules.facts import (
     gpus,
     is_linux_host,
     not_applicable,
+    on_the_host,
     on_wsl1,
 )
 from gpudoctor.rules.hardware_log import xid_step
@@ -283,7 +284,11 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title = None
     if code == CU_COMPAT_NOT_SUPPORTED:
         title = "A forward-compatibility libcuda is loaded on a GPU that does not support it (804)"
-    after_update = WSL_RESTART if report.host.wsl else ("After a driver update: $ sudo reboot",)
+    after_update = (
+        WSL_RESTART
+        if report.host.wsl
+        else on_the_host(report, ("After a driver update: $ sudo reboot",))
+    )
     yield Hit(
         title=title,
         evidence=tuple(evidence),

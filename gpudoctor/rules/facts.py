@@ -114,6 +114,18 @@ WSL_RESTART = (
 """Under WSL2, what reloading the module or rebooting is on Linux."""
 
 
+def on_the_host(report: Report, steps: tuple[str, ...]) -> tuple[str, ...]:
+    """``steps`` that load, reload or rebuild the driver, or reboot, said to be the host's
+    inside a container (which shares the host's kernel and cannot do them itself)."""
+    if not report.host.container:
+        return steps
+    return (
+        "On the host, not in this container (it shares the host's kernel and driver; on a "
+        "shared machine the admin does this):",
+        *steps,
+    )
+
+
 def on_wsl1(report: Report) -> bool:
     """WSL 1, which has no GPU (model.derived.wsl_name says how it is known)."""
     return wsl_name(report) == "WSL 1"

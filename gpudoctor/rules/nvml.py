@@ -24,6 +24,7 @@ from gpudoctor.rules.facts import (
     host_gpu_evidence,
     is_linux_host,
     not_applicable,
+    on_the_host,
     on_wsl1,
 )
 from gpudoctor.rules.hardware_log import xid_step
@@ -238,7 +239,8 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`nvidia-utils-NNN`, the CUDA repository's `cuda` or `cuda-drivers`) puts a Linux NVML "
     "and `nvidia-smi` first, and they answer *Driver Not Loaded*.",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
-    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot. "
+    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot "
+    "(from a container, all of this on the host, whose kernel it shares). "
     "WSL2: install no Linux driver inside WSL and remove any that is (`nvidia-driver-NNN`, "
     "`libnvidia-compute-NNN`, `nvidia-utils-NNN`), run `sudo ldconfig`, and keep the NVIDIA "
     "driver on Windows up to date.",
@@ -287,10 +289,13 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(_nvml_said(report),),
-        fix=(
-            "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
-            *rebuild_module(report),
-            "$ sudo reboot",
+        fix=on_the_host(
+            report,
+            (
+                "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
+                *rebuild_module(report),
+                "$ sudo reboot",
+            ),
         ),
     )
 
@@ -343,12 +348,15 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=tuple(evidence),
-        fix=(
-            "$ sudo reboot",
-            "or, when no process uses the GPU:",
-            "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
-            "Then stop unattended driver upgrades:",
-            *hold_driver(report),
+        fix=on_the_host(
+            report,
+            (
+                "$ sudo reboot",
+                "or, when no process uses the GPU:",
+                "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
+                "Then stop unattended driver upgrades:",
+                *hold_driver(report),
+            ),
         ),
     )
 
@@ -395,7 +403,9 @@ def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(
         evidence=(_nvml_said(report),),
         # under WSL2 the Windows driver serves the GPU: no Xid in this kernel's log, no module
-        fix=WSL_RESTART if report.host.wsl else (xid_step(report), "$ sudo reboot"),
+        fix=WSL_RESTART
+        if report.host.wsl
+        else on_the_host(report, (xid_step(report), "$ sudo reboot")),
     )
 
 
@@ -446,7 +456,10 @@ def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence=(_nvml_said(report),),
         fix=("$ nvidia-smi", *WSL_RESTART)
         if report.host.wsl
-        else ("$ nvidia-smi", "$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot"),
+        else (
+            "$ nvidia-smi",
+            *on_the_host(report, ("$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot")),
+        ),
     )
 
 
