@@ -87,6 +87,8 @@ KUBERNETES_FIX = (
     "Ask for a GPU in the pod spec (the NVIDIA device plugin then mounts it):",
     "resources.limits: nvidia.com/gpu: 1",
     "$ kubectl describe node NODE | grep nvidia.com/gpu   # nodes that offer GPUs",
+    "If no node lists nvidia.com/gpu, the cluster runs no NVIDIA device plugin (or GPU "
+    "Operator), which exposes the GPUs to pods: its admin deploys it",
 )
 
 

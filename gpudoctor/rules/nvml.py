@@ -111,6 +111,8 @@ def library_version(nvml_version: str | None) -> str | None:
         "cdi-support.html (podman: nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml, "
         "--device nvidia.com/gpu=all; since 1.18 nvidia-cdi-refresh writes /var/run/cdi; read "
         "2026-12-07)",
+        "https://pkg.go.dev/github.com/NVIDIA/k8s-device-plugin@v0.19.2 (the device plugin "
+        "exposes the number of GPUs on each node; read 2026-12-07)",
         "https://github.com/hansehart/o3s/wiki/GPU-Support (WSL2: the Windows driver, then "
         "the Container Toolkit in the Linux guest; read 2026-12-07)",
         "Crosstalk-Solutions/project-nomad#1467 (lspci lists nothing under WSL2: the GPU is "

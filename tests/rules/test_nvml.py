@@ -305,3 +305,11 @@ def test_a_container_with_an_unreadable_pci_bus_gets_its_own_runtimes_fix():
     assert found.severity == Severity.WARNING
     assert any("apptainer exec --nv" in step for step in found.fix)
     assert not any("docker run" in step for step in found.fix)
+
+
+def test_a_pod_on_a_cluster_without_the_device_plugin_is_told_who_installs_it():
+    # "Ask for a GPU in the pod spec" alone: on a cluster with no NVIDIA device plugin no node
+    # offers nvidia.com/gpu, and a pod asking for one stays Pending.
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="kubernetes")
+    (found,) = findings(report, "GD-NVML-001")
+    assert any("no NVIDIA device plugin" in step for step in found.fix)
