@@ -1,5 +1,5 @@
-"""verify without a GPU on a SLURM cluster: a login node, a job given none or given GPUs the node
-lacks, and the srun line."""
+"""verify without a GPU on a SLURM cluster (a login node, a job given none or given GPUs the node
+lacks, and the srun line) or in a container started without the host's GPU."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from gpudoctor.model.derived import SLURM_NOT_CONFIGURED
+from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, a_container
+from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.site import SLURM_GPU_VARIABLES
 from gpudoctor.verify.verdict import Level, Reason, Verdict
 
@@ -117,15 +118,67 @@ def _partitions(names: list[str]) -> str:
     return f"partition {names[0]}" if len(names) == 1 else f"partitions {', '.join(names)}"
 
 
+_CONTAINER_GPU = {
+    "apptainer": "apptainer exec --nv IMAGE ... (singularity takes the same --nv)",
+    "kubernetes": "a nvidia.com/gpu limit in the pod spec (resources.limits: nvidia.com/gpu: 1)",
+}
+"""How each runtime is given the GPU; the others take Docker's ``--gpus all``."""
+
+
+def container_reason(ctx: ProbeContext) -> Reason | None:
+    """A container whose host shows an NVIDIA GPU (its PCI function or nvidia module in /sys,
+    NVIDIA_VISIBLE_DEVICES) but which was given none: `docker run` without --gpus, Apptainer
+    without --nv, a pod without a GPU limit. None outside a container or without such a sign
+    (a laptop's container: the CPU is what there is)."""
+    from gpudoctor.probe.host import detect_container, detect_wsl
+    from gpudoctor.probe.kernel_driver import pci_functions
+
+    container = detect_container(ctx)
+    if container is None:
+        return None
+    signs = [f"PCI {fn.address}: NVIDIA device {fn.device_id}" for fn in pci_functions(ctx) or ()]
+    module = (ctx.read_text("/sys/module/nvidia/version") or "").strip()
+    if module:
+        signs.append(f"nvidia kernel module {module}")
+    visible = ctx.env.get("NVIDIA_VISIBLE_DEVICES")
+    if visible is not None and visible not in ("void", "none", ""):
+        signs.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
+    if not signs:
+        return None
+    how = _CONTAINER_GPU.get(
+        container, "docker run --gpus all ... (podman: --device nvidia.com/gpu=all)"
+    )
+    if detect_wsl(ctx) and container not in _CONTAINER_GPU:
+        how = (
+            "docker run --gpus all ... (Docker Desktop's WSL 2 backend, or the container "
+            "toolkit inside the WSL distribution)"
+        )
+    return Reason(
+        level=Level.WARN,
+        code="container_without_gpu",
+        message=(
+            f"this runs in {a_container(container)} that was given no GPU, while the host shows "
+            f"one ({'; '.join(signs)}), so only the CPU was verified; start it with the GPU: "
+            f"{how}, and `gpudoctor check` in it says what else is missing"
+        ),
+    )
+
+
 def with_slurm_reason(
-    verdict: Verdict, argv: list[str], env: Mapping[str, str] | None = None
+    verdict: Verdict,
+    argv: list[str],
+    env: Mapping[str, str] | None = None,
+    ctx: ProbeContext | None = None,
 ) -> Verdict:
-    """``verdict`` with :func:`slurm_reason` first when verify found no GPU. Without it, a
-    verify on a login node or in a job without --gres passed on the CPU, and said only that no
-    GPU was found (NVML Shared Library Not Found), as on a laptop."""
+    """``verdict`` with :func:`slurm_reason` (else :func:`container_reason`) first when verify
+    found no GPU. Without it, a verify on a login node, in a job without --gres or in a
+    container started without --gpus passed on the CPU, and said only that no GPU was found
+    (NVML Shared Library Not Found), as on a laptop."""
     if not any(r.code == _NO_GPU for r in verdict.reasons):
         return verdict
     reason = slurm_reason(os.environ if env is None else env, argv)
+    if reason is None:
+        reason = container_reason(ctx or ProbeContext())
     if reason is None:
         return verdict
     if reason.level is Level.FAIL:

@@ -309,6 +309,12 @@ def _driver_signs(report: Report) -> tuple[str, ...]:
     ]
     if report.cuda.device_count:
         found.append(f"CUDA counts {_plural(report.cuda.device_count, 'device')}")
+    if report.host.wsl and report.nvml.status not in ("ok", "library_not_found"):
+        # WSL2 shows no GPU on the PCI bus: an NVIDIA NVML that is there but failed is the sign
+        found.append(
+            f"under WSL an NVIDIA NVML is installed but answered {report.nvml.status} (the "
+            "Windows driver's version: nvidia-smi.exe in PowerShell)"
+        )
     for fw in report.frameworks:
         if fw.status == "ok" and (fw.device_count or fw.cuda_available):
             seen = _plural(fw.device_count, "GPU") if fw.device_count else "a GPU"

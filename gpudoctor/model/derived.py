@@ -13,6 +13,20 @@ def gpus(report: Report) -> tuple[GpuInfo, ...]:
     return report.nvml.gpus if report.nvml.status == "ok" else ()
 
 
+def a_container(runtime: str) -> str:
+    """``a docker container``, ``an apptainer container`` (it read ``a apptainer``)."""
+    return f"{'an' if runtime[:1].lower() in 'aeiou' else 'a'} {runtime} container"
+
+
+def wsl_name(report: Report) -> str | None:
+    """``WSL 1`` or ``WSL2`` (None outside WSL). WSL 1, which has no GPU support, is known by
+    its kernel release ending ``-Microsoft`` (``4.4.0-19041-Microsoft``); WSL 2's reads
+    ``...-microsoft-standard-WSL2`` (older ``4.19.128-microsoft-standard``)."""
+    if not report.host.wsl:
+        return None
+    return "WSL 1" if (report.host.kernel or "").endswith("-Microsoft") else "WSL2"
+
+
 NOT_APPLICABLE = "not applicable: no NVIDIA GPU"
 """What the NVML, GPU and CUDA lines say on a machine without an NVIDIA GPU."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gpudoctor.model.derived import NOT_APPLICABLE, no_nvidia_gpu, not_applicable
+from gpudoctor.model.derived import NOT_APPLICABLE, no_nvidia_gpu, not_applicable, wsl_name
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report
 
@@ -63,7 +63,7 @@ def _host_line(report: Report) -> str:
     env = py.env_kind + (f" {py.env_name}" if py.env_name else "")
     parts = [host.os_release or host.os, host.arch]
     if host.wsl:
-        parts.append("WSL2")
+        parts.append(wsl_name(report) or "WSL2")
     if host.container:
         parts.append(f"{host.container} container")
     parts.append(f"Python {py.version} ({env})")
@@ -77,7 +77,7 @@ def _driver_line(report: Report) -> str:
     if host.os == "windows":
         return f"Windows driver {report.nvml.driver_version or '(unknown)'}"
     if host.wsl:
-        return f"WSL2, Windows driver {report.nvml.driver_version or '(unknown)'}"
+        return f"{wsl_name(report)}, Windows driver {report.nvml.driver_version or '(unknown)'}"
     if drv.module_version:
         return f"nvidia {drv.module_version}" + (", nvidia_uvm loaded" if drv.uvm_loaded else "")
     if no_nvidia_gpu(report):

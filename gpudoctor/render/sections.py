@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpudoctor.model.clock_events import describe
+from gpudoctor.model.derived import wsl_name
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, IommuInfo, Report, Unavailable
 from gpudoctor.render.headlines import AREA_LABELS, gib, na
 
@@ -70,7 +71,7 @@ def _host_section(report: Report) -> Section:
         ("memory", gib(host.memory_total_mib) if host.memory_total_mib else None),
         ("glibc", host.glibc),
         ("container", host.container),
-        ("WSL2", "yes" if host.wsl else None),
+        ("WSL", wsl_name(report)),
         ("Python", f"{py.version} ({py.implementation})"),
         ("interpreter", py.executable),
         ("environment", py.env_kind + (f" {py.env_name}" if py.env_name else "")),

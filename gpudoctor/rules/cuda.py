@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model.derived import a_container
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
+    WSL1_FIX,
+    WSL_RESTART,
     container_gpu_fix,
     env,
     gpus,
     is_linux_host,
     not_applicable,
+    on_the_host,
+    on_wsl1,
 )
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
@@ -94,7 +99,8 @@ def _not_applicable(report: Report) -> bool:
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
     "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
     "`xorg-x11-drv-nvidia-cuda-libs`, RHEL family `nvidia-driver-cuda-libs`). WSL2: put "
-    "`/usr/lib/wsl/lib` on the library path.",
+    "`/usr/lib/wsl/lib` on the library path. WSL 1 has no GPU support: convert the "
+    "distribution to WSL 2 (GD-NVML-001 names the sources).",
     sources=(
         "mudler/LocalAI#11973 (NVIDIA_DRIVER_CAPABILITIES without compute)",
         "AbdBarho/stable-diffusion-webui-docker#348",
@@ -148,6 +154,12 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "(see the NVML line for the host's nvidia-container-toolkit setup)",
             ),
         )
+    elif on_wsl1(report):
+        yield Hit(
+            title="This is WSL 1, which has no GPU support",
+            evidence=(*evidence, f"kernel {host.kernel}: WSL 1"),
+            fix=WSL1_FIX,
+        )
     elif host.wsl:
         yield Hit(
             title="WSL2: libcuda.so.1 from the Windows driver is not on the library path",
@@ -190,10 +202,13 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "cgroup or a security module, GD-NVML-011 to GD-NVML-013), the finding says so and points "
     "there instead.",
     fix="On the host, with no CUDA process running: `sudo rmmod nvidia_uvm && sudo modprobe "
-    "nvidia_uvm` (or reboot).",
+    "nvidia_uvm` (or reboot). Under WSL2, which has no nvidia module, restart the WSL 2 virtual "
+    "machine from PowerShell (`wsl --shutdown`), or Windows.",
     sources=(
         "pytorch/pytorch#88639 (CUDA unknown error after suspend)",
         "pytorch/pytorch#49081",
+        "wsl.exe --help (--shutdown: immediately terminates all running distributions and the "
+        "WSL 2 lightweight utility virtual machine)",
     ),
 )
 def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -218,7 +233,12 @@ def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         "$ sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm   # with no CUDA process running",
         "or: $ sudo reboot",
     ]
-    if report.host.container:
+    if report.host.wsl:  # the Windows driver serves the GPU: no nvidia_uvm here
+        fix = list(WSL_RESTART)
+        uvm_missing = False
+        evidence = [e for e in evidence if "nvidia_uvm" not in e and "nvidia-uvm" not in e]
+        evidence.append("running under WSL2")
+    elif report.host.container:
         fix.insert(0, "Run this on the host (the container inherits its modules):")
     yield Hit(
         title=None
@@ -240,7 +260,8 @@ def unknown_error(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "without a reboot. 804 means forward compatibility is not supported on this GPU "
     "(GeForce and most workstation cards).",
     fix="Remove the extra libcuda from the library path (`/usr/local/cuda/compat`, a conda "
-    "`cuda-compat` package); after a driver update, reboot.",
+    "`cuda-compat` package); after a driver update, reboot (under WSL2: `wsl --shutdown` in "
+    "PowerShell, or restart Windows).",
     sources=(
         "NVIDIA/nvidia-docker#1256",
         "CompVis/stable-diffusion#439",
@@ -263,6 +284,11 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title = None
     if code == CU_COMPAT_NOT_SUPPORTED:
         title = "A forward-compatibility libcuda is loaded on a GPU that does not support it (804)"
+    after_update = (
+        WSL_RESTART
+        if report.host.wsl
+        else on_the_host(report, ("After a driver update: $ sudo reboot",))
+    )
     yield Hit(
         title=title,
         evidence=tuple(evidence),
@@ -270,7 +296,7 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "Remove cuda-compat and other libcuda copies from LD_LIBRARY_PATH and the env:",
             "$ ldconfig -p | grep libcuda.so.1",
             "$ conda remove cuda-compat   # if a conda env ships one",
-            "After a driver update: $ sudo reboot",
+            *after_update,
         ),
     )
 
@@ -324,9 +350,14 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         fix.insert(0, "$ unset CUDA_VISIBLE_DEVICES")
     if report.host.wsl:
         evidence.append("running under WSL2")
-        fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
+        path = report.cuda.libcuda_path
+        if path and not path.startswith("/usr/lib/wsl/"):  # a newer Windows driver would not help
+            evidence.append(f"libcuda is {path}, not the Windows driver's (GD-HOST-005)")
+            fix = ["Remove the Linux libcuda as the Host line's finding (GD-HOST-005) says."]
+        else:
+            fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
-        evidence.append(f"running in a {report.host.container} container")
+        evidence.append(f"running in {a_container(report.host.container)}")
         fix.append("docker run --gpus all ...")
     if report.nvml.status == "ok":
         evidence.append(f"NVML lists {len(report.nvml.gpus)} GPU(s)")
@@ -360,10 +391,19 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence = [cu_init_text(report)]
         if cuda.libcuda_path:
             evidence.append(f"libcuda: {cuda.libcuda_path}")
+        fixes: tuple[str, ...] = (fix,)
+        if report.host.wsl and cuda.cu_init_result == 35:  # the driver is the Windows one
+            fixes = (
+                "Update the NVIDIA driver on Windows; remove other libcuda copies from the "
+                "library path (GD-HOST-005).",
+                *WSL_RESTART,
+            )
+        elif report.host.wsl and cuda.cu_init_result not in OTHER_CU_ERRORS:
+            fixes = WSL_RESTART  # no dmesg of the Windows driver in WSL's kernel log
         yield Hit(
             title=f"cuInit failed: {cause}",
             evidence=tuple(evidence),
-            fix=(fix,),
+            fix=fixes,
         )
     elif cuda.status == "failed" and cuda.cu_init_result is None and not libcuda_missing(report):
         yield Hit(
@@ -381,7 +421,7 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "limit. A healthy driver initialises in a few seconds; a wedged one (after an Xid error) "
     "blocks callers in the kernel until a reset.",
     fix="Look for Xid errors in `dmesg` and reboot; raise `--timeout` only if the machine is "
-    "known to be slow.",
+    "known to be slow. Under WSL2: `wsl --shutdown` in PowerShell, or restart Windows.",
     sources=(
         "NVIDIA/open-gpu-kernel-modules#507",
         "leptonai/gpud#117 (NVML and CUDA calls that hang)",
@@ -392,7 +432,7 @@ def cuda_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(f"CUDA probe: {report.cuda.message or 'timed out'}",),
-        fix=(xid_step(report), "$ sudo reboot"),
+        fix=WSL_RESTART if report.host.wsl else (xid_step(report), "$ sudo reboot"),
     )
 
 

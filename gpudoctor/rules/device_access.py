@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
+from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import DeviceNode, Report
 from gpudoctor.rules.facts import gpu_label, gpus, is_linux_host
@@ -153,7 +153,7 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
         return
     evidence = [
         _nvml_said(report),
-        f"running in a {report.host.container} container",
+        f"running in {a_container(report.host.container)}",
         _node_line(node),
         "EPERM is a device cgroup's answer: the container's cgroup no longer allows the GPU",
         *_cgroup_lines(report),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
+from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.model.slurm import gpus_given
@@ -71,7 +71,7 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     evidence = ["no PCI function with vendor 0x10de (NVIDIA) on the PCI bus"]
     if report.host.container:
         evidence.append(
-            f"running in a {report.host.container} container, which sees the host's PCI bus"
+            f"running in {a_container(report.host.container)}, which sees the host's PCI bus"
         )
     evidence += [
         "no nvidia kernel module (/proc/driver/nvidia, /sys/module/nvidia)",
@@ -319,7 +319,7 @@ def container_without_driver(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     if report.host.container and drv.module_version is None and not drv.pci_functions:
         yield Hit(
             evidence=(
-                f"running in a {report.host.container} container",
+                f"running in {a_container(report.host.container)}",
                 "no nvidia module visible",
             ),
             fix=("$ gpudoctor check   # on the host",),

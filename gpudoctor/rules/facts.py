@@ -21,6 +21,7 @@ from gpudoctor.model.derived import (
     pci_bus_unreadable,
     slurm_login_node,
     slurm_unanswered,
+    wsl_name,
 )
 from gpudoctor.model.report import GpuInfo, Report
 
@@ -86,15 +87,72 @@ KUBERNETES_FIX = (
     "Ask for a GPU in the pod spec (the NVIDIA device plugin then mounts it):",
     "resources.limits: nvidia.com/gpu: 1",
     "$ kubectl describe node NODE | grep nvidia.com/gpu   # nodes that offer GPUs",
+    "If no node lists nvidia.com/gpu, the cluster runs no NVIDIA device plugin (or GPU "
+    "Operator), which exposes the GPUs to pods: its admin deploys it",
+)
+
+
+PODMAN_FIX = (
+    "Start the container with the GPU through CDI: podman run --device nvidia.com/gpu=all ...",
+    "On the host, once: install nvidia-container-toolkit and write its CDI specification "
+    "(toolkit 1.18 and later keep one in /var/run/cdi by itself)",
+    "$ sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml",
+)
+"""Podman reads the GPU from a CDI specification, not from Docker's runtime configuration."""
+
+WSL1_FIX = (
+    "WSL 1 has no GPU support: CUDA runs in WSL 2 only. Convert this distribution in "
+    "PowerShell (the list names it and shows its VERSION):",
+    "> wsl -l -v",
+    "> wsl --set-version DISTRO 2",
+)
+
+
+WSL_RESTART = (
+    "WSL2 has no nvidia kernel module to reload; restart the WSL 2 virtual machine from "
+    "PowerShell (after a Windows driver update, or if that does not help, restart Windows):",
+    "> wsl --shutdown",
+)
+"""Under WSL2, what reloading the module or rebooting is on Linux."""
+
+
+def on_the_host(report: Report, steps: tuple[str, ...]) -> tuple[str, ...]:
+    """``steps`` that load, reload or rebuild the driver, or reboot, said to be the host's
+    inside a container (which shares the host's kernel and cannot do them itself)."""
+    if not report.host.container:
+        return steps
+    return (
+        "On the host, not in this container (it shares the host's kernel and driver; on a "
+        "shared machine the admin does this):",
+        *steps,
+    )
+
+
+def on_wsl1(report: Report) -> bool:
+    """WSL 1, which has no GPU (model.derived.wsl_name says how it is known)."""
+    return wsl_name(report) == "WSL 1"
+
+
+WSL_CONTAINER_FIX = (
+    "Start the container with GPU access: docker run --gpus all ... (Docker Desktop's WSL 2 "
+    "backend needs only the Windows NVIDIA driver)",
+    "Docker Engine installed inside this WSL 2 distribution instead: install "
+    "nvidia-container-toolkit in the distribution (never a Linux driver), then",
+    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
 )
 
 
 def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
-    """How this container's runtime is given the GPU, where it is not Docker's ``--gpus``."""
+    """How this container's runtime is given the GPU, where it is not Docker's ``--gpus`` on a
+    Linux host (under WSL2 the host is a WSL distribution or Docker Desktop)."""
     if report.host.container == "apptainer":
         return APPTAINER_FIX
     if report.host.container == "kubernetes":
         return KUBERNETES_FIX
+    if report.host.container == "podman":
+        return PODMAN_FIX
+    if report.host.wsl:
+        return WSL_CONTAINER_FIX
     return None
 
 

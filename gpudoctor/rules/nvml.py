@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model.derived import a_container
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
@@ -15,11 +16,16 @@ from gpudoctor.rules.distro import (
 )
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
+    WSL1_FIX,
+    WSL_CONTAINER_FIX,
+    WSL_RESTART,
     container_gpu_fix,
     env,
     host_gpu_evidence,
     is_linux_host,
     not_applicable,
+    on_the_host,
+    on_wsl1,
 )
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
@@ -81,15 +87,42 @@ def library_version(nvml_version: str | None) -> str | None:
     "not be read it is a warning: gpudoctor cannot tell whether the host has a GPU. On a "
     "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
     "where no NVIDIA driver exists, it is information only. The install commands follow the "
-    "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family).",
+    "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family). "
+    "A container under WSL2 (Docker Desktop's WSL 2 backend, or Docker Engine inside a WSL "
+    "distribution) never shows the GPU on the PCI bus (WSL2 passes it as `/dev/dxg`): without "
+    "`NVIDIA_VISIBLE_DEVICES` it is a warning, and the fix is `--gpus all` (Docker Desktop) or "
+    "the container toolkit inside the WSL distribution, never a Linux driver. WSL 1 (its kernel "
+    "release ends `-Microsoft`) has no GPU support at all: the distribution must be converted "
+    "to WSL 2 (`wsl --set-version DISTRO 2`).",
     fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
     "`sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda` from RPM Fusion on Fedora). "
     "Container: `docker run --gpus all` (with nvidia-container-toolkit installed and "
-    "configured on the host). WSL2: update the Windows driver and run `wsl --update`.",
+    "configured on the host); Podman: `--device nvidia.com/gpu=all` with the toolkit's CDI "
+    "specification (`sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`). WSL2: "
+    "update the Windows driver and run `wsl --update`.",
     sources=(
         "wookayin/gpustat#90 (NVML Shared Library Not Found)",
         "NVIDIA/nvidia-docker#1243",
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit, NVML_ERROR_LIBRARY_NOT_FOUND)",
+        "https://github.com/robotic-vision-lab/UR-Robotiq-Integrated-Driver/wiki/"
+        "Windows-Docker-Instruction (Docker Desktop, WSL 2 backend: docker run --gpus all "
+        "... nvidia-smi shows the Windows driver; read 2026-12-07)",
+        "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/"
+        "cdi-support.html (podman: nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml, "
+        "--device nvidia.com/gpu=all; since 1.18 nvidia-cdi-refresh writes /var/run/cdi; read "
+        "2026-12-07)",
+        "https://pkg.go.dev/github.com/NVIDIA/k8s-device-plugin@v0.19.2 (the device plugin "
+        "exposes the number of GPUs on each node; read 2026-12-07)",
+        "https://github.com/hansehart/o3s/wiki/GPU-Support (WSL2: the Windows driver, then "
+        "the Container Toolkit in the Linux guest; read 2026-12-07)",
+        "Crosstalk-Solutions/project-nomad#1467 (lspci lists nothing under WSL2: the GPU is "
+        "paravirtualised through /dev/dxg)",
+        "https://docs.nvidia.com/cuda/wsl-user-guide/index.html (CUDA support is specifically "
+        "for WSL 2; read 2026-12-07)",
+        "microsoft/WSL#5749 (WSL 1: Linux version 4.4.0-19041-Microsoft)",
+        "powersj/whatsthis#10 (osrelease: WSL 1 4.4.0-19041-Microsoft, WSL 2 "
+        "4.19.128-microsoft-standard)",
+        "microsoft/WSL#6186 (wsl --set-version Ubuntu-20.04 2 converts a distribution)",
     ),
 )
 def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -104,8 +137,29 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence=(said,),
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
+    elif host.container and container_gpu_fix(report) is WSL_CONTAINER_FIX:
+        signs = host_gpu_evidence(report)
+        evidence = [said, f"running in {a_container(host.container)} under WSL2"]
+        evidence += [f"sign of a GPU: {e}" for e in signs] or [
+            "under WSL2 the GPU is /dev/dxg, not a PCI device: whether Windows has an NVIDIA "
+            "GPU cannot be seen from this container",
+            "NVIDIA_VISIBLE_DEVICES is not set",
+        ]
+        yield Hit(
+            severity=Severity.ERROR if signs else Severity.WARNING,
+            title="The container was started without GPU access"
+            if signs
+            else "No NVIDIA GPU or driver is visible in this container under WSL2",
+            evidence=tuple(evidence),
+            fix=WSL_CONTAINER_FIX
+            if signs
+            else (
+                "If Windows has an NVIDIA GPU:",
+                *WSL_CONTAINER_FIX,
+            ),
+        )
     elif host.container and host_gpu_evidence(report):
-        evidence = [said, f"running in a {host.container} container"]
+        evidence = [said, f"running in {a_container(host.container)}"]
         evidence += [f"sign of a GPU: {e}" for e in host_gpu_evidence(report)]
         if report.site is not None and report.site.nv_libs is False:
             evidence.append("/.singularity.d/libs has no libcuda.so.1: started without --nv")
@@ -122,14 +176,20 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title="No NVIDIA GPU or driver is visible in this container",
             evidence=(
                 said,
-                f"running in a {host.container} container",
+                f"running in {a_container(host.container)}",
                 "the PCI bus could not be read, so whether the host has a GPU is unknown",
                 "NVIDIA_VISIBLE_DEVICES is not set",
             ),
             fix=(
-                "If the host has an NVIDIA GPU, start the container with GPU access:",
-                *_CONTAINER_FIX,
+                "If the host has an NVIDIA GPU:",
+                *(container_gpu_fix(report) or _CONTAINER_FIX),
             ),
+        )
+    elif on_wsl1(report):
+        yield Hit(
+            title="This is WSL 1, which has no GPU support",
+            evidence=(said, f"kernel {host.kernel}: WSL 1 (WSL 2's ends -microsoft-standard-WSL2)"),
+            fix=WSL1_FIX,
         )
     elif host.wsl:
         yield Hit(
@@ -175,16 +235,49 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "the kernel module is not running (see the kernel driver line for why). Where that line "
     "already names a cause that loading or rebuilding the module cannot fix (nouveau owns the "
     "GPU, or the installed driver cannot drive it: GD-DRV-002, GD-DRV-007 to GD-DRV-009), "
-    "this finding points there instead.",
+    "this finding points there instead. Under WSL2 there is no nvidia kernel module to load: "
+    "the Windows driver serves the GPU through `/dev/dxg` and its own `libnvidia-ml.so.1` in "
+    "`/usr/lib/wsl/lib`; a Linux driver package installed inside WSL (`nvidia-driver-NNN`, "
+    "`nvidia-utils-NNN`, the CUDA repository's `cuda` or `cuda-drivers`) puts a Linux NVML "
+    "and `nvidia-smi` first, and they answer *Driver Not Loaded*.",
     fix="Load the module (`sudo modprobe nvidia`) and read `dmesg`; after a kernel update "
-    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot.",
+    "rebuild it (DKMS, or akmods on Fedora); with Secure Boot enroll the module key; reboot "
+    "(from a container, all of this on the host, whose kernel it shares). "
+    "WSL2: install no Linux driver inside WSL and remove any that is (`nvidia-driver-NNN`, "
+    "`libnvidia-compute-NNN`, `nvidia-utils-NNN`), run `sudo ldconfig`, and keep the NVIDIA "
+    "driver on Windows up to date.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (NVML_ERROR_DRIVER_NOT_LOADED)",
         "GoogleCloudPlatform/compute-gpu-installation#18",
+        "https://docs.nvidia.com/cuda/wsl-user-guide/index.html (Step 1: install the Windows "
+        "driver; no Linux display driver may be installed in WSL 2; read 2026-12-07)",
+        "microsoft/WSL#5265 (nvidia-driver-440 installed inside WSL 2: nvidia-smi cannot "
+        "communicate with the driver)",
+        "microsoft/WSL#9134 (WSL 2: Failed to properly shut down NVML: Driver Not Loaded)",
     ),
 )
 def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "driver_not_loaded" or _not_applicable(report):
+        return
+    if report.host.wsl:  # no kernel module to load: a Linux NVML took the Windows one's place
+        yield Hit(
+            title="WSL2: NVML cannot reach the Windows NVIDIA driver",
+            evidence=(
+                _nvml_said(report),
+                "running under WSL2: the Windows driver serves the GPU; there is no nvidia "
+                "kernel module to load here",
+            ),
+            fix=(
+                "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
+                "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
+                "If another path is listed, a Linux driver is installed inside WSL: remove it",
+                "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
+                "'nvidia-utils-*' && sudo ldconfig",
+                "Otherwise update the NVIDIA driver on Windows, then in PowerShell:",
+                "> wsl --update",
+                "> wsl --shutdown",
+            ),
+        )
         return
     named = driver_line_cause(report, kb)
     if named is not None:  # loading or rebuilding the module would not help: say where to look
@@ -198,10 +291,13 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(_nvml_said(report),),
-        fix=(
-            "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
-            *rebuild_module(report),
-            "$ sudo reboot",
+        fix=on_the_host(
+            report,
+            (
+                "$ sudo modprobe nvidia && sudo dmesg | grep -i nvidia | tail",
+                *rebuild_module(report),
+                "$ sudo reboot",
+            ),
         ),
     )
 
@@ -219,7 +315,8 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`). Hold "
     "the driver packages so unattended upgrades stop replacing them under a running system "
     "(`apt-mark hold` on Debian and Ubuntu, `dnf versionlock add` on Fedora and the RHEL "
-    "family).",
+    "family). Under WSL2 there is no module: remove a Linux driver installed inside WSL and "
+    "restart the WSL 2 virtual machine (`wsl --shutdown` in PowerShell).",
     sources=(
         "oddmario/NVIDIA-Ubuntu-Driver-Guide#4",
         "NVIDIA/nvidia-container-toolkit#394",
@@ -238,14 +335,30 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence.append(f"kernel module: {module}")
     if library:
         evidence.append(f"NVML library: {library}")
+    if report.host.wsl:  # no module to reload: a Linux NVML, or a Windows driver updated under WSL
+        yield Hit(
+            evidence=(*evidence, "running under WSL2: the Windows driver serves the GPU"),
+            fix=(
+                "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
+                "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
+                "If another path is listed, a Linux driver is installed inside WSL: remove it",
+                "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
+                "'nvidia-utils-*' && sudo ldconfig",
+                *WSL_RESTART,
+            ),
+        )
+        return
     yield Hit(
         evidence=tuple(evidence),
-        fix=(
-            "$ sudo reboot",
-            "or, when no process uses the GPU:",
-            "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
-            "Then stop unattended driver upgrades:",
-            *hold_driver(report),
+        fix=on_the_host(
+            report,
+            (
+                "$ sudo reboot",
+                "or, when no process uses the GPU:",
+                "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
+                "Then stop unattended driver upgrades:",
+                *hold_driver(report),
+            ),
         ),
     )
 
@@ -279,7 +392,8 @@ def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "well under a second; a wedged one (after an Xid 79 *fallen off the bus*, or Xid 45/119) "
     "leaves callers stuck in uninterruptible sleep. Only a reset or reboot clears it.",
     fix="Look for Xid errors (`sudo dmesg | grep -i xid`), then reboot. If it recurs, check "
-    "power, seating and cooling of the GPU.",
+    "power, seating and cooling of the GPU. Under WSL2 (the Windows driver serves the GPU): "
+    "`wsl --shutdown` in PowerShell, or restart Windows.",
     sources=(
         "NVIDIA/open-gpu-kernel-modules#507",
         "leptonai/gpud#117 (NVML calls that hang)",
@@ -290,7 +404,10 @@ def nvml_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=(_nvml_said(report),),
-        fix=(xid_step(report), "$ sudo reboot"),
+        # under WSL2 the Windows driver serves the GPU: no Xid in this kernel's log, no module
+        fix=WSL_RESTART
+        if report.host.wsl
+        else on_the_host(report, (xid_step(report), "$ sudo reboot")),
     )
 
 
@@ -326,7 +443,7 @@ def bindings_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="NVML returned an error gpudoctor has no specific entry for (`Unknown Error` is the "
     "usual one: a GPU in a bad state, or a driver that needs a reboot).",
     fix="Run `nvidia-smi` to see the same error first-hand, look for Xid errors in `dmesg`, "
-    "and reboot.",
+    "and reboot (under WSL2: `wsl --shutdown` in PowerShell, or restart Windows).",
     sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit and its error codes)",),
 )
 def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -339,7 +456,12 @@ def other_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(
         title=f"NVML failed to start ({nvml.status})",
         evidence=(_nvml_said(report),),
-        fix=("$ nvidia-smi", "$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot"),
+        fix=("$ nvidia-smi", *WSL_RESTART)
+        if report.host.wsl
+        else (
+            "$ nvidia-smi",
+            *on_the_host(report, ("$ sudo dmesg | grep -iE 'xid|nvrm' | tail", "$ sudo reboot")),
+        ),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, node_gpu_count
+from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, a_container, node_gpu_count
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
 from gpudoctor.model.slurm import gpu_gres, gpus_given
@@ -261,7 +261,7 @@ def small_shm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         else ("$ docker run --shm-size=8g ...", "or share the host's: $ docker run --ipc=host ...")
     )
     yield Hit(
-        evidence=(f"/dev/shm: {_size(site.shm_bytes)} in a {container} container",),  # noqa: S108
+        evidence=(f"/dev/shm: {_size(site.shm_bytes)} in {a_container(container)}",),  # noqa: S108
         fix=(*fix, "or DataLoader(num_workers=0), which needs no shared memory (slower)"),
     )
 

@@ -167,3 +167,68 @@ def test_a_verdict_that_found_a_gpu_is_left_alone(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path), "SLURM_JOB_ID": "3"}
     assert with_slurm_reason(verdict, ["gpudoctor", "verify"], env) is verdict
     assert replace(verdict) == verdict
+
+
+def _judged_cpu_only() -> object:
+    from gpudoctor.verify.references import load_references
+    from gpudoctor.verify.verdict import judge
+
+    return judge(cpu_only_result(), load_references())
+
+
+def _fake_root(tmp_path: Path, *, marker: str, gpu: bool) -> Path:
+    root = tmp_path / "root"
+    (root / marker.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / marker.lstrip("/")).touch()
+    devices = root / "sys/bus/pci/devices"
+    devices.mkdir(parents=True)
+    if gpu:  # the host's H100, as /sys shows it inside a container
+        dev = devices / "0000:01:00.0"
+        dev.mkdir()
+        for name, value in (("vendor", "0x10de"), ("class", "0x030200"), ("device", "0x2330")):
+            (dev / name).write_text(value + "\n")
+    return root
+
+
+def test_verify_in_a_container_started_without_the_gpu_says_so(tmp_path: Path) -> None:
+    # `docker run` without --gpus on a GPU host: verify --quick passed on the CPU and said only
+    # "no GPU found (NVML cannot be read: NVML Shared Library Not Found)", as on a laptop.
+    from gpudoctor.cli.verify_where import with_slurm_reason
+    from gpudoctor.probe.base import ProbeContext
+
+    verdict = _judged_cpu_only()
+    assert verdict.overall == "pass"
+    env = {"PATH": str(tmp_path)}
+    docker = ProbeContext(env=env, root=_fake_root(tmp_path, marker="/.dockerenv", gpu=True))
+    said = with_slurm_reason(verdict, ["gpudoctor", "verify"], env, docker)
+    assert said.overall == "warn"
+    (first, *_) = said.reasons
+    assert first.code == "container_without_gpu"
+    assert "docker container that was given no GPU" in first.message
+    assert "PCI 0000:01:00.0: NVIDIA device 0x2330" in first.message
+    assert "docker run --gpus all" in first.message
+
+
+@pytest.mark.parametrize(
+    ("marker", "gpu", "env", "words"),
+    [
+        ("/.singularity.d/env/90-environment.sh", True, {}, "apptainer exec --nv"),
+        ("/.dockerenv", False, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "nvidia.com/gpu limit"),
+        ("/.dockerenv", False, {}, None),  # a laptop's container: the CPU is what there is
+        ("/etc/hostname", True, {}, None),  # not in a container
+    ],
+)
+def test_each_runtime_is_told_its_own_way_to_the_gpu(
+    tmp_path: Path, marker: str, gpu: bool, env: dict[str, str], words: str | None
+) -> None:
+    from gpudoctor.cli.verify_where import container_reason
+    from gpudoctor.probe.base import ProbeContext
+
+    if "KUBERNETES_SERVICE_HOST" in env:
+        env = {**env, "NVIDIA_VISIBLE_DEVICES": "all"}
+    ctx = ProbeContext(env=env, root=_fake_root(tmp_path, marker=marker, gpu=gpu))
+    reason = container_reason(ctx)
+    if words is None:
+        assert reason is None
+    else:
+        assert reason is not None and words in reason.message

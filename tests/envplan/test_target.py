@@ -164,6 +164,20 @@ def test_an_unreadable_nvml_version_falls_back_to_the_kernel_module() -> None:
     assert target.driver == "590.48.01" and target.unread_driver == ()
 
 
+def test_wsl2_with_a_failing_nvml_is_not_planned_as_a_machine_without_a_driver() -> None:
+    # make-env --from-report on WSL2 with a Linux driver installed inside it (NVML: Driver Not
+    # Loaded) planned "an environment for no NVIDIA driver", a CPU one, without a word: WSL2
+    # never shows the GPU on the PCI bus, so nothing else said a GPU was there.
+    report = load_report(REPORTS / "failure__wsl2_linux_driver_inside_wsl.json")
+    target = target_from_report(report, "report")
+    assert target.driver is None
+    assert len(target.unread_driver) == 1
+    assert "answered driver_not_loaded" in target.unread_driver[0]
+    assert "nvidia-smi.exe" in target.unread_driver[0]
+    absent = replace(report, nvml=NvmlInfo(status="library_not_found"))
+    assert target_from_report(absent, "report").unread_driver == ()
+
+
 def test_a_machine_without_an_nvidia_gpu_has_no_signs_of_a_driver() -> None:
     report = load_report(REPORTS / "failure__no_driver.json")
     report = replace(report, driver=replace(report.driver, pci_functions=()))

@@ -131,6 +131,77 @@ def failure_reports() -> dict[str, Report]:
         torch_failed(NO_DRIVER_TORCH),
         TF_ABSENT,
     )
+    # WSL2 with a Linux driver installed inside it (nvidia-utils-NNN, the CUDA repository's
+    # `cuda`; microsoft/WSL#5265): no NVIDIA PCI function, no /dev/nvidia* and no nvidia module
+    # (the GPU is /dev/dxg); the Linux NVML answers Driver Not Loaded and the Linux libcuda
+    # comes before the Windows driver's in /usr/lib/wsl/lib.
+    out["failure__wsl2_linux_driver_inside_wsl"] = report(
+        host_from(
+            rtx2080,
+            wsl=True,
+            kernel="6.6.87.2-microsoft-standard-WSL2",
+            os_release="Ubuntu 24.04.3 LTS",
+            glibc="2.39",
+        ),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("driver_not_loaded"),
+        CudaInfo(
+            status="ok",
+            libcuda_path="/usr/lib/x86_64-linux-gnu/libcuda.so.590.48.01",
+            cu_init_result=100,
+            cu_init_error="CUDA_ERROR_NO_DEVICE",
+            libraries=CU126_LIBS,
+        ),
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # WSL 1 (no GPU support at all): /proc/version reads Microsoft as WSL2's does, but the
+    # kernel release is 4.4.0-<build>-Microsoft; no /dev/dxg, no /usr/lib/wsl/lib
+    # (microsoft/WSL#5749, powersj/whatsthis#10).
+    wsl_host = host_from(
+        rtx2080,
+        wsl=True,
+        kernel="6.6.87.2-microsoft-standard-WSL2",
+        os_release="Ubuntu 24.04.3 LTS",
+        glibc="2.39",
+    )
+    out["failure__wsl1_no_gpu_support"] = report(
+        dataclasses.replace(wsl_host, kernel="4.4.0-19041-Microsoft"),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # `docker run` without --gpus under WSL2 (Docker Desktop's WSL 2 backend): the WSL kernel,
+    # no /dev/dxg and no /usr/lib/wsl in the container, and no GPU on the PCI bus.
+    out["failure__wsl2_docker_without_gpus"] = report(
+        dataclasses.replace(wsl_host, container="docker"),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # `podman run` without --device nvidia.com/gpu=all on a GPU host, and a Kubernetes pod
+    # without a nvidia.com/gpu limit whose CUDA image sets NVIDIA_VISIBLE_DEVICES=all: /sys
+    # shows the host's GPU and module, no device file or driver library was put in.
+    for name, runtime, env in (
+        ("failure__podman_without_gpu", "podman", {"PATH": "/usr/local/bin:/usr/bin:/bin"}),
+        (
+            "failure__kubernetes_pod_without_gpu_limit",
+            "kubernetes",
+            {"PATH": "/usr/local/bin:/usr/bin:/bin", "NVIDIA_VISIBLE_DEVICES": "all"},
+        ),
+    ):
+        out[name] = report(
+            host_from(h100, container=runtime, env=env),
+            driver_from(h100, h100_nvml, dev_nodes=(), proc_version_line=None),
+            nvml_of("library_not_found"),
+            no_cuda,
+            torch_failed(NO_DRIVER_TORCH),
+            TF_ABSENT,
+        )
     mismatch_nvml = nvml_of("lib_rm_version_mismatch")
     out["failure__driver_library_mismatch"] = report(
         host_from(h100),

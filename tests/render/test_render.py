@@ -281,3 +281,18 @@ def test_without_a_gpu_the_nvml_gpu_and_cuda_lines_say_not_applicable():
         assert line.endswith("not applicable: no NVIDIA GPU")
     assert "[!] Kernel driver no NVIDIA GPU on the PCI bus" in text
     assert "0 errors, 1 warning" in text
+
+
+def test_wsl1_is_named_wsl_1_not_wsl2():
+    # WSL 1 (no GPU support) was shown as "WSL2" on the Host and Kernel driver lines and in
+    # the verbose facts, beside findings that say it is WSL 1.
+    report = with_host(no_gpu_machine(), wsl=True, kernel="4.4.0-19041-Microsoft")
+    text = render_report("text", report, diagnose(report, kb.load()), verbose=True, color=False)
+    named = [line for line in text.splitlines() if "WSL" in line and "WSL 2" not in line]
+    assert named and not any("WSL2" in line for line in named), named
+    assert "x86_64, WSL 1, Python" in text
+    assert "WSL 1, Windows driver" in text
+    wsl2 = with_host(report, kernel="6.6.87.2-microsoft-standard-WSL2")
+    assert "x86_64, WSL2, Python" in render_report(
+        "text", wsl2, diagnose(wsl2, kb.load()), verbose=False, color=False
+    )

@@ -18,6 +18,7 @@ from tests.rules.builders import (
     with_nvml,
 )
 
+WSL_LIBCUDA = "/usr/lib/wsl/lib/libcuda.so.1"
 NO_LIBCUDA = {
     "libcuda_path": None,
     "cu_init_result": None,
@@ -70,11 +71,29 @@ def test_wsl_steps_keep_the_powershell_command_a_step_of_its_own():
     (found,) = findings(missing, "GD-CUDA-001")
     assert found.fix[-1] == "> wsl --update"
     none = with_host(
-        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"), wsl=True
+        with_cuda(
+            healthy(),
+            libcuda_path=WSL_LIBCUDA,
+            cu_init_result=100,
+            cu_init_error="CUDA_ERROR_NO_DEVICE",
+        ),
+        wsl=True,
     )
     (found,) = findings(none, "GD-CUDA-004")
     assert found.fix[-1] == "> wsl --update"
     assert not any(" > " in step for step in found.fix)
+
+
+def test_no_device_under_wsl2_from_a_linux_libcuda_points_at_it_not_at_the_windows_driver():
+    # A Linux libcuda before /usr/lib/wsl/lib (GD-HOST-005) was also told "Update the Windows
+    # NVIDIA driver, then wsl --update": a student did, and cuInit failed just the same.
+    shadowed = with_host(
+        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"), wsl=True
+    )
+    (found,) = findings(shadowed, "GD-CUDA-004")
+    assert any("GD-HOST-005" in e for e in found.evidence)
+    assert not any("wsl --update" in step or "Windows NVIDIA driver" in step for step in found.fix)
+    assert findings(shadowed, "GD-HOST-005")
 
 
 def test_cuinit_999_with_uvm_missing():

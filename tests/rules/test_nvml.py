@@ -61,6 +61,45 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     assert "started without GPU access" not in found.title
 
 
+def test_a_container_under_wsl2_is_not_said_to_have_an_unreadable_pci_bus():
+    # Docker on WSL2 without --gpus: the PCI bus was read (WSL2 passes the GPU as /dev/dxg,
+    # never as a PCI device), yet the finding said "the PCI bus could not be read" and sent
+    # the student to install nvidia-container-toolkit "on the host", which for Docker
+    # Desktop is Windows.
+    bare = with_host(
+        no_gpu_machine(container="docker"), wsl=True, kernel="6.6.87.2-microsoft-standard-WSL2"
+    )
+    (found,) = findings(bare, "GD-NVML-001")
+    assert found.severity == Severity.WARNING
+    assert "WSL2" in found.title
+    assert not any("PCI bus could not be read" in e for e in found.evidence)
+    assert any("/dev/dxg" in e for e in found.evidence)
+    assert any("Docker Desktop" in step for step in found.fix)
+    assert not any(step.startswith("On the host") for step in found.fix)
+    asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
+    (found,) = findings(asked, "GD-NVML-001")
+    assert found.severity == Severity.ERROR
+    assert any("Docker Desktop" in step for step in found.fix)
+    (cuda,) = findings(asked, "GD-CUDA-001")
+    assert any("Docker Desktop" in step for step in cuda.fix)
+
+
+def test_wsl1_is_told_to_convert_the_distribution_not_to_update_the_windows_driver():
+    # /proc/version reads "Microsoft" under WSL 1 too, so a student on WSL 1 was told that
+    # WSL2 does not expose the driver and to update it and run wsl --update, which cannot
+    # give WSL 1 a GPU.
+    report = with_host(
+        no_gpu_machine(), wsl=True, kernel="4.4.0-19041-Microsoft", os_release="Ubuntu 20.04 LTS"
+    )
+    for rule_id in ("GD-NVML-001", "GD-CUDA-001"):
+        (found,) = findings(report, rule_id)
+        assert "WSL 1" in found.title, rule_id
+        assert "> wsl --set-version DISTRO 2" in found.fix
+        assert not any("wsl --update" in step for step in found.fix)
+    wsl2 = with_host(report, kernel="6.6.87.2-microsoft-standard-WSL2")
+    assert "WSL 1" not in findings(wsl2, "GD-NVML-001")[0].title
+
+
 @pytest.mark.parametrize("container", [None, "docker"])
 def test_no_gpu_at_all_makes_nvml_not_applicable(container):
     report = no_gpu_machine(container=container)
@@ -180,6 +219,20 @@ def test_driver_not_loaded_points_at_a_cause_a_rebuild_cannot_fix():
     assert any("modprobe nvidia" in step for step in found.fix)
 
 
+def test_driver_not_loaded_under_wsl2_never_sends_the_student_to_modprobe():
+    # A Linux driver installed inside WSL2 (nvidia-utils-NNN, the CUDA repository's `cuda`)
+    # puts a Linux NVML first, which answers Driver Not Loaded: the finding said
+    # `sudo modprobe nvidia` and `dkms autoinstall`, which WSL2 has no module for.
+    report = broken_nvml(healthy(), "driver_not_loaded", "nvmlInit failed: Driver Not Loaded")
+    report = with_driver(report, module_version=None, uvm_loaded=False, pci_functions=())
+    report = with_host(report, wsl=True, kernel="6.6.87.2-microsoft-standard-WSL2")
+    (found,) = findings(report, "GD-NVML-002")
+    assert "WSL2" in found.title
+    assert not any("modprobe" in step or "dkms" in step for step in found.fix)
+    assert any("apt-get remove --purge" in step for step in found.fix)
+    assert "> wsl --update" in found.fix
+
+
 @pytest.mark.parametrize(
     ("name", "ids", "cause"),
     [
@@ -204,3 +257,59 @@ def test_nvml_and_cuda_point_at_the_kernel_driver_finding(name, ids, cause):
             e.startswith("the Kernel driver line says why:") and cause in e for e in found.evidence
         ), (rule_id, found.evidence)
         assert found.fix[0].startswith("Fix what the Kernel driver line names first")
+
+
+def test_the_recorded_wsl2_linux_driver_report_never_says_modprobe_or_install_a_linux_driver():
+    # WSL2 with nvidia-utils-NNN installed inside it: every fix must work under WSL2.
+    from pathlib import Path
+
+    from gpudoctor import kb
+    from gpudoctor.rules import diagnose
+    from gpudoctor.userfiles.read import load_report
+
+    path = Path(__file__).resolve().parents[1] / "data" / "reports"
+    report = load_report(path / "failure__wsl2_linux_driver_inside_wsl.json")
+    assert report.host.wsl
+    diagnosis = diagnose(report, kb.load())
+    ids = {f.id for f in diagnosis.findings}
+    assert {"GD-HOST-005", "GD-NVML-002", "GD-CUDA-004"} <= ids
+    steps = [step for f in diagnosis.findings for step in f.fix]
+    assert not any("modprobe" in s or "dkms" in s or "ubuntu-drivers" in s for s in steps)
+
+
+def test_an_apptainer_container_is_an_apptainer_container():
+    # the evidence read "running in a apptainer container"
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="apptainer")
+    (found,) = findings(report, "GD-NVML-001")
+    assert "running in an apptainer container" in found.evidence
+    docker = with_host(report, container="docker")
+    assert "running in a docker container" in findings(docker, "GD-NVML-001")[0].evidence
+
+
+def test_podman_is_told_about_cdi_not_dockers_runtime_configuration():
+    # A podman container without the GPU was told `nvidia-ctk runtime configure
+    # --runtime=docker && systemctl restart docker`, which podman never reads.
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="podman")
+    for rule_id in ("GD-NVML-001",):
+        (found,) = findings(report, rule_id)
+        assert any("--device nvidia.com/gpu=all" in step for step in found.fix)
+        assert "$ sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml" in found.fix
+        assert not any("--runtime=docker" in step for step in found.fix)
+
+
+def test_a_container_with_an_unreadable_pci_bus_gets_its_own_runtimes_fix():
+    # Apptainer (or a pod) whose PCI bus could not be read was told `docker run --gpus all`.
+    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
+    bare = with_driver(no_gpu_machine(container="apptainer"), errors=(unread,))
+    (found,) = findings(bare, "GD-NVML-001")
+    assert found.severity == Severity.WARNING
+    assert any("apptainer exec --nv" in step for step in found.fix)
+    assert not any("docker run" in step for step in found.fix)
+
+
+def test_a_pod_on_a_cluster_without_the_device_plugin_is_told_who_installs_it():
+    # "Ask for a GPU in the pod spec" alone: on a cluster with no NVIDIA device plugin no node
+    # offers nvidia.com/gpu, and a pod asking for one stays Pending.
+    report = with_host(broken_nvml(healthy(), "library_not_found"), container="kubernetes")
+    (found,) = findings(report, "GD-NVML-001")
+    assert any("no NVIDIA device plugin" in step for step in found.fix)
