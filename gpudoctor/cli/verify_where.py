@@ -126,8 +126,8 @@ _CONTAINER_GPU = {
 
 
 def container_reason(ctx: ProbeContext) -> Reason | None:
-    """A container whose host shows an NVIDIA GPU (its PCI function or nvidia module in /sys,
-    NVIDIA_VISIBLE_DEVICES) but which was given none: `docker run` without --gpus, Apptainer
+    """A container whose host shows an NVIDIA GPU (its PCI function or nvidia module in /sys)
+    but which was given none: `docker run` without --gpus, Apptainer
     without --nv, a pod without a GPU limit. None outside a container or without such a sign
     (a laptop's container: the CPU is what there is)."""
     from gpudoctor.probe.host import detect_container, detect_wsl
@@ -140,9 +140,8 @@ def container_reason(ctx: ProbeContext) -> Reason | None:
     module = (ctx.read_text("/sys/module/nvidia/version") or "").strip()
     if module:
         signs.append(f"nvidia kernel module {module}")
-    visible = ctx.env.get("NVIDIA_VISIBLE_DEVICES")
-    if visible is not None and visible not in ("void", "none", ""):
-        signs.append(f"NVIDIA_VISIBLE_DEVICES={visible!r}")
+    # NVIDIA_VISIBLE_DEVICES is no sign: NVIDIA's CUDA images (and the PyTorch images built
+    # on them) set it to `all` themselves, on a laptop without a GPU too
     if not signs:
         return None
     how = _CONTAINER_GPU.get(

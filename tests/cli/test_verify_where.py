@@ -213,8 +213,10 @@ def test_verify_in_a_container_started_without_the_gpu_says_so(tmp_path: Path) -
     ("marker", "gpu", "env", "words"),
     [
         ("/.singularity.d/env/90-environment.sh", True, {}, "apptainer exec --nv"),
-        ("/.dockerenv", False, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "nvidia.com/gpu limit"),
+        ("/.dockerenv", True, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "nvidia.com/gpu limit"),
         ("/.dockerenv", False, {}, None),  # a laptop's container: the CPU is what there is
+        # a CUDA image sets NVIDIA_VISIBLE_DEVICES=all itself: on a laptop it shows no host GPU
+        ("/.dockerenv", False, {"NVIDIA_VISIBLE_DEVICES": "all"}, None),
         ("/etc/hostname", True, {}, None),  # not in a container
     ],
 )
@@ -224,8 +226,6 @@ def test_each_runtime_is_told_its_own_way_to_the_gpu(
     from gpudoctor.cli.verify_where import container_reason
     from gpudoctor.probe.base import ProbeContext
 
-    if "KUBERNETES_SERVICE_HOST" in env:
-        env = {**env, "NVIDIA_VISIBLE_DEVICES": "all"}
     ctx = ProbeContext(env=env, root=_fake_root(tmp_path, marker=marker, gpu=gpu))
     reason = container_reason(ctx)
     if words is None:
