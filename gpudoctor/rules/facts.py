@@ -108,6 +108,17 @@ WSL1_FIX = (
 )
 
 
+WSL_LINUX_DRIVER = (
+    "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
+    "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
+    "If another path is listed, a Linux driver is installed inside WSL: remove it",
+    "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
+    "'nvidia-utils-*' && sudo ldconfig",
+)
+"""Under WSL2, how to find and remove a Linux driver installed inside WSL, whose NVML took
+the place of the Windows driver's."""
+
+
 WSL_RESTART = (
     "WSL2 has no nvidia kernel module to reload; restart the WSL 2 virtual machine from "
     "PowerShell (after a Windows driver update, or if that does not help, restart Windows):",

@@ -18,6 +18,7 @@ from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
     WSL1_FIX,
     WSL_CONTAINER_FIX,
+    WSL_LINUX_DRIVER,
     WSL_RESTART,
     container_gpu_fix,
     env,
@@ -268,11 +269,7 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "kernel module to load here",
             ),
             fix=(
-                "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
-                "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
-                "If another path is listed, a Linux driver is installed inside WSL: remove it",
-                "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
-                "'nvidia-utils-*' && sudo ldconfig",
+                *WSL_LINUX_DRIVER,
                 "Otherwise update the NVIDIA driver on Windows, then in PowerShell:",
                 "> wsl --update",
                 "> wsl --shutdown",
@@ -339,11 +336,7 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         yield Hit(
             evidence=(*evidence, "running under WSL2: the Windows driver serves the GPU"),
             fix=(
-                "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
-                "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",
-                "If another path is listed, a Linux driver is installed inside WSL: remove it",
-                "$ sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*' "
-                "'nvidia-utils-*' && sudo ldconfig",
+                *WSL_LINUX_DRIVER,
                 *WSL_RESTART,
             ),
         )
