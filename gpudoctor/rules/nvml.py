@@ -25,6 +25,7 @@ from gpudoctor.rules.facts import (
     host_gpu_evidence,
     is_linux_host,
     not_applicable,
+    nvidia_traces,
     on_the_host,
     on_wsl1,
 )
@@ -81,10 +82,12 @@ def library_version(nvml_version: str | None) -> str | None:
     why="NVML ships with the NVIDIA driver (`libnvidia-ml.so.1`, `nvml.dll`). Without it no "
     "NVIDIA driver is installed, or its user-space part is missing. In a container with "
     "signs of a GPU on the host (an NVIDIA PCI function in `/sys`, `/dev/nvidia*`, the "
-    "nvidia module, or `NVIDIA_VISIBLE_DEVICES` set) it means the container was started "
-    "without GPU access: the NVIDIA container toolkit mounts the driver's libraries only "
-    "with `--gpus` (Apptainer and Singularity only with `--nv`, a Kubernetes pod only with "
-    "a `nvidia.com/gpu` limit). In a container with no such sign and a PCI bus that could "
+    "nvidia module) it means the container was started without GPU access: the NVIDIA "
+    "container toolkit mounts the driver's libraries only with `--gpus` (Apptainer and "
+    "Singularity only with `--nv`, a Kubernetes pod only with a `nvidia.com/gpu` limit). "
+    "`NVIDIA_VISIBLE_DEVICES` alone is a warning: NVIDIA's CUDA images set it themselves, so "
+    "it says the image wants a GPU, not that the host has one. In a container with no sign "
+    "at all and a PCI bus that could "
     "not be read it is a warning: gpudoctor cannot tell whether the host has a GPU. On a "
     "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
     "where no NVIDIA driver exists, it is information only. The install commands follow the "
@@ -166,11 +169,25 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence.append("/.singularity.d/libs has no libcuda.so.1: started without --nv")
         elif env(report, "NVIDIA_VISIBLE_DEVICES") is None:
             evidence.append("NVIDIA_VISIBLE_DEVICES is not set")
-        yield Hit(
-            title="The container was started without GPU access",
-            evidence=tuple(evidence),
-            fix=container_gpu_fix(report) or _CONTAINER_FIX,
-        )
+        fix = container_gpu_fix(report) or _CONTAINER_FIX
+        if nvidia_traces(report):  # the host's own GPU, seen through /sys
+            yield Hit(
+                title="The container was started without GPU access",
+                evidence=tuple(evidence),
+                fix=fix,
+            )
+        else:
+            # the variable alone: NVIDIA's CUDA images set it themselves, on a laptop too
+            evidence.append(
+                "NVIDIA's CUDA images set NVIDIA_VISIBLE_DEVICES themselves: it says the image "
+                "wants a GPU, not that the host has one"
+            )
+            yield Hit(
+                severity=Severity.WARNING,
+                title="This container expects a GPU, but none is visible in it",
+                evidence=tuple(evidence),
+                fix=("If the host has an NVIDIA GPU:", *fix),
+            )
     elif host.container:
         yield Hit(
             severity=Severity.WARNING,

@@ -53,8 +53,21 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     assert findings(bare, "GD-NVML-001") == []  # no GPU at all: GD-NVML-010
     asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
     (found,) = findings(asked, "GD-NVML-001")
-    assert found.title == "The container was started without GPU access"
+    # the variable alone: a CUDA image sets it itself, on a laptop too. It was an error, "The
+    # container was started without GPU access", whose --gpus all fails on a host without one
+    assert (found.severity, found.title) == (
+        Severity.WARNING,
+        "This container expects a GPU, but none is visible in it",
+    )
     assert "sign of a GPU: NVIDIA_VISIBLE_DEVICES='all'" in found.evidence
+    assert found.fix[0] == "If the host has an NVIDIA GPU:"
+    # the host's GPU seen through /sys: the container was started without it
+    host_gpu = with_driver(asked, module_version="580.95.05")
+    (found,) = findings(host_gpu, "GD-NVML-001")
+    assert (found.severity, found.title) == (
+        Severity.ERROR,
+        "The container was started without GPU access",
+    )
     unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
     (found,) = findings(with_driver(bare, errors=(unread,)), "GD-NVML-001")
     assert found.severity == Severity.WARNING
