@@ -18,6 +18,7 @@ from gpudoctor.rules.facts import (
     gpus,
     is_linux_host,
     not_applicable,
+    nvidia_traces,
     on_the_host,
     on_wsl1,
 )
@@ -86,15 +87,18 @@ def _not_applicable(report: Report) -> bool:
     "GD-CUDA-001",
     area="cuda",
     severity=Severity.ERROR,
-    severities=(Severity.ERROR, Severity.INFO),
+    severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
     title="libcuda.so.1 (the CUDA driver library) cannot be loaded",
     why="Every CUDA program loads the driver's `libcuda.so.1` (`nvcuda.dll` on Windows). When "
     "NVML works but libcuda does not, the signature of a container started with "
     "`NVIDIA_DRIVER_CAPABILITIES` lacking `compute` (only `utility` libraries mounted; "
     "`nvidia-smi` shows *CUDA Version: N/A*): NVML's `nvmlSystemGetCudaDriverVersion_v2` "
     "fails while v1 answers. On a host it means the driver's compute package is missing; "
-    "under WSL2 it lives in `/usr/lib/wsl/lib`. On macOS (no CUDA at all) it is information "
-    "only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 replaces it.",
+    "under WSL2 it lives in `/usr/lib/wsl/lib`. In a container that shows no GPU of its host "
+    "in `/sys` (only `NVIDIA_VISIBLE_DEVICES`, which CUDA images set themselves, or a PCI bus "
+    "that could not be read) it is a warning, as GD-NVML-001 is there. On macOS (no CUDA at "
+    "all) it is information only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 "
+    "replaces it.",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
     "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
@@ -145,15 +149,25 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
     elif host.container:
-        yield Hit(
-            title="The container has no NVIDIA driver libraries: it was started without GPUs",
-            evidence=tuple(evidence),
-            fix=container_gpu_fix(report)
-            or (
-                "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
-                "(see the NVML line for the host's nvidia-container-toolkit setup)",
-            ),
+        given = container_gpu_fix(report) or (
+            "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
+            "(see the NVML line for the host's nvidia-container-toolkit setup)",
         )
+        if nvidia_traces(report) or host.wsl:  # under WSL2 the GPU never shows in /sys
+            yield Hit(
+                title="The container has no NVIDIA driver libraries: it was started without GPUs",
+                evidence=tuple(evidence),
+                fix=given,
+            )
+        else:
+            # no GPU of the host shows here (NVIDIA_VISIBLE_DEVICES, which CUDA images set
+            # themselves, or a PCI bus that could not be read): as GD-NVML-001, a warning
+            yield Hit(
+                severity=Severity.WARNING,
+                title="The container has no NVIDIA driver libraries and shows no GPU of the host",
+                evidence=tuple(evidence),
+                fix=("If the host has an NVIDIA GPU:", *given),
+            )
     elif on_wsl1(report):
         yield Hit(
             title="This is WSL 1, which has no GPU support",

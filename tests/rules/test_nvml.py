@@ -61,6 +61,9 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     )
     assert "sign of a GPU: NVIDIA_VISIBLE_DEVICES='all'" in found.evidence
     assert found.fix[0] == "If the host has an NVIDIA GPU:"
+    (cuda,) = findings(asked, "GD-CUDA-001")  # it said "it was started without GPUs", an error
+    assert cuda.severity == Severity.WARNING and "shows no GPU of the host" in cuda.title
+    assert cuda.fix[0] == "If the host has an NVIDIA GPU:"
     # the host's GPU seen through /sys: the container was started without it
     host_gpu = with_driver(asked, module_version="580.95.05")
     (found,) = findings(host_gpu, "GD-NVML-001")
@@ -68,6 +71,8 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
         Severity.ERROR,
         "The container was started without GPU access",
     )
+    (cuda,) = findings(host_gpu, "GD-CUDA-001")
+    assert cuda.severity == Severity.ERROR and "started without GPUs" in cuda.title
     unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
     (found,) = findings(with_driver(bare, errors=(unread,)), "GD-NVML-001")
     assert found.severity == Severity.WARNING
