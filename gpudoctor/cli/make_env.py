@@ -134,13 +134,13 @@ def _only_gpu_partition() -> str | None:
     login node (no sinfo, inside a job) or no partition has GPUs; refused (exit 2) when sinfo
     is here but did not answer."""
     from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
-    from gpudoctor.model.derived import SLURM_NOT_CONFIGURED
+    from gpudoctor.model.derived import slurm_not_configured
     from gpudoctor.model.slurm import gpu_partitions
 
     cluster = query_cluster() if asks_as_login_node() else None
     if cluster is None:
         return None
-    if not cluster.reachable and SLURM_NOT_CONFIGURED.search(cluster.message or ""):
+    if slurm_not_configured(cluster):
         return None  # SLURM's commands without a configuration: no cluster to plan for
     if not cluster.reachable:
         # a login node whose sinfo hung or failed once got a CPU-only environment.yml, with

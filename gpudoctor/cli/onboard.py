@@ -177,7 +177,7 @@ def _check_plan_options(
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
     from gpudoctor.envplan.cluster import modules_to_unload
-    from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, gpus
+    from gpudoctor.model.derived import gpus, slurm_not_configured
     from gpudoctor.model.findings import Severity
     from gpudoctor.model.slurm import gpu_partitions
 
@@ -185,7 +185,7 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     slurm = site.slurm if site is not None else None
     said = slurm.message if slurm is not None and not slurm.reachable else None
     down = slurm is not None and not slurm.reachable
-    unconfigured = bool(SLURM_NOT_CONFIGURED.search(said or ""))
+    unconfigured = slurm_not_configured(slurm)
     parts = tuple(gpu_partitions(slurm))
     partitions = list(dict.fromkeys(p.name for p in parts))
     by_name: dict[str, list[int | None]] = {}

@@ -9,7 +9,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, a_container
+from gpudoctor.model.derived import a_container, slurm_not_configured
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.site import SLURM_GPU_VARIABLES
 from gpudoctor.verify.verdict import Level, Reason, Verdict
@@ -41,7 +41,7 @@ def slurm_reason(env: Mapping[str, str], argv: list[str]) -> Reason | None:
         return None
     cluster = slurm.query_cluster(env)
     answered = cluster is not None and cluster.reachable
-    if not job and cluster is not None and SLURM_NOT_CONFIGURED.search(cluster.message or ""):
+    if not job and slurm_not_configured(cluster):
         return None  # slurm-client installed on a laptop or a CI runner: no cluster at all
     names = list(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
     if answered and not names:

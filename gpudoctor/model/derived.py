@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from gpudoctor.model.report import GpuInfo, PciFunction, Report
+from gpudoctor.model.report import GpuInfo, PciFunction, Report, SlurmCluster
 
 
 def gpus(report: Report) -> tuple[GpuInfo, ...]:
@@ -187,6 +187,16 @@ SLURM_NOT_CONFIGURED = re.compile(
 configless DNS SRV record): the commands are installed, but no controller was ever asked."""
 
 
+def slurm_not_configured(cluster: SlurmCluster | None) -> bool:
+    """True where SLURM's commands are here but sinfo found no configuration at all
+    (:data:`SLURM_NOT_CONFIGURED`): no cluster, so no login node, and nothing to wait for."""
+    return (
+        cluster is not None
+        and not cluster.reachable
+        and bool(SLURM_NOT_CONFIGURED.search(cluster.message or ""))
+    )
+
+
 def slurm_unanswered(report: Report) -> bool:
     """True where a login node may be but SLURM could not say: SLURM is configured here, its
     controller did not answer sinfo, no GPU here, not in a job."""
@@ -195,7 +205,7 @@ def slurm_unanswered(report: Report) -> bool:
         site is not None
         and site.slurm is not None
         and not site.slurm.reachable
-        and not SLURM_NOT_CONFIGURED.search(site.slurm.message or "")
+        and not slurm_not_configured(site.slurm)
         and site.slurm_job is None
         and no_nvidia_gpu(report)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import SLURM_NOT_CONFIGURED, a_container, node_gpu_count
+from gpudoctor.model.derived import a_container, node_gpu_count, slurm_not_configured
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
 from gpudoctor.model.slurm import gpu_gres, gpus_given
@@ -106,7 +106,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not no_nvidia_gpu(report):
         return
     if not site.slurm.reachable:
-        if SLURM_NOT_CONFIGURED.search(site.slurm.message or ""):
+        if slurm_not_configured(site.slurm):
             yield Hit(
                 severity=Severity.INFO,
                 title="SLURM's commands are here but SLURM is not configured on this machine",
