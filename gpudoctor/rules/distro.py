@@ -264,6 +264,20 @@ def _debian_legacy(branch: int) -> str:
     )
 
 
+def _fedora_legacy(branch: int) -> str:
+    """RPM Fusion's command for a legacy branch: its ``nvidia-<branch>xx-kmod`` builds
+    ``akmod-nvidia-<branch>xx``, its ``xorg-x11-drv-nvidia-<branch>xx-cuda`` brings nvidia-smi
+    and libcuda. The current ``xorg-x11-drv-nvidia`` (and its ``-cuda``) Conflicts with both
+    (rpmfusion/xorg-x11-drv-nvidia and rpmfusion/nvidia-580xx-kmod, nvidia-470xx-kmod specs,
+    read 2026-12-07), so the current driver goes first; --allowerasing takes whatever else
+    still conflicts. RPM Fusion retired its 340xx packages after Fedora 41."""
+    return (
+        "$ sudo dnf remove akmod-nvidia 'kmod-nvidia*' 'xorg-x11-drv-nvidia*' && sudo dnf "
+        f"install --allowerasing akmod-nvidia-{branch}xx xorg-x11-drv-nvidia-{branch}xx-cuda "
+        "&& sudo reboot"
+    )
+
+
 def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
     """Install the last driver branch that still drives an old GPU (R470, R580).
 
@@ -276,7 +290,7 @@ def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
         {
             "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
             "debian": (_debian_legacy(branch),),
-            "fedora": (f"$ sudo dnf install akmod-nvidia-{branch}xx && sudo reboot",),
+            "fedora": (_fedora_legacy(branch),),
             "rhel": _rhel(
                 report,
                 f"$ sudo dnf -y module switch-to nvidia-driver:{branch}-dkms --allowerasing "

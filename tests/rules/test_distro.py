@@ -152,3 +152,22 @@ def test_a_rhel_of_unknown_release_gets_both_commands_labelled():
     eight_nine, ten = distro.install_legacy_branch(report, 580)
     assert eight_nine.startswith("$ sudo dnf -y module switch-to nvidia-driver:580-dkms")
     assert eight_nine.endswith("# RHEL 8/9") and ten.endswith("# RHEL 10")
+
+
+@pytest.mark.parametrize("branch", [470, 580])
+def test_fedora_legacy_branch_replaces_rpm_fusions_current_driver(branch):
+    # RPM Fusion packages a legacy branch as akmod-nvidia-<branch>xx (its nvidia-<branch>xx-kmod
+    # spec) with xorg-x11-drv-nvidia-<branch>xx-cuda beside it; the current
+    # xorg-x11-drv-nvidia (595 and later) Conflicts with both, so a plain `dnf install
+    # akmod-nvidia-580xx` beside it is refused, and the -cuda package is what brings
+    # nvidia-smi and libcuda (rpmfusion/xorg-x11-drv-nvidia, rpmfusion/nvidia-580xx-kmod,
+    # read 2026-12-07).
+    fedora = on("Fedora Linux 44 (Workstation Edition)")
+    (line,) = distro.install_legacy_branch(fedora, branch)
+    remove, install, reboot = line.split(" && ")
+    assert remove == "$ sudo dnf remove akmod-nvidia 'kmod-nvidia*' 'xorg-x11-drv-nvidia*'"
+    assert install == (
+        f"sudo dnf install --allowerasing akmod-nvidia-{branch}xx "
+        f"xorg-x11-drv-nvidia-{branch}xx-cuda"
+    )
+    assert reboot == "sudo reboot"
