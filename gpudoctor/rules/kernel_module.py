@@ -198,8 +198,10 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
         for fn, _ in found
         if (row := ask(kb.pci_range, fn.device_id)) is not None and row.last_branch is not None
     ]
-    if lasts and branch.isdigit() and int(branch) > min(lasts):
-        branch = str(min(lasts))  # the newest branch that still drives it (GD-DRV-009)
+    # a branch newer than the GPU's last one drives it in neither flavour (GD-DRV-009): the
+    # fix is that last branch, not the same branch's proprietary flavour (on Fedora and RHEL 10
+    # that rebuild or reinstall keeps the newer branch)
+    last = min(lasts) if lasts and branch.isdigit() and int(branch) > min(lasts) else None
     evidence = [
         f"PCI {fn.address} (device {fn.device_id}): {generation}, has no GSP for the open modules"
         for fn, generation in found
@@ -208,7 +210,11 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            *switch_module_flavour(report, "proprietary", branch),
+            *(
+                install_legacy_branch(report, last)
+                if last is not None
+                else switch_module_flavour(report, "proprietary", branch)
+            ),
             "$ sudo journalctl -k -b | grep -i 'open nvidia.ko'   # the kernel's own words",
         ),
     )

@@ -141,6 +141,31 @@ def test_a_pascal_gpu_on_r590() -> None:
     assert flavour.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
 
 
+@pytest.mark.parametrize(
+    ("os_release", "wanted", "kept_branch"),
+    [
+        # RPM Fusion: the open flavour's rebuild (akmods) would rebuild R595, which refuses Pascal
+        ("Fedora Linux 44 (Workstation Edition)", "akmod-nvidia-580xx", "akmods --kernels"),
+        # NVIDIA's RHEL 10 repository: cuda-drivers alone is R595's proprietary flavour
+        (
+            "Red Hat Enterprise Linux 10.0 (Coughlan)",
+            "versionlock add '*nvidia*580*'",
+            "dnf install --allowerasing cuda-drivers",
+        ),
+    ],
+)
+def test_a_pascal_gpu_on_r595_open_gets_the_last_branch_not_the_same_branch_proprietary(
+    os_release: str, wanted: str, kept_branch: str
+) -> None:
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  595.71.05  Release Build"
+    report = _machine(line, "595.71.05", _gpu("0x1b06"), os_release=os_release)
+    (flavour,) = findings(report, "GD-DRV-008")
+    assert wanted in flavour.fix[0]
+    assert not any(kept_branch in step for step in flavour.fix)
+    (dropped,) = findings(report, "GD-DRV-009")
+    assert flavour.fix[0] == dropped.fix[0]
+
+
 def test_a_k80_on_r535() -> None:
     line = (
         "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023"
