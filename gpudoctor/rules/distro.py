@@ -99,7 +99,14 @@ def install_driver(report: Report) -> tuple[str, ...]:
             "fedora": (
                 "$ sudo dnf install akmod-nvidia xorg-x11-drv-nvidia-cuda   # from RPM Fusion",
             ),
-            "rhel": ("$ sudo dnf install cuda-drivers   # from NVIDIA's CUDA repository",),
+            # the open flavour: the default since R560, the only one Blackwell runs, and what
+            # NVIDIA's guide installs for "the latest" (Kernel Modules); cuda-drivers is the
+            # proprietary flavour on RHEL 10 (Advanced Options)
+            "rhel": _rhel(
+                report,
+                "$ sudo dnf module enable nvidia-driver:open-dkms && sudo dnf install nvidia-open",
+                "$ sudo dnf install nvidia-open",
+            ),
         },
         "Install the NVIDIA driver",
     )

@@ -108,6 +108,12 @@ def library_version(nvml_version: str | None) -> str | None:
         "wookayin/gpustat#90 (NVML Shared Library Not Found)",
         "NVIDIA/nvidia-docker#1243",
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlInit, NVML_ERROR_LIBRARY_NOT_FOUND)",
+        "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html "
+        "(RHEL 8/9: dnf module enable nvidia-driver:open-dkms, dnf install nvidia-open; RHEL 10: "
+        'dnf install nvidia-open; Table 5, "Install the latest", 620 edition, read 2026-12-07)',
+        "https://github.com/rpmfusion/nvidia-kmod (akmod-nvidia; its build picks the open "
+        "flavour unless a GPU without GSP is present) and https://github.com/rpmfusion/"
+        "xorg-x11-drv-nvidia (xorg-x11-drv-nvidia-cuda), read 2026-12-07",
         "https://github.com/robotic-vision-lab/UR-Robotiq-Integrated-Driver/wiki/"
         "Windows-Docker-Instruction (Docker Desktop, WSL 2 backend: docker run --gpus all "
         "... nvidia-smi shows the Windows driver; read 2026-12-07)",

@@ -136,7 +136,16 @@ def test_no_gpu_at_all_makes_nvml_not_applicable(container):
     [
         ("Ubuntu 22.04.5 LTS", "ubuntu-drivers", "dnf"),
         ("Fedora Linux 44 (Cloud Edition)", "dnf install akmod-nvidia", "apt"),
-        ("Rocky Linux 9.4 (Blue Onyx)", "dnf install cuda-drivers", "apt"),
+        # NVIDIA's Driver Installation Guide (Kernel Modules, "Install the latest"): the open
+        # flavour, the default since 560 and the only one Blackwell runs; cuda-drivers is the
+        # proprietary flavour on RHEL 10 (Advanced Options); R620's guide: "Proprietary Kernel
+        # Modules Removed"
+        (
+            "Rocky Linux 9.4 (Blue Onyx)",
+            "dnf module enable nvidia-driver:open-dkms && sudo dnf install nvidia-open",
+            "cuda-drivers",
+        ),
+        ("Red Hat Enterprise Linux 10.0 (Coughlan)", "$ sudo dnf install nvidia-open", "module"),
         ("Arch Linux", "with your distribution's package manager", "dnf"),
     ],
 )
