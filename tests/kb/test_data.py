@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import shutil
 from pathlib import Path
@@ -13,43 +12,12 @@ from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.loader import DATA_DIR, load_dir
-from gpudoctor.kb.records import Sourced
 from gpudoctor.model.versions import cuda_key, parse_cc, parse_driver, python_key
 
 
 @pytest.fixture(scope="module")
 def kb() -> KnowledgeBase:
     return load()
-
-
-def _rows(kb: KnowledgeBase) -> list[Sourced]:
-    rows: list[Sourced] = [
-        *kb.toolkits,
-        *kb.minor_compat,
-        *kb.branches,
-        *kb.targets,
-        *kb.architectures,
-        kb.arch_rules,
-        *kb.arch_drivers,
-        *kb.numpy_limits,
-        *kb.last_branches,
-        *kb.pci_ranges,
-        *kb.message_patterns,
-    ]
-    for release in kb.release_rows:
-        rows.append(release)
-        rows.extend(release.variants)
-        if release.patches is not None:
-            rows.append(release.patches)
-    return rows
-
-
-def test_every_row_has_source_and_date(kb: KnowledgeBase) -> None:
-    rows = _rows(kb)
-    assert len(rows) > 150
-    for row in rows:
-        assert row.source.strip(), row
-        assert dt.date(2020, 1, 1) <= row.as_of <= dt.date.today() + dt.timedelta(days=3650)
 
 
 def test_moving_rows_are_marked(kb: KnowledgeBase) -> None:
