@@ -304,12 +304,15 @@ def release_of(kb: KnowledgeBase, fw: FrameworkInfo) -> ReleaseLike | None:
     severity=Severity.WARNING,
     title="The Python version is outside what {fw} supports",
     why="Each {fw} release publishes wheels for a range of Python versions (from the "
-    "knowledge base: PyTorch's RELEASE.md, TensorFlow's tested configurations). Outside "
-    "that range pip finds no wheel (or an old one), and an installed build is untested.",
+    "knowledge base: PyTorch's RELEASE.md and TensorFlow's tested configurations, and the "
+    "wheels on PyPI where they differ: PyTorch 2.13 and 2.14 list Python 3.15 but publish no "
+    "cp315 wheel). Outside that range pip finds no wheel (or an old one), and an installed "
+    "build is untested.",
     fix="Use a Python inside the range, e.g. a new environment from `gpudoctor make-env`.",
     sources=(
         "https://github.com/pytorch/pytorch/blob/main/RELEASE.md#release-compatibility-matrix",
         "https://www.tensorflow.org/install/source#gpu",
+        "https://pypi.org/simple/torch/ (the cp3XX tags of each release's wheels)",
         "gpudoctor/kb/data/torch.toml and tensorflow.toml (knowledge base: Python ranges)",
     ),
 )

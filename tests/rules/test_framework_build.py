@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.rules.catalogue import sorted_rules
 from gpudoctor.rules.framework_build import api_level
 from tests.rules.builders import (
     FakeKb,
@@ -116,6 +117,13 @@ def test_python_outside_the_supported_range():
         found.title == "Python 3.9 is outside PyTorch 2.9.1+cu128's supported range (3.10 to 3.14)"
     )
     assert findings(healthy(), "GD-TORCH-007") == []
+
+
+def test_the_python_range_is_said_to_follow_the_published_wheels():
+    # torch.toml follows PyPI's wheels where RELEASE.md lists more (2.13 and 2.14: 3.15 in
+    # RELEASE.md, no cp315 wheel), so explain must not name RELEASE.md as the range's source
+    (rule,) = [r for r in sorted_rules() if r.id == "GD-TORCH-007"]
+    assert "PyPI" in rule.why and any("pypi.org" in source for source in rule.sources)
 
 
 def test_unknown_releases_are_not_judged():
