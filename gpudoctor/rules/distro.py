@@ -277,7 +277,9 @@ def _fedora_legacy(branch: int) -> str:
     and libcuda. The current ``xorg-x11-drv-nvidia`` (and its ``-cuda``) Conflicts with both
     (rpmfusion/xorg-x11-drv-nvidia and rpmfusion/nvidia-580xx-kmod, nvidia-470xx-kmod specs,
     read 2026-12-07), so the current driver goes first; --allowerasing takes whatever else
-    still conflicts. RPM Fusion retired its 340xx packages after Fedora 41."""
+    still conflicts. RPM Fusion retired its 340xx packages in 2024 (dead.package on its f41
+    and master branches, 2024-10-04: "Not compatible with new xorg version"); no rule asks
+    for R340 (a PCI ID does not tell Tesla from Kepler)."""
     return (
         "$ sudo dnf remove akmod-nvidia 'kmod-nvidia*' 'xorg-x11-drv-nvidia*' && sudo dnf "
         f"install --allowerasing akmod-nvidia-{branch}xx xorg-x11-drv-nvidia-{branch}xx-cuda "
