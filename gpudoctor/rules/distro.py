@@ -271,7 +271,7 @@ def _debian_legacy(branch: int) -> str:
     )
 
 
-def _fedora_legacy(branch: int) -> str:
+def _fedora_legacy(branch: int, *, replacing: bool = True) -> str:
     """RPM Fusion's command for a legacy branch: its ``nvidia-<branch>xx-kmod`` builds
     ``akmod-nvidia-<branch>xx``, its ``xorg-x11-drv-nvidia-<branch>xx-cuda`` brings nvidia-smi
     and libcuda. The current ``xorg-x11-drv-nvidia`` (and its ``-cuda``) Conflicts with both
@@ -280,34 +280,51 @@ def _fedora_legacy(branch: int) -> str:
     still conflicts. RPM Fusion retired its 340xx packages in 2024 (dead.package on its f41
     and master branches, 2024-10-04: "Not compatible with new xorg version"); no rule asks
     for R340 (a PCI ID does not tell Tesla from Kepler)."""
+    packages = f"akmod-nvidia-{branch}xx xorg-x11-drv-nvidia-{branch}xx-cuda"
+    if not replacing:
+        return f"$ sudo dnf install {packages} && sudo reboot"
     return (
         "$ sudo dnf remove akmod-nvidia 'kmod-nvidia*' 'xorg-x11-drv-nvidia*' && sudo dnf "
-        f"install --allowerasing akmod-nvidia-{branch}xx xorg-x11-drv-nvidia-{branch}xx-cuda "
-        "&& sudo reboot"
+        f"install --allowerasing {packages} && sudo reboot"
     )
 
 
-def install_legacy_branch(report: Report, branch: int) -> tuple[str, ...]:
+def install_legacy_branch(
+    report: Report, branch: int, *, replacing: bool = True
+) -> tuple[str, ...]:
     """Install the last driver branch that still drives an old GPU (R470, R580).
 
-    A newer branch is installed, so RHEL 8/9 switch the module stream to the branch's
-    proprietary one (these GPUs predate the open modules) and RHEL 10 removes the driver,
-    holds the branch with versionlock and installs it again.
+    ``replacing``: a newer branch is installed, so Fedora removes it first, RHEL 8/9 switch
+    the module stream to the branch's proprietary one (these GPUs predate the open modules) and
+    RHEL 10 removes the driver, holds the branch with versionlock and installs it again. On a
+    machine with no driver the branch is installed as it is: RHEL 8/9 ``module install`` of
+    the ``<branch>-dkms`` stream (NVIDIA's yum packaging scheme; used for R580 on Pascal in
+    public install scripts, not read in NVIDIA's guide for R580), RHEL 10 the lock first.
     """
+    versionlock = (
+        f"sudo dnf install python3-dnf-plugin-versionlock && sudo dnf versionlock add "
+        f"'*nvidia*{branch}*' && sudo dnf install cuda-drivers && sudo reboot"
+    )
+    if replacing:
+        rhel = _rhel(
+            report,
+            f"$ sudo dnf -y module switch-to nvidia-driver:{branch}-dkms --allowerasing "
+            "&& sudo reboot",
+            f"$ sudo dnf remove 'nvidia-*' 'kmod-nvidia*' && {versionlock}",
+        )
+    else:
+        rhel = _rhel(
+            report,
+            f"$ sudo dnf module install nvidia-driver:{branch}-dkms && sudo reboot",
+            f"$ {versionlock}",
+        )
     return _choose(
         report,
         {
             "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
             "debian": (_debian_legacy(branch),),
-            "fedora": (_fedora_legacy(branch),),
-            "rhel": _rhel(
-                report,
-                f"$ sudo dnf -y module switch-to nvidia-driver:{branch}-dkms --allowerasing "
-                "&& sudo reboot",
-                "$ sudo dnf remove 'nvidia-*' 'kmod-nvidia*' && sudo dnf install "
-                f"python3-dnf-plugin-versionlock && sudo dnf versionlock add '*nvidia*{branch}*' "
-                "&& sudo dnf install cuda-drivers && sudo reboot",
-            ),
+            "fedora": (_fedora_legacy(branch, replacing=replacing),),
+            "rhel": rhel,
         },
         f"Install the R{branch} driver branch (the last one for this GPU)",
     )

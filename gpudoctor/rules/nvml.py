@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container
+from gpudoctor.model.derived import a_container, is_gpu_function
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
 from gpudoctor.rules.distro import (
     hold_driver,
     install_driver,
+    install_legacy_branch,
     rebuild_module,
     reinstall_libraries,
 )
@@ -20,6 +21,7 @@ from gpudoctor.rules.facts import (
     WSL_CONTAINER_FIX,
     WSL_LINUX_DRIVER,
     WSL_RESTART,
+    ask,
     container_gpu_fix,
     env,
     host_gpu_evidence,
@@ -92,6 +94,9 @@ def library_version(nvml_version: str | None) -> str | None:
     "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
     "where no NVIDIA driver exists, it is information only. The install commands follow the "
     "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family). "
+    "A GPU on the PCI bus that the current branches no longer drive (Maxwell, Pascal, Volta: "
+    "R580 is their last; knowledge base `driver_branches.toml`) gets its last branch instead "
+    "of the current driver (on Fedora RPM Fusion's `akmod-nvidia-580xx`). "
     "A container under WSL2 (Docker Desktop's WSL 2 backend, or Docker Engine inside a WSL "
     "distribution) never shows the GPU on the PCI bus (WSL2 passes it as `/dev/dxg`): without "
     "`NVIDIA_VISIBLE_DEVICES` it is a warning, and the fix is `--gpus all` (Docker Desktop) or "
@@ -243,11 +248,31 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
         )
     else:
+        dropped = _dropped_gpus(report, kb)
+        last = min((branch for _, branch in dropped), default=None)
         yield Hit(
             title="No NVIDIA driver is installed",
-            evidence=(said, "no nvidia kernel module"),
-            fix=(*install_driver(report), "$ sudo reboot"),
+            evidence=(said, "no nvidia kernel module", *(line for line, _ in dropped)),
+            # the current branches (R590 on) drive none of these GPUs: install their last one
+            fix=install_legacy_branch(report, last, replacing=False)
+            if last is not None
+            else (*install_driver(report), "$ sudo reboot"),
         )
+
+
+def _dropped_gpus(report: Report, kb: KnowledgeBase) -> list[tuple[str, int]]:
+    """The GPUs on the PCI bus that a branch already dropped, each as an evidence line and the
+    last branch that drives it (knowledge base ``driver_branches.toml``)."""
+    found = []
+    for fn in report.driver.pci_functions:
+        row = ask(kb.pci_range, fn.device_id) if is_gpu_function(fn) else None
+        if row is not None and row.last_branch is not None:
+            line = (
+                f"PCI {fn.address} (device {fn.device_id}): {row.generation}; the last driver "
+                f"branch for it is R{row.last_branch}"
+            )
+            found.append((line, row.last_branch))
+    return found
 
 
 @rule(

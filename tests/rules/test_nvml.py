@@ -340,3 +340,43 @@ def test_a_pod_on_a_cluster_without_the_device_plugin_is_told_who_installs_it():
     report = with_host(broken_nvml(healthy(), "library_not_found"), container="kubernetes")
     (found,) = findings(report, "GD-NVML-001")
     assert any("no NVIDIA device plugin" in step for step in found.fix)
+
+
+@pytest.mark.parametrize(
+    ("release", "device", "wanted", "unwanted"),
+    [
+        # R590 and later drive no Maxwell, Pascal or Volta GPU: the current driver a fresh
+        # machine gets (RPM Fusion's akmod-nvidia is R595 on Fedora 44, NVIDIA's nvidia-open is
+        # the open flavour, which never drives them) leaves a GTX 1080 without a driver
+        (
+            "Fedora Linux 44 (Workstation Edition)",
+            "0x1b80",
+            "$ sudo dnf install akmod-nvidia-580xx xorg-x11-drv-nvidia-580xx-cuda && sudo reboot",
+            "dnf remove",
+        ),
+        (
+            "Rocky Linux 9.4 (Blue Onyx)",
+            "0x1b80",
+            "$ sudo dnf module install nvidia-driver:580-dkms && sudo reboot",
+            "nvidia-open",
+        ),
+        ("Ubuntu 24.04.1 LTS", "0x1b80", "apt-get install nvidia-driver-580", "ubuntu-drivers"),
+        # a Turing GPU: the current driver drives it
+        ("Fedora Linux 44 (Workstation Edition)", "0x1e04", "dnf install akmod-nvidia ", "580xx"),
+    ],
+)
+def test_no_driver_on_a_gpu_the_current_branches_dropped_installs_its_last_branch(
+    release, device, wanted, unwanted
+):
+    from gpudoctor.model.report import PciFunction
+
+    gpu = PciFunction(address="0000:01:00.0", device_id=device, class_code="0x030000", driver=None)
+    report = with_host(broken_nvml(healthy(), "library_not_found"), os_release=release)
+    report = with_driver(report, module_version=None, pci_functions=(gpu,))
+    (found,) = findings(report, "GD-NVML-001")
+    fix = "\n".join(found.fix)
+    assert wanted in fix and unwanted not in fix
+    if device == "0x1b80":
+        assert "PCI 0000:01:00.0 (device 0x1b80): Maxwell, Pascal or Volta" in "".join(
+            found.evidence
+        )
