@@ -94,9 +94,9 @@ def _not_applicable(report: Report) -> bool:
     "`NVIDIA_DRIVER_CAPABILITIES` lacking `compute` (only `utility` libraries mounted; "
     "`nvidia-smi` shows *CUDA Version: N/A*): NVML's `nvmlSystemGetCudaDriverVersion_v2` "
     "fails while v1 answers. On a host it means the driver's compute package is missing; "
-    "under WSL2 it lives in `/usr/lib/wsl/lib`. In a container that shows no GPU of its host "
-    "in `/sys` (only `NVIDIA_VISIBLE_DEVICES`, which CUDA images set themselves, or a PCI bus "
-    "that could not be read) it is a warning, as GD-NVML-001 is there. On macOS (no CUDA at "
+    "under WSL2 it lives in `/usr/lib/wsl/lib`. In a container whose PCI bus could not be "
+    "read and that shows no GPU of its host (`NVIDIA_VISIBLE_DEVICES`, which CUDA images set "
+    "themselves, is no such sign) it is a warning, as GD-NVML-001 is there. On macOS (no CUDA at "
     "all) it is information only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 "
     "replaces it.",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "

@@ -183,6 +183,21 @@ def failure_reports() -> dict[str, Report]:
         torch_failed(NO_DRIVER_TORCH),
         TF_ABSENT,
     )
+    # A CUDA image (which sets NVIDIA_VISIBLE_DEVICES=all itself) run with docker on a laptop
+    # without an NVIDIA GPU: the host's PCI bus, read from the container, shows nothing NVIDIA
+    # and no nvidia module; PyTorch is the image's CUDA build.
+    out["failure__cuda_image_on_host_without_gpu"] = report(
+        host_from(
+            l40s,
+            container="docker",
+            env={"NVIDIA_VISIBLE_DEVICES": "all", "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"},
+        ),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
     # `podman run` without --device nvidia.com/gpu=all on a GPU host, and a Kubernetes pod
     # without a nvidia.com/gpu limit whose CUDA image sets NVIDIA_VISIBLE_DEVICES=all: /sys
     # shows the host's GPU and module, no device file or driver library was put in.

@@ -51,7 +51,10 @@ def test_library_not_found_names_the_container_case():
 def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     bare = no_gpu_machine(container="docker")
     assert findings(bare, "GD-NVML-001") == []  # no GPU at all: GD-NVML-010
-    asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
+    # the host's PCI bus shows no GPU: GD-DRV-001 says the host has none, variable or not
+    assert findings(with_env(bare, NVIDIA_VISIBLE_DEVICES="all"), "GD-NVML-001") == []
+    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
+    asked = with_driver(with_env(bare, NVIDIA_VISIBLE_DEVICES="all"), errors=(unread,))
     (found,) = findings(asked, "GD-NVML-001")
     # the variable alone: a CUDA image sets it itself, on a laptop too. It was an error, "The
     # container was started without GPU access", whose --gpus all fails on a host without one
@@ -73,7 +76,6 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     )
     (cuda,) = findings(host_gpu, "GD-CUDA-001")
     assert cuda.severity == Severity.ERROR and "started without GPUs" in cuda.title
-    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
     (found,) = findings(with_driver(bare, errors=(unread,)), "GD-NVML-001")
     assert found.severity == Severity.WARNING
     assert "started without GPU access" not in found.title
