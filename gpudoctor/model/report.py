@@ -67,6 +67,16 @@ class HostInfo:
     """``docker``, ``podman``, ``apptainer`` (also Singularity), ``kubernetes``, ``container``
     (other) or None."""
     wsl: bool = False
+    dxg: bool | None = None
+    """Whether ``/dev/dxg``, WSL2's GPU paravirtualisation device, exists: a WSL 2
+    distribution has it, a container under WSL2 only when it was started with the GPU
+    (``--gpus``; NVIDIA's container runtime passes it there instead of ``/dev/nvidia*``).
+    None outside WSL and in reports written before 2026-12-08."""
+    wsl_libcuda: str | None = None
+    """The Windows driver's ``libcuda`` under ``/usr/lib/wsl`` (``/usr/lib/wsl/lib/libcuda.so.1``,
+    or ``libcuda.so.1.1`` in its driver-store folder under ``/usr/lib/wsl/drivers``, which
+    NVIDIA's container runtime mounts into a container), None where there is none, outside WSL
+    and in reports written before 2026-12-08."""
     glibc: str | None = None
     cpu_flags: tuple[str, ...] | None = None
     """The instruction-set extensions framework builds need (``avx``, ``avx2``, ``fma``,

@@ -153,6 +153,26 @@ WSL_CONTAINER_FIX = (
 )
 
 
+WSL_DXG_FIX = (
+    "Start it with docker run --gpus all ...: under WSL2 NVIDIA's container runtime then "
+    "passes /dev/dxg and mounts the Windows driver's libraries from /usr/lib/wsl; --device "
+    "/dev/dxg alone gives the device without them",
+    "Docker Desktop needs its WSL 2 based engine and the Windows NVIDIA driver; Docker Engine "
+    "installed inside this WSL 2 distribution needs nvidia-container-toolkit there, then",
+    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+    "If it was started so: install or update the NVIDIA driver on Windows (its WSL 2 support "
+    "provides libcuda), then in PowerShell:",
+    "> wsl --shutdown",
+)
+"""A container under WSL2 that has /dev/dxg but not the Windows driver's libraries."""
+
+
+def wsl_gpu_device(report: Report) -> bool:
+    """True where a container under WSL2 was given WSL2's GPU device, ``/dev/dxg``: the sign
+    that it was started with the GPU (WSL2 never shows the GPU in /sys)."""
+    return bool(report.host.container and report.host.wsl and report.host.dxg)
+
+
 def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
     """How this container's runtime is given the GPU, where it is not Docker's ``--gpus`` on a
     Linux host (under WSL2 the host is a WSL distribution or Docker Desktop)."""

@@ -176,7 +176,20 @@ def failure_reports() -> dict[str, Report]:
     # `docker run` without --gpus under WSL2 (Docker Desktop's WSL 2 backend): the WSL kernel,
     # no /dev/dxg and no /usr/lib/wsl in the container, and no GPU on the PCI bus.
     out["failure__wsl2_docker_without_gpus"] = report(
-        dataclasses.replace(wsl_host, container="docker"),
+        dataclasses.replace(wsl_host, container="docker", dxg=False),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # `docker run --device /dev/dxg` of a CUDA image under WSL2: WSL2's GPU device without
+    # the Windows driver's libraries, which NVIDIA's runtime mounts only with --gpus
+    # (NVIDIA/libnvidia-container src/nvc_info.c, nvidia-container-toolkit driver-wsl.go).
+    out["failure__wsl2_container_dxg_without_libraries"] = report(
+        dataclasses.replace(
+            wsl_host, container="docker", dxg=True, env={"NVIDIA_VISIBLE_DEVICES": "all"}
+        ),
         KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
         nvml_of("library_not_found"),
         no_cuda,
