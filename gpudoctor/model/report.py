@@ -747,6 +747,30 @@ class RemoteRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContainerToolkitInfo:
+    """Docker on this host and the NVIDIA Container Toolkit that ``docker run --gpus`` needs,
+    read from files and PATH: no docker command is run, so a hung daemon cannot hang it."""
+
+    docker: str
+    """Where Docker was found: the ``docker`` command's path, or ``/etc/docker``."""
+    binaries: tuple[str, ...] = ()
+    """The toolkit's programs found on PATH or in the system's bin folders
+    (``/usr/bin/nvidia-container-runtime-hook``, ``/usr/bin/nvidia-ctk`` ...). Docker
+    registers its ``gpu`` device driver, which ``--gpus`` asks for, only where
+    ``nvidia-container-runtime-hook`` is on dockerd's PATH when it starts."""
+    runtimes: tuple[str, ...] = ()
+    """The runtimes ``/etc/docker/daemon.json`` names whose path is NVIDIA's (``nvidia``)."""
+    cdi_specs: tuple[str, ...] = ()
+    """NVIDIA's CDI specifications in ``/etc/cdi`` and ``/var/run/cdi`` (``nvidia.yaml``)."""
+    errors: tuple[Unavailable, ...] = ()
+
+    @property
+    def present(self) -> bool:
+        """True when any part of the toolkit is here."""
+        return bool(self.binaries or self.runtimes or self.cdi_specs)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteInfo:
     """Where this process runs: a SLURM login node or job, a container, loaded modules."""
 
@@ -775,6 +799,9 @@ class SiteInfo:
     slurm_node: SlurmNodeGres | None = None
     """This node's GRES as SLURM configures it, where ``check --health-check --drain`` asked
     (its one ``sinfo``); None otherwise, and in reports written before 2026-12-07."""
+    container_toolkit: ContainerToolkitInfo | None = None
+    """Docker and the NVIDIA Container Toolkit on this host; None where Docker is not
+    installed, inside a container, and in reports written before 2026-12-08."""
 
 
 # --- building against the frameworks: CUDA toolkit, compilers, linker cache ------------------

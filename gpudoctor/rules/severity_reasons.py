@@ -33,6 +33,8 @@ REASONS: dict[str, str] = {
     "GD-HOST-010": "Warning: training starts, then DataLoader workers die on larger batches.",
     "GD-HOST-011": "Warning: runs fail when checkpoints or caches no longer fit.",
     "GD-HOST-012": "Warning: installs and downloads fail as the home directory fills.",
+    "GD-HOST-061": "Warning: training on the host works, but no GPU container can start "
+    "(`docker run --gpus` fails at once).",
     "GD-HOST-013": "Information: installs are slower, nothing fails.",
     "GD-HOST-014": "Information: imports are slower, nothing fails.",
     # --- driver ---

@@ -14,6 +14,7 @@ import dataclasses
 import sys
 
 from gpudoctor.model.report import (
+    ContainerToolkitInfo,
     CudaInfo,
     FabricManagerInfo,
     FrameworkDevice,
@@ -25,6 +26,7 @@ from gpudoctor.model.report import (
     PackageInfo,
     PciFunction,
     Report,
+    SiteInfo,
 )
 from gpudoctor.model.serialize import report_to_json
 from gpudoctor.probe.nvml_collect import collect_nvml
@@ -292,6 +294,20 @@ def failure_reports() -> dict[str, Report]:
         cuda_ok(h100, lost_nvml, len(good)),
         torch_ok(good),
         TF_ABSENT,
+    )
+    # Docker on an H100 host without the NVIDIA Container Toolkit: `docker run --gpus all`
+    # fails with 'could not select device driver "" with capabilities: [[gpu]]' (the probe
+    # found /usr/bin/docker, no toolkit program, no NVIDIA runtime, no CDI specification).
+    out["failure__docker_without_container_toolkit"] = dataclasses.replace(
+        report(
+            host_from(h100, os_release="Ubuntu 24.04.3 LTS", glibc="2.39"),
+            driver_from(h100, h100_nvml),
+            h100_nvml,
+            cuda_ok(h100, h100_nvml, 1),
+            torch_ok(h100_nvml.gpus),
+            TF_ABSENT,
+        ),
+        site=SiteInfo(container_toolkit=ContainerToolkitInfo(docker="/usr/bin/docker")),
     )
     out["failure__torch_cpu_only_on_gpu"] = report(
         host_from(h100),
