@@ -173,6 +173,20 @@ def wsl_gpu_device(report: Report) -> bool:
     return bool(report.host.container and report.host.wsl and report.host.dxg)
 
 
+def container_without_host_gpu(report: Report) -> bool:
+    """True in a container without the driver's libraries that shows no GPU of its host:
+    nothing NVIDIA in /sys, /dev or NVML, and under WSL2 no /dev/dxg, while the PCI bus could
+    not be read or, under WSL2, never shows one. The host may have no GPU at all, so
+    GD-NVML-001 and GD-CUDA-001 are warnings there, and so is a CUDA build's GD-TORCH-008."""
+    return (
+        bool(report.host.container)
+        and report.nvml.status == "library_not_found"
+        and not nvidia_traces(report)
+        and not wsl_gpu_device(report)
+        and not no_nvidia_gpu(report)
+    )
+
+
 def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
     """How this container's runtime is given the GPU, where it is not Docker's ``--gpus`` on a
     Linux host (under WSL2 the host is a WSL distribution or Docker Desktop)."""

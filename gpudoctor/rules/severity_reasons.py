@@ -193,7 +193,8 @@ _FRAMEWORK = {
     "PTX JIT covers it and works (slow first run, some kernels missing).",
     "007": "Warning: an unsupported Python may work, but wheels and fixes are not made for it.",
     "008": "Error: the framework cannot use the GPU; information on a machine with no "
-    "NVIDIA GPU, where a CUDA build runs on the CPU as intended.",
+    "NVIDIA GPU, where a CUDA build runs on the CPU as intended; a warning in a container "
+    "that shows no GPU of its host, which may have none.",
     "009": "Error: the framework cannot use the GPU without those libraries.",
     "010": "Error: a GPU that computes wrongly or not at all cannot be trained on.",
     "011": "Error: the framework refuses (or misbehaves with) the older cuDNN.",
