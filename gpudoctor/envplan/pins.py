@@ -95,7 +95,14 @@ def _warnings(
                 f"Python {request.python} is {known}; conda may find only a pre-release of it, "
                 "or nothing, and framework wheels for it may be missing"
             )
-    if not target.has_gpu and not request.cpu:
+    if target.wsl1 and not request.cpu:
+        # "no NVIDIA driver" sent a WSL 1 user to install one: WSL 1 has no GPU support at all
+        out.append(
+            "WSL 1 has no GPU support (CUDA runs in WSL 2 only): this is a CPU-only environment; "
+            "for the GPU, convert the distribution to WSL 2 in PowerShell (`wsl -l -v` names "
+            "it, then `wsl --set-version DISTRO 2`) and run make-env there again"
+        )
+    elif not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
     out.extend(target.left_out)
     if target.arch == "x86_64" and target.cpu_flags is not None and "avx" not in target.cpu_flags:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError, PlanError
-from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm
+from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm, wsl_name
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.model.versions import cc_text, major_minor, parse_cc, parse_driver
 
@@ -36,6 +36,9 @@ class Target:
     arch: str = "x86_64"
     wsl: bool = False
     """True under WSL2: packages are Linux ones, the driver is the Windows one."""
+    wsl1: bool = False
+    """True under WSL 1, which has no GPU support (CUDA runs in WSL 2 only): Linux packages,
+    CPU only; ``wsl`` is False there, as no Windows driver serves it."""
     gpus: tuple[str, ...] = ()
     """GPU names, for the comment block."""
     glibc: str | None = None
@@ -113,7 +116,9 @@ class Target:
     def describe(self, kb: KnowledgeBase) -> str:
         """One line naming the target, e.g. ``driver 535.104.05 (CUDA 12.2), CC 7.0 (Volta)``."""
         parts: list[str] = []
-        if self.driver is None:
+        if self.wsl1:
+            parts.append("no GPU support")  # whatever driver Windows has: WSL 1 cannot use it
+        elif self.driver is None:
             parts.append(
                 "NVIDIA driver of unknown version" if self.unread_driver else "no NVIDIA driver"
             )
@@ -125,7 +130,9 @@ class Target:
             parts.append(f"CC {self.cc}" + (f" ({arch.name})" if arch else ""))
         elif self.driver is not None:
             parts.append("CC unknown")
-        parts.append(self.platform + (" under WSL2" if self.wsl else ""))
+        parts.append(
+            self.platform + (" under WSL2" if self.wsl else " under WSL 1" if self.wsl1 else "")
+        )
         return ", ".join(parts)
 
 
@@ -309,7 +316,11 @@ def _driver_signs(report: Report) -> tuple[str, ...]:
     ]
     if report.cuda.device_count:
         found.append(f"CUDA counts {_plural(report.cuda.device_count, 'device')}")
-    if report.host.wsl and report.nvml.status not in ("ok", "library_not_found"):
+    if (
+        report.host.wsl
+        and wsl_name(report) != "WSL 1"  # no GPU there at all, whatever NVML answers
+        and report.nvml.status not in ("ok", "library_not_found")
+    ):
         # WSL2 shows no GPU on the PCI bus: an NVIDIA NVML that is there but failed is the sign
         found.append(
             f"under WSL an NVIDIA NVML is installed but answered {report.nvml.status} (the "
@@ -363,7 +374,8 @@ def target_from_report(report: Report, origin: str) -> Target:
         cc=_lowest_cc(report),
         os=os,
         arch=arch,
-        wsl=report.host.wsl,
+        wsl=report.host.wsl and wsl_name(report) != "WSL 1",
+        wsl1=wsl_name(report) == "WSL 1",
         gpus=names,
         glibc=report.host.glibc,
         cpu_flags=report.host.cpu_flags,

@@ -93,14 +93,13 @@ def no_nvidia_gpu(report: Report) -> bool:
     """True when this Linux machine (or the host of this container) has no NVIDIA GPU.
 
     Nothing NVIDIA on a PCI bus that could be read, no nvidia kernel module, no /dev/nvidia*
-    and NVML lists no GPU. In a container ``NVIDIA_VISIBLE_DEVICES`` counts as a sign that
-    GPUs were meant to be there. Windows, WSL2 and macOS are never answered here: their
-    driver is not visible through /sys.
+    and NVML lists no GPU. A container sees its host's PCI bus and modules in /sys, so this
+    answers for the host; ``NVIDIA_VISIBLE_DEVICES`` changes nothing (NVIDIA's CUDA images
+    set it themselves, on a machine without a GPU too). Windows, WSL2 and macOS are never
+    answered here: their driver is not visible through /sys.
     """
     host = report.host
-    if host.os != "linux" or host.wsl or _any_trace(report) or pci_bus_unreadable(report):
-        return False
-    return not (host.container and env(report, "NVIDIA_VISIBLE_DEVICES") is not None)
+    return not (host.os != "linux" or host.wsl or _any_trace(report) or pci_bus_unreadable(report))
 
 
 _NVML_NOT_APPLICABLE = ("library_not_found", "driver_not_loaded", "bindings_missing")

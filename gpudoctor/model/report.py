@@ -67,6 +67,16 @@ class HostInfo:
     """``docker``, ``podman``, ``apptainer`` (also Singularity), ``kubernetes``, ``container``
     (other) or None."""
     wsl: bool = False
+    dxg: bool | None = None
+    """Whether ``/dev/dxg``, WSL2's GPU paravirtualisation device, exists: a WSL 2
+    distribution has it, a container under WSL2 only when it was started with the GPU
+    (``--gpus``; NVIDIA's container runtime passes it there instead of ``/dev/nvidia*``).
+    None outside WSL and in reports written before 2026-12-08."""
+    wsl_libcuda: str | None = None
+    """The Windows driver's ``libcuda`` under ``/usr/lib/wsl`` (``/usr/lib/wsl/lib/libcuda.so.1``,
+    or ``libcuda.so.1.1`` in its driver-store folder under ``/usr/lib/wsl/drivers``, which
+    NVIDIA's container runtime mounts into a container), None where there is none, outside WSL
+    and in reports written before 2026-12-08."""
     glibc: str | None = None
     cpu_flags: tuple[str, ...] | None = None
     """The instruction-set extensions framework builds need (``avx``, ``avx2``, ``fma``,
@@ -737,6 +747,30 @@ class RemoteRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContainerToolkitInfo:
+    """Docker on this host and the NVIDIA Container Toolkit that ``docker run --gpus`` needs,
+    read from files and PATH: no docker command is run, so a hung daemon cannot hang it."""
+
+    docker: str
+    """Where Docker was found: the ``docker`` command's path, or ``/etc/docker``."""
+    binaries: tuple[str, ...] = ()
+    """The toolkit's programs found on PATH or in the system's bin folders
+    (``/usr/bin/nvidia-container-runtime-hook``, ``/usr/bin/nvidia-ctk`` ...). Docker
+    registers its ``gpu`` device driver, which ``--gpus`` asks for, only where
+    ``nvidia-container-runtime-hook`` is on dockerd's PATH when it starts."""
+    runtimes: tuple[str, ...] = ()
+    """The runtimes ``/etc/docker/daemon.json`` names whose path is NVIDIA's (``nvidia``)."""
+    cdi_specs: tuple[str, ...] = ()
+    """NVIDIA's CDI specifications in ``/etc/cdi`` and ``/var/run/cdi`` (``nvidia.yaml``)."""
+    errors: tuple[Unavailable, ...] = ()
+
+    @property
+    def present(self) -> bool:
+        """True when any part of the toolkit is here."""
+        return bool(self.binaries or self.runtimes or self.cdi_specs)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteInfo:
     """Where this process runs: a SLURM login node or job, a container, loaded modules."""
 
@@ -765,6 +799,9 @@ class SiteInfo:
     slurm_node: SlurmNodeGres | None = None
     """This node's GRES as SLURM configures it, where ``check --health-check --drain`` asked
     (its one ``sinfo``); None otherwise, and in reports written before 2026-12-07."""
+    container_toolkit: ContainerToolkitInfo | None = None
+    """Docker and the NVIDIA Container Toolkit on this host; None where Docker is not
+    installed, inside a container, and in reports written before 2026-12-08."""
 
 
 # --- building against the frameworks: CUDA toolkit, compilers, linker cache ------------------

@@ -136,6 +136,32 @@ def detect_wsl(ctx: ProbeContext) -> bool:
     return "microsoft" in version or ctx.path("/dev/dxg").exists()
 
 
+WSL_LIBCUDA = "/usr/lib/wsl/lib/libcuda.so.1"
+WSL_DRIVERS = "/usr/lib/wsl/drivers"
+_WSL_DRIVER_STORES = 64
+"""At most this many driver-store folders are looked into (WSL mounts a handful)."""
+
+
+def wsl_gpu(ctx: ProbeContext) -> tuple[bool, str | None]:
+    """Whether ``/dev/dxg`` exists, and the Windows driver's libcuda under ``/usr/lib/wsl``.
+
+    NVIDIA's container runtime passes ``/dev/dxg`` to a container under WSL2 and mounts the
+    driver store's ``libcuda.so.1.1`` at its own path (``/usr/lib/wsl/drivers/<store>/``);
+    a WSL distribution has ``/usr/lib/wsl/lib/libcuda.so.1`` from the Windows driver.
+    """
+    dxg = ctx.path("/dev/dxg").exists()
+    if ctx.path(WSL_LIBCUDA).exists():
+        return dxg, WSL_LIBCUDA
+    try:
+        stores = sorted(ctx.path(WSL_DRIVERS).iterdir())[:_WSL_DRIVER_STORES]
+    except OSError:
+        return dxg, None
+    for store in stores:
+        if (store / "libcuda.so.1.1").exists():
+            return dxg, f"{WSL_DRIVERS}/{store.name}/libcuda.so.1.1"
+    return dxg, None
+
+
 def glibc_version() -> str | None:
     try:
         value = os.confstr("CS_GNU_LIBC_VERSION")
@@ -182,6 +208,8 @@ def probe_host(ctx: ProbeContext) -> HostInfo:
         ctx.read_text("/etc/os-release") or ctx.read_text("/usr/lib/os-release")
     )
     kernel = (ctx.read_text("/proc/sys/kernel/osrelease") or "").strip() or platform.release()
+    wsl = detect_wsl(ctx)
+    dxg, wsl_libcuda = wsl_gpu(ctx) if wsl else (None, None)
     return HostInfo(
         hostname=socket.gethostname(),
         os=_OS_NAMES.get(sys.platform, sys.platform),
@@ -193,7 +221,9 @@ def probe_host(ctx: ProbeContext) -> HostInfo:
         memory_total_mib=parse_meminfo(ctx.read_text("/proc/meminfo")),
         python=python,
         container=detect_container(ctx),
-        wsl=detect_wsl(ctx),
+        wsl=wsl,
+        dxg=dxg,
+        wsl_libcuda=wsl_libcuda,
         glibc=glibc_version(),
         cpu_flags=parse_cpu_flags(cpuinfo),
         env={name: ctx.env[name] for name in ENV_VARS if name in ctx.env},

@@ -12,6 +12,8 @@ from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
     WSL1_FIX,
+    WSL_CONTAINER_FIX,
+    WSL_DXG_FIX,
     WSL_RESTART,
     container_gpu_fix,
     env,
@@ -21,6 +23,7 @@ from gpudoctor.rules.facts import (
     nvidia_traces,
     on_the_host,
     on_wsl1,
+    wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
@@ -94,9 +97,12 @@ def _not_applicable(report: Report) -> bool:
     "`NVIDIA_DRIVER_CAPABILITIES` lacking `compute` (only `utility` libraries mounted; "
     "`nvidia-smi` shows *CUDA Version: N/A*): NVML's `nvmlSystemGetCudaDriverVersion_v2` "
     "fails while v1 answers. On a host it means the driver's compute package is missing; "
-    "under WSL2 it lives in `/usr/lib/wsl/lib`. In a container that shows no GPU of its host "
-    "in `/sys` (only `NVIDIA_VISIBLE_DEVICES`, which CUDA images set themselves, or a PCI bus "
-    "that could not be read) it is a warning, as GD-NVML-001 is there. On macOS (no CUDA at "
+    "under WSL2 it lives in `/usr/lib/wsl/lib`. In a container whose PCI bus could not be "
+    "read and that shows no GPU of its host (`NVIDIA_VISIBLE_DEVICES`, which CUDA images set "
+    "themselves, is no such sign) it is a warning, as GD-NVML-001 is there; under WSL2, where "
+    "no container shows a GPU in `/sys`, it is a warning without `/dev/dxg` and an error with "
+    "it (the container was given WSL2's GPU device without the driver's libraries: `--gpus "
+    "all` mounts them). On macOS (no CUDA at "
     "all) it is information only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 "
     "replaces it.",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
@@ -110,6 +116,10 @@ def _not_applicable(report: Report) -> bool:
         "AbdBarho/stable-diffusion-webui-docker#348",
         "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/"
         "docker-specialized.html (driver capabilities)",
+        "NVIDIA/libnvidia-container src/nvc_info.c (under WSL the container gets /dev/dxg) and "
+        "src/dxcore.c (libcuda.so.1.1 from the Windows driver store); read 2026-12-08",
+        "https://docs.docker.com/desktop/features/gpu/ (docker run --gpus=all under Docker "
+        "Desktop's WSL 2 backend; read 2026-12-08)",
     ),
 )
 def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -153,20 +163,31 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
             "(see the NVML line for the host's nvidia-container-toolkit setup)",
         )
-        if nvidia_traces(report) or host.wsl:  # under WSL2 the GPU never shows in /sys
+        if wsl_gpu_device(report) and given is WSL_CONTAINER_FIX:
+            # under WSL2 /dev/dxg is what a container started with the GPU has
+            yield Hit(
+                title="The container has WSL2's GPU device (/dev/dxg) but not the NVIDIA "
+                "driver's libcuda",
+                evidence=(*evidence, "/dev/dxg is here: the container was given WSL2's GPU device"),
+                fix=WSL_DXG_FIX,
+            )
+        elif nvidia_traces(report):
             yield Hit(
                 title="The container has no NVIDIA driver libraries: it was started without GPUs",
                 evidence=tuple(evidence),
                 fix=given,
             )
         else:
-            # no GPU of the host shows here (NVIDIA_VISIBLE_DEVICES, which CUDA images set
-            # themselves, or a PCI bus that could not be read): as GD-NVML-001, a warning
+            # no GPU of the host shows here (under WSL2 none ever does in /sys, and no
+            # /dev/dxg was given; NVIDIA_VISIBLE_DEVICES, which CUDA images set themselves, is
+            # no sign; or a PCI bus that could not be read): as GD-NVML-001, a warning
+            where = "Windows" if host.wsl else "the host"
             yield Hit(
                 severity=Severity.WARNING,
-                title="The container has no NVIDIA driver libraries and shows no GPU of the host",
+                title="The container has no NVIDIA driver libraries and shows no GPU of "
+                + ("Windows (WSL2)" if host.wsl else "the host"),
                 evidence=tuple(evidence),
-                fix=("If the host has an NVIDIA GPU:", *given),
+                fix=(f"If {where} has an NVIDIA GPU:", *given),
             )
     elif on_wsl1(report):
         yield Hit(

@@ -358,3 +358,35 @@ def install_compiler(report: Report) -> tuple[str, ...]:
         "Install gcc and g++",
         on_host=False,  # into the container, where torch.compile runs
     )
+
+
+TOOLKIT_APT = (
+    "$ curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | sudo gpg --dearmor -o "
+    "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg && curl -s -L "
+    "https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list | "
+    "sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] "
+    "https://#g' | sudo tee /etc/apt/sources.list.d/nvidia-container-toolkit.list",
+    "$ sudo apt-get update && sudo apt-get install -y nvidia-container-toolkit",
+)
+TOOLKIT_DNF = (
+    "$ curl -s -L https://nvidia.github.io/libnvidia-container/stable/rpm/"
+    "nvidia-container-toolkit.repo | sudo tee /etc/yum.repos.d/nvidia-container-toolkit.repo",
+    "$ sudo dnf install -y nvidia-container-toolkit",
+)
+"""NVIDIA's repository and package, as its Container Toolkit install guide gives them."""
+
+
+def install_container_toolkit(report: Report) -> tuple[str, ...]:
+    """Install the NVIDIA Container Toolkit from NVIDIA's repository (apt or dnf)."""
+    found = report_family(report)
+    if found in ("ubuntu", "debian"):
+        return TOOLKIT_APT
+    if found in ("fedora", "rhel"):
+        return TOOLKIT_DNF
+    return (
+        f"Install nvidia-container-toolkit from NVIDIA's repository {PACKAGE_MANAGER}; "
+        "Debian/Ubuntu:",
+        *TOOLKIT_APT,
+        "RHEL/Fedora:",
+        *TOOLKIT_DNF,
+    )

@@ -11,6 +11,7 @@ from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.model.slurm import gpus_given
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
+    env,
     gpus,
     is_linux_host,
     no_nvidia_gpu,
@@ -21,6 +22,16 @@ from gpudoctor.rules.kernel_module import driver_refuses_gpu
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
+
+_GPU_START = {
+    "docker": "docker run --gpus all ... (with the NVIDIA Container Toolkit on that host)",
+    "podman": "podman run --device nvidia.com/gpu=all ... (with the NVIDIA Container "
+    "Toolkit's CDI specification on that host)",
+    "apptainer": "apptainer exec --nv IMAGE ...",
+    "kubernetes": "a pod with resources.limits nvidia.com/gpu: 1 is placed on a node that has one",
+}
+"""How each container runtime is started with the host's GPU, for a container whose host has
+none."""
 
 
 def _describe(fn: PciFunction) -> str:
@@ -40,8 +51,13 @@ def _describe(fn: PciFunction) -> str:
     "then run on the CPU: that works, only slower. It is a warning, not an error (exit "
     "status 0 unless `--strict`), and the NVML, GPU and CUDA lines read *not applicable* "
     "instead of listing the driver's absence three times. A container sees its host's PCI "
-    "bus in `/sys`, so the same holds there, unless `NVIDIA_VISIBLE_DEVICES` is set or the "
-    "bus could not be read (then the NVML line says what the container lacks). On a cloud "
+    "bus and kernel modules in `/sys`, so the same holds there, unless the bus could not be "
+    "read (then the NVML line says what the container lacks). `NVIDIA_VISIBLE_DEVICES` set "
+    "in such a container changes nothing but the words: NVIDIA's CUDA images set it "
+    "themselves, on any machine, so it says that the image expects a GPU, not that the host "
+    "has one; the finding says the host has none and that GPU work needs the container "
+    "started on a machine that has one (`docker run --gpus all`, podman's CDI device, "
+    "Apptainer's `--nv`, a pod's `nvidia.com/gpu` limit). On a cloud "
     "VM the instance type may have no GPU, or the GPU was not attached. On a SLURM login "
     "node (sinfo answers, no job) it is information: GD-HOST-007 says where the GPUs are; "
     "where SLURM is configured but its controller did not answer (and this is no job), it "
@@ -125,6 +141,28 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     on_host = "   # on the host" if report.host.container else ""
     if report.host.container == "kubernetes":
         evidence.append("running in a Kubernetes pod: its node may have no GPU")
+    visible = env(report, "NVIDIA_VISIBLE_DEVICES")
+    if report.host.container and (visible or "").strip().lower() not in ("", "void", "none"):
+        # NVIDIA's CUDA images set the variable themselves: it says what the image wants, and
+        # the host, whose PCI bus and modules this container sees, shows no GPU to give it
+        yield Hit(
+            title="This container's image expects a GPU, but its host has none: deep learning "
+            "here runs on the CPU only",
+            evidence=(
+                *evidence,
+                f"NVIDIA_VISIBLE_DEVICES={visible!r}: the image asks for a GPU (NVIDIA's CUDA "
+                "images set it themselves, on any machine); the GPU and its driver would be "
+                "the host's",
+            ),
+            fix=(
+                "Nothing to do if the host has no GPU: PyTorch and TensorFlow use the CPU in "
+                "this container.",
+                f"If the host should have one: $ lspci -nn | grep -i nvidia{on_host}",
+                "For GPU work, run the container on a machine with an NVIDIA GPU and its "
+                f"driver: {_GPU_START.get(report.host.container, _GPU_START['docker'])}",
+            ),
+        )
+        return
     yield Hit(
         evidence=tuple(evidence),
         fix=(

@@ -153,6 +153,40 @@ WSL_CONTAINER_FIX = (
 )
 
 
+WSL_DXG_FIX = (
+    "Start it with docker run --gpus all ...: under WSL2 NVIDIA's container runtime then "
+    "passes /dev/dxg and mounts the Windows driver's libraries from /usr/lib/wsl; --device "
+    "/dev/dxg alone gives the device without them",
+    "Docker Desktop needs its WSL 2 based engine and the Windows NVIDIA driver; Docker Engine "
+    "installed inside this WSL 2 distribution needs nvidia-container-toolkit there, then",
+    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+    "If it was started so: install or update the NVIDIA driver on Windows (its WSL 2 support "
+    "provides libcuda), then in PowerShell:",
+    "> wsl --shutdown",
+)
+"""A container under WSL2 that has /dev/dxg but not the Windows driver's libraries."""
+
+
+def wsl_gpu_device(report: Report) -> bool:
+    """True where a container under WSL2 was given WSL2's GPU device, ``/dev/dxg``: the sign
+    that it was started with the GPU (WSL2 never shows the GPU in /sys)."""
+    return bool(report.host.container and report.host.wsl and report.host.dxg)
+
+
+def container_without_host_gpu(report: Report) -> bool:
+    """True in a container without the driver's libraries that shows no GPU of its host:
+    nothing NVIDIA in /sys, /dev or NVML, and under WSL2 no /dev/dxg, while the PCI bus could
+    not be read or, under WSL2, never shows one. The host may have no GPU at all, so
+    GD-NVML-001 and GD-CUDA-001 are warnings there, and so is a CUDA build's GD-TORCH-008."""
+    return (
+        bool(report.host.container)
+        and report.nvml.status == "library_not_found"
+        and not nvidia_traces(report)
+        and not wsl_gpu_device(report)
+        and not no_nvidia_gpu(report)
+    )
+
+
 def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
     """How this container's runtime is given the GPU, where it is not Docker's ``--gpus`` on a
     Linux host (under WSL2 the host is a WSL distribution or Docker Desktop)."""

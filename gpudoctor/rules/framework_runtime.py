@@ -13,6 +13,7 @@ from gpudoctor.model.report import FrameworkInfo, Report
 from gpudoctor.rules.cuda import CU_UNKNOWN, cu_init_text, libcuda_missing
 from gpudoctor.rules.facts import (
     ask,
+    container_without_host_gpu,
     env,
     gpu_label,
     gpus,
@@ -441,14 +442,17 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
 @framework_rule(
     {"torch": "GD-TORCH-008", "tensorflow": "GD-TF-008"},
     severity=Severity.ERROR,
-    severities=(Severity.ERROR, Severity.INFO),
+    severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
     title="{fw} is a GPU build but cannot use the GPU",
     why="{fw} was built with CUDA and imported, but reports no usable GPU "
     "(`torch.cuda.is_available()` False, `tf.config.list_physical_devices('GPU')` empty). "
     "The evidence lists the upstream facts that explain it (hidden devices, NVML, libcuda, "
     "`cuInit`, a driver too old for the build) and the framework's own error. On a machine "
     "with no NVIDIA GPU (GD-DRV-001) it is information: a CUDA build runs on the CPU there, "
-    "and the GPU libraries it could not load (GD-TORCH-009, GD-TF-009) do not matter.",
+    "and the GPU libraries it could not load (GD-TORCH-009, GD-TF-009) do not matter. In a "
+    "container that shows no GPU of its host (a PCI bus that could not be read, or under WSL2 "
+    "no `/dev/dxg`) and has no driver libraries it is a warning, as GD-NVML-001 is there: the "
+    "host may have no GPU.",
     fix="Fix the problems named in the evidence first (they have their own entries), then "
     "run `gpudoctor check` again.",
     sources=(
@@ -483,6 +487,17 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         else '$ python -c "import tensorflow as tf; '
         "print(tf.config.list_physical_devices('GPU'))\""
     )
+    if container_without_host_gpu(report):
+        # NVML and CUDA say so as warnings: the host (Windows, under WSL2) may have no GPU
+        host = "Windows" if report.host.wsl else "the host"
+        yield Hit(
+            severity=Severity.WARNING,
+            title=f"{label(fw)} is a CUDA build, but this container shows no GPU: it runs on "
+            "the CPU here",
+            evidence=tuple(evidence),
+            fix=(f"If {host} has an NVIDIA GPU, start the container with it: see the NVML line.",),
+        )
+        return
     if causes:
         fix: tuple[str, ...] = (
             "Fix the causes above (each has its own finding), then run gpudoctor check again.",

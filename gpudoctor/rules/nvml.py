@@ -19,6 +19,7 @@ from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
     WSL1_FIX,
     WSL_CONTAINER_FIX,
+    WSL_DXG_FIX,
     WSL_LINUX_DRIVER,
     WSL_RESTART,
     ask,
@@ -30,6 +31,7 @@ from gpudoctor.rules.facts import (
     nvidia_traces,
     on_the_host,
     on_wsl1,
+    wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause
@@ -87,10 +89,11 @@ def library_version(nvml_version: str | None) -> str | None:
     "nvidia module) it means the container was started without GPU access: the NVIDIA "
     "container toolkit mounts the driver's libraries only with `--gpus` (Apptainer and "
     "Singularity only with `--nv`, a Kubernetes pod only with a `nvidia.com/gpu` limit). "
-    "`NVIDIA_VISIBLE_DEVICES` alone is a warning: NVIDIA's CUDA images set it themselves, so "
-    "it says the image wants a GPU, not that the host has one. In a container with no sign "
-    "at all and a PCI bus that could "
-    "not be read it is a warning: gpudoctor cannot tell whether the host has a GPU. On a "
+    "In a container with no such sign and a PCI bus that could not be read it is a warning: "
+    "gpudoctor cannot tell whether the host has a GPU, and `NVIDIA_VISIBLE_DEVICES` does not "
+    "tell either (NVIDIA's CUDA images set it themselves: it says the image wants a GPU, not "
+    "that the host has one). Where the bus was read and shows none, GD-DRV-001 says the host "
+    "has no GPU, with or without that variable. On a "
     "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
     "where no NVIDIA driver exists, it is information only. The install commands follow the "
     "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family). "
@@ -98,9 +101,15 @@ def library_version(nvml_version: str | None) -> str | None:
     "R580 is their last; knowledge base `driver_branches.toml`) gets its last branch instead "
     "of the current driver (on Fedora RPM Fusion's `akmod-nvidia-580xx`). "
     "A container under WSL2 (Docker Desktop's WSL 2 backend, or Docker Engine inside a WSL "
-    "distribution) never shows the GPU on the PCI bus (WSL2 passes it as `/dev/dxg`): without "
-    "`NVIDIA_VISIBLE_DEVICES` it is a warning, and the fix is `--gpus all` (Docker Desktop) or "
-    "the container toolkit inside the WSL distribution, never a Linux driver. WSL 1 (its kernel "
+    "distribution) never shows the GPU on the PCI bus: NVIDIA's container runtime passes it "
+    "as `/dev/dxg` and mounts the Windows driver's libraries from its driver store under "
+    "`/usr/lib/wsl`. Without `/dev/dxg` (with or without `NVIDIA_VISIBLE_DEVICES`, which CUDA "
+    "images set themselves) it is a warning, as Windows may have no NVIDIA GPU, and the fix "
+    "is `--gpus all` (Docker Desktop) or the container toolkit inside the WSL distribution, "
+    "never a Linux driver. With `/dev/dxg` but no NVIDIA library it is an error: the "
+    "container was given WSL2's GPU device without the driver's libraries (`--device "
+    "/dev/dxg` alone, or a Windows driver without WSL 2 support), and the fix is `--gpus all` "
+    "and an up-to-date Windows driver. WSL 1 (its kernel "
     "release ends `-Microsoft`) has no GPU support at all: the distribution must be converted "
     "to WSL 2 (`wsl --set-version DISTRO 2`).",
     fix="Host: install the NVIDIA driver (`sudo ubuntu-drivers install` on Ubuntu, "
@@ -130,6 +139,14 @@ def library_version(nvml_version: str | None) -> str | None:
         "exposes the number of GPUs on each node; read 2026-12-07)",
         "https://github.com/hansehart/o3s/wiki/GPU-Support (WSL2: the Windows driver, then "
         "the Container Toolkit in the Linux guest; read 2026-12-07)",
+        "NVIDIA/libnvidia-container src/nvc_info.c (lookup_devices: under WSL the one device "
+        "given to a container is /dev/dxg; read 2026-12-08)",
+        "NVIDIA/nvidia-container-toolkit pkg/nvcdi/driver-wsl.go (libcuda.so.1.1, "
+        "libnvidia-ml.so.1 ... mounted from the WSL driver store and /usr/lib/wsl/lib, the "
+        "store's path used unchanged; read 2026-12-08)",
+        "https://docs.docker.com/desktop/features/gpu/ (Docker Desktop: WSL 2 GPU-PV on NVIDIA "
+        "GPUs needs NVIDIA drivers supporting it, wsl --update, the WSL 2 backend; docker run "
+        "--gpus=all; read 2026-12-08)",
         "Crosstalk-Solutions/project-nomad#1467 (lspci lists nothing under WSL2: the GPU is "
         "paravirtualised through /dev/dxg)",
         "https://docs.nvidia.com/cuda/wsl-user-guide/index.html (CUDA support is specifically "
@@ -153,26 +170,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
     elif host.container and container_gpu_fix(report) is WSL_CONTAINER_FIX:
-        signs = host_gpu_evidence(report)
-        evidence = [said, f"running in {a_container(host.container)} under WSL2"]
-        evidence += [f"sign of a GPU: {e}" for e in signs] or [
-            "under WSL2 the GPU is /dev/dxg, not a PCI device: whether Windows has an NVIDIA "
-            "GPU cannot be seen from this container",
-            "NVIDIA_VISIBLE_DEVICES is not set",
-        ]
-        yield Hit(
-            severity=Severity.ERROR if signs else Severity.WARNING,
-            title="The container was started without GPU access"
-            if signs
-            else "No NVIDIA GPU or driver is visible in this container under WSL2",
-            evidence=tuple(evidence),
-            fix=WSL_CONTAINER_FIX
-            if signs
-            else (
-                "If Windows has an NVIDIA GPU:",
-                *WSL_CONTAINER_FIX,
-            ),
-        )
+        yield _wsl_container(report, said)
     elif host.container and host_gpu_evidence(report):
         evidence = [said, f"running in {a_container(host.container)}"]
         evidence += [f"sign of a GPU: {e}" for e in host_gpu_evidence(report)]
@@ -273,6 +271,60 @@ def _dropped_gpus(report: Report, kb: KnowledgeBase) -> list[tuple[str, int]]:
             )
             found.append((line, row.last_branch))
     return found
+
+
+def _wsl_container(report: Report, said: str) -> Hit:
+    """GD-NVML-001 in a docker container under WSL2, which never shows the GPU in /sys: the
+    container's /dev/dxg says whether it was given the GPU; NVIDIA_VISIBLE_DEVICES, which
+    NVIDIA's CUDA images set themselves, says only that the image wants one."""
+    host = report.host
+    evidence = [said, f"running in {a_container(host.container or 'docker')} under WSL2"]
+    if wsl_gpu_device(report):
+        evidence.append("/dev/dxg is here: the container was given WSL2's GPU device")
+        evidence.append(
+            f"the Windows driver's libcuda is at {host.wsl_libcuda}, but NVML was not found"
+            if host.wsl_libcuda
+            else "no libcuda of the Windows driver under /usr/lib/wsl"
+        )
+        return Hit(
+            title="The container has WSL2's GPU device (/dev/dxg) but not the NVIDIA driver's "
+            "libraries",
+            evidence=tuple(evidence),
+            fix=WSL_DXG_FIX,
+        )
+    traces = nvidia_traces(report)
+    evidence += [f"sign of a GPU: {e}" for e in traces]
+    if host.dxg is False:
+        evidence.append(
+            "no /dev/dxg: under WSL2 a container reaches the GPU through /dev/dxg, which "
+            "docker passes only to a container started with --gpus"
+        )
+    else:
+        evidence.append(
+            "under WSL2 the GPU is /dev/dxg, not a PCI device: whether Windows has an NVIDIA "
+            "GPU cannot be seen from this container"
+        )
+    visible = env(report, "NVIDIA_VISIBLE_DEVICES")
+    evidence.append(
+        "NVIDIA_VISIBLE_DEVICES is not set"
+        if visible is None
+        else f"NVIDIA_VISIBLE_DEVICES={visible!r}: NVIDIA's CUDA images set it themselves, so "
+        "it says the image wants a GPU, not that Windows has one"
+    )
+    if traces:
+        return Hit(
+            title="The container was started without GPU access",
+            evidence=tuple(evidence),
+            fix=WSL_CONTAINER_FIX,
+        )
+    return Hit(
+        severity=Severity.WARNING,
+        title="No NVIDIA GPU or driver is visible in this container under WSL2"
+        if visible is None
+        else "This container expects a GPU, but none is visible in it under WSL2",
+        evidence=tuple(evidence),
+        fix=("If Windows has an NVIDIA GPU:", *WSL_CONTAINER_FIX),
+    )
 
 
 @rule(

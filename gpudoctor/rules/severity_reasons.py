@@ -33,6 +33,8 @@ REASONS: dict[str, str] = {
     "GD-HOST-010": "Warning: training starts, then DataLoader workers die on larger batches.",
     "GD-HOST-011": "Warning: runs fail when checkpoints or caches no longer fit.",
     "GD-HOST-012": "Warning: installs and downloads fail as the home directory fills.",
+    "GD-HOST-061": "Warning: training on the host works, but no GPU container can start "
+    "(`docker run --gpus` fails at once).",
     "GD-HOST-013": "Information: installs are slower, nothing fails.",
     "GD-HOST-014": "Information: imports are slower, nothing fails.",
     # --- driver ---
@@ -191,7 +193,8 @@ _FRAMEWORK = {
     "PTX JIT covers it and works (slow first run, some kernels missing).",
     "007": "Warning: an unsupported Python may work, but wheels and fixes are not made for it.",
     "008": "Error: the framework cannot use the GPU; information on a machine with no "
-    "NVIDIA GPU, where a CUDA build runs on the CPU as intended.",
+    "NVIDIA GPU, where a CUDA build runs on the CPU as intended; a warning in a container "
+    "that shows no GPU of its host, which may have none.",
     "009": "Error: the framework cannot use the GPU without those libraries.",
     "010": "Error: a GPU that computes wrongly or not at all cannot be trained on.",
     "011": "Error: the framework refuses (or misbehaves with) the older cuDNN.",

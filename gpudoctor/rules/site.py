@@ -9,7 +9,8 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
 from gpudoctor.model.slurm import gpu_gres, gpus_given
 from gpudoctor.model.slurm import gpu_partitions as cluster_gpu_partitions
-from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu
+from gpudoctor.rules.distro import install_container_toolkit
+from gpudoctor.rules.facts import env, gpus, is_linux_host, no_nvidia_gpu, nvidia_traces
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 NETWORK_FS = frozenset(
@@ -455,3 +456,62 @@ def env_on_network(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "$ apptainer build env.sif docker://pytorch/pytorch",
             ),
         )
+
+
+@rule(
+    "GD-HOST-061",
+    area="host",
+    severity=Severity.WARNING,
+    title="Docker is installed but the NVIDIA Container Toolkit is not: docker run --gpus "
+    "fails here",
+    why="Docker gives a container the GPU (`docker run --gpus all`, compose's `capabilities: "
+    "[gpu]`) through the NVIDIA Container Toolkit: dockerd registers its `gpu` device driver "
+    "only when the toolkit's `nvidia-container-runtime-hook` is on its PATH as it starts, and "
+    'without it every such container is refused with *could not select device driver "" '
+    "with capabilities: [[gpu]]* (compose's `driver: nvidia`: *could not select device driver "
+    '"nvidia"*). On a Linux host (not in a container, not WSL) with an '
+    "NVIDIA GPU and Docker (the `docker` command, or `/etc/docker`), check looks for the "
+    "toolkit without running docker (a daemon that does not answer cannot hang it): its "
+    "programs (`nvidia-container-runtime-hook`, `nvidia-ctk`, `nvidia-container-runtime`, "
+    "`nvidia-container-toolkit`, `nvidia-container-cli`) on PATH or in the system's bin "
+    "folders, an NVIDIA runtime in `/etc/docker/daemon.json`, a CDI specification in "
+    "`/etc/cdi` or `/var/run/cdi`. With none of them it is a warning: the GPU works on the "
+    "host, no GPU container starts. The install commands are those of NVIDIA's guide, apt or "
+    "dnf by the distribution; the toolkit takes effect once Docker restarts.",
+    fix="Install nvidia-container-toolkit from NVIDIA's repository, then `sudo nvidia-ctk "
+    "runtime configure --runtime=docker` and `sudo systemctl restart docker`.",
+    sources=(
+        "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/"
+        "install-guide.html (apt and dnf repositories, nvidia-ctk runtime configure "
+        "--runtime=docker, restart docker; read 2026-12-08)",
+        "moby/moby daemon/nvidia_linux.go (the nvidia device driver, capability gpu, is "
+        "registered only if nvidia-container-runtime-hook is found on PATH; read 2026-12-08)",
+        'NVIDIA/nvidia-docker#1034 (could not select device driver "" with capabilities: [[gpu]])',
+    ),
+)
+def container_toolkit_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    toolkit = report.site.container_toolkit if report.site else None
+    if toolkit is None or toolkit.present or report.host.container or not is_linux_host(report):
+        return
+    traces = nvidia_traces(report)
+    if not traces:
+        return  # no GPU to give a container
+    evidence = [f"Docker: {toolkit.docker}", f"NVIDIA GPU: {traces[0]}"]
+    evidence.append(
+        "none of the toolkit's programs (nvidia-container-runtime-hook, nvidia-ctk, "
+        "nvidia-container-runtime) on PATH or in the system's bin folders"
+    )
+    evidence.append(
+        "no NVIDIA runtime in /etc/docker/daemon.json and no NVIDIA CDI specification in "
+        "/etc/cdi or /var/run/cdi"
+    )
+    evidence += [f"{e.field}: {e.message}" for e in toolkit.errors]
+    yield Hit(
+        evidence=tuple(evidence),
+        fix=(
+            *install_container_toolkit(report),
+            "$ sudo nvidia-ctk runtime configure --runtime=docker",
+            "$ sudo systemctl restart docker",
+            "$ docker run --rm --gpus all ubuntu nvidia-smi   # the GPU, from a container",
+        ),
+    )

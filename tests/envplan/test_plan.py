@@ -341,3 +341,19 @@ def test_tensorflow_wheels_that_float_are_judged_by_the_cuda_pip_installs(
     # 2.19 pins its wheels to CUDA 12.5: judged by 12.5
     p = plan(kb, "560.35.03", "8.6", frameworks=("tensorflow",), tensorflow="2.19")
     assert not [w for w in p.warnings if "minor-version compatibility" in w]
+
+
+def test_wsl1_is_a_cpu_plan_that_says_why(kb: KnowledgeBase) -> None:
+    # WSL 1 has no GPU support: the plan read "no NVIDIA driver, linux-64 under WSL2", and
+    # its warning "no NVIDIA driver on the target" sent the user to install one
+    from gpudoctor.envplan.suggest import command_for
+
+    target = Target(driver=None, cc=None, wsl1=True, origin="this machine")
+    p = make_plan(kb, target, Request())
+    assert "under WSL 1" in p.target_text and "WSL2" not in p.target_text
+    assert not any("no NVIDIA driver" in w for w in p.warnings)
+    (why,) = [w for w in p.warnings if w.startswith("WSL 1 has no GPU support")]
+    assert "wsl --set-version DISTRO 2" in why
+    assert "--wsl" not in command_for(target, Request())
+    cpu = make_plan(kb, target, Request(cpu=True))
+    assert not any("WSL 1" in w for w in cpu.warnings)

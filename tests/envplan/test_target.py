@@ -178,6 +178,22 @@ def test_wsl2_with_a_failing_nvml_is_not_planned_as_a_machine_without_a_driver()
     assert target_from_report(absent, "report").unread_driver == ()
 
 
+def test_wsl1_is_planned_as_wsl1_not_wsl2(kb: KnowledgeBase) -> None:
+    # make-env on WSL 1 headed its CPU plan "no NVIDIA driver, linux-64 under WSL2", told it
+    # to regenerate with --wsl (WSL2) and warned of no NVIDIA driver; WSL 1 has no GPU
+    # support whatever driver Windows has. A Linux NVML inside it that fails is no GPU either.
+    report = load_report(REPORTS / "failure__wsl1_no_gpu_support.json")
+    for nvml in (report.nvml, NvmlInfo(status="driver_not_loaded")):
+        target = target_from_report(replace(report, nvml=nvml), "report")
+        assert (target.wsl, target.wsl1, target.unread_driver) == (False, True, ())
+        assert target.describe(kb) == "no GPU support, linux-64 under WSL 1"
+    wsl2 = replace(report, host=replace(report.host, kernel="6.6.87.2-microsoft-standard-WSL2"))
+    assert (target_from_report(wsl2, "report").wsl, target_from_report(wsl2, "r").wsl1) == (
+        True,
+        False,
+    )
+
+
 def test_a_machine_without_an_nvidia_gpu_has_no_signs_of_a_driver() -> None:
     report = load_report(REPORTS / "failure__no_driver.json")
     report = replace(report, driver=replace(report.driver, pci_functions=()))

@@ -14,6 +14,7 @@ import dataclasses
 import sys
 
 from gpudoctor.model.report import (
+    ContainerToolkitInfo,
     CudaInfo,
     FabricManagerInfo,
     FrameworkDevice,
@@ -25,6 +26,7 @@ from gpudoctor.model.report import (
     PackageInfo,
     PciFunction,
     Report,
+    SiteInfo,
 )
 from gpudoctor.model.serialize import report_to_json
 from gpudoctor.probe.nvml_collect import collect_nvml
@@ -176,7 +178,35 @@ def failure_reports() -> dict[str, Report]:
     # `docker run` without --gpus under WSL2 (Docker Desktop's WSL 2 backend): the WSL kernel,
     # no /dev/dxg and no /usr/lib/wsl in the container, and no GPU on the PCI bus.
     out["failure__wsl2_docker_without_gpus"] = report(
-        dataclasses.replace(wsl_host, container="docker"),
+        dataclasses.replace(wsl_host, container="docker", dxg=False),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # `docker run --device /dev/dxg` of a CUDA image under WSL2: WSL2's GPU device without
+    # the Windows driver's libraries, which NVIDIA's runtime mounts only with --gpus
+    # (NVIDIA/libnvidia-container src/nvc_info.c, nvidia-container-toolkit driver-wsl.go).
+    out["failure__wsl2_container_dxg_without_libraries"] = report(
+        dataclasses.replace(
+            wsl_host, container="docker", dxg=True, env={"NVIDIA_VISIBLE_DEVICES": "all"}
+        ),
+        KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
+        nvml_of("library_not_found"),
+        no_cuda,
+        torch_failed(NO_DRIVER_TORCH),
+        TF_ABSENT,
+    )
+    # A CUDA image (which sets NVIDIA_VISIBLE_DEVICES=all itself) run with docker on a laptop
+    # without an NVIDIA GPU: the host's PCI bus, read from the container, shows nothing NVIDIA
+    # and no nvidia module; PyTorch is the image's CUDA build.
+    out["failure__cuda_image_on_host_without_gpu"] = report(
+        host_from(
+            l40s,
+            container="docker",
+            env={"NVIDIA_VISIBLE_DEVICES": "all", "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"},
+        ),
         KernelDriverInfo(uvm_loaded=False, nouveau_loaded=False),
         nvml_of("library_not_found"),
         no_cuda,
@@ -264,6 +294,20 @@ def failure_reports() -> dict[str, Report]:
         cuda_ok(h100, lost_nvml, len(good)),
         torch_ok(good),
         TF_ABSENT,
+    )
+    # Docker on an H100 host without the NVIDIA Container Toolkit: `docker run --gpus all`
+    # fails with 'could not select device driver "" with capabilities: [[gpu]]' (the probe
+    # found /usr/bin/docker, no toolkit program, no NVIDIA runtime, no CDI specification).
+    out["failure__docker_without_container_toolkit"] = dataclasses.replace(
+        report(
+            host_from(h100, os_release="Ubuntu 24.04.3 LTS", glibc="2.39"),
+            driver_from(h100, h100_nvml),
+            h100_nvml,
+            cuda_ok(h100, h100_nvml, 1),
+            torch_ok(h100_nvml.gpus),
+            TF_ABSENT,
+        ),
+        site=SiteInfo(container_toolkit=ContainerToolkitInfo(docker="/usr/bin/docker")),
     )
     out["failure__torch_cpu_only_on_gpu"] = report(
         host_from(h100),

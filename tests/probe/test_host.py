@@ -95,6 +95,32 @@ def test_wsl2(tmp_path):
     write(tmp_path, "/dev/dxg")
     info = probe_host(ProbeContext(root=tmp_path, env={}, python=sys.executable))
     assert info.wsl is True
+    assert (info.dxg, info.wsl_libcuda) == (True, None)
+    write(tmp_path, "/usr/lib/wsl/lib/libcuda.so.1")
+    info = probe_host(ProbeContext(root=tmp_path, env={}, python=sys.executable))
+    assert info.wsl_libcuda == "/usr/lib/wsl/lib/libcuda.so.1"
+
+
+def test_a_container_under_wsl2_is_known_by_dev_dxg_and_the_driver_store(tmp_path):
+    # WSL2 never shows the GPU in /sys: NVIDIA's container runtime passes /dev/dxg and mounts
+    # the driver store's libcuda.so.1.1 at its own path (NVIDIA/libnvidia-container
+    # src/nvc_info.c lookup_devices; nvidia-container-toolkit pkg/nvcdi/driver-wsl.go)
+    host_tree(tmp_path)
+    write(tmp_path, "/proc/version", "Linux version 6.6.87.2-microsoft-standard-WSL2\n")
+    write(tmp_path, "/.dockerenv")
+    info = probe_host(ProbeContext(root=tmp_path, env={}, python=sys.executable))
+    assert (info.container, info.wsl, info.dxg, info.wsl_libcuda) == ("docker", True, False, None)
+    write(tmp_path, "/dev/dxg")
+    store = "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_0123456789abcdef"
+    write(tmp_path, f"{store}/libcuda.so.1.1")
+    info = probe_host(ProbeContext(root=tmp_path, env={}, python=sys.executable))
+    assert (info.dxg, info.wsl_libcuda) == (True, f"{store}/libcuda.so.1.1")
+
+
+def test_outside_wsl_dev_dxg_is_not_looked_for(tmp_path):
+    host_tree(tmp_path)
+    info = probe_host(ProbeContext(root=tmp_path, env={}, python=sys.executable))
+    assert (info.wsl, info.dxg, info.wsl_libcuda) == (False, None, None)
 
 
 def test_another_interpreter_is_asked_through_a_child(tmp_path):

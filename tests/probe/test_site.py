@@ -230,3 +230,57 @@ def test_a_file_system_that_never_answers_is_a_timeout_not_a_hang():
     assert storage is None
     assert [(e.field, e.code) for e in errors] == [("site.storage", "timeout")]
     assert "gave no answer in 0.3 s" in errors[0].message
+
+
+def _toolkit_tree(root: Path, *files: str, daemon_json: str | None = None) -> ProbeContext:
+    for name in files:
+        path = root / name.lstrip("/")
+        if name.endswith("/"):
+            path.mkdir(parents=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    if daemon_json is not None:
+        (root / "etc/docker").mkdir(parents=True, exist_ok=True)
+        (root / "etc/docker/daemon.json").write_text(daemon_json)
+    return ProbeContext(root=root, env={"PATH": ""})
+
+
+def test_docker_without_the_nvidia_container_toolkit_is_recorded(tmp_path: Path) -> None:
+    from gpudoctor.probe.site import container_toolkit
+
+    ctx = _toolkit_tree(tmp_path, "/usr/bin/docker")
+    found = container_toolkit(ctx)
+    assert found is not None and found.docker == "/usr/bin/docker"
+    assert (found.binaries, found.runtimes, found.cdi_specs, found.present) == ((), (), (), False)
+    assert probe_site(ctx, fake_statvfs({}), storage=False).container_toolkit == found
+
+
+def test_each_part_of_the_toolkit_is_found_without_running_docker(tmp_path: Path) -> None:
+    from gpudoctor.probe.site import container_toolkit
+
+    hook = _toolkit_tree(
+        tmp_path / "hook", "/etc/docker/", "/usr/bin/nvidia-container-runtime-hook"
+    )
+    found = container_toolkit(hook)
+    assert found is not None and found.docker == "/etc/docker"
+    assert found.binaries == ("/usr/bin/nvidia-container-runtime-hook",) and found.present
+    runtime = '{"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}'
+    configured = _toolkit_tree(tmp_path / "json", "/usr/bin/docker", daemon_json=runtime)
+    found = container_toolkit(configured)
+    assert found is not None and found.runtimes == ("nvidia",) and found.present
+    cdi = _toolkit_tree(tmp_path / "cdi", "/usr/bin/docker", "/var/run/cdi/nvidia.yaml")
+    found = container_toolkit(cdi)
+    assert found is not None and found.cdi_specs == ("/var/run/cdi/nvidia.yaml",)
+    broken = _toolkit_tree(tmp_path / "bad", "/usr/bin/docker", daemon_json="{not json")
+    found = container_toolkit(broken)
+    assert found is not None and not found.present
+    assert found.errors[0].message.startswith("/etc/docker/daemon.json: ")
+
+
+def test_no_docker_or_inside_a_container_records_nothing(tmp_path: Path) -> None:
+    from gpudoctor.probe.site import container_toolkit
+
+    assert container_toolkit(_toolkit_tree(tmp_path / "none", "/usr/bin/python3")) is None
+    inside = _toolkit_tree(tmp_path / "in", "/usr/bin/docker", "/.dockerenv")
+    assert container_toolkit(inside) is None

@@ -38,3 +38,41 @@ def test_host_steps_in_a_container_say_they_run_on_the_host(
                 checked += 1
                 assert any("on the host" in s.lower() for s in steps[: n + 1]), (found.id, step)
     assert checked
+
+
+def _cuda_torch_in_container(report):
+    from dataclasses import replace
+
+    from tests.rules.builders import torch_info
+
+    torch = torch_info(cuda_available=False, device_count=0, devices=(), init_error="no driver")
+    return replace(report, frameworks=(torch, *(f for f in report.frameworks if f.name != "torch")))
+
+
+@pytest.mark.parametrize("wsl", [False, True])
+def test_a_cuda_build_in_a_container_that_shows_no_gpu_of_its_host_is_a_warning(wsl):
+    # GD-NVML-001 and GD-CUDA-001 are warnings there ("If the host has an NVIDIA GPU"), the
+    # host, or Windows under WSL2, may have no GPU; GD-TORCH-008 stayed the error "PyTorch is
+    # a GPU build but cannot use the GPU", so check still failed on a laptop without a GPU
+    from gpudoctor.model.findings import Severity
+    from gpudoctor.model.report import Unavailable
+    from tests.rules.builders import findings, no_gpu_machine, with_driver, with_env
+
+    report = with_env(no_gpu_machine(container="docker"), NVIDIA_VISIBLE_DEVICES="all")
+    if wsl:
+        report = with_host(report, wsl=True, kernel="6.6.87.2-microsoft-standard-WSL2", dxg=False)
+    else:
+        unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
+        report = with_driver(report, errors=(unread,))
+    report = _cuda_torch_in_container(report)
+    (found,) = findings(report, "GD-TORCH-008")
+    assert found.severity == Severity.WARNING and "shows no GPU" in found.title
+    assert found.fix == (
+        f"If {'Windows' if wsl else 'the host'} has an NVIDIA GPU, start the container with "
+        "it: see the NVML line.",
+    )
+    assert diagnose(report).worst == Severity.WARNING
+    # a GPU of the host seen in /sys, or /dev/dxg under WSL2: the container lacks it, an error
+    given = with_host(report, dxg=True) if wsl else with_driver(report, module_version="580.1")
+    (found,) = findings(given, "GD-TORCH-008")
+    assert found.severity == Severity.ERROR

@@ -46,14 +46,43 @@ def test_a_container_whose_pci_bus_shows_no_nvidia_gpu_is_the_same_case():
     assert findings(no_gpu_machine(container="docker"), "GD-DRV-006") == []
 
 
-def test_no_gpu_is_not_claimed_when_the_pci_bus_could_not_be_read_or_a_gpu_is_expected():
+def test_no_gpu_is_not_claimed_when_the_pci_bus_could_not_be_read_or_a_module_shows():
     unread = Unavailable(field="driver.pci_functions", code="permission", message="denied")
     assert findings(with_driver(no_gpu_machine(), errors=(unread,)), "GD-DRV-001") == []
     expected = with_env(no_gpu_machine(container="docker"), NVIDIA_VISIBLE_DEVICES="all")
-    assert findings(expected, "GD-DRV-001") == []
+    assert findings(with_driver(expected, errors=(unread,)), "GD-DRV-001") == []
     assert (
         findings(with_driver(no_gpu_machine(), dev_nodes=("/dev/nvidiactl",)), "GD-DRV-001") == []
     )
+
+
+@pytest.mark.parametrize(
+    ("runtime", "start"),
+    [
+        ("docker", "docker run --gpus all"),
+        ("podman", "podman run --device nvidia.com/gpu=all"),
+        ("apptainer", "apptainer exec --nv"),
+        ("kubernetes", "nvidia.com/gpu: 1"),
+    ],
+)
+def test_a_cuda_image_on_a_host_without_a_gpu_is_told_the_host_has_none(runtime, start):
+    # NVIDIA's CUDA images set NVIDIA_VISIBLE_DEVICES=all themselves. In such a container on a
+    # host whose PCI bus (seen from the container) shows no NVIDIA GPU and no nvidia module,
+    # GD-DRV-001 said nothing, the kernel driver line "not visible from the container" and
+    # NVML "If the host has an NVIDIA GPU: ... --gpus all": the host has none to give.
+    report = with_env(no_gpu_machine(container=runtime), NVIDIA_VISIBLE_DEVICES="all")
+    (found,) = findings(report, "GD-DRV-001")
+    assert found.severity == Severity.WARNING
+    assert "its host has none" in found.title and "CPU only" in found.title
+    assert "NVIDIA_VISIBLE_DEVICES='all'" in found.evidence[-1]
+    assert any(start in step for step in found.fix)
+    assert not any("install" in step.lower() and "toolkit" not in step for step in found.fix)
+    for quiet in ("GD-DRV-006", "GD-NVML-001", "GD-CUDA-001"):
+        assert findings(report, quiet) == [], quiet
+    # an image that asks for no GPU (void, none, empty) reads as any container without one
+    for value in ("void", "none", ""):
+        (plain,) = findings(with_env(report, NVIDIA_VISIBLE_DEVICES=value), "GD-DRV-001")
+        assert plain.title == "No NVIDIA GPU: deep learning here runs on the CPU only"
 
 
 def test_macos_is_information_not_an_error():

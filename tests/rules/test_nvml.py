@@ -51,7 +51,10 @@ def test_library_not_found_names_the_container_case():
 def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     bare = no_gpu_machine(container="docker")
     assert findings(bare, "GD-NVML-001") == []  # no GPU at all: GD-NVML-010
-    asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
+    # the host's PCI bus shows no GPU: GD-DRV-001 says the host has none, variable or not
+    assert findings(with_env(bare, NVIDIA_VISIBLE_DEVICES="all"), "GD-NVML-001") == []
+    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
+    asked = with_driver(with_env(bare, NVIDIA_VISIBLE_DEVICES="all"), errors=(unread,))
     (found,) = findings(asked, "GD-NVML-001")
     # the variable alone: a CUDA image sets it itself, on a laptop too. It was an error, "The
     # container was started without GPU access", whose --gpus all fails on a host without one
@@ -73,7 +76,6 @@ def test_a_container_claims_missing_gpu_access_only_with_a_sign_of_a_host_gpu():
     )
     (cuda,) = findings(host_gpu, "GD-CUDA-001")
     assert cuda.severity == Severity.ERROR and "started without GPUs" in cuda.title
-    unread = Unavailable(field="driver.pci_functions", code="not_visible", message="hidden")
     (found,) = findings(with_driver(bare, errors=(unread,)), "GD-NVML-001")
     assert found.severity == Severity.WARNING
     assert "started without GPU access" not in found.title
@@ -96,10 +98,58 @@ def test_a_container_under_wsl2_is_not_said_to_have_an_unreadable_pci_bus():
     assert not any(step.startswith("On the host") for step in found.fix)
     asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
     (found,) = findings(asked, "GD-NVML-001")
-    assert found.severity == Severity.ERROR
     assert any("Docker Desktop" in step for step in found.fix)
     (cuda,) = findings(asked, "GD-CUDA-001")
     assert any("Docker Desktop" in step for step in cuda.fix)
+
+
+@pytest.mark.parametrize("dxg", [False, None])
+def test_a_cuda_image_under_wsl2_without_dev_dxg_is_a_warning(dxg):
+    # NVIDIA_VISIBLE_DEVICES, which CUDA images set themselves, made a container under WSL2
+    # the error "The container was started without GPU access" (GD-CUDA-001: "it was started
+    # without GPUs"), on a Windows laptop with no NVIDIA GPU too; under WSL2 a container given
+    # the GPU has /dev/dxg, and one without it cannot tell whether Windows has a GPU
+    report = with_host(
+        with_env(no_gpu_machine(container="docker"), NVIDIA_VISIBLE_DEVICES="all"),
+        wsl=True,
+        kernel="6.6.87.2-microsoft-standard-WSL2",
+        dxg=dxg,
+    )
+    (found,) = findings(report, "GD-NVML-001")
+    assert (found.severity, found.title) == (
+        Severity.WARNING,
+        "This container expects a GPU, but none is visible in it under WSL2",
+    )
+    assert found.fix[0] == "If Windows has an NVIDIA GPU:"
+    assert any("docker run --gpus all" in step for step in found.fix)
+    assert any(("no /dev/dxg" in e) == (dxg is False) for e in found.evidence)
+    (cuda,) = findings(report, "GD-CUDA-001")
+    assert cuda.severity == Severity.WARNING and cuda.fix[0] == "If Windows has an NVIDIA GPU:"
+
+
+@pytest.mark.parametrize(
+    "libcuda", [None, "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_0123/libcuda.so.1.1"]
+)
+def test_a_container_under_wsl2_with_dev_dxg_but_no_driver_library_is_told_gpus_all(libcuda):
+    # /dev/dxg in the container: it was given WSL2's GPU device (--device /dev/dxg, or --gpus
+    # with a Windows driver that has no WSL 2 libraries); docker --gpus all mounts them
+    report = with_host(
+        no_gpu_machine(container="docker"),
+        wsl=True,
+        kernel="6.6.87.2-microsoft-standard-WSL2",
+        dxg=True,
+        wsl_libcuda=libcuda,
+    )
+    for rule_id in ("GD-NVML-001", "GD-CUDA-001"):
+        (found,) = findings(report, rule_id)
+        assert found.severity == Severity.ERROR, rule_id
+        assert "(/dev/dxg)" in found.title, rule_id
+        assert found.fix[0].startswith("Start it with docker run --gpus all"), rule_id
+        assert "--device /dev/dxg alone" in found.fix[0]
+        assert "> wsl --shutdown" in found.fix
+        assert not any("If Windows has" in step for step in found.fix)
+    (nvml,) = findings(report, "GD-NVML-001")
+    assert any((libcuda or "no libcuda of the Windows driver") in e for e in nvml.evidence)
 
 
 def test_wsl1_is_told_to_convert_the_distribution_not_to_update_the_windows_driver():

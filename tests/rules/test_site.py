@@ -301,3 +301,47 @@ def test_sinfo_without_a_configuration_says_slurm_is_not_configured():
     assert found.severity == Severity.INFO
     assert found.title == "SLURM's commands are here but SLURM is not configured on this machine"
     assert "controller" not in " ".join(found.fix)
+
+
+def with_docker(report, toolkit=None, **host):
+    from gpudoctor.model.report import ContainerToolkitInfo
+
+    toolkit = toolkit or ContainerToolkitInfo(docker="/usr/bin/docker")
+    site = replace(report.site or SiteInfo(), container_toolkit=toolkit)
+    return b.with_host(replace(report, site=site), **host)
+
+
+def test_docker_on_a_gpu_host_without_the_container_toolkit_is_a_warning_with_its_install():
+    # docker run --gpus all then fails with 'could not select device driver "" with
+    # capabilities: [[gpu]]' and nothing on the host side said why
+    report = with_docker(b.healthy(), os_release="Ubuntu 24.04.3 LTS")
+    (found,) = b.findings(report, "GD-HOST-061")
+    assert found.severity == Severity.WARNING
+    assert found.evidence[0] == "Docker: /usr/bin/docker"
+    assert any("sudo apt-get install -y nvidia-container-toolkit" in f for f in found.fix)
+    assert any("stable/deb/nvidia-container-toolkit.list" in f for f in found.fix)
+    assert found.fix[-3:-1] == (
+        "$ sudo nvidia-ctk runtime configure --runtime=docker",
+        "$ sudo systemctl restart docker",
+    )
+    fedora = with_docker(b.healthy(), os_release="Fedora Linux 44 (Workstation Edition)")
+    (found,) = b.findings(fedora, "GD-HOST-061")
+    assert "$ sudo dnf install -y nvidia-container-toolkit" in found.fix
+    assert not any("apt-get" in f for f in found.fix)
+    (found,) = b.findings(with_docker(b.healthy(), os_release="Arch Linux"), "GD-HOST-061")
+    assert any("apt-get" in f for f in found.fix) and any("dnf" in f for f in found.fix)
+
+
+def test_the_toolkit_check_is_quiet_where_it_does_not_apply():
+    from gpudoctor.model.report import ContainerToolkitInfo
+
+    for toolkit in (
+        ContainerToolkitInfo(docker="docker", binaries=("/usr/bin/nvidia-container-runtime-hook",)),
+        ContainerToolkitInfo(docker="docker", runtimes=("nvidia",)),
+        ContainerToolkitInfo(docker="docker", cdi_specs=("/etc/cdi/nvidia.yaml",)),
+    ):
+        assert b.findings(with_docker(b.healthy(), toolkit), "GD-HOST-061") == []
+    assert b.findings(b.healthy(), "GD-HOST-061") == []  # no docker recorded
+    assert b.findings(with_docker(b.no_gpu_machine()), "GD-HOST-061") == []  # no GPU
+    assert b.findings(with_docker(b.healthy(), container="docker"), "GD-HOST-061") == []
+    assert b.findings(with_docker(b.healthy(), wsl=True), "GD-HOST-061") == []
