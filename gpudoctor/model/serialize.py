@@ -130,6 +130,7 @@ OTHER_DOCUMENTS = {
     "gpudoctor fleet pairs": "the output of gpudoctor fleet pairs",
     "gpudoctor onboard": "onboard's finished mark (gpudoctor-onboard.json)",
     "gpudoctor make-env": "a gpudoctor make-env plan",
+    "gpudoctor models": "the output of gpudoctor models",
 }
 """The ``tool`` of every other document gpudoctor writes, and what to call it when it is
 given where a check report is read."""

@@ -181,13 +181,16 @@ def test_stdout_is_one_document_that_says_what_it_is_and_the_exit_status_agrees(
     assert "Traceback" not in done.stderr
 
 
-def test_models_is_one_json_list_of_the_catalogue(tmp_path: Path) -> None:
-    # the one document that is a list (as it was first written): `jq -r '.[].name'` gives the
-    # names `verify --models` takes
+def test_models_says_what_it_is_and_lists_the_catalogue(tmp_path: Path) -> None:
+    # an object as every other document (it was a bare list, with no schema_version or tool,
+    # until 2026-12-08); `jq -r '.models[].name'` gives the names `verify --models` takes
     done = _run("models", "--format", "json", cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == ""
     doc = json.loads(done.stdout)
-    assert [m["name"] for m in doc][:2] == ["lenet5", "alexnet"]
+    assert isinstance(doc, dict)
+    assert (doc["schema_version"], doc["tool"]) == (1, "gpudoctor models")
+    assert isinstance(doc["gpudoctor_version"], str)
+    assert [m["name"] for m in doc["models"]][:2] == ["lenet5", "alexnet"]
 
 
 @pytest.mark.parametrize(
