@@ -68,6 +68,24 @@ def test_json_is_the_documented_contract(cli: Cli, tmp_path):
     assert drift["gpus_per_node"]["minority"] == {"2": ["gpu-003"]}
 
 
+def test_check_reports_with_and_without_their_tool_are_both_nodes(cli: Cli, tmp_path):
+    # check reports carry tool "gpudoctor check" since 2026-12-08; fleet report skipped any
+    # document with a tool as "not a node report", and must still read the older ones
+    doc = json.loads(H100.read_text())
+    assert doc["tool"] == "gpudoctor check"
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "new.json").write_text(json.dumps(doc))
+    (folder / "old.json").write_text(json.dumps({k: v for k, v in doc.items() if k != "tool"}))
+    (folder / "odd.json").write_text(json.dumps({**doc, "tool": "gpudoctor inventory"}))
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert result.exit_code == 0, result
+    out = json.loads(result.stdout)
+    assert sorted(n["node"] for n in out["nodes"]) == ["new", "old"]
+    why = [s["why"] for s in out["skipped"]]
+    assert why == ["not a node report: written by gpudoctor inventory"]
+
+
 def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_path):
     folder = fleet_dir(tmp_path, {"ok-1": H100})
     (folder / "empty.json").write_text("")

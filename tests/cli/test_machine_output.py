@@ -67,12 +67,12 @@ def _fleet(folder: Path) -> Path:
     return folder
 
 
-# (id, argv given the scratch folder, the tool it names (None: check's report, known by its
-# schema_version and host), its published schema, the exit status the document calls for)
+# (id, argv given the scratch folder, the tool it names, its published schema, the exit
+# status the document calls for)
 Case = tuple[
     str,
     Callable[[Path], list[str]],
-    str | None,
+    str,
     str | None,
     Callable[[Any], int],
 ]
@@ -86,21 +86,21 @@ CASES: list[Case] = [
     (
         "check-info",
         lambda _: ["check", "--from-report", str(INFO), "--format", "json"],
-        None,
+        "gpudoctor check",
         "report-schema.json",
         _check_exit,
     ),
     (
         "check-error",
         lambda _: ["check", "--from-report", str(ERROR), "-o", "-", "--format", "json"],
-        None,
+        "gpudoctor check",
         "report-schema.json",
         _check_exit,
     ),
     (
         "check-warning-strict",
         lambda _: ["check", "--from-report", str(WARNING), "--format", "json", "--strict"],
-        None,
+        "gpudoctor check",
         "report-schema.json",
         lambda d: 1 if d["verdict"] in ("warning", "error") else 0,
     ),
@@ -162,7 +162,7 @@ CASES: list[Case] = [
 def test_stdout_is_one_document_that_says_what_it_is_and_the_exit_status_agrees(
     tmp_path: Path,
     argv: Callable[[Path], list[str]],
-    tool: str | None,
+    tool: str,
     schema: str | None,
     status: Callable[[Any], int],
 ) -> None:
