@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,9 @@ LOST = REPORTS / "failure__one_gpu_lost.json"
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "fleet-schema.json").read_text()
 )
+fleet_run_schema = runpy.run_path(
+    str(Path(__file__).resolve().parents[2] / "scripts" / "write-schemas")
+)["fleet_run_schema"]
 
 
 def fleet_dir(tmp_path: Path, nodes: dict[str, Path]) -> Path:
@@ -222,6 +226,8 @@ def test_fleet_run_saves_one_report_per_node_and_reports(cli: Cli, tmp_path, fak
     assert result.exit_code == 1, result
     assert sorted(p.name for p in out.iterdir()) == ["check", "fleet-run.json"]
     assert sorted(p.name for p in (out / "check").iterdir()) == ["n1.json", "n2.json"]
+    manifest = json.loads((out / "fleet-run.json").read_text(encoding="utf-8"))
+    jsonschema.validate(manifest, fleet_run_schema(strict=True))  # docs/fleet-run-schema.json's
     doc = json.loads(result.stdout)
     assert doc["not_reached"] == [{"node": "n3", "state": "drained", "reason": "maintenance: PSU"}]
     assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {"n1": "ok", "n2": "error"}

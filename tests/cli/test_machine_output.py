@@ -143,7 +143,7 @@ CASES: list[Case] = [
         "history",
         lambda tmp: ["history", "--history-dir", str(tmp), "--format", "json"],
         "gpudoctor history",
-        None,
+        "history-schema.json",
         lambda _: 0,
     ),
     (
