@@ -7,14 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gpudoctor import __version__
 from gpudoctor.cli.options import debug_option, format_option, use_color
 
 if TYPE_CHECKING:
     from gpudoctor.refmodels import ModelSpec
 
 
+MODELS_JSON_VERSION = 1
+"""The version of ``models --format json``'s object; bumped when a field is removed, renamed or
+changes type or meaning. Before 2026-12-08 the output was a bare list of the records, with no
+version (it is the object's ``models`` now)."""
+TOOL = "gpudoctor models"
+
+
 def model_record(spec: ModelSpec) -> dict[str, Any]:
-    """The JSON object for one model (``--format json`` prints a list of these)."""
+    """The JSON object for one model (``--format json`` lists these under ``models``)."""
     return {
         "name": spec.name,
         "title": spec.title,
@@ -30,6 +38,17 @@ def model_record(spec: ModelSpec) -> dict[str, Any]:
         "macs": spec.macs,
         "source": spec.source,
         "figures": spec.figures,
+    }
+
+
+def models_document(specs: tuple[ModelSpec, ...]) -> dict[str, Any]:
+    """``models --format json``: what wrote it, as every JSON document of gpudoctor says, and
+    the models in the table's order."""
+    return {
+        "schema_version": MODELS_JSON_VERSION,
+        "tool": TOOL,
+        "gpudoctor_version": __version__,
+        "models": [model_record(s) for s in specs],
     }
 
 
@@ -182,7 +201,7 @@ def command(fmt: str) -> int:
     from gpudoctor.refmodels import SPECS
 
     if fmt == "json":
-        click.echo(json.dumps([model_record(s) for s in SPECS], indent=2, ensure_ascii=False))
+        click.echo(json.dumps(models_document(SPECS), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
         click.echo(render_markdown(SPECS), nl=False)
     else:

@@ -316,7 +316,10 @@ def command(
         result = VerifyResult(settings=settings, started_at=_now())
     if hardware_text is not None or burn_s is not None:
         hw = HardwareSettings(items=items, burn_s=burn_s, device=device, ranks=ranks)
-        result = replace(result, hardware=_ranks_noted(_measure_hardware(hw, refs)))
+        measured = _ranks_noted(_measure_hardware(hw, refs))
+        # the result's wall time is the whole verify's: it read 0.0 s after --hardware alone
+        took = round(result.duration_s + measured.duration_s, 2)
+        result = replace(result, hardware=measured, duration_s=took)
     result = with_published_figures(with_datasheet_peaks(result, refs), refs)
     verdict = judge(result, refs)
     from gpudoctor.cli.verify_where import with_slurm_reason

@@ -44,7 +44,7 @@ from gpudoctor.model.fleet import (
     VerifyVerdict,
 )
 from gpudoctor.model.hardware import PairsReport
-from gpudoctor.model.report import Report
+from gpudoctor.model.report import CHECK_TOOL, Report
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.userfiles.read import read_capped
 
@@ -360,10 +360,12 @@ def _hostlist(nodes: Sequence[str]) -> str:
 
 
 def _may_be_check(data: Any) -> bool:
+    """A check report names itself ``gpudoctor check`` (since 2026-12-08) or nothing (before);
+    a document that names another writer is none, whatever keys it has."""
     return (
         isinstance(data, dict)
         and "schema_version" in data
-        and "tool" not in data
+        and data.get("tool", CHECK_TOOL) == CHECK_TOOL
         and any(k in data for k in _CHECK_KEYS)
     )
 

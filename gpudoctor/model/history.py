@@ -11,8 +11,14 @@ class Summary:
     """What ``gpudoctor history`` lists of an entry without reading its document again."""
 
     driver: str | None = None
+    """A check's driver version (NVML's, else the kernel module's); null for a verify result
+    and where neither was read."""
     frameworks: tuple[str, ...] = ()
+    """A check's frameworks, each its name and build (``torch 2.13.0+cu130 (CUDA 13.0, cuDNN
+    9.19.0)``); empty for a verify result."""
     throughput: str | None = None
+    """A verify result's headline throughput (``resnet50 torch cuda:0 fp32 3,549 img/s``);
+    null for a check."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 1
 """Version of the JSON form of :class:`Report`; bump it on any incompatible change."""
+CHECK_TOOL = "gpudoctor check"
+"""The ``tool`` of a check report, as every JSON document of gpudoctor names its writer."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -890,6 +892,9 @@ class Report:
     """Everything ``gpudoctor check`` learned about one machine and one Python environment."""
 
     schema_version: int = SCHEMA_VERSION
+    tool: str = CHECK_TOOL
+    """What wrote it: ``gpudoctor check``. Absent in reports written before 2026-12-08, which
+    are read as if it were there."""
     gpudoctor_version: str
     created_at: str
     """ISO 8601, UTC."""

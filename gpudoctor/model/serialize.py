@@ -14,7 +14,7 @@ from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.convert import MAX_REPORT_ENTRIES, SIGNED, from_dict
 from gpudoctor.model.convert import short as _short
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
-from gpudoctor.model.report import SCHEMA_VERSION, Report
+from gpudoctor.model.report import CHECK_TOOL, SCHEMA_VERSION, Report
 
 __all__ = [
     "MAX_REPORT_BYTES",
@@ -130,6 +130,7 @@ OTHER_DOCUMENTS = {
     "gpudoctor fleet pairs": "the output of gpudoctor fleet pairs",
     "gpudoctor onboard": "onboard's finished mark (gpudoctor-onboard.json)",
     "gpudoctor make-env": "a gpudoctor make-env plan",
+    "gpudoctor models": "the output of gpudoctor models",
 }
 """The ``tool`` of every other document gpudoctor writes, and what to call it when it is
 given where a check report is read."""
@@ -153,6 +154,9 @@ def _what_json_is(data: Any) -> str | None:
     if other is not None:
         # a diff or a fleet report has schema_version 2: 'update this one' was no advice
         return f"is {other}, not a check report ({WRITE_ONE})"
+    if "tool" in data and tool != CHECK_TOOL:
+        # a check report names itself (since 2026-12-08) or nothing (before)
+        return f"was written by {_short(tool)}, not gpudoctor check ({WRITE_ONE})"
     if "schema_version" not in data:
         return f"is not a gpudoctor check report: it has no schema_version ({WRITE_ONE})"
     return None

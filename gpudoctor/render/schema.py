@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from gpudoctor.model.findings import AREAS, Finding, Severity
-from gpudoctor.model.report import SCHEMA_VERSION, Report
+from gpudoctor.model.report import CHECK_TOOL, SCHEMA_VERSION, Report
 
 COMMAND = "python -m gpudoctor.render.schema > docs/report-schema.json"
 SCHEMA_ID = "urn:gpudoctor:report-schema"
@@ -121,6 +121,10 @@ def report_schema(*, strict: bool = False) -> dict[str, Any]:
     root["properties"]["schema_version"] = {
         "const": SCHEMA_VERSION,
         "description": "The version of this JSON form; a reader refuses a newer one.",
+    }
+    root["properties"]["tool"] = {
+        "const": CHECK_TOOL,
+        "description": root["properties"]["tool"]["description"],
     }
     root["properties"]["verdict"] = {
         "$ref": "#/$defs/Severity",

@@ -301,6 +301,8 @@ class VerifyResult:
     """UTC, ``2026-12-07T04:05:06Z`` (``+00:00`` instead of ``Z`` in results written before
     2026-12-07)."""
     duration_s: float = 0.0
+    """Wall time in seconds: the models' runs and the ``--hardware``/``--burn`` measurements
+    (results written before 2026-12-08 counted the models' alone, 0.0 without them)."""
     hardware: HardwareResult | None = None
     """``--hardware`` and ``--burn``; None when neither was asked (and in results written
     before 2026-12-07)."""

@@ -101,8 +101,9 @@ def test_a_report_from_a_newer_gpudoctor_is_bad_input(cli: Cli, tmp_path):
             "the health gate's result (check --health-check)",
         ),
         (("history", "--history-dir", "{tmp}"), "the output of gpudoctor history"),
+        (("models",), "the output of gpudoctor models"),
     ],
-    ids=["diff", "fleet", "health", "history"],
+    ids=["diff", "fleet", "health", "history", "models"],
 )
 def test_another_gpudoctor_document_is_named_as_such(cli: Cli, tmp_path, args, named):
     # a diff or a fleet report (schema_version 2) read 'report uses schema version 2, this

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,9 @@ LOST = REPORTS / "failure__one_gpu_lost.json"
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "fleet-schema.json").read_text()
 )
+fleet_run_schema = runpy.run_path(
+    str(Path(__file__).resolve().parents[2] / "scripts" / "write-schemas")
+)["fleet_run_schema"]
 
 
 def fleet_dir(tmp_path: Path, nodes: dict[str, Path]) -> Path:
@@ -66,6 +70,24 @@ def test_json_is_the_documented_contract(cli: Cli, tmp_path):
     assert doc["healthy"] is False
     drift = {d["fact"]: d for d in doc["drift"]}
     assert drift["gpus_per_node"]["minority"] == {"2": ["gpu-003"]}
+
+
+def test_check_reports_with_and_without_their_tool_are_both_nodes(cli: Cli, tmp_path):
+    # check reports carry tool "gpudoctor check" since 2026-12-08; fleet report skipped any
+    # document with a tool as "not a node report", and must still read the older ones
+    doc = json.loads(H100.read_text())
+    assert doc["tool"] == "gpudoctor check"
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "new.json").write_text(json.dumps(doc))
+    (folder / "old.json").write_text(json.dumps({k: v for k, v in doc.items() if k != "tool"}))
+    (folder / "odd.json").write_text(json.dumps({**doc, "tool": "gpudoctor inventory"}))
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert result.exit_code == 0, result
+    out = json.loads(result.stdout)
+    assert sorted(n["node"] for n in out["nodes"]) == ["new", "old"]
+    why = [s["why"] for s in out["skipped"]]
+    assert why == ["not a node report: written by gpudoctor inventory"]
 
 
 def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_path):
@@ -204,6 +226,8 @@ def test_fleet_run_saves_one_report_per_node_and_reports(cli: Cli, tmp_path, fak
     assert result.exit_code == 1, result
     assert sorted(p.name for p in out.iterdir()) == ["check", "fleet-run.json"]
     assert sorted(p.name for p in (out / "check").iterdir()) == ["n1.json", "n2.json"]
+    manifest = json.loads((out / "fleet-run.json").read_text(encoding="utf-8"))
+    jsonschema.validate(manifest, fleet_run_schema(strict=True))  # docs/fleet-run-schema.json's
     doc = json.loads(result.stdout)
     assert doc["not_reached"] == [{"node": "n3", "state": "drained", "reason": "maintenance: PSU"}]
     assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {"n1": "ok", "n2": "error"}

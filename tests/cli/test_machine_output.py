@@ -67,12 +67,12 @@ def _fleet(folder: Path) -> Path:
     return folder
 
 
-# (id, argv given the scratch folder, the tool it names (None: check's report, known by its
-# schema_version and host), its published schema, the exit status the document calls for)
+# (id, argv given the scratch folder, the tool it names, its published schema, the exit
+# status the document calls for)
 Case = tuple[
     str,
     Callable[[Path], list[str]],
-    str | None,
+    str,
     str | None,
     Callable[[Any], int],
 ]
@@ -86,21 +86,21 @@ CASES: list[Case] = [
     (
         "check-info",
         lambda _: ["check", "--from-report", str(INFO), "--format", "json"],
-        None,
+        "gpudoctor check",
         "report-schema.json",
         _check_exit,
     ),
     (
         "check-error",
         lambda _: ["check", "--from-report", str(ERROR), "-o", "-", "--format", "json"],
-        None,
+        "gpudoctor check",
         "report-schema.json",
         _check_exit,
     ),
     (
         "check-warning-strict",
         lambda _: ["check", "--from-report", str(WARNING), "--format", "json", "--strict"],
-        None,
+        "gpudoctor check",
         "report-schema.json",
         lambda d: 1 if d["verdict"] in ("warning", "error") else 0,
     ),
@@ -143,7 +143,7 @@ CASES: list[Case] = [
         "history",
         lambda tmp: ["history", "--history-dir", str(tmp), "--format", "json"],
         "gpudoctor history",
-        None,
+        "history-schema.json",
         lambda _: 0,
     ),
     (
@@ -162,7 +162,7 @@ CASES: list[Case] = [
 def test_stdout_is_one_document_that_says_what_it_is_and_the_exit_status_agrees(
     tmp_path: Path,
     argv: Callable[[Path], list[str]],
-    tool: str | None,
+    tool: str,
     schema: str | None,
     status: Callable[[Any], int],
 ) -> None:
@@ -181,13 +181,16 @@ def test_stdout_is_one_document_that_says_what_it_is_and_the_exit_status_agrees(
     assert "Traceback" not in done.stderr
 
 
-def test_models_is_one_json_list_of_the_catalogue(tmp_path: Path) -> None:
-    # the one document that is a list (as it was first written): `jq -r '.[].name'` gives the
-    # names `verify --models` takes
+def test_models_says_what_it_is_and_lists_the_catalogue(tmp_path: Path) -> None:
+    # an object as every other document (it was a bare list, with no schema_version or tool,
+    # until 2026-12-08); `jq -r '.models[].name'` gives the names `verify --models` takes
     done = _run("models", "--format", "json", cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == ""
     doc = json.loads(done.stdout)
-    assert [m["name"] for m in doc][:2] == ["lenet5", "alexnet"]
+    assert isinstance(doc, dict)
+    assert (doc["schema_version"], doc["tool"]) == (1, "gpudoctor models")
+    assert isinstance(doc["gpudoctor_version"], str)
+    assert [m["name"] for m in doc["models"]][:2] == ["lenet5", "alexnet"]
 
 
 @pytest.mark.parametrize(

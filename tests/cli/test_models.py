@@ -17,7 +17,7 @@ from gpudoctor.refmodels import MODEL_NAMES, get_spec
 def test_json_lists_every_model_with_its_figures(cli):
     result = cli("models", "--format", "json")
     assert result.exit_code == 0, result
-    records = json.loads(result.stdout)
+    records = json.loads(result.stdout)["models"]
     assert [r["name"] for r in records] == list(MODEL_NAMES)
     by_name = {r["name"]: r for r in records}
     assert by_name["resnet50"]["params"] == 25_557_032
@@ -110,7 +110,7 @@ def test_narrow_encoding_is_not_a_crash():
 
 
 def test_lenet5_figures_are_computed_and_say_so(cli):
-    records = {r["name"]: r for r in json.loads(cli("models", "--format", "json").stdout)}
+    records = {r["name"]: r for r in json.loads(cli("models", "--format", "json").stdout)["models"]}
     lenet = records["lenet5"]
     assert (lenet["macs"], lenet["figures"]) == (416_520, "computed")
     assert lenet["source"].startswith("computed from the layer shapes")

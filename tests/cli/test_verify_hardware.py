@@ -47,7 +47,9 @@ def measured(monkeypatch):
     def fake(hw, **kwargs):
         asked.append(hw)
         mem = Bandwidth(kind="memory", device="cpu", device_name="host memory", gbps=15.0)
-        return HardwareResult(settings=hw, bandwidths=(mem,), allreduce=f.sweep(n=2))
+        return HardwareResult(
+            settings=hw, bandwidths=(mem,), allreduce=f.sweep(n=2), duration_s=6.42
+        )
 
     monkeypatch.setattr(hardware, "run_hardware", fake)
     return asked
@@ -81,6 +83,7 @@ def test_hardware_alone_runs_no_model(cli, measured, monkeypatch):
         "ranks": 3,
     }
     assert doc["verdict"] == "pass"
+    assert doc["duration_s"] == 6.42  # the whole verify's wall time: it said 0.0
     assert "measuring the hardware" in result.stderr
     # UTC as every other document writes it (and jq's fromdateiso8601 reads): it said +00:00
     datetime.strptime(doc["started_at"], "%Y-%m-%dT%H:%M:%SZ")
@@ -143,7 +146,7 @@ def test_with_models_both_run(cli, measured, monkeypatch):
 
     def fake_verify(settings, progress, **k):
         ran.append(settings.models)
-        return VerifyResult(settings=settings)
+        return VerifyResult(settings=settings, duration_s=20.0)
 
     monkeypatch.setattr(harness, "run_verify", fake_verify)
     result = cli(
@@ -158,7 +161,9 @@ def test_with_models_both_run(cli, measured, monkeypatch):
         "json",
     )
     assert ran == [("lenet5",)]
-    assert json.loads(result.stdout)["hardware"] is not None
+    doc = json.loads(result.stdout)
+    assert doc["hardware"] is not None
+    assert doc["duration_s"] == 26.42  # the models' 20 s and the measurements' 6.42 s
 
 
 def test_a_failed_measurement_exits_1(cli, monkeypatch):

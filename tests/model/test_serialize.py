@@ -77,6 +77,21 @@ def test_json_carries_schema_version_and_findings():
     assert findings_from_json(doc["findings"]) == (finding,)
 
 
+def test_a_report_names_its_writer_and_one_written_before_it_did_still_reads():
+    # a check report had no `tool`, alone of gpudoctor's JSON documents (until 2026-12-08)
+    doc = json.loads(report_to_json(make_report()))
+    assert doc["tool"] == "gpudoctor check"
+    del doc["tool"]
+    assert report_from_json(json.dumps(doc)) == make_report()
+
+
+@pytest.mark.parametrize("tool", ["gpudoctor inventory", 7, None])
+def test_a_report_that_names_another_writer_is_refused_naming_it(tool):
+    doc = {**json.loads(report_to_json(make_report())), "tool": tool}
+    with pytest.raises(ReportFormatError, match=r"was written by .*, not gpudoctor check"):
+        report_from_json(json.dumps(doc))
+
+
 def test_unknown_keys_are_ignored_for_forward_compatibility():
     doc = to_dict(make_report())
     doc["host"]["something_new"] = 1
