@@ -71,6 +71,7 @@ def node_facts(
         ib_rates=known.get("infiniband"),
         acs_redirect=known.get("acs_redirect"),
         gpus_found=gpus_found(report),
+        checked_at=report.created_at,
     )
 
 

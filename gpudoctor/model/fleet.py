@@ -153,6 +153,8 @@ class NodeFacts:
     gpus_found: GpusFound | None = None
     """The GPUs on its PCI bus and in its driver, compared with its SLURM GRES; None where
     the PCI bus could not be read (or the node is no Linux machine)."""
+    checked_at: str = ""
+    """When its check ran: the report's ``created_at`` (ISO 8601, UTC); "" where not known."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +171,8 @@ class NodeSummary:
     """The verify result's verdict; None without one."""
     drift: bool = False
     """The node (or one of its GPUs) is in the minority of a drifting fact."""
+    checked_at: str = ""
+    """When its check ran (the report's ``created_at``); "" where not known."""
 
 
 @dataclass(frozen=True, kw_only=True)

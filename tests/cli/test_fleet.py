@@ -68,6 +68,24 @@ def test_json_is_the_documented_contract(cli: Cli, tmp_path):
     assert drift["gpus_per_node"]["minority"] == {"2": ["gpu-003"]}
 
 
+def test_prometheus_and_json_say_when_each_nodes_check_ran(cli: Cli, tmp_path):
+    # only the fleet report's own time was given: an alert could not tell a node whose report
+    # is weeks old (its check no longer runs) from one checked an hour ago
+    folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100})
+    stale = json.loads(H100.read_text())
+    stale["created_at"] = "2026-10-01T06:30:00Z"
+    (folder / "gpu-002.json").write_text(json.dumps(stale))
+    prom = cli("fleet", "report", str(folder), "--format", "prometheus").stdout
+    assert 'gpudoctor_fleet_node_checked_timestamp_seconds{node="gpu-001"} 1795867200' in prom
+    assert 'gpudoctor_fleet_node_checked_timestamp_seconds{node="gpu-002"} 1790836200' in prom
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert {n["node"]: n["checked_at"] for n in doc["nodes"]} == {
+        "gpu-001": "2026-11-28T12:00:00Z",
+        "gpu-002": "2026-10-01T06:30:00Z",
+    }
+
+
 def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_path):
     folder = fleet_dir(tmp_path, {"ok-1": H100})
     (folder / "empty.json").write_text("")
