@@ -124,7 +124,8 @@ def _judge(
     "neither is said not to be compared (information). Inside a job NVML lists only the "
     "job's GPUs, so check does not compare there; `fleet run` does, for every node: the GRES "
     "sinfo listed against the GPUs on the node's PCI bus and in the driver's list, which a "
-    "job's device cgroup cannot hide.",
+    "job's device cgroup cannot hide, and against NVML's count where NVML lists some of "
+    "those GPUs but not all (a cgroup hides every GPU not given, or none).",
     fix="Drain the node, read the kernel log for Xid 79, reboot or reset the GPU, and reseat "
     "or RMA a GPU that does not come back; then resume the node.",
     sources=(

@@ -1156,6 +1156,21 @@ def test_fleet_run_calls_a_node_without_the_gpus_its_gres_promises_an_error(
     assert 'gpudoctor_fleet_node_finding{node="n2",id="GD-GPU-068",severity="error"} 1' in prom
 
 
+def test_fleet_run_calls_a_node_whose_nvml_lists_fewer_gpus_than_its_gres_an_error(
+    cli: Cli, tmp_path, fake
+):
+    # 8 GPUs on n1's PCI bus and bound to nvidia, NVML lists 7: a --gres=gpu:8 job fails there.
+    # The fleet compared the GRES with the bus alone: "1 with a warning", exit 0
+    fake({"n1": {"gres": "gpu:h100:8", "report": str(h100_node(tmp_path, 7, on_bus=8))}})
+    result = cli("fleet", "run", "-p", "gpu", "-d", str(tmp_path / "run"))
+    assert result.exit_code == 1, result
+    assert (
+        "n1: SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: drain it"
+        in result.stdout
+    )
+    assert "1 node(s): 0 fine, 1 with an error." in result.stdout
+
+
 def test_more_gpus_than_the_gres_promises_is_a_fleet_warning(cli: Cli, tmp_path, fake):
     fake({"n1": {"gres": "gpu:h100:4,nic:2", "report": str(h100_node(tmp_path, 8))}})
     result = cli("fleet", "run", "-p", "gpu", "-d", str(tmp_path / "run"), "--format", "json")
