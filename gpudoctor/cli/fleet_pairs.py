@@ -159,9 +159,13 @@ def pairs_command(
     ]
     chosen = pairs.choose_pairs(usable)
     if not chosen:
+        shown = [f"{inert(node)} ({inert(why)})" for node, why in left_out[:5]]
+        if len(left_out) > len(shown):
+            shown.append(f"{len(left_out) - len(shown)} more")
         raise BadInputError(
             f"fleet pairs needs two usable nodes; found {len(usable)}"
             + (f" ({', '.join(usable)})" if usable else "")
+            + (f"; not usable: {', '.join(shown)}" if shown else "")
         )
     out_dir = output_dir or Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
     pair_dir = pairrun.prepare_dir(out_dir, chosen, force=force)

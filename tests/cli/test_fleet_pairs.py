@@ -33,9 +33,20 @@ def test_fewer_than_two_usable_nodes_is_bad_input(cli: Cli, tmp_path, fake):
     cluster = fake({"n1": {"state": "idle"}, "n2": {"state": "drained", "reason": "cable"}})
     result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
     assert result.exit_code == 2, result
-    assert "needs two usable nodes; found 1 (n1)" in result.stderr
+    # it did not say why n2 was not usable: the admin had to run sinfo to learn of the drain
+    assert "needs two usable nodes; found 1 (n1); not usable: n2 (drained: cable)" in (
+        result.stderr
+    )
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not any(call[0].endswith("srun") for call in cluster.calls())
+
+
+def test_many_unusable_nodes_are_named_up_to_five(cli: Cli, tmp_path, fake):
+    nodes = {f"n{i}": {"state": "down", "reason": "power"} for i in range(1, 8)}
+    fake({**nodes, "n8": {"state": "idle"}})
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
+    assert result.exit_code == 2, result
+    assert result.stderr.rstrip().endswith("n5 (down: power), 2 more"), result.stderr
 
 
 def test_bad_options_are_one_line(cli: Cli):
