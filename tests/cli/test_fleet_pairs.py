@@ -49,6 +49,44 @@ def test_many_unusable_nodes_are_named_up_to_five(cli: Cli, tmp_path, fake):
     assert result.stderr.rstrip().endswith("n5 (down: power), 2 more"), result.stderr
 
 
+def test_nodes_that_share_no_partition_are_not_paired(cli: Cli, tmp_path, fake):
+    # n2 (gpu) + n3 (cpu) and n1 + n3 went to srun, which refused them ("Requested node
+    # configuration is not available"): two refused pairs, exit 1, and no word of why
+    cluster = fake(
+        {
+            "n1": {"state": "idle", "srun": "busy"},
+            "n2": {"state": "idle", "srun": "busy"},
+            "n3": {"state": "idle", "partitions": ["cpu"]},
+        }
+    )
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert [p["nodes"] for p in doc["pairs"]] == [["n1", "n2"]]
+    assert doc["not_reached"] == [
+        ["n3", "alone: no other node selected in partition cpu, and a pair runs in one"]
+    ]
+    sruns = [c for c in cluster.calls() if "--job-name=gpudoctor-pairs" in c]
+    assert sruns and all("--nodelist=n1,n2" in c for c in sruns), sruns
+    # with -p, or an --srun-arg naming the partition, srun is asked for every pair as before
+    again = cli(
+        "fleet", "pairs", "-d", str(tmp_path / "again"), "--format", "json",
+        "--srun-arg=--partition=all",
+    )  # fmt: skip
+    assert len(json.loads(again.stdout)["pairs"]) == 3
+
+
+def test_two_nodes_of_two_partitions_are_bad_input(cli: Cli, tmp_path, fake):
+    cluster = fake({"n1": {"state": "idle"}, "n3": {"state": "idle", "partitions": ["cpu"]}})
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "gpudoctor: error: fleet pairs needs two usable nodes in one partition (a pair is one "
+        "srun); n1 (gpu), n3 (cpu) share none: give --partition, or "
+        "--srun-arg=--partition=P for one they share"
+    )
+    assert not any("--job-name=gpudoctor-pairs" in call for call in cluster.calls())
+
+
 def test_bad_options_are_one_line(cli: Cli):
     for args in (["--slow-factor", "2"], ["--pair-timeout", "-1"], ["--device", "tpu"]):
         result = cli("fleet", "pairs", *args)
