@@ -521,6 +521,23 @@ def test_the_gate_drains_a_node_with_fewer_gpus_than_its_gres(cli: Cli, fake, tm
     assert cluster.load()["nodes"]["n1"]["state"] == "idle"
 
 
+def test_the_gate_drains_a_gres_node_with_no_gpu_and_no_driver(cli: Cli, fake, tmp_path):
+    # nothing NVIDIA left on n1's bus, no driver: the gate said "ok" (NVML not applicable,
+    # GD-DRV-001 a warning) while SLURM went on giving out gpu:h100:8 there, and fleet run
+    # called the same node an error
+    cluster = fake({"n1": {"state": "idle", "gres": "gpu:h100:8"}})
+    result, doc = gate_json(cli, no_gpu_node(tmp_path))
+    assert result.exit_code == 1, result
+    assert doc["errors"] == [
+        {
+            "id": "GD-GPU-068",
+            "title": "SLURM gives out 8 GPUs on n1; the node has no GPU",
+            "area": "gpu",
+        }
+    ]
+    assert cluster.load()["nodes"]["n1"]["state"] == "drained"
+
+
 def test_more_gpus_than_the_gres_is_no_gate_error(cli: Cli, fake, tmp_path):
     cluster = fake({"n1": {"state": "idle", "gres": "gpu:h100:4,nic:2"}})
     result, doc = gate_json(cli, h100_node(tmp_path, 8))
