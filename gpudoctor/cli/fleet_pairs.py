@@ -194,6 +194,7 @@ def pairs_command(
         (node, f"alone: no other node selected in partition {p}, and a pair runs in one")
         for node, p in alone
     ]
+    paired = [n for n in usable if n not in dict(alone)]
     out_dir = output_dir or Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
     pair_dir = pairrun.prepare_dir(out_dir, chosen, force=force)
     job = pairrun.PairJob(
@@ -205,7 +206,7 @@ def pairs_command(
         srun_args=srun_args,
     )
     click.echo(
-        f"fleet: {len(chosen)} pair(s) of {len(usable)} node(s), one at a time, within "
+        f"fleet: {len(chosen)} pair(s) of {len(paired)} node(s), one at a time, within "
         f"{time_limit:.0f} s; results go to {pair_dir}/",
         err=True,
     )
@@ -225,7 +226,7 @@ def pairs_command(
         chosen,
         job,
         time_limit_s=time_limit,
-        addresses=slurm.node_addresses(usable),
+        addresses=slurm.node_addresses(paired),
         slow_factor=slow_factor,
         partitions={n.name: n.partitions for n in selection.nodes},
         on_done=done,
@@ -234,7 +235,7 @@ def pairs_command(
     report = PairsReport(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         gpudoctor_version=__version__,
-        nodes=tuple(usable),
+        nodes=tuple(paired),
         pairs=tuple(outcomes),
         baseline_gbps=base,
         slow_factor=slow_factor,

@@ -62,6 +62,8 @@ def test_nodes_that_share_no_partition_are_not_paired(cli: Cli, tmp_path, fake):
     result = cli("fleet", "pairs", "-d", str(tmp_path / "out"), "--format", "json")
     doc = json.loads(result.stdout)
     assert [p["nodes"] for p in doc["pairs"]] == [["n1", "n2"]]
+    assert doc["nodes"] == ["n1", "n2"]  # n3, not paired, is no node of the pairs
+    assert "fleet: 1 pair(s) of 2 node(s)" in result.stderr  # it read "of 3 node(s)"
     assert doc["not_reached"] == [
         ["n3", "alone: no other node selected in partition cpu, and a pair runs in one"]
     ]
