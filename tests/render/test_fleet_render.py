@@ -151,6 +151,7 @@ def fine_pairs():
     base, slow, bad, links = analyse(outcomes)
     assert not (slow or bad or links)
     pairs = PairsReport(
+        created_at="2026-12-07T07:40:12Z",
         nodes=tuple(nodes),
         pairs=tuple(outcomes),
         baseline_gbps=base,
@@ -173,6 +174,19 @@ def test_golden_fine_pairs(fmt):
     matches_golden("fine_pairs", fmt, text)
     summary = "All 6 pair(s) of 4 node(s) fine: bus bandwidth 44.10–47.30 GB/s"
     assert summary in text and "run/pairs/pairs.json" in text
+    # when the pairs ran was not said: beside node reports of another day (a node drained
+    # since, say), pairs measured before read as today's
+    assert "measured 2026-12-07 07:40 UTC" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_pairs_time_that_is_no_utc_time_is_not_shown(fmt):
+    from dataclasses import replace
+
+    report = fine_pairs()
+    assert report.pairs is not None
+    text = render_fleet(fmt, replace(report, pairs=replace(report.pairs, created_at=HOSTILE)))
+    assert "measured" not in text and "alert(1)" not in text
 
 
 def test_text_names_every_problem():
