@@ -209,6 +209,13 @@ def _pairs(report: FleetReport) -> list[str]:
         "A node slow or failing with every partner in fleet pairs (always 1): the node itself.",
         (({"node": b.node}, 1) for b in pairs.bad_nodes),
     )
+    measured_at = _epoch(pairs.created_at)
+    lines += _family(
+        "gpudoctor_fleet_pairs_timestamp_seconds",
+        "When fleet pairs measured the pairs read (its pairs.json's created_at), in seconds "
+        "since the Unix epoch.",
+        [({}, measured_at)] if measured_at is not None else [],
+    )
     lines += _family(
         "gpudoctor_fleet_pairs_bad_link",
         "A pair slow while both nodes are fine with other partners (always 1): the link.",

@@ -285,6 +285,15 @@ def test_prometheus_gives_each_nodes_check_time_and_the_older_of_a_repeated_node
     }
 
 
+def test_prometheus_says_when_the_pairs_were_measured():
+    # pairs.json's time was in no gauge: an alert could not tell pairs of last month
+    families = {
+        f.name: f for f in text_string_to_metric_families(render_fleet("prometheus", fine_pairs()))
+    }
+    (sample,) = families["gpudoctor_fleet_pairs_timestamp_seconds"].samples
+    assert sample.value == 1796629212  # 2026-12-07T07:40:12Z
+
+
 def test_prometheus_names_the_bad_node_and_link_of_fleet_pairs():
     # only gpudoctor_fleet_healthy said fleet pairs found a bad node: an alert could not name it
     from dataclasses import replace
