@@ -124,14 +124,18 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     if owned >= given:
         return None  # the driver has them; NVML's failure is its own finding's
     on_bus = sum(1 for fn in report.driver.pci_functions if is_gpu_function(fn))
-    has = "no GPU" if owned == 0 else f"only {_plural(owned, 'GPU')}"
+    if on_bus <= owned:
+        has = "the node has no GPU" if owned == 0 else f"the node has only {_plural(owned, 'GPU')}"
+    else:  # on the bus, not the driver's (no module loaded, or vfio-pci): unusable here
+        owns = "none" if owned == 0 else f"only {owned}"
+        has = f"the nvidia driver owns {owns} of the {_plural(on_bus, 'GPU')} on its PCI bus"
     bus = (
         "no NVIDIA GPU on the PCI bus"
         if on_bus == 0
         else f"PCI bus: {_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver"
     )
     return Hit(
-        title=f"SLURM gives out {given} GPUs on {node.name}; the node has {has}",
+        title=f"SLURM gives out {given} GPUs on {node.name}; {has}",
         evidence=(
             f"SLURM gives out {gres.shown} on {node.name}; {bus}",
             f"NVML: {report.nvml.status}",

@@ -143,6 +143,11 @@ def test_a_node_without_the_gpus_its_gres_gives_out_is_an_error_when_nvml_fails_
     six = with_driver(gone, pci_functions=pci(*range(1, 7)))
     (found,) = findings(six, RULE)
     assert found.title == "SLURM gives out 8 GPUs on gpu-07; the node has only 6 GPUs"
+    unbound = tuple(replace(fn, driver=None) for fn in pci(*range(1, 9)))
+    (found,) = findings(with_driver(gone, pci_functions=unbound), RULE)
+    assert found.title == (
+        "SLURM gives out 8 GPUs on gpu-07; the nvidia driver owns none of the 8 GPUs on its PCI bus"
+    )
     unread = with_driver(gone, errors=(Unavailable(field="driver", code="x", message="no /sys"),))
     assert findings(unread, RULE) == []  # an unread bus is no missing GPU
 
