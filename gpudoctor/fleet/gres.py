@@ -74,13 +74,16 @@ def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
         return facts
     evidence = _evidence(promised.shown, found)
     if given > max(counts):
-        has = "no GPU" if owned == 0 else f"only {_gpus(owned)}"
+        has = "the node has " + ("no GPU" if owned == 0 else f"only {_gpus(owned)}")
+        if found.on_bus > owned:  # on the bus, not the driver's (no module, or vfio-pci)
+            owns = "none" if owned == 0 else f"only {owned}"
+            has = f"the nvidia driver owns {owns} of the {_gpus(found.on_bus)} on its PCI bus"
         if found.mig_devices is not None:
             has += f" ({found.mig_devices} with its MIG devices)"
         finding = NodeFinding(
             id=GRES_COUNT_ID,
             severity=Severity.ERROR,
-            title=f"SLURM gives out {promised.shown} here; the node has {has}: drain it",
+            title=f"SLURM gives out {promised.shown} here; {has}: drain it",
             evidence=(*evidence, DRAIN_FIX),
         )
     elif given < min(counts):

@@ -35,15 +35,18 @@ def test_a_node_with_the_gpus_it_promises_gets_nothing():
             found(on_bus=0, bound=0, driver=0, module_loaded=False),
             "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
         ),
-        # the driver lost one; the PCI bus still has it, bound to nvidia
+        # the driver lost one; the PCI bus still has it (it read "the node has only 7 GPUs")
         (
             found(driver=7, bound=7),
-            "SLURM gives out gpu:h100:8 here; the node has only 7 GPUs: drain it",
+            "SLURM gives out gpu:h100:8 here; the nvidia driver owns only 7 of the 8 GPUs on "
+            "its PCI bus: drain it",
         ),
-        # on the bus, but no driver bound (the module did not load)
+        # on the bus, but no driver bound (the module did not load); it read "the node has no
+        # GPU" of a node with 8 on its bus
         (
             found(bound=0, driver=0, module_loaded=False),
-            "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+            "SLURM gives out gpu:h100:8 here; the nvidia driver owns none of the 8 GPUs on its "
+            "PCI bus: drain it",
         ),
     ],
 )
