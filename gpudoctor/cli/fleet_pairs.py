@@ -24,7 +24,23 @@ from gpudoctor.cli.options import (
 from gpudoctor.errors import BadInputError, ExitCode
 
 if TYPE_CHECKING:
+    from gpudoctor.fleet.runner import Selection
     from gpudoctor.model.hardware import PairOutcome
+
+
+def _pair_partitions(
+    selection: Selection, partition: str | None, srun_args: tuple[str, ...]
+) -> dict[str, str]:
+    """Each usable node -> the partition its pairs run in: the first sinfo lists it in, or
+    one for all where --partition or an --srun-arg names it (srun then asks that one)."""
+    named = partition is not None or any(
+        a == "-p" or a.startswith(("--partition", "-p")) for a in srun_args
+    )
+    return {
+        n.name: "" if named else (n.partitions[0] if n.partitions else "")
+        for n in selection.nodes
+        if n.runnable
+    }
 
 
 def _save(path: Path, text: str) -> None:
@@ -157,12 +173,28 @@ def pairs_command(
         for n in selection.nodes
         if not n.runnable
     ]
-    chosen = pairs.choose_pairs(usable)
+    chosen, alone = pairs.pairs_by_partition(_pair_partitions(selection, partition, srun_args))
+    if len(usable) >= 2 and not chosen:
+        raise BadInputError(
+            "fleet pairs needs two usable nodes in one partition (a pair is one srun); "
+            + ", ".join(f"{inert(node)} ({inert(p) or 'no partition'})" for node, p in alone[:5])
+            + (f", {len(alone) - 5} more" if len(alone) > 5 else "")
+            + " share none: give --partition, or --srun-arg=--partition=P for one they share"
+        )
     if not chosen:
+        shown = [f"{inert(node)} ({inert(why)})" for node, why in left_out[:5]]
+        if len(left_out) > len(shown):
+            shown.append(f"{len(left_out) - len(shown)} more")
         raise BadInputError(
             f"fleet pairs needs two usable nodes; found {len(usable)}"
             + (f" ({', '.join(usable)})" if usable else "")
+            + (f"; not usable: {', '.join(shown)}" if shown else "")
         )
+    left_out += [
+        (node, f"alone: no other node selected in partition {p}, and a pair runs in one")
+        for node, p in alone
+    ]
+    paired = [n for n in usable if n not in dict(alone)]
     out_dir = output_dir or Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
     pair_dir = pairrun.prepare_dir(out_dir, chosen, force=force)
     job = pairrun.PairJob(
@@ -174,7 +206,7 @@ def pairs_command(
         srun_args=srun_args,
     )
     click.echo(
-        f"fleet: {len(chosen)} pair(s) of {len(usable)} node(s), one at a time, within "
+        f"fleet: {len(chosen)} pair(s) of {len(paired)} node(s), one at a time, within "
         f"{time_limit:.0f} s; results go to {pair_dir}/",
         err=True,
     )
@@ -194,7 +226,7 @@ def pairs_command(
         chosen,
         job,
         time_limit_s=time_limit,
-        addresses=slurm.node_addresses(usable),
+        addresses=slurm.node_addresses(paired),
         slow_factor=slow_factor,
         partitions={n.name: n.partitions for n in selection.nodes},
         on_done=done,
@@ -203,7 +235,7 @@ def pairs_command(
     report = PairsReport(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         gpudoctor_version=__version__,
-        nodes=tuple(usable),
+        nodes=tuple(paired),
         pairs=tuple(outcomes),
         baseline_gbps=base,
         slow_factor=slow_factor,

@@ -99,6 +99,7 @@ def _summary(n: NodeFacts, verify: VerifyVerdict | None, drift: bool) -> NodeSum
         partitions=n.partitions,
         verify=verify,
         drift=drift,
+        checked_at=n.checked_at,
     )
 
 

@@ -26,6 +26,7 @@ from gpudoctor.model.fleet import (
     VerifyVerdict,
 )
 from gpudoctor.model.report import GpuInfo, Report
+from gpudoctor.model.slurm import gpus_given
 
 
 def node_facts(
@@ -71,6 +72,7 @@ def node_facts(
         ib_rates=known.get("infiniband"),
         acs_redirect=known.get("acs_redirect"),
         gpus_found=gpus_found(report),
+        checked_at=report.created_at,
     )
 
 
@@ -99,7 +101,20 @@ def gpus_found(report: Report) -> GpusFound | None:
         mig_devices=(
             sum(len(g.mig_devices) if g.mig_enabled else 1 for g in listed) if known else None
         ),
+        nvml=len(gpus(report)) if _nvml_sees_the_node(report) else None,
     )
+
+
+def _nvml_sees_the_node(report: Report) -> bool:
+    """NVML's count is the node's: it answered, in a job given no GPU (or none), outside a
+    container that NVIDIA's runtime or Kubernetes gives a share of the GPUs (Apptainer's
+    ``--nv`` gives them all)."""
+    if report.nvml.status != "ok":
+        return False
+    if report.host.container not in (None, "apptainer"):
+        return False
+    job = report.site.slurm_job if report.site is not None else None
+    return job is None or not gpus_given(job.gpu_variables)
 
 
 def gpu_facts(g: GpuInfo) -> GpuFacts:

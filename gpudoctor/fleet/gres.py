@@ -56,30 +56,51 @@ def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
     if any(f.id == GRES_COUNT_ID and f.severity >= Severity.WARNING for f in facts.findings):
         return facts
     given, owned = promised.count, found.owned
+    usable = found.nvml if found.nvml_short and found.nvml is not None else None
+    if usable is not None and not found.mig and given != usable:
+        # the driver owns them all, NVML lists fewer: the missing ones cannot be used
+        if given < usable:
+            return _with(facts, _too_many(promised.shown, usable, found))
+        finding = NodeFinding(
+            id=GRES_COUNT_ID,
+            severity=Severity.ERROR,
+            title=f"SLURM gives out {promised.shown} here; NVML lists only {_gpus(usable)} "
+            f"of the node's {owned}: drain it",
+            evidence=(*_evidence(promised.shown, found), DRAIN_FIX),
+        )
+        return _with(facts, finding)
     counts = {owned} if found.mig_devices is None else {owned, found.mig_devices}
-    if given in counts or (found.mig and found.mig_devices is None):
+    if given in counts or (found.mig and found.mig_devices is None) or given == usable:
         return facts
     evidence = _evidence(promised.shown, found)
     if given > max(counts):
-        has = "no GPU" if owned == 0 else f"only {_gpus(owned)}"
+        has = "the node has " + ("no GPU" if owned == 0 else f"only {_gpus(owned)}")
+        if found.on_bus > owned:  # on the bus, not the driver's (no module, or vfio-pci)
+            owns = "none" if owned == 0 else f"only {owned}"
+            has = f"the nvidia driver owns {owns} of the {_gpus(found.on_bus)} on its PCI bus"
         if found.mig_devices is not None:
             has += f" ({found.mig_devices} with its MIG devices)"
         finding = NodeFinding(
             id=GRES_COUNT_ID,
             severity=Severity.ERROR,
-            title=f"SLURM gives out {promised.shown} here; the node has {has}: drain it",
+            title=f"SLURM gives out {promised.shown} here; {has}: drain it",
             evidence=(*evidence, DRAIN_FIX),
         )
     elif given < min(counts):
-        finding = NodeFinding(
-            id=GRES_COUNT_ID,
-            severity=Severity.WARNING,
-            title=f"The node has {_gpus(owned)}; SLURM gives out only {promised.shown}",
-            evidence=(*evidence, GRES_FIX),
-        )
+        finding = _too_many(promised.shown, owned, found)
     else:  # between the whole GPUs and the MIG devices: check says it cannot tell either
         return facts
     return _with(facts, finding)
+
+
+def _too_many(shown: str, has: int, found: GpusFound) -> NodeFinding:
+    """More GPUs than the GRES gives out: a warning, SLURM cannot hand the others out."""
+    return NodeFinding(
+        id=GRES_COUNT_ID,
+        severity=Severity.WARNING,
+        title=f"The node has {_gpus(has)}; SLURM gives out only {shown}",
+        evidence=(*_evidence(shown, found), GRES_FIX),
+    )
 
 
 def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
@@ -95,6 +116,11 @@ def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
     elif found.driver is not None:
         bus += f"; /proc/driver/nvidia/gpus lists {found.driver or 'none'}"
     lines = [f"SLURM's GRES (sinfo, as fleet run selected the node): {shown}", bus]
+    if found.nvml_short:
+        lines.append(
+            f"NVML lists {_gpus(found.nvml or 0)}; the check's job was given no GPU, so no "
+            "device cgroup hid any (one hides every GPU not given, or none)"
+        )
     if found.mig:
         lines.append(f"MIG on: SLURM may count {found.mig_devices} MIG devices and whole GPUs")
     return tuple(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gpudoctor.model.hardware import BadNode, PairOutcome
 
@@ -33,6 +33,28 @@ def choose_pairs(nodes: Sequence[str]) -> tuple[tuple[str, str], ...]:
             if a != b:
                 seen.setdefault(frozenset((a, b)), (min(a, b), max(a, b)))
     return tuple(seen.values())
+
+
+def pairs_by_partition(
+    partitions: Mapping[str, str],
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """The pairs of each partition's nodes (``partitions``: node -> the partition its pair
+    runs in), and the (node, partition) of nodes alone in theirs.
+
+    A pair is one srun, in one partition: srun refuses two nodes that share none (`Requested
+    node configuration is not available`), which says nothing of either node or the link.
+    """
+    members: dict[str, list[str]] = {}
+    for node, partition in partitions.items():
+        members.setdefault(partition, []).append(node)
+    chosen: list[tuple[str, str]] = []
+    alone: list[tuple[str, str]] = []
+    for partition, nodes in members.items():
+        found = choose_pairs(nodes)
+        chosen += found
+        if not found:
+            alone += [(node, partition) for node in dict.fromkeys(nodes)]
+    return tuple(chosen), tuple(alone)
 
 
 def baseline(values: Sequence[float]) -> float | None:

@@ -120,11 +120,24 @@ class GpusFound:
     mig_devices: int | None = None
     """What SLURM's AutoDetect=nvml counts with MIG on (each MIG device, each whole GPU
     without MIG); None without MIG, or where NVML did not list every GPU and its devices."""
+    nvml: int | None = None
+    """The GPUs NVML lists (lost ones included, as the gate counts them) where nothing hid
+    some of them from it: a job given no GPU, outside a container that picks its GPUs.
+    None where NVML failed or its count may be a job's or a container's share."""
 
     @property
     def owned(self) -> int:
         """GPUs the driver owns on the node (model.derived.node_gpu_count)."""
         return max(self.bound, self.driver or 0)
+
+    @property
+    def nvml_short(self) -> bool:
+        """NVML lists some of the GPUs the driver owns, not all: the others cannot be used.
+
+        A job's device cgroup (``fleet run`` asks for no GPU) hides every GPU or none, so
+        NVML listing none says nothing; listing a few, it has lost the rest.
+        """
+        return self.nvml is not None and 0 < self.nvml < self.owned
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +166,8 @@ class NodeFacts:
     gpus_found: GpusFound | None = None
     """The GPUs on its PCI bus and in its driver, compared with its SLURM GRES; None where
     the PCI bus could not be read (or the node is no Linux machine)."""
+    checked_at: str = ""
+    """When its check ran: the report's ``created_at`` (ISO 8601, UTC); "" where not known."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +184,8 @@ class NodeSummary:
     """The verify result's verdict; None without one."""
     drift: bool = False
     """The node (or one of its GPUs) is in the minority of a drifting fact."""
+    checked_at: str = ""
+    """When its check ran (the report's ``created_at``); "" where not known."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -399,6 +399,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
                 "partitions": list(n.partitions),
                 "verify": n.verify.value if n.verify else None,
                 "drift": n.drift,
+                "checked_at": n.checked_at or None,
             }
             for n in report.nodes
         ],

@@ -171,7 +171,11 @@ def pairs_summary(report: FleetReport, *, where: bool = True) -> str:
         bandwidth = "no bus bandwidth measured"
     counted = f"{len(p.pairs)} pair(s) of {len(nodes)} node(s)"
     head = f"All {counted} fine" if pairs_fine(report) else f"{counted} measured"
-    read = f" (read from {report.pairs_path})" if where and report.pairs_path else ""
+    # when they ran: beside node reports of another day, pairs of nodes since drained
+    when = _UTC.fullmatch(p.created_at)
+    said = [f"read from {report.pairs_path}"] if where and report.pairs_path else []
+    said += [f"measured {when[1]} {when[2]} UTC"] if when else []
+    read = f" ({'; '.join(said)})" if said else ""
     return f"{head}: {bandwidth}{read}."
 
 

@@ -81,6 +81,17 @@ def render_prometheus(report: FleetReport) -> str:
         worst=min,  # a node seen twice: the fewer GPUs is the one to look at
     )
     lines += _family(
+        "gpudoctor_fleet_node_checked_timestamp_seconds",
+        "When the node's check ran (its report's created_at), in seconds since the Unix epoch: "
+        "time() minus it is the age of the node's report.",
+        (
+            ({"node": n.node}, stamp)
+            for n in report.nodes
+            if (stamp := _epoch(n.checked_at)) is not None
+        ),
+        worst=min,  # a node seen twice: the older report is the one to look at
+    )
+    lines += _family(
         "gpudoctor_fleet_node_finding",
         "A finding today's rules give the node (always 1).",
         (
@@ -145,15 +156,22 @@ def render_prometheus(report: FleetReport) -> str:
         "no failed verify, no bad node or link from fleet pairs.",
         [({}, 1 if report.healthy else 0)],
     )
-    try:
-        stamp = datetime.fromisoformat(report.created_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        stamp = None
+    stamp = _epoch(report.created_at)
     if stamp is not None:
         lines += _family(
             "gpudoctor_fleet_report_timestamp_seconds", "When the report was made.", [({}, stamp)]
         )
     return "\n".join(lines) + "\n"
+
+
+def _epoch(when: str) -> float | None:
+    """An ISO 8601 time (``2026-12-07T04:05:06Z``) in seconds since the Unix epoch; None for
+    one that cannot be read (a report may say anything), or one without a time zone."""
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def _pairs(report: FleetReport) -> list[str]:
@@ -190,6 +208,13 @@ def _pairs(report: FleetReport) -> list[str]:
         "gpudoctor_fleet_pairs_bad_node",
         "A node slow or failing with every partner in fleet pairs (always 1): the node itself.",
         (({"node": b.node}, 1) for b in pairs.bad_nodes),
+    )
+    measured_at = _epoch(pairs.created_at)
+    lines += _family(
+        "gpudoctor_fleet_pairs_timestamp_seconds",
+        "When fleet pairs measured the pairs read (its pairs.json's created_at), in seconds "
+        "since the Unix epoch.",
+        [({}, measured_at)] if measured_at is not None else [],
     )
     lines += _family(
         "gpudoctor_fleet_pairs_bad_link",

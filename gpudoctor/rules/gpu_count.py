@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import is_gpu_function, pci_address
+from gpudoctor.model.derived import (
+    is_gpu_function,
+    node_gpu_count,
+    pci_address,
+    pci_bus_unreadable,
+)
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import NodeGpuGres, node_gpu_gres
@@ -109,6 +114,43 @@ def _judge(
     )
 
 
+def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given: int) -> Hit | None:
+    """NVML failed: the GPUs the driver owns (the PCI bus, /proc/driver/nvidia/gpus; no device
+    cgroup hides them) against the GRES, where the bus could be read."""
+    host = report.host
+    if host.os != "linux" or host.wsl or pci_bus_unreadable(report):
+        return None
+    owned = node_gpu_count(report)
+    if owned >= given:
+        return None  # the driver has them; NVML's failure is its own finding's
+    on_bus = sum(1 for fn in report.driver.pci_functions if is_gpu_function(fn))
+    if on_bus <= owned:
+        has = "the node has no GPU" if owned == 0 else f"the node has only {_plural(owned, 'GPU')}"
+    else:  # on the bus, not the driver's (no module loaded, or vfio-pci): unusable here
+        owns = "none" if owned == 0 else f"only {owned}"
+        has = f"the nvidia driver owns {owns} of the {_plural(on_bus, 'GPU')} on its PCI bus"
+    bus = (
+        "no NVIDIA GPU on the PCI bus"
+        if on_bus == 0
+        else f"PCI bus: {_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver"
+    )
+    return Hit(
+        title=f"SLURM gives out {given} GPUs on {node.name}; {has}",
+        evidence=(
+            f"SLURM gives out {gres.shown} on {node.name}; {bus}",
+            f"NVML: {report.nvml.status}",
+            *_xid79(report),
+        ),
+        fix=(
+            f"$ sudo scontrol update nodename={node.name} state=drain "
+            f'reason="GPU missing: {given} in GRES, {owned} on the node"',
+            "$ lspci -nn | grep -i nvidia; lsmod | grep nvidia   # the GPUs and the driver",
+            "Load or reinstall the driver, reseat or RMA a GPU that is gone, or correct the "
+            "node's Gres in slurm.conf and gres.conf; then resume the node.",
+        ),
+    )
+
+
 @rule(
     "GD-GPU-068",
     area="gpu",
@@ -121,10 +163,13 @@ def _judge(
     "they fail to start or die. More GPUs than the GRES "
     "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
     "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
-    "neither is said not to be compared (information). Inside a job NVML lists only the "
+    "neither is said not to be compared (information). Where NVML fails, the GPUs the "
+    "driver owns (the PCI bus, /proc/driver/nvidia/gpus) are compared instead: a node with "
+    "no GPU or no driver left is an error too. Inside a job NVML lists only the "
     "job's GPUs, so check does not compare there; `fleet run` does, for every node: the GRES "
     "sinfo listed against the GPUs on the node's PCI bus and in the driver's list, which a "
-    "job's device cgroup cannot hide.",
+    "job's device cgroup cannot hide, and against NVML's count where NVML lists some of "
+    "those GPUs but not all (a cgroup hides every GPU not given, or none).",
     fix="Drain the node, read the kernel log for Xid 79, reboot or reset the GPU, and reseat "
     "or RMA a GPU that does not come back; then resume the node.",
     sources=(
@@ -137,11 +182,18 @@ def _judge(
 )
 def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     site = report.site
-    if site is None or site.slurm_node is None or report.nvml.status != "ok":
-        return  # not asked, or NVML itself failed (its own finding says so, and drains)
+    if site is None or site.slurm_node is None:
+        return  # not asked
     gres = node_gpu_gres(site.slurm_node.gres)
     if gres is None or gres.count is None:
         return  # the node gives out no GPU, or names none by count
+    if report.nvml.status != "ok":
+        # NVML's own finding says why it failed; where the driver owns fewer GPUs than the
+        # GRES (none on the bus, no driver), that alone is no error of NVML's: say it here
+        hit = _without_nvml(report, site.slurm_node, gres, gres.count)
+        if hit is not None:
+            yield hit
+        return
     if site.slurm_job is not None:
         # A job's device cgroup hides the GPUs it was not given: NVML's count is the job's.
         yield Hit(

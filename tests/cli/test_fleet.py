@@ -90,6 +90,24 @@ def test_check_reports_with_and_without_their_tool_are_both_nodes(cli: Cli, tmp_
     assert why == ["not a node report: written by gpudoctor inventory"]
 
 
+def test_prometheus_and_json_say_when_each_nodes_check_ran(cli: Cli, tmp_path):
+    # only the fleet report's own time was given: an alert could not tell a node whose report
+    # is weeks old (its check no longer runs) from one checked an hour ago
+    folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100})
+    stale = json.loads(H100.read_text())
+    stale["created_at"] = "2026-10-01T06:30:00Z"
+    (folder / "gpu-002.json").write_text(json.dumps(stale))
+    prom = cli("fleet", "report", str(folder), "--format", "prometheus").stdout
+    assert 'gpudoctor_fleet_node_checked_timestamp_seconds{node="gpu-001"} 1795867200' in prom
+    assert 'gpudoctor_fleet_node_checked_timestamp_seconds{node="gpu-002"} 1790836200' in prom
+    doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert {n["node"]: n["checked_at"] for n in doc["nodes"]} == {
+        "gpu-001": "2026-11-28T12:00:00Z",
+        "gpu-002": "2026-10-01T06:30:00Z",
+    }
+
+
 def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_path):
     folder = fleet_dir(tmp_path, {"ok-1": H100})
     (folder / "empty.json").write_text("")
@@ -525,6 +543,23 @@ def test_the_gate_drains_a_node_with_fewer_gpus_than_its_gres(cli: Cli, fake, tm
     healthy, doc = gate_json(cli, h100_node(tmp_path, 8))
     assert healthy.exit_code == 0 and doc["action"] == "resume", doc
     assert cluster.load()["nodes"]["n1"]["state"] == "idle"
+
+
+def test_the_gate_drains_a_gres_node_with_no_gpu_and_no_driver(cli: Cli, fake, tmp_path):
+    # nothing NVIDIA left on n1's bus, no driver: the gate said "ok" (NVML not applicable,
+    # GD-DRV-001 a warning) while SLURM went on giving out gpu:h100:8 there, and fleet run
+    # called the same node an error
+    cluster = fake({"n1": {"state": "idle", "gres": "gpu:h100:8"}})
+    result, doc = gate_json(cli, no_gpu_node(tmp_path))
+    assert result.exit_code == 1, result
+    assert doc["errors"] == [
+        {
+            "id": "GD-GPU-068",
+            "title": "SLURM gives out 8 GPUs on n1; the node has no GPU",
+            "area": "gpu",
+        }
+    ]
+    assert cluster.load()["nodes"]["n1"]["state"] == "drained"
 
 
 def test_more_gpus_than_the_gres_is_no_gate_error(cli: Cli, fake, tmp_path):
@@ -1160,6 +1195,21 @@ def test_fleet_run_calls_a_node_without_the_gpus_its_gres_promises_an_error(
     assert "n2: SLURM gives out gpu:h100:8 here; the node has no GPU: drain it" in again.stdout
     prom = cli("fleet", "report", str(out), "--format", "prometheus").stdout
     assert 'gpudoctor_fleet_node_finding{node="n2",id="GD-GPU-068",severity="error"} 1' in prom
+
+
+def test_fleet_run_calls_a_node_whose_nvml_lists_fewer_gpus_than_its_gres_an_error(
+    cli: Cli, tmp_path, fake
+):
+    # 8 GPUs on n1's PCI bus and bound to nvidia, NVML lists 7: a --gres=gpu:8 job fails there.
+    # The fleet compared the GRES with the bus alone: "1 with a warning", exit 0
+    fake({"n1": {"gres": "gpu:h100:8", "report": str(h100_node(tmp_path, 7, on_bus=8))}})
+    result = cli("fleet", "run", "-p", "gpu", "-d", str(tmp_path / "run"))
+    assert result.exit_code == 1, result
+    assert (
+        "n1: SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: drain it"
+        in result.stdout
+    )
+    assert "1 node(s): 0 fine, 1 with an error." in result.stdout
 
 
 def test_more_gpus_than_the_gres_promises_is_a_fleet_warning(cli: Cli, tmp_path, fake):

@@ -33,9 +33,60 @@ def test_fewer_than_two_usable_nodes_is_bad_input(cli: Cli, tmp_path, fake):
     cluster = fake({"n1": {"state": "idle"}, "n2": {"state": "drained", "reason": "cable"}})
     result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
     assert result.exit_code == 2, result
-    assert "needs two usable nodes; found 1 (n1)" in result.stderr
+    # it did not say why n2 was not usable: the admin had to run sinfo to learn of the drain
+    assert "needs two usable nodes; found 1 (n1); not usable: n2 (drained: cable)" in (
+        result.stderr
+    )
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not any(call[0].endswith("srun") for call in cluster.calls())
+
+
+def test_many_unusable_nodes_are_named_up_to_five(cli: Cli, tmp_path, fake):
+    nodes = {f"n{i}": {"state": "down", "reason": "power"} for i in range(1, 8)}
+    fake({**nodes, "n8": {"state": "idle"}})
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
+    assert result.exit_code == 2, result
+    assert result.stderr.rstrip().endswith("n5 (down: power), 2 more"), result.stderr
+
+
+def test_nodes_that_share_no_partition_are_not_paired(cli: Cli, tmp_path, fake):
+    # n2 (gpu) + n3 (cpu) and n1 + n3 went to srun, which refused them ("Requested node
+    # configuration is not available"): two refused pairs, exit 1, and no word of why
+    cluster = fake(
+        {
+            "n1": {"state": "idle", "srun": "busy"},
+            "n2": {"state": "idle", "srun": "busy"},
+            "n3": {"state": "idle", "partitions": ["cpu"]},
+        }
+    )
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert [p["nodes"] for p in doc["pairs"]] == [["n1", "n2"]]
+    assert doc["nodes"] == ["n1", "n2"]  # n3, not paired, is no node of the pairs
+    assert "fleet: 1 pair(s) of 2 node(s)" in result.stderr  # it read "of 3 node(s)"
+    assert doc["not_reached"] == [
+        ["n3", "alone: no other node selected in partition cpu, and a pair runs in one"]
+    ]
+    sruns = [c for c in cluster.calls() if "--job-name=gpudoctor-pairs" in c]
+    assert sruns and all("--nodelist=n1,n2" in c for c in sruns), sruns
+    # with -p, or an --srun-arg naming the partition, srun is asked for every pair as before
+    again = cli(
+        "fleet", "pairs", "-d", str(tmp_path / "again"), "--format", "json",
+        "--srun-arg=--partition=all",
+    )  # fmt: skip
+    assert len(json.loads(again.stdout)["pairs"]) == 3
+
+
+def test_two_nodes_of_two_partitions_are_bad_input(cli: Cli, tmp_path, fake):
+    cluster = fake({"n1": {"state": "idle"}, "n3": {"state": "idle", "partitions": ["cpu"]}})
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"))
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "gpudoctor: error: fleet pairs needs two usable nodes in one partition (a pair is one "
+        "srun); n1 (gpu), n3 (cpu) share none: give --partition, or "
+        "--srun-arg=--partition=P for one they share"
+    )
+    assert not any("--job-name=gpudoctor-pairs" in call for call in cluster.calls())
 
 
 def test_bad_options_are_one_line(cli: Cli):

@@ -35,15 +35,18 @@ def test_a_node_with_the_gpus_it_promises_gets_nothing():
             found(on_bus=0, bound=0, driver=0, module_loaded=False),
             "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
         ),
-        # the driver lost one; the PCI bus still has it, bound to nvidia
+        # the driver lost one; the PCI bus still has it (it read "the node has only 7 GPUs")
         (
             found(driver=7, bound=7),
-            "SLURM gives out gpu:h100:8 here; the node has only 7 GPUs: drain it",
+            "SLURM gives out gpu:h100:8 here; the nvidia driver owns only 7 of the 8 GPUs on "
+            "its PCI bus: drain it",
         ),
-        # on the bus, but no driver bound (the module did not load)
+        # on the bus, but no driver bound (the module did not load); it read "the node has no
+        # GPU" of a node with 8 on its bus
         (
             found(bound=0, driver=0, module_loaded=False),
-            "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+            "SLURM gives out gpu:h100:8 here; the nvidia driver owns none of the 8 GPUs on its "
+            "PCI bus: drain it",
         ),
     ],
 )
@@ -54,6 +57,39 @@ def test_fewer_gpus_than_promised_is_an_error(seen, title):
     assert facts.verdict is Severity.ERROR and facts.finding_ids == ("GD-GPU-068",)
     assert f.evidence[0] == "SLURM's GRES (sinfo, as fleet run selected the node): gpu:h100:8"
     assert f.evidence[-1].startswith("fix: drain the node")
+
+
+def test_nvml_listing_fewer_than_the_driver_owns_and_the_gres_gives_out_is_an_error():
+    # 8 on the bus and in the driver, NVML lists 7: jobs given the eighth fail. The fleet
+    # compared the bus alone and said nothing (fleet run exited 0, the node "with a warning")
+    facts = compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:h100:8",))
+    (f,) = facts.findings
+    assert (f.id, f.severity, f.title) == (
+        "GD-GPU-068",
+        Severity.ERROR,
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: drain it",
+    )
+    assert f.evidence[2].startswith("NVML lists 7 GPUs; the check's job was given no GPU")
+    # a GRES of 7 on that node asks no more than NVML gives; of 6, fewer (a warning)
+    assert compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:7",)).findings == ()
+    (fewer,) = compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:6",)).findings
+    assert (fewer.severity, fewer.title) == (
+        Severity.WARNING,
+        "The node has 7 GPUs; SLURM gives out only gpu:6",
+    )
+
+
+@pytest.mark.parametrize(
+    "nvml",
+    [
+        0,  # a device cgroup (ConstrainDevices) hides every GPU from a job given none
+        None,  # NVML failed, or its count was a job's or a container's share
+        8,
+    ],
+)
+def test_nvml_listing_none_or_all_is_judged_by_the_bus(nvml):
+    facts = node("n1", gpus_found=found(nvml=nvml))
+    assert compare_gres(facts, ("gpu:h100:8",)) == facts
 
 
 def test_the_evidence_says_what_the_bus_and_the_driver_hold():
@@ -157,6 +193,28 @@ def test_the_gpus_found_come_from_the_bus_and_the_driver_not_nvml(tmp_path: Path
     assert no_driver == GpusFound(on_bus=1, bound=0, driver=None, module_loaded=False)
     mig = gpus_found(_report("linux-x86_64__nvidia-h100-mig__590.48.01__idle.json"))
     assert mig is not None and (mig.owned, mig.mig, mig.mig_devices) == (1, True, 4)
+
+
+def test_nvmls_count_is_kept_only_where_nothing_picked_its_gpus(tmp_path: Path):
+    from dataclasses import replace
+
+    from gpudoctor.model.report import SiteInfo, SlurmJob
+    from tests.fleet.gpu_reports import h100_node
+
+    doc = json.loads(h100_node(tmp_path, 7, on_bus=8).read_text())
+    report = serialize.report_from_data(doc, "x")
+    seen = gpus_found(report)
+    assert seen is not None and (seen.owned, seen.nvml, seen.nvml_short) == (8, 7, True)
+
+    def job(**gpu_variables: str) -> SiteInfo:
+        return SiteInfo(slurm_job=SlurmJob(job_id="7", step_id="0", gpu_variables=gpu_variables))
+
+    in_a_job = gpus_found(replace(report, site=job()))  # fleet run's: given no GPU
+    assert in_a_job is not None and in_a_job.nvml == 7
+    given = gpus_found(replace(report, site=job(SLURM_STEP_GPUS="0,1,2,3,4,5,6")))
+    assert given is not None and given.nvml is None  # the job's share, not the node's
+    docker = gpus_found(replace(report, host=replace(report.host, container="docker")))
+    assert docker is not None and docker.nvml is None  # NVIDIA_VISIBLE_DEVICES may pick
 
 
 def test_a_pci_bus_that_could_not_be_read_is_unknown_not_no_gpu():

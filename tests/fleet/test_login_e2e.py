@@ -240,3 +240,31 @@ def test_fleet_run_calls_a_gpu_node_without_its_gpus_an_error(
     assert place["titles"] == ["SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"]
     manifest = json.loads((out / "fleet-run.json").read_text())
     assert manifest["gres"] == {"n1": ["gpu:h100:8"], "n2": ["gpu:h100:8"], "n3": []}
+
+
+def test_the_gate_on_a_gpu_node_with_no_gpu_at_all_drains_it(login_cluster: SlurmCluster) -> None:
+    # As HealthCheckProgram runs it on n1 (Gres=gpu:h100:8) of this host, which has no GPU and
+    # no driver: it said "gpudoctor health: ok", while fleet run called n1 an error.
+    done = gpudoctor(
+        login_cluster, "check", "--health-check", "--drain", "--node", "n1", "--format", "json"
+    )
+    doc = json.loads(done.stdout)
+    try:
+        assert done.returncode == 1, done.stderr
+        assert [e["title"] for e in doc["errors"]] == [
+            "SLURM gives out 8 GPUs on n1; the node has no GPU"
+        ]
+        _, reason = login_cluster.wait_state("n1", lambda state, _: "drain" in state, 10)
+        assert reason == "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n1; the node has no GPU"
+    finally:
+        if "drain" in login_cluster.sinfo_states()["n1"][0]:
+            login_cluster.resume("n1")  # the other tests of the module need n1
+
+
+def test_fleet_pairs_pairs_no_nodes_of_two_partitions(login_cluster: SlurmCluster) -> None:
+    # n1 (gpu) and n3 (cpu): srun refused the pair ("Requested node configuration is not
+    # available"), exit 1 with no word of why; now it is bad input before any srun
+    done = gpudoctor(login_cluster, "fleet", "pairs", "-w", "n1,n3", "-d", "/nonexistent/x")
+    assert done.returncode == 2, done.stderr
+    assert "n1 (gpu), n3 (cpu) share none" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

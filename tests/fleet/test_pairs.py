@@ -9,7 +9,7 @@ import pytest
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.fleet import pairrun, slurm
-from gpudoctor.fleet.pairs import analyse, baseline, choose_pairs
+from gpudoctor.fleet.pairs import analyse, baseline, choose_pairs, pairs_by_partition
 from gpudoctor.model.hardware import AllReduce, AllReducePoint, PairOutcome
 from gpudoctor.model.serialize import to_dict
 from gpudoctor.probe.runcmd import CmdResult
@@ -287,3 +287,12 @@ def test_a_refused_pair_is_not_one_of_a_nodes_pairs():
         ]
     )
     assert [b.node for b in bad] == [] and links == (("b", "c"),)
+
+
+def test_pairs_are_chosen_within_each_partition():
+    chosen, alone = pairs_by_partition(
+        {"g1": "gpu", "c1": "cpu", "g2": "gpu", "g3": "gpu", "x1": "debug"}
+    )
+    assert chosen == (("g1", "g2"), ("g2", "g3"), ("g1", "g3"))  # never g + c
+    assert alone == (("c1", "cpu"), ("x1", "debug"))
+    assert pairs_by_partition({"a": "", "b": ""}) == ((("a", "b"),), ())

@@ -34,7 +34,10 @@ def sample():
     """Eight H100 nodes: one with an ECC error, one narrow link (whose ACS redirect a reboot
     turned back on), one slow GPU, and the rest; checked by two fleet runs (the second with
     --force on gpu-[007-010], by a newer gpudoctor, with verify)."""
-    nodes = [node(f"gpu-{i:03d}", partitions=("gpu",), acs_redirect="off") for i in range(1, 9)]
+    nodes = [
+        node(f"gpu-{i:03d}", partitions=("gpu",), acs_redirect="off", checked_at=CHECKED[i])
+        for i in range(1, 9)
+    ]
     ecc = NodeFinding(
         id="GD-GPU-004",
         severity=Severity.ERROR,
@@ -66,6 +69,12 @@ def sample():
     return replace(report, runs=RUNS)
 
 
+CHECKED = {
+    **{i: f"2026-12-01T02:00:{i:02d}Z" for i in range(1, 7)},
+    7: "2026-12-04T11:50:07Z",
+    8: "2026-12-04T11:50:08Z",
+}
+"""When each node's check ran (its report's created_at), as the two runs below checked them."""
 CHECK = ("python", "-m", "gpudoctor", "check", "--format", "json")
 RUNS = (
     FleetRun(
@@ -142,6 +151,7 @@ def fine_pairs():
     base, slow, bad, links = analyse(outcomes)
     assert not (slow or bad or links)
     pairs = PairsReport(
+        created_at="2026-12-07T07:40:12Z",
         nodes=tuple(nodes),
         pairs=tuple(outcomes),
         baseline_gbps=base,
@@ -164,6 +174,19 @@ def test_golden_fine_pairs(fmt):
     matches_golden("fine_pairs", fmt, text)
     summary = "All 6 pair(s) of 4 node(s) fine: bus bandwidth 44.10–47.30 GB/s"
     assert summary in text and "run/pairs/pairs.json" in text
+    # when the pairs ran was not said: beside node reports of another day (a node drained
+    # since, say), pairs measured before read as today's
+    assert "measured 2026-12-07 07:40 UTC" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_pairs_time_that_is_no_utc_time_is_not_shown(fmt):
+    from dataclasses import replace
+
+    report = fine_pairs()
+    assert report.pairs is not None
+    text = render_fleet(fmt, replace(report, pairs=replace(report.pairs, created_at=HOSTILE)))
+    assert "measured" not in text and "alert(1)" not in text
 
 
 def test_text_names_every_problem():
@@ -232,6 +255,43 @@ def test_prometheus_parses_with_the_reference_parser():
     drift = families["gpudoctor_fleet_drift"].samples
     assert any(s.labels["member"] == "gpu-003:gpu5" for s in drift)
     assert families["gpudoctor_fleet_healthy"].samples[0].value == 0
+
+
+def test_prometheus_gives_each_nodes_check_time_and_the_older_of_a_repeated_node():
+    # only the report's own time was given: a node's stale report read as fresh
+    report = sample()
+    nodes = (
+        *report.nodes,
+        replace(report.nodes[0], checked_at="2026-11-30T00:00:00Z"),  # gpu-001 in two folders
+        replace(report.nodes[1], node="gpu-011", checked_at=HOSTILE),  # no time: no series
+        replace(report.nodes[1], node="gpu-012", checked_at="2026-12-01T02:00:00"),  # no zone
+        replace(report.nodes[1], node="gpu-013", checked_at=""),
+    )
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(
+            render_fleet("prometheus", replace(report, nodes=nodes))
+        )
+    }
+    checked = {
+        s.labels["node"]: s.value
+        for s in families["gpudoctor_fleet_node_checked_timestamp_seconds"].samples
+    }
+    assert checked == {
+        "gpu-001": 1795996800,  # 2026-11-30T00:00:00Z, the older of its two reports
+        **{f"gpu-{i:03d}": 1796090400 + i for i in range(2, 7)},  # 2026-12-01T02:00:0NZ
+        "gpu-007": 1796385007,
+        "gpu-008": 1796385008,
+    }
+
+
+def test_prometheus_says_when_the_pairs_were_measured():
+    # pairs.json's time was in no gauge: an alert could not tell pairs of last month
+    families = {
+        f.name: f for f in text_string_to_metric_families(render_fleet("prometheus", fine_pairs()))
+    }
+    (sample,) = families["gpudoctor_fleet_pairs_timestamp_seconds"].samples
+    assert sample.value == 1796629212  # 2026-12-07T07:40:12Z
 
 
 def test_prometheus_names_the_bad_node_and_link_of_fleet_pairs():

@@ -16,6 +16,7 @@ from gpudoctor.model.report import (
     SiteInfo,
     SlurmJob,
     SlurmNodeGres,
+    Unavailable,
     XidCount,
 )
 from gpudoctor.model.slurm import node_gpu_gres
@@ -114,10 +115,41 @@ def test_nothing_to_compare_without_a_gpu_count(gres):
     assert findings(node(*gres, gpus=1), RULE) == []
 
 
-def test_not_asked_or_nvml_failed_says_nothing():
+def test_not_asked_or_nvml_failed_with_every_gpu_on_the_bus_says_nothing():
     assert findings(healthy(), RULE) == []
     failed = with_nvml(node("gpu:8", gpus=0), status="driver_not_loaded", gpus=())
-    assert findings(failed, RULE) == []
+    # NVML's own finding says why it failed (and the gate drains on it)
+    assert findings(with_driver(failed, pci_functions=pci(*range(1, 9))), RULE) == []
+
+
+def test_a_node_without_the_gpus_its_gres_gives_out_is_an_error_when_nvml_fails_too():
+    # no NVIDIA GPU on the bus, no driver: NVML was "library_not_found", GD-DRV-001 a warning,
+    # and `check --health-check --drain` said "ok" on a node SLURM sells as gpu:h100:8, while
+    # fleet run called the same node an error ("drain it")
+    gone = with_driver(
+        with_nvml(node("gpu:h100:8", gpus=0), status="library_not_found", gpus=()),
+        pci_functions=(),
+        module_version=None,
+    )
+    (found,) = findings(gone, RULE)
+    assert (found.severity, found.title) == (
+        Severity.ERROR,
+        "SLURM gives out 8 GPUs on gpu-07; the node has no GPU",
+    )
+    assert found.evidence[:2] == (
+        "SLURM gives out gpu:h100:8 on gpu-07; no NVIDIA GPU on the PCI bus",
+        "NVML: library_not_found",
+    )
+    six = with_driver(gone, pci_functions=pci(*range(1, 7)))
+    (found,) = findings(six, RULE)
+    assert found.title == "SLURM gives out 8 GPUs on gpu-07; the node has only 6 GPUs"
+    unbound = tuple(replace(fn, driver=None) for fn in pci(*range(1, 9)))
+    (found,) = findings(with_driver(gone, pci_functions=unbound), RULE)
+    assert found.title == (
+        "SLURM gives out 8 GPUs on gpu-07; the nvidia driver owns none of the 8 GPUs on its PCI bus"
+    )
+    unread = with_driver(gone, errors=(Unavailable(field="driver", code="x", message="no /sys"),))
+    assert findings(unread, RULE) == []  # an unread bus is no missing GPU
 
 
 def test_inside_a_job_the_count_is_not_compared():
