@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
-from gpudoctor.model.slurm import gpus_given
+from gpudoctor.model.slurm import gpus_given, node_gpu_gres
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
     env,
@@ -66,6 +66,8 @@ def _describe(fn: PciFunction) -> str:
     "Inside a SLURM job that was given GPUs (`SLURM_STEP_GPUS`, `SLURM_JOB_GPUS`, ...) it is "
     "an error: the node's GRES promise GPUs that the node does not show, so every GPU job "
     "sent there fails (a gres.conf that names absent GPUs, or a GPU lost from the bus). "
+    "Where the health gate asked SLURM for the node's GRES and it names GPUs, the finding "
+    'says so and leaves the drain to GD-GPU-068, instead of "nothing to do". '
     "On macOS there is "
     "no CUDA at all (information: PyTorch can use the Apple GPU through MPS).",
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
@@ -109,6 +111,21 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "grep -i nvidia` there, and take it out of service until it matches:",
                 f'$ scontrol update nodename={node} state=drain reason="gpudoctor: GRES GPUs '
                 'absent"',
+            ),
+        )
+        return
+    asked = report.site.slurm_node if report.site else None
+    promised = node_gpu_gres(asked.gres) if asked is not None else None
+    if asked is not None and promised is not None and promised.count:
+        # SLURM's controller (asked by the health gate) says this node has GPUs: "nothing to
+        # do if this machine has no GPU" would excuse a node that GD-GPU-068 drains
+        yield Hit(
+            title=f"No NVIDIA GPU on this node, though SLURM gives out {promised.shown} here",
+            evidence=(*evidence, f"SLURM's GRES for node {asked.name}: {', '.join(asked.gres)}"),
+            fix=(
+                "GD-GPU-068 drains the node; on it, find where its GPUs went:",
+                "$ lspci -nn | grep -i nvidia   # on the PCI bus at all?",
+                "$ sudo dmesg -T | grep -i xid   # Xid 79: a GPU fell off the bus",
             ),
         )
         return

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import PciFunction, Unavailable
+from gpudoctor.model.report import PciFunction, SiteInfo, SlurmNodeGres, Unavailable
 from tests.rules.builders import (
     broken_nvml,
     findings,
@@ -183,3 +183,18 @@ def test_every_passthrough_driver_counts_as_given_to_a_vm(driver):
     report = with_driver(healthy(), pci_functions=(*healthy().driver.pci_functions, held))
     (found,) = findings(report, "GD-DRV-004")
     assert found.severity == Severity.INFO and driver in found.title
+
+
+def test_a_node_whose_gres_gives_out_gpus_is_not_told_nothing_to_do():
+    # the health gate asked SLURM: a node with gpu:h100:8 and no GPU was told "Nothing to do if
+    # this machine has no GPU ... choose an instance type" beside GD-GPU-068's drain
+    node = SlurmNodeGres(name="gpu-07", state="idle", gres=("gpu:h100:8(S:0-1)",))
+    report = no_gpu_machine()
+    report = replace(report, site=replace(report.site or SiteInfo(), slurm_node=node))
+    (found,) = findings(report, "GD-DRV-001")
+    assert "SLURM gives out gpu:h100:8" in found.title
+    assert any("gpu-07" in e for e in found.evidence)
+    assert not any("Nothing to do" in step or "instance type" in step for step in found.fix)
+    cpu = replace(node, gres=())
+    (plain,) = findings(replace(report, site=replace(report.site, slurm_node=cpu)), "GD-DRV-001")
+    assert any("Nothing to do" in step for step in plain.fix)
