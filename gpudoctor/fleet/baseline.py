@@ -116,7 +116,14 @@ def from_pins(name: str, data: Mapping[str, Any]) -> Baseline:
     """
     unknown = sorted(set(data) - {"node", "gpu"})
     if unknown:
-        raise BadInputError(f"{name}: unknown table {unknown[0]!r} (expected [node] and [gpu])")
+        key = unknown[0]
+        if not isinstance(data[key], Mapping):
+            # a pin written above any table: say under which table it belongs
+            table = "gpu" if key in _GPU_NAMES else "node"
+            if key in _GPU_NAMES or key in _NODE_NAMES or key.startswith("framework."):
+                raise BadInputError(f"{name}: {key!r} is outside any table; put it under [{table}]")
+            raise BadInputError(f"{name}: {key!r} is outside any table and no fact")
+        raise BadInputError(f"{name}: unknown table {key!r} (expected [node] and [gpu])")
     node_pins, gpu_pins = data.get("node", {}), data.get("gpu", {})
     if not isinstance(node_pins, Mapping) or not isinstance(gpu_pins, Mapping):
         raise BadInputError(f"{name}: [node] and [gpu] must be tables")

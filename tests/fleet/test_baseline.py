@@ -69,6 +69,13 @@ def test_acs_redirect_is_pinned_as_on_or_off_or_a_boolean():
         ({"node": {"driverversion": "1"}}, "'driverversion' is no fact"),
         ({"gpu": {"power": 1}}, "'power' is no fact"),
         ({"nodes": {}}, "unknown table 'nodes'"),
+        # a pin above the tables was "unknown table 'driver_version'"
+        (
+            {"driver_version": "590.48.01"},
+            r"'driver_version' is outside any table; put it under \[node\]",
+        ),
+        ({"power_limit_w": 700}, r"outside any table; put it under \[gpu\]"),
+        ({"driverversion": "1"}, "'driverversion' is outside any table and no fact"),
         ({"node": {"driver_version": [1]}}, "expected a string"),
         # values no node can have, which would put the whole fleet in drift
         ({"gpu": {"ecc": "yes"}}, r"\[gpu\] ecc = 'yes': expected true or false"),
