@@ -16,6 +16,7 @@ from gpudoctor.rules.facts import (
     container_gpu_fix,
     env,
     gpus,
+    host_gpu_evidence,
     is_linux_host,
     not_applicable,
     nvidia_traces,
@@ -96,7 +97,9 @@ def _not_applicable(report: Report) -> bool:
     "fails while v1 answers. On a host it means the driver's compute package is missing; "
     "under WSL2 it lives in `/usr/lib/wsl/lib`. In a container that shows no GPU of its host "
     "in `/sys` (only `NVIDIA_VISIBLE_DEVICES`, which CUDA images set themselves, or a PCI bus "
-    "that could not be read) it is a warning, as GD-NVML-001 is there. On macOS (no CUDA at "
+    "that could not be read) it is a warning, as GD-NVML-001 is there; so it is in a container "
+    "under WSL2 that shows no sign of a GPU at all (the GPU is `/dev/dxg` there, never in "
+    "`/sys`). On macOS (no CUDA at "
     "all) it is information only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 "
     "replaces it.",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
@@ -153,7 +156,10 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
             "(see the NVML line for the host's nvidia-container-toolkit setup)",
         )
-        if nvidia_traces(report) or host.wsl:  # under WSL2 the GPU never shows in /sys
+        # as GD-NVML-001 judges it: under WSL2 the GPU never shows in /sys, so any sign
+        # (NVIDIA_VISIBLE_DEVICES included) makes it an error there, and none a warning
+        signs = host_gpu_evidence(report) if host.wsl else nvidia_traces(report)
+        if signs:
             yield Hit(
                 title="The container has no NVIDIA driver libraries: it was started without GPUs",
                 evidence=tuple(evidence),
@@ -166,7 +172,7 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 severity=Severity.WARNING,
                 title="The container has no NVIDIA driver libraries and shows no GPU of the host",
                 evidence=tuple(evidence),
-                fix=("If the host has an NVIDIA GPU:", *given),
+                fix=(f"If {'Windows' if host.wsl else 'the host'} has an NVIDIA GPU:", *given),
             )
     elif on_wsl1(report):
         yield Hit(
