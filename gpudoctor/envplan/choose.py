@@ -1,7 +1,8 @@
 """Judging every build of a framework against a target, and picking the best one that fits.
 
 A build (release x variant) fits when (1) the driver runs its CUDA, fully or through
-minor-version compatibility, (2) its arch list covers the GPU, by SASS or PTX JIT, (3) it
+minor-version compatibility, (2) its arch list covers the GPU, by SASS or PTX JIT (PTX only
+when the driver runs the build's CUDA fully: it cannot JIT newer PTX), (3) it
 supports the requested Python and (4) it exists for the target's platform. A Jetson (iGPU)
 target fits only builds the data marks ``tegra``. The newest release
 with a fitting build wins; within a release, full driver support beats minor-version
@@ -38,7 +39,8 @@ class Candidate:
     coverage: ArchCoverage | None
     """None for a CPU build or when the CC is unknown."""
     failed: frozenset[str]
-    """A subset of ``version``, ``platform``, ``python``, ``driver``, ``arch``."""
+    """A subset of ``version``, ``platform``, ``glibc``, ``python``, ``driver``, ``arch`` and
+    ``ptx`` (the GPU is covered only by PTX from a CUDA newer than the driver runs fully)."""
     pinned: str | None = None
     """The exact version asked for (``--torch 2.9.0``), else None."""
 
@@ -161,6 +163,15 @@ def judge(
                 coverage = ArchCoverage(kind="none")
             if coverage.kind == "none":
                 failed.add("arch")
+            elif (
+                coverage.kind == "ptx_jit"
+                and target.driver is not None
+                and kb.cuda_support(target.driver, variant.cuda, target.driver_os).level != "full"
+            ):
+                # the driver JIT-compiles PTX only up to its own CUDA: PTX from the build's
+                # newer toolkit fails to load (CUDA_ERROR_UNSUPPORTED_PTX_VERSION), and minor-
+                # version compatibility does not cover it
+                failed.add("ptx")
     return Candidate(
         release=release,
         variant=variant,

@@ -23,14 +23,26 @@ def _only(judged: list[Candidate], allowed: set[str]) -> Candidate | None:
     return next((c for c in judged if c.failed and c.failed <= allowed), None)
 
 
+def _driver_blocked(judged: list[Candidate]) -> list[Candidate]:
+    """The CUDA builds only the driver blocks: it runs no CUDA of theirs, or not fully enough
+    to JIT the PTX that is their only code for the GPU."""
+    return [c for c in judged if c.failed and c.failed <= {"driver", "ptx"} and c.variant.cuda]
+
+
+def _floor(kb: KnowledgeBase, target: Target, c: Candidate) -> str | None:
+    """The oldest driver that runs ``c`` on the target: its CUDA's minor-version compatibility
+    floor, or the toolkit's own driver when the GPU needs its PTX JIT-compiled."""
+    return kb.min_driver(c.variant.cuda or "", target.driver_os, minor_compat="ptx" not in c.failed)
+
+
 def _driver_hints(kb: KnowledgeBase, target: Target, judged: list[Candidate]) -> list[str]:
     """The newest build an upgraded driver would allow, and the cheapest upgrade if lower."""
-    blocked = [c for c in judged if c.failed == {"driver"} and c.variant.cuda]
+    blocked = _driver_blocked(judged)
     if not blocked:
         return []
 
     def floor_text(c: Candidate) -> str:
-        return kb.min_driver(c.variant.cuda or "", target.driver_os) or "9999"
+        return _floor(kb, target, c) or "9999"
 
     def floor(c: Candidate) -> Version:
         return Version(floor_text(c))
@@ -50,12 +62,12 @@ def driver_unlock(
 ) -> tuple[str, str, list[Candidate]] | None:
     """The newest release that only the driver blocks: ``(floor, release, its builds)`` with
     the lowest driver floor among them, or None."""
-    blocked = [c for c in judged if c.failed == {"driver"} and c.variant.cuda]
+    blocked = _driver_blocked(judged)
     if not blocked:
         return None
     top = max(release_key(c.release.version) for c in blocked)
     newest = [c for c in blocked if release_key(c.release.version) == top]
-    floors = {c.variant.tag: kb.min_driver(c.variant.cuda or "", target.driver_os) for c in newest}
+    floors = {c.variant.tag: _floor(kb, target, c) for c in newest}
     floor = min((f for f in floors.values() if f), key=Version, default=None)
     if floor is None:
         return None

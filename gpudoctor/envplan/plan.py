@@ -379,10 +379,18 @@ def _newer_driver_notes(
             continue
         floor, _, builds = unlock
         tags = ", ".join(b.variant.tag for b in builds)
+        ptx = next((b for b in builds if "ptx" in b.failed and b.coverage), None)
+        why = (
+            f" (its only code for CC {target.cc} is PTX ({ptx.coverage.matched}) from CUDA "
+            f"{ptx.variant.cuda}, which driver {target.driver} cannot JIT-compile: minor-version "
+            "compatibility does not cover newer PTX)"
+            if ptx is not None and ptx.coverage is not None
+            else ""
+        )
         notes.append(
             f"a newer driver unlocks a newer {NAMES[framework]}: driver {branch_text(floor)} "
-            f"gives {NAMES[framework]} {builds[0].version} ({tags}); {c.label} is the newest "
-            f"driver {target.driver} runs (run make-env again after upgrading)"
+            f"gives {NAMES[framework]} {builds[0].version} ({tags}){why}; {c.label} is the "
+            f"newest driver {target.driver} runs (run make-env again after upgrading)"
         )
     return notes
 

@@ -185,8 +185,13 @@ def from_history(folder: Path, selector: str, label: str) -> Snapshot:
     check, verify = (entry, other) if entry.kind == "check" else (other, entry)
     report = _report(check) if check is not None else None
     samples = _samples(verify) if verify is not None else ()
+    borrowed = ""
+    if other is not None and entry.kind == "verify":
+        borrowed = f" (facts from the check of {other.created_at})"
+    elif other is not None and samples:
+        borrowed = f" (timings from the verify of {other.created_at})"
     side = Side(
-        label=f"{label}: history {entry.created_at} ({entry.kind}, {entry.verdict})",
+        label=f"{label}: history {entry.created_at} ({entry.kind}, {entry.verdict}){borrowed}",
         created_at=entry.created_at,
         gpudoctor_version=report.gpudoctor_version if report else None,
         verdict=entry.verdict,

@@ -233,7 +233,9 @@ def nouveau(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="The NVIDIA kernel module is not loaded",
     why="An NVIDIA GPU is on the PCI bus but `/proc/driver/nvidia` is absent. Usual causes: "
     "the kernel was updated and DKMS did not rebuild the module for it; Secure Boot refuses "
-    "the unsigned module (no MOK enrolled); the driver was never installed. When the "
+    "the unsigned module (no MOK enrolled); the driver was never installed (no module on "
+    "disk and no `libnvidia-ml.so.1`: then it says so, and the NVML line, GD-NVML-001, gives "
+    "the install commands; loading or rebuilding has nothing to work on). When the "
     "installed module cannot drive the GPU at all (GD-DRV-007, GD-DRV-008, GD-DRV-009), "
     "those findings say so instead.",
     fix="Try `sudo modprobe nvidia` and read `sudo dmesg | grep -i nvidia`. Rebuild for the "
@@ -258,6 +260,24 @@ def module_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return  # GD-DRV-007/008/009 name why it did not load; rebuilding would not help
     if all(set_aside_for_vm(fn.driver) for fn in functions):
         return  # GD-DRV-011: a passthrough driver holds every GPU; reloading would not help
+    if (
+        not report.host.container
+        and report.nvml.status == "library_not_found"
+        and drv.installed_module_version is None
+    ):
+        # no module on disk (modinfo nvidia) and no libnvidia-ml.so.1: nothing to load or
+        # rebuild; 'modprobe nvidia' would answer 'Module nvidia not found'
+        yield Hit(
+            title="The NVIDIA kernel module is not loaded: no NVIDIA driver is installed",
+            evidence=(
+                *(_describe(fn) for fn in functions),
+                "no /proc/driver/nvidia/version and no /sys/module/nvidia",
+                "no nvidia module installed (modinfo nvidia) and no libnvidia-ml.so.1 (NVML: "
+                "library_not_found)",
+            ),
+            fix=("Install the NVIDIA driver: the NVML line gives the commands for this system.",),
+        )
+        return
     yield Hit(
         evidence=(
             *(_describe(fn) for fn in functions),

@@ -177,7 +177,8 @@ def _without_blackwell_code(report: Report, kb: KnowledgeBase) -> list[Framework
     "without `-open`, Debian `nvidia-kernel-dkms`, RPM Fusion without the open macro, on RHEL "
     "8/9 `dnf module switch-to nvidia-driver:<branch>-dkms --allowerasing`, on RHEL 10 `dnf "
     "install --allowerasing cuda-drivers`, the `.run` installer with `-m=kernel`) and reboot; "
-    "a branch newer than R580 drives none of these GPUs at all (GD-DRV-009).",
+    "a branch newer than R580 drives none of these GPUs at all (GD-DRV-009), so there the "
+    "fix is R580's proprietary module, which GD-DRV-009 installs, not the newer branch's.",
     sources=(
         "negativo17/nvidia-driver#158 (GT 1030 on the 560 open modules)",
         "NVIDIA/open-gpu-kernel-modules README.md (Turing or later)",
@@ -198,25 +199,30 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
         for fn, _ in found
         if (row := ask(kb.pci_range, fn.device_id)) is not None and row.last_branch is not None
     ]
-    # a branch newer than the GPU's last one drives it in neither flavour (GD-DRV-009): the
-    # fix is that last branch, not the same branch's proprietary flavour (on Fedora and RHEL 10
-    # that rebuild or reinstall keeps the newer branch)
-    last = min(lasts) if lasts and branch.isdigit() and int(branch) > min(lasts) else None
     evidence = [
         f"PCI {fn.address} (device {fn.device_id}): {generation}, has no GSP for the open modules"
         for fn, generation in found
     ]
     evidence += [_line(report) + ": the open modules", _nvml_sees(report)]
+    words = "$ sudo journalctl -k -b | grep -i 'open nvidia.ko'   # the kernel's own words"
+    if lasts and branch.isdigit() and int(branch) > min(lasts):
+        # GD-DRV-009 fires too: this branch's proprietary module does not drive the GPU either
+        # (switching flavour within it, or its .run with -m=kernel, would not help), and
+        # GD-DRV-009's fix installs the last branch that does; repeating it here said it twice
+        last = min(lasts)
+        yield Hit(
+            evidence=tuple(evidence),
+            fix=(
+                f"Install R{last}, the GPU's last branch, with its proprietary kernel module: "
+                f"GD-DRV-009 gives the command (R{branch}'s proprietary module does not "
+                "drive this GPU either)",
+                words,
+            ),
+        )
+        return
     yield Hit(
         evidence=tuple(evidence),
-        fix=(
-            *(
-                install_legacy_branch(report, last)
-                if last is not None
-                else switch_module_flavour(report, "proprietary", branch)
-            ),
-            "$ sudo journalctl -k -b | grep -i 'open nvidia.ko'   # the kernel's own words",
-        ),
+        fix=(*switch_module_flavour(report, "proprietary", branch), words),
     )
 
 

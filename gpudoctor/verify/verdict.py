@@ -237,7 +237,11 @@ def _harness_error(fw: str, model: str | None, device: str | None, message: str)
 def _framework(result: VerifyResult, env: FrameworkEnv) -> list[Reason]:
     fw, settings = env.framework, result.settings
     if not env.installed:
-        level = Level.WARN if settings.framework == "all" else Level.FAIL
+        # under --framework all, one framework verified and the other absent is a note, as
+        # check's GD-TORCH-001/GD-TF-001 are information ('not a fault'): a PyTorch-only
+        # environment, as the README installs it, was WARN for that alone
+        others = any(e.installed for e in result.frameworks if e is not env)
+        level = Level.FAIL if settings.framework != "all" else Level.NOTE if others else Level.WARN
         msg = f"{fw} is not installed in this Python environment; nothing verified with it"
         return [Reason(level=level, code="framework_missing", message=msg, framework=fw)]
     if env.error is not None:

@@ -155,6 +155,27 @@ def test_diff_between_history_entries_and_against_now(cli, machine, _private_his
     assert cli("diff").exit_code == 0
 
 
+def test_a_check_and_the_verify_it_borrows_timings_from_are_not_compared_with_each_other(
+    cli, machine, monkeypatch, _private_history
+):
+    """check, verify, check: the last check takes the verify's timings and the verify entry
+    takes the first check's facts. `diff 1 2` said '1 run(s) within the noise', the verify run
+    against itself, and neither side said whose facts or timings it showed."""
+    from gpudoctor.verify import harness
+    from tests.verify import factories as f
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: f.healthy(("lenet5",)))
+    assert cli("check").exit_code == 0
+    assert cli("verify", "--models", "lenet5", "--framework", "torch").exit_code == 0
+    assert cli("check").exit_code == 0
+    result = cli("diff", "1", "2")
+    assert "within the noise" not in result.stdout, result.stdout
+    assert "both sides take their timings from the same verify run" in result.stdout
+    old, new = result.stdout.splitlines()[1:3]
+    assert old.startswith("OLD: 1: history") and "(timings from the verify of " in old
+    assert new.startswith("NEW: 2: history") and "(facts from the check of " in new
+
+
 def test_check_since_last_good_adds_the_diff_only_when_something_is_wrong(
     cli, machine, _private_history
 ):

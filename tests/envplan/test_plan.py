@@ -62,6 +62,27 @@ def test_tensorflow_blackwell_is_ptx_jit_with_warning(kb: KnowledgeBase) -> None
     assert p.pip[0].spec == "tensorflow[and-cuda]==2.21.*"
 
 
+def test_ptx_only_coverage_needs_a_driver_that_runs_the_builds_cuda_fully(
+    kb: KnowledgeBase,
+) -> None:
+    # TensorFlow 2.18-2.21's only code for Hopper is compute_90 PTX from CUDA 12.5; driver
+    # 550.54.15 (CUDA 12.4, Colab's) cannot JIT it: "Unsupported .version 8.5; current version
+    # is '8.4'" (googlecolab/colabtools#5081), and minor-version compatibility does not cover
+    # newer PTX (NVIDIA's CUDA compatibility guide). It was planned 2.21 through MVC.
+    p = plan(kb, "550.54.15", "9.0", frameworks=("tensorflow",))
+    fw = p.frameworks[0]
+    assert (fw.version, fw.variant, fw.driver_support) == ("2.17", "cu123", "full")
+    (note,) = [w for w in p.warnings if "newer driver unlocks" in w]
+    assert ">= 555.42.02 (R555) gives TensorFlow 2.21" in note
+    assert "PTX (compute_90) from CUDA 12.5" in note
+    with pytest.raises(PlanError, match=r"needs driver >= 555\.42\.02 \(R555\)"):
+        plan(kb, "550.54.15", "9.0", frameworks=("tensorflow",), tensorflow="2.21")
+    # a GPU the build has SASS for runs 2.21 on the same driver through MVC
+    assert plan(kb, "550.54.15", "8.0", frameworks=("tensorflow",)).frameworks[0].version == (
+        "2.21"
+    )
+
+
 def test_tensorflow_conda_forge_has_sass_for_blackwell(kb: KnowledgeBase) -> None:
     p = plan(kb, "570.124.06", "12.0", frameworks=("tensorflow",), source="conda-forge")
     assert p.frameworks[0].gpu_coverage == "sass"

@@ -31,6 +31,12 @@ def no_driver(**changes):
     return with_driver(report, module_version=None, uvm_loaded=False, **changes)
 
 
+def module_not_loaded(**changes):
+    """The driver installed (NVML's library answers Driver Not Loaded), its module not loaded."""
+    report = broken_nvml(healthy(), "driver_not_loaded")
+    return with_driver(report, module_version=None, uvm_loaded=False, **changes)
+
+
 def test_a_machine_without_any_nvidia_gpu_is_a_warning_cpu_only():
     (found,) = findings(no_gpu_machine(), "GD-DRV-001")
     assert found.severity == Severity.WARNING
@@ -120,11 +126,28 @@ def test_the_nouveau_blacklist_reads_the_same_under_sh_and_bash():
 
 
 def test_the_module_missing_although_a_gpu_is_on_the_bus():
-    (found,) = findings(no_driver(pci_functions=(GPU_FN, AUDIO_FN)), "GD-DRV-003")
+    (found,) = findings(module_not_loaded(pci_functions=(GPU_FN, AUDIO_FN)), "GD-DRV-003")
     assert "0000:01:00.0" in found.evidence[0]
     assert not any("0000:01:00.1" in e for e in found.evidence)  # the audio function
     assert any("dkms" in step for step in found.fix)
     assert findings(healthy(), "GD-DRV-003") == []
+    # the module on disk (modinfo) but NVML's library gone: still the module to load
+    on_disk = with_driver(no_driver(pci_functions=(GPU_FN,)), installed_module_version="580.95.05")
+    (found,) = findings(on_disk, "GD-DRV-003")
+    assert any("dkms" in step for step in found.fix)
+
+
+def test_no_driver_installed_is_not_told_to_load_or_rebuild_its_module():
+    # no module on disk and no libnvidia-ml.so.1: GD-NVML-001 said 'No NVIDIA driver is
+    # installed' while this finding said 'sudo modprobe nvidia' and 'dkms autoinstall', which
+    # have no module to work on ('Module nvidia not found')
+    report = no_driver(pci_functions=(GPU_FN,))
+    (found,) = findings(report, "GD-DRV-003")
+    assert found.title.endswith("no NVIDIA driver is installed")
+    assert not any("modprobe" in step or "dkms" in step for step in found.fix)
+    assert "the NVML line gives the commands" in found.fix[0]
+    (nvml,) = findings(report, "GD-NVML-001")
+    assert nvml.title == "No NVIDIA driver is installed"
 
 
 def test_not_reported_under_wsl_where_windows_owns_the_gpu():
@@ -164,7 +187,7 @@ def test_a_container_that_sees_no_driver_leaves_the_area_unchecked():
 
 def test_the_module_rebuild_and_initramfs_follow_the_distribution():
     fedora = with_host(
-        no_driver(pci_functions=(GPU_FN,)), os_release="Fedora Linux 44 (Cloud Edition)"
+        module_not_loaded(pci_functions=(GPU_FN,)), os_release="Fedora Linux 44 (Cloud Edition)"
     )
     (found,) = findings(fedora, "GD-DRV-003")
     assert any("kernel-devel" in step and "akmods" in step for step in found.fix)

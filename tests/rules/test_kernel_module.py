@@ -136,9 +136,24 @@ def test_a_pascal_gpu_on_r590() -> None:
     assert dropped.title == "Driver 590.48.01 no longer supports this GPU: its last branch is R580"
     assert "Maxwell, Pascal or Volta; the last driver branch for it is R580" in dropped.evidence[0]
     assert dropped.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
-    # the open module refuses it too; that fix names the branch that still drives it
+    # the open module refuses it too; its fix points to GD-DRV-009's instead of repeating it
     (flavour,) = findings(report, "GD-DRV-008")
-    assert flavour.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
+    assert flavour.fix[0].startswith("Install R580, the GPU's last branch, with its proprietary")
+    assert "GD-DRV-009 gives the command" in flavour.fix[0]
+    assert not set(flavour.fix) & set(dropped.fix)
+
+
+def test_a_pascal_gpu_on_r590_open_is_not_told_to_switch_flavour_within_r590() -> None:
+    # Fedora: GD-DRV-008 said to drop the open macro and rebuild akmods (R590's proprietary
+    # module, which drives no Pascal GPU either) and to run the .run with -m=kernel, beside
+    # GD-DRV-009's 'dnf install akmod-nvidia-580xx'; Ubuntu and RHEL: the same command twice
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  590.48.01  Release Build"
+    for os_release in ("Fedora Linux 44 (Workstation Edition)", "Ubuntu 24.04.3 LTS"):
+        report = _machine(line, "590.48.01", _gpu("0x1b06"), os_release=os_release)
+        (flavour,) = findings(report, "GD-DRV-008")
+        (dropped,) = findings(report, "GD-DRV-009")
+        assert not any("akmods" in x or "-m=kernel" in x for x in flavour.fix), flavour.fix
+        assert not set(flavour.fix) & set(dropped.fix), os_release
 
 
 @pytest.mark.parametrize(
@@ -160,10 +175,10 @@ def test_a_pascal_gpu_on_r595_open_gets_the_last_branch_not_the_same_branch_prop
     line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  595.71.05  Release Build"
     report = _machine(line, "595.71.05", _gpu("0x1b06"), os_release=os_release)
     (flavour,) = findings(report, "GD-DRV-008")
-    assert wanted in flavour.fix[0]
     assert not any(kept_branch in step for step in flavour.fix)
+    assert "GD-DRV-009" in flavour.fix[0] and "R580" in flavour.fix[0]
     (dropped,) = findings(report, "GD-DRV-009")
-    assert flavour.fix[0] == dropped.fix[0]
+    assert wanted in dropped.fix[0]
 
 
 def test_a_k80_on_r535() -> None:
@@ -320,7 +335,7 @@ def test_a_module_that_did_not_load_is_judged_from_modinfo() -> None:
     assert "installed (not loaded) driver 590.48.01 (branch R590)" in dropped.evidence
     (flavour,) = findings(report, "GD-DRV-008")
     assert "installed but not loaded (modinfo nvidia): the open modules" in flavour.evidence[1]
-    assert flavour.fix[0] == "$ sudo apt-get install nvidia-driver-580 && sudo reboot"
+    assert "GD-DRV-009 gives the command" in flavour.fix[0]
 
 
 def test_without_modinfo_the_libcuda_file_name_gives_the_driver() -> None:

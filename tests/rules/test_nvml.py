@@ -96,10 +96,18 @@ def test_a_container_under_wsl2_is_not_said_to_have_an_unreadable_pci_bus():
     assert any("/dev/dxg" in e for e in found.evidence)
     assert any("Docker Desktop" in step for step in found.fix)
     assert not any(step.startswith("On the host") for step in found.fix)
+    # CUDA judges it as NVML does: it was the error 'it was started without GPUs' beside
+    # NVML's warning that whether Windows has a GPU cannot be seen from here
+    (cuda,) = findings(bare, "GD-CUDA-001")
+    assert cuda.severity == Severity.WARNING and "started without GPUs" not in cuda.title
+    assert cuda.fix[0] == "If Windows has an NVIDIA GPU:"
     asked = with_env(bare, NVIDIA_VISIBLE_DEVICES="all")
     (found,) = findings(asked, "GD-NVML-001")
     assert any("Docker Desktop" in step for step in found.fix)
+    # NVIDIA_VISIBLE_DEVICES, which CUDA images set themselves, is no sign under WSL2 either:
+    # without /dev/dxg both stay warnings
     (cuda,) = findings(asked, "GD-CUDA-001")
+    assert found.severity == cuda.severity == Severity.WARNING
     assert any("Docker Desktop" in step for step in cuda.fix)
 
 
