@@ -430,3 +430,26 @@ def test_no_driver_on_a_gpu_the_current_branches_dropped_installs_its_last_branc
         assert "PCI 0000:01:00.0 (device 0x1b80): Maxwell, Pascal or Volta" in "".join(
             found.evidence
         )
+
+
+def test_no_driver_on_a_kepler_or_older_gpu_gives_each_generation_its_branch():
+    # the device ID of a GT 520 (0x1040, Fermi: R390) lies among Kepler's (R470): the finding
+    # said R470 was its last branch and installed R470, which does not drive a Fermi GPU
+    from gpudoctor.model.report import PciFunction
+
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x1040", class_code="0x030000", driver=None
+    )
+    report = with_host(broken_nvml(healthy(), "library_not_found"), os_release="Ubuntu 22.04.5 LTS")
+    report = with_driver(report, module_version=None, pci_functions=(gpu,))
+    (found,) = findings(report, "GD-NVML-001")
+    assert (
+        "PCI 0000:01:00.0 (device 0x1040): Kepler or older; the device ID does not tell which, "
+        "and the last driver branch is R470 for Kepler, R390 for Fermi, R340 for Tesla"
+    ) in found.evidence
+    assert not any("for it is R470" in line for line in found.evidence)
+    assert found.fix[1:3] == (
+        "If it is Kepler:",
+        "$ sudo apt-get install nvidia-driver-470 && sudo reboot",
+    )
+    assert "the R390 legacy branch" in found.fix[3] and "the R340 legacy branch" in found.fix[3]
