@@ -13,7 +13,7 @@ from gpudoctor.model.derived import (
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
-from gpudoctor.rules.distro import install_legacy_branch, switch_module_flavour
+from gpudoctor.rules.distro import RPMFUSION_LEGACY, install_legacy_branch, switch_module_flavour
 from gpudoctor.rules.facts import ask, driver_version, gpus, is_linux_host, make_env_command
 from gpudoctor.rules.framework_build import label
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, PciRangeLike, rule
@@ -56,6 +56,21 @@ def install_last_branch(
         + "; if ".join(f"{name}, the R{b} legacy branch" for name, b in older)
         + f" ({LEGACY_GPUS}): no newer branch drives it.",
     )
+
+
+def legacy_series(report: Report, kb: KnowledgeBase, branch: str) -> bool | None:
+    """Whether driver branch ``branch`` here is one of RPM Fusion's legacy series (580xx,
+    470xx) rather than its current driver: True where a GPU on the PCI bus has that branch as
+    its last (the current packages, past it, do not drive that GPU), None where the branch is
+    a legacy series' but no GPU tells (its current driver was once that branch too), False
+    for any other branch. The report records no package names, so this is what it can tell."""
+    if not branch.isdigit() or int(branch) not in RPMFUSION_LEGACY:
+        return False
+    for fn in report.driver.pci_functions:
+        row = ask(kb.pci_range, fn.device_id) if is_gpu_function(fn) else None
+        if row is not None and row.last_branch == int(branch):
+            return True
+    return None
 
 
 def last_branch_title(rows: list[PciRangeLike]) -> str:

@@ -33,7 +33,12 @@ from gpudoctor.rules.facts import (
     wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
-from gpudoctor.rules.kernel_module import driver_line_cause, install_last_branch, last_branch_line
+from gpudoctor.rules.kernel_module import (
+    driver_line_cause,
+    install_last_branch,
+    last_branch_line,
+    legacy_series,
+)
 from gpudoctor.rules.registry import Hit, KnowledgeBase, PciRangeLike, rule
 
 _HANDLED = {
@@ -422,6 +427,7 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if nvml.status != "lib_rm_version_mismatch" and not (nvml.status != "ok" and differ):
         return
     evidence = [_nvml_said(report)]
+    branch = (module or library or "").split(".")[0]
     if module:
         evidence.append(f"kernel module: {module}")
     if library:
@@ -444,7 +450,7 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "or, when no process uses the GPU:",
                 "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
                 "Then stop unattended driver upgrades:",
-                *hold_driver(report),
+                *hold_driver(report, branch, legacy=legacy_series(report, kb, branch)),
             ),
         ),
     )

@@ -453,3 +453,22 @@ def test_no_driver_on_a_kepler_or_older_gpu_gives_each_generation_its_branch():
         "$ sudo apt-get install nvidia-driver-470 && sudo reboot",
     )
     assert "the R390 legacy branch" in found.fix[3] and "the R340 legacy branch" in found.fix[3]
+
+
+def test_the_driver_hold_on_fedora_names_the_580xx_series_a_pascal_runs():
+    # RPM Fusion's 580xx install has no akmod-nvidia to lock: the lock named the current driver
+    from gpudoctor.model.report import PciFunction
+
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x1b80", class_code="0x030000", driver=None
+    )
+    report = broken_nvml(healthy(), "lib_rm_version_mismatch", "Driver/library version mismatch")
+    report = with_host(report, os_release="Fedora Linux 44 (Workstation Edition)")
+    pascal = with_driver(report, module_version="580.105.08", pci_functions=(gpu,))
+    (found,) = findings(pascal, "GD-NVML-003")
+    assert "$ sudo dnf versionlock add akmod-nvidia-580xx 'xorg-x11-drv-nvidia-580xx*'" in found.fix
+    assert not any("add akmod-nvidia " in step for step in found.fix)
+    # R595 is RPM Fusion's current driver, never a legacy series: its own names
+    current = with_driver(report, module_version="595.71.05", pci_functions=(gpu,))
+    (found,) = findings(current, "GD-NVML-003")
+    assert "$ sudo dnf versionlock add akmod-nvidia 'xorg-x11-drv-nvidia*'" in found.fix
