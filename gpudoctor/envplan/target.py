@@ -124,7 +124,9 @@ class Target:
             )
         else:
             max_cuda = kb.max_cuda_for_driver(self.driver, self.driver_os)
-            parts.append(f"driver {self.driver} (CUDA {max_cuda or '< 10'})")
+            # a branch the data does not know yet runs at least the newest CUDA it knows
+            newer = " or newer" if max_cuda and kb.past_known_branches(self.driver) else ""
+            parts.append(f"driver {self.driver} (CUDA {max_cuda or '< 10'}{newer})")
         if self.cc is not None:
             arch = kb.architecture(self.cc)
             parts.append(f"CC {self.cc}" + (f" ({arch.name})" if arch else ""))

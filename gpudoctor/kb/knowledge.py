@@ -4,6 +4,8 @@ Queries (all pure; versions are strings as users and probes write them):
 
 - ``cuda_support(driver, cuda, os) -> CudaSupport``: ``full``, ``minor_compat`` or ``none``.
 - ``max_cuda_for_driver(driver, os) -> str | None``: the nvidia-smi "CUDA Version".
+- ``past_known_branches(driver) -> bool``: the driver's branch is newer than every
+  ``[[branch]]`` row, so its CUDA may be newer than ``max_cuda_for_driver`` says.
 - ``min_driver(cuda, os, minor_compat=True) -> str | None``: the lowest driver that runs it.
 - ``arch_coverage(cc, arch_list) -> ArchCoverage``: ``sass``, ``ptx_jit``, ``none``, ``unknown``.
 - ``torch_release(version)``, ``tensorflow_release(version)``, ``conda_forge_release(fw, v)``.
@@ -224,6 +226,13 @@ class KnowledgeBase:
                 key = _cuda_tuple(toolkit.cuda)
                 best = key if best is None or key > best else best
         return f"{best[0]}.{best[1]}" if best else None
+
+    def past_known_branches(self, driver: str) -> bool:
+        """True when ``driver``'s branch is newer than every ``[[branch]]`` row (R620 while the
+        newest is R615): ``max_cuda_for_driver`` is then only the newest CUDA the data knows,
+        and the driver may run a newer one (a newer branch ships with a newer toolkit)."""
+        newest = max((b.branch for b in self.branches), default=None)
+        return newest is not None and parse_driver(driver).release[0] > newest
 
     def min_driver(self, cuda: str, os: str, *, minor_compat: bool = True) -> str | None:
         """The lowest driver that runs CUDA ``cuda``: the MVC floor when allowed and known,

@@ -234,7 +234,7 @@ def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
             row,
             where,
             {"first", "last", "generation", "kernel_module", "source", "as_of"},
-            {"last_branch"} | SOURCED,
+            {"last_branch", "per_generation"} | SOURCED,
         )
         first, last_id = _device_id(where, row["first"]), _device_id(where, row["last"])
         if first > last_id:
@@ -247,11 +247,32 @@ def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
                 last=last_id,
                 generation=row["generation"],
                 last_branch=row.get("last_branch"),
+                per_generation=_per_generation(where, row, last),
                 kernel_module=row["kernel_module"],
                 **sourced(row, where),
             )
         )
     return tuple(last), tuple(ranges)
+
+
+def _per_generation(
+    where: str, row: dict[str, Any], last: list[LastBranch]
+) -> tuple[tuple[str, int], ...]:
+    """``per_generation``'s architectures, each with its last branch from the ``last_branch``
+    rows, newest first; the newest must be the range's own ``last_branch``."""
+    names = row.get("per_generation", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise KnowledgeBaseError(f"{where}: per_generation must be a list of architecture names")
+    branches = {b.architecture: b.branch for b in last}
+    unknown = [name for name in names if name not in branches]
+    if unknown:
+        raise KnowledgeBaseError(f"{where}: per_generation names {unknown[0]!r}, no last_branch")
+    found = sorted(((name, branches[name]) for name in names), key=lambda p: -p[1])
+    if found and found[0][1] != row.get("last_branch"):
+        raise KnowledgeBaseError(
+            f"{where}: last_branch must be the newest of per_generation's (R{found[0][1]})"
+        )
+    return tuple(found)
 
 
 def _xids(data: Table, name: str) -> tuple[XidEntry, ...]:

@@ -133,6 +133,10 @@ class PciRange(Sourced):
     generation: str
     last_branch: int | None = None
     """The newest driver branch that drives these GPUs; None while current drivers do."""
+    per_generation: tuple[tuple[str, int], ...] = ()
+    """Where the device ID does not tell the generation: each generation a GPU here may be,
+    with its own last branch, newest first (``(("Kepler", 470), ("Fermi", 390), ("Tesla",
+    340))``); ``last_branch`` is then only the newest of them. Empty where the ID tells."""
     kernel_module: KernelModule
     """``proprietary`` (the open modules refuse these GPUs), ``any``, or ``open`` (the
     proprietary module refuses them)."""

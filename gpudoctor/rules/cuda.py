@@ -26,7 +26,7 @@ from gpudoctor.rules.facts import (
     wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
-from gpudoctor.rules.kernel_module import driver_line_cause
+from gpudoctor.rules.kernel_module import driver_line_cause, legacy_series
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 CU_UNKNOWN = 999
@@ -108,7 +108,9 @@ def _not_applicable(report: Report) -> bool:
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
     "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
-    "`xorg-x11-drv-nvidia-cuda-libs`, RHEL family `nvidia-driver-cuda-libs`). WSL2: put "
+    "`xorg-x11-drv-nvidia-cuda-libs`, or `xorg-x11-drv-nvidia-580xx-cuda-libs` for RPM "
+    "Fusion's 580xx series: named where driver 580 runs a GPU that later branches dropped, "
+    "both where the report cannot tell; RHEL family `nvidia-driver-cuda-libs`). WSL2: put "
     "`/usr/lib/wsl/lib` on the library path. WSL 1 has no GPU support: convert the "
     "distribution to WSL 2 (GD-NVML-001 names the sources).",
     sources=(
@@ -216,7 +218,7 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         branch = (nvml.driver_version or report.driver.module_version or "").split(".")[0]
         fix: tuple[str, ...] = (
             *(
-                install_compute_libraries(report, branch)
+                install_compute_libraries(report, branch, legacy=legacy_series(report, kb, branch))
                 if branch
                 else ("Install the NVIDIA driver (its compute libraries provide libcuda.so.1).",)
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from gpudoctor.model.report import Report
@@ -129,14 +130,45 @@ def reinstall_libraries(report: Report, branch: str) -> tuple[str, ...]:
     )
 
 
-def install_compute_libraries(report: Report, branch: str) -> tuple[str, ...]:
-    """Install the package that provides libcuda.so.1 for driver branch ``branch``."""
+RPMFUSION_LEGACY = (470, 580)
+"""The branches RPM Fusion packages as a legacy series beside its current driver, each under
+its own names: ``akmod-nvidia-580xx``, ``xorg-x11-drv-nvidia-580xx`` with its ``-cuda`` and
+``-cuda-libs`` (rpmfusion/xorg-x11-drv-nvidia-580xx and xorg-x11-drv-nvidia-470xx specs:
+``Name: xorg-x11-drv-%{_nvidia_serie}``, ``%package cuda-libs``; read 2026-12-07). Its 340xx
+series is retired; 390xx is not read."""
+
+
+def _rpmfusion(branch: str, legacy: bool | None, command: Callable[[str], str]) -> tuple[str, ...]:
+    """RPM Fusion's command for driver branch ``branch``, built by ``command`` from a package
+    stem: ``nvidia`` (the current driver) or ``nvidia-580xx`` (a legacy series). ``legacy``:
+    True where the machine runs the legacy series, False where it runs the current driver,
+    None where the report cannot tell (both, labelled; ``rpm -q`` tells)."""
+    series = f"nvidia-{branch}xx"
+    if legacy is True:
+        return (command(series),)
+    if legacy is False or not branch.isdigit() or int(branch) not in RPMFUSION_LEGACY:
+        return (command("nvidia"),)
+    return (
+        f"RPM Fusion's current driver or its {branch}xx legacy series, whichever is installed "
+        f"(`rpm -q akmod-nvidia akmod-{series}` says which):",
+        f"{command('nvidia')}   # akmod-nvidia",
+        f"{command(series)}   # akmod-{series}",
+    )
+
+
+def install_compute_libraries(
+    report: Report, branch: str, *, legacy: bool | None = False
+) -> tuple[str, ...]:
+    """Install the package that provides libcuda.so.1 for driver branch ``branch`` (``legacy``:
+    whether that branch is one of RPM Fusion's legacy series here, see ``_rpmfusion``)."""
     return _choose(
         report,
         {
             "ubuntu": (f"$ sudo apt-get install libnvidia-compute-{branch}",),
             "debian": ("$ sudo apt-get install libcuda1",),
-            "fedora": ("$ sudo dnf install xorg-x11-drv-nvidia-cuda-libs",),
+            "fedora": _rpmfusion(
+                branch, legacy, lambda stem: f"$ sudo dnf install xorg-x11-drv-{stem}-cuda-libs"
+            ),
             "rhel": ("$ sudo dnf install nvidia-driver-cuda-libs",),
         },
         f"Install the CUDA driver library (libcuda.so.1) of driver {branch}",
@@ -164,14 +196,21 @@ def rebuild_module(report: Report) -> tuple[str, ...]:
     )
 
 
-def hold_driver(report: Report) -> tuple[str, ...]:
-    """Stop unattended upgrades from replacing the driver under a running system."""
+def hold_driver(
+    report: Report, branch: str = "", *, legacy: bool | None = False
+) -> tuple[str, ...]:
+    """Stop unattended upgrades from replacing the driver (of ``branch``; ``legacy`` as for
+    ``install_compute_libraries``) under a running system."""
     return _choose(
         report,
         {
             "ubuntu": ("$ sudo apt-mark hold 'nvidia-*' 'libnvidia-*'",),
             "debian": ("$ sudo apt-mark hold 'nvidia-*' 'libnvidia-*' libcuda1",),
-            "fedora": ("$ sudo dnf versionlock add akmod-nvidia 'xorg-x11-drv-nvidia*'",),
+            "fedora": _rpmfusion(
+                branch,
+                legacy,
+                lambda stem: f"$ sudo dnf versionlock add akmod-{stem} 'xorg-x11-drv-{stem}*'",
+            ),
             "rhel": (
                 "$ sudo dnf install python3-dnf-plugin-versionlock && "
                 "sudo dnf versionlock add 'nvidia-*' 'kmod-nvidia*'",

@@ -13,13 +13,71 @@ from gpudoctor.model.derived import (
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
-from gpudoctor.rules.distro import install_legacy_branch, switch_module_flavour
+from gpudoctor.rules.distro import RPMFUSION_LEGACY, install_legacy_branch, switch_module_flavour
 from gpudoctor.rules.facts import ask, driver_version, gpus, is_linux_host, make_env_command
 from gpudoctor.rules.framework_build import label
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, PciRangeLike, rule
 
 SYSTEM_NOT_READY = "CUDA_ERROR_SYSTEM_NOT_READY"
 """cuInit's error 802 ("system not yet initialized"): NVSwitch fabric not set up yet."""
+
+
+LEGACY_GPUS = "https://www.nvidia.com/en-us/drivers/unix/legacy-gpu/"
+
+
+def last_branch_line(fn: PciFunction, row: PciRangeLike) -> str:
+    """The evidence line of a GPU a branch dropped: its generation and last branch, or, where
+    the device ID does not tell the generation (Kepler, Fermi and Tesla share IDs), each
+    generation's last branch rather than the newest of them."""
+    head = f"PCI {fn.address} (device {fn.device_id}): {row.generation}"
+    if not row.per_generation:
+        return f"{head}; the last driver branch for it is R{row.last_branch}"
+    each = ", ".join(f"R{branch} for {name}" for name, branch in row.per_generation)
+    return f"{head}; the device ID does not tell which, and the last driver branch is {each}"
+
+
+def install_last_branch(
+    report: Report, rows: list[PciRangeLike], *, replacing: bool = True
+) -> tuple[str, ...]:
+    """Install the oldest of the GPUs' last branches (a branch drives no GPU newer than its
+    last); where that GPU's device ID does not tell its generation, the branch of each."""
+    last = min(row.last_branch or 0 for row in rows)
+    unsure = next((row for row in rows if row.per_generation and row.last_branch == last), None)
+    if unsure is None:
+        return install_legacy_branch(report, last, replacing=replacing)
+    (newest, branch), *older = unsure.per_generation
+    return (
+        f"The device ID does not tell {newest} from "
+        + " or ".join(name for name, _ in older)
+        + f"; the GPU's name does (`lspci -nn -d 10de:`, against {LEGACY_GPUS}).",
+        f"If it is {newest}:",
+        *install_legacy_branch(report, branch, replacing=replacing),
+        "If "
+        + "; if ".join(f"{name}, the R{b} legacy branch" for name, b in older)
+        + f" ({LEGACY_GPUS}): no newer branch drives it.",
+    )
+
+
+def legacy_series(report: Report, kb: KnowledgeBase, branch: str) -> bool | None:
+    """Whether driver branch ``branch`` here is one of RPM Fusion's legacy series (580xx,
+    470xx) rather than its current driver: True where a GPU on the PCI bus has that branch as
+    its last (the current packages, past it, do not drive that GPU), None where the branch is
+    a legacy series' but no GPU tells (its current driver was once that branch too), False
+    for any other branch. The report records no package names, so this is what it can tell."""
+    if not branch.isdigit() or int(branch) not in RPMFUSION_LEGACY:
+        return False
+    for fn in report.driver.pci_functions:
+        row = ask(kb.pci_range, fn.device_id) if is_gpu_function(fn) else None
+        if row is not None and row.last_branch == int(branch):
+            return True
+    return None
+
+
+def last_branch_title(rows: list[PciRangeLike]) -> str:
+    """``R580``, or ``R470 or older`` where the oldest GPU's generation is not known."""
+    last = min(row.last_branch or 0 for row in rows)
+    unsure = any(row.per_generation and row.last_branch == last for row in rows)
+    return f"R{last} or older" if unsure else f"R{last}"
 
 
 def _driven_gpus(report: Report) -> list[PciFunction]:
@@ -194,28 +252,33 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     if not found:
         return
     branch = _branch(report) or "<branch>"
-    lasts = [
-        row.last_branch
+    rows = [
+        row
         for fn, _ in found
         if (row := ask(kb.pci_range, fn.device_id)) is not None and row.last_branch is not None
     ]
+    oldest = min((row.last_branch or 0 for row in rows), default=None)
     evidence = [
         f"PCI {fn.address} (device {fn.device_id}): {generation}, has no GSP for the open modules"
         for fn, generation in found
     ]
     evidence += [_line(report) + ": the open modules", _nvml_sees(report)]
     words = "$ sudo journalctl -k -b | grep -i 'open nvidia.ko'   # the kernel's own words"
-    if lasts and branch.isdigit() and int(branch) > min(lasts):
+    if oldest is not None and branch.isdigit() and int(branch) > oldest:
         # GD-DRV-009 fires too: this branch's proprietary module does not drive the GPU either
         # (switching flavour within it, or its .run with -m=kernel, would not help), and
-        # GD-DRV-009's fix installs the last branch that does; repeating it here said it twice
-        last = min(lasts)
+        # GD-DRV-009's fix installs the last branch that does; repeating it here said it twice.
+        # Where the device ID does not tell the generation, GD-DRV-009 names each one's branch.
+        last = (
+            f"R{oldest}, the GPU's last branch,"
+            if not any(row.per_generation for row in rows)
+            else "the GPU's last branch"
+        )
         yield Hit(
             evidence=tuple(evidence),
             fix=(
-                f"Install R{last}, the GPU's last branch, with its proprietary kernel module: "
-                f"GD-DRV-009 gives the command (R{branch}'s proprietary module does not "
-                "drive this GPU either)",
+                f"Install {last} with its proprietary kernel module: GD-DRV-009 gives the "
+                f"command (R{branch}'s proprietary module does not drive this GPU either)",
                 words,
             ),
         )
@@ -239,7 +302,9 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     "compares the driver's branch (the loaded module's, else the installed one's from "
     "`modinfo`, else libcuda's file name) with the last branch of each GPU on the PCI bus, "
     "known by its device ID (knowledge base `driver_branches.toml`, from NVIDIA's deprecation "
-    "schedule and legacy GPU list).",
+    "schedule and legacy GPU list). Kepler, Fermi and Tesla GPUs share device IDs, so for an ID "
+    "below 0x1340 the finding gives each generation's branch (R470, R390, R340) and says how "
+    "to tell which the GPU is.",
     fix="Install the GPU's last branch (a legacy branch that still gets fixes), e.g. "
     "`nvidia-driver-580` on Ubuntu for a Pascal GPU, and keep the package manager from "
     "upgrading past it; or replace the GPU.",
@@ -262,19 +327,17 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             dropped.append((fn, row))
     if not dropped:
         return
-    last = min(row.last_branch or 0 for _, row in dropped)
-    evidence = [
-        f"PCI {fn.address} (device {fn.device_id}): {row.generation}; the last driver branch "
-        f"for it is R{row.last_branch}"
-        for fn, row in dropped
-    ]
+    rows = [row for _, row in dropped]
+    last = min(row.last_branch or 0 for row in rows)
+    evidence = [last_branch_line(fn, row) for fn, row in dropped]
     state = "loaded" if driver_version(report) else "installed (not loaded)"
     evidence += [f"{state} driver {driver} (branch R{driver.split('.')[0]})", _nvml_sees(report)]
     yield Hit(
-        title=f"Driver {driver} no longer supports this GPU: its last branch is R{last}",
+        title=f"Driver {driver} no longer supports this GPU: its last branch is "
+        + last_branch_title(rows),
         evidence=tuple(evidence),
         fix=(
-            *install_legacy_branch(report, last),
+            *install_last_branch(report, rows),
             f"Then hold it there: a driver newer than R{last} will not drive this GPU.",
         ),
     )

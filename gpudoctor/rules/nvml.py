@@ -11,7 +11,6 @@ from gpudoctor.rules.device_access import all_set_aside, device_access_explains,
 from gpudoctor.rules.distro import (
     hold_driver,
     install_driver,
-    install_legacy_branch,
     rebuild_module,
     reinstall_libraries,
 )
@@ -34,8 +33,13 @@ from gpudoctor.rules.facts import (
     wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
-from gpudoctor.rules.kernel_module import driver_line_cause
-from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+from gpudoctor.rules.kernel_module import (
+    driver_line_cause,
+    install_last_branch,
+    last_branch_line,
+    legacy_series,
+)
+from gpudoctor.rules.registry import Hit, KnowledgeBase, PciRangeLike, rule
 
 _HANDLED = {
     "ok",
@@ -247,29 +251,24 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         )
     else:
         dropped = _dropped_gpus(report, kb)
-        last = min((branch for _, branch in dropped), default=None)
         yield Hit(
             title="No NVIDIA driver is installed",
             evidence=(said, "no nvidia kernel module", *(line for line, _ in dropped)),
             # the current branches (R590 on) drive none of these GPUs: install their last one
-            fix=install_legacy_branch(report, last, replacing=False)
-            if last is not None
+            fix=install_last_branch(report, [row for _, row in dropped], replacing=False)
+            if dropped
             else (*install_driver(report), "$ sudo reboot"),
         )
 
 
-def _dropped_gpus(report: Report, kb: KnowledgeBase) -> list[tuple[str, int]]:
-    """The GPUs on the PCI bus that a branch already dropped, each as an evidence line and the
-    last branch that drives it (knowledge base ``driver_branches.toml``)."""
+def _dropped_gpus(report: Report, kb: KnowledgeBase) -> list[tuple[str, PciRangeLike]]:
+    """The GPUs on the PCI bus that a branch already dropped, each as an evidence line and its
+    row (knowledge base ``driver_branches.toml``)."""
     found = []
     for fn in report.driver.pci_functions:
-        row = ask(kb.pci_range, fn.device_id) if is_gpu_function(fn) else None
+        row: PciRangeLike | None = ask(kb.pci_range, fn.device_id) if is_gpu_function(fn) else None
         if row is not None and row.last_branch is not None:
-            line = (
-                f"PCI {fn.address} (device {fn.device_id}): {row.generation}; the last driver "
-                f"branch for it is R{row.last_branch}"
-            )
-            found.append((line, row.last_branch))
+            found.append((last_branch_line(fn, row), row))
     return found
 
 
@@ -428,6 +427,7 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if nvml.status != "lib_rm_version_mismatch" and not (nvml.status != "ok" and differ):
         return
     evidence = [_nvml_said(report)]
+    branch = (module or library or "").split(".")[0]
     if module:
         evidence.append(f"kernel module: {module}")
     if library:
@@ -450,7 +450,7 @@ def version_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "or, when no process uses the GPU:",
                 "$ sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
                 "Then stop unattended driver upgrades:",
-                *hold_driver(report),
+                *hold_driver(report, branch, legacy=legacy_series(report, kb, branch)),
             ),
         ),
     )

@@ -50,6 +50,18 @@ def test_describe(kb: KnowledgeBase) -> None:
     assert target.describe(kb) == "driver 535.104.05 (CUDA 12.2), CC 7.0 (Volta), linux-64"
 
 
+def test_describe_a_branch_newer_than_the_data_knows(kb: KnowledgeBase) -> None:
+    # the newest [[branch]] row is R615 (CUDA 13.4); CUDA 13.5 shipped after it, so a 620
+    # driver runs 13.4 at least, not at most: it read "driver 620.10 (CUDA 13.4)"
+    newest = max(b.branch for b in kb.branches)
+    driver = f"{newest + 5}.10"
+    cuda = kb.max_cuda_for_driver(driver, "linux")
+    target = target_from_args(kb, driver=driver, cc="9.0")
+    assert target.describe(kb).startswith(f"driver {driver} (CUDA {cuda} or newer), CC 9.0")
+    assert not kb.past_known_branches(f"{newest}.1")
+    assert kb.past_known_branches(driver)
+
+
 def test_from_report_h100() -> None:
     report = load_report(REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json")
     target = target_from_report(report, "report h100")

@@ -74,6 +74,15 @@ def test_pci_ranges(kb: KnowledgeBase, device: str, module: str, last: int | Non
     assert row.last_branch == last
 
 
+def test_kepler_ids_say_each_generation_they_may_be(kb: KnowledgeBase) -> None:
+    # Fermi (GT 520, 0x1040) and Tesla GPUs share Kepler's IDs: R470 is no branch for them
+    for device in ("0fc6", "1040", "102d", "05e1"):
+        row = kb.pci_range(device)
+        assert row is not None
+        assert row.per_generation == (("Kepler", 470), ("Fermi", 390), ("Tesla", 340))
+    assert kb.pci_range("1b80").per_generation == ()  # Maxwell, Pascal, Volta: R580 for each
+
+
 def test_pci_device_drop(kb: KnowledgeBase) -> None:
     assert kb.driver_drops_device("590.48.01", "1d01") is not None
     assert kb.driver_drops_device("580.105.08", "1d01") is None
@@ -94,6 +103,8 @@ def test_ranges_cover_every_id(kb: KnowledgeBase) -> None:
         ('kernel_module = "any"', 'kernel_module = "both"', "kernel_module"),
         ('cc_max = "3.7"', 'cc_max = "2.9"', "cc_min is above"),
         ("branch = 470", 'branch = "470"', "branch"),
+        ('per_generation = ["Kepler", ', 'per_generation = ["Kepplr", ', "no last_branch"),
+        ('per_generation = ["Kepler", ', "per_generation = [", "newest of per_generation"),
     ],
 )
 def test_broken_rows_are_refused(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import PciFunction
 from tests.rules.builders import (
     broken_nvml,
     findings,
@@ -215,3 +216,41 @@ def test_a_hung_cuda_probe_is_reported_even_without_a_gpu():
     report = with_cuda(no_gpu_machine(), status="timeout", libcuda_error=None)
     assert findings(report, "GD-CUDA-006")
     assert findings(report, "GD-CUDA-010") == []
+
+
+GTX_1080 = PciFunction(
+    address="0000:01:00.0", device_id="0x1b80", class_code="0x030000", driver="nvidia"
+)
+RTX_2080S = PciFunction(
+    address="0000:01:00.0", device_id="0x1e81", class_code="0x030000", driver="nvidia"
+)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "wanted", "unwanted"),
+    [
+        # driver 580 on a Pascal, which RPM Fusion's current driver (R595) no longer drives: its
+        # 580xx packages; the current driver's xorg-x11-drv-nvidia-cuda-libs conflicts with them
+        (GTX_1080, ["$ sudo dnf install xorg-x11-drv-nvidia-580xx-cuda-libs"], "-cuda-libs   #"),
+        # on a Turing either may run 580: both, labelled, and how to tell
+        (
+            RTX_2080S,
+            [
+                "$ sudo dnf install xorg-x11-drv-nvidia-cuda-libs   # akmod-nvidia",
+                "$ sudo dnf install xorg-x11-drv-nvidia-580xx-cuda-libs   # akmod-nvidia-580xx",
+            ],
+            "nothing",
+        ),
+    ],
+)
+def test_the_libcuda_install_on_fedora_names_the_580xx_series_it_runs(gpu, wanted, unwanted):
+    report = with_host(
+        with_cuda(healthy(), **NO_LIBCUDA), os_release="Fedora Linux 44 (Workstation Edition)"
+    )
+    report = with_nvml(report, driver_version="580.119.02")
+    report = with_driver(report, module_version="580.119.02", pci_functions=(gpu,))
+    (found,) = findings(report, "GD-CUDA-001")
+    assert all(line in found.fix for line in wanted)
+    assert not any(unwanted in line for line in found.fix)
+    if gpu is RTX_2080S:
+        assert any("rpm -q akmod-nvidia akmod-nvidia-580xx" in line for line in found.fix)

@@ -182,15 +182,27 @@ def test_a_pascal_gpu_on_r595_open_gets_the_last_branch_not_the_same_branch_prop
 
 
 def test_a_k80_on_r535() -> None:
+    # 0x102d is Kepler, but Fermi (R390) and Tesla (R340) GPUs share its ID range: the finding
+    # gives each generation's branch, not R470 for all (a GT 520 at 0x1040 is Fermi)
     line = (
         "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023"
     )
     report = _machine(line, "535.104.05", _gpu("0x102d"), os_release="Rocky Linux 9.3")
     (found,) = findings(report, "GD-DRV-009")
-    assert "R470" in found.title
-    assert found.fix[0] == (
-        "$ sudo dnf -y module switch-to nvidia-driver:470-dkms --allowerasing && sudo reboot"
+    assert (
+        found.title
+        == "Driver 535.104.05 no longer supports this GPU: its last branch is R470 or older"
     )
+    assert found.evidence[0].endswith(
+        "Kepler or older; the device ID does not tell which, and the last driver branch is "
+        "R470 for Kepler, R390 for Fermi, R340 for Tesla"
+    )
+    assert "does not tell Kepler from Fermi or Tesla" in found.fix[0]
+    assert found.fix[1:3] == (
+        "If it is Kepler:",
+        "$ sudo dnf -y module switch-to nvidia-driver:470-dkms --allowerasing && sudo reboot",
+    )
+    assert found.fix[3].startswith("If Fermi, the R390 legacy branch; if Tesla, the R340")
 
 
 def test_a_gpu_held_for_a_vm_is_not_judged() -> None:

@@ -438,3 +438,45 @@ def test_no_driver_on_a_gpu_the_current_branches_dropped_installs_its_last_branc
         assert "PCI 0000:01:00.0 (device 0x1b80): Maxwell, Pascal or Volta" in "".join(
             found.evidence
         )
+
+
+def test_no_driver_on_a_kepler_or_older_gpu_gives_each_generation_its_branch():
+    # the device ID of a GT 520 (0x1040, Fermi: R390) lies among Kepler's (R470): the finding
+    # said R470 was its last branch and installed R470, which does not drive a Fermi GPU
+    from gpudoctor.model.report import PciFunction
+
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x1040", class_code="0x030000", driver=None
+    )
+    report = with_host(broken_nvml(healthy(), "library_not_found"), os_release="Ubuntu 22.04.5 LTS")
+    report = with_driver(report, module_version=None, pci_functions=(gpu,))
+    (found,) = findings(report, "GD-NVML-001")
+    assert (
+        "PCI 0000:01:00.0 (device 0x1040): Kepler or older; the device ID does not tell which, "
+        "and the last driver branch is R470 for Kepler, R390 for Fermi, R340 for Tesla"
+    ) in found.evidence
+    assert not any("for it is R470" in line for line in found.evidence)
+    assert found.fix[1:3] == (
+        "If it is Kepler:",
+        "$ sudo apt-get install nvidia-driver-470 && sudo reboot",
+    )
+    assert "the R390 legacy branch" in found.fix[3] and "the R340 legacy branch" in found.fix[3]
+
+
+def test_the_driver_hold_on_fedora_names_the_580xx_series_a_pascal_runs():
+    # RPM Fusion's 580xx install has no akmod-nvidia to lock: the lock named the current driver
+    from gpudoctor.model.report import PciFunction
+
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x1b80", class_code="0x030000", driver=None
+    )
+    report = broken_nvml(healthy(), "lib_rm_version_mismatch", "Driver/library version mismatch")
+    report = with_host(report, os_release="Fedora Linux 44 (Workstation Edition)")
+    pascal = with_driver(report, module_version="580.105.08", pci_functions=(gpu,))
+    (found,) = findings(pascal, "GD-NVML-003")
+    assert "$ sudo dnf versionlock add akmod-nvidia-580xx 'xorg-x11-drv-nvidia-580xx*'" in found.fix
+    assert not any("add akmod-nvidia " in step for step in found.fix)
+    # R595 is RPM Fusion's current driver, never a legacy series: its own names
+    current = with_driver(report, module_version="595.71.05", pci_functions=(gpu,))
+    (found,) = findings(current, "GD-NVML-003")
+    assert "$ sudo dnf versionlock add akmod-nvidia 'xorg-x11-drv-nvidia*'" in found.fix
