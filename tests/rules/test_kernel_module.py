@@ -367,3 +367,16 @@ def test_a_gpu_nvml_lists_is_driven_whatever_the_data_says() -> None:
     assert findings(report, "GD-DRV-008") == []
     lost = with_nvml(report, gpus=())
     assert findings(lost, "GD-DRV-008") != []
+
+
+def test_a_kepler_range_gpu_on_r590_open_is_not_promised_r470_by_drv_008() -> None:
+    # the device ID 0x102d lies in a range Kepler shares with Fermi and Tesla: GD-DRV-009
+    # names each generation's last branch, and GD-DRV-008 must not assert R470 beside it
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  590.48.01  Release Build"
+    report = _machine(line, "590.48.01", _gpu("0x102d"), os_release="Ubuntu 24.04.3 LTS")
+    (flavour,) = findings(report, "GD-DRV-008")
+    assert "GD-DRV-009" in flavour.fix[0]
+    assert "R470" not in flavour.fix[0]
+    pascal = _machine(line, "590.48.01", _gpu("0x1b06"), os_release="Ubuntu 24.04.3 LTS")
+    (named,) = findings(pascal, "GD-DRV-008")
+    assert "R580" in named.fix[0]
