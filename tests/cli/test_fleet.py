@@ -26,9 +26,9 @@ LOST = REPORTS / "failure__one_gpu_lost.json"
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "fleet-schema.json").read_text()
 )
-fleet_run_schema = runpy.run_path(
-    str(Path(__file__).resolve().parents[2] / "scripts" / "write-schemas")
-)["fleet_run_schema"]
+SCRIPT = runpy.run_path(str(Path(__file__).resolve().parents[2] / "scripts" / "write-schemas"))
+fleet_run_schema = SCRIPT["fleet_run_schema"]
+HEALTH_SCHEMA = SCRIPT["health_schema"](strict=True)
 
 
 def fleet_dir(tmp_path: Path, nodes: dict[str, Path]) -> Path:
@@ -461,7 +461,9 @@ def gate_json(cli: Cli, report: Path, node: str = "n1", **env: str):
         "json",
         env=env or None,
     )
-    return result, json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, HEALTH_SCHEMA)  # what --drain fills in, each way SLURM answers
+    return result, doc
 
 
 @pytest.mark.parametrize(
