@@ -147,6 +147,13 @@ CASES: list[Case] = [
         lambda _: 0,
     ),
     (
+        "explain",
+        lambda _: ["explain", "[GD-TORCH-004]", "--format", "json"],
+        "gpudoctor explain",
+        "explain-schema.json",
+        lambda _: 0,
+    ),
+    (
         "make-env",
         lambda _: ["make-env", "--driver", "580.95.05", "--cc", "9.0", "--format", "json"],
         "gpudoctor make-env",
