@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import textwrap
+from typing import Any
 
 import click
 
-from gpudoctor.cli.options import debug_option
+from gpudoctor import __version__
+from gpudoctor.cli.options import debug_option, format_option
 from gpudoctor.errors import BadInputError
-from gpudoctor.rules.catalogue import entry, severities, sorted_rules
+from gpudoctor.rules.catalogue import catalogue_entry, entry, severities, sorted_rules
 from gpudoctor.rules.registry import REGISTRY
 
 WIDTH = 100
+EXPLAIN_JSON_VERSION = 1
+"""The version of ``explain --format json`` (docs/explain-schema.json); bumped when a field is
+removed, renamed or changes type or meaning."""
+TOOL = "gpudoctor explain"
 
 
 _EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
@@ -49,26 +57,40 @@ def page(finding_id: str) -> str | None:
     return None if rule is None else f"{rule.id}\n\n{_plain(entry(rule))}"
 
 
+def explain_document(finding_id: str | None) -> dict[str, Any]:
+    """``explain --format json``: what wrote it, and the one entry (``finding``) of
+    ``finding_id`` or, without one, every entry in catalogue order (``findings``)."""
+    head = {"schema_version": EXPLAIN_JSON_VERSION, "tool": TOOL, "gpudoctor_version": __version__}
+    if finding_id is not None:
+        rule = REGISTRY.rules[finding_id]
+        return {**head, "finding": dataclasses.asdict(catalogue_entry(rule))}
+    return {**head, "findings": [dataclasses.asdict(catalogue_entry(r)) for r in sorted_rules()]}
+
+
 @click.command("explain")
 @click.argument("finding_id", required=False, metavar="[ID]")
+@format_option("text for people, json for machines.", ("text", "json"))
 @debug_option
-def command(finding_id: str | None) -> int:
+def command(finding_id: str | None, fmt: str) -> int:
     """Print what a finding means: its cause, what it looks at, the fix and the sources.
 
     ID is a finding's ID as check prints it (GD-DRV-007 or [GD-DRV-007]; any case, GD-DRV-7
     too). Without an ID, list every finding. Works offline: the entries come from the rules
     inside the package.
     """
-    if finding_id is None:
+    found = None if finding_id is None else _as_written(finding_id)
+    if found is not None and found not in REGISTRY.rules:
+        raise BadInputError(
+            f"no finding {finding_id!r}: IDs look like GD-DRV-007; `gpudoctor explain` lists them"
+        )
+    if fmt == "json":
+        click.echo(json.dumps(explain_document(found), indent=2, ensure_ascii=False))
+        return 0
+    if found is None:
         rules = sorted_rules()
         width = max(len(r.id) for r in rules)
         for rule in rules:
             click.echo(f"{rule.id.ljust(width)}  {severities(rule).ljust(23)}  {rule.title}")
         return 0
-    text = page(_as_written(finding_id))
-    if text is None:
-        raise BadInputError(
-            f"no finding {finding_id!r}: IDs look like GD-DRV-007; `gpudoctor explain` lists them"
-        )
-    click.echo(text)
+    click.echo(page(found))
     return 0

@@ -26,6 +26,7 @@ from gpudoctor.onboard.plan import (
     TOOLS,
     VERIFY_TIMEOUT_S,
     Facts,
+    Finished,
     Plan,
     Request,
     Step,
@@ -430,11 +431,6 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     )
 
 
-ONBOARD_MARKER_VERSION = 1
-"""PREFIX/gpudoctor-onboard.json's form (docs/onboard.md); bumped on any change that breaks a
-reader."""
-
-
 @click.command("onboard")
 @click.option(
     "--partition", "-p", default=None, help="Make the environment for this SLURM partition."
@@ -686,15 +682,11 @@ def _onboard(
         elif step.name == "finish":
             # a document as every other gpudoctor writes: `tool` names the writer (it named
             # uv, conda or pixi, now `env_tool`), with its version and time
-            marker = {
-                "schema_version": ONBOARD_MARKER_VERSION,
-                "tool": "gpudoctor onboard",
-                "gpudoctor_version": __version__,
-                "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "finished": True,
-                "env_tool": plan.tool,
-                "activate": plan.activate,
-            }
+            marker = Finished(
+                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                env_tool=plan.tool,
+                activate=plan.activate,
+            ).document(__version__)
             write_output(prefix / MARKER, json.dumps(marker, indent=2) + "\n", force=True)
 
     execute(

@@ -29,11 +29,13 @@ class Target:
     """What make-env plans for; ``driver`` None means no NVIDIA driver (CPU only)."""
 
     driver: str | None
+    """The NVIDIA driver version (``580.95.05``); None for no driver: CPU only."""
     cc: str | None
     """The lowest compute capability among the visible GPUs (``major.minor``)."""
     os: str = "linux"
     """Where the packages run: ``linux`` (also under WSL2) or ``windows``."""
     arch: str = "x86_64"
+    """The CPU architecture: ``x86_64`` or ``aarch64``."""
     wsl: bool = False
     """True under WSL2: packages are Linux ones, the driver is the Windows one."""
     wsl1: bool = False
@@ -42,6 +44,8 @@ class Target:
     gpus: tuple[str, ...] = ()
     """GPU names, for the comment block."""
     glibc: str | None = None
+    """The machine's glibc (from its report or --glibc); None when not known, and then not
+    judged."""
     cpu_flags: tuple[str, ...] | None = None
     """The CPU's instruction-set flags from a report (``avx``, ``avx2``, ...); None when not
     known (a typed target, a report that does not record them)."""

@@ -157,7 +157,9 @@ class Pin:
     """One line of the environment file and why it is there."""
 
     spec: str
+    """The line as the file writes it (``torch==2.9.1``, ``python=3.14``)."""
     reason: str
+    """Why it is there, with the knowledge-base row it comes from."""
     index: str | None = None
     """The wheel index this pip package must come from (PyTorch's), None for PyPI or conda."""
 
@@ -181,16 +183,26 @@ class FrameworkPlan:
     build_cudnn: str | None = None
     """The cuDNN the build was made and tested with (9.3 for TensorFlow 2.21)."""
     source: str
+    """Where the build comes from: ``pip`` or ``conda-forge``."""
     variant: str
+    """The build's tag: its CUDA variant (``cu126``) or ``cpu``."""
     index_url: str | None
+    """The wheel index pip takes it from (a mirror with --torch-index-url); None for PyPI and
+    conda-forge."""
     driver_support: str | None
     """``full``, ``minor_compat``, or None for a CPU build."""
     gpu_coverage: str | None
     """``sass``, ``ptx_jit``, ``unknown``, or None for a CPU build."""
     coverage_entry: str | None
+    """The entry of the build's arch list that covers the GPU (``6.0`` for a CC 6.1 GPU), as
+    the list writes it; None when no GPU is known or for a CPU build."""
     verified: bool
+    """False when the data behind the build is an inference (``verified = false`` in the
+    knowledge base), not a published fact."""
     data_source: str
+    """Where the knowledge base's row for the build comes from."""
     as_of: str
+    """The date of that row (``2026-09-01``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,17 +210,26 @@ class Plan:
     """Everything make-env writes: the environment and the reasons behind it."""
 
     name: str
+    """The environment's name (``torch2.9-cu126``)."""
     python: str
+    """The Python it is for (``3.14``)."""
     target: Target
+    """What the plan is for: the machine, report, fleet or typed driver and GPU."""
     target_text: str
     frameworks: tuple[FrameworkPlan, ...]
+    """The build chosen for each framework."""
     channels: tuple[str, ...]
+    """The conda channels, in order."""
     conda: tuple[Pin, ...]
     pip: tuple[Pin, ...]
     pip_options: tuple[str, ...]
+    """pip's options (``--index-url ...``), as the files write them."""
     warnings: tuple[str, ...]
+    """What may not work as planned, in sentences (make-env prints them on stderr too)."""
     reasons: tuple[str, ...]
+    """Why each pin, one line each, as the file's header says them."""
     as_of: str
+    """The knowledge base's date: the newest ``as_of`` of any of its rows."""
     command: str
     """The make-env command line that regenerates this plan on any machine."""
     driver_cuda: str | None = None

@@ -39,11 +39,17 @@ class FactChange:
     """One fact whose value differs between OLD and NEW."""
 
     key: str
+    """Stable: ``nvml.driver_version``, ``gpu.0.power_limit_w``, ``cuda.lib.cudnn.path``,
+    ``framework.torch``, ``env.LD_LIBRARY_PATH`` ... (docs/history.md lists them)."""
     group: str
+    """One of model/facts.py's GROUPS: what the fact is about."""
     label: str
+    """The fact in words: ``NVML driver``, ``GPU 0 power limit (W)``."""
     change: Change
     old: str | None
+    """OLD's value; null for a fact that appeared."""
     new: str | None
+    """NEW's value; null for a fact that went away."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,13 +58,13 @@ class FindingChange:
 
     id: str
     severity: Severity
-    """NEW's severity (OLD's for GONE)."""
+    """NEW's severity (OLD's for a finding that went away)."""
     title: str
     change: Change
     """APPEARED (only NEW has it), GONE (only OLD had it) or CHANGED (both have it, at
     different severities)."""
     old_severity: Severity | None = None
-    """OLD's severity, for CHANGED."""
+    """OLD's severity for a CHANGED finding; null otherwise."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,7 +152,8 @@ class ThroughputChange:
     ratio: float
     """new / old."""
     threshold: float
-    """The relative change it had to exceed (see :func:`noise_threshold`)."""
+    """The relative change it had to exceed: max(0.03, 2 × the larger spread), as
+    ``noise_threshold`` gives it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,19 +179,24 @@ class Side:
     """One side of a diff: which report or history entry, when, of which machine."""
 
     label: str
-    """``history 3``, ``report.json``, ``now``."""
+    """Which report or history entry: a file name, ``last-good: history 2026-12-01T06:00:00Z
+    (check, ok)``, ``history 3`` or ``now``."""
     created_at: str | None = None
+    """ISO 8601 UTC, ``2026-12-07T04:05:06Z`` (a verify result's ``started_at``, written with
+    ``+00:00`` before 2026-12-07, is given in this form too)."""
     gpudoctor_version: str | None = None
     verdict: str | None = None
-    """The check verdict (``ok`` ... ``error``) or the verify verdict (``pass`` ... ``fail``)."""
+    """The check verdict (``ok``, ``info``, ``warning``, ``error``) or the verify verdict
+    (``pass``, ``warn``, ``fail``)."""
     host: str | None = None
     """The host name, ``<redacted>`` in a redacted report."""
     machine: str | None = None
-    """History's machine fingerprint, where the side came from history or a probe."""
+    """History's machine fingerprint (a hash; says nothing about the machine), where the side
+    came from history or a probe."""
     checked: bool = True
-    """False when this side has no check report (a verify result alone)."""
+    """This side has a check report (false: a verify result alone)."""
     measured: bool = False
-    """True when this side has verify results (throughput)."""
+    """This side has verify results (throughput)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,15 +207,20 @@ class Diff:
     old: Side
     new: Side
     other_machine: str | None = None
-    """Why OLD and NEW look like two machines (said before the diff); None when they look
-    like one."""
+    """Why OLD and NEW look like two machines (said before the diff); null when nothing says
+    so."""
     facts: tuple[FactChange, ...] = ()
+    """Facts that differ, grouped (driver, nvml, gpus, cuda, frameworks, environment, host) in
+    that order."""
     findings: tuple[FindingChange, ...] = ()
+    """Finding IDs only one side has, or whose severity moved (both re-diagnosed with today's
+    rules); an ID raised several times stands at its worst severity."""
     throughput: tuple[ThroughputChange, ...] = ()
     within_noise: int = 0
     """Runs measured on both sides whose change stayed within the noise."""
     packages: tuple[PackageAction, ...] = ()
-    """Package actions on driver, CUDA and kernel packages between OLD's and NEW's times."""
+    """Driver, CUDA and kernel package actions between OLD's and NEW's times, from this host's
+    apt and dnf logs."""
     notes: tuple[str, ...] = ()
 
     @property

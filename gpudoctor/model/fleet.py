@@ -176,16 +176,21 @@ class NodeSummary:
 
     node: str
     verdict: Severity
-    """The node's verdict, a failed or warning verify result's included (never INFO)."""
+    """``error`` or ``warning`` after the worst finding or a failed (error) or warned
+    (warning) verify result; ``ok`` when there is nothing to act on (information alone reads
+    ``ok``: never INFO)."""
     finding_ids: tuple[str, ...]
+    """The IDs of its findings."""
     stack: NodeStack
     partitions: tuple[str, ...] = ()
+    """The SLURM partitions it is in."""
     verify: VerifyVerdict | None = None
     """The verify result's verdict; None without one."""
     drift: bool = False
     """The node (or one of its GPUs) is in the minority of a drifting fact."""
     checked_at: str = ""
-    """When its check ran (the report's ``created_at``); "" where not known."""
+    """When its check ran: its report's ``created_at`` (ISO 8601, UTC,
+    ``2026-12-07T04:05:06Z``); "" where the report gives none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +198,9 @@ class NodeGroup:
     """Nodes with the same configuration and the same findings, in SLURM hostlist notation."""
 
     hostlist: str
+    """SLURM hostlist notation, e.g. ``gpu-[001-006,008]``."""
     count: int
+    """How many nodes."""
     verdict: Severity
     finding_ids: tuple[str, ...]
     stack: NodeStack
@@ -224,7 +231,9 @@ class FleetFinding:
     """What the ID means on any node (the rule's title); each node's own words are in places."""
     nodes: tuple[str, ...]
     hostlist: str
+    """The nodes that have it, in hostlist notation."""
     places: tuple[FindingPlace, ...] = ()
+    """Nodes on which the finding reads the same, each group in its nodes' own words."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,8 +244,9 @@ class VerifyOutcome:
     verdict: VerifyVerdict
     path: str
     reason: str = ""
-    """Why it did not pass: the result's reasons at its verdict's level ("" for a pass, or a
-    result that gives none)."""
+    """Why it did not pass: the messages of the result's reasons at its verdict's level (the
+    first two, then ``(and N more in the file)``); empty for a pass or a result that gives
+    none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,10 +262,15 @@ class Drift:
     """A fact that should be the same across ``scope`` and is not."""
 
     fact: str
+    """The fact that differs (``driver``, ``gpu.power_limit_w`` ...)."""
     scope: str
     """``gpu model NVIDIA H200``, ``partition gpu`` or ``fleet``."""
     majority: str
+    """The reference value: the most common value in the scope, or the baseline's value (see
+    ``reference``)."""
     majority_count: int
+    """How many nodes (GPUs for ``gpu.*`` facts) have the reference value; 0 is possible
+    against a baseline."""
     minority: dict[str, tuple[str, ...]]
     """Each other value -> the nodes (``node`` or ``node:gpuN`` for per-GPU facts) that have it."""
     reference: str = "majority"
@@ -278,13 +293,15 @@ class Outlier:
     batch_size: int
     images_per_second: float
     median: float
-    """The median images/s of its peers' runs (same GPU model and run settings)."""
+    """The median images/s of its peers' runs (same GPU model, model, framework, mode,
+    precision, batch and layout)."""
     ratio: float
     """images_per_second / median."""
     peers: int
     """How many runs (this one included) the median is over."""
     robust_z: float
-    """(value - median) / (1.4826 × median absolute deviation); very negative is slow."""
+    """(images_per_second - median) / (1.4826 × the median absolute deviation); very negative
+    is slow."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -311,17 +328,21 @@ class FleetRun:
     ``fleet run --force`` on a subset keeps an earlier run's word on the other nodes."""
 
     created_at: str
+    """When the run was made (UTC), as its manifest says."""
     gpudoctor_version: str
+    """The gpudoctor that ran it."""
     command: tuple[str, ...] = ()
     """The check command run on each node."""
     verify_command: tuple[str, ...] | None = None
-    """The verify command run after it (``--verify``); None without one, or not recorded."""
+    """The verify command run after the check (``fleet run --verify``); None without one, or
+    in a manifest written before it was recorded."""
     nodes: tuple[str, ...] = ()
-    """The nodes whose word is this run's (checked, or not reached, by it)."""
+    """The nodes whose manifest entry and files are this run's: checked, or not reached, by
+    it and by no later run."""
     hostlist: str = ""
     """``nodes`` in hostlist notation."""
     path: str = ""
-    """The manifest that records it."""
+    """The manifest that records the run."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,7 +351,9 @@ class FleetReport:
 
     schema_version: int = FLEET_SCHEMA_VERSION
     gpudoctor_version: str
+    """The gpudoctor that made the report."""
     created_at: str
+    """When the report was made: ISO 8601, UTC (``2026-12-07T04:05:06Z``)."""
     nodes: tuple[NodeSummary, ...]
     groups: tuple[NodeGroup, ...]
     findings: tuple[FleetFinding, ...]
@@ -344,7 +367,10 @@ class FleetReport:
     """``fleet pairs``' analysis (``pairs/pairs.json`` in a folder read), None without one."""
     pairs_path: str = ""
     runs: tuple[FleetRun, ...] = ()
-    """The ``fleet run``s whose manifests were read, oldest first within each manifest."""
+    """The ``fleet run``s whose manifests (fleet-run.json) were read, oldest first within each
+    manifest: after ``fleet run --force`` on a subset, which run's word each node's is (its
+    time, gpudoctor and commands). One entry for a folder of one run; empty when no manifest
+    was read."""
 
     @property
     def verify_only(self) -> tuple[VerifyOutcome, ...]:

@@ -97,7 +97,8 @@ class PairsReport:
     nodes: tuple[str, ...] = ()
     pairs: tuple[PairOutcome, ...] = ()
     baseline_gbps: float | None = None
-    """The upper quartile of the pairs' bus bandwidths: what a healthy pair reaches here."""
+    """The upper quartile of the pairs' bus bandwidths (GB/s) at the largest message: what a
+    healthy pair reaches here."""
     slow_factor: float = 0.8
     """A pair below this share of the baseline (or failed) is slow."""
     slow_pairs: tuple[tuple[str, str], ...] = ()

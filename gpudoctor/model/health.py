@@ -19,19 +19,23 @@ class HealthResult:
     """
 
     errors: tuple[Finding, ...] = ()
-    """The error findings of the driver, NVML or a GPU, worst area first."""
+    """The error findings the gate acts on (the driver's, NVML's, a GPU's), worst area
+    first."""
     created_at: str | None = None
-    """When the probes ran (the report's ``created_at``: UTC, ``2026-12-07T04:05:06Z``)."""
+    """When the probes ran (with --from-report: the report's time), ISO 8601 UTC,
+    ``2026-12-07T04:05:06Z``; null when the report has none."""
     action: str | None = None
-    """``drain``, ``resume`` or ``none`` (with --drain)."""
+    """With --drain: what was done to the node (``drain``, ``resume`` or ``none``)."""
     drain_reason: str | None = None
-    """The reason set on the node when it was drained (``gpudoctor: <ID> <title>``)."""
+    """The reason set when the node was drained: ``gpudoctor: <ID> <title>``, at most 200
+    characters."""
     node: str | None = None
-    """The SLURM node name the gate acted on."""
+    """With --drain: the SLURM node name (--node, $SLURMD_NODENAME or the short host name)."""
     slurm: str | None = None
-    """What SLURM said: ``ok``, ``unknown_node``, or why it could not answer."""
+    """With --drain: what SLURM said: ``ok``, ``unknown_node``, or why it could not answer
+    (``not_installed``, ``config_missing``, ``controller_unreachable``, ``failed``)."""
     message: str | None = None
-    """What was done, or why nothing was, in a sentence."""
+    """With --drain: what was done, or why nothing was, in a sentence."""
 
     @property
     def healthy(self) -> bool:

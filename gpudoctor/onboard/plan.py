@@ -29,6 +29,10 @@ ENV_PYTHONS = {
 LOG_DIR = "gpudoctor-logs"
 MARKER = "gpudoctor-onboard.json"
 """Written last, once every step passed: only an environment with it is finished."""
+MARKER_VERSION = 1
+"""The marker's form (docs/onboard.md, docs/onboard-schema.json); bumped on any change that
+breaks a reader."""
+MARKER_TOOL = "gpudoctor onboard"
 SUMMARY_FILES = ("gpudoctor-onboard.md", "gpudoctor-onboard.html")
 CHECK_REPORT = "check.json"
 """check's JSON report, kept in the log folder; make-env plans from it."""
@@ -50,6 +54,33 @@ PLAN_TIMEOUT_S = 120.0
 CREATE_TIMEOUT_S = 3600.0  # CUDA wheels are gigabytes
 INSTALL_TIMEOUT_S = 900.0
 VERIFY_TIMEOUT_S = 3600.0  # srun may wait in the queue first
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finished:
+    """PREFIX/gpudoctor-onboard.json: the environment is finished, and how to enter it."""
+
+    created_at: str
+    """When the last step finished: UTC, ``2026-12-07T04:05:06Z``."""
+    finished: bool = True
+    """Always true: the file is written only once every step passed."""
+    env_tool: str
+    """The tool that made the environment: ``uv``, ``conda`` or ``pixi`` (before 2026-12-07
+    the file named it as ``tool``)."""
+    activate: str
+    """The line that enters it, for a login script: ``source PREFIX/.venv/bin/activate``."""
+
+    def document(self, gpudoctor_version: str) -> dict[str, object]:
+        """The JSON object: what wrote it, as every gpudoctor document says, then the fields."""
+        return {
+            "schema_version": MARKER_VERSION,
+            "tool": MARKER_TOOL,
+            "gpudoctor_version": gpudoctor_version,
+            "created_at": self.created_at,
+            "finished": self.finished,
+            "env_tool": self.env_tool,
+            "activate": self.activate,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,9 @@ class ModelSpec:
     name: str
     """The name the CLI accepts (``resnet50``)."""
     title: str
+    """The model as people call it (``ResNet-50``)."""
     year: int
+    """The year its paper was published."""
     paper: str
     """Full citation of the paper that introduced the model."""
     cite: str
@@ -27,6 +29,7 @@ class ModelSpec:
     input_shape: tuple[int, int, int]
     """(H, W, C) of one input image."""
     num_classes: int
+    """The classes of its classifier (1000 for ImageNet's)."""
     params: int
     """Trainable parameters of the model as built by default (published or computed: see
     ``figures``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gpudoctor.rules.diagnose  # noqa: F401 - registers every rule
 from gpudoctor.model.findings import AREAS
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, Rule
@@ -15,7 +17,11 @@ Every finding `gpudoctor check` can report, by area of the stack. Each finding h
 ID (`GD-<AREA>-NNN`), a severity, a title that names the cause, the evidence from the report
 that triggered it and a fix with commands for the machine at hand. `gpudoctor explain <ID>`
 prints a finding's entry, rendered like this page from the rules inside the installed package
-(offline); `gpudoctor explain` lists them all. The titles here are the rules' own; `check`
+(offline); `gpudoctor explain` lists them all. With `--format json` it writes the entry
+(`finding`: `id`, `area`, `severity`, `severities` worst first, `title`, `why`, `fix`,
+`why_severity`, `sources`; the texts in Markdown, as here) or every entry (`findings`), under
+`schema_version` 1, `tool` `gpudoctor explain` and `gpudoctor_version`; its JSON Schema is
+[explain-schema.json](explain-schema.json). The titles here are the rules' own; `check`
 prints the same title, or one that names the GPU, library or version at hand (`NVIDIA
 GeForce GTX 1080 is lost: the driver cannot reach it`). Every ID is spelled out where its
 rule is declared: `grep -rn GD-TORCH-004 gpudoctor/` finds it.
@@ -86,3 +92,43 @@ def entry(rule: Rule) -> str:
     if rule.sources:
         out += ["", "**Sources:** " + "; ".join(rule.sources)]
     return "\n".join(out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One finding's entry in the catalogue, as ``explain --format json`` gives it."""
+
+    id: str
+    """The finding's ID, ``GD-<AREA>-NNN``."""
+    area: str
+    """The area of the stack it belongs to."""
+    severity: str
+    """Its usual severity: ``error``, ``warning``, ``info`` or ``ok``."""
+    severities: tuple[str, ...]
+    """Every severity it can have, worst first (one, unless the case decides)."""
+    title: str
+    """The rule's title; check prints it, or one that names the GPU, library or version at
+    hand."""
+    why: str
+    """What the finding means and how it is detected (Markdown)."""
+    fix: str
+    """The generic fix (Markdown); check's findings carry fixes for the machine at hand."""
+    why_severity: str | None
+    """Why it has its severity (Markdown); null where none is recorded."""
+    sources: tuple[str, ...]
+    """Where the facts behind it come from: vendor pages, issues, knowledge-base files."""
+
+
+def catalogue_entry(rule: Rule) -> Entry:
+    """The entry of ``rule``, its text as docs/findings.md has it."""
+    return Entry(
+        id=rule.id,
+        area=rule.area,
+        severity=rule.severity.label,
+        severities=tuple(s.label for s in rule.severity_range),
+        title=rule.title,
+        why=rule.why,
+        fix=rule.fix,
+        why_severity=reason(rule.id),
+        sources=rule.sources,
+    )

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from gpudoctor import kb
 from gpudoctor.cli.explain import page
 from gpudoctor.rules import REGISTRY, diagnose
-from gpudoctor.rules.catalogue import render_catalogue
+from gpudoctor.rules.catalogue import render_catalogue, sorted_rules
+from gpudoctor.rules.severity_reasons import reason
 from gpudoctor.userfiles.read import load_report
+
+ROOT = Path(__file__).resolve().parents[2]
+STRICT = runpy.run_path(str(ROOT / "scripts" / "write-schemas"))["explain_schema"](strict=True)
+PUBLISHED = json.loads((ROOT / "docs" / "explain-schema.json").read_text(encoding="utf-8"))
 
 
 def test_one_finding_prints_cause_fix_and_sources(cli):
@@ -108,3 +115,62 @@ def test_reports_point_at_explain_not_at_a_public_repository(cli, tmp_path):
     assert {f["doc_url"] for f in doc["findings"]} == {
         f"gpudoctor explain {f['id']}" for f in doc["findings"]
     }
+
+
+# --- --format json -------------------------------------------------------------------------
+
+
+def _json(cli, *args):
+    result = cli("explain", *args, "--format", "json")
+    assert result.exit_code == 0 and result.stderr == "", result
+    doc = json.loads(result.stdout)  # the whole of stdout: one document
+    jsonschema.validate(doc, STRICT)
+    jsonschema.validate(doc, PUBLISHED)
+    assert (doc["schema_version"], doc["tool"]) == (1, "gpudoctor explain")
+    return doc
+
+
+def test_one_finding_as_json_is_its_entry_as_the_catalogue_has_it(cli):
+    # there was no JSON: a script that wanted a finding's fix scraped the wrapped text
+    entry = _json(cli, "GD-DRV-007")["finding"]
+    rule = REGISTRY["GD-DRV-007"]
+    assert (entry["id"], entry["area"], entry["title"]) == (rule.id, "driver", rule.title)
+    assert (entry["severity"], entry["severities"]) == ("error", ["error"])
+    assert (entry["why"], entry["fix"]) == (rule.why, rule.fix)  # Markdown, unwrapped
+    assert entry["why_severity"] == reason("GD-DRV-007")
+    assert entry["sources"] == list(rule.sources) and entry["sources"]
+
+
+def test_a_finding_whose_severity_depends_on_the_case_lists_them_worst_first(cli):
+    mixed = next(r for r in sorted_rules() if len(r.severity_range) > 1)
+    entry = _json(cli, mixed.id.lower())["finding"]  # read as people write it, as in text
+    assert entry["id"] == mixed.id
+    assert entry["severities"] == [s.label for s in mixed.severity_range]
+    assert entry["severity"] == mixed.severity.label
+
+
+def test_without_an_id_the_json_lists_every_entry_in_catalogue_order(cli):
+    doc = _json(cli)
+    assert "finding" not in doc
+    assert [e["id"] for e in doc["findings"]] == [r.id for r in sorted_rules()]
+    listed = [line.split()[0] for line in cli("explain").stdout.splitlines()]
+    assert [e["id"] for e in doc["findings"]] == listed  # the text's list, in its order
+
+
+@pytest.mark.parametrize("written", ["GD-NOPE-999", "GD-TORCH-0004", ""])
+def test_an_unknown_id_is_a_one_line_error_with_no_document(cli, written):
+    result = cli("explain", written, "--format", "json")
+    assert result.exit_code == 2, result
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_the_json_schema_is_able_to_fail(cli):
+    doc = _json(cli, "GD-DRV-007")
+    doc["finding"]["severity"] = "fail"  # a measurement's word, never a finding's
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, PUBLISHED)
+    doc = _json(cli, "GD-DRV-007")
+    doc["findings"] = []  # one ID or the list, never both
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, PUBLISHED)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from unittest.mock import ANY
 
 import jsonschema
@@ -26,9 +27,18 @@ LOST = REPORTS / "failure__one_gpu_lost.json"
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "fleet-schema.json").read_text()
 )
-fleet_run_schema = runpy.run_path(
-    str(Path(__file__).resolve().parents[2] / "scripts" / "write-schemas")
-)["fleet_run_schema"]
+SCRIPT = runpy.run_path(str(Path(__file__).resolve().parents[2] / "scripts" / "write-schemas"))
+FLEET_STRICT = SCRIPT["fleet_schema"](strict=True)
+
+
+def follows_the_fleet_schema(doc: Any) -> None:
+    """docs/fleet-schema.json, and its strict variant: every property written, no other."""
+    jsonschema.validate(doc, FLEET_STRICT)
+    jsonschema.validate(doc, SCHEMA)
+
+
+fleet_run_schema = SCRIPT["fleet_run_schema"]
+HEALTH_SCHEMA = SCRIPT["health_schema"](strict=True)
 
 
 def fleet_dir(tmp_path: Path, nodes: dict[str, Path]) -> Path:
@@ -59,7 +69,7 @@ def test_json_is_the_documented_contract(cli: Cli, tmp_path):
     result = cli("fleet", "report", str(folder), "--format", "json")
     assert result.exit_code == 1, result
     doc = json.loads(result.stdout)
-    jsonschema.validate(doc, SCHEMA)
+    follows_the_fleet_schema(doc)
     assert {n["node"]: n["verdict"] for n in doc["nodes"]} == {
         "gpu-001": "ok",
         "gpu-002": "ok",
@@ -101,7 +111,7 @@ def test_prometheus_and_json_say_when_each_nodes_check_ran(cli: Cli, tmp_path):
     assert 'gpudoctor_fleet_node_checked_timestamp_seconds{node="gpu-001"} 1795867200' in prom
     assert 'gpudoctor_fleet_node_checked_timestamp_seconds{node="gpu-002"} 1790836200' in prom
     doc = json.loads(cli("fleet", "report", str(folder), "--format", "json").stdout)
-    jsonschema.validate(doc, SCHEMA)
+    follows_the_fleet_schema(doc)
     assert {n["node"]: n["checked_at"] for n in doc["nodes"]} == {
         "gpu-001": "2026-11-28T12:00:00Z",
         "gpu-002": "2026-10-01T06:30:00Z",
@@ -461,7 +471,9 @@ def gate_json(cli: Cli, report: Path, node: str = "n1", **env: str):
         "json",
         env=env or None,
     )
-    return result, json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, HEALTH_SCHEMA)  # what --drain fills in, each way SLURM answers
+    return result, doc
 
 
 @pytest.mark.parametrize(
@@ -663,7 +675,7 @@ def test_a_golden_baseline_catches_a_fleet_that_drifted_as_one(cli: Cli, tmp_pat
     assert not [d for d in plain["drift"] if d["fact"] == "gpus_per_node"]
     result = cli("fleet", "report", str(folder), "--baseline", str(H100), "--format", "json")
     doc = json.loads(result.stdout)
-    jsonschema.validate(doc, SCHEMA)
+    follows_the_fleet_schema(doc)
     drift = {d["fact"]: d for d in doc["drift"] if d["reference"] != "majority"}
     assert drift["gpus_per_node"]["reference"] == f"baseline {H100.name}"
     assert drift["gpus_per_node"]["minority"] == {"2": ["gpu-001", "gpu-002", "gpu-003"]}
@@ -817,7 +829,7 @@ def test_a_verify_result_that_did_not_pass_is_listed_with_its_reason(cli: Cli, t
     text = cli("fleet", "report", str(tmp_path)).stdout
     assert f"  fail  {tmp_path / 'node1.verify.json'}  {reason}\n" in text, text
     doc = json.loads(cli("fleet", "report", str(tmp_path), "--format", "json").stdout)
-    jsonschema.validate(doc, SCHEMA)
+    follows_the_fleet_schema(doc)
     assert doc["verify"] == [{"node": "node1", "verdict": "fail", "path": ANY, "reason": reason}], (
         doc["verify"]
     )
@@ -1076,7 +1088,7 @@ def test_the_report_of_a_merged_folder_names_the_runs_that_checked_its_nodes(
     page = cli("fleet", "report", str(out), "--format", "html").stdout
     assert f'<p class="meta runs">{said}</p>' in page
     doc = json.loads(cli("fleet", "report", str(out), "--format", "json").stdout)
-    jsonschema.validate(doc, SCHEMA)
+    follows_the_fleet_schema(doc)
     base = [sys.executable, "-m", "gpudoctor"]
     assert doc["runs"] == [
         {
@@ -1165,7 +1177,7 @@ def test_fleet_run_calls_a_node_without_the_gpus_its_gres_promises_an_error(
     result = cli("fleet", "run", "-p", "gpu", "-d", str(out), "--format", "json")
     assert result.exit_code == 1, result
     doc = json.loads(result.stdout)
-    jsonschema.validate(doc, SCHEMA)
+    follows_the_fleet_schema(doc)
     verdicts = {n["node"]: n["verdict"] for n in doc["nodes"]}
     assert (verdicts["n2"], verdicts["n3"]) == ("error", "error")
     assert doc["findings"]["GD-GPU-068"] == ["n2", "n3"]  # n1 has its 8
@@ -1241,3 +1253,20 @@ def test_fleet_run_force_on_a_subset_keeps_the_other_nodes_gres(cli: Cli, tmp_pa
     assert "GD-GPU-068" not in json.loads(again.stdout)["findings"]
     manifest = json.loads((out / "fleet-run.json").read_text())
     assert manifest["gres"] == {"n1": ["gpu:h100:8"], "n2": ["gpu:h100:6"]}
+
+
+def test_a_fleet_of_every_recorded_report_follows_the_fleet_schema(cli: Cli, tmp_path):
+    # the recorded machines as nodes, with a verify result and fleet pairs' measured pairs
+    folder = tmp_path / "fleet"
+    (folder / "pairs").mkdir(parents=True)
+    for report in sorted(REPORTS.glob("*.json")):
+        (folder / report.name).write_text(report.read_text())
+    (folder / "pairs" / "pairs.json").write_text(
+        (DATA / "fleet" / "pairs-emulated-3-nodes.json").read_text()
+    )
+    (folder / "h200.verify.json").write_text((DATA / "fleet" / "h200-verify-fp32.json").read_text())
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert result.exit_code == 1, result  # some recorded machines are broken
+    doc = json.loads(result.stdout)
+    follows_the_fleet_schema(doc)
+    assert doc["pairs"] is not None and doc["verify"] and doc["drift"] and doc["finding_info"]

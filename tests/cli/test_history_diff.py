@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import runpy
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -14,9 +16,15 @@ from tests.conftest import DATA
 REPORTS = DATA / "reports"
 GOOD = REPORTS / "linux-x86_64__nvidia-h200__590.48.01__idle.json"
 BROKEN = REPORTS / "failure__driver_library_mismatch.json"
-DIFF_SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "docs" / "diff-schema.json").read_text()
-)
+ROOT = Path(__file__).resolve().parents[2]
+DIFF_PUBLISHED = json.loads((ROOT / "docs" / "diff-schema.json").read_text())
+DIFF_STRICT = runpy.run_path(str(ROOT / "scripts" / "write-schemas"))["diff_schema"](strict=True)
+
+
+def follows_the_diff_schema(doc: Any) -> None:
+    """The published schema, and the strict one: every property written, no other."""
+    jsonschema.validate(doc, DIFF_STRICT)
+    jsonschema.validate(doc, DIFF_PUBLISHED)
 
 
 @pytest.fixture
@@ -116,7 +124,7 @@ def test_diff_formats_and_output(cli, tmp_path, fmt):
     assert result.exit_code == 1, result
     text = out.read_text()
     if fmt == "json":
-        jsonschema.validate(json.loads(text), DIFF_SCHEMA)
+        follows_the_diff_schema(json.loads(text))
     else:
         assert text.startswith("## gpudoctor diff")
 
@@ -129,7 +137,7 @@ def test_a_diff_of_two_verify_results_says_when_and_by_which_gpudoctor_as_report
         "diff", str(h200 / "verify-fp32.json"), str(h200 / "new-fp32-auto.json"), "--format", "json"
     )
     doc = json.loads(result.stdout)
-    jsonschema.validate(doc, DIFF_SCHEMA)
+    follows_the_diff_schema(doc)
     assert doc["old"]["created_at"] == "2026-12-04T16:31:53Z"
     assert doc["new"]["created_at"] == "2026-12-04T16:57:59Z"
     assert doc["old"]["gpudoctor_version"] == doc["new"]["gpudoctor_version"] == "0.1.0"
@@ -148,7 +156,7 @@ def test_diff_between_history_entries_and_against_now(cli, machine, _private_his
     assert now.exit_code == 1, now
     assert "last-good: history" in now.stdout and "GD-NVML-003" in now.stdout
     doc = json.loads(cli("diff", "--format", "json").stdout)
-    jsonschema.validate(doc, DIFF_SCHEMA)
+    follows_the_diff_schema(doc)
     # the now side has check's verdict, as the history side has its own: it was null
     assert (doc["old"]["verdict"], doc["new"]["verdict"]) == ("info", "error")
     machine(GOOD)
@@ -188,7 +196,7 @@ def test_check_since_last_good_adds_the_diff_only_when_something_is_wrong(
     tail = result.stdout.split("Since the last good report:", 1)[1]
     assert "kernel module: 590.48.01 → 570.133.20" in tail
     doc = json.loads(cli("check", "--since-last-good", "--format", "json").stdout)
-    jsonschema.validate(doc["since_last_good"], DIFF_SCHEMA)
+    follows_the_diff_schema(doc["since_last_good"])
 
 
 def test_since_last_good_without_history_says_why(cli, machine):
@@ -458,3 +466,10 @@ def test_a_history_entry_copied_out_is_a_report_file(cli, machine, _private_hist
     doc = json.loads(same.stdout)
     assert doc["old"]["machine"] == doc["new"]["machine"] is not None
     assert doc["other_machine"] is None
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS.glob("*.json")), ids=lambda p: p.stem)
+def test_the_diff_of_every_recorded_report_against_a_good_one_follows_the_schema(cli, report):
+    result = cli("diff", str(GOOD), str(report), "--format", "json")
+    assert result.exit_code in (0, 1), result
+    follows_the_diff_schema(json.loads(result.stdout))

@@ -147,10 +147,17 @@ CASES: list[Case] = [
         lambda _: 0,
     ),
     (
+        "explain",
+        lambda _: ["explain", "[GD-TORCH-004]", "--format", "json"],
+        "gpudoctor explain",
+        "explain-schema.json",
+        lambda _: 0,
+    ),
+    (
         "make-env",
         lambda _: ["make-env", "--driver", "580.95.05", "--cc", "9.0", "--format", "json"],
         "gpudoctor make-env",
-        None,
+        "make-env-schema.json",
         lambda _: 0,
     ),
 ]
@@ -191,6 +198,7 @@ def test_models_says_what_it_is_and_lists_the_catalogue(tmp_path: Path) -> None:
     assert (doc["schema_version"], doc["tool"]) == (1, "gpudoctor models")
     assert isinstance(doc["gpudoctor_version"], str)
     assert [m["name"] for m in doc["models"]][:2] == ["lenet5", "alexnet"]
+    jsonschema.validate(doc, _schema("models-schema.json"))
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,29 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from gpudoctor.cli.models import human
 from gpudoctor.refmodels import MODEL_NAMES, get_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+STRICT = runpy.run_path(str(ROOT / "scripts" / "write-schemas"))["models_schema"](strict=True)
+PUBLISHED = json.loads((ROOT / "docs" / "models-schema.json").read_text(encoding="utf-8"))
+
+
+def test_json_follows_the_strict_and_the_published_schema(cli):
+    doc = json.loads(cli("models", "--format", "json").stdout)
+    jsonschema.validate(doc, STRICT)
+    jsonschema.validate(doc, PUBLISHED)
+    doc["models"][0]["figures"] = "estimated"  # neither published nor computed
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, PUBLISHED)
 
 
 def test_json_lists_every_model_with_its_figures(cli):

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import runpy
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from datetime import datetime
 from html import escape as html_escape
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from gpudoctor import __version__
@@ -33,6 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = DATA / "onboard"
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 UV = Path(sys.executable).with_name("uv")
+ONBOARD_STRICT = runpy.run_path(str(ROOT / "scripts" / "write-schemas"))["onboard_schema"](
+    strict=True
+)
+ONBOARD_PUBLISHED = json.loads((ROOT / "docs" / "onboard-schema.json").read_text())
 
 
 def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
@@ -354,6 +360,10 @@ def test_make_envs_warnings_reach_the_terminal_and_the_summary(cli: Cli, tmp_pat
     log = (tmp_path / "env" / "gpudoctor-logs" / "1-plan.log").read_text()
     said = [x.removeprefix("warning: ") for x in log.splitlines() if x.startswith("warning: ")]
     assert any("no torchvision" in w for w in said), log
+    # the finished mark follows docs/onboard-schema.json (written last, after verify passed)
+    marker = json.loads((tmp_path / "env" / "gpudoctor-onboard.json").read_text())
+    jsonschema.validate(marker, ONBOARD_STRICT)
+    jsonschema.validate(marker, ONBOARD_PUBLISHED)
     md = (tmp_path / "gpudoctor-onboard.md").read_text()
     page = (tmp_path / "gpudoctor-onboard.html").read_text()
     for warning in said:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import runpy
 from pathlib import Path
 
 import jsonschema
@@ -23,6 +24,7 @@ from tests.conftest import DATA
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = DATA / "diff" / "expected"
 SCHEMA = json.loads((ROOT / "docs" / "diff-schema.json").read_text())
+STRICT = runpy.run_path(str(ROOT / "scripts" / "write-schemas"))["diff_schema"](strict=True)
 UPDATE = os.environ.get("GPUDOCTOR_UPDATE_GOLDEN") == "1"
 SUFFIX = {"text": "txt", "json": "json", "markdown": "md"}
 HOSTILE = "\x1b]0;owned\x07\x1b[2J| <b>x</b>\u202e"
@@ -89,6 +91,7 @@ def test_golden(fmt):
 def test_the_json_form_follows_its_schema():
     doc = json.loads(render_json(sample()))
     jsonschema.validate(doc, SCHEMA)
+    jsonschema.validate(doc, STRICT)
     assert doc["changed"] is True
     assert doc["facts"][0]["group"] == "driver"
     assert [t["model"] for t in doc["throughput"]["changes"]] == ["inception_v3"]
@@ -99,6 +102,14 @@ def test_the_schema_is_able_to_fail():
     doc["facts"][0]["change"] = "moved"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, SCHEMA)
+
+
+def test_the_published_schema_allows_fields_a_newer_release_adds_the_strict_one_not():
+    doc = json.loads(render_json(sample()))
+    doc["old"]["something_new"] = 1
+    jsonschema.validate(doc, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, STRICT)
 
 
 def test_no_change_reads_as_such():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.fleet.builders import changed, gpu, node, run, with_findings
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "fleet" / "expected"
 SCHEMA = json.loads((ROOT / "docs" / "fleet-schema.json").read_text())
+STRICT = runpy.run_path(str(ROOT / "scripts" / "write-schemas"))["fleet_schema"](strict=True)
 UPDATE = os.environ.get("GPUDOCTOR_UPDATE_GOLDEN") == "1"
 SUFFIX = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "prometheus": "prom"}
 HOSTILE = 'PSU "swap"\x1b]0;owned\x07\x1b[2J\r| <script>alert(1)</script>\u202e'
@@ -239,6 +241,7 @@ def test_markdown_keeps_a_quoted_command_a_code_span():
 def test_json_validates_and_is_standard():
     doc = json.loads(render_fleet("json", sample()), parse_constant=pytest.fail)
     jsonschema.validate(doc, SCHEMA)
+    jsonschema.validate(doc, STRICT)
     assert doc["findings"] == {"GD-GPU-004": ["gpu-007"]}
     assert doc["not_reached"][0]["reason"] == HOSTILE  # data stays data in JSON
 
@@ -445,3 +448,15 @@ def test_golden_verify_not_passed_says_why(fmt):
     text = render_fleet(fmt, verify_not_passed())
     matches_golden("verify_not_passed", fmt, text)
     assert "outputs differ from the CPU" in text and "spread 12% of the median" in text
+
+
+@pytest.mark.parametrize(
+    "golden", sorted((ROOT / "tests" / "data" / "fleet" / "expected").glob("*.json")), ids=str
+)
+def test_the_recorded_json_goldens_follow_the_strict_and_the_published_schema(golden: Path):
+    doc = json.loads(golden.read_text())
+    jsonschema.validate(doc, STRICT)
+    jsonschema.validate(doc, SCHEMA)
+    doc["nodes"][0]["verdict"] = "info"  # information alone reads ok (schema_version 2)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, SCHEMA)
