@@ -44,6 +44,8 @@ th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical
   overflow-wrap: break-word; }
 th { background: #f3f3f3; }
 td.v { white-space: nowrap; font-weight: 600; }
+td.evidence div + div { margin-top: .25em; }
+code { font: .95em/1.3 ui-monospace, monospace; background: #f3f3f3; padding: 0 .2em; }
 .same { margin: .2em 0 .4em; }
 .error { background: #fde8eb; border-color: #b00020; color: #8a0018; }
 .warning { background: #fff3df; border-color: #a15c00; color: #6e3f00; }
@@ -76,6 +78,26 @@ def _e(text: object) -> str:
 def _hosts(hostlist: str) -> Html:
     """A hostlist cell that may wrap after each comma: it has no spaces to wrap at."""
     return Html(f"<td>{_e(hostlist).replace(',', ',<wbr>')}</td>")
+
+
+def _code_spans(text: str) -> str:
+    """``text`` escaped, each `quoted command` in it as ``<code>``, as Markdown shows it: the
+    drain command of GD-GPU-068's fix reads, and copies, as one."""
+    parts = inert(text).split("`")
+    if len(parts) % 2 == 0:  # a lone backtick: no span to close, all of it is text
+        return escape(inert(text), quote=True)
+    return "".join(
+        f"<code>{escape(p, quote=True)}</code>" if i % 2 else escape(p, quote=True)
+        for i, p in enumerate(parts)
+    )
+
+
+def _evidence(evidence: Sequence[str]) -> Html:
+    """A place's evidence, its fix among it, one item a line (Markdown's Evidence column)."""
+    if not evidence:
+        return Html("<td>-</td>")
+    lines = "".join(f"<div>{_code_spans(e)}</div>" for e in evidence)
+    return Html(f'<td class="evidence">{lines}</td>')
 
 
 def _verdict_cell(verdict: Severity) -> Html:
@@ -164,11 +186,13 @@ def _problems(report: FleetReport) -> list[str]:
                 _hosts(place.hostlist),
                 str(len(place.nodes)),
                 place_text(place),
+                _evidence(place.evidence),
             ]
             for f in report.findings
             for place in (f.places or ())
         ]
-        table = _table(["Severity", "Finding", "Means", "Nodes", "N", "On those nodes"], rows)
+        header = ["Severity", "Finding", "Means", "Nodes", "N", "On those nodes", "Evidence"]
+        table = _table(header, rows)
         out += _section("Findings across the fleet", len(report.findings), worst, table)
     unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:
