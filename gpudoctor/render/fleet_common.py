@@ -150,9 +150,13 @@ def gbps(value: float | None) -> str:
 
 
 def pairs_fine(report: FleetReport) -> bool:
-    """``fleet pairs`` was read and found nothing: every pair ran, none slow, none left out."""
+    """``fleet pairs`` was read and found nothing: every pair ran, none slow, none left out
+    but nodes alone in their partition (listed, yet nothing is wrong with them)."""
     p = report.pairs
-    return p is not None and not pair_rows(report) and not p.slow_pairs
+    if p is None or p.slow_pairs:
+        return False
+    alone = {("not paired", node) for node in p.alone}
+    return all((kind, nodes) in alone for kind, nodes, _ in pair_rows(report))
 
 
 def pairs_summary(report: FleetReport, *, where: bool = True) -> str:

@@ -14,6 +14,7 @@ from gpudoctor.render.fleet_common import (
     inert,
     node_marks,
     pair_rows,
+    pairs_fine,
     pairs_summary,
     place_text,
     runs_line,
@@ -240,7 +241,8 @@ def _problems(report: FleetReport) -> list[str]:
         # A bad node or link makes the fleet unhealthy; pairs that only did not run warn.
         p = report.pairs
         bad = p is not None and bool(p.bad_nodes or p.bad_links)
-        worst = Severity.ERROR if bad else Severity.WARNING
+        # nodes alone in their partition, the only rows: listed, nothing to do
+        worst = Severity.ERROR if bad else Severity.OK if pairs_fine(report) else Severity.WARNING
         table = _table(["Kind", "Nodes", "Detail"], rows)
         out += _section("Node pairs", len(rows), worst, [*summary, *table])
     elif report.pairs is not None:
