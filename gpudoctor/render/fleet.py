@@ -16,6 +16,7 @@ from gpudoctor.model.fleet import (
 )
 from gpudoctor.render.fleet_common import (
     MARKS,
+    checked_line,
     frameworks_text,
     gpus_text,
     inert,
@@ -120,8 +121,8 @@ def render_text(report: FleetReport) -> str:
         f"gpudoctor fleet report  ·  {len(report.nodes)} node report(s)  ·  "
         f"{report.created_at}  ·  gpudoctor {report.gpudoctor_version}",
     ]
-    runs = runs_line(report)
-    out += [inert(runs), ""] if runs else [""]
+    said = [line for line in (runs_line(report), checked_line(report)) if line]
+    out += [*(inert(line) for line in said), ""]
     if report.groups:
         out.append("Nodes (same configuration and findings grouped)")
         for group in report.groups:
@@ -346,6 +347,19 @@ def _pairs_to_dict(report: FleetReport) -> dict[str, Any] | None:
     }
 
 
+def _checked_to_dict(report: FleetReport) -> dict[str, Any] | None:
+    span = report.checked
+    if span is None:
+        return None
+    return {
+        "oldest": span.oldest,
+        "newest": span.newest,
+        "stale_after_hours": span.stale_after_h,
+        "stale": list(span.stale),
+        "undated": span.undated,
+    }
+
+
 def render_markdown(report: FleetReport) -> str:
     """The Markdown form, for tickets and wikis."""
     out = [
@@ -355,9 +369,9 @@ def render_markdown(report: FleetReport) -> str:
         f"gpudoctor {md_cell(report.gpudoctor_version)}. **{md_cell(verdict_line(report))}**",
         "",
     ]
-    runs = runs_line(report)
-    if runs:
-        out += [md_cell(runs), ""]
+    for line in (runs_line(report), checked_line(report)):
+        if line:
+            out += [md_cell(line), ""]
     for title, header, rows in tables(report):
         out += [f"## {title}", ""]
         if title == PAIRS:
@@ -475,6 +489,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         ],
         "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
         "pairs": _pairs_to_dict(report),
+        "checked": _checked_to_dict(report),
         "runs": [
             {
                 "created_at": r.created_at,

@@ -9,6 +9,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import FleetReport, NodeGroup, VerifyVerdict
 from gpudoctor.render.fleet_common import (
     MARKS,
+    checked_line,
     frameworks_text,
     gpus_text,
     inert,
@@ -30,6 +31,7 @@ STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
 h1 { font-size: 1.4em; margin: 0 0 .2em; } h2 { font-size: 1.15em; margin: 1.4em 0 .3em; }
 .meta { color: #555; margin: 0 0 .8em; }
+.meta.stale { color: #6e3f00; font-weight: 600; }
 .banner { border: 2px solid; border-radius: 6px; padding: .6em 1em; margin-bottom: .8em; }
 .banner .state { font-size: 1.5em; font-weight: 700; margin-right: .6em; }
 .banner .line { font-size: 1.05em; }
@@ -251,6 +253,16 @@ def _problems(report: FleetReport) -> list[str]:
     return out
 
 
+def _checked(report: FleetReport) -> list[str]:
+    """When the node reports were checked; with stale ones, marked as a warning."""
+    line = checked_line(report)
+    if line is None:
+        return []
+    if report.checked is not None and report.checked.stale:
+        return [f'<p class="meta checked stale">{MARKS[Severity.WARNING]} {_e(line)}</p>']
+    return [f'<p class="meta checked">{_e(line)}</p>']
+
+
 def render_html(report: FleetReport) -> str:
     """A page readable offline, in any browser, from a file or an email attachment.
 
@@ -274,6 +286,7 @@ def render_html(report: FleetReport) -> str:
         f'<p class="meta">{len(report.nodes)} node report(s) · {_e(report.created_at)} · '
         f"gpudoctor {_e(report.gpudoctor_version)}</p>",
         *([f'<p class="meta runs">{_e(runs)}</p>'] if (runs := runs_line(report)) else []),
+        *_checked(report),
         f'<div class="banner {state.label}" role="status">'
         f'<span class="state">{BANNER[state]}</span>'
         f'<span class="line">{_e(verdict_line(report))}</span></div>',

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.fleet.aggregate import aggregate, check_span
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import FleetRun, NodeFinding, NotReached, Unreadable
 from gpudoctor.render.fleet import inert, render_fleet
@@ -109,7 +109,7 @@ def test_several_runs_are_named_and_one_run_is_not(fmt):
         said = said.replace("[", "\\[").replace("]", "\\]")
     assert said in render_fleet(fmt, sample())
     one = render_fleet(fmt, replace(sample(), runs=RUNS[1:]))
-    assert "fleet runs" not in one and "2026-12-04 11:50" not in one
+    assert "fleet runs" not in one and "Checked by" not in one
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
@@ -202,7 +202,7 @@ def test_text_names_every_problem():
     assert "gpu-008 cuda:2 NVIDIA H100 80GB HBM3: resnet50 torch amp-fp16" in text
     assert text.endswith(
         "10 node(s): 5 fine, 1 with an error, 2 drifting, 1 not reached, 1 unreadable report(s); "
-        "4 drifting fact(s), 1 throughput outlier(s).\n"
+        "4 drifting fact(s), 1 throughput outlier(s), 6 stale node report(s).\n"
     )
 
 
@@ -445,3 +445,24 @@ def test_golden_verify_not_passed_says_why(fmt):
     text = render_fleet(fmt, verify_not_passed())
     matches_golden("verify_not_passed", fmt, text)
     assert "outputs differ from the CPU" in text and "spread 12% of the median" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_the_report_says_when_its_nodes_were_checked_and_names_the_stale_ones(fmt):
+    """The nodes table mixed reports of 2026-12-01 and 2026-12-04 and did not say so; only
+    the pairs line said when. Now the span, and the nodes checked over 24 h before the newest."""
+    text = render_fleet(fmt, sample())
+    said = (
+        "Node reports checked 2026-12-01 02:00 UTC to 2026-12-04 11:50 UTC; stale (checked "
+        "more than 24 h before the newest): gpu-[001-006] (6)"
+    )
+    if fmt == "markdown":
+        said = said.replace("[", "\\[").replace("]", "\\]")
+    assert said in text
+    assert "6 stale node report(s)." in text  # in the closing line (the HTML banner's)
+    assert fmt != "html" or '<p class="meta checked stale">! Node reports checked' in text
+    # one day's reports: the time alone, nothing stale
+    same = [replace(n, checked_at="2026-12-04T11:50:00Z") for n in sample().nodes]
+    fresh = render_fleet(fmt, replace(sample(), nodes=tuple(same), checked=check_span(same)))
+    assert "Node reports checked 2026-12-04 11:50 UTC\n" in fresh.replace("</p>", "\n")
+    assert "stale" not in fresh.replace(".meta.stale", "")
