@@ -51,6 +51,10 @@ PAIRS = "Node pairs (fleet pairs)"
 """The Markdown section of ``fleet pairs``' results, kept when they are all fine."""
 
 
+FIX = "fix: "
+"""How a fleet finding's evidence begins the fix it holds (fleet/gres.py's); the terminal shows
+those lines of the evidence, Markdown and HTML all of it."""
+
 ON_OFF = frozenset({"on", "off"})
 """The values of a switch (ACS redirect, ECC, MIG, persistence mode), as facts show them."""
 
@@ -140,6 +144,9 @@ def render_text(report: FleetReport) -> str:
             for place in f.places[:PLACES_SHOWN]:
                 hosts = inert(short_hostlist(place.hostlist, len(place.nodes)))
                 out.append(f"      {hosts}: {inert(place_text(place))}")
+                # the fix a place's evidence holds (GD-GPU-068's drain command for exactly
+                # these nodes): without it the terminal said "drain it" and not how
+                out += [f"        {inert(e)}" for e in place.evidence if e.startswith(FIX)]
             if len(f.places) > PLACES_SHOWN:
                 more = len(f.places) - PLACES_SHOWN
                 out.append(f"      and {more} more wording(s) (--format json has them all)")

@@ -466,3 +466,26 @@ def test_the_report_says_when_its_nodes_were_checked_and_names_the_stale_ones(fm
     fresh = render_fleet(fmt, replace(sample(), nodes=tuple(same), checked=check_span(same)))
     assert "Node reports checked 2026-12-04 11:50 UTC\n" in fresh.replace("</p>", "\n")
     assert "stale" not in fresh.replace(".meta.stale", "")
+
+
+def test_the_terminal_shows_the_drain_fix_of_gd_gpu_068_under_its_nodes():
+    # the text said "...: drain it" and not how; Markdown's Evidence column had the command
+    from gpudoctor.fleet.gres import DRAIN_FIX
+
+    missing = NodeFinding(
+        id="GD-GPU-068",
+        severity=Severity.ERROR,
+        title="SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+        evidence=("PCI bus: 0 NVIDIA GPUs", DRAIN_FIX),
+    )
+    nodes = [node(f"gpu-{i:03d}") for i in range(1, 5)]
+    nodes[1:3] = [with_findings(n, missing) for n in nodes[1:3]]
+    report = aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-07T23:00:00Z")
+    lines = render_fleet("text", report).splitlines()
+    at = lines.index("      gpu-[002-003]: " + missing.title)
+    assert lines[at + 1].startswith(
+        "        fix: drain the node (`sudo scontrol update nodename='gpu-[002-003]' "
+        'state=drain reason="GPUs missing"`); on it, compare gres.conf'
+    )
+    # the rest of the evidence is JSON's, Markdown's and HTML's
+    assert not any("PCI bus: 0 NVIDIA GPUs" in line for line in lines)
