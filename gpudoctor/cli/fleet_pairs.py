@@ -151,8 +151,9 @@ def pairs_command(
     node is in two pairs or more once there are three. Each pair runs one
     torch.distributed all-reduce (one task per node, NCCL or gloo) over a size sweep, with
     its sums checked, bounded by --pair-timeout. A node slow or failing with every partner is
-    a bad node; a slow pair of nodes fine elsewhere is a bad link. Exit 0 when neither shows
-    and every pair ran, 1 otherwise, 2 on bad input.
+    a bad node; a slow pair of nodes fine elsewhere is a bad link. Exit 0 when neither shows,
+    every pair ran and every node selected was paired (a node alone in its partition is
+    listed, not counted), 1 otherwise, 2 on bad input.
     """
     from gpudoctor.fleet import pairrun, pairs, runner, slurm
     from gpudoctor.model.hardware import PairsReport
@@ -243,6 +244,7 @@ def pairs_command(
         bad_nodes=bad,
         bad_links=links,
         not_reached=tuple(left_out),
+        alone=tuple(node for node, _ in alone),
     )
     _save(pair_dir / "pairs.json", PAIRS.render("json", report))
     emit(PAIRS.render(fmt, report), output, force=force)

@@ -125,17 +125,63 @@ _CONTAINER_GPU = {
 """How each runtime is given the GPU; the others take Docker's ``--gpus all``."""
 
 
+_WSL_GPUS = (
+    "docker run --gpus all ... (Docker Desktop's WSL 2 backend, or the container toolkit "
+    "inside the WSL distribution)"
+)
+"""How a container under WSL2 is given the GPU: NVIDIA's runtime then passes /dev/dxg."""
+
+
+def _wsl_container_reason(container: str, dxg: bool) -> Reason:
+    """A container under WSL2, judged as check's GD-NVML-001 judges it: by ``/dev/dxg``, the
+    device a container started with the GPU has (WSL2 never shows the GPU in /sys).
+
+    Without it the container was given no GPU; whether Windows has one cannot be seen from
+    here, so it is a warning that says "if". With it, the GPU was given and verify found
+    none: check's error "has WSL2's GPU device (/dev/dxg) but not the NVIDIA driver's
+    libraries", so a failure, as a SLURM job given GPUs it does not find.
+    """
+    where = f"{a_container(container)} under WSL2"
+    if not dxg:
+        return Reason(
+            level=Level.WARN,
+            code="container_without_gpu",
+            message=(
+                f"this runs in {where} that was given no GPU (no /dev/dxg, WSL2's GPU device, "
+                "which docker passes only to a container started with --gpus), so only the CPU "
+                f"was verified; if Windows has an NVIDIA GPU, start it with it: {_WSL_GPUS}, and "
+                "`gpudoctor check` in it says what else is missing"
+            ),
+        )
+    return Reason(
+        level=Level.FAIL,
+        code="container_gpu_missing",
+        message=(
+            f"this runs in {where} that was given WSL2's GPU device (/dev/dxg), but "
+            f"{_FOUND_NONE}, so only the CPU was verified and the jobs run in it would run on "
+            f"the CPU too; start it with {_WSL_GPUS} (--device /dev/dxg alone gives the device "
+            "without the NVIDIA driver's libraries), or install or update the Windows NVIDIA "
+            "driver with WSL 2 support and run `wsl --shutdown`; `gpudoctor check` in it says "
+            "which (GD-NVML-001)"
+        ),
+    )
+
+
 def container_reason(ctx: ProbeContext) -> Reason | None:
     """A container whose host shows an NVIDIA GPU (its PCI function or nvidia module in /sys)
     but which was given none: `docker run` without --gpus, Apptainer
     without --nv, a pod without a GPU limit. None outside a container or without such a sign
-    (a laptop's container: the CPU is what there is)."""
-    from gpudoctor.probe.host import detect_container, detect_wsl
+    (a laptop's container: the CPU is what there is). Under WSL2, whose GPU is never in /sys,
+    ``/dev/dxg`` says whether the container was given it, as check judges it."""
+    from gpudoctor.probe.host import detect_container, detect_wsl, wsl_gpu
     from gpudoctor.probe.kernel_driver import pci_functions
 
     container = detect_container(ctx)
     if container is None:
         return None
+    if detect_wsl(ctx) and container not in _CONTAINER_GPU:
+        dxg, _ = wsl_gpu(ctx)
+        return _wsl_container_reason(container, dxg)
     signs = [f"PCI {fn.address}: NVIDIA device {fn.device_id}" for fn in pci_functions(ctx) or ()]
     module = (ctx.read_text("/sys/module/nvidia/version") or "").strip()
     if module:
@@ -147,11 +193,6 @@ def container_reason(ctx: ProbeContext) -> Reason | None:
     how = _CONTAINER_GPU.get(
         container, "docker run --gpus all ... (podman: --device nvidia.com/gpu=all)"
     )
-    if detect_wsl(ctx) and container not in _CONTAINER_GPU:
-        how = (
-            "docker run --gpus all ... (Docker Desktop's WSL 2 backend, or the container "
-            "toolkit inside the WSL distribution)"
-        )
     return Reason(
         level=Level.WARN,
         code="container_without_gpu",

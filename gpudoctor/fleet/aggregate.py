@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 
 from gpudoctor.fleet.baseline import Baseline, baseline_drift
 from gpudoctor.fleet.drift import find_drift
@@ -13,6 +14,7 @@ from gpudoctor.fleet.hostlist import compress, sort_key
 from gpudoctor.fleet.outliers import find_outliers
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import (
+    CheckSpan,
     Drift,
     FindingPlace,
     FleetFinding,
@@ -28,6 +30,45 @@ from gpudoctor.model.fleet import (
     VerifyOutcome,
     VerifyVerdict,
 )
+
+STALE_AFTER_H = 24.0
+"""A node report checked more than this many hours before the newest one read is stale: of
+another night's run than the rest (docs/fleet.md)."""
+
+
+def _when(stamp: str) -> datetime | None:
+    """An ISO 8601 check time (``Z`` or ``+00:00``) in UTC; None when there is none."""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return when.astimezone(timezone.utc) if when.tzinfo is not None else None
+
+
+def _utc(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_span(
+    nodes: Sequence[NodeSummary], stale_after_h: float = STALE_AFTER_H
+) -> CheckSpan | None:
+    """The oldest and newest check time of the node reports, and the nodes checked more than
+    ``stale_after_h`` hours before the newest; None when no report says when it was checked."""
+    times = {n.node: _when(n.checked_at) for n in nodes}
+    dated = {node: when for node, when in times.items() if when is not None}
+    if not dated:
+        return None
+    newest = max(dated.values())
+    stale = [n for n, when in dated.items() if newest - when > timedelta(hours=stale_after_h)]
+    stale.sort(key=sort_key)
+    return CheckSpan(
+        oldest=_utc(min(dated.values())),
+        newest=_utc(newest),
+        stale=tuple(stale),
+        stale_hostlist=compress(stale) if stale else "",
+        stale_after_h=stale_after_h,
+        undated=len(times) - len(dated),
+    )
 
 
 def aggregate(
@@ -75,6 +116,7 @@ def aggregate(
         not_reached=tuple(sorted(not_reached, key=lambda r: sort_key(r.node))),
         verify=tuple(sorted(verify, key=lambda v: (sort_key(v.node), v.path))),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
+        checked=check_span(summaries),
     )
 
 

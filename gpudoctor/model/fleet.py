@@ -346,6 +346,25 @@ class FleetRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckSpan:
+    """When the node reports read were checked: the nodes table and the pairs may be of
+    different days, and a node whose report is much older than the rest is named."""
+
+    oldest: str
+    """The oldest node report's check time, UTC (``2026-12-01T02:00:00Z``)."""
+    newest: str
+    """The newest one's."""
+    stale: tuple[str, ...] = ()
+    """Nodes whose report was checked more than ``stale_after_h`` hours before the newest."""
+    stale_hostlist: str = ""
+    """``stale`` in hostlist notation."""
+    stale_after_h: float
+    """The threshold, in hours before the newest report."""
+    undated: int = 0
+    """Node reports with no readable check time (not counted in the span)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class FleetReport:
     """The whole fleet: per node, grouped, findings across nodes, drift and outliers."""
 
@@ -371,6 +390,8 @@ class FleetReport:
     manifest: after ``fleet run --force`` on a subset, which run's word each node's is (its
     time, gpudoctor and commands). One entry for a folder of one run; empty when no manifest
     was read."""
+    checked: CheckSpan | None = None
+    """When the node reports were checked, and the stale ones; None without a dated one."""
 
     @property
     def verify_only(self) -> tuple[VerifyOutcome, ...]:

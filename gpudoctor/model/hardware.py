@@ -108,10 +108,16 @@ class PairsReport:
     """Slow pairs between nodes that are fine with other partners: the link, a cable, a switch
     port, or a pair that could not be told apart (a node in one pair only)."""
     not_reached: tuple[tuple[str, str], ...] = ()
-    """(node, why) for nodes asked for that could not be paired (drained, down, unknown)."""
+    """(node, why) for nodes asked for that could not be paired (drained, down, unknown, or
+    alone in their partition)."""
+    alone: tuple[str, ...] = ()
+    """The nodes of ``not_reached`` that no other node selected shares a partition with: a
+    pair runs in one partition, so they cannot be paired. Nothing is wrong with them."""
 
     @property
     def healthy(self) -> bool:
-        """No bad node, no bad link, no failed pair, no node left out."""
+        """No bad node, no bad link, no failed pair, no node left out but those alone in
+        their partition (which says nothing of them: a cpu partition of one node)."""
         failed = any(p.status != "ok" for p in self.pairs)
-        return not (self.bad_nodes or self.bad_links or failed or self.not_reached)
+        left_out = [node for node, _ in self.not_reached if node not in self.alone]
+        return not (self.bad_nodes or self.bad_links or failed or left_out)

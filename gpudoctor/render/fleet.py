@@ -16,6 +16,7 @@ from gpudoctor.model.fleet import (
 )
 from gpudoctor.render.fleet_common import (
     MARKS,
+    checked_line,
     frameworks_text,
     gpus_text,
     inert,
@@ -49,6 +50,10 @@ PLACES_SHOWN = 8
 PAIRS = "Node pairs (fleet pairs)"
 """The Markdown section of ``fleet pairs``' results, kept when they are all fine."""
 
+
+FIX = "fix: "
+"""How a fleet finding's evidence begins the fix it holds (fleet/gres.py's); the terminal shows
+those lines of the evidence, Markdown and HTML all of it."""
 
 ON_OFF = frozenset({"on", "off"})
 """The values of a switch (ACS redirect, ECC, MIG, persistence mode), as facts show them."""
@@ -120,8 +125,8 @@ def render_text(report: FleetReport) -> str:
         f"gpudoctor fleet report  ·  {len(report.nodes)} node report(s)  ·  "
         f"{report.created_at}  ·  gpudoctor {report.gpudoctor_version}",
     ]
-    runs = runs_line(report)
-    out += [inert(runs), ""] if runs else [""]
+    said = [line for line in (runs_line(report), checked_line(report)) if line]
+    out += [*(inert(line) for line in said), ""]
     if report.groups:
         out.append("Nodes (same configuration and findings grouped)")
         for group in report.groups:
@@ -139,6 +144,9 @@ def render_text(report: FleetReport) -> str:
             for place in f.places[:PLACES_SHOWN]:
                 hosts = inert(short_hostlist(place.hostlist, len(place.nodes)))
                 out.append(f"      {hosts}: {inert(place_text(place))}")
+                # the fix a place's evidence holds (GD-GPU-068's drain command for exactly
+                # these nodes): without it the terminal said "drain it" and not how
+                out += [f"        {inert(e)}" for e in place.evidence if e.startswith(FIX)]
             if len(f.places) > PLACES_SHOWN:
                 more = len(f.places) - PLACES_SHOWN
                 out.append(f"      and {more} more wording(s) (--format json has them all)")
@@ -346,6 +354,19 @@ def _pairs_to_dict(report: FleetReport) -> dict[str, Any] | None:
     }
 
 
+def _checked_to_dict(report: FleetReport) -> dict[str, Any] | None:
+    span = report.checked
+    if span is None:
+        return None
+    return {
+        "oldest": span.oldest,
+        "newest": span.newest,
+        "stale_after_hours": span.stale_after_h,
+        "stale": list(span.stale),
+        "undated": span.undated,
+    }
+
+
 def render_markdown(report: FleetReport) -> str:
     """The Markdown form, for tickets and wikis."""
     out = [
@@ -355,9 +376,9 @@ def render_markdown(report: FleetReport) -> str:
         f"gpudoctor {md_cell(report.gpudoctor_version)}. **{md_cell(verdict_line(report))}**",
         "",
     ]
-    runs = runs_line(report)
-    if runs:
-        out += [md_cell(runs), ""]
+    for line in (runs_line(report), checked_line(report)):
+        if line:
+            out += [md_cell(line), ""]
     for title, header, rows in tables(report):
         out += [f"## {title}", ""]
         if title == PAIRS:
@@ -475,6 +496,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
         ],
         "skipped": [{"path": k.path, "why": k.why} for k in report.skipped],
         "pairs": _pairs_to_dict(report),
+        "checked": _checked_to_dict(report),
         "runs": [
             {
                 "created_at": r.created_at,

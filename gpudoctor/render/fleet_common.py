@@ -54,6 +54,35 @@ def runs_line(report: FleetReport) -> str | None:
     return f"Checked by {len(report.runs)} fleet runs: " + "; ".join(parts)
 
 
+def _shown(stamp: str) -> str:
+    """``2026-12-07 09:30 UTC`` for ``2026-12-07T09:30:12Z``; other strings as they are."""
+    when = _UTC.fullmatch(stamp)
+    return f"{when[1]} {when[2]} UTC" if when else stamp or "unknown time"
+
+
+def checked_line(report: FleetReport) -> str | None:
+    """``Node reports checked 2026-12-01 02:00 UTC to 2026-12-07 09:30 UTC; stale (checked
+    more than 24 h before the newest): gpu-[007-008] (2)``: the nodes table may mix days, as
+    the pairs may; None when no node report says when it was checked."""
+    span = report.checked
+    if span is None:
+        return None
+    oldest, newest = _shown(span.oldest), _shown(span.newest)
+    line = (
+        f"Node reports checked {newest}"
+        if oldest == newest
+        else (f"Node reports checked {oldest} to {newest}")
+    )
+    if span.undated:
+        line += f" ({span.undated} without a check time)"
+    if span.stale:
+        line += (
+            f"; stale (checked more than {span.stale_after_h:g} h before the newest): "
+            f"{span.stale_hostlist} ({len(span.stale)})"
+        )
+    return line
+
+
 def verify_reason(outcome: VerifyOutcome) -> str:
     """Why a verify result did not pass, as the "Verify results that did not pass" rows say."""
     return outcome.reason or "(no reason given)"
@@ -104,6 +133,8 @@ def verdict_line(report: FleetReport) -> str:
         facts.append(f"{len(report.pairs.bad_nodes)} bad node(s) in the pairs")
     if report.pairs is not None and report.pairs.bad_links:
         facts.append(f"{len(report.pairs.bad_links)} bad link(s) in the pairs")
+    if report.checked is not None and report.checked.stale:
+        facts.append(f"{len(report.checked.stale)} stale node report(s)")
     refused = report.pairs is not None and sum(o.status == "refused" for o in report.pairs.pairs)
     if refused:  # they judge no node, but the pairs are still to be measured
         # not all srun's doing: a rendezvous port taken, an interrupt, the run's time limit
@@ -150,9 +181,13 @@ def gbps(value: float | None) -> str:
 
 
 def pairs_fine(report: FleetReport) -> bool:
-    """``fleet pairs`` was read and found nothing: every pair ran, none slow, none left out."""
+    """``fleet pairs`` was read and found nothing: every pair ran, none slow, none left out
+    but nodes alone in their partition (listed, yet nothing is wrong with them)."""
     p = report.pairs
-    return p is not None and not pair_rows(report) and not p.slow_pairs
+    if p is None or p.slow_pairs:
+        return False
+    alone = {("not paired", node) for node in p.alone}
+    return all((kind, nodes) in alone for kind, nodes, _ in pair_rows(report))
 
 
 def pairs_summary(report: FleetReport, *, where: bool = True) -> str:

@@ -9,11 +9,13 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import FleetReport, NodeGroup, VerifyVerdict
 from gpudoctor.render.fleet_common import (
     MARKS,
+    checked_line,
     frameworks_text,
     gpus_text,
     inert,
     node_marks,
     pair_rows,
+    pairs_fine,
     pairs_summary,
     place_text,
     runs_line,
@@ -29,6 +31,7 @@ STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
 h1 { font-size: 1.4em; margin: 0 0 .2em; } h2 { font-size: 1.15em; margin: 1.4em 0 .3em; }
 .meta { color: #555; margin: 0 0 .8em; }
+.meta.stale { color: #6e3f00; font-weight: 600; }
 .banner { border: 2px solid; border-radius: 6px; padding: .6em 1em; margin-bottom: .8em; }
 .banner .state { font-size: 1.5em; font-weight: 700; margin-right: .6em; }
 .banner .line { font-size: 1.05em; }
@@ -44,6 +47,8 @@ th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical
   overflow-wrap: break-word; }
 th { background: #f3f3f3; }
 td.v { white-space: nowrap; font-weight: 600; }
+td.evidence div + div { margin-top: .25em; }
+code { font: .95em/1.3 ui-monospace, monospace; background: #f3f3f3; padding: 0 .2em; }
 .same { margin: .2em 0 .4em; }
 .error { background: #fde8eb; border-color: #b00020; color: #8a0018; }
 .warning { background: #fff3df; border-color: #a15c00; color: #6e3f00; }
@@ -76,6 +81,26 @@ def _e(text: object) -> str:
 def _hosts(hostlist: str) -> Html:
     """A hostlist cell that may wrap after each comma: it has no spaces to wrap at."""
     return Html(f"<td>{_e(hostlist).replace(',', ',<wbr>')}</td>")
+
+
+def _code_spans(text: str) -> str:
+    """``text`` escaped, each `quoted command` in it as ``<code>``, as Markdown shows it: the
+    drain command of GD-GPU-068's fix reads, and copies, as one."""
+    parts = inert(text).split("`")
+    if len(parts) % 2 == 0:  # a lone backtick: no span to close, all of it is text
+        return escape(inert(text), quote=True)
+    return "".join(
+        f"<code>{escape(p, quote=True)}</code>" if i % 2 else escape(p, quote=True)
+        for i, p in enumerate(parts)
+    )
+
+
+def _evidence(evidence: Sequence[str]) -> Html:
+    """A place's evidence, its fix among it, one item a line (Markdown's Evidence column)."""
+    if not evidence:
+        return Html("<td>-</td>")
+    lines = "".join(f"<div>{_code_spans(e)}</div>" for e in evidence)
+    return Html(f'<td class="evidence">{lines}</td>')
 
 
 def _verdict_cell(verdict: Severity) -> Html:
@@ -164,11 +189,13 @@ def _problems(report: FleetReport) -> list[str]:
                 _hosts(place.hostlist),
                 str(len(place.nodes)),
                 place_text(place),
+                _evidence(place.evidence),
             ]
             for f in report.findings
             for place in (f.places or ())
         ]
-        table = _table(["Severity", "Finding", "Means", "Nodes", "N", "On those nodes"], rows)
+        header = ["Severity", "Finding", "Means", "Nodes", "N", "On those nodes", "Evidence"]
+        table = _table(header, rows)
         out += _section("Findings across the fleet", len(report.findings), worst, table)
     unproven = [v for v in report.verify if v.verdict is not VerifyVerdict.PASS]
     if unproven:
@@ -216,13 +243,24 @@ def _problems(report: FleetReport) -> list[str]:
         # A bad node or link makes the fleet unhealthy; pairs that only did not run warn.
         p = report.pairs
         bad = p is not None and bool(p.bad_nodes or p.bad_links)
-        worst = Severity.ERROR if bad else Severity.WARNING
+        # nodes alone in their partition, the only rows: listed, nothing to do
+        worst = Severity.ERROR if bad else Severity.OK if pairs_fine(report) else Severity.WARNING
         table = _table(["Kind", "Nodes", "Detail"], rows)
         out += _section("Node pairs", len(rows), worst, [*summary, *table])
     elif report.pairs is not None:
         # All fine: still shown, so that the reader sees the pairs were read.
         out += _section("Node pairs", len(report.pairs.pairs), Severity.OK, summary)
     return out
+
+
+def _checked(report: FleetReport) -> list[str]:
+    """When the node reports were checked; with stale ones, marked as a warning."""
+    line = checked_line(report)
+    if line is None:
+        return []
+    if report.checked is not None and report.checked.stale:
+        return [f'<p class="meta checked stale">{MARKS[Severity.WARNING]} {_e(line)}</p>']
+    return [f'<p class="meta checked">{_e(line)}</p>']
 
 
 def render_html(report: FleetReport) -> str:
@@ -248,6 +286,7 @@ def render_html(report: FleetReport) -> str:
         f'<p class="meta">{len(report.nodes)} node report(s) · {_e(report.created_at)} · '
         f"gpudoctor {_e(report.gpudoctor_version)}</p>",
         *([f'<p class="meta runs">{_e(runs)}</p>'] if (runs := runs_line(report)) else []),
+        *_checked(report),
         f'<div class="banner {state.label}" role="status">'
         f'<span class="state">{BANNER[state]}</span>'
         f'<span class="line">{_e(verdict_line(report))}</span></div>',

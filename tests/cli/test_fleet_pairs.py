@@ -6,6 +6,7 @@ import dataclasses
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -75,6 +76,39 @@ def test_nodes_that_share_no_partition_are_not_paired(cli: Cli, tmp_path, fake):
         "--srun-arg=--partition=all",
     )  # fmt: skip
     assert len(json.loads(again.stdout)["pairs"]) == 3
+
+
+def test_a_node_alone_in_its_partition_does_not_make_the_exit_1(
+    cli: Cli, tmp_path, fake, monkeypatch
+):
+    """A cpu partition of one node made every nightly `fleet pairs` exit 1 ("not paired"),
+    though its gpu pairs were all fine: a node that cannot be paired is information, not a
+    failure. A drained node still makes the exit 1."""
+    from gpudoctor.fleet import pairrun
+    from tests.fleet.test_pairs import outcome
+
+    def measure(chosen, job, **kwargs):
+        return [outcome(a, b, 45.0) for a, b in chosen]
+
+    monkeypatch.setattr(pairrun, "measure", measure)
+    nodes: dict[str, dict[str, Any]] = {
+        "n1": {"state": "idle"},
+        "n2": {"state": "idle"},
+        "n3": {"state": "idle", "partitions": ["cpu"]},
+    }
+    cluster = fake(nodes)
+    result = cli("fleet", "pairs", "-d", str(tmp_path / "out"), "--format", "json")
+    assert result.exit_code == 0, result
+    doc = json.loads(result.stdout)
+    assert doc["healthy"] is True and doc["alone"] == ["n3"]
+    assert doc["not_reached"][0][0] == "n3"  # still listed, with why
+    text = cli("fleet", "pairs", "-d", str(tmp_path / "text"))
+    assert "not paired n3: alone: no other node selected in partition cpu" in text.stdout
+    assert text.stdout.rstrip().endswith("verdict: PASS") and text.exit_code == 0
+    cluster.save({"nodes": {**nodes, "n4": {"state": "drained", "reason": "bad PSU"}}})
+    drained = cli("fleet", "pairs", "-d", str(tmp_path / "drained"), "--format", "json")
+    assert drained.exit_code == 1, drained
+    assert json.loads(drained.stdout)["healthy"] is False
 
 
 def test_two_nodes_of_two_partitions_are_bad_input(cli: Cli, tmp_path, fake):
@@ -186,6 +220,22 @@ def test_nodes_fleet_pairs_left_out_are_in_every_format(cli: Cli, tmp_path):
     assert "| not paired | n7 | drained: bad PSU |" in md
     page = cli("fleet", "report", str(folder), "--format", "html").stdout
     assert "<td>not paired</td><td>n7</td><td>drained: bad PSU</td>" in page
+
+
+def test_a_node_alone_in_its_partition_leaves_the_pairs_fine_in_the_report(cli: Cli, tmp_path):
+    # with n6 alone in partition cpu the report's pairs read "12 pair(s) of 6 node(s)
+    # measured" under a warning, though every pair was fine: n6 could not be paired, no more
+    why = "alone: no other node selected in partition cpu, and a pair runs in one"
+    report = dataclasses.replace(
+        pairs_report(bad_node=False), not_reached=(("n6", why),), alone=("n6",)
+    )
+    folder = run_folder(tmp_path, report)
+    text = cli("fleet", "report", str(folder))
+    assert "✓ All 12 pair(s) of 6 node(s) fine" in text.stdout and text.exit_code == 0
+    assert f"· not paired n6: {why}" in text.stdout  # still said
+    page = cli("fleet", "report", str(folder), "--format", "html").stdout
+    assert '<section class="problem ok">\n<h2>✓ Node pairs (1)</h2>' in page
+    assert f"<td>not paired</td><td>n6</td><td>{why}</td>" in page
 
 
 def test_pairs_that_are_all_fine_are_said_in_every_format(cli: Cli, tmp_path):

@@ -232,3 +232,46 @@ def test_each_runtime_is_told_its_own_way_to_the_gpu(
         assert reason is None
     else:
         assert reason is not None and words in reason.message
+
+
+def _wsl_root(tmp_path: Path, *, dxg: bool) -> Path:
+    """A docker container under WSL2: its kernel is Microsoft's, /sys shows no GPU (WSL2
+    passes it as /dev/dxg, never a PCI device), and /dev/dxg is there when it was given one."""
+    root = _fake_root(tmp_path, marker="/.dockerenv", gpu=False)
+    (root / "proc").mkdir()
+    (root / "proc/version").write_text(
+        "Linux version 6.6.87.2-microsoft-standard-WSL2 (root@439a258ad544) #1 SMP\n"
+    )
+    if dxg:
+        (root / "dev").mkdir()
+        (root / "dev/dxg").touch()
+    return root
+
+
+def test_verify_in_a_container_under_wsl2_is_judged_by_dev_dxg_as_check_is(tmp_path: Path) -> None:
+    # Under WSL2 the host's GPU is never in /sys, so verify said only "no GPU found", as on a
+    # laptop, where check (GD-NVML-001) warns without /dev/dxg and errs with it.
+    from gpudoctor.cli.verify_where import with_slurm_reason
+    from gpudoctor.probe.base import ProbeContext
+
+    verdict = _judged_cpu_only()
+    env = {"PATH": str(tmp_path), "NVIDIA_VISIBLE_DEVICES": "all"}  # a CUDA image sets it
+    bare = ProbeContext(env=env, root=_wsl_root(tmp_path / "bare", dxg=False))
+    said = with_slurm_reason(verdict, ["gpudoctor", "verify"], env, bare)
+    assert said.overall == "warn"
+    (first, *rest) = said.reasons
+    assert first.code == "container_without_gpu" and any(r.code == "no_gpu_found" for r in rest)
+    assert "docker container under WSL2 that was given no GPU (no /dev/dxg" in first.message
+    assert "if Windows has an NVIDIA GPU, start it with it: docker run --gpus all" in (
+        first.message
+    )
+    given = ProbeContext(env=env, root=_wsl_root(tmp_path / "given", dxg=True))
+    failed = with_slurm_reason(verdict, ["gpudoctor", "verify"], env, given)
+    assert failed.overall == "fail"
+    (first, *rest) = failed.reasons
+    assert first.code == "container_gpu_missing" and first.level.name == "FAIL"
+    assert "given WSL2's GPU device (/dev/dxg), but verify found none there (NVML" in (
+        first.message
+    )
+    assert "--device /dev/dxg alone gives the device without" in first.message
+    assert not any(r.code == "no_gpu_found" for r in rest)  # the failure holds its cause

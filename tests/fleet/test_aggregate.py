@@ -91,3 +91,22 @@ def test_healthy_needs_every_node_reached_and_readable():
     assert not make(
         nodes, unreadable=[Unreadable(node="n4", path="n4.json", error="not JSON")]
     ).healthy
+
+
+def test_the_check_span_names_nodes_checked_over_a_day_before_the_newest():
+    from gpudoctor.fleet.aggregate import STALE_AFTER_H, check_span
+
+    assert STALE_AFTER_H == 24  # docs/fleet.md says so
+    times = {
+        "n1": "2026-12-06T02:00:00Z",  # exactly 24 h before the newest: not stale
+        "n2": "2026-12-06T01:59:59+00:00",  # an older report's spelling; a second more: stale
+        "n3": "2026-12-07T02:00:00Z",
+        "n4": "",  # no check time: counted apart
+    }
+    nodes = [node(name, checked_at=when) for name, when in times.items()]
+    report = aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-07T03:00:00Z")
+    span = report.checked
+    assert span is not None
+    assert (span.oldest, span.newest) == ("2026-12-06T01:59:59Z", "2026-12-07T02:00:00Z")
+    assert (span.stale, span.stale_hostlist, span.undated) == (("n2",), "n2", 1)
+    assert check_span(report.nodes[3:]) is None  # no dated report: nothing to say

@@ -268,3 +268,31 @@ def test_fleet_pairs_pairs_no_nodes_of_two_partitions(login_cluster: SlurmCluste
     assert done.returncode == 2, done.stderr
     assert "n1 (gpu), n3 (cpu) share none" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+GATE = """#!/bin/sh
+exec env PYTHONPATH={root} {python} -m gpudoctor check --health-check --drain \\
+  --node "$SLURMD_NODENAME" >>{log} 2>&1
+"""
+
+
+def test_up_with_the_gate_as_health_check_program_counts_the_drained_gpu_node_as_up(
+    tmp_path: Path,
+) -> None:
+    """scripts/slurm-cluster up with HEALTHCHECK_PROGRAM on a GPU_NODES cluster failed ("nodes
+    not idle after 60s: n1 drained"): the gate drains n1 (gpu:h100:8, no GPU on this host) at
+    once, so it never reached the idle up waited for."""
+    reason = _why_no_slurm()
+    if reason is not None:
+        pytest.skip(reason)
+    if have_gpu():
+        pytest.skip("this host has an NVIDIA GPU: the gate would not drain n1")
+    program, log = tmp_path / "gate.sh", tmp_path / "gate.log"
+    program.write_text(GATE.format(root=ROOT, python=sys.executable, log=log))
+    program.chmod(0o755)
+    settings = {"GPU_NODES": "1", "HEALTHCHECK_PROGRAM": str(program), "UP_TIMEOUT": "30"}
+    with running_cluster(2, **settings) as cluster:
+        states = cluster.sinfo_states()
+        assert states["n2"] == ("idle", "")
+        assert states["n1"][0] == "drained", log.read_text()
+        assert states["n1"][1].startswith("gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n1")

@@ -8,12 +8,14 @@ from html.parser import HTMLParser
 
 import pytest
 
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.fleet import NodeFinding
 from gpudoctor.render.fleet import frameworks_text, inert, render_fleet
 from tests.render.fleet_pages import HOSTILE_NAME, HOSTILE_TEXT, NAMES, big, healthy, troubled
 
 CHROMIUM = shutil.which("chromium")
 TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "div", "span"}
-TAGS |= {"section", "table", "tr", "th", "td", "wbr"}
+TAGS |= {"section", "table", "tr", "th", "td", "wbr", "code"}
 
 
 class Page(HTMLParser):
@@ -181,3 +183,30 @@ def test_each_node_keeps_its_own_title_and_its_marks():
     assert "A GPU has uncorrectable ECC errors" in text  # and what the ID means anywhere
     assert "verify fail" in "".join(page.by_class["td"])
     assert any(cell == "drift" for cell in page.by_class["td"])
+
+
+def test_the_drain_fix_of_gd_gpu_068_is_shown_as_markdown_shows_it():
+    """The dashboard showed GD-GPU-068's title alone: an admin reading it had no command to
+    drain the nodes, where the Markdown report's Evidence column gave the exact one."""
+    from gpudoctor.fleet.aggregate import aggregate
+    from gpudoctor.fleet.gres import DRAIN_FIX
+    from tests.fleet.builders import node, with_findings
+
+    title = "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"
+    missing = NodeFinding(
+        id="GD-GPU-068",
+        severity=Severity.ERROR,
+        title=title,
+        evidence=("PCI bus: 0 NVIDIA GPUs", DRAIN_FIX),
+    )
+    nodes = [node(f"gpu-{i:03d}") for i in range(1, 5)]
+    nodes[1:3] = [with_findings(n, missing) for n in nodes[1:3]]
+    report = aggregate(
+        nodes, names={}, gpudoctor_version="0.1.0", created_at="2026-12-07T23:00:00Z"
+    )
+    drain = "sudo scontrol update nodename='gpu-[002-003]' state=drain reason=\"GPUs missing\""
+    page = Page(render_fleet("html", report))
+    assert drain in page.by_class["code"]  # one command, to read and copy
+    (cell,) = page.by_class["evidence"]
+    assert cell.startswith("PCI bus: 0 NVIDIA GPUs") and "fix: drain the node (" + drain in cell
+    assert f"`{drain}`" in render_fleet("markdown", report)  # as Markdown has it

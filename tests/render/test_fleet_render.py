@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.fleet.aggregate import aggregate, check_span
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import FleetRun, NodeFinding, NotReached, Unreadable
 from gpudoctor.render.fleet import inert, render_fleet
@@ -111,7 +111,7 @@ def test_several_runs_are_named_and_one_run_is_not(fmt):
         said = said.replace("[", "\\[").replace("]", "\\]")
     assert said in render_fleet(fmt, sample())
     one = render_fleet(fmt, replace(sample(), runs=RUNS[1:]))
-    assert "fleet runs" not in one and "2026-12-04 11:50" not in one
+    assert "fleet runs" not in one and "Checked by" not in one
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
@@ -204,7 +204,7 @@ def test_text_names_every_problem():
     assert "gpu-008 cuda:2 NVIDIA H100 80GB HBM3: resnet50 torch amp-fp16" in text
     assert text.endswith(
         "10 node(s): 5 fine, 1 with an error, 2 drifting, 1 not reached, 1 unreadable report(s); "
-        "4 drifting fact(s), 1 throughput outlier(s).\n"
+        "4 drifting fact(s), 1 throughput outlier(s), 6 stale node report(s).\n"
     )
 
 
@@ -460,3 +460,47 @@ def test_the_recorded_json_goldens_follow_the_strict_and_the_published_schema(go
     doc["nodes"][0]["verdict"] = "info"  # information alone reads ok (schema_version 2)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, SCHEMA)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_the_report_says_when_its_nodes_were_checked_and_names_the_stale_ones(fmt):
+    """The nodes table mixed reports of 2026-12-01 and 2026-12-04 and did not say so; only
+    the pairs line said when. Now the span, and the nodes checked over 24 h before the newest."""
+    text = render_fleet(fmt, sample())
+    said = (
+        "Node reports checked 2026-12-01 02:00 UTC to 2026-12-04 11:50 UTC; stale (checked "
+        "more than 24 h before the newest): gpu-[001-006] (6)"
+    )
+    if fmt == "markdown":
+        said = said.replace("[", "\\[").replace("]", "\\]")
+    assert said in text
+    assert "6 stale node report(s)." in text  # in the closing line (the HTML banner's)
+    assert fmt != "html" or '<p class="meta checked stale">! Node reports checked' in text
+    # one day's reports: the time alone, nothing stale
+    same = [replace(n, checked_at="2026-12-04T11:50:00Z") for n in sample().nodes]
+    fresh = render_fleet(fmt, replace(sample(), nodes=tuple(same), checked=check_span(same)))
+    assert "Node reports checked 2026-12-04 11:50 UTC\n" in fresh.replace("</p>", "\n")
+    assert "stale" not in fresh.replace(".meta.stale", "")
+
+
+def test_the_terminal_shows_the_drain_fix_of_gd_gpu_068_under_its_nodes():
+    # the text said "...: drain it" and not how; Markdown's Evidence column had the command
+    from gpudoctor.fleet.gres import DRAIN_FIX
+
+    missing = NodeFinding(
+        id="GD-GPU-068",
+        severity=Severity.ERROR,
+        title="SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+        evidence=("PCI bus: 0 NVIDIA GPUs", DRAIN_FIX),
+    )
+    nodes = [node(f"gpu-{i:03d}") for i in range(1, 5)]
+    nodes[1:3] = [with_findings(n, missing) for n in nodes[1:3]]
+    report = aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-07T23:00:00Z")
+    lines = render_fleet("text", report).splitlines()
+    at = lines.index("      gpu-[002-003]: " + missing.title)
+    assert lines[at + 1].startswith(
+        "        fix: drain the node (`sudo scontrol update nodename='gpu-[002-003]' "
+        'state=drain reason="GPUs missing"`); on it, compare gres.conf'
+    )
+    # the rest of the evidence is JSON's, Markdown's and HTML's
+    assert not any("PCI bus: 0 NVIDIA GPUs" in line for line in lines)
