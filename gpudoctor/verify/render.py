@@ -122,18 +122,9 @@ def _environment(result: VerifyResult) -> list[str]:
         cudnn = f", cuDNN {env.cudnn_version}" if env.cudnn_version else ""
         threads = f"; {env.cpu_threads} CPU threads" if env.cpu_threads else ""
         lines.append(f"{env.framework} {env.version or '?'} ({cuda}{cudnn}): {gpus}{threads}")
-    if result.comparisons:
-        kinds = {"gpu_vs_cpu": "GPU vs CPU", "torch_vs_keras": "torch vs Keras"}
-        counts = ", ".join(
-            f"{label} {sum(c.kind == kind for c in result.comparisons)}"
-            for kind, label in kinds.items()
-            if any(c.kind == kind for c in result.comparisons)
-        )
-        worst = max(result.comparisons, key=lambda c: c.rel_error)
-        lines.append(
-            f"outputs compared: {counts}; largest difference {worst.rel_error:.1e} of the "
-            f"logit scale ({worst.model}: {worst.candidate} vs {worst.reference})"
-        )
+    compared = compared_line(result)
+    if compared:
+        lines.append(compared)
     for p in result.peaks:
         unit = (p.flops / 1e12, "TFLOP/s") if p.flops >= 1e12 else (p.flops / 1e9, "GFLOP/s")
         lines.append(f"matmul peak {p.framework} {p.device} {p.precision}: {unit[0]:.1f} {unit[1]}")
@@ -157,6 +148,48 @@ def _environment(result: VerifyResult) -> list[str]:
             + ", ".join(f"{fw} {dev} {lay.replace('_', '-')}" for fw, dev, lay in layouts)
         )
     return lines
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def compared_line(result: VerifyResult) -> str | None:
+    """Which outputs were compared, the largest difference, and what was not compared and why.
+
+    GPU against CPU is verify's proof that the GPU computes right; where no model ran on a GPU
+    it compared nothing, and the line must say so rather than leave it out (it read 'outputs
+    compared: torch vs Keras 3', a count that read as Keras's version, and under
+    ``--framework torch`` it was missing altogether). None where no model ran at all.
+    """
+    if not result.comparisons and not any(r.status == "ok" for r in result.runs):
+        return None
+    done: list[str] = []
+    missing: list[str] = []
+    gpu = [c for c in result.comparisons if c.kind == "gpu_vs_cpu"]
+    if gpu:
+        devices = len({c.candidate.split()[-1] for c in gpu})
+        on = f" ({devices} GPUs)" if devices > 1 else ""
+        done.append(f"GPU vs CPU on {_counted(len({c.model for c in gpu}), 'model')}{on}")
+    elif not any(r.device != "cpu" for r in result.runs):
+        missing.append("GPU vs CPU: no model ran on a GPU")
+    else:
+        missing.append("GPU vs CPU: none")
+    keras = {c.model for c in result.comparisons if c.kind == "torch_vs_keras"}
+    if keras:
+        done.append(f"torch vs Keras on {_counted(len(keras), 'model')}")
+    elif len(result.settings.frameworks) > 1:
+        missing.append("torch vs Keras: none")
+    if not done:
+        if len(result.settings.frameworks) == 1:
+            missing.append(f"torch vs Keras: only {result.settings.frameworks[0]} was asked for")
+        return "outputs compared: none (" + "; ".join(missing) + ")"
+    worst = max(result.comparisons, key=lambda c: c.rel_error)
+    line = (
+        f"outputs compared: {', '.join(done)}; largest difference {worst.rel_error:.1e} of the "
+        f"logit scale ({worst.model}: {worst.candidate} vs {worst.reference})"
+    )
+    return line + "".join(f"; not compared: {m}" for m in missing)
 
 
 def published_lines(result: VerifyResult) -> list[str]:

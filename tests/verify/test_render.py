@@ -259,3 +259,46 @@ def test_text_and_markdown_show_the_skipped_runs_summary_and_json_each_run():
     messages = [r["message"] for r in doc["reasons"]]
     assert any("raise --time-budget to 12" in m for m in messages)
     assert {r["advised_budget_s"] for r in doc["runs"] if r["status"] == "skipped"} == {16, 12}
+
+
+def test_the_outputs_line_says_no_gpu_output_was_compared_where_no_model_ran_on_one():
+    # With no GPU the GPU/CPU check compared nothing; the line read 'outputs compared: torch vs
+    # Keras 3' (a count that read as Keras's version) and said nothing of the GPU, and under
+    # --framework torch it was missing altogether.
+    healthy = f.healthy(("lenet5", "resnet50"), device="cpu")
+    cpu_runs = tuple(r for r in healthy.runs if r.device == "cpu")
+    parity = tuple(
+        f.comparison(
+            m,
+            kind="torch_vs_keras",
+            framework="tensorflow",
+            reference="torch cpu",
+            candidate="tensorflow cpu",
+        )
+        for m in ("lenet5", "resnet50")
+    )
+    both = replace(
+        healthy,
+        settings=replace(healthy.settings, framework="all"),
+        runs=cpu_runs,
+        comparisons=parity,
+    )
+    torch_only = replace(healthy, runs=cpu_runs, comparisons=())
+    expected = {
+        "both": "outputs compared: torch vs Keras on 2 models; largest difference 2.0e-06 of the "
+        "logit scale (lenet5: tensorflow cpu vs torch cpu); not compared: GPU vs CPU: no model "
+        "ran on a GPU",
+        "torch_only": "outputs compared: none (GPU vs CPU: no model ran on a GPU; torch vs Keras: "
+        "only torch was asked for)",
+    }
+    for key, result in (("both", both), ("torch_only", torch_only)):
+        verdict = judge(result, load_references())
+        text, md = render_text(result, verdict), render_markdown(result, verdict)
+        assert expected[key] in text.splitlines()
+        assert f"- {expected[key]}" in md.splitlines()
+    # with a GPU run: the GPU models are counted, nothing is said missing
+    gpu = f.healthy(("lenet5", "resnet50"))
+    text = render_text(gpu, judge(gpu, load_references()))
+    line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
+    assert line.startswith("outputs compared: GPU vs CPU on 2 models; largest difference ")
+    assert "not compared" not in line
