@@ -17,7 +17,7 @@ from gpudoctor.model.hardware import AllReduce
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.probe.runcmd import CmdResult, stream_cmd
 from gpudoctor.verify.bandwidth import CPU_SWEEP, GPU_SWEEP
-from gpudoctor.verify.harness import child_env
+from gpudoctor.verify.harness import child_env, how_it_ended
 from gpudoctor.verify.model import (
     GPU_ONLY,
     ITEMS,
@@ -96,7 +96,7 @@ def _failure(what: str, result: CmdResult, events: list[dict[str, Any]]) -> str 
         return f"{what}: {said[0]}"
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] if result.stderr else []
-        return f"{what}: exited with status {result.returncode}" + (
+        return f"{what}: {how_it_ended(result.returncode)}" + (
             f" ({tail[0][:300]})" if tail else ""
         )
     return None

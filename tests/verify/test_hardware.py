@@ -332,3 +332,11 @@ def test_the_child_says_which_gpu_it_starts_on_before_each(monkeypatch):
         ("start", "cuda:1"),
         ("bandwidth", "cuda:1"),
     ]
+
+
+def test_a_measurement_child_killed_by_a_signal_is_said_so():
+    # 'burn cpu: exited with status -9': the OOM killer's SIGKILL, read as an exit code
+    from gpudoctor.verify.hardware import _failure
+
+    why = _failure("burn cpu", CmdResult(argv=("python",), returncode=-9), [])
+    assert why is not None and why.startswith("burn cpu: killed by SIGKILL (the kernel's out-of")
