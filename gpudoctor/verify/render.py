@@ -295,7 +295,7 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
         headers, rows = _table(result, verdict)
         out += _md_table(headers, HEADERS[3:8], rows)
     if result.hardware is not None:
-        out += ["", "### Hardware", ""]
+        out += ["### Hardware", ""] if not result.runs else ["", "### Hardware", ""]
         hw_rows = hwrender.rows(result.hardware)
         if hw_rows:
             out += _md_table(hwrender.HEADERS, hwrender.HEADERS[2:6], hw_rows)
@@ -304,8 +304,10 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     if verdict.reasons:
         out += ["", "### Reasons", ""]
         out += [f"- **{r.level.value}** {r.message}" for r in _ranked(verdict)]
-    out += ["", "### Environment", ""]
-    out += [f"- {line}" for line in _environment(result)]
+    environment = _environment(result)
+    if environment:  # --hardware or --burn alone ran no framework: no empty section
+        out += ["", "### Environment", ""]
+        out += [f"- {line}" for line in environment]
     return "\n".join(out) + "\n"
 
 

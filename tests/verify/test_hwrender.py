@@ -59,6 +59,10 @@ def test_text_and_markdown_show_the_hardware_without_an_empty_models_table():
     assert "hardware: memory, h2d, d2h, p2p, allreduce, burn 60 s on cuda; took 95 s" in text
     md = render("markdown", result, verdict)
     assert "### Hardware" in md and "| measurement |" in md and "| model |" not in md
+    # no framework ran: the Markdown ended on an empty '### Environment' heading, and two
+    # blank lines stood before '### Hardware'
+    assert "### Environment" not in md and "\n\n\n" not in md
+    assert md.startswith("## gpudoctor verify: ")
 
 
 def test_json_holds_the_hardware_and_loads_back():
