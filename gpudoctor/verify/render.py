@@ -13,7 +13,7 @@ from gpudoctor import __version__
 from gpudoctor.model.serialize import finite_json, to_dict
 from gpudoctor.verify import figures, hwrender
 from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
-from gpudoctor.verify.plot import coverage_line
+from gpudoctor.verify.plot import chart_series, coverage_line, slot_status
 from gpudoctor.verify.verdict import SKIPPED_SUMMARY, Level, Reason, Verdict
 
 HEADERS = (
@@ -64,16 +64,37 @@ def row(result: VerifyResult, verdict: Verdict, run: Run) -> tuple[str, ...]:
 def _rows(result: VerifyResult, verdict: Verdict) -> list[tuple[str, ...]]:
     order = {m: i for i, m in enumerate(result.settings.models)}
     fw_order = {f: i for i, f in enumerate(result.settings.frameworks)}
-    runs = sorted(
-        result.runs,
-        key=lambda r: (
-            order.get(r.model, 99),
-            fw_order.get(r.framework, 9),
-            r.device == "cpu",
-            r.role != "main",
-        ),
-    )
-    return [row(result, verdict, r) for r in runs]
+
+    def key(model: str, framework: str, device: str, main: bool) -> tuple[int, int, bool, bool]:
+        return (order.get(model, 99), fw_order.get(framework, 9), device == "cpu", not main)
+
+    keyed = [
+        (key(r.model, r.framework, r.device, r.role == "main"), row(result, verdict, r))
+        for r in result.runs
+    ]
+    keyed += [(key(m, fw, dev, True), cells) for m, fw, dev, cells in _missing_rows(result)]
+    return [cells for _, cells in sorted(keyed, key=lambda kc: kc[0])]
+
+
+def _missing_rows(result: VerifyResult) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """A row for each model a framework and device that ran others never timed: a child that
+    crashed or was killed half-way, a model whose build failed.
+
+    The table listed only the runs it had, so after a torch child died at AlexNet its rows
+    stopped at LeNet-5 while Keras's went on to ResNet-152; the chart marked those slots
+    ``not run`` and ``failed``, the table left them out.
+    """
+    have = {(r.model, r.framework, r.device) for r in result.runs if r.role == "main"}
+    missing: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for model in result.settings.models:
+        for fw, device in chart_series(result):
+            if (model, fw, device) in have:
+                continue
+            status = slot_status(result, model, fw, device)
+            judged = "fail" if status == "failed" else "–"  # its error is a fail reason
+            cells: tuple[str, ...] = (model, fw, device, "–", status, "–", "–", "–", judged)
+            missing.append((model, fw, device, cells))
+    return missing
 
 
 def _table(result: VerifyResult, verdict: Verdict) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
@@ -248,7 +269,7 @@ def render_text(
         force_terminal=color,
         highlight=False,
     )
-    styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
+    styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim", "–": "dim"}
     if result.runs:  # no empty header: the coverage line says no model was run
         table = Table(show_edge=False, pad_edge=False, box=None)
         headers, rows = _table(result, verdict)

@@ -302,3 +302,35 @@ def test_the_outputs_line_says_no_gpu_output_was_compared_where_no_model_ran_on_
     line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
     assert line.startswith("outputs compared: GPU vs CPU on 2 models; largest difference ")
     assert "not compared" not in line
+
+
+def test_a_framework_that_died_half_way_keeps_its_untimed_models_in_the_table():
+    # The OOM killer stopped the torch child at AlexNet: the table listed torch's LeNet-5 and
+    # then only Keras's rows, as if torch had never been asked for AlexNet (the chart and the
+    # counting line said 'not run'); a build that failed left its row out too.
+    from gpudoctor.verify.model import HarnessError
+
+    models = ("lenet5", "alexnet", "resnet50")
+    torch_lenet = f.run("lenet5", "cpu")
+    keras = tuple(replace(f.run(m, "cpu"), framework="tensorflow") for m in models[:2])
+    broken = HarnessError(
+        framework="tensorflow", model="resnet50", phase="build", message="MemoryError"
+    )
+    base = f.healthy(models, device="cpu", framework="all")
+    result = replace(base, runs=(torch_lenet, *keras), comparisons=(), errors=(broken,))
+    verdict = judge(result, load_references())
+    text = render_text(result, verdict)
+    table = [[*ln.split()[:2], ln.split()[4]] for ln in text.splitlines()[1:7]]
+    assert table == [
+        ["lenet5", "torch", "50,000"],
+        ["lenet5", "tensorflow", "50,000"],
+        ["alexnet", "torch", "not"],  # not run
+        ["alexnet", "tensorflow", "400"],
+        ["resnet50", "torch", "not"],
+        ["resnet50", "tensorflow", "failed"],
+    ], text
+    assert re.search(r"^alexnet +torch +cpu +– +not run +– +– +–$", text, re.MULTILINE), text
+    assert re.search(r"^resnet50 +tensorflow +cpu +– +failed +– +– +fail$", text, re.MULTILINE)
+    md = render_markdown(result, verdict)
+    assert "| resnet50 | tensorflow | cpu | – | failed | – | – | fail |" in md
+    assert "| alexnet | torch | cpu | – | not run | – | – | – |" in md
