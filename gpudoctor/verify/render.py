@@ -193,24 +193,32 @@ def compared_line(result: VerifyResult) -> str | None:
         on = f" ({devices} GPUs)" if devices > 1 else ""
         done.append(f"GPU vs CPU on {_counted(len({c.model for c in gpu}), 'model')}{on}")
     elif not any(r.device != "cpu" for r in result.runs):
-        missing.append("GPU vs CPU: no model ran on a GPU")
+        missing.append("GPU vs CPU (no model ran on a GPU)")
     else:
-        missing.append("GPU vs CPU: none")
+        missing.append("GPU vs CPU")
     keras = {c.model for c in result.comparisons if c.kind == "torch_vs_keras"}
     if keras:
         done.append(f"torch vs Keras on {_counted(len(keras), 'model')}")
-    elif len(result.settings.frameworks) > 1:
-        missing.append("torch vs Keras: none")
+    if len(result.settings.frameworks) > 1:
+        # Keras compares with the model torch built; where torch built none (it skipped the
+        # model on the CPU alone, or its child died first) Keras timed it uncompared
+        timed = {r.model for r in result.runs if r.framework == "tensorflow" and r.status == "ok"}
+        alone = [m for m in result.settings.models if m in timed and m not in keras]
+        if alone:
+            them = "it" if len(alone) == 1 else "them"
+            missing.append(f"torch vs Keras on {', '.join(alone)} (torch did not build {them})")
+        elif not keras:
+            missing.append("torch vs Keras")
     if not done:
         if len(result.settings.frameworks) == 1:
-            missing.append(f"torch vs Keras: only {result.settings.frameworks[0]} was asked for")
-        return "outputs compared: none (" + "; ".join(missing) + ")"
+            missing.append(f"torch vs Keras (only {result.settings.frameworks[0]} was asked for)")
+        return "outputs compared: none; not compared: " + ", ".join(missing)
     worst = max(result.comparisons, key=lambda c: c.rel_error)
     line = (
         f"outputs compared: {', '.join(done)}; largest difference {worst.rel_error:.1e} of the "
         f"logit scale ({worst.model}: {worst.candidate} vs {worst.reference})"
     )
-    return line + "".join(f"; not compared: {m}" for m in missing)
+    return line + (f"; not compared: {', '.join(missing)}" if missing else "")
 
 
 def published_lines(result: VerifyResult) -> list[str]:

@@ -286,10 +286,10 @@ def test_the_outputs_line_says_no_gpu_output_was_compared_where_no_model_ran_on_
     torch_only = replace(healthy, runs=cpu_runs, comparisons=())
     expected = {
         "both": "outputs compared: torch vs Keras on 2 models; largest difference 2.0e-06 of the "
-        "logit scale (lenet5: tensorflow cpu vs torch cpu); not compared: GPU vs CPU: no model "
-        "ran on a GPU",
-        "torch_only": "outputs compared: none (GPU vs CPU: no model ran on a GPU; torch vs Keras: "
-        "only torch was asked for)",
+        "logit scale (lenet5: tensorflow cpu vs torch cpu); not compared: GPU vs CPU (no model "
+        "ran on a GPU)",
+        "torch_only": "outputs compared: none; not compared: GPU vs CPU (no model ran on a GPU), "
+        "torch vs Keras (only torch was asked for)",
     }
     for key, result in (("both", both), ("torch_only", torch_only)):
         verdict = judge(result, load_references())
@@ -334,3 +334,27 @@ def test_a_framework_that_died_half_way_keeps_its_untimed_models_in_the_table():
     md = render_markdown(result, verdict)
     assert "| resnet50 | tensorflow | cpu | – | failed | – | – | fail |" in md
     assert "| alexnet | torch | cpu | – | not run | – | – | – |" in md
+
+
+def test_the_outputs_line_names_the_models_keras_timed_without_a_torch_model_to_compare():
+    # torch skipped GoogLeNet on the CPU (its probe read a lower matmul rate) or its child died
+    # first: Keras timed it with nothing to compare, and the line counted the others alone
+    models = ("lenet5", "googlenet")
+    torch_lenet = f.run("lenet5", "cpu")
+    keras = tuple(replace(f.run(m, "cpu"), framework="tensorflow") for m in models)
+    parity = f.comparison(
+        "lenet5",
+        kind="torch_vs_keras",
+        framework="tensorflow",
+        reference="torch cpu",
+        candidate="tensorflow cpu",
+    )
+    base = f.healthy(models, device="cpu", framework="all")
+    result = replace(base, runs=(torch_lenet, *keras), comparisons=(parity,))
+    text = render_text(result, judge(result, load_references()))
+    line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
+    assert line.startswith("outputs compared: torch vs Keras on 1 model; largest difference ")
+    assert line.endswith(
+        "; not compared: GPU vs CPU (no model ran on a GPU), torch vs Keras on googlenet (torch "
+        "did not build it)"
+    ), line
