@@ -204,7 +204,10 @@ def compared_line(result: VerifyResult) -> str | None:
         # model on the CPU alone, or its child died first) Keras timed it uncompared
         timed = {r.model for r in result.runs if r.framework == "tensorflow" and r.status == "ok"}
         alone = [m for m in result.settings.models if m in timed and m not in keras]
-        if alone:
+        no_torch = any(e.framework == "torch" and not e.installed for e in result.frameworks)
+        if alone and no_torch:
+            missing.append("torch vs Keras (torch is not installed)")
+        elif alone:
             them = "it" if len(alone) == 1 else "them"
             missing.append(f"torch vs Keras on {', '.join(alone)} (torch did not build {them})")
         elif not keras:

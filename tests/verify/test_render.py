@@ -358,3 +358,15 @@ def test_the_outputs_line_names_the_models_keras_timed_without_a_torch_model_to_
         "; not compared: GPU vs CPU (no model ran on a GPU), torch vs Keras on googlenet (torch "
         "did not build it)"
     ), line
+
+    # without torch the reason is that, not a build it skipped
+    from gpudoctor.verify.model import FrameworkEnv
+
+    absent = FrameworkEnv(framework="torch", installed=False)
+    keras_alone = replace(result, runs=keras, comparisons=(), frameworks=(absent,))
+    text = render_text(keras_alone, judge(keras_alone, load_references()))
+    line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
+    assert line == (
+        "outputs compared: none; not compared: GPU vs CPU (no model ran on a GPU), torch vs "
+        "Keras (torch is not installed)"
+    ), line
