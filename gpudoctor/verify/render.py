@@ -258,7 +258,9 @@ def _models_line(result: VerifyResult) -> str:
     batch = f"batch {s.batch_size}" if s.batch_size else "default batches"
     quick = ", quick" if s.quick else ""
     budget = f"{s.time_budget_s:,g} s per model and device"
-    if not s.wants_gpu:
+    # the CPU alone ran (no GPU here): '4 s per model and GPU' named a budget nothing used
+    cpu_alone = result.runs and all(r.device == "cpu" for r in result.runs)
+    if not s.wants_gpu or (cpu_alone and s.wants_cpu):
         budget = f"{s.cpu_budget_s:,g} s per model"
     elif s.cpu_budget_s != s.time_budget_s and s.wants_cpu:
         budget = f"{s.time_budget_s:,g} s per model and GPU, {s.cpu_budget_s:,g} s on the CPU"

@@ -370,3 +370,16 @@ def test_the_outputs_line_names_the_models_keras_timed_without_a_torch_model_to_
         "outputs compared: none; not compared: GPU vs CPU (no model ran on a GPU), torch vs "
         "Keras (torch is not installed)"
     ), line
+
+
+def test_the_settings_line_names_no_gpu_budget_where_only_the_cpu_ran():
+    # `verify --quick` on a laptop without a GPU: 'inference, fp32, default batches, 4 s per
+    # model and GPU, 1.5 s on the CPU, quick', a GPU budget that nothing used
+    healthy = f.healthy(("lenet5",), device="all", quick=True, time_budget_s=4.0)
+    quick = replace(healthy, settings=replace(healthy.settings, cpu_time_budget_s=1.5))
+    cpu_only = replace(quick, runs=tuple(r for r in quick.runs if r.device == "cpu"))
+    text = render_text(cpu_only, judge(cpu_only, load_references()))
+    assert "inference, fp32, default batches, 1.5 s per model, quick; took " in text, text
+    # with a GPU run both budgets stand
+    text = render_text(quick, judge(quick, load_references()))
+    assert "4 s per model and GPU, 1.5 s on the CPU, quick; took " in text, text
