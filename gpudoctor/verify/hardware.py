@@ -17,7 +17,7 @@ from gpudoctor.model.hardware import AllReduce
 from gpudoctor.model.serialize import from_dict
 from gpudoctor.probe.runcmd import CmdResult, stream_cmd
 from gpudoctor.verify.bandwidth import CPU_SWEEP, GPU_SWEEP
-from gpudoctor.verify.harness import child_env
+from gpudoctor.verify.harness import child_env, how_it_ended
 from gpudoctor.verify.model import (
     GPU_ONLY,
     ITEMS,
@@ -96,7 +96,7 @@ def _failure(what: str, result: CmdResult, events: list[dict[str, Any]]) -> str 
         return f"{what}: {said[0]}"
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] if result.stderr else []
-        return f"{what}: exited with status {result.returncode}" + (
+        return f"{what}: {how_it_ended(result.returncode)}" + (
             f" ({tail[0][:300]})" if tail else ""
         )
     return None
@@ -238,12 +238,14 @@ def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str]
     if hw.device == "cpu":
         return ["cpu"], [], []
     gpus, why = runner.gpus()
-    if hw.device.startswith("cuda:"):
+    if hw.device.startswith("cuda:") and gpus:
         if hw.device not in gpus:
-            return [], [], [f"{hw.device}: not among the GPUs found ({', '.join(gpus) or why})"]
+            # a typo, not a broken install: bad input, as the models' verify says it
+            raise BadInputError(f"no device {hw.device}: torch sees {', '.join(gpus)}")
         return [hw.device], [], []
     if gpus:
         return gpus, [], []
+    reason = why or "torch sees none"
     if hw.device == "all":
         # The host is still measured, but a GPU node whose torch is a CPU-only build (or whose
         # driver is broken) must not pass a burn meant for its GPUs, as plain verify fails.
@@ -251,12 +253,20 @@ def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str]
             ["cpu"],
             [],
             [
-                f"no GPU found ({why or 'torch sees none'}): only the host was measured; run "
+                f"no GPU found ({reason}): only the host was measured; run "
                 "`gpudoctor check` for the cause and the fix; on a machine meant to be CPU-only, "
                 "--device cpu measures the host alone"
             ],
         )
-    return [], [], [f"no GPU found: {why or 'torch sees none'}"]
+    # `--device cuda:0` with no GPU read "cuda:0: not among the GPUs found (None)"
+    return (
+        [],
+        [],
+        [
+            f"no GPU found ({reason}): nothing was measured on {hw.device}; run `gpudoctor "
+            "check` for the cause and the fix"
+        ],
+    )
 
 
 def run_hardware(

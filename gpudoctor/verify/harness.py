@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -178,6 +179,27 @@ def _check_index(device: str, env: FrameworkEnv) -> None:
         raise BadInputError(f"no device {device}: {env.framework} sees {have}")
 
 
+def how_it_ended(returncode: int | None, when: str = "") -> str:
+    """A child's end in words, ``when`` after the verb: ``exited with status 1 before
+    finishing``, or the signal that killed it.
+
+    A negative status is subprocess's way of naming a signal: 'exited with status -9' read as
+    an exit code, where the kernel's out-of-memory killer had sent SIGKILL.
+    """
+    if returncode is None or returncode >= 0:
+        return f"exited with status {returncode}{when}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        return f"killed by signal {-returncode}{when}"
+    if -returncode == signal.SIGKILL:
+        return (
+            f"killed by {name}{when} (the kernel's out-of-memory killer sends it, as do a "
+            "job's memory limit and kill -9)"
+        )
+    return f"killed by {name}{when}"
+
+
 def _finish(col: _Collected, result: CmdResult) -> None:
     """Turn a child that crashed, timed out or gave up into a framework-level error."""
     why = None
@@ -190,7 +212,7 @@ def _finish(col: _Collected, result: CmdResult) -> None:
     elif col.fatal:
         why = col.fatal
     elif not col.done:
-        why = f"exited with status {result.returncode} before finishing"
+        why = how_it_ended(result.returncode, " before finishing")
     if why is None:
         return
     tail = result.stderr.strip().splitlines()[-1:] if result.stderr else []

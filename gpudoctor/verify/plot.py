@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.verify import figures
-from gpudoctor.verify.model import VerifyResult
+from gpudoctor.verify.model import Run, VerifyResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -160,6 +160,15 @@ def render_png(result: VerifyResult, verdict: Verdict | None = None, *, title: s
     return buf.getvalue()
 
 
+def cpu_threads_text(runs: list[Run], lead: str) -> str:
+    """``lead`` + the threads the CPU bars ran with (``2 threads``); empty where none is known."""
+    threads = sorted({r.threads for r in runs if r.device == "cpu" and r.threads})
+    if not threads:
+        return ""
+    counts = " or ".join(str(t) for t in threads)
+    return f"{lead}{counts} thread{'' if threads == [1] else 's'}"
+
+
 def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: str = "") -> Figure:
     """The chart as a matplotlib figure (the caller closes it).
 
@@ -215,7 +224,15 @@ def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: s
                 ys.append(run.images_per_second)
                 s = speed.get((model, fw, device))
                 text = value_text(run.images_per_second)
-                labels.append(f"{text} ({s.ratio:.1f}x)" if s is not None else text)
+                # bars of one model may be at different batches (a CPU halved to fit the
+                # budget, a GPU's larger default): without it two bars read as like for like
+                batch = f"\nbatch {run.batch_size}"
+                if s is None:
+                    labels.append(text + batch)
+                elif many:  # vertical labels: a third line would run into the next bar's
+                    labels.append(f"{text} ({s.ratio:.1f}x){batch}")
+                else:  # measured at the batch the CPU ran, not the bar's
+                    labels.append(f"{text}{batch}\n{s.ratio:.1f}x at batch {s.batch_size}")
             kind = "cpu" if device == "cpu" else "gpu"
             layouts = sorted(
                 {r.layout for r in mains if (r.framework, r.device) == (fw, device) and r.layout}
@@ -246,11 +263,13 @@ def draw_chart(result: VerifyResult, verdict: Verdict | None = None, *, title: s
         )
         if not title and any(device != "cpu" for _, device in series):
             text += "\nbars: images/s; GPU bars also their speedup over the CPU at a common batch"
+            text += cpu_threads_text(runs, "; CPU ")
         elif not title:
             text += "\nbars: images/s on the CPU"
             if asked.precision != "fp32":
                 # the title names the GPUs' precision; no GPU ran, and the CPU runs fp32
                 text += f" (fp32: {asked.precision} is for GPUs)"
+            text += cpu_threads_text(runs, ", ")
         color = _VERDICT_COLORS.get(verdict.overall, "black") if verdict and not title else None
         _fit_title(fig, text, color=color)
     except BaseException:

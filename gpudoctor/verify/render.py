@@ -13,7 +13,7 @@ from gpudoctor import __version__
 from gpudoctor.model.serialize import finite_json, to_dict
 from gpudoctor.verify import figures, hwrender
 from gpudoctor.verify.model import SCHEMA_VERSION, Run, VerifyResult
-from gpudoctor.verify.plot import coverage_line
+from gpudoctor.verify.plot import chart_series, coverage_line, slot_status
 from gpudoctor.verify.verdict import SKIPPED_SUMMARY, Level, Reason, Verdict
 
 HEADERS = (
@@ -64,16 +64,37 @@ def row(result: VerifyResult, verdict: Verdict, run: Run) -> tuple[str, ...]:
 def _rows(result: VerifyResult, verdict: Verdict) -> list[tuple[str, ...]]:
     order = {m: i for i, m in enumerate(result.settings.models)}
     fw_order = {f: i for i, f in enumerate(result.settings.frameworks)}
-    runs = sorted(
-        result.runs,
-        key=lambda r: (
-            order.get(r.model, 99),
-            fw_order.get(r.framework, 9),
-            r.device == "cpu",
-            r.role != "main",
-        ),
-    )
-    return [row(result, verdict, r) for r in runs]
+
+    def key(model: str, framework: str, device: str, main: bool) -> tuple[int, int, bool, bool]:
+        return (order.get(model, 99), fw_order.get(framework, 9), device == "cpu", not main)
+
+    keyed = [
+        (key(r.model, r.framework, r.device, r.role == "main"), row(result, verdict, r))
+        for r in result.runs
+    ]
+    keyed += [(key(m, fw, dev, True), cells) for m, fw, dev, cells in _missing_rows(result)]
+    return [cells for _, cells in sorted(keyed, key=lambda kc: kc[0])]
+
+
+def _missing_rows(result: VerifyResult) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """A row for each model a framework and device that ran others never timed: a child that
+    crashed or was killed half-way, a model whose build failed.
+
+    The table listed only the runs it had, so after a torch child died at AlexNet its rows
+    stopped at LeNet-5 while Keras's went on to ResNet-152; the chart marked those slots
+    ``not run`` and ``failed``, the table left them out.
+    """
+    have = {(r.model, r.framework, r.device) for r in result.runs if r.role == "main"}
+    missing: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for model in result.settings.models:
+        for fw, device in chart_series(result):
+            if (model, fw, device) in have:
+                continue
+            status = slot_status(result, model, fw, device)
+            judged = "fail" if status == "failed" else "–"  # its error is a fail reason
+            cells: tuple[str, ...] = (model, fw, device, "–", status, "–", "–", "–", judged)
+            missing.append((model, fw, device, cells))
+    return missing
 
 
 def _table(result: VerifyResult, verdict: Verdict) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
@@ -122,18 +143,9 @@ def _environment(result: VerifyResult) -> list[str]:
         cudnn = f", cuDNN {env.cudnn_version}" if env.cudnn_version else ""
         threads = f"; {env.cpu_threads} CPU threads" if env.cpu_threads else ""
         lines.append(f"{env.framework} {env.version or '?'} ({cuda}{cudnn}): {gpus}{threads}")
-    if result.comparisons:
-        kinds = {"gpu_vs_cpu": "GPU vs CPU", "torch_vs_keras": "torch vs Keras"}
-        counts = ", ".join(
-            f"{label} {sum(c.kind == kind for c in result.comparisons)}"
-            for kind, label in kinds.items()
-            if any(c.kind == kind for c in result.comparisons)
-        )
-        worst = max(result.comparisons, key=lambda c: c.rel_error)
-        lines.append(
-            f"outputs compared: {counts}; largest difference {worst.rel_error:.1e} of the "
-            f"logit scale ({worst.model}: {worst.candidate} vs {worst.reference})"
-        )
+    compared = compared_line(result)
+    if compared:
+        lines.append(compared)
     for p in result.peaks:
         unit = (p.flops / 1e12, "TFLOP/s") if p.flops >= 1e12 else (p.flops / 1e9, "GFLOP/s")
         lines.append(f"matmul peak {p.framework} {p.device} {p.precision}: {unit[0]:.1f} {unit[1]}")
@@ -157,6 +169,59 @@ def _environment(result: VerifyResult) -> list[str]:
             + ", ".join(f"{fw} {dev} {lay.replace('_', '-')}" for fw, dev, lay in layouts)
         )
     return lines
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def compared_line(result: VerifyResult) -> str | None:
+    """Which outputs were compared, the largest difference, and what was not compared and why.
+
+    GPU against CPU is verify's proof that the GPU computes right; where no model ran on a GPU
+    it compared nothing, and the line must say so rather than leave it out (it read 'outputs
+    compared: torch vs Keras 3', a count that read as Keras's version, and under
+    ``--framework torch`` it was missing altogether). None where no model ran at all.
+    """
+    if not result.comparisons and not any(r.status == "ok" for r in result.runs):
+        return None
+    done: list[str] = []
+    missing: list[str] = []
+    gpu = [c for c in result.comparisons if c.kind == "gpu_vs_cpu"]
+    if gpu:
+        devices = len({c.candidate.split()[-1] for c in gpu})
+        on = f" ({devices} GPUs)" if devices > 1 else ""
+        done.append(f"GPU vs CPU on {_counted(len({c.model for c in gpu}), 'model')}{on}")
+    elif not any(r.device != "cpu" for r in result.runs):
+        missing.append("GPU vs CPU (no model ran on a GPU)")
+    else:
+        missing.append("GPU vs CPU")
+    keras = {c.model for c in result.comparisons if c.kind == "torch_vs_keras"}
+    if keras:
+        done.append(f"torch vs Keras on {_counted(len(keras), 'model')}")
+    if len(result.settings.frameworks) > 1:
+        # Keras compares with the model torch built; where torch built none (it skipped the
+        # model on the CPU alone, or its child died first) Keras timed it uncompared
+        timed = {r.model for r in result.runs if r.framework == "tensorflow" and r.status == "ok"}
+        alone = [m for m in result.settings.models if m in timed and m not in keras]
+        no_torch = any(e.framework == "torch" and not e.installed for e in result.frameworks)
+        if alone and no_torch:
+            missing.append("torch vs Keras (torch is not installed)")
+        elif alone:
+            them = "it" if len(alone) == 1 else "them"
+            missing.append(f"torch vs Keras on {', '.join(alone)} (torch did not build {them})")
+        elif not keras:
+            missing.append("torch vs Keras")
+    if not done:
+        if len(result.settings.frameworks) == 1:
+            missing.append(f"torch vs Keras (only {result.settings.frameworks[0]} was asked for)")
+        return "outputs compared: none; not compared: " + ", ".join(missing)
+    worst = max(result.comparisons, key=lambda c: c.rel_error)
+    line = (
+        f"outputs compared: {', '.join(done)}; largest difference {worst.rel_error:.1e} of the "
+        f"logit scale ({worst.model}: {worst.candidate} vs {worst.reference})"
+    )
+    return line + (f"; not compared: {', '.join(missing)}" if missing else "")
 
 
 def published_lines(result: VerifyResult) -> list[str]:
@@ -193,7 +258,9 @@ def _models_line(result: VerifyResult) -> str:
     batch = f"batch {s.batch_size}" if s.batch_size else "default batches"
     quick = ", quick" if s.quick else ""
     budget = f"{s.time_budget_s:,g} s per model and device"
-    if not s.wants_gpu:
+    # the CPU alone ran (no GPU here): '4 s per model and GPU' named a budget nothing used
+    cpu_alone = result.runs and all(r.device == "cpu" for r in result.runs)
+    if not s.wants_gpu or (cpu_alone and s.wants_cpu):
         budget = f"{s.cpu_budget_s:,g} s per model"
     elif s.cpu_budget_s != s.time_budget_s and s.wants_cpu:
         budget = f"{s.time_budget_s:,g} s per model and GPU, {s.cpu_budget_s:,g} s on the CPU"
@@ -215,7 +282,7 @@ def render_text(
         force_terminal=color,
         highlight=False,
     )
-    styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
+    styles = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim", "–": "dim"}
     if result.runs:  # no empty header: the coverage line says no model was run
         table = Table(show_edge=False, pad_edge=False, box=None)
         headers, rows = _table(result, verdict)
@@ -262,7 +329,7 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
         headers, rows = _table(result, verdict)
         out += _md_table(headers, HEADERS[3:8], rows)
     if result.hardware is not None:
-        out += ["", "### Hardware", ""]
+        out += ["### Hardware", ""] if not result.runs else ["", "### Hardware", ""]
         hw_rows = hwrender.rows(result.hardware)
         if hw_rows:
             out += _md_table(hwrender.HEADERS, hwrender.HEADERS[2:6], hw_rows)
@@ -271,8 +338,10 @@ def render_markdown(result: VerifyResult, verdict: Verdict) -> str:
     if verdict.reasons:
         out += ["", "### Reasons", ""]
         out += [f"- **{r.level.value}** {r.message}" for r in _ranked(verdict)]
-    out += ["", "### Environment", ""]
-    out += [f"- {line}" for line in _environment(result)]
+    environment = _environment(result)
+    if environment:  # --hardware or --burn alone ran no framework: no empty section
+        out += ["", "### Environment", ""]
+        out += [f"- {line}" for line in environment]
     return "\n".join(out) + "\n"
 
 

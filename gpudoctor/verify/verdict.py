@@ -400,12 +400,17 @@ def _run(result: VerifyResult, run: Run, refs: References) -> list[Reason]:
             )
         )
     if run.spread is not None and run.spread > MAX_SPREAD:
+        # a CPU run's causes name no GPU: a laptop without one read 'a shared GPU'
+        causes = (
+            "another process on these CPUs, the CPU governor or throttling"
+            if run.device == "cpu"
+            else "another process, a shared GPU, the CPU governor or throttling"
+        )
         out.append(
             reason(
                 Level.WARN,
                 "noisy",
-                f"spread {run.spread:.0%} of the median (over {MAX_SPREAD:.0%}): another "
-                "process, a shared GPU, the CPU governor or throttling",
+                f"spread {run.spread:.0%} of the median (over {MAX_SPREAD:.0%}): {causes}",
             )
         )
     frac = figures.fraction_of_peak(result, run)

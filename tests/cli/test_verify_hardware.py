@@ -201,3 +201,21 @@ def test_hardware_alone_means_all(cli, measured, args, items):
     result = cli("verify", *args)
     assert result.exit_code in (0, 1), result.stderr
     assert [hw.items for hw in measured] == [items]
+
+
+def test_a_cuda_index_past_the_last_gpu_is_one_line_and_exit_2(cli, monkeypatch):
+    # two GPUs, --device cuda:5: a typo, refused as the models' verify refuses it
+    import functools
+
+    from tests.verify.test_hardware import FakeChildren
+
+    real = hardware.run_hardware
+    monkeypatch.setattr(
+        hardware, "run_hardware", functools.partial(real, stream=FakeChildren(gpus=2))
+    )
+    result = cli("verify", "--hardware", "memory", "--device", "cuda:5", "--no-history")
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "gpudoctor: error: no device cuda:5: torch sees cuda:0, cuda:1"
+    )

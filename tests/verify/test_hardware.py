@@ -171,7 +171,30 @@ def test_no_gpu_with_device_cuda_is_an_error():
     hw = run_hardware(
         HardwareSettings(items=("memory",), device="cuda"), stream=FakeChildren(gpus=0)
     )
-    assert hw.errors == ("no GPU found: torch sees none",)
+    assert hw.errors == (
+        "no GPU found (torch sees none): nothing was measured on cuda; run `gpudoctor check` "
+        "for the cause and the fix",
+    )
+
+
+def test_no_gpu_with_device_cuda_n_names_no_python_none():
+    # `verify --burn 2 --device cuda:0` on a machine without a GPU read "cuda:0: not among the
+    # GPUs found (None)": Python's None where the reason belongs, and no pointer to check
+    hw = run_hardware(HardwareSettings(burn_s=2, device="cuda:0"), stream=FakeChildren(gpus=0))
+    assert hw.burn == () and hw.bandwidths == ()
+    assert hw.errors == (
+        "no GPU found (torch sees none): nothing was measured on cuda:0; run `gpudoctor check` "
+        "for the cause and the fix",
+    )
+
+
+def test_a_cuda_index_past_the_last_gpu_is_bad_input():
+    # a typo on a GPU machine: the models' verify refuses it (exit 2); --hardware read it as a
+    # failed measurement (exit 1)
+    with pytest.raises(BadInputError, match=r"^no device cuda:5: torch sees cuda:0, cuda:1$"):
+        run_hardware(
+            HardwareSettings(items=("memory",), device="cuda:5"), stream=FakeChildren(gpus=2)
+        )
 
 
 def test_floors_of_the_measured_models_are_kept_with_the_result():
@@ -309,3 +332,11 @@ def test_the_child_says_which_gpu_it_starts_on_before_each(monkeypatch):
         ("start", "cuda:1"),
         ("bandwidth", "cuda:1"),
     ]
+
+
+def test_a_measurement_child_killed_by_a_signal_is_said_so():
+    # 'burn cpu: exited with status -9': the OOM killer's SIGKILL, read as an exit code
+    from gpudoctor.verify.hardware import _failure
+
+    why = _failure("burn cpu", CmdResult(argv=("python",), returncode=-9), [])
+    assert why is not None and why.startswith("burn cpu: killed by SIGKILL (the kernel's out-of")

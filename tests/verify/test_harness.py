@@ -76,3 +76,38 @@ def test_without_a_gpu_the_cpu_part_is_done_and_the_verdict_says_why(both):
     no_gpu = [r for r in verdict.reasons if r.code in ("no_gpu", "cpu_only_build")]
     assert {r.framework for r in no_gpu} == {"torch", "tensorflow"}
     assert dict(verdict.models)["lenet5"] != "fail"  # noise on a shared CI box may warn
+
+
+@pytest.mark.parametrize(
+    ("returncode", "said"),
+    [
+        (
+            -9,
+            "torch failed: killed by SIGKILL before finishing (the kernel's out-of-memory "
+            "killer sends it, as do a job's memory limit and kill -9)",
+        ),
+        (-11, "torch failed: killed by SIGSEGV before finishing"),
+        (1, "torch failed: exited with status 1 before finishing"),
+    ],
+)
+def test_a_child_killed_by_a_signal_is_said_so(returncode, said, monkeypatch):
+    # A torch child the OOM killer stopped read 'torch failed: exited with status -9 before
+    # finishing': subprocess's negative status, read as an exit code.
+    import importlib.util
+
+    from gpudoctor.probe.runcmd import CmdResult
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(  # torch "installed" whether or not it is here: nothing imports it
+        importlib.util,
+        "find_spec",
+        lambda name, *a: True if name == "torch" else real_find_spec(name, *a),
+    )
+
+    def killed(argv, **kwargs):
+        return CmdResult(argv=tuple(argv), returncode=returncode)
+
+    settings = Settings(models=("lenet5",), framework="torch", device="cpu", time_budget_s=1.0)
+    result = run_verify(settings, Recorder(), stream=killed)
+    verdict = judge(result, load_references())
+    assert said in [r.message for r in verdict.reasons], verdict.reasons

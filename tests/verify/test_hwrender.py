@@ -59,6 +59,10 @@ def test_text_and_markdown_show_the_hardware_without_an_empty_models_table():
     assert "hardware: memory, h2d, d2h, p2p, allreduce, burn 60 s on cuda; took 95 s" in text
     md = render("markdown", result, verdict)
     assert "### Hardware" in md and "| measurement |" in md and "| model |" not in md
+    # no framework ran: the Markdown ended on an empty '### Environment' heading, and two
+    # blank lines stood before '### Hardware'
+    assert "### Environment" not in md and "\n\n\n" not in md
+    assert md.startswith("## gpudoctor verify: ")
 
 
 def test_json_holds_the_hardware_and_loads_back():
@@ -128,3 +132,36 @@ def test_a_day_long_burn_reads_with_its_thousands_grouped():
     assert ": 123,456 rounds in 86,400 s," in line, line
     hw = HardwareResult(settings=HardwareSettings(burn_s=86_400.0, device="cpu"), duration_s=86_410)
     assert summary(hw) == "hardware: burn 86,400 s on cpu; took 86,410 s"
+
+
+@pytest.mark.skipif(not have("matplotlib"), reason="matplotlib not installed")
+def test_the_burn_panel_puts_every_gpu_on_one_scale_from_zero_in_whole_rounds():
+    # A GPU throttled to 0.8 TFLOP/s beside healthy ones at 50 was drawn as 800 on the
+    # TFLOP/s axis (each line chose its own scale); a steady CPU at 240 to 247 GFLOP/s filled
+    # the axis as a peak; rounds were ticked 1.25, 1.5.
+    import matplotlib.pyplot as plt
+
+    from gpudoctor.verify.hwplot import draw_hardware
+
+    sick = f.burn("cuda:1", flops=(8.0e11,) * 9)
+    hw = f.healthy(bandwidths=(), allreduce=None, burn=(f.burn("cuda:0"), sick))
+    fig = draw_hardware(hw, "fail")
+    try:
+        (ax,) = fig.axes
+        lines = {ln.get_label(): max(ln.get_ydata()) for ln in ax.get_lines()}
+        assert lines == {"cuda:0": 50.0, "cuda:1": pytest.approx(0.8)}
+        assert ax.get_ylabel() == "TFLOP/s"
+        assert ax.get_ylim()[0] == 0
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    finally:
+        plt.close(fig)
+    cpu = f.healthy(
+        bandwidths=(), allreduce=None, burn=(f.burn("cpu", flops=(2.41e11, 2.47e11, 2.40e11)),)
+    )
+    fig = draw_hardware(cpu, "pass")
+    try:
+        (ax,) = fig.axes
+        assert ax.get_ylabel() == "GFLOP/s" and ax.get_ylim()[0] == 0
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    finally:
+        plt.close(fig)

@@ -259,3 +259,127 @@ def test_text_and_markdown_show_the_skipped_runs_summary_and_json_each_run():
     messages = [r["message"] for r in doc["reasons"]]
     assert any("raise --time-budget to 12" in m for m in messages)
     assert {r["advised_budget_s"] for r in doc["runs"] if r["status"] == "skipped"} == {16, 12}
+
+
+def test_the_outputs_line_says_no_gpu_output_was_compared_where_no_model_ran_on_one():
+    # With no GPU the GPU/CPU check compared nothing; the line read 'outputs compared: torch vs
+    # Keras 3' (a count that read as Keras's version) and said nothing of the GPU, and under
+    # --framework torch it was missing altogether.
+    healthy = f.healthy(("lenet5", "resnet50"), device="cpu")
+    cpu_runs = tuple(r for r in healthy.runs if r.device == "cpu")
+    parity = tuple(
+        f.comparison(
+            m,
+            kind="torch_vs_keras",
+            framework="tensorflow",
+            reference="torch cpu",
+            candidate="tensorflow cpu",
+        )
+        for m in ("lenet5", "resnet50")
+    )
+    both = replace(
+        healthy,
+        settings=replace(healthy.settings, framework="all"),
+        runs=cpu_runs,
+        comparisons=parity,
+    )
+    torch_only = replace(healthy, runs=cpu_runs, comparisons=())
+    expected = {
+        "both": "outputs compared: torch vs Keras on 2 models; largest difference 2.0e-06 of the "
+        "logit scale (lenet5: tensorflow cpu vs torch cpu); not compared: GPU vs CPU (no model "
+        "ran on a GPU)",
+        "torch_only": "outputs compared: none; not compared: GPU vs CPU (no model ran on a GPU), "
+        "torch vs Keras (only torch was asked for)",
+    }
+    for key, result in (("both", both), ("torch_only", torch_only)):
+        verdict = judge(result, load_references())
+        text, md = render_text(result, verdict), render_markdown(result, verdict)
+        assert expected[key] in text.splitlines()
+        assert f"- {expected[key]}" in md.splitlines()
+    # with a GPU run: the GPU models are counted, nothing is said missing
+    gpu = f.healthy(("lenet5", "resnet50"))
+    text = render_text(gpu, judge(gpu, load_references()))
+    line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
+    assert line.startswith("outputs compared: GPU vs CPU on 2 models; largest difference ")
+    assert "not compared" not in line
+
+
+def test_a_framework_that_died_half_way_keeps_its_untimed_models_in_the_table():
+    # The OOM killer stopped the torch child at AlexNet: the table listed torch's LeNet-5 and
+    # then only Keras's rows, as if torch had never been asked for AlexNet (the chart and the
+    # counting line said 'not run'); a build that failed left its row out too.
+    from gpudoctor.verify.model import HarnessError
+
+    models = ("lenet5", "alexnet", "resnet50")
+    torch_lenet = f.run("lenet5", "cpu")
+    keras = tuple(replace(f.run(m, "cpu"), framework="tensorflow") for m in models[:2])
+    broken = HarnessError(
+        framework="tensorflow", model="resnet50", phase="build", message="MemoryError"
+    )
+    base = f.healthy(models, device="cpu", framework="all")
+    result = replace(base, runs=(torch_lenet, *keras), comparisons=(), errors=(broken,))
+    verdict = judge(result, load_references())
+    text = render_text(result, verdict)
+    table = [[*ln.split()[:2], ln.split()[4]] for ln in text.splitlines()[1:7]]
+    assert table == [
+        ["lenet5", "torch", "50,000"],
+        ["lenet5", "tensorflow", "50,000"],
+        ["alexnet", "torch", "not"],  # not run
+        ["alexnet", "tensorflow", "400"],
+        ["resnet50", "torch", "not"],
+        ["resnet50", "tensorflow", "failed"],
+    ], text
+    assert re.search(r"^alexnet +torch +cpu +– +not run +– +– +–$", text, re.MULTILINE), text
+    assert re.search(r"^resnet50 +tensorflow +cpu +– +failed +– +– +fail$", text, re.MULTILINE)
+    md = render_markdown(result, verdict)
+    assert "| resnet50 | tensorflow | cpu | – | failed | – | – | fail |" in md
+    assert "| alexnet | torch | cpu | – | not run | – | – | – |" in md
+
+
+def test_the_outputs_line_names_the_models_keras_timed_without_a_torch_model_to_compare():
+    # torch skipped GoogLeNet on the CPU (its probe read a lower matmul rate) or its child died
+    # first: Keras timed it with nothing to compare, and the line counted the others alone
+    models = ("lenet5", "googlenet")
+    torch_lenet = f.run("lenet5", "cpu")
+    keras = tuple(replace(f.run(m, "cpu"), framework="tensorflow") for m in models)
+    parity = f.comparison(
+        "lenet5",
+        kind="torch_vs_keras",
+        framework="tensorflow",
+        reference="torch cpu",
+        candidate="tensorflow cpu",
+    )
+    base = f.healthy(models, device="cpu", framework="all")
+    result = replace(base, runs=(torch_lenet, *keras), comparisons=(parity,))
+    text = render_text(result, judge(result, load_references()))
+    line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
+    assert line.startswith("outputs compared: torch vs Keras on 1 model; largest difference ")
+    assert line.endswith(
+        "; not compared: GPU vs CPU (no model ran on a GPU), torch vs Keras on googlenet (torch "
+        "did not build it)"
+    ), line
+
+    # without torch the reason is that, not a build it skipped
+    from gpudoctor.verify.model import FrameworkEnv
+
+    absent = FrameworkEnv(framework="torch", installed=False)
+    keras_alone = replace(result, runs=keras, comparisons=(), frameworks=(absent,))
+    text = render_text(keras_alone, judge(keras_alone, load_references()))
+    line = next(ln for ln in text.splitlines() if ln.startswith("outputs compared"))
+    assert line == (
+        "outputs compared: none; not compared: GPU vs CPU (no model ran on a GPU), torch vs "
+        "Keras (torch is not installed)"
+    ), line
+
+
+def test_the_settings_line_names_no_gpu_budget_where_only_the_cpu_ran():
+    # `verify --quick` on a laptop without a GPU: 'inference, fp32, default batches, 4 s per
+    # model and GPU, 1.5 s on the CPU, quick', a GPU budget that nothing used
+    healthy = f.healthy(("lenet5",), device="all", quick=True, time_budget_s=4.0)
+    quick = replace(healthy, settings=replace(healthy.settings, cpu_time_budget_s=1.5))
+    cpu_only = replace(quick, runs=tuple(r for r in quick.runs if r.device == "cpu"))
+    text = render_text(cpu_only, judge(cpu_only, load_references()))
+    assert "inference, fp32, default batches, 1.5 s per model, quick; took " in text, text
+    # with a GPU run both budgets stand
+    text = render_text(quick, judge(quick, load_references()))
+    assert "4 s per model and GPU, 1.5 s on the CPU, quick; took " in text, text

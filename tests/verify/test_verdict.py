@@ -717,3 +717,18 @@ def test_every_reason_code_verify_gives_is_in_its_doc():
     doc = (root / "docs" / "verify.md").read_text(encoding="utf-8")
     assert len(codes) >= 25
     assert sorted(c for c in codes if f"`{c}`" not in doc) == []
+
+
+def test_a_noisy_cpu_run_names_no_gpu_among_its_causes(refs):
+    # `verify --quick` on a laptop without a GPU: 'spread 19% of the median (over 10%):
+    # another process, a shared GPU, the CPU governor or throttling'
+    result = f.with_run(f.healthy(("lenet5",)), "lenet5", "cpu", "main", spread=0.19)
+    result = f.with_run(result, "lenet5", "cuda:0", "main", spread=0.3)
+    messages = {r.device: r.message for r in judge(result, refs).reasons if r.code == "noisy"}
+    assert messages["cpu"] == (
+        "torch lenet5 cpu: spread 19% of the median (over 10%): another process on these CPUs, "
+        "the CPU governor or throttling"
+    )
+    assert messages["cuda:0"].endswith(
+        "another process, a shared GPU, the CPU governor or throttling"
+    )
