@@ -19,7 +19,7 @@ from typing import Protocol
 
 from gpudoctor.errors import ExitCode, GpudoctorError
 from gpudoctor.onboard.plan import CUDA_OVERRIDE, Step
-from gpudoctor.probe.runcmd import CmdResult, run_cmd
+from gpudoctor.probe.runcmd import CmdResult, how_it_ended, run_cmd
 from gpudoctor.tomlcompat import tomllib
 
 MAX_OUTPUT_BYTES = 16 << 20
@@ -124,7 +124,7 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         or _last_line(_SRUN_TASK_EXIT.sub("", result.stderr))
         or _last_line(result.stdout)
     )
-    return f"exited with status {result.returncode}" + (f": {last}" if last else "")
+    return how_it_ended(result.returncode) + (f": {last}" if last else "")
 
 
 _SRUN_TASK_EXIT = re.compile(r"^srun: error: \S+: tasks? [0-9][0-9,\-]*: .*$", re.MULTILINE)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gpudoctor.probe.base import ProbeContext
-from gpudoctor.probe.runcmd import CmdResult, stopping
+from gpudoctor.probe.runcmd import CmdResult, how_it_ended, stopping
 
 CHILDREN = Path(__file__).resolve().parent / "children"
 
@@ -85,6 +85,11 @@ def run_json_child(
                 return ChildOutcome(data, result)
             break
     tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
-    return ChildOutcome(
-        None, result, f"the probe process exited with status {result.returncode}: {tail[0]}"
-    )
+    return ChildOutcome(None, result, f"the probe process {_ended(result.returncode)}: {tail[0]}")
+
+
+def _ended(returncode: int | None) -> str:
+    """``exited with status 1``, or ``was killed by SIGILL`` (a status of -4 read as an exit
+    code, where the kernel had stopped the framework for an instruction the CPU lacks)."""
+    ended = how_it_ended(returncode)
+    return ended if ended.startswith("exited") else f"was {ended}"

@@ -177,6 +177,27 @@ def stopping() -> bool:
     return _stopping.is_set()
 
 
+def how_it_ended(returncode: int | None, when: str = "") -> str:
+    """A child's end in words, ``when`` after the verb: ``exited with status 1 before
+    finishing``, or the signal that killed it.
+
+    A negative status is subprocess's way of naming a signal: 'exited with status -9' read as
+    an exit code, where the kernel's out-of-memory killer had sent SIGKILL.
+    """
+    if returncode is None or returncode >= 0:
+        return f"exited with status {returncode}{when}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        return f"killed by signal {-returncode}{when}"
+    if -returncode == signal.SIGKILL:
+        return (
+            f"killed by {name}{when} (the kernel's out-of-memory killer sends it, as do a "
+            "job's memory limit and kill -9)"
+        )
+    return f"killed by {name}{when}"
+
+
 def run_cmd(
     argv: Sequence[str],
     *,

@@ -15,9 +15,9 @@ from typing import Any
 from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.model.hardware import AllReduce
 from gpudoctor.model.serialize import from_dict
-from gpudoctor.probe.runcmd import CmdResult, stream_cmd
+from gpudoctor.probe.runcmd import CmdResult, how_it_ended, stream_cmd
 from gpudoctor.verify.bandwidth import CPU_SWEEP, GPU_SWEEP
-from gpudoctor.verify.harness import child_env, how_it_ended
+from gpudoctor.verify.harness import child_env
 from gpudoctor.verify.model import (
     GPU_ONLY,
     ITEMS,

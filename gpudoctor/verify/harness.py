@@ -6,7 +6,6 @@ import datetime as dt
 import importlib.util
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 
 from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.model.serialize import from_dict
-from gpudoctor.probe.runcmd import CmdResult, stream_cmd
+from gpudoctor.probe.runcmd import CmdResult, how_it_ended, stream_cmd
 from gpudoctor.verify import plan
 from gpudoctor.verify.model import (
     Comparison,
@@ -177,27 +176,6 @@ def _check_index(device: str, env: FrameworkEnv) -> None:
     if device not in {g.device for g in env.gpus}:
         have = ", ".join(g.device for g in env.gpus)
         raise BadInputError(f"no device {device}: {env.framework} sees {have}")
-
-
-def how_it_ended(returncode: int | None, when: str = "") -> str:
-    """A child's end in words, ``when`` after the verb: ``exited with status 1 before
-    finishing``, or the signal that killed it.
-
-    A negative status is subprocess's way of naming a signal: 'exited with status -9' read as
-    an exit code, where the kernel's out-of-memory killer had sent SIGKILL.
-    """
-    if returncode is None or returncode >= 0:
-        return f"exited with status {returncode}{when}"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        return f"killed by signal {-returncode}{when}"
-    if -returncode == signal.SIGKILL:
-        return (
-            f"killed by {name}{when} (the kernel's out-of-memory killer sends it, as do a "
-            "job's memory limit and kill -9)"
-        )
-    return f"killed by {name}{when}"
 
 
 def _finish(col: _Collected, result: CmdResult) -> None:

@@ -389,3 +389,24 @@ def test_a_verify_job_slurm_will_never_start_is_not_waited_for(
         )
     else:
         assert result.ok and result.stdout == "verify ran\n", result.why
+
+
+def test_a_step_killed_by_a_signal_names_the_signal(tmp_path: Path) -> None:
+    # uv or pip stopped by the OOM killer read 'exited with status -9', an exit code no
+    # program returns
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    chosen = next(s for s in make_plan(request(), facts, None).steps if s.name == "plan")
+    killed = type(chosen)(**{**chosen.__dict__, "argv": (sys.executable, "-c", code)})
+    with pytest.raises(StepFailed) as failed:
+        execute(
+            [killed],
+            first=1,
+            total=1,
+            log_dir=tmp_path,
+            write_log=lambda path, text: path.write_text(text),
+            in_process=lambda step: None,
+            progress=_Quiet(),
+        )
+    assert "killed by SIGKILL" in str(failed.value)
+    assert "status -9" not in str(failed.value)

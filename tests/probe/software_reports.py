@@ -116,7 +116,7 @@ def software_reports(h100: dict, h100_nvml: NvmlInfo) -> dict[str, Report]:
             name="tensorflow",
             status="crashed",
             message=(
-                "the tensorflow probe crashed: the probe process exited with status -6: "
+                "the tensorflow probe crashed: the probe process was killed by SIGABRT: "
                 "2026-11-28 12:00:00.000000: F tensorflow/core/platform/cpu_feature_guard.cc:37] "
                 "The TensorFlow library was compiled to use AVX instructions, but these aren't "
                 "available on your machine."

@@ -172,10 +172,17 @@ def test_a_report_without_cpu_flags_says_so() -> None:
     assert any("does not record the CPU's flags" in line for line in found.evidence)
 
 
-def test_sigill_is_an_illegal_instruction() -> None:
+@pytest.mark.parametrize(
+    "ended",
+    [
+        "was killed by SIGILL",
+        "exited with status -4",  # as reports written before 2026-12-08 say it
+    ],
+)
+def test_sigill_is_an_illegal_instruction(ended: str) -> None:
     # pytorch/pytorch#37577: SIGILL from libtorch_cpu.so at import on a CPU without AVX; the
     # probe sees the child die of signal 4
-    message = "the torch probe crashed: the probe process exited with status -4: no output"
+    message = f"the torch probe crashed: the probe process {ended}: no output"
     report = with_framework(healthy(), "torch", status="crashed", message=message, version=None)
     report = with_host(report, cpu_flags=("sse4_1", "sse4_2"))
     (found,) = findings(report, "GD-HOST-036")
