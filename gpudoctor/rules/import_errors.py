@@ -124,7 +124,7 @@ def _flag(isa: str) -> str:
     "for AVX; PyTorch's CPU kernels assume AVX in places). On an older CPU, or a VM that hides "
     "AVX, TensorFlow stops with `The TensorFlow library was compiled to use AVX instructions, "
     "but these aren't available on your machine` and PyTorch dies of `Illegal instruction` "
-    "(SIGILL), which the probe records as a crash with status -4. The report records the "
+    "(SIGILL), which the probe records as a crash (killed by SIGILL). The report records the "
     "CPU's instruction-set flags from `/proc/cpuinfo`; the evidence says which it lacks.",
     fix="Run on a machine whose CPU has the instruction set, install a release built for this "
     "CPU, or build the framework from source.",
