@@ -78,11 +78,9 @@ def _choose(
     commands: dict[Family, tuple[str, ...]],
     what: str,
     how: str = PACKAGE_MANAGER,
-    *,
-    on_host: bool = True,
 ) -> tuple[str, ...]:
     """The family's commands; for an unknown one, what to do plus Ubuntu's command, labelled."""
-    found = report_family(report, on_host=on_host)
+    found = report_family(report)
     if found != "unknown":
         return commands[found]
     label = "Debian/Ubuntu" if commands["ubuntu"] == commands["debian"] else "Ubuntu"
@@ -384,18 +382,46 @@ def package_owning(report: Report, path: str) -> str:
     return f"$ dpkg -S {path} || rpm -qf {path}"
 
 
+_COMPILER: dict[Family, str] = {
+    "ubuntu": "apt-get install -y build-essential",
+    "debian": "apt-get install -y build-essential",
+    "fedora": "dnf install -y gcc gcc-c++",
+    "rhel": "dnf install -y gcc gcc-c++",
+}
+_APT_UPDATE = "apt-get update && "
+"""An image's package lists are usually empty (Docker's images delete them), so a build installs
+after ``apt-get update`` in the same step."""
+
+
+def _image_recipe(container: str) -> str:
+    """Where a container's packages are installed for good: its image's build recipe."""
+    if container == "apptainer":
+        return "in %post of the image's definition file (it runs as root)"
+    return "as a RUN line of the image's Dockerfile (it runs as root)"
+
+
 def install_compiler(report: Report) -> tuple[str, ...]:
-    """Install a C and C++ compiler (Triton builds its launcher with one, extensions need both)."""
-    return _choose(
-        report,
-        {
-            "ubuntu": ("$ sudo apt-get install -y build-essential",),
-            "debian": ("$ sudo apt-get install -y build-essential",),
-            "fedora": ("$ sudo dnf install -y gcc gcc-c++",),
-            "rhel": ("$ sudo dnf install -y gcc gcc-c++",),
-        },
-        "Install gcc and g++",
-        on_host=False,  # into the container, where torch.compile runs
+    """Install a C and C++ compiler (Triton builds its launcher with one, extensions need both).
+
+    Inside a container the install belongs in the image's recipe, with no sudo (a Dockerfile's
+    RUN and Apptainer's %post run as root, and images seldom have sudo); one installed in a
+    running container goes when it is recreated.
+    """
+    container = report.host.container
+    if container is None or report.host.os != "linux":
+        return _choose(
+            report,
+            {found: (f"$ sudo {command}",) for found, command in _COMPILER.items()},
+            "Install gcc and g++",
+        )
+    found = report_family(report, on_host=False)  # the container's own os-release
+    recipe = _image_recipe(container)
+    if found != "unknown":
+        update = _APT_UPDATE if found in ("ubuntu", "debian") else ""
+        return (f"$ {update}{_COMPILER[found]}   # {recipe}",)
+    return (
+        f"Install gcc and g++ with the image's package manager, {recipe}; "
+        f"Debian/Ubuntu: $ {_APT_UPDATE}{_COMPILER['debian']}",
     )
 
 

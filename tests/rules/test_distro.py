@@ -82,12 +82,37 @@ def test_a_compiler_is_installed_with_the_containers_own_package_manager():
     # torch.compile runs in the container: a Fedora image gets dnf, not the labelled apt line
     # that a driver fix (run on the unknown host) gets.
     fedora_image = on("Fedora Linux 44 (KDE Plasma Desktop Edition)", container="docker")
-    assert distro.install_compiler(fedora_image) == ("$ sudo dnf install -y gcc gcc-c++",)
+    assert distro.install_compiler(fedora_image) == (
+        "$ dnf install -y gcc gcc-c++   # as a RUN line of the image's Dockerfile "
+        "(it runs as root)",
+    )
     assert "with your distribution's package manager" in distro.install_driver(fedora_image)[0]
-    ubuntu_image = on("Ubuntu 22.04.5 LTS", container="podman")
-    assert distro.install_compiler(ubuntu_image) == ("$ sudo apt-get install -y build-essential",)
     unknown_image = on("Alpine Linux v3.20", container="docker")
-    assert "Debian/Ubuntu: $ sudo apt-get install" in distro.install_compiler(unknown_image)[0]
+    (line,) = distro.install_compiler(unknown_image)
+    assert line == (
+        "Install gcc and g++ with the image's package manager, as a RUN line of the image's "
+        "Dockerfile (it runs as root); Debian/Ubuntu: $ apt-get update && apt-get install -y "
+        "build-essential"
+    )
+
+
+def test_a_compiler_in_a_container_goes_in_the_image_without_sudo():
+    # One is root in a Dockerfile's RUN and Apptainer's %post, and images seldom have sudo.
+    ubuntu_image = on("Ubuntu 22.04.5 LTS", container="podman")
+    assert distro.install_compiler(ubuntu_image) == (
+        "$ apt-get update && apt-get install -y build-essential   # as a RUN line of the "
+        "image's Dockerfile (it runs as root)",
+    )
+    sif = on("Ubuntu 22.04.5 LTS", container="apptainer")
+    assert distro.install_compiler(sif) == (
+        "$ apt-get update && apt-get install -y build-essential   # in %post of the image's "
+        "definition file (it runs as root)",
+    )
+    for report in (ubuntu_image, sif):
+        assert "sudo" not in distro.install_compiler(report)[0]
+    assert distro.install_compiler(on("Ubuntu 22.04.5 LTS")) == (
+        "$ sudo apt-get install -y build-essential",
+    )
 
 
 @pytest.mark.parametrize(
