@@ -281,8 +281,17 @@ def device_reports() -> dict[str, Report]:
     # from the RTX 2080 SUPER (PCI bus 01) and L40S captures (moved to bus 41): nvidia-smi
     # numbers the 2080 first; CUDA's fastest-first order puts the L40S first, so
     # CUDA_VISIBLE_DEVICES=0, read from nvidia-smi, runs on the L40S.
-    slow, fast = rtx2080_nvml.gpus[0], l40s_nvml.gpus[0]
-    fast = dataclasses.replace(fast, index=1, pci_bus_id="00000000:41:00.0")
+    # The captures' UUIDs are zeroed; the fix names the UUID of the GPU meant, so each card
+    # gets a distinct one (made up, in nvidia-smi's form).
+    slow = dataclasses.replace(
+        rtx2080_nvml.gpus[0], uuid="GPU-3f9c1a7e-52d4-8b0e-6c1f-a94e27d05b38"
+    )
+    fast = dataclasses.replace(
+        l40s_nvml.gpus[0],
+        index=1,
+        pci_bus_id="00000000:41:00.0",
+        uuid="GPU-b81e4d29-07c3-f5a6-2d9e-5c30f8e1a476",
+    )
     mixed_nvml = dataclasses.replace(rtx2080_nvml, gpus=(slow, fast))
     mixed_driver = dataclasses.replace(
         driver_from(rtx2080, rtx2080_nvml),

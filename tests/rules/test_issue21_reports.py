@@ -158,6 +158,16 @@ def test_mixed_gpus_with_visible_devices_by_index():
         for e in found.evidence
     )
     assert found.fix[0].startswith("$ export CUDA_DEVICE_ORDER=PCI_BUS_ID")
+    # The UUID of the card meant (nvidia-smi's GPU 0, the 2080 SUPER), not the L40S's, and
+    # each card its own: a zeroed UUID shared by both would select neither.
+    nvml = load_report(REPORTS / "failure__mixed_gpus_visible_devices_by_index.json").nvml
+    assert nvml is not None
+    uuids = {g.name: g.uuid for g in nvml.gpus}
+    assert len(set(uuids.values())) == 2
+    assert "GPU-00000000" not in found.fix[-1]
+    assert found.fix[-1].endswith(
+        f"$ export CUDA_VISIBLE_DEVICES={uuids['NVIDIA GeForce RTX 2080 SUPER']}"
+    )
 
 
 @pytest.mark.parametrize(
