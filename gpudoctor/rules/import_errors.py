@@ -24,8 +24,21 @@ def _quoted(c: Classified) -> str:
     return f"{label(c.framework)}: {quote(c.message)}"
 
 
-def _source(c: Classified) -> str:
-    return f"from a public report: {c.match.source.split(' ', 1)[0]}"
+_REPOSITORIES = {
+    "torch": "github.com/pytorch/pytorch/",
+    "tensorflow": "github.com/tensorflow/tensorflow/",
+}
+
+
+def _source(c: Classified, fw: FrameworkInfo | None = None) -> str:
+    """The row's first cited address; for ``fw``, the first in that framework's own repository
+    where the row cites one (a TensorFlow finding should not send its reader to PyTorch's)."""
+    repository = _REPOSITORIES.get(fw.name) if fw is not None else None
+    own = [
+        w for w in c.match.source.split() if repository and w.startswith(f"https://{repository}")
+    ]
+    first = own[0].rstrip(";,") if own else c.match.source.split(" ", 1)[0]
+    return f"from a public report: {first}"
 
 
 def _host(report: Report) -> str:
@@ -191,8 +204,12 @@ def _of(report: Report, kb: KnowledgeBase, fw: FrameworkInfo, cause: str) -> lis
     fix="`pip install 'numpy<2'` (NumPy's own advice), or upgrade {fw} to a release built "
     "against NumPy 2.",
     sources=(
-        "https://github.com/pytorch/pytorch/issues/135013",
+        "https://github.com/tensorflow/tensorflow/issues/102743 (TensorFlow 2.14 under NumPy "
+        "2.3.4: 'A module that was compiled using NumPy 1.x cannot be run in NumPy 2.3.4')",
+        "https://github.com/tensorflow/tensorflow/issues/67291 (NumPy 2.0 support: closed with "
+        "TensorFlow 2.18)",
         "tensorflow/tensorflow v2.18.0 release notes (compiled with NumPy 2.0 by default)",
+        "https://github.com/pytorch/pytorch/issues/135013 (PyTorch)",
         "https://github.com/xai4space/meteors/issues/20",
         "https://github.com/xaviermouy/FishSound_Finder/issues/3",
         _SOURCE,
@@ -206,7 +223,7 @@ def numpy_abi(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[
     evidence = [_quoted(c) for c in found]
     if fw.numpy_version:
         evidence.append(f"numpy {fw.numpy_version} is installed")
-    evidence.append(_source(found[0]))
+    evidence.append(_source(found[0], fw))
     verb = "fails to import" if _failed(fw) else "cannot use NumPy"
     yield Hit(
         severity=Severity.ERROR if _failed(fw) else Severity.WARNING,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.rules.registry import REGISTRY
 from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
     diagnose,
@@ -199,6 +200,21 @@ def test_numpy_2_under_a_numpy_1_build_names_the_numpy_version() -> None:
         "installed NumPy 2.0.0"
     )
     assert found.fix[0].startswith("$ pip install 'numpy<2'")
+
+
+def test_numpy_2_under_a_numpy_1_build_cites_the_frameworks_own_thread() -> None:
+    # The banner's row cites a PyTorch thread and a TensorFlow one: each finding names its own.
+    (tf,) = findings(recorded("tensorflow_under_numpy2"), "GD-TF-015")
+    assert "from a public report: https://github.com/tensorflow/tensorflow/issues/102743" in (
+        tf.evidence
+    )
+    (torch,) = findings(recorded("torch_2_2_under_numpy2"), "GD-TORCH-015")
+    assert "from a public report: https://github.com/pytorch/pytorch/issues/135013" in (
+        torch.evidence
+    )
+    rule = REGISTRY["GD-TF-015"]
+    assert rule.sources[0].startswith("https://github.com/tensorflow/tensorflow/issues/")
+    assert "https://github.com/pytorch/pytorch/issues/135013 (PyTorch)" in rule.sources
 
 
 def test_the_recorded_torch_2_2_under_numpy_2_is_a_warning() -> None:
