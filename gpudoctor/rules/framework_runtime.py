@@ -443,7 +443,9 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
     {"torch": "GD-TORCH-008", "tensorflow": "GD-TF-008"},
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
-    title="{fw} is a GPU build but cannot use the GPU",
+    # The catalogue's title, which fleet report shows beside nodes with no GPU too; a machine
+    # with a GPU it cannot use is told so in its own title below.
+    title="{fw} is a GPU build and finds no usable GPU",
     why="{fw} was built with CUDA and imported, but reports no usable GPU "
     "(`torch.cuda.is_available()` False, `tf.config.list_physical_devices('GPU')` empty). "
     "The evidence lists the upstream facts that explain it (hidden devices, NVML, libcuda, "
@@ -504,7 +506,11 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         )
     else:  # nothing upstream explains it: the framework's own error is the lead
         fix = ("No other finding explains it; the framework's own error says more:", probe)
-    yield Hit(evidence=tuple(evidence), fix=fix)
+    yield Hit(
+        title=f"{FRAMEWORK_NAMES.get(fw.name, fw.name)} is a GPU build but cannot use the GPU",
+        evidence=tuple(evidence),
+        fix=fix,
+    )
 
 
 @framework_rule(

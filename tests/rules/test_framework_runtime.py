@@ -16,6 +16,7 @@ from gpudoctor.model.report import (
     Unavailable,
 )
 from gpudoctor.probe.child import hung_message
+from gpudoctor.rules.registry import REGISTRY
 from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
     broken_nvml,
@@ -480,3 +481,17 @@ def test_a_torch_reinstall_names_the_index_its_local_label_comes_from():
     assert (
         findings(pypi, "GD-TORCH-002")[0].fix[-1] == "$ pip install --force-reinstall torch==2.9.1"
     )
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "fw"), [("GD-TF-008", "TensorFlow"), ("GD-TORCH-008", "PyTorch")]
+)
+def test_the_gpu_use_rules_name_is_true_on_a_node_without_a_gpu(rule_id: str, fw: str) -> None:
+    # fleet report's 'Means' column shows the catalogue title beside every node the finding is
+    # on, information ones with no GPU too: it read 'TensorFlow is a GPU build but cannot use
+    # the GPU' there. A machine with a GPU it cannot use still reads so in its own title.
+    assert REGISTRY[rule_id].title == f"{fw} is a GPU build and finds no usable GPU"
+    name = "tensorflow" if fw == "TensorFlow" else "torch"
+    (found,) = findings(with_framework(healthy(), name, cuda_available=False), rule_id)
+    assert found.severity == Severity.ERROR
+    assert found.title == f"{fw} is a GPU build but cannot use the GPU"
