@@ -25,6 +25,7 @@ from gpudoctor.cli.options import (
     output_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.fleet.aggregate import STALE_AFTER_H
 
 if TYPE_CHECKING:
     from gpudoctor.fleet.baseline import Baseline
@@ -62,6 +63,9 @@ def _fleet_format_option(fn: Any) -> Any:
 
 # --- fleet report ---------------------------------------------------------------------------
 
+MAX_STALE_AFTER_H = 366 * 24.0
+"""A year: a threshold above it is a typo (minutes or seconds), not a policy."""
+
 
 @command.command("report")
 @click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
@@ -73,6 +77,16 @@ def _fleet_format_option(fn: Any) -> Any:
     help="Judge every node against a golden node's report (JSON) or pinned facts (.toml), "
     "not only against the majority; drift names the reference it used.",
 )
+@click.option(
+    "--stale-after",
+    "stale_after_h",
+    type=FiniteFloatRange(min=0, min_open=True, max=MAX_STALE_AFTER_H),
+    default=STALE_AFTER_H,
+    show_default=True,
+    metavar="HOURS",
+    help="A node report checked more than HOURS before the newest one is stale (listed and "
+    "counted).",
+)
 @_fleet_format_option
 @output_option
 @force_option
@@ -80,6 +94,7 @@ def _fleet_format_option(fn: Any) -> Any:
 def report_command(
     paths: tuple[Path, ...],
     baseline_path: Path | None,
+    stale_after_h: float,
     fmt: str | None,
     output: Path | None,
     force: bool,
@@ -97,7 +112,7 @@ def report_command(
     if output is not None:
         check_output(output, force=force)
     baseline = load_baseline(baseline_path) if baseline_path is not None else None
-    report = build_fleet_report(paths, baseline=baseline)
+    report = build_fleet_report(paths, baseline=baseline, stale_after_h=stale_after_h)
     emit(FLEET.render(fmt, report), output, force=force)
     return int(ExitCode.OK if report.healthy else ExitCode.PROBLEMS)
 
@@ -133,6 +148,7 @@ def build_fleet_report(
     extra_not_reached: Sequence[NotReached] = (),
     partitions: dict[str, tuple[str, ...]] | None = None,
     baseline: Baseline | None = None,
+    stale_after_h: float = STALE_AFTER_H,
 ) -> FleetReport:
     """Read, re-diagnose (today's rules) and aggregate every node report under ``paths``."""
     from gpudoctor import kb
@@ -155,6 +171,7 @@ def build_fleet_report(
         extra_not_reached=extra_not_reached,
         partitions=partitions,
         baseline=baseline,
+        stale_after_h=stale_after_h,
     )
 
 

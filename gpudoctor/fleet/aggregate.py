@@ -82,6 +82,7 @@ def aggregate(
     skipped: Sequence[Skipped] = (),
     baseline: Baseline | None = None,
     gres: Mapping[str, Sequence[str]] | None = None,
+    stale_after_h: float = STALE_AFTER_H,
     gpudoctor_version: str,
     created_at: str,
 ) -> FleetReport:
@@ -92,6 +93,8 @@ def aggregate(
 
     ``gres`` maps a node to its SLURM GRES (``fleet run``'s manifest): a node whose PCI bus and
     driver hold fewer GPUs than it promises gets GD-GPU-068 as an error (fleet/gres.py).
+
+    A node report checked more than ``stale_after_h`` hours before the newest is stale.
     """
     known = gres or {}
     ordered = sorted(
@@ -116,7 +119,7 @@ def aggregate(
         not_reached=tuple(sorted(not_reached, key=lambda r: sort_key(r.node))),
         verify=tuple(sorted(verify, key=lambda v: (sort_key(v.node), v.path))),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
-        checked=check_span(summaries),
+        checked=check_span(summaries, stale_after_h),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.fleet import workers
-from gpudoctor.fleet.aggregate import aggregate
+from gpudoctor.fleet.aggregate import STALE_AFTER_H, aggregate
 from gpudoctor.fleet.baseline import Baseline
 from gpudoctor.fleet.facts import (
     is_verify_result,
@@ -98,6 +98,7 @@ def build_fleet_report(
     extra_not_reached: Sequence[NotReached] = (),
     partitions: dict[str, tuple[str, ...]] | None = None,
     baseline: Baseline | None = None,
+    stale_after_h: float = STALE_AFTER_H,
 ) -> FleetReport:
     """Read, re-diagnose and aggregate every node report under ``paths``.
 
@@ -133,6 +134,7 @@ def build_fleet_report(
         skipped=found.skipped,
         baseline=baseline,
         gres=found.gres,
+        stale_after_h=stale_after_h,
         gpudoctor_version=gpudoctor_version,
         created_at=created_at,
     )

@@ -359,7 +359,7 @@ class CheckSpan:
     stale_hostlist: str = ""
     """``stale`` in hostlist notation."""
     stale_after_h: float
-    """The threshold, in hours before the newest report."""
+    """The threshold, in hours before the newest report: 24, or ``fleet report --stale-after``'s."""
     undated: int = 0
     """Node reports with no readable check time (not counted in the span)."""
 

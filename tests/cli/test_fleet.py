@@ -118,6 +118,29 @@ def test_prometheus_and_json_say_when_each_nodes_check_ran(cli: Cli, tmp_path):
     }
 
 
+def test_stale_after_sets_the_threshold(cli: Cli, tmp_path):
+    # the 24 h threshold had no option: a fleet checked weekly had every node stale, or a
+    # nightly one none after a missed night of 20 h
+    folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100})
+    older = json.loads(H100.read_text())
+    older["created_at"] = "2026-11-27T12:00:00Z"  # 24 h before gpu-001's report
+    (folder / "gpu-002.json").write_text(json.dumps(older))
+    report = ("fleet", "report", str(folder))
+    assert "stale" not in cli(*report).stdout  # 24 h exactly: not more than the default
+    text = cli(*report, "--stale-after", "12").stdout
+    assert "stale (checked more than 12 h before the newest): gpu-002 (1)" in text
+    doc = json.loads(cli(*report, "--stale-after", "1.5", "--format", "json").stdout)
+    assert (doc["checked"]["stale_after_hours"], doc["checked"]["stale"]) == (1.5, ["gpu-002"])
+
+
+@pytest.mark.parametrize("hours", ["0", "-3", "abc", "nan", "inf", "1e9", "12h", ""])
+def test_a_bad_stale_after_is_one_line(cli: Cli, tmp_path, hours: str):
+    folder = fleet_dir(tmp_path, {"gpu-001": H100})
+    result = cli("fleet", "report", str(folder), "--stale-after", hours)
+    one_line_error(result)
+    assert "--stale-after" in result.stderr
+
+
 def test_unreadable_reports_are_named_and_the_rest_still_counts(cli: Cli, tmp_path):
     folder = fleet_dir(tmp_path, {"ok-1": H100})
     (folder / "empty.json").write_text("")
