@@ -84,8 +84,8 @@ MAX_STALE_AFTER_H = 366 * 24.0
     default=STALE_AFTER_H,
     show_default=True,
     metavar="HOURS",
-    help="A node report checked more than HOURS before the newest one is stale (listed and "
-    "counted).",
+    help="A node report checked more than HOURS before the newest one is stale (listed, "
+    "counted, and gpudoctor_fleet_stale_nodes in prometheus).",
 )
 @_fleet_format_option
 @output_option

@@ -91,6 +91,13 @@ def render_prometheus(report: FleetReport) -> str:
         ),
         worst=min,  # a node seen twice: the older report is the one to look at
     )
+    if report.checked is not None:  # no report said when it was checked: nothing to count
+        lines += _family(
+            "gpudoctor_fleet_stale_nodes",
+            f"Node reports checked more than {report.checked.stale_after_h:g} h before the "
+            "newest one read (fleet report --stale-after): another night's run than the rest.",
+            [({}, len(report.checked.stale))],
+        )
     lines += _family(
         "gpudoctor_fleet_node_finding",
         "A finding today's rules give the node (always 1).",

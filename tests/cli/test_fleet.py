@@ -118,9 +118,9 @@ def test_prometheus_and_json_say_when_each_nodes_check_ran(cli: Cli, tmp_path):
     }
 
 
-def test_stale_after_sets_the_threshold(cli: Cli, tmp_path):
+def test_stale_after_sets_the_threshold_and_prometheus_counts_the_stale(cli: Cli, tmp_path):
     # the 24 h threshold had no option: a fleet checked weekly had every node stale, or a
-    # nightly one none after a missed night of 20 h
+    # nightly one none after a missed night of 20 h; and an alert could not count them
     folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100})
     older = json.loads(H100.read_text())
     older["created_at"] = "2026-11-27T12:00:00Z"  # 24 h before gpu-001's report
@@ -131,6 +131,11 @@ def test_stale_after_sets_the_threshold(cli: Cli, tmp_path):
     assert "stale (checked more than 12 h before the newest): gpu-002 (1)" in text
     doc = json.loads(cli(*report, "--stale-after", "1.5", "--format", "json").stdout)
     assert (doc["checked"]["stale_after_hours"], doc["checked"]["stale"]) == (1.5, ["gpu-002"])
+    prom = cli(*report, "--format", "prometheus").stdout
+    assert "\ngpudoctor_fleet_stale_nodes 0\n" in prom
+    prom = cli(*report, "--stale-after", "23.5", "--format", "prometheus").stdout
+    assert "# HELP gpudoctor_fleet_stale_nodes Node reports checked more than 23.5 h" in prom
+    assert "\ngpudoctor_fleet_stale_nodes 1\n" in prom
 
 
 @pytest.mark.parametrize("hours", ["0", "-3", "abc", "nan", "inf", "1e9", "12h", ""])

@@ -258,6 +258,8 @@ def test_prometheus_parses_with_the_reference_parser():
     drift = families["gpudoctor_fleet_drift"].samples
     assert any(s.labels["member"] == "gpu-003:gpu5" for s in drift)
     assert families["gpudoctor_fleet_healthy"].samples[0].value == 0
+    # the stale node reports the checked line names, counted for an alert
+    assert families["gpudoctor_fleet_stale_nodes"].samples[0].value == 6
 
 
 def test_prometheus_gives_each_nodes_check_time_and_the_older_of_a_repeated_node():
