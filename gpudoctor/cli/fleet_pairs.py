@@ -213,7 +213,7 @@ def pairs_command(
     )
 
     def done(outcome: PairOutcome, i: int, total: int) -> None:
-        save = json.dumps(to_dict(outcome), indent=2) + "\n"
+        save = json.dumps(to_dict(outcome), indent=2, sort_keys=True) + "\n"
         _save(pair_dir / f"{outcome.nodes[0]}+{outcome.nodes[1]}.json", save)
         bw = outcome.busbw_gbps
         what = f"{bw:.2f} GB/s bus bandwidth" if bw is not None else outcome.message

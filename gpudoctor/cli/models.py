@@ -201,7 +201,9 @@ def command(fmt: str) -> int:
     from gpudoctor.refmodels import SPECS
 
     if fmt == "json":
-        click.echo(json.dumps(models_document(SPECS), indent=2, ensure_ascii=False))
+        # keys sorted, as check's, diff's and history's documents are
+        doc = json.dumps(models_document(SPECS), indent=2, sort_keys=True, ensure_ascii=False)
+        click.echo(doc)
     elif fmt == "markdown":
         click.echo(render_markdown(SPECS), nl=False)
     else:

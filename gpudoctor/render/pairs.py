@@ -99,7 +99,7 @@ def render_json(report: PairsReport) -> str:
     # for readers of the files written before 2026-12-07); what wrote it first
     doc = {"schema_version": report.version, "tool": TOOL, **to_dict(report)}
     doc["healthy"] = report.healthy
-    return json.dumps(finite_json(doc), indent=2, allow_nan=False) + "\n"
+    return json.dumps(finite_json(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

@@ -158,8 +158,13 @@ def run_folder(tmp_path: Path, report: PairsReport) -> Path:
 def test_the_pairs_json_is_versioned_as_every_other_document() -> None:
     # it had `version` alone (and `tool` last): `jq .schema_version` read null for pairs.json
     report = dataclasses.replace(pairs_report(bad_node=True), created_at="2026-12-07T04:05:06Z")
-    doc = json.loads(render_json(report))
-    assert list(doc)[:2] == ["schema_version", "tool"]
+    text = render_json(report)
+    doc = json.loads(text)
+    # keys sorted at every level, as check's, diff's and history's documents are (they were
+    # in the order written: schema_version, tool, then the fields)
+    assert list(doc) == sorted(doc)
+    assert all(list(p) == sorted(p) for p in doc["pairs"])
+    assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
     assert (doc["schema_version"], doc["tool"], doc["version"]) == (1, "gpudoctor fleet pairs", 1)
     assert doc["created_at"] == "2026-12-07T04:05:06Z" and doc["healthy"] is False
 

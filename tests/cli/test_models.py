@@ -166,3 +166,13 @@ def test_models_imports_no_framework(fmt):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_json_keys_are_sorted_as_in_every_other_document(cli):
+    # models wrote its keys in the order built (schema_version, tool, ... name, title, year),
+    # unlike check's, diff's and history's documents: two versions did not diff cleanly
+    text = cli("models", "--format", "json").stdout
+    doc = json.loads(text)
+    assert list(doc) == sorted(doc)
+    assert all(list(m) == sorted(m) for m in doc["models"])
+    assert text == json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
