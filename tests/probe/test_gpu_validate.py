@@ -122,3 +122,121 @@ def test_the_training_run_is_resnet50_under_amp_in_the_auto_layout():
     assert args[args.index("--mode") + 1] == "training"
     assert args[args.index("--precision") + 1].startswith("amp-")
     assert "--layout" not in args
+
+
+def recorder(tmp_path, budget_s=540.0):
+    out, stage = tmp_path / "out", tmp_path / "stage"
+    out.mkdir()
+    stage.mkdir()
+    return validate.Recorder(out, redact=True, stage=stage, budget_s=budget_s), out
+
+
+def test_each_step_is_published_as_it_ends_so_a_killed_run_still_returns_data(tmp_path):
+    # The device tool kills the command at its limit: before, summary.txt and the archive were
+    # written only at the very end, so a run stopped in its last step returned neither, and
+    # every raw file lay loose in OUT (more than the 8 files the tool brings back).
+    import sys
+    import tarfile
+
+    rec, out = recorder(tmp_path)
+    rec.run("first step", [sys.executable, "-c", "print('hi')"], 30.0)
+    rec.save("nvml.json", '{"serial": "1652921012345"}\n')
+    rec.save("nvidia-smi-q.txt", "raw\n")
+    summary = (out / "summary.txt").read_text()
+    assert "first step" in summary and "exit 0" in summary
+    assert summary.splitlines()[-1].startswith("still running")
+    with tarfile.open(out / "gpu-validate.tar.gz") as tar:
+        names = tar.getnames()
+    assert "gpu-validate/nvidia-smi-q.txt" in names and "gpu-validate/summary.txt" in names
+    assert sorted(p.name for p in out.iterdir()) == [
+        "gpu-validate.tar.gz",
+        "nvml.json",
+        "summary.txt",
+    ]  # only KEEP's files loose, and no half-written .part file
+    assert "1652921012345" not in (out / "nvml.json").read_text()
+
+
+def test_a_step_gets_only_what_is_left_of_the_budget_and_none_below_the_minimum(
+    tmp_path, monkeypatch
+):
+    # Before, the steps' own timeouts summed to 600 s with --hardware-only and 1,080 s without,
+    # past the device tool's 600 s: one hang could eat the whole command.
+    import sys
+    import time
+
+    monkeypatch.setattr(validate, "MIN_STEP_S", 0.5)
+    rec, out = recorder(tmp_path, budget_s=2.0)
+    began = time.monotonic()
+    slow = rec.run("slow", [sys.executable, "-c", "import time; time.sleep(30)"], 300.0)
+    assert slow.timed_out and time.monotonic() - began < 10
+    skipped = rec.run("next", [sys.executable, "-c", "print(1)"], 300.0)
+    assert skipped.returncode is None and skipped.start_error
+    assert "skipped: 0 s left of the 2 s budget" in (out / "summary.txt").read_text()
+
+
+def test_the_script_keeps_what_it_recorded_when_a_step_of_its_own_breaks(tmp_path, monkeypatch):
+    def record(rec):
+        for name in ("report.json", "report.txt", "nvml.json", "a.txt", "b.txt", "c.txt"):
+            rec.save(name, "{}\n")
+        for name in ("d.txt", "e.txt", "f.txt", "g.txt"):
+            rec.save(name, "x\n")
+
+    def broken(rec, hardware_only=False):
+        raise json.JSONDecodeError("Expecting value", "", 0)
+
+    monkeypatch.setattr(validate, "record_gpudoctor", record)
+    monkeypatch.setattr(validate, "record_nvidia_smi", lambda rec: {})
+    monkeypatch.setattr(validate, "verify", broken)
+    monkeypatch.setattr(validate.tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "out"
+    assert validate.main([str(out)]) == 1
+    summary = (out / "summary.txt").read_text()
+    assert "gpu-validate itself failed: JSONDecodeError: Expecting value" in summary
+    assert summary.splitlines()[-1].startswith("total ")
+    assert len(list(out.iterdir())) <= 8
+    assert not list(tmp_path.glob("gpu-validate-*"))  # the staging folder is gone
+
+
+@pytest.mark.parametrize(
+    "argv", [["--budget", "soon", "out"], ["--budget=0", "out"], ["out", "--budget"]]
+)
+def test_an_unreadable_budget_is_the_usage_and_exit_2(argv, capsys):
+    assert validate.main(argv) == 2
+    assert "Usage" in capsys.readouterr().err
+
+
+def test_the_runs_issue_20_lacks_come_first():
+    # fp32 and AMP inference were recorded on the H200 (tests/data/verify/h200); the training
+    # run and the hardware run never were: a budget that runs out must cut the former.
+    names = [name for name, _, _ in validate.ordered_runs()]
+    assert names[:2] == ["verify-hardware", "verify-train-resnet50"]
+    assert sorted(names) == sorted(
+        [validate.HARDWARE_RUN[0], *(n for n, _, _ in validate.VERIFY_RUNS)]
+    )
+
+
+def test_worst_case_of_the_short_run_fits_the_budget():
+    # --hardware-only: check, its text, the NVML child and benchmark, six nvidia-smi calls (the
+    # query retried with the core fields) and the hardware run, each at its own timeout, must
+    # fit the default budget: a hang in every step before it still leaves the hardware run its
+    # whole timeout.
+    worst = (
+        validate.CHECK_TIMEOUT_S
+        + validate.TEXT_TIMEOUT_S
+        + validate.PROBE_TIMEOUT_S
+        + validate.NVML_BENCH_TIMEOUT_S
+        + 6 * validate.SMI_TIMEOUT_S
+        + validate.HARDWARE_RUN[2]
+    )
+    assert worst <= validate.BUDGET_S <= 600 - 30
+    # docs/verify.md's one call, --budget 420: the hardware run still gets more than its burn
+    # and start-up need (60 + 60 s), and it runs first of the verify runs
+    assert 420 - (worst - validate.HARDWARE_RUN[2]) > 200
+    assert validate.ordered_runs()[0] == validate.HARDWARE_RUN
+
+
+def test_a_summary_line_says_so_when_nothing_was_measured():
+    assert validate.hardware_summary({"bandwidths": [], "burn": []}) == "nothing measured"
+    doc = {"verdict": "warn", "reasons": [{"level": "warn", "message": "noisy"}]}
+    assert validate.verdict_line(doc) == "verdict warn: noisy"
+    assert validate.verdict_line({"verdict": "pass", "reasons": []}) == "verdict pass"
