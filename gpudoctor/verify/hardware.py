@@ -126,6 +126,9 @@ class Runner:
 
     def __init__(self, python: str, stream: Streamer, limits: Limits) -> None:
         self.python, self.stream, self.limits = python, stream, limits
+        self.hung: dict[str, str] = {}
+        """Each GPU a child stopped answering on -> the measurement: a GPU that hung once
+        hangs again, and each later child would wait out its whole deadline on it."""
 
     def child(
         self, module: str, config: dict[str, Any], timeout_s: float
@@ -163,6 +166,9 @@ class Runner:
         why = _failure(measure, result, events)
         if why is not None and result.timed_out:
             why = _hung_where(measure, devices, events, why)
+            started = [e for e in events if e.get("event") == "start"]
+            if started and str(started[-1].get("device")) in devices:
+                self.hung.setdefault(str(started[-1]["device"]), measure)
         return found, why
 
     def allreduce(self, devices: list[str]) -> tuple[AllReduce | None, str | None]:
@@ -269,6 +275,12 @@ def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str]
     )
 
 
+def _hung_note(hung: dict[str, str]) -> str:
+    """``cuda:1 stopped answering in memory (not waited on again)``."""
+    said = ", ".join(f"{device} stopped answering in {measure}" for device, measure in hung.items())
+    return f"{said} (not waited on again)"
+
+
 def run_hardware(
     hw: HardwareSettings,
     *,
@@ -298,6 +310,14 @@ def run_hardware(
     for item in hw.items if devices else ():
         if item in left_out:
             continue
+        if runner.hung:
+            # a GPU that stopped answering is not waited on again: each later child would
+            # spend its whole deadline on it (a wedged GPU stays wedged until it is reset)
+            devices = [d for d in devices if d not in runner.hung]
+            where = ", ".join(devices)
+            if not devices or item == "allreduce":
+                notes.append(f"{item}: not measured: {_hung_note(runner.hung)}")
+                continue
         if item == "p2p" and len(devices) < 2:
             notes.append("p2p: needs two GPUs or more")
             continue
@@ -316,6 +336,12 @@ def run_hardware(
         bandwidths += found
         if why:
             errors.append(why)
+    if runner.hung:
+        devices = [d for d in devices if d not in runner.hung]
+        where = ", ".join(devices)
+        if hw.burn_s:
+            left = f"burn on {where} only" if devices else "burn: not run"
+            notes.append(f"{left}: {_hung_note(runner.hung)}")
     if hw.burn_s and devices:
         until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=hw.burn_s)
         tell(f"burn {hw.burn_s:g} s on {where}, until about {until:%H:%M:%S} UTC ...")

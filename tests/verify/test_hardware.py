@@ -133,7 +133,23 @@ def test_a_gpu_that_hangs_mid_measurement_is_named_with_the_gpus_left_unmeasured
     (error,) = hw.errors
     assert error.startswith("memory on cuda:1: no answer within"), error
     assert error.endswith("not measured after it: cuda:2, cuda:3"), error
-    assert len([b for b in hw.bandwidths if b.kind == "h2d"]) == 4
+    # the GPUs after it are measured by the next child; the one that hung is not waited on
+    # again (each later child spent its whole deadline on it: 510 s for a GPU that hangs)
+    assert [b.device for b in hw.bandwidths if b.kind == "h2d"] == ["cuda:0", "cuda:2", "cuda:3"]
+    assert [c[1]["devices"] for c in fake.calls if c[1].get("measure") == "h2d"] == [
+        ["cuda:0", "cuda:2", "cuda:3"]
+    ]
+
+
+def test_a_gpu_that_hung_is_left_out_of_the_all_reduce_and_the_burn():
+    fake = FakeChildren(gpus=2, hang="memory", hang_on="cuda:1")
+    hw = run_hardware(
+        HardwareSettings(items=("memory", "allreduce"), burn_s=5, device="cuda"), stream=fake
+    )
+    assert not [c for c in fake.calls if c[0] == "allreduce"]  # NCCL would wait on it too
+    assert "allreduce: not measured: cuda:1 stopped answering in memory" in hw.notes[0]
+    assert [b.device for b in hw.burn] == ["cuda:0"]
+    assert any(n.startswith("burn on cuda:0 only: cuda:1 stopped answering") for n in hw.notes)
 
 
 def test_a_peer_that_never_joins_is_an_error_naming_the_rank():
