@@ -113,7 +113,17 @@ def describe_failure(result: CmdResult, step: Step) -> str:
     if result.start_error is not None:
         return f"could not start {result.argv[0]}: {result.start_error}"
     if result.timed_out:
-        return f"still running after {step.timeout_s:.0f} s: stopped"
+        # "still running after 3600 s: stopped" alone did not say whether uv was still
+        # downloading gigabytes of wheels or waiting on an index that never answered
+        last = _last_line(result.stderr) or _last_line(result.stdout)
+        said = f"; it last printed: {last}" if last else ""
+        slow = (
+            "; a download slower than onboard's limit for this step: run the command in the "
+            "log yourself, or rerun with --force where the network is faster"
+            if step.name in ("create", "install")
+            else ""
+        )
+        return f"still running after {step.timeout_s:.0f} s: stopped{said}{slow}"
     if result.overflowed:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:

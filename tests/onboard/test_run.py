@@ -207,6 +207,37 @@ def test_a_create_step_that_cannot_reach_the_torch_index_says_what_to_do(tmp_pat
     assert "wheel index" not in message
 
 
+def test_a_create_step_past_its_time_limit_says_what_it_last_printed(tmp_path: Path) -> None:
+    # "still running after 3600 s: stopped": a download too slow and an index that never
+    # answered read the same
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(prefix=str(tmp_path)), facts, None)
+    create = next(s for s in plan.steps if s.name == "create")
+    code = (
+        "import sys, time; sys.stderr.write('Downloading torch (870.2MiB)\\n'); "
+        "sys.stderr.flush(); time.sleep(30)"
+    )
+    slow = type(create)(
+        **{**create.__dict__, "argv": (sys.executable, "-c", code), "timeout_s": 1.0}
+    )
+    with pytest.raises(StepFailed) as failed:
+        execute(
+            [slow],
+            first=3,
+            total=7,
+            log_dir=tmp_path,
+            write_log=lambda path, text: path.write_text(text),
+            in_process=lambda step: None,
+            progress=_Quiet(),
+        )
+    assert str(failed.value).startswith(
+        "step 3/7 create (create the environment with uv) failed: still running after 1 s: "
+        "stopped; it last printed: Downloading torch (870.2MiB); a download slower than "
+        "onboard's limit for this step: run the command in the log yourself, or rerun with "
+        "--force where the network is faster; log: "
+    ), failed.value
+
+
 SHOWN: list[str] = []
 """The command lines the last _conda_create's progress was shown, and its results' commands."""
 
