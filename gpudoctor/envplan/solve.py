@@ -25,6 +25,9 @@ aborts it ("Fatal Python error: PyGILState_Release", exit 134 or 139 after the o
 error): 4 runs in 18 against a refused port, none in 40 with this wait (2-core VM, no GPU,
 shared with other jobs, 2026-12-07)."""
 
+SOLVE_TIMEOUT_S = 120.0
+"""How long --solve reads the channels and solves, together, before it gives up on them."""
+
 DEFAULT_GLIBC = "2.28"
 """The glibc assumed for a target given on the command line (RHEL 8 / Ubuntu 18.10 era)."""
 
@@ -94,7 +97,7 @@ def solve_plan(
     channels: Sequence[str] = (),
     *,
     cache_dir: Path | None = None,
-    timeout_s: float = 120.0,
+    timeout_s: float = SOLVE_TIMEOUT_S,
 ) -> SolveResult:
     """Solve the conda dependencies of ``plan``; raise PlanError when they cannot be solved.
 
@@ -124,7 +127,7 @@ def solve_plan(
 
     async def run() -> list[Any]:
         gateway = rattler.Gateway(cache_dir=cache_dir) if cache_dir else rattler.Gateway()
-        records: list[Any] = await rattler.solve(
+        solving = rattler.solve(
             sources=sources,
             specs=specs,
             gateway=gateway,
@@ -132,6 +135,9 @@ def solve_plan(
             virtual_packages=packages,
             timeout=dt.timedelta(seconds=timeout_s),
         )
+        # rattler's timeout bounds the solver only: a channel that took the connection and
+        # never answered kept make-env waiting, silent, for minutes (3 min 16 s until killed)
+        records: list[Any] = await asyncio.wait_for(solving, timeout=timeout_s)
         return records
 
     shown = tuple(f"{n}={v}" if n != "__archspec" else f"{n}={b}" for n, v, b in vps)
@@ -142,6 +148,14 @@ def solve_plan(
         raise PlanError(
             f"--solve: {plan.name} cannot be solved for {plan.target.platform} with "
             f"{', '.join(shown)}: {detail}"
+        ) from None
+    except asyncio.TimeoutError:
+        time.sleep(SETTLE_S)
+        names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
+        raise UnreachableError(
+            f"--solve: the channel {names} did not answer within {timeout_s:.0f} s; the plan was "
+            "not solved and no file was written (rerun when the channel answers, with "
+            "--solve-channel naming a mirror or a local copy, or without --solve)"
         ) from None
     except Exception as exc:  # network and channel errors
         time.sleep(SETTLE_S)

@@ -264,6 +264,9 @@ class Step:
     """An environment.yml whose ``variables:`` CONDA_OVERRIDE_CUDA the command gets as well,
     read when the step starts: make-env writes it there (and on its ``Create with:`` line)
     exactly when conda must solve for the compute nodes' CUDA rather than this machine's."""
+    index_from: str | None = None
+    """The manifest whose package indexes (the PyTorch wheel index make-env chose, or the
+    --torch-index-url mirror) a failed step's message names when it could not reach one."""
 
     @property
     def command(self) -> str:
@@ -491,6 +494,7 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             # build would not solve there, or conda would pick a CPU build; pixi refuses to
             # install a workspace whose [system-requirements] cuda this machine lacks
             env_from=manifest if tool in ("conda", "pixi") and target.partition else None,
+            index_from=manifest,
         ),
         Step(
             name="install",

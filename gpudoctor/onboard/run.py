@@ -113,7 +113,17 @@ def describe_failure(result: CmdResult, step: Step) -> str:
     if result.start_error is not None:
         return f"could not start {result.argv[0]}: {result.start_error}"
     if result.timed_out:
-        return f"still running after {step.timeout_s:.0f} s: stopped"
+        # "still running after 3600 s: stopped" alone did not say whether uv was still
+        # downloading gigabytes of wheels or waiting on an index that never answered
+        last = _last_line(result.stderr) or _last_line(result.stdout)
+        said = f"; it last printed: {last}" if last else ""
+        slow = (
+            "; a download slower than onboard's limit for this step: run the command in the "
+            "log yourself, or rerun with --force where the network is faster"
+            if step.name in ("create", "install")
+            else ""
+        )
+        return f"still running after {step.timeout_s:.0f} s: stopped{said}{slow}"
     if result.overflowed:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:
@@ -254,6 +264,50 @@ def _python_download_hint(step: Step, result: StepResult) -> str:
     )
 
 
+URL = re.compile(r"(?:https?|file)://[^\s`'\"<>()]+")
+UNREACHED = (
+    "Failed to fetch",
+    "Failed to download",
+    "Could not fetch URL",
+    "error sending request",
+)
+"""How uv (``Failed to fetch: URL``, ``error sending request for url (URL)``) and pip (``Could
+not fetch URL URL: ...``) say on one line that a URL they asked did not answer."""
+
+
+def manifest_urls(path: str) -> tuple[str, ...]:
+    """The URLs a manifest make-env wrote names: its PyTorch wheel index (the uv index,
+    pixi's per-package index, the pip section's ``--index-url``) and its comments' sources."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ()
+    return tuple(dict.fromkeys(url.rstrip("/") for url in URL.findall(text)))
+
+
+def _index_hint(step: Step, result: StepResult) -> str:
+    """For a step whose tool could not reach the manifest's PyTorch wheel index: what to do.
+
+    uv's line named the URL it failed to fetch and stopped there (``Failed to fetch:
+    https://download.pytorch.org/whl/cpu/torch/; failed to lookup address information``),
+    with no word of --torch-index-url."""
+    if step.index_from is None:
+        return ""
+    indexes = manifest_urls(step.index_from)
+    for line in result.stderr.splitlines():
+        if not any(words in line for words in UNREACHED):
+            continue
+        for url in URL.findall(line):
+            index = next((i for i in indexes if url.rstrip("/").startswith(i + "/")), None)
+            if index is not None:
+                return (
+                    f"; the PyTorch wheel index {index} did not answer: rerun with --force "
+                    "when this machine reaches it, or with --force --torch-index-url URL "
+                    "naming a mirror of it ({variant} in URL becomes cpu, cu126, ...)"
+                )
+    return ""
+
+
 def execute(
     steps: Sequence[Step],
     *,
@@ -302,6 +356,7 @@ def execute(
             where = f"; log: {result.log}" if result.log else ""
             where += f"; {step.hint}" if step.hint else ""
             where += _python_download_hint(step, result)
+            where += _index_hint(step, result)
             raise StepFailed(
                 f"step {index}/{total} {step.name} ({step.title}) failed: {result.why}{where}"
             )

@@ -659,9 +659,12 @@ def test_a_check_step_past_its_time_limit_gets_a_log_named_in_the_error(
     log = prefix / "gpudoctor-logs" / "1-check.log"
     assert result.stderr.splitlines()[-1] == (
         "gpudoctor: error: step 1/7 check (check this machine) failed: still running after "
-        f"1 s: stopped; log: {log}"
+        f"1 s: stopped; it last printed: check: reading NVML; log: {log}"
     ), result.stderr
-    _check_log(log, "# failed: still running after 1 s: stopped after ")
+    _check_log(
+        log,
+        "# failed: still running after 1 s: stopped; it last printed: check: reading NVML after ",
+    )
     # onboard's own log alone does not make the prefix someone's: a rerun needs no --force
     again = cli(*args, "--dry-run", "--from-report", str(WORKSTATION), env=env_for(tmp_path))
     assert again.exit_code == 0, again
@@ -756,7 +759,9 @@ def test_a_dry_run_whose_check_is_stopped_writes_nothing(
         env=env_for(tmp_path),
     )  # fmt: skip
     assert result.exit_code == 1, result
-    assert result.stderr.splitlines()[-1].endswith("still running after 1 s: stopped")
+    assert result.stderr.splitlines()[-1].endswith(
+        "still running after 1 s: stopped; it last printed: check: reading NVML"
+    )
     assert not prefix.exists()
 
 

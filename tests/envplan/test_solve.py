@@ -49,3 +49,38 @@ def test_unsolvable_is_reported(kb: KnowledgeBase, channel: Path) -> None:
     plan = _plan(kb, "550.54.15", "8.6", frameworks=("tensorflow",), tensorflow="2.11")
     with pytest.raises(PlanError, match=r"cannot be solved.*cudatoolkit"):
         solve_plan(kb, plan, [str(channel)])
+
+
+def test_a_channel_that_takes_the_connection_and_never_answers_is_given_up_on(
+    kb: KnowledgeBase,
+) -> None:
+    # rattler's own timeout bounds the solver only: make-env --solve waited, silent, for a
+    # channel that accepted the connection and sent nothing (3 min 16 s until killed)
+    import socket
+    import threading
+
+    from gpudoctor.errors import UnreachableError
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # the kernel takes the connections; nothing ever answers them
+    channel = f"http://127.0.0.1:{silent.getsockname()[1]}/conda-forge"
+    said: list[str] = []
+
+    def solve() -> None:
+        try:
+            solve_plan(
+                kb, _plan(kb, "535.104.05", "8.0", source="conda-forge"), [channel], timeout_s=1
+            )
+        except UnreachableError as exc:
+            said.append(str(exc))
+
+    try:
+        solving = threading.Thread(target=solve, daemon=True)
+        solving.start()
+        solving.join(30)
+    finally:
+        silent.close()
+    assert said, "solve_plan still waiting after 30 s"
+    assert said[0].startswith(f"--solve: the channel {channel} did not answer within 1 s; ")
+    assert "no file was written" in said[0]

@@ -145,6 +145,99 @@ def test_uvs_error_chain_names_what_failed_not_only_its_root_cause(tmp_path: Pat
     assert "client error" not in message  # the middle of the chain is in the log
 
 
+UV_INDEX_UNREACHED = """\
+Using CPython 3.11.7 interpreter at: /usr/bin/python3
+Creating virtual environment at: gpudoctor-env/.venv
+error: Request failed after 3 retries in 7.9s
+  cause: Failed to fetch: https://download.pytorch.org/whl/cpu/torch/
+  cause: error sending request for url (https://download.pytorch.org/whl/cpu/torch/)
+  cause: client error (Connect)
+  cause: dns error
+  cause: error resolving DNS
+  cause: failed to lookup address information: Name or service not known"""
+
+
+def _cpu_manifest(tmp_path: Path, **env_kw: object) -> None:
+    """The pyproject.toml make-env writes for a CPU-only machine, where onboard's create step
+    (prefix ``tmp_path``) reads it."""
+    from gpudoctor import kb
+    from gpudoctor.envplan.forms import render
+    from gpudoctor.envplan.plan import Request as EnvRequest
+    from gpudoctor.envplan.plan import make_plan as make_env_plan
+    from gpudoctor.envplan.target import target_from_args
+
+    knowledge = kb.load()
+    env_plan = make_env_plan(
+        knowledge, target_from_args(knowledge, driver=None, cc=None), EnvRequest(**env_kw)
+    )
+    manifest = tmp_path / "pyproject.toml"
+    manifest.write_text(render(env_plan, "uv", str(manifest)))
+
+
+def test_a_create_step_that_cannot_reach_the_torch_index_says_what_to_do(tmp_path: Path) -> None:
+    # (uv 0.9's words on a VM where download.pytorch.org does not resolve, 2026-12-08) the line
+    # named the URL and the DNS error, and no way round it
+    _cpu_manifest(tmp_path)
+    message = _fail_with(
+        tmp_path, UV_INDEX_UNREACHED, step="create", status=2, prefix=str(tmp_path)
+    )
+    assert (
+        "Failed to fetch: https://download.pytorch.org/whl/cpu/torch/; failed to lookup" in message
+    )
+    assert message.endswith(
+        "; the PyTorch wheel index https://download.pytorch.org/whl/cpu did not answer: rerun "
+        "with --force when this machine reaches it, or with --force --torch-index-url URL naming "
+        "a mirror of it ({variant} in URL becomes cpu, cu126, ...)"
+    )
+    # a mirror given with --torch-index-url is the index named
+    _cpu_manifest(tmp_path, torch_index_url="http://127.0.0.1:9/whl/{variant}")
+    mirror = UV_INDEX_UNREACHED.replace("https://download.pytorch.org", "http://127.0.0.1:9")
+    message = _fail_with(tmp_path, mirror, step="create", status=2, prefix=str(tmp_path))
+    assert "the PyTorch wheel index http://127.0.0.1:9/whl/cpu did not answer" in message
+    # PyPI, which no option of onboard replaces, gets no such hint; nor does a torch that the
+    # index has no wheel of
+    pypi = UV_INDEX_UNREACHED.replace(
+        "https://download.pytorch.org/whl/cpu/torch/", "https://pypi.org/simple/numpy/"
+    )
+    message = _fail_with(tmp_path, pypi, step="create", status=2, prefix=str(tmp_path))
+    assert "Failed to fetch: https://pypi.org/simple/numpy/" in message
+    assert "wheel index" not in message
+    unsolved = "error: No solution found: torch==2.15.* not in https://download.pytorch.org/whl/cpu"
+    message = _fail_with(tmp_path, unsolved, step="create", prefix=str(tmp_path))
+    assert "wheel index" not in message
+
+
+def test_a_create_step_past_its_time_limit_says_what_it_last_printed(tmp_path: Path) -> None:
+    # "still running after 3600 s: stopped": a download too slow and an index that never
+    # answered read the same
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
+    plan = make_plan(request(prefix=str(tmp_path)), facts, None)
+    create = next(s for s in plan.steps if s.name == "create")
+    code = (
+        "import sys, time; sys.stderr.write('Downloading torch (870.2MiB)\\n'); "
+        "sys.stderr.flush(); time.sleep(30)"
+    )
+    slow = type(create)(
+        **{**create.__dict__, "argv": (sys.executable, "-c", code), "timeout_s": 1.0}
+    )
+    with pytest.raises(StepFailed) as failed:
+        execute(
+            [slow],
+            first=3,
+            total=7,
+            log_dir=tmp_path,
+            write_log=lambda path, text: path.write_text(text),
+            in_process=lambda step: None,
+            progress=_Quiet(),
+        )
+    assert str(failed.value).startswith(
+        "step 3/7 create (create the environment with uv) failed: still running after 1 s: "
+        "stopped; it last printed: Downloading torch (870.2MiB); a download slower than "
+        "onboard's limit for this step: run the command in the log yourself, or rerun with "
+        "--force where the network is faster; log: "
+    ), failed.value
+
+
 SHOWN: list[str] = []
 """The command lines the last _conda_create's progress was shown, and its results' commands."""
 
