@@ -135,7 +135,7 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
         else f"PCI bus: {_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver"
     )
     return Hit(
-        title=f"SLURM gives out {given} GPUs on {node.name}; {has}",
+        title=f"SLURM gives out {_plural(given, 'GPU')} on {node.name}; {has}",
         evidence=(
             f"SLURM gives out {gres.shown} on {node.name}; {bus}",
             f"NVML: {report.nvml.status}",

@@ -152,6 +152,17 @@ def test_a_node_without_the_gpus_its_gres_gives_out_is_an_error_when_nvml_fails_
     assert findings(unread, RULE) == []  # an unread bus is no missing GPU
 
 
+def test_a_node_given_out_as_one_gpu_is_counted_in_the_singular_when_nvml_fails():
+    # gpu:1 on a node whose one GPU is gone read 'SLURM gives out 1 GPUs on gpu-07'
+    gone = with_driver(
+        with_nvml(node("gpu:1", gpus=0), status="library_not_found", gpus=()),
+        pci_functions=(),
+        module_version=None,
+    )
+    (found,) = findings(gone, RULE)
+    assert found.title == "SLURM gives out 1 GPU on gpu-07; the node has no GPU"
+
+
 def test_inside_a_job_the_count_is_not_compared():
     site = SiteInfo(slurm_job=SlurmJob(job_id="42", gpu_variables={"SLURM_JOB_GPUS": "0"}))
     (found,) = findings(node("gpu:8", gpus=1, site=site), RULE)
