@@ -30,17 +30,13 @@ if TYPE_CHECKING:
 
 def _pair_partitions(
     selection: Selection, partition: str | None, srun_args: tuple[str, ...]
-) -> dict[str, str]:
-    """Each usable node -> the partition its pairs run in: the first sinfo lists it in, or
-    one for all where --partition or an --srun-arg names it (srun then asks that one)."""
+) -> dict[str, tuple[str, ...]]:
+    """Each usable node -> the partitions sinfo lists it in; none (one group for all) where
+    --partition or an --srun-arg names the partition (srun then asks that one)."""
     named = partition is not None or any(
         a == "-p" or a.startswith(("--partition", "-p")) for a in srun_args
     )
-    return {
-        n.name: "" if named else (n.partitions[0] if n.partitions else "")
-        for n in selection.nodes
-        if n.runnable
-    }
+    return {n.name: () if named else tuple(n.partitions) for n in selection.nodes if n.runnable}
 
 
 def _save(path: Path, text: str) -> None:

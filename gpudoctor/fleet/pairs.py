@@ -36,25 +36,47 @@ def choose_pairs(nodes: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def pairs_by_partition(
-    partitions: Mapping[str, str],
+    partitions: Mapping[str, Sequence[str]],
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-    """The pairs of each partition's nodes (``partitions``: node -> the partition its pair
-    runs in), and the (node, partition) of nodes alone in theirs.
+    """The pairs to run (``partitions``: node -> every partition it is in, sinfo's order; empty
+    where srun is told the partition), and the (node, partition) of nodes that share a
+    partition with no other node.
 
     A pair is one srun, in one partition: srun refuses two nodes that share none (`Requested
     node configuration is not available`), which says nothing of either node or the link.
+    Each node is ringed with the others of the largest partition it is in (an ``all``
+    partition holds every node: one ring), and a node left alone in its group is paired with
+    a node it shares another partition with, so that no node sharing one is called alone.
     """
     members: dict[str, list[str]] = {}
-    for node, partition in partitions.items():
-        members.setdefault(partition, []).append(node)
-    chosen: list[tuple[str, str]] = []
+    for node, parts in partitions.items():
+        for part in parts or ("",):
+            members.setdefault(part, []).append(node)
+    group: dict[str, str] = {}
+    for part in sorted(members, key=lambda p: -len(members[p])):  # ties: sinfo's order
+        for node in members[part]:
+            group.setdefault(node, part)
+    groups: dict[str, list[str]] = {}
+    for node, part in group.items():
+        groups.setdefault(part, []).append(node)
+    chosen: dict[frozenset[str], tuple[str, str]] = {}
     alone: list[tuple[str, str]] = []
-    for partition, nodes in members.items():
+    for part, nodes in groups.items():
         found = choose_pairs(nodes)
-        chosen += found
-        if not found:
-            alone += [(node, partition) for node in dict.fromkeys(nodes)]
-    return tuple(chosen), tuple(alone)
+        for a, b in found:
+            chosen.setdefault(frozenset((a, b)), (a, b))
+        if found:
+            continue
+        node = nodes[0]
+        partner = next(
+            (m for p in partitions[node] for m in members[p] if m != node),
+            None,
+        )
+        if partner is None:
+            alone.append((node, part))
+        else:
+            chosen.setdefault(frozenset((node, partner)), (min(node, partner), max(node, partner)))
+    return tuple(chosen.values()), tuple(alone)
 
 
 def baseline(values: Sequence[float]) -> float | None:

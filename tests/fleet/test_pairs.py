@@ -291,8 +291,25 @@ def test_a_refused_pair_is_not_one_of_a_nodes_pairs():
 
 def test_pairs_are_chosen_within_each_partition():
     chosen, alone = pairs_by_partition(
-        {"g1": "gpu", "c1": "cpu", "g2": "gpu", "g3": "gpu", "x1": "debug"}
+        {"g1": ("gpu",), "c1": ("cpu",), "g2": ("gpu",), "g3": ("gpu",), "x1": ("debug",)}
     )
     assert chosen == (("g1", "g2"), ("g2", "g3"), ("g1", "g3"))  # never g + c
     assert alone == (("c1", "cpu"), ("x1", "debug"))
-    assert pairs_by_partition({"a": "", "b": ""}) == ((("a", "b"),), ())
+    assert pairs_by_partition({"a": (), "b": ()}) == ((("a", "b"),), ())
+
+
+def test_a_partition_every_node_is_in_makes_one_ring():
+    # each node was put in the first partition sinfo listed: n1 (gpu), n2 (all), n3 (debug)
+    # 'share none', exit 2, though all three are in 'all'
+    chosen, alone = pairs_by_partition(
+        {"n1": ("gpu", "all"), "n2": ("all",), "n3": ("debug", "all")}
+    )
+    assert set(chosen) == {("n1", "n2"), ("n2", "n3"), ("n1", "n3")} and alone == ()
+
+
+def test_a_node_left_alone_in_its_group_is_paired_through_another_partition():
+    # n2 was 'alone: no other node selected in partition all', though n1 is in 'all' too
+    chosen, alone = pairs_by_partition({"n1": ("gpu", "all"), "n2": ("all",), "n3": ("gpu",)})
+    assert alone == ()
+    assert {n for pair in chosen for n in pair} == {"n1", "n2", "n3"}
+    assert ("n1", "n3") in chosen and ("n1", "n2") in chosen
