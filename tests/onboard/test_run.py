@@ -37,6 +37,9 @@ class _Quiet:
     def said(self, index: int, total: int, step: object, line: str) -> None:
         """Nothing shown."""
 
+    def running(self, index: int, total: int, step: object, last: object) -> None:
+        """Nothing shown."""
+
     def stopped(self, index: int, total: int, step: object, log: str | None) -> None:
         """Nothing shown."""
 
