@@ -426,7 +426,8 @@ class Heard:
         return self._last
 
     def _heard(self, line: str) -> None:
-        line = line.strip()
+        # colour codes and other control characters would reach the log as they are
+        line = _CONTROL.sub("", _CSI.sub("", line)).strip()
         if line:
             self._last = (
                 line if len(line) <= LAST_LINE_CHARS else line[: LAST_LINE_CHARS - 3] + "..."
@@ -476,6 +477,9 @@ def _kept(line: str) -> str:
 
 
 STOPPED_TAIL_LINES = 200
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+"""A terminal's escape sequence (colour, cursor), as uv or pip write with FORCE_COLOR set."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 LAST_LINE_CHARS = 200
 """What ``Heard.last_line`` keeps of a line (uv's download line, not check's JSON)."""
 STOPPED_LINE_CHARS = 4000
