@@ -534,7 +534,14 @@ def command(
     if solve:
         from gpudoctor.envplan.solve import solve_plan
 
-        result = solve_plan(kb, plan, solve_channels)
+        # one line as it starts, like make-env's other notes (terminal or log alike): reading
+        # conda-forge can take up to 120 s, which passed with no output at all
+        result = solve_plan(
+            kb,
+            plan,
+            solve_channels,
+            starting=lambda line: click.echo(f"make-env: {line}", err=True),
+        )
         click.echo(
             f"--solve: solvable with {', '.join(result.virtual_packages)}: "
             + ", ".join(result.records),

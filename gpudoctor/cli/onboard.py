@@ -8,7 +8,9 @@ import os
 import shutil
 import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -245,17 +247,56 @@ def plan_warnings(result: StepResult) -> tuple[str, ...]:
     )
 
 
+STILL_RUNNING_S = 30.0
+"""How often a step still running says so off a terminal (pipes, logs, CI)."""
+
+
 class _Lines:
     """Progress as plain lines on stderr (pipes, logs, CI)."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.results: list[StepResult] = []
+        self._ended = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def started(self, index: int, total: int, step: Step) -> None:
         click.echo(f"onboard: [{index}/{total}] {step.title}: {step.command}", file=self.out)
 
+    def running(self, index: int, total: int, step: Step, last: Callable[[], str]) -> None:
+        """A line every STILL_RUNNING_S while the step runs, with the last line it printed.
+
+        Only the start line was shown until the step ended: in a batch job's log or a CI log a
+        10-minute uv download (or a hung one) showed nothing for all of it. One line per
+        interval, its output cut to 200 characters, until the step ends (its time limit ends
+        it at the latest).
+        """
+        self._end()
+        ended = self._ended = threading.Event()
+        start = time.monotonic()
+
+        def tick() -> None:
+            while not ended.wait(STILL_RUNNING_S):
+                said = last()
+                tail = f"last: {said}" if said else "nothing printed yet"
+                click.echo(
+                    f"onboard: step {index}/{total} {step.name} still running, "
+                    f"{time.monotonic() - start:.0f} s; {tail}",
+                    file=self.out,
+                )
+
+        self._ticker = threading.Thread(target=tick, name="onboard-still-running", daemon=True)
+        self._ticker.start()
+
+    def _end(self) -> None:
+        """Stop the running step's ticker, and wait for it: no line after the step's own."""
+        self._ended.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+
     def finished(self, index: int, total: int, result: StepResult) -> None:
+        self._end()
         self.results.append(result)
         word = "done" if result.ok else "FAILED"
         click.echo(f"onboard: [{index}/{total}] {word} in {result.duration_s:.1f} s", file=self.out)
@@ -268,6 +309,7 @@ class _Lines:
 
     def stopped(self, index: int, total: int, step: Step, log: str | None) -> None:
         """Which step Ctrl-C stopped, and where its log is."""
+        self._end()
         where = f"; its log: {log}" if log else ""
         click.echo(
             f"onboard: step {index}/{total} {step.name} ({step.title}) stopped{where}",
@@ -275,7 +317,8 @@ class _Lines:
         )
 
     def close(self) -> None:
-        """Nothing to take down."""
+        """Stop a step's ticker still going (an error between its start and end)."""
+        self._end()
 
 
 class _Live(_Lines):
@@ -314,6 +357,9 @@ class _Live(_Lines):
         self.title = f"[{index}/{total}] {step.title}"
         self.task = self.progress.add_task(self.title, total=None)
         self.progress.start()
+
+    def running(self, index: int, total: int, step: Step, last: Callable[[], str]) -> None:
+        """Nothing more: the spinner and its elapsed time show the step is still going."""
 
     def said(self, index: int, total: int, step: Step, line: str) -> None:
         """The line srun wrote, above the spinner as it is (not cut, no markup), and on the
@@ -623,6 +669,7 @@ def _onboard(
         total = 1 + STEPS_AFTER_CHECK
         progress.started(1, total, check)
         heard, start = Heard(), time.monotonic()
+        progress.running(1, total, check, heard.last_line)
         # a check stopped or failed gets its log as every other step does (--dry-run makes
         # nothing, so none there): its stderr says which probe it was at
         log = None if dry_run else Path(request.prefix) / LOG_DIR / "1-check.log"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,10 +98,13 @@ def solve_plan(
     *,
     cache_dir: Path | None = None,
     timeout_s: float = SOLVE_TIMEOUT_S,
+    starting: Callable[[str], None] | None = None,
 ) -> SolveResult:
     """Solve the conda dependencies of ``plan``; raise PlanError when they cannot be solved.
 
-    ``channels`` (names, URLs or local folders) replace the plan's own channels.
+    ``channels`` (names, URLs or local folders) replace the plan's own channels. ``starting``
+    is given one line as the channels are read (after the input is checked): reading
+    conda-forge can take up to ``timeout_s``, which without it passed with no output at all.
     """
     try:
         import rattler
@@ -141,6 +144,9 @@ def solve_plan(
         return records
 
     shown = tuple(f"{n}={v}" if n != "__archspec" else f"{n}={b}" for n, v, b in vps)
+    if starting is not None:
+        names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
+        starting(f"solving with rattler against {names} (at most {timeout_s:.0f} s) ...")
     try:
         records = asyncio.run(run())
     except SolverError as exc:

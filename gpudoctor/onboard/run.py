@@ -58,6 +58,10 @@ class Progress(Protocol):
     def said(self, index: int, total: int, step: Step, line: str) -> None:
         """The running step's child wrote ``line`` on stderr (srun: queued, allocated)."""
 
+    def running(self, index: int, total: int, step: Step, last: Callable[[], str]) -> None:
+        """The step's command runs (after ``started``, until ``finished`` or ``stopped``);
+        ``last()`` is the last line it has printed so far, on stdout or stderr ("" if none)."""
+
     def stopped(self, index: int, total: int, step: Step, log: str | None) -> None:
         """The running step was stopped (Ctrl-C, SIGTERM); ``log`` holds what it wrote."""
 
@@ -336,6 +340,8 @@ def execute(
         step = resolved(planned) if planned.argv else planned
         progress.started(index, total, step)
         heard = Heard(functools.partial(progress.said, index, total, step), pending_reason)
+        if step.argv:  # a step gpudoctor does itself takes no time to speak of
+            progress.running(index, total, step, heard.last_line)
         start = time.monotonic()
         try:
             result = _run_one(step, index, log_dir, write_log, in_process, heard)
@@ -412,9 +418,24 @@ class Heard:
         self.doomed = ""
         self.tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
         self.out_tail: collections.deque[str] = collections.deque(maxlen=STOPPED_TAIL_LINES)
+        self._last = ""
+
+    def last_line(self) -> str:
+        """The last non-blank line printed so far, on stdout or stderr, stripped and cut to
+        200 characters; "" before any."""
+        return self._last
+
+    def _heard(self, line: str) -> None:
+        # colour codes and other control characters would reach the log as they are
+        line = _CONTROL.sub("", _CSI.sub("", line)).strip()
+        if line:
+            self._last = (
+                line if len(line) <= LAST_LINE_CHARS else line[: LAST_LINE_CHARS - 3] + "..."
+            )
 
     def __call__(self, line: str) -> None:
         """A stderr line."""
+        self._heard(line)
         self.tail.append(_kept(line))
         if SRUN_NEWS.match(line):
             queued = QUEUED.match(line)
@@ -433,6 +454,7 @@ class Heard:
 
     def stdout(self, line: str) -> None:
         """A stdout line: how far uv, conda or verify got is often said there, not on stderr."""
+        self._heard(line)
         self.out_tail.append(_kept(line))
 
     def log(self, step: Step, duration_s: float) -> str:
@@ -455,6 +477,11 @@ def _kept(line: str) -> str:
 
 
 STOPPED_TAIL_LINES = 200
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+"""A terminal's escape sequence (colour, cursor), as uv or pip write with FORCE_COLOR set."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+LAST_LINE_CHARS = 200
+"""What ``Heard.last_line`` keeps of a line (uv's download line, not check's JSON)."""
 STOPPED_LINE_CHARS = 4000
 """What a stopped step's log keeps of one line (200 of them, for stdout and stderr each)."""
 

@@ -495,6 +495,26 @@ def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
     assert not (in_tmp / "pip.yml").exists()
 
 
+def test_solve_says_on_stderr_that_it_started_and_keeps_json_stdout_clean(
+    cli: Cli, in_tmp: Path
+) -> None:
+    # reading conda-forge can take up to 120 s, which passed with no output at all
+    pytest.importorskip("rattler")
+    from tests.envplan.channel import build_channel
+
+    channel = str(build_channel(in_tmp / "channel"))
+    solving = ("--solve", "--solve-channel", channel)
+    result = cli("make-env", *TARGET, "--source", "conda-forge", *solving, "--format", "json")
+    assert result.exit_code == 0, result
+    first, solved = result.stderr.splitlines()
+    assert first == f"make-env: solving with rattler against {channel} (at most 120 s) ..."
+    assert solved.startswith("--solve: solvable with ")
+    assert json.loads(result.stdout)["frameworks"][0]["name"] == "torch"
+    # no line where the input is refused before any channel is read
+    folder = cli("make-env", *TARGET, "--solve", "--solve-channel", "./nochannel")
+    assert folder.exit_code == 2 and folder.stderr.count("\n") == 1, folder
+
+
 def test_solve_with_a_channel_that_does_not_answer_is_exit_1_and_writes_nothing(
     cli: Cli, in_tmp: Path
 ) -> None:
@@ -503,9 +523,11 @@ def test_solve_with_a_channel_that_does_not_answer_is_exit_1_and_writes_nothing(
     down = "http://127.0.0.1:9/channel"  # the discard port: nothing listens, refused at once
     result = cli("make-env", *TARGET, "--solve", "--solve-channel", down, "-o", "env.yml")
     assert result.exit_code == 1, result
-    assert result.stderr.count("\n") == 1
+    # the line saying the solve started, then the error
+    started, error = result.stderr.splitlines()
+    assert started == f"make-env: solving with rattler against {down} (at most 120 s) ..."
     said = f"gpudoctor: error: --solve: could not read the channel {down}:"
-    assert result.stderr.startswith(said)
+    assert error.startswith(said)
     assert "no file was written" in result.stderr
     assert not (in_tmp / "env.yml").exists()
     # a folder the user named that is no channel stays bad input

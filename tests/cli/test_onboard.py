@@ -588,6 +588,63 @@ def test_on_a_terminal_srun_saying_its_job_waits_is_shown_whole_and_on_the_spinn
     assert f"\r  {news}\n" in shown, shown  # whole, above the spinner
 
 
+def _slow_step(tmp_path: Path, out: io.StringIO | _Tty, live: bool) -> list[str]:
+    """onboard's lines for a create step that prints a download line, then runs 0.5 s more."""
+    from gpudoctor.onboard.plan import Step
+    from gpudoctor.onboard.run import execute
+
+    code = "import sys, time; print('Downloading torch (870.2MiB)', flush=True); time.sleep(0.5)"
+    create = Step(name="create", title="create the environment", argv=(sys.executable, "-c", code))
+    quiet = Step(
+        name="install", title="install", argv=(sys.executable, "-c", "import time; time.sleep(0.3)")
+    )
+    progress = onboard_cli._Live(out) if live else onboard_cli._Lines(out)
+    execute(
+        [create, quiet],
+        first=3,
+        total=7,
+        log_dir=tmp_path,
+        write_log=lambda path, text: path.write_text(text),
+        in_process=lambda step: None,
+        progress=progress,
+    )
+    progress.close()
+    return out.getvalue().splitlines()
+
+
+def test_off_a_terminal_a_long_step_says_every_interval_that_it_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a batch job's log showed a step's start line and then nothing until it ended: a 10-minute
+    # uv download read the same as a hung one
+    monkeypatch.setattr(onboard_cli, "STILL_RUNNING_S", 0.1, raising=False)
+    lines = _slow_step(tmp_path, io.StringIO(), live=False)
+    still = [line for line in lines if " still running, " in line]
+    create = [line for line in still if line.startswith("onboard: step 3/7 create ")]
+    assert create, lines
+    assert re.fullmatch(
+        r"onboard: step 3/7 create still running, \d+ s; last: Downloading torch \(870\.2MiB\)",
+        create[-1],
+    ), create
+    # bounded: one line an interval at most, and none once the step is done
+    done = next(i for i, line in enumerate(lines) if line.startswith("onboard: [3/7] done in "))
+    took = float(lines[done].split()[-2])
+    assert len(create) <= took / 0.1 + 1, lines
+    assert not any(line.startswith("onboard: step 3/7") for line in lines[done:]), lines
+    # a step that printed nothing says so
+    install = [line for line in still if line.startswith("onboard: step 4/7 install ")]
+    assert install and install[-1].endswith("; nothing printed yet"), lines
+
+
+def test_on_a_terminal_the_spinner_alone_says_a_step_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(onboard_cli, "STILL_RUNNING_S", 0.1, raising=False)
+    lines = _slow_step(tmp_path, _Tty(), live=True)
+    assert not any("still running" in line for line in lines), lines
+
+
 def test_on_a_dumb_terminal_the_steps_are_plain_lines(tmp_path: Path) -> None:
     # TERM=dumb (Emacs' shell): rich's spinner draws nothing there, so a running step (an hour
     # of verify job in the queue) showed nothing at all; the plain lines are what it can show

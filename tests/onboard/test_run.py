@@ -37,6 +37,9 @@ class _Quiet:
     def said(self, index: int, total: int, step: object, line: str) -> None:
         """Nothing shown."""
 
+    def running(self, index: int, total: int, step: object, last: object) -> None:
+        """Nothing shown."""
+
     def stopped(self, index: int, total: int, step: object, log: str | None) -> None:
         """Nothing shown."""
 
@@ -503,3 +506,16 @@ def test_a_step_killed_by_a_signal_names_the_signal(tmp_path: Path) -> None:
         )
     assert "killed by SIGKILL" in str(failed.value)
     assert "status -9" not in str(failed.value)
+
+
+def test_the_last_line_a_step_printed_is_plain_text_and_bounded() -> None:
+    # it is written into onboard's lines in a log: a colour code reached it as it was
+    from gpudoctor.onboard.run import Heard
+
+    heard = Heard()
+    assert heard.last_line() == ""
+    heard.stdout("\x1b[1m\x1b[32mDownloading\x1b[0m torch (870.2MiB)\x07")
+    heard("   ")
+    assert heard.last_line() == "Downloading torch (870.2MiB)"
+    heard("x" * 5000)
+    assert len(heard.last_line()) == 200 and heard.last_line().endswith("...")
