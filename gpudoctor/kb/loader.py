@@ -263,6 +263,11 @@ def _per_generation(
     names = row.get("per_generation", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise KnowledgeBaseError(f"{where}: per_generation must be a list of architecture names")
+    if len(names) == 1:
+        # one generation is no ambiguity: the fix would read 'does not tell Kepler from '
+        raise KnowledgeBaseError(
+            f"{where}: per_generation names one architecture; give two or more, or none"
+        )
     branches = {b.architecture: b.branch for b in last}
     unknown = [name for name in names if name not in branches]
     if unknown:

@@ -105,6 +105,8 @@ def test_ranges_cover_every_id(kb: KnowledgeBase) -> None:
         ("branch = 470", 'branch = "470"', "branch"),
         ('per_generation = ["Kepler", ', 'per_generation = ["Kepplr", ', "no last_branch"),
         ('per_generation = ["Kepler", ', "per_generation = [", "newest of per_generation"),
+        # one name is no ambiguity: the fix read 'does not tell Kepler from ' and nothing
+        ('"Kepler", "Fermi", "Tesla"]', '"Kepler"]', "one architecture"),
     ],
 )
 def test_broken_rows_are_refused(tmp_path: Path, old: str, new: str, message: str) -> None:
