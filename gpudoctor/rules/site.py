@@ -499,7 +499,8 @@ def container_toolkit_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit
     evidence = [f"Docker: {toolkit.docker}", f"NVIDIA GPU: {traces[0]}"]
     evidence.append(
         "none of the toolkit's programs (nvidia-container-runtime-hook, nvidia-ctk, "
-        "nvidia-container-runtime) on PATH or in the system's bin folders"
+        "nvidia-container-runtime, nvidia-container-toolkit, nvidia-container-cli) on PATH "
+        "or in the system's bin folders"
     )
     evidence.append(
         "no NVIDIA runtime in /etc/docker/daemon.json and no NVIDIA CDI specification in "

@@ -318,6 +318,11 @@ def test_docker_on_a_gpu_host_without_the_container_toolkit_is_a_warning_with_it
     (found,) = b.findings(report, "GD-HOST-061")
     assert found.severity == Severity.WARNING
     assert found.evidence[0] == "Docker: /usr/bin/docker"
+    from gpudoctor.probe.site import TOOLKIT_BINARIES
+
+    # the evidence names every program the probe looked for (it named 3 of its 5)
+    looked = next(e for e in found.evidence if "toolkit's programs" in e)
+    assert all(name in looked for name in TOOLKIT_BINARIES), looked
     assert any("sudo apt-get install -y nvidia-container-toolkit" in f for f in found.fix)
     assert any("stable/deb/nvidia-container-toolkit.list" in f for f in found.fix)
     assert found.fix[-3:-1] == (
