@@ -14,6 +14,15 @@ from gpudoctor.model.versions import glibc_older, parse_driver, python_key
 CHANNELS = ("conda-forge", "nodefaults")
 
 
+CONTAINER_GPU = {
+    "docker": "`docker run --gpus all ...`",
+    "podman": "`podman run --device nvidia.com/gpu=all ...`",
+    "apptainer": "`apptainer exec --nv ...`",
+    "kubernetes": "a `nvidia.com/gpu` limit in the pod's resources",
+}
+"""How each runtime gives a container the GPU (as check's container findings say)."""
+
+
 def _python(kb: KnowledgeBase, chosen: list[Candidate], request: Request) -> tuple[str, str]:
     low = max(python_key(c.release.python_min) for c in chosen)
     high = min(python_key(c.python_max) for c in chosen)
@@ -101,6 +110,16 @@ def _warnings(
             "WSL 1 has no GPU support (CUDA runs in WSL 2 only): this is a CPU-only environment; "
             "for the GPU, convert the distribution to WSL 2 in PowerShell (`wsl -l -v` names "
             "it, then `wsl --set-version DISTRO 2`) and run make-env there again"
+        )
+    elif not target.has_gpu and not request.cpu and target.container:
+        # check says the container may only have been started without the GPU: "no NVIDIA
+        # driver on the target" sent the user to install one inside it
+        host = "Windows" if target.wsl else "the host"
+        out.append(
+            f"no NVIDIA GPU is visible in this {target.container} container: this is a CPU-only "
+            f"environment; if {host} has an NVIDIA GPU, start the container with it ("
+            f"{CONTAINER_GPU.get(target.container, CONTAINER_GPU['docker'])}) and run make-env "
+            "in it again"
         )
     elif not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")

@@ -41,6 +41,10 @@ class Target:
     wsl1: bool = False
     """True under WSL 1, which has no GPU support (CUDA runs in WSL 2 only): Linux packages,
     CPU only; ``wsl`` is False there, as no Windows driver serves it."""
+    container: str | None = None
+    """The container runtime a report was made in (``docker``, ``podman``, ``apptainer``,
+    ``kubernetes``), None outside one or for a typed target: a container that shows no GPU
+    may only have been started without it."""
     gpus: tuple[str, ...] = ()
     """GPU names, for the comment block."""
     glibc: str | None = None
@@ -382,6 +386,7 @@ def target_from_report(report: Report, origin: str) -> Target:
         arch=arch,
         wsl=report.host.wsl and wsl_name(report) != "WSL 1",
         wsl1=wsl_name(report) == "WSL 1",
+        container=report.host.container,
         gpus=names,
         glibc=report.host.glibc,
         cpu_flags=report.host.cpu_flags,

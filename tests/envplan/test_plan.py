@@ -378,3 +378,20 @@ def test_wsl1_is_a_cpu_plan_that_says_why(kb: KnowledgeBase) -> None:
     assert "--wsl" not in command_for(target, Request())
     cpu = make_plan(kb, target, Request(cpu=True))
     assert not any("WSL 1" in w for w in cpu.warnings)
+
+
+def test_a_container_that_shows_no_gpu_is_told_how_to_start_it_with_one(
+    kb: KnowledgeBase,
+) -> None:
+    # a WSL2 docker container started without --gpus: check says Windows may have a GPU and to
+    # restart it with --gpus all, while make-env's warning read "no NVIDIA driver on the
+    # target", which sent the user to install one inside the container
+    target = Target(driver=None, cc=None, wsl=True, container="docker", origin="report.json")
+    p = make_plan(kb, target, Request())
+    assert not any("no NVIDIA driver on the target" in w for w in p.warnings)
+    (why,) = [w for w in p.warnings if w.startswith("no NVIDIA GPU is visible in this docker")]
+    assert "if Windows has an NVIDIA GPU" in why and "`docker run --gpus all ...`" in why
+    pod = make_plan(kb, Target(driver=None, cc=None, container="kubernetes"), Request())
+    assert any("if the host has an NVIDIA GPU" in w and "nvidia.com/gpu" in w for w in pod.warnings)
+    bare = make_plan(kb, Target(driver=None, cc=None), Request())
+    assert "no NVIDIA driver on the target: this is a CPU-only environment" in bare.warnings
