@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from gpudoctor.fleet.baseline import Baseline, baseline_drift
 from gpudoctor.fleet.drift import find_drift
@@ -30,19 +30,11 @@ from gpudoctor.model.fleet import (
     VerifyOutcome,
     VerifyVerdict,
 )
+from gpudoctor.model.times import utc_moment
 
 STALE_AFTER_H = 24.0
 """A node report checked more than this many hours before the newest one read is stale: of
 another night's run than the rest (docs/fleet.md)."""
-
-
-def _when(stamp: str) -> datetime | None:
-    """An ISO 8601 check time (``Z`` or ``+00:00``) in UTC; None when there is none."""
-    try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return when.astimezone(timezone.utc) if when.tzinfo is not None else None
 
 
 def _utc(when: datetime) -> str:
@@ -54,7 +46,7 @@ def check_span(
 ) -> CheckSpan | None:
     """The oldest and newest check time of the node reports, and the nodes checked more than
     ``stale_after_h`` hours before the newest; None when no report says when it was checked."""
-    times = {n.node: _when(n.checked_at) for n in nodes}
+    times = {n.node: utc_moment(n.checked_at) for n in nodes}
     dated = {node: when for node, when in times.items() if when is not None}
     if not dated:
         return None

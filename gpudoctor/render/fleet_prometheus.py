@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 
 from gpudoctor.model.fleet import FleetReport
+from gpudoctor.model.times import utc_moment
 from gpudoctor.render.fleet_common import inert
 
 Sample = tuple[dict[str, str], float]
@@ -174,11 +174,8 @@ def render_prometheus(report: FleetReport) -> str:
 def _epoch(when: str) -> float | None:
     """An ISO 8601 time (``2026-12-07T04:05:06Z``) in seconds since the Unix epoch; None for
     one that cannot be read (a report may say anything), or one without a time zone."""
-    try:
-        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.timestamp() if moment.tzinfo is not None else None
+    moment = utc_moment(when)
+    return moment.timestamp() if moment is not None else None
 
 
 def _pairs(report: FleetReport) -> list[str]:
