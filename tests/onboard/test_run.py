@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gpudoctor.onboard.plan import Facts, make_plan
+from gpudoctor.onboard.plan import Facts, Step, make_plan
 from gpudoctor.onboard.run import StepFailed, StepResult, execute
 from tests.onboard.test_plan import request, step
 
@@ -64,11 +64,16 @@ def _fail_with(
         f"sys.exit({status})"
     )
     failing = type(chosen)(**{**chosen.__dict__, "argv": (sys.executable, "-c", code)})
+    return _failure(tmp_path, failing, first=index + 2, total=7)
+
+
+def _failure(tmp_path: Path, failing: Step, *, first: int, total: int) -> str:
+    """What onboard says when the one step ``failing`` fails."""
     with pytest.raises(StepFailed) as failed:
         execute(
             [failing],
-            first=index + 2,
-            total=7,
+            first=first,
+            total=total,
             log_dir=tmp_path,
             write_log=lambda path, text: path.write_text(text),
             in_process=lambda step: None,
@@ -223,22 +228,13 @@ def test_a_create_step_past_its_time_limit_says_what_it_last_printed(tmp_path: P
     slow = type(create)(
         **{**create.__dict__, "argv": (sys.executable, "-c", code), "timeout_s": 1.0}
     )
-    with pytest.raises(StepFailed) as failed:
-        execute(
-            [slow],
-            first=3,
-            total=7,
-            log_dir=tmp_path,
-            write_log=lambda path, text: path.write_text(text),
-            in_process=lambda step: None,
-            progress=_Quiet(),
-        )
-    assert str(failed.value).startswith(
+    message = _failure(tmp_path, slow, first=3, total=7)
+    assert message.startswith(
         "step 3/7 create (create the environment with uv) failed: still running after 1 s: "
         "stopped; it last printed: Downloading torch (870.2MiB); a download slower than "
         "onboard's limit for this step: run the command in the log yourself, or rerun with "
         "--force where the network is faster; log: "
-    ), failed.value
+    ), message
 
 
 SHOWN: list[str] = []
@@ -494,18 +490,8 @@ def test_a_step_killed_by_a_signal_names_the_signal(tmp_path: Path) -> None:
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), partitions=("gpu",))
     chosen = next(s for s in make_plan(request(), facts, None).steps if s.name == "plan")
     killed = type(chosen)(**{**chosen.__dict__, "argv": (sys.executable, "-c", code)})
-    with pytest.raises(StepFailed) as failed:
-        execute(
-            [killed],
-            first=1,
-            total=1,
-            log_dir=tmp_path,
-            write_log=lambda path, text: path.write_text(text),
-            in_process=lambda step: None,
-            progress=_Quiet(),
-        )
-    assert "killed by SIGKILL" in str(failed.value)
-    assert "status -9" not in str(failed.value)
+    message = _failure(tmp_path, killed, first=1, total=1)
+    assert "killed by SIGKILL" in message and "status -9" not in message
 
 
 def test_the_last_line_a_step_printed_is_plain_text_and_bounded() -> None:
