@@ -174,3 +174,27 @@ def test_python_range_is_what_pypi_wheels_give(kb: KnowledgeBase, version: str) 
     assert release is not None and release.python_max == "3.14"
     assert kb.python_supported("torch", version, "3.15") is False
     assert kb.python_supported("torch", "2.15", "3.15") is True  # 2.15.0 has cp315 wheels
+
+
+# --- KB audit (2026-12-08) ---
+
+
+def test_no_source_is_a_paste_or_a_third_party_copy() -> None:
+    # the legacy PCI IDs were cited from pastebin copies of NVIDIA's lists and a research
+    # project's device file; NVIDIA's own list (supported-gpus.json) says which branch drives each
+    bad = [
+        f"{where}: {source[:80]}"
+        for where, source in _all_sources()
+        if "pastebin.com" in source or "ANLAB-KAIST" in source
+    ]
+    assert bad == []
+
+
+def test_legacy_ids_are_nvidias(kb: KnowledgeBase) -> None:
+    # NVIDIA's supported-gpus.json: 0x12BA (Quadro K510M) is the last 470.xx GPU, 0x1340 (GeForce
+    # 830M) the first 580.xx one; the cited Kepler example is one NVIDIA's Linux list has
+    low, high = kb.pci_range("12ba"), kb.pci_range("1340")
+    assert low is not None and low.last_branch == 470
+    assert high is not None and high.last_branch == 580
+    assert "0x0FC6 GTX 650" in low.source and "0x0FC0" not in low.source
+    assert "367.xx" in low.note  # GRID K340/K1/K2: R470 is not their branch
