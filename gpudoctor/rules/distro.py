@@ -313,10 +313,12 @@ def _fedora_legacy(branch: int, *, replacing: bool = True) -> str:
     ``akmod-nvidia-<branch>xx``, its ``xorg-x11-drv-nvidia-<branch>xx-cuda`` brings nvidia-smi
     and libcuda. The current ``xorg-x11-drv-nvidia`` (and its ``-cuda``) Conflicts with both
     (rpmfusion/xorg-x11-drv-nvidia and rpmfusion/nvidia-580xx-kmod, nvidia-470xx-kmod specs,
-    read 2026-12-07), so the current driver goes first; --allowerasing takes whatever else
-    still conflicts. RPM Fusion retired its 340xx packages in 2024 (dead.package on its f41
-    and master branches, 2024-10-04: "Not compatible with new xorg version"); no rule asks
-    for R340 (a PCI ID does not tell Tesla from Kepler)."""
+    read 2026-12-07; re-read 2026-12-08 at xorg-x11-drv-nvidia 46fcdbf, 595.71.05, which still
+    Conflicts with xorg-x11-drv-nvidia-580xx and -580xx-cuda, and nvidia-580xx-kmod 3fb297c,
+    580.173.02, with f42-f44 and el8-el10 branches), so the current driver goes first;
+    --allowerasing takes whatever else still conflicts. RPM Fusion retired its 340xx
+    packages in 2024 (dead.package on its f41 and master branches, 2024-10-04: "Not compatible
+    with new xorg version"); no rule asks for R340 (a PCI ID does not tell Tesla from Kepler)."""
     packages = f"akmod-nvidia-{branch}xx xorg-x11-drv-nvidia-{branch}xx-cuda"
     if not replacing:
         return f"$ sudo dnf install {packages} && sudo reboot"
@@ -335,8 +337,13 @@ def install_legacy_branch(
     the module stream to the branch's proprietary one (these GPUs predate the open modules) and
     RHEL 10 removes the driver, holds the branch with versionlock and installs it again. On a
     machine with no driver the branch is installed as it is: RHEL 8/9 ``module install`` of
-    the ``<branch>-dkms`` stream (NVIDIA's yum packaging scheme; used for R580 on Pascal in
-    public install scripts, not read in NVIDIA's guide for R580), RHEL 10 the lock first.
+    the ``<branch>-dkms`` stream, RHEL 10 the lock first. ``module install
+    nvidia-driver:XXX-dkms`` is what NVIDIA's packaging guide gives to "lock the driver updates
+    to the specified driver branch (non-precompiled)" (NVIDIA/yum-packaging-nvidia-driver
+    docs/guide-rhel8.md, "Select an installation branch"); the current Driver Installation Guide
+    (r620, "Kernel Modules", Table 5) locks the open flavour as ``module enable
+    nvidia-driver:580-open`` then ``dnf install nvidia-open`` and RHEL 10 as ``dnf versionlock
+    *nvidia*580*`` (read 2026-12-08; its proprietary table was not read).
     """
     versionlock = (
         f"sudo dnf install python3-dnf-plugin-versionlock && sudo dnf versionlock add "
