@@ -198,3 +198,20 @@ def test_legacy_ids_are_nvidias(kb: KnowledgeBase) -> None:
     assert high is not None and high.last_branch == 580
     assert "0x0FC6 GTX 650" in low.source and "0x0FC0" not in low.source
     assert "367.xx" in low.note  # GRID K340/K1/K2: R470 is not their branch
+
+
+def test_r610_is_a_cuda_13_3_branch_at_nvidia(kb: KnowledgeBase) -> None:
+    # NVIDIA's own driver manifest (redistrib_610.57.04.json: cuda_compat for 13.3), not only
+    # the nvidia-smi captures, says what R610 is
+    row = next(b for b in kb.branches if b.branch == 610)
+    assert row.cuda == "13.3" and row.verified
+    assert "redistrib_610.57.04.json" in row.source
+
+
+def test_no_branch_row_without_its_toolkit(kb: KnowledgeBase) -> None:
+    # R620 (CUDA 13.5) exists, but with no 13.5 [[toolkit]] row a [[branch]] row for it would
+    # make an R620 driver read as "CUDA 13.4" instead of "CUDA 13.4 or newer"
+    cudas = {t.cuda for t in kb.toolkits}
+    assert all(b.cuda in cudas for b in kb.branches)
+    assert kb.past_known_branches("620.70.06")
+    assert kb.max_cuda_for_driver("620.70.06", "linux") == "13.4"
