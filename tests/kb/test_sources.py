@@ -215,3 +215,14 @@ def test_no_branch_row_without_its_toolkit(kb: KnowledgeBase) -> None:
     assert all(b.cuda in cudas for b in kb.branches)
     assert kb.past_known_branches("620.70.06")
     assert kb.max_cuda_for_driver("620.70.06", "linux") == "13.4"
+
+
+def test_cuda_13_3_driver_is_from_nvidias_manifest(kb: KnowledgeBase) -> None:
+    # 610.43.02 was read from distribution packagers and a runfile name in public scripts;
+    # NVIDIA's redist manifests of 13.3.0 and 13.3.1 ship its forward-compatibility libcuda
+    rows = [t for t in kb.toolkits if t.cuda == "13.3"]
+    assert len(rows) == 2
+    for row in rows:
+        assert row.linux_driver == "610.43.02"
+        assert f"redistrib_13.3.{row.update}.json" in row.source
+        assert "glfs" not in row.source and "AOSC" not in row.source
