@@ -226,3 +226,12 @@ def test_cuda_13_3_driver_is_from_nvidias_manifest(kb: KnowledgeBase) -> None:
         assert row.linux_driver == "610.43.02"
         assert f"redistrib_13.3.{row.update}.json" in row.source
         assert "glfs" not in row.source and "AOSC" not in row.source
+
+
+def test_cudnn_pre_turing_cut_cites_nvidias_matrices(kb: KnowledgeBase) -> None:
+    # the 9.11+ row rested on the projects that hit it; NVIDIA's 9.10.2 matrix (CC 5.0 and
+    # later) and 9.17.0 matrix (7.5 and later) bracket it
+    old, new = kb.cudnn_floor("9.10.2.21"), kb.cudnn_floor("9.17.0.29")
+    assert old is not None and old.lowest_cc == "5.0"
+    assert new is not None and new.lowest_cc == "7.5"
+    assert "cudnn-support-matrix" in new.source and "9.17.0" in new.source
