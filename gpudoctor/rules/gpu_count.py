@@ -79,12 +79,15 @@ def _judge(
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
         evidence += _xid79(report)
+        names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
+        gone = f": GPU{'s' if missing[1:] else ''} {names} lost" if missing else ""
+        of = f" of the driver's {owned}" if owned > whole else ""
         return Hit(
-            title=f"SLURM gives out {given} GPUs on {node.name}, NVML lists only {whole}",
+            title=f"SLURM gives out {given} GPUs on {node.name}, NVML lists only {whole}{of}{gone}",
             evidence=tuple(evidence),
             fix=(
                 f"$ sudo scontrol update nodename={node.name} state=drain "
-                f'reason="GPU missing: {given} in GRES, {whole} in NVML"',
+                f'reason="GRES {gres.shown}, NVML {whole}{gone}"',
                 "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
                 "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
                 "Reboot (or reset the GPU); if it does not come back, reseat it or arrange an "

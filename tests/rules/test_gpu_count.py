@@ -67,7 +67,12 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
     report = with_driver(node("gpu:h100:8(S:0-1)", gpus=7), pci_functions=pci(*range(1, 9)))
     (found,) = findings(report, RULE)
     assert found.severity == Severity.ERROR and found.area == "gpu"
-    assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
+    # it read '..., NVML lists only 7': the drain reason did not say which GPU went missing
+    assert found.title == (
+        "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7 of the driver's 8: "
+        "GPU 0000:08:00.0 lost"
+    )
+    assert found.fix[0].endswith('reason="GRES gpu:h100:8, NVML 7: GPU 0000:08:00.0 lost"')
     assert found.evidence[0] == (
         "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
     )
