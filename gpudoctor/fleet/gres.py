@@ -105,8 +105,8 @@ def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
     lines = [f"SLURM's GRES (sinfo, as fleet run selected the node): {shown}", bus]
     if found.nvml_short:
         lines.append(
-            f"NVML lists {_gpus(found.nvml or 0)}; the check's job was given no GPU, so no "
-            "device cgroup hid any (one hides every GPU not given, or none)"
+            f"NVML lists {_gpus(found.nvml or 0)}; the check ran in no job or one given no GPU, "
+            "so no device cgroup hid any (one hides every GPU not given, or none)"
         )
     if found.mig:
         lines.append(f"MIG on: SLURM may count {found.mig_devices} MIG devices and whole GPUs")
