@@ -245,6 +245,9 @@ def test_a_gpu_lost_from_nvml_is_an_error_though_the_gres_gives_out_fewer():
         assert found.severity == Severity.ERROR, gres
         assert found.evidence[0].endswith("NVML lists 7 GPUs (missing: PCI 0000:08:00.0)")
         assert any("state=drain" in line for line in found.fix)
+    # the gate runs no site probe (no /proc/driver/nvidia/gpus): the PCI bus alone tells
+    gate = with_driver(node("gpu:6", gpus=7), pci_functions=pci(*range(1, 9)))
+    assert severities(findings(gate, RULE)) == [Severity.ERROR]
 
 
 def test_gpus_a_container_was_not_given_are_not_lost():
