@@ -10,6 +10,7 @@ from gpudoctor.model.derived import (
     gpus,
     is_gpu_function,
     node_gpu_count,
+    nvml_sees_the_node,
     owned_gpu_function,
     pci_bus_unreadable,
 )
@@ -26,7 +27,6 @@ from gpudoctor.model.fleet import (
     VerifyVerdict,
 )
 from gpudoctor.model.report import GpuInfo, Report
-from gpudoctor.model.slurm import gpus_given
 
 
 def node_facts(
@@ -101,20 +101,18 @@ def gpus_found(report: Report) -> GpusFound | None:
         mig_devices=(
             sum(len(g.mig_devices) if g.mig_enabled else 1 for g in listed) if known else None
         ),
-        nvml=len(gpus(report)) if _nvml_sees_the_node(report) else None,
+        nvml=_nvml_count(report),
     )
 
 
-def _nvml_sees_the_node(report: Report) -> bool:
-    """NVML's count is the node's: it answered, in a job given no GPU (or none), outside a
-    container that NVIDIA's runtime or Kubernetes gives a share of the GPUs (Apptainer's
-    ``--nv`` gives them all)."""
-    if report.nvml.status != "ok":
-        return False
-    if report.host.container not in (None, "apptainer"):
-        return False
-    job = report.site.slurm_job if report.site is not None else None
-    return job is None or not gpus_given(job.gpu_variables)
+def _nvml_count(report: Report) -> int | None:
+    """NVML's count where it is the node's; None where a job's device cgroup may have hidden
+    every GPU (a job given none, NVML listing none)."""
+    if not nvml_sees_the_node(report):
+        return None
+    listed = len(gpus(report))
+    in_job = report.site is not None and report.site.slurm_job is not None
+    return None if in_job and listed == 0 else listed
 
 
 def gpu_facts(g: GpuInfo) -> GpuFacts:

@@ -51,7 +51,12 @@ def drain_reason(finding: Finding, more: int = 0) -> str:
     room = MAX_REASON - len(extra)
     if len(text) > room:
         text = text[: room - 1] + "…"
-    return "".join(ch if ch.isprintable() else " " for ch in text) + extra
+    # scontrol drops a '"' that ends (or starts) the reason, and one pasted in reason="..."
+    # ends it: a title's double quotes become single ones
+    return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
+
+
+_QUOTE = {'"': "'"}
 
 
 def unreachable(name: str, error: SlurmUnavailableError, doing: str = "") -> GateDecision:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import GpusFound, NodeFacts, NodeFinding
-from gpudoctor.model.slurm import node_gpu_gres
+from gpudoctor.model.slurm import judge_gres, node_gpu_gres
 
 GRES_COUNT_ID = "GD-GPU-068"
 """The finding check gives where it can compare (``check --health-check --drain``); the fleet
@@ -55,41 +55,28 @@ def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
         return facts
     if any(f.id == GRES_COUNT_ID and f.severity >= Severity.WARNING for f in facts.findings):
         return facts
-    given, owned = promised.count, found.owned
-    usable = found.nvml if found.nvml_short and found.nvml is not None else None
-    if usable is not None and not found.mig and given != usable:
-        # the driver owns them all, NVML lists fewer: the missing ones cannot be used
-        if given < usable:
-            return _with(facts, _too_many(promised.shown, usable, found))
-        finding = NodeFinding(
-            id=GRES_COUNT_ID,
-            severity=Severity.ERROR,
-            title=f"SLURM gives out {promised.shown} here; NVML lists only {_gpus(usable)} "
-            f"of the node's {owned}: drain it",
-            evidence=(*_evidence(promised.shown, found), DRAIN_FIX),
-        )
-        return _with(facts, finding)
-    counts = {owned} if found.mig_devices is None else {owned, found.mig_devices}
-    if given in counts or (found.mig and found.mig_devices is None) or given == usable:
+    counts = found.counts
+    judged = judge_gres(promised.count, counts)
+    if judged is None or judged == "mig":  # check says it cannot tell either
         return facts
-    evidence = _evidence(promised.shown, found)
-    if given > max(counts):
-        has = "the node has " + ("no GPU" if owned == 0 else f"only {_gpus(owned)}")
-        if found.on_bus > owned:  # on the bus, not the driver's (no module, or vfio-pci)
-            owns = "none" if owned == 0 else f"only {owned}"
+    if judged == "extra":
+        return _with(facts, _too_many(promised.shown, counts.usable, found))
+    if found.nvml_short:  # the driver owns them all, NVML lists fewer: they cannot be used
+        has = f"NVML lists only {_gpus(counts.usable)} of the node's {found.owned}"
+    else:
+        usable = counts.usable
+        has = "the node has " + ("no GPU" if usable == 0 else f"only {_gpus(usable)}")
+        if found.on_bus > usable:  # on the bus, not the driver's (no module, or vfio-pci)
+            owns = "none" if usable == 0 else f"only {usable}"
             has = f"the nvidia driver owns {owns} of the {_gpus(found.on_bus)} on its PCI bus"
         if found.mig_devices is not None:
             has += f" ({found.mig_devices} with its MIG devices)"
-        finding = NodeFinding(
-            id=GRES_COUNT_ID,
-            severity=Severity.ERROR,
-            title=f"SLURM gives out {promised.shown} here; {has}: drain it",
-            evidence=(*evidence, DRAIN_FIX),
-        )
-    elif given < min(counts):
-        finding = _too_many(promised.shown, owned, found)
-    else:  # between the whole GPUs and the MIG devices: check says it cannot tell either
-        return facts
+    finding = NodeFinding(
+        id=GRES_COUNT_ID,
+        severity=Severity.ERROR,
+        title=f"SLURM gives out {promised.shown} here; {has}: drain it",
+        evidence=(*_evidence(promised.shown, found), DRAIN_FIX),
+    )
     return _with(facts, finding)
 
 
@@ -118,8 +105,8 @@ def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
     lines = [f"SLURM's GRES (sinfo, as fleet run selected the node): {shown}", bus]
     if found.nvml_short:
         lines.append(
-            f"NVML lists {_gpus(found.nvml or 0)}; the check's job was given no GPU, so no "
-            "device cgroup hid any (one hides every GPU not given, or none)"
+            f"NVML lists {_gpus(found.nvml or 0)}; the check ran in no job or one given no GPU, "
+            "so no device cgroup hid any (one hides every GPU not given, or none)"
         )
     if found.mig:
         lines.append(f"MIG on: SLURM may count {found.mig_devices} MIG devices and whole GPUs")

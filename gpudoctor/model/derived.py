@@ -6,6 +6,7 @@ import functools
 import re
 
 from gpudoctor.model.report import GpuInfo, PciFunction, Report, SlurmCluster
+from gpudoctor.model.slurm import gpus_given
 
 
 def gpus(report: Report) -> tuple[GpuInfo, ...]:
@@ -75,6 +76,19 @@ def node_gpu_count(report: Report) -> int:
     from_proc = len(site.driver_gpus) if site else 0
     from_pci = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
     return max(from_proc, from_pci)
+
+
+def nvml_sees_the_node(report: Report) -> bool:
+    """NVML's count is the node's: it answered, in no job or one given no GPU, outside a
+    container that NVIDIA's runtime or Kubernetes gives a share of the GPUs (Apptainer's
+    ``--nv`` gives them all). In a job given no GPU a device cgroup may still hide every GPU:
+    NVML listing none there says nothing."""
+    if report.nvml.status != "ok":
+        return False
+    if report.host.container not in (None, "apptainer"):
+        return False
+    job = report.site.slurm_job if report.site is not None else None
+    return job is None or not gpus_given(job.gpu_variables)
 
 
 def owned_gpu_function(fn: PciFunction) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.hardware import PairsReport
+from gpudoctor.model.slurm import GpuCounts
 
 FLEET_SCHEMA_VERSION = 2
 """Bumped on any change that breaks a reader of the JSON form (docs/fleet.md)."""
@@ -122,8 +123,9 @@ class GpusFound:
     without MIG); None without MIG, or where NVML did not list every GPU and its devices."""
     nvml: int | None = None
     """The GPUs NVML lists (lost ones included, as the gate counts them) where nothing hid
-    some of them from it: a job given no GPU, outside a container that picks its GPUs.
-    None where NVML failed or its count may be a job's or a container's share."""
+    some of them from it: no job or a job given no GPU, outside a container that picks its
+    GPUs. None where NVML failed, its count may be a job's or a container's share, or it
+    listed none in a job (a device cgroup hides every GPU from a job given none)."""
 
     @property
     def owned(self) -> int:
@@ -132,12 +134,18 @@ class GpusFound:
 
     @property
     def nvml_short(self) -> bool:
-        """NVML lists some of the GPUs the driver owns, not all: the others cannot be used.
+        """NVML lists fewer of the GPUs than the driver owns: the others cannot be used.
 
         A job's device cgroup (``fleet run`` asks for no GPU) hides every GPU or none, so
-        NVML listing none says nothing; listing a few, it has lost the rest.
+        NVML listing none there is no count (``nvml`` is None); listing a few, it has lost
+        the rest.
         """
-        return self.nvml is not None and 0 < self.nvml < self.owned
+        return self.nvml is not None and self.nvml < self.owned
+
+    @property
+    def counts(self) -> GpuCounts:
+        """The counts SLURM's GRES is judged against (model.slurm.judge_gres)."""
+        return GpuCounts(owned=self.owned, nvml=self.nvml, mig_devices=self.mig_devices)
 
 
 @dataclass(frozen=True, kw_only=True)

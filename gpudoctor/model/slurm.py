@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from gpudoctor.model.report import SlurmCluster, SlurmPartition
@@ -109,3 +109,55 @@ def gpus_given(variables: Mapping[str, str]) -> dict[str, str]:
             continue
         given[name] = value
     return given
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuCounts:
+    """A node's GPUs, counted where a job's device cgroup cannot hide them, against its GRES."""
+
+    owned: int
+    """GPUs the nvidia driver owns: bound to it on the PCI bus, or in /proc/driver/nvidia/gpus
+    (the larger)."""
+    nvml: int | None = None
+    """GPUs NVML lists (lost ones included) where its count is the node's; None where NVML
+    failed or may have been shown a share (a job given GPUs, a device cgroup hiding all)."""
+    mig_devices: int | None = None
+    """With MIG on, what SLURM's AutoDetect=nvml counts (each MIG device, each whole GPU
+    without MIG); None without MIG, or where the MIG devices were not all read."""
+
+    @property
+    def usable(self) -> int:
+        """The GPUs a job can be given: NVML's where known, else the driver's."""
+        return self.owned if self.nvml is None else self.nvml
+
+    @property
+    def lost(self) -> int:
+        """GPUs the driver owns that NVML does not list: their /dev/nvidiaN files remain, and
+        gres.conf may name them, so a job can be given one."""
+        return 0 if self.nvml is None else max(self.owned - self.nvml, 0)
+
+
+GresJudgement = Literal["missing", "lost", "extra", "mig"]
+"""``missing``: the GRES gives out more GPUs than the node has (an error: drain it);
+``lost``: the driver owns GPUs NVML does not list, and the GRES gives out some (an error:
+a job may get one of them); ``extra``: more GPUs than the GRES gives out (a warning: SLURM
+cannot hand them out); ``mig``: with MIG on, between the whole GPUs and SLURM's count of MIG
+devices (not compared)."""
+
+
+def judge_gres(given: int, counts: GpuCounts) -> GresJudgement | None:
+    """What ``given`` GPUs in a node's GRES are against the GPUs it has; None when they match.
+
+    The one decision for check's GD-GPU-068 (and so the health gate) and the fleet's.
+    """
+    usable = counts.usable
+    match = {usable} if counts.mig_devices is None else {usable, counts.mig_devices}
+    if given > max(match):
+        return "missing"
+    if counts.lost and given > 0:
+        return "lost"
+    if given in match:
+        return None
+    if given < min(match):
+        return "extra"
+    return "mig"

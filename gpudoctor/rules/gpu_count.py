@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import (
     is_gpu_function,
     node_gpu_count,
+    nvml_sees_the_node,
     pci_address,
     pci_bus_unreadable,
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
-from gpudoctor.model.slurm import NodeGpuGres, node_gpu_gres
+from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
 from gpudoctor.rules.facts import gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -69,28 +70,31 @@ def _judge(
     if mig:
         devices = "MIG devices not read" if mig_count is None else f"{mig_count} MIG devices"
         nvml += f" ({_plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
-        counts = {whole} if mig_count is None else {whole, mig_count}
-    else:
-        counts = {whole}
-    if given in counts:
+    # the driver's GPUs count where NVML's is the node's (not a container's share)
+    owned = node_gpu_count(report) if nvml_sees_the_node(report) else 0
+    judged = judge_gres(given, GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count))
+    if judged is None:
         return None
     missing = _missing(report, listed)
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
-    if given > max(counts):
+    if judged in ("missing", "lost"):
         evidence += _xid79(report)
+        names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
+        gone = f": GPU{'s' if missing[1:] else ''} {names} lost" if missing else ""
+        of = f" of the driver's {owned}" if owned > whole else ""
         return Hit(
-            title=f"SLURM gives out {given} GPUs on {node.name}, NVML lists only {whole}",
+            title=f"SLURM gives out {given} GPUs on {node.name}, NVML lists only {whole}{of}{gone}",
             evidence=tuple(evidence),
             fix=(
                 f"$ sudo scontrol update nodename={node.name} state=drain "
-                f'reason="GPU missing: {given} in GRES, {whole} in NVML"',
+                f'reason="GRES {gres.shown}, NVML {whole}{gone}"',
                 "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
                 "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
                 "Reboot (or reset the GPU); if it does not come back, reseat it or arrange an "
                 "RMA, then resume the node.",
             ),
         )
-    if given < min(counts):
+    if judged == "extra":
         return Hit(
             severity=Severity.WARNING,
             title=f"{node.name} has {whole} GPUs, SLURM gives out only {given}",
@@ -121,9 +125,24 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     if host.os != "linux" or host.wsl or pci_bus_unreadable(report):
         return None
     owned = node_gpu_count(report)
-    if owned >= given:
+    judged = judge_gres(given, GpuCounts(owned=owned))
+    if judged is None:
         return None  # the driver has them; NVML's failure is its own finding's
     on_bus = sum(1 for fn in report.driver.pci_functions if is_gpu_function(fn))
+    if judged == "extra":
+        return Hit(
+            severity=Severity.WARNING,
+            title=f"{node.name} has {owned} GPUs, SLURM gives out only {given}",
+            evidence=(
+                f"SLURM gives out {gres.shown} on {node.name}; PCI bus: "
+                f"{_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver",
+                f"NVML: {report.nvml.status}",
+            ),
+            fix=(
+                f"Set the node's Gres in slurm.conf to the GPUs it has (gpu:{owned}, with its "
+                "type if you use one) and gres.conf to match, then `scontrol reconfigure`.",
+            ),
+        )
     if on_bus <= owned:
         has = "the node has no GPU" if owned == 0 else f"the node has only {_plural(owned, 'GPU')}"
     else:  # on the bus, not the driver's (no module loaded, or vfio-pci): unusable here
@@ -160,7 +179,9 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     why="SLURM hands out the GPUs the node's GRES names (`Gres=gpu:h100:8`); it compares them "
     "with the node's devices only when slurmd registers. When a GPU has fallen off the bus "
     "(Xid 79) or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and "
-    "they fail to start or die. More GPUs than the GRES "
+    "they fail to start or die. A GPU the driver lists and NVML does not is an error whatever "
+    "the GRES gives out: gres.conf names its /dev/nvidiaN with the others, so a job can be "
+    "given it. More GPUs than the GRES "
     "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
     "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
     "neither is said not to be compared (information). Where NVML fails, the GPUs the "

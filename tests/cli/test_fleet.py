@@ -572,13 +572,14 @@ def test_the_gate_drains_a_node_with_fewer_gpus_than_its_gres(cli: Cli, fake, tm
     (error,) = doc["errors"]
     assert error == {
         "id": "GD-GPU-068",
-        "title": "SLURM gives out 8 GPUs on n1, NVML lists only 7",
+        "title": "SLURM gives out 8 GPUs on n1, NVML lists only 7 of the driver's 8: "
+        "GPU 0000:17:00.0 lost",
         "area": "gpu",
     }
     assert (doc["action"], doc["slurm"]) == ("drain", "ok")
     node = cluster.load()["nodes"]["n1"]
     assert node["state"] == "drained"
-    assert node["reason"] == "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n1, NVML lists only 7"
+    assert node["reason"] == f"gpudoctor: GD-GPU-068 {error['title']}"
     # The GPU is back after a reboot: the gate resumes the node it drained.
     healthy, doc = gate_json(cli, h100_node(tmp_path, 8))
     assert healthy.exit_code == 0 and doc["action"] == "resume", doc

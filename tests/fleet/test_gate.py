@@ -54,3 +54,10 @@ def test_a_reason_is_one_short_printable_line():
     assert reason.startswith("gpudoctor: GD-GPU-001 lost")
     assert reason.endswith("(+2 more)")
     assert all(ch.isprintable() for ch in reason)
+
+
+def test_a_reason_has_no_double_quote_scontrol_would_drop():
+    # scontrol update ... reason='...GPU "x"' stored the reason without its last '"' (SLURM
+    # 22.05.8, the test cluster), and an admin pasting it into reason="..." ended it early
+    quoted = Finding(id="GD-GPU-068", severity=Severity.ERROR, area="gpu", title='GPU "x"')
+    assert drain_reason(quoted) == "gpudoctor: GD-GPU-068 GPU 'x'"

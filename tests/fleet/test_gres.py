@@ -69,27 +69,47 @@ def test_nvml_listing_fewer_than_the_driver_owns_and_the_gres_gives_out_is_an_er
         Severity.ERROR,
         "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: drain it",
     )
-    assert f.evidence[2].startswith("NVML lists 7 GPUs; the check's job was given no GPU")
-    # a GRES of 7 on that node asks no more than NVML gives; of 6, fewer (a warning)
-    assert compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:7",)).findings == ()
-    (fewer,) = compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:6",)).findings
-    assert (fewer.severity, fewer.title) == (
+    # it said "the check's job was given no GPU" of a report made outside any job too
+    assert f.evidence[2].startswith("NVML lists 7 GPUs; the check ran in no job or one given no")
+    # a GRES of 7 or 6 on that node gives out no more than NVML lists, but gres.conf names
+    # the lost GPU's /dev/nvidiaN as well as the others: a job may be given it. Both read only
+    # "The node has 7 GPUs; SLURM gives out only gpu:6", a warning, or nothing at all.
+    for fewer in ("gpu:7", "gpu:6", "gpu:1"):
+        (lost,) = compare_gres(node("n1", gpus_found=found(nvml=7)), (fewer,)).findings
+        assert (lost.severity, lost.title) == (
+            Severity.ERROR,
+            f"SLURM gives out {fewer} here; NVML lists only 7 GPUs of the node's 8: drain it",
+        )
+    # a GRES giving out none hands out no lost GPU: more GPUs than it gives out, a warning
+    (none,) = compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:0",)).findings
+    assert (none.severity, none.title) == (
         Severity.WARNING,
-        "The node has 7 GPUs; SLURM gives out only gpu:6",
+        "The node has 7 GPUs; SLURM gives out only gpu:0",
     )
 
 
 @pytest.mark.parametrize(
     "nvml",
     [
-        0,  # a device cgroup (ConstrainDevices) hides every GPU from a job given none
-        None,  # NVML failed, or its count was a job's or a container's share
+        None,  # NVML failed, its count was a job's or a container's share, or it listed none
+        # in a job (a device cgroup, ConstrainDevices, hides every GPU from a job given none)
         8,
     ],
 )
-def test_nvml_listing_none_or_all_is_judged_by_the_bus(nvml):
+def test_nvml_listing_nothing_or_all_is_judged_by_the_bus(nvml):
     facts = node("n1", gpus_found=found(nvml=nvml))
     assert compare_gres(facts, ("gpu:h100:8",)) == facts
+
+
+def test_nvml_listing_none_of_the_drivers_gpus_outside_a_job_is_an_error():
+    # a report made outside any job (Ansible, pdsh): NVML answered and lists none of the 8
+    # GPUs the driver owns. check --health-check --drain drains such a node; the fleet read
+    # NVML's 0 as a job's device cgroup hiding them, and said nothing
+    (f,) = compare_gres(node("n1", gpus_found=found(nvml=0)), ("gpu:h100:8",)).findings
+    assert (f.severity, f.title) == (
+        Severity.ERROR,
+        "SLURM gives out gpu:h100:8 here; NVML lists only 0 GPUs of the node's 8: drain it",
+    )
 
 
 def test_the_evidence_says_what_the_bus_and_the_driver_hold():
@@ -129,9 +149,15 @@ def test_with_mig_either_count_is_accepted():
     assert f.title == (
         "SLURM gives out gpu:8 here; the node has only 2 GPUs (7 with its MIG devices): drain it"
     )
-    # MIG on, its devices unknown (the job hid GPUs): more than the whole GPUs may be right
+    # MIG on, its devices not read: the whole GPUs are compared, as check compares them (the
+    # fleet said nothing where check, and so the gate, drained the node)
     unknown = found(on_bus=2, bound=2, driver=2, mig=True)
-    assert compare_gres(node("n1", gpus_found=unknown), ("gpu:8",)).findings == ()
+    assert compare_gres(node("n1", gpus_found=unknown), ("gpu:2",)).findings == ()
+    (f,) = compare_gres(node("n1", gpus_found=unknown), ("gpu:8",)).findings
+    assert (f.severity, f.title) == (
+        Severity.ERROR,
+        "SLURM gives out gpu:8 here; the node has only 2 GPUs: drain it",
+    )
 
 
 def test_a_node_that_compared_its_gres_itself_keeps_its_own_word():
@@ -211,6 +237,11 @@ def test_nvmls_count_is_kept_only_where_nothing_picked_its_gpus(tmp_path: Path):
 
     in_a_job = gpus_found(replace(report, site=job()))  # fleet run's: given no GPU
     assert in_a_job is not None and in_a_job.nvml == 7
+    hidden = replace(report, nvml=replace(report.nvml, gpus=()), site=job())
+    seen = gpus_found(hidden)  # a device cgroup hid every GPU from the job: no count
+    assert seen is not None and seen.nvml is None
+    seen = gpus_found(replace(hidden, site=None))  # outside a job NVML lost them all
+    assert seen is not None and (seen.nvml, seen.nvml_short) == (0, True)
     given = gpus_found(replace(report, site=job(SLURM_STEP_GPUS="0,1,2,3,4,5,6")))
     assert given is not None and given.nvml is None  # the job's share, not the node's
     docker = gpus_found(replace(report, host=replace(report.host, container="docker")))

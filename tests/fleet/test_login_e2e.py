@@ -214,7 +214,10 @@ def test_the_gate_drains_a_gpu_node_missing_a_gpu_of_its_gres(
     assert doc["action"] == "drain" and doc["slurm"] == "ok"
     _, reason = login_cluster.wait_state("n2", lambda state, _: "drain" in state, 10)
     print(f"after the 7-GPU gate: {login_cluster.sinfo_line('n2')}")
-    assert reason == "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n2, NVML lists only 7"
+    assert reason == (
+        "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n2, NVML lists only 7 of the driver's "
+        "8: GPU 0000:17:00.0 lost"
+    )
     assert login_cluster.sinfo_states()["n1"] == ("idle", "")
     done, doc = gate(h100_node(tmp_path, 8))
     assert done.returncode == 0 and doc["action"] == "resume", doc

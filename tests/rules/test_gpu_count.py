@@ -67,7 +67,12 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
     report = with_driver(node("gpu:h100:8(S:0-1)", gpus=7), pci_functions=pci(*range(1, 9)))
     (found,) = findings(report, RULE)
     assert found.severity == Severity.ERROR and found.area == "gpu"
-    assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
+    # it read '..., NVML lists only 7': the drain reason did not say which GPU went missing
+    assert found.title == (
+        "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7 of the driver's 8: "
+        "GPU 0000:08:00.0 lost"
+    )
+    assert found.fix[0].endswith('reason="GRES gpu:h100:8, NVML 7: GPU 0000:08:00.0 lost"')
     assert found.evidence[0] == (
         "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
     )
@@ -227,3 +232,40 @@ def test_pci_addresses_in_every_spelling_are_one():
     assert pci_address("0009:01:00") == "0009:01:00.0" != pci_address("0008:01:00.0")
     assert pci_address("17:00.0") == "0000:17:00.0"
     assert pci_address("not an address") == "not an address"
+
+
+def test_a_gpu_lost_from_nvml_is_an_error_though_the_gres_gives_out_fewer():
+    # 8 GPUs on the bus and in the driver, NVML lists 7, Gres=gpu:6: read only 'gpu-07 has
+    # 7 GPUs, SLURM gives out only 6', a warning, so the gate never drained the node, though
+    # gres.conf's File= names /dev/nvidiaN of the lost GPU as of the others
+    site = SiteInfo(driver_gpus=tuple(f"0000:0{b}:00.0" for b in range(1, 9)))
+    for gres in ("gpu:h100:6", "gpu:7"):
+        report = with_driver(node(gres, gpus=7, site=site), pci_functions=pci(*range(1, 9)))
+        (found,) = findings(report, RULE)
+        assert found.severity == Severity.ERROR, gres
+        assert found.evidence[0].endswith("NVML lists 7 GPUs (missing: PCI 0000:08:00.0)")
+        assert any("state=drain" in line for line in found.fix)
+    # the gate runs no site probe (no /proc/driver/nvidia/gpus): the PCI bus alone tells
+    gate = with_driver(node("gpu:6", gpus=7), pci_functions=pci(*range(1, 9)))
+    assert severities(findings(gate, RULE)) == [Severity.ERROR]
+
+
+def test_gpus_a_container_was_not_given_are_not_lost():
+    # docker with NVIDIA_VISIBLE_DEVICES=0..5: NVML lists the container's share of the 8
+    report = with_driver(node("gpu:4", gpus=6), pci_functions=pci(*range(1, 9)))
+    report = replace(report, host=replace(report.host, container="docker"))
+    (found,) = findings(report, RULE)
+    assert (found.severity, found.title) == (
+        Severity.WARNING,
+        "gpu-07 has 6 GPUs, SLURM gives out only 4",
+    )
+
+
+def test_where_nvml_failed_more_gpus_than_the_gres_is_a_warning_too():
+    # NVML failed, the driver owns 8, Gres=gpu:6: said nothing, while the fleet warned
+    failed = with_nvml(node("gpu:6", gpus=0), status="driver_not_loaded", gpus=())
+    (found,) = findings(with_driver(failed, pci_functions=pci(*range(1, 9))), RULE)
+    assert (found.severity, found.title) == (
+        Severity.WARNING,
+        "gpu-07 has 8 GPUs, SLURM gives out only 6",
+    )

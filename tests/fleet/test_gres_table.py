@@ -1,0 +1,227 @@
+"""Every ordering of a node's GPU counts, judged as an admin would, the same by check (and so
+the health gate) and by the fleet.
+
+A node's GPUs are counted four ways: the GPUs its SLURM GRES gives out, the NVIDIA GPUs on its
+PCI bus, those the nvidia driver lists (``/proc/driver/nvidia/gpus``, and bound on the bus),
+and those NVML lists. check's GD-GPU-068 (which ``check --health-check --drain`` drains on)
+compares them on the node; ``fleet run``/``fleet report`` compare the same counts from the
+node's report, made in a job given no GPU. For one node both must give the same severity
+with the same numbers, and an error must drain the node with a reason that names them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, replace
+
+import pytest
+
+from gpudoctor import kb
+from gpudoctor.fleet.facts import node_facts
+from gpudoctor.fleet.gate import MAX_REASON, decide, drain_reason, gate_findings
+from gpudoctor.fleet.gres import compare_gres
+from gpudoctor.model.findings import Severity
+from gpudoctor.model.report import MigDevice, PciFunction, Report, SiteInfo, SlurmJob, SlurmNodeGres
+from gpudoctor.model.slurm import SlurmNode
+from gpudoctor.rules import diagnose
+from tests.rules.builders import h100, healthy, with_driver, with_nvml
+
+RULE = "GD-GPU-068"
+FAILED = None
+"""NVML's count where NVML failed (``library_not_found``)."""
+
+
+def address(bus: int) -> str:
+    return f"0000:{bus:02x}:00.0"
+
+
+def node_report(
+    gres: tuple[str, ...], bus: int, driver: int, nvml: int | None, mig: int = 0
+) -> Report:
+    """A node whose PCI bus holds ``bus`` NVIDIA GPUs, the first ``driver`` of them the nvidia
+    driver's (bound, and in /proc/driver/nvidia/gpus), the first ``nvml`` of those in NVML
+    (each with ``mig`` MIG devices when ``mig``), and whose GRES is ``gres``."""
+    functions = tuple(
+        PciFunction(
+            address=address(b),
+            device_id="0x2330",
+            class_code="0x030200",
+            driver="nvidia" if b <= driver else None,
+        )
+        for b in range(1, bus + 1)
+    )
+    listed = tuple(
+        replace(
+            h100(i),
+            pci_bus_id=address(i + 1),
+            mig_enabled=bool(mig),
+            mig_devices=tuple(MigDevice(index=k) for k in range(mig)),
+        )
+        for i in range(nvml or 0)
+    )
+    report = with_nvml(healthy(), gpus=listed)
+    if nvml is FAILED:
+        report = with_nvml(report, status="library_not_found", gpus=())
+    if driver == 0:
+        report = with_driver(report, module_version=None, proc_version_line=None)
+    site = SiteInfo(
+        driver_gpus=tuple(address(b) for b in range(1, driver + 1)),
+        slurm_node=SlurmNodeGres(name="gpu-07", state="idle", gres=gres),
+    )
+    return replace(with_driver(report, pci_functions=functions), site=site)
+
+
+@dataclass(frozen=True)
+class Judged:
+    severity: Severity | None
+    title: str = ""
+
+
+def by_check(report: Report) -> Judged:
+    """check's GD-GPU-068 on the node (what the gate acts on)."""
+    found = [f for f in diagnose(report, kb.load()).findings if f.id == RULE]
+    assert len(found) <= 1
+    if not found or found[0].severity <= Severity.INFO:
+        return Judged(None)  # information ("not compared") drains nothing, as nothing does
+    return Judged(found[0].severity, found[0].title)
+
+
+def by_fleet(report: Report, *, in_job: bool = True) -> Judged:
+    """The fleet's GD-GPU-068: the node's report, made by fleet run's check in a job given no
+    GPU (or by another engine outside any job), compared with the GRES sinfo listed."""
+    assert report.site is not None and report.site.slurm_node is not None
+    gres = report.site.slurm_node.gres
+    made = replace(
+        report, site=replace(report.site, slurm_node=None, slurm_job=JOB if in_job else None)
+    )
+    facts = node_facts("gpu-07", made, diagnose(made, kb.load()))
+    found = [f for f in compare_gres(facts, gres).findings if f.id == RULE]
+    assert len(found) <= 1
+    if not found or found[0].severity <= Severity.INFO:
+        return Judged(None)
+    return Judged(found[0].severity, found[0].title)
+
+
+JOB = SlurmJob(job_id="7", step_id="0", gpu_variables={})
+"""fleet run's check: a step that asked for no GPU, and no device cgroup hiding any."""
+
+E, W, OK = Severity.ERROR, Severity.WARNING, None
+
+# (what, GRES, PCI bus, driver, NVML, MIG devices per GPU, judgement, numbers the title names)
+TABLE = [
+    # -- nothing to compare
+    ("CPU-only node, no GRES", (), 0, 0, FAILED, 0, OK, ()),
+    ("CPU-only node, another GRES", ("nic:2",), 0, 0, FAILED, 0, OK, ()),
+    ("a GRES naming no count", ("gpu",), 8, 8, 8, 0, OK, ()),
+    ("a typed GRES naming no count", ("gpu:h100",), 8, 8, 8, 0, OK, ()),
+    ("gpu:0 on a node without GPUs", ("gpu:0",), 0, 0, FAILED, 0, OK, ()),
+    # -- all four agree
+    ("all equal, untyped", ("gpu:8",), 8, 8, 8, 0, OK, ()),
+    ("all equal, typed, socket bound", ("gpu:h100:8(S:0-1)",), 8, 8, 8, 0, OK, ()),
+    ("all equal, two types summed", ("gpu:a100:4", "gpu:v100:2"), 6, 6, 6, 0, OK, ()),
+    ("all equal, one GPU", ("gpu:1",), 1, 1, 1, 0, OK, ()),
+    # -- the GRES promises more than the node has: jobs sent there fail
+    ("GRES Count above the physical count", ("gpu:h100:16",), 8, 8, 8, 0, E, (16, 8)),
+    ("GRES above, untyped", ("gpu:9",), 8, 8, 8, 0, E, (9, 8)),
+    ("one type of two short", ("gpu:a100:4", "gpu:v100:2"), 5, 5, 5, 0, E, (5,)),
+    ("NVML lost one GPU the driver lists", ("gpu:h100:8",), 8, 8, 7, 0, E, (8, 7)),
+    ("the driver lost one still on the bus", ("gpu:8",), 8, 7, 7, 0, E, (8, 7)),
+    ("one GPU gone from the bus", ("gpu:8",), 7, 7, 7, 0, E, (8, 7)),
+    ("NVML lists none of the driver's", ("gpu:8",), 8, 8, 0, 0, E, (8, 0)),
+    ("no GPU left at all, NVML failed", ("gpu:8",), 0, 0, FAILED, 0, E, (8,)),
+    ("one GPU given out, none left", ("gpu:1",), 0, 0, FAILED, 0, E, (1,)),
+    ("no driver bound, NVML failed", ("gpu:h100:8",), 8, 0, FAILED, 0, E, (8,)),
+    ("the driver lost one, NVML failed", ("gpu:8",), 8, 7, FAILED, 0, E, (8, 7)),
+    # -- GPUs lost from NVML that the driver still lists: a job may be given one of them
+    # (gres.conf names device files, /dev/nvidiaN, of GPUs NVML no longer reaches)
+    ("NVML lost one, GRES as NVML", ("gpu:7",), 8, 8, 7, 0, E, (7, 8)),
+    ("NVML lost one, GRES below both", ("gpu:h100:6",), 8, 8, 7, 0, E, (6, 7, 8)),
+    ("NVML lost one, GRES below both, untyped", ("gpu:6",), 8, 8, 7, 0, E, (6, 7, 8)),
+    ("NVML lost half", ("gpu:2",), 8, 8, 4, 0, E, (2, 4, 8)),
+    # -- more GPUs than the GRES gives out: SLURM cannot hand the others out
+    ("GRES below a full node", ("gpu:h100:6",), 8, 8, 8, 0, W, (6, 8)),
+    ("gpu:0 on a node with GPUs", ("gpu:0",), 8, 8, 8, 0, W, (0, 8)),
+    ("GRES below, NVML failed", ("gpu:6",), 8, 8, FAILED, 0, W, (6, 8)),
+    ("GRES below, a GPU the driver did not take", ("gpu:6",), 8, 7, 7, 0, W, (6, 7)),
+    ("GRES as the driver's, one on the bus not taken", ("gpu:7",), 8, 7, 7, 0, OK, ()),
+    ("GRES as the driver's, NVML failed", ("gpu:8",), 8, 8, FAILED, 0, OK, ()),
+    # -- MIG: whole GPUs, or each MIG device as AutoDetect=nvml counts them
+    ("MIG: 7 devices on one GPU, typed", ("gpu:1g.10gb:7",), 1, 1, 1, 7, OK, ()),
+    ("MIG: whole GPUs", ("gpu:2",), 2, 2, 2, 7, OK, ()),
+    ("MIG: every device", ("gpu:14",), 2, 2, 2, 7, OK, ()),
+    ("MIG: above both counts", ("gpu:1g.10gb:21",), 2, 2, 2, 7, E, (21, 2)),
+    ("MIG: between the two (not compared)", ("gpu:1g.10gb:7",), 2, 2, 2, 7, OK, ()),
+    ("MIG: below both", ("gpu:1",), 2, 2, 2, 7, W, (1, 2)),
+    ("MIG: devices not read, above whole", ("gpu:14",), 2, 2, 2, 0, E, (14, 2)),
+    (
+        "MIG: a GPU lost, the other's devices given out",
+        ("gpu:1g.10gb:7",),
+        2,
+        2,
+        1,
+        7,
+        E,
+        (7, 1, 2),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("gres", "bus", "driver", "nvml", "mig", "severity", "numbers"),
+    [pytest.param(*row[1:], id=row[0]) for row in TABLE],
+)
+def test_check_and_the_fleet_judge_each_node_alike(gres, bus, driver, nvml, mig, severity, numbers):
+    report = node_report(gres, bus, driver, nvml, mig)
+    check, fleet, engine = by_check(report), by_fleet(report), by_fleet(report, in_job=False)
+    assert (check.severity, engine.severity) == (severity, severity)
+    for title in (check.title, engine.title):
+        assert all(re.search(rf"(?<![\d.]){n}(?![\d.]|:[0-9a-f])", title) for n in numbers), title
+    if nvml == 0:  # in fleet run's job a device cgroup may hide every GPU: NVML says nothing
+        assert fleet.severity == by_check(node_report(gres, bus, driver, FAILED, mig)).severity
+    else:
+        assert fleet == engine
+
+
+@pytest.mark.parametrize(
+    ("gres", "bus", "driver", "nvml", "mig", "severity", "numbers"),
+    [pytest.param(*row[1:], id=row[0]) for row in TABLE if row[6] is E],
+)
+def test_an_error_drains_the_node_with_a_reason_naming_the_counts(
+    gres, bus, driver, nvml, mig, severity, numbers
+):
+    report = node_report(gres, bus, driver, nvml, mig)
+    errors = gate_findings(diagnose(report, kb.load()).findings)
+    (found,) = [f for f in errors if f.id == RULE]
+    decision = decide(errors, SlurmNode(name="gpu-07", state="idle"))
+    assert decision.action == "drain"
+    # where NVML or the driver failed, their error comes first (the cause) and the reason
+    # ends "(+1 more)"; where the counts alone are wrong, GD-GPU-068 is the reason
+    if errors[0] is found:
+        assert decision.reason == drain_reason(found, more=len(errors) - 1)
+    reason = drain_reason(found)
+    assert reason.startswith(f"gpudoctor: {RULE} ")
+    assert all(re.search(rf"(?<![\d.]){n}(?![\d.]|:[0-9a-f])", reason) for n in numbers), reason
+    assert len(reason) <= MAX_REASON and reason.isprintable() and '"' not in reason
+
+
+COUNTS = (0, 1, 7, 8)
+
+
+@pytest.mark.parametrize(
+    ("given", "bus", "driver", "nvml"),
+    [
+        (g, b, d, n)
+        for g, b, d, n in itertools.product((0, 1, 7, 8, 9), COUNTS, COUNTS, (*COUNTS, FAILED))
+        if d <= b and (n is FAILED or n <= d)  # NVML lists only the driver's, the driver the bus's
+    ],
+)
+def test_every_ordering_of_the_counts_is_judged_alike(given, bus, driver, nvml):
+    report = node_report((f"gpu:h100:{given}",), bus, driver, nvml)
+    check = by_check(report).severity
+    assert check == by_fleet(report, in_job=False).severity
+    if nvml == 0:  # hidden, or lost: fleet run's job cannot tell, and judges by the driver
+        failed = node_report((f"gpu:h100:{given}",), bus, driver, FAILED)
+        assert by_fleet(report).severity == by_check(failed).severity
+    else:
+        assert by_fleet(report).severity == check
