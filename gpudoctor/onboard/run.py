@@ -156,6 +156,14 @@ def _past_its_limit(step: Step) -> str:
             f"; to give it longer (a verify job's wait in SLURM's queue counts), rerun with "
             f"--force {option} SECONDS (more than {step.timeout_s:g})"
         )
+    if step.name == "check":
+        # no option: check itself bounds each probe (its --timeout), not the whole run
+        return (
+            "; run `gpudoctor check --format json -o check.json` yourself (each probe is "
+            "bounded by check's --timeout) and rerun onboard with --from-report check.json"
+        )
+    if not step.hint:  # the plan step's hint, where it has one, says what to do
+        return "; run the command in the log yourself to see where it waits"
     return ""
 
 

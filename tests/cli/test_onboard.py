@@ -703,6 +703,13 @@ def _check_log(log: Path, ended: str) -> None:
     assert "check: reading NVML" in lines, lines  # and its stderr
 
 
+CHECK_BY_HAND = (
+    "run `gpudoctor check --format json -o check.json` yourself (each probe is bounded by "
+    "check's --timeout) and rerun onboard with --from-report check.json"
+)
+"""The way past the check step's fixed limit (before, the line named none)."""
+
+
 def test_a_check_step_past_its_time_limit_gets_a_log_named_in_the_error(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -716,11 +723,12 @@ def test_a_check_step_past_its_time_limit_gets_a_log_named_in_the_error(
     log = prefix / "gpudoctor-logs" / "1-check.log"
     assert result.stderr.splitlines()[-1] == (
         "gpudoctor: error: step 1/7 check (check this machine) failed: still running after "
-        f"1 s: stopped; it last printed: check: reading NVML; log: {log}"
+        f"1 s: stopped; it last printed: check: reading NVML; {CHECK_BY_HAND}; log: {log}"
     ), result.stderr
     _check_log(
         log,
-        "# failed: still running after 1 s: stopped; it last printed: check: reading NVML after ",
+        "# failed: still running after 1 s: stopped; it last printed: check: reading NVML; "
+        f"{CHECK_BY_HAND} after ",
     )
     # onboard's own log alone does not make the prefix someone's: a rerun needs no --force
     again = cli(*args, "--dry-run", "--from-report", str(WORKSTATION), env=env_for(tmp_path))
@@ -817,7 +825,7 @@ def test_a_dry_run_whose_check_is_stopped_writes_nothing(
     )  # fmt: skip
     assert result.exit_code == 1, result
     assert result.stderr.splitlines()[-1].endswith(
-        "still running after 1 s: stopped; it last printed: check: reading NVML"
+        f"still running after 1 s: stopped; it last printed: check: reading NVML; {CHECK_BY_HAND}"
     )
     assert not prefix.exists()
 

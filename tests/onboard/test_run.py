@@ -266,6 +266,18 @@ def test_a_verify_step_past_its_time_limit_names_the_option_that_gives_it_longer
     ) in message, message
 
 
+def test_a_plan_step_past_its_fixed_limit_says_what_to_do(tmp_path: Path) -> None:
+    # the plan step's bound is an internal guard: no option, but a way on all the same
+    plain = _stopped_at_its_limit(tmp_path / "a", "plan", here=True)
+    assert "still running after 1 s: stopped; it last printed: working; run the command in " in (
+        plain
+    ), plain
+    # with the partition's node check, its own hint says how to plan without it
+    partition = _stopped_at_its_limit(tmp_path / "b", "plan")
+    assert "run the command in the log" not in partition, partition
+    assert partition.endswith("rerun with --force --driver VERSION --cc X.Y"), partition
+
+
 SHOWN: list[str] = []
 """The command lines the last _conda_create's progress was shown, and its results' commands."""
 
