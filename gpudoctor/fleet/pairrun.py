@@ -52,6 +52,11 @@ def pair_command(job: PairJob, addr: str) -> tuple[str, ...]:
     return (job.python, "-m", CHILD, json.dumps(config, separators=(",", ":")))
 
 
+RENDEZVOUS_GAVE_UP = ("clients joined", "no rendezvous at")
+"""How a rank says its partner did not join in time: torch's TCPStore (``DistStoreError: Timed
+out after 31 seconds waiting for clients. 1/2 clients joined.``) or the child's own watchdog."""
+
+
 def read_outcome(
     nodes: tuple[str, str], result: CmdResult, timeout_s: float, *, cut: bool = False
 ) -> PairOutcome:
@@ -112,9 +117,12 @@ def read_outcome(
     # counted as refused, as before srun_error left task exits out: it judges no node
     complaint = slurm.srun_error(result) or slurm.task_exit(result)
     if said:
-        return PairOutcome(
-            nodes=nodes, status="error", message="; ".join(said[:2]), duration_s=took
-        )
+        message = "; ".join(said[:2])
+        if any(words in message for words in RENDEZVOUS_GAVE_UP):
+            # torch's "Timed out after 31 seconds waiting for clients. 1/2 clients joined."
+            # named no option, and --init-timeout is the one that sets that wait
+            message += " (the rendezvous waits --init-timeout)"
+        return PairOutcome(nodes=nodes, status="error", message=message, duration_s=took)
     if complaint is not None:
         return PairOutcome(
             nodes=nodes, status="refused", message=f"srun: {complaint}", duration_s=took

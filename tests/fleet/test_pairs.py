@@ -121,7 +121,10 @@ def test_a_wrong_sum_is_an_error():
 def test_a_peer_that_never_joins():
     err = {"event": "error", "rank": "0", "message": "DistStoreError: 1/2 clients joined."}
     got = pairrun.read_outcome(("a", "b"), result(json.dumps(err), returncode=1), 60)
-    assert got.status == "error" and got.message == "rank 0: DistStoreError: 1/2 clients joined."
+    # the option that sets the wait is named (it was not)
+    assert got.status == "error" and got.message == (
+        "rank 0: DistStoreError: 1/2 clients joined. (the rendezvous waits --init-timeout)"
+    )
 
 
 TAKEN = (
