@@ -14,9 +14,11 @@ from gpudoctor.cli.formats import MAKE_ENV
 from gpudoctor.cli.options import (
     STDIN_IS_A_TERMINAL,
     FilePath,
+    FiniteFloatRange,
     NonEmptyPath,
     dash_aware_path,
     debug_option,
+    defaulted,
     force_option,
 )
 from gpudoctor.envplan.cluster import (
@@ -30,7 +32,7 @@ from gpudoctor.envplan.cluster import (
 from gpudoctor.envplan.forms import DEFAULT_FILES
 from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
-from gpudoctor.envplan.types import check_typed, choice
+from gpudoctor.envplan.types import SOLVE_TIMEOUT_S, check_typed, choice
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.model.report import Report
@@ -449,6 +451,14 @@ def _summary(plan: Plan, where: str) -> str:
     multiple=True,
     help="With --solve: a channel URL or folder to solve against instead of conda-forge.",
 )
+@click.option(
+    "--solve-timeout",
+    "solve_timeout_s",
+    type=FiniteFloatRange(min=1, max=3600),
+    default=SOLVE_TIMEOUT_S,
+    show_default=True,
+    help="With --solve: seconds for reading the channels and solving, together.",
+)
 @debug_option
 def command(
     from_report: Path | None,
@@ -474,6 +484,7 @@ def command(
     torch_index_url: str | None,
     solve: bool,
     solve_channels: tuple[str, ...],
+    solve_timeout_s: float,
 ) -> int:
     """Write an environment whose PyTorch/TensorFlow build fits a machine.
 
@@ -516,6 +527,8 @@ def command(
         raise BadInputError("--stdout and --output exclude each other")
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")
+    if not solve and not defaulted("solve_timeout_s"):
+        raise BadInputError("--solve-timeout needs --solve")
     kb = load()
     target = _target(
         kb,
@@ -535,11 +548,12 @@ def command(
         from gpudoctor.envplan.solve import solve_plan
 
         # one line as it starts, like make-env's other notes (terminal or log alike): reading
-        # conda-forge can take up to 120 s, which passed with no output at all
+        # conda-forge can take up to --solve-timeout, which passed with no output at all
         result = solve_plan(
             kb,
             plan,
             solve_channels,
+            timeout_s=solve_timeout_s,
             starting=lambda line: click.echo(f"make-env: {line}", err=True),
         )
         click.echo(

@@ -19,9 +19,17 @@ import click
 
 from gpudoctor import __version__
 from gpudoctor.cli.files import check_output, write_output
-from gpudoctor.cli.options import FilePath, NonEmptyPath, dash_aware_path, debug_option
+from gpudoctor.cli.options import (
+    FilePath,
+    FiniteFloatRange,
+    NonEmptyPath,
+    dash_aware_path,
+    debug_option,
+)
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.onboard.plan import (
+    CREATE_TIMEOUT_S,
+    INSTALL_TIMEOUT_S,
     LOG_DIR,
     MARKER,
     STEPS_AFTER_CHECK,
@@ -56,6 +64,9 @@ NOT_A_TERMINAL = (
     "onboard installs an environment: confirm on a terminal, or pass --yes "
     "(--dry-run shows every step first)"
 )
+MAX_STEP_TIMEOUT_S = 24 * 3600
+"""The longest --create-timeout, --install-timeout and --verify-timeout taken: a day, as
+fleet run's --node-timeout."""
 DEFAULT_PREFIX = "gpudoctor-env"
 """The environment's folder, under the current directory (a project's own folder, or the
 scratch space a cluster's documentation names: --prefix)."""
@@ -418,9 +429,11 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
     if closed is not None:
         # srun queues the verify job in a down partition and refuses it in a drained or
         # inactive one: either way only after the environment was created, with no word why
+        verify = next(s for s in plan.steps if s.name == "verify")
         after = (
             "the verify step waits in the queue until an admin sets it up again (it is "
-            f"stopped after {VERIFY_TIMEOUT_S / 60:.0f} min; Ctrl-C cancels the job)"
+            f"stopped after {verify.timeout_s:g} s, {verify.timeout_option}; Ctrl-C cancels "
+            "the job)"
             if closed == "down"
             else "srun refuses the verify job (Required partition not available), after the "
             "environment is created"
@@ -541,6 +554,30 @@ def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | 
     f"or wheel this gpudoctor was installed from, else gpudoctor=={__version__}; a wheel or a "
     "folder works too).",
 )
+@click.option(
+    "--create-timeout",
+    "create_timeout_s",
+    type=FiniteFloatRange(min=1, max=MAX_STEP_TIMEOUT_S),
+    default=CREATE_TIMEOUT_S,
+    show_default=True,
+    help="Seconds the create step (uv, conda or pixi downloading the packages) may take.",
+)
+@click.option(
+    "--install-timeout",
+    "install_timeout_s",
+    type=FiniteFloatRange(min=1, max=MAX_STEP_TIMEOUT_S),
+    default=INSTALL_TIMEOUT_S,
+    show_default=True,
+    help="Seconds the install step (gpudoctor into the environment) may take.",
+)
+@click.option(
+    "--verify-timeout",
+    "verify_timeout_s",
+    type=FiniteFloatRange(min=1, max=MAX_STEP_TIMEOUT_S),
+    default=VERIFY_TIMEOUT_S,
+    show_default=True,
+    help="Seconds the verify step may take, a verify job's wait in SLURM's queue included.",
+)
 @debug_option
 def command(
     partition: str | None,
@@ -559,6 +596,9 @@ def command(
     tf_version: str | None,
     torch_index_url: str | None,
     gpudoctor_spec: str | None,
+    create_timeout_s: float,
+    install_timeout_s: float,
+    verify_timeout_s: float,
 ) -> int:
     """Set up deep learning for a new account: check, plan, create, verify, summarise.
 
@@ -625,6 +665,9 @@ def command(
         gpudoctor_spec=gpudoctor_spec or default_spec(),
         report_dir=str(summaries),
         force=force,
+        create_timeout_s=create_timeout_s,
+        install_timeout_s=install_timeout_s,
+        verify_timeout_s=verify_timeout_s,
         on_partition=_verify_job_step,
         partition_minutes=_partition_minutes,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,6 +135,13 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+def defaulted(param: str) -> bool:
+    """True when the user left the option ``param`` (its parameter name) out: its value is the
+    default. An option given where nothing reads it is refused by the commands, not dropped."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 output_option = click.option(

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
 from gpudoctor.cli.files import check_output, emit, is_stdout, shown, write_output, wrote
 from gpudoctor.cli.formats import VERIFY
@@ -20,6 +19,7 @@ from gpudoctor.cli.options import (
     FiniteFloatRange,
     PlainIntRange,
     debug_option,
+    defaulted,
     force_option,
     format_option,
     output_option,
@@ -67,12 +67,6 @@ def _refuse_same_file(output: Path | None, plot_path: Path | None) -> None:
         )
 
 
-def _defaulted(param: str) -> bool:
-    """True when the user left the option out (its value is the default)."""
-    source = click.get_current_context().get_parameter_source(param)
-    return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-
-
 _MODEL_OPTIONS = (
     ("mode", "--mode"),
     ("precision", "--precision"),
@@ -87,7 +81,7 @@ def _ranks_noted(hw: HardwareResult) -> HardwareResult:
     """With ``--device all`` the all-reduce ran on the GPUs, one rank per GPU: a --ranks given
     was not used, and the result says so rather than read as measured with it."""
     allreduce = hw.allreduce
-    if _defaulted("ranks") or allreduce is None or allreduce.device == "cpu":
+    if defaulted("ranks") or allreduce is None or allreduce.device == "cpu":
         return hw
     note = f"--ranks {hw.settings.ranks}: not used, the all-reduce ran one rank per GPU"
     return replace(hw, notes=(*hw.notes, note))
@@ -96,13 +90,13 @@ def _ranks_noted(hw: HardwareResult) -> HardwareResult:
 def _refuse_ignored(hardware_only: bool, items: tuple[str, ...]) -> None:
     """An option given where nothing reads it is bad input, not silently dropped: a user who
     asked for --ranks 8 or --precision amp-fp16 would read the result as measured with it."""
-    if not _defaulted("ranks") and "allreduce" not in items:
+    if not defaulted("ranks") and "allreduce" not in items:
         raise BadInputError(
             "--ranks sets the processes of the all-reduce: give it with --hardware (all, or a "
             "list with allreduce)"
         )
     if hardware_only:
-        given = [flag for param, flag in _MODEL_OPTIONS if not _defaulted(param)]
+        given = [flag for param, flag in _MODEL_OPTIONS if not defaulted(param)]
         if given:
             raise BadInputError(
                 f"{', '.join(given)}: only the reference models read "
@@ -271,11 +265,11 @@ def command(
         output = None
     fmt = VERIFY.resolve(fmt, output)
     items = parse_items(hardware_text) if hardware_text is not None else ()
-    hardware_only = (hardware_text is not None or burn_s is not None) and _defaulted("models_text")
+    hardware_only = (hardware_text is not None or burn_s is not None) and defaulted("models_text")
     models = () if hardware_only else tuple(s.name for s in parse_model_list(models_text))
     _refuse_ignored(hardware_only, items)
     device = plan.parse_device(device_text)
-    if not _defaulted("ranks"):
+    if not defaulted("ranks"):
         if device.startswith("cuda"):
             raise BadInputError(
                 "--ranks sets the local processes of the all-reduce on the CPU (--device cpu); "
@@ -304,7 +298,7 @@ def command(
         cpu_time_budget_s=plan.QUICK_CPU_BUDGET_S if quick and time_budget is None else None,
         # quick is for onboarding: without --device, a machine with no GPU verifies its CPU;
         # --device cpu asks for no GPU at all (its JSON said gpu_required: true)
-        gpu_required=device != "cpu" and not (quick and _defaulted("device_text")),
+        gpu_required=device != "cpu" and not (quick and defaulted("device_text")),
     )
     if models:
         progress = make_progress(settings, sys.stderr)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpudoctor.envplan.types import Plan
+from gpudoctor.envplan.types import SOLVE_TIMEOUT_S, Plan
 from gpudoctor.errors import BadInputError, PlanError, UnreachableError
 from gpudoctor.kb import KnowledgeBase
 
@@ -24,9 +24,6 @@ SETTLE_S = 0.5
 aborts it ("Fatal Python error: PyGILState_Release", exit 134 or 139 after the one-line
 error): 4 runs in 18 against a refused port, none in 40 with this wait (2-core VM, no GPU,
 shared with other jobs, 2026-12-07)."""
-
-SOLVE_TIMEOUT_S = 120.0
-"""How long --solve reads the channels and solves, together, before it gives up on them."""
 
 DEFAULT_GLIBC = "2.28"
 """The glibc assumed for a target given on the command line (RHEL 8 / Ubuntu 18.10 era)."""
@@ -146,7 +143,9 @@ def solve_plan(
     shown = tuple(f"{n}={v}" if n != "__archspec" else f"{n}={b}" for n, v, b in vps)
     if starting is not None:
         names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
-        starting(f"solving with rattler against {names} (at most {timeout_s:.0f} s) ...")
+        starting(
+            f"solving with rattler against {names} (at most {timeout_s:g} s, --solve-timeout) ..."
+        )
     try:
         records = asyncio.run(run())
     except SolverError as exc:
@@ -158,10 +157,13 @@ def solve_plan(
     except asyncio.TimeoutError:
         time.sleep(SETTLE_S)
         names = ", ".join(c for c in (channels or plan.channels) if c != "nodefaults")
+        # a busy mirror that answers slowly ends here too: "did not answer" alone was not true
+        # of it, and named no way to wait longer
         raise UnreachableError(
-            f"--solve: the channel {names} did not answer within {timeout_s:.0f} s; the plan was "
-            "not solved and no file was written (rerun when the channel answers, with "
-            "--solve-channel naming a mirror or a local copy, or without --solve)"
+            f"--solve: reading the channel {names} and solving took more than {timeout_s:g} s "
+            "(--solve-timeout); the plan was not solved and no file was written (rerun with a "
+            "longer --solve-timeout, with --solve-channel naming a mirror or a local copy, or "
+            "without --solve)"
         ) from None
     except Exception as exc:  # network and channel errors
         time.sleep(SETTLE_S)

@@ -22,6 +22,9 @@ RESERVED_NAMES = ("base", "root")
 """conda's ``RESERVED_ENV_NAMES``: the base environment and its old name (conda/conda#15118)."""
 FORBIDDEN_CHARS = "/ :#"
 """conda's ``PREFIX_NAME_DISALLOWED_CHARS`` (conda/base/constants.py)."""
+SOLVE_TIMEOUT_S = 120.0
+"""--solve-timeout's default: how long --solve reads the channels and solves, together, before
+it gives up on them (here, not in solve.py, so that make-env's options do not import asyncio)."""
 
 
 def choice(flag: str, value: str, allowed: tuple[str, ...], *, aliases: bool = False) -> str:

@@ -52,8 +52,17 @@ def pair_command(job: PairJob, addr: str) -> tuple[str, ...]:
     return (job.python, "-m", CHILD, json.dumps(config, separators=(",", ":")))
 
 
-def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) -> PairOutcome:
-    """The pair as srun left it: the all-reduce of rank 0, or one line on why there is none."""
+RENDEZVOUS_GAVE_UP = ("clients joined", "no rendezvous at")
+"""How a rank says its partner did not join in time: torch's TCPStore (``DistStoreError: Timed
+out after 31 seconds waiting for clients. 1/2 clients joined.``) or the child's own watchdog."""
+
+
+def read_outcome(
+    nodes: tuple[str, str], result: CmdResult, timeout_s: float, *, cut: bool = False
+) -> PairOutcome:
+    """The pair as srun left it: the all-reduce of rank 0, or one line on why there is none.
+
+    ``cut``: the run's --time-limit, not the pair's --pair-timeout, set ``timeout_s``."""
     took = round(result.duration_s, 2)
     events = []
     for line in result.stdout.splitlines():
@@ -100,15 +109,20 @@ def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) ->
             duration_s=took,
         )
     if result.timed_out:
-        why = f"no answer within {timeout_s:.0f} s" + (f" ({said[0]})" if said else "")
+        # "no answer within 180 s" named neither the limit nor how to raise it
+        limit = "the run's --time-limit ran out" if cut else "--pair-timeout"
+        why = f"no answer within {timeout_s:.0f} s ({limit})" + (f" ({said[0]})" if said else "")
         return PairOutcome(nodes=nodes, status="timeout", message=why, duration_s=took)
     # a pair whose ranks both exited without a word (a --python neither node can start) is
     # counted as refused, as before srun_error left task exits out: it judges no node
     complaint = slurm.srun_error(result) or slurm.task_exit(result)
     if said:
-        return PairOutcome(
-            nodes=nodes, status="error", message="; ".join(said[:2]), duration_s=took
-        )
+        message = "; ".join(said[:2])
+        if any(words in message for words in RENDEZVOUS_GAVE_UP):
+            # torch's "Timed out after 31 seconds waiting for clients. 1/2 clients joined."
+            # named no option, and --init-timeout is the one that sets that wait
+            message += " (the rendezvous waits --init-timeout)"
+        return PairOutcome(nodes=nodes, status="error", message=message, duration_s=took)
     if complaint is not None:
         return PairOutcome(
             nodes=nodes, status="refused", message=f"srun: {complaint}", duration_s=took
@@ -173,7 +187,7 @@ def run_pairs(
                 cancel=cancel,
                 max_output_bytes=MAX_OUTPUT_BYTES,
             )
-            outcome = read_outcome(nodes, result, timeout)
+            outcome = read_outcome(nodes, result, timeout, cut=timeout < job.pair_timeout_s)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome, i + 1, len(pairs))

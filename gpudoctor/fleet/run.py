@@ -272,9 +272,10 @@ def _why_no_output(
             "",
         ), f"the node's output is larger than {limit}, the most a report may be"
     if result.timed_out:
-        # "no answer within 6 s" under --node-timeout 180 named the wrong limit
+        # "no answer within 6 s" under --node-timeout 180 named the wrong limit; and the
+        # node's own limit was not named, so a slow node looked as if it had no way past it
         why = f"no answer within {timeout_s:.0f} s" + (
-            " (the run's --time-limit ran out)" if cut else ""
+            " (the run's --time-limit ran out)" if cut else " (--node-timeout)"
         )
         return (_state_now(node, env), why), None
     complaint = slurm.srun_error(result)

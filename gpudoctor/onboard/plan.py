@@ -48,7 +48,10 @@ VERIFY_MINUTES = 30
 JOB_MINUTES = 60
 """The job script's time limit: less where the partition's MaxTime is less."""
 
-# Per-step bounds: a wedged child is killed, never waited for.
+# Per-step bounds: a wedged child is killed, never waited for. check's and the plan's are
+# internal guards (each says what to do when it fires); the create, install and verify steps
+# wait on a network or on SLURM's queue, which only the person knows to be slow: their bounds
+# are the defaults of --create-timeout, --install-timeout and --verify-timeout.
 CHECK_TIMEOUT_S = 300.0
 PLAN_TIMEOUT_S = 120.0
 CREATE_TIMEOUT_S = 3600.0  # CUDA wheels are gigabytes
@@ -230,6 +233,12 @@ class Request:
     report_dir: str
     """Where the Markdown and HTML summaries go."""
     force: bool = False
+    create_timeout_s: float = CREATE_TIMEOUT_S
+    """--create-timeout: the create step's bound."""
+    install_timeout_s: float = INSTALL_TIMEOUT_S
+    """--install-timeout: the install step's bound."""
+    verify_timeout_s: float = VERIFY_TIMEOUT_S
+    """--verify-timeout: the verify step's bound, a wait in SLURM's queue included."""
     on_partition: OnPartition | None = None
     """(partition, command, time_limit) -> the command line that runs it on one GPU of that
     partition; SLURM's commands are spelled in fleet/slurm.py alone, so the CLI hands this in."""
@@ -252,6 +261,9 @@ class Step:
     undo: tuple[str, ...] = ()
     """The paths removed when it fails or is interrupted: nothing half-made looks finished."""
     timeout_s: float = 60.0
+    timeout_option: str = ""
+    """onboard's option that sets ``timeout_s`` (``--create-timeout``), named when the step is
+    stopped at it; "" for a fixed bound."""
     ok_codes: tuple[int, ...] = (0,)
     term_grace_s: float = 0.0
     """SIGTERM first, then this long before SIGKILL (srun cancels its job step on SIGTERM)."""
@@ -489,7 +501,8 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             argv=create,
             makes=(env_dir,),
             undo=(env_dir,),
-            timeout_s=CREATE_TIMEOUT_S,
+            timeout_s=request.create_timeout_s,
+            timeout_option="--create-timeout",
             # conda on a login node sees no __cuda: without make-env's override a conda CUDA
             # build would not solve there, or conda would pick a CPU build; pixi refuses to
             # install a workspace whose [system-requirements] cuda this machine lacks
@@ -500,14 +513,16 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             name="install",
             title="install gpudoctor into it (for verify)",
             argv=install,
-            timeout_s=INSTALL_TIMEOUT_S,
+            timeout_s=request.install_timeout_s,
+            timeout_option="--install-timeout",
         ),
         Step(
             name="verify",
             title="verify --quick inside it"
             + (f" on partition {target.partition}" if target.partition else ""),
             argv=verify,
-            timeout_s=VERIFY_TIMEOUT_S,
+            timeout_s=request.verify_timeout_s,
+            timeout_option="--verify-timeout",
             term_grace_s=10.0 if target.partition else 0.0,
         ),
         Step(name="summary", title="write the summary", makes=summaries),

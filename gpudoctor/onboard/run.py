@@ -121,13 +121,10 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         # downloading gigabytes of wheels or waiting on an index that never answered
         last = _last_line(result.stderr) or _last_line(result.stdout)
         said = f"; it last printed: {last}" if last else ""
-        slow = (
-            "; a download slower than onboard's limit for this step: run the command in the "
-            "log yourself, or rerun with --force where the network is faster"
-            if step.name in ("create", "install")
-            else ""
+        limit = f"{step.timeout_s:g} s" + (
+            f" ({step.timeout_option})" if step.timeout_option else ""
         )
-        return f"still running after {step.timeout_s:.0f} s: stopped{said}{slow}"
+        return f"still running after {limit}: stopped{said}{_past_its_limit(step)}"
     if result.overflowed:
         return f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB: stopped"
     if result.cancelled:
@@ -139,6 +136,35 @@ def describe_failure(result: CmdResult, step: Step) -> str:
         or _last_line(result.stdout)
     )
     return how_it_ended(result.returncode) + (f": {last}" if last else "")
+
+
+def _past_its_limit(step: Step) -> str:
+    """What to do about a step stopped at its time limit, in onboard's options.
+
+    The limits were fixed: a download slower than an hour, or a verify job that waited longer
+    than that in SLURM's queue, could not be given more time, and the line named no option.
+    """
+    option = step.timeout_option
+    if step.name in ("create", "install") and option:
+        return (
+            "; a download slower than onboard's limit for this step: rerun with --force "
+            f"{option} SECONDS (more than {step.timeout_s:g}), or where the network is faster, "
+            "or run the command in the log yourself"
+        )
+    if step.name == "verify" and option:
+        return (
+            f"; to give it longer (a verify job's wait in SLURM's queue counts), rerun with "
+            f"--force {option} SECONDS (more than {step.timeout_s:g})"
+        )
+    if step.name == "check":
+        # no option: check itself bounds each probe (its --timeout), not the whole run
+        return (
+            "; run `gpudoctor check --format json -o check.json` yourself (each probe is "
+            "bounded by check's --timeout) and rerun onboard with --from-report check.json"
+        )
+    if not step.hint:  # the plan step's hint, where it has one, says what to do
+        return "; run the command in the log yourself to see where it waits"
+    return ""
 
 
 _SRUN_TASK_EXIT = re.compile(r"^srun: error: \S+: tasks? [0-9][0-9,\-]*: .*$", re.MULTILINE)

@@ -481,9 +481,10 @@ def no_permission(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     area="nvml",
     severity=Severity.ERROR,
     title="NVML did not answer: the NVIDIA driver is probably wedged",
-    why="Querying NVML took longer than the probe's time limit. A healthy driver answers in "
-    "well under a second; a wedged one (after an Xid 79 *fallen off the bus*, or Xid 45/119) "
-    "leaves callers stuck in uninterruptible sleep. Only a reset or reboot clears it.",
+    why="Querying NVML took longer than the probe's time limit (check's `--timeout`). A healthy "
+    "driver answers in well under a second; a wedged one (after an Xid 79 *fallen off the "
+    "bus*, or Xid 45/119) leaves callers stuck in uninterruptible sleep. Only a reset or "
+    "reboot clears it.",
     fix="Look for Xid errors (`sudo dmesg | grep -i xid`), then reboot. If it recurs, check "
     "power, seating and cooling of the GPU. Under WSL2 (the Windows driver serves the GPU): "
     "`wsl --shutdown` in PowerShell, or restart Windows.",

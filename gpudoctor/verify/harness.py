@@ -121,7 +121,7 @@ def run_verify(
                 on_line=lambda line, c=col: _on_line(c, line, settings, progress),
                 env=child_env(),
             )
-            _finish(col, result)
+            _finish(col, result, settings)
             progress.event(fw, {"event": "end"})
     return VerifyResult(
         settings=settings,
@@ -178,14 +178,20 @@ def _check_index(device: str, env: FrameworkEnv) -> None:
         raise BadInputError(f"no device {device}: {env.framework} sees {have}")
 
 
-def _finish(col: _Collected, result: CmdResult) -> None:
+def _finish(col: _Collected, result: CmdResult, settings: Settings) -> None:
     """Turn a child that crashed, timed out or gave up into a framework-level error."""
     why = None
     if result.start_error:
         why = f"could not start: {result.start_error}"
     elif result.timed_out:
-        why = f"timed out after {result.duration_s:.0f} s" + (
-            " and would not die (left behind)" if result.abandoned else ""
+        # "timed out after 780 s" said neither where the limit came from nor what to do
+        why = (
+            f"timed out after {result.duration_s:.0f} s, verify's deadline for it "
+            f"({STARTUP_ALLOWANCE_S:.0f} s to start, then {PER_MODEL_ALLOWANCE_S:.0f} s + "
+            f"4 x --time-budget ({settings.time_budget_s:g} s) a model)"
+            + (" and would not die (left behind)" if result.abandoned else "")
+            + ": a GPU or driver that stopped answering, or an import that hung; "
+            "`gpudoctor check` looks at both"
         )
     elif col.fatal:
         why = col.fatal

@@ -498,7 +498,7 @@ def test_solve_against_local_channel(cli: Cli, in_tmp: Path) -> None:
 def test_solve_says_on_stderr_that_it_started_and_keeps_json_stdout_clean(
     cli: Cli, in_tmp: Path
 ) -> None:
-    # reading conda-forge can take up to 120 s, which passed with no output at all
+    # reading conda-forge can take up to --solve-timeout, which passed with no output at all
     pytest.importorskip("rattler")
     from tests.envplan.channel import build_channel
 
@@ -507,7 +507,8 @@ def test_solve_says_on_stderr_that_it_started_and_keeps_json_stdout_clean(
     result = cli("make-env", *TARGET, "--source", "conda-forge", *solving, "--format", "json")
     assert result.exit_code == 0, result
     first, solved = result.stderr.splitlines()
-    assert first == f"make-env: solving with rattler against {channel} (at most 120 s) ..."
+    said = f"make-env: solving with rattler against {channel} (at most 120 s, --solve-timeout) ..."
+    assert first == said
     assert solved.startswith("--solve: solvable with ")
     assert json.loads(result.stdout)["frameworks"][0]["name"] == "torch"
     # no line where the input is refused before any channel is read
@@ -525,7 +526,9 @@ def test_solve_with_a_channel_that_does_not_answer_is_exit_1_and_writes_nothing(
     assert result.exit_code == 1, result
     # the line saying the solve started, then the error
     started, error = result.stderr.splitlines()
-    assert started == f"make-env: solving with rattler against {down} (at most 120 s) ..."
+    assert started == (
+        f"make-env: solving with rattler against {down} (at most 120 s, --solve-timeout) ..."
+    )
     said = f"gpudoctor: error: --solve: could not read the channel {down}:"
     assert error.startswith(said)
     assert "no file was written" in result.stderr
@@ -534,6 +537,56 @@ def test_solve_with_a_channel_that_does_not_answer_is_exit_1_and_writes_nothing(
     folder = cli("make-env", *TARGET, "--solve", "--solve-channel", "./nochannel", "-o", "env.yml")
     assert folder.exit_code == 2, folder
     assert "--solve-channel ./nochannel: not a conda channel" in folder.stderr
+
+
+def test_solve_timeout_sets_the_limit_and_the_message_names_it(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the 120 s were fixed: a busy conda mirror that needed 3 minutes could never be solved
+    # against, and the message named no way to wait longer
+    import asyncio
+    import time
+
+    rattler = pytest.importorskip("rattler")
+    from gpudoctor.envplan import solve
+
+    async def slow(**kw: object) -> list[object]:
+        await asyncio.sleep(30)  # a mirror still sending repodata
+        return []
+
+    monkeypatch.setattr(rattler, "solve", slow)
+    monkeypatch.setattr(solve, "SETTLE_S", 0.0)
+    start = time.monotonic()
+    result = cli("make-env", *TARGET, "--solve", "--solve-timeout", "1", "-o", "env.yml")
+    assert time.monotonic() - start < 5
+    assert result.exit_code == 1, result
+    started, error = result.stderr.splitlines()
+    assert started == (
+        "make-env: solving with rattler against conda-forge (at most 1 s, --solve-timeout) ..."
+    )
+    assert error.startswith(
+        "gpudoctor: error: --solve: reading the channel conda-forge and solving took more than "
+        "1 s (--solve-timeout); "
+    )
+    assert "rerun with a longer --solve-timeout" in error
+    assert not (in_tmp / "env.yml").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1e9", "nan", "inf", ""])
+def test_solve_timeout_refuses_what_is_no_limit(cli: Cli, in_tmp: Path, value: str) -> None:
+    result = cli("make-env", *TARGET, "--solve", "--solve-timeout", value, "--stdout")
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1, result
+    assert "Invalid value for '--solve-timeout': " in result.stderr, result
+    assert "Traceback" not in result.stderr
+
+
+def test_solve_timeout_without_solve_is_refused(cli: Cli, in_tmp: Path) -> None:
+    # given where nothing reads it, it would read as if the plan had been solved with it
+    result = cli("make-env", *TARGET, "--solve-timeout", "300", "--stdout")
+    assert result.exit_code == 2, result
+    assert result.stderr == "gpudoctor: error: --solve-timeout needs --solve\n"
+    assert result.stdout == ""
 
 
 def test_no_heavy_import_with_the_target_on_the_command_line(tmp_path: Path) -> None:

@@ -401,7 +401,7 @@ def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job
     [
         ("down", "partition gpu is down (sinfo's AVAIL down): SLURM starts no job there now; "
          "the verify step waits in the queue until an admin sets it up again (it is stopped "
-         "after 60 min; Ctrl-C cancels the job)"),
+         "after 3600 s, --verify-timeout; Ctrl-C cancels the job)"),
         ("drain", "partition gpu is drained (sinfo's AVAIL drain): SLURM starts no job there "
          "now; srun refuses the verify job (Required partition not available), after the "
          "environment is created"),
@@ -703,6 +703,13 @@ def _check_log(log: Path, ended: str) -> None:
     assert "check: reading NVML" in lines, lines  # and its stderr
 
 
+CHECK_BY_HAND = (
+    "run `gpudoctor check --format json -o check.json` yourself (each probe is bounded by "
+    "check's --timeout) and rerun onboard with --from-report check.json"
+)
+"""The way past the check step's fixed limit (before, the line named none)."""
+
+
 def test_a_check_step_past_its_time_limit_gets_a_log_named_in_the_error(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -716,11 +723,12 @@ def test_a_check_step_past_its_time_limit_gets_a_log_named_in_the_error(
     log = prefix / "gpudoctor-logs" / "1-check.log"
     assert result.stderr.splitlines()[-1] == (
         "gpudoctor: error: step 1/7 check (check this machine) failed: still running after "
-        f"1 s: stopped; it last printed: check: reading NVML; log: {log}"
+        f"1 s: stopped; it last printed: check: reading NVML; {CHECK_BY_HAND}; log: {log}"
     ), result.stderr
     _check_log(
         log,
-        "# failed: still running after 1 s: stopped; it last printed: check: reading NVML after ",
+        "# failed: still running after 1 s: stopped; it last printed: check: reading NVML; "
+        f"{CHECK_BY_HAND} after ",
     )
     # onboard's own log alone does not make the prefix someone's: a rerun needs no --force
     again = cli(*args, "--dry-run", "--from-report", str(WORKSTATION), env=env_for(tmp_path))
@@ -817,7 +825,7 @@ def test_a_dry_run_whose_check_is_stopped_writes_nothing(
     )  # fmt: skip
     assert result.exit_code == 1, result
     assert result.stderr.splitlines()[-1].endswith(
-        "still running after 1 s: stopped; it last printed: check: reading NVML"
+        f"still running after 1 s: stopped; it last printed: check: reading NVML; {CHECK_BY_HAND}"
     )
     assert not prefix.exists()
 
@@ -838,3 +846,84 @@ def test_a_dry_run_says_the_tool_is_not_installed(cli: Cli, tmp_path: Path) -> N
     there = cli(*args, env={"PATH": str(tmp_path / "bin")})
     assert there.exit_code == 0, there
     assert "not installed" not in there.stdout
+
+
+SLOW_AT = {
+    # uv downloading gigabytes of CUDA wheels through a slow mirror
+    "create": """case "$1" in
+sync) echo "Downloading torch (870.2MiB)" >&2; exec sleep 59.7741 ;;
+esac
+exit 0""",
+    # pip installing gpudoctor into the environment through the same mirror
+    "install": """case "$1" in
+sync) mkdir -p "$3/.venv/bin" && printf '#!/bin/sh\\necho verified\\n' >"$3/.venv/bin/python"
+      chmod +x "$3/.venv/bin/python" ;;
+pip) echo "Downloading rich (243kB)" >&2; exec sleep 59.7741 ;;
+esac
+exit 0""",
+    # verify still at work (through srun: a job still waiting in a busy queue)
+    "verify": """case "$1" in
+sync) mkdir -p "$3/.venv/bin"
+      printf '#!/bin/sh\\necho "timing LeNet-5" >&2\\nexec sleep 59.7741\\n' >"$3/.venv/bin/python"
+      chmod +x "$3/.venv/bin/python" ;;
+esac
+exit 0""",
+}
+"""A fake uv whose step waits past any short limit, after one line."""
+
+
+@pytest.mark.parametrize("name", ["create", "install", "verify"])
+def test_a_step_stopped_at_its_limit_names_the_option_that_set_it(
+    cli: Cli, tmp_path: Path, name: str
+) -> None:
+    # the limits were fixed (60, 15 and 60 min): a slow mirror or a busy queue had no way
+    # past them, and the line named none
+    fake_tool(tmp_path / "bin", "uv", SLOW_AT[name])
+    prefix = tmp_path / "env"
+    start = time.monotonic()
+    result = cli(
+        "onboard", "--yes", "--from-report", str(WORKSTATION), "--prefix", str(prefix),
+        "--report-dir", str(tmp_path), f"--{name}-timeout", "1", env=env_for(tmp_path),
+    )  # fmt: skip
+    assert time.monotonic() - start < 20  # 1 s, not the fake's minute
+    assert result.exit_code == 1, result
+    last = result.stderr.splitlines()[-1]
+    assert f" {name} (" in last and "failed: still running after 1 s " in last, last
+    assert f"(--{name}-timeout): stopped; it last printed: " in last, last
+    assert f"rerun with --force --{name}-timeout SECONDS (more than 1)" in last, last
+    assert not (prefix / "gpudoctor-onboard.json").exists()
+    assert _still_running("59.7741", tmp_path) == []
+
+
+@pytest.mark.parametrize("option", ["--create-timeout", "--install-timeout", "--verify-timeout"])
+@pytest.mark.parametrize("value", ["0", "-60", "abc", "1e9", "nan", ""])
+def test_a_step_timeout_that_is_no_limit_is_refused_in_one_line(
+    cli: Cli, tmp_path: Path, option: str, value: str
+) -> None:
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(WORKSTATION), "--prefix",
+        str(tmp_path / "e"), "--report-dir", str(tmp_path), option, value, env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1, result
+    assert f"Invalid value for '{option}': " in result.stderr, result
+    assert not (tmp_path / "e").exists()
+
+
+def test_the_down_partition_warning_says_the_verify_timeout_asked_for(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # it said "stopped after 60 min" whatever the step's limit
+    doc = json.loads(report_variant(tmp_path, "one", partitions=("gpu",)).read_text())
+    for part in doc["site"]["slurm"]["partitions"]:
+        part["available"] = "down" if part["name"] == "gpu" else "up"
+        part["nodes_usable"] = 3
+    report = tmp_path / "closed.json"
+    report.write_text(json.dumps(doc))
+    fake_tool(tmp_path / "bin", "uv", "exit 99")
+    result = cli(
+        "onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"),
+        "--report-dir", str(tmp_path), "--verify-timeout", "14400", env=env_for(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    assert "(it is stopped after 14400 s, --verify-timeout; " in result.stdout, result

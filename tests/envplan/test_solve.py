@@ -82,5 +82,7 @@ def test_a_channel_that_takes_the_connection_and_never_answers_is_given_up_on(
     finally:
         silent.close()
     assert said, "solve_plan still waiting after 30 s"
-    assert said[0].startswith(f"--solve: the channel {channel} did not answer within 1 s; ")
+    assert said[0].startswith(
+        f"--solve: reading the channel {channel} and solving took more than 1 s (--solve-timeout); "
+    )
     assert "no file was written" in said[0]

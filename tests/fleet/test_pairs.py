@@ -121,7 +121,10 @@ def test_a_wrong_sum_is_an_error():
 def test_a_peer_that_never_joins():
     err = {"event": "error", "rank": "0", "message": "DistStoreError: 1/2 clients joined."}
     got = pairrun.read_outcome(("a", "b"), result(json.dumps(err), returncode=1), 60)
-    assert got.status == "error" and got.message == "rank 0: DistStoreError: 1/2 clients joined."
+    # the option that sets the wait is named (it was not)
+    assert got.status == "error" and got.message == (
+        "rank 0: DistStoreError: 1/2 clients joined. (the rendezvous waits --init-timeout)"
+    )
 
 
 TAKEN = (
@@ -154,7 +157,10 @@ def test_srun_refused_and_timed_out():
     got = pairrun.read_outcome(("a", "b"), refused, 60)
     assert got.status == "refused" and "Invalid partition" in got.message
     got = pairrun.read_outcome(("a", "b"), result(returncode=None, timed_out=True), 60)
-    assert got.status == "timeout" and got.message == "no answer within 60 s"
+    # the limit is named, the option that raises it, or the run's --time-limit that cut it
+    assert got.status == "timeout" and got.message == "no answer within 60 s (--pair-timeout)"
+    cut = pairrun.read_outcome(("a", "b"), result(returncode=None, timed_out=True), 5, cut=True)
+    assert cut.message == "no answer within 5 s (the run's --time-limit ran out)"
     got = pairrun.read_outcome(("a", "b"), result(returncode=None, start_error="ENOENT"), 60)
     assert got.status == "refused"
 
@@ -214,6 +220,17 @@ def test_pairs_past_the_time_limit_are_not_started(monkeypatch):
         [("a", "b")], pairrun.PairJob(python="py"), time_limit_s=0.5, addresses={}
     )
     assert got[0].status == "refused" and "--time-limit" in got[0].message
+
+
+def test_a_pair_that_timed_out_names_the_limit_that_stopped_it(monkeypatch):
+    # "no answer within 180 s" named no option: --pair-timeout raises it, or the run's
+    # --time-limit cut it short
+    monkeypatch.setattr(slurm, "srun_pair", lambda *a, **k: result(returncode=None, timed_out=True))
+    job = pairrun.PairJob(python="py", pair_timeout_s=30.0)
+    (own,) = pairrun.run_pairs([("a", "b")], job, time_limit_s=600, addresses={})
+    assert own.message == "no answer within 30 s (--pair-timeout)"
+    (cut,) = pairrun.run_pairs([("a", "b")], job, time_limit_s=10, addresses={})
+    assert cut.message.endswith(" s (the run's --time-limit ran out)"), cut.message
 
 
 def test_prepare_dir_refuses_an_earlier_runs_files(tmp_path):

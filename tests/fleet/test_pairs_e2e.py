@@ -140,3 +140,4 @@ def test_a_partner_that_never_joins_is_an_error_within_the_init_timeout(
     (p,) = report["pairs"]
     assert p["status"] == "error", p
     assert p["message"].startswith("rank 0: ") and "1/2 clients joined" in p["message"], p
+    assert p["message"].endswith("(the rendezvous waits --init-timeout)"), p

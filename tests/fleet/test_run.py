@@ -60,7 +60,7 @@ def test_every_kind_of_node_ends_as_a_report_or_a_reason(cluster):
     assert out["n2"].not_reached == ("drained", "maintenance: PSU")
     assert out["n3"].not_reached[1] == "Unable to allocate resources: Requested nodes are busy"
     assert "Communication connection failure" in out["n4"].not_reached[1]
-    assert out["n5"].not_reached[1] == "no answer within 3 s"
+    assert out["n5"].not_reached[1] == "no answer within 3 s (--node-timeout)"
     assert out["n6"].errors[0][1].startswith("the node's output is not JSON")
     assert out["n7"].errors[0][1] == (
         "the command failed on the node: /usr/bin/python3: No module named gpudoctor"
@@ -92,7 +92,8 @@ def test_a_node_the_time_limit_cut_short_says_so_not_its_node_timeout(cluster):
     assert outcome.not_reached[1] == "no answer within 3 s (the run's --time-limit ran out)"
     (alone,) = gather(slurm.list_nodes(), JOB, time_limit_s=60, concurrency=1)
     assert alone.not_reached is not None
-    assert alone.not_reached[1] == f"no answer within {JOB.node_timeout_s:.0f} s"
+    # the node's own limit, named: the option that gives a slow node longer
+    assert alone.not_reached[1] == f"no answer within {JOB.node_timeout_s:.0f} s (--node-timeout)"
 
 
 def test_cancel_stops_every_srun_and_keeps_what_came_back(cluster):

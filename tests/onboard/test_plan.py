@@ -294,3 +294,17 @@ def test_a_conda_job_script_defines_conda_activate_before_using_it() -> None:
     assert 'eval "$(conda shell.bash hook)"\nconda activate /e/env\nsrun python train.py' in script
     uv = make_plan(request(), facts, None).job_script
     assert uv is not None and "shell.bash hook" not in uv
+
+
+def test_the_step_timeouts_asked_for_bound_their_steps_and_name_their_options() -> None:
+    asked = request(create_timeout_s=7200.0, install_timeout_s=60.0, verify_timeout_s=86400.0)
+    plan = make_plan(asked, facts_of(WORKSTATION), None)
+    bounds = {s.name: (s.timeout_s, s.timeout_option) for s in plan.steps if s.argv}
+    assert bounds == {
+        "plan": (120.0, ""),
+        "create": (7200.0, "--create-timeout"),
+        "install": (60.0, "--install-timeout"),
+        "verify": (86400.0, "--verify-timeout"),
+    }
+    defaults = make_plan(request(), facts_of(WORKSTATION), None)
+    assert [s.timeout_s for s in defaults.steps if s.argv] == [120.0, 3600.0, 900.0, 3600.0]

@@ -230,11 +230,52 @@ def test_a_create_step_past_its_time_limit_says_what_it_last_printed(tmp_path: P
     )
     message = _failure(tmp_path, slow, first=3, total=7)
     assert message.startswith(
-        "step 3/7 create (create the environment with uv) failed: still running after 1 s: "
-        "stopped; it last printed: Downloading torch (870.2MiB); a download slower than "
-        "onboard's limit for this step: run the command in the log yourself, or rerun with "
-        "--force where the network is faster; log: "
+        "step 3/7 create (create the environment with uv) failed: still running after 1 s "
+        "(--create-timeout): stopped; it last printed: Downloading torch (870.2MiB); a download "
+        "slower than onboard's limit for this step: rerun with --force --create-timeout SECONDS "
+        "(more than 1), or where the network is faster, or run the command in the log "
+        "yourself; log: "
     ), message
+
+
+def _stopped_at_its_limit(tmp_path: Path, name: str, *, here: bool = False) -> str:
+    """What onboard says when its step ``name`` prints a line and then waits past 1 s; the
+    target is the login node's GPU partition, or this machine (``here``)."""
+    facts = Facts(has_gpu=here, gpu_partitions=("gpu",), partitions=("gpu",))
+    tmp_path.mkdir(exist_ok=True)
+    plan = make_plan(request(prefix=str(tmp_path)), facts, None)
+    chosen = next(s for s in plan.steps if s.name == name)
+    code = "import sys, time; print('working', file=sys.stderr, flush=True); time.sleep(30)"
+    slow = type(chosen)(
+        **{**chosen.__dict__, "argv": (sys.executable, "-c", code), "timeout_s": 1.0}
+    )
+    return _failure(tmp_path, slow, first=2, total=7)
+
+
+def test_a_verify_step_past_its_time_limit_names_the_option_that_gives_it_longer(
+    tmp_path: Path,
+) -> None:
+    # a verify job that waited an hour in a busy queue was stopped with no way to wait longer
+    message = _stopped_at_its_limit(tmp_path, "verify")
+    assert "failed: still running after 1 s (--verify-timeout): stopped; it last printed: " in (
+        message
+    )
+    assert (
+        "working; to give it longer (a verify job's wait in SLURM's queue counts), rerun with "
+        "--force --verify-timeout SECONDS (more than 1); log: "
+    ) in message, message
+
+
+def test_a_plan_step_past_its_fixed_limit_says_what_to_do(tmp_path: Path) -> None:
+    # the plan step's bound is an internal guard: no option, but a way on all the same
+    plain = _stopped_at_its_limit(tmp_path / "a", "plan", here=True)
+    assert "still running after 1 s: stopped; it last printed: working; run the command in " in (
+        plain
+    ), plain
+    # with the partition's node check, its own hint says how to plan without it
+    partition = _stopped_at_its_limit(tmp_path / "b", "plan")
+    assert "run the command in the log" not in partition, partition
+    assert partition.endswith("rerun with --force --driver VERSION --cc X.Y"), partition
 
 
 SHOWN: list[str] = []

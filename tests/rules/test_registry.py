@@ -94,3 +94,11 @@ def test_a_hit_outside_the_declared_severities_fails_the_rule_tests():
     # tests/rules/conftest.py checks every finding these tests produce against its rule
     with pytest.raises(AssertionError, match="GD-HOST-004 reported info"):
         REGISTRY["GD-HOST-004"].finding(Hit(severity=Severity.INFO))
+
+
+def test_a_finding_about_a_probes_time_limit_names_the_option_that_sets_it() -> None:
+    # GD-NVML-005 said "took longer than the probe's time limit" and never which option that is
+    for rule in REGISTRY:
+        said = f"{rule.why} {rule.fix}"
+        if "time limit" in said and "probe" in said:
+            assert "--timeout" in said, rule.id

@@ -111,3 +111,29 @@ def test_a_child_killed_by_a_signal_is_said_so(returncode, said, monkeypatch):
     result = run_verify(settings, Recorder(), stream=killed)
     verdict = judge(result, load_references())
     assert said in [r.message for r in verdict.reasons], verdict.reasons
+
+
+def test_a_child_past_its_deadline_says_where_the_deadline_came_from_and_what_to_do(monkeypatch):
+    # "torch failed: timed out after 424 s": no word of the limit or of what to do next
+    import importlib.util
+
+    from gpudoctor.probe.runcmd import CmdResult
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: True if name == "torch" else real_find_spec(name, *a),
+    )
+
+    def hung(argv, **kwargs):
+        assert kwargs["timeout_s"] == 300 + 120 + 4 * 1.0
+        return CmdResult(argv=tuple(argv), returncode=None, timed_out=True, duration_s=424.2)
+
+    settings = Settings(models=("lenet5",), framework="torch", device="cpu", time_budget_s=1.0)
+    verdict = judge(run_verify(settings, Recorder(), stream=hung), load_references())
+    assert (
+        "torch failed: timed out after 424 s, verify's deadline for it (300 s to start, then "
+        "120 s + 4 x --time-budget (1 s) a model): a GPU or driver that stopped answering, or "
+        "an import that hung; `gpudoctor check` looks at both"
+    ) in [r.message for r in verdict.reasons], verdict.reasons
