@@ -54,6 +54,10 @@ JOB_MINUTES = 60
 # are the defaults of --create-timeout, --install-timeout and --verify-timeout.
 CHECK_TIMEOUT_S = 300.0
 PLAN_TIMEOUT_S = 120.0
+PLAN_NODE_TIMEOUT_S = 600.0
+"""The plan step's bound when make-env first checks a node of the partition through srun: it
+tries up to 3 nodes, each --immediate (10 s) plus --remote-timeout (180 s), so that its own
+message, which names the node, comes before this bound."""
 CREATE_TIMEOUT_S = 3600.0  # CUDA wheels are gigabytes
 INSTALL_TIMEOUT_S = 900.0
 VERIFY_TIMEOUT_S = 3600.0  # srun may wait in the queue first
@@ -477,6 +481,7 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         verify = request.on_partition(
             target.partition, verify, time_limit=time_limit(verify_minutes)
         )
+    node_check = target.partition is not None and request.driver is None and request.cc is None
     summaries = (
         _join(request.report_dir, SUMMARY_FILES[0]),
         _join(request.report_dir, SUMMARY_FILES[1]),
@@ -487,11 +492,11 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
             title=f"plan the environment ({MANIFESTS[tool]})",
             argv=plan_argv,
             makes=(manifest,),
-            timeout_s=PLAN_TIMEOUT_S,
+            timeout_s=PLAN_NODE_TIMEOUT_S if node_check else PLAN_TIMEOUT_S,
             hint=(
                 "onboard plans without that node check when given the nodes' driver and "
                 "compute capability: rerun with --force --driver VERSION --cc X.Y"
-                if target.partition is not None and request.driver is None
+                if node_check
                 else ""
             ),
         ),

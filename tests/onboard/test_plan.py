@@ -308,3 +308,22 @@ def test_the_step_timeouts_asked_for_bound_their_steps_and_name_their_options() 
     }
     defaults = make_plan(request(), facts_of(WORKSTATION), None)
     assert [s.timeout_s for s in defaults.steps if s.argv] == [120.0, 3600.0, 900.0, 3600.0]
+
+
+def test_the_plan_step_outlasts_make_envs_node_check_so_its_message_is_the_one_seen() -> None:
+    from gpudoctor.fleet.remote import IMMEDIATE_S, MAX_TRIES, REMOTE_TIMEOUT_S
+
+    # make-env --partition tries up to MAX_TRIES nodes, each waiting --immediate then
+    # --remote-timeout; onboard killing it sooner hid make-env's own message naming the node
+    worst = MAX_TRIES * (IMMEDIATE_S + REMOTE_TIMEOUT_S)
+    facts = Facts(has_gpu=False, gpu_partitions=("gpu",))
+    checked = next(s for s in make_plan(request(), facts, None).steps if s.name == "plan")
+    assert checked.argv[-2:] == ("--partition", "gpu")
+    assert checked.timeout_s > worst
+    assert "--driver VERSION --cc X.Y" in checked.hint
+    # given the nodes' driver and compute capability, no node is checked: the short bound
+    told = make_plan(request(driver="580.95.05", cc="9.0"), facts, None)
+    plan = next(s for s in told.steps if s.name == "plan")
+    assert plan.timeout_s < worst and plan.hint == ""
+    only_cc = next(s for s in make_plan(request(cc="9.0"), facts, None).steps if s.name == "plan")
+    assert "--partition" not in only_cc.argv and only_cc.hint == ""
