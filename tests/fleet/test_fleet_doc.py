@@ -52,3 +52,24 @@ def test_a_field_left_out_of_a_row_is_found() -> None:
     assert "stale_after_hours" in _fields("checked")
     assert {"node", "verdict", "checked_at"} <= _fields("nodes")
     assert {"severity", "name", "hostlist", "places"} <= _fields("finding_info")
+
+
+def _shape(sample: str) -> re.Pattern[str]:
+    """A sample line of the page as a pattern: its figures, dates and times may differ."""
+    text = " ".join(sample.split())
+    return re.compile(re.sub(r"\d+(?:[.:-]\d+)*", lambda _: r"[\d.:-]+", re.escape(text)))
+
+
+def test_the_pairs_lines_the_page_quotes_are_the_renderers() -> None:
+    # the page quoted one line with "(read from run/pairs/pairs.json; measured ...)" for text,
+    # Markdown and HTML alike; the text names the file in the section's title instead
+    expected = ROOT / "tests" / "data" / "fleet" / "expected"
+    text = (expected / "fine_pairs.txt").read_text(encoding="utf-8").splitlines()
+    markdown = (expected / "fine_pairs.md").read_text(encoding="utf-8").splitlines()
+    flat = " ".join(DOC.split())
+    line = re.search(r"`(All 12 pair\(s\) [^`]*read from [^`]*)`", flat)
+    title = re.search(r"`(Node pairs \(fleet pairs: [^`]*)`", flat)
+    assert line and title, "docs/fleet.md no longer quotes the pairs' line and title"
+    assert any(_shape(line[1]).fullmatch(ln.strip()) for ln in markdown), line[1]
+    assert any(_shape(title[1]).fullmatch(ln) for ln in text), title[1]
+    assert not [ln for ln in text if "read from" in ln]
