@@ -646,6 +646,18 @@ def test_drain_without_the_gate_is_bad_input(cli: Cli):
     one_line_error(cli("check", "--drain"))
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--remote-timeout", "30"), ("--immediate", "5"), ("--command", "gpudoctor")],
+)
+def test_an_srun_option_without_a_partition_is_bad_input(cli: Cli, option: str, value: str):
+    # check.md and --help give them "With --partition/--nodelist"; --command was refused
+    # alone, while --remote-timeout and --immediate ran a local check and were dropped
+    result = cli("check", "--no-frameworks", option, value)
+    one_line_error(result)
+    assert f"{option} goes with --partition or --nodelist" in result.stderr, result
+
+
 def test_the_gate_on_this_machine_reads_no_framework(cli: Cli):
     # No GPU here: no error in the driver, NVML or GPU areas, and no framework child at all.
     result = cli("check", "--health-check", "--format", "json")
