@@ -244,6 +244,14 @@ def command(
             "--from-report and --since cannot be combined (a saved report is replayed with the "
             "kernel-log window it was recorded with)"
         )
+    if (
+        from_report is not None
+        and click.get_current_context().get_parameter_source("timeout_s") not in _LEFT_OUT
+    ):
+        raise BadInputError(
+            "--from-report and --timeout cannot be combined (a saved report is replayed: "
+            "nothing is probed)"
+        )
     window_s = _window(since)
     if from_report is not None:
         report = _replayed_report(from_report)
