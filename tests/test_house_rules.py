@@ -114,6 +114,16 @@ def test_the_top_level_holds_only_what_the_brief_names():
     }, sorted(top)
 
 
+def test_architecture_md_names_every_module_of_the_model():
+    """The model's entry lists its modules one by one: times.py, inert.py and hardware.py were
+    missing from it, so a reader looking for where a time is read back found nothing."""
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    entry = doc.split("\n  model/", 1)[1].split("\n  history/", 1)[0]
+    named = set(re.findall(r"\b(\w+)\.py\b", entry))
+    modules = {p.stem for p in (PACKAGE / "model").glob("*.py") if p.stem != "__init__"}
+    assert sorted(modules - named) == []
+
+
 def test_one_module_chooses_between_tomllib_and_tomli():
     """Python 3.10 has no tomllib: the version test stands in tomlcompat alone, and pyproject
     installs the tomli backport there (and only there) so the import cannot fail."""

@@ -84,3 +84,17 @@ def test_gpudoctor_goes_into_a_make_env_environment_without_the_torch_extra():
     made = next(i for i, line in enumerate(lines) if "make-env -o environment.yml" in line)
     install = next(line for line in lines[made:] if "pip install" in line)
     assert "[" not in install.split("pip install", 1)[1].split("&&")[0], install
+
+
+def test_what_the_login_node_block_says_check_prints_is_in_checks_golden_output():
+    # the README quoted "this is a SLURM login node: ..." where check prints "This is ..."
+    golden = README.parent / "tests" / "data" / "expected" / "site__login_node.txt"
+    lines = [line for block in _blocks(_section("The commands")) for line in block]
+    said = [
+        re.search(r'# "(.+)"', line)
+        for line in lines
+        if line.split("#")[0].split() == ["gpudoctor", "check"]
+    ]
+    quoted = [m[1] for m in said if m]
+    assert quoted, "the README's login-node block quotes what check says"
+    assert [q for q in quoted if q not in golden.read_text(encoding="utf-8")] == []

@@ -22,7 +22,10 @@ from gpudoctor.errors import ExitCode, GpudoctorError
 # Subcommands are imported only when invoked, so that ``gpudoctor --help`` stays fast.
 _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("gpudoctor.cli.check", "Diagnose the driver, CUDA, cuDNN and the frameworks."),
-    "make-env": ("gpudoctor.cli.make_env", "Write an environment.yml that works on a machine."),
+    "make-env": (
+        "gpudoctor.cli.make_env",
+        "Write an environment (conda, uv, pixi or requirements) that fits a machine.",
+    ),
     "models": ("gpudoctor.cli.models", "List the reference CNNs that verify runs."),
     "verify": ("gpudoctor.cli.verify", "Prove the install by running the reference CNNs."),
     "fleet": ("gpudoctor.cli.fleet", "Check every node of a SLURM cluster; compare node reports."),

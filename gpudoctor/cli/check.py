@@ -233,12 +233,24 @@ def command(
         )
     if remote:
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
-    elif node_command is not None:
-        raise BadInputError("--command goes with --partition or --nodelist")
+    else:
+        # srun's options: a local check would drop them without a word
+        ctx = click.get_current_context()
+        for param, flag in _REMOTE_ONLY:
+            if ctx.get_parameter_source(param) not in _LEFT_OUT:
+                raise BadInputError(f"{flag} goes with --partition or --nodelist")
     if from_report is not None and since is not None:
         raise BadInputError(
             "--from-report and --since cannot be combined (a saved report is replayed with the "
             "kernel-log window it was recorded with)"
+        )
+    if (
+        from_report is not None
+        and click.get_current_context().get_parameter_source("timeout_s") not in _LEFT_OUT
+    ):
+        raise BadInputError(
+            "--from-report and --timeout cannot be combined (a saved report is replayed: "
+            "nothing is probed)"
         )
     window_s = _window(since)
     if from_report is not None:
@@ -295,6 +307,14 @@ def command(
     if from_report is None and not remote and keeping(no_history):
         keep_check(report, diagnosis, history_dir)
     return int(exit_code_for(diagnosis, strict=strict))
+
+
+_REMOTE_ONLY = (
+    ("remote_timeout_s", "--remote-timeout"),
+    ("immediate_s", "--immediate"),
+    ("node_command", "--command"),
+)
+_LEFT_OUT = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
 
 
 def _check_remote_flags(

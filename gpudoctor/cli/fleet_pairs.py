@@ -143,8 +143,9 @@ def pairs_command(
 ) -> int:
     """Two-node all-reduces through `srun -N2`: tell a bad node from a bad link.
 
-    Each node is paired with the next and the one after next (sorted by name), so that every
-    node is in two pairs or more once there are three. Each pair runs one
+    Nodes are paired within the partitions they share (a pair is one srun): each node with
+    the next and the one after next of the largest partition it is in (sorted by name), so
+    that every node is in two pairs or more once there are three. Each pair runs one
     torch.distributed all-reduce (one task per node, NCCL or gloo) over a size sweep, with
     its sums checked, bounded by --pair-timeout. A node slow or failing with every partner is
     a bad node; a slow pair of nodes fine elsewhere is a bad link. Exit 0 when neither shows,

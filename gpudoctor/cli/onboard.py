@@ -716,8 +716,13 @@ def _onboard(
         # a check stopped or failed gets its log as every other step does (--dry-run makes
         # nothing, so none there): its stderr says which probe it was at
         log = None if dry_run else Path(request.prefix) / LOG_DIR / "1-check.log"
+        # nor does a dry run's check keep its report in the history: that moved the last good
+        # check, which `gpudoctor diff` compares against (the plan still shows the real step)
+        from gpudoctor.history.store import ENV_OFF
+
+        ran = dataclasses.replace(check, env=(*check.env, (ENV_OFF, "1"))) if dry_run else check
         try:
-            result = run_step(check, heard)
+            result = run_step(ran, heard)
         except BaseException:
             text = heard.log(check, time.monotonic() - start)
             kept = keep_log(log, text, _write_log) if log else None

@@ -177,10 +177,12 @@ def collect_report(
 ) -> Report:
     """Probe the host through ``ctx``; never raises. ``on_done`` hears of each finished probe.
 
-    Host, kernel driver, NVML and CUDA run in threads at the same time: each one either reads a
-    few files or waits on its own child process, so the slowest of them, not their sum, sets
-    the wall time. The framework children start with them and import their framework, but
-    touch the GPU only once NVML has answered (see :func:`_release_frameworks`).
+    Host, kernel driver, NVML, hardware, CUDA, site, toolchain and device access (``PROBES``
+    but the frameworks; the health gate leaves some out) run in threads at the same time: each
+    one either reads a few files or waits on its own bounded child processes, so the slowest of
+    them, not their sum, sets the wall time. The framework children start with them and import
+    their framework, but touch the GPU only once NVML has answered (see
+    :func:`_release_frameworks`).
     """
     probes: dict[str, Callable[[ProbeContext], Any]] = {
         "host": probe_host,

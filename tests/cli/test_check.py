@@ -273,6 +273,14 @@ def test_from_report_and_no_frameworks_cannot_be_combined(cli: Cli):
     one_line_error(cli("check", "--from-report", str(MIG), "--no-frameworks"))
 
 
+def test_from_report_and_timeout_cannot_be_combined(cli: Cli):
+    # nothing is probed in a replay: --timeout was dropped without a word, as --no-frameworks,
+    # --python and --since are not
+    result = cli("check", "--from-report", str(MIG), "--timeout", "5")
+    one_line_error(result)
+    assert "--from-report and --timeout cannot be combined" in result.stderr
+
+
 def test_from_report_dash_reads_standard_input(cli: Cli):
     result = cli("check", "--from-report", "-", input=MIG.read_text(encoding="utf-8"))
     assert result.exit_code == 0, result

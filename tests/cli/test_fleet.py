@@ -643,8 +643,44 @@ def test_a_report_with_slurms_answer_replays_the_finding(cli: Cli, tmp_path):
     assert gate.exit_code == 1 and gate.stdout.startswith("gpudoctor health: error: GD-GPU-068")
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--python", sys.executable),
+        ("--no-frameworks",),
+        ("--verbose",),
+        ("--strict",),
+        ("--no-redact",),
+        ("--no-history",),
+        ("--node", "n1"),
+    ],
+)
+def test_the_gate_takes_the_full_checks_options_and_changes_nothing(cli: Cli, extra):
+    # check.md: they are taken, not refused (exit 2 from a Prolog would drain the node), and
+    # the gate's answer is the same without them
+    plain = cli("check", "--health-check", "--format", "json")
+    given = cli("check", "--health-check", "--format", "json", *extra)
+    assert given.exit_code == plain.exit_code == 0, given
+    drop = ("created_at",)
+    assert {k: v for k, v in json.loads(given.stdout).items() if k not in drop} == {
+        k: v for k, v in json.loads(plain.stdout).items() if k not in drop
+    }
+
+
 def test_drain_without_the_gate_is_bad_input(cli: Cli):
     one_line_error(cli("check", "--drain"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--remote-timeout", "30"), ("--immediate", "5"), ("--command", "gpudoctor")],
+)
+def test_an_srun_option_without_a_partition_is_bad_input(cli: Cli, option: str, value: str):
+    # check.md and --help give them "With --partition/--nodelist"; --command was refused
+    # alone, while --remote-timeout and --immediate ran a local check and were dropped
+    result = cli("check", "--no-frameworks", option, value)
+    one_line_error(result)
+    assert f"{option} goes with --partition or --nodelist" in result.stderr, result
 
 
 def test_the_gate_on_this_machine_reads_no_framework(cli: Cli):

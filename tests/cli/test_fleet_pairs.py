@@ -340,3 +340,10 @@ def test_a_folder_of_pairs_alone_is_not_all_0_nodes_fine(cli: Cli, tmp_path):
     text = cli("fleet", "report", str(folder))
     assert text.exit_code == 0, text
     assert text.stdout.rstrip().endswith("\nNo node report read."), text.stdout
+
+
+def test_the_help_says_pairs_are_made_within_the_partitions_the_nodes_share(cli: Cli) -> None:
+    # fleet.md's "Which pairs"; the help said "the next and the one after next (sorted by
+    # name)" alone, so a node of another partition, listed as alone, read as a fault
+    text = " ".join(cli("fleet", "pairs", "--help").stdout.split())
+    assert "paired within the partitions they share" in text, text

@@ -230,6 +230,10 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
         (("diff", "\u0661"), "\u0661: no such file, nor a history entry"),  # Arabic-Indic 1
         (("diff", "\uff12\uff10\uff12\uff16-12-07"), "no such file, nor a history entry"),
         (("history", "--history-dir", "/nonexistent/histroy"), "/nonexistent/histroy: no such"),
+        # "For NEW = now" (history.md, --help): with two files they were dropped unsaid
+        (("diff", str(GOOD), str(BROKEN), "--timeout", "5"), "--timeout goes with NEW = now"),
+        (("diff", str(GOOD), str(BROKEN), "--no-frameworks"), "--no-frameworks goes with NEW"),
+        (("diff", str(GOOD), "1", "--python", "/bin/sh"), "--python goes with NEW = now"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):

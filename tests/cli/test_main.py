@@ -24,6 +24,19 @@ def test_help_lists_every_command(cli):
         assert name in result.stdout
 
 
+def test_help_names_every_form_make_env_writes(cli):
+    # it read "Write an environment.yml that works on a machine." long after make-env also
+    # wrote uv projects, pixi workspaces and requirements.txt (make-env --help says so)
+    from gpudoctor.envplan.forms import DEFAULT_FILES
+
+    line = next(
+        line for line in cli("--help").stdout.splitlines() if line.strip().startswith("make-env")
+    )
+    assert "environment.yml" not in line, line
+    for form in DEFAULT_FILES:
+        assert form in line, (form, line)
+
+
 def test_unknown_command_is_a_usage_error(cli):
     result = cli("frobnicate")
     assert result.exit_code == 2, result

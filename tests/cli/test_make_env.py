@@ -644,6 +644,21 @@ def test_platform_spellings_of_other_tools_are_accepted(
     assert platform in result.stdout.splitlines()[0]
 
 
+@pytest.mark.parametrize(
+    "given", [("--os", "linux"), ("--arch", "aarch64"), ("--wsl",), ("--glibc", "2.17")]
+)
+def test_a_machine_part_without_driver_is_a_typed_machine_without_gpu(
+    cli: Cli, in_tmp: Path, given: tuple[str, ...]
+) -> None:
+    # docs/make-env.md said so of `--os` alone; --arch, --wsl and --glibc alone do the same
+    result = cli("make-env", *given, "--format", "json", "--stdout")
+    assert result.exit_code == 0, result
+    plan = json.loads(result.stdout)
+    assert plan["target"]["origin"] == "the command line", plan["target"]
+    assert plan["target"]["driver"] is None and plan["frameworks"][0]["cuda"] is None
+    assert plan["command"].startswith("gpudoctor make-env --os linux"), plan["command"]
+
+
 @pytest.mark.parametrize("torch", [None, "2.12", "2.13", "2.14", "2.15"])
 def test_a_missing_torchvision_pin_is_always_explained(
     cli: Cli, in_tmp: Path, torch: str | None

@@ -830,6 +830,29 @@ def test_a_dry_run_whose_check_is_stopped_writes_nothing(
     assert not prefix.exists()
 
 
+def test_a_dry_runs_check_keeps_nothing_in_the_history(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "--dry-run ... creates nothing": its check kept a report and moved the last good check
+    # that `gpudoctor diff` compares against; the plan still shows the step as it will run
+    from gpudoctor.onboard.plan import Step
+    from gpudoctor.onboard.run import StepResult
+
+    ran: list[Step] = []
+
+    def check_here(step: Step, heard: object = None) -> StepResult:
+        ran.append(step)
+        return StepResult(step=step, ok=True, stdout=WORKSTATION.read_text())
+
+    monkeypatch.setattr(onboard_cli, "run_step", check_here)
+    fake_tool(tmp_path / "bin", "uv", PASSING_UV)
+    args = ("onboard", "--dry-run", "--prefix", str(tmp_path / "env"))
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    assert [dict(step.env).get("GPUDOCTOR_NO_HISTORY") for step in ran] == ["1"]
+    assert "GPUDOCTOR_NO_HISTORY" not in result.stdout + result.stderr
+
+
 def test_a_dry_run_says_the_tool_is_not_installed(cli: Cli, tmp_path: Path) -> None:
     # the plan read as ready to run ("conda env create ..."), and the run then stopped at once
     (tmp_path / "bin").mkdir()

@@ -115,6 +115,14 @@ def test_the_partition_step_hands_make_env_the_partition_or_driver_and_cc() -> N
     assert "--partition" not in step(here, "plan")
 
 
+def test_driver_and_cc_for_this_machine_without_a_gpu_plan_for_them_and_verify_the_cpu() -> None:
+    # docs/onboard.md: the environment is for the driver given, verify runs on the CPU here
+    plan = make_plan(request(driver="580.95.05", cc="9.0"), Facts(has_gpu=False), None)
+    assert plan.target.partition is None and plan.target.text == "this machine (CPU only)"
+    assert step(plan, "plan")[-4:] == ("--driver", "580.95.05", "--cc", "9.0")
+    assert step(plan, "verify")[-2:] == ("--device", "cpu")
+
+
 def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
     facts = Facts(has_gpu=False, gpu_partitions=("gpu",), shadowing_modules=("cuda/12.4",))
     plan = make_plan(request(), facts, None)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -351,3 +352,19 @@ def test_a_signal_delivered_to_a_worker_thread_still_stops_the_wait():
         check=False,
     )
     assert done.stdout.strip() == "stopped", done.stderr
+
+
+def test_probes_md_names_every_probe_collect_report_starts():
+    # the list left out the hardware probe (kernel log, InfiniBand, IOMMU), which runs beside
+    # the others in its own thread
+    import re
+
+    from gpudoctor.probe.collect import FRAMEWORKS, PROBES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "probes.md").read_text("utf-8")
+    flat = " ".join(doc.split())
+    said = re.search(r"`collect_report` starts (.+?) at once", flat)
+    assert said, "probes.md's list of the probes collect_report starts"
+    named = {n.strip().replace(" ", "_") for n in re.split(r",| and ", said[1]) if n.strip()}
+    wanted = {p for p in PROBES if p not in FRAMEWORKS}
+    assert {n.lower() for n in named} == wanted, said[1]

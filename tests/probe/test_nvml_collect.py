@@ -437,3 +437,16 @@ def test_virtualization_mode_and_vgpu_licence(mode, states, recorded, licensed):
     assert [(g.virtualization_mode, g.vgpu_licensed) for g in info.gpus] == [(recorded, licensed)]
     assert "nvmlDeviceGetGridLicensableFeatures" not in info.missing_functions
     assert not any("virtual" in e.field or "licen" in e.field for g in info.gpus for e in g.errors)
+
+
+def test_probes_md_counts_the_nvml_functions_of_the_protocol():
+    # the page said 53 after nvmlDeviceGetFieldValues (the NVLink speeds) made it 54
+    import re
+    from pathlib import Path
+
+    from gpudoctor.probe.nvml_api import NvmlLike
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "probes.md").read_text("utf-8")
+    said = re.search(r"Protocol of the (\d+) NVML functions", " ".join(doc.split()))
+    assert said, "probes.md no longer counts NvmlLike's functions"
+    assert int(said[1]) == len([n for n in dir(NvmlLike) if n.startswith("nvml")])

@@ -23,6 +23,32 @@ def test_every_capture_and_failure_has_a_report(regenerated):
     assert len([p for p in RECORDED if p.stem.startswith("failure__")]) >= 10
 
 
+def test_probes_md_counts_the_reports_of_each_kind(regenerated):
+    # docs/probes.md listed 11 failures by name while the folder held 44, and left out the two
+    # reports recorded on a real H200: a reader took the list for all there was
+    import re
+
+    from tests.probe.fake_nvml import capture_scenario_names
+    from tests.probe.make_reports import real_reports
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "probes.md").read_text("utf-8")
+    section = doc.split("## Recorded reports", 1)[1].split("\n## ", 1)[0]
+    said = {
+        "all": r"golden tests, (\d+) of them:",
+        "captures": r"^- (\d+), one per capture scenario",
+        "real": r"^- (\d+) that `scripts/gpu-validate` recorded",
+        "failures": r"^- (\d+) `failure__<what failed>`",
+    }
+    counts = {k: int(re.search(p, section, re.M).group(1)) for k, p in said.items()}
+    failures = [name for name in regenerated if name.startswith("failure__")]
+    assert counts == {
+        "all": len(regenerated),
+        "captures": len(capture_scenario_names()),
+        "real": len(real_reports()),
+        "failures": len(failures),
+    }
+
+
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 def test_recorded_report_is_current(path: Path, regenerated):
     assert path.read_text(encoding="utf-8") == report_to_json(regenerated[path.stem]), (
