@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -132,12 +132,18 @@ class Target:
     unchecked: str | None = None
     """Why --partition's name and GPUs could not be checked (sinfo did not answer, ...): the
     partition is taken as given, and the plan and the summary say so."""
+    planned_for: str | None = None
+    """``driver 580.95.05, compute capability 9.0``: this machine's environment is made for the
+    GPU --driver/--cc name, not for what is here."""
 
     @property
     def text(self) -> str:
         """The target in words."""
         if self.partition is not None:
             return f"SLURM partition {self.partition}"
+        if self.planned_for is not None and not self.gpu:
+            # "CPU only" beside CUDA builds read as a contradiction: say what each is for
+            return f"this machine (environment for {self.planned_for}; verified on its CPU)"
         return "this machine" + ("" if self.gpu else " (CPU only)")
 
 
@@ -415,6 +421,12 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
     if request.tool not in TOOLS:
         raise BadInputError(f"--tool {request.tool}: use {' or '.join(TOOLS)}")
     target = choose_target(facts, partition)
+    if target.partition is None and (request.driver is not None or request.cc is not None):
+        named = (
+            *((f"driver {request.driver}",) if request.driver else ()),
+            *((f"compute capability {request.cc}",) if request.cc else ()),
+        )
+        target = replace(target, planned_for=", ".join(named))
     prefix, tool = request.prefix, request.tool
     log_dir = _join(prefix, LOG_DIR)
     report = request.from_report or _join(log_dir, CHECK_REPORT)

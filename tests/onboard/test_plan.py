@@ -118,9 +118,15 @@ def test_the_partition_step_hands_make_env_the_partition_or_driver_and_cc() -> N
 def test_driver_and_cc_for_this_machine_without_a_gpu_plan_for_them_and_verify_the_cpu() -> None:
     # docs/onboard.md: the environment is for the driver given, verify runs on the CPU here
     plan = make_plan(request(driver="580.95.05", cc="9.0"), Facts(has_gpu=False), None)
-    assert plan.target.partition is None and plan.target.text == "this machine (CPU only)"
+    # the target says both: "CPU only" beside CUDA builds read as a contradiction
+    assert plan.target.partition is None and plan.target.text == (
+        "this machine (environment for driver 580.95.05, compute capability 9.0; "
+        "verified on its CPU)"
+    )
     assert step(plan, "plan")[-4:] == ("--driver", "580.95.05", "--cc", "9.0")
     assert step(plan, "verify")[-2:] == ("--device", "cpu")
+    alone = make_plan(request(cc="8.6"), Facts(has_gpu=False), None).target.text
+    assert alone == "this machine (environment for compute capability 8.6; verified on its CPU)"
 
 
 def test_shadowing_modules_are_unloaded_in_the_job_script() -> None:
