@@ -225,6 +225,12 @@ class IbPort:
     """``counters/link_downed``: times the link went down (since the counters were cleared)."""
     symbol_error: int | None = None
     link_error_recovery: int | None = None
+    hca_type: str | None = None
+    """The device's ``hca_type`` (mlx5: the chip, ``MT4129`` for a ConnectX-7); null where the
+    driver writes none, and in reports written before 2026-12-08."""
+    board_id: str | None = None
+    """The device's ``board_id`` (mlx5: the card's PSID, ``MT_0000000838``): ports are compared
+    for their rate only with ports of the same card model."""
 
 
 P2P_REDIRECT_BITS = frozenset({"ReqRedir", "CmpltRedir", "EgressCtrl"})

@@ -290,6 +290,25 @@ def _siblings(report: Report, port: IbPort) -> list[IbPort]:
     return [p for p in _ports(report) if p is not port and p.link_layer == port.link_layer]
 
 
+def _card(port: IbPort) -> tuple[str | None, str | None]:
+    """The card model a port sits on, as far as the kernel says it (``board_id``, ``hca_type``)."""
+    return (port.board_id, port.hca_type)
+
+
+def _rate_siblings(report: Report, port: IbPort) -> list[IbPort]:
+    """The ports whose rate ``port`` should match: same link layer and the same card model.
+
+    A node's 400 Gb/s rails sit beside cards of other models that run slower by design (a
+    100 GbE front-end NIC, a 200 Gb/s storage card), which are not slow rails.
+    """
+    return [p for p in _siblings(report, port) if _card(p) == _card(port)]
+
+
+def _card_name(port: IbPort) -> str:
+    known = [v for v in (port.hca_type, port.board_id) if v]
+    return f" ({', '.join(known)})" if known else ""
+
+
 def _watched(report: Report, port: IbPort) -> bool:
     """Whether a port that is down is worth a finding.
 
@@ -348,9 +367,15 @@ def ib_port_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="An InfiniBand/RoCE port runs below its expected rate",
     why="A port that trained at a lower rate than its active siblings (or than the rate the "
     "administrator gave with `check --ib-rate`) has a bad cable, a wrong transceiver or a "
-    "lane down: all-reduce across nodes runs at the slowest rail's speed.",
+    "lane down: all-reduce across nodes runs at the slowest rail's speed. Siblings are ports "
+    "of the same link layer on cards of the same model (the device's `board_id` and "
+    "`hca_type`), so that a 100 GbE front-end NIC or a 200 Gb/s storage card beside 400 Gb/s "
+    "rails is not called slow; `--ib-rate` holds every port to the given rate.",
     fix="Reseat or replace the cable; check the switch port's configured speed.",
-    sources=("https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband (rate)",),
+    sources=(
+        "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband (rate; "
+        "mlx5's hca_type and board_id)",
+    ),
 )
 def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     expected = _expected(report)
@@ -360,7 +385,7 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         best = max(
             (
                 p.rate_gbps
-                for p in _siblings(report, port)
+                for p in _rate_siblings(report, port)
                 if p.state == "ACTIVE" and p.rate_gbps is not None
             ),
             default=None,
@@ -368,7 +393,12 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         target = expected if expected is not None else best
         if target is None or port.rate_gbps >= target:
             continue
-        said = "the rate given with --ib-rate" if expected is not None else "its fastest sibling"
+        said = (
+            "the rate given with --ib-rate"
+            if expected is not None
+            else "its fastest sibling"
+            + (f" on a card of the same model{_card_name(port)}" if any(_card(port)) else "")
+        )
         yield Hit(
             title=f"InfiniBand/RoCE {_name(port)} runs at {port.rate_gbps:g} Gb/s, not {target:g}",
             evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",),

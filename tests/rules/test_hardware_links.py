@@ -220,6 +220,26 @@ def test_roce_ports_are_not_compared_with_infiniband_ones():
     assert findings(with_ports(healthy(), ib("mlx5_0"), roce), "GD-HOST-057") == []
 
 
+def test_a_card_of_another_model_is_not_a_slow_rail():
+    # Before, a 100 GbE front-end NIC (a ConnectX-6 Dx) beside 400 Gb/s RoCE rails (ConnectX-7)
+    # read "mlx5_0 port 1 runs at 100 Gb/s, not 400", with a cable to reseat.
+    def card(port: IbPort, hca: str, board: str) -> IbPort:
+        return replace(port, link_layer="Ethernet", hca_type=hca, board_id=board)
+
+    front = card(ib("mlx5_0", rate=100.0), "MT4125", "MT_0000000359")
+    rails = [card(ib(f"mlx5_{i}"), "MT4129", "MT_0000000838") for i in (1, 2, 3)]
+    assert findings(with_ports(healthy(), front, *rails), "GD-HOST-057") == []
+    slow = replace(rails[2], rate="200 Gb/sec (2X NDR)", rate_gbps=200.0)
+    (found,) = findings(with_ports(healthy(), front, *rails[:2], slow), "GD-HOST-057")
+    assert found.title.endswith("mlx5_3 port 1 runs at 200 Gb/s, not 400")
+    assert found.evidence == (
+        "mlx5_3 port 1: 200 Gb/sec (2X NDR); its fastest sibling on a card of the same model "
+        "(MT4129, MT_0000000838): 400 Gb/s",
+    )
+    # --ib-rate holds every port to the rate the administrator gave, whatever its card
+    assert len(findings(with_ports(healthy(), front, *rails, rate=400), "GD-HOST-057")) == 1
+
+
 def test_a_flapping_port():
     report = with_ports(healthy(), ib("mlx5_0", link_downed=3, symbol_error=120))
     (found,) = findings(report, "GD-HOST-058")
