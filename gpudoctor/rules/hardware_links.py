@@ -189,15 +189,23 @@ def ecc_off(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     area="gpu",
     severity=Severity.WARNING,
     title="The power limit is below the GPU's default",
-    why="Someone lowered the GPU's power limit (`nvidia-smi -pl`): under load it clocks "
+    why="The GPU's enforced power limit is below the board's default: under load it clocks "
     "down to stay under it, and a training job runs slower with no error anywhere. "
     "gpudoctor compares NVML's enforced limit with the board's default and shows the "
-    "range the board allows.",
+    "range the board allows. Usually someone lowered it (`nvidia-smi -pl`). Where the "
+    "limit `nvidia-smi -pl` sets (NVML's power management limit, *Requested Power Limit* in "
+    "`nvidia-smi -q -d POWER`) is still at the default, another limiter holds the GPU lower "
+    "(NVML: limits set elsewhere, such as the out-of-band power limit interface of the "
+    "server's management controller), and `nvidia-smi -pl` cannot raise it.",
     fix="Set it back: `sudo nvidia-smi -pl <default> -i N` (resets to the default at the "
-    "next driver load anyway).",
+    "next driver load anyway). Where the requested limit is already the default, ask whoever "
+    "manages the server's power capping (its BMC) to lift the cap.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/group__nvmlDeviceQueries.html "
-        "(nvmlDeviceGetPowerManagementDefaultLimit, nvmlDeviceGetPowerManagementLimitConstraints)",
+        "(nvmlDeviceGetPowerManagementDefaultLimit, nvmlDeviceGetPowerManagementLimitConstraints, "
+        "nvmlDeviceGetEnforcedPowerLimit: 'can be different from the "
+        "nvmlDeviceGetPowerManagementLimit if other limits are set elsewhere', "
+        "nvmlDeviceGetPowerManagementLimit)",
     ),
 )
 def power_limit_low(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -210,6 +218,24 @@ def power_limit_low(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             if gpu.power_limit_min_w is not None and gpu.power_limit_max_w is not None
             else ""
         )
+        requested = gpu.power_limit_requested_w
+        if requested is not None and requested >= default - 1:
+            yield Hit(
+                title=f"{gpu_label(gpu)} is held to {limit:g} W, below its default {default:g} "
+                "W, by a limit set outside the driver",
+                evidence=(
+                    f"enforced power limit {limit:g} W, default {default:g} W{allowed}",
+                    f"requested power limit (nvidia-smi -pl) {requested:g} W: another limiter "
+                    "holds the GPU lower, which nvidia-smi -pl cannot raise",
+                ),
+                fix=(
+                    f"$ nvidia-smi -q -d POWER -i {gpu.index}"
+                    "   # Requested and Current Power Limit",
+                    "Ask whoever manages the server's power capping (its management "
+                    "controller, the BMC) to lift the cap.",
+                ),
+            )
+            continue
         yield Hit(
             title=f"{gpu_label(gpu)} is limited to {limit:g} W, below its default {default:g} W",
             evidence=(f"power limit {limit:g} W, default {default:g} W{allowed}",),

@@ -134,6 +134,11 @@ def test_a_power_limit_below_the_default():
     assert "limited to 500 W, below its default 700 W" in found.title
     assert found.evidence == ("power limit 500 W, default 700 W (allowed 200-700 W)",)
     assert found.fix == ("$ sudo nvidia-smi -pl 700 -i 0",)
+    # nvidia-smi -pl lowered the requested limit too: the fix sets it back
+    lowered = with_gpu(
+        healthy(), power_limit_w=500.0, power_limit_default_w=700.0, power_limit_requested_w=500.0
+    )
+    assert findings(lowered, "GD-GPU-065")[0].fix == ("$ sudo nvidia-smi -pl 700 -i 0",)
     at_default = with_gpu(healthy(), power_limit_w=700.0, power_limit_default_w=700.0)
     assert findings(at_default, "GD-GPU-065") == []
     raised = with_gpu(healthy(), power_limit_w=700.0, power_limit_default_w=600.0)
@@ -146,6 +151,31 @@ def test_application_clocks_below_default():
     assert "900 MHz, below its default 1410 MHz" in found.title
     hopper = with_gpu(healthy(), app_clock_graphics_mhz=None)  # deprecated there
     assert findings(hopper, "GD-GPU-066") == []
+
+
+def test_a_power_cap_set_outside_the_driver_is_not_sent_to_nvidia_smi_pl():
+    # Before, an H100 whose requested limit was its 700 W default but which the server's
+    # management controller held at 500 W read 'limited to 500 W' with the fix
+    # 'sudo nvidia-smi -pl 700 -i 0', which changes nothing: the limit it sets is already 700 W.
+    capped = with_gpu(
+        healthy(),
+        power_limit_w=500.0,
+        power_limit_default_w=700.0,
+        power_limit_requested_w=700.0,
+        power_limit_min_w=200.0,
+        power_limit_max_w=700.0,
+    )
+    (found,) = findings(capped, "GD-GPU-065")
+    assert found.severity == Severity.WARNING
+    assert "held to 500 W, below its default 700 W, by a limit set outside the driver" in (
+        found.title
+    )
+    assert found.evidence[1] == (
+        "requested power limit (nvidia-smi -pl) 700 W: another limiter holds the GPU lower, "
+        "which nvidia-smi -pl cannot raise"
+    )
+    assert not any("nvidia-smi -pl" in line for line in found.fix)
+    assert found.fix[0] == "$ nvidia-smi -q -d POWER -i 0   # Requested and Current Power Limit"
 
 
 def test_a_small_bar1_is_information_on_a_big_gpu_only():
