@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -50,6 +51,18 @@ def pair_command(job: PairJob, addr: str) -> tuple[str, ...]:
     if job.sizes is not None:
         config["sizes"] = list(job.sizes)
     return (job.python, "-m", CHILD, json.dumps(config, separators=(",", ":")))
+
+
+WAIT_MARGIN_S = 10
+"""Beyond --init-timeout, how long srun lets one rank run on after the other ended."""
+
+
+def ranks_wait_s(job: PairJob) -> int:
+    """The ``--wait`` of a pair's srun: once one rank has ended, the other has the rendezvous's
+    whole --init-timeout and a margin to end too (a partner that failed at once leaves rank 0
+    time to say that it never joined), and is then stopped: a partner hung before the
+    rendezvous no longer holds the pair until --pair-timeout."""
+    return math.ceil(job.init_timeout_s) + WAIT_MARGIN_S
 
 
 def read_outcome(nodes: tuple[str, str], result: CmdResult, timeout_s: float) -> PairOutcome:
@@ -172,6 +185,7 @@ def run_pairs(
                 env=env,
                 cancel=cancel,
                 max_output_bytes=MAX_OUTPUT_BYTES,
+                wait_s=ranks_wait_s(job),
             )
             outcome = read_outcome(nodes, result, timeout)
         outcomes.append(outcome)
