@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
@@ -393,7 +394,9 @@ def ib_port_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="An InfiniBand/RoCE port runs below its expected rate",
     why="A port that trained at a lower rate than its active siblings (or than the rate the "
     "administrator gave with `check --ib-rate`) has a bad cable, a wrong transceiver or a "
-    "lane down: all-reduce across nodes runs at the slowest rail's speed. Siblings are ports "
+    "lane down: all-reduce across nodes runs at the slowest rail's speed. On InfiniBand the "
+    "width and speed the kernel writes after the rate (`4X NDR`) tell which: fewer lanes "
+    "than the sibling (`2X`), or a slower generation (`HDR`). Siblings are ports "
     "of the same link layer on cards of the same model (the device's `board_id` and "
     "`hca_type`), so that a 100 GbE front-end NIC or a 200 Gb/s storage card beside 400 Gb/s "
     "rails is not called slow; `--ib-rate` holds every port to the given rate.",
@@ -408,14 +411,16 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     for port in _ports(report):
         if port.state != "ACTIVE" or port.rate_gbps is None:
             continue
-        best = max(
+        fastest = max(
             (
-                p.rate_gbps
+                p
                 for p in _rate_siblings(report, port)
                 if p.state == "ACTIVE" and p.rate_gbps is not None
             ),
+            key=lambda p: p.rate_gbps or 0.0,
             default=None,
         )
+        best = fastest.rate_gbps if fastest is not None else None
         target = expected if expected is not None else best
         if target is None or port.rate_gbps >= target:
             continue
@@ -425,11 +430,40 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             else "its fastest sibling"
             + (f" on a card of the same model{_card_name(port)}" if any(_card(port)) else "")
         )
+        how = _how_slower(port, fastest) if fastest is not None and expected is None else None
         yield Hit(
             title=f"InfiniBand/RoCE {_name(port)} runs at {port.rate_gbps:g} Gb/s, not {target:g}",
-            evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",),
+            evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",)
+            + ((how,) if how else ()),
             fix=(f"$ ibstat {port.device} {port.port}",),
         )
+
+
+_WIDTH_SPEED = re.compile(r"\((\d+)X\s*([A-Z0-9]+)\)")
+"""The link width and speed the kernel writes after an InfiniBand port's rate: ``(4X NDR)``."""
+
+
+def _how_slower(port: IbPort, sibling: IbPort) -> str | None:
+    """Why an InfiniBand port is slower than ``sibling``, as its rate's width and speed say:
+    fewer lanes (``2X`` beside ``4X``) or a lower speed generation (``HDR`` beside ``NDR``).
+    None for RoCE ports, whose width and speed the kernel derives from the Ethernet speed."""
+    if port.link_layer != "InfiniBand" or sibling.link_layer != "InfiniBand":
+        return None
+    mine, theirs = _WIDTH_SPEED.search(port.rate or ""), _WIDTH_SPEED.search(sibling.rate or "")
+    if mine is None or theirs is None:
+        return None
+    if int(mine.group(1)) < int(theirs.group(1)):
+        return (
+            f"{mine.group(1)}X where {_name(sibling)} runs {theirs.group(1)}X: lanes of the "
+            "link are down (a cable, transceiver or switch-port fault)"
+        )
+    if mine.group(2) != theirs.group(2):
+        return (
+            f"{mine.group(2)} where {_name(sibling)} runs {theirs.group(2)}: the link trained "
+            "at a lower speed (a cable or transceiver of a slower generation, or the switch "
+            "port set to it)"
+        )
+    return None
 
 
 @rule(

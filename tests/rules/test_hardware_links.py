@@ -245,6 +245,25 @@ def test_a_slower_port_than_its_siblings_or_than_expected():
     assert len(findings(expected, "GD-HOST-057")) == 2
 
 
+def test_a_slow_port_says_whether_lanes_or_speed_were_lost():
+    # Before, a port at "200 Gb/sec (2X NDR)" and one at "200 Gb/sec (4X HDR)" beside "400
+    # Gb/sec (4X NDR)" read the same: the kernel's width and speed tell half the lanes down
+    # from a link trained a generation lower.
+    lanes = replace(ib("mlx5_1"), rate="200 Gb/sec (2X NDR)", rate_gbps=200.0)
+    (found,) = findings(with_ports(healthy(), ib("mlx5_0"), lanes), "GD-HOST-057")
+    assert found.evidence[1] == (
+        "2X where mlx5_0 port 1 runs 4X: lanes of the link are down (a cable, transceiver or "
+        "switch-port fault)"
+    )
+    speed = replace(ib("mlx5_1"), rate="200 Gb/sec (4X HDR)", rate_gbps=200.0)
+    (found,) = findings(with_ports(healthy(), ib("mlx5_0"), speed), "GD-HOST-057")
+    assert found.evidence[1].startswith("HDR where mlx5_0 port 1 runs NDR: the link trained at")
+    # RoCE: the kernel derives width and speed from the Ethernet speed; nothing more is said
+    roce = [replace(p, link_layer="Ethernet") for p in (ib("mlx5_0"), lanes)]
+    (found,) = findings(with_ports(healthy(), *roce), "GD-HOST-057")
+    assert len(found.evidence) == 1
+
+
 def test_roce_ports_are_not_compared_with_infiniband_ones():
     roce = replace(ib("mlx5_9", rate=100.0), link_layer="Ethernet")
     assert findings(with_ports(healthy(), ib("mlx5_0"), roce), "GD-HOST-057") == []
