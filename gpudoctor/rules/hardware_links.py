@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IbPort, Report
+from gpudoctor.rules.distro import add_kernel_args
 from gpudoctor.rules.facts import gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -558,8 +559,5 @@ def iommu_translates(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     switches = " ".join(iommu.cmdline) or "none"
     yield Hit(
         evidence=(f"IOMMU group type of the GPUs: {shown}", f"kernel command line: {switches}"),
-        fix=(
-            "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
-            "$ sudo update-grub && sudo reboot",
-        ),
+        fix=add_kernel_args(report, "iommu=pt"),
     )

@@ -331,6 +331,28 @@ def test_a_translating_iommu_on_a_pcie_box_warns():
     )
 
 
+def test_the_iommu_fix_uses_the_boot_loader_tool_of_the_distribution():
+    # Before, every machine was told to run update-grub, which RHEL, Rocky and Fedora (grubby,
+    # grub2-mkconfig) do not have: a Rocky Linux GPU node's admin got a command not found.
+    report = two_pcie_gpus(healthy(), {"0000:17:00.0": "DMA", "0000:65:00.0": "DMA"})
+
+    def fix_on(os_release: str | None, container: str | None = None) -> tuple[str, ...]:
+        host = replace(report.host, os_release=os_release, container=container)
+        (found,) = findings(replace(report, host=host), "GD-HOST-059")
+        return found.fix
+
+    assert fix_on("Rocky Linux 9.4 (Blue Onyx)") == (
+        '$ sudo grubby --update-kernel=ALL --args="iommu=pt" && sudo reboot',
+    )
+    assert fix_on("Ubuntu 22.04.5 LTS") == (
+        "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+        "$ sudo update-grub && sudo reboot",
+    )
+    both = fix_on("Ubuntu 22.04.5 LTS", container="docker")  # the host's family is unknown
+    assert both[0].startswith("Debian/Ubuntu: add iommu=pt to GRUB_CMDLINE_LINUX")
+    assert both[1].startswith("Fedora/RHEL: $ sudo grubby --update-kernel=ALL")
+
+
 def test_passthrough_nvlink_or_one_gpu_is_fine():
     passthrough = two_pcie_gpus(healthy(), {"a": "identity", "b": "identity"})
     assert findings(passthrough, "GD-HOST-059") == []
