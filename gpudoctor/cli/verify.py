@@ -105,6 +105,18 @@ def _refuse_ignored(hardware_only: bool, items: tuple[str, ...]) -> None:
             )
 
 
+def _refuse_gpu_only_on_cpu(items: tuple[str, ...], device: str) -> None:
+    """--hardware of GPU-only measurements alone with --device cpu measures nothing: before, it
+    said 'nothing on cpu' and passed (exit 0), which a script reads as a measured host."""
+    from gpudoctor.verify.model import GPU_ONLY
+
+    if device == "cpu" and items and all(i in GPU_ONLY for i in items):
+        raise BadInputError(
+            f"--hardware {','.join(items)}: measured between a GPU and the host or another GPU, "
+            "so --device cpu leaves nothing of it (on the CPU: memory, allreduce)"
+        )
+
+
 def _refuse_existing(path: Path | None, force: bool) -> None:
     # Checked before minutes of timing, not after: an existing file, a missing folder.
     if path is not None:
@@ -269,6 +281,7 @@ def command(
     models = () if hardware_only else tuple(s.name for s in parse_model_list(models_text))
     _refuse_ignored(hardware_only, items)
     device = plan.parse_device(device_text)
+    _refuse_gpu_only_on_cpu(items, device)
     if not defaulted("ranks"):
         if device.startswith("cuda"):
             raise BadInputError(

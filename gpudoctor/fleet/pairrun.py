@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -55,6 +56,18 @@ def pair_command(job: PairJob, addr: str) -> tuple[str, ...]:
 RENDEZVOUS_GAVE_UP = ("clients joined", "no rendezvous at")
 """How a rank says its partner did not join in time: torch's TCPStore (``DistStoreError: Timed
 out after 31 seconds waiting for clients. 1/2 clients joined.``) or the child's own watchdog."""
+
+
+WAIT_MARGIN_S = 10
+"""Beyond --init-timeout, how long srun lets one rank run on after the other ended."""
+
+
+def ranks_wait_s(job: PairJob) -> int:
+    """The ``--wait`` of a pair's srun: once one rank has ended, the other has the rendezvous's
+    whole --init-timeout and a margin to end too (a partner that failed at once leaves rank 0
+    time to say that it never joined), and is then stopped: a partner hung before the
+    rendezvous no longer holds the pair until --pair-timeout."""
+    return math.ceil(job.init_timeout_s) + WAIT_MARGIN_S
 
 
 def read_outcome(
@@ -186,6 +199,7 @@ def run_pairs(
                 env=env,
                 cancel=cancel,
                 max_output_bytes=MAX_OUTPUT_BYTES,
+                wait_s=ranks_wait_s(job),
             )
             outcome = read_outcome(nodes, result, timeout, cut=timeout < job.pair_timeout_s)
         outcomes.append(outcome)

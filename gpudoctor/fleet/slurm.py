@@ -321,8 +321,16 @@ def pair_argv(
     command: Sequence[str],
     immediate_s: int,
     srun_args: Sequence[str],
+    wait_s: int | None = None,
 ) -> list[str]:
-    """One task on each node of ``nodes`` (one job step), given up at once when it cannot start."""
+    """One task on each node of ``nodes`` (one job step), given up at once when it cannot start.
+
+    ``wait_s``: srun's ``--wait``, how long the other task may run on once one has ended.
+    Without it, rank 0 giving up on a partner hung before the rendezvous left srun waiting on
+    that partner until the pair's timeout (180 s by default), and the pair read as a timeout,
+    not as rank 0's error. (``--kill-on-bad-exit`` would end it at once, also when the partner
+    fails first, before rank 0 has said that it never joined.)
+    """
     return [
         srun,
         f"--nodes={len(nodes)}",
@@ -330,6 +338,7 @@ def pair_argv(
         "--ntasks-per-node=1",
         f"--nodelist={','.join(nodes)}",
         f"--immediate={max(1, immediate_s)}",
+        *([f"--wait={max(1, wait_s)}"] if wait_s is not None else []),
         "--job-name=gpudoctor-pairs",
         *srun_args,
         *command,
@@ -346,9 +355,11 @@ def srun_pair(
     env: Mapping[str, str] | None = None,
     cancel: threading.Event | None = None,
     max_output_bytes: int | None = None,
+    wait_s: int | None = None,
 ) -> CmdResult:
-    """Run ``command`` once on each of ``nodes`` in one job step (``srun -N2``), bounded."""
-    argv = pair_argv(_require("srun"), nodes, command, immediate_s, srun_args)
+    """Run ``command`` once on each of ``nodes`` in one job step (``srun -N2``), bounded;
+    ``wait_s`` bounds how long one task outlives the other (:func:`pair_argv`)."""
+    argv = pair_argv(_require("srun"), nodes, command, immediate_s, srun_args, wait_s)
     return run_cmd(
         argv,
         timeout_s=timeout_s,

@@ -225,6 +225,12 @@ class IbPort:
     """``counters/link_downed``: times the link went down (since the counters were cleared)."""
     symbol_error: int | None = None
     link_error_recovery: int | None = None
+    hca_type: str | None = None
+    """The device's ``hca_type`` (mlx5: the chip, ``MT4129`` for a ConnectX-7); null where the
+    driver writes none, and in reports written before 2026-12-08."""
+    board_id: str | None = None
+    """The device's ``board_id`` (mlx5: the card's PSID, ``MT_0000000838``): ports are compared
+    for their rate only with ports of the same card model."""
 
 
 P2P_REDIRECT_BITS = frozenset({"ReqRedir", "CmpltRedir", "EgressCtrl"})
@@ -420,6 +426,12 @@ class GpuInfo:
     """The lowest power limit that may be set; null in reports written before 2026-12-07."""
     power_limit_max_w: float | None = None
     """The highest power limit that may be set; null in reports written before 2026-12-07."""
+    power_limit_requested_w: float | None = None
+    """The power management limit, as ``nvidia-smi -pl`` sets it
+    (``nvmlDeviceGetPowerManagementLimit``). ``power_limit_w`` is the limit enforced after every
+    limiter: below this one, something outside the driver (such as the out-of-band power limit
+    interface of the server's management controller) holds the GPU lower. Null where NVML
+    cannot say, and in reports written before 2026-12-08."""
     app_clock_graphics_mhz: int | None = None
     """The applications clock set for graphics/SM (``nvmlDeviceGetApplicationsClock``); null
     where the driver has deprecated it (Hopper and later) and before 2026-12-07."""

@@ -72,6 +72,8 @@ def ib_ports(ctx: ProbeContext) -> tuple[IbPort, ...] | None:
             ports = sorted((device / "ports").iterdir(), key=_port_number)[:MAX_IB_PORTS]
         except OSError:
             continue
+        hca_type = _read(device / "hca_type", 64) or None
+        board_id = _read(device / "board_id", 64) or None
         for port in ports:
             if not port.name.isdigit():
                 continue
@@ -88,6 +90,8 @@ def ib_ports(ctx: ProbeContext) -> tuple[IbPort, ...] | None:
                     link_downed=_counter(port / "counters" / "link_downed"),
                     symbol_error=_counter(port / "counters" / "symbol_error"),
                     link_error_recovery=_counter(port / "counters" / "link_error_recovery"),
+                    hca_type=hca_type,
+                    board_id=board_id,
                 )
             )
     return tuple(found)

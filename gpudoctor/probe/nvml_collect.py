@@ -269,6 +269,9 @@ def _read_settings(r: _GpuReader) -> None:
     default = _quiet(r, "power_limit_default_w", "nvmlDeviceGetPowerManagementDefaultLimit")
     if default is not None:
         r.values["power_limit_default_w"] = int(default) / 1000.0
+    requested = _quiet(r, "power_limit_requested_w", "nvmlDeviceGetPowerManagementLimit")
+    if requested is not None:
+        r.values["power_limit_requested_w"] = int(requested) / 1000.0
     bounds = _quiet(r, "power_limit_max_w", "nvmlDeviceGetPowerManagementLimitConstraints")
     if bounds is not None:
         r.values["power_limit_min_w"] = int(bounds[0]) / 1000.0

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import DeviceNode, Report
+from gpudoctor.model.report import DeviceNode, PciFunction, Report
 from gpudoctor.rules.facts import gpu_label, gpus, is_linux_host
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -338,6 +338,21 @@ def all_set_aside(report: Report) -> bool:
     return bool(functions) and all(set_aside_for_vm(fn.driver) for fn in functions)
 
 
+def _reserved_by(functions: list[PciFunction]) -> str:
+    """grep's pattern for the boot settings: `` vfio``, and ``pci.stub`` too for GPUs held by
+    pci-stub (its ``pci-stub.ids=`` holds the IDs there, which a grep for vfio misses)."""
+    if any(fn.driver == "pci-stub" for fn in functions):
+        return "E 'vfio|pci.stub'"
+    return " vfio"
+
+
+def _ids_settings(functions: list[PciFunction]) -> str:
+    said = "vfio-pci.ids= and from 'options vfio-pci ids='"
+    if any(fn.driver == "pci-stub" for fn in functions):
+        said += ", and from pci-stub.ids= and 'options pci-stub ids='"
+    return said
+
+
 @rule(
     "GD-DRV-011",
     area="driver",
@@ -348,11 +363,12 @@ def all_set_aside(report: Report) -> bool:
     "to vfio-pci`), NVML lists no GPU or cannot reach the driver, and CUDA finds no device. "
     "On a hypervisor that hands the GPUs to virtual machines this is intended; on a machine "
     "meant to train, a `vfio-pci.ids=` on the kernel command line or an `options vfio-pci "
-    "ids=` line in `/etc/modprobe.d` left from a passthrough setup is the cause. Rebuilding "
+    "ids=` line in `/etc/modprobe.d` left from a passthrough setup is the cause (for "
+    "`pci-stub`, its `pci-stub.ids=`). Rebuilding "
     "or reloading the nvidia module (GD-DRV-003's usual fix) does not help. When some GPUs "
     "remain with the nvidia driver, GD-DRV-004 reports each reserved one as information.",
-    fix="Remove the GPU's ID from `vfio-pci.ids=` (kernel command line) and from "
-    "`/etc/modprobe.d`, rebuild the initramfs and reboot; or hand one GPU back at once by "
+    fix="Remove the GPU's ID from `vfio-pci.ids=` (or `pci-stub.ids=`; kernel command line) "
+    "and from `/etc/modprobe.d`, rebuild the initramfs and reboot; or hand one GPU back at once by "
     "unbinding it from the passthrough driver and binding it to `nvidia`.",
     sources=(
         "https://docs.kernel.org/driver-api/vfio.html (binding a device to vfio-pci)",
@@ -360,6 +376,8 @@ def all_set_aside(report: Report) -> bool:
         "bound to vfio-pci)",
         "https://github.com/NVIDIA/kubevirt-gpu-device-plugin/issues/45 (options vfio-pci "
         "ids=10de:...)",
+        "https://github.com/torvalds/linux/blob/master/drivers/pci/pci-stub.c (module "
+        "parameter ids: 'Initial PCI IDs to add to the stub driver')",
     ),
 )
 def all_gpus_passed_through(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -375,9 +393,9 @@ def all_gpus_passed_through(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         ),
         fix=(
             "$ lspci -nnk -d 10de:   # 'Kernel driver in use'",
-            "$ grep -rn vfio /etc/modprobe.d /etc/default/grub /proc/cmdline",
-            f"Remove 10de:{', 10de:'.join(ids)} from vfio-pci.ids= and from "
-            "'options vfio-pci ids=', rebuild the initramfs and reboot; or at once:",
+            f"$ grep -rn{_reserved_by(functions)} /etc/modprobe.d /etc/default/grub /proc/cmdline",
+            f"Remove 10de:{', 10de:'.join(ids)} from {_ids_settings(functions)}, rebuild the "
+            "initramfs and reboot; or at once:",
             *(
                 f"$ echo {fn.address} | sudo tee /sys/bus/pci/drivers/{fn.driver}/unbind && "
                 f"echo nvidia | sudo tee /sys/bus/pci/devices/{fn.address}/driver_override && "

@@ -233,6 +233,23 @@ def rebuild_initramfs(report: Report) -> tuple[str, ...]:
     )
 
 
+def add_kernel_args(report: Report, args: str) -> tuple[str, ...]:
+    """Put ``args`` on the kernel command line for good, then reboot: GRUB's defaults file and
+    update-grub on Debian/Ubuntu, grubby on Fedora/RHEL (which have no update-grub); both,
+    labelled, where the family is unknown (a container: the host's is not known)."""
+    debian = (
+        f"Add {args} to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+        "$ sudo update-grub && sudo reboot"
+    )
+    redhat = f'$ sudo grubby --update-kernel=ALL --args="{args}" && sudo reboot'
+    found = report_family(report)
+    if found in ("ubuntu", "debian"):
+        return (debian,)
+    if found in ("fedora", "rhel"):
+        return (redhat,)
+    return (f"Debian/Ubuntu: {debian[0].lower()}{debian[1:]}", f"Fedora/RHEL: {redhat}")
+
+
 def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[str, ...]:
     """Replace the nvidia kernel module by its ``open`` or ``proprietary`` flavour, same branch.
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IbPort, Report
+from gpudoctor.rules.distro import add_kernel_args
 from gpudoctor.rules.facts import gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -189,15 +191,23 @@ def ecc_off(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     area="gpu",
     severity=Severity.WARNING,
     title="The power limit is below the GPU's default",
-    why="Someone lowered the GPU's power limit (`nvidia-smi -pl`): under load it clocks "
+    why="The GPU's enforced power limit is below the board's default: under load it clocks "
     "down to stay under it, and a training job runs slower with no error anywhere. "
     "gpudoctor compares NVML's enforced limit with the board's default and shows the "
-    "range the board allows.",
+    "range the board allows. Usually someone lowered it (`nvidia-smi -pl`). Where the "
+    "limit `nvidia-smi -pl` sets (NVML's power management limit, *Requested Power Limit* in "
+    "`nvidia-smi -q -d POWER`) is still at the default, another limiter holds the GPU lower "
+    "(NVML: limits set elsewhere, such as the out-of-band power limit interface of the "
+    "server's management controller), and `nvidia-smi -pl` cannot raise it.",
     fix="Set it back: `sudo nvidia-smi -pl <default> -i N` (resets to the default at the "
-    "next driver load anyway).",
+    "next driver load anyway). Where the requested limit is already the default, ask whoever "
+    "manages the server's power capping (its BMC) to lift the cap.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/group__nvmlDeviceQueries.html "
-        "(nvmlDeviceGetPowerManagementDefaultLimit, nvmlDeviceGetPowerManagementLimitConstraints)",
+        "(nvmlDeviceGetPowerManagementDefaultLimit, nvmlDeviceGetPowerManagementLimitConstraints, "
+        "nvmlDeviceGetEnforcedPowerLimit: 'can be different from the "
+        "nvmlDeviceGetPowerManagementLimit if other limits are set elsewhere', "
+        "nvmlDeviceGetPowerManagementLimit)",
     ),
 )
 def power_limit_low(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
@@ -210,6 +220,24 @@ def power_limit_low(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             if gpu.power_limit_min_w is not None and gpu.power_limit_max_w is not None
             else ""
         )
+        requested = gpu.power_limit_requested_w
+        if requested is not None and requested >= default - 1:
+            yield Hit(
+                title=f"{gpu_label(gpu)} is held to {limit:g} W, below its default {default:g} "
+                "W, by a limit set outside the driver",
+                evidence=(
+                    f"enforced power limit {limit:g} W, default {default:g} W{allowed}",
+                    f"requested power limit (nvidia-smi -pl) {requested:g} W: another limiter "
+                    "holds the GPU lower, which nvidia-smi -pl cannot raise",
+                ),
+                fix=(
+                    f"$ nvidia-smi -q -d POWER -i {gpu.index}"
+                    "   # Requested and Current Power Limit",
+                    "Ask whoever manages the server's power capping (its management "
+                    "controller, the BMC) to lift the cap.",
+                ),
+            )
+            continue
         yield Hit(
             title=f"{gpu_label(gpu)} is limited to {limit:g} W, below its default {default:g} W",
             evidence=(f"power limit {limit:g} W, default {default:g} W{allowed}",),
@@ -290,6 +318,25 @@ def _siblings(report: Report, port: IbPort) -> list[IbPort]:
     return [p for p in _ports(report) if p is not port and p.link_layer == port.link_layer]
 
 
+def _card(port: IbPort) -> tuple[str | None, str | None]:
+    """The card model a port sits on, as far as the kernel says it (``board_id``, ``hca_type``)."""
+    return (port.board_id, port.hca_type)
+
+
+def _rate_siblings(report: Report, port: IbPort) -> list[IbPort]:
+    """The ports whose rate ``port`` should match: same link layer and the same card model.
+
+    A node's 400 Gb/s rails sit beside cards of other models that run slower by design (a
+    100 GbE front-end NIC, a 200 Gb/s storage card), which are not slow rails.
+    """
+    return [p for p in _siblings(report, port) if _card(p) == _card(port)]
+
+
+def _card_name(port: IbPort) -> str:
+    known = [v for v in (port.hca_type, port.board_id) if v]
+    return f" ({', '.join(known)})" if known else ""
+
+
 def _watched(report: Report, port: IbPort) -> bool:
     """Whether a port that is down is worth a finding.
 
@@ -348,32 +395,76 @@ def ib_port_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="An InfiniBand/RoCE port runs below its expected rate",
     why="A port that trained at a lower rate than its active siblings (or than the rate the "
     "administrator gave with `check --ib-rate`) has a bad cable, a wrong transceiver or a "
-    "lane down: all-reduce across nodes runs at the slowest rail's speed.",
+    "lane down: all-reduce across nodes runs at the slowest rail's speed. On InfiniBand the "
+    "width and speed the kernel writes after the rate (`4X NDR`) tell which: fewer lanes "
+    "than the sibling (`2X`), or a slower generation (`HDR`). Siblings are ports "
+    "of the same link layer on cards of the same model (the device's `board_id` and "
+    "`hca_type`), so that a 100 GbE front-end NIC or a 200 Gb/s storage card beside 400 Gb/s "
+    "rails is not called slow; `--ib-rate` holds every port to the given rate.",
     fix="Reseat or replace the cable; check the switch port's configured speed.",
-    sources=("https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband (rate)",),
+    sources=(
+        "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband (rate; "
+        "mlx5's hca_type and board_id)",
+    ),
 )
 def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     expected = _expected(report)
     for port in _ports(report):
         if port.state != "ACTIVE" or port.rate_gbps is None:
             continue
-        best = max(
+        fastest = max(
             (
-                p.rate_gbps
-                for p in _siblings(report, port)
+                p
+                for p in _rate_siblings(report, port)
                 if p.state == "ACTIVE" and p.rate_gbps is not None
             ),
+            key=lambda p: p.rate_gbps or 0.0,
             default=None,
         )
+        best = fastest.rate_gbps if fastest is not None else None
         target = expected if expected is not None else best
         if target is None or port.rate_gbps >= target:
             continue
-        said = "the rate given with --ib-rate" if expected is not None else "its fastest sibling"
+        said = (
+            "the rate given with --ib-rate"
+            if expected is not None
+            else "its fastest sibling"
+            + (f" on a card of the same model{_card_name(port)}" if any(_card(port)) else "")
+        )
+        how = _how_slower(port, fastest) if fastest is not None and expected is None else None
         yield Hit(
             title=f"InfiniBand/RoCE {_name(port)} runs at {port.rate_gbps:g} Gb/s, not {target:g}",
-            evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",),
+            evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",)
+            + ((how,) if how else ()),
             fix=(f"$ ibstat {port.device} {port.port}",),
         )
+
+
+_WIDTH_SPEED = re.compile(r"\((\d+)X\s*([A-Z0-9]+)\)")
+"""The link width and speed the kernel writes after an InfiniBand port's rate: ``(4X NDR)``."""
+
+
+def _how_slower(port: IbPort, sibling: IbPort) -> str | None:
+    """Why an InfiniBand port is slower than ``sibling``, as its rate's width and speed say:
+    fewer lanes (``2X`` beside ``4X``) or a lower speed generation (``HDR`` beside ``NDR``).
+    None for RoCE ports, whose width and speed the kernel derives from the Ethernet speed."""
+    if port.link_layer != "InfiniBand" or sibling.link_layer != "InfiniBand":
+        return None
+    mine, theirs = _WIDTH_SPEED.search(port.rate or ""), _WIDTH_SPEED.search(sibling.rate or "")
+    if mine is None or theirs is None:
+        return None
+    if int(mine.group(1)) < int(theirs.group(1)):
+        return (
+            f"{mine.group(1)}X where {_name(sibling)} runs {theirs.group(1)}X: lanes of the "
+            "link are down (a cable, transceiver or switch-port fault)"
+        )
+    if mine.group(2) != theirs.group(2):
+        return (
+            f"{mine.group(2)} where {_name(sibling)} runs {theirs.group(2)}: the link trained "
+            "at a lower speed (a cable or transceiver of a slower generation, or the switch "
+            "port set to it)"
+        )
+    return None
 
 
 @rule(
@@ -468,8 +559,5 @@ def iommu_translates(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     switches = " ".join(iommu.cmdline) or "none"
     yield Hit(
         evidence=(f"IOMMU group type of the GPUs: {shown}", f"kernel command line: {switches}"),
-        fix=(
-            "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
-            "$ sudo update-grub && sudo reboot",
-        ),
+        fix=add_kernel_args(report, "iommu=pt"),
     )

@@ -92,9 +92,26 @@ def _times(count: XidCount) -> str:
     return f"{count.count} times{span}"
 
 
+RING_BUFFERS = ("/dev/kmsg", "dmesg")
+"""Sources whose oldest record is where they begin (the boot, or where the buffer wrapped)."""
+SHORT_COVER_S = 600.0
+"""Coverage that starts later than the window by more than this is said (a boot inside it)."""
+
+
 def _window(log: KernelLogInfo) -> str:
     hours = f"{log.window_h:g} h" if log.window_h is not None else "the look-back window"
     cut = "; reading stopped at its bound, so the counts are lower bounds" if log.truncated else ""
+    asked, read = _epoch(log.since), _epoch(log.covered_from)
+    ring = log.source in RING_BUFFERS
+    if ring and asked is not None and read is not None and read - asked > SHORT_COVER_S:
+        # The ring buffer holds this boot alone (or less, once it wrapped), and no journal
+        # added the boots before it: the counts are of the part read, not of the whole window.
+        # (A journal's oldest line is only the oldest the window holds: a quiet kernel logs
+        # nothing for hours.)
+        return (
+            f"in the kernel log from {log.covered_from} on ({log.source} holds nothing older; "
+            f"{hours} were asked{cut})"
+        )
     return f"in the last {hours} of the kernel log ({log.source}{cut})"
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IommuInfo, PcieBridgeAcs, Report
+from gpudoctor.rules.distro import add_kernel_args
 from gpudoctor.rules.facts import gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
@@ -90,7 +91,7 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     bridges = iommu.bridges
     redirecting = [b for b in bridges if b.status == "read" and b.redirects]
     if redirecting:
-        yield _redirect_hit(iommu, redirecting, over_nvlink=over_nvlink, rdma=rdma)
+        yield _redirect_hit(report, iommu, redirecting, over_nvlink=over_nvlink, rdma=rdma)
     elif iommu.acs_readable is False and matters and any(b.root_port is False for b in bridges):
         # only a switch port's redirect is worth a warning, and the path says where they are
         names = [b.bridge for b in bridges if b.status == "needs_root"]
@@ -128,7 +129,12 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 
 def _redirect_hit(
-    iommu: IommuInfo, redirecting: list[PcieBridgeAcs], *, over_nvlink: bool, rdma: bool
+    report: Report,
+    iommu: IommuInfo,
+    redirecting: list[PcieBridgeAcs],
+    *,
+    over_nvlink: bool,
+    rdma: bool,
 ) -> Hit:
     shown = redirecting[:SHOWN]
     evidence = [_bridge_line(b) for b in shown]
@@ -156,8 +162,8 @@ def _redirect_hit(
         evidence=tuple(evidence),
         fix=(
             *(f"$ sudo setpci -s {b} ECAP_ACS+0x6.w=0000" for b in bridges),
-            "(undone at reboot) or for good, in GRUB_CMDLINE_LINUX: "
-            f"pci=disable_acs_redir={';'.join(bridges)}",
+            "(undone at reboot) or for good:",
+            *add_kernel_args(report, f"pci=disable_acs_redir={';'.join(bridges)}"),
             "$ sudo lspci -vvv | grep ACSCtl   # then: ReqRedir- CmpltRedir-",
         ),
     )

@@ -255,11 +255,14 @@ def _targets(hw: HardwareSettings, runner: Runner) -> tuple[list[str], list[str]
     if hw.device == "all":
         # The host is still measured, but a GPU node whose torch is a CPU-only build (or whose
         # driver is broken) must not pass a burn meant for its GPUs, as plain verify fails.
+        # Only GPU measurements asked: the host has none of them, and nothing is measured.
+        host = hw.burn_s is not None or any(i not in GPU_ONLY for i in hw.items)
+        said = "only the host was measured" if host else "nothing was measured"
         return (
             ["cpu"],
             [],
             [
-                f"no GPU found ({reason}): only the host was measured; run "
+                f"no GPU found ({reason}): {said}; run "
                 "`gpudoctor check` for the cause and the fix; on a machine meant to be CPU-only, "
                 "--device cpu measures the host alone"
             ],

@@ -111,7 +111,13 @@ def summary(hw: HardwareResult) -> str:
     if hw.settings.burn_s:
         asked.append(f"burn {hw.settings.burn_s:,g} s")
     # --burn alone read "hardware: none, burn 5 s": no measurement is named "none"
+    took = f"took {hw.duration_s:,.0f} s"
+    if hw.errors and not measured_on(hw):
+        # no GPU for --device cuda: "hardware: burn 5 s on cuda" read as a burn that ran
+        burn = [f"burn {hw.settings.burn_s:,g} s"] if hw.settings.burn_s else []
+        said = ", ".join([*hw.settings.items, *burn]) or "nothing"
+        return f"hardware: nothing measured ({said} asked on {hw.settings.device}); {took}"
     line = f"hardware: {', '.join(asked) or 'nothing'} on {'cpu' if on_cpu else hw.settings.device}"
     if left:
         line += f" ({', '.join(left)} {'needs' if len(left) == 1 else 'need'} a GPU)"
-    return f"{line}; took {hw.duration_s:,.0f} s"
+    return f"{line}; {took}"

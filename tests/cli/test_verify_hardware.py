@@ -26,6 +26,9 @@ from tests.verify import hwfactories as f
         (("--burn", "5", "--ranks", "4"), "--ranks sets the processes"),
         (("--hardware", "--precision", "amp-fp16"), "--precision: only the reference models"),
         (("--burn", "5", "--mode", "training", "--batch-size", "8"), "--mode, --batch-size: "),
+        # GPU-only measurements alone on the CPU measured nothing and passed, exit 0
+        (("--hardware", "p2p"), "--hardware p2p: measured between a GPU and the host or another"),
+        (("--hardware", "h2d,d2h", "--models", "lenet5"), "so --device cpu leaves nothing of it"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle, monkeypatch):
@@ -38,6 +41,12 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needle, monkeypatch):
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_gpu_only_measurement_beside_one_the_cpu_has_still_runs(cli, measured):
+    result = cli("verify", "--hardware", "memory,p2p", "--device", "cpu", "--format", "json")
+    assert result.exit_code == 0, result
+    assert measured[0].items == ("memory", "p2p")  # p2p is left out with a note there
 
 
 @pytest.fixture

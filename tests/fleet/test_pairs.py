@@ -183,6 +183,11 @@ def test_the_srun_line_and_the_child_command():
         "--immediate=10",
     ]
     assert argv[-4:] == ["--account=lab", "py", "-m", "x"]
+    # one rank ended (rank 0 gave up on a partner hung before the rendezvous): the other is
+    # stopped once the rendezvous's timeout and a margin have passed, not at --pair-timeout
+    waited = slurm.pair_argv("srun", ("n1", "n2"), ("py",), 10, (), 40)
+    assert waited[6] == "--wait=40" and waited[-1] == "py"
+    assert pairrun.ranks_wait_s(pairrun.PairJob(python="py", init_timeout_s=30.0)) == 40
     cmd = pairrun.pair_command(pairrun.PairJob(python="py"), "10.0.0.1")
     assert cmd[:3] == ("py", "-m", "gpudoctor.verify.children.allreduce")
     config = json.loads(cmd[3])

@@ -113,6 +113,42 @@ def test_a_drained_node_is_left_out_and_said(slurm_cluster: SlurmCluster, tmp_pa
     assert report["not_reached"][0][0] == "n3" and "cable check" in report["not_reached"][0][1]
 
 
+def test_a_partner_that_hangs_before_joining_ends_the_pair_with_rank_0s_error(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+):
+    # On n2 the task hangs before it reaches the rendezvous (an import from a dead file
+    # system): rank 0 gave up at --init-timeout, but srun waited for the hung task until the
+    # pair's timeout (180 s by default, 90 s here), and the pair read 'timeout: no answer
+    # within 90 s'. Now srun stops the other task --init-timeout + 10 s after one ended (--wait).
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$SLURMD_NODENAME" = n2 ]; then exec sleep 300; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    start = time.monotonic()
+    code, report, _ = pairs(
+        slurm_cluster,
+        tmp_path / "out",
+        "-w",
+        "n1,n2",
+        "--python",
+        str(python),
+        "--init-timeout",
+        "3",
+        # far above what the pair takes, even on a loaded 2-core runner: the old srun waited
+        # this long for the hung task, so the time below still tells the two apart
+        "--pair-timeout",
+        "300",
+    )
+    assert time.monotonic() - start < 150
+    assert code == 1
+    (p,) = report["pairs"]
+    assert p["status"] == "error", p
+    assert p["message"].startswith("rank 0: ") and "1/2 clients joined" in p["message"], p
+
+
 def test_a_partner_that_never_joins_is_an_error_within_the_init_timeout(
     slurm_cluster: SlurmCluster, tmp_path: Path
 ):
@@ -134,8 +170,12 @@ def test_a_partner_that_never_joins_is_an_error_within_the_init_timeout(
         str(python),
         "--init-timeout",
         "3",
+        # far above what the pair takes, even on a loaded 2-core runner: the old srun waited
+        # this long for the hung task, so the time below still tells the two apart
+        "--pair-timeout",
+        "300",
     )
-    assert time.monotonic() - start < 60
+    assert time.monotonic() - start < 150
     assert code == 1
     (p,) = report["pairs"]
     assert p["status"] == "error", p

@@ -529,6 +529,9 @@ class FakeLibNvml:
     def _c_nvmlDeviceGetPowerManagementDefaultLimit(self, handle: Any, out: Any) -> int:
         return self._device_uint(handle, out, "nvmlDeviceGetPowerManagementDefaultLimit")
 
+    def _c_nvmlDeviceGetPowerManagementLimit(self, handle: Any, out: Any) -> int:
+        return self._device_uint(handle, out, "nvmlDeviceGetPowerManagementLimit")
+
     def _c_nvmlDeviceGetPowerManagementLimitConstraints(
         self, handle: Any, low: Any, high: Any
     ) -> int:

@@ -351,6 +351,9 @@ class FakeNvml:
     def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: FakeHandle) -> int:
         return self._device("nvmlDeviceGetPowerManagementDefaultLimit", handle)
 
+    def nvmlDeviceGetPowerManagementLimit(self, handle: FakeHandle) -> int:
+        return self._device("nvmlDeviceGetPowerManagementLimit", handle)
+
     def nvmlDeviceGetPowerManagementLimitConstraints(self, handle: FakeHandle) -> list[int]:
         low, high = self._device("nvmlDeviceGetPowerManagementLimitConstraints", handle)
         return [low, high]

@@ -240,3 +240,102 @@ def test_a_summary_line_says_so_when_nothing_was_measured():
     doc = {"verdict": "warn", "reasons": [{"level": "warn", "message": "noisy"}]}
     assert validate.verdict_line(doc) == "verdict warn: noisy"
     assert validate.verdict_line({"verdict": "pass", "reasons": []}) == "verdict pass"
+
+
+def test_the_summary_says_what_was_measured_on_the_gpu_and_what_was_not(tmp_path):
+    # Before, a run where CUDA was absent ended 'verify-train-resnet50 ... exit 0' and 'verdict
+    # warn: no run was timed', 'verify-fp32 ... exit 0' for CPU runs alone and 'NVML
+    # node-fitness calls ... exit 1' with its reason in the archive: nothing said which of the
+    # figures issue 20 wants came back. Now summary.txt ends with one line per figure.
+    no_gpu = {
+        "verdict": "fail",
+        "reasons": [{"level": "fail", "message": "no GPU found (torch sees none)"}],
+        "hardware": {"bandwidths": [], "allreduce": None, "burn": [], "notes": [], "errors": []},
+    }
+    lines = validate.gpu_measured("verify-hardware", no_gpu)
+    assert [line.split(":")[0] for line in lines] == [
+        f"NOT measured  {f}" for f in validate.HARDWARE_FIGURES
+    ]
+    assert all(line.endswith("no GPU found (torch sees none)") for line in lines)
+    cpu_only = {
+        "verdict": "warn",
+        "reasons": [
+            {"level": "note", "message": "no GPU found (NVML cannot be read): verified the CPU"},
+            {"level": "warn", "message": "torch lenet5 cpu: spread 19% of the median"},
+        ],
+        "runs": [{"device": "cpu", "status": "ok", "images_per_second": 20.0}],
+    }
+    assert validate.gpu_measured("verify-fp32", cpu_only) == [
+        "NOT measured  verify-fp32: no GPU run was timed (no GPU found (NVML cannot be read): "
+        "verified the CPU)"
+    ]
+    gone = validate.gpu_measured("verify-amp", None, "skipped (budget)")
+    assert gone == ["NOT measured  verify-amp: verify-amp wrote no report (skipped (budget))"]
+
+    one_gpu = {
+        "verdict": "pass",
+        "reasons": [],
+        "hardware": {
+            "bandwidths": [
+                {"kind": "memory", "device": "cuda:0", "gbps": 2950.0},
+                {"kind": "h2d", "device": "cuda:0", "gbps": 55.1},
+                {"kind": "d2h", "device": "cuda:0", "gbps": 54.9},
+                {"kind": "memory", "device": "cpu", "gbps": 13.0},
+            ],
+            "allreduce": None,
+            "burn": [
+                {
+                    "device": "cuda:0",
+                    "seconds": 60.0,
+                    "rounds": 900,
+                    "flops": [5.0e14, 5.1e14],
+                    "mismatched_rounds": 0,
+                    "status": "ok",
+                }
+            ],
+            "notes": ["p2p: needs two GPUs or more", "allreduce: needs two GPUs or more"],
+            "errors": [],
+        },
+    }
+    assert validate.gpu_measured("verify-hardware", one_gpu) == [
+        "measured      memory GB/s: cuda:0 2950.0",
+        "measured      h2d GB/s: cuda:0 55.1",
+        "measured      d2h GB/s: cuda:0 54.9",
+        "NOT measured  p2p: p2p: needs two GPUs or more",
+        "NOT measured  allreduce: allreduce: needs two GPUs or more",
+        "measured      burn cuda:0: 60 s, 900 rounds, 510.0 TFLOP/s, 0 mismatched (ok)",
+    ]
+    train = {
+        "runs": [
+            {
+                "device": "cuda:0",
+                "status": "ok",
+                "images_per_second": 3012.4,
+                "framework": "torch",
+                "model": "resnet50",
+                "mode": "training",
+                "precision": "amp-fp16",
+            }
+        ]
+    }
+    assert validate.gpu_measured("verify-train-resnet50", train) == [
+        "measured      verify-train-resnet50: torch resnet50 training amp-fp16 on cuda:0: "
+        "3,012 images/s"
+    ]
+
+    rec, out = recorder(tmp_path)
+    rec.measured += validate.gpu_measured("verify-amp", None, "timed out")
+    rec.publish(done=True)
+    summary = (out / "summary.txt").read_text()
+    assert "on the GPU (what issue 20 asks of this run):" in summary
+    assert "NOT measured  verify-amp: verify-amp wrote no report (timed out)" in summary
+
+
+def test_why_a_step_measured_nothing_is_its_first_line_or_its_status():
+    from gpudoctor.probe.runcmd import CmdResult
+
+    said = CmdResult(argv=("x",), returncode=1, stdout="\nNVML: library_not_found: no\nmore\n")
+    assert validate.why_not(said) == "NVML: library_not_found: no"
+    skipped = CmdResult(argv=("x",), returncode=None, start_error="skipped (budget)")
+    assert validate.why_not(skipped) == "skipped (budget)"
+    assert validate.why_not(CmdResult(argv=("x",), returncode=3)) == "exit 3, no output"

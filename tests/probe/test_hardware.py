@@ -75,6 +75,22 @@ def test_ports_are_read_with_their_counters(tmp_path):
     assert found[2].link_layer == "Ethernet"
 
 
+def test_the_card_model_of_each_port(tmp_path):
+    port(tmp_path, "mlx5_0", 1)
+    port(tmp_path, "mlx5_0", 2)
+    port(tmp_path, "mlx5_1", 1)
+    card = tmp_path / "sys/class/infiniband/mlx5_0"
+    (card / "hca_type").write_text("MT4129\n")
+    (card / "board_id").write_text("MT_0000000838\n")
+    found = ib_ports(ctx(tmp_path))
+    assert found is not None
+    assert [(p.device, p.hca_type, p.board_id) for p in found] == [
+        ("mlx5_0", "MT4129", "MT_0000000838"),
+        ("mlx5_0", "MT4129", "MT_0000000838"),
+        ("mlx5_1", None, None),  # a driver that writes neither
+    ]
+
+
 def test_unreadable_counters_are_unknown(tmp_path):
     port(tmp_path, "mlx5_0", 1, **{"counters/symbol_error": "garbage"})
     os.remove(tmp_path / "sys/class/infiniband/mlx5_0/ports/1/counters/link_downed")

@@ -36,6 +36,18 @@ def test_a_recorded_h100_has_eighteen_active_nvlinks_and_its_power_limits():
     assert not [e for e in gpu.errors if "app_clock" in e.field or "nvlinks" in e.field]
 
 
+def test_the_requested_power_limit_is_read_beside_the_enforced_one():
+    # The enforced limit takes every limiter into account; the requested one is what
+    # nvidia-smi -pl sets: GD-GPU-065 tells the two apart. The captures hold no value for it
+    # (unknown, not an error), a scenario that gives one is read in watts.
+    assert gpu_of(H100).power_limit_requested_w is None
+    scenario = copy.deepcopy(load_scenario(H100))
+    scenario["devices"][0]["calls"]["nvmlDeviceGetPowerManagementLimit"] = 650000
+    gpu = gpu_of(scenario)
+    assert (gpu.power_limit_w, gpu.power_limit_requested_w) == (700.0, 650.0)
+    assert not [e for e in gpu.errors if "power" in e.field]
+
+
 def test_a_recorded_h200_too():
     gpu = gpu_of(H200)
     assert (gpu.nvlink_count, gpu.nvlinks_up, gpu.nvlinks) == (18, 18, ())

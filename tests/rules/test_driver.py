@@ -208,6 +208,24 @@ def test_every_passthrough_driver_counts_as_given_to_a_vm(driver):
     assert found.severity == Severity.INFO and driver in found.title
 
 
+def test_gpus_held_by_pci_stub_are_looked_for_where_pci_stub_takes_its_ids():
+    # Before, every GPU bound to pci-stub was sent to 'grep -rn vfio' and told to remove its ID
+    # from vfio-pci.ids=, neither of which holds it: pci-stub reads pci-stub.ids=.
+    held = PciFunction(
+        address="0000:02:00.0", device_id="0x2330", class_code="0x030200", driver="pci-stub"
+    )
+    (found,) = findings(with_driver(healthy(), pci_functions=(held,)), "GD-DRV-011")
+    assert found.fix[1] == (
+        "$ grep -rnE 'vfio|pci.stub' /etc/modprobe.d /etc/default/grub /proc/cmdline"
+    )
+    assert "from pci-stub.ids= and 'options pci-stub ids='" in found.fix[2]
+    assert "pci-stub/unbind" in found.fix[3]
+    vfio = with_driver(healthy(), pci_functions=(replace(held, driver="vfio-pci"),))
+    (plain,) = findings(vfio, "GD-DRV-011")
+    assert plain.fix[1] == "$ grep -rn vfio /etc/modprobe.d /etc/default/grub /proc/cmdline"
+    assert "pci-stub" not in plain.fix[2]
+
+
 def test_a_node_whose_gres_gives_out_gpus_is_not_told_nothing_to_do():
     # the health gate asked SLURM: a node with gpu:h100:8 and no GPU was told "Nothing to do if
     # this machine has no GPU ... choose an instance type" beside GD-GPU-068's drain

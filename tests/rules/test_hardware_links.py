@@ -134,6 +134,11 @@ def test_a_power_limit_below_the_default():
     assert "limited to 500 W, below its default 700 W" in found.title
     assert found.evidence == ("power limit 500 W, default 700 W (allowed 200-700 W)",)
     assert found.fix == ("$ sudo nvidia-smi -pl 700 -i 0",)
+    # nvidia-smi -pl lowered the requested limit too: the fix sets it back
+    lowered = with_gpu(
+        healthy(), power_limit_w=500.0, power_limit_default_w=700.0, power_limit_requested_w=500.0
+    )
+    assert findings(lowered, "GD-GPU-065")[0].fix == ("$ sudo nvidia-smi -pl 700 -i 0",)
     at_default = with_gpu(healthy(), power_limit_w=700.0, power_limit_default_w=700.0)
     assert findings(at_default, "GD-GPU-065") == []
     raised = with_gpu(healthy(), power_limit_w=700.0, power_limit_default_w=600.0)
@@ -146,6 +151,31 @@ def test_application_clocks_below_default():
     assert "900 MHz, below its default 1410 MHz" in found.title
     hopper = with_gpu(healthy(), app_clock_graphics_mhz=None)  # deprecated there
     assert findings(hopper, "GD-GPU-066") == []
+
+
+def test_a_power_cap_set_outside_the_driver_is_not_sent_to_nvidia_smi_pl():
+    # Before, an H100 whose requested limit was its 700 W default but which the server's
+    # management controller held at 500 W read 'limited to 500 W' with the fix
+    # 'sudo nvidia-smi -pl 700 -i 0', which changes nothing: the limit it sets is already 700 W.
+    capped = with_gpu(
+        healthy(),
+        power_limit_w=500.0,
+        power_limit_default_w=700.0,
+        power_limit_requested_w=700.0,
+        power_limit_min_w=200.0,
+        power_limit_max_w=700.0,
+    )
+    (found,) = findings(capped, "GD-GPU-065")
+    assert found.severity == Severity.WARNING
+    assert "held to 500 W, below its default 700 W, by a limit set outside the driver" in (
+        found.title
+    )
+    assert found.evidence[1] == (
+        "requested power limit (nvidia-smi -pl) 700 W: another limiter holds the GPU lower, "
+        "which nvidia-smi -pl cannot raise"
+    )
+    assert not any("nvidia-smi -pl" in line for line in found.fix)
+    assert found.fix[0] == "$ nvidia-smi -q -d POWER -i 0   # Requested and Current Power Limit"
 
 
 def test_a_small_bar1_is_information_on_a_big_gpu_only():
@@ -215,9 +245,48 @@ def test_a_slower_port_than_its_siblings_or_than_expected():
     assert len(findings(expected, "GD-HOST-057")) == 2
 
 
+def test_a_slow_port_says_whether_lanes_or_speed_were_lost():
+    # Before, a port at "200 Gb/sec (2X NDR)" and one at "200 Gb/sec (4X HDR)" beside "400
+    # Gb/sec (4X NDR)" read the same: the kernel's width and speed tell half the lanes down
+    # from a link trained a generation lower.
+    lanes = replace(ib("mlx5_1"), rate="200 Gb/sec (2X NDR)", rate_gbps=200.0)
+    (found,) = findings(with_ports(healthy(), ib("mlx5_0"), lanes), "GD-HOST-057")
+    assert found.evidence[1] == (
+        "2X where mlx5_0 port 1 runs 4X: lanes of the link are down (a cable, transceiver or "
+        "switch-port fault)"
+    )
+    speed = replace(ib("mlx5_1"), rate="200 Gb/sec (4X HDR)", rate_gbps=200.0)
+    (found,) = findings(with_ports(healthy(), ib("mlx5_0"), speed), "GD-HOST-057")
+    assert found.evidence[1].startswith("HDR where mlx5_0 port 1 runs NDR: the link trained at")
+    # RoCE: the kernel derives width and speed from the Ethernet speed; nothing more is said
+    roce = [replace(p, link_layer="Ethernet") for p in (ib("mlx5_0"), lanes)]
+    (found,) = findings(with_ports(healthy(), *roce), "GD-HOST-057")
+    assert len(found.evidence) == 1
+
+
 def test_roce_ports_are_not_compared_with_infiniband_ones():
     roce = replace(ib("mlx5_9", rate=100.0), link_layer="Ethernet")
     assert findings(with_ports(healthy(), ib("mlx5_0"), roce), "GD-HOST-057") == []
+
+
+def test_a_card_of_another_model_is_not_a_slow_rail():
+    # Before, a 100 GbE front-end NIC (a ConnectX-6 Dx) beside 400 Gb/s RoCE rails (ConnectX-7)
+    # read "mlx5_0 port 1 runs at 100 Gb/s, not 400", with a cable to reseat.
+    def card(port: IbPort, hca: str, board: str) -> IbPort:
+        return replace(port, link_layer="Ethernet", hca_type=hca, board_id=board)
+
+    front = card(ib("mlx5_0", rate=100.0), "MT4125", "MT_0000000359")
+    rails = [card(ib(f"mlx5_{i}"), "MT4129", "MT_0000000838") for i in (1, 2, 3)]
+    assert findings(with_ports(healthy(), front, *rails), "GD-HOST-057") == []
+    slow = replace(rails[2], rate="200 Gb/sec (2X NDR)", rate_gbps=200.0)
+    (found,) = findings(with_ports(healthy(), front, *rails[:2], slow), "GD-HOST-057")
+    assert found.title.endswith("mlx5_3 port 1 runs at 200 Gb/s, not 400")
+    assert found.evidence == (
+        "mlx5_3 port 1: 200 Gb/sec (2X NDR); its fastest sibling on a card of the same model "
+        "(MT4129, MT_0000000838): 400 Gb/s",
+    )
+    # --ib-rate holds every port to the rate the administrator gave, whatever its card
+    assert len(findings(with_ports(healthy(), front, *rails, rate=400), "GD-HOST-057")) == 1
 
 
 def test_a_flapping_port():
@@ -260,6 +329,28 @@ def test_a_translating_iommu_on_a_pcie_box_warns():
         "IOMMU group type of the GPUs: 0000:17:00.0: DMA-FQ, 0000:65:00.0: DMA-FQ",
         "kernel command line: intel_iommu=on",
     )
+
+
+def test_the_iommu_fix_uses_the_boot_loader_tool_of_the_distribution():
+    # Before, every machine was told to run update-grub, which RHEL, Rocky and Fedora (grubby,
+    # grub2-mkconfig) do not have: a Rocky Linux GPU node's admin got a command not found.
+    report = two_pcie_gpus(healthy(), {"0000:17:00.0": "DMA", "0000:65:00.0": "DMA"})
+
+    def fix_on(os_release: str | None, container: str | None = None) -> tuple[str, ...]:
+        host = replace(report.host, os_release=os_release, container=container)
+        (found,) = findings(replace(report, host=host), "GD-HOST-059")
+        return found.fix
+
+    assert fix_on("Rocky Linux 9.4 (Blue Onyx)") == (
+        '$ sudo grubby --update-kernel=ALL --args="iommu=pt" && sudo reboot',
+    )
+    assert fix_on("Ubuntu 22.04.5 LTS") == (
+        "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+        "$ sudo update-grub && sudo reboot",
+    )
+    both = fix_on("Ubuntu 22.04.5 LTS", container="docker")  # the host's family is unknown
+    assert both[0].startswith("Debian/Ubuntu: add iommu=pt to GRUB_CMDLINE_LINUX")
+    assert both[1].startswith("Fedora/RHEL: $ sudo grubby --update-kernel=ALL")
 
 
 def test_passthrough_nvlink_or_one_gpu_is_fine():

@@ -17,13 +17,15 @@ GPU0 = "0000:01:00"  # the PCI address of healthy()'s H100 as the driver logs it
 
 def with_log(report: Report, *counts: XidCount, events=(), **changes) -> Report:
     log = KernelLogInfo(
-        status="ok",
-        source="/dev/kmsg",
-        since="2025-12-31T03:04:05Z",
-        window_h=72.0,
-        counts=counts,
-        events=tuple(events),
-        **changes,
+        **{
+            "status": "ok",
+            "source": "/dev/kmsg",
+            "since": "2025-12-31T03:04:05Z",
+            "window_h": 72.0,
+            "counts": counts,
+            "events": tuple(events),
+            **changes,
+        }
     )
     return replace(report, hardware=HardwareInfo(kernel_log=log))
 
@@ -54,6 +56,30 @@ def test_xid_79_is_an_error_that_names_the_gpu_and_the_reboot():
     assert "Xid 79 2 times" in found.evidence[0] and "72 h" in found.evidence[0]
     assert found.evidence[1] == "last line: GPU has fallen off the bus."
     assert found.fix[0] == "$ sudo reboot"
+
+
+def test_a_log_read_from_the_boot_on_does_not_claim_the_whole_window():
+    # Before, /dev/kmsg alone (no journal) covering 10 h of the 72 h asked read "Xid 79 2 times
+    # ... in the last 72 h of the kernel log": the boots before were never read.
+    late = with_log(
+        healthy(),
+        xid(79, 2, message="GPU has fallen off the bus."),
+        covered_from="2026-01-02T00:00:00Z",
+    )
+    (found,) = findings(late, "GD-GPU-056")
+    assert found.evidence[0].endswith(
+        "in the kernel log from 2026-01-02T00:00:00Z on (/dev/kmsg holds nothing older; "
+        "72 h were asked)"
+    )
+    whole = with_log(healthy(), xid(79, 2), covered_from="2025-12-31T03:04:05Z")
+    (found,) = findings(whole, "GD-GPU-056")
+    assert found.evidence[0].endswith("in the last 72 h of the kernel log (/dev/kmsg)")
+    # the journal's oldest line is only the oldest the window holds (a quiet kernel)
+    journal = with_log(
+        healthy(), xid(79, 2), source="journalctl", covered_from="2026-01-02T00:00:00Z"
+    )
+    (found,) = findings(journal, "GD-GPU-056")
+    assert found.evidence[0].endswith("in the last 72 h of the kernel log (journalctl)")
 
 
 @pytest.mark.parametrize(

@@ -57,9 +57,17 @@ def test_real_redirecting_root_ports_alone_are_information(tmp_path):
     assert found.fix == (
         "$ sudo setpci -s 0000:00:01.0 ECAP_ACS+0x6.w=0000",
         "$ sudo setpci -s 0000:00:02.0 ECAP_ACS+0x6.w=0000",
-        "(undone at reboot) or for good, in GRUB_CMDLINE_LINUX: "
-        "pci=disable_acs_redir=0000:00:01.0;0000:00:02.0",
+        "(undone at reboot) or for good:",
+        "Add pci=disable_acs_redir=0000:00:01.0;0000:00:02.0 to GRUB_CMDLINE_LINUX in "
+        "/etc/default/grub, then: $ sudo update-grub && sudo reboot",
         "$ sudo lspci -vvv | grep ACSCtl   # then: ReqRedir- CmpltRedir-",
+    )
+    # Before, 'in GRUB_CMDLINE_LINUX' alone: on Rocky Linux the setting is made with grubby
+    rocky = with_host(report, os_release="Rocky Linux 9.4 (Blue Onyx)")
+    (found,) = findings(rocky, "GD-HOST-060")
+    assert found.fix[3] == (
+        '$ sudo grubby --update-kernel=ALL --args="pci=disable_acs_redir=0000:00:01.0;'
+        '0000:00:02.0" && sudo reboot'
     )
 
 

@@ -183,6 +183,15 @@ def test_no_gpu_with_device_all_measures_the_host_and_fails():
     assert cpu.errors == () and [b.device for b in cpu.bandwidths] == ["cpu"]
 
 
+def test_no_gpu_and_only_gpu_measurements_asked_says_nothing_was_measured():
+    # `verify --hardware p2p` without a GPU read 'only the host was measured': nothing was
+    hw = run_hardware(
+        HardwareSettings(items=("h2d", "p2p"), device="all"), stream=FakeChildren(gpus=0)
+    )
+    assert hw.bandwidths == () and hw.allreduce is None
+    assert hw.errors[0].startswith("no GPU found (torch sees none): nothing was measured; run")
+
+
 def test_no_gpu_with_device_cuda_is_an_error():
     hw = run_hardware(
         HardwareSettings(items=("memory",), device="cuda"), stream=FakeChildren(gpus=0)

@@ -123,6 +123,20 @@ def test_the_settings_line_names_only_what_the_host_could_measure():
     assert summary(gpu).startswith("hardware: memory, h2d, allreduce on all;")
 
 
+def test_the_settings_line_says_when_nothing_was_measured():
+    # `verify --burn 5 --device cuda` without a GPU read "hardware: burn 5 s on cuda; took 2 s"
+    # above its failure, as if the burn had run
+    from gpudoctor.verify.hwrender import summary
+    from gpudoctor.verify.model import HardwareResult, HardwareSettings
+
+    hw = HardwareResult(
+        settings=HardwareSettings(items=("p2p",), burn_s=5.0, device="cuda"),
+        errors=("no GPU found (torch sees none): nothing was measured on cuda",),
+        duration_s=2.0,
+    )
+    assert summary(hw) == "hardware: nothing measured (p2p, burn 5 s asked on cuda); took 2 s"
+
+
 def test_a_day_long_burn_reads_with_its_thousands_grouped():
     # --burn 86400: "123456 rounds in 86400 s" and "burn 86400 s ...; took 86410 s"
     from gpudoctor.verify.hwrender import summary
