@@ -18,6 +18,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
 from gpudoctor.rules.facts import gpus
+from gpudoctor.rules.hardware_log import before_boot
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 XID_OFF_THE_BUS = 79
@@ -295,7 +296,12 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         return ["kernel log: not read here, so its Xid 79 lines were not looked for"]
     found = [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
-        f"({_plural(c.count, 'time')})"
+        f"({_plural(c.count, 'time')}"
+        + (
+            ", before this boot: the reboot since did not bring it back)"
+            if before_boot(report, c)
+            else ")"
+        )
         for c in log.counts
         if c.kind == "xid"
         and c.code == XID_OFF_THE_BUS

@@ -344,6 +344,14 @@ def test_the_kernel_log_s_xid_79_for_that_gpu_is_evidence():
     assert found.evidence[2:] == (
         "kernel log: Xid 79 (GPU has fallen off the bus) on PCI 0000:08:00 (2 times)",
     )
+    old = replace(ours, last="2026-01-01T00:00:00Z")  # the journal's, from before the reboot
+    log = replace(
+        _log(old), kernel_log=replace(_log(old).kernel_log, boot_time="2026-01-02T00:00:00Z")
+    )
+    (rebooted,) = findings(replace(server(), hardware=log), MISSING)
+    assert rebooted.evidence[2].endswith(
+        "(2 times, before this boot: the reboot since did not bring it back)"
+    )
     (quiet,) = findings(replace(server(), hardware=_log(other)), MISSING)
     assert quiet.evidence[2].startswith("kernel log: no Xid 79 for it in the last 72 h; ")
     assert "RmInitAdapter failed" in quiet.evidence[2]
