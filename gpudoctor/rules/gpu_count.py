@@ -29,17 +29,27 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _missing(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
-    """PCI addresses of GPUs the PCI bus or the driver has and NVML does not list."""
+def _not_listed(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
+    """PCI addresses of GPUs bound to the nvidia driver (the PCI bus) or in its own list
+    (/proc/driver/nvidia/gpus) that NVML does not list. A function on the bus of a GPU NVML
+    lists is left out: an SR-IOV virtual function of it, not a GPU of its own; so is a GPU the
+    bus shows bound to another driver (vfio-pci, pci-stub, none)."""
     seen = {pci_address(g.pci_bus_id) for g in listed if g.pci_bus_id}
-    found = [fn.address for fn in report.driver.pci_functions if is_gpu_function(fn)]
+    seen_buses = {parts[:2] for parts in map(pci_parts, seen) if parts is not None}
+    others = {
+        pci_address(fn.address) for fn in report.driver.pci_functions if fn.driver != "nvidia"
+    }
+    found = [fn.address for fn in report.driver.pci_functions if owned_gpu_function(fn)]
     if report.site is not None:
         found += report.site.driver_gpus
     missing: dict[str, str] = {}
     for address in found:
-        if pci_address(address) not in seen:
-            missing.setdefault(pci_address(address), address)
-    return sorted(missing.values())
+        key = pci_address(address)
+        parts = pci_parts(key)  # the domain spelled out: 0000 where the text had none
+        if key in seen or key in others or (parts is not None and parts[:2] in seen_buses):
+            continue
+        missing.setdefault(key, address)
+    return sorted(missing.values(), key=pci_address)
 
 
 def _xid79(report: Report) -> list[str]:
@@ -79,7 +89,7 @@ def _judge(
     judged = judge_gres(given, GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count))
     if judged is None:
         return None
-    missing = _missing(report, listed)
+    missing = _not_listed(report, listed)
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
         evidence += _xid79(report)
@@ -256,29 +266,6 @@ def _device_filter_narrows(report: Report) -> bool:
     access = report.device_access
     rules = access.devices_list if access is not None else ()
     return bool(rules) and not any(r.startswith("a ") or " 195:* " in r for r in rules)
-
-
-def _not_listed(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
-    """PCI addresses of GPUs bound to the nvidia driver (the PCI bus) or in its own list
-    (/proc/driver/nvidia/gpus) that NVML does not list. A function on the bus of a GPU NVML
-    lists is left out: an SR-IOV virtual function of it, not a GPU of its own; so is a GPU the
-    bus shows bound to another driver (vfio-pci, pci-stub, none)."""
-    seen = {pci_address(g.pci_bus_id) for g in listed if g.pci_bus_id}
-    seen_buses = {parts[:2] for parts in map(pci_parts, seen) if parts is not None}
-    others = {
-        pci_address(fn.address) for fn in report.driver.pci_functions if fn.driver != "nvidia"
-    }
-    found = [fn.address for fn in report.driver.pci_functions if owned_gpu_function(fn)]
-    if report.site is not None:
-        found += report.site.driver_gpus
-    missing: dict[str, str] = {}
-    for address in found:
-        key = pci_address(address)
-        parts = pci_parts(key)  # the domain spelled out: 0000 where the text had none
-        if key in seen or key in others or (parts is not None and parts[:2] in seen_buses):
-            continue
-        missing.setdefault(key, address)
-    return sorted(missing.values(), key=pci_address)
 
 
 def _same_device(logged: str | None, address: str) -> bool:

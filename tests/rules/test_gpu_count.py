@@ -490,3 +490,14 @@ def test_a_slurm_node_with_gres_is_gd_gpu_068_s_alone():
 def test_windows_and_wsl_are_not_compared():
     assert findings(with_host(server(), os="windows"), MISSING) == []
     assert findings(with_host(server(), wsl=True), MISSING) == []
+
+
+def test_a_gpu_set_aside_for_a_vm_is_not_named_lost_in_the_drain_reason():
+    # GD-GPU-068 named a GPU bound to vfio-pci 'lost' ('GRES gpu:h100:8, NVML 7: GPU
+    # 0000:08:00.0 lost'): it was never the driver's; the node still gives out one GPU too many
+    vfio = replace(pci(8)[0], driver="vfio-pci")
+    report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=(*pci(*range(1, 8)), vfio))
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR
+    assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
+    assert "lost" not in found.fix[0] and "missing" not in found.evidence[0]
