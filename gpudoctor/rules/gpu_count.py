@@ -370,9 +370,12 @@ def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
     lost = f", {unnamed_lost} of them lost (GD-GPU-001)" if unnamed_lost else ""
     first = pci_address(missing[0])
-    slurm = report.site is not None and (report.site.slurm_commands or report.site.slurm_job)
+    site = report.site
+    slurm = site is not None and (site.slurm_commands or site.slurm_job)
+    # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
+    name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
     drain = (
-        f"$ sudo scontrol update nodename={host.hostname} state=drain "
+        f"$ sudo scontrol update nodename={name} state=drain "
         f'reason="GPU {first} missing from NVML"   # first, on a SLURM node'
         if slurm
         else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "

@@ -369,6 +369,16 @@ def test_on_a_slurm_node_without_gres_the_fix_drains_it():
     )
 
 
+def test_the_drain_names_the_node_as_slurm_does():
+    # it read 'nodename=gpu-07.cluster.example' (the FQDN): scontrol knows the node as gpu-07
+    report = with_host(server(slurm_commands=True), hostname="gpu-07.cluster.example")
+    (found,) = findings(report, MISSING)
+    assert "nodename=gpu-07 state=drain" in found.fix[2]
+    job = SlurmJob(job_id="9", node="n17")  # a job given no GPU: SLURMD_NODENAME
+    (found,) = findings(with_host(server(slurm_job=job), hostname="login"), MISSING)
+    assert "nodename=n17 state=drain" in found.fix[2]
+
+
 def test_every_gpu_listed_is_fine():
     assert findings(healthy(), MISSING) == []
     assert findings(server(listed=8), MISSING) == []
