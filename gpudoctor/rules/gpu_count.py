@@ -19,6 +19,7 @@ from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
 from gpudoctor.rules.facts import gpus
 from gpudoctor.rules.hardware_log import before_boot
+from gpudoctor.rules.kernel_module import refused_gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 XID_OFF_THE_BUS = 79
@@ -322,9 +323,10 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "`NVIDIA_VISIBLE_DEVICES` naming GPUs, in a SLURM job given GPUs, where NVML lists no "
     "GPU at all (GD-NVML-009 says so; a device filter may hide every one), or under a "
     "cgroup v1 device list naming single GPUs (a systemd unit's `DeviceAllow=` under cgroup "
-    "v2 cannot be read and looks the same). A GPU NVML "
-    "lists as lost is GD-GPU-001's; where NVML fails, its own finding speaks; on a SLURM "
-    "node whose GRES gives out GPUs, GD-GPU-068 does. A GPU excluded on purpose with the "
+    "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
+    "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
+    "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
+    "gives out GPUs, GD-GPU-068 does. A GPU excluded on purpose with the "
     "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too; the report does not "
     "record the driver's parameters, so the fix says where to look.",
     fix="Read the kernel log for the GPU's address (Xid 79, `RmInitAdapter failed`); on a "
@@ -349,7 +351,8 @@ def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not listed or _device_filter_narrows(report):
         return  # NVML failed, shows a share, or a device filter may hide every GPU
     owned = node_gpu_count(report)
-    missing = _not_listed(report, listed)
+    refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
+    missing = [a for a in _not_listed(report, listed) if pci_address(a) not in refused]
     if len(listed) >= owned or not missing:
         return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
@@ -369,6 +372,11 @@ def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.site is not None and report.site.driver_gpus:
         sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
     lost = f", {unnamed_lost} of them lost (GD-GPU-001)" if unnamed_lost else ""
+    if refused:
+        sources.append(
+            f"PCI {', '.join(sorted(refused))}: the installed driver cannot drive "
+            f"{'them' if len(refused) > 1 else 'it'} (GD-DRV-007, -008 or -009)"
+        )
     first = pci_address(missing[0])
     site = report.site
     slurm = site is not None and (site.slurm_commands or site.slurm_job)

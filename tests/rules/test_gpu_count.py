@@ -511,3 +511,31 @@ def test_a_gpu_set_aside_for_a_vm_is_not_named_lost_in_the_drain_reason():
     assert found.severity == Severity.ERROR
     assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
     assert "lost" not in found.fix[0] and "missing" not in found.evidence[0]
+
+
+def test_a_gpu_the_installed_driver_cannot_drive_is_gd_drv_007_s_alone():
+    # An RTX 5090 (Blackwell, 10de:2c58) beside an H100 on the proprietary module: bound to
+    # nvidia, never started. GD-DRV-007 names it with the open module to install; rebooting
+    # or reseating, as GD-GPU-070's fix says, would not help.
+    blackwell = PciFunction(
+        address="0000:02:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
+    report = with_driver(
+        server(listed=1, owned=1),
+        pci_functions=(*pci(1), blackwell),
+        proc_version_line=line,
+        module_flavour="proprietary",
+    )
+    assert findings(report, MISSING) == []
+    assert severities(findings(report, "GD-DRV-007")) == [Severity.ERROR]
+    # an H100 missing beside it is still named, alone
+    report = with_driver(report, pci_functions=(*pci(1, 3), blackwell))
+    (found,) = findings(report, MISSING)
+    assert found.title == (
+        "NVML lists 1 of the 3 GPUs the nvidia driver owns: GPU 0000:03:00.0 missing"
+    )
+    assert found.evidence[0] == (
+        "PCI bus: 3 GPUs bound to the nvidia driver; PCI 0000:02:00.0: the installed driver "
+        "cannot drive it (GD-DRV-007, -008 or -009)"
+    )
