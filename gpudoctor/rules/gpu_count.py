@@ -353,12 +353,12 @@ def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     owned = node_gpu_count(report)
     refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
     missing = [a for a in _not_listed(report, listed) if pci_address(a) not in refused]
-    if len(listed) >= owned or not missing:
+    short = owned - len(listed) - len(refused)  # refused GPUs are never NVML's
+    if short <= 0 or not missing:
         return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
     if len(missing) <= unnamed_lost:
         return  # NVML counts them, as lost: GD-GPU-001 names them
-    short = owned - len(listed)
     names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
     gone = (
         f"GPU{'s' if missing[1:] else ''} {names} missing"

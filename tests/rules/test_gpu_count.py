@@ -539,3 +539,25 @@ def test_a_gpu_the_installed_driver_cannot_drive_is_gd_drv_007_s_alone():
         "PCI bus: 3 GPUs bound to the nvidia driver; PCI 0000:02:00.0: the installed driver "
         "cannot drive it (GD-DRV-007, -008 or -009)"
     )
+
+
+def test_a_refused_gpu_is_not_counted_as_one_nvml_lost():
+    # 7 listed, one of them lost with no address, one Blackwell GD-DRV-007 names, one more
+    # missing: NVML is short of one GPU, not two; the two addresses are 'one of' them
+    blackwell = PciFunction(
+        address="0000:09:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
+    lost = GpuInfo(index=6, lost=True)
+    report = with_nvml(server(listed=7), gpus=(*(h100(i) for i in range(6)), lost))
+    report = with_driver(
+        report,
+        pci_functions=(*pci(*range(1, 9)), blackwell),
+        proc_version_line=line,
+        module_flavour="proprietary",
+    )
+    (found,) = findings(report, MISSING)
+    assert found.title == (
+        "NVML lists 7 of the 9 GPUs the nvidia driver owns: 1 of PCI 0000:07:00.0, "
+        "0000:08:00.0 missing"
+    )
