@@ -20,6 +20,9 @@ from gpudoctor.model.slurm import judge_gres, node_gpu_gres
 GRES_COUNT_ID = "GD-GPU-068"
 """The finding check gives where it can compare (``check --health-check --drain``); the fleet
 gives the same."""
+NVML_SHORT_ID = "GD-GPU-070"
+"""check's finding for GPUs the driver owns and NVML does not list, where no GRES was compared:
+the fleet's GD-GPU-068 error on the same node says it with the drain, and takes its place."""
 
 THESE_NODES = "nodename=NODE "
 """How the fix names the nodes to drain; the fleet report puts the hostlist of the nodes it
@@ -115,14 +118,18 @@ def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
 
 def _with(facts: NodeFacts, finding: NodeFinding) -> NodeFacts:
     """``facts`` with ``finding`` in place of any GD-GPU-068 it had (information only: not
-    compared inside a job), its IDs and verdict updated."""
+    compared inside a job), and an error in place of its GD-GPU-070 too; its IDs and verdict
+    updated."""
+    gone = {finding.id}
+    if finding.severity == Severity.ERROR:
+        gone.add(NVML_SHORT_ID)  # the same missing GPUs, said once
     findings = sorted(
-        (*(f for f in facts.findings if f.id != finding.id), finding),
+        (*(f for f in facts.findings if f.id not in gone), finding),
         key=lambda f: (f.id, f.title),
     )
     return replace(
         facts,
         findings=tuple(findings),
-        finding_ids=tuple(sorted({*facts.finding_ids, finding.id})),
+        finding_ids=tuple(sorted({*(i for i in facts.finding_ids if i not in gone), finding.id})),
         verdict=max(facts.verdict, finding.severity),
     )

@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gpudoctor.model.derived import (
+    env,
     is_gpu_function,
     node_gpu_count,
     nvml_sees_the_node,
+    owned_gpu_function,
     pci_address,
     pci_bus_unreadable,
+    pci_parts,
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
 from gpudoctor.rules.facts import gpus
+from gpudoctor.rules.hardware_log import before_boot
+from gpudoctor.rules.kernel_module import refused_gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 XID_OFF_THE_BUS = 79
@@ -25,17 +30,27 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _missing(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
-    """PCI addresses of GPUs the PCI bus or the driver has and NVML does not list."""
+def _not_listed(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
+    """PCI addresses of GPUs bound to the nvidia driver (the PCI bus) or in its own list
+    (/proc/driver/nvidia/gpus) that NVML does not list. A function on the bus of a GPU NVML
+    lists is left out: an SR-IOV virtual function of it, not a GPU of its own; so is a GPU the
+    bus shows bound to another driver (vfio-pci, pci-stub, none)."""
     seen = {pci_address(g.pci_bus_id) for g in listed if g.pci_bus_id}
-    found = [fn.address for fn in report.driver.pci_functions if is_gpu_function(fn)]
+    seen_buses = {parts[:2] for parts in map(pci_parts, seen) if parts is not None}
+    others = {
+        pci_address(fn.address) for fn in report.driver.pci_functions if fn.driver != "nvidia"
+    }
+    found = [fn.address for fn in report.driver.pci_functions if owned_gpu_function(fn)]
     if report.site is not None:
         found += report.site.driver_gpus
     missing: dict[str, str] = {}
     for address in found:
-        if pci_address(address) not in seen:
-            missing.setdefault(pci_address(address), address)
-    return sorted(missing.values())
+        key = pci_address(address)
+        parts = pci_parts(key)  # the domain spelled out: 0000 where the text had none
+        if key in seen or key in others or (parts is not None and parts[:2] in seen_buses):
+            continue
+        missing.setdefault(key, address)
+    return sorted(missing.values(), key=pci_address)
 
 
 def _xid79(report: Report) -> list[str]:
@@ -75,7 +90,7 @@ def _judge(
     judged = judge_gres(given, GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count))
     if judged is None:
         return None
-    missing = _missing(report, listed)
+    missing = _not_listed(report, listed)
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
         evidence += _xid79(report)
@@ -230,3 +245,164 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     hit = _judge(site.slurm_node, gres, gres.count, report, gpus(report))
     if hit is not None:
         yield hit
+
+
+def _gres_compared(report: Report) -> bool:
+    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it."""
+    node = report.site.slurm_node if report.site is not None else None
+    gres = node_gpu_gres(node.gres) if node is not None else None
+    return gres is not None and gres.count is not None
+
+
+def _device_filter_narrows(report: Report) -> bool:
+    """True where NVML may have been shown only some GPUs on purpose: a container that is not
+    Apptainer's ``--nv`` (NVIDIA's runtime and Kubernetes give a share), NVIDIA's runtime told
+    to (``NVIDIA_VISIBLE_DEVICES`` other than ``all``, Apptainer's ``--nvccli`` honours it), a
+    job given GPUs, or a cgroup v1 device list that names single NVIDIA minors."""
+    if not nvml_sees_the_node(report):
+        return True
+    visible = (env(report, "NVIDIA_VISIBLE_DEVICES") or "all").strip().lower()
+    if report.host.container is not None and visible not in ("all", ""):
+        return True
+    access = report.device_access
+    rules = access.devices_list if access is not None else ()
+    return bool(rules) and not any(r.startswith("a ") or " 195:* " in r for r in rules)
+
+
+def _same_device(logged: str | None, address: str) -> bool:
+    """Whether the kernel log's ``0000:08:00`` (no function) names the GPU at ``address``."""
+    a, b = pci_parts(logged), pci_parts(address)
+    return a is not None and b is not None and (a[0] or 0, *a[1:3]) == (b[0] or 0, *b[1:3])
+
+
+def _log_evidence(report: Report, missing: list[str]) -> list[str]:
+    """The kernel log's Xid 79 lines for the missing GPUs, or what the log could not say."""
+    log = report.hardware.kernel_log if report.hardware is not None else None
+    if log is None:
+        return []
+    if log.status != "ok":
+        return ["kernel log: not read here, so its Xid 79 lines were not looked for"]
+    found = [
+        f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
+        f"({_plural(c.count, 'time')}"
+        + (
+            ", before this boot: the reboot since did not bring it back)"
+            if before_boot(report, c)
+            else ")"
+        )
+        for c in log.counts
+        if c.kind == "xid"
+        and c.code == XID_OFF_THE_BUS
+        and any(_same_device(c.pci, a) for a in missing)
+    ]
+    if found:
+        return found
+    window = f"the last {log.window_h:g} h" if log.window_h else "the look-back window"
+    return [
+        f"kernel log: no Xid 79 for {'them' if missing[1:] else 'it'} in {window}; a GPU that "
+        "failed to start at boot logs `RmInitAdapter failed` instead, which gpudoctor does "
+        "not read"
+    ]
+
+
+@rule(
+    "GD-GPU-070",
+    area="gpu",
+    severity=Severity.ERROR,
+    title="A GPU the nvidia driver owns is missing from NVML",
+    why="A GPU can be on the PCI bus, bound to the nvidia driver and in "
+    "/proc/driver/nvidia/gpus, yet missing from NVML, so `nvidia-smi` lists 7 GPUs of 8: it "
+    "fell off the bus (Xid 79) and came back without the driver taking it again, or it "
+    "failed to start at boot (`RmInitAdapter failed` in the kernel log). No framework can "
+    "use it, and a run that asks for every GPU fails. gpudoctor compares the PCI addresses "
+    "NVML lists with those GPUs, counting only display functions bound to nvidia: a GPU set "
+    "aside for a virtual machine (vfio-pci, pci-stub) or with no driver is GD-DRV-004's, an "
+    "SR-IOV virtual function on a listed GPU's bus, the GPU's audio or USB functions and "
+    "NVSwitches are not GPUs of their own. It does not compare where NVML may have been "
+    "shown a share on purpose: in a container (Apptainer's `--nv` aside), with "
+    "`NVIDIA_VISIBLE_DEVICES` naming GPUs, in a SLURM job given GPUs, where NVML lists no "
+    "GPU at all (GD-NVML-009 says so; a device filter may hide every one), or under a "
+    "cgroup v1 device list naming single GPUs (a systemd unit's `DeviceAllow=` under cgroup "
+    "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
+    "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
+    "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
+    "gives out GPUs, GD-GPU-068 does. A GPU excluded on purpose with the "
+    "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too; the report does not "
+    "record the driver's parameters, so the fix says where to look.",
+    fix="Read the kernel log for the GPU's address (Xid 79, `RmInitAdapter failed`); on a "
+    "shared server drain it from the scheduler first; reboot (or power-cycle) to bring the "
+    "GPU back; if it recurs, reseat it and check its power cables, or arrange an RMA.",
+    sources=(
+        "https://docs.nvidia.com/deploy/xid-errors/index.html (Xid 79: fallen off the bus)",
+        "NVIDIA/gpu-operator#1146 (one GPU of a node: `NVRM: GPU 0000:0a:00.0: RmInitAdapter "
+        "failed!`, `rm_init_adapter failed, device minor number 5`)",
+        "NixOS/nixpkgs#73804 (nvidia-smi reports 3 of 4 GPUs the machine has)",
+        "https://docs.nvidia.com/deploy/nvml-api/group__nvmlExcludedGpuQueries.html (GPUs "
+        "excluded from the driver are counted apart: nvmlGetExcludedDeviceCount)",
+        "NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/os-registry.c "
+        "(nv_is_uuid_in_gpu_exclusion_list: NVreg_ExcludedGpus names GPUs by UUID)",
+    ),
+)
+def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+    host = report.host
+    if host.os != "linux" or host.wsl or report.nvml.status != "ok" or _gres_compared(report):
+        return
+    listed = gpus(report)
+    if not listed or _device_filter_narrows(report):
+        return  # NVML failed, shows a share, or a device filter may hide every GPU
+    owned = node_gpu_count(report)
+    refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
+    missing = [a for a in _not_listed(report, listed) if pci_address(a) not in refused]
+    short = owned - len(listed) - len(refused)  # refused GPUs are never NVML's
+    if short <= 0 or not missing:
+        return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)
+    unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
+    if len(missing) <= unnamed_lost:
+        return  # NVML counts them, as lost: GD-GPU-001 names them
+    names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
+    gone = (
+        f"GPU{'s' if missing[1:] else ''} {names} missing"
+        if len(missing) <= short
+        else f"{short} of PCI {names} missing"  # the others are NVML's lost ones, unnamed
+    )
+    on_bus = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
+    sources = []
+    if on_bus:
+        sources.append(f"PCI bus: {_plural(on_bus, 'GPU')} bound to the nvidia driver")
+    if report.site is not None and report.site.driver_gpus:
+        sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
+    lost = f", {unnamed_lost} of them lost (GD-GPU-001)" if unnamed_lost else ""
+    if refused:
+        sources.append(
+            f"PCI {', '.join(sorted(refused))}: the installed driver cannot drive "
+            f"{'them' if len(refused) > 1 else 'it'} (GD-DRV-007, -008 or -009)"
+        )
+    first = pci_address(missing[0])
+    site = report.site
+    slurm = site is not None and (site.slurm_commands or site.slurm_job)
+    # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
+    name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
+    drain = (
+        f"$ sudo scontrol update nodename={name} state=drain "
+        f'reason="GPU {first} missing from NVML"   # first, on a SLURM node'
+        if slurm
+        else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "
+        "`kubectl cordon` it in Kubernetes)."
+    )
+    yield Hit(
+        title=f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}",
+        evidence=(
+            "; ".join(sources),
+            f"NVML lists {_plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",
+            *_log_evidence(report, missing),
+        ),
+        fix=(
+            f"$ sudo dmesg -T | grep -iE '{first[:10]}|Xid|RmInitAdapter'   # why the driver "
+            "gave it up",
+            "$ grep ExcludedGpus /proc/driver/nvidia/params   # empty, unless it was excluded "
+            "on purpose",
+            drain,
+            "Reboot (or power-cycle) to bring the GPU back; if it falls off again, reseat it and "
+            "check its power cables, or arrange an RMA.",
+        ),
+    )

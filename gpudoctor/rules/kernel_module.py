@@ -498,6 +498,28 @@ def driver_line_cause(report: Report, kb: KnowledgeBase) -> str | None:
     return None
 
 
+def refused_gpus(report: Report, kb: KnowledgeBase) -> set[str]:
+    """PCI addresses (``dddd:bb:dd.f``) of the GPUs GD-DRV-007, -008 or -009 say the installed
+    driver cannot drive: the finding that names a GPU NVML does not list for that reason."""
+    flavour = loaded_module_flavour(report)
+    found = []
+    if flavour in ("proprietary", "open"):
+        found += [
+            fn
+            for fn, _ in _mismatched(
+                report, kb, "open" if flavour == "proprietary" else "proprietary"
+            )
+        ]
+    driver = installed_driver(report)
+    if driver is not None:
+        found += [
+            fn
+            for fn in _driven_gpus(report)
+            if ask(kb.driver_drops_device, driver, fn.device_id) is not None
+        ]
+    return {pci_address(fn.address) for fn in found}
+
+
 def driver_refuses_gpu(report: Report, kb: KnowledgeBase) -> bool:
     """True when GD-DRV-007, -008 or -009 explain why the driver took no GPU (so the generic
     "module not loaded" finding does not send the user to rebuild it)."""

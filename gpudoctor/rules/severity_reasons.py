@@ -176,6 +176,8 @@ REASONS: dict[str, str] = {
     "extra GPUs stay idle); information when MIG is on and neither count matches, or inside "
     "a job, where the count cannot be judged.",
     "GD-GPU-069": "Warning: runs work; collectives that cross the slow links are slower.",
+    "GD-GPU-070": "Error: no framework can use the missing GPU until a reboot brings it "
+    "back, and a run that asks for every GPU of the machine fails; the others still work.",
 }
 
 _FRAMEWORK = {

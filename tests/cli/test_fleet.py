@@ -1335,3 +1335,21 @@ def test_a_fleet_of_every_recorded_report_follows_the_fleet_schema(cli: Cli, tmp
     doc = json.loads(result.stdout)
     follows_the_fleet_schema(doc)
     assert doc["pairs"] is not None and doc["verify"] and doc["drift"] and doc["finding_info"]
+
+
+def test_a_node_missing_a_gpu_from_nvml_is_an_error_of_the_fleet_and_its_replay(cli: Cli, tmp_path):
+    # GD-GPU-070 (the recorded report: 8 GPUs bound to nvidia, NVML lists 7) is a GPU error
+    # like the others: check --from-report replays it, the fleet report lists its node
+    missing = REPORTS / "failure__gpu_missing_from_nvml.json"
+    replay = cli("check", "--from-report", str(missing), "--format", "json")
+    assert replay.exit_code == 1, replay
+    found = {f["id"]: f for f in json.loads(replay.stdout)["findings"]}
+    assert found["GD-GPU-070"]["severity"] == "error"
+    assert "GPU 0000:ba:00.0 missing" in found["GD-GPU-070"]["title"]
+    folder = fleet_dir(tmp_path, {"gpu-001": H100, "gpu-002": H100, "gpu-003": missing})
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    assert result.exit_code == 1, result
+    doc = json.loads(result.stdout)
+    follows_the_fleet_schema(doc)
+    assert {n["node"]: n["verdict"] for n in doc["nodes"]}["gpu-003"] == "error"
+    assert doc["findings"]["GD-GPU-070"] == ["gpu-003"]

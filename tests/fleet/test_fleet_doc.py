@@ -73,3 +73,12 @@ def test_the_pairs_lines_the_page_quotes_are_the_renderers() -> None:
     assert any(_shape(line[1]).fullmatch(ln.strip()) for ln in markdown), line[1]
     assert any(_shape(title[1]).fullmatch(ln) for ln in text), title[1]
     assert not [ln for ln in text if "read from" in ln]
+
+
+def test_the_gate_line_the_page_quotes_for_a_gpu_missing_from_nvml_is_the_gate_s(cli) -> None:
+    report = ROOT / "tests" / "data" / "reports" / "failure__gpu_missing_from_nvml.json"
+    result = cli("check", "--health-check", "--from-report", str(report))
+    assert result.exit_code == 1, result
+    quoted = re.search(r"\(GD-GPU-070: `(gpudoctor health: [^`]+)`\)", DOC)
+    assert quoted is not None
+    assert " ".join(quoted.group(1).split()) == result.stdout.strip()

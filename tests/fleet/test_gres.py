@@ -178,6 +178,19 @@ def test_check_s_not_compared_inside_a_job_gives_way_to_the_fleet_s_comparison()
     assert after.finding_ids == ("GD-GPU-068", "GD-HOST-009")
 
 
+def test_check_s_gpu_missing_from_nvml_gives_way_to_the_fleet_s_drain():
+    # fleet run's check (no GRES compared) says GD-GPU-070 of the GPU NVML lost; the fleet's
+    # GD-GPU-068 says the same GPU again, with the drain: one finding, not two
+    own = NodeFinding(id="GD-GPU-070", severity=Severity.ERROR, title="NVML lists 7 of the 8")
+    facts = with_findings(node("n1", gpus_found=found(nvml=7)), own)
+    after = compare_gres(facts, ("gpu:8",))
+    assert [(f.id, f.severity) for f in after.findings] == [("GD-GPU-068", Severity.ERROR)]
+    assert after.finding_ids == ("GD-GPU-068",)
+    # a GRES giving out no GPU (a warning: more GPUs than it gives out) leaves check's error
+    warned = compare_gres(facts, ("gpu:0",))
+    assert warned.finding_ids == ("GD-GPU-068", "GD-GPU-070")
+
+
 def test_the_aggregate_compares_the_nodes_whose_gres_it_is_given():
     nodes = [
         node("n1", gpus_found=EIGHT),

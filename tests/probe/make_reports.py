@@ -449,6 +449,7 @@ def failure_reports() -> dict[str, Report]:
     out.update(kernel_module_reports(h100, h100_nvml))
     out.update(software_reports(h100, h100_nvml))
     out["failure__h100_xid_history_nvlink_down"] = hardware_report(h100)
+    out["failure__gpu_missing_from_nvml"] = missing_gpu_report(h100)
     return out
 
 
@@ -542,6 +543,74 @@ def hardware_report(h100: dict) -> Report:
         TF_ABSENT,
     )
     return dataclasses.replace(base, hardware=hardware)
+
+
+# An 8-GPU H100 server after a reboot: the journal kept the previous boot's Xid 79 for the
+# GPU at 0000:ba:00 (the line in leptonai/gpud's form); this boot that GPU is still on the PCI
+# bus, bound to nvidia and in /proc/driver/nvidia/gpus, but failed to start, so NVML, CUDA and
+# PyTorch list 7. The eight bus addresses are made up; every GPU is the capture's H100.
+MISSING_BUSES = ("18", "2a", "3a", "5d", "9a", "ab", "ba", "db")
+MISSING_BUS = "ba"
+XID79_LINE = (
+    "NVRM: Xid (PCI:0000:ba:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus."
+)
+
+
+def missing_gpu_report(h100: dict) -> Report:
+    """GD-GPU-070: eight GPUs bound to nvidia, seven in NVML, a Xid 79 before this boot."""
+    from datetime import datetime
+
+    from gpudoctor.model.report import HardwareInfo
+    from gpudoctor.probe.kernel_log import _Reading, iso, summarise
+
+    one = collect_nvml(FakeNvml(h100)).gpus[0]
+    listed = tuple(
+        dataclasses.replace(
+            one,
+            index=i,
+            uuid=f"GPU-00000000-0000-0000-0000-00000000000{i}",
+            pci_bus_id=f"00000000:{bus}:00.0",
+        )
+        for i, bus in enumerate(b for b in MISSING_BUSES if b != MISSING_BUS)
+    )
+    nvml = dataclasses.replace(collect_nvml(FakeNvml(h100)), gpus=listed)
+    driver = driver_from(h100, nvml)
+    functions = tuple(
+        dataclasses.replace(driver.pci_functions[0], address=f"0000:{bus}:00.0")
+        for bus in MISSING_BUSES
+    )
+    nodes = tuple(f"/dev/nvidia{i}" for i in range(len(MISSING_BUSES)))
+    driver = dataclasses.replace(
+        driver,
+        pci_functions=functions,
+        dev_nodes=("/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", *nodes, "/dev/nvidiactl"),
+    )
+    created = datetime.fromisoformat(CREATED.replace("Z", "+00:00")).timestamp()
+    boot = created - 3600.0
+    reading = _Reading(lines=[(boot - 7200.0, XID79_LINE)], lines_read=1204)
+    counts, events = summarise(reading, since=created - 72 * 3600)
+    log = KernelLogInfo(
+        status="ok",
+        source="/dev/kmsg+journalctl",
+        since=iso(created - 72 * 3600),
+        window_h=72.0,
+        covered_from=iso(created - 72 * 3600),
+        boot_time=iso(boot),
+        lines_read=1204,
+        bytes_read=143_360,
+        counts=counts,
+        events=events,
+    )
+    base = report(
+        host_from(h100),
+        driver,
+        nvml,
+        cuda_ok(h100, nvml, len(listed)),
+        torch_ok(listed),
+        TF_ABSENT,
+    )
+    site = SiteInfo(driver_gpus=tuple(f"0000:{bus}:00.0" for bus in MISSING_BUSES))
+    return dataclasses.replace(base, hardware=HardwareInfo(kernel_log=log), site=site)
 
 
 def _pci(device: str, driver: str | None, address: str = "0000:01:00.0") -> PciFunction:

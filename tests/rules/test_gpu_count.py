@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import (
+    DeviceAccessInfo,
+    GpuInfo,
     HardwareInfo,
     KernelLogInfo,
     MigDevice,
@@ -20,7 +23,17 @@ from gpudoctor.model.report import (
     XidCount,
 )
 from gpudoctor.model.slurm import node_gpu_gres
-from tests.rules.builders import findings, h100, healthy, severities, with_driver, with_nvml
+from tests.rules.builders import (
+    diagnose,
+    findings,
+    h100,
+    healthy,
+    severities,
+    with_driver,
+    with_env,
+    with_host,
+    with_nvml,
+)
 
 RULE = "GD-GPU-068"
 
@@ -268,4 +281,283 @@ def test_where_nvml_failed_more_gpus_than_the_gres_is_a_warning_too():
     assert (found.severity, found.title) == (
         Severity.WARNING,
         "gpu-07 has 8 GPUs, SLURM gives out only 6",
+    )
+
+
+# --- GD-GPU-070: a GPU the driver owns and NVML does not list, outside SLURM's GRES ----------
+
+MISSING = "GD-GPU-070"
+
+
+def server(listed: int = 7, owned: int = 8, **site: Any) -> Report:
+    """A server with ``owned`` H100s bound to nvidia (PCI 01..) of which NVML lists ``listed``."""
+    report = with_nvml(healthy(), gpus=tuple(h100(i) for i in range(listed)))
+    report = with_driver(report, pci_functions=pci(*range(1, owned + 1)))
+    return replace(report, site=SiteInfo(**site)) if site else report
+
+
+def test_a_gpu_bound_to_nvidia_and_missing_from_nvml_is_an_error_naming_it():
+    # It read all clear: 8 GPUs bound to nvidia, NVML and every framework 7, no finding
+    # (GD-GPU-068 compares the bus only on a SLURM node with GRES; with no kernel log read,
+    # nothing else spoke).
+    assert max(f.severity for f in diagnose(server()).findings) == Severity.ERROR
+    (found,) = findings(server(), MISSING)
+    assert (found.severity, found.area) == (Severity.ERROR, "gpu")
+    assert found.title == (
+        "NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:08:00.0 missing"
+    )
+    assert found.evidence[:2] == (
+        "PCI bus: 8 GPUs bound to the nvidia driver",
+        "NVML lists 7 GPUs (missing: PCI 0000:08:00.0)",
+    )
+    assert found.fix[0].startswith("$ sudo dmesg -T | grep -iE '0000:08:00|Xid|RmInitAdapter'")
+    assert any("ExcludedGpus /proc/driver/nvidia/params" in f for f in found.fix)
+    assert any("Reboot" in f and "reseat" in f for f in found.fix)
+
+
+def test_several_missing_gpus_are_named_and_counted():
+    (found,) = findings(server(listed=5), MISSING)
+    assert found.title == (
+        "NVML lists 5 of the 8 GPUs the nvidia driver owns: "
+        "GPUs 0000:06:00.0, 0000:07:00.0 and 1 more missing"
+    )
+    assert found.evidence[1].endswith("(missing: PCI 0000:06:00.0, 0000:07:00.0, 0000:08:00.0)")
+
+
+def test_the_driver_s_own_list_names_it_where_the_pci_bus_was_not_read():
+    report = with_driver(
+        server(driver_gpus=tuple(f"0000:0{b}:00.0" for b in range(1, 9))), pci_functions=()
+    )
+    (found,) = findings(report, MISSING)
+    assert found.evidence[0] == "/proc/driver/nvidia/gpus lists 8"
+    assert found.title.endswith("GPU 0000:08:00.0 missing")
+
+
+def _log(*counts: XidCount, status: str = "ok") -> HardwareInfo:
+    return HardwareInfo(kernel_log=KernelLogInfo(status=status, window_h=72, counts=counts))
+
+
+def test_the_kernel_log_s_xid_79_for_that_gpu_is_evidence():
+    ours = XidCount(kind="xid", code=79, pci="0000:08:00", count=2)
+    other = XidCount(kind="xid", code=79, pci="0000:03:00", count=1)
+    (found,) = findings(replace(server(), hardware=_log(ours, other)), MISSING)
+    assert found.evidence[2:] == (
+        "kernel log: Xid 79 (GPU has fallen off the bus) on PCI 0000:08:00 (2 times)",
+    )
+    old = replace(ours, last="2026-01-01T00:00:00Z")  # the journal's, from before the reboot
+    log = replace(
+        _log(old), kernel_log=replace(_log(old).kernel_log, boot_time="2026-01-02T00:00:00Z")
+    )
+    (rebooted,) = findings(replace(server(), hardware=log), MISSING)
+    assert rebooted.evidence[2].endswith(
+        "(2 times, before this boot: the reboot since did not bring it back)"
+    )
+    (quiet,) = findings(replace(server(), hardware=_log(other)), MISSING)
+    assert quiet.evidence[2].startswith("kernel log: no Xid 79 for it in the last 72 h; ")
+    assert "RmInitAdapter failed" in quiet.evidence[2]
+    (unread,) = findings(replace(server(), hardware=_log(status="unreadable")), MISSING)
+    assert (
+        unread.evidence[2] == "kernel log: not read here, so its Xid 79 lines were not looked for"
+    )
+
+
+def test_on_a_slurm_node_without_gres_the_fix_drains_it():
+    (found,) = findings(server(slurm_commands=True), MISSING)
+    assert found.fix[2] == (
+        '$ sudo scontrol update nodename=node-17 state=drain reason="GPU 0000:08:00.0 missing '
+        'from NVML"   # first, on a SLURM node'
+    )
+
+
+def test_the_drain_names_the_node_as_slurm_does():
+    # it read 'nodename=gpu-07.cluster.example' (the FQDN): scontrol knows the node as gpu-07
+    report = with_host(server(slurm_commands=True), hostname="gpu-07.cluster.example")
+    (found,) = findings(report, MISSING)
+    assert "nodename=gpu-07 state=drain" in found.fix[2]
+    job = SlurmJob(job_id="9", node="n17")  # a job given no GPU: SLURMD_NODENAME
+    (found,) = findings(with_host(server(slurm_job=job), hostname="login"), MISSING)
+    assert "nodename=n17 state=drain" in found.fix[2]
+
+
+def test_every_gpu_listed_is_fine():
+    assert findings(healthy(), MISSING) == []
+    assert findings(server(listed=8), MISSING) == []
+
+
+@pytest.mark.parametrize(
+    ("container", "visible"),
+    [
+        ("docker", "all"),
+        ("docker", None),
+        ("podman", "all"),
+        ("kubernetes", None),
+        ("apptainer", "0,1"),
+    ],
+)
+def test_a_container_given_some_gpus_is_not_a_gpu_missing(container, visible):
+    # /sys shows the host's 8; NVML the container's share (a CUDA image says 'all' whatever
+    # docker --gpus gave it)
+    report = with_host(server(listed=2), container=container)
+    if visible is not None:
+        report = with_env(report, NVIDIA_VISIBLE_DEVICES=visible)
+    assert findings(report, MISSING) == []
+
+
+def test_apptainer_with_nv_is_given_every_gpu_so_one_missing_is_one_lost():
+    report = with_env(with_host(server(), container="apptainer"), NVIDIA_VISIBLE_DEVICES="all")
+    assert severities(findings(report, MISSING)) == [Severity.ERROR]
+
+
+def test_a_slurm_job_s_share_is_not_a_gpu_missing():
+    given = SlurmJob(job_id="42", gpu_variables={"SLURM_JOB_GPUS": "0,1"})
+    assert findings(server(listed=2, slurm_job=given), MISSING) == []
+    # a job given none: a device cgroup hides every GPU (NVML lists none), or none
+    none = SlurmJob(job_id="43")
+    assert findings(server(listed=0, slurm_job=none), MISSING) == []
+    assert severities(findings(server(slurm_job=none), MISSING)) == [Severity.ERROR]
+
+
+def test_a_cgroup_v1_device_list_naming_single_gpus_is_not_a_gpu_missing():
+    narrow = DeviceAccessInfo(cgroup_version="v1", devices_list=("c 195:0 rw", "c 195:255 rw"))
+    assert findings(replace(server(listed=1), device_access=narrow), MISSING) == []
+    wide = DeviceAccessInfo(cgroup_version="v1", devices_list=("c 195:* rwm",))
+    assert severities(findings(replace(server(), device_access=wide), MISSING)) == [Severity.ERROR]
+
+
+@pytest.mark.parametrize("driver", ["vfio-pci", "pci-stub", None, "nouveau"])
+def test_a_gpu_not_bound_to_nvidia_is_not_missing_from_nvml(driver):
+    # GD-DRV-004/011 speak of a GPU set aside for a VM or with no driver; NVML never lists it
+    eighth = replace(pci(8)[0], driver=driver)
+    report = with_driver(server(), pci_functions=(*pci(*range(1, 8)), eighth))
+    assert findings(report, MISSING) == []
+    # the driver's own list does not make it the driver's either
+    site = SiteInfo(driver_gpus=tuple(f"0000:0{b}:00.0" for b in range(1, 9)))
+    assert findings(replace(report, site=site), MISSING) == []
+
+
+def test_functions_that_are_no_gpu_of_their_own_are_not_missing():
+    audio = PciFunction(
+        address="0000:08:00.1", device_id="0x22a3", class_code="0x040300", driver="nvidia"
+    )
+    switch = PciFunction(
+        address="0000:c5:00.0", device_id="0x22a3", class_code="0x068000", driver="nvidia"
+    )
+    # SR-IOV virtual functions of a listed GPU: display class, on its bus
+    vfs = tuple(
+        PciFunction(
+            address=f"0000:01:00.{f}", device_id="0x2330", class_code="0x030200", driver="nvidia"
+        )
+        for f in range(4, 8)
+    )
+    report = with_driver(
+        server(listed=8), pci_functions=(*pci(*range(1, 9)), audio, *vfs), nvswitches=(switch,)
+    )
+    assert findings(report, MISSING) == []
+
+
+def test_mig_on_every_gpu_is_not_a_gpu_missing():
+    mig = MigDevice(index=0, name="MIG 1g.10gb", uuid="MIG-0")
+    report = with_nvml(
+        server(listed=8),
+        gpus=tuple(h100(i, mig_enabled=True, mig_devices=(mig,)) for i in range(8)),
+    )
+    assert findings(report, MISSING) == []
+
+
+def test_nvml_failing_is_nvml_s_own_finding():
+    report = with_nvml(server(listed=0), status="unknown_error", gpus=())
+    assert findings(report, MISSING) == []
+
+
+def test_a_gpu_nvml_lists_as_lost_is_gd_gpu_001_s_alone():
+    # NVML counts 8 but has no handle for the eighth: no PCI address, GD-GPU-001 names it
+    lost = GpuInfo(index=7, lost=True)
+    report = with_nvml(server(listed=8), gpus=(*(h100(i) for i in range(7)), lost))
+    assert findings(report, MISSING) == []
+    assert severities(findings(report, "GD-GPU-001")) == [Severity.ERROR]
+    # with one more not counted at all, only that one is missing: which of the two is not known
+    fewer = with_nvml(server(listed=7), gpus=(*(h100(i) for i in range(6)), lost))
+    (found,) = findings(fewer, MISSING)
+    assert found.title == (
+        "NVML lists 7 of the 8 GPUs the nvidia driver owns: 1 of PCI 0000:07:00.0, "
+        "0000:08:00.0 missing"
+    )
+    assert found.evidence[1] == (
+        "NVML lists 7 GPUs, 1 of them lost (GD-GPU-001) (missing: PCI 0000:07:00.0, 0000:08:00.0)"
+    )
+
+
+def test_a_slurm_node_with_gres_is_gd_gpu_068_s_alone():
+    report = node("gpu:h100:8", gpus=7)
+    report = with_driver(report, pci_functions=pci(*range(1, 9)))
+    assert findings(report, MISSING) == []
+    assert severities(findings(report, RULE)) == [Severity.ERROR]
+    # a GRES with no count is not compared there: this rule speaks
+    uncounted = with_driver(node("gpu", gpus=7), pci_functions=pci(*range(1, 9)))
+    assert severities(findings(uncounted, MISSING)) == [Severity.ERROR]
+
+
+def test_windows_and_wsl_are_not_compared():
+    assert findings(with_host(server(), os="windows"), MISSING) == []
+    assert findings(with_host(server(), wsl=True), MISSING) == []
+
+
+def test_a_gpu_set_aside_for_a_vm_is_not_named_lost_in_the_drain_reason():
+    # GD-GPU-068 named a GPU bound to vfio-pci 'lost' ('GRES gpu:h100:8, NVML 7: GPU
+    # 0000:08:00.0 lost'): it was never the driver's; the node still gives out one GPU too many
+    vfio = replace(pci(8)[0], driver="vfio-pci")
+    report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=(*pci(*range(1, 8)), vfio))
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR
+    assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
+    assert "lost" not in found.fix[0] and "missing" not in found.evidence[0]
+
+
+def test_a_gpu_the_installed_driver_cannot_drive_is_gd_drv_007_s_alone():
+    # An RTX 5090 (Blackwell, 10de:2c58) beside an H100 on the proprietary module: bound to
+    # nvidia, never started. GD-DRV-007 names it with the open module to install; rebooting
+    # or reseating, as GD-GPU-070's fix says, would not help.
+    blackwell = PciFunction(
+        address="0000:02:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
+    report = with_driver(
+        server(listed=1, owned=1),
+        pci_functions=(*pci(1), blackwell),
+        proc_version_line=line,
+        module_flavour="proprietary",
+    )
+    assert findings(report, MISSING) == []
+    assert severities(findings(report, "GD-DRV-007")) == [Severity.ERROR]
+    # an H100 missing beside it is still named, alone
+    report = with_driver(report, pci_functions=(*pci(1, 3), blackwell))
+    (found,) = findings(report, MISSING)
+    assert found.title == (
+        "NVML lists 1 of the 3 GPUs the nvidia driver owns: GPU 0000:03:00.0 missing"
+    )
+    assert found.evidence[0] == (
+        "PCI bus: 3 GPUs bound to the nvidia driver; PCI 0000:02:00.0: the installed driver "
+        "cannot drive it (GD-DRV-007, -008 or -009)"
+    )
+
+
+def test_a_refused_gpu_is_not_counted_as_one_nvml_lost():
+    # 7 listed, one of them lost with no address, one Blackwell GD-DRV-007 names, one more
+    # missing: NVML is short of one GPU, not two; the two addresses are 'one of' them
+    blackwell = PciFunction(
+        address="0000:09:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
+    lost = GpuInfo(index=6, lost=True)
+    report = with_nvml(server(listed=7), gpus=(*(h100(i) for i in range(6)), lost))
+    report = with_driver(
+        report,
+        pci_functions=(*pci(*range(1, 9)), blackwell),
+        proc_version_line=line,
+        module_flavour="proprietary",
+    )
+    (found,) = findings(report, MISSING)
+    assert found.title == (
+        "NVML lists 7 of the 9 GPUs the nvidia driver owns: 1 of PCI 0000:07:00.0, "
+        "0000:08:00.0 missing"
     )
