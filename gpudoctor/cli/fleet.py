@@ -26,6 +26,7 @@ from gpudoctor.cli.options import (
 )
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.fleet.aggregate import STALE_AFTER_H
+from gpudoctor.model.times import utc_stamp
 
 if TYPE_CHECKING:
     from gpudoctor.fleet.baseline import Baseline
@@ -176,7 +177,7 @@ def build_fleet_report(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_stamp(datetime.now(timezone.utc))
 
 
 # --- fleet run ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from gpudoctor.cli.options import (
     output_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.model.times import utc_stamp
 
 if TYPE_CHECKING:
     from gpudoctor.fleet.runner import Selection
@@ -231,7 +232,7 @@ def pairs_command(
     )
     base, slow, bad, links = pairs.analyse(outcomes, slow_factor)
     report = PairsReport(
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        created_at=utc_stamp(datetime.now(timezone.utc)),
         gpudoctor_version=__version__,
         nodes=tuple(paired),
         pairs=tuple(outcomes),
