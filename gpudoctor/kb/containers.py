@@ -18,20 +18,13 @@ def gpu_starts(data: Table, name: str) -> tuple[GpuStart, ...]:
     for i, row in enumerate(data.get("gpu_start", [])):
         where = f"{name} gpu_start[{i}]"
         keys(row, where, {"runtime", "start", "source", "as_of"}, {"detail"} | SOURCED)
-        for text in ("runtime", "start", "detail"):
-            value = row.get(text, "")
-            if not isinstance(value, str) or (text != "detail" and not value.strip()):
-                raise KnowledgeBaseError(f"{where}: {text} must be a non-empty string")
-        if any(r.runtime == row["runtime"] for r in rows):
-            raise KnowledgeBaseError(f"{where}: runtime {row['runtime']!r} is listed twice")
-        rows.append(
-            GpuStart(
-                runtime=row["runtime"],
-                start=row["start"],
-                detail=row.get("detail", ""),
-                **sourced(row, where),
-            )
-        )
+        texts = {key: row.get(key, "") for key in ("runtime", "start", "detail")}
+        for key, value in texts.items():
+            if not isinstance(value, str) or (key != "detail" and not value.strip()):
+                raise KnowledgeBaseError(f"{where}: {key} must be a non-empty string")
+        if any(r.runtime == texts["runtime"] for r in rows):
+            raise KnowledgeBaseError(f"{where}: runtime {texts['runtime']!r} is listed twice")
+        rows.append(GpuStart(**texts, **sourced(row, where)))
     if rows and not any(r.runtime == FALLBACK_RUNTIME for r in rows):
         raise KnowledgeBaseError(f"{name}: no {FALLBACK_RUNTIME!r} row, which other runtimes get")
     return tuple(rows)
