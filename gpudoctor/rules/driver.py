@@ -70,7 +70,11 @@ def _describe(fn: PciFunction) -> str:
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
     "has one (`lspci -nn | grep -i nvidia` on the host); on a cloud VM pick a GPU instance "
     "type.",
-    sources=("https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",),
+    sources=(
+        "https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",
+        "gpudoctor/kb/data/containers.toml (how each container runtime is started with the "
+        "GPU, each row with its source)",
+    ),
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os == "darwin":
