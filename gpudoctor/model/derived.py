@@ -91,6 +91,19 @@ def nvml_sees_the_node(report: Report) -> bool:
     return job is None or not gpus_given(job.gpu_variables)
 
 
+def missing_from_nvml(report: Report) -> list[str]:
+    """PCI addresses of the GPUs the PCI bus or the driver has and NVML does not list."""
+    seen = {pci_address(g.pci_bus_id) for g in gpus(report) if g.pci_bus_id}
+    found = [fn.address for fn in report.driver.pci_functions if is_gpu_function(fn)]
+    if report.site is not None:
+        found += report.site.driver_gpus
+    missing: dict[str, str] = {}
+    for address in found:
+        if pci_address(address) not in seen:
+            missing.setdefault(pci_address(address), address)
+    return sorted(missing.values())
+
+
 def owned_gpu_function(fn: PciFunction) -> bool:
     """A GPU's display function bound to the nvidia driver (not vfio-pci, nouveau or none)."""
     return fn.driver == "nvidia" and is_gpu_function(fn)
