@@ -112,14 +112,36 @@ def build(
     return diff
 
 
+def now_snapshot(
+    where: Path, report: Report, diagnosis: Diagnosis, *, after: str | None
+) -> Snapshot:
+    """This machine now as a diff's NEW side: check's report and verdict, with the timings of
+    the newest verify kept after ``after`` (OLD's time), which its label names. ``diff`` and
+    ``check --since-last-good`` both take it."""
+    from gpudoctor.history.select import Snapshot, newest_verify, this_machine
+    from gpudoctor.model.diff import Side
+
+    samples, when = newest_verify(where, after=after)
+    side = Side(
+        label="now" + (f" (timings from the verify of {when})" if when else ""),
+        created_at=report.created_at,
+        # check's verdict, as a history side has its own: diff's now side had null
+        verdict=diagnosis.worst.label,
+        gpudoctor_version=report.gpudoctor_version,
+        host=report.host.hostname,
+        machine=this_machine(socket.gethostname()),
+        measured=bool(samples),
+    )
+    return Snapshot(side=side, report=report, samples=samples)
+
+
 def since_last_good_text(
     text: str, fmt: str, report: Report, diagnosis: Diagnosis, history_dir: Path | None
 ) -> str:
     """check's output with what changed since the last good report under it (or why not)."""
     from gpudoctor import kb
     from gpudoctor.errors import BadInputError
-    from gpudoctor.history.select import Snapshot, from_history, newest_verify, this_machine
-    from gpudoctor.model.diff import Side
+    from gpudoctor.history.select import from_history
 
     where = folder(history_dir)
     try:
@@ -134,20 +156,7 @@ def since_last_good_text(
             return dumps_json(doc)
         sep = "\n" if fmt == "text" else "\n### Since the last good report\n\n"
         return f"{text}{sep}since the last good report: {why}\n"
-    samples, _ = newest_verify(where, after=old.side.created_at)
-    now = Snapshot(
-        side=Side(
-            label="now",
-            created_at=report.created_at,
-            verdict=diagnosis.worst.label,
-            gpudoctor_version=report.gpudoctor_version,
-            host=report.host.hostname,
-            machine=this_machine(socket.gethostname()),
-            measured=bool(samples),
-        ),
-        report=report,
-        samples=samples,
-    )
+    now = now_snapshot(where, report, diagnosis, after=old.side.created_at)
     diff = build(old, now, kb.load(), new_diagnosis=diagnosis)
     if fmt == "json":
         from gpudoctor.model.serialize import dumps_json

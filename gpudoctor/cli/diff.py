@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,26 +154,13 @@ def _now(
 ) -> tuple[Snapshot, Diagnosis]:
     """This machine now, probed and judged as check does; the timings of the newest verify
     kept after OLD."""
+    from gpudoctor.cli.changes import now_snapshot
     from gpudoctor.cli.check import _probed_report
-    from gpudoctor.history.select import Snapshot, newest_verify, this_machine
-    from gpudoctor.model.diff import Side
     from gpudoctor.rules import diagnose
 
     report = _probed_report(python_exe, timeout_s=timeout_s, frameworks=frameworks)
     diagnosis = diagnose(report, knowledge)
-    samples, when = newest_verify(where, after=after)
-    label = "now" + (f" (timings from the verify of {when})" if when else "")
-    side = Side(
-        label=label,
-        created_at=report.created_at,
-        # check's verdict, as `check --since-last-good` gives its now side: it was null
-        verdict=diagnosis.worst.label,
-        gpudoctor_version=report.gpudoctor_version,
-        host=report.host.hostname,
-        machine=this_machine(socket.gethostname()),
-        measured=bool(samples),
-    )
-    return Snapshot(side=side, report=report, samples=samples), diagnosis
+    return now_snapshot(where, report, diagnosis, after=after), diagnosis
 
 
 __all__ = ["command"]

@@ -21,11 +21,14 @@ from gpudoctor.cli.options import (
     NonEmptyPath,
     PlainIntRange,
     debug_option,
+    fleet_dir,
+    fleet_dir_option,
     force_option,
     output_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.fleet.aggregate import STALE_AFTER_H
+from gpudoctor.model.times import utc_stamp
 
 if TYPE_CHECKING:
     from gpudoctor.fleet.baseline import Baseline
@@ -176,28 +179,19 @@ def build_fleet_report(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_stamp(datetime.now(timezone.utc))
 
 
 # --- fleet run ------------------------------------------------------------------------------
-
-
-def _default_output_dir() -> Path:
-    return Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
 
 
 @command.command("run")
 @click.option("--partition", "-p", default=None, help="Check the nodes of this partition.")
 @click.option("--nodelist", "-w", default=None, help="Check these nodes (hostlist: gpu-[01-08]).")
 @click.option("--exclude", "-x", default=None, help="Leave these nodes out (hostlist).")
-@click.option(
-    "--output-dir",
-    "-d",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json; "
-    "check/<node>.unusable.txt for output that is no report). "
-    "Default: ./gpudoctor-fleet-<UTC time>.",
+@fleet_dir_option(
+    "Where the node reports go (check/<node>.json, verify/<node>.json, fleet-run.json; "
+    "check/<node>.unusable.txt for output that is no report)."
 )
 @click.option(
     "--time-limit",
@@ -304,7 +298,7 @@ def run_command(
         srun_args=srun_args,
     )
     selection = runner.select(partition, nodelist, exclude)
-    out_dir = output_dir or _default_output_dir()
+    out_dir = fleet_dir(output_dir)
     runner.prepare_dir(
         out_dir, [n.name for n in selection.nodes], force=force, with_verify=with_verify
     )

@@ -15,13 +15,15 @@ from gpudoctor.cli.files import check_output, emit, is_stdout, write_output
 from gpudoctor.cli.formats import PAIRS
 from gpudoctor.cli.options import (
     FiniteFloatRange,
-    NonEmptyPath,
     PlainIntRange,
     debug_option,
+    fleet_dir,
+    fleet_dir_option,
     force_option,
     output_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.model.times import utc_stamp
 
 if TYPE_CHECKING:
     from gpudoctor.fleet.runner import Selection
@@ -51,14 +53,7 @@ def _save(path: Path, text: str) -> None:
 @click.option("--partition", "-p", default=None, help="Pair the nodes of this partition.")
 @click.option("--nodelist", "-w", default=None, help="Pair these nodes (hostlist: gpu-[01-08]).")
 @click.option("--exclude", "-x", default=None, help="Leave these nodes out (hostlist).")
-@click.option(
-    "--output-dir",
-    "-d",
-    type=NonEmptyPath(file_okay=False, path_type=Path),
-    default=None,
-    help="Where each pair's result goes (pairs/<a>+<b>.json and pairs/pairs.json). Default: "
-    "./gpudoctor-fleet-<UTC time>.",
-)
+@fleet_dir_option("Where each pair's result goes (pairs/<a>+<b>.json and pairs/pairs.json).")
 @click.option(
     "--time-limit",
     type=FiniteFloatRange(min=1, max=7 * 24 * 3600),
@@ -193,7 +188,7 @@ def pairs_command(
         for node, p in alone
     ]
     paired = [n for n in usable if n not in dict(alone)]
-    out_dir = output_dir or Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
+    out_dir = fleet_dir(output_dir)
     pair_dir = pairrun.prepare_dir(out_dir, chosen, force=force)
     job = pairrun.PairJob(
         python=node_python or sys.executable,
@@ -231,7 +226,7 @@ def pairs_command(
     )
     base, slow, bad, links = pairs.analyse(outcomes, slow_factor)
     report = PairsReport(
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        created_at=utc_stamp(datetime.now(timezone.utc)),
         gpudoctor_version=__version__,
         nodes=tuple(paired),
         pairs=tuple(outcomes),

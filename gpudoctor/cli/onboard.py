@@ -27,6 +27,7 @@ from gpudoctor.cli.options import (
     debug_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.onboard.plan import (
     CREATE_TIMEOUT_S,
     INSTALL_TIMEOUT_S,
@@ -778,7 +779,7 @@ def _onboard(
             # a document as every other gpudoctor writes: `tool` names the writer (it named
             # uv, conda or pixi, now `env_tool`), with its version and time
             marker = Finished(
-                created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                created_at=utc_stamp(datetime.now(timezone.utc)),
                 env_tool=plan.tool,
                 activate=plan.activate,
             ).document(__version__)

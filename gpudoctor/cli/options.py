@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,6 +154,23 @@ output_option = click.option(
     help="Write the result to FILE instead of the terminal (- for standard output).",
 )
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+
+
+def fleet_dir_option(where: str) -> Callable[[F], F]:
+    """``--output-dir``/``-d`` of ``fleet run`` and ``fleet pairs``; ``where`` says what goes
+    there, and the default is :func:`fleet_dir`'s."""
+    return click.option(
+        "--output-dir",
+        "-d",
+        type=NonEmptyPath(file_okay=False, path_type=Path),
+        default=None,
+        help=f"{where} Default: ./gpudoctor-fleet-<UTC time>.",
+    )
+
+
+def fleet_dir(given: Path | None) -> Path:
+    """``given``, else ``gpudoctor-fleet-20261207-040506`` in this folder (the time in UTC)."""
+    return given or Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
 
 
 def format_option(

@@ -347,7 +347,7 @@ def command(
 
 
 def _now() -> str:
-    from gpudoctor.verify.model import utc_stamp
+    from gpudoctor.model.times import utc_stamp
 
     return utc_stamp(dt.datetime.now(dt.timezone.utc))
 

@@ -118,13 +118,6 @@ def _partitions(names: list[str]) -> str:
     return f"partition {names[0]}" if len(names) == 1 else f"partitions {', '.join(names)}"
 
 
-_CONTAINER_GPU = {
-    "apptainer": "apptainer exec --nv IMAGE ... (singularity takes the same --nv)",
-    "kubernetes": "a nvidia.com/gpu limit in the pod spec (resources.limits: nvidia.com/gpu: 1)",
-}
-"""How each runtime is given the GPU; the others take Docker's ``--gpus all``."""
-
-
 _WSL_GPUS = (
     "docker run --gpus all ... (Docker Desktop's WSL 2 backend, or the container toolkit "
     "inside the WSL distribution)"
@@ -173,13 +166,14 @@ def container_reason(ctx: ProbeContext) -> Reason | None:
     without --nv, a pod without a GPU limit. None outside a container or without such a sign
     (a laptop's container: the CPU is what there is). Under WSL2, whose GPU is never in /sys,
     ``/dev/dxg`` says whether the container was given it, as check judges it."""
+    from gpudoctor.kb import load
     from gpudoctor.probe.host import detect_container, detect_wsl, wsl_gpu
     from gpudoctor.probe.kernel_driver import pci_functions
 
     container = detect_container(ctx)
     if container is None:
         return None
-    if detect_wsl(ctx) and container not in _CONTAINER_GPU:
+    if detect_wsl(ctx) and container not in ("apptainer", "kubernetes"):
         dxg, _ = wsl_gpu(ctx)
         return _wsl_container_reason(container, dxg)
     signs = [f"PCI {fn.address}: NVIDIA device {fn.device_id}" for fn in pci_functions(ctx) or ()]
@@ -190,15 +184,14 @@ def container_reason(ctx: ProbeContext) -> Reason | None:
     # on them) set it to `all` themselves, on a laptop without a GPU too
     if not signs:
         return None
-    how = _CONTAINER_GPU.get(
-        container, "docker run --gpus all ... (podman: --device nvidia.com/gpu=all)"
-    )
+    start = load().gpu_start(container)
+    how = f": {start.text}" if start is not None else ""
     return Reason(
         level=Level.WARN,
         code="container_without_gpu",
         message=(
             f"this runs in {a_container(container)} that was given no GPU, while the host shows "
-            f"one ({'; '.join(signs)}), so only the CPU was verified; start it with the GPU: "
+            f"one ({'; '.join(signs)}), so only the CPU was verified; start it with the GPU"
             f"{how}, and `gpudoctor check` in it says what else is missing"
         ),
     )

@@ -14,15 +14,6 @@ from gpudoctor.model.versions import glibc_older, parse_driver, python_key
 CHANNELS = ("conda-forge", "nodefaults")
 
 
-CONTAINER_GPU = {
-    "docker": "`docker run --gpus all ...`",
-    "podman": "`podman run --device nvidia.com/gpu=all ...`",
-    "apptainer": "`apptainer exec --nv ...`",
-    "kubernetes": "a `nvidia.com/gpu` limit in the pod's resources",
-}
-"""How each runtime gives a container the GPU (as check's container findings say)."""
-
-
 def _python(kb: KnowledgeBase, chosen: list[Candidate], request: Request) -> tuple[str, str]:
     low = max(python_key(c.release.python_min) for c in chosen)
     high = min(python_key(c.python_max) for c in chosen)
@@ -115,11 +106,11 @@ def _warnings(
         # check says the container may only have been started without the GPU: "no NVIDIA
         # driver on the target" sent the user to install one inside it
         host = "Windows" if target.wsl else "the host"
+        start = kb.gpu_start(target.container)
         out.append(
             f"no NVIDIA GPU is visible in this {target.container} container: this is a CPU-only "
-            f"environment; if {host} has an NVIDIA GPU, start the container with it ("
-            f"{CONTAINER_GPU.get(target.container, CONTAINER_GPU['docker'])}) and run make-env "
-            "in it again"
+            f"environment; if {host} has an NVIDIA GPU, run make-env again in a container "
+            "started with it" + (f": {start.text}" if start is not None else "")
         )
     elif not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from gpudoctor.fleet.baseline import Baseline, baseline_drift
 from gpudoctor.fleet.drift import find_drift
@@ -30,15 +30,11 @@ from gpudoctor.model.fleet import (
     VerifyOutcome,
     VerifyVerdict,
 )
-from gpudoctor.model.times import utc_moment
+from gpudoctor.model.times import utc_moment, utc_stamp
 
 STALE_AFTER_H = 24.0
 """A node report checked more than this many hours before the newest one read is stale: of
 another night's run than the rest (docs/fleet.md)."""
-
-
-def _utc(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_span(
@@ -54,8 +50,8 @@ def check_span(
     stale = [n for n, when in dated.items() if newest - when > timedelta(hours=stale_after_h)]
     stale.sort(key=sort_key)
     return CheckSpan(
-        oldest=_utc(min(dated.values())),
-        newest=_utc(newest),
+        oldest=utc_stamp(min(dated.values())),
+        newest=utc_stamp(newest),
         stale=tuple(stale),
         stale_hostlist=compress(stale) if stale else "",
         stale_after_h=stale_after_h,

@@ -9,6 +9,7 @@ from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import (
     gpus,
     is_gpu_function,
+    missing_from_nvml,
     node_gpu_count,
     nvml_sees_the_node,
     owned_gpu_function,
@@ -101,7 +102,8 @@ def gpus_found(report: Report) -> GpusFound | None:
         mig_devices=(
             sum(len(g.mig_devices) if g.mig_enabled else 1 for g in listed) if known else None
         ),
-        nvml=_nvml_count(report),
+        nvml=(nvml := _nvml_count(report)),
+        lost_pci=tuple(missing_from_nvml(report)) if nvml is not None else (),
     )
 
 

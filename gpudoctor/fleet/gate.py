@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 from gpudoctor.errors import SlurmUnavailableError
 from gpudoctor.model.findings import Finding, Severity
-from gpudoctor.model.slurm import DRAIN_PREFIX, SlurmNode
+from gpudoctor.model.slurm import DRAIN_PREFIX, SlurmNode, drain_reason
 
 GATE_AREAS = frozenset({"driver", "nvml", "gpu"})
 """What the gate judges: the kernel driver, NVML and the GPUs (no CUDA, no frameworks)."""
-MAX_REASON = 200
-"""SLURM keeps the whole reason, but sinfo's columns and admins' eyes do not."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,22 +41,6 @@ def gate_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     return tuple(f for f in findings if f.area in GATE_AREAS and f.severity == Severity.ERROR)
 
 
-def drain_reason(finding: Finding, more: int = 0) -> str:
-    """``gpudoctor: GD-GPU-004 <title>`` on one line, short enough for sinfo."""
-    title = " ".join(finding.title.split())
-    extra = f" (+{more} more)" if more else ""
-    text = f"{DRAIN_PREFIX} {finding.id} {title}"
-    room = MAX_REASON - len(extra)
-    if len(text) > room:
-        text = text[: room - 1] + "…"
-    # scontrol drops a '"' that ends (or starts) the reason, and one pasted in reason="..."
-    # ends it: a title's double quotes become single ones
-    return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
-
-
-_QUOTE = {'"': "'"}
-
-
 def unreachable(name: str, error: SlurmUnavailableError, doing: str = "") -> GateDecision:
     """Nothing done, because SLURM could not be asked (or told): its cause, in words."""
     what = f"could not {doing} {name}: " if doing else ""
@@ -83,7 +65,7 @@ def decide(errors: Sequence[Finding], node: SlurmNode | None, name: str = "") ->
             return GateDecision(
                 action="none", message=f"{node.name} is already drained by {who}: left as it is"
             )
-        reason = drain_reason(errors[0], more=len(errors) - 1)
+        reason = drain_reason(errors[0].id, errors[0].title, more=len(errors) - 1)
         return GateDecision(
             action="drain", reason=reason, message=f"draining {node.name}: {reason}"
         )

@@ -15,11 +15,15 @@ from dataclasses import replace
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import GpusFound, NodeFacts, NodeFinding
+from gpudoctor.model.gres_count import (
+    GRES_COUNT_ID,
+    drain_command,
+    gpus,
+    short_title,
+    surplus_title,
+)
 from gpudoctor.model.slurm import judge_gres, node_gpu_gres
 
-GRES_COUNT_ID = "GD-GPU-068"
-"""The finding check gives where it can compare (``check --health-check --drain``); the fleet
-gives the same."""
 NVML_SHORT_ID = "GD-GPU-070"
 """check's finding for GPUs the driver owns and NVML does not list, where no GRES was compared:
 the fleet's GD-GPU-068 error on the same node says it with the drain, and takes its place."""
@@ -28,21 +32,21 @@ THESE_NODES = "nodename=NODE "
 """How the fix names the nodes to drain; the fleet report puts the hostlist of the nodes it
 lists there (scontrol takes a hostlist), so that the command pasted drains exactly them."""
 
-DRAIN_FIX = (
-    f"fix: drain the node (`sudo scontrol update {THESE_NODES}state=drain "
-    'reason="GPUs missing"`); on it, compare gres.conf with `nvidia-smi -L` and '
-    "`lspci -nn | grep -i nvidia`, and look for Xid 79 (`sudo dmesg -T | grep -i xid`); "
-    "reboot, reseat or RMA a GPU that fell off the bus, or correct gres.conf and the node's "
-    "Gres in slurm.conf, then resume it"
-)
 GRES_FIX = (
     "fix: set the node's Gres in slurm.conf and gres.conf to the GPUs it has (compare with "
     "`nvidia-smi -L`), then `sudo scontrol reconfigure`"
 )
 
 
-def _gpus(count: int) -> str:
-    return f"{count} GPU{'' if count == 1 else 's'}"
+def drain_fix(title: str) -> str:
+    """The fix of a node with fewer GPUs than its GRES, or GPUs lost from NVML: drained with
+    the reason the health gate gives the same finding (model/gres_count.py's words)."""
+    return (
+        f"fix: drain the node (`{drain_command('NODE', title)}`); on it, compare gres.conf "
+        "with `nvidia-smi -L` and `lspci -nn | grep -i nvidia`, and look for Xid 79 (`sudo "
+        "dmesg -T | grep -i xid`); reboot, reseat or RMA a GPU that fell off the bus, or "
+        "correct gres.conf and the node's Gres in slurm.conf, then resume it"
+    )
 
 
 def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
@@ -64,21 +68,19 @@ def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
         return facts
     if judged == "extra":
         return _with(facts, _too_many(promised.shown, counts.usable, found))
-    if found.nvml_short:  # the driver owns them all, NVML lists fewer: they cannot be used
-        has = f"NVML lists only {_gpus(counts.usable)} of the node's {found.owned}"
-    else:
-        usable = counts.usable
-        has = "the node has " + ("no GPU" if usable == 0 else f"only {_gpus(usable)}")
-        if found.on_bus > usable:  # on the bus, not the driver's (no module, or vfio-pci)
-            owns = "none" if usable == 0 else f"only {usable}"
-            has = f"the nvidia driver owns {owns} of the {_gpus(found.on_bus)} on its PCI bus"
-        if found.mig_devices is not None:
-            has += f" ({found.mig_devices} with its MIG devices)"
+    title = short_title(
+        promised.shown,
+        owned=found.owned,
+        on_bus=found.on_bus,
+        nvml=found.nvml,
+        mig_devices=found.mig_devices,
+        lost=found.lost_pci,
+    )
     finding = NodeFinding(
         id=GRES_COUNT_ID,
         severity=Severity.ERROR,
-        title=f"SLURM gives out {promised.shown} here; {has}: drain it",
-        evidence=(*_evidence(promised.shown, found), DRAIN_FIX),
+        title=title,
+        evidence=(*_evidence(promised.shown, found), drain_fix(title)),
     )
     return _with(facts, finding)
 
@@ -88,7 +90,7 @@ def _too_many(shown: str, has: int, found: GpusFound) -> NodeFinding:
     return NodeFinding(
         id=GRES_COUNT_ID,
         severity=Severity.WARNING,
-        title=f"The node has {_gpus(has)}; SLURM gives out only {shown}",
+        title=surplus_title(shown, has),
         evidence=(*_evidence(shown, found), GRES_FIX),
     )
 
@@ -108,7 +110,7 @@ def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
     lines = [f"SLURM's GRES (sinfo, as fleet run selected the node): {shown}", bus]
     if found.nvml_short:
         lines.append(
-            f"NVML lists {_gpus(found.nvml or 0)}; the check ran in no job or one given no GPU, "
+            f"NVML lists {gpus(found.nvml or 0)}; the check ran in no job or one given no GPU, "
             "so no device cgroup hid any (one hides every GPU not given, or none)"
         )
     if found.mig:

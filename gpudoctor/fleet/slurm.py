@@ -303,6 +303,17 @@ def srun_on(
     node's question, and the home it would keep it in is usually shared by every node.
     """
     argv = _srun_argv(_require("srun"), node, command, immediate_s, srun_args)
+    return _run_task(argv, timeout_s, env, cancel, max_output_bytes)
+
+
+def _run_task(
+    argv: list[str],
+    timeout_s: float,
+    env: Mapping[str, str] | None,
+    cancel: threading.Event | None,
+    max_output_bytes: int | None,
+) -> CmdResult:
+    """``argv`` (an srun) run as a job of its own whose tasks keep no history, bounded."""
     # An environment variable, not --no-history: --command may start an older gpudoctor.
     task_env = {**own_job_env(env), NO_HISTORY_VARIABLE: "1"}
     return run_cmd(
@@ -360,14 +371,7 @@ def srun_pair(
     """Run ``command`` once on each of ``nodes`` in one job step (``srun -N2``), bounded;
     ``wait_s`` bounds how long one task outlives the other (:func:`pair_argv`)."""
     argv = pair_argv(_require("srun"), nodes, command, immediate_s, srun_args, wait_s)
-    return run_cmd(
-        argv,
-        timeout_s=timeout_s,
-        env=own_job_env(env),
-        cancel=cancel,
-        term_grace_s=SRUN_TERM_GRACE_S,
-        max_output_bytes=max_output_bytes,
-    )
+    return _run_task(argv, timeout_s, env, cancel, max_output_bytes)
 
 
 def node_addresses(

@@ -7,7 +7,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from gpudoctor.model import serialize
 from gpudoctor.model.diff import Side, ThroughputSample, samples_from_verify
 from gpudoctor.model.history import Entry
 from gpudoctor.model.report import Report
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.userfiles.read import read_capped
 
 LAST_GOOD = "last-good"
@@ -291,7 +292,7 @@ def _utc(stamp: object) -> str | None:
         return stamp
     if when.tzinfo is None or when.utcoffset() is None:
         return stamp
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(when)
 
 
 def _no_constant(name: str) -> Any:

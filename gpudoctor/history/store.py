@@ -24,6 +24,7 @@ from typing import Any
 
 from gpudoctor.errors import BadInputError
 from gpudoctor.model.history import Entry, Summary
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.userfiles.read import file_kind, read_capped
 
 HISTORY_VERSION = 1
@@ -72,7 +73,7 @@ def _stamp(now: datetime) -> str:
 
 def iso(now: datetime) -> str:
     """The time as reports write it: ISO 8601 UTC, seconds."""
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(now)
 
 
 def _write_new(path: Path, payload: bytes) -> None:

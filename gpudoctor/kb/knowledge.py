@@ -40,6 +40,7 @@ from packaging.version import Version
 
 from gpudoctor.errors import BadInputError, KnowledgeBaseError
 from gpudoctor.kb.arch import ArchCoverage, coverage
+from gpudoctor.kb.containers import FALLBACK_RUNTIME
 from gpudoctor.kb.records import (
     ArchDriver,
     Architecture,
@@ -53,6 +54,7 @@ from gpudoctor.kb.records import (
     FrameworkRelease,
     GlibcFloor,
     GpuModel,
+    GpuStart,
     LastBranch,
     MessageMatch,
     MessagePattern,
@@ -136,6 +138,14 @@ class KnowledgeBase:
     cudnn_floors: tuple[CudnnFloor, ...] = ()
     """The lowest compute capability per range of cuDNN versions (cuda_arch.toml
     ``[[cudnn]]``)."""
+    gpu_starts: tuple[GpuStart, ...] = ()
+    """How each container runtime is started with the host's GPU (data/containers.toml)."""
+
+    def gpu_start(self, runtime: str) -> GpuStart | None:
+        """How a container of ``runtime`` is started with the GPU; Docker's row for a runtime
+        without its own; None only when the data has no rows."""
+        rows = {r.runtime: r for r in self.gpu_starts}
+        return rows.get(runtime) or rows.get(FALLBACK_RUNTIME)
 
     def xid(self, code: int) -> XidEntry | None:
         """The catalogue entry of Xid ``code``, or None for an Xid the catalogue lacks."""

@@ -12,6 +12,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, read, sourced
 from gpudoctor.errors import KnowledgeBaseError
+from gpudoctor.kb.containers import gpu_starts
 from gpudoctor.kb.framework_files import frameworks, glibc_floors, numpy_limits
 from gpudoctor.kb.knowledge import KnowledgeBase
 from gpudoctor.kb.messages import message_patterns
@@ -371,6 +372,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         message_patterns(read(messages_file), messages_file.name) if messages_file.exists() else ()
     )
     xid_file, models_file = folder / "xid.toml", folder / "gpu_models.toml"
+    starts_file = folder / "containers.toml"
     xids = _xids(read(xid_file), xid_file.name) if xid_file.exists() else ()
     models = _gpu_models(read(models_file), models_file.name) if models_file.exists() else ()
     releases.sort(key=lambda r: release_key(r.version), reverse=True)
@@ -391,6 +393,7 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         message_patterns=messages,
         xids=xids,
         gpu_models=models,
+        gpu_starts=gpu_starts(read(starts_file), starts_file.name) if starts_file.exists() else (),
         cudnn_floors=_cudnn_floors(arch, "cuda_arch.toml"),
     )
     kb.validate()

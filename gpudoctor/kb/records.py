@@ -415,3 +415,20 @@ class GpuModel(Sourced):
     """Active NVLinks expected on every GPU; None where it depends on an optional bridge."""
     ecc: bool = True
     """True where ECC belongs on."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuStart(Sourced):
+    """How one container runtime is started with the host's GPU (data/containers.toml)."""
+
+    runtime: str
+    """``docker``, ``podman``, ``apptainer`` or ``kubernetes``, as the probe names it."""
+    start: str
+    """What gives the container every GPU: ``docker run --gpus all ...``."""
+    detail: str = ""
+    """What it needs, or a note (shown in parentheses after ``start``)."""
+
+    @property
+    def text(self) -> str:
+        """``start (detail)``: how check, make-env and verify all say it."""
+        return f"{self.start} ({self.detail})" if self.detail else self.start

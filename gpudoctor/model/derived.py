@@ -91,6 +91,29 @@ def nvml_sees_the_node(report: Report) -> bool:
     return job is None or not gpus_given(job.gpu_variables)
 
 
+def missing_from_nvml(report: Report) -> list[str]:
+    """PCI addresses of GPUs bound to the nvidia driver (the PCI bus) or in its own list
+    (/proc/driver/nvidia/gpus) that NVML does not list. A function on the bus of a GPU NVML
+    lists is left out: an SR-IOV virtual function of it, not a GPU of its own; so is a GPU the
+    bus shows bound to another driver (vfio-pci, pci-stub, none)."""
+    seen = {pci_address(g.pci_bus_id) for g in gpus(report) if g.pci_bus_id}
+    seen_buses = {parts[:2] for parts in map(pci_parts, seen) if parts is not None}
+    others = {
+        pci_address(fn.address) for fn in report.driver.pci_functions if fn.driver != "nvidia"
+    }
+    found = [fn.address for fn in report.driver.pci_functions if owned_gpu_function(fn)]
+    if report.site is not None:
+        found += report.site.driver_gpus
+    missing: dict[str, str] = {}
+    for address in found:
+        key = pci_address(address)
+        parts = pci_parts(key)  # the domain spelled out: 0000 where the text had none
+        if key in seen or key in others or (parts is not None and parts[:2] in seen_buses):
+            continue
+        missing.setdefault(key, address)
+    return sorted(missing.values(), key=pci_address)
+
+
 def owned_gpu_function(fn: PciFunction) -> bool:
     """A GPU's display function bound to the nvidia driver (not vfio-pci, nouveau or none)."""
     return fn.driver == "nvidia" and is_gpu_function(fn)

@@ -126,6 +126,9 @@ class GpusFound:
     some of them from it: no job or a job given no GPU, outside a container that picks its
     GPUs. None where NVML failed, its count may be a job's or a container's share, or it
     listed none in a job (a device cgroup hides every GPU from a job given none)."""
+    lost_pci: tuple[str, ...] = ()
+    """PCI addresses of the GPUs on the bus or in the driver that NVML does not list, where
+    its count is the node's (``nvml`` known): GD-GPU-068's title names them, as check's does."""
 
     @property
     def owned(self) -> int:

@@ -13,6 +13,23 @@ if TYPE_CHECKING:
 
 DRAIN_PREFIX = "gpudoctor:"
 """Every drain reason gpudoctor writes starts so; only such drains are ever resumed by it."""
+MAX_REASON = 200
+"""SLURM keeps the whole reason, but sinfo's columns and admins' eyes do not."""
+_QUOTE = {'"': "'"}
+
+
+def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
+    """``gpudoctor: GD-GPU-004 <title>`` on one line, short enough for sinfo: the reason the
+    health gate drains with, and the one a finding's own drain command names."""
+    extra = f" (+{more} more)" if more else ""
+    text = f"{DRAIN_PREFIX} {finding_id} {' '.join(title.split())}"
+    room = MAX_REASON - len(extra)
+    if len(text) > room:
+        text = text[: room - 1] + "…"
+    # scontrol drops a '"' that ends (or starts) the reason, and one pasted in reason="..."
+    # ends it: a title's double quotes become single ones
+    return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
+
 
 # sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-
 # mark not responding, powered down, and so on, and are handled apart).

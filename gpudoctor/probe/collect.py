@@ -34,6 +34,7 @@ from gpudoctor.model.report import (
     ToolchainInfo,
     Unavailable,
 )
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.cuda import probe_cuda
 from gpudoctor.probe.device_access import probe_device_access
@@ -270,7 +271,7 @@ def collect_report(
         runs += skipped
     return Report(
         gpudoctor_version=__version__,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        created_at=utc_stamp(datetime.now(timezone.utc)),
         host=results["host"][0],
         driver=results["kernel_driver"][0],
         nvml=results["nvml"][0],

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gpudoctor.model.report import KernelLogInfo, XidCount, XidEvent
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.probe.base import ProbeContext
 
 DEFAULT_WINDOW_S = 72 * 3600.0
@@ -301,8 +302,7 @@ def iso(when: float | None) -> str | None:
     """``2026-12-07T04:05:06Z`` for an epoch time."""
     if when is None:
         return None
-    stamp = datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds")
-    return stamp.replace("+00:00", "Z")
+    return utc_stamp(datetime.fromtimestamp(when, timezone.utc))
 
 
 def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tuple[XidEvent, ...]]:

@@ -18,9 +18,10 @@ import re
 import stat
 import zlib
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 
 from gpudoctor.model.diff import PackageAction
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.probe.base import ProbeContext
 
 MAX_LOG_BYTES = 1 << 20
@@ -159,7 +160,7 @@ def utc(value: str) -> str:
     except ValueError:
         return value.strip()
     # A naive time is local: astimezone() takes it as such.
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(when)
 
 
 def parse_apt_history(text: str, source: str) -> list[PackageAction]:

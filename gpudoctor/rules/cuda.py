@@ -11,7 +11,6 @@ from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
-    WSL1_FIX,
     WSL_CONTAINER_FIX,
     WSL_DXG_FIX,
     WSL_RESTART,
@@ -23,6 +22,7 @@ from gpudoctor.rules.facts import (
     nvidia_traces,
     on_the_host,
     on_wsl1,
+    wsl1_hit,
     wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
@@ -192,11 +192,7 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 fix=(f"If {where} has an NVIDIA GPU:", *given),
             )
     elif on_wsl1(report):
-        yield Hit(
-            title="This is WSL 1, which has no GPU support",
-            evidence=(*evidence, f"kernel {host.kernel}: WSL 1"),
-            fix=WSL1_FIX,
-        )
+        yield wsl1_hit(report, *evidence)
     elif host.wsl:
         yield Hit(
             title="WSL2: libcuda.so.1 from the Windows driver is not on the library path",

@@ -23,15 +23,12 @@ from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
 
-_GPU_START = {
-    "docker": "docker run --gpus all ... (with the NVIDIA Container Toolkit on that host)",
-    "podman": "podman run --device nvidia.com/gpu=all ... (with the NVIDIA Container "
-    "Toolkit's CDI specification on that host)",
-    "apptainer": "apptainer exec --nv IMAGE ...",
-    "kubernetes": "a pod with resources.limits nvidia.com/gpu: 1 is placed on a node that has one",
-}
-"""How each container runtime is started with the host's GPU, for a container whose host has
-none."""
+
+def _started_so(kb: KnowledgeBase, runtime: str) -> str:
+    """``: docker run --gpus all ... (...)``, the knowledge base's way to start a container of
+    ``runtime`` with the GPU (``.`` where it has none)."""
+    start = kb.gpu_start(runtime)
+    return f": {start.text}" if start is not None else "."
 
 
 def _describe(fn: PciFunction) -> str:
@@ -73,7 +70,11 @@ def _describe(fn: PciFunction) -> str:
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
     "has one (`lspci -nn | grep -i nvidia` on the host); on a cloud VM pick a GPU instance "
     "type.",
-    sources=("https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",),
+    sources=(
+        "https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",
+        "gpudoctor/kb/data/containers.toml (how each container runtime is started with the "
+        "GPU, each row with its source)",
+    ),
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os == "darwin":
@@ -176,7 +177,7 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "this container.",
                 f"If the host should have one: $ lspci -nn | grep -i nvidia{on_host}",
                 "For GPU work, run the container on a machine with an NVIDIA GPU and its "
-                f"driver: {_GPU_START.get(report.host.container, _GPU_START['docker'])}",
+                f"driver{_started_so(kb, report.host.container)}",
             ),
         )
         return

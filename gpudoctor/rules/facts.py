@@ -24,6 +24,7 @@ from gpudoctor.model.derived import (
     wsl_name,
 )
 from gpudoctor.model.report import GpuInfo, Report
+from gpudoctor.rules.registry import Hit
 
 T = TypeVar("T")
 
@@ -142,6 +143,18 @@ def on_the_host(report: Report, steps: tuple[str, ...]) -> tuple[str, ...]:
 def on_wsl1(report: Report) -> bool:
     """WSL 1, which has no GPU (model.derived.wsl_name says how it is known)."""
     return wsl_name(report) == "WSL 1"
+
+
+def wsl1_hit(report: Report, *said: str) -> Hit:
+    """What NVML's and CUDA's rules say under WSL 1, after ``said`` (what failed there)."""
+    return Hit(
+        title="This is WSL 1, which has no GPU support",
+        evidence=(
+            *said,
+            f"kernel {report.host.kernel}: WSL 1 (WSL 2's ends -microsoft-standard-WSL2)",
+        ),
+        fix=WSL1_FIX,
+    )
 
 
 WSL_CONTAINER_FIX = (

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import (
     env,
     is_gpu_function,
+    missing_from_nvml,
     node_gpu_count,
     nvml_sees_the_node,
     owned_gpu_function,
@@ -15,6 +16,7 @@ from gpudoctor.model.derived import (
     pci_parts,
 )
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.gres_count import drain_command, short_title, surplus_title
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
 from gpudoctor.rules.facts import gpus
@@ -28,29 +30,6 @@ XID_OFF_THE_BUS = 79
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _not_listed(report: Report, listed: tuple[GpuInfo, ...]) -> list[str]:
-    """PCI addresses of GPUs bound to the nvidia driver (the PCI bus) or in its own list
-    (/proc/driver/nvidia/gpus) that NVML does not list. A function on the bus of a GPU NVML
-    lists is left out: an SR-IOV virtual function of it, not a GPU of its own; so is a GPU the
-    bus shows bound to another driver (vfio-pci, pci-stub, none)."""
-    seen = {pci_address(g.pci_bus_id) for g in listed if g.pci_bus_id}
-    seen_buses = {parts[:2] for parts in map(pci_parts, seen) if parts is not None}
-    others = {
-        pci_address(fn.address) for fn in report.driver.pci_functions if fn.driver != "nvidia"
-    }
-    found = [fn.address for fn in report.driver.pci_functions if owned_gpu_function(fn)]
-    if report.site is not None:
-        found += report.site.driver_gpus
-    missing: dict[str, str] = {}
-    for address in found:
-        key = pci_address(address)
-        parts = pci_parts(key)  # the domain spelled out: 0000 where the text had none
-        if key in seen or key in others or (parts is not None and parts[:2] in seen_buses):
-            continue
-        missing.setdefault(key, address)
-    return sorted(missing.values(), key=pci_address)
 
 
 def _xid79(report: Report) -> list[str]:
@@ -90,19 +69,23 @@ def _judge(
     judged = judge_gres(given, GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count))
     if judged is None:
         return None
-    missing = _not_listed(report, listed)
+    missing = missing_from_nvml(report)
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
         evidence += _xid79(report)
-        names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
-        gone = f": GPU{'s' if missing[1:] else ''} {names} lost" if missing else ""
-        of = f" of the driver's {owned}" if owned > whole else ""
+        title = short_title(
+            gres.shown,
+            owned=owned if nvml_sees_the_node(report) else None,
+            on_bus=sum(1 for fn in report.driver.pci_functions if is_gpu_function(fn)),
+            nvml=whole,
+            mig_devices=mig_count,
+            lost=missing,
+        )
         return Hit(
-            title=f"SLURM gives out {given} GPUs on {node.name}, NVML lists only {whole}{of}{gone}",
+            title=title,
             evidence=tuple(evidence),
             fix=(
-                f"$ sudo scontrol update nodename={node.name} state=drain "
-                f'reason="GRES {gres.shown}, NVML {whole}{gone}"',
+                f"$ {drain_command(node.name, title)}",
                 "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
                 "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
                 "Reboot (or reset the GPU); if it does not come back, reseat it or arrange an "
@@ -112,7 +95,7 @@ def _judge(
     if judged == "extra":
         return Hit(
             severity=Severity.WARNING,
-            title=f"{node.name} has {whole} GPUs, SLURM gives out only {given}",
+            title=surplus_title(gres.shown, whole),
             evidence=tuple(evidence),
             fix=(
                 f"Set the node's Gres in slurm.conf to the GPUs it has (gpu:{whole}, with its "
@@ -147,7 +130,7 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     if judged == "extra":
         return Hit(
             severity=Severity.WARNING,
-            title=f"{node.name} has {owned} GPUs, SLURM gives out only {given}",
+            title=surplus_title(gres.shown, owned),
             evidence=(
                 f"SLURM gives out {gres.shown} on {node.name}; PCI bus: "
                 f"{_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver",
@@ -158,26 +141,21 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
                 "type if you use one) and gres.conf to match, then `scontrol reconfigure`.",
             ),
         )
-    if on_bus <= owned:
-        has = "the node has no GPU" if owned == 0 else f"the node has only {_plural(owned, 'GPU')}"
-    else:  # on the bus, not the driver's (no module loaded, or vfio-pci): unusable here
-        owns = "none" if owned == 0 else f"only {owned}"
-        has = f"the nvidia driver owns {owns} of the {_plural(on_bus, 'GPU')} on its PCI bus"
+    title = short_title(gres.shown, owned=owned, on_bus=on_bus)
     bus = (
         "no NVIDIA GPU on the PCI bus"
         if on_bus == 0
         else f"PCI bus: {_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver"
     )
     return Hit(
-        title=f"SLURM gives out {_plural(given, 'GPU')} on {node.name}; {has}",
+        title=title,
         evidence=(
             f"SLURM gives out {gres.shown} on {node.name}; {bus}",
             f"NVML: {report.nvml.status}",
             *_xid79(report),
         ),
         fix=(
-            f"$ sudo scontrol update nodename={node.name} state=drain "
-            f'reason="GPU missing: {given} in GRES, {owned} on the node"',
+            f"$ {drain_command(node.name, title)}",
             "$ lspci -nn | grep -i nvidia; lsmod | grep nvidia   # the GPUs and the driver",
             "Load or reinstall the driver, reseat or RMA a GPU that is gone, or correct the "
             "node's Gres in slurm.conf and gres.conf; then resume the node.",
@@ -343,7 +321,7 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         "(nv_is_uuid_in_gpu_exclusion_list: NVreg_ExcludedGpus names GPUs by UUID)",
     ),
 )
-def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
+def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     host = report.host
     if host.os != "linux" or host.wsl or report.nvml.status != "ok" or _gres_compared(report):
         return
@@ -352,7 +330,7 @@ def missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return  # NVML failed, shows a share, or a device filter may hide every GPU
     owned = node_gpu_count(report)
     refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
-    missing = [a for a in _not_listed(report, listed) if pci_address(a) not in refused]
+    missing = [a for a in missing_from_nvml(report) if pci_address(a) not in refused]
     short = owned - len(listed) - len(refused)  # refused GPUs are never NVML's
     if short <= 0 or not missing:
         return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)

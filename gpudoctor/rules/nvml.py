@@ -16,7 +16,6 @@ from gpudoctor.rules.distro import (
 )
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
-    WSL1_FIX,
     WSL_CONTAINER_FIX,
     WSL_DXG_FIX,
     WSL_LINUX_DRIVER,
@@ -30,6 +29,7 @@ from gpudoctor.rules.facts import (
     nvidia_traces,
     on_the_host,
     on_wsl1,
+    wsl1_hit,
     wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
@@ -217,11 +217,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
         )
     elif on_wsl1(report):
-        yield Hit(
-            title="This is WSL 1, which has no GPU support",
-            evidence=(said, f"kernel {host.kernel}: WSL 1 (WSL 2's ends -microsoft-standard-WSL2)"),
-            fix=WSL1_FIX,
-        )
+        yield wsl1_hit(report, said)
     elif host.wsl:
         yield Hit(
             title="WSL2 does not expose the Windows NVIDIA driver",

@@ -126,6 +126,13 @@ class XidLike(Protocol):
     def source(self) -> str: ...
 
 
+class GpuStartLike(Protocol):
+    """How a container runtime is started with the host's GPU (the knowledge base's row)."""
+
+    @property
+    def text(self) -> str: ...
+
+
 class GpuModelLike(Protocol):
     """A datacenter GPU model: the NVLinks it should have up, whether ECC belongs on."""
 
@@ -153,6 +160,7 @@ class KnowledgeBase(Protocol):
     def numpy_max(self, framework: str, version: str, platform: str) -> NumpyLimitLike | None: ...
     def xid(self, code: int) -> XidLike | None: ...
     def gpu_model(self, name: str) -> GpuModelLike | None: ...
+    def gpu_start(self, runtime: str) -> GpuStartLike | None: ...
 
 
 # --- rules -------------------------------------------------------------------------------------

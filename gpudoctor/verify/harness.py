@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from gpudoctor.errors import BadInputError, ReportFormatError
 from gpudoctor.model.serialize import from_dict
+from gpudoctor.model.times import utc_stamp
 from gpudoctor.probe.runcmd import CmdResult, how_it_ended, stream_cmd
 from gpudoctor.verify import plan
 from gpudoctor.verify.model import (
@@ -25,7 +26,6 @@ from gpudoctor.verify.model import (
     Run,
     Settings,
     VerifyResult,
-    utc_stamp,
 )
 
 _MODULES = {"torch": "torch", "tensorflow": "tensorflow"}

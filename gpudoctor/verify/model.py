@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from gpudoctor.model.hardware import AllReduce
 
 SCHEMA_VERSION = 1
 """Version of verify's JSON document; bump it on any incompatible change (docs/verify.md)."""
-
-
-def utc_stamp(when: dt.datetime) -> str:
-    """``2026-12-07T04:05:06Z``: the form of every other timestamp gpudoctor writes (check's
-    ``created_at``, history, diff, fleet), which jq's ``fromdateiso8601`` parses; the
-    ``+00:00`` form verify wrote before 2026-12-07 it refuses."""
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 FRAMEWORKS = ("torch", "tensorflow")

@@ -572,7 +572,7 @@ def test_the_gate_drains_a_node_with_fewer_gpus_than_its_gres(cli: Cli, fake, tm
     (error,) = doc["errors"]
     assert error == {
         "id": "GD-GPU-068",
-        "title": "SLURM gives out 8 GPUs on n1, NVML lists only 7 of the driver's 8: "
+        "title": "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
         "GPU 0000:17:00.0 lost",
         "area": "gpu",
     }
@@ -596,7 +596,7 @@ def test_the_gate_drains_a_gres_node_with_no_gpu_and_no_driver(cli: Cli, fake, t
     assert doc["errors"] == [
         {
             "id": "GD-GPU-068",
-            "title": "SLURM gives out 8 GPUs on n1; the node has no GPU",
+            "title": "SLURM gives out gpu:h100:8 here; the node has no GPU",
             "area": "gpu",
         }
     ]
@@ -1251,8 +1251,8 @@ def test_fleet_run_calls_a_node_without_the_gpus_its_gres_promises_an_error(
     assert info["name"] == "Fewer GPUs than SLURM gives out on this node"
     titles = {p["hostlist"]: p["titles"] for p in info["places"]}
     assert titles == {
-        "n2": ["SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"],
-        "n3": ["SLURM gives out gpu:h100:8 here; the node has only 6 GPUs: drain it"],
+        "n2": ["SLURM gives out gpu:h100:8 here; the node has no GPU"],
+        "n3": ["SLURM gives out gpu:h100:8 here; the node has only 6 GPUs"],
     }
     evidence = {p["hostlist"]: p["evidence"] for p in info["places"]}
     assert evidence["n2"][:2] == [
@@ -1269,7 +1269,7 @@ def test_fleet_run_calls_a_node_without_the_gpus_its_gres_promises_an_error(
     # fleet report over the folder says the same, in every format
     again = cli("fleet", "report", str(out))
     assert again.exit_code == 1
-    assert "n2: SLURM gives out gpu:h100:8 here; the node has no GPU: drain it" in again.stdout
+    assert "n2: SLURM gives out gpu:h100:8 here; the node has no GPU" in again.stdout
     prom = cli("fleet", "report", str(out), "--format", "prometheus").stdout
     assert 'gpudoctor_fleet_node_finding{node="n2",id="GD-GPU-068",severity="error"} 1' in prom
 
@@ -1283,8 +1283,8 @@ def test_fleet_run_calls_a_node_whose_nvml_lists_fewer_gpus_than_its_gres_an_err
     result = cli("fleet", "run", "-p", "gpu", "-d", str(tmp_path / "run"))
     assert result.exit_code == 1, result
     assert (
-        "n1: SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: drain it"
-        in result.stdout
+        "n1: SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
+        "GPU 0000:17:00.0 lost" in result.stdout
     )
     assert "1 node(s): 0 fine, 1 with an error." in result.stdout
 

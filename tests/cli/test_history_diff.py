@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import time
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,26 @@ def test_check_since_last_good_adds_the_diff_only_when_something_is_wrong(
     assert "kernel module: 590.48.01 → 570.133.20" in tail
     doc = json.loads(cli("check", "--since-last-good", "--format", "json").stdout)
     follows_the_diff_schema(doc["since_last_good"])
+
+
+def test_check_since_last_good_names_the_verify_its_now_side_borrows_as_diff_does(
+    cli, machine, monkeypatch, _private_history
+):
+    """Both build NEW from this machine now and the newest verify kept after OLD; `diff`
+    named that verify in NEW's label, `check --since-last-good` called the side "now" alone."""
+    from gpudoctor.verify import harness
+    from tests.verify import factories as f
+
+    monkeypatch.setattr(harness, "run_verify", lambda *a, **k: f.healthy(("lenet5",)))
+    assert cli("check").exit_code == 0
+    time.sleep(1.1)  # entries are timed to the second: the verify must come after the check
+    assert cli("verify", "--models", "lenet5", "--framework", "torch").exit_code == 0
+    machine(BROKEN)
+    tail = cli("check", "--since-last-good").stdout.split("Since the last good report:", 1)[1]
+    (new,) = [line for line in tail.splitlines() if line.startswith("NEW: ")]
+    (same,) = [line for line in cli("diff").stdout.splitlines() if line.startswith("NEW: ")]
+    assert new.startswith("NEW: now (timings from the verify of "), new
+    assert new == same
 
 
 def test_since_last_good_without_history_says_why(cli, machine):

@@ -213,7 +213,7 @@ def test_verify_in_a_container_started_without_the_gpu_says_so(tmp_path: Path) -
     ("marker", "gpu", "env", "words"),
     [
         ("/.singularity.d/env/90-environment.sh", True, {}, "apptainer exec --nv"),
-        ("/.dockerenv", True, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "nvidia.com/gpu limit"),
+        ("/.dockerenv", True, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "nvidia.com/gpu: 1"),
         ("/.dockerenv", False, {}, None),  # a laptop's container: the CPU is what there is
         # a CUDA image sets NVIDIA_VISIBLE_DEVICES=all itself: on a laptop it shows no host GPU
         ("/.dockerenv", False, {"NVIDIA_VISIBLE_DEVICES": "all"}, None),

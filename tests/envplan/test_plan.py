@@ -390,7 +390,7 @@ def test_a_container_that_shows_no_gpu_is_told_how_to_start_it_with_one(
     p = make_plan(kb, target, Request())
     assert not any("no NVIDIA driver on the target" in w for w in p.warnings)
     (why,) = [w for w in p.warnings if w.startswith("no NVIDIA GPU is visible in this docker")]
-    assert "if Windows has an NVIDIA GPU" in why and "`docker run --gpus all ...`" in why
+    assert "if Windows has an NVIDIA GPU" in why and "docker run --gpus all ..." in why
     pod = make_plan(kb, Target(driver=None, cc=None, container="kubernetes"), Request())
     assert any("if the host has an NVIDIA GPU" in w and "nvidia.com/gpu" in w for w in pod.warnings)
     bare = make_plan(kb, Target(driver=None, cc=None), Request())

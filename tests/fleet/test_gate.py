@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gpudoctor.fleet.gate import MAX_REASON, decide, drain_reason, gate_findings
+from gpudoctor.fleet.gate import decide, gate_findings
 from gpudoctor.model.findings import Finding, Severity
-from gpudoctor.model.slurm import SlurmNode
+from gpudoctor.model.slurm import MAX_REASON, SlurmNode, drain_reason
 
 ECC = Finding(
     id="GD-GPU-004", severity=Severity.ERROR, area="gpu", title="GPU 3 has uncorrectable ECC errors"
@@ -49,7 +49,7 @@ def test_a_reason_is_one_short_printable_line():
         area="gpu",
         title="lost\n\x1b]0;pwned\x07 " + "x" * 500,
     )
-    reason = drain_reason(long, more=2)
+    reason = drain_reason(long.id, long.title, more=2)
     assert len(reason) <= MAX_REASON + len(" (+2 more)")
     assert reason.startswith("gpudoctor: GD-GPU-001 lost")
     assert reason.endswith("(+2 more)")
@@ -60,4 +60,4 @@ def test_a_reason_has_no_double_quote_scontrol_would_drop():
     # scontrol update ... reason='...GPU "x"' stored the reason without its last '"' (SLURM
     # 22.05.8, the test cluster), and an admin pasting it into reason="..." ended it early
     quoted = Finding(id="GD-GPU-068", severity=Severity.ERROR, area="gpu", title='GPU "x"')
-    assert drain_reason(quoted) == "gpudoctor: GD-GPU-068 GPU 'x'"
+    assert drain_reason(quoted.id, quoted.title) == "gpudoctor: GD-GPU-068 GPU 'x'"

@@ -33,20 +33,20 @@ def test_a_node_with_the_gpus_it_promises_gets_nothing():
     [
         (
             found(on_bus=0, bound=0, driver=0, module_loaded=False),
-            "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
+            "SLURM gives out gpu:h100:8 here; the node has no GPU",
         ),
         # the driver lost one; the PCI bus still has it (it read "the node has only 7 GPUs")
         (
             found(driver=7, bound=7),
             "SLURM gives out gpu:h100:8 here; the nvidia driver owns only 7 of the 8 GPUs on "
-            "its PCI bus: drain it",
+            "its PCI bus",
         ),
         # on the bus, but no driver bound (the module did not load); it read "the node has no
         # GPU" of a node with 8 on its bus
         (
             found(bound=0, driver=0, module_loaded=False),
             "SLURM gives out gpu:h100:8 here; the nvidia driver owns none of the 8 GPUs on its "
-            "PCI bus: drain it",
+            "PCI bus",
         ),
     ],
 )
@@ -67,7 +67,7 @@ def test_nvml_listing_fewer_than_the_driver_owns_and_the_gres_gives_out_is_an_er
     assert (f.id, f.severity, f.title) == (
         "GD-GPU-068",
         Severity.ERROR,
-        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: drain it",
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8",
     )
     # it said "the check's job was given no GPU" of a report made outside any job too
     assert f.evidence[2].startswith("NVML lists 7 GPUs; the check ran in no job or one given no")
@@ -78,7 +78,7 @@ def test_nvml_listing_fewer_than_the_driver_owns_and_the_gres_gives_out_is_an_er
         (lost,) = compare_gres(node("n1", gpus_found=found(nvml=7)), (fewer,)).findings
         assert (lost.severity, lost.title) == (
             Severity.ERROR,
-            f"SLURM gives out {fewer} here; NVML lists only 7 GPUs of the node's 8: drain it",
+            f"SLURM gives out {fewer} here; NVML lists only 7 GPUs of the node's 8",
         )
     # a GRES giving out none hands out no lost GPU: more GPUs than it gives out, a warning
     (none,) = compare_gres(node("n1", gpus_found=found(nvml=7)), ("gpu:0",)).findings
@@ -108,7 +108,7 @@ def test_nvml_listing_none_of_the_drivers_gpus_outside_a_job_is_an_error():
     (f,) = compare_gres(node("n1", gpus_found=found(nvml=0)), ("gpu:h100:8",)).findings
     assert (f.severity, f.title) == (
         Severity.ERROR,
-        "SLURM gives out gpu:h100:8 here; NVML lists only 0 GPUs of the node's 8: drain it",
+        "SLURM gives out gpu:h100:8 here; NVML lists only 0 GPUs of the node's 8",
     )
 
 
@@ -147,7 +147,7 @@ def test_with_mig_either_count_is_accepted():
     (f,) = compare_gres(node("n1", gpus_found=mig), ("gpu:8",)).findings
     assert f.severity is Severity.ERROR
     assert f.title == (
-        "SLURM gives out gpu:8 here; the node has only 2 GPUs (7 with its MIG devices): drain it"
+        "SLURM gives out gpu:8 here; the node has only 2 GPUs (7 with its MIG devices)"
     )
     # MIG on, its devices not read: the whole GPUs are compared, as check compares them (the
     # fleet said nothing where check, and so the gate, drained the node)
@@ -156,7 +156,7 @@ def test_with_mig_either_count_is_accepted():
     (f,) = compare_gres(node("n1", gpus_found=unknown), ("gpu:8",)).findings
     assert (f.severity, f.title) == (
         Severity.ERROR,
-        "SLURM gives out gpu:8 here; the node has only 2 GPUs: drain it",
+        "SLURM gives out gpu:8 here; the node has only 2 GPUs",
     )
 
 
@@ -288,5 +288,58 @@ def test_the_drain_command_names_the_nodes_it_is_about():
     (place,) = finding.places
     assert place.hostlist == "n[2-3]"
     (fix,) = [e for e in place.evidence if e.startswith("fix: ")]
-    assert "`sudo scontrol update nodename='n[2-3]' state=drain reason=\"GPUs missing\"`" in fix
+    assert (
+        "`sudo scontrol update nodename='n[2-3]' state=drain "
+        'reason="gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU"`'
+    ) in fix
     assert "NODE" not in fix
+
+
+@pytest.mark.parametrize(
+    ("gpus", "on_bus", "title"),
+    [
+        # the recorded H100 node with a GPU lost to NVML: check said 'SLURM gives out 8 GPUs on
+        # n1, NVML lists only 7 of the driver's 8: GPU 0000:17:00.0 lost' and reason="GRES
+        # gpu:h100:8, NVML 7: ...", the fleet '... NVML lists only 7 GPUs of the node's 8:
+        # drain it' and reason="GPUs missing", the gate drained with a third reason
+        (
+            7,
+            8,
+            "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
+            "GPU 0000:17:00.0 lost",
+        ),
+        # one fell off the bus: check said 'NVML lists only 7', the fleet 'the node has only 7'
+        (7, 7, "SLURM gives out gpu:h100:8 here; the node has only 7 GPUs"),
+    ],
+)
+def test_check_the_fleet_and_the_gate_say_the_same_of_one_recorded_node(
+    tmp_path: Path, gpus: int, on_bus: int, title: str
+):
+    from dataclasses import replace
+
+    from gpudoctor.fleet.facts import node_facts
+    from gpudoctor.fleet.gate import decide
+    from gpudoctor.kb import load
+    from gpudoctor.model.report import SiteInfo, SlurmJob, SlurmNodeGres
+    from gpudoctor.model.slurm import SlurmNode
+    from gpudoctor.rules import diagnose
+    from tests.fleet.gpu_reports import h100_node
+
+    path = h100_node(tmp_path, gpus, on_bus)
+    report = serialize.report_from_data(json.loads(path.read_text()), path.name)
+    site = SiteInfo(slurm_node=SlurmNodeGres(name="n1", gres=("gpu:h100:8(S:0-1)",)))
+    # check on the node (the health gate's, or a saved report replayed)
+    checked = replace(report, site=site)
+    (own,) = [f for f in diagnose(checked, load()).findings if f.id == "GD-GPU-068"]
+    # fleet run's check runs in a job given no GPU: there check does not compare, the fleet does
+    in_job = replace(report, site=replace(site, slurm_job=SlurmJob(job_id="7")))
+    facts = node_facts("n1", in_job, diagnose(in_job, load()))
+    (fleet,) = [f for f in compare_gres(facts, site.slurm_node.gres).findings if f.id == own.id]
+    assert own.title == fleet.title == title
+    assert own.severity == fleet.severity == Severity.ERROR
+    reason = decide([own], SlurmNode(name="n1", state="idle")).reason
+    assert reason == f"gpudoctor: GD-GPU-068 {title}"
+    drain = f'state=drain reason="{reason}"'
+    assert own.fix[0] == f"$ sudo scontrol update nodename=n1 {drain}"
+    (fix,) = [e for e in fleet.evidence if e.startswith("fix: ")]
+    assert f"`sudo scontrol update nodename=NODE {drain}`" in fix

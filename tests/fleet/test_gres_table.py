@@ -19,11 +19,11 @@ import pytest
 
 from gpudoctor import kb
 from gpudoctor.fleet.facts import node_facts
-from gpudoctor.fleet.gate import MAX_REASON, decide, drain_reason, gate_findings
+from gpudoctor.fleet.gate import decide, gate_findings
 from gpudoctor.fleet.gres import compare_gres
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import MigDevice, PciFunction, Report, SiteInfo, SlurmJob, SlurmNodeGres
-from gpudoctor.model.slurm import SlurmNode
+from gpudoctor.model.slurm import MAX_REASON, SlurmNode, drain_reason
 from gpudoctor.rules import diagnose
 from tests.rules.builders import h100, healthy, with_driver, with_nvml
 
@@ -76,6 +76,13 @@ def node_report(
 class Judged:
     severity: Severity | None
     title: str = ""
+    drain: str = ""
+    """The ``state=drain reason="..."`` its fix tells the admin to set (errors only)."""
+
+
+def _drain(lines: tuple[str, ...]) -> str:
+    found = [m.group(0) for line in lines if (m := re.search(r'state=drain reason="[^"]*"', line))]
+    return found[0] if found else ""
 
 
 def by_check(report: Report) -> Judged:
@@ -84,7 +91,7 @@ def by_check(report: Report) -> Judged:
     assert len(found) <= 1
     if not found or found[0].severity <= Severity.INFO:
         return Judged(None)  # information ("not compared") drains nothing, as nothing does
-    return Judged(found[0].severity, found[0].title)
+    return Judged(found[0].severity, found[0].title, _drain(found[0].fix))
 
 
 def by_fleet(report: Report, *, in_job: bool = True) -> Judged:
@@ -100,7 +107,7 @@ def by_fleet(report: Report, *, in_job: bool = True) -> Judged:
     assert len(found) <= 1
     if not found or found[0].severity <= Severity.INFO:
         return Judged(None)
-    return Judged(found[0].severity, found[0].title)
+    return Judged(found[0].severity, found[0].title, _drain(found[0].evidence))
 
 
 JOB = SlurmJob(job_id="7", step_id="0", gpu_variables={})
@@ -175,6 +182,12 @@ def test_check_and_the_fleet_judge_each_node_alike(gres, bus, driver, nvml, mig,
     report = node_report(gres, bus, driver, nvml, mig)
     check, fleet, engine = by_check(report), by_fleet(report), by_fleet(report, in_job=False)
     assert (check.severity, engine.severity) == (severity, severity)
+    # and in the same words, with the same drain: check said 'SLURM gives out 8 GPUs on
+    # gpu-07, NVML lists only 7' and reason="GRES gpu:h100:8, NVML 7", the fleet '...
+    # here; NVML lists only 7 GPUs of the node's 8: drain it' and reason="GPUs missing"
+    assert check == engine
+    if severity is E:
+        assert check.drain == f'state=drain reason="{drain_reason(RULE, check.title)}"'
     for title in (check.title, engine.title):
         assert all(re.search(rf"(?<![\d.]){n}(?![\d.]|:[0-9a-f])", title) for n in numbers), title
     if nvml == 0:  # in fleet run's job a device cgroup may hide every GPU: NVML says nothing
@@ -198,8 +211,8 @@ def test_an_error_drains_the_node_with_a_reason_naming_the_counts(
     # where NVML or the driver failed, their error comes first (the cause) and the reason
     # ends "(+1 more)"; where the counts alone are wrong, GD-GPU-068 is the reason
     if errors[0] is found:
-        assert decision.reason == drain_reason(found, more=len(errors) - 1)
-    reason = drain_reason(found)
+        assert decision.reason == drain_reason(found.id, found.title, more=len(errors) - 1)
+    reason = drain_reason(found.id, found.title)
     assert reason.startswith(f"gpudoctor: {RULE} ")
     assert all(re.search(rf"(?<![\d.]){n}(?![\d.]|:[0-9a-f])", reason) for n in numbers), reason
     assert len(reason) <= MAX_REASON and reason.isprintable() and '"' not in reason

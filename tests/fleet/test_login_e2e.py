@@ -215,13 +215,20 @@ def test_the_gate_drains_a_gpu_node_missing_a_gpu_of_its_gres(
     _, reason = login_cluster.wait_state("n2", lambda state, _: "drain" in state, 10)
     print(f"after the 7-GPU gate: {login_cluster.sinfo_line('n2')}")
     assert reason == (
-        "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n2, NVML lists only 7 of the driver's "
-        "8: GPU 0000:17:00.0 lost"
+        "gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the "
+        "node's 8: GPU 0000:17:00.0 lost"
     )
     assert login_cluster.sinfo_states()["n1"] == ("idle", "")
     done, doc = gate(h100_node(tmp_path, 8))
     assert done.returncode == 0 and doc["action"] == "resume", doc
     login_cluster.wait_state("n2", lambda state, _: state == "idle", 10)
+
+
+NO_GPU = "SLURM gives out gpu:h100:8 here; the node has no GPU"
+"""GD-GPU-068 of n1 and n2 (gpu:h100:8 on this host without a GPU): fleet run's title and the
+gate's error alike."""
+NO_GPU_REASON = f"gpudoctor: GD-GPU-068 {NO_GPU}"
+"""What the gate drains such a node with, and what fleet run's fix tells the admin to set."""
 
 
 def test_fleet_run_calls_a_gpu_node_without_its_gpus_an_error(
@@ -240,7 +247,11 @@ def test_fleet_run_calls_a_gpu_node_without_its_gpus_an_error(
     assert verdicts == {"n1": "error", "n2": "error", "n3": "warning"}  # n3: no GPU GRES
     assert report["findings"]["GD-GPU-068"] == ["n1", "n2"]
     (place,) = report["finding_info"]["GD-GPU-068"]["places"]
-    assert place["titles"] == ["SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"]
+    assert place["titles"] == [NO_GPU]
+    # the drain its fix names is the gate's own (it read reason="GPUs missing", and the gate
+    # drained with "... SLURM gives out 8 GPUs on n1; the node has no GPU")
+    (fix,) = [e for e in place["evidence"] if e.startswith("fix: ")]
+    assert f'state=drain reason="{NO_GPU_REASON}"`' in fix
     manifest = json.loads((out / "fleet-run.json").read_text())
     assert manifest["gres"] == {"n1": ["gpu:h100:8"], "n2": ["gpu:h100:8"], "n3": []}
 
@@ -254,11 +265,9 @@ def test_the_gate_on_a_gpu_node_with_no_gpu_at_all_drains_it(login_cluster: Slur
     doc = json.loads(done.stdout)
     try:
         assert done.returncode == 1, done.stderr
-        assert [e["title"] for e in doc["errors"]] == [
-            "SLURM gives out 8 GPUs on n1; the node has no GPU"
-        ]
+        assert [e["title"] for e in doc["errors"]] == [NO_GPU]  # as fleet run's title reads
         _, reason = login_cluster.wait_state("n1", lambda state, _: "drain" in state, 10)
-        assert reason == "gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n1; the node has no GPU"
+        assert reason == NO_GPU_REASON
     finally:
         if "drain" in login_cluster.sinfo_states()["n1"][0]:
             login_cluster.resume("n1")  # the other tests of the module need n1
@@ -298,4 +307,4 @@ def test_up_with_the_gate_as_health_check_program_counts_the_drained_gpu_node_as
         states = cluster.sinfo_states()
         assert states["n2"] == ("idle", "")
         assert states["n1"][0] == "drained", log.read_text()
-        assert states["n1"][1].startswith("gpudoctor: GD-GPU-068 SLURM gives out 8 GPUs on n1")
+        assert states["n1"][1].startswith("gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here")

@@ -185,8 +185,10 @@ def test_a_task_started_on_a_node_keeps_no_history(monkeypatch):
     slurm.srun_on(
         "gpu-01", ["gpudoctor", "check"], timeout_s=5, immediate_s=1, env={"PATH": "/bin"}
     )
+    # fleet pairs' tasks too: srun_pair ran them with the caller's environment as it was
+    slurm.srun_pair(["gpu-01", "gpu-02"], ["python", "-m", "x"], timeout_s=5, immediate_s=1)
     assert slurm.NO_HISTORY_VARIABLE == ENV_OFF
-    assert all(disabled(env) for env in seen) and len(seen) == 2
+    assert all(disabled(env) for env in seen) and len(seen) == 3
     assert seen[1]["PATH"] == "/bin"  # the caller's environment, with the variable added
 
 

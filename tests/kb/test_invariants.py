@@ -45,6 +45,7 @@ def every_row(kb: KnowledgeBase) -> list[Sourced]:
         *kb.xids,
         *kb.gpu_models,
         *kb.cudnn_floors,
+        *kb.gpu_starts,
     ]
     for release in kb.release_rows:
         rows += [release, *release.variants]

@@ -36,7 +36,6 @@ def test_the_fleets_check_span_reads_z_times_under_python_3_10(
     # the span was read with datetime.fromisoformat(stamp): on 3.10 every 'Z' time was
     # unreadable, so the report said nothing of when its nodes were checked or which were stale
     monkeypatch.setattr(times, "datetime", _Python310)
-    monkeypatch.setattr(aggregate, "datetime", _Python310)
     nodes = [
         NodeSummary(node=n, verdict=Severity.OK, finding_ids=(), stack=NodeStack(), checked_at=at)
         for n, at in (("a", "2026-12-01T02:00:00Z"), ("b", "2026-12-04T11:50:00Z"))
@@ -48,3 +47,13 @@ def test_the_fleets_check_span_reads_z_times_under_python_3_10(
         "2026-12-04T11:50:00Z",
         ("a",),
     )
+
+
+def test_a_time_is_written_in_utc_with_a_z():
+    from datetime import datetime, timedelta, timezone
+
+    from gpudoctor.model.times import utc_moment, utc_stamp
+
+    east = datetime(2026, 12, 8, 5, 4, 3, 999_999, tzinfo=timezone(timedelta(hours=2)))
+    assert utc_stamp(east) == "2026-12-08T03:04:03Z"
+    assert utc_moment(utc_stamp(east)) == east.replace(microsecond=0)

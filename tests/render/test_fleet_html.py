@@ -189,22 +189,25 @@ def test_the_drain_fix_of_gd_gpu_068_is_shown_as_markdown_shows_it():
     """The dashboard showed GD-GPU-068's title alone: an admin reading it had no command to
     drain the nodes, where the Markdown report's Evidence column gave the exact one."""
     from gpudoctor.fleet.aggregate import aggregate
-    from gpudoctor.fleet.gres import DRAIN_FIX
+    from gpudoctor.fleet.gres import drain_fix
     from tests.fleet.builders import node, with_findings
 
-    title = "SLURM gives out gpu:h100:8 here; the node has no GPU: drain it"
+    title = "SLURM gives out gpu:h100:8 here; the node has no GPU"
     missing = NodeFinding(
         id="GD-GPU-068",
         severity=Severity.ERROR,
         title=title,
-        evidence=("PCI bus: 0 NVIDIA GPUs", DRAIN_FIX),
+        evidence=("PCI bus: 0 NVIDIA GPUs", drain_fix(title)),
     )
     nodes = [node(f"gpu-{i:03d}") for i in range(1, 5)]
     nodes[1:3] = [with_findings(n, missing) for n in nodes[1:3]]
     report = aggregate(
         nodes, names={}, gpudoctor_version="0.1.0", created_at="2026-12-07T23:00:00Z"
     )
-    drain = "sudo scontrol update nodename='gpu-[002-003]' state=drain reason=\"GPUs missing\""
+    drain = (
+        "sudo scontrol update nodename='gpu-[002-003]' state=drain "
+        'reason="gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU"'
+    )
     page = Page(render_fleet("html", report))
     assert drain in page.by_class["code"]  # one command, to read and copy
     (cell,) = page.by_class["evidence"]

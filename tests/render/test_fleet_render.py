@@ -487,13 +487,14 @@ def test_the_report_says_when_its_nodes_were_checked_and_names_the_stale_ones(fm
 
 def test_the_terminal_shows_the_drain_fix_of_gd_gpu_068_under_its_nodes():
     # the text said "...: drain it" and not how; Markdown's Evidence column had the command
-    from gpudoctor.fleet.gres import DRAIN_FIX
+    from gpudoctor.fleet.gres import drain_fix
 
+    title = "SLURM gives out gpu:h100:8 here; the node has no GPU"
     missing = NodeFinding(
         id="GD-GPU-068",
         severity=Severity.ERROR,
-        title="SLURM gives out gpu:h100:8 here; the node has no GPU: drain it",
-        evidence=("PCI bus: 0 NVIDIA GPUs", DRAIN_FIX),
+        title=title,
+        evidence=("PCI bus: 0 NVIDIA GPUs", drain_fix(title)),
     )
     nodes = [node(f"gpu-{i:03d}") for i in range(1, 5)]
     nodes[1:3] = [with_findings(n, missing) for n in nodes[1:3]]
@@ -502,7 +503,8 @@ def test_the_terminal_shows_the_drain_fix_of_gd_gpu_068_under_its_nodes():
     at = lines.index("      gpu-[002-003]: " + missing.title)
     assert lines[at + 1].startswith(
         "        fix: drain the node (`sudo scontrol update nodename='gpu-[002-003]' "
-        'state=drain reason="GPUs missing"`); on it, compare gres.conf'
+        'state=drain reason="gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here; the node '
+        'has no GPU"`); on it, compare gres.conf'
     )
     # the rest of the evidence is JSON's, Markdown's and HTML's
     assert not any("PCI bus: 0 NVIDIA GPUs" in line for line in lines)

@@ -82,10 +82,11 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
     assert found.severity == Severity.ERROR and found.area == "gpu"
     # it read '..., NVML lists only 7': the drain reason did not say which GPU went missing
     assert found.title == (
-        "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7 of the driver's 8: "
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
         "GPU 0000:08:00.0 lost"
     )
-    assert found.fix[0].endswith('reason="GRES gpu:h100:8, NVML 7: GPU 0000:08:00.0 lost"')
+    # the reason the gate drains with (it was 'GRES gpu:h100:8, NVML 7: ...', the gate's not)
+    assert found.fix[0].endswith(f'reason="gpudoctor: GD-GPU-068 {found.title}"')
     assert found.evidence[0] == (
         "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
     )
@@ -115,7 +116,7 @@ def test_a_gpu_the_driver_still_lists_is_named_missing_too():
 def test_more_gpus_than_the_gres_is_a_warning():
     (found,) = findings(node("gpu:h100:4", gpus=8), RULE)
     assert found.severity == Severity.WARNING
-    assert found.title == "gpu-07 has 8 GPUs, SLURM gives out only 4"
+    assert found.title == "The node has 8 GPUs; SLURM gives out only gpu:h100:4"
 
 
 def test_several_gpu_types_are_summed():
@@ -152,7 +153,7 @@ def test_a_node_without_the_gpus_its_gres_gives_out_is_an_error_when_nvml_fails_
     (found,) = findings(gone, RULE)
     assert (found.severity, found.title) == (
         Severity.ERROR,
-        "SLURM gives out 8 GPUs on gpu-07; the node has no GPU",
+        "SLURM gives out gpu:h100:8 here; the node has no GPU",
     )
     assert found.evidence[:2] == (
         "SLURM gives out gpu:h100:8 on gpu-07; no NVIDIA GPU on the PCI bus",
@@ -160,25 +161,26 @@ def test_a_node_without_the_gpus_its_gres_gives_out_is_an_error_when_nvml_fails_
     )
     six = with_driver(gone, pci_functions=pci(*range(1, 7)))
     (found,) = findings(six, RULE)
-    assert found.title == "SLURM gives out 8 GPUs on gpu-07; the node has only 6 GPUs"
+    assert found.title == "SLURM gives out gpu:h100:8 here; the node has only 6 GPUs"
     unbound = tuple(replace(fn, driver=None) for fn in pci(*range(1, 9)))
     (found,) = findings(with_driver(gone, pci_functions=unbound), RULE)
     assert found.title == (
-        "SLURM gives out 8 GPUs on gpu-07; the nvidia driver owns none of the 8 GPUs on its PCI bus"
+        "SLURM gives out gpu:h100:8 here; the nvidia driver owns none of the 8 GPUs on its PCI bus"
     )
     unread = with_driver(gone, errors=(Unavailable(field="driver", code="x", message="no /sys"),))
     assert findings(unread, RULE) == []  # an unread bus is no missing GPU
 
 
 def test_a_node_given_out_as_one_gpu_is_counted_in_the_singular_when_nvml_fails():
-    # gpu:1 on a node whose one GPU is gone read 'SLURM gives out 1 GPUs on gpu-07'
+    # gpu:1 on a node whose one GPU is gone read 'SLURM gives out 1 GPUs on gpu-07'; the
+    # title names the GRES as SLURM writes it now, and "no GPU" is singular
     gone = with_driver(
         with_nvml(node("gpu:1", gpus=0), status="library_not_found", gpus=()),
         pci_functions=(),
         module_version=None,
     )
     (found,) = findings(gone, RULE)
-    assert found.title == "SLURM gives out 1 GPU on gpu-07; the node has no GPU"
+    assert found.title == "SLURM gives out gpu:1 here; the node has no GPU"
 
 
 def test_inside_a_job_the_count_is_not_compared():
@@ -270,7 +272,7 @@ def test_gpus_a_container_was_not_given_are_not_lost():
     (found,) = findings(report, RULE)
     assert (found.severity, found.title) == (
         Severity.WARNING,
-        "gpu-07 has 6 GPUs, SLURM gives out only 4",
+        "The node has 6 GPUs; SLURM gives out only gpu:4",
     )
 
 
@@ -280,7 +282,7 @@ def test_where_nvml_failed_more_gpus_than_the_gres_is_a_warning_too():
     (found,) = findings(with_driver(failed, pci_functions=pci(*range(1, 9))), RULE)
     assert (found.severity, found.title) == (
         Severity.WARNING,
-        "gpu-07 has 8 GPUs, SLURM gives out only 6",
+        "The node has 8 GPUs; SLURM gives out only gpu:6",
     )
 
 
@@ -509,7 +511,10 @@ def test_a_gpu_set_aside_for_a_vm_is_not_named_lost_in_the_drain_reason():
     report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=(*pci(*range(1, 8)), vfio))
     (found,) = findings(report, RULE)
     assert found.severity == Severity.ERROR
-    assert found.title == "SLURM gives out 8 GPUs on gpu-07, NVML lists only 7"
+    assert found.title == (
+        "SLURM gives out gpu:h100:8 here; the nvidia driver owns only 7 of the 8 GPUs on its "
+        "PCI bus"
+    )
     assert "lost" not in found.fix[0] and "missing" not in found.evidence[0]
 
 

@@ -167,11 +167,18 @@ def test_wsl1_is_told_to_convert_the_distribution_not_to_update_the_windows_driv
     report = with_host(
         no_gpu_machine(), wsl=True, kernel="4.4.0-19041-Microsoft", os_release="Ubuntu 20.04 LTS"
     )
+    said = []
     for rule_id in ("GD-NVML-001", "GD-CUDA-001"):
         (found,) = findings(report, rule_id)
         assert "WSL 1" in found.title, rule_id
         assert "> wsl --set-version DISTRO 2" in found.fix
         assert not any("wsl --update" in step for step in found.fix)
+        said.append((found.title, found.evidence[-1], found.fix))
+    # one sentence for both: GD-CUDA-001's kernel line lacked how WSL 2's kernel reads
+    assert said[0] == said[1]
+    assert (
+        said[0][1] == "kernel 4.4.0-19041-Microsoft: WSL 1 (WSL 2's ends -microsoft-standard-WSL2)"
+    )
     wsl2 = with_host(report, kernel="6.6.87.2-microsoft-standard-WSL2")
     assert "WSL 1" not in findings(wsl2, "GD-NVML-001")[0].title
 

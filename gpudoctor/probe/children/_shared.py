@@ -15,9 +15,27 @@ import warnings
 from pathlib import Path
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def mapped_libraries(fragments: tuple[str, ...]) -> list[str]:
+    """The libraries mapped into this process (Linux /proc/self/maps) whose file names start
+    with one of ``fragments`` (``libcudnn``), in load order."""
+    paths: list[str] = []
+    try:
+        with Path("/proc/self/maps").open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) == 6 else ""
+                name = path.rsplit("/", 1)[-1].lower()
+                if path.startswith("/") and name.startswith(fragments) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    return paths
 
 
 def decode_cudnn(value: int) -> str:
@@ -77,7 +95,7 @@ def cudnn_library(paths: list[str]) -> dict[str, object] | None:
         handle.cudnnGetVersion.restype = ctypes.c_size_t
         lib["version"] = decode_cudnn(int(handle.cudnnGetVersion()))
     except (OSError, AttributeError) as exc:
-        lib["error"] = _first_line(exc)
+        lib["error"] = first_line(exc)
     return lib
 
 
@@ -101,7 +119,7 @@ def error_chain(exc: BaseException) -> list[str]:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(chain) < NOTES_MAX:
         seen.add(id(current))
-        chain.append(_one_line(f"{type(current).__name__}: {_first_line(current)}"))
+        chain.append(_one_line(f"{type(current).__name__}: {first_line(current)}"))
         current = current.__cause__ or current.__context__
     return chain[::-1]
 

@@ -21,14 +21,18 @@ if __package__:  # imported as gpudoctor.probe.children.* (the tests)
     from gpudoctor.probe.children._shared import (
         ImportLog,
         cudnn_library,
+        first_line,
         gpu_allowed,
+        mapped_libraries,
         nvidia_requires,
     )
 else:  # run as a script: this folder is sys.path[0], whatever the interpreter
     from _shared import (  # type: ignore[import-not-found,no-redef]
         ImportLog,
         cudnn_library,
+        first_line,
         gpu_allowed,
+        mapped_libraries,
         nvidia_requires,
     )
 
@@ -47,18 +51,8 @@ LIB_FRAGMENTS = (
 
 
 def loaded_cuda_libraries() -> list[str]:
-    paths: list[str] = []
-    try:
-        with Path("/proc/self/maps").open(encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                parts = line.split(None, 5)
-                path = parts[5].strip() if len(parts) == 6 else ""
-                name = path.rsplit("/", 1)[-1].lower()
-                if path.startswith("/") and name.startswith(LIB_FRAGMENTS) and path not in paths:
-                    paths.append(path)
-    except OSError:
-        pass
-    return paths
+    """CUDA libraries mapped into this process (Linux /proc/self/maps), in load order."""
+    return mapped_libraries(LIB_FRAGMENTS)
 
 
 # The sonames stream_executor's dso_loader opens, per CUDA major of the build. CUDA 11.x keeps
@@ -146,11 +140,6 @@ def dlopen_failures(sonames: dict[str, str]) -> list[dict[str, str]]:
         else:
             failed.append({"name": name, "soname": soname, "error": error or "not found"})
     return failed
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def smoke(t: Any, index: int) -> dict[str, object]:

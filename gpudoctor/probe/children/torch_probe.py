@@ -14,7 +14,6 @@ import platform
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 if __package__:  # imported as gpudoctor.probe.children.* (the tests)
@@ -22,7 +21,9 @@ if __package__:  # imported as gpudoctor.probe.children.* (the tests)
         ImportLog,
         cudnn_library,
         decode_cudnn,
+        first_line,
         gpu_allowed,
+        mapped_libraries,
         nvidia_requires,
     )
 else:  # run as a script: this folder is sys.path[0], whatever the interpreter
@@ -30,7 +31,9 @@ else:  # run as a script: this folder is sys.path[0], whatever the interpreter
         ImportLog,
         cudnn_library,
         decode_cudnn,
+        first_line,
         gpu_allowed,
+        mapped_libraries,
         nvidia_requires,
     )
 
@@ -40,23 +43,7 @@ LIB_FRAGMENTS = ("libcuda.", "libcudart", "libcudnn", "libcublas", "libnvjitlink
 
 def loaded_cuda_libraries() -> list[str]:
     """CUDA libraries mapped into this process (Linux /proc/self/maps), in load order."""
-    paths: list[str] = []
-    try:
-        with Path("/proc/self/maps").open(encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                parts = line.split(None, 5)
-                path = parts[5].strip() if len(parts) == 6 else ""
-                name = path.rsplit("/", 1)[-1].lower()
-                if path.startswith("/") and name.startswith(LIB_FRAGMENTS) and path not in paths:
-                    paths.append(path)
-    except OSError:
-        pass
-    return paths
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if text else type(exc).__name__
+    return mapped_libraries(LIB_FRAGMENTS)
 
 
 def _libraries_so_far(out: dict[str, object]) -> None:

@@ -1,0 +1,71 @@
+"""GD-GPU-068's words: a node whose SLURM GRES gives out more GPUs than it has, or fewer.
+
+check's rule (rules/gpu_count.py) and the fleet's comparison (fleet/gres.py) count the GPUs
+each from its own facts and decide alike (model/slurm.py's judge_gres); here they say what
+they found, so that an admin reads one title and one ``scontrol update ... reason=`` for one
+state of a node, and the health gate drains it with that reason (pure, no I/O).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gpudoctor.model.slurm import drain_reason
+
+GRES_COUNT_ID = "GD-GPU-068"
+
+
+def gpus(count: int) -> str:
+    """``1 GPU``, ``8 GPUs``."""
+    return f"{count} GPU{'' if count == 1 else 's'}"
+
+
+def short_title(
+    shown: str,
+    *,
+    owned: int | None,
+    on_bus: int,
+    nvml: int | None = None,
+    mig_devices: int | None = None,
+    lost: Sequence[str] = (),
+) -> str:
+    """The title of a node that has fewer GPUs than its GRES ``shown`` gives out, or GPUs
+    NVML lost.
+
+    ``owned``: the GPUs the nvidia driver owns (the PCI bus and /proc/driver/nvidia/gpus;
+    None where they are not the node's to count); ``on_bus``: the NVIDIA GPUs on its PCI bus;
+    ``nvml``: the GPUs NVML lists where they are the node's (None where NVML failed or lists
+    a share); ``mig_devices``: SLURM's AutoDetect=nvml count with MIG on; ``lost``: the PCI
+    addresses of the GPUs NVML does not list. NVML listing other than the driver owns is
+    named first: the GPUs it does not list cannot be used.
+    """
+    if nvml is not None and nvml != owned:
+        has = f"NVML lists only {gpus(nvml)}"
+        if owned is not None and nvml < owned:
+            has += f" of the node's {owned}"
+    else:
+        if owned is None or on_bus <= owned:
+            has = "the node has " + ("no GPU" if not owned else f"only {gpus(owned)}")
+        else:  # on the bus, not the driver's (no module loaded, or vfio-pci): unusable here
+            owns = "none" if owned == 0 else f"only {owned}"
+            has = f"the nvidia driver owns {owns} of the {gpus(on_bus)} on its PCI bus"
+        if mig_devices is not None:  # SLURM's count, known where NVML lists every GPU
+            has += f" ({mig_devices} with its MIG devices)"
+    if lost:
+        names = ", ".join(lost[:2]) + (f" and {len(lost) - 2} more" if lost[2:] else "")
+        has += f": GPU{'s' if lost[1:] else ''} {names} lost"
+    return f"SLURM gives out {shown} here; {has}"
+
+
+def surplus_title(shown: str, has: int) -> str:
+    """The title of a node that has more GPUs than its GRES ``shown`` gives out."""
+    return f"The node has {gpus(has)}; SLURM gives out only {shown}"
+
+
+def drain_command(node: str, title: str) -> str:
+    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor: GD-GPU-068 ..."``:
+    the reason the health gate sets for this finding alone, in double quotes (the reason has
+    none; ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is."""
+    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(GRES_COUNT_ID, title))
+    return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'

@@ -1,0 +1,89 @@
+"""How each container runtime is started with the GPU (containers.toml): one row per runtime,
+which check, make-env and verify all quote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpudoctor.datarows import Table
+from gpudoctor.errors import KnowledgeBaseError
+from gpudoctor.kb import load
+from gpudoctor.kb.containers import gpu_starts
+
+RUNTIMES = ("docker", "podman", "apptainer", "kubernetes")
+
+ROW: Table = {"runtime": "docker", "start": "docker run --gpus all ...", "source": "x"}
+
+
+def test_every_runtime_the_probe_names_has_its_own_row_and_the_others_get_dockers():
+    kb = load()
+    assert sorted(r.runtime for r in kb.gpu_starts) == sorted(RUNTIMES)
+    assert kb.gpu_start("container") == kb.gpu_start("docker")
+    podman = kb.gpu_start("podman")
+    assert podman is not None and podman.start == "podman run --device nvidia.com/gpu=all ..."
+    assert podman.text.startswith(f"{podman.start} (with the NVIDIA Container Toolkit's CDI")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([ROW, ROW], "runtime 'docker' is listed twice"),
+        ([{**ROW, "runtime": "podman"}], "no 'docker' row"),
+        ([{**ROW, "start": " "}], "start must be a non-empty string"),
+        ([{**ROW, "command": "x"}], "command"),
+    ],
+)
+def test_a_bad_table_is_refused(rows: list[Table], message: str):
+    import datetime as dt
+
+    dated = [{**r, "as_of": dt.date(2026, 12, 8)} for r in rows]
+    with pytest.raises(KnowledgeBaseError, match=message):
+        gpu_starts({"gpu_start": dated}, "containers.toml")
+
+
+def _verify_root(tmp_path: Path, runtime: str) -> tuple[dict[str, str], Path]:
+    """A container of ``runtime`` whose host shows its H100 in /sys (verify's view)."""
+    marker = {
+        "docker": "/.dockerenv",
+        "podman": "/run/.containerenv",
+        "apptainer": "/.singularity.d/env/90-environment.sh",
+        "kubernetes": "/.dockerenv",
+    }[runtime]
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1"} if runtime == "kubernetes" else {}
+    root = tmp_path / "root"
+    (root / marker.lstrip("/")).parent.mkdir(parents=True)
+    (root / marker.lstrip("/")).touch()
+    gpu = root / "sys/bus/pci/devices/0000:01:00.0"
+    gpu.mkdir(parents=True)
+    for name, value in (("vendor", "0x10de"), ("class", "0x030200"), ("device", "0x2330")):
+        (gpu / name).write_text(value + "\n")
+    return env, root
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_check_make_env_and_verify_tell_one_runtime_the_same_way_to_the_gpu(
+    tmp_path: Path, runtime: str
+):
+    # Three tables said it: a podman container was told `podman run --device
+    # nvidia.com/gpu=all` by check and make-env, but `docker run --gpus all ... (podman:
+    # ...)` by verify; a pod three differently worded limits; make-env's docker line left out
+    # the toolkit it needs
+    from gpudoctor.cli.verify_where import container_reason
+    from gpudoctor.envplan.plan import Request, make_plan
+    from gpudoctor.envplan.target import Target
+    from gpudoctor.probe.base import ProbeContext
+    from tests.rules.builders import findings, no_gpu_machine, with_env
+
+    start = load().gpu_start(runtime)
+    assert start is not None
+    report = with_env(no_gpu_machine(container=runtime), NVIDIA_VISIBLE_DEVICES="all")
+    (check,) = findings(report, "GD-DRV-001")
+    assert any(step.endswith(f": {start.text}") for step in check.fix), check.fix
+    plan = make_plan(load(), Target(driver=None, cc=None, container=runtime), Request())
+    (make_env,) = [w for w in plan.warnings if w.startswith("no NVIDIA GPU is visible")]
+    assert make_env.endswith(f": {start.text}")
+    env, root = _verify_root(tmp_path, runtime)
+    verify = container_reason(ProbeContext(env=env, root=root))
+    assert verify is not None and f": {start.text}, and" in verify.message
