@@ -153,9 +153,7 @@ def partition_max_minutes(
     return parse_time_limit(said[0]) if said else None
 
 
-_TIME_LIMIT = re.compile(
-    r"^(?:([0-9]{1,9})-)?([0-9]{1,9})(?::([0-9]{1,9}))?(?::([0-9]{1,9}))?$"
-)
+_TIME_LIMIT = re.compile(r"^(?:([0-9]{1,9})-)?([0-9]{1,9})(?::([0-9]{1,9}))?(?::([0-9]{1,9}))?$")
 """At most 9 digits a field: SLURM's limits are 32-bit minutes, and int() refuses more than
 4,300 digits (a longer field is a form this does not know)."""
 
