@@ -266,7 +266,13 @@ def unmet_requirements(report: Report, fw: FrameworkInfo) -> list[Unmet]:
             continue
         have = installed.get(canonical_name(req.name))
         parsed = version(have)
-        if have and parsed is not None and not req.specifier.contains(parsed, prereleases=True):
+        if not have or parsed is None:
+            continue
+        try:
+            met = req.specifier.contains(parsed, prereleases=True)
+        except ValueError:  # a pin's part longer than int() converts: packaging parses it late
+            continue
+        if not met:
             found.append(Unmet(fw, req, have))
     return found
 
