@@ -19,12 +19,20 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 recursion (its ``(.*)`` stops at one), and a name that ends in one passes its ``^[0-9]+$``."""
 
 
+_LONG_NUMBER = re.compile(r"[0-9]{1000}")
+"""A digit run no node name has (a name is at most 253 characters) and python-hostlist's
+int() may refuse (more than 4,300 digits): such a name is listed as it is."""
+
+
 def compress(nodes: Iterable[str]) -> str:
-    """``["gpu-001", "gpu-002", "gpu-004"]`` -> ``gpu-[001-002,004]``."""
+    """``["gpu-001", "gpu-002", "gpu-004"]`` -> ``gpu-[001-002,004]``; a name with a digit run
+    of 1,000 or more (a hostile report's or manifest's) is listed after the rest, as it is."""
     import hostlist
 
     names = sorted(set(nodes))
-    return str(hostlist.collect_hostlist(names)) if names else ""
+    odd = [n for n in names if _LONG_NUMBER.search(n)]
+    plain = [n for n in names if n not in odd]
+    return ",".join([str(hostlist.collect_hostlist(plain))] * bool(plain) + odd)
 
 
 def expand(text: str, what: str = "hostlist") -> tuple[str, ...]:
