@@ -216,6 +216,17 @@ def gpu_ccs(report: Report) -> dict[str, list[GpuInfo]]:
     return found
 
 
+def visible_index(token: str) -> int | None:
+    """A ``CUDA_VISIBLE_DEVICES`` entry as the index CUDA reads (``3``, ``-1``), or None when it
+    is no index: CUDA reads ASCII digits, and a number beyond 19 digits is read as 10**19,
+    an index no GPU has (int() refuses more than 4,300 digits, and '²' passes str.isdigit())."""
+    digits = token.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    value = int(digits) if len(digits) <= 19 else 10**19
+    return -value if token.startswith("-") else value
+
+
 @functools.lru_cache(maxsize=1024)  # every node of a fleet has the same framework's lines
 def requirement(line: str) -> Requirement | None:
     """A ``Requires-Dist`` line parsed (shared: nothing changes one), or None when invalid or
