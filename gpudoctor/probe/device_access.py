@@ -85,7 +85,7 @@ def open_results(ctx: ProbeContext, paths: list[str]) -> tuple[dict[str, str | N
     if not isinstance(data, dict):
         return {}, f"the open check printed no result: {result.start_error or result.stderr}"
     by_real = {str(ctx.path(p)): p for p in paths}
-    return {by_real.get(k, k): v for k, v in data.items() if k in by_real}, None
+    return {by_real[k]: v for k, v in data.items() if k in by_real}, None
 
 
 def probe_device_access(ctx: ProbeContext) -> DeviceAccessInfo:
