@@ -400,11 +400,12 @@ def _remote_report(
 ) -> Report:
     """The report of one compute node, checked through srun; where it ran said on stderr."""
     from gpudoctor.fleet.remote import Where, find_nodes, run_check_on_one_of
+    from gpudoctor.model.inert import inert
 
+    # Node names, states and srun's words come from sinfo and srun: shown inert, as errors are
     def busy(where: Where, why: str) -> None:
-        click.echo(
-            f"gpudoctor check: {why.split(' (try again', 1)[0]}; trying another node", err=True
-        )
+        said = inert(why.split(" (try again", 1)[0], one_line=True)
+        click.echo(f"gpudoctor check: {said}; trying another node", err=True)
 
     def announce(where: Where) -> None:
         gpus = (
@@ -413,9 +414,9 @@ def _remote_report(
             else "no GPU GRES there: the job gets no GPU"
         )
         part = f"partition {where.partition}" if where.partition else "no partition"
+        said = inert(f"{where.node} ({part}, {where.state}; {gpus})", one_line=True)
         click.echo(
-            f"gpudoctor check: running on node {where.node} ({part}, {where.state}; {gpus}) "
-            f"through srun, at most {timeout_s:g} s",
+            f"gpudoctor check: running on node {said} through srun, at most {timeout_s:g} s",
             err=True,
         )
 

@@ -14,14 +14,25 @@ NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 """One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
 characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
 file name too (no path separator, no leading dot)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""No node name holds one; a newline sends python-hostlist's expand_part into endless
+recursion (its ``(.*)`` stops at one), and a name that ends in one passes its ``^[0-9]+$``."""
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{1000}")
+"""A digit run no node name has (a name is at most 253 characters) and python-hostlist's
+int() may refuse (more than 4,300 digits): such a name is listed as it is."""
 
 
 def compress(nodes: Iterable[str]) -> str:
-    """``["gpu-001", "gpu-002", "gpu-004"]`` -> ``gpu-[001-002,004]``."""
+    """``["gpu-001", "gpu-002", "gpu-004"]`` -> ``gpu-[001-002,004]``; a name with a digit run
+    of 1,000 or more (a hostile report's or manifest's) is listed after the rest, as it is."""
     import hostlist
 
     names = sorted(set(nodes))
-    return str(hostlist.collect_hostlist(names)) if names else ""
+    odd = [n for n in names if _LONG_NUMBER.search(n)]
+    plain = [n for n in names if n not in odd]
+    return ",".join([str(hostlist.collect_hostlist(plain))] * bool(plain) + odd)
 
 
 def expand(text: str, what: str = "hostlist") -> tuple[str, ...]:
@@ -33,6 +44,12 @@ def expand(text: str, what: str = "hostlist") -> tuple[str, ...]:
     """
     import hostlist
 
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise BadInputError(
+            f"{what} {_shown(text)} holds a control character ({control.group()!r}), "
+            "which no node name has"
+        )
     names: dict[str, None] = {}  # ordered and without duplicates, as expand_hostlist gives
     try:
         for part in _parts(text):
@@ -44,6 +61,8 @@ def expand(text: str, what: str = "hostlist") -> tuple[str, ...]:
                 )
     except hostlist.BadHostlist as exc:
         raise BadInputError(f"{what} {_shown(text)}: {exc}") from None
+    except ValueError:  # int() of a range's bound longer than 4,300 digits
+        raise BadInputError(f"{what} {_shown(text)}: a range's number is too long") from None
     if not names:
         raise BadInputError(f"{what} {_shown(text)} names no node")
     return tuple(names)

@@ -10,7 +10,10 @@ from gpudoctor.model.slurm import gpu_gres
 SINFO_PARTITIONS_FORMAT = "%P|%a|%D|%G|%f|%F|%N"
 """Partition (``*`` = default), availability, node count, GRES, features, node counts by
 state (allocated/idle/other/total), nodes (last: a hostlist is the one field with commas)."""
-_COUNTS = re.compile(r"^(\d+)/(\d+)/(\d+)/(\d+)$")
+_COUNTS = re.compile(r"^([0-9]{1,9})/([0-9]{1,9})/([0-9]{1,9})/([0-9]{1,9})$")
+_COUNT = re.compile(r"[0-9]{1,9}")
+"""Node counts as sinfo prints them (ASCII, 32-bit): not '²', which str.isdigit() takes and
+int() refuses, nor more digits than int() converts."""
 
 
 def gres_list(field: str) -> tuple[str, ...]:
@@ -50,7 +53,7 @@ def parse_partitions(text: str) -> tuple[SlurmPartition, ...]:
                 default=name.endswith("*"),
                 available=avail or None,
                 nodes=nodes,
-                node_count=int(count) if count.isdigit() else None,
+                node_count=int(count) if _COUNT.fullmatch(count) else None,
                 gres=gres_list(gres),
                 features=gres_list(features),
                 nodes_usable=usable,

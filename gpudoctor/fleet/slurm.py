@@ -153,7 +153,9 @@ def partition_max_minutes(
     return parse_time_limit(said[0]) if said else None
 
 
-_TIME_LIMIT = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+_TIME_LIMIT = re.compile(r"^(?:([0-9]{1,9})-)?([0-9]{1,9})(?::([0-9]{1,9}))?(?::([0-9]{1,9}))?$")
+"""At most 9 digits a field: SLURM's limits are 32-bit minutes, and int() refuses more than
+4,300 digits (a longer field is a form this does not know)."""
 
 
 def parse_time_limit(text: str) -> int | None:

@@ -152,8 +152,10 @@ def _build(tp: Any, signed: bool) -> Converter:
     if tp is Severity:
         return _severity
     if origin is tuple:
-        (item, _) = typing.get_args(tp)
-        return _sequence(converter(item, signed))
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return _sequence(converter(args[0], signed))
+        return _fixed(tuple(converter(a, signed) for a in args))  # (node, node), (node, why)
     if origin is dict:
         _, vt = typing.get_args(tp)
         return _mapping(converter(vt, signed))
@@ -236,6 +238,27 @@ _LEAVES: dict[tuple[Any, bool], Converter] = {
     (float, False): lambda value, checks: _float_of(value, checks, False),
     (float, True): lambda value, checks: _float_of(value, checks, True),
 }
+
+
+def _fixed(items: tuple[Converter, ...]) -> Converter:
+    """A list of exactly ``len(items)`` values, each read by its own converter: a pair of
+    nodes given as 12 names or none was taken whole, and broke whatever unpacked it."""
+
+    def convert(value: Any, checks: _Checks) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise _Bad(_NULL if value is None else "expected a list")
+        if len(value) != len(items):
+            raise _Bad(f"expected a list of {len(items)}, not of {len(value)}")
+        out = []
+        try:
+            for item, v in zip(items, value, strict=True):
+                out.append(item(v, checks))
+        except _Bad as bad:
+            bad.steps.append(f"[{len(out)}]")
+            raise
+        return tuple(out)
+
+    return convert
 
 
 def _sequence(item: Converter) -> Converter:
@@ -439,7 +462,7 @@ def _fast_test(tp: Any, signed: bool) -> tuple[str, str] | None:
         args = typing.get_args(tp)
         optional = type(None) in args
         tp = next(a for a in args if a is not type(None))
-    if typing.get_origin(tp) is tuple and not optional:
+    if typing.get_origin(tp) is tuple and typing.get_args(tp)[1:] == (Ellipsis,) and not optional:
         # no entries to count, no items to check: errors, MIG devices, processes, often
         return "v.__class__ is list and not v", "()"
     test = _FAST.get((tp, signed if tp in (int, float) else False))

@@ -61,7 +61,10 @@ class SlurmNode:
 
 
 # ``gpu``, ``gpu:8``, ``gpu:h100:8(S:0-1)``; not another resource that starts so (``gpumem``)
-_GPU_GRES = re.compile(r"^gpu(?=$|[:(])(?::([^:(]+))?(?::(\d+))?")
+_GPU_GRES = re.compile(r"^gpu(?=$|[:(])(?::([^:(]+))?(?::([0-9]+))?")
+_MAX_COUNT_DIGITS = 18
+"""A longer count (a hostile report's) is no count SLURM writes, and int() refuses more than
+4,300 digits: read as a GRES that names no count."""
 
 
 def gpu_gres(gres: str) -> tuple[str | None, int | None] | None:
@@ -70,9 +73,9 @@ def gpu_gres(gres: str) -> tuple[str | None, int | None] | None:
     if match is None:
         return None
     kind, count = match.group(1), match.group(2)
-    if kind is not None and kind.isdigit() and count is None:
-        kind, count = None, kind
-    return kind, int(count) if count else None
+    if kind is not None and kind.isascii() and kind.isdigit() and count is None:
+        kind, count = None, kind  # not "gpu:²", which str.isdigit() takes and int() refuses
+    return kind, int(count) if count and len(count) <= _MAX_COUNT_DIGITS else None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -220,7 +220,8 @@ def _pixi_cuda(path: str) -> str | None:
         doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None  # the create step says what is wrong with the file
-    cuda = doc.get("system-requirements", {}).get("cuda")
+    needs = doc.get("system-requirements")  # a hand-edited file's may be no table
+    cuda = needs.get("cuda") if isinstance(needs, dict) else None
     return cuda if isinstance(cuda, str) and cuda else None
 
 

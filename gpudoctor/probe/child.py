@@ -79,7 +79,7 @@ def run_json_child(
         if line.startswith("{"):
             try:
                 data = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON; 4,300+ digits; nested too deep
                 break
             if isinstance(data, dict):
                 return ChildOutcome(data, result)

@@ -80,10 +80,12 @@ def open_results(ctx: ProbeContext, paths: list[str]) -> tuple[dict[str, str | N
         return {}, f"opening {', '.join(paths)} did not return within {OPEN_TIMEOUT_S:.0f} s"
     try:
         data = json.loads(result.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
+    except (IndexError, ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
         return {}, f"the open check printed no result: {result.start_error or result.stderr}"
     by_real = {str(ctx.path(p)): p for p in paths}
-    return {by_real.get(k, k): v for k, v in data.items() if k in by_real}, None
+    return {by_real[k]: v for k, v in data.items() if k in by_real}, None
 
 
 def probe_device_access(ctx: ProbeContext) -> DeviceAccessInfo:

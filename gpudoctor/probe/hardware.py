@@ -40,12 +40,19 @@ def _after_colon(text: str | None) -> str | None:
     return text.partition(":")[2].strip() or text.strip() or None
 
 
-def _counter(path: Path) -> int | None:
-    text = _read(path, 64)
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
+def _number(text: str | None) -> int | None:
+    """A number as sysfs writes one (ASCII digits, below 2**64: the kernel's u64), else None.
+
+    int() took ``-1``, ``٣`` and ``²`` (a ValueError) and 64-digit numbers, none of which a
+    saved report reads back: its reader refuses negative numbers and any beyond 64 bits."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 20:
         return None
+    value = int(text)
+    return value if value < 1 << 64 else None
+
+
+def _counter(path: Path) -> int | None:
+    return _number(_read(path, 64))
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -55,7 +62,7 @@ def parse_rate(text: str | None) -> float | None:
 
 
 def _port_number(path: Path) -> int:
-    return int(path.name) if path.name.isdigit() else 0
+    return _number(path.name) or 0
 
 
 def ib_ports(ctx: ProbeContext) -> tuple[IbPort, ...] | None:
@@ -75,13 +82,14 @@ def ib_ports(ctx: ProbeContext) -> tuple[IbPort, ...] | None:
         hca_type = _read(device / "hca_type", 64) or None
         board_id = _read(device / "board_id", 64) or None
         for port in ports:
-            if not port.name.isdigit():
+            number = _number(port.name)
+            if number is None:
                 continue
             rate = _read(port / "rate")
             found.append(
                 IbPort(
                     device=device.name,
-                    port=int(port.name),
+                    port=number,
                     state=_after_colon(_read(port / "state")),
                     phys_state=_after_colon(_read(port / "phys_state")),
                     rate=rate,

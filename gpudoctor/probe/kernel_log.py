@@ -33,11 +33,19 @@ SOURCES = ("/dev/kmsg", "journalctl", "dmesg")
 """Tried in this order; the first that can be read is used."""
 MAX_EVENTS = 100
 
-_XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)")
-_SXID = re.compile(r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,5}),\s*(.*)")
+_XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)", re.ASCII)
+_SXID = re.compile(
+    r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,5}),\s*(.*)", re.ASCII
+)
 # "pid=2024380, name=nvidia-smi, " (R470 and later); "pid='<unknown>', name=<unknown>, "; and
 # "pid=1896, " alone (older drivers)
-_PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*(?:name=(.*?),\s*)?")
+_PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*(?:name=(.*?),\s*)?", re.ASCII)
+MAX_PID_DIGITS = 10
+"""Linux's pid_max is at most 2**22 (7 digits); a longer pid is no process's (int() refuses
+more than 4,300 digits, and a report refuses a number beyond 64 bits): read as unknown."""
+LAST_TIME = 253402300799.0
+"""9999-12-31T23:59:59Z, the last time an ISO date can name: a record's time beyond it (or
+not finite) is no time, and is read as a record without one."""
 _DMESG = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\]\s?(.*)$")
 _JOURNAL = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+kernel:\s?(.*)$"
@@ -93,7 +101,8 @@ def parse_message(text: str) -> ParsedLine | None:
     process: str | None = None
     found = _PID.match(rest)
     if found:
-        pid = int(found.group(1)) if found.group(1) else None
+        digits = found.group(1)
+        pid = int(digits) if digits and len(digits) <= MAX_PID_DIGITS else None
         name = (found.group(2) or "").strip()
         process = None if name in ("<unknown>", "") else name[:64]
         rest = rest[found.end() :]
@@ -126,9 +135,17 @@ def _boot_time(ctx: ProbeContext, now: float) -> float | None:
     """The wall-clock time of boot (now minus ``/proc/uptime``)."""
     text = ctx.read_text("/proc/uptime") or ""
     try:
-        return now - float(text.split()[0])
+        uptime = float(text.split()[0])
     except (IndexError, ValueError):
         return None
+    return now - uptime if math.isfinite(uptime) and uptime >= 0 else None
+
+
+def _wall_time(boot: float, since_boot: float) -> float | None:
+    """``boot + since_boot``, or None where that is no time an ISO date can name (a
+    record's stamp of hundreds of digits, an infinite one): ``iso()`` would raise on it."""
+    when = boot + since_boot
+    return when if math.isfinite(when) and 0 <= when <= LAST_TIME else None
 
 
 def _kmsg_time(head: bytes, boot: float | None) -> float | None:
@@ -137,8 +154,8 @@ def _kmsg_time(head: bytes, boot: float | None) -> float | None:
     if len(fields) < 3 or boot is None:
         return None
     try:
-        return boot + int(fields[2]) / 1e6
-    except ValueError:
+        return _wall_time(boot, int(fields[2]) / 1e6)
+    except (ValueError, OverflowError):  # not a number; more digits than int() or a float
         return None
 
 
@@ -279,7 +296,7 @@ def read_dmesg(ctx: ProbeContext, now: float) -> _Reading | str:
         match = _DMESG.match(line)
         if match:
             secs, message = float(match.group(1)), match.group(2)
-            reading.add(boot + secs if boot is not None else None, message)
+            reading.add(_wall_time(boot, secs) if boot is not None else None, message)
         else:
             reading.add(None, line)  # printk.time=0: no timestamps at all
     return reading

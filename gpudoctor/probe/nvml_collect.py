@@ -11,6 +11,10 @@ from gpudoctor.probe import nvml_api as api
 from gpudoctor.probe.nvml_api import NvmlLike
 
 _MIB = 1024 * 1024
+MAX_DEVICES = 64
+"""The most GPUs, and MIG devices of one GPU, read: more than any machine has (an HGX board
+has 8 GPUs, a GPU at most 7 MIG devices). A larger count is a broken library's number (an
+uninitialised 4294967295): reading that many handles took minutes and gigabytes."""
 
 # Newest first. nvidia-ml-py's unversioned nvmlDeviceGetComputeRunningProcesses always calls
 # _v3 and raises NVMLLibraryMismatchError (not NVMLError) on drivers without it (R470 era),
@@ -168,7 +172,9 @@ def _collect_initialised(session: _Session) -> NvmlInfo:
     nvml_version = system("nvml_version", "nvmlSystemGetNVMLVersion")
     cuda, source, v2_error = _cuda_driver_version(session, errors)
     count = system("device_count", "nvmlDeviceGetCount")
-    gpus = tuple(_collect_gpu(session, i) for i in range(int(count or 0)))
+    gpus = tuple(
+        _collect_gpu(session, i) for i in range(_bounded(count, "nvml.device_count", errors))
+    )
     return NvmlInfo(
         status="ok",
         driver_version=text(driver) if driver is not None else None,
@@ -180,6 +186,21 @@ def _collect_initialised(session: _Session) -> NvmlInfo:
         missing_functions=tuple(session.missing),
         errors=tuple(errors),
     )
+
+
+def _bounded(count: Any, name: str, errors: list[Unavailable]) -> int:
+    """``count`` as a number of devices to read, at most :data:`MAX_DEVICES` (said if cut)."""
+    n = int(count or 0)
+    if n > MAX_DEVICES:
+        errors.append(
+            Unavailable(
+                field=name,
+                code="out_of_range",
+                message=f"NVML counts {n} devices, more than any machine has: the first "
+                f"{MAX_DEVICES} were read",
+            )
+        )
+    return max(0, min(n, MAX_DEVICES))
 
 
 def _cuda_driver_version(
@@ -572,7 +593,7 @@ def _read_modes(r: _GpuReader) -> None:
 def _read_mig_devices(r: _GpuReader) -> tuple[MigDevice, ...]:
     count = r.read("mig_devices", "nvmlDeviceGetMaxMigDeviceCount")
     devices: list[MigDevice] = []
-    for i in range(int(count or 0)):
+    for i in range(_bounded(count, f"gpu[{r.index}].mig_devices", r.errors)):
         handle = r.session.call("nvmlDeviceGetMigDeviceHandleByIndex", r.handle, i)
         if isinstance(handle, _Failure):
             if handle.code != "not_found":  # an empty slot is not an error

@@ -57,7 +57,10 @@ _APT_ACTIONS = {
     "Purge": "purge",
     "Reinstall": "reinstall",
 }
-_APT_PACKAGE = re.compile(r"([^\s,()]+) \(([^)]*)\)")
+_APT_PACKAGE = re.compile(r"(?<![^\s,()])([^\s,()]+) \(([^)]*)\)")
+"""``name (versions)``, the name tried only from its first character: from every character of
+a long run without `` (`` (a log's tail of NUL bytes after a crash), the search took
+quadratic time, 29 s for 40,000 characters on the 2-core VM."""
 _DNF_LINE = re.compile(
     r"^(?P<when>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)\s+\S+\s+"
     r"(?P<action>Upgrade|Upgraded|Installed|Erase|Downgrade|Downgraded|Reinstall|Obsoleted)"

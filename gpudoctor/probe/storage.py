@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -41,13 +42,21 @@ class Mount:
     fs_type: str
 
 
+_OCTAL = re.compile(r"\\([0-7]{3})")
+"""The kernel escapes a space, tab, newline and backslash in a mount point as ``\\040``
+(fs/proc_namespace.c, mangle()); every other byte is written as it is."""
+
+
 def parse_mounts(text: str | None) -> tuple[Mount, ...]:
-    """``/proc/self/mounts`` -> mounts (octal escapes such as ``\\040`` decoded)."""
+    """``/proc/self/mounts`` -> mounts (octal escapes such as ``\\040`` decoded).
+
+    Only those: Python's unicode_escape, used before, read the UTF-8 of ``/media/josé`` as
+    Latin-1 (``/media/josÃ©``), and no path under it was found on its file system."""
     found = []
     for line in (text or "").splitlines():
         parts = line.split()
         if len(parts) >= 3:
-            point = parts[1].encode().decode("unicode_escape", errors="replace")
+            point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), parts[1])
             found.append(Mount(point, parts[2]))
     return tuple(found)
 

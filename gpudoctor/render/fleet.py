@@ -541,7 +541,10 @@ def _json_lines(value: Any, depth: int) -> str:
 
 
 def _json_one(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    # A lone surrogate (a report's "\ud800") is kept as the JSON escape it was read as: raw,
+    # no UTF-8 file or pipe can hold it, and writing the document failed (exit 3).
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _html(report: FleetReport) -> str:

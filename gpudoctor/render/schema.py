@@ -51,7 +51,12 @@ def _type(tp: Any, defs: dict[str, Any], strict: bool) -> dict[str, Any]:
             return {**schema, "type": [schema["type"], "null"]}
         return {"anyOf": [schema, {"type": "null"}]}
     if origin is tuple:
-        return {"type": "array", "items": _type(typing.get_args(tp)[0], defs, strict)}
+        args = typing.get_args(tp)
+        items = {"type": "array", "items": _type(args[0], defs, strict)}
+        if args[1:] == (Ellipsis,):
+            return items
+        # (node, node), (node, why): the reader takes exactly that many (model/convert.py)
+        return {**items, "minItems": len(args), "maxItems": len(args)}
     if origin is dict:
         return {
             "type": "object",

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -226,6 +227,35 @@ def gpu_ccs(report: Report) -> dict[str, list[GpuInfo]]:
         if gpu.compute_capability:
             found.setdefault(gpu.compute_capability, []).append(gpu)
     return found
+
+
+def visible_index(token: str) -> int | None:
+    """A ``CUDA_VISIBLE_DEVICES`` entry as the index CUDA reads (``3``, ``-1``), or None when it
+    is no index: CUDA reads ASCII digits, and a number beyond 19 digits is read as 10**19,
+    an index no GPU has (int() refuses more than 4,300 digits, and '²' passes str.isdigit())."""
+    digits = token.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    value = int(digits) if len(digits) <= 19 else 10**19
+    return -value if token.startswith("-") else value
+
+
+@functools.lru_cache(maxsize=1024)  # every node of a fleet has the same framework's lines
+def requirement(line: str) -> Requirement | None:
+    """A ``Requires-Dist`` line parsed (shared: nothing changes one), or None when invalid or
+    when a version it pins is none packaging can compare.
+
+    packaging parses a specifier's version only when it first compares one, so a pin such as
+    ``==2.<5,000 digits>`` parsed as a requirement and raised ValueError (int() refuses more
+    than 4,300 digits) inside a rule: each version is compared once here instead.
+    """
+    try:
+        req = Requirement(line)
+        for spec in req.specifier:
+            spec.contains("0", prereleases=True)
+    except (InvalidRequirement, ValueError):
+        return None
+    return req
 
 
 @functools.lru_cache(maxsize=1024)  # the same strings in every report of a fleet

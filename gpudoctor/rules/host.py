@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules import mixed_gpus
-from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu
+from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu, visible_index
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 # Variables DCGM's software check flags (NVIDIA/DCGM nvvs/src/Software.cpp), plus
@@ -27,8 +26,6 @@ SLOWDOWN_VARIABLES: dict[str, str] = {
     "OPENCL_PROFILE": "turns on the legacy OpenCL profiler",
     "CUDA_LAUNCH_BLOCKING": "makes every kernel launch synchronous",
 }
-
-_INDEX = re.compile(r"^-?\d+$")
 
 
 @dataclass(frozen=True)
@@ -63,8 +60,8 @@ def parse_visible_devices(value: str, report: Report) -> Visible:
     for raw in value.split(","):
         token = raw.strip()
         key: str | None = None
-        if _INDEX.match(token):
-            index = int(token)
+        index = visible_index(token)
+        if index is not None:
             if index >= 0 and (not known or index < len(known)):
                 key = f"gpu{index}"
         elif token.startswith(("GPU-", "MIG-")) and len(token) > 4:
@@ -188,9 +185,10 @@ def visible_devices_truncated(report: Report, kb: KnowledgeBase) -> Iterator[Hit
 
 def _bad_entry(token: str, report: Report) -> str:
     count = len(gpus(report))
-    if _INDEX.match(token) and int(token) < 0:
+    index = visible_index(token)
+    if index is not None and index < 0:
         return f"{token!r} is negative: CUDA stops reading there"
-    if _INDEX.match(token):
+    if index is not None:
         return f"{token!r} is not a GPU index (NVML lists {count} GPU{'s' if count != 1 else ''})"
     migs = [m.uuid for g in gpus(report) for m in g.mig_devices if m.uuid]
     if token.startswith("MIG-") and sum(u.startswith(token) for u in migs) == 1:

@@ -8,13 +8,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.version import Version
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, LoadedModule, Report
 from gpudoctor.rules.distro import package_owning
-from gpudoctor.rules.facts import canonical_name, env, make_env_command, nvidia_wheel_stem, version
+from gpudoctor.rules.facts import (
+    canonical_name,
+    env,
+    make_env_command,
+    nvidia_wheel_stem,
+    requirement,
+    version,
+)
 from gpudoctor.rules.packaging import cudnn_install
 from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
 
@@ -190,21 +197,12 @@ class CudnnPin:
         return max(floors, default=None)
 
 
-@functools.lru_cache(maxsize=1024)  # every node of a fleet has the same framework's lines
-def _requirement(line: str) -> Requirement | None:
-    """A ``Requires-Dist`` line parsed (shared: nothing changes one), or None when invalid."""
-    try:
-        return Requirement(line)
-    except InvalidRequirement:
-        return None
-
-
 def cudnn_pins(report: Report) -> list[CudnnPin]:
     """The cuDNN wheel requirements of the installed frameworks."""
     pins = []
     for fw in report.frameworks:
         for line in fw.requires:
-            req = _requirement(line)
+            req = requirement(line)
             if req is not None and nvidia_wheel_stem(req.name) == "nvidia-cudnn":
                 pins.append(CudnnPin(fw, req))
                 break

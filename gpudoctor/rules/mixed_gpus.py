@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from gpudoctor.model.report import Report
-from gpudoctor.rules.facts import env, gpus
+from gpudoctor.rules.facts import env, gpus, visible_index
 
 
 def numeric_entries(value: str) -> list[int]:
     """The plain indices of a ``CUDA_VISIBLE_DEVICES`` value (UUIDs and MIG names skipped)."""
-    return [int(part) for part in (p.strip() for p in value.split(",")) if part.isdigit()]
+    found = (visible_index(p.strip()) for p in value.split(","))
+    return [i for i in found if i is not None and i >= 0]
 
 
 def selects_by_index(report: Report) -> bool:

@@ -76,7 +76,8 @@ def library_version(nvml_version: str | None) -> str | None:
     if not nvml_version:
         return None
     parts = nvml_version.strip().split(".")
-    if len(parts) > 1 and parts[0].isdigit() and int(parts[0]) < 100:
+    major = parts[0]  # below 100, in ASCII digits: not '²' or 5,000 digits, which int() refuses
+    if len(parts) > 1 and major.isascii() and major.isdigit() and len(major.lstrip("0")) <= 2:
         parts = parts[1:]
     return ".".join(parts)
 

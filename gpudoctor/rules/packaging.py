@@ -14,7 +14,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PackageInfo, Report
 from gpudoctor.rules.distro import package_owning
-from gpudoctor.rules.facts import canonical_name, env, nvidia_wheel_stem, version
+from gpudoctor.rules.facts import canonical_name, env, nvidia_wheel_stem, requirement, version
 from gpudoctor.rules.framework_build import label
 from gpudoctor.rules.messages import classify, quote
 from gpudoctor.rules.registry import Hit, KnowledgeBase, framework_rule, rule
@@ -243,10 +243,12 @@ def _applying(line: str, marker: tuple[tuple[str, str], ...]) -> Requirement | N
     Cached: every node of a fleet lists the same few dozen Requires-Dist lines, and parsing
     one (packaging's tokenizer) cost more than the rest of the rule.
     """
+    req = requirement(line)
+    if req is None:
+        return None
     try:
-        req = Requirement(line)
         applies = req.marker is None or req.marker.evaluate(dict(marker))
-    except (InvalidRequirement, InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
         return None
     if not applies or nvidia_wheel_stem(req.name) == "nvidia-cudnn":
         return None

@@ -78,7 +78,7 @@ class _Lines:
     def __call__(self, line: str) -> None:
         try:
             event = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON; 4,300+ digits; nested too deep
             return
         if isinstance(event, dict):
             self.events.append(event)

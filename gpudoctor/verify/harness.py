@@ -139,8 +139,10 @@ def run_verify(
 def _on_line(col: _Collected, line: str, settings: Settings, progress: Progress) -> None:
     try:
         event = json.loads(line)
-    except json.JSONDecodeError:
-        return  # not ours: a library wrote to the protocol stream before it was redirected
+    except (ValueError, RecursionError):
+        # not ours: a library wrote to the protocol stream before it was redirected (a number
+        # of 4,300+ digits and deep nesting raise these, not JSONDecodeError)
+        return
     if not isinstance(event, dict):
         return
     kind = event.get("event")

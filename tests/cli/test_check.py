@@ -336,3 +336,17 @@ def test_check_inside_a_job_does_not_ask_the_controller(cli, tmp_path):
     doc = json.loads(cli("check", "--no-frameworks", "--format", "json", env=env).stdout)
     assert doc["site"]["slurm"] is None
     assert doc["site"]["slurm_job"]["job_id"] == "9"
+
+
+def test_check_partition_shows_a_node_name_and_srun_s_words_inert(cli: Cli, tmp_path, monkeypatch):
+    # sinfo's node name and srun's complaint reached the terminal as they were: an OSC
+    # sequence in a node's name set the terminal's title ("running on node n1<ESC>]0;...")
+    from tests.fleet.fake_slurm import FakeSlurm
+
+    hostile = "n1\x1b]0;pwned\x07"
+    nodes = {hostile: {"state": "mixed", "srun": "busy"}, "n2": {"state": "mixed", "srun": "busy"}}
+    for key, value in FakeSlurm(tmp_path, nodes).env().items():
+        monkeypatch.setenv(key, value)
+    done = cli("check", "--partition", "gpu", "--immediate", "1")
+    assert "running on node n1\\x1b]0;pwned\\x07 (partition gpu" in done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr

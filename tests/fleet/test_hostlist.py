@@ -34,6 +34,33 @@ def test_a_malformed_list_is_bad_input(text, why):
         hostlist.expand(text, "--nodelist")
 
 
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        # python-hostlist recursed until Python's limit ('the input is nested too deeply')
+        ("x[1-2][3\n-4]", r"holds a control character \('\\n'\)"),
+        ("n[1\n]", "control character"),  # else the name 'n1\n', past its ^[0-9]+$
+        ("n[1-2]\x1b[2J", "control character"),
+        # int() of more than 4,300 digits: an internal error, exit 3
+        ("n[1-" + "9" * 5000 + "]", "a range's number is too long"),
+    ],
+)
+def test_a_hostile_list_is_one_line_of_bad_input(text, why):
+    with pytest.raises(BadInputError, match=why) as caught:
+        hostlist.expand(text, "--nodelist")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 250
+
+
+def test_compress_lists_a_name_with_a_huge_number_as_it_is():
+    # python-hostlist's int() refused the 5,000 digits: a fleet-run.json naming such a node in
+    # its runs made fleet report stop with an internal error (exit 3)
+    huge = "n" + "9" * 5000
+    assert hostlist.compress(["n2", huge, "n1", "n3"]) == f"n[1-3],{huge}"
+    assert hostlist.compress([huge]) == huge
+    assert hostlist.compress([]) == ""
+    assert hostlist.compress(["gpu-001", "gpu-002", "gpu-004"]) == "gpu-[001-002,004]"
+
+
 def test_many_huge_ranges_are_refused_without_expanding_them_all():
     # 30 ranges of 100,000 names once took 3.6 GiB and 47 s before sinfo even ran.
     text = ",".join(f"r{i}-[1-100000]" for i in range(30))

@@ -110,6 +110,16 @@ def test_read_a_good_pair():
     assert got.status == "ok" and got.busbw_gbps == 30.0
 
 
+@pytest.mark.parametrize("noise", ['{"n": ' + "9" * 5000 + "}", "[" * 100_000])
+def test_a_line_json_cannot_hold_is_noise(noise):
+    # int() refused the number (ValueError) and the array was nested past Python's limit
+    # (RecursionError): fleet pairs stopped with an internal error (exit 3)
+    ar = outcome("a", "b", 30.0).allreduce
+    line = json.dumps({"event": "allreduce", "rank": 0, "allreduce": to_dict(ar)})
+    got = pairrun.read_outcome(("a", "b"), result(noise + "\n" + line + "\n"), 60)
+    assert got.status == "ok" and got.busbw_gbps == 30.0
+
+
 def test_a_wrong_sum_is_an_error():
     point = AllReducePoint(bytes=4, time_s=1.0, algbw_gbps=1.0, busbw_gbps=1.0, correct=False)
     ar = AllReduce(backend="gloo", world_size=2, points=(point,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gpudoctor.fleet.partitions import parse_partitions
 from gpudoctor.fleet.slurm import query_cluster
 from tests.render.site_scenarios import TREES
@@ -24,6 +26,14 @@ def test_partitions_with_gres_features_and_the_default_mark():
 def test_several_gres_and_garbage_lines():
     parts = parse_partitions("p|up|2|gpu:a100:4,shard:8|(null)|n[1-2]\nnot a line\n\n")
     assert parts[0].gres == ("gpu:a100:4", "shard:8") and parts[0].features == ()
+
+
+@pytest.mark.parametrize("count", ["\u00b2", "9" * 5000])
+def test_a_node_count_int_refuses_is_no_count(count):
+    # int() raised on both: '²' passes str.isdigit(), and 5,000 digits are past its limit
+    line = f"p|up|{count}|gpu:4|(null)|{count}/0/0/{count}|n[1-2]"
+    (part,) = parse_partitions(line)
+    assert part.node_count is None and part.nodes_usable is None
 
 
 def _script(folder, body):

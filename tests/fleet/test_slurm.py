@@ -241,6 +241,10 @@ def test_srun_from_inside_a_job_is_a_job_of_its_own(tmp_path, monkeypatch, pair)
         ("infinite", None),
         ("UNLIMITED", None),
         ("n/a", None),
+        # int() raised on these (an internal error where a partition's limit was asked)
+        ("1" + "0" * 5000, None),
+        ("10:" + "9" * 5000, None),
+        ("\u0661\u0660", None),  # Arabic-Indic 10: no limit sinfo prints
     ],
 )
 def test_slurm_time_limits_in_minutes(text, minutes):

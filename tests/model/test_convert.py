@@ -332,3 +332,20 @@ def test_threads_reading_at_once_each_get_the_report(doc: Any, mode: str) -> Non
         t.join()
     expected = reference(Report, doc, check_numbers=True)
     assert got == [expected] * 8
+
+
+@pytest.mark.parametrize("nodes", [["a", "b", "a", "b"], [], ["a"], ["a", 1], None, "ab"], ids=repr)
+def test_a_fixed_length_tuple_takes_that_many_values_only(nodes: Any) -> None:
+    # tuple[str, str] was read as tuple[str, ...]: a fleet pairs file whose pair named 12
+    # nodes or none was taken, and fleet report stopped with an internal error (exit 3) where
+    # it unpacked the pair
+    from gpudoctor.model.hardware import PairOutcome, PairsReport
+
+    with pytest.raises(ReportFormatError, match=r"\$\.nodes"):
+        from_dict(PairOutcome, {"nodes": nodes})
+    doc = {"pairs": [], "bad_links": [["a", "b"], ["c"]]}
+    with pytest.raises(ReportFormatError, match=r"bad_links\[1\]: expected a list of 2, not of 1"):
+        from_dict(PairsReport, doc)
+    read = from_dict(PairsReport, {"not_reached": [["n3", "drained"]], "bad_links": []})
+    assert read.not_reached == (("n3", "drained"),) and read.bad_links == ()
+    assert from_dict(PairOutcome, {"nodes": ["a", "b"]}).nodes == ("a", "b")

@@ -546,3 +546,21 @@ def test_the_last_line_a_step_printed_is_plain_text_and_bounded() -> None:
     assert heard.last_line() == "Downloading torch (870.2MiB)"
     heard("x" * 5000)
     assert len(heard.last_line()) == 200 and heard.last_line().endswith("...")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "system-requirements = 5\n",
+        "system-requirements = [1]\n",
+        "[system-requirements]\ncuda = 12\n",
+    ],
+)
+def test_a_pixi_manifest_without_a_cuda_table_sets_no_override(tmp_path: Path, text: str) -> None:
+    # 'system-requirements = 5' (a manifest edited between make-env and the create step)
+    # raised AttributeError ('int' object has no attribute 'get') out of the create step
+    from gpudoctor.onboard.run import manifest_override
+
+    manifest = tmp_path / "pixi.toml"
+    manifest.write_text(text)
+    assert manifest_override(str(manifest)) is None

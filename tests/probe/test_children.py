@@ -55,6 +55,14 @@ def test_last_json_line_wins_over_library_noise():
     assert outcome.data == {"status": "ok"}
 
 
+@pytest.mark.parametrize("noise", ['{"n": ' + "9" * 5000 + "}", '{"n": ' + "[" * 100_000])
+def test_a_last_line_json_cannot_hold_is_no_answer(noise):
+    # ValueError (5,000 digits) and RecursionError passed the JSONDecodeError this caught
+    run = FakeRun(stdout=noise + "\n", stderr="done\n")
+    outcome = run_json_child(ProbeContext(run=run), "python", "cuda_probe.py")
+    assert outcome.data is None and outcome.error is not None and "done" in outcome.error
+
+
 def test_crashed_child_names_its_last_words():
     run = FakeRun(stdout="", stderr="Traceback...\nSegmentation fault\n", returncode=-11)
     info = probe_cuda(ProbeContext(run=run))

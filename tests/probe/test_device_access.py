@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from gpudoctor.probe.base import ProbeContext
 from gpudoctor.probe.child import script
 from gpudoctor.probe.device_access import OPEN_TIMEOUT_S, probe_device_access
@@ -61,6 +63,16 @@ def test_a_hung_open_is_an_error_not_a_hang(tmp_path):
     (error,) = info.errors
     assert error.field == "device_access.nodes" and "did not return" in error.message
     assert all(n.opened is None for n in info.nodes)
+
+
+@pytest.mark.parametrize("said", ['{"n": ' + "9" * 5000 + "}", "[" * 100_000, "[1, 2]"])
+def test_an_open_child_that_printed_no_object_is_an_error(tmp_path, said):
+    # a number of 5,000 digits (ValueError) and deep nesting (RecursionError) passed the
+    # JSONDecodeError this caught, and a list has no .items(): the probe crashed
+    tree(tmp_path, v2=True)
+    info = probe_device_access(ProbeContext(root=tmp_path, env={}, run=FakeRun(stdout=said)))
+    (error,) = info.errors
+    assert "printed no result" in error.message
 
 
 def test_no_nvidia_devices_runs_no_child(tmp_path):

@@ -98,6 +98,30 @@ def test_unreadable_counters_are_unknown(tmp_path):
     assert found.symbol_error is None and found.link_downed is None
 
 
+@pytest.mark.parametrize("value", ["-1", "18446744073709551616", "9" * 63, "\u0663", "\u00b2"])
+def test_a_counter_no_report_can_hold_is_unknown(tmp_path, value):
+    # int() took these, and the report check wrote was refused by its own reader ('must not
+    # be negative', 'is out of range'): check -o, then --from-report or fleet report, failed
+    port(tmp_path, "mlx5_0", 1, **{"counters/symbol_error": value})
+    (found,) = ib_ports(ctx(tmp_path)) or ()
+    assert found.symbol_error is None and found.link_downed == 0
+
+
+def test_a_port_folder_whose_name_is_no_number_is_passed_over(tmp_path):
+    port(tmp_path, "mlx5_0", 1)
+    # '²' passed str.isdigit() and int() raised: the hardware probe crashed, all of it lost
+    (tmp_path / "sys/class/infiniband/mlx5_0/ports/\u00b2").mkdir()
+    (tmp_path / "sys/class/infiniband/mlx5_0/ports/" / ("9" * 200)).mkdir()
+    found = ib_ports(ctx(tmp_path)) or ()
+    assert [(p.device, p.port) for p in found] == [("mlx5_0", 1)]
+
+
+def test_the_largest_counter_the_kernel_writes_is_kept(tmp_path):
+    port(tmp_path, "mlx5_0", 1, **{"counters/symbol_error": str((1 << 64) - 1)})
+    (found,) = ib_ports(ctx(tmp_path)) or ()
+    assert found.symbol_error == (1 << 64) - 1
+
+
 def test_no_rdma_stack_is_no_ports(tmp_path):
     (tmp_path / "sys").mkdir()
     (tmp_path / "proc").mkdir()

@@ -292,6 +292,45 @@ def test_hostile_lines_stay_data_bounded_and_are_shown_inert(tmp_path):
     assert "\x1b" not in shown and "\\x1b[2J" in shown and "\\u202e" in shown
 
 
+@pytest.mark.parametrize("usec", ["1" + "0" * 20, "9" * 400])
+def test_a_record_stamped_beyond_any_date_is_counted_without_a_time(tmp_path, usec):
+    # the probe crashed (year out of range; int too large to convert to float), and the
+    # report lost every Xid of the log with it
+    data = f"4,1,{usec},-;{XID_79}\n" + kmsg_record(60, XID_63, 2)
+    info = probe_kernel_log(ctx_for(host(tmp_path, data)), now=NOW)
+    by_code = {c.code: c for c in info.counts}
+    assert by_code[79].count == 1 and by_code[79].first is None
+    assert by_code[63].first == kernel_log.iso(NOW - UPTIME + 60)
+
+
+@pytest.mark.parametrize("uptime", ["nan", "inf", "-5"])
+def test_an_uptime_that_is_no_time_places_no_record(tmp_path, uptime):
+    root = host(tmp_path, kmsg_record(60, XID_79))
+    (root / "proc" / "uptime").write_text(f"{uptime} 1.0\n")  # NaN: iso() raised ValueError
+    (count,) = probe_kernel_log(ctx_for(root), now=NOW).counts
+    assert count.first is None
+
+
+def test_a_dmesg_stamp_beyond_any_date_is_no_time(tmp_path):
+    out = f"[{'9' * 400}.0] {XID_79}\n"
+
+    def run(argv, **kwargs):
+        if argv[0].endswith("journalctl"):
+            return CmdResult(argv=tuple(argv), returncode=1, stderr="No journal files found\n")
+        return CmdResult(argv=tuple(argv), returncode=0, stdout=out)
+
+    (count,) = probe_kernel_log(ctx_for(host(tmp_path, None), run), now=NOW).counts
+    assert count.first is None  # float() gave inf, and iso() raised OverflowError
+
+
+@pytest.mark.parametrize("pid", ["9" * 5000, "9" * 20, "\u0663\u0663"])
+def test_a_pid_no_process_has_is_unknown(pid):
+    # 5,000 digits: int() raised and the probe crashed; 20: a pid beyond 64 bits, which a
+    # saved report's reader refuses; Arabic-Indic digits were read as pid 33
+    parsed = parse_message(f"NVRM: Xid (PCI:0000:2b:00): 79, pid={pid}, name=python, gone.")
+    assert parsed is not None and parsed.code == 79 and parsed.pid is None
+
+
 def test_undecodable_bytes_do_not_stop_the_reading(tmp_path):
     data = b"4,1,1000,-;\xff\xfe\xfa bad bytes\n" + kmsg_record(60, XID_79).encode()
     info = probe_kernel_log(ctx_for(host(tmp_path, data)), now=NOW)

@@ -450,3 +450,34 @@ def test_probes_md_counts_the_nvml_functions_of_the_protocol():
     said = re.search(r"Protocol of the (\d+) NVML functions", " ".join(doc.split()))
     assert said, "probes.md no longer counts NvmlLike's functions"
     assert int(said[1]) == len([n for n in dir(NvmlLike) if n.startswith("nvml")])
+
+
+def test_a_device_count_no_machine_has_reads_the_first_64():
+    # a broken libnvidia-ml's count (4294967295, uninitialised): every index was read, for
+    # hours and gigabytes in the NVML child (the fuzzer's process reached 23 GB); 1,000 here
+    # so that the old code fails fast
+    import copy
+    import time
+
+    scenario = copy.deepcopy(load_scenario(CAPTURES[0]))
+    scenario["devices"] = [copy.deepcopy(scenario["devices"][0]) for _ in range(70)]
+    scenario["system"]["nvmlDeviceGetCount"] = 1000
+    start = time.monotonic()
+    info = collect_nvml(FakeNvml(scenario))
+    assert time.monotonic() - start < 30
+    assert len(info.gpus) == 64
+    (said,) = [e for e in info.errors if e.field == "nvml.device_count"]
+    assert said.message == (
+        "NVML counts 1000 devices, more than any machine has: the first 64 were read"
+    )
+
+
+def test_a_mig_device_count_no_gpu_has_reads_the_first_64():
+    import copy
+
+    scenario = copy.deepcopy(load_scenario("linux-x86_64__nvidia-h100-mig__590.48.01__idle"))
+    scenario["devices"][0]["calls"]["nvmlDeviceGetMaxMigDeviceCount"] = 1000
+    gpu = collect_nvml(FakeNvml(scenario)).gpus[0]
+    assert len(gpu.mig_devices) == 4  # the slots the GPU has; 64 asked, not 1,000
+    said = [e for e in gpu.errors if e.field == "gpu[0].mig_devices"]
+    assert [e.code for e in said] == ["out_of_range"]

@@ -149,6 +149,15 @@ def test_mounts_decide_the_file_system_of_a_path():
     assert parse_mounts("/dev/x /mnt/my\\040disk ext4 rw 0 0")[0].point == "/mnt/my disk"
 
 
+def test_a_mount_point_outside_ascii_is_read_as_written():
+    # unicode_escape read the UTF-8 bytes as Latin-1: '/media/josÃ©', and /media/josé/data
+    # was then placed on the root file system
+    mounts = parse_mounts("/dev/x / ext4 rw 0 0\n/dev/sdb1 /media/jos\u00e9 xfs rw 0 0\n")
+    assert mounts[1].point == "/media/jos\u00e9"
+    assert mount_of("/media/jos\u00e9/data", mounts).fs_type == "xfs"
+    assert parse_mounts("/dev/y /a\\134b\\011c ext4 rw 0 0")[0].point == "/a\\b\tc"
+
+
 def test_storage_records_home_env_and_caches_on_their_file_systems():
     site = site_of("login_node", {}, {"/home/ada": (20 * GIB, GIB)})
     storage = site.storage

@@ -246,6 +246,17 @@ def test_json_validates_and_is_standard():
     assert doc["not_reached"][0]["reason"] == HOSTILE  # data stays data in JSON
 
 
+def test_json_keeps_a_lone_surrogate_as_its_escape():
+    # a node report's "\ud800" (valid JSON) was written raw: the output could not be encoded
+    # as UTF-8, and fleet report -o FILE --format json stopped with an internal error
+    report = sample()
+    lone = replace(report, not_reached=[NotReached(node="gpu-009", state="down", reason="\ud800é")])
+    text = render_fleet("json", lone)
+    text.encode("utf-8")  # raised UnicodeEncodeError
+    assert json.loads(text)["not_reached"][0]["reason"] == "\ud800é"
+    assert '"\\ud800é"' in text  # only the surrogate is escaped
+
+
 def test_prometheus_parses_with_the_reference_parser():
     families = {
         f.name: f for f in text_string_to_metric_families(render_fleet("prometheus", sample()))

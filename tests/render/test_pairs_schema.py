@@ -54,3 +54,16 @@ def test_a_status_the_schema_does_not_name_is_refused() -> None:
     doc["pairs"][0]["status"] = "slow"  # the text's word for a slow pair, never the JSON's
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, PUBLISHED)
+
+
+@pytest.mark.parametrize("where", ["pairs", "bad_links", "not_reached", "slow_pairs"])
+def test_a_pair_of_three_is_refused_as_the_reader_refuses_it(where: str) -> None:
+    # the schema said "an array of strings": a pair of three passed it, as it passed the reader
+    doc = _documents()["bad-node-refused-not-reached"]
+    if where == "pairs":
+        doc["pairs"][0]["nodes"].append("n9")
+    else:
+        doc[where] = [["n1", "n2", "n3"]]
+    for schema in (PUBLISHED, STRICT):
+        with pytest.raises(jsonschema.ValidationError, match="is too long"):
+            jsonschema.validate(doc, schema)

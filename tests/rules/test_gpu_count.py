@@ -71,6 +71,22 @@ def test_the_gpu_part_of_a_gres_list(field, count, shown):
     assert (found.count, found.shown) == (count, shown)
 
 
+@pytest.mark.parametrize(
+    ("field", "count", "types"),
+    [
+        # int() refused both: 'check --from-report' stopped with an internal error (exit 3)
+        (("gpu:²",), None, ("²",)),  # str.isdigit() is true for a superscript two
+        (("gpu:h100:" + "9" * 5000,), None, ("h100",)),  # more digits than int() converts
+        (("gpu:" + "9" * 19,), None, ()),
+        (("gpu:" + "9" * 18,), 10**18 - 1, ()),
+    ],
+)
+def test_a_hostile_gres_count_is_no_count(field, count, types):
+    found = node_gpu_gres(field)
+    assert found is not None
+    assert (found.count, found.types) == (count, types)
+
+
 @pytest.mark.parametrize("field", [(), ("nic:2",), ("gpumem:8",)])
 def test_a_gres_without_gpus_gives_none(field):
     assert node_gpu_gres(field) is None

@@ -109,6 +109,24 @@ def test_a_bad_entry_after_good_ones_truncates_the_list():
     assert "$ export CUDA_VISIBLE_DEVICES=1" in found.fix
 
 
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        # int() raised on both: check --from-report stopped with an internal error (exit 3)
+        ("9" * 5000, "is not a GPU index (NVML lists 2 GPUs)"),
+        ("\u00b2", "is neither an index nor a GPU-/MIG- UUID"),  # '²': str.isdigit() took it
+        ("\u0661", "is neither an index nor a GPU-/MIG- UUID"),  # Arabic-Indic 1: CUDA reads ASCII
+        ("-" + "9" * 5000, "is negative: CUDA stops reading there"),
+    ],
+)
+def test_an_entry_int_refuses_is_where_cuda_stops(entry, why):
+    report = with_env(two_gpus(), CUDA_VISIBLE_DEVICES=f"1,{entry}")
+    (found,) = findings(report, "GD-HOST-002")
+    assert found.evidence[1].endswith(why)
+    mixed = with_nvml(report, gpus=(h100(0), h100(1, name="NVIDIA L40S")))
+    assert [f.id for f in findings(mixed, "GD-HOST-003")] == ["GD-HOST-003"]
+
+
 def test_uuids_are_only_checked_for_syntax_when_redacted_or_unknown():
     redacted = with_nvml(healthy(), gpus=(h100(0, uuid="GPU-<redacted>-0"),))
     assert parse_visible_devices("GPU-1234", redacted).bad is None

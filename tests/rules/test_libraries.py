@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkDevice, LibraryInfo, PackageInfo
 from gpudoctor.rules.libraries import library_of
@@ -94,6 +96,16 @@ def test_compatible_pins_suggest_the_shared_version():
     (found,) = findings(report, "GD-CUDA-008")
     assert found.fix[0] == "$ pip install nvidia-cudnn-cu12==9.10.2.21"
     assert findings(healthy(), "GD-CUDA-008") == []
+
+
+@pytest.mark.parametrize(
+    "pin", ["nvidia-cudnn-cu12==9." + "9" * 5000, "nvidia-cudnn-cu12>=9.1,<9." + "9" * 5000]
+)
+def test_a_cudnn_pin_packaging_cannot_compare_is_no_pin(pin):
+    # packaging parses a pin's version only when it compares: a saved report's pin of 5,000
+    # digits made check --from-report and fleet report an internal error (exit 3)
+    # TensorFlow's pin is passed over; the installed cuDNN is the one PyTorch pins
+    assert findings(with_cudnn("9.10.2.21", tf_pin=pin), "GD-CUDA-008") == []
 
 
 def test_two_cudnn_wheels_for_different_cuda_majors():

@@ -262,6 +262,18 @@ def test_a_mismatch_quotes_both_versions():
     assert "$ sudo reboot" in found.fix
 
 
+@pytest.mark.parametrize("major", ["\u00b2", "9" * 5000])
+def test_an_nvml_version_whose_first_part_int_refuses_is_kept_whole(major):
+    # '²' passes str.isdigit(), and int() refuses both: check --from-report and fleet report
+    # stopped with an internal error (exit 3) on a saved report's NVML version
+    report = broken_nvml(healthy(), "lib_rm_version_mismatch", "Driver/library version mismatch")
+    report = with_driver(
+        with_nvml(report, nvml_version=f"{major}.535.183.01"), module_version="535.104.05"
+    )
+    (found,) = findings(report, "GD-NVML-003")
+    assert f"NVML library: {major}.535.183.01" in found.evidence
+
+
 def test_a_version_difference_with_another_failure_is_still_the_mismatch():
     report = with_nvml(broken_nvml(healthy(), "unknown_error"), nvml_version="590.48")
     report = with_driver(report, module_version="580.95.05")

@@ -125,6 +125,18 @@ def test_missing_wheels_and_cudnn_pins_are_left_alone() -> None:
     assert findings(report, "GD-CUDA-032") == []
 
 
+def test_a_pin_packaging_cannot_compare_is_skipped() -> None:
+    # packaging parses a specifier's version only when it compares: a saved report pinning
+    # 12.<5,000 digits> made check --from-report and fleet report an internal error (exit 3)
+    report = with_cuda(healthy(), nvidia_wheels=wheels(("nvidia-nccl-cu12", "2.18.1")))
+    reqs = ("nvidia-nccl-cu12==2." + "9" * 5000, "nvidia-nccl-cu12>=2.19")
+    (found,) = findings(with_framework(report, "torch", requires=reqs), "GD-CUDA-032")
+    assert found.evidence == (
+        "PyTorch 2.9.1+cu128 requires nvidia-nccl-cu12>=2.19; 2.18.1 is installed",
+    )
+    assert not any("99999" in line for line in found.evidence)
+
+
 # --- GD-CUDA-033: cuDNN from two installs ---------------------------------------------------
 
 

@@ -57,6 +57,17 @@ def test_a_gpu_partition_whose_nodes_are_all_drained_or_down_is_said_before_the_
     assert any("none of them can start a job now" in e for e in login.evidence)
 
 
+@pytest.mark.parametrize("gres", ["gpu:²", "gpu:h100:" + "9" * 5000])
+def test_a_partition_s_hostile_gres_count_is_shown_as_unknown(gres):
+    # a saved report's GRES went to int(): an internal error (exit 3) for the whole check
+    report = s.login_node()
+    cluster = report.site.slurm
+    parts = tuple(replace(p, gres=(gres,)) for p in cluster.partitions)
+    hostile = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=parts)))
+    login = ids(hostile)["GD-HOST-007"]
+    assert any("? × " in e for e in login.evidence)
+
+
 def test_without_sinfo_an_answer_the_no_gpu_machine_stays_as_before():
     report = replace(s.login_node(), site=SiteInfo())
     found = ids(report)

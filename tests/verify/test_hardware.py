@@ -107,6 +107,20 @@ def test_every_measurement_on_every_gpu_each_in_its_own_child():
     assert all(c[2] > 5 for c in burn_calls)
 
 
+@pytest.mark.parametrize("noise", ['{"n": ' + "9" * 5000 + "}", "[" * 100_000])
+def test_a_line_json_cannot_hold_is_noise(noise):
+    # a library's line of 5,000 digits or deep nesting stopped verify --hardware (ValueError
+    # and RecursionError passed the JSONDecodeError this caught)
+    children = FakeChildren()
+
+    def noisy(argv, *, timeout_s, on_line, env):
+        on_line(noise)
+        return children(argv, timeout_s=timeout_s, on_line=on_line, env=env)
+
+    hw = run_hardware(HardwareSettings(items=("memory",), device="cuda"), stream=noisy)
+    assert hw.errors == () and [b.device for b in hw.bandwidths] == ["cuda:0", "cuda:1"]
+
+
 def test_one_gpu_has_no_pairs_and_no_allreduce():
     hw = run_hardware(
         HardwareSettings(items=("p2p", "allreduce"), device="cuda"), stream=FakeChildren(gpus=1)

@@ -78,6 +78,33 @@ def test_without_a_gpu_the_cpu_part_is_done_and_the_verdict_says_why(both):
     assert dict(verdict.models)["lenet5"] != "fail"  # noise on a shared CI box may warn
 
 
+@pytest.mark.parametrize("noise", ['{"n": ' + "9" * 5000 + "}", "[" * 100_000])
+def test_a_line_json_cannot_hold_is_noise(noise, monkeypatch):
+    # a library's line of 5,000 digits or deep nesting on the protocol stream stopped verify
+    # (ValueError and RecursionError passed the JSONDecodeError this caught)
+    import importlib.util
+
+    from gpudoctor.probe.runcmd import CmdResult
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: True if name == "torch" else real_find_spec(name, *a),
+    )
+
+    def noisy(argv, *, on_line, **kwargs):
+        on_line(noise)
+        return CmdResult(argv=tuple(argv), returncode=1)
+
+    settings = Settings(models=("lenet5",), framework="torch", device="cpu", time_budget_s=1.0)
+    result = run_verify(settings, Recorder(), stream=noisy)
+    verdict = judge(result, load_references())
+    assert "torch failed: exited with status 1 before finishing" in [
+        r.message for r in verdict.reasons
+    ]
+
+
 @pytest.mark.parametrize(
     ("returncode", "said"),
     [
