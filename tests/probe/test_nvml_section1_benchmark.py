@@ -38,7 +38,9 @@ def test_every_node_fitness_call_of_an_h100_is_counted_and_timed():
     assert all(r.spent["(whole collection)"] > 0 for r in results)
     lines: list[str] = []
     share = bench.summary(results, out=lines.append)
-    assert 0 < share < results[0].spent["(whole collection)"] * 2
+    # each round's share is timed inside its whole collection, so the median share is within
+    # the longest collection; round 0 alone (x2) failed on a loaded runner
+    assert 0 < share <= max(r.spent["(whole collection)"] for r in results)
     assert any(line.startswith("*nvmlDeviceGetNvLinkErrorCounter") for line in lines)
     assert not any(line.startswith("*nvmlDeviceGetName") for line in lines)
 
