@@ -532,7 +532,8 @@ def _json_lines(value: Any, depth: int) -> str:
         pad = "  " * (depth + 1)
         if isinstance(value, dict):
             items = [
-                f"{pad}{_json_one(str(k))}: {_json_lines(v, depth + 1)}" for k, v in value.items()
+                f"{pad}{_json_one(str(k))}: {_json_lines(v, depth + 1)}"
+                for k, v in sorted(value.items())
             ]
             return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
         items = [pad + _json_lines(v, depth + 1) for v in value]
@@ -541,7 +542,9 @@ def _json_lines(value: Any, depth: int) -> str:
 
 
 def _json_one(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "), sort_keys=True
+    )
 
 
 def _html(report: FleetReport) -> str:
