@@ -309,8 +309,12 @@ def run(args: list[str] | None = None) -> int:
     except click.UsageError as exc:
         # One line, like every other bad input; click's own form adds a usage block.
         where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
+        elsewhere = _elsewhere(exc)
+        if elsewhere is not None:  # the hint names the command to use, not this one
+            message, where = elsewhere
+        else:
+            message = _format_flag_message(exc) or exc.format_message().rstrip(".")
         hint = f" (see '{where} --help')"
-        message = _format_flag_message(exc) or exc.format_message().rstrip(".")
         return _fail(message + hint, ExitCode.BAD_INPUT, debug)
     except click.ClickException as exc:
         exc.show()
@@ -363,6 +367,22 @@ def _format_flag_message(exc: click.UsageError) -> str | None:
     if fmt not in option.type.choices:
         return None
     return f"No such option '{exc.option_name}': the form is chosen with --format {fmt}"
+
+
+_ELSEWHERE = {("gpudoctor fleet run", "--pairs"): "gpudoctor fleet pairs"}
+"""Options asked of a command that another command does (``fleet run --pairs``, the words of
+the issue that asked for ``fleet pairs``), and that command; none is in the first's --help."""
+
+
+def _elsewhere(exc: click.UsageError) -> tuple[str, str] | None:
+    """The message and the command that does what an unknown option asked for, where
+    _ELSEWHERE names one: click would say only "No such option"."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
+        return None
+    where = _ELSEWHERE.get((exc.ctx.command_path, exc.option_name))
+    if where is None:
+        return None
+    return f"No such option '{exc.option_name}' here: use '{where}'", where
 
 
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF})

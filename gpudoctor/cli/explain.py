@@ -84,7 +84,9 @@ def command(finding_id: str | None, fmt: str) -> int:
             f"no finding {finding_id!r}: IDs look like GD-DRV-007; `gpudoctor explain` lists them"
         )
     if fmt == "json":
-        click.echo(json.dumps(explain_document(found), indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(explain_document(found), indent=2, sort_keys=True, ensure_ascii=False)
+        )
         return 0
     if found is None:
         rules = sorted_rules()

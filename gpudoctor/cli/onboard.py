@@ -783,7 +783,9 @@ def _onboard(
                 env_tool=plan.tool,
                 activate=plan.activate,
             ).document(__version__)
-            write_output(prefix / MARKER, json.dumps(marker, indent=2) + "\n", force=True)
+            write_output(
+                prefix / MARKER, json.dumps(marker, indent=2, sort_keys=True) + "\n", force=True
+            )
 
     execute(
         plan.steps,

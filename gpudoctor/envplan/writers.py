@@ -101,4 +101,4 @@ def to_dict(plan: Plan) -> dict[str, Any]:
 
 def to_json(plan: Plan) -> str:
     """The plan as indented JSON."""
-    return json.dumps(to_dict(plan), indent=2) + "\n"
+    return json.dumps(to_dict(plan), indent=2, sort_keys=True) + "\n"

@@ -352,7 +352,7 @@ def run_fleet(
         runs=(this_run,),
     )
     manifest = _merged(earlier, set(covering), now)
-    save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2) + "\n")
+    save(out_dir / MANIFEST, json.dumps(to_document(manifest), indent=2, sort_keys=True) + "\n")
     return RunResult(
         not_reached=manifest.not_reached,
         unreadable=tuple(_placed(out_dir, u) for u in manifest.unreadable),

@@ -532,7 +532,8 @@ def _json_lines(value: Any, depth: int) -> str:
         pad = "  " * (depth + 1)
         if isinstance(value, dict):
             items = [
-                f"{pad}{_json_one(str(k))}: {_json_lines(v, depth + 1)}" for k, v in value.items()
+                f"{pad}{_json_one(str(k))}: {_json_lines(v, depth + 1)}"
+                for k, v in sorted(value.items())
             ]
             return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
         items = [pad + _json_lines(v, depth + 1) for v in value]
@@ -541,7 +542,9 @@ def _json_lines(value: Any, depth: int) -> str:
 
 
 def _json_one(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    text = json.dumps(
+        value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "), sort_keys=True
+    )
     # A lone surrogate (a report's "\ud800") is kept as the JSON escape it was read as: raw,
     # no UTF-8 file or pipe can hold it, and writing the document failed (exit 3).
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

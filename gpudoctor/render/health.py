@@ -40,7 +40,11 @@ def health_to_dict(result: HealthResult) -> dict[str, Any]:
 
 
 def render_json(result: HealthResult) -> str:
-    """The document as indented JSON, non-ASCII as ``\\u`` escapes (as the gate always wrote it)."""
+    """The document as indented JSON, non-ASCII as ``\\u`` escapes (as the gate always wrote it).
+
+    The one document whose keys are not sorted: docs/fleet.md gives its keys in this order,
+    what wrote it and when first, then the verdict (its "first four", "the four after it"),
+    and a log of gate documents reads them so."""
     return json.dumps(health_to_dict(result), indent=2) + "\n"
 
 

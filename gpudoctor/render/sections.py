@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gpudoctor.model.clock_events import describe
 from gpudoctor.model.derived import wsl_name
-from gpudoctor.model.report import FrameworkInfo, GpuInfo, IommuInfo, Report, Unavailable
+from gpudoctor.model.report import FrameworkInfo, GpuInfo, IbPort, IommuInfo, Report, Unavailable
 from gpudoctor.render.headlines import AREA_LABELS, gib, na
 
 
@@ -277,24 +277,7 @@ def _hardware_sections(report: Report) -> list[Section]:
             for c in log.counts
         ]
         found.append(_kv("Kernel log", pairs))
-    found.append(
-        Section(
-            "InfiniBand/RoCE ports",
-            ("Port", "State", "Physical", "Rate", "Link layer", "Downed", "Symbol errors"),
-            tuple(
-                (
-                    f"{p.device}/{p.port}",
-                    na(p.state),
-                    na(p.phys_state),
-                    na(p.rate),
-                    na(p.link_layer),
-                    na(p.link_downed),
-                    na(p.symbol_error),
-                )
-                for p in hw.ib_ports
-            ),
-        )
-    )
+    found.append(_ib_section(hw.ib_ports))
     iommu = hw.iommu
     if iommu is not None and (iommu.groups or iommu.gpu_groups or iommu.bridges):
         iommu_pairs: list[tuple[str, str | None]] = [
@@ -305,6 +288,40 @@ def _hardware_sections(report: Report) -> list[Section]:
         iommu_pairs += _acs_pairs(iommu)
         found.append(_kv("IOMMU", iommu_pairs))
     return found
+
+
+def _ib_section(ports: tuple[IbPort, ...]) -> Section:
+    """One row per port; the card's chip (``hca_type``) and PSID (``board_id``) after the port
+    where the report has them, which tell a storage or front-end card from the GPU rails (a
+    report written before 2026-12-08 has neither, and its table keeps its columns)."""
+    cards = any(p.hca_type or p.board_id for p in ports)
+    headers: tuple[str, ...] = (
+        "Port",
+        "State",
+        "Physical",
+        "Rate",
+        "Link layer",
+        "Downed",
+        "Symbol errors",
+    )
+    if cards:
+        headers = (headers[0], "Card", *headers[1:])
+    rows = []
+    for p in ports:
+        card = (f"{na(p.hca_type)} {na(p.board_id)}",) if cards else ()
+        rows.append(
+            (
+                f"{p.device}/{p.port}",
+                *card,
+                na(p.state),
+                na(p.phys_state),
+                na(p.rate),
+                na(p.link_layer),
+                na(p.link_downed),
+                na(p.symbol_error),
+            )
+        )
+    return Section("InfiniBand/RoCE ports", headers, tuple(rows))
 
 
 ACS_SHOWN = 8

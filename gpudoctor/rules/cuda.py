@@ -15,6 +15,7 @@ from gpudoctor.rules.facts import (
     WSL_DXG_FIX,
     WSL_RESTART,
     container_gpu_fix,
+    docker_start,
     env,
     gpus,
     is_linux_host,
@@ -161,8 +162,8 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
     elif host.container:
-        given = container_gpu_fix(report) or (
-            "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...",
+        given = container_gpu_fix(report, kb) or (
+            *docker_start(kb, host.container),
             "(see the NVML line for the host's nvidia-container-toolkit setup)",
         )
         if wsl_gpu_device(report) and given is WSL_CONTAINER_FIX:

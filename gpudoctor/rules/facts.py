@@ -25,7 +25,7 @@ from gpudoctor.model.derived import (
     wsl_name,
 )
 from gpudoctor.model.report import GpuInfo, Report
-from gpudoctor.rules.registry import Hit
+from gpudoctor.rules.registry import Hit, KnowledgeBase
 
 T = TypeVar("T")
 
@@ -79,28 +79,63 @@ def host_gpu_evidence(report: Report) -> tuple[str, ...]:
     return tuple(found)
 
 
-APPTAINER_FIX = (
-    "Apptainer/Singularity binds the driver's libraries and /dev/nvidia* only with --nv, "
-    "given before the image name:",
-    "$ apptainer exec --nv IMAGE python train.py",
-    "$ apptainer shell --nv IMAGE   # singularity takes the same --nv",
-)
-KUBERNETES_FIX = (
-    "Ask for a GPU in the pod spec (the NVIDIA device plugin then mounts it):",
-    "resources.limits: nvidia.com/gpu: 1",
-    "$ kubectl describe node NODE | grep nvidia.com/gpu   # nodes that offer GPUs",
-    "If no node lists nvidia.com/gpu, the cluster runs no NVIDIA device plugin (or GPU "
-    "Operator), which exposes the GPUs to pods: its admin deploys it",
-)
+def _start(kb: KnowledgeBase, runtime: str, template: str) -> tuple[str, ...]:
+    """``template`` with the knowledge base's command for ``runtime`` (containers.toml) put in
+    for ``{start}`` and its note for ``{detail}``; nothing where the table has no row."""
+    row = kb.gpu_start(runtime)
+    if row is None:
+        return ()
+    return (template.format(start=row.start, detail=row.detail),)
 
 
-PODMAN_FIX = (
-    "Start the container with the GPU through CDI: podman run --device nvidia.com/gpu=all ...",
-    "On the host, once: install nvidia-container-toolkit and write its CDI specification "
-    "(toolkit 1.18 and later keep one in /var/run/cdi by itself)",
-    "$ sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml",
-)
-"""Podman reads the GPU from a CDI specification, not from Docker's runtime configuration."""
+def apptainer_fix(kb: KnowledgeBase) -> tuple[str, ...]:
+    """Apptainer's ``--nv``."""
+    return (
+        "Apptainer/Singularity binds the driver's libraries and /dev/nvidia* only with --nv, "
+        "given before the image name:",
+        *_start(kb, "apptainer", "$ {start}   # {detail}"),
+    )
+
+
+def kubernetes_fix(kb: KnowledgeBase) -> tuple[str, ...]:
+    """A pod's GPU limit, and how to see whether the cluster offers one."""
+    return (
+        *_start(
+            kb,
+            "kubernetes",
+            "Ask for a GPU in the pod spec (the NVIDIA device plugin then mounts it): {start}",
+        ),
+        "$ kubectl describe node NODE | grep nvidia.com/gpu   # nodes that offer GPUs",
+        "If no node lists nvidia.com/gpu, the cluster runs no NVIDIA device plugin (or GPU "
+        "Operator), which exposes the GPUs to pods: its admin deploys it",
+    )
+
+
+def podman_fix(kb: KnowledgeBase) -> tuple[str, ...]:
+    """Podman reads the GPU from a CDI specification, not from Docker's runtime
+    configuration."""
+    return (
+        *_start(kb, "podman", "Start the container with the GPU through CDI: {start}"),
+        "On the host, once: install nvidia-container-toolkit and write its CDI specification "
+        "(toolkit 1.18 and later keep one in /var/run/cdi by itself)",
+        "$ sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml",
+    )
+
+
+def docker_start(kb: KnowledgeBase, runtime: str = "docker") -> tuple[str, ...]:
+    """``Start the container with GPU access: docker run --gpus all ...``: Docker's line, which
+    a runtime the probe could not name is told too."""
+    return _start(kb, runtime, "Start the container with GPU access: {start}")
+
+
+def docker_fix(kb: KnowledgeBase, runtime: str = "docker") -> tuple[str, ...]:
+    """Docker's ``--gpus``, and the toolkit it needs on the host."""
+    return (
+        *docker_start(kb, runtime),
+        "On the host, once: install nvidia-container-toolkit, then",
+        "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+    )
+
 
 WSL1_FIX = (
     "WSL 1 has no GPU support: CUDA runs in WSL 2 only. Convert this distribution in "
@@ -201,15 +236,15 @@ def container_without_host_gpu(report: Report) -> bool:
     )
 
 
-def container_gpu_fix(report: Report) -> tuple[str, ...] | None:
+def container_gpu_fix(report: Report, kb: KnowledgeBase) -> tuple[str, ...] | None:
     """How this container's runtime is given the GPU, where it is not Docker's ``--gpus`` on a
     Linux host (under WSL2 the host is a WSL distribution or Docker Desktop)."""
     if report.host.container == "apptainer":
-        return APPTAINER_FIX
+        return apptainer_fix(kb)
     if report.host.container == "kubernetes":
-        return KUBERNETES_FIX
+        return kubernetes_fix(kb)
     if report.host.container == "podman":
-        return PODMAN_FIX
+        return podman_fix(kb)
     if report.host.wsl:
         return WSL_CONTAINER_FIX
     return None

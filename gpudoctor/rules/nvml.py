@@ -22,6 +22,7 @@ from gpudoctor.rules.facts import (
     WSL_RESTART,
     ask,
     container_gpu_fix,
+    docker_fix,
     env,
     host_gpu_evidence,
     is_linux_host,
@@ -50,13 +51,6 @@ _HANDLED = {
     "timeout",
     "bindings_missing",
 }
-
-_CONTAINER_FIX = (
-    "Start the container with GPU access: docker run --gpus all ... "
-    "(podman: --device nvidia.com/gpu=all)",
-    "On the host, once: install nvidia-container-toolkit, then",
-    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
-)
 
 
 def _not_applicable(report: Report) -> bool:
@@ -174,7 +168,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence=(said,),
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
-    elif host.container and container_gpu_fix(report) is WSL_CONTAINER_FIX:
+    elif host.container and container_gpu_fix(report, kb) is WSL_CONTAINER_FIX:
         yield _wsl_container(report, said)
     elif host.container and host_gpu_evidence(report):
         evidence = [said, f"running in {a_container(host.container)}"]
@@ -183,7 +177,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence.append("/.singularity.d/libs has no libcuda.so.1: started without --nv")
         elif env(report, "NVIDIA_VISIBLE_DEVICES") is None:
             evidence.append("NVIDIA_VISIBLE_DEVICES is not set")
-        fix = container_gpu_fix(report) or _CONTAINER_FIX
+        fix = container_gpu_fix(report, kb) or docker_fix(kb, host.container)
         if nvidia_traces(report):  # the host's own GPU, seen through /sys
             yield Hit(
                 title="The container was started without GPU access",
@@ -214,7 +208,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
             fix=(
                 "If the host has an NVIDIA GPU:",
-                *(container_gpu_fix(report) or _CONTAINER_FIX),
+                *(container_gpu_fix(report, kb) or docker_fix(kb, host.container)),
             ),
         )
     elif on_wsl1(report):
@@ -608,7 +602,7 @@ def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "takes it.",
         )
     elif report.host.container:
-        fix = _CONTAINER_FIX
+        fix = docker_fix(kb, report.host.container)
     elif is_linux_host(report):
         fix = ("$ sudo dmesg | grep -iE 'nvidia|NVRM' | tail -n 30",)
     else:

@@ -130,6 +130,10 @@ class GpuStartLike(Protocol):
     """How a container runtime is started with the host's GPU (the knowledge base's row)."""
 
     @property
+    def start(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
     def text(self) -> str: ...
 
 

@@ -102,6 +102,19 @@ def _failure(what: str, result: CmdResult, events: list[dict[str, Any]]) -> str 
     return None
 
 
+HUNG_NEXT = (
+    "run `gpudoctor check` for the cause (it reads the kernel log's Xid lines for each GPU), "
+    "then reset the GPU (`sudo nvidia-smi -r -i N` once no process uses it) or reboot"
+)
+"""What to do after a GPU stopped answering, as check's GD-GPU findings on a GPU that fell off
+the bus or hung say it: it stays wedged until it is reset."""
+
+
+def _with_next_step(why: str) -> str:
+    """``why`` of a GPU measurement that got no answer, and what to do next."""
+    return f"{why}; {HUNG_NEXT}"
+
+
 def _hung_where(measure: str, devices: list[str], events: list[dict[str, Any]], why: str) -> str:
     """``why`` naming the GPU (or pair) the child was on when it stopped answering, and the
     GPUs it never reached: one child measures every GPU in turn, so a GPU that hangs costs
@@ -169,6 +182,8 @@ class Runner:
             started = [e for e in events if e.get("event") == "start"]
             if started and str(started[-1].get("device")) in devices:
                 self.hung.setdefault(str(started[-1]["device"]), measure)
+            if not on_cpu:
+                why = _with_next_step(why)
         return found, why
 
     def allreduce(self, devices: list[str]) -> tuple[AllReduce | None, str | None]:
@@ -211,7 +226,10 @@ class Runner:
             for rank, (result, events) in enumerate(outcomes)
             if (w := _failure(f"allreduce rank {rank}", result, events)) is not None
         ]
-        return None, "; ".join(why[:2]) or "allreduce: no rank answered"
+        said = "; ".join(why[:2]) or "allreduce: no rank answered"
+        if not on_cpu and any(result.timed_out for result, _ in outcomes):
+            said = _with_next_step(said)
+        return None, said
 
     def burn(self, devices: list[str], seconds: float) -> tuple[list[BurnDevice], list[str]]:
         """Every device at once (one child each), for ``seconds``."""
@@ -228,6 +246,8 @@ class Runner:
         for device, (result, events) in zip(devices, outcomes, strict=True):
             got = next((e for e in events if e.get("event") == "burn"), None)
             why = _failure(f"burn {device}", result, events)
+            if why is not None and result.timed_out and device != "cpu":
+                why = _with_next_step(why)
             if got is not None:
                 try:
                     found.append(from_dict(BurnDevice, got["burn"]))

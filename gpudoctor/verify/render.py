@@ -422,7 +422,12 @@ def to_document(result: VerifyResult, verdict: Verdict) -> dict[str, Any]:
 def render_json(result: VerifyResult, verdict: Verdict) -> str:
     """The JSON document as text."""
     # A GPU that computes garbage gives NaN; JSON has no NaN, so it is written as null.
-    return json.dumps(finite_json(to_document(result, verdict)), indent=2, allow_nan=False) + "\n"
+    return (
+        json.dumps(
+            finite_json(to_document(result, verdict)), indent=2, sort_keys=True, allow_nan=False
+        )
+        + "\n"
+    )
 
 
 def _json(result: VerifyResult, verdict: Verdict, *, color: bool = False) -> str:

@@ -408,3 +408,16 @@ def test_no_output_file_is_written_after_a_lost_ctrl_c(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         emit("{}\n", out, force=False)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["--pairs"], ["-p", "gpu", "--pairs", "--verify"], ["--pairs=2"]])
+def test_fleet_run_pairs_points_at_fleet_pairs(cli, args):
+    # `gpudoctor fleet run --pairs`, as the issue that asked for it put it, read only click's
+    # "No such option '--pairs' (see 'gpudoctor fleet run --help')"
+    result = cli("fleet", "run", *args)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "gpudoctor: error: No such option '--pairs' here: use 'gpudoctor fleet pairs' "
+        "(see 'gpudoctor fleet pairs --help')"
+    )
+    assert "--pairs" not in cli("fleet", "run", "--help").stdout

@@ -21,6 +21,7 @@ import pytest
 
 from gpudoctor import __version__
 from gpudoctor.cli import onboard as onboard_cli
+from tests.cli.test_machine_output import unsorted_objects
 from tests.conftest import DATA, Cli
 from tests.onboard.standins import (
     LOGIN,
@@ -274,6 +275,7 @@ def test_real_uv_creates_the_env_offline_and_verify_runs_inside(cli: Cli, tmp_pa
     assert '"--device", "cpu"' in verify
     marker = json.loads((prefix / "gpudoctor-onboard.json").read_text())
     assert marker["finished"] is True
+    assert unsorted_objects((prefix / "gpudoctor-onboard.json").read_text()) == []
     # a document as every other: `tool` names gpudoctor (it said "uv"), with version and time
     assert (marker["schema_version"], marker["tool"]) == (1, "gpudoctor onboard")
     assert (marker["env_tool"], marker["activate"]) == ("uv", f"source {prefix}/.venv/bin/activate")

@@ -15,6 +15,7 @@ from gpudoctor.fleet.manifest import from_document
 from gpudoctor.fleet.run import NodeJob, NodeOutcome
 from gpudoctor.fleet.slurm import SlurmNode
 from gpudoctor.model.fleet import NotReached, Unreadable
+from tests.cli.test_machine_output import unsorted_objects
 
 NODES = (
     SlurmNode(name="n1", state="idle", partitions=("gpu",)),
@@ -104,6 +105,7 @@ def test_reports_are_saved_as_they_come_and_the_manifest_last(monkeypatch, tmp_p
     assert all(Path(u.path) in saved for u in result.unreadable)
     manifest = from_document(json.loads(saved[tmp_path / "fleet-run.json"]), "manifest")
     assert manifest.command == ("g", "check") and manifest.gpudoctor_version == "9.9"
+    assert unsorted_objects(saved[tmp_path / "fleet-run.json"]) == []
     assert manifest.not_reached == result.not_reached
     assert manifest.partitions == {"n1": ("gpu",), "n2": ("gpu",), "n3": ("gpu",)}
 

@@ -87,3 +87,26 @@ def test_check_make_env_and_verify_tell_one_runtime_the_same_way_to_the_gpu(
     env, root = _verify_root(tmp_path, runtime)
     verify = container_reason(ProbeContext(env=env, root=root))
     assert verify is not None and f": {start.text}, and" in verify.message
+
+
+@pytest.mark.parametrize("runtime", (*RUNTIMES, "container"))
+def test_nvml_and_cudas_container_recipes_quote_the_tables_command(runtime: str):
+    # GD-NVML-001 and GD-CUDA-001 wrote their recipes by hand: a docker container read
+    # 'docker run --gpus all ... (podman: --device nvidia.com/gpu=all)' (NVML) and 'docker run
+    # --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...' (CUDA), a pod
+    # 'resources.limits: nvidia.com/gpu: 1', Apptainer 'apptainer exec --nv IMAGE python
+    # train.py' and 'apptainer shell --nv IMAGE': each runtime now gets the table's one command
+    from tests.rules.builders import broken_nvml, findings, healthy, with_cuda, with_host
+
+    start = load().gpu_start(runtime)
+    assert start is not None
+    others = {r.start for r in load().gpu_starts} - {start.start}
+    no_libcuda = {"libcuda_path": None, "cu_init_result": None, "libcuda_error": "not found"}
+    report = with_cuda(broken_nvml(healthy(), "library_not_found"), **no_libcuda)
+    report = with_host(report, container=runtime)
+    for rule_id in ("GD-NVML-001", "GD-CUDA-001"):
+        (found,) = findings(report, rule_id)
+        commands = [step for step in found.fix if start.start in step]
+        assert commands, (rule_id, found.fix)
+        assert not any(other in step for step in found.fix for other in others), found.fix
+        assert not any("podman:" in step or "--gpus all -e" in step for step in found.fix)

@@ -515,6 +515,8 @@ def hardware_report(h100: dict) -> Report:
             link_downed=2 if i == 7 else 0,
             symbol_error=0,
             link_error_recovery=0,
+            hca_type="MT4129",  # ConnectX-7, as tests/probe/test_hardware.py reads it
+            board_id="MT_0000000838",
         )
         for i, rate in enumerate(rates)
     )

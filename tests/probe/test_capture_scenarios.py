@@ -100,3 +100,37 @@ def test_committed_scenarios_match_the_captures():
         check=False,
     )
     assert result.returncode == 0, f"re-run scripts/capture-to-scenario:\n{result.stdout}"
+
+
+def test_the_requested_power_limit_comes_from_either_layout_of_the_capture():
+    # nvidia-smi's "Requested Power Limit" (the CSV's power.limit) was never mapped, so every
+    # capture's report read power_limit_requested_w null
+    assert conv.requested_power_limit({"power.limit": "700.00 W"}, conv.parse_q("")) == "700.00 W"
+    for block in ("", "        GPU Ceiling Power Limit\n"):
+        indent = "    " if block else ""
+        q = conv.parse_q(
+            "GPU 00000000:0C:00.0\n"
+            "    GPU Power Readings\n"
+            f"{block}"
+            f"        {indent}Current Power Limit   : 250.00 W\n"
+            f"        {indent}Requested Power Limit : 240.00 W\n"
+        )
+        (gpu,) = conv.children(q, "GPU")
+        assert conv.requested_power_limit({}, gpu) == "240.00 W", block
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01", "linux-x86_64__nvidia-h200__590.48.01"],
+)
+def test_the_recorded_h100_and_h200_carry_their_requested_power_limit(name):
+    import json
+
+    from gpudoctor.userfiles.read import load_report
+
+    for phase in ("idle", "load"):
+        scenario = json.loads((SCENARIOS / f"{name}__{phase}.json").read_text())
+        for device in scenario["devices"]:
+            assert device["calls"]["nvmlDeviceGetPowerManagementLimit"] == 700_000
+        report = load_report(ROOT / "tests" / "data" / "reports" / f"{name}__{phase}.json")
+        assert {g.power_limit_requested_w for g in report.nvml.gpus} == {700.0}

@@ -38,10 +38,15 @@ def test_a_recorded_h100_has_eighteen_active_nvlinks_and_its_power_limits():
 
 def test_the_requested_power_limit_is_read_beside_the_enforced_one():
     # The enforced limit takes every limiter into account; the requested one is what
-    # nvidia-smi -pl sets: GD-GPU-065 tells the two apart. The captures hold no value for it
-    # (unknown, not an error), a scenario that gives one is read in watts.
-    assert gpu_of(H100).power_limit_requested_w is None
+    # nvidia-smi -pl sets: GD-GPU-065 tells the two apart. The H100 capture's Requested Power
+    # Limit is 700 W; a scenario without it is unknown (not an error), one that sets another
+    # is read in watts.
+    assert gpu_of(H100).power_limit_requested_w == 700.0
     scenario = copy.deepcopy(load_scenario(H100))
+    del scenario["devices"][0]["calls"]["nvmlDeviceGetPowerManagementLimit"]
+    unknown = gpu_of(scenario)
+    assert unknown.power_limit_requested_w is None
+    assert not [e for e in unknown.errors if "power" in e.field]
     scenario["devices"][0]["calls"]["nvmlDeviceGetPowerManagementLimit"] = 650000
     gpu = gpu_of(scenario)
     assert (gpu.power_limit_w, gpu.power_limit_requested_w) == (700.0, 650.0)

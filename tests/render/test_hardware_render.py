@@ -1,11 +1,12 @@
-"""The hardware section's PCIe ACS lines: brief, named as lspci names the bits, root noted."""
+"""The hardware section: PCIe ACS lines brief, named as lspci names the bits, root noted; the
+InfiniBand ports with their card."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from gpudoctor import kb
-from gpudoctor.model.report import HardwareInfo, IommuInfo, PcieBridgeAcs
+from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, PcieBridgeAcs
 from gpudoctor.render import render_report
 from gpudoctor.rules import diagnose
 from tests.rules.builders import acs_switch, healthy, pcie_acs_box
@@ -83,3 +84,36 @@ def test_the_nvlink_speed_is_said_to_be_per_link():
         assert "18 / 18, 26.562 GB/s per link" in verbose(fmt, report)
     report = with_gpu(report, nvlinks=slow)
     assert "18 / 18, 26.562 GB/s per link, 1 slower" in verbose("text", report)
+
+
+def _port(device: str, rate: str, hca: str | None, board: str | None) -> IbPort:
+    return IbPort(device=device, port=1, state="ACTIVE", rate=rate, hca_type=hca, board_id=board)
+
+
+def test_the_infiniband_table_names_each_ports_card():
+    # The report records each device's hca_type and board_id (GD-HOST-057 compares a port
+    # only with ports of the same card), but the table showed neither: a 200 Gb/s storage
+    # card read like a degraded rail beside the 400 Gb/s ones
+    ports = (
+        _port("mlx5_0", "400 Gb/sec (4X NDR)", "MT4129", "MT_0000000838"),
+        _port("mlx5_1", "200 Gb/sec (4X HDR)", "MT4125", "MT_0000000359"),
+    )
+    report = replace(healthy(), hardware=HardwareInfo(ib_ports=ports))
+    text = verbose("text", report)
+    lines = text.splitlines()
+    for device, hca, board in (
+        ("mlx5_0", "MT4129", "MT_0000000838"),
+        ("mlx5_1", "MT4125", "MT_0000000359"),
+    ):
+        at = next(i for i, line in enumerate(lines) if f"{device}/1" in line)
+        assert hca in lines[at] and board in lines[at + 1], lines[at : at + 2]
+    markdown = verbose("markdown", report)
+    assert "| Port | Card | State |" in markdown
+    assert "| mlx5\\_1/1 | MT4125 MT\\_0000000359 | ACTIVE |" in markdown
+
+
+def test_an_older_report_keeps_its_infiniband_columns():
+    ports = (_port("mlx5_0", "400 Gb/sec (4X NDR)", None, None),)
+    markdown = verbose("markdown", replace(healthy(), hardware=HardwareInfo(ib_ports=ports)))
+    assert "| Port | State | Physical | Rate |" in markdown
+    assert "Card" not in markdown

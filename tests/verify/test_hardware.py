@@ -14,7 +14,7 @@ from gpudoctor.model.hardware import AllReduce, AllReducePoint
 from gpudoctor.model.serialize import to_dict
 from gpudoctor.probe.runcmd import CmdResult, run_cmd, stream_cmd
 from gpudoctor.verify.children.allreduce import rendezvous
-from gpudoctor.verify.hardware import Limits, parse_items, run_hardware, with_floors
+from gpudoctor.verify.hardware import HUNG_NEXT, Limits, parse_items, run_hardware, with_floors
 from gpudoctor.verify.hwverdict import judge_hardware
 from gpudoctor.verify.model import ITEMS, Bandwidth, BurnDevice, HardwareSettings
 from gpudoctor.verify.references import load_references
@@ -146,7 +146,7 @@ def test_a_gpu_that_hangs_mid_measurement_is_named_with_the_gpus_left_unmeasured
     assert [b.device for b in hw.bandwidths if b.kind == "memory"] == ["cuda:0"]
     (error,) = hw.errors
     assert error.startswith("memory on cuda:1: no answer within"), error
-    assert error.endswith("not measured after it: cuda:2, cuda:3"), error
+    assert "not measured after it: cuda:2, cuda:3; run `gpudoctor check`" in error, error
     # the GPUs after it are measured by the next child; the one that hung is not waited on
     # again (each later child spent its whole deadline on it: 510 s for a GPU that hangs)
     assert [b.device for b in hw.bandwidths if b.kind == "h2d"] == ["cuda:0", "cuda:2", "cuda:3"]
@@ -379,3 +379,31 @@ def test_a_measurement_child_killed_by_a_signal_is_said_so():
 
     why = _failure("burn cpu", CmdResult(argv=("python",), returncode=-9), [])
     assert why is not None and why.startswith("burn cpu: killed by SIGKILL (the kernel's out-of")
+
+
+@pytest.mark.parametrize(
+    ("hang", "settings"),
+    [
+        ("h2d", HardwareSettings(items=("h2d",), device="cuda")),
+        ("memory", HardwareSettings(items=("memory",), device="cuda")),
+        ("allreduce", HardwareSettings(items=("allreduce",), device="cuda")),
+        ("burn", HardwareSettings(items=(), device="cuda", burn_s=5)),
+    ],
+)
+def test_a_gpu_that_stopped_answering_is_told_what_to_do_next(hang, settings):
+    # "h2d: no answer within 90 s (a hung GPU or peer)" named the cause but no next step,
+    # where verify's other failures say to run `gpudoctor check`
+    hw = run_hardware(settings, stream=FakeChildren(gpus=2, hang=hang))
+    assert hw.errors, hw
+    for error in hw.errors:
+        assert "no answer within" in error, error
+        assert error.endswith(f"; {HUNG_NEXT}"), error
+    assert "kernel log's Xid lines" in HUNG_NEXT and "nvidia-smi -r" in HUNG_NEXT
+
+
+def test_a_measurement_on_the_cpu_that_hangs_is_not_told_to_reset_a_gpu():
+    hw = run_hardware(
+        HardwareSettings(items=("memory",), device="cpu"), stream=FakeChildren(hang="memory")
+    )
+    (error,) = hw.errors
+    assert error.startswith("memory: no answer within") and "nvidia-smi" not in error

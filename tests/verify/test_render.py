@@ -13,6 +13,7 @@ from gpudoctor.verify.model import SCHEMA_VERSION
 from gpudoctor.verify.references import load_references
 from gpudoctor.verify.render import HEADERS, render_json, render_markdown, render_text, to_document
 from gpudoctor.verify.verdict import judge
+from tests.cli.test_machine_output import unsorted_objects
 from tests.verify import factories as f
 
 
@@ -62,8 +63,10 @@ def test_markdown_is_a_table_for_tickets(measured):
 
 def test_json_is_versioned_and_holds_each_run(measured):
     result, verdict = measured
-    doc = json.loads(render_json(result, verdict))
+    text = render_json(result, verdict)
+    doc = json.loads(text)
     assert doc["schema_version"] == SCHEMA_VERSION
+    assert unsorted_objects(text) == []  # its keys were in the order the code built them
     assert doc["verdict"] == "pass"
     assert {m["model"] for m in doc["models"]} == set(f.MACS)
     for run in doc["runs"]:
