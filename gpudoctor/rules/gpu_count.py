@@ -54,7 +54,12 @@ def _mig_count(listed: tuple[GpuInfo, ...]) -> int | None:
 
 
 def _judge(
-    node: SlurmNodeGres, gres: NodeGpuGres, given: int, report: Report, listed: tuple[GpuInfo, ...]
+    node: SlurmNodeGres,
+    gres: NodeGpuGres,
+    given: int,
+    report: Report,
+    listed: tuple[GpuInfo, ...],
+    kb: KnowledgeBase,
 ) -> Hit | None:
     whole = len(listed)
     said = f"SLURM gives out {gres.shown} on {node.name}"
@@ -72,6 +77,13 @@ def _judge(
     missing = missing_from_nvml(report)
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
+        refused = sorted(a for a in missing if pci_address(a) in refused_gpus(report, kb))
+        if refused:
+            evidence.append(
+                f"PCI {', '.join(refused)}: the installed driver cannot drive "
+                f"{'them' if refused[1:] else 'it'} (GD-DRV-007, -008 or -009 names the "
+                "driver to install)"
+            )
         evidence += _xid79(report)
         title = short_title(
             gres.shown,
@@ -80,6 +92,8 @@ def _judge(
             nvml=whole,
             mig_devices=mig_count,
             lost=missing,
+            # GD-DRV-007/008/009's: never started, but the node cannot give them out either
+            refused=refused,
         )
         return Hit(
             title=title,
@@ -174,7 +188,9 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     "(Xid 79) or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and "
     "they fail to start or die. A GPU the driver lists and NVML does not is an error whatever "
     "the GRES gives out: gres.conf names its /dev/nvidiaN with the others, so a job can be "
-    "given it. More GPUs than the GRES "
+    "given it; one the installed driver cannot drive (GD-DRV-007, -008, -009) is named "
+    "refused by the driver, not lost, and the node is drained all the same. More GPUs than "
+    "the GRES "
     "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
     "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
     "neither is said not to be compared (information). Where NVML fails, the GPUs the "
@@ -220,7 +236,7 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=("Run the health check outside a job (HealthCheckProgram).",),
         )
         return
-    hit = _judge(site.slurm_node, gres, gres.count, report, gpus(report))
+    hit = _judge(site.slurm_node, gres, gres.count, report, gpus(report), kb)
     if hit is not None:
         yield hit
 

@@ -566,3 +566,31 @@ def test_a_refused_gpu_is_not_counted_as_one_nvml_lost():
         "NVML lists 7 of the 9 GPUs the nvidia driver owns: 1 of PCI 0000:07:00.0, "
         "0000:08:00.0 missing"
     )
+
+
+def test_gd_gpu_068_calls_a_gpu_the_driver_refuses_refused_not_lost():
+    # A Blackwell on the proprietary module beside 7 H100s, GRES gpu:h100:8: GD-DRV-007
+    # names it; GD-GPU-068's title and drain read '...: GPU 0000:09:00.0 lost', as if it had
+    # fallen off the bus. The drain stays: the node cannot give it out.
+    blackwell = PciFunction(
+        address="0000:09:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
+    report = with_driver(
+        node("gpu:h100:8", gpus=7),
+        pci_functions=(*pci(*range(1, 8)), blackwell),
+        proc_version_line=line,
+        module_flavour="proprietary",
+    )
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
+        "GPU 0000:09:00.0 refused by the driver"
+    )
+    assert "lost" not in found.fix[0] and "refused by the driver" in found.fix[0]
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=gpu-07 state=drain")
+    # one lost beside it is still lost
+    report = with_driver(report, pci_functions=(*pci(*range(1, 9)), blackwell))
+    (found,) = findings(report, RULE)
+    assert found.title.endswith(": GPU 0000:08:00.0 lost; GPU 0000:09:00.0 refused by the driver")
