@@ -136,6 +136,11 @@ class KernelDriverInfo:
     dev_nodes: tuple[str, ...] = ()
     uvm_loaded: bool | None = None
     nouveau_loaded: bool | None = None
+    excluded_gpus: tuple[str, ...] | None = None
+    """The GPU UUIDs (``GPU-...``) the driver's ``NVreg_ExcludedGpus`` parameter (or its
+    deprecated name ``NVreg_GpuBlacklist``) excludes on purpose, from
+    ``/proc/driver/nvidia/params``; empty when it names none; None where the file was not
+    read (no module loaded) and in reports written before 2026-12-08."""
     errors: tuple[Unavailable, ...] = ()
 
 
@@ -479,6 +484,15 @@ class GpuInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExcludedGpu:
+    """A GPU the driver excluded on purpose (``NVreg_ExcludedGpus``), as NVML names it
+    (``nvmlGetExcludedDeviceInfoByIndex``): NVML does not list it among its GPUs."""
+
+    pci_bus_id: str | None = None
+    uuid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class NvmlInfo:
     """The outcome of NVML: whether it initialised, the versions, and every GPU it sees."""
 
@@ -496,6 +510,11 @@ class NvmlInfo:
     cuda_v2_error: str | None = None
     """The error code of v2 when v1 answered: the "NVML works, libcuda missing" signature."""
     gpus: tuple[GpuInfo, ...] = ()
+    excluded_gpus: tuple[ExcludedGpu, ...] | None = None
+    """The GPUs the driver excluded on purpose (``nvmlGetExcludedDeviceCount``, then
+    ``nvmlGetExcludedDeviceInfoByIndex``); empty when it excluded none; None where it could
+    not be asked (a driver or nvidia-ml-py without the calls, a failure recorded in
+    ``errors``) and in reports written before 2026-12-08."""
     missing_functions: tuple[str, ...] = ()
     """NVML functions the installed nvidia-ml-py or driver lacked (FunctionNotFound)."""
     errors: tuple[Unavailable, ...] = ()
