@@ -30,6 +30,7 @@ def short_title(
     mig_devices: int | None = None,
     lost: Sequence[str] = (),
     refused: Sequence[str] = (),
+    excluded: Sequence[str] = (),
 ) -> str:
     """The title of a node that has fewer GPUs than its GRES ``shown`` gives out, or GPUs
     NVML lost.
@@ -39,7 +40,8 @@ def short_title(
     ``nvml``: the GPUs NVML lists where they are the node's (None where NVML failed or lists
     a share); ``mig_devices``: SLURM's AutoDetect=nvml count with MIG on; ``lost``: the PCI
     addresses of the GPUs NVML does not list; ``refused``: those of them the installed
-    driver cannot drive (GD-DRV-007, -008, -009: never started, not lost). NVML listing other
+    driver cannot drive (GD-DRV-007, -008, -009: never started, not lost); ``excluded``:
+    those the admin excluded from the driver (``NVreg_ExcludedGpus``). NVML listing other
     than the driver owns is named first: the GPUs it does not list cannot be used.
     """
     if nvml is not None and nvml != owned:
@@ -57,8 +59,9 @@ def short_title(
     said = [
         f"GPU{'s' if group[1:] else ''} {_names(group)} {words}"
         for group, words in (
-            ([a for a in lost if a not in refused], "lost"),
+            ([a for a in lost if a not in refused and a not in excluded], "lost"),
             ([a for a in lost if a in refused], "refused by the driver"),
+            ([a for a in lost if a in excluded], "excluded by NVreg_ExcludedGpus"),
         )
         if group
     ]

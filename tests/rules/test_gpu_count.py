@@ -10,6 +10,7 @@ import pytest
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import (
     DeviceAccessInfo,
+    ExcludedGpu,
     GpuInfo,
     HardwareInfo,
     KernelLogInfo,
@@ -594,3 +595,78 @@ def test_gd_gpu_068_calls_a_gpu_the_driver_refuses_refused_not_lost():
     report = with_driver(report, pci_functions=(*pci(*range(1, 9)), blackwell))
     (found,) = findings(report, RULE)
     assert found.title.endswith(": GPU 0000:08:00.0 lost; GPU 0000:09:00.0 refused by the driver")
+
+
+# --- NVreg_ExcludedGpus: a GPU the admin set aside is not a lost one -----------------------
+
+EXCLUDED_UUID = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+
+
+def excluding(report: Report, *buses: int, param: tuple[str, ...] | None = None) -> Report:
+    """``report`` on a driver that excluded the GPUs on ``buses`` (as NVML names them)."""
+    excluded = tuple(
+        ExcludedGpu(pci_bus_id=f"00000000:0{b}:00.0", uuid=EXCLUDED_UUID) for b in buses
+    )
+    report = with_nvml(report, excluded_gpus=excluded)
+    return with_driver(report, excluded_gpus=param if param is not None else (EXCLUDED_UUID,))
+
+
+def test_a_gpu_excluded_by_nvreg_excludedgpus_is_information_not_an_error():
+    # It read 'NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:08:00.0 missing',
+    # an error sending the admin to reboot, reseat or RMA a GPU they set aside on purpose.
+    (found,) = findings(excluding(server(), 8), MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "GPU 0000:08:00.0 is excluded from the driver by NVreg_ExcludedGpus: not used here, "
+        "on purpose?"
+    )
+    assert found.evidence == (
+        f"NVML: excluded by the driver: PCI 00000000:08:00.0 ({EXCLUDED_UUID}); "
+        f'/proc/driver/nvidia/params: ExcludedGpus "{EXCLUDED_UUID}"',
+    )
+    assert not any("RMA" in f or "Reboot" in f for f in found.fix)
+
+
+def test_a_gpu_lost_beside_an_excluded_one_is_still_an_error():
+    found = findings(excluding(server(listed=6), 8), MISSING)
+    assert severities(found) == [Severity.INFO, Severity.ERROR]
+    error = found[1]
+    assert error.title == (
+        "NVML lists 6 of the 8 GPUs the nvidia driver owns: GPU 0000:07:00.0 missing"
+    )
+    assert "/proc/driver/nvidia/params: NVreg_ExcludedGpus excludes none of them" in (
+        error.evidence
+    )
+    assert not any("grep ExcludedGpus" in f for f in error.fix)  # the report said it already
+
+
+def test_an_exclusion_nvml_cannot_place_is_said_beside_the_error():
+    # a driver without nvmlGetExcludedDeviceInfoByIndex: the parameter's UUID, no address
+    report = with_driver(server(), excluded_gpus=(EXCLUDED_UUID,))
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.ERROR
+    assert (
+        f'/proc/driver/nvidia/params: ExcludedGpus "{EXCLUDED_UUID}"; NVML cannot say which '
+        "GPU that is here (nvmlGetExcludedDeviceInfoByIndex): one missing may be excluded on "
+        "purpose"
+    ) in found.evidence
+
+
+def test_gd_gpu_068_says_the_node_gives_out_a_gpu_the_admin_excluded():
+    report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=pci(*range(1, 9)))
+    report = excluding(report, 8)
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
+        "GPU 0000:08:00.0 excluded by NVreg_ExcludedGpus"
+    )
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=gpu-07 state=drain")
+    assert "excluded on purpose?" in found.fix[1]
+    # its GRES giving out the 7 in use is right: no error; the exclusion is information
+    fine = replace(
+        report,
+        site=replace(report.site, slurm_node=replace(report.site.slurm_node, gres=("gpu:h100:7",))),
+    )
+    assert findings(fine, RULE) == []
+    assert severities(findings(fine, MISSING)) == [Severity.INFO]
