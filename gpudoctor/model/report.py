@@ -178,6 +178,21 @@ class XidCount:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InitFailure:
+    """A GPU the driver failed to start (NVRM's ``RmInitAdapter failed!`` and
+    ``rm_init_adapter failed`` lines) in the look-back window, per PCI address."""
+
+    pci: str | None = None
+    """As the line names it (``0000:0a:00.0``); None where it names none (older drivers)."""
+    count: int
+    """Its lines; the driver prints both for one failure, and tries again at each open."""
+    first: str | None = None
+    last: str | None = None
+    last_message: str = ""
+    """The last ``RmInitAdapter failed! (0x24:0x72:1568)`` line's text after the address."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class KernelLogInfo:
     """The NVIDIA lines of the kernel log in the look-back window, read without root if allowed."""
 
@@ -203,6 +218,9 @@ class KernelLogInfo:
     """True when reading stopped at its byte or time bound: counts are lower bounds."""
     counts: tuple[XidCount, ...] = ()
     events: tuple[XidEvent, ...] = ()
+    init_failures: tuple[InitFailure, ...] | None = None
+    """The GPUs the driver failed to start in the window (``RmInitAdapter failed``), at most
+    32 addresses; empty when none; None in reports written before 2026-12-08."""
     """The newest events (at most 100); ``counts`` has them all."""
     message: str = ""
     """Why no source could be read, one line per source tried."""

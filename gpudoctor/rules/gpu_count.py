@@ -288,12 +288,15 @@ def _same_device(logged: str | None, address: str) -> bool:
 
 
 def _log_evidence(report: Report, missing: list[str]) -> list[str]:
-    """The kernel log's Xid 79 lines for the missing GPUs, or what the log could not say."""
+    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
+    what the log could not say."""
     log = report.hardware.kernel_log if report.hardware is not None else None
     if log is None:
         return []
     if log.status != "ok":
-        return ["kernel log: not read here, so its Xid 79 lines were not looked for"]
+        return [
+            "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
+        ]
     found = [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
         f"({_plural(c.count, 'time')}"
@@ -307,14 +310,23 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         and c.code == XID_OFF_THE_BUS
         and any(_same_device(c.pci, a) for a in missing)
     ]
+    found += [
+        f"kernel log: the driver failed to start the GPU at PCI {f.pci} ({_plural(f.count, 'line')}"
+        + (f", last {f.last}" if f.last else "")
+        + f"): {f.last_message}"
+        for f in log.init_failures or ()
+        if any(_same_device(f.pci, a) for a in missing)
+    ]
     if found:
         return found
     window = f"the last {log.window_h:g} h" if log.window_h else "the look-back window"
-    return [
-        f"kernel log: no Xid 79 for {'them' if missing[1:] else 'it'} in {window}; a GPU that "
-        "failed to start at boot logs `RmInitAdapter failed` instead, which gpudoctor does "
-        "not read"
-    ]
+    them = "them" if missing[1:] else "it"
+    if log.init_failures is None:  # a report from before the lines were read
+        return [
+            f"kernel log: no Xid 79 for {them} in {window}; a GPU that failed to start at "
+            "boot logs `RmInitAdapter failed` instead, which this report does not hold"
+        ]
+    return [f"kernel log: no Xid 79 or `RmInitAdapter failed` for {them} in {window}"]
 
 
 @rule(
@@ -326,7 +338,8 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     why="A GPU can be on the PCI bus, bound to the nvidia driver and in "
     "/proc/driver/nvidia/gpus, yet missing from NVML, so `nvidia-smi` lists 7 GPUs of 8: it "
     "fell off the bus (Xid 79) and came back without the driver taking it again, or it "
-    "failed to start at boot (`RmInitAdapter failed` in the kernel log). No framework can "
+    "failed to start at boot (`RmInitAdapter failed` in the kernel log: the finding quotes "
+    "the lines for its address, as it does Xid 79's). No framework can "
     "use it, and a run that asks for every GPU fails. gpudoctor compares the PCI addresses "
     "NVML lists with those GPUs, counting only display functions bound to nvidia: a GPU set "
     "aside for a virtual machine (vfio-pci, pci-stub) or with no driver is GD-DRV-004's, an "

@@ -13,6 +13,7 @@ from gpudoctor.model.report import (
     ExcludedGpu,
     GpuInfo,
     HardwareInfo,
+    InitFailure,
     KernelLogInfo,
     MigDevice,
     PciFunction,
@@ -359,8 +360,33 @@ def test_the_kernel_log_s_xid_79_for_that_gpu_is_evidence():
     assert quiet.evidence[2].startswith("kernel log: no Xid 79 for it in the last 72 h; ")
     assert "RmInitAdapter failed" in quiet.evidence[2]
     (unread,) = findings(replace(server(), hardware=_log(status="unreadable")), MISSING)
-    assert (
-        unread.evidence[2] == "kernel log: not read here, so its Xid 79 lines were not looked for"
+    assert unread.evidence[2] == (
+        "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
+    )
+
+
+def test_the_kernel_log_s_rm_init_adapter_lines_for_that_gpu_are_evidence():
+    # A GPU that failed to start at boot: the evidence said 'a GPU that failed to start at boot
+    # logs `RmInitAdapter failed` instead, which gpudoctor does not read'
+    ours = InitFailure(
+        pci="0000:08:00.0",
+        count=6,
+        last="2026-01-02T01:00:00Z",
+        last_message="RmInitAdapter failed! (0x24:0x72:1568)",
+    )
+    other = replace(ours, pci="0000:03:00.0")
+    log = HardwareInfo(
+        kernel_log=KernelLogInfo(status="ok", window_h=72, init_failures=(ours, other))
+    )
+    (found,) = findings(replace(server(), hardware=log), MISSING)
+    assert found.evidence[2:] == (
+        "kernel log: the driver failed to start the GPU at PCI 0000:08:00.0 (6 lines, last "
+        "2026-01-02T01:00:00Z): RmInitAdapter failed! (0x24:0x72:1568)",
+    )
+    none = replace(log, kernel_log=replace(log.kernel_log, init_failures=(other,)))
+    (quiet,) = findings(replace(server(), hardware=none), MISSING)
+    assert quiet.evidence[2] == (
+        "kernel log: no Xid 79 or `RmInitAdapter failed` for it in the last 72 h"
     )
 
 
