@@ -44,8 +44,9 @@ _INIT_FAILED = re.compile(
 (0x24:0x72:1568)`` and ``NVRM: GPU 0000:0a:00.0: rm_init_adapter failed, device minor number
 5`` (NVIDIA/gpu-operator#1146, #649; NVIDIA/cuda-samples#104); older drivers name no address
 (``NVRM: rm_init_adapter failed for device bearing minor number 0``)."""
-INIT_MARKS = ("InitAdapter failed", "init_adapter failed")
-"""Cheap substring tests before the expression (``Rm``/``rm`` prefix left out)."""
+INIT_MARK = "dapter failed"
+"""The one cheap substring test before the expression: in ``RmInitAdapter failed`` and in
+``rm_init_adapter failed`` alike."""
 MAX_INIT_FAILURES = 32
 """At most this many addresses are kept (a node has 8 or 16 GPUs)."""
 _PID = re.compile(r"^pid=(?:'?<unknown>'?|(\d+)),\s*(?:name=(.*?),\s*)?")
@@ -134,7 +135,7 @@ class _Reading:
 
 
 def _init_mark(message: str) -> bool:
-    return "nit_adapter failed" in message or "nitAdapter failed" in message
+    return INIT_MARK in message
 
 
 def _boot_time(ctx: ProbeContext, now: float) -> float | None:
@@ -221,11 +222,7 @@ def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
         reading.oldest = _kmsg_time(records[0].partition(b";")[0], boot)
         reading.newest = _kmsg_time(records[-1].partition(b";")[0], boot)
     for record in records:
-        if (
-            b"Xid" not in record
-            and b"nitAdapter failed" not in record
-            and (b"nit_adapter failed" not in record)
-        ):
+        if b"Xid" not in record and b"dapter failed" not in record:
             continue
         head, sep, message = record[:MAX_LINE].partition(b";")
         if sep:
