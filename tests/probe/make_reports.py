@@ -488,7 +488,7 @@ def hardware_report(h100: dict) -> Report:
 
     from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo
     from gpudoctor.probe.hardware import parse_rate
-    from gpudoctor.probe.kernel_log import _Reading, init_failures, iso, summarise
+    from gpudoctor.probe.kernel_log import _Reading, iso, summarise
 
     scenario = copy.deepcopy(h100)
     calls = scenario["devices"][0]["calls"]
