@@ -90,7 +90,7 @@ def _judge(
                 f"{'them' if refused[1:] else 'it'} (GD-DRV-007, -008 or -009 names the "
                 "driver to install)"
             )
-        evidence += _xid79(report)
+        evidence += _xid79(report) + _init_failed(report, missing)
         title = short_title(
             gres.shown,
             owned=owned if nvml_sees_the_node(report) else None,
@@ -287,6 +287,20 @@ def _same_device(logged: str | None, address: str) -> bool:
     return a is not None and b is not None and (a[0] or 0, *a[1:3]) == (b[0] or 0, *b[1:3])
 
 
+def _init_failed(report: Report, addresses: list[str]) -> list[str]:
+    """The kernel log's ``RmInitAdapter failed`` lines for the GPUs at ``addresses``."""
+    log = report.hardware.kernel_log if report.hardware is not None else None
+    if log is None or log.status != "ok":
+        return []
+    return [
+        f"kernel log: the driver failed to start the GPU at PCI {f.pci} ({_plural(f.count, 'line')}"
+        + (f", last {f.last}" if f.last else "")
+        + f"): {f.last_message}"
+        for f in log.init_failures or ()
+        if any(_same_device(f.pci, a) for a in addresses)
+    ]
+
+
 def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
     what the log could not say."""
@@ -310,13 +324,7 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         and c.code == XID_OFF_THE_BUS
         and any(_same_device(c.pci, a) for a in missing)
     ]
-    found += [
-        f"kernel log: the driver failed to start the GPU at PCI {f.pci} ({_plural(f.count, 'line')}"
-        + (f", last {f.last}" if f.last else "")
-        + f"): {f.last_message}"
-        for f in log.init_failures or ()
-        if any(_same_device(f.pci, a) for a in missing)
-    ]
+    found += _init_failed(report, missing)
     if found:
         return found
     window = f"the last {log.window_h:g} h" if log.window_h else "the look-back window"

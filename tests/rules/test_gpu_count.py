@@ -696,3 +696,14 @@ def test_gd_gpu_068_says_the_node_gives_out_a_gpu_the_admin_excluded():
     )
     assert findings(fine, RULE) == []
     assert severities(findings(fine, MISSING)) == [Severity.INFO]
+
+
+def test_gd_gpu_068_quotes_the_rm_init_adapter_lines_of_the_gpu_it_lost_too():
+    failed = InitFailure(pci="0000:08:00.0", count=2, last_message="RmInitAdapter failed! (0x1)")
+    log = HardwareInfo(kernel_log=KernelLogInfo(status="ok", init_failures=(failed,)))
+    report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=pci(*range(1, 9)))
+    (found,) = findings(replace(report, hardware=log), RULE)
+    assert found.evidence[-1] == (
+        "kernel log: the driver failed to start the GPU at PCI 0000:08:00.0 (2 lines): "
+        "RmInitAdapter failed! (0x1)"
+    )
