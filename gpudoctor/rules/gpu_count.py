@@ -389,15 +389,15 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if host.os != "linux" or host.wsl or report.nvml.status != "ok":
         return
     listed = gpus(report)
-    if not listed or _device_filter_narrows(report):
-        return  # NVML failed, shows a share, or a device filter may hide every GPU
+    if _device_filter_narrows(report):
+        return  # NVML shows a share, or a device filter may hide every GPU
     refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
     missing = [a for a in missing_from_nvml(report) if pci_address(a) not in refused]
     excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
     if excluded:
-        yield _excluded_hit(report, excluded)
-    if _gres_compared(report):
-        return  # GD-GPU-068 compares this node, the GPUs it lost with the drain
+        yield _excluded_hit(report, excluded)  # where NVML lists none too: GD-NVML-009 is silent
+    if not listed or _gres_compared(report):
+        return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node
     owned = node_gpu_count(report)
     lost_here = [a for a in missing if a not in excluded]
     short = owned - len(listed) - len(refused) - len(excluded)  # neither is NVML's to list

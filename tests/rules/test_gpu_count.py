@@ -707,3 +707,15 @@ def test_gd_gpu_068_quotes_the_rm_init_adapter_lines_of_the_gpu_it_lost_too():
         "kernel log: the driver failed to start the GPU at PCI 0000:08:00.0 (2 lines): "
         "RmInitAdapter failed! (0x1)"
     )
+
+
+def test_a_machine_whose_every_gpu_is_excluded_is_not_nvml_seeing_no_gpu():
+    # One GPU, excluded: it read 'NVML started but sees no GPU' (GD-NVML-009), an error
+    report = excluding(server(listed=0, owned=1), 1)
+    assert findings(report, "GD-NVML-009") == []
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title.startswith("GPU 0000:01:00.0 is excluded from the driver")
+    # a second GPU, not excluded and not listed either: NVML-009's error again
+    two = with_driver(report, pci_functions=pci(1, 2))
+    assert severities(findings(two, "GD-NVML-009")) == [Severity.ERROR]
