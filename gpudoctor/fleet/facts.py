@@ -7,12 +7,14 @@ from typing import Any
 
 from gpudoctor.errors import ReportFormatError
 from gpudoctor.model.derived import (
+    excluded_gpus,
     gpus,
     is_gpu_function,
     missing_from_nvml,
     node_gpu_count,
     nvml_sees_the_node,
     owned_gpu_function,
+    pci_address,
     pci_bus_unreadable,
 )
 from gpudoctor.model.diff import samples_from_verify
@@ -103,7 +105,8 @@ def gpus_found(report: Report) -> GpusFound | None:
             sum(len(g.mig_devices) if g.mig_enabled else 1 for g in listed) if known else None
         ),
         nvml=(nvml := _nvml_count(report)),
-        lost_pci=tuple(missing_from_nvml(report)) if nvml is not None else (),
+        lost_pci=(lost := tuple(missing_from_nvml(report)) if nvml is not None else ()),
+        excluded_pci=tuple(a for a in lost if pci_address(a) in set(excluded_gpus(report))),
     )
 
 

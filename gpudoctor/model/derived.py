@@ -114,6 +114,25 @@ def missing_from_nvml(report: Report) -> list[str]:
     return sorted(missing.values(), key=pci_address)
 
 
+def excluded_gpus(report: Report) -> list[str]:
+    """PCI addresses (``dddd:bb:dd.f``) of the GPUs the driver excluded on purpose
+    (``NVreg_ExcludedGpus``), as NVML names them; empty where NVML could not say."""
+    excluded = report.nvml.excluded_gpus if report.nvml.status == "ok" else None
+    return sorted({pci_address(g.pci_bus_id) for g in excluded or () if g.pci_bus_id})
+
+
+def all_excluded(report: Report) -> bool:
+    """True where the driver owns GPUs and excluded every one of them on purpose
+    (``NVreg_ExcludedGpus``, as NVML names them): NVML listing none is the admin's doing."""
+    excluded = set(excluded_gpus(report))
+    owned = {
+        pci_address(fn.address) for fn in report.driver.pci_functions if owned_gpu_function(fn)
+    }
+    if report.site is not None:
+        owned |= {pci_address(a) for a in report.site.driver_gpus}
+    return bool(excluded) and bool(owned) and owned <= excluded
+
+
 def owned_gpu_function(fn: PciFunction) -> bool:
     """A GPU's display function bound to the nvidia driver (not vfio-pci, nouveau or none)."""
     return fn.driver == "nvidia" and is_gpu_function(fn)

@@ -129,6 +129,10 @@ class GpusFound:
     lost_pci: tuple[str, ...] = ()
     """PCI addresses of the GPUs on the bus or in the driver that NVML does not list, where
     its count is the node's (``nvml`` known): GD-GPU-068's title names them, as check's does."""
+    excluded_pci: tuple[str, ...] = ()
+    """Those of ``lost_pci`` the driver excluded on purpose (``NVreg_ExcludedGpus``, as NVML
+    names them): not lost, but SLURM cannot give them out either; empty in fleet reports
+    written before 2026-12-08."""
 
     @property
     def owned(self) -> int:
@@ -143,12 +147,17 @@ class GpusFound:
         NVML listing none there is no count (``nvml`` is None); listing a few, it has lost
         the rest.
         """
-        return self.nvml is not None and self.nvml < self.owned
+        return self.nvml is not None and self.nvml < self.owned - len(self.excluded_pci)
 
     @property
     def counts(self) -> GpuCounts:
         """The counts SLURM's GRES is judged against (model.slurm.judge_gres)."""
-        return GpuCounts(owned=self.owned, nvml=self.nvml, mig_devices=self.mig_devices)
+        return GpuCounts(
+            owned=self.owned,
+            nvml=self.nvml,
+            mig_devices=self.mig_devices,
+            excluded=len(self.excluded_pci),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

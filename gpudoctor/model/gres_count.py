@@ -29,6 +29,8 @@ def short_title(
     nvml: int | None = None,
     mig_devices: int | None = None,
     lost: Sequence[str] = (),
+    refused: Sequence[str] = (),
+    excluded: Sequence[str] = (),
 ) -> str:
     """The title of a node that has fewer GPUs than its GRES ``shown`` gives out, or GPUs
     NVML lost.
@@ -37,8 +39,10 @@ def short_title(
     None where they are not the node's to count); ``on_bus``: the NVIDIA GPUs on its PCI bus;
     ``nvml``: the GPUs NVML lists where they are the node's (None where NVML failed or lists
     a share); ``mig_devices``: SLURM's AutoDetect=nvml count with MIG on; ``lost``: the PCI
-    addresses of the GPUs NVML does not list. NVML listing other than the driver owns is
-    named first: the GPUs it does not list cannot be used.
+    addresses of the GPUs NVML does not list; ``refused``: those of them the installed
+    driver cannot drive (GD-DRV-007, -008, -009: never started, not lost); ``excluded``:
+    those the admin excluded from the driver (``NVreg_ExcludedGpus``). NVML listing other
+    than the driver owns is named first: the GPUs it does not list cannot be used.
     """
     if nvml is not None and nvml != owned:
         has = f"NVML lists only {gpus(nvml)}"
@@ -52,10 +56,24 @@ def short_title(
             has = f"the nvidia driver owns {owns} of the {gpus(on_bus)} on its PCI bus"
         if mig_devices is not None:  # SLURM's count, known where NVML lists every GPU
             has += f" ({mig_devices} with its MIG devices)"
-    if lost:
-        names = ", ".join(lost[:2]) + (f" and {len(lost) - 2} more" if lost[2:] else "")
-        has += f": GPU{'s' if lost[1:] else ''} {names} lost"
+    said = [
+        f"GPU{'s' if group[1:] else ''} {_names(group)} {words}"
+        for group, words in (
+            ([a for a in lost if a not in refused and a not in excluded], "lost"),
+            ([a for a in lost if a in refused], "refused by the driver"),
+            ([a for a in lost if a in excluded], "excluded by NVreg_ExcludedGpus"),
+        )
+        if group
+    ]
+    if said:
+        has += ": " + "; ".join(said)
     return f"SLURM gives out {shown} here; {has}"
+
+
+def _names(addresses: Sequence[str]) -> str:
+    """``0000:07:00.0, 0000:08:00.0 and 2 more``."""
+    more = f" and {len(addresses) - 2} more" if addresses[2:] else ""
+    return ", ".join(addresses[:2]) + more
 
 
 def surplus_title(shown: str, has: int) -> str:

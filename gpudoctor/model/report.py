@@ -136,6 +136,11 @@ class KernelDriverInfo:
     dev_nodes: tuple[str, ...] = ()
     uvm_loaded: bool | None = None
     nouveau_loaded: bool | None = None
+    excluded_gpus: tuple[str, ...] | None = None
+    """The GPU UUIDs (``GPU-...``) the driver's ``NVreg_ExcludedGpus`` parameter (or its
+    deprecated name ``NVreg_GpuBlacklist``) excludes on purpose, from
+    ``/proc/driver/nvidia/params``; empty when it names none; None where the file was not
+    read (no module loaded) and in reports written before 2026-12-08."""
     errors: tuple[Unavailable, ...] = ()
 
 
@@ -173,6 +178,21 @@ class XidCount:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InitFailure:
+    """A GPU the driver failed to start (NVRM's ``RmInitAdapter failed!`` and
+    ``rm_init_adapter failed`` lines) in the look-back window, per PCI address."""
+
+    pci: str | None = None
+    """As the line names it (``0000:0a:00.0``); None where it names none (older drivers)."""
+    count: int
+    """Its lines; the driver prints both for one failure, and tries again at each open."""
+    first: str | None = None
+    last: str | None = None
+    last_message: str = ""
+    """The last ``RmInitAdapter failed! (0x24:0x72:1568)`` line's text after the address."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class KernelLogInfo:
     """The NVIDIA lines of the kernel log in the look-back window, read without root if allowed."""
 
@@ -198,6 +218,9 @@ class KernelLogInfo:
     """True when reading stopped at its byte or time bound: counts are lower bounds."""
     counts: tuple[XidCount, ...] = ()
     events: tuple[XidEvent, ...] = ()
+    init_failures: tuple[InitFailure, ...] | None = None
+    """The GPUs the driver failed to start in the window (``RmInitAdapter failed``), at most
+    32 addresses; empty when none; None in reports written before 2026-12-08."""
     """The newest events (at most 100); ``counts`` has them all."""
     message: str = ""
     """Why no source could be read, one line per source tried."""
@@ -479,6 +502,15 @@ class GpuInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExcludedGpu:
+    """A GPU the driver excluded on purpose (``NVreg_ExcludedGpus``), as NVML names it
+    (``nvmlGetExcludedDeviceInfoByIndex``): NVML does not list it among its GPUs."""
+
+    pci_bus_id: str | None = None
+    uuid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class NvmlInfo:
     """The outcome of NVML: whether it initialised, the versions, and every GPU it sees."""
 
@@ -496,6 +528,11 @@ class NvmlInfo:
     cuda_v2_error: str | None = None
     """The error code of v2 when v1 answered: the "NVML works, libcuda missing" signature."""
     gpus: tuple[GpuInfo, ...] = ()
+    excluded_gpus: tuple[ExcludedGpu, ...] | None = None
+    """The GPUs the driver excluded on purpose (``nvmlGetExcludedDeviceCount``, then
+    ``nvmlGetExcludedDeviceInfoByIndex``); empty when it excluded none; None where it could
+    not be asked (a driver or nvidia-ml-py without the calls, a failure recorded in
+    ``errors``) and in reports written before 2026-12-08."""
     missing_functions: tuple[str, ...] = ()
     """NVML functions the installed nvidia-ml-py or driver lacked (FunctionNotFound)."""
     errors: tuple[Unavailable, ...] = ()

@@ -144,6 +144,9 @@ class GpuCounts:
     mig_devices: int | None = None
     """With MIG on, what SLURM's AutoDetect=nvml counts (each MIG device, each whole GPU
     without MIG); None without MIG, or where the MIG devices were not all read."""
+    excluded: int = 0
+    """Of the GPUs the driver owns, those it excluded on purpose (``NVreg_ExcludedGpus``):
+    NVML does not list them, and they are not lost."""
 
     @property
     def usable(self) -> int:
@@ -154,7 +157,7 @@ class GpuCounts:
     def lost(self) -> int:
         """GPUs the driver owns that NVML does not list: their /dev/nvidiaN files remain, and
         gres.conf may name them, so a job can be given one."""
-        return 0 if self.nvml is None else max(self.owned - self.nvml, 0)
+        return 0 if self.nvml is None else max(self.owned - self.excluded - self.nvml, 0)
 
 
 GresJudgement = Literal["missing", "lost", "extra", "mig"]

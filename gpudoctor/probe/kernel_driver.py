@@ -52,6 +52,32 @@ def parse_proc_version(text: str | None) -> tuple[str | None, str | None]:
     return line, version
 
 
+EXCLUDING_PARAMS = ("ExcludedGpus", "GpuBlacklist")
+"""The driver's parameters that exclude GPUs by UUID (``GpuBlacklist`` is the deprecated name
+of ``ExcludedGpus``; kernel-open/nvidia/nv-reg.h)."""
+
+
+def parse_excluded_gpus(text: str | None) -> tuple[str, ...] | None:
+    """The UUIDs ``/proc/driver/nvidia/params`` lists as excluded; None without the file.
+
+    The driver writes ``ExcludedGpus: "GPU-uuid,GPU-uuid"`` (``""`` when none), one
+    parameter a line (kernel-open/nvidia/nv-procfs.c); each GPU is a full UUID with its
+    leading ``GPU-``, separated by commas (nv-reg.h).
+    """
+    if text is None:
+        return None
+    found: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or key.strip() not in EXCLUDING_PARAMS:
+            continue
+        for part in value.strip().strip('"').split(","):
+            uuid = part.strip()
+            if uuid and uuid not in found:
+                found.append(uuid)
+    return tuple(found)
+
+
 def pci_functions(ctx: ProbeContext, class_prefix: str = "0x03") -> tuple[PciFunction, ...] | None:
     """Every NVIDIA PCI function of a class (display by default) and the driver bound to it.
 
@@ -179,5 +205,6 @@ def probe_kernel_driver(ctx: ProbeContext) -> KernelDriverInfo:
         dev_nodes=dev_nodes(ctx),
         uvm_loaded=(modules / "nvidia_uvm").is_dir() if has_modules else None,
         nouveau_loaded=(modules / "nouveau").is_dir() if has_modules else None,
+        excluded_gpus=parse_excluded_gpus(ctx.read_text("/proc/driver/nvidia/params")),
         errors=tuple(errors),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from gpudoctor.model.report import KernelLogInfo, XidCount, XidEvent
+from gpudoctor.model.report import InitFailure, KernelLogInfo, XidCount, XidEvent
 from gpudoctor.model.times import utc_stamp
 from gpudoctor.probe.base import ProbeContext
 
@@ -46,6 +46,18 @@ more than 4,300 digits, and a report refuses a number beyond 64 bits): read as u
 LAST_TIME = 253402300799.0
 """9999-12-31T23:59:59Z, the last time an ISO date can name: a record's time beyond it (or
 not finite) is no time, and is read as a record without one."""
+_INIT_FAILED = re.compile(
+    r"NVRM: (?:GPU ([0-9A-Fa-f:.]+): )?(RmInitAdapter failed!?|rm_init_adapter failed)(.*)"
+)
+"""A GPU the driver failed to start: ``NVRM: GPU 0000:0a:00.0: RmInitAdapter failed!
+(0x24:0x72:1568)`` and ``NVRM: GPU 0000:0a:00.0: rm_init_adapter failed, device minor number
+5`` (NVIDIA/gpu-operator#1146, #649; NVIDIA/cuda-samples#104); older drivers name no address
+(``NVRM: rm_init_adapter failed for device bearing minor number 0``)."""
+INIT_MARK = "dapter failed"
+"""The one cheap substring test before the expression: in ``RmInitAdapter failed`` and in
+``rm_init_adapter failed`` alike."""
+MAX_INIT_FAILURES = 32
+"""At most this many addresses are kept (a node has 8 or 16 GPUs)."""
 _DMESG = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\]\s?(.*)$")
 _JOURNAL = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+\S+\s+kernel:\s?(.*)$"
@@ -127,8 +139,12 @@ class _Reading:
         self.lines_read += 1
         if when is not None and (self.oldest is None or when < self.oldest):
             self.oldest = when
-        if "Xid" in message:
+        if "Xid" in message or _init_mark(message):
             self.lines.append((when, message))
+
+
+def _init_mark(message: str) -> bool:
+    return INIT_MARK in message
 
 
 def _boot_time(ctx: ProbeContext, now: float) -> float | None:
@@ -223,7 +239,7 @@ def read_kmsg(ctx: ProbeContext, now: float) -> _Reading | str:
         reading.oldest = _kmsg_time(records[0].partition(b";")[0], boot)
         reading.newest = _kmsg_time(records[-1].partition(b";")[0], boot)
     for record in records:
-        if b"Xid" not in record:
+        if b"Xid" not in record and b"dapter failed" not in record:
             continue
         head, sep, message = record[:MAX_LINE].partition(b";")
         if sep:
@@ -379,6 +395,33 @@ def summarise(reading: _Reading, since: float) -> tuple[tuple[XidCount, ...], tu
     return counts, events
 
 
+def init_failures(reading: _Reading, since: float) -> tuple[InitFailure, ...]:
+    """The ``RmInitAdapter failed`` lines of the window, per PCI address (oldest first)."""
+    groups: dict[str | None, list[Any]] = {}
+    for when, message in reading.lines:
+        if (when is not None and when < since) or not _init_mark(message):
+            continue
+        match = _INIT_FAILED.search(message)
+        if match is None:
+            continue
+        pci = match.group(1)
+        text = (match.group(2) + match.group(3)).strip()[:MAX_MESSAGE]
+        group = groups.get(pci)
+        if group is None:
+            if len(groups) >= MAX_INIT_FAILURES:
+                continue
+            groups[pci] = group = [0, when, when, text]
+        group[0] += 1
+        group[1] = group[1] if group[1] is not None else when
+        group[2] = when if when is not None else group[2]
+        if match.group(2).startswith("RmInitAdapter") or not group[3].startswith("RmInit"):
+            group[3] = text  # the line with the error code, not the minor number's
+    return tuple(
+        InitFailure(pci=pci, count=n, first=iso(first), last=iso(last), last_message=text)
+        for pci, (n, first, last, text) in sorted(groups.items(), key=lambda kv: kv[0] or "")
+    )
+
+
 def _continues_burst(
     burst: dict[str, tuple[float, int | None]], parsed: ParsedLine, when: float | None
 ) -> bool:
@@ -512,6 +555,7 @@ def probe_kernel_log(
             truncated=reading.truncated,
             counts=counts,
             events=events,
+            init_failures=init_failures(reading, since),
         )
     return KernelLogInfo(
         status="unreadable",

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gpudoctor.model.report import GpuInfo, GpuProcess, MigDevice, NvLink, NvmlInfo, Unavailable
+from gpudoctor.model.report import (
+    ExcludedGpu,
+    GpuInfo,
+    GpuProcess,
+    MigDevice,
+    NvLink,
+    NvmlInfo,
+    Unavailable,
+)
 from gpudoctor.probe import nvml_api as api
 from gpudoctor.probe.nvml_api import NvmlLike
 
@@ -175,6 +183,7 @@ def _collect_initialised(session: _Session) -> NvmlInfo:
     gpus = tuple(
         _collect_gpu(session, i) for i in range(_bounded(count, "nvml.device_count", errors))
     )
+    excluded = _excluded_gpus(session, errors)
     return NvmlInfo(
         status="ok",
         driver_version=text(driver) if driver is not None else None,
@@ -183,6 +192,7 @@ def _collect_initialised(session: _Session) -> NvmlInfo:
         cuda_driver_version_source=source,
         cuda_v2_error=v2_error,
         gpus=gpus,
+        excluded_gpus=excluded,
         missing_functions=tuple(session.missing),
         errors=tuple(errors),
     )
@@ -201,6 +211,43 @@ def _bounded(count: Any, name: str, errors: list[Unavailable]) -> int:
             )
         )
     return max(0, min(n, MAX_DEVICES))
+
+
+MAX_EXCLUDED = 64
+"""At most this many excluded GPUs are read (a node has 8 or 16; a count above is bad data)."""
+
+
+def _excluded_gpus(session: _Session, errors: list[Unavailable]) -> tuple[ExcludedGpu, ...] | None:
+    """The GPUs the driver excluded on purpose (``NVreg_ExcludedGpus``): their PCI bus id and
+    UUID; empty where none is excluded. None where the driver or the bindings lack the calls
+    (silent, as the fabric and virtualization calls: a missing call here is no news for the
+    NVML-functions finding) or the count failed (recorded as ``nvml.excluded_gpus``)."""
+    count = session.call("nvmlGetExcludedDeviceCount")
+    if isinstance(count, _Failure):
+        session.missing[:] = [n for n in session.missing if n != "nvmlGetExcludedDeviceCount"]
+        if count.code not in _QUIET:
+            errors.append(
+                Unavailable(field="nvml.excluded_gpus", code=count.code, message=count.message)
+            )
+        return None
+    found = []
+    for index in range(min(int(count or 0), MAX_EXCLUDED)):
+        info = session.call("nvmlGetExcludedDeviceInfoByIndex", index)
+        if isinstance(info, _Failure):
+            session.missing[:] = [
+                n for n in session.missing if n != "nvmlGetExcludedDeviceInfoByIndex"
+            ]
+            errors.append(
+                Unavailable(
+                    field=f"nvml.excluded_gpus[{index}]", code=info.code, message=info.message
+                )
+            )
+            continue
+        pci = getattr(info, "pci", None)
+        bus_id = text(getattr(pci, "busId", b"")) if pci is not None else ""
+        uuid = text(getattr(info, "uuid", b""))
+        found.append(ExcludedGpu(pci_bus_id=bus_id or None, uuid=uuid or None))
+    return tuple(found)
 
 
 def _cuda_driver_version(

@@ -90,6 +90,7 @@ def _driver_section(report: Report) -> Section:
         ("nvidia_uvm loaded", _yes_no(drv.uvm_loaded)),
         ("nouveau loaded", _yes_no(drv.nouveau_loaded)),
         ("device files", ", ".join(drv.dev_nodes) or None),
+        ("NVreg_ExcludedGpus", ", ".join(drv.excluded_gpus or ()) or None),
     ]
     pairs += [
         (f"PCI {fn.address}", f"{fn.device_id} class {fn.class_code}: {fn.driver or 'no driver'}")
@@ -117,6 +118,13 @@ def _nvml_section(report: Report) -> Section:
             ("CUDA driver version", (nvml.cuda_driver_version or "") + source or None),
             ("v2 CUDA version error", nvml.cuda_v2_error),
             ("missing functions", ", ".join(nvml.missing_functions) or None),
+            (
+                "excluded GPUs",
+                ", ".join(
+                    f"{g.pci_bus_id or '?'} ({g.uuid or '?'})" for g in nvml.excluded_gpus or ()
+                )
+                or None,
+            ),
         ],
     )
 
@@ -275,6 +283,13 @@ def _hardware_sections(report: Report) -> list[Section]:
                 f"{c.count}x, last {c.last or '?'}: {c.last_message}",
             )
             for c in log.counts
+        ]
+        pairs += [
+            (
+                f"RmInitAdapter failed at {f.pci or 'an unnamed GPU'}",
+                f"{f.count} lines, last {f.last or '?'}: {f.last_message}",
+            )
+            for f in log.init_failures or ()
         ]
         found.append(_kv("Kernel log", pairs))
     found.append(_ib_section(hw.ib_ports))

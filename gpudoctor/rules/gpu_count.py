@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.derived import (
     env,
+    excluded_gpus,
     is_gpu_function,
     missing_from_nvml,
     node_gpu_count,
@@ -54,7 +55,12 @@ def _mig_count(listed: tuple[GpuInfo, ...]) -> int | None:
 
 
 def _judge(
-    node: SlurmNodeGres, gres: NodeGpuGres, given: int, report: Report, listed: tuple[GpuInfo, ...]
+    node: SlurmNodeGres,
+    gres: NodeGpuGres,
+    given: int,
+    report: Report,
+    listed: tuple[GpuInfo, ...],
+    kb: KnowledgeBase,
 ) -> Hit | None:
     whole = len(listed)
     said = f"SLURM gives out {gres.shown} on {node.name}"
@@ -66,13 +72,25 @@ def _judge(
         nvml += f" ({_plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
     # the driver's GPUs count where NVML's is the node's (not a container's share)
     owned = node_gpu_count(report) if nvml_sees_the_node(report) else 0
-    judged = judge_gres(given, GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count))
+    missing = missing_from_nvml(report)
+    # set aside by the admin (NVreg_ExcludedGpus): not lost, and no job can be given them
+    excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
+    counts = GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count, excluded=len(excluded))
+    judged = judge_gres(given, counts)
     if judged is None:
         return None
-    missing = missing_from_nvml(report)
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
-        evidence += _xid79(report)
+        if excluded:
+            evidence.append(_excluded_evidence(report, excluded))
+        refused = sorted(a for a in missing if pci_address(a) in refused_gpus(report, kb))
+        if refused:
+            evidence.append(
+                f"PCI {', '.join(refused)}: the installed driver cannot drive "
+                f"{'them' if refused[1:] else 'it'} (GD-DRV-007, -008 or -009 names the "
+                "driver to install)"
+            )
+        evidence += _xid79(report) + _init_failed(report, missing)
         title = short_title(
             gres.shown,
             owned=owned if nvml_sees_the_node(report) else None,
@@ -80,12 +98,26 @@ def _judge(
             nvml=whole,
             mig_devices=mig_count,
             lost=missing,
+            # GD-DRV-007/008/009's: never started, but the node cannot give them out either
+            refused=refused,
+            excluded=excluded,
+        )
+        set_aside = (
+            (
+                f"GPU{'s' if excluded[1:] else ''} {', '.join(excluded)} excluded on purpose? "
+                "Give the node's Gres in slurm.conf and gres.conf only the GPUs in use, then "
+                "`scontrol reconfigure`; else remove the UUID from NVreg_ExcludedGpus "
+                "(/etc/modprobe.d) and reload the driver.",
+            )
+            if excluded
+            else ()
         )
         return Hit(
             title=title,
             evidence=tuple(evidence),
             fix=(
                 f"$ {drain_command(node.name, title)}",
+                *set_aside,
                 "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
                 "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
                 "Reboot (or reset the GPU); if it does not come back, reseat it or arrange an "
@@ -174,7 +206,9 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     "(Xid 79) or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and "
     "they fail to start or die. A GPU the driver lists and NVML does not is an error whatever "
     "the GRES gives out: gres.conf names its /dev/nvidiaN with the others, so a job can be "
-    "given it. More GPUs than the GRES "
+    "given it; one the installed driver cannot drive (GD-DRV-007, -008, -009) is named "
+    "refused by the driver, not lost, and the node is drained all the same. More GPUs than "
+    "the GRES "
     "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
     "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
     "neither is said not to be compared (information). Where NVML fails, the GPUs the "
@@ -220,7 +254,7 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=("Run the health check outside a job (HealthCheckProgram).",),
         )
         return
-    hit = _judge(site.slurm_node, gres, gres.count, report, gpus(report))
+    hit = _judge(site.slurm_node, gres, gres.count, report, gpus(report), kb)
     if hit is not None:
         yield hit
 
@@ -253,13 +287,30 @@ def _same_device(logged: str | None, address: str) -> bool:
     return a is not None and b is not None and (a[0] or 0, *a[1:3]) == (b[0] or 0, *b[1:3])
 
 
+def _init_failed(report: Report, addresses: list[str]) -> list[str]:
+    """The kernel log's ``RmInitAdapter failed`` lines for the GPUs at ``addresses``."""
+    log = report.hardware.kernel_log if report.hardware is not None else None
+    if log is None or log.status != "ok":
+        return []
+    return [
+        f"kernel log: the driver failed to start the GPU at PCI {f.pci} ({_plural(f.count, 'line')}"
+        + (f", last {f.last}" if f.last else "")
+        + f"): {f.last_message}"
+        for f in log.init_failures or ()
+        if any(_same_device(f.pci, a) for a in addresses)
+    ]
+
+
 def _log_evidence(report: Report, missing: list[str]) -> list[str]:
-    """The kernel log's Xid 79 lines for the missing GPUs, or what the log could not say."""
+    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
+    what the log could not say."""
     log = report.hardware.kernel_log if report.hardware is not None else None
     if log is None:
         return []
     if log.status != "ok":
-        return ["kernel log: not read here, so its Xid 79 lines were not looked for"]
+        return [
+            "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
+        ]
     found = [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
         f"({_plural(c.count, 'time')}"
@@ -273,25 +324,30 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         and c.code == XID_OFF_THE_BUS
         and any(_same_device(c.pci, a) for a in missing)
     ]
+    found += _init_failed(report, missing)
     if found:
         return found
     window = f"the last {log.window_h:g} h" if log.window_h else "the look-back window"
-    return [
-        f"kernel log: no Xid 79 for {'them' if missing[1:] else 'it'} in {window}; a GPU that "
-        "failed to start at boot logs `RmInitAdapter failed` instead, which gpudoctor does "
-        "not read"
-    ]
+    them = "them" if missing[1:] else "it"
+    if log.init_failures is None:  # a report from before the lines were read
+        return [
+            f"kernel log: no Xid 79 for {them} in {window}; a GPU that failed to start at "
+            "boot logs `RmInitAdapter failed` instead, which this report does not hold"
+        ]
+    return [f"kernel log: no Xid 79 or `RmInitAdapter failed` for {them} in {window}"]
 
 
 @rule(
     "GD-GPU-070",
     area="gpu",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.INFO),
     title="A GPU the nvidia driver owns is missing from NVML",
     why="A GPU can be on the PCI bus, bound to the nvidia driver and in "
     "/proc/driver/nvidia/gpus, yet missing from NVML, so `nvidia-smi` lists 7 GPUs of 8: it "
     "fell off the bus (Xid 79) and came back without the driver taking it again, or it "
-    "failed to start at boot (`RmInitAdapter failed` in the kernel log). No framework can "
+    "failed to start at boot (`RmInitAdapter failed` in the kernel log: the finding quotes "
+    "the lines for its address, as it does Xid 79's). No framework can "
     "use it, and a run that asks for every GPU fails. gpudoctor compares the PCI addresses "
     "NVML lists with those GPUs, counting only display functions bound to nvidia: a GPU set "
     "aside for a virtual machine (vfio-pci, pci-stub) or with no driver is GD-DRV-004's, an "
@@ -304,12 +360,16 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
     "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
     "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
-    "gives out GPUs, GD-GPU-068 does. A GPU excluded on purpose with the "
-    "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too; the report does not "
-    "record the driver's parameters, so the fix says where to look.",
+    "gives out GPUs, GD-GPU-068 does. A GPU the admin excluded on purpose with the "
+    "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too: where NVML names it "
+    "(nvmlGetExcludedDeviceInfoByIndex, drivers from R450) it is information, not an error "
+    "(also on a SLURM node); the UUIDs /proc/driver/nvidia/params excludes are evidence "
+    "beside an error where NVML could not place them.",
     fix="Read the kernel log for the GPU's address (Xid 79, `RmInitAdapter failed`); on a "
     "shared server drain it from the scheduler first; reboot (or power-cycle) to bring the "
-    "GPU back; if it recurs, reseat it and check its power cables, or arrange an RMA.",
+    "GPU back; if it recurs, reseat it and check its power cables, or arrange an RMA. A GPU "
+    "excluded on purpose needs nothing; to use it, remove its UUID from "
+    "`NVreg_ExcludedGpus` (/etc/modprobe.d) and reload the driver.",
     sources=(
         "https://docs.nvidia.com/deploy/xid-errors/index.html (Xid 79: fallen off the bus)",
         "NVIDIA/gpu-operator#1146 (one GPU of a node: `NVRM: GPU 0000:0a:00.0: RmInitAdapter "
@@ -319,24 +379,99 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         "excluded from the driver are counted apart: nvmlGetExcludedDeviceCount)",
         "NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/os-registry.c "
         "(nv_is_uuid_in_gpu_exclusion_list: NVreg_ExcludedGpus names GPUs by UUID)",
+        "NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/nv-reg.h (ExcludedGpus: UUIDs "
+        "with their leading GPU-, separated by commas; GpuBlacklist its deprecated name) and "
+        'nv-procfs.c (/proc/driver/nvidia/params writes `ExcludedGpus: "..."`)',
     ),
 )
 def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     host = report.host
-    if host.os != "linux" or host.wsl or report.nvml.status != "ok" or _gres_compared(report):
+    if host.os != "linux" or host.wsl or report.nvml.status != "ok":
         return
     listed = gpus(report)
-    if not listed or _device_filter_narrows(report):
-        return  # NVML failed, shows a share, or a device filter may hide every GPU
-    owned = node_gpu_count(report)
+    if _device_filter_narrows(report):
+        return  # NVML shows a share, or a device filter may hide every GPU
     refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
     missing = [a for a in missing_from_nvml(report) if pci_address(a) not in refused]
-    short = owned - len(listed) - len(refused)  # refused GPUs are never NVML's
-    if short <= 0 or not missing:
+    excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
+    if excluded:
+        yield _excluded_hit(report, excluded)  # where NVML lists none too: GD-NVML-009 is silent
+    if not listed or _gres_compared(report):
+        return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node
+    owned = node_gpu_count(report)
+    lost_here = [a for a in missing if a not in excluded]
+    short = owned - len(listed) - len(refused) - len(excluded)  # neither is NVML's to list
+    if short <= 0 or not lost_here:
         return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)
+    hit = _missing_hit(report, listed, owned, lost_here, short, refused)
+    if hit is not None:
+        yield hit
+
+
+def _not_excluded(report: Report) -> tuple[list[str], bool]:
+    """What the report says of NVreg_ExcludedGpus beside GPUs NVML lost, and whether the fix
+    must still send the reader to the parameter (the report could not say)."""
+    param, by_nvml = report.driver.excluded_gpus, report.nvml.excluded_gpus
+    placed = {g.uuid for g in by_nvml or () if g.uuid}
+    unplaced = [u for u in param or () if u not in placed]
+    if unplaced and by_nvml is None:
+        return [
+            f'/proc/driver/nvidia/params: ExcludedGpus "{",".join(unplaced)}"; NVML cannot '
+            "say which GPU that is here (nvmlGetExcludedDeviceInfoByIndex): one missing may "
+            "be excluded on purpose"
+        ], False
+    if param is not None and not unplaced:
+        return ["/proc/driver/nvidia/params: NVreg_ExcludedGpus excludes none of them"], False
+    if by_nvml is not None and not unplaced:
+        return ["NVML: the driver excluded none of them (nvmlGetExcludedDeviceCount)"], False
+    return [], True
+
+
+def _excluded_evidence(report: Report, excluded: list[str]) -> str:
+    """How the GPUs at ``excluded`` are known to be excluded: NVML's list, the parameter."""
+    wanted = set(map(pci_address, excluded))
+    named = [
+        f"PCI {g.pci_bus_id}" + (f" ({g.uuid})" if g.uuid else "")
+        for g in report.nvml.excluded_gpus or ()
+        if g.pci_bus_id and pci_address(g.pci_bus_id) in wanted
+    ]
+    said = f"NVML: excluded by the driver: {', '.join(named)}"
+    param = report.driver.excluded_gpus
+    if param:
+        said += f'; /proc/driver/nvidia/params: ExcludedGpus "{",".join(param)}"'
+    return said
+
+
+def _excluded_hit(report: Report, excluded: list[str]) -> Hit:
+    """Information: the admin excluded these GPUs from the driver, NVML does not list them."""
+    many = bool(excluded[1:])
+    return Hit(
+        severity=Severity.INFO,
+        title=f"GPU{'s' if many else ''} {', '.join(excluded)} "
+        f"{'are' if many else 'is'} excluded from the driver by NVreg_ExcludedGpus: not used "
+        "here, on purpose?",
+        evidence=(_excluded_evidence(report, excluded),),
+        fix=(
+            "Nothing, if it was set aside on purpose (a GPU kept out of service).",
+            "To use it again, remove its UUID from NVreg_ExcludedGpus and reload the driver "
+            "(or reboot):",
+            "$ grep -rs ExcludedGpus /etc/modprobe.d/ /lib/modprobe.d/ /proc/cmdline",
+        ),
+    )
+
+
+def _missing_hit(
+    report: Report,
+    listed: tuple[GpuInfo, ...],
+    owned: int,
+    missing: list[str],
+    short: int,
+    refused: set[str],
+) -> Hit | None:
+    host = report.host
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
     if len(missing) <= unnamed_lost:
-        return  # NVML counts them, as lost: GD-GPU-001 names them
+        return None  # NVML counts them, as lost: GD-GPU-001 names them
     names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
     gone = (
         f"GPU{'s' if missing[1:] else ''} {names} missing"
@@ -367,18 +502,27 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "
         "`kubectl cordon` it in Kubernetes)."
     )
-    yield Hit(
+    exclusion, look = _not_excluded(report)
+    grep = (
+        (
+            "$ grep ExcludedGpus /proc/driver/nvidia/params   # empty, unless it was excluded "
+            "on purpose",
+        )
+        if look
+        else ()
+    )
+    return Hit(
         title=f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}",
         evidence=(
             "; ".join(sources),
             f"NVML lists {_plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",
+            *exclusion,
             *_log_evidence(report, missing),
         ),
         fix=(
             f"$ sudo dmesg -T | grep -iE '{first[:10]}|Xid|RmInitAdapter'   # why the driver "
             "gave it up",
-            "$ grep ExcludedGpus /proc/driver/nvidia/params   # empty, unless it was excluded "
-            "on purpose",
+            *grep,
             drain,
             "Reboot (or power-cycle) to bring the GPU back; if it falls off again, reseat it and "
             "check its power cables, or arrange an RMA.",

@@ -73,14 +73,16 @@ def xid_step(report: Report) -> str:
     log = kernel_log(report)
     if log is None or log.status != "ok":
         return "$ sudo dmesg | grep -i xid"
-    window = f"the last {log.window_h:g} h" if log.window_h is not None else "the window"
+    said = [log.source or "", f"the last {log.window_h:g} h" if log.window_h is not None else ""]
+    where = ", ".join(s for s in said if s)
+    where = f" ({where})" if where else ""
     xids = [c for c in log.counts if c.kind == "xid"]
     if not xids:
-        return f"The kernel log ({log.source}, {window}) holds no Xid error."
+        return f"The kernel log{where} holds no Xid error."
     shown = ", ".join(f"Xid {c.code} on PCI {c.pci} ({c.count}x)" for c in xids[:4])
     more = f" and {len(xids) - 4} more" if len(xids) > 4 else ""
     return (
-        f"The kernel log ({log.source}, {window}) holds {shown}{more}: its findings "
+        f"The kernel log{where} holds {shown}{more}: its findings "
         "(GD-GPU-056 to GD-GPU-061) say what each needs."
     )
 
@@ -99,8 +101,14 @@ SHORT_COVER_S = 600.0
 
 
 def _window(log: KernelLogInfo) -> str:
-    hours = f"{log.window_h:g} h" if log.window_h is not None else "the look-back window"
+    """Where in the kernel log the counts come from; a report that lacks the window or the
+    source (written before they were recorded) leaves them unsaid."""
     cut = "; reading stopped at its bound, so the counts are lower bounds" if log.truncated else ""
+    said = f"{log.source}{cut}" if log.source else cut.removeprefix("; ")
+    aside = f" ({said})" if said else ""
+    if log.window_h is None:
+        return f"in the kernel log{aside}"
+    hours = f"{log.window_h:g} h"
     asked, read = _epoch(log.since), _epoch(log.covered_from)
     ring = log.source in RING_BUFFERS
     if ring and asked is not None and read is not None and read - asked > SHORT_COVER_S:
@@ -112,7 +120,7 @@ def _window(log: KernelLogInfo) -> str:
             f"in the kernel log from {log.covered_from} on ({log.source} holds nothing older; "
             f"{hours} were asked{cut})"
         )
-    return f"in the last {hours} of the kernel log ({log.source}{cut})"
+    return f"in the last {hours} of the kernel log{aside}"
 
 
 def _xids(report: Report) -> Iterator[XidCount]:

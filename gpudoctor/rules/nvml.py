@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container, is_gpu_function
+from gpudoctor.model.derived import a_container, all_excluded, is_gpu_function
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
@@ -582,7 +582,8 @@ def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "were not passed in (`NVIDIA_VISIBLE_DEVICES` is empty or `void`), or every GPU failed "
     "to initialise. The driver refuses a GPU whose kernel-module flavour does not fit it "
     "(GD-DRV-007, GD-DRV-008) or that its branch no longer supports (GD-DRV-009): those "
-    "findings name the cause when the PCI bus shows it.",
+    "findings name the cause when the PCI bus shows it. Where the driver excluded every "
+    "GPU on purpose (`NVreg_ExcludedGpus`, as NVML names them), GD-GPU-070 says so instead.",
     fix="Container: `docker run --gpus all`. Host: `sudo dmesg | grep -iE 'nvidia|NVRM'` "
     "for GPUs the driver rejected.",
     sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCount)",),
@@ -590,6 +591,8 @@ def missing_functions(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.nvml.status != "ok" or report.nvml.gpus or all_set_aside(report):
         return  # GD-DRV-011: every GPU is held by a passthrough driver
+    if all_excluded(report):
+        return  # GD-GPU-070: the admin excluded every GPU (NVreg_ExcludedGpus)
     evidence = ["NVML device count: 0"]
     visible = env(report, "NVIDIA_VISIBLE_DEVICES")
     if visible is not None:

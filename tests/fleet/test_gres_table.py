@@ -22,7 +22,15 @@ from gpudoctor.fleet.facts import node_facts
 from gpudoctor.fleet.gate import decide, gate_findings
 from gpudoctor.fleet.gres import compare_gres
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import MigDevice, PciFunction, Report, SiteInfo, SlurmJob, SlurmNodeGres
+from gpudoctor.model.report import (
+    ExcludedGpu,
+    MigDevice,
+    PciFunction,
+    Report,
+    SiteInfo,
+    SlurmJob,
+    SlurmNodeGres,
+)
 from gpudoctor.model.slurm import MAX_REASON, SlurmNode, drain_reason
 from gpudoctor.rules import diagnose
 from tests.rules.builders import h100, healthy, with_driver, with_nvml
@@ -238,3 +246,33 @@ def test_every_ordering_of_the_counts_is_judged_alike(given, bus, driver, nvml):
         assert by_fleet(report).severity == by_check(failed).severity
     else:
         assert by_fleet(report).severity == check
+
+
+def excluded_node(gres: tuple[str, ...]) -> Report:
+    """8 GPUs bound to nvidia, the 8th excluded by NVreg_ExcludedGpus; NVML lists 7."""
+    report = node_report(gres, 8, 8, 7)
+    excluded = (ExcludedGpu(pci_bus_id="00000000:08:00.0", uuid="GPU-5d5e7c4a"),)
+    report = with_nvml(report, excluded_gpus=excluded)
+    return with_driver(report, excluded_gpus=("GPU-5d5e7c4a",))
+
+
+@pytest.mark.parametrize(
+    ("gres", "severity", "title"),
+    [
+        # a GRES giving out the excluded GPU too: jobs fail there, the node is drained
+        (
+            ("gpu:h100:8",),
+            E,
+            "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: GPU "
+            "0000:08:00.0 excluded by NVreg_ExcludedGpus",
+        ),
+        # a GRES of the 7 in use: the admin's exclusion, no GPU lost (it read 'lost', an error)
+        (("gpu:h100:7",), OK, ""),
+    ],
+)
+def test_a_gpu_the_admin_excluded_is_judged_alike_and_never_lost(gres, severity, title):
+    report = excluded_node(gres)
+    judged = by_check(report)
+    assert (judged.severity, judged.title) == (severity, title)
+    assert (by_fleet(report).severity, by_fleet(report).title) == (severity, title)
+    assert by_fleet(report, in_job=False).severity == severity

@@ -79,6 +79,12 @@ class CPciInfo(ctypes.Structure):
     ]
 
 
+class CExcludedDeviceInfo(ctypes.Structure):
+    """``nvmlExcludedDeviceInfo_t``: the excluded GPU's PCI info and UUID."""
+
+    _fields_ = [("pci", CPciInfo), ("uuid", ctypes.c_char * 80)]
+
+
 class CTemperatureV1(ctypes.Structure):
     """``nvmlTemperature_v1_t``, the versioned struct of ``nvmlDeviceGetTemperatureV``."""
 
@@ -366,6 +372,22 @@ class FakeLibNvml:
     # --- devices ------------------------------------------------------------------------
     def _c_nvmlDeviceGetCount_v2(self, out: Any) -> int:
         _put(out, ctypes.c_uint, int(self._system("nvmlDeviceGetCount")), "deviceCount")
+        return SUCCESS
+
+    def _c_nvmlGetExcludedDeviceCount(self, out: Any) -> int:
+        count = int(self._system("nvmlGetExcludedDeviceCount"))
+        _put(out, ctypes.c_uint, count, "deviceCount")
+        return SUCCESS
+
+    def _c_nvmlGetExcludedDeviceInfoByIndex(self, index: Any, out: Any) -> int:
+        self._require_init()
+        i = _int_in(index, "index")
+        excluded = self.scenario.get("excluded_devices", [])
+        if i >= len(excluded):
+            return INVALID_ARGUMENT
+        info = _at(out, CExcludedDeviceInfo, "info")
+        _pci_info(excluded[i]["pci"], info.pci)
+        info.uuid = str(excluded[i].get("uuid", "")).encode()
         return SUCCESS
 
     def _c_nvmlDeviceGetHandleByIndex_v2(self, index: Any, out: Any) -> int:

@@ -216,6 +216,26 @@ class FakeNvml:
     def nvmlDeviceGetCount(self) -> int:
         return self._system("nvmlDeviceGetCount")
 
+    def nvmlGetExcludedDeviceCount(self) -> int:
+        """``system.nvmlGetExcludedDeviceCount``; NOT_SUPPORTED where the scenario has none."""
+        return self._system("nvmlGetExcludedDeviceCount")
+
+    def nvmlGetExcludedDeviceInfoByIndex(self, index: int) -> Any:
+        """The scenario's ``excluded_devices[index]``: ``{"pci": {"busId": ...}, "uuid": ...}``
+        (bytes, as nvidia-ml-py's ctypes struct gives them), or ``{"error": name}``."""
+        table = dict(enumerate(self.scenario.get("excluded_devices", [])))
+        name = "nvmlGetExcludedDeviceInfoByIndex"
+        self.calls.append(f"{name}:{index}")
+        if name in self.scenario.get("missing_functions", []):
+            raise FakeNVMLError(FUNCTION_NOT_FOUND)
+        if index not in table:
+            raise FakeNVMLError(CODES["invalid_argument"])
+        value = table[index]
+        if set(value) == {"error"}:
+            raise FakeNVMLError(CODES[value["error"]])
+        pci = SimpleNamespace(busId=str(value["pci"]["busId"]).encode())
+        return SimpleNamespace(pci=pci, uuid=str(value.get("uuid", "")).encode())
+
     def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeHandle:
         self.calls.append(f"nvmlDeviceGetHandleByIndex:{index}")
         error = self.scenario["devices"][index].get("handle_error")

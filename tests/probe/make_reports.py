@@ -559,11 +559,12 @@ XID79_LINE = (
 
 
 def missing_gpu_report(h100: dict) -> Report:
-    """GD-GPU-070: eight GPUs bound to nvidia, seven in NVML, a Xid 79 before this boot."""
+    """GD-GPU-070: eight GPUs bound to nvidia, seven in NVML, a Xid 79 before this boot and
+    `RmInitAdapter failed` after it."""
     from datetime import datetime
 
     from gpudoctor.model.report import HardwareInfo
-    from gpudoctor.probe.kernel_log import _Reading, iso, summarise
+    from gpudoctor.probe.kernel_log import _Reading, init_failures, iso, summarise
 
     one = collect_nvml(FakeNvml(h100)).gpus[0]
     listed = tuple(
@@ -589,7 +590,15 @@ def missing_gpu_report(h100: dict) -> Report:
     )
     created = datetime.fromisoformat(CREATED.replace("Z", "+00:00")).timestamp()
     boot = created - 3600.0
-    reading = _Reading(lines=[(boot - 7200.0, XID79_LINE)], lines_read=1204)
+    # after the reboot, the driver failed to start it (the lines of NVIDIA/gpu-operator#1146)
+    failed = [
+        (boot + 31.0, f"NVRM: GPU 0000:{MISSING_BUS}:00.0: RmInitAdapter failed! (0x24:0x72:1568)"),
+        (
+            boot + 31.1,
+            f"NVRM: GPU 0000:{MISSING_BUS}:00.0: rm_init_adapter failed, device minor number 6",
+        ),
+    ]
+    reading = _Reading(lines=[(boot - 7200.0, XID79_LINE), *failed], lines_read=1204)
     counts, events = summarise(reading, since=created - 72 * 3600)
     log = KernelLogInfo(
         status="ok",
@@ -602,6 +611,7 @@ def missing_gpu_report(h100: dict) -> Report:
         bytes_read=143_360,
         counts=counts,
         events=events,
+        init_failures=init_failures(reading, since=created - 72 * 3600),
     )
     base = report(
         host_from(h100),

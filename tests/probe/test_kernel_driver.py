@@ -5,7 +5,11 @@ from __future__ import annotations
 from gpudoctor.model.derived import module_flavour
 from gpudoctor.model.report import FabricManagerInfo
 from gpudoctor.probe.base import ProbeContext
-from gpudoctor.probe.kernel_driver import parse_proc_version, probe_kernel_driver
+from gpudoctor.probe.kernel_driver import (
+    parse_excluded_gpus,
+    parse_proc_version,
+    probe_kernel_driver,
+)
 from tests.probe.fakes import FakeRun, pci_function, write
 
 PROC_VERSION = (
@@ -248,3 +252,42 @@ def test_modinfo_is_not_asked_when_the_module_is_loaded_or_there_is_no_gpu(tmp_p
         "proprietary"
     )
     assert run.calls == []
+
+
+# /proc/driver/nvidia/params as the driver writes it (kernel-open/nvidia/nv-procfs.c: one
+# "Name: value" a line, strings in double quotes), its last lines.
+PARAMS_TAIL = """\
+RegistryDwords: ""
+RegistryDwordsPerDevice: ""
+RmMsg: ""
+GpuBlacklist: ""
+TemporaryFilePath: "/var/tmp"
+ExcludedGpus: "{excluded}"
+"""
+EXCLUDED = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+
+
+def test_excluded_gpus_are_read_from_the_driver_s_params(tmp_path):
+    write(tmp_path, "/proc/driver/nvidia/version", PROC_VERSION)
+    other = "GPU-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+    write(
+        tmp_path,
+        "/proc/driver/nvidia/params",
+        "EnableMSI: 1\n" + PARAMS_TAIL.format(excluded=f"{EXCLUDED}, {other}"),
+    )
+    assert probe_kernel_driver(ctx(tmp_path)).excluded_gpus == (EXCLUDED, other)
+
+
+def test_no_excluded_gpu_is_empty_and_no_params_file_unknown(tmp_path):
+    write(tmp_path, "/proc/driver/nvidia/version", PROC_VERSION)
+    assert probe_kernel_driver(ctx(tmp_path)).excluded_gpus is None  # not read
+    write(tmp_path, "/proc/driver/nvidia/params", PARAMS_TAIL.format(excluded=""))
+    assert probe_kernel_driver(ctx(tmp_path)).excluded_gpus == ()
+
+
+def test_the_deprecated_gpu_blacklist_name_counts_too():
+    text = PARAMS_TAIL.format(excluded="").replace(
+        'GpuBlacklist: ""', f'GpuBlacklist: "{EXCLUDED}"'
+    )
+    assert parse_excluded_gpus(text) == (EXCLUDED,)
+    assert parse_excluded_gpus(None) is None

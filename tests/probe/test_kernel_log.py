@@ -672,3 +672,42 @@ def test_the_journal_is_asked_only_for_what_the_ring_buffer_lacks(tmp_path):
     info = probe_kernel_log(ctx_for(host(tmp_path, kmsg), run), now=NOW)
     assert [a for a in seen[0] if a.startswith("--until=")] == [f"--until=@{math.ceil(boot + 0.5)}"]
     assert info.source == "/dev/kmsg+journalctl" and [c.code for c in info.counts] == [79]
+
+
+# --- RmInitAdapter failed: a GPU the driver could not start ---------------------------------
+
+
+def test_rm_init_adapter_lines_are_recorded_per_gpu(tmp_path):
+    # Before, only Xid and SXid lines were read: a GPU that failed to start left no trace
+    info = from_dmesg(tmp_path, logged("rm_init_adapter_gpu_operator_1146.dmesg"), 2000.0)
+    (failed,) = info.init_failures
+    assert (failed.pci, failed.count) == ("0000:0a:00.0", 6)
+    assert failed.last_message == "RmInitAdapter failed! (0x24:0x72:1568)"
+    assert failed.first == kernel_log.iso(NOW - 2000.0 + 885.242168)
+    assert failed.last == kernel_log.iso(NOW - 2000.0 + 1015.260685)
+    assert info.counts == ()  # no Xid among them
+
+
+def test_rm_init_adapter_lines_of_two_gpus_between_other_lines(tmp_path):
+    info = from_dmesg(tmp_path, logged("rm_init_adapter_gpu_operator_649.dmesg"), 2000.0)
+    assert [(f.pci, f.count) for f in info.init_failures] == [
+        ("0000:04:01.0", 4),
+        ("0000:04:02.0", 4),
+    ]
+    assert info.init_failures[0].last_message == "RmInitAdapter failed! (0x11:0x45:2525)"
+
+
+def test_rm_init_adapter_in_kmsg_older_drivers_and_bounds(tmp_path, monkeypatch):
+    old = "NVRM: rm_init_adapter failed for device bearing minor number 0"
+    records = kmsg_record(100, "usb 1-1: new device", 1) + kmsg_record(200, old, 2)
+    info = probe_kernel_log(ctx_for(host(tmp_path, records)), now=NOW)
+    (failed,) = info.init_failures
+    assert (failed.pci, failed.count) == (None, 1)
+    assert failed.last_message == "rm_init_adapter failed for device bearing minor number 0"
+    monkeypatch.setattr(kernel_log, "MAX_INIT_FAILURES", 2)
+    many = "".join(
+        kmsg_record(10 + n, f"NVRM: GPU 0000:{n:02x}:00.0: RmInitAdapter failed! (0x1)", n)
+        for n in range(1, 6)
+    )
+    info = probe_kernel_log(ctx_for(host(tmp_path, many)), now=NOW)
+    assert [f.pci for f in info.init_failures] == ["0000:01:00.0", "0000:02:00.0"]

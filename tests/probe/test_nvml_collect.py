@@ -481,3 +481,45 @@ def test_a_mig_device_count_no_gpu_has_reads_the_first_64():
     assert len(gpu.mig_devices) == 4  # the slots the GPU has; 64 asked, not 1,000
     said = [e for e in gpu.errors if e.field == "gpu[0].mig_devices"]
     assert [e.code for e in said] == ["out_of_range"]
+
+
+EXCLUDED_UUID = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+
+
+def excluding(name: str, *devices: dict) -> dict:
+    """Scenario ``name`` on a driver that excluded ``devices`` (NVreg_ExcludedGpus)."""
+    scenario = load_scenario(name)
+    scenario["system"]["nvmlGetExcludedDeviceCount"] = len(devices)
+    scenario["excluded_devices"] = list(devices)
+    return scenario
+
+
+def test_the_gpus_the_driver_excluded_are_recorded_with_their_address():
+    excluded = {"pci": {"busId": "00000000:08:00.0"}, "uuid": EXCLUDED_UUID}
+    info = collect_nvml(FakeNvml(excluding(CAPTURES[0], excluded)))
+    (gpu,) = info.excluded_gpus
+    assert (gpu.pci_bus_id, gpu.uuid) == ("00000000:08:00.0", EXCLUDED_UUID)
+    assert info.missing_functions == () and info.errors == ()
+    assert collect_nvml(FakeNvml(excluding(CAPTURES[0]))).excluded_gpus == ()
+
+
+def test_a_driver_without_the_excluded_calls_leaves_them_unknown_and_unsaid():
+    # Drivers before R450 and old nvidia-ml-py: not a missing function worth a finding
+    scenario = excluding(CAPTURES[0])
+    scenario["missing_functions"] = ["nvmlGetExcludedDeviceCount"]
+    info = collect_nvml(FakeNvml(scenario))
+    assert info.excluded_gpus is None
+    assert "nvmlGetExcludedDeviceCount" not in info.missing_functions
+    assert info.errors == ()
+
+
+def test_a_failing_excluded_call_is_recorded():
+    scenario = excluding(CAPTURES[0])
+    scenario["system"]["nvmlGetExcludedDeviceCount"] = {"error": "no_permission"}
+    info = collect_nvml(FakeNvml(scenario))
+    assert info.excluded_gpus is None
+    assert [(e.field, e.code) for e in info.errors] == [("nvml.excluded_gpus", "no_permission")]
+    bad = excluding(CAPTURES[0], {"error": "unknown"})
+    info = collect_nvml(FakeNvml(bad))
+    assert info.excluded_gpus == ()
+    assert [(e.field, e.code) for e in info.errors] == [("nvml.excluded_gpus[0]", "unknown")]

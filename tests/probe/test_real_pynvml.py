@@ -311,3 +311,16 @@ def test_dataclass_equality_is_deep() -> None:
     (gpu,) = info.gpus
     changed = dataclasses.replace(gpu, processes=gpu.processes[:-1])
     assert dataclasses.replace(info, gpus=(changed,)) != info
+
+
+def test_excluded_gpus_through_the_real_structs(through_pynvml: Collect) -> None:
+    """nvmlExcludedDeviceInfo_t's PCI bus id and UUID read through nvidia-ml-py's ctypes."""
+    scenario = load_scenario(H200_LOAD)
+    uuid = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+    scenario["system"]["nvmlGetExcludedDeviceCount"] = 1
+    scenario["excluded_devices"] = [{"pci": {"busId": "00000000:08:00.0"}, "uuid": uuid}]
+    real, lib = through_pynvml(scenario)
+    assert lib.usage_errors == []
+    assert real.excluded_gpus is not None
+    assert [(g.pci_bus_id, g.uuid) for g in real.excluded_gpus] == [("00000000:08:00.0", uuid)]
+    assert real == replay(scenario)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gpudoctor import kb
-from gpudoctor.model.report import HardwareInfo, IbPort, IommuInfo, PcieBridgeAcs
+from gpudoctor.model.report import (
+    ExcludedGpu,
+    HardwareInfo,
+    IbPort,
+    InitFailure,
+    IommuInfo,
+    KernelLogInfo,
+    PcieBridgeAcs,
+)
 from gpudoctor.render import render_report
 from gpudoctor.rules import diagnose
 from tests.rules.builders import acs_switch, healthy, pcie_acs_box
@@ -117,3 +125,36 @@ def test_an_older_report_keeps_its_infiniband_columns():
     markdown = verbose("markdown", replace(healthy(), hardware=HardwareInfo(ib_ports=ports)))
     assert "| Port | State | Physical | Rate |" in markdown
     assert "Card" not in markdown
+
+
+def test_excluded_gpus_and_gpus_that_failed_to_start_are_shown_in_the_details():
+    # The report held them and the details showed neither
+    uuid = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+    report = healthy()
+    report = replace(
+        report,
+        driver=replace(report.driver, excluded_gpus=(uuid,)),
+        nvml=replace(
+            report.nvml, excluded_gpus=(ExcludedGpu(pci_bus_id="00000000:08:00.0", uuid=uuid),)
+        ),
+        hardware=HardwareInfo(
+            kernel_log=KernelLogInfo(
+                status="ok",
+                init_failures=(
+                    InitFailure(
+                        pci="0000:0a:00.0",
+                        count=6,
+                        last="2026-01-02T01:00:00Z",
+                        last_message="RmInitAdapter failed! (0x24:0x72:1568)",
+                    ),
+                ),
+            )
+        ),
+    )
+    shown = verbose("markdown", report)
+    assert f"| NVreg\\_ExcludedGpus | {uuid} |" in shown  # Markdown escapes the _
+    assert f"| excluded GPUs | 00000000:08:00.0 ({uuid}) |" in shown
+    assert (
+        "| RmInitAdapter failed at 0000:0a:00.0 | 6 lines, last 2026-01-02T01:00:00Z: "
+        "RmInitAdapter failed! (0x24:0x72:1568) |"
+    ) in shown

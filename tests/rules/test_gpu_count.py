@@ -10,8 +10,10 @@ import pytest
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import (
     DeviceAccessInfo,
+    ExcludedGpu,
     GpuInfo,
     HardwareInfo,
+    InitFailure,
     KernelLogInfo,
     MigDevice,
     PciFunction,
@@ -374,8 +376,33 @@ def test_the_kernel_log_s_xid_79_for_that_gpu_is_evidence():
     assert quiet.evidence[2].startswith("kernel log: no Xid 79 for it in the last 72 h; ")
     assert "RmInitAdapter failed" in quiet.evidence[2]
     (unread,) = findings(replace(server(), hardware=_log(status="unreadable")), MISSING)
-    assert (
-        unread.evidence[2] == "kernel log: not read here, so its Xid 79 lines were not looked for"
+    assert unread.evidence[2] == (
+        "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
+    )
+
+
+def test_the_kernel_log_s_rm_init_adapter_lines_for_that_gpu_are_evidence():
+    # A GPU that failed to start at boot: the evidence said 'a GPU that failed to start at boot
+    # logs `RmInitAdapter failed` instead, which gpudoctor does not read'
+    ours = InitFailure(
+        pci="0000:08:00.0",
+        count=6,
+        last="2026-01-02T01:00:00Z",
+        last_message="RmInitAdapter failed! (0x24:0x72:1568)",
+    )
+    other = replace(ours, pci="0000:03:00.0")
+    log = HardwareInfo(
+        kernel_log=KernelLogInfo(status="ok", window_h=72, init_failures=(ours, other))
+    )
+    (found,) = findings(replace(server(), hardware=log), MISSING)
+    assert found.evidence[2:] == (
+        "kernel log: the driver failed to start the GPU at PCI 0000:08:00.0 (6 lines, last "
+        "2026-01-02T01:00:00Z): RmInitAdapter failed! (0x24:0x72:1568)",
+    )
+    none = replace(log, kernel_log=replace(log.kernel_log, init_failures=(other,)))
+    (quiet,) = findings(replace(server(), hardware=none), MISSING)
+    assert quiet.evidence[2] == (
+        "kernel log: no Xid 79 or `RmInitAdapter failed` for it in the last 72 h"
     )
 
 
@@ -582,3 +609,129 @@ def test_a_refused_gpu_is_not_counted_as_one_nvml_lost():
         "NVML lists 7 of the 9 GPUs the nvidia driver owns: 1 of PCI 0000:07:00.0, "
         "0000:08:00.0 missing"
     )
+
+
+def test_gd_gpu_068_calls_a_gpu_the_driver_refuses_refused_not_lost():
+    # A Blackwell on the proprietary module beside 7 H100s, GRES gpu:h100:8: GD-DRV-007
+    # names it; GD-GPU-068's title and drain read '...: GPU 0000:09:00.0 lost', as if it had
+    # fallen off the bus. The drain stays: the node cannot give it out.
+    blackwell = PciFunction(
+        address="0000:09:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
+    report = with_driver(
+        node("gpu:h100:8", gpus=7),
+        pci_functions=(*pci(*range(1, 8)), blackwell),
+        proc_version_line=line,
+        module_flavour="proprietary",
+    )
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
+        "GPU 0000:09:00.0 refused by the driver"
+    )
+    assert "lost" not in found.fix[0] and "refused by the driver" in found.fix[0]
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=gpu-07 state=drain")
+    # one lost beside it is still lost
+    report = with_driver(report, pci_functions=(*pci(*range(1, 9)), blackwell))
+    (found,) = findings(report, RULE)
+    assert found.title.endswith(": GPU 0000:08:00.0 lost; GPU 0000:09:00.0 refused by the driver")
+
+
+# --- NVreg_ExcludedGpus: a GPU the admin set aside is not a lost one -----------------------
+
+EXCLUDED_UUID = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+
+
+def excluding(report: Report, *buses: int, param: tuple[str, ...] | None = None) -> Report:
+    """``report`` on a driver that excluded the GPUs on ``buses`` (as NVML names them)."""
+    excluded = tuple(
+        ExcludedGpu(pci_bus_id=f"00000000:0{b}:00.0", uuid=EXCLUDED_UUID) for b in buses
+    )
+    report = with_nvml(report, excluded_gpus=excluded)
+    return with_driver(report, excluded_gpus=param if param is not None else (EXCLUDED_UUID,))
+
+
+def test_a_gpu_excluded_by_nvreg_excludedgpus_is_information_not_an_error():
+    # It read 'NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:08:00.0 missing',
+    # an error sending the admin to reboot, reseat or RMA a GPU they set aside on purpose.
+    (found,) = findings(excluding(server(), 8), MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "GPU 0000:08:00.0 is excluded from the driver by NVreg_ExcludedGpus: not used here, "
+        "on purpose?"
+    )
+    assert found.evidence == (
+        f"NVML: excluded by the driver: PCI 00000000:08:00.0 ({EXCLUDED_UUID}); "
+        f'/proc/driver/nvidia/params: ExcludedGpus "{EXCLUDED_UUID}"',
+    )
+    assert not any("RMA" in f or "Reboot" in f for f in found.fix)
+
+
+def test_a_gpu_lost_beside_an_excluded_one_is_still_an_error():
+    found = findings(excluding(server(listed=6), 8), MISSING)
+    assert severities(found) == [Severity.INFO, Severity.ERROR]
+    error = found[1]
+    assert error.title == (
+        "NVML lists 6 of the 8 GPUs the nvidia driver owns: GPU 0000:07:00.0 missing"
+    )
+    assert "/proc/driver/nvidia/params: NVreg_ExcludedGpus excludes none of them" in (
+        error.evidence
+    )
+    assert not any("grep ExcludedGpus" in f for f in error.fix)  # the report said it already
+
+
+def test_an_exclusion_nvml_cannot_place_is_said_beside_the_error():
+    # a driver without nvmlGetExcludedDeviceInfoByIndex: the parameter's UUID, no address
+    report = with_driver(server(), excluded_gpus=(EXCLUDED_UUID,))
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.ERROR
+    assert (
+        f'/proc/driver/nvidia/params: ExcludedGpus "{EXCLUDED_UUID}"; NVML cannot say which '
+        "GPU that is here (nvmlGetExcludedDeviceInfoByIndex): one missing may be excluded on "
+        "purpose"
+    ) in found.evidence
+
+
+def test_gd_gpu_068_says_the_node_gives_out_a_gpu_the_admin_excluded():
+    report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=pci(*range(1, 9)))
+    report = excluding(report, 8)
+    (found,) = findings(report, RULE)
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: "
+        "GPU 0000:08:00.0 excluded by NVreg_ExcludedGpus"
+    )
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=gpu-07 state=drain")
+    assert "excluded on purpose?" in found.fix[1]
+    # its GRES giving out the 7 in use is right: no error; the exclusion is information
+    fine = replace(
+        report,
+        site=replace(report.site, slurm_node=replace(report.site.slurm_node, gres=("gpu:h100:7",))),
+    )
+    assert findings(fine, RULE) == []
+    assert severities(findings(fine, MISSING)) == [Severity.INFO]
+
+
+def test_gd_gpu_068_quotes_the_rm_init_adapter_lines_of_the_gpu_it_lost_too():
+    failed = InitFailure(pci="0000:08:00.0", count=2, last_message="RmInitAdapter failed! (0x1)")
+    log = HardwareInfo(kernel_log=KernelLogInfo(status="ok", init_failures=(failed,)))
+    report = with_driver(node("gpu:h100:8", gpus=7), pci_functions=pci(*range(1, 9)))
+    (found,) = findings(replace(report, hardware=log), RULE)
+    assert found.evidence[-1] == (
+        "kernel log: the driver failed to start the GPU at PCI 0000:08:00.0 (2 lines): "
+        "RmInitAdapter failed! (0x1)"
+    )
+
+
+def test_a_machine_whose_every_gpu_is_excluded_is_not_nvml_seeing_no_gpu():
+    # One GPU, excluded: it read 'NVML started but sees no GPU' (GD-NVML-009), an error
+    report = excluding(server(listed=0, owned=1), 1)
+    assert findings(report, "GD-NVML-009") == []
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title.startswith("GPU 0000:01:00.0 is excluded from the driver")
+    # a second GPU, not excluded and not listed either: NVML-009's error again
+    two = with_driver(report, pci_functions=pci(1, 2))
+    assert severities(findings(two, "GD-NVML-009")) == [Severity.ERROR]

@@ -377,3 +377,17 @@ def test_the_storm_threshold_is_not_attributed_to_azurehpc():
     assert "threshold at which AzureHPC" not in storm.why
     assert "gpudoctor's own" in storm.why
     assert any("azure_gpu_xid.nhc" in s and "no count" in s for s in storm.sources)
+
+
+def test_a_replayed_report_without_window_or_source_reads_naturally():
+    # An older report (--from-report) whose kernel_log lacks window_h and source: it read
+    # 'in the last the look-back window of the kernel log (None)'.
+    report = with_log(healthy(), xid(79), window_h=None, source=None, since=None)
+    (found,) = findings(report, "GD-GPU-056")
+    assert found.evidence[0] == "Xid 79 once (2026-01-02T01:00:00Z) in the kernel log"
+    assert "None" not in " ".join(found.fix)
+    cut = with_log(healthy(), xid(79), window_h=None, source=None, since=None, truncated=True)
+    (found,) = findings(cut, "GD-GPU-056")
+    assert found.evidence[0].endswith(
+        "in the kernel log (reading stopped at its bound, so the counts are lower bounds)"
+    )
