@@ -74,14 +74,15 @@ def node_facts(
         partitions=partitions,
         ib_rates=known.get("infiniband"),
         acs_redirect=known.get("acs_redirect"),
-        gpus_found=gpus_found(report),
+        gpus_found=gpus_found(report, refused=diagnosis.refused_pci),
         checked_at=report.created_at,
     )
 
 
-def gpus_found(report: Report) -> GpusFound | None:
+def gpus_found(report: Report, *, refused: tuple[str, ...] = ()) -> GpusFound | None:
     """The GPUs on the node's PCI bus and in its driver (a job's cgroup hides neither), and
-    with MIG on what SLURM would count; None where the PCI bus was not read."""
+    with MIG on what SLURM would count; None where the PCI bus was not read. ``refused``: the
+    PCI addresses of the GPUs the installed driver cannot drive (the diagnosis's)."""
     host = report.host
     if host.os != "linux" or host.wsl or pci_bus_unreadable(report):
         return None
@@ -107,6 +108,7 @@ def gpus_found(report: Report) -> GpusFound | None:
         nvml=(nvml := _nvml_count(report)),
         lost_pci=(lost := tuple(missing_from_nvml(report)) if nvml is not None else ()),
         excluded_pci=tuple(a for a in lost if pci_address(a) in set(excluded_gpus(report))),
+        refused_pci=tuple(a for a in lost if pci_address(a) in set(refused)),
     )
 
 

@@ -75,6 +75,7 @@ def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
         nvml=found.nvml,
         mig_devices=found.mig_devices,
         lost=found.lost_pci,
+        refused=found.refused_pci,
         excluded=found.excluded_pci,
     )
     finding = NodeFinding(
@@ -113,6 +114,12 @@ def _evidence(shown: str, found: GpusFound) -> tuple[str, ...]:
         lines.append(
             f"NVML lists {gpus(found.nvml or 0)}; the check ran in no job or one given no GPU, "
             "so no device cgroup hid any (one hides every GPU not given, or none)"
+        )
+    if found.refused_pci:
+        them = "them" if found.refused_pci[1:] else "it"
+        lines.append(
+            f"PCI {', '.join(found.refused_pci)}: the installed driver cannot drive {them} "
+            "(GD-DRV-007, -008 or -009 names the driver to install)"
         )
     if found.mig:
         lines.append(f"MIG on: SLURM may count {found.mig_devices} MIG devices and whole GPUs")

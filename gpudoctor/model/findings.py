@@ -67,6 +67,10 @@ class Diagnosis:
     """All findings for one report, in a stable order."""
 
     findings: tuple[Finding, ...]
+    refused_pci: tuple[str, ...] = ()
+    """PCI addresses (``dddd:bb:dd.f``) of the GPUs the installed driver cannot drive, which
+    GD-DRV-007, -008 or -009 name: the fleet's GD-GPU-068 calls them refused by the driver,
+    not lost, as check's does (the fleet layer reads no rules, so the diagnosis carries them)."""
 
     @property
     def worst(self) -> Severity:

@@ -27,6 +27,7 @@ from gpudoctor.rules import (  # noqa: F401
     site,
     toolchain,
 )
+from gpudoctor.rules.kernel_module import refused_gpus
 from gpudoctor.rules.registry import AREA_TITLES, REGISTRY, KnowledgeBase, Rule, ok_rule_id
 
 for _area in AREAS:
@@ -67,4 +68,7 @@ def diagnose(report: Report, kb: KnowledgeBase) -> Diagnosis:
     ranked = sorted(
         enumerate(found), key=lambda p: (order[p[1].area], -p[1].severity, p[1].id, p[0])
     )
-    return Diagnosis(findings=tuple(f for _, f in ranked))
+    return Diagnosis(
+        findings=tuple(f for _, f in ranked),
+        refused_pci=tuple(sorted(refused_gpus(report, kb))),
+    )

@@ -343,3 +343,32 @@ def test_check_the_fleet_and_the_gate_say_the_same_of_one_recorded_node(
     assert own.fix[0] == f"$ sudo scontrol update nodename=n1 {drain}"
     (fix,) = [e for e in fleet.evidence if e.startswith("fix: ")]
     assert f"`sudo scontrol update nodename=NODE {drain}`" in fix
+
+
+def test_a_recorded_node_whose_gpu_the_driver_refuses_reads_alike_in_check_and_the_fleet():
+    # The recorded RTX 5090 on the proprietary module 580 (GD-DRV-007), given out as gpu:1:
+    # check said '...: GPU 0000:02:00.0 refused by the driver', the fleet on the same report
+    # '...: GPU 0000:02:00.0 lost', as if it had fallen off the bus
+    from dataclasses import replace
+
+    from gpudoctor.fleet.facts import node_facts
+    from gpudoctor.kb import load
+    from gpudoctor.model.report import SiteInfo, SlurmNodeGres
+    from gpudoctor.rules import diagnose
+
+    path = DATA / "reports" / "failure__blackwell_on_proprietary_module.json"
+    report = serialize.report_from_data(json.loads(path.read_text()), path.name)
+    site = SiteInfo(slurm_node=SlurmNodeGres(name="n1", gres=("gpu:1",)))
+    title = (
+        "SLURM gives out gpu:1 here; NVML lists only 0 GPUs of the node's 1: GPU 0000:02:00.0 "
+        "refused by the driver"
+    )
+    (own,) = [
+        f for f in diagnose(replace(report, site=site), load()).findings if f.id == "GD-GPU-068"
+    ]
+    assert (own.severity, own.title) == (Severity.ERROR, title)
+    # another engine's check outside any job, compared by the fleet with the manifest's GRES
+    facts = node_facts("n1", report, diagnose(report, load()))
+    (fleet,) = [f for f in compare_gres(facts, ("gpu:1",)).findings if f.id == own.id]
+    assert (fleet.severity, fleet.title) == (Severity.ERROR, title)
+    assert "PCI 0000:02:00.0: the installed driver cannot drive it" in "\n".join(fleet.evidence)

@@ -276,3 +276,44 @@ def test_a_gpu_the_admin_excluded_is_judged_alike_and_never_lost(gres, severity,
     assert (judged.severity, judged.title) == (severity, title)
     assert (by_fleet(report).severity, by_fleet(report).title) == (severity, title)
     assert by_fleet(report, in_job=False).severity == severity
+
+
+def refused_node(gres: tuple[str, ...]) -> Report:
+    """7 H100s NVML lists and an RTX 5090 (Blackwell, 10de:2c58) at 0000:09:00.0 on the
+    proprietary module 580, which refuses it (GD-DRV-007), as the recorded
+    failure__blackwell_on_proprietary_module report's driver does."""
+    report = node_report(gres, 7, 7, 7)
+    blackwell = PciFunction(
+        address="0000:09:00.0", device_id="0x2c58", class_code="0x030000", driver="nvidia"
+    )
+    assert report.driver is not None and report.site is not None
+    report = with_driver(
+        report,
+        pci_functions=(*report.driver.pci_functions, blackwell),
+        proc_version_line="NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  2025",
+        module_flavour="proprietary",
+    )
+    return replace(
+        report, site=replace(report.site, driver_gpus=(*report.site.driver_gpus, "0000:09:00.0"))
+    )
+
+
+def test_a_gpu_the_driver_refuses_is_refused_in_the_fleet_as_in_check():
+    # check's GD-GPU-068 said 'refused by the driver'; the fleet's, on the same node, said
+    # '...: GPU 0000:09:00.0 lost', sending the admin to reseat a GPU the driver never started
+    report = refused_node(("gpu:8",))
+    title = (
+        "SLURM gives out gpu:8 here; NVML lists only 7 GPUs of the node's 8: GPU 0000:09:00.0 "
+        "refused by the driver"
+    )
+    check = by_check(report)
+    assert (check.severity, check.title) == (E, title)
+    assert check.drain == f'state=drain reason="{drain_reason(RULE, title)}"'
+    assert by_fleet(report) == by_fleet(report, in_job=False) == check
+    made = replace(report, site=replace(report.site, slurm_node=None, slurm_job=None))
+    facts = compare_gres(node_facts("gpu-07", made, diagnose(made, kb.load())), ("gpu:8",))
+    (found,) = [f for f in facts.findings if f.id == RULE]
+    assert (
+        "PCI 0000:09:00.0: the installed driver cannot drive it (GD-DRV-007, -008 or -009 "
+        "names the driver to install)"
+    ) in found.evidence
