@@ -19,7 +19,8 @@ Queries (all pure; versions are strings as users and probes write them):
 - ``driver_drops_cc(driver, cc) -> LastBranch | None``: the row when ``driver``'s branch is
   newer than the last one that drives ``cc`` (R590 and a Pascal GPU).
 - ``pci_range(device_id) -> PciRange | None``: generation, last branch and kernel-module flavour
-  of a GPU by PCI device ID (``2b85``, ``0x2B85``, ``10de:2b85``).
+  of a GPU by PCI device ID (``2b85``, ``0x2B85``, ``10de:2b85``); where rows nest (a board
+  inside its generation's range), the narrowest.
 - ``driver_drops_device(driver, device_id) -> PciRange | None``: the same check by device ID.
 - ``message_cause(message) -> MessageMatch | None``: the cause a framework's failure message
   names (``GLIBC_2.28' not found``, ``_ARRAY_API not found``), from import_errors.toml.
@@ -369,7 +370,10 @@ class KnowledgeBase:
             return None
         if not 0 <= value <= 0xFFFF:
             return None
-        return next((r for r in self.pci_ranges if r.first <= value <= r.last), None)
+        # a row inside another is its exception (one board whose last branch differs from
+        # its range's): the narrowest row that holds the ID answers
+        found = [r for r in self.pci_ranges if r.first <= value <= r.last]
+        return min(found, key=lambda r: r.last - r.first, default=None)
 
     def driver_drops_device(self, driver: str, device_id: str) -> PciRange | None:
         """The row that says driver ``driver`` no longer drives the GPU with this PCI device
@@ -537,9 +541,14 @@ class KnowledgeBase:
         for (_, high), (low, _) in itertools.pairwise(spans):
             if low <= high:
                 raise KnowledgeBaseError(f"CUDA target ranges overlap at {low}")
-        for old_row, new_row in itertools.pairwise(sorted(self.pci_ranges, key=lambda r: r.first)):
-            if new_row.first <= old_row.last:
-                raise KnowledgeBaseError(f"PCI ranges overlap at {new_row.first:04x}")
+        # ranges may nest (a board inside its generation's range), never cross or repeat
+        for a, b in itertools.combinations(self.pci_ranges, 2):
+            low, high = max(a.first, b.first), min(a.last, b.last)
+            if low > high:
+                continue
+            nested = (low, high) in ((a.first, a.last), (b.first, b.last))
+            if not nested or (a.first, a.last) == (b.first, b.last):
+                raise KnowledgeBaseError(f"PCI ranges overlap at {low:04x}")
         flagged = {parse_cc(a.cc) for a in self.architectures if a.igpu}
         if flagged != {parse_cc(x) for x in self.arch_rules.igpu_ccs}:
             raise KnowledgeBaseError("igpu architectures disagree with [rules].igpu_ccs")

@@ -345,6 +345,18 @@ def _fedora_legacy(branch: int, *, replacing: bool = True) -> str:
     )
 
 
+RUNFILE_ONLY = frozenset({367})
+"""Last branches no distribution release in support packages, so that the package names the
+commands below build (``nvidia-driver-367``, ``akmod-nvidia-367xx``, the ``367-dkms`` module
+stream) do not exist: R367, the last branch of GRID K340, K1 and K2 (NVIDIA's
+supported-gpus.json, legacybranch 367.xx; knowledge base driver_branches.toml). Ubuntu, Debian
+and RPM Fusion package legacy series 470 and 580 (Debian 390 and 340 too, _DEBIAN_LEGACY),
+none of them 367; NVIDIA's own archive still holds its ``.run`` installers."""
+
+DRIVER_ARCHIVE = "https://download.nvidia.com/XFree86/Linux-x86_64/"
+"""NVIDIA's archive of every Linux x86_64 driver release, each with its ``.run`` installer."""
+
+
 def install_legacy_branch(
     report: Report, branch: int, *, replacing: bool = True
 ) -> tuple[str, ...]:
@@ -362,6 +374,8 @@ def install_legacy_branch(
     nvidia-driver:580-open`` then ``dnf install nvidia-open`` and RHEL 10 as ``dnf versionlock
     *nvidia*580*`` (read 2026-12-08; its proprietary table was not read).
     """
+    if branch in RUNFILE_ONLY:
+        return _runfile_only(branch, replacing=replacing)
     versionlock = (
         f"sudo dnf install python3-dnf-plugin-versionlock && sudo dnf versionlock add "
         f"'*nvidia*{branch}*' && sudo dnf install cuda-drivers && sudo reboot"
@@ -388,6 +402,21 @@ def install_legacy_branch(
             "rhel": rhel,
         },
         f"Install the R{branch} driver branch (the last one for this GPU)",
+    )
+
+
+def _runfile_only(branch: int, *, replacing: bool) -> tuple[str, ...]:
+    """The honest fix where no distribution packages the GPU's last branch: NVIDIA's ``.run``
+    installer of that branch, or another GPU. No package command is given: every one of them
+    would name a package that does not exist."""
+    gone = "Remove the installed driver's packages first. " if replacing else ""
+    return (
+        f"R{branch} is the last driver branch for this GPU, and no distribution release in "
+        f"support packages it (there is no nvidia-driver-{branch} or akmod-nvidia-{branch}xx).",
+        f"{gone}Install the last {branch}.xx release with NVIDIA's .run installer from its "
+        f"driver archive ({DRIVER_ARCHIVE}, the {branch}.* folders); a module that old may "
+        "not build against a current kernel. Otherwise replace the GPU: no newer branch "
+        "drives it.",
     )
 
 

@@ -304,7 +304,8 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     "known by its device ID (knowledge base `driver_branches.toml`, from NVIDIA's deprecation "
     "schedule and legacy GPU list). Kepler, Fermi and Tesla GPUs share device IDs, so for an ID "
     "below 0x1340 the finding gives each generation's branch (R470, R390, R340) and says how "
-    "to tell which the GPU is.",
+    "to tell which the GPU is; GRID K340, K1 and K2, Kepler boards, stopped at R367, which no "
+    "distribution release in support packages, so their fix is NVIDIA's driver archive.",
     fix="Install the GPU's last branch (a legacy branch that still gets fixes), e.g. "
     "`nvidia-driver-580` on Ubuntu for a Pascal GPU, and keep the package manager from "
     "upgrading past it; or replace the GPU.",

@@ -83,6 +83,23 @@ def test_kepler_ids_say_each_generation_they_may_be(kb: KnowledgeBase) -> None:
     assert kb.pci_range("1b80").per_generation == ()  # Maxwell, Pascal, Volta: R580 for each
 
 
+def test_grid_k340_k1_and_k2_have_r367_inside_keplers_range(kb: KnowledgeBase) -> None:
+    # NVIDIA's supported-gpus.json: 0x0FEF, 0x0FF2 and 0x11BF are 367.xx boards; the IDs
+    # beside them keep the Kepler-or-older row (R470, with each generation's branch)
+    for device, board in (("0fef", "GRID K340"), ("0ff2", "GRID K1"), ("11bf", "GRID K2")):
+        row = kb.pci_range(device)
+        assert row is not None
+        assert (row.generation, row.last_branch, row.per_generation) == (
+            f"Kepler ({board})",
+            367,
+            (),
+        )
+        assert kb.driver_drops_device("470.256.02", device) is row
+    for device in ("0fee", "0ff0", "0ff1", "0ff3", "11be", "11c0"):
+        assert kb.pci_range(device).last_branch == 470
+    assert kb.driver_drops_device("470.256.02", "0ff6") is None  # Quadro K1100M: R470 drives it
+
+
 def test_pci_device_drop(kb: KnowledgeBase) -> None:
     assert kb.driver_drops_device("590.48.01", "1d01") is not None
     assert kb.driver_drops_device("580.105.08", "1d01") is None
@@ -99,6 +116,9 @@ def test_ranges_cover_every_id(kb: KnowledgeBase) -> None:
     ("old", "new", "message"),
     [
         ('last = "28ff"', 'last = "2900"', "overlap"),
+        # a row may sit inside another (GRID K1 in Kepler's), never across its edge
+        ('first = "0ff2"\nlast = "0ff2"', 'first = "0ff2"\nlast = "1340"', "overlap"),
+        ('first = "0ff2"\nlast = "0ff2"', 'first = "0000"\nlast = "133f"', "overlap"),
         ('first = "2900"', 'first = "29g0"', "hex"),
         ('kernel_module = "any"', 'kernel_module = "both"', "kernel_module"),
         ('cc_max = "3.7"', 'cc_max = "2.9"', "cc_min is above"),

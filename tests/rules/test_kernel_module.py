@@ -205,6 +205,33 @@ def test_a_k80_on_r535() -> None:
     assert found.fix[3].startswith("If Fermi, the R390 legacy branch; if Tesla, the R340")
 
 
+@pytest.mark.parametrize(
+    ("device", "board"), [("0x0fef", "GRID K340"), ("0x0ff2", "GRID K1"), ("0x11bf", "GRID K2")]
+)
+def test_a_grid_k1_on_r535_is_told_r367_and_no_package_that_does_not_exist(
+    device: str, board: str
+) -> None:
+    # NVIDIA's list gives GRID K340, K1 and K2 367.xx: the finding said 'If it is Kepler:'
+    # and switched to the R470 module stream, a branch that does not drive these boards
+    line = (
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023"
+    )
+    report = _machine(line, "535.104.05", _gpu(device), os_release="Rocky Linux 9.3")
+    (found,) = findings(report, "GD-DRV-009")
+    assert found.title == "Driver 535.104.05 no longer supports this GPU: its last branch is R367"
+    assert found.evidence[0] == (
+        f"PCI 0000:02:00.0 (device {device}): Kepler ({board}); the last driver branch for it "
+        "is R367"
+    )
+    fix = "\n".join(found.fix)
+    assert "470" not in fix and "If it is Kepler" not in fix
+    assert not any(step.startswith("$ ") for step in found.fix)  # no package command at all
+    assert found.fix[0].startswith("R367 is the last driver branch for this GPU, and no ")
+    assert found.fix[1].startswith("Remove the installed driver's packages first. Install ")
+    assert "https://download.nvidia.com/XFree86/Linux-x86_64/" in found.fix[1]
+    assert found.fix[2] == "Then hold it there: a driver newer than R367 will not drive this GPU."
+
+
 def test_a_gpu_held_for_a_vm_is_not_judged() -> None:
     report = with_driver(
         rtx5090_laptop_on_proprietary(), pci_functions=(_gpu("0x2c58", "vfio-pci"),)

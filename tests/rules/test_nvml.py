@@ -482,6 +482,32 @@ def test_no_driver_on_a_kepler_or_older_gpu_gives_each_generation_its_branch():
     assert "the R390 legacy branch" in found.fix[3] and "the R340 legacy branch" in found.fix[3]
 
 
+@pytest.mark.parametrize("os_release", ["Ubuntu 22.04.5 LTS", "Debian GNU/Linux 12 (bookworm)"])
+def test_no_driver_on_a_grid_k2_names_r367_and_nvidia_s_archive(os_release):
+    # GRID K2 (0x11bf) is a 367.xx board in NVIDIA's list: the fix read 'If it is Kepler: $
+    # sudo apt-get install nvidia-driver-470', a branch that does not drive it; an R367 row
+    # through the package commands would read nvidia-driver-367, which no release packages
+    from gpudoctor.model.report import PciFunction
+
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x11bf", class_code="0x030000", driver=None
+    )
+    report = with_host(broken_nvml(healthy(), "library_not_found"), os_release=os_release)
+    report = with_driver(report, module_version=None, pci_functions=(gpu,))
+    (found,) = findings(report, "GD-NVML-001")
+    assert (
+        "PCI 0000:01:00.0 (device 0x11bf): Kepler (GRID K2); the last driver branch for it is R367"
+    ) in found.evidence
+    assert found.fix == (
+        "R367 is the last driver branch for this GPU, and no distribution release in support "
+        "packages it (there is no nvidia-driver-367 or akmod-nvidia-367xx).",
+        "Install the last 367.xx release with NVIDIA's .run installer from its driver archive "
+        "(https://download.nvidia.com/XFree86/Linux-x86_64/, the 367.* folders); a module that "
+        "old may not build against a current kernel. Otherwise replace the GPU: no newer "
+        "branch drives it.",
+    )
+
+
 def test_the_driver_hold_on_fedora_names_the_580xx_series_a_pascal_runs():
     # RPM Fusion's 580xx install has no akmod-nvidia to lock: the lock named the current driver
     from gpudoctor.model.report import PciFunction
