@@ -541,14 +541,19 @@ class KnowledgeBase:
         for (_, high), (low, _) in itertools.pairwise(spans):
             if low <= high:
                 raise KnowledgeBaseError(f"CUDA target ranges overlap at {low}")
-        # ranges may nest (a board inside its generation's range), never cross or repeat
-        for a, b in itertools.combinations(self.pci_ranges, 2):
-            low, high = max(a.first, b.first), min(a.last, b.last)
-            if low > high:
-                continue
-            nested = (low, high) in ((a.first, a.last), (b.first, b.last))
-            if not nested or (a.first, a.last) == (b.first, b.last):
-                raise KnowledgeBaseError(f"PCI ranges overlap at {low:04x}")
+        _check_pci_nesting(self.pci_ranges)
         flagged = {parse_cc(a.cc) for a in self.architectures if a.igpu}
         if flagged != {parse_cc(x) for x in self.arch_rules.igpu_ccs}:
             raise KnowledgeBaseError("igpu architectures disagree with [rules].igpu_ccs")
+
+
+def _check_pci_nesting(ranges: tuple[PciRange, ...]) -> None:
+    """PCI ranges may nest (a board inside its generation's range: the narrowest answers),
+    never cross or repeat."""
+    for one, other in itertools.combinations(ranges, 2):
+        first, last = max(one.first, other.first), min(one.last, other.last)
+        if first > last:
+            continue
+        rows = ((one.first, one.last), (other.first, other.last))
+        if (first, last) not in rows or rows[0] == rows[1]:
+            raise KnowledgeBaseError(f"PCI ranges overlap at {first:04x}")
