@@ -303,6 +303,16 @@ class Drift:
     ``baseline NAME`` (the value a golden report or pinned facts give; ``majority_count`` is
     then how many match it)."""
 
+    @property
+    def tied(self) -> bool:
+        """No value is the most common: another has as many members as ``majority``, which is
+        then only the larger of the tied values (fleet/drift.py), as in a two-node fleet with
+        7 GPUs on one node and 8 on the other. A JSON reader tells it from ``majority_count``
+        and the minority's lengths. Never against a baseline's value."""
+        return self.reference == "majority" and any(
+            len(members) >= self.majority_count for members in self.minority.values()
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class Outlier:

@@ -20,6 +20,7 @@ from gpudoctor.render.fleet_common import (
     frameworks_text,
     gpus_text,
     inert,
+    majority_cell,
     node_marks,
     pair_rows,
     pairs_fine,
@@ -63,7 +64,8 @@ def drift_text(d: Drift, limit: int = 8) -> str:
     """One drift in words: the majority value and its count, then each minority.
 
     A version reads ``570.124.06 on 7 nodes; 535.104.05 on gpu-008``; a switch ``off for 7
-    nodes; on for gpu-007`` ("on on gpu-007" read as a stutter).
+    nodes; on for gpu-007`` ("on on gpu-007" read as a stutter). A tie says so first (``a tie,
+    no majority: 8 on 1 node; 7 on gpu-002``): the value named first is only the larger one.
     """
     unit = "GPU" if d.fact.startswith("gpu.") else "node"
     unit += "" if d.majority_count == 1 else "s"  # "on 1 nodes" against a golden report
@@ -75,7 +77,8 @@ def drift_text(d: Drift, limit: int = 8) -> str:
         + (f" and {len(members) - limit} more" if len(members) > limit else "")
         for value, members in d.minority.items()
     )
-    return f"{d.fact} ({d.scope}): {d.majority} {where} {d.majority_count} {unit}; {others}"
+    tie = "a tie, no majority: " if d.tied else ""
+    return f"{d.fact} ({d.scope}): {tie}{d.majority} {where} {d.majority_count} {unit}; {others}"
 
 
 def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:
@@ -279,7 +282,7 @@ def tables(report: FleetReport) -> list[Table]:
                 [
                     d.fact,
                     d.scope,
-                    f"{d.majority} ({d.majority_count})",
+                    majority_cell(d),
                     "; ".join(f"{v}: {', '.join(m)}" for v, m in d.minority.items()),
                 ]
                 for d in report.drift

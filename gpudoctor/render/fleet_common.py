@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import (
+    Drift,
     FindingPlace,
     FleetReport,
     NodeStack,
@@ -212,6 +213,13 @@ def pairs_summary(report: FleetReport, *, where: bool = True) -> str:
     said += [f"measured {when[1]} {when[2]} UTC"] if when else []
     read = f" ({'; '.join(said)})" if said else ""
     return f"{head}: {bandwidth}{read}."
+
+
+def majority_cell(drift: Drift) -> str:
+    """The Majority column of a drift: ``570.124.06 (7)``, or ``a tie: 8 (1)`` where another
+    value has as many members (the larger value is named, but it is no majority)."""
+    shown = f"{drift.majority} ({drift.majority_count})"
+    return f"a tie: {shown}" if drift.tied else shown
 
 
 def node_marks(verify: VerifyVerdict | None, drift: bool) -> str:

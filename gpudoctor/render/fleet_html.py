@@ -13,6 +13,7 @@ from gpudoctor.render.fleet_common import (
     frameworks_text,
     gpus_text,
     inert,
+    majority_cell,
     node_marks,
     pair_rows,
     pairs_fine,
@@ -217,7 +218,7 @@ def _problems(report: FleetReport) -> list[str]:
             [
                 d.fact,
                 d.scope,
-                f"{d.majority} ({d.majority_count})",
+                majority_cell(d),
                 "; ".join(f"{v}: {', '.join(m)}" for v, m in d.minority.items()),
             ]
             for d in report.drift

@@ -85,6 +85,22 @@ def test_natural_order_and_a_tie_are_stable():
     assert by_fact(find_drift(list(reversed(nodes))))["cuda_driver_version"] == d
 
 
+def test_a_tie_is_said_to_be_one():
+    # 7 GPUs against 8, two nodes: the larger value is named first, but neither is the majority
+    two = [node("gpu-001"), node("gpu-002", gpus=7)]
+    assert by_fact(find_drift(two))["gpus_per_node"].tied
+    nodes = [node(n) for n in ("n10", "n2", "n1", "n3")]
+    nodes[0] = changed(nodes[0], cuda_driver="12.4")
+    nodes[1] = changed(nodes[1], cuda_driver="12.4")
+    assert by_fact(find_drift(nodes))["cuda_driver_version"].tied  # 2-2
+    nodes.append(changed(node("n4"), cuda_driver="12.6"))
+    assert by_fact(find_drift(nodes))["cuda_driver_version"].tied  # 2-2-1: 12.4 and 12.8
+    three = [node("a"), node("b"), changed(node("c"), cuda_driver="12.4")]
+    assert not by_fact(find_drift(three))["cuda_driver_version"].tied  # 2-1: a majority
+    against = replace(by_fact(find_drift(two))["gpus_per_node"], reference="baseline golden")
+    assert not against.tied  # a baseline's value is the reference, not a vote
+
+
 def test_a_gpu_with_nvlinks_down_and_a_slow_infiniband_node_are_named():
     # Issue 20: the NVLink count and the InfiniBand rate drift like any other fact.
     nodes = [node(f"gpu-{i:03d}", ib_rates="400 Gb/s x8") for i in range(1, 4)]

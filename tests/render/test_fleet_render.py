@@ -455,6 +455,41 @@ def verify_not_passed():
     )
 
 
+def tie():
+    """Two nodes of one partition that agree on nothing they could: 8 GPUs against 7, driver
+    570 against 535. Each is a 1-1 tie."""
+    nodes = [
+        node("gpu-001", partitions=("gpu",), checked_at="2026-12-08T02:00:01Z"),
+        changed(
+            node("gpu-002", gpus=7, partitions=("gpu",), checked_at="2026-12-08T02:00:02Z"),
+            driver="535.104.05",
+            kernel_module="535.104.05",
+        ),
+    ]
+    return aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-08T03:00:00Z")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_golden_a_tie_is_no_majority(fmt):
+    # 'Majority: 8 (1)' beside 'Minority: 7: gpu-002' claimed 8 GPUs is the fleet's norm, and
+    # the text '8 on 1 node; 7 on gpu-002' the same; one node each is a tie
+    text = render_fleet(fmt, tie())
+    matches_golden("tie", fmt, text)
+    if fmt == "json":  # the fields a reader tells a tie by, unchanged
+        drift = {d["fact"]: d for d in json.loads(text)["drift"]}["gpus_per_node"]
+        assert (drift["majority"], drift["majority_count"]) == ("8", 1)
+        assert drift["minority"] == {"7": ["gpu-002"]}
+    elif fmt == "text":
+        assert "a tie, no majority: 8 on 1 node; 7 on gpu-002" in text
+    else:
+        assert "a tie: 8 (1)" in text and "a tie: 570.124.06 (1)" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_drift_with_a_majority_is_not_called_a_tie(fmt):
+    assert "a tie" not in render_fleet(fmt, sample())
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
 def test_golden_verify_not_passed_says_why(fmt):
     # the section named each result's file but not why it did not pass
