@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gpudoctor.model.derived import (
+    all_excluded,
     env,
     excluded_gpus,
     is_gpu_function,
@@ -363,7 +364,8 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "gives out GPUs, GD-GPU-068 does. A GPU the admin excluded on purpose with the "
     "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too: where NVML names it "
     "(nvmlGetExcludedDeviceInfoByIndex, drivers from R450) it is information, not an error "
-    "(also on a SLURM node); the UUIDs /proc/driver/nvidia/params excludes are evidence "
+    "(also on a SLURM node, and behind a device filter where every GPU is excluded); "
+    "the UUIDs /proc/driver/nvidia/params excludes are evidence "
     "beside an error where NVML could not place them.",
     fix="Read the kernel log for the GPU's address (Xid 79, `RmInitAdapter failed`); on a "
     "shared server drain it from the scheduler first; reboot (or power-cycle) to bring the "
@@ -389,13 +391,16 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if host.os != "linux" or host.wsl or report.nvml.status != "ok":
         return
     listed = gpus(report)
-    if _device_filter_narrows(report):
-        return  # NVML shows a share, or a device filter may hide every GPU
     refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
     missing = [a for a in missing_from_nvml(report) if pci_address(a) not in refused]
     excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
-    if excluded:
-        yield _excluded_hit(report, excluded)  # where NVML lists none too: GD-NVML-009 is silent
+    narrowed = _device_filter_narrows(report)
+    # where NVML lists none too GD-NVML-009 is silent, so every GPU excluded is said behind a
+    # device filter too: no filter can show a GPU the driver excluded
+    if excluded and (not narrowed or all_excluded(report)):
+        yield _excluded_hit(report, excluded)
+    if narrowed:
+        return  # NVML shows a share, or a device filter may hide every GPU
     if not listed or _gres_compared(report):
         return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node
     owned = node_gpu_count(report)

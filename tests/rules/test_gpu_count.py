@@ -735,3 +735,20 @@ def test_a_machine_whose_every_gpu_is_excluded_is_not_nvml_seeing_no_gpu():
     # a second GPU, not excluded and not listed either: NVML-009's error again
     two = with_driver(report, pci_functions=pci(1, 2))
     assert severities(findings(two, "GD-NVML-009")) == [Severity.ERROR]
+
+
+@pytest.mark.parametrize("container", ["docker", "kubernetes"])
+def test_every_gpu_excluded_is_said_in_a_container_too(container):
+    # GD-NVML-009 is silent where every GPU is excluded, and GD-GPU-070 compares nothing in a
+    # container: a container on a host whose one GPU is excluded read no finding at all on
+    # NVML listing no GPU (information on unchecked health alone), where GD-NVML-009 had said
+    # 'NVML started but sees no GPU'
+    report = excluding(server(listed=0, owned=1), 1)
+    report = replace(report, host=replace(report.host, container=container))
+    assert findings(report, "GD-NVML-009") == []
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title.startswith("GPU 0000:01:00.0 is excluded from the driver")
+    # one excluded of two, NVML listing the other: the container's share, nothing said
+    two = with_nvml(excluding(server(listed=1, owned=2), 2), gpus=(h100(0),))
+    assert findings(replace(two, host=replace(two.host, container=container)), MISSING) == []
