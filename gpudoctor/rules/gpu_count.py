@@ -71,12 +71,19 @@ def _judge(
     if mig:
         devices = "MIG devices not read" if mig_count is None else f"{mig_count} MIG devices"
         nvml += f" ({_plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
-    # the driver's GPUs count where NVML's is the node's (not a container's share)
-    owned = node_gpu_count(report) if nvml_sees_the_node(report) else 0
-    missing = missing_from_nvml(report)
+    # NVML's count is the node's, or a container's share: then the GPUs the driver owns (the
+    # PCI bus and /proc/driver/nvidia/gpus, which no container hides) are compared, as the
+    # fleet compares them, and the GPUs NVML was not shown are not lost
+    sees = nvml_sees_the_node(report)
+    owned = node_gpu_count(report)
+    if not sees and whole < owned:
+        mig_count = None  # SLURM's count is known only where NVML listed every GPU
+    missing = missing_from_nvml(report) if sees else []
     # set aside by the admin (NVreg_ExcludedGpus): not lost, and no job can be given them
     excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
-    counts = GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count, excluded=len(excluded))
+    counts = GpuCounts(
+        owned=owned, nvml=whole if sees else None, mig_devices=mig_count, excluded=len(excluded)
+    )
     judged = judge_gres(given, counts)
     if judged is None:
         return None
@@ -94,9 +101,9 @@ def _judge(
         evidence += _xid79(report) + _init_failed(report, missing)
         title = short_title(
             gres.shown,
-            owned=owned if nvml_sees_the_node(report) else None,
+            owned=owned,
             on_bus=sum(1 for fn in report.driver.pci_functions if is_gpu_function(fn)),
-            nvml=whole,
+            nvml=counts.nvml,
             mig_devices=mig_count,
             lost=missing,
             # GD-DRV-007/008/009's: never started, but the node cannot give them out either
@@ -128,11 +135,12 @@ def _judge(
     if judged == "extra":
         return Hit(
             severity=Severity.WARNING,
-            title=surplus_title(gres.shown, whole),
+            title=surplus_title(gres.shown, counts.usable),
             evidence=tuple(evidence),
             fix=(
-                f"Set the node's Gres in slurm.conf to the GPUs it has (gpu:{whole}, with its "
-                "type if you use one) and gres.conf to match, then `scontrol reconfigure`.",
+                "Set the node's Gres in slurm.conf to the GPUs it has "
+                f"(gpu:{counts.usable}, with its type if you use one) and gres.conf to match, "
+                "then `scontrol reconfigure`.",
             ),
         )
     return Hit(
@@ -202,23 +210,23 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
     title="Fewer GPUs than SLURM gives out on this node",
-    why="SLURM hands out the GPUs the node's GRES names (`Gres=gpu:h100:8`); it compares them "
-    "with the node's devices only when slurmd registers. When a GPU has fallen off the bus "
-    "(Xid 79) or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and "
-    "they fail to start or die. A GPU the driver lists and NVML does not is an error whatever "
-    "the GRES gives out: gres.conf names its /dev/nvidiaN with the others, so a job can be "
-    "given it; one the installed driver cannot drive (GD-DRV-007, -008, -009) is named "
-    "refused by the driver, not lost, and the node is drained all the same. More GPUs than "
-    "the GRES "
-    "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
-    "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
-    "neither is said not to be compared (information). Where NVML fails, the GPUs the "
-    "driver owns (the PCI bus, /proc/driver/nvidia/gpus) are compared instead: a node with "
-    "no GPU or no driver left is an error too. Inside a job NVML lists only the "
-    "job's GPUs, so check does not compare there; `fleet run` does, for every node: the GRES "
-    "sinfo listed against the GPUs on the node's PCI bus and in the driver's list, which a "
-    "job's device cgroup cannot hide, and against NVML's count where NVML lists some of "
-    "those GPUs but not all (a cgroup hides every GPU not given, or none).",
+    why="SLURM hands out the GPUs the node's GRES names (`Gres=gpu:h100:8`); it compares them with "
+    "the node's devices only when slurmd registers. When a GPU has fallen off the bus (Xid 79) "
+    "or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and they fail to "
+    "start or die. A GPU the driver lists and NVML does not is an error whatever the GRES gives "
+    "out: gres.conf names its /dev/nvidiaN with the others, so a job can be given it; one the "
+    "installed driver cannot drive (GD-DRV-007, -008, -009) is named refused by the driver, not "
+    "lost, and the node is drained all the same. More GPUs than the GRES is a warning: SLURM "
+    "cannot hand out the extra ones. With MIG on, SLURM may count whole GPUs or "
+    "(AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches neither is "
+    "said not to be compared (information). Where NVML fails, the GPUs the driver owns (the PCI "
+    "bus, /proc/driver/nvidia/gpus) are compared instead: a node with no GPU or no driver left "
+    "is an error too. So are they in a container NVML lists a share of the GPUs in (Apptainer's "
+    "`--nv` aside), whose other GPUs are not lost. Inside a job NVML lists only the job's GPUs, "
+    "so check does not compare there; `fleet run` does, for every node: the GRES sinfo listed "
+    "against the GPUs on the node's PCI bus and in the driver's list, which a job's device "
+    "cgroup cannot hide, and against NVML's count where NVML lists some of those GPUs but not "
+    "all (a cgroup hides every GPU not given, or none).",
     fix="Drain the node, read the kernel log for Xid 79, reboot or reset the GPU, and reseat "
     "or RMA a GPU that does not come back; then resume the node.",
     sources=(

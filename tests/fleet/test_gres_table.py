@@ -303,3 +303,19 @@ def test_a_gpu_the_driver_refuses_is_refused_in_check_and_the_fleet_alike():
     assert by_check(report) == Judged(E, title, f'state=drain reason="{drain_reason(RULE, title)}"')
     assert by_fleet(report) == by_check(report)
     assert by_fleet(report, in_job=False) == by_check(report)
+
+
+@pytest.mark.parametrize(
+    ("gres", "severity"),
+    [(("gpu:h100:8",), OK), (("gpu:h100:9",), E), (("gpu:h100:4",), W)],
+)
+def test_a_container_shown_some_gpus_is_judged_by_the_driver_as_the_fleet_does(gres, severity):
+    # check in a docker container shown 2 of the node's 8 GPUs said 'NVML lists only 2 GPUs:
+    # GPUs 0000:03:00.0, 0000:04:00.0 and 4 more lost', an error the gate drained the node on,
+    # where the fleet (and the driver's own list) counted the 8 a container cannot hide
+    report = node_report(gres, 8, 8, 2)
+    report = replace(report, host=replace(report.host, container="docker"))
+    check = by_check(report)
+    assert check == by_fleet(report, in_job=False)
+    assert check.severity == severity
+    assert "lost" not in check.title

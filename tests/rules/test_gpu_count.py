@@ -284,13 +284,14 @@ def test_a_gpu_lost_from_nvml_is_an_error_though_the_gres_gives_out_fewer():
 
 
 def test_gpus_a_container_was_not_given_are_not_lost():
-    # docker with NVIDIA_VISIBLE_DEVICES=0..5: NVML lists the container's share of the 8
+    # docker with NVIDIA_VISIBLE_DEVICES=0..5: NVML lists the container's share of the 8;
+    # the node has the 8 the driver owns (as the fleet counts them), none of them lost
     report = with_driver(node("gpu:4", gpus=6), pci_functions=pci(*range(1, 9)))
     report = replace(report, host=replace(report.host, container="docker"))
     (found,) = findings(report, RULE)
     assert (found.severity, found.title) == (
         Severity.WARNING,
-        "The node has 6 GPUs; SLURM gives out only gpu:4",
+        "The node has 8 GPUs; SLURM gives out only gpu:4",
     )
 
 
