@@ -343,7 +343,17 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
             f"kernel log: no Xid 79 for {them} in {window}; a GPU that failed to start at "
             "boot logs `RmInitAdapter failed` instead, which this report does not hold"
         ]
-    return [f"kernel log: no Xid 79 or `RmInitAdapter failed` for {them} in {window}"]
+    # older drivers name no address ('rm_init_adapter failed for device bearing minor
+    # number 0'): such a line may be the missing GPU's, so it is not said absent
+    unnamed = [
+        f"kernel log: no Xid 79 for {them} in {window}; the driver failed to start a GPU it "
+        f"names by no PCI address ({_plural(f.count, 'line')}"
+        + (f", last {f.last}" if f.last else "")
+        + f"): {f.last_message}"
+        for f in log.init_failures
+        if not f.pci
+    ]
+    return unnamed or [f"kernel log: no Xid 79 or `RmInitAdapter failed` for {them} in {window}"]
 
 
 @rule(

@@ -407,6 +407,25 @@ def test_the_kernel_log_s_rm_init_adapter_lines_for_that_gpu_are_evidence():
     )
 
 
+def test_an_rm_init_adapter_line_naming_no_address_is_not_said_absent():
+    # Older drivers name no GPU ('NVRM: rm_init_adapter failed for device bearing minor number
+    # 0'): the evidence read 'no Xid 79 or `RmInitAdapter failed` for it in the last 72 h'
+    # though the log held such a line, which may be the missing GPU's
+    unnamed = InitFailure(
+        pci=None,
+        count=2,
+        last="2026-01-02T01:00:00Z",
+        last_message="rm_init_adapter failed for device bearing minor number 0",
+    )
+    log = HardwareInfo(kernel_log=KernelLogInfo(status="ok", window_h=72, init_failures=(unnamed,)))
+    (found,) = findings(replace(server(), hardware=log), MISSING)
+    assert found.evidence[2:] == (
+        "kernel log: no Xid 79 for it in the last 72 h; the driver failed to start a GPU it "
+        "names by no PCI address (2 lines, last 2026-01-02T01:00:00Z): rm_init_adapter failed "
+        "for device bearing minor number 0",
+    )
+
+
 def test_on_a_slurm_node_without_gres_the_fix_drains_it():
     (found,) = findings(server(slurm_commands=True), MISSING)
     assert found.fix[2] == (
