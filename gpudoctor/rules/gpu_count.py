@@ -269,8 +269,10 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 
 def _gres_compared(report: Report) -> bool:
-    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it."""
-    node = report.site.slurm_node if report.site is not None else None
+    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it, and
+    the check runs in no job (inside one GD-GPU-068 says only that it did not compare)."""
+    site = report.site
+    node = site.slurm_node if site is not None and site.slurm_job is None else None
     gres = node_gpu_gres(node.gres) if node is not None else None
     return gres is not None and gres.count is not None
 
@@ -379,7 +381,8 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
     "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
     "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
-    "gives out GPUs, GD-GPU-068 does. A GPU the admin excluded on purpose with the "
+    "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare). A GPU "
+    "the admin excluded on purpose with the "
     "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too: where NVML names it "
     "(nvmlGetExcludedDeviceInfoByIndex, drivers from R450) it is information, not an error "
     "(also on a SLURM node, and behind a device filter where every GPU is excluded); "

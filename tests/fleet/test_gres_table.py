@@ -319,3 +319,17 @@ def test_a_container_shown_some_gpus_is_judged_by_the_driver_as_the_fleet_does(g
     assert check == by_fleet(report, in_job=False)
     assert check.severity == severity
     assert "lost" not in check.title
+
+
+def test_inside_a_job_given_no_gpu_a_gpu_lost_to_nvml_is_still_said():
+    # check in a job given no GPU on a node whose GRES it read: GD-GPU-068 said only 'not
+    # compared: inside a job', and GD-GPU-070 left the node to GD-GPU-068, so the GPU lost
+    # to NVML went unsaid (the job's cgroup hides none: NVML's count is the node's)
+    report = node_report(("gpu:h100:8",), 8, 8, 7)
+    report = replace(report, site=replace(report.site, slurm_job=JOB))
+    found = {f.id: f for f in diagnose(report, kb.load()).findings}
+    assert found[RULE].severity == Severity.INFO
+    assert found["GD-GPU-070"].severity == E
+    assert found["GD-GPU-070"].title == (
+        "NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:08:00.0 missing"
+    )
