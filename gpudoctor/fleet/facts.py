@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from gpudoctor.errors import ReportFormatError
@@ -19,7 +19,7 @@ from gpudoctor.model.derived import (
 )
 from gpudoctor.model.diff import samples_from_verify
 from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, gpu_value, report_facts
-from gpudoctor.model.findings import Diagnosis, Finding, Severity
+from gpudoctor.model.findings import Diagnosis, Severity
 from gpudoctor.model.fleet import (
     GpuFacts,
     GpusFound,
@@ -29,7 +29,6 @@ from gpudoctor.model.fleet import (
     Throughput,
     VerifyVerdict,
 )
-from gpudoctor.model.gres_count import refused_named
 from gpudoctor.model.report import GpuInfo, Report
 
 
@@ -75,15 +74,14 @@ def node_facts(
         partitions=partitions,
         ib_rates=known.get("infiniband"),
         acs_redirect=known.get("acs_redirect"),
-        gpus_found=gpus_found(report, diagnosis.findings),
+        gpus_found=gpus_found(report),
         checked_at=report.created_at,
     )
 
 
-def gpus_found(report: Report, findings: Sequence[Finding] = ()) -> GpusFound | None:
+def gpus_found(report: Report) -> GpusFound | None:
     """The GPUs on the node's PCI bus and in its driver (a job's cgroup hides neither), and
-    with MIG on what SLURM would count; None where the PCI bus was not read. ``findings``
-    (the node's) name the GPUs the installed driver cannot drive."""
+    with MIG on what SLURM would count; None where the PCI bus was not read."""
     host = report.host
     if host.os != "linux" or host.wsl or pci_bus_unreadable(report):
         return None
@@ -109,7 +107,6 @@ def gpus_found(report: Report, findings: Sequence[Finding] = ()) -> GpusFound | 
         nvml=(nvml := _nvml_count(report)),
         lost_pci=(lost := tuple(missing_from_nvml(report)) if nvml is not None else ()),
         excluded_pci=tuple(a for a in lost if pci_address(a) in set(excluded_gpus(report))),
-        refused_pci=refused_named(findings, lost),
     )
 
 

@@ -75,7 +75,6 @@ def compare_gres(facts: NodeFacts, gres: Sequence[str]) -> NodeFacts:
         nvml=found.nvml,
         mig_devices=found.mig_devices,
         lost=found.lost_pci,
-        refused=found.refused_pci,
         excluded=found.excluded_pci,
     )
     finding = NodeFinding(

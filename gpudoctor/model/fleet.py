@@ -133,9 +133,6 @@ class GpusFound:
     """Those of ``lost_pci`` the driver excluded on purpose (``NVreg_ExcludedGpus``, as NVML
     names them): not lost, but SLURM cannot give them out either; empty in fleet reports
     written before 2026-12-08."""
-    refused_pci: tuple[str, ...] = ()
-    """Those of ``lost_pci`` the installed driver cannot drive (GD-DRV-007, -008 or -009
-    names them): never started, not lost."""
 
     @property
     def owned(self) -> int:

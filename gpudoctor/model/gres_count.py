@@ -9,19 +9,11 @@ state of a node, and the health gate drains it with that reason (pure, no I/O).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from gpudoctor.model.derived import pci_address
-from gpudoctor.model.findings import Finding
 from gpudoctor.model.slurm import drain_reason
 
 GRES_COUNT_ID = "GD-GPU-068"
-
-REFUSING_IDS = ("GD-DRV-007", "GD-DRV-008", "GD-DRV-009")
-"""The findings that name a GPU the installed driver cannot drive, one evidence line
-``PCI <address> (device <id>): ...`` for each (rules/kernel_module.py)."""
-
-_REFUSED_LINE = re.compile(r"PCI (\S+) \(device ")
 
 
 def gpus(count: int) -> str:
@@ -76,20 +68,6 @@ def short_title(
     if said:
         has += ": " + "; ".join(said)
     return f"SLURM gives out {shown} here; {has}"
-
-
-def refused_named(findings: Iterable[Finding], lost: Sequence[str]) -> tuple[str, ...]:
-    """Those of the ``lost`` PCI addresses that GD-DRV-007, -008 or -009 among ``findings``
-    name as a GPU the installed driver cannot drive: the fleet, which holds a node's findings
-    and not the knowledge base, words them as check's GD-GPU-068 does (refused, not lost)."""
-    named = {
-        pci_address(m.group(1))
-        for f in findings
-        if f.id in REFUSING_IDS
-        for line in f.evidence
-        if (m := _REFUSED_LINE.match(line))
-    }
-    return tuple(a for a in lost if pci_address(a) in named)
 
 
 def _names(addresses: Sequence[str]) -> str:

@@ -29,7 +29,6 @@ def last_branch_line(fn: PciFunction, row: PciRangeLike) -> str:
     """The evidence line of a GPU a branch dropped: its generation and last branch, or, where
     the device ID does not tell the generation (Kepler, Fermi and Tesla share IDs), each
     generation's last branch rather than the newest of them."""
-    # model/gres_count.refused_named reads the address back from this start of the line
     head = f"PCI {fn.address} (device {fn.device_id}): {row.generation}"
     if not row.per_generation:
         return f"{head}; the last driver branch for it is R{row.last_branch}"

@@ -278,33 +278,6 @@ def test_a_gpu_the_admin_excluded_is_judged_alike_and_never_lost(gres, severity,
     assert by_fleet(report, in_job=False).severity == severity
 
 
-def refused_node(gres: tuple[str, ...]) -> Report:
-    """7 H100s and a Blackwell, all bound to the proprietary module; NVML lists the 7."""
-    report = node_report(gres, 8, 8, 7)
-    functions = (
-        *report.driver.pci_functions[:7],
-        PciFunction(address=address(8), device_id="0x2c58", class_code="0x030000", driver="nvidia"),
-    )
-    line = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.105.08  Wed Oct 29 2025"
-    return with_driver(
-        report, pci_functions=functions, proc_version_line=line, module_flavour="proprietary"
-    )
-
-
-def test_a_gpu_the_driver_refuses_is_refused_in_check_and_the_fleet_alike():
-    # check said 'GPU 0000:08:00.0 refused by the driver' (GD-DRV-007 names the open module
-    # to install), the fleet's comparison of the same node 'GPU 0000:08:00.0 lost', and each
-    # drained it with its own reason
-    report = refused_node(("gpu:h100:8",))
-    title = (
-        "SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the node's 8: GPU "
-        "0000:08:00.0 refused by the driver"
-    )
-    assert by_check(report) == Judged(E, title, f'state=drain reason="{drain_reason(RULE, title)}"')
-    assert by_fleet(report) == by_check(report)
-    assert by_fleet(report, in_job=False) == by_check(report)
-
-
 @pytest.mark.parametrize(
     ("gres", "severity"),
     [(("gpu:h100:8",), OK), (("gpu:h100:9",), E), (("gpu:h100:4",), W)],
