@@ -19,6 +19,7 @@ from gpudoctor.cli.options import (
     PlainIntRange,
     dash_aware_path,
     debug_option,
+    defaulted,
     force_option,
     format_option,
     output_option,
@@ -235,19 +236,15 @@ def command(
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
     else:
         # srun's options: a local check would drop them without a word
-        ctx = click.get_current_context()
         for param, flag in _REMOTE_ONLY:
-            if ctx.get_parameter_source(param) not in _LEFT_OUT:
+            if not defaulted(param):
                 raise BadInputError(f"{flag} goes with --partition or --nodelist")
     if from_report is not None and since is not None:
         raise BadInputError(
             "--from-report and --since cannot be combined (a saved report is replayed with the "
             "kernel-log window it was recorded with)"
         )
-    if (
-        from_report is not None
-        and click.get_current_context().get_parameter_source("timeout_s") not in _LEFT_OUT
-    ):
+    if from_report is not None and not defaulted("timeout_s"):
         raise BadInputError(
             "--from-report and --timeout cannot be combined (a saved report is replayed: "
             "nothing is probed)"
@@ -314,7 +311,6 @@ _REMOTE_ONLY = (
     ("immediate_s", "--immediate"),
     ("node_command", "--command"),
 )
-_LEFT_OUT = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
 
 
 def _check_remote_flags(

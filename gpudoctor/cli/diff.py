@@ -15,6 +15,7 @@ from gpudoctor.cli.options import (
     FilePath,
     FiniteFloatRange,
     debug_option,
+    defaulted,
     force_option,
     format_option,
     output_option,
@@ -89,13 +90,12 @@ def command(
     if old == "-" and new == "-":  # the second read found the pipe empty: "- is empty"
         raise BadInputError("OLD and NEW cannot both be - (standard input is read once)")
     if new is not None and new != "now":  # nothing is probed: these would be dropped unsaid
-        ctx = click.get_current_context()
         for param, flag in (
             ("no_frameworks", "--no-frameworks"),
             ("python_exe", "--python"),
             ("timeout_s", "--timeout"),
         ):
-            if ctx.get_parameter_source(param) not in _LEFT_OUT:
+            if not defaulted(param):
                 raise BadInputError(
                     f"{flag} goes with NEW = now (this machine, probed as check does), "
                     f"not with NEW {new!r}"
@@ -121,9 +121,6 @@ def command(
         click.echo(f"gpudoctor diff: note: {diff.other_machine}", err=True)
     emit(DIFF.render(fmt, diff), output, force=force)
     return int(ExitCode.PROBLEMS if diff.changed else ExitCode.OK)
-
-
-_LEFT_OUT = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
 
 
 def _snapshot(text: str, label: str, where: Path) -> Snapshot:

@@ -142,7 +142,8 @@ def defaulted(param: str) -> bool:
     """True when the user left the option ``param`` (its parameter name) out: its value is the
     default. An option given where nothing reads it is refused by the commands, not dropped."""
     source = click.get_current_context().get_parameter_source(param)
-    return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    # None: the command was called without click parsing it (a test calling it directly)
+    return source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 
 
 output_option = click.option(

@@ -198,19 +198,19 @@ def _collect_initialised(session: _Session) -> NvmlInfo:
     )
 
 
-def _bounded(count: Any, name: str, errors: list[Unavailable]) -> int:
-    """``count`` as a number of devices to read, at most :data:`MAX_DEVICES` (said if cut)."""
+def _bounded(count: Any, name: str, errors: list[Unavailable], most: int = MAX_DEVICES) -> int:
+    """``count`` as a number of devices to read, at most ``most`` (said if cut)."""
     n = int(count or 0)
-    if n > MAX_DEVICES:
+    if n > most:
         errors.append(
             Unavailable(
                 field=name,
                 code="out_of_range",
                 message=f"NVML counts {n} devices, more than any machine has: the first "
-                f"{MAX_DEVICES} were read",
+                f"{most} were read",
             )
         )
-    return max(0, min(n, MAX_DEVICES))
+    return max(0, min(n, most))
 
 
 MAX_EXCLUDED = 64
@@ -231,7 +231,7 @@ def _excluded_gpus(session: _Session, errors: list[Unavailable]) -> tuple[Exclud
             )
         return None
     found = []
-    for index in range(min(int(count or 0), MAX_EXCLUDED)):
+    for index in range(_bounded(count, "nvml.excluded_gpus", errors, MAX_EXCLUDED)):
         info = session.call("nvmlGetExcludedDeviceInfoByIndex", index)
         if isinstance(info, _Failure):
             session.missing[:] = [

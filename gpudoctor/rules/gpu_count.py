@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gpudoctor.model.derived import (
+    all_excluded,
     env,
     excluded_gpus,
     is_gpu_function,
@@ -70,12 +71,19 @@ def _judge(
     if mig:
         devices = "MIG devices not read" if mig_count is None else f"{mig_count} MIG devices"
         nvml += f" ({_plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
-    # the driver's GPUs count where NVML's is the node's (not a container's share)
-    owned = node_gpu_count(report) if nvml_sees_the_node(report) else 0
-    missing = missing_from_nvml(report)
+    # NVML's count is the node's, or a container's share: then the GPUs the driver owns (the
+    # PCI bus and /proc/driver/nvidia/gpus, which no container hides) are compared, as the
+    # fleet compares them, and the GPUs NVML was not shown are not lost
+    sees = nvml_sees_the_node(report)
+    owned = node_gpu_count(report)
+    if not sees and whole < owned:
+        mig_count = None  # SLURM's count is known only where NVML listed every GPU
+    missing = missing_from_nvml(report) if sees else []
     # set aside by the admin (NVreg_ExcludedGpus): not lost, and no job can be given them
     excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
-    counts = GpuCounts(owned=owned, nvml=whole, mig_devices=mig_count, excluded=len(excluded))
+    counts = GpuCounts(
+        owned=owned, nvml=whole if sees else None, mig_devices=mig_count, excluded=len(excluded)
+    )
     judged = judge_gres(given, counts)
     if judged is None:
         return None
@@ -93,9 +101,9 @@ def _judge(
         evidence += _xid79(report) + _init_failed(report, missing)
         title = short_title(
             gres.shown,
-            owned=owned if nvml_sees_the_node(report) else None,
+            owned=owned,
             on_bus=sum(1 for fn in report.driver.pci_functions if is_gpu_function(fn)),
-            nvml=whole,
+            nvml=counts.nvml,
             mig_devices=mig_count,
             lost=missing,
             # GD-DRV-007/008/009's: never started, but the node cannot give them out either
@@ -127,11 +135,12 @@ def _judge(
     if judged == "extra":
         return Hit(
             severity=Severity.WARNING,
-            title=surplus_title(gres.shown, whole),
+            title=surplus_title(gres.shown, counts.usable),
             evidence=tuple(evidence),
             fix=(
-                f"Set the node's Gres in slurm.conf to the GPUs it has (gpu:{whole}, with its "
-                "type if you use one) and gres.conf to match, then `scontrol reconfigure`.",
+                "Set the node's Gres in slurm.conf to the GPUs it has "
+                f"(gpu:{counts.usable}, with its type if you use one) and gres.conf to match, "
+                "then `scontrol reconfigure`.",
             ),
         )
     return Hit(
@@ -201,23 +210,23 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     severity=Severity.ERROR,
     severities=(Severity.ERROR, Severity.WARNING, Severity.INFO),
     title="Fewer GPUs than SLURM gives out on this node",
-    why="SLURM hands out the GPUs the node's GRES names (`Gres=gpu:h100:8`); it compares them "
-    "with the node's devices only when slurmd registers. When a GPU has fallen off the bus "
-    "(Xid 79) or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and "
-    "they fail to start or die. A GPU the driver lists and NVML does not is an error whatever "
-    "the GRES gives out: gres.conf names its /dev/nvidiaN with the others, so a job can be "
-    "given it; one the installed driver cannot drive (GD-DRV-007, -008, -009) is named "
-    "refused by the driver, not lost, and the node is drained all the same. More GPUs than "
-    "the GRES "
-    "is a warning: SLURM cannot hand out the extra ones. With MIG on, SLURM may count whole "
-    "GPUs or (AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches "
-    "neither is said not to be compared (information). Where NVML fails, the GPUs the "
-    "driver owns (the PCI bus, /proc/driver/nvidia/gpus) are compared instead: a node with "
-    "no GPU or no driver left is an error too. Inside a job NVML lists only the "
-    "job's GPUs, so check does not compare there; `fleet run` does, for every node: the GRES "
-    "sinfo listed against the GPUs on the node's PCI bus and in the driver's list, which a "
-    "job's device cgroup cannot hide, and against NVML's count where NVML lists some of "
-    "those GPUs but not all (a cgroup hides every GPU not given, or none).",
+    why="SLURM hands out the GPUs the node's GRES names (`Gres=gpu:h100:8`); it compares them with "
+    "the node's devices only when slurmd registers. When a GPU has fallen off the bus (Xid 79) "
+    "or dropped out of NVML later, the node still takes `--gres=gpu:8` jobs, and they fail to "
+    "start or die. A GPU the driver lists and NVML does not is an error whatever the GRES gives "
+    "out: gres.conf names its /dev/nvidiaN with the others, so a job can be given it; one the "
+    "installed driver cannot drive (GD-DRV-007, -008, -009) is named refused by the driver, not "
+    "lost, and the node is drained all the same. More GPUs than the GRES is a warning: SLURM "
+    "cannot hand out the extra ones. With MIG on, SLURM may count whole GPUs or "
+    "(AutoDetect=nvml) MIG devices: either count is accepted, and a node that matches neither is "
+    "said not to be compared (information). Where NVML fails, the GPUs the driver owns (the PCI "
+    "bus, /proc/driver/nvidia/gpus) are compared instead: a node with no GPU or no driver left "
+    "is an error too. So are they in a container NVML lists a share of the GPUs in (Apptainer's "
+    "`--nv` aside), whose other GPUs are not lost. Inside a job NVML lists only the job's GPUs, "
+    "so check does not compare there; `fleet run` does, for every node: the GRES sinfo listed "
+    "against the GPUs on the node's PCI bus and in the driver's list, which a job's device "
+    "cgroup cannot hide, and against NVML's count where NVML lists some of those GPUs but not "
+    "all (a cgroup hides every GPU not given, or none).",
     fix="Drain the node, read the kernel log for Xid 79, reboot or reset the GPU, and reseat "
     "or RMA a GPU that does not come back; then resume the node.",
     sources=(
@@ -260,8 +269,10 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 
 def _gres_compared(report: Report) -> bool:
-    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it."""
-    node = report.site.slurm_node if report.site is not None else None
+    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it, and
+    the check runs in no job (inside one GD-GPU-068 says only that it did not compare)."""
+    site = report.site
+    node = site.slurm_node if site is not None and site.slurm_job is None else None
     gres = node_gpu_gres(node.gres) if node is not None else None
     return gres is not None and gres.count is not None
 
@@ -334,7 +345,17 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
             f"kernel log: no Xid 79 for {them} in {window}; a GPU that failed to start at "
             "boot logs `RmInitAdapter failed` instead, which this report does not hold"
         ]
-    return [f"kernel log: no Xid 79 or `RmInitAdapter failed` for {them} in {window}"]
+    # older drivers name no address ('rm_init_adapter failed for device bearing minor
+    # number 0'): such a line may be the missing GPU's, so it is not said absent
+    unnamed = [
+        f"kernel log: no Xid 79 for {them} in {window}; the driver failed to start a GPU it "
+        f"names by no PCI address ({_plural(f.count, 'line')}"
+        + (f", last {f.last}" if f.last else "")
+        + f"): {f.last_message}"
+        for f in log.init_failures
+        if not f.pci
+    ]
+    return unnamed or [f"kernel log: no Xid 79 or `RmInitAdapter failed` for {them} in {window}"]
 
 
 @rule(
@@ -360,10 +381,12 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
     "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
     "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
-    "gives out GPUs, GD-GPU-068 does. A GPU the admin excluded on purpose with the "
+    "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare). A GPU "
+    "the admin excluded on purpose with the "
     "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too: where NVML names it "
     "(nvmlGetExcludedDeviceInfoByIndex, drivers from R450) it is information, not an error "
-    "(also on a SLURM node); the UUIDs /proc/driver/nvidia/params excludes are evidence "
+    "(also on a SLURM node, and behind a device filter where every GPU is excluded); "
+    "the UUIDs /proc/driver/nvidia/params excludes are evidence "
     "beside an error where NVML could not place them.",
     fix="Read the kernel log for the GPU's address (Xid 79, `RmInitAdapter failed`); on a "
     "shared server drain it from the scheduler first; reboot (or power-cycle) to bring the "
@@ -389,13 +412,16 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if host.os != "linux" or host.wsl or report.nvml.status != "ok":
         return
     listed = gpus(report)
-    if _device_filter_narrows(report):
-        return  # NVML shows a share, or a device filter may hide every GPU
     refused = refused_gpus(report, kb)  # GD-DRV-007/008/009 name them, with the driver to install
     missing = [a for a in missing_from_nvml(report) if pci_address(a) not in refused]
     excluded = [a for a in missing if pci_address(a) in set(excluded_gpus(report))]
-    if excluded:
-        yield _excluded_hit(report, excluded)  # where NVML lists none too: GD-NVML-009 is silent
+    narrowed = _device_filter_narrows(report)
+    # where NVML lists none too GD-NVML-009 is silent, so every GPU excluded is said behind a
+    # device filter too: no filter can show a GPU the driver excluded
+    if excluded and (not narrowed or all_excluded(report)):
+        yield _excluded_hit(report, excluded)
+    if narrowed:
+        return  # NVML shows a share, or a device filter may hide every GPU
     if not listed or _gres_compared(report):
         return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node
     owned = node_gpu_count(report)

@@ -317,3 +317,33 @@ def test_a_gpu_the_driver_refuses_is_refused_in_the_fleet_as_in_check():
         "PCI 0000:09:00.0: the installed driver cannot drive it (GD-DRV-007, -008 or -009 "
         "names the driver to install)"
     ) in found.evidence
+
+
+@pytest.mark.parametrize(
+    ("gres", "severity"),
+    [(("gpu:h100:8",), OK), (("gpu:h100:9",), E), (("gpu:h100:4",), W)],
+)
+def test_a_container_shown_some_gpus_is_judged_by_the_driver_as_the_fleet_does(gres, severity):
+    # check in a docker container shown 2 of the node's 8 GPUs said 'NVML lists only 2 GPUs:
+    # GPUs 0000:03:00.0, 0000:04:00.0 and 4 more lost', an error the gate drained the node on,
+    # where the fleet (and the driver's own list) counted the 8 a container cannot hide
+    report = node_report(gres, 8, 8, 2)
+    report = replace(report, host=replace(report.host, container="docker"))
+    check = by_check(report)
+    assert check == by_fleet(report, in_job=False)
+    assert check.severity == severity
+    assert "lost" not in check.title
+
+
+def test_inside_a_job_given_no_gpu_a_gpu_lost_to_nvml_is_still_said():
+    # check in a job given no GPU on a node whose GRES it read: GD-GPU-068 said only 'not
+    # compared: inside a job', and GD-GPU-070 left the node to GD-GPU-068, so the GPU lost
+    # to NVML went unsaid (the job's cgroup hides none: NVML's count is the node's)
+    report = node_report(("gpu:h100:8",), 8, 8, 7)
+    report = replace(report, site=replace(report.site, slurm_job=JOB))
+    found = {f.id: f for f in diagnose(report, kb.load()).findings}
+    assert found[RULE].severity == Severity.INFO
+    assert found["GD-GPU-070"].severity == E
+    assert found["GD-GPU-070"].title == (
+        "NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:08:00.0 missing"
+    )

@@ -523,3 +523,18 @@ def test_a_failing_excluded_call_is_recorded():
     info = collect_nvml(FakeNvml(bad))
     assert info.excluded_gpus == ()
     assert [(e.field, e.code) for e in info.errors] == [("nvml.excluded_gpus[0]", "unknown")]
+
+
+def test_an_excluded_count_no_machine_has_is_said_cut():
+    # a broken count (4294967295): the first 64 were read and the cut went unsaid, where the
+    # device and MIG counts say it
+    excluded = {"pci": {"busId": "00000000:08:00.0"}, "uuid": EXCLUDED_UUID}
+    scenario = excluding(CAPTURES[0], *([excluded] * 70))
+    scenario["system"]["nvmlGetExcludedDeviceCount"] = 4294967295
+    info = collect_nvml(FakeNvml(scenario))
+    assert len(info.excluded_gpus or ()) == 64
+    (said,) = [e for e in info.errors if e.field == "nvml.excluded_gpus"]
+    assert (said.code, said.message) == (
+        "out_of_range",
+        "NVML counts 4294967295 devices, more than any machine has: the first 64 were read",
+    )

@@ -284,13 +284,14 @@ def test_a_gpu_lost_from_nvml_is_an_error_though_the_gres_gives_out_fewer():
 
 
 def test_gpus_a_container_was_not_given_are_not_lost():
-    # docker with NVIDIA_VISIBLE_DEVICES=0..5: NVML lists the container's share of the 8
+    # docker with NVIDIA_VISIBLE_DEVICES=0..5: NVML lists the container's share of the 8;
+    # the node has the 8 the driver owns (as the fleet counts them), none of them lost
     report = with_driver(node("gpu:4", gpus=6), pci_functions=pci(*range(1, 9)))
     report = replace(report, host=replace(report.host, container="docker"))
     (found,) = findings(report, RULE)
     assert (found.severity, found.title) == (
         Severity.WARNING,
-        "The node has 6 GPUs; SLURM gives out only gpu:4",
+        "The node has 8 GPUs; SLURM gives out only gpu:4",
     )
 
 
@@ -403,6 +404,25 @@ def test_the_kernel_log_s_rm_init_adapter_lines_for_that_gpu_are_evidence():
     (quiet,) = findings(replace(server(), hardware=none), MISSING)
     assert quiet.evidence[2] == (
         "kernel log: no Xid 79 or `RmInitAdapter failed` for it in the last 72 h"
+    )
+
+
+def test_an_rm_init_adapter_line_naming_no_address_is_not_said_absent():
+    # Older drivers name no GPU ('NVRM: rm_init_adapter failed for device bearing minor number
+    # 0'): the evidence read 'no Xid 79 or `RmInitAdapter failed` for it in the last 72 h'
+    # though the log held such a line, which may be the missing GPU's
+    unnamed = InitFailure(
+        pci=None,
+        count=2,
+        last="2026-01-02T01:00:00Z",
+        last_message="rm_init_adapter failed for device bearing minor number 0",
+    )
+    log = HardwareInfo(kernel_log=KernelLogInfo(status="ok", window_h=72, init_failures=(unnamed,)))
+    (found,) = findings(replace(server(), hardware=log), MISSING)
+    assert found.evidence[2:] == (
+        "kernel log: no Xid 79 for it in the last 72 h; the driver failed to start a GPU it "
+        "names by no PCI address (2 lines, last 2026-01-02T01:00:00Z): rm_init_adapter failed "
+        "for device bearing minor number 0",
     )
 
 
@@ -735,3 +755,20 @@ def test_a_machine_whose_every_gpu_is_excluded_is_not_nvml_seeing_no_gpu():
     # a second GPU, not excluded and not listed either: NVML-009's error again
     two = with_driver(report, pci_functions=pci(1, 2))
     assert severities(findings(two, "GD-NVML-009")) == [Severity.ERROR]
+
+
+@pytest.mark.parametrize("container", ["docker", "kubernetes"])
+def test_every_gpu_excluded_is_said_in_a_container_too(container):
+    # GD-NVML-009 is silent where every GPU is excluded, and GD-GPU-070 compares nothing in a
+    # container: a container on a host whose one GPU is excluded read no finding at all on
+    # NVML listing no GPU (information on unchecked health alone), where GD-NVML-009 had said
+    # 'NVML started but sees no GPU'
+    report = excluding(server(listed=0, owned=1), 1)
+    report = replace(report, host=replace(report.host, container=container))
+    assert findings(report, "GD-NVML-009") == []
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title.startswith("GPU 0000:01:00.0 is excluded from the driver")
+    # one excluded of two, NVML listing the other: the container's share, nothing said
+    two = with_nvml(excluding(server(listed=1, owned=2), 2), gpus=(h100(0),))
+    assert findings(replace(two, host=replace(two.host, container=container)), MISSING) == []

@@ -391,3 +391,26 @@ def test_a_replayed_report_without_window_or_source_reads_naturally():
     assert found.evidence[0].endswith(
         "in the kernel log (reading stopped at its bound, so the counts are lower bounds)"
     )
+
+
+def test_an_xid_79_before_the_boot_on_a_gpu_still_missing_is_not_fixed_by_a_reboot():
+    # GD-GPU-070 says 'Xid 79 ... before this boot: the reboot since did not bring it back',
+    # and GD-GPU-056 for the same GPU said '$ sudo reboot'
+    from gpudoctor.model.report import PciFunction
+
+    functions = tuple(
+        PciFunction(address=a, device_id="0x2330", class_code="0x030200", driver="nvidia")
+        for a in ("0000:01:00.0", "0000:02:00.0")
+    )
+    report = with_driver(healthy(), pci_functions=functions)
+    gone = with_log(report, xid(79, pci="0000:02:00"), boot_time="2026-01-02T02:00:00Z")
+    (found,) = findings(gone, "GD-GPU-056")
+    assert found.severity == Severity.WARNING
+    assert found.fix[0] == (
+        "The reboot since did not bring it back (the nvidia driver has it, NVML does not list "
+        "it): reseat it and check its power cables, or arrange an RMA"
+    )
+    assert "$ sudo reboot" not in found.fix
+    # back after the reboot (NVML lists it): the catalogue's reboot stays
+    back = with_log(report, xid(79), boot_time="2026-01-02T02:00:00Z")
+    assert findings(back, "GD-GPU-056")[0].fix[0] == "$ sudo reboot"
