@@ -113,23 +113,19 @@ def test_a_drained_node_is_left_out_and_said(slurm_cluster: SlurmCluster, tmp_pa
     assert report["not_reached"][0][0] == "n3" and "cable check" in report["not_reached"][0][1]
 
 
-def test_a_partner_that_hangs_before_joining_ends_the_pair_with_rank_0s_error(
-    slurm_cluster: SlurmCluster, tmp_path: Path
-):
-    # On n2 the task hangs before it reaches the rendezvous (an import from a dead file
-    # system): rank 0 gave up at --init-timeout, but srun waited for the hung task until the
-    # pair's timeout (180 s by default, 90 s here), and the pair read 'timeout: no answer
-    # within 90 s'. Now srun stops the other task --init-timeout + 10 s after one ended (--wait).
+def pair_with_n2_doing(
+    cluster: SlurmCluster, tmp_path: Path, on_n2: str
+) -> tuple[float, int, dict]:
+    """One pair n1+n2 whose "interpreter" on n2 runs the shell line ``on_n2`` instead: seconds
+    taken, exit status and the JSON report."""
     python = tmp_path / "python"
     python.write_text(
-        "#!/bin/sh\n"
-        'if [ "$SLURMD_NODENAME" = n2 ]; then exec sleep 300; fi\n'
-        f'exec {sys.executable} "$@"\n'
+        f'#!/bin/sh\nif [ "$SLURMD_NODENAME" = n2 ]; then {on_n2}; fi\nexec {sys.executable} "$@"\n'
     )
     python.chmod(0o755)
     start = time.monotonic()
     code, report, _ = pairs(
-        slurm_cluster,
+        cluster,
         tmp_path / "out",
         "-w",
         "n1,n2",
@@ -137,12 +133,23 @@ def test_a_partner_that_hangs_before_joining_ends_the_pair_with_rank_0s_error(
         str(python),
         "--init-timeout",
         "3",
-        # far above what the pair takes, even on a loaded 2-core runner: the old srun waited
-        # this long for the hung task, so the time below still tells the two apart
+        # far above what the pair takes, even on a loaded 2-core runner: srun waited this long
+        # for a hung task, so the time taken still tells the two apart
         "--pair-timeout",
         "300",
     )
-    assert time.monotonic() - start < 150
+    return time.monotonic() - start, code, report
+
+
+def test_a_partner_that_hangs_before_joining_ends_the_pair_with_rank_0s_error(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+):
+    # On n2 the task hangs before it reaches the rendezvous (an import from a dead file
+    # system): rank 0 gave up at --init-timeout, but srun waited for the hung task until the
+    # pair's timeout (180 s by default), and the pair read 'timeout: no answer within 180 s'.
+    # Now srun stops the other task --init-timeout + 10 s after one ended (--wait).
+    took, code, report = pair_with_n2_doing(slurm_cluster, tmp_path, "exec sleep 300")
+    assert took < 150
     assert code == 1
     (p,) = report["pairs"]
     assert p["status"] == "error", p
@@ -153,29 +160,9 @@ def test_a_partner_that_never_joins_is_an_error_within_the_init_timeout(
     slurm_cluster: SlurmCluster, tmp_path: Path
 ):
     # On n2 the "interpreter" fails at once: n1's rank waits in the rendezvous alone.
-    python = tmp_path / "python"
-    python.write_text(
-        "#!/bin/sh\n"
-        'if [ "$SLURMD_NODENAME" = n2 ]; then echo "no interpreter here" >&2; exit 1; fi\n'
-        f'exec {sys.executable} "$@"\n'
-    )
-    python.chmod(0o755)
-    start = time.monotonic()
-    code, report, _ = pairs(
-        slurm_cluster,
-        tmp_path / "out",
-        "-w",
-        "n1,n2",
-        "--python",
-        str(python),
-        "--init-timeout",
-        "3",
-        # far above what the pair takes, even on a loaded 2-core runner: the old srun waited
-        # this long for the hung task, so the time below still tells the two apart
-        "--pair-timeout",
-        "300",
-    )
-    assert time.monotonic() - start < 150
+    fails = 'echo "no interpreter here" >&2; exit 1'
+    took, code, report = pair_with_n2_doing(slurm_cluster, tmp_path, fails)
+    assert took < 150
     assert code == 1
     (p,) = report["pairs"]
     assert p["status"] == "error", p
