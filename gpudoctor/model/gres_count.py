@@ -81,9 +81,10 @@ def surplus_title(shown: str, has: int) -> str:
     return f"The node has {gpus(has)}; SLURM gives out only {shown}"
 
 
-def drain_command(node: str, title: str) -> str:
+def drain_command(node: str, title: str, finding_id: str = GRES_COUNT_ID) -> str:
     """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor: GD-GPU-068 ..."``:
-    the reason the health gate sets for this finding alone, in double quotes (the reason has
-    none; ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is."""
-    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(GRES_COUNT_ID, title))
+    the reason the health gate sets for this finding (``finding_id``) alone, in double quotes
+    (the reason has none; ``$``, a backquote and a backslash are escaped) so that ``node's``
+    reads as it is."""
+    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
     return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'

@@ -26,6 +26,8 @@ from gpudoctor.rules.hardware_log import before_boot
 from gpudoctor.rules.kernel_module import refused_gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
+MISSING_ID = "GD-GPU-070"
+"""GPUs the nvidia driver owns that NVML does not list (:func:`gpus_missing_from_nvml`)."""
 XID_OFF_THE_BUS = 79
 """Xid 79: GPU has fallen off the bus (NVIDIA's Xid catalogue)."""
 
@@ -521,9 +523,10 @@ def _missing_hit(
     slurm = site is not None and (site.slurm_commands or site.slurm_job)
     # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
     name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
+    title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
-        f"$ sudo scontrol update nodename={name} state=drain "
-        f'reason="GPU {first} missing from NVML"   # first, on a SLURM node'
+        # the gate's own reason: the gate resumes the node once NVML lists every GPU again
+        f"$ {drain_command(name, title, MISSING_ID)}   # first, on a SLURM node"
         if slurm
         else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "
         "`kubectl cordon` it in Kubernetes)."
@@ -538,7 +541,7 @@ def _missing_hit(
         else ()
     )
     return Hit(
-        title=f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}",
+        title=title,
         evidence=(
             "; ".join(sources),
             f"NVML lists {_plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",

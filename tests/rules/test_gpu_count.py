@@ -24,7 +24,7 @@ from gpudoctor.model.report import (
     Unavailable,
     XidCount,
 )
-from gpudoctor.model.slurm import node_gpu_gres
+from gpudoctor.model.slurm import drain_reason, node_gpu_gres
 from tests.rules.builders import (
     diagnose,
     findings,
@@ -426,11 +426,16 @@ def test_an_rm_init_adapter_line_naming_no_address_is_not_said_absent():
     )
 
 
-def test_on_a_slurm_node_without_gres_the_fix_drains_it():
+def test_on_a_slurm_node_without_gres_the_fix_drains_it_as_the_gate_does():
+    # the fix drained with a reason of its own ('GPU 0000:08:00.0 missing from NVML'), which
+    # the health gate, draining for the same finding, never sets: a node drained from the fix
+    # was not resumed by the gate once NVML listed every GPU again
     (found,) = findings(server(slurm_commands=True), MISSING)
+    reason = drain_reason(MISSING, found.title)
+    assert reason.startswith("gpudoctor: GD-GPU-070 NVML lists 7 of the 8 GPUs")
     assert found.fix[2] == (
-        '$ sudo scontrol update nodename=node-17 state=drain reason="GPU 0000:08:00.0 missing '
-        'from NVML"   # first, on a SLURM node'
+        f'$ sudo scontrol update nodename=node-17 state=drain reason="{reason}"'
+        "   # first, on a SLURM node"
     )
 
 
