@@ -16,9 +16,14 @@ from gpudoctor.model.slurm import drain_reason
 GRES_COUNT_ID = "GD-GPU-068"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 GPU``, ``8 GPUs``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def gpus(count: int) -> str:
     """``1 GPU``, ``8 GPUs``."""
-    return f"{count} GPU{'' if count == 1 else 's'}"
+    return plural(count, "GPU")
 
 
 def short_title(

@@ -18,7 +18,7 @@ from gpudoctor.model.derived import (
     pci_parts,
 )
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.gres_count import drain_command, short_title, surplus_title
+from gpudoctor.model.gres_count import drain_command, plural, short_title, surplus_title
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
 from gpudoctor.rules.facts import gpus
@@ -32,10 +32,6 @@ XID_OFF_THE_BUS = 79
 """Xid 79: GPU has fallen off the bus (NVIDIA's Xid catalogue)."""
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _xid79(report: Report) -> list[str]:
     """``Xid 79 on PCI 0000:17:00 (2 times)`` for each device the kernel log names."""
     log = report.hardware.kernel_log if report.hardware is not None else None
@@ -43,7 +39,7 @@ def _xid79(report: Report) -> list[str]:
         return []
     return [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci or 'unnamed'}"
-        f" ({_plural(c.count, 'time')})"
+        f" ({plural(c.count, 'time')})"
         for c in log.counts
         if c.kind == "xid" and c.code == XID_OFF_THE_BUS
     ]
@@ -69,10 +65,10 @@ def _judge(
     said = f"SLURM gives out {gres.shown} on {node.name}"
     mig = [g for g in listed if g.mig_enabled]
     mig_count = _mig_count(listed) if mig else None
-    nvml = f"NVML lists {_plural(whole, 'GPU')}"
+    nvml = f"NVML lists {plural(whole, 'GPU')}"
     if mig:
         devices = "MIG devices not read" if mig_count is None else f"{mig_count} MIG devices"
-        nvml += f" ({_plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
+        nvml += f" ({plural(len(mig), 'GPU')} with MIG on: {devices} and whole GPUs)"
     # NVML's count is the node's, or a container's share: then the GPUs the driver owns (the
     # PCI bus and /proc/driver/nvidia/gpus, which no container hides) are compared, as the
     # fleet compares them, and the GPUs NVML was not shown are not lost
@@ -176,7 +172,7 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
             title=surplus_title(gres.shown, owned),
             evidence=(
                 f"SLURM gives out {gres.shown} on {node.name}; PCI bus: "
-                f"{_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver",
+                f"{plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver",
                 f"NVML: {report.nvml.status}",
             ),
             fix=(
@@ -188,7 +184,7 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     bus = (
         "no NVIDIA GPU on the PCI bus"
         if on_bus == 0
-        else f"PCI bus: {_plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver"
+        else f"PCI bus: {plural(on_bus, 'NVIDIA GPU')}, {owned} owned by the nvidia driver"
     )
     return Hit(
         title=title,
@@ -306,7 +302,7 @@ def _init_failed(report: Report, addresses: list[str]) -> list[str]:
     if log is None or log.status != "ok":
         return []
     return [
-        f"kernel log: the driver failed to start the GPU at PCI {f.pci} ({_plural(f.count, 'line')}"
+        f"kernel log: the driver failed to start the GPU at PCI {f.pci} ({plural(f.count, 'line')}"
         + (f", last {f.last}" if f.last else "")
         + f"): {f.last_message}"
         for f in log.init_failures or ()
@@ -326,7 +322,7 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         ]
     found = [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
-        f"({_plural(c.count, 'time')}"
+        f"({plural(c.count, 'time')}"
         + (
             ", before this boot: the reboot since did not bring it back)"
             if before_boot(report, c)
@@ -351,7 +347,7 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     # number 0'): such a line may be the missing GPU's, so it is not said absent
     unnamed = [
         f"kernel log: no Xid 79 for {them} in {window}; the driver failed to start a GPU it "
-        f"names by no PCI address ({_plural(f.count, 'line')}"
+        f"names by no PCI address ({plural(f.count, 'line')}"
         + (f", last {f.last}" if f.last else "")
         + f"): {f.last_message}"
         for f in log.init_failures
@@ -509,7 +505,7 @@ def _missing_hit(
     on_bus = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
     sources = []
     if on_bus:
-        sources.append(f"PCI bus: {_plural(on_bus, 'GPU')} bound to the nvidia driver")
+        sources.append(f"PCI bus: {plural(on_bus, 'GPU')} bound to the nvidia driver")
     if report.site is not None and report.site.driver_gpus:
         sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
     lost = f", {unnamed_lost} of them lost (GD-GPU-001)" if unnamed_lost else ""
@@ -544,7 +540,7 @@ def _missing_hit(
         title=title,
         evidence=(
             "; ".join(sources),
-            f"NVML lists {_plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",
+            f"NVML lists {plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",
             *exclusion,
             *_log_evidence(report, missing),
         ),
