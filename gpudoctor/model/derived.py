@@ -287,6 +287,13 @@ def pci_parts(address: str | None) -> tuple[int | None, int, int, int] | None:
     return None
 
 
+def same_device(logged: str | None, address: str) -> bool:
+    """Whether a kernel log's ``0000:08:00`` (no function) names the device at ``address``:
+    domain, bus and device alike, a missing domain read as 0."""
+    a, b = pci_parts(logged), pci_parts(address)
+    return a is not None and b is not None and (a[0] or 0, *a[1:3]) == (b[0] or 0, *b[1:3])
+
+
 @functools.lru_cache(maxsize=4096)  # asked of every GPU of every node, by several rules
 def pci_address(address: str) -> str:
     """``dddd:bb:dd.f`` of a PCI address in any spelling (:func:`pci_parts`), a missing domain

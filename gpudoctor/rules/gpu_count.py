@@ -15,7 +15,7 @@ from gpudoctor.model.derived import (
     owned_gpu_function,
     pci_address,
     pci_bus_unreadable,
-    pci_parts,
+    same_device,
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.gres_count import drain_command, plural, short_title, surplus_title
@@ -290,12 +290,6 @@ def _device_filter_narrows(report: Report) -> bool:
     return bool(rules) and not any(r.startswith("a ") or " 195:* " in r for r in rules)
 
 
-def _same_device(logged: str | None, address: str) -> bool:
-    """Whether the kernel log's ``0000:08:00`` (no function) names the GPU at ``address``."""
-    a, b = pci_parts(logged), pci_parts(address)
-    return a is not None and b is not None and (a[0] or 0, *a[1:3]) == (b[0] or 0, *b[1:3])
-
-
 def _init_failed(report: Report, addresses: list[str]) -> list[str]:
     """The kernel log's ``RmInitAdapter failed`` lines for the GPUs at ``addresses``."""
     log = report.hardware.kernel_log if report.hardware is not None else None
@@ -306,7 +300,7 @@ def _init_failed(report: Report, addresses: list[str]) -> list[str]:
         + (f", last {f.last}" if f.last else "")
         + f"): {f.last_message}"
         for f in log.init_failures or ()
-        if any(_same_device(f.pci, a) for a in addresses)
+        if any(same_device(f.pci, a) for a in addresses)
     ]
 
 
@@ -331,7 +325,7 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         for c in log.counts
         if c.kind == "xid"
         and c.code == XID_OFF_THE_BUS
-        and any(_same_device(c.pci, a) for a in missing)
+        and any(same_device(c.pci, a) for a in missing)
     ]
     found += _init_failed(report, missing)
     if found:

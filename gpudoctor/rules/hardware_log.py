@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_parts
+from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_parts, same_device
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
 from gpudoctor.rules.facts import gpu_label, gpus
@@ -224,14 +224,9 @@ XID_OFF_THE_BUS = 79
 def _still_missing(report: Report, pci: str | None) -> bool:
     """Whether the GPU an Xid line names (``0000:17:00``, no function) is bound to the nvidia
     driver and still missing from NVML (model.derived.missing_from_nvml)."""
-    logged = pci_parts(pci)
-    if logged is None or not nvml_sees_the_node(report):
+    if pci_parts(pci) is None or not nvml_sees_the_node(report):
         return False  # a container's or a job's NVML lists only its share
-    for address in missing_from_nvml(report):
-        parts = pci_parts(address)
-        if parts is not None and (parts[0] or 0, *parts[1:3]) == (logged[0] or 0, *logged[1:3]):
-            return True
-    return False
+    return any(same_device(pci, address) for address in missing_from_nvml(report))
 
 
 @rule(
