@@ -9,7 +9,7 @@ from operator import attrgetter
 from gpudoctor.fleet.hostlist import sort_key
 from gpudoctor.model.facts import GPU_FLEET_FIELDS
 from gpudoctor.model.facts import show as shown
-from gpudoctor.model.fleet import Drift, GpuFacts, NodeFacts
+from gpudoctor.model.fleet import TIE, Drift, GpuFacts, NodeFacts
 
 NODE_FACTS: tuple[tuple[str, Callable[[NodeFacts], object]], ...] = (
     ("driver_version", lambda n: n.stack.driver),
@@ -38,7 +38,8 @@ def show(value: object) -> str:
 
 
 def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
-    """Every fact that differs within a GPU model or a partition, majority against minority."""
+    """Every fact that differs within a GPU model or a partition: majority against minority,
+    or, where two or more values have the most members, each group of the tie."""
     scopes: dict[str, list[NodeFacts]] = defaultdict(list)
     for node in nodes:
         if node.stack.gpu_model:
@@ -46,7 +47,7 @@ def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
         for partition in node.partitions:
             scopes[f"partition {partition}"].append(node)
     found: list[Drift] = []
-    seen: set[tuple[str, frozenset[str]]] = set()
+    seen: set[tuple[str, str, frozenset[str]]] = set()
     for scope in sorted(scopes, key=lambda s: (not s.startswith("gpu"), s)):
         members = scopes[scope]
         if len(members) < 2 and not any(len(n.gpus) > 1 for n in members):
@@ -73,7 +74,7 @@ def find_drift(nodes: Sequence[NodeFacts]) -> tuple[Drift, ...]:
 
 def _add(
     found: list[Drift],
-    seen: set[tuple[str, frozenset[str]]],
+    seen: set[tuple[str, str, frozenset[str]]],
     fact: str,
     scope: str,
     pairs: Iterable[tuple[str, object]],
@@ -91,14 +92,23 @@ def _add(
     if len(by_value) < 2:
         return
     counts = Counter({value: len(members) for value, members in by_value.items()})
-    # The most common value; a tie goes to the larger value so the order never depends on input
-    majority = max(counts, key=lambda v: (counts[v], sort_key(v)))
-    minority = {
-        value: tuple(sorted(members, key=sort_key))
-        for value, members in sorted(by_value.items())
-        if value != majority
-    }
-    key = (fact, frozenset(m for ms in minority.values() for m in ms))
+    # The most common value; two or more with the most members are a tie, and then no value
+    # is the reference: each group is named, the largest first, then the larger value, so
+    # that the order never depends on input and no side is called the odd one out
+    most = max(counts.values())
+    tie = sum(1 for n in counts.values() if n == most) > 1
+    if tie:
+        majority, majority_count = "", 0
+        order = sorted(counts, key=lambda v: (sort_key(v), v), reverse=True)
+        order.sort(key=lambda v: -counts[v])  # a stable sort: the larger value first among equals
+        grouped = {value: by_value[value] for value in order}
+    else:
+        majority = next(v for v, n in counts.items() if n == most)
+        majority_count = most
+        grouped = {v: m for v, m in sorted(by_value.items()) if v != majority}
+    minority = {value: tuple(sorted(members, key=sort_key)) for value, members in grouped.items()}
+    reference = TIE if tie else "majority"
+    key = (fact, reference, frozenset(m for ms in minority.values() for m in ms))
     if key in seen:
         return
     seen.add(key)
@@ -107,7 +117,8 @@ def _add(
             fact=fact,
             scope=scope,
             majority=majority,
-            majority_count=counts[majority],
+            majority_count=majority_count,
             minority=minority,
+            reference=reference,
         )
     )

@@ -12,6 +12,9 @@ from gpudoctor.model.slurm import GpuCounts
 FLEET_SCHEMA_VERSION = 2
 """Bumped on any change that breaks a reader of the JSON form (docs/fleet.md)."""
 
+TIE = "tie"
+"""A drift's ``reference`` where no value is the most common of its scope (Drift.tied)."""
+
 
 class VerifyVerdict(enum.Enum):
     """A verify result's overall verdict; its value is the word verify and the JSON use."""
@@ -292,26 +295,26 @@ class Drift:
     """``gpu model NVIDIA H200``, ``partition gpu`` or ``fleet``."""
     majority: str
     """The reference value: the most common value in the scope, or the baseline's value (see
-    ``reference``)."""
+    ``reference``); empty in a tie, where no value is the most common."""
     majority_count: int
     """How many nodes (GPUs for ``gpu.*`` facts) have the reference value; 0 is possible
-    against a baseline."""
+    against a baseline, and 0 in a tie."""
     minority: dict[str, tuple[str, ...]]
-    """Each other value -> the nodes (``node`` or ``node:gpuN`` for per-GPU facts) that have it."""
+    """Each other value -> the nodes (``node`` or ``node:gpuN`` for per-GPU facts) that have it;
+    in a tie every value."""
     reference: str = "majority"
-    """What ``majority`` is: ``majority`` (the most common value in the scope) or
+    """What ``majority`` is: ``majority`` (the most common value in the scope), ``tie`` (no
+    value is: two or more have the most members, so ``majority`` is empty and every value is
+    in ``minority``; added 2026-12-08, before which the larger tied value was ``majority``) or
     ``baseline NAME`` (the value a golden report or pinned facts give; ``majority_count`` is
     then how many match it)."""
 
     @property
     def tied(self) -> bool:
-        """No value is the most common: another has as many members as ``majority``, which is
-        then only the larger of the tied values (fleet/drift.py), as in a two-node fleet with
-        7 GPUs on one node and 8 on the other. A JSON reader tells it from ``majority_count``
-        and the minority's lengths. Never against a baseline's value."""
-        return self.reference == "majority" and any(
-            len(members) >= self.majority_count for members in self.minority.values()
-        )
+        """No value is the most common (``reference`` is ``tie``), as in a two-node fleet with
+        7 GPUs on one node and 8 on the other: no side is the odd one out. Never against a
+        baseline's value."""
+        return self.reference == TIE
 
 
 @dataclass(frozen=True, kw_only=True)

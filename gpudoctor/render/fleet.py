@@ -64,21 +64,23 @@ def drift_text(d: Drift, limit: int = 8) -> str:
     """One drift in words: the majority value and its count, then each minority.
 
     A version reads ``570.124.06 on 7 nodes; 535.104.05 on gpu-008``; a switch ``off for 7
-    nodes; on for gpu-007`` ("on on gpu-007" read as a stutter). A tie says so first (``a tie,
-    no majority: 8 on 1 node; 7 on gpu-002``): the value named first is only the larger one.
+    nodes; on for gpu-007`` ("on on gpu-007" read as a stutter). A tie names every group, none
+    the majority: ``a tie, no majority: 8 on gpu-001; 7 on gpu-002``.
     """
-    unit = "GPU" if d.fact.startswith("gpu.") else "node"
-    unit += "" if d.majority_count == 1 else "s"  # "on 1 nodes" against a golden report
-    if d.reference != "majority":  # a golden report or pinned facts: say which
-        unit += " (the reference value)"
-    where = "for" if {d.majority, *d.minority} <= ON_OFF else "on"
+    shown = set(d.minority) if d.tied else {d.majority, *d.minority}
+    where = "for" if shown <= ON_OFF else "on"
     others = "; ".join(
         f"{value} {where} {', '.join(members[:limit])}"
         + (f" and {len(members) - limit} more" if len(members) > limit else "")
         for value, members in d.minority.items()
     )
-    tie = "a tie, no majority: " if d.tied else ""
-    return f"{d.fact} ({d.scope}): {tie}{d.majority} {where} {d.majority_count} {unit}; {others}"
+    if d.tied:
+        return f"{d.fact} ({d.scope}): a tie, no majority: {others}"
+    unit = "GPU" if d.fact.startswith("gpu.") else "node"
+    unit += "" if d.majority_count == 1 else "s"  # "on 1 nodes" against a golden report
+    if d.reference != "majority":  # a golden report or pinned facts: say which
+        unit += " (the reference value)"
+    return f"{d.fact} ({d.scope}): {d.majority} {where} {d.majority_count} {unit}; {others}"
 
 
 def short_hostlist(hostlist: str, count: int, width: int = 60) -> str:

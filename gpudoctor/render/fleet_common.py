@@ -216,10 +216,9 @@ def pairs_summary(report: FleetReport, *, where: bool = True) -> str:
 
 
 def majority_cell(drift: Drift) -> str:
-    """The Majority column of a drift: ``570.124.06 (7)``, or ``a tie: 8 (1)`` where another
-    value has as many members (the larger value is named, but it is no majority)."""
-    shown = f"{drift.majority} ({drift.majority_count})"
-    return f"a tie: {shown}" if drift.tied else shown
+    """The Majority column of a drift: ``570.124.06 (7)``, or ``none (a tie)`` where two or
+    more values have the most members (the Minority column then names every group)."""
+    return "none (a tie)" if drift.tied else f"{drift.majority} ({drift.majority_count})"
 
 
 def node_marks(verify: VerifyVerdict | None, drift: bool) -> str:

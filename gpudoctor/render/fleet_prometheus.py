@@ -119,7 +119,9 @@ def render_prometheus(report: FleetReport) -> str:
     )
     lines += _family(
         "gpudoctor_fleet_drift",
-        "A node or GPU whose value of a fact differs from the majority of its scope (always 1).",
+        "A node or GPU whose value of a fact differs from the majority of its scope (always 1); "
+        "where two or more values tie for the most, every node or GPU of the scope, with no "
+        "majority label.",
         (
             (
                 {

@@ -80,25 +80,41 @@ def test_natural_order_and_a_tie_are_stable():
     nodes[0] = changed(nodes[0], cuda_driver="12.4")
     nodes[1] = changed(nodes[1], cuda_driver="12.4")
     d = by_fact(find_drift(nodes))["cuda_driver_version"]
-    assert d.majority == "12.8"  # a 2-2 tie goes to the larger value, whatever the order
-    assert d.minority == {"12.4": ("n2", "n10")}
+    # a 2-2 tie: both groups named, the larger value first, whatever the order
+    assert list(d.minority.items()) == [("12.8", ("n1", "n3")), ("12.4", ("n2", "n10"))]
     assert by_fact(find_drift(list(reversed(nodes))))["cuda_driver_version"] == d
 
 
-def test_a_tie_is_said_to_be_one():
-    # 7 GPUs against 8, two nodes: the larger value is named first, but neither is the majority
+def test_a_tie_names_both_groups_and_neither_is_the_majority():
+    # 7 GPUs against 8 on two nodes: 'majority 8' blamed gpu-002 alone, for no reason
     two = [node("gpu-001"), node("gpu-002", gpus=7)]
-    assert by_fact(find_drift(two))["gpus_per_node"].tied
+    d = by_fact(find_drift(two))["gpus_per_node"]
+    assert d.tied and (d.majority, d.majority_count, d.reference) == ("", 0, "tie")
+    assert d.minority == {"8": ("gpu-001",), "7": ("gpu-002",)}
     nodes = [node(n) for n in ("n10", "n2", "n1", "n3")]
     nodes[0] = changed(nodes[0], cuda_driver="12.4")
     nodes[1] = changed(nodes[1], cuda_driver="12.4")
-    assert by_fact(find_drift(nodes))["cuda_driver_version"].tied  # 2-2
     nodes.append(changed(node("n4"), cuda_driver="12.6"))
-    assert by_fact(find_drift(nodes))["cuda_driver_version"].tied  # 2-2-1: 12.4 and 12.8
+    d = by_fact(find_drift(nodes))["cuda_driver_version"]  # 2-2-1: the tied groups first
+    assert d.tied and list(d.minority) == ["12.8", "12.4", "12.6"]
     three = [node("a"), node("b"), changed(node("c"), cuda_driver="12.4")]
-    assert not by_fact(find_drift(three))["cuda_driver_version"].tied  # 2-1: a majority
-    against = replace(by_fact(find_drift(two))["gpus_per_node"], reference="baseline golden")
-    assert not against.tied  # a baseline's value is the reference, not a vote
+    d = by_fact(find_drift(three))["cuda_driver_version"]  # 2-1: a majority, as before
+    assert not d.tied and (d.majority, d.majority_count, d.reference) == ("12.8", 2, "majority")
+    assert d.minority == {"12.4": ("c",)}
+
+
+def test_a_tie_in_one_scope_and_a_majority_in_another_are_both_said():
+    # the GPU-model scope ties (one H100 on 535, one on 570); the partition has a majority
+    nodes = [
+        node("h1", partitions=("gpu",), driver="535.104.05"),
+        node("h2", partitions=("gpu",)),
+        *(node(f"a{i}", gpu_model="NVIDIA A100-SXM4-80GB", partitions=("gpu",)) for i in (1, 2)),
+    ]
+    drifts = [(d.scope, d.reference) for d in find_drift(nodes) if d.fact == "driver_version"]
+    assert drifts == [
+        ("gpu model NVIDIA H100 80GB HBM3", "tie"),
+        ("partition gpu", "majority"),
+    ]
 
 
 def test_a_gpu_with_nvlinks_down_and_a_slow_infiniband_node_are_named():

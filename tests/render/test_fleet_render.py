@@ -469,20 +469,35 @@ def tie():
     return aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-08T03:00:00Z")
 
 
-@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
-def test_golden_a_tie_is_no_majority(fmt):
-    # 'Majority: 8 (1)' beside 'Minority: 7: gpu-002' claimed 8 GPUs is the fleet's norm, and
-    # the text '8 on 1 node; 7 on gpu-002' the same; one node each is a tie
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json", "prometheus"])
+def test_golden_a_tie_is_no_majority_and_blames_neither_side(fmt):
+    # 1-1 is a tie: the report named 8 GPUs and driver 570 the majority ('a tie: 8 (1)'), and
+    # marked gpu-002 alone drifting ('1 fine, 1 drifting'; Prometheus: majority="8" on gpu-002)
     text = render_fleet(fmt, tie())
     matches_golden("tie", fmt, text)
-    if fmt == "json":  # the fields a reader tells a tie by, unchanged
-        drift = {d["fact"]: d for d in json.loads(text)["drift"]}["gpus_per_node"]
-        assert (drift["majority"], drift["majority_count"]) == ("8", 1)
-        assert drift["minority"] == {"7": ["gpu-002"]}
+    if fmt == "json":
+        doc = json.loads(text)
+        drift = {d["fact"]: d for d in doc["drift"]}["gpus_per_node"]
+        assert (drift["majority"], drift["majority_count"], drift["reference"]) == ("", 0, "tie")
+        assert drift["minority"] == {"8": ["gpu-001"], "7": ["gpu-002"]}
+        assert [n["drift"] for n in doc["nodes"]] == [True, True]
+        assert doc["healthy"] is True  # drift never sets the exit status, tie or not
+    elif fmt == "prometheus":
+        drift = [
+            dict(labels)
+            for name, labels, _ in series(text)
+            if name == "gpudoctor_fleet_drift" and dict(labels)["fact"] == "gpus_per_node"
+        ]
+        assert [(d["member"], d["value"], "majority" in d) for d in drift] == [
+            ("gpu-001", "8", False),
+            ("gpu-002", "7", False),
+        ]
     elif fmt == "text":
-        assert "a tie, no majority: 8 on 1 node; 7 on gpu-002" in text
+        assert "a tie, no majority: 8 on gpu-001; 7 on gpu-002" in text
+        assert "2 node(s): 0 fine, 2 drifting" in text
     else:
-        assert "a tie: 8 (1)" in text and "a tie: 570.124.06 (1)" in text
+        assert "none (a tie)" in text and "8: gpu-001; 7: gpu-002" in text
+        assert "570.124.06: gpu-001; 535.104.05: gpu-002" in text
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
