@@ -100,6 +100,11 @@ def command(
                     f"{flag} goes with NEW = now (this machine, probed as check does), "
                     f"not with NEW {new!r}"
                 )
+    if not defaulted("history_dir") and all(_is_file(side) for side in (old, new)):
+        # two files read no history and borrow no timings: the folder would be dropped unsaid
+        raise BadInputError(
+            "--history-dir goes with a history entry or NEW = now: OLD and NEW are both files"
+        )
     where = folder(history_dir)
     knowledge = kb.load()
     old_snap = _snapshot(old or "last-good", "OLD", where)
@@ -121,6 +126,12 @@ def command(
         click.echo(f"gpudoctor diff: note: {diff.other_machine}", err=True)
     emit(DIFF.render(fmt, diff), output, force=force)
     return int(ExitCode.PROBLEMS if diff.changed else ExitCode.OK)
+
+
+def _is_file(side: str | None) -> bool:
+    """Whether OLD or NEW as given is read as a file (``-`` too), as :func:`_snapshot` decides;
+    left out, it is a history entry (OLD) or now (NEW)."""
+    return side is not None and side != "now" and (side == "-" or Path(side).exists())
 
 
 def _snapshot(text: str, label: str, where: Path) -> Snapshot:

@@ -255,6 +255,11 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
         (("diff", str(GOOD), str(BROKEN), "--timeout", "5"), "--timeout goes with NEW = now"),
         (("diff", str(GOOD), str(BROKEN), "--no-frameworks"), "--no-frameworks goes with NEW"),
         (("diff", str(GOOD), "1", "--python", "/bin/sh"), "--python goes with NEW = now"),
+        # two files read no history: the folder was dropped unsaid, even one that is not there
+        (
+            ("diff", "--history-dir", "/nonexistent/histroy", str(GOOD), str(BROKEN)),
+            "--history-dir goes with a history entry or NEW = now: OLD and NEW are both files",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
@@ -263,6 +268,18 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
     assert needle in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result
     assert "Traceback" not in result.stderr
+
+
+def test_history_dir_is_taken_where_a_side_reads_the_history(cli, machine, tmp_path):
+    # a history entry, or now (it borrows the newest verify's timings), read the folder
+    where = str(tmp_path / "h")
+    assert cli("check", "--history-dir", where).exit_code == 0
+    assert cli("diff", "--history-dir", where, str(GOOD), "1").exit_code == 0
+    assert cli("diff", "--history-dir", where, "1", str(GOOD)).exit_code == 0
+    assert cli("diff", "--history-dir", where, str(GOOD)).exit_code == 0  # NEW = now
+    assert cli("diff", "--history-dir", where, str(GOOD), "now").exit_code == 0
+    piped = cli("diff", "--history-dir", where, "-", str(GOOD), input=GOOD.read_text())
+    assert piped.exit_code == 2 and "--history-dir goes with" in piped.stderr  # - is a file
 
 
 def test_both_sides_from_standard_input_is_one_line_naming_it(cli):
