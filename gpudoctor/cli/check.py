@@ -249,6 +249,8 @@ def command(
             "--from-report and --timeout cannot be combined (a saved report is replayed: "
             "nothing is probed)"
         )
+    if health_check:
+        _note_unused_in_gate(drain=drain)
     window_s = _window(since)
     if from_report is not None:
         report = _replayed_report(from_report)
@@ -304,6 +306,30 @@ def command(
     if from_report is None and not remote and keeping(no_history):
         keep_check(report, diagnosis, history_dir)
     return int(exit_code_for(diagnosis, strict=strict))
+
+
+_GATE_UNUSED = (
+    ("python_exe", "--python"),
+    ("verbose", "--verbose"),
+    ("strict", "--strict"),
+    ("history_dir", "--history-dir"),
+)
+"""The full check's options that change nothing in --health-check (which probes no framework,
+judges errors only, prints one line and keeps nothing)."""
+
+
+def _note_unused_in_gate(*, drain: bool) -> None:
+    """Name on standard error what the gate takes but does nothing with: not refused (a Prolog
+    that exits 2 drains its node), but not dropped without a word either."""
+    unused = [flag for param, flag in _GATE_UNUSED if not defaulted(param)]
+    if not drain and not defaulted("node_name"):
+        unused.append("--node without --drain")
+    if unused:
+        click.echo(
+            "gpudoctor health: note: not used by --health-check (the driver and NVML only, "
+            f"errors only, nothing kept): {', '.join(unused)}",
+            err=True,
+        )
 
 
 _REMOTE_ONLY = (

@@ -644,23 +644,32 @@ def test_a_report_with_slurms_answer_replays_the_finding(cli: Cli, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "extra",
+    ("extra", "unused"),
     [
-        ("--python", sys.executable),
-        ("--no-frameworks",),
-        ("--verbose",),
-        ("--strict",),
-        ("--no-redact",),
-        ("--no-history",),
-        ("--node", "n1"),
+        (("--python", sys.executable), "--python"),
+        (("--no-frameworks",), ""),  # the gate probes no framework: what it asks holds
+        (("--verbose",), "--verbose"),
+        (("--strict",), "--strict"),
+        (("--no-redact",), ""),  # the gate redacts nothing
+        (("--no-history",), ""),  # the gate keeps nothing
+        (("--history-dir", "/nonexistent/h"), "--history-dir"),
+        (("--node", "n1"), "--node without --drain"),
+        (("--strict", "--verbose"), "--verbose, --strict"),
     ],
 )
-def test_the_gate_takes_the_full_checks_options_and_changes_nothing(cli: Cli, extra):
+def test_the_gate_takes_the_full_checks_options_and_changes_nothing(cli: Cli, extra, unused):
     # check.md: they are taken, not refused (exit 2 from a Prolog would drain the node), and
-    # the gate's answer is the same without them
+    # the gate's answer is the same without them; those it does nothing with are named on
+    # standard error (they were dropped without a word)
     plain = cli("check", "--health-check", "--format", "json")
     given = cli("check", "--health-check", "--format", "json", *extra)
     assert given.exit_code == plain.exit_code == 0, given
+    note = "gpudoctor health: note: not used by --health-check (the driver and NVML only, "
+    assert note not in plain.stderr
+    if unused:
+        assert f"{note}errors only, nothing kept): {unused}\n" in given.stderr, given.stderr
+    else:
+        assert note not in given.stderr
     drop = ("created_at",)
     assert {k: v for k, v in json.loads(given.stdout).items() if k not in drop} == {
         k: v for k, v in json.loads(plain.stdout).items() if k not in drop
