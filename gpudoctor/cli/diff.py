@@ -19,6 +19,7 @@ from gpudoctor.cli.options import (
     force_option,
     format_option,
     output_option,
+    refuse_force_without_output,
 )
 from gpudoctor.errors import BadInputError, ExitCode
 
@@ -78,6 +79,7 @@ def command(
     """
     from gpudoctor import kb
 
+    refuse_force_without_output(force)
     if is_stdout(output):
         output = None
     fmt = DIFF.resolve(fmt, output)

@@ -25,6 +25,7 @@ from gpudoctor.cli.options import (
     fleet_dir_option,
     force_option,
     output_option,
+    refuse_force_without_output,
 )
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.fleet.aggregate import STALE_AFTER_H
@@ -110,6 +111,7 @@ def report_command(
     report is listed as skipped. A verify result's fail is an error of its node. Every report
     is diagnosed again with today's rules, as `check --from-report` does.
     """
+    refuse_force_without_output(force)
     output = None if is_stdout(output) else output
     fmt = FLEET.resolve(fmt, output)
     if output is not None:

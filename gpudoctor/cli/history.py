@@ -10,7 +10,13 @@ import click
 from gpudoctor.cli.files import check_output, emit, is_stdout
 from gpudoctor.cli.formats import HISTORY
 from gpudoctor.cli.keep import folder, history_dir_option
-from gpudoctor.cli.options import debug_option, force_option, format_option, output_option
+from gpudoctor.cli.options import (
+    debug_option,
+    force_option,
+    format_option,
+    output_option,
+    refuse_force_without_output,
+)
 
 
 @click.command("history")
@@ -27,6 +33,7 @@ def command(fmt: str | None, output: Path | None, force: bool, history_dir: Path
     from gpudoctor.history.store import disabled, listing
     from gpudoctor.model.history import HistoryListing
 
+    refuse_force_without_output(force)
     if is_stdout(output):
         output = None
     fmt = HISTORY.resolve(fmt, output)

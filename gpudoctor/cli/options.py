@@ -157,6 +157,15 @@ output_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
+def refuse_force_without_output(force: bool) -> None:
+    """Refuse ``--force`` where it does nothing: a command whose only file is ``--output``,
+    given none (``-o -`` is given: a script may name its output with a variable)."""
+    if force and defaulted("output"):
+        from gpudoctor.errors import BadInputError
+
+        raise BadInputError("--force goes with --output FILE (it lets FILE be replaced)")
+
+
 def fleet_dir_option(where: str) -> Callable[[F], F]:
     """``--output-dir``/``-d`` of ``fleet run`` and ``fleet pairs``; ``where`` says what goes
     there, and the default is :func:`fleet_dir`'s."""
@@ -216,6 +225,7 @@ __all__ = [
     "force_option",
     "format_option",
     "output_option",
+    "refuse_force_without_output",
     "use_color",
 ]
 

@@ -226,6 +226,15 @@ def test_the_format_follows_the_output_suffix_and_nothing_is_clobbered(
     assert cli("fleet", "report", str(folder), "-o", str(out), "--force").exit_code == 0
 
 
+def test_force_without_an_output_file_is_one_line_of_bad_input(cli: Cli, tmp_path):
+    # fleet report writes no file but --output: --force was dropped without a word
+    folder = fleet_dir(tmp_path, {"n1": H100})
+    result = cli("fleet", "report", str(folder), "--force")
+    one_line_error(result)
+    assert "--force goes with --output FILE (it lets FILE be replaced)" in result.stderr
+    assert cli("fleet", "report", str(folder), "-o", "-", "--force").exit_code == 0
+
+
 def test_verify_results_beside_reports_feed_the_outliers(cli: Cli, tmp_path):
     real = json.loads((DATA / "fleet" / "h200-verify-fp32.json").read_text())
     folder = fleet_dir(tmp_path, {f"h{i}": H100 for i in range(1, 7)})

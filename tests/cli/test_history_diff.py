@@ -260,6 +260,9 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
             ("diff", "--history-dir", "/nonexistent/histroy", str(GOOD), str(BROKEN)),
             "--history-dir goes with a history entry or NEW = now: OLD and NEW are both files",
         ),
+        # no file is written but --output: --force was dropped without a word
+        (("history", "--force"), "--force goes with --output FILE (it lets FILE be replaced)"),
+        (("diff", str(GOOD), str(BROKEN), "--force"), "--force goes with --output FILE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
@@ -268,6 +271,11 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
     assert needle in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result
     assert "Traceback" not in result.stderr
+
+
+def test_force_with_an_output_even_standard_output_is_taken(cli):
+    assert cli("history", "-o", "-", "--force").exit_code == 0
+    assert cli("diff", str(GOOD), str(GOOD), "-o", "-", "--force").exit_code == 0
 
 
 def test_history_dir_is_taken_where_a_side_reads_the_history(cli, machine, tmp_path):
