@@ -159,6 +159,16 @@ def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
             "it, so no PyTorch or TensorFlow GPU build runs on it; for a CPU-only "
             "environment use --cpu without --driver/--cc"
         )
+    newest = max(kb.architectures, key=lambda a: parse_cc(a.cc))
+    if parse_cc(cc) > parse_cc(newest.cc):
+        # a GPU newer than the data (CC 13.0 in 2026-12): "no NVIDIA GPU has it" would be a
+        # claim the knowledge base cannot make
+        return (
+            f"newer than every GPU the knowledge base knows (the newest is CC {newest.cc}, "
+            f"{newest.name}; knowledge base as of {kb.as_of}): which driver, CUDA and builds "
+            "run it is not recorded; a newer gpudoctor may know it, or use --cpu without "
+            "--driver/--cc for a CPU-only environment"
+        )
     return "no NVIDIA GPU has this compute capability"
 
 

@@ -212,6 +212,35 @@ def test_a_driver_of_unknown_version_is_refused_unless_cpu(kb: KnowledgeBase) ->
     assert make_plan(kb, target, Request(cpu=True)).frameworks[0].cuda is None
 
 
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+def test_kepler_cc_3_0_on_r470_is_told_cpu_only(kb: KnowledgeBase, framework: str) -> None:
+    # CUDA 11 dropped CC 3.0 and no recorded build has sm_30: it said only "no PyTorch build on
+    # pip covers this GPU", as if another framework, channel or driver might
+    with pytest.raises(PlanError) as err:
+        plan(kb, "470.256.02", "3.0", frameworks=(framework,))
+    message = str(err.value)
+    assert (
+        "no PyTorch or TensorFlow GPU build the knowledge base records has code for CC 3.0 "
+        "(their arch lists start above it; CUDA 10.2 is the last CUDA that builds for CC 3.0)"
+        ": of what it records, only a CPU-only environment fits this machine"
+    ) in message
+    assert plan(kb, "470.256.02", "3.0", cpu=True).frameworks[0].cuda is None
+
+
+def test_kepler_cc_3_0_on_a_newer_branch_is_not_told_to_plan_for_r470(kb: KnowledgeBase) -> None:
+    # it said "install the R470 legacy branch (a 470.x driver) and plan for it", a plan that
+    # then fails: R470 runs the GPU, but nothing recorded builds for CC 3.0
+    with pytest.raises(PlanError) as err:
+        plan(kb, "535.104.05", "3.0")
+    message = str(err.value)
+    assert "and plan for it" not in message
+    assert (
+        "install the R470 legacy branch (a 470.x driver) to run the GPU, but no PyTorch or "
+        "TensorFlow GPU build the knowledge base records has code for CC 3.0"
+    ) in message
+    assert "plan a CPU-only environment with --cpu" in message
+
+
 @pytest.mark.parametrize(
     ("driver", "cc", "branch", "arch"),
     [
