@@ -7,7 +7,7 @@ from packaging.version import Version
 from gpudoctor.envplan.choose import NAMES, Candidate, glibc_floor
 from gpudoctor.envplan.target import Target
 from gpudoctor.kb import KnowledgeBase
-from gpudoctor.model.versions import cuda_key, parse_cc, release_key
+from gpudoctor.model.versions import release_key
 
 _FLAGS = {"torch": "--torch", "tensorflow": "--tensorflow"}
 _JETSON = {
@@ -125,25 +125,13 @@ def _cudnn_note(kb: KnowledgeBase, target: Target, judged: list[Candidate]) -> s
     return ""
 
 
-def last_cuda_for_cc(kb: KnowledgeBase, cc: str) -> str | None:
-    """The newest CUDA that compiles for CC ``cc`` (``10.2`` for 3.0: CUDA 11 dropped it)."""
-    want = parse_cc(cc)
-    rows = [t for t in kb.targets if parse_cc(t.lowest_cc) <= want <= parse_cc(t.highest_cc)]
-    return max((t.cuda_max for t in rows), key=cuda_key, default=None)
-
-
 def no_recorded_build(kb: KnowledgeBase, cc: str) -> str | None:
     """Why no environment with a GPU build can be planned for CC ``cc`` on any driver: no
     PyTorch or TensorFlow GPU build of any channel and platform the knowledge base records has
     code (SASS or PTX it can compile) for it, as for Kepler's CC 3.0; None where one has."""
-    for release in kb.release_rows:
-        for variant in release.variants:
-            if variant.cuda is None:
-                continue
-            for arch in variant.arch.values():
-                if arch and kb.arch_coverage(cc, arch).kind in ("sass", "ptx_jit"):
-                    return None
-    last = last_cuda_for_cc(kb, cc)
+    if kb.gpu_build_covers(cc):
+        return None
+    last = kb.last_cuda_for_cc(cc)
     why = f"; CUDA {last} is the last CUDA that builds for CC {cc}" if last else ""
     return (
         f"no PyTorch or TensorFlow GPU build the knowledge base records has code for CC {cc} "
@@ -220,7 +208,9 @@ def no_fit_message(
                 )
                 none = no_recorded_build(kb, target.cc)
                 if none is not None:  # no other framework, channel or driver helps either
-                    hints.append(none + ": of what it records, only a CPU-only environment fits this machine")
+                    hints.append(
+                        none + ": of what it records, only a CPU-only environment fits this machine"
+                    )
                 if kb.is_igpu(target.cc):
                     hints.append(_JETSON[channel])
             else:

@@ -242,6 +242,16 @@ def arch_not_covered(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
         sm = "sm_" + cc.replace(".", "")
         evidence = [f"{', '.join(names)}: compute capability {cc} ({sm})", f"arch list: {arch}"]
         fix = (f"$ {make_env_command(report, fw.name)}",)
+        if coverage.kind == "none" and ask(kb.gpu_build_covers, cc) is False:
+            # Kepler's CC 3.0: make-env would only say that nothing fits, on any driver
+            last = ask(kb.last_cuda_for_cc, cc)
+            fix = (
+                f"No PyTorch or TensorFlow GPU build gpudoctor's knowledge base records has code "
+                f"for compute capability {cc}"
+                + (f" (CUDA {last} is the last CUDA that builds for it)" if last else "")
+                + ": on this GPU, train on the CPU (`gpudoctor make-env --cpu` plans that "
+                "environment), or use a newer GPU.",
+            )
         if coverage.kind == "none":
             evidence += [
                 f"confirmed on device {d.index}: {d.smoke_error}"

@@ -91,6 +91,30 @@ def test_a_pascal_gpu_on_a_cu128_wheel_has_no_kernels():
     assert any("--cc 6.1" in step for step in found.fix)
 
 
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_a_kepler_cc_3_0_is_told_no_build_has_code_for_it(name):
+    # its fix was the make-env command, which answers that nothing fits (CUDA 11 dropped
+    # CC 3.0 and no recorded build has sm_30): the finding now says so itself
+    report = with_gpu(healthy(), name="NVIDIA GeForce GTX 680", compute_capability="3.0")
+    report = with_framework(report, name, arch_list=("sm_37", "sm_50", "sm_60"), devices=())
+    (found,) = findings(report, f"{FRAMEWORK_IDS[name]}-006")
+    assert found.severity == Severity.ERROR
+    assert found.fix == (
+        "No PyTorch or TensorFlow GPU build gpudoctor's knowledge base records has code for "
+        "compute capability 3.0 (CUDA 10.2 is the last CUDA that builds for it): on this GPU, "
+        "train on the CPU (`gpudoctor make-env --cpu` plans that environment), or use a newer "
+        "GPU.",
+    )
+
+
+def test_a_kepler_cc_3_7_keeps_the_make_env_command():
+    # a K80 (3.7) has builds with sm_37 (PyTorch up to 2.3 cu118 with cuDNN 8): make-env finds one
+    report = with_gpu(healthy(), name="Tesla K80", compute_capability="3.7")
+    report = with_framework(report, "torch", devices=())
+    (found,) = findings(report, "GD-TORCH-006")
+    assert any("gpudoctor make-env" in step and "--cc 3.7" in step for step in found.fix)
+
+
 def test_a_gpu_newer_than_the_build_runs_only_through_ptx():
     report = with_nvml(healthy(), gpus=(h100(name="NVIDIA B200", compute_capability="10.0"),))
     report = with_framework(report, "tensorflow", arch_list=("sm_80", "sm_89", "compute_90"))
