@@ -424,3 +424,22 @@ def test_a_container_that_shows_no_gpu_is_told_how_to_start_it_with_one(
     assert any("if the host has an NVIDIA GPU" in w and "nvidia.com/gpu" in w for w in pod.warnings)
     bare = make_plan(kb, Target(driver=None, cc=None), Request())
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in bare.warnings
+
+
+def test_a_driver_past_every_known_branch_is_told_what_is_not_known(kb: KnowledgeBase) -> None:
+    # R620 (CUDA 13.5's branch) is newer than every [[branch]] row: the header's "CUDA 13.4 or
+    # newer" was all it said, leaving open whether 13.5's floor was checked
+    newest = max(b.branch for b in kb.branches)
+    cuda = kb.cuda_versions()[-1]
+    driver = f"{newest + 5}.70.06"
+    p = plan(kb, driver, "9.0")
+    assert (
+        f"driver {driver} is of branch R{newest + 5}, newer than every branch the knowledge "
+        f"base knows (R{newest}; knowledge base as of {kb.as_of}): it runs CUDA {cuda} at "
+        f"least, and the knowledge base records no CUDA release after {cuda}"
+    ) in " ".join(p.warnings)
+    # a known branch, or a CPU-only plan, has nothing to say about it
+    assert not any("newer than every branch" in w for w in plan(kb, "580.65.06", "9.0").warnings)
+    assert not any(
+        "newer than every branch" in w for w in plan(kb, driver, "9.0", cpu=True).warnings
+    )

@@ -312,6 +312,9 @@ class FakeKb:
     def max_cuda_for_driver(self, driver: str, os: str) -> str | None:
         return "12.2"
 
+    def past_known_branches(self, driver: str) -> bool:
+        return False
+
     def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> Any:
         return dataclasses.make_dataclass("C", ["kind", "matched"])(self.coverage, "compute_90")
 
