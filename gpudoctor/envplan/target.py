@@ -169,7 +169,11 @@ def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
             "run it is not recorded; a newer gpudoctor may know it, or use --cpu without "
             "--driver/--cc for a CPU-only environment"
         )
-    return "no NVIDIA GPU has this compute capability"
+    # between known ones: a typing mistake (8.5), or a GPU the data lacks (the Tegra K1's 3.2)
+    return (
+        f"no GPU the knowledge base knows has this compute capability (knowledge base as of "
+        f"{kb.as_of}); check the value: nvidia-smi --query-gpu=compute_cap --format=csv"
+    )
 
 
 def _platform_for_cc(
