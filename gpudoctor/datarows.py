@@ -60,6 +60,17 @@ def check(where: str, parse: Any, *values: str | None) -> None:
             raise KnowledgeBaseError(f"{where}: {exc}") from None
 
 
+def platform_list(where: str, key: str, value: Any) -> tuple[str, ...]:
+    """``value`` as platforms: a list of PLATFORMS names (``platforms = "linux-64"``, a string
+    that iterates as letters, is refused, naming ``key``)."""
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise KnowledgeBaseError(f'{where}: {key} must be a list like ["linux-64"], not {value!r}')
+    unknown = [p for p in value if p not in PLATFORMS]
+    if unknown:
+        raise KnowledgeBaseError(f"{where}: unknown platform in {key}: {', '.join(unknown)}")
+    return tuple(value)
+
+
 def whole(where: str, key: str, value: Any) -> int:
     """``value`` as an int; anything else (``branch = "R615"``) is refused, naming ``key``."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -225,6 +225,15 @@ def _line_of(path: Path, text: str, nth: int = 0) -> int:
             0,
             r"\(python\[0\]\): 3\.8 is not quoted",
         ),
+        # a string where a list of platforms belongs: it loaded, each letter a "platform"
+        (
+            "torch.toml",
+            'platforms = ["linux-64", "linux-aarch64", "win-64"]',
+            'platforms = "linux-64"',
+            "[cpu]",
+            0,
+            r"\(cpu\): platforms must be a list like \[\"linux-64\"\], not 'linux-64'",
+        ),
         # a row nested in another: the line of its own header
         (
             "torch.toml",
