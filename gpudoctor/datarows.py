@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -48,10 +50,97 @@ def check(where: str, parse: Any, *values: str | None) -> None:
     for value in values:
         if value is None:
             continue
+        if not isinstance(value, str):  # `cuda = 13.4`: TOML reads a float, no version text
+            raise KnowledgeBaseError(
+                f'{where}: {value!r} is not quoted (a version is a string, like "12.6")'
+            )
         try:
             parse(value)
         except BadInputError as exc:
             raise KnowledgeBaseError(f"{where}: {exc}") from None
+
+
+def platform_list(where: str, key: str, value: Any) -> tuple[str, ...]:
+    """``value`` as platforms: a list of PLATFORMS names (``platforms = "linux-64"``, a string
+    that iterates as letters, is refused, naming ``key``)."""
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise KnowledgeBaseError(f'{where}: {key} must be a list like ["linux-64"], not {value!r}')
+    unknown = [p for p in value if p not in PLATFORMS]
+    if unknown:
+        raise KnowledgeBaseError(f"{where}: unknown platform in {key}: {', '.join(unknown)}")
+    return tuple(value)
+
+
+def whole(where: str, key: str, value: Any) -> int:
+    """``value`` as an int; anything else (``branch = "R615"``) is refused, naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise KnowledgeBaseError(f"{where}: {key} must be a whole number, not {value!r}")
+    return value
+
+
+_WHERE = re.compile(
+    r"(?P<file>[\w.-]+\.toml) "
+    r"(?P<rows>[A-Za-z_][\w.]*(?:\[\d+\])?(?: \([^)]*\))?(?: [a-z_]+\[\d+\])*)"
+)
+"""The start of a row's message: ``torch.toml release[2] (2.9) variant[1]: ...``."""
+_STEP = re.compile(r"([A-Za-z_][\w.]*)(?:\[(\d+)\])?")
+
+
+def row_line(text: str, rows: str) -> int | None:
+    """The line (1-based) of the header that opens the row ``rows`` names in a TOML file's
+    ``text``: ``toolkit[3]`` is the fourth ``[[toolkit]]``, ``release[2] (2.9) variant[1]`` the
+    second ``[[release.variant]]`` after the third ``[[release]]``, ``arch_lists.cu129`` the
+    ``[arch_lists.cu129]`` table. None where no header opens it (an inline table, say)."""
+    headers = [
+        (n, m.group(1).replace(" ", ""), m.group(0).startswith("[["))
+        for n, line in enumerate(text.splitlines(), start=1)
+        if (m := re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]", line))
+    ]
+    start, end, prefix, found = 0, len(headers), "", None
+    for step in _STEP.finditer(re.sub(r" \([^)]*\)", "", rows)):
+        name = f"{prefix}{step.group(1)}"
+        if step.group(2) is None:  # a plain table: its one header
+            hits = [k for k in range(start, end) if headers[k][1] == name and not headers[k][2]]
+            index = 0
+        else:
+            hits = [k for k in range(start, end) if headers[k][1] == name and headers[k][2]]
+            index = int(step.group(2))
+        if index >= len(hits):
+            return None
+        k = hits[index]
+        found = headers[k][0]
+        later = [j for j in hits if j > k]
+        start, end, prefix = k + 1, (later[0] if later else end), f"{name}."
+    return found
+
+
+@contextlib.contextmanager
+def located(path: Path) -> Iterator[None]:
+    """Turn any fault met while reading the data file ``path`` into one KnowledgeBaseError that
+    names the file, the line of the row (where the message names one) and the problem: a
+    malformed shipped file is gpudoctor's own failure (exit 3), never a bare ``AttributeError``.
+    """
+    try:
+        yield
+    except KnowledgeBaseError as exc:
+        message = str(exc)
+        where = _WHERE.match(message)
+        if where is None or where.group("file") != path.name:
+            if message.startswith(f"{path.name}: "):
+                message = message[len(path.name) + 2 :]
+            raise KnowledgeBaseError(f"data file {path}: {message}") from None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        line = row_line(text, where.group("rows"))
+        at = f", line {line}" if line is not None else ""
+        rest = message[where.end() :].removeprefix(":").strip()
+        raise KnowledgeBaseError(f"data file {path}{at} ({where.group('rows')}): {rest}") from None
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        # a value of a type no check expected: the row is not known here, the problem is
+        kind = type(exc).__name__
+        raise KnowledgeBaseError(f"data file {path}: a malformed value ({kind}: {exc})") from None
 
 
 def read(path: Path) -> dict[str, Any]:

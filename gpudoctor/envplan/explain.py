@@ -125,6 +125,20 @@ def _cudnn_note(kb: KnowledgeBase, target: Target, judged: list[Candidate]) -> s
     return ""
 
 
+def no_recorded_build(kb: KnowledgeBase, cc: str) -> str | None:
+    """Why no environment with a GPU build can be planned for CC ``cc`` on any driver: no
+    PyTorch or TensorFlow GPU build of any channel and platform the knowledge base records has
+    code (SASS or PTX it can compile) for it, as for Kepler's CC 3.0; None where one has."""
+    if kb.gpu_build_covers(cc):
+        return None
+    last = kb.last_cuda_for_cc(cc)
+    why = f"; CUDA {last} is the last CUDA that builds for CC {cc}" if last else ""
+    return (
+        f"no PyTorch or TensorFlow GPU build the knowledge base records has code for CC {cc} "
+        f"(their arch lists start above it{why})"
+    )
+
+
 def gpu_text(kb: KnowledgeBase, target: Target) -> str:
     """``CC 12.0, Blackwell`` (the CC alone when its generation is unknown)."""
     arch = kb.architecture(target.cc) if target.cc else None
@@ -192,6 +206,11 @@ def no_fit_message(
                     f"no {what} build on {channel} covers this GPU ({gpu_text(kb, target)})"
                     + _cudnn_note(kb, target, on_platform)
                 )
+                none = no_recorded_build(kb, target.cc)
+                if none is not None:  # no other framework, channel or driver helps either
+                    hints.append(
+                        none + ": of what it records, only a CPU-only environment fits this machine"
+                    )
                 if kb.is_igpu(target.cc):
                     hints.append(_JETSON[channel])
             else:

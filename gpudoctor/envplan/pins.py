@@ -115,6 +115,17 @@ def _warnings(
     elif not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
     out.extend(target.left_out)
+    if target.driver is not None and not request.cpu and kb.past_known_branches(target.driver):
+        # "CUDA 13.4 or newer" in the header: say what is not known, and why
+        newest = max(b.branch for b in kb.branches)
+        known = kb.cuda_versions()[-1]
+        out.append(
+            f"driver {target.driver} is of branch R{parse_driver(target.driver).release[0]}, "
+            f"newer than every branch the knowledge base knows (R{newest}; knowledge base as "
+            f"of {kb.as_of}): it runs CUDA {known} at least, and the knowledge base records no "
+            f"CUDA release after {known}, so none of their driver floors: which newer CUDA this "
+            "driver runs fully is not known here (nvidia-smi's 'CUDA Version' on the machine says)"
+        )
     if target.arch == "x86_64" and target.cpu_flags is not None and "avx" not in target.cpu_flags:
         # the wheels are compiled for AVX: the environment installs, then the import dies
         for c in chosen:

@@ -10,7 +10,13 @@ import re
 from urllib.parse import urlsplit
 
 from gpudoctor.envplan.choose import NAMES, Candidate, best, candidates, glibc_floor
-from gpudoctor.envplan.explain import branch_text, driver_unlock, gpu_text, no_fit_message
+from gpudoctor.envplan.explain import (
+    branch_text,
+    driver_unlock,
+    gpu_text,
+    no_fit_message,
+    no_recorded_build,
+)
 from gpudoctor.envplan.pins import build_plan
 from gpudoctor.envplan.target import Target
 from gpudoctor.envplan.types import (
@@ -197,11 +203,19 @@ def _check_driver_knows_gpu(kb: KnowledgeBase, target: Target, request: Request)
         return
     dropped = kb.driver_drops_cc(target.driver, target.cc)
     if dropped is not None:
+        install = f"install the R{dropped.branch} legacy branch (a {dropped.branch}.x driver)"
+        # R470 drives a CC 3.0 Kepler, but nothing recorded builds for it: planning for R470
+        # would only end in "no build fits"
+        none = no_recorded_build(kb, target.cc)
+        then = (
+            f"{install} to run the GPU, but {none}: plan a CPU-only environment with --cpu"
+            if none is not None
+            else f"{install} and plan for it"
+        )
         raise PlanError(
             f"this GPU ({gpu_text(kb, target)}) is not driven by driver {target.driver}: "
             f"R{dropped.branch} was the last branch for {dropped.architecture} GPUs "
-            f"({dropped.source.split(' ')[0]}), so no such machine exists: install the "
-            f"R{dropped.branch} legacy branch (a {dropped.branch}.x driver) and plan for it, "
+            f"({dropped.source.split(' ')[0]}), so no such machine exists: {then}, "
             "or check --driver and --cc"
         )
     floor = kb.min_driver_for_cc(target.cc, target.driver_os)

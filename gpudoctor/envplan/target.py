@@ -159,7 +159,21 @@ def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
             "it, so no PyTorch or TensorFlow GPU build runs on it; for a CPU-only "
             "environment use --cpu without --driver/--cc"
         )
-    return "no NVIDIA GPU has this compute capability"
+    newest = max(kb.architectures, key=lambda a: parse_cc(a.cc))
+    if parse_cc(cc) > parse_cc(newest.cc):
+        # a GPU newer than the data (CC 13.0 in 2026-12): "no NVIDIA GPU has it" would be a
+        # claim the knowledge base cannot make
+        return (
+            f"newer than every GPU the knowledge base knows (the newest is CC {newest.cc}, "
+            f"{newest.name}; knowledge base as of {kb.as_of}): which driver, CUDA and builds "
+            "run it is not recorded; a newer gpudoctor may know it, or use --cpu without "
+            "--driver/--cc for a CPU-only environment"
+        )
+    # between known ones: a typing mistake (8.5), or a GPU the data lacks (the Tegra K1's 3.2)
+    return (
+        f"no GPU the knowledge base knows has this compute capability (knowledge base as of "
+        f"{kb.as_of}); check the value: nvidia-smi --query-gpu=compute_cap --format=csv"
+    )
 
 
 def _platform_for_cc(

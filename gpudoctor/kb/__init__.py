@@ -38,9 +38,9 @@ from gpudoctor.kb.records import (
 @functools.cache
 def load() -> KnowledgeBase:
     """The knowledge base shipped with gpudoctor, read once per process."""
-    from gpudoctor.kb.loader import load_dir
+    from gpudoctor.kb import loader
 
-    return load_dir()
+    return loader.load_dir(loader.DATA_DIR)
 
 
 __all__ = [

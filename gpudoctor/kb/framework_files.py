@@ -8,7 +8,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, sourced
+from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, platform_list, sourced
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.records import FrameworkRelease, GlibcFloor, NumpyLimit, Patches, Variant
@@ -140,9 +140,7 @@ def numpy_limits(data: Table, name: str, framework: str, channel: str) -> list[N
             SpecifierSet(row["numpy"])
         except InvalidSpecifier as exc:
             raise KnowledgeBaseError(f"{where}: {exc}") from None
-        platforms = tuple(row.get("platforms", ()))
-        if any(p not in PLATFORMS for p in platforms):
-            raise KnowledgeBaseError(f"{where}: unknown platform in {list(platforms)}")
+        platforms = platform_list(where, "platforms", row.get("platforms", []))
         limits.append(
             NumpyLimit(
                 framework=framework,
@@ -202,7 +200,11 @@ def frameworks(data: Table, name: str) -> tuple[FrameworkRelease, ...]:
             )
             for j, v in enumerate(merged["variant"])
         ]
-        platforms: list[str] = list(merged.get("cpu_platforms") or cpu["platforms"])
+        platforms: list[str] = list(
+            platform_list(where, "cpu_platforms", merged["cpu_platforms"])
+            if merged.get("cpu_platforms")
+            else platform_list(f"{name} cpu", "platforms", cpu["platforms"])
+        )
         variants.append(
             Variant(
                 tag=cpu["tag"],
@@ -254,9 +256,7 @@ def glibc_floors(data: Table, name: str, framework: str, channel: str) -> list[G
         except InvalidSpecifier as exc:
             raise KnowledgeBaseError(f"{where}: {exc}") from None
         check(where, python_key, row["glibc"])  # major.minor, as glibc versions are
-        platforms = tuple(row.get("platforms", ()))
-        if any(p not in PLATFORMS for p in platforms):
-            raise KnowledgeBaseError(f"{where}: unknown platform in {list(platforms)}")
+        platforms = platform_list(where, "platforms", row.get("platforms", []))
         floors.append(
             GlibcFloor(
                 framework=framework,

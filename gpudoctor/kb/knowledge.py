@@ -12,6 +12,8 @@ Queries (all pure; versions are strings as users and probes write them):
 - ``releases(framework, channel)``: every release, newest first.
 - ``python_supported(framework, version, python, channel="pip") -> bool | None``.
 - ``cuda_targets(cuda)``, ``architecture(cc)``, ``is_known_cc(cc)``, ``is_igpu(cc)``.
+- ``last_cuda_for_cc(cc) -> str | None``: the newest CUDA that compiles for the CC.
+- ``gpu_build_covers(cc) -> bool``: whether any recorded GPU build has code the CC runs.
 - ``min_driver_for_cc(cc, os) -> str | None``: the oldest driver branch that knows the GPU.
 - ``numpy_max(framework, version, platform, channel="pip") -> NumpyLimit | None``.
 - ``newest_python(low, high)``: the newest released CPython in a range.
@@ -278,6 +280,29 @@ class KnowledgeBase:
         return fallback
 
     # --- compute capability --------------------------------------------------------------
+
+    def last_cuda_for_cc(self, cc: str) -> str | None:
+        """The newest CUDA that compiles for CC ``cc`` (``10.2`` for 3.0: CUDA 11 dropped it);
+        None for a CC no ``[[targets]]`` row covers."""
+        want = parse_cc(cc)
+        rows = [t for t in self.targets if parse_cc(t.lowest_cc) <= want <= parse_cc(t.highest_cc)]
+        return max((t.cuda_max for t in rows), key=_cuda_tuple, default=None)
+
+    def gpu_build_covers(self, cc: str) -> bool:
+        """Whether any PyTorch or TensorFlow GPU build recorded (every release, channel and
+        platform) has code a GPU of CC ``cc`` runs (SASS, or PTX it compiles): False for
+        Kepler's CC 3.0, which no recorded build's arch list reaches."""
+        return self._answer(("gpu_build_covers", cc), lambda: self._gpu_build_covers(cc))
+
+    def _gpu_build_covers(self, cc: str) -> bool:
+        return any(
+            self.arch_coverage(cc, arch).kind in ("sass", "ptx_jit")
+            for release in self.release_rows
+            for variant in release.variants
+            if variant.cuda is not None
+            for arch in variant.arch.values()
+            if arch
+        )
 
     def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> ArchCoverage:
         """How a GPU of compute capability ``cc`` is covered by a build's ``arch_list``

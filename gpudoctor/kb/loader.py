@@ -10,7 +10,17 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, read, sourced
+from gpudoctor.datarows import (
+    PLATFORMS,
+    SOURCED,
+    Table,
+    check,
+    keys,
+    located,
+    read,
+    sourced,
+    whole,
+)
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.containers import gpu_starts
 from gpudoctor.kb.framework_files import frameworks, glibc_floors, numpy_limits
@@ -56,7 +66,7 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
         toolkits.append(
             CudaToolkit(
                 cuda=cuda_key(row["cuda"]),
-                update=int(row.get("update", 0)),
+                update=whole(where, "update", row.get("update", 0)),
                 linux_driver=row["linux_driver"],
                 windows_driver=row.get("windows_driver"),
                 **sourced(row, where),
@@ -74,8 +84,8 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
         check(where, parse_driver, row["linux_driver"], row["windows_driver"])
         floors.append(
             MinorCompatFloor(
-                major=int(row["major"]),
-                first_minor=int(row.get("first_minor", 0)),
+                major=whole(where, "major", row["major"]),
+                first_minor=whole(where, "first_minor", row.get("first_minor", 0)),
                 linux_driver=row["linux_driver"],
                 windows_driver=row["windows_driver"],
                 **sourced(row, where),
@@ -88,7 +98,9 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
         check(where, cuda_key, row["cuda"])
         branches.append(
             DriverBranch(
-                branch=int(row["branch"]), cuda=cuda_key(row["cuda"]), **sourced(row, where)
+                branch=whole(where, "branch", row["branch"]),
+                cuda=cuda_key(row["cuda"]),
+                **sourced(row, where),
             )
         )
     return tuple(toolkits), tuple(floors), tuple(branches)
@@ -338,11 +350,19 @@ def _gpu_models(data: Table, name: str) -> tuple[GpuModel, ...]:
 
 
 def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
-    """Read every data file in ``folder`` (uncached; tests point it at their own data)."""
-    drivers = read(folder / "cuda_drivers.toml")
-    arch = read(folder / "cuda_arch.toml")
-    toolkits, floors, branches = _drivers(drivers, "cuda_drivers.toml")
-    rules, targets, archs, arch_drivers = _arch(arch, "cuda_arch.toml")
+    """Read every data file in ``folder`` (uncached; tests point it at their own data).
+
+    A malformed file raises a KnowledgeBaseError naming the file, the line of the row and the
+    problem (``located``).
+    """
+    with located(folder / "cuda_drivers.toml"):
+        toolkits, floors, branches = _drivers(
+            read(folder / "cuda_drivers.toml"), "cuda_drivers.toml"
+        )
+    with located(folder / "cuda_arch.toml"):
+        arch = read(folder / "cuda_arch.toml")
+        rules, targets, archs, arch_drivers = _arch(arch, "cuda_arch.toml")
+        cudnn_floors = _cudnn_floors(arch, "cuda_arch.toml")
     releases: list[FrameworkRelease] = []
     limits: list[NumpyLimit] = []
     glibcs: list[GlibcFloor] = []
@@ -353,28 +373,44 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
     ):
         path = folder / file
         if path.exists():
+            with located(path):
+                data = read(path)
+                releases.extend(frameworks(data, file))
+                if framework:
+                    limits.extend(numpy_limits(data, file, framework, channel))
+                    glibcs.extend(glibc_floors(data, file, framework, channel))
+                elif "numpy_max" in data:
+                    raise KnowledgeBaseError(f"{file}: numpy_max rows belong in the pip files")
+    with located(folder / "python.toml"):
+        pythons = _pythons(read(folder / "python.toml"), "python.toml")
+    last_branches: tuple[LastBranch, ...] = ()
+    pci_ranges: tuple[PciRange, ...] = ()
+    messages: tuple[Any, ...] = ()
+    xids: tuple[XidEntry, ...] = ()
+    models: tuple[GpuModel, ...] = ()
+    starts: tuple[Any, ...] = ()
+    for file in (
+        "driver_branches.toml",
+        "import_errors.toml",
+        "xid.toml",
+        "gpu_models.toml",
+        "containers.toml",
+    ):
+        path = folder / file
+        if not path.exists():
+            continue
+        with located(path):
             data = read(path)
-            releases.extend(frameworks(data, file))
-            if framework:
-                limits.extend(numpy_limits(data, file, framework, channel))
-                glibcs.extend(glibc_floors(data, file, framework, channel))
-            elif "numpy_max" in data:
-                raise KnowledgeBaseError(f"{file}: numpy_max rows belong in the pip files")
-    pythons = _pythons(read(folder / "python.toml"), "python.toml")
-    branches_file = folder / "driver_branches.toml"
-    last_branches, pci_ranges = (
-        _driver_branches(read(branches_file), branches_file.name)
-        if branches_file.exists()
-        else ((), ())
-    )
-    messages_file = folder / "import_errors.toml"
-    messages = (
-        message_patterns(read(messages_file), messages_file.name) if messages_file.exists() else ()
-    )
-    xid_file, models_file = folder / "xid.toml", folder / "gpu_models.toml"
-    starts_file = folder / "containers.toml"
-    xids = _xids(read(xid_file), xid_file.name) if xid_file.exists() else ()
-    models = _gpu_models(read(models_file), models_file.name) if models_file.exists() else ()
+            if file == "driver_branches.toml":
+                last_branches, pci_ranges = _driver_branches(data, file)
+            elif file == "import_errors.toml":
+                messages = message_patterns(data, file)
+            elif file == "xid.toml":
+                xids = _xids(data, file)
+            elif file == "gpu_models.toml":
+                models = _gpu_models(data, file)
+            else:
+                starts = gpu_starts(data, file)
     releases.sort(key=lambda r: release_key(r.version), reverse=True)
     kb = KnowledgeBase(
         toolkits=toolkits,
@@ -393,8 +429,8 @@ def load_dir(folder: Path = DATA_DIR) -> KnowledgeBase:
         message_patterns=messages,
         xids=xids,
         gpu_models=models,
-        gpu_starts=gpu_starts(read(starts_file), starts_file.name) if starts_file.exists() else (),
-        cudnn_floors=_cudnn_floors(arch, "cuda_arch.toml"),
+        gpu_starts=starts,
+        cudnn_floors=cudnn_floors,
     )
     kb.validate()
     return kb

@@ -233,21 +233,63 @@ def rebuild_initramfs(report: Report) -> tuple[str, ...]:
     )
 
 
-def add_kernel_args(report: Report, args: str) -> tuple[str, ...]:
-    """Put ``args`` on the kernel command line for good, then reboot: GRUB's defaults file and
-    update-grub on Debian/Ubuntu, grubby on Fedora/RHEL (which have no update-grub); both,
-    labelled, where the family is unknown (a container: the host's is not known)."""
-    debian = (
-        f"Add {args} to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
-        "$ sudo update-grub && sudo reboot"
-    )
-    redhat = f'$ sudo grubby --update-kernel=ALL --args="{args}" && sudo reboot'
+# Boot-loader families beyond the package families: their GRUB is named grub2 (openSUSE and
+# SLES) or is configured with grub-mkconfig directly (Arch); matched like _PREFIXES.
+_BOOT_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("opensuse", "suse"),
+    ("suse linux enterprise", "suse"),
+    ("sles", "suse"),
+    ("arch linux", "arch"),
+)
+
+
+def boot_family(report: Report) -> str:
+    """Whose boot-loader commands fit this report's host: ``debian`` (Debian, Ubuntu),
+    ``redhat`` (Fedora, RHEL), ``suse`` (openSUSE, SLES), ``arch``, or ``unknown`` (another
+    distribution, or a container: the host's is not known)."""
     found = report_family(report)
     if found in ("ubuntu", "debian"):
-        return (debian,)
+        return "debian"
     if found in ("fedora", "rhel"):
+        return "redhat"
+    if report.host.os != "linux" or report.host.container:
+        return "unknown"
+    name = (report.host.os_release or "").strip().lower()
+    return next((boot for prefix, boot in _BOOT_PREFIXES if name.startswith(prefix)), "unknown")
+
+
+def add_kernel_args(report: Report, args: str) -> tuple[str, ...]:
+    """Put ``args`` on the kernel command line for good, then reboot, with the host's own tool.
+
+    GRUB_CMDLINE_LINUX in /etc/default/grub, then: update-grub on Debian/Ubuntu;
+    ``grub2-mkconfig -o /boot/grub2/grub.cfg`` on openSUSE and SLES (SUSE's Administration
+    Guide, "The boot loader GRUB 2"); ``grub-mkconfig -o /boot/grub/grub.cfg`` on Arch
+    (ArchWiki, "Kernel parameters", which also covers systemd-boot's entries); grubby on
+    Fedora/RHEL, whose boot entries (BLS) carry the arguments. For an unknown distribution,
+    the file and GRUB's own command, and grubby for Fedora/RHEL, labelled.
+    """
+    edit = f"Add {args} to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+    redhat = f'$ sudo grubby --update-kernel=ALL --args="{args}" && sudo reboot'
+    found = boot_family(report)
+    if found == "debian":
+        return (edit + "$ sudo update-grub && sudo reboot",)
+    if found == "redhat":
         return (redhat,)
-    return (f"Debian/Ubuntu: {debian[0].lower()}{debian[1:]}", f"Fedora/RHEL: {redhat}")
+    if found == "suse":
+        return (edit + "$ sudo grub2-mkconfig -o /boot/grub2/grub.cfg && sudo reboot",)
+    if found == "arch":
+        return (
+            edit + "$ sudo grub-mkconfig -o /boot/grub/grub.cfg && sudo reboot "
+            "(with systemd-boot instead of GRUB: add it to the options line of each entry in "
+            "loader/entries/ on the EFI system partition)",
+        )
+    return (
+        edit + "regenerate GRUB's configuration with the host's command, e.g. "
+        "$ sudo grub-mkconfig -o /boot/grub/grub.cfg && sudo reboot (update-grub on "
+        "Debian/Ubuntu; grub2-mkconfig -o /boot/grub2/grub.cfg where GRUB is installed as "
+        "grub2, as on openSUSE/SLES)",
+        f"Fedora/RHEL: {redhat}",
+    )
 
 
 def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[str, ...]:

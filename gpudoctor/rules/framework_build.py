@@ -161,17 +161,39 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         return
     support = cuda_support(report, kb, fw)
     level = support.level if support is not None else api_level(report, fw.build_cuda)
+    # a CUDA release newer than every one the knowledge base records (13.5 while it knows
+    # 13.4): its full-support driver is not known there, only its major's MVC floor; the
+    # driver's own CUDA version (cuDriverGetVersion, nvidia-smi's "CUDA Version") tells
+    unrecorded = bool(
+        support is not None and support.full_min_driver is None and support.mvc_min_driver
+    )
+    own = api_level(report, fw.build_cuda) if unrecorded else None
+    if own is not None:
+        level = own
     if level not in ("none", "minor_compat"):
         return
     driver = driver_version(report)
-    max_cuda = (
-        ask(kb.max_cuda_for_driver, driver, kb_os(report))
-        if driver
-        else report.cuda.driver_version or report.nvml.cuda_driver_version
-    )
+    api = report.cuda.driver_version or report.nvml.cuda_driver_version
+    max_cuda = ask(kb.max_cuda_for_driver, driver, kb_os(report)) if driver else api
     evidence = [f"{label(fw)} is built for CUDA {fw.build_cuda}"]
     shown = f"driver {driver}" if driver else "the driver"
-    evidence.append(f"{shown} supports up to CUDA {max_cuda}" if max_cuda else shown)
+    supports = f"{shown} supports up to CUDA {max_cuda}" if max_cuda else shown
+    if driver and ask(kb.past_known_branches, driver):
+        # R620 while the knowledge base knows R615: 13.4 is only the newest CUDA it knows
+        if api:
+            supports = f"{shown} supports up to CUDA {api} (the driver's own CUDA version)"
+        elif max_cuda:
+            supports = (
+                f"{shown} supports CUDA {max_cuda} at least (its branch is newer than every "
+                "one gpudoctor's knowledge base records)"
+            )
+    evidence.append(supports)
+    if unrecorded and own is None:
+        evidence.append(
+            f"CUDA {fw.build_cuda} is not in gpudoctor's knowledge base (a release newer than "
+            "it records): the driver it needs for full support is not known here, and the "
+            "driver's own CUDA version was not read"
+        )
     full = support.full_min_driver if support is not None else None
     mvc = support.mvc_min_driver if support is not None else None
     fix = []
@@ -183,13 +205,20 @@ def cuda_too_new(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         severity = None
     else:
         evidence.append(
-            "runs through minor-version compatibility"
+            ("runs at least" if unrecorded and own is None else "runs")
+            + " through minor-version compatibility"
             + (f" (full support from driver {full})" if full else "")
         )
-        fix.append(f"Update the NVIDIA driver to {full or 'a newer release'} for full support,")
-        title = (
-            f"{label(fw)} (CUDA {fw.build_cuda}) runs on {shown} only through "
-            "minor-version compatibility"
+        fix.append(
+            f"If nvidia-smi's 'CUDA Version' is below {fw.build_cuda}, update the NVIDIA driver "
+            "for full support,"
+            if unrecorded and own is None
+            else f"Update the NVIDIA driver to {full or 'a newer release'} for full support,"
+        )
+        title = f"{label(fw)} (CUDA {fw.build_cuda}) runs on {shown} " + (
+            "at least through minor-version compatibility (full support not known)"
+            if unrecorded and own is None
+            else "only through minor-version compatibility"
         )
         severity = Severity.WARNING
     fix.append(f"or install a build for an older CUDA: $ {make_env_command(report, fw.name)}")
@@ -242,6 +271,16 @@ def arch_not_covered(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
         sm = "sm_" + cc.replace(".", "")
         evidence = [f"{', '.join(names)}: compute capability {cc} ({sm})", f"arch list: {arch}"]
         fix = (f"$ {make_env_command(report, fw.name)}",)
+        if coverage.kind == "none" and ask(kb.gpu_build_covers, cc) is False:
+            # Kepler's CC 3.0: make-env would only say that nothing fits, on any driver
+            last = ask(kb.last_cuda_for_cc, cc)
+            fix = (
+                f"No PyTorch or TensorFlow GPU build gpudoctor's knowledge base records has code "
+                f"for compute capability {cc}"
+                + (f" (CUDA {last} is the last CUDA that builds for it)" if last else "")
+                + ": on this GPU, train on the CPU (`gpudoctor make-env --cpu` plans that "
+                "environment), or use a newer GPU.",
+            )
         if coverage.kind == "none":
             evidence += [
                 f"confirmed on device {d.index}: {d.smoke_error}"

@@ -33,6 +33,18 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (("--driver", "535.104.05", "--cc", "99.1"), "--cc 99.1"),
         # Fermi GPUs exist: it said "no NVIDIA GPU has this compute capability"
         (("--driver", "390.157", "--cc", "2.1"), "--cc 2.1: older than every GPU the knowledge"),
+        # a CC newer than the data: it said "no NVIDIA GPU has this compute capability"
+        (
+            ("--driver", "620.70.06", "--cc", "13.0"),
+            "--cc 13.0: newer than every GPU the knowledge base knows (the newest is CC 12.1, "
+            "Blackwell; knowledge base as of ",
+        ),
+        # between known CCs: "no NVIDIA GPU has" it was false of the Tegra K1's 3.2
+        (
+            ("--driver", "580.65.06", "--cc", "8.5"),
+            "--cc 8.5: no GPU the knowledge base knows has this compute capability",
+        ),
+        (("--driver", "470.82.01", "--cc", "3.2"), "--cc 3.2: no GPU the knowledge base knows"),
         (("--driver", "535.104.05"), "--driver needs --cc"),
         ((*TARGET, "--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
         ((*TARGET, "--tensorflow", "2.20"), "--tensorflow needs"),

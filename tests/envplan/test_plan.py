@@ -212,6 +212,35 @@ def test_a_driver_of_unknown_version_is_refused_unless_cpu(kb: KnowledgeBase) ->
     assert make_plan(kb, target, Request(cpu=True)).frameworks[0].cuda is None
 
 
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+def test_kepler_cc_3_0_on_r470_is_told_cpu_only(kb: KnowledgeBase, framework: str) -> None:
+    # CUDA 11 dropped CC 3.0 and no recorded build has sm_30: it said only "no PyTorch build on
+    # pip covers this GPU", as if another framework, channel or driver might
+    with pytest.raises(PlanError) as err:
+        plan(kb, "470.256.02", "3.0", frameworks=(framework,))
+    message = str(err.value)
+    assert (
+        "no PyTorch or TensorFlow GPU build the knowledge base records has code for CC 3.0 "
+        "(their arch lists start above it; CUDA 10.2 is the last CUDA that builds for CC 3.0)"
+        ": of what it records, only a CPU-only environment fits this machine"
+    ) in message
+    assert plan(kb, "470.256.02", "3.0", cpu=True).frameworks[0].cuda is None
+
+
+def test_kepler_cc_3_0_on_a_newer_branch_is_not_told_to_plan_for_r470(kb: KnowledgeBase) -> None:
+    # it said "install the R470 legacy branch (a 470.x driver) and plan for it", a plan that
+    # then fails: R470 runs the GPU, but nothing recorded builds for CC 3.0
+    with pytest.raises(PlanError) as err:
+        plan(kb, "535.104.05", "3.0")
+    message = str(err.value)
+    assert "and plan for it" not in message
+    assert (
+        "install the R470 legacy branch (a 470.x driver) to run the GPU, but no PyTorch or "
+        "TensorFlow GPU build the knowledge base records has code for CC 3.0"
+    ) in message
+    assert "plan a CPU-only environment with --cpu" in message
+
+
 @pytest.mark.parametrize(
     ("driver", "cc", "branch", "arch"),
     [
@@ -395,3 +424,22 @@ def test_a_container_that_shows_no_gpu_is_told_how_to_start_it_with_one(
     assert any("if the host has an NVIDIA GPU" in w and "nvidia.com/gpu" in w for w in pod.warnings)
     bare = make_plan(kb, Target(driver=None, cc=None), Request())
     assert "no NVIDIA driver on the target: this is a CPU-only environment" in bare.warnings
+
+
+def test_a_driver_past_every_known_branch_is_told_what_is_not_known(kb: KnowledgeBase) -> None:
+    # R620 (CUDA 13.5's branch) is newer than every [[branch]] row: the header's "CUDA 13.4 or
+    # newer" was all it said, leaving open whether 13.5's floor was checked
+    newest = max(b.branch for b in kb.branches)
+    cuda = kb.cuda_versions()[-1]
+    driver = f"{newest + 5}.70.06"
+    p = plan(kb, driver, "9.0")
+    assert (
+        f"driver {driver} is of branch R{newest + 5}, newer than every branch the knowledge "
+        f"base knows (R{newest}; knowledge base as of {kb.as_of}): it runs CUDA {cuda} at "
+        f"least, and the knowledge base records no CUDA release after {cuda}"
+    ) in " ".join(p.warnings)
+    # a known branch, or a CPU-only plan, has nothing to say about it
+    assert not any("newer than every branch" in w for w in plan(kb, "580.65.06", "9.0").warnings)
+    assert not any(
+        "newer than every branch" in w for w in plan(kb, driver, "9.0", cpu=True).warnings
+    )

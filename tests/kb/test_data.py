@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.loader import DATA_DIR, load_dir
 from gpudoctor.model.versions import cuda_key, parse_cc, parse_driver, python_key
+from tests.conftest import Cli
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +187,128 @@ def test_source_missing_is_refused(tmp_path: Path) -> None:
 
 def test_load_is_cached() -> None:
     assert load() is load()
+
+
+def _line_of(path: Path, text: str, nth: int = 0) -> int:
+    """The 1-based line of the ``nth`` line of ``path`` that is exactly ``text``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [n for n, line in enumerate(lines, start=1) if line == text][nth]
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "header", "nth", "problem"),
+    [
+        # a version TOML reads as a float: was "internal error: AttributeError: 'float' object
+        # has no attribute 'strip'", naming neither file nor row
+        (
+            "cuda_drivers.toml",
+            'cuda = "13.4"',
+            "cuda = 13.4",
+            "[[toolkit]]",
+            0,
+            r"\(toolkit\[0\]\): 13\.4 is not quoted",
+        ),
+        # was "internal error: ValueError: invalid literal for int() with base 10: 'R615'"
+        (
+            "cuda_drivers.toml",
+            "branch = 615",
+            'branch = "R615"',
+            "[[branch]]",
+            -1,
+            r"\(branch\[\d+\]\): branch must be a whole number, not 'R615'",
+        ),
+        (
+            "python.toml",
+            'version = "3.8"',
+            "version = 3.8",
+            "[[python]]",
+            0,
+            r"\(python\[0\]\): 3\.8 is not quoted",
+        ),
+        # a string where a list of platforms belongs: it loaded, each letter a "platform"
+        (
+            "torch.toml",
+            'platforms = ["linux-64", "linux-aarch64", "win-64"]',
+            'platforms = "linux-64"',
+            "[cpu]",
+            0,
+            r"\(cpu\): platforms must be a list like \[\"linux-64\"\], not 'linux-64'",
+        ),
+        # a row nested in another: the line of its own header
+        (
+            "torch.toml",
+            'tag = "cu130"\ncuda = "13.0"',
+            'tag = "cu130"\ncuda = 13.0',
+            "[[release.variant]]",
+            0,
+            r"\(release\[0\] \(2\.15\) variant\[0\]\): ",
+        ),
+    ],
+)
+def test_malformed_row_names_file_line_and_problem(
+    tmp_path: Path, file: str, old: str, new: str, header: str, nth: int, problem: str
+) -> None:
+    folder = _copy(tmp_path)
+    path = folder / file
+    line = _line_of(path, header, nth)
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError) as caught:
+        load_dir(folder)
+    assert str(caught.value).startswith(f"data file {path}, line {line} ("), caught.value
+    assert re.search(problem, str(caught.value)), caught.value
+
+
+def test_unparsable_file_names_file_and_line(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    path = folder / "cuda_drivers.toml"
+    line = _line_of(path, 'cuda = "13.4"')
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('cuda = "13.4"', 'cuda = "13.4', 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        KnowledgeBaseError, match=rf"^data file {re.escape(str(path))}: .*line {line}"
+    ):
+        load_dir(folder)
+
+
+def test_value_of_an_unexpected_type_names_the_file(tmp_path: Path) -> None:
+    # a table where a list of tables belongs: no check expected it, the file is still named
+    folder = _copy(tmp_path)
+    path = folder / "tensorflow.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("[[numpy_max]]", "[numpy_max]", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        KnowledgeBaseError, match=rf"^data file {re.escape(str(path))}: a malformed"
+    ):
+        load_dir(folder)
+
+
+def test_cli_says_which_shipped_file_is_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    from gpudoctor.kb import loader
+
+    folder = _copy(tmp_path)
+    path = folder / "cuda_drivers.toml"
+    line = _line_of(path, "[[toolkit]]")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('cuda = "13.4"', "cuda = 13.4", 1),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(loader, "DATA_DIR", folder)
+    load.cache_clear()
+    try:
+        result = cli("make-env", "--driver", "580.65.06", "--cc", "8.6", "--stdout")
+    finally:
+        load.cache_clear()
+    assert result.exit_code == 3, result
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"gpudoctor: error: data file {path}, line {line} (toolkit[0]): 13.4 is not quoted "
+        '(a version is a string, like "12.6")\n'
+    ), result

@@ -312,8 +312,17 @@ class FakeKb:
     def max_cuda_for_driver(self, driver: str, os: str) -> str | None:
         return "12.2"
 
+    def past_known_branches(self, driver: str) -> bool:
+        return False
+
     def arch_coverage(self, cc: str, arch_list: Sequence[str]) -> Any:
         return dataclasses.make_dataclass("C", ["kind", "matched"])(self.coverage, "compute_90")
+
+    def gpu_build_covers(self, cc: str) -> bool:
+        return True
+
+    def last_cuda_for_cc(self, cc: str) -> str | None:
+        return None
 
     def torch_release(self, version: str) -> Any:
         return dataclasses.make_dataclass("R", ["python_min", "python_max"])(*self.python)

@@ -64,6 +64,48 @@ def test_a_newer_minor_runs_through_minor_version_compatibility():
     assert "minor-version compatibility" in found.title
 
 
+def _cuda_past_the_data(driver, api):
+    """A build for a CUDA one minor past the knowledge base's newest, on ``driver`` whose own
+    CUDA version (cuDriverGetVersion, nvidia-smi's) is ``api`` (None: not read)."""
+    from gpudoctor.kb import load
+
+    major, minor = load().cuda_versions()[-1].split(".")
+    cuda = f"{major}.{int(minor) + 1}"
+    report = with_nvml(healthy(), driver_version=driver, cuda_driver_version=api)
+    report = with_cuda(report, driver_version=api)
+    return cuda, with_framework(report, "torch", build_cuda=cuda, version="9.9.0")
+
+
+def test_a_cuda_newer_than_the_data_is_judged_by_the_drivers_own_cuda_version():
+    # CUDA 13.5 is not in the knowledge base (13.4 is its newest): only its major's MVC floor
+    # is, so an R620 driver that runs 13.5 fully read "runs only through minor-version
+    # compatibility" and "supports up to CUDA 13.4"
+    from gpudoctor.kb import load
+
+    newest = max(b.branch for b in load().branches)
+    cuda, report = _cuda_past_the_data(f"{newest + 5}.70.06", None)
+    assert findings(_cuda_past_the_data(f"{newest + 5}.70.06", cuda)[1], "GD-TORCH-005") == []
+    (found,) = findings(report, "GD-TORCH-005")
+    assert found.severity == Severity.WARNING
+    assert found.title.endswith(
+        "at least through minor-version compatibility (full support not known)"
+    )
+    assert any(
+        e.endswith(
+            "at least (its branch is newer than every one gpudoctor's knowledge base records)"
+        )
+        for e in found.evidence
+    ), found.evidence
+    assert any(
+        e.startswith(f"CUDA {cuda} is not in gpudoctor's knowledge base") for e in found.evidence
+    )
+    assert found.fix[0].startswith(f"If nvidia-smi's 'CUDA Version' is below {cuda}")
+    # the driver's own CUDA version below the build's: minor-version compatibility, said plainly
+    known = load().cuda_versions()[-1]
+    (older,) = findings(_cuda_past_the_data(f"{newest}.70.06", known)[1], "GD-TORCH-005")
+    assert older.title.endswith("only through minor-version compatibility")
+
+
 def test_the_kb_level_decides():
     assert severities(findings(healthy(), "GD-TORCH-005", FakeKb(support="none"))) == [
         Severity.ERROR
@@ -89,6 +131,30 @@ def test_a_pascal_gpu_on_a_cu128_wheel_has_no_kernels():
     assert found.severity == Severity.ERROR
     assert "6.1 (sm_61)" in found.title
     assert any("--cc 6.1" in step for step in found.fix)
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_a_kepler_cc_3_0_is_told_no_build_has_code_for_it(name):
+    # its fix was the make-env command, which answers that nothing fits (CUDA 11 dropped
+    # CC 3.0 and no recorded build has sm_30): the finding now says so itself
+    report = with_gpu(healthy(), name="NVIDIA GeForce GTX 680", compute_capability="3.0")
+    report = with_framework(report, name, arch_list=("sm_37", "sm_50", "sm_60"), devices=())
+    (found,) = findings(report, f"{FRAMEWORK_IDS[name]}-006")
+    assert found.severity == Severity.ERROR
+    assert found.fix == (
+        "No PyTorch or TensorFlow GPU build gpudoctor's knowledge base records has code for "
+        "compute capability 3.0 (CUDA 10.2 is the last CUDA that builds for it): on this GPU, "
+        "train on the CPU (`gpudoctor make-env --cpu` plans that environment), or use a newer "
+        "GPU.",
+    )
+
+
+def test_a_kepler_cc_3_7_keeps_the_make_env_command():
+    # a K80 (3.7) has builds with sm_37 (PyTorch up to 2.3 cu118 with cuDNN 8): make-env finds one
+    report = with_gpu(healthy(), name="Tesla K80", compute_capability="3.7")
+    report = with_framework(report, "torch", devices=())
+    (found,) = findings(report, "GD-TORCH-006")
+    assert any("gpudoctor make-env" in step and "--cc 3.7" in step for step in found.fix)
 
 
 def test_a_gpu_newer_than_the_build_runs_only_through_ptx():

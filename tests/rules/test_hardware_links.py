@@ -348,9 +348,32 @@ def test_the_iommu_fix_uses_the_boot_loader_tool_of_the_distribution():
         "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
         "$ sudo update-grub && sudo reboot",
     )
-    both = fix_on("Ubuntu 22.04.5 LTS", container="docker")  # the host's family is unknown
-    assert both[0].startswith("Debian/Ubuntu: add iommu=pt to GRUB_CMDLINE_LINUX")
-    assert both[1].startswith("Fedora/RHEL: $ sudo grubby --update-kernel=ALL")
+    # openSUSE, SLES and Arch got both the Debian and the RHEL command, neither of which they
+    # have (no update-grub, no grubby): each gets its own
+    for suse in (
+        "openSUSE Leap 15.6",
+        "openSUSE Tumbleweed",
+        "SUSE Linux Enterprise Server 15 SP6",
+    ):
+        assert fix_on(suse) == (
+            "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+            "$ sudo grub2-mkconfig -o /boot/grub2/grub.cfg && sudo reboot",
+        ), suse
+    (arch,) = fix_on("Arch Linux")
+    assert arch.startswith(
+        "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: "
+        "$ sudo grub-mkconfig -o /boot/grub/grub.cfg && sudo reboot (with systemd-boot"
+    )
+    # unknown (a container: the host's family is not known; or an unrecognised distribution):
+    # the file to edit and GRUB's own command, and grubby for Fedora/RHEL
+    for unknown in (fix_on("Ubuntu 22.04.5 LTS", container="docker"), fix_on("Gentoo Linux")):
+        assert unknown == (
+            "Add iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, then: regenerate GRUB's "
+            "configuration with the host's command, e.g. $ sudo grub-mkconfig -o "
+            "/boot/grub/grub.cfg && sudo reboot (update-grub on Debian/Ubuntu; grub2-mkconfig "
+            "-o /boot/grub2/grub.cfg where GRUB is installed as grub2, as on openSUSE/SLES)",
+            'Fedora/RHEL: $ sudo grubby --update-kernel=ALL --args="iommu=pt" && sudo reboot',
+        )
 
 
 def test_passthrough_nvlink_or_one_gpu_is_fine():
