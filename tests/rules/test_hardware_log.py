@@ -348,6 +348,23 @@ def test_an_xid_names_the_gpu_of_its_pci_domain():
     assert "the device at PCI 0007:01:00" in found.title
 
 
+def test_an_xid_address_without_a_domain_is_domain_0_as_in_gd_gpu_070():
+    # The driver writes the domain in every Xid line (PCI:%04x:%02x:%02x); an address without
+    # one is domain 0000, as lspci leaves it out and same_device reads it. device_of matched
+    # it on any domain: on a GB200 node '01:00' was put on GPU 0 (0008:01:00.0).
+    report = healthy()
+    for i, domain in enumerate(("0008", "0009")):
+        gpu = replace(report.nvml.gpus[0], index=i, pci_bus_id=f"0000{domain}:01:00.0")
+        others = tuple(g for g in report.nvml.gpus if g.index != i)
+        report = replace(report, nvml=replace(report.nvml, gpus=(*others, gpu)))
+    (found,) = findings(with_log(report, xid(79, pci="01:00")), "GD-GPU-056")
+    assert "the device at PCI 01:00" in found.title
+    assert "-i 0" not in " ".join(found.fix)
+    # and on domain 0 it names the GPU there
+    (found,) = findings(with_log(healthy(), xid(48, pci="01:00")), "GD-GPU-056")
+    assert found.title.startswith("Xid 48 on GPU 0 ")
+
+
 def test_a_wedged_driver_shows_the_xids_this_check_read_instead_of_sending_to_dmesg():
     # Issue 20: findings that suspect the driver told the user to run `sudo dmesg | grep -i
     # xid` themselves although check had read the kernel log.
