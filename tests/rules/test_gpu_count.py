@@ -258,6 +258,32 @@ def test_a_gpu_missing_from_its_own_pci_domain_is_named():
     assert "missing: PCI 0019:01:00.0" in found.evidence[0]
 
 
+def test_gd_gpu_070_quotes_the_xid_79_of_the_missing_gpu_s_own_domain():
+    # GPUs on bus 01 of domains 0008 and 0009, NVML lists the first: the Xid 79 on the
+    # other domain's bus 01, or on a domainless 01:00 (domain 0000), is not the missing GPU's
+    from gpudoctor.model.derived import same_device
+
+    functions = tuple(
+        PciFunction(
+            address=f"{d}:01:00.0", device_id="0x2941", class_code="0x030200", driver="nvidia"
+        )
+        for d in ("0008", "0009")
+    )
+    listed = (replace(h100(0), pci_bus_id="00000008:01:00.0"),)
+    report = with_driver(with_nvml(healthy(), gpus=listed), pci_functions=functions)
+    theirs = XidCount(kind="xid", code=79, pci="0008:01:00", count=1)
+    bare = XidCount(kind="xid", code=79, pci="01:00", count=1)
+    (quiet,) = findings(replace(report, hardware=_log(theirs, bare)), MISSING)
+    assert quiet.evidence[-1].startswith("kernel log: no Xid 79 for it")
+    ours = XidCount(kind="xid", code=79, pci="0009:01:00", count=3)
+    (found,) = findings(replace(report, hardware=_log(theirs, ours)), MISSING)
+    assert found.evidence[-1] == (
+        "kernel log: Xid 79 (GPU has fallen off the bus) on PCI 0009:01:00 (3 times)"
+    )
+    assert same_device("0009:01:00", "00000009:01:00.0")
+    assert not same_device("01:00", "0009:01:00.0") and same_device("01:00", "0000:01:00.1")
+
+
 def test_pci_addresses_in_every_spelling_are_one():
     from gpudoctor.model.derived import pci_address
 
