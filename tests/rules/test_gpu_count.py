@@ -112,6 +112,39 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
     assert any("Xid" in line for line in found.fix)
 
 
+LONG_GRES = (
+    "gpu:nvidia_h100_80gb_hbm3:2",
+    "gpu:nvidia_a100-sxm4-80gb:2",
+    "gpu:nvidia_l40s:2",
+    "gpu:tesla_v100-sxm2-32gb:1",
+    "gpu:nvidia_rtx_6000_ada_generation:1",
+)
+
+
+def test_the_lost_gpu_s_address_survives_the_drain_reason_s_200_characters():
+    # A GRES of several AutoDetect type names: the title ('SLURM gives out gpu:nvidia_h100_
+    # 80gb_hbm3:2,gpu:... here; NVML lists only 7 GPUs of the node's 8: GPU 0000:08:00.0
+    # lost') passed 200 characters with the gate's prefix, and the reason the node was
+    # drained with was cut to '...of the node's 8: GP…': which GPU was gone was lost
+    report = with_driver(node(*LONG_GRES, gpus=7), pci_functions=pci(*range(1, 9)))
+    (found,) = findings(report, RULE)
+    assert found.title == (
+        "SLURM gives out 8 GPUs in 5 GRES entries here; NVML lists only 7 GPUs of the node's "
+        "8: GPU 0000:08:00.0 lost"
+    )
+    assert drain_reason(RULE, found.title, more=12).endswith("GPU 0000:08:00.0 lost (+12 more)")
+    assert ",".join(LONG_GRES) in found.evidence[0]  # the evidence has the GRES whole
+    # the node's name is no part of the reason: a 120-character one changes nothing
+    long_name = replace(report.site.slurm_node, name="n" * 120)
+    (named,) = findings(replace(report, site=replace(report.site, slurm_node=long_name)), RULE)
+    assert named.title == found.title and f"nodename={'n' * 120} " in named.fix[0]
+    # a short GRES is kept as written
+    (short,) = findings(
+        with_driver(node("gpu:h100:8", gpus=7), pci_functions=pci(*range(1, 9))), RULE
+    )
+    assert short.title.startswith("SLURM gives out gpu:h100:8 here; ")
+
+
 def test_the_kernel_logs_xid_79_is_evidence_too():
     log = KernelLogInfo(
         status="ok", counts=(XidCount(kind="xid", code=79, pci="0000:08:00", count=2),)
