@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container
+from gpudoctor.model.derived import a_container, all_excluded, excluded_gpus
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
@@ -26,6 +26,7 @@ from gpudoctor.rules.facts import (
     wsl1_hit,
     wsl_gpu_device,
 )
+from gpudoctor.rules.gpu_count import excluded_evidence
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause, legacy_series
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
@@ -339,6 +340,7 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-CUDA-004",
     area="cuda",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="CUDA finds no usable GPU (CUDA_ERROR_NO_DEVICE / INVALID_DEVICE)",
     why="cuInit succeeded in loading the driver but found no device it may use. Usual causes: "
     "`CUDA_VISIBLE_DEVICES` empty or invalid; a container without `--gpus`; MIG on without "
@@ -346,7 +348,10 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "Windows one; a device cgroup or security module that refuses the device files "
     "(GD-NVML-011 to GD-NVML-013, named in the finding); a driver that took no GPU (nouveau, "
     "a module that cannot drive it, every GPU bound to a passthrough driver: GD-DRV-002, "
-    "GD-DRV-007 to GD-DRV-009, GD-DRV-011, named in the finding).",
+    "GD-DRV-007 to GD-DRV-009, GD-DRV-011, named in the finding). Where the admin excluded "
+    "every GPU the driver owns with its `NVreg_ExcludedGpus` parameter (as NVML names them, "
+    "GD-GPU-070), nothing is broken: the finding says so, as a warning, since no GPU work "
+    "runs here.",
     fix="Follow the host, GPU or WSL finding that names the cause; check "
     "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
     sources=(
@@ -374,6 +379,21 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "Fix what the Kernel driver line names first; CUDA finds the GPU once the "
                 "driver takes it.",
+            ),
+        )
+        return
+    if all_excluded(report):  # set aside on purpose: no GPU here for CUDA, nothing broken
+        evidence.append(excluded_evidence(report, excluded_gpus(report)))
+        yield Hit(
+            severity=Severity.WARNING,
+            title="CUDA finds no GPU: the admin excluded every GPU from the driver "
+            "(NVreg_ExcludedGpus)",
+            evidence=tuple(evidence),
+            fix=(
+                "Nothing, if they were set aside on purpose: use another machine for GPU work.",
+                "To use one here, remove its UUID from NVreg_ExcludedGpus and reload the "
+                "driver (or reboot):",
+                "$ grep -rs ExcludedGpus /etc/modprobe.d/ /lib/modprobe.d/ /proc/cmdline",
             ),
         )
         return

@@ -88,7 +88,7 @@ def _judge(
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
         if excluded:
-            evidence.append(_excluded_evidence(report, excluded))
+            evidence.append(excluded_evidence(report, excluded))
         refused = sorted(a for a in missing if pci_address(a) in refused_gpus(report, kb))
         if refused:
             evidence.append(
@@ -445,7 +445,7 @@ def _not_excluded(report: Report) -> tuple[list[str], bool]:
     return [], True
 
 
-def _excluded_evidence(report: Report, excluded: list[str]) -> str:
+def excluded_evidence(report: Report, excluded: list[str]) -> str:
     """How the GPUs at ``excluded`` are known to be excluded: NVML's list, the parameter."""
     wanted = set(map(pci_address, excluded))
     named = [
@@ -468,7 +468,7 @@ def _excluded_hit(report: Report, excluded: list[str]) -> Hit:
         title=f"GPU{'s' if many else ''} {', '.join(excluded)} "
         f"{'are' if many else 'is'} excluded from the driver by NVreg_ExcludedGpus: not used "
         "here, on purpose?",
-        evidence=(_excluded_evidence(report, excluded),),
+        evidence=(excluded_evidence(report, excluded),),
         fix=(
             "Nothing, if it was set aside on purpose (a GPU kept out of service).",
             "To use it again, remove its UUID from NVreg_ExcludedGpus and reload the driver "

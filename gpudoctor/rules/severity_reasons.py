@@ -103,7 +103,9 @@ REASONS: dict[str, str] = {
     "macOS, which has no CUDA at all.",
     "GD-CUDA-002": "Error: cuInit fails, so no framework can use the GPU.",
     "GD-CUDA-003": "Error: CUDA refuses to start with a mismatched libcuda.",
-    "GD-CUDA-004": "Error: CUDA finds no usable GPU.",
+    "GD-CUDA-004": "Error: CUDA finds no usable GPU. A warning where the admin excluded every "
+    "GPU from the driver (NVreg_ExcludedGpus): nothing is broken, but GPU work does not run "
+    "here.",
     "GD-CUDA-005": "Error: CUDA fails to start.",
     "GD-CUDA-006": "Error: a wedged driver hangs every CUDA program.",
     "GD-CUDA-007": "Error when an import already failed on the shadowing library; a warning "
