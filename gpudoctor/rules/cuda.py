@@ -11,8 +11,6 @@ from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
-    WSL_CONTAINER_FIX,
-    WSL_DXG_FIX,
     WSL_RESTART,
     container_gpu_fix,
     docker_start,
@@ -24,6 +22,8 @@ from gpudoctor.rules.facts import (
     on_the_host,
     on_wsl1,
     wsl1_hit,
+    wsl_docker,
+    wsl_dxg_fix,
     wsl_gpu_device,
 )
 from gpudoctor.rules.gpu_count import excluded_evidence
@@ -167,13 +167,13 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             *docker_start(kb, host.container),
             "(see the NVML line for the host's nvidia-container-toolkit setup)",
         )
-        if wsl_gpu_device(report) and given is WSL_CONTAINER_FIX:
+        if wsl_gpu_device(report) and wsl_docker(report):
             # under WSL2 /dev/dxg is what a container started with the GPU has
             yield Hit(
                 title="The container has WSL2's GPU device (/dev/dxg) but not the NVIDIA "
                 "driver's libcuda",
                 evidence=(*evidence, "/dev/dxg is here: the container was given WSL2's GPU device"),
-                fix=WSL_DXG_FIX,
+                fix=wsl_dxg_fix(kb),
             )
         elif nvidia_traces(report):
             yield Hit(
@@ -412,7 +412,7 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
         evidence.append(f"running in {a_container(report.host.container)}")
-        fix.append("docker run --gpus all ...")
+        fix += container_gpu_fix(report, kb) or docker_start(kb, report.host.container)
     if report.nvml.status == "ok":
         evidence.append(f"NVML lists {len(report.nvml.gpus)} GPU(s)")
     yield Hit(evidence=tuple(evidence), fix=tuple(fix))

@@ -110,3 +110,54 @@ def test_nvml_and_cudas_container_recipes_quote_the_tables_command(runtime: str)
         assert commands, (rule_id, found.fix)
         assert not any(other in step for step in found.fix for other in others), found.fix
         assert not any("podman:" in step or "--gpus all -e" in step for step in found.fix)
+
+
+def test_wsl2_container_fixes_quote_dockers_row_too():
+    # Under WSL2, GD-NVML-001, GD-CUDA-001 and GD-CUDA-004 spelt 'docker run --gpus all ...'
+    # by hand (facts.WSL_CONTAINER_FIX, WSL_DXG_FIX, GD-CUDA-004's container step): a change
+    # to the table's docker row reached every container fix but those
+    from dataclasses import replace
+
+    from tests.rules.builders import findings, no_gpu_machine, with_cuda, with_host
+
+    kb = load()
+    row = kb.gpu_start("docker")
+    assert row is not None
+    marked = replace(row, start="docker run --runtime=nvidia --gpus all ...")
+    kb = replace(kb, gpu_starts=(marked, *(r for r in kb.gpu_starts if r.runtime != "docker")))
+    wsl = {"wsl": True, "kernel": "6.6.87.2-microsoft-standard-WSL2"}
+    bare = with_host(no_gpu_machine(container="docker"), **wsl, dxg=False)
+    given = with_host(no_gpu_machine(container="docker"), **wsl, dxg=True)
+    no_device = with_host(
+        with_cuda(no_gpu_machine(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        container="docker",
+        **wsl,
+        wsl_libcuda="/usr/lib/wsl/lib/libcuda.so.1",
+    )
+    for report, rule_id in (
+        (bare, "GD-NVML-001"),
+        (bare, "GD-CUDA-001"),
+        (given, "GD-NVML-001"),
+        (given, "GD-CUDA-001"),
+        (no_device, "GD-CUDA-004"),
+    ):
+        (found,) = findings(report, rule_id, kb)
+        steps = " ".join(found.fix)
+        assert marked.start in steps, (rule_id, found.fix)
+        assert "docker run --gpus all" not in steps, (rule_id, found.fix)
+
+
+@pytest.mark.parametrize("runtime", ["podman", "apptainer", "kubernetes"])
+def test_no_device_in_a_container_is_told_its_runtimes_start(runtime: str):
+    # GD-CUDA-004 in any container said 'docker run --gpus all ...'
+    from tests.rules.builders import findings, healthy, with_cuda, with_host
+
+    start = load().gpu_start(runtime)
+    assert start is not None
+    report = with_host(
+        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        container=runtime,
+    )
+    (found,) = findings(report, "GD-CUDA-004")
+    assert any(start.start in step for step in found.fix), found.fix
+    assert not any("docker run" in step for step in found.fix), found.fix
