@@ -267,12 +267,14 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 
 def _gres_compared(report: Report) -> bool:
-    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it, and
-    the check runs in no job (inside one GD-GPU-068 says only that it did not compare)."""
+    """True where GD-GPU-068 compares this node and names the GPUs NVML lost: SLURM gives out
+    a count of GPUs on it other than 0 (judge_gres calls GPUs lost only where the GRES gives
+    some out; ``gpu:0`` is its warning, more GPUs than given out, as in the fleet), and the
+    check runs in no job (inside one GD-GPU-068 says only that it did not compare)."""
     site = report.site
     node = site.slurm_node if site is not None and site.slurm_job is None else None
     gres = node_gpu_gres(node.gres) if node is not None else None
-    return gres is not None and gres.count is not None
+    return gres is not None and gres.count is not None and gres.count > 0
 
 
 def _device_filter_narrows(report: Report) -> bool:
@@ -373,7 +375,8 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
     "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
     "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
-    "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare). A GPU "
+    "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare; a GRES of "
+    "`gpu:0` hands out no lost GPU, so it is said here, beside GD-GPU-068's warning). A GPU "
     "the admin excluded on purpose with the "
     "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too: where NVML names it "
     "(nvmlGetExcludedDeviceInfoByIndex, drivers from R450) it is information, not an error "
@@ -510,9 +513,14 @@ def _missing_hit(
         )
     first = pci_address(missing[0])
     site = report.site
-    slurm = site is not None and (site.slurm_commands or site.slurm_job)
-    # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
-    name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
+    slurm = site is not None and (site.slurm_commands or site.slurm_job or site.slurm_node)
+    # SLURM's name for the node: SLURMD_NODENAME in a job, sinfo's for this node, else the
+    # short host name (the gate's)
+    name = (
+        (site.slurm_job.node if site and site.slurm_job else None)
+        or (site.slurm_node.name if site and site.slurm_node else None)
+        or host.hostname.split(".")[0]
+    )
     title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
         # the gate's own reason: the gate resumes the node once NVML lists every GPU again
