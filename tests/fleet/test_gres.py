@@ -408,7 +408,7 @@ def test_a_node_giving_out_no_gpu_with_one_lost_reads_alike_in_check_the_fleet_a
     assert fleet == [("GD-GPU-068", Severity.WARNING), ("GD-GPU-070", Severity.ERROR)]
     (lost,) = [f for f in checked.findings if f.id == "GD-GPU-070"]
     assert lost.title.endswith("GPU 0000:17:00.0 missing")
-    assert any(f'nodename=n1 state=drain reason="gpudoctor: GD-GPU-070 ' in s for s in lost.fix)
+    assert any('nodename=n1 state=drain reason="gpudoctor: GD-GPU-070 ' in s for s in lost.fix)
     errors = [f for f in checked.findings if f.severity == Severity.ERROR and f.area == "gpu"]
     decision = decide(errors, SlurmNode(name="n1", state="idle"))
     assert decision.action == "drain" and decision.reason.startswith("gpudoctor: GD-GPU-070 ")
