@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.derived import (
     all_excluded,
+    device_filter,
     env,
     excluded_gpus,
     is_gpu_function,
@@ -220,7 +221,8 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     "said not to be compared (information). Where NVML fails, the GPUs the driver owns (the PCI "
     "bus, /proc/driver/nvidia/gpus) are compared instead: a node with no GPU or no driver left "
     "is an error too. So are they in a container NVML lists a share of the GPUs in (Apptainer's "
-    "`--nv` aside), whose other GPUs are not lost. Inside a job NVML lists only the job's GPUs, "
+    "`--nv` aside), whose other GPUs are not lost, and where a cgroup v2 device filter may "
+    "hide some (GD-GPU-070 names them). Inside a job NVML lists only the job's GPUs, "
     "so check does not compare there; `fleet run` does, for every node: the GRES sinfo listed "
     "against the GPUs on the node's PCI bus and in the driver's list, which a job's device "
     "cgroup cannot hide, and against NVML's count where NVML lists some of those GPUs but not "
@@ -306,16 +308,13 @@ def _init_failed(report: Report, addresses: list[str]) -> list[str]:
     ]
 
 
-def _log_evidence(report: Report, missing: list[str]) -> list[str]:
-    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
-    what the log could not say."""
+def _loss_evidence(report: Report, missing: list[str]) -> list[str]:
+    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the GPUs at
+    ``missing``: what says they are lost, not hidden (empty where the log holds none or was
+    not read)."""
     log = report.hardware.kernel_log if report.hardware is not None else None
-    if log is None:
+    if log is None or log.status != "ok":
         return []
-    if log.status != "ok":
-        return [
-            "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
-        ]
     found = [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
         f"({plural(c.count, 'time')}"
@@ -329,7 +328,20 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         and c.code == XID_OFF_THE_BUS
         and any(same_device(c.pci, a) for a in missing)
     ]
-    found += _init_failed(report, missing)
+    return found + _init_failed(report, missing)
+
+
+def _log_evidence(report: Report, missing: list[str]) -> list[str]:
+    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
+    what the log could not say."""
+    log = report.hardware.kernel_log if report.hardware is not None else None
+    if log is None:
+        return []
+    if log.status != "ok":
+        return [
+            "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
+        ]
+    found = _loss_evidence(report, missing)
     if found:
         return found
     window = f"the last {log.window_h:g} h" if log.window_h else "the look-back window"
@@ -371,8 +383,13 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "shown a share on purpose: in a container (Apptainer's `--nv` aside), with "
     "`NVIDIA_VISIBLE_DEVICES` naming GPUs, in a SLURM job given GPUs, where NVML lists no "
     "GPU at all (GD-NVML-009 says so; a device filter may hide every one), or under a "
-    "cgroup v1 device list naming single GPUs (a systemd unit's `DeviceAllow=` under cgroup "
-    "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
+    "cgroup v1 device list naming single GPUs. A cgroup v2 device filter is an eBPF program "
+    "nothing lists: where one may hide GPUs (this process in a SLURM job's cgroup whose "
+    "environment names no job, as a login pam_slurm_adopt put into it; a systemd unit with "
+    "`DevicePolicy=closed` or `strict` or `DeviceAllow=` entries, or whose policy systemctl "
+    "did not give) the GPUs NVML does not list are said to be maybe hidden (information), "
+    "and lost (an error) only where the kernel log has their Xid 79 or `RmInitAdapter "
+    "failed`. A GPU NVML lists as lost is GD-GPU-001's; one "
     "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
     "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
     "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare; a GRES of "
@@ -415,18 +432,63 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     # device filter too: no filter can show a GPU the driver excluded
     if excluded and (not narrowed or all_excluded(report)):
         yield _excluded_hit(report, excluded)
-    if narrowed:
+    hiding = device_filter(report)
+    if narrowed and hiding is None:
         return  # NVML shows a share, or a device filter may hide every GPU
-    if not listed or _gres_compared(report):
+    if not listed or (hiding is None and _gres_compared(report)):
         return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node
     owned = node_gpu_count(report)
     lost_here = [a for a in missing if a not in excluded]
     short = owned - len(listed) - len(refused) - len(excluded)  # neither is NVML's to list
     if short <= 0 or not lost_here:
         return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)
-    hit = _missing_hit(report, listed, owned, lost_here, short, refused)
+    if hiding is not None and not _loss_evidence(report, lost_here):
+        # a cgroup v2 device filter may hide them, and nothing says they are lost
+        yield _maybe_hidden_hit(report, listed, owned, lost_here, hiding)
+        return
+    hit = _missing_hit(report, listed, owned, lost_here, short, refused, hiding)
     if hit is not None:
         yield hit
+
+
+def _sources(report: Report, owned: int) -> list[str]:
+    """Where the GPUs the driver owns were counted: the PCI bus, /proc/driver/nvidia/gpus."""
+    on_bus = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
+    sources = []
+    if on_bus:
+        sources.append(f"PCI bus: {plural(on_bus, 'GPU')} bound to the nvidia driver")
+    if report.site is not None and report.site.driver_gpus:
+        sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
+    return sources
+
+
+def _maybe_hidden_hit(
+    report: Report, listed: tuple[GpuInfo, ...], owned: int, missing: list[str], hiding: str
+) -> Hit:
+    """Information: GPUs the driver owns that NVML does not list, where a cgroup v2 device
+    filter may hide them from this process and the kernel log says nothing of their loss."""
+    names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
+    many = bool(missing[1:])
+    return Hit(
+        severity=Severity.INFO,
+        title=f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: "
+        f"GPU{'s' if many else ''} {names} may be hidden from this process by a device filter",
+        evidence=(
+            "; ".join(_sources(report, owned)),
+            f"NVML lists {plural(len(listed), 'GPU')} (missing: PCI {', '.join(missing)})",
+            hiding,
+            *_log_evidence(report, missing),
+        ),
+        fix=(
+            "Nothing, if this process was given only some GPUs on purpose.",
+            "To tell a hidden GPU from a lost one, list the GPUs outside the job or unit (a "
+            "login shell on the node, not one pam_slurm_adopt puts into a job):",
+            "$ nvidia-smi -L",
+            f"If {'they are' if many else 'it is'} missing there too, "
+            f"{'they are' if many else 'it is'} lost; the kernel log says why:",
+            f"$ sudo dmesg -T | grep -iE '{pci_address(missing[0])[:10]}|Xid|RmInitAdapter'",
+        ),
+    )
 
 
 def _not_excluded(report: Report) -> tuple[list[str], bool]:
@@ -488,6 +550,7 @@ def _missing_hit(
     missing: list[str],
     short: int,
     refused: set[str],
+    hiding: str | None = None,
 ) -> Hit | None:
     host = report.host
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
@@ -499,12 +562,7 @@ def _missing_hit(
         if len(missing) <= short
         else f"{short} of PCI {names} missing"  # the others are NVML's lost ones, unnamed
     )
-    on_bus = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
-    sources = []
-    if on_bus:
-        sources.append(f"PCI bus: {plural(on_bus, 'GPU')} bound to the nvidia driver")
-    if report.site is not None and report.site.driver_gpus:
-        sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
+    sources = _sources(report, owned)
     lost = f", {unnamed_lost} of them lost (GD-GPU-001)" if unnamed_lost else ""
     if refused:
         sources.append(
@@ -544,6 +602,12 @@ def _missing_hit(
             "; ".join(sources),
             f"NVML lists {plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",
             *exclusion,
+            # a device filter may hide GPUs, but the kernel log says these were lost
+            *(
+                (f"{hiding}; the kernel log says {'they were' if missing[1:] else 'it was'} lost",)
+                if hiding
+                else ()
+            ),
             *_log_evidence(report, missing),
         ),
         fix=(

@@ -553,6 +553,85 @@ def test_a_cgroup_v1_device_list_naming_single_gpus_is_not_a_gpu_missing():
     assert severities(findings(replace(server(), device_access=wide), MISSING)) == [Severity.ERROR]
 
 
+STEP = "/system.slice/slurmstepd.scope/job_42/step_extern/user"
+
+
+def v2(path: str | None, unit: tuple[str, ...] | None = None) -> DeviceAccessInfo:
+    return DeviceAccessInfo(cgroup_version="v2", cgroup_path=path, unit_devices=unit)
+
+
+def test_a_gpu_a_cgroup_v2_device_filter_may_hide_is_not_called_lost():
+    # A login that pam_slurm_adopt put into job 42 (given GPUs 0 and 1): SLURM's cgroup v2
+    # ConstrainDevices filter (eBPF, no devices.list) hides the other 6 from NVML, and the
+    # environment names no job. GD-GPU-070 said 'NVML lists 2 of the 8 GPUs the nvidia driver
+    # owns: GPUs 0000:03:00.0, 0000:04:00.0 and 4 more missing', an error (and so did a
+    # systemd unit with DeviceAllow=/dev/nvidia0)
+    adopted = replace(server(listed=2), device_access=v2(STEP))
+    (found,) = findings(adopted, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "NVML lists 2 of the 8 GPUs the nvidia driver owns: GPUs 0000:03:00.0, 0000:04:00.0 "
+        "and 4 more may be hidden from this process by a device filter"
+    )
+    assert found.evidence[2] == (
+        f"this process's cgroup is SLURM job 42's ({STEP}), which its environment does not "
+        "name: with ConstrainDevices the job's device filter shows NVML only the GPUs the job "
+        "was given"
+    )
+    assert "$ nvidia-smi -L" in found.fix
+    unit = ("DevicePolicy=closed", "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidiactl rw")
+    service = replace(server(listed=1), device_access=v2("/system.slice/train.service", unit))
+    (found,) = findings(service, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.evidence[2] == (
+        "systemd unit train.service (DevicePolicy=closed; DeviceAllow=/dev/nvidia0 rw; "
+        "DeviceAllow=/dev/nvidiactl rw): its cgroup v2 device filter shows NVML only the "
+        "devices it allows"
+    )
+    unread = replace(server(), device_access=v2("/system.slice/train.service"))
+    (found,) = findings(unread, MISSING)
+    assert found.severity == Severity.INFO and "systemctl did not give" in found.evidence[2]
+    # GD-GPU-068 does not call them lost either: the node's GPUs are the driver's 8
+    node_report = replace(
+        adopted, site=replace(adopted.site or SiteInfo(), slurm_node=node("gpu:8").site.slurm_node)
+    )
+    assert [f for f in findings(node_report, RULE) if f.severity > Severity.INFO] == []
+    assert severities(findings(node_report, MISSING)) == [Severity.INFO]
+
+
+def test_a_gpu_lost_under_a_cgroup_v2_device_filter_is_still_an_error_with_its_xid_79():
+    xid79 = XidCount(kind="xid", code=79, pci="0000:08:00", count=1)
+    report = replace(server(), device_access=v2(STEP), hardware=_log(xid79))
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.ERROR
+    assert found.title.endswith("GPU 0000:08:00.0 missing")
+    assert any(e.endswith("the kernel log says it was lost") for e in found.evidence)
+    assert "Xid 79" in found.evidence[-1]
+
+
+@pytest.mark.parametrize(
+    ("path", "unit"),
+    [
+        ("/user.slice/user-1000.slice/session-3.scope", None),  # a login shell
+        ("/", None),
+        ("/system.slice/slurmd.service", ("DevicePolicy=auto",)),  # the health gate's
+        ("/system.slice/train.service", ("DevicePolicy=auto", "DeviceAllow=char-nvidia rw")),
+        (None, None),  # a report from before the path was recorded
+    ],
+)
+def test_a_cgroup_v2_without_a_device_filter_keeps_the_error(path, unit):
+    report = replace(server(), device_access=v2(path, unit))
+    assert severities(findings(report, MISSING)) == [Severity.ERROR]
+
+
+def test_a_job_that_names_itself_is_judged_by_what_it_was_given_not_its_cgroup():
+    # fleet run's check: a job given no GPU, in its own cgroup; a filter hides every GPU or
+    # none, so NVML listing 7 of 8 is a GPU lost
+    job = SlurmJob(job_id="42")
+    report = replace(server(slurm_job=job), device_access=v2(STEP.replace("extern", "0")))
+    assert severities(findings(report, MISSING)) == [Severity.ERROR]
+
+
 @pytest.mark.parametrize("driver", ["vfio-pci", "pci-stub", None, "nouveau"])
 def test_a_gpu_not_bound_to_nvidia_is_not_missing_from_nvml(driver):
     # GD-DRV-004/011 speak of a GPU set aside for a VM or with no driver; NVML never lists it
