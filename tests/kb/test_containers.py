@@ -161,3 +161,38 @@ def test_no_device_in_a_container_is_told_its_runtimes_start(runtime: str):
     (found,) = findings(report, "GD-CUDA-004")
     assert any(start.start in step for step in found.fix), found.fix
     assert not any("docker run" in step for step in found.fix), found.fix
+
+
+def test_device_file_and_revoked_cgroup_fixes_quote_the_tables_command():
+    # GD-DRV-005 ('In a container: docker run --gpus all ...', to a podman container too) and
+    # GD-NVML-011 ('docker rm -f NAME && docker run --gpus all ...') spelt it by hand
+    from dataclasses import replace
+
+    from tests.rules.builders import (
+        broken_nvml,
+        findings,
+        h100,
+        healthy,
+        with_host,
+        with_nvml,
+    )
+    from tests.rules.test_device_access import denied
+
+    kb = load()
+    row = kb.gpu_start("docker")
+    assert row is not None
+    marked = replace(row, start="docker run --runtime=nvidia --gpus all ...")
+    kb = replace(kb, gpu_starts=(marked, *(r for r in kb.gpu_starts if r.runtime != "docker")))
+    two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
+    (files,) = findings(two, "GD-DRV-005", kb)
+    assert files.fix[0] == f"In a container: {marked.start}"
+    podman = kb.gpu_start("podman")
+    assert podman is not None
+    (in_podman,) = findings(with_host(two, container="podman"), "GD-DRV-005", kb)
+    assert in_podman.fix[0] == f"In a container: {podman.start}"
+    revoked = replace(
+        with_host(broken_nvml(healthy(), "unknown_error"), container="docker"),
+        device_access=denied("EPERM: Operation not permitted", cgroup_version="v2"),
+    )
+    (found,) = findings(revoked, "GD-NVML-011", kb)
+    assert found.fix[0].endswith(f"$ docker rm -f NAME && {marked.start}")
