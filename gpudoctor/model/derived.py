@@ -78,17 +78,19 @@ def node_gpu_count(report: Report) -> int:
     return max(from_proc, from_pci)
 
 
-def nvml_sees_the_node(report: Report) -> bool:
+def nvml_sees_the_node(report: Report, *, filter_aside: bool = False) -> bool:
     """NVML's count is the node's: it answered, in no job or one given no GPU, outside a
     container that NVIDIA's runtime or Kubernetes gives a share of the GPUs (Apptainer's
     ``--nv`` gives them all), where no cgroup v2 device filter may hide some
     (:func:`device_filter`). In a job given no GPU a device cgroup may still hide every GPU:
-    NVML listing none there says nothing."""
+    NVML listing none there says nothing. ``filter_aside``: as if no such filter were there,
+    for a caller that holds evidence of its own (an Xid 79 for the GPU) that a GPU is lost,
+    not hidden."""
     if report.nvml.status != "ok":
         return False
     if report.host.container not in (None, "apptainer"):
         return False
-    if device_filter(report) is not None:
+    if not filter_aside and device_filter(report) is not None:
         return False
     job = report.site.slurm_job if report.site is not None else None
     return job is None or not gpus_given(job.gpu_variables)

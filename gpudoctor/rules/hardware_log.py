@@ -221,8 +221,10 @@ XID_OFF_THE_BUS = 79
 def _still_missing(report: Report, pci: str | None) -> bool:
     """Whether the GPU an Xid line names (``0000:17:00``, no function) is bound to the nvidia
     driver and still missing from NVML (model.derived.missing_from_nvml)."""
-    if pci_parts(pci) is None or not nvml_sees_the_node(report):
-        return False  # a container's or a job's NVML lists only its share
+    # a container's or a job's NVML lists only its share; a device filter may hide the GPU,
+    # but the Xid 79 for it says it was lost (GD-GPU-070 reads it so)
+    if pci_parts(pci) is None or not nvml_sees_the_node(report, filter_aside=True):
+        return False
     return any(same_device(pci, address) for address in missing_from_nvml(report))
 
 

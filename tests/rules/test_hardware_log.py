@@ -431,3 +431,25 @@ def test_an_xid_79_before_the_boot_on_a_gpu_still_missing_is_not_fixed_by_a_rebo
     # back after the reboot (NVML lists it): the catalogue's reboot stays
     back = with_log(report, xid(79), boot_time="2026-01-02T02:00:00Z")
     assert findings(back, "GD-GPU-056")[0].fix[0] == "$ sudo reboot"
+
+
+def test_under_a_cgroup_v2_device_filter_the_xid_79_still_says_the_reboot_did_not_help():
+    # GD-GPU-070 calls a GPU a device filter may hide lost where its Xid 79 is in the log; GD-
+    # GPU-056 for the same GPU fell back to '$ sudo reboot' there (NVML's count is not the
+    # node's under the filter): the Xid is the evidence, as GD-GPU-070 reads it
+    from gpudoctor.model.report import DeviceAccessInfo, PciFunction
+
+    functions = tuple(
+        PciFunction(address=a, device_id="0x2330", class_code="0x030200", driver="nvidia")
+        for a in ("0000:01:00.0", "0000:02:00.0")
+    )
+    step = "/system.slice/slurmstepd.scope/job_42/step_extern/user"
+    report = replace(
+        with_driver(healthy(), pci_functions=functions),
+        device_access=DeviceAccessInfo(cgroup_version="v2", cgroup_path=step),
+    )
+    gone = with_log(report, xid(79, pci="0000:02:00"), boot_time="2026-01-02T02:00:00Z")
+    (found,) = findings(gone, "GD-GPU-056")
+    assert found.fix[0].startswith("The reboot since did not bring it back")
+    (lost,) = findings(gone, "GD-GPU-070")
+    assert lost.severity == Severity.ERROR
