@@ -198,7 +198,8 @@ _FRAMEWORK = {
     "007": "Warning: an unsupported Python may work, but wheels and fixes are not made for it.",
     "008": "Error: the framework cannot use the GPU; information on a machine with no "
     "NVIDIA GPU, where a CUDA build runs on the CPU as intended; a warning in a container "
-    "that shows no GPU of its host, which may have none.",
+    "that shows no GPU of its host, which may have none, and where the admin excluded every "
+    "GPU from the driver (NVreg_ExcludedGpus): nothing is broken, no GPU work runs here.",
     "009": "Error: the framework cannot use the GPU without those libraries.",
     "010": "Error: a GPU that computes wrongly or not at all cannot be trained on.",
     "011": "Error: the framework refuses (or misbehaves with) the older cuDNN.",
