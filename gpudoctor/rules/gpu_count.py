@@ -279,12 +279,13 @@ def _gres_compared(report: Report) -> bool:
     return gres is not None and gres.count is not None and gres.count > 0
 
 
-def _device_filter_narrows(report: Report) -> bool:
+def _device_filter_narrows(report: Report, *, filter_aside: bool = False) -> bool:
     """True where NVML may have been shown only some GPUs on purpose: a container that is not
     Apptainer's ``--nv`` (NVIDIA's runtime and Kubernetes give a share), NVIDIA's runtime told
     to (``NVIDIA_VISIBLE_DEVICES`` other than ``all``, Apptainer's ``--nvccli`` honours it), a
-    job given GPUs, or a cgroup v1 device list that names single NVIDIA minors."""
-    if not nvml_sees_the_node(report):
+    job given GPUs, a cgroup v1 device list that names single NVIDIA minors, or a cgroup v2
+    device filter (model.derived.device_filter; left aside with ``filter_aside``)."""
+    if not nvml_sees_the_node(report, filter_aside=filter_aside):
         return True
     visible = (env(report, "NVIDIA_VISIBLE_DEVICES") or "all").strip().lower()
     if report.host.container is not None and visible not in ("all", ""):
@@ -433,7 +434,7 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if excluded and (not narrowed or all_excluded(report)):
         yield _excluded_hit(report, excluded)
     hiding = device_filter(report)
-    if narrowed and hiding is None:
+    if narrowed and (hiding is None or _device_filter_narrows(report, filter_aside=True)):
         return  # NVML shows a share, or a device filter may hide every GPU
     if not listed or (hiding is None and _gres_compared(report)):
         return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node

@@ -624,6 +624,18 @@ def test_a_cgroup_v2_without_a_device_filter_keeps_the_error(path, unit):
     assert severities(findings(report, MISSING)) == [Severity.ERROR]
 
 
+def test_a_container_under_a_cgroup_v2_unit_still_compares_nothing():
+    # docker's systemd cgroup driver puts a container in /system.slice/docker-<id>.scope,
+    # where no systemctl answers: the container's share is not judged, Xid 79 or not
+    xid79 = XidCount(kind="xid", code=79, pci="0000:08:00", count=1)
+    report = replace(
+        with_host(server(listed=2), container="docker"),
+        device_access=v2("/system.slice/docker-0123abcd.scope"),
+        hardware=_log(xid79),
+    )
+    assert findings(report, MISSING) == []
+
+
 def test_a_job_that_names_itself_is_judged_by_what_it_was_given_not_its_cgroup():
     # fleet run's check: a job given no GPU, in its own cgroup; a filter hides every GPU or
     # none, so NVML listing 7 of 8 is a GPU lost
