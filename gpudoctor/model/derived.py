@@ -78,17 +78,76 @@ def node_gpu_count(report: Report) -> int:
     return max(from_proc, from_pci)
 
 
-def nvml_sees_the_node(report: Report) -> bool:
+def nvml_sees_the_node(report: Report, *, filter_aside: bool = False) -> bool:
     """NVML's count is the node's: it answered, in no job or one given no GPU, outside a
     container that NVIDIA's runtime or Kubernetes gives a share of the GPUs (Apptainer's
-    ``--nv`` gives them all). In a job given no GPU a device cgroup may still hide every GPU:
-    NVML listing none there says nothing."""
+    ``--nv`` gives them all), where no cgroup v2 device filter may hide some
+    (:func:`device_filter`). In a job given no GPU a device cgroup may still hide every GPU:
+    NVML listing none there says nothing. ``filter_aside``: as if no such filter were there,
+    for a caller that holds evidence of its own (an Xid 79 for the GPU) that a GPU is lost,
+    not hidden."""
     if report.nvml.status != "ok":
         return False
     if report.host.container not in (None, "apptainer"):
         return False
+    if not filter_aside and device_filter(report) is not None:
+        return False
     job = report.site.slurm_job if report.site is not None else None
     return job is None or not gpus_given(job.gpu_variables)
+
+
+_SLURM_JOB_CGROUP = re.compile(r"slurmstepd\.scope/job_(\d+)(?:/|$)")
+"""SLURM's cgroup/v2 layout: ``/system.slice/slurmstepd.scope/job_42/step_0/user/task_0``
+(``<node>_slurmstepd.scope`` with several slurmd on one host; ``step_extern`` for a login
+pam_slurm_adopt put into the job)."""
+
+
+def device_filter(report: Report) -> str | None:
+    """Where a cgroup v2 device filter (an eBPF program nothing can list) may hide GPUs from
+    NVML without the report showing whose share NVML lists, why, in words; None elsewhere.
+
+    A SLURM job's cgroup (ConstrainDevices) whose environment names no job (a login that
+    pam_slurm_adopt put into it, a scrubbed environment); in a job that names itself, the job
+    variables say what it was given (:func:`nvml_sees_the_node`). A systemd system unit whose
+    ``DevicePolicy=`` is ``closed`` or ``strict`` or that lists ``DeviceAllow=`` entries (a
+    ``char-nvidia...`` entry allows every GPU), or whose policy systemctl did not give. A
+    user's session, the root cgroup and a unit with ``DevicePolicy=auto`` and no entries
+    filter nothing. Reports written before the cgroup path was recorded say nothing here."""
+    access = report.device_access
+    path = access.cgroup_path if access is not None else None
+    if access is None or access.cgroup_version != "v2" or not path:
+        return None
+    job = _SLURM_JOB_CGROUP.search(path)
+    if job is not None:
+        if report.site is not None and report.site.slurm_job is not None:
+            return None
+        return (
+            f"this process's cgroup is SLURM job {job.group(1)}'s ({path}), which its "
+            "environment does not name: with ConstrainDevices the job's device filter shows "
+            "NVML only the GPUs the job was given"
+        )
+    if not path.startswith("/system.slice/"):
+        return None
+    units = [p for p in path.split("/") if p.endswith((".service", ".scope"))]
+    if not units:
+        return None
+    unit = units[-1]
+    said = access.unit_devices
+    if said is None:
+        return (
+            f"this process runs in systemd unit {unit}, whose device policy (DevicePolicy=, "
+            "DeviceAllow=) systemctl did not give: its cgroup v2 device filter cannot be listed"
+        )
+    allowed = [ln.partition("=")[2] for ln in said if ln.startswith("DeviceAllow=")]
+    policy = next((ln.partition("=")[2] for ln in said if ln.startswith("DevicePolicy=")), "")
+    if any(a.startswith("char-nvidia") for a in allowed):
+        return None  # every device of the nvidia driver's majors
+    if not allowed and policy.strip() not in ("closed", "strict"):
+        return None
+    return (
+        f"systemd unit {unit} ({'; '.join(said)}): its cgroup v2 device filter shows NVML "
+        "only the devices it allows"
+    )
 
 
 def missing_from_nvml(report: Report) -> list[str]:

@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from gpudoctor.model.slurm import drain_reason
+from gpudoctor.model.slurm import DRAIN_PREFIX, MAX_REASON, drain_reason, node_gpu_gres
 
 GRES_COUNT_ID = "GD-GPU-068"
+TITLE_ROOM = MAX_REASON - len(f"{DRAIN_PREFIX} {GRES_COUNT_ID} ") - len(" (+99 more)")
+"""The longest title whose drain reason (the gate's, with its ``(+N more)``) is not cut: the
+PCI addresses come last, so a GRES of many long type names, or lost, refused and excluded
+GPUs together, pushed them past sinfo's 200 characters."""
 
 
 def plural(count: int, word: str) -> str:
@@ -61,8 +65,30 @@ def short_title(
             has = f"the nvidia driver owns {owns} of the {gpus(on_bus)} on its PCI bus"
         if mig_devices is not None:  # SLURM's count, known where NVML lists every GPU
             has += f" ({mig_devices} with its MIG devices)"
+    title = _title(shown, has, lost, refused, excluded, first_only=False)
+    if len(title) > TITLE_ROOM:  # one address of each group: the drain is about them
+        title = _title(shown, has, lost, refused, excluded, first_only=True)
+    entries = shown.split(",")
+    gres = node_gpu_gres(entries)
+    if len(title) > TITLE_ROOM and gres is not None and gres.count is not None:
+        # a GRES of many long type names by its count (the evidence has it whole)
+        count = f"{gpus(gres.count)} in {len(entries)} GRES entr{'ies' if entries[1:] else 'y'}"
+        if len(count) < len(shown):
+            title = _title(count, has, lost, refused, excluded, first_only=True)
+    return title
+
+
+def _title(
+    shown: str,
+    has: str,
+    lost: Sequence[str],
+    refused: Sequence[str],
+    excluded: Sequence[str],
+    *,
+    first_only: bool,
+) -> str:
     said = [
-        f"GPU{'s' if group[1:] else ''} {_names(group)} {words}"
+        f"GPU{'s' if group[1:] else ''} {_names(group, 1 if first_only else 2)} {words}"
         for group, words in (
             ([a for a in lost if a not in refused and a not in excluded], "lost"),
             ([a for a in lost if a in refused], "refused by the driver"),
@@ -75,10 +101,10 @@ def short_title(
     return f"SLURM gives out {shown} here; {has}"
 
 
-def _names(addresses: Sequence[str]) -> str:
-    """``0000:07:00.0, 0000:08:00.0 and 2 more``."""
-    more = f" and {len(addresses) - 2} more" if addresses[2:] else ""
-    return ", ".join(addresses[:2]) + more
+def _names(addresses: Sequence[str], shown: int = 2) -> str:
+    """``0000:07:00.0, 0000:08:00.0 and 2 more`` (the first ``shown`` addresses)."""
+    more = f" and {len(addresses) - shown} more" if addresses[shown:] else ""
+    return ", ".join(addresses[:shown]) + more
 
 
 def surplus_title(shown: str, has: int) -> str:

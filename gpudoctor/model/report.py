@@ -921,6 +921,15 @@ class DeviceAccessInfo:
     ``v1``; null when ``/sys/fs/cgroup`` could not be read."""
     devices_list: tuple[str, ...] = ()
     """cgroup v1: the ``devices.list`` of this process's cgroup (``c 195:* m``)."""
+    cgroup_path: str | None = None
+    """cgroup v2: this process's cgroup, from the ``0::`` line of /proc/self/cgroup
+    (``/system.slice/slurmstepd.scope/job_42/step_0/user/task_0`` in a SLURM job); null under
+    v1, where it could not be read, and in reports written before 2026-12-08."""
+    unit_devices: tuple[str, ...] | None = None
+    """cgroup v2, in a systemd system unit (a ``.service`` or ``.scope`` under /system.slice):
+    its device policy as ``systemctl show`` prints it (``DevicePolicy=closed``, one
+    ``DeviceAllow=/dev/nvidia0 rw`` per entry); null where no such unit was asked about or
+    systemctl did not answer."""
     nodes: tuple[DeviceNode, ...] = ()
     selinux: str | None = None
     """``enforcing``, ``permissive`` or ``disabled`` (no ``/sys/fs/selinux``)."""

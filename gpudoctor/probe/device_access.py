@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import stat
 import sys
 
@@ -17,6 +19,11 @@ OPENED = ("/dev/nvidiactl",)
 """The one file opened: every NVIDIA client opens it first, and doing so starts no GPU (opening
 /dev/nvidiaN may initialise one, which takes seconds on a GPU without persistence mode)."""
 MAX_DEVICES_LINES = 64
+SYSTEMCTL_TIMEOUT_S = 5.0
+"""``systemctl show`` answers from systemd's memory at once; a stuck D-Bus never does."""
+_UNIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.@\\-]*\.(?:service|scope)$")
+"""A unit name as a cgroup path spells it (``foo.service``, ``run-r1a2.scope``, escapes as
+``\\x2d``); nothing that could read as an option."""
 
 
 def cgroup_version(ctx: ProbeContext) -> str | None:
@@ -44,6 +51,51 @@ def devices_list(ctx: ProbeContext) -> tuple[str, ...]:
             lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
             return tuple(lines[:MAX_DEVICES_LINES])
     return ()
+
+
+def cgroup_path(ctx: ProbeContext) -> str | None:
+    """cgroup v2: this process's cgroup, the ``0::`` line of /proc/self/cgroup."""
+    for line in (ctx.read_text("/proc/self/cgroup") or "").splitlines():
+        if line.startswith("0::"):
+            return line[3:].strip() or None
+    return None
+
+
+def system_unit(path: str | None) -> str | None:
+    """The systemd system unit a cgroup v2 ``path`` lies in: its innermost ``.service`` or
+    ``.scope`` under /system.slice (``/system.slice/slurmd.service`` -> ``slurmd.service``).
+    None for a user's session (/user.slice, whose units cannot filter devices), the root, and
+    a SLURM job's cgroup (``slurmstepd.scope/job_42/...``: SLURM's own filter, not the
+    unit's)."""
+    if not path or not path.startswith("/system.slice/") or "slurmstepd.scope/job_" in path:
+        return None
+    units = [p for p in path.split("/") if p.endswith((".service", ".scope"))]
+    return units[-1] if units and _UNIT.match(units[-1]) else None
+
+
+def unit_devices(ctx: ProbeContext, unit: str | None) -> tuple[str, ...] | None:
+    """``DevicePolicy=...`` and each ``DeviceAllow=...`` line ``systemctl show`` prints for
+    ``unit``: a cgroup v2 device filter is an eBPF program nothing can list, but systemd says
+    what it built it from. None where there is no unit, no systemctl, or no answer."""
+    systemctl = shutil.which("systemctl", path=ctx.env.get("PATH"))
+    if unit is None or not systemctl:
+        return None
+    result = ctx.run(
+        [systemctl, "show", "--property=DevicePolicy", "--property=DeviceAllow", unit],
+        timeout_s=SYSTEMCTL_TIMEOUT_S,
+        env=ctx.env,
+    )
+    if result.timed_out or result.returncode != 0:
+        return None
+    lines = tuple(
+        ln.strip()
+        for ln in result.stdout.splitlines()
+        if ln.startswith(("DevicePolicy=", "DeviceAllow="))
+    )
+    # systemd prints DevicePolicy always; without it the answer is not systemd's
+    if not any(ln.startswith("DevicePolicy=") for ln in lines):
+        return None
+    return lines[:MAX_DEVICES_LINES]
 
 
 def selinux(ctx: ProbeContext) -> str:
@@ -115,9 +167,12 @@ def probe_device_access(ctx: ProbeContext) -> DeviceAccessInfo:
     ]
     version = cgroup_version(ctx)
     context = (ctx.read_text("/proc/self/attr/current") or "").strip("\x00\n ") or None
+    own = cgroup_path(ctx) if version == "v2" else None
     return DeviceAccessInfo(
         cgroup_version=version,
         devices_list=devices_list(ctx) if version == "v1" else (),
+        cgroup_path=own,
+        unit_devices=unit_devices(ctx, system_unit(own)),
         nodes=tuple(nodes),
         selinux=selinux(ctx),
         apparmor=apparmor(ctx),

@@ -33,7 +33,15 @@ SOURCES = ("/dev/kmsg", "journalctl", "dmesg")
 """Tried in this order; the first that can be read is used."""
 MAX_EVENTS = 100
 
-_XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,4}),\s*(.*)", re.ASCII)
+_XID = re.compile(
+    r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)(?: GPU-I:\d{1,3}(?: GPU-CI:\d{1,3})?)?\): "
+    r"(\d{1,4}),\s*(.*)",
+    re.ASCII,
+)
+"""``NVRM: Xid (PCI:0000:3b:00): 79, ...``; with MIG on, the GPU instance (and compute
+instance) the driver puts the Xid on follows the address: ``(PCI:0000:01:00 GPU-I:05)``,
+``(PCI:0000:3b:00 GPU-I:01 GPU-CI:02)`` (open-gpu-kernel-modules kernel_rc.c); the count
+is the GPU's."""
 _SXID = re.compile(
     r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d{1,5}),\s*(.*)", re.ASCII
 )

@@ -476,6 +476,8 @@ def _device_access_section(report: Report) -> Section:
         return _kv("Device access", [])
     pairs: list[tuple[str, str | None]] = [
         ("cgroup", access.cgroup_version),
+        ("cgroup path", access.cgroup_path),
+        ("unit's device policy", "; ".join(access.unit_devices or ()) or None),
         ("devices.list", "; ".join(access.devices_list) or None),
         ("SELinux", access.selinux),
         ("AppArmor", _yes_no(access.apparmor)),

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container
+from gpudoctor.model.derived import a_container, all_excluded, excluded_gpus
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
-    WSL_CONTAINER_FIX,
-    WSL_DXG_FIX,
     WSL_RESTART,
     container_gpu_fix,
     docker_start,
@@ -24,8 +22,11 @@ from gpudoctor.rules.facts import (
     on_the_host,
     on_wsl1,
     wsl1_hit,
+    wsl_docker,
+    wsl_dxg_fix,
     wsl_gpu_device,
 )
+from gpudoctor.rules.gpu_count import excluded_evidence
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.kernel_module import driver_line_cause, legacy_series
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
@@ -166,13 +167,13 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             *docker_start(kb, host.container),
             "(see the NVML line for the host's nvidia-container-toolkit setup)",
         )
-        if wsl_gpu_device(report) and given is WSL_CONTAINER_FIX:
+        if wsl_gpu_device(report) and wsl_docker(report):
             # under WSL2 /dev/dxg is what a container started with the GPU has
             yield Hit(
                 title="The container has WSL2's GPU device (/dev/dxg) but not the NVIDIA "
                 "driver's libcuda",
                 evidence=(*evidence, "/dev/dxg is here: the container was given WSL2's GPU device"),
-                fix=WSL_DXG_FIX,
+                fix=wsl_dxg_fix(kb),
             )
         elif nvidia_traces(report):
             yield Hit(
@@ -339,6 +340,7 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "GD-CUDA-004",
     area="cuda",
     severity=Severity.ERROR,
+    severities=(Severity.ERROR, Severity.WARNING),
     title="CUDA finds no usable GPU (CUDA_ERROR_NO_DEVICE / INVALID_DEVICE)",
     why="cuInit succeeded in loading the driver but found no device it may use. Usual causes: "
     "`CUDA_VISIBLE_DEVICES` empty or invalid; a container without `--gpus`; MIG on without "
@@ -346,7 +348,10 @@ def driver_mismatch(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "Windows one; a device cgroup or security module that refuses the device files "
     "(GD-NVML-011 to GD-NVML-013, named in the finding); a driver that took no GPU (nouveau, "
     "a module that cannot drive it, every GPU bound to a passthrough driver: GD-DRV-002, "
-    "GD-DRV-007 to GD-DRV-009, GD-DRV-011, named in the finding).",
+    "GD-DRV-007 to GD-DRV-009, GD-DRV-011, named in the finding). Where the admin excluded "
+    "every GPU the driver owns with its `NVreg_ExcludedGpus` parameter (as NVML names them, "
+    "GD-GPU-070), nothing is broken: the finding says so, as a warning, since no GPU work "
+    "runs here.",
     fix="Follow the host, GPU or WSL finding that names the cause; check "
     "`CUDA_VISIBLE_DEVICES` and `nvidia-smi -L`.",
     sources=(
@@ -377,6 +382,21 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
         )
         return
+    if all_excluded(report):  # set aside on purpose: no GPU here for CUDA, nothing broken
+        evidence.append(excluded_evidence(report, excluded_gpus(report)))
+        yield Hit(
+            severity=Severity.WARNING,
+            title="CUDA finds no GPU: the admin excluded every GPU from the driver "
+            "(NVreg_ExcludedGpus)",
+            evidence=tuple(evidence),
+            fix=(
+                "Nothing, if they were set aside on purpose: use another machine for GPU work.",
+                "To use one here, remove its UUID from NVreg_ExcludedGpus and reload the "
+                "driver (or reboot):",
+                "$ grep -rs ExcludedGpus /etc/modprobe.d/ /lib/modprobe.d/ /proc/cmdline",
+            ),
+        )
+        return
     visible = env(report, "CUDA_VISIBLE_DEVICES")
     fix = ["$ nvidia-smi -L"]
     if visible is not None:
@@ -392,7 +412,7 @@ def no_device(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix += ["Update the Windows NVIDIA driver, then in PowerShell:", "> wsl --update"]
     if report.host.container:
         evidence.append(f"running in {a_container(report.host.container)}")
-        fix.append("docker run --gpus all ...")
+        fix += container_gpu_fix(report, kb) or docker_start(kb, report.host.container)
     if report.nvml.status == "ok":
         evidence.append(f"NVML lists {len(report.nvml.gpus)} GPU(s)")
     yield Hit(evidence=tuple(evidence), fix=tuple(fix))

@@ -116,6 +116,12 @@ def _cgroup_lines(report: Report) -> list[str]:
     return []
 
 
+def _docker_run(kb: KnowledgeBase) -> str:
+    """Docker's way to start a container with every GPU, from the knowledge base."""
+    start = kb.gpu_start("docker")
+    return start.start if start is not None else "docker run --gpus all ..."
+
+
 @rule(
     "GD-NVML-011",
     area="nvml",
@@ -162,7 +168,7 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
         evidence=tuple(evidence),
         fix=(
             "Recreate the container (Kubernetes: delete the pod): "
-            "$ docker rm -f NAME && docker run --gpus all ...",
+            f"$ docker rm -f NAME && {_docker_run(kb)}",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",
             "and at every boot, with a udev rule:",

@@ -31,6 +31,13 @@ def _started_so(kb: KnowledgeBase, runtime: str) -> str:
     return f": {start.text}" if start is not None else "."
 
 
+def _in_a_container(report: Report, kb: KnowledgeBase) -> tuple[str, ...]:
+    """``In a container: docker run --gpus all ...``: the knowledge base's way to give this
+    container's runtime every GPU (Docker's outside a container)."""
+    start = kb.gpu_start(report.host.container or "docker") or kb.gpu_start("docker")
+    return (f"In a container: {start.start}",) if start is not None else ()
+
+
 def _describe(fn: PciFunction) -> str:
     bound = fn.driver or "no driver"
     return f"PCI {fn.address} (device {fn.device_id}): {bound}"
@@ -364,7 +371,7 @@ def device_nodes(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 f"device files: {', '.join(nodes) if nodes else 'none'}",
             ),
             fix=(
-                "In a container: docker run --gpus all ...",
+                *_in_a_container(report, kb),
                 "$ sudo nvidia-modprobe -u " + " ".join(f"-c {n}" for n in missing),
             ),
         )

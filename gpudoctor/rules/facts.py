@@ -193,26 +193,40 @@ def wsl1_hit(report: Report, *said: str) -> Hit:
     )
 
 
-WSL_CONTAINER_FIX = (
-    "Start the container with GPU access: docker run --gpus all ... (Docker Desktop's WSL 2 "
-    "backend needs only the Windows NVIDIA driver)",
-    "Docker Engine installed inside this WSL 2 distribution instead: install "
-    "nvidia-container-toolkit in the distribution (never a Linux driver), then",
-    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
-)
+def _docker_run(kb: KnowledgeBase) -> str:
+    """Docker's command from the knowledge base (containers.toml), without its note: the
+    note speaks of a Linux host's toolkit, which Docker Desktop under WSL2 does not need."""
+    row = kb.gpu_start("docker")
+    return row.start if row is not None else "docker run --gpus all ..."
 
 
-WSL_DXG_FIX = (
-    "Start it with docker run --gpus all ...: under WSL2 NVIDIA's container runtime then "
-    "passes /dev/dxg and mounts the Windows driver's libraries from /usr/lib/wsl; --device "
-    "/dev/dxg alone gives the device without them",
-    "Docker Desktop needs its WSL 2 based engine and the Windows NVIDIA driver; Docker Engine "
-    "installed inside this WSL 2 distribution needs nvidia-container-toolkit there, then",
-    "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
-    "If it was started so: install or update the NVIDIA driver on Windows (its WSL 2 support "
-    "provides libcuda), then in PowerShell:",
-    "> wsl --shutdown",
-)
+def wsl_container_fix(kb: KnowledgeBase) -> tuple[str, ...]:
+    """How a container under WSL2 is given the GPU: Docker Desktop's WSL 2 backend, or Docker
+    Engine inside the distribution with NVIDIA's toolkit."""
+    return (
+        f"Start the container with GPU access: {_docker_run(kb)} (Docker Desktop's WSL 2 "
+        "backend needs only the Windows NVIDIA driver)",
+        "Docker Engine installed inside this WSL 2 distribution instead: install "
+        "nvidia-container-toolkit in the distribution (never a Linux driver), then",
+        "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+    )
+
+
+def wsl_dxg_fix(kb: KnowledgeBase) -> tuple[str, ...]:
+    """A container under WSL2 given /dev/dxg but not the Windows driver's libraries."""
+    return (
+        f"Start it with {_docker_run(kb)}: under WSL2 NVIDIA's container runtime then "
+        "passes /dev/dxg and mounts the Windows driver's libraries from /usr/lib/wsl; --device "
+        "/dev/dxg alone gives the device without them",
+        "Docker Desktop needs its WSL 2 based engine and the Windows NVIDIA driver; Docker Engine "
+        "installed inside this WSL 2 distribution needs nvidia-container-toolkit there, then",
+        "$ sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker",
+        "If it was started so: install or update the NVIDIA driver on Windows (its WSL 2 support "
+        "provides libcuda), then in PowerShell:",
+        "> wsl --shutdown",
+    )
+
+
 """A container under WSL2 that has /dev/dxg but not the Windows driver's libraries."""
 
 
@@ -245,9 +259,19 @@ def container_gpu_fix(report: Report, kb: KnowledgeBase) -> tuple[str, ...] | No
         return kubernetes_fix(kb)
     if report.host.container == "podman":
         return podman_fix(kb)
-    if report.host.wsl:
-        return WSL_CONTAINER_FIX
+    if wsl_docker(report):
+        return wsl_container_fix(kb)
     return None
+
+
+def wsl_docker(report: Report) -> bool:
+    """A container under WSL2 that is not Apptainer's, a pod or Podman's: Docker Desktop's
+    or Docker Engine's, given the GPU as :func:`wsl_container_fix` says."""
+    return bool(report.host.wsl) and report.host.container not in (
+        "apptainer",
+        "kubernetes",
+        "podman",
+    )
 
 
 def gpu_label(gpu: GpuInfo) -> str:

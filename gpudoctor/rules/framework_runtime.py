@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpudoctor.errors import BadInputError
+from gpudoctor.model.derived import all_excluded
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
 from gpudoctor.rules.cuda import CU_UNKNOWN, cu_init_text, libcuda_missing
@@ -454,7 +455,8 @@ def likely_causes(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> list[
     "and the GPU libraries it could not load (GD-TORCH-009, GD-TF-009) do not matter. In a "
     "container that shows no GPU of its host (a PCI bus that could not be read, or under WSL2 "
     "no `/dev/dxg`) and has no driver libraries it is a warning, as GD-NVML-001 is there: the "
-    "host may have no GPU.",
+    "host may have no GPU. Where the admin excluded every GPU from the driver "
+    "(`NVreg_ExcludedGpus`) it is a warning too, as GD-CUDA-004 is: nothing is broken.",
     fix="Fix the problems named in the evidence first (they have their own entries), then "
     "run `gpudoctor check` again.",
     sources=(
@@ -489,6 +491,19 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
         else '$ python -c "import tensorflow as tf; '
         "print(tf.config.list_physical_devices('GPU'))\""
     )
+    if all_excluded(report):
+        # set aside by the admin (GD-GPU-070, GD-CUDA-004 say so): nothing to fix here
+        yield Hit(
+            severity=Severity.WARNING,
+            title=f"{label(fw)} is a CUDA build, but the admin excluded every GPU from the "
+            "driver (NVreg_ExcludedGpus): it runs on the CPU here",
+            evidence=tuple(evidence),
+            fix=(
+                "Nothing, if the GPUs were set aside on purpose: use another machine for GPU "
+                "work (GD-CUDA-004 says how to take one back).",
+            ),
+        )
+        return
     if container_without_host_gpu(report):
         # NVML and CUDA say so as warnings: the host (Windows, under WSL2) may have no GPU
         host = "Windows" if report.host.wsl else "the host"

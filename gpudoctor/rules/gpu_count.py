@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.derived import (
     all_excluded,
+    device_filter,
     env,
     excluded_gpus,
     is_gpu_function,
@@ -88,7 +89,7 @@ def _judge(
     evidence = [f"{said}; {nvml}" + (f" (missing: PCI {', '.join(missing)})" if missing else "")]
     if judged in ("missing", "lost"):
         if excluded:
-            evidence.append(_excluded_evidence(report, excluded))
+            evidence.append(excluded_evidence(report, excluded))
         refused = sorted(a for a in missing if pci_address(a) in refused_gpus(report, kb))
         if refused:
             evidence.append(
@@ -220,7 +221,8 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
     "said not to be compared (information). Where NVML fails, the GPUs the driver owns (the PCI "
     "bus, /proc/driver/nvidia/gpus) are compared instead: a node with no GPU or no driver left "
     "is an error too. So are they in a container NVML lists a share of the GPUs in (Apptainer's "
-    "`--nv` aside), whose other GPUs are not lost. Inside a job NVML lists only the job's GPUs, "
+    "`--nv` aside), whose other GPUs are not lost, and where a cgroup v2 device filter may "
+    "hide some (GD-GPU-070 names them). Inside a job NVML lists only the job's GPUs, "
     "so check does not compare there; `fleet run` does, for every node: the GRES sinfo listed "
     "against the GPUs on the node's PCI bus and in the driver's list, which a job's device "
     "cgroup cannot hide, and against NVML's count where NVML lists some of those GPUs but not "
@@ -267,20 +269,23 @@ def gres_count(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 
 
 def _gres_compared(report: Report) -> bool:
-    """True where GD-GPU-068 compares this node: SLURM gives out a count of GPUs on it, and
-    the check runs in no job (inside one GD-GPU-068 says only that it did not compare)."""
+    """True where GD-GPU-068 compares this node and names the GPUs NVML lost: SLURM gives out
+    a count of GPUs on it other than 0 (judge_gres calls GPUs lost only where the GRES gives
+    some out; ``gpu:0`` is its warning, more GPUs than given out, as in the fleet), and the
+    check runs in no job (inside one GD-GPU-068 says only that it did not compare)."""
     site = report.site
     node = site.slurm_node if site is not None and site.slurm_job is None else None
     gres = node_gpu_gres(node.gres) if node is not None else None
-    return gres is not None and gres.count is not None
+    return gres is not None and gres.count is not None and gres.count > 0
 
 
-def _device_filter_narrows(report: Report) -> bool:
+def _device_filter_narrows(report: Report, *, filter_aside: bool = False) -> bool:
     """True where NVML may have been shown only some GPUs on purpose: a container that is not
     Apptainer's ``--nv`` (NVIDIA's runtime and Kubernetes give a share), NVIDIA's runtime told
     to (``NVIDIA_VISIBLE_DEVICES`` other than ``all``, Apptainer's ``--nvccli`` honours it), a
-    job given GPUs, or a cgroup v1 device list that names single NVIDIA minors."""
-    if not nvml_sees_the_node(report):
+    job given GPUs, a cgroup v1 device list that names single NVIDIA minors, or a cgroup v2
+    device filter (model.derived.device_filter; left aside with ``filter_aside``)."""
+    if not nvml_sees_the_node(report, filter_aside=filter_aside):
         return True
     visible = (env(report, "NVIDIA_VISIBLE_DEVICES") or "all").strip().lower()
     if report.host.container is not None and visible not in ("all", ""):
@@ -304,16 +309,13 @@ def _init_failed(report: Report, addresses: list[str]) -> list[str]:
     ]
 
 
-def _log_evidence(report: Report, missing: list[str]) -> list[str]:
-    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
-    what the log could not say."""
+def _loss_evidence(report: Report, missing: list[str]) -> list[str]:
+    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the GPUs at
+    ``missing``: what says they are lost, not hidden (empty where the log holds none or was
+    not read)."""
     log = report.hardware.kernel_log if report.hardware is not None else None
-    if log is None:
+    if log is None or log.status != "ok":
         return []
-    if log.status != "ok":
-        return [
-            "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
-        ]
     found = [
         f"kernel log: Xid 79 (GPU has fallen off the bus) on PCI {c.pci} "
         f"({plural(c.count, 'time')}"
@@ -327,7 +329,20 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
         and c.code == XID_OFF_THE_BUS
         and any(same_device(c.pci, a) for a in missing)
     ]
-    found += _init_failed(report, missing)
+    return found + _init_failed(report, missing)
+
+
+def _log_evidence(report: Report, missing: list[str]) -> list[str]:
+    """The kernel log's Xid 79 and ``RmInitAdapter failed`` lines for the missing GPUs, or
+    what the log could not say."""
+    log = report.hardware.kernel_log if report.hardware is not None else None
+    if log is None:
+        return []
+    if log.status != "ok":
+        return [
+            "kernel log: not read here, so its Xid 79 and RmInitAdapter lines were not looked for"
+        ]
+    found = _loss_evidence(report, missing)
     if found:
         return found
     window = f"the last {log.window_h:g} h" if log.window_h else "the look-back window"
@@ -369,11 +384,17 @@ def _log_evidence(report: Report, missing: list[str]) -> list[str]:
     "shown a share on purpose: in a container (Apptainer's `--nv` aside), with "
     "`NVIDIA_VISIBLE_DEVICES` naming GPUs, in a SLURM job given GPUs, where NVML lists no "
     "GPU at all (GD-NVML-009 says so; a device filter may hide every one), or under a "
-    "cgroup v1 device list naming single GPUs (a systemd unit's `DeviceAllow=` under cgroup "
-    "v2 cannot be read and looks the same). A GPU NVML lists as lost is GD-GPU-001's; one "
+    "cgroup v1 device list naming single GPUs. A cgroup v2 device filter is an eBPF program "
+    "nothing lists: where one may hide GPUs (this process in a SLURM job's cgroup whose "
+    "environment names no job, as a login pam_slurm_adopt put into it; a systemd unit with "
+    "`DevicePolicy=closed` or `strict` or `DeviceAllow=` entries, or whose policy systemctl "
+    "did not give) the GPUs NVML does not list are said to be maybe hidden (information), "
+    "and lost (an error) only where the kernel log has their Xid 79 or `RmInitAdapter "
+    "failed`. A GPU NVML lists as lost is GD-GPU-001's; one "
     "the installed driver cannot drive (its kernel-module flavour or branch) is GD-DRV-007, "
     "-008 or -009's; where NVML fails, its own finding speaks; on a SLURM node whose GRES "
-    "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare). A GPU "
+    "gives out GPUs, GD-GPU-068 does (not inside a job, where it does not compare; a GRES of "
+    "`gpu:0` hands out no lost GPU, so it is said here, beside GD-GPU-068's warning). A GPU "
     "the admin excluded on purpose with the "
     "driver's `NVreg_ExcludedGpus` parameter is missing from NVML too: where NVML names it "
     "(nvmlGetExcludedDeviceInfoByIndex, drivers from R450) it is information, not an error "
@@ -412,18 +433,63 @@ def gpus_missing_from_nvml(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     # device filter too: no filter can show a GPU the driver excluded
     if excluded and (not narrowed or all_excluded(report)):
         yield _excluded_hit(report, excluded)
-    if narrowed:
+    hiding = device_filter(report)
+    if narrowed and (hiding is None or _device_filter_narrows(report, filter_aside=True)):
         return  # NVML shows a share, or a device filter may hide every GPU
-    if not listed or _gres_compared(report):
+    if not listed or (hiding is None and _gres_compared(report)):
         return  # NVML lists none (GD-NVML-009's), or GD-GPU-068 compares this node
     owned = node_gpu_count(report)
     lost_here = [a for a in missing if a not in excluded]
     short = owned - len(listed) - len(refused) - len(excluded)  # neither is NVML's to list
     if short <= 0 or not lost_here:
         return  # NVML counts every GPU the driver owns (a lost one is GD-GPU-001's)
-    hit = _missing_hit(report, listed, owned, lost_here, short, refused)
+    if hiding is not None and not _loss_evidence(report, lost_here):
+        # a cgroup v2 device filter may hide them, and nothing says they are lost
+        yield _maybe_hidden_hit(report, listed, owned, lost_here, hiding)
+        return
+    hit = _missing_hit(report, listed, owned, lost_here, short, refused, hiding)
     if hit is not None:
         yield hit
+
+
+def _sources(report: Report, owned: int) -> list[str]:
+    """Where the GPUs the driver owns were counted: the PCI bus, /proc/driver/nvidia/gpus."""
+    on_bus = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
+    sources = []
+    if on_bus:
+        sources.append(f"PCI bus: {plural(on_bus, 'GPU')} bound to the nvidia driver")
+    if report.site is not None and report.site.driver_gpus:
+        sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
+    return sources
+
+
+def _maybe_hidden_hit(
+    report: Report, listed: tuple[GpuInfo, ...], owned: int, missing: list[str], hiding: str
+) -> Hit:
+    """Information: GPUs the driver owns that NVML does not list, where a cgroup v2 device
+    filter may hide them from this process and the kernel log says nothing of their loss."""
+    names = ", ".join(missing[:2]) + (f" and {len(missing) - 2} more" if missing[2:] else "")
+    many = bool(missing[1:])
+    return Hit(
+        severity=Severity.INFO,
+        title=f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: "
+        f"GPU{'s' if many else ''} {names} may be hidden from this process by a device filter",
+        evidence=(
+            "; ".join(_sources(report, owned)),
+            f"NVML lists {plural(len(listed), 'GPU')} (missing: PCI {', '.join(missing)})",
+            hiding,
+            *_log_evidence(report, missing),
+        ),
+        fix=(
+            "Nothing, if this process was given only some GPUs on purpose.",
+            "To tell a hidden GPU from a lost one, list the GPUs outside the job or unit (a "
+            "login shell on the node, not one pam_slurm_adopt puts into a job):",
+            "$ nvidia-smi -L",
+            f"If {'they are' if many else 'it is'} missing there too, "
+            f"{'they are' if many else 'it is'} lost; the kernel log says why:",
+            f"$ sudo dmesg -T | grep -iE '{pci_address(missing[0])[:10]}|Xid|RmInitAdapter'",
+        ),
+    )
 
 
 def _not_excluded(report: Report) -> tuple[list[str], bool]:
@@ -445,7 +511,7 @@ def _not_excluded(report: Report) -> tuple[list[str], bool]:
     return [], True
 
 
-def _excluded_evidence(report: Report, excluded: list[str]) -> str:
+def excluded_evidence(report: Report, excluded: list[str]) -> str:
     """How the GPUs at ``excluded`` are known to be excluded: NVML's list, the parameter."""
     wanted = set(map(pci_address, excluded))
     named = [
@@ -468,7 +534,7 @@ def _excluded_hit(report: Report, excluded: list[str]) -> Hit:
         title=f"GPU{'s' if many else ''} {', '.join(excluded)} "
         f"{'are' if many else 'is'} excluded from the driver by NVreg_ExcludedGpus: not used "
         "here, on purpose?",
-        evidence=(_excluded_evidence(report, excluded),),
+        evidence=(excluded_evidence(report, excluded),),
         fix=(
             "Nothing, if it was set aside on purpose (a GPU kept out of service).",
             "To use it again, remove its UUID from NVreg_ExcludedGpus and reload the driver "
@@ -485,6 +551,7 @@ def _missing_hit(
     missing: list[str],
     short: int,
     refused: set[str],
+    hiding: str | None = None,
 ) -> Hit | None:
     host = report.host
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
@@ -496,12 +563,7 @@ def _missing_hit(
         if len(missing) <= short
         else f"{short} of PCI {names} missing"  # the others are NVML's lost ones, unnamed
     )
-    on_bus = sum(1 for fn in report.driver.pci_functions if owned_gpu_function(fn))
-    sources = []
-    if on_bus:
-        sources.append(f"PCI bus: {plural(on_bus, 'GPU')} bound to the nvidia driver")
-    if report.site is not None and report.site.driver_gpus:
-        sources.append(f"/proc/driver/nvidia/gpus lists {len(report.site.driver_gpus)}")
+    sources = _sources(report, owned)
     lost = f", {unnamed_lost} of them lost (GD-GPU-001)" if unnamed_lost else ""
     if refused:
         sources.append(
@@ -510,9 +572,14 @@ def _missing_hit(
         )
     first = pci_address(missing[0])
     site = report.site
-    slurm = site is not None and (site.slurm_commands or site.slurm_job)
-    # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
-    name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
+    slurm = site is not None and (site.slurm_commands or site.slurm_job or site.slurm_node)
+    # SLURM's name for the node: SLURMD_NODENAME in a job, sinfo's for this node, else the
+    # short host name (the gate's)
+    name = (
+        (site.slurm_job.node if site and site.slurm_job else None)
+        or (site.slurm_node.name if site and site.slurm_node else None)
+        or host.hostname.split(".")[0]
+    )
     title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
         # the gate's own reason: the gate resumes the node once NVML lists every GPU again
@@ -536,6 +603,12 @@ def _missing_hit(
             "; ".join(sources),
             f"NVML lists {plural(len(listed), 'GPU')}{lost} (missing: PCI {', '.join(missing)})",
             *exclusion,
+            # a device filter may hide GPUs, but the kernel log says these were lost
+            *(
+                (f"{hiding}; the kernel log says {'they were' if missing[1:] else 'it was'} lost",)
+                if hiding
+                else ()
+            ),
             *_log_evidence(report, missing),
         ),
         fix=(

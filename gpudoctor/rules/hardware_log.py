@@ -52,17 +52,14 @@ def kernel_log(report: Report) -> KernelLogInfo | None:
 
 
 def device_of(report: Report, pci: str | None) -> tuple[str, int | None]:
-    """``GPU 3 (NVIDIA H100 80GB HBM3)`` for the GPU at a logged PCI address, and its index."""
-    # (domain, bus, device): an Xid line names no function; a side without a domain matches
-    # any domain
-    wanted = pci_parts(pci)
-    if wanted is not None:
-        for gpu in gpus(report):
-            have = pci_parts(gpu.pci_bus_id)
-            if have is None or have[1:3] != wanted[1:3]:
-                continue
-            if wanted[0] is None or have[0] is None or have[0] == wanted[0]:
-                return gpu_label(gpu), gpu.index
+    """``GPU 3 (NVIDIA H100 80GB HBM3)`` for the GPU at a logged PCI address, and its index.
+
+    Compared as :func:`same_device` compares (an Xid line names no function; a missing
+    domain is domain 0000, as ``lspci`` leaves it out): the nvidia driver writes the domain
+    in every Xid line (``NVRM: Xid (PCI:0009:01:00): 79``)."""
+    for gpu in gpus(report):
+        if gpu.pci_bus_id and same_device(pci, gpu.pci_bus_id):
+            return gpu_label(gpu), gpu.index
     return (f"the device at PCI {pci}" if pci else "an unnamed device"), None
 
 
@@ -224,8 +221,10 @@ XID_OFF_THE_BUS = 79
 def _still_missing(report: Report, pci: str | None) -> bool:
     """Whether the GPU an Xid line names (``0000:17:00``, no function) is bound to the nvidia
     driver and still missing from NVML (model.derived.missing_from_nvml)."""
-    if pci_parts(pci) is None or not nvml_sees_the_node(report):
-        return False  # a container's or a job's NVML lists only its share
+    # a container's or a job's NVML lists only its share; a device filter may hide the GPU,
+    # but the Xid 79 for it says it was lost (GD-GPU-070 reads it so)
+    if pci_parts(pci) is None or not nvml_sees_the_node(report, filter_aside=True):
+        return False
     return any(same_device(pci, address) for address in missing_from_nvml(report))
 
 

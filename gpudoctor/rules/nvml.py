@@ -16,8 +16,6 @@ from gpudoctor.rules.distro import (
 )
 from gpudoctor.rules.facts import (
     NOT_APPLICABLE,
-    WSL_CONTAINER_FIX,
-    WSL_DXG_FIX,
     WSL_LINUX_DRIVER,
     WSL_RESTART,
     ask,
@@ -31,6 +29,9 @@ from gpudoctor.rules.facts import (
     on_the_host,
     on_wsl1,
     wsl1_hit,
+    wsl_container_fix,
+    wsl_docker,
+    wsl_dxg_fix,
     wsl_gpu_device,
 )
 from gpudoctor.rules.hardware_log import xid_step
@@ -168,8 +169,8 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             evidence=(said,),
             fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
         )
-    elif host.container and container_gpu_fix(report, kb) is WSL_CONTAINER_FIX:
-        yield _wsl_container(report, said)
+    elif host.container and wsl_docker(report):
+        yield _wsl_container(report, said, kb)
     elif host.container and host_gpu_evidence(report):
         evidence = [said, f"running in {a_container(host.container)}"]
         evidence += [f"sign of a GPU: {e}" for e in host_gpu_evidence(report)]
@@ -263,7 +264,7 @@ def _dropped_gpus(report: Report, kb: KnowledgeBase) -> list[tuple[str, PciRange
     return found
 
 
-def _wsl_container(report: Report, said: str) -> Hit:
+def _wsl_container(report: Report, said: str, kb: KnowledgeBase) -> Hit:
     """GD-NVML-001 in a docker container under WSL2, which never shows the GPU in /sys: the
     container's /dev/dxg says whether it was given the GPU; NVIDIA_VISIBLE_DEVICES, which
     NVIDIA's CUDA images set themselves, says only that the image wants one."""
@@ -280,7 +281,7 @@ def _wsl_container(report: Report, said: str) -> Hit:
             title="The container has WSL2's GPU device (/dev/dxg) but not the NVIDIA driver's "
             "libraries",
             evidence=tuple(evidence),
-            fix=WSL_DXG_FIX,
+            fix=wsl_dxg_fix(kb),
         )
     traces = nvidia_traces(report)
     evidence += [f"sign of a GPU: {e}" for e in traces]
@@ -305,7 +306,7 @@ def _wsl_container(report: Report, said: str) -> Hit:
         return Hit(
             title="The container was started without GPU access",
             evidence=tuple(evidence),
-            fix=WSL_CONTAINER_FIX,
+            fix=wsl_container_fix(kb),
         )
     return Hit(
         severity=Severity.WARNING,
@@ -313,7 +314,7 @@ def _wsl_container(report: Report, said: str) -> Hit:
         if visible is None
         else "This container expects a GPU, but none is visible in it under WSL2",
         evidence=tuple(evidence),
-        fix=("If Windows has an NVIDIA GPU:", *WSL_CONTAINER_FIX),
+        fix=("If Windows has an NVIDIA GPU:", *wsl_container_fix(kb)),
     )
 
 

@@ -103,7 +103,9 @@ REASONS: dict[str, str] = {
     "macOS, which has no CUDA at all.",
     "GD-CUDA-002": "Error: cuInit fails, so no framework can use the GPU.",
     "GD-CUDA-003": "Error: CUDA refuses to start with a mismatched libcuda.",
-    "GD-CUDA-004": "Error: CUDA finds no usable GPU.",
+    "GD-CUDA-004": "Error: CUDA finds no usable GPU. A warning where the admin excluded every "
+    "GPU from the driver (NVreg_ExcludedGpus): nothing is broken, but GPU work does not run "
+    "here.",
     "GD-CUDA-005": "Error: CUDA fails to start.",
     "GD-CUDA-006": "Error: a wedged driver hangs every CUDA program.",
     "GD-CUDA-007": "Error when an import already failed on the shadowing library; a warning "
@@ -196,7 +198,8 @@ _FRAMEWORK = {
     "007": "Warning: an unsupported Python may work, but wheels and fixes are not made for it.",
     "008": "Error: the framework cannot use the GPU; information on a machine with no "
     "NVIDIA GPU, where a CUDA build runs on the CPU as intended; a warning in a container "
-    "that shows no GPU of its host, which may have none.",
+    "that shows no GPU of its host, which may have none, and where the admin excluded every "
+    "GPU from the driver (NVreg_ExcludedGpus): nothing is broken, no GPU work runs here.",
     "009": "Error: the framework cannot use the GPU without those libraries.",
     "010": "Error: a GPU that computes wrongly or not at all cannot be trained on.",
     "011": "Error: the framework refuses (or misbehaves with) the older cuDNN.",

@@ -372,3 +372,43 @@ def test_a_recorded_node_whose_gpu_the_driver_refuses_reads_alike_in_check_and_t
     (fleet,) = [f for f in compare_gres(facts, ("gpu:1",)).findings if f.id == own.id]
     assert (fleet.severity, fleet.title) == (Severity.ERROR, title)
     assert "PCI 0000:02:00.0: the installed driver cannot drive it" in "\n".join(fleet.evidence)
+
+
+def test_a_node_giving_out_no_gpu_with_one_lost_reads_alike_in_check_the_fleet_and_the_gate(
+    tmp_path: Path,
+):
+    # Gres=gpu:0 on the recorded H100 node whose GPU 0000:17:00.0 NVML lost: the fleet said
+    # GD-GPU-070's error (its check runs in a job) beside GD-GPU-068's warning, while check
+    # on the node, the health gate's, said only the warning ('The node has 7 GPUs; SLURM
+    # gives out only gpu:0'): GD-GPU-070 left every node with a GRES count to GD-GPU-068,
+    # which names lost GPUs only where the GRES gives some out (judge_gres), and the gate
+    # left the node in service with a GPU gone
+    from dataclasses import replace
+
+    from gpudoctor.fleet.facts import node_facts
+    from gpudoctor.fleet.gate import decide
+    from gpudoctor.kb import load
+    from gpudoctor.model.report import SiteInfo, SlurmJob, SlurmNodeGres
+    from gpudoctor.model.slurm import SlurmNode
+    from gpudoctor.rules import diagnose
+    from tests.fleet.gpu_reports import h100_node
+
+    path = h100_node(tmp_path, 7, 8)
+    report = serialize.report_from_data(json.loads(path.read_text()), path.name)
+    site = SiteInfo(slurm_node=SlurmNodeGres(name="n1", gres=("gpu:0",)))
+    checked = diagnose(replace(report, site=site), load())
+    said = sorted((f.id, f.severity) for f in checked.findings if f.id.startswith("GD-GPU-07"))
+    said += [(f.id, f.severity) for f in checked.findings if f.id == "GD-GPU-068"]
+    assert said == [("GD-GPU-070", Severity.ERROR), ("GD-GPU-068", Severity.WARNING)]
+    in_job = replace(report, site=replace(site, slurm_job=SlurmJob(job_id="7")))
+    facts = compare_gres(node_facts("n1", in_job, diagnose(in_job, load())), ("gpu:0",))
+    fleet = sorted(
+        (f.id, f.severity) for f in facts.findings if f.id in ("GD-GPU-068", "GD-GPU-070")
+    )
+    assert fleet == [("GD-GPU-068", Severity.WARNING), ("GD-GPU-070", Severity.ERROR)]
+    (lost,) = [f for f in checked.findings if f.id == "GD-GPU-070"]
+    assert lost.title.endswith("GPU 0000:17:00.0 missing")
+    assert any('nodename=n1 state=drain reason="gpudoctor: GD-GPU-070 ' in s for s in lost.fix)
+    errors = [f for f in checked.findings if f.severity == Severity.ERROR and f.area == "gpu"]
+    decision = decide(errors, SlurmNode(name="n1", state="idle"))
+    assert decision.action == "drain" and decision.reason.startswith("gpudoctor: GD-GPU-070 ")

@@ -110,3 +110,89 @@ def test_nvml_and_cudas_container_recipes_quote_the_tables_command(runtime: str)
         assert commands, (rule_id, found.fix)
         assert not any(other in step for step in found.fix for other in others), found.fix
         assert not any("podman:" in step or "--gpus all -e" in step for step in found.fix)
+
+
+def test_wsl2_container_fixes_quote_dockers_row_too():
+    # Under WSL2, GD-NVML-001, GD-CUDA-001 and GD-CUDA-004 spelt 'docker run --gpus all ...'
+    # by hand (facts.WSL_CONTAINER_FIX, WSL_DXG_FIX, GD-CUDA-004's container step): a change
+    # to the table's docker row reached every container fix but those
+    from dataclasses import replace
+
+    from tests.rules.builders import findings, no_gpu_machine, with_cuda, with_host
+
+    kb = load()
+    row = kb.gpu_start("docker")
+    assert row is not None
+    marked = replace(row, start="docker run --runtime=nvidia --gpus all ...")
+    kb = replace(kb, gpu_starts=(marked, *(r for r in kb.gpu_starts if r.runtime != "docker")))
+    wsl = {"wsl": True, "kernel": "6.6.87.2-microsoft-standard-WSL2"}
+    bare = with_host(no_gpu_machine(container="docker"), **wsl, dxg=False)
+    given = with_host(no_gpu_machine(container="docker"), **wsl, dxg=True)
+    no_device = with_host(
+        with_cuda(no_gpu_machine(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        container="docker",
+        **wsl,
+        wsl_libcuda="/usr/lib/wsl/lib/libcuda.so.1",
+    )
+    for report, rule_id in (
+        (bare, "GD-NVML-001"),
+        (bare, "GD-CUDA-001"),
+        (given, "GD-NVML-001"),
+        (given, "GD-CUDA-001"),
+        (no_device, "GD-CUDA-004"),
+    ):
+        (found,) = findings(report, rule_id, kb)
+        steps = " ".join(found.fix)
+        assert marked.start in steps, (rule_id, found.fix)
+        assert "docker run --gpus all" not in steps, (rule_id, found.fix)
+
+
+@pytest.mark.parametrize("runtime", ["podman", "apptainer", "kubernetes"])
+def test_no_device_in_a_container_is_told_its_runtimes_start(runtime: str):
+    # GD-CUDA-004 in any container said 'docker run --gpus all ...'
+    from tests.rules.builders import findings, healthy, with_cuda, with_host
+
+    start = load().gpu_start(runtime)
+    assert start is not None
+    report = with_host(
+        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        container=runtime,
+    )
+    (found,) = findings(report, "GD-CUDA-004")
+    assert any(start.start in step for step in found.fix), found.fix
+    assert not any("docker run" in step for step in found.fix), found.fix
+
+
+def test_device_file_and_revoked_cgroup_fixes_quote_the_tables_command():
+    # GD-DRV-005 ('In a container: docker run --gpus all ...', to a podman container too) and
+    # GD-NVML-011 ('docker rm -f NAME && docker run --gpus all ...') spelt it by hand
+    from dataclasses import replace
+
+    from tests.rules.builders import (
+        broken_nvml,
+        findings,
+        h100,
+        healthy,
+        with_host,
+        with_nvml,
+    )
+    from tests.rules.test_device_access import denied
+
+    kb = load()
+    row = kb.gpu_start("docker")
+    assert row is not None
+    marked = replace(row, start="docker run --runtime=nvidia --gpus all ...")
+    kb = replace(kb, gpu_starts=(marked, *(r for r in kb.gpu_starts if r.runtime != "docker")))
+    two = with_nvml(healthy(), gpus=(h100(0), h100(1)))
+    (files,) = findings(two, "GD-DRV-005", kb)
+    assert files.fix[0] == f"In a container: {marked.start}"
+    podman = kb.gpu_start("podman")
+    assert podman is not None
+    (in_podman,) = findings(with_host(two, container="podman"), "GD-DRV-005", kb)
+    assert in_podman.fix[0] == f"In a container: {podman.start}"
+    revoked = replace(
+        with_host(broken_nvml(healthy(), "unknown_error"), container="docker"),
+        device_access=denied("EPERM: Operation not permitted", cgroup_version="v2"),
+    )
+    (found,) = findings(revoked, "GD-NVML-011", kb)
+    assert found.fix[0].endswith(f"$ docker rm -f NAME && {marked.start}")

@@ -102,3 +102,79 @@ def test_the_open_child_reports_errno_names(tmp_path):
 def test_a_host_without_sys_or_dev_records_nothing(tmp_path):
     info = probe_device_access(ProbeContext(root=tmp_path, env={}, run=FakeRun({})))
     assert info.selinux is None and info.cgroup_version is None and info.nodes == ()
+
+
+class _Systemctl:
+    """The open child's answer, and ``systemctl show``'s for the unit asked about."""
+
+    def __init__(self, shown: str, returncode: int = 0) -> None:
+        self.shown, self.returncode, self.asked = shown, returncode, []
+
+    def __call__(self, argv, *, timeout_s, env=None, stdin=None):
+        from gpudoctor.probe.runcmd import CmdResult
+
+        if "show" not in argv:
+            return FakeRun({})(argv, timeout_s=timeout_s, env=env)
+        self.asked.append((tuple(argv), timeout_s))
+        return CmdResult(argv=tuple(argv), returncode=self.returncode, stdout=self.shown)
+
+
+def _with_systemctl(tmp_path, own: str):
+    tree(tmp_path, v2=True)
+    write(tmp_path, "/proc/self/cgroup", f"0::{own}\n")
+    bin_dir = tmp_path / "bin"
+    write(bin_dir, "/systemctl", "#!/bin/sh\n").chmod(0o755)
+    return {"PATH": str(bin_dir)}
+
+
+def test_cgroup_v2_records_the_own_cgroup_and_its_units_device_policy(tmp_path):
+    # a cgroup v2 device filter (DeviceAllow=, SLURM's ConstrainDevices) is an eBPF program
+    # nothing lists: the report recorded only 'v2', and GD-GPU-070 called the GPUs a unit was
+    # not allowed lost
+    from gpudoctor.probe.device_access import SYSTEMCTL_TIMEOUT_S
+
+    env = _with_systemctl(tmp_path, "/system.slice/train.service")
+    run = _Systemctl(
+        "DevicePolicy=closed\nDeviceAllow=/dev/nvidia0 rw\nDeviceAllow=/dev/nvidiactl rw\n"
+    )
+    info = probe_device_access(ProbeContext(root=tmp_path, env=env, run=run))
+    assert info.cgroup_path == "/system.slice/train.service"
+    assert info.unit_devices == (
+        "DevicePolicy=closed",
+        "DeviceAllow=/dev/nvidia0 rw",
+        "DeviceAllow=/dev/nvidiactl rw",
+    )
+    ((argv, limit),) = run.asked
+    assert argv[1:] == (
+        "show",
+        "--property=DevicePolicy",
+        "--property=DeviceAllow",
+        "train.service",
+    )
+    assert limit == SYSTEMCTL_TIMEOUT_S
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        "/user.slice/user-1000.slice/session-3.scope",  # a login: its units filter nothing
+        "/system.slice/slurmstepd.scope/job_42/step_0/user/task_0",  # SLURM's own filter
+        "/",
+    ],
+)
+def test_no_unit_is_asked_about_outside_a_system_unit(tmp_path, own):
+    env = _with_systemctl(tmp_path, own)
+    run = _Systemctl("DevicePolicy=auto\n")
+    info = probe_device_access(ProbeContext(root=tmp_path, env=env, run=run))
+    assert info.cgroup_path == own and info.unit_devices is None and run.asked == []
+
+
+@pytest.mark.parametrize(("shown", "returncode"), [("", 1), ("Something=else\n", 0)])
+def test_a_systemctl_that_does_not_answer_records_no_policy(tmp_path, shown, returncode):
+    # 'System has not been booted with systemd as init system' (exit 1), or an answer without
+    # DevicePolicy, which systemd always prints
+    env = _with_systemctl(tmp_path, "/system.slice/train.service")
+    info = probe_device_access(
+        ProbeContext(root=tmp_path, env=env, run=_Systemctl(shown, returncode))
+    )
+    assert info.unit_devices is None

@@ -38,6 +38,18 @@ XID_63 = (
     "NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, "
     "reset gpu to activate."
 )
+# With MIG on, the driver attributes an Xid to a GPU instance (and compute instance):
+# NVIDIA's A100 memory error management page ('NVRM: Xid (PCI:0000:01:00 GPU-I:05): 94,
+# pid=7194, Contained: CE User Channel (0x9). RST: No, D-RST: No') and open-gpu-kernel-modules
+# kernel_rc.c ('NVRM: Xid (PCI:%04x:%02x:%02x GPU-I:%02u GPU-CI:%02u): %d, pid=%s, ...')
+XID_94_MIG = (
+    "NVRM: Xid (PCI:0000:01:00 GPU-I:05): 94, pid=7194, Contained: CE User Channel (0x9). "
+    "RST: No, D-RST: No"
+)
+XID_13_MIG = (
+    "NVRM: Xid (PCI:0000:3b:00 GPU-I:01 GPU-CI:02): 13, pid=4242, name=python, Graphics "
+    "Exception on (GPC 0, TPC 1, SM 0)"
+)
 SXID = (
     "nvidia-nvswitch3: SXid (PCI:0000:c3:00.0): 20034, Fatal, Link 61 LTSSM Fault Up "
     "Severity 5 Engine instance 61 Sub-engine instance 00"
@@ -55,6 +67,9 @@ SXID = (
         (XID_154, "xid", 154, "0009:01:00", None, None, "GPU recovery action"),
         (XID_63, "xid", 63, "0000:10:1c", 1896, None, "Row Remapper"),
         (SXID, "sxid", 20034, "0000:c3:00.0", None, None, "Fatal, Link 61"),
+        # were no Xid at all: the address part had no room for the MIG instances
+        (XID_94_MIG, "xid", 94, "0000:01:00", 7194, None, "Contained: CE User Channel"),
+        (XID_13_MIG, "xid", 13, "0000:3b:00", 4242, "python", "Graphics Exception"),
     ],
 )
 def test_recorded_lines_are_parsed(line, kind, code, pci, pid, process, starts):

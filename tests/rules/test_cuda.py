@@ -254,3 +254,34 @@ def test_the_libcuda_install_on_fedora_names_the_580xx_series_it_runs(gpu, wante
     assert not any(unwanted in line for line in found.fix)
     if gpu is RTX_2080S:
         assert any("rpm -q akmod-nvidia akmod-nvidia-580xx" in line for line in found.fix)
+
+
+def test_no_device_with_every_gpu_excluded_by_the_admin_says_so_not_a_broken_cuda():
+    # One GPU, excluded with NVreg_ExcludedGpus: cuInit answers CUDA_ERROR_NO_DEVICE, and
+    # GD-CUDA-004 was an error ('CUDA finds no usable GPU') with 'nvidia-smi -L' as its fix,
+    # beside GD-GPU-070's information that the GPU is excluded on purpose
+    from dataclasses import replace
+
+    from gpudoctor.model.report import ExcludedGpu
+
+    uuid = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+    gpu = PciFunction(
+        address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver="nvidia"
+    )
+    report = with_nvml(
+        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        gpus=(),
+        excluded_gpus=(ExcludedGpu(pci_bus_id="00000000:01:00.0", uuid=uuid),),
+    )
+    report = with_driver(report, pci_functions=(gpu,), excluded_gpus=(uuid,))
+    (found,) = findings(report, "GD-CUDA-004")
+    assert found.severity == Severity.WARNING
+    assert found.title == (
+        "CUDA finds no GPU: the admin excluded every GPU from the driver (NVreg_ExcludedGpus)"
+    )
+    assert "NVML: excluded by the driver: PCI 00000000:01:00.0 (" + uuid + ")" in found.evidence[1]
+    assert not any("nvidia-smi -L" in step for step in found.fix)
+    # a second GPU, not excluded: CUDA's error as before
+    other = replace(gpu, address="0000:02:00.0")
+    (two,) = findings(with_driver(report, pci_functions=(gpu, other)), "GD-CUDA-004")
+    assert two.severity == Severity.ERROR

@@ -112,6 +112,39 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
     assert any("Xid" in line for line in found.fix)
 
 
+LONG_GRES = (
+    "gpu:nvidia_h100_80gb_hbm3:2",
+    "gpu:nvidia_a100-sxm4-80gb:2",
+    "gpu:nvidia_l40s:2",
+    "gpu:tesla_v100-sxm2-32gb:1",
+    "gpu:nvidia_rtx_6000_ada_generation:1",
+)
+
+
+def test_the_lost_gpu_s_address_survives_the_drain_reason_s_200_characters():
+    # A GRES of several AutoDetect type names: the title ('SLURM gives out gpu:nvidia_h100_
+    # 80gb_hbm3:2,gpu:... here; NVML lists only 7 GPUs of the node's 8: GPU 0000:08:00.0
+    # lost') passed 200 characters with the gate's prefix, and the reason the node was
+    # drained with was cut to '...of the node's 8: GP…': which GPU was gone was lost
+    report = with_driver(node(*LONG_GRES, gpus=7), pci_functions=pci(*range(1, 9)))
+    (found,) = findings(report, RULE)
+    assert found.title == (
+        "SLURM gives out 8 GPUs in 5 GRES entries here; NVML lists only 7 GPUs of the node's "
+        "8: GPU 0000:08:00.0 lost"
+    )
+    assert drain_reason(RULE, found.title, more=12).endswith("GPU 0000:08:00.0 lost (+12 more)")
+    assert ",".join(LONG_GRES) in found.evidence[0]  # the evidence has the GRES whole
+    # the node's name is no part of the reason: a 120-character one changes nothing
+    long_name = replace(report.site.slurm_node, name="n" * 120)
+    (named,) = findings(replace(report, site=replace(report.site, slurm_node=long_name)), RULE)
+    assert named.title == found.title and f"nodename={'n' * 120} " in named.fix[0]
+    # a short GRES is kept as written
+    (short,) = findings(
+        with_driver(node("gpu:h100:8", gpus=7), pci_functions=pci(*range(1, 9))), RULE
+    )
+    assert short.title.startswith("SLURM gives out gpu:h100:8 here; ")
+
+
 def test_the_kernel_logs_xid_79_is_evidence_too():
     log = KernelLogInfo(
         status="ok", counts=(XidCount(kind="xid", code=79, pci="0000:08:00", count=2),)
@@ -256,6 +289,32 @@ def test_a_gpu_missing_from_its_own_pci_domain_is_named():
     )
     (found,) = findings(with_driver(report, pci_functions=functions), RULE)
     assert "missing: PCI 0019:01:00.0" in found.evidence[0]
+
+
+def test_gd_gpu_070_quotes_the_xid_79_of_the_missing_gpu_s_own_domain():
+    # GPUs on bus 01 of domains 0008 and 0009, NVML lists the first: the Xid 79 on the
+    # other domain's bus 01, or on a domainless 01:00 (domain 0000), is not the missing GPU's
+    from gpudoctor.model.derived import same_device
+
+    functions = tuple(
+        PciFunction(
+            address=f"{d}:01:00.0", device_id="0x2941", class_code="0x030200", driver="nvidia"
+        )
+        for d in ("0008", "0009")
+    )
+    listed = (replace(h100(0), pci_bus_id="00000008:01:00.0"),)
+    report = with_driver(with_nvml(healthy(), gpus=listed), pci_functions=functions)
+    theirs = XidCount(kind="xid", code=79, pci="0008:01:00", count=1)
+    bare = XidCount(kind="xid", code=79, pci="01:00", count=1)
+    (quiet,) = findings(replace(report, hardware=_log(theirs, bare)), MISSING)
+    assert quiet.evidence[-1].startswith("kernel log: no Xid 79 for it")
+    ours = XidCount(kind="xid", code=79, pci="0009:01:00", count=3)
+    (found,) = findings(replace(report, hardware=_log(theirs, ours)), MISSING)
+    assert found.evidence[-1] == (
+        "kernel log: Xid 79 (GPU has fallen off the bus) on PCI 0009:01:00 (3 times)"
+    )
+    assert same_device("0009:01:00", "00000009:01:00.0")
+    assert not same_device("01:00", "0009:01:00.0") and same_device("01:00", "0000:01:00.1")
 
 
 def test_pci_addresses_in_every_spelling_are_one():
@@ -492,6 +551,97 @@ def test_a_cgroup_v1_device_list_naming_single_gpus_is_not_a_gpu_missing():
     assert findings(replace(server(listed=1), device_access=narrow), MISSING) == []
     wide = DeviceAccessInfo(cgroup_version="v1", devices_list=("c 195:* rwm",))
     assert severities(findings(replace(server(), device_access=wide), MISSING)) == [Severity.ERROR]
+
+
+STEP = "/system.slice/slurmstepd.scope/job_42/step_extern/user"
+
+
+def v2(path: str | None, unit: tuple[str, ...] | None = None) -> DeviceAccessInfo:
+    return DeviceAccessInfo(cgroup_version="v2", cgroup_path=path, unit_devices=unit)
+
+
+def test_a_gpu_a_cgroup_v2_device_filter_may_hide_is_not_called_lost():
+    # A login that pam_slurm_adopt put into job 42 (given GPUs 0 and 1): SLURM's cgroup v2
+    # ConstrainDevices filter (eBPF, no devices.list) hides the other 6 from NVML, and the
+    # environment names no job. GD-GPU-070 said 'NVML lists 2 of the 8 GPUs the nvidia driver
+    # owns: GPUs 0000:03:00.0, 0000:04:00.0 and 4 more missing', an error (and so did a
+    # systemd unit with DeviceAllow=/dev/nvidia0)
+    adopted = replace(server(listed=2), device_access=v2(STEP))
+    (found,) = findings(adopted, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.title == (
+        "NVML lists 2 of the 8 GPUs the nvidia driver owns: GPUs 0000:03:00.0, 0000:04:00.0 "
+        "and 4 more may be hidden from this process by a device filter"
+    )
+    assert found.evidence[2] == (
+        f"this process's cgroup is SLURM job 42's ({STEP}), which its environment does not "
+        "name: with ConstrainDevices the job's device filter shows NVML only the GPUs the job "
+        "was given"
+    )
+    assert "$ nvidia-smi -L" in found.fix
+    unit = ("DevicePolicy=closed", "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidiactl rw")
+    service = replace(server(listed=1), device_access=v2("/system.slice/train.service", unit))
+    (found,) = findings(service, MISSING)
+    assert found.severity == Severity.INFO
+    assert found.evidence[2] == (
+        "systemd unit train.service (DevicePolicy=closed; DeviceAllow=/dev/nvidia0 rw; "
+        "DeviceAllow=/dev/nvidiactl rw): its cgroup v2 device filter shows NVML only the "
+        "devices it allows"
+    )
+    unread = replace(server(), device_access=v2("/system.slice/train.service"))
+    (found,) = findings(unread, MISSING)
+    assert found.severity == Severity.INFO and "systemctl did not give" in found.evidence[2]
+    # GD-GPU-068 does not call them lost either: the node's GPUs are the driver's 8
+    node_report = replace(
+        adopted, site=replace(adopted.site or SiteInfo(), slurm_node=node("gpu:8").site.slurm_node)
+    )
+    assert [f for f in findings(node_report, RULE) if f.severity > Severity.INFO] == []
+    assert severities(findings(node_report, MISSING)) == [Severity.INFO]
+
+
+def test_a_gpu_lost_under_a_cgroup_v2_device_filter_is_still_an_error_with_its_xid_79():
+    xid79 = XidCount(kind="xid", code=79, pci="0000:08:00", count=1)
+    report = replace(server(), device_access=v2(STEP), hardware=_log(xid79))
+    (found,) = findings(report, MISSING)
+    assert found.severity == Severity.ERROR
+    assert found.title.endswith("GPU 0000:08:00.0 missing")
+    assert any(e.endswith("the kernel log says it was lost") for e in found.evidence)
+    assert "Xid 79" in found.evidence[-1]
+
+
+@pytest.mark.parametrize(
+    ("path", "unit"),
+    [
+        ("/user.slice/user-1000.slice/session-3.scope", None),  # a login shell
+        ("/", None),
+        ("/system.slice/slurmd.service", ("DevicePolicy=auto",)),  # the health gate's
+        ("/system.slice/train.service", ("DevicePolicy=auto", "DeviceAllow=char-nvidia rw")),
+        (None, None),  # a report from before the path was recorded
+    ],
+)
+def test_a_cgroup_v2_without_a_device_filter_keeps_the_error(path, unit):
+    report = replace(server(), device_access=v2(path, unit))
+    assert severities(findings(report, MISSING)) == [Severity.ERROR]
+
+
+def test_a_container_under_a_cgroup_v2_unit_still_compares_nothing():
+    # docker's systemd cgroup driver puts a container in /system.slice/docker-<id>.scope,
+    # where no systemctl answers: the container's share is not judged, Xid 79 or not
+    xid79 = XidCount(kind="xid", code=79, pci="0000:08:00", count=1)
+    report = replace(
+        with_host(server(listed=2), container="docker"),
+        device_access=v2("/system.slice/docker-0123abcd.scope"),
+        hardware=_log(xid79),
+    )
+    assert findings(report, MISSING) == []
+
+
+def test_a_job_that_names_itself_is_judged_by_what_it_was_given_not_its_cgroup():
+    # fleet run's check: a job given no GPU, in its own cgroup; a filter hides every GPU or
+    # none, so NVML listing 7 of 8 is a GPU lost
+    job = SlurmJob(job_id="42")
+    report = replace(server(slurm_job=job), device_access=v2(STEP.replace("extern", "0")))
+    assert severities(findings(report, MISSING)) == [Severity.ERROR]
 
 
 @pytest.mark.parametrize("driver", ["vfio-pci", "pci-stub", None, "nouveau"])

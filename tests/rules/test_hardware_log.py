@@ -348,6 +348,23 @@ def test_an_xid_names_the_gpu_of_its_pci_domain():
     assert "the device at PCI 0007:01:00" in found.title
 
 
+def test_an_xid_address_without_a_domain_is_domain_0_as_in_gd_gpu_070():
+    # The driver writes the domain in every Xid line (PCI:%04x:%02x:%02x); an address without
+    # one is domain 0000, as lspci leaves it out and same_device reads it. device_of matched
+    # it on any domain: on a GB200 node '01:00' was put on GPU 0 (0008:01:00.0).
+    report = healthy()
+    for i, domain in enumerate(("0008", "0009")):
+        gpu = replace(report.nvml.gpus[0], index=i, pci_bus_id=f"0000{domain}:01:00.0")
+        others = tuple(g for g in report.nvml.gpus if g.index != i)
+        report = replace(report, nvml=replace(report.nvml, gpus=(*others, gpu)))
+    (found,) = findings(with_log(report, xid(79, pci="01:00")), "GD-GPU-056")
+    assert "the device at PCI 01:00" in found.title
+    assert "-i 0" not in " ".join(found.fix)
+    # and on domain 0 it names the GPU there
+    (found,) = findings(with_log(healthy(), xid(48, pci="01:00")), "GD-GPU-056")
+    assert found.title.startswith("Xid 48 on GPU 0 ")
+
+
 def test_a_wedged_driver_shows_the_xids_this_check_read_instead_of_sending_to_dmesg():
     # Issue 20: findings that suspect the driver told the user to run `sudo dmesg | grep -i
     # xid` themselves although check had read the kernel log.
@@ -414,3 +431,25 @@ def test_an_xid_79_before_the_boot_on_a_gpu_still_missing_is_not_fixed_by_a_rebo
     # back after the reboot (NVML lists it): the catalogue's reboot stays
     back = with_log(report, xid(79), boot_time="2026-01-02T02:00:00Z")
     assert findings(back, "GD-GPU-056")[0].fix[0] == "$ sudo reboot"
+
+
+def test_under_a_cgroup_v2_device_filter_the_xid_79_still_says_the_reboot_did_not_help():
+    # GD-GPU-070 calls a GPU a device filter may hide lost where its Xid 79 is in the log; GD-
+    # GPU-056 for the same GPU fell back to '$ sudo reboot' there (NVML's count is not the
+    # node's under the filter): the Xid is the evidence, as GD-GPU-070 reads it
+    from gpudoctor.model.report import DeviceAccessInfo, PciFunction
+
+    functions = tuple(
+        PciFunction(address=a, device_id="0x2330", class_code="0x030200", driver="nvidia")
+        for a in ("0000:01:00.0", "0000:02:00.0")
+    )
+    step = "/system.slice/slurmstepd.scope/job_42/step_extern/user"
+    report = replace(
+        with_driver(healthy(), pci_functions=functions),
+        device_access=DeviceAccessInfo(cgroup_version="v2", cgroup_path=step),
+    )
+    gone = with_log(report, xid(79, pci="0000:02:00"), boot_time="2026-01-02T02:00:00Z")
+    (found,) = findings(gone, "GD-GPU-056")
+    assert found.fix[0].startswith("The reboot since did not bring it back")
+    (lost,) = findings(gone, "GD-GPU-070")
+    assert lost.severity == Severity.ERROR
