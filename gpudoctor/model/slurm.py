@@ -31,6 +31,15 @@ def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
     return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
 
 
+def drain_command(node: str, finding_id: str, title: str) -> str:
+    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor: GD-GPU-068 ..."``: the
+    reason the health gate sets for this finding alone, in double quotes (the reason has none;
+    ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is. ``node``
+    is written as given (``$SLURMD_NODENAME`` is the shell's to expand)."""
+    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
+    return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'
+
+
 # sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-
 # mark not responding, powered down, and so on, and are handled apart).
 RUNNABLE_STATES = frozenset({"idle", "mixed", "allocated", "completing", "planned"})

@@ -18,9 +18,15 @@ from gpudoctor.model.derived import (
     same_device,
 )
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.gres_count import drain_command, plural, short_title, surplus_title
+from gpudoctor.model.gres_count import GRES_COUNT_ID, plural, short_title, surplus_title
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
-from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
+from gpudoctor.model.slurm import (
+    GpuCounts,
+    NodeGpuGres,
+    drain_command,
+    judge_gres,
+    node_gpu_gres,
+)
 from gpudoctor.rules.facts import gpus
 from gpudoctor.rules.hardware_log import before_boot
 from gpudoctor.rules.kernel_module import refused_gpus
@@ -122,7 +128,7 @@ def _judge(
             title=title,
             evidence=tuple(evidence),
             fix=(
-                f"$ {drain_command(node.name, title)}",
+                f"$ {drain_command(node.name, GRES_COUNT_ID, title)}",
                 *set_aside,
                 "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
                 "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
@@ -194,7 +200,7 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
             *_xid79(report),
         ),
         fix=(
-            f"$ {drain_command(node.name, title)}",
+            f"$ {drain_command(node.name, GRES_COUNT_ID, title)}",
             "$ lspci -nn | grep -i nvidia; lsmod | grep nvidia   # the GPUs and the driver",
             "Load or reinstall the driver, reseat or RMA a GPU that is gone, or correct the "
             "node's Gres in slurm.conf and gres.conf; then resume the node.",
@@ -516,7 +522,7 @@ def _missing_hit(
     title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
         # the gate's own reason: the gate resumes the node once NVML lists every GPU again
-        f"$ {drain_command(name, title, MISSING_ID)}   # first, on a SLURM node"
+        f"$ {drain_command(name, MISSING_ID, title)}   # first, on a SLURM node"
         if slurm
         else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "
         "`kubectl cordon` it in Kubernetes)."
