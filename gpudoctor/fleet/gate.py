@@ -20,7 +20,7 @@ class GateDecision:
     action: str
     """``drain``, ``resume`` or ``none``."""
     reason: str = ""
-    """The drain reason to set (``gpudoctor: <ID> <title>``)."""
+    """The drain reason to set (``gpudoctor:GPU-004 <title>``: model/slurm.py's drain_reason)."""
     message: str
     slurm: str = "ok"
     """What SLURM said: ``ok``, ``unknown_node``, or why it could not answer

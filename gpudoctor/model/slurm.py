@@ -12,17 +12,31 @@ if TYPE_CHECKING:
     from gpudoctor.model.report import SlurmCluster, SlurmPartition
 
 DRAIN_PREFIX = "gpudoctor:"
-"""Every drain reason gpudoctor writes starts so; only such drains are ever resumed by it."""
+"""Every drain reason gpudoctor writes starts so, in every version (``gpudoctor: GD-GPU-068 ...``
+before 2026-12-08): only such drains are ever resumed by it, and an older gpudoctor's gate
+resumes a drain of this one's."""
+SINFO_REASON_WIDTH = 20
+"""``sinfo -R`` shows this many characters of a reason (its default format is
+``%20E %9u %19H %N``, man sinfo): the prefix and the finding's ID fit in them."""
 MAX_REASON = 200
 """SLURM keeps the whole reason, but sinfo's columns and admins' eyes do not."""
 _QUOTE = {'"': "'"}
 
 
+def reason_id(finding_id: str) -> str:
+    """``GD-NVML-003`` -> ``NVML-003``: the finding's ID as a drain reason names it. The longest
+    IDs of the areas the gate drains on (``GD-NVML-NNN``) have 11 characters, one more than
+    ``gpudoctor:`` leaves of sinfo's 20; without ``GD-`` every ID fits (``explain NVML-003``
+    reads it as it is)."""
+    return finding_id.removeprefix("GD-")
+
+
 def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
-    """``gpudoctor: GD-GPU-004 <title>`` on one line, short enough for sinfo: the reason the
-    health gate drains with, and the one a finding's own drain command names."""
+    """``gpudoctor:GPU-004 <title>`` on one line, short enough for sinfo: the reason the health
+    gate drains with, and the one every drain command gpudoctor prints names. The first 20
+    characters, all ``sinfo -R`` shows, hold the prefix and the finding's ID."""
     extra = f" (+{more} more)" if more else ""
-    text = f"{DRAIN_PREFIX} {finding_id} {' '.join(title.split())}"
+    text = f"{DRAIN_PREFIX}{reason_id(finding_id)} {' '.join(title.split())}"
     room = MAX_REASON - len(extra)
     if len(text) > room:
         text = text[: room - 1] + "…"
@@ -32,7 +46,7 @@ def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
 
 
 def drain_command(node: str, finding_id: str, title: str) -> str:
-    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor: GD-GPU-068 ..."``: the
+    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor:GPU-068 ..."``: the
     reason the health gate sets for this finding alone, in double quotes (the reason has none;
     ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is. ``node``
     is written as given (``$SLURMD_NODENAME`` is the shell's to expand)."""

@@ -290,7 +290,7 @@ def test_the_drain_command_names_the_nodes_it_is_about():
     (fix,) = [e for e in place.evidence if e.startswith("fix: ")]
     assert (
         "`sudo scontrol update nodename='n[2-3]' state=drain "
-        'reason="gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU"`'
+        'reason="gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU"`'
     ) in fix
     assert "NODE" not in fix
 
@@ -338,7 +338,7 @@ def test_check_the_fleet_and_the_gate_say_the_same_of_one_recorded_node(
     assert own.title == fleet.title == title
     assert own.severity == fleet.severity == Severity.ERROR
     reason = decide([own], SlurmNode(name="n1", state="idle")).reason
-    assert reason == f"gpudoctor: GD-GPU-068 {title}"
+    assert reason == f"gpudoctor:GPU-068 {title}"
     drain = f'state=drain reason="{reason}"'
     assert own.fix[0] == f"$ sudo scontrol update nodename=n1 {drain}"
     (fix,) = [e for e in fleet.evidence if e.startswith("fix: ")]

@@ -104,7 +104,7 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
         "GPU 0000:08:00.0 lost"
     )
     # the reason the gate drains with (it was 'GRES gpu:h100:8, NVML 7: ...', the gate's not)
-    assert found.fix[0].endswith(f'reason="gpudoctor: GD-GPU-068 {found.title}"')
+    assert found.fix[0].endswith(f'reason="gpudoctor:GPU-068 {found.title}"')
     assert found.evidence[0] == (
         "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
     )
@@ -432,7 +432,7 @@ def test_on_a_slurm_node_without_gres_the_fix_drains_it_as_the_gate_does():
     # was not resumed by the gate once NVML listed every GPU again
     (found,) = findings(server(slurm_commands=True), MISSING)
     reason = drain_reason(MISSING, found.title)
-    assert reason.startswith("gpudoctor: GD-GPU-070 NVML lists 7 of the 8 GPUs")
+    assert reason.startswith("gpudoctor:GPU-070 NVML lists 7 of the 8 GPUs")
     assert found.fix[2] == (
         f'$ sudo scontrol update nodename=node-17 state=drain reason="{reason}"'
         "   # first, on a SLURM node"
