@@ -13,8 +13,7 @@ if TYPE_CHECKING:
 
 DRAIN_PREFIX = "gpudoctor:"
 """Every drain reason gpudoctor writes starts so, in every version (``gpudoctor: GD-GPU-068 ...``
-before 2026-12-08): only such drains are ever resumed by it, and an older gpudoctor's gate
-resumes a drain of this one's."""
+before 2026-12-08), so that an older gpudoctor's gate resumes a drain of this one's."""
 SINFO_REASON_WIDTH = 20
 """``sinfo -R`` shows this many characters of a reason (its default format is
 ``%20E %9u %19H %N``, man sinfo): the prefix and the finding's ID fit in them."""
@@ -43,6 +42,21 @@ def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
     # scontrol drops a '"' that ends (or starts) the reason, and one pasted in reason="..."
     # ends it: a title's double quotes become single ones
     return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
+
+
+_OURS = re.compile(r"gpudoctor:(?: GD-)?[A-Z]+-[0-9]{3}(?: |$)")
+"""A reason drain_reason wrote: ``gpudoctor:GPU-068 ...``, or ``gpudoctor: GD-GPU-068 ...``
+as every gpudoctor before 2026-12-08 wrote it."""
+OLD_FIX_REASONS = frozenset({"gpudoctor: GRES GPUs absent"})
+"""Reasons an older gpudoctor's fix told to drain with, outside drain_reason's form (GD-DRV-001's
+before 2026-12-08): a node drained so is resumed as before."""
+
+
+def drained_by_gpudoctor(reason: str) -> bool:
+    """Whether gpudoctor wrote this drain reason (the gate or a fix's command, of this version
+    or an older one), so that the gate may resume the node; never a reason someone wrote by
+    hand, even one that starts ``gpudoctor:``."""
+    return reason in OLD_FIX_REASONS or _OURS.match(reason) is not None
 
 
 def drain_command(node: str, finding_id: str, title: str) -> str:

@@ -51,6 +51,8 @@ def test_the_twenty_characters_sinfo_shows_hold_the_whole_finding_id(rule):
         # the form of every gpudoctor before 2026-12-08: a node it drained is still resumed
         "gpudoctor: GD-GPU-004 x",
         "gpudoctor: GD-NVML-003 Driver/library version mismatch (+1 more)",
+        # GD-DRV-001's fix drained with this before 2026-12-08
+        "gpudoctor: GRES GPUs absent",
     ],
 )
 def test_a_clean_node_gpudoctor_drained_is_resumed(reason):
@@ -61,6 +63,25 @@ def test_a_node_someone_else_drained_is_never_resumed_nor_relabelled():
     assert decide([], state("drained", "maintenance: PSU")).action == "none"
     assert decide([ECC], state("drained", "maintenance: PSU")).action == "none"
     assert decide([ECC], state("draining", "gpudoctor: GD-X")).action == "none"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "gpudoctor: held back, ask bob",
+        "gpudoctor:",
+        "gpudoctor: GD-X",
+        "gpudoctor:GPU-068x",
+        "gpudoctor: GD-GPU-068: checked by hand, RMA open",
+        " gpudoctor:GPU-068 x",
+        "GPU-068 gpudoctor:GPU-068 x",
+        "gpudoctor: GRES GPUs absent, and the PSU",
+    ],
+)
+def test_a_reason_gpudoctor_did_not_write_is_never_resumed_though_it_names_gpudoctor(reason):
+    # every reason starting 'gpudoctor:' was resumed, an admin's own words after it included
+    assert decide([], state("drained", reason)).action == "none"
+    assert "someone else" in decide([ECC], state("drained", reason)).message
 
 
 def test_nothing_to_do_on_a_clean_node_or_one_slurm_does_not_know():

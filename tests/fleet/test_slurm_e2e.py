@@ -298,10 +298,11 @@ def test_sinfo_r_shows_the_gates_finding_id_and_the_gate_resumes_only_its_own(
     done, _ = gate(slurm_cluster, MISMATCH_REPORT, "n1")
     assert done.returncode == 1, done.stderr
     slurm_cluster.wait_state("n1", lambda state, _: "drain" in state, 10)
-    # a drain of a gpudoctor before 2026-12-08, and one by hand
+    # a drain of a gpudoctor before 2026-12-08, and one by hand that names gpudoctor (every
+    # reason starting 'gpudoctor:' was resumed)
     old = "gpudoctor: GD-NVML-003 Driver/library version mismatch: the driver was updated"
     slurm_cluster.drain("n2", old)
-    slurm_cluster.drain("n3", "PSU swap, ask bob")
+    slurm_cluster.drain("n3", "gpudoctor: held back, ask bob")
     shown = sinfo_r(slurm_cluster)
     assert shown["n1"].startswith("gpudoctor:NVML-003 D ")  # the 20 characters, then a space
     assert shown["n2"].startswith("gpudoctor: GD-NVML-0 ")  # the old form, cut
@@ -316,7 +317,7 @@ def test_sinfo_r_shows_the_gates_finding_id_and_the_gate_resumes_only_its_own(
     slurm_cluster.wait_state("n2", lambda state, _: state == "idle", 10)
     time.sleep(1)  # an (unwanted) resume would show within a second
     state, reason = slurm_cluster.sinfo_states()["n3"]
-    assert "drain" in state and reason == "PSU swap, ask bob"
+    assert "drain" in state and reason == "gpudoctor: held back, ask bob"
 
 
 def test_gate_names_the_node_from_slurmd_nodename(slurm_cluster: SlurmCluster) -> None:
