@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from gpudoctor.model.report import SlurmCluster, SlurmPartition
+    from gpudoctor.model.report import Report, SlurmCluster, SlurmPartition
 
 DRAIN_PREFIX = "gpudoctor:"
 """Every drain reason gpudoctor writes starts so, in every version (``gpudoctor: GD-GPU-068 ...``
@@ -57,6 +57,25 @@ def drained_by_gpudoctor(reason: str) -> bool:
     or an older one), so that the gate may resume the node; never a reason someone wrote by
     hand, even one that starts ``gpudoctor:``."""
     return reason in OLD_FIX_REASONS or _OURS.match(reason) is not None
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+"""One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
+characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
+file name too (no path separator, no leading dot)."""
+THIS_NODE = "$(hostname -s)"
+"""A drain command's node where the report names none: the one the command is run on."""
+
+
+def node_to_drain(report: Report) -> str:
+    """SLURM's name for the node a report is of, for a drain command a fix prints, as the health
+    gate picks it: ``SLURMD_NODENAME`` in a job, else the short host name. Where that is no
+    node's name (a redacted report's ``<redacted>``, which a shell reads as two redirections),
+    ``$(hostname -s)``."""
+    site = report.site
+    name = (site.slurm_job.node if site and site.slurm_job else None) or report.host.hostname
+    name = name.split(".")[0]
+    return name if NODE_NAME.fullmatch(name) else THIS_NODE
 
 
 def drain_command(node: str, finding_id: str, title: str) -> str:

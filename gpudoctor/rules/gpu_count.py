@@ -26,6 +26,7 @@ from gpudoctor.model.slurm import (
     drain_command,
     judge_gres,
     node_gpu_gres,
+    node_to_drain,
 )
 from gpudoctor.rules.facts import gpus
 from gpudoctor.rules.hardware_log import before_boot
@@ -492,7 +493,6 @@ def _missing_hit(
     short: int,
     refused: set[str],
 ) -> Hit | None:
-    host = report.host
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
     if len(missing) <= unnamed_lost:
         return None  # NVML counts them, as lost: GD-GPU-001 names them
@@ -517,12 +517,10 @@ def _missing_hit(
     first = pci_address(missing[0])
     site = report.site
     slurm = site is not None and (site.slurm_commands or site.slurm_job)
-    # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
-    name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
     title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
         # the gate's own reason: the gate resumes the node once NVML lists every GPU again
-        f"$ {drain_command(name, MISSING_ID, title)}   # first, on a SLURM node"
+        f"$ {drain_command(node_to_drain(report), MISSING_ID, title)}   # first, on a SLURM node"
         if slurm
         else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "
         "`kubectl cordon` it in Kubernetes)."

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.redact import redact
 from gpudoctor.model.report import (
     DeviceAccessInfo,
     ExcludedGpu,
@@ -24,7 +25,7 @@ from gpudoctor.model.report import (
     Unavailable,
     XidCount,
 )
-from gpudoctor.model.slurm import drain_reason, node_gpu_gres
+from gpudoctor.model.slurm import drain_reason, node_gpu_gres, node_to_drain
 from tests.rules.builders import (
     diagnose,
     findings,
@@ -447,6 +448,17 @@ def test_the_drain_names_the_node_as_slurm_does():
     job = SlurmJob(job_id="9", node="n17")  # a job given no GPU: SLURMD_NODENAME
     (found,) = findings(with_host(server(slurm_job=job), hostname="login"), MISSING)
     assert "nodename=n17 state=drain" in found.fix[2]
+
+
+def test_a_redacted_report_drains_the_node_the_command_is_run_on():
+    # check --from-report on a report saved with --output (redacted by default) read
+    # 'nodename=<redacted> state=drain', which a shell runs as two redirections, '<redacted'
+    # and '> state=drain'
+    report = redact(server(slurm_commands=True))
+    (found,) = findings(report, MISSING)
+    assert found.fix[2].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
+    assert node_to_drain(report) == "$(hostname -s)"
+    assert node_to_drain(with_host(report, hostname="gpu-07.cluster.example")) == "gpu-07"
 
 
 def test_every_gpu_listed_is_fine():
