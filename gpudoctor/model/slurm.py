@@ -65,26 +65,28 @@ characters, as DNS allows; no hostlist syntax, ``=``, space or control character
 file name too (no path separator, no leading dot)."""
 THIS_NODE = "$(hostname -s)"
 """A drain command's node where the report names none: the one the command is run on."""
+SHELL_NODES = frozenset({THIS_NODE, "$SLURMD_NODENAME"})
+"""Nodes a drain command may name by what the shell expands there."""
 
 
 def node_to_drain(report: Report) -> str:
     """SLURM's name for the node a report is of, for a drain command a fix prints, as the health
-    gate picks it: ``SLURMD_NODENAME`` in a job, else the short host name. Where that is no
-    node's name (a redacted report's ``<redacted>``, which a shell reads as two redirections),
-    ``$(hostname -s)``."""
+    gate picks it: ``SLURMD_NODENAME`` in a job, else the short host name."""
     site = report.site
     name = (site.slurm_job.node if site and site.slurm_job else None) or report.host.hostname
-    name = name.split(".")[0]
-    return name if NODE_NAME.fullmatch(name) else THIS_NODE
+    return name.split(".")[0]
 
 
 def drain_command(node: str, finding_id: str, title: str) -> str:
     """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor:GPU-068 ..."``: the
     reason the health gate sets for this finding alone, in double quotes (the reason has none;
     ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is. ``node``
-    is written as given (``$SLURMD_NODENAME`` is the shell's to expand)."""
+    is written as given (``$SLURMD_NODENAME`` is the shell's to expand) where it is a node's
+    name; anything else (a redacted report's ``<redacted>``, which a shell reads as two
+    redirections) becomes ``$(hostname -s)``, the node the command is run on."""
+    where = node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else THIS_NODE
     reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
-    return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'
+    return f'sudo scontrol update nodename={where} state=drain reason="{reason}"'
 
 
 # sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-

@@ -25,7 +25,7 @@ from gpudoctor.model.report import (
     Unavailable,
     XidCount,
 )
-from gpudoctor.model.slurm import drain_reason, node_gpu_gres, node_to_drain
+from gpudoctor.model.slurm import drain_command, drain_reason, node_gpu_gres, node_to_drain
 from tests.rules.builders import (
     diagnose,
     findings,
@@ -457,8 +457,29 @@ def test_a_redacted_report_drains_the_node_the_command_is_run_on():
     report = redact(server(slurm_commands=True))
     (found,) = findings(report, MISSING)
     assert found.fix[2].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
-    assert node_to_drain(report) == "$(hostname -s)"
     assert node_to_drain(with_host(report, hostname="gpu-07.cluster.example")) == "gpu-07"
+    # GD-GPU-068 names the node as sinfo answered, which redaction hides as well
+    gres = redact(with_host(node("gpu:h100:8", gpus=7), hostname="gpu-07"))
+    assert gres.site.slurm_node.name == "<redacted>"
+    (found,) = findings(gres, RULE)
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
+
+
+@pytest.mark.parametrize(
+    ("node", "named"),
+    [
+        ("gpu-07", "gpu-07"),
+        ("$SLURMD_NODENAME", "$SLURMD_NODENAME"),
+        ("$(hostname -s)", "$(hostname -s)"),
+        ("<redacted>", "$(hostname -s)"),
+        ("", "$(hostname -s)"),
+        ("n1; reboot", "$(hostname -s)"),
+    ],
+)
+def test_a_drain_command_names_one_node_or_the_one_it_is_run_on(node, named):
+    command = drain_command(node, RULE, "t")
+    reason = 'reason="gpudoctor:GPU-068 t"'
+    assert command == f"sudo scontrol update nodename={named} state=drain {reason}"
 
 
 def test_every_gpu_listed_is_fine():
