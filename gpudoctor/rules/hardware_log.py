@@ -9,7 +9,7 @@ from datetime import datetime
 from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_parts, same_device
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
-from gpudoctor.model.slurm import drain_command
+from gpudoctor.model.slurm import drain_command, node_to_drain
 from gpudoctor.rules.facts import gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
@@ -38,9 +38,6 @@ ACTION_FIX: dict[str, str] = {
 }
 """The fix step of each Xid action but ``drain_repair``, whose drain names the finding
 (drain_repair)."""
-THIS_NODE = "$(hostname -s)"
-"""The node a drain_repair step drains: the one it is run on, by its short host name (the
-health gate's name for it outside a job)."""
 ACTION_WORDS: dict[str, str] = {
     "none": "no action of its own",
     "restart_job": "restart the job",
@@ -50,10 +47,11 @@ ACTION_WORDS: dict[str, str] = {
 }
 
 
-def drain_repair(finding_id: str, title: str) -> str:
-    """The drain_repair step: drained with the reason the health gate gives the finding, so
-    that the gate resumes the node once it is clean, and ``sinfo -R`` names the finding."""
-    drain = drain_command(THIS_NODE, finding_id, title)
+def drain_repair(report: Report, finding_id: str, title: str) -> str:
+    """The drain_repair step: the node the report is of, as SLURM names it, drained with the
+    reason the health gate gives the finding, so that the gate resumes the node once it is
+    clean, and ``sinfo -R`` names the finding."""
+    drain = drain_command(node_to_drain(report), finding_id, title)
     return f"Drain the node and send the GPU for repair: $ {drain}"
 
 
@@ -158,11 +156,13 @@ def before_boot(report: Report, count: XidCount) -> bool:
     return boot is not None and last is not None and last < boot
 
 
-def _fix(entry: XidLike | None, index: int | None, finding_id: str, title: str) -> tuple[str, ...]:
+def _fix(
+    report: Report, entry: XidLike | None, index: int | None, finding_id: str, title: str
+) -> tuple[str, ...]:
     if entry is None:
         return (f"Look the Xid up in NVIDIA's catalogue: {XID_DOCS}",)
     if entry.action == "drain_repair":
-        step = drain_repair(finding_id, title)
+        step = drain_repair(report, finding_id, title)
     else:
         step = ACTION_FIX[entry.action].format(index=index if index is not None else "N")
     return (step, entry.note) if entry.note else (step,)
@@ -214,7 +214,7 @@ def hardware_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 # not a node to drain again for the rest of the window.
                 severity = Severity.WARNING
                 title = f"Xid {count.code} on {label} before the last boot: {entry.name}"
-        fix = _fix(entry, index, "GD-GPU-056", title)
+        fix = _fix(report, entry, index, "GD-GPU-056", title)
         if (
             count.code == XID_OFF_THE_BUS
             and before_boot(report, count)
@@ -270,7 +270,7 @@ def application_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         yield Hit(
             title=title,
             evidence=_evidence(report, count, entry),
-            fix=_fix(entry, index, "GD-GPU-057", title),
+            fix=_fix(report, entry, index, "GD-GPU-057", title),
         )
 
 
@@ -337,7 +337,7 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 f"{most} hardware Xids within {STORM_WINDOW_S // 3600} h (Xid {shown}) "
                 f"{_window(log)}",
             ),
-            fix=(drain_repair("GD-GPU-058", STORM_TITLE), "$ dcgmi diag -r 3"),
+            fix=(drain_repair(report, "GD-GPU-058", STORM_TITLE), "$ dcgmi diag -r 3"),
         )
 
 

@@ -8,7 +8,15 @@ import pytest
 
 from gpudoctor.kb import load as load_kb
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import HardwareInfo, KernelLogInfo, Report, XidCount, XidEvent
+from gpudoctor.model.report import (
+    HardwareInfo,
+    KernelLogInfo,
+    Report,
+    SiteInfo,
+    SlurmJob,
+    XidCount,
+    XidEvent,
+)
 from gpudoctor.model.slurm import drain_reason, drained_by_gpudoctor
 from gpudoctor.probe.kernel_log import _Reading, summarise
 from gpudoctor.rules.hardware_log import densest
@@ -145,10 +153,21 @@ def test_eighteen_hardware_xids_in_two_hours_drain_the_node():
     # the gate's reason for the finding: reason='GPU Xid' named none, and the gate never
     # resumed a node drained so
     assert found.fix[0].endswith(
-        "$ sudo scontrol update nodename=$(hostname -s) state=drain "
+        "$ sudo scontrol update nodename=node-17 state=drain "
         f'reason="gpudoctor:GPU-058 {found.title}"'
     )
     assert drained_by_gpudoctor(drain_reason(found.id, found.title))
+
+
+def test_the_xid_drain_names_the_node_the_report_is_of():
+    # it read 'nodename=$(hostname -s)': pasted from check --partition's report on the login
+    # node, or inside a job on a node SLURM names otherwise, it drained another node
+    storm = events(48, [stamp(5 * i) for i in range(18)])
+    job = SlurmJob(job_id="9", node="n17")
+    report = with_log(healthy(), xid(48, 18), events=storm)
+    report = replace(report, site=SiteInfo(slurm_job=job))
+    (found,) = findings(report, "GD-GPU-058")
+    assert "$ sudo scontrol update nodename=n17 state=drain " in found.fix[0]
 
 
 def test_an_xid_whose_action_is_drain_and_repair_drains_with_the_gates_reason():
@@ -161,7 +180,7 @@ def test_an_xid_whose_action_is_drain_and_repair_drains_with_the_gates_reason():
     assert found.severity == Severity.ERROR
     assert found.fix[0] == (
         "Drain the node and send the GPU for repair: $ sudo scontrol update "
-        f'nodename=$(hostname -s) state=drain reason="gpudoctor:GPU-056 {found.title}"'
+        f'nodename=node-17 state=drain reason="gpudoctor:GPU-056 {found.title}"'
     )
 
 
