@@ -73,8 +73,8 @@ def node_to_drain(report: Report) -> str:
     """SLURM's name for the node a report is of, for a drain command a fix prints, as the health
     gate picks it: ``SLURMD_NODENAME`` in a job, else the short host name."""
     site = report.site
-    name = (site.slurm_job.node if site and site.slurm_job else None) or report.host.hostname
-    return name.split(".")[0]
+    job_node = site.slurm_job.node if site and site.slurm_job else None
+    return job_node or report.host.hostname.split(".")[0]
 
 
 def drain_command(node: str, finding_id: str, title: str) -> str:

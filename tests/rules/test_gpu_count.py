@@ -448,6 +448,10 @@ def test_the_drain_names_the_node_as_slurm_does():
     job = SlurmJob(job_id="9", node="n17")  # a job given no GPU: SLURMD_NODENAME
     (found,) = findings(with_host(server(slurm_job=job), hostname="login"), MISSING)
     assert "nodename=n17 state=drain" in found.fix[2]
+    # SLURM's NodeName may hold a dot: SLURMD_NODENAME is written whole
+    dotted = SlurmJob(job_id="9", node="rack1.n17")
+    (found,) = findings(with_host(server(slurm_job=dotted), hostname="login"), MISSING)
+    assert "nodename=rack1.n17 state=drain" in found.fix[2]
 
 
 def test_a_redacted_report_drains_the_node_the_command_is_run_on():
