@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gpudoctor.errors import SlurmUnavailableError
 from gpudoctor.model.findings import Finding, Severity
-from gpudoctor.model.slurm import DRAIN_PREFIX, SlurmNode, drain_reason
+from gpudoctor.model.slurm import SlurmNode, drain_reason, drained_by_gpudoctor
 
 GATE_AREAS = frozenset({"driver", "nvml", "gpu"})
 """What the gate judges: the kernel driver, NVML and the GPUs (no CUDA, no frameworks)."""
@@ -20,7 +20,7 @@ class GateDecision:
     action: str
     """``drain``, ``resume`` or ``none``."""
     reason: str = ""
-    """The drain reason to set (``gpudoctor: <ID> <title>``)."""
+    """The drain reason to set (``gpudoctor:GPU-004 <title>``: model/slurm.py's drain_reason)."""
     message: str
     slurm: str = "ok"
     """What SLURM said: ``ok``, ``unknown_node``, or why it could not answer
@@ -58,7 +58,7 @@ def decide(errors: Sequence[Finding], node: SlurmNode | None, name: str = "") ->
             message=f"SLURM does not know node {name or 'this node'}: nothing done",
             slurm=UNKNOWN_NODE,
         )
-    ours = node.reason.startswith(DRAIN_PREFIX)
+    ours = drained_by_gpudoctor(node.reason)
     if errors:
         if node.drained:
             who = "gpudoctor" if ours else f"someone else ({node.reason or 'no reason'})"

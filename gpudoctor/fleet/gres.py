@@ -17,12 +17,11 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import GpusFound, NodeFacts, NodeFinding
 from gpudoctor.model.gres_count import (
     GRES_COUNT_ID,
-    drain_command,
     gpus,
     short_title,
     surplus_title,
 )
-from gpudoctor.model.slurm import judge_gres, node_gpu_gres
+from gpudoctor.model.slurm import drain_command, judge_gres, node_gpu_gres
 
 NVML_SHORT_ID = "GD-GPU-070"
 """check's finding for GPUs the driver owns and NVML does not list, where no GRES was compared:
@@ -41,8 +40,9 @@ GRES_FIX = (
 def drain_fix(title: str) -> str:
     """The fix of a node with fewer GPUs than its GRES, or GPUs lost from NVML: drained with
     the reason the health gate gives the same finding (model/gres_count.py's words)."""
+    drain = drain_command("NODE", GRES_COUNT_ID, title)
     return (
-        f"fix: drain the node (`{drain_command('NODE', title)}`); on it, compare gres.conf "
+        f"fix: drain the node (`{drain}`); on it, compare gres.conf "
         "with `nvidia-smi -L` and `lspci -nn | grep -i nvidia`, and look for Xid 79 (`sudo "
         "dmesg -T | grep -i xid`); reboot, reseat or RMA a GPU that fell off the bus, or "
         "correct gres.conf and the node's Gres in slurm.conf, then resume it"

@@ -6,14 +6,11 @@ import re
 from collections.abc import Iterable
 
 from gpudoctor.errors import BadInputError
+from gpudoctor.model.slurm import NODE_NAME
 
 MAX_NODES = 100_000
 """The most node names a hostlist may expand to: far above any real cluster, and a bound on
 the memory and time a mistyped or hostile ``--nodelist`` can cost."""
-NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
-"""One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
-characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
-file name too (no path separator, no leading dot)."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """No node name holds one; a newline sends python-hostlist's expand_part into endless
 recursion (its ``(.*)`` stops at one), and a name that ends in one passes its ``^[0-9]+$``."""

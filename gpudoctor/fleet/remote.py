@@ -87,7 +87,7 @@ def _scope(partition: str | None, nodelist: str | None) -> str:
 
 def check_partition_name(partition: str) -> str:
     """``partition`` when it can name one partition (what sinfo -p and srun -p would take)."""
-    from gpudoctor.fleet.hostlist import NODE_NAME
+    from gpudoctor.model.slurm import NODE_NAME
 
     if not NODE_NAME.fullmatch(partition):
         raise BadInputError(

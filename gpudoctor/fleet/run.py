@@ -11,8 +11,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from gpudoctor.fleet import slurm
-from gpudoctor.fleet.hostlist import NODE_NAME
 from gpudoctor.model import serialize
+from gpudoctor.model.slurm import NODE_NAME
 from gpudoctor.probe.runcmd import CmdResult, stopping
 from gpudoctor.userfiles.read import describe_size
 

@@ -2,19 +2,18 @@
 
 check's rule (rules/gpu_count.py) and the fleet's comparison (fleet/gres.py) count the GPUs
 each from its own facts and decide alike (model/slurm.py's judge_gres); here they say what
-they found, so that an admin reads one title and one ``scontrol update ... reason=`` for one
-state of a node, and the health gate drains it with that reason (pure, no I/O).
+they found, so that an admin reads one title for one state of a node, and one drain command
+(model/slurm.py's drain_command, with the reason the health gate drains it with) (pure, no I/O).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from gpudoctor.model.slurm import DRAIN_PREFIX, MAX_REASON, drain_reason, node_gpu_gres
+from gpudoctor.model.slurm import MAX_REASON, drain_reason, node_gpu_gres
 
 GRES_COUNT_ID = "GD-GPU-068"
-TITLE_ROOM = MAX_REASON - len(f"{DRAIN_PREFIX} {GRES_COUNT_ID} ") - len(" (+99 more)")
+TITLE_ROOM = MAX_REASON - len(drain_reason(GRES_COUNT_ID, "")) - len(" (+99 more)")
 """The longest title whose drain reason (the gate's, with its ``(+N more)``) is not cut: the
 PCI addresses come last, so a GRES of many long type names, or lost, refused and excluded
 GPUs together, pushed them past sinfo's 200 characters."""
@@ -110,12 +109,3 @@ def _names(addresses: Sequence[str], shown: int = 2) -> str:
 def surplus_title(shown: str, has: int) -> str:
     """The title of a node that has more GPUs than its GRES ``shown`` gives out."""
     return f"The node has {gpus(has)}; SLURM gives out only {shown}"
-
-
-def drain_command(node: str, title: str, finding_id: str = GRES_COUNT_ID) -> str:
-    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor: GD-GPU-068 ..."``:
-    the reason the health gate sets for this finding (``finding_id``) alone, in double quotes
-    (the reason has none; ``$``, a backquote and a backslash are escaped) so that ``node's``
-    reads as it is."""
-    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
-    return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'

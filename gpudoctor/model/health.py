@@ -27,8 +27,8 @@ class HealthResult:
     action: str | None = None
     """With --drain: what was done to the node (``drain``, ``resume`` or ``none``)."""
     drain_reason: str | None = None
-    """The reason set when the node was drained: ``gpudoctor: <ID> <title>``, at most 200
-    characters."""
+    """The reason set when the node was drained: ``gpudoctor:<ID> <title>``, the ID without
+    ``GD-`` (``gpudoctor:GPU-068 ...``), at most 200 characters (and `` (+N more)``)."""
     node: str | None = None
     """With --drain: the SLURM node name (--node, $SLURMD_NODENAME or the short host name)."""
     slurm: str | None = None

@@ -9,26 +9,86 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from gpudoctor.model.report import SlurmCluster, SlurmPartition
+    from gpudoctor.model.report import Report, SlurmCluster, SlurmPartition
 
 DRAIN_PREFIX = "gpudoctor:"
-"""Every drain reason gpudoctor writes starts so; only such drains are ever resumed by it."""
+"""Every drain reason gpudoctor writes starts so, in every version (``gpudoctor: GD-GPU-068 ...``
+before 2026-12-08), so that an older gpudoctor's gate resumes a drain of this one's."""
+SINFO_REASON_WIDTH = 20
+"""``sinfo -R`` shows this many characters of a reason (its default format is
+``%20E %9u %19H %N``, man sinfo): the prefix and the finding's ID fit in them."""
 MAX_REASON = 200
 """SLURM keeps the whole reason, but sinfo's columns and admins' eyes do not."""
 _QUOTE = {'"': "'"}
 
 
+def reason_id(finding_id: str) -> str:
+    """``GD-NVML-003`` -> ``NVML-003``: the finding's ID as a drain reason names it. The longest
+    IDs of the areas the gate drains on (``GD-NVML-NNN``) have 11 characters, one more than
+    ``gpudoctor:`` leaves of sinfo's 20; without ``GD-`` every ID fits (``explain NVML-003``
+    reads it as it is)."""
+    return finding_id.removeprefix("GD-")
+
+
 def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
-    """``gpudoctor: GD-GPU-004 <title>`` on one line, short enough for sinfo: the reason the
-    health gate drains with, and the one a finding's own drain command names."""
+    """``gpudoctor:GPU-004 <title>`` on one line, short enough for sinfo: the reason the health
+    gate drains with, and the one every drain command gpudoctor prints names. The first 20
+    characters, all ``sinfo -R`` shows, hold the prefix and the finding's ID."""
     extra = f" (+{more} more)" if more else ""
-    text = f"{DRAIN_PREFIX} {finding_id} {' '.join(title.split())}"
+    text = f"{DRAIN_PREFIX}{reason_id(finding_id)} {' '.join(title.split())}"
     room = MAX_REASON - len(extra)
     if len(text) > room:
         text = text[: room - 1] + "…"
     # scontrol drops a '"' that ends (or starts) the reason, and one pasted in reason="..."
     # ends it: a title's double quotes become single ones
     return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
+
+
+_OURS = re.compile(r"gpudoctor:(?: GD-)?[A-Z]+-[0-9]{3}(?: |$)")
+"""A reason drain_reason wrote: ``gpudoctor:GPU-068 ...``, or ``gpudoctor: GD-GPU-068 ...``
+as every gpudoctor before 2026-12-08 wrote it."""
+OLD_FIX_REASONS = frozenset({"gpudoctor: GRES GPUs absent"})
+"""Reasons an older gpudoctor's fix told to drain with, outside drain_reason's form (GD-DRV-001's
+before 2026-12-08): a node drained so is resumed as before."""
+
+
+def drained_by_gpudoctor(reason: str) -> bool:
+    """Whether gpudoctor wrote this drain reason (the gate or a fix's command, of this version
+    or an older one), so that the gate may resume the node; never a reason someone wrote by
+    hand, even one that starts ``gpudoctor:``."""
+    return reason in OLD_FIX_REASONS or _OURS.match(reason) is not None
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+"""One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
+characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
+file name too (no path separator, no leading dot)."""
+THIS_NODE = "$(hostname -s)"
+"""A drain command's node where the report names none: the one the command is run on."""
+SHELL_NODES = frozenset({THIS_NODE, "$SLURMD_NODENAME"})
+"""Nodes a drain command may name by what the shell expands there."""
+
+
+def node_to_drain(report: Report) -> str:
+    """SLURM's name for the node a report is of, for a drain command a fix prints, as the health
+    gate picks it: ``SLURMD_NODENAME`` in a job, sinfo's name for this node, else the short
+    host name."""
+    site = report.site
+    job_node = site.slurm_job.node if site and site.slurm_job else None
+    sinfo_node = site.slurm_node.name if site and site.slurm_node else None
+    return job_node or sinfo_node or report.host.hostname.split(".")[0]
+
+
+def drain_command(node: str, finding_id: str, title: str) -> str:
+    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor:GPU-068 ..."``: the
+    reason the health gate sets for this finding alone, in double quotes (the reason has none;
+    ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is. ``node``
+    is written as given (``$SLURMD_NODENAME`` is the shell's to expand) where it is a node's
+    name; anything else (a redacted report's ``<redacted>``, which a shell reads as two
+    redirections) becomes ``$(hostname -s)``, the node the command is run on."""
+    where = node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else THIS_NODE
+    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
+    return f'sudo scontrol update nodename={where} state=drain reason="{reason}"'
 
 
 # sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-

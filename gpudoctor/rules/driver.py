@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
-from gpudoctor.model.slurm import gpus_given, node_gpu_gres
+from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
     env,
@@ -29,6 +29,10 @@ def _started_so(kb: KnowledgeBase, runtime: str) -> str:
     ``runtime`` with the GPU (``.`` where it has none)."""
     start = kb.gpu_start(runtime)
     return f": {start.text}" if start is not None else "."
+
+
+NO_GPU_ID = "GD-DRV-001"
+"""The finding below, whose job-level fix drains the node with the gate's reason for it."""
 
 
 def _in_a_container(report: Report, kb: KnowledgeBase) -> tuple[str, ...]:
@@ -109,16 +113,17 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         # SLURM handed this job GPUs the node does not have: not a CPU machine, a broken node
         node = job.node or "$SLURMD_NODENAME"
         given = ", ".join(f"{k}={v}" for k, v in sorted(gpus_given(job.gpu_variables).items()))
+        title = "SLURM gave this job GPUs, but the node shows no NVIDIA GPU"
         yield Hit(
             severity=Severity.ERROR,
-            title="SLURM gave this job GPUs, but the node shows no NVIDIA GPU",
+            title=title,
             evidence=(*evidence, f"SLURM job {job.job_id} on node {job.node or '?'}: {given}"),
             fix=(
                 f"Run the job elsewhere: $ sbatch --exclude={node} ...",
                 "Admin: compare the node's gres.conf with `nvidia-smi -L` and `lspci -nn | "
                 "grep -i nvidia` there, and take it out of service until it matches:",
-                f'$ scontrol update nodename={node} state=drain reason="gpudoctor: GRES GPUs '
-                'absent"',
+                # the gate's own reason: it resumes the node once the node is clean
+                f"$ {drain_command(node, NO_GPU_ID, title)}",
             ),
         )
         return

@@ -19,9 +19,16 @@ from gpudoctor.model.derived import (
     same_device,
 )
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.gres_count import drain_command, plural, short_title, surplus_title
+from gpudoctor.model.gres_count import GRES_COUNT_ID, plural, short_title, surplus_title
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
-from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
+from gpudoctor.model.slurm import (
+    GpuCounts,
+    NodeGpuGres,
+    drain_command,
+    judge_gres,
+    node_gpu_gres,
+    node_to_drain,
+)
 from gpudoctor.rules.facts import gpus
 from gpudoctor.rules.hardware_log import before_boot
 from gpudoctor.rules.kernel_module import refused_gpus
@@ -123,7 +130,7 @@ def _judge(
             title=title,
             evidence=tuple(evidence),
             fix=(
-                f"$ {drain_command(node.name, title)}",
+                f"$ {drain_command(node.name, GRES_COUNT_ID, title)}",
                 *set_aside,
                 "$ sudo dmesg -T | grep -iE 'Xid|fallen off the bus'",
                 "$ sudo nvidia-smi -q | grep -i 'bus id'   # which GPU is gone",
@@ -195,7 +202,7 @@ def _without_nvml(report: Report, node: SlurmNodeGres, gres: NodeGpuGres, given:
             *_xid79(report),
         ),
         fix=(
-            f"$ {drain_command(node.name, title)}",
+            f"$ {drain_command(node.name, GRES_COUNT_ID, title)}",
             "$ lspci -nn | grep -i nvidia; lsmod | grep nvidia   # the GPUs and the driver",
             "Load or reinstall the driver, reseat or RMA a GPU that is gone, or correct the "
             "node's Gres in slurm.conf and gres.conf; then resume the node.",
@@ -553,7 +560,6 @@ def _missing_hit(
     refused: set[str],
     hiding: str | None = None,
 ) -> Hit | None:
-    host = report.host
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
     if len(missing) <= unnamed_lost:
         return None  # NVML counts them, as lost: GD-GPU-001 names them
@@ -573,17 +579,10 @@ def _missing_hit(
     first = pci_address(missing[0])
     site = report.site
     slurm = site is not None and (site.slurm_commands or site.slurm_job or site.slurm_node)
-    # SLURM's name for the node: SLURMD_NODENAME in a job, sinfo's for this node, else the
-    # short host name (the gate's)
-    name = (
-        (site.slurm_job.node if site and site.slurm_job else None)
-        or (site.slurm_node.name if site and site.slurm_node else None)
-        or host.hostname.split(".")[0]
-    )
     title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
         # the gate's own reason: the gate resumes the node once NVML lists every GPU again
-        f"$ {drain_command(name, title, MISSING_ID)}   # first, on a SLURM node"
+        f"$ {drain_command(node_to_drain(report), MISSING_ID, title)}   # first, on a SLURM node"
         if slurm
         else "On a shared server, stop the scheduler sending it jobs first (drain it in SLURM, "
         "`kubectl cordon` it in Kubernetes)."

@@ -9,6 +9,7 @@ from datetime import datetime
 from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_parts, same_device
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
+from gpudoctor.model.slurm import drain_command, node_to_drain
 from gpudoctor.rules.facts import gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
@@ -34,9 +35,9 @@ ACTION_FIX: dict[str, str] = {
     "restart_job": "Restart the job that hit it; the GPU itself needs nothing.",
     "reset_gpu": "$ sudo nvidia-smi -r -i {index}   # once the GPU is idle; or reboot",
     "reboot": "$ sudo reboot",
-    "drain_repair": "Drain the node and send the GPU for repair: "
-    "$ sudo scontrol update nodename=$(hostname -s) state=drain reason='GPU Xid'",
 }
+"""The fix step of each Xid action but ``drain_repair``, whose drain names the finding
+(drain_repair)."""
 ACTION_WORDS: dict[str, str] = {
     "none": "no action of its own",
     "restart_job": "restart the job",
@@ -44,6 +45,14 @@ ACTION_WORDS: dict[str, str] = {
     "reboot": "reboot the node",
     "drain_repair": "drain the node and send the GPU for repair",
 }
+
+
+def drain_repair(report: Report, finding_id: str, title: str) -> str:
+    """The drain_repair step: the node the report is of, as SLURM names it, drained with the
+    reason the health gate gives the finding, so that the gate resumes the node once it is
+    clean, and ``sinfo -R`` names the finding."""
+    drain = drain_command(node_to_drain(report), finding_id, title)
+    return f"Drain the node and send the GPU for repair: $ {drain}"
 
 
 def kernel_log(report: Report) -> KernelLogInfo | None:
@@ -144,10 +153,15 @@ def before_boot(report: Report, count: XidCount) -> bool:
     return boot is not None and last is not None and last < boot
 
 
-def _fix(entry: XidLike | None, index: int | None) -> tuple[str, ...]:
+def _fix(
+    report: Report, entry: XidLike | None, index: int | None, finding_id: str, title: str
+) -> tuple[str, ...]:
     if entry is None:
         return (f"Look the Xid up in NVIDIA's catalogue: {XID_DOCS}",)
-    step = ACTION_FIX[entry.action].format(index=index if index is not None else "N")
+    if entry.action == "drain_repair":
+        step = drain_repair(report, finding_id, title)
+    else:
+        step = ACTION_FIX[entry.action].format(index=index if index is not None else "N")
     return (step, entry.note) if entry.note else (step,)
 
 
@@ -197,7 +211,7 @@ def hardware_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 # not a node to drain again for the rest of the window.
                 severity = Severity.WARNING
                 title = f"Xid {count.code} on {label} before the last boot: {entry.name}"
-        fix = _fix(entry, index)
+        fix = _fix(report, entry, index, "GD-GPU-056", title)
         if (
             count.code == XID_OFF_THE_BUS
             and before_boot(report, count)
@@ -251,10 +265,11 @@ def application_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         if entry is None or entry.blame != "application" or count.code in OWN_RULES:
             continue
         label, index = device_of(report, count.pci)
+        title = f"Xid {count.code} on {label}: {entry.name} (usually the application's)"
         yield Hit(
-            title=f"Xid {count.code} on {label}: {entry.name} (usually the application's)",
+            title=title,
             evidence=_evidence(report, count, entry),
-            fix=_fix(entry, index),
+            fix=_fix(report, entry, index, "GD-GPU-057", title),
         )
 
 
@@ -265,6 +280,9 @@ def _epoch(text: str | None) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+STORM_TITLE = "A storm of hardware Xids: drain the node and send it for repair"
 
 
 def densest(times: list[float], window_s: float) -> int:
@@ -281,7 +299,7 @@ def densest(times: list[float], window_s: float) -> int:
     "GD-GPU-058",
     area="gpu",
     severity=Severity.ERROR,
-    title="A storm of hardware Xids: drain the node and send it for repair",
+    title=STORM_TITLE,
     why=f"{STORM_COUNT} or more hardware-caused Xid errors within {STORM_WINDOW_S // 3600} "
     "hours. The threshold is gpudoctor's own and has no source: it was taken from a "
     "misreading of AzureHPC's node health checks, whose Xid check lists 18 Xid codes and "
@@ -318,7 +336,7 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 f"{most} hardware Xids within {STORM_WINDOW_S // 3600} h (Xid {shown}) "
                 f"{_window(log)}",
             ),
-            fix=(ACTION_FIX["drain_repair"], "$ dcgmi diag -r 3"),
+            fix=(drain_repair(report, "GD-GPU-058", STORM_TITLE), "$ dcgmi diag -r 3"),
         )
 
 

@@ -51,7 +51,15 @@ def test_the_id_is_read_in_any_case(cli):
 
 
 @pytest.mark.parametrize(
-    "written", ["[GD-TORCH-004]", "GD-TORCH-4", " gd_torch_004 ", "GD\u2010TORCH\u2010004"]
+    "written",
+    [
+        "[GD-TORCH-004]",
+        "GD-TORCH-4",
+        " gd_torch_004 ",
+        "GD\u2010TORCH\u2010004",
+        "gpudoctor:TORCH-004",  # a drain reason's first word, as sinfo -R shows it
+        "TORCH-004",
+    ],
 )
 def test_the_id_is_read_as_people_copy_it(cli, written):
     # check prints "[GD-TORCH-004]"; copied with its brackets, explain said "no finding".
@@ -60,7 +68,9 @@ def test_the_id_is_read_as_people_copy_it(cli, written):
     assert result.stdout == cli("explain", "GD-TORCH-004").stdout
 
 
-@pytest.mark.parametrize("written", ["GD-TORCH-0004", "GD-TORCH-004x", "004", "GD-TORCH"])
+@pytest.mark.parametrize(
+    "written", ["GD-TORCH-0004", "GD-TORCH-004x", "004", "GD-TORCH", "gpudoctor:", "gpudoctor"]
+)
 def test_what_is_not_an_id_stays_bad_input(cli, written):
     result = cli("explain", written)
     assert result.exit_code == 2, result.stdout

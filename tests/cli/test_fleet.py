@@ -450,7 +450,7 @@ def test_the_health_gate_drains_and_resumes_only_its_own(cli: Cli, fake):
     assert bad.exit_code == 1, bad
     assert bad.stdout.startswith("gpudoctor health: error: GD-GPU-001")
     node = cluster.load()["nodes"]["n1"]
-    assert node["state"] == "drained" and node["reason"].startswith("gpudoctor: GD-GPU-001")
+    assert node["state"] == "drained" and node["reason"].startswith("gpudoctor:GPU-001")
     good = cli("check", "--health-check", "--drain", "--node", "n1", "--from-report", str(H100))
     assert good.exit_code == 0 and good.stdout == "gpudoctor health: ok\n"
     assert cluster.load()["nodes"]["n1"]["state"] == "idle"
@@ -588,7 +588,7 @@ def test_the_gate_drains_a_node_with_fewer_gpus_than_its_gres(cli: Cli, fake, tm
     assert (doc["action"], doc["slurm"]) == ("drain", "ok")
     node = cluster.load()["nodes"]["n1"]
     assert node["state"] == "drained"
-    assert node["reason"] == f"gpudoctor: GD-GPU-068 {error['title']}"
+    assert node["reason"] == f"gpudoctor:GPU-068 {error['title']}"
     # The GPU is back after a reboot: the gate resumes the node it drained.
     healthy, doc = gate_json(cli, h100_node(tmp_path, 8))
     assert healthy.exit_code == 0 and doc["action"] == "resume", doc

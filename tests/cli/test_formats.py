@@ -209,10 +209,10 @@ def _finding(n: int) -> Finding:
         HealthResult(
             errors=(_finding(1),),
             action="drain",
-            drain_reason="gpudoctor: GD-GPU-001 GPU 1 lost",
+            drain_reason="gpudoctor:GPU-001 GPU 1 lost",
             node="n1",
             slurm="ok",
-            message="draining n1: gpudoctor: GD-GPU-001 GPU 1 lost",
+            message="draining n1: gpudoctor:GPU-001 GPU 1 lost",
         ),
         HealthResult(action="none", node="n1", slurm="controller_unreachable", message="..."),
     ],

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
+from gpudoctor.cli.explain import _as_written
 from gpudoctor.fleet.gate import decide, gate_findings
 from gpudoctor.model.findings import Finding, Severity
-from gpudoctor.model.slurm import MAX_REASON, SlurmNode, drain_reason
+from gpudoctor.model.slurm import (
+    DRAIN_PREFIX,
+    MAX_REASON,
+    SINFO_REASON_WIDTH,
+    SlurmNode,
+    drain_reason,
+    reason_id,
+)
+from gpudoctor.rules import REGISTRY
 
 ECC = Finding(
     id="GD-GPU-004", severity=Severity.ERROR, area="gpu", title="GPU 3 has uncorrectable ECC errors"
@@ -18,17 +29,59 @@ def state(s: str, reason: str = "") -> SlurmNode:
 def test_an_error_drains_a_node_in_service():
     d = decide([ECC], state("idle"))
     assert d.action == "drain"
-    assert d.reason == "gpudoctor: GD-GPU-004 GPU 3 has uncorrectable ECC errors"
+    assert d.reason == "gpudoctor:GPU-004 GPU 3 has uncorrectable ECC errors"
 
 
-def test_a_clean_node_gpudoctor_drained_is_resumed():
-    assert decide([], state("drained", "gpudoctor: GD-GPU-004 x")).action == "resume"
+@pytest.mark.parametrize("rule", sorted(REGISTRY, key=lambda r: r.id), ids=lambda r: r.id)
+def test_the_twenty_characters_sinfo_shows_hold_the_whole_finding_id(rule):
+    # `sinfo -R` shows the first 20 characters of a reason: 'gpudoctor: GD-GPU-068 ...' read
+    # 'gpudoctor: GD-GPU-06', and no 'gpudoctor:GD-NVML-00x' tells 002 from 003 or 005
+    shown = drain_reason(rule.id, rule.title, more=3)[:SINFO_REASON_WIDTH]
+    said = shown.removeprefix(DRAIN_PREFIX).split(" ")[0]
+    assert shown.startswith(DRAIN_PREFIX)
+    assert said == reason_id(rule.id)
+    assert _as_written(said) == rule.id  # `gpudoctor explain NVML-003` reads it as it is
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "gpudoctor:GPU-004 x",
+        "gpudoctor:NVML-003 Driver/library version mismatch (+1 more)",
+        # the form of every gpudoctor before 2026-12-08: a node it drained is still resumed
+        "gpudoctor: GD-GPU-004 x",
+        "gpudoctor: GD-NVML-003 Driver/library version mismatch (+1 more)",
+        # GD-DRV-001's fix drained with this before 2026-12-08
+        "gpudoctor: GRES GPUs absent",
+    ],
+)
+def test_a_clean_node_gpudoctor_drained_is_resumed(reason):
+    assert decide([], state("drained", reason)).action == "resume"
 
 
 def test_a_node_someone_else_drained_is_never_resumed_nor_relabelled():
     assert decide([], state("drained", "maintenance: PSU")).action == "none"
     assert decide([ECC], state("drained", "maintenance: PSU")).action == "none"
     assert decide([ECC], state("draining", "gpudoctor: GD-X")).action == "none"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "gpudoctor: held back, ask bob",
+        "gpudoctor:",
+        "gpudoctor: GD-X",
+        "gpudoctor:GPU-068x",
+        "gpudoctor: GD-GPU-068: checked by hand, RMA open",
+        " gpudoctor:GPU-068 x",
+        "GPU-068 gpudoctor:GPU-068 x",
+        "gpudoctor: GRES GPUs absent, and the PSU",
+    ],
+)
+def test_a_reason_gpudoctor_did_not_write_is_never_resumed_though_it_names_gpudoctor(reason):
+    # every reason starting 'gpudoctor:' was resumed, an admin's own words after it included
+    assert decide([], state("drained", reason)).action == "none"
+    assert "someone else" in decide([ECC], state("drained", reason)).message
 
 
 def test_nothing_to_do_on_a_clean_node_or_one_slurm_does_not_know():
@@ -51,7 +104,7 @@ def test_a_reason_is_one_short_printable_line():
     )
     reason = drain_reason(long.id, long.title, more=2)
     assert len(reason) <= MAX_REASON + len(" (+2 more)")
-    assert reason.startswith("gpudoctor: GD-GPU-001 lost")
+    assert reason.startswith("gpudoctor:GPU-001 lost")
     assert reason.endswith("(+2 more)")
     assert all(ch.isprintable() for ch in reason)
 
@@ -60,4 +113,4 @@ def test_a_reason_has_no_double_quote_scontrol_would_drop():
     # scontrol update ... reason='...GPU "x"' stored the reason without its last '"' (SLURM
     # 22.05.8, the test cluster), and an admin pasting it into reason="..." ended it early
     quoted = Finding(id="GD-GPU-068", severity=Severity.ERROR, area="gpu", title='GPU "x"')
-    assert drain_reason(quoted.id, quoted.title) == "gpudoctor: GD-GPU-068 GPU 'x'"
+    assert drain_reason(quoted.id, quoted.title) == "gpudoctor:GPU-068 GPU 'x'"

@@ -221,7 +221,7 @@ def test_an_error_drains_the_node_with_a_reason_naming_the_counts(
     if errors[0] is found:
         assert decision.reason == drain_reason(found.id, found.title, more=len(errors) - 1)
     reason = drain_reason(found.id, found.title)
-    assert reason.startswith(f"gpudoctor: {RULE} ")
+    assert reason.startswith(f"gpudoctor:{RULE.removeprefix('GD-')} ")
     assert all(re.search(rf"(?<![\d.]){n}(?![\d.]|:[0-9a-f])", reason) for n in numbers), reason
     assert len(reason) <= MAX_REASON and reason.isprintable() and '"' not in reason
 

@@ -215,7 +215,7 @@ def test_the_gate_drains_a_gpu_node_missing_a_gpu_of_its_gres(
     _, reason = login_cluster.wait_state("n2", lambda state, _: "drain" in state, 10)
     print(f"after the 7-GPU gate: {login_cluster.sinfo_line('n2')}")
     assert reason == (
-        "gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the "
+        "gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; NVML lists only 7 GPUs of the "
         "node's 8: GPU 0000:17:00.0 lost"
     )
     assert login_cluster.sinfo_states()["n1"] == ("idle", "")
@@ -227,7 +227,7 @@ def test_the_gate_drains_a_gpu_node_missing_a_gpu_of_its_gres(
 NO_GPU = "SLURM gives out gpu:h100:8 here; the node has no GPU"
 """GD-GPU-068 of n1 and n2 (gpu:h100:8 on this host without a GPU): fleet run's title and the
 gate's error alike."""
-NO_GPU_REASON = f"gpudoctor: GD-GPU-068 {NO_GPU}"
+NO_GPU_REASON = f"gpudoctor:GPU-068 {NO_GPU}"
 """What the gate drains such a node with, and what fleet run's fix tells the admin to set."""
 
 
@@ -307,4 +307,4 @@ def test_up_with_the_gate_as_health_check_program_counts_the_drained_gpu_node_as
         states = cluster.sinfo_states()
         assert states["n2"] == ("idle", "")
         assert states["n1"][0] == "drained", log.read_text()
-        assert states["n1"][1].startswith("gpudoctor: GD-GPU-068 SLURM gives out gpu:h100:8 here")
+        assert states["n1"][1].startswith("gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here")

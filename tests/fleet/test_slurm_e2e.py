@@ -34,6 +34,8 @@ FAILING_REPORT = REPORTS / "failure__no_driver.json"
 """check exits 1 on it: the kernel driver is missing (an error finding the gate acts on)."""
 HEALTHY_REPORT = REPORTS / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.json"
 """check exits 0 on it: a healthy H100 node."""
+MISMATCH_REPORT = REPORTS / "failure__driver_library_mismatch.json"
+"""The gate's one error on it is GD-NVML-003, an ID of the longest kind (11 characters)."""
 FAST_CHECK = "--check-args=--no-frameworks"
 """The frameworks are not what these tests are about, and importing them costs seconds."""
 
@@ -257,8 +259,8 @@ def test_gate_drains_then_resumes_the_node(slurm_cluster: SlurmCluster) -> None:
     _, reason = slurm_cluster.wait_state("n2", lambda state, _: "drain" in state, 10)
     line = slurm_cluster.sinfo_line("n2")
     print(f"after the failing gate: {line}")
-    assert line.startswith("n2 drained gpudoctor: GD-")
-    assert reason.startswith("gpudoctor: GD-")
+    assert line.startswith("n2 drained gpudoctor:DRV-")
+    assert reason.startswith("gpudoctor:DRV-")
     # The other nodes are left alone.
     assert slurm_cluster.sinfo_states()["n1"] == ("idle", "")
 
@@ -277,6 +279,45 @@ def test_gate_never_resumes_a_node_drained_by_someone_else(slurm_cluster: SlurmC
     state, reason = slurm_cluster.sinfo_states()["n1"]
     assert "drain" in state
     assert reason == "maintenance"
+
+
+def sinfo_r(cluster: SlurmCluster) -> dict[str, str]:
+    """{node: its line} of ``sinfo -R`` in its default format, as an admin reads it."""
+    out = cluster.slurm("sinfo", "-R")
+    print(out)
+    lines = out.splitlines()
+    assert lines[0].split() == ["REASON", "USER", "TIMESTAMP", "NODELIST"], out
+    return {line.split()[-1]: line for line in lines[1:]}
+
+
+def test_sinfo_r_shows_the_gates_finding_id_and_the_gate_resumes_only_its_own(
+    slurm_cluster: SlurmCluster,
+) -> None:
+    # sinfo -R shows 20 characters of a reason: the gate's 'gpudoctor: GD-NVML-003 ...' read
+    # 'gpudoctor: GD-NVML-0', which no admin could tell from GD-NVML-002 or -005
+    done, _ = gate(slurm_cluster, MISMATCH_REPORT, "n1")
+    assert done.returncode == 1, done.stderr
+    slurm_cluster.wait_state("n1", lambda state, _: "drain" in state, 10)
+    # a drain of a gpudoctor before 2026-12-08, and one by hand that names gpudoctor (every
+    # reason starting 'gpudoctor:' was resumed)
+    old = "gpudoctor: GD-NVML-003 Driver/library version mismatch: the driver was updated"
+    slurm_cluster.drain("n2", old)
+    slurm_cluster.drain("n3", "gpudoctor: held back, ask bob")
+    shown = sinfo_r(slurm_cluster)
+    assert shown["n1"].startswith("gpudoctor:NVML-003 D ")  # the 20 characters, then a space
+    assert shown["n2"].startswith("gpudoctor: GD-NVML-0 ")  # the old form, cut
+    seen = shown["n1"][:20].split()[0]  # 'gpudoctor:NVML-003', as an admin copies it
+    explained = gpudoctor(slurm_cluster, "explain", seen)[0]
+    assert explained.returncode == 0 and explained.stdout.startswith("GD-NVML-003\n")
+
+    for node in ("n1", "n2", "n3"):
+        done, _ = gate(slurm_cluster, HEALTHY_REPORT, node)
+        assert done.returncode == 0, done.stderr
+    slurm_cluster.wait_state("n1", lambda state, _: state == "idle", 10)
+    slurm_cluster.wait_state("n2", lambda state, _: state == "idle", 10)
+    time.sleep(1)  # an (unwanted) resume would show within a second
+    state, reason = slurm_cluster.sinfo_states()["n3"]
+    assert "drain" in state and reason == "gpudoctor: held back, ask bob"
 
 
 def test_gate_names_the_node_from_slurmd_nodename(slurm_cluster: SlurmCluster) -> None:
@@ -303,7 +344,7 @@ def test_gate_names_the_node_from_slurmd_nodename(slurm_cluster: SlurmCluster) -
     print(f"gate with SLURMD_NODENAME: exit {done.returncode} in {time.monotonic() - start:.1f} s")
     assert done.returncode == 1, done.stderr
     _, reason = slurm_cluster.wait_state("n3", lambda state, _: "drain" in state, 10)
-    assert reason.startswith("gpudoctor: ")
+    assert reason.startswith("gpudoctor:DRV-")
 
 
 def test_gate_names_an_unreachable_controller_and_a_missing_config(
@@ -388,7 +429,7 @@ def test_gate_as_health_check_program(tmp_path: Path) -> None:
         start = time.monotonic()
         _, why = cluster.wait_state("n1", lambda state, _: "drain" in state, 60)
         print(f"drained by the health check in {time.monotonic() - start:.1f} s: {why}")
-        assert why.startswith("gpudoctor: GD-"), log.read_text()
+        assert why.startswith("gpudoctor:DRV-"), log.read_text()
         trigger.unlink()
         start = time.monotonic()
         cluster.wait_state("n1", lambda state, _: state == "idle", 60)

@@ -51,10 +51,10 @@ def test_what_drain_fills_in_follows_it_too() -> None:
                 errors=(error,),
                 created_at="2026-12-07T04:05:06Z",
                 action="drain",
-                drain_reason="gpudoctor: GD-GPU-001 GPU 1 is lost",
+                drain_reason="gpudoctor:GPU-001 GPU 1 is lost",
                 node="n1",
                 slurm="ok",
-                message="draining n1: gpudoctor: GD-GPU-001 GPU 1 is lost",
+                message="draining n1: gpudoctor:GPU-001 GPU 1 is lost",
             )
         )
     )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.redact import redact
 from gpudoctor.model.report import (
     DeviceAccessInfo,
     ExcludedGpu,
@@ -24,7 +25,7 @@ from gpudoctor.model.report import (
     Unavailable,
     XidCount,
 )
-from gpudoctor.model.slurm import drain_reason, node_gpu_gres
+from gpudoctor.model.slurm import drain_command, drain_reason, node_gpu_gres, node_to_drain
 from tests.rules.builders import (
     diagnose,
     findings,
@@ -104,7 +105,7 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
         "GPU 0000:08:00.0 lost"
     )
     # the reason the gate drains with (it was 'GRES gpu:h100:8, NVML 7: ...', the gate's not)
-    assert found.fix[0].endswith(f'reason="gpudoctor: GD-GPU-068 {found.title}"')
+    assert found.fix[0].endswith(f'reason="gpudoctor:GPU-068 {found.title}"')
     assert found.evidence[0] == (
         "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
     )
@@ -491,7 +492,7 @@ def test_on_a_slurm_node_without_gres_the_fix_drains_it_as_the_gate_does():
     # was not resumed by the gate once NVML listed every GPU again
     (found,) = findings(server(slurm_commands=True), MISSING)
     reason = drain_reason(MISSING, found.title)
-    assert reason.startswith("gpudoctor: GD-GPU-070 NVML lists 7 of the 8 GPUs")
+    assert reason.startswith("gpudoctor:GPU-070 NVML lists 7 of the 8 GPUs")
     assert found.fix[2] == (
         f'$ sudo scontrol update nodename=node-17 state=drain reason="{reason}"'
         "   # first, on a SLURM node"
@@ -506,6 +507,42 @@ def test_the_drain_names_the_node_as_slurm_does():
     job = SlurmJob(job_id="9", node="n17")  # a job given no GPU: SLURMD_NODENAME
     (found,) = findings(with_host(server(slurm_job=job), hostname="login"), MISSING)
     assert "nodename=n17 state=drain" in found.fix[2]
+    # SLURM's NodeName may hold a dot: SLURMD_NODENAME is written whole
+    dotted = SlurmJob(job_id="9", node="rack1.n17")
+    (found,) = findings(with_host(server(slurm_job=dotted), hostname="login"), MISSING)
+    assert "nodename=rack1.n17 state=drain" in found.fix[2]
+
+
+def test_a_redacted_report_drains_the_node_the_command_is_run_on():
+    # check --from-report on a report saved with --output (redacted by default) read
+    # 'nodename=<redacted> state=drain', which a shell runs as two redirections, '<redacted'
+    # and '> state=drain'
+    report = redact(server(slurm_commands=True))
+    (found,) = findings(report, MISSING)
+    assert found.fix[2].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
+    assert node_to_drain(with_host(report, hostname="gpu-07.cluster.example")) == "gpu-07"
+    # GD-GPU-068 names the node as sinfo answered, which redaction hides as well
+    gres = redact(with_host(node("gpu:h100:8", gpus=7), hostname="gpu-07"))
+    assert gres.site.slurm_node.name == "<redacted>"
+    (found,) = findings(gres, RULE)
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
+
+
+@pytest.mark.parametrize(
+    ("node", "named"),
+    [
+        ("gpu-07", "gpu-07"),
+        ("$SLURMD_NODENAME", "$SLURMD_NODENAME"),
+        ("$(hostname -s)", "$(hostname -s)"),
+        ("<redacted>", "$(hostname -s)"),
+        ("", "$(hostname -s)"),
+        ("n1; reboot", "$(hostname -s)"),
+    ],
+)
+def test_a_drain_command_names_one_node_or_the_one_it_is_run_on(node, named):
+    command = drain_command(node, RULE, "t")
+    reason = 'reason="gpudoctor:GPU-068 t"'
+    assert command == f"sudo scontrol update nodename={named} state=drain {reason}"
 
 
 def test_every_gpu_listed_is_fine():

@@ -15,6 +15,7 @@ from gpudoctor.model.report import (
     SlurmJob,
     StorageInfo,
 )
+from gpudoctor.model.slurm import drain_command
 from tests.render import site_scenarios as s
 from tests.rules import builders as b
 
@@ -286,7 +287,11 @@ def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
     assert found.severity == Severity.ERROR
     assert "SLURM_STEP_GPUS=0" in found.evidence[-1]
     assert any("--exclude=n1" in line for line in found.fix)
-    assert any("state=drain" in line for line in found.fix)
+    # the gate's reason, which it resumes once the node is clean; it drained with
+    # reason="gpudoctor: GRES GPUs absent", which named no finding
+    drain = f"$ {drain_command('n1', 'GD-DRV-001', found.title)}"
+    assert drain in found.fix
+    assert 'reason="gpudoctor:DRV-001 SLURM gave this job GPUs' in drain
     no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
     assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs
 
