@@ -198,7 +198,8 @@ def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "of instances. MIG on with no GPU/compute instance leaves CUDA with no device at all "
     "(error). A mode change that waits for a GPU reset is a warning.",
     fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (`nvidia-smi -L` "
-    "lists them); create instances with `nvidia-smi mig -cgi <profiles> -C`.",
+    "lists them); create instances with `sudo nvidia-smi mig -cgi PROFILES -C` (PROFILES: "
+    "IDs from `nvidia-smi mig -lgip`, comma-separated).",
     sources=(
         "https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html",
         "pytorch/pytorch#102715",
@@ -214,7 +215,7 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 severity=Severity.WARNING,
                 title=f"{gpu_label(gpu)}: MIG mode change to {state} waits for a GPU reset",
                 evidence=(f"MIG current: {'on' if gpu.mig_enabled else 'off'}, pending: {state}",),
-                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",),
+                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",),
             )
         if not gpu.mig_enabled:
             continue
@@ -225,7 +226,8 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 evidence=("MIG mode: on", "MIG instances: none"),
                 fix=(
                     f"$ sudo nvidia-smi mig -lgip -i {gpu.index}   # list the profiles",
-                    f"$ sudo nvidia-smi mig -cgi <profile,...> -C -i {gpu.index}",
+                    f"$ sudo nvidia-smi mig -cgi PROFILES -C -i {gpu.index}   "
+                    "# PROFILES: IDs from that list, comma-separated",
                 ),
             )
             continue
@@ -318,7 +320,8 @@ def _on_off(value: bool | None) -> str:
     "change is not in effect yet: the GPU keeps running in the old mode until a reset or "
     "reboot.",
     fix="Reset the GPU (`sudo nvidia-smi -r -i N`, with no process on it) or reboot; or, if "
-    "the change was not wanted, set the mode back with `sudo nvidia-smi -i N -e 0|1`.",
+    "the change was not wanted, set the mode back with `sudo nvidia-smi -i N -e 0` (off) or "
+    "`-e 1` (on).",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetEccMode: current and pending)",
     ),
@@ -334,7 +337,7 @@ def ecc_mode_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"{gpu_label(gpu)}: ECC mode change to {then} waits for a GPU reset",
             evidence=(f"ECC current: {now}, pending: {then}",),
             fix=(
-                f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",
+                f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",
                 f"or keep ECC {now}: $ sudo nvidia-smi -i {gpu.index} "
                 f"-e {1 if gpu.ecc_enabled else 0}",
             ),

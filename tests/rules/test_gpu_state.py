@@ -104,6 +104,17 @@ def test_mig_without_instances_and_a_pending_mode_change():
     pending = with_gpu(healthy(), mig_enabled=False, mig_pending=True)
     (found,) = findings(pending, "GD-GPU-010")
     assert found.severity == Severity.WARNING and "reset" in found.title
+    # a reset under a running job: it said '# or reboot' alone, as no other reset line does
+    assert found.fix == ("$ sudo nvidia-smi -r -i 0   # once the GPU is idle; or reboot",)
+
+
+def test_the_mig_instance_command_pastes_into_a_shell():
+    empty = with_gpu(healthy(), mig_enabled=True, mig_pending=True)
+    (found,) = findings(empty, "GD-GPU-010")
+    # '-cgi <profile,...>' pasted is a redirection from a file named 'profile,...'
+    create = found.fix[1].removeprefix("$ ").split("   #")[0]
+    assert create == "sudo nvidia-smi mig -cgi PROFILES -C -i 0"
+    assert not any(ch in create for ch in "<>|")
 
 
 def test_persistence_mode_off_is_information_on_linux_only():
@@ -142,7 +153,7 @@ def test_an_ecc_mode_change_waiting_for_a_reset_is_a_warning(current, pending, w
     report = with_gpu(healthy(), ecc_enabled=current, ecc_pending=pending)
     (found,) = findings(report, "GD-GPU-014")
     assert found.severity == Severity.WARNING and words in found.title
-    assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
+    assert found.fix[0] == "$ sudo nvidia-smi -r -i 0   # once the GPU is idle; or reboot"
 
 
 @pytest.mark.parametrize(
