@@ -325,7 +325,8 @@ def vgpu_unlicensed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "$ nvidia-smi -q | grep -i -A2 license",
                 "$ sudo cp client_configuration_token_*.tok /etc/nvidia/ClientConfigToken/",
                 "$ sudo sed -i 's/^#\\?FeatureType=.*/FeatureType=1/' /etc/nvidia/gridd.conf",
-                "$ sudo systemctl restart nvidia-gridd && journalctl -u nvidia-gridd | tail",
+                "$ sudo systemctl restart nvidia-gridd && "
+                "sudo journalctl -u nvidia-gridd -b | tail",
             ),
         )
 

@@ -103,6 +103,16 @@ def test_an_opened_device_or_an_old_report_gives_nothing():
             assert findings(report, rule_id) == []
 
 
+def test_an_unlicensed_vgpu_reads_the_licensing_log_with_sudo():
+    unlicensed = h100(virtualization_mode="vgpu", vgpu_licensed=False)
+    (found,) = findings(with_nvml(healthy(), gpus=(unlicensed,)), "GD-GPU-016")
+    # journalctl shows a system unit's lines only to root and the systemd-journal, adm and
+    # wheel groups (journalctl(1)): without sudo, the licensing errors read as no lines at all
+    assert found.fix[-1] == (
+        "$ sudo systemctl restart nvidia-gridd && sudo journalctl -u nvidia-gridd -b | tail"
+    )
+
+
 def test_licensed_or_bare_metal_gpus_are_not_flagged():
     licensed = with_nvml(healthy(), gpus=(h100(virtualization_mode="vgpu", vgpu_licensed=True),))
     assert findings(licensed, "GD-GPU-016") == []
