@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.gres_count import drain_command
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.model.slurm import gpus_given, node_gpu_gres
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
@@ -102,16 +103,17 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         # SLURM handed this job GPUs the node does not have: not a CPU machine, a broken node
         node = job.node or "$SLURMD_NODENAME"
         given = ", ".join(f"{k}={v}" for k, v in sorted(gpus_given(job.gpu_variables).items()))
+        title = "SLURM gave this job GPUs, but the node shows no NVIDIA GPU"
         yield Hit(
             severity=Severity.ERROR,
-            title="SLURM gave this job GPUs, but the node shows no NVIDIA GPU",
+            title=title,
             evidence=(*evidence, f"SLURM job {job.job_id} on node {job.node or '?'}: {given}"),
             fix=(
                 f"Run the job elsewhere: $ sbatch --exclude={node} ...",
                 "Admin: compare the node's gres.conf with `nvidia-smi -L` and `lspci -nn | "
                 "grep -i nvidia` there, and take it out of service until it matches:",
-                f'$ scontrol update nodename={node} state=drain reason="gpudoctor: GRES GPUs '
-                'absent"',
+                # root's (scontrol(1)), with the health gate's own reason, which it resumes
+                f"$ {drain_command(node, title, 'GD-DRV-001')}",
             ),
         )
         return

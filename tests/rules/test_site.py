@@ -286,7 +286,12 @@ def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
     assert found.severity == Severity.ERROR
     assert "SLURM_STEP_GPUS=0" in found.evidence[-1]
     assert any("--exclude=n1" in line for line in found.fix)
-    assert any("state=drain" in line for line in found.fix)
+    # it read 'scontrol update ... reason="gpudoctor: GRES GPUs absent"': no sudo (scontrol
+    # update is root's or the SLURM admin's), and a reason the health gate never sets
+    assert found.fix[-1] == (
+        '$ sudo scontrol update nodename=n1 state=drain reason="gpudoctor: GD-DRV-001 SLURM '
+        'gave this job GPUs, but the node shows no NVIDIA GPU"'
+    )
     no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
     assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs
 
