@@ -19,6 +19,13 @@ def load_state(gpu: GpuInfo) -> str:
     return load_of(gpu.clock_event_reasons, gpu.utilization_gpu_pct)
 
 
+PCIE_GEN_QUERY = "nvidia-smi --query-gpu=pcie.link.gen.current,pcie.link.gen.max --format=csv"
+"""The link's generation, now and at most. nvidia-smi's ``-q -d`` has no PCIE type (its -h
+lists MEMORY ... POWER_PROFILES), so ``nvidia-smi -q -d PCIE`` is refused."""
+PCIE_WIDTH_QUERY = "nvidia-smi --query-gpu=pcie.link.width.current,pcie.link.width.max --format=csv"
+"""The link's width, now and at most (as :data:`PCIE_GEN_QUERY`)."""
+
+
 @rule(
     "GD-GPU-007",
     area="gpu",
@@ -75,7 +82,7 @@ def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "unknown the finding is information only. The link width does not drop that way and is "
     "judged at any load (GD-GPU-015).",
     fix="Check the slot's BIOS setting (PCIe generation), reseat the card or its riser, and "
-    "check again under load (`nvidia-smi -q -d PCIE`).",
+    f"check again under load (`{PCIE_GEN_QUERY}`).",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkGeneration, "
         "nvmlDeviceGetMaxPcieLinkGeneration)",
@@ -100,7 +107,7 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 fix=(
                     "Check the slot's PCIe generation setting in the BIOS; reseat the card or "
                     "riser.",
-                    f"$ nvidia-smi -q -d PCIE -i {gpu.index}",
+                    f"$ {PCIE_GEN_QUERY} -i {gpu.index}",
                 ),
             )
         else:
@@ -108,7 +115,7 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 severity=Severity.INFO,
                 title=f"{gpu_label(gpu)}: PCIe link Gen{gen} of Gen{gen_max} (load unknown)",
                 evidence=(link, "no utilisation or idle reading"),
-                fix=(f"Check again under load: $ nvidia-smi -q -d PCIE -i {gpu.index}",),
+                fix=(f"Check again under load: $ {PCIE_GEN_QUERY} -i {gpu.index}",),
             )
 
 
@@ -123,7 +130,7 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "host-device bandwidth by the same factor.",
     fix="Move the card to a full-width slot, check the riser and the BIOS bifurcation "
     "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s <bus id>`) or "
-    "`nvidia-smi -q -d PCIE`.",
+    f"`{PCIE_WIDTH_QUERY}`.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkWidth, "
         "nvmlDeviceGetMaxPcieLinkWidth)",

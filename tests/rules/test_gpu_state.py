@@ -8,6 +8,7 @@ import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuProcess, MigDevice
+from gpudoctor.rules import REGISTRY
 from gpudoctor.rules.gpu_state import load_state
 from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
@@ -60,6 +61,17 @@ def test_a_downtrained_link_generation_is_reported_only_while_busy():
     assert findings(with_gpu(healthy(), **BUSY), "GD-GPU-008") == []
     # a narrow link at full generation is GD-GPU-015's, not this rule's
     assert findings(with_gpu(healthy(), pcie_width=8, **BUSY), "GD-GPU-008") == []
+
+
+def test_the_link_is_read_with_an_nvidia_smi_query_that_exists():
+    # 'nvidia-smi -q -d PCIE' is refused: -d has no PCIE type (nvidia-smi -h of 590.48.01,
+    # 595.80 and 610.57.04 in the shared captures lists MEMORY ... POWER_PROFILES)
+    (busy,) = findings(with_gpu(healthy(), pcie_gen=3, **BUSY), "GD-GPU-008")
+    assert busy.fix[-1] == (
+        "$ nvidia-smi --query-gpu=pcie.link.gen.current,pcie.link.gen.max --format=csv -i 0"
+    )
+    for rule_id in ("GD-GPU-008", "GD-GPU-015"):
+        assert "-d PCIE" not in REGISTRY[rule_id].fix
 
 
 @pytest.mark.parametrize("load", [{}, BUSY, {"clock_event_reasons": None}])
