@@ -86,10 +86,18 @@ def surplus_title(shown: str, has: int) -> str:
     return f"The node has {gpus(has)}; SLURM gives out only {shown}"
 
 
+_NODE_WORD = re.compile(r"\$?[\w.\[\],-]+")
+"""A node name, hostlist or ``$SLURMD_NODENAME`` that a shell passes on as it is."""
+
+
 def drain_command(node: str, title: str, finding_id: str = GRES_COUNT_ID) -> str:
     """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor: GD-GPU-068 ..."``:
     the reason the health gate sets for this finding (``finding_id``) alone, in double quotes
     (the reason has none; ``$``, a backquote and a backslash are escaped) so that ``node's``
     reads as it is."""
     reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
+    if not _NODE_WORD.fullmatch(node):
+        # a name the report had redacted ('<redacted>'): pasted, '<' and '>' are redirections
+        # and scontrol never runs; NODE reads as the word to replace
+        node = "NODE"
     return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.redact import redact
 from gpudoctor.model.report import (
     DeviceAccessInfo,
     ExcludedGpu,
@@ -447,6 +448,15 @@ def test_the_drain_names_the_node_as_slurm_does():
     job = SlurmJob(job_id="9", node="n17")  # a job given no GPU: SLURMD_NODENAME
     (found,) = findings(with_host(server(slurm_job=job), hostname="login"), MISSING)
     assert "nodename=n17 state=drain" in found.fix[2]
+
+
+def test_a_redacted_host_name_is_not_pasted_as_a_redirection():
+    # check --format json and -o redact the report before diagnosing: the drain read
+    # 'nodename=<redacted> state=drain', which bash takes as redirections (scontrol never ran)
+    report = redact(with_host(server(slurm_commands=True), hostname="gpu-07"))
+    (found,) = findings(report, MISSING)
+    assert found.fix[2].startswith("$ sudo scontrol update nodename=NODE state=drain reason=")
+    assert "<" not in found.fix[2]
 
 
 def test_every_gpu_listed_is_fine():
