@@ -9,7 +9,7 @@ from datetime import datetime
 from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_parts, same_device
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
-from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
 XID_DOCS = "https://docs.nvidia.com/deploy/xid-errors/index.html"
@@ -499,7 +499,7 @@ def sxids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(members of the `systemd-journal` or `adm` group) or `dmesg`. gpudoctor tried each and "
     "reports what it could not read rather than guess.",
     fix="Run the check as root, add the user to the `systemd-journal` group, or let an "
-    "administrator run `sudo gpudoctor check`.",
+    f"administrator run `{SUDO_CHECK}`.",
     sources=(
         "https://www.kernel.org/doc/Documentation/sysctl/kernel.txt (dmesg_restrict)",
         "https://www.freedesktop.org/software/systemd/man/latest/journalctl.html (who may read "
@@ -512,5 +512,5 @@ def log_unreadable(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=tuple(part.strip() for part in log.message.split(";") if part.strip())[:3],
-        fix=("$ sudo gpudoctor check", "$ sudo usermod -aG systemd-journal $USER"),
+        fix=(f"$ {SUDO_CHECK}", "$ sudo usermod -aG systemd-journal $USER"),
     )

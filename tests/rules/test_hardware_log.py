@@ -259,6 +259,7 @@ def test_an_unreadable_log_is_said_once_as_information():
     (found,) = findings(report, "GD-HOST-055")
     assert found.severity == Severity.INFO and len(found.evidence) == 3
     assert found.evidence[0] == "/dev/kmsg: Operation not permitted"
+    assert found.fix[0] == '$ sudo "$(command -v gpudoctor)" check'  # sudo's secure_path
     assert not [f for f in diagnose(report).findings if f.id.startswith("GD-GPU-05")]
 
 
