@@ -244,7 +244,7 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             + (f", {m.uuid}" if m.uuid else "")
             for m in gpu.mig_devices
         ]
-        first = gpu.mig_devices[0].uuid or "MIG-<uuid>"
+        first = gpu.mig_devices[0].uuid or "MIG-UUID"  # nvidia-smi -L, the next step, lists it
         yield Hit(
             title=f"{gpu_label(gpu)}: MIG is on with {len(gpu.mig_devices)} instances; "
             "each process sees one",

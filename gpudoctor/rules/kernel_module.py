@@ -195,7 +195,7 @@ def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            *switch_module_flavour(report, "open", _branch(report) or "<branch>"),
+            *switch_module_flavour(report, "open", _branch(report) or ""),
             "$ sudo journalctl -k -b | grep -i 'open kernel modules'   # the kernel's own words",
             *then,
         ),
@@ -251,7 +251,7 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     found = _mismatched(report, kb, "proprietary")
     if not found:
         return
-    branch = _branch(report) or "<branch>"
+    branch = _branch(report) or ""
     rows = [
         row
         for fn, _ in found
@@ -411,15 +411,21 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not_ready:
         evidence.append(f"cuInit: {SYSTEM_NOT_READY} (802, system not yet initialized)")
     evidence += [f"GPU {g.index}: NVML fabric state {g.fabric_state}" for g in pending]
-    branch = (driver or "<branch>").split(".")[0]
+    # words to replace where no version is known ('<driver>' pasted is a redirection)
+    branch = driver.split(".")[0] if driver else "BRANCH"
     title = None
     if wrong:
         title = f"Fabric Manager {fm.version} does not match driver {driver}" if fm else None
     elif stopped:
         title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
     fix = [
-        *_apt_fabric_manager(branch, driver or "<driver>"),
-        _rhel_fabric_manager(branch, driver or "<driver>"),
+        *(
+            ()
+            if driver
+            else ("DRIVER: the version in /proc/driver/nvidia/version; BRANCH: its first number",)
+        ),
+        *_apt_fabric_manager(branch, driver or "DRIVER"),
+        _rhel_fabric_manager(branch, driver or "DRIVER"),
         "$ sudo systemctl enable --now nvidia-fabricmanager",
         "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
     ]

@@ -107,6 +107,11 @@ def test_mig_with_instances_is_information_with_the_instance_to_pick():
     )
     assert found.severity == Severity.INFO
     assert "$ export CUDA_VISIBLE_DEVICES=MIG-aaaa" in found.fix
+    # an instance NVML gave no UUID: it read 'CUDA_VISIBLE_DEVICES=MIG-<uuid>', a redirection
+    nameless = (MigDevice(index=0),)
+    report = with_gpu(healthy(), mig_enabled=True, mig_pending=True, mig_devices=nameless)
+    (found,) = findings(report, "GD-GPU-010")
+    assert found.fix[0] == "$ export CUDA_VISIBLE_DEVICES=MIG-UUID"
     assert findings(healthy(), "GD-GPU-010") == []
 
 
