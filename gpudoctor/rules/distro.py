@@ -307,7 +307,8 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
     tree = "kernel-open" if flavour == "open" else "kernel"
     return (
         *_choose(report, commands, what),
-        f"With NVIDIA's .run: sh NVIDIA-Linux-*.run -m={tree}",
+        # as anyone but root the installer stops: 'ERROR: nvidia-installer must be run as root'
+        f"With NVIDIA's .run: $ sudo sh NVIDIA-Linux-*.run -m={tree}",
     )
 
 

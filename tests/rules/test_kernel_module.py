@@ -78,7 +78,8 @@ def test_blackwell_on_the_proprietary_module() -> None:
     assert found.evidence[1].endswith(": the proprietary module")
     assert found.evidence[2] == "NVML lists 0 GPUs"
     assert found.fix[0] == "$ sudo apt-get install nvidia-driver-580-open && sudo reboot"
-    assert "-m=kernel-open" in found.fix[1]
+    # nvidia-installer runs only as root: 'sh NVIDIA-Linux-*.run' had no sudo
+    assert found.fix[1] == "With NVIDIA's .run: $ sudo sh NVIDIA-Linux-*.run -m=kernel-open"
     assert findings(rtx5090_laptop_on_proprietary(), "GD-DRV-008") == []
 
 
