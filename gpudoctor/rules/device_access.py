@@ -188,7 +188,7 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     "`DeviceAllow=` for the NVIDIA devices is the usual cause (a hardened service unit); "
     "the file's own mode and group are not the problem. NVML fails with *Unknown Error* or "
     "*Insufficient Permissions*.",
-    fix="Allow the devices in the unit (`systemctl edit UNIT`: `DeviceAllow=/dev/nvidiactl "
+    fix="Allow the devices in the unit (`sudo systemctl edit UNIT`: `DeviceAllow=/dev/nvidiactl "
     "rw`, `DeviceAllow=/dev/nvidia-uvm rw`, `DeviceAllow=char-nvidia* rw` for the GPUs, whose "
     "group in `/proc/devices` is `nvidia` from R545 on and `nvidia-frontend` before; or drop "
     "`PrivateDevices=`), then restart the service.",

@@ -529,7 +529,7 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "TensorFlow then prints only `Cannot dlopen some GPU libraries` and skips the GPU; "
     "gpudoctor repeats the load of each library in a child and reports the loader's own "
     "words (which often name a *different*, transitive library such as `libnvJitLink`).",
-    fix="Install the framework with its CUDA wheels (`pip install 'tensorflow[and-cuda]==<ver>'` "
+    fix="Install the framework with its CUDA wheels (`pip install 'tensorflow[and-cuda]==VERSION'` "
     "for TensorFlow 2.14 and later, whose extra it is; an older one takes CUDA from conda, "
     "which `gpudoctor make-env` plans; or the PyTorch CUDA wheel), remove foreign CUDA folders "
     "from `LD_LIBRARY_PATH`; "
@@ -623,7 +623,7 @@ def _cudnn_parts(text: str | None) -> tuple[int, ...]:
     "framework was compiled with (`Loaded runtime CuDNN library: 9.1.0 but source was "
     "compiled with: 9.3.0`). An older cuDNN usually comes from another framework's pinned "
     "wheel in the same env, or a system cuDNN on `LD_LIBRARY_PATH`.",
-    fix="Install the cuDNN wheel the framework pins (`pip install nvidia-cudnn-cu12==<ver>`), "
+    fix="Install the cuDNN wheel the framework pins (`pip install nvidia-cudnn-cu12==VERSION`), "
     "drop stale cuDNN folders from `LD_LIBRARY_PATH`, or split frameworks into separate "
     "environments.",
     sources=(

@@ -129,7 +129,7 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "slot with fewer lanes, a slot shared by bifurcation, or a card not fully seated. It cuts "
     "host-device bandwidth by the same factor.",
     fix="Move the card to a full-width slot, check the riser and the BIOS bifurcation "
-    "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s <bus id>`) or "
+    "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s BUS_ID`) or "
     f"`{PCIE_WIDTH_QUERY}`.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkWidth, "
@@ -204,7 +204,7 @@ def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`torch.cuda.device_count()` is 1 and `cuda:1` is an invalid ordinal, whatever the number "
     "of instances. MIG on with no GPU/compute instance leaves CUDA with no device at all "
     "(error). A mode change that waits for a GPU reset is a warning.",
-    fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (`nvidia-smi -L` "
+    fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-UUID` (`nvidia-smi -L` "
     "lists them); create instances with `sudo nvidia-smi mig -cgi PROFILES -C` (PROFILES: "
     "IDs from `nvidia-smi mig -lgip`, comma-separated).",
     sources=(

@@ -345,8 +345,9 @@ def test_every_live_command_pastes_and_runs(where, command):
 
 
 @pytest.mark.parametrize(("where", "command"), CATALOGUE, ids=[w for w, _ in CATALOGUE])
-def test_every_catalogue_command_parses_with_real_options(where, command):
-    assert problems_of(command, live=False) == [], command
+def test_every_catalogue_command_pastes_and_runs(where, command):
+    # explain prints these: a placeholder is a word to replace (BRANCH, N), never <branch>
+    assert problems_of(command, live=True) == [], command
 
 
 @pytest.mark.parametrize(
