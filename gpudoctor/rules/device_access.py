@@ -161,7 +161,11 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            "Recreate the container (Kubernetes: delete the pod): "
+            # NVIDIA's notice (nvidia-docker#1730): the container must be deleted; rm -f also
+            # kills what runs in it and drops what it wrote outside its volumes
+            "Recreate the container (Kubernetes: delete the pod); this stops what runs in it and "
+            "deletes what it wrote outside its volumes, so copy that out first "
+            "(`docker cp NAME:PATH .`):",
             "$ docker rm -f NAME && docker run --gpus all ...",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",

@@ -69,10 +69,13 @@ def test_eperm_in_a_v1_container_quotes_devices_list():
     assert "cgroup v1 devices.list for NVIDIA's major 195: c 195:* m" in found.evidence
     # The udev rule is one command that writes the file, so the terminal never wraps the rule
     # line (110 characters) in two, which pasted into the file would break it.
+    # docker rm -f kills the job and drops the container's own files: said before, not after
     assert found.fix[0] == (
-        "Recreate the container (Kubernetes: delete the pod): "
-        "$ docker rm -f NAME && docker run --gpus all ..."
+        "Recreate the container (Kubernetes: delete the pod); this stops what runs in it and "
+        "deletes what it wrote outside its volumes, so copy that out first "
+        "(`docker cp NAME:PATH .`):"
     )
+    assert found.fix[1] == "$ docker rm -f NAME && docker run --gpus all ..."
     (udev,) = [step for step in found.fix if "71-nvidia-dev-char.rules" in step]
     assert udev.startswith("""$ echo 'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", """)
     assert udev.endswith("' | sudo tee /lib/udev/rules.d/71-nvidia-dev-char.rules")
