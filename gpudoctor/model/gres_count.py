@@ -96,8 +96,11 @@ def drain_command(node: str, title: str, finding_id: str = GRES_COUNT_ID) -> str
     (the reason has none; ``$``, a backquote and a backslash are escaped) so that ``node's``
     reads as it is."""
     reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
-    if not _NODE_WORD.fullmatch(node):
-        # a name the report had redacted ('<redacted>'): pasted, '<' and '>' are redirections
-        # and scontrol never runs; NODE reads as the word to replace
-        node = "NODE"
-    return f'sudo scontrol update nodename={node} state=drain reason="{reason}"'
+    return f'sudo scontrol update nodename={node_word(node)} state=drain reason="{reason}"'
+
+
+def node_word(node: str) -> str:
+    """``node`` as a drain command names it: NODE, the word to replace, for a name a shell
+    would not pass on as it is (a name the report had redacted, ``<redacted>``: pasted, ``<``
+    and ``>`` are redirections and scontrol never runs)."""
+    return node if _NODE_WORD.fullmatch(node) else "NODE"

@@ -24,6 +24,7 @@ from gpudoctor.model.derived import (
     slurm_unanswered,
     wsl_name,
 )
+from gpudoctor.model.gres_count import node_word
 from gpudoctor.model.report import GpuInfo, Report
 from gpudoctor.rules.registry import Hit, KnowledgeBase
 
@@ -143,6 +144,15 @@ WSL1_FIX = (
     "> wsl -l -v",
     "> wsl --set-version DISTRO 2",
 )
+
+
+def slurm_node_word(report: Report) -> str:
+    """This node as scontrol names it: SLURMD_NODENAME in a job, else the short host name (the
+    health gate's); NODE, a word to replace, where the report has none a shell passes on
+    (a redacted host name)."""
+    site = report.site
+    job = site.slurm_job if site is not None else None
+    return node_word((job.node if job else None) or report.host.hostname.split(".")[0])
 
 
 SUDO_CHECK = 'sudo "$(command -v gpudoctor)" check'

@@ -21,7 +21,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.gres_count import drain_command, plural, short_title, surplus_title
 from gpudoctor.model.report import GpuInfo, Report, SlurmNodeGres
 from gpudoctor.model.slurm import GpuCounts, NodeGpuGres, judge_gres, node_gpu_gres
-from gpudoctor.rules.facts import gpus
+from gpudoctor.rules.facts import gpus, slurm_node_word
 from gpudoctor.rules.hardware_log import before_boot
 from gpudoctor.rules.kernel_module import refused_gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
@@ -486,7 +486,6 @@ def _missing_hit(
     short: int,
     refused: set[str],
 ) -> Hit | None:
-    host = report.host
     unnamed_lost = sum(1 for g in listed if g.lost and not g.pci_bus_id)
     if len(missing) <= unnamed_lost:
         return None  # NVML counts them, as lost: GD-GPU-001 names them
@@ -511,8 +510,7 @@ def _missing_hit(
     first = pci_address(missing[0])
     site = report.site
     slurm = site is not None and (site.slurm_commands or site.slurm_job)
-    # SLURM's name for the node: SLURMD_NODENAME in a job, else the short host name (the gate's)
-    name = (site.slurm_job.node if site and site.slurm_job else None) or host.hostname.split(".")[0]
+    name = slurm_node_word(report)  # SLURMD_NODENAME in a job, else the short host name
     title = f"NVML lists {len(listed)} of the {owned} GPUs the nvidia driver owns: {gone}"
     drain = (
         # the gate's own reason: the gate resumes the node once NVML lists every GPU again

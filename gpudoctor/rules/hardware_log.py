@@ -9,7 +9,7 @@ from datetime import datetime
 from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_parts, same_device
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
-from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus
+from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus, slurm_node_word
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
 XID_DOCS = "https://docs.nvidia.com/deploy/xid-errors/index.html"
@@ -35,7 +35,7 @@ ACTION_FIX: dict[str, str] = {
     "reset_gpu": "$ sudo nvidia-smi -r -i {index}   # once the GPU is idle; or reboot",
     "reboot": "$ sudo reboot",
     "drain_repair": "Drain the node and send the GPU for repair: "
-    "$ sudo scontrol update nodename=$(hostname -s) state=drain reason='GPU Xid'",
+    "$ sudo scontrol update nodename={node} state=drain reason='GPU Xid'",
 }
 ACTION_WORDS: dict[str, str] = {
     "none": "no action of its own",
@@ -319,7 +319,13 @@ def xid_storm(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 f"{most} hardware Xids within {STORM_WINDOW_S // 3600} h (Xid {shown}) "
                 f"{_window(log)}",
             ),
-            fix=(ACTION_FIX["drain_repair"], "$ dcgmi diag -r 3"),
+            # the node by SLURM's name in the report, not $(hostname -s): a fleet report's fix
+            # pasted on the login node named the login node; a reason not the health gate's,
+            # so that the gate does not resume the node before the repair
+            fix=(
+                ACTION_FIX["drain_repair"].format(node=slurm_node_word(report)),
+                "$ dcgmi diag -r 3",
+            ),
         )
 
 

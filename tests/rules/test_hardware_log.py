@@ -7,7 +7,16 @@ from dataclasses import replace
 import pytest
 
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import HardwareInfo, KernelLogInfo, Report, XidCount, XidEvent
+from gpudoctor.model.redact import redact
+from gpudoctor.model.report import (
+    HardwareInfo,
+    KernelLogInfo,
+    Report,
+    SiteInfo,
+    SlurmJob,
+    XidCount,
+    XidEvent,
+)
 from gpudoctor.probe.kernel_log import _Reading, summarise
 from gpudoctor.rules.hardware_log import densest
 from tests.rules.builders import diagnose, findings, healthy, with_driver, with_gpu
@@ -140,6 +149,16 @@ def test_eighteen_hardware_xids_in_two_hours_drain_the_node():
     (found,) = findings(report, "GD-GPU-058")
     assert found.severity == Severity.ERROR and "18 hardware Xids within 2 h" in found.evidence[0]
     assert found.fix[0].startswith("Drain the node")
+    # it read 'nodename=$(hostname -s)': pasted from a fleet report on the login node, that
+    # names the login node; now the node the report is of (SLURM's name, else the host's)
+    assert found.fix[0].endswith(
+        "$ sudo scontrol update nodename=node-17 state=drain reason='GPU Xid'"
+    )
+    job = SlurmJob(job_id="3", node="n17")
+    in_job = replace(report, site=SiteInfo(slurm_job=job))
+    assert "nodename=n17 state=drain" in findings(in_job, "GD-GPU-058")[0].fix[0]
+    (redacted,) = findings(redact(report), "GD-GPU-058")
+    assert "nodename=NODE state=drain" in redacted.fix[0]
 
 
 def test_the_same_count_spread_over_a_day_is_no_storm():
