@@ -415,7 +415,8 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
     )
     for n, step in enumerate(steps, 1):
         click.echo(f"  {n}. {step.title}", file=out)
-        click.echo(f"     $ {step.command}", file=out)
+        for line in step.shown:
+            click.echo(f"     {line}", file=out)
     click.echo(f"  then: {plan.activate}", file=out)
     if plan.target.unchecked is not None:
         # taken as given: a typo would otherwise surface only as a failed step minutes later

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 DRAIN_PREFIX = "gpudoctor:"
 """Every drain reason gpudoctor writes starts so, in every version (``gpudoctor: GD-GPU-068 ...``
 before 2026-12-08), so that an older gpudoctor's gate resumes a drain of this one's."""
+REPAIR_PREFIX = "repair:"
+"""A drain that sends a GPU for repair (an Xid whose action is so) starts so, never
+``gpudoctor:``: no health gate, of this version or an older one, resumes such a node. The gate
+would find it clean once the Xids leave the kernel log's window or a reboot clears the log, and
+put the GPU back in service unrepaired."""
 SINFO_REASON_WIDTH = 20
 """``sinfo -R`` shows this many characters of a reason (its default format is
 ``%20E %9u %19H %N``, man sinfo): the prefix and the finding's ID fit in them."""
@@ -30,12 +35,14 @@ def reason_id(finding_id: str) -> str:
     return finding_id.removeprefix("GD-")
 
 
-def drain_reason(finding_id: str, title: str, more: int = 0) -> str:
+def drain_reason(finding_id: str, title: str, more: int = 0, *, repair: bool = False) -> str:
     """``gpudoctor:GPU-004 <title>`` on one line, short enough for sinfo: the reason the health
     gate drains with, and the one every drain command gpudoctor prints names. The first 20
-    characters, all ``sinfo -R`` shows, hold the prefix and the finding's ID."""
+    characters, all ``sinfo -R`` shows, hold the prefix and the finding's ID. ``repair``:
+    ``repair:GPU-058 <title>``, a drain until a person has the GPU repaired."""
     extra = f" (+{more} more)" if more else ""
-    text = f"{DRAIN_PREFIX}{reason_id(finding_id)} {' '.join(title.split())}"
+    prefix = REPAIR_PREFIX if repair else DRAIN_PREFIX
+    text = f"{prefix}{reason_id(finding_id)} {' '.join(title.split())}"
     room = MAX_REASON - len(extra)
     if len(text) > room:
         text = text[: room - 1] + "…"
@@ -63,9 +70,11 @@ NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 """One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
 characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
 file name too (no path separator, no leading dot)."""
-THIS_NODE = "$(hostname -s)"
-"""A drain command's node where the report names none: the one the command is run on."""
-SHELL_NODES = frozenset({THIS_NODE, "$SLURMD_NODENAME"})
+UNNAMED_NODE = "NODE"
+"""A drain command's node where the report names none a shell passes on as it is: a word to
+replace (not ``$(hostname -s)``, which drains whichever machine the command is pasted on, the
+login node for a fleet report or a saved one)."""
+SHELL_NODES = frozenset({"$(hostname -s)", "$SLURMD_NODENAME"})
 """Nodes a drain command may name by what the shell expands there."""
 
 
@@ -79,15 +88,16 @@ def node_to_drain(report: Report) -> str:
     return job_node or sinfo_node or report.host.hostname.split(".")[0]
 
 
-def drain_command(node: str, finding_id: str, title: str) -> str:
+def drain_command(node: str, finding_id: str, title: str, *, repair: bool = False) -> str:
     """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor:GPU-068 ..."``: the
     reason the health gate sets for this finding alone, in double quotes (the reason has none;
     ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is. ``node``
     is written as given (``$SLURMD_NODENAME`` is the shell's to expand) where it is a node's
     name; anything else (a redacted report's ``<redacted>``, which a shell reads as two
-    redirections) becomes ``$(hostname -s)``, the node the command is run on."""
-    where = node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else THIS_NODE
-    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title))
+    redirections, or ``n1; reboot``) becomes ``NODE``, the word to replace. ``repair``: the
+    reason a person clears (drain_reason's)."""
+    where = node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else UNNAMED_NODE
+    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title, repair=repair))
     return f'sudo scontrol update nodename={where} state=drain reason="{reason}"'
 
 

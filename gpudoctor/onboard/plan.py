@@ -291,6 +291,22 @@ class Step:
     --torch-index-url mirror) a failed step's message names when it could not reach one."""
 
     @property
+    def shown(self) -> tuple[str, ...]:
+        """The lines a dry run prints for the step: ``$ `` and a line a shell runs as it is;
+        what gpudoctor does itself, and a variable known only once the plan step has written
+        its file, as words with no prompt (pasted, ``[VAR=<...>]`` or ``(gpudoctor writes
+        ...)`` is no command)."""
+        if not self.argv:
+            return (self.command,)
+        if self.env_from is not None and not self.env:
+            where = PurePosixPath(self.env_from).name
+            return (
+                f"$ {shlex.join(self.argv)}",
+                f"  (run with {CUDA_OVERRIDE} set to the nodes' CUDA, as {where} sets it)",
+            )
+        return (f"$ {self.command}",)
+
+    @property
     def command(self) -> str:
         """The command line as a shell would take it, or what gpudoctor does itself."""
         if not self.argv:

@@ -109,7 +109,7 @@ def _not_applicable(report: Report) -> bool:
     "replaces it.",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
-    "(Ubuntu `libnvidia-compute-<branch>`, Debian `libcuda1`, Fedora "
+    "(Ubuntu `libnvidia-compute-BRANCH`, Debian `libcuda1`, Fedora "
     "`xorg-x11-drv-nvidia-cuda-libs`, or `xorg-x11-drv-nvidia-580xx-cuda-libs` for RPM "
     "Fusion's 580xx series: named where driver 580 runs a GPU that later branches dropped, "
     "both where the report cannot tell; RHEL family `nvidia-driver-cuda-libs`). WSL2: put "

@@ -167,7 +167,11 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            "Recreate the container (Kubernetes: delete the pod): "
+            # NVIDIA's notice (nvidia-docker#1730): the container must be deleted; rm -f also
+            # kills what runs in it and drops what it wrote outside its volumes
+            "Recreate the container (Kubernetes: delete the pod); this stops what runs in it and "
+            "deletes what it wrote outside its volumes, so copy that out first "
+            "(`docker cp NAME:PATH .`):",
             f"$ docker rm -f NAME && {_docker_run(kb)}",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",
@@ -194,7 +198,7 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
     "`DeviceAllow=` for the NVIDIA devices is the usual cause (a hardened service unit); "
     "the file's own mode and group are not the problem. NVML fails with *Unknown Error* or "
     "*Insufficient Permissions*.",
-    fix="Allow the devices in the unit (`systemctl edit UNIT`: `DeviceAllow=/dev/nvidiactl "
+    fix="Allow the devices in the unit (`sudo systemctl edit UNIT`: `DeviceAllow=/dev/nvidiactl "
     "rw`, `DeviceAllow=/dev/nvidia-uvm rw`, `DeviceAllow=char-nvidia* rw` for the GPUs, whose "
     "group in `/proc/devices` is `nvidia` from R545 on and `nvidia-frontend` before; or drop "
     "`PrivateDevices=`), then restart the service.",
@@ -331,7 +335,8 @@ def vgpu_unlicensed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "$ nvidia-smi -q | grep -i -A2 license",
                 "$ sudo cp client_configuration_token_*.tok /etc/nvidia/ClientConfigToken/",
                 "$ sudo sed -i 's/^#\\?FeatureType=.*/FeatureType=1/' /etc/nvidia/gridd.conf",
-                "$ sudo systemctl restart nvidia-gridd && journalctl -u nvidia-gridd | tail",
+                "$ sudo systemctl restart nvidia-gridd && "
+                "sudo journalctl -u nvidia-gridd -b | tail",
             ),
         )
 

@@ -292,6 +292,12 @@ def add_kernel_args(report: Report, args: str) -> tuple[str, ...]:
     )
 
 
+UNKNOWN_BRANCH = (
+    "   # BRANCH: the NNN of the nvidia-driver-NNN that dpkg -l 'nvidia-driver-*' lists"
+)
+"""What BRANCH stands for in a command where the report names no driver version."""
+
+
 def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[str, ...]:
     """Replace the nvidia kernel module by its ``open`` or ``proprietary`` flavour, same branch.
 
@@ -302,10 +308,14 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
     enabled), on RHEL 10 the ``nvidia-open`` or ``cuda-drivers`` package with --allowerasing.
     """
     known = branch.isdigit()
+    # an unknown branch is a word to replace, never '<branch>': pasted, that is a redirection
+    branch, which = (branch, "") if known else ("BRANCH", UNKNOWN_BRANCH)
     if flavour == "open":
         stream = f"{branch}-open" if known else "open-dkms"
         commands: dict[Family, tuple[str, ...]] = {
-            "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch}-open && sudo reboot",),
+            "ubuntu": (
+                f"$ sudo apt-get install nvidia-driver-{branch}-open && sudo reboot{which}",
+            ),
             "debian": ("$ sudo apt-get install nvidia-open-kernel-dkms && sudo reboot",),
             "fedora": (
                 "$ echo '%_with_kmod_nvidia_open 1' | sudo tee /etc/rpm/macros.nvidia-kmod "
@@ -322,7 +332,7 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
     else:
         stream = f"{branch}-dkms" if known else "latest-dkms"
         commands = {
-            "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot",),
+            "ubuntu": (f"$ sudo apt-get install nvidia-driver-{branch} && sudo reboot{which}",),
             "debian": ("$ sudo apt-get install nvidia-kernel-dkms && sudo reboot",),
             "fedora": (
                 "$ sudo rm -f /etc/rpm/macros.nvidia-kmod && sudo akmods --kernels $(uname -r) "
@@ -339,7 +349,8 @@ def switch_module_flavour(report: Report, flavour: str, branch: str) -> tuple[st
     tree = "kernel-open" if flavour == "open" else "kernel"
     return (
         *_choose(report, commands, what),
-        f"With NVIDIA's .run: sh NVIDIA-Linux-*.run -m={tree}",
+        # as anyone but root the installer stops: 'ERROR: nvidia-installer must be run as root'
+        f"With NVIDIA's .run: $ sudo sh NVIDIA-Linux-*.run -m={tree}",
     )
 
 

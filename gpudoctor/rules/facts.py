@@ -145,6 +145,13 @@ WSL1_FIX = (
 )
 
 
+SUDO_CHECK = 'sudo "$(command -v gpudoctor)" check'
+"""gpudoctor check as root, run by its path: sudo looks a command up in its secure_path
+(``/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`` in Debian's and Ubuntu's
+sudoers), where a gpudoctor in a virtual environment or ~/.local/bin (pip --user, pipx, uv
+tool) is not: ``sudo gpudoctor check`` answered ``command not found`` there."""
+
+
 WSL_LINUX_DRIVER = (
     "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
     "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",

@@ -17,6 +17,7 @@ from gpudoctor.rules.facts import (
     major_minor,
     make_env_command,
     slurm_login_node,
+    version,
 )
 from gpudoctor.rules.registry import (
     FRAMEWORK_NAMES,
@@ -103,8 +104,9 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
         evidence.append("the local version label +cpu marks a CPU wheel")
     evidence.append(f"NVIDIA GPUs present: {len(report.nvml.gpus) or 'yes (PCI)'}")
     fix = [f"$ {make_env_command(report, fw.name)}"]
-    if fw.name == "tensorflow" and fw.version:
-        fix.append(f'or, on Linux/WSL2: $ pip install "tensorflow[and-cuda]=={fw.version}"')
+    wheels = tf_and_cuda(kb, fw) if fw.name == "tensorflow" and fw.version else None
+    if wheels:
+        fix.append(f'or, on Linux/WSL2: $ pip install "{wheels}"')
     yield Hit(evidence=tuple(evidence), fix=tuple(fix))
 
 
@@ -336,6 +338,24 @@ def release_of(kb: KnowledgeBase, fw: FrameworkInfo) -> ReleaseLike | None:
         return None
     query = kb.torch_release if fw.name == "torch" else kb.tensorflow_release
     return ask(query, fw.version)
+
+
+TF_AND_CUDA = "tensorflow[and-cuda]"
+"""The pip requirement whose extra brings TensorFlow's CUDA wheels (2.14 and later)."""
+
+
+def tf_and_cuda(kb: KnowledgeBase, fw: FrameworkInfo) -> str | None:
+    """``tensorflow[and-cuda]==2.20.0``: what pip installs this TensorFlow with its CUDA wheels,
+    pinned to the public version (PyPI has no ``+label``); unpinned when the version is not
+    known. None for a release the knowledge base has no and-cuda build of (before 2.14): pip
+    only warns that it ``does not provide the extra 'and-cuda'`` and installs no CUDA library."""
+    if not fw.version:
+        return TF_AND_CUDA
+    release = release_of(kb, fw)
+    if release is None or not any(v.package == TF_AND_CUDA for v in release.variants):
+        return None
+    public = version(fw.version)
+    return f"{TF_AND_CUDA}=={public.public if public else fw.version}"
 
 
 @framework_rule(

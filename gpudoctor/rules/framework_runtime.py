@@ -22,7 +22,7 @@ from gpudoctor.rules.facts import (
     no_nvidia_gpu,
     version,
 )
-from gpudoctor.rules.framework_build import cuda_support, label
+from gpudoctor.rules.framework_build import cuda_support, label, tf_and_cuda
 from gpudoctor.rules.hardware_log import xid_step
 from gpudoctor.rules.host import parse_visible_devices
 from gpudoctor.rules.messages import import_explained, import_explained_elsewhere
@@ -36,10 +36,18 @@ _LOCAL_INDEX = re.compile(r"^(cu\d+|cpu|rocm[\d.]+|xpu)$")
 """Local version labels of PyTorch's own indexes (``2.9.1+cu128`` is on .../whl/cu128 only)."""
 
 
-def _reinstall(fw: FrameworkInfo) -> str:
+def _reinstall(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> str:
     if fw.name == "tensorflow":
-        pinned = f"=={fw.version}" if fw.version else ""
-        return f'$ pip install --force-reinstall "tensorflow[and-cuda]{pinned}"'
+        wheels = tf_and_cuda(kb, fw)
+        if wheels is None:  # before 2.14: no [and-cuda] extra, CUDA came from conda
+            parsed = version(fw.version)
+            pin = f" --tensorflow {parsed.public}" if parsed else ""
+            return (
+                f"{label(fw)} has no [and-cuda] extra (2.14 and later have): its CUDA and "
+                f"cuDNN come from conda; plan them with $ {make_env_command(report, fw.name)}"
+                f"{pin}"
+            )
+        return f'$ pip install --force-reinstall "{wheels}"'
     if not fw.version:
         return "$ pip install --force-reinstall torch"
     # PyPI has no 2.9.1+cu128: a local label means the build came from PyTorch's index, and
@@ -134,7 +142,7 @@ def import_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
         fix.append(f"{missing.group(1)} is missing: reinstall the framework with its CUDA wheels")
     if "GLIBC" in message:
         fix.append("This build needs a newer glibc than the system has: use a conda env.")
-    fix.append(_reinstall(fw))
+    fix.append(_reinstall(report, kb, fw))
     yield Hit(title=f"{label(fw)} {verb}", evidence=tuple(evidence), fix=tuple(fix))
 
 
@@ -536,8 +544,10 @@ def gpu_unusable(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "TensorFlow then prints only `Cannot dlopen some GPU libraries` and skips the GPU; "
     "gpudoctor repeats the load of each library in a child and reports the loader's own "
     "words (which often name a *different*, transitive library such as `libnvJitLink`).",
-    fix="Install the framework with its CUDA wheels (`pip install 'tensorflow[and-cuda]==<ver>'`, "
-    "or the PyTorch CUDA wheel), remove foreign CUDA folders from `LD_LIBRARY_PATH`; "
+    fix="Install the framework with its CUDA wheels (`pip install 'tensorflow[and-cuda]==VERSION'` "
+    "for TensorFlow 2.14 and later, whose extra it is; an older one takes CUDA from conda, "
+    "which `gpudoctor make-env` plans; or the PyTorch CUDA wheel), remove foreign CUDA folders "
+    "from `LD_LIBRARY_PATH`; "
     "`TF_CPP_MAX_VLOG_LEVEL=3` shows TensorFlow's search.",
     sources=(
         "tensorflow/tensorflow#45200 (Could not load dynamic library)",
@@ -552,7 +562,7 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
         return  # without a GPU the libraries do not matter: GD-<FW>-008 says so
     names = [lib.soname or lib.name for lib in fw.failed_libraries]
     evidence = [_load_error(lib.soname or lib.name, lib.error) for lib in fw.failed_libraries]
-    fix = [_reinstall(fw)]
+    fix = [_reinstall(report, kb, fw)]
     if env(report, "LD_LIBRARY_PATH"):
         fix.append("Remove other CUDA folders from LD_LIBRARY_PATH (see GD-CUDA-007).")
     if fw.name == "tensorflow":
@@ -628,7 +638,7 @@ def _cudnn_parts(text: str | None) -> tuple[int, ...]:
     "framework was compiled with (`Loaded runtime CuDNN library: 9.1.0 but source was "
     "compiled with: 9.3.0`). An older cuDNN usually comes from another framework's pinned "
     "wheel in the same env, or a system cuDNN on `LD_LIBRARY_PATH`.",
-    fix="Install the cuDNN wheel the framework pins (`pip install nvidia-cudnn-cu12==<ver>`), "
+    fix="Install the cuDNN wheel the framework pins (`pip install nvidia-cudnn-cu12==VERSION`), "
     "drop stale cuDNN folders from `LD_LIBRARY_PATH`, or split frameworks into separate "
     "environments.",
     sources=(

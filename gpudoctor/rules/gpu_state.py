@@ -19,6 +19,13 @@ def load_state(gpu: GpuInfo) -> str:
     return load_of(gpu.clock_event_reasons, gpu.utilization_gpu_pct)
 
 
+PCIE_GEN_QUERY = "nvidia-smi --query-gpu=pcie.link.gen.current,pcie.link.gen.max --format=csv"
+"""The link's generation, now and at most. nvidia-smi's ``-q -d`` has no PCIE type (its -h
+lists MEMORY ... POWER_PROFILES), so ``nvidia-smi -q -d PCIE`` is refused."""
+PCIE_WIDTH_QUERY = "nvidia-smi --query-gpu=pcie.link.width.current,pcie.link.width.max --format=csv"
+"""The link's width, now and at most (as :data:`PCIE_GEN_QUERY`)."""
+
+
 @rule(
     "GD-GPU-007",
     area="gpu",
@@ -75,7 +82,7 @@ def slowdown(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "unknown the finding is information only. The link width does not drop that way and is "
     "judged at any load (GD-GPU-015).",
     fix="Check the slot's BIOS setting (PCIe generation), reseat the card or its riser, and "
-    "check again under load (`nvidia-smi -q -d PCIE`).",
+    f"check again under load (`{PCIE_GEN_QUERY}`).",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkGeneration, "
         "nvmlDeviceGetMaxPcieLinkGeneration)",
@@ -100,7 +107,7 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 fix=(
                     "Check the slot's PCIe generation setting in the BIOS; reseat the card or "
                     "riser.",
-                    f"$ nvidia-smi -q -d PCIE -i {gpu.index}",
+                    f"$ {PCIE_GEN_QUERY} -i {gpu.index}",
                 ),
             )
         else:
@@ -108,7 +115,7 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 severity=Severity.INFO,
                 title=f"{gpu_label(gpu)}: PCIe link Gen{gen} of Gen{gen_max} (load unknown)",
                 evidence=(link, "no utilisation or idle reading"),
-                fix=(f"Check again under load: $ nvidia-smi -q -d PCIE -i {gpu.index}",),
+                fix=(f"Check again under load: $ {PCIE_GEN_QUERY} -i {gpu.index}",),
             )
 
 
@@ -122,8 +129,8 @@ def pcie_link(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "slot with fewer lanes, a slot shared by bifurcation, or a card not fully seated. It cuts "
     "host-device bandwidth by the same factor.",
     fix="Move the card to a full-width slot, check the riser and the BIOS bifurcation "
-    "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s <bus id>`) or "
-    "`nvidia-smi -q -d PCIE`.",
+    "setting, reseat the card, and check `LnkSta` (`sudo lspci -vv -s BUS_ID`) or "
+    f"`{PCIE_WIDTH_QUERY}`.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCurrPcieLinkWidth, "
         "nvmlDeviceGetMaxPcieLinkWidth)",
@@ -197,8 +204,9 @@ def memory_held(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`torch.cuda.device_count()` is 1 and `cuda:1` is an invalid ordinal, whatever the number "
     "of instances. MIG on with no GPU/compute instance leaves CUDA with no device at all "
     "(error). A mode change that waits for a GPU reset is a warning.",
-    fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-<uuid>` (`nvidia-smi -L` "
-    "lists them); create instances with `nvidia-smi mig -cgi <profiles> -C`.",
+    fix="Pick the instance per process with `CUDA_VISIBLE_DEVICES=MIG-UUID` (`nvidia-smi -L` "
+    "lists them); create instances with `sudo nvidia-smi mig -cgi PROFILES -C` (PROFILES: "
+    "IDs from `nvidia-smi mig -lgip`, comma-separated).",
     sources=(
         "https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html",
         "pytorch/pytorch#102715",
@@ -214,7 +222,7 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 severity=Severity.WARNING,
                 title=f"{gpu_label(gpu)}: MIG mode change to {state} waits for a GPU reset",
                 evidence=(f"MIG current: {'on' if gpu.mig_enabled else 'off'}, pending: {state}",),
-                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",),
+                fix=(f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",),
             )
         if not gpu.mig_enabled:
             continue
@@ -225,7 +233,8 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 evidence=("MIG mode: on", "MIG instances: none"),
                 fix=(
                     f"$ sudo nvidia-smi mig -lgip -i {gpu.index}   # list the profiles",
-                    f"$ sudo nvidia-smi mig -cgi <profile,...> -C -i {gpu.index}",
+                    f"$ sudo nvidia-smi mig -cgi PROFILES -C -i {gpu.index}   "
+                    "# PROFILES: IDs from that list, comma-separated",
                 ),
             )
             continue
@@ -235,7 +244,7 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             + (f", {m.uuid}" if m.uuid else "")
             for m in gpu.mig_devices
         ]
-        first = gpu.mig_devices[0].uuid or "MIG-<uuid>"
+        first = gpu.mig_devices[0].uuid or "MIG-UUID"  # nvidia-smi -L, the next step, lists it
         yield Hit(
             title=f"{gpu_label(gpu)}: MIG is on with {len(gpu.mig_devices)} instances; "
             "each process sees one",
@@ -318,7 +327,8 @@ def _on_off(value: bool | None) -> str:
     "change is not in effect yet: the GPU keeps running in the old mode until a reset or "
     "reboot.",
     fix="Reset the GPU (`sudo nvidia-smi -r -i N`, with no process on it) or reboot; or, if "
-    "the change was not wanted, set the mode back with `sudo nvidia-smi -i N -e 0|1`.",
+    "the change was not wanted, set the mode back with `sudo nvidia-smi -i N -e 0` (off) or "
+    "`-e 1` (on).",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetEccMode: current and pending)",
     ),
@@ -334,7 +344,7 @@ def ecc_mode_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"{gpu_label(gpu)}: ECC mode change to {then} waits for a GPU reset",
             evidence=(f"ECC current: {now}, pending: {then}",),
             fix=(
-                f"$ sudo nvidia-smi -r -i {gpu.index}   # or reboot",
+                f"$ sudo nvidia-smi -r -i {gpu.index}   # once the GPU is idle; or reboot",
                 f"or keep ECC {now}: $ sudo nvidia-smi -i {gpu.index} "
                 f"-e {1 if gpu.ecc_enabled else 0}",
             ),

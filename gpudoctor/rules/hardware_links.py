@@ -199,9 +199,9 @@ def ecc_off(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "`nvidia-smi -q -d POWER`) is still at the default, another limiter holds the GPU lower "
     "(NVML: limits set elsewhere, such as the out-of-band power limit interface of the "
     "server's management controller), and `nvidia-smi -pl` cannot raise it.",
-    fix="Set it back: `sudo nvidia-smi -pl <default> -i N` (resets to the default at the "
-    "next driver load anyway). Where the requested limit is already the default, ask whoever "
-    "manages the server's power capping (its BMC) to lift the cap.",
+    fix="Set it back: `sudo nvidia-smi -pl WATTS -i N` with its default WATTS (resets to the "
+    "default at the next driver load anyway). Where the requested limit is already the "
+    "default, ask whoever manages the server's power capping (its BMC) to lift the cap.",
     sources=(
         "https://docs.nvidia.com/deploy/nvml-api/group__nvmlDeviceQueries.html "
         "(nvmlDeviceGetPowerManagementDefaultLimit, nvmlDeviceGetPowerManagementLimitConstraints, "
@@ -481,7 +481,7 @@ def _how_slower(port: IbPort, sibling: IbPort) -> str | None:
     "counters keep no time. Symbol errors alone are "
     "information (a few come with link training; a count that keeps growing means a marginal "
     "cable or transceiver).",
-    fix="Clear the port's counters (`sudo perfquery -x -R -C <device> -P <port>`), watch "
+    fix="Clear the port's counters (`sudo perfquery -x -R -C DEVICE -P PORT`), watch "
     "whether they grow, and replace the cable or transceiver if they do.",
     sources=(
         "https://www.kernel.org/doc/Documentation/ABI/stable/sysfs-class-infiniband "

@@ -10,7 +10,7 @@ from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_p
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
 from gpudoctor.model.slurm import drain_command, node_to_drain
-from gpudoctor.rules.facts import gpu_label, gpus
+from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
 XID_DOCS = "https://docs.nvidia.com/deploy/xid-errors/index.html"
@@ -48,10 +48,10 @@ ACTION_WORDS: dict[str, str] = {
 
 
 def drain_repair(report: Report, finding_id: str, title: str) -> str:
-    """The drain_repair step: the node the report is of, as SLURM names it, drained with the
-    reason the health gate gives the finding, so that the gate resumes the node once it is
-    clean, and ``sinfo -R`` names the finding."""
-    drain = drain_command(node_to_drain(report), finding_id, title)
+    """The drain_repair step: the node the report is of, as SLURM names it, drained with a
+    reason that names the finding in ``sinfo -R`` and that no health gate resumes
+    (``repair:GPU-058 ...``): a clean kernel log after a reboot is no repair."""
+    drain = drain_command(node_to_drain(report), finding_id, title, repair=True)
     return f"Drain the node and send the GPU for repair: $ {drain}"
 
 
@@ -516,7 +516,7 @@ def sxids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "(members of the `systemd-journal` or `adm` group) or `dmesg`. gpudoctor tried each and "
     "reports what it could not read rather than guess.",
     fix="Run the check as root, add the user to the `systemd-journal` group, or let an "
-    "administrator run `sudo gpudoctor check`.",
+    f"administrator run `{SUDO_CHECK}`.",
     sources=(
         "https://www.kernel.org/doc/Documentation/sysctl/kernel.txt (dmesg_restrict)",
         "https://www.freedesktop.org/software/systemd/man/latest/journalctl.html (who may read "
@@ -529,5 +529,5 @@ def log_unreadable(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=tuple(part.strip() for part in log.message.split(";") if part.strip())[:3],
-        fix=("$ sudo gpudoctor check", "$ sudo usermod -aG systemd-journal $USER"),
+        fix=(f"$ {SUDO_CHECK}", "$ sudo usermod -aG systemd-journal $USER"),
     )

@@ -154,10 +154,10 @@ def _mismatched(report: Report, kb: KnowledgeBase, needs: str) -> list[tuple[Pci
     "reported. For a Blackwell GPU the finding also names a framework build whose arch list "
     "runs on no Blackwell GPU (neither 10.x nor 12.x code, no PTX): it would stop with `no "
     "kernel image` once the driver takes the GPU.",
-    fix="Install the open flavour of the same driver branch (Ubuntu `nvidia-driver-<branch>-"
+    fix="Install the open flavour of the same driver branch (Ubuntu `nvidia-driver-BRANCH-"
     "open`, Debian `nvidia-open-kernel-dkms`, RPM Fusion's `%_with_kmod_nvidia_open` macro, "
-    "on RHEL 8/9 `dnf module switch-to nvidia-driver:<branch>-open --allowerasing`, on RHEL "
-    "10 `dnf install --allowerasing nvidia-open`, or the `.run` installer with "
+    "on RHEL 8/9 `sudo dnf module switch-to nvidia-driver:BRANCH-open --allowerasing`, on RHEL "
+    "10 `sudo dnf install --allowerasing nvidia-open`, or the `.run` installer with "
     "`-m=kernel-open`) and reboot.",
     sources=(
         "https://download.nvidia.com/XFree86/Linux-aarch64/580.159.03/README/kernel_open.html",
@@ -195,7 +195,7 @@ def open_module_required(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     yield Hit(
         evidence=tuple(evidence),
         fix=(
-            *switch_module_flavour(report, "open", _branch(report) or "<branch>"),
+            *switch_module_flavour(report, "open", _branch(report) or ""),
             "$ sudo journalctl -k -b | grep -i 'open kernel modules'   # the kernel's own words",
             *then,
         ),
@@ -231,12 +231,13 @@ def _without_blackwell_code(report: Report, kb: KnowledgeBase) -> list[Framework
     "GPU System Processor (GSP)`, and NVML finds no GPU. Distributions switched their default "
     "to the open flavour from driver 560 on, which is how older GPUs meet it. Detected from "
     "the loaded flavour and the GPU's PCI device ID.",
-    fix="Install the proprietary kernel module of the driver (Ubuntu `nvidia-driver-<branch>` "
+    fix="Install the proprietary kernel module of the driver (Ubuntu `nvidia-driver-BRANCH` "
     "without `-open`, Debian `nvidia-kernel-dkms`, RPM Fusion without the open macro, on RHEL "
-    "8/9 `dnf module switch-to nvidia-driver:<branch>-dkms --allowerasing`, on RHEL 10 `dnf "
-    "install --allowerasing cuda-drivers`, the `.run` installer with `-m=kernel`) and reboot; "
-    "a branch newer than R580 drives none of these GPUs at all (GD-DRV-009), so there the "
-    "fix is R580's proprietary module, which GD-DRV-009 installs, not the newer branch's.",
+    "8/9 `sudo dnf module switch-to nvidia-driver:BRANCH-dkms --allowerasing`, on RHEL 10 "
+    "`sudo dnf install --allowerasing cuda-drivers`, the `.run` installer with `-m=kernel`) "
+    "and reboot; a branch newer than R580 drives none of these GPUs at all (GD-DRV-009), so "
+    "there the fix is R580's proprietary module, which GD-DRV-009 installs, not the newer "
+    "branch's.",
     sources=(
         "negativo17/nvidia-driver#158 (GT 1030 on the 560 open modules)",
         "NVIDIA/open-gpu-kernel-modules README.md (Turing or later)",
@@ -251,7 +252,7 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     found = _mismatched(report, kb, "proprietary")
     if not found:
         return
-    branch = _branch(report) or "<branch>"
+    branch = _branch(report) or ""
     rows = [
         row
         for fn, _ in found
@@ -357,10 +358,10 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     "gpudoctor finds NVSwitches on the PCI bus (vendor 10de, class 0x0680), looks for the "
     "`nv-fabricmanager` process (or asks systemd) and reads `nv-fabricmanager --version`.",
     fix="Install the Fabric Manager of exactly the driver's version (Ubuntu's archive: "
-    "`nvidia-fabricmanager-<branch>`, unless that is a transitional package to a newer branch, "
+    "`nvidia-fabricmanager-BRANCH`, unless that is a transitional package to a newer branch, "
     "as 590 is on 25.10; NVIDIA's CUDA apt repository: `nvidia-fabricmanager` from R580, "
-    "`nvidia-fabricmanager-<branch>` before; NVIDIA's RHEL 8/9 repository: the module profile "
-    "`nvidia-driver:<branch>/fm` up to R570, the stream `nvidia-driver:<branch>-open` and the "
+    "`nvidia-fabricmanager-BRANCH` before; NVIDIA's RHEL 8/9 repository: the module profile "
+    "`nvidia-driver:BRANCH/fm` up to R570, the stream `nvidia-driver:BRANCH-open` and the "
     "Fabric Manager package of that version for later branches; RHEL 10 has no module "
     "streams) and `sudo systemctl enable --now nvidia-fabricmanager`; in a container this runs "
     "on the host.",
@@ -411,15 +412,21 @@ def fabric_manager(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if not_ready:
         evidence.append(f"cuInit: {SYSTEM_NOT_READY} (802, system not yet initialized)")
     evidence += [f"GPU {g.index}: NVML fabric state {g.fabric_state}" for g in pending]
-    branch = (driver or "<branch>").split(".")[0]
+    # words to replace where no version is known ('<driver>' pasted is a redirection)
+    branch = driver.split(".")[0] if driver else "BRANCH"
     title = None
     if wrong:
         title = f"Fabric Manager {fm.version} does not match driver {driver}" if fm else None
     elif stopped:
         title = "NVSwitch system: Fabric Manager is not running, so CUDA cannot start"
     fix = [
-        *_apt_fabric_manager(branch, driver or "<driver>"),
-        _rhel_fabric_manager(branch, driver or "<driver>"),
+        *(
+            ()
+            if driver
+            else ("DRIVER: the version in /proc/driver/nvidia/version; BRANCH: its first number",)
+        ),
+        *_apt_fabric_manager(branch, driver or "DRIVER"),
+        _rhel_fabric_manager(branch, driver or "DRIVER"),
         "$ sudo systemctl enable --now nvidia-fabricmanager",
         "$ sudo journalctl -u nvidia-fabricmanager -b   # why it stopped",
     ]

@@ -105,7 +105,7 @@ def shadowed_libraries(report: Report) -> list[Shadow]:
     "mapped, with the installed wheels.",
     fix="Remove the system CUDA folders from `LD_LIBRARY_PATH` for this environment (or "
     "`unset LD_LIBRARY_PATH`). When an environment module (Lmod, Tcl modules) put them "
-    "there, `module unload <name>` (or `module purge`): the finding names the module whose "
+    "there, `module unload NAME` (or `module purge`): the finding names the module whose "
     "install prefix, as its modulefile writes it, holds the library.",
     sources=(
         "pytorch/pytorch#134929 (undefined symbol __nvJitLinkComplete_12_4)",

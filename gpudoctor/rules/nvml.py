@@ -402,7 +402,7 @@ def driver_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     fix="Reboot. Without a reboot, unload and reload the modules when nothing uses the GPU "
     "(`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`). Hold "
     "the driver packages so unattended upgrades stop replacing them under a running system "
-    "(`apt-mark hold` on Debian and Ubuntu, `dnf versionlock add` on Fedora and the RHEL "
+    "(`sudo apt-mark hold` on Debian and Ubuntu, `sudo dnf versionlock add` on Fedora and the RHEL "
     "family). Under WSL2 there is no module: remove a Linux driver installed inside WSL and "
     "restart the WSL 2 virtual machine (`wsl --shutdown` in PowerShell).",
     sources=(

@@ -509,7 +509,7 @@ _CONV = (
     "another version, a cuDNN too old for the GPU) is seen only here. Mixed cuDNN files are "
     "GD-CUDA-033's; a GPU whose matrix product also failed is GD-TORCH-010's.",
     fix="Reinstall the cuDNN wheel {fw} pins (`pip install --force-reinstall "
-    "nvidia-cudnn-cu12==<pin>`) and keep other cuDNN folders off `LD_LIBRARY_PATH`.",
+    "nvidia-cudnn-cu12==VERSION`) and keep other cuDNN folders off `LD_LIBRARY_PATH`.",
     sources=(
         "https://github.com/pytorch/pytorch/issues/185512 (F.conv2d fails while the import works)",
         "https://github.com/pytorch/pytorch/issues/104808",

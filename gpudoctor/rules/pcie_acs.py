@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IommuInfo, PcieBridgeAcs, Report
 from gpudoctor.rules.distro import add_kernel_args
-from gpudoctor.rules.facts import gpus
+from gpudoctor.rules.facts import SUDO_CHECK, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 NCCL_GUIDE = (
@@ -117,14 +117,14 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                     f"in {where}: the full read needs CAP_SYS_ADMIN, which a container's "
                     "root does not have",
                 ),
-                fix=("$ sudo gpudoctor check   # on the host",),
+                fix=(f"$ {SUDO_CHECK}   # on the host",),
             )
             return
         yield Hit(
             severity=Severity.INFO,
             title="PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)",
             evidence=evidence,
-            fix=("$ sudo gpudoctor check",),
+            fix=(f"$ {SUDO_CHECK}",),
         )
 
 

@@ -59,13 +59,22 @@ class ArchCoverageLike(Protocol):
     def matched(self) -> str | None: ...
 
 
+class VariantLike(Protocol):
+    """One build of a framework release, as far as a fix command names it."""
+
+    @property
+    def package(self) -> str | None: ...
+
+
 class ReleaseLike(Protocol):
-    """A framework release's supported Python range."""
+    """A framework release's supported Python range and its builds."""
 
     @property
     def python_min(self) -> str | None: ...
     @property
     def python_max(self) -> str | None: ...
+    @property
+    def variants(self) -> Sequence[VariantLike]: ...
 
 
 class PciRangeLike(Protocol):

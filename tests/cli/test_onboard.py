@@ -88,6 +88,10 @@ def test_dry_run_prints_every_step_and_makes_nothing(
         golden.write_text(got)
     assert got == golden.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # nothing made
+    # every line after a prompt is a command a shell runs: what gpudoctor writes itself read
+    # "$ (gpudoctor writes ...)", a subshell asking for a gpudoctor command "writes"
+    commands = [line.strip()[2:] for line in got.splitlines() if line.strip().startswith("$ ")]
+    assert commands and not any(c.startswith("(") for c in commands)
 
 
 def test_without_a_terminal_and_without_yes_it_refuses(cli: Cli, tmp_path: Path) -> None:

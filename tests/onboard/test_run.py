@@ -330,6 +330,12 @@ def test_conda_for_a_partition_creates_with_the_override_make_env_asks_for(
     assert create.command.startswith(
         "[CONDA_OVERRIDE_CUDA=<the nodes' CUDA, as environment.yml sets it>] /c env create"
     )
+    # the dry run printed that after '$ ': pasted, '[CONDA_OVERRIDE_CUDA=' is no command and
+    # '<the' a redirection; the prompt now stands before what a shell runs, the rest below it
+    assert create.shown == (
+        "$ /c env create -p /e/env -f /e/environment.yml",
+        "  (run with CONDA_OVERRIDE_CUDA set to the nodes' CUDA, as environment.yml sets it)",
+    )
     got, log = _conda_create(tmp_path, has_gpu=False)
     assert got == "12.8"
     assert log.startswith("$ CONDA_OVERRIDE_CUDA=12.8 ")

@@ -69,10 +69,13 @@ def test_eperm_in_a_v1_container_quotes_devices_list():
     assert "cgroup v1 devices.list for NVIDIA's major 195: c 195:* m" in found.evidence
     # The udev rule is one command that writes the file, so the terminal never wraps the rule
     # line (110 characters) in two, which pasted into the file would break it.
+    # docker rm -f kills the job and drops the container's own files: said before, not after
     assert found.fix[0] == (
-        "Recreate the container (Kubernetes: delete the pod): "
-        "$ docker rm -f NAME && docker run --gpus all ..."
+        "Recreate the container (Kubernetes: delete the pod); this stops what runs in it and "
+        "deletes what it wrote outside its volumes, so copy that out first "
+        "(`docker cp NAME:PATH .`):"
     )
+    assert found.fix[1] == "$ docker rm -f NAME && docker run --gpus all ..."
     (udev,) = [step for step in found.fix if "71-nvidia-dev-char.rules" in step]
     assert udev.startswith("""$ echo 'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", """)
     assert udev.endswith("' | sudo tee /lib/udev/rules.d/71-nvidia-dev-char.rules")
@@ -101,6 +104,16 @@ def test_an_opened_device_or_an_old_report_gives_nothing():
     for report in (replace(healthy(), device_access=ok), healthy()):
         for rule_id in ("GD-NVML-011", "GD-NVML-012", "GD-NVML-013"):
             assert findings(report, rule_id) == []
+
+
+def test_an_unlicensed_vgpu_reads_the_licensing_log_with_sudo():
+    unlicensed = h100(virtualization_mode="vgpu", vgpu_licensed=False)
+    (found,) = findings(with_nvml(healthy(), gpus=(unlicensed,)), "GD-GPU-016")
+    # journalctl shows a system unit's lines only to root and the systemd-journal, adm and
+    # wheel groups (journalctl(1)): without sudo, the licensing errors read as no lines at all
+    assert found.fix[-1] == (
+        "$ sudo systemctl restart nvidia-gridd && sudo journalctl -u nvidia-gridd -b | tail"
+    )
 
 
 def test_licensed_or_bare_metal_gpus_are_not_flagged():

@@ -41,6 +41,17 @@ def test_a_cpu_only_build_on_a_gpu_machine(name):
     assert any("gpudoctor make-env" in step and f"--framework {name}" in step for step in found.fix)
 
 
+def test_a_cpu_only_tensorflow_gets_and_cuda_only_where_the_extra_exists():
+    report = with_framework(healthy(), "tensorflow", cuda_build=False, version="2.20.0")
+    (found,) = findings(report, "GD-TF-004")
+    assert found.fix[-1] == 'or, on Linux/WSL2: $ pip install "tensorflow[and-cuda]==2.20.0"'
+    # tensorflow-cpu 2.12 has no and-cuda extra (2.14 added it): pip would only warn
+    report = with_framework(healthy(), "tensorflow", cuda_build=False, version="2.12.0")
+    (found,) = findings(report, "GD-TF-004")
+    assert not any("and-cuda" in step for step in found.fix)
+    assert found.fix[0].startswith("$ gpudoctor make-env")
+
+
 def test_a_cpu_only_build_without_a_gpu_is_fine():
     report = with_driver(broken_nvml(healthy(), "library_not_found"), pci_functions=())
     report = with_framework(report, "torch", cuda_build=False)

@@ -297,6 +297,41 @@ def test_failed_libraries_are_named_once():
     assert findings(report, "GD-TF-008") == []  # the libraries are the cause
 
 
+@pytest.mark.parametrize(
+    ("version", "wanted"),
+    [
+        ("2.20.0", '$ pip install --force-reinstall "tensorflow[and-cuda]==2.20.0"'),
+        # PyPI has no local labels: a pin with one finds nothing there
+        ("2.15.0+nv24.3", '$ pip install --force-reinstall "tensorflow[and-cuda]==2.15.0"'),
+    ],
+)
+def test_the_tensorflow_reinstall_pins_a_version_pypi_has(version, wanted):
+    failed = (LibraryInfo(name="cudnn", soname="libcudnn.so.9", error="not found"),)
+    report = with_framework(
+        healthy(), "tensorflow", version=version, cuda_available=False, failed_libraries=failed
+    )
+    (found,) = findings(report, "GD-TF-009")
+    assert found.fix[0] == wanted
+
+
+def test_a_tensorflow_without_the_and_cuda_extra_is_not_told_to_install_it():
+    # tensorflow 2.12.0 has no and-cuda extra: pip warns "does not provide the extra" and
+    # installs no CUDA library, so the reinstall GD-TF-009 and GD-TF-002 gave did nothing
+    failed = (LibraryInfo(name="cudnn", soname="libcudnn.so.8", error="not found"),)
+    report = with_framework(
+        healthy(), "tensorflow", version="2.12.0", cuda_available=False, failed_libraries=failed
+    )
+    (found,) = findings(report, "GD-TF-009")
+    assert not any("pip install" in step for step in found.fix)
+    assert found.fix[0].startswith("TensorFlow 2.12.0 has no [and-cuda] extra")
+    assert "$ gpudoctor make-env" in found.fix[0]
+    assert found.fix[0].endswith("--framework tensorflow --tensorflow 2.12.0")
+    report = with_framework(healthy(), "tensorflow", version="2.12.0", status="import_error")
+    report = with_framework(report, "tensorflow", message="ImportError: libfoo.so: bad ELF")
+    (found,) = findings(report, "GD-TF-002")
+    assert not any("pip install" in step for step in found.fix)
+
+
 def test_a_failed_or_wrong_smoke_test():
     wrong = (
         FrameworkDevice(

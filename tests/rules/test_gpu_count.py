@@ -513,19 +513,20 @@ def test_the_drain_names_the_node_as_slurm_does():
     assert "nodename=rack1.n17 state=drain" in found.fix[2]
 
 
-def test_a_redacted_report_drains_the_node_the_command_is_run_on():
+def test_a_redacted_report_drains_a_node_the_admin_names():
     # check --from-report on a report saved with --output (redacted by default) read
     # 'nodename=<redacted> state=drain', which a shell runs as two redirections, '<redacted'
-    # and '> state=drain'
+    # and '> state=drain'; NODE, a word to replace, not $(hostname -s), which drained the
+    # machine the command was pasted on (the admin's login node, for a report sent to them)
     report = redact(server(slurm_commands=True))
     (found,) = findings(report, MISSING)
-    assert found.fix[2].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
+    assert found.fix[2].startswith("$ sudo scontrol update nodename=NODE state=drain ")
     assert node_to_drain(with_host(report, hostname="gpu-07.cluster.example")) == "gpu-07"
     # GD-GPU-068 names the node as sinfo answered, which redaction hides as well
     gres = redact(with_host(node("gpu:h100:8", gpus=7), hostname="gpu-07"))
     assert gres.site.slurm_node.name == "<redacted>"
     (found,) = findings(gres, RULE)
-    assert found.fix[0].startswith("$ sudo scontrol update nodename=$(hostname -s) state=drain ")
+    assert found.fix[0].startswith("$ sudo scontrol update nodename=NODE state=drain ")
 
 
 @pytest.mark.parametrize(
@@ -534,15 +535,24 @@ def test_a_redacted_report_drains_the_node_the_command_is_run_on():
         ("gpu-07", "gpu-07"),
         ("$SLURMD_NODENAME", "$SLURMD_NODENAME"),
         ("$(hostname -s)", "$(hostname -s)"),
-        ("<redacted>", "$(hostname -s)"),
-        ("", "$(hostname -s)"),
-        ("n1; reboot", "$(hostname -s)"),
+        ("<redacted>", "NODE"),
+        ("", "NODE"),
+        ("n1; reboot", "NODE"),
     ],
 )
-def test_a_drain_command_names_one_node_or_the_one_it_is_run_on(node, named):
+def test_a_drain_command_names_one_node_or_a_word_to_replace(node, named):
     command = drain_command(node, RULE, "t")
     reason = 'reason="gpudoctor:GPU-068 t"'
     assert command == f"sudo scontrol update nodename={named} state=drain {reason}"
+
+
+def test_a_redacted_host_name_is_not_pasted_as_a_redirection():
+    # check --format json and -o redact the report before diagnosing: the drain read
+    # 'nodename=<redacted> state=drain', which bash takes as redirections (scontrol never ran)
+    report = redact(with_host(server(slurm_commands=True), hostname="gpu-07"))
+    (found,) = findings(report, MISSING)
+    assert found.fix[2].startswith("$ sudo scontrol update nodename=NODE state=drain reason=")
+    assert "<" not in found.fix[2]
 
 
 def test_every_gpu_listed_is_fine():

@@ -8,6 +8,7 @@ import pytest
 
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuProcess, MigDevice
+from gpudoctor.rules import REGISTRY
 from gpudoctor.rules.gpu_state import load_state
 from gpudoctor.userfiles.read import load_report
 from tests.rules.builders import (
@@ -62,6 +63,17 @@ def test_a_downtrained_link_generation_is_reported_only_while_busy():
     assert findings(with_gpu(healthy(), pcie_width=8, **BUSY), "GD-GPU-008") == []
 
 
+def test_the_link_is_read_with_an_nvidia_smi_query_that_exists():
+    # 'nvidia-smi -q -d PCIE' is refused: -d has no PCIE type (nvidia-smi -h of 590.48.01,
+    # 595.80 and 610.57.04 in the shared captures lists MEMORY ... POWER_PROFILES)
+    (busy,) = findings(with_gpu(healthy(), pcie_gen=3, **BUSY), "GD-GPU-008")
+    assert busy.fix[-1] == (
+        "$ nvidia-smi --query-gpu=pcie.link.gen.current,pcie.link.gen.max --format=csv -i 0"
+    )
+    for rule_id in ("GD-GPU-008", "GD-GPU-015"):
+        assert "-d PCIE" not in REGISTRY[rule_id].fix
+
+
 @pytest.mark.parametrize("load", [{}, BUSY, {"clock_event_reasons": None}])
 def test_a_narrow_link_is_reported_at_any_load(load):
     # the real H200 at idle (Gen5 x16 of Gen5 x16), as if seated in an x4 riser
@@ -95,6 +107,11 @@ def test_mig_with_instances_is_information_with_the_instance_to_pick():
     )
     assert found.severity == Severity.INFO
     assert "$ export CUDA_VISIBLE_DEVICES=MIG-aaaa" in found.fix
+    # an instance NVML gave no UUID: it read 'CUDA_VISIBLE_DEVICES=MIG-<uuid>', a redirection
+    nameless = (MigDevice(index=0),)
+    report = with_gpu(healthy(), mig_enabled=True, mig_pending=True, mig_devices=nameless)
+    (found,) = findings(report, "GD-GPU-010")
+    assert found.fix[0] == "$ export CUDA_VISIBLE_DEVICES=MIG-UUID"
     assert findings(healthy(), "GD-GPU-010") == []
 
 
@@ -104,6 +121,17 @@ def test_mig_without_instances_and_a_pending_mode_change():
     pending = with_gpu(healthy(), mig_enabled=False, mig_pending=True)
     (found,) = findings(pending, "GD-GPU-010")
     assert found.severity == Severity.WARNING and "reset" in found.title
+    # a reset under a running job: it said '# or reboot' alone, as no other reset line does
+    assert found.fix == ("$ sudo nvidia-smi -r -i 0   # once the GPU is idle; or reboot",)
+
+
+def test_the_mig_instance_command_pastes_into_a_shell():
+    empty = with_gpu(healthy(), mig_enabled=True, mig_pending=True)
+    (found,) = findings(empty, "GD-GPU-010")
+    # '-cgi <profile,...>' pasted is a redirection from a file named 'profile,...'
+    create = found.fix[1].removeprefix("$ ").split("   #")[0]
+    assert create == "sudo nvidia-smi mig -cgi PROFILES -C -i 0"
+    assert not any(ch in create for ch in "<>|")
 
 
 def test_persistence_mode_off_is_information_on_linux_only():
@@ -142,7 +170,7 @@ def test_an_ecc_mode_change_waiting_for_a_reset_is_a_warning(current, pending, w
     report = with_gpu(healthy(), ecc_enabled=current, ecc_pending=pending)
     (found,) = findings(report, "GD-GPU-014")
     assert found.severity == Severity.WARNING and words in found.title
-    assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
+    assert found.fix[0] == "$ sudo nvidia-smi -r -i 0   # once the GPU is idle; or reboot"
 
 
 @pytest.mark.parametrize(

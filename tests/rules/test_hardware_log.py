@@ -8,6 +8,7 @@ import pytest
 
 from gpudoctor.kb import load as load_kb
 from gpudoctor.model.findings import Severity
+from gpudoctor.model.redact import redact
 from gpudoctor.model.report import (
     HardwareInfo,
     KernelLogInfo,
@@ -150,13 +151,16 @@ def test_eighteen_hardware_xids_in_two_hours_drain_the_node():
     (found,) = findings(report, "GD-GPU-058")
     assert found.severity == Severity.ERROR and "18 hardware Xids within 2 h" in found.evidence[0]
     assert found.fix[0].startswith("Drain the node")
-    # the gate's reason for the finding: reason='GPU Xid' named none, and the gate never
-    # resumed a node drained so
+    # it read reason='GPU Xid', which named no finding; a reason the health gate never resumes
+    # (not 'gpudoctor:...'): the gate, finding the log clean after a reboot, would put the GPU
+    # back in service unrepaired
     assert found.fix[0].endswith(
         "$ sudo scontrol update nodename=node-17 state=drain "
-        f'reason="gpudoctor:GPU-058 {found.title}"'
+        f'reason="repair:GPU-058 {found.title}"'
     )
-    assert drained_by_gpudoctor(drain_reason(found.id, found.title))
+    assert not drained_by_gpudoctor(drain_reason(found.id, found.title, repair=True))
+    (redacted,) = findings(redact(report), "GD-GPU-058")
+    assert "nodename=NODE state=drain" in redacted.fix[0]
 
 
 def test_the_xid_drain_names_the_node_the_report_is_of():
@@ -170,7 +174,7 @@ def test_the_xid_drain_names_the_node_the_report_is_of():
     assert "$ sudo scontrol update nodename=n17 state=drain " in found.fix[0]
 
 
-def test_an_xid_whose_action_is_drain_and_repair_drains_with_the_gates_reason():
+def test_an_xid_whose_action_is_drain_and_repair_drains_until_a_person_resumes():
     # no row of NVIDIA's catalogue as kept today says drain_repair; one that does is drained so
     kb = load_kb()
     kb = replace(
@@ -180,7 +184,7 @@ def test_an_xid_whose_action_is_drain_and_repair_drains_with_the_gates_reason():
     assert found.severity == Severity.ERROR
     assert found.fix[0] == (
         "Drain the node and send the GPU for repair: $ sudo scontrol update "
-        f'nodename=node-17 state=drain reason="gpudoctor:GPU-056 {found.title}"'
+        f'nodename=node-17 state=drain reason="repair:GPU-056 {found.title}"'
     )
 
 
@@ -301,6 +305,7 @@ def test_an_unreadable_log_is_said_once_as_information():
     (found,) = findings(report, "GD-HOST-055")
     assert found.severity == Severity.INFO and len(found.evidence) == 3
     assert found.evidence[0] == "/dev/kmsg: Operation not permitted"
+    assert found.fix[0] == '$ sudo "$(command -v gpudoctor)" check'  # sudo's secure_path
     assert not [f for f in diagnose(report).findings if f.id.startswith("GD-GPU-05")]
 
 

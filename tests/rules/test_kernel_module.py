@@ -78,7 +78,8 @@ def test_blackwell_on_the_proprietary_module() -> None:
     assert found.evidence[1].endswith(": the proprietary module")
     assert found.evidence[2] == "NVML lists 0 GPUs"
     assert found.fix[0] == "$ sudo apt-get install nvidia-driver-580-open && sudo reboot"
-    assert "-m=kernel-open" in found.fix[1]
+    # nvidia-installer runs only as root: 'sh NVIDIA-Linux-*.run' had no sudo
+    assert found.fix[1] == "With NVIDIA's .run: $ sudo sh NVIDIA-Linux-*.run -m=kernel-open"
     assert findings(rtx5090_laptop_on_proprietary(), "GD-DRV-008") == []
 
 
@@ -291,6 +292,26 @@ def test_fabric_manager_package_name_follows_nvidias_rename_at_r580() -> None:
         "and NVIDIA's CUDA repository)"
     )
     assert not any("'nvidia-fabricmanager=" in line for line in found.fix)
+
+
+def test_no_driver_version_leaves_words_to_replace_not_redirections() -> None:
+    # with no version known the fixes read "nvidia-driver-<branch>-open" and
+    # "'nvidia-fabricmanager-<branch>=<driver>-*'": '<branch>' pasted is a redirection
+    report = rtx5090_laptop_on_proprietary()
+    unknown = replace(report.driver, module_version=None, installed_module_version=None)
+    report = replace(with_nvml(replace(report, driver=unknown), driver_version=None))
+    report = replace(report, cuda=replace(report.cuda, libcuda_path=None))
+    (found,) = findings(report, "GD-DRV-007")
+    assert found.fix[0] == (
+        "$ sudo apt-get install nvidia-driver-BRANCH-open && sudo reboot   # BRANCH: the NNN "
+        "of the nvidia-driver-NNN that dpkg -l 'nvidia-driver-*' lists"
+    )
+    fm = FabricManagerInfo(running=False, how="systemctl is-active nvidia-fabricmanager: failed")
+    fabric = with_nvml(with_driver(hgx(fm), module_version=None), driver_version=None)
+    (found,) = findings(fabric, "GD-DRV-010")
+    assert found.fix[0].startswith("DRIVER: the version in /proc/driver/nvidia/version")
+    assert found.fix[1].startswith("$ sudo apt-get install 'nvidia-fabricmanager-BRANCH=DRIVER-*'")
+    assert not any("<" in line for line in found.fix)
 
 
 def test_rhel_fix_names_the_packaging_of_the_drivers_branch() -> None:

@@ -156,7 +156,9 @@ def test_not_root_on_a_pcie_box_says_once_that_acs_needs_root(tmp_path):
     assert found.evidence[0] == (
         "3 bridges between the GPUs and the CPU: 0000:00:02.0, 0000:02:08.0, 0000:02:10.0"
     )
-    assert found.fix == ("$ sudo gpudoctor check",)
+    # sudo's secure_path has no virtual environment or ~/.local/bin: 'sudo gpudoctor check'
+    # answered 'command not found' wherever gpudoctor was installed with pip --user or pipx
+    assert found.fix == ('$ sudo "$(command -v gpudoctor)" check',)
     # nothing is claimed about ACS itself, and GD-HOST-059 does not say it again
     assert not any("ReqRedir" in line for line in found.evidence)
     (iommu_finding,) = findings(report, "GD-HOST-059")
@@ -177,7 +179,7 @@ def test_in_a_container_acs_needs_root_on_the_host_not_sudo():
         "in a docker container: the full read needs CAP_SYS_ADMIN, which a container's root "
         "does not have"
     )
-    assert found.fix == ("$ sudo gpudoctor check   # on the host",)
+    assert found.fix == ('$ sudo "$(command -v gpudoctor)" check   # on the host',)
     other = with_iommu(
         pcie_gpus(with_host(healthy(), container="container")), acs_switch(None, "needs_root")
     )

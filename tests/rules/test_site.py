@@ -15,7 +15,6 @@ from gpudoctor.model.report import (
     SlurmJob,
     StorageInfo,
 )
-from gpudoctor.model.slurm import drain_command
 from tests.render import site_scenarios as s
 from tests.rules import builders as b
 
@@ -287,11 +286,13 @@ def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
     assert found.severity == Severity.ERROR
     assert "SLURM_STEP_GPUS=0" in found.evidence[-1]
     assert any("--exclude=n1" in line for line in found.fix)
-    # the gate's reason, which it resumes once the node is clean; it drained with
-    # reason="gpudoctor: GRES GPUs absent", which named no finding
-    drain = f"$ {drain_command('n1', 'GD-DRV-001', found.title)}"
-    assert drain in found.fix
-    assert 'reason="gpudoctor:DRV-001 SLURM gave this job GPUs' in drain
+    # it read 'scontrol update ... reason="gpudoctor: GRES GPUs absent"': no sudo (scontrol
+    # update is root's or the SLURM admin's), and a reason that named no finding; now the
+    # gate's reason, which it resumes once the node is clean
+    assert found.fix[-1] == (
+        '$ sudo scontrol update nodename=n1 state=drain reason="gpudoctor:DRV-001 SLURM '
+        'gave this job GPUs, but the node shows no NVIDIA GPU"'
+    )
     no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
     assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs
 
