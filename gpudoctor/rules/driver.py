@@ -111,7 +111,9 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     job = report.site.slurm_job if report.site else None
     if job is not None and gpus_given(job.gpu_variables):
         # SLURM handed this job GPUs the node does not have: not a CPU machine, a broken node
-        node = job.node or "$SLURMD_NODENAME"
+        # $SLURMD_NODENAME is empty where the fix is read (the login node, a saved report):
+        # NODE, a word to replace, where the job named no node
+        node = job.node or "NODE"
         given = ", ".join(f"{k}={v}" for k, v in sorted(gpus_given(job.gpu_variables).items()))
         title = "SLURM gave this job GPUs, but the node shows no NVIDIA GPU"
         yield Hit(

@@ -271,6 +271,17 @@ def test_a_small_shm_in_docker_is_a_warning_but_not_in_apptainer():
     assert "GD-HOST-010" not in ids(replace(report, site=SiteInfo(shm_bytes=8 * GIB)))
 
 
+def test_a_job_given_gpus_on_an_unnamed_node_says_which_word_to_replace():
+    # it read 'sbatch --exclude=$SLURMD_NODENAME ...', which is empty where the fix is read (the
+    # login node where sbatch is typed, or check --from-report on a saved report)
+    report = s.login_node()
+    job = SlurmJob(job_id="7", gpu_variables={"SLURM_STEP_GPUS": "0"})
+    found = ids(replace(report, site=replace(report.site, slurm_job=job)))["GD-DRV-001"]
+    assert "Run the job elsewhere: $ sbatch --exclude=NODE ..." in found.fix
+    assert found.fix[-1].startswith("$ sudo scontrol update nodename=NODE state=drain ")
+    assert not any("SLURMD_NODENAME" in line for line in found.fix)
+
+
 def test_old_reports_without_a_site_section_diagnose_as_before():
     report = b.no_gpu_machine()
     assert report.site is None
