@@ -10,6 +10,7 @@ from gpudoctor.model.derived import missing_from_nvml, nvml_sees_the_node, pci_p
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
 from gpudoctor.model.slurm import drain_command, node_to_drain
+from gpudoctor.rules.distro import rebuild_initramfs
 from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
@@ -393,6 +394,25 @@ def gsp_xids(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "This GPU can run without GSP on the proprietary module: "
                 "$ echo 'options nvidia NVreg_EnableGpuFirmware=0' | "
                 "sudo tee /etc/modprobe.d/nvidia-gsp.conf && sudo reboot"
+            )
+            # a module the initramfs loads reads the options copied into it, not /etc's
+            initramfs = next(
+                (
+                    line.removeprefix("$ ").split("   #")[0]
+                    for line in rebuild_initramfs(report)
+                    if line.startswith("$ ")
+                ),
+                "",
+            )
+            fix.append(
+                "After the reboot, `nvidia-smi -q | grep 'GSP Firmware'` reads N/A; if it still "
+                "shows a version, the initramfs loaded the module: rebuild it and reboot again"
+                + (
+                    f": $ {initramfs} && sudo reboot"
+                    if initramfs
+                    else " (`sudo update-initramfs -u` on Debian and Ubuntu, `sudo dracut "
+                    "--force` on Fedora and RHEL)."
+                )
             )
         earlier = before_boot(report, count)
         yield Hit(

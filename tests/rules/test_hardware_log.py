@@ -155,8 +155,7 @@ def test_eighteen_hardware_xids_in_two_hours_drain_the_node():
     # (not 'gpudoctor:...'): the gate, finding the log clean after a reboot, would put the GPU
     # back in service unrepaired
     assert found.fix[0].endswith(
-        "$ sudo scontrol update nodename=node-17 state=drain "
-        f'reason="repair:GPU-058 {found.title}"'
+        f'$ sudo scontrol update nodename=node-17 state=drain reason="repair:GPU-058 {found.title}"'
     )
     assert not drained_by_gpudoctor(drain_reason(found.id, found.title, repair=True))
     (redacted,) = findings(redact(report), "GD-GPU-058")
@@ -222,6 +221,31 @@ def test_a_gsp_timeout_shows_the_firmware_state_and_the_remedy():
     assert "GSP firmware: on (default on), firmware 590.48.01" in found.evidence
     assert found.fix[0].startswith("$ sudo nvidia-smi -r -i 0")
     assert not any("NVreg_EnableGpuFirmware" in f for f in found.fix)  # Hopper needs GSP
+
+
+@pytest.mark.parametrize(
+    ("os_release", "rebuild"),
+    [
+        ("Ubuntu 22.04.5 LTS", ": $ sudo update-initramfs -u && sudo reboot"),
+        ("Rocky Linux 9.3 (Blue Onyx)", ": $ sudo dracut --force && sudo reboot"),
+        (None, "`sudo update-initramfs -u` on Debian and Ubuntu"),
+    ],
+)
+def test_turning_gsp_off_says_how_to_tell_it_took(os_release, rebuild):
+    # the option was written to /etc/modprobe.d and the node rebooted, with no word that a
+    # module the initramfs loads reads the initramfs' copy of the options, so GSP stayed on
+    report = with_gpu(
+        with_log(healthy(), xid(119)),
+        architecture="Ampere",
+        name="NVIDIA A100-SXM4-80GB",
+        gsp_firmware_enabled=True,
+    )
+    report = with_driver(report, module_flavour="proprietary")
+    report = replace(report, host=replace(report.host, os_release=os_release))
+    (found,) = findings(report, "GD-GPU-059")
+    check = next(f for f in found.fix if f.startswith("After the reboot"))
+    assert "`nvidia-smi -q | grep 'GSP Firmware'` reads N/A" in check
+    assert "rebuild it and reboot again" in check and rebuild in check
 
 
 def test_gsp_can_be_turned_off_only_where_it_is_optional():
