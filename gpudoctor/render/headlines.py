@@ -144,9 +144,35 @@ def _framework_line(fw: FrameworkInfo | None) -> str:
         if fw.build_cudnn:
             parts.append(f"cuDNN {fw.build_cudnn}")
         parts.append(_framework_gpus(fw))
+    elif fw.gpu_backend:
+        parts += _backend_parts(fw)
     else:
         parts.append("CPU-only build")
     return ", ".join(parts)
+
+
+_BACKENDS = {"rocm": ("ROCm", "AMD"), "xpu": ("XPU", "Intel")}
+"""Each backend of a build for other GPUs than NVIDIA's: its name and whose GPUs it drives."""
+
+
+def _backend_parts(fw: FrameworkInfo) -> list[str]:
+    """``ROCm build (HIP 6.4.43482)``, ``1 AMD GPU usable``: a build for GPUs that are not
+    NVIDIA's is no CPU-only build."""
+    count = fw.gpu_backend_devices
+    if fw.gpu_backend == "mps":  # every macOS wheel: the build says nothing, availability does
+        return ["MPS build"] if count is None else [_mps_words(count)]
+    name, maker = _BACKENDS.get(fw.gpu_backend or "", (fw.gpu_backend or "?", "other"))
+    version = f" ({'HIP ' if fw.gpu_backend == 'rocm' else ''}{fw.gpu_backend_version})"
+    parts = [f"{name} build{version if fw.gpu_backend_version else ''}, no CUDA"]
+    if fw.gpu_backend == "rocm" and count:
+        parts.append(_framework_gpus(fw).replace("GPU", f"{maker} GPU", 1))
+    elif count is not None:
+        parts.append(f"{plural(count, f'{maker} GPU')} visible" if count else f"no {maker} GPU")
+    return parts
+
+
+def _mps_words(count: int) -> str:
+    return "MPS available (the Apple GPU)" if count else "MPS not available: CPU only"
 
 
 def _framework_gpus(fw: FrameworkInfo) -> str:

@@ -6,6 +6,7 @@ import io
 import re
 from typing import TYPE_CHECKING
 
+from gpudoctor.model.derived import no_nvidia_gpu, other_gpu_builds
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.inert import inert_tree
 from gpudoctor.model.report import Report
@@ -234,10 +235,15 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
         text.append(f", {infos} info")
     # verify runs the frameworks' models: with neither installed it fails (nothing_installed).
     bare = bool(report.frameworks) and all(f.status == "not_installed" for f in report.frameworks)
+    # verify drives NVIDIA GPUs: on a Mac, or with a ROCm or XPU build, it proves the CPU only
+    other = report.host.os == "darwin" or (no_nvidia_gpu(report) and bool(other_gpu_builds(report)))
     if worst < Severity.WARNING:
         text.append(
             ": nothing blocks the GPU here."
             if bare
+            else ": nothing blocks the GPU here; `gpudoctor verify` runs its models on the CPU "
+            "only here (it drives NVIDIA GPUs, not MPS, ROCm or XPU)."
+            if other
             else ": nothing blocks the GPU here; `gpudoctor verify` proves it.",
             style=STYLES[Severity.OK],
         )
@@ -245,7 +251,10 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
     if worst < Severity.WARNING and bare:
         console.print(
             Text(
-                "No framework is installed: `gpudoctor make-env` plans one, then "
+                "No framework is installed: `python3 -m pip install torch` (PyPI's macOS "
+                "wheels can use the Apple GPU through MPS)."
+                if report.host.os == "darwin"
+                else "No framework is installed: `gpudoctor make-env` plans one, then "
                 "`gpudoctor verify` proves it.",
                 style=STYLES[Severity.OK],
             )

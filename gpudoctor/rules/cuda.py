@@ -159,7 +159,10 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=Severity.INFO,
             title="macOS has no CUDA driver library",
             evidence=tuple(evidence),
-            fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+            fix=(
+                "On a Mac, PyTorch can use the Apple GPU through MPS (GD-DRV-001 says whether "
+                "it does here); CUDA needs an NVIDIA GPU on Linux or Windows.",
+            ),
         )
     elif host.container:
         given = container_gpu_fix(report, kb) or (

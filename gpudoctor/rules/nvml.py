@@ -166,7 +166,10 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=Severity.INFO,
             title="macOS has no NVIDIA driver and no NVML",
             evidence=(said,),
-            fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+            fix=(
+                "On a Mac, PyTorch can use the Apple GPU through MPS (GD-DRV-001 says whether "
+                "it does here); CUDA needs an NVIDIA GPU on Linux or Windows.",
+            ),
         )
     elif host.container and container_gpu_fix(report, kb) is WSL_CONTAINER_FIX:
         yield _wsl_container(report, said)

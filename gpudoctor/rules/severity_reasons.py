@@ -39,8 +39,10 @@ REASONS: dict[str, str] = {
     "GD-HOST-014": "Information: imports are slower, nothing fails.",
     # --- driver ---
     "GD-DRV-001": "Error inside a SLURM job given GPUs (every GPU job sent to the node "
-    "fails); a warning elsewhere (training runs, on the CPU only); information on a SLURM "
-    "login node and on macOS, where no NVIDIA GPU is expected.",
+    "fails); a warning elsewhere (training runs, on the CPU only), and on macOS where "
+    "PyTorch's MPS is not available; information on a SLURM login node, on macOS otherwise, "
+    "where no NVIDIA GPU is expected, and where a ROCm or XPU build of PyTorch uses an AMD "
+    "or Intel GPU.",
     "GD-DRV-002": "Error: CUDA cannot use a GPU that nouveau drives.",
     "GD-DRV-003": "Error: without the kernel module no framework can use the GPU.",
     "GD-DRV-004": "Warning: one GPU is unusable, others still work. Information for a GPU "
