@@ -235,14 +235,17 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
         text.append(f", {infos} info")
     # verify runs the frameworks' models: with neither installed it fails (nothing_installed).
     bare = bool(report.frameworks) and all(f.status == "not_installed" for f in report.frameworks)
-    # verify drives NVIDIA GPUs: on a Mac, or with a ROCm or XPU build, it proves the CPU only
-    other = report.host.os == "darwin" or (no_nvidia_gpu(report) and bool(other_gpu_builds(report)))
+    # verify reaches GPUs through torch.cuda (NVIDIA's, and AMD's under a ROCm build): on a Mac
+    # or with an XPU build it runs the CPU only
+    other = report.host.os == "darwin" or (
+        no_nvidia_gpu(report) and any(f.gpu_backend == "xpu" for f in other_gpu_builds(report))
+    )
     if worst < Severity.WARNING:
         text.append(
             ": nothing blocks the GPU here."
             if bare
             else ": nothing blocks the GPU here; `gpudoctor verify` runs its models on the CPU "
-            "only here (it drives NVIDIA GPUs, not MPS, ROCm or XPU)."
+            "only here (it reaches GPUs through torch.cuda, not MPS or XPU)."
             if other
             else ": nothing blocks the GPU here; `gpudoctor verify` proves it.",
             style=STYLES[Severity.OK],

@@ -175,9 +175,9 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 *(_backend_evidence(fw) for fw in others),
             ),
             fix=(
-                "Nothing to do for this build. CUDA builds, `gpudoctor make-env` (it plans "
-                "CUDA or CPU-only environments) and `gpudoctor verify`'s GPU runs are for "
-                "NVIDIA GPUs: keep this environment for the GPU here.",
+                "Nothing to do for this build. CUDA builds, and the environments `gpudoctor "
+                "make-env` plans (CUDA or CPU-only), are for NVIDIA GPUs: keep this "
+                "environment for the GPU here.",
             ),
         )
         return
