@@ -80,9 +80,10 @@ def api_level(report: Report, build_cuda: str) -> str | None:
     why="The installed {fw} has no CUDA support, so it never uses the GPU. pip's default "
     "PyTorch wheels on Windows are CPU-only, `tensorflow-cpu` or TensorFlow without "
     "`[and-cuda]` has no GPU libraries, and a later `pip install` of another package can "
-    "replace a CUDA build with a CPU one. On a SLURM login node (no GPU here, sinfo names GPU "
-    "partitions) it is information: the same environment, on a shared file system, runs "
-    "the jobs on the GPU nodes, where it would not use their GPUs.",
+    "replace a CUDA build with a CPU one. A ROCm or XPU build of PyTorch (for AMD or Intel "
+    "GPUs) has no CUDA either, and the finding names it as such. On a SLURM login node (no "
+    "GPU here, sinfo names GPU partitions) it is information: the same environment, on a "
+    "shared file system, runs the jobs on the GPU nodes, where it would not use their GPUs.",
     fix="Install a CUDA build chosen for this driver and GPU; `gpudoctor make-env` plans one.",
     sources=(
         "pytorch/pytorch#3717 (Torch not compiled with CUDA enabled)",
@@ -98,14 +99,32 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
         return
     if tf_without_windows_gpu(report, fw):
         return  # GD-TF-013 names the cause
+    fix = [f"$ {make_env_command(report, fw.name)}"]
+    if fw.gpu_backend in _OTHER_BUILDS:
+        # a ROCm or XPU build here was called "a CPU-only build": it is one for other GPUs
+        name, maker = _OTHER_BUILDS[fw.gpu_backend or ""]
+        version = f" ({fw.gpu_backend_version})" if fw.gpu_backend_version else ""
+        yield Hit(
+            title=f"{label(fw)} is a {name} build, for {maker} GPUs, on a machine with an "
+            "NVIDIA GPU",
+            evidence=(
+                f"{label(fw)}: built for {name}{version}, without CUDA",
+                f"NVIDIA GPUs present: {len(report.nvml.gpus) or 'yes (PCI)'}",
+            ),
+            fix=tuple(fix),
+        )
+        return
     evidence = [f"{label(fw)}: built without CUDA"]
     if fw.version and "+cpu" in fw.version:
         evidence.append("the local version label +cpu marks a CPU wheel")
     evidence.append(f"NVIDIA GPUs present: {len(report.nvml.gpus) or 'yes (PCI)'}")
-    fix = [f"$ {make_env_command(report, fw.name)}"]
     if fw.name == "tensorflow" and fw.version:
         fix.append(f'or, on Linux/WSL2: $ pip install "tensorflow[and-cuda]=={fw.version}"')
     yield Hit(evidence=tuple(evidence), fix=tuple(fix))
+
+
+_OTHER_BUILDS = {"rocm": ("ROCm", "AMD"), "xpu": ("XPU", "Intel"), "mps": ("MPS", "Apple")}
+"""The builds for other GPUs than NVIDIA's: the backend's name and whose GPUs it drives."""
 
 
 def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:

@@ -41,6 +41,27 @@ def test_a_cpu_only_build_on_a_gpu_machine(name):
     assert any("gpudoctor make-env" in step and f"--framework {name}" in step for step in found.fix)
 
 
+def test_a_rocm_build_on_an_nvidia_machine_is_not_called_cpu_only():
+    # it read "PyTorch 2.9.1+rocm6.4 is a CPU-only build on a machine with an NVIDIA GPU"
+    report = with_framework(
+        healthy(),
+        "torch",
+        cuda_build=False,
+        build_cuda=None,
+        version="2.9.1+rocm6.4",
+        gpu_backend="rocm",
+        gpu_backend_version="6.4.43482",
+        gpu_backend_devices=0,
+    )
+    (found,) = findings(report, "GD-TORCH-004")
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "PyTorch 2.9.1+rocm6.4 is a ROCm build, for AMD GPUs, on a machine with an NVIDIA GPU"
+    )
+    assert "PyTorch 2.9.1+rocm6.4: built for ROCm (6.4.43482), without CUDA" in found.evidence
+    assert any("gpudoctor make-env" in step for step in found.fix)
+
+
 def test_a_cpu_only_build_without_a_gpu_is_fine():
     report = with_driver(broken_nvml(healthy(), "library_not_found"), pci_functions=())
     report = with_framework(report, "torch", cuda_build=False)
