@@ -738,6 +738,12 @@ def _onboard(
 
         check_json = result.stdout
         report = report_from_json(check_json)
+    if report.host.os == "darwin" and partition is None:
+        # the plan read as ready, and its make-env step then refused the Mac
+        from gpudoctor.envplan.target import mac_refusal
+
+        origin = "this machine" if check is not None else f"report {request.from_report}"
+        raise BadInputError(mac_refusal(origin, "onboard"))
     facts = _facts(report, _diagnosed(report))
     if check is not None and facts.hostname is None:
         # the check ran here: this machine's own name, for the summary the person keeps

@@ -375,6 +375,20 @@ def _readable(driver: str) -> bool:
     return True
 
 
+def mac_refusal(origin: str, command: str) -> str:
+    """Why make-env (and onboard, which runs it) plans nothing for a Mac, and what to do."""
+    return (
+        f"{origin} is a Mac: {command} plans CUDA and CPU-only environments for Linux and "
+        "Windows; on a Mac, PyPI's torch can use the Apple GPU through MPS (`python3 -m pip "
+        "install torch`); for a Linux GPU server give its driver and GPU: "
+        + (
+            "--os linux --driver VERSION --cc X.Y"
+            if command == "make-env"
+            else "gpudoctor make-env --os linux --driver VERSION --cc X.Y"
+        )
+    )
+
+
 def target_from_report(report: Report, origin: str) -> Target:
     """The machine a report describes: driver from NVML (else the kernel module), lowest CC."""
     driver = next(
@@ -387,12 +401,7 @@ def target_from_report(report: Report, origin: str) -> Target:
     )
     if report.host.os == "darwin":
         # "plans Linux and Windows" left a student on a Mac without a next step
-        raise BadInputError(
-            f"{origin} is a Mac: make-env plans CUDA and CPU-only environments for Linux and "
-            "Windows; on a Mac, PyPI's torch can use the Apple GPU through MPS (`python3 -m pip "
-            "install torch`); for a Linux GPU server give its driver and GPU: --os linux "
-            "--driver VERSION --cc X.Y"
-        )
+        raise BadInputError(mac_refusal(origin, "make-env"))
     if report.host.os not in OSES:
         raise BadInputError(f"{origin} is from {report.host.os}: make-env plans Linux and Windows")
     os = report.host.os
