@@ -59,8 +59,11 @@ def _reinstall(fw: FrameworkInfo) -> str:
     title="{fw} is not installed or was not checked",
     why="{fw} is not installed in the inspected Python environment (or was not probed, with "
     "`--no-frameworks`), so it was not checked. That is fine when you use the other "
-    "framework; `--python` inspects another interpreter.",
-    fix="`gpudoctor make-env` writes an environment with a build that fits this machine.",
+    "framework; `--python` inspects another interpreter. On macOS, where make-env plans "
+    "nothing, the fix is pip's own line: PyPI's torch, which can use the Apple GPU through "
+    "MPS, and TensorFlow, which runs on the CPU there.",
+    fix="`gpudoctor make-env` writes an environment with a build that fits this machine (on "
+    "macOS: `python3 -m pip install torch`).",
     marks_unchecked=True,
     include_absent=True,
     sources=(
@@ -78,8 +81,18 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
         yield Hit(
             title=f"{FRAMEWORK_NAMES[fw.name]} is not installed",
             evidence=(f"not installed for {report.host.python.executable}",),
-            fix=(f"$ {make_env_command(report, fw.name)}",),
+            fix=(
+                _MAC_INSTALL[fw.name]
+                if report.host.os == "darwin"  # make-env plans nothing for macOS
+                else f"$ {make_env_command(report, fw.name)}",
+            ),
         )
+
+
+_MAC_INSTALL = {
+    "torch": "$ python3 -m pip install torch   # PyPI's macOS wheels can use the Apple GPU (MPS)",
+    "tensorflow": "$ python3 -m pip install tensorflow   # on macOS it runs on the CPU",
+}
 
 
 @framework_rule(
