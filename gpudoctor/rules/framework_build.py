@@ -362,7 +362,9 @@ def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "one runs on the CPU there, whatever is installed. GPU TensorFlow on Windows means WSL2, "
     "or TensorFlow 2.10 with CUDA 11.2 and cuDNN 8.1 (Python 3.10 at most).",
     fix="Run TensorFlow inside WSL2 (`pip install 'tensorflow[and-cuda]'` there), or install "
-    "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge.",
+    "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge, into a Python "
+    "3.10 or older (`gpudoctor make-env --framework tensorflow` writes such an environment "
+    "where the inspected Python is newer).",
     sources=(
         "https://www.tensorflow.org/install/pip#windows-native",
         "tensorflow/tensorflow v2.11.1 release notes (2.10 was the last with GPU on native "
@@ -380,7 +382,23 @@ def tf_native_windows(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
             "Use WSL2; in PowerShell:",
             "> wsl --install",
             'then inside it: $ pip install "tensorflow[and-cuda]"',
-            "or TensorFlow 2.10 natively: $ conda install -c conda-forge cudatoolkit=11.2 "
-            'cudnn=8.1.0 && pip install "tensorflow<2.11"',
+            _tf210_natively(report, fw),
         ),
+    )
+
+
+def _tf210_natively(report: Report, fw: FrameworkInfo) -> str:
+    """TensorFlow 2.10 on native Windows: into this environment where its Python is 3.10 or
+    older; else an environment make-env writes (pip finds no 2.10 wheel for a newer Python)."""
+    python = fw.python_version or report.host.python.version
+    parts = python.split(".") if python else []
+    if len(parts) >= 2 and parts[0] == "3" and parts[1].isdigit() and int(parts[1]) <= 10:
+        return (
+            "or TensorFlow 2.10 natively: $ conda install -c conda-forge cudatoolkit=11.2 "
+            'cudnn=8.1.0 && pip install "tensorflow<2.11"'
+        )
+    shown = f"Python {python}" if python else "this Python"
+    return (
+        f"or TensorFlow 2.10 natively, which has no wheel for {shown} (3.10 at most), in an "
+        f"environment with Python 3.10: $ {make_env_command(report, 'tensorflow')}"
     )

@@ -160,3 +160,27 @@ def test_tensorflow_after_2_10_on_native_windows():
     assert "> wsl --install" in found.fix  # a PowerShell step of its own, not inside prose
     assert findings(report, "GD-TF-004") == []  # the same cause, reported once
     assert findings(with_framework(windows, "tensorflow", version="2.10.1"), "GD-TF-013") == []
+
+
+@pytest.mark.parametrize(
+    ("python", "native"),
+    [
+        ("3.12.3", "in an environment with Python 3.10: $ gpudoctor make-env"),
+        (
+            "3.10.11",
+            "$ conda install -c conda-forge cudatoolkit=11.2 cudnn=8.1.0 && pip install "
+            '"tensorflow<2.11"',
+        ),
+    ],
+)
+def test_tensorflow_2_10_on_native_windows_is_offered_only_where_its_python_can_take_it(
+    python, native
+):
+    # `pip install "tensorflow<2.11"` was the fix under Python 3.12, which 2.10 has no wheel for
+    windows = with_host(healthy(), os="windows", os_release="Windows 11")
+    report = with_framework(windows, "tensorflow", cuda_build=False, python_version=python)
+    (found,) = findings(report, "GD-TF-013")
+    (step,) = [s for s in found.fix if s.startswith("or TensorFlow 2.10")]
+    assert native in step
+    if python.startswith("3.12"):
+        assert "no wheel for Python 3.12.3" in step and "--framework tensorflow" in step
