@@ -192,6 +192,7 @@ def _check_plan_options(
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
     from gpudoctor.envplan.cluster import modules_to_unload
+    from gpudoctor.envplan.target import other_gpus_words
     from gpudoctor.model.derived import gpus, slurm_not_configured
     from gpudoctor.model.findings import Severity
     from gpudoctor.model.slurm import gpu_partitions
@@ -234,6 +235,7 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         # LD_LIBRARY_PATH, where they would shadow the libraries the new environment brings
         shadowing_modules=modules_to_unload(report),
         problems=problems,
+        other_gpus=other_gpus_words(report),
     )
 
 

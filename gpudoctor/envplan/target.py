@@ -429,11 +429,11 @@ def target_from_report(report: Report, origin: str) -> Target:
             else None
         ),
         unread_driver=(*signs, *_unreadable_versions(report)) if signs else (),
-        other_gpus=_other_gpus(report) if driver is None else (),
+        other_gpus=other_gpus_words(report) if driver is None else (),
     )
 
 
-def _other_gpus(report: Report) -> tuple[str, ...]:
+def other_gpus_words(report: Report) -> tuple[str, ...]:
     """``PyTorch 2.9.1+rocm6.4 sees 1 AMD GPU through ROCm``, for each framework that does."""
     found = []
     for fw in other_gpu_builds(report):
