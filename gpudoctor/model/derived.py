@@ -173,6 +173,21 @@ def other_gpu_builds(report: Report) -> tuple[FrameworkInfo, ...]:
     )
 
 
+def windows_shows_no_nvidia(report: Report) -> bool:
+    """Native Windows with no sign of an NVIDIA driver or GPU: no nvml.dll, no nvcuda.dll that
+    counted a device, no framework that sees a GPU. Windows shows gpudoctor no PCI bus, so
+    whether the PC has an NVIDIA GPU without its driver cannot be told: most such PCs have
+    none (a laptop with Intel or AMD graphics)."""
+    host = report.host
+    if host.os != "windows" or host.wsl or report.nvml.status != "library_not_found":
+        return False
+    if report.cuda.device_count or report.cuda.libcuda_path:
+        return False
+    return not any(
+        fw.status == "ok" and (fw.cuda_available or fw.device_count) for fw in report.frameworks
+    )
+
+
 _NVML_NOT_APPLICABLE = ("library_not_found", "driver_not_loaded", "bindings_missing")
 """NVML outcomes that only say the driver is absent: expected where there is no GPU."""
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gpudoctor.model.derived import NOT_APPLICABLE, no_nvidia_gpu, not_applicable, wsl_name
+from gpudoctor.model.derived import (
+    NOT_APPLICABLE,
+    no_nvidia_gpu,
+    not_applicable,
+    windows_shows_no_nvidia,
+    wsl_name,
+)
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report
 
@@ -74,6 +80,8 @@ def _driver_line(report: Report) -> str:
     host, drv = report.host, report.driver
     if host.os == "darwin":
         return "macOS: no NVIDIA driver"
+    if windows_shows_no_nvidia(report):
+        return "Windows: no NVIDIA driver found"
     if host.os == "windows":
         return f"Windows driver {report.nvml.driver_version or '(unknown)'}"
     if host.wsl:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container
+from gpudoctor.model.derived import a_container, windows_shows_no_nvidia
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
@@ -207,6 +207,14 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "If the file is missing: update the Windows NVIDIA driver, then in PowerShell:",
                 "> wsl --update",
             ),
+        )
+    elif windows_shows_no_nvidia(report):
+        yield Hit(
+            severity=Severity.INFO,
+            title="No CUDA driver library (nvcuda.dll): no NVIDIA driver on this PC (see the "
+            "NVML line)",
+            evidence=tuple(evidence),
+            fix=("The NVML line (GD-NVML-001) says what to do if this PC has an NVIDIA GPU.",),
         )
     elif host.os == "windows":
         yield Hit(

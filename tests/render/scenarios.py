@@ -59,6 +59,7 @@ BUILT = {
     "builder__mac_no_mps": lambda: b.mac(mps_devices=0),
     "builder__rocm": b.rocm_machine,
     "builder__xpu": b.xpu_machine,
+    "builder__windows_laptop": b.windows_laptop,
     **SITE_SCENARIOS,
 }
 

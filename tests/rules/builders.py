@@ -440,6 +440,22 @@ def xpu_machine(devices: int = 1) -> Report:
     )
 
 
+def windows_laptop() -> Report:
+    """A Windows 11 laptop without an NVIDIA GPU: no nvml.dll, no nvcuda.dll, CPU builds."""
+    report = with_host(
+        no_gpu_machine(),
+        os="windows",
+        os_release="Windows 11 Home",
+        kernel="10.0.26100",
+        glibc=None,
+    )
+    return replace(
+        report,
+        driver=replace(report.driver, errors=()),
+        cuda=CudaInfo(status="ok", libcuda_error="nvcuda.dll: could not be loaded"),
+    )
+
+
 def mac(mps_devices: int | None = 1) -> Report:
     """An Apple silicon Mac with PyPI's torch (built with MPS); ``mps_devices`` 1 where
     torch.backends.mps.is_available(), None for a report that did not ask."""
