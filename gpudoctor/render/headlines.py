@@ -169,6 +169,8 @@ def _backend_parts(fw: FrameworkInfo) -> list[str]:
     count = fw.gpu_backend_devices
     if fw.gpu_backend == "mps":  # every macOS wheel: the build says nothing, availability does
         return ["MPS build"] if count is None else [_mps_words(count)]
+    if fw.gpu_backend == "metal":  # TensorFlow's GPUs on macOS: Apple's plugin's
+        return [f"Metal plugin, {plural(count or 0, 'Apple GPU')} visible"]
     name, maker = _BACKENDS.get(fw.gpu_backend or "", (fw.gpu_backend or "?", "other"))
     version = f" ({'HIP ' if fw.gpu_backend == 'rocm' else ''}{fw.gpu_backend_version})"
     parts = [f"{name} build{version if fw.gpu_backend_version else ''}, no CUDA"]

@@ -329,3 +329,20 @@ def test_the_backend_facts_reach_the_report():
         "6.4.43482",
         1,
     )
+
+
+def test_tensorflow_probe_names_a_rocm_build_and_the_metal_plugin():
+    # a tensorflow-rocm or a Mac's Metal GPU read "CPU-only build" beside the GPUs it listed
+    rocm = {"is_rocm_build": True, "is_cuda_build": False}
+    assert tf_probe.gpu_backend(rocm, None, "linux") == {"gpu_backend": "rocm"}
+    assert tf_probe.gpu_backend(rocm, 2, "linux") == {
+        "gpu_backend": "rocm",
+        "gpu_backend_devices": 2,
+    }
+    mac = {"is_cuda_build": False}
+    assert tf_probe.gpu_backend(mac, 1, "darwin") == {
+        "gpu_backend": "metal",
+        "gpu_backend_devices": 1,
+    }
+    assert tf_probe.gpu_backend(mac, 0, "darwin") == {}  # no plugin: the CPU
+    assert tf_probe.gpu_backend({"is_cuda_build": True}, 1, "linux") == {}
