@@ -235,8 +235,8 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
         text.append(f", {infos} info")
     # verify runs the frameworks' models: with neither installed it fails (nothing_installed).
     bare = bool(report.frameworks) and all(f.status == "not_installed" for f in report.frameworks)
-    # verify reaches GPUs through torch.cuda (NVIDIA's, and AMD's under a ROCm build): on a Mac
-    # or with an XPU build it runs the CPU only
+    # verify reaches GPUs through torch.cuda (NVIDIA's, and AMD's under a ROCm build) and
+    # TensorFlow's GPU devices: not PyTorch's MPS (a Mac) or XPU
     other = report.host.os == "darwin" or (
         no_nvidia_gpu(report) and any(f.gpu_backend == "xpu" for f in other_gpu_builds(report))
     )
@@ -244,8 +244,8 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
         text.append(
             ": nothing blocks the GPU here."
             if bare
-            else ": nothing blocks the GPU here; `gpudoctor verify` runs its models on the CPU "
-            "only here (it reaches GPUs through torch.cuda, not MPS or XPU)."
+            else ": nothing blocks the GPU here; `gpudoctor verify` runs no model on MPS or XPU "
+            "(it reaches GPUs through torch.cuda and TensorFlow's GPU devices)."
             if other
             else ": nothing blocks the GPU here; `gpudoctor verify` proves it.",
             style=STYLES[Severity.OK],
