@@ -574,10 +574,13 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
     "means this framework cannot be trusted on that GPU, even though it sees it. A GPU the "
     "build has no kernels for is reported by GD-TORCH-006/GD-TF-006 instead.",
     fix="Read the error; if the result was wrong, check the GPU's health (ECC, clocks) and "
-    "run `gpudoctor verify`.",
+    "run `gpudoctor verify`. On a ROCm build (an AMD GPU), check with `rocminfo` that ROCm "
+    "lists the GPU and that the ROCm release supports its gfx target.",
     sources=(
         "pytorch/pytorch#150733 (no kernel image is available for execution on the device)",
         "NVIDIA/DCGM nvvs (a small GPU workload as a health check)",
+        "https://rocm.docs.amd.com/projects/install-on-linux/en/latest/reference/"
+        "system-requirements.html (the GPUs, by gfx target, each ROCm release supports)",
     ),
 )
 def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
@@ -595,8 +598,18 @@ def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
             title=f"{label(fw)}: a tiny computation on GPU {dev.index} "
             + ("failed" if dev.smoke_error else "gave wrong results"),
             evidence=tuple(evidence),
-            fix=("$ gpudoctor verify", "$ nvidia-smi -q -d ECC,PERFORMANCE"),
+            fix=_ROCM_SMOKE_FIX
+            if fw.gpu_backend == "rocm"  # an AMD GPU: nvidia-smi has nothing to say of it
+            else ("$ gpudoctor verify", "$ nvidia-smi -q -d ECC,PERFORMANCE"),
         )
+
+
+_ROCM_SMOKE_FIX = (
+    "The GPU is AMD's, run by ROCm: check that ROCm lists it and its gfx target:",
+    "$ rocminfo",
+    "and that this ROCm release supports that target: https://rocm.docs.amd.com/projects/"
+    "install-on-linux/en/latest/reference/system-requirements.html",
+)
 
 
 def _load_error(name: str, error: str | None) -> str:
