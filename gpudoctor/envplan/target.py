@@ -226,6 +226,7 @@ def target_from_args(
     if driver is not None and cc is None:
         raise BadInputError("--driver needs --cc (the lowest compute capability of the GPUs)")
     if os not in OSES:
+        refuse_macos(os)
         raise BadInputError(f"--os {os}: use linux or windows")
     if arch not in ARCHES:
         raise BadInputError(f"--arch {arch}: use x86_64 or aarch64")
@@ -373,6 +374,21 @@ def _readable(driver: str) -> bool:
     except BadInputError:
         return False
     return True
+
+
+_MAC_NAMES = ("darwin", "macos", "mac", "osx")
+"""What a student on a Mac may type for --os."""
+
+
+def refuse_macos(os: str) -> None:
+    """Refuse ``--os darwin`` (or macos, mac, osx, any case) with the next step: "use linux or
+    windows" left a student on a Mac without one."""
+    if os.lower() in _MAC_NAMES:
+        raise BadInputError(
+            f"--os {os}: make-env plans CUDA and CPU-only environments for linux or windows, "
+            "none for macOS; on a Mac, PyPI's torch can use the Apple GPU through MPS "
+            "(`python3 -m pip install torch`)"
+        )
 
 
 def mac_refusal(origin: str, command: str) -> str:
