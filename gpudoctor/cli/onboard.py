@@ -192,6 +192,7 @@ def _check_plan_options(
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
     """What the plan needs to know of check's report."""
     from gpudoctor.envplan.cluster import modules_to_unload
+    from gpudoctor.envplan.target import other_gpus_words
     from gpudoctor.model.derived import gpus, slurm_not_configured
     from gpudoctor.model.findings import Severity
     from gpudoctor.model.slurm import gpu_partitions
@@ -234,6 +235,7 @@ def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:
         # LD_LIBRARY_PATH, where they would shadow the libraries the new environment brings
         shadowing_modules=modules_to_unload(report),
         problems=problems,
+        other_gpus=other_gpus_words(report),
     )
 
 
@@ -739,6 +741,12 @@ def _onboard(
 
         check_json = result.stdout
         report = report_from_json(check_json)
+    if report.host.os == "darwin" and partition is None:
+        # the plan read as ready, and its make-env step then refused the Mac
+        from gpudoctor.envplan.target import mac_refusal
+
+        origin = "this machine" if check is not None else f"report {request.from_report}"
+        raise BadInputError(mac_refusal(origin, "onboard"))
     facts = _facts(report, _diagnosed(report))
     if check is not None and facts.hostname is None:
         # the check ran here: this machine's own name, for the summary the person keeps

@@ -112,6 +112,14 @@ def _warnings(
             f"environment; if {host} has an NVIDIA GPU, run make-env again in a container "
             "started with it" + (f": {start.text}" if start is not None else "")
         )
+    elif not target.has_gpu and not request.cpu and target.other_gpus:
+        # a ROCm or XPU build that uses its GPU here: this plan would leave that GPU unused
+        out.append(
+            f"{'; '.join(target.other_gpus)}, but make-env plans CUDA or CPU-only builds: "
+            "this is a CPU-only environment that uses no GPU here; keep the environment that "
+            "has that build for GPU work (PyTorch's ROCm and XPU wheels: "
+            "https://pytorch.org/get-started/locally/)"
+        )
     elif not target.has_gpu and not request.cpu:
         out.append("no NVIDIA driver on the target: this is a CPU-only environment")
     out.extend(target.left_out)

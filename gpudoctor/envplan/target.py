@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpudoctor.errors import BadInputError, PlanError
-from gpudoctor.model.derived import is_gpu_function, set_aside_for_vm, wsl_name
+from gpudoctor.model.derived import (
+    OTHER_GPU_MAKERS,
+    is_gpu_function,
+    other_gpu_builds,
+    set_aside_for_vm,
+    wsl_name,
+)
 from gpudoctor.model.report import PciFunction, Report
 from gpudoctor.model.versions import cc_text, major_minor, parse_cc, parse_driver
 
@@ -76,6 +82,10 @@ class Target:
     left_out: tuple[str, ...] = ()
     """Why some nodes of a fleet are not planned for (an older driver than the one chosen):
     written as warnings."""
+    other_gpus: tuple[str, ...] = ()
+    """Frameworks of the report that use GPUs other than NVIDIA's (``PyTorch 2.9.1+rocm6.4
+    sees the AMD GPU through ROCm``): make-env plans CUDA or CPU-only builds, so the
+    environment it writes there uses none of them, and says so."""
     cc_renamed_from: str | None = None
     """The compute capability as typed when it was an older name of ``cc`` (Thor's 10.1,
     11.0 since CUDA 13.0): a driver that still says 10.1 predates the rename."""
@@ -230,6 +240,7 @@ def target_from_args(
     if driver is not None and cc is None:
         raise BadInputError("--driver needs --cc (the lowest compute capability of the GPUs)")
     if os not in OSES:
+        refuse_macos(os)
         raise BadInputError(f"--os {os}: use linux or windows")
     if arch not in ARCHES:
         raise BadInputError(f"--arch {arch}: use x86_64 or aarch64")
@@ -351,6 +362,8 @@ def _driver_signs(report: Report) -> tuple[str, ...]:
             "Windows driver's version: nvidia-smi.exe in PowerShell)"
         )
     for fw in report.frameworks:
+        if fw.gpu_backend:
+            continue  # a ROCm build lists AMD GPUs through torch.cuda: no NVIDIA driver's sign
         if fw.status == "ok" and (fw.device_count or fw.cuda_available):
             seen = _plural(fw.device_count, "GPU") if fw.device_count else "a GPU"
             found.append(f"{_FRAMEWORK_NAMES.get(fw.name, fw.name)} sees {seen}")
@@ -377,6 +390,35 @@ def _readable(driver: str) -> bool:
     return True
 
 
+_MAC_NAMES = ("darwin", "macos", "mac", "osx")
+"""What a student on a Mac may type for --os."""
+
+
+def refuse_macos(os: str) -> None:
+    """Refuse ``--os darwin`` (or macos, mac, osx, any case) with the next step: "use linux or
+    windows" left a student on a Mac without one."""
+    if os.lower() in _MAC_NAMES:
+        raise BadInputError(
+            f"--os {os}: make-env plans CUDA and CPU-only environments for linux or windows, "
+            "none for macOS; on a Mac, PyPI's torch can use the Apple GPU through MPS "
+            "(`python3 -m pip install torch`)"
+        )
+
+
+def mac_refusal(origin: str, command: str) -> str:
+    """Why make-env (and onboard, which runs it) plans nothing for a Mac, and what to do."""
+    return (
+        f"{origin} is a Mac: {command} plans CUDA and CPU-only environments for Linux and "
+        "Windows; on a Mac, PyPI's torch can use the Apple GPU through MPS (`python3 -m pip "
+        "install torch`); for a Linux GPU server give its driver and GPU: "
+        + (
+            "--os linux --driver VERSION --cc X.Y"
+            if command == "make-env"
+            else "gpudoctor make-env --os linux --driver VERSION --cc X.Y"
+        )
+    )
+
+
 def target_from_report(report: Report, origin: str) -> Target:
     """The machine a report describes: driver from NVML (else the kernel module), lowest CC."""
     driver = next(
@@ -387,6 +429,9 @@ def target_from_report(report: Report, origin: str) -> Target:
         ),
         None,
     )
+    if report.host.os == "darwin":
+        # "plans Linux and Windows" left a student on a Mac without a next step
+        raise BadInputError(mac_refusal(origin, "make-env"))
     if report.host.os not in OSES:
         raise BadInputError(f"{origin} is from {report.host.os}: make-env plans Linux and Windows")
     os = report.host.os
@@ -414,4 +459,15 @@ def target_from_report(report: Report, origin: str) -> Target:
             else None
         ),
         unread_driver=(*signs, *_unreadable_versions(report)) if signs else (),
+        other_gpus=other_gpus_words(report) if driver is None else (),
     )
+
+
+def other_gpus_words(report: Report) -> tuple[str, ...]:
+    """``PyTorch 2.9.1+rocm6.4 sees 1 AMD GPU through ROCm``, for each framework that does."""
+    found = []
+    for fw in other_gpu_builds(report):
+        name = f"{_FRAMEWORK_NAMES.get(fw.name, fw.name)} {fw.version or ''}".rstrip()
+        gpus = _plural(fw.gpu_backend_devices or 0, f"{OTHER_GPU_MAKERS[fw.gpu_backend or '']} GPU")
+        found.append(f"{name} sees {gpus} through {'ROCm' if fw.gpu_backend == 'rocm' else 'XPU'}")
+    return tuple(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gpudoctor.envplan.target import Target
+from gpudoctor.envplan.target import Target, refuse_macos
 from gpudoctor.errors import BadInputError
 
 SOURCES = ("pip", "conda-forge")
@@ -34,6 +34,8 @@ def choice(flag: str, value: str, allowed: tuple[str, ...], *, aliases: bool = F
     canonical = value.lower()
     if aliases:
         canonical = ALIASES.get(canonical, canonical)
+    if flag == "--os":
+        refuse_macos(value)
     if canonical not in allowed:
         shown = value or "''"  # an empty value must still be visible in the message
         raise BadInputError(f"{flag} {shown}: use {' or '.join(allowed)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from gpudoctor.model.report import GpuInfo, PciFunction, Report, SlurmCluster
+from gpudoctor.model.report import FrameworkInfo, GpuInfo, PciFunction, Report, SlurmCluster
 from gpudoctor.model.slurm import gpus_given
 
 
@@ -215,6 +215,36 @@ def no_nvidia_gpu(report: Report) -> bool:
     """
     host = report.host
     return not (host.os != "linux" or host.wsl or _any_trace(report) or pci_bus_unreadable(report))
+
+
+OTHER_GPU_MAKERS = {"rocm": "AMD", "xpu": "Intel"}
+"""The Linux backends of builds for other GPUs than NVIDIA's, and whose GPUs each drives."""
+
+
+def other_gpu_builds(report: Report) -> tuple[FrameworkInfo, ...]:
+    """The frameworks that use GPUs other than NVIDIA's here: a ROCm build that lists AMD GPUs
+    (through ``torch.cuda``) or an XPU build that lists Intel GPUs. Their GPUs are no sign of
+    an NVIDIA GPU or driver."""
+    return tuple(
+        fw
+        for fw in report.frameworks
+        if fw.status == "ok" and fw.gpu_backend in OTHER_GPU_MAKERS and fw.gpu_backend_devices
+    )
+
+
+def windows_shows_no_nvidia(report: Report) -> bool:
+    """Native Windows with no sign of an NVIDIA driver or GPU: no nvml.dll, no nvcuda.dll that
+    counted a device, no framework that sees a GPU. Windows shows gpudoctor no PCI bus, so
+    whether the PC has an NVIDIA GPU without its driver cannot be told: most such PCs have
+    none (a laptop with Intel or AMD graphics)."""
+    host = report.host
+    if host.os != "windows" or host.wsl or report.nvml.status != "library_not_found":
+        return False
+    if report.cuda.device_count or report.cuda.libcuda_path:
+        return False
+    return not any(
+        fw.status == "ok" and (fw.cuda_available or fw.device_count) for fw in report.frameworks
+    )
 
 
 _NVML_NOT_APPLICABLE = ("library_not_found", "driver_not_loaded", "bindings_missing")

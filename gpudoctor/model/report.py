@@ -648,6 +648,20 @@ class FrameworkInfo:
     numpy_error: str | None = None
     """Why ``import numpy`` failed next to the framework (``not installed`` or the error's first
     line); null when it imported or was not tried. `gpudoctor verify` cannot run without it."""
+    gpu_backend: str | None = None
+    """The GPU backend of a build for GPUs other than NVIDIA's: ``rocm`` (AMD GPUs: a ROCm
+    build, ``torch.version.hip`` set, whose GPUs ``torch.cuda`` lists), ``xpu`` (Intel GPUs:
+    ``torch.version.xpu`` set) or ``mps`` (Apple GPUs: a build with MPS, as PyTorch's macOS
+    wheels are); for TensorFlow ``rocm`` (``is_rocm_build`` in its build info) or ``metal``
+    (macOS, where GPUs it lists come from Apple's Metal plugin); null for a CUDA or CPU-only
+    build, and in reports written before 2026-12-08."""
+    gpu_backend_version: str | None = None
+    """That backend's version as the build names it: the HIP version of a ROCm build, the
+    XPU build's (``20250101``); null for MPS."""
+    gpu_backend_devices: int | None = None
+    """GPUs that backend can use here: ``torch.cuda.device_count()`` on ROCm,
+    ``torch.xpu.device_count()``, 1 where ``torch.backends.mps.is_available()`` (else 0),
+    TensorFlow's GPU devices; null when it was not asked (the probe was kept from the GPU)."""
 
 
 # --- where am I: SLURM, containers, environment modules, storage ------------------------------

@@ -119,6 +119,9 @@ class Facts:
     """Environment modules check names as shadowing pip's CUDA libraries."""
     problems: tuple[str, ...] = ()
     """``GD-XXX-NNN: title`` of each error and warning finding."""
+    other_gpus: tuple[str, ...] = ()
+    """Frameworks here that use GPUs other than NVIDIA's (``PyTorch 2.9.1+rocm6.4 sees 1 AMD
+    GPU through ROCm``): the environment onboard plans (CUDA or CPU-only) uses none of them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,6 +165,12 @@ def choose_target(facts: Facts, partition: str | None) -> Target:
         )
     if facts.has_gpu or facts.in_job or not facts.gpu_partitions:
         why = "this machine has a GPU" if facts.has_gpu else "no GPU here and no GPU partition"
+        if not facts.has_gpu and facts.other_gpus:
+            # "no GPU here" on a box whose ROCm or XPU build uses its GPU
+            why = (
+                f"no NVIDIA GPU here and no GPU partition; {'; '.join(facts.other_gpus)}, "
+                "which the CPU-only environment planned here will not use"
+            )
         return Target(gpu=facts.has_gpu, why=why)
     if len(facts.gpu_partitions) > 1:
         raise BadInputError(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gpudoctor.model.derived import NOT_APPLICABLE, no_nvidia_gpu, not_applicable, wsl_name
+from gpudoctor.model.derived import (
+    NOT_APPLICABLE,
+    no_nvidia_gpu,
+    not_applicable,
+    windows_shows_no_nvidia,
+    wsl_name,
+)
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, GpuInfo, Report
 
@@ -74,6 +80,8 @@ def _driver_line(report: Report) -> str:
     host, drv = report.host, report.driver
     if host.os == "darwin":
         return "macOS: no NVIDIA driver"
+    if windows_shows_no_nvidia(report):
+        return "Windows: no NVIDIA driver found"
     if host.os == "windows":
         return f"Windows driver {report.nvml.driver_version or '(unknown)'}"
     if host.wsl:
@@ -144,9 +152,37 @@ def _framework_line(fw: FrameworkInfo | None) -> str:
         if fw.build_cudnn:
             parts.append(f"cuDNN {fw.build_cudnn}")
         parts.append(_framework_gpus(fw))
+    elif fw.gpu_backend:
+        parts += _backend_parts(fw)
     else:
         parts.append("CPU-only build")
     return ", ".join(parts)
+
+
+_BACKENDS = {"rocm": ("ROCm", "AMD"), "xpu": ("XPU", "Intel")}
+"""Each backend of a build for other GPUs than NVIDIA's: its name and whose GPUs it drives."""
+
+
+def _backend_parts(fw: FrameworkInfo) -> list[str]:
+    """``ROCm build (HIP 6.4.43482)``, ``1 AMD GPU usable``: a build for GPUs that are not
+    NVIDIA's is no CPU-only build."""
+    count = fw.gpu_backend_devices
+    if fw.gpu_backend == "mps":  # every macOS wheel: the build says nothing, availability does
+        return ["MPS build"] if count is None else [_mps_words(count)]
+    if fw.gpu_backend == "metal":  # TensorFlow's GPUs on macOS: Apple's plugin's
+        return [f"Metal plugin, {plural(count or 0, 'Apple GPU')} visible"]
+    name, maker = _BACKENDS.get(fw.gpu_backend or "", (fw.gpu_backend or "?", "other"))
+    version = f" ({'HIP ' if fw.gpu_backend == 'rocm' else ''}{fw.gpu_backend_version})"
+    parts = [f"{name} build{version if fw.gpu_backend_version else ''}, no CUDA"]
+    if fw.gpu_backend == "rocm" and count:
+        parts.append(_framework_gpus(fw).replace("GPU", f"{maker} GPU", 1))
+    elif count is not None:
+        parts.append(f"{plural(count, f'{maker} GPU')} visible" if count else f"no {maker} GPU")
+    return parts
+
+
+def _mps_words(count: int) -> str:
+    return "MPS available (the Apple GPU)" if count else "MPS not available: CPU only"
 
 
 def _framework_gpus(fw: FrameworkInfo) -> str:

@@ -6,6 +6,7 @@ import io
 import re
 from typing import TYPE_CHECKING
 
+from gpudoctor.model.derived import no_nvidia_gpu, other_gpu_builds
 from gpudoctor.model.findings import AREAS, Diagnosis, Finding, Severity
 from gpudoctor.model.inert import inert_tree
 from gpudoctor.model.report import Report
@@ -234,10 +235,18 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
         text.append(f", {infos} info")
     # verify runs the frameworks' models: with neither installed it fails (nothing_installed).
     bare = bool(report.frameworks) and all(f.status == "not_installed" for f in report.frameworks)
+    # verify reaches GPUs through torch.cuda (NVIDIA's, and AMD's under a ROCm build) and
+    # TensorFlow's GPU devices: not PyTorch's MPS (a Mac) or XPU
+    other = report.host.os == "darwin" or (
+        no_nvidia_gpu(report) and any(f.gpu_backend == "xpu" for f in other_gpu_builds(report))
+    )
     if worst < Severity.WARNING:
         text.append(
             ": nothing blocks the GPU here."
             if bare
+            else ": nothing blocks the GPU here; `gpudoctor verify` runs no model on MPS or XPU "
+            "(it reaches GPUs through torch.cuda and TensorFlow's GPU devices)."
+            if other
             else ": nothing blocks the GPU here; `gpudoctor verify` proves it.",
             style=STYLES[Severity.OK],
         )
@@ -245,7 +254,10 @@ def _summary(console: Console, report: Report, diagnosis: Diagnosis, *, verbose:
     if worst < Severity.WARNING and bare:
         console.print(
             Text(
-                "No framework is installed: `gpudoctor make-env` plans one, then "
+                "No framework is installed: `python3 -m pip install torch` (PyPI's macOS "
+                "wheels can use the Apple GPU through MPS)."
+                if report.host.os == "darwin"
+                else "No framework is installed: `gpudoctor make-env` plans one, then "
                 "`gpudoctor verify` proves it.",
                 style=STYLES[Severity.OK],
             )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container, all_excluded, excluded_gpus
+from gpudoctor.model.derived import (
+    a_container,
+    all_excluded,
+    excluded_gpus,
+    windows_shows_no_nvidia,
+)
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
@@ -160,7 +165,10 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=Severity.INFO,
             title="macOS has no CUDA driver library",
             evidence=tuple(evidence),
-            fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+            fix=(
+                "On a Mac, PyTorch can use the Apple GPU through MPS (GD-DRV-001 says whether "
+                "it does here); CUDA needs an NVIDIA GPU on Linux or Windows.",
+            ),
         )
     elif host.container:
         given = container_gpu_fix(report, kb) or (
@@ -205,6 +213,14 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "If the file is missing: update the Windows NVIDIA driver, then in PowerShell:",
                 "> wsl --update",
             ),
+        )
+    elif windows_shows_no_nvidia(report):
+        yield Hit(
+            severity=Severity.INFO,
+            title="No CUDA driver library (nvcuda.dll): no NVIDIA driver on this PC (see the "
+            "NVML line)",
+            evidence=tuple(evidence),
+            fix=("The NVML line (GD-NVML-001) says what to do if this PC has an NVIDIA GPU.",),
         )
     elif host.os == "windows":
         yield Hit(

@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
+from gpudoctor.model.derived import (
+    OTHER_GPU_MAKERS,
+    a_container,
+    is_gpu_function,
+    other_gpu_builds,
+    set_aside_for_vm,
+)
 from gpudoctor.model.findings import Severity
-from gpudoctor.model.report import PciFunction, Report
+from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
 from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
@@ -19,7 +25,7 @@ from gpudoctor.rules.facts import (
     slurm_unanswered,
 )
 from gpudoctor.rules.kernel_module import driver_refuses_gpu
-from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
+from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
 
@@ -40,6 +46,74 @@ def _in_a_container(report: Report, kb: KnowledgeBase) -> tuple[str, ...]:
     container's runtime every GPU (Docker's outside a container)."""
     start = kb.gpu_start(report.host.container or "docker") or kb.gpu_start("docker")
     return (f"In a container: {start.start}",) if start is not None else ()
+
+
+_MPS_DOC = "https://docs.pytorch.org/docs/stable/notes/mps.html"
+_APPLE_DOC = "https://developer.apple.com/metal/pytorch/"
+
+
+def _on_macos(report: Report) -> Hit:
+    """macOS: no CUDA at all; whether PyTorch can use the Apple GPU through MPS, where the
+    torch probe asked (reports written before 2026-12-08 did not)."""
+    os_line = f"OS: {report.host.os_release or 'macOS'} ({report.host.arch})"
+    torch = next((f for f in report.frameworks if f.name == "torch" and f.status == "ok"), None)
+    if torch is not None and torch.gpu_backend == "mps" and torch.gpu_backend_devices == 0:
+        return Hit(
+            severity=Severity.WARNING,
+            title="macOS has no NVIDIA CUDA, and PyTorch's MPS is not available here: PyTorch "
+            "runs on the CPU only",
+            evidence=(
+                os_line,
+                f"{label(torch)} is built with MPS; torch.backends.mps.is_available() is False",
+            ),
+            fix=(
+                "MPS needs a Mac GPU that supports it and a recent macOS: 12.3 or later in "
+                f"PyTorch's MPS notes ({_MPS_DOC}); Apple silicon and macOS 14.0 or later for "
+                f"PyTorch 2.11 on Apple's page ({_APPLE_DOC}). Which macOS this is:",
+                "$ sw_vers -productVersion",
+            ),
+        )
+    if torch is not None and torch.gpu_backend == "mps" and torch.gpu_backend_devices:
+        return Hit(
+            severity=Severity.INFO,
+            title="macOS has no NVIDIA CUDA; MPS is available: PyTorch can use the Apple GPU",
+            evidence=(
+                os_line,
+                f"{label(torch)}: torch.backends.mps.is_available() is True",
+            ),
+            fix=(
+                'Nothing to do: put models and tensors on torch.device("mps"); CUDA needs '
+                "an NVIDIA GPU on Linux or Windows.",
+            ),
+        )
+    return Hit(
+        severity=Severity.INFO,
+        title="macOS has no NVIDIA CUDA; PyTorch can use the Apple GPU through MPS",
+        evidence=(os_line,),
+        fix=('$ python -c "import torch; print(torch.backends.mps.is_available())"',),
+    )
+
+
+def label(fw: FrameworkInfo) -> str:
+    """``PyTorch 2.9.1+rocm6.4``."""
+    name = FRAMEWORK_NAMES.get(fw.name, fw.name)
+    return f"{name} {fw.version}" if fw.version else name
+
+
+def _other_gpus(fw: FrameworkInfo) -> str:
+    """``AMD GPU through ROCm``, ``2 Intel GPUs through XPU``."""
+    count = fw.gpu_backend_devices or 0
+    maker = OTHER_GPU_MAKERS.get(fw.gpu_backend or "", "other")
+    gpus = f"{maker} GPU" if count == 1 else f"{count} {maker} GPUs"
+    return f"{gpus} through {'ROCm' if fw.gpu_backend == 'rocm' else 'XPU'}"
+
+
+def _backend_evidence(fw: FrameworkInfo) -> str:
+    build = "a ROCm build" if fw.gpu_backend == "rocm" else "an XPU build (Intel GPUs)"
+    if fw.gpu_backend_version:
+        build += f" ({'HIP' if fw.gpu_backend == 'rocm' else 'XPU'} {fw.gpu_backend_version})"
+    lister = "torch.cuda" if fw.gpu_backend == "rocm" else "torch.xpu"
+    return f"{label(fw)}: {build}; {lister} lists {fw.gpu_backend_devices}"
 
 
 def _describe(fn: PciFunction) -> str:
@@ -77,7 +151,13 @@ def _describe(fn: PciFunction) -> str:
     "Where the health gate asked SLURM for the node's GRES and it names GPUs, the finding "
     'says so and leaves the drain to GD-GPU-068, instead of "nothing to do". '
     "On macOS there is "
-    "no CUDA at all (information: PyTorch can use the Apple GPU through MPS).",
+    "no CUDA at all: information that PyTorch can use the Apple GPU through MPS where "
+    "`torch.backends.mps.is_available()` said so (or, in a report that did not ask, that it "
+    "can), a warning that PyTorch runs on the CPU only where its MPS build said MPS is not "
+    "available. On Linux, a ROCm or XPU build of PyTorch that lists AMD or Intel GPUs "
+    "(`torch.cuda` on ROCm, `torch.xpu`) makes it information that names them: deep "
+    "learning here does not run on the CPU only, and no NVIDIA GPU is needed for that "
+    "build.",
     fix="Nothing to do if this machine is not meant to have a GPU. Otherwise check it really "
     "has one (`lspci -nn | grep -i nvidia` on the host); on a cloud VM pick a GPU instance "
     "type.",
@@ -89,14 +169,28 @@ def _describe(fn: PciFunction) -> str:
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os == "darwin":
-        yield Hit(
-            severity=Severity.INFO,
-            title="macOS has no NVIDIA CUDA; PyTorch can use the Apple GPU through MPS",
-            evidence=(f"OS: {report.host.os_release or 'macOS'} ({report.host.arch})",),
-            fix=('$ python -c "import torch; print(torch.backends.mps.is_available())"',),
-        )
+        yield _on_macos(report)
         return
     if not no_nvidia_gpu(report):
+        return
+    others = other_gpu_builds(report)
+    if others:
+        # a ROCm or XPU build that lists its GPUs: deep learning here runs on them, not on
+        # the CPU, and "choose an instance type with an NVIDIA GPU" sent the student away
+        yield Hit(
+            severity=Severity.INFO,
+            title="No NVIDIA GPU: "
+            + "; ".join(f"{label(fw)} sees the {_other_gpus(fw)}" for fw in others),
+            evidence=(
+                "no PCI function with vendor 0x10de (NVIDIA) and no nvidia kernel module",
+                *(_backend_evidence(fw) for fw in others),
+            ),
+            fix=(
+                "Nothing to do for this build. CUDA builds, and the environments `gpudoctor "
+                "make-env` plans (CUDA or CPU-only), are for NVIDIA GPUs: keep this "
+                "environment for the GPU here.",
+            ),
+        )
         return
     evidence = ["no PCI function with vendor 0x10de (NVIDIA) on the PCI bus"]
     if report.host.container:

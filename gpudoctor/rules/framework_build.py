@@ -81,9 +81,10 @@ def api_level(report: Report, build_cuda: str) -> str | None:
     why="The installed {fw} has no CUDA support, so it never uses the GPU. pip's default "
     "PyTorch wheels on Windows are CPU-only, `tensorflow-cpu` or TensorFlow without "
     "`[and-cuda]` has no GPU libraries, and a later `pip install` of another package can "
-    "replace a CUDA build with a CPU one. On a SLURM login node (no GPU here, sinfo names GPU "
-    "partitions) it is information: the same environment, on a shared file system, runs "
-    "the jobs on the GPU nodes, where it would not use their GPUs.",
+    "replace a CUDA build with a CPU one. A ROCm or XPU build of PyTorch (for AMD or Intel "
+    "GPUs) has no CUDA either, and the finding names it as such. On a SLURM login node (no "
+    "GPU here, sinfo names GPU partitions) it is information: the same environment, on a "
+    "shared file system, runs the jobs on the GPU nodes, where it would not use their GPUs.",
     fix="Install a CUDA build chosen for this driver and GPU; `gpudoctor make-env` plans one.",
     sources=(
         "pytorch/pytorch#3717 (Torch not compiled with CUDA enabled)",
@@ -99,15 +100,33 @@ def cpu_only(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[H
         return
     if tf_without_windows_gpu(report, fw):
         return  # GD-TF-013 names the cause
+    fix = [f"$ {make_env_command(report, fw.name)}"]
+    if fw.gpu_backend in _OTHER_BUILDS:
+        # a ROCm or XPU build here was called "a CPU-only build": it is one for other GPUs
+        name, maker = _OTHER_BUILDS[fw.gpu_backend or ""]
+        version = f" ({fw.gpu_backend_version})" if fw.gpu_backend_version else ""
+        yield Hit(
+            title=f"{label(fw)} is a {name} build, for {maker} GPUs, on a machine with an "
+            "NVIDIA GPU",
+            evidence=(
+                f"{label(fw)}: built for {name}{version}, without CUDA",
+                f"NVIDIA GPUs present: {len(report.nvml.gpus) or 'yes (PCI)'}",
+            ),
+            fix=tuple(fix),
+        )
+        return
     evidence = [f"{label(fw)}: built without CUDA"]
     if fw.version and "+cpu" in fw.version:
         evidence.append("the local version label +cpu marks a CPU wheel")
     evidence.append(f"NVIDIA GPUs present: {len(report.nvml.gpus) or 'yes (PCI)'}")
-    fix = [f"$ {make_env_command(report, fw.name)}"]
     wheels = tf_and_cuda(kb, fw) if fw.name == "tensorflow" and fw.version else None
     if wheels:
         fix.append(f'or, on Linux/WSL2: $ pip install "{wheels}"')
     yield Hit(evidence=tuple(evidence), fix=tuple(fix))
+
+
+_OTHER_BUILDS = {"rocm": ("ROCm", "AMD"), "xpu": ("XPU", "Intel"), "mps": ("MPS", "Apple")}
+"""The builds for other GPUs than NVIDIA's: the backend's name and whose GPUs it drives."""
 
 
 def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:
@@ -402,7 +421,9 @@ def python_range(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
     "one runs on the CPU there, whatever is installed. GPU TensorFlow on Windows means WSL2, "
     "or TensorFlow 2.10 with CUDA 11.2 and cuDNN 8.1 (Python 3.10 at most).",
     fix="Run TensorFlow inside WSL2 (`pip install 'tensorflow[and-cuda]'` there), or install "
-    "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge.",
+    "`tensorflow<2.11` with `cudatoolkit=11.2 cudnn=8.1.0` from conda-forge, into a Python "
+    "3.10 or older (`gpudoctor make-env --framework tensorflow` writes such an environment "
+    "where the inspected Python is newer).",
     sources=(
         "https://www.tensorflow.org/install/pip#windows-native",
         "tensorflow/tensorflow v2.11.1 release notes (2.10 was the last with GPU on native "
@@ -420,7 +441,23 @@ def tf_native_windows(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> I
             "Use WSL2; in PowerShell:",
             "> wsl --install",
             'then inside it: $ pip install "tensorflow[and-cuda]"',
-            "or TensorFlow 2.10 natively: $ conda install -c conda-forge cudatoolkit=11.2 "
-            'cudnn=8.1.0 && pip install "tensorflow<2.11"',
+            _tf210_natively(report, fw),
         ),
+    )
+
+
+def _tf210_natively(report: Report, fw: FrameworkInfo) -> str:
+    """TensorFlow 2.10 on native Windows: into this environment where its Python is 3.10 or
+    older; else an environment make-env writes (pip finds no 2.10 wheel for a newer Python)."""
+    python = fw.python_version or report.host.python.version
+    parts = python.split(".") if python else []
+    if len(parts) >= 2 and parts[0] == "3" and parts[1].isdigit() and int(parts[1]) <= 10:
+        return (
+            "or TensorFlow 2.10 natively: $ conda install -c conda-forge cudatoolkit=11.2 "
+            'cudnn=8.1.0 && pip install "tensorflow<2.11"'
+        )
+    shown = f"Python {python}" if python else "this Python"
+    return (
+        f"or TensorFlow 2.10 natively, which has no wheel for {shown} (3.10 at most), in an "
+        f"environment with Python 3.10: $ {make_env_command(report, 'tensorflow')}"
     )

@@ -68,8 +68,11 @@ def _reinstall(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> str:
     title="{fw} is not installed or was not checked",
     why="{fw} is not installed in the inspected Python environment (or was not probed, with "
     "`--no-frameworks`), so it was not checked. That is fine when you use the other "
-    "framework; `--python` inspects another interpreter.",
-    fix="`gpudoctor make-env` writes an environment with a build that fits this machine.",
+    "framework; `--python` inspects another interpreter. On macOS, where make-env plans "
+    "nothing, the fix is pip's own line: PyPI's torch, which can use the Apple GPU through "
+    "MPS, and TensorFlow, which runs on the CPU there.",
+    fix="`gpudoctor make-env` writes an environment with a build that fits this machine (on "
+    "macOS: `python3 -m pip install torch`).",
     marks_unchecked=True,
     include_absent=True,
     sources=(
@@ -87,8 +90,18 @@ def not_installed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Itera
         yield Hit(
             title=f"{FRAMEWORK_NAMES[fw.name]} is not installed",
             evidence=(f"not installed for {report.host.python.executable}",),
-            fix=(f"$ {make_env_command(report, fw.name)}",),
+            fix=(
+                _MAC_INSTALL[fw.name]
+                if report.host.os == "darwin"  # make-env plans nothing for macOS
+                else f"$ {make_env_command(report, fw.name)}",
+            ),
         )
+
+
+_MAC_INSTALL = {
+    "torch": "$ python3 -m pip install torch   # PyPI's macOS wheels can use the Apple GPU (MPS)",
+    "tensorflow": "$ python3 -m pip install tensorflow   # on macOS it runs on the CPU",
+}
 
 
 @framework_rule(
@@ -586,10 +599,13 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
     "means this framework cannot be trusted on that GPU, even though it sees it. A GPU the "
     "build has no kernels for is reported by GD-TORCH-006/GD-TF-006 instead.",
     fix="Read the error; if the result was wrong, check the GPU's health (ECC, clocks) and "
-    "run `gpudoctor verify`.",
+    "run `gpudoctor verify`. On a ROCm build (an AMD GPU), check with `rocminfo` that ROCm "
+    "lists the GPU and that the ROCm release supports its gfx target.",
     sources=(
         "pytorch/pytorch#150733 (no kernel image is available for execution on the device)",
         "NVIDIA/DCGM nvvs (a small GPU workload as a health check)",
+        "https://rocm.docs.amd.com/projects/install-on-linux/en/latest/reference/"
+        "system-requirements.html (the GPUs, by gfx target, each ROCm release supports)",
     ),
 )
 def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
@@ -607,8 +623,18 @@ def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
             title=f"{label(fw)}: a tiny computation on GPU {dev.index} "
             + ("failed" if dev.smoke_error else "gave wrong results"),
             evidence=tuple(evidence),
-            fix=("$ gpudoctor verify", "$ nvidia-smi -q -d ECC,PERFORMANCE"),
+            fix=_ROCM_SMOKE_FIX
+            if fw.gpu_backend == "rocm"  # an AMD GPU: nvidia-smi has nothing to say of it
+            else ("$ gpudoctor verify", "$ nvidia-smi -q -d ECC,PERFORMANCE"),
         )
+
+
+_ROCM_SMOKE_FIX = (
+    "The GPU is AMD's, run by ROCm: check that ROCm lists it and its gfx target:",
+    "$ rocminfo",
+    "and that this ROCm release supports that target: https://rocm.docs.amd.com/projects/"
+    "install-on-linux/en/latest/reference/system-requirements.html",
+)
 
 
 def _load_error(name: str, error: str | None) -> str:

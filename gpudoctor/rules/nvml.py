@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model.derived import a_container, all_excluded, is_gpu_function
+from gpudoctor.model.derived import (
+    a_container,
+    all_excluded,
+    is_gpu_function,
+    windows_shows_no_nvidia,
+)
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import all_set_aside, device_access_explains, refused_nodes
@@ -95,7 +100,12 @@ def library_version(nvml_version: str | None) -> str | None:
     "that the host has one). Where the bus was read and shows none, GD-DRV-001 says the host "
     "has no GPU, with or without that variable. On a "
     "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
-    "where no NVIDIA driver exists, it is information only. The install commands follow the "
+    "where no NVIDIA driver exists, it is information only. Native Windows shows no PCI bus: "
+    "where nothing else shows an NVIDIA driver or GPU either (no nvcuda.dll that counts a "
+    "device, no framework that sees a GPU) it is a warning that deep learning runs on the "
+    "CPU only unless the PC has an NVIDIA GPU without its driver, with the PowerShell line "
+    "that lists its graphics adapters (a laptop with Intel or AMD graphics was told to "
+    "install the NVIDIA driver, an error). The install commands follow the "
     "distribution in `os-release` (apt on Debian and Ubuntu, dnf on Fedora and the RHEL family). "
     "A GPU on the PCI bus that the current branches no longer drive (Maxwell, Pascal, Volta: "
     "R580 is their last; knowledge base `driver_branches.toml`) gets its last branch instead "
@@ -167,7 +177,10 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             severity=Severity.INFO,
             title="macOS has no NVIDIA driver and no NVML",
             evidence=(said,),
-            fix=("On a Mac, PyTorch uses the Apple GPU through MPS; CUDA needs Linux or Windows.",),
+            fix=(
+                "On a Mac, PyTorch can use the Apple GPU through MPS (GD-DRV-001 says whether "
+                "it does here); CUDA needs an NVIDIA GPU on Linux or Windows.",
+            ),
         )
     elif host.container and wsl_docker(report):
         yield _wsl_container(report, said, kb)
@@ -223,6 +236,24 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "PowerShell:",
                 "> wsl --update",
                 "> wsl --shutdown",
+            ),
+        )
+    elif windows_shows_no_nvidia(report):
+        # a Windows laptop without an NVIDIA GPU was told to install the driver (an error)
+        yield Hit(
+            severity=Severity.WARNING,
+            title="No NVIDIA driver on this PC (nvml.dll not found): deep learning here runs on "
+            "the CPU only, unless it has an NVIDIA GPU without its driver",
+            evidence=(
+                said,
+                "Windows shows gpudoctor no PCI bus: whether this PC has an NVIDIA GPU is unknown",
+            ),
+            fix=(
+                "Nothing to do if this PC has no NVIDIA GPU: PyTorch and TensorFlow use the CPU.",
+                "Its graphics adapters, in PowerShell:",
+                "> Get-CimInstance Win32_VideoController | Select-Object Name",
+                "If one is an NVIDIA GPU, install its driver: "
+                "https://www.nvidia.com/Download/index.aspx",
             ),
         )
     elif host.os == "windows":

@@ -39,8 +39,10 @@ REASONS: dict[str, str] = {
     "GD-HOST-014": "Information: imports are slower, nothing fails.",
     # --- driver ---
     "GD-DRV-001": "Error inside a SLURM job given GPUs (every GPU job sent to the node "
-    "fails); a warning elsewhere (training runs, on the CPU only); information on a SLURM "
-    "login node and on macOS, where no NVIDIA GPU is expected.",
+    "fails); a warning elsewhere (training runs, on the CPU only), and on macOS where "
+    "PyTorch's MPS is not available; information on a SLURM login node, on macOS otherwise, "
+    "where no NVIDIA GPU is expected, and where a ROCm or XPU build of PyTorch uses an AMD "
+    "or Intel GPU.",
     "GD-DRV-002": "Error: CUDA cannot use a GPU that nouveau drives.",
     "GD-DRV-003": "Error: without the kernel module no framework can use the GPU.",
     "GD-DRV-004": "Warning: one GPU is unusable, others still work. Information for a GPU "
@@ -57,7 +59,8 @@ REASONS: dict[str, str] = {
     "per-GPU information of GD-DRV-004 would understate it).",
     # --- NVML ---
     "GD-NVML-001": "Error where a GPU is present or expected: without the driver's libraries "
-    "nothing can use it; a warning in a container that cannot tell; information on macOS.",
+    "nothing can use it; a warning in a container, and on native Windows, that cannot tell; "
+    "information on macOS.",
     "GD-NVML-002": "Error: the driver is not running, so no framework can use the GPU.",
     "GD-NVML-003": "Error: NVML and CUDA both refuse to start until the module matches.",
     "GD-NVML-004": "Error: a process that cannot open the device files cannot use the GPU.",
@@ -100,7 +103,8 @@ REASONS: dict[str, str] = {
     "whatever the moment of the check.",
     # --- CUDA user space ---
     "GD-CUDA-001": "Error: without libcuda no framework can use the GPU; information on "
-    "macOS, which has no CUDA at all.",
+    "macOS, which has no CUDA at all, and on native Windows with no sign of an NVIDIA driver "
+    "(GD-NVML-001 says it).",
     "GD-CUDA-002": "Error: cuInit fails, so no framework can use the GPU.",
     "GD-CUDA-003": "Error: CUDA refuses to start with a mismatched libcuda.",
     "GD-CUDA-004": "Error: CUDA finds no usable GPU. A warning where the admin excluded every "

@@ -100,6 +100,10 @@ class FrameworkEnv:
     """The CPU matmul probe (FLOP/s, fp32) used to project CPU run times."""
     unsupported: str | None = None
     """Why verify's harness cannot run this framework version (its limit, not the install's)."""
+    unverified_gpus: str | None = None
+    """GPUs this build can use that verify runs no model on (it reaches GPUs through
+    torch.cuda): ``the Apple GPU (MPS)``, ``1 Intel GPU (XPU)``; None where there are none,
+    and in results written before 2026-12-08."""
     warnings: tuple[str, ...] = ()
     """What the child could not set up as intended (e.g. TensorFlow's GPU memory growth)."""
     error: str | None = None

@@ -291,6 +291,15 @@ def _no_gpu_found(result: VerifyResult) -> list[Reason]:
             f"no GPU found ({why}): verified {versions} on the CPU only; "
             "`gpudoctor verify --device cpu` asks for exactly that"
         )
+        unverified = [
+            f"{e.framework} can use {e.unverified_gpus}" for e in envs if e.unverified_gpus
+        ]
+        if unverified:
+            # on a Mac "no GPU found" read as if the Apple GPU were missing
+            msg += (
+                f"; {', '.join(unverified)}, which verify runs no model on (it reaches GPUs "
+                "through torch.cuda)"
+            )
         fw = envs[0].framework if len(envs) == 1 else None
         out.append(Reason(level=Level.NOTE, code="no_gpu_found", message=msg, framework=fw))
     return out

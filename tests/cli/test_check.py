@@ -45,6 +45,29 @@ def test_an_error_finding_exits_1(cli: Cli):
     assert "GD-TORCH-004" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("machine", "strict_exit"),
+    [("rocm", 0), ("xpu", 0), ("mac_mps", 0), ("mac_no_mps", 1), ("cpu_laptop", 1)],
+)
+def test_machines_that_are_no_nvidia_servers_exit_as_docs_check_md_says(
+    cli: Cli, tmp_path, machine, strict_exit
+):
+    # a ROCm or XPU build using its GPU read as a CPU-only machine (a warning: --strict failed)
+    from tests.rules import builders as b
+
+    report = {
+        "rocm": b.rocm_machine,
+        "xpu": b.xpu_machine,
+        "mac_mps": b.mac,
+        "mac_no_mps": lambda: b.mac(mps_devices=0),
+        "cpu_laptop": b.no_gpu_machine,
+    }[machine]()
+    path = saved(tmp_path, report)
+    result = cli("check", "--from-report", path)
+    assert result.exit_code == 0, result  # nothing broken: no error finding
+    assert cli("check", "--from-report", path, "--strict").exit_code == strict_exit
+
+
 def test_a_warning_exits_1_only_with_strict(cli: Cli, tmp_path):
     path = saved(tmp_path, with_env(healthy(), CUDA_LAUNCH_BLOCKING="1"))
     assert cli("check", "--from-report", path).exit_code == 0
@@ -350,3 +373,18 @@ def test_check_partition_shows_a_node_name_and_srun_s_words_inert(cli: Cli, tmp_
     done = cli("check", "--partition", "gpu", "--immediate", "1")
     assert "running on node n1\\x1b]0;pwned\\x07 (partition gpu" in done.stderr
     assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+
+
+def test_a_mac_without_a_framework_is_pointed_at_pip_not_make_env(cli: Cli, tmp_path):
+    # it read "`gpudoctor make-env` plans one", and make-env plans nothing for a Mac
+    from dataclasses import replace
+
+    from gpudoctor.model.report import FrameworkInfo
+    from tests.rules.builders import mac
+
+    bare = replace(mac(), frameworks=(FrameworkInfo(name="torch", status="not_installed"),))
+    result = cli("check", "--from-report", saved(tmp_path, bare))
+    assert result.exit_code == 0, result
+    out = " ".join(result.stdout.split())
+    assert "No framework is installed: `python3 -m pip install torch`" in out
+    assert "make-env" not in out

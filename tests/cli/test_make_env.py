@@ -1252,3 +1252,39 @@ def test_the_modules_loaded_here_are_named_for_a_partition_given_driver_and_cc(
     alone = cli(*args[:1], *args[3:], env=loaded)
     assert alone.exit_code == 0, alone
     assert "First: module unload" not in alone.stdout
+
+
+def _saved(report: object, path: Path) -> Path:
+    from gpudoctor.model.serialize import report_to_json
+
+    path.write_text(report_to_json(report), encoding="utf-8")  # type: ignore[arg-type]
+    return path
+
+
+def test_a_mac_report_is_refused_with_a_next_step(cli: Cli, in_tmp: Path) -> None:
+    # it read "report mac.json is from darwin: make-env plans Linux and Windows", no next step
+    from tests.rules.builders import mac
+
+    result = cli("make-env", "--from-report", str(_saved(mac(), in_tmp / "mac.json")))
+    assert result.exit_code == 2, result
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "is a Mac" in result.stderr
+    assert "python3 -m pip install torch" in result.stderr
+    assert "--os linux --driver VERSION --cc X.Y" in result.stderr
+    assert not (in_tmp / "environment.yml").exists()
+
+
+def test_a_rocm_report_is_no_nvidia_gpu_and_the_cpu_plan_says_so(cli: Cli, in_tmp: Path) -> None:
+    # it was refused: "shows an NVIDIA GPU with a driver (PyTorch sees 1 GPU), but the driver
+    # version could not be read"; the ROCm build's GPU is AMD's
+    from tests.rules.builders import rocm_machine
+
+    saved = _saved(rocm_machine(), in_tmp / "rocm.json")
+    result = cli("make-env", "--from-report", str(saved), "--stdout")
+    assert result.exit_code == 0, result
+    assert "NVIDIA GPU with a driver" not in result.stderr
+    assert f"name: {cpu_env_name()}" in result.stdout
+    assert (
+        "PyTorch 2.9.1+rocm6.4 sees 1 AMD GPU through ROCm, but make-env plans CUDA or "
+        "CPU-only builds: this is a CPU-only environment that uses no GPU here"
+    ) in " ".join(result.stdout.replace("#", " ").split())  # the header's warnings

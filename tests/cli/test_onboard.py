@@ -120,7 +120,7 @@ def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
     [
         (("--driver", "abc", "--cc", "9.0"), "--driver abc: not a driver version"),
         (("--driver", "580.95.05"), "--driver needs --cc"),
-        (("--driver", "580.95.05", "--cc", "99"), "--cc 99: no NVIDIA GPU"),
+        (("--driver", "580.95.05", "--cc", "99"), "--cc 99: no GPU the knowledge base knows"),
         (("--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
         (("--python", "abc"), "Python version 'abc' is not like 3.12"),
         (("--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
@@ -956,3 +956,22 @@ def test_the_down_partition_warning_says_the_verify_timeout_asked_for(
     )  # fmt: skip
     assert result.exit_code == 0, result
     assert "(it is stopped after 14400 s, --verify-timeout; " in result.stdout, result
+
+
+def test_a_mac_is_refused_before_any_step_with_the_next_step(cli: Cli, tmp_path: Path) -> None:
+    # the dry run printed a ready plan whose first step, make-env, then refused the Mac
+    from gpudoctor.model.serialize import report_to_json
+    from tests.rules.builders import mac
+
+    saved = tmp_path / "mac.json"
+    saved.write_text(report_to_json(mac()), encoding="utf-8")
+    for dry in (("--dry-run",), ("--yes",)):
+        result = cli(
+            "onboard", *dry, "--from-report", str(saved), "--prefix", str(tmp_path / "env"),
+        )  # fmt: skip
+        assert result.exit_code == 2, result
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+        assert "is a Mac: onboard plans CUDA and CPU-only environments" in result.stderr
+        assert "python3 -m pip install torch" in result.stderr
+        assert result.stdout == ""
+        assert not (tmp_path / "env").exists()

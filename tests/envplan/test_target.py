@@ -40,6 +40,16 @@ def test_bad_arguments(kb: KnowledgeBase, kwargs: dict[str, object], message: st
         target_from_args(kb, **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", ["darwin", "macOS"])
+def test_os_macos_is_refused_with_the_next_step(kb: KnowledgeBase, name: str) -> None:
+    # it read "--os darwin: use linux or windows"
+    with pytest.raises(BadInputError) as caught:
+        target_from_args(kb, driver="535.104.05", cc="8.6", os=name)
+    message = str(caught.value)
+    assert message.startswith(f"--os {name}: make-env plans CUDA and CPU-only environments")
+    assert "python3 -m pip install torch" in message
+
+
 def test_cc_forms_are_normalised(kb: KnowledgeBase) -> None:
     assert target_from_args(kb, driver="535.104.05", cc="86").cc == "8.6"
     assert target_from_args(kb, driver="535.104.05", cc="sm_120").cc == "12.0"

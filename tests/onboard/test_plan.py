@@ -72,6 +72,24 @@ def test_a_cpu_only_machine_verifies_on_the_cpu(tmp_path: Path) -> None:
     assert step(plan, "verify")[-2:] == ("--device", "cpu")
 
 
+def test_a_rocm_box_is_told_its_amd_gpu_goes_unused(tmp_path: Path) -> None:
+    # its target read "this machine (CPU only) (no GPU here and no GPU partition)" beside an
+    # AMD GPU that its ROCm build of PyTorch trains on
+    from gpudoctor.model.serialize import report_to_json
+    from tests.rules.builders import rocm_machine
+
+    saved = tmp_path / "rocm.json"
+    saved.write_text(report_to_json(rocm_machine()), encoding="utf-8")
+    facts = facts_of(saved)
+    assert facts.other_gpus == ("PyTorch 2.9.1+rocm6.4 sees 1 AMD GPU through ROCm",)
+    plan = make_plan(request(), facts, None)
+    assert plan.target.why == (
+        "no NVIDIA GPU here and no GPU partition; PyTorch 2.9.1+rocm6.4 sees 1 AMD GPU through "
+        "ROCm, which the CPU-only environment planned here will not use"
+    )
+    assert step(plan, "verify")[-2:] == ("--device", "cpu")
+
+
 def test_a_login_node_with_one_gpu_partition_targets_it(tmp_path: Path) -> None:
     facts = facts_of(report_variant(tmp_path, "one", partitions=("gpu",)))
     assert facts.gpu_partitions == ("gpu",)

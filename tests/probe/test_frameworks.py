@@ -278,3 +278,71 @@ def test_the_numpy_facts_reach_the_report():
     }
     info = probe_framework(ProbeContext(run=FakeRun(child)), "torch")
     assert info.numpy_error == "not installed" and info.numpy_version is None
+
+
+def _fake_torch(hip=None, xpu=None, mps_built=False, mps_available=False, xpus=0):
+    """Just what gpu_backend and backend_devices ask of a torch module."""
+    mps = SimpleNamespace(is_built=lambda: mps_built, is_available=lambda: mps_available)
+    return SimpleNamespace(
+        version=SimpleNamespace(hip=hip, xpu=xpu, cuda=None),
+        backends=SimpleNamespace(mps=mps),
+        xpu=SimpleNamespace(is_available=lambda: xpus > 0, device_count=lambda: xpus),
+    )
+
+
+def test_torch_probe_names_the_backend_of_a_build_for_other_gpus():
+    # the probe wrote nothing of it: a ROCm, XPU or macOS build read as "CPU-only build"
+    rocm = _fake_torch(hip="6.4.43482")
+    assert torch_probe.gpu_backend(rocm) == {
+        "gpu_backend": "rocm",
+        "gpu_backend_version": "6.4.43482",
+    }
+    assert torch_probe.backend_devices(rocm, "rocm", 2) == 2
+    xpu = _fake_torch(xpu="20250101", xpus=1)
+    assert torch_probe.gpu_backend(xpu) == {"gpu_backend": "xpu", "gpu_backend_version": "20250101"}
+    assert torch_probe.backend_devices(xpu, "xpu", 0) == 1
+    mac = _fake_torch(mps_built=True, mps_available=True)
+    assert torch_probe.gpu_backend(mac) == {"gpu_backend": "mps"}
+    assert torch_probe.backend_devices(mac, "mps", 0) == 1
+    assert torch_probe.backend_devices(_fake_torch(mps_built=True), "mps", 0) == 0
+    assert torch_probe.gpu_backend(_fake_torch()) == {}  # a CUDA or CPU-only build
+
+
+def test_the_real_cpu_build_has_no_other_gpu_backend():
+    torch = pytest.importorskip("torch")
+    if torch.version.cuda is None:  # this CI machine: the CPU wheel
+        assert torch_probe.gpu_backend(torch) == {}
+
+
+def test_the_backend_facts_reach_the_report():
+    child = {
+        "name": "torch",
+        "status": "ok",
+        "version": "2.9.1+rocm6.4",
+        "gpu_backend": "rocm",
+        "gpu_backend_version": "6.4.43482",
+        "gpu_backend_devices": 1,
+    }
+    info = probe_framework(ProbeContext(run=FakeRun(child)), "torch")
+    assert (info.gpu_backend, info.gpu_backend_version, info.gpu_backend_devices) == (
+        "rocm",
+        "6.4.43482",
+        1,
+    )
+
+
+def test_tensorflow_probe_names_a_rocm_build_and_the_metal_plugin():
+    # a tensorflow-rocm or a Mac's Metal GPU read "CPU-only build" beside the GPUs it listed
+    rocm = {"is_rocm_build": True, "is_cuda_build": False}
+    assert tf_probe.gpu_backend(rocm, None, "linux") == {"gpu_backend": "rocm"}
+    assert tf_probe.gpu_backend(rocm, 2, "linux") == {
+        "gpu_backend": "rocm",
+        "gpu_backend_devices": 2,
+    }
+    mac = {"is_cuda_build": False}
+    assert tf_probe.gpu_backend(mac, 1, "darwin") == {
+        "gpu_backend": "metal",
+        "gpu_backend_devices": 1,
+    }
+    assert tf_probe.gpu_backend(mac, 0, "darwin") == {}  # no plugin: the CPU
+    assert tf_probe.gpu_backend({"is_cuda_build": True}, 1, "linux") == {}

@@ -55,6 +55,11 @@ BUILT = {
     "builder__many_problems": many_problems,
     "builder__pcie_acs_redirect": b.pcie_acs_box,
     "builder__pcie_acs_needs_root": pcie_acs_needs_root,
+    "builder__mac_mps": b.mac,
+    "builder__mac_no_mps": lambda: b.mac(mps_devices=0),
+    "builder__rocm": b.rocm_machine,
+    "builder__xpu": b.xpu_machine,
+    "builder__windows_laptop": b.windows_laptop,
     **SITE_SCENARIOS,
 }
 

@@ -296,3 +296,28 @@ def test_wsl1_is_named_wsl_1_not_wsl2():
     assert "x86_64, WSL2, Python" in render_report(
         "text", wsl2, diagnose(wsl2, kb.load()), verbose=False, color=False
     )
+
+
+@pytest.mark.parametrize(
+    ("backend", "line"),
+    [
+        (
+            {"gpu_backend": "rocm", "gpu_backend_devices": 0},
+            "2.18.0, ROCm build, no CUDA, no AMD GPU",
+        ),
+        (
+            {"gpu_backend": "metal", "gpu_backend_devices": 1},
+            "2.18.0, Metal plugin, 1 Apple GPU visible",
+        ),
+        ({}, "2.18.0, CPU-only build"),
+    ],
+)
+def test_a_tensorflow_for_other_gpus_is_no_cpu_only_build(backend, line):
+    # tensorflow-rocm and a Mac's Metal plugin read "CPU-only build"
+    from gpudoctor.model.report import FrameworkInfo
+    from gpudoctor.render.headlines import headline
+    from tests.rules.builders import mac
+
+    tf = FrameworkInfo(name="tensorflow", status="ok", version="2.18.0", cuda_build=False)
+    report = replace(mac(), frameworks=(replace(tf, **backend),))
+    assert headline(report, "tensorflow") == line

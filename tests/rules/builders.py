@@ -414,6 +414,73 @@ def pcie_acs_box(control: int | None = 0x001D, status: str = "read") -> Report:
     return replace(report, hardware=HardwareInfo(iommu=acs_switch(control, status)))
 
 
+def rocm_machine(devices: int = 1) -> Report:
+    """A Linux box with an AMD GPU and a ROCm build of PyTorch: no NVIDIA GPU at all; the
+    ROCm build lists its GPUs through torch.cuda (and its smoke test passes there)."""
+    gpus = tuple(
+        FrameworkDevice(
+            index=i, name="AMD Radeon RX 7900 XTX", compute_capability="11.0", smoke_ok=True
+        )
+        for i in range(devices)
+    )
+    return with_framework(
+        no_gpu_machine(),
+        "torch",
+        version="2.9.1+rocm6.4",
+        message="ROCm build (HIP 6.4.43482), not CUDA",
+        cuda_available=devices > 0,
+        device_count=devices,
+        devices=gpus,
+        gpu_backend="rocm",
+        gpu_backend_version="6.4.43482",
+        gpu_backend_devices=devices,
+    )
+
+
+def xpu_machine(devices: int = 1) -> Report:
+    """A Linux box with an Intel GPU and PyTorch's XPU build."""
+    return with_framework(
+        no_gpu_machine(),
+        "torch",
+        version="2.9.1+xpu",
+        gpu_backend="xpu",
+        gpu_backend_version="20250101",
+        gpu_backend_devices=devices,
+    )
+
+
+def windows_laptop() -> Report:
+    """A Windows 11 laptop without an NVIDIA GPU: no nvml.dll, no nvcuda.dll, CPU builds."""
+    report = with_host(
+        no_gpu_machine(),
+        os="windows",
+        os_release="Windows 11 Home",
+        kernel="10.0.26100",
+        glibc=None,
+    )
+    return replace(
+        report,
+        driver=replace(report.driver, errors=()),
+        cuda=CudaInfo(status="ok", libcuda_error="nvcuda.dll: could not be loaded"),
+    )
+
+
+def mac(mps_devices: int | None = 1) -> Report:
+    """An Apple silicon Mac with PyPI's torch (built with MPS); ``mps_devices`` 1 where
+    torch.backends.mps.is_available(), None for a report that did not ask."""
+    report = with_host(
+        no_gpu_machine(), os="darwin", os_release="macOS 15.1", arch="arm64", glibc=None
+    )
+    report = replace(report, frameworks=tuple(f for f in report.frameworks if f.name == "torch"))
+    return with_framework(
+        report,
+        "torch",
+        version="2.9.1",
+        gpu_backend="mps" if mps_devices is not None else None,
+        gpu_backend_devices=mps_devices,
+    )
+
+
 def findings(report: Report, rule_id: str, kb: Any = None) -> list[Finding]:
     """The findings one rule (by ID) produces on ``report``."""
     from gpudoctor import kb as kb_module

@@ -10,14 +10,18 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, SiteInfo, SlurmNodeGres, Unavailable
 from tests.rules.builders import (
     broken_nvml,
+    diagnose,
     findings,
     h100,
     healthy,
+    mac,
     no_gpu_machine,
+    rocm_machine,
     with_driver,
     with_env,
     with_host,
     with_nvml,
+    xpu_machine,
 )
 
 GPU_FN = PciFunction(address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver=None)
@@ -95,6 +99,53 @@ def test_macos_is_information_not_an_error():
     report = with_host(no_driver(pci_functions=()), os="darwin", os_release="macOS 15")
     (found,) = findings(report, "GD-DRV-001")
     assert found.severity == Severity.INFO and "MPS" in found.title
+
+
+def test_a_mac_whose_mps_works_is_told_so():
+    # it was told "can use the Apple GPU", whatever torch.backends.mps said
+    (found,) = findings(mac(mps_devices=1), "GD-DRV-001")
+    assert found.severity == Severity.INFO
+    assert (
+        found.title == "macOS has no NVIDIA CUDA; MPS is available: PyTorch can use the Apple GPU"
+    )
+    assert any("is_available() is True" in line for line in found.evidence)
+    assert not any("driver" in step.lower() for step in found.fix)
+
+
+def test_a_mac_whose_mps_is_not_available_is_a_warning_cpu_only():
+    (found,) = findings(mac(mps_devices=0), "GD-DRV-001")
+    assert found.severity == Severity.WARNING
+    assert "MPS is not available here: PyTorch runs on the CPU only" in found.title
+    assert "$ sw_vers -productVersion" in found.fix
+    assert not any("nvidia" in step.lower() for step in found.fix)
+    assert diagnose(mac(mps_devices=0)).worst == Severity.WARNING  # exit status 0
+
+
+def test_a_mac_report_that_did_not_ask_about_mps_keeps_the_old_words():
+    (found,) = findings(mac(mps_devices=None), "GD-DRV-001")
+    assert found.severity == Severity.INFO and "can use the Apple GPU" in found.title
+
+
+@pytest.mark.parametrize(
+    ("report", "words"),
+    [
+        (rocm_machine(), "PyTorch 2.9.1+rocm6.4 sees the AMD GPU through ROCm"),
+        (rocm_machine(devices=2), "sees the 2 AMD GPUs through ROCm"),
+        (xpu_machine(), "PyTorch 2.9.1+xpu sees the Intel GPU through XPU"),
+    ],
+)
+def test_a_rocm_or_xpu_build_that_uses_its_gpu_is_not_told_cpu_only(report, words):
+    # it read "No NVIDIA GPU: deep learning here runs on the CPU only ... choose an instance
+    # type with an NVIDIA GPU" (a warning) while PyTorch trained on the AMD or Intel GPU
+    (found,) = findings(report, "GD-DRV-001")
+    assert found.severity == Severity.INFO
+    assert words in found.title and "CPU only" not in found.title
+    assert not any("instance type" in step for step in found.fix)
+
+
+def test_a_rocm_build_that_sees_no_gpu_is_still_cpu_only():
+    (found,) = findings(rocm_machine(devices=0), "GD-DRV-001")
+    assert found.severity == Severity.WARNING and "CPU only" in found.title
 
 
 def test_nouveau_bound_to_the_gpu():

@@ -52,6 +52,27 @@ def test_a_cpu_only_tensorflow_gets_and_cuda_only_where_the_extra_exists():
     assert found.fix[0].startswith("$ gpudoctor make-env")
 
 
+def test_a_rocm_build_on_an_nvidia_machine_is_not_called_cpu_only():
+    # it read "PyTorch 2.9.1+rocm6.4 is a CPU-only build on a machine with an NVIDIA GPU"
+    report = with_framework(
+        healthy(),
+        "torch",
+        cuda_build=False,
+        build_cuda=None,
+        version="2.9.1+rocm6.4",
+        gpu_backend="rocm",
+        gpu_backend_version="6.4.43482",
+        gpu_backend_devices=0,
+    )
+    (found,) = findings(report, "GD-TORCH-004")
+    assert found.severity == Severity.ERROR
+    assert found.title == (
+        "PyTorch 2.9.1+rocm6.4 is a ROCm build, for AMD GPUs, on a machine with an NVIDIA GPU"
+    )
+    assert "PyTorch 2.9.1+rocm6.4: built for ROCm (6.4.43482), without CUDA" in found.evidence
+    assert any("gpudoctor make-env" in step for step in found.fix)
+
+
 def test_a_cpu_only_build_without_a_gpu_is_fine():
     report = with_driver(broken_nvml(healthy(), "library_not_found"), pci_functions=())
     report = with_framework(report, "torch", cuda_build=False)
@@ -216,3 +237,27 @@ def test_tensorflow_after_2_10_on_native_windows():
     assert "> wsl --install" in found.fix  # a PowerShell step of its own, not inside prose
     assert findings(report, "GD-TF-004") == []  # the same cause, reported once
     assert findings(with_framework(windows, "tensorflow", version="2.10.1"), "GD-TF-013") == []
+
+
+@pytest.mark.parametrize(
+    ("python", "native"),
+    [
+        ("3.12.3", "in an environment with Python 3.10: $ gpudoctor make-env"),
+        (
+            "3.10.11",
+            "$ conda install -c conda-forge cudatoolkit=11.2 cudnn=8.1.0 && pip install "
+            '"tensorflow<2.11"',
+        ),
+    ],
+)
+def test_tensorflow_2_10_on_native_windows_is_offered_only_where_its_python_can_take_it(
+    python, native
+):
+    # `pip install "tensorflow<2.11"` was the fix under Python 3.12, which 2.10 has no wheel for
+    windows = with_host(healthy(), os="windows", os_release="Windows 11")
+    report = with_framework(windows, "tensorflow", cuda_build=False, python_version=python)
+    (found,) = findings(report, "GD-TF-013")
+    (step,) = [s for s in found.fix if s.startswith("or TensorFlow 2.10")]
+    assert native in step
+    if python.startswith("3.12"):
+        assert "no wheel for Python 3.12.3" in step and "--framework tensorflow" in step

@@ -51,6 +51,40 @@ def test_not_installed_and_not_probed_are_information():
     assert absent.title == "PyTorch was not checked"
 
 
+@pytest.mark.parametrize(
+    ("name", "rule", "line"),
+    [
+        ("torch", "GD-TORCH-001", "$ python3 -m pip install torch"),
+        ("tensorflow", "GD-TF-001", "$ python3 -m pip install tensorflow"),
+    ],
+)
+def test_a_framework_missing_on_a_mac_is_installed_with_pip_not_make_env(name, rule, line):
+    # the fix was `gpudoctor make-env --framework torch`, which refuses a Mac
+    from tests.rules.builders import mac
+
+    report = replace(mac(), frameworks=(FrameworkInfo(name=name, status="not_installed"),))
+    (found,) = findings(report, rule)
+    (step,) = found.fix
+    assert step.startswith(line) and "make-env" not in step
+
+
+def test_a_failed_smoke_test_on_an_amd_gpu_sends_to_rocm_not_nvidia_smi():
+    # "$ nvidia-smi -q -d ECC,PERFORMANCE" was the fix for a ROCm build's AMD GPU
+    from tests.rules.builders import rocm_machine
+
+    gpu = FrameworkDevice(
+        index=0,
+        name="AMD Radeon RX 7900 XTX",
+        compute_capability="11.0",
+        smoke_ok=False,
+        smoke_error="HIP error: invalid device function",
+    )
+    report = with_framework(rocm_machine(), "torch", devices=(gpu,))
+    (found,) = findings(report, "GD-TORCH-010")
+    assert "$ rocminfo" in found.fix
+    assert not any("nvidia-smi" in step for step in found.fix)
+
+
 def test_an_import_error_shows_the_loaders_words():
     message = "libcudnn.so.9: cannot open shared object file: No such file or directory"
     report = with_framework(healthy(), "torch", status="import_error", message=message)

@@ -251,6 +251,20 @@ def test_library_not_found_on_other_hosts(host, module, words):
     assert words in found.title
 
 
+def test_a_windows_pc_that_shows_no_nvidia_gpu_is_a_warning_cpu_only():
+    # a laptop with Intel graphics read "No NVIDIA driver is installed (nvml.dll not found)"
+    # and "nvcuda.dll cannot be loaded": two errors, exit status 1, "install the driver"
+    from tests.rules.builders import diagnose, windows_laptop
+
+    (found,) = findings(windows_laptop(), "GD-NVML-001")
+    assert found.severity == Severity.WARNING
+    assert "runs on the CPU only, unless it has an NVIDIA GPU without its driver" in found.title
+    assert "> Get-CimInstance Win32_VideoController | Select-Object Name" in found.fix
+    (libcuda,) = findings(windows_laptop(), "GD-CUDA-001")
+    assert libcuda.severity == Severity.INFO
+    assert diagnose(windows_laptop()).worst == Severity.WARNING  # exit status 0
+
+
 def test_a_mismatch_quotes_both_versions():
     report = broken_nvml(healthy(), "lib_rm_version_mismatch", "Driver/library version mismatch")
     report = with_driver(

@@ -656,6 +656,44 @@ def test_frameworks_that_found_no_gpu_for_one_reason_share_one_note(refs):
     assert note.framework is None
 
 
+def test_on_a_mac_the_note_says_the_apple_gpu_was_not_verified(refs):
+    # "no GPU found (NVML cannot be read ...)" read on a Mac as if its GPU were missing
+    torch = f.env(
+        version="2.9.1",
+        cuda_build=False,
+        cuda_version=None,
+        gpus=(),
+        unverified_gpus="the Apple GPU (MPS)",
+        **NO_DRIVER,
+    )
+    result = _env_only(torch)
+    result = replace(result, settings=replace(result.settings, quick=True, gpu_required=False))
+    verdict = judge(result, refs)
+    assert verdict.overall == "pass"
+    (note,) = [r for r in verdict.reasons if r.code == "no_gpu_found"]
+    assert note.message.endswith(
+        "; torch can use the Apple GPU (MPS), which verify runs no model on (it reaches GPUs "
+        "through torch.cuda)"
+    )
+
+
+def test_the_backend_child_names_gpus_it_does_not_verify():
+    from types import SimpleNamespace
+
+    from gpudoctor.verify.children.torch_backend import unverified_gpus
+
+    def fake(mps=False, xpu_version=None, xpus=0):
+        return SimpleNamespace(
+            backends=SimpleNamespace(mps=SimpleNamespace(is_available=lambda: mps)),
+            version=SimpleNamespace(xpu=xpu_version),
+            xpu=SimpleNamespace(is_available=lambda: xpus > 0, device_count=lambda: xpus),
+        )
+
+    assert unverified_gpus(fake(mps=True)) == "the Apple GPU (MPS)"
+    assert unverified_gpus(fake(xpu_version="20250101", xpus=2)) == "2 Intel GPUs (XPU)"
+    assert unverified_gpus(fake()) is None
+
+
 @pytest.mark.parametrize(
     ("nvml", "code"),
     [

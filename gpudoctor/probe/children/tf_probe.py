@@ -213,6 +213,7 @@ def probe() -> dict[str, object]:
     out["build_cuda"] = info.get("cuda_version") or None
     out["build_cudnn"] = info.get("cudnn_version") or None
     out["arch_list"] = [str(a) for a in info.get("cuda_compute_capabilities", []) or []]
+    out.update(gpu_backend(info, None, sys.platform))
     if not gpu_allowed():
         out["duration_s"] = round(time.monotonic() - start, 3)
         return out
@@ -223,6 +224,7 @@ def probe() -> dict[str, object]:
         out["init_error"] = first_line(exc)
     out["device_count"] = len(gpus)
     out["cuda_available"] = bool(gpus)
+    out.update(gpu_backend(info, len(gpus), sys.platform))
     out["devices"] = [smoke(tf, i) for i in range(len(gpus))]
     if cuda_build and not gpus and sys.platform.startswith("linux"):
         sonames = needed_sonames(
@@ -238,6 +240,21 @@ def probe() -> dict[str, object]:
         if cudnn.get("version"):
             out["cudnn_runtime"] = cudnn["version"]
     out["duration_s"] = round(time.monotonic() - start, 3)
+    return out
+
+
+def gpu_backend(info: dict[str, Any], gpus: int | None, platform: str) -> dict[str, object]:
+    """A TensorFlow that lists GPUs other than NVIDIA's: a ROCm build (``is_rocm_build`` in its
+    build info), or on macOS, which has no CUDA, the GPUs of Apple's Metal plugin; ``gpus`` is
+    None before the GPU was asked (only the build is known then)."""
+    if info.get("is_rocm_build"):
+        out: dict[str, object] = {"gpu_backend": "rocm"}
+    elif platform == "darwin" and gpus:
+        out = {"gpu_backend": "metal"}
+    else:
+        return {}
+    if gpus is not None:
+        out["gpu_backend_devices"] = gpus
     return out
 
 

@@ -124,6 +124,35 @@ def smoke(t: Any, index: int) -> dict[str, object]:
     return device
 
 
+def gpu_backend(t: Any) -> dict[str, object]:
+    """The backend of a build for GPUs other than NVIDIA's: ROCm (``torch.version.hip``), Intel's
+    XPU (``torch.version.xpu``) or Apple's MPS (``torch.backends.mps.is_built()``: PyTorch's
+    macOS wheels); empty for a CUDA or CPU-only build."""
+    version = getattr(t, "version", None)
+    for name, attr in (("rocm", "hip"), ("xpu", "xpu")):
+        value = getattr(version, attr, None)
+        if value:
+            return {"gpu_backend": name, "gpu_backend_version": str(value)}
+    try:
+        if t.backends.mps.is_built():
+            return {"gpu_backend": "mps"}
+    except Exception:  # an old torch without torch.backends.mps: no MPS
+        pass
+    return {}
+
+
+def backend_devices(t: Any, backend: str, rocm_count: int) -> int | None:
+    """GPUs the backend can use here (MPS: 1 or 0); None when asking it failed."""
+    try:
+        if backend == "rocm":
+            return rocm_count  # a ROCm build lists its GPUs through torch.cuda
+        if backend == "xpu":
+            return int(t.xpu.device_count()) if t.xpu.is_available() else 0
+        return 1 if t.backends.mps.is_available() else 0
+    except Exception:  # any failure here reads as "not asked"
+        return None
+
+
 def numpy_facts() -> dict[str, object]:
     """Whether numpy imports here: torch runs without it, but verify (and torch's numpy
     interop) cannot, and ``pip install torch`` does not bring it."""
@@ -166,6 +195,8 @@ def probe() -> dict[str, object]:
     out["build_cuda"] = build_cuda
     if getattr(torch.version, "hip", None):
         out["message"] = f"ROCm build (HIP {torch.version.hip}), not CUDA"
+    backend = gpu_backend(torch)
+    out.update(backend)
     try:
         compiled = torch._C._cudnn.getCompileVersion()
         out["build_cudnn"] = ".".join(str(x) for x in compiled)
@@ -193,6 +224,8 @@ def probe() -> dict[str, object]:
     elif notes:
         out["message"] = " | ".join(dict.fromkeys(notes))
     out["devices"] = devices
+    if backend:
+        out["gpu_backend_devices"] = backend_devices(torch, str(backend["gpu_backend"]), count)
     try:
         runtime = torch.backends.cudnn.version() if build_cuda is not None else None
         if runtime:

@@ -65,6 +65,7 @@ class TorchBackend:
             cudnn_version = str(version) if version else None
         count, nvml_error = nvml_gpu_count()
         return FrameworkEnv(
+            unverified_gpus=None if cfg.device == "cpu" else unverified_gpus(torch),
             framework="torch",
             version=torch.__version__,
             cuda_build=torch.version.cuda is not None,
@@ -261,6 +262,21 @@ class TorchBackend:
     def load_parity(self, model: Any, path: Path) -> None:
         """Torch is the side that writes, never reads."""
         raise NotImplementedError
+
+
+def unverified_gpus(torch: Any) -> str | None:
+    """The GPUs this build can use outside torch.cuda, which verify runs no model on: Apple's
+    through MPS, Intel's through XPU (a ROCm build's are torch.cuda's, and verified)."""
+    try:
+        if torch.backends.mps.is_available():
+            return "the Apple GPU (MPS)"
+        xpu = getattr(torch, "xpu", None)
+        if getattr(torch.version, "xpu", None) and xpu is not None and xpu.is_available():
+            count = int(xpu.device_count())
+            return f"{count} Intel GPU{'s' if count != 1 else ''} (XPU)"
+    except Exception:  # an old torch without these: none that it could use
+        return None
+    return None
 
 
 def _main_output(out: Any) -> Any:
