@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,124 @@ def keys(
     unknown = row.keys() - required - optional
     if unknown:
         raise KnowledgeBaseError(f"{where}: unknown key {', '.join(sorted(unknown))}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one field of a row holds: ``holds`` tells a value of it, ``says`` names it in the
+    refusal (``channel must be a string, not 7``). A kind with an ``example`` is a version,
+    which TOML reads as a number where it is not quoted."""
+
+    says: str
+    holds: Callable[[Any], bool]
+    example: str = ""
+
+    def refusal(self, where: str, field: str, value: Any) -> KnowledgeBaseError:
+        """The one-line refusal of ``value`` in ``field``."""
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = f"{shown[:57]}..."
+        if self.example and isinstance(value, int | float) and not isinstance(value, bool):
+            return KnowledgeBaseError(
+                f"{where}: {field} = {shown} is not quoted (a version is a string, like "
+                f"{self.example})"
+            )
+        return KnowledgeBaseError(f"{where}: {field} must be {self.says}, not {shown}")
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+TEXT = Kind("a string", _text)
+VERSION = Kind('a version like "12.6"', _text, '"12.6"')
+CC = Kind('a compute capability like "8.6"', _text, '"8.6"')
+DRIVER = Kind('a driver version like "580.65.06"', _text, '"580.65.06"')
+WHOLE = Kind("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
+FLAG = Kind("true or false", lambda v: isinstance(v, bool))
+DATE = Kind(
+    "a date like 2026-09-01",
+    lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
+)
+TEXTS = Kind('a list of strings like ["..."]', _texts)
+PLATFORM_LIST = Kind('a list like ["linux-64"]', _texts)
+TEXT_TABLE = Kind(
+    'a table of strings like { name = "..." }',
+    lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
+)
+VERSION_LISTS = Kind(
+    'a table of version lists like { "2.9" = ["2.9.0"] }',
+    lambda v: isinstance(v, dict) and all(_texts(t) for t in v.values()),
+)
+TABLE = Kind("a table", lambda v: isinstance(v, dict))
+ROWS = Kind(
+    "an array of tables ([[name]] rows)",
+    lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+)
+
+Fields = Mapping[str, Kind]
+"""A row's declared shape: each key it may hold and the kind of its value."""
+PROVENANCE: Fields = {"source": TEXT, "as_of": DATE}
+"""The keys every row must carry (a variant may take them from its release)."""
+NOTES: Fields = {"verified": FLAG, "note": TEXT}
+"""The provenance keys a row may carry."""
+
+
+def _near(key: str, fields: Fields) -> str:
+    """`` (did you mean verified?)`` for a typo of a declared key, else nothing (difflib is
+    imported here: only a refusal needs it, and the knowledge base loads on every command)."""
+    import difflib
+
+    near = difflib.get_close_matches(key, fields, n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def shape(
+    row: Any,
+    where: str,
+    required: Fields,
+    optional: Fields | None = None,
+    *,
+    own_source: bool = True,
+) -> Table:
+    """``row``, refused unless it is a table holding every ``required`` key, no key beyond
+    ``required``, ``optional`` and the provenance keys, and a value of its declared kind in each
+    (a ``verifed = false`` typo, ``channel = 7``, ``tag = 132``). Every row needs ``source``
+    and ``as_of``; with ``own_source`` False (a row that inherits them) it may leave them out.
+    Each message names ``where`` and the field."""
+    if not isinstance(row, dict):
+        shown = repr(row) if len(repr(row)) <= 60 else f"{repr(row)[:57]}..."
+        raise KnowledgeBaseError(f"{where}: must be a table, not {shown}")
+    need = {**required, **PROVENANCE} if own_source else dict(required)
+    fields = {**need, **PROVENANCE, **NOTES, **(optional or {})}
+    missing = need.keys() - row.keys()
+    if missing:
+        raise KnowledgeBaseError(f"{where}: missing {', '.join(sorted(missing))}")
+    for key, value in row.items():
+        kind = fields.get(key)
+        if kind is None:
+            raise KnowledgeBaseError(f"{where}: unknown key {key}{_near(key, fields)}")
+        if not kind.holds(value):
+            raise kind.refusal(where, key, value)
+    return row
+
+
+def tables(data: Table, name: str, fields: Fields) -> None:
+    """Refuse a data file ``name`` whose top level holds a table it does not declare (a
+    ``[[toolkits]]`` typo was never read) or one of the wrong kind (``[numpy_max]`` for
+    ``[[numpy_max]]``), naming the table, so that ``located`` finds its line."""
+    for key, value in data.items():
+        rows = isinstance(value, list) and bool(value) and isinstance(value[0], dict)
+        where = f"{name} {key}[0]" if rows else f"{name} {key}"
+        kind = fields.get(key)
+        if kind is None:
+            raise KnowledgeBaseError(f"{where}: unknown table {key}{_near(key, fields)}")
+        if not kind.holds(value):
+            raise kind.refusal(where, key, value)
 
 
 def sourced(row: Table, where: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@ load."""
 
 from __future__ import annotations
 
-from gpudoctor.datarows import SOURCED, Table, keys, sourced
+from gpudoctor.datarows import ROWS, TEXT, Table, shape, sourced, tables
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.records import GpuStart
 
@@ -14,10 +14,11 @@ FALLBACK_RUNTIME = "docker"
 def gpu_starts(data: Table, name: str) -> tuple[GpuStart, ...]:
     """The ``[[gpu_start]]`` rows of ``name``: a runtime once each, a non-empty ``start``, and
     the fallback runtime among them."""
+    tables(data, name, {"gpu_start": ROWS})
     rows: list[GpuStart] = []
     for i, row in enumerate(data.get("gpu_start", [])):
         where = f"{name} gpu_start[{i}]"
-        keys(row, where, {"runtime", "start", "source", "as_of"}, {"detail"} | SOURCED)
+        shape(row, where, {"runtime": TEXT, "start": TEXT}, {"detail": TEXT})
         texts = {key: row.get(key, "") for key in ("runtime", "start", "detail")}
         for key, value in texts.items():
             if not isinstance(value, str) or (key != "detail" and not value.strip()):

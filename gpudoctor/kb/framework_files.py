@@ -8,7 +8,25 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from gpudoctor.datarows import PLATFORMS, SOURCED, Table, check, keys, platform_list, sourced
+from gpudoctor.datarows import (
+    FLAG,
+    PLATFORM_LIST,
+    PLATFORMS,
+    ROWS,
+    TABLE,
+    TEXT,
+    TEXT_TABLE,
+    TEXTS,
+    VERSION,
+    VERSION_LISTS,
+    Fields,
+    Table,
+    check,
+    platform_list,
+    shape,
+    sourced,
+    tables,
+)
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.arch import parse_entry
 from gpudoctor.kb.records import FrameworkRelease, GlibcFloor, NumpyLimit, Patches, Variant
@@ -20,12 +38,53 @@ from gpudoctor.model.versions import (
     release_key,
 )
 
+FILE: Fields = {
+    "defaults": TABLE,
+    "cpu": TABLE,
+    "patches": TABLE,
+    "arch_lists": TABLE,
+    "release": ROWS,
+    "numpy_max": ROWS,
+    "glibc_min": ROWS,
+}
+"""The tables of a framework file."""
+RELEASE: Fields = {
+    "framework": TEXT,
+    "channel": TEXT,
+    "package": TEXT,
+    "version": VERSION,
+    "python_min": VERSION,
+    "python_max": VERSION,
+    "variant": ROWS,
+}
+"""The keys a ``[[release]]`` row must hold (itself or from ``[defaults]``)."""
+RELEASE_OPTIONAL: Fields = {
+    "latest": VERSION,
+    "released": TEXT,
+    "companions": TEXT_TABLE,
+    "cpu_platforms": PLATFORM_LIST,
+}
+VARIANT_OPTIONAL: Fields = {
+    "cudnn": VERSION,
+    "status": TEXT,
+    "index_url": TEXT,
+    "package": TEXT,
+    "conda": TEXTS,
+    "pip": TEXTS,
+    "cudnn_pip": VERSION,
+    "python_max": VERSION,
+    "pip_cuda": VERSION,
+    "pip_cudnn": VERSION,
+    "tegra": FLAG,
+    "glibc": VERSION,
+}
+
 
 def _arch_lists(data: Table, name: str) -> dict[str, tuple[tuple[str, ...], bool, str]]:
     lists: dict[str, tuple[tuple[str, ...], bool, str]] = {}
     for key, row in data.get("arch_lists", {}).items():
         where = f"{name} arch_lists.{key}"
-        keys(row, where, {"list", "source", "as_of"}, SOURCED)
+        shape(row, where, {"list": TEXT})
         meta = sourced(row, where)
         entries = tuple(p for p in row["list"].replace(",", ";").split(";") if p.strip())
         for entry in entries:
@@ -45,25 +104,12 @@ def _variant(
     lists: Mapping[str, tuple[tuple[str, ...], bool, str]],
     inherited: Mapping[str, Any],
 ) -> Variant:
-    keys(
+    shape(
         row,
         where,
-        {"tag", "cuda", "arch"},
-        {
-            "cudnn",
-            "status",
-            "index_url",
-            "package",
-            "conda",
-            "pip",
-            "cudnn_pip",
-            "python_max",
-            "pip_cuda",
-            "pip_cudnn",
-            "tegra",
-            "glibc",
-        }
-        | SOURCED,
+        {"tag": TEXT, "cuda": VERSION, "arch": TEXT_TABLE},
+        VARIANT_OPTIONAL,
+        own_source=False,
     )
     check(where, cuda_key, row["cuda"], row.get("pip_cuda"))
     check(where, python_key, row.get("python_max"))
@@ -88,8 +134,6 @@ def _variant(
     status = row.get("status", "stable")
     if status not in ("stable", "experimental"):
         raise KnowledgeBaseError(f"{where}: status must be stable or experimental")
-    if not isinstance(row.get("tegra", False), bool):
-        raise KnowledgeBaseError(f"{where}: tegra must be true or false")
     return Variant(
         tag=row["tag"],
         cuda=cuda_key(row["cuda"]),
@@ -117,7 +161,7 @@ def _patches(data: Table, name: str) -> dict[str, Patches]:
     if row is None:
         return {}
     where = f"{name} patches"
-    keys(row, where, {"versions", "source", "as_of"}, SOURCED)
+    shape(row, where, {"versions": VERSION_LISTS})
     meta = sourced(row, where)
     out: dict[str, Patches] = {}
     for series, versions in row["versions"].items():
@@ -134,7 +178,7 @@ def numpy_limits(data: Table, name: str, framework: str, channel: str) -> list[N
     limits: list[NumpyLimit] = []
     for i, row in enumerate(data.get("numpy_max", [])):
         where = f"{name} numpy_max[{i}]"
-        keys(row, where, {"versions", "numpy", "source", "as_of"}, {"platforms"} | SOURCED)
+        shape(row, where, {"versions": TEXT, "numpy": TEXT}, {"platforms": PLATFORM_LIST})
         try:
             SpecifierSet(row["versions"])
             SpecifierSet(row["numpy"])
@@ -156,34 +200,21 @@ def numpy_limits(data: Table, name: str, framework: str, channel: str) -> list[N
 
 def frameworks(data: Table, name: str) -> tuple[FrameworkRelease, ...]:
     """Every ``[[release]]`` of one framework file, with its variants, CPU build and patches."""
+    tables(data, name, FILE)
     defaults = dict(data.get("defaults", {}))
+    shape(defaults, f"{name} defaults", {}, {**RELEASE, **RELEASE_OPTIONAL}, own_source=False)
     patches = _patches(data, name)
     cpu = data.get("cpu")
     if not isinstance(cpu, Mapping):
         raise KnowledgeBaseError(f"{name}: missing [cpu]")
-    keys(cpu, f"{name} cpu", {"tag", "platforms", "source", "as_of"}, {"index_url"} | SOURCED)
+    shape(cpu, f"{name} cpu", {"tag": TEXT, "platforms": PLATFORM_LIST}, {"index_url": TEXT})
     cpu_meta = sourced(cpu, f"{name} cpu")
     lists = _arch_lists(data, name)
     releases: list[FrameworkRelease] = []
     for i, row in enumerate(data.get("release", [])):
         merged = {**defaults, **row}
         where = f"{name} release[{i}] ({row.get('version')})"
-        keys(
-            merged,
-            where,
-            {
-                "framework",
-                "channel",
-                "package",
-                "version",
-                "python_min",
-                "python_max",
-                "variant",
-                "source",
-                "as_of",
-            },
-            {"latest", "released", "companions", "cpu_platforms"} | SOURCED,
-        )
+        shape(merged, where, RELEASE, RELEASE_OPTIONAL)
         if merged["framework"] not in ("torch", "tensorflow"):
             raise KnowledgeBaseError(f"{where}: unknown framework {merged['framework']!r}")
         check(where, release_key, merged["version"], merged.get("latest"))
@@ -250,7 +281,7 @@ def glibc_floors(data: Table, name: str, framework: str, channel: str) -> list[G
     floors: list[GlibcFloor] = []
     for i, row in enumerate(data.get("glibc_min", [])):
         where = f"{name} glibc_min[{i}]"
-        keys(row, where, {"versions", "glibc", "source", "as_of"}, {"platforms"} | SOURCED)
+        shape(row, where, {"versions": TEXT, "glibc": VERSION}, {"platforms": PLATFORM_LIST})
         try:
             SpecifierSet(row["versions"])
         except InvalidSpecifier as exc:

@@ -11,14 +11,26 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from gpudoctor.datarows import (
+    CC,
+    DATE,
+    DRIVER,
+    FLAG,
+    PLATFORM_LIST,
     PLATFORMS,
-    SOURCED,
+    ROWS,
+    TABLE,
+    TEXT,
+    TEXT_TABLE,
+    TEXTS,
+    VERSION,
+    WHOLE,
     Table,
     check,
-    keys,
     located,
     read,
+    shape,
     sourced,
+    tables,
     whole,
 )
 from gpudoctor.errors import KnowledgeBaseError
@@ -52,14 +64,15 @@ DATA_DIR = Path(__file__).parent / "data"
 
 
 def _drivers(data: Table, name: str) -> tuple[Any, ...]:
+    tables(data, name, {"toolkit": ROWS, "minor_compat": ROWS, "branch": ROWS})
     toolkits: list[CudaToolkit] = []
     for i, row in enumerate(data.get("toolkit", [])):
         where = f"{name} toolkit[{i}]"
-        keys(
+        shape(
             row,
             where,
-            {"cuda", "linux_driver", "source", "as_of"},
-            {"update", "windows_driver"} | SOURCED,
+            {"cuda": VERSION, "linux_driver": DRIVER},
+            {"update": WHOLE, "windows_driver": DRIVER},
         )
         check(where, cuda_key, row["cuda"])
         check(where, parse_driver, row["linux_driver"], row.get("windows_driver"))
@@ -75,11 +88,11 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
     floors: list[MinorCompatFloor] = []
     for i, row in enumerate(data.get("minor_compat", [])):
         where = f"{name} minor_compat[{i}]"
-        keys(
+        shape(
             row,
             where,
-            {"major", "linux_driver", "windows_driver", "source", "as_of"},
-            {"first_minor"} | SOURCED,
+            {"major": WHOLE, "linux_driver": DRIVER, "windows_driver": DRIVER},
+            {"first_minor": WHOLE},
         )
         check(where, parse_driver, row["linux_driver"], row["windows_driver"])
         floors.append(
@@ -94,7 +107,7 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
     branches: list[DriverBranch] = []
     for i, row in enumerate(data.get("branch", [])):
         where = f"{name} branch[{i}]"
-        keys(row, where, {"branch", "cuda", "source", "as_of"}, SOURCED)
+        shape(row, where, {"branch": WHOLE, "cuda": VERSION})
         check(where, cuda_key, row["cuda"])
         branches.append(
             DriverBranch(
@@ -107,10 +120,21 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
 
 
 def _arch(data: Table, name: str) -> tuple[Any, ...]:
+    tables(
+        data,
+        name,
+        {
+            "rules": TABLE,
+            "targets": ROWS,
+            "architecture": ROWS,
+            "min_driver": ROWS,
+            "cudnn": ROWS,
+        },
+    )
     rules_row = data.get("rules")
     if not isinstance(rules_row, Mapping):
         raise KnowledgeBaseError(f"{name}: missing [rules]")
-    keys(rules_row, f"{name} rules", {"igpu_ccs", "source", "as_of"}, {"renamed"} | SOURCED)
+    shape(rules_row, f"{name} rules", {"igpu_ccs": TEXTS}, {"renamed": TEXT_TABLE})
     renamed = dict(rules_row.get("renamed", {}))
     check(f"{name} rules", parse_cc, *rules_row["igpu_ccs"], *renamed, *renamed.values())
     rules = ArchRules(
@@ -121,11 +145,10 @@ def _arch(data: Table, name: str) -> tuple[Any, ...]:
     targets: list[CudaTargets] = []
     for i, row in enumerate(data.get("targets", [])):
         where = f"{name} targets[{i}]"
-        keys(
+        shape(
             row,
             where,
-            {"cuda_min", "cuda_max", "lowest_cc", "highest_cc", "source", "as_of"},
-            SOURCED,
+            {"cuda_min": VERSION, "cuda_max": VERSION, "lowest_cc": CC, "highest_cc": CC},
         )
         check(where, cuda_key, row["cuda_min"], row["cuda_max"])
         check(where, parse_cc, row["lowest_cc"], row["highest_cc"])
@@ -141,11 +164,11 @@ def _arch(data: Table, name: str) -> tuple[Any, ...]:
     archs: list[Architecture] = []
     for i, row in enumerate(data.get("architecture", [])):
         where = f"{name} architecture[{i}]"
-        keys(
+        shape(
             row,
             where,
-            {"cc", "name", "source", "as_of"},
-            {"examples", "igpu", "platforms"} | SOURCED,
+            {"cc": CC, "name": TEXT},
+            {"examples": TEXT, "igpu": FLAG, "platforms": PLATFORM_LIST},
         )
         check(where, parse_cc, row["cc"])
         platforms = tuple(row.get("platforms", ()))
@@ -170,7 +193,7 @@ def _arch(data: Table, name: str) -> tuple[Any, ...]:
     drivers: list[ArchDriver] = []
     for i, row in enumerate(data.get("min_driver", [])):
         where = f"{name} min_driver[{i}]"
-        keys(row, where, {"cc", "driver", "cuda", "source", "as_of"}, SOURCED)
+        shape(row, where, {"cc": CC, "driver": DRIVER, "cuda": VERSION})
         check(where, parse_cc, row["cc"])
         check(where, parse_driver, row["driver"])
         check(where, cuda_key, row["cuda"])
@@ -184,7 +207,7 @@ def _cudnn_floors(data: Table, name: str) -> tuple[CudnnFloor, ...]:
     floors: list[CudnnFloor] = []
     for i, row in enumerate(data.get("cudnn", [])):
         where = f"{name} cudnn[{i}]"
-        keys(row, where, {"versions", "lowest_cc", "source", "as_of"}, SOURCED)
+        shape(row, where, {"versions": TEXT, "lowest_cc": CC})
         check(where, parse_cc, row["lowest_cc"])
         try:
             SpecifierSet(row["versions"])
@@ -197,10 +220,11 @@ def _cudnn_floors(data: Table, name: str) -> tuple[CudnnFloor, ...]:
 
 
 def _pythons(data: Table, name: str) -> tuple[PythonRelease, ...]:
+    tables(data, name, {"python": ROWS})
     rows: list[PythonRelease] = []
     for i, row in enumerate(data.get("python", [])):
         where = f"{name} python[{i}]"
-        keys(row, where, {"version", "source", "as_of"}, {"released"} | SOURCED)
+        shape(row, where, {"version": VERSION}, {"released": DATE})
         check(where, python_key, row["version"])
         released = row.get("released")
         if released is not None and not isinstance(released, dt.date):
@@ -222,15 +246,14 @@ def _device_id(where: str, text: Any) -> int:
 
 
 def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
+    tables(data, name, {"last_branch": ROWS, "pci_range": ROWS})
     last: list[LastBranch] = []
     for i, row in enumerate(data.get("last_branch", [])):
         where = f"{name} last_branch[{i}]"
-        keys(row, where, {"architecture", "cc_min", "cc_max", "branch", "source", "as_of"}, SOURCED)
+        shape(row, where, {"architecture": TEXT, "cc_min": CC, "cc_max": CC, "branch": WHOLE})
         check(where, parse_cc, row["cc_min"], row["cc_max"])
         if parse_cc(row["cc_min"]) > parse_cc(row["cc_max"]):
             raise KnowledgeBaseError(f"{where}: cc_min is above cc_max")
-        if not isinstance(row["branch"], int) or isinstance(row["branch"], bool):
-            raise KnowledgeBaseError(f"{where}: branch must be a number like 580")
         last.append(
             LastBranch(
                 architecture=row["architecture"],
@@ -243,11 +266,11 @@ def _driver_branches(data: Table, name: str) -> tuple[Any, ...]:
     ranges: list[PciRange] = []
     for i, row in enumerate(data.get("pci_range", [])):
         where = f"{name} pci_range[{i}]"
-        keys(
+        shape(
             row,
             where,
-            {"first", "last", "generation", "kernel_module", "source", "as_of"},
-            {"last_branch", "per_generation"} | SOURCED,
+            {"first": TEXT, "last": TEXT, "generation": TEXT, "kernel_module": TEXT},
+            {"last_branch": WHOLE, "per_generation": TEXTS},
         )
         first, last_id = _device_id(where, row["first"]), _device_id(where, row["last"])
         if first > last_id:
@@ -294,12 +317,17 @@ def _per_generation(
 
 
 def _xids(data: Table, name: str) -> tuple[XidEntry, ...]:
+    tables(data, name, {"xid": ROWS})
     rows: list[XidEntry] = []
     for i, row in enumerate(data.get("xid", [])):
         where = f"{name} xid[{i}]"
-        keys(row, where, {"code", "name", "meaning", "blame", "action", "source", "as_of"}, SOURCED)
+        shape(
+            row,
+            where,
+            {"code": WHOLE, "name": TEXT, "meaning": TEXT, "blame": TEXT, "action": TEXT},
+        )
         code = row["code"]
-        if not isinstance(code, int) or isinstance(code, bool) or not 0 < code < 1000:
+        if not 0 < code < 1000:
             raise KnowledgeBaseError(f"{where}: code must be a number from 1 to 999")
         if row["blame"] not in XID_BLAMES:
             raise KnowledgeBaseError(f"{where}: blame must be one of {', '.join(XID_BLAMES)}")
@@ -322,21 +350,18 @@ def _xids(data: Table, name: str) -> tuple[XidEntry, ...]:
 
 
 def _gpu_models(data: Table, name: str) -> tuple[GpuModel, ...]:
+    tables(data, name, {"model": ROWS})
     rows: list[GpuModel] = []
     for i, row in enumerate(data.get("model", [])):
         where = f"{name} model[{i}]"
-        keys(row, where, {"name_regex", "label", "source", "as_of"}, {"nvlinks", "ecc"} | SOURCED)
+        shape(row, where, {"name_regex": TEXT, "label": TEXT}, {"nvlinks": WHOLE, "ecc": FLAG})
         try:
             re.compile(row["name_regex"])
         except (re.error, TypeError) as exc:
             raise KnowledgeBaseError(f"{where}: name_regex: {exc}") from None
         links = row.get("nvlinks")
-        if links is not None and (
-            not isinstance(links, int) or isinstance(links, bool) or links < 0
-        ):
+        if links is not None and links < 0:
             raise KnowledgeBaseError(f"{where}: nvlinks must be a whole number")
-        if not isinstance(row.get("ecc", True), bool):
-            raise KnowledgeBaseError(f"{where}: ecc must be true or false")
         rows.append(
             GpuModel(
                 name_regex=row["name_regex"],

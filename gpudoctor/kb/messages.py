@@ -7,7 +7,7 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from gpudoctor.datarows import SOURCED, Table, keys, sourced
+from gpudoctor.datarows import ROWS, TEXT, TEXTS, Table, shape, sourced, tables
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.records import MESSAGE_CAUSES, MessageMatch, MessagePattern
 
@@ -23,11 +23,16 @@ def _placeholders(text: str) -> set[str]:
 def message_patterns(data: Table, name: str) -> tuple[MessagePattern, ...]:
     """The ``[[message]]`` rows of ``name``, each checked: a pattern that compiles, a known
     cause, templates that name only the pattern's groups, a unique id."""
+    tables(data, name, {"message": ROWS})
     rows: list[MessagePattern] = []
     seen: set[str] = set()
     for i, row in enumerate(data.get("message", [])):
         where = f"{name} message[{i}]"
-        keys(row, where, {"id", "pattern", "cause", "title", "fix", "source", "as_of"}, SOURCED)
+        shape(
+            row,
+            where,
+            {"id": TEXT, "pattern": TEXT, "cause": TEXT, "title": TEXT, "fix": TEXTS},
+        )
         ident = row["id"]
         if not isinstance(ident, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", ident):
             raise KnowledgeBaseError(f"{where}: id must be lower-case words joined by '-'")

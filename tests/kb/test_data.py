@@ -206,7 +206,7 @@ def _line_of(path: Path, text: str, nth: int = 0) -> int:
             "cuda = 13.4",
             "[[toolkit]]",
             0,
-            r"\(toolkit\[0\]\): 13\.4 is not quoted",
+            r"\(toolkit\[0\]\): cuda = 13\.4 is not quoted",
         ),
         # was "internal error: ValueError: invalid literal for int() with base 10: 'R615'"
         (
@@ -223,7 +223,7 @@ def _line_of(path: Path, text: str, nth: int = 0) -> int:
             "version = 3.8",
             "[[python]]",
             0,
-            r"\(python\[0\]\): 3\.8 is not quoted",
+            r"\(python\[0\]\): version = 3\.8 is not quoted",
         ),
         # a string where a list of platforms belongs: it loaded, each letter a "platform"
         (
@@ -274,18 +274,36 @@ def test_unparsable_file_names_file_and_line(tmp_path: Path) -> None:
         load_dir(folder)
 
 
-def test_value_of_an_unexpected_type_names_the_file(tmp_path: Path) -> None:
-    # a table where a list of tables belongs: no check expected it, the file is still named
+def test_table_where_rows_belong_names_the_table_and_line(tmp_path: Path) -> None:
+    # a table where a list of tables belongs: was 'a malformed value (AttributeError: ...)',
+    # naming the file alone
     folder = _copy(tmp_path)
     path = folder / "tensorflow.toml"
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("[[numpy_max]]", "[numpy_max]", 1),
-        encoding="utf-8",
-    )
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[numpy_max]]", "[numpy_max]", 1), encoding="utf-8")
+    line = _line_of(path, "[numpy_max]")
     with pytest.raises(
-        KnowledgeBaseError, match=rf"^data file {re.escape(str(path))}: a malformed"
+        KnowledgeBaseError,
+        match=rf"^data file {re.escape(str(path))}, line {line} \(numpy_max\): numpy_max must "
+        r"be an array of tables",
     ):
         load_dir(folder)
+
+
+def test_unknown_table_is_refused(tmp_path: Path) -> None:
+    # '[[toolkits]]' for '[[toolkit]]': its rows were never read, and nothing said so
+    folder = _copy(tmp_path)
+    path = folder / "cuda_drivers.toml"
+    line = _line_of(path, "[[toolkit]]", -1)
+    text = path.read_text(encoding="utf-8")
+    head, _, tail = text.rpartition("[[toolkit]]\n")
+    path.write_text(f"{head}[[toolkits]]\n{tail}", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError) as caught:
+        load_dir(folder)
+    assert str(caught.value) == (
+        f"data file {path}, line {line} (toolkits[0]): unknown table toolkits "
+        "(did you mean toolkit?)"
+    )
 
 
 def test_cli_says_which_shipped_file_is_broken(
@@ -309,6 +327,6 @@ def test_cli_says_which_shipped_file_is_broken(
     assert result.exit_code == 3, result
     assert result.stdout == ""
     assert result.stderr == (
-        f"gpudoctor: error: data file {path}, line {line} (toolkit[0]): 13.4 is not quoted "
+        f"gpudoctor: error: data file {path}, line {line} (toolkit[0]): cuda = 13.4 is not quoted "
         '(a version is a string, like "12.6")\n'
     ), result

@@ -105,7 +105,7 @@ def _copy(tmp_path: Path) -> Path:
         ("xid.toml", 'blame = "application"', 'blame = "user"', "blame must be one of"),
         ("xid.toml", 'action = "reboot"', 'action = "pray"', "action must be one of"),
         ("xid.toml", "code = 79\n", "code = 0\n", "code must be a number"),
-        ("xid.toml", "code = 79\n", 'code = "79"\n', "code must be a number"),
+        ("xid.toml", "code = 79\n", 'code = "79"\n', "code must be a whole number, not '79'"),
         ("xid.toml", "code = 48\n", "code = 13\n", "duplicate Xid"),
         ("xid.toml", "[[xid]]\ncode = 8\n", "[[xid]]\nbogus = 1\ncode = 8\n", "unknown key"),
         ("xid.toml", 'name = "GPU has fallen off the bus"', 'name = ""', "non-empty"),
