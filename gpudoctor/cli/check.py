@@ -23,6 +23,7 @@ from gpudoctor.cli.options import (
     force_option,
     format_option,
     output_option,
+    refuse_force_without_output,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode, SlurmUnavailableError
@@ -207,6 +208,7 @@ def command(
     0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
     input and 3 when gpudoctor itself failed.
     """
+    refuse_force_without_output(force)  # the history is no file of the user's to replace
     if is_stdout(output):
         output = None
     fmt = (HEALTH if health_check else CHECK).resolve(fmt, output)

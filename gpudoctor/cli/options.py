@@ -157,13 +157,15 @@ output_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
-def refuse_force_without_output(force: bool) -> None:
-    """Refuse ``--force`` where it does nothing: a command whose only file is ``--output``,
-    given none (``-o -`` is given: a script may name its output with a variable)."""
-    if force and defaulted("output"):
+def refuse_force_without_output(force: bool, *, also: tuple[tuple[str, str], ...] = ()) -> None:
+    """Refuse ``--force`` where it does nothing: a command whose only files are ``--output``
+    and the options in ``also`` (parameter name, flag), given none of them (``-o -`` is
+    given: a script may name its output with a variable)."""
+    if force and defaulted("output") and all(defaulted(param) for param, _flag in also):
         from gpudoctor.errors import BadInputError
 
-        raise BadInputError("--force goes with --output FILE (it lets FILE be replaced)")
+        files = " or ".join(["--output FILE", *(f"{flag} FILE" for _param, flag in also)])
+        raise BadInputError(f"--force goes with {files} (it lets FILE be replaced)")
 
 
 def fleet_dir_option(where: str) -> Callable[[F], F]:
