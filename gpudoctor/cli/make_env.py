@@ -525,6 +525,15 @@ def command(
     )
     if to_stdout and output is not None:
         raise BadInputError("--stdout and --output exclude each other")
+    # nothing is written (the plan is printed): --force would be dropped without a word
+    if force and to_stdout:
+        raise BadInputError(
+            "--stdout and --force exclude each other (--stdout writes no file to replace)"
+        )
+    if force and output is None and fmt == "json":
+        raise BadInputError(
+            "--force goes with --output FILE: --format json prints the plan, writing no file"
+        )
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")
     if not solve and not defaulted("solve_timeout_s"):

@@ -88,6 +88,9 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--name", ""), "--name ''"),
         ((*TARGET, "--name", "base"), "--name base: conda reserves 'base' and 'root'"),
         ((*TARGET, "--name", "root"), "--name root: conda reserves"),
+        # the plan is printed, no file written: --force was dropped without a word
+        ((*TARGET, "--stdout", "--force"), "--stdout and --force exclude each other"),
+        ((*TARGET, "--format", "json", "--force"), "--force goes with --output FILE"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
