@@ -300,6 +300,9 @@ def run_command(
         srun_args=srun_args,
     )
     selection = runner.select(partition, nodelist, exclude)
+    stray = selection.stray_warning(partition, nodelist)
+    if stray is not None:
+        click.echo(f"fleet: warning: {stray}", err=True)
     out_dir = fleet_dir(output_dir)
     runner.prepare_dir(
         out_dir, [n.name for n in selection.nodes], force=force, with_verify=with_verify
