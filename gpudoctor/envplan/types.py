@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gpudoctor.envplan.target import Target
+from gpudoctor.envplan.target import CPU_OPTION, Target
 from gpudoctor.errors import BadInputError
 
 SOURCES = ("pip", "conda-forge")
@@ -94,6 +94,9 @@ class Request:
     torch_index_url: str | None = None
     """A mirror of the PyTorch wheel index (``--torch-index-url``); ``{variant}`` in it becomes
     the build's tag (``cu126``)."""
+    cpu_way: str = CPU_OPTION
+    """How the messages say to ask for a CPU-only environment: make-env's ``--cpu``, or for
+    a command that has no such option (onboard) :data:`CPU_COMMAND`."""
 
     def version(self, framework: str) -> str | None:
         """The version pinned for ``framework``, if any."""
