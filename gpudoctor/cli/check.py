@@ -208,7 +208,8 @@ def command(
     0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
     input and 3 when gpudoctor itself failed.
     """
-    refuse_force_without_output(force)  # the history is no file of the user's to replace
+    if not health_check:  # the gate notes it instead: exit 2 from a Prolog drains the node
+        refuse_force_without_output(force)  # the history is no file of the user's to replace
     if is_stdout(output):
         output = None
     fmt = (HEALTH if health_check else CHECK).resolve(fmt, output)
@@ -326,6 +327,8 @@ def _note_unused_in_gate(*, drain: bool) -> None:
     unused = [flag for param, flag in _GATE_UNUSED if not defaulted(param)]
     if not drain and not defaulted("node_name"):
         unused.append("--node without --drain")
+    if not defaulted("force") and defaulted("output"):
+        unused.append("--force without --output")
     if unused:
         click.echo(
             "gpudoctor health: note: not used by --health-check (the driver and NVML only, "

@@ -664,6 +664,9 @@ def test_a_report_with_slurms_answer_replays_the_finding(cli: Cli, tmp_path):
         (("--history-dir", "/nonexistent/h"), "--history-dir"),
         (("--node", "n1"), "--node without --drain"),
         (("--strict", "--verbose"), "--verbose, --strict"),
+        # refused by the full check; the gate writes no file without --output either
+        (("--force",), "--force without --output"),
+        (("-o", "-", "--force"), ""),
     ],
 )
 def test_the_gate_takes_the_full_checks_options_and_changes_nothing(cli: Cli, extra, unused):
