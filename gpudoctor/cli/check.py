@@ -235,6 +235,8 @@ def command(
             "--since-last-good compares this machine now with its own history: not with "
             "--from-report, --partition/--nodelist or --health-check"
         )
+    if not health_check and not defaulted("history_dir"):  # the gate notes it instead
+        _refuse_unread_history_dir(from_report is not None or remote, no_history, since_last_good)
     if remote:
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
     else:
@@ -334,6 +336,21 @@ def _note_unused_in_gate(*, drain: bool) -> None:
             "gpudoctor health: note: not used by --health-check (the driver and NVML only, "
             f"errors only, nothing kept): {', '.join(unused)}",
             err=True,
+        )
+
+
+def _refuse_unread_history_dir(elsewhere: bool, no_history: bool, since_last_good: bool) -> None:
+    """--history-dir where nothing is kept there or read from it: 'check --from-report R
+    --history-dir D' exited 0, and D was never looked at."""
+    if elsewhere:
+        raise BadInputError(
+            "--history-dir goes with a check of this machine: a replayed (--from-report) or "
+            "remote (--partition/--nodelist) report is not kept"
+        )
+    if no_history and not since_last_good:
+        raise BadInputError(
+            "--history-dir and --no-history: nothing is kept there, and nothing read from it "
+            "without --since-last-good"
         )
 
 

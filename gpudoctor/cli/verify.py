@@ -275,6 +275,8 @@ def command(
     from gpudoctor.verify.verdict import judge
 
     refuse_force_without_output(force, also=(("plot_path", "--plot"),))
+    if no_history and not defaulted("history_dir"):  # it was dropped without a word
+        raise BadInputError("--history-dir and --no-history: nothing is kept there")
     if is_stdout(output):
         output = None
     fmt = VERIFY.resolve(fmt, output)
