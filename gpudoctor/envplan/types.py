@@ -142,6 +142,12 @@ class Request:
             raise BadInputError("--torch needs --framework torch or both")
         if tensorflow and framework == "torch":
             raise BadInputError("--tensorflow needs --framework tensorflow or both")
+        if name is not None and fmt == "requirements":
+            # it reached the Regenerate line alone: the file names no environment
+            raise BadInputError(
+                f"--name {name}: requirements.txt names no environment (you make the venv); "
+                "--name goes with --format conda, uv or pixi"
+            )
         if name is not None:
             check_env_name(name)
             if fmt == "uv":

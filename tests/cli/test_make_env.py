@@ -88,6 +88,13 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--name", ""), "--name ''"),
         ((*TARGET, "--name", "base"), "--name base: conda reserves 'base' and 'root'"),
         ((*TARGET, "--name", "root"), "--name root: conda reserves"),
+        # requirements.txt names no environment: --name reached the Regenerate line alone
+        (
+            (*TARGET, "--format", "requirements", "--name", "lab"),
+            "--name lab: requirements.txt names no environment (you make the venv); --name "
+            "goes with --format conda, uv or pixi",
+        ),
+        ((*TARGET, "-o", "req.txt", "--name", "lab"), "requirements.txt names no environment"),
         # the plan is printed, no file written: --force was dropped without a word
         ((*TARGET, "--stdout", "--force"), "--stdout and --force exclude each other"),
         ((*TARGET, "--format", "json", "--force"), "--force goes with --output FILE"),
