@@ -23,6 +23,7 @@ from gpudoctor.cli.options import (
     debug_option,
     fleet_dir,
     fleet_dir_option,
+    fleet_force_option,
     force_option,
     output_option,
     refuse_force_without_output,
@@ -246,7 +247,7 @@ def _now() -> str:
 )
 @_fleet_format_option
 @output_option
-@force_option
+@fleet_force_option("the selected nodes' reports")
 @debug_option
 def run_command(
     partition: str | None,

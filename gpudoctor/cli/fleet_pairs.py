@@ -19,7 +19,7 @@ from gpudoctor.cli.options import (
     debug_option,
     fleet_dir,
     fleet_dir_option,
-    force_option,
+    fleet_force_option,
     output_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -117,7 +117,7 @@ def _save(path: Path, text: str) -> None:
     help="text (default), json or markdown; default: from --output's suffix.",
 )
 @output_option
-@force_option
+@fleet_force_option("the results of the pairs chosen")
 @debug_option
 def pairs_command(
     partition: str | None,

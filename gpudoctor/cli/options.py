@@ -157,6 +157,16 @@ output_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
+def fleet_force_option(what: str) -> Callable[[F], F]:
+    """``--force`` of ``fleet run`` and ``fleet pairs``: it replaces ``what`` already in
+    --output-dir too (its help said only "an existing output file")."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help=f"Overwrite an existing --output file, and replace {what} already in --output-dir.",
+    )
+
+
 def refuse_force_without_output(force: bool, *, also: tuple[tuple[str, str], ...] = ()) -> None:
     """Refuse ``--force`` where it does nothing: a command whose only files are ``--output``
     and the options in ``also`` (parameter name, flag), given none of them (``-o -`` is
@@ -224,6 +234,7 @@ __all__ = [
     "PlainIntRange",
     "dash_aware_path",
     "debug_option",
+    "fleet_force_option",
     "force_option",
     "format_option",
     "output_option",
