@@ -32,7 +32,7 @@ from gpudoctor.envplan.cluster import (
 from gpudoctor.envplan.forms import DEFAULT_FILES
 from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
-from gpudoctor.envplan.types import SOLVE_TIMEOUT_S, check_typed, choice
+from gpudoctor.envplan.types import PIP_ONLY, SOLVE_TIMEOUT_S, check_typed, choice
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.model.report import Report
@@ -533,6 +533,12 @@ def command(
     if force and output is None and fmt == "json":
         raise BadInputError(
             "--force goes with --output FILE: --format json prints the plan, writing no file"
+        )
+    if solve and fmt in PIP_ONLY:
+        # it solved the plan's conda part, which such a file does not hold, and said "solvable"
+        raise BadInputError(
+            f"--solve solves the conda packages of the file: --format {fmt} installs wheels "
+            "only (use --format conda or pixi)"
         )
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")

@@ -88,6 +88,13 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ((*TARGET, "--name", ""), "--name ''"),
         ((*TARGET, "--name", "base"), "--name base: conda reserves 'base' and 'root'"),
         ((*TARGET, "--name", "root"), "--name root: conda reserves"),
+        # a wheels-only file holds no conda package: --solve solved what it does not install
+        (
+            (*TARGET, "--format", "uv", "--solve"),
+            "--solve solves the conda packages of the file: --format uv installs wheels only "
+            "(use --format conda or pixi)",
+        ),
+        ((*TARGET, "-o", "req.txt", "--solve"), "--format requirements installs wheels only"),
         # requirements.txt names no environment: --name reached the Regenerate line alone
         (
             (*TARGET, "--format", "requirements", "--name", "lab"),
