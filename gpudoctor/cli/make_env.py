@@ -64,19 +64,28 @@ def _target(
 ) -> Target:
     """The machine to plan for: a report, a saved fleet, the command line, a partition's
     compute node, or this machine (on a login node: its only GPU partition)."""
-    given = (
-        driver is not None
-        or cc is not None
-        or os is not None
-        or arch is not None
-        or wsl
-        or glibc is not None
-    )
+    named = [
+        flag
+        for flag, value in (
+            ("--driver", driver is not None),
+            ("--cc", cc is not None),
+            ("--os", os is not None),
+            ("--arch", arch is not None),
+            ("--wsl", wsl),
+            ("--glibc", glibc is not None),
+        )
+        if value
+    ]
+    given = bool(named)
     if from_report is not None and from_fleet is not None:
         raise BadInputError("--from-report and --from-fleet exclude each other")
     saved = "--from-report" if from_report is not None else "--from-fleet" if from_fleet else None
     if saved and given:
-        raise BadInputError(f"{saved} cannot be combined with --driver/--cc/--os/--arch/--glibc")
+        # the options given: '--from-report R --wsl' was told of five others, and not of --wsl
+        what = (
+            "the report describes the machine" if from_report else "its reports describe the nodes"
+        )
+        raise BadInputError(f"{saved} cannot be combined with {', '.join(named)} ({what})")
     if from_report is not None:
         if partition is not None:
             raise BadInputError("--from-report describes one machine: not with --partition")

@@ -82,7 +82,12 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         ((*TARGET, "--format", "toml"), "--format toml"),
         (("--from-report", "missing.json"), "missing.json"),
-        (("--from-report", str(H100), *TARGET), "cannot be combined"),
+        (("--from-report", str(H100), *TARGET), "cannot be combined with --driver, --cc"),
+        # it named --driver/--cc/--os/--arch/--glibc, and not the --wsl given
+        (
+            ("--from-report", str(H100), "--wsl"),
+            "--from-report cannot be combined with --wsl (the report describes the machine)",
+        ),
         ((*TARGET, "--name", "my env"), "--name 'my env'"),
         ((*TARGET, "--name", "lab/torch"), "conda environment name"),
         ((*TARGET, "--name", ""), "--name ''"),
