@@ -23,6 +23,7 @@ from gpudoctor.cli.options import (
     force_option,
     format_option,
     output_option,
+    refuse_force_without_output,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode, SlurmUnavailableError
@@ -207,6 +208,8 @@ def command(
     0 when nothing is broken, 1 when something is (warnings too with --strict), 2 on bad
     input and 3 when gpudoctor itself failed.
     """
+    if not health_check:  # the gate notes it instead: exit 2 from a Prolog drains the node
+        refuse_force_without_output(force)  # the history is no file of the user's to replace
     if is_stdout(output):
         output = None
     fmt = (HEALTH if health_check else CHECK).resolve(fmt, output)
@@ -232,6 +235,8 @@ def command(
             "--since-last-good compares this machine now with its own history: not with "
             "--from-report, --partition/--nodelist or --health-check"
         )
+    if not health_check and not defaulted("history_dir"):  # the gate notes it instead
+        _refuse_unread_history_dir(from_report is not None or remote, no_history, since_last_good)
     if remote:
         _check_remote_flags(partition, nodelist, from_report=from_report, health_check=health_check)
     else:
@@ -324,11 +329,28 @@ def _note_unused_in_gate(*, drain: bool) -> None:
     unused = [flag for param, flag in _GATE_UNUSED if not defaulted(param)]
     if not drain and not defaulted("node_name"):
         unused.append("--node without --drain")
+    if not defaulted("force") and defaulted("output"):
+        unused.append("--force without --output")
     if unused:
         click.echo(
             "gpudoctor health: note: not used by --health-check (the driver and NVML only, "
             f"errors only, nothing kept): {', '.join(unused)}",
             err=True,
+        )
+
+
+def _refuse_unread_history_dir(elsewhere: bool, no_history: bool, since_last_good: bool) -> None:
+    """--history-dir where nothing is kept there or read from it: 'check --from-report R
+    --history-dir D' exited 0, and D was never looked at."""
+    if elsewhere:
+        raise BadInputError(
+            "--history-dir goes with a check of this machine: a replayed (--from-report) or "
+            "remote (--partition/--nodelist) report is not kept"
+        )
+    if no_history and not since_last_good:
+        raise BadInputError(
+            "--history-dir and --no-history: nothing is kept there, and nothing read from it "
+            "without --since-last-good"
         )
 
 

@@ -23,6 +23,7 @@ from gpudoctor.cli.options import (
     debug_option,
     fleet_dir,
     fleet_dir_option,
+    fleet_force_option,
     force_option,
     output_option,
     refuse_force_without_output,
@@ -246,7 +247,7 @@ def _now() -> str:
 )
 @_fleet_format_option
 @output_option
-@force_option
+@fleet_force_option("the selected nodes' reports")
 @debug_option
 def run_command(
     partition: str | None,
@@ -300,6 +301,9 @@ def run_command(
         srun_args=srun_args,
     )
     selection = runner.select(partition, nodelist, exclude)
+    stray = selection.stray_warning(partition, nodelist)
+    if stray is not None:
+        click.echo(f"fleet: warning: {stray}", err=True)
     out_dir = fleet_dir(output_dir)
     runner.prepare_dir(
         out_dir, [n.name for n in selection.nodes], force=force, with_verify=with_verify

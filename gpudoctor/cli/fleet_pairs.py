@@ -19,7 +19,7 @@ from gpudoctor.cli.options import (
     debug_option,
     fleet_dir,
     fleet_dir_option,
-    force_option,
+    fleet_force_option,
     output_option,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -117,7 +117,7 @@ def _save(path: Path, text: str) -> None:
     help="text (default), json or markdown; default: from --output's suffix.",
 )
 @output_option
-@force_option
+@fleet_force_option("the results of the pairs chosen")
 @debug_option
 def pairs_command(
     partition: str | None,
@@ -159,6 +159,9 @@ def pairs_command(
     if node_python is not None and not node_python.strip():  # `--python "$PY"`, PY unset
         raise BadInputError("--python is empty: give the interpreter on the nodes")
     selection = runner.select(partition, nodelist, exclude)
+    stray = selection.stray_warning(partition, nodelist)
+    if stray is not None:
+        click.echo(f"fleet: warning: {stray}", err=True)
     usable = [n.name for n in selection.nodes if n.runnable]
     left_out = [(u.node, f"{u.state}: {u.reason}") for u in selection.unknown]
     left_out += [

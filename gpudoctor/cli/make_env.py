@@ -32,7 +32,7 @@ from gpudoctor.envplan.cluster import (
 from gpudoctor.envplan.forms import DEFAULT_FILES
 from gpudoctor.envplan.plan import Plan, Request, make_plan
 from gpudoctor.envplan.target import ARCHES, OSES, Target, target_from_args, target_from_report
-from gpudoctor.envplan.types import SOLVE_TIMEOUT_S, check_typed, choice
+from gpudoctor.envplan.types import PIP_ONLY, SOLVE_TIMEOUT_S, check_typed, choice
 from gpudoctor.errors import BadInputError, ExitCode
 from gpudoctor.kb import KnowledgeBase, load
 from gpudoctor.model.report import Report
@@ -64,19 +64,28 @@ def _target(
 ) -> Target:
     """The machine to plan for: a report, a saved fleet, the command line, a partition's
     compute node, or this machine (on a login node: its only GPU partition)."""
-    given = (
-        driver is not None
-        or cc is not None
-        or os is not None
-        or arch is not None
-        or wsl
-        or glibc is not None
-    )
+    named = [
+        flag
+        for flag, value in (
+            ("--driver", driver is not None),
+            ("--cc", cc is not None),
+            ("--os", os is not None),
+            ("--arch", arch is not None),
+            ("--wsl", wsl),
+            ("--glibc", glibc is not None),
+        )
+        if value
+    ]
+    given = bool(named)
     if from_report is not None and from_fleet is not None:
         raise BadInputError("--from-report and --from-fleet exclude each other")
     saved = "--from-report" if from_report is not None else "--from-fleet" if from_fleet else None
     if saved and given:
-        raise BadInputError(f"{saved} cannot be combined with --driver/--cc/--os/--arch/--glibc")
+        # the options given: '--from-report R --wsl' was told of five others, and not of --wsl
+        what = (
+            "the report describes the machine" if from_report else "its reports describe the nodes"
+        )
+        raise BadInputError(f"{saved} cannot be combined with {', '.join(named)} ({what})")
     if from_report is not None:
         if partition is not None:
             raise BadInputError("--from-report describes one machine: not with --partition")
@@ -525,6 +534,21 @@ def command(
     )
     if to_stdout and output is not None:
         raise BadInputError("--stdout and --output exclude each other")
+    # nothing is written (the plan is printed): --force would be dropped without a word
+    if force and to_stdout:
+        raise BadInputError(
+            "--stdout and --force exclude each other (--stdout writes no file to replace)"
+        )
+    if force and output is None and fmt == "json":
+        raise BadInputError(
+            "--force goes with --output FILE: --format json prints the plan, writing no file"
+        )
+    if solve and fmt in PIP_ONLY:
+        # it solved the plan's conda part, which such a file does not hold, and said "solvable"
+        raise BadInputError(
+            f"--solve solves the conda packages of the file: --format {fmt} installs wheels "
+            "only (use --format conda or pixi)"
+        )
     if solve_channels and not solve:
         raise BadInputError("--solve-channel needs --solve")
     if not solve and not defaulted("solve_timeout_s"):

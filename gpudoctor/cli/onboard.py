@@ -171,7 +171,7 @@ def _check_plan_options(
     """The options onboard hands to make-env, checked as make-env checks them (one line, exit
     2), before check runs and before --dry-run prints a plan whose step 2 would refuse them."""
     from gpudoctor.envplan.plan import check_request
-    from gpudoctor.envplan.target import target_from_args
+    from gpudoctor.envplan.target import CPU_COMMAND, target_from_args
     from gpudoctor.envplan.types import Request as PlanRequest
     from gpudoctor.kb import load
 
@@ -184,9 +184,10 @@ def _check_plan_options(
         torch_index_url=torch_index_url,
     )
     kb = load()
-    check_request(kb, request)
+    # onboard has no --cpu: its messages name the make-env command that has
+    check_request(kb, dataclasses.replace(request, cpu_way=CPU_COMMAND))
     if driver is not None or cc is not None:
-        target_from_args(kb, driver=driver, cc=cc)
+        target_from_args(kb, driver=driver, cc=cc, cpu_way=CPU_COMMAND)
 
 
 def _facts(report: Report, findings: tuple[Finding, ...]) -> Facts:

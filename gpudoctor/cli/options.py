@@ -157,13 +157,25 @@ output_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
-def refuse_force_without_output(force: bool) -> None:
-    """Refuse ``--force`` where it does nothing: a command whose only file is ``--output``,
-    given none (``-o -`` is given: a script may name its output with a variable)."""
-    if force and defaulted("output"):
+def fleet_force_option(what: str) -> Callable[[F], F]:
+    """``--force`` of ``fleet run`` and ``fleet pairs``: it replaces ``what`` already in
+    --output-dir too (its help said only "an existing output file")."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help=f"Overwrite an existing --output file, and replace {what} already in --output-dir.",
+    )
+
+
+def refuse_force_without_output(force: bool, *, also: tuple[tuple[str, str], ...] = ()) -> None:
+    """Refuse ``--force`` where it does nothing: a command whose only files are ``--output``
+    and the options in ``also`` (parameter name, flag), given none of them (``-o -`` is
+    given: a script may name its output with a variable)."""
+    if force and defaulted("output") and all(defaulted(param) for param, _flag in also):
         from gpudoctor.errors import BadInputError
 
-        raise BadInputError("--force goes with --output FILE (it lets FILE be replaced)")
+        files = " or ".join(["--output FILE", *(f"{flag} FILE" for _param, flag in also)])
+        raise BadInputError(f"--force goes with {files} (it lets FILE be replaced)")
 
 
 def fleet_dir_option(where: str) -> Callable[[F], F]:
@@ -222,6 +234,7 @@ __all__ = [
     "PlainIntRange",
     "dash_aware_path",
     "debug_option",
+    "fleet_force_option",
     "force_option",
     "format_option",
     "output_option",

@@ -23,6 +23,7 @@ from gpudoctor.cli.options import (
     force_option,
     format_option,
     output_option,
+    refuse_force_without_output,
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode
@@ -273,6 +274,9 @@ def command(
     from gpudoctor.verify.references import load_references
     from gpudoctor.verify.verdict import judge
 
+    refuse_force_without_output(force, also=(("plot_path", "--plot"),))
+    if no_history and not defaulted("history_dir"):  # it was dropped without a word
+        raise BadInputError("--history-dir and --no-history: nothing is kept there")
     if is_stdout(output):
         output = None
     fmt = VERIFY.resolve(fmt, output)

@@ -18,7 +18,7 @@ from gpudoctor.envplan.explain import (
     no_recorded_build,
 )
 from gpudoctor.envplan.pins import build_plan
-from gpudoctor.envplan.target import Target
+from gpudoctor.envplan.target import CPU_OPTION, Target
 from gpudoctor.envplan.types import (
     FRAMEWORK_CHOICES,
     SOURCES,
@@ -99,7 +99,12 @@ def _check_local_label(
         )
     if (local == "cpu") != request.cpu:
         raise BadInputError(
-            f"{flag} {version}: +cpu names the CPU build: add --cpu"
+            (
+                f"{flag} {version}: +cpu names the CPU build: add --cpu"
+                if request.cpu_way == CPU_OPTION
+                else f"{flag} {version}: +cpu names the CPU build, which {request.cpu_way} "
+                f"plans (drop +cpu)"
+            )
             if local == "cpu"
             else f"{flag} {version}: +{local} is a GPU build, not one for --cpu"
         )
@@ -133,10 +138,16 @@ def _check_index_url(request: Request) -> None:
             f"--torch-index-url {url}: only {{variant}} is replaced, {other.group()} would stay "
             "in the URL"
         )
-    if request.source != "pip" or "torch" not in request.frameworks:
+    # each cause named by the option that is given: --source is make-env's alone, and
+    # onboard's message named it (onboard --framework tensorflow --torch-index-url ...)
+    if request.source != "pip":
         raise BadInputError(
-            "--torch-index-url replaces the PyTorch wheel index: it needs --source pip and "
-            "--framework torch or both"
+            "--torch-index-url replaces the PyTorch wheel index of the pip builds: not with "
+            f"--source {request.source}"
+        )
+    if "torch" not in request.frameworks:
+        raise BadInputError(
+            "--torch-index-url replaces the PyTorch wheel index: it needs --framework torch or both"
         )
 
 

@@ -28,6 +28,10 @@ _PLATFORMS = {
     ("linux", "aarch64"): "linux-aarch64",
     ("windows", "x86_64"): "win-64",
 }
+CPU_OPTION = "--cpu"
+"""make-env's way to a CPU-only environment, as its messages name it."""
+CPU_COMMAND = "`gpudoctor make-env --cpu`"
+"""The same for a command that hands its options to make-env and has no --cpu (onboard)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +160,7 @@ class Target:
         return ", ".join(parts)
 
 
-def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
+def _unknown_cc(kb: KnowledgeBase, cc: str, cpu_way: str) -> str:
     """Why a compute capability the knowledge base lacks is refused."""
     oldest = min(kb.architectures, key=lambda a: parse_cc(a.cc))
     if parse_cc(cc) < parse_cc(oldest.cc):
@@ -167,7 +171,7 @@ def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
             f"older than every GPU the knowledge base covers (the oldest is CC {oldest.cc}, "
             f"{oldest.name}): no CUDA it records (CUDA {first.cuda_min} and later) builds for "
             "it, so no PyTorch or TensorFlow GPU build runs on it; for a CPU-only "
-            "environment use --cpu without --driver/--cc"
+            f"environment use {cpu_way} without --driver/--cc"
         )
     newest = max(kb.architectures, key=lambda a: parse_cc(a.cc))
     if parse_cc(cc) > parse_cc(newest.cc):
@@ -176,8 +180,8 @@ def _unknown_cc(kb: KnowledgeBase, cc: str) -> str:
         return (
             f"newer than every GPU the knowledge base knows (the newest is CC {newest.cc}, "
             f"{newest.name}; knowledge base as of {kb.as_of}): which driver, CUDA and builds "
-            "run it is not recorded; a newer gpudoctor may know it, or use --cpu without "
-            "--driver/--cc for a CPU-only environment"
+            f"run it is not recorded; a newer gpudoctor may know it, or use {cpu_way} "
+            "without --driver/--cc for a CPU-only environment"
         )
     # between known ones: a typing mistake (8.5), or a GPU the data lacks (the Tegra K1's 3.2)
     return (
@@ -224,8 +228,10 @@ def target_from_args(
     arch: str | None = None,
     wsl: bool = False,
     glibc: str | None = None,
+    cpu_way: str = CPU_OPTION,
 ) -> Target:
     """A target given on the command line (``--driver 535.104.05 --cc 7.0``), validated.
+    ``cpu_way`` is how its messages say to ask for a CPU-only environment (Request.cpu_way).
 
     ``os`` and ``arch`` default to ``linux`` and ``x86_64``, unless the GPU exists only on
     another platform (a Jetson's CC: ``linux-aarch64``). ``glibc`` is the machine's (``ldd
@@ -283,7 +289,7 @@ def target_from_args(
         old_name = norm_cc if norm_cc in kb.arch_rules.renamed else None
         norm_cc = kb.arch_rules.renamed.get(norm_cc, norm_cc)
         if not kb.is_known_cc(norm_cc):
-            raise BadInputError(f"--cc {cc}: {_unknown_cc(kb, norm_cc)}")
+            raise BadInputError(f"--cc {cc}: {_unknown_cc(kb, norm_cc, cpu_way)}")
     note = None
     if norm_cc is not None:
         os, arch, note = _platform_for_cc(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gpudoctor.envplan.target import Target, refuse_macos
+from gpudoctor.envplan.target import CPU_OPTION, Target, refuse_macos
 from gpudoctor.errors import BadInputError
 
 SOURCES = ("pip", "conda-forge")
@@ -96,6 +96,9 @@ class Request:
     torch_index_url: str | None = None
     """A mirror of the PyTorch wheel index (``--torch-index-url``); ``{variant}`` in it becomes
     the build's tag (``cu126``)."""
+    cpu_way: str = CPU_OPTION
+    """How the messages say to ask for a CPU-only environment: make-env's ``--cpu``, or for
+    a command that has no such option (onboard) :data:`CPU_COMMAND`."""
 
     def version(self, framework: str) -> str | None:
         """The version pinned for ``framework``, if any."""
@@ -141,6 +144,12 @@ class Request:
             raise BadInputError("--torch needs --framework torch or both")
         if tensorflow and framework == "torch":
             raise BadInputError("--tensorflow needs --framework tensorflow or both")
+        if name is not None and fmt == "requirements":
+            # it reached the Regenerate line alone: the file names no environment
+            raise BadInputError(
+                f"--name {name}: requirements.txt names no environment (you make the venv); "
+                "--name goes with --format conda, uv or pixi"
+            )
         if name is not None:
             check_env_name(name)
             if fmt == "uv":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gpudoctor.errors import BadInputError, GpudoctorError
 from gpudoctor.fleet import slurm
-from gpudoctor.fleet.hostlist import expand
+from gpudoctor.fleet.hostlist import compress, expand
 from gpudoctor.fleet.manifest import (
     CHECK_DIR,
     MANIFEST,
@@ -87,6 +87,26 @@ class Selection:
     unknown: tuple[NotReached, ...] = ()
     gres: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Each listed node's GRES as sinfo gave it (``gpu:h100:8(S:0-1)``), for the manifest."""
+    stray_excluded: tuple[str, ...] = ()
+    """The --exclude names that were not among the nodes selected: they left nothing out."""
+
+    def stray_warning(self, partition: str | None, nodelist: str | None) -> str | None:
+        """The line that names :attr:`stray_excluded` (a typo left out nothing, without a
+        word); a warning, not bad input: a script may exclude one node from several
+        partitions."""
+        if not self.stray_excluded:
+            return None
+        from gpudoctor.model.inert import inert
+
+        where = [
+            *([f"partition {partition}"] if partition else []),
+            *([f"--nodelist {nodelist}"] if nodelist else []),
+        ]
+        return inert(
+            f"--exclude {compress(self.stray_excluded)}: not among the nodes selected "
+            f"({', '.join(where) or 'this cluster'}), so it left out nothing",
+            one_line=True,
+        )
 
 
 def select(partition: str | None, nodelist: str | None, exclude: str | None) -> Selection:
@@ -128,8 +148,12 @@ def select(partition: str | None, nodelist: str | None, exclude: str | None) -> 
             f"no node to check in {where}" + (" after --exclude" if excluded else "")
         )
     gres = {c.node.name: c.gres for c in listed}
+    chosen = {*gres, *wanted}
     return Selection(
-        nodes=tuple(nodes), unknown=unknown, gres={n.name: gres.get(n.name, ()) for n in nodes}
+        nodes=tuple(nodes),
+        unknown=unknown,
+        gres={n.name: gres.get(n.name, ()) for n in nodes},
+        stray_excluded=tuple(name for name in dict.fromkeys(excluded) if name not in chosen),
     )
 
 

@@ -295,6 +295,41 @@ def _python_download_hint(step: Step, result: StepResult) -> str:
     )
 
 
+MAKE_ENV_ONLY = (
+    "--cpu",
+    "--source",
+    "--from-fleet",
+    "--os",
+    "--arch",
+    "--wsl",
+    "--glibc",
+    "--name",
+    "--solve",
+    "--solve-channel",
+    "--solve-timeout",
+)
+"""make-env's options that onboard does not take (its --format, --output and --stdout onboard
+sets itself): make-env's words for the plan step's failure may name them."""
+_MAKE_ENV_ONLY = re.compile(
+    r"(?<![\w-])(" + "|".join(map(re.escape, MAKE_ENV_ONLY)) + r")(?![\w-])"
+)
+
+
+def _make_env_only_hint(step: Step, result: StepResult) -> str:
+    """For the plan step: make-env's line named an option onboard has no such option as
+    (``..., or --cpu for a CPU-only environment``), which an onboard rerun cannot take."""
+    if step.name != "plan":
+        return ""
+    named = list(dict.fromkeys(_MAKE_ENV_ONLY.findall(result.why)))
+    if not named:
+        return ""
+    it = "them" if len(named) > 1 else "it"
+    return (
+        f"; {', '.join(named)}: make-env's, not onboard's: to use {it}, run the make-env "
+        f"command in the log with {it} yourself"
+    )
+
+
 URL = re.compile(r"(?:https?|file)://[^\s`'\"<>()]+")
 UNREACHED = (
     "Failed to fetch",
@@ -390,6 +425,7 @@ def execute(
             where += f"; {step.hint}" if step.hint else ""
             where += _python_download_hint(step, result)
             where += _index_hint(step, result)
+            where += _make_env_only_hint(step, result)
             raise StepFailed(
                 f"step {index}/{total} {step.name} ({step.title}) failed: {result.why}{where}"
             )

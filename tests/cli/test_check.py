@@ -292,6 +292,17 @@ def test_output_dash_is_standard_output(cli: Cli, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_force_without_an_output_file_is_one_line_of_bad_input(cli: Cli, tmp_path):
+    # check writes no file of the user's but --output (the history is its own): 'check
+    # --force' took the flag and did nothing with it (the gate notes it: tests/cli/test_fleet)
+    result = cli("check", "--from-report", str(MIG), "--force")
+    one_line_error(result)
+    assert "--force goes with --output FILE (it lets FILE be replaced)" in result.stderr
+    assert cli("check", "--from-report", str(MIG), "-o", "-", "--force").exit_code == 0
+    out = tmp_path / "r.json"
+    assert cli("check", "--from-report", str(MIG), "-o", str(out), "--force").exit_code == 0
+
+
 def test_from_report_and_no_frameworks_cannot_be_combined(cli: Cli):
     one_line_error(cli("check", "--from-report", str(MIG), "--no-frameworks"))
 

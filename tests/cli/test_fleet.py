@@ -664,6 +664,9 @@ def test_a_report_with_slurms_answer_replays_the_finding(cli: Cli, tmp_path):
         (("--history-dir", "/nonexistent/h"), "--history-dir"),
         (("--node", "n1"), "--node without --drain"),
         (("--strict", "--verbose"), "--verbose, --strict"),
+        # refused by the full check; the gate writes no file without --output either
+        (("--force",), "--force without --output"),
+        (("-o", "-", "--force"), ""),
     ],
 )
 def test_the_gate_takes_the_full_checks_options_and_changes_nothing(cli: Cli, extra, unused):
@@ -1371,3 +1374,19 @@ def test_a_node_missing_a_gpu_from_nvml_is_an_error_of_the_fleet_and_its_replay(
     follows_the_fleet_schema(doc)
     assert {n["node"]: n["verdict"] for n in doc["nodes"]}["gpu-003"] == "error"
     assert doc["findings"]["GD-GPU-070"] == ["gpu-003"]
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [("run", "the selected nodes' reports"), ("pairs", "the results of the pairs chosen")],
+)
+def test_force_says_it_replaces_what_is_in_the_output_dir(cli: Cli, command: str, what: str):
+    # its help read "Overwrite an existing output file." alone, while --force is also what
+    # lets a run replace the reports (pair results) already in --output-dir
+    result = cli("fleet", command, "--help")
+    assert result.exit_code == 0, result
+    said = " ".join(result.stdout.split())  # as wrapped, one line
+    assert (
+        f"--force Overwrite an existing --output file, and replace {what} already in "
+        "--output-dir. --debug"
+    ) in said

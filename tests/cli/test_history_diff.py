@@ -260,6 +260,21 @@ def test_another_machine_is_said_before_the_diff(cli, tmp_path):
             ("diff", "--history-dir", "/nonexistent/histroy", str(GOOD), str(BROKEN)),
             "--history-dir goes with a history entry or NEW = now: OLD and NEW are both files",
         ),
+        # nothing kept in --history-dir, nothing read from it: it was dropped without a word
+        (
+            ("check", "--from-report", str(GOOD), "--history-dir", "/tmp/h"),
+            "--history-dir goes with a check of this machine: a replayed (--from-report) or "
+            "remote (--partition/--nodelist) report is not kept",
+        ),
+        (
+            ("check", "--no-history", "--history-dir", "/tmp/h", "--no-frameworks"),
+            "--history-dir and --no-history: nothing is kept there, and nothing read from it "
+            "without --since-last-good",
+        ),
+        (
+            ("verify", "--models", "lenet5", "--no-history", "--history-dir", "/tmp/h"),
+            "--history-dir and --no-history: nothing is kept there",
+        ),
         # no file is written but --output: --force was dropped without a word
         (("history", "--force"), "--force goes with --output FILE (it lets FILE be replaced)"),
         (("diff", str(GOOD), str(BROKEN), "--force"), "--force goes with --output FILE"),

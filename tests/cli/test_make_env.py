@@ -82,12 +82,34 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         ((*TARGET, "--format", "toml"), "--format toml"),
         (("--from-report", "missing.json"), "missing.json"),
-        (("--from-report", str(H100), *TARGET), "cannot be combined"),
+        (("--from-report", str(H100), *TARGET), "cannot be combined with --driver, --cc"),
+        # it named --driver/--cc/--os/--arch/--glibc, and not the --wsl given
+        (
+            ("--from-report", str(H100), "--wsl"),
+            "--from-report cannot be combined with --wsl (the report describes the machine)",
+        ),
         ((*TARGET, "--name", "my env"), "--name 'my env'"),
         ((*TARGET, "--name", "lab/torch"), "conda environment name"),
         ((*TARGET, "--name", ""), "--name ''"),
         ((*TARGET, "--name", "base"), "--name base: conda reserves 'base' and 'root'"),
         ((*TARGET, "--name", "root"), "--name root: conda reserves"),
+        # a wheels-only file holds no conda package: --solve solved what it does not install
+        (
+            (*TARGET, "--format", "uv", "--solve"),
+            "--solve solves the conda packages of the file: --format uv installs wheels only "
+            "(use --format conda or pixi)",
+        ),
+        ((*TARGET, "-o", "req.txt", "--solve"), "--format requirements installs wheels only"),
+        # requirements.txt names no environment: --name reached the Regenerate line alone
+        (
+            (*TARGET, "--format", "requirements", "--name", "lab"),
+            "--name lab: requirements.txt names no environment (you make the venv); --name "
+            "goes with --format conda, uv or pixi",
+        ),
+        ((*TARGET, "-o", "req.txt", "--name", "lab"), "requirements.txt names no environment"),
+        # the plan is printed, no file written: --force was dropped without a word
+        ((*TARGET, "--stdout", "--force"), "--stdout and --force exclude each other"),
+        ((*TARGET, "--format", "json", "--force"), "--force goes with --output FILE"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(

@@ -128,6 +128,22 @@ def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
         (("--torch-index-url", "mirror"), "--torch-index-url mirror: give an https://"),
         (("--partition", "-1"), "--partition '-1': a partition name has letters"),
         (("-p", "gpu;reboot"), "--partition 'gpu;reboot': a partition name has letters"),
+        # make-env's words named options onboard does not have (--source, --cpu): each now
+        # names onboard's own, or the make-env command that has the option
+        (
+            ("--framework", "tensorflow", "--torch-index-url", "https://mirror.example/whl"),
+            "--torch-index-url replaces the PyTorch wheel index: it needs --framework torch "
+            "or both",
+        ),
+        (
+            ("--torch", "2.9.1+cpu"),
+            "--torch 2.9.1+cpu: +cpu names the CPU build, which `gpudoctor make-env --cpu` plans "
+            "(drop +cpu)",
+        ),
+        (
+            ("--driver", "390.157", "--cc", "2.0"),
+            "for a CPU-only environment use `gpudoctor make-env --cpu` without --driver/--cc",
+        ),
     ],
 )
 def test_make_env_options_are_refused_before_check_runs(
@@ -142,6 +158,7 @@ def test_make_env_options_are_refused_before_check_runs(
     )  # fmt: skip
     assert result.exit_code == 2, result
     assert said in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not re.search(r"(?<!make-env )--(source|cpu)\b", result.stderr), result.stderr
     assert "onboard: [1/" not in result.stderr  # check did not start
     assert not (tmp_path / "env").exists()
 

@@ -201,6 +201,16 @@ def test_output_and_plot_naming_one_file_are_refused_before_anything_runs(
 
 
 @pytest.mark.usefixtures("must_not_run")
+def test_force_without_a_file_to_replace_is_refused_before_anything_runs(cli):
+    # verify writes no file of the user's but --output and --plot (the history is its own):
+    # 'verify --force' ran every model and did nothing with the flag
+    result = cli("verify", *TINY, "--force")
+    assert result.exit_code == 2, result
+    line = _one_line(result.stderr)
+    assert "--force goes with --output FILE or --plot FILE (it lets FILE be replaced)" in line
+
+
+@pytest.mark.usefixtures("must_not_run")
 def test_output_and_plot_as_hard_links_of_one_file_are_refused(cli, tmp_path):
     (tmp_path / "a.png").write_bytes(b"keep")
     (tmp_path / "b.png").hardlink_to(tmp_path / "a.png")

@@ -219,7 +219,10 @@ def test_mirror_replaces_the_pytorch_index_in_every_form(kb: KnowledgeBase) -> N
     [
         ({"torch_index_url": "ftp://x/y"}, "https://, http:// or file://"),
         ({"torch_index_url": "https://x/ y"}, "without spaces"),
-        ({"torch_index_url": MIRROR, "source": "conda-forge"}, "needs --source pip"),
+        (
+            {"torch_index_url": MIRROR, "source": "conda-forge"},
+            "of the pip builds: not with --source conda-forge",
+        ),
         ({"torch_index_url": MIRROR, "frameworks": ("tensorflow",)}, "--framework torch"),
     ],
 )

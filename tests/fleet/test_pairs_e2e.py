@@ -91,6 +91,28 @@ def test_srun_refused_is_a_one_line_finding_per_pair(slurm_cluster: SlurmCluster
     assert "n1+n2: refused" in stderr
 
 
+def test_an_exclude_that_matches_no_selected_node_is_said(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+):
+    # n3 is no node of -w n1,n2 and n7 none of the cluster's: each was dropped without a word
+    # (SLURM refusing the pair keeps the test fast: it is about the selection)
+    code, report, stderr = pairs(
+        slurm_cluster,
+        tmp_path,
+        "-w",
+        "n1,n2",
+        "-x",
+        "n3,n7",
+        "--srun-arg=--partition=no-such-partition",
+    )
+    assert code == 1
+    assert [tuple(p["nodes"]) for p in report["pairs"]] == [("n1", "n2")]
+    assert (
+        "fleet: warning: --exclude n[3,7]: not among the nodes selected (--nodelist n1,n2), "
+        "so it left out nothing\n"
+    ) in stderr
+
+
 def test_srun_refusing_every_pair_names_no_node_to_drain(
     slurm_cluster: SlurmCluster, tmp_path: Path
 ):

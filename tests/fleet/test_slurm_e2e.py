@@ -130,6 +130,24 @@ def test_nodelist_and_exclude_pick_nodes(slurm_cluster: SlurmCluster, tmp_path: 
     assert not (out / "check" / "n2.json").exists()
 
 
+def test_an_exclude_that_matches_no_selected_node_is_said(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # -x n9 (a typo for n2, or a node of another partition) left out nothing, without a word
+    out = tmp_path / "run"
+    done, _ = fleet_run(slurm_cluster, out, "--partition", "gpu", "--exclude", "n2,n9")
+    report = fleet_json(done)
+    assert done.returncode == 0, done.stderr
+    assert sorted(by_node(report["nodes"])) == ["n1", "n3"]  # a warning: n2 still left out
+    warned = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warned == [
+        "fleet: warning: --exclude n9: not among the nodes selected (partition gpu), so it "
+        "left out nothing"
+    ]
+    plain, _ = fleet_run(slurm_cluster, tmp_path / "again", "-w", "n[1-2]", "-x", "n2")
+    assert "warning" not in plain.stderr, plain.stderr
+
+
 def test_drained_node_is_not_reached_and_not_waited_on(
     slurm_cluster: SlurmCluster, tmp_path: Path
 ) -> None:

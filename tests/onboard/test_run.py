@@ -94,6 +94,42 @@ def test_make_envs_error_keeps_its_remedy_and_onboard_names_its_own_options(
     assert f"log: {tmp_path / '2-plan.log'}" in message
 
 
+def test_make_envs_options_that_onboard_lacks_are_said_to_be_make_envs(tmp_path: Path) -> None:
+    # make-env's "or --cpu for a CPU-only environment" came through as if onboard took --cpu
+    said = (
+        "gpudoctor: error: no PyTorch GPU build from pip fits driver 470.256.02 (CUDA 11.4), "
+        "CC 3.0 (Kepler), linux-64: ...; or --cpu for a CPU-only environment"
+    )
+    message = _fail_with(tmp_path, said, driver="470.256.02", cc="3.0")
+    assert message.endswith(
+        "; --cpu: make-env's, not onboard's: to use it, run the make-env command in the log "
+        "with it yourself"
+    )
+    both = _fail_with(tmp_path, "error: (--from-fleet DIR), or --cpu", driver="1.2.3", cc="9.0")
+    assert both.endswith(
+        "; --from-fleet, --cpu: make-env's, not onboard's: to use them, run the "
+        "make-env command in the log with them yourself"
+    )
+    # onboard's own options (--driver, --python) and other steps' failures get no such words
+    plain = _fail_with(tmp_path, "error: --python 3.9 has no build", driver="1.2.3", cc="9.0")
+    assert "make-env's, not onboard's" not in plain
+    create = _fail_with(tmp_path, "error: --cpu", step="create")
+    assert "make-env's, not onboard's" not in create
+
+
+def test_make_env_only_lists_what_make_env_takes_and_onboard_does_not() -> None:
+    from gpudoctor.cli.make_env import command as make_env
+    from gpudoctor.cli.onboard import command as onboard
+    from gpudoctor.onboard.run import MAKE_ENV_ONLY
+
+    def flags(command) -> set[str]:
+        return {o for p in command.params for o in p.opts if o.startswith("--")}
+
+    # --format, --output, --stdout: onboard sets them itself for its manifest
+    own = {"--format", "--output", "--stdout"}
+    assert set(MAKE_ENV_ONLY) == flags(make_env) - flags(onboard) - own
+
+
 def test_other_tools_long_lines_are_still_cut_and_a_driver_given_needs_no_hint(
     tmp_path: Path,
 ) -> None:
