@@ -295,6 +295,23 @@ def test_the_drain_command_names_the_nodes_it_is_about():
     assert "NODE" not in fix
 
 
+def test_the_drain_command_names_no_node_that_is_no_nodes_name():
+    # a node report named `a$(reboot)b` (a file name, a report's host name) went into the
+    # drain as nodename='`a$(reboot)b`,n2': one word in the shell, but the backquote ended
+    # the code span Markdown and HTML show the command in; now NODE, the word to replace
+    none = found(on_bus=0, bound=0, driver=0)
+    nodes = [node("`a$(reboot)b`", gpus_found=none), node("n2", gpus_found=none)]
+    report = aggregate(
+        nodes,
+        gres=dict.fromkeys(("`a$(reboot)b`", "n2"), ("gpu:h100:8",)),
+        gpudoctor_version="0",
+        created_at="now",
+    )
+    (fix,) = [e for p in report.findings[0].places for e in p.evidence if e.startswith("fix: ")]
+    assert "`sudo scontrol update nodename=NODE state=drain " in fix
+    assert "$(reboot)" not in fix
+
+
 @pytest.mark.parametrize(
     ("gpus", "on_bus", "title"),
     [
