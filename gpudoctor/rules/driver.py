@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import PciFunction, Report
-from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres
+from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres, node_word
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
     env,
@@ -119,7 +119,7 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=title,
             evidence=(*evidence, f"SLURM job {job.job_id} on node {job.node or '?'}: {given}"),
             fix=(
-                f"Run the job elsewhere: $ sbatch --exclude={node} ...",
+                f"Run the job elsewhere: $ sbatch --exclude={node_word(node)} ...",
                 "Admin: compare the node's gres.conf with `nvidia-smi -L` and `lspci -nn | "
                 "grep -i nvidia` there, and take it out of service until it matches:",
                 # the gate's own reason: it resumes the node once the node is clean
