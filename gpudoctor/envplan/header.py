@@ -10,6 +10,7 @@ import subprocess
 
 from gpudoctor.envplan.emit import comment, comment_safe
 from gpudoctor.envplan.types import Plan
+from gpudoctor.model import shell
 
 
 def shell_word(text: str) -> str:
@@ -34,7 +35,7 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
         of = "" if plan.target.cluster.startswith("nodes ") else "nodes of "
         lines += comment(f"Planned for the compute {of}{plan.target.cluster}", "# ", "#   ")
     if plan.target.unload_modules:
-        unload = " ".join(plan.target.unload_modules)
+        unload = " ".join(shell.word(m, "NAME") for m in plan.target.unload_modules)
         lines += comment(
             f"First: module unload {unload}   (they put CUDA libraries on LD_LIBRARY_PATH, "
             "which would shadow the environment's own)",

@@ -30,6 +30,7 @@ from gpudoctor.model.fleet import (
     VerifyOutcome,
     VerifyVerdict,
 )
+from gpudoctor.model.slurm import HOSTLIST
 from gpudoctor.model.times import utc_moment, utc_stamp
 
 STALE_AFTER_H = 24.0
@@ -159,6 +160,8 @@ def _groups(nodes: Sequence[NodeSummary]) -> tuple[NodeGroup, ...]:
 def _these(evidence: tuple[str, ...], hostlist: str) -> tuple[str, ...]:
     """``evidence`` with the nodes it is about in its fix: ``nodename=NODE`` read as a word to
     replace, and pasted, scontrol answered "Invalid node name specified"."""
+    if not HOSTLIST.fullmatch(hostlist):
+        return evidence  # a node's name no node has (a report's, not sinfo's): NODE, to replace
     named = f"nodename={shlex.quote(hostlist)} "
     return tuple(e.replace(THESE_NODES, named) for e in evidence)
 

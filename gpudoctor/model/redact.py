@@ -64,6 +64,10 @@ class _Scrubber:
             if key == "uuid" and value and not _UUID.fullmatch(value):
                 kind = value[:3] if value.startswith(("GPU-", "MIG-")) else "uuid"
                 return self.token(value, kind)
+            if key == "fix":
+                # a command names a UUID as a word to replace, as the fix of the redacted
+                # report does: MIG-<redacted>-0 pasted is a redirection
+                value = _UUID.sub(lambda m: f"{m.group('kind')}-UUID", value)
             return self.text(value)
         return value
 

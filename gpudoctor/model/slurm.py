@@ -24,7 +24,7 @@ SINFO_REASON_WIDTH = 20
 ``%20E %9u %19H %N``, man sinfo): the prefix and the finding's ID fit in them."""
 MAX_REASON = 200
 """SLURM keeps the whole reason, but sinfo's columns and admins' eyes do not."""
-_QUOTE = {'"': "'"}
+_QUOTE = {'"': "'", "`": "'"}
 
 
 def reason_id(finding_id: str) -> str:
@@ -46,8 +46,9 @@ def drain_reason(finding_id: str, title: str, more: int = 0, *, repair: bool = F
     room = MAX_REASON - len(extra)
     if len(text) > room:
         text = text[: room - 1] + "…"
-    # scontrol drops a '"' that ends (or starts) the reason, and one pasted in reason="..."
-    # ends it: a title's double quotes become single ones
+    # scontrol drops a '"' that ends (or starts) the reason, and a backquote ends the code span
+    # the fleet report shows a drain command in: a title's double quotes and backquotes become
+    # single quotes
     return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
 
 
@@ -70,6 +71,9 @@ NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 """One node's name (use ``fullmatch``): letters, digits, ``.``, ``_``, ``-``, at most 253
 characters, as DNS allows; no hostlist syntax, ``=``, space or control character, and a safe
 file name too (no path separator, no leading dot)."""
+HOSTLIST = re.compile(r"[A-Za-z0-9._,\[\]-]+")
+"""Node names as a hostlist (``n[1-2],gpu01``): one node's name's characters, brackets and
+commas (use ``fullmatch``)."""
 UNNAMED_NODE = "NODE"
 """A drain command's node where the report names none a shell passes on as it is: a word to
 replace (not ``$(hostname -s)``, which drains whichever machine the command is pasted on, the
@@ -88,17 +92,23 @@ def node_to_drain(report: Report) -> str:
     return job_node or sinfo_node or report.host.hostname.split(".")[0]
 
 
+def node_word(node: str) -> str:
+    """``node`` as a command names it: as given where it is one node's name (or
+    ``$SLURMD_NODENAME``, ``$(hostname -s)``, the shell's to expand), else ``NODE``, the word to
+    replace (a redacted report's ``<redacted>``, or ``n1; reboot``)."""
+    return node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else UNNAMED_NODE
+
+
 def drain_command(node: str, finding_id: str, title: str, *, repair: bool = False) -> str:
-    """``sudo scontrol update nodename=NODE state=drain reason="gpudoctor:GPU-068 ..."``: the
-    reason the health gate sets for this finding alone, in double quotes (the reason has none;
-    ``$``, a backquote and a backslash are escaped) so that ``node's`` reads as it is. ``node``
-    is written as given (``$SLURMD_NODENAME`` is the shell's to expand) where it is a node's
-    name; anything else (a redacted report's ``<redacted>``, which a shell reads as two
-    redirections, or ``n1; reboot``) becomes ``NODE``, the word to replace. ``repair``: the
-    reason a person clears (drain_reason's)."""
-    where = node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else UNNAMED_NODE
-    reason = re.sub(r"([$`\\])", r"\\\1", drain_reason(finding_id, title, repair=repair))
-    return f'sudo scontrol update nodename={where} state=drain reason="{reason}"'
+    """``sudo scontrol update nodename=NODE state=drain reason='gpudoctor:GPU-068 ...'``: the
+    reason the health gate sets for this finding alone, in single quotes, where a shell expands
+    nothing: in double quotes an interactive bash still history-expands ``!`` (a title's
+    ``!!`` becomes the command before; ``!lost``: "event not found", and nothing runs). A
+    ``'`` in the reason (``node's``) closes the quotes, stands escaped and opens them again
+    (``node'\\''s``); ``sinfo -R`` shows the reason as it is. ``node`` as :func:`node_word`
+    names it. ``repair``: the reason a person clears (drain_reason's)."""
+    reason = drain_reason(finding_id, title, repair=repair).replace("'", "'\\''")
+    return f"sudo scontrol update nodename={node_word(node)} state=drain reason='{reason}'"
 
 
 # sinfo's long state names of a node that can start a job step now or soon (the suffixes *~#!%$@^-

@@ -394,6 +394,12 @@ def activate_line(tool: str, prefix: str) -> str:
     return f'eval "$(pixi shell-hook --manifest-path {manifest})"'
 
 
+def _one_line(text: str) -> str:
+    """A line of the job script with each newline or other control character a space: a
+    partition's name can end no line of the script and start one."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
 def job_script(
     target: Target, activate: str, modules: tuple[str, ...], max_minutes: int | None = None
 ) -> str | None:
@@ -405,9 +411,14 @@ def job_script(
     lines = [
         "#!/bin/bash",
         "#SBATCH --job-name=train",
-        f"#SBATCH -p {target.partition}",
+        # one line each: a partition's name can end no line of the script and start one
+        _one_line(f"#SBATCH -p {target.partition}"),
         "#SBATCH --gres=gpu:1",
-        *([f"# partition {target.partition}'s MaxTime"] if minutes < JOB_MINUTES else []),
+        *(
+            [_one_line(f"# partition {target.partition}'s MaxTime")]
+            if minutes < JOB_MINUTES
+            else []
+        ),
         f"#SBATCH --time={time_limit(minutes)}",
         "",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import DeviceNode, PciFunction, Report
@@ -349,6 +350,18 @@ def all_set_aside(report: Report) -> bool:
     return bool(functions) and all(set_aside_for_vm(fn.driver) for fn in functions)
 
 
+def _rebind(fn: PciFunction) -> str:
+    """Unbind ``fn`` from its driver and bind it to nvidia's, by its sysfs paths; BUS_ID and
+    DRIVER, the words to replace, where the report's address or driver is no such name."""
+    address = shell.matching(fn.address, shell.PCI_ADDRESS, "BUS_ID")
+    driver = shell.matching(fn.driver, shell.PACKAGE, "DRIVER")
+    return (
+        f"$ echo {address} | sudo tee /sys/bus/pci/drivers/{driver}/unbind && "
+        f"echo nvidia | sudo tee /sys/bus/pci/devices/{address}/driver_override && "
+        f"echo {address} | sudo tee /sys/bus/pci/drivers/nvidia/bind"
+    )
+
+
 def _reserved_by(functions: list[PciFunction]) -> str:
     """grep's pattern for the boot settings: `` vfio``, and ``pci.stub`` too for GPUs held by
     pci-stub (its ``pci-stub.ids=`` holds the IDs there, which a grep for vfio misses)."""
@@ -407,11 +420,6 @@ def all_gpus_passed_through(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             f"$ grep -rn{_reserved_by(functions)} /etc/modprobe.d /etc/default/grub /proc/cmdline",
             f"Remove 10de:{', 10de:'.join(ids)} from {_ids_settings(functions)}, rebuild the "
             "initramfs and reboot; or at once:",
-            *(
-                f"$ echo {fn.address} | sudo tee /sys/bus/pci/drivers/{fn.driver}/unbind && "
-                f"echo nvidia | sudo tee /sys/bus/pci/devices/{fn.address}/driver_override && "
-                f"echo {fn.address} | sudo tee /sys/bus/pci/drivers/nvidia/bind"
-                for fn in functions
-            ),
+            *(_rebind(fn) for fn in functions),
         ),
     )

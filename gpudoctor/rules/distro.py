@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
+from gpudoctor.model import shell
 from gpudoctor.model.report import Report
 
 Family = Literal["ubuntu", "debian", "fedora", "rhel", "unknown"]
@@ -481,6 +482,7 @@ def package_owning(report: Report, path: str) -> str:
     distribution, which the report records), so the container is no reason to hedge.
     """
     found = report_family(report, on_host=False)
+    path = shell.word(path, "PATH")
     if found in ("ubuntu", "debian"):
         return f"$ dpkg -S {path}"
     if found in ("fedora", "rhel"):

@@ -14,7 +14,7 @@ from gpudoctor.model.derived import (
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
-from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres
+from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres, node_word
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
     env,
@@ -215,7 +215,7 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=title,
             evidence=(*evidence, f"SLURM job {job.job_id} on node {job.node or '?'}: {given}"),
             fix=(
-                f"Run the job elsewhere: $ sbatch --exclude={node} ...",
+                f"Run the job elsewhere: $ sbatch --exclude={node_word(node)} ...",
                 "Admin: compare the node's gres.conf with `nvidia-smi -L` and `lspci -nn | "
                 "grep -i nvidia` there, and take it out of service until it matches:",
                 # the gate's own reason: it resumes the node once the node is clean

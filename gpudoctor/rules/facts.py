@@ -368,8 +368,10 @@ def make_env_command(report: Report, framework: str | None = None) -> str:
     try:
         return suggest_command(report, framework)
     except BadInputError:
+        # a framework name from the report that make-env does not know: make-env then picks
         parts = ["gpudoctor", "make-env"]
-        return " ".join([*parts, "--framework", framework] if framework else parts)
+        known = framework in ("torch", "tensorflow", "both")
+        return " ".join([*parts, "--framework", framework] if framework and known else parts)
 
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
 from gpudoctor.model.slurm import gpu_partitions
@@ -150,7 +151,8 @@ def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:
             f"this is a SLURM login node (GD-HOST-007); partition {name} has GPU nodes",
         ),
         fix=(
-            f"An environment for those nodes: $ gpudoctor make-env --partition {name}",
+            "An environment for those nodes: $ gpudoctor make-env --partition "
+            + shell.word(name, "PARTITION"),
             "or all of it (plan, create, verify there): $ gpudoctor onboard",
         ),
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpudoctor.errors import BadInputError
+from gpudoctor.model import shell
 from gpudoctor.model.derived import all_excluded
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report
@@ -203,7 +204,7 @@ def _probe_seconds(report: Report, name: str) -> float | None:
 def _interpreter(report: Report) -> str | None:
     """The inspected interpreter's path, spelled to be pasted; None when unknown or redacted."""
     exe = report.host.python.executable
-    if not exe or "<" in exe:
+    if not exe or "<" in exe or not shell.printable(exe) or exe.startswith("-"):
         return None
     if report.host.os == "windows":
         return f'"{exe}"' if " " in exe else exe

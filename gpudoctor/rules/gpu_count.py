@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.derived import (
     all_excluded,
     device_filter,
@@ -494,7 +495,7 @@ def _maybe_hidden_hit(
             "$ nvidia-smi -L",
             f"If {'they are' if many else 'it is'} missing there too, "
             f"{'they are' if many else 'it is'} lost; the kernel log says why:",
-            f"$ sudo dmesg -T | grep -iE '{pci_address(missing[0])[:10]}|Xid|RmInitAdapter'",
+            f"$ sudo dmesg -T | grep -iE '{_bus(pci_address(missing[0]))}Xid|RmInitAdapter'",
         ),
     )
 
@@ -611,7 +612,7 @@ def _missing_hit(
             *_log_evidence(report, missing),
         ),
         fix=(
-            f"$ sudo dmesg -T | grep -iE '{first[:10]}|Xid|RmInitAdapter'   # why the driver "
+            f"$ sudo dmesg -T | grep -iE '{_bus(first)}Xid|RmInitAdapter'   # why the driver "
             "gave it up",
             *grep,
             drain,
@@ -619,3 +620,9 @@ def _missing_hit(
             "check its power cables, or arrange an RMA.",
         ),
     )
+
+
+def _bus(address: str) -> str:
+    """``0000:3b:00|``, what the kernel log's lines of a GPU share, for a grep -E alternation;
+    nothing where ``address`` is no PCI address (a report's odd text stays out of the quotes)."""
+    return f"{address[:10]}|" if shell.PCI_ADDRESS.fullmatch(address) else ""

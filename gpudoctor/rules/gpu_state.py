@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.clock_events import BUSY_UTILIZATION_PCT, load_of, slowdowns
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report
@@ -142,7 +143,8 @@ def pcie_width(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         width, width_max = gpu.pcie_width, gpu.pcie_width_max
         if width is None or width_max is None or width >= width_max:
             continue
-        bus = f" -s {':'.join(gpu.pci_bus_id.split(':')[-2:])}" if gpu.pci_bus_id else ""
+        short = ":".join(gpu.pci_bus_id.split(":")[-2:]) if gpu.pci_bus_id else None
+        bus = f" -s {shell.matching(short, shell.PCI_ADDRESS, 'BUS_ID')}" if short else ""
         yield Hit(
             title=f"{gpu_label(gpu)}: PCIe link x{width} of x{width_max}",
             evidence=(
@@ -244,7 +246,8 @@ def mig(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             + (f", {m.uuid}" if m.uuid else "")
             for m in gpu.mig_devices
         ]
-        first = gpu.mig_devices[0].uuid or "MIG-UUID"  # nvidia-smi -L, the next step, lists it
+        # nvidia-smi -L, the next step, lists it
+        first = shell.matching(gpu.mig_devices[0].uuid, shell.DEVICE_UUID, "MIG-UUID")
         yield Hit(
             title=f"{gpu_label(gpu)}: MIG is on with {len(gpu.mig_devices)} instances; "
             "each process sees one",

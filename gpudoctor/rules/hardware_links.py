@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IbPort, Report
 from gpudoctor.rules.distro import add_kernel_args
@@ -384,7 +385,7 @@ def ib_port_down(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 f"{_name(port)}: state {port.state}, physical state {port.phys_state}",
                 f"{len(up)} other port(s) of the same kind are active",
             ),
-            fix=(f"$ ibstat {port.device} {port.port}",),
+            fix=(_ibstat(port),),
         )
 
 
@@ -436,7 +437,7 @@ def ib_port_slow(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"InfiniBand/RoCE {_name(port)} runs at {port.rate_gbps:g} Gb/s, not {target:g}",
             evidence=(f"{_name(port)}: {port.rate}; {said}: {target:g} Gb/s",)
             + ((how,) if how else ()),
-            fix=(f"$ ibstat {port.device} {port.port}",),
+            fix=(_ibstat(port),),
         )
 
 
@@ -514,7 +515,8 @@ def ib_port_errors(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"InfiniBand/RoCE {_name(port)} {what}",
             evidence=(f"{_name(port)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),),
             fix=(
-                f"$ sudo perfquery -x -C {port.device} -P {port.port}   # watch whether they grow",
+                f"$ sudo perfquery -x -C {shell.word(port.device, 'DEVICE')} -P {port.port}   "
+                "# watch whether they grow",
             ),
         )
 
@@ -561,3 +563,8 @@ def iommu_translates(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence=(f"IOMMU group type of the GPUs: {shown}", f"kernel command line: {switches}"),
         fix=add_kernel_args(report, "iommu=pt"),
     )
+
+
+def _ibstat(port: IbPort) -> str:
+    """``ibstat mlx5_0 1``: the port's state, speed and width, from its HCA and number."""
+    return f"$ ibstat {shell.word(port.device, 'DEVICE')} {port.port}"

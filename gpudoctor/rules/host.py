@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules import mixed_gpus
@@ -179,7 +180,10 @@ def visible_devices_truncated(report: Report, kb: KnowledgeBase) -> Iterator[Hit
                 _bad_entry(parsed.bad, report),
                 f"CUDA uses only: {','.join(parsed.kept)}",
             ),
-            fix=(f"$ export CUDA_VISIBLE_DEVICES={','.join(parsed.kept)}", "$ nvidia-smi -L"),
+            fix=(
+                f"$ export {shell.assignment('CUDA_VISIBLE_DEVICES', ','.join(parsed.kept), 'N')}",
+                "$ nvidia-smi -L",
+            ),
         )
 
 
@@ -236,6 +240,7 @@ def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         )
         return
     visible = env(report, "CUDA_VISIBLE_DEVICES")
+    meant = mixed_gpus.uuids_meant(report) or "GPU-..."
     yield Hit(
         severity=Severity.WARNING,
         title=f"CUDA_VISIBLE_DEVICES={visible} counts in CUDA's order, not nvidia-smi's: "
@@ -249,7 +254,7 @@ def mixed_gpu_order(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             "$ export CUDA_DEVICE_ORDER=PCI_BUS_ID   # then CUDA counts as nvidia-smi does",
             # The UUIDs of the GPUs nvidia-smi numbers so: what the user meant, in any order.
             "or select by UUID, which both orders agree on (`nvidia-smi -L` lists them): "
-            f"$ export CUDA_VISIBLE_DEVICES={mixed_gpus.uuids_meant(report) or 'GPU-...'}",
+            f"$ export {shell.assignment('CUDA_VISIBLE_DEVICES', meant, 'GPU-...')}",
         ),
     )
 

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, LoadedModule, Report
 from gpudoctor.rules.distro import package_owning
@@ -131,7 +132,11 @@ def ld_library_path_shadowing(report: Report, kb: KnowledgeBase) -> Iterator[Hit
     bad_dirs = {str(PurePosixPath(s.path).parent) for s in shadows}
     value = env(report, "LD_LIBRARY_PATH") or ""
     keep = [d for d in value.split(":") if d and d.rstrip("/") not in bad_dirs]
-    fix = f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
+    fix = (
+        f"$ export {shell.assignment('LD_LIBRARY_PATH', ':'.join(keep), 'FOLDERS')}"
+        if keep
+        else "$ unset LD_LIBRARY_PATH"
+    )
     names = list(dict.fromkeys(m.name for m in modules.values() if m is not None))
     if names and all(m is not None for m in modules.values()):
         # The module put the folder there: editing LD_LIBRARY_PATH lasts until the next
@@ -141,7 +146,7 @@ def ld_library_path_shadowing(report: Report, kb: KnowledgeBase) -> Iterator[Hit
             title=f"The module {', '.join(names)} shadows the CUDA libraries installed with pip",
             evidence=tuple(evidence),
             fix=(
-                f"$ module unload {' '.join(names)}",
+                f"$ module unload {' '.join(shell.word(n, 'NAME') for n in names)}",
                 "or start clean: $ module purge",
                 "and drop the `module load` from ~/.bashrc and job scripts for this environment",
             ),
@@ -359,12 +364,14 @@ def cudnn_shadowed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             # as for GD-CUDA-007: the module put the folder there, and the next `module load`
             # or job script brings it back; `unset LD_LIBRARY_PATH` also broke other modules
             fix = [
-                f"$ module unload {module.name}",
+                f"$ module unload {shell.word(module.name, 'NAME')}",
                 "and drop the `module load` from ~/.bashrc and job scripts for this environment",
             ]
         elif folder in dirs:
             fix = [
-                f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
+                f"$ export {shell.assignment('LD_LIBRARY_PATH', ':'.join(keep), 'FOLDERS')}"
+                if keep
+                else "$ unset LD_LIBRARY_PATH"
             ]
         else:
             fix = [f"{package_owning(report, lib.path)}   # the package to remove"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gpudoctor.model import shell
 from gpudoctor.model.report import Report
 from gpudoctor.rules.facts import env, gpus, visible_index
 
@@ -48,6 +49,6 @@ def uuids_meant(report: Report) -> str | None:
     by_index = {g.index: g for g in gpus(report) if not g.lost}
     picked = [by_index.get(i) for i in numeric_entries(env(report, "CUDA_VISIBLE_DEVICES") or "")]
     uuids = [g.uuid if g is not None else None for g in picked]
-    if not uuids or any(not u for u in uuids):
+    if not uuids or any(not u or not shell.DEVICE_UUID.fullmatch(u) for u in uuids):
         return None
     return ",".join(u for u in uuids if u)

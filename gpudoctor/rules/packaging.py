@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PackageInfo, Report
 from gpudoctor.rules.distro import package_owning
@@ -111,7 +112,7 @@ def removal_fix(report: Report, split: Split) -> list[str]:
     wanted = wanted_majors(report, split.stem)
     if len(wanted) != 1:
         return [
-            f"$ pip uninstall -y {w.name}   # if your framework is not a CUDA "
+            f"$ pip uninstall -y {shell.word(w.name, 'NAME')}   # if your framework is not a CUDA "
             f"{cuda_major(w.name)} build"
             for w in split.wheels
         ] + (["or keep the frameworks in separate environments"] if len(wanted) > 1 else [])
@@ -119,8 +120,14 @@ def removal_fix(report: Report, split: Split) -> list[str]:
     drop = [w for w in split.wheels if cuda_major(w.name) != major]
     keep = [w for w in split.wheels if cuda_major(w.name) == major]
     who = ", ".join(label(fw) for fw in users)
-    fix = [f"$ pip uninstall -y {' '.join(w.name for w in drop)}   # {who} uses CUDA {major}"]
-    fix += [f"$ pip install --force-reinstall --no-deps {w.name}=={w.version}" for w in keep]
+    names = " ".join(shell.word(w.name, "NAME") for w in drop)
+    fix = [f"$ pip uninstall -y {names}   # {who} uses CUDA {major}"]
+    fix += [
+        "$ pip install --force-reinstall --no-deps "
+        f"{shell.matching(w.name, shell.PACKAGE, 'NAME')}=="
+        f"{shell.matching(w.version, shell.VERSION, 'VERSION')}"
+        for w in keep
+    ]
     return fix
 
 
@@ -375,7 +382,9 @@ def _folder_fix(report: Report, folder: str, files: list[str]) -> str:
     dirs = [d for d in (env(report, "LD_LIBRARY_PATH") or "").split(":") if d]
     if folder in [d.rstrip("/") for d in dirs]:
         keep = [d for d in dirs if d.rstrip("/") != folder]
-        return f"$ export LD_LIBRARY_PATH={':'.join(keep)}" if keep else "$ unset LD_LIBRARY_PATH"
+        if not keep:
+            return "$ unset LD_LIBRARY_PATH"
+        return f"$ export {shell.assignment('LD_LIBRARY_PATH', ':'.join(keep), 'FOLDERS')}"
     return (
         f"{package_owning(report, f'{folder}/{files[0]}')}   # the system package that put it "
         "there; remove it if nothing else needs it"
@@ -441,7 +450,9 @@ def cudnn_mixed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         ]
         fix += [line for c in said for line in c.match.fix]
         if wheels:
-            fix.append(f"or upgrade the cuDNN wheel: $ pip install -U {wheels[0].name}")
+            fix.append(
+                f"or upgrade the cuDNN wheel: $ pip install -U {shell.word(wheels[0].name, 'NAME')}"
+            )
         yield Hit(
             severity=Severity.ERROR if said or failures else Severity.WARNING,
             title=f"{label(fw)} mixes cuDNN files from "
@@ -481,16 +492,18 @@ def cudnn_install(fw: FrameworkInfo) -> str:
     build = fw.build_cudnn or ""
     if pin is not None and pin.partition("==")[2].startswith(f"{build}."):
         return f"$ pip install '{pin}'   # the cuDNN {label(fw)} pins"
-    major = (fw.build_cuda or "12").split(".")[0]
+    major = shell.matching((fw.build_cuda or "12").split(".")[0], shell.VERSION, "NN")
     built = f"the cuDNN {label(fw)} was built with"
     parts = tuple(int(p) for p in re.findall(r"\d+", build)[:2])
     oldest = _OLDEST_CUDNN_WHEEL.get(major)
     if oldest is not None and parts and parts < oldest:
         return (
-            f"In a conda environment: $ conda install -c conda-forge 'cudnn={build}'   # {built}; "
+            f"In a conda environment: $ conda install -c conda-forge "
+            f"'cudnn={shell.matching(build, shell.VERSION, 'VERSION')}'   # {built}; "
             f"no nvidia-cudnn-cu{major} wheel is older than {oldest[0]}.{oldest[1]}"
         )
-    return f"$ pip install 'nvidia-cudnn-cu{major}=={build}.*'   # {built}"
+    version = shell.matching(build, shell.VERSION, "VERSION")
+    return f"$ pip install 'nvidia-cudnn-cu{major}=={version}.*'   # {built}"
 
 
 _CONV = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IommuInfo, PcieBridgeAcs, Report
 from gpudoctor.rules.distro import add_kernel_args
@@ -155,7 +156,7 @@ def _redirect_hit(
     elif over_nvlink:
         severity = Severity.INFO
         title = "PCIe ACS redirect is on above the GPUs (their NVLinks carry peer traffic)"
-    bridges = [b.bridge for b in shown]
+    bridges = [shell.matching(b.bridge, shell.PCI_ADDRESS, "BUS_ID") for b in shown]
     return Hit(
         severity=severity,
         title=title,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import AREAS, Finding, Severity
 from gpudoctor.model.report import FrameworkInfo, Report
 
@@ -247,7 +248,7 @@ class Rule:
             area=self.area,
             title=hit.title or self.title,
             evidence=hit.evidence,
-            fix=hit.fix,
+            fix=tuple(shell.one_line(line) for line in hit.fix),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.derived import a_container, node_gpu_count, slurm_not_configured
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
@@ -57,7 +58,7 @@ def _unusable(parts: list[SlurmPartition], name: str) -> bool:
 
 
 def _get_on(partition: str | None) -> tuple[str, ...]:
-    p = f"-p {partition} " if partition else ""
+    p = f"-p {shell.word(partition, 'PARTITION')} " if partition else ""
     return (
         f"$ srun {p}--gres=gpu:1 --pty bash   # an interactive shell on a GPU node",
         "or in a batch script:",
@@ -66,7 +67,8 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
         "then run gpudoctor check there.",
         *(
             [
-                f"Or check one of its nodes from here: $ gpudoctor check --partition {partition}",
+                "Or check one of its nodes from here: $ gpudoctor check --partition "
+                + shell.word(partition, "PARTITION"),
                 "and set up an environment for those GPUs: $ gpudoctor onboard",
             ]
             if partition
@@ -192,7 +194,7 @@ def job_without_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     cvd = env(report, "CUDA_VISIBLE_DEVICES")
     if cvd is not None:
         evidence.append(f"CUDA_VISIBLE_DEVICES={cvd!r}")
-    p = f"-p {job.partition} " if job.partition else ""
+    p = f"-p {shell.word(job.partition, 'PARTITION')} " if job.partition else ""
     yield Hit(
         evidence=tuple(evidence),
         fix=(
@@ -423,7 +425,8 @@ def uv_cache_elsewhere(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                     f"environment {envfs.path} on {envfs.mount_point} ({envfs.fs_type})",
                 ),
                 fix=(
-                    f"$ export UV_CACHE_DIR={envfs.mount_point.rstrip('/')}/$USER/.uv-cache",
+                    "$ export UV_CACHE_DIR="
+                    + _under(envfs.mount_point.rstrip("/"), "$USER/.uv-cache"),
                     "or: $ export UV_LINK_MODE=copy",
                 ),
             )
@@ -516,3 +519,9 @@ def container_toolkit_missing(report: Report, kb: KnowledgeBase) -> Iterator[Hit
             "$ docker run --rm --gpus all ubuntu nvidia-smi   # the GPU, from a container",
         ),
     )
+
+
+def _under(folder: str, rest: str) -> str:
+    """``folder/rest`` for a shell: ``folder`` from the report in single quotes where it
+    needs them, ``rest`` (``$USER/...``) left for the shell to expand."""
+    return f"{shell.word(folder, 'FOLDER') if folder else ''}/{rest}"

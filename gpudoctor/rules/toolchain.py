@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
+from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, Report, ToolchainInfo
 from gpudoctor.rules.distro import install_compiler
@@ -158,8 +159,10 @@ def libcuda_not_cached(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             f"torch.compile on the GPU stops with: AssertionError: {TRITON_LIBCUDA}",
         ),
         fix=(
-            f"$ echo {folder} | sudo tee /etc/ld.so.conf.d/libcuda.conf && sudo ldconfig",
-            f"or without root: $ export TRITON_LIBCUDA_PATH={folder}",
+            f"$ echo {shell.word(folder, 'FOLDER')} | sudo tee /etc/ld.so.conf.d/libcuda.conf "
+            "&& sudo ldconfig",
+            "or without root: $ export "
+            + shell.assignment("TRITON_LIBCUDA_PATH", folder, "FOLDER"),
         ),
     )
 

@@ -91,3 +91,15 @@ def test_create_line_names_the_path_given() -> None:
     assert "# Create with: conda env create -f environment.yml\n" in to_yaml(plan)
     assert "# Create with: conda env create -f envs/lab.yml\n" in to_yaml(plan, "envs/lab.yml")
     assert "conda env create -f 'my lab.yml'\n" in to_yaml(plan, "my lab.yml")
+
+
+def test_the_header_names_each_module_to_unload_as_one_word():
+    # 'First: module unload cuda/12.1 x;rm -rf ~' named the modules of a report as they came:
+    # copied, the line ran 'rm -rf ~'
+    from gpudoctor.envplan.header import header
+    from gpudoctor.envplan.target import Target
+
+    target = Target(driver="590.48.01", cc="9.0", unload_modules=("cuda/12.1", "x;rm -rf ~", "-f"))
+    plan = make_plan(load(), target, Request(frameworks=("torch",)))
+    text = " ".join(" ".join(header(plan, "conda env create -f environment.yml")).split("#"))
+    assert "module unload cuda/12.1 'x;rm -rf ~' NAME " in " ".join(text.split())

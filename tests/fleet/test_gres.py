@@ -290,9 +290,26 @@ def test_the_drain_command_names_the_nodes_it_is_about():
     (fix,) = [e for e in place.evidence if e.startswith("fix: ")]
     assert (
         "`sudo scontrol update nodename='n[2-3]' state=drain "
-        'reason="gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU"`'
+        "reason='gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU'`"
     ) in fix
     assert "NODE" not in fix
+
+
+def test_the_drain_command_names_no_node_that_is_no_nodes_name():
+    # a node report named `a$(reboot)b` (a file name, a report's host name) went into the
+    # drain as nodename='`a$(reboot)b`,n2': one word in the shell, but the backquote ended
+    # the code span Markdown and HTML show the command in; now NODE, the word to replace
+    none = found(on_bus=0, bound=0, driver=0)
+    nodes = [node("`a$(reboot)b`", gpus_found=none), node("n2", gpus_found=none)]
+    report = aggregate(
+        nodes,
+        gres=dict.fromkeys(("`a$(reboot)b`", "n2"), ("gpu:h100:8",)),
+        gpudoctor_version="0",
+        created_at="now",
+    )
+    (fix,) = [e for p in report.findings[0].places for e in p.evidence if e.startswith("fix: ")]
+    assert "`sudo scontrol update nodename=NODE state=drain " in fix
+    assert "$(reboot)" not in fix
 
 
 @pytest.mark.parametrize(
@@ -339,7 +356,8 @@ def test_check_the_fleet_and_the_gate_say_the_same_of_one_recorded_node(
     assert own.severity == fleet.severity == Severity.ERROR
     reason = decide([own], SlurmNode(name="n1", state="idle")).reason
     assert reason == f"gpudoctor:GPU-068 {title}"
-    drain = f'state=drain reason="{reason}"'
+    quoted = reason.replace("'", "'\\''")  # in single quotes: node's reads node'\''s
+    drain = f"state=drain reason='{quoted}'"
     assert own.fix[0] == f"$ sudo scontrol update nodename=n1 {drain}"
     (fix,) = [e for e in fleet.evidence if e.startswith("fix: ")]
     assert f"`sudo scontrol update nodename=NODE {drain}`" in fix
@@ -408,7 +426,7 @@ def test_a_node_giving_out_no_gpu_with_one_lost_reads_alike_in_check_the_fleet_a
     assert fleet == [("GD-GPU-068", Severity.WARNING), ("GD-GPU-070", Severity.ERROR)]
     (lost,) = [f for f in checked.findings if f.id == "GD-GPU-070"]
     assert lost.title.endswith("GPU 0000:17:00.0 missing")
-    assert any('nodename=n1 state=drain reason="gpudoctor:GPU-070 ' in s for s in lost.fix)
+    assert any("nodename=n1 state=drain reason='gpudoctor:GPU-070 " in s for s in lost.fix)
     errors = [f for f in checked.findings if f.severity == Severity.ERROR and f.area == "gpu"]
     decision = decide(errors, SlurmNode(name="n1", state="idle"))
     assert decision.action == "drain" and decision.reason.startswith("gpudoctor:GPU-070 ")

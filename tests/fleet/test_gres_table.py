@@ -85,12 +85,18 @@ class Judged:
     severity: Severity | None
     title: str = ""
     drain: str = ""
-    """The ``state=drain reason="..."`` its fix tells the admin to set (errors only)."""
+    """The ``state=drain reason='...'`` its fix tells the admin to set (errors only)."""
 
 
 def _drain(lines: tuple[str, ...]) -> str:
-    found = [m.group(0) for line in lines if (m := re.search(r'state=drain reason="[^"]*"', line))]
+    drains = (re.search(r"state=drain reason='(?:[^']|'\\'')*'", line) for line in lines)
+    found = [m.group(0) for m in drains if m]
     return found[0] if found else ""
+
+
+def _quoted(reason: str) -> str:
+    """``state=drain reason='...'`` as drain_command writes it: ``node's`` as ``node'\\''s``."""
+    return "state=drain reason='" + reason.replace("'", "'\\''") + "'"
 
 
 def by_check(report: Report) -> Judged:
@@ -195,7 +201,7 @@ def test_check_and_the_fleet_judge_each_node_alike(gres, bus, driver, nvml, mig,
     # here; NVML lists only 7 GPUs of the node's 8: drain it' and reason="GPUs missing"
     assert check == engine
     if severity is E:
-        assert check.drain == f'state=drain reason="{drain_reason(RULE, check.title)}"'
+        assert check.drain == _quoted(drain_reason(RULE, check.title))
     for title in (check.title, engine.title):
         assert all(re.search(rf"(?<![\d.]){n}(?![\d.]|:[0-9a-f])", title) for n in numbers), title
     if nvml == 0:  # in fleet run's job a device cgroup may hide every GPU: NVML says nothing
@@ -308,7 +314,7 @@ def test_a_gpu_the_driver_refuses_is_refused_in_the_fleet_as_in_check():
     )
     check = by_check(report)
     assert (check.severity, check.title) == (E, title)
-    assert check.drain == f'state=drain reason="{drain_reason(RULE, title)}"'
+    assert check.drain == _quoted(drain_reason(RULE, title))
     assert by_fleet(report) == by_fleet(report, in_job=False) == check
     made = replace(report, site=replace(report.site, slurm_node=None, slurm_job=None))
     facts = compare_gres(node_facts("gpu-07", made, diagnose(made, kb.load())), ("gpu:8",))

@@ -251,7 +251,7 @@ def test_fleet_run_calls_a_gpu_node_without_its_gpus_an_error(
     # the drain its fix names is the gate's own (it read reason="GPUs missing", and the gate
     # drained with "... SLURM gives out 8 GPUs on n1; the node has no GPU")
     (fix,) = [e for e in place["evidence"] if e.startswith("fix: ")]
-    assert f'state=drain reason="{NO_GPU_REASON}"`' in fix
+    assert f"state=drain reason='{NO_GPU_REASON}'`" in fix
     manifest = json.loads((out / "fleet-run.json").read_text())
     assert manifest["gres"] == {"n1": ["gpu:h100:8"], "n2": ["gpu:h100:8"], "n3": []}
 

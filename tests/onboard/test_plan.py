@@ -359,3 +359,18 @@ def test_the_plan_step_outlasts_make_envs_node_check_so_its_message_is_the_one_s
     assert plan.timeout_s < worst and plan.hint == ""
     only_cc = next(s for s in make_plan(request(cc="9.0"), facts, None).steps if s.name == "plan")
     assert "--partition" not in only_cc.argv and only_cc.hint == ""
+
+
+def test_the_job_script_keeps_a_partitions_name_on_its_line():
+    # '#SBATCH -p {partition}' and '# partition {partition}'s MaxTime' wrote a partition's name
+    # as it came: one with a newline (a fleet report's, a node report's) put a line of its own
+    # into the script, which sbatch ran as a command
+    from gpudoctor.onboard.plan import Target, job_script
+
+    target = Target(partition="gpu\nrm -rf ~", gpu=True, why="")
+    script = job_script(target, "source /x/.venv/bin/activate", (), max_minutes=30)
+    assert script is not None
+    lines = script.splitlines()
+    assert "#SBATCH -p gpu rm -rf ~" in lines
+    assert "# partition gpu rm -rf ~'s MaxTime" in lines
+    assert "rm -rf ~" not in [line.strip() for line in lines]

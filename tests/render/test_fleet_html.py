@@ -206,7 +206,7 @@ def test_the_drain_fix_of_gd_gpu_068_is_shown_as_markdown_shows_it():
     )
     drain = (
         "sudo scontrol update nodename='gpu-[002-003]' state=drain "
-        'reason="gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU"'
+        "reason='gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node has no GPU'"
     )
     page = Page(render_fleet("html", report))
     assert drain in page.by_class["code"]  # one command, to read and copy

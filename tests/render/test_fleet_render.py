@@ -564,8 +564,8 @@ def test_the_terminal_shows_the_drain_fix_of_gd_gpu_068_under_its_nodes():
     at = lines.index("      gpu-[002-003]: " + missing.title)
     assert lines[at + 1].startswith(
         "        fix: drain the node (`sudo scontrol update nodename='gpu-[002-003]' "
-        'state=drain reason="gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node '
-        'has no GPU"`); on it, compare gres.conf'
+        "state=drain reason='gpudoctor:GPU-068 SLURM gives out gpu:h100:8 here; the node "
+        "has no GPU'`); on it, compare gres.conf"
     )
     # the rest of the evidence is JSON's, Markdown's and HTML's
     assert not any("PCI bus: 0 NVIDIA GPUs" in line for line in lines)

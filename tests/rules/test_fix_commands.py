@@ -377,7 +377,7 @@ def test_the_checks_catch_what_they_are_for(command, problem):
     "command",
     [
         "sudo nvidia-smi -r -i 0   # once the GPU is idle; or reboot",
-        'sudo scontrol update nodename=n1 state=drain reason="gpudoctor: GD-GPU-068 node\'s 8"',
+        "sudo scontrol update nodename=n1 state=drain reason='gpudoctor:GPU-068 node'\\''s 8'",
         "curl -s -L https://x/y.list | sed 's#deb https://#deb [signed-by=/k.gpg] https://#g'",
         "sudo apt-get install linux-headers-$(uname -r) && sudo dkms autoinstall",
         "dnf install -y gcc gcc-c++   # as a RUN line of the image's Dockerfile (it runs as root)",

@@ -105,7 +105,9 @@ def test_a_gpu_missing_from_nvml_is_an_error_naming_its_pci_address():
         "GPU 0000:08:00.0 lost"
     )
     # the reason the gate drains with (it was 'GRES gpu:h100:8, NVML 7: ...', the gate's not)
-    assert found.fix[0].endswith(f'reason="gpudoctor:GPU-068 {found.title}"')
+    # in single quotes, the title's apostrophe escaped between two of them
+    title = found.title.replace("'", "'\\''")
+    assert found.fix[0].endswith(f"reason='gpudoctor:GPU-068 {title}'")
     assert found.evidence[0] == (
         "SLURM gives out gpu:h100:8 on gpu-07; NVML lists 7 GPUs (missing: PCI 0000:08:00.0)"
     )
@@ -493,8 +495,9 @@ def test_on_a_slurm_node_without_gres_the_fix_drains_it_as_the_gate_does():
     (found,) = findings(server(slurm_commands=True), MISSING)
     reason = drain_reason(MISSING, found.title)
     assert reason.startswith("gpudoctor:GPU-070 NVML lists 7 of the 8 GPUs")
+    quoted = reason.replace("'", "'\\''")
     assert found.fix[2] == (
-        f'$ sudo scontrol update nodename=node-17 state=drain reason="{reason}"'
+        f"$ sudo scontrol update nodename=node-17 state=drain reason='{quoted}'"
         "   # first, on a SLURM node"
     )
 
@@ -542,7 +545,7 @@ def test_a_redacted_report_drains_a_node_the_admin_names():
 )
 def test_a_drain_command_names_one_node_or_a_word_to_replace(node, named):
     command = drain_command(node, RULE, "t")
-    reason = 'reason="gpudoctor:GPU-068 t"'
+    reason = "reason='gpudoctor:GPU-068 t'"
     assert command == f"sudo scontrol update nodename={named} state=drain {reason}"
 
 

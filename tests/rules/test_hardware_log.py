@@ -155,7 +155,7 @@ def test_eighteen_hardware_xids_in_two_hours_drain_the_node():
     # (not 'gpudoctor:...'): the gate, finding the log clean after a reboot, would put the GPU
     # back in service unrepaired
     assert found.fix[0].endswith(
-        f'$ sudo scontrol update nodename=node-17 state=drain reason="repair:GPU-058 {found.title}"'
+        f"$ sudo scontrol update nodename=node-17 state=drain reason='repair:GPU-058 {found.title}'"
     )
     assert not drained_by_gpudoctor(drain_reason(found.id, found.title, repair=True))
     (redacted,) = findings(redact(report), "GD-GPU-058")
@@ -183,7 +183,7 @@ def test_an_xid_whose_action_is_drain_and_repair_drains_until_a_person_resumes()
     assert found.severity == Severity.ERROR
     assert found.fix[0] == (
         "Drain the node and send the GPU for repair: $ sudo scontrol update "
-        f'nodename=node-17 state=drain reason="repair:GPU-056 {found.title}"'
+        f"nodename=node-17 state=drain reason='repair:GPU-056 {found.title}'"
     )
 
 

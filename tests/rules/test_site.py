@@ -301,8 +301,8 @@ def test_a_job_given_gpus_on_a_node_without_any_is_an_error_not_a_cpu_machine():
     # update is root's or the SLURM admin's), and a reason that named no finding; now the
     # gate's reason, which it resumes once the node is clean
     assert found.fix[-1] == (
-        '$ sudo scontrol update nodename=n1 state=drain reason="gpudoctor:DRV-001 SLURM '
-        'gave this job GPUs, but the node shows no NVIDIA GPU"'
+        "$ sudo scontrol update nodename=n1 state=drain reason='gpudoctor:DRV-001 SLURM "
+        "gave this job GPUs, but the node shows no NVIDIA GPU'"
     )
     no_gpus = replace(report, site=replace(report.site, slurm_job=SlurmJob(job_id="7")))
     assert ids(no_gpus)["GD-DRV-001"].severity == Severity.WARNING  # a job without GPUs

@@ -1,0 +1,69 @@
+"""Report values in the commands gpudoctor prints: each one word, never a command of its own.
+
+A report can come from another machine (``fleet`` collects them, ``check --from-report`` replays
+one someone sent), so a node name, a path or a version in it may hold a space, a quote,
+``$(...)``, a backquote, ``;``, ``!`` (history expansion in an interactive bash, even inside
+double quotes), a newline or a leading ``-``. A value either goes into a printed command as one
+word in single quotes (:func:`word`, shlex's quoting: nothing expands there, ``!`` included) or,
+where it must have a form (a PCI address, a GPU UUID) and has not, as a word to replace.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+PCI_ADDRESS = re.compile(r"(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]")
+"""``0000:3b:00.0`` as sysfs and lspci write it (the domain of NVML's ``00000000:3B:00.0``
+has 8 digits; ``3b:00.0`` without one)."""
+DEVICE_UUID = re.compile(r"(?:GPU|MIG)-[0-9A-Fa-f-]+(?:/[0-9]+/[0-9]+)?")
+"""A GPU's or MIG instance's UUID as NVML and ``nvidia-smi -L`` give it (``GPU-5d3c...``,
+``MIG-1a2b...``, or the older ``MIG-GPU-<uuid>/GI/CI``)."""
+
+VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*")
+"""A version as pip, conda and the driver's packages write it (``9.1.0.70``, ``2.5.1+cu124``,
+``570.124.06``), without an epoch's ``!``."""
+PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A pip or distribution package's name (``nvidia-cudnn-cu12``)."""
+
+
+def printable(value: str) -> bool:
+    """Whether ``value`` is something to print within one command line: not empty, and no
+    newline, tab or other control character (a newline ends the pasted command there)."""
+    return bool(value) and value.isprintable()
+
+
+def word(value: str, placeholder: str) -> str:
+    """``value`` as one word of a shell command: as it is where it has nothing a shell reads
+    (``gpu01``, ``/usr/lib/x86_64-linux-gnu``), in single quotes otherwise; ``placeholder``,
+    the word to replace, where it has a control character or starts with ``-`` (a program
+    would read it as an option)."""
+    if not printable(value) or value.startswith("-"):
+        return placeholder
+    return shlex.quote(value)
+
+
+def assignment(name: str, value: str, placeholder: str) -> str:
+    """``NAME=value`` for ``export``: ``value`` in single quotes where a shell would read it
+    otherwise (a ``-`` at its start is no option there), ``placeholder`` where it has a
+    control character."""
+    return f"{name}={shlex.quote(value) if printable(value) else placeholder}"
+
+
+def matching(value: str | None, pattern: re.Pattern[str], placeholder: str) -> str:
+    """``value`` where the whole of it has ``pattern``'s form (then it needs no quotes),
+    else ``placeholder``."""
+    return value if value is not None and pattern.fullmatch(value) else placeholder
+
+
+def comment(text: str) -> str:
+    """``text`` for a ``# ...`` after a command: on one line, so that nothing of it runs."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def one_line(text: str) -> str:
+    """A fix line with each newline, tab or other control character a space: what a report
+    value brings into it can end no command and start none."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else " " for ch in text)
