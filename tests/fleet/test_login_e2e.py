@@ -45,11 +45,14 @@ def login_cluster() -> Iterator[SlurmCluster]:
 
 
 def gpudoctor(
-    cluster: SlurmCluster, *args: str, cwd: Path = ROOT
+    cluster: SlurmCluster, *args: str, cwd: Path = ROOT, path: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m gpudoctor ARGS`` on the login node (outside any job), timed."""
+    """``python -m gpudoctor ARGS`` on the login node (outside any job), timed; ``path``
+    replaces PATH."""
     env = {k: v for k, v in cluster.environ().items() if not k.startswith("SLURM_JOB")}
     env["PYTHONPATH"] = str(ROOT)
+    if path is not None:
+        env["PATH"] = path
     start = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "gpudoctor", *args],
@@ -108,6 +111,37 @@ def test_check_unknown_partition_is_one_line_exit_2(login_cluster: SlurmCluster)
     assert done.stderr.strip().splitlines() == [
         "gpudoctor: error: --partition nope: no such partition (this cluster has: gpu, cpu)"
     ]
+
+
+def without_srun(cluster: SlurmCluster, folder: Path) -> str:
+    """A PATH whose SLURM commands are sinfo, scontrol and squeue, and no srun: a login node
+    whose cluster module (or package) left srun out."""
+    folder.mkdir()
+    for tool in ("sinfo", "scontrol", "squeue", "scancel"):
+        found = shutil.which(tool, path=cluster.environ()["PATH"])
+        assert found is not None
+        (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+def test_check_partition_without_srun_says_what_is_missing_not_fleet(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # check --partition and make-env --partition read 'srun not found on PATH: fleet needs
+    # SLURM's client commands (slurm-client)', naming a command the student never ran
+    path = without_srun(login_cluster, tmp_path / "bin")
+    for args in (
+        ("check", "--partition", "gpu", "--no-frameworks"),
+        ("make-env", "--partition", "gpu"),
+    ):
+        done = gpudoctor(login_cluster, *args, cwd=tmp_path, path=path)
+        assert done.returncode == 2, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last == (
+            "gpudoctor: error: srun not found on PATH: gpudoctor reaches the cluster through "
+            "SLURM's client commands (sinfo, srun, scontrol; Debian's package slurm-client)"
+        ), done.stderr
+        assert "fleet" not in done.stderr
 
 
 def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
