@@ -407,6 +407,19 @@ class _Live(_Lines):
             self.progress = None
 
 
+def _srun_missing(plan: Plan, request: Request) -> str:
+    """What stops a plan for a partition on a login node without srun on PATH ('' if none)."""
+    if plan.target.partition is None or shutil.which("srun") is not None:
+        return ""
+    node_check = request.driver is None and request.cc is None  # as make_plan decides
+    uses = "make-env's node check and the verify step run" if node_check else "verify runs"
+    return (
+        f"srun not found on PATH: {uses} on partition {plan.target.partition} through srun; "
+        "put srun on PATH (SLURM's client commands; Debian's package slurm-client) and run "
+        "onboard again"
+    )
+
+
 def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> None:
     """Every step and its command, in order."""
     steps = ((check,) if check else ()) + plan.steps
@@ -748,11 +761,17 @@ def _onboard(
     total = len(plan.steps) + first - 1
     out = sys.stdout if dry_run else sys.stderr
     _print_plan(plan, facts, check, out)
+    no_srun = _srun_missing(plan, request)
     if dry_run:
-        if missing_tool:
-            # the plan read as ready to run, and the run then stopped at once on this
-            click.echo(f"onboard: warning: {missing_tool}", file=out)
+        for missing in (missing_tool, no_srun):
+            if missing:
+                # the plan read as ready to run, and the run then stopped on this
+                click.echo(f"onboard: warning: {missing}", file=out)
         return int(ExitCode.OK)
+    if no_srun:
+        # with --driver/--cc the environment was created (minutes) before the verify step's
+        # srun failed; without them step 2's node check failed on it (exit 1, after the plan)
+        raise BadInputError(no_srun)
     if (
         not yes
         and interactive

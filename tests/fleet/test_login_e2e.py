@@ -144,6 +144,34 @@ def test_check_partition_without_srun_says_what_is_missing_not_fleet(
         assert "fleet" not in done.stderr
 
 
+def test_onboard_without_srun_stops_before_creating_anything(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # the dry run printed the plan, srun line and all, with no word; the run with --driver/--cc
+    # created the environment (minutes) before the verify step failed on srun
+    if not Path(sys.executable).with_name("uv").exists():
+        pytest.skip("uv is in the test extra")
+    path = without_srun(login_cluster, tmp_path / "bin")
+    home = tmp_path / "home"
+    home.mkdir()
+    dry = gpudoctor(login_cluster, "onboard", "--dry-run", cwd=home, path=path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[-1] == (
+        "onboard: warning: srun not found on PATH: make-env's node check and the verify step "
+        "run on partition gpu through srun; put srun on PATH (SLURM's client commands; "
+        "Debian's package slurm-client) and run onboard again"
+    )
+    args = ("onboard", "--yes", "--driver", "580.95.05", "--cc", "9.0")
+    done = gpudoctor(login_cluster, *args, cwd=home, path=path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "gpudoctor: error: srun not found on PATH: verify runs on partition gpu through srun; "
+        "put srun on PATH (SLURM's client commands; Debian's package slurm-client) and run "
+        "onboard again"
+    )
+    assert list(home.iterdir()) == []
+
+
 def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
     login_cluster: SlurmCluster, tmp_path: Path
 ) -> None:
