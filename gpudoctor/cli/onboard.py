@@ -407,12 +407,11 @@ class _Live(_Lines):
             self.progress = None
 
 
-def _srun_missing(plan: Plan, request: Request) -> str:
+def _srun_missing(plan: Plan) -> str:
     """What stops a plan for a partition on a login node without srun on PATH ('' if none)."""
     if plan.target.partition is None or shutil.which("srun") is not None:
         return ""
-    node_check = request.driver is None and request.cc is None  # as make_plan decides
-    uses = "make-env's node check and the verify step run" if node_check else "verify runs"
+    uses = "make-env's node check and the verify step run" if plan.node_check else "verify runs"
     return (
         f"srun not found on PATH: {uses} on partition {plan.target.partition} through srun; "
         "put srun on PATH (SLURM's client commands; Debian's package slurm-client) and run "
@@ -456,17 +455,30 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
         word = {"drain": "drained", "inact": "inactive"}.get(closed, closed)
         click.echo(
             f"onboard: warning: partition {plan.target.partition} is {word} (sinfo's AVAIL "
-            f"{closed}): SLURM starts no job there now; {after}",
+            f"{closed}): SLURM starts no job there now; {_node_check_first(plan, 'it does')}"
+            f"{after}",
             file=out,
         )
     elif plan.target.partition in facts.idle_less_partitions:
         # srun queues the verify job: it would wait, with the spinner, until a node is back
         click.echo(
             f"onboard: warning: no node of partition {plan.target.partition} can start a job "
-            "now (all drained, down or not responding): the verify step waits in the queue "
-            "until one is back",
+            f"now (all drained, down or not responding): {_node_check_first(plan, 'one is back')}"
+            "the verify step waits in the queue until one is back",
             file=out,
         )
+
+
+def _node_check_first(plan: Plan, until: str) -> str:
+    """What a partition that starts no job now does to step 2, when make-env checks a node:
+    its srun --immediate fails at once, so a warning that spoke only of the verify step
+    promised a wait (or a refusal after the environment was created) that never came."""
+    if not plan.node_check:
+        return ""
+    return (
+        f"make-env's node check (step 2) fails until {until} (--driver VERSION --cc X.Y plans "
+        "without it), and then "
+    )
 
 
 def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | None) -> Summary:
@@ -761,7 +773,7 @@ def _onboard(
     total = len(plan.steps) + first - 1
     out = sys.stdout if dry_run else sys.stderr
     _print_plan(plan, facts, check, out)
-    no_srun = _srun_missing(plan, request)
+    no_srun = _srun_missing(plan)
     if dry_run:
         for missing in (missing_tool, no_srun):
             if missing:
