@@ -55,6 +55,19 @@ def test_a_gpu_partition_whose_nodes_are_all_drained_or_down_is_said_before_the_
     assert login.title.endswith(", whose nodes are all drained or down now")
     assert login.fix[0].startswith("No node of partition gpu can start a job now")
     assert any("none of them can start a job now" in e for e in login.evidence)
+    # it said "use another GPU partition" whether or not there was one with nodes up
+    assert login.fix[0].endswith("Ask the admins, or use partition debug, which has nodes up.")
+    parts = tuple(replace(p, nodes_usable=0) for p in parts)
+    dead = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=parts)))
+    login = ids(dead)["GD-HOST-007"]
+    assert login.fix[0].endswith("Ask the admins: no other GPU partition has nodes up.")
+    only = tuple(p for p in parts if p.name == "gpu")
+    alone = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=only)))
+    assert (
+        ids(alone)["GD-HOST-007"]
+        .fix[0]
+        .endswith("Ask the admins: no other GPU partition has nodes up.")
+    )
 
 
 @pytest.mark.parametrize("gres", ["gpu:²", "gpu:h100:" + "9" * 5000])
