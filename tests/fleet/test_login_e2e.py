@@ -105,6 +105,23 @@ def test_check_partition_without_gpus_runs_there_and_says_so(login_cluster: Slur
     assert "checked on node n3 through srun (partition cpu: no GPU GRES" in done.stdout
 
 
+def test_check_partition_passes_over_a_node_whose_slurmd_stopped(
+    login_cluster: SlurmCluster,
+) -> None:
+    # n1's slurmd gone, n1 still idle in sinfo until SlurmdTimeout: check --partition gpu ran
+    # on n1, srun said 'Task launch for StepId=... failed on node n1: Communication connection
+    # failure', and check gave up (exit 1) advising a longer --immediate, with n2 idle
+    login_cluster.stop_node("n1")
+    try:
+        done = gpudoctor(login_cluster, "check", "--partition", "gpu", "--no-frameworks")
+    finally:
+        login_cluster.start_node("n1")
+    assert "node n1 (partition gpu): the job could not start there: Task launch" in done.stderr
+    assert "; trying another node" in done.stderr
+    assert "--immediate" not in done.stderr
+    assert "checked on node n2 through srun" in done.stdout, done.stderr
+
+
 def test_check_unknown_partition_is_one_line_exit_2(login_cluster: SlurmCluster) -> None:
     done = gpudoctor(login_cluster, "check", "--partition", "nope")
     assert done.returncode == 2
