@@ -124,7 +124,7 @@ def test_a_non_empty_prefix_needs_force(cli: Cli, tmp_path: Path) -> None:
     [
         (("--driver", "abc", "--cc", "9.0"), "--driver abc: not a driver version"),
         (("--driver", "580.95.05"), "--driver needs --cc"),
-        (("--driver", "580.95.05", "--cc", "99"), "--cc 99: no NVIDIA GPU"),
+        (("--driver", "580.95.05", "--cc", "99"), "--cc 99: no GPU the knowledge base knows"),
         (("--python", "2.7"), "--python 2.7: PyTorch and TensorFlow need Python 3"),
         (("--python", "abc"), "Python version 'abc' is not like 3.12"),
         (("--torch", "9.9"), "PyTorch 9.9 is not in the knowledge base"),
