@@ -26,7 +26,7 @@ from gpudoctor.cli.options import (
     dash_aware_path,
     debug_option,
 )
-from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.errors import BadInputError, ExitCode, GpudoctorError
 from gpudoctor.model.times import utc_stamp
 from gpudoctor.onboard.plan import (
     CREATE_TIMEOUT_S,
@@ -68,6 +68,8 @@ NOT_A_TERMINAL = (
 MAX_STEP_TIMEOUT_S = 24 * 3600
 """The longest --create-timeout, --install-timeout and --verify-timeout taken: a day, as
 fleet run's --node-timeout."""
+NODE_QUERY_TIMEOUT_S = 5.0
+"""The dry run's sinfo for the partition's node states (check's sinfo answered just before)."""
 DEFAULT_PREFIX = "gpudoctor-env"
 """The environment's folder, under the current directory (a project's own folder, or the
 scratch space a cluster's documentation names: --prefix)."""
@@ -405,6 +407,38 @@ class _Live(_Lines):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+def _no_node_free(plan: Plan, facts: Facts, from_report: str | None) -> str:
+    """Why make-env's node check (step 2) would fail now in a partition whose nodes are all
+    allocated ('' when one is idle or mixed, or the plan says so already). sinfo's %F in
+    check's report counts an allocated node as usable: the dry run printed the plan without a
+    word, and step 2's srun --immediate then failed at once. Asked only where this run's check
+    found sinfo answering (a saved report may come from another machine)."""
+    partition = plan.target.partition
+    if (
+        not plan.node_check
+        or partition is None
+        or from_report is not None
+        or facts.partitions is None
+        or plan.target.unchecked is not None
+        or partition in facts.idle_less_partitions
+        or partition in dict(facts.closed_partitions)
+    ):
+        return ""
+    from gpudoctor.fleet.remote import NodeUnavailableError, find_nodes
+
+    try:
+        find_nodes(partition=partition, nodelist=None, timeout_s=NODE_QUERY_TIMEOUT_S)
+    except NodeUnavailableError as exc:
+        said = str(exc).split("; try again later", 1)[0]
+        return (
+            f"{said}: make-env's node check (step 2) fails until one is (--driver VERSION "
+            "--cc X.Y plans without it)"
+        )
+    except GpudoctorError:  # sinfo's own trouble: step 2 says it, as before
+        return ""
+    return ""
 
 
 def _srun_missing(plan: Plan) -> str:
@@ -775,7 +809,8 @@ def _onboard(
     _print_plan(plan, facts, check, out)
     no_srun = _srun_missing(plan)
     if dry_run:
-        for missing in (missing_tool, no_srun):
+        busy = "" if no_srun else _no_node_free(plan, facts, request.from_report)
+        for missing in (missing_tool, no_srun, busy):
             if missing:
                 # the plan read as ready to run, and the run then stopped on this
                 click.echo(f"onboard: warning: {missing}", file=out)

@@ -5,6 +5,7 @@ GPU count against a GPU node's GRES."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -187,6 +188,40 @@ def test_onboard_without_srun_stops_before_creating_anything(
         "onboard again"
     )
     assert list(home.iterdir()) == []
+
+
+def test_onboard_dry_run_says_step_2_fails_while_every_gpu_node_is_allocated(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # every node of partition gpu running a job: the dry run printed the plan without a word
+    # (check's sinfo %F counts an allocated node as usable), and the run then failed at step 2
+    # (make-env's node check: srun --immediate, 'no node is idle or mixed now')
+    for node in ("n1", "n2"):
+        login_cluster.slurm(
+            "sbatch", "-p", "gpu", "-w", node, "--exclusive", "-o", "/dev/null", "--wrap",
+            "sleep 300",
+        )  # fmt: skip
+    try:
+        for node in ("n1", "n2"):
+            login_cluster.wait_state(node, lambda state, _: state == "allocated", 10)
+        done = gpudoctor(login_cluster, "onboard", "--dry-run", cwd=tmp_path)
+        given = gpudoctor(
+            login_cluster, "onboard", "--dry-run", "--driver", "580.95.05", "--cc", "9.0",
+            cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        login_cluster.slurm("scancel", "--quiet", f"--user={os.getuid()}")
+        for node in ("n1", "n2"):
+            login_cluster.wait_state(node, lambda state, _: state == "idle", 30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "onboard: warning: partition gpu: no node is idle or mixed now (n1 allocated, n2 "
+        "allocated): make-env's node check (step 2) fails until one is (--driver VERSION --cc "
+        "X.Y plans without it)"
+    )
+    assert given.returncode == 0, given.stderr
+    assert "warning" not in given.stdout  # no node check: the verify job just queues
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
