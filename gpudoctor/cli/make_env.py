@@ -226,6 +226,7 @@ def _loaded_here() -> tuple[str, ...]:
 CHECK_REMEDIES = (
     "; try again later, or name another with --partition/--nodelist",
     " (try again later, or wait longer with --immediate)",
+    " (try again later, or name another node with --nodelist)",
     " (--remote-timeout)",
 )
 """The ways on that check's --partition errors name: options of check, not of make-env."""

@@ -26,7 +26,7 @@ from gpudoctor.cli.options import (
     dash_aware_path,
     debug_option,
 )
-from gpudoctor.errors import BadInputError, ExitCode
+from gpudoctor.errors import BadInputError, ExitCode, GpudoctorError
 from gpudoctor.model.times import utc_stamp
 from gpudoctor.onboard.plan import (
     CREATE_TIMEOUT_S,
@@ -68,6 +68,8 @@ NOT_A_TERMINAL = (
 MAX_STEP_TIMEOUT_S = 24 * 3600
 """The longest --create-timeout, --install-timeout and --verify-timeout taken: a day, as
 fleet run's --node-timeout."""
+NODE_QUERY_TIMEOUT_S = 5.0
+"""The dry run's sinfo for the partition's node states (check's sinfo answered just before)."""
 DEFAULT_PREFIX = "gpudoctor-env"
 """The environment's folder, under the current directory (a project's own folder, or the
 scratch space a cluster's documentation names: --prefix)."""
@@ -410,6 +412,50 @@ class _Live(_Lines):
             self.progress = None
 
 
+def _no_node_free(plan: Plan, facts: Facts, from_report: str | None) -> str:
+    """Why make-env's node check (step 2) would fail now in a partition whose nodes are all
+    allocated ('' when one is idle or mixed, or the plan says so already). sinfo's %F in
+    check's report counts an allocated node as usable: the dry run printed the plan without a
+    word, and step 2's srun --immediate then failed at once. Asked only where this run's check
+    found sinfo answering (a saved report may come from another machine)."""
+    partition = plan.target.partition
+    if (
+        not plan.node_check
+        or partition is None
+        or from_report is not None
+        or facts.partitions is None
+        or plan.target.unchecked is not None
+        or partition in facts.idle_less_partitions
+        or partition in dict(facts.closed_partitions)
+    ):
+        return ""
+    from gpudoctor.fleet.remote import NodeUnavailableError, find_nodes
+
+    try:
+        find_nodes(partition=partition, nodelist=None, timeout_s=NODE_QUERY_TIMEOUT_S)
+    except NodeUnavailableError as exc:
+        said = str(exc).split("; try again later", 1)[0]
+        return (
+            f"{said}: make-env's node check (step 2) fails until one is (--driver VERSION "
+            "--cc X.Y plans without it)"
+        )
+    except GpudoctorError:  # sinfo's own trouble: step 2 says it, as before
+        return ""
+    return ""
+
+
+def _srun_missing(plan: Plan) -> str:
+    """What stops a plan for a partition on a login node without srun on PATH ('' if none)."""
+    if plan.target.partition is None or shutil.which("srun") is not None:
+        return ""
+    uses = "make-env's node check and the verify step run" if plan.node_check else "verify runs"
+    return (
+        f"srun not found on PATH: {uses} on partition {plan.target.partition} through srun; "
+        "put srun on PATH (SLURM's client commands; Debian's package slurm-client) and run "
+        "onboard again"
+    )
+
+
 def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> None:
     """Every step and its command, in order."""
     steps = ((check,) if check else ()) + plan.steps
@@ -446,17 +492,30 @@ def _print_plan(plan: Plan, facts: Facts, check: Step | None, out: TextIO) -> No
         word = {"drain": "drained", "inact": "inactive"}.get(closed, closed)
         click.echo(
             f"onboard: warning: partition {plan.target.partition} is {word} (sinfo's AVAIL "
-            f"{closed}): SLURM starts no job there now; {after}",
+            f"{closed}): SLURM starts no job there now; {_node_check_first(plan, 'it does')}"
+            f"{after}",
             file=out,
         )
     elif plan.target.partition in facts.idle_less_partitions:
         # srun queues the verify job: it would wait, with the spinner, until a node is back
         click.echo(
             f"onboard: warning: no node of partition {plan.target.partition} can start a job "
-            "now (all drained, down or not responding): the verify step waits in the queue "
-            "until one is back",
+            f"now (all drained, down or not responding): {_node_check_first(plan, 'one is back')}"
+            "the verify step waits in the queue until one is back",
             file=out,
         )
+
+
+def _node_check_first(plan: Plan, until: str) -> str:
+    """What a partition that starts no job now does to step 2, when make-env checks a node:
+    its srun --immediate fails at once, so a warning that spoke only of the verify step
+    promised a wait (or a refusal after the environment was created) that never came."""
+    if not plan.node_check:
+        return ""
+    return (
+        f"make-env's node check (step 2) fails until {until} (--driver VERSION --cc X.Y plans "
+        "without it), and then "
+    )
 
 
 def _summary(plan: Plan, facts: Facts, results: list[StepResult], check: Step | None) -> Summary:
@@ -757,11 +816,18 @@ def _onboard(
     total = len(plan.steps) + first - 1
     out = sys.stdout if dry_run else sys.stderr
     _print_plan(plan, facts, check, out)
+    no_srun = _srun_missing(plan)
     if dry_run:
-        if missing_tool:
-            # the plan read as ready to run, and the run then stopped at once on this
-            click.echo(f"onboard: warning: {missing_tool}", file=out)
+        busy = "" if no_srun else _no_node_free(plan, facts, request.from_report)
+        for missing in (missing_tool, no_srun, busy):
+            if missing:
+                # the plan read as ready to run, and the run then stopped on this
+                click.echo(f"onboard: warning: {missing}", file=out)
         return int(ExitCode.OK)
+    if no_srun:
+        # with --driver/--cc the environment was created (minutes) before the verify step's
+        # srun failed; without them step 2's node check failed on it (exit 1, after the plan)
+        raise BadInputError(no_srun)
     if (
         not yes
         and interactive

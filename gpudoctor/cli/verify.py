@@ -337,7 +337,7 @@ def command(
 
     # the srun line it suggests runs this verify again: sys.argv is not ours to read (python
     # -m, a test runner), so the options that choose what is verified are spelled out
-    again = ["gpudoctor", "verify", *(["--quick"] if quick else [])]
+    again = [*_gpudoctor_command(), "verify", *(["--quick"] if quick else [])]
     again += [] if framework == "all" else ["--framework", framework]
     verdict = with_slurm_reason(verdict, again)
     color = fmt == "text" and use_color(to_file=output is not None)
@@ -348,6 +348,18 @@ def command(
     if keeping(no_history):
         keep_verify(VERIFY.render("json", result, verdict), verdict.overall, history_dir)
     return int(exit_code_for(verdict.overall))
+
+
+def _gpudoctor_command() -> list[str]:
+    """How a pasted line starts this gpudoctor: ``gpudoctor`` where that is on PATH (srun
+    passes PATH on to the job), else this interpreter with ``-m gpudoctor``: run as
+    ``python -m gpudoctor`` with no gpudoctor on PATH, the suggested ``srun ... gpudoctor
+    verify`` failed on the node with 'execve(): gpudoctor: No such file or directory'."""
+    import shutil
+
+    if shutil.which("gpudoctor") is not None or not sys.executable:
+        return ["gpudoctor"]
+    return [sys.executable, "-m", "gpudoctor"]
 
 
 def _now() -> str:

@@ -36,6 +36,15 @@ class NodeBusyError(NodeUnavailableError):
     node of the partition may have them free."""
 
 
+class NodeLaunchError(NodeBusyError):
+    """SLURM gave the job a node that could not start its task (``Task launch for StepId=...
+    failed on node n1: Communication connection failure``: a slurmd that stopped, which the
+    controller marks down only after SlurmdTimeout): another node may start it."""
+
+
+LAUNCH_REMEDY = " (try again later, or name another node with --nodelist)"
+"""What a launch failure on every node tried leaves to do (not --immediate: no wait helps)."""
+
 MAX_TRIES = 3
 """Nodes tried in turn when srun finds one busy: each costs up to --immediate seconds."""
 
@@ -239,6 +248,12 @@ def _report(where: Where, result: CmdResult, timeout_s: float) -> Report:
                 f"there: see the partition's AllowAccounts, AllowQos and limits with `scontrol "
                 f"show partition {where.partition or ''}`, and your accounts and QOS with "
                 "`sacctmgr show assoc user=$USER`; srun reads SLURM_ACCOUNT and SLURM_QOS)"
+            )
+        if complaint.startswith("Task launch for "):
+            # the node failed, not the queue: --immediate's longer wait never helped, and the
+            # next idle node of the partition was not tried
+            raise NodeLaunchError(
+                f"{on}: the job could not start there: {complaint}{LAUNCH_REMEDY}"
             )
         error = NodeBusyError if "busy" in complaint.lower() else NodeUnavailableError
         raise error(

@@ -74,8 +74,11 @@ _CONTROLLER_WORDS = ("Unable to contact slurm controller",)
 def _require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
+        # check --partition, make-env --partition and onboard come here too: "fleet needs"
+        # named a command the person had not run
         raise SlurmUnavailableError(
-            f"{tool} not found on PATH: fleet needs SLURM's client commands (slurm-client)",
+            f"{tool} not found on PATH: gpudoctor reaches the cluster through SLURM's client "
+            "commands (sinfo, srun, scontrol; Debian's package slurm-client)",
             SlurmUnavailableError.NOT_INSTALLED,
         )
     return path

@@ -346,6 +346,8 @@ class Plan:
     job_script: str | None
     """A batch script for the partition target; None for this machine."""
     run_line: str
+    node_check: bool = False
+    """make-env (step 2) checks one of the partition's nodes through srun --immediate."""
 
 
 def _join(*parts: str) -> str:
@@ -597,4 +599,5 @@ def make_plan(request: Request, facts: Facts, partition: str | None) -> Plan:
         steps=steps,
         job_script=job_script(target, activate, facts.shadowing_modules, max_minutes),
         run_line="sbatch train.sbatch" if target.partition else "python train.py",
+        node_check=node_check,
     )

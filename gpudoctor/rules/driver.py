@@ -289,6 +289,27 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             ),
         )
         return
+    ran = report.site.remote if report.site else None
+    if job is not None and ran is not None and ran.gres is None:
+        # check --partition cpu from a login node, on a node sinfo gives no gpu GRES: "On a
+        # cloud VM: choose an instance type with an NVIDIA GPU" was no way on; a partition is.
+        # (Not for any job: fleet run's job on a GPU node asks for no GPU either.)
+        where = f"node {job.node}" if job.node else "this node"
+        where += f" (partition {job.partition})" if job.partition else ""
+        yield Hit(
+            title=f"No NVIDIA GPU on {where}: this SLURM job runs on the CPU only",
+            evidence=(
+                *evidence,
+                f"SLURM job {job.job_id} on {where}, which sinfo lists with no gpu GRES",
+            ),
+            fix=(
+                "Nothing to do for CPU work. For GPU work, run on a partition whose nodes have "
+                "GPUs (a gpu GRES), and ask for one:",
+                "$ sinfo -o '%P %G'   # each partition and its GRES",
+                "$ srun -p PARTITION --gres=gpu:1 --pty bash",
+            ),
+        )
+        return
     yield Hit(
         evidence=tuple(evidence),
         fix=(

@@ -137,6 +137,16 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     evidence = ["sinfo answered; no NVIDIA GPU here; SLURM_JOB_ID is not set"]
     evidence += [_describe(p) for p in parts] or ["no partition lists a gpu GRES"]
     down = bool(parts) and _unusable(parts, parts[0].name)
+    # "use another GPU partition" was said where there was none: name those with nodes up
+    names = dict.fromkeys(p.name for p in parts)  # a partition has a row per GRES
+    others = [n for n in list(names)[1:] if not _unusable(parts, n)]
+    elsewhere = (
+        f"Ask the admins, or use partition {', '.join(others)}, which has nodes up."
+        if len(others) == 1
+        else f"Ask the admins, or use one of partitions {', '.join(others)}, which have nodes up."
+        if others
+        else "Ask the admins: no other GPU partition has nodes up."
+    )
     yield Hit(
         title=(
             f"This is a SLURM login node: the GPUs are on partition {parts[0].name}"
@@ -151,7 +161,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             *(
                 [
                     f"No node of partition {parts[0].name} can start a job now: a job there "
-                    "waits until one is back. Ask the admins, or use another GPU partition.",
+                    f"waits until one is back. {elsewhere}",
                 ]
                 if down
                 else []

@@ -43,7 +43,11 @@ ONBOARD_PUBLISHED = json.loads((ROOT / "docs" / "onboard-schema.json").read_text
 
 
 def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
-    """The fake tools first on PATH; the children import this checkout's gpudoctor."""
+    """The fake tools first on PATH, a stand-in srun among them (a plan for a partition is
+    refused where none is on PATH; no test here runs it); the children import this checkout's
+    gpudoctor."""
+    if not (tmp / "bin" / "srun").exists():
+        fake_tool(tmp / "bin", "srun", "exit 99")
     return {
         "PATH": f"{tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(ROOT),
@@ -407,11 +411,22 @@ def test_a_partition_whose_nodes_are_all_down_is_warned_of_before_the_verify_job
     report.write_text(json.dumps(doc))
     fake_tool(tmp_path / "bin", "uv", "exit 99")
     args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
-    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    driver = ("--driver", "580.95.05", "--cc", "9.0")
+    result = cli(*args, *driver, "--report-dir", str(tmp_path), env=env_for(tmp_path))
     assert result.exit_code == 0, result
     assert result.stdout.splitlines()[-1] == (
         "onboard: warning: no node of partition gpu can start a job now (all drained, down or "
         "not responding): the verify step waits in the queue until one is back"
+    )
+    # without --driver/--cc make-env checks a node first (srun --immediate), which fails at
+    # once: the warning spoke only of the verify step's wait, and step 2 then failed
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == (
+        "onboard: warning: no node of partition gpu can start a job now (all drained, down or "
+        "not responding): make-env's node check (step 2) fails until one is back (--driver "
+        "VERSION --cc X.Y plans without it), and then the verify step waits in the queue "
+        "until one is back"
     )
     doc["site"]["slurm"]["partitions"][1]["nodes_usable"] = 3  # one row of gpu has nodes up
     report.write_text(json.dumps(doc))
@@ -448,9 +463,18 @@ def test_a_partition_that_takes_no_job_is_warned_of_before_anything_is_created(
     report.write_text(json.dumps(doc))
     fake_tool(tmp_path / "bin", "uv", "exit 99")
     args = ("onboard", "--dry-run", "--from-report", str(report), "--prefix", str(tmp_path / "e"))
-    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    driver = ("--driver", "580.95.05", "--cc", "9.0")
+    result = cli(*args, *driver, "--report-dir", str(tmp_path), env=env_for(tmp_path))
     assert result.exit_code == 0, result
     assert result.stdout.splitlines()[-1] == f"onboard: warning: {said}"
+    # make-env's node check (without --driver/--cc) is refused first, at once (srun: 'Partition
+    # in DOWN state', 'Required partition not available'), before anything is created
+    result = cli(*args, "--report-dir", str(tmp_path), env=env_for(tmp_path))
+    first, now = said.split("now; ", 1)
+    assert result.stdout.splitlines()[-1] == (
+        f"onboard: warning: {first}now; make-env's node check (step 2) fails until it does "
+        f"(--driver VERSION --cc X.Y plans without it), and then {now}"
+    )
     for part in doc["site"]["slurm"]["partitions"]:
         part["available"] = "up"
     report.write_text(json.dumps(doc))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,8 +51,11 @@ def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sinfo(tmp_path: Path, body: str, **env: str) -> dict[str, str | None]:
+    """PATH with this sinfo first, and a gpudoctor command (as an activated venv has it)."""
     (tmp_path / "sinfo").write_text(body)
     (tmp_path / "sinfo").chmod(0o755)
+    (tmp_path / "gpudoctor").write_text("#!/bin/sh\nexit 99\n")
+    (tmp_path / "gpudoctor").chmod(0o755)
     gone = {k: None for k in os.environ if k.startswith("SLURM")}
     return {**gone, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", **env}
 
@@ -70,6 +75,22 @@ def test_verify_on_a_login_node_says_where_the_gpus_are(cli: Cli, tmp_path: Path
         "--quick --framework torch"
     ) in result.stdout
     assert result.stdout.rstrip().endswith("verdict: WARN")
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_the_srun_line_runs_this_gpudoctor_where_none_is_on_path(cli: Cli, tmp_path: Path) -> None:
+    # run as `python -m gpudoctor verify` with no gpudoctor on PATH, the line said `srun ...
+    # gpudoctor verify`, which failed on the node: 'execve(): gpudoctor: No such file or
+    # directory'
+    env = sinfo(tmp_path, SINFO)
+    (tmp_path / "gpudoctor").unlink()
+    result = cli(*ARGS, env={**env, "PATH": str(tmp_path)})
+    assert result.exit_code == 0, result
+    python = shlex.quote(sys.executable)
+    assert (
+        f"run it on a GPU node: srun -p gpu --gres=gpu:1 {python} -m gpudoctor verify --quick "
+        "--framework torch"
+    ) in result.stdout
 
 
 @pytest.mark.usefixtures("no_gpu")

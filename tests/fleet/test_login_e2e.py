@@ -5,6 +5,7 @@ GPU count against a GPU node's GRES."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -45,11 +46,14 @@ def login_cluster() -> Iterator[SlurmCluster]:
 
 
 def gpudoctor(
-    cluster: SlurmCluster, *args: str, cwd: Path = ROOT
+    cluster: SlurmCluster, *args: str, cwd: Path = ROOT, path: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m gpudoctor ARGS`` on the login node (outside any job), timed."""
+    """``python -m gpudoctor ARGS`` on the login node (outside any job), timed; ``path``
+    replaces PATH."""
     env = {k: v for k, v in cluster.environ().items() if not k.startswith("SLURM_JOB")}
     env["PYTHONPATH"] = str(ROOT)
+    if path is not None:
+        env["PATH"] = path
     start = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "gpudoctor", *args],
@@ -102,12 +106,122 @@ def test_check_partition_without_gpus_runs_there_and_says_so(login_cluster: Slur
     assert "checked on node n3 through srun (partition cpu: no GPU GRES" in done.stdout
 
 
+def test_check_partition_passes_over_a_node_whose_slurmd_stopped(
+    login_cluster: SlurmCluster,
+) -> None:
+    # n1's slurmd gone, n1 still idle in sinfo until SlurmdTimeout: check --partition gpu ran
+    # on n1, srun said 'Task launch for StepId=... failed on node n1: Communication connection
+    # failure', and check gave up (exit 1) advising a longer --immediate, with n2 idle
+    login_cluster.stop_node("n1")
+    try:
+        done = gpudoctor(login_cluster, "check", "--partition", "gpu", "--no-frameworks")
+    finally:
+        login_cluster.start_node("n1")
+    assert "node n1 (partition gpu): the job could not start there: Task launch" in done.stderr
+    assert "; trying another node" in done.stderr
+    assert "--immediate" not in done.stderr
+    assert "checked on node n2 through srun" in done.stdout, done.stderr
+
+
 def test_check_unknown_partition_is_one_line_exit_2(login_cluster: SlurmCluster) -> None:
     done = gpudoctor(login_cluster, "check", "--partition", "nope")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "gpudoctor: error: --partition nope: no such partition (this cluster has: gpu, cpu)"
     ]
+
+
+def without_srun(cluster: SlurmCluster, folder: Path) -> str:
+    """A PATH whose SLURM commands are sinfo, scontrol and squeue, and no srun: a login node
+    whose cluster module (or package) left srun out."""
+    folder.mkdir()
+    for tool in ("sinfo", "scontrol", "squeue", "scancel"):
+        found = shutil.which(tool, path=cluster.environ()["PATH"])
+        assert found is not None
+        (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+def test_check_partition_without_srun_says_what_is_missing_not_fleet(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # check --partition and make-env --partition read 'srun not found on PATH: fleet needs
+    # SLURM's client commands (slurm-client)', naming a command the student never ran
+    path = without_srun(login_cluster, tmp_path / "bin")
+    for args in (
+        ("check", "--partition", "gpu", "--no-frameworks"),
+        ("make-env", "--partition", "gpu"),
+    ):
+        done = gpudoctor(login_cluster, *args, cwd=tmp_path, path=path)
+        assert done.returncode == 2, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last == (
+            "gpudoctor: error: srun not found on PATH: gpudoctor reaches the cluster through "
+            "SLURM's client commands (sinfo, srun, scontrol; Debian's package slurm-client)"
+        ), done.stderr
+        assert "fleet" not in done.stderr
+
+
+def test_onboard_without_srun_stops_before_creating_anything(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # the dry run printed the plan, srun line and all, with no word; the run with --driver/--cc
+    # created the environment (minutes) before the verify step failed on srun
+    if not Path(sys.executable).with_name("uv").exists():
+        pytest.skip("uv is in the test extra")
+    path = without_srun(login_cluster, tmp_path / "bin")
+    home = tmp_path / "home"
+    home.mkdir()
+    dry = gpudoctor(login_cluster, "onboard", "--dry-run", cwd=home, path=path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[-1] == (
+        "onboard: warning: srun not found on PATH: make-env's node check and the verify step "
+        "run on partition gpu through srun; put srun on PATH (SLURM's client commands; "
+        "Debian's package slurm-client) and run onboard again"
+    )
+    args = ("onboard", "--yes", "--driver", "580.95.05", "--cc", "9.0")
+    done = gpudoctor(login_cluster, *args, cwd=home, path=path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "gpudoctor: error: srun not found on PATH: verify runs on partition gpu through srun; "
+        "put srun on PATH (SLURM's client commands; Debian's package slurm-client) and run "
+        "onboard again"
+    )
+    assert list(home.iterdir()) == []
+
+
+def test_onboard_dry_run_says_step_2_fails_while_every_gpu_node_is_allocated(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # every node of partition gpu running a job: the dry run printed the plan without a word
+    # (check's sinfo %F counts an allocated node as usable), and the run then failed at step 2
+    # (make-env's node check: srun --immediate, 'no node is idle or mixed now')
+    for node in ("n1", "n2"):
+        login_cluster.slurm(
+            "sbatch", "-p", "gpu", "-w", node, "--exclusive", "-o", "/dev/null", "--wrap",
+            "sleep 300",
+        )  # fmt: skip
+    try:
+        for node in ("n1", "n2"):
+            login_cluster.wait_state(node, lambda state, _: state == "allocated", 10)
+        done = gpudoctor(login_cluster, "onboard", "--dry-run", cwd=tmp_path)
+        given = gpudoctor(
+            login_cluster, "onboard", "--dry-run", "--driver", "580.95.05", "--cc", "9.0",
+            cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        login_cluster.slurm("scancel", "--quiet", f"--user={os.getuid()}")
+        for node in ("n1", "n2"):
+            login_cluster.wait_state(node, lambda state, _: state == "idle", 30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "onboard: warning: partition gpu: no node is idle or mixed now (n1 allocated, n2 "
+        "allocated): make-env's node check (step 2) fails until one is (--driver VERSION --cc "
+        "X.Y plans without it)"
+    )
+    assert given.returncode == 0, given.stderr
+    assert "warning" not in given.stdout  # no node check: the verify job just queues
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_make_env_on_the_login_node_plans_for_the_gpu_partition(

@@ -63,7 +63,7 @@ def test_the_node_report_comes_back_with_where_it_ran(tmp_path, monkeypatch):
         ("busy", "srun refused the job: Unable to allocate resources: Requested nodes are busy"),
         ("garbage", "the output is not a report"),
         ("crash", "the check failed there: /usr/bin/python3: No module named gpudoctor"),
-        ("launch_fail", "srun refused the job: Task launch for StepId=3.0 failed"),
+        ("launch_fail", "the job could not start there: Task launch for StepId=3.0 failed"),
     ],
 )
 def test_every_failure_is_one_line_exit_1(tmp_path, monkeypatch, mode, said):

@@ -10,6 +10,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import (
     CacheInfo,
     FsUsage,
+    RemoteRun,
     SiteInfo,
     SlurmCluster,
     SlurmJob,
@@ -55,6 +56,19 @@ def test_a_gpu_partition_whose_nodes_are_all_drained_or_down_is_said_before_the_
     assert login.title.endswith(", whose nodes are all drained or down now")
     assert login.fix[0].startswith("No node of partition gpu can start a job now")
     assert any("none of them can start a job now" in e for e in login.evidence)
+    # it said "use another GPU partition" whether or not there was one with nodes up
+    assert login.fix[0].endswith("Ask the admins, or use partition debug, which has nodes up.")
+    parts = tuple(replace(p, nodes_usable=0) for p in parts)
+    dead = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=parts)))
+    login = ids(dead)["GD-HOST-007"]
+    assert login.fix[0].endswith("Ask the admins: no other GPU partition has nodes up.")
+    only = tuple(p for p in parts if p.name == "gpu")
+    alone = replace(report, site=replace(report.site, slurm=replace(cluster, partitions=only)))
+    assert (
+        ids(alone)["GD-HOST-007"]
+        .fix[0]
+        .endswith("Ask the admins: no other GPU partition has nodes up.")
+    )
 
 
 @pytest.mark.parametrize("gres", ["gpu:²", "gpu:h100:" + "9" * 5000])
@@ -385,3 +399,26 @@ def test_the_toolkit_check_is_quiet_where_it_does_not_apply():
     assert b.findings(with_docker(b.no_gpu_machine()), "GD-HOST-061") == []  # no GPU
     assert b.findings(with_docker(b.healthy(), container="docker"), "GD-HOST-061") == []
     assert b.findings(with_docker(b.healthy(), wsl=True), "GD-HOST-061") == []
+
+
+def test_a_job_on_a_node_without_gpus_is_told_of_gpu_partitions_not_cloud_vms():
+    # check --partition cpu from a login node: the node's GD-DRV-001 said "Nothing to do if
+    # this machine has no GPU ... On a cloud VM: choose an instance type with an NVIDIA GPU"
+    job = SlurmJob(job_id="52022", step_id="0", partition="cpu", node="n3")
+    ran = RemoteRun(node="n3", partition="cpu", gres=None)
+    site = SiteInfo(slurm_job=job, slurm_commands=True, remote=ran)
+    found = ids(replace(b.no_gpu_machine(), site=site))["GD-DRV-001"]
+    assert found.severity == Severity.WARNING
+    assert found.title == (
+        "No NVIDIA GPU on node n3 (partition cpu): this SLURM job runs on the CPU only"
+    )
+    assert (
+        "SLURM job 52022 on node n3 (partition cpu), which sinfo lists with no gpu GRES"
+        in found.evidence
+    )
+    assert "$ srun -p PARTITION --gres=gpu:1 --pty bash" in found.fix
+    assert not any("cloud" in line for line in found.fix)
+    # fleet run's job on a node of partition gpu asks for no GPU either: not told to go to one
+    gpu_job = replace(job, partition="gpu", node="n1")
+    fleet = replace(b.no_gpu_machine(), site=SiteInfo(slurm_job=gpu_job, slurm_commands=True))
+    assert "partition" not in ids(fleet)["GD-DRV-001"].title
