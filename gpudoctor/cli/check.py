@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from concurrent.futures import Future
 from pathlib import Path
@@ -274,7 +275,11 @@ def command(
         )
     else:
         report = _probed_report(
-            python_exe, timeout_s=timeout_s, frameworks=not no_frameworks, window_s=window_s
+            python_exe,
+            timeout_s=timeout_s,
+            frameworks=not no_frameworks,
+            window_s=window_s,
+            fmt=fmt,
         )
     if ib_rate is not None:
         report = _with_ib_rate(report, ib_rate)
@@ -576,8 +581,10 @@ def _probed_report(
     frameworks: bool,
     cuda: bool = True,
     window_s: float | None = None,
+    fmt: str | None = None,
 ) -> Report:
-    """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal."""
+    """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal;
+    ``fmt``: the format the report will be rendered in, whose renderer loads meanwhile."""
     import dataclasses
 
     from gpudoctor.cli.probe_progress import make_probe_progress
@@ -609,9 +616,7 @@ def _probed_report(
         )
         try:
             cluster = _start_cluster_query() if cuda else None
-            import gpudoctor.render
-            import gpudoctor.rules  # noqa: F401 - loaded while the children run
-
+            _load_while_probing(fmt)
             report = result_of(pending)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the probes' clean-up first
             settle(pending)
@@ -620,6 +625,21 @@ def _probed_report(
     finally:
         if progress is not None:  # also on Ctrl-C: the line is erased and the cursor shown
             progress.close()
+
+
+def _load_while_probing(fmt: str | None) -> None:
+    """Load what the diagnosis and the output need while the probe children run, where this
+    process only waits: the rules, the knowledge base (about 30 ms of TOML) and the renderer of
+    ``fmt`` (rich, for text). Nothing changes but when it is loaded: a knowledge base that does
+    not load raises again at the diagnosis, as it always did."""
+    import gpudoctor.render
+    import gpudoctor.rules
+    from gpudoctor import kb
+
+    with contextlib.suppress(Exception):  # raised again, and said, where it is used
+        kb.load()
+        if fmt is not None:
+            gpudoctor.render.preload(fmt)
 
 
 def _start_cluster_query() -> Future[SlurmCluster | None] | None:
