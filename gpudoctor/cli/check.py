@@ -27,9 +27,8 @@ from gpudoctor.cli.options import (
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode, SlurmUnavailableError
-from gpudoctor.fleet.remote import IMMEDIATE_S, REMOTE_TIMEOUT_S
+from gpudoctor.fleet.defaults import IMMEDIATE_S, REMOTE_TIMEOUT_S
 from gpudoctor.model.findings import Diagnosis, Severity
-from gpudoctor.model.report import Report, SlurmCluster
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from gpudoctor.fleet.gate import GateDecision
     from gpudoctor.fleet.slurm import ComputeNode
     from gpudoctor.model.findings import Finding
+    from gpudoctor.model.report import Report, SlurmCluster
 
 
 def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
@@ -647,6 +647,7 @@ def _start_cluster_query() -> Future[SlurmCluster | None] | None:
     import threading
 
     from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
+    from gpudoctor.model.report import SlurmCluster
 
     if not asks_as_login_node():
         return None
