@@ -253,6 +253,7 @@ def command(
     if health_check:
         _note_unused_in_gate(drain=drain)
     window_s = _window(since)
+    asked: Future[ComputeNode | SlurmUnavailableError | None] | None = None
     if from_report is not None:
         report = _replayed_report(from_report)
     elif remote:
@@ -270,6 +271,9 @@ def command(
             immediate_s=immediate_s,
         )
     elif health_check:
+        if drain:  # SLURM is asked while the probes run: its answer can take up to 5 s
+            node_name = node_name if node_name is not None else _this_node()
+            asked = _start_slurm_query(node_name)
         report = _probed_report(
             None, timeout_s=timeout_s, frameworks=False, cuda=False, window_s=window_s
         )
@@ -284,7 +288,9 @@ def command(
     if ib_rate is not None:
         report = _with_ib_rate(report, ib_rate)
     if health_check:
-        return _health_gate(report, fmt, output, force, drain=drain, node_name=node_name)
+        return _health_gate(
+            report, fmt, output, force, drain=drain, node_name=node_name, asked=asked
+        )
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
@@ -472,11 +478,13 @@ def _health_gate(
     *,
     drain: bool,
     node_name: str | None,
+    asked: Future[ComputeNode | SlurmUnavailableError | None] | None = None,
 ) -> int:
     """One line for the scheduler's log; exit 1 on an error in the driver, NVML or a GPU.
 
     A Prolog treats a non-zero exit as the signal (and must not call scontrol); a
-    HealthCheckProgram is run with --drain and acts itself.
+    HealthCheckProgram is run with --drain and acts itself. ``asked``: SLURM's answer about
+    the node, asked while the probes ran (:func:`_start_slurm_query`); else asked now.
     """
     from gpudoctor import kb
     from gpudoctor.fleet.gate import gate_findings
@@ -490,11 +498,11 @@ def _health_gate(
         emit(HEALTH.render(fmt, result), output, force=force, note=None)
         return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
     name = node_name if node_name is not None else _this_node()
-    asked = _ask_slurm(name)
-    if asked is not None and not isinstance(asked, SlurmUnavailableError):
-        report = _with_node_gres(report, asked)
+    answer = asked.result() if asked is not None else _ask_slurm(name)
+    if answer is not None and not isinstance(answer, SlurmUnavailableError):
+        report = _with_node_gres(report, answer)
     errors = gate_findings(diagnose(report, kb.load()).findings)
-    action = _act(errors, name, asked)
+    action = _act(errors, name, answer)
     click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
     result = HealthResult(
         errors=errors,
@@ -518,6 +526,23 @@ def _ask_slurm(name: str) -> ComputeNode | SlurmUnavailableError | None:
         return slurm.node_gres_state(name, timeout_s=slurm.GATE_QUERY_TIMEOUT_S)
     except SlurmUnavailableError as exc:
         return exc
+
+
+def _start_slurm_query(name: str) -> Future[ComputeNode | SlurmUnavailableError | None]:
+    """:func:`_ask_slurm` in a thread, so that the gate's sinfo (bounded at 5 s) runs beside
+    its probes instead of after them; an exception it raises is raised by ``result()``."""
+    import threading
+
+    future: Future[ComputeNode | SlurmUnavailableError | None] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(_ask_slurm(name))
+        except BaseException as exc:  # raised again in the gate, where it was raised before
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="gpudoctor-gate-sinfo", daemon=True).start()
+    return future
 
 
 def _with_node_gres(report: Report, node: ComputeNode) -> Report:

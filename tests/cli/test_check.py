@@ -278,6 +278,41 @@ def test_the_knowledge_base_and_the_renderer_load_while_the_probes_run(
     assert seen == {"kb": True, "renderer": True}
 
 
+def test_the_gate_asks_slurm_about_its_node_while_its_probes_run(cli: Cli, monkeypatch):
+    """--drain's sinfo (up to 5 s where the controller does not answer) runs beside the
+    probes; it ran after them, adding their time to its own."""
+    import threading
+    from concurrent.futures import Future
+
+    from gpudoctor.cli import check
+    from gpudoctor.probe import collect
+
+    asked = threading.Event()
+    seen: dict[str, object] = {}
+
+    def ask(name):
+        seen["node"] = name
+        asked.set()
+        return None  # SLURM does not list the node
+
+    def probes(*args, **kwargs):
+        done: Future = Future()
+        done.set_result(healthy())
+        return done
+
+    def answer(pending):
+        seen["asked while probing"] = asked.wait(2.0)
+        return pending.result()
+
+    monkeypatch.setattr(check, "_ask_slurm", ask)
+    monkeypatch.setattr(collect, "start_collect", probes)
+    monkeypatch.setattr(collect, "result_of", answer)
+    result = cli("check", "--health-check", "--drain", "--node", "n1", "--format", "json")
+    assert result.exit_code == 0, result
+    assert seen == {"node": "n1", "asked while probing": True}
+    assert json.loads(result.stdout)["node"] == "n1"
+
+
 @pytest.mark.parametrize(
     ("name", "marker"), [("r.json", '"schema_version"'), ("r.md", "## gpudoctor check")]
 )
