@@ -290,10 +290,9 @@ def test_the_gate_asks_slurm_about_its_node_while_its_probes_run(cli: Cli, monke
     asked = threading.Event()
     seen: dict[str, object] = {}
 
-    def ask(name):
+    def ask(name):  # answers None: SLURM does not list the node
         seen["node"] = name
         asked.set()
-        return None  # SLURM does not list the node
 
     def probes(*args, **kwargs):
         done: Future = Future()
