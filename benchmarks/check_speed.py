@@ -28,6 +28,12 @@ it takes beyond them (goal: at most 0.2 s); the last line measures that: check's
 hardware probe that returns at once, rounds alternated.
 
 Usage: python benchmarks/check_speed.py [-n RUNS] [--no-collect-env] [--hardware-only]
+
+Run it from the folder of the checkout it measures, or from one without a ``gpudoctor`` folder
+with PYTHONPATH naming the tree: ``python -m gpudoctor`` takes the package of the current folder
+before PYTHONPATH's, so comparing two trees from inside one measures that one twice. With
+PYTHONDONTWRITEBYTECODE set (this VM's shell sets it) every run compiles every module again:
+unset it, or set PYTHONPYCACHEPREFIX, to time what an installed gpudoctor does.
 """
 
 from __future__ import annotations

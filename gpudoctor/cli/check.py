@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from concurrent.futures import Future
 from pathlib import Path
@@ -27,9 +28,8 @@ from gpudoctor.cli.options import (
     use_color,
 )
 from gpudoctor.errors import BadInputError, ExitCode, SlurmUnavailableError
-from gpudoctor.fleet.remote import IMMEDIATE_S, REMOTE_TIMEOUT_S
+from gpudoctor.fleet.defaults import IMMEDIATE_S, REMOTE_TIMEOUT_S
 from gpudoctor.model.findings import Diagnosis, Severity
-from gpudoctor.model.report import Report, SlurmCluster
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from gpudoctor.fleet.gate import GateDecision
     from gpudoctor.fleet.slurm import ComputeNode
     from gpudoctor.model.findings import Finding
+    from gpudoctor.model.report import Report, SlurmCluster
 
 
 def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
@@ -257,6 +258,7 @@ def command(
     if health_check:
         _note_unused_in_gate(drain=drain)
     window_s = _window(since)
+    asked: Future[ComputeNode | SlurmUnavailableError | None] | None = None
     if from_report is not None:
         report = _replayed_report(from_report)
     elif remote:
@@ -274,17 +276,26 @@ def command(
             immediate_s=immediate_s,
         )
     elif health_check:
+        if drain:  # SLURM is asked while the probes run: its answer can take up to 5 s
+            node_name = node_name if node_name is not None else _this_node()
+            asked = _start_slurm_query(node_name)
         report = _probed_report(
             None, timeout_s=timeout_s, frameworks=False, cuda=False, window_s=window_s
         )
     else:
         report = _probed_report(
-            python_exe, timeout_s=timeout_s, frameworks=not no_frameworks, window_s=window_s
+            python_exe,
+            timeout_s=timeout_s,
+            frameworks=not no_frameworks,
+            window_s=window_s,
+            fmt=fmt,
         )
     if ib_rate is not None:
         report = _with_ib_rate(report, ib_rate)
     if health_check:
-        return _health_gate(report, fmt, output, force, drain=drain, node_name=node_name)
+        return _health_gate(
+            report, fmt, output, force, drain=drain, node_name=node_name, asked=asked
+        )
 
     from gpudoctor import kb
     from gpudoctor.model.redact import redact
@@ -489,11 +500,13 @@ def _health_gate(
     *,
     drain: bool,
     node_name: str | None,
+    asked: Future[ComputeNode | SlurmUnavailableError | None] | None = None,
 ) -> int:
     """One line for the scheduler's log; exit 1 on an error in the driver, NVML or a GPU.
 
     A Prolog treats a non-zero exit as the signal (and must not call scontrol); a
-    HealthCheckProgram is run with --drain and acts itself.
+    HealthCheckProgram is run with --drain and acts itself. ``asked``: SLURM's answer about
+    the node, asked while the probes ran (:func:`_start_slurm_query`); else asked now.
     """
     from gpudoctor import kb
     from gpudoctor.fleet.gate import gate_findings
@@ -507,11 +520,11 @@ def _health_gate(
         emit(HEALTH.render(fmt, result), output, force=force, note=None)
         return int(ExitCode.PROBLEMS if errors else ExitCode.OK)
     name = node_name if node_name is not None else _this_node()
-    asked = _ask_slurm(name)
-    if asked is not None and not isinstance(asked, SlurmUnavailableError):
-        report = _with_node_gres(report, asked)
+    answer = asked.result() if asked is not None else _ask_slurm(name)
+    if answer is not None and not isinstance(answer, SlurmUnavailableError):
+        report = _with_node_gres(report, answer)
     errors = gate_findings(diagnose(report, kb.load()).findings)
-    action = _act(errors, name, asked)
+    action = _act(errors, name, answer)
     click.echo(f"gpudoctor health: {inert(action.message, one_line=True)}", err=True)
     result = HealthResult(
         errors=errors,
@@ -535,6 +548,23 @@ def _ask_slurm(name: str) -> ComputeNode | SlurmUnavailableError | None:
         return slurm.node_gres_state(name, timeout_s=slurm.GATE_QUERY_TIMEOUT_S)
     except SlurmUnavailableError as exc:
         return exc
+
+
+def _start_slurm_query(name: str) -> Future[ComputeNode | SlurmUnavailableError | None]:
+    """:func:`_ask_slurm` in a thread, so that the gate's sinfo (bounded at 5 s) runs beside
+    its probes instead of after them; an exception it raises is raised by ``result()``."""
+    import threading
+
+    future: Future[ComputeNode | SlurmUnavailableError | None] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(_ask_slurm(name))
+        except BaseException as exc:  # raised again in the gate, where it was raised before
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="gpudoctor-gate-sinfo", daemon=True).start()
+    return future
 
 
 def _with_node_gres(report: Report, node: ComputeNode) -> Report:
@@ -598,8 +628,10 @@ def _probed_report(
     frameworks: bool,
     cuda: bool = True,
     window_s: float | None = None,
+    fmt: str | None = None,
 ) -> Report:
-    """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal."""
+    """Probe this machine (the frameworks of ``python_exe``), showing progress on a terminal;
+    ``fmt``: the format the report will be rendered in, whose renderer loads meanwhile."""
     import dataclasses
 
     from gpudoctor.cli.probe_progress import make_probe_progress
@@ -631,9 +663,7 @@ def _probed_report(
         )
         try:
             cluster = _start_cluster_query() if cuda else None
-            import gpudoctor.render
-            import gpudoctor.rules  # noqa: F401 - loaded while the children run
-
+            _load_while_probing(fmt)
             report = result_of(pending)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the probes' clean-up first
             settle(pending)
@@ -644,11 +674,27 @@ def _probed_report(
             progress.close()
 
 
+def _load_while_probing(fmt: str | None) -> None:
+    """Load what the diagnosis and the output need while the probe children run, where this
+    process only waits: the rules, the knowledge base (about 30 ms of TOML) and the renderer of
+    ``fmt`` (rich, for text). Nothing changes but when it is loaded: a knowledge base that does
+    not load raises again at the diagnosis, as it always did."""
+    import gpudoctor.render
+    import gpudoctor.rules
+    from gpudoctor import kb
+
+    with contextlib.suppress(Exception):  # raised again, and said, where it is used
+        kb.load()
+        if fmt is not None:
+            gpudoctor.render.preload(fmt)
+
+
 def _start_cluster_query() -> Future[SlurmCluster | None] | None:
     """Ask SLURM for its partitions alongside the probes, where a login node would."""
     import threading
 
     from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
+    from gpudoctor.model.report import SlurmCluster
 
     if not asks_as_login_node():
         return None

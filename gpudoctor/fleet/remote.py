@@ -8,17 +8,13 @@ from dataclasses import dataclass
 
 from gpudoctor.errors import BadInputError, ExitCode, GpudoctorError
 from gpudoctor.fleet import slurm
+from gpudoctor.fleet.defaults import IMMEDIATE_S, REMOTE_TIMEOUT_S
 from gpudoctor.fleet.partitions import is_gpu_gres
 from gpudoctor.model import serialize
 from gpudoctor.model.report import RemoteRun, Report, SiteInfo
 from gpudoctor.model.slurm import FLAG_CHARS
 from gpudoctor.probe.runcmd import CmdResult
 
-REMOTE_TIMEOUT_S = 180.0
-"""--remote-timeout's default: a full check with both frameworks takes under a minute on a
-node; the rest covers a slow shared file system importing them the first time."""
-IMMEDIATE_S = 10
-"""--immediate's default: seconds srun waits for the allocation before it gives up."""
 PREFERRED_STATES = ("idle", "mixed")
 """States a node is chosen in, the idle first: a node that is fully allocated, completing or
 drained would make srun wait (or give up after --immediate)."""

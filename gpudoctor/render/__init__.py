@@ -47,4 +47,21 @@ def render_report(
     return renderer(report, diagnosis, verbose=verbose, color=color)
 
 
-__all__ = ["FORMATS", "RENDERERS", "render_report"]
+def preload(fmt: str) -> None:
+    """Import what rendering ``fmt`` needs, rich included for text, before the first render.
+
+    ``check`` calls it while its probe children run, where it only waits, so that the imports
+    are off the time between the last probe's answer and the output. The output is the same.
+    """
+    import importlib
+
+    modules = {
+        "text": ("gpudoctor.render.text", "rich.console", "rich.text", "rich.cells"),
+        "json": ("gpudoctor.render.json_",),
+        "markdown": ("gpudoctor.render.markdown",),
+    }
+    for name in modules.get(fmt, ()):
+        importlib.import_module(name)
+
+
+__all__ = ["FORMATS", "RENDERERS", "preload", "render_report"]

@@ -266,6 +266,75 @@ def test_a_missing_output_folder_is_refused_before_probing(cli, tmp_path, monkey
     assert "no such directory" in result.stderr
 
 
+@pytest.mark.parametrize(("fmt", "renderer"), [("text", "rich.console"), ("json", "json_")])
+def test_the_knowledge_base_and_the_renderer_load_while_the_probes_run(
+    cli: Cli, tmp_path, monkeypatch, fmt, renderer
+):
+    """The parent only waits for its probe children; what it needs after them loads then."""
+    import sys
+    from concurrent.futures import Future
+
+    from gpudoctor import kb
+    from gpudoctor.probe import collect
+
+    module = renderer if "." in renderer else f"gpudoctor.render.{renderer}"
+    kb.load.cache_clear()
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    seen: dict[str, bool] = {}
+
+    def probes(*args, **kwargs):
+        done: Future = Future()
+        done.set_result(healthy())
+        return done
+
+    def answer(pending):
+        if pending.result() is not None and not seen:  # the probes' answer, not sinfo's
+            seen["kb"] = kb.load.cache_info().currsize == 1
+            seen["renderer"] = module in sys.modules
+        return pending.result()
+
+    monkeypatch.setattr(collect, "start_collect", probes)
+    monkeypatch.setattr(collect, "result_of", answer)
+    out = tmp_path / "r.out"
+    result = cli("check", "--no-frameworks", "--no-history", "--format", fmt, "-o", str(out))
+    assert result.exit_code == 0, result
+    assert seen == {"kb": True, "renderer": True}
+
+
+def test_the_gate_asks_slurm_about_its_node_while_its_probes_run(cli: Cli, monkeypatch):
+    """--drain's sinfo (up to 5 s where the controller does not answer) runs beside the
+    probes; it ran after them, adding their time to its own."""
+    import threading
+    from concurrent.futures import Future
+
+    from gpudoctor.cli import check
+    from gpudoctor.probe import collect
+
+    asked = threading.Event()
+    seen: dict[str, object] = {}
+
+    def ask(name):  # answers None: SLURM does not list the node
+        seen["node"] = name
+        asked.set()
+
+    def probes(*args, **kwargs):
+        done: Future = Future()
+        done.set_result(healthy())
+        return done
+
+    def answer(pending):
+        seen["asked while probing"] = asked.wait(2.0)
+        return pending.result()
+
+    monkeypatch.setattr(check, "_ask_slurm", ask)
+    monkeypatch.setattr(collect, "start_collect", probes)
+    monkeypatch.setattr(collect, "result_of", answer)
+    result = cli("check", "--health-check", "--drain", "--node", "n1", "--format", "json")
+    assert result.exit_code == 0, result
+    assert seen == {"node": "n1", "asked while probing": True}
+    assert json.loads(result.stdout)["node"] == "n1"
+
+
 @pytest.mark.parametrize(
     ("name", "marker"), [("r.json", '"schema_version"'), ("r.md", "## gpudoctor check")]
 )
