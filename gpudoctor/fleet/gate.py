@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from gpudoctor.errors import SlurmUnavailableError
 from gpudoctor.model.findings import Finding, Severity
-from gpudoctor.model.slurm import SlurmNode, drain_reason, drained_by_gpudoctor
+from gpudoctor.model.slurm import (
+    REPAIR_PREFIX,
+    SlurmNode,
+    asks_repair,
+    drain_reason,
+    drained_by_gpudoctor,
+)
 
 GATE_AREAS = frozenset({"driver", "nvml", "gpu"})
 """What the gate judges: the kernel driver, NVML and the GPUs (no CUDA, no frameworks)."""
@@ -51,7 +57,8 @@ def unreachable(name: str, error: SlurmUnavailableError, doing: str = "") -> Gat
 
 
 def decide(errors: Sequence[Finding], node: SlurmNode | None, name: str = "") -> GateDecision:
-    """Drain a node with an error; resume a clean one only if gpudoctor drained it."""
+    """Drain a node with an error (``repair:`` where a fix sends the GPU for repair); resume a
+    clean one only if gpudoctor drained it, and never one drained for repair."""
     if node is None:
         return GateDecision(
             action="none",
@@ -59,18 +66,32 @@ def decide(errors: Sequence[Finding], node: SlurmNode | None, name: str = "") ->
             slurm=UNKNOWN_NODE,
         )
     ours = drained_by_gpudoctor(node.reason)
+    # an error whose fix sends the GPU for repair (an Xid storm) drains with repair:, which no
+    # gate resumes: a reboot or the log's window clears the Xids, not the fault
+    repair = next((f for f in errors if asks_repair(f.fix)), None)
     if errors:
+        first = repair or errors[0]
+        reason = drain_reason(first.id, first.title, len(errors) - 1, repair=repair is not None)
+        if node.drained and ours and repair is not None:  # its own drain would be resumed
+            return GateDecision(
+                action="drain", reason=reason, message=f"draining {node.name} for repair: {reason}"
+            )
         if node.drained:
             who = "gpudoctor" if ours else f"someone else ({node.reason or 'no reason'})"
             return GateDecision(
                 action="none", message=f"{node.name} is already drained by {who}: left as it is"
             )
-        reason = drain_reason(errors[0].id, errors[0].title, more=len(errors) - 1)
         return GateDecision(
             action="drain", reason=reason, message=f"draining {node.name}: {reason}"
         )
     if node.drained and ours:
         return GateDecision(action="resume", message=f"{node.name} is clean again: resuming it")
+    if node.drained and node.reason.startswith(REPAIR_PREFIX):
+        return GateDecision(
+            action="none",
+            message=f"{node.name} is drained for repair ({node.reason}): not resumed; a person "
+            "resumes it once the GPU is repaired",
+        )
     if node.drained:
         return GateDecision(
             action="none",

@@ -52,6 +52,13 @@ def drain_reason(finding_id: str, title: str, more: int = 0, *, repair: bool = F
     return "".join(_QUOTE.get(ch, ch) if ch.isprintable() else " " for ch in text) + extra
 
 
+def asks_repair(fix: Sequence[str]) -> bool:
+    """Whether a finding's fix drains its node for repair (:func:`drain_command` with
+    ``repair``: GD-GPU-058's Xid storm, GD-GPU-056's Xid whose action is a repair), so that the
+    health gate drains with that reason too, and never resumes the node itself."""
+    return any(f"reason='{REPAIR_PREFIX}" in line for line in fix)
+
+
 _OURS = re.compile(r"gpudoctor:(?: GD-)?[A-Z]+-[0-9]{3}(?: |$)")
 """A reason drain_reason wrote: ``gpudoctor:GPU-068 ...``, or ``gpudoctor: GD-GPU-068 ...``
 as every gpudoctor before 2026-12-08 wrote it."""

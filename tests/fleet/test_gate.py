@@ -114,3 +114,36 @@ def test_a_reason_has_no_double_quote_scontrol_would_drop():
     # 22.05.8, the test cluster), and an admin pasting it into reason="..." ended it early
     quoted = Finding(id="GD-GPU-068", severity=Severity.ERROR, area="gpu", title='GPU "x"')
     assert drain_reason(quoted.id, quoted.title) == "gpudoctor:GPU-068 GPU 'x'"
+
+
+def storm_errors() -> tuple[Finding, ...]:
+    """The gate's errors of a node with an Xid storm (GD-GPU-058), whose fix drains for repair."""
+    from tests.rules.builders import diagnose
+    from tests.rules.test_hardware_log import events, healthy, stamp, with_log, xid
+
+    storm = events(48, [stamp(5 * i) for i in range(18)])
+    report = with_log(healthy(), xid(48, 18), events=storm)
+    return gate_findings(diagnose(report).findings)
+
+
+def test_the_gate_drains_an_xid_storm_for_repair_and_never_resumes_it():
+    # the gate drained it 'gpudoctor:GPU-058 ...' and, once a reboot or the look-back window
+    # cleared the kernel log, resumed it: the GPU back in service unrepaired, which the fix's
+    # own 'repair:GPU-058' drain is there to prevent
+    errors = storm_errors()
+    assert "GD-GPU-058" in [f.id for f in errors]
+    d = decide(errors, state("idle"))
+    assert d.action == "drain"
+    assert d.reason.startswith("repair:GPU-058 A storm of hardware Xids")
+    clean = decide([], state("drained", d.reason))
+    assert clean.action == "none"
+    assert "drained for repair" in clean.message
+
+
+def test_a_node_gpudoctor_drained_is_drained_again_for_repair_when_a_storm_comes():
+    # left 'already drained by gpudoctor', it was resumed once the Xids left the log
+    d = decide(storm_errors(), state("drained", "gpudoctor:GPU-004 x"))
+    assert d.action == "drain" and d.reason.startswith("repair:GPU-058 ")
+    # a drain of someone else's, or one for repair already, is left as it is
+    assert decide(storm_errors(), state("drained", "maintenance: PSU")).action == "none"
+    assert decide(storm_errors(), state("drained", d.reason)).action == "none"
