@@ -85,8 +85,6 @@ UNNAMED_NODE = "NODE"
 """A drain command's node where the report names none a shell passes on as it is: a word to
 replace (not ``$(hostname -s)``, which drains whichever machine the command is pasted on, the
 login node for a fleet report or a saved one)."""
-SHELL_NODES = frozenset({"$(hostname -s)", "$SLURMD_NODENAME"})
-"""Nodes a drain command may name by what the shell expands there."""
 
 
 def node_to_drain(report: Report) -> str:
@@ -100,10 +98,10 @@ def node_to_drain(report: Report) -> str:
 
 
 def node_word(node: str) -> str:
-    """``node`` as a command names it: as given where it is one node's name (or
-    ``$SLURMD_NODENAME``, ``$(hostname -s)``, the shell's to expand), else ``NODE``, the word to
-    replace (a redacted report's ``<redacted>``, or ``n1; reboot``)."""
-    return node if node in SHELL_NODES or NODE_NAME.fullmatch(node) else UNNAMED_NODE
+    """``node`` as a command names it: as given where it is one node's name, else ``NODE``, the
+    word to replace (a redacted report's ``<redacted>``, ``n1; reboot``, or ``$(hostname -s)``,
+    which the shell would expand to whichever machine the command is pasted on)."""
+    return node if NODE_NAME.fullmatch(node) else UNNAMED_NODE
 
 
 def drain_command(node: str, finding_id: str, title: str, *, repair: bool = False) -> str:

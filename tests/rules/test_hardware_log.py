@@ -173,6 +173,17 @@ def test_the_xid_drain_names_the_node_the_report_is_of():
     assert "$ sudo scontrol update nodename=n17 state=drain " in found.fix[0]
 
 
+@pytest.mark.parametrize("named", ["$(hostname -s)", "$SLURMD_NODENAME"])
+def test_a_report_naming_its_node_by_what_a_shell_expands_drains_a_word_to_replace(named):
+    # a report sent to the admin (check --from-report, fleet) whose job named its node
+    # '$(hostname -s)' read 'nodename=$(hostname -s)': pasted, it drained the admin's machine
+    storm = events(48, [stamp(5 * i) for i in range(18)])
+    report = with_log(healthy(), xid(48, 18), events=storm)
+    report = replace(report, site=SiteInfo(slurm_job=SlurmJob(job_id="9", node=named)))
+    (found,) = findings(report, "GD-GPU-058")
+    assert "$ sudo scontrol update nodename=NODE state=drain " in found.fix[0]
+
+
 def test_an_xid_whose_action_is_drain_and_repair_drains_until_a_person_resumes():
     # no row of NVIDIA's catalogue as kept today says drain_repair; one that does is drained so
     kb = load_kb()
