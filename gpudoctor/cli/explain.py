@@ -39,10 +39,12 @@ def _plain(markdown: str) -> str:
     )
 
 
-_ID = re.compile(r"(?:GPUDOCTOR:)?(?:GD[-_\u2010-\u2015])?([A-Z]+)[-_\u2010-\u2015](\d{1,3})")
+_ID = re.compile(
+    r"(?:GPUDOCTOR:|REPAIR:)?(?:GD[-_\u2010-\u2015])?([A-Z]+)[-_\u2010-\u2015](\d{1,3})"
+)
 """An ID as people copy it: ``[GD-TORCH-004]`` from check's output, ``GD-TORCH-4``, a dash
 that a web page or a PDF turned into U+2010 to U+2015, ``GD_TORCH_004``, ``gpudoctor:NVML-003``
-from a drain reason in ``sinfo -R``."""
+or ``repair:GPU-058`` from a drain reason in ``sinfo -R``."""
 
 
 def _as_written(text: str) -> str:
@@ -76,8 +78,9 @@ def command(finding_id: str | None, fmt: str) -> int:
     """Print what a finding means: its cause, what it looks at, the fix and the sources.
 
     ID is a finding's ID as check prints it (GD-DRV-007 or [GD-DRV-007]; any case, GD-DRV-7
-    too), or as a drain reason in sinfo -R names it (gpudoctor:DRV-007). Without an ID, list
-    every finding. Works offline: the entries come from the rules inside the package.
+    too), or as a drain reason in sinfo -R names it (gpudoctor:DRV-007, repair:GPU-058).
+    Without an ID, list every finding. Works offline: the entries come from the rules inside
+    the package.
     """
     found = None if finding_id is None else _as_written(finding_id)
     if found is not None and found not in REGISTRY.rules:

@@ -58,6 +58,7 @@ def test_the_id_is_read_in_any_case(cli):
         " gd_torch_004 ",
         "GD\u2010TORCH\u2010004",
         "gpudoctor:TORCH-004",  # a drain reason's first word, as sinfo -R shows it
+        "repair:TORCH-004",  # a drain for repair's (GD-GPU-058's storm: 'repair:GPU-058 A sto')
         "TORCH-004",
     ],
 )
@@ -69,7 +70,8 @@ def test_the_id_is_read_as_people_copy_it(cli, written):
 
 
 @pytest.mark.parametrize(
-    "written", ["GD-TORCH-0004", "GD-TORCH-004x", "004", "GD-TORCH", "gpudoctor:", "gpudoctor"]
+    "written",
+    ["GD-TORCH-0004", "GD-TORCH-004x", "004", "GD-TORCH", "gpudoctor:", "gpudoctor", "repair:"],
 )
 def test_what_is_not_an_id_stays_bad_input(cli, written):
     result = cli("explain", written)
