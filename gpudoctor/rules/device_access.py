@@ -9,7 +9,7 @@ from gpudoctor.model import shell
 from gpudoctor.model.derived import a_container, is_gpu_function, set_aside_for_vm
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import DeviceNode, PciFunction, Report
-from gpudoctor.rules.facts import gpu_label, gpus, is_linux_host
+from gpudoctor.rules.facts import docker_run, gpu_label, gpus, is_linux_host
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 CTL = "/dev/nvidiactl"
@@ -117,12 +117,6 @@ def _cgroup_lines(report: Report) -> list[str]:
     return []
 
 
-def _docker_run(kb: KnowledgeBase) -> str:
-    """Docker's way to start a container with every GPU, from the knowledge base."""
-    start = kb.gpu_start("docker")
-    return start.start if start is not None else "docker run --gpus all ..."
-
-
 @rule(
     "GD-NVML-011",
     area="nvml",
@@ -173,7 +167,7 @@ def container_cgroup_revoked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]
             "Recreate the container (Kubernetes: delete the pod); this stops what runs in it and "
             "deletes what it wrote outside its volumes, so copy that out first "
             "(`docker cp NAME:PATH .`):",
-            f"$ docker rm -f NAME && {_docker_run(kb)}",
+            f"$ docker rm -f NAME && {docker_run(kb)}",
             "On the host, so that a `systemctl daemon-reload` no longer detaches containers:",
             "$ sudo nvidia-ctk system create-dev-char-symlinks --create-all",
             "and at every boot, with a udev rule:",

@@ -44,7 +44,7 @@ NO_GPU_ID = "GD-DRV-001"
 def _in_a_container(report: Report, kb: KnowledgeBase) -> tuple[str, ...]:
     """``In a container: docker run --gpus all ...``: the knowledge base's way to give this
     container's runtime every GPU (Docker's outside a container)."""
-    start = kb.gpu_start(report.host.container or "docker") or kb.gpu_start("docker")
+    start = kb.gpu_start(report.host.container or "docker")  # Docker's for another runtime
     return (f"In a container: {start.start}",) if start is not None else ()
 
 

@@ -200,7 +200,7 @@ def wsl1_hit(report: Report, *said: str) -> Hit:
     )
 
 
-def _docker_run(kb: KnowledgeBase) -> str:
+def docker_run(kb: KnowledgeBase) -> str:
     """Docker's command from the knowledge base (containers.toml), without its note: the
     note speaks of a Linux host's toolkit, which Docker Desktop under WSL2 does not need."""
     row = kb.gpu_start("docker")
@@ -211,7 +211,7 @@ def wsl_container_fix(kb: KnowledgeBase) -> tuple[str, ...]:
     """How a container under WSL2 is given the GPU: Docker Desktop's WSL 2 backend, or Docker
     Engine inside the distribution with NVIDIA's toolkit."""
     return (
-        f"Start the container with GPU access: {_docker_run(kb)} (Docker Desktop's WSL 2 "
+        f"Start the container with GPU access: {docker_run(kb)} (Docker Desktop's WSL 2 "
         "backend needs only the Windows NVIDIA driver)",
         "Docker Engine installed inside this WSL 2 distribution instead: install "
         "nvidia-container-toolkit in the distribution (never a Linux driver), then",
@@ -222,7 +222,7 @@ def wsl_container_fix(kb: KnowledgeBase) -> tuple[str, ...]:
 def wsl_dxg_fix(kb: KnowledgeBase) -> tuple[str, ...]:
     """A container under WSL2 given /dev/dxg but not the Windows driver's libraries."""
     return (
-        f"Start it with {_docker_run(kb)}: under WSL2 NVIDIA's container runtime then "
+        f"Start it with {docker_run(kb)}: under WSL2 NVIDIA's container runtime then "
         "passes /dev/dxg and mounts the Windows driver's libraries from /usr/lib/wsl; --device "
         "/dev/dxg alone gives the device without them",
         "Docker Desktop needs its WSL 2 based engine and the Windows NVIDIA driver; Docker Engine "
@@ -232,9 +232,6 @@ def wsl_dxg_fix(kb: KnowledgeBase) -> tuple[str, ...]:
         "provides libcuda), then in PowerShell:",
         "> wsl --shutdown",
     )
-
-
-"""A container under WSL2 that has /dev/dxg but not the Windows driver's libraries."""
 
 
 def wsl_gpu_device(report: Report) -> bool:
