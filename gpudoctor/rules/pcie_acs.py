@@ -123,7 +123,7 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             return
         yield Hit(
             severity=Severity.INFO,
-            title="PCIe ACS above the GPUs was not read: it needs root (sudo gpudoctor check)",
+            title="PCIe ACS above the GPUs was not read: it needs root (a check run with sudo)",
             evidence=evidence,
             fix=(f"$ {SUDO_CHECK}",),
         )
