@@ -56,11 +56,6 @@ def matching(value: str | None, pattern: re.Pattern[str], placeholder: str) -> s
     return value if value is not None and pattern.fullmatch(value) else placeholder
 
 
-def comment(text: str) -> str:
-    """``text`` for a ``# ...`` after a command: on one line, so that nothing of it runs."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-
-
 def one_line(text: str) -> str:
     """A fix line with each newline, tab or other control character a space: what a report
     value brings into it can end no command and start none."""
