@@ -26,7 +26,8 @@ class GateDecision:
     action: str
     """``drain``, ``resume`` or ``none``."""
     reason: str = ""
-    """The drain reason to set (``gpudoctor:GPU-004 <title>``: model/slurm.py's drain_reason)."""
+    """The drain reason to set (``gpudoctor:GPU-004 <title>``, or ``repair:GPU-058 <title>``:
+    model/slurm.py's drain_reason)."""
     message: str
     slurm: str = "ok"
     """What SLURM said: ``ok``, ``unknown_node``, or why it could not answer

@@ -28,7 +28,9 @@ class HealthResult:
     """With --drain: what was done to the node (``drain``, ``resume`` or ``none``)."""
     drain_reason: str | None = None
     """The reason set when the node was drained: ``gpudoctor:<ID> <title>``, the ID without
-    ``GD-`` (``gpudoctor:GPU-068 ...``), at most 200 characters (and `` (+N more)``)."""
+    ``GD-`` (``gpudoctor:GPU-068 ...``), or ``repair:<ID> <title>`` where an error sends a GPU
+    for repair (``repair:GPU-058 ...``, never resumed by the gate), at most 200 characters (and
+    `` (+N more)``)."""
     node: str | None = None
     """With --drain: the SLURM node name (--node, $SLURMD_NODENAME or the short host name)."""
     slurm: str | None = None
