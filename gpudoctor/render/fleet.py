@@ -25,6 +25,7 @@ from gpudoctor.render.fleet_common import (
     pair_rows,
     pairs_fine,
     pairs_summary,
+    place_evidence,
     place_text,
     runs_line,
     verdict_line,
@@ -271,7 +272,7 @@ def tables(report: FleetReport) -> list[Table]:
                     f"{f.id} {f.name}".strip(),
                     p.hostlist,
                     place_text(p),
-                    "; ".join(p.evidence) or "-",
+                    "; ".join(place_evidence(p)) or "-",
                 ]
                 for f in report.findings
                 for p in f.places
@@ -454,6 +455,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
                         "severity": p.severity.label,
                         "titles": list(p.titles),
                         "evidence": list(p.evidence),
+                        "node_evidence": {o.node: list(o.evidence) for o in p.node_evidence},
                     }
                     for p in f.places
                 ],
