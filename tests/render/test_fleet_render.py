@@ -610,3 +610,23 @@ def test_golden_one_cause_on_twenty_nodes_is_one_entry(fmt):
     plain = text.replace("\\[", "[").replace("\\]", "]").replace("&#x27;", "'")
     assert plain.count("gpu-[001-020]") >= 4  # the nodes' group, both findings, the drain
     assert "nodename='gpu-[001-020]'" in plain
+
+
+def test_the_terminal_shows_a_fix_only_some_nodes_of_a_place_have_under_each_node():
+    # a drain each node's check named another node in is no fix of the place: the terminal
+    # showed the place's fixes alone, and so none for these nodes
+    title = "NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:ba:00.0 missing"
+
+    def missing(name: str) -> NodeFinding:
+        fix = f"fix: `sudo scontrol update nodename={name} state=drain reason='x'`"
+        return NodeFinding(id="GD-GPU-070", severity=Severity.ERROR, title=title, evidence=(fix,))
+
+    nodes = [with_findings(node(f"gpu-{i:03d}"), missing(f"host{i}")) for i in range(1, 11)]
+    report = aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-08T05:00:00Z")
+    lines = render_fleet("text", report).splitlines()
+    at = lines.index(f"      gpu-[001-010]: {title}")
+    assert lines[at + 1 : at + 3] == [
+        "        gpu-001: fix: `sudo scontrol update nodename=host1 state=drain reason='x'`",
+        "        gpu-002: fix: `sudo scontrol update nodename=host2 state=drain reason='x'`",
+    ]
+    assert lines[at + 9] == "        and 2 more (--format json has them all)"
