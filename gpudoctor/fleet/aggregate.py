@@ -19,6 +19,7 @@ from gpudoctor.model.fleet import (
     FindingPlace,
     FleetFinding,
     FleetReport,
+    NodeEvidence,
     NodeFacts,
     NodeFinding,
     NodeGroup,
@@ -166,8 +167,29 @@ def _these(evidence: tuple[str, ...], hostlist: str) -> tuple[str, ...]:
     return tuple(e.replace(THESE_NODES, named) for e in evidence)
 
 
-_PlaceKey = tuple[Severity, tuple[str, ...], tuple[str, ...]]
-"""(severity, titles, evidence): what makes two nodes one place of a finding."""
+_PlaceKey = tuple[Severity, tuple[str, ...]]
+"""(severity, titles): what makes two nodes one place of a finding."""
+
+
+def _place(key: _PlaceKey, members: Sequence[tuple[str, tuple[str, ...]]]) -> FindingPlace:
+    """The nodes of one place with their evidence: the lines all of them have once, with the
+    place's hostlist in a fix, and each node's own lines apart (its job ID, its Xids' times)."""
+    nodes = tuple(node for node, _ in members)
+    hostlist = compress(nodes)
+    others = [set(evidence) for _, evidence in members[1:]]
+    shared = tuple(e for e in members[0][1] if all(e in o for o in others))
+    own = (
+        NodeEvidence(node=node, evidence=_these(tuple(e for e in ev if e not in shared), node))
+        for node, ev in members
+    )
+    return FindingPlace(
+        hostlist=hostlist,
+        nodes=nodes,
+        severity=key[0],
+        titles=key[1],
+        evidence=_these(shared, hostlist),
+        node_evidence=tuple(o for o in own if o.evidence),
+    )
 
 
 def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[FleetFinding, ...]:
@@ -175,10 +197,12 @@ def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[Fle
 
     Each node keeps its own words: ``GPU 2 ...`` on one node and ``GPU 5 ...`` on another
     are two places of one finding, never one title for both (an admin would reset the wrong
-    GPU). Nodes on which the finding reads the same are one place.
+    GPU). Nodes on which the finding has the same titles are one place, with one hostlist
+    and one fix, whatever evidence each has of its own (``SLURM job 17 on node n1``, when its
+    Xids were logged): split by it, 20 nodes drained for one cause were 20 entries.
     """
     where: dict[str, list[str]] = defaultdict(list)
-    places: dict[str, dict[_PlaceKey, list[str]]] = defaultdict(dict)
+    places: dict[str, dict[_PlaceKey, list[tuple[str, tuple[str, ...]]]]] = defaultdict(dict)
     for n in nodes:
         mine: dict[str, list[NodeFinding]] = defaultdict(list)
         for f in n.findings:
@@ -186,25 +210,13 @@ def _findings(nodes: Sequence[NodeFacts], names: Mapping[str, str]) -> tuple[Fle
         for fid in n.finding_ids:
             where[fid].append(n.node)
             found = mine.get(fid) or [NodeFinding(id=fid, severity=Severity.INFO, title="")]
-            key = (
-                max(f.severity for f in found),
-                tuple(f.title for f in found),
-                tuple(e for f in found for e in f.evidence),
-            )
-            places[fid].setdefault(key, []).append(n.node)
+            key = (max(f.severity for f in found), tuple(f.title for f in found))
+            evidence = tuple(e for f in found for e in f.evidence)
+            places[fid].setdefault(key, []).append((n.node, evidence))
     result = []
     for fid, hosts in where.items():
         spots = sorted(
-            (
-                FindingPlace(
-                    hostlist=compress(members),
-                    nodes=tuple(members),
-                    severity=key[0],
-                    titles=key[1],
-                    evidence=_these(key[2], compress(members)),
-                )
-                for key, members in places[fid].items()
-            ),
+            (_place(key, members) for key, members in places[fid].items()),
             key=lambda p: (-p.severity, -len(p.nodes), sort_key(p.nodes[0])),
         )
         titles = {t for p in spots for t in p.titles}

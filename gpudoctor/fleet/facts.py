@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from gpudoctor.model.derived import (
 )
 from gpudoctor.model.diff import samples_from_verify
 from gpudoctor.model.facts import GPU_FLEET_FIELDS, fleet_facts, gpu_value, report_facts
-from gpudoctor.model.findings import Diagnosis, Severity
+from gpudoctor.model.findings import Diagnosis, Finding, Severity
 from gpudoctor.model.fleet import (
     GpuFacts,
     GpusFound,
@@ -30,6 +31,7 @@ from gpudoctor.model.fleet import (
     VerifyVerdict,
 )
 from gpudoctor.model.report import GpuInfo, Report
+from gpudoctor.model.slurm import SHELL_NODES, UNNAMED_NODE, node_word
 
 
 def node_facts(
@@ -56,7 +58,12 @@ def node_facts(
         verdict=diagnosis.worst if diagnosis.worst >= Severity.WARNING else Severity.OK,
         finding_ids=tuple(sorted({f.id for f in found})),
         findings=tuple(
-            NodeFinding(id=f.id, severity=f.severity, title=f.title, evidence=f.evidence)
+            NodeFinding(
+                id=f.id,
+                severity=f.severity,
+                title=f.title,
+                evidence=(*f.evidence, *drains(f, node)),
+            )
             for f in sorted(found, key=lambda f: (f.id, f.title))
         ),
         stack=NodeStack(
@@ -77,6 +84,34 @@ def node_facts(
         gpus_found=gpus_found(report, refused=diagnosis.refused_pci),
         checked_at=report.created_at,
     )
+
+
+_DRAIN = re.compile(r"(?<= scontrol update nodename=)(\$\(hostname -s\)|\S+)(?= state=drain )")
+"""The node a drain command (model/slurm.drain_command's) names."""
+
+
+def drains(finding: Finding, node: str) -> tuple[str, ...]:
+    """The steps of ``finding``'s fix that drain the node (GD-GPU-058's repair drain,
+    GD-GPU-070's, GD-DRV-001's, check's GD-GPU-068's) as ``fix: ...`` lines of the fleet's
+    evidence, the command a code span, as fleet/gres.py's fix has it: the fleet report showed
+    none of them, and an admin reading it had no command to take the nodes out of service.
+
+    Where the command names this node (or ``NODE``, a redacted report's, or what a shell
+    expands, which on the login node is the login node) it names ``NODE``, which the fleet
+    report makes the hostlist of the nodes it lists the finding for: one command for them all.
+    """
+    own = {node_word(node), UNNAMED_NODE, *SHELL_NODES}
+    lines = []
+    for step in finding.fix:
+        if not _DRAIN.search(step):
+            continue
+        named = _DRAIN.sub(lambda m: UNNAMED_NODE if m[1] in own else m[1], step)
+        prose, dollar, command = named.partition("$ ")
+        command, _, note = command.partition("   # ")
+        # drain_command's reason holds no backquote (drain_reason): the span ends at its end
+        span = f"{prose}`{command.strip()}`" + (f" ({note.strip()})" if note else "")
+        lines.append("fix: " + (span if dollar else named))
+    return tuple(lines)
 
 
 def gpus_found(report: Report, *, refused: tuple[str, ...] = ()) -> GpusFound | None:

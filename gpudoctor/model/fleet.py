@@ -237,8 +237,21 @@ class NodeGroup:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NodeEvidence:
+    """One node's evidence lines that not every node of its place has.
+
+    Its own job ID, the times of its own Xids: split by them, 20 nodes with one cause were 20
+    places."""
+
+    node: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class FindingPlace:
-    """Nodes on which one finding ID reads the same: the same titles and evidence."""
+    """Nodes on which one finding ID has the same severity and titles: one hostlist, one fix.
+
+    Whatever evidence each node has of its own is kept apart, in ``node_evidence``."""
 
     hostlist: str
     nodes: tuple[str, ...]
@@ -246,6 +259,11 @@ class FindingPlace:
     titles: tuple[str, ...]
     """Each finding of this ID on one such node (one per GPU for a per-GPU finding)."""
     evidence: tuple[str, ...]
+    """The evidence lines every node of the place has (a fix among them names the place's
+    hostlist)."""
+    node_evidence: tuple[NodeEvidence, ...] = ()
+    """Each node's lines beyond ``evidence``, for the nodes that have any; a node's whole
+    evidence is ``evidence`` and its own."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,7 +279,7 @@ class FleetFinding:
     hostlist: str
     """The nodes that have it, in hostlist notation."""
     places: tuple[FindingPlace, ...] = ()
-    """Nodes on which the finding reads the same, each group in its nodes' own words."""
+    """Nodes on which the finding has the same titles, each group in its nodes' own words."""
 
 
 @dataclass(frozen=True, kw_only=True)

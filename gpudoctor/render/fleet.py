@@ -9,6 +9,7 @@ from typing import Any
 from gpudoctor.model.fleet import (
     FLEET_SCHEMA_VERSION,
     Drift,
+    FindingPlace,
     FleetReport,
     NodeGroup,
     NodeStack,
@@ -25,6 +26,7 @@ from gpudoctor.render.fleet_common import (
     pair_rows,
     pairs_fine,
     pairs_summary,
+    place_evidence,
     place_text,
     runs_line,
     verdict_line,
@@ -124,6 +126,16 @@ def _group_lines(g: NodeGroup) -> list[str]:
     return lines
 
 
+def _own_fixes(place: FindingPlace) -> list[str]:
+    """The fixes that only some nodes of a place have (a drain their check named another node
+    in), each under its node's name: the first :data:`PLACES_SHOWN`, then how many more."""
+    own = [(o.node, e) for o in place.node_evidence for e in o.evidence if e.startswith(FIX)]
+    lines = [f"        {inert(node)}: {inert(e)}" for node, e in own[:PLACES_SHOWN]]
+    if len(own) > PLACES_SHOWN:
+        lines.append(f"        and {len(own) - PLACES_SHOWN} more (--format json has them all)")
+    return lines
+
+
 def render_text(report: FleetReport) -> str:
     """The terminal form: grouped nodes, findings, drift, outliers, what was not reached."""
     out = [
@@ -152,6 +164,7 @@ def render_text(report: FleetReport) -> str:
                 # the fix a place's evidence holds (GD-GPU-068's drain command for exactly
                 # these nodes): without it the terminal said "drain it" and not how
                 out += [f"        {inert(e)}" for e in place.evidence if e.startswith(FIX)]
+                out += _own_fixes(place)
             if len(f.places) > PLACES_SHOWN:
                 more = len(f.places) - PLACES_SHOWN
                 out.append(f"      and {more} more wording(s) (--format json has them all)")
@@ -271,7 +284,7 @@ def tables(report: FleetReport) -> list[Table]:
                     f"{f.id} {f.name}".strip(),
                     p.hostlist,
                     place_text(p),
-                    "; ".join(p.evidence) or "-",
+                    "; ".join(place_evidence(p)) or "-",
                 ]
                 for f in report.findings
                 for p in f.places
@@ -454,6 +467,7 @@ def fleet_to_dict(report: FleetReport) -> dict[str, Any]:
                         "severity": p.severity.label,
                         "titles": list(p.titles),
                         "evidence": list(p.evidence),
+                        "node_evidence": {o.node: list(o.evidence) for o in p.node_evidence},
                     }
                     for p in f.places
                 ],

@@ -230,3 +230,18 @@ def node_marks(verify: VerifyVerdict | None, drift: bool) -> str:
 def place_text(place: FindingPlace) -> str:
     """One place of a finding: the nodes' own titles (one per GPU for a per-GPU finding)."""
     return "; ".join(place.titles) or "-"
+
+
+NODE_EVIDENCE_SHOWN = 3
+"""Nodes whose own evidence Markdown and HTML show under a place's; JSON has every one."""
+
+
+def place_evidence(place: FindingPlace) -> list[str]:
+    """A place's evidence as Markdown and HTML show it, one item a line: the lines every node
+    has, then each node's own (``n1: SLURM job 17 on node n1: ...``) for the first
+    :data:`NODE_EVIDENCE_SHOWN` nodes, and how many more JSON has."""
+    own = [f"{o.node}: {' / '.join(o.evidence)}" for o in place.node_evidence[:NODE_EVIDENCE_SHOWN]]
+    more = len(place.node_evidence) - NODE_EVIDENCE_SHOWN
+    if more > 0:
+        own.append(f"and {more} more node(s) with evidence of their own (--format json has it)")
+    return [*place.evidence, *own]

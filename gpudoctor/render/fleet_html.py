@@ -18,6 +18,7 @@ from gpudoctor.render.fleet_common import (
     pair_rows,
     pairs_fine,
     pairs_summary,
+    place_evidence,
     place_text,
     runs_line,
     verdict_line,
@@ -190,7 +191,7 @@ def _problems(report: FleetReport) -> list[str]:
                 _hosts(place.hostlist),
                 str(len(place.nodes)),
                 place_text(place),
-                _evidence(place.evidence),
+                _evidence(place_evidence(place)),
             ]
             for f in report.findings
             for place in (f.places or ())

@@ -1390,3 +1390,62 @@ def test_force_says_it_replaces_what_is_in_the_output_dir(cli: Cli, command: str
         f"--force Overwrite an existing --output file, and replace {what} already in "
         "--output-dir. --debug"
     ) in said
+
+
+EMULATED_GIVEN_A_GPU = DATA / "fleet" / "emulated-n1-given-a-gpu.json"
+"""check --no-frameworks on node n1 of scripts/slurm-cluster (GPU_NODES=2, no GPU on the
+host) in a job given --gres=gpu:1, as fleet run --srun-arg=--gres=gpu:1 saved it (2026-12-08)."""
+
+
+def test_twenty_nodes_with_one_cause_are_one_entry_and_each_nodes_job_is_in_json(
+    cli: Cli, tmp_path
+):
+    # each node's GD-DRV-001 names its own job and node in its evidence: the fleet report
+    # listed 20 places, 20 lines of the same title under 20 single nodes
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    doc = json.loads(EMULATED_GIVEN_A_GPU.read_text())
+    for i in range(1, 21):
+        doc["site"]["slurm_job"].update(node=f"n{i}", job_id=str(100 + i))
+        (folder / f"n{i}.json").write_text(json.dumps(doc))
+    text = cli("fleet", "report", str(folder)).stdout
+    title = "SLURM gave this job GPUs, but the node shows no NVIDIA GPU"
+    assert [line.strip() for line in text.splitlines() if title in line] == [
+        f"n[1-20]: {title}",
+        # check's drain, one for all 20 nodes
+        "fix: `sudo scontrol update nodename='n[1-20]' state=drain reason='gpudoctor:DRV-001 "
+        f"{title}'`",
+    ]
+    result = cli("fleet", "report", str(folder), "--format", "json")
+    report = json.loads(result.stdout)
+    follows_the_fleet_schema(report)
+    (place,) = report["finding_info"]["GD-DRV-001"]["places"]
+    assert place["hostlist"] == "n[1-20]" and len(place["nodes"]) == 20
+    assert not any("SLURM job" in e for e in place["evidence"])
+    assert place["node_evidence"]["n7"] == [
+        "SLURM job 107 on node n7: SLURM_GPUS_ON_NODE=1, SLURM_STEP_GPUS=0"
+    ]
+    assert len(place["node_evidence"]) == 20
+    markdown = cli("fleet", "report", str(folder), "--format", "markdown").stdout
+    (row,) = [line for line in markdown.splitlines() if title in line]
+    assert "n1: SLURM job 101 on node n1" in row and "n4: SLURM job" not in row
+    assert "and 17 more node(s) with evidence of their own (--format json has it)" in row
+
+
+def test_twenty_nodes_with_a_gpu_missing_from_nvml_get_one_drain_for_them_all(cli: Cli, tmp_path):
+    # check's fix drains the node (GD-GPU-070) by its own name; the fleet report showed no
+    # drain at all, and carried as each node wrote it, it would have been 20 commands
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    doc = json.loads((REPORTS / "failure__gpu_missing_from_nvml.json").read_text())
+    doc["site"]["slurm_commands"] = True
+    for i in range(1, 21):
+        doc["host"]["hostname"] = f"gpu-{i:03d}.lab"
+        (folder / f"gpu-{i:03d}.json").write_text(json.dumps(doc))
+    drain = (
+        "sudo scontrol update nodename='gpu-[001-020]' state=drain reason='gpudoctor:GPU-070 "
+        "NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:ba:00.0 missing'"
+    )
+    for fmt in ("text", "markdown", "json"):
+        out = cli("fleet", "report", str(folder), "--format", fmt).stdout
+        assert out.count("scontrol update") == 1 and drain in out, fmt

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gpudoctor.fleet.aggregate import aggregate
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.fleet import NodeFinding, NotReached, Unreadable, VerifyOutcome, VerifyVerdict
@@ -110,3 +112,52 @@ def test_the_check_span_names_nodes_checked_over_a_day_before_the_newest():
     assert (span.oldest, span.newest) == ("2026-12-06T01:59:59Z", "2026-12-07T02:00:00Z")
     assert (span.stale, span.stale_hostlist, span.undated) == (("n2",), "n2", 1)
     assert check_span(report.nodes[3:]) is None  # no dated report: nothing to say
+
+
+def test_nodes_with_one_cause_are_one_place_whatever_evidence_each_has_of_its_own():
+    # GD-DRV-001 on 20 nodes whose jobs were given GPUs: each node's evidence names its own job
+    # and node, so each node was a place of its own, 20 lines of the same title
+    title = "SLURM gave this job GPUs, but the node shows no NVIDIA GPU"
+    fix = "fix: drain the node (`sudo scontrol update nodename=NODE state=drain reason='x'`)"
+
+    def no_gpu(i: int) -> NodeFinding:
+        mine = f"SLURM job {100 + i} on node n{i}: SLURM_GPUS_ON_NODE=1"
+        return NodeFinding(
+            id="GD-DRV-001",
+            severity=Severity.ERROR,
+            title=title,
+            evidence=("no /dev/nvidia* device files", mine, fix),
+        )
+
+    nodes = [with_findings(node(f"n{i}"), no_gpu(i)) for i in range(1, 21)]
+    (finding,) = make(nodes).findings
+    (place,) = finding.places
+    assert (place.hostlist, place.titles, len(place.nodes)) == ("n[1-20]", (title,), 20)
+    # one fix, for the whole hostlist; each node's own line kept apart
+    assert place.evidence == (
+        "no /dev/nvidia* device files",
+        "fix: drain the node (`sudo scontrol update nodename='n[1-20]' state=drain reason='x'`)",
+    )
+    assert [(o.node, o.evidence) for o in place.node_evidence[:2]] == [
+        ("n1", ("SLURM job 101 on node n1: SLURM_GPUS_ON_NODE=1",)),
+        ("n2", ("SLURM job 102 on node n2: SLURM_GPUS_ON_NODE=1",)),
+    ]
+    assert len(place.node_evidence) == 20
+    # a fix only one node has names that node
+    nodes = [
+        with_findings(node(f"n{i}"), replace(no_gpu(i), evidence=no_gpu(i).evidence[:2]))
+        for i in range(1, 5)
+    ]
+    nodes[2] = with_findings(node("n3"), no_gpu(3))
+    (place,) = make(nodes).findings[0].places
+    assert place.evidence == ("no /dev/nvidia* device files",)
+    assert place.node_evidence[2].evidence == (
+        "SLURM job 103 on node n3: SLURM_GPUS_ON_NODE=1",
+        "fix: drain the node (`sudo scontrol update nodename=n3 state=drain reason='x'`)",
+    )
+
+
+def test_nodes_with_like_evidence_have_none_of_their_own():
+    nodes = [with_findings(node(f"n{i}"), replace(ECC, evidence=("a", "b"))) for i in (1, 2)]
+    (place,) = make(nodes).findings[0].places
+    assert (place.hostlist, place.evidence, place.node_evidence) == ("n[1-2]", ("a", "b"), ())

@@ -148,3 +148,48 @@ def test_acs_redirect_is_a_fact_only_where_it_was_read():
     assert fact(pcie_acs_box(control=0x0011)) == "off"  # SrcValid, UpstreamFwd: no redirect
     assert fact(pcie_acs_box(control=None, status="needs_root")) is None
     assert fact(load_report(H100)) is None
+
+
+def test_a_fix_that_drains_the_node_is_in_its_fleet_evidence_naming_node():
+    # the fleet report showed no fix of a node's check: GD-GPU-058's repair drain, GD-GPU-070's
+    # drain were nowhere in it; carried as the node named them, 20 nodes were 20 commands
+    from gpudoctor.fleet.facts import drains
+    from gpudoctor.model.findings import Finding
+    from gpudoctor.model.slurm import drain_command
+
+    title = "Xid 48 on GPU 3 (NVIDIA H100 80GB HBM3): double-bit ECC error"
+
+    def repair(node: str) -> Finding:
+        drain = drain_command(node, "GD-GPU-058", title, repair=True)
+        return Finding(
+            id="GD-GPU-058",
+            severity=Severity.ERROR,
+            area="gpu",
+            title=title,
+            fix=("$ sudo dmesg -T | grep -i xid", f"Drain the node and send the GPU: $ {drain}"),
+        )
+
+    named = (
+        "fix: Drain the node and send the GPU: `sudo scontrol update nodename=NODE "
+        f"state=drain reason='repair:GPU-058 {title}'`"
+    )
+    for said in ("gpu-007", "NODE", "$(hostname -s)", "$SLURMD_NODENAME"):
+        assert drains(repair(said), "gpu-007") == (named,), said
+    # another node's name is no name of this one: kept as it is
+    assert drains(repair("gpu-008"), "gpu-007") == (named.replace("=NODE", "=gpu-008"),)
+    assert drains(repair("gpu-007"), "n1; reboot") == (named.replace("=NODE", "=gpu-007"),)
+
+
+def test_a_node_report_of_a_gpu_missing_from_nvml_carries_its_drain(tmp_path):
+    doc = json.loads((DATA / "reports" / "failure__gpu_missing_from_nvml.json").read_text())
+    doc["site"]["slurm_commands"] = True  # on a SLURM node: check's fix drains it
+    doc["host"]["hostname"] = "gpu-007.lab"
+    (path := tmp_path / "gpu-007.json").write_text(json.dumps(doc))
+    (missing,) = [f for f in facts_of(path, "gpu-007").findings if f.id == "GD-GPU-070"]
+    assert [e for e in missing.evidence if e.startswith("fix: ")] == [
+        "fix: `sudo scontrol update nodename=NODE state=drain reason='gpudoctor:GPU-070 NVML "
+        "lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:ba:00.0 missing'` (first, "
+        "on a SLURM node)"
+    ]
+    # no other step of the fix: the fleet report is no node report
+    assert not any("dmesg" in e for e in missing.evidence)

@@ -569,3 +569,64 @@ def test_the_terminal_shows_the_drain_fix_of_gd_gpu_068_under_its_nodes():
     )
     # the rest of the evidence is JSON's, Markdown's and HTML's
     assert not any("PCI bus: 0 NVIDIA GPUs" in line for line in lines)
+
+
+def one_cause():
+    """20 nodes with one cause: GD-GPU-068 from their GRES (the fleet's drain fix) and an Xid
+    79 each, logged at its own time; the place names its hostlist, each node's time is its own."""
+    from gpudoctor.fleet.gres import drain_fix
+
+    title = "SLURM gives out gpu:h100:8 here; the node has no GPU"
+    xid = "Xid 79 on GPU 3 (NVIDIA H100 80GB HBM3): GPU has fallen off the bus"
+    nodes = [
+        with_findings(
+            node(f"gpu-{i:03d}"),
+            NodeFinding(
+                id="GD-GPU-068",
+                severity=Severity.ERROR,
+                title=title,
+                evidence=("PCI bus: no NVIDIA GPU", drain_fix(title)),
+            ),
+            NodeFinding(
+                id="GD-GPU-056",
+                severity=Severity.WARNING,
+                title=xid,
+                evidence=(
+                    f"Xid 79 once (2026-12-07T{i:02d}:00:00Z) in the last 72 h of the kernel log",
+                    "GPU has fallen off the bus: The GPU stopped answering on PCIe.",
+                ),
+            ),
+        )
+        for i in range(1, 21)
+    ]
+    return aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-08T05:00:00Z")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_golden_one_cause_on_twenty_nodes_is_one_entry(fmt):
+    # each node's Xid time split the 20 nodes into 20 entries of the same title
+    text = render_fleet(fmt, one_cause())
+    matches_golden("one_cause", fmt, text)
+    plain = text.replace("\\[", "[").replace("\\]", "]").replace("&#x27;", "'")
+    assert plain.count("gpu-[001-020]") >= 4  # the nodes' group, both findings, the drain
+    assert "nodename='gpu-[001-020]'" in plain
+
+
+def test_the_terminal_shows_a_fix_only_some_nodes_of_a_place_have_under_each_node():
+    # a drain each node's check named another node in is no fix of the place: the terminal
+    # showed the place's fixes alone, and so none for these nodes
+    title = "NVML lists 7 of the 8 GPUs the nvidia driver owns: GPU 0000:ba:00.0 missing"
+
+    def missing(name: str) -> NodeFinding:
+        fix = f"fix: `sudo scontrol update nodename={name} state=drain reason='x'`"
+        return NodeFinding(id="GD-GPU-070", severity=Severity.ERROR, title=title, evidence=(fix,))
+
+    nodes = [with_findings(node(f"gpu-{i:03d}"), missing(f"host{i}")) for i in range(1, 11)]
+    report = aggregate(nodes, gpudoctor_version="0.1.0", created_at="2026-12-08T05:00:00Z")
+    lines = render_fleet("text", report).splitlines()
+    at = lines.index(f"      gpu-[001-010]: {title}")
+    assert lines[at + 1 : at + 3] == [
+        "        gpu-001: fix: `sudo scontrol update nodename=host1 state=drain reason='x'`",
+        "        gpu-002: fix: `sudo scontrol update nodename=host2 state=drain reason='x'`",
+    ]
+    assert lines[at + 9] == "        and 2 more (--format json has them all)"
