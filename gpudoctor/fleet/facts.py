@@ -31,7 +31,10 @@ from gpudoctor.model.fleet import (
     VerifyVerdict,
 )
 from gpudoctor.model.report import GpuInfo, Report
-from gpudoctor.model.slurm import SHELL_NODES, UNNAMED_NODE, node_word
+from gpudoctor.model.slurm import UNNAMED_NODE, node_word
+
+_SHELL_NODES = ("$(hostname -s)", "$SLURMD_NODENAME")
+"""How a drain in a report written before 2026-12-08 named the node it was run on."""
 
 
 def node_facts(
@@ -100,7 +103,7 @@ def drains(finding: Finding, node: str) -> tuple[str, ...]:
     expands, which on the login node is the login node) it names ``NODE``, which the fleet
     report makes the hostlist of the nodes it lists the finding for: one command for them all.
     """
-    own = {node_word(node), UNNAMED_NODE, *SHELL_NODES}
+    own = {node_word(node), UNNAMED_NODE, *_SHELL_NODES}
     lines = []
     for step in finding.fix:
         if not _DRAIN.search(step):
