@@ -290,3 +290,16 @@ def test_a_node_whose_gres_gives_out_gpus_is_not_told_nothing_to_do():
     cpu = replace(node, gres=())
     (plain,) = findings(replace(report, site=replace(report.site, slurm_node=cpu)), "GD-DRV-001")
     assert any("Nothing to do" in step for step in plain.fix)
+
+
+def test_a_windows_pc_that_shows_no_nvidia_driver_marks_its_driver_line_so():
+    # the driver line read "[✓] Kernel driver Windows: no NVIDIA driver found" (and JSON's
+    # areas.driver "ok"): the mark said all is well beside a line that says the driver is missing
+    from tests.rules.builders import diagnose, windows_laptop
+
+    diagnosis = diagnose(windows_laptop())
+    (found,) = [f for f in diagnosis.in_area("driver") if f.severity > Severity.OK]
+    assert found.id == "GD-DRV-001"
+    assert found.severity == Severity.INFO
+    assert "No NVIDIA driver on this PC" in found.title
+    assert diagnosis.worst == Severity.WARNING  # GD-NVML-001's, exit status 0 as before
