@@ -69,6 +69,7 @@ VERSION = Kind('a version like "12.6"', _text, '"12.6"')
 CC = Kind('a compute capability like "8.6"', _text, '"8.6"')
 DRIVER = Kind('a driver version like "580.65.06"', _text, '"580.65.06"')
 WHOLE = Kind("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
+NUMBER = Kind("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool))
 FLAG = Kind("true or false", lambda v: isinstance(v, bool))
 DATE = Kind(
     "a date like 2026-09-01",

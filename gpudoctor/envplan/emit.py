@@ -4,7 +4,6 @@ every string reads back as the same string."""
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
@@ -99,12 +98,25 @@ def comment_safe(text: str) -> str:
     )
 
 
+_WORD = re.compile(r"(?:[^\s`]*`[^`]*`)+[^\s`]*|\S+")
+"""A word; a `code span` (spaces and all) is part of the word it sits in."""
+
+
 def comment(text: str, first: str = "#   - ", rest: str = "#     ") -> list[str]:
-    """``text`` as wrapped ``#`` lines."""
-    return textwrap.wrap(
-        comment_safe(text),
-        width=WIDTH,
-        initial_indent=first,
-        subsequent_indent=rest,
-        break_on_hyphens=False,
-    )
+    """``text`` as ``#`` lines wrapped at spaces, never inside a word or a `code span`: a
+    copied line holds a command whole. A word or span longer than the width is a line of its
+    own, however long."""
+    text = comment_safe(text)
+    lines: list[str] = []
+    line, end = "", 0
+    for match in _WORD.finditer(text):
+        gap = text[end : match.start()]
+        end = match.end()
+        if not line:
+            line = (rest if lines else first) + match[0]
+        elif len(line) + len(gap) + len(match[0]) > WIDTH:
+            lines.append(line)
+            line = rest + match[0]
+        else:
+            line += gap + match[0]
+    return [*lines, line] if line else lines

@@ -36,10 +36,12 @@ def header(plan: Plan, create: str, fmt: str = "conda", notes: tuple[str, ...] =
         lines += comment(f"Planned for the compute {of}{plan.target.cluster}", "# ", "#   ")
     if plan.target.unload_modules:
         unload = " ".join(shell.word(m, "NAME") for m in plan.target.unload_modules)
+        # the command on a line of its own, however long: a copied line is the whole command
+        lines.append(comment_safe(f"# First: module unload {unload}"))
         lines += comment(
-            f"First: module unload {unload}   (they put CUDA libraries on LD_LIBRARY_PATH, "
-            "which would shadow the environment's own)",
-            "# ",
+            "(they put CUDA libraries on LD_LIBRARY_PATH, which would shadow the environment's "
+            "own)",
+            "#   ",
             "#   ",
         )
     lines.append(f"# Knowledge base data as of {plan.as_of}; see docs/make-env.md.")

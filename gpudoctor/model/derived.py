@@ -31,6 +31,21 @@ def wsl_name(report: Report) -> str | None:
 NOT_APPLICABLE = "not applicable: no NVIDIA GPU"
 """What the NVML, GPU and CUDA lines say on a machine without an NVIDIA GPU."""
 
+NOT_APPLICABLE_MACOS = "not applicable on macOS"
+"""What they say on a Mac, which has no NVIDIA driver, NVML or CUDA at all."""
+
+
+def not_applicable_words(report: Report) -> str:
+    """:data:`NOT_APPLICABLE`, or :data:`NOT_APPLICABLE_MACOS` on a Mac."""
+    return NOT_APPLICABLE_MACOS if report.host.os == "darwin" else NOT_APPLICABLE
+
+
+def no_nvidia_evidence(report: Report) -> str:
+    """Why an area is not applicable, as a not-applicable finding's evidence says it."""
+    if report.host.os == "darwin":
+        return "macOS has no NVIDIA driver, NVML or CUDA (GD-DRV-001)"
+    return "no NVIDIA GPU on this machine (GD-DRV-001)"
+
 
 def nvidia_traces(report: Report) -> tuple[str, ...]:
     """Signs of an NVIDIA GPU or its driver on this machine, in words (empty when none).
@@ -252,10 +267,17 @@ _NVML_NOT_APPLICABLE = ("library_not_found", "driver_not_loaded", "bindings_miss
 
 
 def not_applicable(report: Report, area: str) -> bool:
-    """True when the ``nvml``, ``gpu`` or ``cuda`` area only repeats that there is no GPU.
+    """True when the ``nvml``, ``gpu`` or ``cuda`` area only repeats that there is no GPU
+    (or, on macOS, that there is no NVIDIA driver or CUDA at all).
 
     A probe that hung is still reported: hanging is not how a missing driver behaves.
     """
+    if report.host.os == "darwin":
+        if area == "nvml":
+            return report.nvml.status in _NVML_NOT_APPLICABLE
+        if area == "cuda":
+            return report.cuda.status != "timeout" and not report.cuda.device_count
+        return area == "gpu" and not gpus(report)
     if not no_nvidia_gpu(report):
         return False
     if area == "nvml":

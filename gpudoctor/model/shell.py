@@ -43,6 +43,24 @@ def word(value: str, placeholder: str) -> str:
     return shlex.quote(value)
 
 
+def sbatch_word(value: str, placeholder: str) -> str:
+    """``value`` as one word of an ``#SBATCH`` line, read back by sbatch as it is.
+
+    sbatch splits the rest of such a line itself (Slurm's src/sbatch/opt.c ``_get_argument``;
+    tried with ``sbatch --test-only`` on Debian 12's Slurm 22.05): words end at whitespace,
+    so ``#SBATCH -p gpu --job-name=x`` names the job too (``--output=F`` would write F);
+    single or double quotes group a word and go (``'g'\\''pu'``, shlex's quoting, reads
+    ``g'pu``); an unquoted ``#`` ends the line (``-p gpu#x`` is ``-p gpu``); a word that
+    starts with ``:`` is fatal (*Unexpected `:`*); and a backslash escapes the next character
+    even inside single quotes, so ``'g\\pu'`` reads ``gpu``. Hence :func:`word`'s quoting, a
+    leading ``:`` quoted too, and ``placeholder`` where :func:`word` gives it or the value has
+    a backslash."""
+    if "\\" in value:
+        return placeholder
+    quoted = word(value, placeholder)
+    return f"'{quoted}'" if quoted.startswith(":") else quoted
+
+
 def assignment(name: str, value: str, placeholder: str) -> str:
     """``NAME=value`` for ``export``: ``value`` in single quotes where a shell would read it
     otherwise (a ``-`` at its start is no option there), ``placeholder`` where it has a

@@ -402,6 +402,19 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
+def _sbatch_word(partition: str) -> str:
+    """The partition as one word that sbatch reads back as it is from ``#SBATCH -p``, else
+    PARTITION (sbatch then refuses the script: *invalid partition specified*). sbatch splits
+    the line itself: at whitespace (``-p gpu --job-name=x`` named the job too), at an unquoted
+    ``#``; quotes group and go; a backslash escapes even inside quotes; a leading ``:`` is
+    fatal (model/shell.sbatch_word says more; onboard does not import the model)."""
+    bad = not partition or not partition.isprintable() or partition.startswith("-")
+    if bad or "\\" in partition:
+        return "PARTITION"
+    quoted = shlex.quote(partition)
+    return f"'{quoted}'" if quoted.startswith(":") else quoted
+
+
 def job_script(
     target: Target, activate: str, modules: tuple[str, ...], max_minutes: int | None = None
 ) -> str | None:
@@ -413,8 +426,9 @@ def job_script(
     lines = [
         "#!/bin/bash",
         "#SBATCH --job-name=train",
-        # one line each: a partition's name can end no line of the script and start one
-        _one_line(f"#SBATCH -p {target.partition}"),
+        # one word as sbatch reads the line (quoted, or PARTITION): 'gpu --output=F' set
+        # --output too, and a partition's name can end no line of the script and start one
+        f"#SBATCH -p {_sbatch_word(target.partition)}",
         "#SBATCH --gres=gpu:1",
         *(
             [_one_line(f"# partition {target.partition}'s MaxTime")]

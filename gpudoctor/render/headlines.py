@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from gpudoctor.model.derived import (
-    NOT_APPLICABLE,
     no_nvidia_gpu,
     not_applicable,
+    not_applicable_words,
     windows_shows_no_nvidia,
     wsl_name,
 )
@@ -53,7 +53,7 @@ def gib(mib: int | None) -> str:
 def headline(report: Report, area: str) -> str:
     """What an area's line says about the machine, problems or not."""
     if not_applicable(report, area):
-        return NOT_APPLICABLE
+        return not_applicable_words(report)
     return {
         "host": _host_line,
         "driver": _driver_line,

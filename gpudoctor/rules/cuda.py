@@ -15,14 +15,15 @@ from gpudoctor.model.report import Report
 from gpudoctor.rules.device_access import blocked_cuinit
 from gpudoctor.rules.distro import install_compute_libraries
 from gpudoctor.rules.facts import (
-    NOT_APPLICABLE,
     WSL_RESTART,
     container_gpu_fix,
     docker_start,
     env,
     gpus,
     is_linux_host,
+    no_nvidia_evidence,
     not_applicable,
+    not_applicable_words,
     nvidia_traces,
     on_the_host,
     on_wsl1,
@@ -109,9 +110,9 @@ def _not_applicable(report: Report) -> bool:
     "themselves, is no such sign) it is a warning, as GD-NVML-001 is there; under WSL2, where "
     "no container shows a GPU in `/sys`, it is a warning without `/dev/dxg` and an error with "
     "it (the container was given WSL2's GPU device without the driver's libraries: `--gpus "
-    "all` mounts them). On macOS (no CUDA at "
-    "all) it is information only; on a machine with no NVIDIA GPU (GD-DRV-001) GD-CUDA-010 "
-    "replaces it.",
+    "all` mounts them). On macOS (no CUDA at all) and on a machine with no NVIDIA GPU "
+    "(GD-DRV-001) GD-CUDA-010 replaces it (a Mac's report that counts CUDA devices reads "
+    "information).",
     fix="Container: `-e NVIDIA_DRIVER_CAPABILITIES=compute,utility` (compose: "
     "`capabilities: [gpu, compute, utility]`). Host: install the driver's compute libraries "
     "(Ubuntu `libnvidia-compute-BRANCH`, Debian `libcuda1`, Fedora "
@@ -160,7 +161,7 @@ def libcuda_not_loaded(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "capabilities: [gpu, compute, utility]",
             ),
         )
-    elif host.os == "darwin":
+    elif host.os == "darwin":  # a Mac's report that counts CUDA devices; else GD-CUDA-010
         yield Hit(
             severity=Severity.INFO,
             title="macOS has no CUDA driver library",
@@ -545,7 +546,8 @@ def fewer_devices(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="The CUDA probe was skipped (no NVIDIA driver to load, or the platform has no CUDA), "
     "so libcuda and `cuInit` were not tried. On a machine with no NVIDIA GPU (GD-DRV-001) "
     "it reads *not applicable*, and replaces the libcuda and `cuInit` errors "
-    "(GD-CUDA-001, 002, 004, 005) that only repeat that there is no GPU.",
+    "(GD-CUDA-001, 002, 004, 005) that only repeat that there is no GPU; on macOS, which "
+    "has no CUDA at all, it reads *CUDA not applicable on macOS*.",
     fix="Nothing to do unless you expected CUDA here.",
     marks_unchecked=True,
     sources=("https://docs.nvidia.com/cuda/cuda-driver-api/ (cuInit)",),
@@ -553,11 +555,11 @@ def fewer_devices(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
 def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     cuda = report.cuda
     if _not_applicable(report):
-        evidence = ["no NVIDIA GPU on this machine (GD-DRV-001)"]
+        evidence = [no_nvidia_evidence(report)]
         if cuda.libcuda_error:
             evidence.append(f"loader: {cuda.libcuda_error}")
         elif cuda.cu_init_result not in (None, 0):
             evidence.append(cu_init_text(report))
-        yield Hit(title=f"CUDA {NOT_APPLICABLE}", evidence=tuple(evidence))
+        yield Hit(title=f"CUDA {not_applicable_words(report)}", evidence=tuple(evidence))
     elif cuda.status == "skipped" and not libcuda_missing(report):
         yield Hit(evidence=(f"CUDA probe: {cuda.message or 'skipped'}",))

@@ -411,14 +411,35 @@ DRIVER_ARCHIVE = "https://download.nvidia.com/XFree86/Linux-x86_64/"
 """NVIDIA's archive of every Linux x86_64 driver release, each with its ``.run`` installer."""
 
 
+_DRIVER_VERSION = re.compile(r"^\d{3}(?:\.\d{1,3}){1,2}$")
+
+
+def _installed_packages(installed: str | None) -> str:
+    """The glob of the installed driver's packages on RHEL 10: ``'*nvidia*590.48.01*'``.
+
+    NVIDIA's Driver Installation Guide ("Version locking", DNF 4, read 2026-12-08) holds a
+    branch with ``dnf versionlock \\*nvidia\\*575\\*`` and lists what that glob takes: the
+    driver's own packages of that version (kmod-nvidia-open-dkms, nvidia-kmod-common,
+    nvidia-driver, nvidia-driver-cuda-libs, libnvidia-ml, nvidia-modprobe, ...). dnf
+    matches a remove's globs as it matches a lock's (name-version-release), so the same glob
+    of the installed version removes the driver and leaves what only shares the prefix:
+    ``dnf remove 'nvidia-*'`` took nvidia-container-toolkit and every other ``nvidia-``
+    package with it. A Fabric Manager of that version goes too: it must equal the driver's
+    version anyway. VERSION where the version is unknown or not of that form."""
+    if installed is None or not _DRIVER_VERSION.match(installed):
+        return "'*nvidia*VERSION*'"
+    return f"'*nvidia*{installed}*'"
+
+
 def install_legacy_branch(
-    report: Report, branch: int, *, replacing: bool = True
+    report: Report, branch: int, *, replacing: bool = True, installed: str | None = None
 ) -> tuple[str, ...]:
     """Install the last driver branch that still drives an old GPU (R470, R580).
 
     ``replacing``: a newer branch is installed, so Fedora removes it first, RHEL 8/9 switch
     the module stream to the branch's proprietary one (these GPUs predate the open modules) and
-    RHEL 10 removes the driver, holds the branch with versionlock and installs it again. On a
+    RHEL 10 removes the driver (the packages of ``installed``, the driver version now there:
+    :func:`_installed_packages`), holds the branch with versionlock and installs it again. On a
     machine with no driver the branch is installed as it is: RHEL 8/9 ``module install`` of
     the ``<branch>-dkms`` stream, RHEL 10 the lock first. ``module install
     nvidia-driver:XXX-dkms`` is what NVIDIA's packaging guide gives to "lock the driver updates
@@ -439,7 +460,7 @@ def install_legacy_branch(
             report,
             f"$ sudo dnf -y module switch-to nvidia-driver:{branch}-dkms --allowerasing "
             "&& sudo reboot",
-            f"$ sudo dnf remove 'nvidia-*' 'kmod-nvidia*' && {versionlock}",
+            f"$ sudo dnf remove {_installed_packages(installed)} && {versionlock}",
         )
     else:
         rhel = _rhel(

@@ -11,6 +11,7 @@ from gpudoctor.model.derived import (
     is_gpu_function,
     other_gpu_builds,
     set_aside_for_vm,
+    windows_shows_no_nvidia,
 )
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import FrameworkInfo, PciFunction, Report
@@ -154,7 +155,9 @@ def _describe(fn: PciFunction) -> str:
     "no CUDA at all: information that PyTorch can use the Apple GPU through MPS where "
     "`torch.backends.mps.is_available()` said so (or, in a report that did not ask, that it "
     "can), a warning that PyTorch runs on the CPU only where its MPS build said MPS is not "
-    "available. On Linux, a ROCm or XPU build of PyTorch that lists AMD or Intel GPUs "
+    "available. On Windows where nothing shows an NVIDIA driver or GPU (GD-NVML-001 says "
+    "what that means there) it is information under the driver line, which reads *no NVIDIA "
+    "driver found*. On Linux, a ROCm or XPU build of PyTorch that lists AMD or Intel GPUs "
     "(`torch.cuda` on ROCm, `torch.xpu`) makes it information that names them: deep "
     "learning here does not run on the CPU only, and no NVIDIA GPU is needed for that "
     "build.",
@@ -170,6 +173,17 @@ def _describe(fn: PciFunction) -> str:
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if report.host.os == "darwin":
         yield _on_macos(report)
+        return
+    if windows_shows_no_nvidia(report):
+        # the driver line reads 'Windows: no NVIDIA driver found': its mark says so too
+        yield Hit(
+            severity=Severity.INFO,
+            title="No NVIDIA driver on this PC (see the NVML line)",
+            evidence=(
+                "no nvml.dll, no nvcuda.dll that counts a device, no framework that sees a GPU",
+            ),
+            fix=("See GD-NVML-001.",),
+        )
         return
     if not no_nvidia_gpu(report):
         return

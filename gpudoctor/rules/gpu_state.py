@@ -8,7 +8,13 @@ from gpudoctor.model import shell
 from gpudoctor.model.clock_events import BUSY_UTILIZATION_PCT, load_of, slowdowns
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import GpuInfo, Report
-from gpudoctor.rules.facts import NOT_APPLICABLE, gpu_label, gpus, not_applicable
+from gpudoctor.rules.facts import (
+    gpu_label,
+    gpus,
+    no_nvidia_evidence,
+    not_applicable,
+    not_applicable_words,
+)
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 MEMORY_HELD_FRACTION = 0.75
@@ -361,7 +367,8 @@ def ecc_mode_pending(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     title="GPU health not checked: NVML lists no GPU",
     why="GPU health (memory errors, throttling, PCIe, MIG) is read through NVML; when NVML "
     "did not start or lists no GPU, these checks could not run. The NVML line says why. On "
-    "a machine with no NVIDIA GPU (GD-DRV-001) it reads *not applicable*.",
+    "a machine with no NVIDIA GPU (GD-DRV-001) it reads *not applicable*, on macOS *not "
+    "applicable on macOS*.",
     fix="Fix the NVML problem, then run `gpudoctor check` again.",
     marks_unchecked=True,
     sources=("https://docs.nvidia.com/deploy/nvml-api/ (nvmlDeviceGetCount)",),
@@ -371,8 +378,8 @@ def not_checked(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     if not_applicable(report, "gpu"):
         yield Hit(
-            title=f"GPU health {NOT_APPLICABLE}",
-            evidence=("no NVIDIA GPU on this machine (GD-DRV-001)",),
+            title=f"GPU health {not_applicable_words(report)}",
+            evidence=(no_nvidia_evidence(report),),
         )
         return
     status = report.nvml.status if report.nvml.status != "ok" else "no GPU"

@@ -37,21 +37,25 @@ def last_branch_line(fn: PciFunction, row: PciRangeLike) -> str:
 
 
 def install_last_branch(
-    report: Report, rows: list[PciRangeLike], *, replacing: bool = True
+    report: Report,
+    rows: list[PciRangeLike],
+    *,
+    replacing: bool = True,
+    installed: str | None = None,
 ) -> tuple[str, ...]:
     """Install the oldest of the GPUs' last branches (a branch drives no GPU newer than its
     last); where that GPU's device ID does not tell its generation, the branch of each."""
     last = min(row.last_branch or 0 for row in rows)
     unsure = next((row for row in rows if row.per_generation and row.last_branch == last), None)
     if unsure is None:
-        return install_legacy_branch(report, last, replacing=replacing)
+        return install_legacy_branch(report, last, replacing=replacing, installed=installed)
     (newest, branch), *older = unsure.per_generation
     return (
         f"The device ID does not tell {newest} from "
         + " or ".join(name for name, _ in older)
         + f"; the GPU's name does (`lspci -nn -d 10de:`, against {LEGACY_GPUS}).",
         f"If it is {newest}:",
-        *install_legacy_branch(report, branch, replacing=replacing),
+        *install_legacy_branch(report, branch, replacing=replacing, installed=installed),
         "If "
         + "; if ".join(f"{name}, the R{b} legacy branch" for name, b in older)
         + f" ({LEGACY_GPUS}): no newer branch drives it.",
@@ -306,7 +310,10 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
     "schedule and legacy GPU list). Kepler, Fermi and Tesla GPUs share device IDs, so for an ID "
     "below 0x1340 the finding gives each generation's branch (R470, R390, R340) and says how "
     "to tell which the GPU is; GRID K340, K1 and K2, Kepler boards, stopped at R367, which no "
-    "distribution release in support packages, so their fix is NVIDIA's driver archive.",
+    "distribution release in support packages, so their fix is NVIDIA's driver archive. On "
+    "RHEL 10 the fix removes the installed driver by the glob NVIDIA's guide locks a branch "
+    "with, of the installed version (`sudo dnf remove '*nvidia*590.48.01*'`), not every "
+    "package named `nvidia-*`, which took nvidia-container-toolkit with it.",
     fix="Install the GPU's last branch (a legacy branch that still gets fixes), e.g. "
     "`nvidia-driver-580` on Ubuntu for a Pascal GPU, and keep the package manager from "
     "upgrading past it; or replace the GPU.",
@@ -315,6 +322,9 @@ def proprietary_module_required(report: Report, kb: KnowledgeBase) -> Iterator[H
         "https://www.nvidia.com/en-us/drivers/unix/legacy-gpu/",
         "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html "
         "(a branch: RHEL 8/9 module streams, RHEL 10 versionlock)",
+        "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/"
+        "version-locking.html (DNF 4: `dnf4 versionlock \\*nvidia\\*575\\*` and the driver "
+        "packages of that version it takes; read 2026-12-08)",
         "gpudoctor/kb/data/driver_branches.toml (knowledge base)",
     ),
 )
@@ -339,7 +349,7 @@ def branch_dropped_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         + last_branch_title(rows),
         evidence=tuple(evidence),
         fix=(
-            *install_last_branch(report, rows),
+            *install_last_branch(report, rows, installed=driver),
             f"Then hold it there: a driver newer than R{last} will not drive this GPU.",
         ),
     )

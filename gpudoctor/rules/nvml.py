@@ -29,7 +29,9 @@ from gpudoctor.rules.facts import (
     env,
     host_gpu_evidence,
     is_linux_host,
+    no_nvidia_evidence,
     not_applicable,
+    not_applicable_words,
     nvidia_traces,
     on_the_host,
     on_wsl1,
@@ -99,8 +101,8 @@ def library_version(nvml_version: str | None) -> str | None:
     "tell either (NVIDIA's CUDA images set it themselves: it says the image wants a GPU, not "
     "that the host has one). Where the bus was read and shows none, GD-DRV-001 says the host "
     "has no GPU, with or without that variable. On a "
-    "machine with no NVIDIA GPU at all this finding is replaced by GD-NVML-010; on macOS, "
-    "where no NVIDIA driver exists, it is information only. Native Windows shows no PCI bus: "
+    "machine with no NVIDIA GPU at all, and on macOS (where no NVIDIA driver exists), this "
+    "finding is replaced by GD-NVML-010. Native Windows shows no PCI bus: "
     "where nothing else shows an NVIDIA driver or GPU either (no nvcuda.dll that counts a "
     "device, no framework that sees a GPU) it is a warning that deep learning runs on the "
     "CPU only unless the PC has an NVIDIA GPU without its driver, with the PowerShell line "
@@ -172,17 +174,7 @@ def library_not_found(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     host = report.host
     said = _nvml_said(report)
-    if host.os == "darwin":
-        yield Hit(
-            severity=Severity.INFO,
-            title="macOS has no NVIDIA driver and no NVML",
-            evidence=(said,),
-            fix=(
-                "On a Mac, PyTorch can use the Apple GPU through MPS (GD-DRV-001 says whether "
-                "it does here); CUDA needs an NVIDIA GPU on Linux or Windows.",
-            ),
-        )
-    elif host.container and wsl_docker(report):
+    if host.container and wsl_docker(report):
         yield _wsl_container(report, said, kb)
     elif host.container and host_gpu_evidence(report):
         evidence = [said, f"running in {a_container(host.container)}"]
@@ -653,11 +645,15 @@ def no_gpu_listed(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     why="NVML is the NVIDIA driver's management library. On a machine with no NVIDIA GPU "
     "(GD-DRV-001) its absence, or a driver without its kernel module, is expected and not a "
     "problem of its own, so this information finding replaces GD-NVML-001, GD-NVML-002 and "
-    "GD-NVML-006 there.",
+    "GD-NVML-006 there. On macOS, which has no NVIDIA driver at all, it reads *NVML not "
+    "applicable on macOS*.",
     fix="Nothing to do: see GD-DRV-001.",
     marks_unchecked=True,
     sources=("https://pci-ids.ucw.cz/read/PC/10de (NVIDIA's PCI vendor ID 0x10de)",),
 )
 def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     if _not_applicable(report):
-        yield Hit(evidence=(_nvml_said(report), "no NVIDIA GPU on this machine (GD-DRV-001)"))
+        yield Hit(
+            title=f"NVML {not_applicable_words(report)}",
+            evidence=(_nvml_said(report), no_nvidia_evidence(report)),
+        )

@@ -41,8 +41,9 @@ REASONS: dict[str, str] = {
     "GD-DRV-001": "Error inside a SLURM job given GPUs (every GPU job sent to the node "
     "fails); a warning elsewhere (training runs, on the CPU only), and on macOS where "
     "PyTorch's MPS is not available; information on a SLURM login node, on macOS otherwise, "
-    "where no NVIDIA GPU is expected, and where a ROCm or XPU build of PyTorch uses an AMD "
-    "or Intel GPU.",
+    "where no NVIDIA GPU is expected, where a ROCm or XPU build of PyTorch uses an AMD "
+    "or Intel GPU, and on native Windows with no sign of an NVIDIA driver (GD-NVML-001 says "
+    "it; the driver line's mark says so too).",
     "GD-DRV-002": "Error: CUDA cannot use a GPU that nouveau drives.",
     "GD-DRV-003": "Error: without the kernel module no framework can use the GPU.",
     "GD-DRV-004": "Warning: one GPU is unusable, others still work. Information for a GPU "
@@ -59,8 +60,7 @@ REASONS: dict[str, str] = {
     "per-GPU information of GD-DRV-004 would understate it).",
     # --- NVML ---
     "GD-NVML-001": "Error where a GPU is present or expected: without the driver's libraries "
-    "nothing can use it; a warning in a container, and on native Windows, that cannot tell; "
-    "information on macOS.",
+    "nothing can use it; a warning in a container, and on native Windows, that cannot tell.",
     "GD-NVML-002": "Error: the driver is not running, so no framework can use the GPU.",
     "GD-NVML-003": "Error: NVML and CUDA both refuse to start until the module matches.",
     "GD-NVML-004": "Error: a process that cannot open the device files cannot use the GPU.",
@@ -71,7 +71,8 @@ REASONS: dict[str, str] = {
     "CUDA fails too.",
     "GD-NVML-008": "Information: a few facts are missing from the report; runs are unaffected.",
     "GD-NVML-009": "Error: with no GPU listed, no framework can use one.",
-    "GD-NVML-010": "Information: there is no GPU, so a missing NVML is expected.",
+    "GD-NVML-010": "Information: there is no GPU (on macOS, no NVIDIA driver at all), so a "
+    "missing NVML is expected.",
     "GD-NVML-011": "Error: the container can no longer open the GPU; every CUDA program in "
     "it fails until it is recreated.",
     "GD-NVML-012": "Error: the process cannot open the GPU, so no framework can use it.",
@@ -102,8 +103,9 @@ REASONS: dict[str, str] = {
     "GD-GPU-016": "Error: once the licence grace period ends CUDA stops working on the vGPU, "
     "whatever the moment of the check.",
     # --- CUDA user space ---
-    "GD-CUDA-001": "Error: without libcuda no framework can use the GPU; information on "
-    "macOS, which has no CUDA at all, and on native Windows with no sign of an NVIDIA driver "
+    "GD-CUDA-001": "Error: without libcuda no framework can use the GPU; information in a "
+    "Mac's report that counts CUDA devices (GD-CUDA-010 says the rest: macOS has no CUDA "
+    "at all) and on native Windows with no sign of an NVIDIA driver "
     "(GD-NVML-001 says it).",
     "GD-CUDA-002": "Error: cuInit fails, so no framework can use the GPU.",
     "GD-CUDA-003": "Error: CUDA refuses to start with a mismatched libcuda.",
@@ -117,7 +119,8 @@ REASONS: dict[str, str] = {
     "GD-CUDA-008": "Error when the installed cuDNN is older than a framework's pin (cuDNN "
     "refuses to run); a warning for a newer minor, which usually works.",
     "GD-CUDA-009": "Warning: the missing GPUs are unusable; the others work.",
-    "GD-CUDA-010": "Information: the check was skipped on purpose.",
+    "GD-CUDA-010": "Information: the check was skipped on purpose, or there is no NVIDIA "
+    "GPU (on macOS, no CUDA at all) to check.",
     "GD-CUDA-011": "Error when the framework refuses the shadowing cuDNN; a warning when it "
     "still loads.",
     "GD-CUDA-012": "Warning: training with the installed packages works; only building a "

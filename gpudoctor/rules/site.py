@@ -62,7 +62,7 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
     return (
         f"$ srun {p}--gres=gpu:1 --pty bash   # an interactive shell on a GPU node",
         "or in a batch script:",
-        *([f"#SBATCH -p {partition}"] if partition else []),
+        *([f"#SBATCH -p {shell.sbatch_word(partition, 'PARTITION')}"] if partition else []),
         "#SBATCH --gres=gpu:1",
         "then run gpudoctor check there.",
         *(
@@ -209,7 +209,11 @@ def job_without_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         evidence=tuple(evidence),
         fix=(
             "In the batch script:",
-            *([f"#SBATCH -p {job.partition}"] if job.partition else []),
+            *(
+                [f"#SBATCH -p {shell.sbatch_word(job.partition, 'PARTITION')}"]
+                if job.partition
+                else []
+            ),
             "#SBATCH --gres=gpu:1",
             f"or: $ srun {p}--gres=gpu:1 python train.py",
         ),

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
-from gpudoctor.datarows import SOURCED, keys, sourced
+from gpudoctor.datarows import (
+    FLAG,
+    NUMBER,
+    ROWS,
+    TEXT,
+    WHOLE,
+    Fields,
+    Table,
+    located,
+    read,
+    shape,
+    sourced,
+    tables,
+)
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.refmodels import MODEL_NAMES
-from gpudoctor.tomlcompat import tomllib
 from gpudoctor.verify.model import FRAMEWORKS, MODES, PRECISIONS
 
 
@@ -178,61 +190,56 @@ class References:
         return next((f for f in self.fingerprints if f.model == model), None)
 
 
-def _field(row: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    if key not in row:
-        raise KnowledgeBaseError(f"{where}: missing {key!r}")
-    value = row[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise KnowledgeBaseError(f"{where}: {key!r} must be {kind.__name__}")
-    return value
-
-
-ROW_KEYS: dict[str, frozenset[str]] = {
-    "peak": frozenset({"gpu", "precision", "tflops"}),
-    "band": frozenset({"model", "precision_class", "low", "high"}),
-    "fingerprint": frozenset({"model", "ratio_to_resnet50"}),
-    "floor": frozenset({"gpu", "kind", "gbps"}),
-    "row": frozenset(
-        {"gpu", "framework", "model", "mode", "precision", "batch_size", "images_per_second"}
-    )
-    | {"layout"},
-    "published": frozenset(
+ROW_FIELDS: dict[str, tuple[Fields, Fields]] = {
+    "peak": ({"gpu": TEXT, "precision": TEXT, "tflops": NUMBER}, {}),
+    "band": ({"model": TEXT, "precision_class": TEXT, "low": NUMBER, "high": NUMBER}, {}),
+    "fingerprint": ({"model": TEXT, "ratio_to_resnet50": NUMBER}, {}),
+    "floor": ({"gpu": TEXT, "kind": TEXT, "gbps": NUMBER}, {"gpus": WHOLE}),
+    "row": (
         {
-            "gpu",
-            "framework",
-            "model",
-            "mode",
-            "precision",
-            "gpus",
-            "batch_size",
-            "total_images_per_second",
-            "conditions",
-        }
+            "gpu": TEXT,
+            "framework": TEXT,
+            "model": TEXT,
+            "mode": TEXT,
+            "precision": TEXT,
+            "layout": TEXT,
+            "batch_size": WHOLE,
+            "images_per_second": NUMBER,
+        },
+        {},
+    ),
+    "published": (
+        {
+            "gpu": TEXT,
+            "framework": TEXT,
+            "model": TEXT,
+            "mode": TEXT,
+            "precision": TEXT,
+            "gpus": WHOLE,
+            "batch_size": WHOLE,
+            "total_images_per_second": NUMBER,
+            "conditions": TEXT,
+        },
+        {},
     ),
 }
-"""Each table's own keys; every row also needs ``source``, ``as_of`` and ``verified``."""
-OPTIONAL_KEYS: dict[str, frozenset[str]] = {"floor": frozenset({"gpus"})}
-"""Keys a table's rows may leave out (an all-reduce floor's ``gpus``)."""
+"""Each table's own fields, required and optional (an all-reduce floor's ``gpus``); every row
+also needs ``source``, ``as_of`` and ``verified``, and may carry a ``note``."""
+
+FILE_TABLES: Fields = {"schema": WHOLE, **dict.fromkeys(ROW_FIELDS, ROWS)}
+"""What the top level of a verify data file may hold: a table not named here (``[[rows]]``
+for ``[[row]]``) is refused, not skipped."""
+
+DATA_DIR = Path(__file__).parent / "data"
 
 
-def _rows(doc: dict[str, Any], table: str, name: str) -> list[tuple[dict[str, Any], str]]:
-    """The rows of one table, each checked as strictly as a knowledge-base row."""
-    rows = doc.get(table, [])
-    if not isinstance(rows, list):
-        raise KnowledgeBaseError(f"{name}: {table} must be an array of tables")
+def _rows(doc: Table, table: str, name: str) -> list[tuple[Table, str]]:
+    """The rows of one table, each of its declared shape, as a knowledge-base row is."""
+    required, optional = ROW_FIELDS[table]
     checked = []
-    for i, row in enumerate(rows):
-        where = f"{name}: {table}[{i}]"
-        if not isinstance(row, dict):
-            raise KnowledgeBaseError(f"{where}: must be a table")
-        keys(
-            row,
-            where,
-            ROW_KEYS[table] | {"source", "as_of", "verified"},
-            SOURCED | OPTIONAL_KEYS.get(table, frozenset()),
-        )
+    for i, row in enumerate(doc.get(table, [])):
+        where = f"{name} {table}[{i}]"
+        shape(row, where, {**required, "verified": FLAG}, optional)
         sourced(row, where)
         checked.append((row, where))
     return checked
@@ -247,62 +254,63 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
     floors: list[Floor] = []
     published: list[Published] = []
     for name, doc in sorted(docs.items()):
+        tables(doc, name, FILE_TABLES)
         published += [_published(row, w) for row, w in _rows(doc, "published", name)]
-        for row, w in _rows(doc, "floor", name):
+        for row, _ in _rows(doc, "floor", name):
             floors.append(
                 Floor(
-                    gpu=_field(row, "gpu", str, w),
-                    kind=_field(row, "kind", str, w),
-                    gbps=_field(row, "gbps", float, w),
-                    verified=_field(row, "verified", bool, w),
-                    source=_field(row, "source", str, w),
-                    gpus=_field(row, "gpus", int, w) if "gpus" in row else 0,
-                    note=str(row.get("note", "")),
+                    gpu=row["gpu"],
+                    kind=row["kind"],
+                    gbps=float(row["gbps"]),
+                    verified=row["verified"],
+                    source=row["source"],
+                    gpus=row.get("gpus", 0),
+                    note=row.get("note", ""),
                 )
             )
-        for row, w in _rows(doc, "peak", name):
+        for row, _ in _rows(doc, "peak", name):
             sheets.append(
                 Datasheet(
-                    gpu=_field(row, "gpu", str, w),
-                    precision=_field(row, "precision", str, w),
-                    tflops=_field(row, "tflops", float, w),
-                    verified=_field(row, "verified", bool, w),
-                    source=_field(row, "source", str, w),
+                    gpu=row["gpu"],
+                    precision=row["precision"],
+                    tflops=float(row["tflops"]),
+                    verified=row["verified"],
+                    source=row["source"],
                 )
             )
-        for row, w in _rows(doc, "band", name):
+        for row, _ in _rows(doc, "band", name):
             bands.append(
                 Band(
-                    model=_field(row, "model", str, w),
-                    precision_class=_field(row, "precision_class", str, w),
-                    low=_field(row, "low", float, w),
-                    high=_field(row, "high", float, w),
-                    verified=_field(row, "verified", bool, w),
-                    source=_field(row, "source", str, w),
+                    model=row["model"],
+                    precision_class=row["precision_class"],
+                    low=float(row["low"]),
+                    high=float(row["high"]),
+                    verified=row["verified"],
+                    source=row["source"],
                 )
             )
-        for row, w in _rows(doc, "fingerprint", name):
+        for row, _ in _rows(doc, "fingerprint", name):
             prints.append(
                 Fingerprint(
-                    model=_field(row, "model", str, w),
-                    ratio=_field(row, "ratio_to_resnet50", float, w),
-                    verified=_field(row, "verified", bool, w),
-                    source=_field(row, "source", str, w),
+                    model=row["model"],
+                    ratio=float(row["ratio_to_resnet50"]),
+                    verified=row["verified"],
+                    source=row["source"],
                 )
             )
-        for row, w in _rows(doc, "row", name):
+        for row, _ in _rows(doc, "row", name):
             expected.append(
                 Expected(
-                    gpu=_field(row, "gpu", str, w),
-                    framework=_field(row, "framework", str, w),
-                    model=_field(row, "model", str, w),
-                    mode=_field(row, "mode", str, w),
-                    precision=_field(row, "precision", str, w),
-                    batch_size=_field(row, "batch_size", int, w),
-                    images_per_second=_field(row, "images_per_second", float, w),
-                    verified=_field(row, "verified", bool, w),
-                    source=_field(row, "source", str, w),
-                    layout=_field(row, "layout", str, w),
+                    gpu=row["gpu"],
+                    framework=row["framework"],
+                    model=row["model"],
+                    mode=row["mode"],
+                    precision=row["precision"],
+                    batch_size=row["batch_size"],
+                    images_per_second=float(row["images_per_second"]),
+                    verified=row["verified"],
+                    source=row["source"],
+                    layout=row["layout"],
                 )
             )
     return References(
@@ -315,20 +323,20 @@ def parse_references(docs: dict[str, dict[str, Any]]) -> References:
     )
 
 
-def _published(row: dict[str, Any], w: str) -> Published:
+def _published(row: Table, w: str) -> Published:
     """One published figure, refused when it could not be compared with a run."""
     figure = Published(
-        gpu=_field(row, "gpu", str, w),
-        framework=_field(row, "framework", str, w),
-        model=_field(row, "model", str, w),
-        mode=_field(row, "mode", str, w),
-        precision=_field(row, "precision", str, w),
-        gpus=_field(row, "gpus", int, w),
-        batch_size=_field(row, "batch_size", int, w),
-        total_images_per_second=_field(row, "total_images_per_second", float, w),
-        conditions=_field(row, "conditions", str, w),
-        verified=_field(row, "verified", bool, w),
-        source=_field(row, "source", str, w),
+        gpu=row["gpu"],
+        framework=row["framework"],
+        model=row["model"],
+        mode=row["mode"],
+        precision=row["precision"],
+        gpus=row["gpus"],
+        batch_size=row["batch_size"],
+        total_images_per_second=float(row["total_images_per_second"]),
+        conditions=row["conditions"],
+        verified=row["verified"],
+        source=row["source"],
     )
     for key, value, allowed in (
         ("framework", figure.framework, FRAMEWORKS),
@@ -345,14 +353,19 @@ def _published(row: dict[str, Any], w: str) -> Published:
     return figure
 
 
-def load_references() -> References:
-    """Every .toml shipped in gpudoctor/verify/data: references, expected_*, datasheet_peaks."""
-    folder = resources.files("gpudoctor.verify") / "data"
-    docs: dict[str, dict[str, Any]] = {}
-    for entry in folder.iterdir():
-        if entry.name.endswith(".toml"):
-            try:
-                docs[entry.name] = tomllib.loads(entry.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise KnowledgeBaseError(f"{entry.name}: {exc}") from None
-    return parse_references(docs)
+def load_references(folder: Path = DATA_DIR) -> References:
+    """Every .toml shipped in gpudoctor/verify/data: references, expected_*, datasheet_peaks.
+
+    A malformed file raises a KnowledgeBaseError naming the file, the line of the row and the
+    problem, as the knowledge base's loader does (``located``).
+    """
+    parts = []
+    for path in sorted(folder.glob("*.toml")):
+        with located(path):
+            parts.append(parse_references({path.name: read(path)}))
+    return References(
+        **{
+            f.name: tuple(x for part in parts for x in getattr(part, f.name))
+            for f in fields(References)
+        }
+    )

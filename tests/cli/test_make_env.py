@@ -1266,7 +1266,7 @@ def test_the_modules_loaded_here_are_named_for_a_partition_given_driver_and_cc(
     args = ("make-env", "--partition", "gpu", "--driver", "580.95.05", "--cc", "9.0", "-o", "-")
     result = cli(*args, env=loaded)
     assert result.exit_code == 0, result
-    assert "# First: module unload cuda/12.4   (they put CUDA libraries on" in result.stdout
+    assert "# First: module unload cuda/12.4\n#   (they put CUDA libraries on" in result.stdout
     assert "gcc" not in result.stdout
     none = cli(*args, env=dict.fromkeys(loaded))
     assert "First: module unload" not in none.stdout

@@ -103,3 +103,28 @@ def test_the_header_names_each_module_to_unload_as_one_word():
     plan = make_plan(load(), target, Request(frameworks=("torch",)))
     text = " ".join(" ".join(header(plan, "conda env create -f environment.yml")).split("#"))
     assert "module unload cuda/12.1 'x;rm -rf ~' NAME " in " ".join(text.split())
+
+
+def test_the_header_never_wraps_a_command():
+    # 'First: module unload a b c ...' went over several '#' lines, and so did a `code span`
+    # in a note: a copied line was half a command
+    from gpudoctor.envplan.emit import WIDTH, comment
+    from gpudoctor.envplan.header import header
+    from gpudoctor.envplan.target import Target
+
+    modules = tuple(f"cuda-tools/12.{n}.0-gcc-13.2.0" for n in range(12))
+    target = Target(driver="590.48.01", cc="9.0", unload_modules=modules)
+    plan = make_plan(load(), target, Request(frameworks=("torch",)))
+    lines = header(plan, "conda env create -f environment.yml")
+    (first,) = [line for line in lines if "module unload" in line]
+    assert first == "# First: module unload " + " ".join(modules)  # one line, however long
+    at = lines.index(first)
+    assert lines[at + 1].startswith("#   (they put CUDA libraries on LD_LIBRARY_PATH")
+    assert not any("cuda-tools" in line for line in lines[at + 1 :])
+
+    span = "`wsl --set-version DISTRO 2`"
+    for pad in range(WIDTH):
+        text = "x" * pad + " then " + span + " and more words after it to fill a line"
+        assert any(span in line for line in comment(text)), pad
+    long = "`" + "module load " * 20 + "`"
+    assert comment("First: " + long) == ["#   - First:", "#     " + long]

@@ -290,3 +290,38 @@ def test_a_node_whose_gres_gives_out_gpus_is_not_told_nothing_to_do():
     cpu = replace(node, gres=())
     (plain,) = findings(replace(report, site=replace(report.site, slurm_node=cpu)), "GD-DRV-001")
     assert any("Nothing to do" in step for step in plain.fix)
+
+
+def test_a_windows_pc_that_shows_no_nvidia_driver_marks_its_driver_line_so():
+    # the driver line read "[✓] Kernel driver Windows: no NVIDIA driver found" (and JSON's
+    # areas.driver "ok"): the mark said all is well beside a line that says the driver is missing
+    from tests.rules.builders import diagnose, windows_laptop
+
+    diagnosis = diagnose(windows_laptop())
+    (found,) = [f for f in diagnosis.in_area("driver") if f.severity > Severity.OK]
+    assert found.id == "GD-DRV-001"
+    assert found.severity == Severity.INFO
+    assert "No NVIDIA driver on this PC" in found.title
+    assert diagnosis.worst == Severity.WARNING  # GD-NVML-001's, exit status 0 as before
+
+
+def test_a_mac_reads_not_applicable_once_per_area_as_a_linux_cpu_machine_does():
+    # a Mac's NVML, GPUs and CUDA lines read 'not available (library_not_found)', 'not checked
+    # (NVML lists no GPU)' and 'libcuda not loaded', each with a finding of its own words
+    from gpudoctor.render.headlines import headline
+    from tests.rules.builders import diagnose, mac
+
+    for report in (mac(), mac(0), mac(None)):
+        diagnosis = diagnose(report)
+        for area, rule_id in (
+            ("nvml", "GD-NVML-010"),
+            ("gpu", "GD-GPU-013"),
+            ("cuda", "GD-CUDA-010"),
+        ):
+            assert headline(report, area) == "not applicable on macOS"
+            (found,) = [f for f in diagnosis.in_area(area) if f.severity > Severity.OK]
+            assert (found.id, found.severity) == (rule_id, Severity.INFO)
+            assert found.title.endswith(" not applicable on macOS")
+            assert found.evidence[-1 if area != "cuda" else 0] == (
+                "macOS has no NVIDIA driver, NVML or CUDA (GD-DRV-001)"
+            )

@@ -428,3 +428,31 @@ def test_a_kepler_range_gpu_on_r590_open_is_not_promised_r470_by_drv_008() -> No
     pascal = _machine(line, "590.48.01", _gpu("0x1b06"), os_release="Ubuntu 24.04.3 LTS")
     (named,) = findings(pascal, "GD-DRV-008")
     assert "R580" in named.fix[0]
+
+
+def test_rhel10_removes_the_installed_driver_not_every_nvidia_package() -> None:
+    # 'sudo dnf remove 'nvidia-*' 'kmod-nvidia*'' took nvidia-container-toolkit (and every
+    # other nvidia-* package) with the driver; NVIDIA's guide names a branch's packages by
+    # '*nvidia*VERSION*' (dnf versionlock), which leaves the toolkit's own versions alone
+    import fnmatch
+
+    from gpudoctor.rules.distro import _installed_packages
+
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  595.71.05  Release Build"
+    report = _machine(
+        line, "595.71.05", _gpu("0x1b06"), os_release="Red Hat Enterprise Linux 10.0 (Coughlan)"
+    )
+    (dropped,) = findings(report, "GD-DRV-009")
+    assert dropped.fix[0].startswith("$ sudo dnf remove '*nvidia*595.71.05*' && ")
+    assert "'nvidia-*'" not in dropped.fix[0] and "'kmod-nvidia*'" not in dropped.fix[0]
+    for package in (
+        "nvidia-driver-3:595.71.05-1.el10.x86_64",
+        "kmod-nvidia-open-dkms-3:595.71.05-1.el10.noarch",
+        "libnvidia-ml-595.71.05-1.el10.x86_64",
+    ):
+        assert fnmatch.fnmatchcase(package, "*nvidia*595.71.05*"), package
+    for kept in ("nvidia-container-toolkit-1.18.0-1.x86_64", "nvidia-fabricmanager-580.95.05-1"):
+        assert not fnmatch.fnmatchcase(kept, "*nvidia*595.71.05*"), kept
+    # a version not of a driver's form is the word to replace, never pasted as it came
+    assert _installed_packages("595.71.05' $(id) '") == "'*nvidia*VERSION*'"
+    assert _installed_packages(None) == "'*nvidia*VERSION*'"

@@ -422,3 +422,22 @@ def test_a_job_on_a_node_without_gpus_is_told_of_gpu_partitions_not_cloud_vms():
     gpu_job = replace(job, partition="gpu", node="n1")
     fleet = replace(b.no_gpu_machine(), site=SiteInfo(slurm_job=gpu_job, slurm_commands=True))
     assert "partition" not in ids(fleet)["GD-DRV-001"].title
+
+
+@pytest.mark.parametrize(
+    ("partition", "line"),
+    [
+        ("gpu --output=/home/ada/.bashrc", "#SBATCH -p 'gpu --output=/home/ada/.bashrc'"),
+        ("gpu#x", "#SBATCH -p 'gpu#x'"),
+        (":gpu", "#SBATCH -p ':gpu'"),
+        ("g\\pu", "#SBATCH -p PARTITION"),
+    ],
+)
+def test_the_sbatch_line_of_a_fix_names_the_partition_as_sbatch_reads_it(partition, line):
+    # '#SBATCH -p gpu --output=F' pasted into a batch script wrote the job's output to F:
+    # sbatch splits the line at whitespace and ends it at an unquoted '#' (its own parser,
+    # not the shell's: tests/onboard/test_sbatch_partition_e2e.py asks the real sbatch)
+    report = s.job_without_gres()
+    job = replace(report.site.slurm_job, partition=partition)
+    report = replace(report, site=replace(report.site, slurm_job=job))
+    assert line in ids(report)["GD-HOST-008"].fix

@@ -73,7 +73,7 @@ def test_the_shipped_figures_are_nvidias_own_a100_rows():
         ({"framework": "pytorch"}, "framework 'pytorch' is not one of"),
         ({"gpus": 0}, "must be positive"),
         ({"total_images_per_second": -1.0}, "must be positive"),
-        ({"gpus": "8"}, "'gpus' must be int"),
+        ({"gpus": "8"}, "gpus must be a whole number, not '8'"),
         ({"conditions": "  "}, "must not be empty"),
         ({"images_per_second": 2470.0}, "unknown key images_per_second"),
     ],
