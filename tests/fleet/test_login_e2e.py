@@ -224,6 +224,29 @@ def test_onboard_dry_run_says_step_2_fails_while_every_gpu_node_is_allocated(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("partition", "said"),
+    [
+        ("gpux", "--partition gpux: no such partition (this cluster has: gpu, cpu; with GPUs: "
+         "gpu)"),
+        ("cpu", "--partition cpu has no GPU GRES: its nodes offer no GPU for the environment to "
+         "verify on; choose a GPU partition (gpu)"),
+    ],
+)  # fmt: skip
+def test_onboard_refuses_a_partition_typo_before_the_check(
+    login_cluster: SlurmCluster, tmp_path: Path, partition: str, said: str
+) -> None:
+    # 'onboard -p gpux' ran the check (5 to 6 s on the 2-core VM) and refused the name only
+    # then, after '[1/7] check this machine' and its 'done' line; now sinfo is asked first
+    start = time.monotonic()
+    done = gpudoctor(login_cluster, "onboard", "-p", partition, "--dry-run", cwd=tmp_path)
+    took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"gpudoctor: error: {said}"]
+    assert took < 4, took  # interpreter start and one sinfo, not a check
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_make_env_on_the_login_node_plans_for_the_gpu_partition(
     login_cluster: SlurmCluster, tmp_path: Path
 ) -> None:
