@@ -841,6 +841,10 @@ class SiteInfo:
 
     slurm_commands: bool = False
     """True when ``sinfo`` is on PATH."""
+    srun_command: bool | None = None
+    """True when ``srun`` is on PATH, False when it is not (a login node whose SLURM module
+    or package left it out: GD-HOST-007 then names no srun line); None in reports written
+    before 2026-12-08."""
     slurm_job: SlurmJob | None = None
     slurm: SlurmCluster | None = None
     """The cluster's partitions, when SLURM's commands exist and this is not inside a job."""

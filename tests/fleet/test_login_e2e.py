@@ -142,6 +142,24 @@ def without_srun(cluster: SlurmCluster, folder: Path) -> str:
     return str(folder)
 
 
+def test_check_on_a_login_node_without_srun_suggests_no_srun_line(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # GD-HOST-007 said '$ srun -p gpu --gres=gpu:1 --pty bash' where srun was not on PATH
+    path = without_srun(login_cluster, tmp_path / "bin")
+    done = gpudoctor(
+        login_cluster, "check", "--no-frameworks", "--no-history", "--format", "json",
+        cwd=tmp_path, path=path,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert report["site"]["srun_command"] is False
+    (login,) = [f for f in report["findings"] if f["id"] == "GD-HOST-007"]
+    assert login["fix"][0].startswith("srun is not on PATH here (sinfo is): load the cluster's")
+    assert not any("$ srun" in line for line in login["fix"])
+    there = gpudoctor(login_cluster, "check", "--no-frameworks", "--no-history", "--format", "json")
+    assert json.loads(there.stdout)["site"]["srun_command"] is True
+
+
 def test_check_partition_without_srun_says_what_is_missing_not_fleet(
     login_cluster: SlurmCluster, tmp_path: Path
 ) -> None:

@@ -422,3 +422,30 @@ def test_a_job_on_a_node_without_gpus_is_told_of_gpu_partitions_not_cloud_vms():
     gpu_job = replace(job, partition="gpu", node="n1")
     fleet = replace(b.no_gpu_machine(), site=SiteInfo(slurm_job=gpu_job, slurm_commands=True))
     assert "partition" not in ids(fleet)["GD-DRV-001"].title
+
+
+def test_a_login_node_without_srun_is_told_to_load_slurm_or_use_sbatch():
+    # sinfo on PATH, srun not (a SLURM module or package that left it out): GD-HOST-007 said
+    # '$ srun -p gpu --gres=gpu:1 --pty bash', which failed with 'srun: command not found'
+    report = s.login_node()
+    without = replace(report, site=replace(report.site, srun_command=False))
+    login = ids(without)["GD-HOST-007"]
+    assert login.fix[0] == (
+        "srun is not on PATH here (sinfo is): load the cluster's SLURM module first "
+        "($ module load slurm; `module avail slurm` names it), or submit a batch job with sbatch:"
+    )
+    assert login.fix[1:3] == ("#SBATCH -p gpu", "#SBATCH --gres=gpu:1")
+    assert not any(line.startswith("$ srun") for line in login.fix)
+    assert login.fix[-1] == (
+        "With srun on PATH, check one of its nodes from here: $ gpudoctor check --partition gpu"
+    )
+    # where srun is there, and in reports written before the field (None), as before
+    for srun in (True, None):
+        given = replace(report, site=replace(report.site, srun_command=srun))
+        assert "$ srun -p gpu --gres=gpu:1 --pty bash   # an interactive shell on a GPU node" in (
+            ids(given)["GD-HOST-007"].fix
+        )
+    # the controller does not answer: its shell line says srun is missing too
+    cluster = SlurmCluster(reachable=False, command="sinfo", message="sinfo gave no answer in 5 s")
+    down = replace(report, site=SiteInfo(slurm=cluster, srun_command=False))
+    assert "srun, which is not on PATH here" in ids(down)["GD-HOST-007"].fix[-1]
