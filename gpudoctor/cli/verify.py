@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import traceback
 from dataclasses import replace
@@ -404,11 +405,9 @@ def _gpudoctor_command() -> list[str]:
     passes PATH on to the job), else this interpreter with ``-m gpudoctor``: run as
     ``python -m gpudoctor`` with no gpudoctor on PATH, the suggested ``srun ... gpudoctor
     verify`` failed on the node with 'execve(): gpudoctor: No such file or directory'."""
-    import shutil
+    from gpudoctor.probe.host import gpudoctor_command
 
-    if shutil.which("gpudoctor") is not None or not sys.executable:
-        return ["gpudoctor"]
-    return [sys.executable, "-m", "gpudoctor"]
+    return list(gpudoctor_command(os.environ))
 
 
 def _now() -> str:

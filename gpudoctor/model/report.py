@@ -65,6 +65,11 @@ class HostInfo:
     cpu_count: int | None = None
     memory_total_mib: int | None = None
     python: PythonInfo
+    gpudoctor_command: tuple[str, ...] | None = None
+    """How a command pasted here starts this gpudoctor: ``["gpudoctor"]`` where that is on
+    PATH, else its interpreter with ``-m gpudoctor`` (run as ``python -m gpudoctor`` from a
+    venv not on PATH, where a bare ``gpudoctor`` in a fix failed: 'command not found'). The
+    fixes print it; None in reports written before 2026-12-08 (they print ``gpudoctor``)."""
     container: str | None = None
     """``docker``, ``podman``, ``apptainer`` (also Singularity), ``kubernetes``, ``container``
     (other) or None."""

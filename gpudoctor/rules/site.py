@@ -65,16 +65,18 @@ NO_SRUN = (
 command not found'."""
 
 
-def _get_on(partition: str | None, srun: bool | None = True) -> tuple[str, ...]:
+def _get_on(
+    partition: str | None, srun: bool | None = True, gpudoctor: str = "gpudoctor"
+) -> tuple[str, ...]:
     if srun is False:
         return (
             NO_SRUN,
             *([f"#SBATCH -p {partition}"] if partition else []),
             "#SBATCH --gres=gpu:1",
-            "then run gpudoctor check there.",
+            f"then run {gpudoctor} check there.",
             *(
                 [
-                    "With srun on PATH, check one of its nodes from here: $ gpudoctor check "
+                    f"With srun on PATH, check one of its nodes from here: $ {gpudoctor} check "
                     "--partition " + shell.word(partition, "PARTITION"),
                 ]
                 if partition
@@ -87,12 +89,12 @@ def _get_on(partition: str | None, srun: bool | None = True) -> tuple[str, ...]:
         "or in a batch script:",
         *([f"#SBATCH -p {partition}"] if partition else []),
         "#SBATCH --gres=gpu:1",
-        "then run gpudoctor check there.",
+        f"then run {gpudoctor} check there.",
         *(
             [
-                "Or check one of its nodes from here: $ gpudoctor check --partition "
+                f"Or check one of its nodes from here: $ {gpudoctor} check --partition "
                 + shell.word(partition, "PARTITION"),
-                "and set up an environment for those GPUs: $ gpudoctor onboard",
+                f"and set up an environment for those GPUs: $ {gpudoctor} onboard",
             ]
             if partition
             else []
@@ -153,7 +155,8 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "$ sinfo -s",
                 "$ scontrol ping",
-                "Once it answers, `gpudoctor check` names the GPU partitions; a shell on a GPU "
+                f"Once it answers, `{shell.gpudoctor(report.host.gpudoctor_command)} check` "
+                "names the GPU partitions; a shell on a GPU "
                 + (
                     "node needs srun, which is not on PATH here: load the cluster's SLURM "
                     "module first ($ module load slurm), or submit a batch job with sbatch"
@@ -196,7 +199,11 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 if down
                 else []
             ),
-            *_get_on(parts[0].name if parts else None, site.srun_command),
+            *_get_on(
+                parts[0].name if parts else None,
+                site.srun_command,
+                shell.gpudoctor(report.host.gpudoctor_command),
+            ),
         ),
     )
 

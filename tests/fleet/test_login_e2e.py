@@ -156,6 +156,12 @@ def test_check_on_a_login_node_without_srun_suggests_no_srun_line(
     (login,) = [f for f in report["findings"] if f["id"] == "GD-HOST-007"]
     assert login["fix"][0].startswith("srun is not on PATH here (sinfo is): load the cluster's")
     assert not any("$ srun" in line for line in login["fix"])
+    # nor gpudoctor on that PATH: the commands name the interpreter it was run with
+    assert report["host"]["gpudoctor_command"] == [sys.executable, "-m", "gpudoctor"]
+    assert login["fix"][-1] == (
+        f"With srun on PATH, check one of its nodes from here: $ {shlex.quote(sys.executable)} "
+        "-m gpudoctor check --partition gpu"
+    )
     there = gpudoctor(login_cluster, "check", "--no-frameworks", "--no-history", "--format", "json")
     assert json.loads(there.stdout)["site"]["srun_command"] is True
 

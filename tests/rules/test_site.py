@@ -449,3 +449,65 @@ def test_a_login_node_without_srun_is_told_to_load_slurm_or_use_sbatch():
     cluster = SlurmCluster(reachable=False, command="sinfo", message="sinfo gave no answer in 5 s")
     down = replace(report, site=SiteInfo(slurm=cluster, srun_command=False))
     assert "srun, which is not on PATH here" in ids(down)["GD-HOST-007"].fix[-1]
+
+
+VENV_PYTHON = "/home/alice/.venvs/gpudoctor/bin/python"
+
+
+def test_fixes_start_gpudoctor_as_it_was_started_where_none_is_on_path():
+    # run as `python -m gpudoctor check` from a venv not on PATH, the fixes said
+    # '$ gpudoctor check --partition gpu', which failed there: 'gpudoctor: command not found'
+    report = s.login_node()
+    venv = replace(
+        report, host=replace(report.host, gpudoctor_command=(VENV_PYTHON, "-m", "gpudoctor"))
+    )
+    login = ids(venv)["GD-HOST-007"]
+    assert f"then run {VENV_PYTHON} -m gpudoctor check there." in login.fix
+    assert (
+        f"Or check one of its nodes from here: $ {VENV_PYTHON} -m gpudoctor check --partition gpu"
+    ) in login.fix
+    assert f"and set up an environment for those GPUs: $ {VENV_PYTHON} -m gpudoctor onboard" in (
+        login.fix
+    )
+    assert not any("$ gpudoctor" in line for line in login.fix)
+    # redacted as every path of the report is (the fix of a redacted report too)
+    from gpudoctor.model.redact import redact
+
+    hidden = ids(redact(venv))["GD-HOST-007"]
+    assert hidden.fix[-1] == (
+        "and set up an environment for those GPUs: $ '/home/<user>/.venvs/gpudoctor/bin/python' "
+        "-m gpudoctor onboard"
+    )
+    # gpudoctor on PATH, and reports written before the field: as before
+    for command in (("gpudoctor",), None):
+        plain = replace(report, host=replace(report.host, gpudoctor_command=command))
+        assert "Or check one of its nodes from here: $ gpudoctor check --partition gpu" in (
+            ids(plain)["GD-HOST-007"].fix
+        )
+    # a report's interpreter path is one word of the command, or the word to replace
+    for path, shown in (("/opt/my env/python", "'/opt/my env/python'"), ("-x", "PYTHON")):
+        odd = replace(
+            report, host=replace(report.host, gpudoctor_command=(path, "-m", "gpudoctor"))
+        )
+        assert f"and set up an environment for those GPUs: $ {shown} -m gpudoctor onboard" in (
+            ids(odd)["GD-HOST-007"].fix
+        )
+
+
+def test_a_suggested_make_env_starts_gpudoctor_as_it_was_started():
+    # GD-TORCH-004 on a login node and every make-env a fix plans said bare `gpudoctor`
+    from gpudoctor.rules.facts import make_env_command
+
+    report = b.with_framework(
+        s.login_node(), "torch", version="2.13.0+cpu", cuda_build=False, build_cuda=None
+    )
+    venv = replace(
+        report, host=replace(report.host, gpudoctor_command=(VENV_PYTHON, "-m", "gpudoctor"))
+    )
+    found = ids(venv)["GD-TORCH-004"]
+    assert (
+        f"An environment for those nodes: $ {VENV_PYTHON} -m gpudoctor make-env --partition gpu"
+        in (found.fix)
+    )
+    assert make_env_command(venv, "torch").startswith(f"{VENV_PYTHON} -m gpudoctor make-env ")
+    assert make_env_command(report, "torch").startswith("gpudoctor make-env ")
