@@ -69,7 +69,8 @@ MAX_STEP_TIMEOUT_S = 24 * 3600
 """The longest --create-timeout, --install-timeout and --verify-timeout taken: a day, as
 fleet run's --node-timeout."""
 NODE_QUERY_TIMEOUT_S = 5.0
-"""The dry run's sinfo for the partition's node states (check's sinfo answered just before)."""
+"""The sinfo onboard asks itself: for --partition before the check, and the dry run's for the
+partition's node states (check's sinfo answered just before)."""
 DEFAULT_PREFIX = "gpudoctor-env"
 """The environment's folder, under the current directory (a project's own folder, or the
 scratch space a cluster's documentation names: --prefix)."""
@@ -412,6 +413,26 @@ class _Live(_Lines):
             self.progress = None
 
 
+def _refuse_unknown_partition(partition: str) -> None:
+    """A --partition sinfo does not list (or lists without GPUs), refused before the check:
+    'onboard -p gpux' said 'no such partition' only after check's 5 to 6 s (the plan reads
+    the partitions from check's report). sinfo is asked here for at most NODE_QUERY_TIMEOUT_S;
+    where it does not answer, or is not here, or this runs inside a job, the plan decides as
+    before (a saved report, --from-report, may come from another cluster: not asked)."""
+    from gpudoctor.fleet import slurm
+    from gpudoctor.model.slurm import gpu_partitions
+    from gpudoctor.onboard.plan import refuse_partition
+
+    if not slurm.asks_as_login_node():
+        return
+    cluster = slurm.query_cluster(timeout_s=NODE_QUERY_TIMEOUT_S)
+    if cluster is None or not cluster.reachable:
+        return
+    names = tuple(dict.fromkeys(p.name for p in cluster.partitions))
+    gpu = tuple(dict.fromkeys(p.name for p in gpu_partitions(cluster)))
+    refuse_partition(partition, names, gpu)
+
+
 def _no_node_free(plan: Plan, facts: Facts, from_report: str | None) -> str:
     """Why make-env's node check (step 2) would fail now in a partition whose nodes are all
     allocated ('' when one is idle or mixed, or the plan says so already). sinfo's %F in
@@ -713,6 +734,8 @@ def command(
         raise BadInputError(f"--report-dir {report_dir}: no such folder")
     if not os.access(summaries, os.W_OK | os.X_OK):
         raise BadInputError(f"--report-dir {report_dir}: not writable")
+    if partition is not None and from_report is None:
+        _refuse_unknown_partition(partition)
     request = Request(
         gpudoctor=(sys.executable, "-m", "gpudoctor"),
         prefix=str(where),

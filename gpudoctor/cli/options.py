@@ -186,13 +186,38 @@ def fleet_dir_option(where: str) -> Callable[[F], F]:
         "-d",
         type=NonEmptyPath(file_okay=False, path_type=Path),
         default=None,
-        help=f"{where} Default: ./gpudoctor-fleet-<UTC time>.",
+        help=f"{where} Default: a new ./gpudoctor-fleet-<UTC time> (-2, -3 ... added if taken).",
     )
 
 
-def fleet_dir(given: Path | None) -> Path:
-    """``given``, else ``gpudoctor-fleet-20261207-040506`` in this folder (the time in UTC)."""
-    return given or Path(f"gpudoctor-fleet-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
+FLEET_DIR_TRIES = 100
+"""How many ``-N`` suffixes the default folder tries before it gives up."""
+
+
+def fleet_dir(given: Path | None, now: datetime | None = None) -> Path:
+    """``given``, else a new ``gpudoctor-fleet-20261207-040506`` in this folder (the time in
+    UTC), made here and this run's alone: a second run in the same second (two shells, a
+    loop) took the same folder, and one run's reports and manifest replaced the other's;
+    now it makes ``gpudoctor-fleet-20261207-040506-2`` (``-3`` ...)."""
+    from gpudoctor.errors import BadInputError
+
+    if given is not None:
+        return given
+    base = f"gpudoctor-fleet-{(now or datetime.now(timezone.utc)):%Y%m%d-%H%M%S}"
+    for n in range(1, FLEET_DIR_TRIES + 1):
+        folder = Path(base if n == 1 else f"{base}-{n}")
+        try:
+            folder.mkdir()  # not exist_ok: the one atomic claim two runs cannot both win
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise BadInputError(
+                f"--output-dir: cannot create {folder} ({exc.strerror}); name one with -d"
+            ) from None
+        return folder
+    raise BadInputError(
+        f"--output-dir: {base} to {base}-{FLEET_DIR_TRIES} exist already; name a folder with -d"
+    )
 
 
 def format_option(

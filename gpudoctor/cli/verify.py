@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import traceback
 from dataclasses import replace
@@ -339,6 +340,18 @@ def command(
     # -m, a test runner), so the options that choose what is verified are spelled out
     again = [*_gpudoctor_command(), "verify", *(["--quick"] if quick else [])]
     again += [] if framework == "all" else ["--framework", framework]
+    again += _given_again(
+        models=models_text,
+        device=device_text,
+        mode=mode,
+        precision=precision,
+        layout=layout,
+        batch_size=batch_size,
+        time_budget=time_budget,
+        hardware=hardware_text,
+        burn=burn_s,
+        ranks=ranks,
+    )
     verdict = with_slurm_reason(verdict, again)
     color = fmt == "text" and use_color(to_file=output is not None)
     # The results first: minutes of measurements must not be lost to a failing chart.
@@ -350,16 +363,51 @@ def command(
     return int(exit_code_for(verdict.overall))
 
 
+_AGAIN = (
+    ("models", "--models"),
+    ("device", "--device"),
+    ("mode", "--mode"),
+    ("precision", "--precision"),
+    ("layout", "--layout"),
+    ("batch_size", "--batch-size"),
+    ("time_budget", "--time-budget"),
+    ("hardware", "--hardware"),
+    ("burn", "--burn"),
+    ("ranks", "--ranks"),
+)
+"""The options that choose what verify measures, as the srun line gives them again: it said
+``srun ... gpudoctor verify --quick`` for ``verify --quick --models lenet5 --mode training``,
+which on the node ran every model, for inference."""
+_PARAMS = {
+    "models": "models_text",
+    "device": "device_text",
+    "hardware": "hardware_text",
+    "burn": "burn_s",
+}
+
+
+def _given_again(**values: object) -> list[str]:
+    """The options of ``_AGAIN`` the user gave (not their defaults), each ``--name value``;
+    --output, --plot, --format and the history's are where this run writes, not what it
+    measures."""
+    words: list[str] = []
+    for key, flag in _AGAIN:
+        value = values[key]
+        if value is None or defaulted(_PARAMS.get(key, key)):
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        words += [f"{flag}={text}"] if key == "hardware" else [flag, text]
+    return words
+
+
 def _gpudoctor_command() -> list[str]:
     """How a pasted line starts this gpudoctor: ``gpudoctor`` where that is on PATH (srun
     passes PATH on to the job), else this interpreter with ``-m gpudoctor``: run as
     ``python -m gpudoctor`` with no gpudoctor on PATH, the suggested ``srun ... gpudoctor
     verify`` failed on the node with 'execve(): gpudoctor: No such file or directory'."""
-    import shutil
+    from gpudoctor.probe.host import gpudoctor_command
 
-    if shutil.which("gpudoctor") is not None or not sys.executable:
-        return ["gpudoctor"]
-    return [sys.executable, "-m", "gpudoctor"]
+    return list(gpudoctor_command(os.environ))
 
 
 def _now() -> str:

@@ -65,6 +65,11 @@ class HostInfo:
     cpu_count: int | None = None
     memory_total_mib: int | None = None
     python: PythonInfo
+    gpudoctor_command: tuple[str, ...] | None = None
+    """How a command pasted here starts this gpudoctor: ``["gpudoctor"]`` where that is on
+    PATH, else its interpreter with ``-m gpudoctor`` (run as ``python -m gpudoctor`` from a
+    venv not on PATH, where a bare ``gpudoctor`` in a fix failed: 'command not found'). The
+    fixes print it; None in reports written before 2026-12-08 (they print ``gpudoctor``)."""
     container: str | None = None
     """``docker``, ``podman``, ``apptainer`` (also Singularity), ``kubernetes``, ``container``
     (other) or None."""
@@ -841,6 +846,10 @@ class SiteInfo:
 
     slurm_commands: bool = False
     """True when ``sinfo`` is on PATH."""
+    srun_command: bool | None = None
+    """True when ``srun`` is on PATH, False when it is not (a login node whose SLURM module
+    or package left it out: GD-HOST-007 then names no srun line); None in reports written
+    before 2026-12-08."""
     slurm_job: SlurmJob | None = None
     slurm: SlurmCluster | None = None
     """The cluster's partitions, when SLURM's commands exist and this is not inside a job."""

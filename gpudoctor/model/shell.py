@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 
 PCI_ADDRESS = re.compile(r"(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]")
 """``0000:3b:00.0`` as sysfs and lspci write it (the domain of NVML's ``00000000:3B:00.0``
@@ -25,6 +26,15 @@ VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*")
 ``570.124.06``), without an epoch's ``!``."""
 PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """A pip or distribution package's name (``nvidia-cudnn-cu12``)."""
+
+
+def gpudoctor(command: Sequence[str] | None) -> str:
+    """How a printed command starts gpudoctor, from a report's ``host.gpudoctor_command``:
+    ``/path/to/python -m gpudoctor`` where it was run so with no ``gpudoctor`` on PATH (the
+    interpreter one word, ``PYTHON`` to replace where it cannot be), else ``gpudoctor``."""
+    if command is not None and len(command) == 3 and tuple(command[1:]) == ("-m", "gpudoctor"):
+        return f"{word(command[0], 'PYTHON')} -m gpudoctor"
+    return "gpudoctor"
 
 
 def printable(value: str) -> bool:

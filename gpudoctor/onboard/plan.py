@@ -9,7 +9,7 @@ command's internals.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -198,18 +198,25 @@ def _check_partition(facts: Facts, partition: str) -> str | None:
         if facts.slurm_unconfigured is not None:
             return f"SLURM is not configured on this machine ({facts.slurm_unconfigured})"
         return "check found no sinfo here"
-    gpu = ", ".join(facts.gpu_partitions) or "none"
-    if partition not in facts.partitions:
+    refuse_partition(partition, facts.partitions, facts.gpu_partitions)
+    return None
+
+
+def refuse_partition(
+    partition: str, partitions: Sequence[str], gpu_partitions: Sequence[str]
+) -> None:
+    """Refuse ``partition`` where sinfo's ``partitions`` lack it or it has no GPU GRES."""
+    gpu = ", ".join(gpu_partitions) or "none"
+    if partition not in partitions:
         raise BadInputError(
             f"--partition {partition}: no such partition (this cluster has: "
-            f"{', '.join(facts.partitions) or 'none'}; with GPUs: {gpu})"
+            f"{', '.join(partitions) or 'none'}; with GPUs: {gpu})"
         )
-    if partition not in facts.gpu_partitions:
+    if partition not in gpu_partitions:
         raise BadInputError(
             f"--partition {partition} has no GPU GRES: its nodes offer no GPU for the "
             f"environment to verify on; choose a GPU partition ({gpu})"
         )
-    return None
 
 
 class OnPartition(Protocol):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from gpudoctor.model.report import HostInfo, PythonInfo, Unavailable
@@ -196,6 +198,16 @@ def probe_python(ctx: ProbeContext) -> tuple[PythonInfo, Unavailable | None]:
     )
 
 
+def gpudoctor_command(env: Mapping[str, str]) -> tuple[str, ...]:
+    """How a pasted command starts this gpudoctor: ``gpudoctor`` where that is on ``env``'s
+    PATH (srun passes PATH on to a job), else this interpreter with ``-m gpudoctor``: run as
+    ``python -m gpudoctor`` from a venv not on PATH, a bare ``gpudoctor`` failed there
+    ('command not found'; on a node through srun, 'execve(): gpudoctor: No such file')."""
+    if shutil.which("gpudoctor", path=env.get("PATH", "")) is not None or not sys.executable:
+        return ("gpudoctor",)
+    return (sys.executable, "-m", "gpudoctor")
+
+
 def probe_host(ctx: ProbeContext) -> HostInfo:
     """Everything cheap about the host; reads files through ``ctx`` so tests can fake them."""
     errors: list[Unavailable] = []
@@ -220,6 +232,7 @@ def probe_host(ctx: ProbeContext) -> HostInfo:
         cpu_count=cpu_count or os.cpu_count(),
         memory_total_mib=parse_meminfo(ctx.read_text("/proc/meminfo")),
         python=python,
+        gpudoctor_command=gpudoctor_command(ctx.env),
         container=detect_container(ctx),
         wsl=wsl,
         dxg=dxg,

@@ -181,6 +181,7 @@ def probe_site(
     errors += module_errors
     return SiteInfo(
         slurm_commands=shutil.which("sinfo", path=ctx.env.get("PATH", "")) is not None,
+        srun_command=shutil.which("srun", path=ctx.env.get("PATH", "")) is not None,
         slurm_job=slurm_job(ctx),
         container_env={n: ctx.env[n] for n in CONTAINER_VARIABLES if n in ctx.env},
         nv_libs=nv_libs(ctx),

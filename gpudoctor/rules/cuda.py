@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gpudoctor.model import shell
 from gpudoctor.model.derived import (
     a_container,
     all_excluded,
@@ -479,7 +480,7 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     elif cuda.status == "failed" and cuda.cu_init_result is None and not libcuda_missing(report):
         yield Hit(
             evidence=(f"CUDA probe: {cuda.message or 'failed'}",),
-            fix=("$ gpudoctor check --debug",),
+            fix=(f"$ {shell.gpudoctor(report.host.gpudoctor_command)} check --debug",),
         )
 
 

@@ -274,7 +274,13 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 "Do not plan a CPU-only environment here for GPU work. Wait for the controller:",
                 "$ scontrol ping",
                 "then `gpudoctor check` names the GPU partitions, and a GPU node's shell is",
-                "$ srun -p PARTITION --gres=gpu:1 --pty bash",
+                "$ srun -p PARTITION --gres=gpu:1 --pty bash"
+                + (
+                    "   # srun is not on PATH here: load the cluster's SLURM module first "
+                    "(module load slurm), or submit a batch job with sbatch"
+                    if report.site is not None and report.site.srun_command is False
+                    else ""
+                ),
             ),
         )
         return

@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from gpudoctor.errors import BadInputError
+from gpudoctor.model import shell
 from gpudoctor.model.derived import (
     NOT_APPLICABLE,
     env,
@@ -355,6 +356,15 @@ def nvidia_wheel_stem(name: str) -> str:
     return re.sub(r"-cu\d+$", "", norm)
 
 
+def with_gpudoctor(report: Report, command: str) -> str:
+    """``command`` (``gpudoctor ...``) started as gpudoctor was started where ``report`` was
+    made (:func:`gpudoctor.model.shell.gpudoctor`)."""
+    start = shell.gpudoctor(report.host.gpudoctor_command)
+    if start == "gpudoctor" or not command.startswith("gpudoctor "):
+        return command
+    return start + command[len("gpudoctor") :]
+
+
 def make_env_command(report: Report, framework: str | None = None) -> str:
     """The ``gpudoctor make-env`` command line that plans an environment for this machine.
 
@@ -365,10 +375,12 @@ def make_env_command(report: Report, framework: str | None = None) -> str:
     from gpudoctor.envplan.suggest import suggest_command
 
     try:
-        return suggest_command(report, framework)
+        # the planner writes `gpudoctor make-env ...`: started here as `python -m gpudoctor`
+        # from a venv not on PATH, that command failed (host.gpudoctor_command)
+        return with_gpudoctor(report, suggest_command(report, framework))
     except BadInputError:
         # a framework name from the report that make-env does not know: make-env then picks
-        parts = ["gpudoctor", "make-env"]
+        parts = [shell.gpudoctor(report.host.gpudoctor_command), "make-env"]
         known = framework in ("torch", "tensorflow", "both")
         return " ".join([*parts, "--framework", framework] if framework and known else parts)
 

@@ -140,6 +140,7 @@ def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:
     if not parts:
         return
     name = parts[0].name
+    start = shell.gpudoctor(report.host.gpudoctor_command)
     yield Hit(
         severity=Severity.INFO,
         title=(
@@ -151,9 +152,9 @@ def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:
             f"this is a SLURM login node (GD-HOST-007); partition {name} has GPU nodes",
         ),
         fix=(
-            "An environment for those nodes: $ gpudoctor make-env --partition "
+            f"An environment for those nodes: $ {start} make-env --partition "
             + shell.word(name, "PARTITION"),
-            "or all of it (plan, create, verify there): $ gpudoctor onboard",
+            f"or all of it (plan, create, verify there): $ {start} onboard",
         ),
     )
 

@@ -612,6 +612,7 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
 def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok":
         return
+    start = shell.gpudoctor(report.host.gpudoctor_command)
     for dev in fw.devices:
         if dev.smoke_ok is not False or _no_kernels(kb, fw, dev.compute_capability):
             continue
@@ -626,7 +627,7 @@ def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterat
             evidence=tuple(evidence),
             fix=_ROCM_SMOKE_FIX
             if fw.gpu_backend == "rocm"  # an AMD GPU: nvidia-smi has nothing to say of it
-            else ("$ gpudoctor verify", "$ nvidia-smi -q -d ECC,PERFORMANCE"),
+            else (f"$ {start} verify", "$ nvidia-smi -q -d ECC,PERFORMANCE"),
         )
 
 

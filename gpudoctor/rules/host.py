@@ -361,7 +361,7 @@ def other_probe_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"The {probe.name} probe timed out",
             evidence=tuple(evidence),
             fix=(
-                "$ gpudoctor check --timeout 120",
+                f"$ {shell.gpudoctor(report.host.gpudoctor_command)} check --timeout 120",
                 "$ ps -eo pid,stat,cmd | grep ' D'",
                 "If the probe hangs again and processes sit in state D: reboot.",
             ),

@@ -57,19 +57,44 @@ def _unusable(parts: list[SlurmPartition], name: str) -> bool:
     return bool(rows) and all(p.nodes_usable == 0 for p in rows)
 
 
-def _get_on(partition: str | None) -> tuple[str, ...]:
+NO_SRUN = (
+    "srun is not on PATH here (sinfo is): load the cluster's SLURM module first "
+    "($ module load slurm; `module avail slurm` names it), or submit a batch job with sbatch:"
+)
+"""GD-HOST-007's first fix line where ``srun`` is missing: its srun lines failed with 'srun:
+command not found'."""
+
+
+def _get_on(
+    partition: str | None, srun: bool | None = True, gpudoctor: str = "gpudoctor"
+) -> tuple[str, ...]:
+    if srun is False:
+        return (
+            NO_SRUN,
+            *([f"#SBATCH -p {shell.sbatch_word(partition, 'PARTITION')}"] if partition else []),
+            "#SBATCH --gres=gpu:1",
+            f"then run {gpudoctor} check there.",
+            *(
+                [
+                    f"With srun on PATH, check one of its nodes from here: $ {gpudoctor} check "
+                    "--partition " + shell.word(partition, "PARTITION"),
+                ]
+                if partition
+                else []
+            ),
+        )
     p = f"-p {shell.word(partition, 'PARTITION')} " if partition else ""
     return (
         f"$ srun {p}--gres=gpu:1 --pty bash   # an interactive shell on a GPU node",
         "or in a batch script:",
         *([f"#SBATCH -p {shell.sbatch_word(partition, 'PARTITION')}"] if partition else []),
         "#SBATCH --gres=gpu:1",
-        "then run gpudoctor check there.",
+        f"then run {gpudoctor} check there.",
         *(
             [
-                "Or check one of its nodes from here: $ gpudoctor check --partition "
+                f"Or check one of its nodes from here: $ {gpudoctor} check --partition "
                 + shell.word(partition, "PARTITION"),
-                "and set up an environment for those GPUs: $ gpudoctor onboard",
+                f"and set up an environment for those GPUs: $ {gpudoctor} onboard",
             ]
             if partition
             else []
@@ -94,7 +119,9 @@ def _get_on(partition: str | None) -> tuple[str, ...]:
     "information that says which.",
     fix="Get a shell on a GPU node (`srun -p PARTITION --gres=gpu:1 --pty bash`) or submit "
     "a batch job with `#SBATCH -p PARTITION` and `#SBATCH --gres=gpu:1`, and run the check "
-    "there.",
+    "there. Where `srun` is not on PATH (`sinfo` is: a SLURM module or package that left it "
+    "out), load the cluster's SLURM module first (`module load slurm`), or submit the batch "
+    "job with `sbatch`.",
     sources=(
         "https://slurm.schedmd.com/sinfo.html",
         "https://slurm.schedmd.com/gres.html",
@@ -128,8 +155,14 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "$ sinfo -s",
                 "$ scontrol ping",
-                "Once it answers, `gpudoctor check` names the GPU partitions; a shell on a GPU "
-                "node: $ srun -p PARTITION --gres=gpu:1 --pty bash",
+                f"Once it answers, `{shell.gpudoctor(report.host.gpudoctor_command)} check` "
+                "names the GPU partitions; a shell on a GPU "
+                + (
+                    "node needs srun, which is not on PATH here: load the cluster's SLURM "
+                    "module first ($ module load slurm), or submit a batch job with sbatch"
+                    if site.srun_command is False
+                    else "node: $ srun -p PARTITION --gres=gpu:1 --pty bash"
+                ),
             ),
         )
         return
@@ -166,7 +199,11 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                 if down
                 else []
             ),
-            *_get_on(parts[0].name if parts else None),
+            *_get_on(
+                parts[0].name if parts else None,
+                site.srun_command,
+                shell.gpudoctor(report.host.gpudoctor_command),
+            ),
         ),
     )
 

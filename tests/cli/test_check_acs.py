@@ -38,7 +38,7 @@ def test_a_report_saved_without_root_replays_as_needing_root(cli: Cli, tmp_path)
     doc = json.loads(cli("check", "--from-report", path, "--format", "json").stdout)
     assert doc["hardware"]["iommu"]["acs_readable"] is False
     (found,) = [f for f in doc["findings"] if f["id"] == "GD-HOST-060"]
-    assert found["severity"] == "info" and "sudo gpudoctor check" in found["title"]
+    assert found["severity"] == "info" and "a check run with sudo" in found["title"]
 
 
 def test_a_report_from_before_the_acs_probe_still_replays(cli: Cli, tmp_path):

@@ -1449,3 +1449,49 @@ def test_twenty_nodes_with_a_gpu_missing_from_nvml_get_one_drain_for_them_all(cl
     for fmt in ("text", "markdown", "json"):
         out = cli("fleet", "report", str(folder), "--format", fmt).stdout
         assert out.count("scontrol update") == 1 and drain in out, fmt
+
+
+def test_two_runs_in_one_second_keep_both_runs(cli: Cli, tmp_path, fake, monkeypatch):
+    # the default folder was named to the second: a second run in the same second took the
+    # first one's folder (refused as 'already holds', or with --force its reports replaced;
+    # two runs at once wrote into one folder); now each run makes a folder of its own
+    import datetime as dt
+
+    from gpudoctor.cli import options
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
+            return cls(2026, 12, 8, 5, 0, 0, tzinfo=tz)
+
+    monkeypatch.setattr(options, "datetime", Frozen)
+    monkeypatch.chdir(tmp_path)
+    fake({"n1": {"srun": "report", "report": str(H100)}})
+    for force in ([], ["--force"]):
+        result = cli("fleet", "run", "-w", "n1", "--format", "json", *force)
+        assert result.exit_code == 0, result
+    first = tmp_path / "gpudoctor-fleet-20261208-050000"
+    second = tmp_path / "gpudoctor-fleet-20261208-050000-2"
+    for folder in (first, second):
+        assert sorted(p.name for p in (folder / "check").iterdir()) == ["n1.json"], folder
+        assert (folder / "fleet-run.json").is_file()
+    assert f"reports go to {second.name}/" in result.stderr
+
+
+def test_the_default_folder_is_claimed_atomically(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from gpudoctor.cli.options import FLEET_DIR_TRIES, fleet_dir
+    from gpudoctor.errors import BadInputError
+
+    monkeypatch.chdir(tmp_path)
+    now = dt.datetime(2026, 12, 8, 5, 0, 0, tzinfo=dt.timezone.utc)
+    made = [fleet_dir(None, now) for _ in range(3)]
+    base = "gpudoctor-fleet-20261208-050000"
+    assert [p.name for p in made] == [base, f"{base}-2", f"{base}-3"]
+    assert all(p.is_dir() for p in made)
+    assert fleet_dir(tmp_path / "mine", now) == tmp_path / "mine"  # given: made by the run
+    for n in range(4, FLEET_DIR_TRIES + 1):
+        (tmp_path / f"{base}-{n}").mkdir()
+    with pytest.raises(BadInputError, match=r"exist already; name a folder with -d"):
+        fleet_dir(None, now)

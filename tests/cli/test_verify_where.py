@@ -94,6 +94,36 @@ def test_the_srun_line_runs_this_gpudoctor_where_none_is_on_path(cli: Cli, tmp_p
 
 
 @pytest.mark.usefixtures("no_gpu")
+def test_the_srun_line_keeps_the_options_that_choose_what_runs(cli: Cli, tmp_path: Path) -> None:
+    # 'verify --quick --models lenet5 --mode training' said 'srun ... gpudoctor verify --quick',
+    # which on the GPU node ran every model, for inference
+    result = cli(
+        *ARGS,
+        "--mode",
+        "training",
+        "--precision",
+        "amp-bf16",
+        "--batch-size",
+        "8",
+        "--time-budget",
+        "2.5",
+        "--device",
+        "all",
+        "-o",
+        str(tmp_path / "v.md"),
+        env=sinfo(tmp_path, SINFO),
+    )
+    assert result.exit_code == 0, result
+    said = " ".join((tmp_path / "v.md").read_text(encoding="utf-8").split())
+    assert (
+        "run it on a GPU node: srun -p gpu --gres=gpu:1 gpudoctor verify --quick --framework "
+        "torch --models lenet5 --device all --mode training --precision amp-bf16 --batch-size 8 "
+        "--time-budget 2.5 "
+    ) in said + " "
+    assert "v.md" not in said.split("srun -p gpu", 1)[1].split("verdict")[0]
+
+
+@pytest.mark.usefixtures("no_gpu")
 def test_verify_in_a_job_given_no_gpu_says_to_ask_for_one(cli: Cli, tmp_path: Path) -> None:
     # `srun -p gpu gpudoctor verify --quick` without --gres passed on the CPU
     result = cli(*ARGS, env=sinfo(tmp_path, SINFO, **JOB))

@@ -142,6 +142,30 @@ def without_srun(cluster: SlurmCluster, folder: Path) -> str:
     return str(folder)
 
 
+def test_check_on_a_login_node_without_srun_suggests_no_srun_line(
+    login_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # GD-HOST-007 said '$ srun -p gpu --gres=gpu:1 --pty bash' where srun was not on PATH
+    path = without_srun(login_cluster, tmp_path / "bin")
+    done = gpudoctor(
+        login_cluster, "check", "--no-frameworks", "--no-history", "--format", "json",
+        cwd=tmp_path, path=path,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert report["site"]["srun_command"] is False
+    (login,) = [f for f in report["findings"] if f["id"] == "GD-HOST-007"]
+    assert login["fix"][0].startswith("srun is not on PATH here (sinfo is): load the cluster's")
+    assert not any("$ srun" in line for line in login["fix"])
+    # nor gpudoctor on that PATH: the commands name the interpreter it was run with
+    assert report["host"]["gpudoctor_command"] == [sys.executable, "-m", "gpudoctor"]
+    assert login["fix"][-1] == (
+        f"With srun on PATH, check one of its nodes from here: $ {shlex.quote(sys.executable)} "
+        "-m gpudoctor check --partition gpu"
+    )
+    there = gpudoctor(login_cluster, "check", "--no-frameworks", "--no-history", "--format", "json")
+    assert json.loads(there.stdout)["site"]["srun_command"] is True
+
+
 def test_check_partition_without_srun_says_what_is_missing_not_fleet(
     login_cluster: SlurmCluster, tmp_path: Path
 ) -> None:
@@ -221,6 +245,29 @@ def test_onboard_dry_run_says_step_2_fails_while_every_gpu_node_is_allocated(
     )
     assert given.returncode == 0, given.stderr
     assert "warning" not in given.stdout  # no node check: the verify job just queues
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("partition", "said"),
+    [
+        ("gpux", "--partition gpux: no such partition (this cluster has: gpu, cpu; with GPUs: "
+         "gpu)"),
+        ("cpu", "--partition cpu has no GPU GRES: its nodes offer no GPU for the environment to "
+         "verify on; choose a GPU partition (gpu)"),
+    ],
+)  # fmt: skip
+def test_onboard_refuses_a_partition_typo_before_the_check(
+    login_cluster: SlurmCluster, tmp_path: Path, partition: str, said: str
+) -> None:
+    # 'onboard -p gpux' ran the check (5 to 6 s on the 2-core VM) and refused the name only
+    # then, after '[1/7] check this machine' and its 'done' line; now sinfo is asked first
+    start = time.monotonic()
+    done = gpudoctor(login_cluster, "onboard", "-p", partition, "--dry-run", cwd=tmp_path)
+    took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"gpudoctor: error: {said}"]
+    assert took < 4, took  # interpreter start and one sinfo, not a check
     assert list(tmp_path.iterdir()) == []
 
 

@@ -59,6 +59,19 @@ def test_bare_metal_host(tmp_path):
     assert info.python.version.startswith(f"{sys.version_info[0]}.{sys.version_info[1]}")
 
 
+def test_the_report_says_how_a_pasted_command_starts_this_gpudoctor(tmp_path):
+    # no gpudoctor on PATH (run as `python -m gpudoctor` from a venv not on PATH): the fixes
+    # said a bare `gpudoctor ...`, which failed there; the report now says how to start it
+    host_tree(tmp_path)
+    info = probe_host(ProbeContext(root=tmp_path, env={"PATH": str(tmp_path / "bin")}))
+    assert info.gpudoctor_command == (sys.executable, "-m", "gpudoctor")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "gpudoctor").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "gpudoctor").chmod(0o755)
+    info = probe_host(ProbeContext(root=tmp_path, env={"PATH": str(tmp_path / "bin")}))
+    assert info.gpudoctor_command == ("gpudoctor",)
+
+
 def test_every_dcgm_slowdown_variable_is_watched():
     for name in (
         "NSIGHT_CUDA_DEBUGGER",

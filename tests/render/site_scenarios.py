@@ -66,7 +66,9 @@ def login_node() -> Report:
         build_cuda="12.8",
         init_error="Found no NVIDIA driver on your system.",
     )
-    return replace(report, site=replace(site, slurm_commands=True, slurm=cluster))
+    return replace(
+        report, site=replace(site, slurm_commands=True, srun_command=True, slurm=cluster)
+    )
 
 
 def job_without_gres() -> Report:

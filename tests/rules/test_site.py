@@ -441,3 +441,107 @@ def test_the_sbatch_line_of_a_fix_names_the_partition_as_sbatch_reads_it(partiti
     job = replace(report.site.slurm_job, partition=partition)
     report = replace(report, site=replace(report.site, slurm_job=job))
     assert line in ids(report)["GD-HOST-008"].fix
+
+
+def test_a_login_node_without_srun_names_an_odd_partition_as_sbatch_reads_it():
+    # the srun-less fix wrote '#SBATCH -p gpu --output=F' as the partition came, which sbatch
+    # reads as two options (the other #SBATCH lines of the fixes quote it)
+    report = s.login_node()
+    cluster = report.site.slurm
+    parts = tuple(
+        replace(p, name="gpu --output=F") if p.name == "gpu" else p for p in cluster.partitions
+    )
+    site = replace(report.site, srun_command=False, slurm=replace(cluster, partitions=parts))
+    without = replace(report, site=site)
+    login = ids(without)["GD-HOST-007"]
+    assert "#SBATCH -p 'gpu --output=F'" in login.fix
+    assert not any(line == "#SBATCH -p gpu --output=F" for line in login.fix)
+
+
+def test_a_login_node_without_srun_is_told_to_load_slurm_or_use_sbatch():
+    # sinfo on PATH, srun not (a SLURM module or package that left it out): GD-HOST-007 said
+    # '$ srun -p gpu --gres=gpu:1 --pty bash', which failed with 'srun: command not found'
+    report = s.login_node()
+    without = replace(report, site=replace(report.site, srun_command=False))
+    login = ids(without)["GD-HOST-007"]
+    assert login.fix[0] == (
+        "srun is not on PATH here (sinfo is): load the cluster's SLURM module first "
+        "($ module load slurm; `module avail slurm` names it), or submit a batch job with sbatch:"
+    )
+    assert login.fix[1:3] == ("#SBATCH -p gpu", "#SBATCH --gres=gpu:1")
+    assert not any(line.startswith("$ srun") for line in login.fix)
+    assert login.fix[-1] == (
+        "With srun on PATH, check one of its nodes from here: $ gpudoctor check --partition gpu"
+    )
+    # where srun is there, and in reports written before the field (None), as before
+    for srun in (True, None):
+        given = replace(report, site=replace(report.site, srun_command=srun))
+        assert "$ srun -p gpu --gres=gpu:1 --pty bash   # an interactive shell on a GPU node" in (
+            ids(given)["GD-HOST-007"].fix
+        )
+    # the controller does not answer: its shell line says srun is missing too
+    cluster = SlurmCluster(reachable=False, command="sinfo", message="sinfo gave no answer in 5 s")
+    down = replace(report, site=SiteInfo(slurm=cluster, srun_command=False))
+    assert "srun, which is not on PATH here" in ids(down)["GD-HOST-007"].fix[-1]
+
+
+VENV_PYTHON = "/home/alice/.venvs/gpudoctor/bin/python"
+
+
+def test_fixes_start_gpudoctor_as_it_was_started_where_none_is_on_path():
+    # run as `python -m gpudoctor check` from a venv not on PATH, the fixes said
+    # '$ gpudoctor check --partition gpu', which failed there: 'gpudoctor: command not found'
+    report = s.login_node()
+    venv = replace(
+        report, host=replace(report.host, gpudoctor_command=(VENV_PYTHON, "-m", "gpudoctor"))
+    )
+    login = ids(venv)["GD-HOST-007"]
+    assert f"then run {VENV_PYTHON} -m gpudoctor check there." in login.fix
+    assert (
+        f"Or check one of its nodes from here: $ {VENV_PYTHON} -m gpudoctor check --partition gpu"
+    ) in login.fix
+    assert f"and set up an environment for those GPUs: $ {VENV_PYTHON} -m gpudoctor onboard" in (
+        login.fix
+    )
+    assert not any("$ gpudoctor" in line for line in login.fix)
+    # redacted as every path of the report is (the fix of a redacted report too)
+    from gpudoctor.model.redact import redact
+
+    hidden = ids(redact(venv))["GD-HOST-007"]
+    assert hidden.fix[-1] == (
+        "and set up an environment for those GPUs: $ '/home/<user>/.venvs/gpudoctor/bin/python' "
+        "-m gpudoctor onboard"
+    )
+    # gpudoctor on PATH, and reports written before the field: as before
+    for command in (("gpudoctor",), None):
+        plain = replace(report, host=replace(report.host, gpudoctor_command=command))
+        assert "Or check one of its nodes from here: $ gpudoctor check --partition gpu" in (
+            ids(plain)["GD-HOST-007"].fix
+        )
+    # a report's interpreter path is one word of the command, or the word to replace
+    for path, shown in (("/opt/my env/python", "'/opt/my env/python'"), ("-x", "PYTHON")):
+        odd = replace(
+            report, host=replace(report.host, gpudoctor_command=(path, "-m", "gpudoctor"))
+        )
+        assert f"and set up an environment for those GPUs: $ {shown} -m gpudoctor onboard" in (
+            ids(odd)["GD-HOST-007"].fix
+        )
+
+
+def test_a_suggested_make_env_starts_gpudoctor_as_it_was_started():
+    # GD-TORCH-004 on a login node and every make-env a fix plans said bare `gpudoctor`
+    from gpudoctor.rules.facts import make_env_command
+
+    report = b.with_framework(
+        s.login_node(), "torch", version="2.13.0+cpu", cuda_build=False, build_cuda=None
+    )
+    venv = replace(
+        report, host=replace(report.host, gpudoctor_command=(VENV_PYTHON, "-m", "gpudoctor"))
+    )
+    found = ids(venv)["GD-TORCH-004"]
+    assert (
+        f"An environment for those nodes: $ {VENV_PYTHON} -m gpudoctor make-env --partition gpu"
+        in (found.fix)
+    )
+    assert make_env_command(venv, "torch").startswith(f"{VENV_PYTHON} -m gpudoctor make-env ")
+    assert make_env_command(report, "torch").startswith("gpudoctor make-env ")
