@@ -155,6 +155,14 @@ sudoers), where a gpudoctor in a virtual environment or ~/.local/bin (pip --user
 tool) is not: ``sudo gpudoctor check`` answered ``command not found`` there."""
 
 
+def sudo_check(report: Report) -> str:
+    """SUDO_CHECK for the machine of ``report``: where gpudoctor ran as ``python -m
+    gpudoctor`` with no ``gpudoctor`` on PATH, ``$(command -v gpudoctor)`` is empty there and
+    the line read ``sudo "" check``; the interpreter's path is one sudo runs as it is."""
+    start = shell.gpudoctor(report.host.gpudoctor_command)
+    return SUDO_CHECK if start == "gpudoctor" else f"sudo {start} check"
+
+
 WSL_LINUX_DRIVER = (
     "See which NVML the loader finds (the Windows driver's is /usr/lib/wsl/lib):",
     "$ ldconfig -p | grep -E 'libnvidia-ml|libcuda'",

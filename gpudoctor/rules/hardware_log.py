@@ -11,7 +11,7 @@ from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import KernelLogInfo, Report, XidCount
 from gpudoctor.model.slurm import drain_command, node_to_drain
 from gpudoctor.rules.distro import rebuild_initramfs
-from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus
+from gpudoctor.rules.facts import SUDO_CHECK, gpu_label, gpus, sudo_check
 from gpudoctor.rules.registry import Hit, KnowledgeBase, XidLike, rule
 
 XID_DOCS = "https://docs.nvidia.com/deploy/xid-errors/index.html"
@@ -549,5 +549,5 @@ def log_unreadable(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
         return
     yield Hit(
         evidence=tuple(part.strip() for part in log.message.split(";") if part.strip())[:3],
-        fix=(f"$ {SUDO_CHECK}", "$ sudo usermod -aG systemd-journal $USER"),
+        fix=(f"$ {sudo_check(report)}", "$ sudo usermod -aG systemd-journal $USER"),
     )

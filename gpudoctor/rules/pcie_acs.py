@@ -8,7 +8,7 @@ from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import IommuInfo, PcieBridgeAcs, Report
 from gpudoctor.rules.distro import add_kernel_args
-from gpudoctor.rules.facts import SUDO_CHECK, gpus
+from gpudoctor.rules.facts import gpus, sudo_check
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 NCCL_GUIDE = (
@@ -118,14 +118,14 @@ def acs_redirect(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
                     f"in {where}: the full read needs CAP_SYS_ADMIN, which a container's "
                     "root does not have",
                 ),
-                fix=(f"$ {SUDO_CHECK}   # on the host",),
+                fix=(f"$ {sudo_check(report)}   # on the host",),
             )
             return
         yield Hit(
             severity=Severity.INFO,
             title="PCIe ACS above the GPUs was not read: it needs root (a check run with sudo)",
             evidence=evidence,
-            fix=(f"$ {SUDO_CHECK}",),
+            fix=(f"$ {sudo_check(report)}",),
         )
 
 

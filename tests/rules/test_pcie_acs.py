@@ -167,6 +167,19 @@ def test_not_root_on_a_pcie_box_says_once_that_acs_needs_root(tmp_path):
     assert not any("root" in line for line in iommu_finding.evidence)
 
 
+def test_not_root_where_gpudoctor_ran_as_python_m_names_the_interpreter(tmp_path):
+    # with no gpudoctor on PATH (python -m gpudoctor from a venv) the fix read
+    # 'sudo "$(command -v gpudoctor)" check', which the shell makes 'sudo "" check'
+    unread = switched(tmp_path, HASWELL_ROOT_PORT[:64], built_config(0x001D)[:64])
+    translated = dict.fromkeys(("0000:03:00.0", "0000:04:00.0"), "DMA-FQ")
+    report = with_iommu(pcie_gpus(healthy()), replace(unread, gpu_groups=translated))
+    venv = ("/home/ada/env/bin/python", "-m", "gpudoctor")
+    (found,) = findings(with_host(report, gpudoctor_command=venv), "GD-HOST-060")
+    assert found.fix == ("$ sudo /home/ada/env/bin/python -m gpudoctor check",)
+    on_path = with_host(report, gpudoctor_command=("gpudoctor",))
+    assert findings(on_path, "GD-HOST-060")[0].fix == ('$ sudo "$(command -v gpudoctor)" check',)
+
+
 def test_in_a_container_acs_needs_root_on_the_host_not_sudo():
     # root in a docker container still reads 64 bytes (no CAP_SYS_ADMIN): sudo inside is no fix
     report = with_iommu(
