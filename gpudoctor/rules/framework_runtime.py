@@ -18,6 +18,7 @@ from gpudoctor.rules.facts import (
     container_without_host_gpu,
     env,
     gpu_label,
+    gpudoctor_start,
     gpus,
     make_env_command,
     no_nvidia_gpu,
@@ -612,7 +613,7 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
 def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok":
         return
-    start = shell.gpudoctor(report.host.gpudoctor_command)
+    start = gpudoctor_start(report)
     for dev in fw.devices:
         if dev.smoke_ok is not False or _no_kernels(kb, fw, dev.compute_capability):
             continue

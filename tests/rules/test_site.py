@@ -545,3 +545,26 @@ def test_a_suggested_make_env_starts_gpudoctor_as_it_was_started():
     )
     assert make_env_command(venv, "torch").startswith(f"{VENV_PYTHON} -m gpudoctor make-env ")
     assert make_env_command(report, "torch").startswith("gpudoctor make-env ")
+
+
+def test_a_windows_report_starts_gpudoctor_as_powershell_and_cmd_run_it():
+    # 'C:\...\python.exe' -m gpudoctor make-env ...: shlex's single quotes, which PowerShell
+    # reads as a string ('Unexpected token -m') and cmd.exe as part of the program's name
+    from gpudoctor.rules.facts import make_env_command
+
+    report = b.windows_laptop()
+    exe = r"C:\Users\ana\venv\Scripts\python.exe"
+    venv = replace(report, host=replace(report.host, gpudoctor_command=(exe, "-m", "gpudoctor")))
+    assert make_env_command(venv).startswith(f"{exe} -m gpudoctor make-env")
+    # a path neither shell runs unquoted (a space, '&', a redacted '<user>'): the word to replace
+    for odd in (r"C:\Program Files\Python311\python.exe", r"C:\Users\<user>\python.exe"):
+        there = replace(
+            report, host=replace(report.host, gpudoctor_command=(odd, "-m", "gpudoctor"))
+        )
+        assert make_env_command(there).startswith("PYTHON -m gpudoctor make-env")
+    # Linux as before: one word in single quotes where it needs them
+    linux = replace(
+        s.login_node(),
+        host=replace(s.login_node().host, gpudoctor_command=("/opt/my env/py", "-m", "gpudoctor")),
+    )
+    assert make_env_command(linux).startswith("'/opt/my env/py' -m gpudoctor make-env")
