@@ -233,7 +233,7 @@ def _check_again(report: Report, limit_s: int) -> str:
     if python is None:
         return f"Run the same gpudoctor check command again with --timeout {limit_s}."
     prompt = "> " if report.host.os == "windows" else "$ "
-    return f"{prompt}gpudoctor check --python {python} --timeout {limit_s}"
+    return f"{prompt}{gpudoctor_start(report)} check --python {python} --timeout {limit_s}"
 
 
 def _timeout_fact(fw: FrameworkInfo, stalled: _Stalled, *, gpu_step: bool) -> str:

@@ -568,3 +568,19 @@ def test_a_windows_report_starts_gpudoctor_as_powershell_and_cmd_run_it():
         host=replace(s.login_node().host, gpudoctor_command=("/opt/my env/py", "-m", "gpudoctor")),
     )
     assert make_env_command(linux).startswith("'/opt/my env/py' -m gpudoctor make-env")
+
+
+def test_the_unanswered_controllers_check_starts_gpudoctor_as_it_was_started():
+    # GD-DRV-001 there said `gpudoctor check` names the GPU partitions, GD-HOST-007 beside it
+    # `VENV -m gpudoctor check`: only the second runs from a venv not on PATH
+    cluster = SlurmCluster(reachable=False, command="sinfo", message="sinfo gave no answer in 5 s")
+    report = replace(s.login_node(), site=SiteInfo(slurm=cluster))
+    venv = replace(
+        report, host=replace(report.host, gpudoctor_command=(VENV_PYTHON, "-m", "gpudoctor"))
+    )
+    line = (
+        f"then `{VENV_PYTHON} -m gpudoctor check` names the GPU partitions, and a GPU node's "
+        "shell is"
+    )
+    assert line in ids(venv)["GD-DRV-001"].fix
+    assert f"`{VENV_PYTHON} -m gpudoctor check`" in ids(venv)["GD-HOST-007"].fix[-1]
