@@ -40,11 +40,12 @@ def _plain(markdown: str) -> str:
 
 
 _ID = re.compile(
-    r"(?:GPUDOCTOR:|REPAIR:)?(?:GD[-_\u2010-\u2015])?([A-Z]+)[-_\u2010-\u2015](\d{1,3})"
+    r"(?:GPUDOCTOR: ?|REPAIR:)?(?:GD[-_\u2010-\u2015])?([A-Z]+)[-_\u2010-\u2015](\d{1,3})"
 )
 """An ID as people copy it: ``[GD-TORCH-004]`` from check's output, ``GD-TORCH-4``, a dash
 that a web page or a PDF turned into U+2010 to U+2015, ``GD_TORCH_004``, ``gpudoctor:NVML-003``
-or ``repair:GPU-058`` from a drain reason in ``sinfo -R``."""
+or ``repair:GPU-058`` from a drain reason in ``sinfo -R``, ``gpudoctor: GD-NVML-003`` from one
+an older gpudoctor wrote (model/slurm.py's drained_by_gpudoctor reads both)."""
 
 
 def _as_written(text: str) -> str:

@@ -395,7 +395,9 @@ def _given_again(**values: object) -> list[str]:
         value = values[key]
         if value is None or defaulted(_PARAMS.get(key, key)):
             continue
-        text = f"{value:g}" if isinstance(value, float) else str(value)
+        text = str(value)
+        if isinstance(value, float):  # 2.5, not 2.5000; but 1234.5678 whole, not 1234.57
+            text = f"{value:g}" if float(f"{value:g}") == value else repr(value)
         words += [f"{flag}={text}"] if key == "hardware" else [flag, text]
     return words
 

@@ -78,9 +78,13 @@ def decide(errors: Sequence[Finding], node: SlurmNode | None, name: str = "") ->
                 action="drain", reason=reason, message=f"draining {node.name} for repair: {reason}"
             )
         if node.drained:
-            who = "gpudoctor" if ours else f"someone else ({node.reason or 'no reason'})"
+            # a repair: drain is gpudoctor's too (or a person's for repair): not someone else's
+            if node.reason.startswith(REPAIR_PREFIX):
+                who = f"for repair ({node.reason})"
+            else:
+                who = "by gpudoctor" if ours else f"by someone else ({node.reason or 'no reason'})"
             return GateDecision(
-                action="none", message=f"{node.name} is already drained by {who}: left as it is"
+                action="none", message=f"{node.name} is already drained {who}: left as it is"
             )
         return GateDecision(
             action="drain", reason=reason, message=f"draining {node.name}: {reason}"

@@ -28,11 +28,23 @@ PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """A pip or distribution package's name (``nvidia-cudnn-cu12``)."""
 
 
-def gpudoctor(command: Sequence[str] | None) -> str:
+WINDOWS_PATH = re.compile(r"[A-Za-z0-9:\\/._~-]+")
+"""A Windows path that PowerShell and cmd.exe both run as it is, unquoted (use ``fullmatch``):
+``C:\\Users\\ana\\venv\\Scripts\\python.exe``. Quoted, neither runs it: PowerShell reads
+``'C:\\...\\python.exe' -m`` as a string and stops at ``-m`` (*Unexpected token*; ``&`` must
+come first), and cmd.exe takes single quotes as part of the name."""
+
+
+def gpudoctor(command: Sequence[str] | None, *, windows: bool = False) -> str:
     """How a printed command starts gpudoctor, from a report's ``host.gpudoctor_command``:
     ``/path/to/python -m gpudoctor`` where it was run so with no ``gpudoctor`` on PATH (the
-    interpreter one word, ``PYTHON`` to replace where it cannot be), else ``gpudoctor``."""
+    interpreter one word, ``PYTHON`` to replace where it cannot be), else ``gpudoctor``.
+    ``windows``: the report is of Windows, where a POSIX shell's quotes are no quotes; the
+    interpreter as it is where :data:`WINDOWS_PATH` allows, else ``PYTHON``."""
     if command is not None and len(command) == 3 and tuple(command[1:]) == ("-m", "gpudoctor"):
+        if windows:
+            python = command[0] if WINDOWS_PATH.fullmatch(command[0]) else "PYTHON"
+            return f"{python} -m gpudoctor"
         return f"{word(command[0], 'PYTHON')} -m gpudoctor"
     return "gpudoctor"
 

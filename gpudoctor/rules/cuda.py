@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gpudoctor.model import shell
 from gpudoctor.model.derived import (
     a_container,
     all_excluded,
@@ -20,6 +19,7 @@ from gpudoctor.rules.facts import (
     container_gpu_fix,
     docker_start,
     env,
+    gpudoctor_start,
     gpus,
     is_linux_host,
     no_nvidia_evidence,
@@ -480,7 +480,7 @@ def other_init_failure(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
     elif cuda.status == "failed" and cuda.cu_init_result is None and not libcuda_missing(report):
         yield Hit(
             evidence=(f"CUDA probe: {cuda.message or 'failed'}",),
-            fix=(f"$ {shell.gpudoctor(report.host.gpudoctor_command)} check --debug",),
+            fix=(f"$ {gpudoctor_start(report)} check --debug",),
         )
 
 

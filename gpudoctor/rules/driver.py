@@ -19,6 +19,7 @@ from gpudoctor.model.slurm import drain_command, gpus_given, node_gpu_gres, node
 from gpudoctor.rules.distro import rebuild_initramfs, rebuild_module
 from gpudoctor.rules.facts import (
     env,
+    gpudoctor_start,
     gpus,
     is_linux_host,
     no_nvidia_gpu,
@@ -273,7 +274,8 @@ def no_gpu(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "Do not plan a CPU-only environment here for GPU work. Wait for the controller:",
                 "$ scontrol ping",
-                "then `gpudoctor check` names the GPU partitions, and a GPU node's shell is",
+                f"then `{gpudoctor_start(report)} check` names the GPU partitions, and a GPU "
+                "node's shell is",
                 "$ srun -p PARTITION --gres=gpu:1 --pty bash"
                 + (
                     "   # srun is not on PATH here: load the cluster's SLURM module first "

@@ -364,10 +364,16 @@ def nvidia_wheel_stem(name: str) -> str:
     return re.sub(r"-cu\d+$", "", norm)
 
 
+def gpudoctor_start(report: Report) -> str:
+    """How a command a fix prints starts gpudoctor where ``report`` was made
+    (:func:`gpudoctor.model.shell.gpudoctor`, spelled for Windows on a Windows report)."""
+    return shell.gpudoctor(report.host.gpudoctor_command, windows=report.host.os == "windows")
+
+
 def with_gpudoctor(report: Report, command: str) -> str:
     """``command`` (``gpudoctor ...``) started as gpudoctor was started where ``report`` was
-    made (:func:`gpudoctor.model.shell.gpudoctor`)."""
-    start = shell.gpudoctor(report.host.gpudoctor_command)
+    made (:func:`gpudoctor_start`)."""
+    start = gpudoctor_start(report)
     if start == "gpudoctor" or not command.startswith("gpudoctor "):
         return command
     return start + command[len("gpudoctor") :]
@@ -388,7 +394,7 @@ def make_env_command(report: Report, framework: str | None = None) -> str:
         return with_gpudoctor(report, suggest_command(report, framework))
     except BadInputError:
         # a framework name from the report that make-env does not know: make-env then picks
-        parts = [shell.gpudoctor(report.host.gpudoctor_command), "make-env"]
+        parts = [gpudoctor_start(report), "make-env"]
         known = framework in ("torch", "tensorflow", "both")
         return " ".join([*parts, "--framework", framework] if framework and known else parts)
 
@@ -396,6 +402,7 @@ def make_env_command(report: Report, framework: str | None = None) -> str:
 __all__ = [
     "NOT_APPLICABLE",
     "env",
+    "gpudoctor_start",
     "gpus",
     "no_nvidia_evidence",
     "no_nvidia_gpu",

@@ -13,6 +13,7 @@ from gpudoctor.rules.facts import (
     driver_version,
     gpu_ccs,
     gpu_label,
+    gpudoctor_start,
     has_nvidia_gpu,
     kb_os,
     major_minor,
@@ -140,7 +141,7 @@ def _cpu_only_on_login_node(report: Report, fw: FrameworkInfo) -> Iterator[Hit]:
     if not parts:
         return
     name = parts[0].name
-    start = shell.gpudoctor(report.host.gpudoctor_command)
+    start = gpudoctor_start(report)
     yield Hit(
         severity=Severity.INFO,
         title=(

@@ -18,6 +18,7 @@ from gpudoctor.rules.facts import (
     container_without_host_gpu,
     env,
     gpu_label,
+    gpudoctor_start,
     gpus,
     make_env_command,
     no_nvidia_gpu,
@@ -232,7 +233,7 @@ def _check_again(report: Report, limit_s: int) -> str:
     if python is None:
         return f"Run the same gpudoctor check command again with --timeout {limit_s}."
     prompt = "> " if report.host.os == "windows" else "$ "
-    return f"{prompt}gpudoctor check --python {python} --timeout {limit_s}"
+    return f"{prompt}{gpudoctor_start(report)} check --python {python} --timeout {limit_s}"
 
 
 def _timeout_fact(fw: FrameworkInfo, stalled: _Stalled, *, gpu_step: bool) -> str:
@@ -612,7 +613,7 @@ def libraries_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> It
 def smoke_failed(report: Report, kb: KnowledgeBase, fw: FrameworkInfo) -> Iterator[Hit]:
     if fw.status != "ok":
         return
-    start = shell.gpudoctor(report.host.gpudoctor_command)
+    start = gpudoctor_start(report)
     for dev in fw.devices:
         if dev.smoke_ok is not False or _no_kernels(kb, fw, dev.compute_capability):
             continue

@@ -9,7 +9,7 @@ from gpudoctor.model import shell
 from gpudoctor.model.findings import Severity
 from gpudoctor.model.report import Report
 from gpudoctor.rules import mixed_gpus
-from gpudoctor.rules.facts import env, gpus, no_nvidia_gpu, visible_index
+from gpudoctor.rules.facts import env, gpudoctor_start, gpus, no_nvidia_gpu, visible_index
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 # Variables DCGM's software check flags (NVIDIA/DCGM nvvs/src/Software.cpp), plus
@@ -361,7 +361,7 @@ def other_probe_timeout(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             title=f"The {probe.name} probe timed out",
             evidence=tuple(evidence),
             fix=(
-                f"$ {shell.gpudoctor(report.host.gpudoctor_command)} check --timeout 120",
+                f"$ {gpudoctor_start(report)} check --timeout 120",
                 "$ ps -eo pid,stat,cmd | grep ' D'",
                 "If the probe hangs again and processes sit in state D: reboot.",
             ),

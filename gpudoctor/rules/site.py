@@ -11,7 +11,14 @@ from gpudoctor.model.report import FsUsage, Report, SiteInfo, SlurmPartition
 from gpudoctor.model.slurm import gpu_gres, gpus_given
 from gpudoctor.model.slurm import gpu_partitions as cluster_gpu_partitions
 from gpudoctor.rules.distro import install_container_toolkit
-from gpudoctor.rules.facts import env, gpus, is_linux_host, no_nvidia_gpu, nvidia_traces
+from gpudoctor.rules.facts import (
+    env,
+    gpudoctor_start,
+    gpus,
+    is_linux_host,
+    no_nvidia_gpu,
+    nvidia_traces,
+)
 from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 NETWORK_FS = frozenset(
@@ -155,7 +162,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             fix=(
                 "$ sinfo -s",
                 "$ scontrol ping",
-                f"Once it answers, `{shell.gpudoctor(report.host.gpudoctor_command)} check` "
+                f"Once it answers, `{gpudoctor_start(report)} check` "
                 "names the GPU partitions; a shell on a GPU "
                 + (
                     "node needs srun, which is not on PATH here: load the cluster's SLURM "
@@ -202,7 +209,7 @@ def login_node(report: Report, kb: KnowledgeBase) -> Iterator[Hit]:
             *_get_on(
                 parts[0].name if parts else None,
                 site.srun_command,
-                shell.gpudoctor(report.host.gpudoctor_command),
+                gpudoctor_start(report),
             ),
         ),
     )

@@ -59,6 +59,7 @@ def test_the_id_is_read_in_any_case(cli):
         "GD\u2010TORCH\u2010004",
         "gpudoctor:TORCH-004",  # a drain reason's first word, as sinfo -R shows it
         "repair:TORCH-004",  # a drain for repair's (GD-GPU-058's storm: 'repair:GPU-058 A sto')
+        "gpudoctor: GD-TORCH-004",  # a drain reason every gpudoctor before 2026-12-08 wrote
         "TORCH-004",
     ],
 )

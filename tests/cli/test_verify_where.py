@@ -326,3 +326,38 @@ def test_verify_in_a_container_under_wsl2_is_judged_by_dev_dxg_as_check_is(tmp_p
     )
     assert "--device /dev/dxg alone gives the device without" in first.message
     assert not any(r.code == "no_gpu_found" for r in rest)  # the failure holds its cause
+
+
+def test_the_srun_line_gives_a_number_back_as_it_was_given() -> None:
+    # '--time-budget 1234.5678' came back '--time-budget 1234.57' (format g: six digits), and
+    # '--burn 2.0000001' as '--burn 2': the srun line ran another verify than this one
+    import click
+    from click.core import ParameterSource
+
+    from gpudoctor.cli.verify import _given_again
+
+    values: dict[str, object] = {
+        "models": None,
+        "device": None,
+        "mode": "inference",
+        "precision": "fp32",
+        "layout": "auto",
+        "batch_size": None,
+        "time_budget": 1234.5678,
+        "hardware": None,
+        "burn": 2.0000001,
+        "ranks": 2,
+    }
+    with click.Context(click.Command("verify")) as ctx:
+        for name in ("time_budget", "burn_s"):
+            ctx.set_parameter_source(name, ParameterSource.COMMANDLINE)
+        for name in ("mode", "precision", "layout", "ranks"):
+            ctx.set_parameter_source(name, ParameterSource.DEFAULT)
+        words = _given_again(**values)
+        assert words == ["--time-budget", "1234.5678", "--burn", "2.0000001"]
+        assert _given_again(**{**values, "time_budget": 2.5, "burn": 60.0}) == [
+            "--time-budget",
+            "2.5",
+            "--burn",
+            "60",
+        ]

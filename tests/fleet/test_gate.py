@@ -147,3 +147,16 @@ def test_a_node_gpudoctor_drained_is_drained_again_for_repair_when_a_storm_comes
     # a drain of someone else's, or one for repair already, is left as it is
     assert decide(storm_errors(), state("drained", "maintenance: PSU")).action == "none"
     assert decide(storm_errors(), state("drained", d.reason)).action == "none"
+
+
+def test_a_node_drained_for_repair_is_not_said_to_be_someone_elses():
+    # the gate's own repair:GPU-058 drain, met again by the next storm, was "already drained by
+    # someone else (repair:GPU-058 ...)": gpudoctor wrote that reason itself
+    d = decide(storm_errors(), state("idle"))
+    again = decide(storm_errors(), state("drained", d.reason))
+    assert again.action == "none"
+    assert again.message == f"n1 is already drained for repair ({d.reason}): left as it is"
+    assert "someone else" not in again.message
+    plain = [Finding(id="GD-GPU-004", severity=Severity.ERROR, area="gpu", title="x")]
+    own = decide(plain, state("drained", "gpudoctor:GPU-004 x"))
+    assert own.message == "n1 is already drained by gpudoctor: left as it is"

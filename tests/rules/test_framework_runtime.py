@@ -594,3 +594,14 @@ def test_a_cuda_build_on_a_machine_whose_every_gpu_is_excluded_says_so_as_a_warn
         "the admin excluded every GPU from the driver (NVreg_ExcludedGpus): it runs on the CPU here"
     )
     assert max(f.severity for f in diagnose(report).findings) == Severity.WARNING
+
+
+def test_the_check_to_run_again_starts_gpudoctor_as_it_was_started():
+    # run as `python -m gpudoctor` from a venv not on PATH, the timeout's fix said
+    # '$ gpudoctor check --python ... --timeout 300': 'gpudoctor: command not found', while
+    # every other fix's gpudoctor command (GD-HOST-007's, make-env's) started as it was started
+    venv = "/home/ada/.venvs/gpudoctor/bin/python"
+    report = with_host(no_gpu_machine(), gpudoctor_command=(venv, "-m", "gpudoctor"))
+    (found,) = findings(timed_out(report), "GD-TORCH-003")
+    again = f"$ {venv} -m gpudoctor check --python /home/ada/venvs/dl/bin/python --timeout 300"
+    assert again in found.fix

@@ -545,3 +545,42 @@ def test_a_suggested_make_env_starts_gpudoctor_as_it_was_started():
     )
     assert make_env_command(venv, "torch").startswith(f"{VENV_PYTHON} -m gpudoctor make-env ")
     assert make_env_command(report, "torch").startswith("gpudoctor make-env ")
+
+
+def test_a_windows_report_starts_gpudoctor_as_powershell_and_cmd_run_it():
+    # 'C:\...\python.exe' -m gpudoctor make-env ...: shlex's single quotes, which PowerShell
+    # reads as a string ('Unexpected token -m') and cmd.exe as part of the program's name
+    from gpudoctor.rules.facts import make_env_command
+
+    report = b.windows_laptop()
+    exe = r"C:\Users\ana\venv\Scripts\python.exe"
+    venv = replace(report, host=replace(report.host, gpudoctor_command=(exe, "-m", "gpudoctor")))
+    assert make_env_command(venv).startswith(f"{exe} -m gpudoctor make-env")
+    # a path neither shell runs unquoted (a space, '&', a redacted '<user>'): the word to replace
+    for odd in (r"C:\Program Files\Python311\python.exe", r"C:\Users\<user>\python.exe"):
+        there = replace(
+            report, host=replace(report.host, gpudoctor_command=(odd, "-m", "gpudoctor"))
+        )
+        assert make_env_command(there).startswith("PYTHON -m gpudoctor make-env")
+    # Linux as before: one word in single quotes where it needs them
+    linux = replace(
+        s.login_node(),
+        host=replace(s.login_node().host, gpudoctor_command=("/opt/my env/py", "-m", "gpudoctor")),
+    )
+    assert make_env_command(linux).startswith("'/opt/my env/py' -m gpudoctor make-env")
+
+
+def test_the_unanswered_controllers_check_starts_gpudoctor_as_it_was_started():
+    # GD-DRV-001 there said `gpudoctor check` names the GPU partitions, GD-HOST-007 beside it
+    # `VENV -m gpudoctor check`: only the second runs from a venv not on PATH
+    cluster = SlurmCluster(reachable=False, command="sinfo", message="sinfo gave no answer in 5 s")
+    report = replace(s.login_node(), site=SiteInfo(slurm=cluster))
+    venv = replace(
+        report, host=replace(report.host, gpudoctor_command=(VENV_PYTHON, "-m", "gpudoctor"))
+    )
+    line = (
+        f"then `{VENV_PYTHON} -m gpudoctor check` names the GPU partitions, and a GPU node's "
+        "shell is"
+    )
+    assert line in ids(venv)["GD-DRV-001"].fix
+    assert f"`{VENV_PYTHON} -m gpudoctor check`" in ids(venv)["GD-HOST-007"].fix[-1]
