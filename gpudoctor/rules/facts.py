@@ -159,7 +159,7 @@ def sudo_check(report: Report) -> str:
     """SUDO_CHECK for the machine of ``report``: where gpudoctor ran as ``python -m
     gpudoctor`` with no ``gpudoctor`` on PATH, ``$(command -v gpudoctor)`` is empty there and
     the line read ``sudo "" check``; the interpreter's path is one sudo runs as it is."""
-    start = shell.gpudoctor(report.host.gpudoctor_command)
+    start = gpudoctor_start(report)
     return SUDO_CHECK if start == "gpudoctor" else f"sudo {start} check"
 
 
