@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
 
 from gpudoctor.cli import run
+
+if TYPE_CHECKING:
+    from tests.fleet.conftest import SlurmCluster
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -127,3 +131,27 @@ def _children_allowed_again() -> object:
     from gpudoctor.probe import runcmd
 
     runcmd.allow_children()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    """A three-node cluster (n1..n3, partition ``gpu``) for the whole session, always torn
+    down: one for every folder (a module's own cluster is one more start and stop)."""
+    from tests.fleet.conftest import running_cluster, why_no_slurm
+
+    reason = why_no_slurm()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(autouse=True)
+def _restore_slurm_cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that used the cluster: nodes idle, slurmd running, no jobs left."""
+    if "slurm_cluster" not in request.fixturenames:
+        yield
+        return
+    cluster: SlurmCluster = request.getfixturevalue("slurm_cluster")
+    yield
+    cluster.restore()

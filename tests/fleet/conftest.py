@@ -1,4 +1,5 @@
-"""The slurm_cluster fixture: a real three-node SLURM cluster from scripts/slurm-cluster."""
+"""A real SLURM cluster from scripts/slurm-cluster (running_cluster); the session's shared one,
+the slurm_cluster fixture, is in tests/conftest.py so that every folder's tests share it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 from gpudoctor.verify.children.allreduce import PORT_BASE, PORT_SPAN
 
@@ -228,16 +227,6 @@ def cluster_down(directory: Path) -> subprocess.CompletedProcess[str]:
     return script("down", str(directory))
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[SlurmCluster]:
-    """A three-node cluster (n1..n3, partition ``gpu``) for the whole session, always torn down."""
-    reason = why_no_slurm()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_cluster() as cluster:
-        yield cluster
-
-
 @contextlib.contextmanager
 def running_cluster(nodes: int = 3, **settings: str) -> Iterator[SlurmCluster]:
     """A cluster (scripts/slurm-cluster's settings, e.g. ``GPU_NODES="2"``), always torn down."""
@@ -256,14 +245,3 @@ def running_cluster(nodes: int = 3, **settings: str) -> Iterator[SlurmCluster]:
         done = cluster_down(directory)
         atexit.unregister(cluster_down)
         assert done.returncode == 0, done.stderr
-
-
-@pytest.fixture(autouse=True)
-def _restore_slurm_cluster(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test that used the cluster: nodes idle, slurmd running, no jobs left."""
-    if "slurm_cluster" not in request.fixturenames:
-        yield
-        return
-    cluster: SlurmCluster = request.getfixturevalue("slurm_cluster")
-    yield
-    cluster.restore()

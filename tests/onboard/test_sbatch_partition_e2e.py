@@ -7,26 +7,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gpudoctor.model.shell import sbatch_word
 from gpudoctor.onboard.plan import Target, job_script
-from tests.fleet.conftest import SlurmCluster, running_cluster, slurm_path, why_no_slurm
+from tests.fleet.conftest import SlurmCluster, slurm_path
 
 pytestmark = [pytest.mark.slurm]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SlurmCluster]:
-    """A one-node cluster (partition ``gpu``) for this module, always torn down."""
-    reason = why_no_slurm()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_cluster(1) as running:
-        yield running
 
 
 # each odd name, and what sbatch must read from the line gpudoctor writes for it
@@ -63,26 +52,26 @@ def _sbatch_reads(cluster: SlurmCluster, script: Path) -> str:
 
 @pytest.mark.parametrize(("name", "read"), NAMES)
 def test_sbatch_reads_the_partition_of_the_lines_gpudoctor_writes(
-    cluster: SlurmCluster, tmp_path: Path, name: str, read: str
+    slurm_cluster: SlurmCluster, tmp_path: Path, name: str, read: str
 ) -> None:
     fix = tmp_path / "fix.sbatch"
     fix.write_text(f"#!/bin/bash\n#SBATCH -p {sbatch_word(name, 'PARTITION')}\nhostname\n")
-    assert _sbatch_reads(cluster, fix) == read
+    assert _sbatch_reads(slurm_cluster, fix) == read
     script = job_script(Target(partition=name, gpu=True, why=""), "true", ())
     assert script is not None
     # its -p line alone: this cluster's nodes have no GPU GRES for its --gres=gpu:1
     (line,) = [line for line in script.splitlines() if line.startswith("#SBATCH -p ")]
     onboard = tmp_path / "train.sbatch"
     onboard.write_text(f"#!/bin/bash\n{line}\nhostname\n")
-    assert _sbatch_reads(cluster, onboard) == read
+    assert _sbatch_reads(slurm_cluster, onboard) == read
 
 
-def test_a_plain_partition_is_written_as_it_is(cluster: SlurmCluster, tmp_path: Path) -> None:
+def test_a_plain_partition_is_written_as_it_is(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     assert sbatch_word("gpu", "PARTITION") == "gpu"
     script = tmp_path / "ok.sbatch"
     script.write_text(f"#!/bin/bash\n#SBATCH -p {sbatch_word('gpu', 'PARTITION')}\nhostname\n")
     done = subprocess.run(
         [str(shutil.which("sbatch", path=slurm_path())), "--test-only", str(script)],
-        capture_output=True, text=True, timeout=30, env=cluster.environ(), check=False,
+        capture_output=True, text=True, timeout=30, env=slurm_cluster.environ(), check=False,
     )  # fmt: skip
     assert "in partition gpu" in done.stderr, done.stderr

@@ -20,6 +20,9 @@ from gpudoctor.verify import references
 from gpudoctor.verify.references import DATA_DIR, load_references
 
 FILES = sorted(p.name for p in DATA_DIR.glob("*.toml"))
+PARSED = {file: read(DATA_DIR / file) for file in FILES}
+"""Each shipped file parsed once; load_references changes nothing it is given (each case
+changes a deep copy of its own file only)."""
 
 
 def _wrong(value: Any) -> Iterator[tuple[str, Any]]:
@@ -36,14 +39,14 @@ def _wrong(value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _tables(file: str) -> list[str]:
-    return [k for k, v in read(DATA_DIR / file).items() if isinstance(v, list)]
+    return [k for k, v in PARSED[file].items() if isinstance(v, list)]
 
 
 def _cases() -> Iterator[Any]:
     """Each field of each table of each file (its first row, and ``note`` where a row has it),
     given each wrong value."""
     for file in FILES:
-        data = read(DATA_DIR / file)
+        data = PARSED[file]
         for table in _tables(file):
             seen: set[str] = set()
             for i, row in enumerate(data[table]):
@@ -59,10 +62,9 @@ def _cases() -> Iterator[Any]:
 
 def _refusal(monkeypatch: pytest.MonkeyPatch, file: str, change: Callable[[Any], None]) -> str:
     """load_references' message for the shipped data with ``change`` made to ``file``."""
-    changed = copy.deepcopy(read(DATA_DIR / file))
+    changed = copy.deepcopy(PARSED[file])
     change(changed)
-    real = references.read
-    monkeypatch.setattr(references, "read", lambda p: changed if p.name == file else real(p))
+    monkeypatch.setattr(references, "read", lambda p: changed if p.name == file else PARSED[p.name])
     with pytest.raises(KnowledgeBaseError) as caught:
         load_references()
     return str(caught.value)
