@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from gpudoctor.model.report import Report, SlurmCluster, SlurmPartition
 
 DRAIN_PREFIX = "gpudoctor:"
-"""Every drain reason gpudoctor writes starts so, in every version (``gpudoctor: GD-GPU-068 ...``
-before 2026-12-08), so that an older gpudoctor's gate resumes a drain of this one's."""
+"""Every drain reason gpudoctor writes for a drain its gate may undo starts so, in every version
+(``gpudoctor: GD-GPU-068 ...`` before 2026-12-08), so that an older gpudoctor's gate resumes a
+drain of this one's (a drain for repair starts REPAIR_PREFIX)."""
 REPAIR_PREFIX = "repair:"
 """A drain that sends a GPU for repair (an Xid whose action is so) starts so, never
 ``gpudoctor:``: no health gate, of this version or an older one, resumes such a node. The gate
