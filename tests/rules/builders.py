@@ -10,6 +10,7 @@ from typing import Any
 from gpudoctor.model.findings import Diagnosis, Finding, Severity
 from gpudoctor.model.report import (
     CudaInfo,
+    ExcludedGpu,
     FrameworkDevice,
     FrameworkInfo,
     GpuInfo,
@@ -412,6 +413,23 @@ def pcie_acs_box(control: int | None = 0x001D, status: str = "read") -> Report:
         devices = tuple(replace(fw.devices[0], index=i, name=g.name) for i, g in enumerate(gpus))
         report = with_framework(report, fw.name, device_count=2, devices=devices)
     return replace(report, hardware=HardwareInfo(iommu=acs_switch(control, status)))
+
+
+EXCLUDED_UUID = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
+EXCLUDED_GPU = PciFunction(
+    address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver="nvidia"
+)
+
+
+def every_gpu_excluded() -> Report:
+    """One GPU, bound to nvidia and excluded by the admin with NVreg_ExcludedGpus: NVML lists
+    none (and names the excluded one), cuInit answers CUDA_ERROR_NO_DEVICE."""
+    report = with_nvml(
+        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
+        gpus=(),
+        excluded_gpus=(ExcludedGpu(pci_bus_id="00000000:01:00.0", uuid=EXCLUDED_UUID),),
+    )
+    return with_driver(report, pci_functions=(EXCLUDED_GPU,), excluded_gpus=(EXCLUDED_UUID,))
 
 
 def rocm_machine(devices: int = 1) -> Report:

@@ -262,18 +262,10 @@ def test_no_device_with_every_gpu_excluded_by_the_admin_says_so_not_a_broken_cud
     # beside GD-GPU-070's information that the GPU is excluded on purpose
     from dataclasses import replace
 
-    from gpudoctor.model.report import ExcludedGpu
+    from tests.rules.builders import EXCLUDED_GPU, EXCLUDED_UUID, every_gpu_excluded
 
-    uuid = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
-    gpu = PciFunction(
-        address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver="nvidia"
-    )
-    report = with_nvml(
-        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
-        gpus=(),
-        excluded_gpus=(ExcludedGpu(pci_bus_id="00000000:01:00.0", uuid=uuid),),
-    )
-    report = with_driver(report, pci_functions=(gpu,), excluded_gpus=(uuid,))
+    report = every_gpu_excluded()
+    uuid, gpu = EXCLUDED_UUID, EXCLUDED_GPU
     (found,) = findings(report, "GD-CUDA-004")
     assert found.severity == Severity.WARNING
     assert found.title == (

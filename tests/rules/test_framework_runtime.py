@@ -573,21 +573,9 @@ def test_a_cuda_build_on_a_machine_whose_every_gpu_is_excluded_says_so_as_a_warn
     # Every GPU excluded with NVreg_ExcludedGpus: '... is a GPU build but cannot use the GPU',
     # an error whose fix was 'fix the causes above', beside GD-GPU-070's information and
     # GD-CUDA-004's warning that the admin excluded them
-    from gpudoctor.model.report import ExcludedGpu, PciFunction
-    from tests.rules.builders import with_driver, with_nvml
+    from tests.rules.builders import every_gpu_excluded
 
-    uuid = "GPU-5d5e7c4a-3b1e-9c3f-1e8a-2f1d0c9b8a77"
-    gpu = PciFunction(
-        address="0000:01:00.0", device_id="0x2330", class_code="0x030200", driver="nvidia"
-    )
-    report = with_nvml(
-        with_cuda(healthy(), cu_init_result=100, cu_init_error="CUDA_ERROR_NO_DEVICE"),
-        gpus=(),
-        excluded_gpus=(ExcludedGpu(pci_bus_id="00000000:01:00.0", uuid=uuid),),
-    )
-    report = with_framework(
-        with_driver(report, pci_functions=(gpu,), excluded_gpus=(uuid,)), fw, cuda_available=False
-    )
+    report = with_framework(every_gpu_excluded(), fw, cuda_available=False)
     (found,) = findings(report, rule_id)
     assert found.severity == Severity.WARNING
     assert found.title.endswith(
