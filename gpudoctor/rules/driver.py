@@ -26,8 +26,9 @@ from gpudoctor.rules.facts import (
     slurm_login_node,
     slurm_unanswered,
 )
+from gpudoctor.rules.framework_build import label
 from gpudoctor.rules.kernel_module import driver_refuses_gpu
-from gpudoctor.rules.registry import FRAMEWORK_NAMES, Hit, KnowledgeBase, rule
+from gpudoctor.rules.registry import Hit, KnowledgeBase, rule
 
 _GPU_NODE = re.compile(r"^/dev/nvidia\d+$")
 
@@ -94,12 +95,6 @@ def _on_macos(report: Report) -> Hit:
         evidence=(os_line,),
         fix=('$ python -c "import torch; print(torch.backends.mps.is_available())"',),
     )
-
-
-def label(fw: FrameworkInfo) -> str:
-    """``PyTorch 2.9.1+rocm6.4``."""
-    name = FRAMEWORK_NAMES.get(fw.name, fw.name)
-    return f"{name} {fw.version}" if fw.version else name
 
 
 def _other_gpus(fw: FrameworkInfo) -> str:
