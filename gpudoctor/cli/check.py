@@ -6,7 +6,7 @@ import contextlib
 import sys
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -32,12 +32,14 @@ from gpudoctor.fleet.defaults import IMMEDIATE_S, REMOTE_TIMEOUT_S
 from gpudoctor.model.findings import Diagnosis, Severity
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from gpudoctor.fleet.gate import GateDecision
     from gpudoctor.fleet.slurm import ComputeNode
     from gpudoctor.model.findings import Finding
     from gpudoctor.model.report import Report, SlurmCluster
+
+T = TypeVar("T")
 
 
 def exit_code_for(diagnosis: Diagnosis, *, strict: bool) -> ExitCode:
@@ -550,21 +552,27 @@ def _ask_slurm(name: str) -> ComputeNode | SlurmUnavailableError | None:
         return exc
 
 
-def _start_slurm_query(name: str) -> Future[ComputeNode | SlurmUnavailableError | None]:
-    """:func:`_ask_slurm` in a thread, so that the gate's sinfo (bounded at 5 s) runs beside
-    its probes instead of after them; an exception it raises is raised by ``result()``."""
+def _in_thread(name: str, call: Callable[[], T]) -> Future[T]:
+    """``call()`` in a daemon thread, so that a bounded SLURM query runs beside the probes
+    instead of after them (a daemon: an executor would hold the exit until it answered); an
+    exception it raises is raised by ``result()``, where the caller waits for it."""
     import threading
 
-    future: Future[ComputeNode | SlurmUnavailableError | None] = Future()
+    future: Future[T] = Future()
 
     def work() -> None:
         try:
-            future.set_result(_ask_slurm(name))
-        except BaseException as exc:  # raised again in the gate, where it was raised before
+            future.set_result(call())
+        except BaseException as exc:
             future.set_exception(exc)
 
-    threading.Thread(target=work, name="gpudoctor-gate-sinfo", daemon=True).start()
+    threading.Thread(target=work, name=name, daemon=True).start()
     return future
+
+
+def _start_slurm_query(name: str) -> Future[ComputeNode | SlurmUnavailableError | None]:
+    """:func:`_ask_slurm` beside the gate's probes (its sinfo is bounded at 5 s)."""
+    return _in_thread("gpudoctor-gate-sinfo", lambda: _ask_slurm(name))
 
 
 def _with_node_gres(report: Report, node: ComputeNode) -> Report:
@@ -691,24 +699,19 @@ def _load_while_probing(fmt: str | None) -> None:
 
 def _start_cluster_query() -> Future[SlurmCluster | None] | None:
     """Ask SLURM for its partitions alongside the probes, where a login node would."""
-    import threading
-
     from gpudoctor.fleet.slurm import asks_as_login_node, query_cluster
     from gpudoctor.model.report import SlurmCluster
 
     if not asks_as_login_node():
         return None
 
-    future: Future[SlurmCluster | None] = Future()
-
-    def work() -> None:
+    def ask() -> SlurmCluster | None:
         try:
-            future.set_result(query_cluster())
+            return query_cluster()
         except Exception as exc:  # a bug here must not cost the report
-            future.set_result(SlurmCluster(reachable=False, message=f"{type(exc).__name__}: {exc}"))
+            return SlurmCluster(reachable=False, message=f"{type(exc).__name__}: {exc}")
 
-    threading.Thread(target=work, name="gpudoctor-sinfo", daemon=True).start()
-    return future
+    return _in_thread("gpudoctor-sinfo", ask)
 
 
 def _with_cluster(report: Report, cluster: SlurmCluster | None) -> Report:
