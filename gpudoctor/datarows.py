@@ -191,13 +191,6 @@ def platform_list(where: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def whole(where: str, key: str, value: Any) -> int:
-    """``value`` as an int; anything else (``branch = "R615"``) is refused, naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise KnowledgeBaseError(f"{where}: {key} must be a whole number, not {value!r}")
-    return value
-
-
 _WHERE = re.compile(
     r"(?P<file>[\w.-]+\.toml) "
     r"(?P<rows>[A-Za-z_][\w.]*(?:\[\d+\])?(?: \([^)]*\))?(?: [a-z_]+\[\d+\])*)"

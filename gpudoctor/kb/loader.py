@@ -31,7 +31,6 @@ from gpudoctor.datarows import (
     shape,
     sourced,
     tables,
-    whole,
 )
 from gpudoctor.errors import KnowledgeBaseError
 from gpudoctor.kb.containers import gpu_starts
@@ -79,7 +78,7 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
         toolkits.append(
             CudaToolkit(
                 cuda=cuda_key(row["cuda"]),
-                update=whole(where, "update", row.get("update", 0)),
+                update=row.get("update", 0),
                 linux_driver=row["linux_driver"],
                 windows_driver=row.get("windows_driver"),
                 **sourced(row, where),
@@ -97,8 +96,8 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
         check(where, parse_driver, row["linux_driver"], row["windows_driver"])
         floors.append(
             MinorCompatFloor(
-                major=whole(where, "major", row["major"]),
-                first_minor=whole(where, "first_minor", row.get("first_minor", 0)),
+                major=row["major"],
+                first_minor=row.get("first_minor", 0),
                 linux_driver=row["linux_driver"],
                 windows_driver=row["windows_driver"],
                 **sourced(row, where),
@@ -111,7 +110,7 @@ def _drivers(data: Table, name: str) -> tuple[Any, ...]:
         check(where, cuda_key, row["cuda"])
         branches.append(
             DriverBranch(
-                branch=whole(where, "branch", row["branch"]),
+                branch=row["branch"],
                 cuda=cuda_key(row["cuda"]),
                 **sourced(row, where),
             )
