@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,8 @@ from gpudoctor.errors import BadInputError, KnowledgeBaseError
 from gpudoctor.tomlcompat import tomllib
 
 PLATFORMS = ("linux-64", "linux-aarch64", "win-64")
-SOURCED = frozenset({"source", "as_of", "verified", "note"})
-"""The provenance keys every row may carry."""
 
 Table = Mapping[str, Any]
-
-
-def keys(
-    row: Table, where: str, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
-) -> None:
-    """Refuse a row that lacks a required key or has an unknown one."""
-    missing = required - row.keys()
-    if missing:
-        raise KnowledgeBaseError(f"{where}: missing {', '.join(sorted(missing))}")
-    unknown = row.keys() - required - optional
-    if unknown:
-        raise KnowledgeBaseError(f"{where}: unknown key {', '.join(sorted(unknown))}")
 
 
 @dataclass(frozen=True)
